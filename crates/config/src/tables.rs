@@ -1,0 +1,175 @@
+//! The static configuration tables linked into the hypervisor image.
+//!
+//! The build script of `crates/hypervisor` turns a validated scenario into one
+//! `static CONFIG: Config` of these types. Every address here was checked on the host:
+//! RAM regions lie in the board's RAM, do not overlap each other or the hypervisor, and
+//! are 2 MiB aligned.
+
+use rtvisor_addr::{Hpa, Ipa};
+
+/// The whole static configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// FNV-1a 64 of the scenario, board and guest images; checked at boot against the
+    /// payload so a hypervisor never runs with tables for another image.
+    pub fingerprint: u64,
+    /// Hypervisor-wide settings.
+    pub hypervisor: HypervisorConfig,
+    /// The VMs, in scenario order. A VM's index here is its VM id; its VMID is id + 1.
+    pub vms: &'static [VmConfig],
+}
+
+/// Hypervisor-wide settings.
+#[derive(Debug)]
+pub struct HypervisorConfig {
+    /// Host-physical region reserved for the hypervisor (image, page tables, stacks).
+    pub memory: MemRegion<Hpa>,
+    /// Log level at boot.
+    pub log_level: LogLevel,
+    /// Physical CPU count the scenario's board declares.
+    pub board_cpus: u32,
+}
+
+/// A half-open memory region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemRegion<A> {
+    /// First address.
+    pub base: A,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Lifecycle events (default).
+    Info,
+    /// Everything, including each emulated access.
+    Debug,
+}
+
+/// What a VM is for; `Rt` VMs never share a CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmKind {
+    /// Real-time VM.
+    Rt,
+    /// General-purpose VM.
+    General,
+}
+
+/// How interrupts reach a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterruptMode {
+    /// Emulated distributor/redistributor plus the hardware virtual CPU interface.
+    Virtual,
+    /// Physical interrupts of the VM's cores go straight to EL1.
+    Direct,
+}
+
+/// What happens when a VM stops on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Stay stopped.
+    Never,
+    /// Restart after a crash (fault policy, watchdog), not after SYSTEM_OFF.
+    OnCrash,
+    /// Restart whenever it stops.
+    Always,
+}
+
+/// One VM.
+#[derive(Debug)]
+pub struct VmConfig {
+    /// Name, also the console prefix `[name] `.
+    pub name: &'static str,
+    /// Real-time or general purpose.
+    pub kind: VmKind,
+    /// Physical CPU index (position in the board's CPU list) of each vCPU: vCPU `i`
+    /// runs on `cpus[i]`, pinned.
+    pub cpus: &'static [u32],
+    /// RAM: guest-physical base and the host-physical region backing it.
+    pub ram: RamMap,
+    /// The kernel image, copied into RAM at every (re)start.
+    pub kernel: ImagePlacement,
+    /// The initrd, if any.
+    pub initrd: Option<ImagePlacement>,
+    /// The VM's device tree blob (generated on the host), placed at `dtb_ipa`.
+    pub dtb: &'static [u8],
+    /// Where the device tree goes; x0 of vCPU 0 at entry.
+    pub dtb_ipa: Ipa,
+    /// Entry point of vCPU 0.
+    pub entry: Ipa,
+    /// Guest-physical base of the VM's emulated PL011 (4 KiB).
+    pub uart: Ipa,
+    /// Interrupt delivery mode.
+    pub interrupt_mode: InterruptMode,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Devices passed through: MMIO mapped 1:1 in stage-2, interrupts routed to the VM.
+    pub devices: &'static [DeviceMap],
+}
+
+/// Guest RAM and its backing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RamMap {
+    /// Guest-physical base.
+    pub ipa: Ipa,
+    /// Host-physical base.
+    pub hpa: Hpa,
+    /// Size in bytes (multiple of 2 MiB).
+    pub size: u64,
+}
+
+/// An image and where it goes in guest RAM.
+#[derive(Debug)]
+pub struct ImagePlacement {
+    /// The bytes, embedded in the hypervisor image.
+    pub bytes: &'static [u8],
+    /// Guest-physical load address.
+    pub load: Ipa,
+}
+
+/// A passed-through device.
+#[derive(Debug)]
+pub struct DeviceMap {
+    /// Name from the board file.
+    pub name: &'static str,
+    /// Guest-physical base (equal to `hpa` today: devices are mapped 1:1).
+    pub ipa: Ipa,
+    /// Host-physical base.
+    pub hpa: Hpa,
+    /// Size in bytes (multiple of 4 KiB).
+    pub size: u64,
+    /// GIC INTIDs the device raises.
+    pub irqs: &'static [u32],
+}
+
+impl RamMap {
+    /// Host address behind guest address `ipa`, if `[ipa, ipa+len)` is RAM.
+    pub fn translate(&self, ipa: Ipa, len: u64) -> Option<Hpa> {
+        let off = ipa.offset_from(self.ipa)?;
+        if len == 0 || off >= self.size || len > self.size - off {
+            return None;
+        }
+        self.hpa.checked_add(off)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_translation_is_bounded() {
+        let ram = RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4400_0000), size: 0x20_0000 };
+        assert_eq!(ram.translate(Ipa::new(0x4000_1000), 8), Some(Hpa::new(0x4400_1000)));
+        assert_eq!(ram.translate(Ipa::new(0x401f_fff8), 8), Some(Hpa::new(0x441f_fff8)));
+        assert_eq!(ram.translate(Ipa::new(0x401f_fffc), 8), None);
+        assert_eq!(ram.translate(Ipa::new(0x3fff_f000), 8), None);
+        assert_eq!(ram.translate(Ipa::new(0x4020_0000), 1), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! Per-CPU EL2 configuration: what traps, where interrupts go, what EL1 may touch.
+
+use crate::sysreg::isb;
+
+const HCR_VM: u64 = 1 << 0;
+const HCR_SWIO: u64 = 1 << 1;
+const HCR_FMO: u64 = 1 << 3;
+const HCR_IMO: u64 = 1 << 4;
+const HCR_AMO: u64 = 1 << 5;
+const HCR_TSC: u64 = 1 << 19;
+const HCR_TIDCP: u64 = 1 << 20;
+const HCR_TACR: u64 = 1 << 21;
+const HCR_RW: u64 = 1 << 31;
+const HCR_APK: u64 = 1 << 40;
+const HCR_API: u64 = 1 << 41;
+
+/// HCR_EL2 while a guest runs: stage 2 on; physical IRQ, FIQ and SError to EL2; SMC,
+/// IMPLEMENTATION DEFINED registers and ACTLR trapped; set/way invalidation upgraded to
+/// clean+invalidate (a guest cannot discard another partition's dirty lines); EL1 is
+/// AArch64; WFI/WFE run natively (a pinned vCPU owns its core).
+fn hcr() -> u64 {
+    let mut v = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_RW;
+    // Pointer authentication, when present, is the guest's own: do not trap its keys
+    // or instructions.
+    let isar1 = read_sysreg!(id_aa64isar1_el1);
+    if (isar1 >> 4) & 0xff != 0 || (isar1 >> 24) & 0xff != 0 {
+        v |= HCR_APK | HCR_API;
+    }
+    v
+}
+
+/// Configures this CPU's EL2 for running guests.
+///
+/// # Safety
+/// Call once per CPU at boot, at EL2, before entering any guest.
+pub unsafe fn init_el2() {
+    write_sysreg!(hcr_el2, hcr());
+    // CNTHCTL_EL2: EL1 may read the physical counter (EL1PCTEN) but not use the
+    // physical timer (EL1PCEN = 0 traps CNTP_*).
+    write_sysreg!(cnthctl_el2, 1);
+    write_sysreg!(cntvoff_el2, 0);
+    // MDCR_EL2: trap debug registers (TDA, TDOSA, TDRA); all PMU counters to EL1 (HPMN).
+    let pmu_n = (read_sysreg!(pmcr_el0) >> 11) & 0x1f;
+    write_sysreg!(mdcr_el2, (1 << 9) | (1 << 10) | (1 << 11) | pmu_n);
+    // CPTR_EL2: RES1 bits only; FP/SIMD, SVE and SME are not trapped. The hypervisor is
+    // built soft-float, so guest vector state stays in the registers.
+    write_sysreg!(cptr_el2, 0x22ff);
+    isb();
+}

@@ -1,0 +1,38 @@
+//! Calls from the hypervisor to the platform firmware's PSCI (SMC or HVC conduit).
+
+use rtvisor_core::platform::Conduit;
+
+const CPU_ON_64: u64 = 0xC400_0003;
+const SYSTEM_OFF: u64 = 0x8400_0008;
+
+fn call(conduit: Conduit, fid: u64, a1: u64, a2: u64, a3: u64) -> i64 {
+    let ret: u64;
+    match conduit {
+        // SAFETY: an SMCCC call to firmware; it preserves x4..x17 per SMCCC 1.1 but we
+        // declare them clobbered anyway, and it does not touch our memory.
+        Conduit::Smc => unsafe {
+            core::arch::asm!("smc #0", inout("x0") fid => ret, inout("x1") a1 => _, inout("x2") a2 => _,
+                inout("x3") a3 => _, out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _,
+                out("x9") _, out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                out("x15") _, out("x16") _, out("x17") _, options(nostack))
+        },
+        // SAFETY: as above, through the HVC conduit.
+        Conduit::Hvc => unsafe {
+            core::arch::asm!("hvc #0", inout("x0") fid => ret, inout("x1") a1 => _, inout("x2") a2 => _,
+                inout("x3") a3 => _, out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _,
+                out("x9") _, out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                out("x15") _, out("x16") _, out("x17") _, options(nostack))
+        },
+    }
+    ret as i64
+}
+
+/// Starts physical CPU `mpidr` at `entry` with x0 = `context`; returns the PSCI code.
+pub fn cpu_on(conduit: Conduit, mpidr: u64, entry: u64, context: u64) -> i64 {
+    call(conduit, CPU_ON_64, mpidr, entry, context)
+}
+
+/// Powers the machine off. Returns only if the firmware refused.
+pub fn system_off(conduit: Conduit) -> i64 {
+    call(conduit, SYSTEM_OFF, 0, 0, 0)
+}

@@ -1,0 +1,162 @@
+//! The physical GICv3, as far as the hypervisor itself needs it: distributor and
+//! redistributor set-up, the system-register CPU interface, and Group-0 SGIs between
+//! the hypervisor's own CPUs (delivered as FIQ, routed to EL2 by HCR_EL2.FMO, so they
+//! reach the hypervisor whatever a guest does with its interrupt masks).
+
+use crate::sysreg::isb;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// SGI that asks a CPU to look at its vCPU's state again.
+pub const SGI_KICK: u32 = 0;
+/// SGI that stops a CPU for good (hypervisor fatal error).
+pub const SGI_HALT: u32 = 1;
+/// The INTID read when nothing is pending.
+pub const SPURIOUS: u32 = 1023;
+
+const GICD_CTLR: u64 = 0x0;
+const GICD_TYPER: u64 = 0x4;
+const GICD_IGROUPR: u64 = 0x80;
+const GICD_ICENABLER: u64 = 0x180;
+const CTLR_RWP: u32 = 1 << 31;
+const CTLR_ARE: u32 = 1 << 4;
+const CTLR_GRP0: u32 = 1 << 0;
+const CTLR_GRP1: u32 = 1 << 1;
+
+const GICR_TYPER: u64 = 0x8;
+const GICR_WAKER: u64 = 0x14;
+const SGI_BASE: u64 = 0x1_0000;
+const GICR_IGROUPR0: u64 = SGI_BASE + 0x80;
+const GICR_ISENABLER0: u64 = SGI_BASE + 0x100;
+const GICR_ICENABLER0: u64 = SGI_BASE + 0x180;
+const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
+const TYPER_LAST: u64 = 1 << 4;
+
+static DIST: AtomicU64 = AtomicU64::new(0);
+
+fn rd(addr: u64) -> u32 {
+    // SAFETY: `addr` is inside the distributor or a redistributor frame given to
+    // `init_distributor`/`init_cpu`, which the hypervisor owns and maps as device.
+    unsafe { (addr as *const u32).read_volatile() }
+}
+fn wr(addr: u64, v: u32) {
+    // SAFETY: as in `rd`.
+    unsafe { (addr as *mut u32).write_volatile(v) }
+}
+fn rd64(addr: u64) -> u64 {
+    // SAFETY: as in `rd`.
+    unsafe { (addr as *const u64).read_volatile() }
+}
+
+/// Bounded wait for a register bit to clear; false on timeout.
+fn wait_clear(addr: u64, bit: u32) -> bool {
+    (0..1_000_000).any(|_| rd(addr) & bit == 0)
+}
+
+/// Initializes the distributor: affinity routing, both groups enabled, every SPI
+/// disabled and in Group 1 (a VM's interrupts are enabled when it is given them).
+///
+/// # Safety
+/// `base` must be the GICv3 distributor, mapped as device memory; call once, on one CPU,
+/// before any CPU initializes its redistributor.
+pub unsafe fn init_distributor(base: u64) -> bool {
+    DIST.store(base, Ordering::Relaxed);
+    wr(base + GICD_CTLR, 0);
+    if !wait_clear(base + GICD_CTLR, CTLR_RWP) {
+        return false;
+    }
+    let lines = ((rd(base + GICD_TYPER) & 0x1f) + 1) * 32;
+    for n in 1..lines / 32 {
+        wr(base + GICD_ICENABLER + 4 * n as u64, !0);
+        wr(base + GICD_IGROUPR + 4 * n as u64, !0);
+    }
+    wr(base + GICD_CTLR, CTLR_ARE | CTLR_GRP0 | CTLR_GRP1);
+    wait_clear(base + GICD_CTLR, CTLR_RWP)
+}
+
+/// Finds the redistributor of `mpidr` among the frames from `base` (`stride` apart).
+fn find_redist(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<u64> {
+    let aff = ((mpidr >> 8) & 0xff00_0000) | (mpidr & 0xff_ffff);
+    let mut frame = base;
+    while frame < base + size {
+        let typer = rd64(frame + GICR_TYPER);
+        if typer >> 32 == aff {
+            return Some(frame);
+        }
+        if typer & TYPER_LAST != 0 {
+            return None;
+        }
+        frame += stride;
+    }
+    None
+}
+
+/// Wakes this CPU's redistributor, puts SGIs in Group 0 and PPIs in Group 1, enables the
+/// hypervisor's SGIs, and enables the system-register CPU interface.
+///
+/// # Safety
+/// `[base, base+size)` must be the redistributor region, mapped as device memory; the
+/// distributor must be initialized; call on the CPU `mpidr` names.
+pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> bool {
+    let Some(rd_base) = find_redist(base, size, stride, mpidr) else { return false };
+    wr(rd_base + GICR_WAKER, rd(rd_base + GICR_WAKER) & !(1 << 1));
+    if !wait_clear(rd_base + GICR_WAKER, 1 << 2) {
+        return false;
+    }
+    wr(rd_base + GICR_ICENABLER0, !0);
+    wr(rd_base + GICR_IGROUPR0, 0xffff_0000);
+    for n in 0..4u64 {
+        wr(rd_base + GICR_IPRIORITYR + 4 * n, 0x8080_8080);
+    }
+    wr(rd_base + GICR_ISENABLER0, (1 << SGI_KICK) | (1 << SGI_HALT));
+    // ICC_SRE_EL2: SRE | DFB | DIB | Enable (lower ELs may use the system registers).
+    write_sysreg!(s3_4_c12_c9_5, 0xf);
+    isb();
+    write_sysreg!(s3_0_c4_c6_0, 0xff); // ICC_PMR_EL1
+    write_sysreg!(s3_0_c12_c8_3, 0); // ICC_BPR0_EL1
+    write_sysreg!(s3_0_c12_c12_4, 0); // ICC_CTLR_EL1: EOImode 0
+    write_sysreg!(s3_0_c12_c12_6, 1); // ICC_IGRPEN0_EL1
+    write_sysreg!(s3_0_c12_c12_7, 1); // ICC_IGRPEN1_EL1
+    isb();
+    true
+}
+
+/// Sends Group-0 SGI `sgi` to the CPU with affinity `mpidr`.
+pub fn send_sgi(mpidr: u64, sgi: u32) {
+    let aff0 = mpidr & 0xff;
+    let v = (1u64 << (aff0 & 15))
+        | ((mpidr >> 8) & 0xff) << 16
+        | (sgi as u64 & 0xf) << 24
+        | ((mpidr >> 16) & 0xff) << 32
+        | (aff0 >> 4) << 44
+        | ((mpidr >> 32) & 0xff) << 48;
+    crate::sysreg::dsb_ish();
+    write_sysreg!(s3_0_c12_c11_7, v); // ICC_SGI0R_EL1
+    isb();
+}
+
+/// Sends Group-0 SGI `sgi` to every CPU but this one.
+pub fn broadcast_sgi(sgi: u32) {
+    crate::sysreg::dsb_ish();
+    write_sysreg!(s3_0_c12_c11_7, (sgi as u64 & 0xf) << 24 | 1 << 40);
+    isb();
+}
+
+/// Acknowledges the highest-priority pending Group-0 interrupt.
+pub fn ack_group0() -> u32 {
+    (read_sysreg!(s3_0_c12_c8_0) & 0xff_ffff) as u32 // ICC_IAR0_EL1
+}
+
+/// Ends a Group-0 interrupt.
+pub fn eoi_group0(intid: u32) {
+    write_sysreg!(s3_0_c12_c8_1, intid as u64); // ICC_EOIR0_EL1
+}
+
+/// Acknowledges the highest-priority pending Group-1 interrupt.
+pub fn ack_group1() -> u32 {
+    (read_sysreg!(s3_0_c12_c12_0) & 0xff_ffff) as u32 // ICC_IAR1_EL1
+}
+
+/// Ends a Group-1 interrupt.
+pub fn eoi_group1(intid: u32) {
+    write_sysreg!(s3_0_c12_c12_1, intid as u64); // ICC_EOIR1_EL1
+}

@@ -1,0 +1,116 @@
+//! Raw access to host-physical memory (identity-mapped at EL2): the table pool, and
+//! copying images into guest RAM with the cache maintenance a guest running with its
+//! MMU off needs.
+
+use crate::pt::{TableMemory, ENTRIES};
+use rtvisor_addr::{Hpa, HostRange};
+use spin::Mutex;
+
+/// A pool of 4 KiB pages for translation tables, carved from a region reserved by the
+/// linker script. Pages are handed out once and never freed (tables are built at boot).
+#[derive(Debug)]
+pub struct TablePool {
+    next: Mutex<(u64, u64)>,
+}
+
+impl TablePool {
+    /// An empty pool; [`TablePool::init`] gives it its region.
+    pub const fn new() -> Self {
+        Self { next: Mutex::new((0, 0)) }
+    }
+
+    /// Gives the pool the pages of `region`.
+    ///
+    /// # Safety
+    /// `region` must be 4 KiB aligned, identity-mapped read-write, and used for nothing
+    /// else for the life of the hypervisor.
+    pub unsafe fn init(&self, region: HostRange) {
+        *self.next.lock() = (region.base().raw(), region.end().raw());
+    }
+}
+
+impl Default for TablePool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TableMemory for &TablePool {
+    fn alloc_table(&mut self) -> Option<Hpa> {
+        let mut n = self.next.lock();
+        if n.0 + 0x1000 > n.1 {
+            return None;
+        }
+        let page = n.0;
+        n.0 += 0x1000;
+        // SAFETY: `page` is a fresh page of the pool's region (init contract).
+        unsafe { core::ptr::write_bytes(page as *mut u8, 0, 0x1000) };
+        Some(Hpa::new(page))
+    }
+    fn read(&self, table: Hpa, index: usize) -> u64 {
+        assert!(index < ENTRIES);
+        // SAFETY: `table` came from alloc_table of this pool and index is in bounds.
+        unsafe { (table.raw() as *const u64).add(index).read_volatile() }
+    }
+    fn write(&mut self, table: Hpa, index: usize, value: u64) {
+        assert!(index < ENTRIES);
+        // SAFETY: as in `read`.
+        unsafe { (table.raw() as *mut u64).add(index).write_volatile(value) }
+    }
+}
+
+fn dcache_line() -> u64 {
+    4 << ((read_sysreg!(ctr_el0) >> 16) & 0xf)
+}
+
+/// Cleans and invalidates data cache lines over `[base, base+len)` to the point of
+/// coherency, then invalidates the instruction cache.
+pub fn clean_to_poc(base: u64, len: u64) {
+    let line = dcache_line();
+    let mut a = base & !(line - 1);
+    while a < base + len {
+        // SAFETY: cache maintenance by VA on mapped memory has no memory-safety effect.
+        unsafe { core::arch::asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += line;
+    }
+    crate::sysreg::dsb_ish();
+    // SAFETY: invalidating the instruction cache is always safe.
+    unsafe { core::arch::asm!("ic iallu", options(nostack, preserves_flags)) };
+    crate::sysreg::dsb_ish();
+    crate::sysreg::isb();
+}
+
+/// Copies `bytes` to host-physical `dst` and zero-fills nothing else.
+///
+/// # Safety
+/// `[dst, dst + bytes.len())` must be identity-mapped RAM that no running code uses
+/// (the RAM of a VM whose vCPUs are all parked).
+pub unsafe fn copy_to(dst: Hpa, bytes: &[u8]) {
+    // SAFETY: the caller guarantees the destination; the source is a distinct
+    // read-only image embedded in the hypervisor.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.raw() as *mut u8, bytes.len()) };
+}
+
+/// Zeroes `[base, base+len)`, with `dc zva` where the CPU allows it.
+///
+/// # Safety
+/// As for [`copy_to`].
+pub unsafe fn zero(base: Hpa, len: u64) {
+    let dczid = read_sysreg!(dczid_el0);
+    let block = 4u64 << (dczid & 0xf);
+    let (mut a, end) = (base.raw(), base.raw() + len);
+    if dczid & (1 << 4) == 0 {
+        while a % block != 0 && a < end {
+            // SAFETY: inside the caller's range.
+            unsafe { (a as *mut u8).write_volatile(0) };
+            a += 1;
+        }
+        while a + block <= end {
+            // SAFETY: a whole block inside the caller's range.
+            unsafe { core::arch::asm!("dc zva, {}", in(reg) a, options(nostack, preserves_flags)) };
+            a += block;
+        }
+    }
+    // SAFETY: inside the caller's range.
+    unsafe { core::ptr::write_bytes(a as *mut u8, 0, (end - a) as usize) };
+}

@@ -1,0 +1,97 @@
+//! Console multiplexing: each VM's output is collected line by line so that lines from
+//! different VMs never interleave on the physical UART.
+
+/// Longest line kept before it is flushed without a newline.
+pub const LINE_MAX: usize = 200;
+
+/// A line being assembled from a VM's transmitted bytes.
+#[derive(Debug)]
+pub struct LineBuf {
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LineBuf {
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self { buf: [0; LINE_MAX], len: 0 }
+    }
+
+    /// Forgets any partial line (VM restart).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Adds one byte; calls `flush` with a complete line (without its newline) when the
+    /// byte ends it or the buffer is full. Carriage returns are dropped; other control
+    /// bytes except tab are shown as `?` so a guest cannot drive the host terminal.
+    pub fn push(&mut self, byte: u8, flush: &mut dyn FnMut(&[u8])) {
+        match byte {
+            b'\n' => {
+                flush(&self.buf[..self.len]);
+                self.len = 0;
+                return;
+            }
+            b'\r' => return,
+            _ => {}
+        }
+        let shown = if byte == b'\t' || (0x20..0x7f).contains(&byte) { byte } else { b'?' };
+        if self.len == LINE_MAX {
+            flush(&self.buf[..self.len]);
+            self.len = 0;
+        }
+        self.buf[self.len] = shown;
+        self.len += 1;
+    }
+
+    /// Bytes of the partial line.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn feed(lb: &mut LineBuf, s: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for &b in s {
+            lb.push(b, &mut |l| out.push(l.to_vec()));
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_split_on_newline_and_cr_dropped() {
+        let mut lb = LineBuf::new();
+        let out = feed(&mut lb, b"hello\r\nworld\npart");
+        assert_eq!(out, [b"hello".to_vec(), b"world".to_vec()]);
+        assert_eq!(lb.pending(), b"part");
+    }
+
+    #[test]
+    fn long_line_is_flushed_in_pieces() {
+        let mut lb = LineBuf::new();
+        let long = [b'x'; LINE_MAX + 5];
+        let out = feed(&mut lb, &long);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].len(), LINE_MAX);
+        assert_eq!(lb.pending().len(), 5);
+    }
+
+    #[test]
+    fn control_bytes_are_neutralized() {
+        let mut lb = LineBuf::new();
+        let out = feed(&mut lb, b"a\x1b[2Jb\tc\n");
+        assert_eq!(out, [b"a?[2Jb\tc".to_vec()]);
+    }
+}

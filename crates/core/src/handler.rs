@@ -1,0 +1,264 @@
+//! The arch-neutral exit handler: one function from a [`VcpuExit`] to what the physical
+//! CPU does next. Guest mistakes get the architectural answer (an injected abort or
+//! Undefined Instruction, SMCCC NOT_SUPPORTED); only an exit that leaves the guest in
+//! an unknown state stops the VM. Nothing here panics on guest input or allocates.
+
+use crate::console::LineBuf;
+use crate::exit::{AccessWidth, Conduit, MmioAccess, SysRegAccess, VcpuExit};
+use crate::mmio::{self, DeviceKind, Region};
+use crate::psci::{self, Call, PsciError};
+use crate::sysreg::{self, Policy};
+use crate::vcpu::VcpuRegs;
+use crate::vm::{Kicks, StopReason, VmLife};
+use rtvisor_addr::Ipa;
+use rtvisor_config::tables::{RestartPolicy, VmConfig};
+use rtvisor_vdev::pl011::Pl011;
+use rtvisor_vdev::Width;
+use spin::Mutex;
+
+/// What the hypervisor around the handler provides.
+pub trait Host {
+    /// Make the physical CPU of vCPU `vcpu` of VM `vm` look at its state again.
+    fn kick(&self, vm: usize, vcpu: usize);
+    /// Print one complete console line of VM `vm`.
+    fn console_line(&self, vm: usize, line: &[u8]);
+    /// VM `vm` stopped for `reason` (log it; power off when it was the last).
+    fn vm_stopped(&self, vm: usize, reason: StopReason);
+    /// VM `vm` is restarting after `reason`.
+    fn vm_restarting(&self, vm: usize, reason: StopReason);
+    /// A contained guest fault or refused access, for the debug log.
+    fn contained(&self, vm: usize, what: Contained);
+}
+
+/// A guest mistake the hypervisor answered without stopping the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contained {
+    /// Data access outside the VM's map: abort injected.
+    DataAbort(Ipa),
+    /// Instruction fetch outside the VM's map: abort injected.
+    InstructionAbort(Ipa),
+    /// A trapped system register: Undefined Instruction injected.
+    UndefSysReg(&'static str),
+    /// An SMCCC function that does not exist: NOT_SUPPORTED returned.
+    UnknownCall(u32),
+}
+
+/// The emulated console of a VM: the PL011 model and the line being assembled.
+#[derive(Debug)]
+pub struct Console {
+    /// The device model.
+    pub uart: Pl011,
+    /// The partial output line.
+    pub line: LineBuf,
+}
+
+impl Console {
+    /// A console in reset state.
+    pub const fn new() -> Self {
+        Self { uart: Pl011::new(), line: LineBuf::new() }
+    }
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything the handler needs about the VM that exited.
+#[derive(Debug)]
+pub struct VmCtx<'a> {
+    /// VM id (index in the configuration).
+    pub id: usize,
+    /// Static configuration.
+    pub cfg: &'static VmConfig,
+    /// Lifecycle state.
+    pub life: &'a VmLife,
+    /// Its console.
+    pub console: &'a Mutex<Console>,
+    /// Its emulated regions, sorted by base.
+    pub regions: &'a [Region],
+}
+
+/// What the physical CPU does after an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Return to the guest.
+    Resume,
+    /// The vCPU is off: park this CPU until it is started again.
+    Park,
+}
+
+/// Handles one exit of vCPU `me` of `vm`.
+pub fn handle_exit(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host, exit: VcpuExit) -> Next {
+    match exit {
+        VcpuExit::Call { conduit, imm } => {
+            if conduit == Conduit::Smc {
+                regs.skip_instruction();
+            }
+            if imm != 0 {
+                regs.set_reg(0, PsciError::NotSupported.to_x0());
+                return Next::Resume;
+            }
+            call(me, regs, vm, host)
+        }
+        VcpuExit::DataAbort { ipa, far, access, write } => {
+            match (mmio::find(vm.regions, ipa), access) {
+                (Some((kind, off)), Some(acc)) if emulate(kind, off, &acc, regs, vm, host) => {
+                    regs.skip_instruction();
+                }
+                _ => {
+                    host.contained(vm.id, Contained::DataAbort(ipa));
+                    regs.inject_data_abort(far, write);
+                }
+            }
+            Next::Resume
+        }
+        VcpuExit::InstructionAbort { ipa, far } => {
+            host.contained(vm.id, Contained::InstructionAbort(ipa));
+            regs.inject_instruction_abort(far);
+            Next::Resume
+        }
+        VcpuExit::SysReg(acc) => {
+            sys_reg(acc, regs, vm, host);
+            Next::Resume
+        }
+        VcpuExit::Wfx => {
+            regs.skip_instruction();
+            Next::Resume
+        }
+        VcpuExit::Interrupt => {
+            if vm.life.should_run(me) {
+                Next::Resume
+            } else {
+                Next::Park
+            }
+        }
+        VcpuExit::SError { syndrome } => stop_vm(me, vm, host, StopReason::SError(syndrome)),
+        VcpuExit::Unknown { syndrome } => stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome)),
+    }
+}
+
+fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> Next {
+    let decoded = psci::decode(regs.reg(0), regs.reg(1), regs.reg(2), regs.reg(3));
+    let ret: Result<u64, PsciError> = match decoded {
+        Call::Version => Ok(psci::VERSION_1_1),
+        Call::Features(fid) => Ok(psci::features(fid)),
+        Call::SmcccVersion => Ok(psci::VERSION_1_1),
+        Call::SmcccArchFeatures(fid) if fid == psci::SMCCC_ARCH_FEATURES => Ok(0),
+        Call::SmcccArchFeatures(_) => Err(PsciError::NotSupported),
+        Call::MigrateInfoType => Ok(psci::MIGRATE_NOT_PRESENT),
+        Call::CpuOn { target, entry, context } => cpu_on(vm, host, target, entry, context),
+        Call::AffinityInfo { target, level } => match (level, psci::vcpu_of_mpidr(target)) {
+            (0, Some(t)) => vm.life.affinity_info(t),
+            _ => Err(PsciError::InvalidParameters),
+        },
+        Call::CpuOff => {
+            if vm.life.cpu_off(me) {
+                return stop_vm(me, vm, host, StopReason::AllVcpusOff);
+            }
+            return Next::Park;
+        }
+        Call::SystemOff => return stop_vm(me, vm, host, StopReason::SystemOff),
+        Call::SystemReset => return stop_vm(me, vm, host, StopReason::SystemReset),
+        Call::Unknown(fid) => {
+            host.contained(vm.id, Contained::UnknownCall(fid));
+            Err(PsciError::NotSupported)
+        }
+    };
+    regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
+    Next::Resume
+}
+
+fn cpu_on(vm: &VmCtx<'_>, host: &impl Host, target: u64, entry: u64, ctx: u64) -> Result<u64, PsciError> {
+    let t = psci::vcpu_of_mpidr(target).ok_or(PsciError::InvalidParameters)?;
+    if vm.cfg.ram.translate(Ipa::new(entry), 4).is_none() {
+        return Err(PsciError::InvalidAddress);
+    }
+    let kicks = vm.life.cpu_on(t, entry, ctx)?;
+    kick_all(vm, host, kicks, usize::MAX);
+    Ok(0)
+}
+
+/// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`.
+pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
+    let restart = match vm.cfg.restart {
+        _ if reason == StopReason::SystemReset => true,
+        RestartPolicy::Always => true,
+        RestartPolicy::OnCrash => reason.is_crash(),
+        RestartPolicy::Never => false,
+    };
+    if restart {
+        let kicks = vm.life.restart(reason, vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+        vm.console.lock().line.clear();
+        host.vm_restarting(vm.id, reason);
+        kick_all(vm, host, kicks, me);
+    } else if let Some(kicks) = vm.life.stop(reason) {
+        host.vm_stopped(vm.id, reason);
+        kick_all(vm, host, kicks, me);
+    }
+    Next::Park
+}
+
+fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {
+    for v in kicks.iter().filter(|&v| v != except) {
+        host.kick(vm.id, v);
+    }
+}
+
+fn sys_reg(acc: SysRegAccess, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) {
+    match sysreg::policy(acc.reg) {
+        (Policy::RazWi, _) => {
+            if acc.read {
+                regs.set_reg(acc.rt, 0);
+            }
+            regs.skip_instruction();
+        }
+        (Policy::Undef, name) => {
+            host.contained(vm.id, Contained::UndefSysReg(name));
+            regs.inject_undef();
+        }
+    }
+}
+
+fn width(w: AccessWidth) -> Width {
+    match w {
+        AccessWidth::B1 => Width::Byte,
+        AccessWidth::B2 => Width::Half,
+        AccessWidth::B4 => Width::Word,
+        AccessWidth::B8 => Width::Double,
+    }
+}
+
+/// Emulates one access; `false` when the device refuses it (an abort is injected).
+fn emulate(kind: DeviceKind, off: u64, acc: &MmioAccess, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> bool {
+    match kind {
+        DeviceKind::Pl011 => {
+            let mut con = vm.console.lock();
+            let Console { uart, line } = &mut *con;
+            if acc.write {
+                let value = mmio::store_value(regs.reg(acc.reg), acc.width) as u32;
+                let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
+                uart_result(uart.write(off, width(acc.width), value, &mut tx).map(|()| 0)).is_some()
+            } else {
+                match uart_result(uart.read(off, width(acc.width)).map(u64::from)) {
+                    Some(v) => {
+                        regs.set_reg(acc.reg, mmio::load_value(v, acc));
+                        true
+                    }
+                    None => false,
+                }
+            }
+        }
+    }
+}
+
+/// Unknown registers inside a device page read as zero and ignore writes; a width the
+/// device cannot take is refused.
+fn uart_result(r: Result<u64, rtvisor_vdev::MmioError>) -> Option<u64> {
+    match r {
+        Ok(v) => Some(v),
+        Err(rtvisor_vdev::MmioError::BadWidth) => None,
+        Err(_) => Some(0),
+    }
+}

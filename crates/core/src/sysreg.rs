@@ -1,0 +1,89 @@
+//! Policy for trapped system registers, as a table: the first rule whose masked
+//! encoding matches decides. Anything not listed is refused with an Undefined
+//! Instruction exception, which is what the architecture gives for a register that
+//! does not exist.
+
+use crate::exit::SysRegId;
+
+/// What to do with a trapped access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Reads return zero, writes are ignored.
+    RazWi,
+    /// Inject an Undefined Instruction exception.
+    Undef,
+}
+
+/// One table row.
+#[derive(Debug)]
+struct Rule {
+    value: u32,
+    mask: u32,
+    name: &'static str,
+    policy: Policy,
+}
+
+/// Packs an encoding as op0:op1:CRn:CRm:op2 (2:3:4:4:3 bits).
+pub const fn pack(id: SysRegId) -> u32 {
+    ((id.op0 as u32 & 3) << 14)
+        | ((id.op1 as u32 & 7) << 11)
+        | ((id.crn as u32 & 15) << 7)
+        | ((id.crm as u32 & 15) << 3)
+        | (id.op2 as u32 & 7)
+}
+
+const OP0: u32 = 3 << 14;
+const OP1: u32 = 7 << 11;
+const CRN: u32 = 15 << 7;
+const CRM: u32 = 15 << 3;
+const OP2: u32 = 7;
+const EXACT: u32 = OP0 | OP1 | CRN | CRM | OP2;
+
+const fn enc(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u32 {
+    pack(SysRegId::new(op0, op1, crn, crm, op2))
+}
+
+const RULES: &[Rule] = &[
+    // The EL1 physical timer is denied: guests use the virtual timer.
+    Rule { value: enc(3, 3, 14, 2, 0), mask: OP0 | OP1 | CRN | CRM, name: "CNTP_*_EL0", policy: Policy::Undef },
+    // Debug registers (breakpoints, watchpoints, MDSCR, OS lock): the debug unit is
+    // hidden, as with a debugger-less KVM guest.
+    Rule { value: enc(2, 0, 0, 0, 0), mask: OP0 | OP1, name: "debug", policy: Policy::RazWi },
+    Rule { value: enc(2, 3, 0, 0, 0), mask: OP0 | OP1, name: "debug-comms", policy: Policy::RazWi },
+    // Auxiliary control: IMPLEMENTATION DEFINED, trapped so it cannot change cores.
+    Rule { value: enc(3, 0, 1, 0, 1), mask: EXACT, name: "ACTLR_EL1", policy: Policy::RazWi },
+];
+
+/// The policy for `id` and a name for logs.
+pub fn policy(id: SysRegId) -> (Policy, &'static str) {
+    let key = pack(id);
+    RULES
+        .iter()
+        .find(|r| key & r.mask == r.value & r.mask)
+        .map_or((Policy::Undef, "unknown"), |r| (r.policy, r.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn physical_timer_is_undefined() {
+        assert_eq!(policy(SysRegId::new(3, 3, 14, 2, 1)).0, Policy::Undef);
+        assert_eq!(policy(SysRegId::new(3, 3, 14, 2, 1)).1, "CNTP_*_EL0");
+    }
+
+    #[test]
+    fn debug_registers_read_as_zero() {
+        // DBGBVR0_EL1 = 2,0,0,0,4 ; MDSCR_EL1 = 2,0,0,2,2 ; OSLAR_EL1 = 2,0,1,0,4
+        for id in [SysRegId::new(2, 0, 0, 0, 4), SysRegId::new(2, 0, 0, 2, 2), SysRegId::new(2, 0, 1, 0, 4)] {
+            assert_eq!(policy(id).0, Policy::RazWi);
+        }
+    }
+
+    #[test]
+    fn unknown_is_undefined() {
+        assert_eq!(policy(SysRegId::new(3, 0, 15, 0, 0)), (Policy::Undef, "unknown"));
+        assert_eq!(policy(SysRegId::new(3, 0, 1, 0, 1)), (Policy::RazWi, "ACTLR_EL1"));
+    }
+}

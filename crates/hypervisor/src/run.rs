@@ -1,0 +1,153 @@
+//! What every physical CPU does after boot: wait for its vCPU to be started, run it,
+//! and handle its exits. An RT core does nothing else.
+
+use crate::config::CONFIG;
+use crate::log;
+use crate::percpu::{self, PerCpu, CPUS};
+use crate::vms::{self, VMS};
+use crate::{debug, info};
+use core::sync::atomic::Ordering;
+use rtvisor_addr::Hpa;
+use rtvisor_arch_aarch64::frame::GuestRegs;
+use rtvisor_arch_aarch64::{exit, gic, memory, mmu, sysreg, vcpu::Vcpu};
+use rtvisor_config::tables::VmConfig;
+use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::handler::{self, Contained, Host, Next};
+use rtvisor_core::vm::StopReason;
+
+/// Services the core handler asks of the hypervisor.
+struct HostImpl;
+
+impl Host for HostImpl {
+    fn kick(&self, vm: usize, vcpu: usize) {
+        if let Some(cpu) = CONFIG.vms[vm].cpus.get(vcpu).and_then(|&c| CPUS.get(c as usize)) {
+            gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
+        }
+    }
+    fn console_line(&self, vm: usize, line: &[u8]) {
+        log::vm_line(CONFIG.vms[vm].name, line);
+    }
+    fn vm_stopped(&self, vm: usize, reason: StopReason) {
+        info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
+        if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            info!("all VMs stopped, powering off");
+            crate::boot::power_off();
+        }
+    }
+    fn vm_restarting(&self, vm: usize, reason: StopReason) {
+        info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
+    }
+    fn contained(&self, vm: usize, what: Contained) {
+        debug!("vm {}: contained {:?}", CONFIG.vms[vm].name, what);
+    }
+}
+
+/// Acknowledges every pending hypervisor SGI; halts for good on a halt request.
+fn drain_sgis() {
+    loop {
+        let id = gic::ack_group0();
+        if id >= gic::SPURIOUS {
+            break;
+        }
+        gic::eoi_group0(id);
+        if id == gic::SGI_HALT {
+            log::halt();
+        }
+    }
+    // Group 1 interrupts are not used by this hypervisor yet: acknowledge and drop.
+    loop {
+        let id = gic::ack_group1();
+        if id >= gic::SPURIOUS {
+            break;
+        }
+        gic::eoi_group1(id);
+    }
+}
+
+/// The idle loop of a CPU: start the vCPU when asked, sleep otherwise.
+pub fn cpu_loop(me: &'static PerCpu, index: usize) -> ! {
+    me.guest_active.store(false, Ordering::Release);
+    let assignment = vms::assignment(index);
+    loop {
+        drain_sgis();
+        if let Some((vm, vcpu)) = assignment {
+            if let Some(start) = VMS[vm].life.take_start(vcpu) {
+                if start.fresh_boot {
+                    load_vm(vm, vcpu);
+                }
+                enter(me, vm, vcpu, start.entry, start.context);
+            }
+        }
+        sysreg::wfi();
+    }
+}
+
+/// Reloads VM `vm`'s images into its RAM once its other vCPUs are parked.
+fn load_vm(vm: usize, me: usize) {
+    let cfg: &VmConfig = &CONFIG.vms[vm];
+    for (v, &cpu) in cfg.cpus.iter().enumerate().filter(|(v, _)| *v != me) {
+        let active = &CPUS[cpu as usize].guest_active;
+        let parked = (0..50_000_000).any(|_| !active.load(Ordering::Acquire));
+        if !parked {
+            crate::error!("vm {}: vcpu {} did not stop; reloading anyway", cfg.name, v);
+        }
+    }
+    let ram = cfg.ram;
+    // SAFETY: the VM's RAM is reserved for it (checked at boot) and none of its vCPUs
+    // runs now; the images are embedded read-only data of this binary.
+    unsafe {
+        memory::zero(ram.hpa, ram.size);
+        for img in [Some(&cfg.kernel), cfg.initrd.as_ref()].into_iter().flatten() {
+            if let Some(dst) = ram.translate(img.load, img.bytes.len() as u64) {
+                memory::copy_to(dst, img.bytes);
+            }
+        }
+        if let Some(dst) = ram.translate(cfg.dtb_ipa, cfg.dtb.len() as u64) {
+            memory::copy_to(dst, cfg.dtb);
+        }
+    }
+    memory::clean_to_poc(ram.hpa.raw(), ram.size);
+    let mut con = VMS[vm].console.lock();
+    con.uart.reset();
+    con.line.clear();
+}
+
+/// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.
+fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64) -> ! {
+    me.guest_active.store(true, Ordering::Release);
+    let regs = GuestRegs::boot(entry, context);
+    // SAFETY: this CPU hosts vCPU `vcpu` of `vm` alone; the stage-2 root was built at
+    // boot for this VM only; the stack end is this CPU's own.
+    unsafe {
+        mmu::set_stage2(vms::vmid(vm), Hpa::new(vms::stage2_root(vm)));
+        rtvisor_arch_aarch64::vcpu::reset_el1(vcpu as u64);
+        rtvisor_arch_aarch64::enter_guest(&regs, me.stack_end.load(Ordering::Relaxed))
+    }
+}
+
+/// Entry from the exception vectors (see the arch crate's `asm.rs`).
+#[unsafe(no_mangle)]
+extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
+    if !exit::from_guest(kind) {
+        log::fatal(format_args!(
+            "hypervisor {} exception on cpu {}: ESR={:#x} FAR={:#x} ELR={:#x}",
+            exit::kind_name(kind),
+            percpu::this_index(),
+            rtvisor_arch_aarch64::read_sysreg!(esr_el2),
+            rtvisor_arch_aarch64::read_sysreg!(far_el2),
+            frame.elr,
+        ));
+    }
+    let index = percpu::this_index();
+    let (Some(me), Some((vm, vcpu))) = (CPUS.get(index), vms::assignment(index)) else {
+        log::fatal(format_args!("guest exception on cpu {index}, which hosts no vCPU"));
+    };
+    let exit = exit::decode(kind);
+    if exit == VcpuExit::Interrupt {
+        drain_sgis();
+    }
+    let next = vms::with_ctx(vm, |ctx| handler::handle_exit(vcpu, &mut Vcpu { frame }, ctx, &HostImpl, exit));
+    if next == Next::Park {
+        cpu_loop(me, index);
+    }
+}

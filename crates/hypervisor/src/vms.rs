@@ -1,0 +1,61 @@
+//! Run-time state of each VM, next to its static configuration.
+
+use crate::config::{CONFIG, MAX_VMS};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use rtvisor_config::tables::VmConfig;
+use rtvisor_core::handler::{Console, VmCtx};
+use rtvisor_core::mmio::{DeviceKind, Region};
+use rtvisor_core::vm::VmLife;
+use spin::Mutex;
+
+/// One VM's run-time state.
+#[derive(Debug)]
+pub struct VmRt {
+    /// Lifecycle and vCPU power states.
+    pub life: VmLife,
+    /// Emulated console.
+    pub console: Mutex<Console>,
+    /// Root of its stage-2 tables (set once at boot).
+    pub stage2_root: AtomicU64,
+}
+
+impl VmRt {
+    const fn new() -> Self {
+        Self { life: VmLife::new(), console: Mutex::new(Console::new()), stage2_root: AtomicU64::new(0) }
+    }
+}
+
+/// Run-time state, indexed like `CONFIG.vms`.
+pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
+/// VMs not stopped; when it reaches zero the machine powers off.
+pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// The emulated regions of a VM, sorted by base.
+pub fn regions(cfg: &VmConfig) -> [Region; 1] {
+    [Region { base: cfg.uart, size: 0x1000, kind: DeviceKind::Pl011 }]
+}
+
+/// VMID of VM `id` (0 is never used for a guest).
+pub fn vmid(id: usize) -> u16 {
+    id as u16 + 1
+}
+
+/// Which (VM, vCPU) physical CPU `cpu` hosts, if any.
+pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
+    CONFIG.vms.iter().enumerate().find_map(|(vm, cfg)| {
+        cfg.cpus.iter().position(|&c| c as usize == cpu).map(|vcpu| (vm, vcpu))
+    })
+}
+
+/// Runs `f` with the handler context of VM `id`.
+pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
+    let cfg = &CONFIG.vms[id];
+    let rt = &VMS[id];
+    let regions = regions(cfg);
+    f(&VmCtx { id, cfg, life: &rt.life, console: &rt.console, regions: &regions })
+}
+
+/// Stage-2 root of VM `id`.
+pub fn stage2_root(id: usize) -> u64 {
+    VMS[id].stage2_root.load(Ordering::Acquire)
+}

@@ -21,7 +21,7 @@ fn main() {
     let scenario = env::var("RTVISOR_SCENARIO")
         .map(PathBuf::from)
         .unwrap_or_else(|_| manifest.join("../../scenarios/demo.toml"));
-    let plan = match rtvisor_config::load::check(&scenario) {
+    let plan = match rtvisor_config::check(&scenario) {
         Ok(plan) => plan,
         Err(diags) => fail(&format!("{diags}")),
     };

@@ -43,8 +43,3 @@ pub fn this_index() -> usize {
         .position(|c| c.mpidr.load(Ordering::Relaxed) == me)
         .unwrap_or(usize::MAX)
 }
-
-/// The calling CPU's entry.
-pub fn this() -> Option<&'static PerCpu> {
-    CPUS.get(this_index())
-}

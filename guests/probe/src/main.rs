@@ -1,2 +1,216 @@
+//! probe: the hostile guest. Each case tries to break isolation and reports
+//! `probe: <case>: contained (<how>)` or `probe: <case>: LEAK (<what>)`.
+//!
+//! Bootargs `other-vm=0x.. hypervisor=0x.. device=0x..` name the addresses to
+//! attack; a case whose key is missing prints `probe: <case>: skipped` and is not
+//! counted. Cases, in order: read-other-vm, write-other-vm, read-hypervisor,
+//! read-device, hvc-unknown, smc-unknown, sysreg-trapped, sysreg-debug. Ends with
+//! `probe: done cases=<run> contained=<m>` and SYSTEM_OFF.
+//!
+//! Every access is a fixed inline-asm instruction (`ldr/str xN, [xM]`, `hvc/smc #0`,
+//! `msr/mrs`) run under `guard::catch`, so a fault comes back as a value.
 #![no_std]
 #![no_main]
+
+use guest_common::exception::{Fault, EC_DATA_ABORT_SAME_EL, EC_UNKNOWN};
+use guest_common::{guard, println, psci, BootInfo};
+
+guest_common::entry!(main);
+
+/// SMCCC function id in an unallocated range (vendor-specific hypervisor service).
+const UNKNOWN_SMCCC_ID: u64 = 0x8600_ff01;
+/// SMCCC NOT_SUPPORTED (-1).
+const SMCCC_NOT_SUPPORTED: u64 = u64::MAX;
+/// Value written by write-other-vm ("PROBE!!!").
+const WRITE_PATTERN: u64 = 0x2121_2145_424f_5250;
+
+enum Outcome {
+    Skipped,
+    Contained,
+    Leak,
+}
+
+#[derive(Default)]
+struct Tally {
+    cases: u32,
+    contained: u32,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Skipped => {}
+            Outcome::Contained => {
+                self.cases += 1;
+                self.contained += 1;
+            }
+            Outcome::Leak => self.cases += 1,
+        }
+    }
+}
+
+fn contained(case: &str, how: core::fmt::Arguments<'_>) -> Outcome {
+    println!("probe: {}: contained ({})", case, how);
+    Outcome::Contained
+}
+
+fn leak(case: &str, what: core::fmt::Arguments<'_>) -> Outcome {
+    println!("probe: {}: LEAK ({})", case, what);
+    Outcome::Leak
+}
+
+/// A fault on an access: a data abort says how (its DFSC); anything else still
+/// stopped the access, so it is contained too, described by its class.
+fn contained_by_fault(case: &str, fault: &Fault) -> Outcome {
+    if fault.ec() == EC_DATA_ABORT_SAME_EL {
+        contained(case, format_args!("data abort dfsc={:#x}", fault.fsc()))
+    } else {
+        contained(
+            case,
+            format_args!("exception ec={:#x} esr={:#x}", fault.ec(), fault.esr),
+        )
+    }
+}
+
+/// The address for `key`, or None after printing `skipped` / a parse error.
+fn target(boot: &BootInfo, case: &str, key: &str) -> Option<usize> {
+    match boot.args().number(key) {
+        Some(Ok(addr)) => Some(addr as usize),
+        Some(Err(())) => {
+            println!(
+                "probe-diag: bad {}={:?}",
+                key,
+                boot.args().get(key).unwrap_or("")
+            );
+            println!("probe: {}: skipped", case);
+            None
+        }
+        None => {
+            println!("probe: {}: skipped", case);
+            None
+        }
+    }
+}
+
+fn read_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
+    let Some(addr) = target(boot, case, key) else {
+        return Outcome::Skipped;
+    };
+    match guard::read_u64(addr) {
+        Ok(v) => leak(case, format_args!("read {:#x} from {:#x}", v, addr)),
+        Err(f) => contained_by_fault(case, &f),
+    }
+}
+
+fn write_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
+    let Some(addr) = target(boot, case, key) else {
+        return Outcome::Skipped;
+    };
+    // SAFETY: `addr` is the other VM's memory by the scenario's bootargs, never this
+    // guest's own image, stack or device tree; writing it is the point of the test.
+    match unsafe { guard::write_u64(addr, WRITE_PATTERN) } {
+        Ok(()) => match guard::read_u64(addr) {
+            Ok(v) => leak(
+                case,
+                format_args!("write to {:#x} accepted, reads back {:#x}", addr, v),
+            ),
+            Err(_) => leak(case, format_args!("write to {:#x} accepted", addr)),
+        },
+        Err(f) => contained_by_fault(case, &f),
+    }
+}
+
+/// hvc/smc #0 with an unallocated SMCCC id: contained if NOT_SUPPORTED comes back
+/// or the instruction is refused (undefined).
+fn call_case(case: &str, smc: bool) -> Outcome {
+    let result = guard::catch(|| {
+        if smc {
+            psci::raw_smc(UNKNOWN_SMCCC_ID, 0, 0, 0)
+        } else {
+            psci::raw_hvc(UNKNOWN_SMCCC_ID, 0, 0, 0)
+        }
+    });
+    match result {
+        Ok(SMCCC_NOT_SUPPORTED) => contained(case, format_args!("not_supported")),
+        Ok(x0) => leak(case, format_args!("x0={:#x}", x0)),
+        Err(f) if f.ec() == EC_UNKNOWN => contained(case, format_args!("undefined ec=0x0")),
+        Err(f) => contained(
+            case,
+            format_args!("exception ec={:#x} esr={:#x}", f.ec(), f.esr),
+        ),
+    }
+}
+
+/// Reports a system-register access: contained if it was refused.
+fn sysreg_result<T: core::fmt::LowerHex>(case: &str, r: Result<T, Fault>, what: &str) -> Outcome {
+    match r {
+        Err(f) if f.ec() == EC_UNKNOWN => contained(case, format_args!("undefined ec=0x0")),
+        Err(f) => contained(
+            case,
+            format_args!("exception ec={:#x} esr={:#x}", f.ec(), f.esr),
+        ),
+        Ok(v) => leak(case, format_args!("{}{:#x}", what, v)),
+    }
+}
+
+fn sysreg_trapped() -> Outcome {
+    let r = guard::catch(|| {
+        // SAFETY: disables the EL1 physical timer (ENABLE = 0); this guest never uses
+        // it, and a trap is caught by `catch`.
+        unsafe {
+            core::arch::asm!(
+                "msr cntp_ctl_el0, xzr",
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    });
+    match r {
+        Ok(()) => leak("sysreg-trapped", format_args!("cntp_ctl writable")),
+        Err(f) => sysreg_result::<u64>("sysreg-trapped", Err(f), ""),
+    }
+}
+
+/// Tries to program breakpoint value register 0 and reads it back. The debug unit
+/// belongs to the hypervisor: the access must trap, or be ignored and read as zero.
+fn sysreg_debug() -> Outcome {
+    const PATTERN: u64 = 0x4008_0000;
+    let r = guard::catch(|| {
+        let v: u64;
+        // SAFETY: DBGBVR0_EL1 only holds an address; without DBGBCR0_EL1.E set no
+        // breakpoint fires. A trap is caught by `catch`.
+        unsafe {
+            core::arch::asm!(
+                "msr dbgbvr0_el1, {p}",
+                "isb",
+                "mrs {v}, dbgbvr0_el1",
+                p = in(reg) PATTERN,
+                v = out(reg) v,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        v
+    });
+    match r {
+        Ok(0) => contained("sysreg-debug", format_args!("write ignored, reads as zero")),
+        Ok(v) => leak("sysreg-debug", format_args!("dbgbvr0_el1 kept {:#x}", v)),
+        Err(f) => sysreg_result::<u64>("sysreg-debug", Err(f), ""),
+    }
+}
+
+fn main(boot: &BootInfo) -> ! {
+    println!("probe: banner");
+    let mut tally = Tally::default();
+    tally.add(read_case(boot, "read-other-vm", "other-vm"));
+    tally.add(write_case(boot, "write-other-vm", "other-vm"));
+    tally.add(read_case(boot, "read-hypervisor", "hypervisor"));
+    tally.add(read_case(boot, "read-device", "device"));
+    tally.add(call_case("hvc-unknown", false));
+    tally.add(call_case("smc-unknown", true));
+    tally.add(sysreg_trapped());
+    tally.add(sysreg_debug());
+    println!(
+        "probe: done cases={} contained={}",
+        tally.cases, tally.contained
+    );
+    psci::system_off()
+}

@@ -1,2 +1,225 @@
+//! rtbench: the real-time benchmark guest (bare-metal, EL1, no_std).
+//!
+//! Console protocol (docs/interfaces-draft.md), bootargs
+//! `count=N period-us=U vcpus=K then=off|reset|hang`:
+//! ```text
+//! rtbench: banner vcpus=<K> el=<1|2>
+//! rtbench: psci version <major>.<minor>
+//! rtbench: cpu_on vcpu <i> -> <ret>        (per secondary, i = 1..K-1)
+//! rtbench: vcpu <i> online mpidr=<hex>     (printed by the secondary, then CPU_OFF)
+//! rtbench: vcpu <i> affinity=<on|off|on-pending>
+//! rtbench: count <n>                       (every period; forever if count=0)
+//! rtbench: done, then=<off|reset|hang>
+//! ```
+//! Only protocol lines start with `rtbench: ` (system tests treat any other line
+//! containing it as torn); diagnostics on error paths start with `rtbench-diag: `.
+//! Secondaries are started one at a time; the primary holds the console lock across
+//! CPU_ON so the `cpu_on` line always precedes the secondary's `online` line.
+//! Every wait is bounded: a failing PSCI call or a missing vCPU is reported, never
+//! waited on forever.
 #![no_std]
 #![no_main]
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use guest_common::{console, cpu, println, psci, timer, BootInfo, MAX_VCPUS};
+
+guest_common::entry!(main);
+
+const DEFAULT_PERIOD_US: u64 = 100_000;
+/// How long the primary waits for a secondary to come online and turn off again.
+const SECONDARY_TIMEOUT_US: u64 = 5_000_000;
+const POLL_US: u64 = 100;
+
+/// Set by secondary i once it is running (before its CPU_OFF).
+static ONLINE: [AtomicBool; MAX_VCPUS] = [const { AtomicBool::new(false) }; MAX_VCPUS];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Off,
+    Reset,
+    Hang,
+}
+
+impl Then {
+    fn name(self) -> &'static str {
+        match self {
+            Then::Off => "off",
+            Then::Reset => "reset",
+            Then::Hang => "hang",
+        }
+    }
+}
+
+struct Config {
+    count: u64,
+    period_us: u64,
+    vcpus: usize,
+    then: Then,
+}
+
+/// A numeric bootarg, or `default` (reported) when it is malformed.
+fn number(boot: &BootInfo, key: &str, default: u64) -> u64 {
+    match boot.args().number(key) {
+        None => default,
+        Some(Ok(v)) => v,
+        Some(Err(())) => {
+            println!(
+                "rtbench-diag: bad {}={:?}, using {}",
+                key,
+                boot.args().get(key).unwrap_or(""),
+                default
+            );
+            default
+        }
+    }
+}
+
+impl Config {
+    fn from_boot(boot: &BootInfo) -> Self {
+        let count = number(boot, "count", 0);
+        let mut period_us = number(boot, "period-us", DEFAULT_PERIOD_US);
+        if period_us == 0 {
+            println!(
+                "rtbench-diag: period-us=0 is invalid, using {}",
+                DEFAULT_PERIOD_US
+            );
+            period_us = DEFAULT_PERIOD_US;
+        }
+        let asked = number(boot, "vcpus", boot.dt_cpus as u64).max(1);
+        let vcpus = usize::try_from(asked).unwrap_or(usize::MAX).min(MAX_VCPUS);
+        if vcpus as u64 != asked {
+            println!("rtbench-diag: vcpus={} capped to {}", asked, vcpus);
+        }
+        let then = match boot.args().get("then") {
+            None | Some("off") => Then::Off,
+            Some("reset") => Then::Reset,
+            Some("hang") => Then::Hang,
+            Some(other) => {
+                println!("rtbench-diag: bad then={:?}, using off", other);
+                Then::Off
+            }
+        };
+        Self {
+            count,
+            period_us,
+            vcpus,
+            then,
+        }
+    }
+}
+
+fn main(boot: &BootInfo) -> ! {
+    let cfg = Config::from_boot(boot);
+    println!(
+        "rtbench: banner vcpus={} el={}",
+        cfg.vcpus,
+        cpu::current_el()
+    );
+    match psci::version() {
+        Ok((major, minor)) => println!("rtbench: psci version {}.{}", major, minor),
+        Err(e) => println!(
+            "rtbench-diag: psci version error {} ({})",
+            e,
+            psci::error_name(e)
+        ),
+    }
+    guest_common::set_secondary_main(secondary_main);
+    for i in 1..cfg.vcpus {
+        start_and_reap(i);
+    }
+    count(&cfg);
+    println!("rtbench: done, then={}", cfg.then.name());
+    match cfg.then {
+        Then::Off => psci::system_off(),
+        Then::Reset => psci::system_reset(),
+        Then::Hang => cpu::park(),
+    }
+}
+
+/// Starts secondary `i`, waits (bounded) for it to come online and turn off again.
+fn start_and_reap(i: usize) {
+    let mpidr = i as u64;
+    let entry = guest_common::secondary_entry_point();
+    let ret = console::with_lock(|c| {
+        let ret = psci::cpu_on(mpidr, entry, i as u64);
+        c.write_line(format_args!("rtbench: cpu_on vcpu {} -> {}", i, ret));
+        ret
+    });
+    if ret != 0 {
+        println!(
+            "rtbench-diag: cpu_on vcpu {} failed: {}",
+            i,
+            psci::error_name(ret)
+        );
+        report_affinity(i, psci::affinity_info(mpidr, 0));
+        return;
+    }
+    let deadline = timer::counter().saturating_add(timer::us_to_ticks(SECONDARY_TIMEOUT_US));
+    let mut state = psci::affinity_info(mpidr, 0);
+    while !(ONLINE[i].load(Ordering::Acquire) && state == 1) && state >= 0 {
+        if timer::counter() >= deadline {
+            if !ONLINE[i].load(Ordering::Acquire) {
+                println!("rtbench-diag: vcpu {} timeout: never came online", i);
+            } else {
+                println!(
+                    "rtbench-diag: vcpu {} timeout: still {}",
+                    i,
+                    psci::affinity_name(state)
+                );
+            }
+            break;
+        }
+        timer::delay_us(POLL_US);
+        state = psci::affinity_info(mpidr, 0);
+    }
+    report_affinity(i, state);
+}
+
+fn report_affinity(i: usize, state: i32) {
+    if state < 0 {
+        println!(
+            "rtbench-diag: vcpu {} affinity_info error {} ({})",
+            i,
+            state,
+            psci::error_name(state)
+        );
+    } else {
+        println!(
+            "rtbench: vcpu {} affinity={}",
+            i,
+            psci::affinity_name(state)
+        );
+    }
+}
+
+/// Prints `count <n>` at start + n * period (absolute deadlines: no drift).
+fn count(cfg: &Config) {
+    let period = timer::us_to_ticks(cfg.period_us).max(1);
+    let start = timer::counter();
+    let mut n: u64 = 1;
+    loop {
+        timer::wait_until(start.saturating_add(period.saturating_mul(n)));
+        println!("rtbench: count {}", n);
+        if cfg.count != 0 && n >= cfg.count {
+            return;
+        }
+        n += 1;
+    }
+}
+
+/// Runs on secondary vCPU `index` after CPU_ON: announce, then power off.
+fn secondary_main(index: usize) -> ! {
+    println!("rtbench: vcpu {} online mpidr={:#x}", index, cpu::mpidr());
+    if let Some(flag) = ONLINE.get(index) {
+        flag.store(true, Ordering::Release);
+    }
+    let ret = psci::cpu_off();
+    println!(
+        "rtbench-diag: vcpu {} cpu_off -> {} ({})",
+        index,
+        ret,
+        psci::error_name(ret)
+    );
+    cpu::park()
+}

@@ -1,0 +1,41 @@
+//! CPU identity and idle helpers.
+
+use core::arch::asm;
+
+/// Current exception level (1 as a guest, 2 when run bare on a machine with EL2).
+pub fn current_el() -> u8 {
+    let v: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { asm!("mrs {}, CurrentEL", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    ((v >> 2) & 3) as u8
+}
+
+/// MPIDR_EL1 of this vCPU.
+pub fn mpidr() -> u64 {
+    let v: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, mpidr_el1", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// This vCPU's index (set in TPIDR_EL1 by the boot code: MPIDR.Aff0 on the primary,
+/// the `CPU_ON` context_id on secondaries).
+pub fn index() -> usize {
+    let v: u64;
+    // SAFETY: reading TPIDR_EL1 has no side effects; only the boot code writes it.
+    unsafe { asm!("mrs {}, tpidr_el1", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v as usize
+}
+
+/// Waits for an event (returns on any event or spuriously).
+pub fn wfe() {
+    // SAFETY: WFE only suspends execution until an event; no memory effects.
+    unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Parks this vCPU forever.
+pub fn park() -> ! {
+    loop {
+        wfe();
+    }
+}

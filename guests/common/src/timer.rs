@@ -1,0 +1,56 @@
+//! Generic-timer counter helpers (CNTVCT_EL0 / CNTFRQ_EL0), busy waits only.
+
+use core::arch::asm;
+
+/// Frequency assumed when CNTFRQ_EL0 reads 0 (QEMU's 62.5 MHz).
+pub const FALLBACK_FREQUENCY: u64 = 62_500_000;
+
+/// Virtual counter value (ISB first, so it is not read early).
+pub fn counter() -> u64 {
+    let v: u64;
+    // SAFETY: ISB + reading CNTVCT_EL0 has no side effects.
+    unsafe {
+        asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
+    v
+}
+
+/// CNTFRQ_EL0 as programmed (may be 0 on a broken platform).
+pub fn raw_frequency() -> u64 {
+    let v: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Counter frequency in Hz, [`FALLBACK_FREQUENCY`] when CNTFRQ_EL0 is 0.
+pub fn frequency() -> u64 {
+    match raw_frequency() {
+        0 => FALLBACK_FREQUENCY,
+        f => f,
+    }
+}
+
+/// Microseconds to counter ticks (saturating).
+pub fn us_to_ticks(us: u64) -> u64 {
+    let t = u128::from(us) * u128::from(frequency()) / 1_000_000;
+    u64::try_from(t).unwrap_or(u64::MAX)
+}
+
+/// Counter ticks to nanoseconds (saturating).
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    let ns = u128::from(ticks) * 1_000_000_000 / u128::from(frequency());
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
+/// Busy-waits until the counter reaches `deadline`.
+pub fn wait_until(deadline: u64) {
+    while counter() < deadline {
+        core::hint::spin_loop();
+    }
+}
+
+/// Busy-waits `us` microseconds.
+pub fn delay_us(us: u64) {
+    wait_until(counter().saturating_add(us_to_ticks(us)));
+}

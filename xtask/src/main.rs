@@ -1,1 +1,197 @@
-fn main() {}
+//! xtask: build, image assembly, QEMU runner and tests for rtvisor.
+//!
+//! `cargo xtask <command>` (an alias in .cargo/config.toml). Every command that needs
+//! QEMU or the bare-metal Rust target installs what is missing first (`setup`).
+
+mod console;
+mod elf;
+mod image;
+mod qemu;
+mod setup;
+mod systest;
+mod testrun;
+mod unit;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use util::{resolve, root, say};
+
+/// The scenario `demo` and `build` use when none is given.
+const DEMO_SCENARIO: &str = "scenarios/demo.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, run and test rtvisor",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing: QEMU (apt-get, as root) and the aarch64-unknown-none target.
+    Setup,
+    /// Build the guests and the hypervisor image for a scenario (default: scenarios/demo.toml).
+    Build {
+        scenario: Option<PathBuf>,
+        /// Only build the guests (target/guests/).
+        #[arg(long)]
+        guests_only: bool,
+    },
+    /// Build a scenario and boot it under QEMU on this terminal (quit with Ctrl-A X).
+    Run {
+        scenario: PathBuf,
+        #[command(flatten)]
+        boot: Boot,
+    },
+    /// Build everything and boot the demo scenario until you quit (Ctrl-A X).
+    Demo {
+        /// Scenario to boot instead of scenarios/demo.toml.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        #[command(flatten)]
+        boot: Boot,
+    },
+    /// Run every test tier that exists: host unit/golden tests, the arch-boundary check,
+    /// and the QEMU system tests. Ends with the line `N passed, M failed`.
+    Test {
+        /// Run only the test with this exact name, or else those whose name contains it.
+        #[arg(long, value_name = "NAME")]
+        filter: Option<String>,
+        /// List the tests and exit.
+        #[arg(long)]
+        list: bool,
+        /// Echo every console line of the system tests as it arrives.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Multiply every system-test timeout (slow or busy machines).
+        #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+        timeout_scale: f64,
+        /// Do not build: boot the images already in target/images/ (quick re-runs).
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Turn a hypervisor ELF into target/images/<stem>.{elf,bin} as the build does,
+    /// checking the arm64 Image header (for a hypervisor built by other means).
+    Image { elf: PathBuf },
+    /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml).
+    QemuArgs {
+        scenario: Option<PathBuf>,
+        /// Use the ELF form of the image.
+        #[arg(long)]
+        elf: bool,
+        /// The captured form used by the tests (serial on stdout, no monitor).
+        #[arg(long)]
+        captured: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct Boot {
+    /// Boot the ELF form of the image instead of the raw arm64 Image.
+    #[arg(long)]
+    elf: bool,
+    /// Stop QEMU after this many seconds (output stays live; exits 0).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u64>,
+    /// Extra QEMU arguments, after `--`.
+    #[arg(last = true)]
+    qemu_args: Vec<String>,
+}
+
+fn scenario_or_demo(s: Option<&Path>) -> Result<PathBuf> {
+    match s {
+        Some(p) => resolve(p),
+        None => resolve(&root().join(DEMO_SCENARIO)),
+    }
+}
+
+fn build(scenario: &Path) -> Result<image::Image> {
+    setup::ensure_all()?;
+    image::build_guests()?;
+    image::build_image(scenario)
+}
+
+fn boot(scenario: &Path, opts: &Boot) -> Result<()> {
+    let img = build(scenario)?;
+    let path = img.pick(opts.elf);
+    match opts.duration {
+        Some(secs) => qemu::run_for(path, Duration::from_secs(secs), &opts.qemu_args),
+        None => qemu::run_interactive(path, &opts.qemu_args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Setup => setup::ensure_all().map(|()| say("setup complete")),
+        Cmd::Build {
+            scenario,
+            guests_only,
+        } => {
+            if guests_only {
+                setup::ensure_all().and_then(|()| image::build_guests())
+            } else {
+                scenario_or_demo(scenario.as_deref()).and_then(|s| build(&s).map(drop))
+            }
+        }
+        Cmd::Run { scenario, boot: b } => resolve(&scenario).and_then(|s| boot(&s, &b)),
+        Cmd::Demo { scenario, boot: b } => {
+            scenario_or_demo(scenario.as_deref()).and_then(|s| boot(&s, &b))
+        }
+        Cmd::Test {
+            filter,
+            list,
+            verbose,
+            timeout_scale,
+            no_build,
+        } => {
+            let opts = testrun::Options {
+                filter,
+                list,
+                verbose,
+                timeout_scale,
+                no_build,
+            };
+            match testrun::run(&opts) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            }
+        }
+        Cmd::Image { elf } => resolve(&elf).and_then(|elf| {
+            let img = image::Image::for_scenario(&elf)?;
+            image::make_image(&elf, &img)
+        }),
+        Cmd::QemuArgs {
+            scenario,
+            elf,
+            captured,
+        } => {
+            let s = scenario.unwrap_or_else(|| root().join(DEMO_SCENARIO));
+            image::Image::for_scenario(&s).map(|img| {
+                let mode = if captured {
+                    qemu::Mode::Captured
+                } else {
+                    qemu::Mode::Interactive
+                };
+                println!("{}", qemu::command_line(img.pick(elf), mode, &[]));
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[xtask] error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `cargo xtask setup`: make sure the host tools exist before anything needs them.
+//!
+//! - `qemu-system-aarch64`: installed with apt-get (package `qemu-system-arm`) when
+//!   running as root; otherwise xtask stops and prints the exact command.
+//! - the bare-metal Rust targets (the ones xtask builds for, plus every target listed
+//!   in rust-toolchain.toml): added with rustup when missing (RUSTUP_AUTO_INSTALL may
+//!   be off, so nothing installs them implicitly).
+
+use crate::util::{root, run, say};
+use anyhow::{bail, Context, Result};
+use std::process::{Command, Stdio};
+
+pub const QEMU: &str = "qemu-system-aarch64";
+pub const QEMU_APT_PACKAGE: &str = "qemu-system-arm";
+
+/// Ensures every tool the build and the tests need.
+pub fn ensure_all() -> Result<()> {
+    ensure_qemu()?;
+    let mut targets = vec![
+        crate::image::GUEST_TARGET.to_string(),
+        crate::image::HV_TARGET.to_string(),
+    ];
+    targets.extend(toolchain_targets(
+        &std::fs::read_to_string(root().join("rust-toolchain.toml")).unwrap_or_default(),
+    ));
+    targets.sort();
+    targets.dedup();
+    ensure_targets(&targets)
+}
+
+/// The `targets = [...]` list of a rust-toolchain.toml (a one-line array).
+fn toolchain_targets(text: &str) -> Vec<String> {
+    let Some(line) = text.lines().find(|l| l.trim_start().starts_with("targets")) else {
+        return Vec::new();
+    };
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// True when `prog --version` runs and succeeds.
+fn runs(prog: &str) -> bool {
+    Command::new(prog)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    // The real uid is the first field of the `Uid:` line.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(line) = status.lines().find(|l| l.starts_with("Uid:")) {
+            return line.split_whitespace().nth(1) == Some("0");
+        }
+    }
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn ensure_qemu() -> Result<()> {
+    if runs(QEMU) {
+        return Ok(());
+    }
+    let cmd = format!("apt-get update && apt-get install -y {QEMU_APT_PACKAGE}");
+    if !is_root() {
+        bail!(
+            "{QEMU} is not installed and xtask is not running as root.\n\
+             Install it with:\n\n    sudo sh -c '{cmd}'\n\nthen run this command again."
+        );
+    }
+    if !runs("apt-get") {
+        bail!("{QEMU} is not installed and apt-get is not available; install QEMU (aarch64 system emulation) by hand");
+    }
+    say(format!(
+        "installing {QEMU_APT_PACKAGE} (apt-get update, apt-get install) ..."
+    ));
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null());
+        run(&mut c)
+    };
+    apt(&["update"])?;
+    apt(&["install", "-y", "--no-install-recommends", QEMU_APT_PACKAGE])?;
+    if !runs(QEMU) {
+        bail!("installed {QEMU_APT_PACKAGE} but `{QEMU} --version` still fails");
+    }
+    say(format!("{QEMU_APT_PACKAGE} installed"));
+    Ok(())
+}
+
+fn ensure_targets(targets: &[String]) -> Result<()> {
+    // Run in the workspace root so rustup picks the toolchain pinned by rust-toolchain.toml.
+    let listed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output();
+    match listed {
+        Ok(out) if out.status.success() => {
+            let installed = String::from_utf8_lossy(&out.stdout);
+            let missing: Vec<&String> = targets
+                .iter()
+                .filter(|t| !installed.lines().any(|l| l.trim() == t.as_str()))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let names: Vec<&str> = missing.iter().map(|t| t.as_str()).collect();
+            say(format!(
+                "adding Rust targets {} (rustup target add) ...",
+                names.join(", ")
+            ));
+            let mut c = Command::new("rustup");
+            c.args(["target", "add"]).args(&names).current_dir(root());
+            run(&mut c)
+        }
+        Ok(out) => bail!("`rustup target list --installed` failed ({})", out.status),
+        Err(_) => {
+            // No rustup: accept a toolchain whose sysroot already has the targets.
+            let out = Command::new("rustc")
+                .args(["--print", "sysroot"])
+                .current_dir(root())
+                .output()
+                .context("neither rustup nor rustc found")?;
+            let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            for t in targets {
+                if !std::path::Path::new(&sysroot)
+                    .join("lib/rustlib")
+                    .join(t)
+                    .is_dir()
+                {
+                    bail!("Rust target {t} is missing and rustup is not installed; install rustup, then run `rustup target add {t}`");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_toolchain_targets() {
+        let text =
+            "[toolchain]\nchannel = \"1.95.0\"\ntargets = [\"aarch64-unknown-none\", \"x-y\"]\n";
+        assert_eq!(
+            super::toolchain_targets(text),
+            ["aarch64-unknown-none", "x-y"]
+        );
+        assert!(super::toolchain_targets("[toolchain]\n").is_empty());
+    }
+}

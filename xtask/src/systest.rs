@@ -1,0 +1,296 @@
+//! T2 system tests: a scenario boots under QEMU and its console is matched.
+//!
+//! Each test names a scenario in `tests/scenarios/`; the runner builds the image for
+//! it, boots QEMU in captured mode, and hands the console to the test function
+//! (in `systest/cases.rs`). The full console of each test goes to
+//! `target/systest/<test>.log`.
+//!
+//! The console strings that tests match are all in [`hv`] (what the hypervisor prints)
+//! and [`guest`] (the guest protocol of docs/interfaces-draft.md), so a change of
+//! wording is a change in one place.
+
+mod cases;
+
+use crate::console::{Console, Pattern};
+use crate::image::{self, Image};
+use crate::qemu::{self, Mode};
+use crate::util::{out_dir, root, say};
+use anyhow::{ensure, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the hypervisor prints (the contract with crates/hypervisor and crates/core).
+pub mod hv {
+    use super::Pattern;
+    use regex::escape;
+
+    /// `[rtvisor] vm <name>: stopped (<reason>)` — a VM stopped (SYSTEM_OFF or a fault).
+    pub fn stopped(vm: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[rtvisor\] vm {}: stopped \(.*\)$", escape(vm)))
+    }
+    /// `[rtvisor] vm <name>: restarting (<reason>)` — SYSTEM_RESET of one VM.
+    pub fn restarting(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: restarting \(.*\)$",
+            escape(vm)
+        ))
+    }
+    /// Printed once when the last VM stopped, just before the machine powers off.
+    pub fn all_stopped() -> Pattern {
+        Pattern::contains("[rtvisor] all VMs stopped, powering off")
+    }
+    /// Any of these fails a test at once (a hypervisor panic or fatal exception).
+    pub const FATAL: &[&str] = &[
+        "[rtvisor] FATAL",
+        "[rtvisor] fatal",
+        "[rtvisor] panic",
+        "[rtvisor] all CPUs halted",
+    ];
+}
+
+/// The guest console protocol (docs/interfaces-draft.md), with the `[vm] ` prefix.
+pub mod guest {
+    use super::Pattern;
+    use regex::escape;
+
+    /// The probe cases, each reported as `probe: <case>: contained (<how>)`.
+    pub const PROBE_CASES: &[&str] = &[
+        "read-other-vm",
+        "write-other-vm",
+        "read-hypervisor",
+        "read-device",
+        "hvc-unknown",
+        "smc-unknown",
+        "sysreg-trapped",
+    ];
+
+    /// Every well-formed line of either guest; a line that mentions a guest protocol
+    /// but does not match this whole was torn or interleaved.
+    pub const WHOLE_LINE: &str = concat!(
+        r"^\[(?P<vm>[A-Za-z0-9_.-]+)\] (?:rtbench: (?:",
+        r"banner vcpus=\d+ el=[12]|psci version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
+        r"|vcpu \d+ online mpidr=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
+        r"|count \d+|done, then=(?:off|reset|hang))",
+        r"|probe: (?:banner|[a-z0-9-]+: (?:contained|LEAK) \(.*\)|done cases=\d+ contained=\d+))$",
+    );
+
+    fn line(vm: &str, rest: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[{}\] {rest}$", escape(vm)))
+    }
+    /// rtbench's banner, running at EL1 (a guest must never see EL2).
+    pub fn banner(vm: &str) -> Pattern {
+        line(vm, r"rtbench: banner vcpus=\d+ el=1")
+    }
+    pub fn banner_vcpus(vm: &str, k: u32) -> Pattern {
+        line(vm, &format!("rtbench: banner vcpus={k} el=1"))
+    }
+    pub fn psci_version(vm: &str, major: u32, minor: u32) -> Pattern {
+        line(vm, &format!(r"rtbench: psci version {major}\.{minor}"))
+    }
+    pub fn cpu_on(vm: &str, vcpu: u32, ret: i64) -> Pattern {
+        line(vm, &format!("rtbench: cpu_on vcpu {vcpu} -> {ret}"))
+    }
+    /// Captures `mpidr` (hex, optional 0x).
+    pub fn online(vm: &str, vcpu: u32) -> Pattern {
+        line(
+            vm,
+            &format!(r"rtbench: vcpu {vcpu} online mpidr=(?:0x)?(?P<mpidr>[0-9a-fA-F]+)"),
+        )
+    }
+    pub fn affinity(vm: &str, vcpu: u32, state: &str) -> Pattern {
+        line(vm, &format!("rtbench: vcpu {vcpu} affinity={state}"))
+    }
+    pub fn count(vm: &str, n: u64) -> Pattern {
+        line(vm, &format!("rtbench: count {n}"))
+    }
+    /// Any count; captures `n`.
+    pub fn count_any(vm: &str) -> Pattern {
+        line(vm, r"rtbench: count (?P<n>\d+)")
+    }
+    pub fn done(vm: &str) -> Pattern {
+        line(vm, r"rtbench: done, then=(?:off|reset|hang)")
+    }
+    pub fn probe_banner(vm: &str) -> Pattern {
+        line(vm, "probe: banner")
+    }
+    pub fn contained(vm: &str, case: &str) -> Pattern {
+        line(vm, &format!(r"probe: {}: contained \(.*\)", escape(case)))
+    }
+    pub fn leak(vm: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[{}\] probe: .*: LEAK", escape(vm)))
+    }
+    /// Captures `cases` and `contained`.
+    pub fn probe_done(vm: &str) -> Pattern {
+        line(
+            vm,
+            r"probe: done cases=(?P<cases>\d+) contained=(?P<contained>\d+)",
+        )
+    }
+}
+
+/// How long a test waits. `boot` is for the first guest line, `step` for each later
+/// awaited line. Both scale with `--timeout-scale` for slow or loaded machines.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub boot: Duration,
+    pub step: Duration,
+}
+
+impl Timeouts {
+    pub fn scaled(factor: f64) -> Timeouts {
+        Timeouts {
+            boot: Duration::from_secs_f64(90.0 * factor),
+            step: Duration::from_secs_f64(30.0 * factor),
+        }
+    }
+}
+
+/// One system test.
+pub struct SysTest {
+    pub name: &'static str,
+    /// File name in tests/scenarios/.
+    pub scenario: &'static str,
+    /// Boot the ELF form of the image instead of the raw Image.
+    pub elf: bool,
+    pub about: &'static str,
+    pub run: fn(&mut Console, &Timeouts) -> Result<()>,
+}
+
+/// The table of system tests (the scenarios they use are described in systest/cases.rs).
+pub const TESTS: &[SysTest] = &[
+    SysTest {
+        name: "two-vms",
+        scenario: "two-vms.toml",
+        elf: false,
+        about: "two VMs on their own cores print whole prefixed lines, count to 6, power off",
+        run: cases::two_vms,
+    },
+    SysTest {
+        name: "two-vms-elf",
+        scenario: "two-vms.toml",
+        elf: true,
+        about: "two-vms, booting the ELF form of the image",
+        run: cases::two_vms,
+    },
+    SysTest {
+        name: "smp",
+        scenario: "smp.toml",
+        elf: false,
+        about: "a 2-vCPU VM starts vCPU 1 with PSCI CPU_ON; both report",
+        run: cases::smp,
+    },
+    SysTest {
+        name: "probe",
+        scenario: "probe.toml",
+        elf: false,
+        about: "every forbidden access of probe is contained; the victim VM keeps counting",
+        run: cases::probe,
+    },
+    SysTest {
+        name: "off-one",
+        scenario: "off-one.toml",
+        elf: false,
+        about: "SYSTEM_OFF of one VM leaves the other running; QEMU exits 0 at the end",
+        run: cases::off_one,
+    },
+    SysTest {
+        name: "reset-one",
+        scenario: "reset-one.toml",
+        elf: false,
+        about: "SYSTEM_RESET restarts one VM; the other counts on undisturbed",
+        run: cases::reset_one,
+    },
+];
+
+/// Runs one system test; the error is a complete failure report. With `no_build`, the
+/// image already in target/images/ is booted as it is.
+pub fn run(
+    t: &SysTest,
+    timeouts: &Timeouts,
+    verbose: bool,
+    no_build: bool,
+    built: &mut HashMap<PathBuf, Image>,
+) -> Result<()> {
+    let scenario = root().join("tests/scenarios").join(t.scenario);
+    let img = match built.get(&scenario) {
+        Some(img) => img.clone(),
+        None if no_build => Image::for_scenario(&scenario)?,
+        None => {
+            ensure!(
+                scenario.is_file(),
+                "FAILED {}: scenario tests/scenarios/{} does not exist",
+                t.name,
+                t.scenario
+            );
+            let img = image::build_image(&scenario).map_err(|e| {
+                e.context(format!(
+                    "FAILED {}: building the image for tests/scenarios/{}",
+                    t.name, t.scenario
+                ))
+            })?;
+            built.insert(scenario.clone(), img.clone());
+            img
+        }
+    };
+    let path = img.pick(t.elf);
+    let log = out_dir("systest")?.join(format!("{}.log", t.name));
+    say(format!(
+        "T2 {}: {}",
+        t.name,
+        qemu::command_line(path, Mode::Captured, &[])
+    ));
+    let child = qemu::spawn_captured(path)?;
+    let mut con = Console::spawn(t.name, child);
+    con.set_log_file(log);
+    con.set_echo(verbose);
+    for f in hv::FATAL {
+        con.fail_on(Pattern::contains(*f));
+    }
+    (t.run)(&mut con, timeouts)?;
+    // Dropping the console kills QEMU (if it still runs) and writes the log.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_line_protocol_regex() {
+        let re = regex::Regex::new(guest::WHOLE_LINE).unwrap();
+        for ok in [
+            "[rt] rtbench: banner vcpus=1 el=1",
+            "[smp] rtbench: cpu_on vcpu 1 -> 0",
+            "[smp] rtbench: cpu_on vcpu 1 -> -2",
+            "[smp] rtbench: vcpu 1 online mpidr=0x80000001",
+            "[gp] rtbench: done, then=off",
+            "[probe] probe: read-other-vm: contained (data abort injected)",
+            "[probe] probe: done cases=7 contained=7",
+        ] {
+            assert!(re.is_match(ok), "{ok}");
+        }
+        for torn in [
+            "[rt] rtbench: cou[gp] rtbench: count 3",
+            "[rt] rtbench: count 3 [gp]",
+            "rtbench: count 1",
+        ] {
+            assert!(!re.is_match(torn), "{torn}");
+        }
+    }
+
+    #[test]
+    fn contract_patterns() {
+        assert!(hv::stopped("a").is_match("[rtvisor] vm a: stopped (SYSTEM_OFF)"));
+        assert!(!hv::stopped("a").is_match("[rtvisor] vm ab: stopped (SYSTEM_OFF)"));
+        assert!(hv::restarting("a").is_match("[rtvisor] vm a: restarting (SYSTEM_RESET)"));
+        assert!(guest::count_any("b").is_match("[b] rtbench: count 12"));
+        assert!(!guest::count("b", 1).is_match("[b] rtbench: count 12"));
+        assert!(!guest::banner("rt").is_match("[rt] rtbench: banner vcpus=1 el=2"));
+        assert!(guest::leak("probe").is_match("[probe] probe: read-device: LEAK (read 0x1234)"));
+        let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        let mut dedup = names.clone();
+        dedup.dedup();
+        assert_eq!(names, dedup);
+    }
+}

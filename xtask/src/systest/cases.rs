@@ -1,0 +1,240 @@
+//! The system test functions.
+//!
+//! What each test assumes of its scenario (tests/scenarios/<name>.toml):
+//!
+//! | test      | VMs (rtbench bootargs)                                                  |
+//! |-----------|-------------------------------------------------------------------------|
+//! | two-vms   | `rt`, `gp`: 1 vCPU each, own cores, `count=6 then=off`                   |
+//! | smp       | `smp`: 2 vCPUs, `vcpus=2 count=N then=off`                               |
+//! | probe     | `probe` (the probe guest, its bootargs naming the addresses), `victim`: rtbench `count=0` (forever) |
+//! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off` |
+//! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
+
+use super::{guest, hv, Timeouts};
+use crate::console::{Console, Pattern};
+use anyhow::Result;
+use regex::Regex;
+
+/// `(line index, n)` of every `[vm] rtbench: count n` line so far.
+fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
+    let Pattern::Regex(re) = guest::count_any(vm) else {
+        unreachable!("count_any is a regex")
+    };
+    c.log()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            re.captures(l)
+                .and_then(|m| m["n"].parse().ok())
+                .map(|n| (i, n))
+        })
+        .collect()
+}
+
+/// The VM's counts are 1, 2, 3, ... without gaps (and end at `last`, if given).
+fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
+    let seq: Vec<u64> = counts(c, vm).into_iter().map(|(_, n)| n).collect();
+    let what = format!(
+        "[{vm}] counts 1, 2, 3, ...{}",
+        last.map(|l| format!(" up to {l}")).unwrap_or_default()
+    );
+    let expected: Vec<u64> = (1..=seq.len() as u64).collect();
+    if seq.is_empty() || seq != expected || last.is_some_and(|l| seq.last() != Some(&l)) {
+        return Err(c.fail(&what, &format!("got {seq:?}")));
+    }
+    Ok(())
+}
+
+/// Every line that carries guest protocol is one whole line from one of `vms`.
+fn check_whole_lines(c: &Console, vms: &[&str]) -> Result<()> {
+    let re = Regex::new(guest::WHOLE_LINE).expect("valid protocol regex");
+    for (i, l) in c.log().iter().enumerate() {
+        if !(l.contains("rtbench: ") || l.contains("] probe: ")) {
+            continue;
+        }
+        let ok = re.captures(l).is_some_and(|m| vms.contains(&&m["vm"]));
+        if !ok {
+            let what = format!("whole protocol lines from VMs {vms:?}");
+            let n = i + 1;
+            let why = format!(
+                "console line {n} is not one whole protocol line of those VMs \
+                 (torn, interleaved or unexpected): {l:?}"
+            );
+            return Err(c.fail(&what, &why));
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless line `a` comes before line `b`.
+fn check_before(c: &Console, a: usize, b: usize, what: &str) -> Result<()> {
+    if a < b {
+        return Ok(());
+    }
+    Err(c.fail(
+        what,
+        &format!("console line {} came after line {}", a + 1, b + 1),
+    ))
+}
+
+/// Waits for the power-off line after all `stops`, then for QEMU to exit 0.
+fn powers_off(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
+    c.set_cursor(0);
+    let off = c.expect(&hv::all_stopped(), t.step)?;
+    for &s in stops {
+        check_before(c, s, off, "every VM's stop line before the power-off line")?;
+    }
+    c.expect_exit(0, t.step)
+}
+
+pub fn two_vms(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (rt, gp) = ("rt", "gp");
+    c.expect_all(&[guest::banner(rt), guest::banner(gp)], t.boot)?;
+    c.set_cursor(0);
+    let ix = c.expect_all(
+        &[
+            guest::done(rt),
+            guest::done(gp),
+            hv::stopped(rt),
+            hv::stopped(gp),
+        ],
+        t.step,
+    )?;
+    check_before(c, ix[0], ix[2], "[rt] done before its stop line")?;
+    check_before(c, ix[1], ix[3], "[gp] done before its stop line")?;
+    powers_off(c, t, &ix[2..])?;
+    check_whole_lines(c, &[rt, gp])?;
+    check_counts(c, rt, Some(6))?;
+    check_counts(c, gp, Some(6))?;
+    // They ran side by side: each VM counted before the other one finished.
+    let (r, g) = (counts(c, rt), counts(c, gp));
+    let (r0, rn, g0, gn) = (r[0].0, r[r.len() - 1].0, g[0].0, g[g.len() - 1].0);
+    check_before(
+        c,
+        r0,
+        gn,
+        "[rt] counting before [gp] finished counting (concurrent VMs)",
+    )?;
+    check_before(
+        c,
+        g0,
+        rn,
+        "[gp] counting before [rt] finished counting (concurrent VMs)",
+    )
+}
+
+pub fn smp(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let vm = "smp";
+    c.expect(&guest::banner_vcpus(vm, 2), t.boot)?;
+    c.set_cursor(0);
+    let online = guest::online(vm, 1);
+    let ix = c.expect_all(
+        &[
+            guest::psci_version(vm, 1, 1),
+            guest::cpu_on(vm, 1, 0),
+            online.clone(),
+            guest::affinity(vm, 1, "off"),
+            guest::done(vm),
+            hv::stopped(vm),
+        ],
+        t.step,
+    )?;
+    // The secondary's virtual MPIDR: Aff0 = vCPU index, bit 31 RES1.
+    let Pattern::Regex(re) = &online else {
+        unreachable!("online is a regex")
+    };
+    let line = c.line(ix[2]);
+    let mpidr = re
+        .captures(line)
+        .and_then(|m| u64::from_str_radix(&m["mpidr"], 16).ok());
+    if mpidr.map(|m| m & 0x8000_00ff) != Some(0x8000_0001) {
+        return Err(c.fail(
+            "vcpu 1's MPIDR with Aff0 = 1 and bit 31 set",
+            &format!("got {line:?}"),
+        ));
+    }
+    powers_off(c, t, &ix[5..])?;
+    check_whole_lines(c, &[vm])?;
+    check_counts(c, vm, None)
+}
+
+pub fn probe(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (probe, victim) = ("probe", "victim");
+    c.fail_on(guest::leak(probe));
+    c.expect_all(&[guest::probe_banner(probe), guest::banner(victim)], t.boot)?;
+    c.set_cursor(0);
+    let cases: Vec<Pattern> = guest::PROBE_CASES
+        .iter()
+        .map(|k| guest::contained(probe, k))
+        .collect();
+    c.expect_all(&cases, t.step)?;
+    let done_pat = guest::probe_done(probe);
+    let done = c.expect(&done_pat, t.step)?;
+    let Pattern::Regex(re) = &done_pat else {
+        unreachable!("probe_done is a regex")
+    };
+    let m = re.captures(c.line(done)).expect("matched before");
+    // The probe may try more cases than the documented ones; all must be contained.
+    let (cases, contained) = (m["cases"].parse::<usize>(), m["contained"].parse::<usize>());
+    let min = guest::PROBE_CASES.len();
+    if !matches!((cases, contained), (Ok(n), Ok(k)) if n == k && n >= min) {
+        return Err(c.fail(
+            &format!("probe: done cases=N contained=N with N >= {min}"),
+            &format!("got {:?}", c.line(done)),
+        ));
+    }
+    // The victim keeps counting after the probe is done, and the probe stops alone.
+    c.expect_n_since(done, &guest::count_any(victim), 2, t.step)?;
+    c.set_cursor(done);
+    c.expect(&hv::stopped(probe), t.step)?;
+    c.expect_not(&guest::leak(probe))?;
+    c.expect_not(&hv::stopped(victim))?;
+    check_whole_lines(c, &[probe, victim])?;
+    check_counts(c, victim, None)
+}
+
+pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (a, b) = ("a", "b");
+    c.expect_all(&[guest::banner(a), guest::banner(b)], t.boot)?;
+    c.set_cursor(0);
+    let a_stop = c.expect(&hv::stopped(a), t.step)?;
+    // b goes on counting after a stopped, up to its last count.
+    c.expect_n_since(a_stop, &guest::count_any(b), 1, t.step)?;
+    c.set_cursor(0);
+    let b10 = c.expect(&guest::count(b, 10), t.step)?;
+    check_before(c, a_stop, b10, "[b] count 10 after vm a stopped")?;
+    let b_stop = c.expect(&hv::stopped(b), t.step)?;
+    powers_off(c, t, &[a_stop, b_stop])?;
+    check_whole_lines(c, &[a, b])?;
+    check_counts(c, a, None)?;
+    check_counts(c, b, Some(10))
+}
+
+pub fn reset_one(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (a, b) = ("a", "b");
+    let ix = c.expect_all(&[guest::banner(a), guest::banner(b)], t.boot)?;
+    c.set_cursor(ix[0] + 1);
+    c.expect(&guest::count(a, 2), t.step)?;
+    let restart = c.expect(&hv::restarting(a), t.step)?;
+    let b_before = counts(c, b)
+        .into_iter()
+        .filter(|&(i, _)| i < restart)
+        .map(|(_, n)| n)
+        .max()
+        .unwrap_or(0);
+    let banner2 = c.expect(&guest::banner(a), t.step)?;
+    c.expect(&guest::count(a, 1), t.step)?;
+    // b's counts go on increasing across a's restart.
+    c.wait_for(
+        |_| format!("a [b] count above {b_before} after vm a's second banner"),
+        t.step,
+        |c| {
+            counts(c, b)
+                .into_iter()
+                .find(|&(i, n)| i > banner2 && n > b_before)
+        },
+    )?;
+    c.expect_not(&hv::stopped(b))?;
+    check_whole_lines(c, &[a, b])?;
+    check_counts(c, b, None)
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask test`: host phases, then T2 system tests, then one summary line.
+//!
+//! The last line printed is exactly `N passed, M failed` (CI counts tests by it): one
+//! test per host phase (see `unit::PHASES`) plus one per system test.
+
+use crate::systest::{self, Timeouts};
+use crate::unit::PHASES;
+use crate::util::say;
+use crate::{image, setup};
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+use std::time::Instant;
+
+pub struct Options {
+    pub filter: Option<String>,
+    pub list: bool,
+    pub verbose: bool,
+    pub timeout_scale: f64,
+    pub no_build: bool,
+}
+
+fn all_names() -> Vec<&'static str> {
+    PHASES
+        .iter()
+        .map(|p| p.name)
+        .chain(systest::TESTS.iter().map(|t| t.name))
+        .collect()
+}
+
+/// An exact name selects only that test; otherwise the filter is a substring.
+pub fn selected(name: &str, filter: Option<&str>, all: &[&str]) -> bool {
+    match filter {
+        None => true,
+        Some(f) if all.contains(&f) => name == f,
+        Some(f) => name.contains(f),
+    }
+}
+
+fn list() {
+    for p in PHASES {
+        println!("{:<14} host   {}", p.name, p.about);
+    }
+    for t in systest::TESTS {
+        println!(
+            "{:<14} T2     {} (tests/scenarios/{})",
+            t.name, t.about, t.scenario
+        );
+    }
+}
+
+fn report(
+    name: &str,
+    start: Instant,
+    result: Result<()>,
+    passed: &mut usize,
+    failed: &mut Vec<String>,
+) {
+    let secs = start.elapsed().as_secs_f64();
+    match result {
+        Ok(()) => {
+            println!("test {name} ... ok ({secs:.1}s)");
+            *passed += 1;
+        }
+        Err(e) => {
+            println!("test {name} ... FAILED ({secs:.1}s)\n{e:#}");
+            failed.push(name.to_string());
+        }
+    }
+}
+
+/// Runs the selected tests; Ok(true) when all passed.
+pub fn run(opts: &Options) -> Result<bool> {
+    if opts.list {
+        list();
+        return Ok(true);
+    }
+    let all = all_names();
+    let filter = opts.filter.as_deref();
+    if !all.iter().any(|n| selected(n, filter, &all)) {
+        bail!(
+            "no test matches --filter {:?}; `cargo xtask test --list` shows the names",
+            filter.unwrap_or("")
+        );
+    }
+    setup::ensure_all()?;
+    let (mut passed, mut failed) = (0usize, Vec::new());
+    for p in PHASES.iter().filter(|p| selected(p.name, filter, &all)) {
+        say(format!("=== {}: {}", p.name, p.about));
+        report(p.name, Instant::now(), (p.run)(), &mut passed, &mut failed);
+    }
+    let t2: Vec<_> = systest::TESTS
+        .iter()
+        .filter(|t| selected(t.name, filter, &all))
+        .collect();
+    if !t2.is_empty() {
+        say(format!(
+            "=== T2 system tests: {}",
+            t2.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+        ));
+        let timeouts = Timeouts::scaled(opts.timeout_scale);
+        let guests = if opts.no_build {
+            Ok(())
+        } else {
+            image::build_guests()
+        };
+        match guests {
+            Err(e) => {
+                for t in &t2 {
+                    let err = Err(anyhow::anyhow!("the guests did not build: {e:#}"));
+                    report(t.name, Instant::now(), err, &mut passed, &mut failed);
+                }
+            }
+            Ok(()) => {
+                let mut built = HashMap::new();
+                for t in &t2 {
+                    say(format!("=== {}: {}", t.name, t.about));
+                    let start = Instant::now();
+                    let result =
+                        systest::run(t, &timeouts, opts.verbose, opts.no_build, &mut built);
+                    report(t.name, start, result, &mut passed, &mut failed);
+                }
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("failed: {}", failed.join(", "));
+        println!("console logs of system tests: target/systest/<test>.log");
+    }
+    println!("{passed} passed, {} failed", failed.len());
+    Ok(failed.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_names_win_over_substrings() {
+        let all = ["unit", "two-vms", "two-vms-elf", "smp"];
+        let pick = |f: Option<&str>| {
+            all.iter()
+                .copied()
+                .filter(|n| selected(n, f, &all))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pick(Some("two-vms")), ["two-vms"]);
+        assert_eq!(pick(Some("two")), ["two-vms", "two-vms-elf"]);
+        assert_eq!(pick(None).len(), 4);
+        assert!(pick(Some("nope")).is_empty());
+    }
+}

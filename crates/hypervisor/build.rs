@@ -26,12 +26,16 @@ fn main() {
         Err(diags) => fail(&format!("{diags}")),
     };
     match rtvisor_config::codegen::emit_tables(&scenario, &out) {
-        Ok(deps) => deps.iter().for_each(|d| println!("cargo:rerun-if-changed={}", d.display())),
+        Ok(deps) => deps
+            .iter()
+            .for_each(|d| println!("cargo:rerun-if-changed={}", d.display())),
         Err(e) => fail(&e),
     }
     let base = plan.hypervisor.memory.base.raw();
     if base % 0x20_0000 != 0 {
-        fail(&format!("hypervisor memory base {base:#x} is not 2 MiB aligned"));
+        fail(&format!(
+            "hypervisor memory base {base:#x} is not 2 MiB aligned"
+        ));
     }
     write_linker_script(&out, base);
     println!("cargo:rerun-if-changed=build.rs");

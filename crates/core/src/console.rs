@@ -20,7 +20,10 @@ impl Default for LineBuf {
 impl LineBuf {
     /// An empty line.
     pub const fn new() -> Self {
-        Self { buf: [0; LINE_MAX], len: 0 }
+        Self {
+            buf: [0; LINE_MAX],
+            len: 0,
+        }
     }
 
     /// Forgets any partial line (VM restart).
@@ -41,7 +44,11 @@ impl LineBuf {
             b'\r' => return,
             _ => {}
         }
-        let shown = if byte == b'\t' || (0x20..0x7f).contains(&byte) { byte } else { b'?' };
+        let shown = if byte == b'\t' || (0x20..0x7f).contains(&byte) {
+            byte
+        } else {
+            b'?'
+        };
         if self.len == LINE_MAX {
             flush(&self.buf[..self.len]);
             self.len = 0;

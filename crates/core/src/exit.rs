@@ -84,7 +84,13 @@ pub struct SysRegId {
 impl SysRegId {
     /// A register encoding.
     pub const fn new(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> Self {
-        Self { op0, op1, crn, crm, op2 }
+        Self {
+            op0,
+            op1,
+            crn,
+            crm,
+            op2,
+        }
     }
 }
 

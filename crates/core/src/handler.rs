@@ -55,7 +55,10 @@ pub struct Console {
 impl Console {
     /// A console in reset state.
     pub const fn new() -> Self {
-        Self { uart: Pl011::new(), line: LineBuf::new() }
+        Self {
+            uart: Pl011::new(),
+            line: LineBuf::new(),
+        }
     }
 }
 
@@ -90,7 +93,13 @@ pub enum Next {
 }
 
 /// Handles one exit of vCPU `me` of `vm`.
-pub fn handle_exit(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host, exit: VcpuExit) -> Next {
+pub fn handle_exit(
+    me: usize,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+    exit: VcpuExit,
+) -> Next {
     match exit {
         VcpuExit::Call { conduit, imm } => {
             if conduit == Conduit::Smc {
@@ -102,7 +111,12 @@ pub fn handle_exit(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &i
             }
             call(me, regs, vm, host)
         }
-        VcpuExit::DataAbort { ipa, far, access, write } => {
+        VcpuExit::DataAbort {
+            ipa,
+            far,
+            access,
+            write,
+        } => {
             match (mmio::find(vm.regions, ipa), access) {
                 (Some((kind, off)), Some(acc)) if emulate(kind, off, &acc, regs, vm, host) => {
                     regs.skip_instruction();
@@ -135,7 +149,9 @@ pub fn handle_exit(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &i
             }
         }
         VcpuExit::SError { syndrome } => stop_vm(me, vm, host, StopReason::SError(syndrome)),
-        VcpuExit::Unknown { syndrome } => stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome)),
+        VcpuExit::Unknown { syndrome } => {
+            stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome))
+        }
     }
 }
 
@@ -148,7 +164,11 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
         Call::SmcccArchFeatures(fid) if fid == psci::SMCCC_ARCH_FEATURES => Ok(0),
         Call::SmcccArchFeatures(_) => Err(PsciError::NotSupported),
         Call::MigrateInfoType => Ok(psci::MIGRATE_NOT_PRESENT),
-        Call::CpuOn { target, entry, context } => cpu_on(vm, host, target, entry, context),
+        Call::CpuOn {
+            target,
+            entry,
+            context,
+        } => cpu_on(vm, host, target, entry, context),
         Call::AffinityInfo { target, level } => match (level, psci::vcpu_of_mpidr(target)) {
             (0, Some(t)) => vm.life.affinity_info(t),
             _ => Err(PsciError::InvalidParameters),
@@ -170,7 +190,13 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
     Next::Resume
 }
 
-fn cpu_on(vm: &VmCtx<'_>, host: &impl Host, target: u64, entry: u64, ctx: u64) -> Result<u64, PsciError> {
+fn cpu_on(
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+    target: u64,
+    entry: u64,
+    ctx: u64,
+) -> Result<u64, PsciError> {
     let t = psci::vcpu_of_mpidr(target).ok_or(PsciError::InvalidParameters)?;
     if vm.cfg.ram.translate(Ipa::new(entry), 4).is_none() {
         return Err(PsciError::InvalidAddress);
@@ -189,7 +215,9 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
         RestartPolicy::Never => false,
     };
     if restart {
-        let kicks = vm.life.restart(reason, vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+        let kicks = vm
+            .life
+            .restart(reason, vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
         vm.console.lock().line.clear();
         host.vm_restarting(vm.id, reason);
         kick_all(vm, host, kicks, me);
@@ -231,7 +259,14 @@ fn width(w: AccessWidth) -> Width {
 }
 
 /// Emulates one access; `false` when the device refuses it (an abort is injected).
-fn emulate(kind: DeviceKind, off: u64, acc: &MmioAccess, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> bool {
+fn emulate(
+    kind: DeviceKind,
+    off: u64,
+    acc: &MmioAccess,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> bool {
     match kind {
         DeviceKind::Pl011 => {
             let mut con = vm.console.lock();
@@ -239,7 +274,11 @@ fn emulate(kind: DeviceKind, off: u64, acc: &MmioAccess, regs: &mut impl VcpuReg
             if acc.write {
                 let value = mmio::store_value(regs.reg(acc.reg), acc.width) as u32;
                 let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
-                uart_result(uart.write(off, width(acc.width), value, &mut tx).map(|()| 0)).is_some()
+                uart_result(
+                    uart.write(off, width(acc.width), value, &mut tx)
+                        .map(|()| 0),
+                )
+                .is_some()
             } else {
                 match uart_result(uart.read(off, width(acc.width)).map(u64::from)) {
                     Some(v) => {

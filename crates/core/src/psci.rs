@@ -106,11 +106,25 @@ pub fn decode(x0: u64, x1: u64, x2: u64, x3: u64) -> Call {
     match fid {
         PSCI_VERSION => Call::Version,
         PSCI_FEATURES => Call::Features(x1 as u32),
-        CPU_ON_64 => Call::CpuOn { target: x1, entry: x2, context: x3 },
-        CPU_ON_32 => Call::CpuOn { target: w(x1), entry: w(x2), context: w(x3) },
+        CPU_ON_64 => Call::CpuOn {
+            target: x1,
+            entry: x2,
+            context: x3,
+        },
+        CPU_ON_32 => Call::CpuOn {
+            target: w(x1),
+            entry: w(x2),
+            context: w(x3),
+        },
         CPU_OFF => Call::CpuOff,
-        AFFINITY_INFO_64 => Call::AffinityInfo { target: x1, level: x2 },
-        AFFINITY_INFO_32 => Call::AffinityInfo { target: w(x1), level: w(x2) },
+        AFFINITY_INFO_64 => Call::AffinityInfo {
+            target: x1,
+            level: x2,
+        },
+        AFFINITY_INFO_32 => Call::AffinityInfo {
+            target: w(x1),
+            level: w(x2),
+        },
         MIGRATE_INFO_TYPE => Call::MigrateInfoType,
         SYSTEM_OFF => Call::SystemOff,
         SYSTEM_RESET => Call::SystemReset,
@@ -162,11 +176,19 @@ mod tests {
     fn decodes_both_widths() {
         assert_eq!(
             decode(CPU_ON_32 as u64, 0xffff_ffff_0000_0001, 0x4008_0000, 7),
-            Call::CpuOn { target: 1, entry: 0x4008_0000, context: 7 }
+            Call::CpuOn {
+                target: 1,
+                entry: 0x4008_0000,
+                context: 7
+            }
         );
         assert_eq!(
             decode(CPU_ON_64 as u64, 1, 0x1_4008_0000, 7),
-            Call::CpuOn { target: 1, entry: 0x1_4008_0000, context: 7 }
+            Call::CpuOn {
+                target: 1,
+                entry: 0x1_4008_0000,
+                context: 7
+            }
         );
         assert_eq!(decode(0xdead_0000_8400_0000, 0, 0, 0), Call::Version);
         assert_eq!(decode(0x8600_ff01, 0, 0, 0), Call::Unknown(0x8600_ff01));

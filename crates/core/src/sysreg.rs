@@ -45,13 +45,33 @@ const fn enc(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u32 {
 
 const RULES: &[Rule] = &[
     // The EL1 physical timer is denied: guests use the virtual timer.
-    Rule { value: enc(3, 3, 14, 2, 0), mask: OP0 | OP1 | CRN | CRM, name: "CNTP_*_EL0", policy: Policy::Undef },
+    Rule {
+        value: enc(3, 3, 14, 2, 0),
+        mask: OP0 | OP1 | CRN | CRM,
+        name: "CNTP_*_EL0",
+        policy: Policy::Undef,
+    },
     // Debug registers (breakpoints, watchpoints, MDSCR, OS lock): the debug unit is
     // hidden, as with a debugger-less KVM guest.
-    Rule { value: enc(2, 0, 0, 0, 0), mask: OP0 | OP1, name: "debug", policy: Policy::RazWi },
-    Rule { value: enc(2, 3, 0, 0, 0), mask: OP0 | OP1, name: "debug-comms", policy: Policy::RazWi },
+    Rule {
+        value: enc(2, 0, 0, 0, 0),
+        mask: OP0 | OP1,
+        name: "debug",
+        policy: Policy::RazWi,
+    },
+    Rule {
+        value: enc(2, 3, 0, 0, 0),
+        mask: OP0 | OP1,
+        name: "debug-comms",
+        policy: Policy::RazWi,
+    },
     // Auxiliary control: IMPLEMENTATION DEFINED, trapped so it cannot change cores.
-    Rule { value: enc(3, 0, 1, 0, 1), mask: EXACT, name: "ACTLR_EL1", policy: Policy::RazWi },
+    Rule {
+        value: enc(3, 0, 1, 0, 1),
+        mask: EXACT,
+        name: "ACTLR_EL1",
+        policy: Policy::RazWi,
+    },
 ];
 
 /// The policy for `id` and a name for logs.
@@ -76,14 +96,24 @@ mod tests {
     #[test]
     fn debug_registers_read_as_zero() {
         // DBGBVR0_EL1 = 2,0,0,0,4 ; MDSCR_EL1 = 2,0,0,2,2 ; OSLAR_EL1 = 2,0,1,0,4
-        for id in [SysRegId::new(2, 0, 0, 0, 4), SysRegId::new(2, 0, 0, 2, 2), SysRegId::new(2, 0, 1, 0, 4)] {
+        for id in [
+            SysRegId::new(2, 0, 0, 0, 4),
+            SysRegId::new(2, 0, 0, 2, 2),
+            SysRegId::new(2, 0, 1, 0, 4),
+        ] {
             assert_eq!(policy(id).0, Policy::RazWi);
         }
     }
 
     #[test]
     fn unknown_is_undefined() {
-        assert_eq!(policy(SysRegId::new(3, 0, 15, 0, 0)), (Policy::Undef, "unknown"));
-        assert_eq!(policy(SysRegId::new(3, 0, 1, 0, 1)), (Policy::RazWi, "ACTLR_EL1"));
+        assert_eq!(
+            policy(SysRegId::new(3, 0, 15, 0, 0)),
+            (Policy::Undef, "unknown")
+        );
+        assert_eq!(
+            policy(SysRegId::new(3, 0, 1, 0, 1)),
+            (Policy::RazWi, "ACTLR_EL1")
+        );
     }
 }

@@ -140,7 +140,11 @@ impl VmLife {
         s.vcpus = vcpus.min(MAX_VCPUS);
         s.state = VmState::Running;
         s.power = [Power::Off; MAX_VCPUS];
-        s.power[0] = Power::Pending(Start { entry, context, fresh_boot: true });
+        s.power[0] = Power::Pending(Start {
+            entry,
+            context,
+            fresh_boot: true,
+        });
         Some(Kicks(1))
     }
 
@@ -157,7 +161,11 @@ impl VmLife {
             Power::On => Err(PsciError::AlreadyOn),
             Power::Pending(_) => Err(PsciError::OnPending),
             Power::Off => {
-                s.power[target] = Power::Pending(Start { entry, context, fresh_boot: false });
+                s.power[target] = Power::Pending(Start {
+                    entry,
+                    context,
+                    fresh_boot: false,
+                });
                 Ok(Kicks(1 << target))
             }
         }
@@ -225,7 +233,11 @@ impl VmLife {
         s.state = VmState::Running;
         s.last_stop = Some(reason);
         s.restarts = s.restarts.saturating_add(1);
-        s.power[0] = Power::Pending(Start { entry, context, fresh_boot: true });
+        s.power[0] = Power::Pending(Start {
+            entry,
+            context,
+            fresh_boot: true,
+        });
         Kicks(kicks.0 | 1)
     }
 
@@ -254,7 +266,10 @@ mod tests {
     #[test]
     fn boot_then_cpu_on_and_off() {
         let vm = VmLife::new();
-        assert_eq!(vm.cpu_on(0, 0x4008_0000, 1), Err(PsciError::InvalidParameters));
+        assert_eq!(
+            vm.cpu_on(0, 0x4008_0000, 1),
+            Err(PsciError::InvalidParameters)
+        );
         assert_eq!(vm.boot(2, 0x4008_0000, 0x4000_0000), Some(Kicks(1)));
         assert_eq!(vm.boot(2, 0, 0), None);
         let s0 = vm.take_start(0).unwrap();
@@ -285,7 +300,10 @@ mod tests {
         assert_eq!(vm.stop(StopReason::SystemOff), Some(Kicks(3)));
         assert_eq!(vm.stop(StopReason::SystemOff), None);
         assert!(!vm.should_run(0));
-        assert_eq!(vm.status(), (VmState::Stopped, 0, Some(StopReason::SystemOff)));
+        assert_eq!(
+            vm.status(),
+            (VmState::Stopped, 0, Some(StopReason::SystemOff))
+        );
     }
 
     #[test]

@@ -61,14 +61,15 @@ mod layout {
 
 /// The host device tree at `ptr`, if one is there.
 fn dtb_at(ptr: u64) -> Option<&'static [u8]> {
-    if ptr == 0 || ptr % 8 != 0 {
+    if ptr == 0 || !ptr.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the boot protocol (or QEMU, for the fallback) leaves the device tree in
     // RAM; the MMU is off, so any RAM address is accessible. Only the 8-byte header is
     // read before the magic is checked.
     let header = unsafe { core::slice::from_raw_parts(ptr as *const u8, 8) };
-    let word = |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let word =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     if word(0) != 0xd00d_feed || word(4) > DTB_MAX || word(4) < 40 {
         return None;
     }
@@ -85,9 +86,12 @@ fn die(args: fmt::Arguments<'_>) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     let Some(dtb) = dtb_at(dtb_ptr).or_else(|| dtb_at(FALLBACK_DTB)) else {
-        die(format_args!("no device tree in x0 ({dtb_ptr:#x}) nor at {FALLBACK_DTB:#x}"));
+        die(format_args!(
+            "no device tree in x0 ({dtb_ptr:#x}) nor at {FALLBACK_DTB:#x}"
+        ));
     };
-    let plat = platform::parse(dtb).unwrap_or_else(|e| die(format_args!("host device tree: {e:?}")));
+    let plat =
+        platform::parse(dtb).unwrap_or_else(|e| die(format_args!("host device tree: {e:?}")));
     if let Some(u) = plat.uart {
         // SAFETY: the device tree names this PL011 as the console; the MMU is off.
         unsafe { uart::set_base(u.base().raw()) };
@@ -102,16 +106,29 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
         CONFIG.fingerprint
     );
     check_fit(&plat);
-    let me = plat.cpu_index(sysreg::mpidr()).unwrap_or_else(|| die(format_args!("boot CPU not in the device tree")));
+    let me = plat
+        .cpu_index(sysreg::mpidr())
+        .unwrap_or_else(|| die(format_args!("boot CPU not in the device tree")));
     for (i, c) in CPUS.iter().enumerate().take(plat.cpu_count) {
         c.mpidr.store(plat.cpus[i], Ordering::Relaxed);
     }
     CPU_COUNT.store(plat.cpu_count, Ordering::Release);
-    CPUS[me].stack_end.store(layout::boot_stack_end(), Ordering::Relaxed);
+    CPUS[me]
+        .stack_end
+        .store(layout::boot_stack_end(), Ordering::Relaxed);
 
     // SAFETY: the pool region is reserved by the linker script for tables only.
-    unsafe { POOL.init(HostRange::new(Hpa::new(layout::pool_start()), layout::pool_end() - layout::pool_start()).unwrap()) };
-    let el2_root = build_el2_map(&plat).unwrap_or_else(|e| die(format_args!("EL2 page tables: {e:?}")));
+    unsafe {
+        POOL.init(
+            HostRange::new(
+                Hpa::new(layout::pool_start()),
+                layout::pool_end() - layout::pool_start(),
+            )
+            .unwrap(),
+        )
+    };
+    let el2_root =
+        build_el2_map(&plat).unwrap_or_else(|e| die(format_args!("EL2 page tables: {e:?}")));
     // SAFETY: the map covers this image, its stacks, the table pool and the devices
     // used below, identity-mapped.
     unsafe { mmu::enable_el2(el2_root) };
@@ -120,19 +137,38 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
         die(format_args!("GIC distributor did not respond"));
     }
     for (id, vm) in CONFIG.vms.iter().enumerate() {
-        let root = build_stage2(id).unwrap_or_else(|e| die(format_args!("vm {}: stage-2 tables: {e:?}", vm.name)));
+        let root = build_stage2(id)
+            .unwrap_or_else(|e| die(format_args!("vm {}: stage-2 tables: {e:?}", vm.name)));
         VMS[id].stage2_root.store(root.raw(), Ordering::Release);
     }
-    let info = BOOT.call_once(|| BootInfo { platform: plat, el2_root });
+    let info = BOOT.call_once(|| BootInfo {
+        platform: plat,
+        el2_root,
+    });
     cpu_init(info, me);
     vms::RUNNING.store(CONFIG.vms.len(), Ordering::Release);
     for (id, vm) in CONFIG.vms.iter().enumerate() {
-        VMS[id].life.boot(vm.cpus.len(), vm.entry.raw(), vm.dtb_ipa.raw());
-        info!("vm {}: cpus {:?}, ram {:#x}..{:#x} (host {:#x}), entry {:#x}", vm.name, vm.cpus, vm.ram.ipa.raw(), vm.ram.ipa.raw() + vm.ram.size, vm.ram.hpa.raw(), vm.entry.raw());
+        VMS[id]
+            .life
+            .boot(vm.cpus.len(), vm.entry.raw(), vm.dtb_ipa.raw());
+        info!(
+            "vm {}: cpus {:?}, ram {:#x}..{:#x} (host {:#x}), entry {:#x}",
+            vm.name,
+            vm.cpus,
+            vm.ram.ipa.raw(),
+            vm.ram.ipa.raw() + vm.ram.size,
+            vm.ram.hpa.raw(),
+            vm.entry.raw()
+        );
     }
     let conduit = info.platform.psci.unwrap_or(Conduit::Smc);
     for cpu in (0..info.platform.cpu_count).filter(|&c| c != me) {
-        let ret = firmware::cpu_on(conduit, info.platform.cpus[cpu], rtvisor_arch_aarch64::secondary_entry(), cpu as u64);
+        let ret = firmware::cpu_on(
+            conduit,
+            info.platform.cpus[cpu],
+            rtvisor_arch_aarch64::secondary_entry(),
+            cpu as u64,
+        );
         if ret != 0 {
             error!("cpu {cpu}: PSCI CPU_ON failed ({ret})");
         }
@@ -148,7 +184,10 @@ extern "C" fn rtvisor_secondary_main(index: u64) -> ! {
     if index >= MAX_CPUS {
         log::halt();
     }
-    CPUS[index].stack_end.store(layout::stacks_start() + (index as u64 + 1) * layout::stack_size(), Ordering::Relaxed);
+    CPUS[index].stack_end.store(
+        layout::stacks_start() + (index as u64 + 1) * layout::stack_size(),
+        Ordering::Relaxed,
+    );
     // SAFETY: the same identity map the boot CPU runs on.
     unsafe { mmu::enable_el2(info.el2_root) };
     cpu_init(info, index);
@@ -159,7 +198,14 @@ fn cpu_init(info: &BootInfo, index: usize) {
     let g = &info.platform.gic;
     // SAFETY: the redistributor region comes from the device tree and is mapped as
     // device memory; this runs on the CPU `index` names.
-    if !unsafe { gic::init_cpu(g.redist.base().raw(), g.redist.size(), GICR_STRIDE, info.platform.cpus[index]) } {
+    if !unsafe {
+        gic::init_cpu(
+            g.redist.base().raw(),
+            g.redist.size(),
+            GICR_STRIDE,
+            info.platform.cpus[index],
+        )
+    } {
         die(format_args!("cpu {index}: no redistributor answered"));
     }
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
@@ -179,19 +225,27 @@ fn check_fit(plat: &Platform) {
         ));
     }
     for vm in CONFIG.vms {
-        let ram = HostRange::new(vm.ram.hpa, vm.ram.size).unwrap_or_else(|| die(format_args!("vm {}: RAM range wraps", vm.name)));
+        let ram = HostRange::new(vm.ram.hpa, vm.ram.size)
+            .unwrap_or_else(|| die(format_args!("vm {}: RAM range wraps", vm.name)));
         if !plat.ram_contains(ram) {
             die(format_args!(
                 "vm {}: RAM {:#x}..{:#x} is not in this machine's memory; fix: give the machine more RAM or change [[vm]] memory in the scenario",
                 vm.name, ram.base().raw(), ram.end().raw()
             ));
         }
-        if let Some(&c) = vm.cpus.iter().find(|&&c| c as usize >= plat.cpu_count.min(MAX_CPUS)) {
+        if let Some(&c) = vm
+            .cpus
+            .iter()
+            .find(|&&c| c as usize >= plat.cpu_count.min(MAX_CPUS))
+        {
             die(format_args!("vm {}: cpu {c} does not exist here ({} CPUs); fix: start QEMU with more CPUs (-smp) or change [[vm]] cpus", vm.name, plat.cpu_count));
         }
     }
     if percpu::MAX_CPUS < plat.cpu_count {
-        error!("{} CPUs in the device tree; only the first {} are used", plat.cpu_count, MAX_CPUS);
+        error!(
+            "{} CPUs in the device tree; only the first {} are used",
+            plat.cpu_count, MAX_CPUS
+        );
     }
 }
 
@@ -208,16 +262,46 @@ fn map(pt: &mut PageTable, base: u64, end: u64, attrs: Attrs) -> Result<(), MapE
 fn build_el2_map(plat: &Platform) -> Result<Hpa, MapError> {
     let mut pt = PageTable::new(&mut &POOL)?;
     for vm in CONFIG.vms {
-        map(&mut pt, vm.ram.hpa.raw(), vm.ram.hpa.raw() + vm.ram.size, Stage1::data())?;
+        map(
+            &mut pt,
+            vm.ram.hpa.raw(),
+            vm.ram.hpa.raw() + vm.ram.size,
+            Stage1::data(),
+        )?;
     }
-    map(&mut pt, layout::image_start(), layout::text_end(), Stage1::text())?;
-    map(&mut pt, layout::text_end(), layout::rodata_end(), Stage1::rodata())?;
-    map(&mut pt, layout::rodata_end(), layout::image_end(), Stage1::data())?;
+    map(
+        &mut pt,
+        layout::image_start(),
+        layout::text_end(),
+        Stage1::text(),
+    )?;
+    map(
+        &mut pt,
+        layout::text_end(),
+        layout::rodata_end(),
+        Stage1::rodata(),
+    )?;
+    map(
+        &mut pt,
+        layout::rodata_end(),
+        layout::image_end(),
+        Stage1::data(),
+    )?;
     if let Some(u) = plat.uart {
         map(&mut pt, u.base().raw(), u.end().raw(), Stage1::device())?;
     }
-    map(&mut pt, plat.gic.dist.base().raw(), plat.gic.dist.end().raw(), Stage1::device())?;
-    map(&mut pt, plat.gic.redist.base().raw(), plat.gic.redist.end().raw(), Stage1::device())?;
+    map(
+        &mut pt,
+        plat.gic.dist.base().raw(),
+        plat.gic.dist.end().raw(),
+        Stage1::device(),
+    )?;
+    map(
+        &mut pt,
+        plat.gic.redist.base().raw(),
+        plat.gic.redist.end().raw(),
+        Stage1::device(),
+    )?;
     Ok(pt.root())
 }
 
@@ -225,7 +309,13 @@ fn build_el2_map(plat: &Platform) -> Result<Hpa, MapError> {
 fn build_stage2(id: usize) -> Result<Hpa, MapError> {
     let vm = &CONFIG.vms[id];
     let mut pt = PageTable::new(&mut &POOL)?;
-    pt.map(&mut &POOL, vm.ram.ipa.raw(), vm.ram.hpa, vm.ram.size, Stage2::ram())?;
+    pt.map(
+        &mut &POOL,
+        vm.ram.ipa.raw(),
+        vm.ram.hpa,
+        vm.ram.size,
+        Stage2::ram(),
+    )?;
     for d in vm.devices {
         pt.map(&mut &POOL, d.ipa.raw(), d.hpa, d.size, Stage2::device())?;
     }
@@ -235,7 +325,10 @@ fn build_stage2(id: usize) -> Result<Hpa, MapError> {
 
 /// Powers the machine off through the firmware.
 pub fn power_off() -> ! {
-    let conduit = BOOT.get().and_then(|b| b.platform.psci).unwrap_or(Conduit::Smc);
+    let conduit = BOOT
+        .get()
+        .and_then(|b| b.platform.psci)
+        .unwrap_or(Conduit::Smc);
     let ret = firmware::system_off(conduit);
     die(format_args!("PSCI SYSTEM_OFF failed ({ret})"))
 }

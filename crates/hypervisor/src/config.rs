@@ -5,4 +5,7 @@ include!(concat!(env!("OUT_DIR"), "/config.rs"));
 /// Most VMs one image can hold.
 pub const MAX_VMS: usize = 8;
 
-const _: () = assert!(CONFIG_VM_COUNT <= MAX_VMS, "too many VMs for this hypervisor build");
+const _: () = assert!(
+    CONFIG_VM_COUNT <= MAX_VMS,
+    "too many VMs for this hypervisor build"
+);

@@ -54,7 +54,10 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
     // The UART lock may be held by this very CPU (a fault while printing): take it if
     // it frees up soon, print regardless.
     let guard = (0..1_000_000).find_map(|_| UART.try_lock());
-    let _ = write!(Raw, "\r\n[rtvisor] FATAL: {args}\r\n[rtvisor] all CPUs halted\r\n");
+    let _ = write!(
+        Raw,
+        "\r\n[rtvisor] FATAL: {args}\r\n[rtvisor] all CPUs halted\r\n"
+    );
     drop(guard);
     halt()
 }

@@ -21,5 +21,9 @@ mod vms;
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    log::fatal(format_args!("panic on cpu {}: {}", percpu::this_index(), info))
+    log::fatal(format_args!(
+        "panic on cpu {}: {}",
+        percpu::this_index(),
+        info
+    ))
 }

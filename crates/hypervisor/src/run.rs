@@ -20,7 +20,11 @@ struct HostImpl;
 
 impl Host for HostImpl {
     fn kick(&self, vm: usize, vcpu: usize) {
-        if let Some(cpu) = CONFIG.vms[vm].cpus.get(vcpu).and_then(|&c| CPUS.get(c as usize)) {
+        if let Some(cpu) = CONFIG.vms[vm]
+            .cpus
+            .get(vcpu)
+            .and_then(|&c| CPUS.get(c as usize))
+        {
             gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
         }
     }
@@ -97,7 +101,10 @@ fn load_vm(vm: usize, me: usize) {
     // runs now; the images are embedded read-only data of this binary.
     unsafe {
         memory::zero(ram.hpa, ram.size);
-        for img in [Some(&cfg.kernel), cfg.initrd.as_ref()].into_iter().flatten() {
+        for img in [Some(&cfg.kernel), cfg.initrd.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(dst) = ram.translate(img.load, img.bytes.len() as u64) {
                 memory::copy_to(dst, img.bytes);
             }
@@ -140,13 +147,17 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
     }
     let index = percpu::this_index();
     let (Some(me), Some((vm, vcpu))) = (CPUS.get(index), vms::assignment(index)) else {
-        log::fatal(format_args!("guest exception on cpu {index}, which hosts no vCPU"));
+        log::fatal(format_args!(
+            "guest exception on cpu {index}, which hosts no vCPU"
+        ));
     };
     let exit = exit::decode(kind);
     if exit == VcpuExit::Interrupt {
         drain_sgis();
     }
-    let next = vms::with_ctx(vm, |ctx| handler::handle_exit(vcpu, &mut Vcpu { frame }, ctx, &HostImpl, exit));
+    let next = vms::with_ctx(vm, |ctx| {
+        handler::handle_exit(vcpu, &mut Vcpu { frame }, ctx, &HostImpl, exit)
+    });
     if next == Next::Park {
         cpu_loop(me, index);
     }

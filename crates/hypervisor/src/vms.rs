@@ -21,7 +21,11 @@ pub struct VmRt {
 
 impl VmRt {
     const fn new() -> Self {
-        Self { life: VmLife::new(), console: Mutex::new(Console::new()), stage2_root: AtomicU64::new(0) }
+        Self {
+            life: VmLife::new(),
+            console: Mutex::new(Console::new()),
+            stage2_root: AtomicU64::new(0),
+        }
     }
 }
 
@@ -32,7 +36,11 @@ pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// The emulated regions of a VM, sorted by base.
 pub fn regions(cfg: &VmConfig) -> [Region; 1] {
-    [Region { base: cfg.uart, size: 0x1000, kind: DeviceKind::Pl011 }]
+    [Region {
+        base: cfg.uart,
+        size: 0x1000,
+        kind: DeviceKind::Pl011,
+    }]
 }
 
 /// VMID of VM `id` (0 is never used for a guest).
@@ -43,7 +51,10 @@ pub fn vmid(id: usize) -> u16 {
 /// Which (VM, vCPU) physical CPU `cpu` hosts, if any.
 pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
     CONFIG.vms.iter().enumerate().find_map(|(vm, cfg)| {
-        cfg.cpus.iter().position(|&c| c as usize == cpu).map(|vcpu| (vm, vcpu))
+        cfg.cpus
+            .iter()
+            .position(|&c| c as usize == cpu)
+            .map(|vcpu| (vm, vcpu))
     })
 }
 
@@ -52,7 +63,13 @@ pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
     let cfg = &CONFIG.vms[id];
     let rt = &VMS[id];
     let regions = regions(cfg);
-    f(&VmCtx { id, cfg, life: &rt.life, console: &rt.console, regions: &regions })
+    f(&VmCtx {
+        id,
+        cfg,
+        life: &rt.life,
+        console: &rt.console,
+        regions: &regions,
+    })
 }
 
 /// Stage-2 root of VM `id`.

@@ -19,7 +19,8 @@ const HCR_API: u64 = 1 << 41;
 /// clean+invalidate (a guest cannot discard another partition's dirty lines); EL1 is
 /// AArch64; WFI/WFE run natively (a pinned vCPU owns its core).
 fn hcr() -> u64 {
-    let mut v = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_RW;
+    let mut v =
+        HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_RW;
     // Pointer authentication, when present, is the guest's own: do not trap its keys
     // or instructions.
     let isar1 = read_sysreg!(id_aa64isar1_el1);

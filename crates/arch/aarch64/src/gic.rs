@@ -97,7 +97,9 @@ fn find_redist(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<u64> {
 /// `[base, base+size)` must be the redistributor region, mapped as device memory; the
 /// distributor must be initialized; call on the CPU `mpidr` names.
 pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> bool {
-    let Some(rd_base) = find_redist(base, size, stride, mpidr) else { return false };
+    let Some(rd_base) = find_redist(base, size, stride, mpidr) else {
+        return false;
+    };
     wr(rd_base + GICR_WAKER, rd(rd_base + GICR_WAKER) & !(1 << 1));
     if !wait_clear(rd_base + GICR_WAKER, 1 << 2) {
         return false;

@@ -3,7 +3,7 @@
 //! MMU off needs.
 
 use crate::pt::{TableMemory, ENTRIES};
-use rtvisor_addr::{Hpa, HostRange};
+use rtvisor_addr::{HostRange, Hpa};
 use spin::Mutex;
 
 /// A pool of 4 KiB pages for translation tables, carved from a region reserved by the
@@ -16,7 +16,9 @@ pub struct TablePool {
 impl TablePool {
     /// An empty pool; [`TablePool::init`] gives it its region.
     pub const fn new() -> Self {
-        Self { next: Mutex::new((0, 0)) }
+        Self {
+            next: Mutex::new((0, 0)),
+        }
     }
 
     /// Gives the pool the pages of `region`.

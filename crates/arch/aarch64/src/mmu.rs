@@ -43,5 +43,12 @@ pub unsafe fn set_stage2(vmid: u16, root: Hpa) {
     write_sysreg!(vttbr_el2, (vmid as u64) << 48 | root.raw());
     isb();
     // SAFETY: TLB invalidation for the current VMID has no memory-safety effect.
-    unsafe { core::arch::asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!(
+            "tlbi vmalls12e1",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }

@@ -33,7 +33,11 @@ impl Vcpu<'_> {
             (false, false, 1) => 0x200,
             _ => 0x000,
         };
-        let ec = if ec_lower != EC_UNKNOWN && !from_el0 { ec_lower + 1 } else { ec_lower };
+        let ec = if ec_lower != EC_UNKNOWN && !from_el0 {
+            ec_lower + 1
+        } else {
+            ec_lower
+        };
         write_sysreg!(esr_el1, (ec << 26) | ESR_IL | iss);
         if let Some(far) = far {
             write_sysreg!(far_el1, far);

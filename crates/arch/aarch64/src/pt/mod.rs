@@ -57,7 +57,9 @@ pub struct PageTable {
 impl PageTable {
     /// Allocates an empty root table.
     pub fn new(mem: &mut impl TableMemory) -> Result<Self, MapError> {
-        Ok(Self { root: mem.alloc_table().ok_or(MapError::OutOfTables)? })
+        Ok(Self {
+            root: mem.alloc_table().ok_or(MapError::OutOfTables)?,
+        })
     }
 
     /// Physical address of the root table (for TTBR0_EL2 / VTTBR_EL2).
@@ -67,10 +69,22 @@ impl PageTable {
 
     /// Maps `[ia, ia + size)` to `[oa, oa + size)` with leaf attributes `attrs`
     /// (already in the descriptor format of the stage, see [`Stage1`] and [`Stage2`]).
-    pub fn map(&mut self, mem: &mut impl TableMemory, ia: u64, oa: Hpa, size: u64, attrs: Attrs) -> Result<(), MapError> {
+    pub fn map(
+        &mut self,
+        mem: &mut impl TableMemory,
+        ia: u64,
+        oa: Hpa,
+        size: u64,
+        attrs: Attrs,
+    ) -> Result<(), MapError> {
         let page = entry_size(3);
         let end = ia.checked_add(size).ok_or(MapError::BadRange)?;
-        if size == 0 || ia % page != 0 || oa.raw() % page != 0 || size % page != 0 || end > 1 << IA_BITS {
+        if size == 0
+            || !ia.is_multiple_of(page)
+            || !oa.raw().is_multiple_of(page)
+            || !size.is_multiple_of(page)
+            || end > 1 << IA_BITS
+        {
             return Err(MapError::BadRange);
         }
         oa.checked_add(size).ok_or(MapError::BadRange)?;
@@ -108,7 +122,14 @@ impl PageTable {
         None
     }
 
-    fn set_leaf(&mut self, mem: &mut impl TableMemory, ia: u64, oa: u64, level: u32, attrs: Attrs) -> Result<(), MapError> {
+    fn set_leaf(
+        &mut self,
+        mem: &mut impl TableMemory,
+        ia: u64,
+        oa: u64,
+        level: u32,
+        attrs: Attrs,
+    ) -> Result<(), MapError> {
         let mut table = self.root;
         for l in 1..level {
             table = self.next_table(mem, table, index(ia, l), l)?;
@@ -120,7 +141,13 @@ impl PageTable {
 
     /// The next-level table behind entry `idx` of `table` at `level`, creating it, or
     /// splitting a block into a table of the same mappings.
-    fn next_table(&mut self, mem: &mut impl TableMemory, table: Hpa, idx: usize, level: u32) -> Result<Hpa, MapError> {
+    fn next_table(
+        &mut self,
+        mem: &mut impl TableMemory,
+        table: Hpa,
+        idx: usize,
+        level: u32,
+    ) -> Result<Hpa, MapError> {
         let e = mem.read(table, idx);
         if e & VALID != 0 && e & TABLE != 0 {
             return Ok(Hpa::new(e & OA_MASK));

@@ -12,7 +12,10 @@ const BASE: u64 = 0x1000_0000;
 
 impl VecMem {
     fn new(limit: usize) -> Self {
-        Self { tables: Vec::new(), limit }
+        Self {
+            tables: Vec::new(),
+            limit,
+        }
     }
     fn slot(t: Hpa) -> usize {
         ((t.raw() - BASE) / 0x1000) as usize
@@ -39,7 +42,14 @@ impl TableMemory for VecMem {
 fn ram_uses_2m_blocks_when_aligned() {
     let mut mem = VecMem::new(16);
     let mut pt = PageTable::new(&mut mem).unwrap();
-    pt.map(&mut mem, 0x4000_0000, Hpa::new(0x4400_0000), 64 << 20, Stage2::ram()).unwrap();
+    pt.map(
+        &mut mem,
+        0x4000_0000,
+        Hpa::new(0x4400_0000),
+        64 << 20,
+        Stage2::ram(),
+    )
+    .unwrap();
     // root + one level-2 table: 32 blocks of 2 MiB, no level-3 tables.
     assert_eq!(mem.tables.len(), 2);
     let l2 = &mem.tables[1];
@@ -56,17 +66,41 @@ fn ram_uses_2m_blocks_when_aligned() {
 fn misaligned_output_falls_back_to_pages() {
     let mut mem = VecMem::new(16);
     let mut pt = PageTable::new(&mut mem).unwrap();
-    pt.map(&mut mem, 0x4000_0000, Hpa::new(0x4400_1000), 0x20_0000, Stage2::ram()).unwrap();
+    pt.map(
+        &mut mem,
+        0x4000_0000,
+        Hpa::new(0x4400_1000),
+        0x20_0000,
+        Stage2::ram(),
+    )
+    .unwrap();
     assert_eq!(mem.tables.len(), 3); // root, l2, one l3
-    assert_eq!(pt.translate(&mem, 0x401f_f000).unwrap().0, Hpa::new(0x4420_0000));
+    assert_eq!(
+        pt.translate(&mem, 0x401f_f000).unwrap().0,
+        Hpa::new(0x4420_0000)
+    );
 }
 
 #[test]
 fn block_is_split_when_a_finer_mapping_follows() {
     let mut mem = VecMem::new(16);
     let mut pt = PageTable::new(&mut mem).unwrap();
-    pt.map(&mut mem, 0x4020_0000, Hpa::new(0x4020_0000), 0x20_0000, Stage1::data()).unwrap();
-    pt.map(&mut mem, 0x4020_0000, Hpa::new(0x4020_0000), 0x3000, Stage1::text()).unwrap();
+    pt.map(
+        &mut mem,
+        0x4020_0000,
+        Hpa::new(0x4020_0000),
+        0x20_0000,
+        Stage1::data(),
+    )
+    .unwrap();
+    pt.map(
+        &mut mem,
+        0x4020_0000,
+        Hpa::new(0x4020_0000),
+        0x3000,
+        Stage1::text(),
+    )
+    .unwrap();
     assert_eq!(pt.translate(&mem, 0x4020_1000).unwrap().1, Stage1::text());
     let (pa, attrs) = pt.translate(&mem, 0x4020_5008).unwrap();
     assert_eq!((pa, attrs), (Hpa::new(0x4020_5008), Stage1::data()));
@@ -80,21 +114,53 @@ fn one_gib_aligned_regions_still_use_2m_blocks() {
     // splitting a 1 GiB entry.
     let mut mem = VecMem::new(16);
     let mut pt = PageTable::new(&mut mem).unwrap();
-    pt.map(&mut mem, 0x4000_0000, Hpa::new(0x4000_0000), 1 << 30, Stage2::ram()).unwrap();
+    pt.map(
+        &mut mem,
+        0x4000_0000,
+        Hpa::new(0x4000_0000),
+        1 << 30,
+        Stage2::ram(),
+    )
+    .unwrap();
     assert_eq!(mem.tables.len(), 2);
-    assert_eq!(pt.translate(&mem, 0x7fff_ffff).unwrap().0, Hpa::new(0x7fff_ffff));
+    assert_eq!(
+        pt.translate(&mem, 0x7fff_ffff).unwrap().0,
+        Hpa::new(0x7fff_ffff)
+    );
 }
 
 #[test]
 fn bad_ranges_and_exhaustion_are_errors() {
     let mut mem = VecMem::new(2);
     let mut pt = PageTable::new(&mut mem).unwrap();
-    assert_eq!(pt.map(&mut mem, 0x1001, Hpa::new(0), 0x1000, Stage2::ram()), Err(MapError::BadRange));
-    assert_eq!(pt.map(&mut mem, 0, Hpa::new(0), 0, Stage2::ram()), Err(MapError::BadRange));
-    assert_eq!(pt.map(&mut mem, 1 << 39, Hpa::new(0), 0x1000, Stage2::ram()), Err(MapError::BadRange));
-    assert_eq!(pt.map(&mut mem, 0, Hpa::new(u64::MAX & !0xfff), 0x2000, Stage2::ram()), Err(MapError::BadRange));
-    pt.map(&mut mem, 0, Hpa::new(0), 0x20_0000, Stage2::ram()).unwrap();
-    assert_eq!(pt.map(&mut mem, 0x4000_0000, Hpa::new(0), 0x1000, Stage2::ram()), Err(MapError::OutOfTables));
+    assert_eq!(
+        pt.map(&mut mem, 0x1001, Hpa::new(0), 0x1000, Stage2::ram()),
+        Err(MapError::BadRange)
+    );
+    assert_eq!(
+        pt.map(&mut mem, 0, Hpa::new(0), 0, Stage2::ram()),
+        Err(MapError::BadRange)
+    );
+    assert_eq!(
+        pt.map(&mut mem, 1 << 39, Hpa::new(0), 0x1000, Stage2::ram()),
+        Err(MapError::BadRange)
+    );
+    assert_eq!(
+        pt.map(
+            &mut mem,
+            0,
+            Hpa::new(u64::MAX & !0xfff),
+            0x2000,
+            Stage2::ram()
+        ),
+        Err(MapError::BadRange)
+    );
+    pt.map(&mut mem, 0, Hpa::new(0), 0x20_0000, Stage2::ram())
+        .unwrap();
+    assert_eq!(
+        pt.map(&mut mem, 0x4000_0000, Hpa::new(0), 0x1000, Stage2::ram()),
+        Err(MapError::OutOfTables)
+    );
 }
 
 #[test]

@@ -1,18 +1,52 @@
 //! Board and scenario configuration for rtvisor.
 //!
 //! Two halves:
-//! - the `no_std` half ([`tables`]): the plain, `'static` types that the hypervisor's
-//!   build script emits as Rust source and links into the image. The hypervisor never
-//!   parses TOML; it only reads these tables.
-//! - the `std` half (feature `std`): the serde schema of board and scenario TOML files,
-//!   validation with precise, located errors, resolution of the memory layout, code
-//!   generation of the tables and generation of each VM's device tree.
+//! - the `no_std` half ([`tables`], [`fingerprint`]): the plain, `'static` types that
+//!   the hypervisor's build script emits as Rust source and links into the image. The
+//!   hypervisor never parses TOML; it only reads these tables.
+//! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
+//!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
+//!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
+//!   device tree ([`dtgen`]) and code generation of the tables ([`emit_tables`]).
 //!
-//! Rules inside this crate: no `unsafe`; every error names the file, the field and a fix.
-#![no_std]
+//! Rules inside this crate: no `unsafe`; every error names the file, line and column,
+//! says what is wrong and how to fix it, and one run reports every error, not the first.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "std")]
-extern crate std;
-
+pub mod fingerprint;
 pub mod tables;
+
+#[cfg(feature = "std")]
+pub mod codegen;
+#[cfg(feature = "std")]
+pub mod diag;
+#[cfg(feature = "std")]
+pub mod dtgen;
+#[cfg(feature = "std")]
+pub mod elf;
+#[cfg(feature = "std")]
+pub mod image;
+#[cfg(feature = "std")]
+mod keys;
+#[cfg(feature = "std")]
+pub mod layout;
+#[cfg(feature = "std")]
+mod load;
+#[cfg(feature = "std")]
+pub mod plan;
+#[cfg(feature = "std")]
+pub mod schema;
+#[cfg(feature = "std")]
+pub mod size;
+#[cfg(feature = "std")]
+mod validate;
+
+#[cfg(feature = "std")]
+pub use codegen::emit_tables;
+#[cfg(feature = "std")]
+pub use diag::{Diagnostic, Diagnostics};
+#[cfg(feature = "std")]
+pub use load::{check, check_board};
+#[cfg(feature = "std")]
+pub use plan::Plan;

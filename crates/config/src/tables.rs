@@ -165,9 +165,19 @@ mod tests {
 
     #[test]
     fn ram_translation_is_bounded() {
-        let ram = RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4400_0000), size: 0x20_0000 };
-        assert_eq!(ram.translate(Ipa::new(0x4000_1000), 8), Some(Hpa::new(0x4400_1000)));
-        assert_eq!(ram.translate(Ipa::new(0x401f_fff8), 8), Some(Hpa::new(0x441f_fff8)));
+        let ram = RamMap {
+            ipa: Ipa::new(0x4000_0000),
+            hpa: Hpa::new(0x4400_0000),
+            size: 0x20_0000,
+        };
+        assert_eq!(
+            ram.translate(Ipa::new(0x4000_1000), 8),
+            Some(Hpa::new(0x4400_1000))
+        );
+        assert_eq!(
+            ram.translate(Ipa::new(0x401f_fff8), 8),
+            Some(Hpa::new(0x441f_fff8))
+        );
         assert_eq!(ram.translate(Ipa::new(0x401f_fffc), 8), None);
         assert_eq!(ram.translate(Ipa::new(0x3fff_f000), 8), None);
         assert_eq!(ram.translate(Ipa::new(0x4020_0000), 1), None);

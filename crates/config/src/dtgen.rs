@@ -1,0 +1,133 @@
+//! Guest device trees: a QEMU-`virt`-shaped machine per VM (see `layout`), so any
+//! bare-metal program or kernel built for QEMU virt boots unmodified.
+
+use crate::layout::{VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
+use crate::plan::{Plan, VmPlan};
+use crate::schema::Trigger;
+use crate::size::PAGE;
+use vm_fdt::{FdtWriter, FdtWriterResult as Result};
+
+const GIC_PHANDLE: u32 = 1;
+const CLOCK_PHANDLE: u32 = 2;
+/// Interrupt specifier types and flags (bindings/interrupt-controller/arm,gic-v3).
+const GIC_SPI: u32 = 0;
+const GIC_PPI: u32 = 1;
+const IRQ_EDGE_RISING: u32 = 1;
+const IRQ_LEVEL_HIGH: u32 = 4;
+/// The emulated PL011 raises SPI 1 (INTID 33), as on QEMU virt.
+const VUART_SPI: u32 = 1;
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The device tree blob of `vm`.
+pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
+    let mut f = FdtWriter::new()?;
+    let root = f.begin_node("")?;
+    f.property_u32("#address-cells", 2)?;
+    f.property_u32("#size-cells", 2)?;
+    f.property_string("compatible", "linux,dummy-virt")?;
+    f.property_string("model", &format!("rtvisor,{}", vm.name))?;
+    f.property_u32("interrupt-parent", GIC_PHANDLE)?;
+
+    let chosen = f.begin_node("chosen")?;
+    if let Some(args) = &vm.bootargs {
+        f.property_string("bootargs", args)?;
+    }
+    f.property_string("stdout-path", &format!("/pl011@{VUART_IPA:x}"))?;
+    if let Some(initrd) = &vm.initrd {
+        f.property_u64("linux,initrd-start", initrd.load.raw())?;
+        f.property_u64("linux,initrd-end", initrd.end())?;
+    }
+    f.end_node(chosen)?;
+
+    let memory = f.begin_node(&format!("memory@{:x}", vm.ram.ipa.raw()))?;
+    f.property_string("device_type", "memory")?;
+    f.property_array_u64("reg", &[vm.ram.ipa.raw(), vm.ram.size])?;
+    f.end_node(memory)?;
+
+    let cpus = f.begin_node("cpus")?;
+    f.property_u32("#address-cells", 1)?;
+    f.property_u32("#size-cells", 0)?;
+    for i in 0..vm.cpus.len() as u32 {
+        let cpu = f.begin_node(&format!("cpu@{i:x}"))?;
+        f.property_string("device_type", "cpu")?;
+        f.property_string("compatible", "arm,armv8")?;
+        f.property_u32("reg", i)?;
+        f.property_string("enable-method", "psci")?;
+        f.end_node(cpu)?;
+    }
+    f.end_node(cpus)?;
+
+    let psci = f.begin_node("psci")?;
+    f.property_string_list("compatible", strings(&["arm,psci-1.0", "arm,psci-0.2"]))?;
+    f.property_string("method", "hvc")?;
+    f.end_node(psci)?;
+
+    let intc = f.begin_node(&format!("intc@{VGIC_DIST_IPA:x}"))?;
+    f.property_string("compatible", "arm,gic-v3")?;
+    f.property_u32("#interrupt-cells", 3)?;
+    // No children (no ITS): no child address space; stated for interrupt-map users.
+    f.property_u32("#address-cells", 0)?;
+    f.property_null("interrupt-controller")?;
+    f.property_u32("#redistributor-regions", 1)?;
+    let redist = VGIC_REDIST_FRAME * vm.cpus.len() as u64;
+    f.property_array_u64(
+        "reg",
+        &[VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_IPA, redist],
+    )?;
+    f.property_phandle(GIC_PHANDLE)?;
+    f.end_node(intc)?;
+
+    let timer = f.begin_node("timer")?;
+    f.property_string("compatible", "arm,armv8-timer")?;
+    let mut cells = Vec::new();
+    for intid in plan.timer_intids {
+        cells.extend([GIC_PPI, intid - 16, IRQ_LEVEL_HIGH]);
+    }
+    f.property_array_u32("interrupts", &cells)?;
+    f.property_null("always-on")?;
+    f.end_node(timer)?;
+
+    let clk = f.begin_node("apb-pclk")?;
+    f.property_string("compatible", "fixed-clock")?;
+    f.property_u32("#clock-cells", 0)?;
+    f.property_u32("clock-frequency", 24_000_000)?;
+    f.property_string("clock-output-names", "clk24mhz")?;
+    f.property_phandle(CLOCK_PHANDLE)?;
+    f.end_node(clk)?;
+
+    let uart = f.begin_node(&format!("pl011@{VUART_IPA:x}"))?;
+    f.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))?;
+    f.property_array_u64("reg", &[VUART_IPA, PAGE])?;
+    f.property_array_u32("interrupts", &[GIC_SPI, VUART_SPI, IRQ_LEVEL_HIGH])?;
+    f.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
+    f.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
+    f.end_node(uart)?;
+
+    for d in &vm.devices {
+        let kind = d.name.split('@').next().unwrap_or(&d.name);
+        let node = f.begin_node(&format!("{kind}@{:x}", d.base.raw()))?;
+        f.property_string_list("compatible", d.compatible.clone())?;
+        f.property_array_u64("reg", &[d.base.raw(), d.size])?;
+        if !d.irqs.is_empty() {
+            let flags = match d.trigger {
+                Trigger::Edge => IRQ_EDGE_RISING,
+                Trigger::Level => IRQ_LEVEL_HIGH,
+            };
+            let cells: Vec<u32> = d
+                .irqs
+                .iter()
+                .flat_map(|&i| [GIC_SPI, i - 32, flags])
+                .collect();
+            f.property_array_u32("interrupts", &cells)?;
+        }
+        if d.dma_coherent {
+            f.property_null("dma-coherent")?;
+        }
+        f.end_node(node)?;
+    }
+    f.end_node(root)?;
+    f.finish()
+}

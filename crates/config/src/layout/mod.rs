@@ -1,0 +1,213 @@
+//! Memory layout resolution.
+//!
+//! Host-physical (QEMU virt, `-m 2G`):
+//! ```text
+//!   0x4000_0000 +----------------------+ first RAM bank
+//!               | boot DTB (firmware)  | 2 MiB, left alone
+//!   0x4020_0000 +----------------------+
+//!               | hypervisor           | [hypervisor] memory.size (32 MiB)
+//!               +----------------------+
+//!               | VM RAM, first fit,   | each 2 MiB aligned and sized; fixed
+//!               | in scenario order    | `base`s are taken first
+//!   0xc000_0000 +----------------------+
+//! ```
+//! Guest-physical, per VM (QEMU-virt shaped):
+//! ```text
+//!   0x0800_0000  vGIC distributor (64 KiB)
+//!   0x080a_0000  vGIC redistributors (128 KiB per vCPU)
+//!   0x0900_0000  emulated PL011 (4 KiB)
+//!   devices      1:1 at their host addresses, whole 4 KiB pages
+//!   0x4000_0000  RAM (or identity: at its host address)
+//!     +0x0       device tree, unless the image claims the start of RAM; then the
+//!                last 2 MiB of RAM
+//!     +0x8_0000  raw image; an ELF at its own addresses; a Linux Image at
+//!                text_offset; the initrd after the image, 4 KiB aligned
+//! ```
+
+use crate::diag::Diagnostic;
+use crate::dtgen;
+use crate::fingerprint::{fnv1a64_extend, FNV1A64_INIT};
+use crate::load::Inputs;
+use crate::plan::{HypervisorPlan, Plan, UartPlan, VmPlan};
+use crate::schema::{BoardFile, LogLevelSpec, ScenarioFile};
+use crate::size::{align_up, human, overlaps, within, MIB};
+use crate::tables::{LogLevel, MemRegion};
+use rtvisor_addr::Hpa;
+use std::path::PathBuf;
+
+mod vm;
+use vm::place_vm;
+
+/// Guest RAM base unless identity-mapped.
+pub const GUEST_RAM_IPA: u64 = 0x4000_0000;
+/// Emulated PL011.
+pub const VUART_IPA: u64 = 0x0900_0000;
+/// vGIC distributor.
+pub const VGIC_DIST_IPA: u64 = 0x0800_0000;
+/// vGIC distributor size.
+pub const VGIC_DIST_SIZE: u64 = 0x1_0000;
+/// vGIC redistributors, one frame per vCPU.
+pub const VGIC_REDIST_IPA: u64 = 0x080a_0000;
+/// One redistributor frame (RD_base + SGI_base).
+pub const VGIC_REDIST_FRAME: u64 = 0x2_0000;
+/// The largest device tree that fits at the start of RAM before a raw image.
+pub const DTB_MAX: u64 = 0x1_0000;
+const BLOCK: u64 = 2 * MIB;
+const HV_OFFSET: u64 = 2 * MIB;
+const HV_DEFAULT_SIZE: u64 = 32 * MIB;
+
+/// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
+pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
+    let bank = board.ram.first()?;
+    let size = s
+        .hypervisor
+        .memory
+        .as_ref()
+        .map_or(HV_DEFAULT_SIZE, |m| m.size.get_ref().0);
+    Some((bank.base.get_ref().checked_add(HV_OFFSET)?, size))
+}
+
+/// Places every VM. Rules already reported by `validate` are skipped silently here;
+/// the plan comes back only when nothing at all was wrong.
+pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let Some(hv) = hv_region(&inp.board, &inp.scenario) else {
+        return (None, out);
+    };
+    let banks: Vec<(u64, u64)> = inp
+        .board
+        .ram
+        .iter()
+        .map(|r| (*r.base.get_ref(), r.size.get_ref().0))
+        .collect();
+    if !within(hv.0, hv.1, banks[0].0, banks[0].1) {
+        return (None, out); // reported by validate
+    }
+    // Taken host RAM: boot DTB + hypervisor, then every fixed VM.
+    let mut taken = vec![(banks[0].0, hv.0 + hv.1 - banks[0].0)];
+    taken.extend(inp.scenario.vm.iter().filter_map(|vm| {
+        let m = &vm.memory;
+        m.base.as_ref().map(|b| (*b.get_ref(), m.size.get_ref().0))
+    }));
+    let mut vms = Vec::new();
+    let mut complete = true;
+    for vm in &inp.scenario.vm {
+        match place_vm(inp, vm, &banks, &mut taken, &mut out) {
+            Some(p) => vms.push(p),
+            None => complete = false,
+        }
+    }
+    if !complete || !out.is_empty() {
+        return (None, out);
+    }
+    let Some(hypervisor) = hypervisor(inp, hv) else {
+        return (None, out); // an unknown console is reported by validate
+    };
+    let (fingerprint, inputs) = fingerprint(inp, &vms);
+    let t = &inp.board.timer;
+    let timers = [
+        &t.secure_physical_intid,
+        &t.physical_intid,
+        &t.virtual_intid,
+        &t.hyp_intid,
+    ];
+    let mut plan = Plan {
+        scenario: inp.scenario_src.path.clone(),
+        board: inp.board_src.path.clone(),
+        board_name: inp.board.name.get_ref().clone(),
+        hypervisor,
+        timer_intids: timers.map(|i| *i.get_ref()),
+        vms,
+        fingerprint,
+        inputs,
+    };
+    for i in 0..plan.vms.len() {
+        let dtb = dtgen::generate(&plan, &plan.vms[i]);
+        let vm = &mut plan.vms[i];
+        match dtb {
+            Ok(dtb) => vm.dtb = dtb,
+            Err(e) => {
+                let msg = format!("cannot build the device tree of VM `{}`: {e}", vm.name);
+                out.push(at_name(inp, i, msg));
+            }
+        }
+        let room = if vm.dtb_ipa == vm.ram.ipa {
+            DTB_MAX
+        } else {
+            BLOCK
+        };
+        if vm.dtb.len() as u64 > room {
+            let msg = format!(
+                "the device tree of VM `{}` ({}) is larger than its {} slot",
+                vm.name,
+                human(vm.dtb.len() as u64),
+                human(room)
+            );
+            out.push(at_name(inp, i, msg));
+        }
+    }
+    if out.is_empty() {
+        (Some(plan), out)
+    } else {
+        (None, out)
+    }
+}
+
+fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> {
+    let name = inp.scenario.hypervisor.console.get_ref();
+    let uart = inp.board.uart.iter().find(|u| u.name.get_ref() == name)?;
+    Some(HypervisorPlan {
+        memory: MemRegion {
+            base: Hpa::new(base),
+            size,
+        },
+        log_level: match inp.scenario.hypervisor.log_level {
+            LogLevelSpec::Error => LogLevel::Error,
+            LogLevelSpec::Warn => LogLevel::Warn,
+            LogLevelSpec::Info => LogLevel::Info,
+            LogLevelSpec::Debug => LogLevel::Debug,
+        },
+        console: UartPlan {
+            name: name.clone(),
+            base: Hpa::new(*uart.base.get_ref()),
+            size: uart.size.get_ref().0,
+            irq: *uart.irq.get_ref(),
+        },
+        board_cpus: inp.board.cpu.len() as u32,
+    })
+}
+
+/// FNV-1a 64 over scenario, board, then each VM's kernel and initrd blobs (see
+/// [`crate::fingerprint`]), and the files those came from.
+fn fingerprint(inp: &Inputs, vms: &[VmPlan]) -> (u64, Vec<PathBuf>) {
+    let mut fp = fnv1a64_extend(FNV1A64_INIT, inp.scenario_src.text.as_bytes());
+    fp = fnv1a64_extend(fp, inp.board_src.text.as_bytes());
+    let mut inputs = vec![inp.scenario_src.path.clone(), inp.board_src.path.clone()];
+    for vm in vms {
+        for img in std::iter::once(&vm.kernel).chain(vm.initrd.as_ref()) {
+            fp = fnv1a64_extend(fp, &img.bytes);
+            inputs.push(img.path.clone());
+        }
+    }
+    (fp, inputs)
+}
+
+fn at_name(inp: &Inputs, i: usize, msg: String) -> Diagnostic {
+    let hint = "shorten `bootargs` or pass fewer devices".to_owned();
+    inp.scenario_src
+        .diag(inp.scenario.vm[i].name.span(), msg, hint)
+}
+
+/// First fit: the lowest 2 MiB aligned gap of `size` bytes in board RAM.
+fn first_fit(banks: &[(u64, u64)], taken: &[(u64, u64)], size: u64) -> Option<u64> {
+    for &(bank, bank_size) in banks {
+        let mut at = align_up(bank, BLOCK)?;
+        while within(at, size, bank, bank_size) {
+            match taken.iter().find(|&&(b, s)| overlaps(at, size, b, s)) {
+                Some(&(b, s)) => at = align_up(b.checked_add(s)?, BLOCK)?,
+                None => return Some(at),
+            }
+        }
+    }
+    None
+}

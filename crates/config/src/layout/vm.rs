@@ -1,0 +1,252 @@
+//! Placing one VM: its host RAM, its images, its devices, and the checks on its
+//! guest-physical map.
+
+use super::{first_fit, BLOCK, DTB_MAX, GUEST_RAM_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE};
+use super::{VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
+use crate::diag::Diagnostic;
+use crate::image::{self, Placed};
+use crate::load::Inputs;
+use crate::plan::{DevicePlan, ImagePlan, VmPlan};
+use crate::schema::{KindSpec, ModeSpec, RestartSpec, VmSpec};
+use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
+use crate::tables::{InterruptMode, RamMap, RestartPolicy, VmKind};
+use rtvisor_addr::{Hpa, Ipa};
+use std::ops::Range;
+
+pub(super) fn place_vm(
+    inp: &Inputs,
+    vm: &VmSpec,
+    banks: &[(u64, u64)],
+    taken: &mut Vec<(u64, u64)>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<VmPlan> {
+    let src = &inp.scenario_src;
+    let n = vm.name.get_ref();
+    let mem = &vm.memory;
+    let size = mem.size.get_ref().0;
+    if size == 0 || !size.is_multiple_of(BLOCK) {
+        return None; // reported by validate
+    }
+    let hpa = match &mem.base {
+        Some(b) => *b.get_ref(),
+        None => {
+            let Some(at) = first_fit(banks, taken, size) else {
+                let msg = format!(
+                    "no room for the {} of VM `{n}` in the board's RAM",
+                    human(size)
+                );
+                let hint =
+                    "give it less memory, or the others less; `rtvisor check` prints the map"
+                        .to_owned();
+                out.push(src.diag(mem.size.span(), msg, hint));
+                return None;
+            };
+            taken.push((at, size));
+            at
+        }
+    };
+    if hpa % BLOCK != 0 || !banks.iter().any(|&(b, s)| within(hpa, size, b, s)) {
+        return None; // reported by validate
+    }
+    let ipa = if mem.identity { hpa } else { GUEST_RAM_IPA };
+    let kernel_spec = &vm.kernel;
+    let kernel_path = src.resolve(kernel_spec.path.get_ref());
+    let file = std::fs::read(&kernel_path).ok()?; // a missing file is reported by validate
+    let format = *kernel_spec.format.get_ref();
+    let placed: Placed = match image::place(format, file, ipa, size) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!(
+                "kernel image `{}` of VM `{n}` {}",
+                kernel_spec.path.get_ref(),
+                e.message
+            );
+            out.push(src.diag(kernel_spec.path.span(), msg, e.hint));
+            return None;
+        }
+    };
+    let ram_end = ipa.checked_add(size)?;
+    let claims_start = placed.load < ipa + DTB_MAX;
+    let dtb_ipa = if claims_start { ram_end - BLOCK } else { ipa };
+    if claims_start && placed.end > dtb_ipa {
+        let msg = format!(
+            "kernel image `{}` of VM `{n}` leaves no room for the device tree in the last 2 MiB of RAM ({})",
+            kernel_spec.path.get_ref(),
+            range(dtb_ipa, BLOCK)
+        );
+        out.push(src.diag(
+            kernel_spec.path.span(),
+            msg,
+            "give the VM 2 MiB more memory".into(),
+        ));
+        return None;
+    }
+    let limit = if claims_start { dtb_ipa } else { ram_end };
+    let initrd = match &vm.initrd {
+        None => None,
+        Some(rel) => {
+            let path = src.resolve(rel.get_ref());
+            let bytes = std::fs::read(&path).ok()?;
+            let load = align_up(placed.end, PAGE)?;
+            if load.saturating_add(bytes.len() as u64) > limit {
+                let msg = format!(
+                    "initrd `{}` of VM `{n}` ({}) does not fit in its RAM after the kernel (free: {})",
+                    rel.get_ref(),
+                    human(bytes.len() as u64),
+                    range(load, limit.saturating_sub(load))
+                );
+                let need =
+                    (load + bytes.len() as u64 + (ram_end - limit) - ipa).div_ceil(BLOCK) * BLOCK;
+                out.push(src.diag(
+                    rel.span(),
+                    msg,
+                    format!("give the VM at least {} of memory", human(need)),
+                ));
+                return None;
+            }
+            Some(ImagePlan {
+                path,
+                format: None,
+                bytes,
+                load: Ipa::new(load),
+            })
+        }
+    };
+    let devices = devices(inp, vm);
+    ipa_clashes(inp, vm, ipa, size, &devices, out);
+    let devices = devices.into_iter().map(|(d, _)| d).collect();
+    Some(VmPlan {
+        name: n.clone(),
+        kind: match vm.kind.get_ref() {
+            KindSpec::Rt => VmKind::Rt,
+            KindSpec::General => VmKind::General,
+        },
+        cpus: vm.cpus.get_ref().iter().map(|c| *c.get_ref()).collect(),
+        ram: RamMap {
+            ipa: Ipa::new(ipa),
+            hpa: Hpa::new(hpa),
+            size,
+        },
+        kernel: ImagePlan {
+            path: kernel_path,
+            format: Some(format),
+            bytes: placed.bytes,
+            load: Ipa::new(placed.load),
+        },
+        initrd,
+        dtb: Vec::new(),
+        dtb_ipa: Ipa::new(dtb_ipa),
+        entry: Ipa::new(placed.entry),
+        uart: Ipa::new(VUART_IPA),
+        interrupt_mode: match vm.interrupt_mode.as_ref().map(|m| *m.get_ref()) {
+            Some(ModeSpec::Direct) => InterruptMode::Direct,
+            _ => InterruptMode::Virtual,
+        },
+        restart: match vm.restart {
+            RestartSpec::Never => RestartPolicy::Never,
+            RestartSpec::OnCrash => RestartPolicy::OnCrash,
+            RestartSpec::Always => RestartPolicy::Always,
+        },
+        devices,
+        bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
+        console: vm
+            .console
+            .as_ref()
+            .unwrap_or(&inp.scenario.hypervisor.console)
+            .get_ref()
+            .clone(),
+    })
+}
+
+/// The VM's devices that exist on the board, with the span that names each.
+fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
+    vm.devices
+        .iter()
+        .filter_map(|name| {
+            let d = inp
+                .board
+                .device
+                .iter()
+                .find(|d| d.name.get_ref() == name.get_ref())?;
+            Some((d, name.span()))
+        })
+        .map(|(d, span)| {
+            let (base, size) = (*d.base.get_ref(), d.size.get_ref().0);
+            let page_base = base & !(PAGE - 1);
+            let page_end = align_up(base.saturating_add(size), PAGE).unwrap_or(!(PAGE - 1));
+            let plan = DevicePlan {
+                name: d.name.get_ref().clone(),
+                compatible: d.compatible.0.clone(),
+                base: Hpa::new(base),
+                size,
+                page_base: Hpa::new(page_base),
+                page_size: page_end - page_base,
+                irqs: d.irqs.iter().map(|i| *i.get_ref()).collect(),
+                trigger: d.irq_trigger,
+                dma_coherent: d.dma_coherent,
+            };
+            (plan, span)
+        })
+        .collect()
+}
+
+/// A VM's guest-physical map must not put two things at one address.
+fn ipa_clashes(
+    inp: &Inputs,
+    vm: &VmSpec,
+    ipa: u64,
+    size: u64,
+    devs: &[(DevicePlan, Range<usize>)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let n = vm.name.get_ref();
+    let ncpu = vm.cpus.get_ref().len().max(1) as u64;
+    let fixed = [
+        (
+            "the emulated GIC distributor",
+            VGIC_DIST_IPA,
+            VGIC_DIST_SIZE,
+        ),
+        (
+            "the emulated GIC redistributors",
+            VGIC_REDIST_IPA,
+            VGIC_REDIST_FRAME * ncpu,
+        ),
+        ("the emulated PL011", VUART_IPA, PAGE),
+    ];
+    let mem = &vm.memory;
+    for (what, b, s) in fixed {
+        if overlaps(ipa, size, b, s) {
+            let msg = format!(
+                "RAM of VM `{n}` at IPA {} overlaps {what} at {}",
+                range(ipa, size),
+                hex(b)
+            );
+            let hint = "an identity-mapped VM needs host RAM away from the emulated devices; pick another `base`".to_owned();
+            out.push(inp.scenario_src.diag(
+                mem.base.as_ref().map_or(mem.size.span(), |b| b.span()),
+                msg,
+                hint,
+            ));
+        }
+    }
+    for (d, span) in devs {
+        let (db, ds) = (d.page_base.raw(), d.page_size);
+        let ram = ("its RAM", ipa, size);
+        if let Some((what, b, _)) = fixed
+            .iter()
+            .copied()
+            .chain([ram])
+            .find(|&(_, b, s)| overlaps(db, ds, b, s))
+        {
+            let msg = format!(
+                "device `{}` of VM `{n}` (IPA {}) overlaps {what} at {}",
+                d.name,
+                range(db, ds),
+                hex(b)
+            );
+            let hint = "devices are mapped at their host addresses; this one cannot be passed through to this VM".to_owned();
+            out.push(inp.scenario_src.diag(span.clone(), msg, hint));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Reading and parsing board and scenario files, and the `check` pipeline:
+//! parse (all unknown keys) -> board rules -> scenario rules -> layout.
+
+use crate::diag::{closest, Diagnostic, Diagnostics, Source};
+use crate::keys::{self, Shape};
+use crate::plan::Plan;
+use crate::schema::{BoardFile, ScenarioFile};
+use crate::{layout, validate};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Both files of a scenario, parsed.
+pub(crate) struct Inputs {
+    pub scenario_src: Source,
+    pub board_src: Source,
+    pub scenario: ScenarioFile,
+    pub board: BoardFile,
+}
+
+/// Validates `scenario` and its board, and resolves the layout: every error in one
+/// run, or the plan that the tables, device trees and `rtvisor check`'s map come from.
+pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
+    let (inputs, mut diags) = load(scenario)?;
+    let board_diags = validate::board(&inputs);
+    let board_ok = board_diags.is_empty();
+    diags.extend(board_diags);
+    diags.extend(validate::scenario(&inputs));
+    if !board_ok {
+        return Err(Diagnostics::sorted(diags));
+    }
+    let (plan, layout_diags) = layout::resolve(&inputs);
+    diags.extend(layout_diags);
+    match plan {
+        Some(plan) if diags.is_empty() => Ok(plan),
+        None if diags.is_empty() => {
+            let msg = "the layout could not be resolved, and no rule says why".to_owned();
+            let hint =
+                "this is a bug in rtvisor-config: please report it with this scenario and board"
+                    .to_owned();
+            Err(Diagnostics(vec![inputs.scenario_src.diag(0..0, msg, hint)]))
+        }
+        _ => Err(Diagnostics::sorted(diags)),
+    }
+}
+
+/// Reads and parses both files. Unknown keys come back as diagnostics next to the
+/// parsed files, so the semantic rules still run.
+pub(crate) fn load(path: &Path) -> Result<(Inputs, Vec<Diagnostic>), Diagnostics> {
+    let scenario_src = Source::read(path).map_err(|e| {
+        let src = Source::new(path, String::new());
+        let hint = "check the path of the scenario file".to_owned();
+        Diagnostics(vec![src.diag(
+            0..0,
+            format!("cannot read scenario: {e}"),
+            hint,
+        )])
+    })?;
+    let (scenario, mut diags) = parse_file::<ScenarioFile>(&scenario_src, &keys::scenario_shape());
+    let Some(scenario) = scenario else {
+        return Err(Diagnostics::sorted(diags));
+    };
+    let board_path = scenario_src.resolve(scenario.board.get_ref());
+    let board_src = match Source::read(&board_path) {
+        Ok(src) => src,
+        Err(e) => {
+            let msg = format!("cannot read board file `{}`: {e}", board_path.display());
+            let hint = format!(
+                "the board path is relative to {}; boards live in boards/",
+                scenario_src.path.display()
+            );
+            diags.push(scenario_src.diag(scenario.board.span(), msg, hint));
+            return Err(Diagnostics::sorted(diags));
+        }
+    };
+    let (board, board_diags) = parse_file::<BoardFile>(&board_src, &keys::board_shape());
+    diags.extend(board_diags);
+    let Some(board) = board else {
+        return Err(Diagnostics::sorted(diags));
+    };
+    Ok((
+        Inputs {
+            scenario_src,
+            board_src,
+            scenario,
+            board,
+        },
+        diags,
+    ))
+}
+
+/// Parses and checks a board file on its own (for `rtvisor board` and its tests).
+pub fn check_board(path: &Path) -> Result<BoardFile, Diagnostics> {
+    let src = Source::read(path).map_err(|e| {
+        let src = Source::new(path, String::new());
+        Diagnostics(vec![src.diag(
+            0..0,
+            format!("cannot read board: {e}"),
+            "check the path".into(),
+        )])
+    })?;
+    let (board, mut diags) = parse_file::<BoardFile>(&src, &keys::board_shape());
+    if let Some(board) = &board {
+        diags.extend(validate::board_rules(&src, board));
+    }
+    match board {
+        Some(board) if diags.is_empty() => Ok(board),
+        _ => Err(Diagnostics::sorted(diags)),
+    }
+}
+
+/// Syntax, then every unknown key, then the typed parse of what is left.
+pub(crate) fn parse_file<T: DeserializeOwned>(
+    src: &Source,
+    shape: &Shape,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let doc = match toml_edit::ImDocument::parse(src.text.as_str()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let msg = e.message().trim().replace('\n', "; ");
+            let hint = "fix the TOML syntax (https://toml.io)".to_owned();
+            return (None, vec![src.diag(e.span().unwrap_or(0..0), msg, hint)]);
+        }
+    };
+    let unknown = keys::check(src, doc.as_table(), shape);
+    let mut diags = unknown.diags;
+    let text = keys::blank(&src.text, &unknown.blanks);
+    if !diags.is_empty() && toml_edit::ImDocument::parse(text.as_str()).is_err() {
+        return (None, diags);
+    }
+    match toml::from_str::<T>(&text) {
+        Ok(value) => (Some(value), diags),
+        Err(e) => {
+            if diags.is_empty() || !e.message().starts_with("unknown field") {
+                diags.push(serde_diag(src, &e));
+            }
+            (None, diags)
+        }
+    }
+}
+
+fn serde_diag(src: &Source, e: &toml::de::Error) -> Diagnostic {
+    let msg = e.message().trim().replace('\n', "; ");
+    let expected = backticked(msg.split_once("expected").map_or("", |(_, rest)| rest));
+    let hint = if let Some(field) = msg.strip_prefix("missing field ") {
+        format!("add {} to this table; see docs/scenario.md", field.trim())
+    } else if msg.starts_with("unknown variant") || msg.starts_with("unknown field") {
+        let got = backticked(&msg).into_iter().next().unwrap_or_default();
+        match closest(&got, expected.iter().map(String::as_str)) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("use one of: {}", expected.join(", ")),
+        }
+    } else if msg.starts_with("invalid type") {
+        "addresses, INTIDs and CPU indices are integers (0x4000_0000); sizes are integers \
+         or strings such as \"64MiB\""
+            .to_owned()
+    } else {
+        "see docs/scenario.md for the schema".to_owned()
+    };
+    src.diag(e.span().unwrap_or(0..0), msg, hint)
+}
+
+/// The words of `text` written between backticks.
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,273 @@
+//! The resolved scenario: every address decided, every blob read, every device tree
+//! generated. Tables (`codegen`) and `rtvisor check`'s map are printed from this.
+
+use crate::schema::{FormatSpec, Trigger};
+use crate::size::{hex, human, range};
+use crate::tables::{InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind};
+use rtvisor_addr::{Hpa, Ipa};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+/// A validated, fully placed scenario.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The scenario file (as named by the user, normalised).
+    pub scenario: PathBuf,
+    /// The board file.
+    pub board: PathBuf,
+    /// The board's name.
+    pub board_name: String,
+    /// Hypervisor-wide settings.
+    pub hypervisor: HypervisorPlan,
+    /// Generic timer INTIDs: secure physical, physical, virtual, hypervisor.
+    pub timer_intids: [u32; 4],
+    /// The VMs, in scenario order (index = VM id).
+    pub vms: Vec<VmPlan>,
+    /// FNV-1a 64 of scenario, board and blobs (see [`crate::fingerprint`]).
+    pub fingerprint: u64,
+    /// Every file the plan was made from: what a build script reruns on.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Hypervisor-wide settings.
+#[derive(Debug, Clone)]
+pub struct HypervisorPlan {
+    /// Its own memory.
+    pub memory: MemRegion<Hpa>,
+    /// Boot log level.
+    pub log_level: LogLevel,
+    /// The UART it owns.
+    pub console: UartPlan,
+    /// CPUs on the board.
+    pub board_cpus: u32,
+}
+
+/// A board UART.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UartPlan {
+    /// Board name of the UART.
+    pub name: String,
+    /// MMIO base.
+    pub base: Hpa,
+    /// MMIO size.
+    pub size: u64,
+    /// INTID.
+    pub irq: u32,
+}
+
+/// One VM, placed.
+#[derive(Debug, Clone)]
+pub struct VmPlan {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: VmKind,
+    /// Physical CPU of each vCPU.
+    pub cpus: Vec<u32>,
+    /// RAM.
+    pub ram: RamMap,
+    /// Kernel, flattened.
+    pub kernel: ImagePlan,
+    /// Initrd.
+    pub initrd: Option<ImagePlan>,
+    /// Generated device tree.
+    pub dtb: Vec<u8>,
+    /// Where the device tree goes (x0 at entry).
+    pub dtb_ipa: Ipa,
+    /// Entry point of vCPU 0.
+    pub entry: Ipa,
+    /// Emulated PL011 base.
+    pub uart: Ipa,
+    /// Interrupt mode.
+    pub interrupt_mode: InterruptMode,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Passed-through devices.
+    pub devices: Vec<DevicePlan>,
+    /// Command line.
+    pub bootargs: Option<String>,
+    /// Board UART its console goes to.
+    pub console: String,
+}
+
+/// An image in guest RAM.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    /// Source file.
+    pub path: PathBuf,
+    /// Format (`None` for an initrd).
+    pub format: Option<FormatSpec>,
+    /// Bytes to copy at every (re)start.
+    pub bytes: Vec<u8>,
+    /// Guest-physical load address.
+    pub load: Ipa,
+}
+
+/// A passed-through device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePlan {
+    /// Board name.
+    pub name: String,
+    /// Device-tree compatible strings.
+    pub compatible: Vec<String>,
+    /// Register window as the board gives it (device tree `reg`).
+    pub base: Hpa,
+    /// Its size.
+    pub size: u64,
+    /// The 4 KiB pages stage-2 maps 1:1 (base).
+    pub page_base: Hpa,
+    /// Size of the mapped pages.
+    pub page_size: u64,
+    /// INTIDs.
+    pub irqs: Vec<u32>,
+    /// Trigger of its interrupts.
+    pub trigger: Trigger,
+    /// DMA is cache-coherent.
+    pub dma_coherent: bool,
+}
+
+impl ImagePlan {
+    /// One past the last byte.
+    pub fn end(&self) -> u64 {
+        self.load.raw() + self.bytes.len() as u64
+    }
+}
+
+impl Plan {
+    /// The human-readable map `rtvisor check` prints.
+    pub fn map(&self) -> String {
+        let mut s = String::new();
+        let hv = &self.hypervisor;
+        let _ = writeln!(
+            s,
+            "scenario {} on board {} ({} CPUs)",
+            self.scenario.display(),
+            self.board_name,
+            hv.board_cpus
+        );
+        let _ = writeln!(
+            s,
+            "hypervisor  RAM {} ({}), console {} at {} (INTID {}), log-level {}",
+            range(hv.memory.base.raw(), hv.memory.size),
+            human(hv.memory.size),
+            hv.console.name,
+            hex(hv.console.base.raw()),
+            hv.console.irq,
+            words::log_level(hv.log_level)
+        );
+        for (id, vm) in self.vms.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "vm {id} `{}`  kind {}, interrupt-mode {}, restart {}, console {}",
+                vm.name,
+                words::kind(vm.kind),
+                words::mode(vm.interrupt_mode),
+                words::restart(vm.restart),
+                vm.console
+            );
+            let cpus: Vec<String> = vm
+                .cpus
+                .iter()
+                .enumerate()
+                .map(|(v, p)| format!("vCPU {v} -> CPU {p}"))
+                .collect();
+            let _ = writeln!(s, "  cpus     {}", cpus.join(", "));
+            let _ = writeln!(
+                s,
+                "  ram      IPA {} -> HPA {} ({})",
+                range(vm.ram.ipa.raw(), vm.ram.size),
+                range(vm.ram.hpa.raw(), vm.ram.size),
+                human(vm.ram.size)
+            );
+            let k = &vm.kernel;
+            let _ = writeln!(
+                s,
+                "  kernel   IPA {} ({}), entry {}, from {}",
+                range(k.load.raw(), k.bytes.len() as u64),
+                human(k.bytes.len() as u64),
+                hex(vm.entry.raw()),
+                k.path.display()
+            );
+            if let Some(i) = &vm.initrd {
+                let _ = writeln!(
+                    s,
+                    "  initrd   IPA {} ({}), from {}",
+                    range(i.load.raw(), i.bytes.len() as u64),
+                    human(i.bytes.len() as u64),
+                    i.path.display()
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  dtb      IPA {} ({})",
+                range(vm.dtb_ipa.raw(), vm.dtb.len() as u64),
+                human(vm.dtb.len() as u64)
+            );
+            let _ = writeln!(
+                s,
+                "  uart     IPA {} (emulated PL011, INTID 33)",
+                hex(vm.uart.raw())
+            );
+            for d in &vm.devices {
+                let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
+                let _ = writeln!(
+                    s,
+                    "  device   {} at {} (pages {}), INTIDs {}",
+                    d.name,
+                    range(d.base.raw(), d.size),
+                    range(d.page_base.raw(), d.page_size),
+                    if irqs.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        irqs.join(", ")
+                    }
+                );
+            }
+            if let Some(args) = &vm.bootargs {
+                let _ = writeln!(s, "  bootargs {args}");
+            }
+        }
+        let _ = writeln!(s, "fingerprint {:#018x}", self.fingerprint);
+        s
+    }
+}
+
+/// The TOML spelling of the table enums.
+pub mod words {
+    use crate::tables::{InterruptMode, LogLevel, RestartPolicy, VmKind};
+
+    /// `rt` / `general`.
+    pub fn kind(k: VmKind) -> &'static str {
+        match k {
+            VmKind::Rt => "rt",
+            VmKind::General => "general",
+        }
+    }
+
+    /// `virtual` / `direct`.
+    pub fn mode(m: InterruptMode) -> &'static str {
+        match m {
+            InterruptMode::Virtual => "virtual",
+            InterruptMode::Direct => "direct",
+        }
+    }
+
+    /// `never` / `on-crash` / `always`.
+    pub fn restart(r: RestartPolicy) -> &'static str {
+        match r {
+            RestartPolicy::Never => "never",
+            RestartPolicy::OnCrash => "on-crash",
+            RestartPolicy::Always => "always",
+        }
+    }
+
+    /// `error` / `warn` / `info` / `debug`.
+    pub fn log_level(l: LogLevel) -> &'static str {
+        match l {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}

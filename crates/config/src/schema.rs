@@ -1,0 +1,316 @@
+//! The serde schema of board and scenario TOML files.
+//!
+//! Keys are kebab-case, every table is `deny_unknown_fields`, and every value a rule
+//! may point at is `Spanned` so that errors carry a line and column. Tables themselves
+//! are never `Spanned`: toml 0.8 cannot span a dotted-key table (`memory.size = ...`). Addresses are integers
+//! (write them in hex: `0x4000_0000`); sizes are integers or strings with a binary unit
+//! (`"64MiB"`). INTIDs are GIC interrupt IDs: PPI n is INTID 16 + n, SPI n is 32 + n.
+
+use crate::size::Size;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use toml::Spanned;
+
+/// A board file: the hardware, not how it is partitioned.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BoardFile {
+    /// Board name, for messages.
+    pub name: Spanned<String>,
+    /// Physical CPUs; a CPU index in a scenario is a position in this list.
+    #[serde(default)]
+    pub cpu: Vec<CpuSpec>,
+    /// RAM banks.
+    #[serde(default)]
+    pub ram: Vec<RegionSpec>,
+    /// Interrupt controller.
+    pub gic: GicSpec,
+    /// Architected timer interrupts.
+    pub timer: TimerSpec,
+    /// UARTs; the hypervisor owns the one named as its console.
+    #[serde(default)]
+    pub uart: Vec<UartSpec>,
+    /// Devices that can be passed through to a VM.
+    #[serde(default)]
+    pub device: Vec<DeviceSpec>,
+}
+
+/// One physical CPU.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CpuSpec {
+    /// Its MPIDR_EL1 affinity value.
+    pub mpidr: Spanned<u64>,
+}
+
+/// An MMIO or RAM region.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegionSpec {
+    /// First address.
+    pub base: Spanned<u64>,
+    /// Size.
+    pub size: Spanned<Size>,
+}
+
+/// The GIC.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GicSpec {
+    /// Architecture version; 3 is supported.
+    pub version: Spanned<u32>,
+    /// Distributor registers.
+    pub distributor: RegionSpec,
+    /// Redistributor frames, one per CPU in CPU order.
+    pub redistributors: RedistSpec,
+}
+
+/// The redistributor region.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RedistSpec {
+    /// First frame.
+    pub base: Spanned<u64>,
+    /// Total size of all frames.
+    pub size: Spanned<Size>,
+    /// Distance between two CPUs' frames.
+    pub stride: Spanned<Size>,
+}
+
+/// Generic timer interrupts (INTIDs of PPIs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TimerSpec {
+    /// Secure EL1 physical timer (device-tree PPI 13: INTID 29).
+    pub secure_physical_intid: Spanned<u32>,
+    /// Non-secure EL1 physical timer (PPI 14: INTID 30).
+    pub physical_intid: Spanned<u32>,
+    /// EL1 virtual timer (PPI 11: INTID 27).
+    pub virtual_intid: Spanned<u32>,
+    /// EL2 physical timer (PPI 10: INTID 26).
+    pub hyp_intid: Spanned<u32>,
+}
+
+/// A UART.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UartSpec {
+    /// Name a scenario refers to.
+    pub name: Spanned<String>,
+    /// Device-tree compatible strings.
+    pub compatible: Compatible,
+    /// MMIO base.
+    pub base: Spanned<u64>,
+    /// MMIO size.
+    pub size: Spanned<Size>,
+    /// INTID.
+    pub irq: Spanned<u32>,
+}
+
+/// A device that can be passed through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DeviceSpec {
+    /// Name a scenario refers to (by convention `<kind>@<base>`).
+    pub name: Spanned<String>,
+    /// Device-tree compatible strings.
+    pub compatible: Compatible,
+    /// MMIO base.
+    pub base: Spanned<u64>,
+    /// MMIO size.
+    pub size: Spanned<Size>,
+    /// INTIDs it raises.
+    #[serde(default)]
+    pub irqs: Vec<Spanned<u32>>,
+    /// Trigger of its interrupts.
+    #[serde(default)]
+    pub irq_trigger: Trigger,
+    /// Whether it can master DMA (then its VM must be identity-mapped: no IOMMU).
+    pub dma: bool,
+    /// Whether its DMA is cache-coherent (`dma-coherent` in the guest device tree).
+    #[serde(default)]
+    pub dma_coherent: bool,
+}
+
+/// Interrupt trigger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// Level-sensitive, active high.
+    #[default]
+    Level,
+    /// Rising edge.
+    Edge,
+}
+
+/// `compatible = "a"` or `compatible = ["a", "b"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compatible(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Compatible {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Compatible;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a compatible string or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Compatible, E> {
+                Ok(Compatible(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Compatible, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("`compatible` needs at least one string"));
+                }
+                Ok(Compatible(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scenario file: how a board is partitioned into VMs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScenarioFile {
+    /// Board file, relative to the scenario file.
+    pub board: Spanned<String>,
+    /// Hypervisor-wide settings.
+    pub hypervisor: HypervisorSpec,
+    /// The VMs, in VM-id order.
+    #[serde(default)]
+    pub vm: Vec<VmSpec>,
+}
+
+/// `[hypervisor]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HypervisorSpec {
+    /// Name of the board UART the hypervisor owns.
+    pub console: Spanned<String>,
+    /// Boot log level (default `info`).
+    #[serde(default)]
+    pub log_level: LogLevelSpec,
+    /// The hypervisor's own memory (default 32 MiB), placed at the first RAM bank's
+    /// base + 2 MiB, where the boot loader puts the image.
+    pub memory: Option<HvMemorySpec>,
+}
+
+/// `[hypervisor] memory`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HvMemorySpec {
+    /// Size.
+    pub size: Spanned<Size>,
+}
+
+/// Log level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum LogLevelSpec {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+}
+
+/// `[[vm]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VmSpec {
+    /// `[a-z0-9-]+`, unique.
+    pub name: Spanned<String>,
+    /// `rt` or `general`.
+    pub kind: Spanned<KindSpec>,
+    /// Physical CPU indices (into the board's CPU list); vCPU i runs on `cpus[i]`.
+    pub cpus: Spanned<Vec<Spanned<u32>>>,
+    /// RAM.
+    pub memory: VmMemorySpec,
+    /// Kernel image.
+    pub kernel: KernelSpec,
+    /// Initial ramdisk, relative to the scenario file.
+    pub initrd: Option<Spanned<String>>,
+    /// Command line (`/chosen/bootargs`).
+    pub bootargs: Option<Spanned<String>>,
+    /// Interrupt delivery (default `virtual`).
+    pub interrupt_mode: Option<Spanned<ModeSpec>>,
+    /// Board UART its console output goes to (default: the hypervisor console).
+    pub console: Option<Spanned<String>>,
+    /// Board devices passed through.
+    #[serde(default)]
+    pub devices: Vec<Spanned<String>>,
+    /// Restart policy (default `never`).
+    #[serde(default)]
+    pub restart: RestartSpec,
+}
+
+/// `[[vm]] memory`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VmMemorySpec {
+    /// Size, a multiple of 2 MiB.
+    pub size: Spanned<Size>,
+    /// Fixed host-physical base, 2 MiB aligned (default: first fit).
+    pub base: Option<Spanned<u64>>,
+    /// Guest RAM at the same address as host RAM (needed for DMA devices).
+    #[serde(default)]
+    pub identity: bool,
+}
+
+/// `[[vm]] kernel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KernelSpec {
+    /// Image file, relative to the scenario file.
+    pub path: Spanned<String>,
+    /// How to place it.
+    pub format: Spanned<FormatSpec>,
+}
+
+/// VM kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum KindSpec {
+    Rt,
+    General,
+}
+
+/// Interrupt mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum ModeSpec {
+    Virtual,
+    Direct,
+}
+
+/// Restart policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum RestartSpec {
+    #[default]
+    Never,
+    OnCrash,
+    Always,
+}
+
+/// Kernel image format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FormatSpec {
+    /// Flat binary, loaded at RAM + 0x8_0000 and entered there.
+    Raw,
+    /// ELF64: PT_LOAD segments at their physical addresses, entered at `e_entry`.
+    Elf,
+    /// arm64 Linux `Image`, placed per its header.
+    LinuxImage,
+}

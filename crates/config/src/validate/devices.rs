@@ -1,0 +1,125 @@
+//! Rules on passed-through devices: they exist, belong to one VM, share no 4 KiB page
+//! or interrupt with another VM's device, and DMA only into identity-mapped RAM.
+
+use crate::diag::{closest, Diagnostic};
+use crate::load::Inputs;
+use crate::schema::DeviceSpec;
+use crate::size::{hex, PAGE};
+use std::collections::HashMap;
+
+/// A device as a VM names it.
+struct Use<'a> {
+    vm: &'a str,
+    dev: &'a DeviceSpec,
+}
+
+pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    let board = inp.board.name.get_ref();
+    let by_name: HashMap<&str, &DeviceSpec> = inp
+        .board
+        .device
+        .iter()
+        .map(|d| (d.name.get_ref().as_str(), d))
+        .collect();
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    let mut used: Vec<Use> = Vec::new();
+    for vm in &inp.scenario.vm {
+        let n = vm.name.get_ref().as_str();
+        let identity = &vm.memory.identity;
+        for name in &vm.devices {
+            let d = name.get_ref().as_str();
+            let at = name.span();
+            let Some(dev) = by_name.get(d) else {
+                let msg = format!("device `{d}` is not on board `{board}`");
+                out.push(src.diag(at, msg, unknown_hint(inp, d)));
+                continue;
+            };
+            match owner.get(d) {
+                Some(&first) if first == n => {
+                    let msg = format!("device `{d}` is listed twice in VM `{n}`");
+                    out.push(src.diag(at, msg, "remove one of them".into()));
+                    continue;
+                }
+                Some(&first) => {
+                    let msg = format!("device `{d}` is given to both VM `{first}` and VM `{n}`");
+                    let hint = "a device belongs to one VM; remove it from one of them".to_owned();
+                    out.push(src.diag(at, msg, hint));
+                    continue;
+                }
+                None => {
+                    owner.insert(d, n);
+                }
+            }
+            if dev.dma && !identity {
+                let msg = format!("device `{d}` can do DMA but VM `{n}` is not identity-mapped");
+                let hint = format!(
+                    "without an IOMMU the device uses host addresses; set memory = {{ ..., identity = true }} in VM `{n}`"
+                );
+                out.push(src.diag(at.clone(), msg, hint));
+            }
+            for other in used.iter().filter(|u| u.vm != n) {
+                if let Some(page) = shared_page(dev, other.dev) {
+                    let msg = format!(
+                        "device `{d}` of VM `{n}` shares the 4 KiB page {} with device `{}` of VM `{}`",
+                        hex(page),
+                        other.dev.name.get_ref(),
+                        other.vm
+                    );
+                    let hint = "stage-2 maps whole pages, so each VM could reach both devices; \
+                                give them to the same VM or use devices in other pages"
+                        .to_owned();
+                    out.push(src.diag(at.clone(), msg, hint));
+                }
+                for irq in dev.irqs.iter().map(|i| *i.get_ref()) {
+                    if other.dev.irqs.iter().any(|i| *i.get_ref() == irq) {
+                        let msg = format!(
+                            "interrupt {irq} of device `{d}` (VM `{n}`) is also raised by device `{}` (VM `{}`)",
+                            other.dev.name.get_ref(),
+                            other.vm
+                        );
+                        let hint =
+                            "an interrupt line belongs to one VM; give both devices to the same VM"
+                                .to_owned();
+                        out.push(src.diag(at.clone(), msg, hint));
+                    }
+                }
+            }
+            used.push(Use { vm: n, dev });
+        }
+    }
+}
+
+/// The first 4 KiB page both devices' register windows touch.
+fn shared_page(a: &DeviceSpec, b: &DeviceSpec) -> Option<u64> {
+    let pages = |d: &DeviceSpec| {
+        let base = *d.base.get_ref();
+        let last = base.saturating_add(d.size.get_ref().0.max(1) - 1);
+        (base / PAGE, last / PAGE)
+    };
+    let ((a0, a1), (b0, b1)) = (pages(a), pages(b));
+    let first = a0.max(b0);
+    (first <= a1.min(b1)).then_some(first * PAGE)
+}
+
+fn unknown_hint(inp: &Inputs, name: &str) -> String {
+    if inp.board.uart.iter().any(|u| u.name.get_ref() == name) {
+        return format!(
+            "`{name}` is a UART: the hypervisor owns UARTs and gives each VM an emulated PL011"
+        );
+    }
+    let names: Vec<&str> = inp
+        .board
+        .device
+        .iter()
+        .map(|d| d.name.get_ref().as_str())
+        .collect();
+    if let Some(best) = closest(name, names.iter().copied()) {
+        return format!("did you mean `{best}`?");
+    }
+    match names.len() {
+        0 => "the board declares no passthrough device".to_owned(),
+        n if n <= 4 => format!("board devices: {}", names.join(", ")),
+        n => format!("board devices: {}, ... ({n} in all)", names[..4].join(", ")),
+    }
+}

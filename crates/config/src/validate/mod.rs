@@ -1,0 +1,31 @@
+//! Semantic rules, each reporting every violation with its location and a fix.
+//!
+//! - `board`: the board file on its own (CPUs, RAM, GIC, timer, MMIO windows, INTIDs).
+//! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
+//! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
+
+mod board;
+mod devices;
+mod vms;
+
+use crate::diag::Diagnostic;
+use crate::load::Inputs;
+
+pub(crate) use board::rules as board_rules;
+
+/// The board file's rules.
+pub(crate) fn board(inputs: &Inputs) -> Vec<Diagnostic> {
+    board::rules(&inputs.board_src, &inputs.board)
+}
+
+/// The scenario file's rules, against its board.
+pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    vms::names(inputs, &mut out);
+    vms::cpus(inputs, &mut out);
+    vms::memory(inputs, &mut out);
+    vms::consoles(inputs, &mut out);
+    vms::images(inputs, &mut out);
+    devices::rules(inputs, &mut out);
+    out
+}

@@ -1,0 +1,49 @@
+//! T1: the generated tables compile against `rtvisor_config::tables` and say what the
+//! scenario says. The fixture under tests/golden/compiled/ is kept current by
+//! `full.rs` (regenerate with RTVISOR_BLESS=1).
+
+mod generated {
+    include!("golden/compiled/config.rs");
+}
+
+use generated::{CONFIG, CONFIG_VM_COUNT};
+use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::tables::*;
+
+#[test]
+fn generated_tables_hold_the_scenario() {
+    assert_eq!(CONFIG_VM_COUNT, 2);
+    assert_eq!(
+        CONFIG.hypervisor.memory,
+        MemRegion {
+            base: Hpa::new(0x4020_0000),
+            size: 16 << 20
+        }
+    );
+    assert_eq!(CONFIG.hypervisor.log_level, LogLevel::Debug);
+    assert_eq!(CONFIG.hypervisor.board_cpus, 4);
+    let rt = &CONFIG.vms[0];
+    assert_eq!((rt.name, rt.kind, rt.cpus), ("rt", VmKind::Rt, &[3u32][..]));
+    assert_eq!(rt.interrupt_mode, InterruptMode::Direct);
+    assert_eq!(rt.restart, RestartPolicy::OnCrash);
+    assert_eq!(
+        rt.ram.translate(Ipa::new(0x4000_1000), 8),
+        Some(Hpa::new(0x6000_1000))
+    );
+    assert_eq!(&rt.dtb[..4], &[0xd0, 0x0d, 0xfe, 0xed]);
+    let linux = &CONFIG.vms[1];
+    assert_eq!(linux.cpus, &[1, 2]);
+    assert_eq!(linux.restart, RestartPolicy::Always);
+    assert_eq!(
+        linux.initrd.as_ref().map(|i| i.load),
+        Some(Ipa::new(0x4140_0000))
+    );
+    assert_eq!(linux.devices.len(), 2);
+    assert_eq!(linux.devices[0].name, "virtio-mmio@0a003e00");
+    assert_eq!(
+        (linux.devices[0].hpa, linux.devices[0].size),
+        (Hpa::new(0x0a00_3000), 0x1000)
+    );
+    assert_eq!(linux.devices[0].irqs, &[79]);
+    assert_eq!(&linux.kernel.bytes[56..60], b"ARM\x64");
+}

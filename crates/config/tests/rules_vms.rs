@@ -1,0 +1,312 @@
+//! T0: one test per scenario rule on VMs (names, CPUs, memory, consoles, images),
+//! each asserting the exact message, hint and location.
+//!
+//! Line map of the helpers: 1-3 header (board, [hypervisor], console); the first
+//! `[[vm]]` block is lines 4-9 (name 5, kind 6, cpus 7, memory 8, kernel 9), the
+//! second starts at line 10 (name 11, cpus 13, memory 14).
+
+mod support;
+
+use support::{assert_one, errors, gp, rules_tree, scenario, vm};
+
+const MEM16: &str = "{ size = \"16MiB\" }";
+
+#[test]
+fn a_valid_scenario_has_no_error() {
+    let t = rules_tree();
+    assert_eq!(
+        errors(&t, &scenario(&[gp("a", "[1]"), gp("b", "[2, 3]")])),
+        vec![]
+    );
+}
+
+#[test]
+fn vm_name_must_be_lowercase_digits_and_dashes() {
+    let t = rules_tree();
+    let s = scenario(&[gp("Web_Server", "[1]")]);
+    let msg = "VM name `Web_Server` is not made of lowercase letters, digits and `-`";
+    let hint = "use a name like `web-server`: it prefixes console lines and names generated files";
+    assert_one(&t, &s, 5, 8, msg, hint);
+}
+
+#[test]
+fn vm_names_are_unique() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]"), gp("a", "[2]")]);
+    let hint = "the first VM named `a` is at line 5; rename one of them";
+    assert_one(&t, &s, 11, 8, "VM name `a` is used twice", hint);
+}
+
+#[test]
+fn a_scenario_needs_a_vm() {
+    let t = rules_tree();
+    assert_one(
+        &t,
+        &scenario(&[]),
+        1,
+        1,
+        "the scenario defines no VM",
+        "add a [[vm]] table; see scenarios/demo.toml",
+    );
+}
+
+#[test]
+fn a_vm_needs_cpus() {
+    let t = rules_tree();
+    let hint = "list the physical CPUs its vCPUs run on, e.g. cpus = [1]";
+    assert_one(
+        &t,
+        &scenario(&[gp("a", "[]")]),
+        7,
+        8,
+        "VM `a` has no CPUs",
+        hint,
+    );
+}
+
+#[test]
+fn cpu_must_be_on_the_board() {
+    let t = rules_tree();
+    let msg = "CPU 7 of VM `a` is not on board `qemu-virt-aarch64`";
+    let hint = "board `qemu-virt-aarch64` has CPUs 0 to 3 (positions in its [[cpu]] list)";
+    assert_one(&t, &scenario(&[gp("a", "[7]")]), 7, 9, msg, hint);
+}
+
+#[test]
+fn cpu_listed_twice_in_one_vm() {
+    let t = rules_tree();
+    let hint = "each vCPU needs its own physical CPU; remove the second 1";
+    assert_one(
+        &t,
+        &scenario(&[gp("a", "[1, 1]")]),
+        7,
+        12,
+        "CPU 1 is listed twice in VM `a`",
+        hint,
+    );
+}
+
+#[test]
+fn cpu_given_to_two_vms() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]"), gp("b", "[2, 1]")]);
+    let msg = "CPU 1 is given to both VM `a` and VM `b`";
+    let hint = "vCPUs are pinned 1:1 to physical CPUs, nothing is time-shared; give each VM its own CPUs; free CPUs: 0, 3";
+    assert_one(&t, &s, 13, 12, msg, hint);
+}
+
+#[test]
+fn rt_vm_never_shares_a_cpu() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[3]"), vm("rt", "rt", "[3]", MEM16, "")]);
+    let msg = "CPU 3 of real-time VM `rt` is also given to VM `a`";
+    let hint = "a real-time VM never shares a CPU; give `a` a different CPU; free CPUs: 0, 1, 2";
+    assert_one(&t, &s, 13, 9, msg, hint);
+}
+
+#[test]
+fn direct_mode_vm_never_shares_a_cpu() {
+    let t = rules_tree();
+    let direct = vm(
+        "d",
+        "general",
+        "[2]",
+        MEM16,
+        "interrupt-mode = \"direct\"\n",
+    );
+    let all = errors(&t, &scenario(&[direct, gp("b", "[2]")]));
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        all,
+        vec![
+            (
+                s("s.toml"),
+                10,
+                18,
+                s("VM `d` is `general` but asks for interrupt-mode = \"direct\""),
+                s("direct interrupt delivery is for rt VMs; set kind = \"rt\" or interrupt-mode = \"virtual\"")
+            ),
+            (
+                s("s.toml"),
+                14,
+                9,
+                s("CPU 2 of VM `d` (interrupt-mode \"direct\") is also given to VM `b`"),
+                s("a direct-mode VM owns its CPUs' interrupts; give `b` a different CPU; free CPUs: 0, 1, 3")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn memory_size_must_not_be_zero() {
+    let t = rules_tree();
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = 0 }", "")]);
+    let hint = "give it at least 2 MiB, e.g. size = \"64MiB\"";
+    assert_one(&t, &s, 8, 19, "memory size of VM `a` is zero", hint);
+}
+
+#[test]
+fn memory_size_must_be_2mib_multiple() {
+    let t = rules_tree();
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"3MiB\" }", "")]);
+    let msg = "memory size of VM `a` (3 MiB) is not a multiple of 2 MiB";
+    assert_one(
+        &t,
+        &s,
+        8,
+        19,
+        msg,
+        "memory is mapped in 2 MiB blocks; use \"4MiB\"",
+    );
+}
+
+#[test]
+fn memory_base_must_be_2mib_aligned() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", base = 0x5010_0000 }",
+        "",
+    )]);
+    let msg = "memory base 0x5010_0000 of VM `a` is not 2 MiB aligned";
+    assert_one(&t, &s, 8, 35, msg, "use 0x5000_0000 or 0x5020_0000");
+}
+
+#[test]
+fn memory_must_be_in_board_ram() {
+    let t = rules_tree();
+    // Ending exactly at the end of RAM is fine; one 2 MiB block further is not.
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", base = 0xbf00_0000 }",
+        "",
+    )]);
+    assert_eq!(errors(&t, &s), vec![]);
+    let s = s.replace("0xbf00_0000", "0xbf20_0000");
+    let msg = "memory of VM `a` (0xbf20_0000..0xc020_0000) is not inside the board's RAM";
+    assert_one(
+        &t,
+        &s,
+        8,
+        35,
+        msg,
+        "board `qemu-virt-aarch64` RAM: 0x4000_0000..0xc000_0000",
+    );
+}
+
+#[test]
+fn memory_must_not_overlap_the_hypervisor() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", base = 0x4200_0000 }",
+        "",
+    )]);
+    let msg = "memory of VM `a` (0x4200_0000..0x4300_0000) overlaps the hypervisor (0x4020_0000..0x4220_0000)";
+    let hint = "use a base of 0x4220_0000 or above, or leave out `base` to place it automatically";
+    assert_one(&t, &s, 8, 35, msg, hint);
+}
+
+#[test]
+fn memory_of_two_vms_must_not_overlap() {
+    let t = rules_tree();
+    let a = vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", base = 0x5000_0000 }",
+        "",
+    );
+    let b = vm(
+        "b",
+        "general",
+        "[2]",
+        "{ size = \"16MiB\", base = 0x5080_0000 }",
+        "",
+    );
+    let msg =
+        "memory of VM `b` (0x5080_0000..0x5180_0000) overlaps VM `a` (0x5000_0000..0x5100_0000)";
+    let hint = "move one of them, or leave out `base` to place memory automatically";
+    assert_one(&t, &scenario(&[a, b]), 14, 35, msg, hint);
+}
+
+#[test]
+fn memory_must_fit_in_board_ram() {
+    let t = rules_tree();
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"2GiB\" }", "")]);
+    let msg = "no room for the 2 GiB of VM `a` in the board's RAM";
+    let hint = "give it less memory, or the others less; `rtvisor check` prints the map";
+    assert_one(&t, &s, 8, 19, msg, hint);
+}
+
+#[test]
+fn hypervisor_memory_must_be_2mib_multiple() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace(
+        "console = \"uart0\"\n",
+        "console = \"uart0\"\nmemory = { size = \"3MiB\" }\n",
+    );
+    let msg = "memory size of the hypervisor (3 MiB) is not a multiple of 2 MiB";
+    assert_one(
+        &t,
+        &s,
+        4,
+        19,
+        msg,
+        "memory is mapped in 2 MiB blocks; use \"4MiB\"",
+    );
+}
+
+#[test]
+fn console_must_be_a_board_uart() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace("\"uart0\"", "\"uart1\"");
+    let msg = "console `uart1` is not a UART of board `qemu-virt-aarch64`";
+    assert_one(
+        &t,
+        &s,
+        3,
+        11,
+        msg,
+        "did you mean `uart0`? (board UARTs: uart0)",
+    );
+    let s = scenario(&[vm("a", "general", "[1]", MEM16, "console = \"serial\"\n")]);
+    let msg = "console `serial` is not a UART of board `qemu-virt-aarch64`";
+    assert_one(&t, &s, 10, 11, msg, "board UARTs: uart0");
+}
+
+#[test]
+fn kernel_image_must_exist() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace("k.bin", "sub/nope.bin");
+    let msg = "kernel image `sub/nope.bin` of VM `a` does not exist";
+    let hint = "looked for $T/sub/nope.bin; paths are relative to $T/s.toml; \
+                build the guests (`cargo xtask build`) or fix the path";
+    assert_one(&t, &s, 9, 19, msg, hint);
+}
+
+#[test]
+fn initrd_must_exist() {
+    let t = rules_tree();
+    std::fs::create_dir_all(t.path("dir")).unwrap();
+    let s = scenario(&[vm("a", "general", "[1]", MEM16, "initrd = \"dir\"\n")]);
+    let hint = "looked for $T/dir; paths are relative to $T/s.toml; \
+                build the guests (`cargo xtask build`) or fix the path";
+    assert_one(&t, &s, 10, 10, "initrd `dir` of VM `a` is not a file", hint);
+}
+
+#[test]
+fn board_file_must_be_readable() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace("board.toml", "boards/none.toml");
+    let msg =
+        "cannot read board file `$T/boards/none.toml`: No such file or directory (os error 2)";
+    let hint = "the board path is relative to $T/s.toml; boards live in boards/";
+    assert_one(&t, &s, 1, 9, msg, hint);
+}

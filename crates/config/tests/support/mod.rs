@@ -1,0 +1,194 @@
+//! Shared test support: temporary trees with fake guest images, and a device-tree
+//! dumper for readable goldens.
+#![allow(dead_code)]
+
+pub mod dtdump;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root (two levels above this crate).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct Tree(pub PathBuf);
+
+impl Tree {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("rtvisor-config-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Tree(dir)
+    }
+
+    /// Writes `rel` (creating directories).
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    /// A copy of the repository's boards/, scenarios/ and tests/scenarios/, with fake
+    /// guest images at target/guests/, so examples check without built guests.
+    pub fn with_repo_files(tag: &str) -> Self {
+        let t = Tree::new(tag);
+        for dir in ["boards", "scenarios", "tests/scenarios"] {
+            for e in std::fs::read_dir(repo().join(dir)).unwrap() {
+                let e = e.unwrap();
+                let rel = format!("{dir}/{}", e.file_name().to_str().unwrap());
+                t.write(&rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+        t.write("target/guests/rtbench.bin", fake_image(b"rtbench", 3000));
+        t.write("target/guests/probe.bin", fake_image(b"probe", 1500));
+        t
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic bytes standing in for a built guest.
+pub fn fake_image(tag: &[u8], len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| tag[i % tag.len()] ^ (i / tag.len()) as u8)
+        .collect()
+}
+
+/// A fake arm64 Linux Image: header with `text_offset` and `image_size`.
+pub fn fake_linux_image(text_offset: u64, image_size: u64, len: usize) -> Vec<u8> {
+    let mut f = fake_image(b"linux", len);
+    f[8..16].copy_from_slice(&text_offset.to_le_bytes());
+    f[16..24].copy_from_slice(&image_size.to_le_bytes());
+    f[56..60].copy_from_slice(b"ARM\x64");
+    f
+}
+
+/// Whether goldens should be rewritten instead of compared.
+pub fn bless() -> bool {
+    std::env::var_os("RTVISOR_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Compares `actual` with the golden file `name` under tests/golden/, or rewrites it
+/// when RTVISOR_BLESS=1.
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if bless() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run with RTVISOR_BLESS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "{} differs from the generated output (first differing line: {:?}); \
+             review and rerun with RTVISOR_BLESS=1 to accept\n--- generated ---\n{actual}",
+            path.display(),
+            first.map(|l| l + 1)
+        );
+    }
+}
+
+/// A tree for rule tests: the QEMU virt board as `board.toml` and a raw guest `k.bin`.
+pub fn rules_tree() -> Tree {
+    let t = Tree::new("rules");
+    t.write(
+        "board.toml",
+        std::fs::read(repo().join("boards/qemu-virt-aarch64.toml")).unwrap(),
+    );
+    t.write("k.bin", fake_image(b"k", 3000));
+    t
+}
+
+/// One diagnostic, flattened for assertions: (file name, line, column, message, hint).
+pub type Flat = (String, usize, usize, String, String);
+
+/// Every error `check` reports for `scenario` (written as `s.toml` in `t`), with the
+/// tree's path replaced by `$T`.
+pub fn errors(t: &Tree, scenario: &str) -> Vec<Flat> {
+    let path = t.write("s.toml", scenario);
+    let root = t.0.to_str().unwrap();
+    match rtvisor_config::check(&path) {
+        Ok(_) => Vec::new(),
+        Err(d) => {
+            d.0.into_iter()
+                .map(|d| {
+                    let file = d.file.file_name().unwrap().to_str().unwrap().to_owned();
+                    (
+                        file,
+                        d.line,
+                        d.column,
+                        d.message.replace(root, "$T"),
+                        d.hint.replace(root, "$T"),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// The single error `check` reports for `scenario`.
+pub fn only(t: &Tree, scenario: &str) -> Flat {
+    let mut all = errors(t, scenario);
+    assert_eq!(all.len(), 1, "expected exactly one error, got {all:#?}");
+    all.remove(0)
+}
+
+/// Asserts one error in `s.toml` at `line:col` with `message` and `hint`.
+#[track_caller]
+pub fn assert_one(t: &Tree, scenario: &str, line: usize, col: usize, message: &str, hint: &str) {
+    let got = only(t, scenario);
+    assert_eq!(
+        got,
+        ("s.toml".into(), line, col, message.into(), hint.into())
+    );
+}
+
+/// A scenario: the header (3 lines: board, [hypervisor], console) then `vms`.
+pub fn scenario(vms: &[String]) -> String {
+    format!(
+        "board = \"board.toml\"\n[hypervisor]\nconsole = \"uart0\"\n{}",
+        vms.concat()
+    )
+}
+
+/// A `[[vm]]` block of 6 lines (+ `extra` lines):
+/// `[[vm]]`, name, kind, cpus, memory, kernel.
+pub fn vm(name: &str, kind: &str, cpus: &str, memory: &str, extra: &str) -> String {
+    format!(
+        "[[vm]]\nname = \"{name}\"\nkind = \"{kind}\"\ncpus = {cpus}\nmemory = {memory}\n\
+         kernel = {{ path = \"k.bin\", format = \"raw\" }}\n{extra}"
+    )
+}
+
+/// A general-purpose VM on `cpus` with 16 MiB placed automatically.
+pub fn gp(name: &str, cpus: &str) -> String {
+    vm(name, "general", cpus, "{ size = \"16MiB\" }", "")
+}

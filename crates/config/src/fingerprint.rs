@@ -25,6 +25,24 @@ pub const fn fnv1a64(bytes: &[u8]) -> u64 {
     fnv1a64_extend(FNV1A64_INIT, bytes)
 }
 
+/// Continues the payload fingerprint with one VM's blobs: kernel, initrd (if any),
+/// device tree. Over every VM in order it gives [`crate::tables::Config::payload_fingerprint`],
+/// which the hypervisor recomputes over the bytes it carries at boot.
+pub const fn payload_extend(state: u64, kernel: &[u8], initrd: Option<&[u8]>, dtb: &[u8]) -> u64 {
+    let mut s = fnv1a64_extend(state, kernel);
+    if let Some(i) = initrd {
+        s = fnv1a64_extend(s, i);
+    }
+    fnv1a64_extend(s, dtb)
+}
+
+/// The payload fingerprint of the tables' own blobs.
+pub fn payload(vms: &[crate::tables::VmConfig]) -> u64 {
+    vms.iter().fold(FNV1A64_INIT, |s, vm| {
+        payload_extend(s, vm.kernel.bytes, vm.initrd.as_ref().map(|i| i.bytes), vm.dtb)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

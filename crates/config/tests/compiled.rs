@@ -47,3 +47,13 @@ fn generated_tables_hold_the_scenario() {
     assert_eq!(linux.devices[0].irqs, &[79]);
     assert_eq!(&linux.kernel.bytes[56..60], b"ARM\x64");
 }
+
+#[test]
+fn payload_fingerprint_matches_the_embedded_blobs() {
+    // What the hypervisor checks at boot: the recomputed hash over the blobs the
+    // tables carry equals the one the generator wrote.
+    assert_eq!(
+        rtvisor_config::fingerprint::payload(CONFIG.vms),
+        CONFIG.payload_fingerprint
+    );
+}

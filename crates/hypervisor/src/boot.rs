@@ -105,6 +105,13 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
         CONFIG.vms.len(),
         CONFIG.fingerprint
     );
+    let payload = rtvisor_config::fingerprint::payload(CONFIG.vms);
+    if payload != CONFIG.payload_fingerprint {
+        die(format_args!(
+            "payload fingerprint {payload:#018x} does not match the tables ({:#018x}): the image is damaged or mixed from two builds; fix: rebuild it with `rtvisor build`",
+            CONFIG.payload_fingerprint
+        ));
+    }
     check_fit(&plat);
     let me = plat
         .cpu_index(sysreg::mpidr())

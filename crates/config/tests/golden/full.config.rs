@@ -58,6 +58,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xe84e8786094fb1d4,
+        payload_fingerprint: 0xd8cea26d7378f075,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

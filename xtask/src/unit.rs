@@ -23,6 +23,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "rtvisor-core",
     "rtvisor-vdev",
     "rtvisor-arch-aarch64",
+    "rtvisor",
     "xtask",
 ];
 /// Crates that must stay free of architecture code.

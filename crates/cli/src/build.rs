@@ -1,0 +1,157 @@
+//! `rtvisor build`: the hypervisor crate, built with the scenario's tables and guest
+//! images embedded (its build script reads `RTVISOR_SCENARIO`), flattened to the raw
+//! arm64 `Image` a boot loader or QEMU `-kernel` boots.
+
+use crate::elf;
+use anyhow::{bail, Context, Result};
+use rtvisor_config::Plan;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The hypervisor's Rust target.
+pub const HV_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// The hypervisor package and binary.
+pub const HV_PACKAGE: &str = "rtvisor-hypervisor";
+const HV_BIN: &str = "rtvisor-hv";
+
+/// The nearest directory at or above `start` whose Cargo.toml has `[workspace]`.
+pub fn workspace_root(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).ok()?;
+    start.ancestors().find_map(|dir| {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        text.lines()
+            .any(|l| l.trim() == "[workspace]")
+            .then(|| dir.to_path_buf())
+    })
+}
+
+/// The workspace the scenario lives in, else the one around the current directory.
+pub fn find_root(scenario: &Path) -> Result<PathBuf> {
+    let dir = scenario
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    workspace_root(dir)
+        .or_else(|| workspace_root(Path::new(".")))
+        .context(
+            "cannot find the rtvisor workspace (a Cargo.toml with [workspace]) above the \
+             scenario or the current directory; run rtvisor from inside the source tree",
+        )
+}
+
+/// Validates, builds and writes the raw image to `out`. Returns the plan and image.
+pub fn build(scenario: &Path, out: &Path) -> Result<(Plan, elf::Raw)> {
+    let plan = crate::check_plan(scenario)?;
+    let abs = std::fs::canonicalize(scenario)
+        .with_context(|| format!("resolving {}", scenario.display()))?;
+    let root = find_root(&abs)?;
+    let images = root.join("target/images");
+    std::fs::create_dir_all(&images).with_context(|| format!("creating {}", images.display()))?;
+    // The same lock as `cargo xtask`: the hypervisor crate is rebuilt per scenario, so
+    // two builds must not hand out each other's binary.
+    let lock_path = images.join(".build.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!(
+            "[rtvisor] another build holds {}; waiting ...",
+            lock_path.display()
+        );
+        lock.lock().context("taking the build lock")?;
+    }
+    let started = Instant::now();
+    eprintln!(
+        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {HV_TARGET} -p {HV_PACKAGE}) ...",
+        abs.display()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .env("RTVISOR_SCENARIO", &abs)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            HV_TARGET,
+            "-p",
+            HV_PACKAGE,
+        ])
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build of the hypervisor failed ({status})");
+    }
+    eprintln!(
+        "[rtvisor]       done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let built = root
+        .join("target")
+        .join(HV_TARGET)
+        .join("release")
+        .join(HV_BIN);
+    eprintln!(
+        "[rtvisor] [2/3] converting {} to a raw image ...",
+        built.display()
+    );
+    let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let raw = elf::to_raw(&bytes).with_context(|| built.display().to_string())?;
+    elf::check_image_header(&raw.bytes).with_context(|| built.display().to_string())?;
+    eprintln!("[rtvisor] [3/3] writing {} ...", out.display());
+    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, &raw.bytes).with_context(|| format!("writing {}", out.display()))?;
+    drop(lock);
+    Ok((plan, raw))
+}
+
+/// The layout `rtvisor build` prints.
+pub fn layout(plan: &Plan, raw: &elf::Raw, out: &Path) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let end = raw.load + raw.bytes.len() as u64;
+    let _ = writeln!(s, "image {}", out.display());
+    let _ = writeln!(
+        s,
+        "  load {:#x}..{:#x} ({} bytes), entry {:#x}",
+        raw.load,
+        end,
+        raw.bytes.len(),
+        raw.entry
+    );
+    let hv = &plan.hypervisor.memory;
+    let _ = writeln!(
+        s,
+        "  hypervisor memory {:#x}..{:#x} (image, tables, embedded guest images, stacks)",
+        hv.base.raw(),
+        hv.base.raw() + hv.size
+    );
+    for (id, vm) in plan.vms.iter().enumerate() {
+        let (ipa0, hpa0) = (vm.ram.ipa.raw(), vm.ram.hpa.raw());
+        let hpa = |ipa: u64| hpa0 + (ipa - ipa0);
+        let _ = writeln!(
+            s,
+            "vm {id} `{}`: RAM IPA {:#x} -> HPA {:#x} ({:#x} bytes)",
+            vm.name, ipa0, hpa0, vm.ram.size
+        );
+        let mut item = |what: &str, ipa: u64, len: u64| {
+            let _ = writeln!(
+                s,
+                "  {what:<7} IPA {ipa:#x}..{:#x}  HPA {:#x}  ({len} bytes)",
+                ipa + len,
+                hpa(ipa)
+            );
+        };
+        let k = &vm.kernel;
+        item("kernel", k.load.raw(), k.bytes.len() as u64);
+        if let Some(i) = &vm.initrd {
+            item("initrd", i.load.raw(), i.bytes.len() as u64);
+        }
+        item("dtb", vm.dtb_ipa.raw(), vm.dtb.len() as u64);
+        let _ = writeln!(s, "  entry   IPA {:#x}", vm.entry.raw());
+    }
+    s
+}

@@ -1,0 +1,51 @@
+//! Tests of [`super`] on QEMU's tree and corrupted copies of it.
+use super::*;
+
+fn qemu_dtb() -> Vec<u8> {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/data/qemu-virt-gicv3-smp4.dtb"
+    );
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn reads_qemu_virt() {
+    let b = inspect(&qemu_dtb(), &Options::default()).unwrap();
+    assert_eq!(b.name, "linux-dummy-virt");
+    assert_eq!(b.cpus, [0, 1, 2, 3]);
+    assert_eq!(b.ram, [(0x4000_0000, 0x8000_0000)]);
+    assert_eq!(b.redistributors, (0x080a_0000, 0x8_0000, 0x2_0000));
+    assert_eq!(b.timer, [29, 30, 27, 26]);
+    assert_eq!(b.uarts.len(), 1);
+    assert_eq!(b.devices.len(), 32);
+}
+
+/// Every word of the structure block, overwritten with a few bad values: the
+/// check either refuses the tree or `fdt` walks it without panicking (this calls
+/// the walk directly, outside `catch_unwind`, so a panic fails the test).
+#[test]
+fn corrupted_trees_never_panic() {
+    let good = qemu_dtb();
+    let soff = u32::from_be_bytes(good[8..12].try_into().unwrap()) as usize;
+    let ssize = u32::from_be_bytes(good[36..40].try_into().unwrap()) as usize;
+    let mut walked = 0;
+    for at in (soff..soff + ssize).step_by(4) {
+        for v in [0u32, 1, 2, 3, 9, 0x7fff_ffff, 0x100] {
+            let mut b = good.clone();
+            b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+            if crate::dtcheck::check(&b).is_ok() {
+                let _ = inspect_inner(&b, &Options::default());
+                walked += 1;
+            }
+        }
+    }
+    assert!(walked > 0);
+}
+
+#[test]
+fn slugs() {
+    assert_eq!(slug("linux,dummy-virt"), "linux-dummy-virt");
+    assert_eq!(slug("Raspberry Pi 4 Model B"), "raspberry-pi-4-model-b");
+    assert_eq!(slug(",,"), "board");
+}

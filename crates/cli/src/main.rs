@@ -1,0 +1,191 @@
+//! `rtvisor`: the host command of the rtvisor hypervisor.
+//!
+//! ```text
+//! rtvisor board inspect --dtb board.dtb -o boards/myboard.toml  # describe the hardware
+//! rtvisor check  scenarios/demo.toml                            # errors, or the resolved map
+//! rtvisor build  scenarios/demo.toml -o rtvisor.img             # one bootable image
+//! rtvisor run    scenarios/demo.toml --duration 10              # boot it under QEMU
+//! ```
+//!
+//! Board and scenario files, and what `check` reports, are documented in
+//! docs/scenario.md. Validation and layout live in `rtvisor-config`; this crate reads
+//! device trees, drives cargo and QEMU, and prints.
+#![forbid(unsafe_code)]
+
+mod build;
+mod dtcheck;
+mod dtprops;
+mod elf;
+mod inspect;
+mod render;
+mod run;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rtvisor_config::Plan;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtvisor",
+    version,
+    about = "Build, check and run rtvisor scenarios"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Board descriptions.
+    Board {
+        #[command(subcommand)]
+        cmd: BoardCmd,
+    },
+    /// Validate a scenario and print its resolved memory, CPU and interrupt map.
+    Check {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+    /// Build the bootable image of a scenario and print its layout.
+    Build {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Where to write the raw image.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Build a scenario and boot it under QEMU (qemu-system-aarch64).
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Stop QEMU after this many seconds (default: run until it exits).
+        #[arg(long, value_name = "S")]
+        duration: Option<f64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BoardCmd {
+    /// Write a board file from a flattened device tree (.dtb).
+    Inspect {
+        /// The device tree blob, e.g. from QEMU `-M virt,dumpdtb=virt.dtb`.
+        #[arg(long)]
+        dtb: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Board name (default: derived from the root `model` or `compatible`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Also list MMIO devices other than virtio-mmio transports (review them:
+        /// only pass through what a guest can own alone).
+        #[arg(long)]
+        all_devices: bool,
+    },
+}
+
+/// An error whose message is already printed (the scenario's diagnostics).
+#[derive(Debug)]
+struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the scenario has errors")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// Validates `scenario`; on error prints every diagnostic to stderr.
+pub(crate) fn check_plan(scenario: &Path) -> Result<Plan> {
+    rtvisor_config::check(scenario).map_err(|diags| {
+        eprintln!("{diags}");
+        anyhow::Error::new(Reported)
+    })
+}
+
+/// Per VM, every INTID it sees: its timers, its console, its devices.
+fn interrupts(plan: &Plan) -> String {
+    let [_, phys, virt, _] = plan.timer_intids;
+    let mut s = String::new();
+    for (id, vm) in plan.vms.iter().enumerate() {
+        let mut dev: Vec<String> = Vec::new();
+        for d in &vm.devices {
+            let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
+            dev.push(format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name));
+        }
+        s.push_str(&format!(
+            "interrupts vm {id} `{}`: timers {virt} (virtual), {phys} (physical); console 33 \
+             (emulated); devices: {}\n",
+            vm.name,
+            if dev.is_empty() {
+                "none".to_owned()
+            } else {
+                dev.join(", ")
+            }
+        ));
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.cmd) {
+        Ok(code) => code,
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Board {
+            cmd:
+                BoardCmd::Inspect {
+                    dtb,
+                    output,
+                    name,
+                    all_devices,
+                },
+        } => {
+            let blob = std::fs::read(&dtb).with_context(|| format!("reading {}", dtb.display()))?;
+            let opts = inspect::Options { name, all_devices };
+            let board =
+                inspect::inspect(&blob, &opts).with_context(|| dtb.display().to_string())?;
+            let text = render::board_toml(&board, &dtb.display().to_string());
+            match output {
+                Some(out) => {
+                    std::fs::write(&out, &text)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    eprintln!(
+                        "wrote {}: {} CPUs, {} RAM banks, {} UARTs, {} devices",
+                        out.display(),
+                        board.cpus.len(),
+                        board.ram.len(),
+                        board.uarts.len(),
+                        board.devices.len()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        Cmd::Check { scenario } => {
+            let plan = check_plan(&scenario)?;
+            print!("{}", plan.map());
+            print!("{}", interrupts(&plan));
+            println!("ok: {} is valid", scenario.display());
+        }
+        Cmd::Build { scenario, output } => {
+            let (plan, raw) = build::build(&scenario, &output)?;
+            print!("{}", build::layout(&plan, &raw, &output));
+        }
+        Cmd::Run { scenario, duration } => return run::run(&scenario, duration),
+    }
+    Ok(ExitCode::SUCCESS)
+}

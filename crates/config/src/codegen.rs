@@ -101,10 +101,13 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
     let _ = writeln!(w, "    /// The static configuration of this image.");
     let _ = writeln!(w, "    pub static CONFIG: Config = Config {{");
     let _ = writeln!(w, "        fingerprint: {:#018x},", plan.fingerprint);
-    let payload = plan.vms.iter().fold(crate::fingerprint::FNV1A64_INIT, |st, vm| {
-        let initrd = vm.initrd.as_ref().map(|i| i.bytes.as_slice());
-        crate::fingerprint::payload_extend(st, &vm.kernel.bytes, initrd, &vm.dtb)
-    });
+    let payload = plan
+        .vms
+        .iter()
+        .fold(crate::fingerprint::FNV1A64_INIT, |st, vm| {
+            let initrd = vm.initrd.as_ref().map(|i| i.bytes.as_slice());
+            crate::fingerprint::payload_extend(st, &vm.kernel.bytes, initrd, &vm.dtb)
+        });
     let _ = writeln!(w, "        payload_fingerprint: {payload:#018x},");
     let _ = writeln!(w, "        hypervisor: HypervisorConfig {{");
     let _ = writeln!(

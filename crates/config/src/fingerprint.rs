@@ -39,7 +39,12 @@ pub const fn payload_extend(state: u64, kernel: &[u8], initrd: Option<&[u8]>, dt
 /// The payload fingerprint of the tables' own blobs.
 pub fn payload(vms: &[crate::tables::VmConfig]) -> u64 {
     vms.iter().fold(FNV1A64_INIT, |s, vm| {
-        payload_extend(s, vm.kernel.bytes, vm.initrd.as_ref().map(|i| i.bytes), vm.dtb)
+        payload_extend(
+            s,
+            vm.kernel.bytes,
+            vm.initrd.as_ref().map(|i| i.bytes),
+            vm.dtb,
+        )
     })
 }
 

@@ -9,7 +9,7 @@
 //! Rules inside:
 //! - The MMU stays off (the boot contract is "MMU off, DAIF masked"), so every data
 //!   access is Device memory: no unaligned accesses (the target is `+strict-align`).
-//! - No `static mut`: shared state is atomics, written by the primary before any
+//! - No mutable statics: shared state is atomics, written by the primary before any
 //!   secondary is started (Release/Acquire through the PSCI call and the atomics).
 //! - MMIO and the probe accesses are inline asm with a single `ldr`/`str` and no
 //!   writeback, so a hypervisor can emulate them from the syndrome alone.

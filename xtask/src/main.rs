@@ -4,7 +4,6 @@
 //! QEMU or the bare-metal Rust target installs what is missing first (`setup`).
 
 mod console;
-mod elf;
 mod image;
 mod qemu;
 mod setup;

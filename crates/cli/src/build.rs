@@ -2,8 +2,8 @@
 //! images embedded (its build script reads `RTVISOR_SCENARIO`), flattened to the raw
 //! arm64 `Image` a boot loader or QEMU `-kernel` boots.
 
-use crate::elf;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use rtvisor_config::bootimage::{self, RawImage};
 use rtvisor_config::Plan;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -41,26 +41,55 @@ pub fn find_root(scenario: &Path) -> Result<PathBuf> {
         )
 }
 
-/// Validates, builds and writes the raw image to `out`. Returns the plan and image.
-pub fn build(scenario: &Path, out: &Path) -> Result<(Plan, elf::Raw)> {
+/// The build lock, `<target>/images/.build.lock`: the hypervisor crate is rebuilt per
+/// scenario, so two builds (of `rtvisor` or `cargo xtask`) must not hand out each
+/// other's binary. Held until dropped.
+#[derive(Debug)]
+pub struct BuildLock(File);
+
+impl BuildLock {
+    /// Takes the lock in `images`, waiting (with a message) while another build has it.
+    pub fn take(images: &Path) -> Result<BuildLock> {
+        std::fs::create_dir_all(images)
+            .with_context(|| format!("creating {}", images.display()))?;
+        let path = images.join(".build.lock");
+        let f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        if f.try_lock().is_err() {
+            eprintln!(
+                "[rtvisor] another build holds {}; waiting ...",
+                path.display()
+            );
+            f.lock().context("taking the build lock")?;
+        }
+        Ok(BuildLock(f))
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// The cargo target directory of the workspace at `root` (honours CARGO_TARGET_DIR).
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => root.join(d),
+        None => root.join("target"),
+    }
+}
+
+/// Validates, builds and writes the raw image to `out` (and, when asked, a copy of the
+/// ELF it came from to `elf_out`), all under the build lock. Returns the plan and image.
+pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Plan, RawImage)> {
     let plan = crate::check_plan(scenario)?;
     let abs = std::fs::canonicalize(scenario)
         .with_context(|| format!("resolving {}", scenario.display()))?;
     let root = find_root(&abs)?;
-    let images = root.join("target/images");
-    std::fs::create_dir_all(&images).with_context(|| format!("creating {}", images.display()))?;
-    // The same lock as `cargo xtask`: the hypervisor crate is rebuilt per scenario, so
-    // two builds must not hand out each other's binary.
-    let lock_path = images.join(".build.lock");
-    let lock =
-        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        eprintln!(
-            "[rtvisor] another build holds {}; waiting ...",
-            lock_path.display()
-        );
-        lock.lock().context("taking the build lock")?;
-    }
+    let images = target_dir(&root).join("images");
+
+    let lock = BuildLock::take(&images)?;
     let started = Instant::now();
     eprintln!(
         "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {HV_TARGET} -p {HV_PACKAGE}) ...",
@@ -87,8 +116,7 @@ pub fn build(scenario: &Path, out: &Path) -> Result<(Plan, elf::Raw)> {
         "[rtvisor]       done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let built = root
-        .join("target")
+    let built = target_dir(&root)
         .join(HV_TARGET)
         .join("release")
         .join(HV_BIN);
@@ -97,19 +125,23 @@ pub fn build(scenario: &Path, out: &Path) -> Result<(Plan, elf::Raw)> {
         built.display()
     );
     let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-    let raw = elf::to_raw(&bytes).with_context(|| built.display().to_string())?;
-    elf::check_image_header(&raw.bytes).with_context(|| built.display().to_string())?;
+    let raw = bootimage::to_raw(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
+    bootimage::arm64_header(&raw.bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
     eprintln!("[rtvisor] [3/3] writing {} ...", out.display());
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(out, &raw.bytes).with_context(|| format!("writing {}", out.display()))?;
+    if let Some(elf_out) = elf_out {
+        std::fs::copy(&built, elf_out)
+            .with_context(|| format!("copying {} to {}", built.display(), elf_out.display()))?;
+    }
     drop(lock);
     Ok((plan, raw))
 }
 
 /// The layout `rtvisor build` prints.
-pub fn layout(plan: &Plan, raw: &elf::Raw, out: &Path) -> String {
+pub fn layout(plan: &Plan, raw: &RawImage, out: &Path) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let end = raw.load + raw.bytes.len() as u64;

@@ -1,29 +1,11 @@
-//! `rtvisor`: the host command of the rtvisor hypervisor.
-//!
-//! ```text
-//! rtvisor board inspect --dtb board.dtb -o boards/myboard.toml  # describe the hardware
-//! rtvisor check  scenarios/demo.toml                            # errors, or the resolved map
-//! rtvisor build  scenarios/demo.toml -o rtvisor.img             # one bootable image
-//! rtvisor run    scenarios/demo.toml --duration 10              # boot it under QEMU
-//! ```
-//!
-//! Board and scenario files, and what `check` reports, are documented in
-//! docs/scenario.md. Validation and layout live in `rtvisor-config`; this crate reads
-//! device trees, drives cargo and QEMU, and prints.
+//! `rtvisor`: the host command of the rtvisor hypervisor (see the library's docs).
 #![forbid(unsafe_code)]
-
-mod build;
-mod dtcheck;
-mod dtprops;
-mod elf;
-mod inspect;
-mod render;
-mod run;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use rtvisor::{build, check_plan, inspect, render, run, Reported};
 use rtvisor_config::Plan;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -85,26 +67,6 @@ enum BoardCmd {
         #[arg(long)]
         all_devices: bool,
     },
-}
-
-/// An error whose message is already printed (the scenario's diagnostics).
-#[derive(Debug)]
-struct Reported;
-
-impl std::fmt::Display for Reported {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the scenario has errors")
-    }
-}
-
-impl std::error::Error for Reported {}
-
-/// Validates `scenario`; on error prints every diagnostic to stderr.
-pub(crate) fn check_plan(scenario: &Path) -> Result<Plan> {
-    rtvisor_config::check(scenario).map_err(|diags| {
-        eprintln!("{diags}");
-        anyhow::Error::new(Reported)
-    })
 }
 
 /// Per VM, every INTID it sees: its timers, its console, its devices.
@@ -182,7 +144,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             println!("ok: {} is valid", scenario.display());
         }
         Cmd::Build { scenario, output } => {
-            let (plan, raw) = build::build(&scenario, &output)?;
+            let (plan, raw) = build::build(&scenario, &output, None)?;
             print!("{}", build::layout(&plan, &raw, &output));
         }
         Cmd::Run { scenario, duration } => return run::run(&scenario, duration),

@@ -35,8 +35,10 @@ pub fn run(scenario: &Path, duration: Option<f64>) -> Result<ExitCode> {
         .context("scenario has no file name")?
         .to_string_lossy()
         .into_owned();
-    let image = root.join("target/images").join(format!("{stem}.bin"));
-    let (plan, raw) = build::build(&abs, &image)?;
+    let image = build::target_dir(&root)
+        .join("images")
+        .join(format!("{stem}.bin"));
+    let (plan, raw) = build::build(&abs, &image, None)?;
     eprint!("{}", build::layout(&plan, &raw, &image));
     let board = rtvisor_config::check_board(&plan.board).map_err(|d| {
         eprintln!("{d}");

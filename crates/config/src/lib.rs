@@ -18,6 +18,8 @@ pub mod fingerprint;
 pub mod tables;
 
 #[cfg(feature = "std")]
+pub mod bootimage;
+#[cfg(feature = "std")]
 pub mod codegen;
 #[cfg(feature = "std")]
 pub mod diag;

@@ -1,0 +1,45 @@
+//! `rtvisor`: the host command of the rtvisor hypervisor, as a library (used by the
+//! `rtvisor` binary and by `cargo xtask`, which wraps these commands).
+//!
+//! ```text
+//! rtvisor board inspect --dtb board.dtb -o boards/myboard.toml  # describe the hardware
+//! rtvisor check  scenarios/demo.toml                            # errors, or the resolved map
+//! rtvisor build  scenarios/demo.toml -o rtvisor.img             # one bootable image
+//! rtvisor run    scenarios/demo.toml --duration 10              # boot it under QEMU
+//! ```
+//!
+//! Board and scenario files, and what `check` reports, are documented in
+//! docs/scenario.md. Validation and layout live in `rtvisor-config`; this crate reads
+//! device trees, drives cargo and QEMU, and prints.
+#![forbid(unsafe_code)]
+
+pub mod build;
+mod dtcheck;
+mod dtprops;
+pub mod inspect;
+pub mod render;
+pub mod run;
+
+use anyhow::Result;
+use rtvisor_config::Plan;
+use std::path::Path;
+
+/// An error whose message is already printed (the scenario's diagnostics).
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the scenario has errors")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// Validates `scenario`; on error prints every diagnostic to stderr.
+pub fn check_plan(scenario: &Path) -> Result<Plan> {
+    rtvisor_config::check(scenario).map_err(|diags| {
+        eprintln!("{diags}");
+        anyhow::Error::new(Reported)
+    })
+}

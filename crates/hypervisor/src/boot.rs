@@ -217,7 +217,6 @@ fn cpu_init(info: &BootInfo, index: usize) {
     }
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
     unsafe { cpu::init_el2() };
-    CPUS[index].online.store(true, Ordering::Release);
     crate::debug!("cpu {index} online");
 }
 

@@ -15,8 +15,6 @@ pub struct PerCpu {
     pub stack_end: AtomicU64,
     /// Whether this CPU is currently running (or handling an exit of) its vCPU.
     pub guest_active: AtomicBool,
-    /// Whether this CPU has come up.
-    pub online: AtomicBool,
 }
 
 impl PerCpu {
@@ -25,7 +23,6 @@ impl PerCpu {
             mpidr: AtomicU64::new(u64::MAX),
             stack_end: AtomicU64::new(0),
             guest_active: AtomicBool::new(false),
-            online: AtomicBool::new(false),
         }
     }
 }

@@ -217,6 +217,23 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         }
         let _ = writeln!(w, "            ],");
     }
+    if vm.shared.is_empty() {
+        let _ = writeln!(w, "            shared: &[],");
+    } else {
+        let _ = writeln!(w, "            shared: &[");
+        for m in &vm.shared {
+            let _ = writeln!(
+                w,
+                "                SharedMap {{ name: {:?}, ipa: {}, hpa: Hpa::new({}), size: {}, writable: {} }},",
+                m.name,
+                ipa(m.ipa),
+                hex(m.hpa.raw()),
+                hex(m.size),
+                m.writable
+            );
+        }
+        let _ = writeln!(w, "            ],");
+    }
     let _ = writeln!(w, "        }},");
 }
 

@@ -2,7 +2,7 @@
 //! bare-metal program or kernel built for QEMU virt boots unmodified.
 
 use crate::layout::{VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
-use crate::plan::{Plan, VmPlan};
+use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
 use vm_fdt::{FdtWriter, FdtWriterResult as Result};
@@ -128,6 +128,25 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
         }
         f.end_node(node)?;
     }
+    for m in &vm.shared {
+        shared_node(&mut f, m)?;
+    }
     f.end_node(root)?;
     f.finish()
+}
+
+/// A shared-memory region as a `generic-uio` device: Debian's stock kernel drives it
+/// with `uio_pdrv_genirq` (`modprobe uio_pdrv_genirq of_id=generic-uio`), and user
+/// space maps it from `/dev/uioN` (map 0; the node name is in
+/// `/sys/class/uio/uioN/name`). The region lies outside the `memory` node, so the
+/// kernel never uses it as RAM.
+// The doorbell interrupt (`interrupts = <GIC_SPI n IRQ_TYPE_EDGE_RISING>`) comes with
+// the inter-VM doorbell; until then the node has no interrupt and uio runs without one.
+fn shared_node(f: &mut FdtWriter, m: &SharedMapPlan) -> Result<()> {
+    let node = f.begin_node(&format!("uio-{}@{:x}", m.name, m.ipa.raw()))?;
+    f.property_string("compatible", "generic-uio")?;
+    f.property_array_u64("reg", &[m.ipa.raw(), m.size])?;
+    f.property_string("rtvisor,name", &m.name)?;
+    f.property_string("rtvisor,access", if m.writable { "rw" } else { "ro" })?;
+    f.end_node(node)
 }

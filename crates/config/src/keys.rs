@@ -50,7 +50,14 @@ pub(crate) fn scenario_shape() -> Shape {
             ("kernel", Shape::leaf::<KernelSpec>("[[vm]] kernel")),
         ],
     );
-    Shape::of::<ScenarioFile>("the top level", vec![("hypervisor", hv), ("vm", vm)])
+    let shm = Shape::of::<SharedMemorySpec>(
+        "[[shared-memory]]",
+        vec![("peers", Shape::leaf::<PeerSpec>("[[shared-memory]] peers"))],
+    );
+    Shape::of::<ScenarioFile>(
+        "the top level",
+        vec![("hypervisor", hv), ("vm", vm), ("shared-memory", shm)],
+    )
 }
 
 /// The shape of a board file.

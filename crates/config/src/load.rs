@@ -60,7 +60,12 @@ pub(crate) fn load(path: &Path) -> Result<(Inputs, Vec<Diagnostic>), Diagnostics
         return Err(Diagnostics::sorted(diags));
     };
     let board_path = scenario_src.resolve(scenario.board.get_ref());
-    let board_src = match Source::read(&board_path) {
+    let board_read = if board_path.exists() && !board_path.is_file() {
+        Err(std::io::Error::other("not a regular file"))
+    } else {
+        Source::read(&board_path)
+    };
+    let board_src = match board_read {
         Ok(src) => src,
         Err(e) => {
             let msg = format!("cannot read board file `{}`: {e}", board_path.display());

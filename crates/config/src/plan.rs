@@ -23,6 +23,8 @@ pub struct Plan {
     pub timer_intids: [u32; 4],
     /// The VMs, in scenario order (index = VM id).
     pub vms: Vec<VmPlan>,
+    /// Shared-memory regions, in declaration order.
+    pub shared: Vec<SharedRegionPlan>,
     /// FNV-1a 64 of scenario, board and blobs (see [`crate::fingerprint`]).
     pub fingerprint: u64,
     /// Every file the plan was made from: what a build script reruns on.
@@ -84,6 +86,8 @@ pub struct VmPlan {
     pub restart: RestartPolicy,
     /// Passed-through devices.
     pub devices: Vec<DevicePlan>,
+    /// Shared-memory regions this VM is a peer of, in declaration order.
+    pub shared: Vec<SharedMapPlan>,
     /// Command line.
     pub bootargs: Option<String>,
     /// Board UART its console goes to.
@@ -124,6 +128,34 @@ pub struct DevicePlan {
     pub trigger: Trigger,
     /// DMA is cache-coherent.
     pub dma_coherent: bool,
+}
+
+/// A shared-memory region in host RAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRegionPlan {
+    /// Name.
+    pub name: String,
+    /// Host-physical base.
+    pub hpa: Hpa,
+    /// Size (multiple of 4 KiB).
+    pub size: u64,
+    /// Each peer VM's name and whether it may write, in the order given.
+    pub peers: Vec<(String, bool)>,
+}
+
+/// A shared-memory region as one VM maps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedMapPlan {
+    /// Region name.
+    pub name: String,
+    /// Guest-physical base in this VM.
+    pub ipa: Ipa,
+    /// Host-physical base.
+    pub hpa: Hpa,
+    /// Size (multiple of 4 KiB).
+    pub size: u64,
+    /// `access = "rw"`.
+    pub writable: bool,
 }
 
 impl ImagePlan {
@@ -223,9 +255,35 @@ impl Plan {
                     }
                 );
             }
+            for m in &vm.shared {
+                let _ = writeln!(
+                    s,
+                    "  shared   `{}` IPA {} -> HPA {} ({}, {})",
+                    m.name,
+                    range(m.ipa.raw(), m.size),
+                    range(m.hpa.raw(), m.size),
+                    human(m.size),
+                    if m.writable { "rw" } else { "ro" }
+                );
+            }
             if let Some(args) = &vm.bootargs {
                 let _ = writeln!(s, "  bootargs {args}");
             }
+        }
+        for r in &self.shared {
+            let peers: Vec<String> = r
+                .peers
+                .iter()
+                .map(|(vm, w)| format!("{vm} {}", if *w { "rw" } else { "ro" }))
+                .collect();
+            let _ = writeln!(
+                s,
+                "shared `{}`  HPA {} ({}), peers {}",
+                r.name,
+                range(r.hpa.raw(), r.size),
+                human(r.size),
+                peers.join(", ")
+            );
         }
         let _ = writeln!(s, "fingerprint {:#018x}", self.fingerprint);
         s

@@ -185,6 +185,9 @@ pub struct ScenarioFile {
     /// The VMs, in VM-id order.
     #[serde(default)]
     pub vm: Vec<VmSpec>,
+    /// Memory shared between VMs, in declaration order.
+    #[serde(default)]
+    pub shared_memory: Vec<SharedMemorySpec>,
 }
 
 /// `[hypervisor]`.
@@ -313,4 +316,41 @@ pub enum FormatSpec {
     Elf,
     /// arm64 Linux `Image`, placed per its header.
     LinuxImage,
+}
+
+/// `[[shared-memory]]`: a region of host RAM mapped into several VMs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SharedMemorySpec {
+    /// `[a-z0-9-]+`, unique among regions; names the guest device-tree node.
+    pub name: Spanned<String>,
+    /// Size, a non-zero multiple of 4 KiB.
+    pub size: Spanned<Size>,
+    /// Fixed host-physical base, 4 KiB aligned (default: first fit after the VMs).
+    pub base: Option<Spanned<u64>>,
+    /// The VMs that map it and how.
+    pub peers: Spanned<Vec<PeerSpec>>,
+}
+
+/// One VM's view of a shared region: `{ vm = "rt", access = "rw", ipa = 0x... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PeerSpec {
+    /// A `[[vm]]` name.
+    pub vm: Spanned<String>,
+    /// `ro` or `rw`.
+    pub access: Spanned<AccessSpec>,
+    /// Guest-physical base in that VM (default: first fit in the VM's shared-memory
+    /// window, see `layout`).
+    pub ipa: Option<Spanned<u64>>,
+}
+
+/// Access of a peer to a shared region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessSpec {
+    /// Read-only: stage-2 refuses writes.
+    Ro,
+    /// Read-write.
+    Rw,
 }

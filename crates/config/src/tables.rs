@@ -115,6 +115,9 @@ pub struct VmConfig {
     pub restart: RestartPolicy,
     /// Devices passed through: MMIO mapped 1:1 in stage-2, interrupts routed to the VM.
     pub devices: &'static [DeviceMap],
+    /// Shared-memory regions this VM is a peer of, in scenario declaration order
+    /// (empty when none). Peers of one region share its `hpa` and `size`.
+    pub shared: &'static [SharedMap],
 }
 
 /// Guest RAM and its backing.
@@ -150,6 +153,24 @@ pub struct DeviceMap {
     pub size: u64,
     /// GIC INTIDs the device raises.
     pub irqs: &'static [u32],
+}
+
+/// A shared-memory region as one VM maps it: normal memory, read-only in stage-2
+/// unless `writable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedMap {
+    /// Region name from the scenario (`[[shared-memory]] name`).
+    pub name: &'static str,
+    /// Guest-physical base in this VM (4 KiB aligned; 2 MiB when `size` is a multiple
+    /// of 2 MiB and the address was chosen automatically).
+    pub ipa: Ipa,
+    /// Host-physical base (same alignment rule), outside every VM's RAM and the
+    /// hypervisor's.
+    pub hpa: Hpa,
+    /// Size in bytes (a non-zero multiple of 4 KiB).
+    pub size: u64,
+    /// Whether this VM may write it (`access = "rw"`).
+    pub writable: bool,
 }
 
 impl RamMap {

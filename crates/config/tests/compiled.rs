@@ -46,6 +46,30 @@ fn generated_tables_hold_the_scenario() {
     );
     assert_eq!(linux.devices[0].irqs, &[79]);
     assert_eq!(&linux.kernel.bytes[56..60], b"ARM\x64");
+    assert_eq!(
+        rt.shared,
+        &[
+            SharedMap {
+                name: "stats",
+                ipa: Ipa::new(0x1000_0000),
+                hpa: Hpa::new(0x5120_0000),
+                size: 0x1_0000,
+                writable: true
+            },
+            SharedMap {
+                name: "bulk",
+                ipa: Ipa::new(0x1020_0000),
+                hpa: Hpa::new(0x7000_0000),
+                size: 0x20_0000,
+                writable: false
+            },
+        ]
+    );
+    assert_eq!(linux.shared.len(), 2);
+    assert_eq!(
+        (linux.shared[1].ipa, linux.shared[1].writable),
+        (Ipa::new(0x2000_0000), true)
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! T1: a scenario that uses every feature (ELF and Linux images, initrd, fixed base,
-//! identity mapping, passthrough devices, direct mode, restart policies, log level):
+//! identity mapping, passthrough devices, direct mode, restart policies, log level,
+//! shared memory with automatic and fixed host and guest addresses):
 //! goldens of its device trees, map and tables, and the fixture that `compiled.rs`
 //! builds to prove the generated tables compile against `tables`.
 
@@ -37,6 +38,20 @@ bootargs = "console=ttyAMA0 earlycon"
 console = "uart0"
 devices = ["virtio-mmio@0a003e00", "virtio-mmio@0a003c00"]
 restart = "always"
+
+[[shared-memory]]
+name = "stats"
+size = "64KiB"
+peers = [{ vm = "rt", access = "rw" }, { vm = "linux", access = "ro" }]
+
+[[shared-memory]]
+name = "bulk"
+size = "2MiB"
+base = 0x7000_0000
+peers = [
+    { vm = "linux", access = "rw", ipa = 0x2000_0000 },
+    { vm = "rt", access = "ro" },
+]
 "#;
 
 /// An ELF linked for guest RAM: code at 0x4008_0000, data + .bss at 0x4009_0000.
@@ -121,6 +136,47 @@ fn full_scenario_layout() {
     );
     assert_eq!(linux.devices[0].page_base.raw(), 0x0a00_3000);
     assert_eq!(linux.devices[0].page_size, 0x1000);
+}
+
+#[test]
+fn full_scenario_shared_memory() {
+    let (_t, plan) = plan();
+    let regions: Vec<(&str, u64, u64)> = plan
+        .shared
+        .iter()
+        .map(|r| (r.name.as_str(), r.hpa.raw(), r.size))
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("stats", 0x5120_0000, 0x1_0000),
+            ("bulk", 0x7000_0000, 0x20_0000)
+        ],
+        "`stats` first fit after the VMs, 4 KiB aligned; `bulk` at its base"
+    );
+    let view = |vm: usize| -> Vec<(String, u64, u64, bool)> {
+        plan.vms[vm]
+            .shared
+            .iter()
+            .map(|m| (m.name.clone(), m.ipa.raw(), m.hpa.raw(), m.writable))
+            .collect()
+    };
+    assert_eq!(
+        view(0),
+        [
+            ("stats".into(), 0x1000_0000, 0x5120_0000, true),
+            ("bulk".into(), 0x1020_0000, 0x7000_0000, false),
+        ],
+        "window first fit in declaration order; a 2 MiB region is 2 MiB aligned"
+    );
+    assert_eq!(
+        view(1),
+        [
+            ("stats".into(), 0x1000_0000, 0x5120_0000, false),
+            ("bulk".into(), 0x2000_0000, 0x7000_0000, true),
+        ],
+        "a fixed `ipa` is kept"
+    );
 }
 
 #[test]

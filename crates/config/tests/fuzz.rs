@@ -63,7 +63,28 @@ const TOKENS: &[&str] = &[
     "'''",
     "inf",
     "1979-05-27",
+    "[[shared-memory]]\n",
+    "peers = []\n",
+    "{ vm = \"gp\", access = \"rw\" }",
+    "ipa = 0x0900_0000",
+    "ipa = 0x7fff_ffff_f000",
+    "\"ro\"",
+    "base = 0xbfff_f000",
 ];
+
+/// Appended to the demo scenario so that mutations reach the shared-memory rules.
+const SHARED: &str = r#"
+[[shared-memory]]
+name = "stats"
+size = "64KiB"
+peers = [{ vm = "rt", access = "rw" }, { vm = "gp", access = "ro", ipa = 0x2000_0000 }]
+
+[[shared-memory]]
+name = "bulk"
+size = "2MiB"
+base = 0x7000_0000
+peers = [{ vm = "gp", access = "rw" }]
+"#;
 
 fn mutate(rng: &mut Rng, text: &str) -> String {
     let mut s = text.to_owned();
@@ -117,8 +138,12 @@ fn mutated_files_never_panic_the_loader() {
         "target/guests/Image",
         support::fake_linux_image(0, 0x20_0000, 4096),
     );
-    let scenario = std::fs::read_to_string(t.path("scenarios/demo.toml")).unwrap();
+    let scenario = std::fs::read_to_string(t.path("scenarios/demo.toml")).unwrap() + SHARED;
     let board = std::fs::read_to_string(t.path("boards/qemu-virt-aarch64.toml")).unwrap();
+    let base = t.write("scenarios/demo.toml", &scenario);
+    if let Err(d) = rtvisor_config::check(&base) {
+        panic!("the unmutated scenario must resolve:\n{d}");
+    }
     let mut rng = Rng(seed | 1);
     for case in 0..cases {
         let mutate_board = rng.below(4) == 0;

@@ -120,6 +120,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
         c.mpidr.store(plat.cpus[i], Ordering::Relaxed);
     }
     CPU_COUNT.store(plat.cpu_count, Ordering::Release);
+    cpu::set_this_index(me as u64);
     CPUS[me]
         .stack_end
         .store(layout::boot_stack_end(), Ordering::Relaxed);
@@ -148,6 +149,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
             .unwrap_or_else(|e| die(format_args!("vm {}: stage-2 tables: {e:?}", vm.name)));
         VMS[id].stage2_root.store(root.raw(), Ordering::Release);
     }
+    zero_shared_memory();
     let info = BOOT.call_once(|| BootInfo {
         platform: plat,
         el2_root,
@@ -180,7 +182,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
             error!("cpu {cpu}: PSCI CPU_ON failed ({ret})");
         }
     }
-    run::cpu_loop(&CPUS[me], me)
+    run::cpu_loop(&CPUS[me])
 }
 
 /// A secondary CPU's Rust entry (from PSCI CPU_ON), x0 = its index.
@@ -195,25 +197,31 @@ extern "C" fn rtvisor_secondary_main(index: u64) -> ! {
         layout::stacks_start() + (index as u64 + 1) * layout::stack_size(),
         Ordering::Relaxed,
     );
+    cpu::set_this_index(index as u64);
     // SAFETY: the same identity map the boot CPU runs on.
     unsafe { mmu::enable_el2(info.el2_root) };
     cpu_init(info, index);
-    run::cpu_loop(&CPUS[index], index)
+    run::cpu_loop(&CPUS[index])
 }
 
 fn cpu_init(info: &BootInfo, index: usize) {
     let g = &info.platform.gic;
     // SAFETY: the redistributor region comes from the device tree and is mapped as
     // device memory; this runs on the CPU `index` names.
-    if !unsafe {
+    let redist = unsafe {
         gic::init_cpu(
             g.redist.base().raw(),
             g.redist.size(),
             GICR_STRIDE,
             info.platform.cpus[index],
         )
-    } {
-        die(format_args!("cpu {index}: no redistributor answered"));
+    }
+    .unwrap_or_else(|| die(format_args!("cpu {index}: no redistributor answered")));
+    CPUS[index].redist.store(redist.0, Ordering::Relaxed);
+    if let Some((vm, vcpu)) = vms::assignment(index) {
+        CPUS[index]
+            .hosts
+            .store((vm as u64) << 32 | vcpu as u64, Ordering::Relaxed);
     }
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
     unsafe { cpu::init_el2() };
@@ -238,6 +246,15 @@ fn check_fit(plat: &Platform) {
                 "vm {}: RAM {:#x}..{:#x} is not in this machine's memory; fix: give the machine more RAM or change [[vm]] memory in the scenario",
                 vm.name, ram.base().raw(), ram.end().raw()
             ));
+        }
+        for sh in vm.shared {
+            let fits = HostRange::new(sh.hpa, sh.size).is_some_and(|r| plat.ram_contains(r));
+            if !fits {
+                die(format_args!(
+                    "vm {}: shared memory `{}` at {:#x} (+{:#x}) is not in this machine's memory; fix: change [[shared-memory]] base or size",
+                    vm.name, sh.name, sh.hpa.raw(), sh.size
+                ));
+            }
         }
         if let Some(&c) = vm
             .cpus
@@ -274,6 +291,9 @@ fn build_el2_map(plat: &Platform) -> Result<Hpa, MapError> {
             vm.ram.hpa.raw() + vm.ram.size,
             Stage1::data(),
         )?;
+        for s in vm.shared {
+            map(&mut pt, s.hpa.raw(), s.hpa.raw() + s.size, Stage1::data())?;
+        }
     }
     map(
         &mut pt,
@@ -325,8 +345,27 @@ fn build_stage2(id: usize) -> Result<Hpa, MapError> {
     for d in vm.devices {
         pt.map(&mut &POOL, d.ipa.raw(), d.hpa, d.size, Stage2::device())?;
     }
+    for s in vm.shared {
+        let attrs = if s.writable {
+            Stage2::ram()
+        } else {
+            Stage2::ram_ro()
+        };
+        pt.map(&mut &POOL, s.ipa.raw(), s.hpa, s.size, attrs)?;
+    }
     sysreg::dsb_ish();
     Ok(pt.root())
+}
+
+/// Clears every shared-memory region once, at boot, before any VM runs (a region is
+/// listed by each of its peers; clearing it twice is harmless). Restarts do not clear
+/// it: the peers that keep running still use it.
+fn zero_shared_memory() {
+    for s in CONFIG.vms.iter().flat_map(|vm| vm.shared) {
+        // SAFETY: the region is reserved for shared memory by the validated layout,
+        // mapped read-write at EL2, and no guest runs yet.
+        unsafe { rtvisor_arch_aarch64::memory::zero(s.hpa, s.size) };
+    }
 }
 
 /// Powers the machine off through the firmware.

@@ -69,9 +69,9 @@ fn drain_sgis() {
 }
 
 /// The idle loop of a CPU: start the vCPU when asked, sleep otherwise.
-pub fn cpu_loop(me: &'static PerCpu, index: usize) -> ! {
+pub fn cpu_loop(me: &'static PerCpu) -> ! {
     me.guest_active.store(false, Ordering::Release);
-    let assignment = vms::assignment(index);
+    let assignment = me.hosts();
     loop {
         drain_sgis();
         if let Some((vm, vcpu)) = assignment {
@@ -114,6 +114,7 @@ fn load_vm(vm: usize, me: usize) {
         }
     }
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
+    VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
     let mut con = VMS[vm].console.lock();
     con.uart.reset();
     con.line.clear();
@@ -128,6 +129,7 @@ fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64) -> ! {
     unsafe {
         mmu::set_stage2(vms::vmid(vm), Hpa::new(vms::stage2_root(vm)));
         rtvisor_arch_aarch64::vcpu::reset_el1(vcpu as u64);
+        rtvisor_arch_aarch64::cpu::set_cntvoff(VMS[vm].cntvoff.load(Ordering::Acquire));
         rtvisor_arch_aarch64::enter_guest(&regs, me.stack_end.load(Ordering::Relaxed))
     }
 }
@@ -146,7 +148,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         ));
     }
     let index = percpu::this_index();
-    let (Some(me), Some((vm, vcpu))) = (CPUS.get(index), vms::assignment(index)) else {
+    let Some((me, (vm, vcpu))) = CPUS.get(index).and_then(|c| Some((c, c.hosts()?))) else {
         log::fatal(format_args!(
             "guest exception on cpu {index}, which hosts no vCPU"
         ));
@@ -159,6 +161,6 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         handler::handle_exit(vcpu, &mut Vcpu { frame }, ctx, &HostImpl, exit)
     });
     if next == Next::Park {
-        cpu_loop(me, index);
+        cpu_loop(me);
     }
 }

@@ -17,6 +17,9 @@ pub struct VmRt {
     pub console: Mutex<Console>,
     /// Root of its stage-2 tables (set once at boot).
     pub stage2_root: AtomicU64,
+    /// CNTVOFF of all its vCPUs: the physical count when it last (re)started, so its
+    /// virtual counter starts near zero.
+    pub cntvoff: AtomicU64,
 }
 
 impl VmRt {
@@ -25,6 +28,7 @@ impl VmRt {
             life: VmLife::new(),
             console: Mutex::new(Console::new()),
             stage2_root: AtomicU64::new(0),
+            cntvoff: AtomicU64::new(0),
         }
     }
 }
@@ -48,7 +52,8 @@ pub fn vmid(id: usize) -> u16 {
     id as u16 + 1
 }
 
-/// Which (VM, vCPU) physical CPU `cpu` hosts, if any.
+/// Which (VM, vCPU) physical CPU `cpu` hosts, if any (from the configuration; boot
+/// caches it in the CPU's `PerCpu::hosts`).
 pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
     CONFIG.vms.iter().enumerate().find_map(|(vm, cfg)| {
         cfg.cpus

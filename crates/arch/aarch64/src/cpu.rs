@@ -48,3 +48,19 @@ pub unsafe fn init_el2() {
     write_sysreg!(cptr_el2, 0x22ff);
     isb();
 }
+
+/// Records this CPU's index (its position in the host device tree) in TPIDR_EL2, which
+/// nothing else at EL2 uses.
+pub fn set_this_index(index: u64) {
+    write_sysreg!(tpidr_el2, index);
+}
+
+/// This CPU's index, as recorded by [`set_this_index`].
+pub fn this_index() -> u64 {
+    read_sysreg!(tpidr_el2)
+}
+
+/// Sets CNTVOFF_EL2: the guest's virtual counter reads the physical count minus `off`.
+pub fn set_cntvoff(off: u64) {
+    write_sysreg!(cntvoff_el2, off);
+}

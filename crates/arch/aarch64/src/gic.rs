@@ -6,10 +6,15 @@
 use crate::sysreg::isb;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// SGI that asks a CPU to look at its vCPU's state again.
-pub const SGI_KICK: u32 = 0;
+/// SGI that asks a CPU to look at its vCPU's state again. The hypervisor keeps SGIs 14
+/// and 15 in Group 0 on every CPU; 0-13 are Group 1 and belong to the guests.
+pub const SGI_KICK: u32 = 15;
 /// SGI that stops a CPU for good (hypervisor fatal error).
-pub const SGI_HALT: u32 = 1;
+pub const SGI_HALT: u32 = 14;
+/// SGIs reserved for the hypervisor (Group 0).
+pub const HYP_SGIS: u32 = (1 << SGI_KICK) | (1 << SGI_HALT);
+/// The maintenance interrupt of the virtual CPU interface (PPI 9).
+pub const MAINTENANCE_INTID: u32 = 25;
 /// The INTID read when nothing is pending.
 pub const SPURIOUS: u32 = 1023;
 
@@ -28,6 +33,7 @@ const SGI_BASE: u64 = 0x1_0000;
 const GICR_IGROUPR0: u64 = SGI_BASE + 0x80;
 const GICR_ISENABLER0: u64 = SGI_BASE + 0x100;
 const GICR_ICENABLER0: u64 = SGI_BASE + 0x180;
+const GICR_ICACTIVER0: u64 = SGI_BASE + 0x380;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
 const TYPER_LAST: u64 = 1 << 4;
 
@@ -90,36 +96,57 @@ fn find_redist(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<u64> {
     None
 }
 
-/// Wakes this CPU's redistributor, puts SGIs in Group 0 and PPIs in Group 1, enables the
-/// hypervisor's SGIs, and enables the system-register CPU interface.
+/// One CPU's redistributor (RD_base of its frame), as found by [`init_cpu`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redist(pub u64);
+
+impl Redist {
+    /// Enables private interrupt `intid` (< 32) on this CPU.
+    pub fn enable(self, intid: u32) {
+        wr(self.0 + GICR_ISENABLER0, 1 << (intid & 31));
+    }
+    /// Disables private interrupt `intid` (< 32) on this CPU.
+    pub fn disable(self, intid: u32) {
+        wr(self.0 + GICR_ICENABLER0, 1 << (intid & 31));
+    }
+    /// Deactivates private interrupt `intid` (< 32), e.g. a timer PPI left active by a
+    /// guest that was stopped before it completed it.
+    pub fn deactivate(self, intid: u32) {
+        wr(self.0 + GICR_ICACTIVER0, 1 << (intid & 31));
+    }
+}
+
+/// Wakes this CPU's redistributor, puts the hypervisor's SGIs in Group 0 and every
+/// other private interrupt in Group 1 (all disabled but the hypervisor's SGIs), and
+/// enables the system-register CPU interface with split priority drop / deactivation
+/// (EOImode 1), so that an interrupt forwarded to a guest with the HW bit stays active
+/// until the guest's EOI deactivates it.
 ///
 /// # Safety
 /// `[base, base+size)` must be the redistributor region, mapped as device memory; the
 /// distributor must be initialized; call on the CPU `mpidr` names.
-pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> bool {
-    let Some(rd_base) = find_redist(base, size, stride, mpidr) else {
-        return false;
-    };
+pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<Redist> {
+    let rd_base = find_redist(base, size, stride, mpidr)?;
     wr(rd_base + GICR_WAKER, rd(rd_base + GICR_WAKER) & !(1 << 1));
     if !wait_clear(rd_base + GICR_WAKER, 1 << 2) {
-        return false;
+        return None;
     }
     wr(rd_base + GICR_ICENABLER0, !0);
-    wr(rd_base + GICR_IGROUPR0, 0xffff_0000);
+    wr(rd_base + GICR_IGROUPR0, !HYP_SGIS);
     for n in 0..4u64 {
         wr(rd_base + GICR_IPRIORITYR + 4 * n, 0x8080_8080);
     }
-    wr(rd_base + GICR_ISENABLER0, (1 << SGI_KICK) | (1 << SGI_HALT));
+    wr(rd_base + GICR_ISENABLER0, HYP_SGIS);
     // ICC_SRE_EL2: SRE | DFB | DIB | Enable (lower ELs may use the system registers).
     write_sysreg!(s3_4_c12_c9_5, 0xf);
     isb();
     write_sysreg!(s3_0_c4_c6_0, 0xff); // ICC_PMR_EL1
     write_sysreg!(s3_0_c12_c8_3, 0); // ICC_BPR0_EL1
-    write_sysreg!(s3_0_c12_c12_4, 0); // ICC_CTLR_EL1: EOImode 0
+    write_sysreg!(s3_0_c12_c12_4, 1 << 1); // ICC_CTLR_EL1: EOImode 1
     write_sysreg!(s3_0_c12_c12_6, 1); // ICC_IGRPEN0_EL1
     write_sysreg!(s3_0_c12_c12_7, 1); // ICC_IGRPEN1_EL1
     isb();
-    true
+    Some(Redist(rd_base))
 }
 
 /// Sends Group-0 SGI `sgi` to the CPU with affinity `mpidr`.
@@ -148,9 +175,15 @@ pub fn ack_group0() -> u32 {
     (read_sysreg!(s3_0_c12_c8_0) & 0xff_ffff) as u32 // ICC_IAR0_EL1
 }
 
-/// Ends a Group-0 interrupt.
+/// Ends a Group-0 interrupt: priority drop and deactivation.
 pub fn eoi_group0(intid: u32) {
     write_sysreg!(s3_0_c12_c8_1, intid as u64); // ICC_EOIR0_EL1
+    deactivate(intid);
+}
+
+/// Deactivates `intid` (EOImode 1 splits this from the priority drop).
+pub fn deactivate(intid: u32) {
+    write_sysreg!(s3_0_c12_c11_1, intid as u64); // ICC_DIR_EL1
 }
 
 /// Acknowledges the highest-priority pending Group-1 interrupt.
@@ -158,7 +191,8 @@ pub fn ack_group1() -> u32 {
     (read_sysreg!(s3_0_c12_c12_0) & 0xff_ffff) as u32 // ICC_IAR1_EL1
 }
 
-/// Ends a Group-1 interrupt.
+/// Drops the running priority of a Group-1 interrupt without deactivating it (a guest
+/// deactivates it through a HW list register; otherwise call [`deactivate`]).
 pub fn eoi_group1(intid: u32) {
     write_sysreg!(s3_0_c12_c12_1, intid as u64); // ICC_EOIR1_EL1
 }

@@ -29,6 +29,8 @@ pub mod firmware;
 #[cfg(target_arch = "aarch64")]
 pub mod gic;
 #[cfg(target_arch = "aarch64")]
+pub mod ich;
+#[cfg(target_arch = "aarch64")]
 pub mod memory;
 #[cfg(target_arch = "aarch64")]
 pub mod mmu;

@@ -8,7 +8,11 @@
 //!               | hypervisor           | [hypervisor] memory.size (32 MiB)
 //!               +----------------------+
 //!               | VM RAM, first fit,   | each 2 MiB aligned and sized; fixed
-//!               | in scenario order    | `base`s are taken first
+//!               | in scenario order    | `base`s (VMs and shared memory) first
+//!               +----------------------+
+//!               | shared memory, first | 4 KiB aligned (2 MiB when the size is a
+//!               | fit, declaration     | multiple of 2 MiB)
+//!               | order                |
 //!   0xc000_0000 +----------------------+
 //! ```
 //! Guest-physical, per VM (QEMU-virt shaped):
@@ -17,6 +21,9 @@
 //!   0x080a_0000  vGIC redistributors (128 KiB per vCPU)
 //!   0x0900_0000  emulated PL011 (4 KiB)
 //!   devices      1:1 at their host addresses, whole 4 KiB pages
+//!   0x1000_0000  shared-memory window (to 0x4000_0000): each [[shared-memory]] region
+//!                the VM is a peer of and gives no `ipa`, first fit in declaration
+//!                order (after the regions with an `ipa`), aligned like its host copy
 //!   0x4000_0000  RAM (or identity: at its host address)
 //!     +0x0       device tree, unless the image claims the start of RAM; then the
 //!                last 2 MiB of RAM
@@ -35,8 +42,11 @@ use crate::tables::{LogLevel, MemRegion};
 use rtvisor_addr::Hpa;
 use std::path::PathBuf;
 
+mod shared;
 mod vm;
 use vm::place_vm;
+
+pub use shared::{SHM_WINDOW_END, SHM_WINDOW_IPA};
 
 /// Guest RAM base unless identity-mapped.
 pub const GUEST_RAM_IPA: u64 = 0x4000_0000;
@@ -50,6 +60,8 @@ pub const VGIC_DIST_SIZE: u64 = 0x1_0000;
 pub const VGIC_REDIST_IPA: u64 = 0x080a_0000;
 /// One redistributor frame (RD_base + SGI_base).
 pub const VGIC_REDIST_FRAME: u64 = 0x2_0000;
+/// Guest-physical addresses stage-2 translates: 39 bits (VTCR_EL2.T0SZ = 25).
+pub const IPA_LIMIT: u64 = 1 << 39;
 /// The largest device tree that fits at the start of RAM before a raw image.
 pub const DTB_MAX: u64 = 0x1_0000;
 const BLOCK: u64 = 2 * MIB;
@@ -89,6 +101,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         let m = &vm.memory;
         m.base.as_ref().map(|b| (*b.get_ref(), m.size.get_ref().0))
     }));
+    taken.extend(shared::fixed(inp));
     let mut vms = Vec::new();
     let mut complete = true;
     for vm in &inp.scenario.vm {
@@ -100,6 +113,9 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     if !complete || !out.is_empty() {
         return (None, out);
     }
+    let Some(shared) = shared::place(inp, &banks, &mut taken, &mut vms, &mut out) else {
+        return (None, out);
+    };
     let Some(hypervisor) = hypervisor(inp, hv) else {
         return (None, out); // an unknown console is reported by validate
     };
@@ -118,6 +134,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         hypervisor,
         timer_intids: timers.map(|i| *i.get_ref()),
         vms,
+        shared,
         fingerprint,
         inputs,
     };
@@ -198,13 +215,13 @@ fn at_name(inp: &Inputs, i: usize, msg: String) -> Diagnostic {
         .diag(inp.scenario.vm[i].name.span(), msg, hint)
 }
 
-/// First fit: the lowest 2 MiB aligned gap of `size` bytes in board RAM.
-fn first_fit(banks: &[(u64, u64)], taken: &[(u64, u64)], size: u64) -> Option<u64> {
+/// First fit: the lowest `align` aligned gap of `size` bytes in `banks`.
+fn first_fit(banks: &[(u64, u64)], taken: &[(u64, u64)], size: u64, align: u64) -> Option<u64> {
     for &(bank, bank_size) in banks {
-        let mut at = align_up(bank, BLOCK)?;
+        let mut at = align_up(bank, align)?;
         while within(at, size, bank, bank_size) {
             match taken.iter().find(|&&(b, s)| overlaps(at, size, b, s)) {
-                Some(&(b, s)) => at = align_up(b.checked_add(s)?, BLOCK)?,
+                Some(&(b, s)) => at = align_up(b.checked_add(s)?, align)?,
                 None => return Some(at),
             }
         }

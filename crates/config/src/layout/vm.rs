@@ -30,7 +30,7 @@ pub(super) fn place_vm(
     let hpa = match &mem.base {
         Some(b) => *b.get_ref(),
         None => {
-            let Some(at) = first_fit(banks, taken, size) else {
+            let Some(at) = first_fit(banks, taken, size, BLOCK) else {
                 let msg = format!(
                     "no room for the {} of VM `{n}` in the board's RAM",
                     human(size)
@@ -51,7 +51,9 @@ pub(super) fn place_vm(
     let ipa = if mem.identity { hpa } else { GUEST_RAM_IPA };
     let kernel_spec = &vm.kernel;
     let kernel_path = src.resolve(kernel_spec.path.get_ref());
-    let file = std::fs::read(&kernel_path).ok()?; // a missing file is reported by validate
+    // A missing file, or one that is not a regular file (a directory, /dev/zero), is
+    // reported by validate; never read the latter.
+    let file = std::fs::read(kernel_path.is_file().then_some(&kernel_path)?).ok()?;
     let format = *kernel_spec.format.get_ref();
     let placed: Placed = match image::place(format, file, ipa, size) {
         Ok(p) => p,
@@ -86,7 +88,7 @@ pub(super) fn place_vm(
         None => None,
         Some(rel) => {
             let path = src.resolve(rel.get_ref());
-            let bytes = std::fs::read(&path).ok()?;
+            let bytes = std::fs::read(path.is_file().then_some(&path)?).ok()?;
             let load = align_up(placed.end, PAGE)?;
             if load.saturating_add(bytes.len() as u64) > limit {
                 let msg = format!(
@@ -148,6 +150,7 @@ pub(super) fn place_vm(
             RestartSpec::Always => RestartPolicy::Always,
         },
         devices,
+        shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm
             .console
@@ -190,6 +193,23 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
         .collect()
 }
 
+/// The emulated devices in a VM's guest-physical map: (what, base, size).
+pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 3] {
+    [
+        (
+            "the emulated GIC distributor",
+            VGIC_DIST_IPA,
+            VGIC_DIST_SIZE,
+        ),
+        (
+            "the emulated GIC redistributors",
+            VGIC_REDIST_IPA,
+            VGIC_REDIST_FRAME * ncpu.max(1),
+        ),
+        ("the emulated PL011", VUART_IPA, PAGE),
+    ]
+}
+
 /// A VM's guest-physical map must not put two things at one address.
 fn ipa_clashes(
     inp: &Inputs,
@@ -200,20 +220,7 @@ fn ipa_clashes(
     out: &mut Vec<Diagnostic>,
 ) {
     let n = vm.name.get_ref();
-    let ncpu = vm.cpus.get_ref().len().max(1) as u64;
-    let fixed = [
-        (
-            "the emulated GIC distributor",
-            VGIC_DIST_IPA,
-            VGIC_DIST_SIZE,
-        ),
-        (
-            "the emulated GIC redistributors",
-            VGIC_REDIST_IPA,
-            VGIC_REDIST_FRAME * ncpu,
-        ),
-        ("the emulated PL011", VUART_IPA, PAGE),
-    ];
+    let fixed = emulated(vm.cpus.get_ref().len() as u64);
     let mem = &vm.memory;
     for (what, b, s) in fixed {
         if overlaps(ipa, size, b, s) {

@@ -3,9 +3,11 @@
 //! - `board`: the board file on its own (CPUs, RAM, GIC, timer, MMIO windows, INTIDs).
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
+//! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
 
 mod board;
 mod devices;
+mod shared;
 mod vms;
 
 use crate::diag::Diagnostic;
@@ -27,5 +29,6 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::consoles(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
+    shared::rules(inputs, &mut out);
     out
 }

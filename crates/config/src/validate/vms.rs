@@ -50,7 +50,7 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn suggest_name(n: &str) -> String {
+pub(super) fn suggest_name(n: &str) -> String {
     let s: String = n
         .chars()
         .map(|c| {

@@ -32,6 +32,7 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
             devices: &[],
+            shared: &[],
         },
         VmConfig {
             name: "b",
@@ -47,6 +48,7 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
             devices: &[],
+            shared: &[],
         },
     ];
 

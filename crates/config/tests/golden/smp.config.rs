@@ -28,6 +28,7 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
             devices: &[],
+            shared: &[],
         },
     ];
 

@@ -1,0 +1,62 @@
+//! The GICv3 virtual CPU interface control registers (ICH_*_EL2): list registers and
+//! the hypervisor control register. The guest acknowledges and completes interrupts
+//! through its ICV_* registers without exits; the hypervisor only fills and reads back
+//! list registers.
+
+use crate::sysreg::isb;
+
+/// ICH_HCR_EL2.En: the virtual CPU interface is enabled.
+pub const HCR_EN: u64 = 1 << 0;
+/// ICH_HCR_EL2.UIE: maintenance interrupt when at most one list register is valid.
+pub const HCR_UIE: u64 = 1 << 1;
+
+/// Number of implemented list registers (ICH_VTR_EL2.ListRegs + 1).
+pub fn lr_count() -> usize {
+    ((read_sysreg!(s3_4_c12_c11_1) & 0x1f) + 1) as usize
+}
+
+/// Writes ICH_HCR_EL2.
+pub fn set_hcr(v: u64) {
+    write_sysreg!(s3_4_c12_c11_0, v);
+    isb();
+}
+
+/// Writes ICH_VMCR_EL2 (the guest's virtual CPU interface control state).
+pub fn set_vmcr(v: u64) {
+    write_sysreg!(s3_4_c12_c11_7, v);
+}
+
+macro_rules! lr_access {
+    ($($n:literal => $reg:tt),* $(,)?) => {
+        /// Reads list register `n` (0 when `n` is not implemented).
+        pub fn read_lr(n: usize) -> u64 {
+            match n {
+                $($n => read_sysreg!($reg),)*
+                _ => 0,
+            }
+        }
+        /// Writes list register `n` (ignored when `n` is not implemented).
+        pub fn write_lr(n: usize, v: u64) {
+            match n {
+                $($n => write_sysreg!($reg, v),)*
+                _ => {}
+            }
+        }
+    };
+}
+
+lr_access!(
+    0 => s3_4_c12_c12_0, 1 => s3_4_c12_c12_1, 2 => s3_4_c12_c12_2, 3 => s3_4_c12_c12_3,
+    4 => s3_4_c12_c12_4, 5 => s3_4_c12_c12_5, 6 => s3_4_c12_c12_6, 7 => s3_4_c12_c12_7,
+    8 => s3_4_c12_c13_0, 9 => s3_4_c12_c13_1, 10 => s3_4_c12_c13_2, 11 => s3_4_c12_c13_3,
+    12 => s3_4_c12_c13_4, 13 => s3_4_c12_c13_5, 14 => s3_4_c12_c13_6, 15 => s3_4_c12_c13_7,
+);
+
+/// Clears every list register and disables the interface's maintenance requests.
+pub fn reset(enable: bool) {
+    for n in 0..lr_count() {
+        write_lr(n, 0);
+    }
+    set_vmcr(0);
+    set_hcr(if enable { HCR_EN } else { 0 });
+}

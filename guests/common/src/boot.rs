@@ -10,9 +10,11 @@
 //!   .bss, then calls `primary_main(x0)`.
 //! - Secondary: x0 = context_id = vCPU index (parks when >= MAX_VCPUS).
 //!
-//! Trap frame (see `exception::TrapFrame`, 800 bytes): x0..x30, ELR, SPSR, FPSR,
-//! FPCR, pad, q0..q31. Every vector saves the full frame, so a handler that returns
-//! (skip/retry) resumes any code transparently.
+//! Trap frame (see `exception::TrapFrame`, 816 bytes): x0..x30, ELR, SPSR, FPSR,
+//! FPCR, pad, q0..q31, stamp. Every vector saves the full frame, so a handler that
+//! returns (skip/retry) resumes any code transparently. The IRQ vector of the current
+//! EL (SP_ELx) first reads PMCCNTR_EL0 and CNTVCT_EL0 into `stamp` (the third and
+//! fourth instructions of the vector: interrupt latency is measured from there).
 
 use core::sync::atomic::AtomicU32;
 
@@ -146,10 +148,27 @@ core::arch::global_asm!(
     b       guest_common_trap_el\el
 .endm
 
+// Exception entry is context synchronizing: no ISB is needed before the reads.
+.macro GC_VENTRY_IRQ el, kind
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp]
+    mrs     x0, pmccntr_el0
+    mrs     x1, cntvct_el0
+    str     x0, [sp, #{stamp}]
+    str     x1, [sp, #({stamp} + 8)]
+    mov     x0, #((\el << 4) | \kind)
+    b       guest_common_trap_el\el
+.endm
+
 .macro GC_VECTORS el
     .balign 2048
 guest_common_vectors_el\el:
-    .irp kind, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .irp kind, 0, 1, 2, 3, 4
+    GC_VENTRY \el, \kind
+    .endr
+    GC_VENTRY_IRQ \el, 5
+    .irp kind, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     GC_VENTRY \el, \kind
     .endr
 .endm
@@ -248,5 +267,6 @@ GC_TRAP 2
 .popsection
 "#,
     frame = const core::mem::size_of::<crate::exception::TrapFrame>(),
+    stamp = const core::mem::offset_of!(crate::exception::TrapFrame, stamp),
     handler = sym crate::exception::trap,
 );

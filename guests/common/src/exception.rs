@@ -4,7 +4,10 @@
 //! Order for a synchronous exception taken at the current EL:
 //! 1. an armed [`crate::guard::catch`] on this vCPU records it and skips the instruction;
 //! 2. else the hook registered with [`set_sync_handler`] decides;
-//! 3. else (or for IRQ/FIQ/SError/lower-EL vectors) print ESR/ELR/FAR and SYSTEM_OFF.
+//! 3. else (or for FIQ/SError/lower-EL vectors) print ESR/ELR/FAR and SYSTEM_OFF.
+//!
+//! An IRQ taken at the current EL (SP_ELx) goes to [`crate::irq::dispatch`]; without
+//! a registered IRQ handler it is reported like the others.
 
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -25,9 +28,13 @@ pub struct TrapFrame {
     _pad: u64,
     /// q0..q31 of the interrupted context.
     pub vregs: [u128; 32],
+    /// IRQ vectors only: PMCCNTR_EL0 and CNTVCT_EL0 read by the entry stub before
+    /// anything else (see `boot.rs`); unspecified for other vectors.
+    pub stamp: [u64; 2],
 }
 
-const _: () = assert!(core::mem::size_of::<TrapFrame>() == 800);
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 816);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, stamp) == 800);
 
 /// A synchronous exception as the hook sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +160,9 @@ fn syndrome(el: u64) -> (u64, u64) {
 pub(crate) extern "C" fn trap(kind: u64, frame: &mut TrapFrame) {
     let el = kind >> 4;
     let index = (kind & 0xf) as usize;
+    if index == 5 && crate::irq::dispatch(frame) {
+        return;
+    }
     let (esr, far) = syndrome(el);
     let fault = Fault {
         esr,

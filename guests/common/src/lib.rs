@@ -4,7 +4,9 @@
 //! - boot code (`boot.rs`): `_start` for the primary vCPU, a PSCI `CPU_ON` entry for
 //!   secondaries, per-vCPU stacks, `.bss` zeroing, FP enable, exception vectors;
 //! - a line-atomic PL011 console (`println!`), PSCI calls, bootargs parsing, counter
-//!   helpers, and a synchronous-exception hook that can skip a faulting instruction.
+//!   helpers, and a synchronous-exception hook that can skip a faulting instruction;
+//! - a minimal GICv3 driver (`gic`), IRQ dispatch with counter stamps taken at vector
+//!   entry (`irq`), the PMU cycle counter (`pmu`) and the EL1 virtual timer.
 //!
 //! Rules inside:
 //! - The MMU stays off (the boot contract is "MMU off, DAIF masked"), so every data
@@ -25,7 +27,10 @@ pub mod console;
 pub mod cpu;
 pub mod dtb;
 pub mod exception;
+pub mod gic;
 pub mod guard;
+pub mod irq;
+pub mod pmu;
 pub mod psci;
 pub mod timer;
 

@@ -1,4 +1,5 @@
-//! Generic-timer counter helpers (CNTVCT_EL0 / CNTFRQ_EL0), busy waits only.
+//! Generic-timer helpers: the virtual counter (CNTVCT_EL0 / CNTFRQ_EL0), busy waits,
+//! and the EL1 virtual timer (CNTV_CVAL_EL0 / CNTV_CTL_EL0, PPI 27).
 
 use core::arch::asm;
 
@@ -53,4 +54,28 @@ pub fn wait_until(deadline: u64) {
 /// Busy-waits `us` microseconds.
 pub fn delay_us(us: u64) {
     wait_until(counter().saturating_add(us_to_ticks(us)));
+}
+
+/// INTID of the EL1 virtual timer (PPI 11).
+pub const VIRTUAL_TIMER_INTID: u32 = 27;
+
+/// Arms the virtual timer: CNTV_CVAL_EL0 = `cval`, CNTV_CTL_EL0 = ENABLE (unmasked).
+pub fn arm_virtual(cval: u64) {
+    // SAFETY: programming this vCPU's virtual timer; no memory is involved.
+    unsafe {
+        asm!("msr cntv_cval_el0, {}", "mov {t}, #1", "msr cntv_ctl_el0, {t}", "isb",
+            in(reg) cval, t = out(reg) _, options(nomem, nostack, preserves_flags))
+    };
+}
+
+/// Stops the virtual timer (CNTV_CTL_EL0 = 0), which also drops its interrupt line.
+pub fn stop_virtual() {
+    // SAFETY: disabling this vCPU's virtual timer; no memory is involved.
+    unsafe {
+        asm!(
+            "msr cntv_ctl_el0, xzr",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
 }

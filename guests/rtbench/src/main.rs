@@ -1,6 +1,10 @@
 //! rtbench: the real-time benchmark guest (bare-metal, EL1, no_std).
 //!
-//! Console protocol (docs/interfaces-draft.md), bootargs
+//! Modes (`mode=count|bench|noise`, default count): `bench` and `noise` are in
+//! `bench.rs` and `noise.rs` (docs/interfaces-draft.md, "Benchmark protocol"); all
+//! modes print the banner first.
+//!
+//! Count-mode console protocol (docs/interfaces-draft.md), bootargs
 //! `count=N period-us=U vcpus=K then=off|reset|hang`:
 //! ```text
 //! rtbench: banner vcpus=<K> el=<1|2>
@@ -19,6 +23,10 @@
 //! waited on forever.
 #![no_std]
 #![no_main]
+
+mod bench;
+mod noise;
+mod stats;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,7 +67,7 @@ struct Config {
 }
 
 /// A numeric bootarg, or `default` (reported) when it is malformed.
-fn number(boot: &BootInfo, key: &str, default: u64) -> u64 {
+pub(crate) fn number(boot: &BootInfo, key: &str, default: u64) -> u64 {
     match boot.args().number(key) {
         None => default,
         Some(Ok(v)) => v,
@@ -116,6 +124,12 @@ fn main(boot: &BootInfo) -> ! {
         cfg.vcpus,
         cpu::current_el()
     );
+    match boot.args().get("mode") {
+        None | Some("count") => {}
+        Some("bench") => bench::run(boot, cfg.vcpus),
+        Some("noise") => noise::run(boot, cfg.vcpus),
+        Some(other) => println!("rtbench-diag: bad mode={:?}, using count", other),
+    }
     match psci::version() {
         Ok((major, minor)) => println!("rtbench: psci version {}.{}", major, minor),
         Err(e) => println!(

@@ -1,0 +1,268 @@
+//! `mode=bench`: timer latency, null-hypercall and IPI round trips
+//! (docs/interfaces-draft.md, "Benchmark protocol").
+//!
+//! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
+//! bucket-ns=8`. Only vCPU 0 measures; vCPU 1 (started for the IPI phase only, so it
+//! is idle in nothing during the timer phase) answers SGI 1 with SGI 2.
+//!
+//! Timer latency, per sample: arm CNTV_CVAL = now + period, wait (IRQs masked, WFI,
+//! unmask), the IRQ vector stamps PMCCNTR/CNTVCT before anything else. Latency in
+//! ns = stamp - expected PMCCNTR at the compare value, where expected =
+//! 16 * CVAL + offset with the offset calibrated once (`pmu::calibrate_offset`,
+//! exact under icount); if calibration fails, the protocol's arm-time estimate
+//! pmc_at_arm + (CVAL - cnt_at_arm) * 16 is used and a diag line says so.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use guest_common::irq::{self, Stamp};
+use guest_common::{cpu, gic, pmu, println, psci, timer, BootInfo};
+
+use crate::number;
+use crate::stats::{CommaList, Hist, Stats};
+
+/// How long vCPU 1 may take to come up, and one IPI round trip at most.
+const START_TIMEOUT_US: u64 = 5_000_000;
+const IPI_TIMEOUT_US: u64 = 10_000;
+/// Busy-loop length of the PMCCNTR/CNTVCT self-check.
+const SELFCHECK_US: u64 = 1_000;
+
+/// INTIDs: SGI 1 (vCPU0 -> vCPU1), SGI 2 (answer), the virtual timer.
+const SGI_PING: u32 = 1;
+const SGI_PONG: u32 = 2;
+const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;
+
+static TIMER_FIRED: AtomicBool = AtomicBool::new(false);
+static TIMER_PMC: AtomicU64 = AtomicU64::new(0);
+static TIMER_CNT: AtomicU64 = AtomicU64::new(0);
+static PONG_FIRED: AtomicBool = AtomicBool::new(false);
+static PONG_PMC: AtomicU64 = AtomicU64::new(0);
+/// MPIDR of vCPU 0 (the answer's target) and of the responder (0 until it is up).
+static PRIMARY_MPIDR: AtomicU64 = AtomicU64::new(0);
+static RESPONDER_MPIDR: AtomicU64 = AtomicU64::new(0);
+static RESPONDER_UP: AtomicBool = AtomicBool::new(false);
+
+/// The IRQ handler of both vCPUs (each only ever gets its own INTIDs).
+fn on_irq(intid: u32, stamp: Stamp) {
+    match intid {
+        TIMER => {
+            TIMER_PMC.store(stamp.pmc, Ordering::Relaxed);
+            TIMER_CNT.store(stamp.cnt, Ordering::Relaxed);
+            timer::stop_virtual();
+            TIMER_FIRED.store(true, Ordering::Release);
+        }
+        SGI_PING => gic::send_sgi(SGI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed)),
+        SGI_PONG => {
+            PONG_PMC.store(stamp.pmc, Ordering::Relaxed);
+            PONG_FIRED.store(true, Ordering::Release);
+        }
+        _ => {}
+    }
+}
+
+struct Config {
+    period_us: u64,
+    samples: u64,
+    hvc: u64,
+    ipi: u64,
+    summary_every: u64,
+    bucket_ns: u64,
+}
+
+/// Runs the benchmark on vCPU 0 and powers off (or never returns with
+/// `summary-every`).
+pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
+    let cfg = Config {
+        period_us: number(boot, "period-us", 100).max(1),
+        samples: number(boot, "samples", 1000),
+        hvc: number(boot, "hvc", 1000),
+        ipi: number(boot, "ipi", 1000),
+        summary_every: number(boot, "summary-every", 0),
+        bucket_ns: number(boot, "bucket-ns", 8).max(1),
+    };
+    PRIMARY_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
+    irq::set_handler(on_irq);
+    gic::configure(boot);
+    let enable = (1 << TIMER) | (1 << SGI_PING) | (1 << SGI_PONG);
+    if let Err(e) = gic::init_distributor().and_then(|()| gic::init_cpu(enable)) {
+        println!("rtbench-diag: gic setup failed: {}", e.name());
+        psci::system_off();
+    }
+    pmu::init();
+    let milli = pmu::cycles_per_tick_milli(SELFCHECK_US);
+    println!(
+        "rtbench: selfcheck pmc_per_16ns={}.{:03}",
+        milli / 1000,
+        milli % 1000
+    );
+    timer_phase(&cfg);
+    hvc_phase(&cfg);
+    if vcpus >= 2 && cfg.ipi > 0 {
+        ipi_phase(&cfg);
+    }
+    println!("rtbench: bench done");
+    psci::system_off()
+}
+
+fn timer_phase(cfg: &Config) {
+    let offset = pmu::calibrate_offset();
+    if offset.is_none() {
+        println!("rtbench-diag: PMCCNTR/CNTVCT phase calibration failed, using arm-time estimate");
+    }
+    let w = pmu::ns_per_tick().unwrap_or(16);
+    let period = timer::us_to_ticks(cfg.period_us).max(1);
+    let (mut pmc, mut cnt) = (Stats::new(), Stats::new());
+    let mut hist = Hist::new(cfg.bucket_ns);
+    let mut taken: u64 = 0;
+    while cfg.summary_every > 0 || taken < cfg.samples {
+        TIMER_FIRED.store(false, Ordering::Relaxed);
+        let cnt_arm = timer::counter();
+        let pmc_arm = pmu::cycles();
+        let cval = cnt_arm.wrapping_add(period);
+        timer::arm_virtual(cval);
+        irq::wait_masked(|| TIMER_FIRED.load(Ordering::Acquire));
+        let (pmc_e, cnt_e) = (
+            TIMER_PMC.load(Ordering::Relaxed),
+            TIMER_CNT.load(Ordering::Relaxed),
+        );
+        let expected = match offset {
+            Some(o) => cval.wrapping_mul(w).wrapping_add(o),
+            None => pmc_arm.wrapping_add(period.wrapping_mul(w)),
+        };
+        let lat = (pmc_e.wrapping_sub(expected) as i64).max(0) as u64;
+        pmc.add(lat);
+        cnt.add(timer::ticks_to_ns(cnt_e.saturating_sub(cval)));
+        hist.add(lat);
+        taken += 1;
+        if cfg.summary_every > 0 && pmc.count() >= cfg.summary_every {
+            print_timer(&pmc, &cnt);
+            (pmc, cnt) = (Stats::new(), Stats::new());
+        }
+    }
+    print_timer(&pmc, &cnt);
+    println!(
+        "rtbench: hist metric=timer bucket_ns={} counts={}",
+        hist.bucket_ns(),
+        CommaList(hist.counts())
+    );
+}
+
+fn print_timer(pmc: &Stats, cnt: &Stats) {
+    println!(
+        "rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} cnt_min_ns={} cnt_avg_ns={} cnt_max_ns={}",
+        pmc.count(),
+        pmc.min(),
+        pmc.avg(),
+        pmc.max(),
+        cnt.min(),
+        cnt.avg(),
+        cnt.max()
+    );
+}
+
+fn print_result(metric: &str, s: &Stats) {
+    println!(
+        "rtbench: result metric={} samples={} min_ns={} avg_ns={} max_ns={}",
+        metric,
+        s.count(),
+        s.min(),
+        s.avg(),
+        s.max()
+    );
+}
+
+/// One PSCI_VERSION call through the PSCI conduit, timed by PMCCNTR (nothing is
+/// subtracted: the second read is part of the figure).
+fn timed_null_call(smc: bool) -> u64 {
+    let (p0, p1): (u64, u64);
+    macro_rules! timed {
+        ($insn:literal) => {
+            // SAFETY: an SMCCC PSCI_VERSION call between two PMCCNTR reads; x0-x17
+            // may be clobbered per SMCCC; the callee may touch memory (no `nomem`).
+            unsafe {
+                asm!("isb", "mrs {p0}, pmccntr_el0", $insn, "mrs {p1}, pmccntr_el0",
+                    p0 = out(reg) p0, p1 = out(reg) p1,
+                    inout("x0") u64::from(psci::PSCI_VERSION) => _,
+                    out("x1") _, out("x2") _, out("x3") _, out("x4") _, out("x5") _,
+                    out("x6") _, out("x7") _, out("x8") _, out("x9") _, out("x10") _,
+                    out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                    out("x15") _, out("x16") _, out("x17") _, options(nostack))
+            }
+        };
+    }
+    if smc {
+        timed!("smc #0");
+    } else {
+        timed!("hvc #0");
+    }
+    p1.wrapping_sub(p0)
+}
+
+fn hvc_phase(cfg: &Config) {
+    let smc = psci::uses_smc();
+    let mut s = Stats::new();
+    for _ in 0..cfg.hvc {
+        s.add(timed_null_call(smc));
+    }
+    print_result("hvc", &s);
+}
+
+fn ipi_phase(cfg: &Config) {
+    guest_common::set_secondary_main(responder_main);
+    let ret = psci::cpu_on(1, guest_common::secondary_entry_point(), 1);
+    if ret != 0 {
+        println!(
+            "rtbench-diag: cpu_on vcpu 1 failed: {} ({})",
+            ret,
+            psci::error_name(ret)
+        );
+        return;
+    }
+    let deadline = timer::counter().saturating_add(timer::us_to_ticks(START_TIMEOUT_US));
+    while !RESPONDER_UP.load(Ordering::Acquire) {
+        if timer::counter() >= deadline {
+            println!("rtbench-diag: vcpu 1 timeout: never came online");
+            return;
+        }
+        timer::delay_us(10);
+    }
+    let target = RESPONDER_MPIDR.load(Ordering::Relaxed);
+    let watchdog = timer::us_to_ticks(IPI_TIMEOUT_US);
+    let mut s = Stats::new();
+    for _ in 0..cfg.ipi {
+        TIMER_FIRED.store(false, Ordering::Relaxed);
+        PONG_FIRED.store(false, Ordering::Relaxed);
+        timer::arm_virtual(timer::counter().wrapping_add(watchdog));
+        let p0 = pmu::cycles();
+        gic::send_sgi(SGI_PING, target);
+        irq::wait_masked(|| {
+            PONG_FIRED.load(Ordering::Acquire) || TIMER_FIRED.load(Ordering::Acquire)
+        });
+        timer::stop_virtual();
+        if !PONG_FIRED.load(Ordering::Acquire) {
+            println!("rtbench-diag: ipi timeout after {} round trips", s.count());
+            return;
+        }
+        s.add(PONG_PMC.load(Ordering::Relaxed).wrapping_sub(p0));
+    }
+    print_result("ipi", &s);
+}
+
+/// vCPU 1 in bench mode: answers SGI 1 with SGI 2 to vCPU 0, forever.
+fn responder_main(index: usize) -> ! {
+    if let Err(e) = gic::init_cpu((1 << SGI_PING) | (1 << SGI_PONG)) {
+        println!(
+            "rtbench-diag: vcpu {} gic setup failed: {}",
+            index,
+            e.name()
+        );
+        cpu::park();
+    }
+    RESPONDER_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
+    RESPONDER_UP.store(true, Ordering::Release);
+    irq::enable();
+    loop {
+        // SAFETY: WFI only suspends until an interrupt; the handler does the work.
+        unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
+    }
+}

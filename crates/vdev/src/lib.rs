@@ -17,8 +17,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod gicpass;
 pub mod pl011;
 pub mod regs;
+pub mod vgic;
 
 /// Size of one MMIO access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -1,0 +1,183 @@
+//! The GICv3 seen by a VM in *direct* interrupt mode: its cores' private interrupts
+//! are real, so accesses to its redistributors reach the hardware, filtered so that a
+//! guest can never touch what the hypervisor keeps for itself (its Group-0 SGIs) or
+//! what belongs to another partition (SPIs it does not own, the distributor's global
+//! control). This module only decides; the caller performs the physical access.
+//!
+//! Registers are described in sorted tables, one row per register or register array,
+//! and found by binary search.
+
+use crate::Width;
+
+/// Frame offsets inside one 128 KiB redistributor region.
+const SGI_BASE: u64 = 0x1_0000;
+
+/// What the caller does with one trapped access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Access the same register of the physical frame. For a write, only the bits in
+    /// `mask` come from the guest; the others keep their hardware value
+    /// (read-modify-write), or are written as zero for set/clear registers
+    /// (`rmw = false`), which leaves them untouched. For a read, bits outside `mask`
+    /// read as zero.
+    Hw {
+        /// Bits (of the accessed width, at the accessed offset) the guest owns.
+        mask: u64,
+        /// Whether a write must merge with the hardware value.
+        rmw: bool,
+    },
+    /// A read answered without the hardware.
+    Value(u64),
+    /// A write that is ignored.
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// One bit per INTID, read-write (IGROUPR).
+    Bits,
+    /// One bit per INTID, write-1-to-set or write-1-to-clear.
+    SetClear,
+    /// One byte per INTID (IPRIORITYR).
+    Bytes,
+    /// Two bits per INTID for INTIDs 16..31 (ICFGR1).
+    PpiConfig,
+    /// Read from the hardware, writes ignored.
+    ReadOnly,
+    /// Read as zero, writes ignored.
+    Raz,
+    /// GICR_TYPER: the vCPU's own affinity.
+    Typer,
+    /// GICD_CTLR: affinity routing and Group 1 shown enabled; the hypervisor owns it.
+    DistCtlr,
+}
+
+#[derive(Debug)]
+struct Row {
+    offset: u64,
+    len: u64,
+    kind: Kind,
+}
+
+const fn row(offset: u64, len: u64, kind: Kind) -> Row {
+    Row { offset, len, kind }
+}
+
+/// Redistributor registers (offsets inside the vCPU's 128 KiB region).
+const REDIST: &[Row] = &[
+    row(0x0000, 4, Kind::Raz),                 // GICR_CTLR
+    row(0x0004, 4, Kind::ReadOnly),            // GICR_IIDR
+    row(0x0008, 8, Kind::Typer),               // GICR_TYPER
+    row(0x0014, 4, Kind::Raz),                 // GICR_WAKER: always awake
+    row(0xffe8, 4, Kind::ReadOnly),            // GICR_PIDR2
+    row(SGI_BASE + 0x080, 4, Kind::Bits),      // IGROUPR0
+    row(SGI_BASE + 0x100, 4, Kind::SetClear),  // ISENABLER0
+    row(SGI_BASE + 0x180, 4, Kind::SetClear),  // ICENABLER0
+    row(SGI_BASE + 0x200, 4, Kind::SetClear),  // ISPENDR0
+    row(SGI_BASE + 0x280, 4, Kind::SetClear),  // ICPENDR0
+    row(SGI_BASE + 0x300, 4, Kind::SetClear),  // ISACTIVER0
+    row(SGI_BASE + 0x380, 4, Kind::SetClear),  // ICACTIVER0
+    row(SGI_BASE + 0x400, 32, Kind::Bytes),    // IPRIORITYR0..7
+    row(SGI_BASE + 0xc00, 4, Kind::ReadOnly),  // ICFGR0 (SGIs: edge)
+    row(SGI_BASE + 0xc04, 4, Kind::PpiConfig), // ICFGR1
+    row(SGI_BASE + 0xd00, 4, Kind::Raz),       // IGRPMODR0
+];
+
+/// Distributor registers. A direct VM owns no SPI yet, so every per-interrupt register
+/// reads as zero and ignores writes; the identification registers are real.
+const DIST: &[Row] = &[
+    row(0x0000, 4, Kind::DistCtlr), // GICD_CTLR
+    row(0x0004, 4, Kind::ReadOnly), // GICD_TYPER
+    row(0x0008, 4, Kind::ReadOnly), // GICD_IIDR
+    row(0x000c, 4, Kind::ReadOnly), // GICD_TYPER2
+    row(0x0080, 0x80, Kind::Raz),   // IGROUPR
+    row(0x0100, 0x400, Kind::Raz),  // ISENABLER .. ICACTIVER
+    row(0x0400, 0x400, Kind::Raz),  // IPRIORITYR
+    row(0x0c00, 0x100, Kind::Raz),  // ICFGR
+    row(0x0d00, 0x80, Kind::Raz),   // IGRPMODR
+    row(0x6100, 0x2000, Kind::Raz), // IROUTER
+    row(0xffe8, 4, Kind::ReadOnly), // GICD_PIDR2
+];
+
+fn find(table: &[Row], off: u64) -> Option<&Row> {
+    let i = match table.binary_search_by(|r| r.offset.cmp(&off)) {
+        Ok(i) => i,
+        Err(0) => return None,
+        Err(i) => i - 1,
+    };
+    table.get(i).filter(|r| off - r.offset < r.len)
+}
+
+/// The row holding the whole access `[off, off + width)`, if one does.
+fn find_access(table: &[Row], off: u64, width: Width) -> Option<&Row> {
+    find(table, off).filter(|r| off - r.offset + width.bytes() <= r.len)
+}
+
+/// The guest-owned bits of `width` bytes at byte `at` of a register whose INTID `n`
+/// has `bits` bits at bit `n * bits` (INTIDs counted from `first`).
+fn owned(reserved: u32, at: u64, width: Width, bits: u64, first: u64) -> u64 {
+    let mut mask = 0u64;
+    for b in 0..width.bytes() * 8 {
+        let bit = (at + b / 8) * 8 + b % 8;
+        let intid = first + bit / bits;
+        let guest = intid >= 32 || reserved & (1 << intid) == 0;
+        if guest {
+            mask |= 1 << b;
+        }
+    }
+    mask
+}
+
+/// The action for an access to a direct VM's redistributor at `off` (inside its 128 KiB
+/// region). `vcpu` is its index, `last` whether it is the VM's last vCPU, `reserved`
+/// the private INTIDs the hypervisor keeps (bit per INTID 0..31).
+pub fn redist(off: u64, width: Width, write: bool, vcpu: u64, last: bool, reserved: u32) -> Action {
+    let Some(r) = find_access(REDIST, off, width) else {
+        return if write {
+            Action::Ignore
+        } else {
+            Action::Value(0)
+        };
+    };
+    let at = off - r.offset;
+    let hw = |mask: u64, rmw: bool| Action::Hw { mask, rmw };
+    match (r.kind, write) {
+        (Kind::Bits, _) => hw(owned(reserved, at, width, 1, 0), true),
+        (Kind::SetClear, _) => hw(owned(reserved, at, width, 1, 0), false),
+        (Kind::Bytes, _) => hw(owned(reserved, at, width, 8, 0), true),
+        (Kind::PpiConfig, _) => hw(width.mask(), true),
+        (Kind::ReadOnly, false) => hw(width.mask(), false),
+        (Kind::Typer, false) => {
+            let typer = (vcpu << 32) | (vcpu << 8) | if last { 1 << 4 } else { 0 };
+            Action::Value(typer >> (at * 8) & width.mask())
+        }
+        (Kind::DistCtlr | Kind::Raz, false) => Action::Value(0),
+        _ => Action::Ignore,
+    }
+}
+
+/// The action for an access to the distributor by a direct VM.
+pub fn dist(off: u64, width: Width, write: bool) -> Action {
+    const CTLR_SHOWN: u64 = (1 << 1) | (1 << 4) | (1 << 6); // Grp1, ARE, DS
+    match find_access(DIST, off, width).map(|r| (r.kind, off - r.offset)) {
+        Some((Kind::ReadOnly, _)) if !write => Action::Hw {
+            mask: width.mask(),
+            rmw: false,
+        },
+        Some((Kind::DistCtlr, at)) if !write => {
+            Action::Value(CTLR_SHOWN >> (at * 8) & width.mask())
+        }
+        _ if write => Action::Ignore,
+        _ => Action::Value(0),
+    }
+}
+
+/// Merges a guest write into the hardware value: bits in `mask` from `value`, the
+/// rest from `hw` when `rmw`, else zero.
+pub fn merge(action_mask: u64, rmw: bool, hw: u64, value: u64) -> u64 {
+    let keep = if rmw { hw & !action_mask } else { 0 };
+    keep | (value & action_mask)
+}
+
+#[cfg(test)]
+mod tests;

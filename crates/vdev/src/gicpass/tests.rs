@@ -1,0 +1,120 @@
+use super::*;
+
+const HYP: u32 = (1 << 14) | (1 << 15);
+
+#[test]
+fn hypervisor_sgis_are_masked_in_bit_registers() {
+    let a = redist(SGI_BASE + 0x100, Width::Word, true, 0, true, HYP);
+    assert_eq!(
+        a,
+        Action::Hw {
+            mask: 0xffff_3fff,
+            rmw: false
+        }
+    );
+    // A guest that writes all ones to ICENABLER0 leaves SGIs 14 and 15 alone.
+    assert_eq!(merge(0xffff_3fff, false, 0xc000, 0xffff_ffff), 0xffff_3fff);
+    // IGROUPR0 keeps the hypervisor's SGIs in Group 0 whatever the guest writes.
+    let Action::Hw { mask, rmw } = redist(SGI_BASE + 0x80, Width::Word, true, 0, true, HYP) else {
+        panic!("IGROUPR0 is passed through");
+    };
+    assert!(rmw);
+    assert_eq!(
+        merge(mask, rmw, 0x0000_0000, 0xffff_ffff) & u64::from(HYP),
+        0
+    );
+}
+
+#[test]
+fn priorities_of_reserved_sgis_are_kept() {
+    // IPRIORITYR3 holds INTIDs 12..15: bytes 2 and 3 are the hypervisor's.
+    let a = redist(SGI_BASE + 0x40c, Width::Word, true, 0, true, HYP);
+    assert_eq!(
+        a,
+        Action::Hw {
+            mask: 0x0000_ffff,
+            rmw: true
+        }
+    );
+    assert_eq!(merge(0xffff, true, 0x8080_0000, 0xa0a0_a0a0), 0x8080_a0a0);
+    // Byte access to INTID 27's priority belongs to the guest.
+    let b = redist(SGI_BASE + 0x41b, Width::Byte, true, 0, true, HYP);
+    assert_eq!(
+        b,
+        Action::Hw {
+            mask: 0xff,
+            rmw: true
+        }
+    );
+    let c = redist(SGI_BASE + 0x40f, Width::Byte, true, 0, true, HYP);
+    assert_eq!(c, Action::Hw { mask: 0, rmw: true });
+}
+
+#[test]
+fn typer_names_the_vcpu_and_the_last_frame() {
+    assert_eq!(
+        redist(0x8, Width::Double, false, 1, true, HYP),
+        Action::Value((1 << 32) | (1 << 8) | (1 << 4))
+    );
+    assert_eq!(
+        redist(0xc, Width::Word, false, 2, false, HYP),
+        Action::Value(2)
+    );
+    assert_eq!(redist(0x8, Width::Word, true, 0, true, HYP), Action::Ignore);
+}
+
+#[test]
+fn control_registers_are_not_the_guests() {
+    assert_eq!(redist(0x0, Width::Word, true, 0, true, HYP), Action::Ignore);
+    assert_eq!(
+        redist(0x14, Width::Word, false, 0, true, HYP),
+        Action::Value(0)
+    );
+    assert_eq!(dist(0x0, Width::Word, true), Action::Ignore);
+    assert_eq!(dist(0x0, Width::Word, false), Action::Value(0x52));
+    assert_eq!(
+        dist(0x4, Width::Word, false),
+        Action::Hw {
+            mask: 0xffff_ffff,
+            rmw: false
+        }
+    );
+    // SPIs a direct VM does not own read as zero and ignore writes.
+    assert_eq!(dist(0x104, Width::Word, true), Action::Ignore);
+    assert_eq!(dist(0x104, Width::Word, false), Action::Value(0));
+    assert_eq!(dist(0x6100 + 8 * 40, Width::Double, true), Action::Ignore);
+}
+
+#[test]
+fn accesses_wider_than_the_register_are_refused() {
+    assert_eq!(
+        redist(SGI_BASE + 0x100, Width::Double, true, 0, true, HYP),
+        Action::Ignore
+    );
+    assert_eq!(
+        redist(SGI_BASE + 0x41c, Width::Double, false, 0, true, HYP),
+        Action::Value(0)
+    );
+}
+
+#[test]
+fn unknown_offsets_never_reach_the_hardware() {
+    let mut x = 0x1234_5678_9abc_def0u64;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let off = x % 0x2_0000;
+        let width = [Width::Byte, Width::Half, Width::Word, Width::Double][(x >> 20) as usize % 4];
+        let write = x & (1 << 30) != 0;
+        let a = redist(off, width, write, x >> 40 & 7, x & 1 == 0, HYP);
+        if let Action::Hw { mask, .. } = a {
+            assert!(
+                find_access(REDIST, off, width).is_some(),
+                "offset {off:#x} passed through"
+            );
+            assert_eq!(mask & !width.mask(), 0);
+        }
+        let _ = dist(off, width, write);
+    }
+}

@@ -1,0 +1,125 @@
+//! Interrupt sources: device injection, level lines, and SGIs between the VM's own
+//! vCPUs (a trapped `ICC_SGI1R_EL1` write).
+
+use super::state::vcpu_bit;
+use super::{Notify, VGic, FIRST_SPI, NR_IRQS};
+
+/// `ICC_SGI1R_EL1` fields.
+pub mod sgi1r {
+    /// TargetList, bits 15:0: one bit per Aff0 value `RS * 16 + bit`.
+    pub const TARGET_LIST: u64 = 0xffff;
+    /// Aff1, bits 23:16.
+    pub const AFF1_SHIFT: u32 = 16;
+    /// INTID, bits 27:24.
+    pub const INTID_SHIFT: u32 = 24;
+    /// Aff2, bits 39:32.
+    pub const AFF2_SHIFT: u32 = 32;
+    /// Interrupt Routing Mode, bit 40: 1 = every PE but the sender.
+    pub const IRM: u64 = 1 << 40;
+    /// Range Selector, bits 47:44.
+    pub const RS_SHIFT: u32 = 44;
+    /// Aff3, bits 55:48.
+    pub const AFF3_SHIFT: u32 = 48;
+}
+
+impl VGic {
+    /// The vCPU that receives `intid`: `vcpu` for a private one (if it exists),
+    /// the routed vCPU for an SPI.
+    fn receiver(&self, intid: u32, vcpu: usize) -> Option<usize> {
+        if intid >= NR_IRQS {
+            None
+        } else if intid < FIRST_SPI {
+            (vcpu < self.nvcpus).then_some(vcpu)
+        } else {
+            self.spi_target(intid)
+        }
+    }
+
+    /// Kick for `target` if `intid` is deliverable there.
+    fn kick_if_deliverable(&self, target: usize, intid: u32) -> Notify {
+        if self.deliverable(target, intid) {
+            Notify {
+                kick: vcpu_bit(target),
+                ..Notify::NONE
+            }
+        } else {
+            Notify::NONE
+        }
+    }
+
+    /// Makes `intid` pending (edge semantics: sets its latch, whatever its
+    /// configuration). `vcpu` selects the vCPU for an SGI or PPI and is ignored for
+    /// an SPI. A HW-linked interrupt is delivered with its physical INTID. An INTID
+    /// out of range, or a private one of a vCPU that does not exist, is ignored.
+    /// The kick names the receiving vCPU when the interrupt is deliverable now.
+    pub fn inject(&mut self, intid: u32, vcpu: usize) -> Notify {
+        if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
+            return Notify::NONE;
+        }
+        self.latch.set(vcpu, intid, true);
+        match self.receiver(intid, vcpu) {
+            Some(t) => self.kick_if_deliverable(t, intid),
+            None => Notify::NONE,
+        }
+    }
+
+    /// Drives the input line of `intid` (`vcpu` as for [`VGic::inject`]). A
+    /// level-sensitive interrupt is pending while the line is high; an
+    /// edge-triggered one latches on a rising edge.
+    pub fn set_level(&mut self, intid: u32, vcpu: usize, high: bool) -> Notify {
+        if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
+            return Notify::NONE;
+        }
+        let rising = high && !self.level.get(vcpu, intid);
+        self.level.set(vcpu, intid, high);
+        if !rising {
+            return Notify::NONE;
+        }
+        if self.edge.get(vcpu, intid) {
+            self.latch.set(vcpu, intid, true);
+        }
+        match self.receiver(intid, vcpu) {
+            Some(t) => self.kick_if_deliverable(t, intid),
+            None => Notify::NONE,
+        }
+    }
+
+    /// The vCPUs an `ICC_SGI1R_EL1` value written by `from` targets in this VM.
+    ///
+    /// vCPU `i` has affinity `0.0.0.i`, so a target list only names vCPUs when
+    /// Aff3, Aff2, Aff1 and RS are zero; targets at or past `nvcpus` are dropped.
+    /// IRM = 1 targets every other vCPU of this VM. Nothing ever leaves the VM.
+    pub fn sgi_targets(&self, from: usize, value: u64) -> u32 {
+        if from >= self.nvcpus {
+            return 0;
+        }
+        let all = self.all_vcpus();
+        if value & sgi1r::IRM != 0 {
+            return all & !vcpu_bit(from);
+        }
+        let aff1 = (value >> sgi1r::AFF1_SHIFT) & 0xff;
+        let aff2 = (value >> sgi1r::AFF2_SHIFT) & 0xff;
+        let aff3 = (value >> sgi1r::AFF3_SHIFT) & 0xff;
+        let rs = (value >> sgi1r::RS_SHIFT) & 0xf;
+        if aff1 | aff2 | aff3 | rs != 0 {
+            return 0;
+        }
+        u32::try_from(value & sgi1r::TARGET_LIST).unwrap_or(0) & all
+    }
+
+    /// Handles a trapped `ICC_SGI1R_EL1` write by vCPU `from`: makes SGI
+    /// `value[27:24]` pending on each target ([`VGic::sgi_targets`]). The kick
+    /// names the targets for which it is deliverable now.
+    pub fn send_sgi(&mut self, from: usize, value: u64) -> Notify {
+        let targets = self.sgi_targets(from, value);
+        let intid = u32::try_from((value >> sgi1r::INTID_SHIFT) & 0xf).unwrap_or(0);
+        let mut notify = Notify::NONE;
+        for t in 0..self.nvcpus {
+            if targets & vcpu_bit(t) != 0 {
+                self.latch.set(t, intid, true);
+                notify = notify.or(self.kick_if_deliverable(t, intid));
+            }
+        }
+        notify
+    }
+}

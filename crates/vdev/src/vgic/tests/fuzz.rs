@@ -1,0 +1,147 @@
+//! A deterministic random walk over every entry point: nothing may panic, and the
+//! invariants between the model and the list registers must hold.
+
+use super::*;
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WIDTHS: [Width; 4] = [Width::Byte, Width::Half, Width::Word, Width::Double];
+
+fn offset(r: &mut Rng, span: u64) -> u64 {
+    match r.below(4) {
+        0 => r.next(),              // anywhere
+        1 => r.below(span),         // inside the frame
+        2 => r.below(span / 4) * 4, // aligned words
+        _ => r.below(0x1000) & !3,  // the dense low registers
+    }
+}
+
+#[test]
+fn random_accesses_never_panic() {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut g = gic(4);
+    let mut lrs = [[Lr::INVALID; 4]; 10];
+    let mut delivered = 0u32;
+    for step in 0..200_000u32 {
+        let width = WIDTHS[r.below(4) as usize];
+        let value = if r.below(2) == 0 {
+            r.next()
+        } else {
+            r.below(4)
+        };
+        let vcpu = r.below(10) as usize;
+        let intid = match r.below(3) {
+            0 => r.next() as u32,
+            _ => r.below(u64::from(NR_IRQS) + 4) as u32,
+        };
+        match r.below(12) {
+            0 => {
+                let _ = g.dist_read(offset(&mut r, GICD_SIZE), width);
+            }
+            1 | 2 => {
+                let _ = g.dist_write(offset(&mut r, GICD_SIZE), width, value);
+            }
+            3 => {
+                let _ = g.redist_read(
+                    vcpu,
+                    0x1_0000 * r.below(2) + offset(&mut r, 0x1_0000),
+                    width,
+                );
+            }
+            4 => {
+                let _ = g.redist_write(
+                    vcpu,
+                    0x1_0000 * r.below(2) + offset(&mut r, 0x1_0000),
+                    width,
+                    value,
+                );
+            }
+            5 => {
+                let _ = g.inject(intid, vcpu);
+            }
+            6 => {
+                let _ = g.set_level(intid, vcpu, r.below(2) == 0);
+            }
+            7 => {
+                let _ = g.send_sgi(vcpu, r.next() & 0x00ff_f1ff_0fff_ffff);
+            }
+            8 | 9 => {
+                // The guest runs: acknowledge, complete, or leave entries.
+                let l = &mut lrs[vcpu];
+                for e in l.iter_mut() {
+                    e.state = match (e.state, r.below(3)) {
+                        (LrState::Pending, 0) => LrState::Active,
+                        (LrState::PendingActive, 0) => LrState::Active,
+                        (_, 1) => LrState::Invalid,
+                        (s, _) => s,
+                    };
+                }
+                g.sync_lrs(vcpu, l);
+                let _ = g.flush_lrs(vcpu, l);
+                delivered += l.iter().filter(|e| e.state != LrState::Invalid).count() as u32;
+                check(&g, vcpu, l);
+            }
+            10 => {
+                let _ = g.set_hw(intid, vcpu, r.below(1100) as u32);
+                let _ = g.pending_for(vcpu);
+                let _ = g.redist_split(r.next());
+            }
+            _ => {
+                if step % 1000 == 0 {
+                    let n = r.below(MAX_VCPUS as u64 + 3) as usize;
+                    if (1..=MAX_VCPUS).contains(&n) {
+                        g = gic(n);
+                    } else {
+                        g.reset(n);
+                    }
+                    lrs = [[Lr::INVALID; 4]; 10];
+                }
+            }
+        }
+    }
+    assert!(
+        delivered > 1000,
+        "the walk must reach the list registers: {delivered}"
+    );
+}
+
+/// No INTID twice in a vCPU's list registers; SPIs in at most one vCPU's.
+fn check(g: &VGic, vcpu: usize, l: &[Lr]) {
+    let live: std::vec::Vec<u32> = l
+        .iter()
+        .filter(|e| e.state != LrState::Invalid)
+        .map(|e| e.intid)
+        .collect();
+    for (i, a) in live.iter().enumerate() {
+        assert!(
+            !live[i + 1..].contains(a),
+            "duplicate {a} in vCPU {vcpu}: {l:?}"
+        );
+        assert!(*a < NR_IRQS);
+    }
+    if vcpu < g.nvcpus() {
+        let held = g.in_lr[vcpu];
+        for a in &live {
+            assert!(held.contains(*a));
+        }
+        for other in 0..g.nvcpus() {
+            if other != vcpu {
+                let both = held.and(g.in_lr[other]);
+                assert_eq!(both.word(1) | both.word(2) | both.word(3), 0);
+            }
+        }
+    }
+}

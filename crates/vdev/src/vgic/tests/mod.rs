@@ -1,0 +1,91 @@
+//! T0 tests of the virtual GICv3.
+
+extern crate std;
+
+use super::dist::reg as gicd;
+use super::redist::reg as gicr;
+use super::*;
+
+mod fuzz;
+mod lrs;
+mod regs;
+
+/// A vGIC with `n` vCPUs, both groups enabled, every SPI and private interrupt
+/// enabled at priority 0xa0 (as Linux would leave them).
+fn gic(n: usize) -> VGic {
+    let mut g = VGic::new();
+    g.reset(n);
+    dw(&mut g, gicd::CTLR, 0x3);
+    for i in 1..4 {
+        dw(&mut g, gicd::ISENABLER + 4 * i, u32::MAX);
+    }
+    for v in 0..n {
+        rw(&mut g, v, gicr::ISENABLER0, u32::MAX);
+    }
+    for intid in 0..NR_IRQS {
+        set_prio(&mut g, 0, intid, 0xa0);
+    }
+    for v in 1..n {
+        for intid in 0..32 {
+            set_prio(&mut g, v, intid, 0xa0);
+        }
+    }
+    g
+}
+
+fn set_prio(g: &mut VGic, vcpu: usize, intid: u32, p: u8) {
+    if intid < 32 {
+        g.redist_write(
+            vcpu,
+            gicr::IPRIORITYR0 + u64::from(intid),
+            Width::Byte,
+            p.into(),
+        )
+        .unwrap();
+    } else {
+        g.dist_write(gicd::IPRIORITYR + u64::from(intid), Width::Byte, p.into())
+            .unwrap();
+    }
+}
+
+fn dr(g: &mut VGic, off: u64) -> u32 {
+    g.dist_read(off, Width::Word).unwrap() as u32
+}
+fn dw(g: &mut VGic, off: u64, v: u32) -> Notify {
+    g.dist_write(off, Width::Word, v.into()).unwrap()
+}
+fn rr(g: &mut VGic, vcpu: usize, off: u64) -> u32 {
+    g.redist_read(vcpu, off, Width::Word).unwrap() as u32
+}
+fn rw(g: &mut VGic, vcpu: usize, off: u64, v: u32) -> Notify {
+    g.redist_write(vcpu, off, Width::Word, v.into()).unwrap()
+}
+
+/// Routes SPI `intid` to `vcpu`.
+fn route(g: &mut VGic, intid: u32, vcpu: u64) -> Notify {
+    let off = gicd::IROUTER + 8 * u64::from(intid - 32);
+    g.dist_write(off, Width::Double, vcpu).unwrap()
+}
+
+/// `n` free list registers.
+fn lrs(n: usize) -> std::vec::Vec<Lr> {
+    std::vec![Lr::INVALID; n]
+}
+
+/// INTIDs in the list registers with the given state, in slot order.
+fn ids(lrs: &[Lr], state: LrState) -> std::vec::Vec<u32> {
+    lrs.iter()
+        .filter(|l| l.state == state)
+        .map(|l| l.intid)
+        .collect()
+}
+
+/// The guest acknowledges and completes every Pending entry (EOI): they become
+/// Invalid, as the hardware leaves them.
+fn eoi_all(lrs: &mut [Lr]) {
+    for l in lrs.iter_mut() {
+        if l.state != LrState::Invalid {
+            l.state = LrState::Invalid;
+        }
+    }
+}

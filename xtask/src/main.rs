@@ -3,6 +3,7 @@
 //! `cargo xtask <command>` (an alias in .cargo/config.toml). Every command that needs
 //! QEMU or the bare-metal Rust target installs what is missing first (`setup`).
 
+mod bench;
 mod console;
 mod image;
 mod qemu;
@@ -75,6 +76,31 @@ enum Cmd {
         #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
         timeout_scale: f64,
         /// Do not build: boot the images already in target/images/ (quick re-runs).
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// The T4 latency benchmark (docs/benchmark.md): rtbench bare and under rtvisor
+    /// under `-icount shift=0,sleep=off`; writes target/bench/latency.{json,md}, an SVG
+    /// histogram and the console log per configuration; fails if a run or a budget fails.
+    Bench {
+        /// CI check of the machinery and determinism (not the budgets): fewer samples,
+        /// bare + rtvisor-virtual + rtvisor-direct, each booted twice; target/bench/quick/.
+        #[arg(long)]
+        quick: bool,
+        /// Only these configurations (repeatable or comma-separated): bare,
+        /// rtvisor-virtual, rtvisor-direct, rtvisor-virtual-noisy, rtvisor-direct-noisy.
+        #[arg(long, value_name = "NAME")]
+        only: Vec<String>,
+        /// Boot every configuration twice and require byte-identical rtbench output.
+        #[arg(long)]
+        repeat: bool,
+        /// Seconds to wait for `rtbench: bench done` per boot (default 300, --quick 50).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// Echo every console line as it arrives.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Do not build: boot the guests and images already in target/.
         #[arg(long)]
         no_build: bool,
     },
@@ -161,6 +187,28 @@ fn main() -> ExitCode {
                 no_build,
             };
             match testrun::run(&opts) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            }
+        }
+        Cmd::Bench {
+            quick,
+            only,
+            repeat,
+            timeout,
+            verbose,
+            no_build,
+        } => {
+            let opts = bench::Options {
+                quick,
+                only,
+                repeat,
+                timeout,
+                verbose,
+                no_build,
+            };
+            match bench::run(&opts) {
                 Ok(true) => Ok(()),
                 Ok(false) => return ExitCode::FAILURE,
                 Err(e) => Err(e),

@@ -6,10 +6,13 @@
 use crate::systest::{self, Timeouts};
 use crate::unit::PHASES;
 use crate::util::say;
-use crate::{image, setup};
+use crate::{bench, image, setup};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::time::Instant;
+
+/// The T4 machinery/determinism check, run after the system tests.
+const BENCH_QUICK: &str = "bench-quick";
 
 pub struct Options {
     pub filter: Option<String>,
@@ -24,6 +27,7 @@ fn all_names() -> Vec<&'static str> {
         .iter()
         .map(|p| p.name)
         .chain(systest::TESTS.iter().map(|t| t.name))
+        .chain([BENCH_QUICK])
         .collect()
 }
 
@@ -46,6 +50,7 @@ fn list() {
             t.name, t.about, t.scenario
         );
     }
+    println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
 }
 
 fn report(
@@ -121,6 +126,12 @@ pub fn run(opts: &Options) -> Result<bool> {
                 }
             }
         }
+    }
+    if selected(BENCH_QUICK, filter, &all) {
+        say(format!("=== {BENCH_QUICK}: cargo xtask bench --quick"));
+        let start = Instant::now();
+        let result = bench::quick_test(opts.verbose, opts.timeout_scale, opts.no_build);
+        report(BENCH_QUICK, start, result, &mut passed, &mut failed);
     }
     if !failed.is_empty() {
         println!("failed: {}", failed.join(", "));

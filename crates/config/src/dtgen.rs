@@ -5,6 +5,7 @@ use crate::layout::{VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME, VGIC_REDIS
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
+use crate::tables::InterruptMode;
 use vm_fdt::{FdtWriter, FdtWriterResult as Result};
 
 const GIC_PHANDLE: u32 = 1;
@@ -50,11 +51,18 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     let cpus = f.begin_node("cpus")?;
     f.property_u32("#address-cells", 1)?;
     f.property_u32("#size-cells", 0)?;
-    for i in 0..vm.cpus.len() as u32 {
-        let cpu = f.begin_node(&format!("cpu@{i:x}"))?;
+    // A vCPU's MPIDR is its index, except in direct mode, where the guest drives the
+    // physical GIC (SGI targets, redistributor affinity) and sees its cores' real MPIDRs.
+    let direct = vm.interrupt_mode == InterruptMode::Direct;
+    for (i, &pcpu) in vm.cpus.iter().enumerate() {
+        let mpidr = match plan.hypervisor.board_mpidrs.get(pcpu as usize) {
+            Some(&m) if direct => m as u32,
+            _ => i as u32,
+        };
+        let cpu = f.begin_node(&format!("cpu@{mpidr:x}"))?;
         f.property_string("device_type", "cpu")?;
         f.property_string("compatible", "arm,armv8")?;
-        f.property_u32("reg", i)?;
+        f.property_u32("reg", mpidr)?;
         f.property_string("enable-method", "psci")?;
         f.end_node(cpu)?;
     }

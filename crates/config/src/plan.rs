@@ -42,6 +42,8 @@ pub struct HypervisorPlan {
     pub console: UartPlan,
     /// CPUs on the board.
     pub board_cpus: u32,
+    /// MPIDR of each board CPU, by CPU index.
+    pub board_mpidrs: Vec<u64>,
 }
 
 /// A board UART.

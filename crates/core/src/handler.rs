@@ -4,16 +4,18 @@
 //! an unknown state stops the VM. Nothing here panics on guest input or allocates.
 
 use crate::console::LineBuf;
-use crate::exit::{AccessWidth, Conduit, MmioAccess, SysRegAccess, VcpuExit};
-use crate::mmio::{self, DeviceKind, Region};
+use crate::devices;
+use crate::exit::{Conduit, SysRegAccess, VcpuExit};
+use crate::mmio::{self, Region};
 use crate::psci::{self, Call, PsciError};
 use crate::sysreg::{self, Policy};
 use crate::vcpu::VcpuRegs;
 use crate::vm::{Kicks, StopReason, VmLife};
 use rtvisor_addr::Ipa;
-use rtvisor_config::tables::{RestartPolicy, VmConfig};
+use rtvisor_config::tables::{InterruptMode, RestartPolicy, VmConfig};
 use rtvisor_vdev::pl011::Pl011;
-use rtvisor_vdev::Width;
+use rtvisor_vdev::vgic::{Notify, VGic};
+use rtvisor_vdev::{gicpass, Width};
 use spin::Mutex;
 
 /// What the hypervisor around the handler provides.
@@ -28,6 +30,17 @@ pub trait Host {
     fn vm_restarting(&self, vm: usize, reason: StopReason);
     /// A contained guest fault or refused access, for the debug log.
     fn contained(&self, vm: usize, what: Contained);
+    /// The vGIC of VM `vm` changed, as `notify` says (vCPU `me` made the change): the
+    /// vCPUs it names must refresh their list registers before running guest code
+    /// again, and HW-linked interrupts whose guest enable changed follow physically.
+    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify);
+    /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
+    /// `None`) or of the physical redistributor of the VM's vCPU `redist`.
+    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64;
+    /// Direct mode: sends physical Group-1 SGI `sgi` to the core of the VM's vCPU `vcpu`.
+    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32);
+    /// Direct mode: the matching write.
+    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64);
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.
@@ -81,6 +94,18 @@ pub struct VmCtx<'a> {
     pub console: &'a Mutex<Console>,
     /// Its emulated regions, sorted by base.
     pub regions: &'a [Region],
+    /// Its virtual GIC (the model; unused in direct mode but for reset).
+    pub gic: &'a Mutex<VGic>,
+    /// The MPIDR affinity each vCPU sees (index = vCPU): its index in virtual mode, the
+    /// core's real MPIDR in direct mode.
+    pub mpidrs: &'a [u64],
+}
+
+impl VmCtx<'_> {
+    /// The vCPU a guest MPIDR names (PSCI targets).
+    pub fn vcpu_of(&self, mpidr: u64) -> Option<usize> {
+        psci::vcpu_of_mpidr(self.mpidrs, mpidr)
+    }
 }
 
 /// What the physical CPU does after an exit.
@@ -118,7 +143,9 @@ pub fn handle_exit(
             write,
         } => {
             match (mmio::find(vm.regions, ipa), access) {
-                (Some((kind, off)), Some(acc)) if emulate(kind, off, &acc, regs, vm, host) => {
+                (Some((kind, off)), Some(acc))
+                    if devices::emulate(me, kind, off, &acc, regs, vm, host) =>
+                {
                     regs.skip_instruction();
                 }
                 _ => {
@@ -134,7 +161,7 @@ pub fn handle_exit(
             Next::Resume
         }
         VcpuExit::SysReg(acc) => {
-            sys_reg(acc, regs, vm, host);
+            sys_reg(me, acc, regs, vm, host);
             Next::Resume
         }
         VcpuExit::Wfx => {
@@ -156,20 +183,18 @@ pub fn handle_exit(
 }
 
 fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> Next {
+    if let Some(v) = psci::stateless(regs.reg(0), regs.reg(1)) {
+        regs.set_reg(0, v);
+        return Next::Resume;
+    }
     let decoded = psci::decode(regs.reg(0), regs.reg(1), regs.reg(2), regs.reg(3));
     let ret: Result<u64, PsciError> = match decoded {
-        Call::Version => Ok(psci::VERSION_1_1),
-        Call::Features(fid) => Ok(psci::features(fid)),
-        Call::SmcccVersion => Ok(psci::VERSION_1_1),
-        Call::SmcccArchFeatures(fid) if fid == psci::SMCCC_ARCH_FEATURES => Ok(0),
-        Call::SmcccArchFeatures(_) => Err(PsciError::NotSupported),
-        Call::MigrateInfoType => Ok(psci::MIGRATE_NOT_PRESENT),
         Call::CpuOn {
             target,
             entry,
             context,
         } => cpu_on(vm, host, target, entry, context),
-        Call::AffinityInfo { target, level } => match (level, psci::vcpu_of_mpidr(target)) {
+        Call::AffinityInfo { target, level } => match (level, vm.vcpu_of(target)) {
             (0, Some(t)) => vm.life.affinity_info(t),
             _ => Err(PsciError::InvalidParameters),
         },
@@ -185,6 +210,12 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
             host.contained(vm.id, Contained::UnknownCall(fid));
             Err(PsciError::NotSupported)
         }
+        // Answered by `psci::stateless` above.
+        Call::Version
+        | Call::Features(_)
+        | Call::SmcccVersion
+        | Call::SmcccArchFeatures(_)
+        | Call::MigrateInfoType => Err(PsciError::NotSupported),
     };
     regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
     Next::Resume
@@ -197,7 +228,7 @@ fn cpu_on(
     entry: u64,
     ctx: u64,
 ) -> Result<u64, PsciError> {
-    let t = psci::vcpu_of_mpidr(target).ok_or(PsciError::InvalidParameters)?;
+    let t = vm.vcpu_of(target).ok_or(PsciError::InvalidParameters)?;
     if vm.cfg.ram.translate(Ipa::new(entry), 4).is_none() {
         return Err(PsciError::InvalidAddress);
     }
@@ -234,7 +265,13 @@ fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {
     }
 }
 
-fn sys_reg(acc: SysRegAccess, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) {
+fn sys_reg(
+    me: usize,
+    acc: SysRegAccess,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) {
     match sysreg::policy(acc.reg) {
         (Policy::RazWi, _) => {
             if acc.read {
@@ -242,62 +279,28 @@ fn sys_reg(acc: SysRegAccess, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &i
             }
             regs.skip_instruction();
         }
+        (Policy::SendSgi, _) => {
+            let value = regs.reg(acc.rt);
+            match (acc.read, vm.cfg.interrupt_mode) {
+                (true, _) => regs.set_reg(acc.rt, 0),
+                (false, InterruptMode::Virtual) => {
+                    let notify = vm.gic.lock().send_sgi(me, value);
+                    host.vgic_changed(vm.id, me, &notify);
+                }
+                (false, InterruptMode::Direct) => {
+                    // Physical SGIs, but only to this VM's own cores.
+                    let (targets, sgi) =
+                        gicpass::sgi_targets(value, me, vm.mpidrs, devices::RESERVED_SGIS);
+                    for v in (0..vm.mpidrs.len()).filter(|v| targets & (1 << v) != 0) {
+                        host.send_sgi(vm.id, v, sgi);
+                    }
+                }
+            }
+            regs.skip_instruction();
+        }
         (Policy::Undef, name) => {
             host.contained(vm.id, Contained::UndefSysReg(name));
             regs.inject_undef();
         }
-    }
-}
-
-fn width(w: AccessWidth) -> Width {
-    match w {
-        AccessWidth::B1 => Width::Byte,
-        AccessWidth::B2 => Width::Half,
-        AccessWidth::B4 => Width::Word,
-        AccessWidth::B8 => Width::Double,
-    }
-}
-
-/// Emulates one access; `false` when the device refuses it (an abort is injected).
-fn emulate(
-    kind: DeviceKind,
-    off: u64,
-    acc: &MmioAccess,
-    regs: &mut impl VcpuRegs,
-    vm: &VmCtx<'_>,
-    host: &impl Host,
-) -> bool {
-    match kind {
-        DeviceKind::Pl011 => {
-            let mut con = vm.console.lock();
-            let Console { uart, line } = &mut *con;
-            if acc.write {
-                let value = mmio::store_value(regs.reg(acc.reg), acc.width) as u32;
-                let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
-                uart_result(
-                    uart.write(off, width(acc.width), value, &mut tx)
-                        .map(|()| 0),
-                )
-                .is_some()
-            } else {
-                match uart_result(uart.read(off, width(acc.width)).map(u64::from)) {
-                    Some(v) => {
-                        regs.set_reg(acc.reg, mmio::load_value(v, acc));
-                        true
-                    }
-                    None => false,
-                }
-            }
-        }
-    }
-}
-
-/// Unknown registers inside a device page read as zero and ignore writes; a width the
-/// device cannot take is refused.
-fn uart_result(r: Result<u64, rtvisor_vdev::MmioError>) -> Option<u64> {
-    match r {
-        Ok(v) => Some(v),
-        Err(rtvisor_vdev::MmioError::BadWidth) => None,
-        Err(_) => Some(0),
     }
 }

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod console;
+pub mod devices;
 pub mod exit;
 pub mod handler;
 pub mod mmio;

@@ -9,6 +9,10 @@ use rtvisor_addr::Ipa;
 pub enum DeviceKind {
     /// The VM's console PL011.
     Pl011,
+    /// The GICv3 distributor.
+    GicDist,
+    /// The GICv3 redistributors, one 128 KiB frame per vCPU.
+    GicRedist,
 }
 
 /// One emulated region.

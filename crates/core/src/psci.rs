@@ -158,14 +158,26 @@ pub fn features(fid: u32) -> u64 {
     }
 }
 
-/// vCPU index named by a guest MPIDR: vCPU `i` has Aff0 = `i`, higher levels 0.
-pub fn vcpu_of_mpidr(mpidr: u64) -> Option<usize> {
-    const AFF_MASK: u64 = 0xff_00ff_ffff;
-    let aff = mpidr & AFF_MASK;
-    if aff > 0xff {
-        return None;
+/// The answer to a call that needs no VM or vCPU state (version and feature
+/// queries), or `None` when the call needs the full exit handler.
+pub fn stateless(x0: u64, x1: u64) -> Option<u64> {
+    match decode(x0, x1, 0, 0) {
+        Call::Version | Call::SmcccVersion => Some(VERSION_1_1),
+        Call::Features(fid) => Some(features(fid)),
+        Call::SmcccArchFeatures(fid) if fid == SMCCC_ARCH_FEATURES => Some(0),
+        Call::SmcccArchFeatures(_) => Some(PsciError::NotSupported.to_x0()),
+        Call::MigrateInfoType => Some(MIGRATE_NOT_PRESENT),
+        _ => None,
     }
-    Some(aff as usize)
+}
+
+/// vCPU index named by a guest MPIDR, given the affinity each vCPU sees (`mpidrs[i]`
+/// for vCPU `i`); only the affinity fields are compared.
+pub fn vcpu_of_mpidr(mpidrs: &[u64], mpidr: u64) -> Option<usize> {
+    const AFF_MASK: u64 = 0xff_00ff_ffff;
+    mpidrs
+        .iter()
+        .position(|&m| m & AFF_MASK == mpidr & AFF_MASK)
 }
 
 #[cfg(test)]
@@ -207,9 +219,28 @@ mod tests {
     }
 
     #[test]
+    fn stateless_calls_need_no_vm() {
+        assert_eq!(stateless(PSCI_VERSION as u64, 0), Some(VERSION_1_1));
+        assert_eq!(stateless(PSCI_FEATURES as u64, CPU_ON_64 as u64), Some(0));
+        assert_eq!(
+            stateless(MIGRATE_INFO_TYPE as u64, 0),
+            Some(MIGRATE_NOT_PRESENT)
+        );
+        assert_eq!(stateless(CPU_ON_64 as u64, 1), None);
+        assert_eq!(stateless(SYSTEM_OFF as u64, 0), None);
+        assert_eq!(stateless(0x8600_ff01, 0), None);
+    }
+
+    #[test]
     fn mpidr_mapping() {
-        assert_eq!(vcpu_of_mpidr(0x8000_0001), Some(1));
-        assert_eq!(vcpu_of_mpidr(0x100), None);
-        assert_eq!(vcpu_of_mpidr(0x1_0000_0000), None);
+        // Virtual mode: vCPU i has Aff0 = i.
+        let virt = [0, 1];
+        assert_eq!(vcpu_of_mpidr(&virt, 0x8000_0001), Some(1));
+        assert_eq!(vcpu_of_mpidr(&virt, 0x100), None);
+        assert_eq!(vcpu_of_mpidr(&virt, 0x1_0000_0000), None);
+        // Direct mode: the cores' real MPIDRs.
+        let direct = [2, 3];
+        assert_eq!(vcpu_of_mpidr(&direct, 0x8000_0003), Some(1));
+        assert_eq!(vcpu_of_mpidr(&direct, 1), None);
     }
 }

@@ -12,6 +12,10 @@ pub enum Policy {
     RazWi,
     /// Inject an Undefined Instruction exception.
     Undef,
+    /// ICC_SGI1R_EL1 (trapped whenever HCR_EL2.IMO or FMO is set): a Group-1 SGI to
+    /// vCPUs of the same VM, through the vGIC, or filtered to the VM's own cores in
+    /// direct mode.
+    SendSgi,
 }
 
 /// One table row.
@@ -44,6 +48,26 @@ const fn enc(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u32 {
 }
 
 const RULES: &[Rule] = &[
+    // SGI generation traps with HCR_EL2.IMO/FMO: Group 1 goes through the vGIC; the
+    // other-security-state and Group-0 forms have no meaning for a guest.
+    Rule {
+        value: enc(3, 0, 12, 11, 5),
+        mask: EXACT,
+        name: "ICC_SGI1R_EL1",
+        policy: Policy::SendSgi,
+    },
+    Rule {
+        value: enc(3, 0, 12, 11, 6),
+        mask: EXACT,
+        name: "ICC_ASGI1R_EL1",
+        policy: Policy::RazWi,
+    },
+    Rule {
+        value: enc(3, 0, 12, 11, 7),
+        mask: EXACT,
+        name: "ICC_SGI0R_EL1",
+        policy: Policy::RazWi,
+    },
     // The EL1 physical timer is denied: guests use the virtual timer.
     Rule {
         value: enc(3, 3, 14, 2, 0),
@@ -103,6 +127,12 @@ mod tests {
         ] {
             assert_eq!(policy(id).0, Policy::RazWi);
         }
+    }
+
+    #[test]
+    fn sgi_registers() {
+        assert_eq!(policy(SysRegId::new(3, 0, 12, 11, 5)).0, Policy::SendSgi);
+        assert_eq!(policy(SysRegId::new(3, 0, 12, 11, 7)).0, Policy::RazWi);
     }
 
     #[test]

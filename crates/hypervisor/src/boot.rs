@@ -140,6 +140,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     // SAFETY: the map covers this image, its stacks, the table pool and the devices
     // used below, identity-mapped.
     unsafe { mmu::enable_el2(el2_root) };
+    crate::irq::GICD_BASE.store(plat.gic.dist.base().raw(), Ordering::Relaxed);
     // SAFETY: the distributor is the one in the device tree, mapped as device memory.
     if !unsafe { gic::init_distributor(plat.gic.dist.base().raw()) } {
         die(format_args!("GIC distributor did not respond"));
@@ -224,7 +225,7 @@ fn cpu_init(info: &BootInfo, index: usize) {
             .store((vm as u64) << 32 | vcpu as u64, Ordering::Relaxed);
     }
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
-    unsafe { cpu::init_el2() };
+    unsafe { cpu::init_el2(false) };
     crate::debug!("cpu {index} online");
 }
 

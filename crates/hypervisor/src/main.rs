@@ -14,6 +14,7 @@
 
 mod boot;
 mod config;
+mod irq;
 mod log;
 mod percpu;
 mod run;

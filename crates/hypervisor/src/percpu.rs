@@ -21,6 +21,8 @@ pub struct PerCpu {
     /// The (VM, vCPU) this CPU hosts, packed as `vm << 32 | vcpu`; `u64::MAX` if none.
     /// Set at boot from the static configuration.
     pub hosts: AtomicU64,
+    /// The vCPU's list registers must be refreshed before it runs guest code again.
+    pub lr_dirty: AtomicBool,
 }
 
 impl PerCpu {
@@ -31,6 +33,7 @@ impl PerCpu {
             guest_active: AtomicBool::new(false),
             redist: AtomicU64::new(0),
             hosts: AtomicU64::new(u64::MAX),
+            lr_dirty: AtomicBool::new(false),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and handle its exits. An RT core does nothing else.
 
 use crate::config::CONFIG;
+use crate::irq;
 use crate::log;
 use crate::percpu::{self, PerCpu, CPUS};
 use crate::vms::{self, VMS};
@@ -11,9 +12,12 @@ use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::{exit, gic, memory, mmu, sysreg, vcpu::Vcpu};
 use rtvisor_config::tables::VmConfig;
-use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
+use rtvisor_core::psci;
 use rtvisor_core::vm::StopReason;
+use rtvisor_vdev::vgic::Notify;
+use rtvisor_vdev::Width;
 
 /// Services the core handler asks of the hypervisor.
 struct HostImpl;
@@ -44,42 +48,35 @@ impl Host for HostImpl {
     fn contained(&self, vm: usize, what: Contained) {
         debug!("vm {}: contained {:?}", CONFIG.vms[vm].name, what);
     }
-}
-
-/// Acknowledges every pending hypervisor SGI; halts for good on a halt request.
-fn drain_sgis() {
-    loop {
-        let id = gic::ack_group0();
-        if id >= gic::SPURIOUS {
-            break;
-        }
-        gic::eoi_group0(id);
-        if id == gic::SGI_HALT {
-            log::halt();
+    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify) {
+        irq::vgic_changed(vm, me, notify);
+    }
+    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64 {
+        irq::hw_read(vm, redist, off, width)
+    }
+    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32) {
+        if let Some(cpu) = irq::cpu_of(vm, vcpu) {
+            gic::send_sgi_group1(cpu.mpidr.load(Ordering::Relaxed), sgi);
         }
     }
-    // Group 1 interrupts are not used by this hypervisor yet: acknowledge and drop.
-    loop {
-        let id = gic::ack_group1();
-        if id >= gic::SPURIOUS {
-            break;
-        }
-        gic::eoi_group1(id);
+    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64) {
+        irq::hw_write(vm, redist, off, width, value)
     }
 }
 
 /// The idle loop of a CPU: start the vCPU when asked, sleep otherwise.
 pub fn cpu_loop(me: &'static PerCpu) -> ! {
+    irq::quiesce(me);
     me.guest_active.store(false, Ordering::Release);
     let assignment = me.hosts();
     loop {
-        drain_sgis();
+        let _ = irq::drain(me, None, false);
         if let Some((vm, vcpu)) = assignment {
             if let Some(start) = VMS[vm].life.take_start(vcpu) {
                 if start.fresh_boot {
                     load_vm(vm, vcpu);
                 }
-                enter(me, vm, vcpu, start.entry, start.context);
+                enter(me, vm, vcpu, start.entry, start.context, start.fresh_boot);
             }
         }
         sysreg::wfi();
@@ -118,17 +115,35 @@ fn load_vm(vm: usize, me: usize) {
     let mut con = VMS[vm].console.lock();
     con.uart.reset();
     con.line.clear();
+    drop(con);
+    let mut gic = VMS[vm].gic.lock();
+    gic.reset(cfg.cpus.len());
+    if !irq::is_direct(vm) {
+        for v in 0..cfg.cpus.len() {
+            // The EL1 virtual timer of each vCPU is its own physical PPI.
+            let _ = gic.set_hw(irq::VTIMER, v, irq::VTIMER);
+        }
+    }
 }
 
 /// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.
-fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64) -> ! {
+fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64, fresh: bool) -> ! {
     me.guest_active.store(true, Ordering::Release);
+    irq::vcpu_start(me, vm);
+    if !irq::is_direct(vm) {
+        irq::refresh_lrs(me, vm, vcpu);
+    }
     let regs = GuestRegs::boot(entry, context);
     // SAFETY: this CPU hosts vCPU `vcpu` of `vm` alone; the stage-2 root was built at
     // boot for this VM only; the stack end is this CPU's own.
     unsafe {
         mmu::set_stage2(vms::vmid(vm), Hpa::new(vms::stage2_root(vm)));
-        rtvisor_arch_aarch64::vcpu::reset_el1(vcpu as u64);
+        if fresh {
+            // A (re)started VM must not hit TLB entries of its previous run; its other
+            // vCPUs are parked, and the flush is broadcast.
+            mmu::flush_current_vmid();
+        }
+        rtvisor_arch_aarch64::vcpu::reset_el1(vms::vcpu_mpidr(vm, vcpu));
         rtvisor_arch_aarch64::cpu::set_cntvoff(VMS[vm].cntvoff.load(Ordering::Acquire));
         rtvisor_arch_aarch64::enter_guest(&regs, me.stack_end.load(Ordering::Relaxed))
     }
@@ -147,20 +162,63 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
             frame.elr,
         ));
     }
-    let index = percpu::this_index();
-    let Some((me, (vm, vcpu))) = CPUS.get(index).and_then(|c| Some((c, c.hosts()?))) else {
-        log::fatal(format_args!(
-            "guest exception on cpu {index}, which hosts no vCPU"
-        ));
-    };
+    let (me, vm, vcpu) = hosted();
     let exit = exit::decode(kind);
-    if exit == VcpuExit::Interrupt {
-        drain_sgis();
+    let direct = irq::is_direct(vm);
+    if exit == VcpuExit::Interrupt && !irq::drain(me, Some((vm, vcpu)), direct) {
+        // Only interrupts for the guest: nothing for the exit handler to decide.
+        if !direct && me.lr_dirty.load(Ordering::Relaxed) {
+            irq::refresh_lrs(me, vm, vcpu);
+        }
+        return;
     }
+    handle(me, vm, vcpu, &mut Vcpu { frame }, exit);
+    if !direct && matches!(exit, VcpuExit::DataAbort { .. }) {
+        // A guest write to its vGIC may have changed what the fast timer path loads.
+        irq::update_fast_timer(me, vm, vcpu);
+    }
+}
+
+/// The CPU, VM and vCPU of a guest exit on this CPU.
+fn hosted() -> (&'static PerCpu, usize, usize) {
+    let index = percpu::this_index();
+    match CPUS.get(index).and_then(|c| Some((c, c.hosts()?))) {
+        Some((me, (vm, vcpu))) => (me, vm, vcpu),
+        None => log::fatal(format_args!(
+            "guest exception on cpu {index}, which hosts no vCPU"
+        )),
+    }
+}
+
+/// Runs the exit handler and acts on its answer.
+fn handle(me: &'static PerCpu, vm: usize, vcpu: usize, regs: &mut Vcpu<'_>, exit: VcpuExit) {
     let next = vms::with_ctx(vm, |ctx| {
-        handler::handle_exit(vcpu, &mut Vcpu { frame }, ctx, &HostImpl, exit)
+        handler::handle_exit(vcpu, regs, ctx, &HostImpl, exit)
     });
     if next == Next::Park {
         cpu_loop(me);
     }
+    if !irq::is_direct(vm) && me.lr_dirty.load(Ordering::Relaxed) {
+        irq::refresh_lrs(me, vm, vcpu);
+    }
+}
+
+/// Entry from the vectors' HVC path: only x0..x18 and x30 of `frame` are valid (SMCCC
+/// arguments and results live there); version and feature queries are answered
+/// without looking at the VM.
+#[unsafe(no_mangle)]
+extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
+    let imm = esr as u16;
+    if imm == 0 {
+        if let Some(v) = psci::stateless(frame.x[0], frame.x[1]) {
+            frame.x[0] = v;
+            return;
+        }
+    }
+    let (me, vm, vcpu) = hosted();
+    let exit = VcpuExit::Call {
+        conduit: Conduit::Hvc,
+        imm,
+    };
+    handle(me, vm, vcpu, &mut Vcpu { frame }, exit);
 }

@@ -1,11 +1,15 @@
 //! Run-time state of each VM, next to its static configuration.
 
 use crate::config::{CONFIG, MAX_VMS};
+use crate::percpu::CPUS;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use rtvisor_addr::Ipa;
+use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::mmio::{DeviceKind, Region};
-use rtvisor_core::vm::VmLife;
+use rtvisor_core::vm::{VmLife, MAX_VCPUS};
+use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
 use spin::Mutex;
 
 /// One VM's run-time state.
@@ -15,6 +19,8 @@ pub struct VmRt {
     pub life: VmLife,
     /// Emulated console.
     pub console: Mutex<Console>,
+    /// Its virtual GIC.
+    pub gic: Mutex<VGic>,
     /// Root of its stage-2 tables (set once at boot).
     pub stage2_root: AtomicU64,
     /// CNTVOFF of all its vCPUs: the physical count when it last (re)started, so its
@@ -27,6 +33,7 @@ impl VmRt {
         Self {
             life: VmLife::new(),
             console: Mutex::new(Console::new()),
+            gic: Mutex::new(VGic::new()),
             stage2_root: AtomicU64::new(0),
             cntvoff: AtomicU64::new(0),
         }
@@ -38,13 +45,30 @@ pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
 /// VMs not stopped; when it reaches zero the machine powers off.
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
+/// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).
+pub const VGICD_BASE: Ipa = Ipa::new(0x0800_0000);
+/// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.
+pub const VGICR_BASE: Ipa = Ipa::new(0x080a_0000);
+
 /// The emulated regions of a VM, sorted by base.
-pub fn regions(cfg: &VmConfig) -> [Region; 1] {
-    [Region {
-        base: cfg.uart,
-        size: 0x1000,
-        kind: DeviceKind::Pl011,
-    }]
+pub fn regions(cfg: &VmConfig) -> [Region; 3] {
+    [
+        Region {
+            base: VGICD_BASE,
+            size: GICD_SIZE,
+            kind: DeviceKind::GicDist,
+        },
+        Region {
+            base: VGICR_BASE,
+            size: GICR_FRAME_SIZE * cfg.cpus.len() as u64,
+            kind: DeviceKind::GicRedist,
+        },
+        Region {
+            base: cfg.uart,
+            size: 0x1000,
+            kind: DeviceKind::Pl011,
+        },
+    ]
 }
 
 /// VMID of VM `id` (0 is never used for a guest).
@@ -68,16 +92,34 @@ pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
     let cfg = &CONFIG.vms[id];
     let rt = &VMS[id];
     let regions = regions(cfg);
+    let mut mpidrs = [0u64; MAX_VCPUS];
+    for (v, m) in mpidrs.iter_mut().enumerate().take(cfg.cpus.len()) {
+        *m = vcpu_mpidr(id, v);
+    }
     f(&VmCtx {
         id,
         cfg,
         life: &rt.life,
         console: &rt.console,
         regions: &regions,
+        gic: &rt.gic,
+        mpidrs: &mpidrs[..cfg.cpus.len().min(MAX_VCPUS)],
     })
 }
 
 /// Stage-2 root of VM `id`.
 pub fn stage2_root(id: usize) -> u64 {
     VMS[id].stage2_root.load(Ordering::Acquire)
+}
+
+/// The MPIDR affinity vCPU `vcpu` of VM `vm` sees: its index, or in direct mode the
+/// affinity of the core it runs on (it drives the physical GIC, which routes by it).
+pub fn vcpu_mpidr(vm: usize, vcpu: usize) -> u64 {
+    let cfg = &CONFIG.vms[vm];
+    match cfg.cpus.get(vcpu).and_then(|&c| CPUS.get(c as usize)) {
+        Some(cpu) if cfg.interrupt_mode == InterruptMode::Direct => {
+            cpu.mpidr.load(Ordering::Relaxed)
+        }
+        _ => vcpu as u64,
+    }
 }

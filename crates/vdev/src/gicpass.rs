@@ -30,6 +30,13 @@ pub enum Action {
     Value(u64),
     /// A write that is ignored.
     Ignore,
+    /// GICR_TYPER: read the physical register (its affinity is the core's real MPIDR,
+    /// which a direct-mode guest sees) with the Last bit set as `last` says (the frame
+    /// is the last of the VM's, not of the machine's).
+    Typer {
+        /// Whether this is the VM's last redistributor frame.
+        last: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +53,7 @@ enum Kind {
     ReadOnly,
     /// Read as zero, writes ignored.
     Raz,
-    /// GICR_TYPER: the vCPU's own affinity.
+    /// GICR_TYPER: the core's affinity, with the VM's Last bit.
     Typer,
     /// GICD_CTLR: affinity routing and Group 1 shown enabled; the hypervisor owns it.
     DistCtlr,
@@ -129,9 +136,9 @@ fn owned(reserved: u32, at: u64, width: Width, bits: u64, first: u64) -> u64 {
 }
 
 /// The action for an access to a direct VM's redistributor at `off` (inside its 128 KiB
-/// region). `vcpu` is its index, `last` whether it is the VM's last vCPU, `reserved`
-/// the private INTIDs the hypervisor keeps (bit per INTID 0..31).
-pub fn redist(off: u64, width: Width, write: bool, vcpu: u64, last: bool, reserved: u32) -> Action {
+/// region). `last` says whether it is the VM's last vCPU, `reserved` the private
+/// INTIDs the hypervisor keeps (bit per INTID 0..31).
+pub fn redist(off: u64, width: Width, write: bool, last: bool, reserved: u32) -> Action {
     let Some(r) = find_access(REDIST, off, width) else {
         return if write {
             Action::Ignore
@@ -147,10 +154,7 @@ pub fn redist(off: u64, width: Width, write: bool, vcpu: u64, last: bool, reserv
         (Kind::Bytes, _) => hw(owned(reserved, at, width, 8, 0), true),
         (Kind::PpiConfig, _) => hw(width.mask(), true),
         (Kind::ReadOnly, false) => hw(width.mask(), false),
-        (Kind::Typer, false) => {
-            let typer = (vcpu << 32) | (vcpu << 8) | if last { 1 << 4 } else { 0 };
-            Action::Value(typer >> (at * 8) & width.mask())
-        }
+        (Kind::Typer, false) => Action::Typer { last },
         (Kind::DistCtlr | Kind::Raz, false) => Action::Value(0),
         _ => Action::Ignore,
     }
@@ -170,6 +174,41 @@ pub fn dist(off: u64, width: Width, write: bool) -> Action {
         _ if write => Action::Ignore,
         _ => Action::Value(0),
     }
+}
+
+/// The part of a 64-bit GICR_TYPER value `typer` an access of `width` at byte `at`
+/// (0..8) reads, with the Last bit (4) forced to `last`.
+pub fn typer_view(typer: u64, last: bool, at: u64, width: Width) -> u64 {
+    let v = (typer & !(1 << 4)) | if last { 1 << 4 } else { 0 };
+    (v >> (at * 8)) & width.mask()
+}
+
+/// The vCPUs (bit per index into `mpidrs`, the cores' affinities) that an
+/// ICC_SGI1R_EL1 value written by vCPU `from` of a direct-mode VM reaches, and the SGI
+/// number; never a core outside `mpidrs`, never an SGI in `reserved`.
+pub fn sgi_targets(value: u64, from: usize, mpidrs: &[u64], reserved: u32) -> (u32, u32) {
+    let intid = ((value >> 24) & 0xf) as u32;
+    if reserved & (1 << intid) != 0 {
+        return (0, intid);
+    }
+    let irm = value & (1 << 40) != 0;
+    let list = value & 0xffff;
+    let rs = (value >> 44) & 0xf;
+    let high =
+        ((value >> 16) & 0xff) << 8 | ((value >> 32) & 0xff) << 16 | ((value >> 48) & 0xff) << 32;
+    let mut mask = 0u32;
+    for (i, &m) in mpidrs.iter().enumerate().take(32) {
+        let hit = if irm {
+            i != from
+        } else {
+            let aff0 = m & 0xff;
+            m & 0xff_00ff_ff00 == high && aff0 >> 4 == rs && list & (1 << (aff0 & 0xf)) != 0
+        };
+        if hit {
+            mask |= 1 << i;
+        }
+    }
+    (mask, intid)
 }
 
 /// Merges a guest write into the hardware value: bits in `mask` from `value`, the

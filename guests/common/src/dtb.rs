@@ -28,9 +28,30 @@ pub struct BootInfo {
     pub bootargs: &'static str,
     /// Number of `cpu` nodes under `/cpus` (1 when unknown).
     pub dt_cpus: usize,
+    /// The MPIDR (`reg`) of each `cpu` node, in tree order (vCPU index = position);
+    /// the index itself where the tree does not say.
+    pub cpu_mpidrs: [u64; MAX_DT_CPUS],
+}
+
+/// CPU nodes whose MPIDR is remembered.
+pub const MAX_DT_CPUS: usize = 8;
+
+const fn index_mpidrs() -> [u64; MAX_DT_CPUS] {
+    let mut m = [0u64; MAX_DT_CPUS];
+    let mut i = 0;
+    while i < MAX_DT_CPUS {
+        m[i] = i as u64;
+        i += 1;
+    }
+    m
 }
 
 impl BootInfo {
+    /// The MPIDR of vCPU `i` (for PSCI CPU_ON and SGI targets).
+    pub fn cpu_mpidr(&self, i: usize) -> u64 {
+        self.cpu_mpidrs.get(i).copied().unwrap_or(i as u64)
+    }
+
     /// The bootargs as `key=value` pairs.
     pub fn args(&self) -> Args<'static> {
         Args::new(self.bootargs)
@@ -47,6 +68,7 @@ impl BootInfo {
                 fdt: None,
                 bootargs: "",
                 dt_cpus: 1,
+                cpu_mpidrs: index_mpidrs(),
             };
         };
         if let Some(base) = uart_base(&fdt) {
@@ -55,11 +77,13 @@ impl BootInfo {
         psci::set_smc_conduit(psci_method(&fdt) == Some("smc"));
         let bootargs = string_prop(&fdt, "/chosen", "bootargs").unwrap_or("");
         let dt_cpus = cpu_count(&fdt);
+        let cpu_mpidrs = cpu_regs(&fdt);
         Self {
             dtb_addr: Some(addr),
             fdt: Some(fdt),
             bootargs,
             dt_cpus,
+            cpu_mpidrs,
         }
     }
 }
@@ -120,4 +144,24 @@ fn cpu_count(fdt: &Fdt<'static>) -> usize {
         .filter(|c| c.name == "cpu" || c.name.starts_with("cpu@"))
         .count();
     n.max(1)
+}
+
+/// The `reg` (MPIDR, one or two cells) of each `cpu` node under `/cpus`.
+fn cpu_regs(fdt: &Fdt<'static>) -> [u64; MAX_DT_CPUS] {
+    let mut out = index_mpidrs();
+    let Some(cpus) = fdt.find_node("/cpus") else {
+        return out;
+    };
+    let nodes = cpus
+        .children()
+        .filter(|c| c.name == "cpu" || c.name.starts_with("cpu@"));
+    for (slot, node) in out.iter_mut().zip(nodes) {
+        let reg = node.property("reg").map(|p| p.value);
+        *slot = match reg {
+            Some(&[a, b, c, d]) => u64::from(u32::from_be_bytes([a, b, c, d])),
+            Some(&[a, b, c, d, e, f, g, h]) => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+            _ => *slot,
+        };
+    }
+    out
 }

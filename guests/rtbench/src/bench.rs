@@ -98,7 +98,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     timer_phase(&cfg);
     hvc_phase(&cfg);
     if vcpus >= 2 && cfg.ipi > 0 {
-        ipi_phase(&cfg);
+        ipi_phase(&cfg, boot.cpu_mpidr(1));
     }
     println!("rtbench: bench done");
     psci::system_off()
@@ -207,9 +207,9 @@ fn hvc_phase(cfg: &Config) {
     print_result("hvc", &s);
 }
 
-fn ipi_phase(cfg: &Config) {
+fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
     guest_common::set_secondary_main(responder_main);
-    let ret = psci::cpu_on(1, guest_common::secondary_entry_point(), 1);
+    let ret = psci::cpu_on(vcpu1_mpidr, guest_common::secondary_entry_point(), 1);
     if ret != 0 {
         println!(
             "rtbench-diag: cpu_on vcpu 1 failed: {} ({})",

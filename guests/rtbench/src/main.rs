@@ -140,7 +140,7 @@ fn main(boot: &BootInfo) -> ! {
     }
     guest_common::set_secondary_main(secondary_main);
     for i in 1..cfg.vcpus {
-        start_and_reap(i);
+        start_and_reap(i, boot.cpu_mpidr(i));
     }
     count(&cfg);
     println!("rtbench: done, then={}", cfg.then.name());
@@ -152,8 +152,7 @@ fn main(boot: &BootInfo) -> ! {
 }
 
 /// Starts secondary `i`, waits (bounded) for it to come online and turn off again.
-fn start_and_reap(i: usize) {
-    let mpidr = i as u64;
+fn start_and_reap(i: usize, mpidr: u64) {
     let entry = guest_common::secondary_entry_point();
     let ret = console::with_lock(|c| {
         let ret = psci::cpu_on(mpidr, entry, i as u64);

@@ -34,7 +34,11 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     }
     guest_common::set_secondary_main(noise_main);
     for i in 1..vcpus {
-        let ret = psci::cpu_on(i as u64, guest_common::secondary_entry_point(), i as u64);
+        let ret = psci::cpu_on(
+            boot.cpu_mpidr(i),
+            guest_common::secondary_entry_point(),
+            i as u64,
+        );
         if ret != 0 {
             println!(
                 "rtbench-diag: cpu_on vcpu {} failed: {} ({})",

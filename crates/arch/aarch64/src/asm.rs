@@ -89,8 +89,22 @@ rtvisor_vectors:
     VENTRY 5
     VENTRY 6
     VENTRY 7
-    VENTRY 8
-    VENTRY 9
+    // Lower EL, AArch64, synchronous: HVC takes the light path (below).
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    mrs     x0, esr_el2
+    lsr     x1, x0, #26
+    cmp     x1, #0x16
+    b.eq    rtvisor_hvc_entry
+    mov     x0, #8
+    b       rtvisor_save_rest
+    // Lower EL, AArch64, IRQ: the forwarded-timer fast path (below).
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    b       rtvisor_irq_fast
     VENTRY 10
     VENTRY 11
     VENTRY 12
@@ -100,6 +114,7 @@ rtvisor_vectors:
 
 rtvisor_save_rest:
     stp     x2, x3, [sp, #16]
+rtvisor_save_from_x4:
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
@@ -143,6 +158,113 @@ rtvisor_restore_eret:
     add     sp, sp, #{frame}
     eret
 
+// HVC from the guest: an SMCCC call takes its arguments in x0..x17 and returns in
+// x0..x3, and the Rust handler preserves x19..x29 itself (AAPCS64), so only x0..x18 and
+// x30 are saved; the frame's other fields are NOT valid on this path (see
+// rtvisor_hvc in crates/hypervisor). ELR/SPSR stay in their registers.
+rtvisor_hvc_entry:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    str     x30, [sp, #240]
+    mov     x1, x0
+    mov     x0, sp
+    bl      rtvisor_hvc
+    ldr     x30, [sp, #240]
+    ldr     x18, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame}
+    eret
+
+// IRQ from the guest. If this CPU has a forwarded virtual timer
+// (RTVISOR_FAST_VTIMER[cpu] holds its list-register value), the highest pending
+// Group-1 interrupt is that timer and a list register is free: acknowledge it, drop
+// its priority (it stays active until the guest's EOI deactivates it through the HW
+// bit) and load it, without leaving the vector. Anything else takes the full path;
+// an interrupt acknowledged here by a race is left in RTVISOR_FAST_ACKED[cpu] (+1).
+rtvisor_irq_fast:
+    mrs     x0, tpidr_el2
+    cmp     x0, #{max_cpus}
+    b.hs    1f
+    adrp    x1, RTVISOR_FAST_VTIMER
+    add     x1, x1, :lo12:RTVISOR_FAST_VTIMER
+    ldr     x2, [x1, x0, lsl #3]
+    cbz     x2, 1f
+    mrs     x3, s3_0_c12_c12_2
+    and     x3, x3, #0xffffff
+    cmp     x3, #{vtimer}
+    b.ne    1f
+    mrs     x3, s3_4_c12_c11_5
+    ands    x3, x3, #0xffff
+    b.eq    1f
+    mrs     x1, s3_0_c12_c12_0
+    and     x1, x1, #0xffffff
+    msr     s3_0_c12_c12_1, x1
+    cmp     x1, #{vtimer}
+    b.ne    2f
+    rbit    x3, x3
+    clz     x3, x3
+    adr     x1, 3f
+    add     x1, x1, x3, lsl #3
+    br      x1
+3:  msr     s3_4_c12_c12_0, x2
+    b       4f
+    msr     s3_4_c12_c12_1, x2
+    b       4f
+    msr     s3_4_c12_c12_2, x2
+    b       4f
+    msr     s3_4_c12_c12_3, x2
+    b       4f
+    msr     s3_4_c12_c12_4, x2
+    b       4f
+    msr     s3_4_c12_c12_5, x2
+    b       4f
+    msr     s3_4_c12_c12_6, x2
+    b       4f
+    msr     s3_4_c12_c12_7, x2
+    b       4f
+    msr     s3_4_c12_c13_0, x2
+    b       4f
+    msr     s3_4_c12_c13_1, x2
+    b       4f
+    msr     s3_4_c12_c13_2, x2
+    b       4f
+    msr     s3_4_c12_c13_3, x2
+    b       4f
+    msr     s3_4_c12_c13_4, x2
+    b       4f
+    msr     s3_4_c12_c13_5, x2
+    b       4f
+    msr     s3_4_c12_c13_6, x2
+    b       4f
+    msr     s3_4_c12_c13_7, x2
+4:  ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame}
+    eret
+2:  cmp     x1, #1020
+    b.hs    1f
+    adrp    x3, RTVISOR_FAST_ACKED
+    add     x3, x3, :lo12:RTVISOR_FAST_ACKED
+    add     x1, x1, #1
+    str     w1, [x3, x0, lsl #2]
+1:  mov     x0, #9
+    b       rtvisor_save_from_x4
+
 // x0 = frame to load, x1 = end of this CPU's stack.
 .global rtvisor_enter_guest
 rtvisor_enter_guest:
@@ -157,6 +279,8 @@ rtvisor_enter_guest:
     b       rtvisor_restore_eret
 "#,
     frame = const FRAME_SIZE,
+    max_cpus = const crate::fast::MAX_CPUS,
+    vtimer = const crate::fast::VTIMER_INTID,
 );
 
 unsafe extern "C" {

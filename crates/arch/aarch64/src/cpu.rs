@@ -30,12 +30,15 @@ fn hcr() -> u64 {
     v
 }
 
-/// Configures this CPU's EL2 for running guests.
+/// Configures this CPU's EL2 for running guests. With `direct_irqs` the physical IRQs
+/// of this CPU go straight to the guest's EL1 (HCR_EL2.IMO clear); FIQs (the
+/// hypervisor's Group-0 SGIs) and SErrors still come to EL2.
 ///
 /// # Safety
-/// Call once per CPU at boot, at EL2, before entering any guest.
-pub unsafe fn init_el2() {
-    write_sysreg!(hcr_el2, hcr());
+/// Call at EL2, before entering a guest, on the CPU that runs it.
+pub unsafe fn init_el2(direct_irqs: bool) {
+    let hcr = if direct_irqs { hcr() & !HCR_IMO } else { hcr() };
+    write_sysreg!(hcr_el2, hcr);
     // CNTHCTL_EL2: EL1 may read the physical counter (EL1PCTEN) but not use the
     // physical timer (EL1PCEN = 0 traps CNTP_*).
     write_sysreg!(cnthctl_el2, 1);
@@ -63,4 +66,9 @@ pub fn this_index() -> u64 {
 /// Sets CNTVOFF_EL2: the guest's virtual counter reads the physical count minus `off`.
 pub fn set_cntvoff(off: u64) {
     write_sysreg!(cntvoff_el2, off);
+}
+
+/// Disables the EL1 virtual timer of the guest that ran on this CPU.
+pub fn stop_virtual_timer() {
+    write_sysreg!(cntv_ctl_el0, 0);
 }

@@ -33,6 +33,7 @@ const SGI_BASE: u64 = 0x1_0000;
 const GICR_IGROUPR0: u64 = SGI_BASE + 0x80;
 const GICR_ISENABLER0: u64 = SGI_BASE + 0x100;
 const GICR_ICENABLER0: u64 = SGI_BASE + 0x180;
+const GICR_ICPENDR0: u64 = SGI_BASE + 0x280;
 const GICR_ICACTIVER0: u64 = SGI_BASE + 0x380;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
 const TYPER_LAST: u64 = 1 << 4;
@@ -109,6 +110,10 @@ impl Redist {
     pub fn disable(self, intid: u32) {
         wr(self.0 + GICR_ICENABLER0, 1 << (intid & 31));
     }
+    /// Clears the pending state of private interrupt `intid` (< 32).
+    pub fn clear_pending(self, intid: u32) {
+        wr(self.0 + GICR_ICPENDR0, 1 << (intid & 31));
+    }
     /// Deactivates private interrupt `intid` (< 32), e.g. a timer PPI left active by a
     /// guest that was stopped before it completed it.
     pub fn deactivate(self, intid: u32) {
@@ -151,16 +156,27 @@ pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<
 
 /// Sends Group-0 SGI `sgi` to the CPU with affinity `mpidr`.
 pub fn send_sgi(mpidr: u64, sgi: u32) {
+    crate::sysreg::dsb_ish();
+    write_sysreg!(s3_0_c12_c11_7, sgi_value(mpidr, sgi)); // ICC_SGI0R_EL1
+    isb();
+}
+
+/// Sends Group-1 SGI `sgi` to the CPU with affinity `mpidr` (for a direct-mode guest,
+/// after the hypervisor checked the target is one of its cores).
+pub fn send_sgi_group1(mpidr: u64, sgi: u32) {
+    crate::sysreg::dsb_ish();
+    write_sysreg!(s3_0_c12_c11_5, sgi_value(mpidr, sgi)); // ICC_SGI1R_EL1
+    isb();
+}
+
+fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
     let aff0 = mpidr & 0xff;
-    let v = (1u64 << (aff0 & 15))
+    (1u64 << (aff0 & 15))
         | ((mpidr >> 8) & 0xff) << 16
         | (sgi as u64 & 0xf) << 24
         | ((mpidr >> 16) & 0xff) << 32
         | (aff0 >> 4) << 44
-        | ((mpidr >> 32) & 0xff) << 48;
-    crate::sysreg::dsb_ish();
-    write_sysreg!(s3_0_c12_c11_7, v); // ICC_SGI0R_EL1
-    isb();
+        | ((mpidr >> 32) & 0xff) << 48
 }
 
 /// Sends Group-0 SGI `sgi` to every CPU but this one.
@@ -175,10 +191,21 @@ pub fn ack_group0() -> u32 {
     (read_sysreg!(s3_0_c12_c8_0) & 0xff_ffff) as u32 // ICC_IAR0_EL1
 }
 
-/// Ends a Group-0 interrupt: priority drop and deactivation.
-pub fn eoi_group0(intid: u32) {
+/// Ends a Group-0 interrupt: priority drop, and deactivation when this CPU runs with
+/// split EOI (`split`, see [`set_split_eoi`]).
+pub fn eoi_group0(intid: u32, split: bool) {
     write_sysreg!(s3_0_c12_c8_1, intid as u64); // ICC_EOIR0_EL1
-    deactivate(intid);
+    if split {
+        deactivate(intid);
+    }
+}
+
+/// Chooses EOImode for this CPU: split (1, the default: a guest deactivates forwarded
+/// interrupts through HW list registers) or combined (0: a direct-mode guest owns the
+/// physical CPU interface, and its EOI must deactivate).
+pub fn set_split_eoi(split: bool) {
+    write_sysreg!(s3_0_c12_c12_4, u64::from(split) << 1); // ICC_CTLR_EL1.EOImode
+    isb();
 }
 
 /// Deactivates `intid` (EOImode 1 splits this from the priority drop).
@@ -195,4 +222,39 @@ pub fn ack_group1() -> u32 {
 /// deactivates it through a HW list register; otherwise call [`deactivate`]).
 pub fn eoi_group1(intid: u32) {
     write_sysreg!(s3_0_c12_c12_1, intid as u64); // ICC_EOIR1_EL1
+}
+
+/// Reads `width` bytes (1, 2, 4 or 8) at `base + off` of a GIC frame.
+///
+/// # Safety
+/// `base + off` must lie inside the distributor or a redistributor frame mapped as
+/// device memory, aligned to `bytes`.
+pub unsafe fn frame_read(base: u64, off: u64, bytes: u64) -> u64 {
+    let a = base + off;
+    // SAFETY: the caller guarantees a mapped, aligned GIC register.
+    unsafe {
+        match bytes {
+            1 => u64::from((a as *const u8).read_volatile()),
+            2 => u64::from((a as *const u16).read_volatile()),
+            4 => u64::from((a as *const u32).read_volatile()),
+            _ => (a as *const u64).read_volatile(),
+        }
+    }
+}
+
+/// Writes `width` bytes at `base + off` of a GIC frame.
+///
+/// # Safety
+/// As for [`frame_read`].
+pub unsafe fn frame_write(base: u64, off: u64, bytes: u64, v: u64) {
+    let a = base + off;
+    // SAFETY: the caller guarantees a mapped, aligned GIC register.
+    unsafe {
+        match bytes {
+            1 => (a as *mut u8).write_volatile(v as u8),
+            2 => (a as *mut u16).write_volatile(v as u16),
+            4 => (a as *mut u32).write_volatile(v as u32),
+            _ => (a as *mut u64).write_volatile(v),
+        }
+    }
 }

@@ -52,6 +52,22 @@ lr_access!(
     12 => s3_4_c12_c13_4, 13 => s3_4_c12_c13_5, 14 => s3_4_c12_c13_6, 15 => s3_4_c12_c13_7,
 );
 
+/// Loads a HW-linked Group-1 interrupt straight into a free list register (the fast
+/// path for a forwarded timer interrupt). Returns `false` when every list register is
+/// in use.
+pub fn inject_hw(vintid: u32, pintid: u32, priority: u8) -> bool {
+    let empty = read_sysreg!(s3_4_c12_c11_5) & 0xffff; // ICH_ELRSR_EL2
+    if empty == 0 {
+        return false;
+    }
+    let lr = 1u64 << 62 | LR_HW | (u64::from(pintid) & 0x1fff) << 32 | LR_GROUP1;
+    write_lr(
+        empty.trailing_zeros() as usize,
+        lr | u64::from(priority) << 48 | u64::from(vintid),
+    );
+    true
+}
+
 /// Clears every list register and disables the interface's maintenance requests.
 pub fn reset(enable: bool) {
     for n in 0..lr_count() {
@@ -59,4 +75,39 @@ pub fn reset(enable: bool) {
     }
     set_vmcr(0);
     set_hcr(if enable { HCR_EN } else { 0 });
+}
+
+use rtvisor_vdev::vgic::{Lr, LrState};
+
+const LR_HW: u64 = 1 << 61;
+const LR_GROUP1: u64 = 1 << 60;
+
+/// ICH_LR<n>_EL2 value for a model list register.
+pub fn encode(lr: &Lr) -> u64 {
+    let state = match lr.state {
+        LrState::Invalid => return 0,
+        LrState::Pending => 1u64,
+        LrState::Active => 2,
+        LrState::PendingActive => 3,
+    };
+    let hw = lr.hw.map_or(0, |p| LR_HW | (u64::from(p) & 0x1fff) << 32);
+    let group = if lr.group1 { LR_GROUP1 } else { 0 };
+    state << 62 | hw | group | u64::from(lr.priority) << 48 | u64::from(lr.intid)
+}
+
+/// The model view of an ICH_LR<n>_EL2 value.
+pub fn decode(v: u64) -> Lr {
+    let state = match v >> 62 {
+        0 => return Lr::INVALID,
+        1 => LrState::Pending,
+        2 => LrState::Active,
+        _ => LrState::PendingActive,
+    };
+    Lr {
+        intid: v as u32,
+        state,
+        priority: (v >> 48) as u8,
+        group1: v & LR_GROUP1 != 0,
+        hw: (v & LR_HW != 0).then_some(((v >> 32) & 0x1fff) as u32),
+    }
 }

@@ -25,6 +25,8 @@ pub mod cpu;
 #[cfg(target_arch = "aarch64")]
 pub mod exit;
 #[cfg(target_arch = "aarch64")]
+pub mod fast;
+#[cfg(target_arch = "aarch64")]
 pub mod firmware;
 #[cfg(target_arch = "aarch64")]
 pub mod gic;

@@ -32,8 +32,7 @@ pub unsafe fn enable_el2(root: Hpa) {
     isb();
 }
 
-/// Selects the stage-2 tables of the VM with `vmid` on this CPU and drops every TLB
-/// entry tagged with that VMID (stale stage-1 or stage-2 entries of an earlier run).
+/// Selects the stage-2 tables of the VM with `vmid` on this CPU.
 ///
 /// # Safety
 /// `root` must be a complete stage-2 table built with `pt::Stage2` attributes that maps
@@ -42,11 +41,16 @@ pub unsafe fn set_stage2(vmid: u16, root: Hpa) {
     write_sysreg!(vtcr_el2, VTCR_EL2);
     write_sysreg!(vttbr_el2, (vmid as u64) << 48 | root.raw());
     isb();
+}
+
+/// Drops, on every CPU (inner shareable), the TLB entries tagged with the VMID selected
+/// on this CPU: stale stage-1 and stage-2 entries of an earlier run of the VM.
+pub fn flush_current_vmid() {
     // SAFETY: TLB invalidation for the current VMID has no memory-safety effect.
     unsafe {
         core::arch::asm!(
-            "tlbi vmalls12e1",
-            "dsb nsh",
+            "tlbi vmalls12e1is",
+            "dsb ish",
             "isb",
             options(nostack, preserves_flags)
         )

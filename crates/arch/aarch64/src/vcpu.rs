@@ -77,12 +77,12 @@ macro_rules! zero_sysregs {
     ($($r:tt),* $(,)?) => { $( write_sysreg!($r, 0); )* };
 }
 
-/// Puts this CPU's EL1 state in its architectural reset shape for vCPU `index`:
-/// MMU and caches off, no vectors, timers off, and the virtual MPIDR/MIDR.
+/// Puts this CPU's EL1 state in its architectural reset shape: MMU and caches off, no
+/// vectors, timers off; the guest reads `vmpidr` (affinity fields) as its MPIDR.
 ///
 /// # Safety
 /// Call at EL2 on the CPU that will run the vCPU, with no guest running on it.
-pub unsafe fn reset_el1(index: u64) {
+pub unsafe fn reset_el1(vmpidr: u64) {
     write_sysreg!(sctlr_el1, 0x30d0_0800);
     zero_sysregs!(
         tcr_el1,
@@ -110,7 +110,7 @@ pub unsafe fn reset_el1(index: u64) {
         tpidr_el1,
         csselr_el1
     );
-    write_sysreg!(vmpidr_el2, (1 << 31) | index);
+    write_sysreg!(vmpidr_el2, (1 << 31) | vmpidr);
     write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
     isb();
 }

@@ -191,6 +191,7 @@ fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> 
             irq: *uart.irq.get_ref(),
         },
         board_cpus: inp.board.cpu.len() as u32,
+        board_mpidrs: inp.board.cpu.iter().map(|c| *c.mpidr.get_ref()).collect(),
     })
 }
 

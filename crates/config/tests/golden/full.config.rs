@@ -66,7 +66,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xd33d95e80f43836d,
-        payload_fingerprint: 0x604ca83f4494abba,
+        payload_fingerprint: 0x61ab0538d8a18154,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

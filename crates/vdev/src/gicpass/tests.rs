@@ -4,7 +4,7 @@ const HYP: u32 = (1 << 14) | (1 << 15);
 
 #[test]
 fn hypervisor_sgis_are_masked_in_bit_registers() {
-    let a = redist(SGI_BASE + 0x100, Width::Word, true, 0, true, HYP);
+    let a = redist(SGI_BASE + 0x100, Width::Word, true, true, HYP);
     assert_eq!(
         a,
         Action::Hw {
@@ -15,7 +15,7 @@ fn hypervisor_sgis_are_masked_in_bit_registers() {
     // A guest that writes all ones to ICENABLER0 leaves SGIs 14 and 15 alone.
     assert_eq!(merge(0xffff_3fff, false, 0xc000, 0xffff_ffff), 0xffff_3fff);
     // IGROUPR0 keeps the hypervisor's SGIs in Group 0 whatever the guest writes.
-    let Action::Hw { mask, rmw } = redist(SGI_BASE + 0x80, Width::Word, true, 0, true, HYP) else {
+    let Action::Hw { mask, rmw } = redist(SGI_BASE + 0x80, Width::Word, true, true, HYP) else {
         panic!("IGROUPR0 is passed through");
     };
     assert!(rmw);
@@ -28,7 +28,7 @@ fn hypervisor_sgis_are_masked_in_bit_registers() {
 #[test]
 fn priorities_of_reserved_sgis_are_kept() {
     // IPRIORITYR3 holds INTIDs 12..15: bytes 2 and 3 are the hypervisor's.
-    let a = redist(SGI_BASE + 0x40c, Width::Word, true, 0, true, HYP);
+    let a = redist(SGI_BASE + 0x40c, Width::Word, true, true, HYP);
     assert_eq!(
         a,
         Action::Hw {
@@ -38,7 +38,7 @@ fn priorities_of_reserved_sgis_are_kept() {
     );
     assert_eq!(merge(0xffff, true, 0x8080_0000, 0xa0a0_a0a0), 0x8080_a0a0);
     // Byte access to INTID 27's priority belongs to the guest.
-    let b = redist(SGI_BASE + 0x41b, Width::Byte, true, 0, true, HYP);
+    let b = redist(SGI_BASE + 0x41b, Width::Byte, true, true, HYP);
     assert_eq!(
         b,
         Action::Hw {
@@ -46,28 +46,35 @@ fn priorities_of_reserved_sgis_are_kept() {
             rmw: true
         }
     );
-    let c = redist(SGI_BASE + 0x40f, Width::Byte, true, 0, true, HYP);
+    let c = redist(SGI_BASE + 0x40f, Width::Byte, true, true, HYP);
     assert_eq!(c, Action::Hw { mask: 0, rmw: true });
 }
 
 #[test]
-fn typer_names_the_vcpu_and_the_last_frame() {
+fn typer_is_the_cores_with_the_vms_last_bit() {
     assert_eq!(
-        redist(0x8, Width::Double, false, 1, true, HYP),
-        Action::Value((1 << 32) | (1 << 8) | (1 << 4))
+        redist(0x8, Width::Double, false, true, HYP),
+        Action::Typer { last: true }
     );
     assert_eq!(
-        redist(0xc, Width::Word, false, 2, false, HYP),
-        Action::Value(2)
+        typer_view(0x0300_0000_0310, true, 0, Width::Double),
+        0x0300_0000_0310
     );
-    assert_eq!(redist(0x8, Width::Word, true, 0, true, HYP), Action::Ignore);
+    assert_eq!(typer_view(0x0300_0000_0300, true, 0, Width::Word), 0x310);
+    assert_eq!(typer_view(0x0300_0000_0310, false, 4, Width::Word), 0x0300);
+    assert_eq!(typer_view(0x0000_0000_0310, false, 0, Width::Word), 0x300);
+    assert_eq!(
+        redist(0xc, Width::Word, false, false, HYP),
+        Action::Typer { last: false }
+    );
+    assert_eq!(redist(0x8, Width::Word, true, true, HYP), Action::Ignore);
 }
 
 #[test]
 fn control_registers_are_not_the_guests() {
-    assert_eq!(redist(0x0, Width::Word, true, 0, true, HYP), Action::Ignore);
+    assert_eq!(redist(0x0, Width::Word, true, true, HYP), Action::Ignore);
     assert_eq!(
-        redist(0x14, Width::Word, false, 0, true, HYP),
+        redist(0x14, Width::Word, false, true, HYP),
         Action::Value(0)
     );
     assert_eq!(dist(0x0, Width::Word, true), Action::Ignore);
@@ -88,11 +95,11 @@ fn control_registers_are_not_the_guests() {
 #[test]
 fn accesses_wider_than_the_register_are_refused() {
     assert_eq!(
-        redist(SGI_BASE + 0x100, Width::Double, true, 0, true, HYP),
+        redist(SGI_BASE + 0x100, Width::Double, true, true, HYP),
         Action::Ignore
     );
     assert_eq!(
-        redist(SGI_BASE + 0x41c, Width::Double, false, 0, true, HYP),
+        redist(SGI_BASE + 0x41c, Width::Double, false, true, HYP),
         Action::Value(0)
     );
 }
@@ -107,7 +114,7 @@ fn unknown_offsets_never_reach_the_hardware() {
         let off = x % 0x2_0000;
         let width = [Width::Byte, Width::Half, Width::Word, Width::Double][(x >> 20) as usize % 4];
         let write = x & (1 << 30) != 0;
-        let a = redist(off, width, write, x >> 40 & 7, x & 1 == 0, HYP);
+        let a = redist(off, width, write, x & 1 == 0, HYP);
         if let Action::Hw { mask, .. } = a {
             assert!(
                 find_access(REDIST, off, width).is_some(),
@@ -117,4 +124,22 @@ fn unknown_offsets_never_reach_the_hardware() {
         }
         let _ = dist(off, width, write);
     }
+}
+
+#[test]
+fn direct_sgis_reach_only_the_vms_cores() {
+    let cores = [2u64, 3];
+    // SGI 1 to Aff0 = 3: vCPU 1.
+    assert_eq!(sgi_targets(1 << 24 | 1 << 3, 0, &cores, HYP), (0b10, 1));
+    // To cores 1 and 3: only 3 belongs to the VM.
+    assert_eq!(sgi_targets(1 << 24 | 0b1010, 0, &cores, HYP), (0b10, 1));
+    // Broadcast: every other core of the VM, nothing else.
+    assert_eq!(sgi_targets(5 << 24 | 1 << 40, 1, &cores, HYP), (0b01, 5));
+    // Aff1 != 0 names no core of the VM.
+    assert_eq!(
+        sgi_targets(1 << 24 | 1 << 16 | 1 << 3, 0, &cores, HYP),
+        (0, 1)
+    );
+    // The hypervisor's SGIs are never sent for a guest.
+    assert_eq!(sgi_targets(15 << 24 | 1 << 40, 0, &cores, HYP).0, 0);
 }

@@ -1,0 +1,32 @@
+//! Per-CPU words the exception vectors read on their fast paths (see `asm.rs`), indexed
+//! by the CPU index in TPIDR_EL2. Written by the hypervisor on slow paths only.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// CPUs the fast-path tables cover.
+pub const MAX_CPUS: usize = 8;
+/// The EL1 virtual timer's INTID.
+pub const VTIMER_INTID: u32 = 27;
+
+/// Per CPU: the list-register value that delivers the forwarded virtual timer to the
+/// vCPU running there, or 0 when the fast path is off (direct mode, idle CPU).
+#[unsafe(no_mangle)]
+static RTVISOR_FAST_VTIMER: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Per CPU: an interrupt the IRQ fast path acknowledged but did not handle, plus one
+/// (0 = none). Its priority has been dropped; it is still active.
+#[unsafe(no_mangle)]
+static RTVISOR_FAST_ACKED: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// Sets (or with 0, turns off) CPU `cpu`'s forwarded-timer list-register value.
+pub fn set_vtimer_lr(cpu: usize, lr: u64) {
+    if let Some(w) = RTVISOR_FAST_VTIMER.get(cpu) {
+        w.store(lr, Ordering::Relaxed);
+    }
+}
+
+/// Takes the interrupt the fast path left acknowledged on CPU `cpu`, if any.
+pub fn take_acked(cpu: usize) -> Option<u32> {
+    let v = RTVISOR_FAST_ACKED.get(cpu)?.swap(0, Ordering::Relaxed);
+    v.checked_sub(1)
+}

@@ -1,0 +1,159 @@
+//! Emulated device accesses: the VM's console PL011 and its GICv3 (the vGIC model in
+//! virtual mode, filtered physical access in direct mode). Unknown registers inside a
+//! device read as zero and ignore writes; an access width the device refuses gets an
+//! abort injected by the caller.
+
+use crate::exit::{AccessWidth, MmioAccess};
+use crate::handler::{Console, Host, VmCtx};
+use crate::mmio::{self, DeviceKind};
+use crate::vcpu::VcpuRegs;
+use rtvisor_config::tables::InterruptMode;
+use rtvisor_vdev::vgic::{Notify, GICR_FRAME_SIZE};
+use rtvisor_vdev::{gicpass, MmioError, Width};
+
+/// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
+pub const RESERVED_SGIS: u32 = (1 << 14) | (1 << 15);
+
+fn width(w: AccessWidth) -> Width {
+    match w {
+        AccessWidth::B1 => Width::Byte,
+        AccessWidth::B2 => Width::Half,
+        AccessWidth::B4 => Width::Word,
+        AccessWidth::B8 => Width::Double,
+    }
+}
+
+/// A device's answer: `Ok(Some(v))` a read value, `Ok(None)` a completed write,
+/// `Err(())` a refused access.
+type Answer = Result<Option<u64>, ()>;
+
+fn policy(r: Result<u64, MmioError>) -> Result<u64, ()> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(MmioError::BadWidth) => Err(()),
+        Err(_) => Ok(0),
+    }
+}
+
+/// Emulates one access of vCPU `me`; `false` when the device refuses it.
+pub fn emulate(
+    me: usize,
+    kind: DeviceKind,
+    off: u64,
+    acc: &MmioAccess,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> bool {
+    let w = width(acc.width);
+    let value = acc
+        .write
+        .then(|| mmio::store_value(regs.reg(acc.reg), acc.width));
+    let direct = vm.cfg.interrupt_mode == InterruptMode::Direct;
+    let answer = match kind {
+        DeviceKind::Pl011 => pl011(off, w, value, vm, host),
+        DeviceKind::GicDist if direct => Ok(direct_access(None, off, w, value, vm, host)),
+        DeviceKind::GicRedist if direct => {
+            let (v, o) = (off / GICR_FRAME_SIZE, off % GICR_FRAME_SIZE);
+            Ok(direct_access(Some(v as usize), o, w, value, vm, host))
+        }
+        DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
+    };
+    match answer {
+        Ok(Some(v)) if !acc.write => {
+            regs.set_reg(acc.reg, mmio::load_value(v, acc));
+            true
+        }
+        Ok(_) => true,
+        Err(()) => false,
+    }
+}
+
+fn pl011(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl Host) -> Answer {
+    let mut con = vm.console.lock();
+    let Console { uart, line } = &mut *con;
+    match value {
+        Some(v) => {
+            let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
+            policy(uart.write(off, w, v as u32, &mut tx).map(|()| 0)).map(|_| None)
+        }
+        None => policy(uart.read(off, w).map(u64::from)).map(Some),
+    }
+}
+
+fn vgic(
+    me: usize,
+    kind: DeviceKind,
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> Answer {
+    // The model is updated under its lock; the notification goes out after it is
+    // released (the host may look at the model again).
+    let result = {
+        let mut gic = vm.gic.lock();
+        match (kind, value) {
+            (DeviceKind::GicDist, None) => gic.dist_read(off, w).map(|v| (Some(v), Notify::NONE)),
+            (DeviceKind::GicDist, Some(v)) => gic.dist_write(off, w, v).map(|n| (None, n)),
+            (_, None) => match gic.redist_split(off) {
+                Some((vcpu, o)) => gic.redist_read(vcpu, o, w).map(|v| (Some(v), Notify::NONE)),
+                None => Err(MmioError::NoRegister),
+            },
+            (_, Some(v)) => match gic.redist_split(off) {
+                Some((vcpu, o)) => gic.redist_write(vcpu, o, w, v).map(|n| (None, n)),
+                None => Err(MmioError::NoRegister),
+            },
+        }
+    };
+    match result {
+        Ok((v, n)) => {
+            if n != Notify::NONE {
+                host.vgic_changed(vm.id, me, &n);
+            }
+            Ok(v)
+        }
+        Err(MmioError::BadWidth) => Err(()),
+        Err(_) => Ok(value.is_none().then_some(0)),
+    }
+}
+
+/// Direct mode: the filtered physical access.
+fn direct_access(
+    redist: Option<usize>,
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> Option<u64> {
+    let nvcpus = vm.cfg.cpus.len();
+    let action = match redist {
+        Some(v) if v >= nvcpus => return value.is_none().then_some(0),
+        Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_SGIS),
+        None => gicpass::dist(off, w, value.is_some()),
+    };
+    match (action, value) {
+        (gicpass::Action::Value(v), None) => Some(v),
+        (gicpass::Action::Typer { last }, None) => {
+            const TYPER: u64 = 0x8;
+            let typer = host.gic_hw_read(vm.id, redist, TYPER, Width::Double);
+            Some(gicpass::typer_view(typer, last, off - TYPER, w))
+        }
+        (gicpass::Action::Hw { mask, .. }, None) => {
+            Some(host.gic_hw_read(vm.id, redist, off, w) & mask)
+        }
+        (gicpass::Action::Hw { mask, rmw }, Some(v)) => {
+            let hw = if rmw {
+                host.gic_hw_read(vm.id, redist, off, w)
+            } else {
+                0
+            };
+            host.gic_hw_write(vm.id, redist, off, w, gicpass::merge(mask, rmw, hw, v));
+            None
+        }
+        (_, None) => Some(0),
+        (_, Some(_)) => None,
+    }
+}

@@ -1,0 +1,217 @@
+//! Interrupts on the physical CPU of a vCPU: the hypervisor's own SGIs, physical
+//! interrupts forwarded to a virtual-mode guest through HW list registers, the list
+//! registers themselves, and the physical state a direct-mode guest owns.
+//!
+//! Virtual mode: the virtual timer PPI is HW-linked to the guest's vPPI 27; it is
+//! enabled physically only while the guest has it enabled, acknowledged here with a
+//! priority drop only, and deactivated by the guest's own EOI. Direct mode: the guest
+//! owns Group 1 on its CPU (IRQs never reach EL2); only the hypervisor's Group-0 SGIs
+//! (FIQ) come here.
+
+use crate::config::CONFIG;
+use crate::log;
+use crate::percpu::{PerCpu, CPUS};
+use crate::vms::VMS;
+use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_arch_aarch64::gic::{self, Redist};
+use rtvisor_arch_aarch64::{cpu, fast, ich};
+use rtvisor_config::tables::InterruptMode;
+use rtvisor_core::devices::RESERVED_SGIS;
+use rtvisor_vdev::vgic::{Lr, LrState, Notify};
+use rtvisor_vdev::Width;
+
+/// The EL1 virtual timer's INTID.
+pub const VTIMER: u32 = 27;
+/// Most list registers the architecture allows.
+const MAX_LRS: usize = 16;
+
+/// Physical distributor base (set at boot).
+pub static GICD_BASE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether VM `vm` takes its interrupts directly.
+pub fn is_direct(vm: usize) -> bool {
+    CONFIG.vms[vm].interrupt_mode == InterruptMode::Direct
+}
+
+fn redist_of(cpu: &PerCpu) -> Redist {
+    Redist(cpu.redist.load(Ordering::Relaxed))
+}
+
+/// The physical CPU of vCPU `vcpu` of VM `vm`.
+pub fn cpu_of(vm: usize, vcpu: usize) -> Option<&'static PerCpu> {
+    CONFIG.vms[vm]
+        .cpus
+        .get(vcpu)
+        .and_then(|&c| CPUS.get(c as usize))
+}
+
+/// Acknowledges what is pending on this CPU. `hosted` is the vCPU running here (if it
+/// is in virtual mode, forwarded interrupts are injected into it); `direct` says the
+/// guest owns Group 1 here, which must then be left alone. Returns whether a kick
+/// arrived (the vCPU's state must be looked at again).
+pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool {
+    let mut kicked = false;
+    loop {
+        let id = gic::ack_group0();
+        if id >= gic::SPURIOUS {
+            break;
+        }
+        gic::eoi_group0(id, !direct);
+        if id == gic::SGI_HALT {
+            log::halt();
+        }
+        kicked = true;
+    }
+    if direct {
+        return kicked;
+    }
+    // An interrupt the vector's fast path acknowledged (and priority-dropped) first.
+    let cpu = cpu::this_index() as usize;
+    let mut stashed = fast::take_acked(cpu);
+    loop {
+        let id = match stashed.take() {
+            Some(id) => id,
+            None => {
+                let id = gic::ack_group1();
+                if id >= gic::SPURIOUS {
+                    break;
+                }
+                gic::eoi_group1(id);
+                id
+            }
+        };
+        match hosted {
+            Some((vm, vcpu)) if id == VTIMER => {
+                // Fast path: straight into a free list register, HW-linked, so the
+                // guest's EOI deactivates the physical PPI. The model learns of it
+                // only if no list register is free.
+                let prio = VMS[vm].gic.lock().priority(vcpu, VTIMER).unwrap_or(0);
+                if !ich::inject_hw(VTIMER, VTIMER, prio) {
+                    VMS[vm].gic.lock().inject(VTIMER, vcpu);
+                    me.lr_dirty.store(true, Ordering::Relaxed);
+                }
+            }
+            // The maintenance interrupt only asks for a list-register refresh.
+            Some(_) if id == gic::MAINTENANCE_INTID => {
+                gic::deactivate(id);
+                me.lr_dirty.store(true, Ordering::Relaxed);
+            }
+            _ => gic::deactivate(id),
+        }
+    }
+    kicked
+}
+
+/// Folds the list registers back into the vGIC model and loads the next pending
+/// interrupts; asks for the maintenance interrupt only when some are left over.
+pub fn refresh_lrs(me: &PerCpu, vm: usize, vcpu: usize) {
+    me.lr_dirty.store(false, Ordering::Relaxed);
+    let n = ich::lr_count().min(MAX_LRS);
+    let mut lrs = [Lr::INVALID; MAX_LRS];
+    for (i, lr) in lrs.iter_mut().enumerate().take(n) {
+        *lr = ich::decode(ich::read_lr(i));
+    }
+    let flush = {
+        let mut g = VMS[vm].gic.lock();
+        g.sync_lrs(vcpu, &lrs[..n]);
+        g.flush_lrs(vcpu, &mut lrs[..n])
+    };
+    for (i, lr) in lrs.iter().enumerate().take(n) {
+        ich::write_lr(i, ich::encode(lr));
+    }
+    ich::set_hcr(ich::HCR_EN | if flush.underflow { ich::HCR_UIE } else { 0 });
+    update_fast_timer(me, vm, vcpu);
+}
+
+/// Recomputes the list-register value the vector's fast path uses to deliver the
+/// forwarded timer to this vCPU (its priority may have changed).
+pub fn update_fast_timer(_me: &PerCpu, vm: usize, vcpu: usize) {
+    let prio = VMS[vm].gic.lock().priority(vcpu, VTIMER).unwrap_or(0);
+    let lr = Lr {
+        intid: VTIMER,
+        state: LrState::Pending,
+        priority: prio,
+        group1: true,
+        hw: Some(VTIMER),
+    };
+    fast::set_vtimer_lr(cpu::this_index() as usize, ich::encode(&lr));
+}
+
+/// Puts this CPU's interrupt state in the shape vCPU `vcpu` of `vm` starts with.
+pub fn vcpu_start(me: &PerCpu, vm: usize) {
+    let direct = is_direct(vm);
+    quiesce(me);
+    gic::set_split_eoi(!direct);
+    // SAFETY: on the CPU that runs the vCPU, at EL2, before entering it.
+    unsafe { cpu::init_el2(direct) };
+    ich::reset(!direct);
+    if !direct {
+        redist_of(me).enable(gic::MAINTENANCE_INTID);
+    }
+    me.lr_dirty.store(false, Ordering::Relaxed);
+}
+
+/// Takes back every private interrupt a guest could own on this CPU: disabled,
+/// not pending, not active; and stops the guest's virtual timer.
+pub fn quiesce(me: &PerCpu) {
+    fast::set_vtimer_lr(cpu::this_index() as usize, 0);
+    let r = redist_of(me);
+    for intid in (0..32).filter(|i| RESERVED_SGIS & (1 << i) == 0) {
+        r.disable(intid);
+        r.clear_pending(intid);
+        r.deactivate(intid);
+    }
+    cpu::stop_virtual_timer();
+}
+
+/// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
+/// list registers, and follow guest enables of HW-linked interrupts physically.
+pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
+    for v in 0..CONFIG.vms[vm].cpus.len() {
+        let Some(cpu) = cpu_of(vm, v) else { continue };
+        if notify.kicks(v) {
+            cpu.lr_dirty.store(true, Ordering::Relaxed);
+            if v != me {
+                gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
+            }
+        }
+        for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
+            let link = VMS[vm].gic.lock().hw_link(v, intid);
+            let base = cpu.redist.load(Ordering::Relaxed);
+            if let (Some(link), true) = (link, base != 0) {
+                let r = Redist(base);
+                if link.enabled {
+                    r.enable(link.pintid);
+                } else {
+                    r.disable(link.pintid);
+                }
+            }
+        }
+    }
+}
+
+/// Direct mode: the physical frame an access of VM `vm` goes to.
+fn frame(vm: usize, redist: Option<usize>) -> Option<u64> {
+    match redist {
+        None => Some(GICD_BASE.load(Ordering::Relaxed)),
+        Some(v) => cpu_of(vm, v).map(|c| c.redist.load(Ordering::Relaxed)),
+    }
+}
+
+/// Direct mode: a filtered physical read (the filter already bounded `off`).
+pub fn hw_read(vm: usize, redist: Option<usize>, off: u64, w: Width) -> u64 {
+    match frame(vm, redist) {
+        // SAFETY: `off` passed the direct-mode filter, so it is a register inside the
+        // frame, naturally aligned for `w`; the frame is mapped as device memory.
+        Some(base) if base != 0 => unsafe { gic::frame_read(base, off, w.bytes()) },
+        _ => 0,
+    }
+}
+
+/// Direct mode: a filtered physical write.
+pub fn hw_write(vm: usize, redist: Option<usize>, off: u64, w: Width, value: u64) {
+    if let Some(base) = frame(vm, redist).filter(|&b| b != 0) {
+        // SAFETY: as in `hw_read`.
+        unsafe { gic::frame_write(base, off, w.bytes(), value) }
+    }
+}

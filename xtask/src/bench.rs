@@ -1,0 +1,429 @@
+//! `cargo xtask bench`: the T4 latency benchmark (issue 4, docs/benchmark.md).
+//!
+//! rtbench (`mode=bench`) runs under `qemu-system-aarch64 -cpu cortex-a72 -icount
+//! shift=0,sleep=off` (1 instruction = 1 ns of virtual time, so every figure is
+//! deterministic) in the configurations of [`CONFIGS`]: bare at EL1, then under rtvisor
+//! with the emulated vGIC and in direct mode, each alone and next to a noisy neighbour.
+//! Each boot is watched by the console expect engine until `rtbench: bench done`; its
+//! `result` and `hist` lines are parsed (`parse`), the budgets of issue 4 checked
+//! (`budget`), and the outputs written to target/bench/ (`report`, `svg`):
+//!
+//! ```text
+//! latency.json   one object per configuration (name, samples, min/avg/max_ns, added_*)
+//! latency.md     the table: each figure, what it adds over bare, the ratio to bare
+//! <name>.svg     the timer-latency histogram        <name>.log  the raw console
+//! ```
+//!
+//! `--quick` (CI, `cargo xtask test` as `bench-quick`) checks the machinery and
+//! determinism only: fewer samples, `bare`, `rtvisor-virtual` and `rtvisor-direct`, each
+//! booted twice, outputs in target/bench/quick/.
+
+mod budget;
+mod parse;
+mod report;
+mod run;
+mod svg;
+
+use crate::util::{out_dir, rel, say};
+use crate::{image, setup};
+use anyhow::{bail, Result};
+use budget::{Check, Verdict};
+use std::path::Path;
+use std::time::Duration;
+
+/// The name of the baseline configuration.
+pub const BARE: &str = "bare";
+/// The benchmarked VM of the rtvisor scenarios (its console lines carry `[rt] `).
+pub const RT_VM: &str = "rt";
+/// rtbench's bootargs for a full run (also what tests/bench/*.toml hold).
+pub const FULL_ARGS: &str = "mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000";
+/// rtbench's bootargs for `--quick`.
+pub const QUICK_ARGS: &str = "mode=bench period-us=100 samples=100 hvc=100 ipi=50";
+/// Per-boot timeouts: icount runs are slow, a hang in CI must stay cheap.
+pub const FULL_TIMEOUT_S: f64 = 300.0;
+pub const QUICK_TIMEOUT_S: f64 = 50.0;
+
+/// One benchmark configuration.
+pub struct Config {
+    pub name: &'static str,
+    /// The scenario in tests/bench/; None for bare.
+    pub scenario: Option<&'static str>,
+    /// Part of `--quick`.
+    pub quick: bool,
+    pub about: &'static str,
+}
+
+impl Config {
+    /// What the rt VM's console lines start with.
+    pub fn prefix(&self) -> &'static str {
+        if self.scenario.is_some() {
+            "[rt] "
+        } else {
+            ""
+        }
+    }
+}
+
+pub const CONFIGS: &[Config] = &[
+    Config {
+        name: BARE,
+        scenario: None,
+        quick: true,
+        about: "rtbench alone at EL1, booted by QEMU (-smp 2, 512M): the baseline",
+    },
+    Config {
+        name: "rtvisor-virtual",
+        scenario: Some("virtual.toml"),
+        quick: true,
+        about: "rtbench in VM rt (CPUs 2-3) under rtvisor, emulated vGIC",
+    },
+    Config {
+        name: "rtvisor-direct",
+        scenario: Some("direct.toml"),
+        quick: true,
+        about: "rtbench in VM rt (CPUs 2-3) under rtvisor, direct interrupts",
+    },
+    Config {
+        name: "rtvisor-virtual-noisy",
+        scenario: Some("virtual-noisy.toml"),
+        quick: false,
+        about: "rtvisor-virtual next to a noisy neighbour VM on CPUs 0-1",
+    },
+    Config {
+        name: "rtvisor-direct-noisy",
+        scenario: Some("direct-noisy.toml"),
+        quick: false,
+        about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
+    },
+];
+
+/// The outcome of one configuration (its first boot).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: &'static str,
+    /// The results, or the first line of the failure report.
+    pub result: Result<parse::Results, String>,
+    pub warnings: Vec<String>,
+}
+
+pub struct Options {
+    pub quick: bool,
+    /// Configuration names (each may be a comma-separated list); empty = the default set.
+    pub only: Vec<String>,
+    /// Boot every configuration twice and compare the output (always on with `quick`).
+    pub repeat: bool,
+    pub timeout: Option<f64>,
+    pub verbose: bool,
+    pub no_build: bool,
+}
+
+fn select(opts: &Options) -> Result<Vec<&'static Config>> {
+    let names: Vec<&str> = opts
+        .only
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for n in &names {
+        if !CONFIGS.iter().any(|c| c.name == *n) {
+            let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
+            bail!("no configuration {n:?}; the names are {}", all.join(", "));
+        }
+    }
+    Ok(CONFIGS
+        .iter()
+        .filter(|c| {
+            if names.is_empty() {
+                !opts.quick || c.quick
+            } else {
+                names.contains(&c.name)
+            }
+        })
+        .collect())
+}
+
+fn qemu_version() -> String {
+    std::process::Command::new(setup::QEMU)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "QEMU (version unknown)".into())
+}
+
+fn write(path: &Path, text: &str) {
+    match std::fs::write(path, text) {
+        Ok(()) => say(format!("wrote {}", rel(path))),
+        Err(e) => eprintln!("[xtask] could not write {}: {e}", path.display()),
+    }
+}
+
+/// The first line of a failure report, without the `FAILED <name>: ` the console adds.
+fn first_line(name: &str, e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let line = text.lines().next().unwrap_or("");
+    line.strip_prefix(&format!("FAILED {name}: "))
+        .unwrap_or(line)
+        .to_string()
+}
+
+/// Runs one configuration (once, or twice with `runs == 2`); returns its outcome and
+/// the determinism check when it booted twice.
+fn one(
+    cfg: &'static Config,
+    opts: &Options,
+    dir: &Path,
+    args: &str,
+    timeout: Duration,
+    runs: usize,
+) -> (Outcome, Option<Check>) {
+    say(format!("=== bench {}: {}", cfg.name, cfg.about));
+    let svg_path = dir.join(format!("{}.svg", cfg.name));
+    let _ = std::fs::remove_file(&svg_path);
+    let failed = |e: String| Outcome {
+        name: cfg.name,
+        result: Err(e),
+        warnings: Vec::new(),
+    };
+    let target = match run::prepare(cfg, opts.quick, args, opts.no_build) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("bench {} ... FAILED (no image)\n{e:#}", cfg.name);
+            return (failed(first_line(cfg.name, &e)), None);
+        }
+    };
+    let log = dir.join(format!("{}.log", cfg.name));
+    let first = run::once(cfg, &target, args, log, timeout, opts.verbose);
+    let outcome = match first.result {
+        Ok(r) => {
+            println!("bench {} ... ok ({:.1}s)", cfg.name, first.secs);
+            for w in &first.warnings {
+                println!("bench {}: warning: {w}", cfg.name);
+            }
+            write(&svg_path, &svg::histogram(cfg.name, &r.timer, &r.hist));
+            Outcome {
+                name: cfg.name,
+                result: Ok(r),
+                warnings: first.warnings,
+            }
+        }
+        Err(e) => {
+            println!("bench {} ... FAILED ({:.1}s)\n{e:#}", cfg.name, first.secs);
+            return (failed(first_line(cfg.name, &e)), None);
+        }
+    };
+    if runs < 2 {
+        return (outcome, None);
+    }
+    let log = dir.join(format!("{}.run2.log", cfg.name));
+    let second = run::once(cfg, &target, args, log, timeout, opts.verbose);
+    if let Err(e) = &second.result {
+        println!("bench {} (run 2) ... FAILED\n{e:#}", cfg.name);
+    }
+    let check = budget::determinism(cfg.name, &first.lines, &second.lines);
+    (outcome, Some(check))
+}
+
+/// Runs the selected configurations, writes the outputs, prints the tables. Ok(true)
+/// when every run succeeded, the output was deterministic and (without `--quick`)
+/// every budget passed.
+pub fn run(opts: &Options) -> Result<bool> {
+    let configs = select(opts)?;
+    setup::ensure_all()?;
+    if !opts.no_build {
+        image::build_guests()?;
+    }
+    let (dir, args) = if opts.quick {
+        (out_dir("bench/quick")?, QUICK_ARGS)
+    } else {
+        (out_dir("bench")?, FULL_ARGS)
+    };
+    let secs = opts.timeout.unwrap_or(if opts.quick {
+        QUICK_TIMEOUT_S
+    } else {
+        FULL_TIMEOUT_S
+    });
+    let timeout = Duration::from_secs_f64(secs);
+    let runs = if opts.quick || opts.repeat { 2 } else { 1 };
+    let mut outcomes = Vec::new();
+    let mut checks = Vec::new();
+    for cfg in configs {
+        let (o, det) = one(cfg, opts, &dir, args, timeout, runs);
+        outcomes.push(o);
+        checks.extend(det);
+    }
+    let (mut budgets, enforced) = if opts.quick {
+        (Vec::new(), false)
+    } else {
+        (budget::evaluate(&outcomes), true)
+    };
+    budgets.extend(checks);
+    for o in outcomes.iter().filter(|o| o.result.is_err()) {
+        if runs == 2 {
+            budgets.push(budget::Check {
+                what: format!("{}: identical rtbench output on two runs", o.name),
+                verdict: Verdict::Fail,
+                detail: "the first run failed".into(),
+            });
+        }
+    }
+    let how = format!(
+        "{}, `-cpu cortex-a72 -icount shift=0,sleep=off`; rtbench bootargs `{args}`{}. \
+         Produced by `cargo xtask bench{}`.",
+        qemu_version(),
+        if runs == 2 {
+            "; every configuration booted twice"
+        } else {
+            ""
+        },
+        if opts.quick { " --quick" } else { "" },
+    );
+    let mut md = report::markdown(&outcomes, &how);
+    if !budgets.is_empty() {
+        md += "\n## Budgets (issue 4)\n\n";
+        md += &budget::table(&budgets);
+    }
+    write(&dir.join("latency.json"), &report::json(&outcomes));
+    write(&dir.join("latency.md"), &md);
+    println!("\n{}", report::table(&outcomes));
+    if !budgets.is_empty() {
+        if !enforced {
+            println!(
+                "(--quick: only the runs and determinism are checked, not the latency budgets)"
+            );
+        }
+        println!("{}", budget::table(&budgets));
+    }
+    let runs_ok = outcomes.iter().all(|o| o.result.is_ok());
+    let budgets_ok = budgets.iter().all(|c| c.verdict != Verdict::Fail);
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.name)
+        .collect();
+    if !failed.is_empty() {
+        println!(
+            "failed configurations: {} (console logs: {}/<name>.log)",
+            failed.join(", "),
+            rel(&dir)
+        );
+    }
+    println!(
+        "bench: {} configurations, {} failed; budgets {}",
+        outcomes.len(),
+        failed.len(),
+        if budgets_ok { "ok" } else { "FAILED" }
+    );
+    Ok(runs_ok && budgets_ok)
+}
+
+/// `bench-quick` of `cargo xtask test`: `cargo xtask bench --quick`.
+pub fn quick_test(verbose: bool, timeout_scale: f64, no_build: bool) -> Result<()> {
+    let opts = Options {
+        quick: true,
+        only: Vec::new(),
+        repeat: true,
+        timeout: Some(QUICK_TIMEOUT_S * timeout_scale),
+        verbose,
+        no_build,
+    };
+    if run(&opts)? {
+        Ok(())
+    } else {
+        bail!("cargo xtask bench --quick failed (the table above; logs in target/bench/quick/)")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::parse::{Hist, Metric, Results};
+    use super::*;
+
+    fn metric(min: u64, avg: u64, max: u64) -> Metric {
+        Metric {
+            samples: 100,
+            min_ns: min,
+            avg_ns: avg,
+            max_ns: max,
+            cnt: None,
+        }
+    }
+
+    /// A successful outcome: timer min 4 (or avg if lower), given avg/max, hvc, ipi.
+    pub fn canned(name: &'static str, avg: u64, max: u64, hvc: u64, ipi: Option<u64>) -> Outcome {
+        let mut timer = metric(avg.min(4), avg, max);
+        timer.cnt = Some([0, avg / 16 * 16, max / 16 * 16]);
+        let mut counts = vec![0; 32];
+        counts[0] = 100;
+        Outcome {
+            name,
+            result: Ok(Results {
+                timer,
+                hist: Hist {
+                    bucket_ns: 8,
+                    counts,
+                },
+                hvc: metric(hvc, hvc, hvc),
+                ipi: ipi.map(|i| metric(i, i, i)),
+                selfcheck: Some("16.000".into()),
+            }),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn failed(name: &'static str, why: &str) -> Outcome {
+        Outcome {
+            name,
+            result: Err(why.into()),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn opts(quick: bool, only: &[&str]) -> Options {
+        Options {
+            quick,
+            only: only.iter().map(|s| s.to_string()).collect(),
+            repeat: false,
+            timeout: None,
+            verbose: false,
+            no_build: true,
+        }
+    }
+
+    fn names(o: &Options) -> Vec<&'static str> {
+        select(o).unwrap().iter().map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn selection() {
+        assert_eq!(names(&opts(false, &[])).len(), 5);
+        assert_eq!(
+            names(&opts(true, &[])),
+            ["bare", "rtvisor-virtual", "rtvisor-direct"]
+        );
+        assert_eq!(names(&opts(false, &["bare"])), ["bare"]);
+        assert_eq!(
+            names(&opts(true, &["rtvisor-direct-noisy,bare"])),
+            ["bare", "rtvisor-direct-noisy"]
+        );
+        assert!(select(&opts(false, &["nope"])).is_err());
+    }
+
+    #[test]
+    fn scenario_files_exist_and_prefixes() {
+        for c in CONFIGS {
+            match c.scenario {
+                Some(f) => {
+                    assert!(
+                        crate::util::root().join("tests/bench").join(f).is_file(),
+                        "{f}"
+                    );
+                    assert_eq!(c.prefix(), "[rt] ");
+                }
+                None => assert_eq!(c.prefix(), ""),
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The budgets of issue 4, checked on the figures of one `cargo xtask bench` run.
+//!
+//! - direct mode: timer latency avg and max within 10 ns of bare;
+//! - emulated vGIC: timer latency max at most 150 ns;
+//! - null hypercall round trip (avg) at most 120 ns, in every rtvisor configuration;
+//! - a noisy neighbour changes the RT VM's max latency by at most max(2%, 16 ns), in
+//!   both modes;
+//! - determinism: two runs give byte-identical rtbench lines (`--quick`, `--repeat`).
+//!
+//! A budget whose configurations were not selected is skipped; one whose configuration
+//! failed fails.
+
+use super::parse::Results;
+use super::Outcome;
+use std::fmt::Write;
+
+pub const DIRECT_SLACK_NS: u64 = 10;
+pub const VIRTUAL_MAX_NS: u64 = 150;
+pub const HVC_MAX_NS: u64 = 120;
+pub const NOISE_MIN_NS: u64 = 16;
+pub const NOISE_PERCENT: u64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub what: String,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+fn check(what: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Check {
+    Check {
+        what: what.into(),
+        verdict,
+        detail: detail.into(),
+    }
+}
+
+/// The results of the named configurations, or the check that says why there are none.
+fn need<'a, const N: usize>(
+    outcomes: &'a [Outcome],
+    what: &str,
+    names: [&str; N],
+) -> Result<[&'a Results; N], Check> {
+    let mut found = Vec::with_capacity(N);
+    for n in names {
+        match outcomes.iter().find(|o| o.name == n) {
+            None => return Err(check(what, Verdict::Skip, format!("{n} not run"))),
+            Some(o) => found.push(o),
+        }
+    }
+    let mut out = Vec::with_capacity(N);
+    for o in found {
+        match &o.result {
+            Ok(r) => out.push(r),
+            Err(_) => return Err(check(what, Verdict::Fail, format!("{} failed", o.name))),
+        }
+    }
+    Ok(out.try_into().unwrap_or_else(|_| unreachable!()))
+}
+
+fn within(what: String, v: u64, base: u64, slack: u64, unit: &str) -> Check {
+    let d = v.abs_diff(base);
+    let verdict = if d <= slack {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    check(
+        what,
+        verdict,
+        format!("{v} vs {base} {unit}: differs by {d} (limit {slack})"),
+    )
+}
+
+/// Evaluates the latency budgets (not determinism) on `outcomes`.
+pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let what = "direct: timer avg within 10 ns of bare";
+    out.push(match need(outcomes, what, ["bare", "rtvisor-direct"]) {
+        Ok([b, d]) => within(
+            what.into(),
+            d.timer.avg_ns,
+            b.timer.avg_ns,
+            DIRECT_SLACK_NS,
+            "ns",
+        ),
+        Err(c) => c,
+    });
+    let what = "direct: timer max within 10 ns of bare";
+    out.push(match need(outcomes, what, ["bare", "rtvisor-direct"]) {
+        Ok([b, d]) => within(
+            what.into(),
+            d.timer.max_ns,
+            b.timer.max_ns,
+            DIRECT_SLACK_NS,
+            "ns",
+        ),
+        Err(c) => c,
+    });
+    let what = "virtual: timer max <= 150 ns";
+    out.push(match need(outcomes, what, ["rtvisor-virtual"]) {
+        Ok([v]) => {
+            let ok = v.timer.max_ns <= VIRTUAL_MAX_NS;
+            check(
+                what,
+                if ok { Verdict::Pass } else { Verdict::Fail },
+                format!("max {} ns", v.timer.max_ns),
+            )
+        }
+        Err(c) => c,
+    });
+    for o in outcomes.iter().filter(|o| o.name != super::BARE) {
+        let what = format!("{}: hvc avg <= 120 ns", o.name);
+        out.push(match &o.result {
+            Ok(r) => {
+                let ok = r.hvc.avg_ns <= HVC_MAX_NS;
+                check(
+                    what,
+                    if ok { Verdict::Pass } else { Verdict::Fail },
+                    format!("avg {} ns", r.hvc.avg_ns),
+                )
+            }
+            Err(_) => check(what, Verdict::Fail, format!("{} failed", o.name)),
+        });
+    }
+    for mode in ["virtual", "direct"] {
+        let (quiet, noisy) = (format!("rtvisor-{mode}"), format!("rtvisor-{mode}-noisy"));
+        let what = format!("{mode}: noisy neighbour changes max by <= max(2%, 16 ns)");
+        out.push(
+            match need(outcomes, &what, [quiet.as_str(), noisy.as_str()]) {
+                Ok([q, n]) => {
+                    let slack = (q.timer.max_ns * NOISE_PERCENT / 100).max(NOISE_MIN_NS);
+                    within(what, n.timer.max_ns, q.timer.max_ns, slack, "ns max")
+                }
+                Err(c) => c,
+            },
+        );
+    }
+    out
+}
+
+/// Compares the rtbench lines of two runs; `Pass` only when byte-identical.
+pub fn determinism(name: &str, first: &[String], second: &[String]) -> Check {
+    let what = format!("{name}: identical rtbench output on two runs");
+    if first.is_empty() {
+        return check(what, Verdict::Fail, "no rtbench lines");
+    }
+    if first == second {
+        return check(what, Verdict::Pass, format!("{} lines", first.len()));
+    }
+    let i = first
+        .iter()
+        .zip(second)
+        .position(|(a, b)| a != b)
+        .unwrap_or(first.len().min(second.len()));
+    let show = |v: &[String]| v.get(i).map_or("<none>".to_string(), |l| format!("{l:?}"));
+    check(
+        what,
+        Verdict::Fail,
+        format!(
+            "line {} differs: run 1 {} / run 2 {}",
+            i + 1,
+            show(first),
+            show(second)
+        ),
+    )
+}
+
+/// The PASS/FAIL table, as printed and put in latency.md.
+pub fn table(checks: &[Check]) -> String {
+    let mut s = String::from("| budget | result | detail |\n|---|---|---|\n");
+    for c in checks {
+        let v = match c.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        };
+        let _ = writeln!(s, "| {} | {v} | {} |", c.what, c.detail.replace('|', "\\|"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{canned, failed};
+    use super::*;
+
+    fn verdicts(c: &[Check]) -> Vec<(String, Verdict)> {
+        c.iter().map(|c| (c.what.clone(), c.verdict)).collect()
+    }
+
+    #[test]
+    fn budgets_pass_fail_and_skip() {
+        let outs = [
+            canned("bare", 4, 4, 2, Some(149)),
+            canned("rtvisor-virtual", 100, 150, 120, Some(400)),
+            canned("rtvisor-direct", 4, 15, 80, Some(150)),
+            canned("rtvisor-virtual-noisy", 100, 153, 121, Some(400)),
+            failed("rtvisor-direct-noisy", "timed out"),
+        ];
+        let v = verdicts(&evaluate(&outs));
+        let get = |w: &str| v.iter().find(|(n, _)| n == w).unwrap().1;
+        assert_eq!(get("direct: timer avg within 10 ns of bare"), Verdict::Pass);
+        assert_eq!(get("direct: timer max within 10 ns of bare"), Verdict::Fail);
+        assert_eq!(get("virtual: timer max <= 150 ns"), Verdict::Pass);
+        assert_eq!(get("rtvisor-virtual: hvc avg <= 120 ns"), Verdict::Pass);
+        assert_eq!(
+            get("rtvisor-virtual-noisy: hvc avg <= 120 ns"),
+            Verdict::Fail
+        );
+        assert_eq!(
+            get("rtvisor-direct-noisy: hvc avg <= 120 ns"),
+            Verdict::Fail
+        );
+        assert_eq!(
+            get("virtual: noisy neighbour changes max by <= max(2%, 16 ns)"),
+            Verdict::Pass
+        );
+        assert_eq!(
+            get("direct: noisy neighbour changes max by <= max(2%, 16 ns)"),
+            Verdict::Fail
+        );
+        assert!(!v.iter().any(|(n, _)| n.starts_with("bare:")));
+
+        let only_bare = evaluate(&outs[..1]);
+        assert!(only_bare.iter().all(|c| c.verdict == Verdict::Skip));
+        // A failed bare with direct not run is a skip, not a failure.
+        let only_failed_bare = evaluate(&[failed("bare", "timed out")]);
+        assert!(only_failed_bare.iter().all(|c| c.verdict == Verdict::Skip));
+        let t = table(&evaluate(&outs));
+        assert!(
+            t.contains("| virtual: timer max <= 150 ns | PASS | max 150 ns |"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn noisy_slack_is_two_percent_above_800_ns() {
+        let outs = [
+            canned("rtvisor-virtual", 100, 1000, 100, None),
+            canned("rtvisor-virtual-noisy", 100, 1020, 100, None),
+        ];
+        let noisy = |outs: &[Outcome]| {
+            evaluate(outs)
+                .into_iter()
+                .find(|c| c.what.starts_with("virtual: noisy"))
+                .unwrap()
+        };
+        let c = noisy(&outs);
+        assert_eq!(c.verdict, Verdict::Pass, "{c:?}");
+        let outs = [
+            outs[0].clone(),
+            canned("rtvisor-virtual-noisy", 100, 1021, 100, None),
+        ];
+        assert_eq!(noisy(&outs).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn determinism_names_the_first_difference() {
+        let a: Vec<String> = ["rtbench: x=1", "rtbench: y=2"].map(String::from).into();
+        let mut b = a.clone();
+        assert_eq!(determinism("bare", &a, &b).verdict, Verdict::Pass);
+        b[1] = "rtbench: y=3".into();
+        let c = determinism("bare", &a, &b);
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("line 2 differs"), "{}", c.detail);
+        b.pop();
+        assert!(determinism("bare", &a, &b).detail.contains("<none>"));
+        assert_eq!(determinism("bare", &[], &[]).verdict, Verdict::Fail);
+    }
+}

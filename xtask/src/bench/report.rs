@@ -1,0 +1,265 @@
+//! `latency.json` and `latency.md`: the figures of every configuration and what each
+//! adds over `bare` (written by hand: a few numbers do not need a serializer).
+
+use super::parse::{Metric, Results};
+use super::Outcome;
+use std::fmt::Write;
+
+/// The `bare` results among `outcomes`, if bare ran and succeeded.
+pub fn bare(outcomes: &[Outcome]) -> Option<&Results> {
+    outcomes
+        .iter()
+        .find(|o| o.name == super::BARE)
+        .and_then(|o| o.result.as_ref().ok())
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn opt(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or_else(|| "null".to_string(), |v| v.to_string())
+}
+
+fn diff(a: u64, b: u64) -> i64 {
+    i64::try_from(a).unwrap_or(i64::MAX) - i64::try_from(b).unwrap_or(i64::MAX)
+}
+
+/// `latency.json`: an array with one object per configuration, in run order. A failed
+/// configuration has `"ok": false`, an `error`, and null figures.
+pub fn json(outcomes: &[Outcome]) -> String {
+    let base = bare(outcomes);
+    let mut s = String::from("[\n");
+    for (i, o) in outcomes.iter().enumerate() {
+        let mut f: Vec<(&str, String)> = vec![("name", esc(o.name))];
+        match &o.result {
+            Ok(r) => {
+                let t = r.timer;
+                let cnt = t.cnt.unwrap_or_default();
+                f.extend([
+                    ("ok", "true".to_string()),
+                    ("samples", t.samples.to_string()),
+                    ("min_ns", t.min_ns.to_string()),
+                    ("avg_ns", t.avg_ns.to_string()),
+                    ("max_ns", t.max_ns.to_string()),
+                    (
+                        "added_avg_ns",
+                        opt(base.map(|b| diff(t.avg_ns, b.timer.avg_ns))),
+                    ),
+                    (
+                        "added_max_ns",
+                        opt(base.map(|b| diff(t.max_ns, b.timer.max_ns))),
+                    ),
+                    ("hvc_ns", r.hvc.avg_ns.to_string()),
+                    ("ipi_ns", opt(r.ipi.map(|m| m.avg_ns))),
+                    ("hvc_max_ns", r.hvc.max_ns.to_string()),
+                    ("ipi_max_ns", opt(r.ipi.map(|m| m.max_ns))),
+                    ("cnt_min_ns", cnt[0].to_string()),
+                    ("cnt_avg_ns", cnt[1].to_string()),
+                    ("cnt_max_ns", cnt[2].to_string()),
+                    ("pmc_per_16ns", opt(r.selfcheck.as_deref().map(esc))),
+                    ("bucket_ns", r.hist.bucket_ns.to_string()),
+                    (
+                        "hist",
+                        format!(
+                            "[{}]",
+                            r.hist
+                                .counts
+                                .iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        ),
+                    ),
+                ]);
+            }
+            Err(e) => {
+                f.push(("ok", "false".to_string()));
+                f.push(("error", esc(e)));
+                for k in [
+                    "samples",
+                    "min_ns",
+                    "avg_ns",
+                    "max_ns",
+                    "added_avg_ns",
+                    "added_max_ns",
+                    "hvc_ns",
+                    "ipi_ns",
+                ] {
+                    f.push((k, "null".to_string()));
+                }
+            }
+        }
+        let warnings: Vec<String> = o.warnings.iter().map(|w| esc(w)).collect();
+        f.push(("warnings", format!("[{}]", warnings.join(", "))));
+        s += "  {\n";
+        for (j, (k, v)) in f.iter().enumerate() {
+            let comma = if j + 1 < f.len() { "," } else { "" };
+            let _ = writeln!(s, "    {}: {v}{comma}", esc(k));
+        }
+        s += if i + 1 < outcomes.len() {
+            "  },\n"
+        } else {
+            "  }\n"
+        };
+    }
+    s += "]\n";
+    s
+}
+
+/// One figure with what it adds over bare and the ratio to bare (when bare is not 0).
+pub fn cell(v: u64, bare: Option<u64>, is_bare: bool) -> String {
+    match bare {
+        Some(b) if !is_bare => {
+            let d = diff(v, b);
+            let ratio = if b > 0 {
+                format!(", {:.1}x", v as f64 / b as f64)
+            } else {
+                String::new()
+            };
+            format!("{v} ({d:+}{ratio})")
+        }
+        _ => v.to_string(),
+    }
+}
+
+fn metric_cell(m: Option<&Metric>, b: Option<&Metric>, is_bare: bool) -> String {
+    match m {
+        Some(m) => cell(m.avg_ns, b.map(|b| b.avg_ns), is_bare),
+        None => "-".to_string(),
+    }
+}
+
+/// The markdown table (only the table, so docs can paste it as it is).
+pub fn table(outcomes: &[Outcome]) -> String {
+    let base = bare(outcomes);
+    let mut s = String::from(
+        "| configuration | samples | timer min ns | timer avg ns | timer max ns | hvc avg ns | ipi avg ns |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for o in outcomes {
+        let is_bare = o.name == super::BARE;
+        match &o.result {
+            Ok(r) => {
+                let t = r.timer;
+                let bt = base.map(|b| b.timer);
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {} | {} | {} | {} | {} |",
+                    o.name,
+                    t.samples,
+                    cell(t.min_ns, bt.map(|b| b.min_ns), is_bare),
+                    cell(t.avg_ns, bt.map(|b| b.avg_ns), is_bare),
+                    cell(t.max_ns, bt.map(|b| b.max_ns), is_bare),
+                    metric_cell(Some(&r.hvc), base.map(|b| &b.hvc), is_bare),
+                    metric_cell(r.ipi.as_ref(), base.and_then(|b| b.ipi.as_ref()), is_bare),
+                );
+            }
+            Err(e) => {
+                let first = e.lines().next().unwrap_or("").replace('|', "\\|");
+                let _ = writeln!(s, "| `{}` | failed: {first} | | | | | |", o.name);
+            }
+        }
+    }
+    s
+}
+
+/// `latency.md`: a heading, how the figures were taken, the table, and any warnings.
+pub fn markdown(outcomes: &[Outcome], how: &str) -> String {
+    let mut s = String::from("# rtvisor latency benchmark\n\n");
+    s += how;
+    s += "\n\nVirtual nanoseconds (1 instruction = 1 ns under `-icount shift=0,sleep=off`). \
+          Each rtvisor figure is followed by (what it adds over `bare`, its ratio to \
+          `bare`); the ratio is left out where bare is 0.\n\n";
+    s += &table(outcomes);
+    let warned: Vec<&Outcome> = outcomes.iter().filter(|o| !o.warnings.is_empty()).collect();
+    if !warned.is_empty() {
+        s += "\nWarnings:\n\n";
+        for o in warned {
+            for w in &o.warnings {
+                let _ = writeln!(s, "- `{}`: {w}", o.name);
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{canned, failed};
+    use super::*;
+
+    #[test]
+    fn json_has_every_field_and_the_added_figures() {
+        let outs = [
+            canned("bare", 4, 4, 2, Some(149)),
+            canned("rtvisor-virtual", 100, 140, 90, None),
+            failed("rtvisor-direct", "timed out \"waiting\""),
+        ];
+        let j = json(&outs);
+        assert!(j.starts_with("[\n  {\n    \"name\": \"bare\",\n"), "{j}");
+        assert!(j.contains("\"added_avg_ns\": 96,\n"), "{j}");
+        assert!(j.contains("\"added_max_ns\": 136,\n"), "{j}");
+        assert!(j.contains("\"hvc_ns\": 90,\n"), "{j}");
+        assert!(j.contains("\"ipi_ns\": null,\n"), "{j}");
+        assert!(j.contains("\"ipi_ns\": 149,\n"), "{j}");
+        assert!(
+            j.contains("\"error\": \"timed out \\\"waiting\\\"\""),
+            "{j}"
+        );
+        assert!(j.contains("\"hist\": [100,0,"), "{j}");
+        assert_eq!(j.matches("\"name\"").count(), 3);
+        assert!(j.ends_with("  }\n]\n"));
+        // Balanced braces and no trailing commas before a closing brace.
+        assert_eq!(j.matches('{').count(), j.matches('}').count());
+        assert!(!j.contains(",\n  }"));
+        // Without bare there is nothing to add to.
+        let j = json(&outs[1..2]);
+        assert!(j.contains("\"added_avg_ns\": null"), "{j}");
+    }
+
+    #[test]
+    fn markdown_shows_figures_added_and_ratio() {
+        assert_eq!(cell(150, Some(4), false), "150 (+146, 37.5x)");
+        assert_eq!(cell(2, Some(0), false), "2 (+2)");
+        assert_eq!(cell(4, Some(4), true), "4");
+        assert_eq!(cell(3, None, false), "3");
+        let outs = [
+            canned("bare", 4, 4, 2, Some(149)),
+            canned("rtvisor-direct", 4, 5, 80, Some(160)),
+            failed("rtvisor-virtual", "rtbench reported a problem | x\nmore"),
+        ];
+        let md = markdown(&outs, "how");
+        assert!(
+            md.contains("| `bare` | 100 | 4 | 4 | 4 | 2 | 149 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `rtvisor-direct` | 100 | 4 (+0, 1.0x) | 4 (+0, 1.0x) | 5 (+1, 1.2x) | 80 (+78, 40.0x) | 160 (+11, 1.1x) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| `rtvisor-virtual` | failed: rtbench reported a problem \\| x | | | | | |"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("more"));
+    }
+}

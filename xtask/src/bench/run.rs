@@ -1,0 +1,275 @@
+//! Running one benchmark configuration: its QEMU command line, its image, and one boot
+//! watched by the console expect engine until `rtbench: bench done`.
+
+use super::parse::{self, Results};
+use super::{Config, FULL_ARGS};
+use crate::console::{Console, Pattern};
+use crate::image;
+use crate::setup::QEMU;
+use crate::systest::hv;
+use crate::util::{out_dir, rel, root, say, show};
+use anyhow::{anyhow, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The machine of `bare`: rtbench alone, booted at EL1 by QEMU.
+pub const BARE_MACHINE: &[&str] = &[
+    "-M",
+    "virt,gic-version=3",
+    "-cpu",
+    "cortex-a72",
+    "-icount",
+    "shift=0,sleep=off",
+    "-smp",
+    "2",
+    "-m",
+    "512M",
+];
+/// The machine of the rtvisor configurations (EL2 available).
+pub const RTVISOR_MACHINE: &[&str] = &[
+    "-M",
+    "virt,virtualization=on,gic-version=3",
+    "-cpu",
+    "cortex-a72",
+    "-icount",
+    "shift=0,sleep=off",
+    "-smp",
+    "4",
+    "-m",
+    "2G",
+];
+
+/// What QEMU boots: rtbench itself (bare) or a hypervisor image.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Bare(PathBuf),
+    Image(PathBuf),
+}
+
+/// The full QEMU command (console on stdio; the caller sets up the pipes).
+pub fn command(target: &Target, args: &str) -> Command {
+    let mut c = Command::new(QEMU);
+    match target {
+        Target::Bare(bin) => {
+            c.args(BARE_MACHINE)
+                .args(["-nographic", "-no-reboot", "-kernel"])
+                .arg(bin)
+                .arg("-append")
+                .arg(args);
+        }
+        Target::Image(bin) => {
+            c.args(RTVISOR_MACHINE)
+                .args(["-nographic", "-no-reboot", "-kernel"])
+                .arg(bin);
+        }
+    }
+    c
+}
+
+/// The scenario text to build for a run: `text` (a file of tests/bench/) with its
+/// `../../` paths made absolute under `root` and the bench args replaced by `args`.
+pub fn derive_scenario(text: &str, root: &Path, args: &str) -> Result<String> {
+    let n = text.matches(FULL_ARGS).count();
+    ensure!(
+        n == 1,
+        "the scenario must hold the bench args {FULL_ARGS:?} exactly once (found {n})"
+    );
+    let abs = format!("\"{}/", root.display());
+    Ok(text.replace("\"../../", &abs).replace(FULL_ARGS, args))
+}
+
+/// Builds what a configuration boots. The rtvisor image is built from a copy of its
+/// scenario in target/bench/scenarios/ named after the configuration, so each gets its
+/// own target/images/<name>[-quick].bin. With `no_build`, the existing image is used.
+pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<Target> {
+    let Some(file) = cfg.scenario else {
+        let bin = root().join("target/guests/rtbench.bin");
+        ensure!(
+            bin.is_file(),
+            "{} does not exist (cargo xtask build --guests-only)",
+            rel(&bin)
+        );
+        return Ok(Target::Bare(bin));
+    };
+    let src = root().join("tests/bench").join(file);
+    let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
+    let text = derive_scenario(&text, &root(), args).with_context(|| rel(&src))?;
+    let suffix = if quick { "-quick" } else { "" };
+    let scenario = out_dir("bench/scenarios")?.join(format!("{}{suffix}.toml", cfg.name));
+    let img = image::Image::for_scenario(&scenario)?;
+    if no_build {
+        ensure!(
+            img.bin.is_file(),
+            "{} does not exist; run without --no-build",
+            rel(&img.bin)
+        );
+        return Ok(Target::Image(img.bin));
+    }
+    std::fs::write(&scenario, text).with_context(|| format!("writing {}", rel(&scenario)))?;
+    let img = image::build_image(&scenario)
+        .map_err(|e| e.context(format!("building the image for {}", rel(&src))))?;
+    Ok(Target::Image(img.bin))
+}
+
+/// One boot of a configuration.
+pub struct Run {
+    /// The parsed results, or the failure report (what was awaited, why, last lines).
+    pub result: Result<Results>,
+    /// The rt VM's rtbench lines, VM prefix included (compared for determinism).
+    pub lines: Vec<String>,
+    /// Warnings that do not fail the run (the two clocks disagree).
+    pub warnings: Vec<String>,
+    pub secs: f64,
+}
+
+/// Boots `target` once and waits for `rtbench: bench done`; the console goes to `log`.
+pub fn once(
+    cfg: &Config,
+    target: &Target,
+    args: &str,
+    log: PathBuf,
+    timeout: Duration,
+    verbose: bool,
+) -> Run {
+    let start = Instant::now();
+    let mut cmd = command(target, args);
+    say(format!("bench {}: {}", cfg.name, show(&cmd)));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Run {
+                result: Err(anyhow!("could not start `{}`: {e}", show(&cmd))),
+                lines: Vec::new(),
+                warnings: Vec::new(),
+                secs: 0.0,
+            }
+        }
+    };
+    let mut con = Console::spawn(cfg.name, child);
+    con.set_log_file(log);
+    con.set_echo(verbose);
+    for f in hv::FATAL {
+        con.fail_on(Pattern::contains(*f));
+    }
+    let prefix = cfg.prefix();
+    let done = format!("{prefix}{}", parse::DONE);
+    let stopped = hv::stopped(super::RT_VM);
+    let waited = con.wait_for(
+        |_| format!("{done:?}"),
+        timeout,
+        |c| {
+            c.log().iter().enumerate().find_map(|(i, l)| {
+                if *l == done {
+                    Some(Ok(()))
+                } else if l.contains(parse::DIAG) {
+                    Some(Err(format!(
+                        "console line {} is a diagnostic: {l:?}",
+                        i + 1
+                    )))
+                } else if !prefix.is_empty() && stopped.is_match(l) {
+                    Some(Err(format!(
+                        "console line {}: the rt VM stopped: {l:?}",
+                        i + 1
+                    )))
+                } else {
+                    None
+                }
+            })
+        },
+    );
+    let result = match waited {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(con.fail(&format!("{done:?}"), &why)),
+        Err(e) => Err(e),
+    };
+    // The noisy neighbour never stops: end QEMU here (dropping also writes the log).
+    con.kill();
+    let proto = format!("{prefix}rtbench");
+    let lines: Vec<String> = con
+        .log()
+        .iter()
+        .filter(|l| l.starts_with(&proto))
+        .cloned()
+        .collect();
+    let result = result.and_then(|()| {
+        let own: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .collect();
+        parse::results(&own)
+            .map_err(|e| con.fail("the benchmark's result lines", &format!("{e:#}")))
+    });
+    let warnings = result.as_ref().map(parse::crosscheck).unwrap_or_default();
+    Run {
+        result,
+        lines,
+        warnings,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_the_specified_machines() {
+        let bare = command(&Target::Bare("/r/rtbench.bin".into()), FULL_ARGS);
+        assert_eq!(
+            show(&bare),
+            "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
+             -smp 2 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
+             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000'"
+        );
+        let hv = command(&Target::Image("/i/x.bin".into()), FULL_ARGS);
+        assert_eq!(
+            show(&hv),
+            "qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
+             -icount shift=0,sleep=off -smp 4 -m 2G -nographic -no-reboot -kernel /i/x.bin"
+        );
+    }
+
+    #[test]
+    fn derived_scenarios_use_absolute_paths_and_the_run_args() {
+        let text = "board = \"../../boards/b.toml\"\n\
+                    kernel = { path = \"../../target/guests/rtbench.bin\" }\n\
+                    bootargs = \"mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000\"\n\
+                    bootargs = \"mode=noise\"\n";
+        let out = derive_scenario(text, Path::new("/w"), super::super::QUICK_ARGS).unwrap();
+        assert_eq!(
+            out,
+            "board = \"/w/boards/b.toml\"\n\
+             kernel = { path = \"/w/target/guests/rtbench.bin\" }\n\
+             bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50\"\n\
+             bootargs = \"mode=noise\"\n"
+        );
+        assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x").is_err());
+    }
+
+    #[test]
+    fn the_bench_scenarios_derive() {
+        for c in super::super::CONFIGS {
+            if let Some(f) = c.scenario {
+                let text = std::fs::read_to_string(root().join("tests/bench").join(f)).unwrap();
+                let out = derive_scenario(&text, &root(), super::super::QUICK_ARGS).unwrap();
+                assert!(out.contains("samples=100 hvc=100 ipi=50"), "{f}");
+                assert!(!out.contains("\"../"), "{f}");
+                assert_eq!(
+                    out.contains("mode=noise"),
+                    c.name.ends_with("-noisy"),
+                    "{f}"
+                );
+                let mode = if c.name.contains("direct") {
+                    "direct"
+                } else {
+                    "virtual"
+                };
+                assert!(out.contains(&format!("interrupt-mode = \"{mode}\"")), "{f}");
+            }
+        }
+    }
+}

@@ -172,6 +172,12 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         }
         return;
     }
+    if exit == VcpuExit::Interrupt {
+        // A kick from another CPU: its vGIC change is why it kicked. Reload the list
+        // registers whatever `lr_dirty` says (a lost flag was seen under load; see the
+        // issue 4 note).
+        me.lr_dirty.store(true, Ordering::Relaxed);
+    }
     handle(me, vm, vcpu, &mut Vcpu { frame }, exit);
     if !direct && matches!(exit, VcpuExit::DataAbort { .. }) {
         // A guest write to its vGIC may have changed what the fast timer path loads.

@@ -318,3 +318,29 @@ fn out_of_range_sources_are_ignored() {
     g.sync_lrs(0, &bogus);
     assert!(!g.pending_for(0) && !g.pending_for(5));
 }
+
+#[test]
+fn sgi_resent_while_the_model_still_sees_it_pending_is_not_lost() {
+    // The IPI ping-pong: vCPU 1 acknowledges and completes SGI 1 without an exit in
+    // between, so the model's last view of that list register is "Pending"; vCPU 0
+    // then sends SGI 1 again before vCPU 1's next list-register refresh.
+    let mut g = gic(2);
+    let sgi1_to_vcpu1 = (1u64 << 24) | (1 << 1);
+    let mut l1 = lrs(4);
+    g.send_sgi(0, sgi1_to_vcpu1);
+    g.flush_lrs(1, &mut l1);
+    assert_eq!(ids(&l1, LrState::Pending), [1]);
+    l1[0].state = LrState::Invalid; // acknowledged and completed by vCPU 1, no exit
+    let n = g.send_sgi(0, sgi1_to_vcpu1);
+    assert!(
+        n.kicks(1),
+        "the sender must make vCPU 1 refresh its list registers"
+    );
+    g.sync_lrs(1, &l1);
+    g.flush_lrs(1, &mut l1);
+    assert_eq!(
+        ids(&l1, LrState::Pending),
+        [1],
+        "the second SGI must be delivered"
+    );
+}

@@ -63,6 +63,8 @@ pub mod guest {
         "hvc-unknown",
         "smc-unknown",
         "sysreg-trapped",
+        "sysreg-debug",
+        "sgi-flood",
     ];
 
     /// Every well-formed line of either guest; a line that mentions a guest protocol
@@ -71,7 +73,10 @@ pub mod guest {
         r"^\[(?P<vm>[A-Za-z0-9_.-]+)\] (?:rtbench: (?:",
         r"banner vcpus=\d+ el=[12]|psci version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
         r"|vcpu \d+ online mpidr=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
-        r"|count \d+|done, then=(?:off|reset|hang))",
+        r"|count \d+|done, then=(?:off|reset|hang)",
+        r"|selfcheck pmc_per_16ns=\d+\.\d+|stray irqs=\d+|bench done",
+        r"|result metric=[a-z]+ samples=\d+ min_ns=\d+ avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
+        r"|hist metric=[a-z]+ bucket_ns=\d+ counts=[0-9,]+)",
         r"|probe: (?:banner|[a-z0-9-]+: (?:contained|LEAK) \(.*\)|done cases=\d+ contained=\d+))$",
     );
 
@@ -193,6 +198,20 @@ pub const TESTS: &[SysTest] = &[
         elf: false,
         about: "SYSTEM_OFF of one VM leaves the other running; QEMU exits 0 at the end",
         run: cases::off_one,
+    },
+    SysTest {
+        name: "irq-isolation",
+        scenario: "irq-isolation.toml",
+        elf: false,
+        about: "two VMs take timer interrupts at their own rates; the probe's SGI flood reaches neither (virtual and direct mode)",
+        run: cases::irq_isolation,
+    },
+    SysTest {
+        name: "irq-restart",
+        scenario: "irq-restart.toml",
+        elf: false,
+        about: "a VM restart leaves no stale interrupt; a direct-mode VM is stopped and restarted by the hypervisor",
+        run: cases::irq_restart,
     },
     SysTest {
         name: "reset-one",

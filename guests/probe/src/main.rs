@@ -197,6 +197,31 @@ fn sysreg_debug() -> Outcome {
     }
 }
 
+/// Sends every SGI number to every affinity it can name: broadcast (IRM) and
+/// TargetList 0xffff under each range selector. The hypervisor must keep them inside
+/// this VM; the other VMs of the test count any interrupt they did not ask for.
+fn sgi_flood() -> Outcome {
+    let mut sent = 0u32;
+    for intid in 0..16u64 {
+        for rs in 0..16u64 {
+            let targeted = (intid << 24) | (rs << 44) | 0xffff;
+            for value in [targeted, (intid << 24) | (1 << 40)] {
+                // SAFETY: generating an SGI has no memory effects; it traps to the
+                // hypervisor, which decides where (if anywhere) it goes.
+                unsafe {
+                    core::arch::asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value,
+                        options(nomem, nostack, preserves_flags))
+                };
+                sent += 1;
+            }
+        }
+    }
+    contained(
+        "sgi-flood",
+        format_args!("sent {} SGIs; the other VMs count strays", sent),
+    )
+}
+
 fn main(boot: &BootInfo) -> ! {
     println!("probe: banner");
     let mut tally = Tally::default();
@@ -208,6 +233,14 @@ fn main(boot: &BootInfo) -> ! {
     tally.add(call_case("smc-unknown", true));
     tally.add(sysreg_trapped());
     tally.add(sysreg_debug());
+    // Let the other VMs set up their interrupt controllers first (`flood-after-us`).
+    let wait = boot
+        .args()
+        .get("flood-after-us")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    guest_common::timer::delay_us(wait);
+    tally.add(sgi_flood());
     println!(
         "probe: done cases={} contained={}",
         tally.cases, tally.contained

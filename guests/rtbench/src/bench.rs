@@ -51,14 +51,24 @@ fn on_irq(intid: u32, stamp: Stamp) {
             timer::stop_virtual();
             TIMER_FIRED.store(true, Ordering::Release);
         }
-        SGI_PING => gic::send_sgi(SGI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed)),
-        SGI_PONG => {
+        SGI_PING if IPI_ACTIVE.load(Ordering::Relaxed) => {
+            gic::send_sgi(SGI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed))
+        }
+        SGI_PONG if IPI_ACTIVE.load(Ordering::Relaxed) => {
             PONG_PMC.store(stamp.pmc, Ordering::Relaxed);
             PONG_FIRED.store(true, Ordering::Release);
         }
-        _ => {}
+        _ => {
+            STRAY.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
+
+/// Interrupts this vCPU never enabled (counted, reported with each timer result): a
+/// foreign VM's SGI or a stale interrupt after a restart would show up here.
+static STRAY: AtomicU64 = AtomicU64::new(0);
+/// The IPI phase is running: PING and PONG are expected (before it, they are strays).
+static IPI_ACTIVE: AtomicBool = AtomicBool::new(false);
 
 struct Config {
     period_us: u64,
@@ -101,6 +111,9 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         ipi_phase(&cfg, boot.cpu_mpidr(1));
     }
     println!("rtbench: bench done");
+    if boot.args().get("then") == Some("reset") {
+        psci::system_reset();
+    }
     psci::system_off()
 }
 
@@ -148,6 +161,7 @@ fn timer_phase(cfg: &Config) {
 }
 
 fn print_timer(pmc: &Stats, cnt: &Stats) {
+    println!("rtbench: stray irqs={}", STRAY.load(Ordering::Relaxed));
     println!(
         "rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} cnt_min_ns={} cnt_avg_ns={} cnt_max_ns={}",
         pmc.count(),
@@ -208,6 +222,7 @@ fn hvc_phase(cfg: &Config) {
 }
 
 fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
+    IPI_ACTIVE.store(true, Ordering::Relaxed);
     guest_common::set_secondary_main(responder_main);
     let ret = psci::cpu_on(vcpu1_mpidr, guest_common::secondary_entry_point(), 1);
     if ret != 0 {

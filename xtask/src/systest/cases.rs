@@ -9,6 +9,8 @@
 //! | probe     | `probe` (the probe guest, its bootargs naming the addresses), `victim`: rtbench `count=0` (forever) |
 //! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off` |
 //! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
+//! | irq-isolation | `virt` (virtual mode) and `direct` (direct mode): `mode=bench summary-every=N` at different periods; `probe` (direct mode) floods SGIs |
+//! | irq-restart | `virt`: `mode=bench samples=N hvc=0 ipi=0 then=reset`; `direct` (2 vCPUs, direct mode): `mode=bench ... ipi=N then=reset` |
 
 use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
@@ -237,4 +239,104 @@ pub fn reset_one(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.expect_not(&hv::stopped(b))?;
     check_whole_lines(c, &[a, b])?;
     check_counts(c, b, None)
+}
+
+/// `[vm] rtbench: stray irqs=N` lines: (line index, N).
+fn strays(c: &Console, vm: &str) -> Vec<(usize, u64)> {
+    let re = Regex::new(&format!(
+        r"^\[{}\] rtbench: stray irqs=(?P<n>\d+)$",
+        regex::escape(vm)
+    ))
+    .expect("valid regex");
+    c.log()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            re.captures(l)
+                .and_then(|m| m["n"].parse().ok())
+                .map(|n| (i, n))
+        })
+        .collect()
+}
+
+/// Fails if any timer summary of `vm` reported an interrupt it never enabled.
+fn check_no_strays(c: &Console, vm: &str) -> Result<()> {
+    match strays(c, vm).into_iter().find(|&(_, n)| n != 0) {
+        Some((i, n)) => Err(c.fail(
+            &format!("[{vm}] never receives an interrupt it did not enable"),
+            &format!("console line {} reports {n} stray interrupts", i + 1),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Waits until `vm` has printed at least `n` stray-count summaries after line `after`.
+fn wait_summaries(c: &mut Console, vm: &str, after: usize, n: usize, t: &Timeouts) -> Result<()> {
+    c.wait_for(
+        |_| {
+            format!(
+                "{n} timer summaries of [{vm}] after console line {}",
+                after + 1
+            )
+        },
+        t.step,
+        |c| {
+            let k = strays(c, vm)
+                .into_iter()
+                .filter(|&(i, _)| i > after)
+                .count();
+            (k >= n).then_some(())
+        },
+    )
+}
+
+pub fn irq_isolation(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (virt, direct, probe) = ("virt", "direct", "probe");
+    c.expect_all(&[guest::banner(virt), guest::banner(direct)], t.boot)?;
+    c.set_cursor(0);
+    let flood = c.expect(
+        &Pattern::regex(r"^\[probe\] probe: sgi-flood: contained \(.*\)$"),
+        t.step,
+    )?;
+    let done = c.expect(
+        &Pattern::regex(r"^\[probe\] probe: done cases=\d+ contained=\d+$"),
+        t.step,
+    )?;
+    let re = Regex::new(r"cases=(?P<a>\d+) contained=(?P<b>\d+)$").expect("valid regex");
+    let all_contained = re.captures(c.line(done)).is_some_and(|m| m["a"] == m["b"]);
+    if !all_contained {
+        let line = c.line(done).to_owned();
+        return Err(c.fail("every probe case contained", &line));
+    }
+    // Both VMs keep taking their timer at their own rates, after the flood too.
+    wait_summaries(c, virt, flood, 2, t)?;
+    wait_summaries(c, direct, flood, 2, t)?;
+    check_no_strays(c, virt)?;
+    check_no_strays(c, direct)?;
+    c.expect_not(&Pattern::regex(r"^\[probe\] probe: .*LEAK"))?;
+    check_whole_lines(c, &[virt, direct, probe])
+}
+
+pub fn irq_restart(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (virt, direct) = ("virt", "direct");
+    c.expect_all(&[guest::banner(virt), guest::banner(direct)], t.boot)?;
+    for vm in [virt, direct] {
+        let done = c.expect(
+            &Pattern::contains(format!("[{vm}] rtbench: bench done")),
+            t.step,
+        )?;
+        c.set_cursor(done);
+        c.expect(&hv::restarting(vm), t.step)?;
+        c.expect(&guest::banner(vm), t.step)?;
+        // After the restart the timer runs again and nothing stale arrives.
+        let again = c.expect(
+            &Pattern::contains(format!("[{vm}] rtbench: bench done")),
+            t.step,
+        )?;
+        c.set_cursor(again);
+        c.set_cursor(0);
+    }
+    check_no_strays(c, virt)?;
+    check_no_strays(c, direct)?;
+    check_whole_lines(c, &[virt, direct])
 }

@@ -68,11 +68,15 @@ pub fn inject_hw(vintid: u32, pintid: u32, priority: u8) -> bool {
     true
 }
 
-/// Clears every list register and disables the interface's maintenance requests.
+/// Clears every list register and the active-priority registers (a guest stopped in
+/// the middle of a handler must not leave its running priority behind), and disables
+/// the interface's maintenance requests.
 pub fn reset(enable: bool) {
     for n in 0..lr_count() {
         write_lr(n, 0);
     }
+    write_sysreg!(s3_4_c12_c8_0, 0); // ICH_AP0R0_EL2
+    write_sysreg!(s3_4_c12_c9_0, 0); // ICH_AP1R0_EL2
     set_vmcr(0);
     set_hcr(if enable { HCR_EN } else { 0 });
 }

@@ -17,11 +17,9 @@ use crate::console::{Console, Pattern};
 use anyhow::Result;
 use regex::Regex;
 
-/// `(line index, n)` of every `[vm] rtbench: count n` line so far.
-fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
-    let Pattern::Regex(re) = guest::count_any(vm) else {
-        unreachable!("count_any is a regex")
-    };
+/// `(line index, n)` of every console line so far that `re` matches, `n` being its
+/// `n` group.
+fn numbered(c: &Console, re: &Regex) -> Vec<(usize, u64)> {
     c.log()
         .iter()
         .enumerate()
@@ -31,6 +29,14 @@ fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
                 .map(|n| (i, n))
         })
         .collect()
+}
+
+/// `(line index, n)` of every `[vm] rtbench: count n` line so far.
+fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
+    let Pattern::Regex(re) = guest::count_any(vm) else {
+        unreachable!("count_any is a regex")
+    };
+    numbered(c, &re)
 }
 
 /// The VM's counts are 1, 2, 3, ... without gaps (and end at `last`, if given).
@@ -248,15 +254,7 @@ fn strays(c: &Console, vm: &str) -> Vec<(usize, u64)> {
         regex::escape(vm)
     ))
     .expect("valid regex");
-    c.log()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            re.captures(l)
-                .and_then(|m| m["n"].parse().ok())
-                .map(|n| (i, n))
-        })
-        .collect()
+    numbered(c, &re)
 }
 
 /// Fails if any timer summary of `vm` reported an interrupt it never enabled.

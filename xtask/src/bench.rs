@@ -50,6 +50,9 @@ pub struct Config {
     pub scenario: Option<&'static str>,
     /// Part of `--quick`.
     pub quick: bool,
+    /// Skip rtbench's IPI phase (`ipi=0`): the noisy configurations measure the RT
+    /// VM's timer and hypercall figures next to the neighbour.
+    pub no_ipi: bool,
     pub about: &'static str,
 }
 
@@ -69,31 +72,36 @@ pub const CONFIGS: &[Config] = &[
         name: BARE,
         scenario: None,
         quick: true,
+        no_ipi: false,
         about: "rtbench alone at EL1, booted by QEMU (-smp 2, 512M): the baseline",
     },
     Config {
         name: "rtvisor-virtual",
         scenario: Some("virtual.toml"),
         quick: true,
+        no_ipi: false,
         about: "rtbench in VM rt (CPUs 2-3) under rtvisor, emulated vGIC",
     },
     Config {
         name: "rtvisor-direct",
         scenario: Some("direct.toml"),
         quick: true,
+        no_ipi: false,
         about: "rtbench in VM rt (CPUs 2-3) under rtvisor, direct interrupts",
     },
     Config {
         name: "rtvisor-virtual-noisy",
         scenario: Some("virtual-noisy.toml"),
         quick: false,
-        about: "rtvisor-virtual next to a noisy neighbour VM on CPUs 0-1",
+        no_ipi: true,
+        about: "rtvisor-virtual next to a noisy neighbour VM on CPUs 0-1 (timer and hvc only)",
     },
     Config {
         name: "rtvisor-direct-noisy",
         scenario: Some("direct-noisy.toml"),
         quick: false,
-        about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
+        no_ipi: true,
+        about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1 (timer and hvc only)",
     },
 ];
 

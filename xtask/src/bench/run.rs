@@ -79,6 +79,14 @@ pub fn derive_scenario(text: &str, root: &Path, args: &str) -> Result<String> {
     Ok(text.replace("\"../../", &abs).replace(FULL_ARGS, args))
 }
 
+/// `args` with rtbench's IPI phase turned off.
+pub fn without_ipi(args: &str) -> String {
+    args.split_whitespace()
+        .map(|t| if t.starts_with("ipi=") { "ipi=0" } else { t })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Builds what a configuration boots. The rtvisor image is built from a copy of its
 /// scenario in target/bench/scenarios/ named after the configuration, so each gets its
 /// own target/images/<name>[-quick].bin. With `no_build`, the existing image is used.
@@ -94,7 +102,12 @@ pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<
     };
     let src = root().join("tests/bench").join(file);
     let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
-    let text = derive_scenario(&text, &root(), args).with_context(|| rel(&src))?;
+    let args = if cfg.no_ipi {
+        without_ipi(args)
+    } else {
+        args.to_owned()
+    };
+    let text = derive_scenario(&text, &root(), &args).with_context(|| rel(&src))?;
     let suffix = if quick { "-quick" } else { "" };
     let scenario = out_dir("bench/scenarios")?.join(format!("{}{suffix}.toml", cfg.name));
     let img = image::Image::for_scenario(&scenario)?;
@@ -248,6 +261,10 @@ mod tests {
              bootargs = \"mode=noise\"\n"
         );
         assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x").is_err());
+        assert_eq!(
+            without_ipi(FULL_ARGS),
+            "mode=bench period-us=100 samples=1000 hvc=1000 ipi=0"
+        );
     }
 
     #[test]

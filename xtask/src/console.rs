@@ -85,6 +85,7 @@ pub struct Console {
     fail_on: Vec<Pattern>,
     log_file: Option<PathBuf>,
     echo: bool,
+    input: Option<std::process::ChildStdin>,
 }
 
 impl Console {
@@ -106,11 +107,13 @@ impl Console {
             fail_on: Vec::new(),
             log_file: None,
             echo: false,
+            input: None,
         }
     }
 
     /// A console over a child's piped stdout and stderr.
     pub fn spawn(name: &str, mut child: Child) -> Console {
+        let input = child.stdin.take();
         let (tx, rx) = channel();
         let mut streams = 0;
         if let Some(out) = child.stdout.take() {
@@ -121,7 +124,20 @@ impl Console {
             spawn_reader(err, "[qemu stderr] ", tx);
             streams += 1;
         }
-        Console::new(name, rx, streams, Some(Box::new(child)))
+        let mut c = Console::new(name, rx, streams, Some(Box::new(child)));
+        c.input = input;
+        c
+    }
+
+    /// Types `text` on the machine's console (its serial input).
+    pub fn send(&mut self, text: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let Some(input) = self.input.as_mut() else {
+            anyhow::bail!("{}: this console has no input", self.name);
+        };
+        input.write_all(text.as_bytes())?;
+        input.flush()?;
+        Ok(())
     }
 
     pub fn set_log_file(&mut self, path: PathBuf) {

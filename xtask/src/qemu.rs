@@ -59,11 +59,12 @@ fn check_image(image: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Starts QEMU for a test: stdin /dev/null, stdout and stderr piped.
+/// Starts QEMU for a test: stdin, stdout and stderr piped (a test types on the
+/// console through [`crate::console::Console::send`]).
 pub fn spawn_captured(image: &Path) -> Result<Child> {
     check_image(image)?;
     let mut c = command(image, Mode::Captured, &[]);
-    c.stdin(Stdio::null())
+    c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c.spawn()

@@ -214,6 +214,13 @@ pub const TESTS: &[SysTest] = &[
         run: cases::irq_restart,
     },
     SysTest {
+        name: "shell",
+        scenario: "shell.toml",
+        elf: false,
+        about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console",
+        run: cases::shell,
+    },
+    SysTest {
         name: "reset-one",
         scenario: "reset-one.toml",
         elf: false,

@@ -26,6 +26,8 @@ pub trait Host {
     fn console_line(&self, vm: usize, line: &[u8]);
     /// VM `vm` stopped for `reason` (log it; power off when it was the last).
     fn vm_stopped(&self, vm: usize, reason: StopReason);
+    /// VM `vm` was started (by the shell) after being stopped.
+    fn vm_started(&self, vm: usize);
     /// VM `vm` is restarting after `reason`.
     fn vm_restarting(&self, vm: usize, reason: StopReason);
     /// A contained guest fault or refused access, for the debug log.
@@ -257,6 +259,37 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
         kick_all(vm, host, kicks, me);
     }
     Next::Park
+}
+
+/// Shell `vm stop`: stops the VM whatever its restart policy.
+pub fn shell_stop(vm: &VmCtx<'_>, host: &impl Host) {
+    if let Some(kicks) = vm.life.stop(StopReason::Shell) {
+        host.vm_stopped(vm.id, StopReason::Shell);
+        kick_all(vm, host, kicks, usize::MAX);
+    }
+}
+
+/// Shell `vm start`: boots a stopped VM from its images.
+pub fn shell_start(vm: &VmCtx<'_>, host: &impl Host) {
+    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+    if let Some(kicks) = vm.life.boot(vm.cfg.cpus.len(), entry, dtb) {
+        host.vm_started(vm.id);
+        kick_all(vm, host, kicks, usize::MAX);
+    }
+}
+
+/// Shell `vm restart`: restarts the VM from its images.
+pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) {
+    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+    let was_running = vm.life.status().0 == crate::vm::VmState::Running;
+    let kicks = vm.life.restart(StopReason::Shell, entry, dtb);
+    vm.console.lock().line.clear();
+    if was_running {
+        host.vm_restarting(vm.id, StopReason::Shell);
+    } else {
+        host.vm_started(vm.id);
+    }
+    kick_all(vm, host, kicks, usize::MAX);
 }
 
 fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {

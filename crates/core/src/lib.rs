@@ -18,6 +18,7 @@ pub mod handler;
 pub mod mmio;
 pub mod platform;
 pub mod psci;
+pub mod shell;
 pub mod sysreg;
 pub mod vcpu;
 pub mod vm;

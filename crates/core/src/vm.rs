@@ -25,6 +25,8 @@ pub enum StopReason {
     SError(u64),
     /// An exit the hypervisor cannot handle.
     UnhandledExit(u64),
+    /// A command of the hypervisor shell.
+    Shell,
 }
 
 impl StopReason {
@@ -42,6 +44,7 @@ impl core::fmt::Display for StopReason {
             Self::AllVcpusOff => f.write_str("all vcpus off"),
             Self::SError(esr) => write!(f, "serror esr={esr:#x}"),
             Self::UnhandledExit(esr) => write!(f, "unhandled exit esr={esr:#x}"),
+            Self::Shell => f.write_str("shell"),
         }
     }
 }

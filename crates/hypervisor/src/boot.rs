@@ -226,6 +226,7 @@ fn cpu_init(info: &BootInfo, index: usize) {
     }
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
     unsafe { cpu::init_el2(false) };
+    crate::shell::claim(index, info.platform.cpus[index], info.platform.uart_irq);
     crate::debug!("cpu {index} online");
 }
 

@@ -96,6 +96,10 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
                 gic::deactivate(id);
                 me.lr_dirty.store(true, Ordering::Relaxed);
             }
+            None if crate::shell::is_input(id) => {
+                crate::shell::on_input();
+                gic::deactivate(id);
+            }
             _ => gic::deactivate(id),
         }
     }

@@ -18,6 +18,7 @@ mod irq;
 mod log;
 mod percpu;
 mod run;
+mod shell;
 mod vms;
 
 #[panic_handler]

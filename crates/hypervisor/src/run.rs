@@ -20,7 +20,7 @@ use rtvisor_vdev::vgic::Notify;
 use rtvisor_vdev::Width;
 
 /// Services the core handler asks of the hypervisor.
-struct HostImpl;
+pub struct HostImpl;
 
 impl Host for HostImpl {
     fn kick(&self, vm: usize, vcpu: usize) {
@@ -41,6 +41,10 @@ impl Host for HostImpl {
             info!("all VMs stopped, powering off");
             crate::boot::power_off();
         }
+    }
+    fn vm_started(&self, vm: usize) {
+        vms::RUNNING.fetch_add(1, Ordering::AcqRel);
+        info!("vm {}: started (shell)", CONFIG.vms[vm].name);
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);

@@ -9,6 +9,7 @@
 //! | probe     | `probe` (the probe guest, its bootargs naming the addresses), `victim`: rtbench `count=0` (forever) |
 //! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off` |
 //! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
+//! | shell     | `rt` (1 vCPU), `gp` (2 vCPUs): `count=0` (forever); CPU 0 free for the shell |
 //! | irq-isolation | `virt` (virtual mode) and `direct` (direct mode): `mode=bench summary-every=N` at different periods; `probe` (direct mode) floods SGIs |
 //! | irq-restart | `virt`: `mode=bench samples=N hvc=0 ipi=0 then=reset`; `direct` (2 vCPUs, direct mode): `mode=bench ... ipi=N then=reset` |
 
@@ -337,4 +338,67 @@ pub fn irq_restart(c: &mut Console, t: &Timeouts) -> Result<()> {
     check_no_strays(c, virt)?;
     check_no_strays(c, direct)?;
     check_whole_lines(c, &[virt, direct])
+}
+
+/// Types `line` on the console and waits for the shell to echo it.
+fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
+    c.send(&format!("{line}\r"))?;
+    c.expect(&Pattern::contains(format!("[rtvisor] > {line}")), t.step)
+}
+
+pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let (rt, gp) = ("rt", "gp");
+    c.expect(&Pattern::contains("[rtvisor] shell on cpu 0"), t.boot)?;
+    c.expect_all(&[guest::banner(rt), guest::banner(gp)], t.boot)?;
+    type_line(c, "help", t)?;
+    c.expect(
+        &Pattern::regex(r"^\[rtvisor\]\s+vm restart NAME\s+\S"),
+        t.step,
+    )?;
+    type_line(c, "vm list", t)?;
+    c.expect(
+        &Pattern::regex(r"^\[rtvisor\] rt\s+running\s+3\s+16M\s+0\s+-$"),
+        t.step,
+    )?;
+    c.expect(
+        &Pattern::regex(r"^\[rtvisor\] gp\s+running\s+1,2\s+16M\s+0\s+-$"),
+        t.step,
+    )?;
+    // Stop gp: rt keeps counting, vm list says why gp stopped.
+    type_line(c, "vm stop gp", t)?;
+    let stopped = c.expect(&hv::stopped(gp), t.step)?;
+    let rt_before = counts(c, rt)
+        .into_iter()
+        .filter(|&(i, _)| i < stopped)
+        .count();
+    c.wait_for(
+        |_| format!("two more [rt] counts after vm gp stopped (had {rt_before})"),
+        t.step,
+        |c| (counts(c, rt).len() >= rt_before + 2).then_some(()),
+    )?;
+    type_line(c, "vm list", t)?;
+    c.expect(
+        &Pattern::regex(r"^\[rtvisor\] gp\s+stopped\s+1,2\s+16M\s+0\s+shell$"),
+        t.step,
+    )?;
+    // Start it again: a fresh boot (banner, counts from 1).
+    type_line(c, "vm start gp", t)?;
+    c.expect(
+        &Pattern::contains("[rtvisor] vm gp: started (shell)"),
+        t.step,
+    )?;
+    c.expect(&guest::banner(gp), t.step)?;
+    c.expect(&guest::count(gp, 1), t.step)?;
+    // Restart rt from the shell; the restart is counted.
+    type_line(c, "vm restart rt", t)?;
+    c.expect(&hv::restarting(rt), t.step)?;
+    c.expect(&guest::banner(rt), t.step)?;
+    type_line(c, "vm info rt", t)?;
+    c.expect(
+        &Pattern::contains("[rtvisor]   restarts 1, last stop: shell"),
+        t.step,
+    )?;
+    type_line(c, "vm stop nope", t)?;
+    c.expect(&Pattern::contains("[rtvisor] no VM named `nope`"), t.step)?;
+    check_whole_lines(c, &[rt, gp])
 }

@@ -80,6 +80,28 @@ pub unsafe fn init_distributor(base: u64) -> bool {
     wait_clear(base + GICD_CTLR, CTLR_RWP)
 }
 
+const GICD_ISENABLER: u64 = 0x100;
+const GICD_IPRIORITYR: u64 = 0x400;
+const GICD_IROUTER: u64 = 0x6100;
+
+/// Routes SPI `intid` (Group 1) to the CPU with affinity `mpidr` and enables it.
+pub fn route_spi(intid: u32, mpidr: u64) {
+    let base = DIST.load(Ordering::Relaxed);
+    if base == 0 || !(32..1020).contains(&intid) {
+        return;
+    }
+    let aff = mpidr & 0xff_00ff_ffff;
+    // SAFETY: IROUTER<n> of a valid SPI inside the distributor given to
+    // `init_distributor`, mapped as device memory.
+    unsafe { ((base + GICD_IROUTER + 8 * u64::from(intid)) as *mut u64).write_volatile(aff) };
+    // SAFETY: as above, one priority byte.
+    unsafe { ((base + GICD_IPRIORITYR + u64::from(intid)) as *mut u8).write_volatile(0x80) };
+    wr(
+        base + GICD_ISENABLER + 4 * u64::from(intid / 32),
+        1 << (intid % 32),
+    );
+}
+
 /// Finds the redistributor of `mpidr` among the frames from `base` (`stride` apart).
 fn find_redist(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<u64> {
     let aff = ((mpidr >> 8) & 0xff00_0000) | (mpidr & 0xff_ffff);

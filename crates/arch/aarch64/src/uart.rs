@@ -6,6 +6,9 @@ const DR: u64 = 0x00;
 const FR: u64 = 0x18;
 const FR_TXFF: u32 = 1 << 5;
 const FR_RXFE: u32 = 1 << 4;
+const IMSC: u64 = 0x38;
+const IMSC_RXIM: u32 = 1 << 4;
+const IMSC_RTIM: u32 = 1 << 6;
 
 /// Default address on QEMU `virt`, used only until the device tree has been read.
 pub const FALLBACK_BASE: u64 = 0x0900_0000;
@@ -43,5 +46,14 @@ pub fn get() -> Option<u8> {
         } else {
             Some(reg(DR).read_volatile() as u8)
         }
+    }
+}
+
+/// Raises the UART's interrupt when input arrives (receive and receive-timeout).
+pub fn enable_rx_interrupt() {
+    // SAFETY: as in `put`; IMSC only masks the UART's own interrupt outputs.
+    unsafe {
+        let v = reg(IMSC).read_volatile();
+        reg(IMSC).write_volatile(v | IMSC_RXIM | IMSC_RTIM);
     }
 }

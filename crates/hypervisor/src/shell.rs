@@ -1,0 +1,93 @@
+//! The hypervisor shell on the physical console. It lives on the first CPU that hosts
+//! no vCPU (so it never runs on an RT core) and wakes on the UART's receive interrupt;
+//! typed lines are executed by `rtvisor_core::shell`. A machine whose CPUs all host
+//! vCPUs has no shell.
+
+use crate::config::CONFIG;
+use crate::run::HostImpl;
+use crate::vms::{self, VMS};
+use crate::{info, log};
+use core::fmt;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use rtvisor_arch_aarch64::{gic, uart};
+use rtvisor_core::console::LineBuf;
+use rtvisor_core::handler;
+use rtvisor_core::shell::{self, ShellOps};
+use rtvisor_core::vm::{StopReason, VmState};
+use spin::Mutex;
+
+/// The CPU running the shell (`usize::MAX`: none).
+static SHELL_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// The console UART's INTID (0: unknown, no shell).
+static UART_IRQ: AtomicU32 = AtomicU32::new(0);
+static LINE: Mutex<LineBuf> = Mutex::new(LineBuf::new());
+
+/// Makes CPU `cpu` (affinity `mpidr`) the shell CPU if it hosts no vCPU and none is
+/// chosen yet, and routes the console's receive interrupt to it.
+pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
+    let Some(irq) = uart_irq else { return };
+    if vms::assignment(cpu).is_some()
+        || SHELL_CPU
+            .compare_exchange(usize::MAX, cpu, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    UART_IRQ.store(irq, Ordering::Relaxed);
+    gic::route_spi(irq, mpidr);
+    uart::enable_rx_interrupt();
+    info!("shell on cpu {cpu}: type `help`");
+}
+
+/// Whether `intid` is the shell's input interrupt.
+pub fn is_input(intid: u32) -> bool {
+    intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)
+}
+
+/// Reads what was typed; runs each complete line.
+pub fn on_input() {
+    while let Some(b) = uart::get() {
+        let b = if b == b'\r' { b'\n' } else { b };
+        let mut run: Option<([u8; 200], usize)> = None;
+        LINE.lock().push(b, &mut |l: &[u8]| {
+            let mut buf = [0u8; 200];
+            let n = l.len().min(buf.len());
+            buf[..n].copy_from_slice(&l[..n]);
+            run = Some((buf, n));
+        });
+        if let Some((buf, n)) = run {
+            let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
+            info!("> {line}");
+            shell::execute(line, &Ops);
+        }
+    }
+}
+
+struct Ops;
+
+impl ShellOps for Ops {
+    fn vm_count(&self) -> usize {
+        CONFIG.vms.len()
+    }
+    fn vm_name(&self, vm: usize) -> &str {
+        CONFIG.vms[vm].name
+    }
+    fn vm_status(&self, vm: usize) -> (VmState, u32, Option<StopReason>) {
+        VMS[vm].life.status()
+    }
+    fn vm_resources(&self, vm: usize) -> (&[u32], u64) {
+        (CONFIG.vms[vm].cpus, CONFIG.vms[vm].ram.size)
+    }
+    fn stop(&self, vm: usize) {
+        vms::with_ctx(vm, |ctx| handler::shell_stop(ctx, &HostImpl));
+    }
+    fn start(&self, vm: usize) {
+        vms::with_ctx(vm, |ctx| handler::shell_start(ctx, &HostImpl));
+    }
+    fn restart(&self, vm: usize) {
+        vms::with_ctx(vm, |ctx| handler::shell_restart(ctx, &HostImpl));
+    }
+    fn out(&self, args: fmt::Arguments<'_>) {
+        log::line(rtvisor_config::tables::LogLevel::Error, args);
+    }
+}

@@ -6,6 +6,7 @@
 mod bench;
 mod console;
 mod image;
+mod linux;
 mod qemu;
 mod setup;
 mod systest;
@@ -103,6 +104,23 @@ enum Cmd {
         /// Do not build: boot the guests and images already in target/.
         #[arg(long)]
         no_build: bool,
+    },
+    /// Fetch Debian's arm64 kernel and busybox with a private apt state and build the
+    /// guest Image, initramfs and ext4 disk into target/linux/ (cached: offline after
+    /// the first run). Prints their paths and the kernel release.
+    Linux {
+        /// Fetch again even when target/linux/ has everything.
+        #[arg(long)]
+        refresh: bool,
+        /// Boot the kernel bare under QEMU, check its shell and print the boot time.
+        #[arg(long)]
+        boot_bare: bool,
+        /// Seconds the bare boot may take in all (boot, commands, power-off).
+        #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+        timeout: f64,
+        /// Echo the guest console as it arrives.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Turn a hypervisor ELF into target/images/<stem>.{elf,bin} as the build does,
     /// checking the arm64 Image header (for a hypervisor built by other means).
@@ -214,6 +232,17 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Cmd::Linux {
+            refresh,
+            boot_bare,
+            timeout,
+            verbose,
+        } => linux::command(&linux::Options {
+            refresh,
+            boot_bare,
+            timeout: Duration::from_secs_f64(timeout),
+            verbose,
+        }),
         Cmd::Image { elf } => resolve(&elf).and_then(|elf| {
             let img = image::Image::for_scenario(&elf)?;
             image::make_image(&elf, &img)

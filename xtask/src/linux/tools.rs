@@ -1,0 +1,67 @@
+//! Host tools the Linux artifacts need (apt, dpkg-deb, mke2fs, QEMU).
+//!
+//! Like `cargo xtask setup` does for QEMU: a missing tool is installed with the
+//! machine's own apt-get when xtask runs as root; otherwise xtask stops and prints
+//! the command to run.
+
+use crate::util::{run, say};
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Where to look besides `$PATH` (sbin is often missing from a user's PATH).
+const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+
+/// The full path of `prog`, if it is an executable file on the PATH or in sbin.
+pub fn find_tool(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
+        .map(|d| d.join(prog))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn is_root() -> bool {
+    // The real uid is the first number of the `Uid:` line.
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// Makes sure `prog` exists, installing the apt `package` that holds it when running
+/// as root. Returns the tool's path.
+pub fn ensure_tool(prog: &str, package: &str) -> Result<PathBuf> {
+    if let Some(p) = find_tool(prog) {
+        return Ok(p);
+    }
+    let cmd = format!("apt-get update && apt-get install -y {package}");
+    if !is_root() || find_tool("apt-get").is_none() {
+        bail!(
+            "{prog} is not installed. Install it (package {package}) with:\n\n    \
+             sudo sh -c '{cmd}'\n\nthen run this command again."
+        );
+    }
+    say(format!("installing {package} for {prog} (apt-get) ..."));
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null());
+        run(&mut c)
+    };
+    apt(&["update"])?;
+    apt(&["install", "-y", "--no-install-recommends", package])?;
+    match find_tool(prog) {
+        Some(p) => Ok(p),
+        None => bail!("installed {package} but {prog} is still not found"),
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::load::check;
 use crate::plan::{Plan, VmPlan};
+use crate::schema::Trigger;
 use crate::size::hex;
 use crate::tables::{InterruptMode, LogLevel, RestartPolicy, VmKind};
 use std::fmt::Write;
@@ -122,6 +123,7 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
         log_level(hv.log_level)
     );
     let _ = writeln!(w, "            board_cpus: {},", hv.board_cpus);
+    let _ = writeln!(w, "            console_input: {:?},", hv.console_input);
     let _ = writeln!(w, "        }},");
     let _ = writeln!(w, "        vms: &VMS,");
     let _ = writeln!(w, "    }};\n");
@@ -208,10 +210,11 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
             let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
             let _ = writeln!(
                 w,
-                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, irqs: &[{}] }},",
+                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, irqs: &[{}], edge: {} }},",
                 d.name,
                 hex(d.page_size),
                 irqs.join(", "),
+                d.trigger == Trigger::Edge,
                 base = hex(d.page_base.raw()),
             );
         }

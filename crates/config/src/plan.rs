@@ -44,6 +44,8 @@ pub struct HypervisorPlan {
     pub board_cpus: u32,
     /// MPIDR of each board CPU, by CPU index.
     pub board_mpidrs: Vec<u64>,
+    /// VM id that gets console input at boot (`None`: the shell).
+    pub console_input: Option<usize>,
 }
 
 /// A board UART.
@@ -189,6 +191,9 @@ impl Plan {
             hv.console.irq,
             words::log_level(hv.log_level)
         );
+        if let Some(vm) = hv.console_input.and_then(|v| self.vms.get(v)) {
+            let _ = writeln!(s, "console input goes to vm `{}` at boot", vm.name);
+        }
         for (id, vm) in self.vms.iter().enumerate() {
             let _ = writeln!(
                 s,

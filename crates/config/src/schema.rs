@@ -199,6 +199,9 @@ pub struct HypervisorSpec {
     /// Boot log level (default `info`).
     #[serde(default)]
     pub log_level: LogLevelSpec,
+    /// The VM that gets the console's input at boot (default: the hypervisor
+    /// shell). Ctrl-] gives it back to the shell; `vm console NAME` moves it.
+    pub console_input: Option<Spanned<String>>,
     /// The hypervisor's own memory (default 32 MiB), placed at the first RAM bank's
     /// base + 2 MiB, where the boot loader puts the image.
     pub memory: Option<HvMemorySpec>,

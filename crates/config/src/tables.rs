@@ -32,6 +32,8 @@ pub struct HypervisorConfig {
     pub log_level: LogLevel,
     /// Physical CPU count the scenario's board declares.
     pub board_cpus: u32,
+    /// VM id that gets console input at boot (`None`: the hypervisor shell).
+    pub console_input: Option<usize>,
 }
 
 /// A half-open memory region.
@@ -153,6 +155,8 @@ pub struct DeviceMap {
     pub size: u64,
     /// GIC INTIDs the device raises.
     pub irqs: &'static [u32],
+    /// Whether they are edge-triggered (else level-sensitive, active high).
+    pub edge: bool,
 }
 
 /// A shared-memory region as one VM maps it: normal memory, read-only in stage-2

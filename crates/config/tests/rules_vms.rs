@@ -310,3 +310,20 @@ fn board_file_must_be_readable() {
     let hint = "the board path is relative to $T/s.toml; boards live in boards/";
     assert_one(&t, &s, 1, 9, msg, hint);
 }
+
+#[test]
+fn console_input_must_name_a_vm() {
+    let t = rules_tree();
+    let s = scenario(&[gp("linux", "[1]")]).replace(
+        "console = \"uart0\"\n",
+        "console = \"uart0\"\nconsole-input = \"linx\"\n",
+    );
+    let msg = "console-input `linx` is not a VM of this scenario";
+    let hint = "did you mean `linux`? (remove the key to give input to the shell)";
+    assert_one(&t, &s, 4, 17, msg, hint);
+    let ok = scenario(&[gp("linux", "[1]")]).replace(
+        "console = \"uart0\"\n",
+        "console = \"uart0\"\nconsole-input = \"linux\"\n",
+    );
+    assert_eq!(support::errors(&t, &ok), vec![]);
+}

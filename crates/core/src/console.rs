@@ -63,6 +63,72 @@ impl LineBuf {
     }
 }
 
+/// Bytes typed for a VM that its UART's receive FIFO has no room for yet.
+pub const INPUT_MAX: usize = 256;
+
+/// A FIFO of console input waiting for the guest to read its UART.
+#[derive(Debug)]
+pub struct InputRing {
+    buf: [u8; INPUT_MAX],
+    head: usize,
+    len: usize,
+}
+
+impl Default for InputRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InputRing {
+    /// An empty ring.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; INPUT_MAX],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Appends `byte`; `false` (dropped) when full.
+    pub fn push(&mut self, byte: u8) -> bool {
+        if self.len == INPUT_MAX {
+            return false;
+        }
+        self.buf[(self.head + self.len) % INPUT_MAX] = byte;
+        self.len += 1;
+        true
+    }
+
+    /// The oldest byte, if any.
+    pub fn peek(&self) -> Option<u8> {
+        (self.len > 0).then(|| self.buf[self.head])
+    }
+
+    /// Removes the oldest byte.
+    pub fn pop(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.head = (self.head + 1) % INPUT_MAX;
+        self.len -= 1;
+        Some(b)
+    }
+
+    /// Forgets everything (VM restart).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -93,6 +159,26 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].len(), LINE_MAX);
         assert_eq!(lb.pending().len(), 5);
+    }
+
+    #[test]
+    fn input_ring_is_fifo_and_bounded() {
+        let mut r = InputRing::new();
+        assert_eq!(r.pop(), None);
+        for i in 0..INPUT_MAX + 3 {
+            assert_eq!(r.push(i as u8), i < INPUT_MAX);
+        }
+        assert_eq!(r.len(), INPUT_MAX);
+        assert_eq!(r.pop(), Some(0));
+        assert!(r.push(7));
+        for i in 1..INPUT_MAX {
+            assert_eq!(r.pop(), Some(i as u8));
+        }
+        assert_eq!(r.pop(), Some(7));
+        assert!(r.is_empty());
+        r.push(1);
+        r.clear();
+        assert_eq!(r.peek(), None);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use rtvisor_vdev::{gicpass, MmioError, Width};
 
 /// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
 pub const RESERVED_SGIS: u32 = (1 << 14) | (1 << 15);
+/// The emulated PL011's interrupt: SPI 1, as on QEMU `virt` (see `config::dtgen`).
+pub const VUART_INTID: u32 = 33;
 
 fn width(w: AccessWidth) -> Width {
     match w {
@@ -51,7 +53,7 @@ pub fn emulate(
         .then(|| mmio::store_value(regs.reg(acc.reg), acc.width));
     let direct = vm.cfg.interrupt_mode == InterruptMode::Direct;
     let answer = match kind {
-        DeviceKind::Pl011 => pl011(off, w, value, vm, host),
+        DeviceKind::Pl011 => pl011(me, off, w, value, vm, host),
         DeviceKind::GicDist if direct => Ok(direct_access(None, off, w, value, vm, host)),
         DeviceKind::GicRedist if direct => {
             let (v, o) = (off / GICR_FRAME_SIZE, off % GICR_FRAME_SIZE);
@@ -69,16 +71,55 @@ pub fn emulate(
     }
 }
 
-fn pl011(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl Host) -> Answer {
+fn pl011(
+    me: usize,
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> Answer {
     let mut con = vm.console.lock();
-    let Console { uart, line } = &mut *con;
-    match value {
+    let Console { uart, line, .. } = &mut *con;
+    let answer = match value {
         Some(v) => {
             let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
             policy(uart.write(off, w, v as u32, &mut tx).map(|()| 0)).map(|_| None)
         }
         None => policy(uart.read(off, w).map(u64::from)).map(Some),
+    };
+    con.refill();
+    let level = con.uart.irq_level();
+    drop(con);
+    uart_line(me, level, vm, host);
+    answer
+}
+
+/// Drives the emulated PL011's interrupt line (INTID [`VUART_INTID`], level-sensitive)
+/// into the vGIC after anything that may have changed it. `me` is the vCPU doing
+/// it, or `usize::MAX` for another CPU (console input). A direct-mode VM owns the
+/// physical GIC, so its emulated UART has no interrupt: it polls.
+pub fn uart_line(me: usize, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
+    if vm.cfg.interrupt_mode == InterruptMode::Direct {
+        return;
     }
+    let n = vm.gic.lock().set_level(VUART_INTID, 0, level);
+    if n != Notify::NONE {
+        host.vgic_changed(vm.id, me, &n);
+    }
+}
+
+/// Console input for VM `vm`: queued behind what already waits, moved into the
+/// UART as its receive FIFO has room (the rest follows as the guest reads), then
+/// the interrupt line. Returns how many bytes were accepted (the queue is bounded).
+pub fn console_input(bytes: &[u8], vm: &VmCtx<'_>, host: &impl Host) -> usize {
+    let mut con = vm.console.lock();
+    let taken = bytes.iter().take_while(|&&b| con.input.push(b)).count();
+    con.refill();
+    let level = con.uart.irq_level();
+    drop(con);
+    uart_line(usize::MAX, level, vm, host);
+    taken
 }
 
 fn vgic(

@@ -3,7 +3,7 @@
 //! Undefined Instruction, SMCCC NOT_SUPPORTED); only an exit that leaves the guest in
 //! an unknown state stops the VM. Nothing here panics on guest input or allocates.
 
-use crate::console::LineBuf;
+use crate::console::{InputRing, LineBuf};
 use crate::devices;
 use crate::exit::{Conduit, SysRegAccess, VcpuExit};
 use crate::mmio::{self, Region};
@@ -65,6 +65,8 @@ pub struct Console {
     pub uart: Pl011,
     /// The partial output line.
     pub line: LineBuf,
+    /// Typed input the UART has no room for yet.
+    pub input: InputRing,
 }
 
 impl Console {
@@ -73,7 +75,25 @@ impl Console {
         Self {
             uart: Pl011::new(),
             line: LineBuf::new(),
+            input: InputRing::new(),
         }
+    }
+
+    /// Moves waiting input into the UART while it has room.
+    pub fn refill(&mut self) {
+        while let Some(b) = self.input.peek() {
+            if !self.uart.receive(b) {
+                break;
+            }
+            self.input.pop();
+        }
+    }
+
+    /// Back to reset state (VM restart): the UART, the partial line, waiting input.
+    pub fn reset(&mut self) {
+        self.uart.reset();
+        self.line.clear();
+        self.input.clear();
     }
 }
 

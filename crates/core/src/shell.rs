@@ -21,9 +21,15 @@ pub trait ShellOps {
     fn start(&self, vm: usize);
     /// Restarts VM `vm` from its images.
     fn restart(&self, vm: usize);
+    /// Gives console input to VM `vm` until the escape byte ([`CONSOLE_ESCAPE`]).
+    fn console_to(&self, vm: usize);
     /// Prints one line of shell output.
     fn out(&self, args: fmt::Arguments<'_>);
 }
+
+/// The byte that takes console input back from a VM to the shell: Ctrl-] (0x1d), as
+/// in telnet and `virsh console`.
+pub const CONSOLE_ESCAPE: u8 = 0x1d;
 
 /// The hypervisor's version string.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -79,6 +85,12 @@ const COMMANDS: &[Command] = &[
         args: "NAME",
         help: "restart a VM from its images",
         run: vm_restart,
+    },
+    Command {
+        words: &["vm", "console"],
+        args: "NAME",
+        help: "type into a VM's console; Ctrl-] comes back",
+        run: vm_console,
     },
 ];
 
@@ -255,6 +267,16 @@ fn vm_stop(args: &[&str], ops: &dyn ShellOps) {
 fn vm_restart(args: &[&str], ops: &dyn ShellOps) {
     if let Some(vm) = find(args[0], ops) {
         ops.restart(vm);
+    }
+}
+
+fn vm_console(args: &[&str], ops: &dyn ShellOps) {
+    if let Some(vm) = find(args[0], ops) {
+        ops.out(format_args!(
+            "console input goes to vm {}; Ctrl-] returns to the shell",
+            args[0]
+        ));
+        ops.console_to(vm);
     }
 }
 

@@ -100,7 +100,17 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
                 crate::shell::on_input();
                 gic::deactivate(id);
             }
-            _ => gic::deactivate(id),
+            _ => match crate::passthru::forward(id) {
+                // The guest's EOI deactivates it (HW list register).
+                Some((vm, n)) => {
+                    let me_vcpu = match hosted {
+                        Some((h, v)) if h == vm => v,
+                        _ => usize::MAX,
+                    };
+                    vgic_changed(vm, me_vcpu, &n);
+                }
+                None => gic::deactivate(id),
+            },
         }
     }
     kicked
@@ -191,6 +201,9 @@ pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
                 }
             }
         }
+    }
+    for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
+        crate::passthru::follow(vm, intid);
     }
 }
 

@@ -16,6 +16,7 @@ mod boot;
 mod config;
 mod irq;
 mod log;
+mod passthru;
 mod percpu;
 mod run;
 mod shell;

@@ -36,6 +36,7 @@ impl Host for HostImpl {
         log::vm_line(CONFIG.vms[vm].name, line);
     }
     fn vm_stopped(&self, vm: usize, reason: StopReason) {
+        crate::passthru::vm_stop(vm);
         info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
         if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
             info!("all VMs stopped, powering off");
@@ -47,6 +48,7 @@ impl Host for HostImpl {
         info!("vm {}: started (shell)", CONFIG.vms[vm].name);
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
+        crate::passthru::vm_stop(vm);
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
     fn contained(&self, vm: usize, what: Contained) {
@@ -116,10 +118,7 @@ fn load_vm(vm: usize, me: usize) {
     }
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
     VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
-    let mut con = VMS[vm].console.lock();
-    con.uart.reset();
-    con.line.clear();
-    drop(con);
+    VMS[vm].console.lock().reset();
     let mut gic = VMS[vm].gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {
@@ -128,6 +127,8 @@ fn load_vm(vm: usize, me: usize) {
             let _ = gic.set_hw(irq::VTIMER, v, irq::VTIMER);
         }
     }
+    drop(gic);
+    crate::passthru::vm_start(vm);
 }
 
 /// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.

@@ -6,14 +6,14 @@
 use crate::config::CONFIG;
 use crate::run::HostImpl;
 use crate::vms::{self, VMS};
-use crate::{info, log};
+use crate::{debug, info, log};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rtvisor_arch_aarch64::{gic, uart};
 use rtvisor_core::console::LineBuf;
-use rtvisor_core::handler;
 use rtvisor_core::shell::{self, ShellOps};
 use rtvisor_core::vm::{StopReason, VmState};
+use rtvisor_core::{devices, handler};
 use spin::Mutex;
 
 /// The CPU running the shell (`usize::MAX`: none).
@@ -37,6 +37,7 @@ pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
     gic::route_spi(irq, mpidr);
     uart::enable_rx_interrupt();
     info!("shell on cpu {cpu}: type `help`");
+    init_focus();
 }
 
 /// Whether `intid` is the shell's input interrupt.
@@ -44,9 +45,36 @@ pub fn is_input(intid: u32) -> bool {
     intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)
 }
 
-/// Reads what was typed; runs each complete line.
+/// Where console input goes: a VM id, or `NONE` for the shell.
+static FOCUS: AtomicUsize = AtomicUsize::new(NONE);
+const NONE: usize = usize::MAX;
+
+/// Gives console input to the VM the scenario names (`[hypervisor] console-input`).
+fn init_focus() {
+    if let Some(vm) = CONFIG.hypervisor.console_input {
+        FOCUS.store(vm, Ordering::Relaxed);
+        info!(
+            "console input goes to vm {}; Ctrl-] gives it to the shell",
+            CONFIG.vms[vm].name
+        );
+    }
+}
+
+/// Reads what was typed; runs each complete line, or hands the bytes to the VM that
+/// has the console.
 pub fn on_input() {
     while let Some(b) = uart::get() {
+        let focus = FOCUS.load(Ordering::Relaxed);
+        if focus != NONE {
+            if b == shell::CONSOLE_ESCAPE {
+                FOCUS.store(NONE, Ordering::Relaxed);
+                info!("console input back to the shell: type `help`");
+            } else if vms::with_ctx(focus, |ctx| devices::console_input(&[b], ctx, &HostImpl)) == 0
+            {
+                debug!("vm {}: console input dropped", CONFIG.vms[focus].name);
+            }
+            continue;
+        }
         let b = if b == b'\r' { b'\n' } else { b };
         let mut run: Option<([u8; 200], usize)> = None;
         LINE.lock().push(b, &mut |l: &[u8]| {
@@ -86,6 +114,9 @@ impl ShellOps for Ops {
     }
     fn restart(&self, vm: usize) {
         vms::with_ctx(vm, |ctx| handler::shell_restart(ctx, &HostImpl));
+    }
+    fn console_to(&self, vm: usize) {
+        FOCUS.store(vm, Ordering::Relaxed);
     }
     fn out(&self, args: fmt::Arguments<'_>) {
         log::line(rtvisor_config::tables::LogLevel::Error, args);

@@ -38,14 +38,14 @@ const GICR_ICACTIVER0: u64 = SGI_BASE + 0x380;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
 const TYPER_LAST: u64 = 1 << 4;
 
-static DIST: AtomicU64 = AtomicU64::new(0);
+pub(crate) static DIST: AtomicU64 = AtomicU64::new(0);
 
-fn rd(addr: u64) -> u32 {
+pub(crate) fn rd(addr: u64) -> u32 {
     // SAFETY: `addr` is inside the distributor or a redistributor frame given to
     // `init_distributor`/`init_cpu`, which the hypervisor owns and maps as device.
     unsafe { (addr as *const u32).read_volatile() }
 }
-fn wr(addr: u64, v: u32) {
+pub(crate) fn wr(addr: u64, v: u32) {
     // SAFETY: as in `rd`.
     unsafe { (addr as *mut u32).write_volatile(v) }
 }

@@ -37,6 +37,8 @@ pub mod memory;
 #[cfg(target_arch = "aarch64")]
 pub mod mmu;
 #[cfg(target_arch = "aarch64")]
+pub mod spi;
+#[cfg(target_arch = "aarch64")]
 pub mod uart;
 #[cfg(target_arch = "aarch64")]
 pub mod vcpu;

@@ -192,6 +192,17 @@ fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> 
         },
         board_cpus: inp.board.cpu.len() as u32,
         board_mpidrs: inp.board.cpu.iter().map(|c| *c.mpidr.get_ref()).collect(),
+        console_input: inp
+            .scenario
+            .hypervisor
+            .console_input
+            .as_ref()
+            .and_then(|name| {
+                inp.scenario
+                    .vm
+                    .iter()
+                    .position(|v| v.name.get_ref() == name.get_ref())
+            }),
     })
 }
 

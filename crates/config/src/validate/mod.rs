@@ -27,6 +27,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::cpus(inputs, &mut out);
     vms::memory(inputs, &mut out);
     vms::consoles(inputs, &mut out);
+    vms::console_input(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
     shared::rules(inputs, &mut out);

@@ -296,6 +296,29 @@ pub(super) fn consoles(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `[hypervisor] console-input` names a VM.
+pub(super) fn console_input(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    let Some(c) = &inp.scenario.hypervisor.console_input else {
+        return;
+    };
+    let name = c.get_ref().as_str();
+    let names: Vec<&str> = inp
+        .scenario
+        .vm
+        .iter()
+        .map(|v| v.name.get_ref().as_str())
+        .collect();
+    if names.contains(&name) {
+        return;
+    }
+    let msg = format!("console-input `{name}` is not a VM of this scenario");
+    let hint = match closest(name, names.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`? (remove the key to give input to the shell)"),
+        None => "name a `[[vm]]`, or remove the key to give input to the shell".to_owned(),
+    };
+    out.push(inp.scenario_src.diag(c.span(), msg, hint));
+}
+
 pub(super) fn images(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
     for vm in &inp.scenario.vm {

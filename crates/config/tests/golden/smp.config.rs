@@ -40,6 +40,7 @@ mod rtvisor_generated_config {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
+            console_input: None,
         },
         vms: &VMS,
     };

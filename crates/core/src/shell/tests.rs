@@ -51,6 +51,9 @@ impl ShellOps for Mock {
     fn restart(&self, vm: usize) {
         self.calls.borrow_mut().push(std::format!("restart {vm}"));
     }
+    fn console_to(&self, vm: usize) {
+        self.calls.borrow_mut().push(std::format!("console {vm}"));
+    }
     fn out(&self, args: fmt::Arguments<'_>) {
         self.out.borrow_mut().push(args.to_string());
     }
@@ -101,4 +104,16 @@ fn mistakes_get_a_precise_answer() {
     assert_eq!(m.run("   "), Vec::<String>::new());
     assert_eq!(m.run("a b c d e f g h i"), ["too many words; try `help`"]);
     assert_eq!(m.run("version"), [std::format!("rtvisor {VERSION}")]);
+}
+
+#[test]
+fn vm_console_hands_input_to_the_named_vm() {
+    let m = Mock::new();
+    let out = m.run("vm console linux");
+    assert_eq!(m.calls.borrow().as_slice(), ["console 1"]);
+    assert!(out[0].contains("Ctrl-]"), "{out:?}");
+    m.run("vm console nope");
+    assert_eq!(m.calls.borrow().len(), 1);
+    m.run("vm console");
+    assert_eq!(m.calls.borrow().len(), 1);
 }

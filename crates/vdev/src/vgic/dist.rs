@@ -169,7 +169,12 @@ fn wr_irouter(g: &mut VGic, w: Write) -> Notify {
             r.insert(intid);
         }
     }
-    before.or(g.concerned(0, n, bit))
+    let moved = if old_route != new_route {
+        g.hw_notify(0, n, bit)
+    } else {
+        Notify::NONE
+    };
+    before.or(g.concerned(0, n, bit)).or(moved)
 }
 
 const W: Widths = Widths::WORD;

@@ -272,6 +272,12 @@ fn spi_routing_via_irouter() {
     assert_eq!(g.spi_target(51), None);
     route(&mut g, 51, 4);
     assert_eq!(g.spi_target(51), None);
+    // Re-routing a HW-linked SPI is reported so the physical route can follow;
+    // re-routing an unlinked one, or writing the same route, is not.
+    g.set_hw(52, 0, 52).unwrap();
+    assert!(route(&mut g, 52, 1).hw_changed.contains(52));
+    assert!(route(&mut g, 52, 1).hw_changed.is_empty());
+    assert!(route(&mut g, 53, 1).hw_changed.is_empty());
     assert_eq!(g.inject(51, 0), Notify::NONE);
     assert_eq!(g.dist_read(gicd::IROUTER + 8 * 19, Width::Double), Ok(4));
 }

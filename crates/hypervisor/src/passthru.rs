@@ -1,0 +1,93 @@
+//! Interrupts of passed-through devices (`[[vm]] devices`).
+//!
+//! Virtual mode: each device SPI is HW-linked to the same virtual INTID in the VM's
+//! vGIC. The physical SPI stays disabled until the guest enables the virtual one, is
+//! routed to the physical CPU of the vCPU the guest routes it to, is acknowledged by
+//! whichever CPU takes it (priority drop only) and injected into the owner's model;
+//! the guest's EOI deactivates it through the HW list register.
+//!
+//! Direct mode: the guest cannot configure SPIs (the distributor filter refuses it),
+//! so the hypervisor enables them at VM start, routed to the VM's first core.
+//!
+//! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
+//! deactivated), so nothing of the old run is delivered to the new one.
+
+use crate::config::CONFIG;
+use crate::irq::{self, cpu_of};
+use crate::vms::VMS;
+use core::sync::atomic::Ordering;
+use rtvisor_arch_aarch64::spi;
+use rtvisor_vdev::vgic::Notify;
+
+/// The VM whose passed-through device raises SPI `intid`.
+pub fn owner(intid: u32) -> Option<usize> {
+    if intid < 32 {
+        return None;
+    }
+    CONFIG
+        .vms
+        .iter()
+        .position(|v| v.devices.iter().any(|d| d.irqs.contains(&intid)))
+}
+
+/// Every (SPI, edge-triggered) of VM `vm`'s devices.
+fn spis(vm: usize) -> impl Iterator<Item = (u32, bool)> {
+    CONFIG.vms[vm]
+        .devices
+        .iter()
+        .flat_map(|d| d.irqs.iter().map(move |&i| (i, d.edge)))
+}
+
+fn mpidr_of(vm: usize, vcpu: usize) -> Option<u64> {
+    cpu_of(vm, vcpu).map(|c| c.mpidr.load(Ordering::Relaxed))
+}
+
+/// At a (re)start of VM `vm`, after its vGIC was reset: links its SPIs and puts the
+/// physical side in its initial shape.
+pub fn vm_start(vm: usize) {
+    let Some(first) = mpidr_of(vm, 0) else { return };
+    let direct = irq::is_direct(vm);
+    for (intid, edge) in spis(vm) {
+        spi::configure(intid, edge, first);
+        if direct {
+            spi::set_enabled(intid, true);
+        } else {
+            let _ = VMS[vm].gic.lock().set_hw(intid, 0, intid);
+        }
+    }
+}
+
+/// When VM `vm` stops: its SPIs are taken back.
+pub fn vm_stop(vm: usize) {
+    for (intid, _) in spis(vm) {
+        spi::quiesce(intid);
+    }
+}
+
+/// A physical SPI acknowledged (priority-dropped, still active) on this CPU. If a
+/// virtual-mode VM owns it, it is injected into that VM's vGIC, and `Some` carries
+/// the VM and the notification to act on; otherwise the caller deactivates it.
+pub fn forward(intid: u32) -> Option<(usize, Notify)> {
+    let vm = owner(intid)?;
+    if irq::is_direct(vm) {
+        return None;
+    }
+    let mut gic = VMS[vm].gic.lock();
+    gic.hw_link(0, intid)?;
+    Some((vm, gic.inject(intid, 0)))
+}
+
+/// The guest changed the enable or the route of its HW-linked SPI `intid`: the
+/// physical SPI follows (routed to the CPU of the target vCPU, or of vCPU 0 when the
+/// guest routes it nowhere).
+pub fn follow(vm: usize, intid: u32) {
+    let (link, target) = {
+        let gic = VMS[vm].gic.lock();
+        (gic.hw_link(0, intid), gic.spi_target(intid))
+    };
+    let Some(link) = link else { return };
+    if let Some(mpidr) = mpidr_of(vm, target.unwrap_or(0)) {
+        spi::route(link.pintid, mpidr);
+    }
+    spi::set_enabled(link.pintid, link.enabled);
+}

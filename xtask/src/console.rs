@@ -158,7 +158,7 @@ impl Console {
     pub fn line(&self, i: usize) -> &str {
         &self.log[i]
     }
-    #[cfg(test)]
+    /// Index of the line the next wait starts at.
     pub fn cursor(&self) -> usize {
         self.cursor
     }

@@ -157,18 +157,26 @@ fn scenario_or_demo(s: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-fn build(scenario: &Path) -> Result<image::Image> {
+/// Builds the guests (and the Debian guest, when the scenario boots it) and the image.
+/// Returns the image and the QEMU arguments the scenario's guests need.
+fn build(scenario: &Path) -> Result<(image::Image, Vec<String>)> {
     setup::ensure_all()?;
     image::build_guests()?;
-    image::build_image(scenario)
+    let extra = if linux::needed_by(scenario) {
+        linux::qemu_device_args(&linux::ensure(false)?)
+    } else {
+        Vec::new()
+    };
+    Ok((image::build_image(scenario)?, extra))
 }
 
 fn boot(scenario: &Path, opts: &Boot) -> Result<()> {
-    let img = build(scenario)?;
+    let (img, mut extra) = build(scenario)?;
     let path = img.pick(opts.elf);
+    extra.extend(opts.qemu_args.iter().cloned());
     match opts.duration {
-        Some(secs) => qemu::run_for(path, Duration::from_secs(secs), &opts.qemu_args),
-        None => qemu::run_interactive(path, &opts.qemu_args),
+        Some(secs) => qemu::run_for(path, Duration::from_secs(secs), &extra),
+        None => qemu::run_interactive(path, &extra),
     }
 }
 

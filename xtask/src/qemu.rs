@@ -61,9 +61,9 @@ fn check_image(image: &Path) -> Result<()> {
 
 /// Starts QEMU for a test: stdin, stdout and stderr piped (a test types on the
 /// console through [`crate::console::Console::send`]).
-pub fn spawn_captured(image: &Path) -> Result<Child> {
+pub fn spawn_captured(image: &Path, extra: &[String]) -> Result<Child> {
     check_image(image)?;
-    let mut c = command(image, Mode::Captured, &[]);
+    let mut c = command(image, Mode::Captured, extra);
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

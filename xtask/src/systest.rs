@@ -10,6 +10,7 @@
 //! wording is a change in one place.
 
 mod cases;
+mod linux;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};
@@ -154,8 +155,13 @@ impl Timeouts {
 /// One system test.
 pub struct SysTest {
     pub name: &'static str,
-    /// File name in tests/scenarios/.
+    /// `T2` (bare-metal guests) or `T3` (the Debian Linux guest).
+    pub tier: &'static str,
+    /// Scenario file, relative to the repository.
     pub scenario: &'static str,
+    /// Boots the Debian guest of `cargo xtask linux`: its files are made before the
+    /// image is built, and QEMU gets its disk and NIC.
+    pub linux: bool,
     /// Boot the ELF form of the image instead of the raw Image.
     pub elf: bool,
     pub about: &'static str,
@@ -166,66 +172,93 @@ pub struct SysTest {
 pub const TESTS: &[SysTest] = &[
     SysTest {
         name: "two-vms",
-        scenario: "two-vms.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/two-vms.toml",
+        linux: false,
         elf: false,
         about: "two VMs on their own cores print whole prefixed lines, count to 6, power off",
         run: cases::two_vms,
     },
     SysTest {
         name: "two-vms-elf",
-        scenario: "two-vms.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/two-vms.toml",
+        linux: false,
         elf: true,
         about: "two-vms, booting the ELF form of the image",
         run: cases::two_vms,
     },
     SysTest {
         name: "smp",
-        scenario: "smp.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/smp.toml",
+        linux: false,
         elf: false,
         about: "a 2-vCPU VM starts vCPU 1 with PSCI CPU_ON; both report",
         run: cases::smp,
     },
     SysTest {
         name: "probe",
-        scenario: "probe.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/probe.toml",
+        linux: false,
         elf: false,
         about: "every forbidden access of probe is contained; the victim VM keeps counting",
         run: cases::probe,
     },
     SysTest {
         name: "off-one",
-        scenario: "off-one.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/off-one.toml",
+        linux: false,
         elf: false,
         about: "SYSTEM_OFF of one VM leaves the other running; QEMU exits 0 at the end",
         run: cases::off_one,
     },
     SysTest {
         name: "irq-isolation",
-        scenario: "irq-isolation.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/irq-isolation.toml",
+        linux: false,
         elf: false,
         about: "two VMs take timer interrupts at their own rates; the probe's SGI flood reaches neither (virtual and direct mode)",
         run: cases::irq_isolation,
     },
     SysTest {
         name: "irq-restart",
-        scenario: "irq-restart.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/irq-restart.toml",
+        linux: false,
         elf: false,
         about: "a VM restart leaves no stale interrupt; a direct-mode VM is stopped and restarted by the hypervisor",
         run: cases::irq_restart,
     },
     SysTest {
         name: "shell",
-        scenario: "shell.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/shell.toml",
+        linux: false,
         elf: false,
         about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console",
         run: cases::shell,
     },
     SysTest {
         name: "reset-one",
-        scenario: "reset-one.toml",
+        tier: "T2",
+        scenario: "tests/scenarios/reset-one.toml",
+        linux: false,
         elf: false,
         about: "SYSTEM_RESET restarts one VM; the other counts on undisturbed",
         run: cases::reset_one,
+    },
+    SysTest {
+        name: "linux",
+        tier: "T3",
+        scenario: "scenarios/demo.toml",
+        linux: true,
+        elf: false,
+        about: "the demo: Debian's Linux answers on its console beside rt, reboots and powers off alone; boot time against bare",
+        run: linux::demo,
     },
 ];
 
@@ -238,23 +271,27 @@ pub fn run(
     no_build: bool,
     built: &mut HashMap<PathBuf, Image>,
 ) -> Result<()> {
-    let scenario = root().join("tests/scenarios").join(t.scenario);
+    let scenario = root().join(t.scenario);
+    let failed =
+        |what: String| move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name));
+    let extra = if t.linux {
+        let l = crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
+        crate::linux::qemu_device_args(&l)
+    } else {
+        Vec::new()
+    };
     let img = match built.get(&scenario) {
         Some(img) => img.clone(),
         None if no_build => Image::for_scenario(&scenario)?,
         None => {
             ensure!(
                 scenario.is_file(),
-                "FAILED {}: scenario tests/scenarios/{} does not exist",
+                "FAILED {}: scenario {} does not exist",
                 t.name,
                 t.scenario
             );
-            let img = image::build_image(&scenario).map_err(|e| {
-                e.context(format!(
-                    "FAILED {}: building the image for tests/scenarios/{}",
-                    t.name, t.scenario
-                ))
-            })?;
+            let img = image::build_image(&scenario)
+                .map_err(failed(format!("building the image for {}", t.scenario)))?;
             built.insert(scenario.clone(), img.clone());
             img
         }
@@ -262,11 +299,12 @@ pub fn run(
     let path = img.pick(t.elf);
     let log = out_dir("systest")?.join(format!("{}.log", t.name));
     say(format!(
-        "T2 {}: {}",
+        "{} {}: {}",
+        t.tier,
         t.name,
-        qemu::command_line(path, Mode::Captured, &[])
+        qemu::command_line(path, Mode::Captured, &extra)
     ));
-    let child = qemu::spawn_captured(path)?;
+    let child = qemu::spawn_captured(path, &extra)?;
     let mut con = Console::spawn(t.name, child);
     con.set_log_file(log);
     con.set_echo(verbose);

@@ -45,10 +45,7 @@ fn list() {
         println!("{:<14} host   {}", p.name, p.about);
     }
     for t in systest::TESTS {
-        println!(
-            "{:<14} T2     {} (tests/scenarios/{})",
-            t.name, t.about, t.scenario
-        );
+        println!("{:<14} {}     {} ({})", t.name, t.tier, t.about, t.scenario);
     }
     println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
 }
@@ -99,7 +96,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         .collect();
     if !t2.is_empty() {
         say(format!(
-            "=== T2 system tests: {}",
+            "=== system tests (T2, T3): {}",
             t2.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
         ));
         let timeouts = Timeouts::scaled(opts.timeout_scale);

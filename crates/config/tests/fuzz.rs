@@ -77,13 +77,13 @@ const SHARED: &str = r#"
 [[shared-memory]]
 name = "stats"
 size = "64KiB"
-peers = [{ vm = "rt", access = "rw" }, { vm = "gp", access = "ro", ipa = 0x2000_0000 }]
+peers = [{ vm = "rt", access = "rw" }, { vm = "linux", access = "ro", ipa = 0x2000_0000 }]
 
 [[shared-memory]]
 name = "bulk"
 size = "2MiB"
 base = 0x7000_0000
-peers = [{ vm = "gp", access = "rw" }]
+peers = [{ vm = "linux", access = "rw" }]
 "#;
 
 fn mutate(rng: &mut Rng, text: &str) -> String {

@@ -89,15 +89,17 @@ fn emit_tables_writes_blobs_and_lists_inputs() {
             "scenarios/demo.toml",
             "boards/qemu-virt-aarch64.toml",
             "target/guests/rtbench.bin",
-            "target/guests/rtbench.bin"
+            "target/linux/Image",
+            "target/linux/initramfs.cpio.gz"
         ]
     );
     for f in [
         "config.rs",
         "vm-rt.dtb",
         "vm-rt.kernel",
-        "vm-gp.dtb",
-        "vm-gp.kernel",
+        "vm-linux.dtb",
+        "vm-linux.kernel",
+        "vm-linux.initrd",
     ] {
         assert!(out.join(f).is_file(), "{f} not written");
     }
@@ -119,7 +121,7 @@ fn emit_tables_renders_errors() {
         "error: kernel image `../target/guests/rtbench.bin` of VM `rt` does not exist\n --> "
     ));
     assert!(
-        err.ends_with("error: aborting due to 2 previous errors"),
+        err.ends_with("error: aborting due to 1 previous error"),
         "{err}"
     );
 }

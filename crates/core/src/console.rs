@@ -9,6 +9,18 @@ pub const LINE_MAX: usize = 200;
 pub struct LineBuf {
     buf: [u8; LINE_MAX],
     len: usize,
+    esc: Esc,
+}
+
+/// Where the buffer is in a terminal escape sequence (dropped whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Esc {
+    /// Not in one.
+    None,
+    /// After ESC.
+    Start,
+    /// In a control sequence (`ESC [`), until its final byte (0x40..=0x7e).
+    Csi,
 }
 
 impl Default for LineBuf {
@@ -23,18 +35,39 @@ impl LineBuf {
         Self {
             buf: [0; LINE_MAX],
             len: 0,
+            esc: Esc::None,
         }
     }
 
     /// Forgets any partial line (VM restart).
     pub fn clear(&mut self) {
         self.len = 0;
+        self.esc = Esc::None;
     }
 
     /// Adds one byte; calls `flush` with a complete line (without its newline) when the
-    /// byte ends it or the buffer is full. Carriage returns are dropped; other control
-    /// bytes except tab are shown as `?` so a guest cannot drive the host terminal.
+    /// byte ends it or the buffer is full. Carriage returns and terminal escape
+    /// sequences (ESC and the byte after it; `ESC [` through its final byte, such as a
+    /// shell's cursor query) are dropped; other control bytes except tab are shown as
+    /// `?`, so a guest cannot drive the host terminal.
     pub fn push(&mut self, byte: u8, flush: &mut dyn FnMut(&[u8])) {
+        match (self.esc, byte) {
+            (Esc::None, 0x1b) => {
+                self.esc = Esc::Start;
+                return;
+            }
+            (Esc::Start, b'[') => {
+                self.esc = Esc::Csi;
+                return;
+            }
+            (Esc::Start, _) | (Esc::Csi, 0x40..=0x7e) => {
+                self.esc = Esc::None;
+                return;
+            }
+            (Esc::Csi, b'\n') => self.esc = Esc::None,
+            (Esc::Csi, _) => return,
+            (Esc::None, _) => {}
+        }
         match byte {
             b'\n' => {
                 flush(&self.buf[..self.len]);
@@ -184,7 +217,10 @@ mod tests {
     #[test]
     fn control_bytes_are_neutralized() {
         let mut lb = LineBuf::new();
-        let out = feed(&mut lb, b"a\x1b[2Jb\tc\n");
-        assert_eq!(out, [b"a?[2Jb\tc".to_vec()]);
+        let out = feed(&mut lb, b"a\x1b[2Jb\tc\x07\x1b[6n\x1bcd\n");
+        assert_eq!(out, [b"ab\tc?d".to_vec()]);
+        // An unterminated sequence ends at the newline, which still ends the line.
+        let out = feed(&mut lb, b"x\x1b[12\ny\n");
+        assert_eq!(out, [b"x".to_vec(), b"y".to_vec()]);
     }
 }

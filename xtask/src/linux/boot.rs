@@ -26,7 +26,7 @@ pub fn bare_command(l: &Linux) -> Command {
         .arg(&l.image)
         .arg("-initrd")
         .arg(&l.initramfs)
-        .args(["-append", "console=ttyAMA0"])
+        .args(["-append", "console=ttyAMA0 earlycon"])
         .args(qemu_device_args(l));
     c
 }

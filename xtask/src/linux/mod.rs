@@ -26,6 +26,15 @@ mod modules;
 mod tools;
 
 pub use boot::boot_bare;
+pub use disk::HELLO;
+pub use initramfs::{DISK_FAILED, DISK_MOUNTED, READY};
+
+/// Whether the scenario at `scenario` boots this guest (names a file under
+/// `target/linux/`): then its images must exist before the hypervisor is built, and
+/// QEMU needs [`qemu_device_args`].
+pub fn needed_by(scenario: &Path) -> bool {
+    fs::read_to_string(scenario).is_ok_and(|s| s.contains("target/linux/"))
+}
 
 use crate::util::{out_dir, rel, say};
 use anyhow::{Context, Result};

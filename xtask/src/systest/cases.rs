@@ -249,7 +249,7 @@ pub fn reset_one(c: &mut Console, t: &Timeouts) -> Result<()> {
 }
 
 /// `[vm] rtbench: stray irqs=N` lines: (line index, N).
-fn strays(c: &Console, vm: &str) -> Vec<(usize, u64)> {
+pub(super) fn strays(c: &Console, vm: &str) -> Vec<(usize, u64)> {
     let re = Regex::new(&format!(
         r"^\[{}\] rtbench: stray irqs=(?P<n>\d+)$",
         regex::escape(vm)
@@ -259,7 +259,7 @@ fn strays(c: &Console, vm: &str) -> Vec<(usize, u64)> {
 }
 
 /// Fails if any timer summary of `vm` reported an interrupt it never enabled.
-fn check_no_strays(c: &Console, vm: &str) -> Result<()> {
+pub(super) fn check_no_strays(c: &Console, vm: &str) -> Result<()> {
     match strays(c, vm).into_iter().find(|&(_, n)| n != 0) {
         Some((i, n)) => Err(c.fail(
             &format!("[{vm}] never receives an interrupt it did not enable"),
@@ -270,7 +270,13 @@ fn check_no_strays(c: &Console, vm: &str) -> Result<()> {
 }
 
 /// Waits until `vm` has printed at least `n` stray-count summaries after line `after`.
-fn wait_summaries(c: &mut Console, vm: &str, after: usize, n: usize, t: &Timeouts) -> Result<()> {
+pub(super) fn wait_summaries(
+    c: &mut Console,
+    vm: &str,
+    after: usize,
+    n: usize,
+    t: &Timeouts,
+) -> Result<()> {
     c.wait_for(
         |_| {
             format!(

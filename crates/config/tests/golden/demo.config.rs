@@ -12,55 +12,66 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1384);
-    const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
-    const _: () = assert!(VM1_KERNEL.len() == 3000);
-    const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1484);
+    const _: () = assert!(VM0_DTB.len() == 1416);
+    const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
+    const _: () = assert!(VM1_KERNEL.len() == 6291456);
+    const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
+    const _: () = assert!(VM1_INITRD.len() == 4096);
+    const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
+    const _: () = assert!(VM1_DTB.len() == 2497);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0400_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000 },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
             dtb_ipa: Ipa::new(0x4000_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
-            interrupt_mode: InterruptMode::Virtual,
+            interrupt_mode: InterruptMode::Direct,
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
         },
         VmConfig {
-            name: "gp",
+            name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000 },
-            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
-            initrd: None,
+            ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000 },
+            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a20_0000) },
+            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4aa0_0000) }),
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
-            entry: Ipa::new(0x4008_0000),
+            dtb_ipa: Ipa::new(0x6a00_0000),
+            entry: Ipa::new(0x4a20_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
-            devices: &[],
+            devices: &[
+                DeviceMap { name: "virtio-mmio@0a003000", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[72], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003200", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[73], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003400", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[74], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003600", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[75], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003800", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[76], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003a00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[77], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[78], edge: true },
+                DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[79], edge: true },
+            ],
             shared: &[],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x179257d303651958,
-        payload_fingerprint: 0x9e711b8b465810d0,
+        fingerprint: 0x68441e69815dfad4,
+        payload_fingerprint: 0xb596bdab6d0fc07c,
         hypervisor: HypervisorConfig {
-            memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
+            memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
-            console_input: None,
+            console_input: Some(1),
         },
         vms: &VMS,
     };

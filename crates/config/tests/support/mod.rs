@@ -54,6 +54,12 @@ impl Tree {
         }
         t.write("target/guests/rtbench.bin", fake_image(b"rtbench", 3000));
         t.write("target/guests/probe.bin", fake_image(b"probe", 1500));
+        // The Debian guest `cargo xtask linux` caches: a 6 MiB image claiming 8 MiB.
+        t.write("target/linux/Image", fake_linux_image(0, 8 << 20, 6 << 20));
+        t.write(
+            "target/linux/initramfs.cpio.gz",
+            fake_image(b"initramfs", 4096),
+        );
         t
     }
 }

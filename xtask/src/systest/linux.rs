@@ -1,0 +1,131 @@
+//! T3: the demo scenario with Debian's stock arm64 kernel (`cargo xtask linux`).
+//!
+//! `rt` (rtbench, direct mode, a timer summary every 1000 samples) runs beside
+//! `linux` (2 vCPUs, virtio disk and NIC passed through). The test types on the
+//! Linux console (input goes there at boot) and checks the answers, reboots and
+//! powers off the Linux VM, and checks that `rt` kept reporting all along without a
+//! stray interrupt. Last, the same kernel boots bare under the same QEMU, and the
+//! boot times are printed as a ratio.
+
+use super::cases::{check_no_strays, strays, wait_summaries};
+use super::{hv, Timeouts};
+use crate::console::{Console, Pattern};
+use crate::linux;
+use crate::util::say;
+use anyhow::Result;
+use regex::{escape, Regex};
+use std::time::{Duration, Instant};
+
+const RT: &str = "rt";
+const LINUX: &str = "linux";
+
+/// A Linux console line that is exactly `text` (a command's echo never is).
+fn exact(text: &str) -> Pattern {
+    Pattern::regex(&format!(r"^\[{LINUX}\] {}$", escape(text)))
+}
+
+fn linux_line(text: &str) -> Pattern {
+    Pattern::contains(format!("[{LINUX}] {text}"))
+}
+
+/// How long Linux may take to reach its shell (it boots in about 2 s of guest time,
+/// but TCG on a loaded machine is slow).
+fn boot_timeout(t: &Timeouts) -> Duration {
+    t.boot * 3
+}
+
+/// Types a command line on the Linux console (input goes to `linux`).
+fn type_cmd(c: &mut Console, cmd: &str) -> Result<()> {
+    c.send(&format!("{cmd}\n"))
+}
+
+/// Max timer latency (ns) of each `rt` summary after console line `after`.
+fn rt_maxima(c: &Console, after: usize) -> Vec<u64> {
+    let re = Regex::new(&format!(
+        r"^\[{RT}\] rtbench: result metric=timer samples=\d+ min_ns=\d+ avg_ns=\d+ max_ns=(?P<n>\d+)"
+    ))
+    .expect("valid regex");
+    c.log()
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i > after)
+        .filter_map(|(_, l)| re.captures(l).and_then(|m| m["n"].parse().ok()))
+        .collect()
+}
+
+/// The Linux shell answers: CPUs, timer interrupts on both, the disk, the tree.
+fn shell_answers(c: &mut Console, t: &Timeouts) -> Result<()> {
+    type_cmd(c, "nproc")?;
+    c.expect(&exact("2"), t.step)?;
+    type_cmd(c, "grep arch_timer /proc/interrupts")?;
+    let re = Regex::new(&format!(
+        r"^\[{LINUX}\]\s+\d+:\s+(?P<a>\d+)\s+(?P<b>\d+)\s+GICv3\s+27\s+Level\s+arch_timer"
+    ))
+    .expect("valid regex");
+    let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
+    let caps = re.captures(c.line(at)).expect("matched above");
+    let (a, b): (u64, u64) = (caps["a"].parse()?, caps["b"].parse()?);
+    if a == 0 || b == 0 {
+        return Err(c.fail(
+            "the arch timer counting on both Linux CPUs",
+            &format!("/proc/interrupts shows {a} and {b}"),
+        ));
+    }
+    type_cmd(c, "cat /mnt/hello.txt")?;
+    c.expect(&exact(linux::HELLO), t.step)?;
+    type_cmd(c, "tr -d '\\000' < /proc/device-tree/model; echo")?;
+    c.expect(&exact("rtvisor,linux"), t.step)?;
+    Ok(())
+}
+
+pub fn demo(c: &mut Console, t: &Timeouts) -> Result<()> {
+    let start = Instant::now();
+    for bad in ["Kernel panic", "rtvisor-linux: insmod", linux::DISK_FAILED] {
+        c.fail_on(Pattern::contains(bad));
+    }
+    c.expect(
+        &Pattern::contains("[rtvisor] console input goes to vm linux"),
+        t.boot,
+    )?;
+    c.expect(&linux_line(linux::DISK_MOUNTED), boot_timeout(t))?;
+    let ready = c.expect(&linux_line(linux::READY), t.step)?;
+    let under_rtvisor = start.elapsed();
+    wait_summaries(c, RT, 0, 1, t)?;
+    shell_answers(c, t)?;
+
+    // reboot -f: only Linux restarts, and its shell comes back.
+    let before_reboot = c.cursor();
+    type_cmd(c, "reboot -f")?;
+    c.expect(&hv::restarting(LINUX), t.step)?;
+    c.expect(&linux_line(linux::READY), boot_timeout(t))?;
+    type_cmd(c, "nproc")?;
+    c.expect(&exact("2"), t.step)?;
+    wait_summaries(c, RT, before_reboot, 1, t)?;
+
+    // poweroff -f: only Linux stops; rt keeps reporting.
+    type_cmd(c, "poweroff -f")?;
+    let off = c.expect(&hv::stopped(LINUX), t.step)?;
+    wait_summaries(c, RT, off, 2, t)?;
+    c.expect_not(&hv::all_stopped())?;
+    check_no_strays(c, RT)?;
+    let summaries = strays(c, RT).len();
+    let during = rt_maxima(c, 0);
+    let after_off = rt_maxima(c, off);
+    say(format!(
+        "T3 linux: rt printed {summaries} summaries; max latency while Linux ran {} ns, after it stopped {} ns (wall-clock TCG, not icount: see docs/benchmark.md)",
+        during.iter().max().copied().unwrap_or(0),
+        after_off.iter().max().copied().unwrap_or(0),
+    ));
+    let _ = ready;
+
+    // The same kernel, bare, on the same QEMU: the boot-time ratio.
+    let l = linux::ensure(false)?;
+    let bare = linux::boot_bare(&l, boot_timeout(t))?;
+    say(format!(
+        "T3 linux: boot to shell {:.2} s under rtvisor, {:.2} s bare: ratio {:.2}",
+        under_rtvisor.as_secs_f64(),
+        bare.as_secs_f64(),
+        under_rtvisor.as_secs_f64() / bare.as_secs_f64()
+    ));
+    Ok(())
+}

@@ -10,6 +10,7 @@
 //! wording is a change in one place.
 
 mod cases;
+mod ipc;
 mod linux;
 
 use crate::console::{Console, Pattern};
@@ -250,6 +251,24 @@ pub const TESTS: &[SysTest] = &[
         elf: false,
         about: "SYSTEM_RESET restarts one VM; the other counts on undisturbed",
         run: cases::reset_one,
+    },
+    SysTest {
+        name: "shm",
+        tier: "T2",
+        scenario: "tests/scenarios/shm.toml",
+        linux: false,
+        elf: false,
+        about: "two VMs (virtual and direct mode) pass data both ways through shared memory and doorbells; a read-only mapping refuses writes",
+        run: ipc::shm,
+    },
+    SysTest {
+        name: "watchdog",
+        tier: "T2",
+        scenario: "tests/scenarios/watchdog.toml",
+        linux: false,
+        elf: false,
+        about: "a VM that stops kicking its watchdog is restarted; vm list shows the reason",
+        run: ipc::watchdog,
     },
     SysTest {
         name: "linux",

@@ -227,12 +227,14 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         for m in &vm.shared {
             let _ = writeln!(
                 w,
-                "                SharedMap {{ name: {:?}, ipa: {}, hpa: Hpa::new({}), size: {}, writable: {} }},",
+                "                SharedMap {{ name: {:?}, ipa: {}, hpa: Hpa::new({}), size: {}, writable: {}, index: {}, doorbell: {} }},",
                 m.name,
                 ipa(m.ipa),
                 hex(m.hpa.raw()),
                 hex(m.size),
-                m.writable
+                m.writable,
+                m.index,
+                m.doorbell
             );
         }
         let _ = writeln!(w, "            ],");

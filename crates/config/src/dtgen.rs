@@ -1,7 +1,8 @@
 //! Guest device trees: a QEMU-`virt`-shaped machine per VM (see `layout`), so any
 //! bare-metal program or kernel built for QEMU virt boots unmodified.
 
-use crate::layout::{VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
+use crate::layout::{DOORBELL_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME};
+use crate::layout::{VGIC_REDIST_IPA, VUART_IPA};
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
@@ -139,6 +140,9 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     for m in &vm.shared {
         shared_node(&mut f, m)?;
     }
+    if !vm.shared.is_empty() {
+        doorbell_node(&mut f)?;
+    }
     f.end_node(root)?;
     f.finish()
 }
@@ -148,13 +152,24 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
 /// space maps it from `/dev/uioN` (map 0; the node name is in
 /// `/sys/class/uio/uioN/name`). The region lies outside the `memory` node, so the
 /// kernel never uses it as RAM.
-// The doorbell interrupt (`interrupts = <GIC_SPI n IRQ_TYPE_EDGE_RISING>`) comes with
-// the inter-VM doorbell; until then the node has no interrupt and uio runs without one.
+/// Its interrupt is the region's doorbell (edge): another peer rang it.
+/// `rtvisor,doorbell` is the number to ring it with (hypercall or doorbell page).
 fn shared_node(f: &mut FdtWriter, m: &SharedMapPlan) -> Result<()> {
     let node = f.begin_node(&format!("uio-{}@{:x}", m.name, m.ipa.raw()))?;
     f.property_string("compatible", "generic-uio")?;
     f.property_array_u64("reg", &[m.ipa.raw(), m.size])?;
+    f.property_array_u32("interrupts", &[GIC_SPI, m.doorbell - 32, IRQ_EDGE_RISING])?;
     f.property_string("rtvisor,name", &m.name)?;
     f.property_string("rtvisor,access", if m.writable { "rw" } else { "ro" })?;
+    f.property_u32("rtvisor,doorbell", m.index as u32)?;
+    f.end_node(node)
+}
+
+/// The doorbell page: a write of a region's number to offset 0 rings its other peers
+/// (for code that cannot make hypercalls, such as Linux user space via /dev/mem).
+fn doorbell_node(f: &mut FdtWriter) -> Result<()> {
+    let node = f.begin_node(&format!("rtvisor-doorbell@{DOORBELL_IPA:x}"))?;
+    f.property_string("compatible", "rtvisor,doorbell")?;
+    f.property_array_u64("reg", &[DOORBELL_IPA, PAGE])?;
     f.end_node(node)
 }

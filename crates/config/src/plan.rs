@@ -160,6 +160,10 @@ pub struct SharedMapPlan {
     pub size: u64,
     /// `access = "rw"`.
     pub writable: bool,
+    /// Position in the scenario's `[[shared-memory]]` list (the doorbell number).
+    pub index: usize,
+    /// The INTID its doorbell raises in this VM.
+    pub doorbell: u32,
 }
 
 impl ImagePlan {

@@ -175,6 +175,10 @@ pub struct SharedMap {
     pub size: u64,
     /// Whether this VM may write it (`access = "rw"`).
     pub writable: bool,
+    /// Position in the scenario's `[[shared-memory]]` list: the number a peer rings.
+    pub index: usize,
+    /// The INTID (an SPI) its doorbell raises in this VM.
+    pub doorbell: u32,
 }
 
 impl RamMap {

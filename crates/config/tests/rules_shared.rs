@@ -407,3 +407,50 @@ fn no_room_in_the_guest_window() {
     let hint = "give this peer an `ipa` outside the VM's RAM and devices";
     assert_one(&t, &s, 19, 17, msg, hint);
 }
+
+#[test]
+fn each_region_has_a_doorbell_intid_counted_down_from_127() {
+    let t = rules_tree();
+    let s = two_vms(&[stats(PEERS), region("log", "\"4KiB\"", None, PEERS)]);
+    let plan = rtvisor_config::check(&t.write("s.toml", s)).unwrap_or_else(|d| panic!("{d}"));
+    let b = &plan.vms[1].shared;
+    assert_eq!((b[0].index, b[0].doorbell), (0, 127));
+    assert_eq!((b[1].index, b[1].doorbell), (1, 126));
+}
+
+#[test]
+fn at_most_16_regions() {
+    let t = rules_tree();
+    let regions: Vec<String> = (0..17)
+        .map(|i| region(&format!("r{i}"), "\"4KiB\"", None, PEERS))
+        .collect();
+    let s = two_vms(&regions);
+    // The 17th block starts 16 blocks of 4 lines after line 16: its name is on 81.
+    let msg = "shared memory `r16` is region 17 of at most 16";
+    let hint = "each region needs its own doorbell interrupt; merge regions (one region can hold several buffers)";
+    assert_one(&t, &s, 81, 8, msg, hint);
+}
+
+#[test]
+fn doorbell_must_not_be_a_peer_device_interrupt() {
+    let t = rules_tree();
+    // A board device on INTID 127, given to VM `a`.
+    let board = std::fs::read_to_string(t.path("board.toml")).unwrap()
+        + "\n[[device]]\nname = \"dev@0c000000\"\ncompatible = \"x,y\"\nbase = 0x0c00_0000\nsize = 0x1000\nirqs = [127]\ndma = false\n";
+    t.write("board.toml", board);
+    let s = scenario(&[
+        vm(
+            "a",
+            "general",
+            "[1]",
+            "{ size = \"16MiB\" }",
+            "devices = [\"dev@0c000000\"]\n",
+        ),
+        gp("b", "[2]"),
+        stats(PEERS),
+    ]);
+    let msg = "the doorbell of shared memory `stats` (INTID 127) is also the interrupt of device `dev@0c000000` of VM `a`";
+    let hint = "region k rings INTID 127 - k in every peer; move `stats` in the list or give the device to another VM";
+    assert_one(&t, &s, 20, 17, msg, hint);
+    let _ = errors;
+}

@@ -13,6 +13,11 @@ use rtvisor_vdev::{gicpass, MmioError, Width};
 
 /// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
 pub const RESERVED_SGIS: u32 = (1 << 14) | (1 << 15);
+/// The EL2 physical timer's PPI: the hypervisor's watchdog clock, in Group 0.
+pub const HYP_TIMER_INTID: u32 = 26;
+/// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
+/// redistributor accesses cannot touch them).
+pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
 /// The emulated PL011's interrupt: SPI 1, as on QEMU `virt` (see `config::dtgen`).
 pub const VUART_INTID: u32 = 33;
 
@@ -60,6 +65,7 @@ pub fn emulate(
             Ok(direct_access(Some(v as usize), o, w, value, vm, host))
         }
         DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
+        DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
     };
     match answer {
         Ok(Some(v)) if !acc.write => {
@@ -93,6 +99,22 @@ fn pl011(
     drop(con);
     uart_line(me, level, vm, host);
     answer
+}
+
+/// The doorbell page: offset 0 takes a 32-bit write of a region number; everything
+/// else reads as zero and ignores writes. A number the VM is no peer of is ignored.
+fn doorbell(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl Host) -> Answer {
+    match (off, w, value) {
+        (0, Width::Word, Some(v)) => {
+            if !host.ring(vm.id, v & 0xffff_ffff) {
+                host.contained(vm.id, crate::handler::Contained::BadDoorbell(v));
+            }
+            Ok(None)
+        }
+        (_, Width::Double, _) => Err(()),
+        (_, _, None) => Ok(Some(0)),
+        (_, _, Some(_)) => Ok(None),
+    }
 }
 
 /// Drives the emulated PL011's interrupt line (INTID [`VUART_INTID`], level-sensitive)
@@ -172,7 +194,7 @@ fn direct_access(
     let nvcpus = vm.cfg.cpus.len();
     let action = match redist {
         Some(v) if v >= nvcpus => return value.is_none().then_some(0),
-        Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_SGIS),
+        Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_PRIVATE),
         None => gicpass::dist(off, w, value.is_some()),
     };
     match (action, value) {

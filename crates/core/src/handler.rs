@@ -6,6 +6,7 @@
 use crate::console::{InputRing, LineBuf};
 use crate::devices;
 use crate::exit::{Conduit, SysRegAccess, VcpuExit};
+use crate::hypercall::{self, Hypercall};
 use crate::mmio::{self, Region};
 use crate::psci::{self, Call, PsciError};
 use crate::sysreg::{self, Policy};
@@ -43,6 +44,14 @@ pub trait Host {
     fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32);
     /// Direct mode: the matching write.
     fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64);
+    /// VM `vm` rings the doorbell of shared-memory region `index`: raise its doorbell
+    /// interrupt in every other peer. `false` when `vm` is not a peer of it.
+    fn ring(&self, vm: usize, index: u64) -> bool;
+    /// Arms VM `vm`'s watchdog for `ms` milliseconds from now (0 disarms); vCPU `me`
+    /// made the call.
+    fn watchdog_arm(&self, vm: usize, me: usize, ms: u64);
+    /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
+    fn watchdog_kick(&self, vm: usize, me: usize) -> bool;
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.
@@ -56,6 +65,8 @@ pub enum Contained {
     UndefSysReg(&'static str),
     /// An SMCCC function that does not exist: NOT_SUPPORTED returned.
     UnknownCall(u32),
+    /// A doorbell-page write naming a region the VM is no peer of: ignored.
+    BadDoorbell(u64),
 }
 
 /// The emulated console of a VM: the PL011 model and the line being assembled.
@@ -209,6 +220,11 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
         regs.set_reg(0, v);
         return Next::Resume;
     }
+    if let Some(hc) = hypercall::decode(regs.reg(0), regs.reg(1)) {
+        let ret = rtvisor_call(me, hc, vm, host);
+        regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
+        return Next::Resume;
+    }
     let decoded = psci::decode(regs.reg(0), regs.reg(1), regs.reg(2), regs.reg(3));
     let ret: Result<u64, PsciError> = match decoded {
         Call::CpuOn {
@@ -241,6 +257,30 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
     };
     regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
     Next::Resume
+}
+
+/// One of rtvisor's own hypercalls (see [`hypercall`]).
+fn rtvisor_call(
+    me: usize,
+    hc: Hypercall,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> Result<u64, PsciError> {
+    match hc {
+        Hypercall::Version => Ok(hypercall::VERSION),
+        Hypercall::Ring(index) if host.ring(vm.id, index) => Ok(0),
+        Hypercall::Ring(_) => Err(PsciError::InvalidParameters),
+        Hypercall::WatchdogArm(ms) => {
+            host.watchdog_arm(vm.id, me, hypercall::watchdog_timeout(ms)?);
+            Ok(0)
+        }
+        Hypercall::WatchdogKick if host.watchdog_kick(vm.id, me) => Ok(0),
+        Hypercall::WatchdogKick => Err(PsciError::Denied),
+        Hypercall::Unknown(fid) => {
+            host.contained(vm.id, Contained::UnknownCall(fid));
+            Err(PsciError::NotSupported)
+        }
+    }
 }
 
 fn cpu_on(

@@ -15,6 +15,7 @@ pub mod console;
 pub mod devices;
 pub mod exit;
 pub mod handler;
+pub mod hypercall;
 pub mod mmio;
 pub mod platform;
 pub mod psci;

@@ -13,6 +13,9 @@ pub enum DeviceKind {
     GicDist,
     /// The GICv3 redistributors, one 128 KiB frame per vCPU.
     GicRedist,
+    /// The doorbell page: a 32-bit write of a shared-memory region's number to
+    /// offset 0 rings it (as the DOORBELL_RING hypercall does).
+    Doorbell,
 }
 
 /// One emulated region.

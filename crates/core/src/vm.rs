@@ -27,12 +27,17 @@ pub enum StopReason {
     UnhandledExit(u64),
     /// A command of the hypervisor shell.
     Shell,
+    /// Its watchdog expired (not kicked in time).
+    Watchdog,
 }
 
 impl StopReason {
     /// Whether this counts as a crash for the restart policy.
     pub const fn is_crash(self) -> bool {
-        matches!(self, Self::SError(_) | Self::UnhandledExit(_))
+        matches!(
+            self,
+            Self::SError(_) | Self::UnhandledExit(_) | Self::Watchdog
+        )
     }
 }
 
@@ -45,6 +50,7 @@ impl core::fmt::Display for StopReason {
             Self::SError(esr) => write!(f, "serror esr={esr:#x}"),
             Self::UnhandledExit(esr) => write!(f, "unhandled exit esr={esr:#x}"),
             Self::Shell => f.write_str("shell"),
+            Self::Watchdog => f.write_str("watchdog"),
         }
     }
 }

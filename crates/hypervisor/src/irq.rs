@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::{cpu, fast, ich};
 use rtvisor_config::tables::InterruptMode;
-use rtvisor_core::devices::RESERVED_SGIS;
+use rtvisor_core::devices::RESERVED_PRIVATE;
 use rtvisor_vdev::vgic::{Lr, LrState, Notify};
 use rtvisor_vdev::Width;
 
@@ -55,6 +55,10 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
         let id = gic::ack_group0();
         if id >= gic::SPURIOUS {
             break;
+        }
+        if id == gic::HYP_TIMER_INTID {
+            // Re-armed or stopped before the EOI, so the level has dropped.
+            crate::watchdog::on_timer();
         }
         gic::eoi_group0(id, !direct);
         if id == gic::SGI_HALT {
@@ -170,7 +174,7 @@ pub fn vcpu_start(me: &PerCpu, vm: usize) {
 pub fn quiesce(me: &PerCpu) {
     fast::set_vtimer_lr(cpu::this_index() as usize, 0);
     let r = redist_of(me);
-    for intid in (0..32).filter(|i| RESERVED_SGIS & (1 << i) == 0) {
+    for intid in (0..32).filter(|i| RESERVED_PRIVATE & (1 << i) == 0) {
         r.disable(intid);
         r.clear_pending(intid);
         r.deactivate(intid);

@@ -14,6 +14,7 @@
 
 mod boot;
 mod config;
+mod doorbell;
 mod irq;
 mod log;
 mod passthru;
@@ -21,6 +22,7 @@ mod percpu;
 mod run;
 mod shell;
 mod vms;
+mod watchdog;
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {

@@ -37,6 +37,8 @@ impl Host for HostImpl {
     }
     fn vm_stopped(&self, vm: usize, reason: StopReason) {
         crate::passthru::vm_stop(vm);
+        crate::doorbell::vm_stop(vm);
+        crate::watchdog::reset(vm);
         info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
         if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
             info!("all VMs stopped, powering off");
@@ -49,6 +51,8 @@ impl Host for HostImpl {
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
         crate::passthru::vm_stop(vm);
+        crate::doorbell::vm_stop(vm);
+        crate::watchdog::reset(vm);
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
     fn contained(&self, vm: usize, what: Contained) {
@@ -67,6 +71,15 @@ impl Host for HostImpl {
     }
     fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64) {
         irq::hw_write(vm, redist, off, width, value)
+    }
+    fn ring(&self, vm: usize, index: u64) -> bool {
+        crate::doorbell::ring(vm, index)
+    }
+    fn watchdog_arm(&self, vm: usize, _me: usize, ms: u64) {
+        crate::watchdog::arm(vm, ms);
+    }
+    fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
+        crate::watchdog::kick(vm)
     }
 }
 
@@ -129,6 +142,7 @@ fn load_vm(vm: usize, me: usize) {
     }
     drop(gic);
     crate::passthru::vm_start(vm);
+    crate::doorbell::vm_start(vm);
 }
 
 /// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.

@@ -47,11 +47,13 @@ pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).
 pub const VGICD_BASE: Ipa = Ipa::new(0x0800_0000);
+/// Guest-physical base of the doorbell page (`rtvisor_config::layout::DOORBELL_IPA`).
+pub const DOORBELL_BASE: Ipa = Ipa::new(0x0901_0000);
 /// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.
 pub const VGICR_BASE: Ipa = Ipa::new(0x080a_0000);
 
 /// The emulated regions of a VM, sorted by base.
-pub fn regions(cfg: &VmConfig) -> [Region; 3] {
+pub fn regions(cfg: &VmConfig) -> [Region; 4] {
     [
         Region {
             base: VGICD_BASE,
@@ -67,6 +69,11 @@ pub fn regions(cfg: &VmConfig) -> [Region; 3] {
             base: cfg.uart,
             size: 0x1000,
             kind: DeviceKind::Pl011,
+        },
+        Region {
+            base: DOORBELL_BASE,
+            size: 0x1000,
+            kind: DeviceKind::Doorbell,
         },
     ]
 }

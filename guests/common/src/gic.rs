@@ -212,6 +212,36 @@ fn init_cpu_interface() {
     };
 }
 
+/// Enables SPI `intid` (edge-triggered, Group 1, default priority) routed to this
+/// vCPU. Under rtvisor's direct mode these distributor writes are ignored and the
+/// hypervisor has set the SPI up already.
+pub fn enable_spi(intid: u32) {
+    const GICD_IGROUPR: usize = 0x80;
+    const GICD_ISENABLER: usize = 0x100;
+    const GICD_IPRIORITYR: usize = 0x400;
+    const GICD_ICFGR: usize = 0xc00;
+    const GICD_IROUTER: usize = 0x6100;
+    let base = GICD.load(Ordering::Acquire);
+    let i = intid as usize;
+    let (word, bit) = (4 * (i / 32), 1u32 << (i % 32));
+    let aff = cpu::mpidr() & 0xff_00ff_ffff;
+    write32(base + GICD_IROUTER + 8 * i, aff as u32);
+    write32(base + GICD_IROUTER + 8 * i + 4, (aff >> 32) as u32);
+    let prio = base + GICD_IPRIORITYR + (i & !3);
+    let shift = 8 * (i % 4);
+    write32(
+        prio,
+        (read32(prio) & !(0xff << shift)) | u32::from(PRIORITY) << shift,
+    );
+    write32(
+        base + GICD_IGROUPR + word,
+        read32(base + GICD_IGROUPR + word) | bit,
+    );
+    let cfg = base + GICD_ICFGR + 4 * (i / 16);
+    write32(cfg, read32(cfg) | 2 << (2 * (i % 16)));
+    write32(base + GICD_ISENABLER + word, bit);
+}
+
 /// Sends SGI `intid` (0..=15) to the vCPU with MPIDR `target` (TargetList bit
 /// Aff0 % 16, RS = Aff0 / 16).
 pub fn send_sgi(intid: u32, target: u64) {

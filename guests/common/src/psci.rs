@@ -58,6 +58,22 @@ macro_rules! smccc {
     }};
 }
 
+/// rtvisor's DOORBELL_RING: raise shared-memory region `index`'s doorbell in its
+/// other peers (docs/interfaces-draft.md). Returns x0 (0 or an error code).
+pub fn rtvisor_ring(index: u64) -> i64 {
+    call(0xc600_0001, index, 0, 0) as i64
+}
+
+/// rtvisor's WATCHDOG_ARM (`ms` = 0 disarms).
+pub fn rtvisor_watchdog_arm(ms: u64) -> i64 {
+    call(0xc600_0010, ms, 0, 0) as i64
+}
+
+/// rtvisor's WATCHDOG_KICK.
+pub fn rtvisor_watchdog_kick() -> i64 {
+    call(0xc600_0011, 0, 0, 0) as i64
+}
+
 /// `hvc #0` with x0..x3; returns x0.
 pub fn raw_hvc(x0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
     smccc!("hvc #0", x0, a1, a2, a3)

@@ -174,7 +174,7 @@ fn print_timer(pmc: &Stats, cnt: &Stats) {
     );
 }
 
-fn print_result(metric: &str, s: &Stats) {
+pub(crate) fn print_result(metric: &str, s: &Stats) {
     println!(
         "rtbench: result metric={} samples={} min_ns={} avg_ns={} max_ns={}",
         metric,

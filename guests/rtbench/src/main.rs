@@ -26,6 +26,7 @@
 
 mod bench;
 mod noise;
+mod shm;
 mod stats;
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +65,10 @@ struct Config {
     period_us: u64,
     vcpus: usize,
     then: Then,
+    /// rtvisor watchdog timeout (`watchdog-ms`, 0: none), kicked at each of the first
+    /// `kick-for` counts (default: every count), then left to expire.
+    watchdog_ms: u64,
+    kick_for: u64,
 }
 
 /// A numeric bootarg, or `default` (reported) when it is malformed.
@@ -113,6 +118,8 @@ impl Config {
             period_us,
             vcpus,
             then,
+            watchdog_ms: number(boot, "watchdog-ms", 0),
+            kick_for: number(boot, "kick-for", u64::MAX),
         }
     }
 }
@@ -128,6 +135,7 @@ fn main(boot: &BootInfo) -> ! {
         None | Some("count") => {}
         Some("bench") => bench::run(boot, cfg.vcpus),
         Some("noise") => noise::run(boot, cfg.vcpus),
+        Some("shm") => shm::run(boot),
         Some(other) => println!("rtbench-diag: bad mode={:?}, using count", other),
     }
     match psci::version() {
@@ -208,12 +216,19 @@ fn report_affinity(i: usize, state: i32) {
 
 /// Prints `count <n>` at start + n * period (absolute deadlines: no drift).
 fn count(cfg: &Config) {
+    if cfg.watchdog_ms != 0 {
+        let r = psci::rtvisor_watchdog_arm(cfg.watchdog_ms);
+        println!("rtbench: watchdog armed ms={} -> {}", cfg.watchdog_ms, r);
+    }
     let period = timer::us_to_ticks(cfg.period_us).max(1);
     let start = timer::counter();
     let mut n: u64 = 1;
     loop {
         timer::wait_until(start.saturating_add(period.saturating_mul(n)));
         println!("rtbench: count {}", n);
+        if cfg.watchdog_ms != 0 && n <= cfg.kick_for {
+            psci::rtvisor_watchdog_kick();
+        }
         if cfg.count != 0 && n >= cfg.count {
             return;
         }

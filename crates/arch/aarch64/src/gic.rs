@@ -13,6 +13,11 @@ pub const SGI_KICK: u32 = 15;
 pub const SGI_HALT: u32 = 14;
 /// SGIs reserved for the hypervisor (Group 0).
 pub const HYP_SGIS: u32 = (1 << SGI_KICK) | (1 << SGI_HALT);
+/// The EL2 physical timer's PPI (the watchdog clock), Group 0 like the SGIs above, so
+/// it reaches EL2 as FIQ even on a direct-mode core.
+pub const HYP_TIMER_INTID: u32 = 26;
+/// Every private interrupt the hypervisor keeps in Group 0.
+pub const HYP_PRIVATE: u32 = HYP_SGIS | (1 << HYP_TIMER_INTID);
 /// The maintenance interrupt of the virtual CPU interface (PPI 9).
 pub const MAINTENANCE_INTID: u32 = 25;
 /// The INTID read when nothing is pending.
@@ -159,11 +164,12 @@ pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<
         return None;
     }
     wr(rd_base + GICR_ICENABLER0, !0);
-    wr(rd_base + GICR_IGROUPR0, !HYP_SGIS);
+    wr(rd_base + GICR_IGROUPR0, !HYP_PRIVATE);
     for n in 0..4u64 {
         wr(rd_base + GICR_IPRIORITYR + 4 * n, 0x8080_8080);
     }
-    wr(rd_base + GICR_ISENABLER0, HYP_SGIS);
+    wr(rd_base + GICR_ISENABLER0, HYP_PRIVATE);
+    crate::timer::hyp_disarm();
     // ICC_SRE_EL2: SRE | DFB | DIB | Enable (lower ELs may use the system registers).
     write_sysreg!(s3_4_c12_c9_5, 0xf);
     isb();

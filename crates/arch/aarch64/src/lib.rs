@@ -39,6 +39,8 @@ pub mod mmu;
 #[cfg(target_arch = "aarch64")]
 pub mod spi;
 #[cfg(target_arch = "aarch64")]
+pub mod timer;
+#[cfg(target_arch = "aarch64")]
 pub mod uart;
 #[cfg(target_arch = "aarch64")]
 pub mod vcpu;

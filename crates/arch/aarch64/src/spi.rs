@@ -62,6 +62,13 @@ pub fn set_enabled(intid: u32, on: bool) {
     );
 }
 
+/// Makes SPI `intid` pending (a doorbell for a direct-mode guest).
+pub fn set_pending(intid: u32) {
+    const GICD_ISPENDR: u64 = 0x200;
+    let Some(base) = dist(intid) else { return };
+    set_bit(base, GICD_ISPENDR, intid);
+}
+
 /// Takes SPI `intid` back: disabled, pending state cleared, deactivated (a guest may
 /// have stopped before its EOI).
 pub fn quiesce(intid: u32) {

@@ -20,6 +20,8 @@
 //!   0x0800_0000  vGIC distributor (64 KiB)
 //!   0x080a_0000  vGIC redistributors (128 KiB per vCPU)
 //!   0x0900_0000  emulated PL011 (4 KiB)
+//!   0x0901_0000  emulated doorbell page (4 KiB; write a shared-memory region's
+//!                index to the register at 0 to ring its other peers)
 //!   devices      1:1 at their host addresses, whole 4 KiB pages
 //!   0x1000_0000  shared-memory window (to 0x4000_0000): each [[shared-memory]] region
 //!                the VM is a peer of and gives no `ipa`, first fit in declaration
@@ -52,6 +54,13 @@ pub use shared::{SHM_WINDOW_END, SHM_WINDOW_IPA};
 pub const GUEST_RAM_IPA: u64 = 0x4000_0000;
 /// Emulated PL011.
 pub const VUART_IPA: u64 = 0x0900_0000;
+/// The emulated doorbell page (one register: ring a shared-memory region's peers).
+pub const DOORBELL_IPA: u64 = 0x0901_0000;
+/// Doorbell INTID of shared-memory region 0 (an SPI); region k uses this minus k,
+/// in every peer.
+pub const DOORBELL_TOP_INTID: u32 = 127;
+/// Most `[[shared-memory]]` regions (each needs a doorbell INTID below the top).
+pub const MAX_SHARED_REGIONS: usize = 16;
 /// vGIC distributor.
 pub const VGIC_DIST_IPA: u64 = 0x0800_0000;
 /// vGIC distributor size.
@@ -67,6 +76,11 @@ pub const DTB_MAX: u64 = 0x1_0000;
 const BLOCK: u64 = 2 * MIB;
 const HV_OFFSET: u64 = 2 * MIB;
 const HV_DEFAULT_SIZE: u64 = 32 * MIB;
+
+/// The doorbell INTID of shared-memory region `index` (see [`DOORBELL_TOP_INTID`]).
+pub fn doorbell_intid(index: usize) -> u32 {
+    DOORBELL_TOP_INTID.saturating_sub(index as u32)
+}
 
 /// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
 pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {

@@ -208,6 +208,8 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
                 hpa: Hpa::new(hpa),
                 size,
                 writable: *p.access.get_ref() == AccessSpec::Rw,
+                index: i,
+                doorbell: super::doorbell_intid(i),
             })
             .collect();
     }

@@ -194,7 +194,7 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
 }
 
 /// The emulated devices in a VM's guest-physical map: (what, base, size).
-pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 3] {
+pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 4] {
     [
         (
             "the emulated GIC distributor",
@@ -207,6 +207,7 @@ pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 3] {
             VGIC_REDIST_FRAME * ncpu.max(1),
         ),
         ("the emulated PL011", VUART_IPA, PAGE),
+        ("the doorbell page", super::DOORBELL_IPA, PAGE),
     ]
 }
 

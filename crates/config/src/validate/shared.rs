@@ -4,7 +4,7 @@
 
 use super::vms::suggest_name;
 use crate::diag::{closest, Diagnostic};
-use crate::layout::{hv_region, IPA_LIMIT};
+use crate::layout::{doorbell_intid, hv_region, DOORBELL_TOP_INTID, IPA_LIMIT, MAX_SHARED_REGIONS};
 use crate::load::Inputs;
 use crate::schema::{AccessSpec, SharedMemorySpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
@@ -13,7 +13,8 @@ use std::collections::HashMap;
 pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut fixed: Vec<(&str, u64, u64)> = Vec::new();
-    for r in &inp.scenario.shared_memory {
+    for (i, r) in inp.scenario.shared_memory.iter().enumerate() {
+        doorbell(inp, i, r, out);
         let n = r.name.get_ref().as_str();
         name(inp, r, &mut seen, out);
         let size_ok = size(inp, r, out);
@@ -25,6 +26,48 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             }
         }
         peers(inp, r, out);
+    }
+}
+
+/// Region `i` has a doorbell INTID, and it is no interrupt of a peer's devices.
+fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    let n = r.name.get_ref();
+    if i >= MAX_SHARED_REGIONS {
+        let msg = format!(
+            "shared memory `{n}` is region {} of at most {MAX_SHARED_REGIONS}",
+            i + 1
+        );
+        let hint = "each region needs its own doorbell interrupt; merge regions (one region can hold several buffers)".to_owned();
+        out.push(src.diag(r.name.span(), msg, hint));
+        return;
+    }
+    let intid = doorbell_intid(i);
+    for p in r.peers.get_ref() {
+        let Some(vm) = inp
+            .scenario
+            .vm
+            .iter()
+            .find(|v| v.name.get_ref() == p.vm.get_ref())
+        else {
+            continue;
+        };
+        let clash = vm.devices.iter().find(|d| {
+            inp.board.device.iter().any(|b| {
+                b.name.get_ref() == d.get_ref() && b.irqs.iter().any(|q| *q.get_ref() == intid)
+            })
+        });
+        if let Some(d) = clash {
+            let msg = format!(
+                "the doorbell of shared memory `{n}` (INTID {intid}) is also the interrupt of device `{}` of VM `{}`",
+                d.get_ref(),
+                vm.name.get_ref()
+            );
+            let hint = format!(
+                "region k rings INTID {DOORBELL_TOP_INTID} - k in every peer; move `{n}` in the list or give the device to another VM"
+            );
+            out.push(src.diag(p.vm.span(), msg, hint));
+        }
     }
 }
 

@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 65792);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1595);
+    const _: () = assert!(VM0_DTB.len() == 1788);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 8192);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 5000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 2061);
+    const _: () = assert!(VM1_DTB.len() == 2254);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -35,8 +35,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::OnCrash,
             devices: &[],
             shared: &[
-                SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true },
-                SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false },
+                SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true, index: 0, doorbell: 127 },
+                SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false, index: 1, doorbell: 126 },
             ],
         },
         VmConfig {
@@ -57,8 +57,8 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[78], edge: true },
             ],
             shared: &[
-                SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false },
-                SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true },
+                SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },
+                SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true, index: 1, doorbell: 126 },
             ],
         },
     ];
@@ -66,7 +66,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xd33d95e80f43836d,
-        payload_fingerprint: 0x61ab0538d8a18154,
+        payload_fingerprint: 0x3c7b4d0f33250650,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

@@ -1,0 +1,19 @@
+//! The EL2 physical timer (CNTHP), the hypervisor's own clock for VM watchdogs. Its
+//! PPI is in Group 0 (see `gic::HYP_TIMER_INTID`), so expiry reaches EL2 as FIQ.
+
+use crate::sysreg::isb;
+
+const CTL_ENABLE: u64 = 1;
+
+/// Fires the timer when the physical count reaches `cval`.
+pub fn hyp_arm(cval: u64) {
+    write_sysreg!(s3_4_c14_c2_2, cval); // CNTHP_CVAL_EL2
+    write_sysreg!(s3_4_c14_c2_1, CTL_ENABLE); // CNTHP_CTL_EL2: enabled, unmasked
+    isb();
+}
+
+/// Stops the timer (its interrupt line drops).
+pub fn hyp_disarm() {
+    write_sysreg!(s3_4_c14_c2_1, 0); // CNTHP_CTL_EL2
+    isb();
+}

@@ -1,0 +1,65 @@
+//! Doorbells of shared-memory regions: a peer rings region k (hypercall or doorbell
+//! page), and every other running peer gets the region's doorbell interrupt, an
+//! edge-triggered SPI (`SharedMap::doorbell`).
+//!
+//! Virtual mode: injected into the peer's vGIC. Direct mode: the peer owns the
+//! physical GIC, so the physical SPI of the same number is made pending; it is set up
+//! (edge, routed to the VM's first core, enabled) when the VM starts and taken back
+//! when it stops, so no doorbell of a previous run is delivered to the next.
+
+use crate::config::CONFIG;
+use crate::irq::{self, cpu_of};
+use crate::vms::VMS;
+use core::sync::atomic::Ordering;
+use rtvisor_arch_aarch64::spi;
+use rtvisor_core::vm::VmState;
+
+/// VM `from` rings region `index`; `false` when it is not a peer of it.
+pub fn ring(from: usize, index: u64) -> bool {
+    let mine = |vm: usize| {
+        CONFIG.vms[vm]
+            .shared
+            .iter()
+            .find(|m| m.index as u64 == index)
+    };
+    if mine(from).is_none() {
+        return false;
+    }
+    for vm in (0..CONFIG.vms.len()).filter(|&v| v != from) {
+        let Some(m) = mine(vm) else { continue };
+        if VMS[vm].life.status().0 != VmState::Running {
+            continue;
+        }
+        if irq::is_direct(vm) {
+            spi::set_pending(m.doorbell);
+        } else {
+            let n = VMS[vm].gic.lock().inject(m.doorbell, 0);
+            irq::vgic_changed(vm, usize::MAX, &n);
+        }
+    }
+    true
+}
+
+/// At a (re)start of direct-mode VM `vm`: its doorbell SPIs, edge, on its first core.
+pub fn vm_start(vm: usize) {
+    if !irq::is_direct(vm) {
+        return;
+    }
+    let Some(first) = cpu_of(vm, 0).map(|c| c.mpidr.load(Ordering::Relaxed)) else {
+        return;
+    };
+    for m in CONFIG.vms[vm].shared {
+        spi::configure(m.doorbell, true, first);
+        spi::set_enabled(m.doorbell, true);
+    }
+}
+
+/// When direct-mode VM `vm` stops: its doorbell SPIs are taken back.
+pub fn vm_stop(vm: usize) {
+    if irq::is_direct(vm) {
+        CONFIG.vms[vm]
+            .shared
+            .iter()
+            .for_each(|m| spi::quiesce(m.doorbell));
+    }
+}

@@ -1,0 +1,141 @@
+//! `mode=shm`: two VMs talk through a shared-memory region and its doorbell
+//! (docs/interfaces-draft.md, "Shared memory and doorbells").
+//!
+//! Bootargs: `role=ping|pong shm=<IPA> bell=<region number> intid=<doorbell INTID>
+//! rounds=N [ro=<IPA>] [then=off|hang]`. Words of the region (u64): 0 ping's value,
+//! 1 pong's answer, 2 pong's ready mark.
+//! - pong enables its doorbell interrupt, tries one write to `ro` (a read-only
+//!   mapping: it must fault), sets the ready mark, then for each doorbell answers
+//!   value + 1 000 000 and rings back.
+//! - ping waits for the ready mark, then per round writes n, rings, waits for the
+//!   answer's doorbell and checks it; the round trip (ring to doorbell IRQ entry,
+//!   PMCCNTR) is the `doorbell` metric.
+//!
+//! Lines: `rtbench: shm ro-write refused|ALLOWED`, `rtbench: shm ready role=<r>`,
+//! `rtbench: result metric=doorbell ...` (ping), `rtbench: shm done role=<r>
+//! rounds=<n> ok=<k> doorbells=<d>`. Every wait is bounded (1 s per doorbell).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use guest_common::irq::{self, Stamp};
+use guest_common::{gic, guard, pmu, println, psci, timer, BootInfo};
+
+use crate::bench::print_result;
+use crate::number;
+use crate::stats::Stats;
+
+const READY: u64 = 0x5245_4144_59; // "READY"
+const ANSWER: u64 = 1_000_000;
+const WAIT_US: u64 = 1_000_000;
+const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;
+
+static DOORBELL: AtomicU64 = AtomicU64::new(0);
+static DOORBELLS: AtomicU64 = AtomicU64::new(0);
+static LAST_PMC: AtomicU64 = AtomicU64::new(0);
+
+fn on_irq(intid: u32, stamp: Stamp) {
+    if u64::from(intid) == DOORBELL.load(Ordering::Relaxed) {
+        LAST_PMC.store(stamp.pmc, Ordering::Relaxed);
+        DOORBELLS.fetch_add(1, Ordering::Release);
+    } else if intid == TIMER {
+        timer::stop_virtual();
+    }
+}
+
+fn word(base: usize, i: usize) -> *mut u64 {
+    (base + 8 * i) as *mut u64
+}
+fn read(base: usize, i: usize) -> u64 {
+    // SAFETY: `base` is the shared region the scenario maps (bootarg `shm`), at least
+    // 4 KiB; the peer writes it concurrently, hence volatile.
+    unsafe { word(base, i).read_volatile() }
+}
+fn write(base: usize, i: usize, v: u64) {
+    // SAFETY: as in `read`; this VM's mapping is read-write (scenario).
+    unsafe { word(base, i).write_volatile(v) }
+}
+
+/// Waits (bounded) until more than `seen` doorbells arrived; false on timeout.
+fn wait_doorbell(seen: u64) -> bool {
+    let deadline = timer::counter().wrapping_add(timer::us_to_ticks(WAIT_US));
+    timer::arm_virtual(deadline);
+    irq::wait_masked(|| DOORBELLS.load(Ordering::Acquire) > seen || timer::counter() >= deadline);
+    timer::stop_virtual();
+    DOORBELLS.load(Ordering::Acquire) > seen
+}
+
+pub fn run(boot: &BootInfo) -> ! {
+    let args = boot.args();
+    let pong = args.get("role") == Some("pong");
+    let role = if pong { "pong" } else { "ping" };
+    let base = number(boot, "shm", 0) as usize;
+    let bell = number(boot, "bell", 0);
+    let rounds = number(boot, "rounds", 10);
+    DOORBELL.store(number(boot, "intid", 127), Ordering::Relaxed);
+    irq::set_handler(on_irq);
+    gic::configure(boot);
+    if let Err(e) = gic::init_distributor().and_then(|()| gic::init_cpu(1 << TIMER)) {
+        println!("rtbench-diag: gic setup failed: {}", e.name());
+    }
+    gic::enable_spi(DOORBELL.load(Ordering::Relaxed) as u32);
+    pmu::init();
+    let mut ok = 0;
+    if pong {
+        if let Some(Ok(ro)) = args.number("ro") {
+            // SAFETY: a guarded store to the read-only mapping; a fault is caught.
+            let r = unsafe { guard::write_u64(ro as usize, 0xbad) };
+            println!(
+                "rtbench: shm ro-write {}",
+                if r.is_err() { "refused" } else { "ALLOWED" }
+            );
+        }
+        write(base, 2, READY);
+        println!("rtbench: shm ready role={}", role);
+        for n in 1..=rounds {
+            if !wait_doorbell(n - 1) {
+                println!("rtbench-diag: shm timeout waiting for round {}", n);
+                break;
+            }
+            write(base, 1, read(base, 0) + ANSWER);
+            psci::rtvisor_ring(bell);
+            ok += 1;
+        }
+    } else {
+        let deadline = timer::counter().wrapping_add(timer::us_to_ticks(5 * WAIT_US));
+        while read(base, 2) != READY && timer::counter() < deadline {
+            timer::delay_us(100);
+        }
+        println!("rtbench: shm ready role={}", role);
+        let mut s = Stats::new();
+        for n in 1..=rounds {
+            write(base, 0, n);
+            let t0 = pmu::cycles();
+            let r = psci::rtvisor_ring(bell);
+            if r != 0 {
+                println!("rtbench-diag: shm ring -> {}", r);
+            }
+            if !wait_doorbell(n - 1) {
+                println!("rtbench-diag: shm timeout waiting for answer {}", n);
+                break;
+            }
+            s.add(LAST_PMC.load(Ordering::Relaxed).wrapping_sub(t0));
+            if read(base, 1) == n + ANSWER {
+                ok += 1;
+            } else {
+                println!("rtbench-diag: shm round {} answer {}", n, read(base, 1));
+            }
+        }
+        print_result("doorbell", &s);
+    }
+    println!(
+        "rtbench: shm done role={} rounds={} ok={} doorbells={}",
+        role,
+        rounds,
+        ok,
+        DOORBELLS.load(Ordering::Relaxed)
+    );
+    match args.get("then") {
+        Some("hang") => guest_common::cpu::park(),
+        _ => psci::system_off(),
+    }
+}

@@ -220,7 +220,7 @@ pub fn enable_spi(intid: u32) {
     const GICD_ISENABLER: usize = 0x100;
     const GICD_IPRIORITYR: usize = 0x400;
     const GICD_ICFGR: usize = 0xc00;
-    const GICD_IROUTER: usize = 0x6100;
+    const GICD_IROUTER: usize = 0x6000; // IROUTER<n> at 0x6000 + 8n
     let base = GICD.load(Ordering::Acquire);
     let i = intid as usize;
     let (word, bit) = (4 * (i / 32), 1u32 << (i % 32));

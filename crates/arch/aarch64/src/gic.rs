@@ -87,7 +87,8 @@ pub unsafe fn init_distributor(base: u64) -> bool {
 
 const GICD_ISENABLER: u64 = 0x100;
 const GICD_IPRIORITYR: u64 = 0x400;
-const GICD_IROUTER: u64 = 0x6100;
+/// GICD_IROUTER<n> is at 0x6000 + 8n (n = INTID; SPIs only, from 0x6100).
+const GICD_IROUTER: u64 = 0x6000;
 
 /// Routes SPI `intid` (Group 1) to the CPU with affinity `mpidr` and enables it.
 pub fn route_spi(intid: u32, mpidr: u64) {

@@ -12,7 +12,8 @@ const GICD_ICPENDR: u64 = 0x280;
 const GICD_ICACTIVER: u64 = 0x380;
 const GICD_IPRIORITYR: u64 = 0x400;
 const GICD_ICFGR: u64 = 0xc00;
-const GICD_IROUTER: u64 = 0x6100;
+/// GICD_IROUTER<n> is at 0x6000 + 8n (n = INTID; SPIs only, from 0x6100).
+const GICD_IROUTER: u64 = 0x6000;
 /// Priority of forwarded SPIs: below the hypervisor's Group-0 SGIs (0x00).
 const PRIORITY: u8 = 0x80;
 

@@ -1,9 +1,20 @@
 //! The hypervisor shell: commands typed on the physical console, described in a table
 //! and executed against [`ShellOps`] (the hypervisor's view of its VMs). Parsing and
 //! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it lines.
+//! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
+//! `irq stats`, `latency`) and `log level` in `view.rs`.
 
-use crate::vm::{StopReason, VmState};
+use crate::mmio::Region;
+use crate::vm::{StopReason, VmLife, VmState};
 use core::fmt;
+use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use text::{CpuList, LastStop, Small, Words};
+
+mod text;
+mod view;
+
+pub use view::LATENCY_MARK;
 
 /// What the shell needs from the hypervisor.
 pub trait ShellOps {
@@ -15,6 +26,35 @@ pub trait ShellOps {
     fn vm_status(&self, vm: usize) -> (VmState, u32, Option<StopReason>);
     /// Physical CPUs and RAM size (bytes) of VM `vm`.
     fn vm_resources(&self, vm: usize) -> (&[u32], u64);
+    /// What VM `vm` is for.
+    fn vm_kind(&self, vm: usize) -> VmKind;
+    /// RAM of VM `vm` and its backing.
+    fn vm_ram(&self, vm: usize) -> RamMap;
+    /// Passed-through device `i` of VM `vm` (scenario order); `None` past the last.
+    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>>;
+    /// Shared-memory region `i` of VM `vm` (scenario order); `None` past the last.
+    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>>;
+    /// Emulated region `i` of VM `vm` (in base order); `None` past the last.
+    fn emulated(&self, vm: usize, i: usize) -> Option<Region>;
+    /// The host-physical region reserved for the hypervisor.
+    fn hv_memory(&self) -> MemRegion<Hpa>;
+    /// Run-time facts about vCPU `vcpu` of VM `vm`.
+    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo;
+    /// Number of physical CPUs.
+    fn cpu_count(&self) -> usize;
+    /// The physical CPU the shell runs on.
+    fn shell_cpu(&self) -> Option<usize>;
+    /// Interrupts counted on physical CPU `cpu` since boot, indexed like
+    /// [`IrqKind::ALL`].
+    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT];
+    /// Copies the last timer-latency line of VM `vm` (the guest's whole console line)
+    /// into `buf`; returns its length and its age in milliseconds, `None` if it has
+    /// printed none.
+    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)>;
+    /// The runtime log level.
+    fn log_level(&self) -> LogLevel;
+    /// Changes the runtime log level.
+    fn set_log_level(&self, level: LogLevel);
     /// Stops VM `vm` (no restart policy applies).
     fn stop(&self, vm: usize);
     /// Boots VM `vm` from its images if it is stopped.
@@ -25,6 +65,112 @@ pub trait ShellOps {
     fn console_to(&self, vm: usize);
     /// Prints one line of shell output.
     fn out(&self, args: fmt::Arguments<'_>);
+}
+
+/// A named region mapped into a VM's stage-2 (a device or shared memory), as
+/// `mem map` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping<'a> {
+    /// Name from the board (device) or the scenario (shared memory).
+    pub name: &'a str,
+    /// Guest-physical base.
+    pub ipa: Ipa,
+    /// Host-physical base.
+    pub hpa: Hpa,
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether the VM may write it.
+    pub writable: bool,
+}
+
+/// Power state of one vCPU as `vcpu list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VcpuPower {
+    /// Running guest code (or handling one of its exits).
+    On,
+    /// Off; its physical CPU is parked.
+    Off,
+    /// Asked to start, not picked up yet.
+    Pending,
+}
+
+impl VcpuPower {
+    /// The state PSCI AFFINITY_INFO reports for vCPU `vcpu` (a VM never booted has
+    /// every vCPU off).
+    pub fn of(life: &VmLife, vcpu: usize) -> Self {
+        match life.affinity_info(vcpu) {
+            Ok(0) => Self::On,
+            Ok(2) => Self::Pending,
+            _ => Self::Off,
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Off => "off",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One vCPU as `vcpu list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VcpuInfo {
+    /// The physical CPU it is pinned to.
+    pub cpu: u32,
+    /// The MPIDR affinity the guest sees.
+    pub mpidr: u64,
+    /// Its power state.
+    pub power: VcpuPower,
+    /// Guest exits taken on its physical CPU since boot (all runs of the VM).
+    pub exits: u64,
+}
+
+/// The physical interrupts the hypervisor counts per CPU (`irq stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqKind {
+    /// The hypervisor's own SGIs (kick, halt).
+    Sgi,
+    /// Virtual-timer interrupts forwarded to a virtual-mode vCPU by the exit path.
+    /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
+    /// without leaving the vector whenever a list register is free, and those are not
+    /// counted: this is a lower bound, usually far below the tick rate.
+    Vtimer,
+    /// GIC maintenance interrupts (list-register refresh).
+    Maintenance,
+    /// Passed-through SPIs forwarded to their VM.
+    Spi,
+    /// Console receive interrupts for the shell.
+    Uart,
+    /// Interrupt exits that found nothing to acknowledge, and interrupts no one owns.
+    Spurious,
+}
+
+impl IrqKind {
+    /// Number of kinds.
+    pub const COUNT: usize = 6;
+    /// Every kind, in column order; `kind as usize` indexes this.
+    pub const ALL: [Self; Self::COUNT] = [
+        Self::Sgi,
+        Self::Vtimer,
+        Self::Maintenance,
+        Self::Spi,
+        Self::Uart,
+        Self::Spurious,
+    ];
+
+    /// Column heading.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sgi => "sgi",
+            Self::Vtimer => "vtimer",
+            Self::Maintenance => "maint",
+            Self::Spi => "spi",
+            Self::Uart => "uart",
+            Self::Spurious => "spurious",
+        }
+    }
 }
 
 /// The byte that takes console input back from a VM to the shell: Ctrl-] (0x1d), as
@@ -38,6 +184,7 @@ type Handler = fn(&[&str], &dyn ShellOps);
 
 struct Command {
     words: &'static [&'static str],
+    /// Argument names; one in brackets is optional.
     args: &'static str,
     help: &'static str,
     run: Handler,
@@ -92,6 +239,36 @@ const COMMANDS: &[Command] = &[
         help: "type into a VM's console; Ctrl-] comes back",
         run: vm_console,
     },
+    Command {
+        words: &["vcpu", "list"],
+        args: "",
+        help: "every vCPU: CPU, MPIDR, power state, exits",
+        run: view::vcpu_list,
+    },
+    Command {
+        words: &["mem", "map"],
+        args: "",
+        help: "hypervisor memory; per VM RAM, devices, shared, emulated",
+        run: view::mem_map,
+    },
+    Command {
+        words: &["irq", "stats"],
+        args: "",
+        help: "interrupts per CPU (vtimer: exit path only)",
+        run: view::irq_stats,
+    },
+    Command {
+        words: &["latency"],
+        args: "",
+        help: "last timer-latency figures of each rt VM",
+        run: view::latency,
+    },
+    Command {
+        words: &["log", "level"],
+        args: "[LEVEL]",
+        help: "show or set the log level: error|warn|info|debug",
+        run: view::log_level,
+    },
 ];
 
 /// Executes one command line.
@@ -116,8 +293,10 @@ pub fn execute(line: &str, ops: &dyn ShellOps) {
     match found {
         Some(c) => {
             let args = &words[c.words.len()..];
-            let wanted = if c.args.is_empty() { 0 } else { 1 };
-            if args.len() != wanted {
+            let names = c.args.split_whitespace();
+            let most = names.clone().count();
+            let least = names.filter(|a| !a.starts_with('[')).count();
+            if !(least..=most).contains(&args.len()) {
                 ops.out(format_args!("usage: {}", Usage(c)));
             } else {
                 (c.run)(args, ops);
@@ -140,51 +319,13 @@ struct Usage<'a>(&'a Command);
 
 impl fmt::Display for Usage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = heapless_join(self.0.words);
+        let mut s = Small::of(format_args!("{}", Words(self.0.words)));
         if !self.0.args.is_empty() {
-            s.push(' ');
+            s.push_str(" ");
             s.push_str(self.0.args);
         }
         f.pad(s.as_str())
     }
-}
-
-/// A fixed-capacity string, enough for a command's usage.
-struct Small {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl Small {
-    fn push(&mut self, c: char) {
-        let mut b = [0; 4];
-        self.push_str(c.encode_utf8(&mut b));
-    }
-    fn push_str(&mut self, s: &str) {
-        for &b in s.as_bytes() {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
-    }
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-fn heapless_join(words: &[&str]) -> Small {
-    let mut s = Small {
-        buf: [0; 32],
-        len: 0,
-    };
-    for (i, w) in words.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(w);
-    }
-    s
 }
 
 fn version(_: &[&str], ops: &dyn ShellOps) {
@@ -277,63 +418,6 @@ fn vm_console(args: &[&str], ops: &dyn ShellOps) {
             args[0]
         ));
         ops.console_to(vm);
-    }
-}
-
-struct Words<'a>(&'a [&'a str]);
-
-impl fmt::Display for Words<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, w) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(w)?;
-        }
-        Ok(())
-    }
-}
-
-struct CpuList<'a>(&'a [u32]);
-
-impl fmt::Display for CpuList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = Small {
-            buf: [0; 32],
-            len: 0,
-        };
-        for (i, c) in self.0.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            let mut b = [0u8; 10];
-            s.push_str(fmt_u32(*c, &mut b));
-        }
-        f.pad(s.as_str())
-    }
-}
-
-fn fmt_u32(mut v: u32, b: &mut [u8; 10]) -> &str {
-    let mut i = b.len();
-    loop {
-        i -= 1;
-        b[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    core::str::from_utf8(&b[i..]).unwrap_or("")
-}
-
-struct LastStop(Option<StopReason>);
-
-impl fmt::Display for LastStop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(r) => write!(f, "{r}"),
-            None => f.write_str("-"),
-        }
     }
 }
 

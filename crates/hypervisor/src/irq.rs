@@ -11,12 +11,14 @@
 use crate::config::CONFIG;
 use crate::log;
 use crate::percpu::{PerCpu, CPUS};
+use crate::stats;
 use crate::vms::VMS;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::{cpu, fast, ich};
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_core::devices::RESERVED_PRIVATE;
+use rtvisor_core::shell::IrqKind;
 use rtvisor_vdev::vgic::{Lr, LrState, Notify};
 use rtvisor_vdev::Width;
 
@@ -61,6 +63,7 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
             crate::watchdog::on_timer();
         }
         gic::eoi_group0(id, !direct);
+        stats::group0(id);
         if id == gic::SGI_HALT {
             log::halt();
         }
@@ -72,12 +75,13 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
     // An interrupt the vector's fast path acknowledged (and priority-dropped) first.
     let cpu = cpu::this_index() as usize;
     let mut stashed = fast::take_acked(cpu);
-    loop {
+    for round in 0u32.. {
         let id = match stashed.take() {
             Some(id) => id,
             None => {
                 let id = gic::ack_group1();
                 if id >= gic::SPURIOUS {
+                    stats::spurious_if(round == 0 && !kicked && hosted.is_some());
                     break;
                 }
                 gic::eoi_group1(id);
@@ -86,6 +90,7 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
         };
         match hosted {
             Some((vm, vcpu)) if id == VTIMER => {
+                stats::irq(IrqKind::Vtimer);
                 // Fast path: straight into a free list register, HW-linked, so the
                 // guest's EOI deactivates the physical PPI. The model learns of it
                 // only if no list register is free.
@@ -97,23 +102,29 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
             }
             // The maintenance interrupt only asks for a list-register refresh.
             Some(_) if id == gic::MAINTENANCE_INTID => {
+                stats::irq(IrqKind::Maintenance);
                 gic::deactivate(id);
                 me.lr_dirty.store(true, Ordering::Relaxed);
             }
             None if crate::shell::is_input(id) => {
+                stats::irq(IrqKind::Uart);
                 crate::shell::on_input();
                 gic::deactivate(id);
             }
             _ => match crate::passthru::forward(id) {
                 // The guest's EOI deactivates it (HW list register).
                 Some((vm, n)) => {
+                    stats::irq(IrqKind::Spi);
                     let me_vcpu = match hosted {
                         Some((h, v)) if h == vm => v,
                         _ => usize::MAX,
                     };
                     vgic_changed(vm, me_vcpu, &n);
                 }
-                None => gic::deactivate(id),
+                None => {
+                    stats::irq(IrqKind::Spurious);
+                    gic::deactivate(id)
+                }
             },
         }
     }

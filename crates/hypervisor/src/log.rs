@@ -1,15 +1,32 @@
 //! Hypervisor console output: whole lines under one lock, so that hypervisor messages
 //! and VM lines (`[name] text`) never interleave mid-line on the physical UART.
+//!
+//! The log level is an atomic: set from `CONFIG` at boot, changed by the shell's
+//! `log level`; the `info!`/`debug!`/... macros check it before formatting anything.
+//! VM lines pass through here, so this is also where the last timer-latency figures of
+//! each VM are kept for the shell's `latency` (one fixed buffer per VM behind its own
+//! lock, held only to copy a line in or out).
 
+use crate::config::{CONFIG, MAX_VMS};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use rtvisor_arch_aarch64::{gic, uart};
+use rtvisor_arch_aarch64::{gic, sysreg, uart};
 use rtvisor_config::tables::LogLevel;
+use rtvisor_core::console::LINE_MAX;
+use rtvisor_core::shell::LATENCY_MARK;
 use spin::Mutex;
 
 static UART: Mutex<()> = Mutex::new(());
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 static HALTING: AtomicBool = AtomicBool::new(false);
+
+/// The levels by their `as u8` value.
+const LEVELS: [LogLevel; 4] = [
+    LogLevel::Error,
+    LogLevel::Warn,
+    LogLevel::Info,
+    LogLevel::Debug,
+];
 
 struct Raw;
 
@@ -25,6 +42,15 @@ pub fn set_level(level: LogLevel) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// The current level.
+pub fn level() -> LogLevel {
+    let v = LEVEL.load(Ordering::Relaxed);
+    LEVELS
+        .get(usize::from(v))
+        .copied()
+        .unwrap_or(LogLevel::Info)
+}
+
 /// Whether messages of `level` are printed.
 pub fn enabled(level: LogLevel) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
@@ -38,12 +64,65 @@ pub fn line(level: LogLevel, args: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints one line of VM output as `[name] text`.
+/// Prints one line of VM output as `[name] text`; keeps it if it carries timer-latency
+/// figures.
 pub fn vm_line(name: &str, text: &[u8]) {
-    let _g = UART.lock();
-    let _ = write!(Raw, "[{name}] ");
-    text.iter().copied().for_each(uart::put);
-    let _ = Raw.write_str("\r\n");
+    {
+        let _g = UART.lock();
+        let _ = write!(Raw, "[{name}] ");
+        text.iter().copied().for_each(uart::put);
+        let _ = Raw.write_str("\r\n");
+    }
+    keep_figures(name, text);
+}
+
+/// The last line of one VM that carried [`LATENCY_MARK`], and when it came.
+struct Figures {
+    line: [u8; LINE_MAX],
+    /// 0: none yet.
+    len: usize,
+    /// Physical count when the line came.
+    at: u64,
+}
+
+static FIGURES: [Mutex<Figures>; MAX_VMS] = [const {
+    Mutex::new(Figures {
+        line: [0; LINE_MAX],
+        len: 0,
+        at: 0,
+    })
+}; MAX_VMS];
+
+fn keep_figures(name: &str, text: &[u8]) {
+    let mark = LATENCY_MARK.as_bytes();
+    if !text.windows(mark.len()).any(|w| w == mark) {
+        return;
+    }
+    let vm = CONFIG.vms.iter().position(|v| v.name == name);
+    if let Some(slot) = vm.and_then(|vm| FIGURES.get(vm)) {
+        let n = text.len().min(LINE_MAX);
+        let mut f = slot.lock();
+        f.line[..n].copy_from_slice(&text[..n]);
+        f.len = n;
+        f.at = sysreg::counter();
+    }
+}
+
+/// Copies the last timer-latency line of VM `vm` into `buf`; returns its length and
+/// age in milliseconds, `None` if the VM has printed none since boot.
+pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+    let (n, at) = {
+        let f = FIGURES.get(vm)?.lock();
+        let n = f.len.min(buf.len());
+        buf[..n].copy_from_slice(&f.line[..n]);
+        (f.len, f.at)
+    };
+    if n == 0 {
+        return None;
+    }
+    let ticks = sysreg::counter().saturating_sub(at);
+    let hz = sysreg::counter_freq().max(1);
+    Some((n.min(buf.len()), ticks / hz * 1000 + ticks % hz * 1000 / hz))
 }
 
 /// Reports a fatal hypervisor error, stops every other CPU, and halts this one.
@@ -69,7 +148,7 @@ pub fn halt() -> ! {
     }
 }
 
-/// `info!`-style helpers.
+/// Lifecycle events (level info).
 #[macro_export]
 macro_rules! info {
     ($($t:tt)*) => { $crate::log::line(rtvisor_config::tables::LogLevel::Info, format_args!($($t)*)) };

@@ -21,6 +21,7 @@ mod passthru;
 mod percpu;
 mod run;
 mod shell;
+mod stats;
 mod vms;
 mod watchdog;
 

@@ -181,6 +181,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
             frame.elr,
         ));
     }
+    crate::stats::exit();
     let (me, vm, vcpu) = hosted();
     let exit = exit::decode(kind);
     let direct = irq::is_direct(vm);
@@ -233,6 +234,7 @@ fn handle(me: &'static PerCpu, vm: usize, vcpu: usize, regs: &mut Vcpu<'_>, exit
 /// without looking at the VM.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
+    crate::stats::exit();
     let imm = esr as u16;
     if imm == 0 {
         if let Some(v) = psci::stateless(frame.x[0], frame.x[1]) {

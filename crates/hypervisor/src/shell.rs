@@ -4,14 +4,18 @@
 //! vCPUs has no shell.
 
 use crate::config::CONFIG;
+use crate::percpu::CPU_COUNT;
 use crate::run::HostImpl;
 use crate::vms::{self, VMS};
-use crate::{debug, info, log};
+use crate::{debug, info, log, stats};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::{gic, uart};
+use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::console::LineBuf;
-use rtvisor_core::shell::{self, ShellOps};
+use rtvisor_core::mmio::Region;
+use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::vm::{StopReason, VmState};
 use rtvisor_core::{devices, handler};
 use spin::Mutex;
@@ -106,6 +110,63 @@ impl ShellOps for Ops {
     fn vm_resources(&self, vm: usize) -> (&[u32], u64) {
         (CONFIG.vms[vm].cpus, CONFIG.vms[vm].ram.size)
     }
+    fn vm_kind(&self, vm: usize) -> VmKind {
+        CONFIG.vms[vm].kind
+    }
+    fn vm_ram(&self, vm: usize) -> RamMap {
+        CONFIG.vms[vm].ram
+    }
+    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
+        CONFIG.vms[vm].devices.get(i).map(|d| Mapping {
+            name: d.name,
+            ipa: d.ipa,
+            hpa: d.hpa,
+            size: d.size,
+            writable: true,
+        })
+    }
+    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
+        CONFIG.vms[vm].shared.get(i).map(|s| Mapping {
+            name: s.name,
+            ipa: s.ipa,
+            hpa: s.hpa,
+            size: s.size,
+            writable: s.writable,
+        })
+    }
+    fn emulated(&self, vm: usize, i: usize) -> Option<Region> {
+        vms::regions(&CONFIG.vms[vm]).get(i).copied()
+    }
+    fn hv_memory(&self) -> MemRegion<Hpa> {
+        CONFIG.hypervisor.memory
+    }
+    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo {
+        let cpu = CONFIG.vms[vm].cpus.get(vcpu).copied().unwrap_or(u32::MAX);
+        VcpuInfo {
+            cpu,
+            mpidr: vms::vcpu_mpidr(vm, vcpu),
+            power: VcpuPower::of(&VMS[vm].life, vcpu),
+            exits: stats::exits(cpu as usize),
+        }
+    }
+    fn cpu_count(&self) -> usize {
+        CPU_COUNT.load(Ordering::Relaxed)
+    }
+    fn shell_cpu(&self) -> Option<usize> {
+        Some(SHELL_CPU.load(Ordering::Relaxed)).filter(|&c| c != usize::MAX)
+    }
+    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT] {
+        stats::irqs(cpu)
+    }
+    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+        log::figures(vm, buf)
+    }
+    fn log_level(&self) -> LogLevel {
+        log::level()
+    }
+    fn set_log_level(&self, level: LogLevel) {
+        log::set_level(level);
+    }
     fn stop(&self, vm: usize) {
         vms::with_ctx(vm, |ctx| handler::shell_stop(ctx, &HostImpl));
     }
@@ -119,6 +180,7 @@ impl ShellOps for Ops {
         FOCUS.store(vm, Ordering::Relaxed);
     }
     fn out(&self, args: fmt::Arguments<'_>) {
-        log::line(rtvisor_config::tables::LogLevel::Error, args);
+        // Shell output is printed whatever the log level.
+        log::line(LogLevel::Error, args);
     }
 }

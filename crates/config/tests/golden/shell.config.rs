@@ -12,7 +12,7 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1384);
+    const _: () = assert!(VM0_DTB.len() == 1412);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
@@ -54,8 +54,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe00caf68298d3c41,
-        payload_fingerprint: 0x2db6bbf666017896,
+        fingerprint: 0x01352cd063058b77,
+        payload_fingerprint: 0x0ffd0354f7fed835,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -1,6 +1,7 @@
 extern crate std;
 use super::*;
-use std::cell::RefCell;
+use crate::mmio::DeviceKind;
+use std::cell::{Cell, RefCell};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -8,6 +9,8 @@ struct Mock {
     states: RefCell<Vec<VmState>>,
     out: RefCell<Vec<String>>,
     calls: RefCell<Vec<String>>,
+    latency: Cell<Option<(&'static [u8], u64)>>,
+    level: Cell<LogLevel>,
 }
 
 impl Mock {
@@ -16,6 +19,8 @@ impl Mock {
             states: RefCell::new(std::vec![VmState::Running, VmState::Stopped]),
             out: RefCell::new(Vec::new()),
             calls: RefCell::new(Vec::new()),
+            latency: Cell::new(None),
+            level: Cell::new(LogLevel::Info),
         }
     }
     fn run(&self, line: &str) -> Vec<String> {
@@ -27,6 +32,54 @@ impl Mock {
 
 const NAMES: [&str; 2] = ["rt", "linux"];
 const CPUS: [&[u32]; 2] = [&[3], &[1, 2]];
+const MIB: u64 = 1 << 20;
+const RAM: [RamMap; 2] = [
+    RamMap {
+        ipa: Ipa::new(0x4000_0000),
+        hpa: Hpa::new(0x4220_0000),
+        size: 16 * MIB,
+    },
+    RamMap {
+        ipa: Ipa::new(0x4000_0000),
+        hpa: Hpa::new(0x4400_0000),
+        size: 64 * MIB,
+    },
+];
+const UART1: Mapping<'static> = Mapping {
+    name: "uart1",
+    ipa: Ipa::new(0x0904_0000),
+    hpa: Hpa::new(0x0904_0000),
+    size: 0x1000,
+    writable: true,
+};
+const fn ring(hpa: u64, writable: bool) -> Mapping<'static> {
+    Mapping {
+        name: "ring",
+        ipa: Ipa::new(0x5000_0000),
+        hpa: Hpa::new(hpa),
+        size: 2 * MIB,
+        writable,
+    }
+}
+const EMULATED: [Region; 3] = [
+    Region {
+        base: Ipa::new(0x0800_0000),
+        size: 0x1_0000,
+        kind: DeviceKind::GicDist,
+    },
+    Region {
+        base: Ipa::new(0x080a_0000),
+        size: 0x2_0000,
+        kind: DeviceKind::GicRedist,
+    },
+    Region {
+        base: Ipa::new(0x0900_0000),
+        size: 0x1000,
+        kind: DeviceKind::Pl011,
+    },
+];
+/// Power of each vCPU, by VM.
+const POWER: [&[VcpuPower]; 2] = [&[VcpuPower::On], &[VcpuPower::Off, VcpuPower::Pending]];
 
 impl ShellOps for Mock {
     fn vm_count(&self) -> usize {
@@ -41,6 +94,56 @@ impl ShellOps for Mock {
     }
     fn vm_resources(&self, vm: usize) -> (&[u32], u64) {
         (CPUS[vm], 64 << 20)
+    }
+    fn vm_kind(&self, vm: usize) -> VmKind {
+        [VmKind::Rt, VmKind::General][vm]
+    }
+    fn vm_ram(&self, vm: usize) -> RamMap {
+        RAM[vm]
+    }
+    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
+        (vm == 1 && i == 0).then_some(UART1)
+    }
+    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
+        (i == 0).then_some(ring(0x4800_0000, vm == 1))
+    }
+    fn emulated(&self, _vm: usize, i: usize) -> Option<Region> {
+        EMULATED.get(i).copied()
+    }
+    fn hv_memory(&self) -> MemRegion<Hpa> {
+        MemRegion {
+            base: Hpa::new(0x4020_0000),
+            size: 32 * MIB,
+        }
+    }
+    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo {
+        VcpuInfo {
+            cpu: CPUS[vm][vcpu],
+            mpidr: vcpu as u64,
+            power: POWER[vm][vcpu],
+            exits: 1000 * vm as u64 + vcpu as u64,
+        }
+    }
+    fn cpu_count(&self) -> usize {
+        4
+    }
+    fn shell_cpu(&self) -> Option<usize> {
+        Some(0)
+    }
+    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT] {
+        core::array::from_fn(|k| (10 * cpu + k) as u64)
+    }
+    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+        let (line, age) = self.latency.get().filter(|_| vm == 0)?;
+        let n = line.len().min(buf.len());
+        buf[..n].copy_from_slice(&line[..n]);
+        Some((n, age))
+    }
+    fn log_level(&self) -> LogLevel {
+        self.level.get()
+    }
+    fn set_log_level(&self, level: LogLevel) {
+        self.level.set(level);
     }
     fn stop(&self, vm: usize) {
         self.calls.borrow_mut().push(std::format!("stop {vm}"));
@@ -65,6 +168,15 @@ fn help_lists_every_command() {
     let out = m.run("help");
     assert_eq!(out.len(), COMMANDS.len());
     assert!(out.iter().any(|l| l.contains("vm restart NAME")));
+    for usage in [
+        "vcpu list",
+        "mem map",
+        "irq stats",
+        "latency",
+        "log level [LEVEL]",
+    ] {
+        assert!(out.iter().any(|l| l.contains(usage)), "{usage}: {out:?}");
+    }
 }
 
 #[test]
@@ -116,4 +228,167 @@ fn vm_console_hands_input_to_the_named_vm() {
     assert_eq!(m.calls.borrow().len(), 1);
     m.run("vm console");
     assert_eq!(m.calls.borrow().len(), 1);
+}
+
+#[test]
+fn vcpu_list_shows_each_vcpu_with_its_cpu_mpidr_power_and_exits() {
+    let m = Mock::new();
+    let out = m.run("vcpu list");
+    assert_eq!(out.len(), 4, "{out:?}");
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        words(&out[0]),
+        ["vm", "vcpu", "cpu", "mpidr", "power", "exits"]
+    );
+    assert_eq!(words(&out[1]), ["rt", "0", "3", "0x0", "on", "0"]);
+    assert_eq!(words(&out[2]), ["linux", "0", "1", "0x0", "off", "1000"]);
+    assert_eq!(
+        words(&out[3]),
+        ["linux", "1", "2", "0x1", "pending", "1001"]
+    );
+}
+
+#[test]
+fn vcpu_power_follows_the_vm_lifecycle() {
+    let life = VmLife::new();
+    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::Off);
+    life.boot(2, 0x4008_0000, 0);
+    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::Pending);
+    life.take_start(0);
+    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::On);
+    assert_eq!(VcpuPower::of(&life, 1), VcpuPower::Off);
+    assert_eq!(VcpuPower::of(&life, 7), VcpuPower::Off);
+}
+
+#[test]
+fn mem_map_shows_the_hypervisor_and_every_vm_region() {
+    let m = Mock::new();
+    let out = m.run("mem map");
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let rows: Vec<Vec<String>> = out.iter().map(|l| words(l)).collect();
+    let expected: &[&[&str]] = &[
+        &["owner", "region", "name", "ipa", "hpa", "size", "access"],
+        &["rtvisor", "memory", "-", "-", "0x40200000", "32M", "-"],
+        &["rt", "ram", "-", "0x40000000", "0x42200000", "16M", "rw"],
+        &[
+            "rt",
+            "shared",
+            "ring",
+            "0x50000000",
+            "0x48000000",
+            "2M",
+            "ro",
+        ],
+        &["rt", "emulated", "gicd", "0x8000000", "-", "64K", "trap"],
+        &["rt", "emulated", "gicr", "0x80a0000", "-", "128K", "trap"],
+        &["rt", "emulated", "pl011", "0x9000000", "-", "4K", "trap"],
+        &["linux", "ram", "-", "0x40000000", "0x44000000", "64M", "rw"],
+        &[
+            "linux",
+            "device",
+            "uart1",
+            "0x9040000",
+            "0x9040000",
+            "4K",
+            "rw",
+        ],
+        &[
+            "linux",
+            "shared",
+            "ring",
+            "0x50000000",
+            "0x48000000",
+            "2M",
+            "rw",
+        ],
+        &["linux", "emulated", "gicd", "0x8000000", "-", "64K", "trap"],
+        &[
+            "linux",
+            "emulated",
+            "gicr",
+            "0x80a0000",
+            "-",
+            "128K",
+            "trap",
+        ],
+        &["linux", "emulated", "pl011", "0x9000000", "-", "4K", "trap"],
+    ];
+    assert_eq!(rows, expected, "{out:#?}");
+}
+
+#[test]
+fn sizes_use_the_largest_unit_that_divides_them() {
+    let s = |v| std::format!("{}", text::Size(v));
+    assert_eq!(s(2 << 30), "2G");
+    assert_eq!(s(3 << 20), "3M");
+    assert_eq!(s(0x1_1000), "68K");
+    assert_eq!(s(100), "100");
+    assert_eq!(s(0), "0");
+}
+
+#[test]
+fn irq_stats_has_one_column_per_kind_and_one_row_per_cpu() {
+    let m = Mock::new();
+    let out = m.run("irq stats");
+    assert_eq!(out.len(), 6, "{out:?}");
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        words(&out[0]),
+        ["cpu", "runs", "sgi", "vtimer", "maint", "spi", "uart", "spurious"]
+    );
+    assert_eq!(words(&out[1]), ["0", "shell", "0", "1", "2", "3", "4", "5"]);
+    assert_eq!(words(&out[2])[..3], ["1", "linux/0", "10"]);
+    assert_eq!(words(&out[3])[..3], ["2", "linux/1", "20"]);
+    assert_eq!(
+        words(&out[4]),
+        ["3", "rt/0", "30", "31", "32", "33", "34", "35"]
+    );
+    assert!(out[5].contains("fast path"), "{}", out[5]);
+}
+
+#[test]
+fn irq_kinds_index_their_own_column() {
+    for (i, k) in IrqKind::ALL.into_iter().enumerate() {
+        assert_eq!(k as usize, i, "{k:?}");
+    }
+}
+
+#[test]
+fn latency_shows_the_last_timer_figures_of_rt_vms_only() {
+    let m = Mock::new();
+    assert_eq!(m.run("latency"), ["rt           no figures yet"]);
+    m.latency.set(Some((
+        b"rtbench: result metric=timer samples=500 min_ns=10 avg_ns=20 max_ns=30",
+        12_345,
+    )));
+    assert_eq!(
+        m.run("latency"),
+        ["rt           timer samples=500 min_ns=10 avg_ns=20 max_ns=30  (age 12.3s)"]
+    );
+    // A line with bytes that are not UTF-8 prints what comes before them.
+    m.latency.set(Some((
+        b"rtbench: result metric=timer samples=5\xff\xfe",
+        50,
+    )));
+    assert_eq!(
+        m.run("latency"),
+        ["rt           timer samples=5  (age 0.0s)"]
+    );
+}
+
+#[test]
+fn log_level_shows_and_sets_the_runtime_level() {
+    let m = Mock::new();
+    assert_eq!(m.run("log level"), ["log level info"]);
+    assert_eq!(m.run("log level debug"), ["log level debug (was info)"]);
+    assert_eq!(m.level.get(), LogLevel::Debug);
+    assert_eq!(m.run("log level warn"), ["log level warn (was debug)"]);
+    assert_eq!(m.level.get(), LogLevel::Warn);
+    assert_eq!(
+        m.run("log level loud"),
+        ["unknown log level `loud`: one of error|warn|info|debug"]
+    );
+    assert_eq!(m.level.get(), LogLevel::Warn);
+    assert_eq!(m.run("log level info x"), ["usage: log level [LEVEL]"]);
+    assert_eq!(m.run("latency now"), ["usage: latency"]);
 }

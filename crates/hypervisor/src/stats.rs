@@ -1,0 +1,87 @@
+//! Per-physical-CPU event counters for the shell (`vcpu list`, `irq stats`): guest
+//! exits, and the physical interrupts `irq::drain` handles, by [`IrqKind`].
+//!
+//! Discipline: a CPU counts only in its own block, with a Relaxed load and store (it is
+//! the block's only writer, and EL2 runs with interrupts masked, so no update is lost;
+//! no exclusive-monitor loop on the hot path); the shell CPU reads any block. Each block
+//! has a cache line of its own, so counting on an RT core never touches a line another
+//! core writes. Counts are since boot (across VM restarts) and wrap at 2^64.
+//!
+//! Not counted: virtual-timer interrupts the exception vector's fast path injects by
+//! itself (arch crate, `fast.rs`), which never reach `drain`.
+
+use crate::percpu::{self, MAX_CPUS};
+use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_core::shell::IrqKind;
+
+/// One CPU's counters.
+#[repr(align(64))]
+struct CpuStats {
+    exits: AtomicU64,
+    irqs: [AtomicU64; IrqKind::COUNT],
+}
+
+impl CpuStats {
+    const fn new() -> Self {
+        Self {
+            exits: AtomicU64::new(0),
+            irqs: [const { AtomicU64::new(0) }; IrqKind::COUNT],
+        }
+    }
+}
+
+static STATS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
+
+/// The calling CPU's block (none before boot has set the CPU index).
+fn mine() -> Option<&'static CpuStats> {
+    STATS.get(percpu::this_index())
+}
+
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
+/// Counts a guest exit (any kind, hypercalls included) on this CPU.
+pub fn exit() {
+    if let Some(s) = mine() {
+        bump(&s.exits);
+    }
+}
+
+/// Counts an interrupt of `kind` on this CPU.
+pub fn irq(kind: IrqKind) {
+    if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {
+        bump(c);
+    }
+}
+
+/// Counts a Group-0 interrupt `intid`: the hypervisor's SGIs (0-15); others (its own
+/// timer) are not shown.
+pub fn group0(intid: u32) {
+    if intid < 16 {
+        irq(IrqKind::Sgi);
+    }
+}
+
+/// Counts a spurious interrupt if `nothing_found`.
+pub fn spurious_if(nothing_found: bool) {
+    if nothing_found {
+        irq(IrqKind::Spurious);
+    }
+}
+
+/// Guest exits on CPU `cpu` since boot.
+pub fn exits(cpu: usize) -> u64 {
+    STATS
+        .get(cpu)
+        .map_or(0, |s| s.exits.load(Ordering::Relaxed))
+}
+
+/// Interrupts on CPU `cpu` since boot, indexed like [`IrqKind::ALL`].
+pub fn irqs(cpu: usize) -> [u64; IrqKind::COUNT] {
+    core::array::from_fn(|k| {
+        STATS
+            .get(cpu)
+            .map_or(0, |s| s.irqs[k].load(Ordering::Relaxed))
+    })
+}

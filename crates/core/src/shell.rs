@@ -135,7 +135,7 @@ pub enum IrqKind {
     /// Virtual-timer interrupts forwarded to a virtual-mode vCPU by the exit path.
     /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
     /// without leaving the vector whenever a list register is free, and those are not
-    /// counted: this is a lower bound, usually far below the tick rate.
+    /// counted: this is a lower bound, often zero for a guest that ticks steadily.
     Vtimer,
     /// GIC maintenance interrupts (list-register refresh).
     Maintenance,

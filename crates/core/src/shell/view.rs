@@ -197,7 +197,7 @@ pub(super) fn irq_stats(_: &[&str], ops: &dyn ShellOps) {
         ops.out(format_args!("{}", l.as_str()));
     }
     ops.out(format_args!(
-        "(vtimer: exit path only; the vector's fast path delivers most ticks uncounted)"
+        "(vtimer: exit path only; ticks the vector's fast path injects are not counted)"
     ));
 }
 

@@ -54,14 +54,18 @@ fn generated_tables_hold_the_scenario() {
                 ipa: Ipa::new(0x1000_0000),
                 hpa: Hpa::new(0x5120_0000),
                 size: 0x1_0000,
-                writable: true
+                writable: true,
+                index: 0,
+                doorbell: 127
             },
             SharedMap {
                 name: "bulk",
                 ipa: Ipa::new(0x1020_0000),
                 hpa: Hpa::new(0x7000_0000),
                 size: 0x20_0000,
-                writable: false
+                writable: false,
+                index: 1,
+                doorbell: 126
             },
         ]
     );

@@ -9,6 +9,7 @@ use crate::exit::{Conduit, SysRegAccess, VcpuExit};
 use crate::hypercall::{self, Hypercall};
 use crate::mmio::{self, Region};
 use crate::psci::{self, Call, PsciError};
+use crate::sync::Mutex;
 use crate::sysreg::{self, Policy};
 use crate::vcpu::VcpuRegs;
 use crate::vm::{Kicks, StopReason, VmLife};
@@ -17,7 +18,6 @@ use rtvisor_config::tables::{InterruptMode, RestartPolicy, VmConfig};
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::vgic::{Notify, VGic};
 use rtvisor_vdev::{gicpass, Width};
-use spin::Mutex;
 
 /// What the hypervisor around the handler provides.
 pub trait Host {

@@ -20,6 +20,7 @@ pub mod mmio;
 pub mod platform;
 pub mod psci;
 pub mod shell;
+pub mod sync;
 pub mod sysreg;
 pub mod vcpu;
 pub mod vm;

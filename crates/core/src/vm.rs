@@ -7,7 +7,7 @@
 //! device accesses. Nothing here allocates.
 
 use crate::psci::PsciError;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// Most vCPUs one VM can have.
 pub const MAX_VCPUS: usize = 8;

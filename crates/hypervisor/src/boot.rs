@@ -85,6 +85,7 @@ fn die(args: fmt::Arguments<'_>) -> ! {
 /// The boot CPU's Rust entry (from `_start`).
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
+    rtvisor_core::sync::set_relax(rtvisor_arch_aarch64::cpu::relax);
     let Some(dtb) = dtb_at(dtb_ptr).or_else(|| dtb_at(FALLBACK_DTB)) else {
         die(format_args!(
             "no device tree in x0 ({dtb_ptr:#x}) nor at {FALLBACK_DTB:#x}"

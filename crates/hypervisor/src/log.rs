@@ -14,7 +14,7 @@ use rtvisor_arch_aarch64::{gic, sysreg, uart};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_core::console::LINE_MAX;
 use rtvisor_core::shell::LATENCY_MARK;
-use spin::Mutex;
+use rtvisor_core::sync::Mutex;
 
 static UART: Mutex<()> = Mutex::new(());
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);

@@ -16,9 +16,9 @@ use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::console::LineBuf;
 use rtvisor_core::mmio::Region;
 use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
+use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{StopReason, VmState};
 use rtvisor_core::{devices, handler};
-use spin::Mutex;
 
 /// The CPU running the shell (`usize::MAX`: none).
 static SHELL_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);

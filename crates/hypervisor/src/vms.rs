@@ -8,9 +8,9 @@ use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::mmio::{DeviceKind, Region};
+use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
-use spin::Mutex;
 
 /// One VM's run-time state.
 #[derive(Debug)]

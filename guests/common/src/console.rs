@@ -56,7 +56,7 @@ impl Console {
         let mut polls = 0;
         while self.read_fr() & FR_TXFF != 0 && polls < TXFF_POLLS {
             polls += 1;
-            core::hint::spin_loop();
+            crate::cpu::relax();
         }
         // SAFETY: a 32-bit store to the PL011 data register transmits one byte.
         unsafe {
@@ -95,7 +95,7 @@ fn acquire() {
             LOCK.store(true, Ordering::Relaxed);
             break;
         }
-        core::hint::spin_loop();
+        crate::cpu::relax();
     }
 }
 

@@ -39,3 +39,10 @@ pub fn park() -> ! {
         wfe();
     }
 }
+
+/// The wait hint for spin loops: YIELD (Linux's arm64 `cpu_relax`). Under QEMU's
+/// round-robin TCG it lets the vCPU holding a lock run.
+pub fn relax() {
+    // SAFETY: YIELD is a hint with no effect on state or memory.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+}

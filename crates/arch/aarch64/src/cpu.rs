@@ -68,6 +68,12 @@ pub fn set_cntvoff(off: u64) {
     write_sysreg!(cntvoff_el2, off);
 }
 
+/// The wait hint for spin loops: YIELD (what Linux's `cpu_relax` uses on arm64).
+pub fn relax() {
+    // SAFETY: YIELD is a hint with no architectural effect on state or memory.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Disables the EL1 virtual timer of the guest that ran on this CPU.
 pub fn stop_virtual_timer() {
     write_sysreg!(cntv_ctl_el0, 0);

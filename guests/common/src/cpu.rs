@@ -46,3 +46,18 @@ pub fn relax() {
     // SAFETY: YIELD is a hint with no effect on state or memory.
     unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
 }
+
+/// Cleans the data cache lines of `[addr, addr+len)` to the point of coherency
+/// (64-byte lines assumed, the smallest Cortex-A line), so an observer that maps the
+/// memory uncached sees what was written.
+pub fn clean_dcache(addr: usize, len: usize) {
+    let mut line = addr & !63;
+    while line < addr + len {
+        // SAFETY: DC CVAC on an address this guest maps only writes dirty data back;
+        // it changes no memory contents.
+        unsafe { core::arch::asm!("dc cvac, {}", in(reg) line, options(nostack, preserves_flags)) };
+        line += 64;
+    }
+    // SAFETY: a barrier only orders memory accesses.
+    unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
+}

@@ -77,18 +77,21 @@ struct Config {
     ipi: u64,
     summary_every: u64,
     bucket_ns: u64,
+    /// Where each summary is also published (`stats=<IPA> [stats-bell=<k>]`).
+    publish: Option<crate::shm::Publisher>,
 }
 
 /// Runs the benchmark on vCPU 0 and powers off (or never returns with
 /// `summary-every`).
 pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
-    let cfg = Config {
+    let mut cfg = Config {
         period_us: number(boot, "period-us", 100).max(1),
         samples: number(boot, "samples", 1000),
         hvc: number(boot, "hvc", 1000),
         ipi: number(boot, "ipi", 1000),
         summary_every: number(boot, "summary-every", 0),
         bucket_ns: number(boot, "bucket-ns", 8).max(1),
+        publish: crate::shm::Publisher::from_boot(boot),
     };
     PRIMARY_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
     irq::set_handler(on_irq);
@@ -105,7 +108,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         milli / 1000,
         milli % 1000
     );
-    timer_phase(&cfg);
+    timer_phase(&mut cfg);
     hvc_phase(&cfg);
     if vcpus >= 2 && cfg.ipi > 0 {
         ipi_phase(&cfg, boot.cpu_mpidr(1));
@@ -117,7 +120,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     psci::system_off()
 }
 
-fn timer_phase(cfg: &Config) {
+fn timer_phase(cfg: &mut Config) {
     let offset = pmu::calibrate_offset();
     if offset.is_none() {
         println!("rtbench-diag: PMCCNTR/CNTVCT phase calibration failed, using arm-time estimate");
@@ -149,6 +152,9 @@ fn timer_phase(cfg: &Config) {
         taken += 1;
         if cfg.summary_every > 0 && pmc.count() >= cfg.summary_every {
             print_timer(&pmc, &cnt);
+            if let Some(p) = cfg.publish.as_mut() {
+                p.publish(&pmc);
+            }
             (pmc, cnt) = (Stats::new(), Stats::new());
         }
     }

@@ -139,3 +139,53 @@ pub fn run(boot: &BootInfo) -> ! {
         _ => psci::system_off(),
     }
 }
+
+/// Publishes `mode=bench` timer summaries into a shared-memory region for a peer
+/// (bootargs `stats=<IPA> stats-bell=<k>`): u64 words 0 magic, 1 sequence (odd while
+/// being written; summaries published = sequence / 2), 2 samples, 3 min_ns,
+/// 4 avg_ns, 5 max_ns. Each publication is cleaned to the point of coherency (a
+/// reader may map the region uncached) and then rings doorbell k.
+pub struct Publisher {
+    base: usize,
+    bell: Option<u64>,
+    seq: u64,
+}
+
+/// `RTVSTATS`, read as a little-endian u64.
+pub const STATS_MAGIC: u64 = 0x5354_4154_5356_5452;
+
+impl Publisher {
+    /// From the bootargs, if `stats=` is given.
+    pub fn from_boot(boot: &BootInfo) -> Option<Self> {
+        let base = match boot.args().number("stats")? {
+            Ok(b) => b as usize,
+            Err(()) => {
+                println!("rtbench-diag: bad stats=, not publishing");
+                return None;
+            }
+        };
+        let bell = boot.args().number("stats-bell").and_then(Result::ok);
+        write(base, 0, STATS_MAGIC);
+        write(base, 1, 0);
+        guest_common::cpu::clean_dcache(base, 64);
+        Some(Self { base, bell, seq: 0 })
+    }
+
+    /// Writes one summary and rings the doorbell.
+    pub fn publish(&mut self, s: &Stats) {
+        self.seq += 1;
+        write(self.base, 1, self.seq); // odd: being written
+        core::sync::atomic::fence(Ordering::Release);
+        write(self.base, 2, s.count());
+        write(self.base, 3, s.min());
+        write(self.base, 4, s.avg());
+        write(self.base, 5, s.max());
+        core::sync::atomic::fence(Ordering::Release);
+        self.seq += 1;
+        write(self.base, 1, self.seq);
+        guest_common::cpu::clean_dcache(self.base, 64);
+        if let Some(k) = self.bell {
+            psci::rtvisor_ring(k);
+        }
+    }
+}

@@ -18,7 +18,31 @@ pub const APPLETS: &[&str] = &[
     "sh", "mount", "umount", "insmod", "lsmod", "mkdir", "cat", "echo", "nproc", "poweroff",
     "reboot", "ls", "grep", "sleep", "dd", "hexdump", "setsid", "cttyhack", "uname", "head",
     "sync", "dmesg", "ps", "free", "ip", "ifconfig", "date", "true", "false", "test", "[",
+    "devmem", "tr",
 ];
+
+/// `/bin/rtstats`: prints the RT VM's latest timer statistics from the shared-memory
+/// region `rt-stats` (rtbench `stats=`; docs/interfaces-draft.md). Debian's kernel has
+/// no uio_pdrv_genirq, so it reads the region through /dev/mem (`devmem`); the region
+/// is not RAM, so STRICT_DEVMEM allows it. The sequence number is read before and
+/// after the figures, and the read is retried while the writer is mid-update.
+pub const RTSTATS: &str = r#"#!/bin/sh
+node=$(ls -d /proc/device-tree/uio-rt-stats@* 2>/dev/null | head -n 1)
+if [ -z "$node" ]; then echo "rtstats: no rt-stats region"; exit 1; fi
+base=$((0x${node##*@}))
+rd() { echo $(($(devmem $((base + 8 * $1)) 64))); }
+if [ "$(devmem $base 64)" != "0x5354415453565452" ]; then
+    echo "rtstats: no figures yet"; exit 1
+fi
+for try in 1 2 3 4 5; do
+    s1=$(rd 1); n=$(rd 2); min=$(rd 3); avg=$(rd 4); max=$(rd 5); s2=$(rd 1)
+    if [ "$s1" = "$s2" ] && [ $((s1 % 2)) = 0 ]; then
+        echo "rtstats: seq=$((s1 / 2)) samples=$n min_ns=$min avg_ns=$avg max_ns=$max"
+        exit 0
+    fi
+done
+echo "rtstats: the writer kept changing the figures"; exit 1
+"#;
 
 /// Module parameters `/init` passes to `insmod`.
 const MODULE_PARAMS: &[(&str, &str)] = &[
@@ -100,6 +124,7 @@ pub fn archive(c: &Contents) -> Result<Vec<u8>> {
     }
     let names: Vec<String> = c.modules.iter().map(|(n, _)| n.clone()).collect();
     a.file("init", 0o755, init_script(&names).as_bytes());
+    a.file("bin/rtstats", 0o755, RTSTATS.as_bytes());
     Ok(a.finish())
 }
 

@@ -58,7 +58,7 @@ pub const WANTED_MODULES: &[&str] = &[
 pub const OPTIONAL_MODULES: &[&str] = &["uio_pdrv_genirq"];
 
 /// Bump when the way the outputs are built changes, to force a rebuild from the cache.
-const BUILD_VERSION: u32 = 1;
+const BUILD_VERSION: u32 = 2;
 
 /// Everything needed to boot the guest.
 #[derive(Debug, Clone)]

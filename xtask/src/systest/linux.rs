@@ -4,8 +4,10 @@
 //! `linux` (2 vCPUs, virtio disk and NIC passed through). The test types on the
 //! Linux console (input goes there at boot) and checks the answers, reboots and
 //! powers off the Linux VM, and checks that `rt` kept reporting all along without a
-//! stray interrupt. Last, the same kernel boots bare under the same QEMU, and the
-//! boot times are printed as a ratio.
+//! stray interrupt. Linux's `rtstats` must show figures `rt` published in shared
+//! memory, and the console input is switched to the hypervisor shell (Ctrl-]) and
+//! back. Last, the same kernel boots bare under the same QEMU, and the boot times
+//! are printed as a ratio.
 
 use super::cases::{check_no_strays, strays, wait_summaries};
 use super::{hv, Timeouts};
@@ -75,6 +77,53 @@ fn shell_answers(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.expect(&exact(linux::HELLO), t.step)?;
     type_cmd(c, "tr -d '\\000' < /proc/device-tree/model; echo")?;
     c.expect(&exact("rtvisor,linux"), t.step)?;
+    rt_stats(c, t)
+}
+
+/// `rtstats` prints figures `rt` published in shared memory: the same as one of the
+/// summaries `rt` printed on its own console.
+fn rt_stats(c: &mut Console, t: &Timeouts) -> Result<()> {
+    type_cmd(c, "rtstats")?;
+    let re = Regex::new(&format!(
+        r"^\[{LINUX}\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$"
+    ))
+    .expect("valid regex");
+    let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
+    let m = re.captures(c.line(at)).expect("matched above");
+    let want = format!(
+        "[{RT}] rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} ",
+        &m["s"], &m["min"], &m["avg"], &m["max"]
+    );
+    if !c.log().iter().any(|l| l.starts_with(&want)) {
+        return Err(c.fail(
+            "rtstats in Linux shows a summary rt printed",
+            &format!("no console line starts with {want:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Ctrl-] gives console input to the hypervisor shell; `vm console linux` gives it
+/// back, and Linux answers again.
+fn console_switch(c: &mut Console, t: &Timeouts) -> Result<()> {
+    c.send("\x1d")?;
+    c.expect(
+        &Pattern::contains("[rtvisor] console input back to the shell"),
+        t.step,
+    )?;
+    c.send("vm list\r")?;
+    c.expect(&Pattern::contains("[rtvisor] > vm list"), t.step)?;
+    c.expect(
+        &Pattern::regex(r"^\[rtvisor\] linux\s+running\s+1,2\s+512M\s+0\s+-$"),
+        t.step,
+    )?;
+    c.send("vm console linux\r")?;
+    c.expect(
+        &Pattern::contains("[rtvisor] console input goes to vm linux"),
+        t.step,
+    )?;
+    type_cmd(c, "uname -m")?;
+    c.expect(&exact("aarch64"), t.step)?;
     Ok(())
 }
 
@@ -92,6 +141,7 @@ pub fn demo(c: &mut Console, t: &Timeouts) -> Result<()> {
     let under_rtvisor = start.elapsed();
     wait_summaries(c, RT, 0, 1, t)?;
     shell_answers(c, t)?;
+    console_switch(c, t)?;
 
     // reboot -f: only Linux restarts, and its shell comes back.
     let before_reboot = c.cursor();

@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1416);
+    const _: () = assert!(VM0_DTB.len() == 1749);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 2497);
+    const _: () = assert!(VM1_DTB.len() == 2802);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -34,7 +34,9 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Direct,
             restart: RestartPolicy::Never,
             devices: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
+            ],
         },
         VmConfig {
             name: "linux",
@@ -59,14 +61,16 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[78], edge: true },
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[79], edge: true },
             ],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
+            ],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x68441e69815dfad4,
-        payload_fingerprint: 0xb596bdab6d0fc07c,
+        fingerprint: 0x35c11275cbbc03ce,
+        payload_fingerprint: 0x44b3a5477077b7a4,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

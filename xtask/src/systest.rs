@@ -56,7 +56,9 @@ pub mod guest {
     use super::Pattern;
     use regex::escape;
 
-    /// The probe cases, each reported as `probe: <case>: contained (<how>)`.
+    /// The probe cases, each reported as `probe: <case>: contained (<how>)`, in the
+    /// order guests/probe runs them (all of them run with tests/scenarios/probe.toml);
+    /// the last, `sustained-storm`, repeats the floods for `storm-ms`.
     pub const PROBE_CASES: &[&str] = &[
         "read-other-vm",
         "write-other-vm",
@@ -66,7 +68,42 @@ pub mod guest {
         "smc-unknown",
         "sysreg-trapped",
         "sysreg-debug",
+        "hvc-fuzz",
+        "smc-fuzz",
+        "doorbell-flood",
+        "ro-shm-write",
+        "unmapped-flash",
+        "unmapped-gicd-end",
+        "unmapped-gich",
+        "unmapped-gits",
+        "unmapped-pl011-end",
+        "unmapped-doorbell-end",
+        "unmapped-fwcfg",
+        "unmapped-pcie-ecam",
+        "unmapped-ram-below",
+        "unmapped-ipa-top",
+        "unmapped-ipa-limit",
+        "unmapped-pa-limit",
+        "unmapped-va-top",
+        "unmapped-gicr-other",
+        "unmapped-ram-end",
+        "unmapped-hypervisor",
+        "unmapped-device",
+        "unmapped-fetch",
+        "unmapped-fetch-mmio",
+        "unmapped-fetch-ipa-limit",
+        "unmapped-fetch-other-vm",
+        "fetch-ro-shm",
+        "sysreg-el2",
+        "sysreg-impdef",
+        "sgi-group0",
+        "sgi-alias",
+        "pmu-own",
+        "cache-setway",
+        "tlbi-flood",
+        "wfx-storm",
         "sgi-flood",
+        "sustained-storm",
     ];
 
     /// Every well-formed line of either guest; a line that mentions a guest protocol

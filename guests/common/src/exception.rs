@@ -2,7 +2,8 @@
 //! report-and-power-off path for everything unexpected.
 //!
 //! Order for a synchronous exception taken at the current EL:
-//! 1. an armed [`crate::guard::catch`] on this vCPU records it and skips the instruction;
+//! 1. an armed [`crate::guard::catch`] on this vCPU records it and skips the instruction
+//!    (or, inside [`crate::guard::call_at`], returns to after the branch);
 //! 2. else the hook registered with [`set_sync_handler`] decides;
 //! 3. else (or for FIQ/SError/lower-EL vectors) print ESR/ELR/FAR and SYSTEM_OFF.
 //!
@@ -171,7 +172,7 @@ pub(crate) extern "C" fn trap(kind: u64, frame: &mut TrapFrame) {
     };
     if index == 4 || index == 0 {
         if guard::record(&fault) {
-            frame.elr = frame.elr.wrapping_add(fault.skip_len());
+            frame.elr = guard::resume_address(&fault, frame.elr);
             return;
         }
         if let Some(handler) = sync_handler() {

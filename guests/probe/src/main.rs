@@ -1,246 +1,86 @@
 //! probe: the hostile guest. Each case tries to break isolation and reports
-//! `probe: <case>: contained (<how>)` or `probe: <case>: LEAK (<what>)`.
-//!
-//! Bootargs `other-vm=0x.. hypervisor=0x.. device=0x..` name the addresses to
-//! attack; a case whose key is missing prints `probe: <case>: skipped` and is not
-//! counted. Cases, in order: read-other-vm, write-other-vm, read-hypervisor,
-//! read-device, hvc-unknown, smc-unknown, sysreg-trapped, sysreg-debug. Ends with
+//! `probe: <case>: contained (<how>)` or `probe: <case>: LEAK (<what>)`; it ends with
 //! `probe: done cases=<run> contained=<m>` and SYSTEM_OFF.
 //!
-//! Every access is a fixed inline-asm instruction (`ldr/str xN, [xM]`, `hvc/smc #0`,
-//! `msr/mrs`) run under `guard::catch`, so a fault comes back as a value.
+//! Bootargs (all optional; a case whose key is missing prints a `probe-diag:` line
+//! and is not counted):
+//! - `other-vm=`, `hypervisor=`, `device=`: host addresses of another VM's RAM, the
+//!   hypervisor and a board device not given to this VM;
+//! - `bell=<k>`, `bell-other=<k>`, `ro-shm=<ipa>`, `rings=<n>`, `doorbell-page=<ipa>`:
+//!   shared memory (see `shm.rs`);
+//! - `fuzz=<n>` calls per fuzz case (default 2000), `wfe=<n>` (100000), `wfi=<n>`
+//!   (10000);
+//! - `storm-ms=<ms>`: how long `sustained-storm` attacks (skipped without it);
+//! - `timing`: a `probe-diag:` line with the time after each case;
+//! - `start-after-us=<us>` before the first case, `flood-after-us=<us>` before
+//!   `sgi-flood` (let the other VMs set up their interrupt controllers first).
+//!
+//! Cases, in order: read-other-vm, write-other-vm, read-hypervisor, read-device,
+//! hvc-unknown, smc-unknown, sysreg-trapped, sysreg-debug, hvc-fuzz, smc-fuzz,
+//! doorbell-flood, ro-shm-write, unmapped-* (one per address class, then instruction
+//! fetches), fetch-ro-shm, sysreg-el2, sysreg-impdef, sgi-group0, sgi-alias,
+//! pmu-own, cache-setway, tlbi-flood, wfx-storm, sgi-flood, sustained-storm.
+//!
+//! Every access is a fixed inline-asm instruction (`ldr/str`, `hvc/smc`, `msr/mrs`,
+//! a branch) run under `guard::catch` (or `guard::call_at`), so a fault comes back as
+//! a value.
 #![no_std]
 #![no_main]
 
-use guest_common::exception::{Fault, EC_DATA_ABORT_SAME_EL, EC_UNKNOWN};
-use guest_common::{guard, println, psci, BootInfo};
+mod access;
+mod basic;
+mod cpuops;
+mod fuzz;
+mod report;
+mod shm;
+mod storm;
+mod sysregs;
+mod unmapped;
+
+use guest_common::{println, psci, timer, BootInfo};
+
+use report::{number, Tally};
 
 guest_common::entry!(main);
 
-/// SMCCC function id in an unallocated range (vendor-specific hypervisor service).
-const UNKNOWN_SMCCC_ID: u64 = 0x8600_ff01;
-/// SMCCC NOT_SUPPORTED (-1).
-const SMCCC_NOT_SUPPORTED: u64 = u64::MAX;
-/// Value written by write-other-vm ("PROBE!!!").
-const WRITE_PATTERN: u64 = 0x2121_2145_424f_5250;
-
-enum Outcome {
-    Skipped,
-    Contained,
-    Leak,
-}
-
-#[derive(Default)]
-struct Tally {
-    cases: u32,
-    contained: u32,
-}
-
-impl Tally {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Skipped => {}
-            Outcome::Contained => {
-                self.cases += 1;
-                self.contained += 1;
-            }
-            Outcome::Leak => self.cases += 1,
-        }
-    }
-}
-
-fn contained(case: &str, how: core::fmt::Arguments<'_>) -> Outcome {
-    println!("probe: {}: contained ({})", case, how);
-    Outcome::Contained
-}
-
-fn leak(case: &str, what: core::fmt::Arguments<'_>) -> Outcome {
-    println!("probe: {}: LEAK ({})", case, what);
-    Outcome::Leak
-}
-
-/// A fault on an access: a data abort says how (its DFSC); anything else still
-/// stopped the access, so it is contained too, described by its class.
-fn contained_by_fault(case: &str, fault: &Fault) -> Outcome {
-    if fault.ec() == EC_DATA_ABORT_SAME_EL {
-        contained(case, format_args!("data abort dfsc={:#x}", fault.fsc()))
-    } else {
-        contained(
-            case,
-            format_args!("exception ec={:#x} esr={:#x}", fault.ec(), fault.esr),
-        )
-    }
-}
-
-/// The address for `key`, or None after printing `skipped` / a parse error.
-fn target(boot: &BootInfo, case: &str, key: &str) -> Option<usize> {
-    match boot.args().number(key) {
-        Some(Ok(addr)) => Some(addr as usize),
-        Some(Err(())) => {
-            println!(
-                "probe-diag: bad {}={:?}",
-                key,
-                boot.args().get(key).unwrap_or("")
-            );
-            println!("probe: {}: skipped", case);
-            None
-        }
-        None => {
-            println!("probe: {}: skipped", case);
-            None
-        }
-    }
-}
-
-fn read_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
-    let Some(addr) = target(boot, case, key) else {
-        return Outcome::Skipped;
-    };
-    match guard::read_u64(addr) {
-        Ok(v) => leak(case, format_args!("read {:#x} from {:#x}", v, addr)),
-        Err(f) => contained_by_fault(case, &f),
-    }
-}
-
-fn write_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
-    let Some(addr) = target(boot, case, key) else {
-        return Outcome::Skipped;
-    };
-    // SAFETY: `addr` is the other VM's memory by the scenario's bootargs, never this
-    // guest's own image, stack or device tree; writing it is the point of the test.
-    match unsafe { guard::write_u64(addr, WRITE_PATTERN) } {
-        Ok(()) => match guard::read_u64(addr) {
-            Ok(v) => leak(
-                case,
-                format_args!("write to {:#x} accepted, reads back {:#x}", addr, v),
-            ),
-            Err(_) => leak(case, format_args!("write to {:#x} accepted", addr)),
-        },
-        Err(f) => contained_by_fault(case, &f),
-    }
-}
-
-/// hvc/smc #0 with an unallocated SMCCC id: contained if NOT_SUPPORTED comes back
-/// or the instruction is refused (undefined).
-fn call_case(case: &str, smc: bool) -> Outcome {
-    let result = guard::catch(|| {
-        if smc {
-            psci::raw_smc(UNKNOWN_SMCCC_ID, 0, 0, 0)
-        } else {
-            psci::raw_hvc(UNKNOWN_SMCCC_ID, 0, 0, 0)
-        }
-    });
-    match result {
-        Ok(SMCCC_NOT_SUPPORTED) => contained(case, format_args!("not_supported")),
-        Ok(x0) => leak(case, format_args!("x0={:#x}", x0)),
-        Err(f) if f.ec() == EC_UNKNOWN => contained(case, format_args!("undefined ec=0x0")),
-        Err(f) => contained(
-            case,
-            format_args!("exception ec={:#x} esr={:#x}", f.ec(), f.esr),
-        ),
-    }
-}
-
-/// Reports a system-register access: contained if it was refused.
-fn sysreg_result<T: core::fmt::LowerHex>(case: &str, r: Result<T, Fault>, what: &str) -> Outcome {
-    match r {
-        Err(f) if f.ec() == EC_UNKNOWN => contained(case, format_args!("undefined ec=0x0")),
-        Err(f) => contained(
-            case,
-            format_args!("exception ec={:#x} esr={:#x}", f.ec(), f.esr),
-        ),
-        Ok(v) => leak(case, format_args!("{}{:#x}", what, v)),
-    }
-}
-
-fn sysreg_trapped() -> Outcome {
-    let r = guard::catch(|| {
-        // SAFETY: disables the EL1 physical timer (ENABLE = 0); this guest never uses
-        // it, and a trap is caught by `catch`.
-        unsafe {
-            core::arch::asm!(
-                "msr cntp_ctl_el0, xzr",
-                options(nomem, nostack, preserves_flags)
-            );
-        }
-    });
-    match r {
-        Ok(()) => leak("sysreg-trapped", format_args!("cntp_ctl writable")),
-        Err(f) => sysreg_result::<u64>("sysreg-trapped", Err(f), ""),
-    }
-}
-
-/// Tries to program breakpoint value register 0 and reads it back. The debug unit
-/// belongs to the hypervisor: the access must trap, or be ignored and read as zero.
-fn sysreg_debug() -> Outcome {
-    const PATTERN: u64 = 0x4008_0000;
-    let r = guard::catch(|| {
-        let v: u64;
-        // SAFETY: DBGBVR0_EL1 only holds an address; without DBGBCR0_EL1.E set no
-        // breakpoint fires. A trap is caught by `catch`.
-        unsafe {
-            core::arch::asm!(
-                "msr dbgbvr0_el1, {p}",
-                "isb",
-                "mrs {v}, dbgbvr0_el1",
-                p = in(reg) PATTERN,
-                v = out(reg) v,
-                options(nomem, nostack, preserves_flags)
-            );
-        }
-        v
-    });
-    match r {
-        Ok(0) => contained("sysreg-debug", format_args!("write ignored, reads as zero")),
-        Ok(v) => leak("sysreg-debug", format_args!("dbgbvr0_el1 kept {:#x}", v)),
-        Err(f) => sysreg_result::<u64>("sysreg-debug", Err(f), ""),
-    }
-}
-
-/// Sends every SGI number to every affinity it can name: broadcast (IRM) and
-/// TargetList 0xffff under each range selector. The hypervisor must keep them inside
-/// this VM; the other VMs of the test count any interrupt they did not ask for.
-fn sgi_flood() -> Outcome {
-    let mut sent = 0u32;
-    for intid in 0..16u64 {
-        for rs in 0..16u64 {
-            let targeted = (intid << 24) | (rs << 44) | 0xffff;
-            for value in [targeted, (intid << 24) | (1 << 40)] {
-                // SAFETY: generating an SGI has no memory effects; it traps to the
-                // hypervisor, which decides where (if anywhere) it goes.
-                unsafe {
-                    core::arch::asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value,
-                        options(nomem, nostack, preserves_flags))
-                };
-                sent += 1;
-            }
-        }
-    }
-    contained(
-        "sgi-flood",
-        format_args!("sent {} SGIs; the other VMs count strays", sent),
-    )
-}
+const DEFAULT_FUZZ: u64 = 2000;
+const DEFAULT_WFE: u64 = 100_000;
+const DEFAULT_WFI: u64 = 10_000;
 
 fn main(boot: &BootInfo) -> ! {
     println!("probe: banner");
-    let mut tally = Tally::default();
-    tally.add(read_case(boot, "read-other-vm", "other-vm"));
-    tally.add(write_case(boot, "write-other-vm", "other-vm"));
-    tally.add(read_case(boot, "read-hypervisor", "hypervisor"));
-    tally.add(read_case(boot, "read-device", "device"));
-    tally.add(call_case("hvc-unknown", false));
-    tally.add(call_case("smc-unknown", true));
-    tally.add(sysreg_trapped());
-    tally.add(sysreg_debug());
-    // Let the other VMs set up their interrupt controllers first (`flood-after-us`).
-    let wait = boot
-        .args()
-        .get("flood-after-us")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    guest_common::timer::delay_us(wait);
-    tally.add(sgi_flood());
+    let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
+    timer::delay_us(number(boot, "start-after-us").unwrap_or(0));
+    let mut tally = Tally::new(boot.args().get("timing").is_some());
+    tally.add(basic::read_case(boot, "read-other-vm", "other-vm"));
+    tally.add(basic::write_case(boot, "write-other-vm", "other-vm"));
+    tally.add(basic::read_case(boot, "read-hypervisor", "hypervisor"));
+    tally.add(basic::read_case(boot, "read-device", "device"));
+    tally.add(basic::call_case("hvc-unknown", false));
+    tally.add(basic::call_case("smc-unknown", true));
+    tally.add(basic::sysreg_trapped());
+    tally.add(basic::sysreg_debug());
+    let calls = count("fuzz", DEFAULT_FUZZ);
+    tally.add(fuzz::fuzz("hvc-fuzz", false, calls));
+    tally.add(fuzz::fuzz("smc-fuzz", true, calls));
+    tally.add(shm::doorbell_flood(boot));
+    tally.add(shm::ro_shm_write(boot));
+    unmapped::run_all(boot, &mut tally);
+    tally.add(sysregs::sysreg_el2());
+    tally.add(sysregs::sysreg_impdef());
+    tally.add(sysregs::sgi_group0());
+    tally.add(sysregs::sgi_alias());
+    tally.add(sysregs::pmu_own());
+    tally.add(cpuops::cache_setway());
+    tally.add(cpuops::tlbi_flood());
+    tally.add(cpuops::wfx_storm(
+        boot,
+        count("wfe", DEFAULT_WFE),
+        count("wfi", DEFAULT_WFI),
+    ));
+    timer::delay_us(number(boot, "flood-after-us").unwrap_or(0));
+    tally.add(basic::sgi_flood());
+    tally.add(storm::storm(boot));
     println!(
         "probe: done cases={} contained={}",
         tally.cases, tally.contained

@@ -6,7 +6,7 @@
 //! |-----------|-------------------------------------------------------------------------|
 //! | two-vms   | `rt`, `gp`: 1 vCPU each, own cores, `count=6 then=off`                   |
 //! | smp       | `smp`: 2 vCPUs, `vcpus=2 count=N then=off`                               |
-//! | probe     | `probe` (the probe guest, its bootargs naming the addresses), `victim`: rtbench `count=0` (forever) |
+//! | probe     | `probe` (the probe guest, its bootargs naming the addresses and shared regions), `victim` (rt): `mode=bench summary-every=N` (forever) |
 //! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off` |
 //! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
 //! | shell     | `rt` (1 vCPU): `mode=bench summary-every=N` (forever); `gp` (2 vCPUs): `count=0` (forever); CPU 0 free for the shell |
@@ -17,6 +17,7 @@ use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
 use anyhow::Result;
 use regex::Regex;
+use std::time::Instant;
 
 /// `(line index, n)` of every console line so far that `re` matches, `n` being its
 /// `n` group.
@@ -167,10 +168,21 @@ pub fn smp(c: &mut Console, t: &Timeouts) -> Result<()> {
     check_counts(c, vm, None)
 }
 
+/// Every probe case is contained; `victim` (rtbench `mode=bench summary-every=N`)
+/// keeps printing timer summaries, with no stray interrupt, while the probe attacks
+/// (its `sustained-storm` lasts seconds) and after it is done; the probe stops alone.
 pub fn probe(c: &mut Console, t: &Timeouts) -> Result<()> {
     let (probe, victim) = ("probe", "victim");
     c.fail_on(guest::leak(probe));
+    c.fail_on(hv::stopped(victim));
+    c.fail_on(hv::restarting(victim));
     c.expect_all(&[guest::probe_banner(probe), guest::banner(victim)], t.boot)?;
+    // The storm follows sgi-flood; time it as its lines arrive.
+    c.set_cursor(0);
+    let storm_from = c.expect(&guest::contained(probe, "sgi-flood"), t.step)?;
+    let started = Instant::now();
+    let storm_to = c.expect(&guest::contained(probe, "sustained-storm"), t.step)?;
+    let took = started.elapsed();
     c.set_cursor(0);
     let cases: Vec<Pattern> = guest::PROBE_CASES
         .iter()
@@ -192,14 +204,31 @@ pub fn probe(c: &mut Console, t: &Timeouts) -> Result<()> {
             &format!("got {:?}", c.line(done)),
         ));
     }
-    // The victim keeps counting after the probe is done, and the probe stops alone.
-    c.expect_n_since(done, &guest::count_any(victim), 2, t.step)?;
+    // During the storm: the victim summarises every 0.5 s (500 x 1 ms); ask for one
+    // per 1.5 s, so a stall or a starved victim fails without timing noise doing so.
+    let during = strays(c, victim)
+        .into_iter()
+        .filter(|&(i, _)| i > storm_from && i < storm_to)
+        .count();
+    let needed = (took.as_secs_f64() / 1.5).floor() as usize;
+    if during < needed {
+        return Err(c.fail(
+            &format!("[{victim}] keeps summarising its timer during probe's storm"),
+            &format!(
+                "{during} summaries between console lines {} and {} ({:.1} s), expected at least {needed}",
+                storm_from + 1,
+                storm_to + 1,
+                took.as_secs_f64()
+            ),
+        ));
+    }
+    // After it: more summaries, and the probe stops alone.
+    wait_summaries(c, victim, done, 2, t)?;
     c.set_cursor(done);
     c.expect(&hv::stopped(probe), t.step)?;
     c.expect_not(&guest::leak(probe))?;
-    c.expect_not(&hv::stopped(victim))?;
-    check_whole_lines(c, &[probe, victim])?;
-    check_counts(c, victim, None)
+    check_no_strays(c, victim)?;
+    check_whole_lines(c, &[probe, victim])
 }
 
 pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {

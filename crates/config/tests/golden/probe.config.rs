@@ -12,15 +12,15 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1388);
+    const _: () = assert!(VM0_DTB.len() == 2025);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1420);
+    const _: () = assert!(VM1_DTB.len() == 1949);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "victim",
-            kind: VmKind::General,
+            kind: VmKind::Rt,
             cpus: &[1],
             ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5000_0000), size: 0x0100_0000 },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
@@ -32,7 +32,11 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
             devices: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
+                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
+                SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4240_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
+            ],
         },
         VmConfig {
             name: "probe",
@@ -48,14 +52,17 @@ mod rtvisor_generated_config {
             interrupt_mode: InterruptMode::Virtual,
             restart: RestartPolicy::Never,
             devices: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
+                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
+            ],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x502038b2248f8b82,
-        payload_fingerprint: 0x622b92a065e6ef84,
+        fingerprint: 0x1832d1d4d0b4d356,
+        payload_fingerprint: 0x8531bfdb5e8e936c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -132,14 +132,14 @@ pub fn target(boot: &BootInfo, case: &str, key: &str) -> Option<usize> {
 /// A short text buffer for a case's `how` (truncates silently: the hypervisor
 /// splits console lines longer than 200 bytes).
 pub struct Text {
-    buf: [u8; 140],
+    buf: [u8; 160],
     len: usize,
 }
 
 impl Text {
     pub const fn new() -> Self {
         Self {
-            buf: [0; 140],
+            buf: [0; 160],
             len: 0,
         }
     }

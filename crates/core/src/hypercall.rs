@@ -38,10 +38,11 @@ pub enum Hypercall {
     Unknown(u32),
 }
 
-/// Decodes x0/x1, or `None` when x0 is not in rtvisor's range.
+/// Decodes x0/x1, or `None` when x0 is not in rtvisor's range. The function id is
+/// W0 (SMCCC): the upper half of x0 is ignored, as for PSCI.
 pub fn decode(x0: u64, x1: u64) -> Option<Hypercall> {
     let fid = x0 as u32;
-    if x0 >> 32 != 0 || fid & OWNER_MASK != OWNER_VENDOR_HYP {
+    if fid & OWNER_MASK != OWNER_VENDOR_HYP {
         return None;
     }
     // SMC32 callers only define the low half of each argument.
@@ -91,6 +92,8 @@ mod tests {
             decode(fid64(0x42), 0),
             Some(Hypercall::Unknown(0xc600_0042))
         );
+        // The function id is W0: the upper half of x0 does not matter (as for PSCI).
+        assert_eq!(decode(0xffff_ffff_c600_0001, 4), Some(Hypercall::Ring(4)));
     }
 
     #[test]
@@ -99,7 +102,7 @@ mod tests {
             0x8400_0000u64,
             0xc400_0003,
             0xc500_0001,
-            0x1_c600_0001,
+            0x1_c700_0001,
             0xc700_0001,
             0,
         ] {

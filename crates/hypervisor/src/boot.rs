@@ -349,11 +349,7 @@ fn build_stage2(id: usize) -> Result<Hpa, MapError> {
         pt.map(&mut &POOL, d.ipa.raw(), d.hpa, d.size, Stage2::device())?;
     }
     for s in vm.shared {
-        let attrs = if s.writable {
-            Stage2::ram()
-        } else {
-            Stage2::ram_ro()
-        };
+        let attrs = Stage2::shared(s.writable);
         pt.map(&mut &POOL, s.ipa.raw(), s.hpa, s.size, attrs)?;
     }
     sysreg::dsb_ish();

@@ -53,9 +53,15 @@ impl Stage2 {
     pub const fn ram() -> Attrs {
         Attrs(Self::MEM_NORMAL_WB | Self::S2AP_RW | SH_INNER | AF)
     }
-    /// Read-only guest memory (executable).
-    pub const fn ram_ro() -> Attrs {
-        Attrs(Self::MEM_NORMAL_WB | Self::S2AP_RO | SH_INNER | AF)
+    /// Shared memory (data only: never executable, so a peer cannot run code another
+    /// peer wrote), read-write or read-only.
+    pub const fn shared(writable: bool) -> Attrs {
+        let ap = if writable {
+            Self::S2AP_RW
+        } else {
+            Self::S2AP_RO
+        };
+        Attrs(Self::MEM_NORMAL_WB | ap | SH_INNER | AF | XN)
     }
     /// A passed-through device: read-write, never executable.
     pub const fn device() -> Attrs {

@@ -19,6 +19,7 @@
 //! booted twice, outputs in target/bench/quick/.
 
 mod budget;
+mod doorbell;
 mod parse;
 mod report;
 mod run;
@@ -309,6 +310,26 @@ pub fn run(opts: &Options) -> Result<bool> {
         if opts.quick { " --quick" } else { "" },
     );
     let mut md = report::markdown(&outcomes, &how);
+    // The full benchmark also measures the doorbell round trip (not in --quick or
+    // --only runs).
+    let mut doorbell_ok = true;
+    if !opts.quick && opts.only.is_empty() {
+        say("=== bench doorbell: round trip between a virtual-mode and a direct-mode VM");
+        match doorbell::measure(&dir, opts.no_build, timeout, opts.verbose) {
+            Ok(d) => {
+                println!(
+                    "bench doorbell ... ok: {} round trips, min {} avg {} max {} ns",
+                    d.samples, d.min_ns, d.avg_ns, d.max_ns
+                );
+                write(&dir.join("doorbell.json"), &doorbell::json(&d));
+                md += &doorbell::markdown(&d);
+            }
+            Err(e) => {
+                println!("bench doorbell ... FAILED\n{e:#}");
+                doorbell_ok = false;
+            }
+        }
+    }
     if !budgets.is_empty() {
         md += "\n## Budgets (issue 4)\n\n";
         md += &budget::table(&budgets);
@@ -324,7 +345,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
         println!("{}", budget::table(&budgets));
     }
-    let runs_ok = outcomes.iter().all(|o| o.result.is_ok());
+    let runs_ok = outcomes.iter().all(|o| o.result.is_ok()) && doorbell_ok;
     let budgets_ok = budgets.iter().all(|c| c.verdict != Verdict::Fail);
     let failed: Vec<&str> = outcomes
         .iter()

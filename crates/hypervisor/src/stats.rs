@@ -8,7 +8,8 @@
 //! core writes. Counts are since boot (across VM restarts) and wrap at 2^64.
 //!
 //! Not counted: virtual-timer interrupts the exception vector's fast path injects by
-//! itself (arch crate, `fast.rs`), which never reach `drain`.
+//! itself (arch crate, `fast.rs`), which never reach `drain`, and the version and
+//! feature queries the HVC path answers before looking at the VM.
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -81,6 +81,17 @@ fn ensure_qemu() -> Result<()> {
     say(format!(
         "installing {QEMU_APT_PACKAGE} (apt-get update, apt-get install) ..."
     ));
+    apt_install(QEMU_APT_PACKAGE)?;
+    if !runs(QEMU) {
+        bail!("installed {QEMU_APT_PACKAGE} but `{QEMU} --version` still fails");
+    }
+    say(format!("{QEMU_APT_PACKAGE} installed"));
+    Ok(())
+}
+
+/// `apt-get update` then `apt-get install -y --no-install-recommends package`,
+/// non-interactive (the caller checked it runs as root).
+pub fn apt_install(package: &str) -> Result<()> {
     let apt = |args: &[&str]| {
         let mut c = Command::new("apt-get");
         c.args(args)
@@ -89,12 +100,7 @@ fn ensure_qemu() -> Result<()> {
         run(&mut c)
     };
     apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", QEMU_APT_PACKAGE])?;
-    if !runs(QEMU) {
-        bail!("installed {QEMU_APT_PACKAGE} but `{QEMU} --version` still fails");
-    }
-    say(format!("{QEMU_APT_PACKAGE} installed"));
-    Ok(())
+    apt(&["install", "-y", "--no-install-recommends", package])
 }
 
 fn ensure_targets(targets: &[String]) -> Result<()> {

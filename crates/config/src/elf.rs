@@ -31,15 +31,18 @@ pub struct Elf {
     pub segments: Vec<Segment>,
 }
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+/// The little-endian u16 at `off`, if `b` holds it.
+pub fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
 }
 
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+/// The little-endian u32 at `off`, if `b` holds it.
+pub fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+/// The little-endian u64 at `off`, if `b` holds it.
+pub fn u64_at(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
 }
 

@@ -5,16 +5,7 @@
 //! that is what arm64 modules are.
 
 use anyhow::{bail, ensure, Context, Result};
-
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
-}
+use rtvisor_config::elf::{u16_at, u32_at, u64_at};
 
 /// The bytes of section `name` in the ELF64 little-endian file `elf`, if it has one.
 pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {

@@ -4,10 +4,9 @@
 //! machine's own apt-get when xtask runs as root; otherwise xtask stops and prints
 //! the command to run.
 
-use crate::util::{run, say};
+use crate::util::say;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Where to look besides `$PATH` (sbin is often missing from a user's PATH).
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
@@ -51,15 +50,7 @@ pub fn ensure_tool(prog: &str, package: &str) -> Result<PathBuf> {
         );
     }
     say(format!("installing {package} for {prog} (apt-get) ..."));
-    let apt = |args: &[&str]| {
-        let mut c = Command::new("apt-get");
-        c.args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null());
-        run(&mut c)
-    };
-    apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", package])?;
+    crate::setup::apt_install(package)?;
     match find_tool(prog) {
         Some(p) => Ok(p),
         None => bail!("installed {package} but {prog} is still not found"),

@@ -241,7 +241,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/probe.toml",
         linux: false,
         elf: false,
-        about: "every forbidden access of probe is contained; the victim VM keeps counting",
+        about: "the hostile probe (44 attacks) is contained every time; the victim RT VM keeps its timer cycle, with no stray interrupt",
         run: cases::probe,
     },
     SysTest {

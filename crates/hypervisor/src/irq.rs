@@ -196,6 +196,8 @@ pub fn quiesce(me: &PerCpu) {
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
 /// list registers, and follow guest enables of HW-linked interrupts physically.
 pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
+    // The common case (an SGI, an injected interrupt) only kicks.
+    let hw = !notify.hw_changed.is_empty();
     for v in 0..CONFIG.vms[vm].cpus.len() {
         let Some(cpu) = cpu_of(vm, v) else { continue };
         if notify.kicks(v) {
@@ -203,6 +205,9 @@ pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
             if v != me {
                 gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
             }
+        }
+        if !hw {
+            continue;
         }
         for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
             let link = VMS[vm].gic.lock().hw_link(v, intid);
@@ -217,8 +222,10 @@ pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
             }
         }
     }
-    for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
-        crate::passthru::follow(vm, intid);
+    if hw {
+        for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
+            crate::passthru::follow(vm, intid);
+        }
     }
 }
 

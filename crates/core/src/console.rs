@@ -48,7 +48,8 @@ impl LineBuf {
     /// Adds one byte; calls `flush` with a complete line (without its newline) when the
     /// byte ends it or the buffer is full. Carriage returns and terminal escape
     /// sequences (ESC and the byte after it; `ESC [` through its final byte, such as a
-    /// shell's cursor query) are dropped; other control bytes except tab are shown as
+    /// shell's cursor query) are dropped, a backspace removes the last byte; other
+    /// control bytes except tab are shown as
     /// `?`, so a guest cannot drive the host terminal.
     pub fn push(&mut self, byte: u8, flush: &mut dyn FnMut(&[u8])) {
         match (self.esc, byte) {
@@ -75,6 +76,11 @@ impl LineBuf {
                 return;
             }
             b'\r' => return,
+            // Backspace takes back the last character (a shell erasing one).
+            0x08 => {
+                self.len = self.len.saturating_sub(1);
+                return;
+            }
             _ => {}
         }
         let shown = if byte == b'\t' || (0x20..0x7f).contains(&byte) {
@@ -212,6 +218,13 @@ mod tests {
         r.push(1);
         r.clear();
         assert_eq!(r.peek(), None);
+    }
+
+    #[test]
+    fn backspace_takes_back_a_character() {
+        let mut lb = LineBuf::new();
+        let out = feed(&mut lb, b"# lx\x08s\x08\x08\x08\x08\x08ok\n");
+        assert_eq!(out, [b"ok".to_vec()]);
     }
 
     #[test]

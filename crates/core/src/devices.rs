@@ -95,6 +95,9 @@ fn pl011(
         None => policy(uart.read(off, w).map(u64::from)).map(Some),
     };
     con.refill();
+    if value.is_some() && host.console_live(vm.id) {
+        host.console_partial(vm.id, con.line.pending());
+    }
     let level = con.uart.irq_level();
     drop(con);
     uart_line(me, level, vm, host);

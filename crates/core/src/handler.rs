@@ -25,6 +25,11 @@ pub trait Host {
     fn kick(&self, vm: usize, vcpu: usize);
     /// Print one complete console line of VM `vm`.
     fn console_line(&self, vm: usize, line: &[u8]);
+    /// Whether VM `vm` has the console input: then its partial line is shown as it
+    /// grows (a prompt, typed characters), through [`Host::console_partial`].
+    fn console_live(&self, vm: usize) -> bool;
+    /// The partial line of VM `vm` is now `pending` (it has the console input).
+    fn console_partial(&self, vm: usize, pending: &[u8]);
     /// VM `vm` stopped for `reason` (log it; power off when it was the last).
     fn vm_stopped(&self, vm: usize, reason: StopReason);
     /// VM `vm` was started (by the shell) after being stopped.

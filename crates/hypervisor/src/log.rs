@@ -16,7 +16,33 @@ use rtvisor_core::console::LINE_MAX;
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
 
-static UART: Mutex<()> = Mutex::new(());
+/// The UART, and the partial line of the VM with the console input that is on the
+/// terminal now, if any.
+static UART: Mutex<Open> = Mutex::new(Open {
+    vm: usize::MAX,
+    shown: 0,
+});
+
+/// A VM line shown while it grows (the VM with the console input: its prompt and
+/// what is typed appear at once). `vm` is `usize::MAX` when no line is open.
+struct Open {
+    vm: usize,
+    /// Bytes of it on the terminal, after the `[name] ` prefix.
+    shown: usize,
+}
+
+impl Open {
+    /// Ends the open line on the terminal before something else is printed; the VM's
+    /// next output starts a new `[name] ` line, and its complete line is printed
+    /// whole when it comes.
+    fn close(&mut self) {
+        if self.vm != usize::MAX {
+            let _ = Raw.write_str("\r\n");
+            self.vm = usize::MAX;
+            self.shown = 0;
+        }
+    }
+}
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 static HALTING: AtomicBool = AtomicBool::new(false);
 
@@ -59,21 +85,51 @@ pub fn enabled(level: LogLevel) -> bool {
 /// Prints `[rtvisor] <message>` as one line.
 pub fn line(level: LogLevel, args: fmt::Arguments<'_>) {
     if enabled(level) {
-        let _g = UART.lock();
+        let mut open = UART.lock();
+        open.close();
         let _ = write!(Raw, "[rtvisor] {args}\r\n");
     }
 }
 
 /// Prints one line of VM output as `[name] text`; keeps it if it carries timer-latency
 /// figures.
-pub fn vm_line(name: &str, text: &[u8]) {
+pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
     {
-        let _g = UART.lock();
-        let _ = write!(Raw, "[{name}] ");
-        text.iter().copied().for_each(uart::put);
+        let mut open = UART.lock();
+        if open.vm == vm && open.shown <= text.len() {
+            // The start of this line is on the terminal already.
+            text[open.shown..].iter().copied().for_each(uart::put);
+            open.vm = usize::MAX;
+            open.shown = 0;
+        } else {
+            open.close();
+            let _ = write!(Raw, "[{name}] ");
+            text.iter().copied().for_each(uart::put);
+        }
         let _ = Raw.write_str("\r\n");
     }
     keep_figures(name, text);
+}
+
+/// Shows the partial line `pending` of VM `vm` (it has the console input) as far as
+/// it is not on the terminal yet; a shortened line (backspace) is erased back.
+pub fn vm_partial(vm: usize, name: &str, pending: &[u8]) {
+    let mut open = UART.lock();
+    if open.vm != vm {
+        if pending.is_empty() {
+            return;
+        }
+        open.close();
+        let _ = write!(Raw, "[{name}] ");
+        open.vm = vm;
+        open.shown = 0;
+    }
+    while open.shown > pending.len() {
+        let _ = Raw.write_str("\x08 \x08");
+        open.shown -= 1;
+    }
+    pending[open.shown..].iter().copied().for_each(uart::put);
+    open.shown = pending.len();
 }
 
 /// The last line of one VM that carried [`LATENCY_MARK`], and when it came.

@@ -33,7 +33,13 @@ impl Host for HostImpl {
         }
     }
     fn console_line(&self, vm: usize, line: &[u8]) {
-        log::vm_line(CONFIG.vms[vm].name, line);
+        log::vm_line(vm, CONFIG.vms[vm].name, line);
+    }
+    fn console_live(&self, vm: usize) -> bool {
+        crate::shell::focus() == Some(vm)
+    }
+    fn console_partial(&self, vm: usize, pending: &[u8]) {
+        log::vm_partial(vm, CONFIG.vms[vm].name, pending);
     }
     fn vm_stopped(&self, vm: usize, reason: StopReason) {
         crate::passthru::vm_stop(vm);

@@ -53,6 +53,12 @@ pub fn is_input(intid: u32) -> bool {
 static FOCUS: AtomicUsize = AtomicUsize::new(NONE);
 const NONE: usize = usize::MAX;
 
+/// The VM that has the console input, if any.
+pub fn focus() -> Option<usize> {
+    let v = FOCUS.load(Ordering::Relaxed);
+    (v != NONE).then_some(v)
+}
+
 /// Gives console input to the VM the scenario names (`[hypervisor] console-input`).
 fn init_focus() {
     if let Some(vm) = CONFIG.hypervisor.console_input {

@@ -24,7 +24,7 @@ use crate::bench::print_result;
 use crate::number;
 use crate::stats::Stats;
 
-const READY: u64 = 0x5245_4144_59; // "READY"
+const READY: u64 = 0x0052_4541_4459; // "READY"
 const ANSWER: u64 = 1_000_000;
 const WAIT_US: u64 = 1_000_000;
 const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;

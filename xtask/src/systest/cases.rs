@@ -516,6 +516,35 @@ pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
     latency(c)?;
     type_line(c, "vm stop nope", t)?;
     c.expect(&Pattern::contains("[rtvisor] no VM named `nope`"), t.step)?;
+    // Console switch and back: input goes to gp (which does not read it) until
+    // Ctrl-]; a shell command typed meanwhile is not run.
+    let versions = |c: &Console| {
+        c.log()
+            .iter()
+            .filter(|l| l.starts_with("[rtvisor] rtvisor "))
+            .count()
+    };
+    let before = versions(c);
+    type_line(c, "vm console gp", t)?;
+    c.expect(
+        &Pattern::contains("[rtvisor] console input goes to vm gp; Ctrl-] returns to the shell"),
+        t.step,
+    )?;
+    c.send("version\r")?;
+    c.send("\x1d")?;
+    c.expect(
+        &Pattern::contains("[rtvisor] console input back to the shell"),
+        t.step,
+    )?;
+    type_line(c, "version", t)?;
+    c.expect(&Pattern::regex(r"^\[rtvisor\] rtvisor \d"), t.step)?;
+    let answers = versions(c) - before;
+    if answers != 1 {
+        return Err(c.fail(
+            "`version` typed while gp had the console is not run by the shell",
+            &format!("{answers} `version` answers since `vm console gp`"),
+        ));
+    }
     check_no_strays(c, rt)?;
     check_whole_lines(c, &[rt, gp])
 }

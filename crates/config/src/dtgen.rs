@@ -1,6 +1,7 @@
 //! Guest device trees: a QEMU-`virt`-shaped machine per VM (see `layout`), so any
 //! bare-metal program or kernel built for QEMU virt boots unmodified.
 
+use crate::layout::{DOORBELL_GPIO_INTID, DOORBELL_GPIO_IPA, DOORBELL_GPIO_LINES};
 use crate::layout::{DOORBELL_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME};
 use crate::layout::{VGIC_REDIST_IPA, VUART_IPA};
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
@@ -11,6 +12,9 @@ use vm_fdt::{FdtWriter, FdtWriterResult as Result};
 
 const GIC_PHANDLE: u32 = 1;
 const CLOCK_PHANDLE: u32 = 2;
+const GPIO_PHANDLE: u32 = 3;
+/// `BTN_TRIGGER_HAPPY1`: the key code of region 0's doorbell (region k: + k).
+const DOORBELL_KEY: u32 = 0x2c0;
 /// Interrupt specifier types and flags (bindings/interrupt-controller/arm,gic-v3).
 const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
@@ -142,6 +146,9 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     }
     if !vm.shared.is_empty() {
         doorbell_node(&mut f)?;
+        if vm.interrupt_mode == InterruptMode::Virtual {
+            doorbell_gpio(&mut f, &vm.shared)?;
+        }
     }
     f.end_node(root)?;
     f.finish()
@@ -163,6 +170,39 @@ fn shared_node(f: &mut FdtWriter, m: &SharedMapPlan) -> Result<()> {
     f.property_string("rtvisor,access", if m.writable { "rw" } else { "ro" })?;
     f.property_u32("rtvisor,doorbell", m.index as u32)?;
     f.end_node(node)
+}
+
+/// The doorbell GPIO (an emulated PL061) and a `gpio-keys` device on it: region
+/// k < 8's doorbell toggles line k, and Linux's stock drivers report each ring as an
+/// event of key `BTN_TRIGGER_HAPPY1 + k` on the input device `rtvisor-doorbells`.
+fn doorbell_gpio(f: &mut FdtWriter, shared: &[SharedMapPlan]) -> Result<()> {
+    let node = f.begin_node(&format!("pl061@{DOORBELL_GPIO_IPA:x}"))?;
+    f.property_string_list("compatible", strings(&["arm,pl061", "arm,primecell"]))?;
+    f.property_array_u64("reg", &[DOORBELL_GPIO_IPA, PAGE])?;
+    f.property_array_u32(
+        "interrupts",
+        &[GIC_SPI, DOORBELL_GPIO_INTID - 32, IRQ_LEVEL_HIGH],
+    )?;
+    f.property_null("gpio-controller")?;
+    f.property_u32("#gpio-cells", 2)?;
+    f.property_null("interrupt-controller")?;
+    f.property_u32("#interrupt-cells", 2)?;
+    f.property_u32("clocks", CLOCK_PHANDLE)?;
+    f.property_string("clock-names", "apb_pclk")?;
+    f.property_phandle(GPIO_PHANDLE)?;
+    f.end_node(node)?;
+    let keys = f.begin_node("rtvisor-doorbells")?;
+    f.property_string("compatible", "gpio-keys")?;
+    f.property_string("label", "rtvisor-doorbells")?;
+    for m in shared.iter().filter(|m| m.index < DOORBELL_GPIO_LINES) {
+        let key = f.begin_node(&format!("doorbell-{}", m.name))?;
+        f.property_string("label", &format!("doorbell {}", m.name))?;
+        f.property_u32("linux,code", DOORBELL_KEY + m.index as u32)?;
+        f.property_array_u32("gpios", &[GPIO_PHANDLE, m.index as u32, 0])?;
+        f.property_u32("debounce-interval", 0)?;
+        f.end_node(key)?;
+    }
+    f.end_node(keys)
 }
 
 /// The doorbell page: a write of a region's number to offset 0 rings its other peers

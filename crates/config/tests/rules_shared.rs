@@ -450,7 +450,14 @@ fn doorbell_must_not_be_a_peer_device_interrupt() {
         stats(PEERS),
     ]);
     let msg = "the doorbell of shared memory `stats` (INTID 127) is also the interrupt of device `dev@0c000000` of VM `a`";
-    let hint = "region k rings INTID 127 - k in every peer; move `stats` in the list or give the device to another VM";
+    let hint = "region k rings INTID 127 - k, and the doorbell GPIO uses INTID 111, in every peer; move `stats` in the list or give the device to another VM";
+    assert_one(&t, &s, 20, 17, msg, hint);
+    // The doorbell GPIO's INTID 111 likewise.
+    let board = std::fs::read_to_string(t.path("board.toml"))
+        .unwrap()
+        .replace("irqs = [127]", "irqs = [111]");
+    t.write("board.toml", board);
+    let msg = "the doorbell GPIO of shared memory `stats` (INTID 111) is also the interrupt of device `dev@0c000000` of VM `a`";
     assert_one(&t, &s, 20, 17, msg, hint);
     let _ = errors;
 }

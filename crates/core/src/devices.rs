@@ -20,6 +20,8 @@ pub const HYP_TIMER_INTID: u32 = 26;
 pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
 /// The emulated PL011's interrupt: SPI 1, as on QEMU `virt` (see `config::dtgen`).
 pub const VUART_INTID: u32 = 33;
+/// The doorbell GPIO's interrupt (`config::layout::DOORBELL_GPIO_INTID`).
+pub const DOORBELL_GPIO_INTID: u32 = 111;
 
 fn width(w: AccessWidth) -> Width {
     match w {
@@ -66,6 +68,7 @@ pub fn emulate(
         }
         DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
+        DeviceKind::DoorbellGpio => gpio(me, off, w, value, vm, host),
     };
     match answer {
         Ok(Some(v)) if !acc.write => {
@@ -120,18 +123,54 @@ fn doorbell(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl 
     }
 }
 
+/// The doorbell GPIO (PL061): emulated, then its interrupt line follows the model.
+fn gpio(
+    me: usize,
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) -> Answer {
+    let mut g = vm.gpio.lock();
+    let answer = match value {
+        Some(v) => policy(g.write(off, w, v as u32).map(|()| 0)).map(|_| None),
+        None => policy(g.read(off, w).map(u64::from)).map(Some),
+    };
+    let level = g.irq_level();
+    drop(g);
+    line(me, DOORBELL_GPIO_INTID, level, vm, host);
+    answer
+}
+
+/// Drives the level-sensitive virtual interrupt `intid` of VM `vm` (virtual mode
+/// only); `me` as for [`uart_line`].
+pub fn line(me: usize, intid: u32, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
+    if vm.cfg.interrupt_mode == InterruptMode::Direct {
+        return;
+    }
+    let n = vm.gic.lock().set_level(intid, 0, level);
+    if n != Notify::NONE {
+        host.vgic_changed(vm.id, me, &n);
+    }
+}
+
 /// Drives the emulated PL011's interrupt line (INTID [`VUART_INTID`], level-sensitive)
 /// into the vGIC after anything that may have changed it. `me` is the vCPU doing
 /// it, or `usize::MAX` for another CPU (console input). A direct-mode VM owns the
 /// physical GIC, so its emulated UART has no interrupt: it polls.
 pub fn uart_line(me: usize, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
-    if vm.cfg.interrupt_mode == InterruptMode::Direct {
-        return;
-    }
-    let n = vm.gic.lock().set_level(VUART_INTID, 0, level);
-    if n != Notify::NONE {
-        host.vgic_changed(vm.id, me, &n);
-    }
+    line(me, VUART_INTID, level, vm, host);
+}
+
+/// A doorbell toggles line `k` of VM `vm`'s doorbell GPIO (the caller checked `vm`
+/// is a peer of region `k`); its interrupt line follows.
+pub fn gpio_doorbell(k: u32, vm: &VmCtx<'_>, host: &impl Host) {
+    let mut g = vm.gpio.lock();
+    g.toggle_input(k);
+    let level = g.irq_level();
+    drop(g);
+    line(usize::MAX, DOORBELL_GPIO_INTID, level, vm, host);
 }
 
 /// Console input for VM `vm`: queued behind what already waits, moved into the

@@ -16,6 +16,7 @@ use crate::vm::{Kicks, StopReason, VmLife};
 use rtvisor_addr::Ipa;
 use rtvisor_config::tables::{InterruptMode, RestartPolicy, VmConfig};
 use rtvisor_vdev::pl011::Pl011;
+use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::vgic::{Notify, VGic};
 use rtvisor_vdev::{gicpass, Width};
 
@@ -134,6 +135,8 @@ pub struct VmCtx<'a> {
     pub regions: &'a [Region],
     /// Its virtual GIC (the model; unused in direct mode but for reset).
     pub gic: &'a Mutex<VGic>,
+    /// Its doorbell GPIO.
+    pub gpio: &'a Mutex<Pl061>,
     /// The MPIDR affinity each vCPU sees (index = vCPU): its index in virtual mode, the
     /// core's real MPIDR in direct mode.
     pub mpidrs: &'a [u64],

@@ -16,6 +16,8 @@ pub enum DeviceKind {
     /// The doorbell page: a 32-bit write of a shared-memory region's number to
     /// offset 0 rings it (as the DOORBELL_RING hypercall does).
     Doorbell,
+    /// The doorbell GPIO, an emulated PL061 whose lines the doorbells toggle.
+    DoorbellGpio,
 }
 
 /// One emulated region.

@@ -6,12 +6,20 @@
 //! physical GIC, so the physical SPI of the same number is made pending; it is set up
 //! (edge, routed to the VM's first core, enabled) when the VM starts and taken back
 //! when it stops, so no doorbell of a previous run is delivered to the next.
+//!
+//! A virtual-mode peer also has the doorbell GPIO: ringing region k < 8 toggles its
+//! line k, which a stock Linux turns into an input event (`gpio-keys`).
+
+/// Regions whose doorbell also has a GPIO line (`config::layout::DOORBELL_GPIO_LINES`).
+const DOORBELL_GPIO_LINES: usize = 8;
 
 use crate::config::CONFIG;
 use crate::irq::{self, cpu_of};
-use crate::vms::VMS;
+use crate::run::HostImpl;
+use crate::vms::{self, VMS};
 use core::sync::atomic::Ordering;
 use rtvisor_arch_aarch64::spi;
+use rtvisor_core::devices;
 use rtvisor_core::vm::VmState;
 
 /// VM `from` rings region `index`; `false` when it is not a peer of it.
@@ -35,6 +43,11 @@ pub fn ring(from: usize, index: u64) -> bool {
         } else {
             let n = VMS[vm].gic.lock().inject(m.doorbell, 0);
             irq::vgic_changed(vm, usize::MAX, &n);
+            if m.index < DOORBELL_GPIO_LINES {
+                vms::with_ctx(vm, |ctx| {
+                    devices::gpio_doorbell(m.index as u32, ctx, &HostImpl)
+                });
+            }
         }
     }
     true

@@ -138,6 +138,7 @@ fn load_vm(vm: usize, me: usize) {
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
     VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
     VMS[vm].console.lock().reset();
+    *VMS[vm].gpio.lock() = rtvisor_vdev::pl061::Pl061::new();
     let mut gic = VMS[vm].gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {

@@ -10,6 +10,7 @@ use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::mmio::{DeviceKind, Region};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
+use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
 
 /// One VM's run-time state.
@@ -21,6 +22,8 @@ pub struct VmRt {
     pub console: Mutex<Console>,
     /// Its virtual GIC.
     pub gic: Mutex<VGic>,
+    /// Its doorbell GPIO.
+    pub gpio: Mutex<Pl061>,
     /// Root of its stage-2 tables (set once at boot).
     pub stage2_root: AtomicU64,
     /// CNTVOFF of all its vCPUs: the physical count when it last (re)started, so its
@@ -34,6 +37,7 @@ impl VmRt {
             life: VmLife::new(),
             console: Mutex::new(Console::new()),
             gic: Mutex::new(VGic::new()),
+            gpio: Mutex::new(Pl061::new()),
             stage2_root: AtomicU64::new(0),
             cntvoff: AtomicU64::new(0),
         }
@@ -49,11 +53,13 @@ pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 pub const VGICD_BASE: Ipa = Ipa::new(0x0800_0000);
 /// Guest-physical base of the doorbell page (`rtvisor_config::layout::DOORBELL_IPA`).
 pub const DOORBELL_BASE: Ipa = Ipa::new(0x0901_0000);
+/// Guest-physical base of the doorbell GPIO (`rtvisor_config::layout::DOORBELL_GPIO_IPA`).
+pub const DOORBELL_GPIO_BASE: Ipa = Ipa::new(0x0902_0000);
 /// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.
 pub const VGICR_BASE: Ipa = Ipa::new(0x080a_0000);
 
 /// The emulated regions of a VM, sorted by base.
-pub fn regions(cfg: &VmConfig) -> [Region; 4] {
+pub fn regions(cfg: &VmConfig) -> [Region; 5] {
     [
         Region {
             base: VGICD_BASE,
@@ -74,6 +80,11 @@ pub fn regions(cfg: &VmConfig) -> [Region; 4] {
             base: DOORBELL_BASE,
             size: 0x1000,
             kind: DeviceKind::Doorbell,
+        },
+        Region {
+            base: DOORBELL_GPIO_BASE,
+            size: 0x1000,
+            kind: DeviceKind::DoorbellGpio,
         },
     ]
 }
@@ -110,6 +121,7 @@ pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
         console: &rt.console,
         regions: &regions,
         gic: &rt.gic,
+        gpio: &rt.gpio,
         mpidrs: &mpidrs[..cfg.cpus.len().min(MAX_VCPUS)],
     })
 }

@@ -19,6 +19,7 @@
 
 pub mod gicpass;
 pub mod pl011;
+pub mod pl061;
 pub mod regs;
 pub mod vgic;
 

@@ -21,27 +21,47 @@ pub const APPLETS: &[&str] = &[
     "devmem", "tr",
 ];
 
-/// `/bin/rtstats`: prints the RT VM's latest timer statistics from the shared-memory
-/// region `rt-stats` (rtbench `stats=`; docs/interfaces-draft.md). Debian's kernel has
-/// no uio_pdrv_genirq, so it reads the region through /dev/mem (`devmem`); the region
-/// is not RAM, so STRICT_DEVMEM allows it. The sequence number is read before and
-/// after the figures, and the read is retried while the writer is mid-update.
+/// `/bin/rtstats [-w N]`: prints the RT VM's latest timer statistics from the
+/// shared-memory region `rt-stats` (rtbench `stats=`; docs/interfaces-draft.md); with
+/// `-w N` it waits for N doorbells and prints the figures after each.
+///
+/// Debian's kernel has no uio_pdrv_genirq, so the region is read through /dev/mem
+/// (`devmem`; it is not RAM, so STRICT_DEVMEM allows it), and the doorbell arrives as
+/// an input event: the doorbell GPIO's `gpio-keys` device `rtvisor-doorbells`
+/// (evdev). A read blocks until a doorbell, which comes as two events of 24 bytes
+/// (the key and the report that ends it); nothing polls. The sequence number is read before and after the figures, and the read is
+/// retried while the writer is mid-update.
 pub const RTSTATS: &str = r#"#!/bin/sh
 node=$(ls -d /proc/device-tree/uio-rt-stats@* 2>/dev/null | head -n 1)
 if [ -z "$node" ]; then echo "rtstats: no rt-stats region"; exit 1; fi
 base=$((0x${node##*@}))
 rd() { echo $(($(devmem $((base + 8 * $1)) 64))); }
-if [ "$(devmem $base 64)" != "0x5354415453565452" ]; then
-    echo "rtstats: no figures yet"; exit 1
-fi
-for try in 1 2 3 4 5; do
-    s1=$(rd 1); n=$(rd 2); min=$(rd 3); avg=$(rd 4); max=$(rd 5); s2=$(rd 1)
-    if [ "$s1" = "$s2" ] && [ $((s1 % 2)) = 0 ]; then
-        echo "rtstats: seq=$((s1 / 2)) samples=$n min_ns=$min avg_ns=$avg max_ns=$max"
-        exit 0
+show() {
+    if [ "$(devmem $base 64)" != "0x5354415453565452" ]; then
+        echo "rtstats: no figures yet"; return 1
     fi
+    for try in 1 2 3 4 5; do
+        s1=$(rd 1); n=$(rd 2); min=$(rd 3); avg=$(rd 4); max=$(rd 5); s2=$(rd 1)
+        if [ "$s1" = "$s2" ] && [ $((s1 % 2)) = 0 ]; then
+            echo "rtstats: seq=$((s1 / 2)) samples=$n min_ns=$min avg_ns=$avg max_ns=$max"
+            return 0
+        fi
+    done
+    echo "rtstats: the writer kept changing the figures"; return 1
+}
+if [ "$1" != "-w" ]; then show; exit; fi
+ev=
+for d in /sys/class/input/event*; do
+    if grep -qx rtvisor-doorbells "$d/device/name" 2>/dev/null; then ev=/dev/input/${d##*/}; fi
 done
-echo "rtstats: the writer kept changing the figures"; exit 1
+if [ -z "$ev" ]; then echo "rtstats: no rtvisor-doorbells input device"; exit 1; fi
+i=0
+while [ $i -lt "${2:-1}" ]; do
+    dd if="$ev" bs=48 count=1 of=/dev/null 2>/dev/null
+    i=$((i + 1))
+    echo "rtstats: doorbell $i"
+    show
+done
 "#;
 
 /// Module parameters `/init` passes to `insmod`.

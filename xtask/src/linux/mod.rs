@@ -50,6 +50,9 @@ pub const WANTED_MODULES: &[&str] = &[
     "ext4",
     "uio",
     "uio_pdrv_genirq",
+    // The doorbell GPIO's key events reach user space through these.
+    "evdev",
+    "gpio_keys",
 ];
 
 /// Wanted modules this kernel may lack; then they are reported, not an error. Debian
@@ -58,7 +61,7 @@ pub const WANTED_MODULES: &[&str] = &[
 pub const OPTIONAL_MODULES: &[&str] = &["uio_pdrv_genirq"];
 
 /// Bump when the way the outputs are built changes, to force a rebuild from the cache.
-const BUILD_VERSION: u32 = 2;
+const BUILD_VERSION: u32 = 3;
 
 /// Everything needed to boot the guest.
 #[derive(Debug, Clone)]

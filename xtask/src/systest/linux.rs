@@ -80,15 +80,30 @@ fn shell_answers(c: &mut Console, t: &Timeouts) -> Result<()> {
     rt_stats(c, t)
 }
 
-/// `rtstats` prints figures `rt` published in shared memory: the same as one of the
-/// summaries `rt` printed on its own console.
+/// `rtstats -w 2` waits for two doorbells from `rt` (input events of the doorbell
+/// GPIO) and prints the figures `rt` published in shared memory after each: newer
+/// each time, and the same as a summary `rt` printed on its own console.
 fn rt_stats(c: &mut Console, t: &Timeouts) -> Result<()> {
-    type_cmd(c, "rtstats")?;
+    type_cmd(c, "rtstats -w 2")?;
     let re = Regex::new(&format!(
         r"^\[{LINUX}\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$"
     ))
     .expect("valid regex");
+    c.expect(&exact("rtstats: doorbell 1"), t.step)?;
+    let first = c.expect(&Pattern::Regex(re.clone()), t.step)?;
+    c.expect(&exact("rtstats: doorbell 2"), t.step)?;
     let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
+    let seq = |i: usize| -> u64 {
+        re.captures(c.line(i))
+            .and_then(|m| m["seq"].parse().ok())
+            .unwrap_or(0)
+    };
+    if seq(at) <= seq(first) {
+        return Err(c.fail(
+            "a newer summary after each doorbell",
+            &format!("seq {} then {}", seq(first), seq(at)),
+        ));
+    }
     let m = re.captures(c.line(at)).expect("matched above");
     let want = format!(
         "[{RT}] rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} ",

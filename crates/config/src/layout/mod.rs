@@ -22,6 +22,7 @@
 //!   0x0900_0000  emulated PL011 (4 KiB)
 //!   0x0901_0000  emulated doorbell page (4 KiB; write a shared-memory region's
 //!                index to the register at 0 to ring its other peers)
+//!   0x0902_0000  emulated PL061, the doorbell GPIO (4 KiB, INTID 111)
 //!   devices      1:1 at their host addresses, whole 4 KiB pages
 //!   0x1000_0000  shared-memory window (to 0x4000_0000): each [[shared-memory]] region
 //!                the VM is a peer of and gives no `ipa`, first fit in declaration
@@ -61,6 +62,14 @@ pub const DOORBELL_IPA: u64 = 0x0901_0000;
 pub const DOORBELL_TOP_INTID: u32 = 127;
 /// Most `[[shared-memory]]` regions (each needs a doorbell INTID below the top).
 pub const MAX_SHARED_REGIONS: usize = 16;
+/// The doorbell GPIO (an emulated PL061) of a virtual-mode VM with shared memory:
+/// ringing region k < 8 also toggles its line k, which Linux's stock `gpio-keys`
+/// turns into an input event user space can wait for.
+pub const DOORBELL_GPIO_IPA: u64 = 0x0902_0000;
+/// The doorbell GPIO's interrupt (an SPI, just below the doorbells).
+pub const DOORBELL_GPIO_INTID: u32 = 111;
+/// Regions with a doorbell GPIO line (the PL061 has 8).
+pub const DOORBELL_GPIO_LINES: usize = 8;
 /// vGIC distributor.
 pub const VGIC_DIST_IPA: u64 = 0x0800_0000;
 /// vGIC distributor size.

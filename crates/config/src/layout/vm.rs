@@ -194,7 +194,7 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
 }
 
 /// The emulated devices in a VM's guest-physical map: (what, base, size).
-pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 4] {
+pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 5] {
     [
         (
             "the emulated GIC distributor",
@@ -208,6 +208,7 @@ pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 4] {
         ),
         ("the emulated PL011", VUART_IPA, PAGE),
         ("the doorbell page", super::DOORBELL_IPA, PAGE),
+        ("the doorbell GPIO", super::DOORBELL_GPIO_IPA, PAGE),
     ]
 }
 

@@ -4,7 +4,8 @@
 
 use super::vms::suggest_name;
 use crate::diag::{closest, Diagnostic};
-use crate::layout::{doorbell_intid, hv_region, DOORBELL_TOP_INTID, IPA_LIMIT, MAX_SHARED_REGIONS};
+use crate::layout::{doorbell_intid, hv_region, DOORBELL_GPIO_INTID, DOORBELL_TOP_INTID};
+use crate::layout::{IPA_LIMIT, MAX_SHARED_REGIONS};
 use crate::load::Inputs;
 use crate::schema::{AccessSpec, SharedMemorySpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
@@ -42,7 +43,7 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
         out.push(src.diag(r.name.span(), msg, hint));
         return;
     }
-    let intid = doorbell_intid(i);
+    let doorbell = doorbell_intid(i);
     for p in r.peers.get_ref() {
         let Some(vm) = inp
             .scenario
@@ -52,21 +53,27 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
         else {
             continue;
         };
-        let clash = vm.devices.iter().find(|d| {
-            inp.board.device.iter().any(|b| {
-                b.name.get_ref() == d.get_ref() && b.irqs.iter().any(|q| *q.get_ref() == intid)
-            })
-        });
-        if let Some(d) = clash {
-            let msg = format!(
-                "the doorbell of shared memory `{n}` (INTID {intid}) is also the interrupt of device `{}` of VM `{}`",
-                d.get_ref(),
-                vm.name.get_ref()
-            );
-            let hint = format!(
-                "region k rings INTID {DOORBELL_TOP_INTID} - k in every peer; move `{n}` in the list or give the device to another VM"
-            );
-            out.push(src.diag(p.vm.span(), msg, hint));
+        // Its doorbell, and the doorbell GPIO's interrupt every peer has.
+        for (what, intid) in [
+            ("doorbell", doorbell),
+            ("doorbell GPIO", DOORBELL_GPIO_INTID),
+        ] {
+            let clash = vm.devices.iter().find(|d| {
+                inp.board.device.iter().any(|b| {
+                    b.name.get_ref() == d.get_ref() && b.irqs.iter().any(|q| *q.get_ref() == intid)
+                })
+            });
+            if let Some(d) = clash {
+                let msg = format!(
+                    "the {what} of shared memory `{n}` (INTID {intid}) is also the interrupt of device `{}` of VM `{}`",
+                    d.get_ref(),
+                    vm.name.get_ref()
+                );
+                let hint = format!(
+                    "region k rings INTID {DOORBELL_TOP_INTID} - k, and the doorbell GPIO uses INTID {DOORBELL_GPIO_INTID}, in every peer; move `{n}` in the list or give the device to another VM"
+                );
+                out.push(src.diag(p.vm.span(), msg, hint));
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-ping.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-ping.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1877);
+    const _: () = assert!(VM0_DTB.len() == 2470);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-pong.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-pong.dtb");
@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xa758de5d264df35b,
-        payload_fingerprint: 0x413a14c85dd59b7f,
+        payload_fingerprint: 0xe72bb386b5c06aa0,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -82,11 +82,12 @@ impl fmt::Display for Addr {
 
 /// Short names of the emulated devices; one missing here shows its lower-cased
 /// `Debug` name.
-const DEVICE_NAMES: [(DeviceKind, &str); 4] = [
+const DEVICE_NAMES: [(DeviceKind, &str); 5] = [
     (DeviceKind::GicDist, "gicd"),
     (DeviceKind::GicRedist, "gicr"),
     (DeviceKind::Pl011, "pl011"),
     (DeviceKind::Doorbell, "doorbell"),
+    (DeviceKind::DoorbellGpio, "pl061"),
 ];
 
 fn device_name(kind: DeviceKind) -> Small {

@@ -224,6 +224,13 @@ fn vgic(
     }
 }
 
+/// Whether SPI `intid` is the VM's: raised by one of its devices, or one of its
+/// doorbells.
+fn owns_spi(vm: &VmCtx<'_>, intid: u32) -> bool {
+    vm.cfg.devices.iter().any(|d| d.irqs.contains(&intid))
+        || vm.cfg.shared.iter().any(|m| m.doorbell == intid)
+}
+
 /// Direct mode: the filtered physical access.
 fn direct_access(
     redist: Option<usize>,
@@ -237,7 +244,7 @@ fn direct_access(
     let action = match redist {
         Some(v) if v >= nvcpus => return value.is_none().then_some(0),
         Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_PRIVATE),
-        None => gicpass::dist(off, w, value.is_some()),
+        None => gicpass::dist(off, w, value.is_some(), |intid| owns_spi(vm, intid)),
     };
     match (action, value) {
         (gicpass::Action::Value(v), None) => Some(v),
@@ -245,6 +252,14 @@ fn direct_access(
             const TYPER: u64 = 0x8;
             let typer = host.gic_hw_read(vm.id, redist, TYPER, Width::Double);
             Some(gicpass::typer_view(typer, last, off - TYPER, w))
+        }
+        (gicpass::Action::Route { intid }, Some(v)) => {
+            if gicpass::route_allowed(v, vm.mpidrs) {
+                host.gic_hw_write(vm.id, None, off, w, v);
+            } else {
+                host.contained(vm.id, crate::handler::Contained::BadRoute(intid));
+            }
+            None
         }
         (gicpass::Action::Hw { mask, .. }, None) => {
             Some(host.gic_hw_read(vm.id, redist, off, w) & mask)

@@ -73,6 +73,9 @@ pub enum Contained {
     UnknownCall(u32),
     /// A doorbell-page write naming a region the VM is no peer of: ignored.
     BadDoorbell(u64),
+    /// Direct mode: a GICD_IROUTER write routing the VM's SPI to a core that is not
+    /// the VM's: ignored.
+    BadRoute(u32),
 }
 
 /// The emulated console of a VM: the PL011 model and the line being assembled.

@@ -4,8 +4,9 @@
 //!
 //! Virtual mode: injected into the peer's vGIC. Direct mode: the peer owns the
 //! physical GIC, so the physical SPI of the same number is made pending; it is set up
-//! (edge, routed to the VM's first core, enabled) when the VM starts and taken back
-//! when it stops, so no doorbell of a previous run is delivered to the next.
+//! (edge, routed to the VM's first core, disabled until the guest enables it through
+//! the distributor filter) when the VM starts and taken back when it stops, so no
+//! doorbell of a previous run is delivered to the next.
 //!
 //! A virtual-mode peer also has the doorbell GPIO: ringing region k < 8 toggles its
 //! line k, which a stock Linux turns into an input event (`gpio-keys`).
@@ -53,7 +54,8 @@ pub fn ring(from: usize, index: u64) -> bool {
     true
 }
 
-/// At a (re)start of direct-mode VM `vm`: its doorbell SPIs, edge, on its first core.
+/// At a (re)start of direct-mode VM `vm`: its doorbell SPIs, edge, routed to its first
+/// core, disabled until the guest enables them.
 pub fn vm_start(vm: usize) {
     if !irq::is_direct(vm) {
         return;
@@ -63,7 +65,6 @@ pub fn vm_start(vm: usize) {
     };
     for m in CONFIG.vms[vm].shared {
         spi::configure(m.doorbell, true, first);
-        spi::set_enabled(m.doorbell, true);
     }
 }
 

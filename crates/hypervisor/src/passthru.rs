@@ -6,8 +6,9 @@
 //! whichever CPU takes it (priority drop only) and injected into the owner's model;
 //! the guest's EOI deactivates it through the HW list register.
 //!
-//! Direct mode: the guest cannot configure SPIs (the distributor filter refuses it),
-//! so the hypervisor enables them at VM start, routed to the VM's first core.
+//! Direct mode: the guest drives its SPIs' distributor bits itself (enable, pending,
+//! active, priority, trigger, a route to one of its own cores: `gicpass::dist`); at
+//! VM start the hypervisor leaves them disabled, routed to the VM's first core.
 //!
 //! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
 //! deactivated), so nothing of the old run is delivered to the new one.
@@ -49,9 +50,7 @@ pub fn vm_start(vm: usize) {
     let direct = irq::is_direct(vm);
     for (intid, edge) in spis(vm) {
         spi::configure(intid, edge, first);
-        if direct {
-            spi::set_enabled(intid, true);
-        } else {
+        if !direct {
             let _ = VMS[vm].gic.lock().set_hw(intid, 0, intid);
         }
     }

@@ -1,8 +1,10 @@
 //! The GICv3 seen by a VM in *direct* interrupt mode: its cores' private interrupts
-//! are real, so accesses to its redistributors reach the hardware, filtered so that a
-//! guest can never touch what the hypervisor keeps for itself (its Group-0 SGIs) or
-//! what belongs to another partition (SPIs it does not own, the distributor's global
-//! control). This module only decides; the caller performs the physical access.
+//! and the SPIs of its own devices (and doorbells) are real, so accesses to its
+//! redistributors and to those SPIs' distributor bits reach the hardware, filtered so
+//! that a guest can never touch what the hypervisor keeps for itself (its Group-0
+//! PPIs and SGIs) or what belongs to another partition (other SPIs, the
+//! distributor's global control, a route to a core that is not the VM's). This module
+//! only decides; the caller performs the physical access.
 //!
 //! Registers are described in sorted tables, one row per register or register array,
 //! and found by binary search.
@@ -37,6 +39,12 @@ pub enum Action {
         /// Whether this is the VM's last redistributor frame.
         last: bool,
     },
+    /// A 64-bit write of GICD_IROUTER of `intid`, an SPI the VM owns: the caller
+    /// writes it only if it names one of the VM's cores (Interrupt_Routing_Mode 0).
+    Route {
+        /// The SPI.
+        intid: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +65,12 @@ enum Kind {
     Typer,
     /// GICD_CTLR: affinity routing and Group 1 shown enabled; the hypervisor owns it.
     DistCtlr,
+    /// Two bits per INTID, read-write (GICD_ICFGR).
+    Config,
+    /// One bit per INTID, readable, writes ignored (GICD_IGROUPR: all Group 1).
+    BitsRo,
+    /// 64 bits per INTID (GICD_IROUTER<n>, n >= 32).
+    Router,
 }
 
 #[derive(Debug)]
@@ -90,20 +104,26 @@ const REDIST: &[Row] = &[
     row(SGI_BASE + 0xd00, 4, Kind::Raz),       // IGRPMODR0
 ];
 
-/// Distributor registers. A direct VM owns no SPI yet, so every per-interrupt register
-/// reads as zero and ignores writes; the identification registers are real.
+/// Distributor registers. Per-interrupt registers reach the hardware for the bits of
+/// the SPIs the VM owns (the `owns` predicate of [`dist`]); every other bit reads as
+/// zero and ignores writes. The identification registers are real.
 const DIST: &[Row] = &[
-    row(0x0000, 4, Kind::DistCtlr), // GICD_CTLR
-    row(0x0004, 4, Kind::ReadOnly), // GICD_TYPER
-    row(0x0008, 4, Kind::ReadOnly), // GICD_IIDR
-    row(0x000c, 4, Kind::ReadOnly), // GICD_TYPER2
-    row(0x0080, 0x80, Kind::Raz),   // IGROUPR
-    row(0x0100, 0x400, Kind::Raz),  // ISENABLER .. ICACTIVER
-    row(0x0400, 0x400, Kind::Raz),  // IPRIORITYR
-    row(0x0c00, 0x100, Kind::Raz),  // ICFGR
-    row(0x0d00, 0x80, Kind::Raz),   // IGRPMODR
-    row(0x6100, 0x2000, Kind::Raz), // IROUTER
-    row(0xffe8, 4, Kind::ReadOnly), // GICD_PIDR2
+    row(0x0000, 4, Kind::DistCtlr),    // GICD_CTLR
+    row(0x0004, 4, Kind::ReadOnly),    // GICD_TYPER
+    row(0x0008, 4, Kind::ReadOnly),    // GICD_IIDR
+    row(0x000c, 4, Kind::ReadOnly),    // GICD_TYPER2
+    row(0x0080, 0x80, Kind::BitsRo),   // IGROUPR
+    row(0x0100, 0x80, Kind::SetClear), // ISENABLER
+    row(0x0180, 0x80, Kind::SetClear), // ICENABLER
+    row(0x0200, 0x80, Kind::SetClear), // ISPENDR
+    row(0x0280, 0x80, Kind::SetClear), // ICPENDR
+    row(0x0300, 0x80, Kind::SetClear), // ISACTIVER
+    row(0x0380, 0x80, Kind::SetClear), // ICACTIVER
+    row(0x0400, 0x400, Kind::Bytes),   // IPRIORITYR
+    row(0x0c00, 0x100, Kind::Config),  // ICFGR
+    row(0x0d00, 0x80, Kind::Raz),      // IGRPMODR
+    row(0x6100, 0x1f00, Kind::Router), // IROUTER32..1019
+    row(0xffe8, 4, Kind::ReadOnly),    // GICD_PIDR2
 ];
 
 fn find(table: &[Row], off: u64) -> Option<&Row> {
@@ -121,18 +141,22 @@ fn find_access(table: &[Row], off: u64, width: Width) -> Option<&Row> {
 }
 
 /// The guest-owned bits of `width` bytes at byte `at` of a register whose INTID `n`
-/// has `bits` bits at bit `n * bits` (INTIDs counted from `first`).
-fn owned(reserved: u32, at: u64, width: Width, bits: u64, first: u64) -> u64 {
+/// has `bits` bits at bit `n * bits` (INTIDs counted from `first`); `guest` says
+/// whether the VM owns an INTID.
+fn owned(at: u64, width: Width, bits: u64, first: u64, guest: impl Fn(u64) -> bool) -> u64 {
     let mut mask = 0u64;
     for b in 0..width.bytes() * 8 {
         let bit = (at + b / 8) * 8 + b % 8;
-        let intid = first + bit / bits;
-        let guest = intid >= 32 || reserved & (1 << intid) == 0;
-        if guest {
+        if guest(first + bit / bits) {
             mask |= 1 << b;
         }
     }
     mask
+}
+
+/// Private INTIDs a direct VM owns: all but the `reserved` ones.
+fn private(reserved: u32) -> impl Fn(u64) -> bool {
+    move |intid| intid >= 32 || reserved & (1 << intid) == 0
 }
 
 /// The action for an access to a direct VM's redistributor at `off` (inside its 128 KiB
@@ -149,9 +173,9 @@ pub fn redist(off: u64, width: Width, write: bool, last: bool, reserved: u32) ->
     let at = off - r.offset;
     let hw = |mask: u64, rmw: bool| Action::Hw { mask, rmw };
     match (r.kind, write) {
-        (Kind::Bits, _) => hw(owned(reserved, at, width, 1, 0), true),
-        (Kind::SetClear, _) => hw(owned(reserved, at, width, 1, 0), false),
-        (Kind::Bytes, _) => hw(owned(reserved, at, width, 8, 0), true),
+        (Kind::Bits, _) => hw(owned(at, width, 1, 0, private(reserved)), true),
+        (Kind::SetClear, _) => hw(owned(at, width, 1, 0, private(reserved)), false),
+        (Kind::Bytes, _) => hw(owned(at, width, 8, 0, private(reserved)), true),
         (Kind::PpiConfig, _) => hw(width.mask(), true),
         (Kind::ReadOnly, false) => hw(width.mask(), false),
         (Kind::Typer, false) => Action::Typer { last },
@@ -160,20 +184,55 @@ pub fn redist(off: u64, width: Width, write: bool, last: bool, reserved: u32) ->
     }
 }
 
-/// The action for an access to the distributor by a direct VM.
-pub fn dist(off: u64, width: Width, write: bool) -> Action {
+/// The action for an access to the distributor by a direct VM, which owns the SPIs
+/// for which `owns` holds.
+pub fn dist(off: u64, width: Width, write: bool, owns: impl Fn(u32) -> bool) -> Action {
     const CTLR_SHOWN: u64 = (1 << 1) | (1 << 4) | (1 << 6); // Grp1, ARE, DS
-    match find_access(DIST, off, width).map(|r| (r.kind, off - r.offset)) {
-        Some((Kind::ReadOnly, _)) if !write => Action::Hw {
-            mask: width.mask(),
-            rmw: false,
-        },
-        Some((Kind::DistCtlr, at)) if !write => {
-            Action::Value(CTLR_SHOWN >> (at * 8) & width.mask())
+    let spi = |intid: u64| intid >= 32 && u32::try_from(intid).is_ok_and(&owns);
+    let hw = |mask: u64, rmw: bool| match mask {
+        0 if write => Action::Ignore,
+        0 => Action::Value(0),
+        _ => Action::Hw { mask, rmw },
+    };
+    let Some(r) = find_access(DIST, off, width) else {
+        return if write {
+            Action::Ignore
+        } else {
+            Action::Value(0)
+        };
+    };
+    let at = off - r.offset;
+    match (r.kind, write) {
+        (Kind::ReadOnly, false) => hw(width.mask(), false),
+        (Kind::DistCtlr, false) => Action::Value(CTLR_SHOWN >> (at * 8) & width.mask()),
+        (Kind::BitsRo, false) => hw(owned(at, width, 1, 0, spi), false),
+        (Kind::SetClear, _) => hw(owned(at, width, 1, 0, spi), false),
+        (Kind::Bytes, _) => hw(owned(at, width, 8, 0, spi), true),
+        (Kind::Config, _) => hw(owned(at, width, 2, 0, spi), true),
+        (Kind::Router, _) => {
+            let intid = 32 + at / 8;
+            match (spi(intid), write) {
+                (false, _) => hw(0, false),
+                (true, false) => hw(width.mask(), false),
+                // Only a whole aligned 64-bit write can be checked as one route.
+                (true, true) if width == Width::Double && at % 8 == 0 => Action::Route {
+                    intid: intid as u32,
+                },
+                (true, true) => Action::Ignore,
+            }
         }
-        _ if write => Action::Ignore,
-        _ => Action::Value(0),
+        (_, true) => Action::Ignore,
+        (_, false) => Action::Value(0),
     }
+}
+
+/// Whether a GICD_IROUTER value a direct VM writes routes only to one of its cores
+/// (`mpidrs`, the cores' affinities): Interrupt_Routing_Mode 0 and an affinity in the
+/// list.
+pub fn route_allowed(value: u64, mpidrs: &[u64]) -> bool {
+    const IRM: u64 = 1 << 31;
+    const AFF: u64 = 0xff_00ff_ffff;
+    value & IRM == 0 && value & !AFF == 0 && mpidrs.iter().any(|&m| m & AFF == value)
 }
 
 /// The part of a 64-bit GICR_TYPER value `typer` an access of `width` at byte `at`

@@ -77,19 +77,22 @@ fn control_registers_are_not_the_guests() {
         redist(0x14, Width::Word, false, true, HYP),
         Action::Value(0)
     );
-    assert_eq!(dist(0x0, Width::Word, true), Action::Ignore);
-    assert_eq!(dist(0x0, Width::Word, false), Action::Value(0x52));
+    assert_eq!(dist(0x0, Width::Word, true, none), Action::Ignore);
+    assert_eq!(dist(0x0, Width::Word, false, none), Action::Value(0x52));
     assert_eq!(
-        dist(0x4, Width::Word, false),
+        dist(0x4, Width::Word, false, none),
         Action::Hw {
             mask: 0xffff_ffff,
             rmw: false
         }
     );
     // SPIs a direct VM does not own read as zero and ignore writes.
-    assert_eq!(dist(0x104, Width::Word, true), Action::Ignore);
-    assert_eq!(dist(0x104, Width::Word, false), Action::Value(0));
-    assert_eq!(dist(0x6100 + 8 * 40, Width::Double, true), Action::Ignore);
+    assert_eq!(dist(0x104, Width::Word, true, none), Action::Ignore);
+    assert_eq!(dist(0x104, Width::Word, false, none), Action::Value(0));
+    assert_eq!(
+        dist(0x6100 + 8 * 40, Width::Double, true, none),
+        Action::Ignore
+    );
 }
 
 #[test]
@@ -122,7 +125,11 @@ fn unknown_offsets_never_reach_the_hardware() {
             );
             assert_eq!(mask & !width.mask(), 0);
         }
-        let _ = dist(off, width, write);
+        // The distributor: only the owned SPIs' bits (INTIDs 72..79) ever pass.
+        let a = dist(off % 0x1_0000, width, write, virtio);
+        if let Action::Hw { mask, .. } = a {
+            assert_eq!(mask & !width.mask(), 0);
+        }
     }
 }
 
@@ -142,4 +149,92 @@ fn direct_sgis_reach_only_the_vms_cores() {
     );
     // The hypervisor's SGIs are never sent for a guest.
     assert_eq!(sgi_targets(15 << 24 | 1 << 40, 0, &cores, HYP).0, 0);
+}
+
+fn none(_: u32) -> bool {
+    false
+}
+
+/// A VM owning the SPIs 72..=79 (the virtio page of QEMU virt).
+fn virtio(intid: u32) -> bool {
+    (72..=79).contains(&intid)
+}
+
+#[test]
+fn a_direct_vm_reaches_the_bits_of_its_own_spis_only() {
+    // ISENABLER2 holds INTIDs 64..95: bits 8..15 are the VM's.
+    assert_eq!(
+        dist(0x108, Width::Word, true, virtio),
+        Action::Hw {
+            mask: 0xff00,
+            rmw: false
+        }
+    );
+    // ICENABLER1 (32..63): none of them.
+    assert_eq!(dist(0x184, Width::Word, true, virtio), Action::Ignore);
+    assert_eq!(dist(0x184, Width::Word, false, virtio), Action::Value(0));
+    // IPRIORITYR of INTIDs 72..75 (one word) is all the VM's; 68..71 none.
+    assert_eq!(
+        dist(0x400 + 72, Width::Word, true, virtio),
+        Action::Hw {
+            mask: 0xffff_ffff,
+            rmw: true
+        }
+    );
+    assert_eq!(dist(0x400 + 68, Width::Word, true, virtio), Action::Ignore);
+    // ICFGR4 covers 64..79: the upper 16 bits (72..79) are the VM's.
+    assert_eq!(
+        dist(0xc00 + 16, Width::Word, true, virtio),
+        Action::Hw {
+            mask: 0xffff_0000,
+            rmw: true
+        }
+    );
+    // IGROUPR is read through for owned bits, never written.
+    assert_eq!(
+        dist(0x88, Width::Word, false, virtio),
+        Action::Hw {
+            mask: 0xff00,
+            rmw: false
+        }
+    );
+    assert_eq!(dist(0x88, Width::Word, true, virtio), Action::Ignore);
+    // SGIs and PPIs are never the distributor's to give, whatever `owns` says.
+    assert_eq!(dist(0x100, Width::Word, true, |_| true), Action::Ignore);
+    assert_eq!(
+        dist(0x6000 + 8 * 27, Width::Double, true, |_| true),
+        Action::Ignore
+    );
+}
+
+#[test]
+fn a_direct_vm_routes_its_spis_to_its_own_cores_only() {
+    assert_eq!(
+        dist(0x6000 + 8 * 79, Width::Double, true, virtio),
+        Action::Route { intid: 79 }
+    );
+    assert_eq!(
+        dist(0x6000 + 8 * 79, Width::Double, false, virtio),
+        Action::Hw {
+            mask: u64::MAX,
+            rmw: false
+        }
+    );
+    // Half a router, or another VM's SPI: ignored.
+    assert_eq!(
+        dist(0x6000 + 8 * 79, Width::Word, true, virtio),
+        Action::Ignore
+    );
+    assert_eq!(
+        dist(0x6000 + 8 * 80, Width::Double, true, virtio),
+        Action::Ignore
+    );
+    let cores = [0x2, 0x3];
+    assert!(route_allowed(0x3, &cores));
+    assert!(!route_allowed(0x1, &cores), "another partition's core");
+    assert!(!route_allowed(1 << 31, &cores), "any-core routing");
+    assert!(
+        !route_allowed(0x3 | 1 << 40, &cores),
+        "bits outside the affinity fields"
+    );
 }

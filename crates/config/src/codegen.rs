@@ -210,11 +210,15 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
             let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
             let _ = writeln!(
                 w,
-                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, irqs: &[{}], edge: {} }},",
+                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, irqs: &[{}], edge: {}, virtio_mmio: {} }},",
                 d.name,
                 hex(d.page_size),
                 irqs.join(", "),
                 d.trigger == Trigger::Edge,
+                match d.compatible.iter().any(|c| c == "virtio,mmio") {
+                    true => format!("Some(Hpa::new({}))", hex(d.base.raw())),
+                    false => "None".to_owned(),
+                },
                 base = hex(d.page_base.raw()),
             );
         }

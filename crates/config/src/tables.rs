@@ -157,6 +157,10 @@ pub struct DeviceMap {
     pub irqs: &'static [u32],
     /// Whether they are edge-triggered (else level-sensitive, active high).
     pub edge: bool,
+    /// A virtio-mmio transport's register base (`compatible = "virtio,mmio"`): the
+    /// hypervisor resets it when the VM stops or restarts, so it stops DMA into the
+    /// VM's RAM. `None` for other devices.
+    pub virtio_mmio: Option<Hpa>,
 }
 
 /// A shared-memory region as one VM maps it: normal memory, read-only in stage-2

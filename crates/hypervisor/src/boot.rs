@@ -297,6 +297,16 @@ fn build_el2_map(plat: &Platform) -> Result<Hpa, MapError> {
         for s in vm.shared {
             map(&mut pt, s.hpa.raw(), s.hpa.raw() + s.size, Stage1::data())?;
         }
+        // Devices the hypervisor resets when their VM stops (virtio-mmio transports);
+        // several share a page, which is mapped once.
+        for (i, d) in vm.devices.iter().enumerate() {
+            let seen = vm.devices[..i]
+                .iter()
+                .any(|e| e.virtio_mmio.is_some() && e.hpa == d.hpa);
+            if d.virtio_mmio.is_some() && !seen {
+                map(&mut pt, d.hpa.raw(), d.hpa.raw() + d.size, Stage1::device())?;
+            }
+        }
     }
     map(
         &mut pt,

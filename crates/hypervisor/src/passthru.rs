@@ -17,7 +17,7 @@ use crate::config::CONFIG;
 use crate::irq::{self, cpu_of};
 use crate::vms::VMS;
 use core::sync::atomic::Ordering;
-use rtvisor_arch_aarch64::spi;
+use rtvisor_arch_aarch64::{memory, spi};
 use rtvisor_vdev::vgic::Notify;
 
 /// The VM whose passed-through device raises SPI `intid`.
@@ -56,8 +56,19 @@ pub fn vm_start(vm: usize) {
     }
 }
 
-/// When VM `vm` stops: its SPIs are taken back.
+/// When VM `vm` stops (or restarts): its devices are quiesced where the hypervisor
+/// knows how (a virtio-mmio transport is reset: Status = 0 stops its queues, so it no
+/// longer reads or writes the VM's RAM, which is about to be cleared), and its SPIs
+/// are taken back.
 pub fn vm_stop(vm: usize) {
+    /// virtio-mmio `Status` register; writing 0 resets the device.
+    const VIRTIO_STATUS: u64 = 0x70;
+    for base in CONFIG.vms[vm].devices.iter().filter_map(|d| d.virtio_mmio) {
+        // SAFETY: a virtio-mmio transport of this VM, mapped as device memory in the
+        // hypervisor's tables at boot (`boot::build_el2_map`); Status is a 32-bit
+        // register, and resetting the device is what stopping its VM means.
+        unsafe { memory::write_device_u32(base.raw() + VIRTIO_STATUS, 0) };
+    }
     for (intid, _) in spis(vm) {
         spi::quiesce(intid);
     }

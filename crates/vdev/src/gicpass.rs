@@ -215,7 +215,7 @@ pub fn dist(off: u64, width: Width, write: bool, owns: impl Fn(u32) -> bool) -> 
                 (false, _) => hw(0, false),
                 (true, false) => hw(width.mask(), false),
                 // Only a whole aligned 64-bit write can be checked as one route.
-                (true, true) if width == Width::Double && at % 8 == 0 => Action::Route {
+                (true, true) if width == Width::Double && at.is_multiple_of(8) => Action::Route {
                     intid: intid as u32,
                 },
                 (true, true) => Action::Ignore,

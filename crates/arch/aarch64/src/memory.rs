@@ -116,3 +116,14 @@ pub unsafe fn zero(base: Hpa, len: u64) {
     // SAFETY: inside the caller's range.
     unsafe { core::ptr::write_bytes(a as *mut u8, 0, (end - a) as usize) };
 }
+
+/// Writes the 32-bit device register at `addr`.
+///
+/// # Safety
+/// `addr` must be a 4-byte aligned register of a device the hypervisor maps as device
+/// memory in its own tables, and writing `value` there must not break any invariant
+/// of the hypervisor (the caller knows what the register does).
+pub unsafe fn write_device_u32(addr: u64, value: u32) {
+    // SAFETY: the caller guarantees a mapped, aligned device register.
+    unsafe { (addr as *mut u32).write_volatile(value) }
+}

@@ -3,7 +3,7 @@
 
 use crate::layout::{DOORBELL_GPIO_INTID, DOORBELL_GPIO_IPA, DOORBELL_GPIO_LINES};
 use crate::layout::{DOORBELL_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME};
-use crate::layout::{VGIC_REDIST_IPA, VUART_IPA};
+use crate::layout::{VGIC_REDIST_IPA, VUART_INTID, VUART_IPA};
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
@@ -20,8 +20,6 @@ const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
 const IRQ_EDGE_RISING: u32 = 1;
 const IRQ_LEVEL_HIGH: u32 = 4;
-/// The emulated PL011 raises SPI 1 (INTID 33), as on QEMU virt.
-const VUART_SPI: u32 = 1;
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
@@ -114,7 +112,7 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     let uart = f.begin_node(&format!("pl011@{VUART_IPA:x}"))?;
     f.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))?;
     f.property_array_u64("reg", &[VUART_IPA, PAGE])?;
-    f.property_array_u32("interrupts", &[GIC_SPI, VUART_SPI, IRQ_LEVEL_HIGH])?;
+    f.property_array_u32("interrupts", &[GIC_SPI, VUART_INTID - 32, IRQ_LEVEL_HIGH])?;
     f.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
     f.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
     f.end_node(uart)?;

@@ -1,9 +1,10 @@
 //! Board and scenario configuration for rtvisor.
 //!
 //! Two halves:
-//! - the `no_std` half ([`tables`], [`fingerprint`]): the plain, `'static` types that
-//!   the hypervisor's build script emits as Rust source and links into the image. The
-//!   hypervisor never parses TOML; it only reads these tables.
+//! - the `no_std` half ([`tables`], [`fingerprint`], [`guest`]): the plain, `'static`
+//!   types that the hypervisor's build script emits as Rust source and links into the
+//!   image, and the guest-physical map both sides use. The hypervisor never parses
+//!   TOML; it only reads these tables.
 //! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
 //!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
 //!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fingerprint;
+pub mod guest;
 pub mod tables;
 
 #[cfg(feature = "std")]

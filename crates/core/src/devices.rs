@@ -18,10 +18,11 @@ pub const HYP_TIMER_INTID: u32 = 26;
 /// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
 /// redistributor accesses cannot touch them).
 pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
-/// The emulated PL011's interrupt: SPI 1, as on QEMU `virt` (see `config::dtgen`).
-pub const VUART_INTID: u32 = 33;
-/// The doorbell GPIO's interrupt (`config::layout::DOORBELL_GPIO_INTID`).
-pub const DOORBELL_GPIO_INTID: u32 = 111;
+pub use rtvisor_config::guest::{DOORBELL_GPIO_INTID, VUART_INTID};
+
+// Every doorbell GPIO line the device tree promises exists on the emulated PL061.
+const _: () =
+    assert!(rtvisor_config::guest::DOORBELL_GPIO_LINES as u32 <= rtvisor_vdev::pl061::LINES);
 
 fn width(w: AccessWidth) -> Width {
     match w {

@@ -3,23 +3,19 @@
 //! edge-triggered SPI (`SharedMap::doorbell`).
 //!
 //! Virtual mode: injected into the peer's vGIC. Direct mode: the peer owns the
-//! physical GIC, so the physical SPI of the same number is made pending; it is set up
-//! (edge, routed to the VM's first core, disabled until the guest enables it through
-//! the distributor filter) when the VM starts and taken back when it stops, so no
-//! doorbell of a previous run is delivered to the next.
+//! physical GIC, so the physical SPI of the same number is made pending; like the
+//! VM's device SPIs it is set up at VM start and taken back at stop (`passthru`), so
+//! no doorbell of a previous run is delivered to the next.
 //!
 //! A virtual-mode peer also has the doorbell GPIO: ringing region k < 8 toggles its
 //! line k, which a stock Linux turns into an input event (`gpio-keys`).
 
-/// Regions whose doorbell also has a GPIO line (`config::layout::DOORBELL_GPIO_LINES`).
-const DOORBELL_GPIO_LINES: usize = 8;
-
 use crate::config::CONFIG;
-use crate::irq::{self, cpu_of};
+use crate::irq;
 use crate::run::HostImpl;
 use crate::vms::{self, VMS};
-use core::sync::atomic::Ordering;
 use rtvisor_arch_aarch64::spi;
+use rtvisor_config::guest::DOORBELL_GPIO_LINES;
 use rtvisor_core::devices;
 use rtvisor_core::vm::VmState;
 
@@ -52,28 +48,4 @@ pub fn ring(from: usize, index: u64) -> bool {
         }
     }
     true
-}
-
-/// At a (re)start of direct-mode VM `vm`: its doorbell SPIs, edge, routed to its first
-/// core, disabled until the guest enables them.
-pub fn vm_start(vm: usize) {
-    if !irq::is_direct(vm) {
-        return;
-    }
-    let Some(first) = cpu_of(vm, 0).map(|c| c.mpidr.load(Ordering::Relaxed)) else {
-        return;
-    };
-    for m in CONFIG.vms[vm].shared {
-        spi::configure(m.doorbell, true, first);
-    }
-}
-
-/// When direct-mode VM `vm` stops: its doorbell SPIs are taken back.
-pub fn vm_stop(vm: usize) {
-    if irq::is_direct(vm) {
-        CONFIG.vms[vm]
-            .shared
-            .iter()
-            .for_each(|m| spi::quiesce(m.doorbell));
-    }
 }

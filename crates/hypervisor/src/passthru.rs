@@ -8,7 +8,8 @@
 //!
 //! Direct mode: the guest drives its SPIs' distributor bits itself (enable, pending,
 //! active, priority, trigger, a route to one of its own cores: `gicpass::dist`); at
-//! VM start the hypervisor leaves them disabled, routed to the VM's first core.
+//! VM start the hypervisor leaves them disabled, routed to the VM's first core. A
+//! direct VM's doorbells are physical SPIs too and are handled here the same way.
 //!
 //! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
 //! deactivated), so nothing of the old run is delivered to the new one.
@@ -31,12 +32,15 @@ pub fn owner(intid: u32) -> Option<usize> {
         .position(|v| v.devices.iter().any(|d| d.irqs.contains(&intid)))
 }
 
-/// Every (SPI, edge-triggered) of VM `vm`'s devices.
+/// Every physical (SPI, edge-triggered) of VM `vm`: its devices' interrupts, and in
+/// direct mode its doorbells (edge), which then are physical SPIs too.
 fn spis(vm: usize) -> impl Iterator<Item = (u32, bool)> {
-    CONFIG.vms[vm]
-        .devices
+    let cfg = &CONFIG.vms[vm];
+    let doorbells = if irq::is_direct(vm) { cfg.shared } else { &[] };
+    cfg.devices
         .iter()
         .flat_map(|d| d.irqs.iter().map(move |&i| (i, d.edge)))
+        .chain(doorbells.iter().map(|m| (m.doorbell, true)))
 }
 
 fn mpidr_of(vm: usize, vcpu: usize) -> Option<u64> {

@@ -43,7 +43,6 @@ impl Host for HostImpl {
     }
     fn vm_stopped(&self, vm: usize, reason: StopReason) {
         crate::passthru::vm_stop(vm);
-        crate::doorbell::vm_stop(vm);
         crate::watchdog::reset(vm);
         info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
         if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -57,7 +56,6 @@ impl Host for HostImpl {
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
         crate::passthru::vm_stop(vm);
-        crate::doorbell::vm_stop(vm);
         crate::watchdog::reset(vm);
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
@@ -138,7 +136,7 @@ fn load_vm(vm: usize, me: usize) {
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
     VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
     VMS[vm].console.lock().reset();
-    *VMS[vm].gpio.lock() = rtvisor_vdev::pl061::Pl061::new();
+    VMS[vm].gpio.lock().reset();
     let mut gic = VMS[vm].gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {
@@ -149,7 +147,6 @@ fn load_vm(vm: usize, me: usize) {
     }
     drop(gic);
     crate::passthru::vm_start(vm);
-    crate::doorbell::vm_start(vm);
 }
 
 /// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.

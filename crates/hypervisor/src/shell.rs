@@ -11,7 +11,7 @@ use crate::{debug, info, log, stats};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rtvisor_addr::Hpa;
-use rtvisor_arch_aarch64::{gic, uart};
+use rtvisor_arch_aarch64::{spi, uart};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::console::LineBuf;
 use rtvisor_core::mmio::Region;
@@ -38,7 +38,9 @@ pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
         return;
     }
     UART_IRQ.store(irq, Ordering::Relaxed);
-    gic::route_spi(irq, mpidr);
+    // The PL011's receive interrupt is level-sensitive.
+    spi::configure(irq, false, mpidr);
+    spi::set_enabled(irq, true);
     uart::enable_rx_interrupt();
     info!("shell on cpu {cpu}: type `help`");
     init_focus();

@@ -4,6 +4,7 @@ use crate::config::{CONFIG, MAX_VMS};
 use crate::percpu::CPUS;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_addr::Ipa;
+use rtvisor_config::guest;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
@@ -50,13 +51,13 @@ pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).
-pub const VGICD_BASE: Ipa = Ipa::new(0x0800_0000);
-/// Guest-physical base of the doorbell page (`rtvisor_config::layout::DOORBELL_IPA`).
-pub const DOORBELL_BASE: Ipa = Ipa::new(0x0901_0000);
-/// Guest-physical base of the doorbell GPIO (`rtvisor_config::layout::DOORBELL_GPIO_IPA`).
-pub const DOORBELL_GPIO_BASE: Ipa = Ipa::new(0x0902_0000);
+pub const VGICD_BASE: Ipa = Ipa::new(guest::VGIC_DIST_IPA);
 /// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.
-pub const VGICR_BASE: Ipa = Ipa::new(0x080a_0000);
+pub const VGICR_BASE: Ipa = Ipa::new(guest::VGIC_REDIST_IPA);
+/// Guest-physical base of the doorbell page.
+pub const DOORBELL_BASE: Ipa = Ipa::new(guest::DOORBELL_IPA);
+/// Guest-physical base of the doorbell GPIO.
+pub const DOORBELL_GPIO_BASE: Ipa = Ipa::new(guest::DOORBELL_GPIO_IPA);
 
 /// The emulated regions of a VM, sorted by base.
 pub fn regions(cfg: &VmConfig) -> [Region; 5] {

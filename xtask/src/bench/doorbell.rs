@@ -5,7 +5,7 @@
 //! `result metric=doorbell`. Written to target/bench/doorbell.json and added to
 //! latency.md.
 
-use super::run::{command, Target};
+use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
 use crate::image;
 use crate::systest::hv;
@@ -42,14 +42,13 @@ pub fn parse(line: &str) -> Option<Doorbell> {
 pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> Result<Doorbell> {
     let src = root().join("tests/bench/doorbell.toml");
     let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
-    let abs = format!("\"{}/", root().display());
     let scenario = dir.join("scenarios/rtvisor-doorbell.toml");
     let img = image::Image::for_scenario(&scenario)?;
     let bin = if no_build {
         img.bin
     } else {
         std::fs::create_dir_all(dir.join("scenarios"))?;
-        std::fs::write(&scenario, text.replace("\"../../", &abs))?;
+        std::fs::write(&scenario, absolute_paths(&text, &root()))?;
         image::build_image(&scenario)?.bin
     };
     let mut cmd = command(&Target::Image(bin), "");

@@ -75,8 +75,13 @@ pub fn derive_scenario(text: &str, root: &Path, args: &str) -> Result<String> {
         n == 1,
         "the scenario must hold the bench args {FULL_ARGS:?} exactly once (found {n})"
     );
-    let abs = format!("\"{}/", root.display());
-    Ok(text.replace("\"../../", &abs).replace(FULL_ARGS, args))
+    Ok(absolute_paths(text, root).replace(FULL_ARGS, args))
+}
+
+/// `text` (a scenario of tests/bench/) with its `"../../` paths made absolute under
+/// `root`, for a copy built from another directory.
+pub fn absolute_paths(text: &str, root: &Path) -> String {
+    text.replace("\"../../", &format!("\"{}/", root.display()))
 }
 
 /// `args` with rtbench's IPI phase turned off.

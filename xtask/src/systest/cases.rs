@@ -376,7 +376,7 @@ pub fn irq_restart(c: &mut Console, t: &Timeouts) -> Result<()> {
 }
 
 /// Types `line` on the console and waits for the shell to echo it.
-fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
+pub(super) fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
     c.send(&format!("{line}\r"))?;
     c.expect(&Pattern::contains(format!("[rtvisor] > {line}")), t.step)
 }

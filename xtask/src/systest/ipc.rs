@@ -1,15 +1,10 @@
 //! T2 tests of inter-VM communication and lifecycle: shared memory with doorbells
 //! (`shm`), and the per-VM watchdog (`watchdog`).
 
+use super::cases::type_line;
 use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
 use anyhow::Result;
-
-/// Types a shell command and waits for the shell's echo of it.
-fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
-    c.send(&format!("{line}\r"))?;
-    c.expect(&Pattern::contains(format!("[rtvisor] > {line}")), t.step)
-}
 
 /// `ping` (virtual mode) and `pong` (direct mode) exchange 50 values through `chan`,
 /// each round trip two doorbells; `pong`'s write to its read-only `stats` mapping

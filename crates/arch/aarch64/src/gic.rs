@@ -15,9 +15,12 @@ pub const SGI_HALT: u32 = 14;
 pub const HYP_SGIS: u32 = (1 << SGI_KICK) | (1 << SGI_HALT);
 /// The EL2 physical timer's PPI (the watchdog clock), Group 0 like the SGIs above, so
 /// it reaches EL2 as FIQ even on a direct-mode core.
-pub const HYP_TIMER_INTID: u32 = 26;
-/// Every private interrupt the hypervisor keeps in Group 0.
-pub const HYP_PRIVATE: u32 = HYP_SGIS | (1 << HYP_TIMER_INTID);
+pub const HYP_TIMER_INTID: u32 = rtvisor_core::devices::HYP_TIMER_INTID;
+/// Every private interrupt the hypervisor keeps in Group 0: exactly the set the core's
+/// policy keeps from direct-mode guests (`rtvisor_core::devices::RESERVED_PRIVATE`).
+pub const HYP_PRIVATE: u32 = rtvisor_core::devices::RESERVED_PRIVATE;
+const _: () = assert!(HYP_SGIS == rtvisor_core::devices::RESERVED_SGIS);
+const _: () = assert!(HYP_PRIVATE == HYP_SGIS | (1 << HYP_TIMER_INTID));
 /// The maintenance interrupt of the virtual CPU interface (PPI 9).
 pub const MAINTENANCE_INTID: u32 = 25;
 /// The INTID read when nothing is pending.
@@ -83,29 +86,6 @@ pub unsafe fn init_distributor(base: u64) -> bool {
     }
     wr(base + GICD_CTLR, CTLR_ARE | CTLR_GRP0 | CTLR_GRP1);
     wait_clear(base + GICD_CTLR, CTLR_RWP)
-}
-
-const GICD_ISENABLER: u64 = 0x100;
-const GICD_IPRIORITYR: u64 = 0x400;
-/// GICD_IROUTER<n> is at 0x6000 + 8n (n = INTID; SPIs only, from 0x6100).
-const GICD_IROUTER: u64 = 0x6000;
-
-/// Routes SPI `intid` (Group 1) to the CPU with affinity `mpidr` and enables it.
-pub fn route_spi(intid: u32, mpidr: u64) {
-    let base = DIST.load(Ordering::Relaxed);
-    if base == 0 || !(32..1020).contains(&intid) {
-        return;
-    }
-    let aff = mpidr & 0xff_00ff_ffff;
-    // SAFETY: IROUTER<n> of a valid SPI inside the distributor given to
-    // `init_distributor`, mapped as device memory.
-    unsafe { ((base + GICD_IROUTER + 8 * u64::from(intid)) as *mut u64).write_volatile(aff) };
-    // SAFETY: as above, one priority byte.
-    unsafe { ((base + GICD_IPRIORITYR + u64::from(intid)) as *mut u8).write_volatile(0x80) };
-    wr(
-        base + GICD_ISENABLER + 4 * u64::from(intid / 32),
-        1 << (intid % 32),
-    );
 }
 
 /// Finds the redistributor of `mpidr` among the frames from `base` (`stride` apart).

@@ -1,5 +1,6 @@
-//! Physical SPIs of passed-through devices, at the distributor: trigger, route,
-//! enable, and taking one back from a guest. All of them stay in Group 1 (set by
+//! Physical SPIs at the distributor (passed-through devices, direct-mode doorbells,
+//! the console's receive interrupt for the shell): trigger, route, enable, and taking
+//! one back from a guest. All of them stay in Group 1 (set by
 //! `gic::init_distributor`); a virtual-mode guest gets them through HW list
 //! registers, so its EOI deactivates them.
 

@@ -3,7 +3,9 @@
 //! rtbench (`mode=bench`) runs under `qemu-system-aarch64 -cpu cortex-a72 -icount
 //! shift=0,sleep=off` (1 instruction = 1 ns of virtual time, so every figure is
 //! deterministic) in the configurations of [`CONFIGS`]: bare at EL1, then under rtvisor
-//! with the emulated vGIC and in direct mode, each alone and next to a noisy neighbour.
+//! with the emulated vGIC and in direct mode, each alone and next to a noisy neighbour,
+//! and bare next to the neighbour's loop at three timer periods (`bare-noisy*`: what
+//! the harness's round-robin scheduling does with no hypervisor, docs/benchmark.md).
 //! Each boot is watched by the console expect engine until `rtbench: bench done`; its
 //! `result` and `hist` lines are parsed (`parse`), the budgets of issue 4 checked
 //! (`budget`), and the outputs written to target/bench/ (`report`, `svg`):
@@ -34,6 +36,9 @@ use std::time::Duration;
 
 /// The name of the baseline configuration.
 pub const BARE: &str = "bare";
+/// The reference for the noisy configurations: bare with the noise on the other CPUs
+/// (`bare-noisy-*` are the same at other neighbour timer periods).
+pub const BARE_NOISY: &str = "bare-noisy";
 /// The benchmarked VM of the rtvisor scenarios (its console lines carry `[rt] `).
 pub const RT_VM: &str = "rt";
 /// rtbench's bootargs for a full run (also what tests/bench/*.toml hold).
@@ -44,11 +49,21 @@ pub const QUICK_ARGS: &str = "mode=bench period-us=100 samples=100 hvc=100 ipi=5
 pub const FULL_TIMEOUT_S: f64 = 300.0;
 pub const QUICK_TIMEOUT_S: f64 = 50.0;
 
+/// What a configuration boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// rtbench alone at EL1, booted by QEMU; `noise` more CPUs run the noisy
+    /// neighbour's loop in the same image (`noise-vcpus=N`), its timer every
+    /// `period_us` (`noise-period-us=`).
+    Bare { noise: usize, period_us: u64 },
+    /// An rtvisor image built from this scenario of tests/bench/.
+    Rtvisor(&'static str),
+}
+
 /// One benchmark configuration.
 pub struct Config {
     pub name: &'static str,
-    /// The scenario in tests/bench/; None for bare.
-    pub scenario: Option<&'static str>,
+    pub machine: Machine,
     /// Part of `--quick`.
     pub quick: bool,
     /// Skip rtbench's IPI phase (`ipi=0`). No configuration does today; the noisy ones
@@ -60,10 +75,9 @@ pub struct Config {
 impl Config {
     /// What the rt VM's console lines start with.
     pub fn prefix(&self) -> &'static str {
-        if self.scenario.is_some() {
-            "[rt] "
-        } else {
-            ""
+        match self.machine {
+            Machine::Rtvisor(_) => "[rt] ",
+            Machine::Bare { .. } => "",
         }
     }
 }
@@ -71,35 +85,69 @@ impl Config {
 pub const CONFIGS: &[Config] = &[
     Config {
         name: BARE,
-        scenario: None,
+        machine: Machine::Bare {
+            noise: 0,
+            period_us: 0,
+        },
         quick: true,
         no_ipi: false,
         about: "rtbench alone at EL1, booted by QEMU (-smp 2, 512M): the baseline",
     },
     Config {
         name: "rtvisor-virtual",
-        scenario: Some("virtual.toml"),
+        machine: Machine::Rtvisor("virtual.toml"),
         quick: true,
         no_ipi: false,
         about: "rtbench in VM rt (CPUs 2-3) under rtvisor, emulated vGIC",
     },
     Config {
         name: "rtvisor-direct",
-        scenario: Some("direct.toml"),
+        machine: Machine::Rtvisor("direct.toml"),
         quick: true,
         no_ipi: false,
         about: "rtbench in VM rt (CPUs 2-3) under rtvisor, direct interrupts",
     },
     Config {
+        name: BARE_NOISY,
+        machine: Machine::Bare {
+            noise: 2,
+            period_us: 10,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "bare next to the noisy neighbour's loop (10 us timers) on 2 more CPUs \
+                (-smp 4), with no hypervisor: what the harness itself does",
+    },
+    Config {
+        name: "bare-noisy-7us",
+        machine: Machine::Bare {
+            noise: 2,
+            period_us: 7,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "bare-noisy with the neighbour's timer every 7 us",
+    },
+    Config {
+        name: "bare-noisy-13us",
+        machine: Machine::Bare {
+            noise: 2,
+            period_us: 13,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "bare-noisy with the neighbour's timer every 13 us",
+    },
+    Config {
         name: "rtvisor-virtual-noisy",
-        scenario: Some("virtual-noisy.toml"),
+        machine: Machine::Rtvisor("virtual-noisy.toml"),
         quick: false,
         no_ipi: false,
         about: "rtvisor-virtual next to a noisy neighbour VM on CPUs 0-1",
     },
     Config {
         name: "rtvisor-direct-noisy",
-        scenario: Some("direct-noisy.toml"),
+        machine: Machine::Rtvisor("direct-noisy.toml"),
         quick: false,
         no_ipi: false,
         about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
@@ -447,7 +495,7 @@ pub(crate) mod tests {
 
     #[test]
     fn selection() {
-        assert_eq!(names(&opts(false, &[])).len(), 5);
+        assert_eq!(names(&opts(false, &[])).len(), CONFIGS.len());
         assert_eq!(
             names(&opts(true, &[])),
             ["bare", "rtvisor-virtual", "rtvisor-direct"]
@@ -463,15 +511,15 @@ pub(crate) mod tests {
     #[test]
     fn scenario_files_exist_and_prefixes() {
         for c in CONFIGS {
-            match c.scenario {
-                Some(f) => {
+            match c.machine {
+                Machine::Rtvisor(f) => {
                     assert!(
                         crate::util::root().join("tests/bench").join(f).is_file(),
                         "{f}"
                     );
                     assert_eq!(c.prefix(), "[rt] ");
                 }
-                None => assert_eq!(c.prefix(), ""),
+                Machine::Bare { .. } => assert_eq!(c.prefix(), ""),
             }
         }
     }

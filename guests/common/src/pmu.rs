@@ -85,11 +85,21 @@ fn sample(k: u64) -> (u64, u64) {
 /// by sampling both counters at all 16 PMCCNTR phases: each sample bounds the offset
 /// to a 16-wide window, the samples taken just after a counter edge pin it.
 /// `None` when PMCCNTR does not count ns of the same clock (e.g. real hardware).
+///
+/// Another vCPU may run between the two reads of a sample (QEMU runs vCPUs in turn);
+/// such a sample contradicts the others, and the attempt is repeated, up to
+/// `CALIBRATION_ATTEMPTS` times.
 pub fn calibrate_offset() -> Option<u64> {
     let w = ns_per_tick()?;
     if w != 16 {
         return None;
     }
+    (0..CALIBRATION_ATTEMPTS).find_map(|_| calibration_attempt())
+}
+
+const CALIBRATION_ATTEMPTS: usize = 8;
+
+fn calibration_attempt() -> Option<u64> {
     let (mut lo, mut hi) = (i64::MIN, i64::MAX);
     let mut covered: u32 = 0;
     let (mut prev, _) = sample(0);
@@ -106,6 +116,9 @@ pub fn calibrate_offset() -> Option<u64> {
         let d = p.wrapping_sub(c.wrapping_mul(16)) as i64;
         lo = lo.max(d.wrapping_sub(14));
         hi = hi.min(d.wrapping_add(1));
+        if lo > hi {
+            return None;
+        }
         if covered == 0xffff {
             break;
         }

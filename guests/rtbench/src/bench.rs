@@ -2,8 +2,10 @@
 //! (docs/interfaces-draft.md, "Benchmark protocol").
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
-//! bucket-ns=8`. Only vCPU 0 measures; vCPU 1 (started for the IPI phase only, so it
-//! is idle in nothing during the timer phase) answers SGI 1 with SGI 2.
+//! bucket-ns=8 noise-vcpus=0`. Only vCPU 0 measures; vCPU 1 (started for the IPI
+//! phase only, so it is idle in nothing during the timer phase) answers SGI 1 with
+//! SGI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
+//! loop (`noise.rs`) from the start.
 //!
 //! Timer latency, per sample: arm CNTV_CVAL = now + period, wait (IRQs masked, WFI,
 //! unmask), the IRQ vector stamps PMCCNTR/CNTVCT before anything else. Latency in
@@ -64,6 +66,23 @@ fn on_irq(intid: u32, stamp: Stamp) {
     }
 }
 
+/// The IRQ handler when noise vCPUs share the image: theirs go to the noise loop's.
+fn on_irq_beside_noise(intid: u32, stamp: Stamp) {
+    if crate::noise::owns(cpu::index()) {
+        crate::noise::on_irq(intid, stamp);
+    } else {
+        on_irq(intid, stamp);
+    }
+}
+
+/// Secondary vCPUs: the IPI responder, or a noise vCPU.
+fn secondary_main(index: usize) -> ! {
+    if crate::noise::owns(index) {
+        crate::noise::main(index)
+    }
+    responder_main(index)
+}
+
 /// Interrupts this vCPU never enabled (counted, reported with each timer result): a
 /// foreign VM's SGI or a stale interrupt after a restart would show up here.
 static STRAY: AtomicU64 = AtomicU64::new(0);
@@ -94,12 +113,21 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         publish: crate::shm::Publisher::from_boot(boot),
     };
     PRIMARY_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
-    irq::set_handler(on_irq);
+    let noise = noise_vcpus(boot, vcpus);
+    irq::set_handler(if noise > 0 {
+        on_irq_beside_noise
+    } else {
+        on_irq
+    });
+    guest_common::set_secondary_main(secondary_main);
     gic::configure(boot);
     let enable = (1 << TIMER) | (1 << SGI_PING) | (1 << SGI_PONG);
     if let Err(e) = gic::init_distributor().and_then(|()| gic::init_cpu(enable)) {
         println!("rtbench-diag: gic setup failed: {}", e.name());
         psci::system_off();
+    }
+    if noise > 0 {
+        crate::noise::start_beside(boot, boot.dt_cpus - noise, noise);
     }
     pmu::init();
     let milli = pmu::cycles_per_tick_milli(SELFCHECK_US);
@@ -118,6 +146,22 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         psci::system_reset();
     }
     psci::system_off()
+}
+
+/// `noise-vcpus=N`: how many of the machine's last CPUs run noise (0 when the
+/// machine has no CPU to spare beyond the bench's `vcpus`, reported).
+fn noise_vcpus(boot: &BootInfo, vcpus: usize) -> usize {
+    let asked = number(boot, "noise-vcpus", 0) as usize;
+    let spare = boot
+        .dt_cpus
+        .min(guest_common::MAX_VCPUS)
+        .saturating_sub(vcpus.min(2));
+    if asked > spare {
+        println!(
+            "rtbench-diag: noise-vcpus={asked} but only {spare} CPUs are spare, using {spare}"
+        );
+    }
+    asked.min(spare)
 }
 
 fn timer_phase(cfg: &mut Config) {
@@ -229,7 +273,6 @@ fn hvc_phase(cfg: &Config) {
 
 fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
     IPI_ACTIVE.store(true, Ordering::Relaxed);
-    guest_common::set_secondary_main(responder_main);
     let ret = psci::cpu_on(vcpu1_mpidr, guest_common::secondary_entry_point(), 1);
     if ret != 0 {
         println!(

@@ -7,10 +7,27 @@ use std::fmt::Write;
 
 /// The `bare` results among `outcomes`, if bare ran and succeeded.
 pub fn bare(outcomes: &[Outcome]) -> Option<&Results> {
+    results_of(outcomes, super::BARE)
+}
+
+fn results_of<'a>(outcomes: &'a [Outcome], name: &str) -> Option<&'a Results> {
     outcomes
         .iter()
-        .find(|o| o.name == super::BARE)
+        .find(|o| o.name == name)
         .and_then(|o| o.result.as_ref().ok())
+}
+
+/// What a configuration's table cells are compared with: `bare-noisy` for the rtvisor
+/// configurations with a noisy neighbour (the same noise with no hypervisor), `bare`
+/// for the others; None for `bare` itself.
+pub fn baseline(name: &str) -> Option<&'static str> {
+    if name == super::BARE {
+        None
+    } else if name.ends_with("-noisy") && name != super::BARE_NOISY {
+        Some(super::BARE_NOISY)
+    } else {
+        Some(super::BARE)
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -45,6 +62,7 @@ fn diff(a: u64, b: u64) -> i64 {
 /// configuration has `"ok": false`, an `error`, and null figures.
 pub fn json(outcomes: &[Outcome]) -> String {
     let base = bare(outcomes);
+    let base_of = |name: &str| baseline(name).and_then(|b| results_of(outcomes, b));
     let mut s = String::from("[\n");
     for (i, o) in outcomes.iter().enumerate() {
         let mut f: Vec<(&str, String)> = vec![("name", esc(o.name))];
@@ -69,6 +87,15 @@ pub fn json(outcomes: &[Outcome]) -> String {
                     ("hvc_ns", r.hvc.avg_ns.to_string()),
                     ("ipi_ns", opt(r.ipi.map(|m| m.avg_ns))),
                     ("hvc_max_ns", r.hvc.max_ns.to_string()),
+                    ("baseline", opt(baseline(o.name).map(esc))),
+                    (
+                        "over_baseline_avg_ns",
+                        opt(base_of(o.name).map(|b| diff(t.avg_ns, b.timer.avg_ns))),
+                    ),
+                    (
+                        "over_baseline_max_ns",
+                        opt(base_of(o.name).map(|b| diff(t.max_ns, b.timer.max_ns))),
+                    ),
                     ("ipi_max_ns", opt(r.ipi.map(|m| m.max_ns))),
                     ("cnt_min_ns", cnt[0].to_string()),
                     ("cnt_avg_ns", cnt[1].to_string()),
@@ -148,13 +175,13 @@ fn metric_cell(m: Option<&Metric>, b: Option<&Metric>, is_bare: bool) -> String 
 
 /// The markdown table (only the table, so docs can paste it as it is).
 pub fn table(outcomes: &[Outcome]) -> String {
-    let base = bare(outcomes);
     let mut s = String::from(
         "| configuration | samples | timer min ns | timer avg ns | timer max ns | hvc avg ns | ipi avg ns |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outcomes {
         let is_bare = o.name == super::BARE;
+        let base = baseline(o.name).and_then(|b| results_of(outcomes, b));
         match &o.result {
             Ok(r) => {
                 let t = r.timer;
@@ -185,8 +212,10 @@ pub fn markdown(outcomes: &[Outcome], how: &str) -> String {
     let mut s = String::from("# rtvisor latency benchmark\n\n");
     s += how;
     s += "\n\nVirtual nanoseconds (1 instruction = 1 ns under `-icount shift=0,sleep=off`). \
-          Each rtvisor figure is followed by (what it adds over `bare`, its ratio to \
-          `bare`); the ratio is left out where bare is 0.\n\n";
+          Each figure is followed by (what it adds over its baseline, its ratio to the \
+          baseline): `bare-noisy` for the rtvisor configurations with a noisy \
+          neighbour, `bare` for the others; the ratio is left out where the baseline \
+          is 0.\n\n";
     s += &table(outcomes);
     let warned: Vec<&Outcome> = outcomes.iter().filter(|o| !o.warnings.is_empty()).collect();
     if !warned.is_empty() {
@@ -232,6 +261,29 @@ mod tests {
         // Without bare there is nothing to add to.
         let j = json(&outs[1..2]);
         assert!(j.contains("\"added_avg_ns\": null"), "{j}");
+    }
+
+    #[test]
+    fn noisy_rows_are_compared_with_bare_noisy() {
+        assert_eq!(baseline("bare"), None);
+        assert_eq!(baseline("rtvisor-direct"), Some("bare"));
+        assert_eq!(baseline("bare-noisy"), Some("bare"));
+        assert_eq!(baseline("bare-noisy-7us"), Some("bare"));
+        assert_eq!(baseline("rtvisor-direct-noisy"), Some("bare-noisy"));
+        let outs = [
+            canned("bare", 4, 4, 2, Some(149)),
+            canned("bare-noisy", 4, 900, 2, Some(3000)),
+            canned("rtvisor-direct-noisy", 4, 1000, 60, Some(4000)),
+        ];
+        let t = table(&outs);
+        assert!(
+            t.contains("| `bare-noisy` | 100 | 4 (+0, 1.0x) | 4 (+0, 1.0x) | 900 (+896, 225.0x) |"),
+            "{t}"
+        );
+        assert!(t.contains("| `rtvisor-direct-noisy` | 100 | 4 (+0, 1.0x) | 4 (+0, 1.0x) | 1000 (+100, 1.1x) |"), "{t}");
+        let j = json(&outs);
+        assert!(j.contains("\"baseline\": \"bare-noisy\",\n    \"over_baseline_avg_ns\": 0,\n    \"over_baseline_max_ns\": 100,"), "{j}");
+        assert!(j.contains("\"added_max_ns\": 996,"), "{j}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! watched by the console expect engine until `rtbench: bench done`.
 
 use super::parse::{self, Results};
-use super::{Config, FULL_ARGS};
+use super::{Config, Machine, FULL_ARGS};
 use crate::console::{Console, Pattern};
 use crate::image;
 use crate::setup::QEMU;
@@ -40,19 +40,42 @@ pub const RTVISOR_MACHINE: &[&str] = &[
     "2G",
 ];
 
-/// What QEMU boots: rtbench itself (bare) or a hypervisor image.
+/// What QEMU boots: rtbench itself (bare, with `noise` CPUs of noise beside it) or a
+/// hypervisor image.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Bare(PathBuf),
+    Bare {
+        bin: PathBuf,
+        noise: usize,
+        period_us: u64,
+    },
     Image(PathBuf),
+}
+
+/// The bare machine's `-smp`: the bench's two vCPUs plus the noise CPUs.
+fn bare_smp(noise: usize) -> String {
+    (2 + noise).to_string()
 }
 
 /// The full QEMU command (console on stdio; the caller sets up the pipes).
 pub fn command(target: &Target, args: &str) -> Command {
     let mut c = Command::new(QEMU);
     match target {
-        Target::Bare(bin) => {
-            c.args(BARE_MACHINE)
+        Target::Bare {
+            bin,
+            noise,
+            period_us,
+        } => {
+            let mut machine: Vec<String> = BARE_MACHINE.iter().map(|s| s.to_string()).collect();
+            if let Some(i) = machine.iter().position(|a| a == "-smp") {
+                machine[i + 1] = bare_smp(*noise);
+            }
+            let args = if *noise > 0 {
+                format!("{args} noise-vcpus={noise} noise-period-us={period_us}")
+            } else {
+                args.to_owned()
+            };
+            c.args(machine)
                 .args(["-nographic", "-no-reboot", "-kernel"])
                 .arg(bin)
                 .arg("-append")
@@ -96,14 +119,21 @@ pub fn without_ipi(args: &str) -> String {
 /// scenario in target/bench/scenarios/ named after the configuration, so each gets its
 /// own target/images/<name>[-quick].bin. With `no_build`, the existing image is used.
 pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<Target> {
-    let Some(file) = cfg.scenario else {
-        let bin = root().join("target/guests/rtbench.bin");
-        ensure!(
-            bin.is_file(),
-            "{} does not exist (cargo xtask build --guests-only)",
-            rel(&bin)
-        );
-        return Ok(Target::Bare(bin));
+    let file = match cfg.machine {
+        Machine::Rtvisor(file) => file,
+        Machine::Bare { noise, period_us } => {
+            let bin = root().join("target/guests/rtbench.bin");
+            ensure!(
+                bin.is_file(),
+                "{} does not exist (cargo xtask build --guests-only)",
+                rel(&bin)
+            );
+            return Ok(Target::Bare {
+                bin,
+                noise,
+                period_us,
+            });
+        }
     };
     let src = root().join("tests/bench").join(file);
     let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
@@ -236,12 +266,35 @@ mod tests {
 
     #[test]
     fn command_lines_are_the_specified_machines() {
-        let bare = command(&Target::Bare("/r/rtbench.bin".into()), FULL_ARGS);
+        let bin = PathBuf::from("/r/rtbench.bin");
+        let bare = command(
+            &Target::Bare {
+                bin: bin.clone(),
+                noise: 0,
+                period_us: 0,
+            },
+            FULL_ARGS,
+        );
         assert_eq!(
             show(&bare),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
              -smp 2 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
              -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000'"
+        );
+        let noisy = command(
+            &Target::Bare {
+                bin,
+                noise: 2,
+                period_us: 7,
+            },
+            FULL_ARGS,
+        );
+        assert_eq!(
+            show(&noisy),
+            "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
+             -smp 4 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
+             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 noise-vcpus=2 \
+             noise-period-us=7'"
         );
         let hv = command(&Target::Image("/i/x.bin".into()), FULL_ARGS);
         assert_eq!(
@@ -275,7 +328,7 @@ mod tests {
     #[test]
     fn the_bench_scenarios_derive() {
         for c in super::super::CONFIGS {
-            if let Some(f) = c.scenario {
+            if let Machine::Rtvisor(f) = c.machine {
                 let text = std::fs::read_to_string(root().join("tests/bench").join(f)).unwrap();
                 let out = derive_scenario(&text, &root(), super::super::QUICK_ARGS).unwrap();
                 assert!(out.contains("samples=100 hvc=100 ipi=50"), "{f}");

@@ -266,31 +266,26 @@ mod tests {
 
     #[test]
     fn command_lines_are_the_specified_machines() {
-        let bin = PathBuf::from("/r/rtbench.bin");
-        let bare = command(
-            &Target::Bare {
-                bin: bin.clone(),
-                noise: 0,
-                period_us: 0,
-            },
-            FULL_ARGS,
-        );
+        let bare_cmd = |noise, period_us| {
+            let bin = PathBuf::from("/r/rtbench.bin");
+            show(&command(
+                &Target::Bare {
+                    bin,
+                    noise,
+                    period_us,
+                },
+                FULL_ARGS,
+            ))
+        };
+        let bare = bare_cmd(0, 0);
         assert_eq!(
-            show(&bare),
+            bare,
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
              -smp 2 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
              -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000'"
         );
-        let noisy = command(
-            &Target::Bare {
-                bin,
-                noise: 2,
-                period_us: 7,
-            },
-            FULL_ARGS,
-        );
         assert_eq!(
-            show(&noisy),
+            bare_cmd(2, 7),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
              -smp 4 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
              -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 noise-vcpus=2 \

@@ -151,19 +151,19 @@ pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
 /// What the same noise does with no hypervisor (`bare` against each `bare-noisy*`),
 /// appended to the noisy-neighbour checks' detail; empty when they did not run.
 fn harness_reference(outcomes: &[Outcome]) -> String {
-    let ok = |o: &Outcome| o.result.as_ref().ok().map(|r| (o.name, r.timer.max_ns));
-    let Some((_, bare)) = outcomes
-        .iter()
-        .filter(|o| o.name == super::BARE)
-        .find_map(ok)
-    else {
+    let Some(bare) = super::report::bare(outcomes).map(|r| r.timer.max_ns) else {
         return String::new();
     };
     let noisy: Vec<String> = outcomes
         .iter()
         .filter(|o| o.name.starts_with(super::BARE_NOISY))
-        .filter_map(ok)
-        .map(|(name, max)| format!("{max} ({name})"))
+        .filter_map(|o| {
+            Some(format!(
+                "{} ({})",
+                o.result.as_ref().ok()?.timer.max_ns,
+                o.name
+            ))
+        })
         .collect();
     if noisy.is_empty() {
         return String::new();

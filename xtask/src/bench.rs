@@ -24,7 +24,7 @@ mod budget;
 mod doorbell;
 mod parse;
 mod report;
-mod run;
+pub mod run;
 mod svg;
 
 use crate::util::{out_dir, rel, say};

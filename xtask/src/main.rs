@@ -4,6 +4,7 @@
 //! QEMU or the bare-metal Rust target installs what is missing first (`setup`).
 
 mod bench;
+mod cmdlines;
 mod console;
 mod image;
 mod linux;

@@ -25,7 +25,7 @@ mod kernel;
 mod modules;
 mod tools;
 
-pub use boot::boot_bare;
+pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;
 pub use initramfs::{DISK_FAILED, DISK_MOUNTED, READY};
 

@@ -124,6 +124,7 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
     );
     let _ = writeln!(w, "            board_cpus: {},", hv.board_cpus);
     let _ = writeln!(w, "            console_input: {:?},", hv.console_input);
+    let _ = writeln!(w, "            semihosting: {},", hv.semihosting);
     let _ = writeln!(w, "        }},");
     let _ = writeln!(w, "        vms: &VMS,");
     let _ = writeln!(w, "    }};\n");

@@ -56,7 +56,15 @@ pub(crate) fn scenario_shape() -> Shape {
     );
     Shape::of::<ScenarioFile>(
         "the top level",
-        vec![("hypervisor", hv), ("vm", vm), ("shared-memory", shm)],
+        vec![
+            ("hypervisor", hv),
+            ("vm", vm),
+            ("shared-memory", shm),
+            (
+                "qemu-device",
+                Shape::leaf::<QemuDeviceSpec>("[[qemu-device]]"),
+            ),
+        ],
     )
 }
 
@@ -82,6 +90,7 @@ pub(crate) fn board_shape() -> Shape {
         ("timer", Shape::leaf::<TimerSpec>("[timer]")),
         ("uart", Shape::leaf::<UartSpec>("[[uart]]")),
         ("device", Shape::leaf::<DeviceSpec>("[[device]]")),
+        ("qemu", Shape::leaf::<QemuBoardSpec>("[qemu]")),
     ];
     Shape::of::<BoardFile>("the top level", children)
 }

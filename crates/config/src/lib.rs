@@ -40,6 +40,8 @@ mod load;
 #[cfg(feature = "std")]
 pub mod plan;
 #[cfg(feature = "std")]
+pub mod qemu;
+#[cfg(feature = "std")]
 pub mod schema;
 #[cfg(feature = "std")]
 pub mod size;
@@ -54,3 +56,5 @@ pub use diag::{Diagnostic, Diagnostics};
 pub use load::{check, check_board};
 #[cfg(feature = "std")]
 pub use plan::Plan;
+#[cfg(feature = "std")]
+pub use qemu::qemu_run;

@@ -46,6 +46,8 @@ pub struct HypervisorPlan {
     pub board_mpidrs: Vec<u64>,
     /// VM id that gets console input at boot (`None`: the shell).
     pub console_input: Option<usize>,
+    /// The board's `[qemu] semihosting`.
+    pub semihosting: bool,
 }
 
 /// A board UART.

@@ -6,6 +6,7 @@
 //! (write them in hex: `0x4000_0000`); sizes are integers or strings with a binary unit
 //! (`"64MiB"`). INTIDs are GIC interrupt IDs: PPI n is INTID 16 + n, SPI n is 32 + n.
 
+pub use crate::qemu::{QemuBoardSpec, QemuDeviceSpec};
 use crate::size::Size;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -34,6 +35,8 @@ pub struct BoardFile {
     /// Devices that can be passed through to a VM.
     #[serde(default)]
     pub device: Vec<DeviceSpec>,
+    /// The board is a QEMU machine (see [`crate::qemu`]).
+    pub qemu: Option<QemuBoardSpec>,
 }
 
 /// One physical CPU.
@@ -188,6 +191,9 @@ pub struct ScenarioFile {
     /// Memory shared between VMs, in declaration order.
     #[serde(default)]
     pub shared_memory: Vec<SharedMemorySpec>,
+    /// Emulated devices a QEMU run plugs into transports (see [`crate::qemu`]).
+    #[serde(default)]
+    pub qemu_device: Vec<QemuDeviceSpec>,
 }
 
 /// `[hypervisor]`.

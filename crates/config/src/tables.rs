@@ -34,7 +34,15 @@ pub struct HypervisorConfig {
     pub board_cpus: u32,
     /// VM id that gets console input at boot (`None`: the hypervisor shell).
     pub console_input: Option<usize>,
+    /// The board is QEMU with Arm semihosting (board `[qemu] semihosting`): after a
+    /// FATAL error the hypervisor ends QEMU with [`FATAL_EXIT_STATUS`].
+    pub semihosting: bool,
 }
+
+/// The exit status of QEMU after a FATAL error of the hypervisor, on a board with
+/// semihosting (EX_SOFTWARE of sysexits.h: an internal software error). The host
+/// tools name the failure when they see it.
+pub const FATAL_EXIT_STATUS: u32 = 70;
 
 /// A half-open memory region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

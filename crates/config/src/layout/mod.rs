@@ -196,6 +196,7 @@ fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> 
                     .iter()
                     .position(|v| v.name.get_ref() == name.get_ref())
             }),
+        semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
     })
 }
 

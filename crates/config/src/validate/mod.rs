@@ -4,9 +4,11 @@
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
 
 mod board;
 mod devices;
+mod qemu;
 mod shared;
 mod vms;
 
@@ -31,5 +33,13 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
     shared::rules(inputs, &mut out);
+    qemu::rules(inputs, &mut out);
+    out
+}
+
+/// The `[[qemu-device]]` rules alone (what a QEMU run needs checked).
+pub(crate) fn qemu_devices(inputs: &Inputs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    qemu::rules(inputs, &mut out);
     out
 }

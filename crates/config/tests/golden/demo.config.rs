@@ -69,13 +69,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x35c11275cbbc03ce,
+        fingerprint: 0x457c1784eedde6b6,
         payload_fingerprint: 0x5015dfb774529f39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(1),
+            semihosting: true,
         },
         vms: &VMS,
     };

@@ -74,13 +74,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x75ca0ac15747cd5e,
+        fingerprint: 0x3676d9db488fcf99,
         payload_fingerprint: 0xea48dabd9bb2d4f6,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            semihosting: true,
         },
         vms: &VMS,
     };

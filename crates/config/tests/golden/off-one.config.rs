@@ -54,13 +54,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x70ccb4facd5a6427,
+        fingerprint: 0xc62cb887a1bd8408,
         payload_fingerprint: 0x39101bdfb1aefe91,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            semihosting: true,
         },
         vms: &VMS,
     };

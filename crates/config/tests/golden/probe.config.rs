@@ -61,13 +61,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x28b085ffac4da094,
+        fingerprint: 0xe1c591655e4dfaa3,
         payload_fingerprint: 0x340a8bf2d8d14f97,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            semihosting: true,
         },
         vms: &VMS,
     };

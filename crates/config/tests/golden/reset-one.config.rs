@@ -54,13 +54,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x90512639e6b2132c,
+        fingerprint: 0x4b10da2f68d4885b,
         payload_fingerprint: 0x6ae555499cee0c38,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            semihosting: true,
         },
         vms: &VMS,
     };

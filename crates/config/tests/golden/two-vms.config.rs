@@ -54,13 +54,14 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x92a2a192e9b06407,
+        fingerprint: 0x35025f7109d27a68,
         payload_fingerprint: 0xefb6899f3307be1d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            semihosting: true,
         },
         vms: &VMS,
     };

@@ -1,0 +1,139 @@
+//! What a QEMU run of a scenario needs besides the image: the board's machine (CPUs,
+//! RAM, GIC, whether it offers semihosting) and the emulated devices the scenario
+//! plugs into the board's virtio-mmio transports.
+//!
+//! ```toml
+//! # board file: the board is a QEMU machine that offers semihosting (the hypervisor
+//! # ends QEMU with a failure status after a FATAL error)
+//! [qemu]
+//! semihosting = true
+//!
+//! # scenario file: under QEMU, this transport (passed to a VM) gets a disk
+//! [[qemu-device]]
+//! transport = "virtio-mmio@0a003e00"
+//! kind = "virtio-blk"
+//! file = "../target/linux/disk.img"
+//! read-only = true
+//! ```
+//!
+//! `rtvisor run` and `cargo xtask` both read [`QemuRun`] (through [`qemu_run`]) and
+//! hand it to the one QEMU command-line builder (`rtvisor::qemu`). A hardware board
+//! has no `[qemu]` table, and the hypervisor ignores `[[qemu-device]]`.
+
+use crate::diag::Diagnostics;
+use crate::load::load;
+use crate::validate;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The board's `[qemu]` table: the board is a QEMU machine.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct QemuBoardSpec {
+    /// QEMU offers Arm semihosting: after a FATAL error the hypervisor ends QEMU with
+    /// a failure status (SYS_EXIT_EXTENDED); the command line enables it.
+    #[serde(default)]
+    pub semihosting: bool,
+}
+
+/// `[[qemu-device]]`: an emulated device a QEMU run plugs into a board transport.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct QemuDeviceSpec {
+    /// The board's virtio-mmio transport (a `[[device]]` name given to a VM).
+    pub transport: Spanned<String>,
+    /// What QEMU plugs in.
+    pub kind: Spanned<QemuDeviceKindSpec>,
+    /// `virtio-blk`: the disk image, relative to the scenario file.
+    pub file: Option<Spanned<String>>,
+    /// `virtio-blk`: the guest cannot write the disk.
+    pub read_only: Option<Spanned<bool>>,
+}
+
+/// The kinds of `[[qemu-device]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QemuDeviceKindSpec {
+    /// A virtio block device backed by a raw disk image.
+    VirtioBlk,
+    /// A virtio network device on QEMU's user-mode network (NAT to the host).
+    VirtioNet,
+}
+
+/// Everything a QEMU run takes from the scenario and its board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuRun {
+    /// The board's CPU count.
+    pub cpus: u32,
+    /// The board's RAM, all banks, in bytes.
+    pub ram_bytes: u64,
+    /// The board's GIC architecture version.
+    pub gic_version: u32,
+    /// The board's `[qemu] semihosting`.
+    pub semihosting: bool,
+    /// The scenario's `[[qemu-device]]` entries, in file order.
+    pub devices: Vec<QemuDevice>,
+}
+
+/// One `[[qemu-device]]`, resolved against the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuDevice {
+    /// The board device name of the transport.
+    pub transport: String,
+    /// Its MMIO base.
+    pub base: u64,
+    /// What is plugged in.
+    pub kind: QemuDeviceKind,
+}
+
+/// A resolved device kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QemuDeviceKind {
+    /// A disk: its image (absolute or relative to the working directory, as the
+    /// scenario path was) and whether it is read-only.
+    VirtioBlk { file: PathBuf, read_only: bool },
+    /// A NIC on QEMU's user-mode network.
+    VirtioNet,
+}
+
+/// Reads what a QEMU run of `scenario` needs: the board file's rules and the
+/// `[[qemu-device]]` rules must hold (the rest of `check` is not needed: the guest
+/// images need not exist yet).
+pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
+    let (inputs, mut diags) = load(scenario)?;
+    diags.extend(validate::board(&inputs));
+    diags.extend(validate::qemu_devices(&inputs));
+    if !diags.is_empty() {
+        return Err(Diagnostics::sorted(diags));
+    }
+    let board = &inputs.board;
+    let devices = inputs
+        .scenario
+        .qemu_device
+        .iter()
+        .filter_map(|q| {
+            let name = q.transport.get_ref();
+            let dev = board.device.iter().find(|d| d.name.get_ref() == name)?;
+            let kind = match q.kind.get_ref() {
+                QemuDeviceKindSpec::VirtioBlk => QemuDeviceKind::VirtioBlk {
+                    file: inputs.scenario_src.resolve(q.file.as_ref()?.get_ref()),
+                    read_only: q.read_only.as_ref().is_some_and(|r| *r.get_ref()),
+                },
+                QemuDeviceKindSpec::VirtioNet => QemuDeviceKind::VirtioNet,
+            };
+            Some(QemuDevice {
+                transport: name.clone(),
+                base: *dev.base.get_ref(),
+                kind,
+            })
+        })
+        .collect();
+    Ok(QemuRun {
+        cpus: board.cpu.len() as u32,
+        ram_bytes: board.ram.iter().map(|r| r.size.get_ref().0).sum(),
+        gic_version: *board.gic.version.get_ref(),
+        semihosting: board.qemu.as_ref().is_some_and(|q| q.semihosting),
+        devices,
+    })
+}

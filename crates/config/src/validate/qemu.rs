@@ -1,0 +1,70 @@
+//! Rules on `[[qemu-device]]`: each names a virtio-mmio transport of the board that a
+//! VM owns, once, with the keys its kind takes.
+
+use crate::diag::{closest, Diagnostic};
+use crate::load::Inputs;
+use crate::qemu::QemuDeviceKindSpec;
+
+/// The compatible string of a virtio-mmio transport.
+const VIRTIO_MMIO: &str = "virtio,mmio";
+
+pub(crate) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    let mut seen: Vec<&str> = Vec::new();
+    for q in &inp.scenario.qemu_device {
+        let name = q.transport.get_ref().as_str();
+        let at = q.transport.span();
+        let transports = inp
+            .board
+            .device
+            .iter()
+            .filter(|d| d.compatible.0.iter().any(|c| c == VIRTIO_MMIO));
+        if !transports.clone().any(|d| d.name.get_ref() == name) {
+            let msg = format!(
+                "`{name}` is not a virtio-mmio transport of board `{}`",
+                inp.board.name.get_ref()
+            );
+            let hint = match closest(name, transports.map(|d| d.name.get_ref().as_str())) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "QEMU devices plug into the board's virtio-mmio transports".to_owned(),
+            };
+            out.push(src.diag(at, msg, hint));
+            continue;
+        }
+        if seen.contains(&name) {
+            let msg = format!("transport `{name}` gets two QEMU devices");
+            out.push(src.diag(at, msg, "a transport holds one device".into()));
+            continue;
+        }
+        seen.push(name);
+        let owned = inp
+            .scenario
+            .vm
+            .iter()
+            .any(|vm| vm.devices.iter().any(|d| d.get_ref() == name));
+        if !owned {
+            let msg = format!("transport `{name}` is not passed to any VM");
+            let hint = format!("add \"{name}\" to the `devices` of the VM that uses it");
+            out.push(src.diag(at, msg, hint));
+        }
+        match q.kind.get_ref() {
+            QemuDeviceKindSpec::VirtioBlk if q.file.is_none() => {
+                let msg = "a `virtio-blk` device needs its disk image".to_owned();
+                let hint = "add file = \"path/to/disk.img\" (relative to this file)".to_owned();
+                out.push(src.diag(q.kind.span(), msg, hint));
+            }
+            QemuDeviceKindSpec::VirtioNet => {
+                for (key, span) in [
+                    ("file", q.file.as_ref().map(|f| f.span())),
+                    ("read-only", q.read_only.as_ref().map(|r| r.span())),
+                ] {
+                    if let Some(span) = span {
+                        let msg = format!("a `virtio-net` device takes no `{key}`");
+                        out.push(src.diag(span, msg, format!("remove `{key}`")));
+                    }
+                }
+            }
+            QemuDeviceKindSpec::VirtioBlk => {}
+        }
+    }
+}

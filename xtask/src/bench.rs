@@ -201,7 +201,7 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
 }
 
 fn qemu_version() -> String {
-    std::process::Command::new(setup::QEMU)
+    std::process::Command::new(rtvisor::qemu::program())
         .arg("--version")
         .output()
         .ok()

@@ -1,23 +1,17 @@
-//! Every QEMU command line the project builds, by name: the demo, `run`, each system
-//! test, each benchmark configuration, the bare Linux boot and `rtvisor run` of each
-//! example scenario. The tests below hold each of them to the rules of a fresh
-//! machine (DESIGN.md section 4): the network is always stated.
+//! Every QEMU command line the project builds, by name: the demo, `run` and
+//! `rtvisor run` of each scenario, each system test, each benchmark configuration and
+//! the bare Linux boot (`cargo xtask qemu-args --all` prints them). The tests below
+//! hold each of them to the rules of a fresh machine (DESIGN.md section 4): the
+//! network is always stated.
 
+use crate::bench::run::{command as bench_command, Target};
 use crate::bench::{self, Machine};
 use crate::image::Image;
-use crate::qemu::{self, Mode};
-use crate::util::{root, show};
-use crate::{linux, systest};
+use crate::util::root;
+use crate::{linux, systest, Boot, DEMO_SCENARIO};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// The arguments of `c` (without the program).
-fn args(c: &Command) -> Vec<String> {
-    c.get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect()
-}
+use rtvisor::qemu::{CpuModel, Icount, QemuCommand};
+use std::path::PathBuf;
 
 /// The Debian guest's files where `cargo xtask linux` puts them (not read).
 fn linux_files() -> linux::Linux {
@@ -33,63 +27,73 @@ fn linux_files() -> linux::Linux {
     }
 }
 
-/// `(name, arguments)` of every command line.
-pub fn every_command_line() -> Result<Vec<(String, Vec<String>)>> {
+/// `cargo xtask run`/`demo` options.
+fn boot_opts(duration: Option<u64>, cpu: Option<CpuModel>, icount: Option<Icount>) -> Boot {
+    Boot {
+        elf: false,
+        duration,
+        cpu,
+        icount,
+        qemu_args: Vec::new(),
+    }
+}
+
+/// `(name, command)` of every QEMU command line the project builds.
+pub fn every_command_line() -> Result<Vec<(String, QemuCommand)>> {
     let mut out = Vec::new();
-    let demo = root().join("scenarios/demo.toml");
+    let demo = root().join(DEMO_SCENARIO);
     let img = Image::for_scenario(&demo)?;
-    let l = linux_files();
-    out.push((
-        "demo".into(),
-        args(&qemu::command(
-            &img.bin,
-            Mode::Interactive,
-            &linux::qemu_device_args(&l),
-        )),
-    ));
-    let two = Image::for_scenario(&root().join("tests/scenarios/two-vms.toml"))?;
-    out.push((
-        "run".into(),
-        args(&qemu::command(&two.bin, Mode::Interactive, &[])),
-    ));
+    let bench_machine = (Some(CpuModel::CortexA72), Some(Icount::BENCH));
+    for (name, opts) in [
+        ("demo", boot_opts(None, None, None)),
+        ("demo --duration", boot_opts(Some(1), None, None)),
+        (
+            "demo --cpu --icount",
+            boot_opts(None, bench_machine.0, bench_machine.1),
+        ),
+    ] {
+        out.push((name.into(), crate::boot_command(&demo, &img, &opts)?));
+    }
+    for s in example_scenarios()?
+        .into_iter()
+        .chain(systest::TESTS.iter().map(|t| root().join(t.scenario)))
+    {
+        let img = Image::for_scenario(&s)?;
+        let opts = boot_opts(None, None, None);
+        let name = format!("run {}", s.display());
+        out.push((name, crate::boot_command(&s, &img, &opts)?));
+        let name = format!("rtvisor run {}", s.display());
+        out.push((name, rtvisor::run::command(&s, &img.bin)?));
+    }
     for t in systest::TESTS {
         let img = Image::for_scenario(&root().join(t.scenario))?;
-        let extra = if t.linux {
-            linux::qemu_device_args(&l)
-        } else {
-            Vec::new()
-        };
-        let c = qemu::command(img.pick(t.elf), Mode::Captured, &extra);
-        out.push((format!("system test {}", t.name), args(&c)));
+        let name = format!("system test {}", t.name);
+        out.push((name, systest::command(t, &img)?));
     }
     for cfg in bench::CONFIGS {
         let target = match cfg.machine {
-            Machine::Bare { noise, period_us } => bench::run::Target::Bare {
+            Machine::Bare { noise, period_us } => Target::Bare {
                 bin: root().join("target/guests/rtbench.bin"),
                 noise,
                 period_us,
             },
-            Machine::Rtvisor(f) => {
-                bench::run::Target::Image(Image::for_scenario(Path::new(f))?.bin)
-            }
+            Machine::Rtvisor(f) => Target::Image {
+                bin: "x.bin".into(),
+                scenario: root().join("tests/bench").join(f),
+            },
         };
-        let c = bench::run::command(&target, bench::FULL_ARGS);
-        out.push((format!("bench {}", cfg.name), args(&c)));
+        let name = format!("bench {}", cfg.name);
+        out.push((name, bench_command(&target, bench::FULL_ARGS)?));
     }
-    out.push(("linux --boot-bare".into(), args(&linux::bare_command(&l))));
-    for s in example_scenarios()? {
-        let board = rtvisor_config::check_board(&root().join("boards/qemu-virt-aarch64.toml"))
-            .map_err(|d| anyhow::anyhow!("{d}"))?;
-        let ram: u64 = board.ram.iter().map(|r| r.size.get_ref().0).sum();
-        let a = rtvisor::run::qemu_args(
-            *board.gic.version.get_ref(),
-            board.cpu.len(),
-            ram,
-            Path::new("x.bin"),
-        );
-        out.push((format!("rtvisor run {}", s.display()), a));
-    }
-    let _ = show;
+    let doorbell = Target::Image {
+        bin: "x.bin".into(),
+        scenario: root().join("tests/bench/doorbell.toml"),
+    };
+    out.push(("bench doorbell".into(), bench_command(&doorbell, "")?));
+    out.push((
+        "linux --boot-bare".into(),
+        linux::bare_command(&linux_files())?,
+    ));
     Ok(out)
 }
 
@@ -103,29 +107,46 @@ fn example_scenarios() -> Result<Vec<PathBuf>> {
     Ok(all)
 }
 
-/// Whether `args` say what the network is: `-nic none`, or a NIC of its own.
-pub fn states_network(args: &[String]) -> bool {
-    args.windows(2).any(|w| w[0] == "-nic" || w[0] == "-netdev")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Whether `args` say what the network is: `-nic none`, or a NIC of its own.
+    fn states_network(args: &[String]) -> bool {
+        args.windows(2).any(|w| w[0] == "-nic" || w[0] == "-netdev")
+    }
+
     #[test]
     fn every_command_line_states_its_network() {
         let all = every_command_line().unwrap();
-        assert!(all.len() >= 20, "{} command lines", all.len());
+        assert!(all.len() >= 40, "{} command lines", all.len());
         let silent: Vec<String> = all
             .iter()
-            .filter(|(_, a)| !states_network(a))
-            .map(|(n, a)| format!("{n}: {}", a.join(" ")))
+            .filter(|(_, q)| !states_network(&q.args()))
+            .map(|(n, q)| format!("{n}: {}", q.line()))
             .collect();
         assert!(
             silent.is_empty(),
             "QEMU adds its default PCI NIC (which needs efi-virtio.rom from ipxe-qemu) \
              to these command lines:\n{}",
             silent.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_demo_and_its_bare_kernel_get_the_same_disk_and_nic() {
+        let all = every_command_line().unwrap();
+        let devices = |name: &str| {
+            let q = &all.iter().find(|(n, _)| n == name).unwrap().1;
+            assert!(!q.devices.is_empty(), "{name}: {}", q.line());
+            q.devices.clone()
+        };
+        let demo = root().join(DEMO_SCENARIO);
+        assert_eq!(devices("demo"), devices("linux --boot-bare"));
+        assert_eq!(devices("demo"), devices("system test linux"));
+        assert_eq!(
+            devices("demo"),
+            devices(&format!("rtvisor run {}", demo.display()))
         );
     }
 

@@ -151,6 +151,10 @@ impl Console {
     pub fn fail_on(&mut self, pat: Pattern) {
         self.fail_on.push(pat);
     }
+    /// Forgets every [`Console::fail_on`] pattern (a test that expects a failure).
+    pub fn clear_fail_on(&mut self) {
+        self.fail_on.clear();
+    }
 
     pub fn log(&self) -> &[String] {
         &self.log

@@ -17,13 +17,14 @@ mod util;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use rtvisor::qemu::{ConsoleMode, QemuCommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use util::{resolve, root, say};
 
 /// The scenario `demo` and `build` use when none is given.
-const DEMO_SCENARIO: &str = "scenarios/demo.toml";
+pub(crate) const DEMO_SCENARIO: &str = "scenarios/demo.toml";
 
 #[derive(Parser)]
 #[command(
@@ -126,7 +127,8 @@ enum Cmd {
     /// Turn a hypervisor ELF into target/images/<stem>.{elf,bin} as the build does,
     /// checking the arm64 Image header (for a hypervisor built by other means).
     Image { elf: PathBuf },
-    /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml).
+    /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml),
+    /// or with --all every command line the project builds.
     QemuArgs {
         scenario: Option<PathBuf>,
         /// Use the ELF form of the image.
@@ -135,6 +137,10 @@ enum Cmd {
         /// The captured form used by the tests (serial on stdout, no monitor).
         #[arg(long)]
         captured: bool,
+        /// Every command line the project builds (demo, run, system tests, bench,
+        /// bare Linux, `rtvisor run`), one per line after its name.
+        #[arg(long, conflicts_with_all = ["scenario", "elf", "captured"])]
+        all: bool,
     },
 }
 
@@ -146,6 +152,13 @@ struct Boot {
     /// Stop QEMU after this many seconds (output stays live; exits 0).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<u64>,
+    /// The CPU model: max (default) or cortex-a72 (the benchmark's).
+    #[arg(long, value_name = "MODEL")]
+    cpu: Option<rtvisor::qemu::CpuModel>,
+    /// Deterministic virtual clock, as the benchmark runs: shift=N,sleep=on|off
+    /// (1 instruction = 2^N ns; `--icount 0` is the benchmark's shift=0,sleep=off).
+    #[arg(long, value_name = "SPEC")]
+    icount: Option<rtvisor::qemu::Icount>,
     /// Extra QEMU arguments, after `--`.
     #[arg(last = true)]
     qemu_args: Vec<String>,
@@ -159,25 +172,36 @@ fn scenario_or_demo(s: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Builds the guests (and the Debian guest, when the scenario boots it) and the image.
-/// Returns the image and the QEMU arguments the scenario's guests need.
-fn build(scenario: &Path) -> Result<(image::Image, Vec<String>)> {
+fn build(scenario: &Path) -> Result<image::Image> {
     setup::ensure_all()?;
     image::build_guests()?;
-    let extra = if linux::needed_by(scenario) {
-        linux::qemu_device_args(&linux::ensure(false)?)
-    } else {
-        Vec::new()
+    if linux::needed_by(scenario) {
+        linux::ensure(false)?;
+    }
+    image::build_image(scenario)
+}
+
+/// The QEMU command `run` and `demo` start for `scenario`'s image `img`.
+fn boot_command(scenario: &Path, img: &image::Image, opts: &Boot) -> Result<QemuCommand> {
+    let console = match opts.duration {
+        Some(_) => ConsoleMode::Captured,
+        None => ConsoleMode::Interactive,
     };
-    Ok((image::build_image(scenario)?, extra))
+    let mut q = qemu::for_scenario(scenario, img.pick(opts.elf), console)?;
+    if let Some(cpu) = opts.cpu {
+        q.cpu = cpu;
+    }
+    q.icount = opts.icount;
+    q.extra = opts.qemu_args.clone();
+    Ok(q)
 }
 
 fn boot(scenario: &Path, opts: &Boot) -> Result<()> {
-    let (img, mut extra) = build(scenario)?;
-    let path = img.pick(opts.elf);
-    extra.extend(opts.qemu_args.iter().cloned());
+    let img = build(scenario)?;
+    let q = boot_command(scenario, &img, opts)?;
     match opts.duration {
-        Some(secs) => qemu::run_for(path, Duration::from_secs(secs), &extra),
-        None => qemu::run_interactive(path, &extra),
+        Some(secs) => qemu::run_for(&q, Duration::from_secs(secs)),
+        None => qemu::run_interactive(&q),
     }
 }
 
@@ -260,15 +284,31 @@ fn main() -> ExitCode {
             scenario,
             elf,
             captured,
+            all,
         } => {
-            let s = scenario.unwrap_or_else(|| root().join(DEMO_SCENARIO));
-            image::Image::for_scenario(&s).map(|img| {
-                let mode = if captured {
-                    qemu::Mode::Captured
-                } else {
-                    qemu::Mode::Interactive
+            if all {
+                return match cmdlines::every_command_line() {
+                    Ok(lines) => {
+                        for (name, q) in lines {
+                            println!("{name}: {}", q.line());
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("[xtask] error: {e:#}");
+                        ExitCode::FAILURE
+                    }
                 };
-                println!("{}", qemu::command_line(img.pick(elf), mode, &[]));
+            }
+            let console = if captured {
+                ConsoleMode::Captured
+            } else {
+                ConsoleMode::Interactive
+            };
+            scenario_or_demo(scenario.as_deref()).and_then(|s| {
+                let img = image::Image::for_scenario(&s)?;
+                println!("{}", qemu::for_scenario(&s, img.pick(elf), console)?.line());
+                Ok(())
             })
         }
     };

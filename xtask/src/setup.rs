@@ -10,7 +10,7 @@ use crate::util::{root, run, say};
 use anyhow::{bail, Context, Result};
 use std::process::{Command, Stdio};
 
-pub const QEMU: &str = "qemu-system-aarch64";
+pub const QEMU: &str = rtvisor::qemu::QEMU;
 pub const QEMU_APT_PACKAGE: &str = "qemu-system-arm";
 
 /// Ensures every tool the build and the tests need.

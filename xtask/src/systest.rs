@@ -10,14 +10,16 @@
 //! wording is a change in one place.
 
 mod cases;
+mod fatal;
 mod ipc;
 mod linux;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};
-use crate::qemu::{self, Mode};
+use crate::qemu;
 use crate::util::{out_dir, root, say};
 use anyhow::{ensure, Result};
+use rtvisor::qemu::{ConsoleMode, QemuCommand};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +43,10 @@ pub mod hv {
     /// Printed once when the last VM stopped, just before the machine powers off.
     pub fn all_stopped() -> Pattern {
         Pattern::contains("[rtvisor] all VMs stopped, powering off")
+    }
+    /// `[rtvisor] FATAL: <what>`: the hypervisor stopped for good.
+    pub fn fatal(what: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[rtvisor\] FATAL: {}$", escape(what)))
     }
     /// Any of these fails a test at once (a hypervisor panic or fatal exception).
     pub const FATAL: &[&str] = &[
@@ -190,6 +196,21 @@ impl Timeouts {
     }
 }
 
+/// What a test changes in its board's QEMU machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Tweak {
+    /// This CPU count instead of the board's (a machine smaller than the board).
+    pub smp: Option<u32>,
+    /// Semihosting on or off, whatever the board says.
+    pub semihosting: Option<bool>,
+}
+
+/// The board's machine as it is.
+pub const BOARD: Tweak = Tweak {
+    smp: None,
+    semihosting: None,
+};
+
 /// One system test.
 pub struct SysTest {
     pub name: &'static str,
@@ -202,6 +223,8 @@ pub struct SysTest {
     pub linux: bool,
     /// Boot the ELF form of the image instead of the raw Image.
     pub elf: bool,
+    /// How its QEMU differs from the board's machine ([`BOARD`]: not at all).
+    pub qemu: Tweak,
     pub about: &'static str,
     pub run: fn(&mut Console, &Timeouts) -> Result<()>,
 }
@@ -214,6 +237,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/two-vms.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "two VMs on their own cores print whole prefixed lines, count to 6, power off",
         run: cases::two_vms,
     },
@@ -223,6 +247,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/two-vms.toml",
         linux: false,
         elf: true,
+        qemu: BOARD,
         about: "two-vms, booting the ELF form of the image",
         run: cases::two_vms,
     },
@@ -232,6 +257,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/smp.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "a 2-vCPU VM starts vCPU 1 with PSCI CPU_ON; both report",
         run: cases::smp,
     },
@@ -241,6 +267,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/probe.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "the hostile probe (44 attacks) is contained every time; the victim RT VM keeps its timer cycle, with no stray interrupt",
         run: cases::probe,
     },
@@ -250,6 +277,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/off-one.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "SYSTEM_OFF of one VM leaves the other running; QEMU exits 0 at the end",
         run: cases::off_one,
     },
@@ -259,6 +287,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/irq-isolation.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "two VMs take timer interrupts at their own rates; the probe's SGI flood reaches neither (virtual and direct mode)",
         run: cases::irq_isolation,
     },
@@ -268,6 +297,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/irq-restart.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "a VM restart leaves no stale interrupt; a direct-mode VM is stopped and restarted by the hypervisor",
         run: cases::irq_restart,
     },
@@ -277,6 +307,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/shell.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console",
         run: cases::shell,
     },
@@ -286,6 +317,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/reset-one.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "SYSTEM_RESET restarts one VM; the other counts on undisturbed",
         run: cases::reset_one,
     },
@@ -295,6 +327,7 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/shm.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "two VMs (virtual and direct mode) pass data both ways through shared memory and doorbells; a read-only mapping refuses writes",
         run: ipc::shm,
     },
@@ -304,8 +337,35 @@ pub const TESTS: &[SysTest] = &[
         scenario: "tests/scenarios/watchdog.toml",
         linux: false,
         elf: false,
+        qemu: BOARD,
         about: "a VM that stops kicking its watchdog is restarted; vm list shows the reason",
         run: ipc::watchdog,
+    },
+    SysTest {
+        name: "fatal-exit",
+        tier: "T2",
+        scenario: "tests/scenarios/two-vms.toml",
+        linux: false,
+        elf: false,
+        qemu: Tweak {
+            smp: Some(2),
+            semihosting: None,
+        },
+        about: "a scenario that needs CPU 3 on a 2-CPU QEMU: the FATAL line, then QEMU exits with the failure status",
+        run: fatal::fatal_exit,
+    },
+    SysTest {
+        name: "fatal-nested",
+        tier: "T2",
+        scenario: "tests/scenarios/two-vms.toml",
+        linux: false,
+        elf: false,
+        qemu: Tweak {
+            smp: Some(2),
+            semihosting: Some(false),
+        },
+        about: "fatal-exit on a QEMU without semihosting: the exit call faults inside the FATAL path, which reports that once and halts",
+        run: fatal::fatal_nested,
     },
     SysTest {
         name: "linux",
@@ -313,10 +373,24 @@ pub const TESTS: &[SysTest] = &[
         scenario: "scenarios/demo.toml",
         linux: true,
         elf: false,
+        qemu: BOARD,
         about: "the demo: Debian's Linux answers on its console beside rt, reboots and powers off alone; boot time against bare",
         run: linux::demo,
     },
 ];
+
+/// The QEMU command of test `t` booting `img`: its scenario's board machine, captured.
+pub fn command(t: &SysTest, img: &Image) -> Result<QemuCommand> {
+    let scenario = root().join(t.scenario);
+    let mut q = qemu::for_scenario(&scenario, img.pick(t.elf), ConsoleMode::Captured)?;
+    if let Some(smp) = t.qemu.smp {
+        q.smp = smp;
+    }
+    if let Some(on) = t.qemu.semihosting {
+        q.semihosting = on;
+    }
+    Ok(q)
+}
 
 /// Runs one system test; the error is a complete failure report. With `no_build`, the
 /// image already in target/images/ is booted as it is.
@@ -330,12 +404,9 @@ pub fn run(
     let scenario = root().join(t.scenario);
     let failed =
         |what: String| move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name));
-    let extra = if t.linux {
-        let l = crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
-        crate::linux::qemu_device_args(&l)
-    } else {
-        Vec::new()
-    };
+    if t.linux {
+        crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
+    }
     let img = match built.get(&scenario) {
         Some(img) => img.clone(),
         None if no_build => Image::for_scenario(&scenario)?,
@@ -352,15 +423,10 @@ pub fn run(
             img
         }
     };
-    let path = img.pick(t.elf);
+    let q = command(t, &img)?;
     let log = out_dir("systest")?.join(format!("{}.log", t.name));
-    say(format!(
-        "{} {}: {}",
-        t.tier,
-        t.name,
-        qemu::command_line(path, Mode::Captured, &extra)
-    ));
-    let child = qemu::spawn_captured(path, &extra)?;
+    say(format!("{} {}: {}", t.tier, t.name, q.line()));
+    let child = qemu::spawn_captured(&q)?;
     let mut con = Console::spawn(t.name, child);
     con.set_log_file(log);
     con.set_echo(verbose);

@@ -17,6 +17,7 @@ pub mod build;
 mod dtcheck;
 mod dtprops;
 pub mod inspect;
+pub mod qemu;
 pub mod render;
 pub mod run;
 

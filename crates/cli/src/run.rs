@@ -1,32 +1,29 @@
-//! `rtvisor run`: build, then boot under QEMU with machine options from the board.
+//! `rtvisor run`: build, then boot under QEMU on the machine the board describes, with
+//! the devices the scenario plugs in (`crate::qemu` builds the command line).
 
 use crate::build;
+use crate::qemu::{exit_result, QemuCommand};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::{Child, ExitCode, ExitStatus};
 use std::time::{Duration, Instant};
 
-/// The QEMU command line for a board: `virt` with EL2, the board's GIC version, CPU
-/// count and total RAM.
-pub fn qemu_args(gic_version: u32, cpus: usize, ram_bytes: u64, image: &Path) -> Vec<String> {
-    vec![
-        "-M".into(),
-        format!("virt,virtualization=on,gic-version={gic_version}"),
-        "-cpu".into(),
-        "max,pauth-impdef=on".into(),
-        "-smp".into(),
-        cpus.to_string(),
-        "-m".into(),
-        format!("{}M", ram_bytes >> 20),
-        "-nographic".into(),
-        "-no-reboot".into(),
-        "-kernel".into(),
-        image.display().to_string(),
-    ]
+/// The QEMU command for `scenario`'s image at `image` (console on the terminal).
+pub fn command(scenario: &Path, image: &Path) -> Result<QemuCommand> {
+    let run = rtvisor_config::qemu_run(scenario).map_err(|d| {
+        eprintln!("{d}");
+        anyhow::Error::new(crate::Reported)
+    })?;
+    Ok(QemuCommand::hypervisor(&run, image)?)
 }
 
 /// Builds `scenario` into target/images/<stem>.bin and boots it.
 pub fn run(scenario: &Path, duration: Option<f64>) -> Result<ExitCode> {
+    if let Some(secs) = duration {
+        if !(secs.is_finite() && secs >= 0.0) {
+            bail!("--duration must be a non-negative number of seconds");
+        }
+    }
     let abs = std::fs::canonicalize(scenario)
         .with_context(|| format!("cannot open scenario {}", scenario.display()))?;
     let root = build::find_root(&abs)?;
@@ -40,47 +37,55 @@ pub fn run(scenario: &Path, duration: Option<f64>) -> Result<ExitCode> {
         .join(format!("{stem}.bin"));
     let (plan, raw) = build::build(&abs, &image, None)?;
     eprint!("{}", build::layout(&plan, &raw, &image));
-    let board = rtvisor_config::check_board(&plan.board).map_err(|d| {
-        eprintln!("{d}");
-        anyhow::anyhow!("the board file {} has errors", plan.board.display())
+    let qemu = command(&abs, &image)?;
+    eprintln!("[rtvisor] {}", qemu.line());
+    let mut child = qemu.command().spawn().with_context(|| {
+        format!(
+            "starting {} (install QEMU, or set RTVISOR_QEMU)",
+            qemu.program
+        )
     })?;
-    let ram: u64 = board.ram.iter().map(|r| r.size.get_ref().0).sum();
-    let args = qemu_args(*board.gic.version.get_ref(), board.cpu.len(), ram, &image);
-    let qemu = std::env::var("RTVISOR_QEMU").unwrap_or_else(|_| "qemu-system-aarch64".into());
-    eprintln!("[rtvisor] {qemu} {}", args.join(" "));
-    let mut child = Command::new(&qemu)
-        .args(&args)
-        .spawn()
-        .with_context(|| format!("starting {qemu} (install QEMU, or set RTVISOR_QEMU)"))?;
-    let Some(secs) = duration else {
-        let status = child.wait()?;
-        return Ok(if status.success() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+    let status = match duration {
+        None => child.wait()?,
+        Some(secs) => match wait_until(&mut child, Duration::from_secs_f64(secs))? {
+            Some(status) => status,
+            None => {
+                eprintln!("\n[rtvisor] stopped QEMU after {secs} s (--duration)");
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
     };
-    if !(secs.is_finite() && secs >= 0.0) {
-        let _ = child.kill();
-        bail!("--duration must be a non-negative number of seconds");
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    Ok(report(status))
+}
+
+/// Waits for `child` at most `limit`; past it, kills it and returns `None`.
+fn wait_until(child: &mut Child, limit: Duration) -> Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait()? {
-            eprintln!("\n[rtvisor] QEMU exited ({status})");
-            return Ok(if status.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            return Ok(Some(status));
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             child.kill().context("stopping QEMU")?;
             let _ = child.wait();
-            eprintln!("\n[rtvisor] stopped QEMU after {secs} s (--duration)");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Says how QEMU ended; the exit code of `rtvisor run`.
+fn report(status: ExitStatus) -> ExitCode {
+    match exit_result(status) {
+        Ok(()) => {
+            eprintln!("\n[rtvisor] QEMU exited (the machine powered off)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\n[rtvisor] error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -89,11 +94,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn machine_options_follow_the_board() {
-        let a = qemu_args(3, 4, 2 << 30, Path::new("x.bin"));
-        assert_eq!(a[1], "virt,virtualization=on,gic-version=3");
-        assert_eq!(a[5], "4");
-        assert_eq!(a[7], "2048M");
-        assert_eq!(a.last().map(String::as_str), Some("x.bin"));
+    fn the_demo_gets_its_disk_and_nic() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let demo = root.join("scenarios/demo.toml");
+        let q = command(&demo, Path::new("/i/demo.bin")).unwrap();
+        let a = q.args().join(" ");
+        assert!(
+            a.contains("-device virtio-blk-device,drive=rtvdisk0,bus=virtio-mmio-bus.31"),
+            "{a}"
+        );
+        assert!(a.contains("target/linux/disk.img,format=raw"), "{a}");
+        assert!(
+            a.contains("-device virtio-net-device,netdev=rtvnet1,bus=virtio-mmio-bus.30"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-semihosting-config enable=on,target=gdb"),
+            "{a}"
+        );
+        assert!(a.contains("-smp 4 -m 2G"), "{a}");
     }
 }

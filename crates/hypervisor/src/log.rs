@@ -9,9 +9,9 @@
 
 use crate::config::{CONFIG, MAX_VMS};
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use rtvisor_arch_aarch64::{gic, sysreg, uart};
-use rtvisor_config::tables::LogLevel;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use rtvisor_arch_aarch64::{firmware, gic, sysreg, uart};
+use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::LINE_MAX;
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
@@ -45,6 +45,11 @@ impl Open {
 }
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 static HALTING: AtomicBool = AtomicBool::new(false);
+/// The CPUs inside [`fatal`], one bit per CPU index (indices past 63, and a CPU
+/// that does not know its index yet, share bit 63).
+static IN_FATAL: AtomicU64 = AtomicU64::new(0);
+/// The CPUs that faulted inside [`fatal`] (reported once).
+static NESTED: AtomicU64 = AtomicU64::new(0);
 
 /// The levels by their `as u8` value.
 const LEVELS: [LogLevel; 4] = [
@@ -181,8 +186,22 @@ pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
     Some((n.min(buf.len()), ticks / hz * 1000 + ticks % hz * 1000 / hz))
 }
 
-/// Reports a fatal hypervisor error, stops every other CPU, and halts this one.
+/// Reports a fatal hypervisor error, stops every other CPU, and halts this one; on a
+/// board with semihosting (QEMU), ends QEMU with [`FATAL_EXIT_STATUS`] instead.
+///
+/// An exception inside this CPU's own fatal path (while printing, or the
+/// semihosting call on a QEMU started without semihosting) comes back here through
+/// the exception vector: it is reported once, as `fault inside the FATAL path`,
+/// and the CPU halts; an exception inside that report halts it silently.
 pub fn fatal(args: fmt::Arguments<'_>) -> ! {
+    let me = 1u64 << crate::percpu::this_index().min(63);
+    if IN_FATAL.fetch_or(me, Ordering::SeqCst) & me != 0 {
+        if NESTED.fetch_or(me, Ordering::SeqCst) & me == 0 {
+            // No lock: this CPU may hold it already.
+            let _ = write!(Raw, "[rtvisor] fault inside the FATAL path: {args}\r\n");
+        }
+        halt()
+    }
     if !HALTING.swap(true, Ordering::SeqCst) {
         gic::broadcast_sgi(gic::SGI_HALT);
     }
@@ -194,6 +213,9 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
         "\r\n[rtvisor] FATAL: {args}\r\n[rtvisor] all CPUs halted\r\n"
     );
     drop(guard);
+    if CONFIG.hypervisor.semihosting {
+        firmware::semihosting_exit(FATAL_EXIT_STATUS);
+    }
     halt()
 }
 

@@ -9,7 +9,7 @@ use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
 use crate::image;
 use crate::systest::hv;
-use crate::util::{rel, root, say, show};
+use crate::util::{rel, root, say};
 use anyhow::{Context, Result};
 use regex::Regex;
 use std::path::Path;
@@ -51,14 +51,15 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
         std::fs::write(&scenario, absolute_paths(&text, &root()))?;
         image::build_image(&scenario)?.bin
     };
-    let mut cmd = command(&Target::Image(bin), "");
-    say(format!("bench doorbell: {}", show(&cmd)));
+    let q = command(&Target::Image { bin, scenario: src }, "")?;
+    say(format!("bench doorbell: {}", q.line()));
+    let mut cmd = q.command();
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd
         .spawn()
-        .with_context(|| format!("could not start `{}`", show(&cmd)))?;
+        .with_context(|| format!("could not start `{}`", q.line()))?;
     let mut con = Console::spawn("bench doorbell", child);
     con.set_log_file(dir.join("rtvisor-doorbell.log"));
     con.set_echo(verbose);

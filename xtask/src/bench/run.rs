@@ -5,43 +5,20 @@ use super::parse::{self, Results};
 use super::{Config, Machine, FULL_ARGS};
 use crate::console::{Console, Pattern};
 use crate::image;
-use crate::setup::QEMU;
+use crate::qemu;
 use crate::systest::hv;
-use crate::util::{out_dir, rel, root, say, show};
-use anyhow::{anyhow, ensure, Context, Result};
+use crate::util::{out_dir, rel, root, say};
+use anyhow::{ensure, Context, Result};
+use rtvisor::qemu::{Boot, ConsoleMode, CpuModel, Icount, QemuCommand};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The machine of `bare`: rtbench alone, booted at EL1 by QEMU.
-pub const BARE_MACHINE: &[&str] = &[
-    "-M",
-    "virt,gic-version=3",
-    "-cpu",
-    "cortex-a72",
-    "-icount",
-    "shift=0,sleep=off",
-    "-smp",
-    "2",
-    "-m",
-    "512M",
-];
-/// The machine of the rtvisor configurations (EL2 available).
-pub const RTVISOR_MACHINE: &[&str] = &[
-    "-M",
-    "virt,virtualization=on,gic-version=3",
-    "-cpu",
-    "cortex-a72",
-    "-icount",
-    "shift=0,sleep=off",
-    "-smp",
-    "4",
-    "-m",
-    "2G",
-];
+/// The bare machine's memory.
+const BARE_MEMORY_MIB: u64 = 512;
 
 /// What QEMU boots: rtbench itself (bare, with `noise` CPUs of noise beside it) or a
-/// hypervisor image.
+/// hypervisor image built from a scenario of tests/bench/ (its board gives the machine).
 #[derive(Debug, Clone)]
 pub enum Target {
     Bare {
@@ -49,45 +26,46 @@ pub enum Target {
         noise: usize,
         period_us: u64,
     },
-    Image(PathBuf),
+    Image {
+        bin: PathBuf,
+        scenario: PathBuf,
+    },
 }
 
 /// The bare machine's `-smp`: the bench's two vCPUs plus the noise CPUs.
-fn bare_smp(noise: usize) -> String {
-    (2 + noise).to_string()
+fn bare_smp(noise: usize) -> u32 {
+    2 + noise as u32
 }
 
-/// The full QEMU command (console on stdio; the caller sets up the pipes).
-pub fn command(target: &Target, args: &str) -> Command {
-    let mut c = Command::new(QEMU);
-    match target {
+/// The QEMU command (console on stdio; the caller sets up the pipes): a Cortex-A72
+/// under `-icount shift=0,sleep=off`, bare at EL1 (GICv3, no EL2, 512 MiB) or the
+/// hypervisor on its scenario's board.
+pub fn command(target: &Target, args: &str) -> Result<QemuCommand> {
+    let mut q = match target {
         Target::Bare {
             bin,
             noise,
             period_us,
         } => {
-            let mut machine: Vec<String> = BARE_MACHINE.iter().map(|s| s.to_string()).collect();
-            if let Some(i) = machine.iter().position(|a| a == "-smp") {
-                machine[i + 1] = bare_smp(*noise);
-            }
-            let args = if *noise > 0 {
+            let append = if *noise > 0 {
                 format!("{args} noise-vcpus={noise} noise-period-us={period_us}")
             } else {
                 args.to_owned()
             };
-            c.args(machine)
-                .args(["-nographic", "-no-reboot", "-kernel"])
-                .arg(bin)
-                .arg("-append")
-                .arg(args);
+            let boot = Boot {
+                kernel: bin.clone(),
+                initrd: None,
+                append: Some(append),
+            };
+            QemuCommand::bare(bare_smp(*noise), BARE_MEMORY_MIB, boot)
         }
-        Target::Image(bin) => {
-            c.args(RTVISOR_MACHINE)
-                .args(["-nographic", "-no-reboot", "-kernel"])
-                .arg(bin);
+        Target::Image { bin, scenario } => {
+            qemu::for_scenario(scenario, bin, ConsoleMode::Interactive)?
         }
-    }
-    c
+    };
+    q.cpu = CpuModel::CortexA72;
+    q.icount = Some(Icount::BENCH);
+    Ok(q)
 }
 
 /// The scenario text to build for a run: `text` (a file of tests/bench/) with its
@@ -152,12 +130,18 @@ pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<
             "{} does not exist; run without --no-build",
             rel(&img.bin)
         );
-        return Ok(Target::Image(img.bin));
+        return Ok(Target::Image {
+            bin: img.bin,
+            scenario: src,
+        });
     }
     std::fs::write(&scenario, text).with_context(|| format!("writing {}", rel(&scenario)))?;
     let img = image::build_image(&scenario)
         .map_err(|e| e.context(format!("building the image for {}", rel(&src))))?;
-    Ok(Target::Image(img.bin))
+    Ok(Target::Image {
+        bin: img.bin,
+        scenario: src,
+    })
 }
 
 /// One boot of a configuration.
@@ -181,16 +165,20 @@ pub fn once(
     verbose: bool,
 ) -> Run {
     let start = Instant::now();
-    let mut cmd = command(target, args);
-    say(format!("bench {}: {}", cfg.name, show(&cmd)));
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = match cmd.spawn() {
+    let spawned = command(target, args).and_then(|q| {
+        say(format!("bench {}: {}", cfg.name, q.line()));
+        q.command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start `{}`", q.line()))
+    });
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             return Run {
-                result: Err(anyhow!("could not start `{}`: {e}", show(&cmd))),
+                result: Err(e),
                 lines: Vec::new(),
                 warnings: Vec::new(),
                 secs: 0.0,
@@ -266,36 +254,41 @@ mod tests {
 
     #[test]
     fn command_lines_are_the_specified_machines() {
-        let bare_cmd = |noise, period_us| {
-            let bin = PathBuf::from("/r/rtbench.bin");
-            show(&command(
-                &Target::Bare {
-                    bin,
-                    noise,
-                    period_us,
-                },
-                FULL_ARGS,
-            ))
+        let line = |t: &Target| {
+            let mut q = command(t, FULL_ARGS).unwrap();
+            q.program = rtvisor::qemu::QEMU.into();
+            q.line()
         };
-        let bare = bare_cmd(0, 0);
+        let bare = |noise, period_us| {
+            let bin = PathBuf::from("/r/rtbench.bin");
+            line(&Target::Bare {
+                bin,
+                noise,
+                period_us,
+            })
+        };
         assert_eq!(
-            bare,
+            bare(0, 0),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
-             -smp 2 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
+             -smp 2 -m 512M -no-reboot -nographic -nic none -kernel /r/rtbench.bin \
              -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000'"
         );
         assert_eq!(
-            bare_cmd(2, 7),
+            bare(2, 7),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
-             -smp 4 -m 512M -nographic -no-reboot -kernel /r/rtbench.bin \
+             -smp 4 -m 512M -no-reboot -nographic -nic none -kernel /r/rtbench.bin \
              -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 noise-vcpus=2 \
              noise-period-us=7'"
         );
-        let hv = command(&Target::Image("/i/x.bin".into()), FULL_ARGS);
+        let hv = Target::Image {
+            bin: "/i/x.bin".into(),
+            scenario: root().join("tests/bench/direct.toml"),
+        };
         assert_eq!(
-            show(&hv),
+            line(&hv),
             "qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
-             -icount shift=0,sleep=off -smp 4 -m 2G -nographic -no-reboot -kernel /i/x.bin"
+             -icount shift=0,sleep=off -smp 4 -m 2G -no-reboot -nographic -nic none \
+             -semihosting-config enable=on,target=gdb -kernel /i/x.bin"
         );
     }
 

@@ -5,30 +5,41 @@
 //! `poweroff -f` and wait for QEMU to exit. Every wait shares one deadline; nothing
 //! sleeps for a fixed time. The console goes to `target/linux/boot-bare.log`.
 
-use super::{disk, initramfs, qemu_device_args, Linux};
+use super::{disk, initramfs, Linux};
 use crate::console::{Console, Pattern};
 use crate::setup::{QEMU, QEMU_APT_PACKAGE};
-use crate::util::{out_dir, say, show};
-use anyhow::{Context, Result};
+use crate::util::{out_dir, root, say};
+use anyhow::{anyhow, Context, Result};
 use regex::escape;
-use std::process::{Command, Stdio};
+use rtvisor::qemu::{Boot, Device, QemuCommand};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The vCPUs of the bare boot (what `nproc` must answer).
 const CPUS: u32 = 2;
+/// Its memory.
+const MEMORY_MIB: u64 = 1024;
+/// The scenario whose `[[qemu-device]]` entries the bare boot plugs in too: the same
+/// disk and NIC in the same transports as under rtvisor.
+const DEVICES_FROM: &str = "scenarios/demo.toml";
 
-/// The bare-metal QEMU command for `l` (serial on stdio).
-pub fn bare_command(l: &Linux) -> Command {
-    let mut c = Command::new(QEMU);
-    c.args(["-M", "virt,gic-version=3", "-cpu", "max,pauth-impdef=on"])
-        .args(["-smp", &CPUS.to_string(), "-m", "1G"])
-        .args(["-nographic", "-no-reboot", "-kernel"])
-        .arg(&l.image)
-        .arg("-initrd")
-        .arg(&l.initramfs)
-        .args(["-append", "console=ttyAMA0 earlycon"])
-        .args(qemu_device_args(l));
-    c
+/// The bare-metal QEMU command for `l` (serial on stdio): the kernel at EL1 with the
+/// demo's devices.
+pub fn bare_command(l: &Linux) -> Result<QemuCommand> {
+    let boot = Boot {
+        kernel: l.image.clone(),
+        initrd: Some(l.initramfs.clone()),
+        append: Some("console=ttyAMA0 earlycon".into()),
+    };
+    let mut q = QemuCommand::bare(CPUS, MEMORY_MIB, boot);
+    let scenario = root().join(DEVICES_FROM);
+    let run = rtvisor_config::qemu_run(&scenario).map_err(|d| anyhow!("{d}"))?;
+    q.devices = run
+        .devices
+        .iter()
+        .map(Device::from_scenario)
+        .collect::<Result<_, _>>()?;
+    Ok(q)
 }
 
 /// A line that is exactly `text` (the shell's echo of a command never is).
@@ -45,16 +56,17 @@ pub fn boot_bare(l: &Linux, timeout: Duration) -> Result<Duration> {
 /// [`boot_bare`], echoing the console when `echo` is set.
 pub fn boot(l: &Linux, timeout: Duration, echo: bool) -> Result<Duration> {
     super::tools::ensure_tool(QEMU, QEMU_APT_PACKAGE)?;
-    let mut cmd = bare_command(l);
+    let q = bare_command(l)?;
+    let mut cmd = q.command();
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    say(format!("booting bare: {}", show(&cmd)));
+    say(format!("booting bare: {}", q.line()));
     let start = Instant::now();
     let deadline = start + timeout;
     let child = cmd
         .spawn()
-        .with_context(|| format!("could not start `{}`", show(&cmd)))?;
+        .with_context(|| format!("could not start `{}`", q.line()))?;
     let mut con = Console::spawn("linux-bare", child);
     con.set_log_file(out_dir("linux")?.join("boot-bare.log"));
     con.set_echo(echo);

@@ -30,8 +30,8 @@ pub use disk::HELLO;
 pub use initramfs::{DISK_FAILED, DISK_MOUNTED, READY};
 
 /// Whether the scenario at `scenario` boots this guest (names a file under
-/// `target/linux/`): then its images must exist before the hypervisor is built, and
-/// QEMU needs [`qemu_device_args`].
+/// `target/linux/`): then its images (and the disk its `[[qemu-device]]` names) must
+/// exist before the hypervisor is built and QEMU starts.
 pub fn needed_by(scenario: &Path) -> bool {
     fs::read_to_string(scenario).is_ok_and(|s| s.contains("target/linux/"))
 }
@@ -80,29 +80,6 @@ pub struct Linux {
     pub builtin: Vec<String>,
     /// Wanted modules (from [`OPTIONAL_MODULES`]) this kernel does not have.
     pub unavailable: Vec<String>,
-}
-
-/// The QEMU arguments that give the guest a read-only disk and a network device.
-///
-/// On QEMU `virt`, `-device virtio-*-device` plugs into the virtio-mmio transports
-/// from the highest address down: the first (the disk) gets 0x0a003e00, INTID 79
-/// (SPI 47); the second (the network) gets 0x0a003c00, INTID 78 (SPI 46). Each
-/// transport is 0x200 bytes.
-pub fn qemu_device_args(l: &Linux) -> Vec<String> {
-    // QEMU option values escape a comma by doubling it.
-    let disk = l.disk.display().to_string().replace(',', ",,");
-    [
-        "-drive",
-        &format!("if=none,file={disk},format=raw,id=rtvdisk,readonly=on"),
-        "-device",
-        "virtio-blk-device,drive=rtvdisk",
-        "-netdev",
-        "user,id=rtvnet",
-        "-device",
-        "virtio-net-device,netdev=rtvnet",
-    ]
-    .map(String::from)
-    .to_vec()
 }
 
 /// What `fetch.stamp` records: the kernel package and the two .debs.
@@ -289,26 +266,6 @@ pub fn command(o: &Options) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn device_args_attach_disk_then_net() {
-        let l = Linux {
-            image: "/t/Image".into(),
-            initramfs: "/t/i.gz".into(),
-            disk: "/t/a,b/disk.img".into(),
-            release: "6.1.0-56-arm64".into(),
-            modules: Vec::new(),
-            builtin: Vec::new(),
-            unavailable: Vec::new(),
-        };
-        let a = qemu_device_args(&l);
-        assert_eq!(
-            a[1],
-            "if=none,file=/t/a,,b/disk.img,format=raw,id=rtvdisk,readonly=on"
-        );
-        assert_eq!(a[3], "virtio-blk-device,drive=rtvdisk");
-        assert_eq!(a[7], "virtio-net-device,netdev=rtvnet");
-    }
 
     #[test]
     fn module_lists_survive_the_stamp() {

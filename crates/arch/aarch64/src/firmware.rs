@@ -1,4 +1,5 @@
-//! Calls from the hypervisor to the platform firmware's PSCI (SMC or HVC conduit).
+//! Calls from the hypervisor to the platform: the firmware's PSCI (SMC or HVC conduit),
+//! and on an emulator that offers it, Arm semihosting's exit call.
 
 use rtvisor_core::platform::Conduit;
 
@@ -35,4 +36,25 @@ pub fn cpu_on(conduit: Conduit, mpidr: u64, entry: u64, context: u64) -> i64 {
 /// Powers the machine off. Returns only if the firmware refused.
 pub fn system_off(conduit: Conduit) -> i64 {
     call(conduit, SYSTEM_OFF, 0, 0, 0)
+}
+
+/// Semihosting operation SYS_EXIT_EXTENDED (Arm semihosting 2.0).
+const SYS_EXIT_EXTENDED: u64 = 0x20;
+/// Its reason `ADP_Stopped_ApplicationExit`: the second word is the exit status.
+const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x2_0026;
+
+/// Ends the emulator with exit status `status` through Arm semihosting
+/// (SYS_EXIT_EXTENDED); on QEMU with `-semihosting-config enable=on`, it does not
+/// return. Call it only when the board says semihosting is there: elsewhere
+/// `HLT #0xF000` is an undefined instruction and raises an exception at this EL, so
+/// the caller must be safe against re-entry from its exception handler.
+pub fn semihosting_exit(status: u32) {
+    let block: [u64; 2] = [ADP_STOPPED_APPLICATION_EXIT, u64::from(status)];
+    // SAFETY: HLT #0xF000 is the A64 semihosting call. The emulator reads the two
+    // words at x1 (a live local, mapped) and writes only x0; without semihosting it
+    // raises an exception handled by the EL2 vectors, and writes no memory.
+    unsafe {
+        core::arch::asm!("hlt #0xf000", inout("x0") SYS_EXIT_EXTENDED => _,
+            in("x1") block.as_ptr(), options(nostack, readonly))
+    };
 }

@@ -41,7 +41,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install what is missing: QEMU (apt-get, as root) and the aarch64-unknown-none target.
-    Setup,
+    Setup {
+        /// Then remove the packages QEMU recommends that xtask never installs
+        /// (ipxe-qemu, ...), as on a fresh machine; CI does this (root only).
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Build the guests and the hypervisor image for a scenario (default: scenarios/demo.toml).
     Build {
         scenario: Option<PathBuf>,
@@ -208,7 +213,9 @@ fn boot(scenario: &Path, opts: &Boot) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Setup => setup::ensure_all().map(|()| say("setup complete")),
+        Cmd::Setup { fresh } => setup::ensure_all()
+            .and_then(|()| if fresh { setup::fresh() } else { Ok(()) })
+            .map(|()| say("setup complete")),
         Cmd::Build {
             scenario,
             guests_only,

@@ -5,13 +5,59 @@
 //! - the bare-metal Rust targets (the ones xtask builds for, plus every target listed
 //!   in rust-toolchain.toml): added with rustup when missing (RUSTUP_AUTO_INSTALL may
 //!   be off, so nothing installs them implicitly).
+//!
+//! [`TOOLS`] is every Debian package xtask ever installs, always without the
+//! packages they only recommend: a fresh machine has exactly these. `setup --fresh`
+//! (what CI runs, see `fresh`) removes the packages QEMU recommends that are not
+//! among them, so the tests never lean on one the project did not install.
+
+mod fresh;
 
 use crate::util::{root, run, say};
 use anyhow::{bail, Context, Result};
 use std::process::{Command, Stdio};
 
-pub const QEMU: &str = rtvisor::qemu::QEMU;
-pub const QEMU_APT_PACKAGE: &str = "qemu-system-arm";
+pub use fresh::{extra_packages, fresh};
+
+/// A host program and the Debian package that provides it.
+#[derive(Debug)]
+pub struct Tool {
+    pub program: &'static str,
+    pub package: &'static str,
+}
+
+/// Every program xtask installs when missing, with its package: the only packages
+/// the project installs itself.
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        program: rtvisor::qemu::QEMU,
+        package: "qemu-system-arm",
+    },
+    Tool {
+        program: "mke2fs",
+        package: "e2fsprogs",
+    },
+    Tool {
+        program: "dpkg-deb",
+        package: "dpkg",
+    },
+    Tool {
+        program: "apt-get",
+        package: "apt",
+    },
+    Tool {
+        program: "apt-cache",
+        package: "apt",
+    },
+];
+pub const QEMU_TOOL: &Tool = &TOOLS[0];
+pub const MKE2FS: &Tool = &TOOLS[1];
+pub const DPKG_DEB: &Tool = &TOOLS[2];
+pub const APT_GET: &Tool = &TOOLS[3];
+pub const APT_CACHE: &Tool = &TOOLS[4];
+
+pub const QEMU: &str = QEMU_TOOL.program;
+pub const QEMU_APT_PACKAGE: &str = QEMU_TOOL.package;
 
 /// Ensures every tool the build and the tests need.
 pub fn ensure_all() -> Result<()> {
@@ -51,7 +97,7 @@ fn runs(prog: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // The real uid is the first field of the `Uid:` line.
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         if let Some(line) = status.lines().find(|l| l.starts_with("Uid:")) {
@@ -68,7 +114,8 @@ fn ensure_qemu() -> Result<()> {
     if runs(QEMU) {
         return Ok(());
     }
-    let cmd = format!("apt-get update && apt-get install -y {QEMU_APT_PACKAGE}");
+    let cmd =
+        format!("apt-get update && apt-get install -y --no-install-recommends {QEMU_APT_PACKAGE}");
     if !is_root() {
         bail!(
             "{QEMU} is not installed and xtask is not running as root.\n\

@@ -85,6 +85,15 @@ pub fn run(opts: &Options) -> Result<bool> {
         );
     }
     setup::ensure_all()?;
+    if let Ok(extra) = setup::extra_packages() {
+        if !extra.is_empty() {
+            say(format!(
+                "note: {} installed, which a fresh machine lacks (QEMU only recommends \
+                 them); `cargo xtask setup --fresh` removes them, as CI does",
+                extra.join(", ")
+            ));
+        }
+    }
     let (mut passed, mut failed) = (0usize, Vec::new());
     for p in PHASES.iter().filter(|p| selected(p.name, filter, &all)) {
         say(format!("=== {}: {}", p.name, p.about));

@@ -58,24 +58,16 @@ pub fn show(cmd: &Command) -> String {
             parts.push(format!(
                 "{}={}",
                 k.to_string_lossy(),
-                quote(&v.to_string_lossy())
+                rtvisor::qemu::quote(&v.to_string_lossy())
             ));
         }
     }
-    parts.push(quote(&cmd.get_program().to_string_lossy()));
-    parts.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
+    parts.push(rtvisor::qemu::quote(&cmd.get_program().to_string_lossy()));
+    parts.extend(
+        cmd.get_args()
+            .map(|a| rtvisor::qemu::quote(&a.to_string_lossy())),
+    );
     parts.join(" ")
-}
-
-fn quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// Runs `cmd` to completion with inherited stdio; fails naming the command.

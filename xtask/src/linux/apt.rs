@@ -167,8 +167,8 @@ fn apt(prog: &str, opts: &[String]) -> Command {
 /// Updates the private package lists and downloads the kernel and busybox .debs into
 /// `dir/debs/` (old .debs there are removed first).
 pub fn fetch(dir: &Path) -> Result<Debs> {
-    for (tool, package) in [("apt-get", "apt"), ("apt-cache", "apt")] {
-        ensure_tool(tool, package)?;
+    for tool in [crate::setup::APT_GET, crate::setup::APT_CACHE] {
+        ensure_tool(tool)?;
     }
     let dirs = AptDirs::new(dir);
     dirs.prepare()?;
@@ -220,7 +220,7 @@ pub fn fetch(dir: &Path) -> Result<Debs> {
 
 /// Unpacks `deb` into `dest` (emptied first) with `dpkg-deb -x`.
 pub fn extract(deb: &Path, dest: &Path) -> Result<()> {
-    ensure_tool("dpkg-deb", "dpkg")?;
+    ensure_tool(crate::setup::DPKG_DEB)?;
     if dest.exists() {
         fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
     }

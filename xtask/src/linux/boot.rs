@@ -7,7 +7,6 @@
 
 use super::{disk, initramfs, Linux};
 use crate::console::{Console, Pattern};
-use crate::setup::{QEMU, QEMU_APT_PACKAGE};
 use crate::util::{out_dir, root, say};
 use anyhow::{anyhow, Context, Result};
 use regex::escape;
@@ -55,7 +54,7 @@ pub fn boot_bare(l: &Linux, timeout: Duration) -> Result<Duration> {
 
 /// [`boot_bare`], echoing the console when `echo` is set.
 pub fn boot(l: &Linux, timeout: Duration, echo: bool) -> Result<Duration> {
-    super::tools::ensure_tool(QEMU, QEMU_APT_PACKAGE)?;
+    super::tools::ensure_tool(crate::setup::QEMU_TOOL)?;
     let q = bare_command(l)?;
     let mut cmd = q.command();
     cmd.stdin(Stdio::piped())

@@ -17,7 +17,7 @@ const SIZE: &str = "8M";
 
 /// Writes `image` (replacing it), using `staging` as the directory mke2fs copies in.
 pub fn build(image: &Path, staging: &Path) -> Result<()> {
-    let mke2fs = ensure_tool("mke2fs", "e2fsprogs")?;
+    let mke2fs = ensure_tool(crate::setup::MKE2FS)?;
     if staging.exists() {
         fs::remove_dir_all(staging)?;
     }

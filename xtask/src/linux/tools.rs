@@ -4,6 +4,7 @@
 //! machine's own apt-get when xtask runs as root; otherwise xtask stops and prints
 //! the command to run.
 
+use crate::setup::Tool;
 use crate::util::say;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -26,24 +27,15 @@ fn is_executable(p: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-fn is_root() -> bool {
-    // The real uid is the first number of the `Uid:` line.
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
-
-/// Makes sure `prog` exists, installing the apt `package` that holds it when running
+/// Makes sure `tool` exists, installing the apt package that holds it when running
 /// as root. Returns the tool's path.
-pub fn ensure_tool(prog: &str, package: &str) -> Result<PathBuf> {
+pub fn ensure_tool(tool: &Tool) -> Result<PathBuf> {
+    let (prog, package) = (tool.program, tool.package);
     if let Some(p) = find_tool(prog) {
         return Ok(p);
     }
-    let cmd = format!("apt-get update && apt-get install -y {package}");
-    if !is_root() || find_tool("apt-get").is_none() {
+    let cmd = format!("apt-get update && apt-get install -y --no-install-recommends {package}");
+    if !crate::setup::is_root() || find_tool("apt-get").is_none() {
         bail!(
             "{prog} is not installed. Install it (package {package}) with:\n\n    \
              sudo sh -c '{cmd}'\n\nthen run this command again."

@@ -69,7 +69,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x457c1784eedde6b6,
+        fingerprint: 0x29f0621790783fe6,
         payload_fingerprint: 0x5015dfb774529f39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },

@@ -74,7 +74,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x3676d9db488fcf99,
+        fingerprint: 0xd5d0304df74c0669,
         payload_fingerprint: 0xea48dabd9bb2d4f6,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x4971338b8d0360ec,
+        fingerprint: 0x9fb3c4b95b2b7214,
         payload_fingerprint: 0x9b341c155e39b334,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

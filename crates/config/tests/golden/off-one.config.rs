@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xc62cb887a1bd8408,
+        fingerprint: 0xa1a05f7c05f338f0,
         payload_fingerprint: 0x39101bdfb1aefe91,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe1c591655e4dfaa3,
+        fingerprint: 0xbda73d84cc8616ab,
         payload_fingerprint: 0x340a8bf2d8d14f97,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

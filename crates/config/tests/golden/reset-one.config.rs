@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x4b10da2f68d4885b,
+        fingerprint: 0xbb84f243597b433b,
         payload_fingerprint: 0x6ae555499cee0c38,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

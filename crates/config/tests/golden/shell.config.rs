@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe61669fb0d1b18b8,
+        fingerprint: 0x2ef92b21f56d0fe0,
         payload_fingerprint: 0x0ffd0354f7fed835,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb7d11f8fd4af29ec,
+        fingerprint: 0x603e252093a28b14,
         payload_fingerprint: 0xe72bb386b5c06aa0,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -34,7 +34,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x916e3d5c4ab7d81f,
+        fingerprint: 0xe1ed11187f8ac447,
         payload_fingerprint: 0xd6e11a92ecfc9380,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

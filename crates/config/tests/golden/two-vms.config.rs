@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x35025f7109d27a68,
+        fingerprint: 0x182463ad8f5e1dd0,
         payload_fingerprint: 0xefb6899f3307be1d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

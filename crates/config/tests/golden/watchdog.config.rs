@@ -54,7 +54,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x7458b8d89660c33e,
+        fingerprint: 0x5b869219e8d21b96,
         payload_fingerprint: 0x22e103bd95bee886,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -136,7 +136,7 @@ impl Transport {
     pub fn at(base: u64) -> Option<Transport> {
         let off = base.checked_sub(Self::BASE)?;
         let n = off / Self::SIZE;
-        (off % Self::SIZE == 0 && n < Self::COUNT).then(|| Transport(n as u8))
+        (off.is_multiple_of(Self::SIZE) && n < Self::COUNT).then_some(Transport(n as u8))
     }
 
     fn bus(self) -> String {
@@ -379,7 +379,7 @@ impl QemuCommand {
 
 /// `-m`: whole GiB as `NG`, else `NM`.
 fn memory(mib: u64) -> String {
-    if mib % 1024 == 0 {
+    if mib.is_multiple_of(1024) {
         format!("{}G", mib / 1024)
     } else {
         format!("{mib}M")

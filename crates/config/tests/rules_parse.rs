@@ -44,7 +44,7 @@ fn unknown_key_without_a_close_match_lists_the_keys() {
 fn unknown_table_is_an_unknown_key() {
     let t = rules_tree();
     let s = scenario(&[gp("a", "[1]")]) + "[[vmm]]\nname = \"b\"\n";
-    let hint = "did you mean `vm`? (keys here: board, hypervisor, vm, shared-memory)";
+    let hint = "did you mean `vm`? (keys here: board, hypervisor, vm, shared-memory, qemu-device)";
     assert_one(&t, &s, 10, 3, "unknown key `vmm` in the top level", hint);
 }
 

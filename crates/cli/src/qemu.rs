@@ -14,11 +14,10 @@
 //!   well, and with `target=native` any guest could open host files or run host
 //!   commands.
 
-use rtvisor_config::qemu::{QemuDevice, QemuDeviceKind, QemuRun};
-use rtvisor_config::tables::FATAL_EXIT_STATUS;
+use rtvisor_config::qemu::QemuRun;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::str::FromStr;
 
 /// The emulator, unless `RTVISOR_QEMU` names another.
@@ -120,110 +119,6 @@ pub enum ConsoleMode {
     Interactive,
     /// Serial on stdio only, no monitor, no display: for pipes (tests, `--duration`).
     Captured,
-}
-
-/// One of the virtio-mmio transports of QEMU `virt`: 32 of 0x200 bytes from
-/// 0x0a00_0000, transport n on bus `virtio-mmio-bus.n`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transport(u8);
-
-impl Transport {
-    const BASE: u64 = 0x0a00_0000;
-    const SIZE: u64 = 0x200;
-    const COUNT: u64 = 32;
-
-    /// The transport whose registers start at `base`, if one does.
-    pub fn at(base: u64) -> Option<Transport> {
-        let off = base.checked_sub(Self::BASE)?;
-        let n = off / Self::SIZE;
-        (off.is_multiple_of(Self::SIZE) && n < Self::COUNT).then_some(Transport(n as u8))
-    }
-
-    fn bus(self) -> String {
-        format!("virtio-mmio-bus.{}", self.0)
-    }
-}
-
-/// An emulated device in a transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Device {
-    /// A disk backed by a raw image.
-    VirtioBlk {
-        transport: Transport,
-        file: PathBuf,
-        read_only: bool,
-    },
-    /// A NIC on QEMU's user-mode network (NAT to the host).
-    VirtioNet { transport: Transport },
-}
-
-/// A `[[qemu-device]]` whose transport is not one of QEMU virt's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotATransport {
-    pub name: String,
-    pub base: u64,
-}
-
-impl fmt::Display for NotATransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` at {:#x} is not a virtio-mmio transport of QEMU virt \
-             (32 of 0x200 bytes from 0x0a000000)",
-            self.name, self.base
-        )
-    }
-}
-
-impl std::error::Error for NotATransport {}
-
-impl Device {
-    /// The device a scenario's `[[qemu-device]]` describes.
-    pub fn from_scenario(d: &QemuDevice) -> Result<Device, NotATransport> {
-        let transport = Transport::at(d.base).ok_or_else(|| NotATransport {
-            name: d.transport.clone(),
-            base: d.base,
-        })?;
-        Ok(match &d.kind {
-            QemuDeviceKind::VirtioBlk { file, read_only } => Device::VirtioBlk {
-                transport,
-                file: file.clone(),
-                read_only: *read_only,
-            },
-            QemuDeviceKind::VirtioNet => Device::VirtioNet { transport },
-        })
-    }
-
-    fn is_nic(&self) -> bool {
-        matches!(self, Device::VirtioNet { .. })
-    }
-
-    /// Its options; `n` makes the backend ids unique.
-    fn args(&self, n: usize) -> [String; 4] {
-        match self {
-            Device::VirtioBlk {
-                transport,
-                file,
-                read_only,
-            } => {
-                // QEMU option values escape a comma by doubling it.
-                let file = file.display().to_string().replace(',', ",,");
-                let ro = if *read_only { ",readonly=on" } else { "" };
-                [
-                    "-drive".into(),
-                    format!("if=none,file={file},format=raw,id=rtvdisk{n}{ro}"),
-                    "-device".into(),
-                    format!("virtio-blk-device,drive=rtvdisk{n},bus={}", transport.bus()),
-                ]
-            }
-            Device::VirtioNet { transport } => [
-                "-netdev".into(),
-                format!("user,id=rtvnet{n}"),
-                "-device".into(),
-                format!("virtio-net-device,netdev=rtvnet{n},bus={}", transport.bus()),
-            ],
-        }
-    }
 }
 
 /// What QEMU boots (`-kernel`, QEMU's own loader): an ELF, an arm64 Image or a raw
@@ -398,38 +293,11 @@ pub fn quote(s: &str) -> String {
     }
 }
 
-/// Why QEMU exited unsuccessfully.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QemuFailure {
-    /// The hypervisor stopped on a FATAL error and ended QEMU (semihosting).
-    Fatal,
-    /// Anything else: QEMU's own error, or a signal.
-    Exited(ExitStatus),
-}
+mod device;
+mod exit;
 
-impl fmt::Display for QemuFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            QemuFailure::Fatal => write!(
-                f,
-                "the hypervisor stopped on a FATAL error (QEMU exit status \
-                 {FATAL_EXIT_STATUS}); the console above says why"
-            ),
-            QemuFailure::Exited(status) => write!(f, "QEMU exited with {status}"),
-        }
-    }
-}
-
-impl std::error::Error for QemuFailure {}
-
-/// What QEMU's exit `status` means: Ok for a clean power-off (status 0).
-pub fn exit_result(status: ExitStatus) -> Result<(), QemuFailure> {
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(c) if u32::try_from(c) == Ok(FATAL_EXIT_STATUS) => Err(QemuFailure::Fatal),
-        _ => Err(QemuFailure::Exited(status)),
-    }
-}
+pub use device::{Device, NotATransport, Transport};
+pub use exit::{exit_result, QemuFailure};
 
 #[cfg(test)]
 mod tests;

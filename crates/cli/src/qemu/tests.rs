@@ -1,5 +1,7 @@
 use super::*;
+use rtvisor_config::qemu::{QemuDevice, QemuDeviceKind};
 use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 
 fn run(devices: Vec<QemuDevice>, semihosting: bool) -> QemuRun {
     QemuRun {

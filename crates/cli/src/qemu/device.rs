@@ -1,0 +1,109 @@
+//! Emulated devices and the virtio-mmio transports of QEMU `virt` they go into.
+
+use rtvisor_config::qemu::{QemuDevice, QemuDeviceKind};
+use std::fmt;
+use std::path::PathBuf;
+
+/// One of the virtio-mmio transports of QEMU `virt`: 32 of 0x200 bytes from
+/// 0x0a00_0000, transport n on bus `virtio-mmio-bus.n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transport(pub(super) u8);
+
+impl Transport {
+    const BASE: u64 = 0x0a00_0000;
+    const SIZE: u64 = 0x200;
+    const COUNT: u64 = 32;
+
+    /// The transport whose registers start at `base`, if one does.
+    pub fn at(base: u64) -> Option<Transport> {
+        let off = base.checked_sub(Self::BASE)?;
+        let n = off / Self::SIZE;
+        (off.is_multiple_of(Self::SIZE) && n < Self::COUNT).then_some(Transport(n as u8))
+    }
+
+    fn bus(self) -> String {
+        format!("virtio-mmio-bus.{}", self.0)
+    }
+}
+
+/// An emulated device in a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    /// A disk backed by a raw image.
+    VirtioBlk {
+        transport: Transport,
+        file: PathBuf,
+        read_only: bool,
+    },
+    /// A NIC on QEMU's user-mode network (NAT to the host).
+    VirtioNet { transport: Transport },
+}
+
+/// A `[[qemu-device]]` whose transport is not one of QEMU virt's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotATransport {
+    pub name: String,
+    pub base: u64,
+}
+
+impl fmt::Display for NotATransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` at {:#x} is not a virtio-mmio transport of QEMU virt \
+             (32 of 0x200 bytes from 0x0a000000)",
+            self.name, self.base
+        )
+    }
+}
+
+impl std::error::Error for NotATransport {}
+
+impl Device {
+    /// The device a scenario's `[[qemu-device]]` describes.
+    pub fn from_scenario(d: &QemuDevice) -> Result<Device, NotATransport> {
+        let transport = Transport::at(d.base).ok_or_else(|| NotATransport {
+            name: d.transport.clone(),
+            base: d.base,
+        })?;
+        Ok(match &d.kind {
+            QemuDeviceKind::VirtioBlk { file, read_only } => Device::VirtioBlk {
+                transport,
+                file: file.clone(),
+                read_only: *read_only,
+            },
+            QemuDeviceKind::VirtioNet => Device::VirtioNet { transport },
+        })
+    }
+
+    pub(super) fn is_nic(&self) -> bool {
+        matches!(self, Device::VirtioNet { .. })
+    }
+
+    /// Its options; `n` makes the backend ids unique.
+    pub(super) fn args(&self, n: usize) -> [String; 4] {
+        match self {
+            Device::VirtioBlk {
+                transport,
+                file,
+                read_only,
+            } => {
+                // QEMU option values escape a comma by doubling it.
+                let file = file.display().to_string().replace(',', ",,");
+                let ro = if *read_only { ",readonly=on" } else { "" };
+                [
+                    "-drive".into(),
+                    format!("if=none,file={file},format=raw,id=rtvdisk{n}{ro}"),
+                    "-device".into(),
+                    format!("virtio-blk-device,drive=rtvdisk{n},bus={}", transport.bus()),
+                ]
+            }
+            Device::VirtioNet { transport } => [
+                "-netdev".into(),
+                format!("user,id=rtvnet{n}"),
+                "-device".into(),
+                format!("virtio-net-device,netdev=rtvnet{n},bus={}", transport.bus()),
+            ],
+        }
+    }
+}

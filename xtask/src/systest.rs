@@ -218,8 +218,8 @@ pub struct SysTest {
     pub tier: &'static str,
     /// Scenario file, relative to the repository.
     pub scenario: &'static str,
-    /// Boots the Debian guest of `cargo xtask linux`: its files are made before the
-    /// image is built, and QEMU gets its disk and NIC.
+    /// Boots the Debian guest of `cargo xtask linux`: its files (the disk the
+    /// scenario's `[[qemu-device]]` names among them) are made before the image is built.
     pub linux: bool,
     /// Boot the ELF form of the image instead of the raw Image.
     pub elf: bool,

@@ -16,6 +16,35 @@ pub enum Policy {
     /// vCPUs of the same VM, through the vGIC, or filtered to the VM's own cores in
     /// direct mode.
     SendSgi,
+    /// A Group-1 register of the physical GIC CPU interface, trapped for an untrusted
+    /// direct-mode guest (ICH_HCR_EL2.TALL1); never trapped otherwise.
+    CpuIf(CpuIfReg),
+}
+
+/// The Group-1 GIC CPU interface registers an untrusted direct-mode guest reaches only
+/// through the hypervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuIfReg {
+    /// ICC_IAR1_EL1: acknowledge (read).
+    Iar1,
+    /// ICC_EOIR1_EL1: end of interrupt (write).
+    Eoir1,
+    /// ICC_HPPIR1_EL1: highest pending (read).
+    Hppir1,
+    /// ICC_BPR1_EL1: binary point; the hypervisor fixes it (writes ignored).
+    Bpr1,
+    /// ICC_IGRPEN1_EL1: Group 1 enable.
+    Igrpen1,
+    /// ICC_AP1R<n>_EL1: active priorities; writes ignored (a written bit could make
+    /// the running priority outrank the hypervisor's interrupts).
+    Ap1r(u8),
+}
+
+impl CpuIfReg {
+    /// Whether a guest write goes to the hardware (others are dropped).
+    pub const fn writable(self) -> bool {
+        matches!(self, Self::Eoir1 | Self::Igrpen1)
+    }
 }
 
 /// One table row.
@@ -47,7 +76,26 @@ const fn enc(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u32 {
     pack(SysRegId::new(op0, op1, crn, crm, op2))
 }
 
+const fn cpuif(crm: u8, op2: u8, name: &'static str, reg: CpuIfReg) -> Rule {
+    Rule {
+        value: enc(3, 0, 12, crm, op2),
+        mask: EXACT,
+        name,
+        policy: Policy::CpuIf(reg),
+    }
+}
+
 const RULES: &[Rule] = &[
+    // The Group-1 CPU interface: traps only for an untrusted direct-mode guest.
+    cpuif(9, 0, "ICC_AP1R0_EL1", CpuIfReg::Ap1r(0)),
+    cpuif(9, 1, "ICC_AP1R1_EL1", CpuIfReg::Ap1r(1)),
+    cpuif(9, 2, "ICC_AP1R2_EL1", CpuIfReg::Ap1r(2)),
+    cpuif(9, 3, "ICC_AP1R3_EL1", CpuIfReg::Ap1r(3)),
+    cpuif(12, 0, "ICC_IAR1_EL1", CpuIfReg::Iar1),
+    cpuif(12, 1, "ICC_EOIR1_EL1", CpuIfReg::Eoir1),
+    cpuif(12, 2, "ICC_HPPIR1_EL1", CpuIfReg::Hppir1),
+    cpuif(12, 3, "ICC_BPR1_EL1", CpuIfReg::Bpr1),
+    cpuif(12, 7, "ICC_IGRPEN1_EL1", CpuIfReg::Igrpen1),
     // SGI generation traps with HCR_EL2.IMO/FMO: Group 1 goes through the vGIC; the
     // other-security-state and Group-0 forms have no meaning for a guest.
     Rule {
@@ -127,6 +175,23 @@ mod tests {
         ] {
             assert_eq!(policy(id).0, Policy::RazWi);
         }
+    }
+
+    #[test]
+    fn group1_cpu_interface_registers() {
+        assert_eq!(
+            policy(SysRegId::new(3, 0, 12, 12, 0)),
+            (Policy::CpuIf(CpuIfReg::Iar1), "ICC_IAR1_EL1")
+        );
+        assert_eq!(
+            policy(SysRegId::new(3, 0, 12, 9, 0)).0,
+            Policy::CpuIf(CpuIfReg::Ap1r(0))
+        );
+        assert!(!CpuIfReg::Ap1r(0).writable());
+        assert!(!CpuIfReg::Bpr1.writable());
+        assert!(CpuIfReg::Eoir1.writable());
+        // Group 0 (ICC_IAR0_EL1) is not the guest's in any mode.
+        assert_eq!(policy(SysRegId::new(3, 0, 12, 8, 0)).0, Policy::Undef);
     }
 
     #[test]

@@ -371,14 +371,14 @@ fn busy(name: &str, state: VmState, ops: &dyn ShellOps) -> bool {
 
 fn vm_list(_: &[&str], ops: &dyn ShellOps) {
     ops.out(format_args!(
-        "{:<12} {:<8} {:<10} {:>8} {:>8}  last stop",
+        "{:<12} {:<12} {:<10} {:>8} {:>8}  last stop",
         "vm", "state", "cpus", "memory", "restarts"
     ));
     for vm in 0..ops.vm_count() {
         let (state, restarts, last) = ops.vm_status(vm);
         let (cpus, ram) = ops.vm_resources(vm);
         ops.out(format_args!(
-            "{:<12} {:<8} {:<10} {:>7}M {:>8}  {}",
+            "{:<12} {:<12} {:<10} {:>7}M {:>8}  {}",
             ops.vm_name(vm),
             state_name(state),
             CpuList(cpus),

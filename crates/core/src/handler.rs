@@ -325,6 +325,8 @@ fn cpu_on(
 
 /// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`
 /// (`usize::MAX` when no vCPU of this VM asks, e.g. a watchdog on another CPU).
+#[cold]
+#[inline(never)]
 pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
     let restart = match vm.cfg.restart {
         _ if reason == StopReason::SystemReset => true,
@@ -343,6 +345,8 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
 
 /// Stops the VM for `reason` (`me`: the asking vCPU of this VM, if one asks), and
 /// waits (bounded) for its vCPUs to acknowledge.
+#[cold]
+#[inline(never)]
 fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) {
     if let Some(st) = vm.life.stop(reason) {
         host.vm_stopping(vm.id, reason);
@@ -367,6 +371,8 @@ fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
 
 /// Restarts the VM for `reason`: it boots again from its images once every vCPU has
 /// acknowledged. `false` when the VM is unresponsive (it is not restarted).
+#[cold]
+#[inline(never)]
 fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) -> bool {
     let was_stopped = vm.life.status().0 == crate::vm::VmState::Stopped;
     let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
@@ -458,27 +464,43 @@ fn sys_reg(
             }
             regs.skip_instruction();
         }
-        (Policy::CpuIf(reg), _)
-            if vm.cfg.interrupt_mode == InterruptMode::Direct
-                && vm.cfg.direct_trust == DirectTrust::Untrusted =>
-        {
-            let value = (!acc.read).then(|| regs.reg(acc.rt));
-            match value {
-                Some(_) if !reg.writable() => {
-                    host.contained(vm.id, Contained::IgnoredSysReg(reg));
-                }
-                _ => {
-                    let v = host.cpu_interface(reg, value);
-                    if acc.read {
-                        regs.set_reg(acc.rt, v);
-                    }
-                }
-            }
-            regs.skip_instruction();
-        }
-        (Policy::Undef | Policy::CpuIf(_), name) => {
+        (Policy::CpuIf, name) => cpu_interface(name, acc, regs, vm, host),
+        (Policy::Undef, name) => {
             host.contained(vm.id, Contained::UndefSysReg(name));
             regs.inject_undef();
         }
     }
+}
+
+/// An untrusted direct-mode guest's access to a Group-1 CPU interface register, done
+/// on its behalf (writes that could raise its running priority are dropped); in any
+/// other mode these registers do not trap, and an access that does is undefined. Kept
+/// out of line: the SGI register shares the caller, on the IPI path.
+#[cold]
+#[inline(never)]
+fn cpu_interface(
+    name: &'static str,
+    acc: SysRegAccess,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) {
+    let untrusted = vm.cfg.interrupt_mode == InterruptMode::Direct
+        && vm.cfg.direct_trust == DirectTrust::Untrusted;
+    let Some(reg) = CpuIfReg::of(acc.reg).filter(|_| untrusted) else {
+        host.contained(vm.id, Contained::UndefSysReg(name));
+        regs.inject_undef();
+        return;
+    };
+    let value = (!acc.read).then(|| regs.reg(acc.rt));
+    match value {
+        Some(_) if !reg.writable() => host.contained(vm.id, Contained::IgnoredSysReg(reg)),
+        _ => {
+            let v = host.cpu_interface(reg, value);
+            if acc.read {
+                regs.set_reg(acc.rt, v);
+            }
+        }
+    }
+    regs.skip_instruction();
 }

@@ -347,7 +347,7 @@ impl VmLife {
             VmState::Unresponsive => true,
             VmState::Running | VmState::Stopped => return Parked::Nothing,
         };
-        if s.power.iter().any(|p| *p == Power::Stopping) {
+        if s.power.contains(&Power::Stopping) {
             return Parked::Nothing;
         }
         match s.then_boot.take() {

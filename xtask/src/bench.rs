@@ -108,6 +108,14 @@ pub const CONFIGS: &[Config] = &[
         about: "rtbench in VM rt (CPUs 2-3) under rtvisor, direct interrupts",
     },
     Config {
+        name: "rtvisor-direct-untrusted",
+        machine: Machine::Rtvisor("direct-untrusted.toml"),
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-direct with direct-trust = \"untrusted\": the guest's Group-1 GIC \
+                CPU interface registers trap (an exit per acknowledge and per EOI)",
+    },
+    Config {
         name: BARE_NOISY,
         machine: Machine::Bare {
             noise: 2,

@@ -13,6 +13,7 @@ mod cases;
 mod fatal;
 mod ipc;
 mod linux;
+mod takeback;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};
@@ -37,6 +38,29 @@ pub mod hv {
     pub fn restarting(vm: &str) -> Pattern {
         Pattern::regex(&format!(
             r"^\[rtvisor\] vm {}: restarting \(.*\)$",
+            escape(vm)
+        ))
+    }
+    /// `[rtvisor] vm <name>: restarting (<reason>)` for one reason.
+    pub fn restarting_for(vm: &str, reason: &str) -> Pattern {
+        Pattern::contains(format!("[rtvisor] vm {vm}: restarting ({reason})"))
+    }
+    /// `[rtvisor] vm <name>: stopped (<reason>)`, confirmed by every vCPU in time.
+    pub fn stopped_for(vm: &str, reason: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: stopped \({}\)$",
+            escape(vm),
+            escape(reason)
+        ))
+    }
+    /// A stop or restart some vCPU of the VM did not acknowledge in time.
+    pub fn unresponsive(vm: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[rtvisor\] vm {}: unresponsive", escape(vm)))
+    }
+    /// The last vCPU of an unresponsive VM parked after all.
+    pub fn stopped_late(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: stopped \(.*\): its last vCPU parked late$",
             escape(vm)
         ))
     }
@@ -163,6 +187,14 @@ pub mod guest {
     }
     pub fn probe_banner(vm: &str) -> Pattern {
         line(vm, "probe: banner")
+    }
+    /// The takeback probe waits for a command on its console.
+    pub fn probe_ready(vm: &str) -> Pattern {
+        line(vm, "probe: ready")
+    }
+    /// The takeback probe holds vCPU `vcpu` after `case`.
+    pub fn holding(vm: &str, case: &str, vcpu: u32) -> Pattern {
+        line(vm, &format!("probe: holding {} vcpu={vcpu}", escape(case)))
     }
     pub fn contained(vm: &str, case: &str) -> Pattern {
         line(vm, &format!(r"probe: {}: contained \(.*\)", escape(case)))
@@ -366,6 +398,36 @@ pub const TESTS: &[SysTest] = &[
         },
         about: "fatal-exit on a QEMU without semihosting: the exit call faults inside the FATAL path, which reports that once and halts",
         run: fatal::fatal_nested,
+    },
+    SysTest {
+        name: "takeback-untrusted",
+        tier: "T2",
+        scenario: "tests/scenarios/takeback-untrusted.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "an untrusted direct-mode guest cannot keep its cores: after every attack on the GIC priorities it is restarted, stopped or watchdogged",
+        run: takeback::untrusted,
+    },
+    SysTest {
+        name: "takeback-trusted",
+        tier: "T2",
+        scenario: "tests/scenarios/takeback-trusted.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "a trusted direct-mode guest: contained but for a written ICC_AP1R0_EL1, which is reported unresponsive and never restarted over",
+        run: takeback::trusted,
+    },
+    SysTest {
+        name: "takeback-virtual",
+        tier: "T2",
+        scenario: "tests/scenarios/takeback-virtual.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "the takeback attacks against a virtual-mode guest: all contained",
+        run: takeback::virtual_mode,
     },
     SysTest {
         name: "linux",

@@ -5,7 +5,7 @@ use crate::load::check;
 use crate::plan::{Plan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::hex;
-use crate::tables::{InterruptMode, LogLevel, RestartPolicy, VmKind};
+use crate::tables::{DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -197,6 +197,11 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         InterruptMode::Direct => "Direct",
     };
     let _ = writeln!(w, "            interrupt_mode: InterruptMode::{mode},");
+    let trust = match vm.direct_trust {
+        DirectTrust::Untrusted => "Untrusted",
+        DirectTrust::Trusted => "Trusted",
+    };
+    let _ = writeln!(w, "            direct_trust: DirectTrust::{trust},");
     let restart = match vm.restart {
         RestartPolicy::Never => "Never",
         RestartPolicy::OnCrash => "OnCrash",

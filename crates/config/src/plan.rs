@@ -3,7 +3,7 @@
 
 use crate::schema::{FormatSpec, Trigger};
 use crate::size::{hex, human, range};
-use crate::tables::{InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind};
+use crate::tables::{DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -88,6 +88,8 @@ pub struct VmPlan {
     pub uart: Ipa,
     /// Interrupt mode.
     pub interrupt_mode: InterruptMode,
+    /// Direct mode: trust in the guest with the physical CPU interface.
+    pub direct_trust: DirectTrust,
     /// Restart policy.
     pub restart: RestartPolicy,
     /// Passed-through devices.
@@ -206,7 +208,7 @@ impl Plan {
                 "vm {id} `{}`  kind {}, interrupt-mode {}, restart {}, console {}",
                 vm.name,
                 words::kind(vm.kind),
-                words::mode(vm.interrupt_mode),
+                words::mode(vm.interrupt_mode, vm.direct_trust),
                 words::restart(vm.restart),
                 vm.console
             );
@@ -305,7 +307,7 @@ impl Plan {
 
 /// The TOML spelling of the table enums.
 pub mod words {
-    use crate::tables::{InterruptMode, LogLevel, RestartPolicy, VmKind};
+    use crate::tables::{DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
 
     /// `rt` / `general`.
     pub fn kind(k: VmKind) -> &'static str {
@@ -315,11 +317,12 @@ pub mod words {
         }
     }
 
-    /// `virtual` / `direct`.
-    pub fn mode(m: InterruptMode) -> &'static str {
-        match m {
-            InterruptMode::Virtual => "virtual",
-            InterruptMode::Direct => "direct",
+    /// `virtual` / `direct` with its `direct-trust`.
+    pub fn mode(m: InterruptMode, t: DirectTrust) -> &'static str {
+        match (m, t) {
+            (InterruptMode::Virtual, _) => "virtual",
+            (InterruptMode::Direct, DirectTrust::Untrusted) => "direct (untrusted)",
+            (InterruptMode::Direct, DirectTrust::Trusted) => "direct (trusted)",
         }
     }
 

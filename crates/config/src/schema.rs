@@ -253,6 +253,9 @@ pub struct VmSpec {
     pub bootargs: Option<Spanned<String>>,
     /// Interrupt delivery (default `virtual`).
     pub interrupt_mode: Option<Spanned<ModeSpec>>,
+    /// Direct mode only: whether the guest is trusted with its cores' physical GIC
+    /// CPU interface (default `untrusted`: its Group-1 CPU interface registers trap).
+    pub direct_trust: Option<Spanned<TrustSpec>>,
     /// Board UART its console output goes to (default: the hypervisor console).
     pub console: Option<Spanned<String>>,
     /// Board devices passed through.
@@ -293,6 +296,15 @@ pub struct KernelSpec {
 pub enum KindSpec {
     Rt,
     General,
+}
+
+/// Trust in a direct-mode guest (`direct-trust`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum TrustSpec {
+    Untrusted,
+    Trusted,
 }
 
 /// Interrupt mode.

@@ -84,6 +84,21 @@ pub enum InterruptMode {
     Direct,
 }
 
+/// How far a direct-mode guest is trusted with its cores' physical GIC CPU interface.
+/// Meaningless (and [`DirectTrust::Untrusted`]) for virtual-mode VMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectTrust {
+    /// The guest's Group-1 CPU interface registers trap to EL2 (ICH_HCR_EL2.TALL1):
+    /// each acknowledge and EOI costs an exit, and the hypervisor can always take the
+    /// core back.
+    Untrusted,
+    /// The guest uses the physical CPU interface with no exit on its interrupt path.
+    /// A guest that writes ICC_AP1R<n>_EL1 can raise its running priority above the
+    /// hypervisor's interrupts and keep the core; the hypervisor then reports its vCPU
+    /// unresponsive and never reuses its memory.
+    Trusted,
+}
+
 /// What happens when a VM stops on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -121,6 +136,8 @@ pub struct VmConfig {
     pub uart: Ipa,
     /// Interrupt delivery mode.
     pub interrupt_mode: InterruptMode,
+    /// Direct mode: whether the guest is trusted with the physical CPU interface.
+    pub direct_trust: DirectTrust,
     /// Restart policy.
     pub restart: RestartPolicy,
     /// Devices passed through: MMIO mapped 1:1 in stage-2, interrupts routed to the VM.

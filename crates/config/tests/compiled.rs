@@ -25,6 +25,7 @@ fn generated_tables_hold_the_scenario() {
     let rt = &CONFIG.vms[0];
     assert_eq!((rt.name, rt.kind, rt.cpus), ("rt", VmKind::Rt, &[3u32][..]));
     assert_eq!(rt.interrupt_mode, InterruptMode::Direct);
+    assert_eq!(rt.direct_trust, DirectTrust::Untrusted);
     assert_eq!(rt.restart, RestartPolicy::OnCrash);
     assert_eq!(
         rt.ram.translate(Ipa::new(0x4000_1000), 8),

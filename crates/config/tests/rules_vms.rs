@@ -138,6 +138,24 @@ fn direct_mode_vm_never_shares_a_cpu() {
 }
 
 #[test]
+fn direct_trust_needs_direct_mode() {
+    let t = rules_tree();
+    let s = scenario(&[vm("rt", "rt", "[1]", MEM16, "direct-trust = \"trusted\"\n")]);
+    let msg = "VM `rt` sets direct-trust but its interrupt-mode is not \"direct\"";
+    let hint = "direct-trust says how far a direct-mode guest is trusted with the physical \
+                GIC CPU interface; remove it, or set interrupt-mode = \"direct\"";
+    assert_one(&t, &s, 10, 16, msg, hint);
+    let ok = vm(
+        "rt",
+        "rt",
+        "[1]",
+        MEM16,
+        "interrupt-mode = \"direct\"\ndirect-trust = \"untrusted\"\n",
+    );
+    assert_eq!(errors(&t, &scenario(&[ok])), vec![]);
+}
+
+#[test]
 fn memory_size_must_not_be_zero() {
     let t = rules_tree();
     let s = scenario(&[vm("a", "general", "[1]", "{ size = 0 }", "")]);

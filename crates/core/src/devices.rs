@@ -62,10 +62,10 @@ pub fn emulate(
     let direct = vm.cfg.interrupt_mode == InterruptMode::Direct;
     let answer = match kind {
         DeviceKind::Pl011 => pl011(me, off, w, value, vm, host),
-        DeviceKind::GicDist if direct => Ok(direct_access(None, off, w, value, vm, host)),
+        DeviceKind::GicDist if direct => direct_access(None, off, w, value, vm, host),
         DeviceKind::GicRedist if direct => {
             let (v, o) = (off / GICR_FRAME_SIZE, off % GICR_FRAME_SIZE);
-            Ok(direct_access(Some(v as usize), o, w, value, vm, host))
+            direct_access(Some(v as usize), o, w, value, vm, host)
         }
         DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
@@ -236,7 +236,8 @@ fn owns_spi(vm: &VmCtx<'_>, intid: u32) -> bool {
         || vm.cfg.shared.iter().any(|m| m.doorbell == intid)
 }
 
-/// Direct mode: the filtered physical access.
+/// Direct mode: the filtered physical access; a width or alignment the register does
+/// not allow is refused (never forwarded).
 fn direct_access(
     redist: Option<usize>,
     off: u64,
@@ -244,19 +245,30 @@ fn direct_access(
     value: Option<u64>,
     vm: &VmCtx<'_>,
     host: &impl Host,
-) -> Option<u64> {
+) -> Answer {
     let nvcpus = vm.cfg.cpus.len();
     let action = match redist {
-        Some(v) if v >= nvcpus => return value.is_none().then_some(0),
+        Some(v) if v >= nvcpus => return Ok(value.is_none().then_some(0)),
         Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_PRIVATE),
         None => gicpass::dist(off, w, value.is_some(), |intid| owns_spi(vm, intid)),
     };
-    match (action, value) {
+    Ok(match (action, value) {
+        (gicpass::Action::Refuse, _) => return Err(()),
         (gicpass::Action::Value(v), None) => Some(v),
         (gicpass::Action::Typer { last }, None) => {
             const TYPER: u64 = 0x8;
             let typer = host.gic_hw_read(vm.id, redist, TYPER, Width::Double);
             Some(gicpass::typer_view(typer, last, off - TYPER, w))
+        }
+        (gicpass::Action::Priority { mask }, None) => Some(gicpass::priority_from_hw(
+            host.gic_hw_read(vm.id, redist, off, w) & mask,
+        )),
+        (gicpass::Action::Priority { mask: 0 }, Some(_)) => None,
+        (gicpass::Action::Priority { mask }, Some(v)) => {
+            let hw = host.gic_hw_read(vm.id, redist, off, w);
+            let stored = gicpass::merge(mask, true, hw, gicpass::priority_to_hw(v));
+            host.gic_hw_write(vm.id, redist, off, w, stored);
+            None
         }
         (gicpass::Action::Route { intid }, Some(v)) => {
             if gicpass::route_allowed(v, vm.mpidrs) {
@@ -280,5 +292,5 @@ fn direct_access(
         }
         (_, None) => Some(0),
         (_, Some(_)) => None,
-    }
+    })
 }

@@ -10,11 +10,11 @@ use crate::hypercall::{self, Hypercall};
 use crate::mmio::{self, Region};
 use crate::psci::{self, Call, PsciError};
 use crate::sync::Mutex;
-use crate::sysreg::{self, Policy};
+use crate::sysreg::{self, CpuIfReg, Policy};
 use crate::vcpu::VcpuRegs;
-use crate::vm::{Kicks, StopReason, VmLife};
+use crate::vm::{Kicks, Parked, StopReason, VmLife};
 use rtvisor_addr::Ipa;
-use rtvisor_config::tables::{InterruptMode, RestartPolicy, VmConfig};
+use rtvisor_config::tables::{DirectTrust, InterruptMode, RestartPolicy, VmConfig};
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::vgic::{Notify, VGic};
@@ -31,8 +31,15 @@ pub trait Host {
     fn console_live(&self, vm: usize) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
     fn console_partial(&self, vm: usize, pending: &[u8]);
-    /// VM `vm` stopped for `reason` (log it; power off when it was the last).
-    fn vm_stopped(&self, vm: usize, reason: StopReason);
+    /// VM `vm` is stopping for `reason` (take its devices and watchdog back); its
+    /// vCPUs have been asked to park.
+    fn vm_stopping(&self, vm: usize, reason: StopReason);
+    /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; power off when
+    /// it was the last). `late` when it had been reported unresponsive.
+    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool);
+    /// Waits, for a bounded time, until VM `vm`'s vCPUs have acknowledged a stop or
+    /// restart; reports the VM unresponsive ([`VmLife::give_up`]) when they do not.
+    fn settle(&self, vm: usize);
     /// VM `vm` was started (by the shell) after being stopped.
     fn vm_started(&self, vm: usize);
     /// VM `vm` is restarting after `reason`.
@@ -58,6 +65,9 @@ pub trait Host {
     fn watchdog_arm(&self, vm: usize, me: usize, ms: u64);
     /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
     fn watchdog_kick(&self, vm: usize, me: usize) -> bool;
+    /// Untrusted direct mode: reads (`write` is `None`) or writes the physical Group-1
+    /// CPU interface register `reg` of this CPU for the guest.
+    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.
@@ -76,6 +86,9 @@ pub enum Contained {
     /// Direct mode: a GICD_IROUTER write routing the VM's SPI to a core that is not
     /// the VM's: ignored.
     BadRoute(u32),
+    /// An untrusted direct-mode guest wrote a CPU interface register it may not
+    /// change (active priorities, binary point): ignored.
+    IgnoredSysReg(CpuIfReg),
 }
 
 /// The emulated console of a VM: the PL011 model and the line being assembled.
@@ -310,7 +323,10 @@ fn cpu_on(
     Ok(0)
 }
 
-/// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`.
+/// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`
+/// (`usize::MAX` when no vCPU of this VM asks, e.g. a watchdog on another CPU).
+#[cold]
+#[inline(never)]
 pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
     let restart = match vm.cfg.restart {
         _ if reason == StopReason::SystemReset => true,
@@ -318,26 +334,67 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
         RestartPolicy::OnCrash => reason.is_crash(),
         RestartPolicy::Never => false,
     };
+    let asking = (me < vm.cfg.cpus.len()).then_some(me);
     if restart {
-        let kicks = vm
-            .life
-            .restart(reason, vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
-        vm.console.lock().line.clear();
-        host.vm_restarting(vm.id, reason);
-        kick_all(vm, host, kicks, me);
-    } else if let Some(kicks) = vm.life.stop(reason) {
-        host.vm_stopped(vm.id, reason);
-        kick_all(vm, host, kicks, me);
+        restart_vm(vm, host, reason, asking);
+    } else {
+        halt_vm(vm, host, reason, asking);
     }
     Next::Park
 }
 
+/// Stops the VM for `reason` (`me`: the asking vCPU of this VM, if one asks), and
+/// waits (bounded) for its vCPUs to acknowledge.
+#[cold]
+#[inline(never)]
+fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) {
+    if let Some(st) = vm.life.stop(reason) {
+        host.vm_stopping(vm.id, reason);
+        kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
+        if st.done {
+            host.vm_stopped(vm.id, reason, false);
+        }
+    }
+    settle(vm, host, me);
+}
+
+/// The asking vCPU (if any) acknowledges at once, being out of guest code; then the
+/// others get a bounded time to do the same.
+fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
+    if let Some(me) = me {
+        vcpu_parked(me, vm, host);
+    }
+    if !vm.life.settled() {
+        host.settle(vm.id);
+    }
+}
+
+/// Restarts the VM for `reason`: it boots again from its images once every vCPU has
+/// acknowledged. `false` when the VM is unresponsive (it is not restarted).
+#[cold]
+#[inline(never)]
+fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) -> bool {
+    let was_stopped = vm.life.status().0 == crate::vm::VmState::Stopped;
+    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+    let Some(st) = vm.life.restart(reason, entry, dtb) else {
+        // Unresponsive: not restarted. The asking vCPU still stops.
+        settle(vm, host, me);
+        return false;
+    };
+    vm.console.lock().line.clear();
+    if was_stopped {
+        host.vm_started(vm.id);
+    } else {
+        host.vm_restarting(vm.id, reason);
+    }
+    kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
+    settle(vm, host, me);
+    true
+}
+
 /// Shell `vm stop`: stops the VM whatever its restart policy.
 pub fn shell_stop(vm: &VmCtx<'_>, host: &impl Host) {
-    if let Some(kicks) = vm.life.stop(StopReason::Shell) {
-        host.vm_stopped(vm.id, StopReason::Shell);
-        kick_all(vm, host, kicks, usize::MAX);
-    }
+    halt_vm(vm, host, StopReason::Shell, None);
 }
 
 /// Shell `vm start`: boots a stopped VM from its images.
@@ -349,18 +406,23 @@ pub fn shell_start(vm: &VmCtx<'_>, host: &impl Host) {
     }
 }
 
-/// Shell `vm restart`: restarts the VM from its images.
-pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) {
-    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
-    let was_running = vm.life.status().0 == crate::vm::VmState::Running;
-    let kicks = vm.life.restart(StopReason::Shell, entry, dtb);
-    vm.console.lock().line.clear();
-    if was_running {
-        host.vm_restarting(vm.id, StopReason::Shell);
-    } else {
-        host.vm_started(vm.id);
+/// Shell `vm restart`: restarts the VM from its images; `false` when it is
+/// unresponsive.
+pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) -> bool {
+    restart_vm(vm, host, StopReason::Shell, None)
+}
+
+/// The physical CPU of vCPU `me` parked: its acknowledgement of a stop or restart.
+/// Reports a stop it completes; kicks vCPU 0 of a restart it completes.
+pub fn vcpu_parked(me: usize, vm: &VmCtx<'_>, host: &impl Host) {
+    match vm.life.parked(me) {
+        Parked::Nothing => {}
+        Parked::Stopped { late } => {
+            let reason = vm.life.status().2.unwrap_or(StopReason::Shell);
+            host.vm_stopped(vm.id, reason, late);
+        }
+        Parked::Restart(kicks) => kick_all(vm, host, kicks, me),
     }
-    kick_all(vm, host, kicks, usize::MAX);
 }
 
 fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {
@@ -402,9 +464,43 @@ fn sys_reg(
             }
             regs.skip_instruction();
         }
+        (Policy::CpuIf, name) => cpu_interface(name, acc, regs, vm, host),
         (Policy::Undef, name) => {
             host.contained(vm.id, Contained::UndefSysReg(name));
             regs.inject_undef();
         }
     }
+}
+
+/// An untrusted direct-mode guest's access to a Group-1 CPU interface register, done
+/// on its behalf (writes that could raise its running priority are dropped); in any
+/// other mode these registers do not trap, and an access that does is undefined. Kept
+/// out of line: the SGI register shares the caller, on the IPI path.
+#[cold]
+#[inline(never)]
+fn cpu_interface(
+    name: &'static str,
+    acc: SysRegAccess,
+    regs: &mut impl VcpuRegs,
+    vm: &VmCtx<'_>,
+    host: &impl Host,
+) {
+    let untrusted = vm.cfg.interrupt_mode == InterruptMode::Direct
+        && vm.cfg.direct_trust == DirectTrust::Untrusted;
+    let Some(reg) = CpuIfReg::of(acc.reg).filter(|_| untrusted) else {
+        host.contained(vm.id, Contained::UndefSysReg(name));
+        regs.inject_undef();
+        return;
+    };
+    let value = (!acc.read).then(|| regs.reg(acc.rt));
+    match value {
+        Some(_) if !reg.writable() => host.contained(vm.id, Contained::IgnoredSysReg(reg)),
+        _ => {
+            let v = host.cpu_interface(reg, value);
+            if acc.read {
+                regs.set_reg(acc.rt, v);
+            }
+        }
+    }
+    regs.skip_instruction();
 }

@@ -5,7 +5,7 @@
 //! `irq stats`, `latency`) and `log level` in `view.rs`.
 
 use crate::mmio::Region;
-use crate::vm::{StopReason, VmLife, VmState};
+use crate::vm::{Power, StopReason, VmLife, VmState};
 use core::fmt;
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
@@ -92,16 +92,19 @@ pub enum VcpuPower {
     Off,
     /// Asked to start, not picked up yet.
     Pending,
+    /// Asked to stop, not parked yet.
+    Stopping,
 }
 
 impl VcpuPower {
     /// The state PSCI AFFINITY_INFO reports for vCPU `vcpu` (a VM never booted has
     /// every vCPU off).
     pub fn of(life: &VmLife, vcpu: usize) -> Self {
-        match life.affinity_info(vcpu) {
-            Ok(0) => Self::On,
-            Ok(2) => Self::Pending,
-            _ => Self::Off,
+        match life.power(vcpu) {
+            Power::On => Self::On,
+            Power::Pending(_) => Self::Pending,
+            Power::Stopping => Self::Stopping,
+            Power::Off => Self::Off,
         }
     }
 
@@ -110,6 +113,7 @@ impl VcpuPower {
             Self::On => "on",
             Self::Off => "off",
             Self::Pending => "pending",
+            Self::Stopping => "stopping",
         }
     }
 }
@@ -344,19 +348,37 @@ fn state_name(s: VmState) -> &'static str {
     match s {
         VmState::Running => "running",
         VmState::Stopped => "stopped",
+        VmState::Stopping => "stopping",
+        VmState::Unresponsive => "unresponsive",
     }
+}
+
+/// Says why VM `name` in `state` cannot be started or stopped now; `false` when it
+/// can.
+fn busy(name: &str, state: VmState, ops: &dyn ShellOps) -> bool {
+    match state {
+        VmState::Stopping => ops.out(format_args!(
+            "vm {name} is stopping: its vCPUs have not all parked yet"
+        )),
+        VmState::Unresponsive => ops.out(format_args!(
+            "vm {name} is unresponsive: a vCPU did not stop; its memory is not reused \
+             until it does"
+        )),
+        VmState::Running | VmState::Stopped => return false,
+    }
+    true
 }
 
 fn vm_list(_: &[&str], ops: &dyn ShellOps) {
     ops.out(format_args!(
-        "{:<12} {:<8} {:<10} {:>8} {:>8}  last stop",
+        "{:<12} {:<12} {:<10} {:>8} {:>8}  last stop",
         "vm", "state", "cpus", "memory", "restarts"
     ));
     for vm in 0..ops.vm_count() {
         let (state, restarts, last) = ops.vm_status(vm);
         let (cpus, ram) = ops.vm_resources(vm);
         ops.out(format_args!(
-            "{:<12} {:<8} {:<10} {:>7}M {:>8}  {}",
+            "{:<12} {:<12} {:<10} {:>7}M {:>8}  {}",
             ops.vm_name(vm),
             state_name(state),
             CpuList(cpus),
@@ -392,6 +414,7 @@ fn vm_start(args: &[&str], ops: &dyn ShellOps) {
         match ops.vm_status(vm).0 {
             VmState::Running => ops.out(format_args!("vm {} is already running", args[0])),
             VmState::Stopped => ops.start(vm),
+            state => _ = busy(args[0], state, ops),
         }
     }
 }
@@ -401,13 +424,16 @@ fn vm_stop(args: &[&str], ops: &dyn ShellOps) {
         match ops.vm_status(vm).0 {
             VmState::Stopped => ops.out(format_args!("vm {} is already stopped", args[0])),
             VmState::Running => ops.stop(vm),
+            state => _ = busy(args[0], state, ops),
         }
     }
 }
 
 fn vm_restart(args: &[&str], ops: &dyn ShellOps) {
     if let Some(vm) = find(args[0], ops) {
-        ops.restart(vm);
+        if !busy(args[0], ops.vm_status(vm).0, ops) {
+            ops.restart(vm);
+        }
     }
 }
 

@@ -16,6 +16,48 @@ pub enum Policy {
     /// vCPUs of the same VM, through the vGIC, or filtered to the VM's own cores in
     /// direct mode.
     SendSgi,
+    /// A Group-1 register of the physical GIC CPU interface ([`CpuIfReg::of`]), trapped
+    /// for an untrusted direct-mode guest (ICH_HCR_EL2.TALL1); never trapped otherwise.
+    CpuIf,
+}
+
+/// The Group-1 GIC CPU interface registers an untrusted direct-mode guest reaches only
+/// through the hypervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuIfReg {
+    /// ICC_IAR1_EL1: acknowledge (read).
+    Iar1,
+    /// ICC_EOIR1_EL1: end of interrupt (write).
+    Eoir1,
+    /// ICC_HPPIR1_EL1: highest pending (read).
+    Hppir1,
+    /// ICC_BPR1_EL1: binary point; the hypervisor fixes it (writes ignored).
+    Bpr1,
+    /// ICC_IGRPEN1_EL1: Group 1 enable.
+    Igrpen1,
+    /// ICC_AP1R<n>_EL1: active priorities; writes ignored (a written bit could make
+    /// the running priority outrank the hypervisor's interrupts).
+    Ap1r(u8),
+}
+
+impl CpuIfReg {
+    /// The register `id` encodes, if it is one of these.
+    pub fn of(id: SysRegId) -> Option<Self> {
+        match (id.op0, id.op1, id.crn, id.crm, id.op2) {
+            (3, 0, 12, 9, n @ 0..=3) => Some(Self::Ap1r(n)),
+            (3, 0, 12, 12, 0) => Some(Self::Iar1),
+            (3, 0, 12, 12, 1) => Some(Self::Eoir1),
+            (3, 0, 12, 12, 2) => Some(Self::Hppir1),
+            (3, 0, 12, 12, 3) => Some(Self::Bpr1),
+            (3, 0, 12, 12, 7) => Some(Self::Igrpen1),
+            _ => None,
+        }
+    }
+
+    /// Whether a guest write goes to the hardware (others are dropped).
+    pub const fn writable(self) -> bool {
+        matches!(self, Self::Eoir1 | Self::Igrpen1)
+    }
 }
 
 /// One table row.
@@ -96,6 +138,21 @@ const RULES: &[Rule] = &[
         name: "ACTLR_EL1",
         policy: Policy::RazWi,
     },
+    // The Group-1 CPU interface (ICC_AP1R<n>_EL1; ICC_IAR1/EOIR1/HPPIR1/BPR1/IGRPEN1_EL1
+    // among CRm 12): traps only for an untrusted direct-mode guest. Last, so that the
+    // lookup of the SGI register, on the IPI path, stays short.
+    Rule {
+        value: enc(3, 0, 12, 9, 0),
+        mask: OP0 | OP1 | CRN | CRM | 4,
+        name: "ICC_AP1R<n>_EL1",
+        policy: Policy::CpuIf,
+    },
+    Rule {
+        value: enc(3, 0, 12, 12, 0),
+        mask: OP0 | OP1 | CRN | CRM,
+        name: "ICC_*1_EL1",
+        policy: Policy::CpuIf,
+    },
 ];
 
 /// The policy for `id` and a name for logs.
@@ -127,6 +184,24 @@ mod tests {
         ] {
             assert_eq!(policy(id).0, Policy::RazWi);
         }
+    }
+
+    #[test]
+    fn group1_cpu_interface_registers() {
+        let iar1 = SysRegId::new(3, 0, 12, 12, 0);
+        assert_eq!(policy(iar1).0, Policy::CpuIf);
+        assert_eq!(CpuIfReg::of(iar1), Some(CpuIfReg::Iar1));
+        let ap1r3 = SysRegId::new(3, 0, 12, 9, 3);
+        assert_eq!(policy(ap1r3).0, Policy::CpuIf);
+        assert_eq!(CpuIfReg::of(ap1r3), Some(CpuIfReg::Ap1r(3)));
+        // ICC_AP0R0_EL1 (CRm 8) and ICC_CTLR_EL1 (CRm 12, op2 4) are not among them.
+        assert_eq!(CpuIfReg::of(SysRegId::new(3, 0, 12, 8, 4)), None);
+        assert_eq!(CpuIfReg::of(SysRegId::new(3, 0, 12, 12, 4)), None);
+        assert!(!CpuIfReg::Ap1r(0).writable());
+        assert!(!CpuIfReg::Bpr1.writable());
+        assert!(CpuIfReg::Eoir1.writable());
+        // Group 0 (ICC_IAR0_EL1) is not the guest's in any mode.
+        assert_eq!(policy(SysRegId::new(3, 0, 12, 8, 0)).0, Policy::Undef);
     }
 
     #[test]

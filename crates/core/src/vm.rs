@@ -58,10 +58,16 @@ impl core::fmt::Display for StopReason {
 /// Lifecycle state of the whole VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VmState {
-    /// Not started yet, or stopped.
+    /// Not started yet, or stopped: every vCPU acknowledged.
     Stopped,
     /// At least vCPU 0 has been started.
     Running,
+    /// Asked to stop (or restart); some vCPUs have not acknowledged yet.
+    Stopping,
+    /// Some vCPUs did not acknowledge a stop in time: they may still run guest code,
+    /// so the VM is neither restarted nor started again, and its memory is not
+    /// reused, until they do.
+    Unresponsive,
 }
 
 /// PSCI power state of one vCPU.
@@ -73,6 +79,8 @@ pub enum Power {
     Pending(Start),
     /// Running guest code (or handling one of its exits).
     On,
+    /// Asked to stop; its physical CPU has not acknowledged (parked) yet.
+    Stopping,
 }
 
 /// How a parked physical CPU should start its vCPU.
@@ -93,6 +101,8 @@ struct Shared {
     power: [Power; MAX_VCPUS],
     restarts: u32,
     last_stop: Option<StopReason>,
+    /// A restart in progress: boot here once every vCPU has acknowledged the stop.
+    then_boot: Option<(u64, u64)>,
 }
 
 /// Result of an operation that changed other vCPUs: the caller kicks their physical
@@ -113,6 +123,31 @@ impl Kicks {
     }
 }
 
+/// What a stop or restart request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopping {
+    /// The vCPUs to kick (they must acknowledge by parking).
+    pub kicks: Kicks,
+    /// Every vCPU had already stopped: the stop is confirmed (a restart has made
+    /// vCPU 0 pending, and it is in `kicks`).
+    pub done: bool,
+}
+
+/// What a vCPU's acknowledgement (its CPU parked) completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parked {
+    /// Nothing: the VM still waits for other vCPUs, or was not stopping.
+    Nothing,
+    /// The last acknowledgement of a stop: the VM is now stopped. `late` when it had
+    /// been reported unresponsive.
+    Stopped {
+        /// The VM had been reported unresponsive before.
+        late: bool,
+    },
+    /// The last acknowledgement of a restart: vCPU 0 is pending a fresh boot; kick it.
+    Restart(Kicks),
+}
+
 /// Run-time lifecycle state of one VM.
 #[derive(Debug)]
 pub struct VmLife {
@@ -129,6 +164,7 @@ impl VmLife {
                 power: [Power::Off; MAX_VCPUS],
                 restarts: 0,
                 last_stop: None,
+                then_boot: None,
             }),
         }
     }
@@ -138,23 +174,27 @@ impl VmLife {
         self.shared.lock().vcpus
     }
 
-    /// Starts the VM with `vcpus` vCPUs (clamped to [`MAX_VCPUS`]): vCPU 0 becomes
-    /// pending at `entry` with x0 = `context`. Returns the vCPUs to kick, or `None` if
-    /// it was already running.
+    /// Starts a stopped VM with `vcpus` vCPUs (clamped to [`MAX_VCPUS`]): vCPU 0
+    /// becomes pending at `entry` with x0 = `context`. Returns the vCPUs to kick, or
+    /// `None` unless it was stopped (running, still stopping, or unresponsive).
     pub fn boot(&self, vcpus: usize, entry: u64, context: u64) -> Option<Kicks> {
         let mut s = self.shared.lock();
-        if s.state == VmState::Running {
+        if s.state != VmState::Stopped {
             return None;
         }
         s.vcpus = vcpus.min(MAX_VCPUS);
         s.state = VmState::Running;
         s.power = [Power::Off; MAX_VCPUS];
+        Some(Self::boot_vcpu0(&mut s, entry, context))
+    }
+
+    fn boot_vcpu0(s: &mut Shared, entry: u64, context: u64) -> Kicks {
         s.power[0] = Power::Pending(Start {
             entry,
             context,
             fresh_boot: true,
         });
-        Some(Kicks(1))
+        Kicks(1)
     }
 
     /// PSCI CPU_ON for vCPU `target`.
@@ -167,7 +207,7 @@ impl VmLife {
             return Err(PsciError::Denied);
         }
         match s.power[target] {
-            Power::On => Err(PsciError::AlreadyOn),
+            Power::On | Power::Stopping => Err(PsciError::AlreadyOn),
             Power::Pending(_) => Err(PsciError::OnPending),
             Power::Off => {
                 s.power[target] = Power::Pending(Start {
@@ -196,10 +236,19 @@ impl VmLife {
             return Err(PsciError::InvalidParameters);
         }
         Ok(match s.power[target] {
-            Power::On => 0,
+            Power::On | Power::Stopping => 0,
             Power::Off => 1,
             Power::Pending(_) => 2,
         })
+    }
+
+    /// The power state of vCPU `vcpu` (off for an index the VM does not have).
+    pub fn power(&self, vcpu: usize) -> Power {
+        let s = self.shared.lock();
+        match s.power.get(vcpu) {
+            Some(p) if vcpu < s.vcpus => *p,
+            _ => Power::Off,
+        }
     }
 
     /// Called by the parked physical CPU of vCPU `me`: takes a pending start request.
@@ -215,50 +264,126 @@ impl VmLife {
         }
     }
 
-    /// Whether vCPU `me` should keep running guest code (checked after a kick).
+    /// Whether vCPU `me` should keep running guest code (checked on every exit).
     pub fn should_run(&self, me: usize) -> bool {
         matches!(self.shared.lock().power.get(me), Some(Power::On))
     }
 
-    /// Stops the whole VM. Returns the other vCPUs to kick, or `None` if it was already
-    /// stopped (so a stop is counted once).
-    pub fn stop(&self, reason: StopReason) -> Option<Kicks> {
+    /// Stops the whole VM for `reason`. Every running vCPU must acknowledge by parking
+    /// ([`VmLife::parked`]; a vCPU that asks for the stop acknowledges right after
+    /// asking); a pending one is simply withdrawn. `None` if the VM was not running
+    /// (a stop is counted once; a restart in progress becomes a stop).
+    pub fn stop(&self, reason: StopReason) -> Option<Stopping> {
+        self.halt(reason, None)
+    }
+
+    /// Restarts the whole VM: every vCPU stops as for [`VmLife::stop`]; once all have
+    /// acknowledged, vCPU 0 becomes pending a fresh boot at `entry` with x0 =
+    /// `context`. A stopped VM boots at once. `None` if the VM is unresponsive (its
+    /// memory may still be in use).
+    pub fn restart(&self, reason: StopReason, entry: u64, context: u64) -> Option<Stopping> {
+        self.halt(reason, Some((entry, context)))
+    }
+
+    fn halt(&self, reason: StopReason, boot: Option<(u64, u64)>) -> Option<Stopping> {
         let mut s = self.shared.lock();
-        if s.state == VmState::Stopped {
-            return None;
+        let vcpus = s.vcpus;
+        match (s.state, boot) {
+            (VmState::Unresponsive, _) | (VmState::Stopped, None) => return None,
+            (VmState::Stopping, None) => {
+                // A restart in progress becomes a stop; nobody new to kick.
+                s.then_boot = None;
+                s.last_stop = Some(reason);
+                return None;
+            }
+            _ => {}
         }
-        let vcpus = s.vcpus;
-        let kicks = Self::all_off(&mut s, vcpus);
-        s.state = VmState::Stopped;
-        s.last_stop = Some(reason);
-        Some(kicks)
-    }
-
-    /// Restarts the whole VM: every vCPU off, vCPU 0 pending a fresh boot.
-    pub fn restart(&self, reason: StopReason, entry: u64, context: u64) -> Kicks {
-        let mut s = self.shared.lock();
-        let vcpus = s.vcpus;
-        let kicks = Self::all_off(&mut s, vcpus);
-        s.state = VmState::Running;
-        s.last_stop = Some(reason);
-        s.restarts = s.restarts.saturating_add(1);
-        s.power[0] = Power::Pending(Start {
-            entry,
-            context,
-            fresh_boot: true,
-        });
-        Kicks(kicks.0 | 1)
-    }
-
-    fn all_off(s: &mut Shared, vcpus: usize) -> Kicks {
         let mut kicks = 0;
         for (i, p) in s.power.iter_mut().enumerate().take(vcpus) {
-            if *p != Power::Off {
-                kicks |= 1 << i;
-            }
-            *p = Power::Off;
+            *p = match *p {
+                Power::On | Power::Stopping => {
+                    kicks |= 1 << i;
+                    Power::Stopping
+                }
+                Power::Off | Power::Pending(_) => Power::Off,
+            };
         }
-        Kicks(kicks)
+        s.last_stop = Some(reason);
+        s.then_boot = boot;
+        if boot.is_some() && s.state != VmState::Stopped {
+            s.restarts = s.restarts.saturating_add(1);
+        }
+        if kicks != 0 {
+            s.state = VmState::Stopping;
+            return Some(Stopping {
+                kicks: Kicks(kicks),
+                done: false,
+            });
+        }
+        let kicks = match boot {
+            Some((entry, context)) => {
+                s.state = VmState::Running;
+                s.then_boot = None;
+                Self::boot_vcpu0(&mut s, entry, context)
+            }
+            None => {
+                s.state = VmState::Stopped;
+                Kicks(0)
+            }
+        };
+        Some(Stopping { kicks, done: true })
+    }
+
+    /// The physical CPU of vCPU `me` has parked (it runs no guest code until started
+    /// again): the acknowledgement of a stop or restart.
+    pub fn parked(&self, me: usize) -> Parked {
+        let mut s = self.shared.lock();
+        match s.power.get_mut(me) {
+            Some(p @ Power::Stopping) => *p = Power::Off,
+            _ => return Parked::Nothing,
+        }
+        let late = match s.state {
+            VmState::Stopping => false,
+            VmState::Unresponsive => true,
+            VmState::Running | VmState::Stopped => return Parked::Nothing,
+        };
+        if s.power.contains(&Power::Stopping) {
+            return Parked::Nothing;
+        }
+        match s.then_boot.take() {
+            Some((entry, context)) if !late => {
+                s.state = VmState::Running;
+                Parked::Restart(Self::boot_vcpu0(&mut s, entry, context))
+            }
+            _ => {
+                s.state = VmState::Stopped;
+                Parked::Stopped { late }
+            }
+        }
+    }
+
+    /// Whether no stop or restart waits for acknowledgements.
+    pub fn settled(&self) -> bool {
+        self.shared.lock().state != VmState::Stopping
+    }
+
+    /// A stop or restart was not acknowledged in time: the VM becomes unresponsive
+    /// (no restart, no start, its memory not reused) until its vCPUs park. Returns
+    /// the vCPUs that did not acknowledge (none if everything settled meanwhile).
+    pub fn give_up(&self) -> Kicks {
+        let mut s = self.shared.lock();
+        if s.state != VmState::Stopping {
+            return Kicks(0);
+        }
+        s.state = VmState::Unresponsive;
+        s.then_boot = None;
+        let mut late = 0;
+        for (i, p) in s.power.iter().enumerate() {
+            if *p == Power::Stopping {
+                late |= 1 << i;
+            }
+        }
+        Kicks(late)
     }
 
     /// Lifecycle state, restart count and last stop reason.
@@ -300,33 +425,129 @@ mod tests {
         assert!(vm.cpu_off(0));
     }
 
-    #[test]
-    fn stop_is_counted_once_and_kicks_running_vcpus() {
-        let vm = VmLife::new();
-        vm.boot(2, 1, 2);
-        vm.take_start(0);
-        vm.cpu_on(1, 3, 4).unwrap();
-        assert_eq!(vm.stop(StopReason::SystemOff), Some(Kicks(3)));
-        assert_eq!(vm.stop(StopReason::SystemOff), None);
-        assert!(!vm.should_run(0));
-        assert_eq!(
-            vm.status(),
-            (VmState::Stopped, 0, Some(StopReason::SystemOff))
-        );
-    }
-
-    #[test]
-    fn restart_leaves_only_vcpu0_pending() {
+    /// A 2-vCPU VM with both vCPUs running.
+    fn running_pair() -> VmLife {
         let vm = VmLife::new();
         vm.boot(2, 1, 2);
         vm.take_start(0);
         vm.cpu_on(1, 3, 4).unwrap();
         vm.take_start(1);
-        let k = vm.restart(StopReason::SystemReset, 1, 2);
-        assert_eq!(k, Kicks(3));
-        assert!(!vm.should_run(1));
+        vm
+    }
+
+    #[test]
+    fn stop_is_confirmed_only_when_every_vcpu_parked() {
+        let vm = running_pair();
+        let s = vm.stop(StopReason::Shell).unwrap();
+        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
+        assert_eq!(vm.status().0, VmState::Stopping);
+        assert!(!vm.should_run(0));
+        assert_eq!(vm.affinity_info(1), Ok(0), "still on until it parks");
+        assert_eq!(vm.stop(StopReason::Shell), None, "counted once");
+        assert_eq!(vm.parked(0), Parked::Nothing);
+        assert_eq!(vm.status().0, VmState::Stopping);
+        assert!(!vm.settled());
+        assert_eq!(vm.parked(1), Parked::Stopped { late: false });
+        assert_eq!(vm.status(), (VmState::Stopped, 0, Some(StopReason::Shell)));
+        assert!(vm.settled());
+        // A second park of the same CPU (its idle loop) changes nothing.
+        assert_eq!(vm.parked(1), Parked::Nothing);
+    }
+
+    #[test]
+    fn the_asking_vcpu_acknowledges_after_asking() {
+        let vm = running_pair();
+        assert!(!vm.cpu_off(1));
+        let s = vm.stop(StopReason::SystemOff).unwrap();
+        assert_eq!(s, Stopping { kicks: Kicks(1), done: false });
+        assert_eq!(vm.parked(0), Parked::Stopped { late: false });
+        assert_eq!(vm.status().0, VmState::Stopped);
+        // Nothing was running: confirmed at once.
+        let vm = running_pair();
+        assert!(!vm.cpu_off(1));
+        assert!(vm.cpu_off(0));
+        let s = vm.stop(StopReason::AllVcpusOff).unwrap();
+        assert_eq!(s, Stopping { kicks: Kicks(0), done: true });
+    }
+
+    #[test]
+    fn a_pending_vcpu_is_withdrawn_without_acknowledgement() {
+        let vm = VmLife::new();
+        vm.boot(2, 1, 2);
+        vm.take_start(0);
+        vm.cpu_on(1, 3, 4).unwrap();
+        let s = vm.stop(StopReason::Shell).unwrap();
+        assert_eq!(s.kicks, Kicks(1), "only the running vCPU acknowledges");
         assert_eq!(vm.take_start(1), None);
+    }
+
+    #[test]
+    fn restart_boots_vcpu0_only_after_every_acknowledgement() {
+        let vm = running_pair();
+        let s = vm.restart(StopReason::SystemReset, 1, 2).unwrap();
+        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
+        assert_eq!(vm.parked(1), Parked::Nothing);
+        assert_eq!(vm.take_start(0), None, "vCPU 0 has not parked yet");
+        assert_eq!(vm.parked(0), Parked::Restart(Kicks(1)));
         assert!(vm.take_start(0).unwrap().fresh_boot);
+        assert_eq!(vm.take_start(1), None);
+        assert_eq!(vm.status().0, VmState::Running);
         assert_eq!(vm.status().1, 1);
+    }
+
+    #[test]
+    fn a_vcpu_that_never_parks_makes_the_vm_unresponsive() {
+        let vm = running_pair();
+        vm.restart(StopReason::Shell, 1, 2).unwrap();
+        assert_eq!(vm.parked(0), Parked::Nothing);
+        assert_eq!(vm.give_up(), Kicks(2));
+        assert_eq!(vm.status().0, VmState::Unresponsive);
+        // Not restarted, not startable, not restartable: its memory may be in use.
+        assert_eq!(vm.take_start(0), None);
+        assert_eq!(vm.boot(2, 1, 2), None);
+        assert_eq!(vm.restart(StopReason::Shell, 1, 2), None);
+        assert_eq!(vm.stop(StopReason::Shell), None);
+        assert_eq!(vm.cpu_on(0, 1, 2), Err(PsciError::Denied));
+        // Whatever the zombie vCPU asks, it is not running any more: its SYSTEM_OFF
+        // starts nothing; its park is the late acknowledgement, and only now may the
+        // VM start again.
+        assert!(!vm.should_run(1));
+        assert_eq!(vm.stop(StopReason::SystemOff), None);
+        assert_eq!(vm.parked(1), Parked::Stopped { late: true });
+        assert_eq!(vm.give_up(), Kicks(0));
+        assert_eq!(vm.take_start(0), None, "a late stop does not restart");
+        assert!(vm.boot(2, 1, 2).is_some());
+    }
+
+    #[test]
+    fn a_late_acknowledgement_stops_an_unresponsive_vm() {
+        let vm = running_pair();
+        vm.stop(StopReason::Shell).unwrap();
+        vm.parked(0);
+        assert_eq!(vm.give_up(), Kicks(2));
+        assert_eq!(vm.parked(1), Parked::Stopped { late: true });
+        assert_eq!(vm.status().0, VmState::Stopped);
+        assert_eq!(vm.boot(2, 1, 2), Some(Kicks(1)));
+    }
+
+    #[test]
+    fn a_restart_in_progress_becomes_a_stop() {
+        let vm = running_pair();
+        vm.restart(StopReason::Shell, 1, 2).unwrap();
+        assert_eq!(vm.stop(StopReason::Shell), None);
+        vm.parked(0);
+        assert_eq!(vm.parked(1), Parked::Stopped { late: false });
+        assert_eq!(vm.take_start(0), None);
+    }
+
+    #[test]
+    fn restart_of_a_stopped_vm_boots_it() {
+        let vm = running_pair();
+        vm.stop(StopReason::Shell);
+        vm.parked(0);
+        vm.parked(1);
+        let s = vm.restart(StopReason::Shell, 5, 6).unwrap();
+        assert_eq!(s, Stopping { kicks: Kicks(1), done: true });
+        assert_eq!(vm.take_start(0).map(|s| s.entry), Some(5));
     }
 }

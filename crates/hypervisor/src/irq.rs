@@ -16,7 +16,7 @@ use crate::vms::VMS;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::{cpu, fast, ich};
-use rtvisor_config::tables::InterruptMode;
+use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::devices::RESERVED_PRIVATE;
 use rtvisor_core::shell::IrqKind;
 use rtvisor_vdev::vgic::{Lr, LrState, Notify};
@@ -173,7 +173,12 @@ pub fn vcpu_start(me: &PerCpu, vm: usize) {
     gic::set_split_eoi(!direct);
     // SAFETY: on the CPU that runs the vCPU, at EL2, before entering it.
     unsafe { cpu::init_el2(direct) };
-    ich::reset(!direct);
+    ich::reset(match (direct, CONFIG.vms[vm].direct_trust) {
+        (false, _) => ich::HCR_EN,
+        (true, DirectTrust::Trusted) => 0,
+        // The guest's Group-1 CPU interface registers trap (see `cpuif`).
+        (true, DirectTrust::Untrusted) => ich::HCR_TALL1,
+    });
     if !direct {
         redist_of(me).enable(gic::MAINTENANCE_INTID);
     }
@@ -181,8 +186,10 @@ pub fn vcpu_start(me: &PerCpu, vm: usize) {
 }
 
 /// Takes back every private interrupt a guest could own on this CPU: disabled,
-/// not pending, not active; and stops the guest's virtual timer.
+/// not pending, not active; clears the Group-1 active priorities a direct-mode guest
+/// may have left on the CPU interface; and stops the guest's virtual timer.
 pub fn quiesce(me: &PerCpu) {
+    gic::reset_cpu_interface();
     fast::set_vtimer_lr(cpu::this_index() as usize, 0);
     let r = redist_of(me);
     for intid in (0..32).filter(|i| RESERVED_PRIVATE & (1 << i) == 0) {

@@ -15,9 +15,15 @@ use rtvisor_config::tables::VmConfig;
 use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
 use rtvisor_core::psci;
+use rtvisor_core::sysreg::CpuIfReg;
 use rtvisor_core::vm::StopReason;
 use rtvisor_vdev::vgic::Notify;
 use rtvisor_vdev::Width;
+
+/// How long a stop or restart waits for the VM's vCPUs to park before it reports the
+/// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
+/// busy in a long exit (reloading a large VM) on a slow machine.
+const SETTLE_MS: u64 = 1000;
 
 /// Services the core handler asks of the hypervisor.
 pub struct HostImpl;
@@ -41,13 +47,35 @@ impl Host for HostImpl {
     fn console_partial(&self, vm: usize, pending: &[u8]) {
         log::vm_partial(vm, CONFIG.vms[vm].name, pending);
     }
-    fn vm_stopped(&self, vm: usize, reason: StopReason) {
+    fn vm_stopping(&self, vm: usize, _reason: StopReason) {
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
-        info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
-        if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
-            info!("all VMs stopped, powering off");
-            crate::boot::power_off();
+    }
+    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool) {
+        let name = CONFIG.vms[vm].name;
+        if late {
+            // Counted as stopped when it was reported unresponsive.
+            info!("vm {name}: stopped ({reason}): its last vCPU parked late");
+            return;
+        }
+        info!("vm {name}: stopped ({reason})");
+        vms::vm_down();
+    }
+    fn settle(&self, vm: usize) {
+        let life = &VMS[vm].life;
+        let deadline = sysreg::counter().saturating_add(sysreg::counter_freq() / 1000 * SETTLE_MS);
+        while !life.settled() && sysreg::counter() < deadline {
+            rtvisor_arch_aarch64::cpu::relax();
+        }
+        let late = life.give_up();
+        if late.0 != 0 {
+            crate::error!(
+                "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} ms; \
+                 the VM is not restarted and its memory is not reused until they do",
+                CONFIG.vms[vm].name,
+                late.0
+            );
+            vms::vm_down();
         }
     }
     fn vm_started(&self, vm: usize) {
@@ -85,6 +113,23 @@ impl Host for HostImpl {
     fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
         crate::watchdog::kick(vm)
     }
+    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
+        let reg = match reg {
+            CpuIfReg::Iar1 => gic::CpuIf::Iar1,
+            CpuIfReg::Eoir1 => gic::CpuIf::Eoir1,
+            CpuIfReg::Hppir1 => gic::CpuIf::Hppir1,
+            CpuIfReg::Bpr1 => gic::CpuIf::Bpr1,
+            CpuIfReg::Igrpen1 => gic::CpuIf::Igrpen1,
+            CpuIfReg::Ap1r(n) => gic::CpuIf::Ap1r(n),
+        };
+        match write {
+            Some(v) => {
+                gic::cpuif_write(reg, v);
+                0
+            }
+            None => gic::cpuif_read(reg),
+        }
+    }
 }
 
 /// The idle loop of a CPU: start the vCPU when asked, sleep otherwise.
@@ -92,12 +137,16 @@ pub fn cpu_loop(me: &'static PerCpu) -> ! {
     irq::quiesce(me);
     me.guest_active.store(false, Ordering::Release);
     let assignment = me.hosts();
+    if let Some((vm, vcpu)) = assignment {
+        // This CPU runs no guest code now: the acknowledgement of a stop or restart.
+        vms::with_ctx(vm, |ctx| handler::vcpu_parked(vcpu, ctx, &HostImpl));
+    }
     loop {
         let _ = irq::drain(me, None, false);
         if let Some((vm, vcpu)) = assignment {
             if let Some(start) = VMS[vm].life.take_start(vcpu) {
                 if start.fresh_boot {
-                    load_vm(vm, vcpu);
+                    load_vm(vm);
                 }
                 enter(me, vm, vcpu, start.entry, start.context, start.fresh_boot);
             }
@@ -106,16 +155,10 @@ pub fn cpu_loop(me: &'static PerCpu) -> ! {
     }
 }
 
-/// Reloads VM `vm`'s images into its RAM once its other vCPUs are parked.
-fn load_vm(vm: usize, me: usize) {
+/// Reloads VM `vm`'s images into its RAM. Its vCPU 0 is only ever made pending for a
+/// fresh boot once every vCPU has parked (`VmLife`), so no guest code of the VM runs.
+fn load_vm(vm: usize) {
     let cfg: &VmConfig = &CONFIG.vms[vm];
-    for (v, &cpu) in cfg.cpus.iter().enumerate().filter(|(v, _)| *v != me) {
-        let active = &CPUS[cpu as usize].guest_active;
-        let parked = (0..50_000_000).any(|_| !active.load(Ordering::Acquire));
-        if !parked {
-            crate::error!("vm {}: vcpu {} did not stop; reloading anyway", cfg.name, v);
-        }
-    }
     let ram = cfg.ram;
     // SAFETY: the VM's RAM is reserved for it (checked at boot) and none of its vCPUs
     // runs now; the images are embedded read-only data of this binary.

@@ -50,6 +50,15 @@ pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
 /// VMs not stopped; when it reaches zero the machine powers off.
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
+/// A VM stopped for good (confirmed, or reported unresponsive): powers the machine off
+/// when it was the last one running.
+pub fn vm_down() {
+    if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+        crate::info!("all VMs stopped, powering off");
+        crate::boot::power_off();
+    }
+}
+
 /// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).
 pub const VGICD_BASE: Ipa = Ipa::new(guest::VGIC_DIST_IPA);
 /// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.

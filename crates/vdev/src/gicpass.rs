@@ -7,7 +7,16 @@
 //! only decides; the caller performs the physical access.
 //!
 //! Registers are described in sorted tables, one row per register or register array,
-//! and found by binary search.
+//! with the access widths the architecture allows for it, and found by binary search.
+//! An access of another width, or not naturally aligned, is refused (the caller injects
+//! an abort): on hardware it could fault at EL2 or reach neighbouring bytes.
+//!
+//! Priorities: the guest sees the Non-secure view of a GIC with two Security states
+//! (GICv3 architecture specification, "Software accesses of interrupt priority"): the
+//! value it writes, `p`, is stored as `0x80 | p >> 1`, and a read returns the stored
+//! value shifted back. Every interrupt a guest configures thus has a physical priority
+//! of 0x80 or lower, below the hypervisor's own interrupts (0x00), which therefore
+//! always pre-empt whatever the guest has active.
 
 use crate::Width;
 
@@ -28,8 +37,17 @@ pub enum Action {
         /// Whether a write must merge with the hardware value.
         rmw: bool,
     },
+    /// Priority bytes (IPRIORITYR): as [`Action::Hw`] with read-modify-write, through
+    /// the Non-secure view: the caller writes [`priority_to_hw`] of the guest's value
+    /// and returns [`priority_from_hw`] of what it reads.
+    Priority {
+        /// Bits (whole bytes) the guest owns.
+        mask: u64,
+    },
     /// A read answered without the hardware.
     Value(u64),
+    /// An access of a width the register does not allow, or misaligned: refused.
+    Refuse,
     /// A write that is ignored.
     Ignore,
     /// GICR_TYPER: read the physical register (its affinity is the core's real MPIDR,
@@ -78,10 +96,29 @@ struct Row {
     offset: u64,
     len: u64,
     kind: Kind,
+    /// Allowed access widths, a bit per width in bytes (1, 2, 4, 8).
+    widths: u8,
 }
 
+/// 32-bit accesses only: most GIC registers.
+const W32: u8 = 4;
+/// Byte or 32-bit accesses (IPRIORITYR).
+const B_W32: u8 = 1 | 4;
+/// 32-bit halves or the whole 64-bit register (GICR_TYPER, GICD_IROUTER).
+const W32_64: u8 = 4 | 8;
+
 const fn row(offset: u64, len: u64, kind: Kind) -> Row {
-    Row { offset, len, kind }
+    let widths = match kind {
+        Kind::Bytes => B_W32,
+        Kind::Typer | Kind::Router => W32_64,
+        _ => W32,
+    };
+    Row {
+        offset,
+        len,
+        kind,
+        widths,
+    }
 }
 
 /// Redistributor registers (offsets inside the vCPU's 128 KiB region).
@@ -135,9 +172,49 @@ fn find(table: &[Row], off: u64) -> Option<&Row> {
     table.get(i).filter(|r| off - r.offset < r.len)
 }
 
-/// The row holding the whole access `[off, off + width)`, if one does.
-fn find_access(table: &[Row], off: u64, width: Width) -> Option<&Row> {
-    find(table, off).filter(|r| off - r.offset + width.bytes() <= r.len)
+/// Where an access lands in a register table.
+enum Lookup<'a> {
+    /// Inside a register, with an allowed width and natural alignment.
+    Row(&'a Row),
+    /// Inside a register, but with a width it does not allow, misaligned, or
+    /// running past its end.
+    Bad,
+    /// Not inside any register.
+    Hole,
+}
+
+fn find_access(table: &[Row], off: u64, width: Width) -> Lookup<'_> {
+    let Some(r) = find(table, off) else {
+        return Lookup::Hole;
+    };
+    let n = width.bytes();
+    let ok = r.widths & n as u8 != 0 && off.is_multiple_of(n) && off - r.offset + n <= r.len;
+    if ok {
+        Lookup::Row(r)
+    } else {
+        Lookup::Bad
+    }
+}
+
+/// The answer for an access that lands in no register.
+fn hole(write: bool) -> Action {
+    if write {
+        Action::Ignore
+    } else {
+        Action::Value(0)
+    }
+}
+
+/// Guest priority bytes `v` as stored in the hardware (Non-secure view: `0x80 | p >> 1`
+/// per byte).
+pub fn priority_to_hw(v: u64) -> u64 {
+    ((v >> 1) & 0x7f7f_7f7f_7f7f_7f7f) | 0x8080_8080_8080_8080
+}
+
+/// Hardware priority bytes `v` as the guest reads them (each shifted back up). Bytes
+/// the guest does not own must be cleared by the caller first (they read as zero).
+pub fn priority_from_hw(v: u64) -> u64 {
+    (v << 1) & 0xfefe_fefe_fefe_fefe
 }
 
 /// The guest-owned bits of `width` bytes at byte `at` of a register whose INTID `n`
@@ -163,20 +240,21 @@ fn private(reserved: u32) -> impl Fn(u64) -> bool {
 /// region). `last` says whether it is the VM's last vCPU, `reserved` the private
 /// INTIDs the hypervisor keeps (bit per INTID 0..31).
 pub fn redist(off: u64, width: Width, write: bool, last: bool, reserved: u32) -> Action {
-    let Some(r) = find_access(REDIST, off, width) else {
-        return if write {
-            Action::Ignore
-        } else {
-            Action::Value(0)
-        };
+    let r = match find_access(REDIST, off, width) {
+        Lookup::Row(r) => r,
+        Lookup::Bad => return Action::Refuse,
+        Lookup::Hole => return hole(write),
     };
     let at = off - r.offset;
     let hw = |mask: u64, rmw: bool| Action::Hw { mask, rmw };
     match (r.kind, write) {
         (Kind::Bits, _) => hw(owned(at, width, 1, 0, private(reserved)), true),
         (Kind::SetClear, _) => hw(owned(at, width, 1, 0, private(reserved)), false),
-        (Kind::Bytes, _) => hw(owned(at, width, 8, 0, private(reserved)), true),
-        (Kind::PpiConfig, _) => hw(width.mask(), true),
+        (Kind::Bytes, _) => Action::Priority {
+            mask: owned(at, width, 8, 0, private(reserved)),
+        },
+        // Two bits per PPI, INTIDs 16..31: the hypervisor's PPIs keep their trigger.
+        (Kind::PpiConfig, _) => hw(owned(at, width, 2, 16, private(reserved)), true),
         (Kind::ReadOnly, false) => hw(width.mask(), false),
         (Kind::Typer, false) => Action::Typer { last },
         (Kind::DistCtlr | Kind::Raz, false) => Action::Value(0),
@@ -194,12 +272,10 @@ pub fn dist(off: u64, width: Width, write: bool, owns: impl Fn(u32) -> bool) -> 
         0 => Action::Value(0),
         _ => Action::Hw { mask, rmw },
     };
-    let Some(r) = find_access(DIST, off, width) else {
-        return if write {
-            Action::Ignore
-        } else {
-            Action::Value(0)
-        };
+    let r = match find_access(DIST, off, width) {
+        Lookup::Row(r) => r,
+        Lookup::Bad => return Action::Refuse,
+        Lookup::Hole => return hole(write),
     };
     let at = off - r.offset;
     match (r.kind, write) {
@@ -207,7 +283,10 @@ pub fn dist(off: u64, width: Width, write: bool, owns: impl Fn(u32) -> bool) -> 
         (Kind::DistCtlr, false) => Action::Value(CTLR_SHOWN >> (at * 8) & width.mask()),
         (Kind::BitsRo, false) => hw(owned(at, width, 1, 0, spi), false),
         (Kind::SetClear, _) => hw(owned(at, width, 1, 0, spi), false),
-        (Kind::Bytes, _) => hw(owned(at, width, 8, 0, spi), true),
+        (Kind::Bytes, _) => match owned(at, width, 8, 0, spi) {
+            0 => hw(0, true),
+            mask => Action::Priority { mask },
+        },
         (Kind::Config, _) => hw(owned(at, width, 2, 0, spi), true),
         (Kind::Router, _) => {
             let intid = 32 + at / 8;

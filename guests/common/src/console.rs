@@ -17,6 +17,7 @@ pub const DEFAULT_BASE: usize = 0x0900_0000;
 const UARTDR: usize = 0x00;
 const UARTFR: usize = 0x18;
 const FR_TXFF: u32 = 1 << 5;
+const FR_RXFE: u32 = 1 << 4;
 /// Polls of FR.TXFF before writing anyway (a broken FR must not hang us).
 const TXFF_POLLS: u32 = 100_000;
 const LOCK_TIMEOUT_US: u64 = 1_000_000;
@@ -105,6 +106,39 @@ pub fn with_lock<R>(f: impl FnOnce(&mut Console) -> R) -> R {
     let r = f(&mut Console { base: base() });
     LOCK.store(false, Ordering::Release);
     r
+}
+
+/// A received byte, if the UART has one (polling: FR.RXFE, then DR).
+pub fn try_getb() -> Option<u8> {
+    let c = Console { base: base() };
+    if c.read_fr() & FR_RXFE != 0 {
+        return None;
+    }
+    let v: u32;
+    // SAFETY: a 32-bit load from the PL011 data register takes one received byte.
+    unsafe {
+        core::arch::asm!("ldr {v:w}, [{a}]", a = in(reg) c.base + UARTDR, v = out(reg) v,
+            options(nostack, preserves_flags));
+    }
+    Some(v as u8)
+}
+
+/// Reads one line typed on the console into `buf` (polling, no echo), up to a CR or
+/// LF; returns its length (longer lines are cut at `buf.len()`).
+pub fn read_line(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    loop {
+        match try_getb() {
+            Some(b'\r' | b'\n') if n > 0 => return n,
+            Some(b'\r' | b'\n') => {}
+            Some(b) if n < buf.len() => {
+                buf[n] = b;
+                n += 1;
+            }
+            Some(_) => {}
+            None => crate::cpu::relax(),
+        }
+    }
 }
 
 /// Writes one formatted line; used by [`println!`](crate::println).

@@ -21,6 +21,9 @@
 //! fetches), fetch-ro-shm, sysreg-el2, sysreg-impdef, sgi-group0, sgi-alias,
 //! pmu-own, cache-setway, tlbi-flood, wfx-storm, sgi-flood, sustained-storm.
 //!
+//! With `mode=takeback` it runs none of these: it takes the attacks on the hypervisor's
+//! hold on its cores one at a time from its console instead (see `takeback.rs`).
+//!
 //! Every access is a fixed inline-asm instruction (`ldr/str`, `hvc/smc`, `msr/mrs`,
 //! a branch) run under `guard::catch` (or `guard::call_at`), so a fault comes back as
 //! a value.
@@ -35,6 +38,7 @@ mod report;
 mod shm;
 mod storm;
 mod sysregs;
+mod takeback;
 mod unmapped;
 
 use guest_common::{println, psci, timer, BootInfo};
@@ -49,6 +53,9 @@ const DEFAULT_WFI: u64 = 10_000;
 
 fn main(boot: &BootInfo) -> ! {
     println!("probe: banner");
+    if boot.args().get("mode") == Some("takeback") {
+        takeback::run(boot);
+    }
     let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
     timer::delay_us(number(boot, "start-after-us").unwrap_or(0));
     let mut tally = Tally::new(boot.args().get("timing").is_some());

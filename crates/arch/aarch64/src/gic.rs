@@ -46,6 +46,22 @@ const GICR_ICACTIVER0: u64 = SGI_BASE + 0x380;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
 const TYPER_LAST: u64 = 1 << 4;
 
+/// Priority of the hypervisor's own interrupts (its Group-0 SGIs and timer): the
+/// highest there is. Guests only ever get priorities from [`GUEST_PRIORITY_FLOOR`]
+/// down (numerically up), so one of these always pre-empts whatever a guest has
+/// active on the core.
+pub const HYP_PRIORITY: u8 = 0x00;
+/// The highest priority a guest interrupt can have physically: the top of the lower
+/// half of the priority range, which is all a Non-secure guest sees of it (a
+/// direct-mode guest's priority writes are mapped into it, see
+/// `rtvisor_vdev::gicpass`).
+pub const GUEST_PRIORITY_FLOOR: u8 = 0x80;
+/// ICC_CTLR_EL1.CBPR: one binary point (BPR0, which EL1 cannot reach while
+/// HCR_EL2.FMO is set) for both groups, so a guest's ICC_BPR1_EL1 writes are ignored.
+const ICC_CTLR_CBPR: u64 = 1 << 0;
+/// ICC_CTLR_EL1.EOImode.
+const ICC_CTLR_EOIMODE: u64 = 1 << 1;
+
 pub(crate) static DIST: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn rd(addr: u64) -> u32 {
@@ -146,8 +162,14 @@ pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<
     }
     wr(rd_base + GICR_ICENABLER0, !0);
     wr(rd_base + GICR_IGROUPR0, !HYP_PRIVATE);
-    for n in 0..4u64 {
-        wr(rd_base + GICR_IPRIORITYR + 4 * n, 0x8080_8080);
+    for intid in 0..32u64 {
+        let prio = if HYP_PRIVATE & (1 << intid) != 0 {
+            HYP_PRIORITY
+        } else {
+            GUEST_PRIORITY_FLOOR
+        };
+        // SAFETY: one priority byte of this CPU's SGI/PPI frame, mapped as device.
+        unsafe { ((rd_base + GICR_IPRIORITYR + intid) as *mut u8).write_volatile(prio) };
     }
     wr(rd_base + GICR_ISENABLER0, HYP_PRIVATE);
     crate::timer::hyp_disarm();
@@ -156,7 +178,7 @@ pub unsafe fn init_cpu(base: u64, size: u64, stride: u64, mpidr: u64) -> Option<
     isb();
     write_sysreg!(s3_0_c4_c6_0, 0xff); // ICC_PMR_EL1
     write_sysreg!(s3_0_c12_c8_3, 0); // ICC_BPR0_EL1
-    write_sysreg!(s3_0_c12_c12_4, 1 << 1); // ICC_CTLR_EL1: EOImode 1
+    write_sysreg!(s3_0_c12_c12_4, ICC_CTLR_CBPR | ICC_CTLR_EOIMODE); // ICC_CTLR_EL1
     write_sysreg!(s3_0_c12_c12_6, 1); // ICC_IGRPEN0_EL1
     write_sysreg!(s3_0_c12_c12_7, 1); // ICC_IGRPEN1_EL1
     isb();
@@ -213,7 +235,38 @@ pub fn eoi_group0(intid: u32, split: bool) {
 /// interrupts through HW list registers) or combined (0: a direct-mode guest owns the
 /// physical CPU interface, and its EOI must deactivate).
 pub fn set_split_eoi(split: bool) {
-    write_sysreg!(s3_0_c12_c12_4, u64::from(split) << 1); // ICC_CTLR_EL1.EOImode
+    let eoimode = if split { ICC_CTLR_EOIMODE } else { 0 };
+    write_sysreg!(s3_0_c12_c12_4, ICC_CTLR_CBPR | eoimode); // ICC_CTLR_EL1
+    isb();
+}
+
+/// Number of ICC_AP1R<n>_EL1 registers: 1, 2 or 4 for 5, 6 or 7 preemption bits
+/// (ICC_CTLR_EL1.PRIbits + 1 priority bits; 8 bits give 7 preemption bits).
+fn ap_registers() -> usize {
+    let pribits = ((read_sysreg!(s3_0_c12_c12_4) >> 8) & 7) + 1; // ICC_CTLR_EL1.PRIbits
+    match pribits.min(7) {
+        7 => 4,
+        6 => 2,
+        _ => 1,
+    }
+}
+
+/// Gives the physical CPU interface back to the hypervisor after a direct-mode guest:
+/// no Group-1 active priority left behind (a guest stopped inside its handler, or one
+/// that wrote ICC_AP1R<n>_EL1, must not raise the running priority of the core's next
+/// run), the binary point reset and Group 1 signalled again.
+pub fn reset_cpu_interface() {
+    const WRITERS: [fn(); 4] = [
+        || write_sysreg!(s3_0_c12_c9_0, 0), // ICC_AP1R0_EL1
+        || write_sysreg!(s3_0_c12_c9_1, 0), // ICC_AP1R1_EL1
+        || write_sysreg!(s3_0_c12_c9_2, 0), // ICC_AP1R2_EL1
+        || write_sysreg!(s3_0_c12_c9_3, 0), // ICC_AP1R3_EL1
+    ];
+    for clear in WRITERS.iter().take(ap_registers()) {
+        clear();
+    }
+    write_sysreg!(s3_0_c12_c8_3, 0); // ICC_BPR0_EL1 (BPR1 follows it: CBPR)
+    write_sysreg!(s3_0_c12_c12_7, 1); // ICC_IGRPEN1_EL1
     isb();
 }
 
@@ -231,6 +284,52 @@ pub fn ack_group1() -> u32 {
 /// deactivates it through a HW list register; otherwise call [`deactivate`]).
 pub fn eoi_group1(intid: u32) {
     write_sysreg!(s3_0_c12_c12_1, intid as u64); // ICC_EOIR1_EL1
+}
+
+/// The Group-1 CPU interface registers a direct-mode guest may reach through the
+/// hypervisor when they trap (ICH_HCR_EL2.TALL1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuIf {
+    /// ICC_IAR1_EL1 (read).
+    Iar1,
+    /// ICC_EOIR1_EL1 (write).
+    Eoir1,
+    /// ICC_HPPIR1_EL1 (read).
+    Hppir1,
+    /// ICC_BPR1_EL1 (read).
+    Bpr1,
+    /// ICC_IGRPEN1_EL1 (read/write).
+    Igrpen1,
+    /// ICC_AP1R<n>_EL1 (read; 0 for a register the CPU interface does not have).
+    Ap1r(u8),
+}
+
+/// Reads a Group-1 CPU interface register for a guest.
+pub fn cpuif_read(reg: CpuIf) -> u64 {
+    match reg {
+        CpuIf::Iar1 => read_sysreg!(s3_0_c12_c12_0),
+        CpuIf::Hppir1 => read_sysreg!(s3_0_c12_c12_2),
+        CpuIf::Bpr1 => read_sysreg!(s3_0_c12_c12_3),
+        CpuIf::Igrpen1 => read_sysreg!(s3_0_c12_c12_7),
+        CpuIf::Ap1r(n) if usize::from(n) < ap_registers() => match n {
+            0 => read_sysreg!(s3_0_c12_c9_0),
+            1 => read_sysreg!(s3_0_c12_c9_1),
+            2 => read_sysreg!(s3_0_c12_c9_2),
+            _ => read_sysreg!(s3_0_c12_c9_3),
+        },
+        CpuIf::Ap1r(_) | CpuIf::Eoir1 => 0,
+    }
+}
+
+/// Writes a Group-1 CPU interface register for a guest (only the ones it may write:
+/// EOIR1 and IGRPEN1; anything else is ignored).
+pub fn cpuif_write(reg: CpuIf, v: u64) {
+    match reg {
+        CpuIf::Eoir1 => write_sysreg!(s3_0_c12_c12_1, v & 0xff_ffff),
+        CpuIf::Igrpen1 => write_sysreg!(s3_0_c12_c12_7, v & 1),
+        _ => return,
+    }
+    isb();
 }
 
 /// Reads `width` bytes (1, 2, 4 or 8) at `base + off` of a GIC frame.

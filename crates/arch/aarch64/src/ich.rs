@@ -9,6 +9,10 @@ use crate::sysreg::isb;
 pub const HCR_EN: u64 = 1 << 0;
 /// ICH_HCR_EL2.UIE: maintenance interrupt when at most one list register is valid.
 pub const HCR_UIE: u64 = 1 << 1;
+/// ICH_HCR_EL2.TALL1: EL1 accesses to the Group-1 CPU interface registers (ICC_IAR1,
+/// EOIR1, HPPIR1, BPR1, AP1R<n>, IGRPEN1, and their ICV_ forms) trap to EL2. Set on the
+/// cores of a direct-mode guest that is not trusted with the physical CPU interface.
+pub const HCR_TALL1: u64 = 1 << 12;
 
 /// Number of implemented list registers (ICH_VTR_EL2.ListRegs + 1).
 pub fn lr_count() -> usize {
@@ -69,16 +73,17 @@ pub fn inject_hw(vintid: u32, pintid: u32, priority: u8) -> bool {
 }
 
 /// Clears every list register and the active-priority registers (a guest stopped in
-/// the middle of a handler must not leave its running priority behind), and disables
-/// the interface's maintenance requests.
-pub fn reset(enable: bool) {
+/// the middle of a handler must not leave its running priority behind), disables the
+/// interface's maintenance requests and sets ICH_HCR_EL2 to `hcr` ([`HCR_EN`] for a
+/// virtual-mode guest; 0 or [`HCR_TALL1`] for a direct-mode one).
+pub fn reset(hcr: u64) {
     for n in 0..lr_count() {
         write_lr(n, 0);
     }
     write_sysreg!(s3_4_c12_c8_0, 0); // ICH_AP0R0_EL2
     write_sysreg!(s3_4_c12_c9_0, 0); // ICH_AP1R0_EL2
     set_vmcr(0);
-    set_hcr(if enable { HCR_EN } else { 0 });
+    set_hcr(hcr);
 }
 
 use rtvisor_vdev::vgic::{Lr, LrState};

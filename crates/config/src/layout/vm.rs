@@ -7,9 +7,9 @@ use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
 use crate::plan::{DevicePlan, ImagePlan, VmPlan};
-use crate::schema::{KindSpec, ModeSpec, RestartSpec, VmSpec};
+use crate::schema::{KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
-use crate::tables::{InterruptMode, RamMap, RestartPolicy, VmKind};
+use crate::tables::{DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
 use std::ops::Range;
 
@@ -143,6 +143,10 @@ pub(super) fn place_vm(
         interrupt_mode: match vm.interrupt_mode.as_ref().map(|m| *m.get_ref()) {
             Some(ModeSpec::Direct) => InterruptMode::Direct,
             _ => InterruptMode::Virtual,
+        },
+        direct_trust: match vm.direct_trust.as_ref().map(|t| *t.get_ref()) {
+            Some(TrustSpec::Trusted) => DirectTrust::Trusted,
+            _ => DirectTrust::Untrusted,
         },
         restart: match vm.restart {
             RestartSpec::Never => RestartPolicy::Never,

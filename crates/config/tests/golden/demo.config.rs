@@ -32,6 +32,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
+            direct_trust: DirectTrust::Trusted,
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[
@@ -50,6 +51,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4a20_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
+            direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[
                 DeviceMap { name: "virtio-mmio@0a003000", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[72], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3000)) },
@@ -69,7 +71,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x29f0621790783fe6,
+        fingerprint: 0xb5025c15b69e2ee9,
         payload_fingerprint: 0x5015dfb774529f39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },

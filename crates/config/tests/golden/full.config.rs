@@ -32,6 +32,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
+            direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::OnCrash,
             devices: &[],
             shared: &[
@@ -51,6 +52,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4120_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
+            direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Always,
             devices: &[
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },

@@ -30,6 +30,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
+            direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[
@@ -49,6 +50,7 @@ mod rtvisor_generated_config {
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
+            direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[

@@ -29,25 +29,77 @@ fn hypervisor_sgis_are_masked_in_bit_registers() {
 fn priorities_of_reserved_sgis_are_kept() {
     // IPRIORITYR3 holds INTIDs 12..15: bytes 2 and 3 are the hypervisor's.
     let a = redist(SGI_BASE + 0x40c, Width::Word, true, true, HYP);
-    assert_eq!(
-        a,
-        Action::Hw {
-            mask: 0x0000_ffff,
-            rmw: true
-        }
-    );
-    assert_eq!(merge(0xffff, true, 0x8080_0000, 0xa0a0_a0a0), 0x8080_a0a0);
+    assert_eq!(a, Action::Priority { mask: 0x0000_ffff });
+    // The guest's 0xa0 is stored as 0xd0; the hypervisor's 0x00 bytes stay.
+    let stored = merge(0xffff, true, 0x0000_0000, priority_to_hw(0xa0a0_a0a0));
+    assert_eq!(stored, 0x0000_d0d0);
     // Byte access to INTID 27's priority belongs to the guest.
     let b = redist(SGI_BASE + 0x41b, Width::Byte, true, true, HYP);
-    assert_eq!(
-        b,
-        Action::Hw {
-            mask: 0xff,
-            rmw: true
-        }
-    );
+    assert_eq!(b, Action::Priority { mask: 0xff });
     let c = redist(SGI_BASE + 0x40f, Width::Byte, true, true, HYP);
-    assert_eq!(c, Action::Hw { mask: 0, rmw: true });
+    assert_eq!(c, Action::Priority { mask: 0 });
+}
+
+#[test]
+fn no_guest_priority_reaches_the_hypervisors() {
+    // Whatever the guest writes, every byte it owns ends at 0x80 or below (numerically
+    // at or above), strictly under the hypervisor's 0x00.
+    for p in 0..=255u64 {
+        let v = p * 0x0101_0101;
+        let stored = priority_to_hw(v) & 0xffff_ffff;
+        for byte in stored.to_le_bytes().iter().take(4) {
+            assert!(*byte >= 0x80, "guest priority {p:#x} stored as {byte:#x}");
+        }
+        // Reads give back what was written, to the precision the hardware keeps.
+        assert_eq!(priority_from_hw(stored) & 0xff, p & 0xfe);
+    }
+}
+
+#[test]
+fn reserved_ppis_keep_their_trigger() {
+    // GICR_ICFGR1: two bits per PPI 16..31; PPI 26 (the hypervisor's timer) is bits
+    // 20..21.
+    let Action::Hw { mask, rmw } = redist(SGI_BASE + 0xc04, Width::Word, true, true, HYP | 1 << 26)
+    else {
+        panic!("ICFGR1 is passed through");
+    };
+    assert!(rmw);
+    assert_eq!(mask, 0xffff_ffff & !(0b11 << 20));
+    assert_eq!(merge(mask, rmw, 0, 0xffff_ffff) & (0b11 << 20), 0);
+}
+
+#[test]
+fn misaligned_and_wrong_width_accesses_are_refused() {
+    let refused = [
+        // ldrh at SGI_base + 0x101 (inside ISENABLER0).
+        (SGI_BASE + 0x101, Width::Half),
+        // ldr at IPRIORITYR + 2.
+        (SGI_BASE + 0x402, Width::Word),
+        // 64-bit access to a 32-bit register, and to two priority words.
+        (SGI_BASE + 0x100, Width::Double),
+        (SGI_BASE + 0x400, Width::Double),
+        (SGI_BASE + 0xc04, Width::Half),
+        (SGI_BASE + 0x080, Width::Byte),
+        // GICR_TYPER's upper word read as 64 bits.
+        (0xc, Width::Double),
+    ];
+    for (off, w) in refused {
+        for write in [false, true] {
+            assert_eq!(
+                redist(off, w, write, true, HYP),
+                Action::Refuse,
+                "redistributor {off:#x} {w:?} write={write}"
+            );
+        }
+    }
+    assert_eq!(dist(0x102, Width::Half, false, virtio), Action::Refuse);
+    assert_eq!(dist(0x400 + 73, Width::Word, true, virtio), Action::Refuse);
+    assert_eq!(dist(0x6000 + 8 * 79 + 4, Width::Double, false, virtio), Action::Refuse);
+    // Byte priority accesses are architectural.
+    assert_eq!(
+        redist(SGI_BASE + 0x41b, Width::Byte, false, true, HYP),
+        Action::Priority { mask: 0xff }
+    );
 }
 
 #[test]
@@ -99,11 +151,11 @@ fn control_registers_are_not_the_guests() {
 fn accesses_wider_than_the_register_are_refused() {
     assert_eq!(
         redist(SGI_BASE + 0x100, Width::Double, true, true, HYP),
-        Action::Ignore
+        Action::Refuse
     );
     assert_eq!(
         redist(SGI_BASE + 0x41c, Width::Double, false, true, HYP),
-        Action::Value(0)
+        Action::Refuse
     );
 }
 
@@ -118,11 +170,12 @@ fn unknown_offsets_never_reach_the_hardware() {
         let width = [Width::Byte, Width::Half, Width::Word, Width::Double][(x >> 20) as usize % 4];
         let write = x & (1 << 30) != 0;
         let a = redist(off, width, write, x & 1 == 0, HYP);
-        if let Action::Hw { mask, .. } = a {
+        if let Action::Hw { mask, .. } | Action::Priority { mask } = a {
             assert!(
-                find_access(REDIST, off, width).is_some(),
+                matches!(find_access(REDIST, off, width), Lookup::Row(_)),
                 "offset {off:#x} passed through"
             );
+            assert!(off.is_multiple_of(width.bytes()), "misaligned {off:#x} passed");
             assert_eq!(mask & !width.mask(), 0);
         }
         // The distributor: only the owned SPIs' bits (INTIDs 72..79) ever pass.
@@ -176,10 +229,7 @@ fn a_direct_vm_reaches_the_bits_of_its_own_spis_only() {
     // IPRIORITYR of INTIDs 72..75 (one word) is all the VM's; 68..71 none.
     assert_eq!(
         dist(0x400 + 72, Width::Word, true, virtio),
-        Action::Hw {
-            mask: 0xffff_ffff,
-            rmw: true
-        }
+        Action::Priority { mask: 0xffff_ffff }
     );
     assert_eq!(dist(0x400 + 68, Width::Word, true, virtio), Action::Ignore);
     // ICFGR4 covers 64..79: the upper 16 bits (72..79) are the VM's.

@@ -408,3 +408,6 @@ fn sys_reg(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,7 @@ mod calls;
 mod direct;
 mod fakes;
 mod hypercalls;
+mod lifecycle;
 mod mmio;
 mod sysregs;
 mod world;

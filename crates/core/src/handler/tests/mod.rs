@@ -12,7 +12,9 @@ mod fakes;
 mod hypercalls;
 mod lifecycle;
 mod mmio;
+mod random;
 mod sysregs;
+mod walk;
 mod world;
 
 use crate::exit::{AccessWidth, Conduit, MmioAccess, SysRegAccess, SysRegId, VcpuExit};

@@ -4,10 +4,14 @@
 //!
 //! Discipline: the lock is taken only on exits that change or read power state (PSCI,
 //! stop, restart, the start check on a parked CPU), never on the hot path of emulated
-//! device accesses. Nothing here allocates.
+//! device accesses. The check every exit makes, whether its vCPU is still on, reads a
+//! copy of the on bits that the lock's guard publishes whenever it is released.
+//! Nothing here allocates.
 
 use crate::psci::PsciError;
 use crate::sync::Mutex;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Most vCPUs one VM can have.
 pub const MAX_VCPUS: usize = 8;
@@ -116,33 +120,73 @@ impl Kicks {
 /// Run-time lifecycle state of one VM.
 #[derive(Debug)]
 pub struct VmLife {
-    shared: Mutex<Shared>,
+    /// Taken through [`VmLife::lock`] only, so that every change is published.
+    guarded: Mutex<Shared>,
+    /// Bit `i` set while vCPU `i` is [`Power::On`]: a copy of `power` stored by the
+    /// guard before it releases the lock, read without the lock by
+    /// [`VmLife::should_run`].
+    on: AtomicU32,
+}
+
+/// The held lock of a [`VmLife`]; publishes the on bits when released.
+struct Locked<'a> {
+    s: spin::mutex::MutexGuard<'a, Shared>,
+    on: &'a AtomicU32,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.s
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Shared {
+        &mut self.s
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let on = self.s.power.iter().enumerate();
+        let bits = on.fold(0, |b, (i, p)| if *p == Power::On { b | 1 << i } else { b });
+        self.on.store(bits, Ordering::Release);
+    }
 }
 
 impl VmLife {
     /// A VM that has not been booted.
     pub const fn new() -> Self {
         Self {
-            shared: Mutex::new(Shared {
+            guarded: Mutex::new(Shared {
                 vcpus: 0,
                 state: VmState::Stopped,
                 power: [Power::Off; MAX_VCPUS],
                 restarts: 0,
                 last_stop: None,
             }),
+            on: AtomicU32::new(0),
+        }
+    }
+
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            s: self.guarded.lock(),
+            on: &self.on,
         }
     }
 
     /// Number of vCPUs.
     pub fn vcpus(&self) -> usize {
-        self.shared.lock().vcpus
+        self.lock().vcpus
     }
 
     /// Starts the VM with `vcpus` vCPUs (clamped to [`MAX_VCPUS`]): vCPU 0 becomes
     /// pending at `entry` with x0 = `context`. Returns the vCPUs to kick, or `None` if
     /// it was already running.
     pub fn boot(&self, vcpus: usize, entry: u64, context: u64) -> Option<Kicks> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if s.state == VmState::Running {
             return None;
         }
@@ -159,7 +203,7 @@ impl VmLife {
 
     /// PSCI CPU_ON for vCPU `target`.
     pub fn cpu_on(&self, target: usize, entry: u64, context: u64) -> Result<Kicks, PsciError> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
         }
@@ -182,7 +226,7 @@ impl VmLife {
 
     /// PSCI CPU_OFF from vCPU `me`. Returns `true` when no vCPU is left on or pending.
     pub fn cpu_off(&self, me: usize) -> bool {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if let Some(p) = s.power.get_mut(me) {
             *p = Power::Off;
         }
@@ -191,7 +235,7 @@ impl VmLife {
 
     /// PSCI AFFINITY_INFO at level 0: 0 on, 1 off, 2 on-pending.
     pub fn affinity_info(&self, target: usize) -> Result<u64, PsciError> {
-        let s = self.shared.lock();
+        let s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
         }
@@ -204,7 +248,7 @@ impl VmLife {
 
     /// Called by the parked physical CPU of vCPU `me`: takes a pending start request.
     pub fn take_start(&self, me: usize) -> Option<Start> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         match s.power.get(me) {
             Some(Power::Pending(start)) => {
                 let start = *start;
@@ -215,15 +259,19 @@ impl VmLife {
         }
     }
 
-    /// Whether vCPU `me` should keep running guest code (checked after a kick).
+    /// Whether vCPU `me` should keep running guest code: checked on every exit, so
+    /// without the lock. Relaxed is enough: whoever switches a vCPU off kicks its CPU
+    /// afterwards (the kick's DSB orders the two), so a stale answer only delays the
+    /// park to the kick's interrupt exit.
+    #[inline]
     pub fn should_run(&self, me: usize) -> bool {
-        matches!(self.shared.lock().power.get(me), Some(Power::On))
+        me < MAX_VCPUS && self.on.load(Ordering::Relaxed) & (1 << me) != 0
     }
 
     /// Stops the whole VM. Returns the other vCPUs to kick, or `None` if it was already
     /// stopped (so a stop is counted once).
     pub fn stop(&self, reason: StopReason) -> Option<Kicks> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if s.state == VmState::Stopped {
             return None;
         }
@@ -236,7 +284,7 @@ impl VmLife {
 
     /// Restarts the whole VM: every vCPU off, vCPU 0 pending a fresh boot.
     pub fn restart(&self, reason: StopReason, entry: u64, context: u64) -> Kicks {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         let vcpus = s.vcpus;
         let kicks = Self::all_off(&mut s, vcpus);
         s.state = VmState::Running;
@@ -263,7 +311,7 @@ impl VmLife {
 
     /// Lifecycle state, restart count and last stop reason.
     pub fn status(&self) -> (VmState, u32, Option<StopReason>) {
-        let s = self.shared.lock();
+        let s = self.lock();
         (s.state, s.restarts, s.last_stop)
     }
 }
@@ -313,6 +361,34 @@ mod tests {
             vm.status(),
             (VmState::Stopped, 0, Some(StopReason::SystemOff))
         );
+    }
+
+    #[test]
+    fn should_run_follows_every_power_change() {
+        let vm = VmLife::new();
+        let check = |after: &str| {
+            for v in 0..=MAX_VCPUS {
+                let on = vm.affinity_info(v) == Ok(0);
+                assert_eq!(vm.should_run(v), on, "vCPU {v} after {after}");
+            }
+        };
+        check("new");
+        vm.boot(2, 1, 2);
+        check("boot");
+        vm.take_start(0);
+        check("start 0");
+        let _ = vm.cpu_on(1, 3, 4);
+        check("cpu_on 1");
+        vm.take_start(1);
+        check("start 1");
+        vm.cpu_off(0);
+        check("cpu_off 0");
+        vm.restart(StopReason::Shell, 1, 2);
+        check("restart");
+        vm.take_start(0);
+        check("start 0 again");
+        vm.stop(StopReason::Shell);
+        check("stop");
     }
 
     #[test]

@@ -175,6 +175,10 @@ pub enum Next {
 }
 
 /// Handles one exit of vCPU `me` of `vm`.
+///
+/// A vCPU its VM no longer runs (stopping, stopped, restarting: another CPU switched
+/// it off and kicked it) parks on whatever exit brought it here, and nothing it asked
+/// for happens: no emulation, no PSCI, no second stop.
 pub fn handle_exit(
     me: usize,
     regs: &mut impl VcpuRegs,
@@ -182,6 +186,9 @@ pub fn handle_exit(
     host: &impl Host,
     exit: VcpuExit,
 ) -> Next {
+    if !vm.life.should_run(me) {
+        return Next::Park;
+    }
     match exit {
         VcpuExit::Call { conduit, imm } => {
             if conduit == Conduit::Smc {
@@ -225,13 +232,8 @@ pub fn handle_exit(
             regs.skip_instruction();
             Next::Resume
         }
-        VcpuExit::Interrupt => {
-            if vm.life.should_run(me) {
-                Next::Resume
-            } else {
-                Next::Park
-            }
-        }
+        // Only interrupts for the guest, or a kick that changed nothing for this vCPU.
+        VcpuExit::Interrupt => Next::Resume,
         VcpuExit::SError { syndrome } => stop_vm(me, vm, host, StopReason::SError(syndrome)),
         VcpuExit::Unknown { syndrome } => {
             stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome))
@@ -504,3 +506,6 @@ fn cpu_interface(
     }
     regs.skip_instruction();
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,10 +4,14 @@
 //!
 //! Discipline: the lock is taken only on exits that change or read power state (PSCI,
 //! stop, restart, the start check on a parked CPU), never on the hot path of emulated
-//! device accesses. Nothing here allocates.
+//! device accesses. The check every exit makes, whether its vCPU is still on, reads a
+//! copy of the on bits that the lock's guard publishes whenever it is released.
+//! Nothing here allocates.
 
 use crate::psci::PsciError;
 use crate::sync::Mutex;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Most vCPUs one VM can have.
 pub const MAX_VCPUS: usize = 8;
@@ -151,14 +155,46 @@ pub enum Parked {
 /// Run-time lifecycle state of one VM.
 #[derive(Debug)]
 pub struct VmLife {
-    shared: Mutex<Shared>,
+    /// Taken through [`VmLife::lock`] only, so that every change is published.
+    guarded: Mutex<Shared>,
+    /// Bit `i` set while vCPU `i` is [`Power::On`]: a copy of `power` stored by the
+    /// guard before it releases the lock, read without the lock by
+    /// [`VmLife::should_run`].
+    on: AtomicU32,
+}
+
+/// The held lock of a [`VmLife`]; publishes the on bits when released.
+struct Locked<'a> {
+    s: spin::mutex::MutexGuard<'a, Shared>,
+    on: &'a AtomicU32,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.s
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Shared {
+        &mut self.s
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let on = self.s.power.iter().enumerate();
+        let bits = on.fold(0, |b, (i, p)| if *p == Power::On { b | 1 << i } else { b });
+        self.on.store(bits, Ordering::Release);
+    }
 }
 
 impl VmLife {
     /// A VM that has not been booted.
     pub const fn new() -> Self {
         Self {
-            shared: Mutex::new(Shared {
+            guarded: Mutex::new(Shared {
                 vcpus: 0,
                 state: VmState::Stopped,
                 power: [Power::Off; MAX_VCPUS],
@@ -166,19 +202,27 @@ impl VmLife {
                 last_stop: None,
                 then_boot: None,
             }),
+            on: AtomicU32::new(0),
+        }
+    }
+
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            s: self.guarded.lock(),
+            on: &self.on,
         }
     }
 
     /// Number of vCPUs.
     pub fn vcpus(&self) -> usize {
-        self.shared.lock().vcpus
+        self.lock().vcpus
     }
 
     /// Starts a stopped VM with `vcpus` vCPUs (clamped to [`MAX_VCPUS`]): vCPU 0
     /// becomes pending at `entry` with x0 = `context`. Returns the vCPUs to kick, or
     /// `None` unless it was stopped (running, still stopping, or unresponsive).
     pub fn boot(&self, vcpus: usize, entry: u64, context: u64) -> Option<Kicks> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if s.state != VmState::Stopped {
             return None;
         }
@@ -199,7 +243,7 @@ impl VmLife {
 
     /// PSCI CPU_ON for vCPU `target`.
     pub fn cpu_on(&self, target: usize, entry: u64, context: u64) -> Result<Kicks, PsciError> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
         }
@@ -222,7 +266,7 @@ impl VmLife {
 
     /// PSCI CPU_OFF from vCPU `me`. Returns `true` when no vCPU is left on or pending.
     pub fn cpu_off(&self, me: usize) -> bool {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if let Some(p) = s.power.get_mut(me) {
             *p = Power::Off;
         }
@@ -231,7 +275,7 @@ impl VmLife {
 
     /// PSCI AFFINITY_INFO at level 0: 0 on, 1 off, 2 on-pending.
     pub fn affinity_info(&self, target: usize) -> Result<u64, PsciError> {
-        let s = self.shared.lock();
+        let s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
         }
@@ -244,7 +288,7 @@ impl VmLife {
 
     /// The power state of vCPU `vcpu` (off for an index the VM does not have).
     pub fn power(&self, vcpu: usize) -> Power {
-        let s = self.shared.lock();
+        let s = self.lock();
         match s.power.get(vcpu) {
             Some(p) if vcpu < s.vcpus => *p,
             _ => Power::Off,
@@ -253,7 +297,7 @@ impl VmLife {
 
     /// Called by the parked physical CPU of vCPU `me`: takes a pending start request.
     pub fn take_start(&self, me: usize) -> Option<Start> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         match s.power.get(me) {
             Some(Power::Pending(start)) => {
                 let start = *start;
@@ -264,9 +308,10 @@ impl VmLife {
         }
     }
 
-    /// Whether vCPU `me` should keep running guest code (checked on every exit).
+    /// Whether vCPU `me` should keep running guest code (checked on every exit,
+    /// without the lock).
     pub fn should_run(&self, me: usize) -> bool {
-        matches!(self.shared.lock().power.get(me), Some(Power::On))
+        me < MAX_VCPUS && self.on.load(Ordering::Acquire) & (1 << me) != 0
     }
 
     /// Stops the whole VM for `reason`. Every running vCPU must acknowledge by parking
@@ -286,7 +331,7 @@ impl VmLife {
     }
 
     fn halt(&self, reason: StopReason, boot: Option<(u64, u64)>) -> Option<Stopping> {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         let vcpus = s.vcpus;
         match (s.state, boot) {
             (VmState::Unresponsive, _) | (VmState::Stopped, None) => return None,
@@ -337,7 +382,7 @@ impl VmLife {
     /// The physical CPU of vCPU `me` has parked (it runs no guest code until started
     /// again): the acknowledgement of a stop or restart.
     pub fn parked(&self, me: usize) -> Parked {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         match s.power.get_mut(me) {
             Some(p @ Power::Stopping) => *p = Power::Off,
             _ => return Parked::Nothing,
@@ -364,14 +409,14 @@ impl VmLife {
 
     /// Whether no stop or restart waits for acknowledgements.
     pub fn settled(&self) -> bool {
-        self.shared.lock().state != VmState::Stopping
+        self.lock().state != VmState::Stopping
     }
 
     /// A stop or restart was not acknowledged in time: the VM becomes unresponsive
     /// (no restart, no start, its memory not reused) until its vCPUs park. Returns
     /// the vCPUs that did not acknowledge (none if everything settled meanwhile).
     pub fn give_up(&self) -> Kicks {
-        let mut s = self.shared.lock();
+        let mut s = self.lock();
         if s.state != VmState::Stopping {
             return Kicks(0);
         }
@@ -388,7 +433,7 @@ impl VmLife {
 
     /// Lifecycle state, restart count and last stop reason.
     pub fn status(&self) -> (VmState, u32, Option<StopReason>) {
-        let s = self.shared.lock();
+        let s = self.lock();
         (s.state, s.restarts, s.last_stop)
     }
 }

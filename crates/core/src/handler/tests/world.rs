@@ -1,0 +1,308 @@
+//! Two VMs built from real [`VmConfig`] values, with the run-time state the hypervisor
+//! keeps for each (lifecycle, console, vGIC, doorbell GPIO) and the fake host.
+//!
+//! VM 0 runs on CPUs 0 and 1 and is a peer of shared-memory regions 0 and 1; VM 1
+//! runs on CPUs 2 and 3, owns a passed-through virtio-mmio transport (INTID 48) and is
+//! a peer of region 0. Each VM's interrupt mode and restart policy come from a
+//! [`Spec`].
+
+extern crate std;
+
+use super::super::{handle_exit, Console, Next, VmCtx};
+use super::fakes::{FakeHost, FakeRegs};
+use crate::exit::VcpuExit;
+use crate::mmio::{DeviceKind, Region};
+use crate::sync::Mutex;
+use crate::vm::{VmLife, VmState};
+use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::guest;
+use rtvisor_config::tables::{
+    DeviceMap, DirectTrust, ImagePlacement, InterruptMode, RamMap, RestartPolicy, SharedMap, VmConfig, VmKind,
+};
+use rtvisor_vdev::pl011::Pl011;
+use rtvisor_vdev::pl061::Pl061;
+use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
+use rtvisor_vdev::Width;
+use std::boxed::Box;
+use std::vec::Vec;
+
+/// Guest RAM: base and size (both VMs).
+pub const RAM_BASE: u64 = guest::GUEST_RAM_IPA;
+pub const RAM_SIZE: u64 = 64 << 20;
+/// vCPU 0's entry point and device tree.
+pub const ENTRY: u64 = RAM_BASE + 0x8_0000;
+pub const DTB: u64 = RAM_BASE;
+/// The INTID of VM 1's passed-through device.
+pub const VIRTIO_INTID: u32 = 48;
+
+/// How a VM of the world is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub mode: InterruptMode,
+    pub restart: RestartPolicy,
+}
+
+/// Virtual interrupt mode, never restarted.
+pub const VIRT: Spec = Spec {
+    mode: InterruptMode::Virtual,
+    restart: RestartPolicy::Never,
+};
+/// Direct interrupt mode, never restarted.
+pub const DIRECT: Spec = Spec {
+    mode: InterruptMode::Direct,
+    restart: RestartPolicy::Never,
+};
+
+impl Spec {
+    /// The same with restart policy `restart`.
+    pub const fn restart(self, restart: RestartPolicy) -> Self {
+        Self { restart, ..self }
+    }
+}
+
+const fn shared(name: &'static str, index: usize, hpa: u64) -> SharedMap {
+    SharedMap {
+        name,
+        ipa: Ipa::new(0x5000_0000 + 0x20_0000 * index as u64),
+        hpa: Hpa::new(hpa),
+        size: 0x20_0000,
+        writable: true,
+        index,
+        doorbell: guest::doorbell_intid(index),
+    }
+}
+
+static SHARED0: [SharedMap; 2] = [
+    shared("ring", 0, 0x7000_0000),
+    shared("log", 1, 0x7020_0000),
+];
+static SHARED1: [SharedMap; 1] = [shared("ring", 0, 0x7000_0000)];
+static DEVICES1: [DeviceMap; 1] = [DeviceMap {
+    name: "virtio-mmio@a000000",
+    ipa: Ipa::new(0x0a00_0000),
+    hpa: Hpa::new(0x0a00_0000),
+    size: 0x1000,
+    irqs: &[VIRTIO_INTID],
+    edge: true,
+    virtio_mmio: Some(Hpa::new(0x0a00_0000)),
+}];
+
+/// The configuration of VM `id` (0 or 1) per `spec`.
+pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
+    let (name, cpus, devices, shared): (_, &'static [u32], &'static [DeviceMap], _) = match id {
+        0 => ("linux", &[0, 1], &[], &SHARED0[..]),
+        _ => ("rt", &[2, 3], &DEVICES1[..], &SHARED1[..]),
+    };
+    Box::leak(Box::new(VmConfig {
+        name,
+        kind: VmKind::General,
+        cpus,
+        ram: RamMap {
+            ipa: Ipa::new(RAM_BASE),
+            hpa: Hpa::new(0x4800_0000 + RAM_SIZE * id as u64),
+            size: RAM_SIZE,
+        },
+        kernel: ImagePlacement {
+            bytes: &[],
+            load: Ipa::new(ENTRY),
+        },
+        initrd: None,
+        dtb: &[],
+        dtb_ipa: Ipa::new(DTB),
+        entry: Ipa::new(ENTRY),
+        uart: Ipa::new(guest::VUART_IPA),
+        interrupt_mode: spec.mode,
+        direct_trust: DirectTrust::Untrusted,
+        restart: spec.restart,
+        devices,
+        shared,
+    }))
+}
+
+/// The emulated regions of a VM, sorted by base (as the hypervisor builds them).
+pub fn regions(cfg: &VmConfig) -> [Region; 5] {
+    let region = |base, size, kind| Region {
+        base: Ipa::new(base),
+        size,
+        kind,
+    };
+    [
+        region(guest::VGIC_DIST_IPA, GICD_SIZE, DeviceKind::GicDist),
+        region(
+            guest::VGIC_REDIST_IPA,
+            GICR_FRAME_SIZE * cfg.cpus.len() as u64,
+            DeviceKind::GicRedist,
+        ),
+        region(cfg.uart.raw(), 0x1000, DeviceKind::Pl011),
+        region(guest::DOORBELL_IPA, 0x1000, DeviceKind::Doorbell),
+        region(guest::DOORBELL_GPIO_IPA, 0x1000, DeviceKind::DoorbellGpio),
+    ]
+}
+
+/// One VM: configuration and run-time state.
+#[derive(Debug)]
+pub struct Vm {
+    pub cfg: &'static VmConfig,
+    pub life: VmLife,
+    pub console: Mutex<Console>,
+    pub gic: Mutex<VGic>,
+    pub gpio: Mutex<Pl061>,
+    pub regions: [Region; 5],
+    /// The affinity each vCPU sees: its index, or its core's in direct mode (QEMU
+    /// `virt`: Aff0 = CPU index).
+    pub mpidrs: Vec<u64>,
+}
+
+impl Vm {
+    fn new(cfg: &'static VmConfig) -> Self {
+        let direct = cfg.interrupt_mode == InterruptMode::Direct;
+        let mpidrs = (0..cfg.cpus.len())
+            .map(|v| {
+                if direct {
+                    u64::from(cfg.cpus[v])
+                } else {
+                    v as u64
+                }
+            })
+            .collect();
+        Self {
+            cfg,
+            life: VmLife::new(),
+            console: Mutex::new(Console::new()),
+            gic: Mutex::new(VGic::new()),
+            gpio: Mutex::new(Pl061::new()),
+            regions: regions(cfg),
+            mpidrs,
+        }
+    }
+
+    /// What the idle loop of vCPU `v`'s CPU does: takes a pending start, and on a
+    /// fresh boot resets the VM's devices (as the hypervisor's image reload does).
+    pub fn take_start(&self, v: usize) -> bool {
+        let Some(start) = self.life.take_start(v) else {
+            return false;
+        };
+        if start.fresh_boot {
+            self.console.lock().reset();
+            self.gpio.lock().reset();
+            self.gic.lock().reset(self.cfg.cpus.len());
+        }
+        true
+    }
+
+    /// Everything of the VM's state an exit could change.
+    pub fn snapshot(&self) -> Snapshot {
+        let con = self.console.lock();
+        let mut gic = self.gic.lock().clone();
+        // The model remembers which redistributor it last decoded for (scratch state
+        // the guest cannot see); a read of GICR_TYPER of vCPU 0 sets it the same way
+        // in every snapshot.
+        let _ = gic.redist_read(0, 0x8, Width::Word);
+        Snapshot {
+            status: self.life.status(),
+            power: (0..self.cfg.cpus.len())
+                .map(|v| self.life.affinity_info(v).ok())
+                .collect(),
+            gic,
+            gpio: self.gpio.lock().clone(),
+            uart: con.uart.clone(),
+            line: con.line.pending().to_vec(),
+            input: con.input.len(),
+        }
+    }
+}
+
+/// A VM's state, for before/after comparisons.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub status: (VmState, u32, Option<crate::vm::StopReason>),
+    /// AFFINITY_INFO of each vCPU: 0 on, 1 off, 2 pending.
+    pub power: Vec<Option<u64>>,
+    pub gic: VGic,
+    pub gpio: Pl061,
+    pub uart: Pl011,
+    pub line: Vec<u8>,
+    pub input: usize,
+}
+
+impl core::fmt::Debug for Snapshot {
+    /// Everything but the vGIC, which is too large to read in a failed assertion.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("status", &self.status)
+            .field("power", &self.power)
+            .field("gpio", &self.gpio)
+            .field("uart", &self.uart)
+            .field("line", &self.line)
+            .field("input", &self.input)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two booted VMs (vCPU 0 of each on, the others off) and the fake host.
+#[derive(Debug)]
+pub struct World {
+    pub vms: [Vm; 2],
+    pub host: FakeHost,
+}
+
+impl World {
+    /// VM 0 per `a`, VM 1 per `b`, both booted with vCPU 0 running.
+    pub fn new(a: Spec, b: Spec) -> Self {
+        let (ca, cb) = (config(0, a), config(1, b));
+        let w = Self {
+            vms: [Vm::new(ca), Vm::new(cb)],
+            host: FakeHost::new(&[ca, cb]),
+        };
+        for vm in &w.vms {
+            vm.life.boot(vm.cfg.cpus.len(), ENTRY, DTB);
+            assert!(vm.take_start(0));
+        }
+        w
+    }
+
+    /// VM 0 per `spec`; VM 1 in the other interrupt mode.
+    pub fn one(spec: Spec) -> Self {
+        let other = match spec.mode {
+            InterruptMode::Virtual => DIRECT,
+            InterruptMode::Direct => VIRT,
+        };
+        Self::new(spec, other)
+    }
+
+    /// Turns vCPU `v` of VM `vm` on, as CPU_ON and its CPU's idle loop would.
+    pub fn start(&self, vm: usize, v: usize) {
+        self.vms[vm].life.cpu_on(v, ENTRY, 0).expect("cpu_on");
+        assert!(self.vms[vm].take_start(v));
+    }
+
+    /// What vCPU `v`'s CPU does when it parks: acknowledge a stop or restart.
+    pub fn park(&self, vm: usize, v: usize) {
+        crate::handler::vcpu_parked(v, &self.ctx(vm), &self.host);
+    }
+
+    /// Both VMs' state.
+    pub fn states(&self) -> [Snapshot; 2] {
+        [self.vms[0].snapshot(), self.vms[1].snapshot()]
+    }
+
+    /// The handler's view of VM `id`.
+    pub fn ctx(&self, id: usize) -> VmCtx<'_> {
+        let vm = &self.vms[id];
+        VmCtx {
+            id,
+            cfg: vm.cfg,
+            life: &vm.life,
+            console: &vm.console,
+            regions: &vm.regions,
+            gic: &vm.gic,
+            gpio: &vm.gpio,
+            mpidrs: &vm.mpidrs,
+        }
+    }
+
+    /// Handles `exit` of vCPU `vcpu` of VM `vm`.
+    pub fn exit(&self, vm: usize, vcpu: usize, regs: &mut FakeRegs, exit: VcpuExit) -> Next {
+        handle_exit(vcpu, regs, &self.ctx(vm), &self.host, exit)
+    }
+}

@@ -5,14 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
-/// Per-CPU stack size.
-const STACK_SIZE: u64 = 64 << 10;
-/// Stacks reserved (one per supported CPU; keep in step with percpu::MAX_CPUS).
-const MAX_CPUS: u64 = 8;
-/// Translation-table pool.
-const POOL_SIZE: u64 = 1 << 20;
-/// The image is loaded 2 MiB above the 2 MiB-aligned start of RAM (Image text_offset).
-const TEXT_OFFSET: u64 = 0x20_0000;
+use rtvisor_config::contract::aarch64::{HV_OFFSET, HV_POOL_SIZE, HV_STACKS, HV_STACK_SIZE};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=RTVISOR_SCENARIO");
@@ -90,10 +83,11 @@ SECTIONS
     /DISCARD/ : {{ *(.comment) *(.note .note.*) *(.eh_frame .eh_frame.*) }}
 }}
 "#,
-        stack = STACK_SIZE,
-        stacks = STACK_SIZE * MAX_CPUS,
-        pool = POOL_SIZE,
-        text_offset = TEXT_OFFSET,
+        stack = HV_STACK_SIZE,
+        // The boot stack above, then one per CPU the contract allows.
+        stacks = HV_STACK_SIZE * (HV_STACKS - 1),
+        pool = HV_POOL_SIZE,
+        text_offset = HV_OFFSET,
     );
     let path = out.join("link.ld");
     fs::write(&path, script).unwrap();

@@ -1,10 +1,11 @@
 //! Board and scenario configuration for rtvisor.
 //!
 //! Two halves:
-//! - the `no_std` half ([`tables`], [`fingerprint`], [`guest`]): the plain, `'static`
-//!   types that the hypervisor's build script emits as Rust source and links into the
-//!   image, and the guest-physical map both sides use. The hypervisor never parses
-//!   TOML; it only reads these tables.
+//! - the `no_std` half ([`tables`], [`fingerprint`], [`contract`], [`guest`]): the
+//!   plain, `'static` types that the hypervisor's build script emits as Rust source and
+//!   links into the image, and the machine contract (capacity limits, the guest-physical
+//!   map and its emulated devices) that the validator, the hypervisor and the docs all
+//!   read. The hypervisor never parses TOML; it only reads these tables.
 //! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
 //!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
 //!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
@@ -15,6 +16,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod fingerprint;
 pub mod guest;
 pub mod tables;

@@ -9,8 +9,8 @@
 use crate::psci::PsciError;
 use crate::sync::Mutex;
 
-/// Most vCPUs one VM can have.
-pub const MAX_VCPUS: usize = 8;
+/// Most vCPUs one VM can have (the machine contract's limit).
+pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 
 /// Why a VM stopped or restarted, recorded for logs and the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

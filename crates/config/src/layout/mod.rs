@@ -49,17 +49,11 @@ mod shared;
 mod vm;
 use vm::place_vm;
 
-pub use shared::{SHM_WINDOW_END, SHM_WINDOW_IPA};
+/// The guest-physical map is the machine contract's (aarch64).
+pub use crate::contract::aarch64::*;
+pub use crate::contract::MAX_SHARED_REGIONS;
 
-pub use crate::guest::*;
-
-/// Guest-physical addresses stage-2 translates: 39 bits (VTCR_EL2.T0SZ = 25).
-pub const IPA_LIMIT: u64 = 1 << 39;
-/// The largest device tree that fits at the start of RAM before a raw image.
-pub const DTB_MAX: u64 = 0x1_0000;
 const BLOCK: u64 = 2 * MIB;
-const HV_OFFSET: u64 = 2 * MIB;
-const HV_DEFAULT_SIZE: u64 = 32 * MIB;
 
 /// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
 pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
@@ -68,7 +62,7 @@ pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64
         .hypervisor
         .memory
         .as_ref()
-        .map_or(HV_DEFAULT_SIZE, |m| m.size.get_ref().0);
+        .map_or(HV_DEFAULT_MEMORY, |m| m.size.get_ref().0);
     Some((bank.base.get_ref().checked_add(HV_OFFSET)?, size))
 }
 

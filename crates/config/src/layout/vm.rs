@@ -1,8 +1,7 @@
 //! Placing one VM: its host RAM, its images, its devices, and the checks on its
 //! guest-physical map.
 
-use super::{first_fit, BLOCK, DTB_MAX, GUEST_RAM_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE};
-use super::{VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
+use super::{first_fit, BLOCK, DTB_MAX, EMULATED, GUEST_RAM_IPA, VUART_IPA};
 use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
@@ -193,23 +192,13 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
         .collect()
 }
 
-/// The emulated devices in a VM's guest-physical map: (what, base, size).
-pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 5] {
-    [
-        (
-            "the emulated GIC distributor",
-            VGIC_DIST_IPA,
-            VGIC_DIST_SIZE,
-        ),
-        (
-            "the emulated GIC redistributors",
-            VGIC_REDIST_IPA,
-            VGIC_REDIST_FRAME * ncpu.max(1),
-        ),
-        ("the emulated PL011", VUART_IPA, PAGE),
-        ("the doorbell page", super::DOORBELL_IPA, PAGE),
-        ("the doorbell GPIO", super::DOORBELL_GPIO_IPA, PAGE),
-    ]
+/// The emulated devices in a VM's guest-physical map (the contract's table): (what,
+/// base, size).
+pub(super) fn emulated(ncpu: u64) -> Vec<(String, u64, u64)> {
+    EMULATED
+        .iter()
+        .map(|d| (format!("the {}", d.name), d.ipa, d.size_for(ncpu as usize)))
+        .collect()
 }
 
 /// A VM's guest-physical map must not put two things at one address.
@@ -224,7 +213,8 @@ fn ipa_clashes(
     let n = vm.name.get_ref();
     let fixed = emulated(vm.cpus.get_ref().len() as u64);
     let mem = &vm.memory;
-    for (what, b, s) in fixed {
+    for (what, b, s) in &fixed {
+        let (b, s) = (*b, *s);
         if overlaps(ipa, size, b, s) {
             let msg = format!(
                 "RAM of VM `{n}` at IPA {} overlaps {what} at {}",
@@ -239,20 +229,16 @@ fn ipa_clashes(
             ));
         }
     }
+    let mut taken = fixed;
+    taken.push(("its RAM".to_owned(), ipa, size));
     for (d, span) in devs {
         let (db, ds) = (d.page_base.raw(), d.page_size);
-        let ram = ("its RAM", ipa, size);
-        if let Some((what, b, _)) = fixed
-            .iter()
-            .copied()
-            .chain([ram])
-            .find(|&(_, b, s)| overlaps(db, ds, b, s))
-        {
+        if let Some((what, b, _)) = taken.iter().find(|&&(_, b, s)| overlaps(db, ds, b, s)) {
             let msg = format!(
                 "device `{}` of VM `{n}` (IPA {}) overlaps {what} at {}",
                 d.name,
                 range(db, ds),
-                hex(b)
+                hex(*b)
             );
             let hint = "devices are mapped at their host addresses; this one cannot be passed through to this VM".to_owned();
             out.push(inp.scenario_src.diag(span.clone(), msg, hint));

@@ -36,10 +36,14 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
-/// Validates `scenario`; on error prints every diagnostic to stderr.
+/// Validates `scenario`; prints its warnings, or on error every diagnostic, to stderr.
 pub fn check_plan(scenario: &Path) -> Result<Plan> {
-    rtvisor_config::check(scenario).map_err(|diags| {
+    let plan = rtvisor_config::check(scenario).map_err(|diags| {
         eprintln!("{diags}");
         anyhow::Error::new(Reported)
-    })
+    })?;
+    for w in &plan.warnings {
+        eprintln!("{w}\n");
+    }
+    Ok(plan)
 }

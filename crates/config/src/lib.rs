@@ -51,7 +51,7 @@ mod validate;
 #[cfg(feature = "std")]
 pub use codegen::emit_tables;
 #[cfg(feature = "std")]
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, Severity};
 #[cfg(feature = "std")]
 pub use load::{check, check_board};
 #[cfg(feature = "std")]

@@ -1,7 +1,7 @@
 //! Reading and parsing board and scenario files, and the `check` pipeline:
 //! parse (all unknown keys) -> board rules -> scenario rules -> layout.
 
-use crate::diag::{closest, Diagnostic, Diagnostics, Source};
+use crate::diag::{closest, has_errors, Diagnostic, Diagnostics, Source};
 use crate::keys::{self, Shape};
 use crate::plan::Plan;
 use crate::schema::{BoardFile, ScenarioFile};
@@ -18,11 +18,17 @@ pub(crate) struct Inputs {
 }
 
 /// Validates `scenario` and its board, and resolves the layout: every error in one
-/// run, or the plan that the tables, device trees and `rtvisor check`'s map come from.
+/// run, or the plan that the tables, device trees and `rtvisor check`'s map come from
+/// (with the warnings in [`Plan::warnings`]).
+///
+/// The pipeline is linear: parse both files (every unknown key and type error),
+/// validate (board rules, then scenario rules against the board), lay out (placement
+/// and device trees). Generation ([`crate::codegen::emit`]) takes the plan; nothing
+/// after this reads the TOML again.
 pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
     let (inputs, mut diags) = load(scenario)?;
     let board_diags = validate::board(&inputs);
-    let board_ok = board_diags.is_empty();
+    let board_ok = !has_errors(&board_diags);
     diags.extend(board_diags);
     diags.extend(validate::scenario(&inputs));
     if !board_ok {
@@ -30,9 +36,13 @@ pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
     }
     let (plan, layout_diags) = layout::resolve(&inputs);
     diags.extend(layout_diags);
+    let errors = has_errors(&diags);
     match plan {
-        Some(plan) if diags.is_empty() => Ok(plan),
-        None if diags.is_empty() => {
+        Some(mut plan) if !errors => {
+            plan.warnings = Diagnostics::sorted(diags).0;
+            Ok(plan)
+        }
+        None if !errors => {
             let msg = "the layout could not be resolved, and no rule says why".to_owned();
             let hint =
                 "this is a bug in rtvisor-config: please report it with this scenario and board"
@@ -108,7 +118,7 @@ pub fn check_board(path: &Path) -> Result<BoardFile, Diagnostics> {
         diags.extend(validate::board_rules(&src, board));
     }
     match board {
-        Some(board) if diags.is_empty() => Ok(board),
+        Some(board) if !has_errors(&diags) => Ok(board),
         _ => Err(Diagnostics::sorted(diags)),
     }
 }

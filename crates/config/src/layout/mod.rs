@@ -34,7 +34,7 @@
 //!                text_offset; the initrd after the image, 4 KiB aligned
 //! ```
 
-use crate::diag::Diagnostic;
+use crate::diag::{has_errors, Diagnostic};
 use crate::dtgen;
 use crate::fingerprint::{fnv1a64_extend, FNV1A64_INIT};
 use crate::load::Inputs;
@@ -97,7 +97,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
             None => complete = false,
         }
     }
-    if !complete || !out.is_empty() {
+    if !complete || has_errors(&out) {
         return (None, out);
     }
     let Some(shared) = shared::place(inp, &banks, &mut taken, &mut vms, &mut out) else {
@@ -124,6 +124,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         shared,
         fingerprint,
         inputs,
+        warnings: Vec::new(),
     };
     for i in 0..plan.vms.len() {
         let dtb = dtgen::generate(&plan, &plan.vms[i]);
@@ -150,7 +151,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
             out.push(at_name(inp, i, msg));
         }
     }
-    if out.is_empty() {
+    if !has_errors(&out) {
         (Some(plan), out)
     } else {
         (None, out)

@@ -1,7 +1,7 @@
 //! Placing one VM: its host RAM, its images, its devices, and the checks on its
 //! guest-physical map.
 
-use super::{first_fit, BLOCK, DTB_MAX, EMULATED, GUEST_RAM_IPA, VUART_IPA};
+use super::{first_fit, BLOCK, DTB_MAX, EMULATED, GUEST_RAM_IPA, IPA_LIMIT, VUART_IPA};
 use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
@@ -48,6 +48,12 @@ pub(super) fn place_vm(
         return None; // reported by validate
     }
     let ipa = if mem.identity { hpa } else { GUEST_RAM_IPA };
+    if mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
+        // Placed automatically in a high bank (a fixed base is reported by validate).
+        let span = mem.size.span();
+        out.push(crate::validate::limits::beyond_ipa(inp, vm, ipa, size, span));
+        return None;
+    }
     let kernel_spec = &vm.kernel;
     let kernel_path = src.resolve(kernel_spec.path.get_ref());
     // A missing file, or one that is not a regular file (a directory, /dev/zero), is

@@ -1,10 +1,14 @@
 //! Rules a board file must satisfy on its own.
 
+use crate::contract::{MAX_CPUS, MAX_RAM_BANKS};
 use crate::diag::{Diagnostic, Source};
 use crate::schema::BoardFile;
 use crate::size::{hex, human, overlaps, range};
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+/// Where the limits are set.
+const RAISE: &str = "crates/config/src/contract/mod.rs";
 
 /// Every board rule.
 pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
@@ -17,6 +21,17 @@ pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
             format!("board `{name}` declares no CPU"),
             hint,
         ));
+    }
+    if let Some(extra) = b.cpu.get(MAX_CPUS) {
+        let msg = format!(
+            "board `{name}` has {} CPUs; rtvisor drives at most {MAX_CPUS}",
+            b.cpu.len()
+        );
+        let hint = format!(
+            "a machine with more CPUs does not boot this build (its device tree lists them \
+             all); MAX_CPUS in {RAISE} sets the limit"
+        );
+        out.push(src.diag(extra.mpidr.span(), msg, hint));
     }
     let mut mpidrs = BTreeMap::new();
     for cpu in &b.cpu {
@@ -45,6 +60,18 @@ fn ram(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             format!("board `{}` declares no RAM", b.name.get_ref()),
             hint,
         ));
+    }
+    if let Some(extra) = b.ram.get(MAX_RAM_BANKS) {
+        let msg = format!(
+            "board `{}` has {} RAM banks; rtvisor reads at most {MAX_RAM_BANKS}",
+            b.name.get_ref(),
+            b.ram.len()
+        );
+        let hint = format!(
+            "a machine with more memory ranges does not boot this build; merge adjacent \
+             banks, or raise MAX_RAM_BANKS in {RAISE}"
+        );
+        out.push(src.diag(extra.base.span(), msg, hint));
     }
     for (i, bank) in b.ram.iter().enumerate() {
         let (base, size) = (*bank.base.get_ref(), bank.size.get_ref().0);

@@ -4,9 +4,12 @@
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
+//!   guest-physical space, the emulated GIC's INTIDs).
 
 mod board;
 mod devices;
+pub(crate) mod limits;
 mod shared;
 mod vms;
 
@@ -30,6 +33,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::console_input(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
+    limits::rules(inputs, &mut out);
     shared::rules(inputs, &mut out);
     out
 }

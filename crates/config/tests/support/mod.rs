@@ -4,6 +4,7 @@
 
 pub mod dtdump;
 
+use rtvisor_config::Severity;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -139,25 +140,34 @@ pub type Flat = (String, usize, usize, String, String);
 /// Every error `check` reports for `scenario` (written as `s.toml` in `t`), with the
 /// tree's path replaced by `$T`.
 pub fn errors(t: &Tree, scenario: &str) -> Vec<Flat> {
+    diagnostics(t, scenario, Severity::Error)
+}
+
+/// Every warning `check` reports for `scenario`, whether or not it also has errors.
+pub fn warnings(t: &Tree, scenario: &str) -> Vec<Flat> {
+    diagnostics(t, scenario, Severity::Warning)
+}
+
+fn diagnostics(t: &Tree, scenario: &str, severity: Severity) -> Vec<Flat> {
     let path = t.write("s.toml", scenario);
     let root = t.0.to_str().unwrap();
-    match rtvisor_config::check(&path) {
-        Ok(_) => Vec::new(),
-        Err(d) => {
-            d.0.into_iter()
-                .map(|d| {
-                    let file = d.file.file_name().unwrap().to_str().unwrap().to_owned();
-                    (
-                        file,
-                        d.line,
-                        d.column,
-                        d.message.replace(root, "$T"),
-                        d.hint.replace(root, "$T"),
-                    )
-                })
-                .collect()
-        }
-    }
+    let all = match rtvisor_config::check(&path) {
+        Ok(plan) => plan.warnings,
+        Err(d) => d.0,
+    };
+    all.into_iter()
+        .filter(|d| d.severity == severity)
+        .map(|d| {
+            let file = d.file.file_name().unwrap().to_str().unwrap().to_owned();
+            (
+                file,
+                d.line,
+                d.column,
+                d.message.replace(root, "$T"),
+                d.hint.replace(root, "$T"),
+            )
+        })
+        .collect()
 }
 
 /// The single error `check` reports for `scenario`.

@@ -106,12 +106,18 @@ fn an_interrupt_belongs_to_one_vm() {
     let t = rules_tree();
     let extra = "\n[[device]]\nname = \"extra\"\ncompatible = \"x,y\"\nbase = 0x0a10_0000\nsize = 0x1000\nirqs = [48]\ndma = false\n";
     let board = std::fs::read_to_string(t.path("board.toml")).unwrap() + extra;
-    t.write("board.toml", board);
+    t.write("board.toml", &board);
     let a = with_devices("a", "[1]", ID16, &[DEV0]);
     let b = with_devices("b", "[2]", "{ size = \"16MiB\" }", &["extra"]);
-    let msg = "interrupt 48 of device `extra` (VM `b`) is also raised by device `virtio-mmio@0a000000` (VM `a`)";
-    let hint = "an interrupt line belongs to one VM; give both devices to the same VM";
-    assert_one(&t, &scenario(&[a, b]), 17, 12, msg, hint);
+    // Two devices on one line cannot be given to two VMs: the board is refused.
+    let msg = "INTID 48 of `extra` is also the interrupt of `virtio-mmio@0a000000`";
+    let hint = "rtvisor routes an INTID to one owner (a device's to the VM that has it); fix the \
+                irqs of one of them";
+    let at = board.lines().count() - 1;
+    assert_eq!(
+        errors(&t, &scenario(&[a, b])),
+        vec![("board.toml".into(), at, 9, msg.into(), hint.into())]
+    );
 }
 
 #[test]

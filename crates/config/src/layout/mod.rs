@@ -56,8 +56,15 @@ pub use crate::contract::MAX_SHARED_REGIONS;
 const BLOCK: u64 = 2 * MIB;
 
 /// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
+/// `None` when the board has no usable first bank (empty, or running past the end of
+/// the address space): the board rules report that, and no rule may derive another
+/// error from it.
 pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
     let bank = board.ram.first()?;
+    let bank_size = bank.size.get_ref().0;
+    if bank_size == 0 || bank.base.get_ref().checked_add(bank_size).is_none() {
+        return None;
+    }
     let size = s
         .hypervisor
         .memory

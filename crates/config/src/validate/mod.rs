@@ -1,6 +1,7 @@
 //! Semantic rules, each reporting every violation with its location and a fix.
 //!
-//! - `board`: the board file on its own (CPUs, RAM, GIC, timer, MMIO windows, INTIDs).
+//! - `board`: the board file on its own (CPUs, RAM, GIC, timer).
+//! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
@@ -10,6 +11,7 @@
 mod board;
 mod devices;
 pub(crate) mod limits;
+mod mmio;
 mod shared;
 mod vms;
 
@@ -34,6 +36,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
     limits::rules(inputs, &mut out);
+    mmio::scenario_rules(inputs, &mut out);
     shared::rules(inputs, &mut out);
     out
 }

@@ -36,6 +36,10 @@ pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
     }
     let (plan, layout_diags) = layout::resolve(&inputs);
     diags.extend(layout_diags);
+    let plan = match plan {
+        Some(plan) if !has_errors(&diags) => layout::finish(&inputs, plan, &mut diags),
+        _ => None,
+    };
     let errors = has_errors(&diags);
     match plan {
         Some(mut plan) if !errors => {

@@ -93,3 +93,77 @@ fn a_device_on_a_direct_peers_physical_doorbell_is_refused() {
                 the [[shared-memory]] list or use another device";
     assert_one(&t, &s, 17, 12, msg, hint);
 }
+
+#[test]
+fn a_nul_in_bootargs_is_reported_at_bootargs_not_as_a_size_problem() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\" }",
+        "bootargs = \"console=ttyAMA0\\u0000quiet\"\n",
+    )]);
+    let msg = "bootargs of VM `a` contain a NUL character (at byte 15)";
+    let hint = "the device tree stores the command line as one NUL-terminated string; remove the \
+                \\u0000 (separate arguments with spaces)";
+    assert_one(&t, &s, 10, 12, msg, hint);
+}
+
+#[test]
+fn a_hypervisor_memory_too_small_for_the_embedded_guests_is_refused() {
+    let t = rules_tree();
+    t.write("big.bin", vec![7u8; 6 << 20]);
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")])
+        .replace("k.bin", "big.bin")
+        .replace(
+            "console = \"uart0\"\n",
+            "console = \"uart0\"\nmemory = { size = \"4MiB\" }\n",
+        );
+    let msg = "the hypervisor's memory (4 MiB) cannot hold its image: about 8.6 MiB (the VMs' \
+               kernels, initrds and device trees it embeds: 6.0 MiB; its code, stacks and page \
+               tables: 2.6 MiB)";
+    let hint = "set memory = { size = \"10MiB\" } in [hypervisor] (a multiple of 2 MiB)";
+    assert_one(&t, &s, 4, 19, msg, hint);
+    // Without a `memory` key (32 MiB), the error points at the [hypervisor] table.
+    t.write("huge.bin", vec![7u8; 31 << 20]);
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"64MiB\" }", "")])
+        .replace("k.bin", "huge.bin");
+    let all = errors(&t, &s);
+    assert_eq!((all.len(), all[0].1, all[0].2), (1, 2, 1), "{all:#?}");
+    assert!(all[0].4.contains("size = \"34MiB\""), "{all:#?}");
+}
+
+#[test]
+fn a_shared_memory_name_too_long_for_a_node_name_is_refused() {
+    let t = rules_tree();
+    let name = "s".repeat(28);
+    let shm = format!(
+        "[[shared-memory]]\nname = \"{name}\"\nsize = \"4KiB\"\n\
+         peers = [{{ vm = \"a\", access = \"rw\" }}]\n"
+    );
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", ""), shm]);
+    let msg = format!(
+        "shared-memory name `{}...` is 28 bytes long; at most 27",
+        "s".repeat(16)
+    );
+    let hint = "shorten it: each peer's device tree has the node `uio-<name>`, and a device-tree \
+                node name has at most 31 characters";
+    assert_one(&t, &s, 11, 8, &msg, hint);
+}
+
+#[test]
+fn a_board_device_name_that_is_no_node_name_is_refused() {
+    let t = rules_tree();
+    board_with(
+        &t,
+        "name = \"virtio-mmio@0a000000\"",
+        "name = \"My Disk@0a000000\"",
+    );
+    let all = errors(&t, &scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")]));
+    let msg = "device name `My Disk@0a000000` does not start with a device-tree node name \
+               (`My Disk` before the `@`)";
+    let hint = "a VM given this device sees it as node `<name>@<base>`: start the name with a \
+                letter, then up to 30 letters, digits or `,._+-`, e.g. `virtio-mmio@0a000000`";
+    assert_eq!(all, vec![("board.toml".into(), 49, 8, msg.into(), hint.into())]);
+}

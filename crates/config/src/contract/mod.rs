@@ -33,6 +33,9 @@ pub const MAX_RAM_BANKS: usize = 8;
 pub const MAX_SHARED_REGIONS: usize = 16;
 /// Longest VM name, in bytes: it prefixes console lines and names generated files.
 pub const MAX_VM_NAME: usize = 32;
+/// Longest `[[shared-memory]]` name, in bytes: `uio-<name>` is a device-tree node
+/// name, at most 31 characters.
+pub const MAX_SHARED_NAME: usize = 27;
 
 /// The kinds of device the hypervisor emulates in a VM's guest-physical map (each
 /// architecture's table says where).
@@ -63,7 +66,7 @@ pub struct Limit {
 }
 
 /// Every limit a scenario or board can cross, for the docs.
-pub const LIMITS: [Limit; 9] = [
+pub const LIMITS: [Limit; 10] = [
     Limit {
         what: "physical CPUs on the board",
         max: MAX_CPUS as u64,
@@ -93,6 +96,11 @@ pub const LIMITS: [Limit; 9] = [
         what: "shared-memory regions",
         max: MAX_SHARED_REGIONS as u64,
         key: "`[[shared-memory]]`",
+    },
+    Limit {
+        what: "bytes in a shared-memory name",
+        max: MAX_SHARED_NAME as u64,
+        key: "`[[shared-memory]] name`",
     },
     Limit {
         what: "guest-physical address bits (stage-2 input size)",

@@ -3,7 +3,7 @@
 //! build, so each hint names the contract as the place to raise it.
 
 use crate::contract::aarch64::{GUEST_RAM_IPA, IPA_LIMIT, VGIC_INTIDS};
-use crate::contract::{MAX_VCPUS, MAX_VMS, MAX_VM_NAME};
+use crate::contract::{MAX_SHARED_NAME, MAX_VCPUS, MAX_VMS, MAX_VM_NAME};
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::schema::{DeviceSpec, ModeSpec, VmSpec};
@@ -49,6 +49,21 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
         }
         ram(inp, vm, out);
         devices(inp, vm, out);
+    }
+    for r in &inp.scenario.shared_memory {
+        let n = r.name.get_ref();
+        if n.len() > MAX_SHARED_NAME {
+            let msg = format!(
+                "shared-memory name `{}...` is {} bytes long; at most {MAX_SHARED_NAME}",
+                prefix(n, 16),
+                n.len()
+            );
+            let hint = format!(
+                "shorten it: each peer's device tree has the node `uio-<name>`, and a \
+                 device-tree node name has at most 31 characters"
+            );
+            out.push(src.diag(r.name.span(), msg, hint));
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
 //!   guest-physical space, the emulated GIC's INTIDs).
 
@@ -13,16 +14,23 @@ mod devices;
 pub(crate) mod limits;
 mod mmio;
 mod shared;
+mod strings;
 mod vms;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Source};
+use crate::schema::BoardFile;
 use crate::load::Inputs;
 
-pub(crate) use board::rules as board_rules;
+/// The board file's rules (also for `check_board`).
+pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
+    let mut out = board::rules(src, b);
+    strings::board(src, b, &mut out);
+    out
+}
 
 /// The board file's rules.
 pub(crate) fn board(inputs: &Inputs) -> Vec<Diagnostic> {
-    board::rules(&inputs.board_src, &inputs.board)
+    board_rules(&inputs.board_src, &inputs.board)
 }
 
 /// The scenario file's rules, against its board.
@@ -37,6 +45,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     devices::rules(inputs, &mut out);
     limits::rules(inputs, &mut out);
     mmio::scenario_rules(inputs, &mut out);
+    strings::scenario(inputs, &mut out);
     shared::rules(inputs, &mut out);
     out
 }

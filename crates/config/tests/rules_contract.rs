@@ -167,3 +167,41 @@ fn a_board_device_name_that_is_no_node_name_is_refused() {
                 letter, then up to 30 letters, digits or `,._+-`, e.g. `virtio-mmio@0a000000`";
     assert_eq!(all, vec![("board.toml".into(), 49, 8, msg.into(), hint.into())]);
 }
+
+#[test]
+fn a_raw_image_loaded_away_from_its_link_address_is_warned_about() {
+    let t = rules_tree();
+    // `cargo xtask build` leaves k.elf next to k.bin; it says where k.bin was linked.
+    t.write("k.elf", support::fake_elf(0x4008_0000, 0x4008_0000));
+    let identity = vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", identity = true }",
+        "",
+    );
+    let s = scenario(&[identity]);
+    assert_eq!(errors(&t, &s), vec![]);
+    let msg = "raw image `k.bin` of VM `a` is loaded at IPA 0x4228_0000, but `k.elf` beside it \
+               is linked at 0x4008_0000";
+    let hint = "a raw binary runs only where it was linked, and this VM's RAM is \
+                identity-mapped at 0x4220_0000..0x4320_0000; link the guest for 0x4228_0000";
+    assert_eq!(
+        support::warnings(&t, &s),
+        vec![("s.toml".into(), 9, 19, msg.into(), hint.into())]
+    );
+    // At the usual guest RAM base the raw image is where it was linked: no warning.
+    let plain = scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")]);
+    assert_eq!(support::warnings(&t, &plain), vec![]);
+}
+
+#[test]
+fn an_elf_file_given_as_raw_is_refused() {
+    let t = rules_tree();
+    t.write("k.bin", support::fake_elf(0x4008_0000, 0x4008_0000));
+    let s = scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")]);
+    let msg = "kernel image `k.bin` of VM `a` is an ELF file: as format = \"raw\" its ELF header \
+               would be copied to RAM + 0x8_0000 and executed";
+    let hint = "use format = \"elf\" (placed at its own addresses), or convert it to a raw binary";
+    assert_one(&t, &s, 9, 19, msg, hint);
+}

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{assert_one, errors, fake_linux_image, rules_tree, scenario, vm};
+use support::{assert_one, errors, fake_elf as elf, fake_linux_image, rules_tree, scenario, vm};
 
 const ID16: &str = "{ size = \"16MiB\", identity = true }";
 const DEV0: &str = "virtio-mmio@0a000000";
@@ -184,21 +184,4 @@ fn initrd_must_fit_after_the_kernel() {
     let msg = "initrd `initrd` of VM `a` (4 MiB) does not fit in its RAM after the kernel \
                (free: 0x4008_1000..0x4040_0000)";
     assert_one(&t, &s, 10, 10, msg, "give the VM at least 6 MiB of memory");
-}
-
-/// An ELF64 with one 16-byte segment at `paddr`, entered at `entry`.
-fn elf(paddr: u64, entry: u64) -> Vec<u8> {
-    let mut f = vec![0u8; 64 + 56];
-    f[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
-    f[0x12..0x14].copy_from_slice(&183u16.to_le_bytes());
-    f[0x18..0x20].copy_from_slice(&entry.to_le_bytes());
-    f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
-    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
-    f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
-    f[64..68].copy_from_slice(&1u32.to_le_bytes());
-    for (k, v) in [120u64, paddr, paddr, 16, 16].iter().enumerate() {
-        f[72 + 8 * k..80 + 8 * k].copy_from_slice(&v.to_le_bytes());
-    }
-    f.extend_from_slice(&[0xaa; 16]);
-    f
 }

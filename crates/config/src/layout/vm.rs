@@ -6,7 +6,7 @@ use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
 use crate::plan::{DevicePlan, ImagePlan, VmPlan};
-use crate::schema::{KindSpec, ModeSpec, RestartSpec, VmSpec};
+use crate::schema::{FormatSpec, KindSpec, ModeSpec, RestartSpec, VmSpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
 use crate::tables::{InterruptMode, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
@@ -72,6 +72,11 @@ pub(super) fn place_vm(
             return None;
         }
     };
+    if format == FormatSpec::Raw {
+        if let Some(w) = link_address(inp, vm, &kernel_path, placed.load, (ipa, size)) {
+            out.push(w);
+        }
+    }
     let ram_end = ipa.checked_add(size)?;
     let claims_start = placed.load < ipa + DTB_MAX;
     let dtb_ipa = if claims_start { ram_end - BLOCK } else { ipa };
@@ -164,6 +169,54 @@ pub(super) fn place_vm(
             .get_ref()
             .clone(),
     })
+}
+
+/// A raw binary runs only where it was linked, and the file does not say where that
+/// is. When the ELF it was made from lies beside it (`k.elf` next to `k.bin`, as
+/// `cargo xtask build` leaves the guests), the link address is known: a warning when
+/// the image is loaded elsewhere (typically an identity-mapped VM, whose RAM is at
+/// its host address, not at 0x4000_0000).
+fn link_address(
+    inp: &Inputs,
+    vm: &VmSpec,
+    path: &std::path::Path,
+    load: u64,
+    (ram, ram_size): (u64, u64),
+) -> Option<Diagnostic> {
+    let elf_path = path.with_extension("elf");
+    if elf_path == path || !elf_path.is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(&elf_path).ok()?;
+    let elf = crate::elf::parse(&bytes).ok()?;
+    let linked = elf.low();
+    if elf.segments.is_empty() || linked == load {
+        return None;
+    }
+    let spec = &vm.kernel.path;
+    let elf_name = elf_path.file_name()?.to_string_lossy();
+    let msg = format!(
+        "raw image `{}` of VM `{}` is loaded at IPA {}, but `{elf_name}` beside it is linked \
+         at {}",
+        spec.get_ref(),
+        vm.name.get_ref(),
+        hex(load),
+        hex(linked)
+    );
+    let ram_note = match vm.memory.identity {
+        true => "identity-mapped at",
+        false => "at",
+    };
+    let fix = if within(linked, elf.high() - linked, ram, ram_size) {
+        format!("use the ELF instead: path = \"{elf_name}\", format = \"elf\"")
+    } else {
+        format!("link the guest for {}", hex(load))
+    };
+    let hint = format!(
+        "a raw binary runs only where it was linked, and this VM's RAM is {ram_note} {}; {fix}",
+        range(ram, ram_size)
+    );
+    Some(inp.scenario_src.warn(spec.span(), msg, hint))
 }
 
 /// The VM's devices that exist on the board, with the span that names each.

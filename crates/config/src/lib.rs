@@ -40,6 +40,8 @@ pub mod layout;
 #[cfg(feature = "std")]
 mod load;
 #[cfg(feature = "std")]
+mod parse;
+#[cfg(feature = "std")]
 pub mod plan;
 #[cfg(feature = "std")]
 pub mod schema;

@@ -1,12 +1,12 @@
 //! Reading and parsing board and scenario files, and the `check` pipeline:
 //! parse (all unknown keys) -> board rules -> scenario rules -> layout.
 
-use crate::diag::{closest, has_errors, Diagnostic, Diagnostics, Source};
-use crate::keys::{self, Shape};
+use crate::diag::{has_errors, Diagnostic, Diagnostics, Source};
+use crate::keys;
+use crate::parse::parse_file;
 use crate::plan::Plan;
 use crate::schema::{BoardFile, ScenarioFile};
 use crate::{layout, validate};
-use serde::de::DeserializeOwned;
 use std::path::Path;
 
 /// Both files of a scenario, parsed.
@@ -125,64 +125,4 @@ pub fn check_board(path: &Path) -> Result<BoardFile, Diagnostics> {
         Some(board) if !has_errors(&diags) => Ok(board),
         _ => Err(Diagnostics::sorted(diags)),
     }
-}
-
-/// Syntax, then every unknown key, then the typed parse of what is left.
-pub(crate) fn parse_file<T: DeserializeOwned>(
-    src: &Source,
-    shape: &Shape,
-) -> (Option<T>, Vec<Diagnostic>) {
-    let doc = match toml_edit::ImDocument::parse(src.text.as_str()) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let msg = e.message().trim().replace('\n', "; ");
-            let hint = "fix the TOML syntax (https://toml.io)".to_owned();
-            return (None, vec![src.diag(e.span().unwrap_or(0..0), msg, hint)]);
-        }
-    };
-    let unknown = keys::check(src, doc.as_table(), shape);
-    let mut diags = unknown.diags;
-    let text = keys::blank(&src.text, &unknown.blanks);
-    if !diags.is_empty() && toml_edit::ImDocument::parse(text.as_str()).is_err() {
-        return (None, diags);
-    }
-    match toml::from_str::<T>(&text) {
-        Ok(value) => (Some(value), diags),
-        Err(e) => {
-            if diags.is_empty() || !e.message().starts_with("unknown field") {
-                diags.push(serde_diag(src, &e));
-            }
-            (None, diags)
-        }
-    }
-}
-
-fn serde_diag(src: &Source, e: &toml::de::Error) -> Diagnostic {
-    let msg = e.message().trim().replace('\n', "; ");
-    let expected = backticked(msg.split_once("expected").map_or("", |(_, rest)| rest));
-    let hint = if let Some(field) = msg.strip_prefix("missing field ") {
-        format!("add {} to this table; see docs/scenario.md", field.trim())
-    } else if msg.starts_with("unknown variant") || msg.starts_with("unknown field") {
-        let got = backticked(&msg).into_iter().next().unwrap_or_default();
-        match closest(&got, expected.iter().map(String::as_str)) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("use one of: {}", expected.join(", ")),
-        }
-    } else if msg.starts_with("invalid type") {
-        "addresses, INTIDs and CPU indices are integers (0x4000_0000); sizes are integers \
-         or strings such as \"64MiB\""
-            .to_owned()
-    } else {
-        "see docs/scenario.md for the schema".to_owned()
-    };
-    src.diag(e.span().unwrap_or(0..0), msg, hint)
-}
-
-/// The words of `text` written between backticks.
-fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
 }

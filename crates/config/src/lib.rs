@@ -9,7 +9,9 @@
 //! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
 //!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
 //!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
-//!   device tree ([`dtgen`]) and code generation of the tables ([`emit_tables`]).
+//!   device tree ([`dtgen`]) and code generation of the tables and the hypervisor's
+//!   linker script ([`emit`]). The pipeline is linear: [`check`] parses, validates and
+//!   lays out once; [`emit`] generates from the plan.
 //!
 //! Rules inside this crate: no `unsafe`; every error names the file, line and column,
 //! says what is wrong and how to fix it, and one run reports every error, not the first.
@@ -38,6 +40,8 @@ mod keys;
 #[cfg(feature = "std")]
 pub mod layout;
 #[cfg(feature = "std")]
+pub mod linker;
+#[cfg(feature = "std")]
 mod load;
 #[cfg(feature = "std")]
 mod parse;
@@ -51,7 +55,7 @@ pub mod size;
 mod validate;
 
 #[cfg(feature = "std")]
-pub use codegen::emit_tables;
+pub use codegen::emit;
 #[cfg(feature = "std")]
 pub use diag::{Diagnostic, Diagnostics, Severity};
 #[cfg(feature = "std")]

@@ -33,8 +33,7 @@ fn main() {
     let config = fs::read(generated.join("config.rs"))
         .unwrap_or_else(|e| fail(&format!("{}/config.rs: {e}", generated.display())));
     if generated != out {
-        if let Err(e) = rtvisor_config::codegen::write_if_changed(&out.join("config.rs"), &config)
-        {
+        if let Err(e) = rtvisor_config::codegen::write_if_changed(&out.join("config.rs"), &config) {
             fail(&e);
         }
     }

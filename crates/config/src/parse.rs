@@ -171,7 +171,8 @@ fn serde_diag(src: &Source, e: &toml::de::Error, span: Range<usize>) -> Diagnost
             None => format!("use one of: {}", expected.join(", ")),
         }
     } else if msg == "wanted string or table" {
-        "write one of the words this key takes, in double quotes (docs/scenario.md lists them)".to_owned()
+        "write one of the words this key takes, in double quotes (docs/scenario.md lists them)"
+            .to_owned()
     } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
         type_hint(&msg)
     } else {
@@ -238,7 +239,10 @@ mod tests {
             Some("\"rt\"".into())
         );
         assert_eq!(
-            p("invalid type: integer `5`, expected struct VmMemorySpec", "5"),
+            p(
+                "invalid type: integer `5`, expected struct VmMemorySpec",
+                "5"
+            ),
             Some("{}".into())
         );
         assert_eq!(p("missing field `size`", "{}"), None);

@@ -353,7 +353,12 @@ fn the_first_ram_bank_is_2mib_aligned() {
 #[test]
 fn more_ram_banks_than_the_hypervisor_reads_are_refused() {
     let banks: String = (0..9)
-        .map(|i| format!("[[ram]]\nbase = {:#x}\nsize = \"1GiB\"\n", 0x4000_0000u64 << i))
+        .map(|i| {
+            format!(
+                "[[ram]]\nbase = {:#x}\nsize = \"1GiB\"\n",
+                0x4000_0000u64 << i
+            )
+        })
         .collect();
     let text = edit("[[ram]]\nbase = 0x4000_0000\nsize = \"1GiB\"\n", &banks);
     let msg = "board `tiny` has 9 RAM banks; rtvisor reads at most 8";

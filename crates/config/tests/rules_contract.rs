@@ -11,7 +11,8 @@ mod support;
 use support::{assert_one, errors, rules_tree, scenario, vm, Flat};
 
 fn has(all: &[Flat], file: &str, line: usize, col: usize, message: &str, hint: &str) -> bool {
-    all.iter().any(|e| e == &(file.into(), line, col, message.into(), hint.into()))
+    all.iter()
+        .any(|e| e == &(file.into(), line, col, message.into(), hint.into()))
 }
 
 fn board_with(t: &support::Tree, from: &str, to: &str) {
@@ -42,7 +43,10 @@ fn a_vm_placed_over_the_gic_is_refused_at_its_base() {
                 clear of the board's MMIO windows";
     assert!(has(&all, "s.toml", 8, 34, msg, hint), "{all:#?}");
     let board = "the GIC distributor (0x0800_0000..0x0801_0000) overlaps RAM";
-    assert!(all.iter().any(|e| e.0 == "board.toml" && e.3 == board), "{all:#?}");
+    assert!(
+        all.iter().any(|e| e.0 == "board.toml" && e.3 == board),
+        "{all:#?}"
+    );
 }
 
 #[test]
@@ -160,12 +164,18 @@ fn a_board_device_name_that_is_no_node_name_is_refused() {
         "name = \"virtio-mmio@0a000000\"",
         "name = \"My Disk@0a000000\"",
     );
-    let all = errors(&t, &scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")]));
+    let all = errors(
+        &t,
+        &scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")]),
+    );
     let msg = "device name `My Disk@0a000000` does not start with a device-tree node name \
                (`My Disk` before the `@`)";
     let hint = "a VM given this device sees it as node `<name>@<base>`: start the name with a \
                 letter, then up to 30 letters, digits or `,._+-`, e.g. `virtio-mmio@0a000000`";
-    assert_eq!(all, vec![("board.toml".into(), 49, 8, msg.into(), hint.into())]);
+    assert_eq!(
+        all,
+        vec![("board.toml".into(), 49, 8, msg.into(), hint.into())]
+    );
 }
 
 #[test]

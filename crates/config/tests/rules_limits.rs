@@ -67,7 +67,9 @@ fn a_board_with_more_cpus_than_the_contract_allows_is_refused_at_the_first_extra
 #[test]
 fn a_ninth_vm_is_refused_at_its_name() {
     let t = tree(&board(10, ""));
-    let vms: Vec<String> = (1..=9).map(|i| gp(&format!("v{i}"), &format!("[{i}]"))).collect();
+    let vms: Vec<String> = (1..=9)
+        .map(|i| gp(&format!("v{i}"), &format!("[{i}]")))
+        .collect();
     let all = errors(&t, &scenario(&vms));
     // VM i starts at line 4 + 6 (i - 1); VM 9's name is at line 53.
     let msg = "VM `v9` is VM number 9: an rtvisor image holds at most 8 VMs";
@@ -80,7 +82,10 @@ fn a_ninth_vm_is_refused_at_its_name() {
 fn a_300_character_vm_name_is_refused_before_it_reaches_a_file_name() {
     let t = rules_tree();
     let name = "a".repeat(300);
-    let msg = format!("VM name `{}...` is 300 bytes long; at most 32", "a".repeat(16));
+    let msg = format!(
+        "VM name `{}...` is 300 bytes long; at most 32",
+        "a".repeat(16)
+    );
     let hint = "shorten it: it prefixes every console line and names the VM's generated files";
     assert_one(&t, &scenario(&[gp(&name, "[1]")]), 5, 8, &msg, hint);
 }

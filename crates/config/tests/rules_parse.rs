@@ -197,10 +197,8 @@ fn every_wrong_type_in_one_run() {
              cpus = [2]\n\
              memory = 5\n\
              kernel = { path = \"k.bin\", format = \"raw\" }\n";
-    let got: Vec<(usize, usize, String)> = errors(&t, s)
-        .into_iter()
-        .map(|e| (e.1, e.2, e.3))
-        .collect();
+    let got: Vec<(usize, usize, String)> =
+        errors(&t, s).into_iter().map(|e| (e.1, e.2, e.3)).collect();
     let want = [
         (3, 11, "invalid type: integer `1`, expected a string"),
         (4, 13, "wanted string or table"),

@@ -18,8 +18,8 @@ pub const HYP_TIMER_INTID: u32 = rtvisor_config::contract::aarch64::HYP_TIMER_IN
 /// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
 /// redistributor accesses cannot touch them).
 pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
-pub use rtvisor_config::guest::{DOORBELL_GPIO_INTID, VUART_INTID};
 use rtvisor_config::contract::aarch64::{SGI_HALT, SGI_KICK};
+pub use rtvisor_config::guest::{DOORBELL_GPIO_INTID, VUART_INTID};
 
 // Every doorbell GPIO line the device tree promises exists on the emulated PL061.
 const _: () =

@@ -18,8 +18,14 @@ const _: () = assert!(
 const _: () = {
     let mut i = 0;
     while i < CONFIG_VM_COUNT {
-        assert!(CONFIG.vms[i].cpus.len() <= contract::MAX_VCPUS);
-        assert!(CONFIG.vms[i].shared.len() <= contract::MAX_SHARED_REGIONS);
+        let vm = &CONFIG.vms[i];
+        assert!(vm.cpus.len() <= contract::MAX_VCPUS);
+        assert!(vm.shared.len() <= contract::MAX_SHARED_REGIONS);
+        let mut c = 0;
+        while c < vm.cpus.len() {
+            assert!((vm.cpus[c] as usize) < contract::MAX_CPUS);
+            c += 1;
+        }
         i += 1;
     }
 };

@@ -4,6 +4,7 @@ use crate::config::{CONFIG, MAX_VMS};
 use crate::percpu::CPUS;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_addr::Ipa;
+use rtvisor_config::contract::aarch64::EMULATED;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
@@ -11,7 +12,6 @@ use rtvisor_core::mmio::{DeviceKind, Region};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::pl061::Pl061;
-use rtvisor_config::contract::aarch64::EMULATED;
 use rtvisor_vdev::vgic::VGic;
 
 /// One VM's run-time state.

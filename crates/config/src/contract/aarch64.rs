@@ -158,6 +158,13 @@ pub const fn hv_fixed_size() -> u64 {
     HV_CODE_ALLOWANCE + HV_STACK_SIZE * HV_STACKS + HV_POOL_SIZE
 }
 
+// Every doorbell and the doorbell GPIO are SPIs the emulated GIC models, apart.
+const _: () = assert!(DOORBELL_TOP_INTID < VGIC_INTIDS);
+const _: () = assert!(
+    DOORBELL_GPIO_INTID < doorbell_intid(super::MAX_SHARED_REGIONS - 1)
+        && DOORBELL_GPIO_INTID >= 32
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,10 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn doorbells_fit_the_vgic() {
-        let lowest = doorbell_intid(super::super::MAX_SHARED_REGIONS - 1);
-        assert!(DOORBELL_TOP_INTID < VGIC_INTIDS);
-        assert!(DOORBELL_GPIO_INTID < lowest && DOORBELL_GPIO_INTID >= 32);
+    fn per_vcpu_devices_grow_with_the_vcpus() {
         assert_eq!(EMULATED[0].size_for(3), VGIC_DIST_SIZE);
         assert_eq!(EMULATED[1].size_for(3), 3 * VGIC_REDIST_FRAME);
     }

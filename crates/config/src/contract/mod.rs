@@ -151,16 +151,8 @@ fn hex_grouped(out: &mut dyn core::fmt::Write, v: u64) -> core::fmt::Result {
     write!(out, "0x{:04x}_{:04x}", v >> 16, v & 0xffff)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_fit_the_masks_that_use_them() {
-        // vCPU sets are u32 bitmaps in core; SGI targeting assumes Aff0 < 16.
-        assert!(MAX_VCPUS <= 16 && MAX_CPUS <= 64);
-        assert!(MAX_VCPUS <= MAX_CPUS && MAX_VMS <= MAX_CPUS);
-        // A VM id fits the VMID space with id + 1.
-        assert!(MAX_VMS < 255);
-    }
-}
+// The limits fit what uses them: vCPU sets are u32 bitmaps in core and SGI targeting
+// assumes Aff0 < 16; a VM's VMID is its id + 1 in 8 bits.
+const _: () = assert!(MAX_VCPUS <= 16 && MAX_CPUS <= 64);
+const _: () = assert!(MAX_VCPUS <= MAX_CPUS && MAX_VMS <= MAX_CPUS);
+const _: () = assert!(MAX_VMS < 255);

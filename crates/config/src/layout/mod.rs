@@ -151,7 +151,12 @@ pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) ->
                 human(vm.dtb.len() as u64),
                 human(room)
             );
-            out.push(at_name(inp, i, msg, "shorten `bootargs` or pass fewer devices"));
+            out.push(at_name(
+                inp,
+                i,
+                msg,
+                "shorten `bootargs` or pass fewer devices",
+            ));
         }
     }
     hv::image_fits(inp, &plan, out);

@@ -15,7 +15,6 @@ use crate::schema::{AccessSpec, PeerSpec, SharedMemorySpec};
 use crate::size::{hex, human, overlaps, range, PAGE};
 use rtvisor_addr::{Hpa, Ipa};
 
-
 fn align_of(size: u64) -> u64 {
     if size.is_multiple_of(BLOCK) {
         BLOCK

@@ -51,7 +51,9 @@ pub(super) fn place_vm(
     if mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
         // Placed automatically in a high bank (a fixed base is reported by validate).
         let span = mem.size.span();
-        out.push(crate::validate::limits::beyond_ipa(inp, vm, ipa, size, span));
+        out.push(crate::validate::limits::beyond_ipa(
+            inp, vm, ipa, size, span,
+        ));
         return None;
     }
     let kernel_spec = &vm.kernel;

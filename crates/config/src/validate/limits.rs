@@ -58,10 +58,9 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 prefix(n, 16),
                 n.len()
             );
-            let hint = format!(
-                "shorten it: each peer's device tree has the node `uio-<name>`, and a \
-                 device-tree node name has at most 31 characters"
-            );
+            let hint = "shorten it: each peer's device tree has the node `uio-<name>`, and a \
+                        device-tree node name has at most 31 characters"
+                .to_owned();
             out.push(src.diag(r.name.span(), msg, hint));
         }
     }

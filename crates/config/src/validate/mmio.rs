@@ -27,7 +27,11 @@ struct Window<'a> {
 fn windows(b: &BoardFile) -> Vec<Window<'_>> {
     let g = &b.gic;
     let gic = [
-        ("the GIC distributor", &g.distributor.base, &g.distributor.size),
+        (
+            "the GIC distributor",
+            &g.distributor.base,
+            &g.distributor.size,
+        ),
         (
             "the GIC redistributor region",
             &g.redistributors.base,
@@ -73,7 +77,9 @@ pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
         let earlier = &all[..i];
         if let (Some(name), Some(first)) = (
             w.name,
-            earlier.iter().find(|o| o.name.is_some() && o.name == w.name),
+            earlier
+                .iter()
+                .find(|o| o.name.is_some() && o.name == w.name),
         ) {
             let (line, _) = src.line_col(first.at.start);
             let msg = format!("`{name}` is declared twice on board `{}`", b.name.get_ref());
@@ -129,7 +135,10 @@ fn interrupts(src: &Source, w: &Window, earlier: &[Window], out: &mut Vec<Diagno
             out.push(src.diag(span.clone(), msg, "remove the second one".into()));
             continue;
         }
-        let Some(o) = earlier.iter().find(|o| o.irqs.iter().any(|(i, _)| i == irq)) else {
+        let Some(o) = earlier
+            .iter()
+            .find(|o| o.irqs.iter().any(|(i, _)| i == irq))
+        else {
             continue;
         };
         let msg = format!(

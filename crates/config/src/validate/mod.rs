@@ -18,8 +18,8 @@ mod strings;
 mod vms;
 
 use crate::diag::{Diagnostic, Source};
-use crate::schema::BoardFile;
 use crate::load::Inputs;
+use crate::schema::BoardFile;
 
 /// The board file's rules (also for `check_board`).
 pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {

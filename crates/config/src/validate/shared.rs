@@ -81,12 +81,7 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
 
 /// A direct-mode peer receives the doorbell as a physical SPI: then no VM at all may
 /// own a device on that INTID (in virtual mode it is only each peer's virtual one).
-fn physical_doorbell(
-    inp: &Inputs,
-    r: &SharedMemorySpec,
-    doorbell: u32,
-    out: &mut Vec<Diagnostic>,
-) {
+fn physical_doorbell(inp: &Inputs, r: &SharedMemorySpec, doorbell: u32, out: &mut Vec<Diagnostic>) {
     let vms = &inp.scenario.vm;
     let direct = r.peers.get_ref().iter().find_map(|p| {
         vms.iter().find(|v| {

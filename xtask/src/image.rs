@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! cargo build -p rtbench -p probe         -> target/guests/<name>.{elf,bin}
-//! RTVISOR_SCENARIO=<abs path> \
+//! RTVISOR_GENERATED=<images>/<stem>.gen \
 //! cargo build -p rtvisor-hypervisor       -> target/images/<scenario-stem>.{elf,bin}
 //! ```
 //!
 //! The hypervisor image is built by `rtvisor build` (the `rtvisor` crate, used as a
-//! library): its build.rs reads `RTVISOR_SCENARIO` and embeds the scenario's tables and
-//! guest images, so the crate is rebuilt per scenario under `rtvisor::build::BuildLock`,
+//! library): it checks the scenario once and generates its tables, guest images and
+//! linker script from the plan; the hypervisor's build.rs takes that directory as is
+//! (`RTVISOR_GENERATED`), so the crate is rebuilt per scenario under `rtvisor::build::BuildLock`,
 //! which the guest build here takes too. ELF to raw conversion and the Image-header check
 //! are `rtvisor_config::bootimage`.
 

@@ -1,6 +1,8 @@
-//! `rtvisor build`: the hypervisor crate, built with the scenario's tables and guest
-//! images embedded (its build script reads `RTVISOR_SCENARIO`), flattened to the raw
-//! arm64 `Image` a boot loader or QEMU `-kernel` boots.
+//! `rtvisor build`: the scenario checked once (parse, validate, lay out), its tables,
+//! blobs and linker script generated from that plan into
+//! `<target>/images/<stem>.gen/`, the hypervisor crate built on them (its build script
+//! takes `RTVISOR_GENERATED` as is), flattened to the raw arm64 `Image` a boot loader
+//! or QEMU `-kernel` boots, and checked to fit the hypervisor's memory.
 
 use anyhow::{anyhow, bail, Context, Result};
 use rtvisor_config::bootimage::{self, RawImage};
@@ -88,8 +90,14 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         .with_context(|| format!("resolving {}", scenario.display()))?;
     let root = find_root(&abs)?;
     let images = target_dir(&root).join("images");
+    let stem = abs
+        .file_stem()
+        .context("the scenario has no file name")?
+        .to_string_lossy();
+    let generated = images.join(format!("{stem}.gen"));
 
     let lock = BuildLock::take(&images)?;
+    rtvisor_config::emit(&plan, &generated).map_err(|e| anyhow!(e))?;
     let started = Instant::now();
     eprintln!(
         "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {HV_TARGET} -p {HV_PACKAGE}) ...",
@@ -98,7 +106,8 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
-        .env("RTVISOR_SCENARIO", &abs)
+        .env("RTVISOR_GENERATED", &generated)
+        .env_remove("RTVISOR_SCENARIO")
         .args([
             "build",
             "--release",
@@ -127,6 +136,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     let raw = bootimage::to_raw(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
     bootimage::arm64_header(&raw.bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
+    fits(&plan, &raw)?;
     eprintln!("[rtvisor] [3/3] writing {} ...", out.display());
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -138,6 +148,29 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     }
     drop(lock);
     Ok((plan, raw))
+}
+
+/// The image, `.bss`, stacks and page tables included, lies inside the hypervisor's
+/// memory: `check` estimates this, the linked ELF says it exactly. Past the end, the
+/// image would run into the first VM's RAM.
+pub fn fits(plan: &Plan, raw: &RawImage) -> Result<()> {
+    let hv = &plan.hypervisor.memory;
+    let (base, end) = (hv.base.raw(), hv.base.raw().saturating_add(hv.size));
+    if raw.load == base && raw.mem_end <= end {
+        return Ok(());
+    }
+    let need = raw.mem_end.saturating_sub(base);
+    let mib = need.div_ceil(2 << 20) * 2;
+    bail!(
+        "the hypervisor image ({:#x}..{:#x}, {:.1} MiB with its stacks and page tables) does \
+         not fit its memory {base:#x}..{end:#x} ({} MiB); fix: set memory = {{ size = \
+         \"{mib}MiB\" }} in [hypervisor] of {}",
+        raw.load,
+        raw.mem_end,
+        need as f64 / f64::from(1 << 20),
+        hv.size >> 20,
+        plan.scenario.display()
+    )
 }
 
 /// The layout `rtvisor build` prints.

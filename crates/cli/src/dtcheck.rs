@@ -13,6 +13,8 @@ const PROP: u32 = 3;
 const NOP: u32 = 4;
 const END: u32 = 9;
 const MAX_DEPTH: usize = 64;
+/// Size of the FDT header (version 17).
+const HEADER: usize = 40;
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at.checked_add(4)?)
@@ -35,8 +37,13 @@ fn align4(v: usize) -> usize {
 pub fn check(b: &[u8]) -> Result<()> {
     let word = |i: usize| be32(b, i * 4).unwrap_or(0) as usize;
     ensure!(
-        b.len() >= 40 && word(0) == 0xd00d_feed,
+        word(0) == 0xd00d_feed,
         "not a flattened device tree (no 0xd00dfeed magic); give a .dtb, not a .dts"
+    );
+    ensure!(
+        b.len() >= HEADER,
+        "the device tree is truncated: the file has {} bytes, fewer than its {HEADER}-byte header",
+        b.len()
     );
     let total = word(1);
     ensure!(

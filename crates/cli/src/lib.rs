@@ -25,6 +25,38 @@ use anyhow::Result;
 use rtvisor_config::Plan;
 use std::path::Path;
 
+/// Per VM, every INTID it sees: its timers, its console, its devices (a device with
+/// no interrupt says so).
+pub fn interrupt_map(plan: &Plan) -> String {
+    use rtvisor_config::contract::aarch64::VUART_INTID;
+    let [_, phys, virt, _] = plan.timer_intids;
+    let mut s = String::new();
+    for (id, vm) in plan.vms.iter().enumerate() {
+        let dev: Vec<String> = vm
+            .devices
+            .iter()
+            .map(|d| match d.irqs.as_slice() {
+                [] => format!("{} (no interrupt)", d.name),
+                irqs => {
+                    let irqs: Vec<String> = irqs.iter().map(u32::to_string).collect();
+                    format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name)
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "interrupts vm {id} `{}`: timers {virt} (virtual), {phys} (physical); console \
+             {VUART_INTID} (emulated); devices: {}\n",
+            vm.name,
+            if dev.is_empty() {
+                "none".to_owned()
+            } else {
+                dev.join(", ")
+            }
+        ));
+    }
+    s
+}
+
 /// An error whose message is already printed (the scenario's diagnostics).
 #[derive(Debug)]
 pub struct Reported;
@@ -37,10 +69,14 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
-/// Validates `scenario`; on error prints every diagnostic to stderr.
+/// Validates `scenario`; prints its warnings, or on error every diagnostic, to stderr.
 pub fn check_plan(scenario: &Path) -> Result<Plan> {
-    rtvisor_config::check(scenario).map_err(|diags| {
+    let plan = rtvisor_config::check(scenario).map_err(|diags| {
         eprintln!("{diags}");
         anyhow::Error::new(Reported)
-    })
+    })?;
+    for w in &plan.warnings {
+        eprintln!("{w}\n");
+    }
+    Ok(plan)
 }

@@ -3,8 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use rtvisor::{build, check_plan, inspect, render, run, Reported};
-use rtvisor_config::Plan;
+use rtvisor::{build, check_plan, inspect, interrupt_map, render, run, Reported};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,30 +68,6 @@ enum BoardCmd {
     },
 }
 
-/// Per VM, every INTID it sees: its timers, its console, its devices.
-fn interrupts(plan: &Plan) -> String {
-    let [_, phys, virt, _] = plan.timer_intids;
-    let mut s = String::new();
-    for (id, vm) in plan.vms.iter().enumerate() {
-        let mut dev: Vec<String> = Vec::new();
-        for d in &vm.devices {
-            let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
-            dev.push(format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name));
-        }
-        s.push_str(&format!(
-            "interrupts vm {id} `{}`: timers {virt} (virtual), {phys} (physical); console 33 \
-             (emulated); devices: {}\n",
-            vm.name,
-            if dev.is_empty() {
-                "none".to_owned()
-            } else {
-                dev.join(", ")
-            }
-        ));
-    }
-    s
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.cmd) {
@@ -140,7 +115,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Check { scenario } => {
             let plan = check_plan(&scenario)?;
             print!("{}", plan.map());
-            print!("{}", interrupts(&plan));
+            print!("{}", interrupt_map(&plan));
             println!("ok: {} is valid", scenario.display());
         }
         Cmd::Build { scenario, output } => {

@@ -156,6 +156,24 @@ fn board_inspect_refuses_bad_blobs_without_panicking() {
     }
 }
 
+#[test]
+fn board_inspect_calls_a_short_blob_with_the_magic_truncated() {
+    let dir = scratch("short-dtb");
+    let good = std::fs::read(root().join(DTB)).unwrap();
+    let path = dir.join("short.dtb");
+    std::fs::write(&path, &good[..20]).unwrap();
+    let o = rtvisor(&["board", "inspect", "--dtb", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr).trim_end(),
+        format!(
+            "error: {}: the device tree is truncated: the file has 20 bytes, fewer than its \
+             40-byte header",
+            path.display()
+        )
+    );
+}
+
 /// A copy of `scenarios/` and `boards/` in a scratch directory, with every image a
 /// scenario names present: the built guest if `target/` has it, else a dummy.
 fn scenario_tree(name: &str) -> (PathBuf, Vec<PathBuf>) {
@@ -261,6 +279,35 @@ fn check_reports_a_broken_scenario_and_exits_1() {
     assert!(err.contains(&format!("broken.toml:{line}:1")), "{err}");
     assert!(err.contains("did you mean `memory`?"), "{err}");
     assert!(o.stdout.is_empty(), "no map on error: {}", text(&o.stdout));
+}
+
+#[test]
+fn check_says_when_a_device_has_no_interrupt() {
+    let (dir, _) = scenario_tree("no-irq");
+    let board = dir.join("boards/qemu-virt-aarch64.toml");
+    let mut text_b = std::fs::read_to_string(&board).unwrap();
+    text_b += "\n[[device]]\nname = \"flash@4000000\"\ncompatible = \"cfi-flash\"\n\
+               base = 0x0400_0000\nsize = 0x0400_0000\ndma = false\n";
+    std::fs::write(&board, text_b).unwrap();
+    std::fs::write(dir.join("scenarios/k.bin"), vec![0u8; 4096]).unwrap();
+    let s = dir.join("scenarios/flash.toml");
+    std::fs::write(
+        &s,
+        "board = \"../boards/qemu-virt-aarch64.toml\"\n[hypervisor]\nconsole = \"uart0\"\n\
+         [[vm]]\nname = \"a\"\nkind = \"general\"\ncpus = [1]\nmemory = { size = \"16MiB\" }\n\
+         kernel = { path = \"k.bin\", format = \"raw\" }\ndevices = [\"flash@4000000\"]\n",
+    )
+    .unwrap();
+    let o = rtvisor(&["check", s.to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        out.contains(
+            "interrupts vm 0 `a`: timers 27 (virtual), 30 (physical); console 33 (emulated); \
+             devices: flash@4000000 (no interrupt)\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

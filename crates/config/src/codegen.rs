@@ -1,7 +1,7 @@
-//! Code generation: the scenario as static Rust tables for the hypervisor's build
-//! script, plus the blob files (device trees, flattened kernels, initrds) they embed.
+//! Code generation, the last step of the pipeline (parse, validate, lay out, generate):
+//! a validated [`Plan`] as static Rust tables for the hypervisor, the blob files
+//! (device trees, flattened kernels, initrds) they embed, and the linker script.
 
-use crate::load::check;
 use crate::plan::{Plan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::hex;
@@ -9,20 +9,22 @@ use crate::tables::{DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind}
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Validates and resolves `scenario`, writes `out_dir/vm-<name>.{dtb,kernel,initrd}`
-/// and `out_dir/config.rs` (which defines `CONFIG` and `CONFIG_VM_COUNT`), and returns
-/// the files a build script must `rerun-if-changed` on. Errors come back rendered.
+/// Writes `out_dir/vm-<name>.{dtb,kernel,initrd}`, `out_dir/config.rs` (which defines
+/// `CONFIG` and `CONFIG_VM_COUNT`) and `out_dir/link.ld` for a plan from
+/// [`crate::check`], and returns the files the plan was made from (what a build script
+/// reruns on). Nothing here reads the scenario again. Files whose contents did not
+/// change are not rewritten, so an unchanged scenario does not rebuild.
 ///
 /// ```ignore
 /// // crates/hypervisor/build.rs
-/// for f in rtvisor_config::emit_tables(&scenario, &out_dir)? {
+/// let plan = rtvisor_config::check(&scenario)?;
+/// for f in rtvisor_config::emit(&plan, &out_dir)? {
 ///     println!("cargo:rerun-if-changed={}", f.display());
 /// }
 /// // src/main.rs
 /// include!(concat!(env!("OUT_DIR"), "/config.rs"));
 /// ```
-pub fn emit_tables(scenario: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let plan = check(scenario).map_err(|d| d.to_string())?;
+pub fn emit(plan: &Plan, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let dir = std::path::absolute(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
@@ -33,8 +35,9 @@ pub fn emit_tables(scenario: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, Stri
             write_if_changed(&dir.join(blob_name(vm, "initrd")), &initrd.bytes)?;
         }
     }
-    let source = render(&plan, &dir)?;
+    let source = render(plan, &dir)?;
     write_if_changed(&dir.join("config.rs"), source.as_bytes())?;
+    write_if_changed(&dir.join("link.ld"), crate::linker::script(plan).as_bytes())?;
     Ok(plan.inputs.clone())
 }
 
@@ -43,7 +46,7 @@ fn blob_name(vm: &VmPlan, ext: &str) -> String {
 }
 
 /// Writes only when the contents differ, so that unchanged blobs do not rebuild.
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }

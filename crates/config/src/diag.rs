@@ -5,14 +5,29 @@
 //!  --> scenarios/demo.toml:14:11
 //!   = hint: vCPUs are pinned 1:1 to physical CPUs; give each VM its own CPUs
 //! ```
+//!
+//! A warning is a diagnostic that does not stop the build: something that is legal
+//! but almost certainly not what the scenario means (it comes back in
+//! [`crate::Plan::warnings`], or next to the errors).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
-/// One error, located in a file.
+/// Whether a diagnostic stops the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The scenario cannot be built.
+    Error,
+    /// It can, but probably does not do what it says.
+    Warning,
+}
+
+/// One error or warning, located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
     /// The file, as the user named it (lexically normalised).
     pub file: PathBuf,
     /// 1-based line.
@@ -27,9 +42,13 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
         write!(
             f,
-            "error: {}\n --> {}:{}:{}\n  = hint: {}",
+            "{label}: {}\n --> {}:{}:{}\n  = hint: {}",
             self.message,
             self.file.display(),
             self.line,
@@ -39,7 +58,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every error found in one run, sorted by file and position.
+/// Every error (and warning) found in one run, sorted by file and position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
@@ -51,12 +70,24 @@ impl Diagnostics {
     }
 }
 
+/// Whether `list` holds an error (not only warnings).
+pub(crate) fn has_errors(list: &[Diagnostic]) -> bool {
+    list.iter().any(|d| d.severity == Severity::Error)
+}
+
+impl Diagnostics {
+    /// The errors, without the warnings.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Error)
+    }
+}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.0 {
             writeln!(f, "{d}\n")?;
         }
-        match self.0.len() {
+        match self.errors().count() {
             1 => write!(f, "error: aborting due to 1 previous error"),
             n => write!(f, "error: aborting due to {n} previous errors"),
         }
@@ -105,8 +136,24 @@ impl Source {
 
     /// An error at `span`.
     pub fn diag(&self, span: Range<usize>, message: String, hint: String) -> Diagnostic {
+        self.located(Severity::Error, span, message, hint)
+    }
+
+    /// A warning at `span`.
+    pub fn warn(&self, span: Range<usize>, message: String, hint: String) -> Diagnostic {
+        self.located(Severity::Warning, span, message, hint)
+    }
+
+    fn located(
+        &self,
+        severity: Severity,
+        span: Range<usize>,
+        message: String,
+        hint: String,
+    ) -> Diagnostic {
         let (line, column) = self.line_col(span.start);
         Diagnostic {
+            severity,
             file: self.path.clone(),
             line,
             column,

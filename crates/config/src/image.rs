@@ -10,6 +10,7 @@ use crate::size::{hex, human, range, within, MIB};
 /// Load offset of a raw image in guest RAM.
 pub const RAW_OFFSET: u64 = 0x8_0000;
 const ARM64_MAGIC: &[u8; 4] = b"ARM\x64";
+const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// An image placed in guest RAM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,15 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
                 return Err(refuse(
                     "is empty".into(),
                     "point `path` at the built guest binary",
+                ));
+            }
+            if file.starts_with(ELF_MAGIC) {
+                return Err(refuse(
+                    "is an ELF file: as format = \"raw\" its ELF header would be copied to \
+                     RAM + 0x8_0000 and executed"
+                        .into(),
+                    "use format = \"elf\" (placed at its own addresses), or convert it to a \
+                     raw binary",
                 ));
             }
             let load = ram + RAW_OFFSET;

@@ -1,20 +1,24 @@
 //! Board and scenario configuration for rtvisor.
 //!
 //! Two halves:
-//! - the `no_std` half ([`tables`], [`fingerprint`], [`guest`]): the plain, `'static`
-//!   types that the hypervisor's build script emits as Rust source and links into the
-//!   image, and the guest-physical map both sides use. The hypervisor never parses
-//!   TOML; it only reads these tables.
+//! - the `no_std` half ([`tables`], [`fingerprint`], [`contract`], [`guest`]): the
+//!   plain, `'static` types that the hypervisor's build script emits as Rust source and
+//!   links into the image, and the machine contract (capacity limits, the guest-physical
+//!   map and its emulated devices) that the validator, the hypervisor and the docs all
+//!   read. The hypervisor never parses TOML; it only reads these tables.
 //! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
 //!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
 //!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
-//!   device tree ([`dtgen`]) and code generation of the tables ([`emit_tables`]).
+//!   device tree ([`dtgen`]) and code generation of the tables and the hypervisor's
+//!   linker script ([`emit`]). The pipeline is linear: [`check`] parses, validates and
+//!   lays out once; [`emit`] generates from the plan.
 //!
 //! Rules inside this crate: no `unsafe`; every error names the file, line and column,
 //! says what is wrong and how to fix it, and one run reports every error, not the first.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod fingerprint;
 pub mod guest;
 pub mod tables;
@@ -36,7 +40,11 @@ mod keys;
 #[cfg(feature = "std")]
 pub mod layout;
 #[cfg(feature = "std")]
+pub mod linker;
+#[cfg(feature = "std")]
 mod load;
+#[cfg(feature = "std")]
+mod parse;
 #[cfg(feature = "std")]
 pub mod plan;
 #[cfg(feature = "std")]
@@ -49,9 +57,9 @@ pub mod size;
 mod validate;
 
 #[cfg(feature = "std")]
-pub use codegen::emit_tables;
+pub use codegen::emit;
 #[cfg(feature = "std")]
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, Severity};
 #[cfg(feature = "std")]
 pub use load::{check, check_board};
 #[cfg(feature = "std")]

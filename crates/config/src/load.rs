@@ -1,12 +1,12 @@
 //! Reading and parsing board and scenario files, and the `check` pipeline:
 //! parse (all unknown keys) -> board rules -> scenario rules -> layout.
 
-use crate::diag::{closest, Diagnostic, Diagnostics, Source};
-use crate::keys::{self, Shape};
+use crate::diag::{has_errors, Diagnostic, Diagnostics, Source};
+use crate::keys;
+use crate::parse::parse_file;
 use crate::plan::Plan;
 use crate::schema::{BoardFile, ScenarioFile};
 use crate::{layout, validate};
-use serde::de::DeserializeOwned;
 use std::path::Path;
 
 /// Both files of a scenario, parsed.
@@ -18,11 +18,17 @@ pub(crate) struct Inputs {
 }
 
 /// Validates `scenario` and its board, and resolves the layout: every error in one
-/// run, or the plan that the tables, device trees and `rtvisor check`'s map come from.
+/// run, or the plan that the tables, device trees and `rtvisor check`'s map come from
+/// (with the warnings in [`Plan::warnings`]).
+///
+/// The pipeline is linear: parse both files (every unknown key and type error),
+/// validate (board rules, then scenario rules against the board), lay out (placement
+/// and device trees). Generation ([`crate::codegen::emit`]) takes the plan; nothing
+/// after this reads the TOML again.
 pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
     let (inputs, mut diags) = load(scenario)?;
     let board_diags = validate::board(&inputs);
-    let board_ok = board_diags.is_empty();
+    let board_ok = !has_errors(&board_diags);
     diags.extend(board_diags);
     diags.extend(validate::scenario(&inputs));
     if !board_ok {
@@ -30,9 +36,17 @@ pub fn check(scenario: &Path) -> Result<Plan, Diagnostics> {
     }
     let (plan, layout_diags) = layout::resolve(&inputs);
     diags.extend(layout_diags);
+    let plan = match plan {
+        Some(plan) if !has_errors(&diags) => layout::finish(&inputs, plan, &mut diags),
+        _ => None,
+    };
+    let errors = has_errors(&diags);
     match plan {
-        Some(plan) if diags.is_empty() => Ok(plan),
-        None if diags.is_empty() => {
+        Some(mut plan) if !errors => {
+            plan.warnings = Diagnostics::sorted(diags).0;
+            Ok(plan)
+        }
+        None if !errors => {
             let msg = "the layout could not be resolved, and no rule says why".to_owned();
             let hint =
                 "this is a bug in rtvisor-config: please report it with this scenario and board"
@@ -108,67 +122,7 @@ pub fn check_board(path: &Path) -> Result<BoardFile, Diagnostics> {
         diags.extend(validate::board_rules(&src, board));
     }
     match board {
-        Some(board) if diags.is_empty() => Ok(board),
+        Some(board) if !has_errors(&diags) => Ok(board),
         _ => Err(Diagnostics::sorted(diags)),
     }
-}
-
-/// Syntax, then every unknown key, then the typed parse of what is left.
-pub(crate) fn parse_file<T: DeserializeOwned>(
-    src: &Source,
-    shape: &Shape,
-) -> (Option<T>, Vec<Diagnostic>) {
-    let doc = match toml_edit::ImDocument::parse(src.text.as_str()) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let msg = e.message().trim().replace('\n', "; ");
-            let hint = "fix the TOML syntax (https://toml.io)".to_owned();
-            return (None, vec![src.diag(e.span().unwrap_or(0..0), msg, hint)]);
-        }
-    };
-    let unknown = keys::check(src, doc.as_table(), shape);
-    let mut diags = unknown.diags;
-    let text = keys::blank(&src.text, &unknown.blanks);
-    if !diags.is_empty() && toml_edit::ImDocument::parse(text.as_str()).is_err() {
-        return (None, diags);
-    }
-    match toml::from_str::<T>(&text) {
-        Ok(value) => (Some(value), diags),
-        Err(e) => {
-            if diags.is_empty() || !e.message().starts_with("unknown field") {
-                diags.push(serde_diag(src, &e));
-            }
-            (None, diags)
-        }
-    }
-}
-
-fn serde_diag(src: &Source, e: &toml::de::Error) -> Diagnostic {
-    let msg = e.message().trim().replace('\n', "; ");
-    let expected = backticked(msg.split_once("expected").map_or("", |(_, rest)| rest));
-    let hint = if let Some(field) = msg.strip_prefix("missing field ") {
-        format!("add {} to this table; see docs/scenario.md", field.trim())
-    } else if msg.starts_with("unknown variant") || msg.starts_with("unknown field") {
-        let got = backticked(&msg).into_iter().next().unwrap_or_default();
-        match closest(&got, expected.iter().map(String::as_str)) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("use one of: {}", expected.join(", ")),
-        }
-    } else if msg.starts_with("invalid type") {
-        "addresses, INTIDs and CPU indices are integers (0x4000_0000); sizes are integers \
-         or strings such as \"64MiB\""
-            .to_owned()
-    } else {
-        "see docs/scenario.md for the schema".to_owned()
-    };
-    src.diag(e.span().unwrap_or(0..0), msg, hint)
-}
-
-/// The words of `text` written between backticks.
-fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
 }

@@ -29,6 +29,9 @@ pub struct Plan {
     pub fingerprint: u64,
     /// Every file the plan was made from: what a build script reruns on.
     pub inputs: Vec<PathBuf>,
+    /// What is legal but probably not meant (e.g. an image linked for another
+    /// address); `rtvisor check` and `build` print them.
+    pub warnings: Vec<crate::Diagnostic>,
 }
 
 /// Hypervisor-wide settings.

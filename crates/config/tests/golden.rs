@@ -3,7 +3,7 @@
 
 mod support;
 
-use rtvisor_config::{check, codegen, emit_tables};
+use rtvisor_config::{check, codegen, emit};
 use std::path::Path;
 use support::{dtdump, golden, Tree};
 
@@ -75,10 +75,11 @@ fn example_tables() {
 }
 
 #[test]
-fn emit_tables_writes_blobs_and_lists_inputs() {
+fn emit_writes_blobs_and_lists_inputs() {
     let t = Tree::with_repo_files("emit");
     let out = t.path("out");
-    let inputs = emit_tables(&t.path("scenarios/demo.toml"), &out).unwrap();
+    let plan = check(&t.path("scenarios/demo.toml")).unwrap();
+    let inputs = emit(&plan, &out).unwrap();
     let names: Vec<String> = inputs
         .iter()
         .map(|p| p.strip_prefix(&t.0).unwrap().display().to_string())
@@ -95,6 +96,7 @@ fn emit_tables_writes_blobs_and_lists_inputs() {
     );
     for f in [
         "config.rs",
+        "link.ld",
         "vm-rt.dtb",
         "vm-rt.kernel",
         "vm-linux.dtb",
@@ -113,10 +115,31 @@ fn emit_tables_writes_blobs_and_lists_inputs() {
 }
 
 #[test]
-fn emit_tables_renders_errors() {
+fn generation_reads_only_the_plan() {
+    // Parse, validate and lay out once; generation needs nothing else: with the
+    // scenario, its board and its images gone, the same files come out.
+    let t = Tree::with_repo_files("emit-plan");
+    let plan = check(&t.path("scenarios/demo.toml")).unwrap();
+    emit(&plan, &t.path("first")).unwrap();
+    for f in ["scenarios", "boards", "target"] {
+        std::fs::remove_dir_all(t.path(f)).unwrap();
+    }
+    emit(&plan, &t.path("second")).unwrap();
+    for f in ["vm-rt.dtb", "vm-linux.kernel", "vm-linux.initrd", "link.ld"] {
+        let a = std::fs::read(t.path("first").join(f)).unwrap();
+        assert_eq!(a, std::fs::read(t.path("second").join(f)).unwrap(), "{f}");
+    }
+    let script = std::fs::read_to_string(t.path("second/link.ld")).unwrap();
+    assert!(script.contains(". = 0x40200000;"), "{script}");
+}
+
+#[test]
+fn check_renders_errors() {
     let t = Tree::with_repo_files("emit-err");
     std::fs::remove_file(t.path("target/guests/rtbench.bin")).unwrap();
-    let err = emit_tables(&t.path("scenarios/demo.toml"), &t.path("out")).unwrap_err();
+    let err = check(&t.path("scenarios/demo.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with(
         "error: kernel image `../target/guests/rtbench.bin` of VM `rt` does not exist\n --> "
     ));

@@ -265,3 +265,104 @@ fn unknown_board_key_names_the_closest() {
         hint,
     );
 }
+
+// The machine contract on the board: what the hypervisor itself needs of the hardware.
+// Each of these boards passed `check` and then failed at boot.
+
+#[test]
+fn a_ram_bank_over_the_gic_is_refused() {
+    let text = edit(
+        "[gic]",
+        "[[ram]]\nbase = 0x0800_0000\nsize = 0x1_0000\n[gic]",
+    );
+    let msg = "the GIC distributor (0x0800_0000..0x0801_0000) overlaps RAM";
+    one(&text, 14, 24, msg, "RAM bank: 0x0800_0000..0x0801_0000");
+}
+
+#[test]
+fn a_device_over_the_gic_is_refused() {
+    let msg = "`dev0` (0x080a_0000..0x080a_1000) overlaps the GIC redistributor region \
+               (0x080a_0000..0x080e_0000)";
+    one(
+        &edit("base = 0x0a00_0000", "base = 0x080a_0000"),
+        25,
+        8,
+        msg,
+        "fix the base or size of one of them",
+    );
+}
+
+#[test]
+fn a_device_on_the_console_uarts_interrupt_is_refused() {
+    let msg = "INTID 33 of `dev0` is also the interrupt of `uart0`";
+    let hint = "`uart0` can be the hypervisor's console, whose interrupt is the shell's input; \
+                give `dev0` the INTID its device tree node has";
+    one(&edit("irqs = [48]", "irqs = [33]"), 29, 9, msg, hint);
+}
+
+#[test]
+fn two_devices_on_one_interrupt_are_refused() {
+    let text = format!(
+        "{TINY}[[device]]\nname = \"dev1\"\ncompatible = \"x\"\nbase = 0x0a00_1000\n\
+         size = 0x1000\nirqs = [48]\ndma = false\n"
+    );
+    let msg = "INTID 48 of `dev1` is also the interrupt of `dev0`";
+    let hint = "rtvisor routes an INTID to one owner (a device's to the VM that has it); fix the \
+                irqs of one of them";
+    one(&text, 36, 9, msg, hint);
+}
+
+#[test]
+fn the_timers_the_hypervisor_drives_are_at_their_bsa_intids() {
+    let msg = "virtual timer INTID 28 is not INTID 27, the one the hypervisor drives";
+    let hint = "rtvisor uses INTID 27 (PPI 11) for the virtual timer, as the Arm BSA assigns it: \
+                write `virtual-intid = 27` if the board's device tree agrees; otherwise this \
+                build cannot drive the board (the INTID is set in \
+                crates/config/src/contract/aarch64.rs)";
+    one(
+        &edit("virtual-intid = 27", "virtual-intid = 28"),
+        16,
+        17,
+        msg,
+        hint,
+    );
+    one(
+        &edit("physical-intid = 30", "physical-intid = 29"),
+        15,
+        18,
+        "physical timer INTID 29 is also the secure physical timer's",
+        "each timer has its own PPI; QEMU virt uses 29, 30, 27 and 26",
+    );
+}
+
+#[test]
+fn the_first_ram_bank_is_2mib_aligned() {
+    let msg = "the first RAM bank starts at 0x4010_0000, which is not 2 MiB aligned";
+    let hint = "the hypervisor is loaded 2 MiB above the 2 MiB aligned start of the first bank \
+                (arm64 Image booting) and linked there; list first a bank that starts on a 2 \
+                MiB boundary";
+    one(
+        &edit("base = 0x4000_0000", "base = 0x4010_0000"),
+        7,
+        8,
+        msg,
+        hint,
+    );
+}
+
+#[test]
+fn more_ram_banks_than_the_hypervisor_reads_are_refused() {
+    let banks: String = (0..9)
+        .map(|i| {
+            format!(
+                "[[ram]]\nbase = {:#x}\nsize = \"1GiB\"\n",
+                0x4000_0000u64 << i
+            )
+        })
+        .collect();
+    let text = edit("[[ram]]\nbase = 0x4000_0000\nsize = \"1GiB\"\n", &banks);
+    let msg = "board `tiny` has 9 RAM banks; rtvisor reads at most 8";
+    let hint = "a machine with more memory ranges does not boot this build; merge adjacent \
+                banks, or raise MAX_RAM_BANKS in crates/config/src/contract/mod.rs";
+    one(&text, 31, 8, msg, hint);
+}

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{assert_one, errors, fake_linux_image, rules_tree, scenario, vm};
+use support::{assert_one, errors, fake_elf as elf, fake_linux_image, rules_tree, scenario, vm};
 
 const ID16: &str = "{ size = \"16MiB\", identity = true }";
 const DEV0: &str = "virtio-mmio@0a000000";
@@ -106,12 +106,18 @@ fn an_interrupt_belongs_to_one_vm() {
     let t = rules_tree();
     let extra = "\n[[device]]\nname = \"extra\"\ncompatible = \"x,y\"\nbase = 0x0a10_0000\nsize = 0x1000\nirqs = [48]\ndma = false\n";
     let board = std::fs::read_to_string(t.path("board.toml")).unwrap() + extra;
-    t.write("board.toml", board);
+    t.write("board.toml", &board);
     let a = with_devices("a", "[1]", ID16, &[DEV0]);
     let b = with_devices("b", "[2]", "{ size = \"16MiB\" }", &["extra"]);
-    let msg = "interrupt 48 of device `extra` (VM `b`) is also raised by device `virtio-mmio@0a000000` (VM `a`)";
-    let hint = "an interrupt line belongs to one VM; give both devices to the same VM";
-    assert_one(&t, &scenario(&[a, b]), 17, 12, msg, hint);
+    // Two devices on one line cannot be given to two VMs: the board is refused.
+    let msg = "INTID 48 of `extra` is also the interrupt of `virtio-mmio@0a000000`";
+    let hint = "rtvisor routes an INTID to one owner (a device's to the VM that has it); fix the \
+                irqs of one of them";
+    let at = board.lines().count() - 1;
+    assert_eq!(
+        errors(&t, &scenario(&[a, b])),
+        vec![("board.toml".into(), at, 9, msg.into(), hint.into())]
+    );
 }
 
 #[test]
@@ -178,21 +184,4 @@ fn initrd_must_fit_after_the_kernel() {
     let msg = "initrd `initrd` of VM `a` (4 MiB) does not fit in its RAM after the kernel \
                (free: 0x4008_1000..0x4040_0000)";
     assert_one(&t, &s, 10, 10, msg, "give the VM at least 6 MiB of memory");
-}
-
-/// An ELF64 with one 16-byte segment at `paddr`, entered at `entry`.
-fn elf(paddr: u64, entry: u64) -> Vec<u8> {
-    let mut f = vec![0u8; 64 + 56];
-    f[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
-    f[0x12..0x14].copy_from_slice(&183u16.to_le_bytes());
-    f[0x18..0x20].copy_from_slice(&entry.to_le_bytes());
-    f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
-    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
-    f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
-    f[64..68].copy_from_slice(&1u32.to_le_bytes());
-    for (k, v) in [120u64, paddr, paddr, 16, 16].iter().enumerate() {
-        f[72 + 8 * k..80 + 8 * k].copy_from_slice(&v.to_le_bytes());
-    }
-    f.extend_from_slice(&[0xaa; 16]);
-    f
 }

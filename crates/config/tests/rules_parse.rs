@@ -84,8 +84,7 @@ fn every_unknown_key_and_every_other_error_in_one_run() {
 fn wrong_type_is_located() {
     let t = rules_tree();
     let s = scenario(&[gp("a", "\"1\"")]);
-    let hint = "addresses, INTIDs and CPU indices are integers (0x4000_0000); sizes are integers \
-                or strings such as \"64MiB\"";
+    let hint = "write a list in brackets, e.g. cpus = [1, 2]";
     assert_one(
         &t,
         &s,
@@ -177,4 +176,82 @@ fn dotted_keys_work_and_unknown_dotted_keys_do_not_hide_other_errors() {
             (14, 9, "CPU 1 is given to both VM `a` and VM `b`".to_owned()),
         ]
     );
+}
+
+#[test]
+fn every_wrong_type_in_one_run() {
+    let t = rules_tree();
+    let s = "board = \"board.toml\"\n\
+             [hypervisor]\n\
+             console = 1\n\
+             log-level = 2\n\
+             [[vm]]\n\
+             name = 3\n\
+             kind = \"general\"\n\
+             cpus = \"x\"\n\
+             memory = { size = true }\n\
+             kernel = { path = \"k.bin\", format = \"raw\" }\n\
+             [[vm]]\n\
+             name = \"b\"\n\
+             kind = 7\n\
+             cpus = [2]\n\
+             memory = 5\n\
+             kernel = { path = \"k.bin\", format = \"raw\" }\n";
+    let got: Vec<(usize, usize, String)> =
+        errors(&t, s).into_iter().map(|e| (e.1, e.2, e.3)).collect();
+    let want = [
+        (3, 11, "invalid type: integer `1`, expected a string"),
+        (4, 13, "wanted string or table"),
+        (6, 8, "invalid type: integer `3`, expected a string"),
+        (8, 8, "invalid type: string \"x\", expected a sequence"),
+        (
+            9,
+            19,
+            "invalid type: boolean `true`, expected a size such as \"64MiB\" or an integer \
+             number of bytes",
+        ),
+        (13, 8, "wanted string or table"),
+        (
+            15,
+            10,
+            "invalid type: integer `5`, expected struct VmMemorySpec",
+        ),
+    ];
+    let want: Vec<(usize, usize, String)> = want
+        .into_iter()
+        .map(|(l, c, m)| (l, c, m.to_owned()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_type_hint_says_what_the_key_takes() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace("console = \"uart0\"", "console = 0");
+    assert_one(
+        &t,
+        &s,
+        3,
+        11,
+        "invalid type: integer `0`, expected a string",
+        "write it in double quotes, e.g. console = \"uart0\"",
+    );
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_not_called_a_syntax_error() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\", base = 0xffff_ffff_ffff_ffff }",
+        "",
+    )]);
+    let msg = "`0xffff_ffff_ffff_ffff` is too large for a TOML integer (signed 64 bits: at most \
+               0x7fff_ffff_ffff_ffff)";
+    let hint = "no address or size rtvisor takes is that large (physical addresses have at most \
+                52 bits): check the digits; a size can also be a string with a unit, such as \
+                \"64GiB\"";
+    assert_one(&t, &s, 8, 35, msg, hint);
 }

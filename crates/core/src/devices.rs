@@ -12,12 +12,13 @@ use rtvisor_vdev::vgic::{Notify, GICR_FRAME_SIZE};
 use rtvisor_vdev::{gicpass, MmioError, Width};
 
 /// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
-pub const RESERVED_SGIS: u32 = (1 << 14) | (1 << 15);
+pub const RESERVED_SGIS: u32 = (1 << SGI_HALT) | (1 << SGI_KICK);
 /// The EL2 physical timer's PPI: the hypervisor's watchdog clock, in Group 0.
-pub const HYP_TIMER_INTID: u32 = 26;
+pub const HYP_TIMER_INTID: u32 = rtvisor_config::contract::aarch64::HYP_TIMER_INTID;
 /// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
 /// redistributor accesses cannot touch them).
 pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
+use rtvisor_config::contract::aarch64::{SGI_HALT, SGI_KICK};
 pub use rtvisor_config::guest::{DOORBELL_GPIO_INTID, VUART_INTID};
 
 // Every doorbell GPIO line the device tree promises exists on the emulated PL061.

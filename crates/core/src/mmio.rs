@@ -4,21 +4,8 @@
 use crate::exit::{AccessWidth, MmioAccess};
 use rtvisor_addr::Ipa;
 
-/// The kinds of emulated device a region can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceKind {
-    /// The VM's console PL011.
-    Pl011,
-    /// The GICv3 distributor.
-    GicDist,
-    /// The GICv3 redistributors, one 128 KiB frame per vCPU.
-    GicRedist,
-    /// The doorbell page: a 32-bit write of a shared-memory region's number to
-    /// offset 0 rings it (as the DOORBELL_RING hypercall does).
-    Doorbell,
-    /// The doorbell GPIO, an emulated PL061 whose lines the doorbells toggle.
-    DoorbellGpio,
-}
+/// The kinds of emulated device a region can hold (the machine contract's list).
+pub use rtvisor_config::contract::DeviceKind;
 
 /// One emulated region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

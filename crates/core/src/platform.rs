@@ -26,10 +26,10 @@ mod scan;
 mod tree;
 mod validate;
 
-/// Most CPUs a platform may have.
-pub const MAX_CPUS: usize = 8;
-/// Most RAM banks a platform may have.
-pub const MAX_MEM_BANKS: usize = 8;
+/// Most CPUs a platform may have (the machine contract's limit).
+pub const MAX_CPUS: usize = rtvisor_config::contract::MAX_CPUS;
+/// Most RAM banks a platform may have (the machine contract's limit).
+pub const MAX_MEM_BANKS: usize = rtvisor_config::contract::MAX_RAM_BANKS;
 
 /// What the hypervisor needs to know about the machine it runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use crate::sync::Mutex;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// Most vCPUs one VM can have.
-pub const MAX_VCPUS: usize = 8;
+/// Most vCPUs one VM can have (the machine contract's limit).
+pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 
 /// Why a VM stopped or restarted, recorded for logs and the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,11 +1,44 @@
-//! The static tables generated from the scenario by build.rs.
+//! The static tables generated from the scenario by build.rs, and the machine contract
+//! they were validated against (`rtvisor_config::contract`): the limits below size the
+//! hypervisor's static state, and the asserts tie the other crates' copies to it.
+
+use rtvisor_config::contract::{self, aarch64};
 
 include!(concat!(env!("OUT_DIR"), "/config.rs"));
 
 /// Most VMs one image can hold.
-pub const MAX_VMS: usize = 8;
+pub const MAX_VMS: usize = contract::MAX_VMS;
 
+// The validator refuses a scenario beyond these; a generated table that still crossed
+// one would not compile.
 const _: () = assert!(
     CONFIG_VM_COUNT <= MAX_VMS,
     "too many VMs for this hypervisor build"
 );
+const _: () = {
+    let mut i = 0;
+    while i < CONFIG_VM_COUNT {
+        let vm = &CONFIG.vms[i];
+        assert!(vm.cpus.len() <= contract::MAX_VCPUS);
+        assert!(vm.shared.len() <= contract::MAX_SHARED_REGIONS);
+        let mut c = 0;
+        while c < vm.cpus.len() {
+            assert!((vm.cpus[c] as usize) < contract::MAX_CPUS);
+            c += 1;
+        }
+        i += 1;
+    }
+};
+
+// Every side sizes and numbers its state from the contract.
+const _: () = assert!(crate::percpu::MAX_CPUS == contract::MAX_CPUS);
+const _: () = assert!(rtvisor_arch_aarch64::fast::MAX_CPUS == contract::MAX_CPUS);
+const _: () = assert!(rtvisor_core::platform::MAX_CPUS == contract::MAX_CPUS);
+const _: () = assert!(rtvisor_core::platform::MAX_MEM_BANKS == contract::MAX_RAM_BANKS);
+const _: () = assert!(rtvisor_core::vm::MAX_VCPUS == contract::MAX_VCPUS);
+const _: () = assert!(rtvisor_vdev::vgic::MAX_VCPUS == contract::MAX_VCPUS);
+const _: () = assert!(rtvisor_vdev::vgic::NR_IRQS == aarch64::VGIC_INTIDS);
+const _: () = assert!(rtvisor_arch_aarch64::gic::MAINTENANCE_INTID == aarch64::MAINTENANCE_INTID);
+const _: () = assert!(rtvisor_arch_aarch64::gic::HYP_TIMER_INTID == aarch64::HYP_TIMER_INTID);
+const _: () = assert!(rtvisor_arch_aarch64::gic::SGI_KICK == aarch64::SGI_KICK);
+const _: () = assert!(rtvisor_arch_aarch64::gic::SGI_HALT == aarch64::SGI_HALT);

@@ -23,7 +23,7 @@ use rtvisor_vdev::vgic::{Lr, LrState, Notify};
 use rtvisor_vdev::Width;
 
 /// The EL1 virtual timer's INTID.
-pub const VTIMER: u32 = 27;
+pub const VTIMER: u32 = rtvisor_config::contract::aarch64::VTIMER_INTID;
 /// Most list registers the architecture allows.
 const MAX_LRS: usize = 16;
 

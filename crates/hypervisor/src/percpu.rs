@@ -4,8 +4,9 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// Most physical CPUs supported.
-pub const MAX_CPUS: usize = 8;
+/// Most physical CPUs supported (the machine contract's limit; the linker script
+/// reserves a stack for each).
+pub const MAX_CPUS: usize = rtvisor_config::contract::MAX_CPUS;
 
 /// One CPU.
 #[derive(Debug)]

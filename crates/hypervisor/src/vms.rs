@@ -4,7 +4,7 @@ use crate::config::{CONFIG, MAX_VMS};
 use crate::percpu::CPUS;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_addr::Ipa;
-use rtvisor_config::guest;
+use rtvisor_config::contract::aarch64::EMULATED;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
@@ -12,7 +12,7 @@ use rtvisor_core::mmio::{DeviceKind, Region};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::pl061::Pl061;
-use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
+use rtvisor_vdev::vgic::VGic;
 
 /// One VM's run-time state.
 #[derive(Debug)]
@@ -59,44 +59,17 @@ pub fn vm_down() {
     }
 }
 
-/// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).
-pub const VGICD_BASE: Ipa = Ipa::new(guest::VGIC_DIST_IPA);
-/// Guest-physical base of the emulated redistributors, one 128 KiB frame per vCPU.
-pub const VGICR_BASE: Ipa = Ipa::new(guest::VGIC_REDIST_IPA);
-/// Guest-physical base of the doorbell page.
-pub const DOORBELL_BASE: Ipa = Ipa::new(guest::DOORBELL_IPA);
-/// Guest-physical base of the doorbell GPIO.
-pub const DOORBELL_GPIO_BASE: Ipa = Ipa::new(guest::DOORBELL_GPIO_IPA);
-
-/// The emulated regions of a VM, sorted by base.
-pub fn regions(cfg: &VmConfig) -> [Region; 5] {
-    [
-        Region {
-            base: VGICD_BASE,
-            size: GICD_SIZE,
-            kind: DeviceKind::GicDist,
+/// The emulated regions of a VM, sorted by base: the machine contract's table, with
+/// one redistributor frame per vCPU and the PL011 where the VM's table puts it.
+pub fn regions(cfg: &VmConfig) -> [Region; EMULATED.len()] {
+    EMULATED.map(|d| Region {
+        base: match d.kind {
+            DeviceKind::Pl011 => cfg.uart,
+            _ => Ipa::new(d.ipa),
         },
-        Region {
-            base: VGICR_BASE,
-            size: GICR_FRAME_SIZE * cfg.cpus.len() as u64,
-            kind: DeviceKind::GicRedist,
-        },
-        Region {
-            base: cfg.uart,
-            size: 0x1000,
-            kind: DeviceKind::Pl011,
-        },
-        Region {
-            base: DOORBELL_BASE,
-            size: 0x1000,
-            kind: DeviceKind::Doorbell,
-        },
-        Region {
-            base: DOORBELL_GPIO_BASE,
-            size: 0x1000,
-            kind: DeviceKind::DoorbellGpio,
-        },
-    ]
+        size: d.size_for(cfg.cpus.len()),
+        kind: d.kind,
+    })
 }
 
 /// VMID of VM `id` (0 is never used for a guest).

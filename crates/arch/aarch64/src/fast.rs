@@ -3,10 +3,10 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// CPUs the fast-path tables cover.
-pub const MAX_CPUS: usize = 8;
+/// CPUs the fast-path tables cover (the machine contract's limit).
+pub const MAX_CPUS: usize = rtvisor_config::contract::MAX_CPUS;
 /// The EL1 virtual timer's INTID.
-pub const VTIMER_INTID: u32 = 27;
+pub const VTIMER_INTID: u32 = rtvisor_config::contract::aarch64::VTIMER_INTID;
 
 /// Per CPU: the list-register value that delivers the forwarded virtual timer to the
 /// vCPU running there, or 0 when the fast path is off (direct mode, idle CPU).

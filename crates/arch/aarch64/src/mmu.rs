@@ -8,9 +8,13 @@ use rtvisor_addr::Hpa;
 const TCR_EL2: u64 = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31);
 /// SCTLR_EL2: RES1 bits, M, C, SA, I, WXN.
 const SCTLR_EL2: u64 = 0x30c5_0830 | 1 | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 19);
-/// VTCR_EL2: 39-bit IPA (T0SZ 25), walk from level 1 (SL0 1), write-back inner-shareable
-/// walks, 4 KiB granule, 40-bit PA, RES1 bit 31.
-pub const VTCR_EL2: u64 = 25 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 31);
+/// VTCR_EL2: the machine contract's IPA size (39 bits: T0SZ 25), walk from level 1 (SL0
+/// 1), write-back inner-shareable walks, 4 KiB granule, 40-bit PA, RES1 bit 31.
+pub const VTCR_EL2: u64 =
+    VTCR_T0SZ | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 31);
+const VTCR_T0SZ: u64 = 64 - rtvisor_config::contract::aarch64::IPA_BITS as u64;
+// A level-1 start (SL0 = 1) with 4 KiB pages covers IPA sizes of 31 to 39 bits.
+const _: () = assert!(VTCR_T0SZ >= 25 && VTCR_T0SZ <= 33);
 
 /// Turns the EL2 MMU on with the identity tables at `root`.
 ///

@@ -34,46 +34,30 @@
 //!                text_offset; the initrd after the image, 4 KiB aligned
 //! ```
 
-use crate::diag::Diagnostic;
+use crate::diag::{has_errors, Diagnostic};
 use crate::dtgen;
 use crate::fingerprint::{fnv1a64_extend, FNV1A64_INIT};
 use crate::load::Inputs;
-use crate::plan::{HypervisorPlan, Plan, UartPlan, VmPlan};
-use crate::schema::{BoardFile, LogLevelSpec, ScenarioFile};
+use crate::plan::{Plan, VmPlan};
 use crate::size::{align_up, human, overlaps, within, MIB};
-use crate::tables::{LogLevel, MemRegion};
-use rtvisor_addr::Hpa;
 use std::path::PathBuf;
 
+mod hv;
 mod shared;
 mod vm;
+pub(crate) use hv::hv_region;
+pub use hv::image_estimate;
 use vm::place_vm;
 
-pub use shared::{SHM_WINDOW_END, SHM_WINDOW_IPA};
+/// The guest-physical map is the machine contract's (aarch64).
+pub use crate::contract::aarch64::*;
+pub use crate::contract::MAX_SHARED_REGIONS;
 
-pub use crate::guest::*;
-
-/// Guest-physical addresses stage-2 translates: 39 bits (VTCR_EL2.T0SZ = 25).
-pub const IPA_LIMIT: u64 = 1 << 39;
-/// The largest device tree that fits at the start of RAM before a raw image.
-pub const DTB_MAX: u64 = 0x1_0000;
 const BLOCK: u64 = 2 * MIB;
-const HV_OFFSET: u64 = 2 * MIB;
-const HV_DEFAULT_SIZE: u64 = 32 * MIB;
 
-/// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
-pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
-    let bank = board.ram.first()?;
-    let size = s
-        .hypervisor
-        .memory
-        .as_ref()
-        .map_or(HV_DEFAULT_SIZE, |m| m.size.get_ref().0);
-    Some((bank.base.get_ref().checked_add(HV_OFFSET)?, size))
-}
-
-/// Places every VM. Rules already reported by `validate` are skipped silently here;
-/// the plan comes back only when nothing at all was wrong.
+/// Places every VM and shared region. Rules already reported by `validate` are
+/// skipped silently here; the plan (without device trees yet, see [`finish`]) comes
+/// back only when nothing at all was wrong.
 pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let Some(hv) = hv_region(&inp.board, &inp.scenario) else {
@@ -103,13 +87,13 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
             None => complete = false,
         }
     }
-    if !complete || !out.is_empty() {
+    if !complete || has_errors(&out) {
         return (None, out);
     }
     let Some(shared) = shared::place(inp, &banks, &mut taken, &mut vms, &mut out) else {
         return (None, out);
     };
-    let Some(hypervisor) = hypervisor(inp, hv) else {
+    let Some(hypervisor) = hv::hypervisor(inp, hv) else {
         return (None, out); // an unknown console is reported by validate
     };
     let (fingerprint, inputs) = fingerprint(inp, &vms);
@@ -120,7 +104,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         &t.virtual_intid,
         &t.hyp_intid,
     ];
-    let mut plan = Plan {
+    let plan = Plan {
         scenario: inp.scenario_src.path.clone(),
         board: inp.board_src.path.clone(),
         board_name: inp.board.name.get_ref().clone(),
@@ -130,15 +114,29 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         shared,
         fingerprint,
         inputs,
+        warnings: Vec::new(),
     };
+    if has_errors(&out) {
+        (None, out)
+    } else {
+        (Some(plan), out)
+    }
+}
+
+/// The last step, on a plan from a scenario without errors: each VM's device tree,
+/// then the check that the hypervisor image (which embeds them) fits its memory.
+pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) -> Option<Plan> {
     for i in 0..plan.vms.len() {
         let dtb = dtgen::generate(&plan, &plan.vms[i]);
         let vm = &mut plan.vms[i];
         match dtb {
             Ok(dtb) => vm.dtb = dtb,
             Err(e) => {
+                // Validation refuses every input the generator cannot write.
                 let msg = format!("cannot build the device tree of VM `{}`: {e}", vm.name);
-                out.push(at_name(inp, i, msg));
+                let hint = "this is a bug in rtvisor-config: please report it with this \
+                            scenario and board";
+                out.push(at_name(inp, i, msg, hint));
             }
         }
         let room = if vm.dtb_ipa == vm.ram.ipa {
@@ -153,51 +151,16 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
                 human(vm.dtb.len() as u64),
                 human(room)
             );
-            out.push(at_name(inp, i, msg));
+            out.push(at_name(
+                inp,
+                i,
+                msg,
+                "shorten `bootargs` or pass fewer devices",
+            ));
         }
     }
-    if out.is_empty() {
-        (Some(plan), out)
-    } else {
-        (None, out)
-    }
-}
-
-fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> {
-    let name = inp.scenario.hypervisor.console.get_ref();
-    let uart = inp.board.uart.iter().find(|u| u.name.get_ref() == name)?;
-    Some(HypervisorPlan {
-        memory: MemRegion {
-            base: Hpa::new(base),
-            size,
-        },
-        log_level: match inp.scenario.hypervisor.log_level {
-            LogLevelSpec::Error => LogLevel::Error,
-            LogLevelSpec::Warn => LogLevel::Warn,
-            LogLevelSpec::Info => LogLevel::Info,
-            LogLevelSpec::Debug => LogLevel::Debug,
-        },
-        console: UartPlan {
-            name: name.clone(),
-            base: Hpa::new(*uart.base.get_ref()),
-            size: uart.size.get_ref().0,
-            irq: *uart.irq.get_ref(),
-        },
-        board_cpus: inp.board.cpu.len() as u32,
-        board_mpidrs: inp.board.cpu.iter().map(|c| *c.mpidr.get_ref()).collect(),
-        console_input: inp
-            .scenario
-            .hypervisor
-            .console_input
-            .as_ref()
-            .and_then(|name| {
-                inp.scenario
-                    .vm
-                    .iter()
-                    .position(|v| v.name.get_ref() == name.get_ref())
-            }),
-        semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
-    })
+    hv::image_fits(inp, &plan, out);
+    (!has_errors(out)).then_some(plan)
 }
 
 /// FNV-1a 64 over scenario, board, then each VM's kernel and initrd blobs (see
@@ -215,10 +178,9 @@ fn fingerprint(inp: &Inputs, vms: &[VmPlan]) -> (u64, Vec<PathBuf>) {
     (fp, inputs)
 }
 
-fn at_name(inp: &Inputs, i: usize, msg: String) -> Diagnostic {
-    let hint = "shorten `bootargs` or pass fewer devices".to_owned();
+fn at_name(inp: &Inputs, i: usize, msg: String, hint: &str) -> Diagnostic {
     inp.scenario_src
-        .diag(inp.scenario.vm[i].name.span(), msg, hint)
+        .diag(inp.scenario.vm[i].name.span(), msg, hint.to_owned())
 }
 
 /// First fit: the lowest `align` aligned gap of `size` bytes in `banks`.

@@ -7,18 +7,13 @@
 //! stage-2 can use block mappings), 4 KiB otherwise.
 
 use super::vm::emulated;
-use super::{first_fit, BLOCK};
+use super::{first_fit, BLOCK, SHM_WINDOW_END, SHM_WINDOW_IPA};
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::plan::{SharedMapPlan, SharedRegionPlan, VmPlan};
 use crate::schema::{AccessSpec, PeerSpec, SharedMemorySpec};
 use crate::size::{hex, human, overlaps, range, PAGE};
 use rtvisor_addr::{Hpa, Ipa};
-
-/// Start of the per-VM guest-physical window for shared memory without an `ipa`.
-pub const SHM_WINDOW_IPA: u64 = 0x1000_0000;
-/// End (exclusive) of that window: guest RAM starts here.
-pub const SHM_WINDOW_END: u64 = 0x4000_0000;
 
 fn align_of(size: u64) -> u64 {
     if size.is_multiple_of(BLOCK) {
@@ -140,10 +135,7 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
     if mine.is_empty() {
         return true;
     }
-    let mut used: Vec<(String, u64, u64)> = emulated(vm.cpus.len() as u64)
-        .iter()
-        .map(|&(what, b, s)| (what.to_owned(), b, s))
-        .collect();
+    let mut used: Vec<(String, u64, u64)> = emulated(vm.cpus.len() as u64);
     used.push(("its RAM".to_owned(), vm.ram.ipa.raw(), vm.ram.size));
     for d in &vm.devices {
         let what = format!("device `{}`", d.name);

@@ -1,13 +1,12 @@
 //! Placing one VM: its host RAM, its images, its devices, and the checks on its
 //! guest-physical map.
 
-use super::{first_fit, BLOCK, DTB_MAX, GUEST_RAM_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE};
-use super::{VGIC_REDIST_FRAME, VGIC_REDIST_IPA, VUART_IPA};
+use super::{first_fit, BLOCK, DTB_MAX, EMULATED, GUEST_RAM_IPA, IPA_LIMIT, VUART_IPA};
 use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
 use crate::plan::{DevicePlan, ImagePlan, VmPlan};
-use crate::schema::{KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec};
+use crate::schema::{FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
 use crate::tables::{DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
@@ -49,6 +48,14 @@ pub(super) fn place_vm(
         return None; // reported by validate
     }
     let ipa = if mem.identity { hpa } else { GUEST_RAM_IPA };
+    if mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
+        // Placed automatically in a high bank (a fixed base is reported by validate).
+        let span = mem.size.span();
+        out.push(crate::validate::limits::beyond_ipa(
+            inp, vm, ipa, size, span,
+        ));
+        return None;
+    }
     let kernel_spec = &vm.kernel;
     let kernel_path = src.resolve(kernel_spec.path.get_ref());
     // A missing file, or one that is not a regular file (a directory, /dev/zero), is
@@ -67,6 +74,11 @@ pub(super) fn place_vm(
             return None;
         }
     };
+    if format == FormatSpec::Raw {
+        if let Some(w) = link_address(inp, vm, &kernel_path, placed.load, (ipa, size)) {
+            out.push(w);
+        }
+    }
     let ram_end = ipa.checked_add(size)?;
     let claims_start = placed.load < ipa + DTB_MAX;
     let dtb_ipa = if claims_start { ram_end - BLOCK } else { ipa };
@@ -165,6 +177,54 @@ pub(super) fn place_vm(
     })
 }
 
+/// A raw binary runs only where it was linked, and the file does not say where that
+/// is. When the ELF it was made from lies beside it (`k.elf` next to `k.bin`, as
+/// `cargo xtask build` leaves the guests), the link address is known: a warning when
+/// the image is loaded elsewhere (typically an identity-mapped VM, whose RAM is at
+/// its host address, not at 0x4000_0000).
+fn link_address(
+    inp: &Inputs,
+    vm: &VmSpec,
+    path: &std::path::Path,
+    load: u64,
+    (ram, ram_size): (u64, u64),
+) -> Option<Diagnostic> {
+    let elf_path = path.with_extension("elf");
+    if elf_path == path || !elf_path.is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(&elf_path).ok()?;
+    let elf = crate::elf::parse(&bytes).ok()?;
+    let linked = elf.low();
+    if elf.segments.is_empty() || linked == load {
+        return None;
+    }
+    let spec = &vm.kernel.path;
+    let elf_name = elf_path.file_name()?.to_string_lossy();
+    let msg = format!(
+        "raw image `{}` of VM `{}` is loaded at IPA {}, but `{elf_name}` beside it is linked \
+         at {}",
+        spec.get_ref(),
+        vm.name.get_ref(),
+        hex(load),
+        hex(linked)
+    );
+    let ram_note = match vm.memory.identity {
+        true => "identity-mapped at",
+        false => "at",
+    };
+    let fix = if within(linked, elf.high() - linked, ram, ram_size) {
+        format!("use the ELF instead: path = \"{elf_name}\", format = \"elf\"")
+    } else {
+        format!("link the guest for {}", hex(load))
+    };
+    let hint = format!(
+        "a raw binary runs only where it was linked, and this VM's RAM is {ram_note} {}; {fix}",
+        range(ram, ram_size)
+    );
+    Some(inp.scenario_src.warn(spec.span(), msg, hint))
+}
+
 /// The VM's devices that exist on the board, with the span that names each.
 fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
     vm.devices
@@ -197,23 +257,13 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
         .collect()
 }
 
-/// The emulated devices in a VM's guest-physical map: (what, base, size).
-pub(super) fn emulated(ncpu: u64) -> [(&'static str, u64, u64); 5] {
-    [
-        (
-            "the emulated GIC distributor",
-            VGIC_DIST_IPA,
-            VGIC_DIST_SIZE,
-        ),
-        (
-            "the emulated GIC redistributors",
-            VGIC_REDIST_IPA,
-            VGIC_REDIST_FRAME * ncpu.max(1),
-        ),
-        ("the emulated PL011", VUART_IPA, PAGE),
-        ("the doorbell page", super::DOORBELL_IPA, PAGE),
-        ("the doorbell GPIO", super::DOORBELL_GPIO_IPA, PAGE),
-    ]
+/// The emulated devices in a VM's guest-physical map (the contract's table): (what,
+/// base, size).
+pub(super) fn emulated(ncpu: u64) -> Vec<(String, u64, u64)> {
+    EMULATED
+        .iter()
+        .map(|d| (format!("the {}", d.name), d.ipa, d.size_for(ncpu as usize)))
+        .collect()
 }
 
 /// A VM's guest-physical map must not put two things at one address.
@@ -228,7 +278,8 @@ fn ipa_clashes(
     let n = vm.name.get_ref();
     let fixed = emulated(vm.cpus.get_ref().len() as u64);
     let mem = &vm.memory;
-    for (what, b, s) in fixed {
+    for (what, b, s) in &fixed {
+        let (b, s) = (*b, *s);
         if overlaps(ipa, size, b, s) {
             let msg = format!(
                 "RAM of VM `{n}` at IPA {} overlaps {what} at {}",
@@ -243,20 +294,16 @@ fn ipa_clashes(
             ));
         }
     }
+    let mut taken = fixed;
+    taken.push(("its RAM".to_owned(), ipa, size));
     for (d, span) in devs {
         let (db, ds) = (d.page_base.raw(), d.page_size);
-        let ram = ("its RAM", ipa, size);
-        if let Some((what, b, _)) = fixed
-            .iter()
-            .copied()
-            .chain([ram])
-            .find(|&(_, b, s)| overlaps(db, ds, b, s))
-        {
+        if let Some((what, b, _)) = taken.iter().find(|&&(_, b, s)| overlaps(db, ds, b, s)) {
             let msg = format!(
                 "device `{}` of VM `{n}` (IPA {}) overlaps {what} at {}",
                 d.name,
                 range(db, ds),
-                hex(b)
+                hex(*b)
             );
             let hint = "devices are mapped at their host addresses; this one cannot be passed through to this VM".to_owned();
             out.push(inp.scenario_src.diag(span.clone(), msg, hint));

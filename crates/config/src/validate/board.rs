@@ -1,10 +1,14 @@
 //! Rules a board file must satisfy on its own.
 
+use crate::contract::aarch64::{HV_OFFSET, HYP_TIMER_INTID, MAINTENANCE_INTID, VTIMER_INTID};
+use crate::contract::{MAX_CPUS, MAX_RAM_BANKS};
 use crate::diag::{Diagnostic, Source};
 use crate::schema::BoardFile;
 use crate::size::{hex, human, overlaps, range};
 use std::collections::BTreeMap;
-use std::ops::Range;
+
+/// Where the limits are set.
+const RAISE: &str = "crates/config/src/contract/mod.rs";
 
 /// Every board rule.
 pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
@@ -17,6 +21,17 @@ pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
             format!("board `{name}` declares no CPU"),
             hint,
         ));
+    }
+    if let Some(extra) = b.cpu.get(MAX_CPUS) {
+        let msg = format!(
+            "board `{name}` has {} CPUs; rtvisor drives at most {MAX_CPUS}",
+            b.cpu.len()
+        );
+        let hint = format!(
+            "a machine with more CPUs does not boot this build (its device tree lists them \
+             all); MAX_CPUS in {RAISE} sets the limit"
+        );
+        out.push(src.diag(extra.mpidr.span(), msg, hint));
     }
     let mut mpidrs = BTreeMap::new();
     for cpu in &b.cpu {
@@ -33,7 +48,7 @@ pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     ram(src, b, &mut out);
     gic(src, b, &mut out);
     timer(src, b, &mut out);
-    mmio(src, b, &mut out);
+    super::mmio::rules(src, b, &mut out);
     out
 }
 
@@ -45,6 +60,34 @@ fn ram(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             format!("board `{}` declares no RAM", b.name.get_ref()),
             hint,
         ));
+    }
+    if let Some(extra) = b.ram.get(MAX_RAM_BANKS) {
+        let msg = format!(
+            "board `{}` has {} RAM banks; rtvisor reads at most {MAX_RAM_BANKS}",
+            b.name.get_ref(),
+            b.ram.len()
+        );
+        let hint = format!(
+            "a machine with more memory ranges does not boot this build; merge adjacent \
+             banks, or raise MAX_RAM_BANKS in {RAISE}"
+        );
+        out.push(src.diag(extra.base.span(), msg, hint));
+    }
+    if let Some(first) = b.ram.first() {
+        let base = *first.base.get_ref();
+        if !base.is_multiple_of(HV_OFFSET) {
+            let msg = format!(
+                "the first RAM bank starts at {}, which is not 2 MiB aligned",
+                hex(base)
+            );
+            let hint = format!(
+                "the hypervisor is loaded {} above the 2 MiB aligned start of the first \
+                 bank (arm64 Image booting) and linked there; list first a bank that \
+                 starts on a 2 MiB boundary",
+                human(HV_OFFSET)
+            );
+            out.push(src.diag(first.base.span(), msg, hint));
+        }
     }
     for (i, bank) in b.ram.iter().enumerate() {
         let (base, size) = (*bank.base.get_ref(), bank.size.get_ref().0);
@@ -118,98 +161,44 @@ fn timer(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
         ("virtual", &t.virtual_intid),
         ("hypervisor", &t.hyp_intid),
     ];
-    for (which, intid) in all {
+    for (k, (which, intid)) in all.iter().enumerate() {
         let i = *intid.get_ref();
         if !(16..32).contains(&i) {
             let msg = format!("{which} timer INTID {i} is not a PPI (16 to 31)");
             let hint = "INTID = 16 + PPI number; QEMU virt uses 29, 30, 27 and 26".to_owned();
             out.push(src.diag(intid.span(), msg, hint));
+            continue;
+        }
+        if let Some((other, _)) = all[..k].iter().find(|(_, o)| *o.get_ref() == i) {
+            let msg = format!("{which} timer INTID {i} is also the {other} timer's");
+            let hint = "each timer has its own PPI; QEMU virt uses 29, 30, 27 and 26".to_owned();
+            out.push(src.diag(intid.span(), msg, hint));
+        } else if i == MAINTENANCE_INTID {
+            let msg = format!("{which} timer INTID {i} is the GIC maintenance interrupt");
+            let hint = "the hypervisor uses PPI 9 (INTID 25) for the GIC's maintenance \
+                        interrupt, as the Arm BSA does; check the board's device tree"
+                .to_owned();
+            out.push(src.diag(intid.span(), msg, hint));
         }
     }
-}
-
-/// An MMIO window of the board: a UART or a device.
-struct Window<'a> {
-    name: &'a str,
-    name_span: Range<usize>,
-    base: u64,
-    size: u64,
-    size_span: Range<usize>,
-    irqs: Vec<(u32, Range<usize>)>,
-}
-
-fn mmio(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
-    let uarts = b.uart.iter().map(|u| Window {
-        name: u.name.get_ref(),
-        name_span: u.name.span(),
-        base: *u.base.get_ref(),
-        size: u.size.get_ref().0,
-        size_span: u.size.span(),
-        irqs: vec![(*u.irq.get_ref(), u.irq.span())],
-    });
-    let devices = b.device.iter().map(|d| Window {
-        name: d.name.get_ref(),
-        name_span: d.name.span(),
-        base: *d.base.get_ref(),
-        size: d.size.get_ref().0,
-        size_span: d.size.span(),
-        irqs: d.irqs.iter().map(|i| (*i.get_ref(), i.span())).collect(),
-    });
-    let all: Vec<Window> = uarts.chain(devices).collect();
-    for (i, w) in all.iter().enumerate() {
-        if let Some(first) = all[..i].iter().find(|o| o.name == w.name) {
-            let (line, _) = src.line_col(first.name_span.start);
+    // The hypervisor drives these two itself, at the INTIDs the Arm BSA gives them.
+    for (which, key, intid, want) in [
+        ("virtual", "virtual-intid", &t.virtual_intid, VTIMER_INTID),
+        ("hypervisor", "hyp-intid", &t.hyp_intid, HYP_TIMER_INTID),
+    ] {
+        let i = *intid.get_ref();
+        if i != want && (16..32).contains(&i) {
             let msg = format!(
-                "`{}` is declared twice on board `{}`",
-                w.name,
-                b.name.get_ref()
+                "{which} timer INTID {i} is not INTID {want}, the one the hypervisor drives"
             );
-            let hint = format!("UART and device names must be unique; the first is at line {line}");
-            out.push(src.diag(w.name_span.clone(), msg, hint));
-        }
-        if w.size == 0 {
-            let hint = "give the size of its register window, e.g. size = 0x1000".to_owned();
-            out.push(src.diag(
-                w.size_span.clone(),
-                format!("`{}` has size zero", w.name),
-                hint,
-            ));
-        }
-        if let Some(o) = all[..i]
-            .iter()
-            .find(|o| overlaps(w.base, w.size, o.base, o.size))
-        {
-            let msg = format!(
-                "`{}` ({}) overlaps `{}` ({})",
-                w.name,
-                range(w.base, w.size),
-                o.name,
-                range(o.base, o.size)
-            );
-            out.push(src.diag(
-                w.name_span.clone(),
-                msg,
-                "fix the base or size of one of them".into(),
-            ));
-        }
-        if let Some(bank) = b
-            .ram
-            .iter()
-            .find(|r| overlaps(w.base, w.size, *r.base.get_ref(), r.size.get_ref().0))
-        {
-            let msg = format!("`{}` ({}) overlaps RAM", w.name, range(w.base, w.size));
             let hint = format!(
-                "RAM bank: {}",
-                range(*bank.base.get_ref(), bank.size.get_ref().0)
+                "rtvisor uses INTID {want} (PPI {}) for the {which} timer, as the Arm BSA \
+                 assigns it: write `{key} = {want}` if the board's device tree agrees; \
+                 otherwise this build cannot drive the board (the INTID is set in \
+                 crates/config/src/contract/aarch64.rs)",
+                want - 16
             );
-            out.push(src.diag(w.name_span.clone(), msg, hint));
-        }
-        for (irq, span) in &w.irqs {
-            if !(32..1020).contains(irq) {
-                let msg = format!("INTID {irq} of `{}` is not an SPI (32 to 1019)", w.name);
-                let hint = "device interrupts are SPIs: INTID = 32 + SPI number".to_owned();
-                out.push(src.diag(span.clone(), msg, hint));
-            }
+            out.push(src.diag(intid.span(), msg, hint));
         }
     }
 }

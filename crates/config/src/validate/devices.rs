@@ -1,5 +1,6 @@
 //! Rules on passed-through devices: they exist, belong to one VM, share no 4 KiB page
-//! or interrupt with another VM's device, and DMA only into identity-mapped RAM.
+//! with another VM's device, and DMA only into identity-mapped RAM. (No two board
+//! devices share an INTID: a board rule, see `mmio`.)
 
 use crate::diag::{closest, Diagnostic};
 use crate::load::Inputs;
@@ -70,19 +71,6 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                                 give them to the same VM or use devices in other pages"
                         .to_owned();
                     out.push(src.diag(at.clone(), msg, hint));
-                }
-                for irq in dev.irqs.iter().map(|i| *i.get_ref()) {
-                    if other.dev.irqs.iter().any(|i| *i.get_ref() == irq) {
-                        let msg = format!(
-                            "interrupt {irq} of device `{d}` (VM `{n}`) is also raised by device `{}` (VM `{}`)",
-                            other.dev.name.get_ref(),
-                            other.vm
-                        );
-                        let hint =
-                            "an interrupt line belongs to one VM; give both devices to the same VM"
-                                .to_owned();
-                        out.push(src.diag(at.clone(), msg, hint));
-                    }
                 }
             }
             used.push(Use { vm: n, dev });

@@ -1,25 +1,38 @@
 //! Semantic rules, each reporting every violation with its location and a fix.
 //!
-//! - `board`: the board file on its own (CPUs, RAM, GIC, timer, MMIO windows, INTIDs).
+//! - `board`: the board file on its own (CPUs, RAM, GIC, timer).
+//! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
+//! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
+//! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
+//!   guest-physical space, the emulated GIC's INTIDs).
 
 mod board;
 mod devices;
+pub(crate) mod limits;
+mod mmio;
 mod qemu;
 mod shared;
+mod strings;
 mod vms;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Source};
 use crate::load::Inputs;
+use crate::schema::BoardFile;
 
-pub(crate) use board::rules as board_rules;
+/// The board file's rules (also for `check_board`).
+pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
+    let mut out = board::rules(src, b);
+    strings::board(src, b, &mut out);
+    out
+}
 
 /// The board file's rules.
 pub(crate) fn board(inputs: &Inputs) -> Vec<Diagnostic> {
-    board::rules(&inputs.board_src, &inputs.board)
+    board_rules(&inputs.board_src, &inputs.board)
 }
 
 /// The scenario file's rules, against its board.
@@ -32,6 +45,9 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::console_input(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
+    limits::rules(inputs, &mut out);
+    mmio::scenario_rules(inputs, &mut out);
+    strings::scenario(inputs, &mut out);
     shared::rules(inputs, &mut out);
     qemu::rules(inputs, &mut out);
     out

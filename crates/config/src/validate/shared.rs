@@ -7,7 +7,7 @@ use crate::diag::{closest, Diagnostic};
 use crate::layout::{doorbell_intid, hv_region, DOORBELL_GPIO_INTID, DOORBELL_TOP_INTID};
 use crate::layout::{IPA_LIMIT, MAX_SHARED_REGIONS};
 use crate::load::Inputs;
-use crate::schema::{AccessSpec, SharedMemorySpec};
+use crate::schema::{AccessSpec, ModeSpec, SharedMemorySpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
 use std::collections::HashMap;
 
@@ -44,6 +44,7 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
         return;
     }
     let doorbell = doorbell_intid(i);
+    physical_doorbell(inp, r, doorbell, out);
     for p in r.peers.get_ref() {
         let Some(vm) = inp
             .scenario
@@ -73,6 +74,45 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
                     "region k rings INTID {DOORBELL_TOP_INTID} - k, and the doorbell GPIO uses INTID {DOORBELL_GPIO_INTID}, in every peer; move `{n}` in the list or give the device to another VM"
                 );
                 out.push(src.diag(p.vm.span(), msg, hint));
+            }
+        }
+    }
+}
+
+/// A direct-mode peer receives the doorbell as a physical SPI: then no VM at all may
+/// own a device on that INTID (in virtual mode it is only each peer's virtual one).
+fn physical_doorbell(inp: &Inputs, r: &SharedMemorySpec, doorbell: u32, out: &mut Vec<Diagnostic>) {
+    let vms = &inp.scenario.vm;
+    let direct = r.peers.get_ref().iter().find_map(|p| {
+        vms.iter().find(|v| {
+            v.name.get_ref() == p.vm.get_ref()
+                && v.interrupt_mode
+                    .as_ref()
+                    .is_some_and(|m| *m.get_ref() == ModeSpec::Direct)
+        })
+    });
+    let Some(direct) = direct else { return };
+    let peer = |vm: &str| r.peers.get_ref().iter().any(|p| p.vm.get_ref() == vm);
+    for vm in vms.iter().filter(|v| !peer(v.name.get_ref())) {
+        for d in &vm.devices {
+            let raises = inp.board.device.iter().any(|b| {
+                b.name.get_ref() == d.get_ref() && b.irqs.iter().any(|q| *q.get_ref() == doorbell)
+            });
+            if raises {
+                let msg = format!(
+                    "device `{}` of VM `{}` raises INTID {doorbell}, the doorbell of shared \
+                     memory `{}`, a physical SPI of direct-mode VM `{}`",
+                    d.get_ref(),
+                    vm.name.get_ref(),
+                    r.name.get_ref(),
+                    direct.name.get_ref()
+                );
+                let hint = format!(
+                    "region k rings INTID {DOORBELL_TOP_INTID} - k, physically for a direct-mode \
+                     peer; move `{}` in the [[shared-memory]] list or use another device",
+                    r.name.get_ref()
+                );
+                out.push(inp.scenario_src.diag(d.span(), msg, hint));
             }
         }
     }

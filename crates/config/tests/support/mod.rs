@@ -4,6 +4,7 @@
 
 pub mod dtdump;
 
+use rtvisor_config::Severity;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -86,6 +87,23 @@ pub fn fake_linux_image(text_offset: u64, image_size: u64, len: usize) -> Vec<u8
     f
 }
 
+/// An ELF64 with one 16-byte segment at `paddr`, entered at `entry`.
+pub fn fake_elf(paddr: u64, entry: u64) -> Vec<u8> {
+    let mut f = vec![0u8; 64 + 56];
+    f[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    f[0x12..0x14].copy_from_slice(&183u16.to_le_bytes());
+    f[0x18..0x20].copy_from_slice(&entry.to_le_bytes());
+    f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+    f[64..68].copy_from_slice(&1u32.to_le_bytes());
+    for (k, v) in [120u64, paddr, paddr, 16, 16].iter().enumerate() {
+        f[72 + 8 * k..80 + 8 * k].copy_from_slice(&v.to_le_bytes());
+    }
+    f.extend_from_slice(&[0xaa; 16]);
+    f
+}
+
 /// Whether goldens should be rewritten instead of compared.
 pub fn bless() -> bool {
     std::env::var_os("RTVISOR_BLESS").is_some_and(|v| v == "1")
@@ -139,25 +157,34 @@ pub type Flat = (String, usize, usize, String, String);
 /// Every error `check` reports for `scenario` (written as `s.toml` in `t`), with the
 /// tree's path replaced by `$T`.
 pub fn errors(t: &Tree, scenario: &str) -> Vec<Flat> {
+    diagnostics(t, scenario, Severity::Error)
+}
+
+/// Every warning `check` reports for `scenario`, whether or not it also has errors.
+pub fn warnings(t: &Tree, scenario: &str) -> Vec<Flat> {
+    diagnostics(t, scenario, Severity::Warning)
+}
+
+fn diagnostics(t: &Tree, scenario: &str, severity: Severity) -> Vec<Flat> {
     let path = t.write("s.toml", scenario);
     let root = t.0.to_str().unwrap();
-    match rtvisor_config::check(&path) {
-        Ok(_) => Vec::new(),
-        Err(d) => {
-            d.0.into_iter()
-                .map(|d| {
-                    let file = d.file.file_name().unwrap().to_str().unwrap().to_owned();
-                    (
-                        file,
-                        d.line,
-                        d.column,
-                        d.message.replace(root, "$T"),
-                        d.hint.replace(root, "$T"),
-                    )
-                })
-                .collect()
-        }
-    }
+    let all = match rtvisor_config::check(&path) {
+        Ok(plan) => plan.warnings,
+        Err(d) => d.0,
+    };
+    all.into_iter()
+        .filter(|d| d.severity == severity)
+        .map(|d| {
+            let file = d.file.file_name().unwrap().to_str().unwrap().to_owned();
+            (
+                file,
+                d.line,
+                d.column,
+                d.message.replace(root, "$T"),
+                d.hint.replace(root, "$T"),
+            )
+        })
+        .collect()
 }
 
 /// The single error `check` reports for `scenario`.

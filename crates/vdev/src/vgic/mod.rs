@@ -57,18 +57,21 @@ pub use state::{IntidIter, IntidSet};
 pub use types::{Flush, HwError, HwLink, Lr, LrState, Notify};
 
 use crate::{MmioError, Width};
+use rtvisor_config::contract::aarch64 as contract;
 use state::{Bank, PerIrq};
 
-/// Largest number of vCPUs of one VM.
-pub const MAX_VCPUS: usize = 8;
-/// Number of INTIDs modelled: SGIs 0-15, PPIs 16-31, SPIs 32-127.
-pub const NR_IRQS: u32 = 128;
+/// Largest number of vCPUs of one VM (the machine contract's limit).
+pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
+/// Number of INTIDs modelled: SGIs 0-15, PPIs 16-31, SPIs 32-127 (the machine
+/// contract's `VGIC_INTIDS`: the validator refuses a device SPI beyond it in a
+/// virtual-mode VM).
+pub const NR_IRQS: u32 = contract::VGIC_INTIDS;
 /// First SPI.
 pub const FIRST_SPI: u32 = 32;
 /// Size of one redistributor (RD_base frame + SGI_base frame).
-pub const GICR_FRAME_SIZE: u64 = 0x2_0000;
+pub const GICR_FRAME_SIZE: u64 = contract::VGIC_REDIST_FRAME;
 /// Size of the distributor region.
-pub const GICD_SIZE: u64 = 0x1_0000;
+pub const GICD_SIZE: u64 = contract::VGIC_DIST_SIZE;
 
 /// Number of SPIs.
 const NR_SPIS: usize = (NR_IRQS - FIRST_SPI) as usize;

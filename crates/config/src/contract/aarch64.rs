@@ -1,0 +1,187 @@
+//! aarch64: the guest-physical machine every VM sees (QEMU-`virt` shaped; drawn in
+//! `layout`), the interrupts the hypervisor keeps for itself, and the layout of the
+//! hypervisor image.
+
+use super::{DeviceKind, MAX_CPUS};
+
+/// Guest RAM base unless identity-mapped.
+pub const GUEST_RAM_IPA: u64 = 0x4000_0000;
+/// Guest-physical address bits stage-2 translates (VTCR_EL2.T0SZ = 64 - this).
+pub const IPA_BITS: u32 = 39;
+/// First guest-physical address beyond stage-2.
+pub const IPA_LIMIT: u64 = 1 << IPA_BITS;
+
+/// vGIC distributor.
+pub const VGIC_DIST_IPA: u64 = 0x0800_0000;
+/// vGIC distributor size.
+pub const VGIC_DIST_SIZE: u64 = 0x1_0000;
+/// vGIC redistributors, one frame per vCPU.
+pub const VGIC_REDIST_IPA: u64 = 0x080a_0000;
+/// One redistributor frame (RD_base + SGI_base).
+pub const VGIC_REDIST_FRAME: u64 = 0x2_0000;
+/// INTIDs the emulated GIC models: SGIs 0-15, PPIs 16-31, SPIs 32-127. A device SPI
+/// at or above this cannot reach a virtual-mode VM.
+pub const VGIC_INTIDS: u32 = 128;
+/// Emulated PL011.
+pub const VUART_IPA: u64 = 0x0900_0000;
+/// The emulated PL011's interrupt: SPI 1, as on QEMU `virt`.
+pub const VUART_INTID: u32 = 33;
+/// The emulated doorbell page (one register: ring a shared-memory region's peers).
+pub const DOORBELL_IPA: u64 = 0x0901_0000;
+/// Doorbell INTID of shared-memory region 0 (an SPI); region k uses this minus k,
+/// in every peer. In direct mode these are physical SPIs.
+pub const DOORBELL_TOP_INTID: u32 = 127;
+/// The doorbell GPIO (an emulated PL061) of a virtual-mode VM with shared memory:
+/// ringing region k < 8 also toggles its line k, which Linux's stock `gpio-keys`
+/// turns into an input event user space can wait for.
+pub const DOORBELL_GPIO_IPA: u64 = 0x0902_0000;
+/// The doorbell GPIO's interrupt (an SPI, just below the doorbells).
+pub const DOORBELL_GPIO_INTID: u32 = 111;
+/// Regions with a doorbell GPIO line (the PL061 has 8).
+pub const DOORBELL_GPIO_LINES: usize = 8;
+/// Start of the per-VM guest-physical window for shared memory without an `ipa`.
+pub const SHM_WINDOW_IPA: u64 = 0x1000_0000;
+/// End (exclusive) of that window: guest RAM starts here.
+pub const SHM_WINDOW_END: u64 = GUEST_RAM_IPA;
+/// The largest device tree that fits at the start of RAM before a raw image.
+pub const DTB_MAX: u64 = 0x1_0000;
+
+/// The doorbell INTID of shared-memory region `index` (see [`DOORBELL_TOP_INTID`]).
+pub const fn doorbell_intid(index: usize) -> u32 {
+    DOORBELL_TOP_INTID.saturating_sub(index as u32)
+}
+
+/// One emulated device of every VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmulatedDevice {
+    /// What it is.
+    pub kind: DeviceKind,
+    /// Its name in messages ("the emulated PL011").
+    pub name: &'static str,
+    /// Guest-physical base.
+    pub ipa: u64,
+    /// Size in bytes (per vCPU when `per_vcpu`).
+    pub size: u64,
+    /// One `size` frame per vCPU.
+    pub per_vcpu: bool,
+    /// The interrupt it raises, if it has one of its own.
+    pub intid: Option<u32>,
+}
+
+impl EmulatedDevice {
+    /// Its size in a VM with `vcpus` vCPUs (at least one frame).
+    pub const fn size_for(&self, vcpus: usize) -> u64 {
+        match self.per_vcpu {
+            true => self.size * if vcpus == 0 { 1 } else { vcpus as u64 },
+            false => self.size,
+        }
+    }
+}
+
+/// Every VM's emulated devices, sorted by IPA (the hypervisor's MMIO dispatch table is
+/// built from this, in this order).
+pub const EMULATED: [EmulatedDevice; 5] = [
+    EmulatedDevice {
+        kind: DeviceKind::GicDist,
+        name: "emulated GIC distributor",
+        ipa: VGIC_DIST_IPA,
+        size: VGIC_DIST_SIZE,
+        per_vcpu: false,
+        intid: None,
+    },
+    EmulatedDevice {
+        kind: DeviceKind::GicRedist,
+        name: "emulated GIC redistributors",
+        ipa: VGIC_REDIST_IPA,
+        size: VGIC_REDIST_FRAME,
+        per_vcpu: true,
+        intid: None,
+    },
+    EmulatedDevice {
+        kind: DeviceKind::Pl011,
+        name: "emulated PL011",
+        ipa: VUART_IPA,
+        size: 0x1000,
+        per_vcpu: false,
+        intid: Some(VUART_INTID),
+    },
+    EmulatedDevice {
+        kind: DeviceKind::Doorbell,
+        name: "doorbell page",
+        ipa: DOORBELL_IPA,
+        size: 0x1000,
+        per_vcpu: false,
+        intid: None,
+    },
+    EmulatedDevice {
+        kind: DeviceKind::DoorbellGpio,
+        name: "doorbell GPIO",
+        ipa: DOORBELL_GPIO_IPA,
+        size: 0x1000,
+        per_vcpu: false,
+        intid: Some(DOORBELL_GPIO_INTID),
+    },
+];
+
+/// SGI the hypervisor sends to stop a CPU for good (Group 0).
+pub const SGI_HALT: u32 = 14;
+/// SGI the hypervisor sends to make a CPU look at its requests (Group 0).
+pub const SGI_KICK: u32 = 15;
+/// The GIC maintenance interrupt (PPI 9), the hypervisor's.
+pub const MAINTENANCE_INTID: u32 = 25;
+/// The EL2 physical timer (PPI 10): the hypervisor's watchdog clock. A board's
+/// `[timer] hyp-intid` must be this.
+pub const HYP_TIMER_INTID: u32 = 26;
+/// The EL1 virtual timer (PPI 11), forwarded to the vCPU with the HW bit. A board's
+/// `[timer] virtual-intid` must be this.
+pub const VTIMER_INTID: u32 = 27;
+
+/// The hypervisor image is loaded this far above the 2 MiB aligned start of the first
+/// RAM bank (its arm64 Image header's `text_offset`): the hypervisor's memory starts
+/// there.
+pub const HV_OFFSET: u64 = 0x20_0000;
+/// `[hypervisor] memory` when the scenario does not say.
+pub const HV_DEFAULT_MEMORY: u64 = 32 << 20;
+/// One CPU's stack.
+pub const HV_STACK_SIZE: u64 = 64 << 10;
+/// Stacks in the image: the boot stack and one per CPU.
+pub const HV_STACKS: u64 = MAX_CPUS as u64 + 1;
+/// The translation-table pool (stage-1 and every VM's stage-2).
+pub const HV_POOL_SIZE: u64 = 1 << 20;
+/// What the validator reserves for the hypervisor's own code and data (about 0.3 MiB
+/// today), next to the guest images it embeds; `rtvisor build` checks the real size.
+pub const HV_CODE_ALLOWANCE: u64 = 1 << 20;
+
+/// The hypervisor's memory needs beyond the guest images it embeds: code and data,
+/// stacks, translation tables.
+pub const fn hv_fixed_size() -> u64 {
+    HV_CODE_ALLOWANCE + HV_STACK_SIZE * HV_STACKS + HV_POOL_SIZE
+}
+
+// Every doorbell and the doorbell GPIO are SPIs the emulated GIC models, apart.
+const _: () = assert!(DOORBELL_TOP_INTID < VGIC_INTIDS);
+const _: () = assert!(
+    DOORBELL_GPIO_INTID < doorbell_intid(super::MAX_SHARED_REGIONS - 1)
+        && DOORBELL_GPIO_INTID >= 32
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulated_devices_are_sorted_and_disjoint() {
+        for w in EMULATED.windows(2) {
+            let end = w[0].ipa + w[0].size_for(super::super::MAX_VCPUS);
+            assert!(end <= w[1].ipa, "{} overlaps {}", w[0].name, w[1].name);
+        }
+        let last = &EMULATED[EMULATED.len() - 1];
+        assert!(last.ipa + last.size <= SHM_WINDOW_IPA);
+    }
+
+    #[test]
+    fn per_vcpu_devices_grow_with_the_vcpus() {
+        assert_eq!(EMULATED[0].size_for(3), VGIC_DIST_SIZE);
+        assert_eq!(EMULATED[1].size_for(3), 3 * VGIC_REDIST_FRAME);
+    }
+}

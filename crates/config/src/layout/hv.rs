@@ -1,0 +1,128 @@
+//! The hypervisor's own memory: where it goes (the first RAM bank + 2 MiB, where a
+//! boot loader puts the image), and whether the image fits there once it embeds every
+//! VM's kernel, initrd and device tree.
+
+use super::{HV_DEFAULT_MEMORY, HV_OFFSET};
+use crate::contract::aarch64::hv_fixed_size;
+use crate::diag::Diagnostic;
+use crate::load::Inputs;
+use crate::plan::{HypervisorPlan, Plan, UartPlan};
+use crate::schema::{BoardFile, LogLevelSpec, ScenarioFile};
+use crate::size::{align_up, human, MIB};
+use crate::tables::{LogLevel, MemRegion};
+use rtvisor_addr::Hpa;
+
+/// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
+/// `None` when the board has no usable first bank (empty, or running past the end of
+/// the address space): the board rules report that, and no rule may derive another
+/// error from it.
+pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
+    let bank = board.ram.first()?;
+    let bank_size = bank.size.get_ref().0;
+    if bank_size == 0 || bank.base.get_ref().checked_add(bank_size).is_none() {
+        return None;
+    }
+    let size = s
+        .hypervisor
+        .memory
+        .as_ref()
+        .map_or(HV_DEFAULT_MEMORY, |m| m.size.get_ref().0);
+    Some((bank.base.get_ref().checked_add(HV_OFFSET)?, size))
+}
+
+/// The hypervisor's settings, once its console UART is known to exist.
+pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> {
+    let name = inp.scenario.hypervisor.console.get_ref();
+    let uart = inp.board.uart.iter().find(|u| u.name.get_ref() == name)?;
+    Some(HypervisorPlan {
+        memory: MemRegion {
+            base: Hpa::new(base),
+            size,
+        },
+        log_level: match inp.scenario.hypervisor.log_level {
+            LogLevelSpec::Error => LogLevel::Error,
+            LogLevelSpec::Warn => LogLevel::Warn,
+            LogLevelSpec::Info => LogLevel::Info,
+            LogLevelSpec::Debug => LogLevel::Debug,
+        },
+        console: UartPlan {
+            name: name.clone(),
+            base: Hpa::new(*uart.base.get_ref()),
+            size: uart.size.get_ref().0,
+            irq: *uart.irq.get_ref(),
+        },
+        board_cpus: inp.board.cpu.len() as u32,
+        board_mpidrs: inp.board.cpu.iter().map(|c| *c.mpidr.get_ref()).collect(),
+        console_input: inp
+            .scenario
+            .hypervisor
+            .console_input
+            .as_ref()
+            .and_then(|name| {
+                inp.scenario
+                    .vm
+                    .iter()
+                    .position(|v| v.name.get_ref() == name.get_ref())
+            }),
+        semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
+    })
+}
+
+/// What the hypervisor image needs: every embedded blob plus its fixed part (code and
+/// data allowance, stacks, translation tables; see the machine contract).
+pub fn image_estimate(plan: &Plan) -> (u64, u64) {
+    let blobs: u64 = plan
+        .vms
+        .iter()
+        .map(|vm| {
+            let initrd = vm.initrd.as_ref().map_or(0, |i| i.bytes.len());
+            (vm.kernel.bytes.len() + initrd + vm.dtb.len()) as u64
+        })
+        .sum();
+    (blobs, hv_fixed_size())
+}
+
+/// The hypervisor's memory holds its image, which embeds the guests: otherwise the
+/// image runs into the first VM's RAM (or the hypervisor stops at boot).
+pub(super) fn image_fits(inp: &Inputs, plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let (blobs, fixed) = image_estimate(plan);
+    let need = blobs.saturating_add(fixed);
+    let have = plan.hypervisor.memory.size;
+    if need <= have {
+        return;
+    }
+    let src = &inp.scenario_src;
+    let msg = format!(
+        "the hypervisor's memory ({}) cannot hold its image: about {:.1} MiB (the VMs' \
+         kernels, initrds and device trees it embeds: {:.1} MiB; its code, stacks and page \
+         tables: {:.1} MiB)",
+        human(have),
+        need as f64 / MIB as f64,
+        blobs as f64 / MIB as f64,
+        fixed as f64 / MIB as f64
+    );
+    let up = align_up(need, 2 * MIB).unwrap_or(need);
+    let hint = format!(
+        "set memory = {{ size = \"{}MiB\" }} in [hypervisor] (a multiple of 2 MiB)",
+        up / MIB
+    );
+    let at = match &inp.scenario.hypervisor.memory {
+        Some(m) => m.size.span(),
+        None => header(&src.text, "[hypervisor]")
+            .unwrap_or_else(|| inp.scenario.hypervisor.console.span()),
+    };
+    out.push(src.diag(at, msg, hint));
+}
+
+/// The span of a table header line, e.g. `[hypervisor]`.
+fn header(text: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with(name) {
+            let start = at + (line.len() - line.trim_start().len());
+            return Some(start..start + name.len());
+        }
+        at += line.len();
+    }
+    None
+}

@@ -1,5 +1,10 @@
 //! Console multiplexing: each VM's output is collected line by line so that lines from
-//! different VMs never interleave on the physical UART.
+//! different VMs never interleave on the physical UART (`live.rs`: the terminal they
+//! share).
+
+mod live;
+
+pub use live::Terminal;
 
 /// Longest line kept before it is flushed without a newline.
 pub const LINE_MAX: usize = 200;

@@ -1,6 +1,7 @@
 //! The hypervisor shell: commands typed on the physical console, described in a table
 //! and executed against [`ShellOps`] (the hypervisor's view of its VMs). Parsing and
-//! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it lines.
+//! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it the bytes
+//! typed (`input.rs` edits them into lines).
 //! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
 //! `irq stats`, `latency`) and `log level` in `view.rs`.
 
@@ -11,9 +12,11 @@ use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
 use text::{CpuList, LastStop, Small, Words};
 
+mod input;
 mod text;
 mod view;
 
+pub use input::{Input, COMMAND_MAX};
 pub use view::LATENCY_MARK;
 
 /// What the shell needs from the hypervisor.

@@ -13,7 +13,6 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::{spi, uart};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
-use rtvisor_core::console::LineBuf;
 use rtvisor_core::mmio::Region;
 use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::sync::Mutex;
@@ -24,7 +23,7 @@ use rtvisor_core::{devices, handler};
 static SHELL_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// The console UART's INTID (0: unknown, no shell).
 static UART_IRQ: AtomicU32 = AtomicU32::new(0);
-static LINE: Mutex<LineBuf> = Mutex::new(LineBuf::new());
+static INPUT: Mutex<shell::Input> = Mutex::new(shell::Input::new());
 
 /// Makes CPU `cpu` (affinity `mpidr`) the shell CPU if it hosts no vCPU and none is
 /// chosen yet, and routes the console's receive interrupt to it.
@@ -87,19 +86,7 @@ pub fn on_input() {
             }
             continue;
         }
-        let b = if b == b'\r' { b'\n' } else { b };
-        let mut run: Option<([u8; 200], usize)> = None;
-        LINE.lock().push(b, &mut |l: &[u8]| {
-            let mut buf = [0u8; 200];
-            let n = l.len().min(buf.len());
-            buf[..n].copy_from_slice(&l[..n]);
-            run = Some((buf, n));
-        });
-        if let Some((buf, n)) = run {
-            let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
-            info!("> {line}");
-            shell::execute(line, &Ops);
-        }
+        INPUT.lock().feed(b, &Ops);
     }
 }
 

@@ -5,6 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+mod input;
+
 struct Mock {
     states: RefCell<Vec<VmState>>,
     out: RefCell<Vec<String>>,
@@ -26,6 +28,14 @@ impl Mock {
     fn run(&self, line: &str) -> Vec<String> {
         self.out.borrow_mut().clear();
         execute(line, self);
+        self.out.borrow().clone()
+    }
+    /// What the shell prints while `bytes` are typed into `input`.
+    fn typed(&self, input: &mut Input, bytes: &[u8]) -> Vec<String> {
+        self.out.borrow_mut().clear();
+        for &b in bytes {
+            input.feed(b, self);
+        }
         self.out.borrow().clone()
     }
 }

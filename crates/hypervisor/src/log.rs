@@ -1,5 +1,7 @@
 //! Hypervisor console output: whole lines under one lock, so that hypervisor messages
-//! and VM lines (`[name] text`) never interleave mid-line on the physical UART.
+//! and VM lines (`[name] text`) never interleave mid-line on the physical UART; the
+//! partial line of the VM with the console input is kept on the terminal's last line
+//! (`rtvisor_core::console::Terminal`).
 //!
 //! The log level is an atomic: set from `CONFIG` at boot, changed by the shell's
 //! `log level`; the `info!`/`debug!`/... macros check it before formatting anything.
@@ -84,7 +86,7 @@ pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
 
 /// Shows the partial line `pending` of VM `vm` (it has the console input) as far as
 /// it is not on the terminal yet.
-pub fn vm_partial(vm: usize, name: &str, pending: &[u8]) {
+pub fn vm_partial(vm: usize, name: &'static str, pending: &[u8]) {
     UART.lock().vm_partial(vm, name, pending, &mut put);
 }
 

@@ -68,7 +68,14 @@ fn init_focus() {
             "console input goes to vm {}; Ctrl-] gives it to the shell",
             CONFIG.vms[vm].name
         );
+        show_partial(vm);
     }
+}
+
+/// Shows the partial line of VM `vm` (its prompt) now that it has the console input.
+fn show_partial(vm: usize) {
+    let con = VMS[vm].console.lock();
+    log::vm_partial(vm, CONFIG.vms[vm].name, con.line.pending());
 }
 
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
@@ -173,6 +180,7 @@ impl ShellOps for Ops {
     }
     fn console_to(&self, vm: usize) {
         FOCUS.store(vm, Ordering::Relaxed);
+        show_partial(vm);
     }
     fn out(&self, args: fmt::Arguments<'_>) {
         // Shell output is printed whatever the log level.

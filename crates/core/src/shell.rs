@@ -9,7 +9,7 @@ use crate::mmio::Region;
 use crate::vm::{StopReason, VmLife, VmState};
 use core::fmt;
 use rtvisor_addr::{Hpa, Ipa};
-use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_config::tables::{DeviceMap, LogLevel, MemRegion, RamMap, VmKind};
 use text::{CpuList, LastStop, Small, Words};
 
 mod input;
@@ -84,6 +84,30 @@ pub struct Mapping<'a> {
     pub size: u64,
     /// Whether the VM may write it.
     pub writable: bool,
+}
+
+impl<'a> Mapping<'a> {
+    /// A passed-through device as `mem map` shows it: read-write, at its own
+    /// registers (devices that share a mapped page, such as virtio-mmio transports,
+    /// each show theirs); at the mapped pages if its registers are not inside them.
+    pub fn device(d: &'a DeviceMap) -> Self {
+        let ipa = d
+            .regs
+            .base
+            .offset_from(d.hpa)
+            .and_then(|off| d.ipa.checked_add(off));
+        let (ipa, hpa, size) = match ipa {
+            Some(ipa) => (ipa, d.regs.base, d.regs.size),
+            None => (d.ipa, d.hpa, d.size),
+        };
+        Self {
+            name: d.name,
+            ipa,
+            hpa,
+            size,
+            writable: true,
+        }
+    }
 }
 
 /// Power state of one vCPU as `vcpu list` shows it.

@@ -119,13 +119,7 @@ impl ShellOps for Ops {
         CONFIG.vms[vm].ram
     }
     fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        CONFIG.vms[vm].devices.get(i).map(|d| Mapping {
-            name: d.name,
-            ipa: d.ipa,
-            hpa: d.hpa,
-            size: d.size,
-            writable: true,
-        })
+        CONFIG.vms[vm].devices.get(i).map(Mapping::device)
     }
     fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
         CONFIG.vms[vm].shared.get(i).map(|s| Mapping {

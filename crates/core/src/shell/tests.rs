@@ -55,13 +55,34 @@ const RAM: [RamMap; 2] = [
         size: 64 * MIB,
     },
 ];
-const UART1: Mapping<'static> = Mapping {
-    name: "uart1",
-    ipa: Ipa::new(0x0904_0000),
-    hpa: Hpa::new(0x0904_0000),
-    size: 0x1000,
-    writable: true,
-};
+const fn device(
+    name: &'static str,
+    page: u64,
+    regs: u64,
+    size: u64,
+    virtio: bool,
+) -> DeviceMap {
+    DeviceMap {
+        name,
+        ipa: Ipa::new(page),
+        hpa: Hpa::new(page),
+        size: 0x1000,
+        regs: MemRegion {
+            base: Hpa::new(regs),
+            size,
+        },
+        irqs: &[],
+        edge: false,
+        virtio_mmio: if virtio { Some(Hpa::new(regs)) } else { None },
+    }
+}
+/// Devices of `linux`: a UART with a page of its own, two virtio-mmio transports
+/// that share one.
+const DEVICES: [DeviceMap; 3] = [
+    device("uart1", 0x0904_0000, 0x0904_0000, 0x1000, false),
+    device("virtio-mmio@0a003e00", 0x0a00_3000, 0x0a00_3e00, 0x200, true),
+    device("virtio-mmio@0a003c00", 0x0a00_3000, 0x0a00_3c00, 0x200, true),
+];
 const fn ring(hpa: u64, writable: bool) -> Mapping<'static> {
     Mapping {
         name: "ring",
@@ -112,7 +133,7 @@ impl ShellOps for Mock {
         RAM[vm]
     }
     fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        (vm == 1 && i == 0).then_some(UART1)
+        DEVICES.get(i).filter(|_| vm == 1).map(Mapping::device)
     }
     fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
         (i == 0).then_some(ring(0x4800_0000, vm == 1))
@@ -304,6 +325,24 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
         ],
         &[
             "linux",
+            "device",
+            "virtio-mmio@0a003e00",
+            "0xa003e00",
+            "0xa003e00",
+            "512",
+            "rw",
+        ],
+        &[
+            "linux",
+            "device",
+            "virtio-mmio@0a003c00",
+            "0xa003c00",
+            "0xa003c00",
+            "512",
+            "rw",
+        ],
+        &[
+            "linux",
             "shared",
             "ring",
             "0x50000000",
@@ -324,6 +363,26 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
         &["linux", "emulated", "pl011", "0x9000000", "-", "4K", "trap"],
     ];
     assert_eq!(rows, expected, "{out:#?}");
+    // Aligned columns: each starts at the same place on every line, the size column
+    // ends at the same place.
+    let starts = |l: &str| {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .collect::<Vec<_>>()
+    };
+    let ends = |l: &str| {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i + 1 == b.len() || b[i + 1] == b' '))
+            .collect::<Vec<_>>()
+    };
+    for l in &out {
+        let (s, e) = (starts(l), ends(l));
+        assert_eq!(s[..5], starts(&out[0])[..5], "{out:#?}");
+        assert_eq!(e[5], ends(&out[0])[5], "size column of {l:?} in {out:#?}");
+        assert_eq!(s[6], starts(&out[0])[6], "{out:#?}");
+    }
 }
 
 #[test]

@@ -200,6 +200,34 @@ impl IrqKind {
     }
 }
 
+/// What the hypervisor does once its last running VM has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoneRunning {
+    /// A shell runs: the hypervisor stays up, and `vm start` boots a VM again.
+    StayUp,
+    /// Nothing could start a VM again: the machine powers off.
+    PowerOff,
+}
+
+impl NoneRunning {
+    /// The choice for a machine with (`true`) or without a shell.
+    pub const fn with_shell(shell: bool) -> Self {
+        if shell {
+            Self::StayUp
+        } else {
+            Self::PowerOff
+        }
+    }
+
+    /// What the hypervisor says (before it powers off).
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::StayUp => "no VM is running; the shell stays up (`vm start NAME` boots one)",
+            Self::PowerOff => "all VMs stopped and no CPU is free for a shell: powering off",
+        }
+    }
+}
+
 /// The byte that takes console input back from a VM to the shell: Ctrl-] (0x1d), as
 /// in telnet and `virsh console`.
 pub const CONSOLE_ESCAPE: u8 = 0x1d;
@@ -251,7 +279,7 @@ const COMMANDS: &[Command] = &[
     Command {
         words: &["vm", "stop"],
         args: "NAME",
-        help: "stop a VM",
+        help: "stop a VM (the last one too: the shell stays up)",
         run: vm_stop,
     },
     Command {

@@ -15,6 +15,7 @@ use rtvisor_config::tables::VmConfig;
 use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
 use rtvisor_core::psci;
+use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::vm::StopReason;
 use rtvisor_vdev::vgic::Notify;
 use rtvisor_vdev::Width;
@@ -46,8 +47,11 @@ impl Host for HostImpl {
         crate::watchdog::reset(vm);
         info!("vm {}: stopped ({})", CONFIG.vms[vm].name, reason);
         if vms::RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
-            info!("all VMs stopped, powering off");
-            crate::boot::power_off();
+            let then = NoneRunning::with_shell(crate::shell::present());
+            info!("{}", then.message());
+            if then == NoneRunning::PowerOff {
+                crate::boot::power_off();
+            }
         }
     }
     fn vm_started(&self, vm: usize) {

@@ -45,6 +45,11 @@ pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
     init_focus();
 }
 
+/// Whether a CPU runs the shell.
+pub fn present() -> bool {
+    SHELL_CPU.load(Ordering::Relaxed) != usize::MAX
+}
+
 /// Whether `intid` is the shell's input interrupt.
 pub fn is_input(intid: u32) -> bool {
     intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)

@@ -211,6 +211,22 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn stopping_the_last_vm_leaves_the_shell_up() {
+    let m = Mock::new();
+    let help = m.run("help");
+    let stop = help.iter().find(|l| l.contains("vm stop NAME")).unwrap();
+    assert!(stop.contains("the shell stays up"), "{stop}");
+    assert_eq!(NoneRunning::with_shell(true), NoneRunning::StayUp);
+    assert!(NoneRunning::StayUp
+        .message()
+        .starts_with("no VM is running; the shell stays up"));
+    // Without a shell nothing could start a VM again: the machine powers off, and
+    // says so first.
+    assert_eq!(NoneRunning::with_shell(false), NoneRunning::PowerOff);
+    assert!(NoneRunning::PowerOff.message().ends_with("powering off"));
+}
+
+#[test]
 fn vm_list_shows_state_cpus_memory_restarts_and_last_stop() {
     let m = Mock::new();
     let out = m.run("vm list");

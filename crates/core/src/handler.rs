@@ -31,7 +31,8 @@ pub trait Host {
     fn console_live(&self, vm: usize) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
     fn console_partial(&self, vm: usize, pending: &[u8]);
-    /// VM `vm` stopped for `reason` (log it; power off when it was the last).
+    /// VM `vm` stopped for `reason` (log it; when it was the last running VM, stay
+    /// up if a shell runs, else power off: [`crate::shell::NoneRunning`]).
     fn vm_stopped(&self, vm: usize, reason: StopReason);
     /// VM `vm` was started (by the shell) after being stopped.
     fn vm_started(&self, vm: usize);

@@ -47,7 +47,8 @@ impl VmRt {
 
 /// Run-time state, indexed like `CONFIG.vms`.
 pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
-/// VMs not stopped; when it reaches zero the machine powers off.
+/// VMs not stopped; when it reaches zero the machine stays up if a shell runs, and
+/// powers off otherwise.
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// Guest-physical base of the emulated GIC distributor (DESIGN.md section 6).

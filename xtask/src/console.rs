@@ -57,7 +57,10 @@ const ERASE_LINE: &[u8] = b"\r\x1b[K";
 
 /// The part of `line` a terminal shows: what follows its last erase.
 fn shown(line: &[u8]) -> &[u8] {
-    match line.windows(ERASE_LINE.len()).rposition(|w| w == ERASE_LINE) {
+    match line
+        .windows(ERASE_LINE.len())
+        .rposition(|w| w == ERASE_LINE)
+    {
         Some(i) => &line[i + ERASE_LINE.len()..],
         None => line,
     }

@@ -140,7 +140,11 @@ fn console_switch(c: &mut Console, t: &Timeouts) -> Result<()> {
     type_cmd(c, "uname -m")?;
     c.expect(&exact("aarch64"), t.step)?;
     // What is typed shows once, whatever `rt` printed meanwhile.
-    let echoes = c.log().iter().filter(|l| *l == "[linux] # uname -m").count();
+    let echoes = c
+        .log()
+        .iter()
+        .filter(|l| *l == "[linux] # uname -m")
+        .count();
     if echoes != 1 {
         return Err(c.fail(
             "the typed `uname -m` shown once",

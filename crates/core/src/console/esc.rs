@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(text(b"a\x1b(Bb\x1b#8c"), b"abc"); // charset, intermediates
         assert_eq!(text(b"a\x1b]8;;http://x\x1b\\b\x1b]8;;\x1b\\c"), b"abc"); // OSC 8 link
         assert_eq!(text(b"a\x1bOPb\x1b=c"), b"abc"); // F1 (SS3), keypad mode
-        // An ESC inside a CSI starts a new sequence; CAN cancels one.
+                                                     // An ESC inside a CSI starts a new sequence; CAN cancels one.
         assert_eq!(text(b"a\x1b[12\x1b[Kb\x1b[3\x18c"), b"abc");
         // A line end always passes and ends the sequence.
         assert_eq!(text(b"a\x1b]0;x\nb\x1b[\rc"), b"a\nb\rc");

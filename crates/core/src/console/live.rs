@@ -281,7 +281,10 @@ mod tests {
         s.partial("# ");
         s.vm_line(Some(LINUX), RT, "tick 1");
         s.vm_line(Some(LINUX), RT, "tick 2");
-        assert_eq!(s.screen.lines(), ["[rt] tick 1", "[rt] tick 2", "[linux] #"]);
+        assert_eq!(
+            s.screen.lines(),
+            ["[rt] tick 1", "[rt] tick 2", "[linux] #"]
+        );
         s.partial("# x");
         s.partial("# ");
         s.partial("# ok");

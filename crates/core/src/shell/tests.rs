@@ -55,13 +55,7 @@ const RAM: [RamMap; 2] = [
         size: 64 * MIB,
     },
 ];
-const fn device(
-    name: &'static str,
-    page: u64,
-    regs: u64,
-    size: u64,
-    virtio: bool,
-) -> DeviceMap {
+const fn device(name: &'static str, page: u64, regs: u64, size: u64, virtio: bool) -> DeviceMap {
     DeviceMap {
         name,
         ipa: Ipa::new(page),
@@ -80,8 +74,20 @@ const fn device(
 /// that share one.
 const DEVICES: [DeviceMap; 3] = [
     device("uart1", 0x0904_0000, 0x0904_0000, 0x1000, false),
-    device("virtio-mmio@0a003e00", 0x0a00_3000, 0x0a00_3e00, 0x200, true),
-    device("virtio-mmio@0a003c00", 0x0a00_3000, 0x0a00_3c00, 0x200, true),
+    device(
+        "virtio-mmio@0a003e00",
+        0x0a00_3000,
+        0x0a00_3e00,
+        0x200,
+        true,
+    ),
+    device(
+        "virtio-mmio@0a003c00",
+        0x0a00_3000,
+        0x0a00_3c00,
+        0x200,
+        true,
+    ),
 ];
 const fn ring(hpa: u64, writable: bool) -> Mapping<'static> {
     Mapping {

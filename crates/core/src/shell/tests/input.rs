@@ -11,9 +11,15 @@ fn version() -> String {
 fn a_typed_line_is_echoed_then_run() {
     let (m, mut input) = (Mock::new(), Input::new());
     assert_eq!(m.typed(&mut input, b"vers"), Vec::<String>::new());
-    assert_eq!(m.typed(&mut input, b"ion\r"), ["> version".into(), version()]);
+    assert_eq!(
+        m.typed(&mut input, b"ion\r"),
+        ["> version".into(), version()]
+    );
     // A terminal that sends CR LF gets one command per line, not an extra empty one.
-    assert_eq!(m.typed(&mut input, b"version\r\n"), ["> version".into(), version()]);
+    assert_eq!(
+        m.typed(&mut input, b"version\r\n"),
+        ["> version".into(), version()]
+    );
     assert_eq!(m.typed(&mut input, b"\r\n  \r"), Vec::<String>::new());
 }
 
@@ -31,7 +37,10 @@ fn an_overlong_line_is_refused_whole_with_one_message() {
     );
     assert!(m.calls.borrow().is_empty());
     // The next line is whole again.
-    assert_eq!(m.typed(&mut input, b"version\r"), ["> version".into(), version()]);
+    assert_eq!(
+        m.typed(&mut input, b"version\r"),
+        ["> version".into(), version()]
+    );
 }
 
 #[test]
@@ -60,7 +69,10 @@ fn del_and_backspace_erase_the_last_character() {
         ["> version".into(), version()]
     );
     // Erasing more than was typed leaves an empty line.
-    assert_eq!(m.typed(&mut input, b"ab\x7f\x7f\x7f\x7f\r"), Vec::<String>::new());
+    assert_eq!(
+        m.typed(&mut input, b"ab\x7f\x7f\x7f\x7f\r"),
+        Vec::<String>::new()
+    );
     // A multi-byte character goes at once.
     assert_eq!(
         m.typed(&mut input, "vm stop \u{e9}\x7frt\r".as_bytes()),
@@ -72,12 +84,12 @@ fn del_and_backspace_erase_the_last_character() {
 fn escape_sequences_are_dropped_whole() {
     let (m, mut input) = (Mock::new(), Input::new());
     for typed in [
-        &b"\x1b[Aversion\r"[..],            // cursor up (CSI)
-        b"ver\x1b[1;5Dsion\r",              // Ctrl-Left: parameters, then the final byte
-        b"\x1b]0;a title\x07version\r",     // OSC ended by BEL
+        &b"\x1b[Aversion\r"[..],                // cursor up (CSI)
+        b"ver\x1b[1;5Dsion\r",                  // Ctrl-Left: parameters, then the final byte
+        b"\x1b]0;a title\x07version\r",         // OSC ended by BEL
         b"\x1b]11;rgb:00/00/00\x1b\\version\r", // OSC ended by ESC \ (ST)
-        b"\x1bOAversion\r",                 // cursor up in application mode (SS3)
-        b"\x1b[24;80Rversion\r",            // a cursor position report
+        b"\x1bOAversion\r",                     // cursor up in application mode (SS3)
+        b"\x1b[24;80Rversion\r",                // a cursor position report
     ] {
         assert_eq!(
             m.typed(&mut input, typed),
@@ -86,8 +98,14 @@ fn escape_sequences_are_dropped_whole() {
         );
     }
     // An unterminated sequence ends with the line; the next line is whole.
-    assert_eq!(m.typed(&mut input, b"\x1b]0;never ended\r"), Vec::<String>::new());
-    assert_eq!(m.typed(&mut input, b"version\r"), ["> version".into(), version()]);
+    assert_eq!(
+        m.typed(&mut input, b"\x1b]0;never ended\r"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        m.typed(&mut input, b"version\r"),
+        ["> version".into(), version()]
+    );
 }
 
 #[test]

@@ -50,7 +50,24 @@ impl Proc for Child {
     }
 }
 
-/// Forwards `r` line by line (trailing CR/LF removed, invalid UTF-8 replaced).
+/// What the hypervisor sends to erase the line on the terminal (CR, erase to the end
+/// of the line) before it prints over the live partial line of a VM
+/// (`rtvisor_core::console::Terminal`).
+const ERASE_LINE: &[u8] = b"\r\x1b[K";
+
+/// The part of `line` a terminal shows: what follows its last erase.
+fn shown(line: &[u8]) -> &[u8] {
+    match line
+        .windows(ERASE_LINE.len())
+        .rposition(|w| w == ERASE_LINE)
+    {
+        Some(i) => &line[i + ERASE_LINE.len()..],
+        None => line,
+    }
+}
+
+/// Forwards `r` line by line (trailing CR/LF removed, what an erase sequence took back
+/// dropped, invalid UTF-8 replaced).
 pub fn spawn_reader(r: impl Read + Send + 'static, prefix: &'static str, tx: Sender<Event>) {
     std::thread::spawn(move || {
         let mut r = BufReader::new(r);
@@ -63,7 +80,7 @@ pub fn spawn_reader(r: impl Read + Send + 'static, prefix: &'static str, tx: Sen
                     while matches!(buf.last(), Some(b'\n' | b'\r')) {
                         buf.pop();
                     }
-                    let line = format!("{prefix}{}", String::from_utf8_lossy(&buf));
+                    let line = format!("{prefix}{}", String::from_utf8_lossy(shown(&buf)));
                     if tx.send(Event::Line(line)).is_err() {
                         return;
                     }

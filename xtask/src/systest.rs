@@ -1,9 +1,9 @@
 //! T2 system tests: a scenario boots under QEMU and its console is matched.
 //!
 //! Each test names a scenario in `tests/scenarios/`; the runner builds the image for
-//! it, boots QEMU in captured mode, and hands the console to the test function
-//! (in `systest/cases.rs`). The full console of each test goes to
-//! `target/systest/<test>.log`.
+//! it, boots QEMU in captured mode, and hands the console to the test function (in
+//! `systest/cases.rs`, `ipc.rs`, `shell.rs`, `linux.rs`). The full console of each
+//! test goes to `target/systest/<test>.log`.
 //!
 //! The console strings that tests match are all in [`hv`] (what the hypervisor prints)
 //! and [`guest`] (the guest protocol of docs/interfaces-draft.md), so a change of
@@ -14,6 +14,7 @@ mod fatal;
 mod ipc;
 mod linux;
 mod takeback;
+mod shell;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};
@@ -64,9 +65,14 @@ pub mod hv {
             escape(vm)
         ))
     }
-    /// Printed once when the last VM stopped, just before the machine powers off.
+    /// Printed once when the last VM stopped on a machine without a shell, just before
+    /// it powers off.
     pub fn all_stopped() -> Pattern {
-        Pattern::contains("[rtvisor] all VMs stopped, powering off")
+        Pattern::contains("[rtvisor] all VMs stopped and no CPU is free for a shell: powering off")
+    }
+    /// Printed when the last VM stopped and a shell runs: the hypervisor stays up.
+    pub fn none_running() -> Pattern {
+        Pattern::contains("[rtvisor] no VM is running; the shell stays up")
     }
     /// `[rtvisor] FATAL: <what>`: the hypervisor stopped for good.
     pub fn fatal(what: &str) -> Pattern {
@@ -144,7 +150,7 @@ pub mod guest {
         r"|vcpu \d+ online mpidr=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
         r"|count \d+|done, then=(?:off|reset|hang)",
         r"|selfcheck pmc_per_16ns=\d+\.\d+|stray irqs=\d+|bench done",
-        r"|result metric=[a-z]+ samples=\d+ min_ns=\d+ avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
+        r"|result metric=[a-z]+ samples=\d+ min_ns=(?:\d+|unavailable) avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
         r"|hist metric=[a-z]+ bucket_ns=\d+ counts=[0-9,]+)",
         r"|probe: (?:banner|[a-z0-9-]+: (?:contained|LEAK) \(.*\)|done cases=\d+ contained=\d+))$",
     );
@@ -270,7 +276,7 @@ pub const TESTS: &[SysTest] = &[
         linux: false,
         elf: false,
         qemu: BOARD,
-        about: "two VMs on their own cores print whole prefixed lines, count to 6, power off",
+        about: "two VMs on their own cores print whole prefixed lines, count to 6 and stop; the shell stays up",
         run: cases::two_vms,
     },
     SysTest {
@@ -290,7 +296,7 @@ pub const TESTS: &[SysTest] = &[
         linux: false,
         elf: false,
         qemu: BOARD,
-        about: "a 2-vCPU VM starts vCPU 1 with PSCI CPU_ON; both report",
+        about: "a 2-vCPU VM starts vCPU 1 with PSCI CPU_ON; both report; the shell stays up after it stopped",
         run: cases::smp,
     },
     SysTest {
@@ -310,7 +316,7 @@ pub const TESTS: &[SysTest] = &[
         linux: false,
         elf: false,
         qemu: BOARD,
-        about: "SYSTEM_OFF of one VM leaves the other running; QEMU exits 0 at the end",
+        about: "SYSTEM_OFF of one VM leaves the other running; with no CPU free for a shell, QEMU exits 0 once both stopped",
         run: cases::off_one,
     },
     SysTest {
@@ -340,8 +346,8 @@ pub const TESTS: &[SysTest] = &[
         linux: false,
         elf: false,
         qemu: BOARD,
-        about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console",
-        run: cases::shell,
+        about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console (DEL, escape sequences, an overlong paste); it stays up when the last VM is stopped",
+        run: shell::shell,
     },
     SysTest {
         name: "reset-one",

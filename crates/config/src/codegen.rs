@@ -219,9 +219,11 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
             let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
             let _ = writeln!(
                 w,
-                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, irqs: &[{}], edge: {}, virtio_mmio: {} }},",
+                "                DeviceMap {{ name: {:?}, ipa: Ipa::new({base}), hpa: Hpa::new({base}), size: {}, regs: MemRegion {{ base: Hpa::new({}), size: {} }}, irqs: &[{}], edge: {}, virtio_mmio: {} }},",
                 d.name,
                 hex(d.page_size),
+                hex(d.base.raw()),
+                hex(d.size),
                 irqs.join(", "),
                 d.trigger == Trigger::Edge,
                 match d.compatible.iter().any(|c| c == "virtio,mmio") {

@@ -172,12 +172,16 @@ pub struct ImagePlacement {
 pub struct DeviceMap {
     /// Name from the board file.
     pub name: &'static str,
-    /// Guest-physical base (equal to `hpa` today: devices are mapped 1:1).
+    /// Guest-physical base of the mapped pages (equal to `hpa` today: devices are
+    /// mapped 1:1).
     pub ipa: Ipa,
-    /// Host-physical base.
+    /// Host-physical base of the mapped pages.
     pub hpa: Hpa,
-    /// Size in bytes (multiple of 4 KiB).
+    /// Size of the mapped pages in bytes (multiple of 4 KiB).
     pub size: u64,
+    /// The device's own registers (the board's `reg`), inside the mapped pages
+    /// (devices that share a page, such as virtio-mmio transports, each have theirs).
+    pub regs: MemRegion<Hpa>,
     /// GIC INTIDs the device raises.
     pub irqs: &'static [u32],
     /// Whether they are edge-triggered (else level-sensitive, active high).

@@ -1,5 +1,12 @@
 //! Console multiplexing: each VM's output is collected line by line so that lines from
-//! different VMs never interleave on the physical UART.
+//! different VMs never interleave on the physical UART (`live.rs`: the terminal they
+//! share).
+
+mod esc;
+mod live;
+
+pub use esc::EscFilter;
+pub use live::Terminal;
 
 /// Longest line kept before it is flushed without a newline.
 pub const LINE_MAX: usize = 200;
@@ -9,18 +16,7 @@ pub const LINE_MAX: usize = 200;
 pub struct LineBuf {
     buf: [u8; LINE_MAX],
     len: usize,
-    esc: Esc,
-}
-
-/// Where the buffer is in a terminal escape sequence (dropped whole).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Esc {
-    /// Not in one.
-    None,
-    /// After ESC.
-    Start,
-    /// In a control sequence (`ESC [`), until its final byte (0x40..=0x7e).
-    Csi,
+    esc: EscFilter,
 }
 
 impl Default for LineBuf {
@@ -35,40 +31,25 @@ impl LineBuf {
         Self {
             buf: [0; LINE_MAX],
             len: 0,
-            esc: Esc::None,
+            esc: EscFilter::new(),
         }
     }
 
     /// Forgets any partial line (VM restart).
     pub fn clear(&mut self) {
         self.len = 0;
-        self.esc = Esc::None;
+        self.esc.reset();
     }
 
     /// Adds one byte; calls `flush` with a complete line (without its newline) when the
     /// byte ends it or the buffer is full. Carriage returns and terminal escape
-    /// sequences (ESC and the byte after it; `ESC [` through its final byte, such as a
-    /// shell's cursor query) are dropped, a backspace removes the last byte; other
-    /// control bytes except tab are shown as
-    /// `?`, so a guest cannot drive the host terminal.
+    /// sequences ([`EscFilter`]: CSI such as a shell's cursor query, OSC, ...) are
+    /// dropped, a backspace removes the last byte; other control bytes except tab are
+    /// shown as `?`, so a guest cannot drive the host terminal.
     pub fn push(&mut self, byte: u8, flush: &mut dyn FnMut(&[u8])) {
-        match (self.esc, byte) {
-            (Esc::None, 0x1b) => {
-                self.esc = Esc::Start;
-                return;
-            }
-            (Esc::Start, b'[') => {
-                self.esc = Esc::Csi;
-                return;
-            }
-            (Esc::Start, _) | (Esc::Csi, 0x40..=0x7e) => {
-                self.esc = Esc::None;
-                return;
-            }
-            (Esc::Csi, b'\n') => self.esc = Esc::None,
-            (Esc::Csi, _) => return,
-            (Esc::None, _) => {}
-        }
+        let Some(byte) = self.esc.pass(byte) else {
+            return;
+        };
         match byte {
             b'\n' => {
                 flush(&self.buf[..self.len]);
@@ -235,5 +216,8 @@ mod tests {
         // An unterminated sequence ends at the newline, which still ends the line.
         let out = feed(&mut lb, b"x\x1b[12\ny\n");
         assert_eq!(out, [b"x".to_vec(), b"y".to_vec()]);
+        // An OSC (a window title) goes whole, whether BEL or ST ends it.
+        let out = feed(&mut lb, b"a\x1b]0;title\x07b\x1b]2;t\x1b\\c\n");
+        assert_eq!(out, [b"abc".to_vec()]);
     }
 }

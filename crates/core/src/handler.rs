@@ -34,8 +34,9 @@ pub trait Host {
     /// VM `vm` is stopping for `reason` (take its devices and watchdog back); its
     /// vCPUs have been asked to park.
     fn vm_stopping(&self, vm: usize, reason: StopReason);
-    /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; power off when
-    /// it was the last). `late` when it had been reported unresponsive.
+    /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
+    /// last running VM, stay up if a shell runs, else power off:
+    /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.
     fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool);
     /// Waits, for a bounded time, until VM `vm`'s vCPUs have acknowledged a stop or
     /// restart; reports the VM unresponsive ([`VmLife::give_up`]) when they do not.

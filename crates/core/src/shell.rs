@@ -1,6 +1,7 @@
 //! The hypervisor shell: commands typed on the physical console, described in a table
 //! and executed against [`ShellOps`] (the hypervisor's view of its VMs). Parsing and
-//! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it lines.
+//! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it the bytes
+//! typed (`input.rs` edits them into lines).
 //! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
 //! `irq stats`, `latency`) and `log level` in `view.rs`.
 
@@ -8,12 +9,14 @@ use crate::mmio::Region;
 use crate::vm::{Power, StopReason, VmLife, VmState};
 use core::fmt;
 use rtvisor_addr::{Hpa, Ipa};
-use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_config::tables::{DeviceMap, LogLevel, MemRegion, RamMap, VmKind};
 use text::{CpuList, LastStop, Small, Words};
 
+mod input;
 mod text;
 mod view;
 
+pub use input::{Input, COMMAND_MAX};
 pub use view::LATENCY_MARK;
 
 /// What the shell needs from the hypervisor.
@@ -81,6 +84,30 @@ pub struct Mapping<'a> {
     pub size: u64,
     /// Whether the VM may write it.
     pub writable: bool,
+}
+
+impl<'a> Mapping<'a> {
+    /// A passed-through device as `mem map` shows it: read-write, at its own
+    /// registers (devices that share a mapped page, such as virtio-mmio transports,
+    /// each show theirs); at the mapped pages if its registers are not inside them.
+    pub fn device(d: &'a DeviceMap) -> Self {
+        let ipa = d
+            .regs
+            .base
+            .offset_from(d.hpa)
+            .and_then(|off| d.ipa.checked_add(off));
+        let (ipa, hpa, size) = match ipa {
+            Some(ipa) => (ipa, d.regs.base, d.regs.size),
+            None => (d.ipa, d.hpa, d.size),
+        };
+        Self {
+            name: d.name,
+            ipa,
+            hpa,
+            size,
+            writable: true,
+        }
+    }
 }
 
 /// Power state of one vCPU as `vcpu list` shows it.
@@ -177,6 +204,34 @@ impl IrqKind {
     }
 }
 
+/// What the hypervisor does once its last running VM has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoneRunning {
+    /// A shell runs: the hypervisor stays up, and `vm start` boots a VM again.
+    StayUp,
+    /// Nothing could start a VM again: the machine powers off.
+    PowerOff,
+}
+
+impl NoneRunning {
+    /// The choice for a machine with (`true`) or without a shell.
+    pub const fn with_shell(shell: bool) -> Self {
+        if shell {
+            Self::StayUp
+        } else {
+            Self::PowerOff
+        }
+    }
+
+    /// What the hypervisor says (before it powers off).
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::StayUp => "no VM is running; the shell stays up (`vm start NAME` boots one)",
+            Self::PowerOff => "all VMs stopped and no CPU is free for a shell: powering off",
+        }
+    }
+}
+
 /// The byte that takes console input back from a VM to the shell: Ctrl-] (0x1d), as
 /// in telnet and `virsh console`.
 pub const CONSOLE_ESCAPE: u8 = 0x1d;
@@ -228,7 +283,7 @@ const COMMANDS: &[Command] = &[
     Command {
         words: &["vm", "stop"],
         args: "NAME",
-        help: "stop a VM",
+        help: "stop a VM (the last one too: the shell stays up)",
         run: vm_stop,
     },
     Command {

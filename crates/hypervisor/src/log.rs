@@ -1,5 +1,7 @@
 //! Hypervisor console output: whole lines under one lock, so that hypervisor messages
-//! and VM lines (`[name] text`) never interleave mid-line on the physical UART.
+//! and VM lines (`[name] text`) never interleave mid-line on the physical UART; the
+//! partial line of the VM with the console input is kept on the terminal's last line
+//! (`rtvisor_core::console::Terminal`).
 //!
 //! The log level is an atomic: set from `CONFIG` at boot, changed by the shell's
 //! `log level`; the `info!`/`debug!`/... macros check it before formatting anything.
@@ -12,37 +14,19 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use rtvisor_arch_aarch64::{firmware, gic, sysreg, uart};
 use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
-use rtvisor_core::console::LINE_MAX;
+use rtvisor_core::console::{Terminal, LINE_MAX};
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
 
-/// The UART, and the partial line of the VM with the console input that is on the
-/// terminal now, if any.
-static UART: Mutex<Open> = Mutex::new(Open {
-    vm: usize::MAX,
-    shown: 0,
-});
+/// The UART, and what the terminal shows of the partial line of the VM with the
+/// console input.
+static UART: Mutex<Terminal> = Mutex::new(Terminal::new());
 
-/// A VM line shown while it grows (the VM with the console input: its prompt and
-/// what is typed appear at once). `vm` is `usize::MAX` when no line is open.
-struct Open {
-    vm: usize,
-    /// Bytes of it on the terminal, after the `[name] ` prefix.
-    shown: usize,
+/// Writes bytes to the UART.
+fn put(bytes: &[u8]) {
+    bytes.iter().copied().for_each(uart::put);
 }
 
-impl Open {
-    /// Ends the open line on the terminal before something else is printed; the VM's
-    /// next output starts a new `[name] ` line, and its complete line is printed
-    /// whole when it comes.
-    fn close(&mut self) {
-        if self.vm != usize::MAX {
-            let _ = Raw.write_str("\r\n");
-            self.vm = usize::MAX;
-            self.shown = 0;
-        }
-    }
-}
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 static HALTING: AtomicBool = AtomicBool::new(false);
 /// The CPUs inside [`fatal`], one bit per CPU index (indices past 63, and a CPU
@@ -90,51 +74,25 @@ pub fn enabled(level: LogLevel) -> bool {
 /// Prints `[rtvisor] <message>` as one line.
 pub fn line(level: LogLevel, args: fmt::Arguments<'_>) {
     if enabled(level) {
-        let mut open = UART.lock();
-        open.close();
+        let mut t = UART.lock();
+        t.suspend(&mut put);
         let _ = write!(Raw, "[rtvisor] {args}\r\n");
+        t.resume(crate::shell::focus(), &mut put);
     }
 }
 
 /// Prints one line of VM output as `[name] text`; keeps it if it carries timer-latency
 /// figures.
 pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
-    {
-        let mut open = UART.lock();
-        if open.vm == vm && open.shown <= text.len() {
-            // The start of this line is on the terminal already.
-            text[open.shown..].iter().copied().for_each(uart::put);
-            open.vm = usize::MAX;
-            open.shown = 0;
-        } else {
-            open.close();
-            let _ = write!(Raw, "[{name}] ");
-            text.iter().copied().for_each(uart::put);
-        }
-        let _ = Raw.write_str("\r\n");
-    }
+    UART.lock()
+        .vm_line(crate::shell::focus(), vm, name, text, &mut put);
     keep_figures(name, text);
 }
 
 /// Shows the partial line `pending` of VM `vm` (it has the console input) as far as
-/// it is not on the terminal yet; a shortened line (backspace) is erased back.
-pub fn vm_partial(vm: usize, name: &str, pending: &[u8]) {
-    let mut open = UART.lock();
-    if open.vm != vm {
-        if pending.is_empty() {
-            return;
-        }
-        open.close();
-        let _ = write!(Raw, "[{name}] ");
-        open.vm = vm;
-        open.shown = 0;
-    }
-    while open.shown > pending.len() {
-        let _ = Raw.write_str("\x08 \x08");
-        open.shown -= 1;
-    }
-    pending[open.shown..].iter().copied().for_each(uart::put);
-    open.shown = pending.len();
+/// it is not on the terminal yet.
+pub fn vm_partial(vm: usize, name: &'static str, pending: &[u8]) {
+    UART.lock().vm_partial(vm, name, pending, &mut put);
 }
 
 /// The last line of one VM that carried [`LATENCY_MARK`], and when it came.

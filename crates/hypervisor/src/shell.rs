@@ -13,7 +13,6 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::{spi, uart};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
-use rtvisor_core::console::LineBuf;
 use rtvisor_core::mmio::Region;
 use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::sync::Mutex;
@@ -24,7 +23,7 @@ use rtvisor_core::{devices, handler};
 static SHELL_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// The console UART's INTID (0: unknown, no shell).
 static UART_IRQ: AtomicU32 = AtomicU32::new(0);
-static LINE: Mutex<LineBuf> = Mutex::new(LineBuf::new());
+static INPUT: Mutex<shell::Input> = Mutex::new(shell::Input::new());
 
 /// Makes CPU `cpu` (affinity `mpidr`) the shell CPU if it hosts no vCPU and none is
 /// chosen yet, and routes the console's receive interrupt to it.
@@ -44,6 +43,11 @@ pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
     uart::enable_rx_interrupt();
     info!("shell on cpu {cpu}: type `help`");
     init_focus();
+}
+
+/// Whether a CPU runs the shell.
+pub fn present() -> bool {
+    SHELL_CPU.load(Ordering::Relaxed) != usize::MAX
 }
 
 /// Whether `intid` is the shell's input interrupt.
@@ -69,7 +73,14 @@ fn init_focus() {
             "console input goes to vm {}; Ctrl-] gives it to the shell",
             CONFIG.vms[vm].name
         );
+        show_partial(vm);
     }
+}
+
+/// Shows the partial line of VM `vm` (its prompt) now that it has the console input.
+fn show_partial(vm: usize) {
+    let con = VMS[vm].console.lock();
+    log::vm_partial(vm, CONFIG.vms[vm].name, con.line.pending());
 }
 
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
@@ -87,19 +98,7 @@ pub fn on_input() {
             }
             continue;
         }
-        let b = if b == b'\r' { b'\n' } else { b };
-        let mut run: Option<([u8; 200], usize)> = None;
-        LINE.lock().push(b, &mut |l: &[u8]| {
-            let mut buf = [0u8; 200];
-            let n = l.len().min(buf.len());
-            buf[..n].copy_from_slice(&l[..n]);
-            run = Some((buf, n));
-        });
-        if let Some((buf, n)) = run {
-            let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
-            info!("> {line}");
-            shell::execute(line, &Ops);
-        }
+        INPUT.lock().feed(b, &Ops);
     }
 }
 
@@ -125,13 +124,7 @@ impl ShellOps for Ops {
         CONFIG.vms[vm].ram
     }
     fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        CONFIG.vms[vm].devices.get(i).map(|d| Mapping {
-            name: d.name,
-            ipa: d.ipa,
-            hpa: d.hpa,
-            size: d.size,
-            writable: true,
-        })
+        CONFIG.vms[vm].devices.get(i).map(Mapping::device)
     }
     fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
         CONFIG.vms[vm].shared.get(i).map(|s| Mapping {
@@ -186,6 +179,7 @@ impl ShellOps for Ops {
     }
     fn console_to(&self, vm: usize) {
         FOCUS.store(vm, Ordering::Relaxed);
+        show_partial(vm);
     }
     fn out(&self, args: fmt::Arguments<'_>) {
         // Shell output is printed whatever the log level.

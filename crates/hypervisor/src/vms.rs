@@ -8,6 +8,7 @@ use rtvisor_config::contract::aarch64::EMULATED;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
+use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::mmio::{DeviceKind, Region};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
@@ -47,15 +48,19 @@ impl VmRt {
 
 /// Run-time state, indexed like `CONFIG.vms`.
 pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
-/// VMs not stopped; when it reaches zero the machine powers off.
+/// VMs not stopped; when it reaches zero the machine stays up if a shell runs, and
+/// powers off otherwise.
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
-/// A VM stopped for good (confirmed, or reported unresponsive): powers the machine off
-/// when it was the last one running.
+/// A VM stopped for good (confirmed, or reported unresponsive). When it was the last
+/// one running, the hypervisor stays up if a shell runs, else powers the machine off.
 pub fn vm_down() {
     if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
-        crate::info!("all VMs stopped, powering off");
-        crate::boot::power_off();
+        let then = NoneRunning::with_shell(crate::shell::present());
+        crate::info!("{}", then.message());
+        if then == NoneRunning::PowerOff {
+            crate::boot::power_off();
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //! ns = stamp - expected PMCCNTR at the compare value, where expected =
 //! 16 * CVAL + offset with the offset calibrated once (`pmu::calibrate_offset`,
 //! exact under icount); if calibration fails, the protocol's arm-time estimate
-//! pmc_at_arm + (CVAL - cnt_at_arm) * 16 is used and a diag line says so.
+//! pmc_at_arm + (CVAL - cnt_at_arm) * 16 is used and a diag line says so, and a
+//! minimum that the estimate clamped at 0 is printed as `min_ns=unavailable`.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use guest_common::irq::{self, Stamp};
 use guest_common::{cpu, gic, pmu, println, psci, timer, BootInfo};
 
 use crate::number;
-use crate::stats::{CommaList, Hist, Stats};
+use crate::stats::{CommaList, Hist, Stats, TimerFields};
 
 /// How long vCPU 1 may take to come up, and one IPI round trip at most.
 const START_TIMEOUT_US: u64 = 5_000_000;
@@ -166,7 +167,8 @@ fn noise_vcpus(boot: &BootInfo, vcpus: usize) -> usize {
 
 fn timer_phase(cfg: &mut Config) {
     let offset = pmu::calibrate_offset();
-    if offset.is_none() {
+    let exact = offset.is_some();
+    if !exact {
         println!("rtbench-diag: PMCCNTR/CNTVCT phase calibration failed, using arm-time estimate");
     }
     let w = pmu::ns_per_tick().unwrap_or(16);
@@ -195,14 +197,14 @@ fn timer_phase(cfg: &mut Config) {
         hist.add(lat);
         taken += 1;
         if cfg.summary_every > 0 && pmc.count() >= cfg.summary_every {
-            print_timer(&pmc, &cnt);
+            print_timer(&pmc, &cnt, exact);
             if let Some(p) = cfg.publish.as_mut() {
-                p.publish(&pmc);
+                p.publish(&pmc, pmc.min_figure(exact));
             }
             (pmc, cnt) = (Stats::new(), Stats::new());
         }
     }
-    print_timer(&pmc, &cnt);
+    print_timer(&pmc, &cnt, exact);
     println!(
         "rtbench: hist metric=timer bucket_ns={} counts={}",
         hist.bucket_ns(),
@@ -210,17 +212,13 @@ fn timer_phase(cfg: &mut Config) {
     );
 }
 
-fn print_timer(pmc: &Stats, cnt: &Stats) {
+/// The stray count and the timer result (`exact`: PMCCNTR figures from the calibrated
+/// offset; else a minimum clamped at 0 is printed as `unavailable`).
+fn print_timer(pmc: &Stats, cnt: &Stats, exact: bool) {
     println!("rtbench: stray irqs={}", STRAY.load(Ordering::Relaxed));
     println!(
-        "rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} cnt_min_ns={} cnt_avg_ns={} cnt_max_ns={}",
-        pmc.count(),
-        pmc.min(),
-        pmc.avg(),
-        pmc.max(),
-        cnt.min(),
-        cnt.avg(),
-        cnt.max()
+        "rtbench: result metric=timer {}",
+        TimerFields { pmc, cnt, exact }
     );
 }
 

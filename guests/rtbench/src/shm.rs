@@ -22,7 +22,7 @@ use guest_common::{gic, guard, pmu, println, psci, timer, BootInfo};
 
 use crate::bench::print_result;
 use crate::number;
-use crate::stats::Stats;
+use crate::stats::{Figure, Stats};
 
 const READY: u64 = 0x0052_4541_4459; // "READY"
 const ANSWER: u64 = 1_000_000;
@@ -142,9 +142,16 @@ pub fn run(boot: &BootInfo) -> ! {
 
 /// Publishes `mode=bench` timer summaries into a shared-memory region for a peer
 /// (bootargs `stats=<IPA> stats-bell=<k>`): u64 words 0 magic, 1 sequence (odd while
-/// being written; summaries published = sequence / 2), 2 samples, 3 min_ns,
-/// 4 avg_ns, 5 max_ns. Each publication is cleaned to the point of coherency (a
-/// reader may map the region uncached) and then rings doorbell k.
+/// being written; summaries published = sequence / 2), 2 samples, 3 min_ns
+/// ([`Figure::UNAVAILABLE`] when unavailable), 4 avg_ns, 5 max_ns; then rings
+/// doorbell k.
+///
+/// The sequence protocol (a seqlock; docs/interfaces-draft.md) holds for a reader
+/// that maps the region cacheable or not: each step is cleaned to the point of
+/// coherency and completed (`DC CVAC`, `DSB SY`) before the next, so the odd
+/// sequence is visible before any figure changes, every figure before the even
+/// sequence, and all of it before the doorbell. A reader that sees the same even
+/// sequence before and after reading the figures has read one whole summary.
 pub struct Publisher {
     base: usize,
     bell: Option<u64>,
@@ -153,6 +160,16 @@ pub struct Publisher {
 
 /// `RTVSTATS`, read as a little-endian u64.
 pub const STATS_MAGIC: u64 = 0x5354_4154_5356_5452;
+
+/// Words of the region.
+const MAGIC: usize = 0;
+const SEQ: usize = 1;
+const SAMPLES: usize = 2;
+const MIN: usize = 3;
+const AVG: usize = 4;
+const MAX: usize = 5;
+/// Bytes the words take.
+const WORDS_LEN: usize = 8 * 6;
 
 impl Publisher {
     /// From the bootargs, if `stats=` is given.
@@ -165,25 +182,34 @@ impl Publisher {
             }
         };
         let bell = boot.args().number("stats-bell").and_then(Result::ok);
-        write(base, 0, STATS_MAGIC);
-        write(base, 1, 0);
-        guest_common::cpu::clean_dcache(base, 64);
-        Some(Self { base, bell, seq: 0 })
+        let p = Self { base, bell, seq: 0 };
+        write(base, SEQ, 0);
+        p.complete();
+        write(base, MAGIC, STATS_MAGIC);
+        p.complete();
+        Some(p)
     }
 
-    /// Writes one summary and rings the doorbell.
-    pub fn publish(&mut self, s: &Stats) {
+    /// Makes every write so far visible to any reader, cached or not, before the
+    /// next one.
+    fn complete(&self) {
+        guest_common::cpu::clean_dcache(self.base, WORDS_LEN);
+    }
+
+    /// Writes one summary (`min`: its minimum, possibly unavailable) and rings the
+    /// doorbell.
+    pub fn publish(&mut self, s: &Stats, min: Figure) {
         self.seq += 1;
-        write(self.base, 1, self.seq); // odd: being written
-        core::sync::atomic::fence(Ordering::Release);
-        write(self.base, 2, s.count());
-        write(self.base, 3, s.min());
-        write(self.base, 4, s.avg());
-        write(self.base, 5, s.max());
-        core::sync::atomic::fence(Ordering::Release);
+        write(self.base, SEQ, self.seq); // odd: being written
+        self.complete();
+        write(self.base, SAMPLES, s.count());
+        write(self.base, MIN, min.word());
+        write(self.base, AVG, s.avg());
+        write(self.base, MAX, s.max());
+        self.complete();
         self.seq += 1;
-        write(self.base, 1, self.seq);
-        guest_common::cpu::clean_dcache(self.base, 64);
+        write(self.base, SEQ, self.seq);
+        self.complete();
         if let Some(k) = self.bell {
             psci::rtvisor_ring(k);
         }

@@ -1,5 +1,9 @@
-//! Sample statistics (min / integer mean rounded down / max) and the fixed
-//! 32-bucket latency histogram of the benchmark protocol.
+//! Sample statistics (min / integer mean rounded down / max), the fixed 32-bucket
+//! latency histogram of the benchmark protocol, and how the timer figures are
+//! written. Plain `core` code: xtask's tests compile this file on the host to check
+//! that its bench parser reads what rtbench prints.
+
+use core::fmt;
 
 /// Running min/avg/max over `u64` samples (nanoseconds).
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +62,64 @@ impl Stats {
     }
 }
 
+/// A figure in ns, or `unavailable` when there is no honest value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Figure(pub Option<u64>);
+
+impl Figure {
+    /// How shared memory carries an unavailable figure (rtbench `stats=`).
+    pub const UNAVAILABLE: u64 = u64::MAX;
+
+    /// The word published in shared memory.
+    pub fn word(self) -> u64 {
+        self.0.unwrap_or(Self::UNAVAILABLE)
+    }
+}
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v}"),
+            None => f.write_str("unavailable"),
+        }
+    }
+}
+
+impl Stats {
+    /// The smallest sample as a figure. When the samples are estimates (`exact`
+    /// false: the PMCCNTR/CNTVCT calibration failed and the arm-time estimate is
+    /// used), a negative estimate is clamped at 0, and a minimum of 0 measures
+    /// nothing: it is unavailable. So is the minimum of no samples.
+    pub fn min_figure(&self, exact: bool) -> Figure {
+        Figure((self.n > 0 && (exact || self.min > 0)).then_some(self.min))
+    }
+}
+
+/// The fields of a `result metric=timer` line after `metric=timer `: PMCCNTR
+/// figures (`exact`: from the calibrated offset), then the generic-counter ones.
+pub struct TimerFields<'a> {
+    pub pmc: &'a Stats,
+    pub cnt: &'a Stats,
+    pub exact: bool,
+}
+
+impl fmt::Display for TimerFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (pmc, cnt) = (self.pmc, self.cnt);
+        write!(
+            f,
+            "samples={} min_ns={} avg_ns={} max_ns={} cnt_min_ns={} cnt_avg_ns={} cnt_max_ns={}",
+            pmc.count(),
+            pmc.min_figure(self.exact),
+            pmc.avg(),
+            pmc.max(),
+            cnt.min(),
+            cnt.avg(),
+            cnt.max()
+        )
+    }
+}
+
 /// Number of histogram buckets; the last one also takes everything above.
 pub const BUCKETS: usize = 32;
 
@@ -100,8 +162,8 @@ impl Hist {
 /// Formats counts as `c0,c1,...` for the `hist` line.
 pub struct CommaList<'a>(pub &'a [u64]);
 
-impl core::fmt::Display for CommaList<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Display for CommaList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, c) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;

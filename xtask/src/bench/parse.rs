@@ -65,8 +65,15 @@ fn fields(rest: &str) -> Result<BTreeMap<&str, &str>> {
     Ok(map)
 }
 
+/// What rtbench prints for a figure it has no honest value for (a minimum its
+/// arm-time estimate clamped at 0, when the PMCCNTR/CNTVCT calibration failed).
+pub const UNAVAILABLE: &str = "unavailable";
+
 fn num(map: &BTreeMap<&str, &str>, key: &str) -> Result<u64> {
     let v = map.get(key).with_context(|| format!("no {key}="))?;
+    if *v == UNAVAILABLE {
+        bail!("{key} is unavailable: rtbench's PMCCNTR/CNTVCT calibration failed");
+    }
     v.parse()
         .with_context(|| format!("{key}={v:?} is not a number"))
 }
@@ -200,6 +207,13 @@ pub fn crosscheck(r: &Results) -> Vec<String> {
     out
 }
 
+/// rtbench's own code that writes its figures, compiled here so that the tests check
+/// this parser against what rtbench prints.
+#[cfg(test)]
+#[path = "../../../guests/rtbench/src/stats.rs"]
+#[allow(dead_code)]
+mod rtbench_stats;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +298,48 @@ mod tests {
         r.timer.cnt = Some([0, 0, 144]);
         r.selfcheck = Some("16.000".into());
         assert!(crosscheck(&r).is_empty());
+    }
+
+    #[test]
+    fn reads_what_rtbench_prints_and_refuses_an_unavailable_minimum() {
+        use super::rtbench_stats::{Figure, Stats, TimerFields};
+        let stats = |v: &[u64]| {
+            let mut s = Stats::new();
+            v.iter().for_each(|&x| s.add(x));
+            s
+        };
+        let line = |pmc: &Stats, cnt: &Stats, exact| {
+            format!(
+                "rtbench: result metric=timer {}",
+                TimerFields { pmc, cnt, exact }
+            )
+        };
+        let whole = regex::Regex::new(crate::systest::guest::WHOLE_LINE).unwrap();
+        let (pmc, cnt) = (stats(&[4, 5, 9]), stats(&[0, 16, 16]));
+        let exact = line(&pmc, &cnt, true);
+        let (name, m) = result_line(&exact).unwrap();
+        assert_eq!(name, "timer");
+        let want = Metric {
+            samples: 3,
+            min_ns: 4,
+            avg_ns: 6,
+            max_ns: 9,
+            cnt: Some([0, 10, 16]),
+        };
+        assert_eq!(m, want);
+        // Estimates (calibration failed) that do not reach 0 are still figures.
+        assert_eq!(result_line(&line(&pmc, &cnt, false)).unwrap().1, want);
+        // An estimate clamped at 0 is no minimum: rtbench says so, the parser refuses
+        // it with the reason, and the line is still one whole protocol line.
+        let clamped = line(&stats(&[0, 120, 60]), &cnt, false);
+        assert!(clamped.contains(" min_ns=unavailable "), "{clamped}");
+        let e = result_line(&clamped).unwrap_err().to_string();
+        assert!(e.contains("min_ns is unavailable"), "{e}");
+        for l in [&exact, &clamped] {
+            assert!(whole.is_match(&format!("[rt] {l}")), "{l}");
+        }
+        // Shared memory carries an unavailable figure as all ones.
+        assert_eq!(Figure(None).word(), u64::MAX);
+        assert_eq!(Figure(Some(7)).word(), 7);
     }
 }

@@ -218,3 +218,16 @@ fn reader_splits_lines_strips_cr_and_keeps_a_partial_last_line() {
         ["[rt] rtbench: banner", "[gp] caf\u{fffd}", "no newline"]
     );
 }
+
+#[test]
+fn reader_keeps_what_a_terminal_shows_after_an_erased_line() {
+    // The hypervisor erases the live partial line of the VM with the console input
+    // (CR, ESC [ K) before printing another line, and draws it again after.
+    let (tx, rx) = channel();
+    let input: &[u8] =
+        b"[linux] # l\r\x1b[K[rt] tick\r\n[linux] # l\r\x1b[K[rtvisor] note\r\n[linux] # ls\r\n";
+    spawn_reader(input, "", tx);
+    let mut c = Console::new("reader", rx, 1, None);
+    c.expect(&Pattern::contains("# ls"), LONG).unwrap();
+    assert_eq!(c.log(), ["[rt] tick", "[rtvisor] note", "[linux] # ls"]);
+}

@@ -29,25 +29,42 @@ pub const APPLETS: &[&str] = &[
 /// (`devmem`; it is not RAM, so STRICT_DEVMEM allows it), and the doorbell arrives as
 /// an input event: the doorbell GPIO's `gpio-keys` device `rtvisor-doorbells`
 /// (evdev). A read blocks until a doorbell, which comes as two events of 24 bytes
-/// (the key and the report that ends it); nothing polls. The sequence number is read before and after the figures, and the read is
-/// retried while the writer is mid-update.
+/// (the key and the report that ends it); nothing polls.
+///
+/// The figures follow rtbench's sequence protocol: the sequence word is read before
+/// and after them, and they are taken only when both reads give the same even value
+/// (odd: rt is writing). Otherwise the read is tried again, for up to `patience`
+/// seconds (each `devmem` is a process, so one try can take long on a loaded machine;
+/// a fixed count of tries gave up too soon). A minimum rtbench could not measure
+/// comes as all ones and is printed `unavailable`.
 pub const RTSTATS: &str = r#"#!/bin/sh
-node=$(ls -d /proc/device-tree/uio-rt-stats@* 2>/dev/null | head -n 1)
+dt=/proc/device-tree
+patience=10
+node=$(ls -d $dt/uio-rt-stats@* 2>/dev/null | head -n 1)
 if [ -z "$node" ]; then echo "rtstats: no rt-stats region"; exit 1; fi
 base=$((0x${node##*@}))
-rd() { echo $(($(devmem $((base + 8 * $1)) 64))); }
+w() { devmem $((base + 8 * $1)) 64; }
 show() {
-    if [ "$(devmem $base 64)" != "0x5354415453565452" ]; then
+    if [ "$(w 0)" != 0x5354415453565452 ]; then
         echo "rtstats: no figures yet"; return 1
     fi
-    for try in 1 2 3 4 5; do
-        s1=$(rd 1); n=$(rd 2); min=$(rd 3); avg=$(rd 4); max=$(rd 5); s2=$(rd 1)
-        if [ "$s1" = "$s2" ] && [ $((s1 % 2)) = 0 ]; then
-            echo "rtstats: seq=$((s1 / 2)) samples=$n min_ns=$min avg_ns=$avg max_ns=$max"
-            return 0
+    read -r up _ < /proc/uptime
+    end=$((${up%.*} + patience))
+    while :; do
+        s1=$(w 1)
+        if [ $((${s1:-1} % 2)) = 0 ]; then
+            n=$(w 2); min=$(w 3); avg=$(w 4); max=$(w 5); s2=$(w 1)
+            if [ "$s1" = "$s2" ]; then
+                if [ $(($s1)) = 0 ]; then echo "rtstats: no figures yet"; return 1; fi
+                if [ "$min" = 0xFFFFFFFFFFFFFFFF ]; then min=unavailable; else min=$((${min:-0})); fi
+                echo "rtstats: seq=$(($s1 / 2)) samples=$((${n:-0})) min_ns=$min avg_ns=$((${avg:-0})) max_ns=$((${max:-0}))"
+                return 0
+            fi
         fi
+        read -r up _ < /proc/uptime
+        if [ "${up%.*}" -ge "$end" ]; then break; fi
     done
-    echo "rtstats: the writer kept changing the figures"; return 1
+    echo "rtstats: the writer kept changing the figures for $patience s"; return 1
 }
 if [ "$1" != "-w" ]; then show; exit; fi
 ev=
@@ -154,6 +171,10 @@ pub fn build(c: &Contents) -> Result<Vec<u8>> {
     gz.write_all(&archive(c)?)?;
     Ok(gz.finish()?)
 }
+
+#[cfg(test)]
+#[path = "rtstats_tests.rs"]
+mod rtstats_tests;
 
 #[cfg(test)]
 mod tests {

@@ -149,17 +149,7 @@ pub fn ensure(refresh: bool) -> Result<Linux> {
         unavailable: Vec::new(),
     };
 
-    // What the outputs are made from, in words: the .debs, the module lists, the
-    // shape of /init (its text for the wanted list) and the disk's contents.
-    let wanted: Vec<String> = WANTED_MODULES.iter().map(|m| m.to_string()).collect();
-    let key = format!(
-        "build-version {BUILD_VERSION}\n{fetched}wanted {}\noptional {}\n\
-         init {:016x}\ndisk {:?}\n",
-        wanted.join(","),
-        OPTIONAL_MODULES.join(","),
-        fnv1a(initramfs::init_script(&wanted).as_bytes()),
-        disk::HELLO,
-    );
+    let key = build_key(&fetched);
     // The stamp is the key followed by what the build found (the module lists).
     let stamp = dir.join("build.stamp");
     let outputs_exist = [&l.image, &l.initramfs, &l.disk]
@@ -220,6 +210,22 @@ fn read_found(text: &str, l: &mut Linux) {
             _ => {}
         }
     }
+}
+
+/// What the outputs are made from, in words: the .debs (`fetched`), the module lists,
+/// the scripts the initramfs gets (/init for the wanted list, /bin/rtstats) and the
+/// disk's contents.
+fn build_key(fetched: &str) -> String {
+    let wanted: Vec<String> = WANTED_MODULES.iter().map(|m| m.to_string()).collect();
+    format!(
+        "build-version {BUILD_VERSION}\n{fetched}wanted {}\noptional {}\n\
+         init {:016x}\nrtstats {:016x}\ndisk {:?}\n",
+        wanted.join(","),
+        OPTIONAL_MODULES.join(","),
+        fnv1a(initramfs::init_script(&wanted).as_bytes()),
+        fnv1a(initramfs::RTSTATS.as_bytes()),
+        disk::HELLO,
+    )
 }
 
 /// A stable 64-bit hash (FNV-1a) for the build stamp.
@@ -287,6 +293,14 @@ mod tests {
             (l.modules, l.builtin, l.unavailable),
             (want.modules, want.builtin, want.unavailable)
         );
+    }
+
+    #[test]
+    fn the_build_key_covers_every_script_of_the_initramfs() {
+        let key = build_key("");
+        let rtstats = format!("rtstats {:016x}\n", fnv1a(initramfs::RTSTATS.as_bytes()));
+        assert!(key.contains(&rtstats), "{key}");
+        assert!(key.contains("\ninit "), "{key}");
     }
 
     #[test]

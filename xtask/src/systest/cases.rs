@@ -7,12 +7,13 @@
 //! | two-vms   | `rt`, `gp`: 1 vCPU each, own cores, `count=6 then=off`                   |
 //! | smp       | `smp`: 2 vCPUs, `vcpus=2 count=N then=off`                               |
 //! | probe     | `probe` (the probe guest, its bootargs naming the addresses and shared regions), `victim` (rt): `mode=bench summary-every=N` (forever) |
-//! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off` |
+//! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off`; every CPU hosts a vCPU (no shell) |
 //! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
-//! | shell     | `rt` (1 vCPU): `mode=bench summary-every=N` (forever); `gp` (2 vCPUs): `count=0` (forever); CPU 0 free for the shell |
+//! | shell     | (systest/shell.rs) `rt` (1 vCPU): `mode=bench summary-every=N` (forever); `gp` (2 vCPUs): `count=0` (forever); CPU 0 free for the shell |
 //! | irq-isolation | `virt` (virtual mode) and `direct` (direct mode): `mode=bench summary-every=N` at different periods; `probe` (direct mode) floods SGIs |
 //! | irq-restart | `virt`: `mode=bench samples=N hvc=0 ipi=0 then=reset`; `direct` (2 vCPUs, direct mode): `mode=bench ... ipi=N then=reset` |
 
+use super::shell::type_line;
 use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
 use anyhow::Result;
@@ -56,7 +57,7 @@ fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
 }
 
 /// Every line that carries guest protocol is one whole line from one of `vms`.
-fn check_whole_lines(c: &Console, vms: &[&str]) -> Result<()> {
+pub(super) fn check_whole_lines(c: &Console, vms: &[&str]) -> Result<()> {
     let re = Regex::new(guest::WHOLE_LINE).expect("valid protocol regex");
     for (i, l) in c.log().iter().enumerate() {
         if !(l.contains("rtbench: ") || l.contains("] probe: ")) {
@@ -87,7 +88,8 @@ fn check_before(c: &Console, a: usize, b: usize, what: &str) -> Result<()> {
     ))
 }
 
-/// Waits for the power-off line after all `stops`, then for QEMU to exit 0.
+/// Without a shell: waits for the power-off line after all `stops`, then for QEMU to
+/// exit 0.
 fn powers_off(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
     c.set_cursor(0);
     let off = c.expect(&hv::all_stopped(), t.step)?;
@@ -95,6 +97,19 @@ fn powers_off(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
         check_before(c, s, off, "every VM's stop line before the power-off line")?;
     }
     c.expect_exit(0, t.step)
+}
+
+/// With a shell: waits for the line that says no VM runs after all `stops`; the shell
+/// still answers.
+pub(super) fn stays_up(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
+    c.set_cursor(0);
+    let none = c.expect(&hv::none_running(), t.step)?;
+    for &s in stops {
+        check_before(c, s, none, "every VM's stop line before the no-VM line")?;
+    }
+    type_line(c, "version", t)?;
+    c.expect(&Pattern::regex(r"^\[rtvisor\] rtvisor \d"), t.step)?;
+    c.expect_not(&hv::all_stopped())
 }
 
 pub fn two_vms(c: &mut Console, t: &Timeouts) -> Result<()> {
@@ -112,7 +127,7 @@ pub fn two_vms(c: &mut Console, t: &Timeouts) -> Result<()> {
     )?;
     check_before(c, ix[0], ix[2], "[rt] done before its stop line")?;
     check_before(c, ix[1], ix[3], "[gp] done before its stop line")?;
-    powers_off(c, t, &ix[2..])?;
+    stays_up(c, t, &ix[2..])?;
     check_whole_lines(c, &[rt, gp])?;
     check_counts(c, rt, Some(6))?;
     check_counts(c, gp, Some(6))?;
@@ -163,7 +178,7 @@ pub fn smp(c: &mut Console, t: &Timeouts) -> Result<()> {
             &format!("got {line:?}"),
         ));
     }
-    powers_off(c, t, &ix[5..])?;
+    stays_up(c, t, &ix[5..])?;
     check_whole_lines(c, &[vm])?;
     check_counts(c, vm, None)
 }
@@ -373,178 +388,4 @@ pub fn irq_restart(c: &mut Console, t: &Timeouts) -> Result<()> {
     check_no_strays(c, virt)?;
     check_no_strays(c, direct)?;
     check_whole_lines(c, &[virt, direct])
-}
-
-/// Types `line` on the console and waits for the shell to echo it.
-pub(super) fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
-    c.send(&format!("{line}\r"))?;
-    c.expect(&Pattern::contains(format!("[rtvisor] > {line}")), t.step)
-}
-
-pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
-    let (rt, gp) = ("rt", "gp");
-    let re = |s: &str| Pattern::regex(s);
-    c.expect(&Pattern::contains("[rtvisor] shell on cpu 0"), t.boot)?;
-    c.expect_all(&[guest::banner(rt), guest::banner(gp)], t.boot)?;
-    type_line(c, "help", t)?;
-    c.expect(&re(r"^\[rtvisor\]\s+vm restart NAME\s+\S"), t.step)?;
-    c.expect(&re(r"^\[rtvisor\]\s+log level \[LEVEL\]\s+\S"), t.step)?;
-    type_line(c, "vm list", t)?;
-    c.expect(&re(r"^\[rtvisor\] rt\s+running\s+3\s+16M\s+0\s+-$"), t.step)?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+running\s+1,2\s+16M\s+0\s+-$"),
-        t.step,
-    )?;
-    // The read-only views, once rt has reported its timer latency.
-    let now = c.cursor();
-    wait_summaries(c, rt, now, 1, t)?;
-    type_line(c, "vcpu list", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] rt\s+0\s+3\s+0x0\s+on\s+[1-9]\d*$"),
-        t.step,
-    )?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+1\s+2\s+0x1\s+(?:on|off)\s+[1-9]\d*$"),
-        t.step,
-    )?;
-    type_line(c, "mem map", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] rtvisor\s+memory\s+-\s+-\s+0x40200000\s+32M\s+-$"),
-        t.step,
-    )?;
-    c.expect(
-        &re(r"^\[rtvisor\] rt\s+ram\s+-\s+0x40000000\s+0x42200000\s+16M\s+rw$"),
-        t.step,
-    )?;
-    c.expect(
-        &re(r"^\[rtvisor\] rt\s+emulated\s+gicr\s+0x80a0000\s+-\s+128K\s+trap$"),
-        t.step,
-    )?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+ram\s+-\s+0x40000000\s+0x43200000\s+16M\s+rw$"),
-        t.step,
-    )?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+emulated\s+gicr\s+0x80a0000\s+-\s+256K\s+trap$"),
-        t.step,
-    )?;
-    type_line(c, "irq stats", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] cpu\s+runs\s+sgi\s+vtimer\s+maint\s+spi\s+uart\s+spurious$"),
-        t.step,
-    )?;
-    // Columns: sgi vtimer maint spi uart spurious. The shell CPU counts what was
-    // typed. rt's CPU shows its row, but its timer ticks all go through the vector's
-    // fast path, which `irq stats` does not count (see `IrqKind::Vtimer`).
-    c.expect(
-        &re(r"^\[rtvisor\] 0\s+shell\s+\d+\s+0\s+0\s+0\s+[1-9]\d*\s+\d+$"),
-        t.step,
-    )?;
-    c.expect(&re(r"^\[rtvisor\] 3\s+rt/0(?:\s+\d+){6}$"), t.step)?;
-    // `latency` shows rt's last summary (or the one before, if a new one was printed
-    // but not yet kept when the shell answered).
-    let latency = |c: &mut Console| -> Result<()> {
-        type_line(c, "latency", t)?;
-        let answer = c.expect(
-            &re(concat!(
-                r"^\[rtvisor\] rt\s+timer (samples=500 min_ns=\d+ avg_ns=\d+ max_ns=\d+ ",
-                r"cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)  \(age \d+\.\ds\)$"
-            )),
-            t.step,
-        )?;
-        let figures = |l: &str| l.split_once("metric=timer ").map(|(_, f)| f.to_owned());
-        let shown = c
-            .line(answer)
-            .split_once(" timer ")
-            .map(|(_, f)| f.to_owned());
-        let shown = shown.and_then(|f| f.rsplit_once("  (age ").map(|(f, _)| f.to_owned()));
-        let printed: Vec<String> = c.log()[..answer]
-            .iter()
-            .filter(|l| l.starts_with("[rt] rtbench: result metric=timer "))
-            .filter_map(|l| figures(l))
-            .collect();
-        let recent = &printed[printed.len().saturating_sub(2)..];
-        if shown.as_ref().is_none_or(|f| !recent.contains(f)) {
-            let why = format!("shell showed {shown:?}, rt last printed {recent:?}");
-            return Err(c.fail("`latency` shows rt's last timer summary", &why));
-        }
-        Ok(())
-    };
-    latency(c)?;
-    type_line(c, "log level debug", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] log level debug (was info)"),
-        t.step,
-    )?;
-    type_line(c, "log level info", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] log level info (was debug)"),
-        t.step,
-    )?;
-    // Stop gp: rt keeps taking its timer, vm list says why gp stopped.
-    type_line(c, "vm stop gp", t)?;
-    let stopped = c.expect(&hv::stopped(gp), t.step)?;
-    wait_summaries(c, rt, stopped, 2, t)?;
-    type_line(c, "vm list", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+stopped\s+1,2\s+16M\s+0\s+shell$"),
-        t.step,
-    )?;
-    // Start it again: a fresh boot (banner, counts from 1).
-    type_line(c, "vm start gp", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] vm gp: started (shell)"),
-        t.step,
-    )?;
-    c.expect(&guest::banner(gp), t.step)?;
-    c.expect(&guest::count(gp, 1), t.step)?;
-    // Restart rt from the shell; the restart is counted.
-    type_line(c, "vm restart rt", t)?;
-    c.expect(&hv::restarting(rt), t.step)?;
-    c.expect(&guest::banner(rt), t.step)?;
-    type_line(c, "vm info rt", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor]   restarts 1, last stop: shell"),
-        t.step,
-    )?;
-    // The restart kicked rt's CPU with the hypervisor's SGI.
-    type_line(c, "irq stats", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] 3\s+rt/0\s+[1-9]\d*\s+\d+\s+\d+\s+0\s+0\s+\d+$"),
-        t.step,
-    )?;
-    latency(c)?;
-    type_line(c, "vm stop nope", t)?;
-    c.expect(&Pattern::contains("[rtvisor] no VM named `nope`"), t.step)?;
-    // Console switch and back: input goes to gp (which does not read it) until
-    // Ctrl-]; a shell command typed meanwhile is not run.
-    let versions = |c: &Console| {
-        c.log()
-            .iter()
-            .filter(|l| l.starts_with("[rtvisor] rtvisor "))
-            .count()
-    };
-    let before = versions(c);
-    type_line(c, "vm console gp", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] console input goes to vm gp; Ctrl-] returns to the shell"),
-        t.step,
-    )?;
-    c.send("version\r")?;
-    c.send("\x1d")?;
-    c.expect(
-        &Pattern::contains("[rtvisor] console input back to the shell"),
-        t.step,
-    )?;
-    type_line(c, "version", t)?;
-    c.expect(&Pattern::regex(r"^\[rtvisor\] rtvisor \d"), t.step)?;
-    let answers = versions(c) - before;
-    if answers != 1 {
-        return Err(c.fail(
-            "`version` typed while gp had the console is not run by the shell",
-            &format!("{answers} `version` answers since `vm console gp`"),
-        ));
-    }
-    check_no_strays(c, rt)?;
-    check_whole_lines(c, &[rt, gp])
 }

@@ -1,7 +1,8 @@
 //! T2 tests of inter-VM communication and lifecycle: shared memory with doorbells
 //! (`shm`), and the per-VM watchdog (`watchdog`).
 
-use super::cases::type_line;
+use super::cases::stays_up;
+use super::shell::type_line;
 use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
 use anyhow::Result;
@@ -30,7 +31,9 @@ pub fn shm(c: &mut Console, t: &Timeouts) -> Result<()> {
         ],
         t.step,
     )?;
-    c.expect(&hv::all_stopped(), t.step)?;
+    c.set_cursor(0);
+    let stops = c.expect_all(&[hv::stopped("ping"), hv::stopped("pong")], t.step)?;
+    stays_up(c, t, &stops)?;
     c.expect_not(&Pattern::contains("ro-write ALLOWED"))
 }
 

@@ -44,7 +44,7 @@ fn type_cmd(c: &mut Console, cmd: &str) -> Result<()> {
 /// Max timer latency (ns) of each `rt` summary after console line `after`.
 fn rt_maxima(c: &Console, after: usize) -> Vec<u64> {
     let re = Regex::new(&format!(
-        r"^\[{RT}\] rtbench: result metric=timer samples=\d+ min_ns=\d+ avg_ns=\d+ max_ns=(?P<n>\d+)"
+        r"^\[{RT}\] rtbench: result metric=timer samples=\d+ min_ns=(?:\d+|unavailable) avg_ns=\d+ max_ns=(?P<n>\d+)"
     ))
     .expect("valid regex");
     c.log()
@@ -86,7 +86,7 @@ fn shell_answers(c: &mut Console, t: &Timeouts) -> Result<()> {
 fn rt_stats(c: &mut Console, t: &Timeouts) -> Result<()> {
     type_cmd(c, "rtstats -w 2")?;
     let re = Regex::new(&format!(
-        r"^\[{LINUX}\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$"
+        r"^\[{LINUX}\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+|unavailable) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$"
     ))
     .expect("valid regex");
     c.expect(&exact("rtstats: doorbell 1"), t.step)?;
@@ -139,6 +139,18 @@ fn console_switch(c: &mut Console, t: &Timeouts) -> Result<()> {
     )?;
     type_cmd(c, "uname -m")?;
     c.expect(&exact("aarch64"), t.step)?;
+    // What is typed shows once, whatever `rt` printed meanwhile.
+    let echoes = c
+        .log()
+        .iter()
+        .filter(|l| *l == "[linux] # uname -m")
+        .count();
+    if echoes != 1 {
+        return Err(c.fail(
+            "the typed `uname -m` shown once",
+            &format!("{echoes} console lines `[linux] # uname -m`"),
+        ));
+    }
     Ok(())
 }
 

@@ -11,7 +11,8 @@
 //! The probe takes each case from its console (`mode=takeback`, guests/probe/src/
 //! takeback.rs); `victim` (rtbench) must keep reporting, with no stray interrupt.
 
-use super::cases::{check_no_strays, type_line, wait_summaries};
+use super::cases::{check_no_strays, wait_summaries};
+use super::shell::type_line;
 use super::{guest, hv, Timeouts};
 use crate::console::{Console, Pattern};
 use anyhow::Result;

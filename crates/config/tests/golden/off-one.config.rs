@@ -12,16 +12,16 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-a.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-a.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1392);
+    const _: () = assert!(VM0_DTB.len() == 1484);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-b.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-b.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1392);
+    const _: () = assert!(VM1_DTB.len() == 1484);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "a",
             kind: VmKind::General,
-            cpus: &[1],
+            cpus: &[1, 0],
             ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0200_0000 },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
@@ -38,7 +38,7 @@ mod rtvisor_generated_config {
         VmConfig {
             name: "b",
             kind: VmKind::General,
-            cpus: &[2],
+            cpus: &[2, 3],
             ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0200_0000 },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
@@ -56,8 +56,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa1a05f7c05f338f0,
-        payload_fingerprint: 0x39101bdfb1aefe91,
+        fingerprint: 0x748d79894ca44adf,
+        payload_fingerprint: 0xb144a036348ec2e1,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -5,6 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+mod input;
+
 struct Mock {
     states: RefCell<Vec<VmState>>,
     out: RefCell<Vec<String>>,
@@ -28,6 +30,14 @@ impl Mock {
         execute(line, self);
         self.out.borrow().clone()
     }
+    /// What the shell prints while `bytes` are typed into `input`.
+    fn typed(&self, input: &mut Input, bytes: &[u8]) -> Vec<String> {
+        self.out.borrow_mut().clear();
+        for &b in bytes {
+            input.feed(b, self);
+        }
+        self.out.borrow().clone()
+    }
 }
 
 const NAMES: [&str; 2] = ["rt", "linux"];
@@ -45,13 +55,40 @@ const RAM: [RamMap; 2] = [
         size: 64 * MIB,
     },
 ];
-const UART1: Mapping<'static> = Mapping {
-    name: "uart1",
-    ipa: Ipa::new(0x0904_0000),
-    hpa: Hpa::new(0x0904_0000),
-    size: 0x1000,
-    writable: true,
-};
+const fn device(name: &'static str, page: u64, regs: u64, size: u64, virtio: bool) -> DeviceMap {
+    DeviceMap {
+        name,
+        ipa: Ipa::new(page),
+        hpa: Hpa::new(page),
+        size: 0x1000,
+        regs: MemRegion {
+            base: Hpa::new(regs),
+            size,
+        },
+        irqs: &[],
+        edge: false,
+        virtio_mmio: if virtio { Some(Hpa::new(regs)) } else { None },
+    }
+}
+/// Devices of `linux`: a UART with a page of its own, two virtio-mmio transports
+/// that share one.
+const DEVICES: [DeviceMap; 3] = [
+    device("uart1", 0x0904_0000, 0x0904_0000, 0x1000, false),
+    device(
+        "virtio-mmio@0a003e00",
+        0x0a00_3000,
+        0x0a00_3e00,
+        0x200,
+        true,
+    ),
+    device(
+        "virtio-mmio@0a003c00",
+        0x0a00_3000,
+        0x0a00_3c00,
+        0x200,
+        true,
+    ),
+];
 const fn ring(hpa: u64, writable: bool) -> Mapping<'static> {
     Mapping {
         name: "ring",
@@ -102,7 +139,7 @@ impl ShellOps for Mock {
         RAM[vm]
     }
     fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        (vm == 1 && i == 0).then_some(UART1)
+        DEVICES.get(i).filter(|_| vm == 1).map(Mapping::device)
     }
     fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
         (i == 0).then_some(ring(0x4800_0000, vm == 1))
@@ -177,6 +214,22 @@ fn help_lists_every_command() {
     ] {
         assert!(out.iter().any(|l| l.contains(usage)), "{usage}: {out:?}");
     }
+}
+
+#[test]
+fn stopping_the_last_vm_leaves_the_shell_up() {
+    let m = Mock::new();
+    let help = m.run("help");
+    let stop = help.iter().find(|l| l.contains("vm stop NAME")).unwrap();
+    assert!(stop.contains("the shell stays up"), "{stop}");
+    assert_eq!(NoneRunning::with_shell(true), NoneRunning::StayUp);
+    assert!(NoneRunning::StayUp
+        .message()
+        .starts_with("no VM is running; the shell stays up"));
+    // Without a shell nothing could start a VM again: the machine powers off, and
+    // says so first.
+    assert_eq!(NoneRunning::with_shell(false), NoneRunning::PowerOff);
+    assert!(NoneRunning::PowerOff.message().ends_with("powering off"));
 }
 
 #[test]
@@ -294,6 +347,24 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
         ],
         &[
             "linux",
+            "device",
+            "virtio-mmio@0a003e00",
+            "0xa003e00",
+            "0xa003e00",
+            "512",
+            "rw",
+        ],
+        &[
+            "linux",
+            "device",
+            "virtio-mmio@0a003c00",
+            "0xa003c00",
+            "0xa003c00",
+            "512",
+            "rw",
+        ],
+        &[
+            "linux",
             "shared",
             "ring",
             "0x50000000",
@@ -314,6 +385,26 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
         &["linux", "emulated", "pl011", "0x9000000", "-", "4K", "trap"],
     ];
     assert_eq!(rows, expected, "{out:#?}");
+    // Aligned columns: each starts at the same place on every line, the size column
+    // ends at the same place.
+    let starts = |l: &str| {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .collect::<Vec<_>>()
+    };
+    let ends = |l: &str| {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i + 1 == b.len() || b[i + 1] == b' '))
+            .collect::<Vec<_>>()
+    };
+    for l in &out {
+        let (s, e) = (starts(l), ends(l));
+        assert_eq!(s[..5], starts(&out[0])[..5], "{out:#?}");
+        assert_eq!(e[5], ends(&out[0])[5], "size column of {l:?} in {out:#?}");
+        assert_eq!(s[6], starts(&out[0])[6], "{out:#?}");
+    }
 }
 
 #[test]

@@ -43,6 +43,20 @@ impl<const N: usize> Text<N> {
     }
 }
 
+/// How many characters `args` formats to.
+pub(super) fn width(args: fmt::Arguments<'_>) -> usize {
+    struct Count(usize);
+    impl Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.chars().count();
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    let _ = n.write_fmt(args);
+    n.0
+}
+
 /// The longest valid UTF-8 prefix of `b` (a cut in the middle of a character, or a
 /// guest's stray byte, ends it).
 pub(super) fn utf8_prefix(b: &[u8]) -> &str {

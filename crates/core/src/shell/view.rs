@@ -1,7 +1,7 @@
 //! Read-only views of the running hypervisor (`vcpu list`, `mem map`, `irq stats`,
 //! `latency`) and `log level`. Each prints a header line, then one line per item.
 
-use super::text::{Line, Secs, Size, Small};
+use super::text::{width, Line, Secs, Size, Small};
 use super::{IrqKind, Mapping, ShellOps};
 use crate::console::LINE_MAX;
 use crate::mmio::DeviceKind;
@@ -53,10 +53,39 @@ struct MapLine<'a> {
     access: &'a str,
 }
 
+/// Column widths of `mem map`: owner, region, name, ipa, hpa, size (the access
+/// column is last and needs none).
+struct Widths([usize; 6]);
+
+impl Widths {
+    /// Wide enough for the header.
+    const HEADER: [&'static str; 6] = ["owner", "region", "name", "ipa", "hpa", "size"];
+
+    fn new() -> Self {
+        Self(Self::HEADER.map(str::len))
+    }
+}
+
 impl MapLine<'_> {
-    fn print(&self, ops: &dyn ShellOps) {
+    /// Widens `w` to fit this line.
+    fn fit(&self, w: &mut Widths) {
+        let cells = [
+            width(format_args!("{}", self.owner)),
+            width(format_args!("{}", self.what)),
+            width(format_args!("{}", self.name)),
+            width(format_args!("{}", Addr(self.ipa.map(Ipa::raw)))),
+            width(format_args!("{}", Addr(self.hpa.map(Hpa::raw)))),
+            width(format_args!("{}", Size(self.size))),
+        ];
+        for (w, c) in w.0.iter_mut().zip(cells) {
+            *w = (*w).max(c);
+        }
+    }
+
+    fn print(&self, ops: &dyn ShellOps, w: &Widths) {
+        let [a, b, c, d, e, f] = w.0;
         ops.out(format_args!(
-            "{:<12} {:<9} {:<10} {:<13} {:<13} {:>5}  {}",
+            "{:<a$} {:<b$} {:<c$} {:<d$} {:<e$} {:>f$}  {}",
             self.owner,
             self.what,
             self.name,
@@ -101,13 +130,23 @@ fn device_name(kind: DeviceKind) -> Small {
     }
 }
 
+/// `mem map`: every line is measured first, so that the columns line up whatever
+/// the names and addresses.
 pub(super) fn mem_map(_: &[&str], ops: &dyn ShellOps) {
+    let mut w = Widths::new();
+    map_lines(ops, &mut |l| l.fit(&mut w));
+    let [a, b, c, d, e, f] = w.0;
+    let [owner, region, name, ipa, hpa, size] = Widths::HEADER;
     ops.out(format_args!(
-        "{:<12} {:<9} {:<10} {:<13} {:<13} {:>5}  access",
-        "owner", "region", "name", "ipa", "hpa", "size"
+        "{owner:<a$} {region:<b$} {name:<c$} {ipa:<d$} {hpa:<e$} {size:>f$}  access"
     ));
+    map_lines(ops, &mut |l| l.print(ops, &w));
+}
+
+/// Calls `each` with every line of `mem map` (after its header), in order.
+fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
     let hv = ops.hv_memory();
-    MapLine {
+    each(&MapLine {
         owner: "rtvisor",
         what: "memory",
         name: "-",
@@ -115,11 +154,10 @@ pub(super) fn mem_map(_: &[&str], ops: &dyn ShellOps) {
         hpa: Some(hv.base),
         size: hv.size,
         access: "-",
-    }
-    .print(ops);
+    });
     for vm in 0..ops.vm_count() {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
-        MapLine {
+        each(&MapLine {
             owner,
             what: "ram",
             name: "-",
@@ -127,13 +165,12 @@ pub(super) fn mem_map(_: &[&str], ops: &dyn ShellOps) {
             hpa: Some(ram.hpa),
             size: ram.size,
             access: "rw",
-        }
-        .print(ops);
-        mapped(ops, owner, "device", |i| ops.device(vm, i));
-        mapped(ops, owner, "shared", |i| ops.shared(vm, i));
+        });
+        mapped(owner, "device", |i| ops.device(vm, i), each);
+        mapped(owner, "shared", |i| ops.shared(vm, i), each);
         for r in (0..).map_while(|i| ops.emulated(vm, i)) {
             let kind = device_name(r.kind);
-            MapLine {
+            each(&MapLine {
                 owner,
                 what: "emulated",
                 name: kind.as_str(),
@@ -141,21 +178,20 @@ pub(super) fn mem_map(_: &[&str], ops: &dyn ShellOps) {
                 hpa: None,
                 size: r.size,
                 access: "trap",
-            }
-            .print(ops);
+            });
         }
     }
 }
 
 /// The lines of `nth(0)`, `nth(1)`, ... up to the first `None`.
 fn mapped<'a>(
-    ops: &dyn ShellOps,
     owner: &str,
     what: &str,
     nth: impl Fn(usize) -> Option<Mapping<'a>>,
+    each: &mut dyn FnMut(&MapLine<'_>),
 ) {
     for m in (0..).map_while(nth) {
-        MapLine {
+        each(&MapLine {
             owner,
             what,
             name: m.name,
@@ -163,8 +199,7 @@ fn mapped<'a>(
             hpa: Some(m.hpa),
             size: m.size,
             access: if m.writable { "rw" } else { "ro" },
-        }
-        .print(ops);
+        });
     }
 }
 

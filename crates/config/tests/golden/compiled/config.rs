@@ -55,8 +55,8 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Always,
             devices: &[
-                DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
-                DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
+                DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3e00), size: 0x200 }, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
+                DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3c00), size: 0x200 }, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
             ],
             shared: &[
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },

@@ -17,7 +17,7 @@ use crate::vm::{VmLife, VmState};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::guest;
 use rtvisor_config::tables::{
-    DeviceMap, DirectTrust, ImagePlacement, InterruptMode, RamMap, RestartPolicy, SharedMap, VmConfig, VmKind,
+    DeviceMap, DirectTrust, ImagePlacement, MemRegion, InterruptMode, RamMap, RestartPolicy, SharedMap, VmConfig, VmKind,
 };
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
@@ -82,6 +82,10 @@ static DEVICES1: [DeviceMap; 1] = [DeviceMap {
     ipa: Ipa::new(0x0a00_0000),
     hpa: Hpa::new(0x0a00_0000),
     size: 0x1000,
+    regs: MemRegion {
+        base: Hpa::new(0x0a00_0000),
+        size: 0x200,
+    },
     irqs: &[VIRTIO_INTID],
     edge: true,
     virtio_mmio: Some(Hpa::new(0x0a00_0000)),

@@ -152,7 +152,27 @@ fn direct_trust_needs_direct_mode() {
         MEM16,
         "interrupt-mode = \"direct\"\ndirect-trust = \"untrusted\"\n",
     );
-    assert_eq!(errors(&t, &scenario(&[ok])), vec![]);
+    let ok = scenario(&[ok]);
+    assert_eq!(errors(&t, &ok), vec![]);
+    assert_eq!(support::warnings(&t, &ok), vec![]);
+}
+
+#[test]
+fn a_trusted_direct_vm_is_warned_about() {
+    let t = rules_tree();
+    let extra = "interrupt-mode = \"direct\"\ndirect-trust = \"trusted\"\n";
+    let s = scenario(&[vm("rt", "rt", "[1]", MEM16, extra)]);
+    assert_eq!(errors(&t, &s), vec![]);
+    let msg = "VM `rt` is trusted with its cores' physical GIC CPU interface \
+               (direct-trust = \"trusted\")";
+    let hint = "a guest that writes ICC_AP1R0_EL1 keeps its cores from the hypervisor, which \
+                then reports the VM unresponsive and neither restarts it nor reuses its memory; \
+                keep \"trusted\" for guests you wrote or audited, else use \"untrusted\" (an \
+                exit per interrupt acknowledge and end)";
+    assert_eq!(
+        support::warnings(&t, &s),
+        vec![("s.toml".into(), 11, 16, msg.into(), hint.into())]
+    );
 }
 
 #[test]

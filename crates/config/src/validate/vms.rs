@@ -3,7 +3,7 @@
 use crate::diag::{closest, Diagnostic};
 use crate::layout::hv_region;
 use crate::load::Inputs;
-use crate::schema::{KindSpec, ModeSpec, VmSpec};
+use crate::schema::{KindSpec, ModeSpec, TrustSpec, VmSpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, MIB};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use toml::Spanned;
@@ -46,6 +46,22 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                     .to_owned();
                 out.push(src.diag(mode.span(), msg, hint));
             }
+        }
+        let trusted = vm
+            .direct_trust
+            .as_ref()
+            .filter(|t| is_direct(vm) && *t.get_ref() == TrustSpec::Trusted);
+        if let Some(trust) = trusted {
+            let msg = format!(
+                "VM `{n}` is trusted with its cores' physical GIC CPU interface \
+                 (direct-trust = \"trusted\")"
+            );
+            let hint = "a guest that writes ICC_AP1R0_EL1 keeps its cores from the hypervisor, \
+                        which then reports the VM unresponsive and neither restarts it nor \
+                        reuses its memory; keep \"trusted\" for guests you wrote or audited, \
+                        else use \"untrusted\" (an exit per interrupt acknowledge and end)"
+                .to_owned();
+            out.push(src.warn(trust.span(), msg, hint));
         }
         if let Some(trust) = vm.direct_trust.as_ref().filter(|_| !is_direct(vm)) {
             let msg = format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");

@@ -31,6 +31,16 @@ pub struct VmRt {
     /// CNTVOFF of all its vCPUs: the physical count when it last (re)started, so its
     /// virtual counter starts near zero.
     pub cntvoff: AtomicU64,
+    /// What the exit handler's context needs beyond the configuration, computed once
+    /// (after boot has read every CPU's MPIDR): every exit uses it.
+    fixed: spin::Once<Fixed>,
+}
+
+/// The parts of a VM's handler context that never change after boot.
+#[derive(Debug)]
+struct Fixed {
+    regions: [Region; EMULATED.len()],
+    mpidrs: [u64; MAX_VCPUS],
 }
 
 impl VmRt {
@@ -42,6 +52,7 @@ impl VmRt {
             gpio: Mutex::new(Pl061::new()),
             stage2_root: AtomicU64::new(0),
             cntvoff: AtomicU64::new(0),
+            fixed: spin::Once::new(),
         }
     }
 }
@@ -97,20 +108,25 @@ pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
 pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
     let cfg = &CONFIG.vms[id];
     let rt = &VMS[id];
-    let regions = regions(cfg);
-    let mut mpidrs = [0u64; MAX_VCPUS];
-    for (v, m) in mpidrs.iter_mut().enumerate().take(cfg.cpus.len()) {
-        *m = vcpu_mpidr(id, v);
-    }
+    let fixed = rt.fixed.call_once(|| {
+        let mut mpidrs = [0u64; MAX_VCPUS];
+        for (v, m) in mpidrs.iter_mut().enumerate().take(cfg.cpus.len()) {
+            *m = vcpu_mpidr(id, v);
+        }
+        Fixed {
+            regions: regions(cfg),
+            mpidrs,
+        }
+    });
     f(&VmCtx {
         id,
         cfg,
         life: &rt.life,
         console: &rt.console,
-        regions: &regions,
+        regions: &fixed.regions,
         gic: &rt.gic,
         gpio: &rt.gpio,
-        mpidrs: &mpidrs[..cfg.cpus.len().min(MAX_VCPUS)],
+        mpidrs: &fixed.mpidrs[..cfg.cpus.len().min(MAX_VCPUS)],
     })
 }
 

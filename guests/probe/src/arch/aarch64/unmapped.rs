@@ -5,7 +5,7 @@
 
 use guest_common::{guard, BootInfo};
 
-use crate::basic::WRITE_PATTERN;
+use super::basic::WRITE_PATTERN;
 use crate::report::{contained, leak, number, How, Outcome, Tally};
 
 /// IPA size of a VM (stage-2 input, VTCR_EL2.T0SZ = 25).
@@ -82,7 +82,7 @@ fn gicr_beyond(boot: &BootInfo) -> usize {
         .and_then(|n| n.reg())
         .and_then(|mut r| r.nth(1))
         .and_then(|r| Some(r.starting_address as usize + r.size?));
-    from_dt.unwrap_or(0x080a_0000 + GICR_FRAME * boot.dt_cpus)
+    from_dt.unwrap_or(0x080a_0000 + GICR_FRAME * boot.cpu_count())
 }
 
 /// The first address past this VM's RAM (`/memory` reg).

@@ -2,7 +2,8 @@
 //! unallocated SMCCC ids, the physical timer and the debug unit, and an SGI flood.
 
 use guest_common::exception::{Fault, EC_UNKNOWN};
-use guest_common::{guard, psci, BootInfo};
+use guest_common::arch::psci;
+use guest_common::{guard, BootInfo};
 
 use crate::report::{contained, contained_by_fault, leak, target, Outcome};
 

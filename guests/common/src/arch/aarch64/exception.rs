@@ -7,13 +7,14 @@
 //! 2. else the hook registered with [`set_sync_handler`] decides;
 //! 3. else (or for FIQ/SError/lower-EL vectors) print ESR/ELR/FAR and SYSTEM_OFF.
 //!
-//! An IRQ taken at the current EL (SP_ELx) goes to [`crate::irq::dispatch`]; without
+//! An IRQ taken at the current EL (SP_ELx) goes to [`super::irq::dispatch`]; without
 //! a registered IRQ handler it is reported like the others.
 
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{cpu, guard, println, psci};
+use super::psci;
+use crate::{cpu, guard, println};
 
 /// Registers saved by the vector code (layout shared with `boot.rs`).
 #[repr(C, align(16))]
@@ -68,6 +69,21 @@ impl Fault {
         match self.ec() {
             0x15..=0x17 => 0,
             _ => 4,
+        }
+    }
+    /// Where execution continues past the faulting instruction.
+    pub(crate) fn return_address(&self) -> Option<u64> {
+        Some(self.elr.wrapping_add(self.skip_len()))
+    }
+    /// The words `guard` keeps per vCPU.
+    pub(crate) fn to_words(self) -> [u64; 4] {
+        [self.esr, self.far, self.elr, 0]
+    }
+    pub(crate) fn from_words(w: [u64; 4]) -> Self {
+        Fault {
+            esr: w[0],
+            far: w[1],
+            elr: w[2],
         }
     }
 }
@@ -161,7 +177,7 @@ fn syndrome(el: u64) -> (u64, u64) {
 pub(crate) extern "C" fn trap(kind: u64, frame: &mut TrapFrame) {
     let el = kind >> 4;
     let index = (kind & 0xf) as usize;
-    if index == 5 && crate::irq::dispatch(frame) {
+    if index == 5 && super::irq::dispatch(frame) {
         return;
     }
     let (esr, far) = syndrome(el);
@@ -171,8 +187,8 @@ pub(crate) extern "C" fn trap(kind: u64, frame: &mut TrapFrame) {
         elr: frame.elr,
     };
     if index == 4 || index == 0 {
-        if guard::record(&fault) {
-            frame.elr = guard::resume_address(&fault, frame.elr);
+        if let Some(resume) = guard::record(&fault) {
+            frame.elr = resume;
             return;
         }
         if let Some(handler) = sync_handler() {

@@ -14,6 +14,7 @@ mod systest;
 mod testrun;
 mod unit;
 mod util;
+mod x86;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -298,6 +299,17 @@ fn main() -> ExitCode {
                     Ok(lines) => {
                         for (name, q) in lines {
                             println!("{name}: {}", q.line());
+                        }
+                        match cmdlines::every_x86_command_line() {
+                            Ok(x86) => {
+                                for (name, q) in x86 {
+                                    println!("{name}: {}", q.line());
+                                }
+                            }
+                            Err(e) => {
+                                eprintln!("[xtask] error: {e:#}");
+                                return ExitCode::FAILURE;
+                            }
                         }
                         ExitCode::SUCCESS
                     }

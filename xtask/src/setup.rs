@@ -1,7 +1,8 @@
 //! `cargo xtask setup`: make sure the host tools exist before anything needs them.
 //!
-//! - `qemu-system-aarch64`: installed with apt-get (package `qemu-system-arm`) when
-//!   running as root; otherwise xtask stops and prints the exact command.
+//! - `qemu-system-aarch64` and `qemu-system-x86_64`: installed with apt-get
+//!   (packages `qemu-system-arm`, `qemu-system-x86`) when running as root; otherwise
+//!   xtask stops and prints the exact command.
 //! - the bare-metal Rust targets (the ones xtask builds for, plus every target listed
 //!   in rust-toolchain.toml): added with rustup when missing (RUSTUP_AUTO_INSTALL may
 //!   be off, so nothing installs them implicitly).
@@ -49,12 +50,17 @@ pub const TOOLS: &[Tool] = &[
         program: "apt-cache",
         package: "apt",
     },
+    Tool {
+        program: crate::x86::QEMU_X86,
+        package: "qemu-system-x86",
+    },
 ];
 pub const QEMU_TOOL: &Tool = &TOOLS[0];
 pub const MKE2FS: &Tool = &TOOLS[1];
 pub const DPKG_DEB: &Tool = &TOOLS[2];
 pub const APT_GET: &Tool = &TOOLS[3];
 pub const APT_CACHE: &Tool = &TOOLS[4];
+pub const QEMU_X86_TOOL: &Tool = &TOOLS[5];
 
 pub const QEMU: &str = QEMU_TOOL.program;
 pub const QEMU_APT_PACKAGE: &str = QEMU_TOOL.package;
@@ -62,8 +68,10 @@ pub const QEMU_APT_PACKAGE: &str = QEMU_TOOL.package;
 /// Ensures every tool the build and the tests need.
 pub fn ensure_all() -> Result<()> {
     ensure_qemu()?;
+    crate::linux::ensure_tool(QEMU_X86_TOOL)?;
     let mut targets = vec![
         crate::image::GUEST_TARGET.to_string(),
+        crate::image::X86_GUEST_TARGET.to_string(),
         crate::image::HV_TARGET.to_string(),
     ];
     targets.extend(toolchain_targets(

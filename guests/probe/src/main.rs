@@ -55,5 +55,6 @@ fn main(boot: &BootInfo) -> ! {
         "probe: done cases={} contained={}",
         tally.cases, tally.contained
     );
+    arch::finish(boot);
     power::system_off()
 }

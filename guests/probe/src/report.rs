@@ -1,12 +1,10 @@
 //! How a case reports: `probe: <case>: contained (<how>)` or `probe: <case>: LEAK
 //! (<what>)`, the running tally behind `probe: done`, and the bootarg addresses. How a
-//! fault is described ([`How`]) is the architecture's.
+//! fault is described (`How`) is the architecture's.
 
 use core::fmt::{self, Write};
 
 use guest_common::{println, timer, BootInfo};
-
-pub use crate::arch::{contained_by_fault, How};
 
 /// The result of one case.
 pub enum Outcome {

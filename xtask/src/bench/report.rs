@@ -18,16 +18,24 @@ fn results_of<'a>(outcomes: &'a [Outcome], name: &str) -> Option<&'a Results> {
 }
 
 /// What a configuration's table cells are compared with: `bare-noisy` for the rtvisor
-/// configurations with a noisy neighbour (the same noise with no hypervisor), `bare`
-/// for the others; None for `bare` itself.
+/// configurations with a noisy neighbour (the same noise with no hypervisor),
+/// `bare-x86` for the x86 ones, `bare` for the others; None for the two bare
+/// baselines themselves.
 pub fn baseline(name: &str) -> Option<&'static str> {
-    if name == super::BARE {
+    if is_baseline(name) {
         None
+    } else if name.ends_with("-x86") {
+        Some(super::BARE_X86)
     } else if name.ends_with("-noisy") && name != super::BARE_NOISY {
         Some(super::BARE_NOISY)
     } else {
         Some(super::BARE)
     }
+}
+
+/// `bare` and `bare-x86`: the figures the others are compared with.
+pub fn is_baseline(name: &str) -> bool {
+    name == super::BARE || name == super::BARE_X86
 }
 
 fn esc(s: &str) -> String {
@@ -180,7 +188,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
          |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outcomes {
-        let is_bare = o.name == super::BARE;
+        let is_bare = is_baseline(o.name);
         let base = baseline(o.name).and_then(|b| results_of(outcomes, b));
         match &o.result {
             Ok(r) => {

@@ -24,6 +24,7 @@ mod initramfs;
 mod kernel;
 mod modules;
 mod tools;
+pub use tools::ensure_tool;
 
 pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;

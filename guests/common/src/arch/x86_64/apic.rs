@@ -38,6 +38,9 @@ const ICR_PENDING: u32 = 1 << 12;
 pub const ICR_FIXED: u64 = 0;
 pub const ICR_INIT: u64 = 5 << 8;
 pub const ICR_STARTUP: u64 = 6 << 8;
+pub const ICR_NMI: u64 = 4 << 8;
+/// ICR destination shorthand: all excluding self.
+const ICR_ALL_BUT_SELF: u64 = 3 << 18;
 const ICR_POLLS: u32 = 100_000;
 const DIVIDE_BY_1: u32 = 0xb;
 
@@ -152,6 +155,11 @@ pub fn send(dest: u64, mode: u64, vector: u8) {
         write(REG_ICR_HI, (dest as u32) << 24);
         write(REG_ICR, low as u32);
     }
+}
+
+/// Sends `mode | vector` to every CPU but this one (destination shorthand).
+pub fn send_all_but_self(mode: u64, vector: u8) {
+    send(0, mode | ICR_ALL_BUT_SELF, vector);
 }
 
 /// Arms the timer to fire when the TSC reaches `deadline`.

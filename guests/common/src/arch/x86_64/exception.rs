@@ -245,6 +245,16 @@ pub(crate) extern "C" fn load_idt() {
     };
 }
 
+/// A triple fault: an exception with an empty IDT. The machine resets (under a
+/// hypervisor: this VM).
+pub fn triple_fault() -> ! {
+    load_null_idt();
+    // SAFETY: with a null IDT, INT3 cannot be delivered: a triple fault, which
+    // resets the machine or the VM; nothing runs after it.
+    unsafe { core::arch::asm!("int3", options(nomem, nostack)) };
+    cpu::park()
+}
+
 /// Loads an empty IDT: the next exception is a triple fault (a reset).
 pub(crate) fn load_null_idt() {
     let ptr = [0u16; 5];

@@ -169,10 +169,5 @@ pub fn system_reset() -> ! {
     }
     super::cpu::outb(0x64, 0xfe);
     timer::delay_us(POWER_GRACE_US);
-    super::exception::load_null_idt();
-    // SAFETY: with a null IDT, INT3 cannot be delivered: a triple fault, which
-    // resets the machine (or stops the VM); nothing runs after it.
-    unsafe { core::arch::asm!("int3", options(nomem, nostack)) };
-    println!("guest: vcpu {} reset did not happen", cpu::index());
-    cpu::park()
+    super::exception::triple_fault()
 }

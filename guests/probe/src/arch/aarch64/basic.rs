@@ -5,7 +5,8 @@ use guest_common::exception::{Fault, EC_UNKNOWN};
 use guest_common::arch::psci;
 use guest_common::{guard, BootInfo};
 
-use crate::report::{contained, contained_by_fault, leak, target, Outcome};
+use super::{contained_by_fault};
+use crate::report::{contained, leak, target, Outcome};
 
 /// SMCCC function id in an unallocated range (vendor-specific hypervisor service).
 const UNKNOWN_SMCCC_ID: u64 = 0x8600_ff01;

@@ -8,7 +8,8 @@ use guest_common::exception::EC_UNKNOWN;
 use guest_common::arch::gic;
 use guest_common::{guard, irq, timer, BootInfo};
 
-use crate::report::{contained, leak, How, Outcome};
+use super::{How};
+use crate::report::{contained, leak, Outcome};
 
 /// Set/way geometry of one cache level.
 struct Geometry {

@@ -25,6 +25,9 @@ const DEFAULT_FUZZ: u64 = 2000;
 const DEFAULT_WFE: u64 = 100_000;
 const DEFAULT_WFI: u64 = 10_000;
 
+/// After `probe: done`: nothing on aarch64 (the caller powers off).
+pub fn finish(_boot: &BootInfo) {}
+
 /// Runs every case, in order.
 pub fn run(boot: &BootInfo, tally: &mut Tally) {
     let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;

@@ -12,7 +12,8 @@ use guest_common::{guard, hypercall, BootInfo};
 
 use super::access;
 use super::fuzz::Rng;
-use crate::report::{contained, leak, number, target, How, Outcome, Text};
+use super::{How};
+use crate::report::{contained, leak, number, target, Outcome, Text};
 
 const DOORBELL_PAGE: usize = 0x0901_0000;
 const PAGE: usize = 0x1000;

@@ -6,7 +6,8 @@
 use guest_common::{guard, BootInfo};
 
 use super::basic::WRITE_PATTERN;
-use crate::report::{contained, leak, number, How, Outcome, Tally};
+use super::{How};
+use crate::report::{contained, leak, number, Outcome, Tally};
 
 /// IPA size of a VM (stage-2 input, VTCR_EL2.T0SZ = 25).
 const IPA_LIMIT: usize = 1 << 39;

@@ -181,7 +181,12 @@ pub fn x86_commands() -> Result<Vec<(String, crate::x86::X86Qemu)>> {
     Ok(CONFIGS
         .iter()
         .filter(|c| c.machine == Machine::BareX86)
-        .map(|c| (format!("bench {}", c.name), run::x86_command(&elf, FULL_ARGS)))
+        .map(|c| {
+            (
+                format!("bench {}", c.name),
+                run::x86_command(&elf, FULL_ARGS),
+            )
+        })
         .collect())
 }
 

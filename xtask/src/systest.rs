@@ -13,8 +13,8 @@ mod cases;
 mod fatal;
 mod ipc;
 mod linux;
-mod takeback;
 mod shell;
+mod takeback;
 pub mod x86;
 
 use crate::console::{Console, Pattern};

@@ -2,8 +2,8 @@
 //! architecture, made through the architecture's instruction (SMCCC `hvc`/`smc` on
 //! aarch64, VMCALL/VMMCALL on x86_64), and the null call the benchmark times.
 
-pub use crate::arch::hypercall::{null, null_call};
 use crate::arch::hypercall::call;
+pub use crate::arch::hypercall::{null, null_call};
 
 /// DOORBELL_RING: raise shared-memory region `index`'s doorbell in its other peers.
 /// Returns 0 or an error code.

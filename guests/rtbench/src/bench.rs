@@ -122,7 +122,10 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     guest_common::set_secondary_main(secondary_main);
     let enable = [TIMER, SGI_PING, SGI_PONG];
     if let Err(e) = irq::init_global(boot).and_then(|()| irq::init_cpu(&enable)) {
-        println!("rtbench-diag: interrupt controller setup failed: {}", e.name());
+        println!(
+            "rtbench-diag: interrupt controller setup failed: {}",
+            e.name()
+        );
         power::system_off();
     }
     if noise > 0 {

@@ -141,12 +141,7 @@ fn main(boot: &BootInfo) -> ! {
         Some(other) => println!("rtbench-diag: bad mode={:?}, using count", other),
     }
     match power::version() {
-        Ok((major, minor)) => println!(
-            "rtbench: {} version {}.{}",
-            power::INTERFACE,
-            major,
-            minor
-        ),
+        Ok((major, minor)) => println!("rtbench: {} version {}.{}", power::INTERFACE, major, minor),
         Err(e) => println!(
             "rtbench-diag: {} version error {} ({})",
             power::INTERFACE,

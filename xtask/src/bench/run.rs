@@ -32,15 +32,18 @@ pub enum Target {
         scenario: PathBuf,
     },
     /// rtbench-x86.elf on QEMU q35 (its command is [`x86_command`]).
-    BareX86 { elf: PathBuf },
+    BareX86 {
+        elf: PathBuf,
+    },
 }
 
 /// The x86 bare machine's command: rtbench-x86.elf on q35 under `-icount
-/// shift=0,sleep=off`, console on stdio.
+/// shift=0,sleep=off`, console on stdio. Captured (`-display none -serial stdio`),
+/// not `-nographic`: with no display SeaBIOS would print its banner on the serial
+/// line, in front of rtbench's first line.
 pub fn x86_command(elf: &Path, args: &str) -> X86Qemu {
     let mut q = X86Qemu::bare(elf, args);
     q.icount = Some(Icount::BENCH);
-    q.console = ConsoleMode::Interactive;
     q
 }
 

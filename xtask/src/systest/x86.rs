@@ -123,7 +123,8 @@ pub fn rtbench_bare(t: &Timeouts, verbose: bool) -> Result<()> {
         .map(String::as_str)
         .filter(|l| l.starts_with("rtbench"))
         .collect();
-    let r = parse::results(&own).map_err(|e| c.fail("the benchmark's result lines", &format!("{e:#}")))?;
+    let r = parse::results(&own)
+        .map_err(|e| c.fail("the benchmark's result lines", &format!("{e:#}")))?;
     if r.ipi.is_none() {
         return Err(c.fail("a `result metric=ipi` line", "none"));
     }
@@ -197,7 +198,9 @@ pub fn probe_bare(t: &Timeouts, verbose: bool) -> Result<()> {
             ));
         }
     }
-    let whole = Regex::new(r"^probe: (?:banner|[a-z0-9-]+: (?:contained|LEAK) \(.*\)|done cases=\d+ contained=\d+)$")?;
+    let whole = Regex::new(
+        r"^probe: (?:banner|[a-z0-9-]+: (?:contained|LEAK) \(.*\)|done cases=\d+ contained=\d+)$",
+    )?;
     if let Some(l) = c
         .log()
         .iter()

@@ -8,8 +8,8 @@
 
 use fdt::Fdt;
 
-use crate::args::Args;
 use super::{psci, uart};
+use crate::args::Args;
 use crate::guard;
 
 /// FDT header magic (big-endian on memory).

@@ -2,7 +2,6 @@
 //! writeback), so a fault is skipped by advancing ELR by 4; `call_at` registers its
 //! return point as the resume address.
 
-
 use crate::exception::Fault;
 use crate::guard::{catch, resume_slot};
 

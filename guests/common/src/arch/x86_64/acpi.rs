@@ -68,8 +68,10 @@ fn table(addr: u64) -> Option<usize> {
         return None;
     }
     let len = read_le::<4>(addr as usize + 4);
-    (len >= 36 && len <= MAX_TABLE && below_4g(addr, len) && checksum_ok(addr as usize, len as usize))
-        .then_some(len as usize)
+    ((36..=MAX_TABLE).contains(&len)
+        && below_4g(addr, len)
+        && checksum_ok(addr as usize, len as usize))
+    .then_some(len as usize)
 }
 
 /// The RSDP in the BIOS read-only area, if any (16-byte aligned "RSD PTR ").

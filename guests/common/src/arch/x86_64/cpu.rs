@@ -96,35 +96,45 @@ pub fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: port input only; the ports read here (UART, ACPI, PIT) have no read
     // side effects that break memory safety.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
 /// `out dx, al`.
 pub fn outb(port: u16, v: u8) {
     // SAFETY: port output to the platform devices this runtime drives; no memory.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// `in ax, dx`.
 pub fn inw(port: u16) -> u16 {
     let v: u16;
     // SAFETY: as in `inb`.
-    unsafe { asm!("in ax, dx", in("dx") port, out("ax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in ax, dx", in("dx") port, out("ax") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
 /// `out dx, ax`.
 pub fn outw(port: u16, v: u16) {
     // SAFETY: as in `outb`.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// `in eax, dx`.
 pub fn inl(port: u16) -> u32 {
     let v: u32;
     // SAFETY: as in `inb`.
-    unsafe { asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 

@@ -157,7 +157,9 @@ fn sync_handler() -> Option<SyncHandler> {
 fn read_cr2() -> u64 {
     let v: u64;
     // SAFETY: reading CR2 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
@@ -172,7 +174,11 @@ pub(crate) extern "C" fn trap(frame: &mut TrapFrame) {
             vector: frame.vector,
             error: frame.error,
             rip: frame.rip,
-            cr2: if frame.vector == VECTOR_PF { read_cr2() } else { 0 },
+            cr2: if frame.vector == VECTOR_PF {
+                read_cr2()
+            } else {
+                0
+            },
         };
         if let Some(resume) = guard::record(&fault) {
             frame.rip = resume;

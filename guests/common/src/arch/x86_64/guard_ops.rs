@@ -6,29 +6,26 @@
 use crate::exception::Fault;
 use crate::guard::catch;
 
-/// Runs one instruction (an `asm!` template and its operands) so that a fault in it
-/// resumes right after it: `guarded!("mov {v}, qword ptr [{a}]", a = in(reg) x, ...)`.
-/// Use inside [`crate::guard::catch`], which reports the fault.
+/// One instruction (an `asm!` template and its operands) whose fault resumes right
+/// after it: `guarded!("mov {v}, qword ptr [{a}]", a = in(reg) x, ...)`. It expands to
+/// the `asm!` call: write it inside an `unsafe` block whose `SAFETY:` comment says what
+/// the instruction may do, inside [`crate::guard::catch`], which reports the fault.
+/// Before the instruction, the address of label 2 (right after it) goes into this
+/// vCPU's resume slot with a plain 64-bit store (a Relaxed atomic store; only this
+/// vCPU's trap handler reads it); the scratch register is declared.
 #[macro_export]
 macro_rules! guarded {
     ($insn:literal, $($operands:tt)*) => {
-        // SAFETY: the template is one instruction chosen by the caller, who documents
-        // what it may do; before it, the address of label 2 (right after it) goes into
-        // this vCPU's resume slot with a plain 64-bit store (a Relaxed atomic store;
-        // only this vCPU's trap handler reads it). Flags and the scratch register are
-        // declared.
-        unsafe {
-            core::arch::asm!(
-                "lea {gc_resume}, [rip + 2f]",
-                "mov qword ptr [{gc_slot}], {gc_resume}",
-                $insn,
-                "2:",
-                $($operands)*
-                gc_slot = in(reg) $crate::guard::resume_slot(),
-                gc_resume = out(reg) _,
-                options(nostack),
-            )
-        }
+        core::arch::asm!(
+            "lea {gc_resume}, [rip + 2f]",
+            "mov qword ptr [{gc_slot}], {gc_resume}",
+            $insn,
+            "2:",
+            $($operands)*
+            gc_slot = in(reg) $crate::guard::resume_slot(),
+            gc_resume = out(reg) _,
+            options(nostack),
+        )
     };
 }
 
@@ -36,7 +33,12 @@ macro_rules! guarded {
 pub fn read_u64(addr: usize) -> Result<u64, Fault> {
     catch(|| {
         let mut value: u64 = 0;
-        crate::guarded!("mov {v}, qword ptr [{a}]", a = in(reg) addr, v = inout(reg) value,);
+        // SAFETY: a raw load from an arbitrary address: a fault is caught by `catch`
+        // and resumes past it, leaving `value` as initialised; no Rust object is
+        // aliased.
+        unsafe {
+            crate::guarded!("mov {v}, qword ptr [{a}]", a = in(reg) addr, v = inout(reg) value,)
+        };
         value
     })
 }
@@ -45,7 +47,10 @@ pub fn read_u64(addr: usize) -> Result<u64, Fault> {
 pub fn read_u32(addr: usize) -> Result<u32, Fault> {
     catch(|| {
         let mut value: u32 = 0;
-        crate::guarded!("mov {v:e}, dword ptr [{a}]", a = in(reg) addr, v = inout(reg) value,);
+        // SAFETY: as in `read_u64`.
+        unsafe {
+            crate::guarded!("mov {v:e}, dword ptr [{a}]", a = in(reg) addr, v = inout(reg) value,)
+        };
         value
     })
 }
@@ -57,7 +62,11 @@ pub fn read_u32(addr: usize) -> Result<u32, Fault> {
 /// device whose state the program relies on: the store bypasses Rust's model.
 pub unsafe fn write_u64(addr: usize, value: u64) -> Result<(), Fault> {
     catch(|| {
-        crate::guarded!("mov qword ptr [{a}], {v}", a = in(reg) addr, v = in(reg) value,);
+        // SAFETY: the caller guarantees `addr` is outside this program's memory; a
+        // fault is caught by `catch` and resumes past the store.
+        unsafe {
+            crate::guarded!("mov qword ptr [{a}], {v}", a = in(reg) addr, v = in(reg) value,)
+        };
     })
 }
 
@@ -67,7 +76,10 @@ pub unsafe fn write_u64(addr: usize, value: u64) -> Result<(), Fault> {
 /// As for [`write_u64`].
 pub unsafe fn write_u32(addr: usize, value: u32) -> Result<(), Fault> {
     catch(|| {
-        crate::guarded!("mov dword ptr [{a}], {v:e}", a = in(reg) addr, v = in(reg) value,);
+        // SAFETY: as in `write_u64`.
+        unsafe {
+            crate::guarded!("mov dword ptr [{a}], {v:e}", a = in(reg) addr, v = in(reg) value,)
+        };
     })
 }
 

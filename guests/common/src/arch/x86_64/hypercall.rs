@@ -45,13 +45,18 @@ pub fn instruction() -> &'static str {
 macro_rules! hypercall {
     ($insn:literal, $id:expr, $a1:expr, $a2:expr, $a3:expr) => {{
         let mut rax: u64 = $id;
-        crate::guarded!(
-            $insn,
-            inout("rax") rax,
-            inout("rdi") $a1 => _,
-            inout("rsi") $a2 => _,
-            inout("rdx") $a3 => _,
-        );
+        let (a1, a2, a3): (u64, u64, u64) = ($a1, $a2, $a3);
+        // SAFETY: a hypercall: the hypervisor may clobber RDI, RSI, RDX (declared)
+        // and touch memory (no `nomem`); without one, #UD is caught by `catch`.
+        unsafe {
+            crate::guarded!(
+                $insn,
+                inout("rax") rax,
+                inout("rdi") a1 => _,
+                inout("rsi") a2 => _,
+                inout("rdx") a3 => _,
+            )
+        };
         rax
     }};
 }

@@ -44,7 +44,9 @@ const START_TIMEOUT_US: u64 = 1_000_000;
 /// Records how to power off (primary, at boot).
 pub(crate) fn configure(how: PowerOff) {
     let packed = match how {
-        PowerOff::Pm1aPort { port, slp_typ } => 1 << 32 | u64::from(slp_typ) << 16 | u64::from(port),
+        PowerOff::Pm1aPort { port, slp_typ } => {
+            1 << 32 | u64::from(slp_typ) << 16 | u64::from(port)
+        }
         PowerOff::SleepControlPort { port, slp_typ } => {
             2 << 32 | u64::from(slp_typ) << 16 | u64::from(port)
         }

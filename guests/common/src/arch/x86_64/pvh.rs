@@ -68,8 +68,7 @@ impl BootInfo {
 
     /// Reads `hvm_start_info` at `ebx` and the ACPI tables.
     pub(crate) fn discover(ebx: usize) -> Self {
-        let valid =
-            below_4g(ebx as u64, 56) && read_le::<4>(ebx) == u64::from(START_INFO_MAGIC);
+        let valid = below_4g(ebx as u64, 56) && read_le::<4>(ebx) == u64::from(START_INFO_MAGIC);
         let (start_info, version, cmdline, rsdp) = if valid {
             (
                 Some(ebx),

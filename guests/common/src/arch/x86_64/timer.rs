@@ -88,7 +88,14 @@ pub fn frequency() -> u64 {
 /// Finds the TSC frequency (see the module doc); `pm_timer` is the FADT's port.
 pub fn init(pm_timer: Option<u16>) {
     let (hz, source) = from_cpuid()
-        .or_else(|| pm_timer.map(|p| (calibrate(|| pm_timer_read(p), PM_TIMER_HZ, 24), Source::PmTimer)))
+        .or_else(|| {
+            pm_timer.map(|p| {
+                (
+                    calibrate(|| pm_timer_read(p), PM_TIMER_HZ, 24),
+                    Source::PmTimer,
+                )
+            })
+        })
         .unwrap_or_else(|| (calibrate_pit(), Source::Pit));
     if hz != 0 {
         FREQUENCY.store(hz, Ordering::Relaxed);
@@ -101,7 +108,10 @@ fn from_cpuid() -> Option<(u64, Source)> {
     if max >= 0x15 {
         let (den, num, crystal, _) = cpuid(0x15, 0);
         if den != 0 && num != 0 && crystal != 0 {
-            return Some((u64::from(crystal) * u64::from(num) / u64::from(den), Source::Cpuid15));
+            return Some((
+                u64::from(crystal) * u64::from(num) / u64::from(den),
+                Source::Cpuid15,
+            ));
         }
     }
     if max >= 0x16 {

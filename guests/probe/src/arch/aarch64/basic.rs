@@ -1,11 +1,11 @@
 //! The first cases: another VM's RAM, the hypervisor and a device read or written,
 //! unallocated SMCCC ids, the physical timer and the debug unit, and an SGI flood.
 
-use guest_common::exception::{Fault, EC_UNKNOWN};
 use guest_common::arch::psci;
+use guest_common::exception::{Fault, EC_UNKNOWN};
 use guest_common::{guard, BootInfo};
 
-use super::{contained_by_fault};
+use super::contained_by_fault;
 use crate::report::{contained, leak, target, Outcome};
 
 /// SMCCC function id in an unallocated range (vendor-specific hypervisor service).

@@ -4,11 +4,11 @@
 
 use core::arch::asm;
 
-use guest_common::exception::EC_UNKNOWN;
 use guest_common::arch::gic;
+use guest_common::exception::EC_UNKNOWN;
 use guest_common::{guard, irq, timer, BootInfo};
 
-use super::{How};
+use super::How;
 use crate::report::{contained, leak, Outcome};
 
 /// Set/way geometry of one cache level.

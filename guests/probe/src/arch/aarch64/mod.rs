@@ -92,4 +92,3 @@ pub fn contained_by_fault(case: &str, fault: &Fault) -> Outcome {
         )
     }
 }
-

@@ -12,8 +12,8 @@ use guest_common::{guard, hypercall, timer, BootInfo};
 use super::basic::{self, WRITE_PATTERN};
 use super::cpuops;
 use super::fuzz::{Fuzzer, Rng};
-use crate::report::{contained, leak, number, Outcome};
 use super::sysregs;
+use crate::report::{contained, leak, number, Outcome};
 
 const DOORBELL_PAGE: usize = 0x0901_0000;
 

@@ -7,7 +7,7 @@ use guest_common::guard;
 
 use core::fmt::Write;
 
-use super::{How};
+use super::How;
 use crate::report::{contained, leak, Outcome, Text};
 
 /// `mrs` of one register (by name or `s3_..` encoding), guarded.

@@ -14,9 +14,16 @@ pub fn unknown() -> Outcome {
     match call(UNKNOWN_ID, 0, 0, 0) {
         NOT_SUPPORTED => contained(
             CASE,
-            format_args!("{} {:#x}: not_supported (or #UD)", instruction(), UNKNOWN_ID),
+            format_args!(
+                "{} {:#x}: not_supported (or #UD)",
+                instruction(),
+                UNKNOWN_ID
+            ),
         ),
-        r => leak(CASE, format_args!("{} {:#x} -> {:#x}", instruction(), UNKNOWN_ID, r)),
+        r => leak(
+            CASE,
+            format_args!("{} {:#x} -> {:#x}", instruction(), UNKNOWN_ID, r),
+        ),
     }
 }
 

@@ -19,7 +19,10 @@ const APIC_BASE: u32 = 0x1b;
 pub fn rdmsr(msr: u32) -> Result<u64, Fault> {
     guard::catch(|| {
         let (mut lo, mut hi) = (0u32, 0u32);
-        guest_common::guarded!("rdmsr", in("ecx") msr, inout("eax") lo, inout("edx") hi,);
+        // SAFETY: reading an MSR has no memory effects; #GP is caught by `catch`.
+        unsafe {
+            guest_common::guarded!("rdmsr", in("ecx") msr, inout("eax") lo, inout("edx") hi,)
+        };
         u64::from(hi) << 32 | u64::from(lo)
     })
 }
@@ -27,7 +30,10 @@ pub fn rdmsr(msr: u32) -> Result<u64, Fault> {
 /// WRMSR, guarded. The caller says why the value is harmless should it stick.
 pub fn wrmsr(msr: u32, v: u64) -> Result<(), Fault> {
     guard::catch(|| {
-        guest_common::guarded!("wrmsr", in("ecx") msr, in("eax") v as u32, in("edx") (v >> 32) as u32,);
+        let (lo, hi) = (v as u32, (v >> 32) as u32);
+        // SAFETY: the caller documents why the value is harmless to this VM should it
+        // stick; #GP is caught by `catch`.
+        unsafe { guest_common::guarded!("wrmsr", in("ecx") msr, in("eax") lo, in("edx") hi,) };
     })
 }
 
@@ -46,12 +52,19 @@ pub fn efer() -> Outcome {
     let reserved = wrmsr(EFER, before | 1 << 20);
     let _ = wrmsr(EFER, before);
     if after & EFER_SVME != 0 && before & EFER_SVME == 0 {
-        return leak(CASE, format_args!("EFER.SVME stuck ({:#x} -> {:#x})", before, after));
+        return leak(
+            CASE,
+            format_args!("EFER.SVME stuck ({:#x} -> {:#x})", before, after),
+        );
     }
     if lme.is_ok() || reserved.is_ok() {
         return leak(
             CASE,
-            format_args!("EFER accepted LME clear={} reserved bit={}", lme.is_ok(), reserved.is_ok()),
+            format_args!(
+                "EFER accepted LME clear={} reserved bit={}",
+                lme.is_ok(),
+                reserved.is_ok()
+            ),
         );
     }
     let mut how = Text::new();
@@ -82,7 +95,10 @@ pub fn apic_base() -> Outcome {
     let after = rdmsr(APIC_BASE).unwrap_or(before);
     let _ = wrmsr(APIC_BASE, before);
     match (w, after == moved) {
-        (_, true) => leak(CASE, format_args!("APIC base moved to {:#x}", after & !0xfff)),
+        (_, true) => leak(
+            CASE,
+            format_args!("APIC base moved to {:#x}", after & !0xfff),
+        ),
         (Err(f), false) => contained(CASE, format_args!("move refused: {}", How(&f))),
         (Ok(()), false) => contained(CASE, format_args!("move ignored, base {:#x}", after)),
     }
@@ -121,12 +137,21 @@ pub fn sysenter_star() -> Outcome {
     if kept + refused != MSRS.len() {
         return leak(
             CASE,
-            format_args!("{} of {} writes neither kept nor refused", MSRS.len() - kept - refused, MSRS.len()),
+            format_args!(
+                "{} of {} writes neither kept nor refused",
+                MSRS.len() - kept - refused,
+                MSRS.len()
+            ),
         );
     }
     contained(
         CASE,
-        format_args!("{} guest-owned MSRs: {} kept (this vCPU's state), {} refused; restored", MSRS.len(), kept, refused),
+        format_args!(
+            "{} guest-owned MSRs: {} kept (this vCPU's state), {} refused; restored",
+            MSRS.len(),
+            kept,
+            refused
+        ),
     )
 }
 
@@ -185,5 +210,8 @@ pub fn unknown() -> Outcome {
         }
     }
     let f = first.expect("four MSRs tried");
-    contained(CASE, format_args!("{} reads refused, e.g. {}", MSRS.len(), How(&f)))
+    contained(
+        CASE,
+        format_args!("{} reads refused, e.g. {}", MSRS.len(), How(&f)),
+    )
 }

@@ -17,25 +17,32 @@ const CR4_RESERVED: u64 = 1 << 31;
 fn read_cr0() -> u64 {
     let v: u64;
     // SAFETY: reading CR0 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
 fn read_cr4() -> u64 {
     let v: u64;
     // SAFETY: reading CR4 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
 /// `mov cr0, v`, guarded; the caller restores.
 fn write_cr0(v: u64) -> Result<(), Fault> {
-    guard::catch(|| guest_common::guarded!("mov cr0, {v}", v = in(reg) v,))
+    // SAFETY: the caller's CR0 value only changes this vCPU's caching; #GP is caught.
+    guard::catch(|| unsafe { guest_common::guarded!("mov cr0, {v}", v = in(reg) v,) })
 }
 
 /// `mov cr4, v`, guarded; the caller restores.
 fn write_cr4(v: u64) -> Result<(), Fault> {
-    guard::catch(|| guest_common::guarded!("mov cr4, {v}", v = in(reg) v,))
+    // SAFETY: the caller's CR4 value adds one bit that must be refused, and is
+    // undone at once; #GP is caught.
+    guard::catch(|| unsafe { guest_common::guarded!("mov cr4, {v}", v = in(reg) v,) })
 }
 
 /// CR0.CD|NW (caches off: this vCPU's business, may take effect), CR4.VMXE and
@@ -51,10 +58,21 @@ pub fn cr_tricks(with_cr4: bool) -> Outcome {
     let mut stuck = None;
     let mut first = None;
     if !with_cr4 {
-        let cache = if cache.is_ok() { "taken, undone" } else { "refused" };
-        return contained(CASE, format_args!("CR0.CD|NW {}; CR4 not tried (cr4=0)", cache));
+        let cache = if cache.is_ok() {
+            "taken, undone"
+        } else {
+            "refused"
+        };
+        return contained(
+            CASE,
+            format_args!("CR0.CD|NW {}; CR4 not tried (cr4=0)", cache),
+        );
     }
-    for (name, bit) in [("VMXE", CR4_VMXE), ("SMXE", CR4_SMXE), ("bit 31", CR4_RESERVED)] {
+    for (name, bit) in [
+        ("VMXE", CR4_VMXE),
+        ("SMXE", CR4_SMXE),
+        ("bit 31", CR4_RESERVED),
+    ] {
         match write_cr4(cr4 | bit) {
             Ok(()) if read_cr4() & bit != 0 => {
                 stuck.get_or_insert(name);
@@ -69,11 +87,19 @@ pub fn cr_tricks(with_cr4: bool) -> Outcome {
     if let Some(name) = stuck {
         return leak(CASE, format_args!("CR4.{} set", name));
     }
-    let cache = if cache.is_ok() { "taken, undone" } else { "refused" };
+    let cache = if cache.is_ok() {
+        "taken, undone"
+    } else {
+        "refused"
+    };
     match first {
         Some(f) => contained(
             CASE,
-            format_args!("CR0.CD|NW {}; CR4 VMXE, SMXE, bit 31 refused, e.g. {}", cache, How(&f)),
+            format_args!(
+                "CR0.CD|NW {}; CR4 VMXE, SMXE, bit 31 refused, e.g. {}",
+                cache,
+                How(&f)
+            ),
         ),
         None => contained(CASE, format_args!("CR0.CD|NW {}; CR4 bits ignored", cache)),
     }
@@ -89,12 +115,17 @@ macro_rules! try_insn {
     ($bytes:literal) => {{
         let p = SCRATCH.0.as_ptr() as u64;
         guard::catch(|| {
-            guest_common::guarded!(
-                $bytes,
-                inout("rax") p => _,
-                inout("rcx") p => _,
-                out("rdx") _,
-            )
+            // SAFETY: a VMX or SVM instruction that must fault; should it run, its
+            // memory operands point at the scratch page only (RAX, RCX), and RDX is
+            // declared clobbered.
+            unsafe {
+                guest_common::guarded!(
+                    $bytes,
+                    inout("rax") p => _,
+                    inout("rcx") p => _,
+                    out("rdx") _,
+                )
+            }
         })
     }};
 }
@@ -134,7 +165,12 @@ pub fn vmx_svm_instructions() -> Outcome {
     }
     contained(
         CASE,
-        format_args!("{} instructions: {} #UD, {} other faults", tries.len(), ud, other),
+        format_args!(
+            "{} instructions: {} #UD, {} other faults",
+            tries.len(),
+            ud,
+            other
+        ),
     )
 }
 

@@ -11,7 +11,7 @@
 //! turns a guest reset into an exit; the guest's ACPI S5 ends QEMU with status 0.
 
 use anyhow::{bail, Context, Result};
-use rtvisor::qemu::{quote, ConsoleMode, Icount};
+use rtvisor::qemu::{ConsoleMode, Icount};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -83,11 +83,7 @@ impl X86Qemu {
 
     /// The command line as a user would type it.
     pub fn line(&self) -> String {
-        std::iter::once(self.program.clone())
-            .chain(self.args())
-            .map(|s| quote(&s))
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::util::show(&self.command())
     }
 }
 

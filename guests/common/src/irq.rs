@@ -9,7 +9,7 @@
 //! Interrupt ids: the timer's is [`crate::timer::INTERRUPT`], IPI `n` is [`ipi`]`(n)`
 //! (SGI n on aarch64, a vector on x86_64).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::hook::Hook;
 
 pub use crate::arch::irq::{
     disable, enable, enable_line, init_cpu, init_global, ipi, send_ipi, wait_forever, wait_masked,
@@ -28,21 +28,19 @@ pub struct Stamp {
 /// A guest interrupt handler: `(interrupt id, entry stamp)`.
 pub type IrqHandler = fn(u32, Stamp);
 
-/// The handler (an `IrqHandler` stored as an address; 0 = none).
-static HANDLER: AtomicUsize = AtomicUsize::new(0);
+// SAFETY: a function pointer: one usize, never null.
+unsafe impl crate::hook::FnPointer for IrqHandler {}
+
+/// The handler.
+static HANDLER: Hook<IrqHandler> = Hook::new();
 
 /// Registers the interrupt handler shared by all vCPUs.
 pub fn set_handler(handler: IrqHandler) {
-    HANDLER.store(handler as usize, Ordering::Release);
+    HANDLER.set(handler);
 }
 
 /// The registered handler, if any (the architecture's dispatch calls it).
+#[inline(always)]
 pub(crate) fn handler() -> Option<IrqHandler> {
-    let raw = HANDLER.load(Ordering::Acquire);
-    if raw == 0 {
-        return None;
-    }
-    // SAFETY: HANDLER only ever holds 0 or an `IrqHandler` stored by `set_handler`;
-    // function pointers and usize have the same size.
-    Some(unsafe { core::mem::transmute::<usize, IrqHandler>(raw) })
+    HANDLER.get()
 }

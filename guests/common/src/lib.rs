@@ -9,7 +9,8 @@
 //!   return a fault instead of crashing), `timer` (counter, one-shot timer, waits),
 //!   `irq` (handler, entry stamps, controller, IPIs), `power` (start and stop CPUs,
 //!   power off, reset; PSCI's codes), `hypercall` (rtvisor's calls), and
-//!   re-exported from the architecture `cpu`, `exception`, `pmu` and [`BootInfo`];
+//!   `exception` (the architecture's trap frame and faults, the guest's hook), and
+//!   re-exported from the architecture `cpu`, `pmu` and [`BootInfo`];
 //! - aarch64: the device tree (`arch::dtb`), PSCI, the PL011, GICv3, the generic
 //!   timer and the PMU cycle counter; the MMU stays off, so every data access is
 //!   Device memory (the target is `+strict-align`);
@@ -35,15 +36,17 @@ pub mod arch;
 
 pub mod args;
 pub mod console;
+pub mod exception;
 pub mod guard;
+mod hook;
 pub mod hypercall;
 pub mod irq;
 pub mod power;
 pub mod timer;
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use hook::Hook;
 
-pub use arch::{cpu, exception, pmu, BootInfo};
+pub use arch::{cpu, pmu, BootInfo};
 pub use args::Args;
 
 /// Maximum number of vCPUs the runtime has stacks for (indexed by vCPU index).
@@ -64,13 +67,13 @@ macro_rules! entry {
     };
 }
 
-/// The secondary main (a `fn(usize) -> !` stored as an address; 0 = none).
-static SECONDARY_MAIN: AtomicUsize = AtomicUsize::new(0);
+/// The secondary main.
+static SECONDARY_MAIN: Hook<fn(usize) -> !> = Hook::new();
 
 /// Registers the function that secondary vCPUs run after [`power::cpu_on`]; it
 /// receives the vCPU index. Call before starting them.
 pub fn set_secondary_main(main: fn(usize) -> !) {
-    SECONDARY_MAIN.store(main as usize, Ordering::Release);
+    SECONDARY_MAIN.set(main);
 }
 
 /// Rust entry of the primary vCPU, called by the boot code on its stack with what
@@ -89,16 +92,12 @@ extern "C" fn primary_main(arg: usize) -> ! {
 /// Rust entry of a secondary vCPU (after `cpu_on`), on its own stack.
 extern "C" fn secondary_main(index: usize) -> ! {
     arch::secondary_init(index);
-    let raw = SECONDARY_MAIN.load(Ordering::Acquire);
-    if raw == 0 {
+    let Some(main) = SECONDARY_MAIN.get() else {
         println!("guest: vcpu {} started without a secondary main", index);
         let ret = power::cpu_off();
         println!("guest: vcpu {} cpu_off -> {}", index, ret);
         cpu::park();
-    }
-    // SAFETY: SECONDARY_MAIN only ever holds 0 or a `fn(usize) -> !` stored by
-    // `set_secondary_main`; function pointers and usize have the same size.
-    let main: fn(usize) -> ! = unsafe { core::mem::transmute::<usize, fn(usize) -> !>(raw) };
+    };
     main(index)
 }
 

@@ -35,6 +35,7 @@
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/mod.rs")]
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
 mod arch;
+mod memory;
 mod report;
 
 use guest_common::{power, println, timer, BootInfo};

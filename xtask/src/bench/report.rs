@@ -74,6 +74,12 @@ pub fn json(outcomes: &[Outcome]) -> String {
     let mut s = String::from("[\n");
     for (i, o) in outcomes.iter().enumerate() {
         let mut f: Vec<(&str, String)> = vec![("name", esc(o.name))];
+        // The x86 rows are added to the x86 bare figures, not the aarch64 ones.
+        let base = if o.name.ends_with("-x86") {
+            results_of(outcomes, super::BARE_X86)
+        } else {
+            base
+        };
         match &o.result {
             Ok(r) => {
                 let t = r.timer;
@@ -269,6 +275,23 @@ mod tests {
         // Without bare there is nothing to add to.
         let j = json(&outs[1..2]);
         assert!(j.contains("\"added_avg_ns\": null"), "{j}");
+    }
+
+    #[test]
+    fn x86_rows_are_compared_with_bare_x86() {
+        assert_eq!(baseline("bare-x86"), None);
+        assert_eq!(baseline("rtvisor-svm-x86"), Some("bare-x86"));
+        let outs = [
+            canned("bare", 4, 4, 2, Some(161)),
+            canned("bare-x86", 40, 40, 8, Some(150)),
+            canned("rtvisor-svm-x86", 100, 140, 90, None),
+        ];
+        let j = json(&outs);
+        let x86 = &j[j.find("\"name\": \"bare-x86\"").unwrap()..];
+        assert!(x86.contains("\"added_avg_ns\": 0,\n"), "{j}");
+        let svm = &j[j.find("\"name\": \"rtvisor-svm-x86\"").unwrap()..];
+        assert!(svm.contains("\"added_avg_ns\": 60,\n"), "{j}");
+        assert!(table(&outs).contains("| `bare-x86` | 100 | 40 | 40 | 40 | 8 | 150 |"));
     }
 
     #[test]

@@ -4,14 +4,13 @@
 //! Order for a synchronous exception taken at the current EL:
 //! 1. an armed [`crate::guard::catch`] on this vCPU records it and skips the instruction
 //!    (or, inside [`crate::guard::call_at`], returns to after the branch);
-//! 2. else the hook registered with [`set_sync_handler`] decides;
+//! 2. else the hook registered with [`crate::exception::set_sync_handler`] decides;
 //! 3. else (or for FIQ/SError/lower-EL vectors) print ESR/ELR/FAR and SYSTEM_OFF.
 //!
 //! An IRQ taken at the current EL (SP_ELx) goes to [`super::irq::dispatch`]; without
 //! a registered IRQ handler it is reported like the others.
 
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::psci;
 use crate::{cpu, guard, println};
@@ -116,23 +115,8 @@ pub enum Action {
 /// Guest hook for synchronous exceptions at the current EL.
 pub type SyncHandler = fn(&Fault, &mut TrapFrame) -> Action;
 
-/// The hook (a `SyncHandler` stored as an address; 0 = none).
-static SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
-
-/// Registers the guest's synchronous-exception hook (shared by all vCPUs).
-pub fn set_sync_handler(handler: SyncHandler) {
-    SYNC_HANDLER.store(handler as usize, Ordering::Release);
-}
-
-fn sync_handler() -> Option<SyncHandler> {
-    let raw = SYNC_HANDLER.load(Ordering::Acquire);
-    if raw == 0 {
-        return None;
-    }
-    // SAFETY: SYNC_HANDLER only ever holds 0 or a `SyncHandler` stored by
-    // `set_sync_handler`; function pointers and usize have the same size.
-    Some(unsafe { core::mem::transmute::<usize, SyncHandler>(raw) })
-}
+// SAFETY: a function pointer: one usize, never null.
+unsafe impl crate::hook::FnPointer for SyncHandler {}
 
 const KIND_NAMES: [&str; 16] = [
     "sync/sp0",
@@ -191,7 +175,7 @@ pub(crate) extern "C" fn trap(kind: u64, frame: &mut TrapFrame) {
             frame.elr = resume;
             return;
         }
-        if let Some(handler) = sync_handler() {
+        if let Some(handler) = crate::exception::sync_handler() {
             match handler(&fault, frame) {
                 Action::Skip => {
                     frame.elr = frame.elr.wrapping_add(fault.skip_len());

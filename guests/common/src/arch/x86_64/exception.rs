@@ -5,14 +5,14 @@
 //! 1. an armed [`crate::guard::catch`] on this vCPU records it and resumes at the
 //!    label the guarded instruction registered (x86 instructions have no fixed
 //!    length, so a fault is never "skipped" blindly);
-//! 2. else the hook registered with [`set_sync_handler`] decides;
+//! 2. else the hook registered with [`crate::exception::set_sync_handler`] decides;
 //! 3. else print vector, error code, RIP and CR2, and power off.
 //!
 //! Vectors 32..=255 are interrupts: [`super::irq::dispatch`]; without a registered
 //! handler they are reported like the others.
 
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::{cpu, guard, power, println};
 
@@ -137,22 +137,8 @@ pub enum Action {
 /// Guest hook for exceptions.
 pub type SyncHandler = fn(&Fault, &mut TrapFrame) -> Action;
 
-static SYNC_HANDLER: AtomicUsize = AtomicUsize::new(0);
-
-/// Registers the guest's exception hook (shared by all vCPUs).
-pub fn set_sync_handler(handler: SyncHandler) {
-    SYNC_HANDLER.store(handler as usize, Ordering::Release);
-}
-
-fn sync_handler() -> Option<SyncHandler> {
-    let raw = SYNC_HANDLER.load(Ordering::Acquire);
-    if raw == 0 {
-        return None;
-    }
-    // SAFETY: SYNC_HANDLER only ever holds 0 or a `SyncHandler` stored by
-    // `set_sync_handler`; function pointers and usize have the same size.
-    Some(unsafe { core::mem::transmute::<usize, SyncHandler>(raw) })
-}
+// SAFETY: a function pointer: one usize, never null.
+unsafe impl crate::hook::FnPointer for SyncHandler {}
 
 fn read_cr2() -> u64 {
     let v: u64;
@@ -184,7 +170,7 @@ pub(crate) extern "C" fn trap(frame: &mut TrapFrame) {
             frame.rip = resume;
             return;
         }
-        if let Some(handler) = sync_handler() {
+        if let Some(handler) = crate::exception::sync_handler() {
             if handler(&fault, frame) == Action::Resume {
                 return;
             }

@@ -16,7 +16,11 @@ use core::fmt;
 use guest_common::exception::{Fault, EC_DATA_ABORT_SAME_EL, EC_UNKNOWN};
 use guest_common::{timer, BootInfo};
 
+use crate::memory;
 use crate::report::{contained, number, Outcome, Tally};
+
+/// What an unclaimed address reads as: nothing (aarch64 faults).
+pub const UNCLAIMED: Option<u64> = None;
 
 /// ESR.EC: instruction abort taken without a change in exception level.
 pub const EC_INSTRUCTION_ABORT_SAME_EL: u8 = 0x21;
@@ -31,10 +35,10 @@ pub fn finish(_boot: &BootInfo) {}
 /// Runs every case, in order.
 pub fn run(boot: &BootInfo, tally: &mut Tally) {
     let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
-    tally.add(basic::read_case(boot, "read-other-vm", "other-vm"));
-    tally.add(basic::write_case(boot, "write-other-vm", "other-vm"));
-    tally.add(basic::read_case(boot, "read-hypervisor", "hypervisor"));
-    tally.add(basic::read_case(boot, "read-device", "device"));
+    tally.add(memory::read_case(boot, "read-other-vm", "other-vm"));
+    tally.add(memory::write_case(boot, "write-other-vm", "other-vm"));
+    tally.add(memory::read_case(boot, "read-hypervisor", "hypervisor"));
+    tally.add(memory::read_case(boot, "read-device", "device"));
     tally.add(basic::call_case("hvc-unknown", false));
     tally.add(basic::call_case("smc-unknown", true));
     tally.add(basic::sysreg_trapped());

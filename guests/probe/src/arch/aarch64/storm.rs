@@ -9,10 +9,11 @@
 
 use guest_common::{guard, hypercall, timer, BootInfo};
 
-use super::basic::{self, WRITE_PATTERN};
+use super::basic;
 use super::cpuops;
 use super::fuzz::{Fuzzer, Rng};
 use super::sysregs;
+use crate::memory::WRITE_PATTERN;
 use crate::report::{contained, leak, number, Outcome};
 
 const DOORBELL_PAGE: usize = 0x0901_0000;

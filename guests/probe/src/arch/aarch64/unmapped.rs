@@ -5,8 +5,8 @@
 
 use guest_common::{guard, BootInfo};
 
-use super::basic::WRITE_PATTERN;
 use super::How;
+use crate::memory::WRITE_PATTERN;
 use crate::report::{contained, leak, number, Outcome, Tally};
 
 /// IPA size of a VM (stage-2 input, VTCR_EL2.T0SZ = 25).

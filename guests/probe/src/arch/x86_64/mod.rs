@@ -17,7 +17,6 @@
 
 mod apic;
 mod hypercall;
-mod memory;
 mod msr;
 mod ports;
 mod special;
@@ -28,9 +27,13 @@ use core::fmt;
 use guest_common::exception::Fault;
 use guest_common::{println, BootInfo};
 
+use crate::memory;
 use crate::report::{contained, number, Outcome, Tally};
 
 const DEFAULT_FUZZ: u64 = 2000;
+
+/// What an unclaimed address reads as under rtvisor: all-ones (the x86 convention).
+pub const UNCLAIMED: Option<u64> = Some(u64::MAX);
 
 /// Runs every case, in order.
 pub fn run(boot: &BootInfo, tally: &mut Tally) {

@@ -3,17 +3,21 @@
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
 //! bucket-ns=8 noise-vcpus=0`. Only vCPU 0 measures; vCPU 1 (started for the IPI
-//! phase only, so it is idle in nothing during the timer phase) answers SGI 1 with
-//! SGI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
-//! loop (`noise.rs`) from the start.
+//! phase only, so it is idle in nothing during the timer phase) answers IPI 1 with
+//! IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
+//! loop (`noise.rs`) from the start. The same logic runs on every architecture; the
+//! counters, timer and IPIs are guest_common's (aarch64: CNTVCT, PMCCNTR, the virtual
+//! timer, SGIs; x86_64: the TSC for both counters, the local APIC timer, fixed IPIs).
 //!
-//! Timer latency, per sample: arm CNTV_CVAL = now + period, wait (IRQs masked, WFI,
-//! unmask), the IRQ vector stamps PMCCNTR/CNTVCT before anything else. Latency in
-//! ns = stamp - expected PMCCNTR at the compare value, where expected =
-//! 16 * CVAL + offset with the offset calibrated once (`pmu::calibrate_offset`,
-//! exact under icount); if calibration fails, the protocol's arm-time estimate
-//! pmc_at_arm + (CVAL - cnt_at_arm) * 16 is used and a diag line says so, and a
-//! minimum that the estimate clamped at 0 is printed as `min_ns=unavailable`.
+//! Timer latency, per sample: arm the timer's compare value (CVAL) = now + period,
+//! wait (interrupts masked, then wait-for-interrupt and unmask), the interrupt entry
+//! stamps the cycle counter and the counter before anything else. Latency in ns =
+//! stamp - expected cycle count at the compare value, where expected = w * CVAL +
+//! offset (w = cycles per counter tick: 16 on aarch64 under icount, 1 on x86) with the
+//! offset calibrated once (`pmu::calibrate_offset`, exact under icount on aarch64, 0
+//! on x86); if calibration fails, the protocol's arm-time estimate pmc_at_arm + (CVAL
+//! - cnt_at_arm) * w is used and a diag line says so, and a minimum that the estimate
+//! clamped at 0 is printed as `min_ns=unavailable`.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -30,8 +34,8 @@ const IPI_TIMEOUT_US: u64 = 10_000;
 const SELFCHECK_US: u64 = 1_000;
 
 /// Interrupt ids: IPI 1 (vCPU0 -> vCPU1), IPI 2 (answer), the timer.
-const SGI_PING: u32 = irq::ipi(1);
-const SGI_PONG: u32 = irq::ipi(2);
+const IPI_PING: u32 = irq::ipi(1);
+const IPI_PONG: u32 = irq::ipi(2);
 const TIMER: u32 = timer::INTERRUPT;
 
 static TIMER_FIRED: AtomicBool = AtomicBool::new(false);
@@ -53,10 +57,10 @@ fn on_irq(intid: u32, stamp: Stamp) {
             timer::stop();
             TIMER_FIRED.store(true, Ordering::Release);
         }
-        SGI_PING if IPI_ACTIVE.load(Ordering::Relaxed) => {
-            irq::send_ipi(SGI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed))
+        IPI_PING if IPI_ACTIVE.load(Ordering::Relaxed) => {
+            irq::send_ipi(IPI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed))
         }
-        SGI_PONG if IPI_ACTIVE.load(Ordering::Relaxed) => {
+        IPI_PONG if IPI_ACTIVE.load(Ordering::Relaxed) => {
             PONG_PMC.store(stamp.pmc, Ordering::Relaxed);
             PONG_FIRED.store(true, Ordering::Release);
         }
@@ -120,7 +124,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         on_irq
     });
     guest_common::set_secondary_main(secondary_main);
-    let enable = [TIMER, SGI_PING, SGI_PONG];
+    let enable = [TIMER, IPI_PING, IPI_PONG];
     if let Err(e) = irq::init_global(boot).and_then(|()| irq::init_cpu(&enable)) {
         println!(
             "rtbench-diag: interrupt controller setup failed: {}",
@@ -273,7 +277,7 @@ fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
         PONG_FIRED.store(false, Ordering::Relaxed);
         timer::arm(timer::counter().wrapping_add(watchdog));
         let p0 = pmu::cycles();
-        irq::send_ipi(SGI_PING, target);
+        irq::send_ipi(IPI_PING, target);
         irq::wait_masked(|| {
             PONG_FIRED.load(Ordering::Acquire) || TIMER_FIRED.load(Ordering::Acquire)
         });
@@ -289,7 +293,7 @@ fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
 
 /// vCPU 1 in bench mode: answers IPI 1 with IPI 2 to vCPU 0, forever.
 fn responder_main(index: usize) -> ! {
-    if let Err(e) = irq::init_cpu(&[SGI_PING, SGI_PONG]) {
+    if let Err(e) = irq::init_cpu(&[IPI_PING, IPI_PONG]) {
         println!(
             "rtbench-diag: vcpu {} interrupt controller setup failed: {}",
             index,

@@ -71,7 +71,27 @@ pub fn ensure_all() -> Result<()> {
     ));
     targets.sort();
     targets.dedup();
-    ensure_targets(&targets)
+    ensure_targets(&targets)?;
+    ensure_rustfmt()
+}
+
+/// `cargo fmt` for the `fmt` test phase: the component rust-toolchain.toml lists,
+/// added with rustup when the toolchain lacks it.
+fn ensure_rustfmt() -> Result<()> {
+    let has = Command::new("cargo")
+        .args(["fmt", "--version"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has {
+        return Ok(());
+    }
+    say("adding the rustfmt component (rustup component add rustfmt) ...");
+    let mut c = Command::new("rustup");
+    c.args(["component", "add", "rustfmt"]).current_dir(root());
+    run(&mut c)
 }
 
 /// The `targets = [...]` list of a rust-toolchain.toml (a one-line array).

@@ -45,7 +45,16 @@ pub const PHASES: &[Phase] = &[
         about: "no architecture code in core, vdev, addr, config",
         run: arch_boundary,
     },
+    Phase {
+        name: "fmt",
+        about: "every crate of the workspace is formatted (cargo fmt --all --check)",
+        run: fmt,
+    },
 ];
+
+fn fmt() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+}
 
 fn unit() -> Result<()> {
     let mut c = cargo();

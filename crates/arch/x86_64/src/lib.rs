@@ -23,3 +23,33 @@ pub mod multiboot2;
 pub mod pt;
 pub mod trampoline;
 pub mod vendor;
+
+#[cfg(target_os = "none")]
+pub mod apic;
+#[cfg(target_os = "none")]
+pub mod boot;
+#[cfg(target_os = "none")]
+#[macro_use]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod cpu;
+#[cfg(target_os = "none")]
+pub mod idt;
+#[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
+pub mod platform;
+#[cfg(target_os = "none")]
+pub mod power;
+#[cfg(target_os = "none")]
+pub mod selftest;
+#[cfg(target_os = "none")]
+pub mod smp;
+#[cfg(target_os = "none")]
+pub mod svm;
+#[cfg(target_os = "none")]
+pub mod timer;
+#[cfg(target_os = "none")]
+pub mod virt;
+#[cfg(target_os = "none")]
+pub mod vmx;

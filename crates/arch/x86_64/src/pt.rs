@@ -97,6 +97,12 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// A pool whose first `used` tables already hold a map (to change it later).
+    pub fn with_used(tables: &'a mut [Table], base: u64, used: usize) -> Pool<'a> {
+        let used = used.min(tables.len());
+        Pool { tables, base, used }
+    }
+
     /// Tables handed out so far.
     pub fn used(&self) -> usize {
         self.used

@@ -123,6 +123,45 @@ impl SvmCaps {
     }
 }
 
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+impl core::fmt::Display for VmxCaps {
+    /// `ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=N`
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "ept={} unrestricted-guest={} vpid={} ept-2m={} ept-4level={} revision={:#x}",
+            yes(self.ept),
+            yes(self.unrestricted_guest),
+            yes(self.vpid),
+            yes(self.ept_2m),
+            yes(self.ept_4level),
+            self.revision
+        )
+    }
+}
+
+impl core::fmt::Display for SvmCaps {
+    /// `npt=yes asids=16 nrips=yes flush-by-asid=no revision=N`
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "npt={} asids={} nrips={} flush-by-asid={} revision={}",
+            yes(self.npt),
+            self.asids,
+            yes(self.nrips),
+            yes(self.flush_by_asid),
+            self.revision
+        )
+    }
+}
+
 /// VM_CR bit 4: firmware disabled SVM.
 pub const VM_CR_SVMDIS: u64 = 1 << 4;
 /// EFER.SVME.
@@ -171,5 +210,18 @@ mod tests {
         assert_eq!((c.revision, c.asids), (1, 16));
         assert!(c.npt && c.nrips && !c.flush_by_asid);
         assert!(!SvmCaps::decode(1, 8, 0).npt);
+        assert_eq!(
+            format!("{c}"),
+            "npt=yes asids=16 nrips=yes flush-by-asid=no revision=1"
+        );
+    }
+
+    #[test]
+    fn vmx_caps_text() {
+        let c = VmxCaps::decode(4, (1u64 << 31) << 32, 0x82u64 << 32, 1 << 6);
+        assert_eq!(
+            format!("{c}"),
+            "ept=yes unrestricted-guest=yes vpid=no ept-2m=no ept-4level=yes revision=0x4"
+        );
     }
 }

@@ -62,6 +62,9 @@ fn the_trampoline_page_can_change_its_permission() {
     let mut t = vec![Table::EMPTY; 16];
     let mut p = pool(&mut t);
     let root = p.identity(1 << 30, &image()).unwrap();
+    let used = p.used();
+    drop(p);
+    let mut p = Pool::with_used(&mut t, BASE, used);
     p.set_perm(root, 0x8000, Perm::Rx).unwrap();
     assert_eq!(p.lookup(root, 0x8010), Some((0x8010, Perm::Rx)));
     p.set_perm(root, 0x8000, Perm::None).unwrap();

@@ -14,6 +14,7 @@ const LCR: u16 = 3;
 const MCR: u16 = 4;
 const LSR: u16 = 5;
 const LSR_THRE: u8 = 1 << 5;
+const LSR_TEMT: u8 = 1 << 6;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -39,6 +40,18 @@ fn put(b: u8) {
             crate::cpu::pause();
         }
         outb(COM1 + THR, b);
+    }
+}
+
+/// Waits (boundedly) until the UART has sent every byte, e.g. before powering off.
+pub fn flush() {
+    let _g = LOCK.lock();
+    for _ in 0..10_000_000 {
+        // SAFETY: reading LSR of the hypervisor's own UART has no side effects.
+        if unsafe { inb(COM1 + LSR) } & LSR_TEMT != 0 {
+            return;
+        }
+        crate::cpu::pause();
     }
 }
 
@@ -73,7 +86,6 @@ pub fn print_fatal(args: fmt::Arguments<'_>) {
         }
         crate::cpu::pause();
     }
-    let _ = Uart.write_str("\n");
     let _ = Uart.write_fmt(args);
     drop(guard);
 }

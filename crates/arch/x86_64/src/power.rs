@@ -38,6 +38,7 @@ pub fn power_off(acpi: Option<(Fadt, Option<SleepType>)>) -> ! {
             f.pm1a_cnt, s5.a
         );
         acpi_mode(&f);
+        crate::console::flush();
         sleep(f.pm1a_cnt, s5.a);
         if f.pm1b_cnt != 0 {
             sleep(f.pm1b_cnt, s5.b);
@@ -47,6 +48,7 @@ pub fn power_off(acpi: Option<(Fadt, Option<SleepType>)>) -> ! {
     } else {
         println!("[rtvisor] powering off (no ACPI S5; Bochs shutdown port {BOCHS_SHUTDOWN:#x})");
     }
+    crate::console::flush();
     for b in *b"Shutdown" {
         // SAFETY: port 0x8900 is unused on a PC; on Bochs this string powers off.
         unsafe { outb(BOCHS_SHUTDOWN, b) };

@@ -127,7 +127,9 @@ pub fn ensure_x86() -> Result<()> {
              --no-install-recommends {list}'\n\nthen run this command again."
         );
     }
-    say(format!("installing {list} (apt-get update, apt-get install) ..."));
+    say(format!(
+        "installing {list} (apt-get update, apt-get install) ..."
+    ));
     apt_install(&list)?;
     if let Some(t) = x86_tools().iter().find(|t| !present(t)) {
         bail!("installed {} but {} is still missing", t.package, t.program);

@@ -50,7 +50,9 @@ pub mod line {
         Pattern::regex(&format!(r"^\[rtvisor\] vendor: {v} \(cpuid: "))
     }
     pub fn memory() -> Pattern {
-        Pattern::regex(r"^\[rtvisor\] memory: \d+ regions, [1-9]\d* MiB available, top of RAM 0x[0-9a-f]+$")
+        Pattern::regex(
+            r"^\[rtvisor\] memory: \d+ regions, [1-9]\d* MiB available, top of RAM 0x[0-9a-f]+$",
+        )
     }
     /// The MADT's CPUs: ids 0..n.
     pub fn acpi(n: u32) -> Pattern {
@@ -63,10 +65,14 @@ pub mod line {
     /// CPU `i` online with the vendor's extension on and its second-stage paging.
     pub fn online(i: u32, vendor: &str) -> Pattern {
         let ext = match vendor {
-            "intel" => r"vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x[0-9a-f]+",
+            "intel" => {
+                r"vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x[0-9a-f]+"
+            }
             _ => r"svm on: npt=yes asids=[1-9]\d* .*",
         };
-        Pattern::regex(&format!(r"^\[rtvisor\] cpu {i} \(apic id {i}\) online: {ext}$"))
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] cpu {i} \(apic id {i}\) online: {ext}$"
+        ))
     }
     pub fn all_online(n: u32) -> Pattern {
         Pattern::contains(format!("[rtvisor] {n} of {n} cpus online"))
@@ -140,10 +146,15 @@ mod tests {
         assert!(!line::online(0, "amd").is_match(
             "[rtvisor] cpu 0 (apic id 0) online: svm on: npt=no asids=16 nrips=no flush-by-asid=no revision=1"
         ));
-        assert!(line::acpi(4).is_match("[rtvisor] acpi: 4 cpus, apic ids [0, 1, 2, 3], apic mode x2apic"));
-        assert!(!line::acpi(4).is_match("[rtvisor] acpi: 3 cpus, apic ids [0, 1, 2], apic mode xapic"));
-        assert!(line::power_off().is_match("[rtvisor] powering off (ACPI S5: PM1a_CNT 0x604, SLP_TYP 0)"));
-        assert!(line::memory().is_match("[rtvisor] memory: 9 regions, 2047 MiB available, top of RAM 0x7ffdf000"));
+        assert!(line::acpi(4)
+            .is_match("[rtvisor] acpi: 4 cpus, apic ids [0, 1, 2, 3], apic mode x2apic"));
+        assert!(
+            !line::acpi(4).is_match("[rtvisor] acpi: 3 cpus, apic ids [0, 1, 2], apic mode xapic")
+        );
+        assert!(line::power_off()
+            .is_match("[rtvisor] powering off (ACPI S5: PM1a_CNT 0x604, SLP_TYP 0)"));
+        assert!(line::memory()
+            .is_match("[rtvisor] memory: 9 regions, 2047 MiB available, top of RAM 0x7ffdf000"));
         assert!(line::vendor("amd").is_match("[rtvisor] vendor: amd (cpuid: vmx=false svm=true)"));
         let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
         assert!(names.contains(&"x86-boot-amd") && names.contains(&"x86-boot-intel"));

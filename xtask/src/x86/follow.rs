@@ -119,11 +119,17 @@ mod tests {
         std::fs::write(&path, b"one\ntw").unwrap();
         let first = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(matches!(first, Event::Line(ref l) if l == "one"));
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         std::io::Write::write_all(&mut f, b"o").unwrap();
         done.store(true, Ordering::Release);
         let rest: Vec<Event> = rx.iter().collect();
-        assert!(matches!(rest[0], Event::Line(ref l) if l == "two"), "{rest:?}");
+        assert!(
+            matches!(rest[0], Event::Line(ref l) if l == "two"),
+            "{rest:?}"
+        );
         assert!(matches!(rest[1], Event::Closed));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -64,7 +64,9 @@ pub fn qemu(iso: &Path) -> Command {
     let mut c = Command::new(QEMU_X86);
     c.args(["-M", "q35", "-cpu", "max", "-smp"])
         .arg(CPUS.to_string())
-        .args(["-m", "2G", "-nic", "none", "-display", "none", "-serial", "stdio"])
+        .args([
+            "-m", "2G", "-nic", "none", "-display", "none", "-serial", "stdio",
+        ])
         .args(["-monitor", "none", "-no-reboot", "-boot", "d", "-cdrom"])
         .arg(iso);
     c
@@ -114,21 +116,33 @@ mod tests {
     #[test]
     fn qemu_is_a_q35_with_four_cpus_and_no_network() {
         let a = args(&qemu(Path::new("x.iso"))).join(" ");
-        assert!(a.starts_with("-M q35 -cpu max -smp 4 -m 2G -nic none "), "{a}");
+        assert!(
+            a.starts_with("-M q35 -cpu max -smp 4 -m 2G -nic none "),
+            "{a}"
+        );
         assert!(a.contains("-serial stdio") && a.contains("-no-reboot"));
         assert!(a.ends_with("-cdrom x.iso"));
     }
 
     #[test]
     fn bochs_is_an_intel_with_vmx_four_cpus_and_no_display() {
-        let rc = bochsrc(Path::new("/t/x.iso"), Path::new("/t/com1"), Path::new("/t/log"));
+        let rc = bochsrc(
+            Path::new("/t/x.iso"),
+            Path::new("/t/com1"),
+            Path::new("/t/log"),
+        );
         assert!(rc.contains("cpu: model=corei7_haswell_4770, count=4, ips=1000000"));
-        assert!(rc.contains("ata0-master: type=cdrom, path=/t/x.iso, status=inserted\nboot: cdrom\n"));
+        assert!(
+            rc.contains("ata0-master: type=cdrom, path=/t/x.iso, status=inserted\nboot: cdrom\n")
+        );
         assert!(rc.contains("com1: enabled=1, mode=file, dev=/t/com1\n"));
         assert!(rc.contains("display_library: rfb, options=\"timeout=0\""));
         assert!(rc.contains("clock: sync=none, time0=1\n"));
         assert!(!rc.contains("ne2k") && !rc.contains("e1000"), "no NIC");
-        assert_eq!(args(&bochs(Path::new("rc"), Path::new("dbg")))[..2], ["-q", "-f"]);
+        assert_eq!(
+            args(&bochs(Path::new("rc"), Path::new("dbg")))[..2],
+            ["-q", "-f"]
+        );
         assert_eq!("bochs".parse::<Emulator>(), Ok(Emulator::Bochs));
         assert!("kvm".parse::<Emulator>().is_err());
     }

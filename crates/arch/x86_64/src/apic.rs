@@ -49,7 +49,10 @@ pub fn enable(x2apic: bool) {
                 wrmsr(IA32_APIC_BASE, want);
             }
         }
-        MODE.store(if x2apic { X2 } else { base & BASE_ADDR }, Ordering::Release);
+        MODE.store(
+            if x2apic { X2 } else { base & BASE_ADDR },
+            Ordering::Release,
+        );
     }
     write(REG_SVR, SVR_ENABLE | SPURIOUS);
 }
@@ -93,11 +96,18 @@ fn send(dest: u32, low: u32) -> bool {
         0 => false,
         // SAFETY: ICR is MSR 0x830 in x2APIC mode; one 64-bit write sends.
         X2 => {
-            unsafe { wrmsr(X2_BASE + (REG_ICR >> 4), u64::from(dest) << 32 | u64::from(low)) };
+            unsafe {
+                wrmsr(
+                    X2_BASE + (REG_ICR >> 4),
+                    u64::from(dest) << 32 | u64::from(low),
+                )
+            };
             true
         }
         _ => {
-            let Ok(d) = u8::try_from(dest) else { return false };
+            let Ok(d) = u8::try_from(dest) else {
+                return false;
+            };
             write(REG_ICR_HI, u32::from(d) << 24);
             write(REG_ICR, low);
             let mut spins = 0u32;

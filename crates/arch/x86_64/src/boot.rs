@@ -14,8 +14,8 @@
 //!
 //! Symbols the linker script (link.ld) provides: `__bss_start`, `__bss_end`.
 
-use crate::layout::STACK_SIZE;
 use crate::acpi::madt::MAX_CPUS;
+use crate::layout::STACK_SIZE;
 use crate::multiboot2::HEADER_MAGIC;
 use crate::trampoline::{CODE64, DATA, OFF_CODE, OFF_CR3, OFF_GDTR, OFF_LM, OFF_PM};
 

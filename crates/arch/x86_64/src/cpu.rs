@@ -12,7 +12,9 @@ use core::arch::x86_64::__cpuid_count;
 pub unsafe fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: port I/O has no memory effects; the caller vouches for the device.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
@@ -22,7 +24,9 @@ pub unsafe fn inb(port: u16) -> u8 {
 /// As [`inb`]: the port must belong to a device the hypervisor owns.
 pub unsafe fn outb(port: u16, v: u8) {
     // SAFETY: as above.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Reads a 16-bit I/O port.
@@ -32,7 +36,9 @@ pub unsafe fn outb(port: u16, v: u8) {
 pub unsafe fn inw(port: u16) -> u16 {
     let v: u16;
     // SAFETY: as above.
-    unsafe { asm!("in ax, dx", in("dx") port, out("ax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in ax, dx", in("dx") port, out("ax") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
@@ -42,7 +48,9 @@ pub unsafe fn inw(port: u16) -> u16 {
 /// As [`inb`].
 pub unsafe fn outw(port: u16, v: u16) {
     // SAFETY: as above.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Reads a 32-bit I/O port.
@@ -52,7 +60,9 @@ pub unsafe fn outw(port: u16, v: u16) {
 pub unsafe fn inl(port: u16) -> u32 {
     let v: u32;
     // SAFETY: as above.
-    unsafe { asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
@@ -63,7 +73,9 @@ pub unsafe fn inl(port: u16) -> u32 {
 pub unsafe fn rdmsr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: the caller checked that the MSR exists.
-    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     u64::from(hi) << 32 | u64::from(lo)
 }
 
@@ -137,7 +149,11 @@ pub fn features() -> Features {
     let max_ext = cpuid(0x8000_0000, 0)[0];
     let l1 = cpuid(1, 0);
     let l7 = if max >= 7 { cpuid(7, 0) } else { [0; 4] };
-    let e1 = if max_ext >= 0x8000_0001 { cpuid(0x8000_0001, 0) } else { [0; 4] };
+    let e1 = if max_ext >= 0x8000_0001 {
+        cpuid(0x8000_0001, 0)
+    } else {
+        [0; 4]
+    };
     Features::decode(&Leaves {
         l1_ecx: l1[2],
         l1_edx: l1[3],

@@ -90,9 +90,18 @@ mod tests {
     fn vendors() {
         // "GenuineIntel": ebx "Genu", edx "ineI", ecx "ntel".
         let w = |s: &[u8; 4]| u32::from_le_bytes(*s);
-        assert_eq!(Vendor::from_leaf0(w(b"Genu"), w(b"ineI"), w(b"ntel")), Vendor::Intel);
-        assert_eq!(Vendor::from_leaf0(w(b"Auth"), w(b"enti"), w(b"cAMD")), Vendor::Amd);
-        assert_eq!(Vendor::from_leaf0(w(b"Auth"), w(b"ntel"), w(b"enti")), Vendor::Other);
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Genu"), w(b"ineI"), w(b"ntel")),
+            Vendor::Intel
+        );
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Auth"), w(b"enti"), w(b"cAMD")),
+            Vendor::Amd
+        );
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Auth"), w(b"ntel"), w(b"enti")),
+            Vendor::Other
+        );
     }
 
     #[test]

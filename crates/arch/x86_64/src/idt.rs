@@ -145,7 +145,9 @@ pub fn load() {
         base: IDT.0.get() as u64,
     };
     // SAFETY: IDTR points at a filled, static IDT.
-    unsafe { core::arch::asm!("lidt [{}]", in(reg) &r, options(readonly, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("lidt [{}]", in(reg) &r, options(readonly, nostack, preserves_flags))
+    };
 }
 
 /// Set once a CPU reports a fatal exception.
@@ -155,8 +157,8 @@ static HALTED: AtomicUsize = AtomicUsize::new(0);
 
 fn name(v: u64) -> &'static str {
     const NAMES: [&str; 21] = [
-        "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "-", "#TS", "#NP",
-        "#SS", "#GP", "#PF", "-", "#MF", "#AC", "#MC", "#XM", "#VE",
+        "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "-", "#TS", "#NP", "#SS",
+        "#GP", "#PF", "-", "#MF", "#AC", "#MC", "#XM", "#VE",
     ];
     NAMES.get(v as usize).copied().unwrap_or("reserved")
 }

@@ -91,9 +91,16 @@ fn fatal(args: core::fmt::Arguments<'_>) -> ! {
 }
 
 /// The sorted W^X regions of the final map.
-fn regions(tramp: Option<u64>, lapic: Option<u64>) -> ([Region; 8 + crate::acpi::madt::MAX_CPUS], usize) {
+fn regions(
+    tramp: Option<u64>,
+    lapic: Option<u64>,
+) -> ([Region; 8 + crate::acpi::madt::MAX_CPUS], usize) {
     let s = boot::sections();
-    let none = Region { start: 0, end: PAGE, perm: Perm::None };
+    let none = Region {
+        start: 0,
+        end: PAGE,
+        perm: Perm::None,
+    };
     let mut r = [none; 8 + crate::acpi::madt::MAX_CPUS];
     let mut n = 1;
     let mut push = |x: Region| {
@@ -101,16 +108,36 @@ fn regions(tramp: Option<u64>, lapic: Option<u64>) -> ([Region; 8 + crate::acpi:
         n += 1;
     };
     if let Some(t) = tramp {
-        push(Region { start: t, end: t + PAGE, perm: Perm::Rw });
+        push(Region {
+            start: t,
+            end: t + PAGE,
+            perm: Perm::Rw,
+        });
     }
-    push(Region { start: s.text_start, end: s.text_end, perm: Perm::Rx });
-    push(Region { start: s.text_end, end: s.rodata_end, perm: Perm::R });
+    push(Region {
+        start: s.text_start,
+        end: s.text_end,
+        perm: Perm::Rx,
+    });
+    push(Region {
+        start: s.text_end,
+        end: s.rodata_end,
+        perm: Perm::R,
+    });
     for i in 0..crate::acpi::madt::MAX_CPUS {
         let g = boot::stack_slot(i);
-        push(Region { start: g, end: g + PAGE, perm: Perm::None });
+        push(Region {
+            start: g,
+            end: g + PAGE,
+            perm: Perm::None,
+        });
     }
     if let Some(a) = lapic {
-        push(Region { start: a, end: a + PAGE, perm: Perm::Device });
+        push(Region {
+            start: a,
+            end: a + PAGE,
+            perm: Perm::Device,
+        });
     }
     (r, n)
 }
@@ -125,8 +152,12 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
         fatal(format_args!("this CPU has no local APIC"));
     }
     let mem = BootMapped;
-    let size = mem.read(Hpa::new(info), 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let bytes = mem.read(Hpa::new(info), (size as usize).min(MAX_MBI)).unwrap_or(&[]);
+    let size = mem
+        .read(Hpa::new(info), 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let bytes = mem
+        .read(Hpa::new(info), (size as usize).min(MAX_MBI))
+        .unwrap_or(&[]);
     let mbi = Mbi::new(magic, bytes)
         .unwrap_or_else(|e| fatal(format_args!("boot information refused: {e:?}")));
     let mut regions_kept = [None; MAX_REGIONS];
@@ -146,7 +177,10 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
     let x2apic = features.x2apic;
     let lapic = (!x2apic).then(apic::mmio_base);
     let s = boot::sections();
-    let avoid = [(info, info + bytes.len() as u64), (s.text_start, s.image_end)];
+    let avoid = [
+        (info, info + bytes.len() as u64),
+        (s.text_start, s.image_end),
+    ];
     let tramp = trampoline::pick_page(mbi.memory_map(), &avoid);
 
     let top = summary.top_available.min(MAX_RAM).max(s.image_end);

@@ -188,7 +188,11 @@ impl<'a> Pool<'a> {
         let pt = self.leaf_table(root, addr).ok_or(PtError::NotSplit(addr))?;
         let bits = perm.leaf_bits();
         let page = addr & ADDR;
-        self.set(pt, (addr >> 12) as usize % ENTRIES, if bits == 0 { 0 } else { page | bits });
+        self.set(
+            pt,
+            (addr >> 12) as usize % ENTRIES,
+            if bits == 0 { 0 } else { page | bits },
+        );
         Ok(())
     }
 

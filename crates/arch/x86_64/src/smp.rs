@@ -42,7 +42,9 @@ pub enum StartError {
 
 /// The CPU index of APIC id `apic`.
 pub fn index_of(apic: u32) -> Option<usize> {
-    APIC_IDS.iter().position(|a| a.load(Ordering::Acquire) == apic)
+    APIC_IDS
+        .iter()
+        .position(|a| a.load(Ordering::Acquire) == apic)
 }
 
 /// CPUs running (the BSP included).
@@ -68,7 +70,9 @@ fn install(p: &Platform, page: u64) -> Result<u8, StartError> {
     // SAFETY: the page is free RAM below 1 MiB (trampoline::pick_page), mapped RW in
     // the final tables and used by nothing else.
     let dst = unsafe { core::slice::from_raw_parts_mut(page as *mut u8, PAGE as usize) };
-    let copy = dst.get_mut(..blob.len()).ok_or(StartError::NoTrampolinePage)?;
+    let copy = dst
+        .get_mut(..blob.len())
+        .ok_or(StartError::NoTrampolinePage)?;
     copy.copy_from_slice(blob);
     trampoline::patch(copy, &patch).ok_or(StartError::NoTrampolinePage)?;
     // SAFETY: BSP only; no AP runs yet; the page holds only the trampoline.

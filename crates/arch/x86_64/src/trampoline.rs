@@ -86,7 +86,10 @@ pub fn patch(blob: &mut [u8], p: &Patch) -> Option<()> {
         put(OFF_GDT + 8 * i, &d.to_le_bytes())?;
     }
     put(OFF_GDTR, &((GDT.len() * 8 - 1) as u16).to_le_bytes())?;
-    put(OFF_GDTR + 2, &p.base.checked_add(OFF_GDT as u32)?.to_le_bytes())?;
+    put(
+        OFF_GDTR + 2,
+        &p.base.checked_add(OFF_GDT as u32)?.to_le_bytes(),
+    )?;
     put(OFF_PM, &p.base.checked_add(p.pm_offset)?.to_le_bytes())?;
     put(OFF_PM + 4, &CODE32.to_le_bytes())?;
     put(OFF_LM, &p.lm_entry.to_le_bytes())?;
@@ -102,7 +105,11 @@ mod tests {
     use rtvisor_addr::Hpa;
 
     fn r(base: u64, len: u64, kind: MemKind) -> MemRegion {
-        MemRegion { base: Hpa::new(base), len, kind }
+        MemRegion {
+            base: Hpa::new(base),
+            len,
+            kind,
+        }
     }
 
     #[test]
@@ -114,9 +121,15 @@ mod tests {
         ];
         assert_eq!(pick_page(map.into_iter(), &[]), Some(0x9_E000));
         // The boot information sits there: the page below it.
-        assert_eq!(pick_page(map.into_iter(), &[(0x9_E800, 0x9_F000)]), Some(0x9_D000));
+        assert_eq!(
+            pick_page(map.into_iter(), &[(0x9_E800, 0x9_F000)]),
+            Some(0x9_D000)
+        );
         // Nothing available below 1 MiB but page 0.
-        let none = [r(0, 0x1000, MemKind::Available), r(0x10_0000, 0x1000, MemKind::Available)];
+        let none = [
+            r(0, 0x1000, MemKind::Available),
+            r(0x10_0000, 0x1000, MemKind::Available),
+        ];
         assert_eq!(pick_page(none.into_iter(), &[]), None);
         // A region that starts mid-page only offers whole pages.
         let odd = [r(0x7_0800, 0x1800, MemKind::Available)];
@@ -132,7 +145,12 @@ mod tests {
         let mut blob = vec![0u8; 0x80];
         blob[0] = 0xEB;
         blob[1] = (OFF_CODE - 2) as u8;
-        let p = Patch { base: 0x9_E000, pm_offset: 0x70, lm_entry: 0x20_1234, cr3: 0x30_0000 };
+        let p = Patch {
+            base: 0x9_E000,
+            pm_offset: 0x70,
+            lm_entry: 0x20_1234,
+            cr3: 0x30_0000,
+        };
         patch(&mut blob, &p).unwrap();
         let u32_at = |o: usize| u32::from_le_bytes(blob[o..o + 4].try_into().unwrap());
         assert_eq!(u32_at(OFF_GDTR + 2), 0x9_E008);
@@ -140,7 +158,10 @@ mod tests {
         assert_eq!(u32_at(OFF_PM), 0x9_E070);
         assert_eq!(u32_at(OFF_LM), 0x20_1234);
         assert_eq!(u32_at(OFF_CR3), 0x30_0000);
-        assert_eq!(u64::from_le_bytes(blob[0x10..0x18].try_into().unwrap()), GDT[1]);
+        assert_eq!(
+            u64::from_le_bytes(blob[0x10..0x18].try_into().unwrap()),
+            GDT[1]
+        );
         // A blob whose first jump does not reach the code is refused.
         blob[1] = 0;
         assert_eq!(patch(&mut blob, &p), None);

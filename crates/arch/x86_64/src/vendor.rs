@@ -173,7 +173,10 @@ mod tests {
 
     #[test]
     fn feature_control() {
-        assert_eq!(FeatureControl::decode(0), FeatureControl::Unlocked { value: 5 });
+        assert_eq!(
+            FeatureControl::decode(0),
+            FeatureControl::Unlocked { value: 5 }
+        );
         assert_eq!(FeatureControl::decode(5), FeatureControl::Enabled);
         assert_eq!(FeatureControl::decode(1), FeatureControl::Disabled);
         assert_eq!(FeatureControl::decode(3), FeatureControl::Disabled);
@@ -198,7 +201,9 @@ mod tests {
         assert!(VmxCaps::has_true_ctls(basic));
         // Without "activate secondary controls" allowed, none of them count.
         let none = VmxCaps::decode(basic, 0, proc2, ept);
-        assert!(!none.secondary && !none.ept && !none.vpid && !none.unrestricted_guest && !none.ept_2m);
+        assert!(
+            !none.secondary && !none.ept && !none.vpid && !none.unrestricted_guest && !none.ept_2m
+        );
         // Allowed-0 bits (the low half) are not capabilities.
         let low = VmxCaps::decode(basic, proc_, proc2 >> 32, ept);
         assert!(!low.ept && !low.unrestricted_guest);

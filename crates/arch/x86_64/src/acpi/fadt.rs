@@ -85,10 +85,10 @@ impl SleepType {
 /// One AML integer at the start of `b`: its value and encoded length.
 fn aml_integer(b: &[u8]) -> Option<(u64, usize)> {
     match *b.first()? {
-        0x00 => Some((0, 1)),              // ZeroOp
-        0x01 => Some((1, 1)),              // OneOp
-        0xFF => Some((u64::MAX, 1)),       // OnesOp
-        0x0A => Some((u64::from(*b.get(1)?), 2)), // BytePrefix
+        0x00 => Some((0, 1)),                        // ZeroOp
+        0x01 => Some((1, 1)),                        // OneOp
+        0xFF => Some((u64::MAX, 1)),                 // OnesOp
+        0x0A => Some((u64::from(*b.get(1)?), 2)),    // BytePrefix
         0x0B => Some((u64::from(u16_at(b, 1)?), 3)), // WordPrefix
         0x0C => Some((u64::from(u32_at(b, 1)?), 5)), // DWordPrefix
         _ => None,
@@ -137,7 +137,9 @@ mod tests {
             0x08, b'\\', b'_', b'S', b'5', b'_', 0x12, 0x40, 0x00, 0x02, 0x0A, 0x05, 0x0A, 0x07,
         ];
         assert_eq!(s5_sleep_type(&two), Some(SleepType { a: 5, b: 7 }));
-        let words = [b'_', b'S', b'5', b'_', 0x12, 0x08, 0x02, 0x0B, 0x06, 0, 0x01];
+        let words = [
+            b'_', b'S', b'5', b'_', 0x12, 0x08, 0x02, 0x0B, 0x06, 0, 0x01,
+        ];
         assert_eq!(s5_sleep_type(&words), Some(SleepType { a: 6, b: 1 }));
         assert_eq!(SleepType::control(5), 0x3400);
     }
@@ -146,7 +148,9 @@ mod tests {
     fn a_missing_or_damaged_s5_is_none() {
         assert_eq!(s5_sleep_type(b"no such object"), None);
         assert_eq!(s5_sleep_type(&[b'_', b'S', b'5', b'_', 0x10]), None);
-        let good = [0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x04, 0x0A, 5, 0, 0];
+        let good = [
+            0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x04, 0x0A, 5, 0, 0,
+        ];
         for cut in 0..8 {
             assert_eq!(s5_sleep_type(&good[..cut]), None, "{cut}");
         }

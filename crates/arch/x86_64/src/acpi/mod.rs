@@ -111,7 +111,11 @@ impl<'a> Table<'a> {
 }
 
 /// Reads and checks the table at `addr`, which must carry signature `sig`.
-pub fn table_at<'m>(mem: &'m impl PhysMem, addr: Hpa, sig: [u8; 4]) -> Result<Table<'m>, AcpiError> {
+pub fn table_at<'m>(
+    mem: &'m impl PhysMem,
+    addr: Hpa,
+    sig: [u8; 4],
+) -> Result<Table<'m>, AcpiError> {
     let head = mem
         .read(addr, HEADER_LEN)
         .ok_or(AcpiError::Unreadable(sig))?;

@@ -31,7 +31,9 @@ fn machine() -> Mem {
     }
     m.put(MADT, table(*b"APIC", 3, &madt_body));
     m.put(FADT, table(*b"FACP", 3, &fadt_body(0x604, DSDT as u32)));
-    let aml = [0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x04, 0x0A, 5, 0, 0];
+    let aml = [
+        0x08, b'_', b'S', b'5', b'_', 0x12, 0x06, 0x04, 0x0A, 5, 0, 0,
+    ];
     m.put(DSDT, table(*b"DSDT", 1, &aml));
     let mut xsdt = Vec::new();
     let mut rsdt = Vec::new();
@@ -57,7 +59,10 @@ fn rsdp_old_and_new() {
     let old_bytes = rsdp(0, RSDT as u32, 0);
     assert_eq!(rsdp_from_tags(Some(&bad_new), Some(&old_bytes)), Ok(old));
     assert_eq!(rsdp_from_tags(None, None), Err(AcpiError::NoRsdp));
-    assert_eq!(rsdp_from_tags(Some(&bad_new), None), Err(AcpiError::BadRsdp));
+    assert_eq!(
+        rsdp_from_tags(Some(&bad_new), None),
+        Err(AcpiError::BadRsdp)
+    );
     let mut bad_sig = old_bytes.clone();
     bad_sig[0] = b'X';
     fix_checksum(&mut bad_sig, 8);
@@ -80,7 +85,10 @@ fn finds_tables_through_the_xsdt_and_the_rsdt() {
         assert_eq!((fadt.smi_cmd, fadt.acpi_enable), (0xB2, 0xF1));
         assert_eq!((fadt.pm_timer, fadt.pm_timer_32), (0x608, true));
         assert_eq!(s5, Some(SleepType { a: 5, b: 0 }));
-        assert_eq!(find(&m, &r, *b"HPET").unwrap_err(), AcpiError::NotFound(*b"HPET"));
+        assert_eq!(
+            find(&m, &r, *b"HPET").unwrap_err(),
+            AcpiError::NotFound(*b"HPET")
+        );
     }
 }
 
@@ -90,22 +98,34 @@ fn damaged_tables_are_refused_with_the_reason() {
     // A flipped byte in the MADT: checksum.
     let mut m = machine();
     m.chunks.iter_mut().find(|c| c.0 == MADT).unwrap().1[40] ^= 0x10;
-    assert_eq!(find(&m, &r, *b"APIC").unwrap_err(), AcpiError::BadChecksum(*b"APIC"));
+    assert_eq!(
+        find(&m, &r, *b"APIC").unwrap_err(),
+        AcpiError::BadChecksum(*b"APIC")
+    );
     // A length below the header and one above the limit.
     for len in [10u32, (MAX_TABLE + 1) as u32] {
         let mut m = machine();
         let t = &mut m.chunks.iter_mut().find(|c| c.0 == MADT).unwrap().1;
         t[4..8].copy_from_slice(&len.to_le_bytes());
-        assert_eq!(find(&m, &r, *b"APIC").unwrap_err(), AcpiError::BadLength(*b"APIC"));
+        assert_eq!(
+            find(&m, &r, *b"APIC").unwrap_err(),
+            AcpiError::BadLength(*b"APIC")
+        );
     }
     // A length past the memory there is.
     let mut m = machine();
     let t = &mut m.chunks.iter_mut().find(|c| c.0 == MADT).unwrap().1;
     t[4..8].copy_from_slice(&4000u32.to_le_bytes());
-    assert_eq!(find(&m, &r, *b"APIC").unwrap_err(), AcpiError::Unreadable(*b"APIC"));
+    assert_eq!(
+        find(&m, &r, *b"APIC").unwrap_err(),
+        AcpiError::Unreadable(*b"APIC")
+    );
     // An XSDT that points nowhere, and no XSDT at all.
     let far = Rsdp::parse(&rsdp(2, RSDT as u32, 0xdead_0000)).unwrap();
-    assert_eq!(find(&machine(), &far, *b"APIC").unwrap_err(), AcpiError::Unreadable(*b"XSDT"));
+    assert_eq!(
+        find(&machine(), &far, *b"APIC").unwrap_err(),
+        AcpiError::Unreadable(*b"XSDT")
+    );
     // A damaged DSDT loses only the sleep type.
     let mut m = machine();
     m.chunks.iter_mut().find(|c| c.0 == DSDT).unwrap().1[40] ^= 1;
@@ -117,7 +137,13 @@ fn damaged_tables_are_refused_with_the_reason() {
 fn every_byte_flip_of_every_table_is_handled() {
     let r = Rsdp::parse(&rsdp(2, RSDT as u32, XSDT)).unwrap();
     for addr in [XSDT, MADT, FADT, DSDT] {
-        let len = machine().chunks.iter().find(|c| c.0 == addr).unwrap().1.len();
+        let len = machine()
+            .chunks
+            .iter()
+            .find(|c| c.0 == addr)
+            .unwrap()
+            .1
+            .len();
         for i in 0..len {
             for v in [0u8, 0xff, 0x80] {
                 let mut m = machine();

@@ -66,7 +66,10 @@ mod image {
         });
         let expected = p.madt.as_ref().map_or(1, |m| m.apic_ids().len());
         println!("[rtvisor] {} of {} cpus online", smp::online(), expected);
-        let fault = p.cmdline().split_whitespace().find_map(|a| a.strip_prefix("fault="));
+        let fault = p
+            .cmdline()
+            .split_whitespace()
+            .find_map(|a| a.strip_prefix("fault="));
         if let Some(kind) = fault {
             println!("[rtvisor] provoking fault {kind}");
             selftest::provoke(kind);

@@ -71,7 +71,10 @@ fn larger_memory_map_entries_are_stepped_over() {
     let b = mbi(&[(TAG_MMAP, mmap(QEMU_MAP, 32))]);
     let m = Mbi::new(BOOTLOADER_MAGIC, &b).unwrap();
     let bases: Vec<u64> = m.memory_map().map(|r| r.base.raw()).collect();
-    assert_eq!(bases, [0, 0x9fc00, 0xf0000, 0x10_0000, 0x7ffe_0000, 0xfeff_c000]);
+    assert_eq!(
+        bases,
+        [0, 0x9fc00, 0xf0000, 0x10_0000, 0x7ffe_0000, 0xfeff_c000]
+    );
 }
 
 #[test]

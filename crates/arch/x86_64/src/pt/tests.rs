@@ -8,12 +8,36 @@ fn pool(tables: &mut Vec<Table>) -> Pool<'_> {
 
 fn image() -> [Region; 6] {
     [
-        Region { start: 0, end: 0x1000, perm: Perm::None },
-        Region { start: 0x8000, end: 0x9000, perm: Perm::Rw },
-        Region { start: 0x20_0000, end: 0x20_3000, perm: Perm::Rx },
-        Region { start: 0x20_3000, end: 0x20_5000, perm: Perm::R },
-        Region { start: 0x20_5000, end: 0x20_6000, perm: Perm::None },
-        Region { start: 0xFEE0_0000, end: 0xFEE0_1000, perm: Perm::Device },
+        Region {
+            start: 0,
+            end: 0x1000,
+            perm: Perm::None,
+        },
+        Region {
+            start: 0x8000,
+            end: 0x9000,
+            perm: Perm::Rw,
+        },
+        Region {
+            start: 0x20_0000,
+            end: 0x20_3000,
+            perm: Perm::Rx,
+        },
+        Region {
+            start: 0x20_3000,
+            end: 0x20_5000,
+            perm: Perm::R,
+        },
+        Region {
+            start: 0x20_5000,
+            end: 0x20_6000,
+            perm: Perm::None,
+        },
+        Region {
+            start: 0xFEE0_0000,
+            end: 0xFEE0_1000,
+            perm: Perm::Device,
+        },
     ]
 }
 
@@ -80,16 +104,40 @@ fn the_trampoline_page_can_change_its_permission() {
 fn bad_input_is_an_error() {
     let mut t = vec![Table::EMPTY; 16];
     for bad in [
-        Region { start: 0x1000, end: 0x1000, perm: Perm::R },
-        Region { start: 0x1001, end: 0x2000, perm: Perm::R },
-        Region { start: 0x1000, end: 0x1800, perm: Perm::R },
+        Region {
+            start: 0x1000,
+            end: 0x1000,
+            perm: Perm::R,
+        },
+        Region {
+            start: 0x1001,
+            end: 0x2000,
+            perm: Perm::R,
+        },
+        Region {
+            start: 0x1000,
+            end: 0x1800,
+            perm: Perm::R,
+        },
     ] {
-        assert_eq!(pool(&mut t).identity(1 << 30, &[bad]), Err(PtError::BadRegion(bad)));
+        assert_eq!(
+            pool(&mut t).identity(1 << 30, &[bad]),
+            Err(PtError::BadRegion(bad))
+        );
     }
     let r = image();
     let unsorted = [r[2], r[1]];
-    assert_eq!(pool(&mut t).identity(1 << 30, &unsorted), Err(PtError::BadRegion(r[1])));
-    assert_eq!(pool(&mut t).identity(MAX_TOP + 1, &[]), Err(PtError::TooHigh));
+    assert_eq!(
+        pool(&mut t).identity(1 << 30, &unsorted),
+        Err(PtError::BadRegion(r[1]))
+    );
+    assert_eq!(
+        pool(&mut t).identity(MAX_TOP + 1, &[]),
+        Err(PtError::TooHigh)
+    );
     let mut few = vec![Table::EMPTY; 3];
-    assert_eq!(Pool::new(&mut few, BASE).identity(2 << 30, &[]), Err(PtError::OutOfTables));
+    assert_eq!(
+        Pool::new(&mut few, BASE).identity(2 << 30, &[]),
+        Err(PtError::OutOfTables)
+    );
 }

@@ -31,9 +31,17 @@ fn caps() -> VmxCaps {
         };
         let procbased = rdmsr(proc_msr);
         let first = VmxCaps::decode(basic, procbased, 0, 0);
-        let procbased2 = if first.secondary { rdmsr(msr::VMX_PROCBASED_CTLS2) } else { 0 };
+        let procbased2 = if first.secondary {
+            rdmsr(msr::VMX_PROCBASED_CTLS2)
+        } else {
+            0
+        };
         let second = VmxCaps::decode(basic, procbased, procbased2, 0);
-        let ept_vpid = if second.ept || second.vpid { rdmsr(msr::VMX_EPT_VPID_CAP) } else { 0 };
+        let ept_vpid = if second.ept || second.vpid {
+            rdmsr(msr::VMX_EPT_VPID_CAP)
+        } else {
+            0
+        };
         VmxCaps::decode(basic, procbased, procbased2, ept_vpid)
     }
 }
@@ -63,7 +71,11 @@ pub fn probe(index: usize) -> Result<VmxCaps, VmxError> {
     // SAFETY: the fixed-bit MSRs exist with VMX; the values keep PE, PG and every bit
     // the hypervisor set (fixed bits only add required ones) and set CR4.VMXE.
     unsafe {
-        let cr0 = apply_fixed(cpu::cr0(), rdmsr(msr::VMX_CR0_FIXED0), rdmsr(msr::VMX_CR0_FIXED1));
+        let cr0 = apply_fixed(
+            cpu::cr0(),
+            rdmsr(msr::VMX_CR0_FIXED0),
+            rdmsr(msr::VMX_CR0_FIXED1),
+        );
         cpu::write_cr0(cr0);
         let cr4 = cpu::cr4() | cpu::CR4_VMXE;
         let cr4 = apply_fixed(cr4, rdmsr(msr::VMX_CR4_FIXED0), rdmsr(msr::VMX_CR4_FIXED1));

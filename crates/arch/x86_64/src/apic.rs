@@ -94,8 +94,8 @@ pub fn id() -> u32 {
 fn send(dest: u32, low: u32) -> bool {
     match MODE.load(Ordering::Acquire) {
         0 => false,
-        // SAFETY: ICR is MSR 0x830 in x2APIC mode; one 64-bit write sends.
         X2 => {
+            // SAFETY: ICR is MSR 0x830 in x2APIC mode; one 64-bit write sends.
             unsafe {
                 wrmsr(
                     X2_BASE + (REG_ICR >> 4),

@@ -7,7 +7,7 @@ fn mbi(tags: &[(u32, Vec<u8>)]) -> Vec<u8> {
         b.extend_from_slice(&kind.to_le_bytes());
         b.extend_from_slice(&(payload.len() as u32 + 8).to_le_bytes());
         b.extend_from_slice(payload);
-        while b.len() % 8 != 0 {
+        while !b.len().is_multiple_of(8) {
             b.push(0);
         }
     }

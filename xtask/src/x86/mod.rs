@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use machine::Emulator;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 
 /// The bare-metal target of the x86 image.
 pub const X86_TARGET: &str = "x86_64-unknown-none";
@@ -67,18 +67,21 @@ pub fn build_iso(cmdline: &str) -> Result<PathBuf> {
     iso::build(&elf, cmdline, &out_dir("x86")?, &iso_name(cmdline))
 }
 
+/// Starts an emulator with its output piped and no input.
+fn start(c: &mut Command) -> Result<Child> {
+    say(show(c));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", c.get_program().to_string_lossy()))
+}
+
 /// Starts `emu` on `iso` with its console captured; `tag` names its files.
 pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
     match emu {
         Emulator::Qemu => {
-            let mut c = machine::qemu(iso);
-            say(show(&c));
-            let child = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .with_context(|| format!("starting {}", machine::QEMU_X86))?;
+            let child = start(&mut machine::qemu(iso))?;
             Ok(Console::spawn(tag, child))
         }
         Emulator::Bochs => {
@@ -90,14 +93,7 @@ pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
             let log = dir.join(format!("{tag}.bochs.log"));
             std::fs::write(&rc_path, machine::bochsrc(iso, &com1, &log))?;
             std::fs::write(&dbg, machine::BOCHS_RC)?;
-            let mut c = machine::bochs(&rc_path, &dbg);
-            say(show(&c));
-            let child = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .with_context(|| format!("starting {}", machine::BOCHS))?;
+            let child = start(&mut machine::bochs(&rc_path, &dbg))?;
             Ok(follow::console(tag, child, com1))
         }
     }

@@ -24,6 +24,32 @@ pub const STACK_SLOT: usize = STACK_SIZE + 4096;
 
 core::arch::global_asm!(
     r#"
+// 32-bit protected mode, paging off, edx = CR3: PAE, CR3, EFER.LME|NXE, CR0.PG|WP|PE.
+// The caller's far jump then enters 64-bit code.
+.macro X86_LONG_MODE
+    mov %cr4, %eax
+    or $0x20, %eax
+    mov %eax, %cr4
+    mov %edx, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $0x900, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80010001, %eax
+    mov %eax, %cr0
+.endm
+
+.macro X86_DATA_SEGMENTS
+    mov ${DATA}, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %eax, %eax
+    mov %ax, %fs
+    mov %ax, %gs
+.endm
+
 .section .multiboot2, "a"
 .balign 8
 x86_mb2_header:
@@ -106,18 +132,8 @@ x86_start32:
     cmp $2048, %ecx
     jb 2b
 
-    mov %cr4, %eax
-    or $0x20, %eax
-    mov %eax, %cr4
-    mov $x86_boot_pml4, %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $0x900, %eax
-    wrmsr
-    mov %cr0, %eax
-    or $0x80010001, %eax
-    mov %eax, %cr0
+    mov $x86_boot_pml4, %edx
+    X86_LONG_MODE
     lgdt x86_gdtr
     ljmp ${CODE64}, $x86_start64
 
@@ -133,13 +149,7 @@ x86_start32:
 
 .code64
 x86_start64:
-    mov ${DATA}, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %eax, %eax
-    mov %ax, %fs
-    mov %ax, %gs
+    X86_DATA_SEGMENTS
     mov %esp, %esp
     mov %ebp, %edi
     mov %esi, %esi
@@ -150,13 +160,7 @@ x86_start64:
 .global x86_ap_start64
 x86_ap_start64:
     lgdt x86_gdtr(%rip)
-    mov ${DATA}, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %eax, %eax
-    mov %ax, %fs
-    mov %ax, %gs
+    X86_DATA_SEGMENTS
     mov X86_AP_STACK_TOP(%rip), %rsp
     mov X86_AP_INDEX(%rip), %rdi
     xor %ebp, %ebp
@@ -187,18 +191,8 @@ x86_trampoline_pm:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
-    mov %cr4, %eax
-    or $0x20, %eax
-    mov %eax, %cr4
-    mov {OFF_CR3}(%ebx), %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $0x900, %eax
-    wrmsr
-    mov %cr0, %eax
-    or $0x80010001, %eax
-    mov %eax, %cr0
+    mov {OFF_CR3}(%ebx), %edx
+    X86_LONG_MODE
     ljmp *{OFF_LM}(%ebx)
 x86_trampoline_end:
 .code64

@@ -41,7 +41,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install what is missing: QEMU (apt-get, as root) and the aarch64-unknown-none target.
+    /// Install what is missing: QEMU, the x86 emulators and ISO tools (apt-get, as root)
+    /// and the bare-metal Rust targets.
     Setup {
         /// Then remove the packages QEMU recommends that xtask never installs
         /// (ipxe-qemu, ...), as on a fresh machine; CI does this (root only).

@@ -2,6 +2,8 @@
 //!
 //! - `qemu-system-aarch64`: installed with apt-get (package `qemu-system-arm`) when
 //!   running as root; otherwise xtask stops and prints the exact command.
+//! - the x86 tools (`x86_tools`): QEMU for x86_64, Bochs with its BIOS and VGA BIOS,
+//!   GRUB for BIOS with `grub-mkrescue`, `xorriso` and `mtools`, the same way.
 //! - the bare-metal Rust targets (the ones xtask builds for, plus every target listed
 //!   in rust-toolchain.toml): added with rustup when missing (RUSTUP_AUTO_INSTALL may
 //!   be off, so nothing installs them implicitly).

@@ -35,7 +35,14 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "fault=wx",
         about: "a write to the hypervisor's own code faults (W^X): the FATAL line names #PF, its error code, RIP, CR2 and the CPU, then every CPU confirms the halt",
-        run: fault,
+        run: fault_wx,
+    },
+    X86Test {
+        name: "x86-stack-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "fault=stack",
+        about: "a stack overflow runs into the guard page; the #DF is reported from its own stack (IST), then every CPU confirms the halt",
+        run: fault_stack,
     },
 ];
 
@@ -114,18 +121,36 @@ fn boot(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     }
 }
 
-fn fault(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+/// Boots with `fault=KIND`, then waits for the FATAL line `fatal` (a regex) and the
+/// confirmed halt of every CPU.
+fn fault(con: &mut Console, t: &Timeouts, kind: &str, fatal: &str) -> Result<()> {
     con.clear_fail_on();
     con.expect(&line::all_online(CPUS), t.boot)?;
-    con.expect(&Pattern::contains("[rtvisor] provoking fault wx"), t.step)?;
     con.expect(
-        &Pattern::regex(
-            r"^\[rtvisor\] FATAL: exception 14 \(#PF\) error 0x3 rip 0x[0-9a-f]+ cr2 0x[0-9a-f]+ on cpu 0 \(apic id 0\)$",
-        ),
+        &Pattern::contains(format!("[rtvisor] provoking fault {kind}")),
         t.step,
     )?;
+    con.expect(&Pattern::regex(fatal), t.step)?;
     con.expect(&Pattern::contains("[rtvisor] all CPUs halted"), t.step)?;
     con.expect_not(&Pattern::contains("did not happen"))
+}
+
+fn fault_wx(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    fault(
+        con,
+        t,
+        "wx",
+        r"^\[rtvisor\] FATAL: exception 14 \(#PF\) error 0x3 rip 0x[0-9a-f]+ cr2 0x[0-9a-f]+ on cpu 0 \(apic id 0\)$",
+    )
+}
+
+fn fault_stack(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    fault(
+        con,
+        t,
+        "stack",
+        r"^\[rtvisor\] FATAL: exception 8 \(#DF\) error 0x0 rip 0x[0-9a-f]+ cr2 0x[0-9a-f]+ on cpu 0 \(apic id 0\)$",
+    )
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! takes none on purpose, so every one is fatal: it prints the vector, error code, RIP,
 //! CR2 and CPU, stops the other CPUs with an NMI, waits until they confirm, and halts.
 //! An NMI while the machine is halting is that request: the CPU confirms and halts.
+//! A double fault and an NMI run on their own stacks (`gdt`'s IST), so a stack
+//! overflow into a guard page is reported too.
 
 use crate::cpu;
 use core::cell::UnsafeCell;
@@ -99,6 +101,7 @@ pub struct Frame {
 
 const VECTORS: usize = 32;
 const NMI: u64 = 2;
+const DOUBLE_FAULT: u64 = 8;
 
 #[repr(C, align(16))]
 struct Idt(UnsafeCell<[[u64; 2]; VECTORS]>);
@@ -112,10 +115,12 @@ unsafe extern "C" {
     static x86_isr_table: [u64; VECTORS];
 }
 
-/// A 64-bit interrupt gate: present, DPL 0, selector 0x08, no IST.
-fn gate(handler: u64) -> [u64; 2] {
+/// A 64-bit interrupt gate: present, DPL 0, selector 0x08, on IST slot `ist` (0: the
+/// current stack).
+fn gate(handler: u64, ist: u8) -> [u64; 2] {
     let lo = (handler & 0xFFFF)
         | (u64::from(crate::trampoline::CODE64) << 16)
+        | (u64::from(ist & 7) << 32)
         | (0x8E << 40)
         | ((handler >> 16) & 0xFFFF) << 48;
     [lo, handler >> 32]
@@ -127,8 +132,13 @@ pub fn init() {
     let table = unsafe { &x86_isr_table };
     // SAFETY: only the BSP calls this, before the APs start (the discipline of `Idt`).
     let idt = unsafe { &mut *IDT.0.get() };
-    for (slot, &h) in idt.iter_mut().zip(table.iter()) {
-        *slot = gate(h);
+    for (v, (slot, &h)) in idt.iter_mut().zip(table.iter()).enumerate() {
+        let ist = match v as u64 {
+            DOUBLE_FAULT => crate::gdt::IST_DOUBLE_FAULT,
+            NMI => crate::gdt::IST_NMI,
+            _ => 0,
+        };
+        *slot = gate(h, ist);
     }
     load();
 }

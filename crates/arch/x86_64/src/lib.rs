@@ -34,6 +34,8 @@ pub mod console;
 #[cfg(target_os = "none")]
 pub mod cpu;
 #[cfg(target_os = "none")]
+pub mod gdt;
+#[cfg(target_os = "none")]
 pub mod idt;
 #[cfg(target_os = "none")]
 mod percpu;

@@ -208,6 +208,7 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
         cpu::write_cr4(cr4);
         cpu::write_cr0(cpu::cr0() | cpu::CR0_WP);
     }
+    crate::gdt::load(0);
     idt::init();
     apic::enable(x2apic);
     if let Ok((f, _)) = &power {

@@ -2,7 +2,17 @@
 //! smoke image's command line).
 
 /// The faults [`provoke`] knows.
-pub const KINDS: &[&str] = &["wx", "nx", "ud"];
+pub const KINDS: &[&str] = &["wx", "nx", "ud", "stack"];
+
+/// Recurses until the stack runs into its guard page: a #PF that cannot be delivered
+/// on the same stack, so a #DF on the double-fault stack.
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if depth == u64::MAX {
+        return frame[0];
+    }
+    recurse(depth + 1).wrapping_add(frame[1])
+}
 
 /// Provokes fault `kind`; returns only if `kind` is unknown or the fault did not
 /// happen (which for `wx` and `nx` means W^X is broken).
@@ -19,6 +29,9 @@ pub fn provoke(kind: &str) {
         "nx" => unsafe { core::arch::asm!("call {}", in(reg) data) },
         // SAFETY: an invalid opcode; the exception handler reports and halts.
         "ud" => unsafe { core::arch::asm!("ud2") },
+        "stack" => {
+            core::hint::black_box(recurse(0));
+        }
         _ => {}
     }
 }

@@ -139,7 +139,8 @@ pub fn start_aps(p: &Platform, mut report: impl FnMut(usize, u32, Result<(), Sta
     unsafe { platform::set_perm(p, page, Perm::None) };
 }
 
-/// The first Rust code of an AP: the BSP's CR4 bits, the IDT, the local APIC.
+/// The first Rust code of an AP: the BSP's CR4 bits, its GDT and TSS, the IDT, the
+/// local APIC.
 pub fn ap_init(index: usize, p: &Platform) {
     // SAFETY: the same CR4 and CR0 bits the BSP set, which this CPU supports too.
     unsafe {
@@ -152,6 +153,7 @@ pub fn ap_init(index: usize, p: &Platform) {
         }
         cpu::write_cr4(cr4);
     }
+    crate::gdt::load(index);
     idt::load();
     apic::enable(p.x2apic);
     ONLINE.fetch_add(1, Ordering::AcqRel);

@@ -38,6 +38,13 @@ pub const TESTS: &[X86Test] = &[
         run: fault_wx,
     },
     X86Test {
+        name: "x86-fault-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "fault=wx",
+        about: "x86-fault-amd on Bochs: the halt NMI goes out through the x2APIC",
+        run: fault_wx,
+    },
+    X86Test {
         name: "x86-stack-amd",
         emulator: Emulator::Qemu,
         cmdline: "fault=stack",
@@ -125,6 +132,8 @@ fn boot(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
 /// confirmed halt of every CPU.
 fn fault(con: &mut Console, t: &Timeouts, kind: &str, fatal: &str) -> Result<()> {
     con.clear_fail_on();
+    // Printed instead of "all CPUs halted" when some CPU did not confirm.
+    con.fail_on(Pattern::contains("other CPUs confirmed the halt"));
     con.expect(&line::all_online(CPUS), t.boot)?;
     con.expect(
         &Pattern::contains(format!("[rtvisor] provoking fault {kind}")),

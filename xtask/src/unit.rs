@@ -23,6 +23,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "rtvisor-core",
     "rtvisor-vdev",
     "rtvisor-arch-aarch64",
+    "rtvisor-arch-x86_64",
     "rtvisor",
     "xtask",
 ];

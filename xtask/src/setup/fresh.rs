@@ -16,6 +16,10 @@ use std::process::{Command, Stdio};
 /// tools' recommendations, such as ca-certificates for apt, are ordinary parts of
 /// a Debian machine and not the project's to remove).
 const WATCHED: &[&str] = &["qemu-system-arm", "qemu-system-x86"];
+/// Packages QEMU for aarch64 only recommends but that a package of [`TOOLS`] depends
+/// on, so a fresh machine has them after `setup`: `qemu-system-x86` depends on
+/// `ipxe-qemu` (and `seabios`).
+const DEPENDED_ON: &[&str] = &["ipxe-qemu", "seabios"];
 
 /// The packages `apt-cache depends` lists as recommended (alternatives included,
 /// virtual `<names>` left out).
@@ -23,18 +27,6 @@ pub fn recommends(depends_output: &str) -> Vec<String> {
     depends_output
         .lines()
         .filter_map(|l| l.trim().trim_start_matches('|').strip_prefix("Recommends:"))
-        .map(str::trim)
-        .filter(|p| !p.starts_with('<') && !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The packages `apt-cache depends` lists as hard dependencies (`Depends:`, virtual
-/// `<names>` left out).
-pub fn depends(depends_output: &str) -> Vec<String> {
-    depends_output
-        .lines()
-        .filter_map(|l| l.trim().trim_start_matches('|').strip_prefix("Depends:"))
         .map(str::trim)
         .filter(|p| !p.starts_with('<') && !p.is_empty())
         .map(str::to_owned)
@@ -51,14 +43,12 @@ pub fn simulated_removals(simulation: &str) -> Vec<String> {
         .collect()
 }
 
-/// What must go: recommended by a watched package, not installed by the project
-/// (a package of [`TOOLS`], or one that such a package depends on: qemu-system-x86
-/// depends on ipxe-qemu, which qemu-system-arm only recommends).
-pub fn unwanted(recommended: &[String], depended: &[String]) -> Vec<String> {
+/// What must go: recommended by a watched package, not installed by the project.
+pub fn unwanted(recommended: &[String]) -> Vec<String> {
     let mut out: Vec<String> = recommended
         .iter()
         .filter(|p| !TOOLS.iter().any(|t| t.package == p.as_str()))
-        .filter(|p| !depended.contains(p))
+        .filter(|p| !DEPENDED_ON.contains(&p.as_str()))
         .cloned()
         .collect();
     out.sort();
@@ -83,14 +73,14 @@ fn installed(package: &str) -> Result<bool> {
 /// The packages QEMU recommends that are installed though the project never installs
 /// them (none on a fresh machine).
 pub fn extra_packages() -> Result<Vec<String>> {
-    let (mut recommended, mut depended) = (Vec::new(), Vec::new());
+    let mut recommended = Vec::new();
     for p in WATCHED {
-        let text = output(Command::new("apt-cache").args(["depends", p]))?;
-        recommended.extend(recommends(&text));
-        depended.extend(depends(&text));
+        recommended.extend(recommends(&output(
+            Command::new("apt-cache").args(["depends", p]),
+        )?));
     }
     let mut out = Vec::new();
-    for p in unwanted(&recommended, &depended) {
+    for p in unwanted(&recommended) {
         if installed(&p)? {
             out.push(p);
         }
@@ -155,19 +145,10 @@ mod tests {
 
     #[test]
     fn keeps_what_the_project_installs() {
-        let rec: Vec<String> = ["ipxe-qemu", "e2fsprogs", "qemu-utils", "ipxe-qemu"]
+        let rec: Vec<String> = ["ovmf", "e2fsprogs", "qemu-utils", "ovmf", "ipxe-qemu"]
             .map(String::from)
             .to_vec();
-        assert_eq!(unwanted(&rec, &[]), ["ipxe-qemu", "qemu-utils"]);
-        let deps = ["libc6", "ipxe-qemu"].map(String::from).to_vec();
-        assert_eq!(unwanted(&rec, &deps), ["qemu-utils"]);
-    }
-
-    #[test]
-    fn reads_hard_dependencies() {
-        let text = "qemu-system-x86\n  Depends: libc6\n  Depends: ipxe-qemu\n  \
-                    Depends: <virtual>\n  Recommends: ovmf\n";
-        assert_eq!(depends(text), ["libc6", "ipxe-qemu"]);
+        assert_eq!(unwanted(&rec), ["ovmf", "qemu-utils"]);
     }
 
     #[test]

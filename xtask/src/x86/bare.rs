@@ -15,8 +15,7 @@ use rtvisor::qemu::{ConsoleMode, Icount};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The emulator, unless `RTVISOR_QEMU_X86` names another.
-pub const QEMU_X86: &str = "qemu-system-x86_64";
+use super::machine::QEMU_X86;
 
 /// The QEMU program to start: `$RTVISOR_QEMU_X86` or [`QEMU_X86`].
 pub fn program() -> String {

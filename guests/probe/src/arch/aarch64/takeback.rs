@@ -181,7 +181,7 @@ fn stuck(case: &str, priority: u8) -> ! {
 /// FIQ and come back after every end of interrupt. Holds forever.
 fn group0_timer(case: &str) -> ! {
     irq::disable();
-    if let Err(e) = gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID) {
+    if let Err(e) = gic::init_cpu(1 << timer::INTERRUPT) {
         println!("probe-diag: {case}: {}", e.name());
     }
     if let Ok(rd) = gic::find_redistributor() {
@@ -190,10 +190,10 @@ fn group0_timer(case: &str) -> ! {
         let _ = store!(
             "str {v:w}, [{a}]",
             rd + GICR_IGROUPR0,
-            u64::from(groups & !(1 << 27))
+            u64::from(groups & !(1 << timer::INTERRUPT))
         );
     }
-    timer::arm_virtual(timer::counter());
+    timer::arm(timer::counter());
     hold(case, 0, None);
     loop {
         guest_common::cpu::relax();

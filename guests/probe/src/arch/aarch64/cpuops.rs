@@ -4,10 +4,12 @@
 
 use core::arch::asm;
 
+use guest_common::arch::gic;
 use guest_common::exception::EC_UNKNOWN;
-use guest_common::{gic, guard, irq, timer, BootInfo};
+use guest_common::{guard, irq, timer, BootInfo};
 
-use crate::report::{contained, leak, How, Outcome};
+use super::How;
+use crate::report::{contained, leak, Outcome};
 
 /// Set/way geometry of one cache level.
 struct Geometry {
@@ -216,7 +218,7 @@ pub fn wfe_loop(n: u32) -> u64 {
 /// Sets up this vCPU's GIC for the virtual timer (PPI 27) only.
 pub fn gic_for_timer(boot: &BootInfo) -> Result<(), gic::GicError> {
     gic::configure(boot);
-    gic::init_distributor().and_then(|()| gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID))
+    gic::init_distributor().and_then(|()| gic::init_cpu(1 << timer::INTERRUPT))
 }
 
 /// `n` WFIs with IRQs masked and the virtual timer pending (CVAL 0, enabled), so each
@@ -225,11 +227,11 @@ pub fn gic_for_timer(boot: &BootInfo) -> Result<(), gic::GicError> {
 /// timer never showed up as pending within 100 ms (a WFI could then sleep forever).
 pub fn wfi_loop(n: u32) -> Result<(u64, u32), ()> {
     irq::disable();
-    timer::arm_virtual(0);
+    timer::arm(0);
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(100_000));
-    while highest_pending() != timer::VIRTUAL_TIMER_INTID {
+    while highest_pending() != timer::INTERRUPT {
         if timer::counter() > deadline {
-            timer::stop_virtual();
+            timer::stop();
             return Err(());
         }
     }
@@ -240,7 +242,7 @@ pub fn wfi_loop(n: u32) -> Result<(u64, u32), ()> {
         unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
     }
     let t = timer::counter() - t0;
-    timer::stop_virtual();
+    timer::stop();
     Ok((t, ack_pending()))
 }
 

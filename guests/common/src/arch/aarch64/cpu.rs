@@ -61,3 +61,11 @@ pub fn clean_dcache(addr: usize, len: usize) {
     // SAFETY: a barrier only orders memory accesses.
     unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
 }
+
+/// The name of the hardware CPU id in protocol lines.
+pub const ID_NAME: &str = "mpidr";
+
+/// The hardware id of this CPU (MPIDR_EL1).
+pub fn hw_id() -> u64 {
+    mpidr()
+}

@@ -1,46 +1,16 @@
-//! The first cases: another VM's RAM, the hypervisor and a device read or written,
-//! unallocated SMCCC ids, the physical timer and the debug unit, and an SGI flood.
+//! Unallocated SMCCC ids, the physical timer and the debug unit, and an SGI flood
+//! (the memory cases that come first are `crate::memory`'s).
 
+use guest_common::arch::psci;
 use guest_common::exception::{Fault, EC_UNKNOWN};
-use guest_common::{guard, psci, BootInfo};
+use guest_common::guard;
 
-use crate::report::{contained, contained_by_fault, leak, target, Outcome};
+use crate::report::{contained, leak, Outcome};
 
 /// SMCCC function id in an unallocated range (vendor-specific hypervisor service).
 const UNKNOWN_SMCCC_ID: u64 = 0x8600_ff01;
 /// SMCCC NOT_SUPPORTED (-1).
 pub const SMCCC_NOT_SUPPORTED: u64 = u64::MAX;
-/// Value written by write-other-vm ("PROBE!!!").
-pub const WRITE_PATTERN: u64 = 0x2121_2145_424f_5250;
-
-pub fn read_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
-    let Some(addr) = target(boot, case, key) else {
-        return Outcome::Skipped;
-    };
-    match guard::read_u64(addr) {
-        Ok(v) => leak(case, format_args!("read {:#x} from {:#x}", v, addr)),
-        Err(f) => contained_by_fault(case, &f),
-    }
-}
-
-pub fn write_case(boot: &BootInfo, case: &str, key: &str) -> Outcome {
-    let Some(addr) = target(boot, case, key) else {
-        return Outcome::Skipped;
-    };
-    // SAFETY: `addr` is the other VM's memory by the scenario's bootargs, never this
-    // guest's own image, stack or device tree; writing it is the point of the test.
-    match unsafe { guard::write_u64(addr, WRITE_PATTERN) } {
-        Ok(()) => match guard::read_u64(addr) {
-            Ok(v) => leak(
-                case,
-                format_args!("write to {:#x} accepted, reads back {:#x}", addr, v),
-            ),
-            Err(_) => leak(case, format_args!("write to {:#x} accepted", addr)),
-        },
-        Err(f) => contained_by_fault(case, &f),
-    }
-}
-
 /// hvc/smc #0 with an unallocated SMCCC id: contained if NOT_SUPPORTED comes back
 /// or the instruction is refused (undefined).
 pub fn call_case(case: &str, smc: bool) -> Outcome {

@@ -3,7 +3,8 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::{boot, cpu, println};
+use super::boot;
+use crate::{cpu, println};
 
 /// PSCI_VERSION.
 pub const PSCI_VERSION: u32 = 0x8400_0000;
@@ -58,22 +59,6 @@ macro_rules! smccc {
     }};
 }
 
-/// rtvisor's DOORBELL_RING: raise shared-memory region `index`'s doorbell in its
-/// other peers (docs/interfaces-draft.md). Returns x0 (0 or an error code).
-pub fn rtvisor_ring(index: u64) -> i64 {
-    call(0xc600_0001, index, 0, 0) as i64
-}
-
-/// rtvisor's WATCHDOG_ARM (`ms` = 0 disarms).
-pub fn rtvisor_watchdog_arm(ms: u64) -> i64 {
-    call(0xc600_0010, ms, 0, 0) as i64
-}
-
-/// rtvisor's WATCHDOG_KICK.
-pub fn rtvisor_watchdog_kick() -> i64 {
-    call(0xc600_0011, 0, 0, 0) as i64
-}
-
 /// `hvc #0` with x0..x3; returns x0.
 pub fn raw_hvc(x0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
     smccc!("hvc #0", x0, a1, a2, a3)
@@ -109,33 +94,6 @@ pub fn affinity_info(target_mpidr: u64, level: u64) -> i32 {
     call(AFFINITY_INFO, target_mpidr, level, 0) as i32
 }
 
-/// Name of an AFFINITY_INFO state.
-pub fn affinity_name(state: i32) -> &'static str {
-    match state {
-        0 => "on",
-        1 => "off",
-        2 => "on-pending",
-        _ => "error",
-    }
-}
-
-/// Name of a PSCI return code.
-pub fn error_name(code: i32) -> &'static str {
-    match code {
-        0 => "success",
-        -1 => "not-supported",
-        -2 => "invalid-parameters",
-        -3 => "denied",
-        -4 => "already-on",
-        -5 => "on-pending",
-        -6 => "internal-failure",
-        -7 => "not-present",
-        -8 => "disabled",
-        -9 => "invalid-address",
-        _ => "unknown",
-    }
-}
-
 /// SYSTEM_OFF; if the call returns, reports it and parks (never hangs silently).
 pub fn system_off() -> ! {
     let r = call(SYSTEM_OFF, 0, 0, 0) as i32;
@@ -143,7 +101,7 @@ pub fn system_off() -> ! {
         "guest: vcpu {} SYSTEM_OFF returned {} ({})",
         cpu::index(),
         r,
-        error_name(r)
+        crate::power::error_name(r)
     );
     cpu::park()
 }
@@ -157,7 +115,7 @@ pub fn system_reset() -> ! {
         "guest: vcpu {} SYSTEM_RESET returned {} ({})",
         cpu::index(),
         r,
-        error_name(r)
+        crate::power::error_name(r)
     );
     cpu::park()
 }

@@ -7,13 +7,14 @@
 //! Group 1), set/way maintenance of all cache levels, 1000 SEV+WFE and 100 WFI with
 //! the virtual timer pending. Contained = every round came back.
 
-use guest_common::{guard, psci, timer, BootInfo};
+use guest_common::{guard, hypercall, timer, BootInfo};
 
-use crate::basic::{self, WRITE_PATTERN};
-use crate::cpuops;
-use crate::fuzz::{Fuzzer, Rng};
+use super::basic;
+use super::cpuops;
+use super::fuzz::{Fuzzer, Rng};
+use super::sysregs;
+use crate::memory::WRITE_PATTERN;
 use crate::report::{contained, leak, number, Outcome};
-use crate::sysregs;
 
 const DOORBELL_PAGE: usize = 0x0901_0000;
 
@@ -47,7 +48,7 @@ pub fn storm(boot: &BootInfo) -> Outcome {
         smc.run(100);
         if let Some(k) = bell {
             for _ in 0..500 {
-                psci::rtvisor_ring(k);
+                hypercall::rtvisor_ring(k);
             }
             for _ in 0..16 {
                 // SAFETY: the doorbell page is an emulated device page, not this

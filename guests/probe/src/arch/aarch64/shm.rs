@@ -6,12 +6,14 @@
 
 use core::fmt::Write;
 
+use guest_common::arch::psci;
 use guest_common::exception::Fault;
-use guest_common::{guard, psci, BootInfo};
+use guest_common::{guard, hypercall, BootInfo};
 
-use crate::access;
-use crate::fuzz::Rng;
-use crate::report::{contained, leak, number, target, How, Outcome, Text};
+use super::access;
+use super::fuzz::Rng;
+use super::How;
+use crate::report::{contained, leak, number, target, Outcome, Text};
 
 const DOORBELL_PAGE: usize = 0x0901_0000;
 const PAGE: usize = 0x1000;
@@ -70,7 +72,9 @@ pub fn doorbell_flood(boot: &BootInfo) -> Outcome {
     let rings = number(boot, "rings").unwrap_or(DEFAULT_RINGS);
     let page = number(boot, "doorbell-page").map_or(DOORBELL_PAGE, |p| p as usize);
     // 1. The hypercall, many times, on a region this VM is a peer of.
-    let failed = (0..rings).filter(|_| psci::rtvisor_ring(bell) != 0).count();
+    let failed = (0..rings)
+        .filter(|_| hypercall::rtvisor_ring(bell) != 0)
+        .count();
     // 2. Numbers it is no peer of must be refused.
     let mut refused = 0;
     for k in invalid_numbers(bell, number(boot, "bell-other"))

@@ -7,9 +7,10 @@
 //! stop, suspend or reset this VM, start vCPUs or arm its watchdog are excluded
 //! (counted as `excluded`). Contained = every call came back to the probe.
 
-use guest_common::{guard, psci};
+use guest_common::arch::psci;
+use guest_common::guard;
 
-use crate::basic::SMCCC_NOT_SUPPORTED;
+use super::basic::SMCCC_NOT_SUPPORTED;
 use crate::report::{contained, leak, Outcome};
 
 /// Seeds of the two sequences (fixed: every run makes the same calls).

@@ -22,8 +22,9 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use guest_common::arch::gic;
 use guest_common::exception::{Fault, EC_DATA_ABORT_SAME_EL};
-use guest_common::{console, gic, guard, irq, println, psci, timer, BootInfo};
+use guest_common::{console, guard, hypercall, irq, power, println, timer, BootInfo};
 
 use crate::report::{contained, leak, Outcome};
 
@@ -97,7 +98,7 @@ pub fn run(boot: &BootInfo) -> ! {
             "stuck-00" => stuck(case, 0x00),
             "stuck-80" => stuck(case, 0x80),
             "wd-stuck-00" => {
-                let r = psci::rtvisor_watchdog_arm(WATCHDOG_MS);
+                let r = hypercall::rtvisor_watchdog_arm(WATCHDOG_MS);
                 println!("probe: watchdog armed ({WATCHDOG_MS} ms) ret={r}");
                 stuck(case, 0x00)
             }
@@ -148,13 +149,13 @@ fn stuck(case: &str, priority: u8) -> ! {
             }
         }
     };
-    if let Err(e) = gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID) {
+    if let Err(e) = gic::init_cpu(1 << timer::INTERRUPT) {
         println!("probe-diag: {case}: {}", e.name());
     }
-    let prio = rd + GICR_IPRIORITYR + timer::VIRTUAL_TIMER_INTID as usize;
+    let prio = rd + GICR_IPRIORITYR + timer::INTERRUPT as usize;
     // SAFETY: one priority byte of this vCPU's own redistributor.
-    let _ = unsafe { crate::access::write_u8(prio, priority) };
-    timer::arm_virtual(timer::counter());
+    let _ = unsafe { super::access::write_u8(prio, priority) };
+    timer::arm(timer::counter());
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(1_000_000));
     let mut acked = None;
     while acked.is_none() && timer::counter() < deadline {
@@ -162,7 +163,7 @@ fn stuck(case: &str, priority: u8) -> ! {
         // SAFETY: acknowledging this vCPU's highest pending interrupt, on purpose
         // never ended.
         unsafe { asm!("mrs {}, icc_iar1_el1", out(reg) iar, options(nomem, nostack)) };
-        if (iar & 0xff_ffff) as u32 == timer::VIRTUAL_TIMER_INTID {
+        if (iar & 0xff_ffff) as u32 == timer::INTERRUPT {
             acked = Some(iar);
         }
     }
@@ -180,7 +181,7 @@ fn stuck(case: &str, priority: u8) -> ! {
 /// FIQ and come back after every end of interrupt. Holds forever.
 fn group0_timer(case: &str) -> ! {
     irq::disable();
-    if let Err(e) = gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID) {
+    if let Err(e) = gic::init_cpu(1 << timer::INTERRUPT) {
         println!("probe-diag: {case}: {}", e.name());
     }
     if let Ok(rd) = gic::find_redistributor() {
@@ -189,10 +190,10 @@ fn group0_timer(case: &str) -> ! {
         let _ = store!(
             "str {v:w}, [{a}]",
             rd + GICR_IGROUPR0,
-            u64::from(groups & !(1 << 27))
+            u64::from(groups & !(1 << timer::INTERRUPT))
         );
     }
-    timer::arm_virtual(timer::counter());
+    timer::arm(timer::counter());
     hold(case, 0, None);
     loop {
         guest_common::cpu::relax();
@@ -202,10 +203,10 @@ fn group0_timer(case: &str) -> ! {
 fn zombie(boot: &BootInfo, ms: u64) -> ! {
     ZOMBIE_HOLD_MS.store(ms, Ordering::Release);
     guest_common::set_secondary_main(zombie_secondary);
-    let target = boot.cpu_mpidr(1);
-    let r = psci::cpu_on(target, guest_common::secondary_entry_point(), 1);
+    let target = boot.cpu_id(1);
+    let r = power::cpu_on(target, 1);
     if r != 0 {
-        println!("probe-diag: zombie: CPU_ON {}", psci::error_name(r));
+        println!("probe-diag: zombie: CPU_ON {}", power::error_name(r));
     }
     hold("zombie", 0, None);
     loop {
@@ -217,7 +218,7 @@ fn zombie_secondary(_index: usize) -> ! {
     set_ap1r0(1);
     hold("zombie", 1, Some(ZOMBIE_HOLD_MS.load(Ordering::Acquire)));
     println!("probe: zombie vcpu=1 calls SYSTEM_OFF");
-    psci::system_off()
+    power::system_off()
 }
 
 fn gic_width() -> Outcome {

@@ -266,7 +266,7 @@ GC_TRAP 1
 GC_TRAP 2
 .popsection
 "#,
-    frame = const core::mem::size_of::<crate::exception::TrapFrame>(),
-    stamp = const core::mem::offset_of!(crate::exception::TrapFrame, stamp),
-    handler = sym crate::exception::trap,
+    frame = const core::mem::size_of::<super::exception::TrapFrame>(),
+    stamp = const core::mem::offset_of!(super::exception::TrapFrame, stamp),
+    handler = sym super::exception::trap,
 );

@@ -51,8 +51,10 @@ pub fn cycles() -> u64 {
     v
 }
 
-/// Nanoseconds per generic-counter tick when it is a whole number (16 at 62.5 MHz).
-pub fn ns_per_tick() -> Option<u64> {
+/// PMCCNTR cycles per generic-counter tick, taking a cycle as 1 ns (true under
+/// `-icount shift=0`, which the self-check confirms): nanoseconds per tick when it is
+/// a whole number (16 at 62.5 MHz).
+pub fn cycles_per_tick() -> Option<u64> {
     let f = timer::frequency();
     (1_000_000_000 % f == 0).then(|| 1_000_000_000 / f)
 }
@@ -90,7 +92,7 @@ fn sample(k: u64) -> (u64, u64) {
 /// such a sample contradicts the others, and the attempt is repeated, up to
 /// `CALIBRATION_ATTEMPTS` times.
 pub fn calibrate_offset() -> Option<u64> {
-    let w = ns_per_tick()?;
+    let w = cycles_per_tick()?;
     if w != 16 {
         return None;
     }
@@ -126,9 +128,10 @@ fn calibration_attempt() -> Option<u64> {
     (covered == 0xffff && lo == hi).then_some(lo as u64)
 }
 
-/// PMCCNTR cycles per generic-counter tick x 1000 (rounded), measured edge to edge
-/// over `us` microseconds of busy looping (16000 under `-icount shift=0`).
-pub fn cycles_per_tick_milli(us: u64) -> u64 {
+/// PMCCNTR cycles per 16 ns of the generic counter (one tick at 62.5 MHz) x 1000
+/// (rounded), measured edge to edge over `us` microseconds of busy looping (16000
+/// under `-icount shift=0`).
+pub fn cycles_per_16ns_milli(us: u64) -> u64 {
     let c0 = wait_edge();
     let p0 = cycles();
     timer::wait_until(c0.saturating_add(timer::us_to_ticks(us)));
@@ -150,3 +153,6 @@ fn wait_edge() -> u64 {
         }
     }
 }
+
+/// Cycles per counter tick assumed when [`cycles_per_tick`] has no answer.
+pub const DEFAULT_CYCLES_PER_TICK: u64 = 16;

@@ -8,8 +8,9 @@
 
 use fdt::Fdt;
 
+use super::{psci, uart};
 use crate::args::Args;
-use crate::{console, guard, psci};
+use crate::guard;
 
 /// FDT header magic (big-endian on memory).
 pub const FDT_MAGIC: u32 = 0xd00d_feed;
@@ -52,6 +53,16 @@ impl BootInfo {
         self.cpu_mpidrs.get(i).copied().unwrap_or(i as u64)
     }
 
+    /// The vCPU count (`cpu` nodes, at least 1).
+    pub fn cpu_count(&self) -> usize {
+        self.dt_cpus
+    }
+
+    /// The hardware id (MPIDR) of vCPU `i`.
+    pub fn cpu_id(&self, i: usize) -> u64 {
+        self.cpu_mpidr(i)
+    }
+
     /// The bootargs as `key=value` pairs.
     pub fn args(&self) -> Args<'static> {
         Args::new(self.bootargs)
@@ -72,7 +83,7 @@ impl BootInfo {
             };
         };
         if let Some(base) = uart_base(&fdt) {
-            console::set_base(base);
+            uart::set_base(base);
         }
         psci::set_smc_conduit(psci_method(&fdt) == Some("smc"));
         let bootargs = string_prop(&fdt, "/chosen", "bootargs").unwrap_or("");

@@ -5,8 +5,9 @@
 
 use guest_common::{guard, BootInfo};
 
-use crate::basic::WRITE_PATTERN;
-use crate::report::{contained, leak, number, How, Outcome, Tally};
+use super::How;
+use crate::memory::WRITE_PATTERN;
+use crate::report::{contained, leak, number, Outcome, Tally};
 
 /// IPA size of a VM (stage-2 input, VTCR_EL2.T0SZ = 25).
 const IPA_LIMIT: usize = 1 << 39;
@@ -82,7 +83,7 @@ fn gicr_beyond(boot: &BootInfo) -> usize {
         .and_then(|n| n.reg())
         .and_then(|mut r| r.nth(1))
         .and_then(|r| Some(r.starting_address as usize + r.size?));
-    from_dt.unwrap_or(0x080a_0000 + GICR_FRAME * boot.dt_cpus)
+    from_dt.unwrap_or(0x080a_0000 + GICR_FRAME * boot.cpu_count())
 }
 
 /// The first address past this VM's RAM (`/memory` reg).

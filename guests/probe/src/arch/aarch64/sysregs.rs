@@ -7,7 +7,8 @@ use guest_common::guard;
 
 use core::fmt::Write;
 
-use crate::report::{contained, leak, How, Outcome, Text};
+use super::How;
+use crate::report::{contained, leak, Outcome, Text};
 
 /// `mrs` of one register (by name or `s3_..` encoding), guarded.
 macro_rules! mrs {

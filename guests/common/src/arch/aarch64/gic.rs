@@ -18,7 +18,8 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{cpu, dtb::BootInfo, guard};
+use super::dtb::BootInfo;
+use crate::{cpu, guard};
 
 /// Distributor base on QEMU `virt`.
 pub const DEFAULT_GICD: usize = 0x0800_0000;

@@ -32,42 +32,63 @@ const DTB: &str = "crates/core/tests/data/qemu-virt-gicv3-smp4.dtb";
 
 /// Everything a board file says, without spans, in a comparable form.
 fn normalize(b: &BoardFile) -> Vec<String> {
-    let mut v = vec![format!("name {}", b.name.get_ref())];
-    v.extend(
-        b.cpu
-            .iter()
-            .map(|c| format!("cpu {:#x}", c.mpidr.get_ref())),
-    );
+    let mut v = vec![format!(
+        "name {} arch {}",
+        b.name.get_ref(),
+        b.arch().name()
+    )];
+    let opt = |o: Option<u64>| o.map_or("-".to_owned(), |x| format!("{x:#x}"));
+    v.extend(b.cpu.iter().map(|c| {
+        format!(
+            "cpu {} apic {}",
+            opt(c.mpidr.as_ref().map(|m| *m.get_ref())),
+            opt(c.apic_id.as_ref().map(|a| u64::from(*a.get_ref())))
+        )
+    }));
     v.extend(
         b.ram
             .iter()
             .map(|r| format!("ram {:#x} {:#x}", r.base.get_ref(), r.size.get_ref().0)),
     );
-    let g = &b.gic;
-    v.push(format!(
-        "gic v{} dist {:#x}+{:#x} redist {:#x}+{:#x}/{:#x}",
-        g.version.get_ref(),
-        g.distributor.base.get_ref(),
-        g.distributor.size.get_ref().0,
-        g.redistributors.base.get_ref(),
-        g.redistributors.size.get_ref().0,
-        g.redistributors.stride.get_ref().0
-    ));
-    let t = &b.timer;
-    v.push(format!(
-        "timer {} {} {} {}",
-        t.secure_physical_intid.get_ref(),
-        t.physical_intid.get_ref(),
-        t.virtual_intid.get_ref(),
-        t.hyp_intid.get_ref()
-    ));
+    if let Some(g) = &b.gic {
+        v.push(format!(
+            "gic v{} dist {:#x}+{:#x} redist {:#x}+{:#x}/{:#x}",
+            g.version.get_ref(),
+            g.distributor.base.get_ref(),
+            g.distributor.size.get_ref().0,
+            g.redistributors.base.get_ref(),
+            g.redistributors.size.get_ref().0,
+            g.redistributors.stride.get_ref().0
+        ));
+    }
+    if let Some(t) = &b.timer {
+        v.push(format!(
+            "timer {} {} {} {}",
+            t.secure_physical_intid.get_ref(),
+            t.physical_intid.get_ref(),
+            t.virtual_intid.get_ref(),
+            t.hyp_intid.get_ref()
+        ));
+    }
+    if let Some(l) = &b.local_apic {
+        v.push(format!("local-apic {:#x}", l.base.get_ref()));
+    }
+    v.extend(b.io_apic.iter().map(|io| {
+        format!(
+            "io-apic {} {:#x} gsi {}",
+            io.id.get_ref(),
+            io.base.get_ref(),
+            io.gsi_base.get_ref()
+        )
+    }));
     v.extend(b.uart.iter().map(|u| {
         format!(
-            "uart {} {:?} {:#x}+{:#x} irq {}",
+            "uart {} {:?} {}+{} port {} irq {}",
             u.name.get_ref(),
             u.compatible.0,
-            u.base.get_ref(),
-            u.size.get_ref().0,
+            opt(u.base.as_ref().map(|b| *b.get_ref())),
+            opt(u.size.as_ref().map(|s| s.get_ref().0)),
+            opt(u.port.as_ref().map(|p| u64::from(*p.get_ref()))),
             u.irq.get_ref()
         )
     }));

@@ -64,7 +64,8 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             out.push(src.warn(trust.span(), msg, hint));
         }
         if let Some(trust) = vm.direct_trust.as_ref().filter(|_| !is_direct(vm)) {
-            let msg = format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");
+            let msg =
+                format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");
             let hint = "direct-trust says how far a direct-mode guest is trusted with the \
                         physical GIC CPU interface; remove it, or set interrupt-mode = \"direct\""
                 .to_owned();
@@ -229,8 +230,18 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 "hypervisor memory ({}) is not inside the first RAM bank",
                 range(base, size)
             );
-            let hint =
-                format!("it starts 2 MiB into the first RAM bank ({bank_list}); make it smaller");
+            let hint = match inp.board.arch() {
+                crate::contract::Arch::Aarch64 => {
+                    format!(
+                        "it starts 2 MiB into the first RAM bank ({bank_list}); make it smaller"
+                    )
+                }
+                crate::contract::Arch::X86_64 => format!(
+                    "it starts at {}, where GRUB loads it, in the first RAM bank ({bank_list}); \
+                     make it smaller",
+                    hex(base)
+                ),
+            };
             out.push(src.diag(span, msg, hint));
         }
     }

@@ -36,6 +36,8 @@ pub fn listing(blob: &[u8], base: u64) -> Result<String, String> {
         };
         let _ = writeln!(s, "  {addr:#010x}..{:#010x} {what}", addr + size);
     }
+    let xsdt = d.tables.first().map_or(0, |t| t.gpa);
+    let _ = writeln!(s, "RSDP at {:#x}: revision 2, XSDT {xsdt:#x}", d.rsdp);
     tables_listing(&mut s, &d);
     let _ = writeln!(s, "bytes:");
     for (k, line) in blob.chunks(16).enumerate() {

@@ -24,7 +24,11 @@ pub(super) fn place_vm(
     let n = vm.name.get_ref();
     let mem = &vm.memory;
     let size = mem.size.get_ref().0;
-    if size == 0 || !size.is_multiple_of(BLOCK) {
+    let arch = inp.board.arch();
+    if size == 0
+        || !size.is_multiple_of(BLOCK)
+        || (arch == Arch::X86_64 && size > x86::GUEST_RAM_LIMIT)
+    {
         return None; // reported by validate
     }
     let hpa = match &mem.base {
@@ -48,15 +52,11 @@ pub(super) fn place_vm(
     if hpa % BLOCK != 0 || !banks.iter().any(|&(b, s)| within(hpa, size, b, s)) {
         return None; // reported by validate
     }
-    let arch = inp.board.arch();
     let ipa = match arch {
         Arch::Aarch64 if mem.identity => hpa,
         // Identity mapping on x86_64 is refused at its key (validate::arch).
         _ => guest::ram_base(arch),
     };
-    if arch == Arch::X86_64 && size > x86::GUEST_RAM_LIMIT {
-        return None; // reported by validate
-    }
     if arch == Arch::Aarch64 && mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
         // Placed automatically in a high bank (a fixed base is reported by validate).
         let span = mem.size.span();
@@ -71,6 +71,9 @@ pub(super) fn place_vm(
     // reported by validate; never read the latter.
     let file = std::fs::read(kernel_path.is_file().then_some(&kernel_path)?).ok()?;
     let format = *kernel_spec.format.get_ref();
+    if arch == Arch::X86_64 && format == FormatSpec::LinuxImage {
+        return None; // refused at its key by validate::arch
+    }
     let placed = match arch {
         Arch::Aarch64 => image::place(format, file, ipa, size),
         Arch::X86_64 => crate::image_x86::place(format, file, ipa, size),

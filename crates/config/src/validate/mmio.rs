@@ -31,8 +31,13 @@ struct Window<'a> {
 /// The interrupt controllers first (so a device over one is the one reported), then
 /// UARTs and devices.
 fn windows(b: &BoardFile) -> Vec<Window<'_>> {
+    // A foreign architecture's controllers are refused at their key (`arch`), once.
+    let (arm, x86) = match b.arch() {
+        Arch::Aarch64 => (b.gic.as_ref(), None),
+        Arch::X86_64 => (None, Some(b)),
+    };
     let mut fixed = Vec::new();
-    if let Some(g) = &b.gic {
+    if let Some(g) = arm {
         fixed.push((
             "the GIC distributor".to_owned(),
             &g.distributor.base,
@@ -46,10 +51,10 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
             g.redistributors.size.span(),
         ));
     }
-    if let Some(l) = &b.local_apic {
+    if let Some(l) = x86.and_then(|b| b.local_apic.as_ref()) {
         fixed.push(("the local APIC".to_owned(), &l.base, PAGE, l.base.span()));
     }
-    for io in &b.io_apic {
+    for io in x86.map_or(&[][..], |b| &b.io_apic) {
         let label = format!("I/O APIC {}", io.id.get_ref());
         fixed.push((label, &io.base, PAGE, io.base.span()));
     }
@@ -67,7 +72,7 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
             io: false,
         });
     let uarts = b.uart.iter().map(|u| {
-        let mmio = u.base.as_ref().zip(u.size.as_ref());
+        let mmio = arm.and(u.base.as_ref().zip(u.size.as_ref()));
         Window {
             name: Some(u.name.get_ref()),
             label: format!("`{}`", u.name.get_ref()),

@@ -169,7 +169,10 @@ fn mutated_x86_files_never_panic_the_loader() {
 /// Checks `cases` mutations of `scenarios/<stem>.toml` (as `scenario`) and of its
 /// board `boards/<board>.toml`, one file at a time.
 fn run(t: &Tree, stem: &str, scenario: &str, board: &str, cases: usize, seed: u64) {
-    let (s_rel, b_rel) = (format!("scenarios/{stem}.toml"), format!("boards/{board}.toml"));
+    let (s_rel, b_rel) = (
+        format!("scenarios/{stem}.toml"),
+        format!("boards/{board}.toml"),
+    );
     let board = std::fs::read_to_string(t.path(&b_rel)).unwrap();
     let base = t.write(&s_rel, scenario);
     if let Err(d) = rtvisor_config::check(&base) {

@@ -484,7 +484,13 @@ mod tests {
     fn stop_is_confirmed_only_when_every_vcpu_parked() {
         let vm = running_pair();
         let s = vm.stop(StopReason::Shell).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(3),
+                done: false
+            }
+        );
         assert_eq!(vm.status().0, VmState::Stopping);
         assert!(!vm.should_run(0));
         assert_eq!(vm.affinity_info(1), Ok(0), "still on until it parks");
@@ -504,7 +510,13 @@ mod tests {
         let vm = running_pair();
         assert!(!vm.cpu_off(1));
         let s = vm.stop(StopReason::SystemOff).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(1), done: false });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(1),
+                done: false
+            }
+        );
         assert_eq!(vm.parked(0), Parked::Stopped { late: false });
         assert_eq!(vm.status().0, VmState::Stopped);
         // Nothing was running: confirmed at once.
@@ -512,7 +524,13 @@ mod tests {
         assert!(!vm.cpu_off(1));
         assert!(vm.cpu_off(0));
         let s = vm.stop(StopReason::AllVcpusOff).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(0), done: true });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(0),
+                done: true
+            }
+        );
     }
 
     #[test]
@@ -530,7 +548,13 @@ mod tests {
     fn restart_boots_vcpu0_only_after_every_acknowledgement() {
         let vm = running_pair();
         let s = vm.restart(StopReason::SystemReset, 1, 2).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(3),
+                done: false
+            }
+        );
         assert_eq!(vm.parked(1), Parked::Nothing);
         assert_eq!(vm.take_start(0), None, "vCPU 0 has not parked yet");
         assert_eq!(vm.parked(0), Parked::Restart(Kicks(1)));
@@ -592,7 +616,13 @@ mod tests {
         vm.parked(0);
         vm.parked(1);
         let s = vm.restart(StopReason::Shell, 5, 6).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(1), done: true });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(1),
+                done: true
+            }
+        );
         assert_eq!(vm.take_start(0).map(|s| s.entry), Some(5));
     }
 }

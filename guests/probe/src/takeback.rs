@@ -64,7 +64,9 @@ pub fn run(boot: &BootInfo) -> ! {
             "bpr1" => {
                 // SAFETY: the binary point only changes how this vCPU's own interrupts
                 // pre-empt each other.
-                unsafe { asm!("msr icc_bpr1_el1, {}", "isb", in(reg) 7u64, options(nomem, nostack)) };
+                unsafe {
+                    asm!("msr icc_bpr1_el1, {}", "isb", in(reg) 7u64, options(nomem, nostack))
+                };
                 stuck(case, 0x80)
             }
             "stuck-00" => stuck(case, 0x00),
@@ -198,12 +200,27 @@ fn gic_width() -> Outcome {
         return leak(case, format_args!("no redistributor"));
     };
     let tries: [(&str, Result<(), Fault>); 6] = [
-        ("ldrh ISENABLER0+1", load!("ldrh {v:w}, [{a}]", rd + SGI_FRAME + 0x101)),
-        ("ldr IPRIORITYR+2", load!("ldr {v:w}, [{a}]", rd + GICR_IPRIORITYR + 2)),
-        ("ldr x ISENABLER0", load!("ldr {v}, [{a}]", rd + SGI_FRAME + 0x100)),
+        (
+            "ldrh ISENABLER0+1",
+            load!("ldrh {v:w}, [{a}]", rd + SGI_FRAME + 0x101),
+        ),
+        (
+            "ldr IPRIORITYR+2",
+            load!("ldr {v:w}, [{a}]", rd + GICR_IPRIORITYR + 2),
+        ),
+        (
+            "ldr x ISENABLER0",
+            load!("ldr {v}, [{a}]", rd + SGI_FRAME + 0x100),
+        ),
         ("ldr x TYPER+4", load!("ldr {v}, [{a}]", rd + 0xc)),
-        ("strb ICENABLER0+1", store!("strb {v:w}, [{a}]", rd + SGI_FRAME + 0x181, 0xc0)),
-        ("strh ICFGR1+2", store!("strh {v:w}, [{a}]", rd + GICR_ICFGR1 + 2, 0xffff)),
+        (
+            "strb ICENABLER0+1",
+            store!("strb {v:w}, [{a}]", rd + SGI_FRAME + 0x181, 0xc0),
+        ),
+        (
+            "strh ICFGR1+2",
+            store!("strh {v:w}, [{a}]", rd + GICR_ICFGR1 + 2, 0xffff),
+        ),
     ];
     for (what, r) in &tries {
         match r {
@@ -212,7 +229,10 @@ fn gic_width() -> Outcome {
             Ok(()) => return leak(case, format_args!("{what} was not refused")),
         }
     }
-    contained(case, format_args!("{} accesses, all data aborts", tries.len()))
+    contained(
+        case,
+        format_args!("{} accesses, all data aborts", tries.len()),
+    )
 }
 
 fn gic_icfgr1() -> Outcome {
@@ -232,8 +252,14 @@ fn gic_icfgr1() -> Outcome {
     });
     let after = guard::read_u32(rd + GICR_ICFGR1).unwrap_or(!before);
     if after & HYP_PPI_CFG == before & HYP_PPI_CFG {
-        contained(case, format_args!("PPI 26 trigger bits kept ({:#x})", after & HYP_PPI_CFG))
+        contained(
+            case,
+            format_args!("PPI 26 trigger bits kept ({:#x})", after & HYP_PPI_CFG),
+        )
     } else {
-        leak(case, format_args!("PPI 26 trigger {before:#x} -> {after:#x}"))
+        leak(
+            case,
+            format_args!("PPI 26 trigger {before:#x} -> {after:#x}"),
+        )
     }
 }

@@ -117,7 +117,7 @@ pub fn check(blob: &[u8], base: u64) -> Result<BootData, String> {
     let mut tables_found = Vec::new();
     let xsdt = rsdp_xsdt(&b, rsdp)?;
     let x = table(&b, xsdt, Some("XSDT"))?;
-    if (x.bytes.len() - HEADER_LEN) % 8 != 0 {
+    if !(x.bytes.len() - HEADER_LEN).is_multiple_of(8) {
         return Err(format!(
             "the XSDT's length {} is not 36 + 8n",
             x.bytes.len()
@@ -136,7 +136,9 @@ pub fn check(blob: &[u8], base: u64) -> Result<BootData, String> {
             "APIC" => {
                 madt(&t.bytes)?;
             }
-            "MCFG" if t.bytes.len() < HEADER_LEN + 8 || (t.bytes.len() - 44) % 16 != 0 => {
+            "MCFG"
+                if t.bytes.len() < HEADER_LEN + 8 || !(t.bytes.len() - 44).is_multiple_of(16) =>
+            {
                 return Err(format!(
                     "the MCFG's length {} is not 44 + 16n",
                     t.bytes.len()

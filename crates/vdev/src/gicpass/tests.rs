@@ -94,7 +94,10 @@ fn misaligned_and_wrong_width_accesses_are_refused() {
     }
     assert_eq!(dist(0x102, Width::Half, false, virtio), Action::Refuse);
     assert_eq!(dist(0x400 + 73, Width::Word, true, virtio), Action::Refuse);
-    assert_eq!(dist(0x6000 + 8 * 79 + 4, Width::Double, false, virtio), Action::Refuse);
+    assert_eq!(
+        dist(0x6000 + 8 * 79 + 4, Width::Double, false, virtio),
+        Action::Refuse
+    );
     // Byte priority accesses are architectural.
     assert_eq!(
         redist(SGI_BASE + 0x41b, Width::Byte, false, true, HYP),
@@ -175,7 +178,10 @@ fn unknown_offsets_never_reach_the_hardware() {
                 matches!(find_access(REDIST, off, width), Lookup::Row(_)),
                 "offset {off:#x} passed through"
             );
-            assert!(off.is_multiple_of(width.bytes()), "misaligned {off:#x} passed");
+            assert!(
+                off.is_multiple_of(width.bytes()),
+                "misaligned {off:#x} passed"
+            );
             assert_eq!(mask & !width.mask(), 0);
         }
         // The distributor: only the owned SPIs' bits (INTIDs 72..79) ever pass.

@@ -137,7 +137,11 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
             VmState::Running => assert!(on > 0, "VM {id} running with every vCPU off: {s:?}"),
             // Some vCPU has not acknowledged (it still reads as on to AFFINITY_INFO).
             VmState::Stopping | VmState::Unresponsive => {
-                assert!(on > 0, "VM {id} {:?} with every vCPU off: {s:?}", s.status.0);
+                assert!(
+                    on > 0,
+                    "VM {id} {:?} with every vCPU off: {s:?}",
+                    s.status.0
+                );
                 assert!(!vm.life.settled(), "{s:?}");
             }
         }

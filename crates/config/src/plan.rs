@@ -265,32 +265,28 @@ impl Plan {
                     i.path.display()
                 );
             }
-            if x86 {
-                let _ = writeln!(
-                    s,
-                    "  boot     GPA {} ({}: hvm_start_info, memory map, ACPI tables)",
-                    range(vm.dtb_ipa.raw(), vm.dtb.len() as u64),
-                    human(vm.dtb.len() as u64)
-                );
-                let _ = writeln!(
-                    s,
-                    "  uart     COM1 port {} (emulated 16550, GSI {})",
-                    hex(vm.uart.raw()),
-                    crate::contract::x86_64::COM1_GSI
-                );
-            } else {
-                let _ = writeln!(
-                    s,
-                    "  dtb      IPA {} ({})",
-                    range(vm.dtb_ipa.raw(), vm.dtb.len() as u64),
-                    human(vm.dtb.len() as u64)
-                );
-                let _ = writeln!(
-                    s,
-                    "  uart     IPA {} (emulated PL011, INTID 33)",
-                    hex(vm.uart.raw())
-                );
-            }
+            let blob = (
+                range(vm.dtb_ipa.raw(), vm.dtb.len() as u64),
+                human(vm.dtb.len() as u64),
+            );
+            let (blob, uart) = match x86 {
+                true => (
+                    format!(
+                        "boot     GPA {} ({}: hvm_start_info, memory map, ACPI tables)",
+                        blob.0, blob.1
+                    ),
+                    format!(
+                        "COM1 port {} (emulated 16550, GSI {})",
+                        hex(vm.uart.raw()),
+                        crate::contract::x86_64::COM1_GSI
+                    ),
+                ),
+                false => (
+                    format!("dtb      IPA {} ({})", blob.0, blob.1),
+                    format!("IPA {} (emulated PL011, INTID 33)", hex(vm.uart.raw())),
+                ),
+            };
+            let _ = writeln!(s, "  {blob}\n  uart     {uart}");
             for d in &vm.devices {
                 let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
                 let _ = writeln!(

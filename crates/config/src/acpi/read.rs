@@ -11,7 +11,7 @@
 //! table is an error.
 
 use super::pvh::{e820, MEMMAP_ENTRY_LEN, MODLIST_ENTRY_LEN, START_INFO_LEN, START_INFO_MAGIC};
-use super::read_aml::{self, Term};
+use super::read_aml;
 use super::tables::{self, madt_entry, FADT_LEN, FADT_X_DSDT, HEADER_LEN, RSDP_LEN};
 use crate::elf::{u16_at, u32_at, u64_at};
 
@@ -381,7 +381,7 @@ pub fn dsdt_uarts(dsdt: &[u8]) -> Vec<(u16, u8)> {
             continue;
         };
         // `Name (_CRS, ...)` is 5 bytes; the buffer starts at its BufferOp.
-        let Some(bytes) = buffer_at(dsdt, c + 5) else {
+        let Ok(read_aml::Obj::Buffer(bytes)) = read_aml::object_at(dsdt, c + 5) else {
             continue;
         };
         let Ok(res) = read_aml::resources(&bytes) else {
@@ -403,30 +403,6 @@ pub fn dsdt_uarts(dsdt: &[u8]) -> Vec<(u16, u8)> {
     out.sort_unstable();
     out.dedup();
     out
-}
-
-/// The contents of the AML buffer object at `at` (`None` if it is not one).
-fn buffer_at(aml: &[u8], at: usize) -> Option<Vec<u8>> {
-    let tail = aml.get(at..)?;
-    let first = *tail.get(1)?;
-    let n = usize::from(first >> 6);
-    let mut len = if n == 0 {
-        usize::from(first & 0x3f)
-    } else {
-        usize::from(first & 0x0f)
-    };
-    for k in 0..n {
-        len |= usize::from(*tail.get(2 + k)?) << (4 + 8 * k);
-    }
-    let body = tail.get(1..1 + len)?;
-    let mut probe = vec![super::aml::NAME_OP];
-    probe.extend(b"X___");
-    probe.push(super::aml::BUFFER_OP);
-    probe.extend(body);
-    match read_aml::parse(&probe).ok()?.as_slice() {
-        [Term::Name(_, read_aml::Obj::Buffer(b))] => Some(b.clone()),
-        _ => None,
-    }
 }
 
 fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {

@@ -39,6 +39,12 @@ pub fn parse(aml: &[u8]) -> Result<Vec<Term>, String> {
     Ok(terms)
 }
 
+/// The data object at byte `at` of `aml` (e.g. the buffer of a `Name (_CRS, ...)`
+/// found by scanning).
+pub fn object_at(aml: &[u8], at: usize) -> Result<Obj, String> {
+    Reader { b: aml, at }.object()
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,

@@ -9,6 +9,7 @@
 //! | `stuck-00`, `stuck-80` | gives its timer PPI priority 0x00 or 0x80, acknowledges it and never ends it |
 //! | `wd-stuck-00` | arms its watchdog (300 ms), then `stuck-00` |
 //! | `zombie [ms]` | vCPU 1 does `ap1r` and after `ms` calls SYSTEM_OFF; vCPU 0 holds |
+//! | `igroupr0` | moves its timer PPI to Group 0 (GICR_IGROUPR0) and leaves it firing, level high |
 //! | `gic-width` | unaligned and wrong-width redistributor accesses: each must fault |
 //! | `gic-icfgr1` | rewrites the trigger bits of the hypervisor's PPI 26: they must not change |
 //!
@@ -37,6 +38,30 @@ const HYP_PPI_CFG: u32 = 0b11 << (2 * (HYP_PPI - 16));
 const WATCHDOG_MS: u64 = 300;
 /// The zombie's time before its SYSTEM_OFF, unless the command gives one.
 const ZOMBIE_MS: u64 = 3000;
+
+/// One guarded load (`$tmpl` reads `{a}` into `{v}`) or store (writes `{v}` to `{a}`).
+macro_rules! load {
+    ($tmpl:literal, $addr:expr) => {
+        guard::catch(|| {
+            let v: u64;
+            // SAFETY: a load from this vCPU's own redistributor frame; a fault is
+            // caught and skipped.
+            unsafe { asm!($tmpl, a = in(reg) $addr, v = out(reg) v, options(nostack)) };
+            v
+        })
+        .map(|_| ())
+    };
+}
+macro_rules! store {
+    ($tmpl:literal, $addr:expr, $value:expr) => {
+        guard::catch(|| {
+            let v: u64 = $value;
+            // SAFETY: a store to this vCPU's own redistributor frame that the
+            // hypervisor must refuse; a fault is caught and skipped.
+            unsafe { asm!($tmpl, a = in(reg) $addr, v = in(reg) v, options(nostack)) };
+        })
+    };
+}
 
 /// The zombie's hold time, for vCPU 1.
 static ZOMBIE_HOLD_MS: AtomicU64 = AtomicU64::new(ZOMBIE_MS);
@@ -77,6 +102,7 @@ pub fn run(boot: &BootInfo) -> ! {
                 stuck(case, 0x00)
             }
             "zombie" => zombie(boot, ms.unwrap_or(ZOMBIE_MS)),
+            "igroupr0" => group0_timer(case),
             "gic-width" => _ = gic_width(),
             "gic-icfgr1" => _ = gic_icfgr1(),
             _ => println!("probe-diag: unknown command {line:?}"),
@@ -149,6 +175,30 @@ fn stuck(case: &str, priority: u8) -> ! {
     }
 }
 
+/// Puts the virtual timer PPI in Group 0 and lets it fire with IRQs masked: were the
+/// write to reach the hardware, the level-triggered interrupt would arrive at EL2 as
+/// FIQ and come back after every end of interrupt. Holds forever.
+fn group0_timer(case: &str) -> ! {
+    irq::disable();
+    if let Err(e) = gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID) {
+        println!("probe-diag: {case}: {}", e.name());
+    }
+    if let Ok(rd) = gic::find_redistributor() {
+        const GICR_IGROUPR0: usize = SGI_FRAME + 0x80;
+        let groups = guard::read_u32(rd + GICR_IGROUPR0).unwrap_or(!0);
+        let _ = store!(
+            "str {v:w}, [{a}]",
+            rd + GICR_IGROUPR0,
+            u64::from(groups & !(1 << 27))
+        );
+    }
+    timer::arm_virtual(timer::counter());
+    hold(case, 0, None);
+    loop {
+        guest_common::cpu::relax();
+    }
+}
+
 fn zombie(boot: &BootInfo, ms: u64) -> ! {
     ZOMBIE_HOLD_MS.store(ms, Ordering::Release);
     guest_common::set_secondary_main(zombie_secondary);
@@ -168,30 +218,6 @@ fn zombie_secondary(_index: usize) -> ! {
     hold("zombie", 1, Some(ZOMBIE_HOLD_MS.load(Ordering::Acquire)));
     println!("probe: zombie vcpu=1 calls SYSTEM_OFF");
     psci::system_off()
-}
-
-/// One guarded load (`$tmpl` reads `{a}` into `{v}`) or store (writes `{v}` to `{a}`).
-macro_rules! load {
-    ($tmpl:literal, $addr:expr) => {
-        guard::catch(|| {
-            let v: u64;
-            // SAFETY: a load from this vCPU's own redistributor frame; a fault is
-            // caught and skipped.
-            unsafe { asm!($tmpl, a = in(reg) $addr, v = out(reg) v, options(nostack)) };
-            v
-        })
-        .map(|_| ())
-    };
-}
-macro_rules! store {
-    ($tmpl:literal, $addr:expr, $value:expr) => {
-        guard::catch(|| {
-            let v: u64 = $value;
-            // SAFETY: a store to this vCPU's own redistributor frame that the
-            // hypervisor must refuse; a fault is caught and skipped.
-            unsafe { asm!($tmpl, a = in(reg) $addr, v = in(reg) v, options(nostack)) };
-        })
-    };
 }
 
 fn gic_width() -> Outcome {

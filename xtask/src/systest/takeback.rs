@@ -56,6 +56,11 @@ fn run(c: &mut Console, t: &Timeouts, mode: Mode) -> Result<()> {
     for case in ["bpr1", "stuck-00", "stuck-80"] {
         hold_then_restart(c, t, case)?;
     }
+    if mode != Mode::Virtual {
+        // Its timer moved to Group 0 and left firing (in virtual mode the group is the
+        // model's, a virtual FIQ for the guest's own handler).
+        hold_then_restart(c, t, "igroupr0")?;
+    }
     if mode == Mode::Trusted {
         unresponsive_then_late(c, t, "ap1r 6000", &[0])?;
         unresponsive_then_late(c, t, "zombie 6000", &[0, 1])?;

@@ -13,8 +13,8 @@ mod cases;
 mod fatal;
 mod ipc;
 mod linux;
-mod takeback;
 mod shell;
+mod takeback;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};
@@ -77,6 +77,21 @@ pub mod hv {
     /// `[rtvisor] FATAL: <what>`: the hypervisor stopped for good.
     pub fn fatal(what: &str) -> Pattern {
         Pattern::regex(&format!(r"^\[rtvisor\] FATAL: {}$", escape(what)))
+    }
+    /// The first contained fault of a VM, in full, at `warn`.
+    pub fn first_fault(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: .* injected, at PC 0x[0-9a-f]+ \(later faults of this VM are counted",
+            escape(vm)
+        ))
+    }
+    /// A count of a VM's later contained faults (one line a second at most, and one
+    /// when it stops).
+    pub fn more_faults(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: [0-9]+ more contained faults",
+            escape(vm)
+        ))
     }
     /// Any of these fails a test at once (a hypervisor panic or fatal exception).
     pub const FATAL: &[&str] = &[

@@ -5,7 +5,7 @@
 use crate::plan::{Plan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::hex;
-use crate::tables::{DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
+use crate::tables::{CounterOffset, DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -254,6 +254,11 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         }
         let _ = writeln!(w, "            ],");
     }
+    let counter = match vm.counter_offset {
+        CounterOffset::Zero => "Zero",
+        CounterOffset::VmStart => "VmStart",
+    };
+    let _ = writeln!(w, "            counter_offset: CounterOffset::{counter},");
     let _ = writeln!(w, "        }},");
 }
 

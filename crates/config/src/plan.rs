@@ -3,7 +3,9 @@
 
 use crate::schema::{FormatSpec, Trigger};
 use crate::size::{hex, human, range};
-use crate::tables::{DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind};
+use crate::tables::{
+    CounterOffset, DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind,
+};
 use rtvisor_addr::{Hpa, Ipa};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -103,6 +105,8 @@ pub struct VmPlan {
     pub bootargs: Option<String>,
     /// Board UART its console goes to.
     pub console: String,
+    /// What its virtual counter reads.
+    pub counter_offset: CounterOffset,
 }
 
 /// An image in guest RAM.
@@ -286,6 +290,12 @@ impl Plan {
             }
             if let Some(args) = &vm.bootargs {
                 let _ = writeln!(s, "  bootargs {args}");
+            }
+            if vm.counter_offset == CounterOffset::VmStart {
+                let _ = writeln!(
+                    s,
+                    "  counter  virtual = physical - the count at each VM start"
+                );
             }
         }
         for r in &self.shared {

@@ -264,6 +264,9 @@ pub struct VmSpec {
     /// Restart policy (default `never`).
     #[serde(default)]
     pub restart: RestartSpec,
+    /// The virtual counter's offset from the physical one (default `zero`).
+    #[serde(default)]
+    pub counter_offset: CounterOffsetSpec,
 }
 
 /// `[[vm]] memory`.
@@ -325,6 +328,18 @@ pub enum RestartSpec {
     Never,
     OnCrash,
     Always,
+}
+
+/// `counter-offset`: what CNTVOFF_EL2 holds while the VM runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterOffsetSpec {
+    /// 0: the virtual counter reads the physical count (as on bare QEMU).
+    #[default]
+    Zero,
+    /// The physical count at each (re)start of the VM: its virtual counter starts
+    /// near 0.
+    VmStart,
 }
 
 /// Kernel image format.

@@ -15,6 +15,7 @@
 mod boot;
 mod config;
 mod doorbell;
+mod faults;
 mod irq;
 mod log;
 mod passthru;

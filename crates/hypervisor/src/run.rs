@@ -2,16 +2,16 @@
 //! and handle its exits. An RT core does nothing else.
 
 use crate::config::CONFIG;
+use crate::info;
 use crate::irq;
 use crate::log;
 use crate::percpu::{self, PerCpu, CPUS};
 use crate::vms::{self, VMS};
-use crate::{debug, info};
 use core::sync::atomic::Ordering;
 use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::{exit, gic, memory, mmu, sysreg, vcpu::Vcpu};
-use rtvisor_config::tables::VmConfig;
+use rtvisor_config::tables::{CounterOffset, VmConfig};
 use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
 use rtvisor_core::psci;
@@ -48,6 +48,7 @@ impl Host for HostImpl {
         log::vm_partial(vm, CONFIG.vms[vm].name, pending);
     }
     fn vm_stopping(&self, vm: usize, _reason: StopReason) {
+        crate::faults::reset(vm);
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
     }
@@ -83,12 +84,13 @@ impl Host for HostImpl {
         info!("vm {}: started (shell)", CONFIG.vms[vm].name);
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
+        crate::faults::reset(vm);
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
     fn contained(&self, vm: usize, what: Contained) {
-        debug!("vm {}: contained {:?}", CONFIG.vms[vm].name, what);
+        crate::faults::contained(vm, what);
     }
     fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify) {
         irq::vgic_changed(vm, me, notify);
@@ -177,7 +179,11 @@ fn load_vm(vm: usize) {
         }
     }
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
-    VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
+    let offset = match cfg.counter_offset {
+        CounterOffset::Zero => 0,
+        CounterOffset::VmStart => sysreg::counter(),
+    };
+    VMS[vm].cntvoff.store(offset, Ordering::Release);
     VMS[vm].console.lock().reset();
     VMS[vm].gpio.lock().reset();
     let mut gic = VMS[vm].gic.lock();

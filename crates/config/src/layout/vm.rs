@@ -6,9 +6,11 @@ use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
 use crate::plan::{DevicePlan, ImagePlan, VmPlan};
-use crate::schema::{FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec};
+use crate::schema::{
+    CounterOffsetSpec, FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec,
+};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
-use crate::tables::{DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
+use crate::tables::{CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
 use std::ops::Range;
 
@@ -174,6 +176,10 @@ pub(super) fn place_vm(
             .unwrap_or(&inp.scenario.hypervisor.console)
             .get_ref()
             .clone(),
+        counter_offset: match vm.counter_offset {
+            CounterOffsetSpec::Zero => CounterOffset::Zero,
+            CounterOffsetSpec::VmStart => CounterOffset::VmStart,
+        },
     })
 }
 

@@ -38,6 +38,7 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "linux",
@@ -66,6 +67,7 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

@@ -38,6 +38,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "direct",
@@ -55,6 +56,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "probe",
@@ -72,6 +74,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

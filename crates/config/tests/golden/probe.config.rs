@@ -38,6 +38,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
                 SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4240_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "probe",
@@ -58,6 +59,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

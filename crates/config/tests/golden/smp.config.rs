@@ -30,6 +30,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

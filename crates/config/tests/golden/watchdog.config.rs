@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::OnCrash,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "other",
@@ -51,6 +52,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

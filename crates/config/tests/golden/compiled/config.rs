@@ -39,6 +39,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
         VmConfig {
             name: "linux",
@@ -62,6 +63,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
         },
     ];
 

@@ -87,6 +87,8 @@ pub struct VmPlan {
     pub dtb: Vec<u8>,
     /// Where the device tree goes (x0 at entry).
     pub dtb_ipa: Ipa,
+    /// Bytes free there before the next thing placed or the end of RAM.
+    pub dtb_room: u64,
     /// Entry point of vCPU 0.
     pub entry: Ipa,
     /// Emulated PL011 base.
@@ -236,10 +238,15 @@ impl Plan {
             let k = &vm.kernel;
             let _ = writeln!(
                 s,
-                "  kernel   IPA {} ({}), entry {}, from {}",
+                "  kernel   IPA {} ({}), entry {}, {}, from {}",
                 range(k.load.raw(), k.bytes.len() as u64),
                 human(k.bytes.len() as u64),
                 hex(vm.entry.raw()),
+                match k.format {
+                    Some(FormatSpec::Elf) => "ELF",
+                    Some(FormatSpec::LinuxImage) => "arm64 Image",
+                    _ => "headerless",
+                },
                 k.path.display()
             );
             if let Some(i) = &vm.initrd {

@@ -249,6 +249,8 @@ pub struct VmSpec {
     pub kernel: KernelSpec,
     /// Initial ramdisk, relative to the scenario file.
     pub initrd: Option<Spanned<String>>,
+    /// Where the device tree goes (IPA; default: where QEMU's `-kernel` puts it).
+    pub dtb_ipa: Option<Spanned<u64>>,
     /// Command line (`/chosen/bootargs`).
     pub bootargs: Option<Spanned<String>>,
     /// Interrupt delivery (default `virtual`).
@@ -288,8 +290,8 @@ pub struct VmMemorySpec {
 pub struct KernelSpec {
     /// Image file, relative to the scenario file.
     pub path: Spanned<String>,
-    /// How to place it.
-    pub format: Spanned<FormatSpec>,
+    /// How to place it (default `auto`: the content decides).
+    pub format: Option<Spanned<FormatSpec>>,
 }
 
 /// VM kind.
@@ -343,10 +345,14 @@ pub enum CounterOffsetSpec {
 }
 
 /// Kernel image format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FormatSpec {
-    /// Flat binary, loaded at RAM + 0x8_0000 and entered there.
+    /// The content decides, as for QEMU `-kernel`: an ELF, an arm64 Image (by its
+    /// header) or a headerless binary (the default).
+    #[default]
+    Auto,
+    /// Headerless binary, loaded at RAM + 0x8_0000 and entered there.
     Raw,
     /// ELF64: PT_LOAD segments at their physical addresses, entered at `e_entry`.
     Elf,

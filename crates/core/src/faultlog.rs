@@ -109,13 +109,12 @@ impl fmt::Display for Fault {
         match self.0 {
             Contained::DataAbort(ipa) => write!(
                 f,
-                "data access to IPA {:#x}, outside its map: synchronous external abort injected",
+                "data access to IPA {:#x} refused: synchronous external abort injected",
                 ipa.raw()
             ),
             Contained::InstructionAbort(ipa) => write!(
                 f,
-                "instruction fetch from IPA {:#x}, outside its map: synchronous external abort \
-                 injected",
+                "instruction fetch from IPA {:#x} refused: synchronous external abort injected",
                 ipa.raw()
             ),
             Contained::UndefSysReg(name) => write!(
@@ -166,7 +165,7 @@ mod tests {
         let text = format!("{abort}");
         assert_eq!(
             text,
-            "data access to IPA 0x12340000, outside its map: synchronous external abort injected"
+            "data access to IPA 0x12340000 refused: synchronous external abort injected"
         );
         assert!(fault(Contained::UndefSysReg("PMCR_EL0")).is_some());
         assert!(fault(Contained::InstructionAbort(Ipa::new(0))).is_some());

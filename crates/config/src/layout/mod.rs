@@ -27,11 +27,13 @@
 //!   0x1000_0000  shared-memory window (to 0x4000_0000): each [[shared-memory]] region
 //!                the VM is a peer of and gives no `ipa`, first fit in declaration
 //!                order (after the regions with an `ipa`), aligned like its host copy
-//!   0x4000_0000  RAM (or identity: at its host address)
-//!     +0x0       device tree, unless the image claims the start of RAM; then the
-//!                last 2 MiB of RAM
-//!     +0x8_0000  raw image; an ELF at its own addresses; a Linux Image at
-//!                text_offset; the initrd after the image, 4 KiB aligned
+//!   0x4000_0000  RAM (or identity: at its host address); the kernel, initrd and
+//!                device tree where QEMU's `-kernel` puts them (see `boot`):
+//!     +0x8_0000  a headerless binary; an ELF at its own addresses; an arm64 Image
+//!                at text_offset (+ 2 MiB below 4 KiB)
+//!     +min(size/2, 128 MiB)  the initrd (or right after the image)
+//!     next 2 MiB the device tree of an Image or headerless binary; an ELF's is at
+//!                RAM start (the last 2 MiB when the ELF starts there)
 //! ```
 
 use crate::diag::{has_errors, Diagnostic};
@@ -42,6 +44,7 @@ use crate::plan::{Plan, VmPlan};
 use crate::size::{align_up, human, overlaps, within, MIB};
 use std::path::PathBuf;
 
+pub mod boot;
 mod hv;
 mod shared;
 mod vm;
@@ -139,11 +142,7 @@ pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) ->
                 out.push(at_name(inp, i, msg, hint));
             }
         }
-        let room = if vm.dtb_ipa == vm.ram.ipa {
-            DTB_MAX
-        } else {
-            BLOCK
-        };
+        let room = vm.dtb_room.min(DTB_MAX);
         if vm.dtb.len() as u64 > room {
             let msg = format!(
                 "the device tree of VM `{}` ({}) is larger than its {} slot",

@@ -28,7 +28,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4200_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -45,11 +45,11 @@ mod rtvisor_generated_config {
             kind: VmKind::General,
             cpus: &[1, 2],
             ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000 },
-            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a20_0000) },
-            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4aa0_0000) }),
+            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a40_0000) },
+            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x5220_0000) }),
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x6a00_0000),
-            entry: Ipa::new(0x4a20_0000),
+            dtb_ipa: Ipa::new(0x5240_0000),
+            entry: Ipa::new(0x4a40_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
             direct_trust: DirectTrust::Untrusted,
@@ -74,7 +74,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xb5025c15b69e2ee9,
-        payload_fingerprint: 0x5015dfb774529f39,
+        payload_fingerprint: 0xa17a0bd77b0372f9,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

@@ -46,11 +46,11 @@ mod rtvisor_generated_config {
             kind: VmKind::General,
             cpus: &[1, 2],
             ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000 },
-            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4120_0000) },
-            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4140_0000) }),
+            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4140_0000) },
+            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4920_0000) }),
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x5100_0000),
-            entry: Ipa::new(0x4120_0000),
+            dtb_ipa: Ipa::new(0x4940_0000),
+            entry: Ipa::new(0x4140_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
             direct_trust: DirectTrust::Untrusted,
@@ -70,7 +70,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x76b2fd9347e2d66a,
-        payload_fingerprint: 0x0b21d5af9d8afab7,
+        payload_fingerprint: 0x7661279d88ff63f7,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

@@ -30,7 +30,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -48,7 +48,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -62,11 +62,11 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0020_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0040_0000 },
             kernel: ImagePlacement { bytes: VM2_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM2_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4020_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -80,8 +80,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xd5d0304df74c0669,
-        payload_fingerprint: 0xea48dabd9bb2d4f6,
+        fingerprint: 0xe6640248a84a745b,
+        payload_fingerprint: 0x64d47a373e8ac616,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4200_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,

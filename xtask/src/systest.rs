@@ -9,6 +9,7 @@
 //! and [`guest`] (the guest protocol of docs/interfaces-draft.md), so a change of
 //! wording is a change in one place.
 
+mod boot;
 mod cases;
 mod fatal;
 mod ipc;
@@ -449,6 +450,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the takeback attacks against a virtual-mode guest: all contained",
         run: takeback::virtual_mode,
+    },
+    SysTest {
+        name: "boot-placement",
+        tier: "T2",
+        scenario: "tests/scenarios/boot-placement.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "an arm64 Image (guests/bootinfo) is loaded and gets its device tree where bare QEMU's -kernel puts them (fdt above its stack); the virtual counter offset is 0 unless asked",
+        run: boot::placement,
     },
     SysTest {
         name: "linux",

@@ -376,11 +376,14 @@ fn mask(len: u64) -> u64 {
     (1u64 << (len * 8)) - 1
 }
 
+/// (bank, offset in the bank, bytes) of one access of at most 4 bytes.
+type Piece = (usize, u64, u64);
+
 /// One access as (bank, offset in bank, bytes) pieces of at most 4 bytes: a 64-bit
 /// access is two. Misaligned accesses and offsets past both banks are refused.
-fn split(off: u64, w: Width) -> Result<[Option<(usize, u64, u64)>; 2], MmioError> {
+fn split(off: u64, w: Width) -> Result<[Option<Piece>; 2], MmioError> {
     let n = w.bytes();
-    if off % n != 0 {
+    if !off.is_multiple_of(n) {
         return Err(MmioError::BadWidth);
     }
     let piece = |o: u64, len: u64| {

@@ -124,7 +124,7 @@ pub mod guest {
         "smc-fuzz",
         "doorbell-flood",
         "ro-shm-write",
-        "unmapped-flash",
+        "unmapped-platform-bus",
         "unmapped-gicd-end",
         "unmapped-gich",
         "unmapped-gits",

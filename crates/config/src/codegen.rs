@@ -34,6 +34,11 @@ pub fn emit(plan: &Plan, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
         if let Some(initrd) = &vm.initrd {
             write_if_changed(&dir.join(blob_name(vm, "initrd")), &initrd.bytes)?;
         }
+        for (b, img) in vm.flash.iter().enumerate() {
+            if let Some(img) = img {
+                write_if_changed(&dir.join(blob_name(vm, &format!("flash{b}"))), &img.bytes)?;
+            }
+        }
     }
     let source = render(plan, &dir)?;
     write_if_changed(&dir.join("config.rs"), source.as_bytes())?;
@@ -88,6 +93,16 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
                 &blob_dir.join(blob_name(vm, "initrd")),
                 initrd.bytes.len(),
             )?;
+        }
+        for (b, img) in vm.flash.iter().enumerate() {
+            if let Some(img) = img {
+                blob(
+                    w,
+                    &format!("VM{i}_FLASH{b}"),
+                    &blob_dir.join(blob_name(vm, &format!("flash{b}"))),
+                    img.bytes.len(),
+                )?;
+            }
         }
         blob(
             w,
@@ -259,6 +274,13 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         CounterOffset::VmStart => "VmStart",
     };
     let _ = writeln!(w, "            counter_offset: CounterOffset::{counter},");
+    let banks: Vec<String> = (0..2)
+        .map(|b| match &vm.flash[b] {
+            Some(_) => format!("Some(VM{i}_FLASH{b})"),
+            None => "None".to_owned(),
+        })
+        .collect();
+    let _ = writeln!(w, "            flash: [{}],", banks.join(", "));
     let _ = writeln!(w, "        }},");
 }
 

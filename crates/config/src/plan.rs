@@ -109,6 +109,8 @@ pub struct VmPlan {
     pub console: String,
     /// What its virtual counter reads.
     pub counter_offset: CounterOffset,
+    /// Initial contents of its flash banks.
+    pub flash: [Option<ImagePlan>; 2],
 }
 
 /// An image in guest RAM.
@@ -297,6 +299,17 @@ impl Plan {
             }
             if let Some(args) = &vm.bootargs {
                 let _ = writeln!(s, "  bootargs {args}");
+            }
+            for (b, img) in vm.flash.iter().enumerate() {
+                if let Some(img) = img {
+                    let _ = writeln!(
+                        s,
+                        "  flash    bank {b} IPA {} ({}), from {}",
+                        range(img.load.raw(), img.bytes.len() as u64),
+                        human(img.bytes.len() as u64),
+                        img.path.display()
+                    );
+                }
             }
             if vm.counter_offset == CounterOffset::VmStart {
                 let _ = writeln!(

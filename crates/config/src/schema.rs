@@ -269,6 +269,18 @@ pub struct VmSpec {
     /// The virtual counter's offset from the physical one (default `zero`).
     #[serde(default)]
     pub counter_offset: CounterOffsetSpec,
+    /// Initial contents of the emulated CFI flash (default: erased).
+    pub flash: Option<FlashSpec>,
+}
+
+/// `[[vm]] flash`: files copied into the flash banks at every VM start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FlashSpec {
+    /// Contents of the bank at 0x0 (firmware code), relative to the scenario file.
+    pub bank0: Option<Spanned<String>>,
+    /// Contents of the bank at 0x0400_0000 (variables, U-Boot's environment).
+    pub bank1: Option<Spanned<String>>,
 }
 
 /// `[[vm]] memory`.

@@ -147,6 +147,9 @@ pub struct VmConfig {
     pub shared: &'static [SharedMap],
     /// What the VM's virtual counter reads.
     pub counter_offset: CounterOffset,
+    /// Initial contents of its CFI flash banks (`None`: erased), copied in at every
+    /// start; the rest of each bank reads as erased (0xFF).
+    pub flash: [Option<&'static [u8]>; 2],
 }
 
 /// What CNTVOFF_EL2 holds while a VM runs (scenario `counter-offset`).

@@ -148,3 +148,42 @@ fn dtb_ipa_overrides_and_is_checked() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn flash_banks_start_from_files_and_show_in_the_device_tree() {
+    let t = rules_tree();
+    t.write("env.bin", b"bootcmd=boot\0\0".as_slice());
+    let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank1 = \"env.bin\" }\n")]);
+    let p = plan(&t, &s);
+    let bank1 = p.vms[0].flash[1].as_ref().expect("bank 1 has an image");
+    assert_eq!((bank1.load.raw(), bank1.bytes.len()), (0x0400_0000, 14));
+    assert!(p.vms[0].flash[0].is_none());
+    assert!(
+        p.map().contains("  flash    bank 1 IPA 0x0400_0000..0x0400_000e (14 bytes), from"),
+        "{}",
+        p.map()
+    );
+    let dtb = &p.vms[0].dtb;
+    let fdt_has = |needle: &[u8]| dtb.windows(needle.len()).any(|w| w == needle);
+    assert!(fdt_has(b"flash@0\0"), "a flash node");
+    assert!(fdt_has(b"cfi-flash\0"));
+    // Missing, and larger than a bank.
+    let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank0 = \"nope.bin\" }\n")]);
+    let e = errors(&t, &s);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(
+        (e[0].1, e[0].3.as_str()),
+        (
+            10,
+            "flash bank0 image `nope.bin` of VM `a` cannot be read: it is not a file"
+        )
+    );
+    let big = std::fs::File::create(t.path("big.bin")).unwrap();
+    big.set_len((64 << 20) + 1).unwrap();
+    let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank0 = \"big.bin\" }\n")]);
+    let e = errors(&t, &s);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].3.contains("is larger than the bank (64 MiB)"), "{e:#?}");
+    let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank2 = \"env.bin\" }\n")]);
+    assert!(errors(&t, &s)[0].3.contains("unknown key `bank2`"));
+}

@@ -69,6 +69,13 @@ pub trait Host {
     /// Untrusted direct mode: reads (`write` is `None`) or writes the physical Group-1
     /// CPU interface register `reg` of this CPU for the guest.
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
+    /// An access of width `w` at offset `off` of VM `vm`'s CFI flash: a read (`value`
+    /// is `None`) answers its value, a write `value`; `Err` refuses it (an abort).
+    /// Without a flash (the default), every access is refused.
+    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, ()> {
+        let _ = (vm, off, w, value);
+        Err(())
+    }
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.

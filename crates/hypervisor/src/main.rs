@@ -16,6 +16,7 @@ mod boot;
 mod config;
 mod doorbell;
 mod faults;
+mod flash;
 mod irq;
 mod log;
 mod passthru;

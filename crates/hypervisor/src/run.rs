@@ -115,6 +115,9 @@ impl Host for HostImpl {
     fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
         crate::watchdog::kick(vm)
     }
+    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, ()> {
+        crate::flash::access(vm, off, w, value)
+    }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
         let reg = match reg {
             CpuIfReg::Iar1 => gic::CpuIf::Iar1,
@@ -186,6 +189,7 @@ fn load_vm(vm: usize) {
     VMS[vm].cntvoff.store(offset, Ordering::Release);
     VMS[vm].console.lock().reset();
     VMS[vm].gpio.lock().reset();
+    crate::flash::reset(vm);
     let mut gic = VMS[vm].gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {

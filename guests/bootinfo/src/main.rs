@@ -8,6 +8,7 @@
 //! bootinfo: el=1 load=0x40200000 stack-top=0x40204000 fdt=0x40800000 fdt-magic=ok
 //! bootinfo: fdt above stack top: yes
 //! bootinfo: virtual counter offset: zero
+//! bootinfo: flash erased=0xffffffff query=0x510051 status=0x800080 read-back=0x12345678
 //! bootinfo: done
 //! ```
 //!
@@ -18,6 +19,9 @@
 //! - the counter line reads CNTPCT_EL0, CNTVCT_EL0, CNTPCT_EL0: "zero" when the
 //!   virtual count lies between the two physical ones (CNTVOFF_EL2 is 0), else
 //!   "non-zero".
+//! - the flash line: a word of QEMU virt's second flash bank (0x0400_0000) before it
+//!   is written, the CFI query's "Q" (one per x16 device), the status after a word
+//!   program (ready), and the word read back.
 //!
 //! Any exception prints `bootinfo: exception esr=...` and powers off. Bare, QEMU boots
 //! the same file (`-kernel`, with no EL2) and the lines must be the same.
@@ -108,6 +112,37 @@ bi_entry:
 3:  bl      bi_puts
     bl      bi_nl
 
+    // QEMU virt's CFI flash, bank 1: an erased word, the CFI query, a program.
+    movz    x25, #0x0400, lsl #16
+    adr     x0, bi_s_flash
+    bl      bi_puts
+    ldr     w0, [x25, #0x2000]
+    bl      bi_hex
+    adr     x0, bi_s_qry
+    bl      bi_puts
+    mov     w1, #0x98               // CFI query, at 0x55 * 4
+    str     w1, [x25, #0x154]
+    ldr     w0, [x25, #0x40]        // 'Q' of both devices, at 0x10 * 4
+    bl      bi_hex
+    mov     w1, #0xff               // read array
+    str     w1, [x25]
+    mov     w1, #0x40               // program ...
+    str     w1, [x25, #0x1000]
+    movz    w1, #0x5678
+    movk    w1, #0x1234, lsl #16
+    str     w1, [x25, #0x1000]      // ... this word
+    adr     x0, bi_s_status
+    bl      bi_puts
+    ldr     w0, [x25, #0x1000]
+    bl      bi_hex
+    mov     w1, #0xff
+    str     w1, [x25]
+    adr     x0, bi_s_back
+    bl      bi_puts
+    ldr     w0, [x25, #0x1000]
+    bl      bi_hex
+    bl      bi_nl
+
     adr     x0, bi_s_done
     bl      bi_puts
     bl      bi_nl
@@ -196,6 +231,10 @@ bi_s_no:      .asciz "no"
 bi_s_counter: .asciz "bootinfo: virtual counter offset: "
 bi_s_zero:    .asciz "zero"
 bi_s_nonzero: .asciz "non-zero"
+bi_s_flash:   .asciz "bootinfo: flash erased="
+bi_s_qry:     .asciz " query="
+bi_s_status:  .asciz " status="
+bi_s_back:    .asciz " read-back="
 bi_s_done:    .asciz "bootinfo: done"
 bi_s_fault:   .asciz "bootinfo: exception esr="
 "#

@@ -169,7 +169,8 @@ fn fingerprint(inp: &Inputs, vms: &[VmPlan]) -> (u64, Vec<PathBuf>) {
     fp = fnv1a64_extend(fp, inp.board_src.text.as_bytes());
     let mut inputs = vec![inp.scenario_src.path.clone(), inp.board_src.path.clone()];
     for vm in vms {
-        for img in std::iter::once(&vm.kernel).chain(vm.initrd.as_ref()) {
+        let flash = vm.flash.iter().flatten();
+        for img in std::iter::once(&vm.kernel).chain(vm.initrd.as_ref()).chain(flash) {
             fp = fnv1a64_extend(fp, &img.bytes);
             inputs.push(img.path.clone());
         }

@@ -2,6 +2,7 @@
 //! guest-physical map.
 
 use super::{boot, first_fit, BLOCK, EMULATED, GUEST_RAM_IPA, IPA_LIMIT, VUART_IPA};
+use super::{FLASH_BANK_SIZE, FLASH_IPA};
 use crate::diag::Diagnostic;
 use crate::image::{self, Kind, Placed};
 use crate::load::Inputs;
@@ -125,6 +126,7 @@ pub(super) fn place_vm(
             load: Ipa::new(load),
         });
     let dtb_ipa = boot.dtb;
+    let flash = flash_images(inp, vm, out)?;
     let devices = devices(inp, vm);
     ipa_clashes(inp, vm, ipa, size, &devices, out);
     let devices = devices.into_iter().map(|(d, _)| d).collect();
@@ -178,11 +180,71 @@ pub(super) fn place_vm(
             .unwrap_or(&inp.scenario.hypervisor.console)
             .get_ref()
             .clone(),
+        flash,
         counter_offset: match vm.counter_offset {
             CounterOffsetSpec::Zero => CounterOffset::Zero,
             CounterOffsetSpec::VmStart => CounterOffset::VmStart,
         },
     })
+}
+
+/// The files a VM's flash banks start with, each at most a bank.
+fn flash_images(
+    inp: &Inputs,
+    vm: &VmSpec,
+    out: &mut Vec<Diagnostic>,
+) -> Option<[Option<ImagePlan>; 2]> {
+    let src = &inp.scenario_src;
+    let Some(spec) = &vm.flash else {
+        return Some([None, None]);
+    };
+    let mut banks = [None, None];
+    let mut ok = true;
+    for (b, rel) in [&spec.bank0, &spec.bank1].into_iter().enumerate() {
+        let Some(rel) = rel else { continue };
+        let path = src.resolve(rel.get_ref());
+        let load = FLASH_IPA + b as u64 * FLASH_BANK_SIZE;
+        // Never read what is not a regular file (a directory, /dev/zero).
+        let read = match path.is_file() {
+            true => std::fs::read(&path).map_err(|e| e.to_string()),
+            false => Err("it is not a file".to_owned()),
+        };
+        match read {
+            Ok(bytes) if bytes.len() as u64 <= FLASH_BANK_SIZE => {
+                banks[b] = Some(ImagePlan {
+                    path,
+                    format: None,
+                    bytes,
+                    load: Ipa::new(load),
+                });
+            }
+            Ok(bytes) => {
+                let msg = format!(
+                    "flash bank{b} image `{}` of VM `{}` ({}) is larger than the bank ({})",
+                    rel.get_ref(),
+                    vm.name.get_ref(),
+                    human(bytes.len() as u64),
+                    human(FLASH_BANK_SIZE)
+                );
+                out.push(src.diag(rel.span(), msg, "use a file of at most 64 MiB".into()));
+                ok = false;
+            }
+            Err(e) => {
+                let msg = format!(
+                    "flash bank{b} image `{}` of VM `{}` cannot be read: {e}",
+                    rel.get_ref(),
+                    vm.name.get_ref()
+                );
+                let hint = format!(
+                    "looked for {}; paths are relative to the scenario file",
+                    path.display()
+                );
+                out.push(src.diag(rel.span(), msg, hint));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(banks)
 }
 
 /// The diagnostic for an initrd or device tree that does not fit.

@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1749);
+    const _: () = assert!(VM0_DTB.len() == 1860);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 3295);
+    const _: () = assert!(VM1_DTB.len() == 3406);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -39,6 +39,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "linux",
@@ -68,13 +69,14 @@ mod rtvisor_generated_config {
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xb5025c15b69e2ee9,
-        payload_fingerprint: 0xa17a0bd77b0372f9,
+        payload_fingerprint: 0x237d2a29bca5ca74,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

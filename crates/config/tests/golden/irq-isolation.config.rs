@@ -12,15 +12,15 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-virt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-virt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1416);
+    const _: () = assert!(VM0_DTB.len() == 1527);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-direct.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-direct.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1416);
+    const _: () = assert!(VM1_DTB.len() == 1527);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 1444);
+    const _: () = assert!(VM2_DTB.len() == 1555);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "virt",
@@ -39,6 +39,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "direct",
@@ -57,6 +58,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "probe",
@@ -75,13 +77,14 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xe6640248a84a745b,
-        payload_fingerprint: 0x64d47a373e8ac616,
+        payload_fingerprint: 0xaab929b444d06e08,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-virt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-virt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1420);
+    const _: () = assert!(VM0_DTB.len() == 1531);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-direct.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-direct.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1516);
+    const _: () = assert!(VM1_DTB.len() == 1627);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "virt",
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "direct",
@@ -53,13 +54,14 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x9fb3c4b95b2b7214,
-        payload_fingerprint: 0x9b341c155e39b334,
+        payload_fingerprint: 0x95738cd89ab8c69d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

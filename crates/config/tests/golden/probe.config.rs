@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM0_DTB.len() == 2722);
+    const _: () = assert!(VM0_DTB.len() == 2833);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 2542);
+    const _: () = assert!(VM1_DTB.len() == 2653);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "victim",
@@ -39,6 +39,7 @@ mod rtvisor_generated_config {
                 SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4260_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
             ],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "probe",
@@ -60,13 +61,14 @@ mod rtvisor_generated_config {
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4260_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
             ],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x5d2bca765c0075bd,
-        payload_fingerprint: 0x4e39aadd98764837,
+        payload_fingerprint: 0x923fe1259a685170,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1416);
+    const _: () = assert!(VM0_DTB.len() == 1527);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1468);
+    const _: () = assert!(VM1_DTB.len() == 1579);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "victim",
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "probe",
@@ -53,13 +54,14 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xfbe7837b2bac0cd4,
-        payload_fingerprint: 0xa0897271ac43d489,
+        payload_fingerprint: 0xc82d2df57e613115,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

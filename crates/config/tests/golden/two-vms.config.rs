@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1392);
+    const _: () = assert!(VM0_DTB.len() == 1503);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1492);
+    const _: () = assert!(VM1_DTB.len() == 1603);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "gp",
@@ -53,13 +54,14 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x182463ad8f5e1dd0,
-        payload_fingerprint: 0xefb6899f3307be1d,
+        payload_fingerprint: 0x96dfb766905e837b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

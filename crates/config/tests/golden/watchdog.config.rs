@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1408);
+    const _: () = assert!(VM0_DTB.len() == 1519);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-other.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-other.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1388);
+    const _: () = assert!(VM1_DTB.len() == 1499);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "wd",
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "other",
@@ -53,13 +54,14 @@ mod rtvisor_generated_config {
             devices: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x5b869219e8d21b96,
-        payload_fingerprint: 0x22e103bd95bee886,
+        payload_fingerprint: 0x26d1a9cd5e4541ba,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

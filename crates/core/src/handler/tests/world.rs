@@ -122,6 +122,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         devices,
         shared,
         counter_offset: CounterOffset::Zero,
+        flash: [None, None],
     }))
 }
 

@@ -64,11 +64,11 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0040_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0020_0000 },
             kernel: ImagePlacement { bytes: VM2_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM2_DTB,
-            dtb_ipa: Ipa::new(0x4020_0000),
+            dtb_ipa: Ipa::new(0x4000_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -83,8 +83,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe6640248a84a745b,
-        payload_fingerprint: 0xaab929b444d06e08,
+        fingerprint: 0x403de097107b8a5f,
+        payload_fingerprint: 0x168f367f80285568,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

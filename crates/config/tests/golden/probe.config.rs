@@ -34,9 +34,9 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[
-                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4260_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
-                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4260_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
-                SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4260_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
+                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
+                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
+                SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4240_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -45,11 +45,11 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::General,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0040_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0020_0000 },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4020_0000),
+            dtb_ipa: Ipa::new(0x4000_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -57,8 +57,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[
-                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4260_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
-                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4260_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
+                SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
+                SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -67,8 +67,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x5d2bca765c0075bd,
-        payload_fingerprint: 0x923fe1259a685170,
+        fingerprint: 0x98027c79f2645fc9,
+        payload_fingerprint: 0xac95d95cb852cc50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

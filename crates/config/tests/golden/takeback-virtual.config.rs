@@ -41,11 +41,11 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::Rt,
             cpus: &[2, 3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0040_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0020_0000 },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4020_0000),
+            dtb_ipa: Ipa::new(0x4000_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -60,8 +60,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x1dd876b865986506,
-        payload_fingerprint: 0x77b5213d7343bde1,
+        fingerprint: 0xbef2d2ca578dd2fa,
+        payload_fingerprint: 0x9ddd8f3e10730941,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

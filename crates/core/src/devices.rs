@@ -73,7 +73,8 @@ pub fn emulate(
         DeviceKind::DoorbellGpio => gpio(me, off, w, value, vm, host),
         DeviceKind::CfiFlash => host
             .flash(vm.id, off, w, value)
-            .map(|v| value.is_none().then_some(v)),
+            .map(|v| value.is_none().then_some(v))
+            .map_err(|_| ()),
     };
     match answer {
         Ok(Some(v)) if !acc.write => {

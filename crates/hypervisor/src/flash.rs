@@ -8,7 +8,7 @@ use rtvisor_config::contract::aarch64::FLASH_POOL_PAGES;
 use rtvisor_core::sync::Mutex;
 use rtvisor_vdev::cfi::store::Sparse;
 use rtvisor_vdev::cfi::CfiFlash;
-use rtvisor_vdev::Width;
+use rtvisor_vdev::{MmioError, Width};
 
 type Flash = CfiFlash<Sparse<FLASH_POOL_PAGES>>;
 
@@ -25,12 +25,12 @@ pub fn reset(vm: usize) {
     }
 }
 
-/// One access of VM `vm` at offset `off` of its flash; `Err` when the model refuses it
-/// (misaligned), which the caller answers with an abort.
-pub fn access(vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, ()> {
-    let mut f = FLASH.get(vm).ok_or(())?.lock();
+/// One access of VM `vm` at offset `off` of its flash; an error when the model refuses
+/// it (misaligned), which the caller answers with an abort.
+pub fn access(vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+    let mut f = FLASH.get(vm).ok_or(MmioError::NoRegister)?.lock();
     match value {
-        None => f.read(off, w).map_err(|_| ()),
-        Some(v) => f.write(off, w, v).map(|()| 0).map_err(|_| ()),
+        None => f.read(off, w),
+        Some(v) => f.write(off, w, v).map(|()| 0),
     }
 }

@@ -18,7 +18,7 @@ use rtvisor_core::psci;
 use rtvisor_core::sysreg::CpuIfReg;
 use rtvisor_core::vm::StopReason;
 use rtvisor_vdev::vgic::Notify;
-use rtvisor_vdev::Width;
+use rtvisor_vdev::{MmioError, Width};
 
 /// How long a stop or restart waits for the VM's vCPUs to park before it reports the
 /// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
@@ -115,7 +115,7 @@ impl Host for HostImpl {
     fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
         crate::watchdog::kick(vm)
     }
-    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, ()> {
+    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
         crate::flash::access(vm, off, w, value)
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {

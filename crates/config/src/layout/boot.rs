@@ -115,7 +115,7 @@ fn check_override(
     ram_end: u64,
     taken: &[(u64, u64)],
 ) -> Result<(u64, u64), Misfit> {
-    if at % 8 != 0 {
+    if !at.is_multiple_of(8) {
         return Err(Misfit::BadDtbIpa(
             "is not 8-byte aligned, as the arm64 boot protocol requires".into(),
         ));

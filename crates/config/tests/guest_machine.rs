@@ -159,7 +159,8 @@ fn flash_banks_start_from_files_and_show_in_the_device_tree() {
     assert_eq!((bank1.load.raw(), bank1.bytes.len()), (0x0400_0000, 14));
     assert!(p.vms[0].flash[0].is_none());
     assert!(
-        p.map().contains("  flash    bank 1 IPA 0x0400_0000..0x0400_000e (14 bytes), from"),
+        p.map()
+            .contains("  flash    bank 1 IPA 0x0400_0000..0x0400_000e (14 bytes), from"),
         "{}",
         p.map()
     );
@@ -183,7 +184,10 @@ fn flash_banks_start_from_files_and_show_in_the_device_tree() {
     let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank0 = \"big.bin\" }\n")]);
     let e = errors(&t, &s);
     assert_eq!(e.len(), 1, "{e:#?}");
-    assert!(e[0].3.contains("is larger than the bank (64 MiB)"), "{e:#?}");
+    assert!(
+        e[0].3.contains("is larger than the bank (64 MiB)"),
+        "{e:#?}"
+    );
     let s = scenario(&[auto("a", 1, "k.bin", "flash = { bank2 = \"env.bin\" }\n")]);
     assert!(errors(&t, &s)[0].3.contains("unknown key `bank2`"));
 }

@@ -234,6 +234,17 @@ fn vgic(
     }
 }
 
+/// Whether a direct-mode VM may end (EOI) interrupt `intid` on its cores: one of its
+/// private interrupts (not the hypervisor's), one of its SPIs, or a special INTID
+/// (1020-1023, which ends nothing).
+pub fn owns_intid(vm: &VmCtx<'_>, intid: u32) -> bool {
+    match intid {
+        0..=31 => RESERVED_PRIVATE & (1 << intid) == 0,
+        1020..=1023 => true,
+        _ => owns_spi(vm, intid),
+    }
+}
+
 /// Whether SPI `intid` is the VM's: raised by one of its devices, or one of its
 /// doorbells.
 fn owns_spi(vm: &VmCtx<'_>, intid: u32) -> bool {

@@ -31,9 +31,10 @@ pub trait Host {
     fn console_live(&self, vm: usize) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
     fn console_partial(&self, vm: usize, pending: &[u8]);
-    /// VM `vm` is stopping for `reason` (take its devices and watchdog back); its
-    /// vCPUs have been asked to park.
-    fn vm_stopping(&self, vm: usize, reason: StopReason);
+    /// VM `vm` is about to stop or restart: take its devices and watchdog back. Called
+    /// before the new state is published, so nothing of this reaches the next instance
+    /// (its vCPUs may still run until they park).
+    fn vm_quiesce(&self, vm: usize);
     /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
     /// last running VM, stay up if a shell runs, else power off:
     /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.
@@ -358,8 +359,8 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
 #[cold]
 #[inline(never)]
 fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) {
+    host.vm_quiesce(vm.id);
     if let Some(st) = vm.life.stop(reason) {
-        host.vm_stopping(vm.id, reason);
         kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
         if st.done {
             host.vm_stopped(vm.id, reason, false);
@@ -384,15 +385,16 @@ fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
 #[cold]
 #[inline(never)]
 fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) -> bool {
-    let was_stopped = vm.life.status().0 == crate::vm::VmState::Stopped;
     let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+    host.vm_quiesce(vm.id);
     let Some(st) = vm.life.restart(reason, entry, dtb) else {
-        // Unresponsive: not restarted. The asking vCPU still stops.
+        // Unresponsive, or a stop in progress that only the shell may turn into a
+        // restart: not restarted. The asking vCPU still stops.
         settle(vm, host, me);
         return false;
     };
     vm.console.lock().line.clear();
-    if was_stopped {
+    if st.was_stopped {
         host.vm_started(vm.id);
     } else {
         host.vm_restarting(vm.id, reason);
@@ -427,10 +429,16 @@ pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) -> bool {
 pub fn vcpu_parked(me: usize, vm: &VmCtx<'_>, host: &impl Host) {
     match vm.life.parked(me) {
         Parked::Nothing => {}
-        Parked::Stopped { late } => {
-            let reason = vm.life.status().2.unwrap_or(StopReason::Shell);
-            host.vm_stopped(vm.id, reason, late);
-        }
+        done => completed(done, me, vm, host),
+    }
+}
+
+/// Reports a stop or restart that every vCPU has now acknowledged (`me`: the vCPU
+/// whose CPU completed it, if one did).
+pub fn completed(done: Parked, me: usize, vm: &VmCtx<'_>, host: &impl Host) {
+    match done {
+        Parked::Nothing => {}
+        Parked::Stopped { reason, late } => host.vm_stopped(vm.id, reason, late),
         Parked::Restart(kicks) => kick_all(vm, host, kicks, me),
     }
 }
@@ -483,10 +491,10 @@ fn sys_reg(
 }
 
 /// An untrusted direct-mode guest's access to a Group-1 CPU interface register, done
-/// on its behalf (writes that could raise its running priority are dropped); in any
-/// other mode these registers do not trap, and an access that does is undefined. Kept
-/// out of line: the SGI register shares the caller, on the IPI path.
-#[cold]
+/// on its behalf (writes that could raise its running priority are dropped, and an
+/// end of interrupt only ever names one of the VM's own interrupts); in any other mode
+/// these registers do not trap, and an access that does is undefined. Kept out of line:
+/// the SGI register shares the caller, on the IPI path.
 #[inline(never)]
 fn cpu_interface(
     name: &'static str,
@@ -505,6 +513,9 @@ fn cpu_interface(
     let value = (!acc.read).then(|| regs.reg(acc.rt));
     match value {
         Some(_) if !reg.writable() => host.contained(vm.id, Contained::IgnoredSysReg(reg)),
+        Some(v) if reg == CpuIfReg::Eoir1 && !devices::owns_intid(vm, v as u32 & 0xff_ffff) => {
+            host.contained(vm.id, Contained::IgnoredSysReg(reg));
+        }
         _ => {
             let v = host.cpu_interface(reg, value);
             if acc.read {

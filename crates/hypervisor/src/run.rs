@@ -16,7 +16,7 @@ use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
 use rtvisor_core::psci;
 use rtvisor_core::sysreg::CpuIfReg;
-use rtvisor_core::vm::StopReason;
+use rtvisor_core::vm::{GiveUp, StopReason};
 use rtvisor_vdev::vgic::Notify;
 use rtvisor_vdev::{MmioError, Width};
 
@@ -47,7 +47,7 @@ impl Host for HostImpl {
     fn console_partial(&self, vm: usize, pending: &[u8]) {
         log::vm_partial(vm, CONFIG.vms[vm].name, pending);
     }
-    fn vm_stopping(&self, vm: usize, _reason: StopReason) {
+    fn vm_quiesce(&self, vm: usize) {
         crate::faults::reset(vm);
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
@@ -64,19 +64,33 @@ impl Host for HostImpl {
     }
     fn settle(&self, vm: usize) {
         let life = &VMS[vm].life;
-        let deadline = sysreg::counter().saturating_add(sysreg::counter_freq() / 1000 * SETTLE_MS);
-        while !life.settled() && sysreg::counter() < deadline {
+        let bound = sysreg::counter_freq() / 1000 * SETTLE_MS;
+        let mut deadline = sysreg::counter().saturating_add(bound);
+        while !life.settled() {
+            let now = sysreg::counter();
+            if life.loading() {
+                // vCPU 0 is reloading a large image: its acknowledgement comes when it
+                // enters the guest; the bound starts from there.
+                deadline = now.saturating_add(bound);
+            } else if now >= deadline {
+                break;
+            }
             rtvisor_arch_aarch64::cpu::relax();
         }
-        let late = life.give_up();
-        if late.0 != 0 {
-            crate::error!(
-                "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} ms; \
-                 the VM is not restarted and its memory is not reused until they do",
-                CONFIG.vms[vm].name,
-                late.0
-            );
-            vms::vm_down();
+        match life.give_up() {
+            GiveUp::Settled => {}
+            GiveUp::Completed(done) => {
+                vms::with_ctx(vm, |ctx| handler::completed(done, usize::MAX, ctx, self));
+            }
+            GiveUp::Unresponsive(late) => {
+                crate::error!(
+                    "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} \
+                     ms; the VM is not restarted and its memory is not reused until they do",
+                    CONFIG.vms[vm].name,
+                    late.0
+                );
+                vms::vm_down();
+            }
         }
     }
     fn vm_started(&self, vm: usize) {
@@ -84,9 +98,6 @@ impl Host for HostImpl {
         info!("vm {}: started (shell)", CONFIG.vms[vm].name);
     }
     fn vm_restarting(&self, vm: usize, reason: StopReason) {
-        crate::faults::reset(vm);
-        crate::passthru::vm_stop(vm);
-        crate::watchdog::reset(vm);
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
     fn contained(&self, vm: usize, what: Contained) {
@@ -119,14 +130,6 @@ impl Host for HostImpl {
         crate::flash::access(vm, off, w, value)
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
-        let reg = match reg {
-            CpuIfReg::Iar1 => gic::CpuIf::Iar1,
-            CpuIfReg::Eoir1 => gic::CpuIf::Eoir1,
-            CpuIfReg::Hppir1 => gic::CpuIf::Hppir1,
-            CpuIfReg::Bpr1 => gic::CpuIf::Bpr1,
-            CpuIfReg::Igrpen1 => gic::CpuIf::Igrpen1,
-            CpuIfReg::Ap1r(n) => gic::CpuIf::Ap1r(n),
-        };
         match write {
             Some(v) => {
                 gic::cpuif_write(reg, v);
@@ -152,6 +155,7 @@ pub fn cpu_loop(me: &'static PerCpu) -> ! {
             if let Some(start) = VMS[vm].life.take_start(vcpu) {
                 if start.fresh_boot {
                     load_vm(vm);
+                    VMS[vm].life.loaded();
                 }
                 enter(me, vm, vcpu, start.entry, start.context, start.fresh_boot);
             }
@@ -251,8 +255,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
     }
     if exit == VcpuExit::Interrupt {
         // A kick from another CPU: its vGIC change is why it kicked. Reload the list
-        // registers whatever `lr_dirty` says (a lost flag was seen under load; see the
-        // issue 4 note).
+        // registers whatever `lr_dirty` says (a lost flag was seen under load).
         me.lr_dirty.store(true, Ordering::Relaxed);
     }
     handle(me, vm, vcpu, &mut Vcpu { frame }, exit);

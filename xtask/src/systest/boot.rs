@@ -57,7 +57,10 @@ pub fn placement(c: &mut Console, t: &Timeouts) -> Result<()> {
     let ours = c.line(at).trim_start_matches("[image] ").to_owned();
     c.expect(&line(image, "fdt above stack top: yes"), t.step)?;
     c.expect(&line(image, "virtual counter offset: zero"), t.step)?;
-    c.expect(&line(image, &format!("flash erased=0xffffffff {FLASH}")), t.step)?;
+    c.expect(
+        &line(image, &format!("flash erased=0xffffffff {FLASH}")),
+        t.step,
+    )?;
     c.expect(&hv::stopped(image), t.step)?;
     c.set_cursor(0);
     c.expect(&line(offset, "virtual counter offset: non-zero"), t.step)?;

@@ -170,7 +170,10 @@ fn fingerprint(inp: &Inputs, vms: &[VmPlan]) -> (u64, Vec<PathBuf>) {
     let mut inputs = vec![inp.scenario_src.path.clone(), inp.board_src.path.clone()];
     for vm in vms {
         let flash = vm.flash.iter().flatten();
-        for img in std::iter::once(&vm.kernel).chain(vm.initrd.as_ref()).chain(flash) {
+        for img in std::iter::once(&vm.kernel)
+            .chain(vm.initrd.as_ref())
+            .chain(flash)
+        {
             fp = fnv1a64_extend(fp, &img.bytes);
             inputs.push(img.path.clone());
         }

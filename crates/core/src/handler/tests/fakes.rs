@@ -92,9 +92,8 @@ pub enum HostCall {
         vm: usize,
         pending: Vec<u8>,
     },
-    VmStopping {
+    Quiesce {
         vm: usize,
-        reason: StopReason,
     },
     VmStopped {
         vm: usize,
@@ -164,7 +163,7 @@ impl HostCall {
             Self::Kick { vm, .. }
             | Self::ConsoleLine { vm, .. }
             | Self::ConsolePartial { vm, .. }
-            | Self::VmStopping { vm, .. }
+            | Self::Quiesce { vm }
             | Self::VmStopped { vm, .. }
             | Self::Settle { vm }
             | Self::VmStarted { vm }
@@ -239,9 +238,9 @@ impl Host for FakeHost {
         let pending = pending.to_vec();
         self.record(HostCall::ConsolePartial { vm, pending });
     }
-    fn vm_stopping(&self, vm: usize, reason: StopReason) {
+    fn vm_quiesce(&self, vm: usize) {
         self.armed.borrow_mut()[vm] = false;
-        self.record(HostCall::VmStopping { vm, reason });
+        self.record(HostCall::Quiesce { vm });
     }
     fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool) {
         self.record(HostCall::VmStopped { vm, reason, late });

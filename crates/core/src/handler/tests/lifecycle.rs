@@ -221,16 +221,15 @@ fn serror_and_unknown_exits_against_each_restart_policy() {
                 let other = w.vms[1].snapshot();
                 let o = w.run(0, 1, FakeRegs::new(), exit);
                 let restarted = policy != Never;
-                let report = if restarted {
-                    HostCall::VmRestarting { vm: 0, reason }
-                } else {
-                    HostCall::VmStopping { vm: 0, reason }
-                };
-                let kick = HostCall::Kick { vm: 0, vcpu: 0 };
-                let settle = HostCall::Settle { vm: 0 };
+                let mut calls = std::vec![HostCall::Quiesce { vm: 0 }];
+                if restarted {
+                    calls.push(HostCall::VmRestarting { vm: 0, reason });
+                }
+                calls.push(HostCall::Kick { vm: 0, vcpu: 0 });
+                calls.push(HostCall::Settle { vm: 0 });
                 assert_eq!(o.next, Next::Park, "{what:?}");
                 assert_eq!(o.regs, FakeRegs::new(), "{what:?}");
-                assert_eq!(o.calls, [report, kick, settle], "{what:?}");
+                assert_eq!(o.calls, calls, "{what:?}");
                 // Nothing is confirmed while vCPU 0 has not parked.
                 let restarts = u32::from(restarted);
                 let stopping = (VmState::Stopping, restarts, Some(reason));

@@ -8,10 +8,10 @@
 use super::random::{exit, Rng};
 use super::world::{Spec, DIRECT, VIRT};
 use super::*;
-use crate::handler::{shell_restart, shell_start, shell_stop, Contained, Next};
+use crate::handler::{completed, shell_restart, shell_start, shell_stop, Contained, Next};
 use crate::hypercall;
 use crate::psci::{self, PsciError};
-use crate::vm::VmState;
+use crate::vm::{GiveUp, Kicks, VmState};
 use rtvisor_config::tables::RestartPolicy;
 
 /// What a call may leave in x0: success values and PSCI/SMCCC error codes.
@@ -40,6 +40,7 @@ struct Reached {
     stops: u32,
     restarts: u32,
     starts: u32,
+    unresponsive: u32,
 }
 
 /// Checks one exit of running vCPU `me` of VM `vm`: `before` are its registers, `o`
@@ -137,8 +138,14 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
             VmState::Running => assert!(on > 0, "VM {id} running with every vCPU off: {s:?}"),
             // Some vCPU has not acknowledged (it still reads as on to AFFINITY_INFO).
             VmState::Stopping | VmState::Unresponsive => {
-                assert!(on > 0, "VM {id} {:?} with every vCPU off: {s:?}", s.status.0);
-                assert!(!vm.life.settled(), "{s:?}");
+                assert!(
+                    on > 0,
+                    "VM {id} {:?} with every vCPU off: {s:?}",
+                    s.status.0
+                );
+                // A stop waits for acknowledgements; an unresponsive VM waits no more.
+                let waits = s.status.0 == VmState::Stopping;
+                assert_eq!(!vm.life.settled(), waits, "{s:?}");
             }
         }
         for c in calls.iter().filter(|c| c.vm() == id) {
@@ -149,9 +156,11 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
                 }
                 HostCall::VmRestarting { .. } => {
                     seen.restarts += 1;
-                    // Booted again at once, or waiting for vCPUs to park.
+                    // Booted again at once, or waiting for vCPUs to park (or given up
+                    // on them since).
                     let booted = (s.status.0, s.power[0]) == (VmState::Running, Some(2));
-                    assert!(booted || s.status.0 == VmState::Stopping, "{c:?}: {s:?}");
+                    let waits = matches!(s.status.0, VmState::Stopping | VmState::Unresponsive);
+                    assert!(booted || waits, "{c:?}: {s:?}");
                 }
                 HostCall::Kick { vcpu, .. } => assert!(*vcpu < vm.cfg.cpus.len(), "{c:?}"),
                 _ => {}
@@ -181,6 +190,19 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
                 0 => shell_stop(&w.ctx(vm), &w.host),
                 1 => shell_start(&w.ctx(vm), &w.host),
                 _ => _ = shell_restart(&w.ctx(vm), &w.host),
+            }
+            if r.below(2) == 0 {
+                // The settle bound ran out before the vCPUs parked: what the
+                // hypervisor's `settle` does then.
+                match w.vms[vm].life.give_up() {
+                    GiveUp::Settled => {}
+                    GiveUp::Completed(done) => completed(done, usize::MAX, &w.ctx(vm), &w.host),
+                    GiveUp::Unresponsive(late) => {
+                        seen.unresponsive += 1;
+                        assert_ne!(late, Kicks(0), "unresponsive with nobody late");
+                        assert_eq!(w.vms[vm].life.status().0, VmState::Unresponsive);
+                    }
+                }
             }
             check_lifecycle(&w, &w.host.take(), &mut seen);
             continue;
@@ -244,6 +266,10 @@ fn random_exits_keep_every_invariant() {
         assert!(
             reached.iter().all(|&n| n >= 100),
             "{seed:#x}: the walk must reach every path: {seen:?}"
+        );
+        assert!(
+            seen.unresponsive > 0,
+            "{seed:#x}: never unresponsive: {seen:?}"
         );
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::contract::x86_64::{KERNEL_MIN_GPA, RAW_LOAD_GPA};
 use crate::elf::{self, u32_at, u64_at};
-use crate::image::{Placed, Refused};
+use crate::image::{Kind, Placed, Refused};
 use crate::schema::FormatSpec;
 use crate::size::{hex, human, range, within, MIB};
 
@@ -24,7 +24,14 @@ fn refuse(message: String, hint: &str) -> Refused {
 }
 
 /// Places `file` in guest RAM `[ram, ram + size)` as `format` says.
+/// `format = "auto"` (the default) is an ELF when the file starts with the ELF magic,
+/// else a raw binary.
 pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<Placed, Refused> {
+    let format = match format {
+        FormatSpec::Auto if file.starts_with(b"\x7fELF") => FormatSpec::Elf,
+        FormatSpec::Auto => FormatSpec::Raw,
+        f => f,
+    };
     let placed = match format {
         FormatSpec::Raw => {
             if file.is_empty() {
@@ -48,9 +55,10 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
                 bytes: file,
                 load,
                 entry: load,
+                kind: Kind::Headerless,
             }
         }
-        FormatSpec::Elf => elf_image(&file, ram, size)?,
+        FormatSpec::Elf | FormatSpec::Auto => elf_image(&file, ram, size)?,
         FormatSpec::LinuxImage => {
             // Refused at the key by the architecture rules; nothing to place.
             return Err(refuse(
@@ -126,6 +134,7 @@ fn elf_image(file: &[u8], ram: u64, size: u64) -> Result<Placed, Refused> {
         load: e.low(),
         entry,
         end: e.high(),
+        kind: Kind::Elf,
     })
 }
 

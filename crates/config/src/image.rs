@@ -160,6 +160,12 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
         Kind::Elf => elf_image(&file, ram, size)?,
         Kind::Image => linux_image(file, ram)?,
     };
+    in_ram(placed, ram, size)
+}
+
+/// `placed` if it lies inside RAM `[ram, ram + size)`, else why not (both
+/// architectures).
+pub(crate) fn in_ram(placed: Placed, ram: u64, size: u64) -> Result<Placed, Refused> {
     if !within(placed.load, placed.end - placed.load, ram, size) {
         let message = format!(
             "does not fit in the VM's RAM: it spans {}, past the end of RAM at {}",

@@ -8,7 +8,7 @@ use crate::contract::x86_64::{KERNEL_MIN_GPA, RAW_LOAD_GPA};
 use crate::elf::{self, u32_at, u64_at};
 use crate::image::{Kind, Placed, Refused};
 use crate::schema::FormatSpec;
-use crate::size::{hex, human, range, within, MIB};
+use crate::size::{hex, range, within};
 
 /// x86-64 `e_machine`.
 pub const EM_X86_64: u16 = 62;
@@ -67,17 +67,7 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
             ));
         }
     };
-    if !within(placed.load, placed.end - placed.load, ram, size) {
-        let message = format!(
-            "does not fit in the VM's RAM: it spans {}, past the end of RAM at {}",
-            range(placed.load, placed.end - placed.load),
-            hex(ram + size)
-        );
-        let need = (placed.end - ram).div_ceil(2 * MIB) * 2 * MIB;
-        let hint = format!("give the VM at least {} of memory", human(need));
-        return Err(Refused { message, hint });
-    }
-    Ok(placed)
+    crate::image::in_ram(placed, ram, size)
 }
 
 fn elf_image(file: &[u8], ram: u64, size: u64) -> Result<Placed, Refused> {

@@ -30,6 +30,8 @@ pub use rtvisor::build::HV_TARGET;
 pub const GUESTS: &[&str] = &["rtbench", "probe", "bootinfo"];
 /// Guests linked at 0 that run wherever they are loaded (an arm64 Image header first).
 const ANYWHERE: &[&str] = &["bootinfo"];
+/// The guests that also build for x86_64 (bootinfo is an arm64 Image in assembly).
+pub const X86_GUESTS: &[&str] = &["rtbench", "probe"];
 /// QEMU `virt` RAM base; a raw guest is loaded at RAM base + 0x8_0000.
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const RAW_GUEST_LOAD: u64 = RAM_BASE + 0x8_0000;
@@ -130,11 +132,11 @@ pub fn build_guests() -> Result<()> {
 fn build_x86_guests() -> Result<()> {
     let mut c = cargo();
     c.args(["build", "--release", "--target", X86_GUEST_TARGET]);
-    for g in GUESTS {
+    for g in X86_GUESTS {
         c.args(["-p", g]);
     }
     run(&mut c)?;
-    for g in GUESTS {
+    for g in X86_GUESTS {
         let built = release_dir(X86_GUEST_TARGET).join(g);
         let out = x86_guest(g)?;
         copy(&built, &out)?;

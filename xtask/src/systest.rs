@@ -222,6 +222,9 @@ pub mod guest {
     pub fn contained(vm: &str, case: &str) -> Pattern {
         line(vm, &format!(r"probe: {}: contained \(.*\)", escape(case)))
     }
+    pub fn probe_diag(vm: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[{}\] probe-diag: ", escape(vm)))
+    }
     pub fn leak(vm: &str) -> Pattern {
         Pattern::regex(&format!(r"^\[{}\] probe: .*: LEAK", escape(vm)))
     }

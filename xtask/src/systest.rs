@@ -16,6 +16,7 @@ mod ipc;
 mod linux;
 mod shell;
 mod takeback;
+mod uboot;
 pub mod x86;
 
 use crate::console::{Console, Pattern};
@@ -475,6 +476,16 @@ pub const TESTS: &[SysTest] = &[
         about: "the demo: Debian's Linux answers on its console beside rt, reboots and powers off alone; boot time against bare",
         run: linux::demo,
     },
+    SysTest {
+        name: "u-boot",
+        tier: "T3",
+        scenario: "tests/scenarios/u-boot.toml",
+        linux: true,
+        elf: false,
+        qemu: BOARD,
+        about: "Debian's U-Boot as a VM beside rt: version, bdinfo, fdt print and saveenv at its prompt, then Debian's kernel loaded from the virtio disk and booted with booti to the shell; reboot -f and reset restart only that VM",
+        run: uboot::u_boot,
+    },
 ];
 
 /// The QEMU command of test `t` booting `img`: its scenario's board machine, captured.
@@ -504,6 +515,9 @@ pub fn run(
         |what: String| move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name));
     if t.linux {
         crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
+    }
+    if crate::uboot::needed_by(&scenario) {
+        crate::uboot::ensure(false).map_err(failed("making the U-Boot guest".into()))?;
     }
     let img = match built.get(&scenario) {
         Some(img) => img.clone(),

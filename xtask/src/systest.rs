@@ -262,12 +262,17 @@ pub struct Tweak {
     pub smp: Option<u32>,
     /// Semihosting on or off, whatever the board says.
     pub semihosting: Option<bool>,
+    /// Debian's U-Boot (`cargo xtask u-boot`) as the machine's firmware (`-bios`): the
+    /// image reaches it through QEMU's fw_cfg (`-kernel`), and the test starts it with
+    /// U-Boot's `booti`, as on a board.
+    pub u_boot: bool,
 }
 
 /// The board's machine as it is.
 pub const BOARD: Tweak = Tweak {
     smp: None,
     semihosting: None,
+    u_boot: false,
 };
 
 /// One system test.
@@ -409,6 +414,7 @@ pub const TESTS: &[SysTest] = &[
         qemu: Tweak {
             smp: Some(2),
             semihosting: None,
+            u_boot: false,
         },
         about: "a scenario that needs CPU 3 on a 2-CPU QEMU: the FATAL line, then QEMU exits with the failure status",
         run: fatal::fatal_exit,
@@ -422,6 +428,7 @@ pub const TESTS: &[SysTest] = &[
         qemu: Tweak {
             smp: Some(2),
             semihosting: Some(false),
+            u_boot: false,
         },
         about: "fatal-exit on a QEMU without semihosting: the exit call faults inside the FATAL path, which reports that once and halts",
         run: fatal::fatal_nested,
@@ -486,6 +493,20 @@ pub const TESTS: &[SysTest] = &[
         about: "Debian's U-Boot as a VM beside rt: version, bdinfo, fdt print and saveenv at its prompt, then Debian's kernel loaded from the virtio disk and booted with booti to the shell; reboot -f and reset restart only that VM",
         run: uboot::u_boot,
     },
+    SysTest {
+        name: "booted-by-u-boot",
+        tier: "T3",
+        scenario: "scenarios/demo.toml",
+        linux: true,
+        elf: false,
+        qemu: Tweak {
+            smp: None,
+            semihosting: None,
+            u_boot: true,
+        },
+        about: "Debian's U-Boot as QEMU's firmware (EL2) loads the demo's image from fw_cfg and starts it with booti; Linux and rt come up",
+        run: uboot::booted,
+    },
 ];
 
 /// The QEMU command of test `t` booting `img`: its scenario's board machine, captured.
@@ -497,6 +518,11 @@ pub fn command(t: &SysTest, img: &Image) -> Result<QemuCommand> {
     }
     if let Some(on) = t.qemu.semihosting {
         q.semihosting = on;
+    }
+    if t.qemu.u_boot {
+        let bios = crate::uboot::binary_path()?;
+        q.extra.push("-bios".into());
+        q.extra.push(bios.display().to_string());
     }
     Ok(q)
 }
@@ -516,7 +542,7 @@ pub fn run(
     if t.linux {
         crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
     }
-    if crate::uboot::needed_by(&scenario) {
+    if t.qemu.u_boot || crate::uboot::needed_by(&scenario) {
         crate::uboot::ensure(false).map_err(failed("making the U-Boot guest".into()))?;
     }
     let img = match built.get(&scenario) {

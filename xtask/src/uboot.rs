@@ -39,6 +39,11 @@ pub fn needed_by(scenario: &Path) -> bool {
     fs::read_to_string(scenario).is_ok_and(|s| s.contains("target/u-boot/"))
 }
 
+/// Where `u-boot.bin` is (made by [`ensure`]).
+pub fn binary_path() -> Result<PathBuf> {
+    Ok(out_dir("u-boot")?.join("u-boot.bin"))
+}
+
 /// Fetches and unpacks the package unless `fetch.stamp` says that was done; returns
 /// the path of `u-boot.bin`.
 fn fetch(dir: &Path, refresh: bool) -> Result<PathBuf> {

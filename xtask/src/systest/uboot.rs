@@ -146,3 +146,42 @@ pub fn u_boot(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.expect(&line(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.step)?;
     rt_undisturbed(c, restart, t)
 }
+
+/// A line of U-Boot itself on the bare machine (no VM prefix: it owns the UART).
+fn bare(re: &str) -> Pattern {
+    Pattern::regex(&format!("^{re}$"))
+}
+
+/// Types a command at the bare U-Boot's prompt and waits for its echo.
+fn bare_command(c: &mut Console, cmd: &str, t: &Timeouts) -> Result<()> {
+    c.send(&format!("{cmd}\r"))?;
+    c.expect(&bare(&escape(&format!("=> {cmd}"))), t.step)?;
+    Ok(())
+}
+
+/// rtvisor booted by U-Boot (`-bios`, at EL2) with `booti`, as on a board: the image
+/// comes from QEMU's fw_cfg, the device tree is U-Boot's; the demo's VMs come up.
+pub fn booted(c: &mut Console, t: &Timeouts) -> Result<()> {
+    for bad in [
+        "Kernel panic",
+        "rtvisor-linux: insmod",
+        linux::DISK_FAILED,
+        "### ERROR ###",
+        "Synchronous Abort",
+        "Bad Linux ARM64 Image magic",
+    ] {
+        c.fail_on(Pattern::contains(bad));
+    }
+    c.expect(&bare(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.boot)?;
+    c.expect(&bare(r"Net:\s+.*"), t.step)?;
+    c.send(" ")?;
+    bare_command(c, "qfw load $kernel_addr_r $ramdisk_addr_r", t)?;
+    bare_command(c, "booti $kernel_addr_r - $fdtcontroladdr", t)?;
+    c.expect(&bare(escape("Starting kernel ...").as_str()), t.step)?;
+    c.expect(&bare(r"\[rtvisor\] rtvisor \S+ starting: 4 CPUs, GICv3, 2 VMs, .*"), t.step)?;
+    c.expect(&Pattern::contains(format!("[linux] {}", linux::READY)), t.boot * 3)?;
+    super::cases::wait_summaries(c, RT, 0, 1, t)?;
+    c.send("nproc\n")?;
+    c.expect(&Pattern::regex(r"^\[linux\] 2$"), t.step)?;
+    Ok(())
+}

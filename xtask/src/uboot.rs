@@ -60,8 +60,7 @@ fn fetch(dir: &Path, refresh: bool) -> Result<PathBuf> {
     say(format!("unpacking {}", rel(&deb)));
     linux::apt::extract(&deb, &unpacked)?;
     let found = unpacked.join(BINARY);
-    fs::copy(&found, &binary)
-        .with_context(|| format!("{} has no {BINARY}", rel(&deb)))?;
+    fs::copy(&found, &binary).with_context(|| format!("{} has no {BINARY}", rel(&deb)))?;
     fs::remove_dir_all(&unpacked)?;
     let name = deb.file_name().unwrap_or_default().to_string_lossy();
     fs::write(&stamp, format!("deb {name}\n"))?;
@@ -114,7 +113,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-uboot-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let (yes, no) = (dir.join("yes.toml"), dir.join("no.toml"));
-        fs::write(&yes, "kernel = { path = \"../../target/u-boot/u-boot.bin\" }\n").unwrap();
+        fs::write(
+            &yes,
+            "kernel = { path = \"../../target/u-boot/u-boot.bin\" }\n",
+        )
+        .unwrap();
         fs::write(&no, "kernel = { path = \"../../target/linux/Image\" }\n").unwrap();
         assert!(needed_by(&yes));
         assert!(!needed_by(&no));

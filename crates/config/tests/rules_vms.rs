@@ -391,7 +391,10 @@ fn hypervisor_memory_base_moves_the_image_and_its_text_offset() {
     let path = t.write("s.toml", with_hv_memory("{ size = \"32MiB\" }"));
     let plan = rtvisor_config::check(&path).expect("valid");
     assert_eq!(
-        (plan.hypervisor.memory.base.raw(), plan.hypervisor.text_offset),
+        (
+            plan.hypervisor.memory.base.raw(),
+            plan.hypervisor.text_offset
+        ),
         (0x4020_0000, 0x20_0000)
     );
 }

@@ -39,7 +39,10 @@ fn command(c: &mut Console, prompt: &str, cmd: &str, t: &Timeouts) -> Result<()>
 /// environment it found in the flash.
 fn to_prompt(c: &mut Console, env: &str, t: &Timeouts) -> Result<()> {
     c.expect(&line(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.boot)?;
-    c.expect(&line(&format!("Loading Environment from Flash\\.\\.\\. {env}")), t.step)?;
+    c.expect(
+        &line(&format!("Loading Environment from Flash\\.\\.\\. {env}")),
+        t.step,
+    )?;
     c.expect(&line(r"Net:\s+.*"), t.step)?;
     c.send(" ")?;
     Ok(())
@@ -83,7 +86,12 @@ fn boot_linux(c: &mut Console, t: &Timeouts) -> Result<()> {
     let read = line(r"\d+ bytes read in \d+ ms.*");
     command(c, "=> ", "load virtio 0 $kernel_addr_r Image", t)?;
     c.expect(&read, t.step)?;
-    command(c, "=> ", "load virtio 0 $ramdisk_addr_r initramfs.cpio.gz", t)?;
+    command(
+        c,
+        "=> ",
+        "load virtio 0 $ramdisk_addr_r initramfs.cpio.gz",
+        t,
+    )?;
     c.expect(&read, t.step)?;
     command(
         c,
@@ -108,7 +116,11 @@ fn rt_undisturbed(c: &mut Console, after: usize, t: &Timeouts) -> Result<()> {
     c.set_cursor(after);
     let at = c.expect(&guest::count_any(RT), t.step)?;
     c.set_cursor(here.max(at + 1));
-    let banners = c.log().iter().filter(|l| guest::banner(RT).is_match(l)).count();
+    let banners = c
+        .log()
+        .iter()
+        .filter(|l| guest::banner(RT).is_match(l))
+        .count();
     if banners != 1 {
         return Err(c.fail("`rt` started once", &format!("{banners} banners")));
     }
@@ -178,8 +190,14 @@ pub fn booted(c: &mut Console, t: &Timeouts) -> Result<()> {
     bare_command(c, "qfw load $kernel_addr_r $ramdisk_addr_r", t)?;
     bare_command(c, "booti $kernel_addr_r - $fdtcontroladdr", t)?;
     c.expect(&bare(escape("Starting kernel ...").as_str()), t.step)?;
-    c.expect(&bare(r"\[rtvisor\] rtvisor \S+ starting: 4 CPUs, GICv3, 2 VMs, .*"), t.step)?;
-    c.expect(&Pattern::contains(format!("[linux] {}", linux::READY)), t.boot * 3)?;
+    c.expect(
+        &bare(r"\[rtvisor\] rtvisor \S+ starting: 4 CPUs, GICv3, 2 VMs, .*"),
+        t.step,
+    )?;
+    c.expect(
+        &Pattern::contains(format!("[linux] {}", linux::READY)),
+        t.boot * 3,
+    )?;
     super::cases::wait_summaries(c, RT, 0, 1, t)?;
     c.send("nproc\n")?;
     c.expect(&Pattern::regex(r"^\[linux\] 2$"), t.step)?;

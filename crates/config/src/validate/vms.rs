@@ -213,7 +213,7 @@ fn hv_base_rule(
     out: &mut Vec<Diagnostic>,
 ) -> bool {
     let src = &inp.scenario_src;
-    if base % BLOCK != 0 {
+    if !base.is_multiple_of(BLOCK) {
         let msg = format!("hypervisor memory base {} is not 2 MiB aligned", hex(base));
         let up = align_up(base, BLOCK).map(hex).unwrap_or_default();
         let hint = format!("use {} or {up}", hex(base & !(BLOCK - 1)));

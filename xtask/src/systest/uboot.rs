@@ -16,6 +16,26 @@ use regex::escape;
 
 const VM: &str = "u-boot";
 const RT: &str = "rt";
+/// U-Boot's banner (and its `version` answer), after any prefix.
+const BANNER: &str = r"U-Boot \d{4}\.\d{2}\S* \(.*\)";
+/// What U-Boot says of an erased flash: no valid environment, the built-in one is used.
+const NO_ENV: &str = r"\*\*\* Warning - bad CRC, using default environment";
+/// Lines that fail either test at once: a Linux or U-Boot failure.
+const FAILURES: &[&str] = &[
+    "Kernel panic",
+    "rtvisor-linux: insmod",
+    linux::DISK_FAILED,
+    "### ERROR ###",
+    "Synchronous Abort",
+    "Please RESET the board",
+    "Bad Linux ARM64 Image magic",
+];
+
+fn fail_on_failures(c: &mut Console) {
+    for bad in FAILURES {
+        c.fail_on(Pattern::contains(*bad));
+    }
+}
 
 /// A U-Boot VM console line matching `re` (anchored, after the prefix).
 fn line(re: &str) -> Pattern {
@@ -35,12 +55,12 @@ fn command(c: &mut Console, prompt: &str, cmd: &str, t: &Timeouts) -> Result<()>
 }
 
 /// Waits for U-Boot's banner and stops its autoboot countdown (which follows the
-/// `Net:` line) with a key, so the prompt comes. `env` is what U-Boot must say of the
-/// environment it found in the flash.
-fn to_prompt(c: &mut Console, env: &str, t: &Timeouts) -> Result<()> {
-    c.expect(&line(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.boot)?;
+/// `Net:` line) with a key, so the prompt comes. U-Boot must find the flash erased (no
+/// valid environment): at every start of the VM it is.
+fn to_prompt(c: &mut Console, t: &Timeouts) -> Result<()> {
+    c.expect(&line(BANNER), t.boot)?;
     c.expect(
-        &line(&format!("Loading Environment from Flash\\.\\.\\. {env}")),
+        &line(&format!("Loading Environment from Flash\\.\\.\\. {NO_ENV}")),
         t.step,
     )?;
     c.expect(&line(r"Net:\s+.*"), t.step)?;
@@ -51,7 +71,7 @@ fn to_prompt(c: &mut Console, env: &str, t: &Timeouts) -> Result<()> {
 /// `version`, `bdinfo`, `fdt print /`: U-Boot sees the VM of the scenario.
 fn answers(c: &mut Console, t: &Timeouts) -> Result<()> {
     command(c, "=> ", "version", t)?;
-    c.expect(&line(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.step)?;
+    c.expect(&line(BANNER), t.step)?;
     c.expect(&line(r"aarch64-linux-gnu-gcc .*"), t.step)?;
     command(c, "=> ", "bdinfo", t)?;
     // The VM's RAM: 256 MiB at 0x4000_0000 (identity-mapped).
@@ -128,34 +148,24 @@ fn rt_undisturbed(c: &mut Console, after: usize, t: &Timeouts) -> Result<()> {
 }
 
 pub fn u_boot(c: &mut Console, t: &Timeouts) -> Result<()> {
-    for bad in [
-        "Kernel panic",
-        "rtvisor-linux: insmod",
-        linux::DISK_FAILED,
-        "### ERROR ###",
-        "Synchronous Abort",
-        "Please RESET the board",
-    ] {
-        c.fail_on(Pattern::contains(bad));
-    }
+    fail_on_failures(c);
     c.expect(&guest::banner(RT), t.boot)?;
-    // An erased flash: no valid environment, the built-in one is used.
-    to_prompt(c, r"\*\*\* Warning - bad CRC, using default environment", t)?;
+    to_prompt(c, t)?;
     answers(c, t)?;
     boot_linux(c, t)?;
 
     // reboot -f (PSCI SYSTEM_RESET from Linux): U-Boot again, the flash erased again.
     command(c, "# ", "reboot -f", t)?;
     let restart = c.expect(&hv::restarting(VM), t.step)?;
-    to_prompt(c, r"\*\*\* Warning - bad CRC, using default environment", t)?;
+    to_prompt(c, t)?;
     rt_undisturbed(c, restart, t)?;
 
     // U-Boot's own reset (PSCI SYSTEM_RESET from the firmware).
     command(c, "=> ", "reset", t)?;
     let restart = c.expect(&hv::restarting(VM), t.step)?;
-    to_prompt(c, r"\*\*\* Warning - bad CRC, using default environment", t)?;
+    to_prompt(c, t)?;
     command(c, "=> ", "version", t)?;
-    c.expect(&line(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.step)?;
+    c.expect(&line(BANNER), t.step)?;
     rt_undisturbed(c, restart, t)
 }
 
@@ -174,17 +184,8 @@ fn bare_command(c: &mut Console, cmd: &str, t: &Timeouts) -> Result<()> {
 /// rtvisor booted by U-Boot (`-bios`, at EL2) with `booti`, as on a board: the image
 /// comes from QEMU's fw_cfg, the device tree is U-Boot's; the demo's VMs come up.
 pub fn booted(c: &mut Console, t: &Timeouts) -> Result<()> {
-    for bad in [
-        "Kernel panic",
-        "rtvisor-linux: insmod",
-        linux::DISK_FAILED,
-        "### ERROR ###",
-        "Synchronous Abort",
-        "Bad Linux ARM64 Image magic",
-    ] {
-        c.fail_on(Pattern::contains(bad));
-    }
-    c.expect(&bare(r"U-Boot \d{4}\.\d{2}\S* \(.*\)"), t.boot)?;
+    fail_on_failures(c);
+    c.expect(&bare(BANNER), t.boot)?;
     c.expect(&bare(r"Net:\s+.*"), t.step)?;
     c.send(" ")?;
     bare_command(c, "qfw load $kernel_addr_r $ramdisk_addr_r", t)?;

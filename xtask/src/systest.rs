@@ -617,4 +617,22 @@ mod tests {
         dedup.dedup();
         assert_eq!(names, dedup);
     }
+
+    #[test]
+    fn only_the_booted_by_u_boot_test_gives_qemu_firmware() {
+        for t in TESTS {
+            let img = Image::for_scenario(&root().join(t.scenario)).unwrap();
+            let args = command(t, &img).unwrap().args();
+            let bios = args.iter().position(|a| a == "-bios");
+            assert_eq!(bios.is_some(), t.name == "booted-by-u-boot", "{}", t.name);
+            if let Some(i) = bios {
+                assert!(
+                    args[i + 1].ends_with("target/u-boot/u-boot.bin"),
+                    "{args:?}"
+                );
+                // The image still comes with -kernel: QEMU hands it to U-Boot by fw_cfg.
+                assert!(args.iter().any(|a| a == "-kernel"), "{args:?}");
+            }
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub mod cpuid;
 pub mod layout;
 pub mod multiboot2;
 pub mod pt;
+pub mod stage2;
 pub mod trampoline;
 pub mod vendor;
 

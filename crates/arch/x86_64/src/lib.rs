@@ -22,6 +22,9 @@ pub mod layout;
 pub mod multiboot2;
 pub mod pt;
 pub mod stage2;
+pub mod svm;
+pub mod exit;
+pub mod insn;
 pub mod trampoline;
 pub mod vendor;
 
@@ -48,8 +51,6 @@ pub mod power;
 pub mod selftest;
 #[cfg(target_os = "none")]
 pub mod smp;
-#[cfg(target_os = "none")]
-pub mod svm;
 #[cfg(target_os = "none")]
 pub mod timer;
 #[cfg(target_os = "none")]

@@ -58,18 +58,30 @@ pub enum RawExit {
         value: u32,
     },
     /// RDMSR (ECX) or WRMSR (EDX:EAX).
-    Msr { id: u32, write: bool, value: u64 },
+    Msr {
+        id: u32,
+        write: bool,
+        value: u64,
+    },
     /// CPUID with EAX = leaf, ECX = subleaf.
-    Cpuid { leaf: u32, sub: u32 },
+    Cpuid {
+        leaf: u32,
+        sub: u32,
+    },
     Hlt,
     /// VMCALL (Intel) or VMMCALL (AMD): the arguments are in the guest's registers.
     Hypercall,
     /// A second-stage fault (EPT violation, nested page fault).
-    Stage2Fault { gpa: u64, access: AccessKind },
+    Stage2Fault {
+        gpa: u64,
+        access: AccessKind,
+    },
     /// An INIT signal reached the vCPU.
     Init,
     /// A start-up IPI with its vector.
-    Sipi { vector: u8 },
+    Sipi {
+        vector: u8,
+    },
     /// The guest triple-faulted (VMX exit 2, SVM shutdown).
     TripleFault,
     /// The guest can take an interrupt now (requested window opened).
@@ -79,7 +91,17 @@ pub enum RawExit {
     /// A VMX or SVM instruction in the guest.
     VirtInstruction,
     /// Anything else, with the vendor's raw code.
-    Unknown { code: u64 },
+    Unknown {
+        code: u64,
+    },
+}
+
+/// An exit with where the guest continues once it is completed (`None`: the engine
+/// cannot tell; the caller decodes the instruction, or resumes at the same RIP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    pub exit: RawExit,
+    pub next_rip: Option<u64>,
 }
 
 /// What the engine does on the guest's behalf.

@@ -18,14 +18,17 @@ mod bytes;
 
 pub mod acpi;
 pub mod cpuid;
+pub mod entry;
+pub mod exit;
+pub mod insn;
 pub mod layout;
 pub mod multiboot2;
 pub mod pt;
+pub mod regs;
 pub mod stage2;
 pub mod svm;
-pub mod exit;
-pub mod insn;
 pub mod trampoline;
+pub mod vcpu;
 pub mod vendor;
 
 #[cfg(target_os = "none")]
@@ -39,6 +42,8 @@ pub mod console;
 pub mod cpu;
 #[cfg(target_os = "none")]
 pub mod gdt;
+#[cfg(target_os = "none")]
+pub mod hello;
 #[cfg(target_os = "none")]
 pub mod idt;
 #[cfg(target_os = "none")]

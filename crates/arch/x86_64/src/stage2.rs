@@ -13,6 +13,7 @@
 //! Plain code over a pool of tables (a static array on the target, a vector in the
 //! host tests).
 
+use crate::multiboot2::{MemKind, MemRegion};
 use crate::pt::{Table, ENTRIES, LARGE, PAGE};
 use rtvisor_addr::{Hpa, Ipa};
 
@@ -312,7 +313,9 @@ impl<'a> Stage2<'a> {
         self.used += 1;
         let access = self.format.access(e);
         for k in 0..ENTRIES {
-            let leaf = self.format.leaf((e & ADDR) + k as u64 * PAGE, access, false);
+            let leaf = self
+                .format
+                .leaf((e & ADDR) + k as u64 * PAGE, access, false);
             self.set(t, k, leaf);
         }
         self.set(pd, i, self.format.table(t));
@@ -344,6 +347,28 @@ impl<'a> Stage2<'a> {
         let hpa = (e & ADDR & !(size - 1)) | (gpa.raw() & (size - 1));
         Some((Hpa::new(hpa), self.format.access(e)))
     }
+}
+
+/// The highest `size`-aligned block of `size` bytes of available RAM that lies above
+/// `floor` and below `ceiling` (for a VM's memory, taken from the memory map at boot).
+pub fn carve_top<'r>(
+    regions: impl Iterator<Item = &'r MemRegion>,
+    size: u64,
+    floor: u64,
+    ceiling: u64,
+) -> Option<Hpa> {
+    if size == 0 || !size.is_power_of_two() {
+        return None;
+    }
+    regions
+        .filter(|r| r.kind == MemKind::Available)
+        .filter_map(|r| {
+            let end = r.end().min(ceiling);
+            let base = end.checked_sub(size)? & !(size - 1);
+            (base >= r.base.raw() && base >= floor && base + size <= end).then_some(base)
+        })
+        .max()
+        .map(Hpa::new)
 }
 
 #[cfg(test)]

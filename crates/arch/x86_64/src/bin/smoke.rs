@@ -1,7 +1,8 @@
 //! The x86_64 smoke image (docs/x86.md): boots by Multiboot2 from GRUB, prints the
 //! CPU vendor and what its virtualization extension offers, the memory map, the CPUs
 //! of the MADT, starts every AP (each turns on VMX or SVM and reports), and powers
-//! off. `fault=wx|nx|ud` on the command line provokes that fault once all CPUs are up.
+//! off. `fault=wx|nx|ud` on the command line provokes that fault once all CPUs are up;
+//! `vm=hello` runs the built-in guest in a VM on the boot CPU first (docs/x86.md).
 //! On the host it is an empty program.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -10,7 +11,7 @@ fn main() {}
 
 #[cfg(target_os = "none")]
 mod image {
-    use rtvisor_arch_x86_64::{apic, idt, platform, power, println, selftest, smp, virt};
+    use rtvisor_arch_x86_64::{apic, hello, idt, platform, power, println, selftest, smp, virt};
 
     #[unsafe(no_mangle)]
     extern "C" fn rtvisor_x86_bsp(magic: u32, info: u32) -> ! {
@@ -66,6 +67,11 @@ mod image {
         });
         let expected = p.madt.as_ref().map_or(1, |m| m.apic_ids().len());
         println!("[rtvisor] {} of {} cpus online", smp::online(), expected);
+        if p.has_arg("vm=hello") {
+            if let Err(e) = hello::run(p) {
+                println!("[rtvisor] vm hello failed: {e:?}");
+            }
+        }
         let fault = p
             .cmdline()
             .split_whitespace()

@@ -1,4 +1,5 @@
 use super::*;
+use crate::multiboot2::{MemKind, MemRegion};
 
 const BASE: u64 = 0x80_0000;
 const MIB: u64 = 1 << 20;
@@ -184,4 +185,25 @@ fn unmap_splits_large_pages_and_owes_a_flush() {
             Some((Hpa::new(0x9000), Access::R))
         );
     }
+}
+
+#[test]
+fn vm_memory_comes_from_the_top_of_available_ram() {
+    let r = |base: u64, len: u64, kind| MemRegion {
+        base: Hpa::new(base),
+        len,
+        kind,
+    };
+    let map = [
+        r(0, 0x9_F000, MemKind::Available),
+        r(0x10_0000, 0x7FED_F000, MemKind::Available),
+        r(0x7FFE_0000, 0x2_0000, MemKind::Reserved),
+        r(0x1_0000_0000, 0x10_0000, MemKind::Available),
+    ];
+    let top = carve_top(map.iter(), 2 * MIB, 4 * MIB, 1 << 32);
+    assert_eq!(top, Some(Hpa::new(0x7FC0_0000)));
+    // Nothing fits below the floor or in a region too small.
+    assert_eq!(carve_top(map[..1].iter(), 2 * MIB, 0, u64::MAX), None);
+    assert_eq!(carve_top(map.iter(), 2 * MIB, 0x7FE0_0000, 1 << 32), None);
+    assert_eq!(carve_top(map.iter(), 3 * MIB, 0, u64::MAX), None);
 }

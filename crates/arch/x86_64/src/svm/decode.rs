@@ -2,7 +2,7 @@
 //! APM volume 2, appendix C and section 15.10), with the address of the next
 //! instruction where the hardware gives it or the instruction's length is fixed.
 
-use crate::exit::{AccessKind, RawExit, Width};
+use crate::exit::{AccessKind, Decoded, RawExit, Width};
 
 pub mod code {
     pub const INTR: u64 = 0x60;
@@ -41,14 +41,6 @@ pub struct ExitState {
     pub rdx: u64,
 }
 
-/// An exit with where the guest continues once it is completed (`None`: the engine
-/// cannot tell; the caller resumes at the same RIP or decodes the instruction).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decoded {
-    pub exit: RawExit,
-    pub next_rip: Option<u64>,
-}
-
 /// Bytes of the fixed-length instructions the intercepts catch (without prefixes).
 fn fixed_len(code: u64) -> Option<u64> {
     Some(match code {
@@ -80,7 +72,11 @@ pub fn decode(s: &ExitState) -> Decoded {
                         port: (info >> 16) as u16,
                         width,
                         write,
-                        value: if write { s.rax as u32 & width.ones() } else { 0 },
+                        value: if write {
+                            s.rax as u32 & width.ones()
+                        } else {
+                            0
+                        },
                     }
                 }
                 _ => RawExit::Unknown { code: s.code },
@@ -226,10 +222,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(
-            decode(&st(code::SHUTDOWN, 0, 0)).exit,
-            RawExit::TripleFault
-        );
+        assert_eq!(decode(&st(code::SHUTDOWN, 0, 0)).exit, RawExit::TripleFault);
         assert_eq!(decode(&st(code::INIT, 0, 0)).exit, RawExit::Init);
         assert_eq!(
             decode(&st(code::INTR, 0, 0)).exit,

@@ -1,0 +1,134 @@
+//! The built-in 32-bit guest of `vm=hello`, assembled with the image and copied into
+//! the VM's memory at [`LOAD`]. It starts at the PVH entry and, each step printed on
+//! COM1 by port I/O:
+//! 1. checks EBX (the start-info address of the entry);
+//! 2. CPUID leaf 1: the hypervisor bit must be set;
+//! 3. picks VMMCALL (AMD) or VMCALL (Intel) by the CPUID vendor and makes the
+//!    [`HC_PING`] hypercall, whose answer must be `!arg`;
+//! 4. reads and writes memory outside its RAM ([`OUTSIDE`]) and reads an unclaimed
+//!    I/O port: both must read all-ones;
+//! 5. HLT, then RDMSR of an MSR that does not exist: with no IDT, the #GP the
+//!    hypervisor injects ends in a triple fault, the end of the run.
+//!
+//! Any failed check prints a line starting with "FAIL".
+
+use core::arch::global_asm;
+
+/// Guest-physical address the code is copied to.
+pub const LOAD: u32 = 0x1000;
+/// EBX at entry.
+pub const START_INFO: u32 = 0x5000;
+/// The hypercall number the guest uses, and its argument.
+pub const HC_PING: u32 = 1;
+pub const HC_ARG: u32 = 0x1234_5678;
+/// Guest-physical address the guest touches outside its RAM.
+pub const OUTSIDE: u32 = 0x4000_0000;
+/// The I/O port nobody claims.
+pub const UNCLAIMED_PORT: u16 = 0x510;
+/// The MSR that does not exist.
+pub const NO_MSR: u32 = 0xC001_DEAD;
+
+global_asm!(
+    ".pushsection .rodata.x86_hello_guest, \"a\"",
+    ".code32",
+    ".global x86_hello_guest_start",
+    "x86_hello_guest_start:",
+    "mov $0x80000, %esp",
+    "mov %ebx, %ebp",
+    "mov $(.Lhg_hello - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "cmp ${start_info}, %ebp",
+    "jne .Lhg_fail",
+    "mov $(.Lhg_pvh - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "mov $1, %eax",
+    "xor %ecx, %ecx",
+    "cpuid",
+    "bt $31, %ecx",
+    "jnc .Lhg_fail",
+    "mov $(.Lhg_cpuid - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "xor %eax, %eax",
+    "cpuid",
+    "cmp $0x68747541, %ebx",
+    "mov ${hc}, %eax",
+    "mov ${arg}, %ebx",
+    "jne 1f",
+    "vmmcall",
+    "jmp 2f",
+    "1:",
+    "vmcall",
+    "2:",
+    "cmp $~{arg}, %eax",
+    "jne .Lhg_fail",
+    "mov $(.Lhg_hc - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "mov {outside}, %eax",
+    "cmp $-1, %eax",
+    "jne .Lhg_fail",
+    "mov %eax, {outside}",
+    "mov ${port}, %dx",
+    "in %dx, %eax",
+    "cmp $-1, %eax",
+    "jne .Lhg_fail",
+    "mov $(.Lhg_mem - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "hlt",
+    "mov $(.Lhg_msr - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "mov ${msr}, %ecx",
+    "rdmsr",
+    "mov $(.Lhg_nogp - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    ".Lhg_fail:",
+    "mov $(.Lhg_failed - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "3:",
+    "cli",
+    "hlt",
+    "jmp 3b",
+    ".Lhg_puts:",
+    "movzbl (%esi), %eax",
+    "test %eax, %eax",
+    "jz 4f",
+    "mov $0x3f8, %dx",
+    "out %al, %dx",
+    "inc %esi",
+    "jmp .Lhg_puts",
+    "4:",
+    "ret",
+    ".Lhg_hello: .asciz \"hello from the guest\\n\"",
+    ".Lhg_pvh: .asciz \"pvh entry: 32-bit protected mode, paging off, ebx ok\\n\"",
+    ".Lhg_cpuid: .asciz \"cpuid: hypervisor bit set\\n\"",
+    ".Lhg_hc: .asciz \"hypercall answered\\n\"",
+    ".Lhg_mem: .asciz \"outside ram and unclaimed port read all-ones\\n\"",
+    ".Lhg_msr: .asciz \"halt returned; rdmsr of a missing msr next\\n\"",
+    ".Lhg_nogp: .asciz \"FAIL: rdmsr did not fault\\n\"",
+    ".Lhg_failed: .asciz \"FAIL\\n\"",
+    ".global x86_hello_guest_end",
+    "x86_hello_guest_end:",
+    ".code64",
+    ".popsection",
+    load = const LOAD,
+    start_info = const START_INFO,
+    hc = const HC_PING,
+    arg = const HC_ARG,
+    outside = const OUTSIDE,
+    port = const UNCLAIMED_PORT,
+    msr = const NO_MSR,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    static x86_hello_guest_start: u8;
+    static x86_hello_guest_end: u8;
+}
+
+/// The guest's code and data.
+pub fn image() -> &'static [u8] {
+    let start = &raw const x86_hello_guest_start;
+    let end = &raw const x86_hello_guest_end;
+    // SAFETY: both symbols bound the bytes emitted above, in read-only data, in this
+    // order.
+    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
+}

@@ -51,6 +51,13 @@ pub const TESTS: &[X86Test] = &[
         about: "a stack overflow runs into the guard page; the #DF is reported from its own stack (IST), then every CPU confirms the halt",
         run: fault_stack,
     },
+    X86Test {
+        name: "x86-vm-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "vm=hello",
+        about: "vm=hello: the built-in 32-bit guest in a VM under SVM with nested paging: its COM1 line, CPUID, VMMCALL, memory outside its RAM and an unclaimed port (all-ones), HLT, an unknown MSR (#GP injected) and the triple fault that follows",
+        run: super::vm::hello,
+    },
 ];
 
 /// What the image prints (the contract with crates/arch/x86_64/src/bin/smoke.rs).

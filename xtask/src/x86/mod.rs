@@ -11,6 +11,7 @@ pub mod cases;
 mod follow;
 pub mod iso;
 pub mod machine;
+pub mod vm;
 
 use crate::console::Console;
 use crate::systest::Timeouts;

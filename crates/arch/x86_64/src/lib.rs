@@ -30,6 +30,7 @@ pub mod svm;
 pub mod trampoline;
 pub mod vcpu;
 pub mod vendor;
+pub mod vmx;
 
 #[cfg(target_os = "none")]
 pub mod apic;
@@ -60,5 +61,3 @@ pub mod smp;
 pub mod timer;
 #[cfg(target_os = "none")]
 pub mod virt;
-#[cfg(target_os = "none")]
-pub mod vmx;

@@ -22,6 +22,8 @@ use crate::svm::engine::{SvmSetup, SvmVcpu};
 use crate::svm::maps::{Iopm, Msrpm};
 use crate::svm::vmcb::Vmcb;
 use crate::vendor::SvmCaps;
+use crate::vmx::bitmaps::Bitmap;
+use crate::vmx::engine::{Vmcs, VmxFail, VmxSetup, VmxVcpu};
 use crate::{boot, cpu, entry};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +42,10 @@ struct Pages {
     host: Vmcb,
     iopm: Iopm,
     msrpm: Msrpm,
+    vmcs: Vmcs,
+    io_a: Bitmap,
+    io_b: Bitmap,
+    msr_bitmap: Bitmap,
 }
 
 struct PagesCell(UnsafeCell<Pages>);
@@ -51,6 +57,10 @@ static PAGES: PagesCell = PagesCell(UnsafeCell::new(Pages {
     host: Vmcb::ZERO,
     iopm: Iopm::ALL,
     msrpm: Msrpm::ALL,
+    vmcs: Vmcs([0; 4096]),
+    io_a: Bitmap::ALL,
+    io_b: Bitmap::ALL,
+    msr_bitmap: Bitmap::ALL,
 }));
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
@@ -63,6 +73,8 @@ pub enum HelloError {
     NoRam,
     Stage2(stage2::Stage2Error),
     Svm(crate::svm::engine::SetupError),
+    Vmxon(crate::vmx::VmxError),
+    Vmx(VmxFail),
     /// Neither VMX nor SVM.
     NoEngine,
 }
@@ -118,6 +130,29 @@ pub fn run(p: &Platform) -> Result<(), HelloError> {
             run::drive(v, mem);
             Ok(())
         }
-        Format::Ept => Err(HelloError::NoEngine),
+        Format::Ept => {
+            let caps = match crate::virt::probe(p.vendor, 0) {
+                crate::virt::Virt::Vmx(Ok(c)) => c,
+                _ => return Err(HelloError::NoEngine),
+            };
+            crate::vmx::on(0).map_err(HelloError::Vmxon)?;
+            let pa = |b: &Bitmap| Hpa::new(b as *const Bitmap as u64);
+            let setup = VmxSetup {
+                io_a: pa(&pages.io_a),
+                io_b: pa(&pages.io_b),
+                msr_bitmap: pa(&pages.msr_bitmap),
+                eptp: s2.eptp(),
+                vpid: 1,
+                caps,
+            };
+            println!(
+                "[rtvisor] vm hello: vmx, ept, vpid 1, 2 MiB ram at hpa {:#x}, entry {:#x}",
+                base.raw(),
+                entry.rip
+            );
+            let v = VmxVcpu::new(&mut pages.vmcs, &setup, &entry).map_err(HelloError::Vmx)?;
+            run::drive(v, mem);
+            Ok(())
+        }
     }
 }

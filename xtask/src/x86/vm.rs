@@ -54,8 +54,7 @@ pub fn hello(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     for l in hello_lines(emu) {
         con.expect(&l, t.step)?;
     }
-    con.expect(&line::power_off(), t.step)?;
-    Ok(())
+    super::cases::powered_off(con, t, emu)
 }
 
 #[cfg(test)]

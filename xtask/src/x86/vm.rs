@@ -25,6 +25,8 @@ pub fn hello_lines(emu: Emulator) -> Vec<Pattern> {
         guest("cpuid: hypervisor bit set"),
         vm(r"hypercall 1 \(0x12345678\) answered 0xedcba987"),
         guest("hypercall answered"),
+        vm(r"16 null hypercalls in \d+ ns: \d+ ns each"),
+        guest("null hypercalls done"),
         vm(r"read of 0x40000000 outside ram \(4 bytes\): all-ones"),
         vm(r"write of 0x40000000 outside ram \(4 bytes\): dropped"),
         vm(r"read of unclaimed port 0x510 \(4 bytes\): all-ones"),
@@ -70,12 +72,13 @@ mod tests {
         assert!(!l[0].is_match(
             "[rtvisor] vm hello: vmx, ept, vpid 1, 2 MiB ram at hpa 0x7fc00000, entry 0x1000"
         ));
-        assert!(l[12].is_match(
+        assert!(l[14].is_match(
             "[rtvisor] vm hello: rdmsr of unknown msr 0xc001dead at rip 0x10a2: exception 13 injected"
         ));
-        assert!(l[13].is_match(
+        assert!(l[15].is_match(
             "[rtvisor] vm hello: triple fault at rip 0x10a2: vm stopped after 216 exits"
         ));
+        assert!(l[6].is_match("[rtvisor] vm hello: 16 null hypercalls in 10894 ns: 680 ns each"));
         assert!(hello_lines(Emulator::Bochs)[0].is_match(
             "[rtvisor] vm hello: vmx, ept, vpid 1, 2 MiB ram at hpa 0xfc00000, entry 0x1000"
         ));

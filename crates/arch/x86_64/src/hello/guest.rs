@@ -5,6 +5,8 @@
 //! 2. CPUID leaf 1: the hypervisor bit must be set;
 //! 3. picks VMMCALL (AMD) or VMCALL (Intel) by the CPUID vendor and makes the
 //!    [`HC_PING`] hypercall, whose answer must be `!arg`;
+//!    then [`HC_BENCH_START`] (answered with a count), that many [`HC_NULL`] calls
+//!    and [`HC_BENCH_END`], which the hypervisor times;
 //! 4. reads and writes memory outside its RAM ([`OUTSIDE`]) and reads an unclaimed
 //!    I/O port: both must read all-ones;
 //! 5. HLT, then RDMSR of an MSR that does not exist: with no IDT, the #GP the
@@ -21,6 +23,10 @@ pub const START_INFO: u32 = 0x5000;
 /// The hypercall number the guest uses, and its argument.
 pub const HC_PING: u32 = 1;
 pub const HC_ARG: u32 = 0x1234_5678;
+/// The timed loop: start (answers the number of null calls), null, end.
+pub const HC_BENCH_START: u32 = 2;
+pub const HC_NULL: u32 = 3;
+pub const HC_BENCH_END: u32 = 4;
 /// Guest-physical address the guest touches outside its RAM.
 pub const OUTSIDE: u32 = 0x4000_0000;
 /// The I/O port nobody claims.
@@ -50,18 +56,38 @@ global_asm!(
     "call .Lhg_puts",
     "xor %eax, %eax",
     "cpuid",
+    "xor %edi, %edi",
     "cmp $0x68747541, %ebx",
+    "sete %al",
+    "movzbl %al, %edi",
     "mov ${hc}, %eax",
     "mov ${arg}, %ebx",
-    "jne 1f",
-    "vmmcall",
-    "jmp 2f",
-    "1:",
-    "vmcall",
-    "2:",
+    "call .Lhg_hcall",
     "cmp $~{arg}, %eax",
     "jne .Lhg_fail",
     "mov $(.Lhg_hc - x86_hello_guest_start + {load}), %esi",
+    "call .Lhg_puts",
+    "mov ${start}, %eax",
+    "call .Lhg_hcall",
+    "mov %eax, %ecx",
+    "test %edi, %edi",
+    "jz 6f",
+    "5:",
+    "jecxz 7f",
+    "mov ${null}, %eax",
+    "vmmcall",
+    "dec %ecx",
+    "jmp 5b",
+    "6:",
+    "jecxz 7f",
+    "mov ${null}, %eax",
+    "vmcall",
+    "dec %ecx",
+    "jmp 6b",
+    "7:",
+    "mov ${end}, %eax",
+    "call .Lhg_hcall",
+    "mov $(.Lhg_bench - x86_hello_guest_start + {load}), %esi",
     "call .Lhg_puts",
     "mov {outside}, %eax",
     "cmp $-1, %eax",
@@ -87,6 +113,15 @@ global_asm!(
     "cli",
     "hlt",
     "jmp 3b",
+    // The hypercall of this vendor: VMMCALL when EDI is 1 (AMD), else VMCALL.
+    ".Lhg_hcall:",
+    "test %edi, %edi",
+    "jz 8f",
+    "vmmcall",
+    "ret",
+    "8:",
+    "vmcall",
+    "ret",
     ".Lhg_puts:",
     "movzbl (%esi), %eax",
     "test %eax, %eax",
@@ -101,6 +136,7 @@ global_asm!(
     ".Lhg_pvh: .asciz \"pvh entry: 32-bit protected mode, paging off, ebx ok\\n\"",
     ".Lhg_cpuid: .asciz \"cpuid: hypervisor bit set\\n\"",
     ".Lhg_hc: .asciz \"hypercall answered\\n\"",
+    ".Lhg_bench: .asciz \"null hypercalls done\\n\"",
     ".Lhg_mem: .asciz \"outside ram and unclaimed port read all-ones\\n\"",
     ".Lhg_msr: .asciz \"halt returned; rdmsr of a missing msr next\\n\"",
     ".Lhg_nogp: .asciz \"FAIL: rdmsr did not fault\\n\"",
@@ -113,6 +149,9 @@ global_asm!(
     start_info = const START_INFO,
     hc = const HC_PING,
     arg = const HC_ARG,
+    start = const HC_BENCH_START,
+    null = const HC_NULL,
+    end = const HC_BENCH_END,
     outside = const OUTSIDE,
     port = const UNCLAIMED_PORT,
     msr = const NO_MSR,

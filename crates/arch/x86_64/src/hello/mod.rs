@@ -29,6 +29,8 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use rtvisor_addr::{Hpa, Ipa};
 
+/// The most null hypercalls one run times.
+pub const MAX_BENCH_CALLS: u32 = 1_000_000;
 /// Bytes of the VM's RAM.
 pub const RAM: u64 = LARGE;
 /// Second-stage tables available (root, PDPT, PD, and spares).
@@ -86,8 +88,10 @@ fn ram(p: &Platform) -> Option<Hpa> {
 }
 
 /// Runs the hello VM on this CPU (the boot CPU, with the vendor's extension on)
-/// until it stops; reports on the console.
-pub fn run(p: &Platform) -> Result<(), HelloError> {
+/// until it stops; reports on the console. The guest makes `bench_calls` timed null
+/// hypercalls (at most [`MAX_BENCH_CALLS`]).
+pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
+    let bench_calls = bench_calls.min(MAX_BENCH_CALLS);
     if TAKEN.swap(true, Ordering::AcqRel) {
         return Err(HelloError::Taken);
     }
@@ -127,7 +131,7 @@ pub fn run(p: &Platform) -> Result<(), HelloError> {
             );
             let v = SvmVcpu::new(&mut pages.vmcb, &mut pages.host, &setup, &entry)
                 .map_err(HelloError::Svm)?;
-            run::drive(v, mem);
+            run::drive(v, mem, bench_calls);
             Ok(())
         }
         Format::Ept => {
@@ -151,7 +155,7 @@ pub fn run(p: &Platform) -> Result<(), HelloError> {
                 entry.rip
             );
             let v = VmxVcpu::new(&mut pages.vmcs, &setup, &entry).map_err(HelloError::Vmx)?;
-            run::drive(v, mem);
+            run::drive(v, mem, bench_calls);
             Ok(())
         }
     }

@@ -3,13 +3,14 @@
 //! guest uses (its COM1 line, CPUID, the ping hypercall, unclaimed memory).
 
 use super::guest;
+use crate::acpi::fadt::PM_TIMER_HZ;
 use crate::exit::{default_answer, Answer, RawExit, Width};
 use crate::insn::decode_mov32;
 use crate::vcpu::VcpuEngine;
-use crate::{cpu, cpuid};
+use crate::{cpu, cpuid, timer};
 
 /// Exits after which the VM is stopped whatever it does.
-const MAX_EXITS: u32 = 10_000;
+const MAX_EXITS: u32 = 10_000 + super::MAX_BENCH_CALLS;
 /// Bytes of one guest console line.
 const LINE: usize = 96;
 
@@ -42,8 +43,24 @@ fn merge(reg: &mut u64, width: Width, value: u64) {
     };
 }
 
-/// Runs `v` until it stops; `mem` is the VM's RAM (guest-physical 0 on).
-pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8]) {
+/// Prints the mean round trip of the timed null hypercalls.
+fn report_bench(start: Option<(u32, u32)>, calls: u32) {
+    let (Some((t0, mask)), Some((t1, _))) = (start, timer::ticks()) else {
+        println!("[rtvisor] vm hello: {calls} null hypercalls, no timer");
+        return;
+    };
+    let ticks = u64::from(t1.wrapping_sub(t0) & mask);
+    let ns = ticks * 1_000_000_000 / PM_TIMER_HZ;
+    println!(
+        "[rtvisor] vm hello: {calls} null hypercalls in {ns} ns: {} ns each",
+        ns / u64::from(calls.max(1))
+    );
+}
+
+/// Runs `v` until it stops; `mem` is the VM's RAM (guest-physical 0 on);
+/// `bench_calls` null hypercalls are timed.
+pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8], bench_calls: u32) {
+    let mut bench_start = None;
     let mut con = Console {
         buf: [0; LINE],
         len: 0,
@@ -67,15 +84,25 @@ pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8]) {
             RawExit::Hypercall => {
                 let g = v.gprs();
                 let (nr, arg) = (g.rax as u32, g.rbx as u32);
-                g.rax = if nr == guest::HC_PING {
-                    u64::from(!arg)
-                } else {
-                    u64::MAX
+                g.rax = match nr {
+                    guest::HC_NULL => 0,
+                    guest::HC_PING => u64::from(!arg),
+                    guest::HC_BENCH_START => {
+                        bench_start = timer::ticks();
+                        u64::from(bench_calls)
+                    }
+                    guest::HC_BENCH_END => {
+                        report_bench(bench_start, bench_calls);
+                        0
+                    }
+                    _ => u64::MAX,
                 };
-                println!(
-                    "[rtvisor] vm hello: hypercall {nr} ({arg:#x}) answered {:#x}",
-                    g.rax
-                );
+                if nr == guest::HC_PING {
+                    println!(
+                        "[rtvisor] vm hello: hypercall {nr} ({arg:#x}) answered {:#x}",
+                        g.rax
+                    );
+                }
             }
             RawExit::Stage2Fault { gpa, access } => {
                 let bytes = usize::try_from(rip)

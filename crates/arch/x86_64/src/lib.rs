@@ -22,6 +22,7 @@ pub mod entry;
 pub mod exit;
 pub mod insn;
 pub mod layout;
+pub mod msrs;
 pub mod multiboot2;
 pub mod pt;
 pub mod regs;

@@ -113,6 +113,10 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
     let mut s2 = Stage2::new(&mut pages.tables, tables_pa, format).map_err(HelloError::Stage2)?;
     s2.map(Ipa::new(0), base, RAM, Access::RWX)
         .map_err(HelloError::Stage2)?;
+    for m in crate::msrs::PASSTHROUGH {
+        pages.msrpm.pass(m.msr, m.svm, m.svm);
+        pages.msr_bitmap.pass_msr(m.msr, m.vmx, m.vmx);
+    }
     match format {
         Format::Npt => {
             let [_, b, _, d] = cpu::cpuid(0x8000_000A, 0);

@@ -232,7 +232,11 @@ impl<'a> Stage2<'a> {
     /// a refused call changes nothing). Adding mappings needs no flush.
     pub fn map(&mut self, gpa: Ipa, hpa: Hpa, len: u64, access: Access) -> Result<(), Stage2Error> {
         let (g, h) = (gpa.raw(), hpa.raw());
-        if len == 0 || g % PAGE != 0 || h % PAGE != 0 || len % PAGE != 0 {
+        if len == 0
+            || !g.is_multiple_of(PAGE)
+            || !h.is_multiple_of(PAGE)
+            || !len.is_multiple_of(PAGE)
+        {
             return Err(Stage2Error::Unaligned);
         }
         if !access.read {
@@ -273,7 +277,7 @@ impl<'a> Stage2<'a> {
     /// the caller owes.
     pub fn unmap(&mut self, gpa: Ipa, len: u64) -> Result<(u64, Flush), Stage2Error> {
         let g = gpa.raw();
-        if len % PAGE != 0 || g % PAGE != 0 {
+        if !len.is_multiple_of(PAGE) || !g.is_multiple_of(PAGE) {
             return Err(Stage2Error::Unaligned);
         }
         let end = g.checked_add(len).ok_or(Stage2Error::TooHigh)?;

@@ -64,13 +64,14 @@ fn large_pages_only_where_both_sides_align() {
 #[test]
 fn entry_bits_per_vendor() {
     let mut t = tables(8);
-    let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Ept).unwrap();
-    s.map(Ipa::new(0), Hpa::new(0x20_0000), 2 * MIB, Access::RWX)
-        .unwrap();
-    s.map(Ipa::new(2 * MIB), Hpa::new(0x1000), 0x1000, Access::R)
-        .unwrap();
-    assert_eq!(s.eptp(), BASE | 0x1E);
-    drop(s);
+    {
+        let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Ept).unwrap();
+        s.map(Ipa::new(0), Hpa::new(0x20_0000), 2 * MIB, Access::RWX)
+            .unwrap();
+        s.map(Ipa::new(2 * MIB), Hpa::new(0x1000), 0x1000, Access::R)
+            .unwrap();
+        assert_eq!(s.eptp(), BASE | 0x1E);
+    }
     // Non-leaf: RWX and the next table; the 2 MiB leaf: RWX, WB, large.
     assert_eq!(t[0].0[0], (BASE + 0x1000) | 7);
     assert_eq!(t[1].0[0], (BASE + 0x2000) | 7);
@@ -79,13 +80,14 @@ fn entry_bits_per_vendor() {
     assert_eq!(t[3].0[0], 0x1000 | 1 | (6 << 3));
 
     let mut t = tables(8);
-    let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Npt).unwrap();
-    s.map(Ipa::new(0), Hpa::new(0x20_0000), 2 * MIB, Access::RWX)
-        .unwrap();
-    s.map(Ipa::new(2 * MIB), Hpa::new(0x1000), 0x1000, Access::R)
-        .unwrap();
-    assert_eq!(s.root(), Hpa::new(BASE));
-    drop(s);
+    {
+        let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Npt).unwrap();
+        s.map(Ipa::new(0), Hpa::new(0x20_0000), 2 * MIB, Access::RWX)
+            .unwrap();
+        s.map(Ipa::new(2 * MIB), Hpa::new(0x1000), 0x1000, Access::R)
+            .unwrap();
+        assert_eq!(s.root(), Hpa::new(BASE));
+    }
     // Every level present, writable, user.
     assert_eq!(t[0].0[0], (BASE + 0x1000) | 7);
     assert_eq!(t[2].0[0], 0x20_0000 | 7 | (1 << 7));

@@ -177,7 +177,6 @@ fn vmread(field: u32) -> u64 {
 
 /// The host's selectors (CS, SS, DS, ES, FS, GS, TR), with RPL/TI cleared.
 fn host_selectors() -> [u16; 7] {
-    let s: [u16; 7];
     let (cs, ss, ds, es, fs, gs, tr): (u16, u16, u16, u16, u16, u16, u16);
     // SAFETY: reading segment selectors and the task register has no side effects.
     unsafe {
@@ -188,8 +187,7 @@ fn host_selectors() -> [u16; 7] {
             out(reg) tr, options(nomem, nostack, preserves_flags)
         )
     };
-    s = [cs, ss, ds, es, fs, gs, tr].map(|x| x & !7);
-    s
+    [cs, ss, ds, es, fs, gs, tr].map(|x| x & !7)
 }
 
 /// The base of GDTR or IDTR (`sgdt`/`sidt`) and, for the GDT, the TSS base of the

@@ -96,6 +96,47 @@ pub enum RawExit {
     },
 }
 
+/// The guest's RAX, RCX and RDX at an exit (what I/O, MSR and CPUID exits read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs3 {
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+}
+
+impl RawExit {
+    /// Port I/O: an OUT's value is the low `width` bytes of RAX.
+    pub const fn io(port: u16, width: Width, write: bool, r: Regs3) -> RawExit {
+        RawExit::Io {
+            port,
+            width,
+            write,
+            value: if write {
+                r.rax as u32 & width.ones()
+            } else {
+                0
+            },
+        }
+    }
+
+    /// RDMSR/WRMSR: the MSR in ECX, a write's value in EDX:EAX.
+    pub const fn msr(write: bool, r: Regs3) -> RawExit {
+        RawExit::Msr {
+            id: r.rcx as u32,
+            write,
+            value: (r.rdx & 0xFFFF_FFFF) << 32 | (r.rax & 0xFFFF_FFFF),
+        }
+    }
+
+    /// CPUID: leaf in EAX, subleaf in ECX.
+    pub const fn cpuid(r: Regs3) -> RawExit {
+        RawExit::Cpuid {
+            leaf: r.rax as u32,
+            sub: r.rcx as u32,
+        }
+    }
+}
+
 /// An exit with where the guest continues once it is completed (`None`: the engine
 /// cannot tell; the caller decodes the instruction, or resumes at the same RIP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod msrs;
 pub mod multiboot2;
 pub mod pt;
+#[macro_use]
 pub mod regs;
 pub mod stage2;
 pub mod svm;

@@ -14,7 +14,7 @@
 //! host tests).
 
 use crate::multiboot2::{MemKind, MemRegion};
-use crate::pt::{Table, ENTRIES, LARGE, PAGE};
+use crate::pt::{Pool, Table, ENTRIES, LARGE, PAGE};
 use rtvisor_addr::{Hpa, Ipa};
 
 /// Whose entry format the tables use.
@@ -153,9 +153,8 @@ impl Format {
 /// One VM's second-stage tables, in a pool of tables at consecutive physical
 /// addresses from `base`.
 pub struct Stage2<'a> {
-    tables: &'a mut [Table],
+    pool: Pool<'a>,
     base: u64,
-    used: usize,
     format: Format,
 }
 
@@ -163,14 +162,11 @@ impl<'a> Stage2<'a> {
     /// Empty tables (only the root) in `tables`, which must be zeroed; `base` is the
     /// physical address of `tables[0]`.
     pub fn new(tables: &'a mut [Table], base: Hpa, format: Format) -> Result<Self, Stage2Error> {
-        if tables.is_empty() {
-            return Err(Stage2Error::OutOfTables);
-        }
-        tables[0] = Table::EMPTY;
+        let mut pool = Pool::new(tables, base.raw());
+        pool.alloc().map_err(|_| Stage2Error::OutOfTables)?;
         Ok(Stage2 {
-            tables,
+            pool,
             base: base.raw(),
-            used: 1,
             format,
         })
     }
@@ -191,22 +187,19 @@ impl<'a> Stage2<'a> {
 
     /// Tables in use (the root included).
     pub fn used(&self) -> usize {
-        self.used
-    }
-
-    fn index(&self, phys: u64) -> Option<usize> {
-        let i = usize::try_from(phys.checked_sub(self.base)? / PAGE).ok()?;
-        (i < self.used).then_some(i)
+        self.pool.used()
     }
 
     fn entry(&self, table: u64, i: usize) -> u64 {
-        self.index(table).map_or(0, |t| self.tables[t].0[i])
+        self.pool.entry(table, i)
     }
 
     fn set(&mut self, table: u64, i: usize, v: u64) {
-        if let Some(t) = self.index(table) {
-            self.tables[t].0[i] = v;
-        }
+        self.pool.set(table, i, v);
+    }
+
+    fn alloc(&mut self) -> Result<u64, Stage2Error> {
+        self.pool.alloc().map_err(|_| Stage2Error::OutOfTables)
     }
 
     /// The next-level table of entry `i`, allocated when missing. `None` when the
@@ -216,12 +209,7 @@ impl<'a> Stage2<'a> {
         if self.format.present(e) {
             return Ok((!self.format.large(e)).then_some(e & ADDR));
         }
-        if self.used >= self.tables.len() {
-            return Err(Stage2Error::OutOfTables);
-        }
-        let t = self.base + self.used as u64 * PAGE;
-        self.tables[self.used] = Table::EMPTY;
-        self.used += 1;
+        let t = self.alloc()?;
         self.set(table, i, self.format.table(t));
         Ok(Some(t))
     }
@@ -309,12 +297,7 @@ impl<'a> Stage2<'a> {
     /// Replaces the 2 MiB leaf at entry `i` of `pd` by a table of 512 4 KiB leaves.
     fn split(&mut self, pd: u64, i: usize) -> Result<(), Stage2Error> {
         let e = self.entry(pd, i);
-        if self.used >= self.tables.len() {
-            return Err(Stage2Error::OutOfTables);
-        }
-        let t = self.base + self.used as u64 * PAGE;
-        self.tables[self.used] = Table::EMPTY;
-        self.used += 1;
+        let t = self.alloc()?;
         let access = self.format.access(e);
         for k in 0..ENTRIES {
             let leaf = self

@@ -2,7 +2,7 @@
 //! APM volume 2, appendix C and section 15.10), with the address of the next
 //! instruction where the hardware gives it or the instruction's length is fixed.
 
-use crate::exit::{AccessKind, Decoded, RawExit, Width};
+use crate::exit::{AccessKind, Decoded, RawExit, Regs3, Width};
 
 pub mod code {
     pub const INTR: u64 = 0x60;
@@ -36,9 +36,7 @@ pub struct ExitState {
     pub rip: u64,
     /// The VMCB's next-RIP field, when the CPU has NRIPS (else 0).
     pub next_rip: u64,
-    pub rax: u64,
-    pub rcx: u64,
-    pub rdx: u64,
+    pub regs: Regs3,
 }
 
 /// Bytes of the fixed-length instructions the intercepts catch (without prefixes).
@@ -67,30 +65,13 @@ pub fn decode(s: &ExitState) -> Decoded {
             match width {
                 // String and REP forms: not decoded here.
                 Some(width) if info & (3 << 2) == 0 => {
-                    let write = info & 1 == 0;
-                    RawExit::Io {
-                        port: (info >> 16) as u16,
-                        width,
-                        write,
-                        value: if write {
-                            s.rax as u32 & width.ones()
-                        } else {
-                            0
-                        },
-                    }
+                    RawExit::io((info >> 16) as u16, width, info & 1 == 0, s.regs)
                 }
                 _ => RawExit::Unknown { code: s.code },
             }
         }
-        code::MSR => RawExit::Msr {
-            id: s.rcx as u32,
-            write: s.info1 & 1 != 0,
-            value: (s.rdx & 0xFFFF_FFFF) << 32 | (s.rax & 0xFFFF_FFFF),
-        },
-        code::CPUID => RawExit::Cpuid {
-            leaf: s.rax as u32,
-            sub: s.rcx as u32,
-        },
+        code::MSR => RawExit::msr(s.info1 & 1 != 0, s.regs),
+        code::CPUID => RawExit::cpuid(s.regs),
         code::HLT => RawExit::Hlt,
         code::VMMCALL => RawExit::Hypercall,
         code::NPF => RawExit::Stage2Fault {
@@ -129,9 +110,11 @@ mod tests {
             info1,
             info2,
             rip: 0x1000,
-            rax: 0x1_2345_6741,
-            rcx: 0xC000_0080,
-            rdx: 0xAB,
+            regs: Regs3 {
+                rax: 0x1_2345_6741,
+                rcx: 0xC000_0080,
+                rdx: 0xAB,
+            },
             ..ExitState::default()
         }
     }

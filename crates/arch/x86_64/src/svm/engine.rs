@@ -6,7 +6,7 @@
 use super::decode::{decode, ExitState};
 use super::vmcb::{icpt3, icpt4, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE};
 use crate::entry::EntryState;
-use crate::exit::Decoded;
+use crate::exit::{Decoded, Regs3};
 use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{SvmCaps, EFER_SVME};
@@ -68,37 +68,13 @@ global_asm!(
     "vmsave rax",
     "mov rax, rdi",
     "vmload rax",
-    "mov rbx, [rsi + 0x08]",
-    "mov rcx, [rsi + 0x10]",
-    "mov rdx, [rsi + 0x18]",
+    load_gprs!("rsi"),
     "mov rdi, [rsi + 0x28]",
-    "mov rbp, [rsi + 0x30]",
-    "mov r8, [rsi + 0x38]",
-    "mov r9, [rsi + 0x40]",
-    "mov r10, [rsi + 0x48]",
-    "mov r11, [rsi + 0x50]",
-    "mov r12, [rsi + 0x58]",
-    "mov r13, [rsi + 0x60]",
-    "mov r14, [rsi + 0x68]",
-    "mov r15, [rsi + 0x70]",
     "mov rsi, [rsi + 0x20]",
     "vmrun rax",
     // The host's RAX and RSP are back (VMRUN saved them); the rest is the guest's.
     "mov rax, [rsp + 16]",
-    "mov [rax + 0x08], rbx",
-    "mov [rax + 0x10], rcx",
-    "mov [rax + 0x18], rdx",
-    "mov [rax + 0x20], rsi",
-    "mov [rax + 0x28], rdi",
-    "mov [rax + 0x30], rbp",
-    "mov [rax + 0x38], r8",
-    "mov [rax + 0x40], r9",
-    "mov [rax + 0x48], r10",
-    "mov [rax + 0x50], r11",
-    "mov [rax + 0x58], r12",
-    "mov [rax + 0x60], r13",
-    "mov [rax + 0x68], r14",
-    "mov [rax + 0x70], r15",
+    store_gprs_at_rax!(),
     "mov rax, [rsp]",
     "vmsave rax",
     "mov rax, [rsp + 8]",
@@ -230,9 +206,11 @@ impl VcpuEngine for SvmVcpu {
             info2: c.exit_info2,
             rip: self.vmcb.save.rip,
             next_rip: c.next_rip,
-            rax: self.gprs.rax,
-            rcx: self.gprs.rcx,
-            rdx: self.gprs.rdx,
+            regs: Regs3 {
+                rax: self.gprs.rax,
+                rcx: self.gprs.rcx,
+                rdx: self.gprs.rdx,
+            },
         })
     }
 

@@ -2,7 +2,7 @@
 //! (Intel SDM volume 3, appendix C and section 28.2), with the next RIP from the
 //! exit's instruction length where the exit reports one.
 
-use crate::exit::{AccessKind, Decoded, RawExit, Width};
+use crate::exit::{AccessKind, Decoded, RawExit, Regs3, Width};
 
 pub mod reason {
     pub const EXCEPTION_NMI: u32 = 0;
@@ -38,9 +38,7 @@ pub struct ExitState {
     pub gpa: u64,
     pub rip: u64,
     pub instruction_len: u32,
-    pub rax: u64,
-    pub rcx: u64,
-    pub rdx: u64,
+    pub regs: Regs3,
 }
 
 /// Whether the exit reason is a VMX instruction in the guest (VMCLEAR..VMXON,
@@ -62,30 +60,11 @@ pub fn decode(s: &ExitState) -> Decoded {
     } else {
         match r {
             reason::IO => match (Width::from_bytes((q & 7) as u8 + 1), q & (3 << 4)) {
-                (Some(width), 0) => {
-                    let write = q & (1 << 3) == 0;
-                    RawExit::Io {
-                        port: (q >> 16) as u16,
-                        width,
-                        write,
-                        value: if write {
-                            s.rax as u32 & width.ones()
-                        } else {
-                            0
-                        },
-                    }
-                }
+                (Some(width), 0) => RawExit::io((q >> 16) as u16, width, q & (1 << 3) == 0, s.regs),
                 _ => RawExit::Unknown { code: r.into() },
             },
-            reason::RDMSR | reason::WRMSR => RawExit::Msr {
-                id: s.rcx as u32,
-                write: r == reason::WRMSR,
-                value: (s.rdx & 0xFFFF_FFFF) << 32 | (s.rax & 0xFFFF_FFFF),
-            },
-            reason::CPUID => RawExit::Cpuid {
-                leaf: s.rax as u32,
-                sub: s.rcx as u32,
-            },
+            reason::RDMSR | reason::WRMSR => RawExit::msr(r == reason::WRMSR, s.regs),
+            reason::CPUID => RawExit::cpuid(s.regs),
             reason::HLT => RawExit::Hlt,
             reason::VMCALL => RawExit::Hypercall,
             reason::EPT_VIOLATION => RawExit::Stage2Fault {
@@ -131,9 +110,11 @@ mod tests {
             qualification,
             rip: 0x1000,
             instruction_len: 2,
-            rax: 0xFFFF_FF41,
-            rcx: 0xC001_DEAD,
-            rdx: 1,
+            regs: Regs3 {
+                rax: 0xFFFF_FF41,
+                rcx: 0xC001_DEAD,
+                rdx: 1,
+            },
             gpa: 0x4000_0000,
             ..ExitState::default()
         }

@@ -9,7 +9,7 @@ use super::decode::{decode, ExitState};
 use super::fields::*;
 use crate::cpu::{self, rdmsr};
 use crate::entry::EntryState;
-use crate::exit::Decoded;
+use crate::exit::{Decoded, Regs3};
 use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{apply_fixed, msr, VmxCaps};
@@ -83,19 +83,8 @@ global_asm!(
     "vmwrite rax, rdx",
     "cmp rsi, 0",
     "mov rax, [rdi + 0x00]",
-    "mov rbx, [rdi + 0x08]",
-    "mov rcx, [rdi + 0x10]",
-    "mov rdx, [rdi + 0x18]",
+    load_gprs!("rdi"),
     "mov rsi, [rdi + 0x20]",
-    "mov rbp, [rdi + 0x30]",
-    "mov r8, [rdi + 0x38]",
-    "mov r9, [rdi + 0x40]",
-    "mov r10, [rdi + 0x48]",
-    "mov r11, [rdi + 0x50]",
-    "mov r12, [rdi + 0x58]",
-    "mov r13, [rdi + 0x60]",
-    "mov r14, [rdi + 0x68]",
-    "mov r15, [rdi + 0x70]",
     "mov rdi, [rdi + 0x28]",
     "jne 2f",
     "vmlaunch",
@@ -110,20 +99,7 @@ global_asm!(
     "1:",
     "push rax",
     "mov rax, [rsp + 8]",
-    "mov [rax + 0x08], rbx",
-    "mov [rax + 0x10], rcx",
-    "mov [rax + 0x18], rdx",
-    "mov [rax + 0x20], rsi",
-    "mov [rax + 0x28], rdi",
-    "mov [rax + 0x30], rbp",
-    "mov [rax + 0x38], r8",
-    "mov [rax + 0x40], r9",
-    "mov [rax + 0x48], r10",
-    "mov [rax + 0x50], r11",
-    "mov [rax + 0x58], r12",
-    "mov [rax + 0x60], r13",
-    "mov [rax + 0x68], r14",
-    "mov [rax + 0x70], r15",
+    store_gprs_at_rax!(),
     "pop rbx",
     "mov [rax], rbx",
     "add rsp, 8",
@@ -470,9 +446,11 @@ impl VcpuEngine for VmxVcpu {
             gpa: vmread(GUEST_PHYSICAL_ADDRESS),
             rip: vmread(GUEST_RIP),
             instruction_len: vmread(EXIT_INSTRUCTION_LEN) as u32,
-            rax: self.gprs.rax,
-            rcx: self.gprs.rcx,
-            rdx: self.gprs.rdx,
+            regs: Regs3 {
+                rax: self.gprs.rax,
+                rcx: self.gprs.rcx,
+                rdx: self.gprs.rdx,
+            },
         };
         // An NMI that exited is consumed: hand it to the host's own handler.
         if st.reason == 0 && st.intr_info >> 8 & 7 == 2 {

@@ -32,8 +32,11 @@ pub fn hello_lines(emu: Emulator) -> Vec<Pattern> {
         vm(r"read of unclaimed port 0x510 \(4 bytes\): all-ones"),
         guest("outside ram and unclaimed port read all-ones"),
         vm(r"hlt at rip 0x[0-9a-f]+"),
-        guest("halt returned; rdmsr of a missing msr next"),
+        guest("halt returned; own gdt and idt loaded"),
+        vm(r"vmx/svm instruction at rip 0x[0-9a-f]+: exception 6 injected"),
+        guest("vmx/svm instruction raised #UD"),
         vm(r"rdmsr of unknown msr 0xc001dead at rip 0x[0-9a-f]+: exception 13 injected"),
+        guest("rdmsr of a missing msr raised #GP; triple fault next"),
         vm(r"triple fault at rip 0x[0-9a-f]+: vm stopped after \d+ exits"),
     ]
 }
@@ -72,10 +75,10 @@ mod tests {
         assert!(!l[0].is_match(
             "[rtvisor] vm hello: vmx, ept, vpid 1, 2 MiB ram at hpa 0x7fc00000, entry 0x1000"
         ));
-        assert!(l[14].is_match(
+        assert!(l[16].is_match(
             "[rtvisor] vm hello: rdmsr of unknown msr 0xc001dead at rip 0x10a2: exception 13 injected"
         ));
-        assert!(l[15].is_match(
+        assert!(l[18].is_match(
             "[rtvisor] vm hello: triple fault at rip 0x10a2: vm stopped after 216 exits"
         ));
         assert!(l[6].is_match("[rtvisor] vm hello: 16 null hypercalls in 10894 ns: 680 ns each"));

@@ -168,14 +168,14 @@ pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8], bench_calls: u32) {
                         RawExit::Msr { write: true, .. } => "wrmsr of unknown msr",
                         _ => "vmx/svm instruction",
                     };
-                    let id = if let RawExit::Msr { id, .. } = e {
-                        id
-                    } else {
-                        0
-                    };
-                    println!(
-                        "[rtvisor] vm hello: {what} {id:#x} at rip {rip:#x}: exception {vector} injected"
-                    );
+                    match e {
+                        RawExit::Msr { id, .. } => println!(
+                            "[rtvisor] vm hello: {what} {id:#x} at rip {rip:#x}: exception {vector} injected"
+                        ),
+                        _ => println!(
+                            "[rtvisor] vm hello: {what} at rip {rip:#x}: exception {vector} injected"
+                        ),
+                    }
                     v.inject(vector, error);
                     continue;
                 }

@@ -14,7 +14,6 @@
 mod guest;
 mod run;
 
-use crate::multiboot2::MemRegion;
 use crate::platform::Platform;
 use crate::pt::{Table, LARGE};
 use crate::stage2::{self, Access, Format, Stage2};
@@ -84,7 +83,7 @@ pub enum HelloError {
 fn ram(p: &Platform) -> Option<Hpa> {
     let floor = boot::sections().image_end.div_ceil(LARGE) * LARGE;
     let ceiling = p.mem.top_available.min(crate::layout::MAX_RAM);
-    stage2::carve_top(p.regions().map(|r: &MemRegion| r), RAM, floor, ceiling)
+    stage2::carve_top(p.regions(), RAM, floor, ceiling)
 }
 
 /// Runs the hello VM on this CPU (the boot CPU, with the vendor's extension on)

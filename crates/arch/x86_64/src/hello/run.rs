@@ -128,7 +128,7 @@ pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8], bench_calls: u32) {
                         merge(r, m.width, u64::MAX);
                     }
                 }
-                v.set_rip(rip + u64::from(m.len));
+                v.set_rip(rip.wrapping_add(u64::from(m.len)));
                 continue;
             }
             RawExit::Hlt => println!("[rtvisor] vm hello: hlt at rip {rip:#x}"),

@@ -12,7 +12,11 @@ pub mod fields;
 #[cfg(target_os = "none")]
 pub mod engine;
 #[cfg(target_os = "none")]
+mod host;
+#[cfg(target_os = "none")]
 mod on;
+#[cfg(target_os = "none")]
+mod vmcs;
 
 #[cfg(target_os = "none")]
 pub use on::{on, probe, VmxError};

@@ -71,6 +71,10 @@ pub fn emulate(
         DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
         DeviceKind::DoorbellGpio => gpio(me, off, w, value, vm, host),
+        DeviceKind::CfiFlash => host
+            .flash(vm.id, off, w, value)
+            .map(|v| value.is_none().then_some(v))
+            .map_err(|_| ()),
     };
     match answer {
         Ok(Some(v)) if !acc.write => {

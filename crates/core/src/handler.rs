@@ -18,7 +18,7 @@ use rtvisor_config::tables::{DirectTrust, InterruptMode, RestartPolicy, VmConfig
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::vgic::{Notify, VGic};
-use rtvisor_vdev::{gicpass, Width};
+use rtvisor_vdev::{gicpass, MmioError, Width};
 
 /// What the hypervisor around the handler provides.
 pub trait Host {
@@ -70,6 +70,13 @@ pub trait Host {
     /// Untrusted direct mode: reads (`write` is `None`) or writes the physical Group-1
     /// CPU interface register `reg` of this CPU for the guest.
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
+    /// An access of width `w` at offset `off` of VM `vm`'s CFI flash: a read (`value`
+    /// is `None`) answers its value, a write `value`; an error refuses it (an abort).
+    /// Without a flash (the default), every access is refused.
+    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+        let _ = (vm, off, w, value);
+        Err(MmioError::NoRegister)
+    }
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.

@@ -14,6 +14,7 @@
 pub mod console;
 pub mod devices;
 pub mod exit;
+pub mod faultlog;
 pub mod handler;
 pub mod hypercall;
 pub mod mmio;

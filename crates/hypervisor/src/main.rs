@@ -15,6 +15,8 @@
 mod boot;
 mod config;
 mod doorbell;
+mod faults;
+mod flash;
 mod irq;
 mod log;
 mod passthru;

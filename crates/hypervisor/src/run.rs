@@ -2,23 +2,23 @@
 //! and handle its exits. An RT core does nothing else.
 
 use crate::config::CONFIG;
+use crate::info;
 use crate::irq;
 use crate::log;
 use crate::percpu::{self, PerCpu, CPUS};
 use crate::vms::{self, VMS};
-use crate::{debug, info};
 use core::sync::atomic::Ordering;
 use rtvisor_addr::Hpa;
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::{exit, gic, memory, mmu, sysreg, vcpu::Vcpu};
-use rtvisor_config::tables::VmConfig;
+use rtvisor_config::tables::{CounterOffset, VmConfig};
 use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
 use rtvisor_core::psci;
 use rtvisor_core::sysreg::CpuIfReg;
 use rtvisor_core::vm::{GiveUp, StopReason};
 use rtvisor_vdev::vgic::Notify;
-use rtvisor_vdev::Width;
+use rtvisor_vdev::{MmioError, Width};
 
 /// How long a stop or restart waits for the VM's vCPUs to park before it reports the
 /// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
@@ -48,6 +48,7 @@ impl Host for HostImpl {
         log::vm_partial(vm, CONFIG.vms[vm].name, pending);
     }
     fn vm_quiesce(&self, vm: usize) {
+        crate::faults::reset(vm);
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
     }
@@ -100,7 +101,7 @@ impl Host for HostImpl {
         info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
     }
     fn contained(&self, vm: usize, what: Contained) {
-        debug!("vm {}: contained {:?}", CONFIG.vms[vm].name, what);
+        crate::faults::contained(vm, what);
     }
     fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify) {
         irq::vgic_changed(vm, me, notify);
@@ -124,6 +125,9 @@ impl Host for HostImpl {
     }
     fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
         crate::watchdog::kick(vm)
+    }
+    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+        crate::flash::access(vm, off, w, value)
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
         match write {
@@ -182,9 +186,14 @@ fn load_vm(vm: usize) {
         }
     }
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
-    VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
+    let offset = match cfg.counter_offset {
+        CounterOffset::Zero => 0,
+        CounterOffset::VmStart => sysreg::counter(),
+    };
+    VMS[vm].cntvoff.store(offset, Ordering::Release);
     VMS[vm].console.lock().reset();
     VMS[vm].gpio.lock().reset();
+    crate::flash::reset(vm);
     let mut gic = VMS[vm].gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {

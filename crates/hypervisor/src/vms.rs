@@ -28,8 +28,8 @@ pub struct VmRt {
     pub gpio: Mutex<Pl061>,
     /// Root of its stage-2 tables (set once at boot).
     pub stage2_root: AtomicU64,
-    /// CNTVOFF of all its vCPUs: the physical count when it last (re)started, so its
-    /// virtual counter starts near zero.
+    /// CNTVOFF of all its vCPUs, set at each (re)start: 0, or with `counter-offset =
+    /// "vm-start"` the physical count then, so its virtual counter starts near zero.
     pub cntvoff: AtomicU64,
     /// What the exit handler's context needs beyond the configuration, computed once
     /// (after boot has read every CPU's MPIDR): every exit uses it.

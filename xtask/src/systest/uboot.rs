@@ -47,10 +47,11 @@ fn exact(text: &str) -> Pattern {
     line(&escape(text))
 }
 
-/// Types a command at the U-Boot prompt (or the Linux shell) and waits for its echo.
-fn command(c: &mut Console, prompt: &str, cmd: &str, t: &Timeouts) -> Result<()> {
+/// Types a command at the U-Boot prompt and waits for its echo (U-Boot echoes what it
+/// reads at its prompt, so the echo follows `=> `).
+fn command(c: &mut Console, cmd: &str, t: &Timeouts) -> Result<()> {
     c.send(&format!("{cmd}\r"))?;
-    c.expect(&exact(&format!("{prompt}{cmd}")), t.step)?;
+    c.expect(&exact(&format!("=> {cmd}")), t.step)?;
     Ok(())
 }
 
@@ -70,15 +71,15 @@ fn to_prompt(c: &mut Console, t: &Timeouts) -> Result<()> {
 
 /// `version`, `bdinfo`, `fdt print /`: U-Boot sees the VM of the scenario.
 fn answers(c: &mut Console, t: &Timeouts) -> Result<()> {
-    command(c, "=> ", "version", t)?;
+    command(c, "version", t)?;
     c.expect(&line(BANNER), t.step)?;
     c.expect(&line(r"aarch64-linux-gnu-gcc .*"), t.step)?;
-    command(c, "=> ", "bdinfo", t)?;
+    command(c, "bdinfo", t)?;
     // The VM's RAM: 256 MiB at 0x4000_0000 (identity-mapped).
     c.expect(&line(r"-> start\s+= 0x0*40000000"), t.step)?;
     c.expect(&line(r"-> size\s+= 0x0*10000000"), t.step)?;
     c.expect(&line(r"flashsize\s+= 0x0*4000000"), t.step)?;
-    command(c, "=> ", "fdt addr $fdtcontroladdr; fdt print /", t)?;
+    command(c, "fdt addr $fdtcontroladdr; fdt print /", t)?;
     for want in [
         "\tmodel = \"rtvisor,u-boot\";",
         "\t\tmethod = \"hvc\";",
@@ -91,7 +92,7 @@ fn answers(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.expect(&exact("};"), t.step)?;
     // The emulated CFI flash takes a program and an erase: U-Boot writes its
     // environment (at the start of the second bank).
-    command(c, "=> ", "setenv rtvisor yes; saveenv", t)?;
+    command(c, "setenv rtvisor yes; saveenv", t)?;
     c.expect(&line(r"Erased \d+ sectors"), t.step)?;
     c.expect(&line(r"Writing to Flash\.\.\. done"), t.step)?;
     c.expect(&exact("OK"), t.step)?;
@@ -100,32 +101,28 @@ fn answers(c: &mut Console, t: &Timeouts) -> Result<()> {
 
 /// Loads the kernel and initramfs from the virtio disk and boots them.
 fn boot_linux(c: &mut Console, t: &Timeouts) -> Result<()> {
-    command(c, "=> ", "virtio scan; ls virtio 0", t)?;
+    command(c, "virtio scan; ls virtio 0", t)?;
     c.expect(&line(r"\s+\d+\s+Image"), t.step)?;
     c.expect(&line(r"\s+\d+\s+initramfs\.cpio\.gz"), t.step)?;
     let read = line(r"\d+ bytes read in \d+ ms.*");
-    command(c, "=> ", "load virtio 0 $kernel_addr_r Image", t)?;
+    command(c, "load virtio 0 $kernel_addr_r Image", t)?;
+    c.expect(&read, t.step)?;
+    command(c, "load virtio 0 $ramdisk_addr_r initramfs.cpio.gz", t)?;
     c.expect(&read, t.step)?;
     command(
         c,
-        "=> ",
-        "load virtio 0 $ramdisk_addr_r initramfs.cpio.gz",
-        t,
-    )?;
-    c.expect(&read, t.step)?;
-    command(
-        c,
-        "=> ",
         "booti $kernel_addr_r $ramdisk_addr_r:$filesize $fdtcontroladdr",
         t,
     )?;
     c.expect(&exact("Starting kernel ..."), t.step)?;
     c.expect(&exact(linux::DISK_MOUNTED), t.boot * 3)?;
     c.expect(&exact(linux::READY), t.step)?;
-    // The device tree U-Boot handed on is the VM's, the disk is the one it read.
-    command(c, "# ", "tr -d '\\000' < /proc/device-tree/model; echo", t)?;
+    // The device tree U-Boot handed on is the VM's, the disk is the one it read. (The
+    // answers are matched, not the echoes: a line typed before the shell's prompt is
+    // echoed by the terminal and again by the shell.)
+    c.send("tr -d '\\000' < /proc/device-tree/model; echo\n")?;
     c.expect(&exact("rtvisor,u-boot"), t.step)?;
-    command(c, "# ", "cat /mnt/hello.txt", t)?;
+    c.send("cat /mnt/hello.txt\n")?;
     c.expect(&exact(linux::HELLO), t.step)?;
     Ok(())
 }
@@ -155,16 +152,16 @@ pub fn u_boot(c: &mut Console, t: &Timeouts) -> Result<()> {
     boot_linux(c, t)?;
 
     // reboot -f (PSCI SYSTEM_RESET from Linux): U-Boot again, the flash erased again.
-    command(c, "# ", "reboot -f", t)?;
+    c.send("reboot -f\n")?;
     let restart = c.expect(&hv::restarting(VM), t.step)?;
     to_prompt(c, t)?;
     rt_undisturbed(c, restart, t)?;
 
     // U-Boot's own reset (PSCI SYSTEM_RESET from the firmware).
-    command(c, "=> ", "reset", t)?;
+    command(c, "reset", t)?;
     let restart = c.expect(&hv::restarting(VM), t.step)?;
     to_prompt(c, t)?;
-    command(c, "=> ", "version", t)?;
+    command(c, "version", t)?;
     c.expect(&line(BANNER), t.step)?;
     rt_undisturbed(c, restart, t)
 }

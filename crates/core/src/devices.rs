@@ -5,6 +5,7 @@
 
 use crate::exit::{AccessWidth, MmioAccess};
 use crate::handler::{Console, Host, VmCtx};
+use crate::ids::VcpuId;
 use crate::mmio::{self, DeviceKind};
 use crate::vcpu::VcpuRegs;
 use rtvisor_config::tables::InterruptMode;
@@ -48,7 +49,7 @@ fn policy(r: Result<u64, MmioError>) -> Result<u64, ()> {
 
 /// Emulates one access of vCPU `me`; `false` when the device refuses it.
 pub fn emulate(
-    me: usize,
+    me: VcpuId,
     kind: DeviceKind,
     off: u64,
     acc: &MmioAccess,
@@ -66,7 +67,7 @@ pub fn emulate(
         DeviceKind::GicDist if direct => direct_access(None, off, w, value, vm, host),
         DeviceKind::GicRedist if direct => {
             let (v, o) = (off / GICR_FRAME_SIZE, off % GICR_FRAME_SIZE);
-            direct_access(Some(v as usize), o, w, value, vm, host)
+            direct_access(Some(VcpuId::new(v as usize)), o, w, value, vm, host)
         }
         DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
@@ -83,7 +84,7 @@ pub fn emulate(
 }
 
 fn pl011(
-    me: usize,
+    me: VcpuId,
     off: u64,
     w: Width,
     value: Option<u64>,
@@ -105,7 +106,7 @@ fn pl011(
     }
     let level = con.uart.irq_level();
     drop(con);
-    uart_line(me, level, vm, host);
+    uart_line(Some(me), level, vm, host);
     answer
 }
 
@@ -127,7 +128,7 @@ fn doorbell(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl 
 
 /// The doorbell GPIO (PL061): emulated, then its interrupt line follows the model.
 fn gpio(
-    me: usize,
+    me: VcpuId,
     off: u64,
     w: Width,
     value: Option<u64>,
@@ -141,13 +142,13 @@ fn gpio(
     };
     let level = g.irq_level();
     drop(g);
-    line(me, DOORBELL_GPIO_INTID, level, vm, host);
+    line(Some(me), DOORBELL_GPIO_INTID, level, vm, host);
     answer
 }
 
 /// Drives the level-sensitive virtual interrupt `intid` of VM `vm` (virtual mode
 /// only); `me` as for [`uart_line`].
-pub fn line(me: usize, intid: u32, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
+pub fn line(me: Option<VcpuId>, intid: u32, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
     if vm.cfg.interrupt_mode == InterruptMode::Direct {
         return;
     }
@@ -159,9 +160,9 @@ pub fn line(me: usize, intid: u32, level: bool, vm: &VmCtx<'_>, host: &impl Host
 
 /// Drives the emulated PL011's interrupt line (INTID [`VUART_INTID`], level-sensitive)
 /// into the vGIC after anything that may have changed it. `me` is the vCPU doing
-/// it, or `usize::MAX` for another CPU (console input). A direct-mode VM owns the
+/// it, or `None` for another CPU (console input). A direct-mode VM owns the
 /// physical GIC, so its emulated UART has no interrupt: it polls.
-pub fn uart_line(me: usize, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
+pub fn uart_line(me: Option<VcpuId>, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
     line(me, VUART_INTID, level, vm, host);
 }
 
@@ -175,7 +176,7 @@ pub fn gpio_doorbell(k: u32, vm: &VmCtx<'_>, host: &impl Host) {
     drop(g);
     // A guest that does not use the GPIO (its interrupt masked) costs no vGIC work.
     if level != before {
-        line(usize::MAX, DOORBELL_GPIO_INTID, level, vm, host);
+        line(None, DOORBELL_GPIO_INTID, level, vm, host);
     }
 }
 
@@ -188,12 +189,12 @@ pub fn console_input(bytes: &[u8], vm: &VmCtx<'_>, host: &impl Host) -> usize {
     con.refill();
     let level = con.uart.irq_level();
     drop(con);
-    uart_line(usize::MAX, level, vm, host);
+    uart_line(None, level, vm, host);
     taken
 }
 
 fn vgic(
-    me: usize,
+    me: VcpuId,
     kind: DeviceKind,
     off: u64,
     w: Width,
@@ -221,7 +222,7 @@ fn vgic(
     match result {
         Ok((v, n)) => {
             if n != Notify::NONE {
-                host.vgic_changed(vm.id, me, &n);
+                host.vgic_changed(vm.id, Some(me), &n);
             }
             Ok(v)
         }
@@ -240,7 +241,7 @@ fn owns_spi(vm: &VmCtx<'_>, intid: u32) -> bool {
 /// Direct mode: the filtered physical access; a width or alignment the register does
 /// not allow is refused (never forwarded).
 fn direct_access(
-    redist: Option<usize>,
+    redist: Option<VcpuId>,
     off: u64,
     w: Width,
     value: Option<u64>,
@@ -249,8 +250,14 @@ fn direct_access(
 ) -> Answer {
     let nvcpus = vm.cfg.cpus.len();
     let action = match redist {
-        Some(v) if v >= nvcpus => return Ok(value.is_none().then_some(0)),
-        Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_PRIVATE),
+        Some(v) if v.index() >= nvcpus => return Ok(value.is_none().then_some(0)),
+        Some(v) => gicpass::redist(
+            off,
+            w,
+            value.is_some(),
+            v.index() + 1 == nvcpus,
+            RESERVED_PRIVATE,
+        ),
         None => gicpass::dist(off, w, value.is_some(), |intid| owns_spi(vm, intid)),
     };
     Ok(match (action, value) {

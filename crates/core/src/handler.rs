@@ -7,6 +7,7 @@ use crate::console::{InputRing, LineBuf};
 use crate::devices;
 use crate::exit::{Conduit, SysRegAccess, VcpuExit};
 use crate::hypercall::{self, Hypercall};
+use crate::ids::{VcpuId, VmId};
 use crate::mmio::{self, Region};
 use crate::psci::{self, Call, PsciError};
 use crate::sync::Mutex;
@@ -23,49 +24,49 @@ use rtvisor_vdev::{gicpass, Width};
 /// What the hypervisor around the handler provides.
 pub trait Host {
     /// Make the physical CPU of vCPU `vcpu` of VM `vm` look at its state again.
-    fn kick(&self, vm: usize, vcpu: usize);
+    fn kick(&self, vm: VmId, vcpu: VcpuId);
     /// Print one complete console line of VM `vm`.
-    fn console_line(&self, vm: usize, line: &[u8]);
+    fn console_line(&self, vm: VmId, line: &[u8]);
     /// Whether VM `vm` has the console input: then its partial line is shown as it
     /// grows (a prompt, typed characters), through [`Host::console_partial`].
-    fn console_live(&self, vm: usize) -> bool;
+    fn console_live(&self, vm: VmId) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
-    fn console_partial(&self, vm: usize, pending: &[u8]);
+    fn console_partial(&self, vm: VmId, pending: &[u8]);
     /// VM `vm` is stopping for `reason` (take its devices and watchdog back); its
     /// vCPUs have been asked to park.
-    fn vm_stopping(&self, vm: usize, reason: StopReason);
+    fn vm_stopping(&self, vm: VmId, reason: StopReason);
     /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
     /// last running VM, stay up if a shell runs, else power off:
     /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.
-    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool);
+    fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool);
     /// Waits, for a bounded time, until VM `vm`'s vCPUs have acknowledged a stop or
     /// restart; reports the VM unresponsive ([`VmLife::give_up`]) when they do not.
-    fn settle(&self, vm: usize);
+    fn settle(&self, vm: VmId);
     /// VM `vm` was started (by the shell) after being stopped.
-    fn vm_started(&self, vm: usize);
+    fn vm_started(&self, vm: VmId);
     /// VM `vm` is restarting after `reason`.
-    fn vm_restarting(&self, vm: usize, reason: StopReason);
+    fn vm_restarting(&self, vm: VmId, reason: StopReason);
     /// A contained guest fault or refused access, for the debug log.
-    fn contained(&self, vm: usize, what: Contained);
-    /// The vGIC of VM `vm` changed, as `notify` says (vCPU `me` made the change): the
+    fn contained(&self, vm: VmId, what: Contained);
+    /// The vGIC of VM `vm` changed, as `notify` says (vCPU `me`, if any, made it): the
     /// vCPUs it names must refresh their list registers before running guest code
     /// again, and HW-linked interrupts whose guest enable changed follow physically.
-    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify);
+    fn vgic_changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify);
     /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
     /// `None`) or of the physical redistributor of the VM's vCPU `redist`.
-    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64;
+    fn gic_hw_read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
     /// Direct mode: sends physical Group-1 SGI `sgi` to the core of the VM's vCPU `vcpu`.
-    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32);
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32);
     /// Direct mode: the matching write.
-    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64);
+    fn gic_hw_write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64);
     /// VM `vm` rings the doorbell of shared-memory region `index`: raise its doorbell
     /// interrupt in every other peer. `false` when `vm` is not a peer of it.
-    fn ring(&self, vm: usize, index: u64) -> bool;
+    fn ring(&self, vm: VmId, index: u64) -> bool;
     /// Arms VM `vm`'s watchdog for `ms` milliseconds from now (0 disarms); vCPU `me`
     /// made the call.
-    fn watchdog_arm(&self, vm: usize, me: usize, ms: u64);
+    fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64);
     /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
-    fn watchdog_kick(&self, vm: usize, me: usize) -> bool;
+    fn watchdog_kick(&self, vm: VmId, me: VcpuId) -> bool;
     /// Untrusted direct mode: reads (`write` is `None`) or writes the physical Group-1
     /// CPU interface register `reg` of this CPU for the guest.
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
@@ -140,8 +141,8 @@ impl Default for Console {
 /// Everything the handler needs about the VM that exited.
 #[derive(Debug)]
 pub struct VmCtx<'a> {
-    /// VM id (index in the configuration).
-    pub id: usize,
+    /// The VM.
+    pub id: VmId,
     /// Static configuration.
     pub cfg: &'static VmConfig,
     /// Lifecycle state.
@@ -161,8 +162,8 @@ pub struct VmCtx<'a> {
 
 impl VmCtx<'_> {
     /// The vCPU a guest MPIDR names (PSCI targets).
-    pub fn vcpu_of(&self, mpidr: u64) -> Option<usize> {
-        psci::vcpu_of_mpidr(self.mpidrs, mpidr)
+    pub fn vcpu_of(&self, mpidr: u64) -> Option<VcpuId> {
+        psci::vcpu_of_mpidr(self.mpidrs, mpidr).map(VcpuId::new)
     }
 }
 
@@ -181,7 +182,7 @@ pub enum Next {
 /// it off and kicked it) parks on whatever exit brought it here, and nothing it asked
 /// for happens: no emulation, no PSCI, no second stop.
 pub fn handle_exit(
-    me: usize,
+    me: VcpuId,
     regs: &mut impl VcpuRegs,
     vm: &VmCtx<'_>,
     host: &impl Host,
@@ -235,14 +236,14 @@ pub fn handle_exit(
         }
         // Only interrupts for the guest, or a kick that changed nothing for this vCPU.
         VcpuExit::Interrupt => Next::Resume,
-        VcpuExit::SError { syndrome } => stop_vm(me, vm, host, StopReason::SError(syndrome)),
+        VcpuExit::SError { syndrome } => stop_vm(Some(me), vm, host, StopReason::SError(syndrome)),
         VcpuExit::Unknown { syndrome } => {
-            stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome))
+            stop_vm(Some(me), vm, host, StopReason::UnhandledExit(syndrome))
         }
     }
 }
 
-fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> Next {
+fn call(me: VcpuId, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> Next {
     if let Some(v) = psci::stateless(regs.reg(0), regs.reg(1)) {
         regs.set_reg(0, v);
         return Next::Resume;
@@ -265,12 +266,12 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
         },
         Call::CpuOff => {
             if vm.life.cpu_off(me) {
-                return stop_vm(me, vm, host, StopReason::AllVcpusOff);
+                return stop_vm(Some(me), vm, host, StopReason::AllVcpusOff);
             }
             return Next::Park;
         }
-        Call::SystemOff => return stop_vm(me, vm, host, StopReason::SystemOff),
-        Call::SystemReset => return stop_vm(me, vm, host, StopReason::SystemReset),
+        Call::SystemOff => return stop_vm(Some(me), vm, host, StopReason::SystemOff),
+        Call::SystemReset => return stop_vm(Some(me), vm, host, StopReason::SystemReset),
         Call::Unknown(fid) => {
             host.contained(vm.id, Contained::UnknownCall(fid));
             Err(PsciError::NotSupported)
@@ -288,7 +289,7 @@ fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -
 
 /// One of rtvisor's own hypercalls (see [`hypercall`]).
 fn rtvisor_call(
-    me: usize,
+    me: VcpuId,
     hc: Hypercall,
     vm: &VmCtx<'_>,
     host: &impl Host,
@@ -322,22 +323,22 @@ fn cpu_on(
         return Err(PsciError::InvalidAddress);
     }
     let kicks = vm.life.cpu_on(t, entry, ctx)?;
-    kick_all(vm, host, kicks, usize::MAX);
+    kick_all(vm, host, kicks, None);
     Ok(0)
 }
 
 /// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`
-/// (`usize::MAX` when no vCPU of this VM asks, e.g. a watchdog on another CPU).
+/// (`None` when no vCPU of this VM asks, e.g. a watchdog on another CPU).
 #[cold]
 #[inline(never)]
-pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
+pub fn stop_vm(me: Option<VcpuId>, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
     let restart = match vm.cfg.restart {
         _ if reason == StopReason::SystemReset => true,
         RestartPolicy::Always => true,
         RestartPolicy::OnCrash => reason.is_crash(),
         RestartPolicy::Never => false,
     };
-    let asking = (me < vm.cfg.cpus.len()).then_some(me);
+    let asking = me.filter(|v| v.index() < vm.cfg.cpus.len());
     if restart {
         restart_vm(vm, host, reason, asking);
     } else {
@@ -350,10 +351,10 @@ pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) 
 /// waits (bounded) for its vCPUs to acknowledge.
 #[cold]
 #[inline(never)]
-fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) {
+fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<VcpuId>) {
     if let Some(st) = vm.life.stop(reason) {
         host.vm_stopping(vm.id, reason);
-        kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
+        kick_all(vm, host, st.kicks, me);
         if st.done {
             host.vm_stopped(vm.id, reason, false);
         }
@@ -363,7 +364,7 @@ fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usiz
 
 /// The asking vCPU (if any) acknowledges at once, being out of guest code; then the
 /// others get a bounded time to do the same.
-fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
+fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<VcpuId>) {
     if let Some(me) = me {
         vcpu_parked(me, vm, host);
     }
@@ -376,7 +377,7 @@ fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
 /// acknowledged. `false` when the VM is unresponsive (it is not restarted).
 #[cold]
 #[inline(never)]
-fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) -> bool {
+fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<VcpuId>) -> bool {
     let was_stopped = vm.life.status().0 == crate::vm::VmState::Stopped;
     let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
     let Some(st) = vm.life.restart(reason, entry, dtb) else {
@@ -390,7 +391,7 @@ fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<u
     } else {
         host.vm_restarting(vm.id, reason);
     }
-    kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
+    kick_all(vm, host, st.kicks, me);
     settle(vm, host, me);
     true
 }
@@ -405,7 +406,7 @@ pub fn shell_start(vm: &VmCtx<'_>, host: &impl Host) {
     let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
     if let Some(kicks) = vm.life.boot(vm.cfg.cpus.len(), entry, dtb) {
         host.vm_started(vm.id);
-        kick_all(vm, host, kicks, usize::MAX);
+        kick_all(vm, host, kicks, None);
     }
 }
 
@@ -417,25 +418,25 @@ pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) -> bool {
 
 /// The physical CPU of vCPU `me` parked: its acknowledgement of a stop or restart.
 /// Reports a stop it completes; kicks vCPU 0 of a restart it completes.
-pub fn vcpu_parked(me: usize, vm: &VmCtx<'_>, host: &impl Host) {
+pub fn vcpu_parked(me: VcpuId, vm: &VmCtx<'_>, host: &impl Host) {
     match vm.life.parked(me) {
         Parked::Nothing => {}
         Parked::Stopped { late } => {
             let reason = vm.life.status().2.unwrap_or(StopReason::Shell);
             host.vm_stopped(vm.id, reason, late);
         }
-        Parked::Restart(kicks) => kick_all(vm, host, kicks, me),
+        Parked::Restart(kicks) => kick_all(vm, host, kicks, Some(me)),
     }
 }
 
-fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {
-    for v in kicks.iter().filter(|&v| v != except) {
+fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: Option<VcpuId>) {
+    for v in kicks.iter().filter(|&v| Some(v) != except) {
         host.kick(vm.id, v);
     }
 }
 
 fn sys_reg(
-    me: usize,
+    me: VcpuId,
     acc: SysRegAccess,
     regs: &mut impl VcpuRegs,
     vm: &VmCtx<'_>,
@@ -453,15 +454,15 @@ fn sys_reg(
             match (acc.read, vm.cfg.interrupt_mode) {
                 (true, _) => regs.set_reg(acc.rt, 0),
                 (false, InterruptMode::Virtual) => {
-                    let notify = vm.gic.lock().send_sgi(me, value);
-                    host.vgic_changed(vm.id, me, &notify);
+                    let notify = vm.gic.lock().send_sgi(me.index(), value);
+                    host.vgic_changed(vm.id, Some(me), &notify);
                 }
                 (false, InterruptMode::Direct) => {
                     // Physical SGIs, but only to this VM's own cores.
                     let (targets, sgi) =
-                        gicpass::sgi_targets(value, me, vm.mpidrs, devices::RESERVED_SGIS);
+                        gicpass::sgi_targets(value, me.index(), vm.mpidrs, devices::RESERVED_SGIS);
                     for v in (0..vm.mpidrs.len()).filter(|v| targets & (1 << v) != 0) {
-                        host.send_sgi(vm.id, v, sgi);
+                        host.send_sgi(vm.id, VcpuId::new(v), sgi);
                     }
                 }
             }

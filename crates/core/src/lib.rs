@@ -16,6 +16,7 @@ pub mod devices;
 pub mod exit;
 pub mod handler;
 pub mod hypercall;
+pub mod ids;
 pub mod mmio;
 pub mod platform;
 pub mod psci;

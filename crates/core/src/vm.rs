@@ -8,6 +8,7 @@
 //! copy of the on bits that the lock's guard publishes whenever it is released.
 //! Nothing here allocates.
 
+use crate::ids::VcpuId;
 use crate::psci::PsciError;
 use crate::sync::Mutex;
 use core::ops::{Deref, DerefMut};
@@ -121,9 +122,11 @@ impl Default for VmLife {
 }
 
 impl Kicks {
-    /// vCPU indices to kick.
-    pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..MAX_VCPUS).filter(move |i| self.0 & (1 << i) != 0)
+    /// The vCPUs to kick.
+    pub fn iter(self) -> impl Iterator<Item = VcpuId> {
+        (0..MAX_VCPUS)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .map(VcpuId::new)
     }
 }
 
@@ -242,7 +245,8 @@ impl VmLife {
     }
 
     /// PSCI CPU_ON for vCPU `target`.
-    pub fn cpu_on(&self, target: usize, entry: u64, context: u64) -> Result<Kicks, PsciError> {
+    pub fn cpu_on(&self, target: VcpuId, entry: u64, context: u64) -> Result<Kicks, PsciError> {
+        let target = target.index();
         let mut s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
@@ -265,16 +269,17 @@ impl VmLife {
     }
 
     /// PSCI CPU_OFF from vCPU `me`. Returns `true` when no vCPU is left on or pending.
-    pub fn cpu_off(&self, me: usize) -> bool {
+    pub fn cpu_off(&self, me: VcpuId) -> bool {
         let mut s = self.lock();
-        if let Some(p) = s.power.get_mut(me) {
+        if let Some(p) = s.power.get_mut(me.index()) {
             *p = Power::Off;
         }
         s.power.iter().all(|p| *p == Power::Off)
     }
 
     /// PSCI AFFINITY_INFO at level 0: 0 on, 1 off, 2 on-pending.
-    pub fn affinity_info(&self, target: usize) -> Result<u64, PsciError> {
+    pub fn affinity_info(&self, target: VcpuId) -> Result<u64, PsciError> {
+        let target = target.index();
         let s = self.lock();
         if target >= s.vcpus {
             return Err(PsciError::InvalidParameters);
@@ -287,7 +292,8 @@ impl VmLife {
     }
 
     /// The power state of vCPU `vcpu` (off for an index the VM does not have).
-    pub fn power(&self, vcpu: usize) -> Power {
+    pub fn power(&self, vcpu: VcpuId) -> Power {
+        let vcpu = vcpu.index();
         let s = self.lock();
         match s.power.get(vcpu) {
             Some(p) if vcpu < s.vcpus => *p,
@@ -296,7 +302,8 @@ impl VmLife {
     }
 
     /// Called by the parked physical CPU of vCPU `me`: takes a pending start request.
-    pub fn take_start(&self, me: usize) -> Option<Start> {
+    pub fn take_start(&self, me: VcpuId) -> Option<Start> {
+        let me = me.index();
         let mut s = self.lock();
         match s.power.get(me) {
             Some(Power::Pending(start)) => {
@@ -310,7 +317,8 @@ impl VmLife {
 
     /// Whether vCPU `me` should keep running guest code (checked on every exit,
     /// without the lock).
-    pub fn should_run(&self, me: usize) -> bool {
+    pub fn should_run(&self, me: VcpuId) -> bool {
+        let me = me.index();
         me < MAX_VCPUS && self.on.load(Ordering::Acquire) & (1 << me) != 0
     }
 
@@ -381,9 +389,9 @@ impl VmLife {
 
     /// The physical CPU of vCPU `me` has parked (it runs no guest code until started
     /// again): the acknowledgement of a stop or restart.
-    pub fn parked(&self, me: usize) -> Parked {
+    pub fn parked(&self, me: VcpuId) -> Parked {
         let mut s = self.lock();
-        match s.power.get_mut(me) {
+        match s.power.get_mut(me.index()) {
             Some(p @ Power::Stopping) => *p = Power::Off,
             _ => return Parked::Nothing,
         }
@@ -442,41 +450,46 @@ impl VmLife {
 mod tests {
     use super::*;
 
+    /// vCPU `i`.
+    fn v(i: usize) -> VcpuId {
+        VcpuId::new(i)
+    }
+
     #[test]
     fn boot_then_cpu_on_and_off() {
         let vm = VmLife::new();
         assert_eq!(
-            vm.cpu_on(0, 0x4008_0000, 1),
+            vm.cpu_on(v(0), 0x4008_0000, 1),
             Err(PsciError::InvalidParameters)
         );
         assert_eq!(vm.boot(2, 0x4008_0000, 0x4000_0000), Some(Kicks(1)));
         assert_eq!(vm.boot(2, 0, 0), None);
-        let s0 = vm.take_start(0).unwrap();
+        let s0 = vm.take_start(v(0)).unwrap();
         assert!(s0.fresh_boot);
         assert_eq!(s0.context, 0x4000_0000);
-        assert_eq!(vm.take_start(0), None);
-        assert_eq!(vm.affinity_info(1), Ok(1));
-        assert_eq!(vm.cpu_on(1, 0x4008_0100, 1), Ok(Kicks(2)));
-        assert_eq!(vm.affinity_info(1), Ok(2));
-        assert_eq!(vm.cpu_on(1, 0x4008_0100, 1), Err(PsciError::OnPending));
-        let s1 = vm.take_start(1).unwrap();
+        assert_eq!(vm.take_start(v(0)), None);
+        assert_eq!(vm.affinity_info(v(1)), Ok(1));
+        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Ok(Kicks(2)));
+        assert_eq!(vm.affinity_info(v(1)), Ok(2));
+        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Err(PsciError::OnPending));
+        let s1 = vm.take_start(v(1)).unwrap();
         assert!(!s1.fresh_boot);
         assert_eq!((s1.entry, s1.context), (0x4008_0100, 1));
-        assert_eq!(vm.cpu_on(1, 0, 0), Err(PsciError::AlreadyOn));
-        assert_eq!(vm.affinity_info(1), Ok(0));
-        assert!(!vm.cpu_off(1));
-        assert_eq!(vm.affinity_info(1), Ok(1));
-        assert_eq!(vm.cpu_on(2, 0, 0), Err(PsciError::InvalidParameters));
-        assert!(vm.cpu_off(0));
+        assert_eq!(vm.cpu_on(v(1), 0, 0), Err(PsciError::AlreadyOn));
+        assert_eq!(vm.affinity_info(v(1)), Ok(0));
+        assert!(!vm.cpu_off(v(1)));
+        assert_eq!(vm.affinity_info(v(1)), Ok(1));
+        assert_eq!(vm.cpu_on(v(2), 0, 0), Err(PsciError::InvalidParameters));
+        assert!(vm.cpu_off(v(0)));
     }
 
     /// A 2-vCPU VM with both vCPUs running.
     fn running_pair() -> VmLife {
         let vm = VmLife::new();
         vm.boot(2, 1, 2);
-        vm.take_start(0);
-        vm.cpu_on(1, 3, 4).unwrap();
-        vm.take_start(1);
+        vm.take_start(v(0));
+        vm.cpu_on(v(1), 3, 4).unwrap();
+        vm.take_start(v(1));
         vm
     }
 
@@ -484,58 +497,82 @@ mod tests {
     fn stop_is_confirmed_only_when_every_vcpu_parked() {
         let vm = running_pair();
         let s = vm.stop(StopReason::Shell).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(3),
+                done: false
+            }
+        );
         assert_eq!(vm.status().0, VmState::Stopping);
-        assert!(!vm.should_run(0));
-        assert_eq!(vm.affinity_info(1), Ok(0), "still on until it parks");
+        assert!(!vm.should_run(v(0)));
+        assert_eq!(vm.affinity_info(v(1)), Ok(0), "still on until it parks");
         assert_eq!(vm.stop(StopReason::Shell), None, "counted once");
-        assert_eq!(vm.parked(0), Parked::Nothing);
+        assert_eq!(vm.parked(v(0)), Parked::Nothing);
         assert_eq!(vm.status().0, VmState::Stopping);
         assert!(!vm.settled());
-        assert_eq!(vm.parked(1), Parked::Stopped { late: false });
+        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: false });
         assert_eq!(vm.status(), (VmState::Stopped, 0, Some(StopReason::Shell)));
         assert!(vm.settled());
         // A second park of the same CPU (its idle loop) changes nothing.
-        assert_eq!(vm.parked(1), Parked::Nothing);
+        assert_eq!(vm.parked(v(1)), Parked::Nothing);
     }
 
     #[test]
     fn the_asking_vcpu_acknowledges_after_asking() {
         let vm = running_pair();
-        assert!(!vm.cpu_off(1));
+        assert!(!vm.cpu_off(v(1)));
         let s = vm.stop(StopReason::SystemOff).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(1), done: false });
-        assert_eq!(vm.parked(0), Parked::Stopped { late: false });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(1),
+                done: false
+            }
+        );
+        assert_eq!(vm.parked(v(0)), Parked::Stopped { late: false });
         assert_eq!(vm.status().0, VmState::Stopped);
         // Nothing was running: confirmed at once.
         let vm = running_pair();
-        assert!(!vm.cpu_off(1));
-        assert!(vm.cpu_off(0));
+        assert!(!vm.cpu_off(v(1)));
+        assert!(vm.cpu_off(v(0)));
         let s = vm.stop(StopReason::AllVcpusOff).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(0), done: true });
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(0),
+                done: true
+            }
+        );
     }
 
     #[test]
     fn a_pending_vcpu_is_withdrawn_without_acknowledgement() {
         let vm = VmLife::new();
         vm.boot(2, 1, 2);
-        vm.take_start(0);
-        vm.cpu_on(1, 3, 4).unwrap();
+        vm.take_start(v(0));
+        vm.cpu_on(v(1), 3, 4).unwrap();
         let s = vm.stop(StopReason::Shell).unwrap();
         assert_eq!(s.kicks, Kicks(1), "only the running vCPU acknowledges");
-        assert_eq!(vm.take_start(1), None);
+        assert_eq!(vm.take_start(v(1)), None);
     }
 
     #[test]
     fn restart_boots_vcpu0_only_after_every_acknowledgement() {
         let vm = running_pair();
         let s = vm.restart(StopReason::SystemReset, 1, 2).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(3), done: false });
-        assert_eq!(vm.parked(1), Parked::Nothing);
-        assert_eq!(vm.take_start(0), None, "vCPU 0 has not parked yet");
-        assert_eq!(vm.parked(0), Parked::Restart(Kicks(1)));
-        assert!(vm.take_start(0).unwrap().fresh_boot);
-        assert_eq!(vm.take_start(1), None);
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(3),
+                done: false
+            }
+        );
+        assert_eq!(vm.parked(v(1)), Parked::Nothing);
+        assert_eq!(vm.take_start(v(0)), None, "vCPU 0 has not parked yet");
+        assert_eq!(vm.parked(v(0)), Parked::Restart(Kicks(1)));
+        assert!(vm.take_start(v(0)).unwrap().fresh_boot);
+        assert_eq!(vm.take_start(v(1)), None);
         assert_eq!(vm.status().0, VmState::Running);
         assert_eq!(vm.status().1, 1);
     }
@@ -544,23 +581,23 @@ mod tests {
     fn a_vcpu_that_never_parks_makes_the_vm_unresponsive() {
         let vm = running_pair();
         vm.restart(StopReason::Shell, 1, 2).unwrap();
-        assert_eq!(vm.parked(0), Parked::Nothing);
+        assert_eq!(vm.parked(v(0)), Parked::Nothing);
         assert_eq!(vm.give_up(), Kicks(2));
         assert_eq!(vm.status().0, VmState::Unresponsive);
         // Not restarted, not startable, not restartable: its memory may be in use.
-        assert_eq!(vm.take_start(0), None);
+        assert_eq!(vm.take_start(v(0)), None);
         assert_eq!(vm.boot(2, 1, 2), None);
         assert_eq!(vm.restart(StopReason::Shell, 1, 2), None);
         assert_eq!(vm.stop(StopReason::Shell), None);
-        assert_eq!(vm.cpu_on(0, 1, 2), Err(PsciError::Denied));
+        assert_eq!(vm.cpu_on(v(0), 1, 2), Err(PsciError::Denied));
         // Whatever the zombie vCPU asks, it is not running any more: its SYSTEM_OFF
         // starts nothing; its park is the late acknowledgement, and only now may the
         // VM start again.
-        assert!(!vm.should_run(1));
+        assert!(!vm.should_run(v(1)));
         assert_eq!(vm.stop(StopReason::SystemOff), None);
-        assert_eq!(vm.parked(1), Parked::Stopped { late: true });
+        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: true });
         assert_eq!(vm.give_up(), Kicks(0));
-        assert_eq!(vm.take_start(0), None, "a late stop does not restart");
+        assert_eq!(vm.take_start(v(0)), None, "a late stop does not restart");
         assert!(vm.boot(2, 1, 2).is_some());
     }
 
@@ -568,9 +605,9 @@ mod tests {
     fn a_late_acknowledgement_stops_an_unresponsive_vm() {
         let vm = running_pair();
         vm.stop(StopReason::Shell).unwrap();
-        vm.parked(0);
+        vm.parked(v(0));
         assert_eq!(vm.give_up(), Kicks(2));
-        assert_eq!(vm.parked(1), Parked::Stopped { late: true });
+        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: true });
         assert_eq!(vm.status().0, VmState::Stopped);
         assert_eq!(vm.boot(2, 1, 2), Some(Kicks(1)));
     }
@@ -580,19 +617,25 @@ mod tests {
         let vm = running_pair();
         vm.restart(StopReason::Shell, 1, 2).unwrap();
         assert_eq!(vm.stop(StopReason::Shell), None);
-        vm.parked(0);
-        assert_eq!(vm.parked(1), Parked::Stopped { late: false });
-        assert_eq!(vm.take_start(0), None);
+        vm.parked(v(0));
+        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: false });
+        assert_eq!(vm.take_start(v(0)), None);
     }
 
     #[test]
     fn restart_of_a_stopped_vm_boots_it() {
         let vm = running_pair();
         vm.stop(StopReason::Shell);
-        vm.parked(0);
-        vm.parked(1);
+        vm.parked(v(0));
+        vm.parked(v(1));
         let s = vm.restart(StopReason::Shell, 5, 6).unwrap();
-        assert_eq!(s, Stopping { kicks: Kicks(1), done: true });
-        assert_eq!(vm.take_start(0).map(|s| s.entry), Some(5));
+        assert_eq!(
+            s,
+            Stopping {
+                kicks: Kicks(1),
+                done: true
+            }
+        );
+        assert_eq!(vm.take_start(v(0)).map(|s| s.entry), Some(5));
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::CONFIG;
 use crate::percpu::{self, CPUS, CPU_COUNT, MAX_CPUS};
-use crate::vms::{self, VMS};
+use crate::vms;
 use crate::{error, info, log, run};
 use core::fmt;
 use core::sync::atomic::Ordering;
@@ -11,6 +11,7 @@ use rtvisor_addr::{HostRange, Hpa};
 use rtvisor_arch_aarch64::memory::TablePool;
 use rtvisor_arch_aarch64::pt::{Attrs, MapError, PageTable, Stage1, Stage2};
 use rtvisor_arch_aarch64::{cpu, firmware, gic, mmu, sysreg, uart};
+use rtvisor_core::ids::{CpuId, VmId};
 use rtvisor_core::platform::{self, Conduit, Platform};
 use spin::Once;
 
@@ -116,13 +117,14 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     check_fit(&plat);
     let me = plat
         .cpu_index(sysreg::mpidr())
+        .map(CpuId::new)
         .unwrap_or_else(|| die(format_args!("boot CPU not in the device tree")));
     for (i, c) in CPUS.iter().enumerate().take(plat.cpu_count) {
         c.mpidr.store(plat.cpus[i], Ordering::Relaxed);
     }
     CPU_COUNT.store(plat.cpu_count, Ordering::Release);
-    cpu::set_this_index(me as u64);
-    CPUS[me]
+    cpu::set_this_index(me.index() as u64);
+    CPUS[me.index()]
         .stack_end
         .store(layout::boot_stack_end(), Ordering::Relaxed);
 
@@ -146,10 +148,14 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     if !unsafe { gic::init_distributor(plat.gic.dist.base().raw()) } {
         die(format_args!("GIC distributor did not respond"));
     }
-    for (id, vm) in CONFIG.vms.iter().enumerate() {
-        let root = build_stage2(id)
-            .unwrap_or_else(|e| die(format_args!("vm {}: stage-2 tables: {e:?}", vm.name)));
-        VMS[id].stage2_root.store(root.raw(), Ordering::Release);
+    for id in vms::ids() {
+        let root = build_stage2(id).unwrap_or_else(|e| {
+            die(format_args!(
+                "vm {}: stage-2 tables: {e:?}",
+                vms::cfg(id).name
+            ))
+        });
+        vms::rt(id).stage2_root.store(root.raw(), Ordering::Release);
     }
     zero_shared_memory();
     let info = BOOT.call_once(|| BootInfo {
@@ -158,8 +164,9 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     });
     cpu_init(info, me);
     vms::RUNNING.store(CONFIG.vms.len(), Ordering::Release);
-    for (id, vm) in CONFIG.vms.iter().enumerate() {
-        VMS[id]
+    for id in vms::ids() {
+        let vm = vms::cfg(id);
+        vms::rt(id)
             .life
             .boot(vm.cpus.len(), vm.entry.raw(), vm.dtb_ipa.raw());
         info!(
@@ -173,7 +180,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
         );
     }
     let conduit = info.platform.psci.unwrap_or(Conduit::Smc);
-    for cpu in (0..info.platform.cpu_count).filter(|&c| c != me) {
+    for cpu in (0..info.platform.cpu_count).filter(|&c| c != me.index()) {
         let ret = firmware::cpu_on(
             conduit,
             info.platform.cpus[cpu],
@@ -184,7 +191,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
             error!("cpu {cpu}: PSCI CPU_ON failed ({ret})");
         }
     }
-    run::cpu_loop(&CPUS[me])
+    run::cpu_loop(&CPUS[me.index()])
 }
 
 /// A secondary CPU's Rust entry (from PSCI CPU_ON), x0 = its index.
@@ -202,11 +209,12 @@ extern "C" fn rtvisor_secondary_main(index: u64) -> ! {
     cpu::set_this_index(index as u64);
     // SAFETY: the same identity map the boot CPU runs on.
     unsafe { mmu::enable_el2(info.el2_root) };
-    cpu_init(info, index);
+    cpu_init(info, CpuId::new(index));
     run::cpu_loop(&CPUS[index])
 }
 
-fn cpu_init(info: &BootInfo, index: usize) {
+fn cpu_init(info: &BootInfo, cpu: CpuId) {
+    let index = cpu.index();
     let g = &info.platform.gic;
     // SAFETY: the redistributor region comes from the device tree and is mapped as
     // device memory; this runs on the CPU `index` names.
@@ -220,14 +228,10 @@ fn cpu_init(info: &BootInfo, index: usize) {
     }
     .unwrap_or_else(|| die(format_args!("cpu {index}: no redistributor answered")));
     CPUS[index].redist.store(redist.0, Ordering::Relaxed);
-    if let Some((vm, vcpu)) = vms::assignment(index) {
-        CPUS[index]
-            .hosts
-            .store((vm as u64) << 32 | vcpu as u64, Ordering::Relaxed);
-    }
+    CPUS[index].set_hosts(vms::assignment(cpu));
     // SAFETY: at EL2, at boot, before any guest runs on this CPU.
     unsafe { cpu::init_el2(false) };
-    crate::shell::claim(index, info.platform.cpus[index], info.platform.uart_irq);
+    crate::shell::claim(cpu, info.platform.cpus[index], info.platform.uart_irq);
     crate::debug!("cpu {index} online");
 }
 
@@ -345,8 +349,8 @@ fn build_el2_map(plat: &Platform) -> Result<Hpa, MapError> {
 }
 
 /// Stage-2 tables of VM `id`: its RAM and its passed-through devices, nothing else.
-fn build_stage2(id: usize) -> Result<Hpa, MapError> {
-    let vm = &CONFIG.vms[id];
+fn build_stage2(id: VmId) -> Result<Hpa, MapError> {
+    let vm = vms::cfg(id);
     let mut pt = PageTable::new(&mut &POOL)?;
     pt.map(
         &mut &POOL,

@@ -10,36 +10,31 @@
 //! A virtual-mode peer also has the doorbell GPIO: ringing region k < 8 toggles its
 //! line k, which a stock Linux turns into an input event (`gpio-keys`).
 
-use crate::config::CONFIG;
 use crate::irq;
 use crate::run::HostImpl;
-use crate::vms::{self, VMS};
+use crate::vms;
 use rtvisor_arch_aarch64::spi;
 use rtvisor_config::guest::DOORBELL_GPIO_LINES;
 use rtvisor_core::devices;
+use rtvisor_core::ids::VmId;
 use rtvisor_core::vm::VmState;
 
 /// VM `from` rings region `index`; `false` when it is not a peer of it.
-pub fn ring(from: usize, index: u64) -> bool {
-    let mine = |vm: usize| {
-        CONFIG.vms[vm]
-            .shared
-            .iter()
-            .find(|m| m.index as u64 == index)
-    };
+pub fn ring(from: VmId, index: u64) -> bool {
+    let mine = |vm: VmId| vms::cfg(vm).shared.iter().find(|m| m.index as u64 == index);
     if mine(from).is_none() {
         return false;
     }
-    for vm in (0..CONFIG.vms.len()).filter(|&v| v != from) {
+    for vm in vms::ids().filter(|&v| v != from) {
         let Some(m) = mine(vm) else { continue };
-        if VMS[vm].life.status().0 != VmState::Running {
+        if vms::rt(vm).life.status().0 != VmState::Running {
             continue;
         }
         if irq::is_direct(vm) {
             spi::set_pending(m.doorbell);
         } else {
-            let n = VMS[vm].gic.lock().inject(m.doorbell, 0);
-            irq::vgic_changed(vm, usize::MAX, &n);
+            let n = vms::rt(vm).gic.lock().inject(m.doorbell, 0);
+            irq::vgic_changed(vm, None, &n);
             if m.index < DOORBELL_GPIO_LINES {
                 vms::with_ctx(vm, |ctx| {
                     devices::gpio_doorbell(m.index as u32, ctx, &HostImpl)

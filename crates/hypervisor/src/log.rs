@@ -15,6 +15,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use rtvisor_arch_aarch64::{firmware, gic, sysreg, uart};
 use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::{Terminal, LINE_MAX};
+use rtvisor_core::ids::{CpuId, VmId};
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
 
@@ -83,7 +84,7 @@ pub fn line(level: LogLevel, args: fmt::Arguments<'_>) {
 
 /// Prints one line of VM output as `[name] text`; keeps it if it carries timer-latency
 /// figures.
-pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
+pub fn vm_line(vm: VmId, name: &str, text: &[u8]) {
     UART.lock()
         .vm_line(crate::shell::focus(), vm, name, text, &mut put);
     keep_figures(name, text);
@@ -91,7 +92,7 @@ pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
 
 /// Shows the partial line `pending` of VM `vm` (it has the console input) as far as
 /// it is not on the terminal yet.
-pub fn vm_partial(vm: usize, name: &'static str, pending: &[u8]) {
+pub fn vm_partial(vm: VmId, name: &'static str, pending: &[u8]) {
     UART.lock().vm_partial(vm, name, pending, &mut put);
 }
 
@@ -129,9 +130,9 @@ fn keep_figures(name: &str, text: &[u8]) {
 
 /// Copies the last timer-latency line of VM `vm` into `buf`; returns its length and
 /// age in milliseconds, `None` if the VM has printed none since boot.
-pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+pub fn figures(vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
     let (n, at) = {
-        let f = FIGURES.get(vm)?.lock();
+        let f = FIGURES.get(vm.index())?.lock();
         let n = f.len.min(buf.len());
         buf[..n].copy_from_slice(&f.line[..n]);
         (f.len, f.at)
@@ -152,7 +153,7 @@ pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
 /// the exception vector: it is reported once, as `fault inside the FATAL path`,
 /// and the CPU halts; an exception inside that report halts it silently.
 pub fn fatal(args: fmt::Arguments<'_>) -> ! {
-    let me = 1u64 << crate::percpu::this_index().min(63);
+    let me = 1u64 << crate::percpu::this_cpu().map_or(63, |c| c.index().min(63));
     if IN_FATAL.fetch_or(me, Ordering::SeqCst) & me != 0 {
         if NESTED.fetch_or(me, Ordering::SeqCst) & me == 0 {
             // No lock: this CPU may hold it already.
@@ -175,6 +176,18 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
         firmware::semihosting_exit(FATAL_EXIT_STATUS);
     }
     halt()
+}
+
+/// Shows a CPU that may not know its index yet (`?`).
+pub struct CpuName(pub Option<CpuId>);
+
+impl fmt::Display for CpuName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "{c}"),
+            None => f.write_str("?"),
+        }
+    }
 }
 
 /// Parks this CPU for good.

@@ -29,7 +29,7 @@ mod watchdog;
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     log::fatal(format_args!(
         "panic on cpu {}: {}",
-        percpu::this_index(),
+        log::CpuName(percpu::this_cpu()),
         info
     ))
 }

@@ -1,11 +1,10 @@
 //! What every physical CPU does after boot: wait for its vCPU to be started, run it,
 //! and handle its exits. An RT core does nothing else.
 
-use crate::config::CONFIG;
 use crate::irq;
 use crate::log;
-use crate::percpu::{self, PerCpu, CPUS};
-use crate::vms::{self, VMS};
+use crate::percpu::{self, PerCpu};
+use crate::vms;
 use crate::{debug, info};
 use core::sync::atomic::Ordering;
 use rtvisor_addr::Hpa;
@@ -14,6 +13,7 @@ use rtvisor_arch_aarch64::{exit, gic, memory, mmu, sysreg, vcpu::Vcpu};
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::exit::{Conduit, VcpuExit};
 use rtvisor_core::handler::{self, Contained, Host, Next};
+use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::psci;
 use rtvisor_core::sysreg::CpuIfReg;
 use rtvisor_core::vm::StopReason;
@@ -29,30 +29,26 @@ const SETTLE_MS: u64 = 1000;
 pub struct HostImpl;
 
 impl Host for HostImpl {
-    fn kick(&self, vm: usize, vcpu: usize) {
-        if let Some(cpu) = CONFIG.vms[vm]
-            .cpus
-            .get(vcpu)
-            .and_then(|&c| CPUS.get(c as usize))
-        {
+    fn kick(&self, vm: VmId, vcpu: VcpuId) {
+        if let Some(cpu) = vms::cpu_of(vm, vcpu).and_then(percpu::of) {
             gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
         }
     }
-    fn console_line(&self, vm: usize, line: &[u8]) {
-        log::vm_line(vm, CONFIG.vms[vm].name, line);
+    fn console_line(&self, vm: VmId, line: &[u8]) {
+        log::vm_line(vm, vms::cfg(vm).name, line);
     }
-    fn console_live(&self, vm: usize) -> bool {
+    fn console_live(&self, vm: VmId) -> bool {
         crate::shell::focus() == Some(vm)
     }
-    fn console_partial(&self, vm: usize, pending: &[u8]) {
-        log::vm_partial(vm, CONFIG.vms[vm].name, pending);
+    fn console_partial(&self, vm: VmId, pending: &[u8]) {
+        log::vm_partial(vm, vms::cfg(vm).name, pending);
     }
-    fn vm_stopping(&self, vm: usize, _reason: StopReason) {
+    fn vm_stopping(&self, vm: VmId, _reason: StopReason) {
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
     }
-    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool) {
-        let name = CONFIG.vms[vm].name;
+    fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool) {
+        let name = vms::cfg(vm).name;
         if late {
             // Counted as stopped when it was reported unresponsive.
             info!("vm {name}: stopped ({reason}): its last vCPU parked late");
@@ -61,8 +57,8 @@ impl Host for HostImpl {
         info!("vm {name}: stopped ({reason})");
         vms::vm_down();
     }
-    fn settle(&self, vm: usize) {
-        let life = &VMS[vm].life;
+    fn settle(&self, vm: VmId) {
+        let life = &vms::rt(vm).life;
         let deadline = sysreg::counter().saturating_add(sysreg::counter_freq() / 1000 * SETTLE_MS);
         while !life.settled() && sysreg::counter() < deadline {
             rtvisor_arch_aarch64::cpu::relax();
@@ -72,45 +68,45 @@ impl Host for HostImpl {
             crate::error!(
                 "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} ms; \
                  the VM is not restarted and its memory is not reused until they do",
-                CONFIG.vms[vm].name,
+                vms::cfg(vm).name,
                 late.0
             );
             vms::vm_down();
         }
     }
-    fn vm_started(&self, vm: usize) {
+    fn vm_started(&self, vm: VmId) {
         vms::RUNNING.fetch_add(1, Ordering::AcqRel);
-        info!("vm {}: started (shell)", CONFIG.vms[vm].name);
+        info!("vm {}: started (shell)", vms::cfg(vm).name);
     }
-    fn vm_restarting(&self, vm: usize, reason: StopReason) {
+    fn vm_restarting(&self, vm: VmId, reason: StopReason) {
         crate::passthru::vm_stop(vm);
         crate::watchdog::reset(vm);
-        info!("vm {}: restarting ({})", CONFIG.vms[vm].name, reason);
+        info!("vm {}: restarting ({})", vms::cfg(vm).name, reason);
     }
-    fn contained(&self, vm: usize, what: Contained) {
-        debug!("vm {}: contained {:?}", CONFIG.vms[vm].name, what);
+    fn contained(&self, vm: VmId, what: Contained) {
+        debug!("vm {}: contained {:?}", vms::cfg(vm).name, what);
     }
-    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify) {
+    fn vgic_changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         irq::vgic_changed(vm, me, notify);
     }
-    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64 {
+    fn gic_hw_read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
         irq::hw_read(vm, redist, off, width)
     }
-    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32) {
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32) {
         if let Some(cpu) = irq::cpu_of(vm, vcpu) {
             gic::send_sgi_group1(cpu.mpidr.load(Ordering::Relaxed), sgi);
         }
     }
-    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64) {
+    fn gic_hw_write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64) {
         irq::hw_write(vm, redist, off, width, value)
     }
-    fn ring(&self, vm: usize, index: u64) -> bool {
+    fn ring(&self, vm: VmId, index: u64) -> bool {
         crate::doorbell::ring(vm, index)
     }
-    fn watchdog_arm(&self, vm: usize, _me: usize, ms: u64) {
+    fn watchdog_arm(&self, vm: VmId, _me: VcpuId, ms: u64) {
         crate::watchdog::arm(vm, ms);
     }
-    fn watchdog_kick(&self, vm: usize, _me: usize) -> bool {
+    fn watchdog_kick(&self, vm: VmId, _me: VcpuId) -> bool {
         crate::watchdog::kick(vm)
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
@@ -144,7 +140,7 @@ pub fn cpu_loop(me: &'static PerCpu) -> ! {
     loop {
         let _ = irq::drain(me, None, false);
         if let Some((vm, vcpu)) = assignment {
-            if let Some(start) = VMS[vm].life.take_start(vcpu) {
+            if let Some(start) = vms::rt(vm).life.take_start(vcpu) {
                 if start.fresh_boot {
                     load_vm(vm);
                 }
@@ -157,8 +153,9 @@ pub fn cpu_loop(me: &'static PerCpu) -> ! {
 
 /// Reloads VM `vm`'s images into its RAM. Its vCPU 0 is only ever made pending for a
 /// fresh boot once every vCPU has parked (`VmLife`), so no guest code of the VM runs.
-fn load_vm(vm: usize) {
-    let cfg: &VmConfig = &CONFIG.vms[vm];
+fn load_vm(vm: VmId) {
+    let cfg: &VmConfig = vms::cfg(vm);
+    let rt = vms::rt(vm);
     let ram = cfg.ram;
     // SAFETY: the VM's RAM is reserved for it (checked at boot) and none of its vCPUs
     // runs now; the images are embedded read-only data of this binary.
@@ -177,10 +174,10 @@ fn load_vm(vm: usize) {
         }
     }
     memory::clean_to_poc(ram.hpa.raw(), ram.size);
-    VMS[vm].cntvoff.store(sysreg::counter(), Ordering::Release);
-    VMS[vm].console.lock().reset();
-    VMS[vm].gpio.lock().reset();
-    let mut gic = VMS[vm].gic.lock();
+    rt.cntvoff.store(sysreg::counter(), Ordering::Release);
+    rt.console.lock().reset();
+    rt.gpio.lock().reset();
+    let mut gic = rt.gic.lock();
     gic.reset(cfg.cpus.len());
     if !irq::is_direct(vm) {
         for v in 0..cfg.cpus.len() {
@@ -193,7 +190,7 @@ fn load_vm(vm: usize) {
 }
 
 /// Resets the EL1 state and enters vCPU `vcpu` of `vm` at `entry` with x0 = `context`.
-fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64, fresh: bool) -> ! {
+fn enter(me: &PerCpu, vm: VmId, vcpu: VcpuId, entry: u64, context: u64, fresh: bool) -> ! {
     me.guest_active.store(true, Ordering::Release);
     irq::vcpu_start(me, vm);
     if !irq::is_direct(vm) {
@@ -210,7 +207,7 @@ fn enter(me: &PerCpu, vm: usize, vcpu: usize, entry: u64, context: u64, fresh: b
             mmu::flush_current_vmid();
         }
         rtvisor_arch_aarch64::vcpu::reset_el1(vms::vcpu_mpidr(vm, vcpu));
-        rtvisor_arch_aarch64::cpu::set_cntvoff(VMS[vm].cntvoff.load(Ordering::Acquire));
+        rtvisor_arch_aarch64::cpu::set_cntvoff(vms::rt(vm).cntvoff.load(Ordering::Acquire));
         rtvisor_arch_aarch64::enter_guest(&regs, me.stack_end.load(Ordering::Relaxed))
     }
 }
@@ -222,7 +219,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         log::fatal(format_args!(
             "hypervisor {} exception on cpu {}: ESR={:#x} FAR={:#x} ELR={:#x}",
             exit::kind_name(kind),
-            percpu::this_index(),
+            log::CpuName(percpu::this_cpu()),
             rtvisor_arch_aarch64::read_sysreg!(esr_el2),
             rtvisor_arch_aarch64::read_sysreg!(far_el2),
             frame.elr,
@@ -253,18 +250,18 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
 }
 
 /// The CPU, VM and vCPU of a guest exit on this CPU.
-fn hosted() -> (&'static PerCpu, usize, usize) {
-    let index = percpu::this_index();
-    match CPUS.get(index).and_then(|c| Some((c, c.hosts()?))) {
+fn hosted() -> (&'static PerCpu, VmId, VcpuId) {
+    match percpu::this().and_then(|c| Some((c, c.hosts()?))) {
         Some((me, (vm, vcpu))) => (me, vm, vcpu),
         None => log::fatal(format_args!(
-            "guest exception on cpu {index}, which hosts no vCPU"
+            "guest exception on cpu {}, which hosts no vCPU",
+            log::CpuName(percpu::this_cpu())
         )),
     }
 }
 
 /// Runs the exit handler and acts on its answer.
-fn handle(me: &'static PerCpu, vm: usize, vcpu: usize, regs: &mut Vcpu<'_>, exit: VcpuExit) {
+fn handle(me: &'static PerCpu, vm: VmId, vcpu: VcpuId, regs: &mut Vcpu<'_>, exit: VcpuExit) {
     let next = vms::with_ctx(vm, |ctx| {
         handler::handle_exit(vcpu, regs, ctx, &HostImpl, exit)
     });

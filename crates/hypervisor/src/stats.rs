@@ -13,6 +13,7 @@
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_core::ids::CpuId;
 use rtvisor_core::shell::IrqKind;
 
 /// One CPU's counters.
@@ -35,7 +36,7 @@ static STATS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
 
 /// The calling CPU's block (none before boot has set the CPU index).
 fn mine() -> Option<&'static CpuStats> {
-    STATS.get(percpu::this_index())
+    STATS.get(percpu::this_cpu()?.index())
 }
 
 fn bump(c: &AtomicU64) {
@@ -72,17 +73,17 @@ pub fn spurious_if(nothing_found: bool) {
 }
 
 /// Guest exits on CPU `cpu` since boot.
-pub fn exits(cpu: usize) -> u64 {
+pub fn exits(cpu: CpuId) -> u64 {
     STATS
-        .get(cpu)
+        .get(cpu.index())
         .map_or(0, |s| s.exits.load(Ordering::Relaxed))
 }
 
 /// Interrupts on CPU `cpu` since boot, indexed like [`IrqKind::ALL`].
-pub fn irqs(cpu: usize) -> [u64; IrqKind::COUNT] {
+pub fn irqs(cpu: CpuId) -> [u64; IrqKind::COUNT] {
     core::array::from_fn(|k| {
         STATS
-            .get(cpu)
+            .get(cpu.index())
             .map_or(0, |s| s.irqs[k].load(Ordering::Relaxed))
     })
 }

@@ -8,8 +8,9 @@ use rtvisor_config::contract::aarch64::EMULATED;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
-use rtvisor_core::shell::NoneRunning;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::{DeviceKind, Region};
+use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::pl061::Pl061;
@@ -88,30 +89,55 @@ pub fn regions(cfg: &VmConfig) -> [Region; EMULATED.len()] {
     })
 }
 
+/// Every VM of the configuration.
+pub fn ids() -> impl Iterator<Item = VmId> {
+    (0..CONFIG.vms.len()).map(VmId::new)
+}
+
+/// The configuration of VM `vm`.
+#[inline(always)]
+pub fn cfg(vm: VmId) -> &'static VmConfig {
+    &CONFIG.vms[vm.index()]
+}
+
+/// The run-time state of VM `vm`.
+#[inline(always)]
+pub fn rt(vm: VmId) -> &'static VmRt {
+    &VMS[vm.index()]
+}
+
 /// VMID of VM `id` (0 is never used for a guest).
-pub fn vmid(id: usize) -> u16 {
-    id as u16 + 1
+pub fn vmid(id: VmId) -> u16 {
+    id.index() as u16 + 1
 }
 
 /// Which (VM, vCPU) physical CPU `cpu` hosts, if any (from the configuration; boot
 /// caches it in the CPU's `PerCpu::hosts`).
-pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
+pub fn assignment(cpu: CpuId) -> Option<(VmId, VcpuId)> {
     CONFIG.vms.iter().enumerate().find_map(|(vm, cfg)| {
         cfg.cpus
             .iter()
-            .position(|&c| c as usize == cpu)
-            .map(|vcpu| (vm, vcpu))
+            .position(|&c| c as usize == cpu.index())
+            .map(|vcpu| (VmId::new(vm), VcpuId::new(vcpu)))
     })
 }
 
+/// The physical CPU of vCPU `vcpu` of VM `vm`.
+pub fn cpu_of(vm: VmId, vcpu: VcpuId) -> Option<CpuId> {
+    cfg(vm)
+        .cpus
+        .get(vcpu.index())
+        .map(|&c| CpuId::new(c as usize))
+}
+
 /// Runs `f` with the handler context of VM `id`.
-pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
-    let cfg = &CONFIG.vms[id];
-    let rt = &VMS[id];
+pub fn with_ctx<R>(id: VmId, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
+    let cfg = cfg(id);
+    let rt = rt(id);
     let fixed = rt.fixed.call_once(|| {
         let mut mpidrs = [0u64; MAX_VCPUS];
         for (v, m) in mpidrs.iter_mut().enumerate().take(cfg.cpus.len()) {
-            *m = vcpu_mpidr(id, v);
+            *m = vcpu_mpidr(id, VcpuId::new(v));
         }
         Fixed {
             regions: regions(cfg),
@@ -131,18 +157,18 @@ pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
 }
 
 /// Stage-2 root of VM `id`.
-pub fn stage2_root(id: usize) -> u64 {
-    VMS[id].stage2_root.load(Ordering::Acquire)
+pub fn stage2_root(id: VmId) -> u64 {
+    rt(id).stage2_root.load(Ordering::Acquire)
 }
 
 /// The MPIDR affinity vCPU `vcpu` of VM `vm` sees: its index, or in direct mode the
 /// affinity of the core it runs on (it drives the physical GIC, which routes by it).
-pub fn vcpu_mpidr(vm: usize, vcpu: usize) -> u64 {
-    let cfg = &CONFIG.vms[vm];
-    match cfg.cpus.get(vcpu).and_then(|&c| CPUS.get(c as usize)) {
+pub fn vcpu_mpidr(vm: VmId, vcpu: VcpuId) -> u64 {
+    let cfg = cfg(vm);
+    match cpu_of(vm, vcpu).and_then(|c| CPUS.get(c.index())) {
         Some(cpu) if cfg.interrupt_mode == InterruptMode::Direct => {
             cpu.mpidr.load(Ordering::Relaxed)
         }
-        _ => vcpu as u64,
+        _ => vcpu.index() as u64,
     }
 }

@@ -8,12 +8,13 @@
 //! hypervisor runs on the VM's cores between kicks.
 
 use crate::config::{CONFIG, MAX_VMS};
-use crate::percpu::this_index;
+use crate::percpu::this_cpu;
 use crate::run::HostImpl;
 use crate::vms;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_arch_aarch64::{sysreg, timer};
 use rtvisor_core::handler;
+use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::vm::StopReason;
 
 struct Watchdog {
@@ -21,25 +22,25 @@ struct Watchdog {
     timeout: AtomicU64,
     /// Physical count by which the next kick must come.
     deadline: AtomicU64,
-    /// The CPU whose EL2 timer watches it.
-    cpu: AtomicUsize,
+    /// The CPU whose EL2 timer watches it, while armed.
+    cpu: AtomicId<CpuId>,
 }
 
 static WATCHDOGS: [Watchdog; MAX_VMS] = [const {
     Watchdog {
         timeout: AtomicU64::new(0),
         deadline: AtomicU64::new(0),
-        cpu: AtomicUsize::new(usize::MAX),
+        cpu: AtomicId::none(),
     }
 }; MAX_VMS];
 
 /// Arms (or with `ms` = 0 disarms) VM `vm`'s watchdog from this CPU.
-pub fn arm(vm: usize, ms: u64) {
-    let w = &WATCHDOGS[vm];
+pub fn arm(vm: VmId, ms: u64) {
+    let w = &WATCHDOGS[vm.index()];
     let ticks = ms.saturating_mul(sysreg::counter_freq()) / 1000;
     w.timeout.store(ticks, Ordering::Release);
     if ticks == 0 {
-        if w.cpu.swap(usize::MAX, Ordering::AcqRel) == this_index() {
+        if w.cpu.swap(None, Ordering::AcqRel) == this_cpu() {
             timer::hyp_disarm();
         }
         return;
@@ -48,8 +49,8 @@ pub fn arm(vm: usize, ms: u64) {
 }
 
 /// Pushes VM `vm`'s deadline out; `false` when it is not armed.
-pub fn kick(vm: usize) -> bool {
-    let w = &WATCHDOGS[vm];
+pub fn kick(vm: VmId) -> bool {
+    let w = &WATCHDOGS[vm.index()];
     let ticks = w.timeout.load(Ordering::Acquire);
     if ticks == 0 {
         return false;
@@ -61,44 +62,45 @@ pub fn kick(vm: usize) -> bool {
 fn watch_here(w: &Watchdog, ticks: u64) {
     let deadline = sysreg::counter().saturating_add(ticks);
     w.deadline.store(deadline, Ordering::Release);
-    w.cpu.store(this_index(), Ordering::Release);
+    w.cpu.store(this_cpu(), Ordering::Release);
     timer::hyp_arm(deadline);
 }
 
 /// Forgets VM `vm`'s watchdog (the VM stopped or restarts; a new run arms its own).
-pub fn reset(vm: usize) {
-    WATCHDOGS[vm].timeout.store(0, Ordering::Release);
+pub fn reset(vm: VmId) {
+    WATCHDOGS[vm.index()].timeout.store(0, Ordering::Release);
 }
 
 /// The EL2 timer fired on this CPU: every watchdog it watches that is past its
 /// deadline expires; the timer is re-armed for the nearest one left.
 pub fn on_timer() {
-    let me = this_index();
+    let Some(me) = this_cpu() else { return };
     let now = sysreg::counter();
-    let mut next = u64::MAX;
+    let mut next: Option<u64> = None;
     for (vm, w) in WATCHDOGS.iter().enumerate().take(CONFIG.vms.len()) {
-        if w.cpu.load(Ordering::Acquire) != me || w.timeout.load(Ordering::Acquire) == 0 {
+        let vm = VmId::new(vm);
+        if w.cpu.load(Ordering::Acquire) != Some(me) || w.timeout.load(Ordering::Acquire) == 0 {
             continue;
         }
         let deadline = w.deadline.load(Ordering::Acquire);
         if deadline > now {
-            next = next.min(deadline);
+            next = Some(next.map_or(deadline, |n| n.min(deadline)));
             continue;
         }
         reset(vm);
-        w.cpu.store(usize::MAX, Ordering::Release);
-        let vcpu = CONFIG.vms[vm]
+        w.cpu.store(None, Ordering::Release);
+        // The vCPU of the VM on this CPU, if it has one here: it is the asking one.
+        let vcpu = vms::cfg(vm)
             .cpus
             .iter()
-            .position(|&c| c as usize == me)
-            .unwrap_or(usize::MAX);
+            .position(|&c| c as usize == me.index())
+            .map(VcpuId::new);
         vms::with_ctx(vm, |ctx| {
             handler::stop_vm(vcpu, ctx, &HostImpl, StopReason::Watchdog)
         });
     }
-    if next == u64::MAX {
-        timer::hyp_disarm();
-    } else {
-        timer::hyp_arm(next);
+    match next {
+        Some(deadline) => timer::hyp_arm(deadline),
+        None => timer::hyp_disarm(),
     }
 }

@@ -37,7 +37,10 @@ fn cpu_on_starts_an_off_vcpu_at_its_entry() {
         let o = w.hvc(vm, 0, &[CPU_ON_64, target, ENTRY + 0x100, 7]);
         assert_eq!((o.next, o.x0(), o.regs.skipped), (Next::Resume, 0, 0));
         assert_eq!(o.calls, [HostCall::Kick { vm, vcpu: 1 }]);
-        let start = w.vms[vm].life.take_start(1).expect("pending");
+        let start = w.vms[vm]
+            .life
+            .take_start(crate::ids::VcpuId::new(1))
+            .expect("pending");
         assert_eq!(
             (start.entry, start.context, start.fresh_boot),
             (ENTRY + 0x100, 7, false)
@@ -104,7 +107,10 @@ fn smc32_calls_ignore_the_upper_halves_smc64_calls_do_not() {
             .x0(),
         0
     );
-    let start = w.vms[0].life.take_start(1).expect("pending");
+    let start = w.vms[0]
+        .life
+        .take_start(crate::ids::VcpuId::new(1))
+        .expect("pending");
     assert_eq!((start.entry, start.context), (ENTRY, 7));
     refused(
         &World::one(VIRT),
@@ -176,7 +182,10 @@ fn cpu_off_parks_and_the_last_one_stops_the_vm_per_its_policy() {
         let w = two_running(policy);
         let o = w.hvc(0, 1, &[u64::from(psci::CPU_OFF)]);
         assert_eq!((o.next, o.calls), (Next::Park, std::vec![]), "{policy:?}");
-        assert_eq!(w.vms[0].life.affinity_info(1), Ok(1));
+        assert_eq!(
+            w.vms[0].life.affinity_info(crate::ids::VcpuId::new(1)),
+            Ok(1)
+        );
         assert_eq!(w.vms[0].life.status().0, VmState::Running);
         let other = w.vms[1].snapshot();
         let o = w.hvc(0, 0, &[u64::from(psci::CPU_OFF)]);
@@ -189,7 +198,7 @@ fn cpu_off_parks_and_the_last_one_stops_the_vm_per_its_policy() {
         };
         assert_eq!(w.vms[0].life.status().0, state);
         assert_eq!(
-            w.vms[0].life.affinity_info(0),
+            w.vms[0].life.affinity_info(crate::ids::VcpuId::new(0)),
             Ok(if restarted { 2 } else { 1 })
         );
         assert_eq!(w.vms[1].snapshot(), other);

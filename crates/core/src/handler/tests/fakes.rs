@@ -4,6 +4,7 @@
 extern crate std;
 
 use super::super::{Contained, Host};
+use crate::ids::{VcpuId, VmId};
 use crate::sysreg::CpuIfReg;
 use crate::vcpu::VcpuRegs;
 use crate::vm::StopReason;
@@ -121,7 +122,7 @@ pub enum HostCall {
     },
     VgicChanged {
         vm: usize,
-        me: usize,
+        me: Option<usize>,
         notify: Notify,
     },
     GicHwRead {
@@ -225,80 +226,123 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
-    fn kick(&self, vm: usize, vcpu: usize) {
-        self.record(HostCall::Kick { vm, vcpu });
+    fn kick(&self, vm: VmId, vcpu: VcpuId) {
+        self.record(HostCall::Kick {
+            vm: vm.index(),
+            vcpu: vcpu.index(),
+        });
     }
-    fn console_line(&self, vm: usize, line: &[u8]) {
+    fn console_line(&self, vm: VmId, line: &[u8]) {
         let line = line.to_vec();
-        self.record(HostCall::ConsoleLine { vm, line });
+        self.record(HostCall::ConsoleLine {
+            vm: vm.index(),
+            line,
+        });
     }
-    fn console_live(&self, _vm: usize) -> bool {
+    fn console_live(&self, _vm: VmId) -> bool {
         self.live.get()
     }
-    fn console_partial(&self, vm: usize, pending: &[u8]) {
+    fn console_partial(&self, vm: VmId, pending: &[u8]) {
         let pending = pending.to_vec();
-        self.record(HostCall::ConsolePartial { vm, pending });
+        self.record(HostCall::ConsolePartial {
+            vm: vm.index(),
+            pending,
+        });
     }
-    fn vm_stopping(&self, vm: usize, reason: StopReason) {
-        self.armed.borrow_mut()[vm] = false;
-        self.record(HostCall::VmStopping { vm, reason });
+    fn vm_stopping(&self, vm: VmId, reason: StopReason) {
+        self.armed.borrow_mut()[vm.index()] = false;
+        self.record(HostCall::VmStopping {
+            vm: vm.index(),
+            reason,
+        });
     }
-    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool) {
-        self.record(HostCall::VmStopped { vm, reason, late });
+    fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool) {
+        self.record(HostCall::VmStopped {
+            vm: vm.index(),
+            reason,
+            late,
+        });
     }
-    fn settle(&self, vm: usize) {
+    fn settle(&self, vm: VmId) {
         // The test parks the other vCPUs itself (`World::park`), or not.
-        self.record(HostCall::Settle { vm });
+        self.record(HostCall::Settle { vm: vm.index() });
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
         self.record(HostCall::CpuInterface { reg, write });
         HW_PATTERN
     }
-    fn vm_started(&self, vm: usize) {
-        self.record(HostCall::VmStarted { vm });
+    fn vm_started(&self, vm: VmId) {
+        self.record(HostCall::VmStarted { vm: vm.index() });
     }
-    fn vm_restarting(&self, vm: usize, reason: StopReason) {
-        self.armed.borrow_mut()[vm] = false;
-        self.record(HostCall::VmRestarting { vm, reason });
+    fn vm_restarting(&self, vm: VmId, reason: StopReason) {
+        self.armed.borrow_mut()[vm.index()] = false;
+        self.record(HostCall::VmRestarting {
+            vm: vm.index(),
+            reason,
+        });
     }
-    fn contained(&self, vm: usize, what: Contained) {
-        self.record(HostCall::Contained { vm, what });
+    fn contained(&self, vm: VmId, what: Contained) {
+        self.record(HostCall::Contained {
+            vm: vm.index(),
+            what,
+        });
     }
-    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify) {
+    fn vgic_changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         let notify = *notify;
-        self.record(HostCall::VgicChanged { vm, me, notify });
+        self.record(HostCall::VgicChanged {
+            vm: vm.index(),
+            me: me.map(VcpuId::index),
+            notify,
+        });
     }
-    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64 {
+    fn gic_hw_read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
         self.record(HostCall::GicHwRead {
-            vm,
-            redist,
+            vm: vm.index(),
+            redist: redist.map(VcpuId::index),
             off,
             width,
         });
         HW_PATTERN & width.mask()
     }
-    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32) {
-        self.record(HostCall::SendSgi { vm, vcpu, sgi });
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32) {
+        self.record(HostCall::SendSgi {
+            vm: vm.index(),
+            vcpu: vcpu.index(),
+            sgi,
+        });
     }
-    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64) {
+    fn gic_hw_write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64) {
         self.record(HostCall::GicHwWrite {
-            vm,
-            redist,
+            vm: vm.index(),
+            redist: redist.map(VcpuId::index),
             off,
             width,
             value,
         });
     }
-    fn ring(&self, vm: usize, index: u64) -> bool {
-        self.record(HostCall::Ring { vm, index });
-        self.cfgs[vm].shared.iter().any(|m| m.index as u64 == index)
+    fn ring(&self, vm: VmId, index: u64) -> bool {
+        self.record(HostCall::Ring {
+            vm: vm.index(),
+            index,
+        });
+        self.cfgs[vm.index()]
+            .shared
+            .iter()
+            .any(|m| m.index as u64 == index)
     }
-    fn watchdog_arm(&self, vm: usize, me: usize, ms: u64) {
-        self.armed.borrow_mut()[vm] = ms != 0;
-        self.record(HostCall::WatchdogArm { vm, me, ms });
+    fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64) {
+        self.armed.borrow_mut()[vm.index()] = ms != 0;
+        self.record(HostCall::WatchdogArm {
+            vm: vm.index(),
+            me: me.index(),
+            ms,
+        });
     }
-    fn watchdog_kick(&self, vm: usize, me: usize) -> bool {
-        self.record(HostCall::WatchdogKick { vm, me });
-        self.armed(vm)
+    fn watchdog_kick(&self, vm: VmId, me: VcpuId) -> bool {
+        self.record(HostCall::WatchdogKick {
+            vm: vm.index(),
+            me: me.index(),
+        });
+        self.armed(vm.index())
     }
 }

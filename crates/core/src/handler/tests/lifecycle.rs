@@ -186,7 +186,7 @@ fn exits_of_a_running_vcpu_do_not_park_unless_they_stop_it() {
             let next = if stops { Next::Park } else { Next::Resume };
             assert_eq!(o.next, next, "{:?} {name}", spec.mode);
             assert_eq!(
-                w.vms[0].life.should_run(1),
+                w.vms[0].life.should_run(crate::ids::VcpuId::new(1)),
                 !stops,
                 "{:?} {name}",
                 spec.mode

@@ -69,7 +69,11 @@ fn virtual_mode_sgis_stay_in_the_vms_vgic() {
         );
         for c in &calls {
             match c {
-                HostCall::VgicChanged { me: 0, notify, .. } => {
+                HostCall::VgicChanged {
+                    me: Some(0),
+                    notify,
+                    ..
+                } => {
                     assert_eq!(notify.kick & !0b11, 0, "{value:#x}: kick outside the VM")
                 }
                 other => panic!("{value:#x}: {other:?}"),

@@ -121,7 +121,7 @@ fn check_exit(
         }
     }
     assert_eq!(
-        w.vms[vm].life.should_run(me),
+        w.vms[vm].life.should_run(crate::ids::VcpuId::new(me)),
         o.next == Next::Resume,
         "{what:x?}"
     );
@@ -137,7 +137,11 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
             VmState::Running => assert!(on > 0, "VM {id} running with every vCPU off: {s:?}"),
             // Some vCPU has not acknowledged (it still reads as on to AFFINITY_INFO).
             VmState::Stopping | VmState::Unresponsive => {
-                assert!(on > 0, "VM {id} {:?} with every vCPU off: {s:?}", s.status.0);
+                assert!(
+                    on > 0,
+                    "VM {id} {:?} with every vCPU off: {s:?}",
+                    s.status.0
+                );
                 assert!(!vm.life.settled(), "{s:?}");
             }
         }
@@ -173,7 +177,7 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
     for _ in 0..steps {
         let vm = r.below(2) as usize;
         let me = r.below(2) as usize;
-        let on = w.vms[vm].life.should_run(me);
+        let on = w.vms[vm].life.should_run(crate::ids::VcpuId::new(me));
         if r.below(300) == 0 {
             // The shell.
             w.host.take();

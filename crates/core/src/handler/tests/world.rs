@@ -11,13 +11,15 @@ extern crate std;
 use super::super::{handle_exit, Console, Next, VmCtx};
 use super::fakes::{FakeHost, FakeRegs};
 use crate::exit::VcpuExit;
+use crate::ids::{VcpuId, VmId};
 use crate::mmio::{DeviceKind, Region};
 use crate::sync::Mutex;
 use crate::vm::{VmLife, VmState};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::guest;
 use rtvisor_config::tables::{
-    DeviceMap, DirectTrust, ImagePlacement, MemRegion, InterruptMode, RamMap, RestartPolicy, SharedMap, VmConfig, VmKind,
+    DeviceMap, DirectTrust, ImagePlacement, InterruptMode, MemRegion, RamMap, RestartPolicy,
+    SharedMap, VmConfig, VmKind,
 };
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
@@ -183,7 +185,7 @@ impl Vm {
     /// What the idle loop of vCPU `v`'s CPU does: takes a pending start, and on a
     /// fresh boot resets the VM's devices (as the hypervisor's image reload does).
     pub fn take_start(&self, v: usize) -> bool {
-        let Some(start) = self.life.take_start(v) else {
+        let Some(start) = self.life.take_start(VcpuId::new(v)) else {
             return false;
         };
         if start.fresh_boot {
@@ -205,7 +207,7 @@ impl Vm {
         Snapshot {
             status: self.life.status(),
             power: (0..self.cfg.cpus.len())
-                .map(|v| self.life.affinity_info(v).ok())
+                .map(|v| self.life.affinity_info(VcpuId::new(v)).ok())
                 .collect(),
             gic,
             gpio: self.gpio.lock().clone(),
@@ -276,13 +278,16 @@ impl World {
 
     /// Turns vCPU `v` of VM `vm` on, as CPU_ON and its CPU's idle loop would.
     pub fn start(&self, vm: usize, v: usize) {
-        self.vms[vm].life.cpu_on(v, ENTRY, 0).expect("cpu_on");
+        self.vms[vm]
+            .life
+            .cpu_on(VcpuId::new(v), ENTRY, 0)
+            .expect("cpu_on");
         assert!(self.vms[vm].take_start(v));
     }
 
     /// What vCPU `v`'s CPU does when it parks: acknowledge a stop or restart.
     pub fn park(&self, vm: usize, v: usize) {
-        crate::handler::vcpu_parked(v, &self.ctx(vm), &self.host);
+        crate::handler::vcpu_parked(VcpuId::new(v), &self.ctx(vm), &self.host);
     }
 
     /// Both VMs' state.
@@ -294,7 +299,7 @@ impl World {
     pub fn ctx(&self, id: usize) -> VmCtx<'_> {
         let vm = &self.vms[id];
         VmCtx {
-            id,
+            id: VmId::new(id),
             cfg: vm.cfg,
             life: &vm.life,
             console: &vm.console,
@@ -307,6 +312,6 @@ impl World {
 
     /// Handles `exit` of vCPU `vcpu` of VM `vm`.
     pub fn exit(&self, vm: usize, vcpu: usize, regs: &mut FakeRegs, exit: VcpuExit) -> Next {
-        handle_exit(vcpu, regs, &self.ctx(vm), &self.host, exit)
+        handle_exit(VcpuId::new(vcpu), regs, &self.ctx(vm), &self.host, exit)
     }
 }

@@ -28,7 +28,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-const DTB: &str = "crates/core/tests/data/qemu-virt-gicv3-smp4.dtb";
+const DTB: &str = "crates/arch/aarch64/tests/data/qemu-virt-gicv3-smp4.dtb";
 
 /// Everything a board file says, without spans, in a comparable form.
 fn normalize(b: &BoardFile) -> Vec<String> {

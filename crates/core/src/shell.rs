@@ -126,7 +126,7 @@ pub enum VcpuPower {
 }
 
 impl VcpuPower {
-    /// The state PSCI AFFINITY_INFO reports for vCPU `vcpu` (a VM never booted has
+    /// The power state of vCPU `vcpu` in its VM's lifecycle (a VM never booted has
     /// every vCPU off).
     pub fn of(life: &VmLife, vcpu: VcpuId) -> Self {
         match life.power(vcpu) {
@@ -152,8 +152,8 @@ impl VcpuPower {
 pub struct VcpuInfo {
     /// The physical CPU it is pinned to.
     pub cpu: CpuId,
-    /// The CPU id the guest sees (aarch64: its MPIDR affinity).
-    pub mpidr: u64,
+    /// The CPU id the guest reads as its own (aarch64: its MPIDR affinity).
+    pub cpu_id: u64,
     /// Its power state.
     pub power: VcpuPower,
     /// Guest exits taken on its physical CPU since boot (all runs of the VM).
@@ -163,14 +163,16 @@ pub struct VcpuInfo {
 /// The physical interrupts the hypervisor counts per CPU (`irq stats`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IrqKind {
-    /// The hypervisor's own SGIs (kick, halt).
+    /// The hypervisor's own inter-processor interrupts (kick, halt; aarch64: its
+    /// Group-0 SGIs).
     Sgi,
     /// Virtual-timer interrupts forwarded to a virtual-mode vCPU by the exit path.
     /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
     /// without leaving the vector whenever a list register is free, and those are not
     /// counted: this is a lower bound, often zero for a guest that ticks steadily.
     Vtimer,
-    /// GIC maintenance interrupts (list-register refresh).
+    /// Interrupt-controller maintenance interrupts (aarch64: the GIC's, for a
+    /// list-register refresh).
     Maintenance,
     /// Passed-through SPIs forwarded to their VM.
     Spi,
@@ -303,7 +305,7 @@ const COMMANDS: &[Command] = &[
     Command {
         words: &["vcpu", "list"],
         args: "",
-        help: "every vCPU: CPU, MPIDR, power state, exits",
+        help: "every vCPU: CPU, CPU id, power state, exits",
         run: view::vcpu_list,
     },
     Command {

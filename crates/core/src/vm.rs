@@ -1,15 +1,15 @@
-//! Run-time state of one VM and its lifecycle: vCPU power states (PSCI), stop and
+//! Run-time state of one VM and its lifecycle: vCPU power states, stop and
 //! restart. The state is shared by the VM's physical CPUs behind a spin lock; each
 //! operation is short and never waits on the guest.
 //!
-//! Discipline: the lock is taken only on exits that change or read power state (PSCI,
-//! stop, restart, the start check on a parked CPU), never on the hot path of emulated
+//! Discipline: the lock is taken only on exits that change or read power state (CPU
+//! on/off and state calls, stop, restart, the start check on a parked CPU), never on the hot path of emulated
 //! device accesses. The check every exit makes, whether its vCPU is still on, reads a
 //! copy of the on bits that the lock's guard publishes whenever it is released.
 //! Nothing here allocates.
 
 use crate::ids::VcpuId;
-use crate::psci::PsciError;
+use crate::seam::{CallError, CpuPower};
 use crate::sync::Mutex;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -20,16 +20,20 @@ pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 /// Why a VM stopped or restarted, recorded for logs and the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// The guest called PSCI SYSTEM_OFF.
+    /// The guest powered its VM off.
     SystemOff,
-    /// The guest called PSCI SYSTEM_RESET.
+    /// The guest reset its VM.
     SystemReset,
-    /// Every vCPU called CPU_OFF.
+    /// Every vCPU switched itself off.
     AllVcpusOff,
-    /// An asynchronous SError from the guest.
-    SError(u64),
-    /// An exit the hypervisor cannot handle.
-    UnhandledExit(u64),
+    /// The guest's state cannot be trusted (an SError on aarch64), or it took an exit
+    /// the hypervisor does not handle: what the backend called it, and its code.
+    Fatal {
+        /// What happened (aarch64: `serror esr`, `unhandled exit esr`).
+        what: &'static str,
+        /// The backend's raw code (aarch64: ESR_EL2).
+        code: u64,
+    },
     /// A command of the hypervisor shell.
     Shell,
     /// Its watchdog expired (not kicked in time).
@@ -39,10 +43,7 @@ pub enum StopReason {
 impl StopReason {
     /// Whether this counts as a crash for the restart policy.
     pub const fn is_crash(self) -> bool {
-        matches!(
-            self,
-            Self::SError(_) | Self::UnhandledExit(_) | Self::Watchdog
-        )
+        matches!(self, Self::Fatal { .. } | Self::Watchdog)
     }
 }
 
@@ -52,8 +53,7 @@ impl core::fmt::Display for StopReason {
             Self::SystemOff => f.write_str("system-off"),
             Self::SystemReset => f.write_str("system-reset"),
             Self::AllVcpusOff => f.write_str("all vcpus off"),
-            Self::SError(esr) => write!(f, "serror esr={esr:#x}"),
-            Self::UnhandledExit(esr) => write!(f, "unhandled exit esr={esr:#x}"),
+            Self::Fatal { what, code } => write!(f, "{what}={code:#x}"),
             Self::Shell => f.write_str("shell"),
             Self::Watchdog => f.write_str("watchdog"),
         }
@@ -75,7 +75,7 @@ pub enum VmState {
     Unresponsive,
 }
 
-/// PSCI power state of one vCPU.
+/// Power state of one vCPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
     /// Off: its physical CPU is parked.
@@ -244,19 +244,19 @@ impl VmLife {
         Kicks(1)
     }
 
-    /// PSCI CPU_ON for vCPU `target`.
-    pub fn cpu_on(&self, target: VcpuId, entry: u64, context: u64) -> Result<Kicks, PsciError> {
+    /// Starts vCPU `target` (a CPU-on call of another vCPU).
+    pub fn cpu_on(&self, target: VcpuId, entry: u64, context: u64) -> Result<Kicks, CallError> {
         let target = target.index();
         let mut s = self.lock();
         if target >= s.vcpus {
-            return Err(PsciError::InvalidParameters);
+            return Err(CallError::InvalidParameters);
         }
         if s.state != VmState::Running {
-            return Err(PsciError::Denied);
+            return Err(CallError::Denied);
         }
         match s.power[target] {
-            Power::On | Power::Stopping => Err(PsciError::AlreadyOn),
-            Power::Pending(_) => Err(PsciError::OnPending),
+            Power::On | Power::Stopping => Err(CallError::AlreadyOn),
+            Power::Pending(_) => Err(CallError::OnPending),
             Power::Off => {
                 s.power[target] = Power::Pending(Start {
                     entry,
@@ -268,7 +268,8 @@ impl VmLife {
         }
     }
 
-    /// PSCI CPU_OFF from vCPU `me`. Returns `true` when no vCPU is left on or pending.
+    /// vCPU `me` switches itself off. Returns `true` when no vCPU is left on or
+    /// pending.
     pub fn cpu_off(&self, me: VcpuId) -> bool {
         let mut s = self.lock();
         if let Some(p) = s.power.get_mut(me.index()) {
@@ -277,17 +278,18 @@ impl VmLife {
         s.power.iter().all(|p| *p == Power::Off)
     }
 
-    /// PSCI AFFINITY_INFO at level 0: 0 on, 1 off, 2 on-pending.
-    pub fn affinity_info(&self, target: VcpuId) -> Result<u64, PsciError> {
+    /// The power state of vCPU `target` as another vCPU sees it (a stopping vCPU is
+    /// on until it parks).
+    pub fn cpu_state(&self, target: VcpuId) -> Result<CpuPower, CallError> {
         let target = target.index();
         let s = self.lock();
         if target >= s.vcpus {
-            return Err(PsciError::InvalidParameters);
+            return Err(CallError::InvalidParameters);
         }
         Ok(match s.power[target] {
-            Power::On | Power::Stopping => 0,
-            Power::Off => 1,
-            Power::Pending(_) => 2,
+            Power::On | Power::Stopping => CpuPower::On,
+            Power::Off => CpuPower::Off,
+            Power::Pending(_) => CpuPower::OnPending,
         })
     }
 
@@ -460,7 +462,7 @@ mod tests {
         let vm = VmLife::new();
         assert_eq!(
             vm.cpu_on(v(0), 0x4008_0000, 1),
-            Err(PsciError::InvalidParameters)
+            Err(CallError::InvalidParameters)
         );
         assert_eq!(vm.boot(2, 0x4008_0000, 0x4000_0000), Some(Kicks(1)));
         assert_eq!(vm.boot(2, 0, 0), None);
@@ -468,18 +470,18 @@ mod tests {
         assert!(s0.fresh_boot);
         assert_eq!(s0.context, 0x4000_0000);
         assert_eq!(vm.take_start(v(0)), None);
-        assert_eq!(vm.affinity_info(v(1)), Ok(1));
+        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
         assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Ok(Kicks(2)));
-        assert_eq!(vm.affinity_info(v(1)), Ok(2));
-        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Err(PsciError::OnPending));
+        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::OnPending));
+        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Err(CallError::OnPending));
         let s1 = vm.take_start(v(1)).unwrap();
         assert!(!s1.fresh_boot);
         assert_eq!((s1.entry, s1.context), (0x4008_0100, 1));
-        assert_eq!(vm.cpu_on(v(1), 0, 0), Err(PsciError::AlreadyOn));
-        assert_eq!(vm.affinity_info(v(1)), Ok(0));
+        assert_eq!(vm.cpu_on(v(1), 0, 0), Err(CallError::AlreadyOn));
+        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::On));
         assert!(!vm.cpu_off(v(1)));
-        assert_eq!(vm.affinity_info(v(1)), Ok(1));
-        assert_eq!(vm.cpu_on(v(2), 0, 0), Err(PsciError::InvalidParameters));
+        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
+        assert_eq!(vm.cpu_on(v(2), 0, 0), Err(CallError::InvalidParameters));
         assert!(vm.cpu_off(v(0)));
     }
 
@@ -506,7 +508,11 @@ mod tests {
         );
         assert_eq!(vm.status().0, VmState::Stopping);
         assert!(!vm.should_run(v(0)));
-        assert_eq!(vm.affinity_info(v(1)), Ok(0), "still on until it parks");
+        assert_eq!(
+            vm.cpu_state(v(1)),
+            Ok(CpuPower::On),
+            "still on until it parks"
+        );
         assert_eq!(vm.stop(StopReason::Shell), None, "counted once");
         assert_eq!(vm.parked(v(0)), Parked::Nothing);
         assert_eq!(vm.status().0, VmState::Stopping);
@@ -589,7 +595,7 @@ mod tests {
         assert_eq!(vm.boot(2, 1, 2), None);
         assert_eq!(vm.restart(StopReason::Shell, 1, 2), None);
         assert_eq!(vm.stop(StopReason::Shell), None);
-        assert_eq!(vm.cpu_on(v(0), 1, 2), Err(PsciError::Denied));
+        assert_eq!(vm.cpu_on(v(0), 1, 2), Err(CallError::Denied));
         // Whatever the zombie vCPU asks, it is not running any more: its SYSTEM_OFF
         // starts nothing; its park is the late acknowledgement, and only now may the
         // VM start again.

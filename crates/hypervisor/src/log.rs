@@ -9,13 +9,14 @@
 //! each VM are kept for the shell's `latency` (one fixed buffer per VM behind its own
 //! lock, held only to copy a line in or out).
 
+use crate::backend::{Arch, Backend, Clock, Uart};
 use crate::config::{CONFIG, MAX_VMS};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use rtvisor_arch_aarch64::{firmware, gic, sysreg, uart};
 use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::{Terminal, LINE_MAX};
 use rtvisor_core::ids::{CpuId, VmId};
+use rtvisor_core::seam::{Console, Timer};
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
 
@@ -25,7 +26,7 @@ static UART: Mutex<Terminal> = Mutex::new(Terminal::new());
 
 /// Writes bytes to the UART.
 fn put(bytes: &[u8]) {
-    bytes.iter().copied().for_each(uart::put);
+    bytes.iter().copied().for_each(Uart::put);
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
@@ -48,7 +49,7 @@ struct Raw;
 
 impl Write for Raw {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.bytes().for_each(uart::put);
+        s.bytes().for_each(Uart::put);
         Ok(())
     }
 }
@@ -124,7 +125,7 @@ fn keep_figures(name: &str, text: &[u8]) {
         let mut f = slot.lock();
         f.line[..n].copy_from_slice(&text[..n]);
         f.len = n;
-        f.at = sysreg::counter();
+        f.at = Clock::now();
     }
 }
 
@@ -140,8 +141,8 @@ pub fn figures(vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
     if n == 0 {
         return None;
     }
-    let ticks = sysreg::counter().saturating_sub(at);
-    let hz = sysreg::counter_freq().max(1);
+    let ticks = Clock::now().saturating_sub(at);
+    let hz = Clock::frequency().max(1);
     Some((n.min(buf.len()), ticks / hz * 1000 + ticks % hz * 1000 / hz))
 }
 
@@ -162,7 +163,7 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
         halt()
     }
     if !HALTING.swap(true, Ordering::SeqCst) {
-        gic::broadcast_sgi(gic::SGI_HALT);
+        Arch::halt_others();
     }
     // The UART lock may be held by this very CPU (a fault while printing): take it if
     // it frees up soon, print regardless.
@@ -173,7 +174,7 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
     );
     drop(guard);
     if CONFIG.hypervisor.semihosting {
-        firmware::semihosting_exit(FATAL_EXIT_STATUS);
+        Arch::emulator_exit(FATAL_EXIT_STATUS);
     }
     halt()
 }
@@ -193,7 +194,7 @@ impl fmt::Display for CpuName {
 /// Parks this CPU for good.
 pub fn halt() -> ! {
     loop {
-        rtvisor_arch_aarch64::sysreg::wfi();
+        Arch::wait();
     }
 }
 

@@ -1,8 +1,9 @@
-//! Per-physical-CPU state. Each CPU writes only its own entry, except `guest_active`,
-//! which other CPUs read while restarting a VM (to wait until its vCPUs are parked).
-//! A CPU finds its entry through its index, kept in TPIDR_EL2 from boot on.
+//! Per-physical-CPU state. Each CPU writes only its own entry; others read its
+//! hardware id (to kick it) and the backend's interrupt bookkeeping. A CPU finds its
+//! entry through its index, which the backend keeps per CPU from boot on.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::backend::{Arch, Backend};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
 /// Most physical CPUs supported (the machine contract's limit; the linker script
@@ -12,20 +13,14 @@ pub const MAX_CPUS: usize = rtvisor_config::contract::MAX_CPUS;
 /// One CPU.
 #[derive(Debug)]
 pub struct PerCpu {
-    /// MPIDR affinity of this CPU (from the device tree; valid for the CPUs below
+    /// Its hardware id (aarch64: MPIDR affinity; valid for the CPUs below
     /// [`CPU_COUNT`]).
-    pub mpidr: AtomicU64,
-    /// End of this CPU's stack (see the arch crate's stack discipline).
-    pub stack_end: AtomicU64,
-    /// Whether this CPU is currently running (or handling an exit of) its vCPU.
-    pub guest_active: AtomicBool,
-    /// RD_base of this CPU's redistributor.
-    pub redist: AtomicU64,
+    pub hw_id: AtomicU64,
     /// The (VM, vCPU) this CPU hosts ([`Hosted`]). Set at boot from the static
     /// configuration.
     hosts: AtomicU64,
-    /// The vCPU's list registers must be refreshed before it runs guest code again.
-    pub lr_dirty: AtomicBool,
+    /// The backend's state of this CPU.
+    pub arch: <Arch as Backend>::CpuState,
 }
 
 /// How [`PerCpu::hosts`] keeps an `Option<(VmId, VcpuId)>` in one word: bit 63 set
@@ -53,38 +48,12 @@ impl Hosted {
 impl PerCpu {
     const fn new() -> Self {
         Self {
-            mpidr: AtomicU64::new(0),
-            stack_end: AtomicU64::new(0),
-            guest_active: AtomicBool::new(false),
-            redist: AtomicU64::new(0),
+            hw_id: AtomicU64::new(0),
             hosts: AtomicU64::new(0),
-            lr_dirty: AtomicBool::new(false),
+            arch: Arch::CPU_STATE,
         }
     }
-}
 
-/// All CPUs, indexed by their position in the host device tree.
-pub static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
-/// Number of CPUs in the host device tree.
-pub static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
-
-/// The calling CPU (what boot put in TPIDR_EL2; `None` before that).
-pub fn this_cpu() -> Option<CpuId> {
-    let idx = rtvisor_arch_aarch64::cpu::this_index() as usize;
-    (idx < CPU_COUNT.load(Ordering::Relaxed)).then_some(CpuId::new(idx))
-}
-
-/// The calling CPU's state.
-pub fn this() -> Option<&'static PerCpu> {
-    this_cpu().and_then(|c| CPUS.get(c.index()))
-}
-
-/// CPU `cpu`'s state.
-pub fn of(cpu: CpuId) -> Option<&'static PerCpu> {
-    CPUS.get(cpu.index())
-}
-
-impl PerCpu {
     /// The (VM, vCPU) this CPU hosts.
     #[inline(always)]
     pub fn hosts(&self) -> Option<(VmId, VcpuId)> {
@@ -95,4 +64,26 @@ impl PerCpu {
     pub fn set_hosts(&self, v: Option<(VmId, VcpuId)>) {
         self.hosts.store(Hosted::encode(v), Ordering::Relaxed);
     }
+
+    /// Its hardware id.
+    pub fn hw_id(&self) -> u64 {
+        self.hw_id.load(Ordering::Relaxed)
+    }
+}
+
+/// All CPUs, indexed by their position in the platform's list.
+pub static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+/// Number of CPUs the platform lists (at most [`MAX_CPUS`] are used).
+pub static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling CPU (`None` before boot has recorded it).
+#[inline(always)]
+pub fn this_cpu() -> Option<CpuId> {
+    let idx = Arch::this_cpu();
+    (idx < CPU_COUNT.load(Ordering::Relaxed)).then_some(CpuId::new(idx))
+}
+
+/// CPU `cpu`'s state.
+pub fn of(cpu: CpuId) -> Option<&'static PerCpu> {
+    CPUS.get(cpu.index())
 }

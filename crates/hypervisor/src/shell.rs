@@ -3,18 +3,19 @@
 //! typed lines are executed by `rtvisor_core::shell`. A machine whose CPUs all host
 //! vCPUs has no shell.
 
+use crate::backend::{Arch, Backend, Uart};
 use crate::config::CONFIG;
+use crate::host::HostImpl;
 use crate::percpu::CPU_COUNT;
-use crate::run::HostImpl;
 use crate::vms;
 use crate::{debug, info, log, stats};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_addr::Hpa;
-use rtvisor_arch_aarch64::{spi, uart};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::Region;
+use rtvisor_core::seam::Console;
 use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{StopReason, VmState};
@@ -26,18 +27,15 @@ static SHELL_CPU: AtomicId<CpuId> = AtomicId::none();
 static UART_IRQ: AtomicU32 = AtomicU32::new(0);
 static INPUT: Mutex<shell::Input> = Mutex::new(shell::Input::new());
 
-/// Makes CPU `cpu` (affinity `mpidr`) the shell CPU if it hosts no vCPU and none is
-/// chosen yet, and routes the console's receive interrupt to it.
-pub fn claim(cpu: CpuId, mpidr: u64, uart_irq: Option<u32>) {
+/// Makes CPU `cpu` (hardware id `hw_id`) the shell CPU if it hosts no vCPU and none
+/// is chosen yet, and routes the console's receive interrupt to it.
+pub fn claim(cpu: CpuId, hw_id: u64, uart_irq: Option<u32>) {
     let Some(irq) = uart_irq else { return };
     if vms::assignment(cpu).is_some() || !SHELL_CPU.set_if_none(cpu, Ordering::AcqRel) {
         return;
     }
     UART_IRQ.store(irq, Ordering::Relaxed);
-    // The PL011's receive interrupt is level-sensitive.
-    spi::configure(irq, false, mpidr);
-    spi::set_enabled(irq, true);
-    uart::enable_rx_interrupt();
+    Arch::console_input_to(cpu, hw_id, irq);
     info!("shell on cpu {cpu}: type `help`");
     init_focus();
 }
@@ -81,7 +79,7 @@ fn show_partial(vm: VmId) {
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
 /// has the console.
 pub fn on_input() {
-    while let Some(b) = uart::get() {
+    while let Some(b) = Uart::get() {
         if let Some(focus) = FOCUS.load(Ordering::Relaxed) {
             if b == shell::CONSOLE_ESCAPE {
                 FOCUS.store(None, Ordering::Relaxed);
@@ -130,7 +128,7 @@ impl ShellOps for Ops {
         })
     }
     fn emulated(&self, vm: VmId, i: usize) -> Option<Region> {
-        vms::regions(&vms::cfg(vm)).get(i).copied()
+        vms::regions(vms::cfg(vm)).get(i).copied()
     }
     fn hv_memory(&self) -> MemRegion<Hpa> {
         CONFIG.hypervisor.memory
@@ -139,7 +137,7 @@ impl ShellOps for Ops {
         let cpu = vms::cpu_of(vm, vcpu)?;
         Some(VcpuInfo {
             cpu,
-            mpidr: vms::vcpu_mpidr(vm, vcpu),
+            cpu_id: vms::guest_cpu_id(vm, vcpu),
             power: VcpuPower::of(&vms::rt(vm).life, vcpu),
             exits: stats::exits(cpu),
         })

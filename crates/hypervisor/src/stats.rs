@@ -1,15 +1,16 @@
 //! Per-physical-CPU event counters for the shell (`vcpu list`, `irq stats`): guest
-//! exits, and the physical interrupts `irq::drain` handles, by [`IrqKind`].
+//! exits, and the physical interrupts the backend handles, by [`IrqKind`].
 //!
 //! Discipline: a CPU counts only in its own block, with a Relaxed load and store (it is
-//! the block's only writer, and EL2 runs with interrupts masked, so no update is lost;
-//! no exclusive-monitor loop on the hot path); the shell CPU reads any block. Each block
-//! has a cache line of its own, so counting on an RT core never touches a line another
-//! core writes. Counts are since boot (across VM restarts) and wrap at 2^64.
+//! the block's only writer, and the hypervisor runs with interrupts masked, so no
+//! update is lost; no exclusive-monitor loop on the hot path); the shell CPU reads any
+//! block. Each block has a cache line of its own, so counting on an RT core never
+//! touches a line another core writes. Counts are since boot (across VM restarts) and
+//! wrap at 2^64.
 //!
-//! Not counted: virtual-timer interrupts the exception vector's fast path injects by
-//! itself (arch crate, `fast.rs`), which never reach `drain`, and the version and
-//! feature queries the HVC path answers before looking at the VM.
+//! Not counted: what the backend's fast paths answer before looking at the VM
+//! (aarch64: virtual-timer interrupts the exception vector injects by itself, the
+//! version and feature queries of the HVC path).
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -54,14 +55,6 @@ pub fn exit() {
 pub fn irq(kind: IrqKind) {
     if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {
         bump(c);
-    }
-}
-
-/// Counts a Group-0 interrupt `intid`: the hypervisor's SGIs (0-15); others (its own
-/// timer) are not shown.
-pub fn group0(intid: u32) {
-    if intid < 16 {
-        irq(IrqKind::Sgi);
     }
 }
 

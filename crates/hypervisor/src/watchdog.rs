@@ -2,27 +2,29 @@
 //! hypercalls; if a kick does not come in time the VM has crashed
 //! (`StopReason::Watchdog`) and its restart policy decides what happens.
 //!
-//! The clock is the EL2 physical timer of the CPU that armed or last kicked the
-//! watchdog: its PPI is in Group 0, so it reaches EL2 even on a direct-mode core.
-//! A kick only moves the deadline (and re-arms that CPU's timer); nothing of the
-//! hypervisor runs on the VM's cores between kicks.
+//! The clock is the hypervisor's own timer ([`Timer`]) of the CPU that armed or last
+//! kicked the watchdog (aarch64: the EL2 physical timer, whose PPI is in Group 0, so
+//! it reaches EL2 even on a direct-mode core). A kick only moves the deadline (and
+//! re-arms that CPU's timer); nothing of the hypervisor runs on the VM's cores between
+//! kicks.
 
+use crate::backend::Clock;
 use crate::config::{CONFIG, MAX_VMS};
+use crate::host::HostImpl;
 use crate::percpu::this_cpu;
-use crate::run::HostImpl;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_arch_aarch64::{sysreg, timer};
 use rtvisor_core::handler;
 use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
+use rtvisor_core::seam::Timer;
 use rtvisor_core::vm::StopReason;
 
 struct Watchdog {
-    /// Timeout in counter ticks (0: disarmed).
+    /// Timeout in clock ticks (0: disarmed).
     timeout: AtomicU64,
-    /// Physical count by which the next kick must come.
+    /// The clock by which the next kick must come.
     deadline: AtomicU64,
-    /// The CPU whose EL2 timer watches it, while armed.
+    /// The CPU whose timer watches it, while armed.
     cpu: AtomicId<CpuId>,
 }
 
@@ -37,11 +39,11 @@ static WATCHDOGS: [Watchdog; MAX_VMS] = [const {
 /// Arms (or with `ms` = 0 disarms) VM `vm`'s watchdog from this CPU.
 pub fn arm(vm: VmId, ms: u64) {
     let w = &WATCHDOGS[vm.index()];
-    let ticks = ms.saturating_mul(sysreg::counter_freq()) / 1000;
+    let ticks = ms.saturating_mul(Clock::frequency()) / 1000;
     w.timeout.store(ticks, Ordering::Release);
     if ticks == 0 {
         if w.cpu.swap(None, Ordering::AcqRel) == this_cpu() {
-            timer::hyp_disarm();
+            Clock::disarm();
         }
         return;
     }
@@ -60,10 +62,10 @@ pub fn kick(vm: VmId) -> bool {
 }
 
 fn watch_here(w: &Watchdog, ticks: u64) {
-    let deadline = sysreg::counter().saturating_add(ticks);
+    let deadline = Clock::now().saturating_add(ticks);
     w.deadline.store(deadline, Ordering::Release);
     w.cpu.store(this_cpu(), Ordering::Release);
-    timer::hyp_arm(deadline);
+    Clock::arm(deadline);
 }
 
 /// Forgets VM `vm`'s watchdog (the VM stopped or restarts; a new run arms its own).
@@ -71,11 +73,11 @@ pub fn reset(vm: VmId) {
     WATCHDOGS[vm.index()].timeout.store(0, Ordering::Release);
 }
 
-/// The EL2 timer fired on this CPU: every watchdog it watches that is past its
+/// The hypervisor's timer fired on this CPU: every watchdog it watches that is past its
 /// deadline expires; the timer is re-armed for the nearest one left.
 pub fn on_timer() {
     let Some(me) = this_cpu() else { return };
-    let now = sysreg::counter();
+    let now = Clock::now();
     let mut next: Option<u64> = None;
     for (vm, w) in WATCHDOGS.iter().enumerate().take(CONFIG.vms.len()) {
         let vm = VmId::new(vm);
@@ -100,7 +102,7 @@ pub fn on_timer() {
         });
     }
     match next {
-        Some(deadline) => timer::hyp_arm(deadline),
-        None => timer::hyp_disarm(),
+        Some(deadline) => Clock::arm(deadline),
+        None => Clock::disarm(),
     }
 }

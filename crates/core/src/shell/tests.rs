@@ -103,16 +103,19 @@ const EMULATED: [Region; 3] = [
         base: Ipa::new(0x0800_0000),
         size: 0x1_0000,
         kind: DeviceKind::GicDist,
+        line: None,
     },
     Region {
         base: Ipa::new(0x080a_0000),
         size: 0x2_0000,
         kind: DeviceKind::GicRedist,
+        line: None,
     },
     Region {
         base: Ipa::new(0x0900_0000),
         size: 0x1000,
         kind: DeviceKind::Pl011,
+        line: Some(33),
     },
 ];
 /// Power of each vCPU, by VM.
@@ -163,7 +166,7 @@ impl ShellOps for Mock {
     fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo> {
         Some(VcpuInfo {
             cpu: CpuId::new(CPUS[vm.index()][vcpu.index()] as usize),
-            mpidr: vcpu.index() as u64,
+            cpu_id: vcpu.index() as u64,
             power: POWER[vm.index()][vcpu.index()],
             exits: 1000 * vm.index() as u64 + vcpu.index() as u64,
         })
@@ -291,14 +294,14 @@ fn vm_console_hands_input_to_the_named_vm() {
 }
 
 #[test]
-fn vcpu_list_shows_each_vcpu_with_its_cpu_mpidr_power_and_exits() {
+fn vcpu_list_shows_each_vcpu_with_its_cpu_cpu_id_power_and_exits() {
     let m = Mock::new();
     let out = m.run("vcpu list");
     assert_eq!(out.len(), 4, "{out:?}");
     let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
     assert_eq!(
         words(&out[0]),
-        ["vm", "vcpu", "cpu", "mpidr", "power", "exits"]
+        ["vm", "vcpu", "cpu", "cpu-id", "power", "exits"]
     );
     assert_eq!(words(&out[1]), ["rt", "0", "3", "0x0", "on", "0"]);
     assert_eq!(words(&out[2]), ["linux", "0", "1", "0x0", "off", "1000"]);

@@ -25,7 +25,7 @@ const LEVELS: [(LogLevel, &str); 4] = [
 pub(super) fn vcpu_list(_: &[&str], ops: &dyn ShellOps) {
     ops.out(format_args!(
         "{:<12} {:>4} {:>4}  {:<12} {:<8} {:>10}",
-        "vm", "vcpu", "cpu", "mpidr", "power", "exits"
+        "vm", "vcpu", "cpu", "cpu-id", "power", "exits"
     ));
     for vm in super::vms(ops) {
         for v in (0..ops.vm_resources(vm).0.len()).map(VcpuId::new) {
@@ -35,7 +35,7 @@ pub(super) fn vcpu_list(_: &[&str], ops: &dyn ShellOps) {
                 ops.vm_name(vm),
                 v,
                 i.cpu,
-                i.mpidr,
+                i.cpu_id,
                 i.power.name(),
                 i.exits
             ));

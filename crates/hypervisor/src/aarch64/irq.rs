@@ -13,13 +13,15 @@ use crate::percpu::{self, PerCpu};
 use crate::stats;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_arch_aarch64::chip::{GicHw, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
-use rtvisor_arch_aarch64::{cpu, fast, ich};
+use rtvisor_arch_aarch64::sysregs::CpuIfReg;
+use rtvisor_arch_aarch64::{cpu, fast, ich, spi};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
-use rtvisor_core::devices::RESERVED_PRIVATE;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_vdev::vgic::{Lr, LrState, Notify};
+use rtvisor_core::sync::Mutex;
+use rtvisor_vdev::vgic::{Lr, LrState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 /// The EL1 virtual timer's INTID.
@@ -36,7 +38,12 @@ pub fn is_direct(vm: VmId) -> bool {
 }
 
 fn redist_of(cpu: &PerCpu) -> Redist {
-    Redist(cpu.redist.load(Ordering::Relaxed))
+    Redist(cpu.arch.redist.load(Ordering::Relaxed))
+}
+
+/// The vGIC model of VM `vm`.
+fn model(vm: VmId) -> &'static Mutex<VGic> {
+    vms::rt(vm).chip.model()
 }
 
 /// The physical CPU of vCPU `vcpu` of VM `vm`.
@@ -60,7 +67,10 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
             crate::watchdog::on_timer();
         }
         gic::eoi_group0(id, !direct);
-        stats::group0(id);
+        // The hypervisor's SGIs are counted; its timer is not shown.
+        if id < 16 {
+            stats::irq(IrqKind::Sgi);
+        }
         if id == gic::SGI_HALT {
             log::halt();
         }
@@ -91,25 +101,25 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
                 // Fast path: straight into a free list register, HW-linked, so the
                 // guest's EOI deactivates the physical PPI. The model learns of it
                 // only if no list register is free.
-                let gic = &vms::rt(vm).gic;
+                let gic = model(vm);
                 let prio = gic.lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
                 if !ich::inject_hw(VTIMER, VTIMER, prio) {
                     gic.lock().inject(VTIMER, vcpu.index());
-                    me.lr_dirty.store(true, Ordering::Relaxed);
+                    me.arch.lr_dirty.store(true, Ordering::Relaxed);
                 }
             }
             // The maintenance interrupt only asks for a list-register refresh.
             Some(_) if id == gic::MAINTENANCE_INTID => {
                 stats::irq(IrqKind::Maintenance);
                 gic::deactivate(id);
-                me.lr_dirty.store(true, Ordering::Relaxed);
+                me.arch.lr_dirty.store(true, Ordering::Relaxed);
             }
             None if crate::shell::is_input(id) => {
                 stats::irq(IrqKind::Uart);
                 crate::shell::on_input();
                 gic::deactivate(id);
             }
-            _ => match crate::passthru::forward(id) {
+            _ => match super::passthru::forward(id) {
                 // The guest's EOI deactivates it (HW list register).
                 Some((vm, n)) => {
                     stats::irq(IrqKind::Spi);
@@ -132,14 +142,14 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
-    me.lr_dirty.store(false, Ordering::Relaxed);
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let n = ich::lr_count().min(MAX_LRS);
     let mut lrs = [Lr::INVALID; MAX_LRS];
     for (i, lr) in lrs.iter_mut().enumerate().take(n) {
         *lr = ich::decode(ich::read_lr(i));
     }
     let flush = {
-        let mut g = vms::rt(vm).gic.lock();
+        let mut g = model(vm).lock();
         g.sync_lrs(vcpu.index(), &lrs[..n]);
         g.flush_lrs(vcpu.index(), &mut lrs[..n])
     };
@@ -153,11 +163,7 @@ pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
 /// Recomputes the list-register value the vector's fast path uses to deliver the
 /// forwarded timer to this vCPU (its priority may have changed).
 pub fn update_fast_timer(_me: &PerCpu, vm: VmId, vcpu: VcpuId) {
-    let prio = vms::rt(vm)
-        .gic
-        .lock()
-        .priority(vcpu.index(), VTIMER)
-        .unwrap_or(0);
+    let prio = model(vm).lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
     let lr = Lr {
         intid: VTIMER,
         state: LrState::Pending,
@@ -184,7 +190,7 @@ pub fn vcpu_start(me: &PerCpu, vm: VmId) {
     if !direct {
         redist_of(me).enable(gic::MAINTENANCE_INTID);
     }
-    me.lr_dirty.store(false, Ordering::Relaxed);
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
 }
 
 /// Takes back every private interrupt a guest could own on this CPU: disabled,
@@ -210,17 +216,17 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
         let Some(cpu) = cpu_of(vm, v) else { continue };
         if notify.kicks(v.index()) {
-            cpu.lr_dirty.store(true, Ordering::Relaxed);
+            cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
             if Some(v) != me {
-                gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
+                gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
             }
         }
         if !hw {
             continue;
         }
         for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
-            let link = vms::rt(vm).gic.lock().hw_link(v.index(), intid);
-            let base = cpu.redist.load(Ordering::Relaxed);
+            let link = model(vm).lock().hw_link(v.index(), intid);
+            let base = cpu.arch.redist.load(Ordering::Relaxed);
             if let (Some(link), true) = (link, base != 0) {
                 let r = Redist(base);
                 if link.enabled {
@@ -233,7 +239,7 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     }
     if hw {
         for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
-            crate::passthru::follow(vm, intid);
+            super::passthru::follow(vm, intid);
         }
     }
 }
@@ -242,7 +248,7 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
 fn frame(vm: VmId, redist: Option<VcpuId>) -> Option<u64> {
     match redist {
         None => Some(GICD_BASE.load(Ordering::Relaxed)),
-        Some(v) => cpu_of(vm, v).map(|c| c.redist.load(Ordering::Relaxed)),
+        Some(v) => cpu_of(vm, v).map(|c| c.arch.redist.load(Ordering::Relaxed)),
     }
 }
 
@@ -261,5 +267,47 @@ pub fn hw_write(vm: VmId, redist: Option<VcpuId>, off: u64, w: Width, value: u64
     if let Some(base) = frame(vm, redist).filter(|&b| b != 0) {
         // SAFETY: as in `hw_read`.
         unsafe { gic::frame_write(base, off, w.bytes(), value) }
+    }
+}
+
+/// The hardware side of every VM's GIC ([`GicHw`]): what this module does on the
+/// physical CPUs and the physical GIC.
+#[derive(Debug, Clone, Copy)]
+pub struct HwGic;
+
+impl GicHw for HwGic {
+    fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
+        vgic_changed(vm, me, notify);
+    }
+    fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
+        hw_read(vm, redist, off, width)
+    }
+    fn write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64) {
+        hw_write(vm, redist, off, width, value);
+    }
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32) {
+        if let Some(cpu) = cpu_of(vm, vcpu) {
+            gic::send_sgi_group1(cpu.hw_id(), sgi);
+        }
+    }
+    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
+        let reg = match reg {
+            CpuIfReg::Iar1 => gic::CpuIf::Iar1,
+            CpuIfReg::Eoir1 => gic::CpuIf::Eoir1,
+            CpuIfReg::Hppir1 => gic::CpuIf::Hppir1,
+            CpuIfReg::Bpr1 => gic::CpuIf::Bpr1,
+            CpuIfReg::Igrpen1 => gic::CpuIf::Igrpen1,
+            CpuIfReg::Ap1r(n) => gic::CpuIf::Ap1r(n),
+        };
+        match write {
+            Some(v) => {
+                gic::cpuif_write(reg, v);
+                0
+            }
+            None => gic::cpuif_read(reg),
+        }
+    }
+    fn set_pending(&self, intid: u32) {
+        spi::set_pending(intid);
     }
 }

@@ -14,11 +14,10 @@
 //! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
 //! deactivated), so nothing of the old run is delivered to the new one.
 
+use super::irq::{self, cpu_of};
 use crate::config::CONFIG;
-use crate::irq::{self, cpu_of};
 use crate::vms;
-use core::sync::atomic::Ordering;
-use rtvisor_arch_aarch64::{memory, spi};
+use rtvisor_arch_aarch64::spi;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_vdev::vgic::Notify;
 
@@ -46,7 +45,7 @@ fn spis(vm: VmId) -> impl Iterator<Item = (u32, bool)> {
 }
 
 fn mpidr_of(vm: VmId, vcpu: VcpuId) -> Option<u64> {
-    cpu_of(vm, vcpu).map(|c| c.mpidr.load(Ordering::Relaxed))
+    cpu_of(vm, vcpu).map(|c| c.hw_id())
 }
 
 /// At a (re)start of VM `vm`, after its vGIC was reset: links its SPIs and puts the
@@ -59,24 +58,15 @@ pub fn vm_start(vm: VmId) {
     for (intid, edge) in spis(vm) {
         spi::configure(intid, edge, first);
         if !direct {
-            let _ = vms::rt(vm).gic.lock().set_hw(intid, 0, intid);
+            let _ = vms::rt(vm).chip.model().lock().set_hw(intid, 0, intid);
         }
     }
 }
 
-/// When VM `vm` stops (or restarts): its devices are quiesced where the hypervisor
-/// knows how (a virtio-mmio transport is reset: Status = 0 stops its queues, so it no
-/// longer reads or writes the VM's RAM, which is about to be cleared), and its SPIs
-/// are taken back.
+/// When VM `vm` stops (or restarts): its SPIs are taken back (disabled, pending
+/// cleared, deactivated), so nothing of the old run is delivered to the next. (The
+/// generic code has quiesced its devices first.)
 pub fn vm_stop(vm: VmId) {
-    /// virtio-mmio `Status` register; writing 0 resets the device.
-    const VIRTIO_STATUS: u64 = 0x70;
-    for base in vms::cfg(vm).devices.iter().filter_map(|d| d.virtio_mmio) {
-        // SAFETY: a virtio-mmio transport of this VM, mapped as device memory in the
-        // hypervisor's tables at boot (`boot::build_el2_map`); Status is a 32-bit
-        // register, and resetting the device is what stopping its VM means.
-        unsafe { memory::write_device_u32(base.raw() + VIRTIO_STATUS, 0) };
-    }
     for (intid, _) in spis(vm) {
         spi::quiesce(intid);
     }
@@ -90,7 +80,7 @@ pub fn forward(intid: u32) -> Option<(VmId, Notify)> {
     if irq::is_direct(vm) {
         return None;
     }
-    let mut gic = vms::rt(vm).gic.lock();
+    let mut gic = vms::rt(vm).chip.model().lock();
     gic.hw_link(0, intid)?;
     Some((vm, gic.inject(intid, 0)))
 }
@@ -100,7 +90,7 @@ pub fn forward(intid: u32) -> Option<(VmId, Notify)> {
 /// guest routes it nowhere).
 pub fn follow(vm: VmId, intid: u32) {
     let (link, target) = {
-        let gic = vms::rt(vm).gic.lock();
+        let gic = vms::rt(vm).chip.model().lock();
         (gic.hw_link(0, intid), gic.spi_target(intid))
     };
     let Some(link) = link else { return };

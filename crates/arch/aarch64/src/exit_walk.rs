@@ -14,27 +14,9 @@ use rtvisor_config::guest;
 use rtvisor_config::tables::RestartPolicy;
 use rtvisor_core::handler::Next;
 use rtvisor_core::ids::VcpuId;
-use rtvisor_core::testkit::{Spec, DIRECT, ENTRY, RAM_BASE, RAM_SIZE, VIRT};
+use rtvisor_core::testkit::{Rng, Spec, DIRECT, ENTRY, RAM_BASE, RAM_SIZE, VIRT};
 use rtvisor_core::vm::VmState;
 use rtvisor_vdev::Width;
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
 
 const FIDS: &[u32] = &[
     psci::PSCI_VERSION,

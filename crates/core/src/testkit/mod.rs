@@ -10,10 +10,12 @@
 
 mod chip;
 mod host;
+mod rng;
 mod world;
 
 pub use chip::{ChipCall, FakeChip, TestChip, CHIP_PATTERN};
 pub use host::{FakeHost, FakeVcpu, HostCall};
+pub use rng::Rng;
 pub use world::{
     config, Outcome, Snapshot, Spec, Vm, World, DIRECT, DTB, ENTRY, RAM_BASE, RAM_SIZE, VIRT,
     VIRTIO_INTID,

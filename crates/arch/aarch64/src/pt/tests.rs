@@ -146,13 +146,7 @@ fn bad_ranges_and_exhaustion_are_errors() {
         Err(MapError::BadRange)
     );
     assert_eq!(
-        pt.map(
-            &mut mem,
-            0,
-            Hpa::new(!0xfff),
-            0x2000,
-            Stage2::ram()
-        ),
+        pt.map(&mut mem, 0, Hpa::new(!0xfff), 0x2000, Stage2::ram()),
         Err(MapError::BadRange)
     );
     pt.map(&mut mem, 0, Hpa::new(0), 0x20_0000, Stage2::ram())

@@ -1,30 +1,13 @@
-//! Random exits for the walk: a seeded xorshift generator and exits of every kind
+//! Random exits for the walk (from the test kit's seeded [`Rng`]): exits of every kind
 //! whose values lean towards the ones that matter (CPU ids of the VM's vCPUs, entries
 //! in RAM, hypercall numbers and arguments, addresses in and near the emulated
 //! regions).
 
 use super::*;
 use crate::hypercall;
+pub use crate::testkit::Rng;
 use crate::testkit::{ENTRY, RAM_BASE, RAM_SIZE};
 use rtvisor_config::guest;
-
-/// xorshift64*.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
 
 const ARGS: &[u64] = &[
     0,

@@ -15,7 +15,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::{Terminal, LINE_MAX};
-use rtvisor_core::ids::{CpuId, VmId};
+use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{Console, Timer};
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
@@ -154,7 +154,7 @@ pub fn figures(vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
 /// the exception vector: it is reported once, as `fault inside the FATAL path`,
 /// and the CPU halts; an exception inside that report halts it silently.
 pub fn fatal(args: fmt::Arguments<'_>) -> ! {
-    let me = 1u64 << crate::percpu::this_cpu().map_or(63, |c| c.index().min(63));
+    let me = 1u64 << crate::percpu::this_index().min(63);
     if IN_FATAL.fetch_or(me, Ordering::SeqCst) & me != 0 {
         if NESTED.fetch_or(me, Ordering::SeqCst) & me == 0 {
             // No lock: this CPU may hold it already.
@@ -177,18 +177,6 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
         Arch::emulator_exit(FATAL_EXIT_STATUS);
     }
     halt()
-}
-
-/// Shows a CPU that may not know its index yet (`?`).
-pub struct CpuName(pub Option<CpuId>);
-
-impl fmt::Display for CpuName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(c) => write!(f, "{c}"),
-            None => f.write_str("?"),
-        }
-    }
 }
 
 /// Parks this CPU for good.

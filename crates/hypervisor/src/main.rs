@@ -32,7 +32,7 @@ mod watchdog;
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     log::fatal(format_args!(
         "panic on cpu {}: {}",
-        log::CpuName(percpu::this_cpu()),
+        percpu::this_index(),
         info
     ))
 }

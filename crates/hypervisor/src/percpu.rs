@@ -76,6 +76,13 @@ pub static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 /// Number of CPUs the platform lists (at most [`MAX_CPUS`] are used).
 pub static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+/// The calling CPU's index as the backend reads it, before boot has checked it
+/// against the CPU count too (for fault messages: a fault before that still names
+/// its CPU).
+pub fn this_index() -> usize {
+    Arch::this_cpu()
+}
+
 /// The calling CPU (`None` before boot has recorded it).
 #[inline(always)]
 pub fn this_cpu() -> Option<CpuId> {

@@ -23,7 +23,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         log::fatal(format_args!(
             "hypervisor {} exception on cpu {}: ESR={:#x} FAR={:#x} ELR={:#x}",
             exit::kind_name(kind),
-            log::CpuName(percpu::this_cpu()),
+            percpu::this_index(),
             rtvisor_arch_aarch64::read_sysreg!(esr_el2),
             rtvisor_arch_aarch64::read_sysreg!(far_el2),
             frame.elr,
@@ -66,17 +66,17 @@ fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
     match cpu.and_then(|c| Some((c, percpu::of(c)?))) {
         Some((c, me)) => match me.hosts() {
             Some((vm, vcpu)) => (c, me, vm, vcpu),
-            None => no_vcpu(cpu),
+            None => no_vcpu(),
         },
-        None => no_vcpu(cpu),
+        None => no_vcpu(),
     }
 }
 
 #[cold]
-fn no_vcpu(cpu: Option<CpuId>) -> ! {
+fn no_vcpu() -> ! {
     log::fatal(format_args!(
         "guest exception on cpu {}, which hosts no vCPU",
-        log::CpuName(cpu)
+        percpu::this_index()
     ))
 }
 

@@ -14,6 +14,7 @@ mod systest;
 mod testrun;
 mod unit;
 mod util;
+mod x86;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -40,7 +41,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install what is missing: QEMU (apt-get, as root) and the aarch64-unknown-none target.
+    /// Install what is missing: QEMU, the x86 emulators and ISO tools (apt-get, as root)
+    /// and the bare-metal Rust targets.
     Setup {
         /// Then remove the packages QEMU recommends that xtask never installs
         /// (ipxe-qemu, ...), as on a fresh machine; CI does this (root only).
@@ -132,6 +134,19 @@ enum Cmd {
     /// Turn a hypervisor ELF into target/images/<stem>.{elf,bin} as the build does,
     /// checking the arm64 Image header (for a hypervisor built by other means).
     Image { elf: PathBuf },
+    /// Build the x86_64 smoke image and its GRUB ISO (target/x86/) and boot it on QEMU
+    /// q35 (AMD-V) or Bochs (Intel VT-x), console on this terminal (docs/x86.md).
+    X86 {
+        /// qemu (q35, AMD-V) or bochs (VT-x).
+        #[arg(long, default_value = "qemu")]
+        emulator: x86::machine::Emulator,
+        /// The image's command line (e.g. `fault=wx`).
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// Stop the emulator after this many seconds if it has not stopped by itself.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+        timeout: f64,
+    },
     /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml),
     /// or with --all every command line the project builds.
     QemuArgs {
@@ -283,6 +298,11 @@ fn main() -> ExitCode {
             timeout: Duration::from_secs_f64(timeout),
             verbose,
         }),
+        Cmd::X86 {
+            emulator,
+            cmdline,
+            timeout,
+        } => x86::command(emulator, &cmdline, timeout),
         Cmd::Image { elf } => resolve(&elf).and_then(|elf| {
             let img = image::Image::for_scenario(&elf)?;
             image::make_image(&elf, &img)

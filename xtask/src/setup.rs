@@ -2,6 +2,8 @@
 //!
 //! - `qemu-system-aarch64`: installed with apt-get (package `qemu-system-arm`) when
 //!   running as root; otherwise xtask stops and prints the exact command.
+//! - the x86 tools (`x86_tools`): QEMU for x86_64, Bochs with its BIOS and VGA BIOS,
+//!   GRUB for BIOS with `grub-mkrescue`, `xorriso` and `mtools`, the same way.
 //! - the bare-metal Rust targets (the ones xtask builds for, plus every target listed
 //!   in rust-toolchain.toml): added with rustup when missing (RUSTUP_AUTO_INSTALL may
 //!   be off, so nothing installs them implicitly).
@@ -49,7 +51,43 @@ pub const TOOLS: &[Tool] = &[
         program: "apt-cache",
         package: "apt",
     },
+    // The x86_64 image and its emulators (`x86_tools`, installed by `ensure_x86`); a
+    // program named by an absolute path is a file the package provides.
+    Tool {
+        program: crate::x86::machine::QEMU_X86,
+        package: "qemu-system-x86",
+    },
+    Tool {
+        program: crate::x86::machine::BOCHS,
+        package: "bochs",
+    },
+    Tool {
+        program: crate::x86::machine::BOCHS_BIOS,
+        package: "bochsbios",
+    },
+    Tool {
+        program: crate::x86::machine::BOCHS_VGABIOS,
+        package: "vgabios",
+    },
+    Tool {
+        program: "grub-mkrescue",
+        package: "grub-common",
+    },
+    Tool {
+        program: "/usr/lib/grub/i386-pc/multiboot2.mod",
+        package: "grub-pc-bin",
+    },
+    Tool {
+        program: "xorriso",
+        package: "xorriso",
+    },
+    Tool {
+        program: "mformat",
+        package: "mtools",
+    },
 ];
+/// Where the x86 tools start in [`TOOLS`].
+const X86_FIRST: usize = 5;
 pub const QEMU_TOOL: &Tool = &TOOLS[0];
 pub const MKE2FS: &Tool = &TOOLS[1];
 pub const DPKG_DEB: &Tool = &TOOLS[2];
@@ -59,19 +97,83 @@ pub const APT_CACHE: &Tool = &TOOLS[4];
 pub const QEMU: &str = QEMU_TOOL.program;
 pub const QEMU_APT_PACKAGE: &str = QEMU_TOOL.package;
 
+/// The tools of the x86_64 image: its emulators and the ISO tools.
+pub fn x86_tools() -> &'static [Tool] {
+    &TOOLS[X86_FIRST..]
+}
+
+fn present(t: &Tool) -> bool {
+    if t.program.starts_with('/') {
+        std::path::Path::new(t.program).exists()
+    } else {
+        crate::linux::tools::find_tool(t.program).is_some()
+    }
+}
+
+/// Installs the x86 tools that are missing, in one apt-get call (root), or says how.
+pub fn ensure_x86() -> Result<()> {
+    let mut missing: Vec<&str> = x86_tools()
+        .iter()
+        .filter(|t| !present(t))
+        .map(|t| t.package)
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !is_root() {
+        bail!(
+            "the x86 tools are not installed and xtask is not running as root.\n\
+             Install them with:\n\n    sudo sh -c 'apt-get update && apt-get install -y \
+             --no-install-recommends {list}'\n\nthen run this command again."
+        );
+    }
+    say(format!(
+        "installing {list} (apt-get update, apt-get install) ..."
+    ));
+    apt_install(&list)?;
+    if let Some(t) = x86_tools().iter().find(|t| !present(t)) {
+        bail!("installed {} but {} is still missing", t.package, t.program);
+    }
+    Ok(())
+}
+
 /// Ensures every tool the build and the tests need.
 pub fn ensure_all() -> Result<()> {
     ensure_qemu()?;
+    ensure_x86()?;
     let mut targets = vec![
         crate::image::GUEST_TARGET.to_string(),
         crate::image::HV_TARGET.to_string(),
+        crate::x86::X86_TARGET.to_string(),
     ];
     targets.extend(toolchain_targets(
         &std::fs::read_to_string(root().join("rust-toolchain.toml")).unwrap_or_default(),
     ));
     targets.sort();
     targets.dedup();
-    ensure_targets(&targets)
+    ensure_targets(&targets)?;
+    ensure_rustfmt()
+}
+
+/// `cargo fmt` for the `fmt` test phase: the component rust-toolchain.toml lists,
+/// added with rustup when the toolchain lacks it.
+fn ensure_rustfmt() -> Result<()> {
+    let has = Command::new("cargo")
+        .args(["fmt", "--version"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has {
+        return Ok(());
+    }
+    say("adding the rustfmt component (rustup component add rustfmt) ...");
+    let mut c = Command::new("rustup");
+    c.args(["component", "add", "rustfmt"]).current_dir(root());
+    run(&mut c)
 }
 
 /// The `targets = [...]` list of a rust-toolchain.toml (a one-line array).
@@ -136,7 +238,8 @@ fn ensure_qemu() -> Result<()> {
     Ok(())
 }
 
-/// `apt-get update` then `apt-get install -y --no-install-recommends package`,
+/// `apt-get update` then `apt-get install -y --no-install-recommends package` (one
+/// package, or several separated by spaces),
 /// non-interactive (the caller checked it runs as root).
 pub fn apt_install(package: &str) -> Result<()> {
     let apt = |args: &[&str]| {
@@ -147,7 +250,9 @@ pub fn apt_install(package: &str) -> Result<()> {
         run(&mut c)
     };
     apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", package])
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(package.split_whitespace());
+    apt(&args)
 }
 
 fn ensure_targets(targets: &[String]) -> Result<()> {
@@ -210,5 +315,24 @@ mod tests {
             ["aarch64-unknown-none", "x-y"]
         );
         assert!(super::toolchain_targets("[toolchain]\n").is_empty());
+    }
+
+    #[test]
+    fn the_x86_tools_are_the_emulators_and_the_iso_tools() {
+        let packages: Vec<&str> = super::x86_tools().iter().map(|t| t.package).collect();
+        assert_eq!(
+            packages,
+            [
+                "qemu-system-x86",
+                "bochs",
+                "bochsbios",
+                "vgabios",
+                "grub-common",
+                "grub-pc-bin",
+                "xorriso",
+                "mtools"
+            ]
+        );
+        assert_eq!(super::TOOLS[super::X86_FIRST - 1].program, "apt-cache");
     }
 }

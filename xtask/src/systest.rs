@@ -13,8 +13,8 @@ mod cases;
 mod fatal;
 mod ipc;
 mod linux;
-mod takeback;
 mod shell;
+mod takeback;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};

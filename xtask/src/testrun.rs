@@ -6,7 +6,7 @@
 use crate::systest::{self, Timeouts};
 use crate::unit::PHASES;
 use crate::util::say;
-use crate::{bench, image, setup};
+use crate::{bench, image, setup, x86};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -27,6 +27,7 @@ fn all_names() -> Vec<&'static str> {
         .iter()
         .map(|p| p.name)
         .chain(systest::TESTS.iter().map(|t| t.name))
+        .chain(x86::cases::TESTS.iter().map(|t| t.name))
         .chain([BENCH_QUICK])
         .collect()
 }
@@ -46,6 +47,9 @@ fn list() {
     }
     for t in systest::TESTS {
         println!("{:<14} {}     {} ({})", t.name, t.tier, t.about, t.scenario);
+    }
+    for t in x86::cases::TESTS {
+        println!("{:<14} T2     {} ({})", t.name, t.about, t.emulator.name());
     }
     println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
 }
@@ -131,6 +135,20 @@ pub fn run(opts: &Options) -> Result<bool> {
                     report(t.name, start, result, &mut passed, &mut failed);
                 }
             }
+        }
+    }
+    let x86_tests: Vec<_> = x86::cases::TESTS
+        .iter()
+        .filter(|t| selected(t.name, filter, &all))
+        .collect();
+    if !x86_tests.is_empty() {
+        let timeouts = Timeouts::scaled(opts.timeout_scale);
+        let mut isos = HashMap::new();
+        for t in x86_tests {
+            say(format!("=== {}: {}", t.name, t.about));
+            let start = Instant::now();
+            let result = x86::run_test(t, &timeouts, opts.verbose, &mut isos);
+            report(t.name, start, result, &mut passed, &mut failed);
         }
     }
     if selected(BENCH_QUICK, filter, &all) {

@@ -27,6 +27,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "rtvisor-core",
     "rtvisor-vdev",
     "rtvisor-arch-aarch64",
+    "rtvisor-arch-x86_64",
     "rtvisor",
     "xtask",
 ];
@@ -56,7 +57,16 @@ pub const PHASES: &[Phase] = &[
         about: "no architecture code in core, vdev, addr, config, nor in the hypervisor outside its backend selection",
         run: arch_boundary,
     },
+    Phase {
+        name: "fmt",
+        about: "every crate of the workspace is formatted (cargo fmt --all --check)",
+        run: fmt,
+    },
 ];
+
+fn fmt() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+}
 
 fn unit() -> Result<()> {
     let mut c = cargo();

@@ -3,7 +3,9 @@
 
 use crate::schema::{FormatSpec, Trigger};
 use crate::size::{hex, human, range};
-use crate::tables::{DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind};
+use crate::tables::{
+    DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind,
+};
 use rtvisor_addr::{Hpa, Ipa};
 use std::fmt::Write;
 use std::path::PathBuf;

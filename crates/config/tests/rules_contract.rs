@@ -183,7 +183,10 @@ fn a_board_device_name_that_is_no_node_name_is_refused() {
 /// The 1-based line of the board file in `t` that holds `text`.
 fn board_line(t: &support::Tree, text: &str) -> usize {
     let board = std::fs::read_to_string(t.path("board.toml")).expect("board file");
-    1 + board.lines().position(|l| l.contains(text)).expect("text in the board")
+    1 + board
+        .lines()
+        .position(|l| l.contains(text))
+        .expect("text in the board")
 }
 
 #[test]

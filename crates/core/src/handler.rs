@@ -20,7 +20,7 @@ use rtvisor_vdev::pl061::Pl061;
 
 mod life;
 
-pub use life::{shell_restart, shell_start, shell_stop, stop_vm, vcpu_parked};
+pub use life::{completed, shell_restart, shell_start, shell_stop, stop_vm, vcpu_parked};
 
 /// What the hypervisor around the handler provides.
 pub trait Host {
@@ -33,9 +33,10 @@ pub trait Host {
     fn console_live(&self, vm: VmId) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
     fn console_partial(&self, vm: VmId, pending: &[u8]);
-    /// VM `vm` is stopping for `reason` (take its devices and watchdog back); its
-    /// vCPUs have been asked to park.
-    fn vm_stopping(&self, vm: VmId, reason: StopReason);
+    /// VM `vm` is about to stop or restart: take its devices and watchdog back. Called
+    /// before the new state is published, so nothing of this reaches the next instance
+    /// (its vCPUs may still run until they park).
+    fn vm_quiesce(&self, vm: VmId);
     /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
     /// last running VM, stay up if a shell runs, else power off:
     /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.

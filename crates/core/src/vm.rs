@@ -108,6 +108,8 @@ struct Shared {
     last_stop: Option<StopReason>,
     /// A restart in progress: boot here once every vCPU has acknowledged the stop.
     then_boot: Option<(u64, u64)>,
+    /// vCPU 0 is reloading the images of a fresh boot.
+    loading: bool,
 }
 
 /// Result of an operation that changed other vCPUs: the caller kicks their physical
@@ -138,6 +140,8 @@ pub struct Stopping {
     /// Every vCPU had already stopped: the stop is confirmed (a restart has made
     /// vCPU 0 pending, and it is in `kicks`).
     pub done: bool,
+    /// A restart found the VM stopped: it is a start.
+    pub was_stopped: bool,
 }
 
 /// What a vCPU's acknowledgement (its CPU parked) completed.
@@ -148,11 +152,24 @@ pub enum Parked {
     /// The last acknowledgement of a stop: the VM is now stopped. `late` when it had
     /// been reported unresponsive.
     Stopped {
+        /// Why it stopped.
+        reason: StopReason,
         /// The VM had been reported unresponsive before.
         late: bool,
     },
     /// The last acknowledgement of a restart: vCPU 0 is pending a fresh boot; kick it.
     Restart(Kicks),
+}
+
+/// What [`VmLife::give_up`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// Nothing waited any more: the stop or restart had completed.
+    Settled,
+    /// It completed now (report it as a last acknowledgement would be).
+    Completed(Parked),
+    /// These vCPUs did not acknowledge: the VM is now unresponsive.
+    Unresponsive(Kicks),
 }
 
 /// Run-time lifecycle state of one VM.
@@ -204,6 +221,7 @@ impl VmLife {
                 restarts: 0,
                 last_stop: None,
                 then_boot: None,
+                loading: false,
             }),
             on: AtomicU32::new(0),
         }
@@ -272,8 +290,12 @@ impl VmLife {
     /// pending.
     pub fn cpu_off(&self, me: VcpuId) -> bool {
         let mut s = self.lock();
-        if let Some(p) = s.power.get_mut(me.index()) {
-            *p = Power::Off;
+        match s.power.get_mut(me.index()) {
+            // A stop or restart raced the call: the vCPU still owes its
+            // acknowledgement, which its CPU gives by parking.
+            Some(Power::Stopping) => return false,
+            Some(p) => *p = Power::Off,
+            None => {}
         }
         s.power.iter().all(|p| *p == Power::Off)
     }
@@ -311,10 +333,23 @@ impl VmLife {
             Some(Power::Pending(start)) => {
                 let start = *start;
                 s.power[me] = Power::On;
+                s.loading |= start.fresh_boot;
                 Some(start)
             }
             _ => None,
         }
+    }
+
+    /// The images of a fresh boot are in place (after [`VmLife::take_start`] returned
+    /// a `fresh_boot` start): a stop no longer has to wait for the reload.
+    pub fn loaded(&self) {
+        self.lock().loading = false;
+    }
+
+    /// Whether a fresh boot is reloading the VM's images (its vCPU 0 acknowledges a
+    /// stop only when that is done, which on a large VM takes a while).
+    pub fn loading(&self) -> bool {
+        self.lock().loading
     }
 
     /// Whether vCPU `me` should keep running guest code (checked on every exit,
@@ -351,8 +386,16 @@ impl VmLife {
                 s.last_stop = Some(reason);
                 return None;
             }
+            // A stop in progress becomes a restart only when the shell asks: a guest's
+            // reset or its watchdog must not undo an operator's stop.
+            (VmState::Stopping, Some(_))
+                if s.then_boot.is_none() && reason != StopReason::Shell =>
+            {
+                return None;
+            }
             _ => {}
         }
+        let was_stopped = s.state == VmState::Stopped;
         let mut kicks = 0;
         for (i, p) in s.power.iter_mut().enumerate().take(vcpus) {
             *p = match *p {
@@ -373,6 +416,7 @@ impl VmLife {
             return Some(Stopping {
                 kicks: Kicks(kicks),
                 done: false,
+                was_stopped,
             });
         }
         let kicks = match boot {
@@ -386,7 +430,11 @@ impl VmLife {
                 Kicks(0)
             }
         };
-        Some(Stopping { kicks, done: true })
+        Some(Stopping {
+            kicks,
+            done: true,
+            was_stopped,
+        })
     }
 
     /// The physical CPU of vCPU `me` has parked (it runs no guest code until started
@@ -405,14 +453,21 @@ impl VmLife {
         if s.power.contains(&Power::Stopping) {
             return Parked::Nothing;
         }
+        Self::complete(&mut s, late)
+    }
+
+    /// Every vCPU has acknowledged: the VM is stopped, or (a restart, in time) vCPU 0
+    /// boots again.
+    fn complete(s: &mut Shared, late: bool) -> Parked {
         match s.then_boot.take() {
             Some((entry, context)) if !late => {
                 s.state = VmState::Running;
-                Parked::Restart(Self::boot_vcpu0(&mut s, entry, context))
+                Parked::Restart(Self::boot_vcpu0(s, entry, context))
             }
             _ => {
                 s.state = VmState::Stopped;
-                Parked::Stopped { late }
+                let reason = s.last_stop.unwrap_or(StopReason::Shell);
+                Parked::Stopped { reason, late }
             }
         }
     }
@@ -423,22 +478,26 @@ impl VmLife {
     }
 
     /// A stop or restart was not acknowledged in time: the VM becomes unresponsive
-    /// (no restart, no start, its memory not reused) until its vCPUs park. Returns
-    /// the vCPUs that did not acknowledge (none if everything settled meanwhile).
-    pub fn give_up(&self) -> Kicks {
+    /// (no restart, no start, its memory not reused) until its vCPUs park.
+    pub fn give_up(&self) -> GiveUp {
         let mut s = self.lock();
         if s.state != VmState::Stopping {
-            return Kicks(0);
+            return GiveUp::Settled;
         }
-        s.state = VmState::Unresponsive;
-        s.then_boot = None;
         let mut late = 0;
         for (i, p) in s.power.iter().enumerate() {
             if *p == Power::Stopping {
                 late |= 1 << i;
             }
         }
-        Kicks(late)
+        if late == 0 {
+            // Nobody owes an acknowledgement (cannot happen while every change of a
+            // stopping vCPU goes through `parked`): complete rather than hang.
+            return GiveUp::Completed(Self::complete(&mut s, false));
+        }
+        s.state = VmState::Unresponsive;
+        s.then_boot = None;
+        GiveUp::Unresponsive(Kicks(late))
     }
 
     /// Lifecycle state, restart count and last stop reason.
@@ -449,199 +508,4 @@ impl VmLife {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// vCPU `i`.
-    fn v(i: usize) -> VcpuId {
-        VcpuId::new(i)
-    }
-
-    #[test]
-    fn boot_then_cpu_on_and_off() {
-        let vm = VmLife::new();
-        assert_eq!(
-            vm.cpu_on(v(0), 0x4008_0000, 1),
-            Err(CallError::InvalidParameters)
-        );
-        assert_eq!(vm.boot(2, 0x4008_0000, 0x4000_0000), Some(Kicks(1)));
-        assert_eq!(vm.boot(2, 0, 0), None);
-        let s0 = vm.take_start(v(0)).unwrap();
-        assert!(s0.fresh_boot);
-        assert_eq!(s0.context, 0x4000_0000);
-        assert_eq!(vm.take_start(v(0)), None);
-        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
-        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Ok(Kicks(2)));
-        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::OnPending));
-        assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Err(CallError::OnPending));
-        let s1 = vm.take_start(v(1)).unwrap();
-        assert!(!s1.fresh_boot);
-        assert_eq!((s1.entry, s1.context), (0x4008_0100, 1));
-        assert_eq!(vm.cpu_on(v(1), 0, 0), Err(CallError::AlreadyOn));
-        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::On));
-        assert!(!vm.cpu_off(v(1)));
-        assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
-        assert_eq!(vm.cpu_on(v(2), 0, 0), Err(CallError::InvalidParameters));
-        assert!(vm.cpu_off(v(0)));
-    }
-
-    /// A 2-vCPU VM with both vCPUs running.
-    fn running_pair() -> VmLife {
-        let vm = VmLife::new();
-        vm.boot(2, 1, 2);
-        vm.take_start(v(0));
-        vm.cpu_on(v(1), 3, 4).unwrap();
-        vm.take_start(v(1));
-        vm
-    }
-
-    #[test]
-    fn stop_is_confirmed_only_when_every_vcpu_parked() {
-        let vm = running_pair();
-        let s = vm.stop(StopReason::Shell).unwrap();
-        assert_eq!(
-            s,
-            Stopping {
-                kicks: Kicks(3),
-                done: false
-            }
-        );
-        assert_eq!(vm.status().0, VmState::Stopping);
-        assert!(!vm.should_run(v(0)));
-        assert_eq!(
-            vm.cpu_state(v(1)),
-            Ok(CpuPower::On),
-            "still on until it parks"
-        );
-        assert_eq!(vm.stop(StopReason::Shell), None, "counted once");
-        assert_eq!(vm.parked(v(0)), Parked::Nothing);
-        assert_eq!(vm.status().0, VmState::Stopping);
-        assert!(!vm.settled());
-        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: false });
-        assert_eq!(vm.status(), (VmState::Stopped, 0, Some(StopReason::Shell)));
-        assert!(vm.settled());
-        // A second park of the same CPU (its idle loop) changes nothing.
-        assert_eq!(vm.parked(v(1)), Parked::Nothing);
-    }
-
-    #[test]
-    fn the_asking_vcpu_acknowledges_after_asking() {
-        let vm = running_pair();
-        assert!(!vm.cpu_off(v(1)));
-        let s = vm.stop(StopReason::SystemOff).unwrap();
-        assert_eq!(
-            s,
-            Stopping {
-                kicks: Kicks(1),
-                done: false
-            }
-        );
-        assert_eq!(vm.parked(v(0)), Parked::Stopped { late: false });
-        assert_eq!(vm.status().0, VmState::Stopped);
-        // Nothing was running: confirmed at once.
-        let vm = running_pair();
-        assert!(!vm.cpu_off(v(1)));
-        assert!(vm.cpu_off(v(0)));
-        let s = vm.stop(StopReason::AllVcpusOff).unwrap();
-        assert_eq!(
-            s,
-            Stopping {
-                kicks: Kicks(0),
-                done: true
-            }
-        );
-    }
-
-    #[test]
-    fn a_pending_vcpu_is_withdrawn_without_acknowledgement() {
-        let vm = VmLife::new();
-        vm.boot(2, 1, 2);
-        vm.take_start(v(0));
-        vm.cpu_on(v(1), 3, 4).unwrap();
-        let s = vm.stop(StopReason::Shell).unwrap();
-        assert_eq!(s.kicks, Kicks(1), "only the running vCPU acknowledges");
-        assert_eq!(vm.take_start(v(1)), None);
-    }
-
-    #[test]
-    fn restart_boots_vcpu0_only_after_every_acknowledgement() {
-        let vm = running_pair();
-        let s = vm.restart(StopReason::SystemReset, 1, 2).unwrap();
-        assert_eq!(
-            s,
-            Stopping {
-                kicks: Kicks(3),
-                done: false
-            }
-        );
-        assert_eq!(vm.parked(v(1)), Parked::Nothing);
-        assert_eq!(vm.take_start(v(0)), None, "vCPU 0 has not parked yet");
-        assert_eq!(vm.parked(v(0)), Parked::Restart(Kicks(1)));
-        assert!(vm.take_start(v(0)).unwrap().fresh_boot);
-        assert_eq!(vm.take_start(v(1)), None);
-        assert_eq!(vm.status().0, VmState::Running);
-        assert_eq!(vm.status().1, 1);
-    }
-
-    #[test]
-    fn a_vcpu_that_never_parks_makes_the_vm_unresponsive() {
-        let vm = running_pair();
-        vm.restart(StopReason::Shell, 1, 2).unwrap();
-        assert_eq!(vm.parked(v(0)), Parked::Nothing);
-        assert_eq!(vm.give_up(), Kicks(2));
-        assert_eq!(vm.status().0, VmState::Unresponsive);
-        // Not restarted, not startable, not restartable: its memory may be in use.
-        assert_eq!(vm.take_start(v(0)), None);
-        assert_eq!(vm.boot(2, 1, 2), None);
-        assert_eq!(vm.restart(StopReason::Shell, 1, 2), None);
-        assert_eq!(vm.stop(StopReason::Shell), None);
-        assert_eq!(vm.cpu_on(v(0), 1, 2), Err(CallError::Denied));
-        // Whatever the zombie vCPU asks, it is not running any more: its SYSTEM_OFF
-        // starts nothing; its park is the late acknowledgement, and only now may the
-        // VM start again.
-        assert!(!vm.should_run(v(1)));
-        assert_eq!(vm.stop(StopReason::SystemOff), None);
-        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: true });
-        assert_eq!(vm.give_up(), Kicks(0));
-        assert_eq!(vm.take_start(v(0)), None, "a late stop does not restart");
-        assert!(vm.boot(2, 1, 2).is_some());
-    }
-
-    #[test]
-    fn a_late_acknowledgement_stops_an_unresponsive_vm() {
-        let vm = running_pair();
-        vm.stop(StopReason::Shell).unwrap();
-        vm.parked(v(0));
-        assert_eq!(vm.give_up(), Kicks(2));
-        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: true });
-        assert_eq!(vm.status().0, VmState::Stopped);
-        assert_eq!(vm.boot(2, 1, 2), Some(Kicks(1)));
-    }
-
-    #[test]
-    fn a_restart_in_progress_becomes_a_stop() {
-        let vm = running_pair();
-        vm.restart(StopReason::Shell, 1, 2).unwrap();
-        assert_eq!(vm.stop(StopReason::Shell), None);
-        vm.parked(v(0));
-        assert_eq!(vm.parked(v(1)), Parked::Stopped { late: false });
-        assert_eq!(vm.take_start(v(0)), None);
-    }
-
-    #[test]
-    fn restart_of_a_stopped_vm_boots_it() {
-        let vm = running_pair();
-        vm.stop(StopReason::Shell);
-        vm.parked(v(0));
-        vm.parked(v(1));
-        let s = vm.restart(StopReason::Shell, 5, 6).unwrap();
-        assert_eq!(
-            s,
-            Stopping {
-                kicks: Kicks(1),
-                done: true
-            }
-        );
-        assert_eq!(vm.take_start(v(0)).map(|s| s.entry), Some(5));
-    }
-}
+mod tests;

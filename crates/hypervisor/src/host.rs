@@ -5,10 +5,10 @@
 use crate::backend::{Arch, Backend, Clock};
 use crate::{debug, info, log, vms};
 use core::sync::atomic::Ordering;
-use rtvisor_core::handler::{Contained, Host};
+use rtvisor_core::handler::{self, Contained, Host};
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::Timer;
-use rtvisor_core::vm::StopReason;
+use rtvisor_core::vm::{GiveUp, StopReason};
 
 /// How long a stop or restart waits for the VM's vCPUs to park before it reports the
 /// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
@@ -34,7 +34,7 @@ impl Host for HostImpl {
     fn console_partial(&self, vm: VmId, pending: &[u8]) {
         log::vm_partial(vm, vms::cfg(vm).name, pending);
     }
-    fn vm_stopping(&self, vm: VmId, _reason: StopReason) {
+    fn vm_quiesce(&self, vm: VmId) {
         take_devices_back(vm);
         crate::watchdog::reset(vm);
     }
@@ -50,19 +50,33 @@ impl Host for HostImpl {
     }
     fn settle(&self, vm: VmId) {
         let life = &vms::rt(vm).life;
-        let deadline = Clock::now().saturating_add(Clock::frequency() / 1000 * SETTLE_MS);
-        while !life.settled() && Clock::now() < deadline {
+        let bound = Clock::frequency() / 1000 * SETTLE_MS;
+        let mut deadline = Clock::now().saturating_add(bound);
+        while !life.settled() {
+            let now = Clock::now();
+            if life.loading() {
+                // vCPU 0 is reloading a large image: its acknowledgement comes when it
+                // enters the guest; the bound starts from there.
+                deadline = now.saturating_add(bound);
+            } else if now >= deadline {
+                break;
+            }
             Arch::relax();
         }
-        let late = life.give_up();
-        if late.0 != 0 {
-            crate::error!(
-                "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} ms; \
-                 the VM is not restarted and its memory is not reused until they do",
-                vms::cfg(vm).name,
-                late.0
-            );
-            vms::vm_down();
+        match life.give_up() {
+            GiveUp::Settled => {}
+            GiveUp::Completed(done) => {
+                vms::with_ctx(vm, |ctx| handler::completed(done, None, ctx, self));
+            }
+            GiveUp::Unresponsive(late) => {
+                crate::error!(
+                    "vm {}: unresponsive: vcpu mask {:#x} did not stop within {SETTLE_MS} \
+                     ms; the VM is not restarted and its memory is not reused until they do",
+                    vms::cfg(vm).name,
+                    late.0
+                );
+                vms::vm_down();
+            }
         }
     }
     fn vm_started(&self, vm: VmId) {
@@ -70,8 +84,6 @@ impl Host for HostImpl {
         info!("vm {}: started (shell)", vms::cfg(vm).name);
     }
     fn vm_restarting(&self, vm: VmId, reason: StopReason) {
-        take_devices_back(vm);
-        crate::watchdog::reset(vm);
         info!("vm {}: restarting ({})", vms::cfg(vm).name, reason);
     }
     fn contained(&self, vm: VmId, what: Contained) {

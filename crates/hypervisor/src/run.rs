@@ -29,6 +29,7 @@ pub fn cpu_loop(cpu: CpuId, me: &'static PerCpu, entry: Entry) -> ! {
             if let Some(start) = vms::rt(vm).life.take_start(vcpu) {
                 if start.fresh_boot {
                     load_vm(vm);
+                    vms::rt(vm).life.loaded();
                 }
                 enter(cpu, vm, vcpu, start, entry);
             }

@@ -67,8 +67,6 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    /// One bit per INTID, read-write (IGROUPR).
-    Bits,
     /// One bit per INTID, write-1-to-set or write-1-to-clear.
     SetClear,
     /// One byte per INTID (IPRIORITYR).
@@ -85,7 +83,7 @@ enum Kind {
     DistCtlr,
     /// Two bits per INTID, read-write (GICD_ICFGR).
     Config,
-    /// One bit per INTID, readable, writes ignored (GICD_IGROUPR: all Group 1).
+    /// One bit per INTID, readable, writes ignored (IGROUPR: all Group 1).
     BitsRo,
     /// 64 bits per INTID (GICD_IROUTER<n>, n >= 32).
     Router,
@@ -128,7 +126,7 @@ const REDIST: &[Row] = &[
     row(0x0008, 8, Kind::Typer),               // GICR_TYPER
     row(0x0014, 4, Kind::Raz),                 // GICR_WAKER: always awake
     row(0xffe8, 4, Kind::ReadOnly),            // GICR_PIDR2
-    row(SGI_BASE + 0x080, 4, Kind::Bits),      // IGROUPR0
+    row(SGI_BASE + 0x080, 4, Kind::BitsRo),    // IGROUPR0: all Group 1, fixed
     row(SGI_BASE + 0x100, 4, Kind::SetClear),  // ISENABLER0
     row(SGI_BASE + 0x180, 4, Kind::SetClear),  // ICENABLER0
     row(SGI_BASE + 0x200, 4, Kind::SetClear),  // ISPENDR0
@@ -248,8 +246,10 @@ pub fn redist(off: u64, width: Width, write: bool, last: bool, reserved: u32) ->
     let at = off - r.offset;
     let hw = |mask: u64, rmw: bool| Action::Hw { mask, rmw };
     match (r.kind, write) {
-        (Kind::Bits, _) => hw(owned(at, width, 1, 0, private(reserved)), true),
         (Kind::SetClear, _) => hw(owned(at, width, 1, 0, private(reserved)), false),
+        // Readable; a guest that could move its interrupt to Group 0 would have it
+        // delivered to EL2 as FIQ, and a level-triggered one would never let go.
+        (Kind::BitsRo, false) => hw(owned(at, width, 1, 0, private(reserved)), false),
         (Kind::Bytes, _) => Action::Priority {
             mask: owned(at, width, 8, 0, private(reserved)),
         },

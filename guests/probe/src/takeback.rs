@@ -9,6 +9,7 @@
 //! | `stuck-00`, `stuck-80` | gives its timer PPI priority 0x00 or 0x80, acknowledges it and never ends it |
 //! | `wd-stuck-00` | arms its watchdog (300 ms), then `stuck-00` |
 //! | `zombie [ms]` | vCPU 1 does `ap1r` and after `ms` calls SYSTEM_OFF; vCPU 0 holds |
+//! | `igroupr0` | moves its timer PPI to Group 0 (GICR_IGROUPR0) and leaves it firing, level high |
 //! | `gic-width` | unaligned and wrong-width redistributor accesses: each must fault |
 //! | `gic-icfgr1` | rewrites the trigger bits of the hypervisor's PPI 26: they must not change |
 //!
@@ -38,6 +39,30 @@ const WATCHDOG_MS: u64 = 300;
 /// The zombie's time before its SYSTEM_OFF, unless the command gives one.
 const ZOMBIE_MS: u64 = 3000;
 
+/// One guarded load (`$tmpl` reads `{a}` into `{v}`) or store (writes `{v}` to `{a}`).
+macro_rules! load {
+    ($tmpl:literal, $addr:expr) => {
+        guard::catch(|| {
+            let v: u64;
+            // SAFETY: a load from this vCPU's own redistributor frame; a fault is
+            // caught and skipped.
+            unsafe { asm!($tmpl, a = in(reg) $addr, v = out(reg) v, options(nostack)) };
+            v
+        })
+        .map(|_| ())
+    };
+}
+macro_rules! store {
+    ($tmpl:literal, $addr:expr, $value:expr) => {
+        guard::catch(|| {
+            let v: u64 = $value;
+            // SAFETY: a store to this vCPU's own redistributor frame that the
+            // hypervisor must refuse; a fault is caught and skipped.
+            unsafe { asm!($tmpl, a = in(reg) $addr, v = in(reg) v, options(nostack)) };
+        })
+    };
+}
+
 /// The zombie's hold time, for vCPU 1.
 static ZOMBIE_HOLD_MS: AtomicU64 = AtomicU64::new(ZOMBIE_MS);
 
@@ -64,7 +89,9 @@ pub fn run(boot: &BootInfo) -> ! {
             "bpr1" => {
                 // SAFETY: the binary point only changes how this vCPU's own interrupts
                 // pre-empt each other.
-                unsafe { asm!("msr icc_bpr1_el1, {}", "isb", in(reg) 7u64, options(nomem, nostack)) };
+                unsafe {
+                    asm!("msr icc_bpr1_el1, {}", "isb", in(reg) 7u64, options(nomem, nostack))
+                };
                 stuck(case, 0x80)
             }
             "stuck-00" => stuck(case, 0x00),
@@ -75,6 +102,7 @@ pub fn run(boot: &BootInfo) -> ! {
                 stuck(case, 0x00)
             }
             "zombie" => zombie(boot, ms.unwrap_or(ZOMBIE_MS)),
+            "igroupr0" => group0_timer(case),
             "gic-width" => _ = gic_width(),
             "gic-icfgr1" => _ = gic_icfgr1(),
             _ => println!("probe-diag: unknown command {line:?}"),
@@ -147,6 +175,30 @@ fn stuck(case: &str, priority: u8) -> ! {
     }
 }
 
+/// Puts the virtual timer PPI in Group 0 and lets it fire with IRQs masked: were the
+/// write to reach the hardware, the level-triggered interrupt would arrive at EL2 as
+/// FIQ and come back after every end of interrupt. Holds forever.
+fn group0_timer(case: &str) -> ! {
+    irq::disable();
+    if let Err(e) = gic::init_cpu(1 << timer::VIRTUAL_TIMER_INTID) {
+        println!("probe-diag: {case}: {}", e.name());
+    }
+    if let Ok(rd) = gic::find_redistributor() {
+        const GICR_IGROUPR0: usize = SGI_FRAME + 0x80;
+        let groups = guard::read_u32(rd + GICR_IGROUPR0).unwrap_or(!0);
+        let _ = store!(
+            "str {v:w}, [{a}]",
+            rd + GICR_IGROUPR0,
+            u64::from(groups & !(1 << 27))
+        );
+    }
+    timer::arm_virtual(timer::counter());
+    hold(case, 0, None);
+    loop {
+        guest_common::cpu::relax();
+    }
+}
+
 fn zombie(boot: &BootInfo, ms: u64) -> ! {
     ZOMBIE_HOLD_MS.store(ms, Ordering::Release);
     guest_common::set_secondary_main(zombie_secondary);
@@ -168,42 +220,33 @@ fn zombie_secondary(_index: usize) -> ! {
     psci::system_off()
 }
 
-/// One guarded load (`$tmpl` reads `{a}` into `{v}`) or store (writes `{v}` to `{a}`).
-macro_rules! load {
-    ($tmpl:literal, $addr:expr) => {
-        guard::catch(|| {
-            let v: u64;
-            // SAFETY: a load from this vCPU's own redistributor frame; a fault is
-            // caught and skipped.
-            unsafe { asm!($tmpl, a = in(reg) $addr, v = out(reg) v, options(nostack)) };
-            v
-        })
-        .map(|_| ())
-    };
-}
-macro_rules! store {
-    ($tmpl:literal, $addr:expr, $value:expr) => {
-        guard::catch(|| {
-            let v: u64 = $value;
-            // SAFETY: a store to this vCPU's own redistributor frame that the
-            // hypervisor must refuse; a fault is caught and skipped.
-            unsafe { asm!($tmpl, a = in(reg) $addr, v = in(reg) v, options(nostack)) };
-        })
-    };
-}
-
 fn gic_width() -> Outcome {
     let case = "gic-width";
     let Ok(rd) = gic::find_redistributor() else {
         return leak(case, format_args!("no redistributor"));
     };
     let tries: [(&str, Result<(), Fault>); 6] = [
-        ("ldrh ISENABLER0+1", load!("ldrh {v:w}, [{a}]", rd + SGI_FRAME + 0x101)),
-        ("ldr IPRIORITYR+2", load!("ldr {v:w}, [{a}]", rd + GICR_IPRIORITYR + 2)),
-        ("ldr x ISENABLER0", load!("ldr {v}, [{a}]", rd + SGI_FRAME + 0x100)),
+        (
+            "ldrh ISENABLER0+1",
+            load!("ldrh {v:w}, [{a}]", rd + SGI_FRAME + 0x101),
+        ),
+        (
+            "ldr IPRIORITYR+2",
+            load!("ldr {v:w}, [{a}]", rd + GICR_IPRIORITYR + 2),
+        ),
+        (
+            "ldr x ISENABLER0",
+            load!("ldr {v}, [{a}]", rd + SGI_FRAME + 0x100),
+        ),
         ("ldr x TYPER+4", load!("ldr {v}, [{a}]", rd + 0xc)),
-        ("strb ICENABLER0+1", store!("strb {v:w}, [{a}]", rd + SGI_FRAME + 0x181, 0xc0)),
-        ("strh ICFGR1+2", store!("strh {v:w}, [{a}]", rd + GICR_ICFGR1 + 2, 0xffff)),
+        (
+            "strb ICENABLER0+1",
+            store!("strb {v:w}, [{a}]", rd + SGI_FRAME + 0x181, 0xc0),
+        ),
+        (
+            "strh ICFGR1+2",
+            store!("strh {v:w}, [{a}]", rd + GICR_ICFGR1 + 2, 0xffff),
+        ),
     ];
     for (what, r) in &tries {
         match r {
@@ -212,7 +255,10 @@ fn gic_width() -> Outcome {
             Ok(()) => return leak(case, format_args!("{what} was not refused")),
         }
     }
-    contained(case, format_args!("{} accesses, all data aborts", tries.len()))
+    contained(
+        case,
+        format_args!("{} accesses, all data aborts", tries.len()),
+    )
 }
 
 fn gic_icfgr1() -> Outcome {
@@ -232,8 +278,14 @@ fn gic_icfgr1() -> Outcome {
     });
     let after = guard::read_u32(rd + GICR_ICFGR1).unwrap_or(!before);
     if after & HYP_PPI_CFG == before & HYP_PPI_CFG {
-        contained(case, format_args!("PPI 26 trigger bits kept ({:#x})", after & HYP_PPI_CFG))
+        contained(
+            case,
+            format_args!("PPI 26 trigger bits kept ({:#x})", after & HYP_PPI_CFG),
+        )
     } else {
-        leak(case, format_args!("PPI 26 trigger {before:#x} -> {after:#x}"))
+        leak(
+            case,
+            format_args!("PPI 26 trigger {before:#x} -> {after:#x}"),
+        )
     }
 }

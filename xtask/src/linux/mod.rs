@@ -23,7 +23,7 @@ mod elf;
 mod initramfs;
 mod kernel;
 mod modules;
-mod tools;
+pub(crate) mod tools;
 
 pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;

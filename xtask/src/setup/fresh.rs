@@ -15,7 +15,11 @@ use std::process::{Command, Stdio};
 /// The packages whose recommended packages must be absent: QEMU's (the other
 /// tools' recommendations, such as ca-certificates for apt, are ordinary parts of
 /// a Debian machine and not the project's to remove).
-const WATCHED: &[&str] = &["qemu-system-arm"];
+const WATCHED: &[&str] = &["qemu-system-arm", "qemu-system-x86"];
+/// Packages QEMU for aarch64 only recommends but that a package of [`TOOLS`] depends
+/// on, so a fresh machine has them after `setup`: `qemu-system-x86` depends on
+/// `ipxe-qemu` (and `seabios`).
+const DEPENDED_ON: &[&str] = &["ipxe-qemu", "seabios"];
 
 /// The packages `apt-cache depends` lists as recommended (alternatives included,
 /// virtual `<names>` left out).
@@ -44,6 +48,7 @@ pub fn unwanted(recommended: &[String]) -> Vec<String> {
     let mut out: Vec<String> = recommended
         .iter()
         .filter(|p| !TOOLS.iter().any(|t| t.package == p.as_str()))
+        .filter(|p| !DEPENDED_ON.contains(&p.as_str()))
         .cloned()
         .collect();
     out.sort();
@@ -140,10 +145,10 @@ mod tests {
 
     #[test]
     fn keeps_what_the_project_installs() {
-        let rec: Vec<String> = ["ipxe-qemu", "e2fsprogs", "qemu-utils", "ipxe-qemu"]
+        let rec: Vec<String> = ["ovmf", "e2fsprogs", "qemu-utils", "ovmf", "ipxe-qemu"]
             .map(String::from)
             .to_vec();
-        assert_eq!(unwanted(&rec), ["ipxe-qemu", "qemu-utils"]);
+        assert_eq!(unwanted(&rec), ["ovmf", "qemu-utils"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! reach the hypervisor whatever a guest does with its interrupt masks).
 
 use crate::sysreg::isb;
+use crate::sysregs::CpuIfReg;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// SGI that asks a CPU to look at its vCPU's state again. The hypervisor keeps SGIs 14
@@ -142,6 +143,10 @@ impl Redist {
     /// guest that was stopped before it completed it.
     pub fn deactivate(self, intid: u32) {
         wr(self.0 + GICR_ICACTIVER0, 1 << (intid & 31));
+    }
+    /// Puts the hypervisor's private interrupts in Group 0 and every other in Group 1.
+    pub fn reset_groups(self) {
+        wr(self.0 + GICR_IGROUPR0, !HYP_PRIVATE);
     }
 }
 
@@ -286,47 +291,29 @@ pub fn eoi_group1(intid: u32) {
     write_sysreg!(s3_0_c12_c12_1, intid as u64); // ICC_EOIR1_EL1
 }
 
-/// The Group-1 CPU interface registers a direct-mode guest may reach through the
-/// hypervisor when they trap (ICH_HCR_EL2.TALL1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CpuIf {
-    /// ICC_IAR1_EL1 (read).
-    Iar1,
-    /// ICC_EOIR1_EL1 (write).
-    Eoir1,
-    /// ICC_HPPIR1_EL1 (read).
-    Hppir1,
-    /// ICC_BPR1_EL1 (read).
-    Bpr1,
-    /// ICC_IGRPEN1_EL1 (read/write).
-    Igrpen1,
-    /// ICC_AP1R<n>_EL1 (read; 0 for a register the CPU interface does not have).
-    Ap1r(u8),
-}
-
 /// Reads a Group-1 CPU interface register for a guest.
-pub fn cpuif_read(reg: CpuIf) -> u64 {
+pub fn cpuif_read(reg: CpuIfReg) -> u64 {
     match reg {
-        CpuIf::Iar1 => read_sysreg!(s3_0_c12_c12_0),
-        CpuIf::Hppir1 => read_sysreg!(s3_0_c12_c12_2),
-        CpuIf::Bpr1 => read_sysreg!(s3_0_c12_c12_3),
-        CpuIf::Igrpen1 => read_sysreg!(s3_0_c12_c12_7),
-        CpuIf::Ap1r(n) if usize::from(n) < ap_registers() => match n {
+        CpuIfReg::Iar1 => read_sysreg!(s3_0_c12_c12_0),
+        CpuIfReg::Hppir1 => read_sysreg!(s3_0_c12_c12_2),
+        CpuIfReg::Bpr1 => read_sysreg!(s3_0_c12_c12_3),
+        CpuIfReg::Igrpen1 => read_sysreg!(s3_0_c12_c12_7),
+        CpuIfReg::Ap1r(n) if usize::from(n) < ap_registers() => match n {
             0 => read_sysreg!(s3_0_c12_c9_0),
             1 => read_sysreg!(s3_0_c12_c9_1),
             2 => read_sysreg!(s3_0_c12_c9_2),
             _ => read_sysreg!(s3_0_c12_c9_3),
         },
-        CpuIf::Ap1r(_) | CpuIf::Eoir1 => 0,
+        CpuIfReg::Ap1r(_) | CpuIfReg::Eoir1 => 0,
     }
 }
 
 /// Writes a Group-1 CPU interface register for a guest (only the ones it may write:
 /// EOIR1 and IGRPEN1; anything else is ignored).
-pub fn cpuif_write(reg: CpuIf, v: u64) {
+pub fn cpuif_write(reg: CpuIfReg, v: u64) {
     match reg {
-        CpuIf::Eoir1 => write_sysreg!(s3_0_c12_c12_1, v & 0xff_ffff),
-        CpuIf::Igrpen1 => write_sysreg!(s3_0_c12_c12_7, v & 1),
+        CpuIfReg::Eoir1 => write_sysreg!(s3_0_c12_c12_1, v & 0xff_ffff),
+        CpuIfReg::Igrpen1 => write_sysreg!(s3_0_c12_c12_7, v & 1),
         _ => return,
     }
     isb();

@@ -64,7 +64,8 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             out.push(src.warn(trust.span(), msg, hint));
         }
         if let Some(trust) = vm.direct_trust.as_ref().filter(|_| !is_direct(vm)) {
-            let msg = format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");
+            let msg =
+                format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");
             let hint = "direct-trust says how far a direct-mode guest is trusted with the \
                         physical GIC CPU interface; remove it, or set interrupt-mode = \"direct\""
                 .to_owned();

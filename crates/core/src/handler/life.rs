@@ -4,7 +4,7 @@
 
 use super::{Host, Next, VmCtx};
 use crate::ids::VcpuId;
-use crate::vm::{Kicks, Parked, StopReason, VmState};
+use crate::vm::{Kicks, Parked, StopReason};
 use rtvisor_config::tables::RestartPolicy;
 
 /// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`
@@ -37,8 +37,8 @@ pub fn stop_vm<C>(
 #[cold]
 #[inline(never)]
 fn halt_vm<C>(vm: &VmCtx<'_, C>, host: &impl Host, reason: StopReason, me: Option<VcpuId>) {
+    host.vm_quiesce(vm.id);
     if let Some(st) = vm.life.stop(reason) {
-        host.vm_stopping(vm.id, reason);
         kick_all(vm, host, st.kicks, me);
         if st.done {
             host.vm_stopped(vm.id, reason, false);
@@ -68,15 +68,16 @@ fn restart_vm<C>(
     reason: StopReason,
     me: Option<VcpuId>,
 ) -> bool {
-    let was_stopped = vm.life.status().0 == VmState::Stopped;
     let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
+    host.vm_quiesce(vm.id);
     let Some(st) = vm.life.restart(reason, entry, dtb) else {
-        // Unresponsive: not restarted. The asking vCPU still stops.
+        // Unresponsive, or a stop in progress that only the shell may turn into a
+        // restart: not restarted. The asking vCPU still stops.
         settle(vm, host, me);
         return false;
     };
     vm.console.lock().line.clear();
-    if was_stopped {
+    if st.was_stopped {
         host.vm_started(vm.id);
     } else {
         host.vm_restarting(vm.id, reason);
@@ -111,11 +112,17 @@ pub fn shell_restart<C>(vm: &VmCtx<'_, C>, host: &impl Host) -> bool {
 pub fn vcpu_parked<C>(me: VcpuId, vm: &VmCtx<'_, C>, host: &impl Host) {
     match vm.life.parked(me) {
         Parked::Nothing => {}
-        Parked::Stopped { late } => {
-            let reason = vm.life.status().2.unwrap_or(StopReason::Shell);
-            host.vm_stopped(vm.id, reason, late);
-        }
-        Parked::Restart(kicks) => kick_all(vm, host, kicks, Some(me)),
+        done => completed(done, Some(me), vm, host),
+    }
+}
+
+/// Reports a stop or restart that every vCPU has now acknowledged (`me`: the vCPU
+/// whose CPU completed it, if one did).
+pub fn completed<C>(done: Parked, me: Option<VcpuId>, vm: &VmCtx<'_, C>, host: &impl Host) {
+    match done {
+        Parked::Nothing => {}
+        Parked::Stopped { reason, late } => host.vm_stopped(vm.id, reason, late),
+        Parked::Restart(kicks) => kick_all(vm, host, kicks, me),
     }
 }
 

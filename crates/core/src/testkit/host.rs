@@ -75,9 +75,8 @@ pub enum HostCall {
         vm: usize,
         pending: Vec<u8>,
     },
-    VmStopping {
+    Quiesce {
         vm: usize,
-        reason: StopReason,
     },
     VmStopped {
         vm: usize,
@@ -120,7 +119,7 @@ impl HostCall {
             Self::Kick { vm, .. }
             | Self::ConsoleLine { vm, .. }
             | Self::ConsolePartial { vm, .. }
-            | Self::VmStopping { vm, .. }
+            | Self::Quiesce { vm }
             | Self::VmStopped { vm, .. }
             | Self::Settle { vm }
             | Self::VmStarted { vm }
@@ -192,12 +191,9 @@ impl Host for FakeHost {
             pending,
         });
     }
-    fn vm_stopping(&self, vm: VmId, reason: StopReason) {
+    fn vm_quiesce(&self, vm: VmId) {
         self.armed.borrow_mut()[vm.index()] = false;
-        self.record(HostCall::VmStopping {
-            vm: vm.index(),
-            reason,
-        });
+        self.record(HostCall::Quiesce { vm: vm.index() });
     }
     fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool) {
         let vm = vm.index();

@@ -65,6 +65,12 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
         if id == gic::HYP_TIMER_INTID {
             // Re-armed or stopped before the EOI, so the level has dropped.
             crate::watchdog::on_timer();
+        } else if id >= 32 || gic::HYP_PRIVATE & (1 << id) == 0 {
+            // Not one of the hypervisor's: nothing the hypervisor configures lets a
+            // guest interrupt into Group 0, but were it there, a level-triggered one
+            // would come back after every EOI. Take it away from the CPU for good.
+            redist_of(me).disable(id);
+            stats::irq(IrqKind::Spurious);
         }
         gic::eoi_group0(id, !direct);
         // The hypervisor's SGIs are counted; its timer is not shown.
@@ -198,6 +204,9 @@ pub fn vcpu_start(me: &PerCpu, vm: VmId) {
 /// may have left on the CPU interface; and stops the guest's virtual timer.
 pub fn quiesce(me: &PerCpu) {
     gic::reset_cpu_interface();
+    // The idle CPU ends its own interrupts with split priority drop and deactivation,
+    // whatever the last guest here used.
+    gic::set_split_eoi(true);
     fast::set_vtimer_lr(cpu::this_index() as usize, 0);
     let r = redist_of(me);
     for intid in (0..32).filter(|i| RESERVED_PRIVATE & (1 << i) == 0) {
@@ -205,6 +214,9 @@ pub fn quiesce(me: &PerCpu) {
         r.clear_pending(intid);
         r.deactivate(intid);
     }
+    // Every guest-owned private interrupt in Group 1 again (guests cannot change it;
+    // this is the invariant, restored whatever happened).
+    r.reset_groups();
     cpu::stop_virtual_timer();
 }
 
@@ -291,14 +303,6 @@ impl GicHw for HwGic {
         }
     }
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
-        let reg = match reg {
-            CpuIfReg::Iar1 => gic::CpuIf::Iar1,
-            CpuIfReg::Eoir1 => gic::CpuIf::Eoir1,
-            CpuIfReg::Hppir1 => gic::CpuIf::Hppir1,
-            CpuIfReg::Bpr1 => gic::CpuIf::Bpr1,
-            CpuIfReg::Igrpen1 => gic::CpuIf::Igrpen1,
-            CpuIfReg::Ap1r(n) => gic::CpuIf::Ap1r(n),
-        };
         match write {
             Some(v) => {
                 gic::cpuif_write(reg, v);

@@ -14,14 +14,19 @@ fn hypervisor_sgis_are_masked_in_bit_registers() {
     );
     // A guest that writes all ones to ICENABLER0 leaves SGIs 14 and 15 alone.
     assert_eq!(merge(0xffff_3fff, false, 0xc000, 0xffff_ffff), 0xffff_3fff);
-    // IGROUPR0 keeps the hypervisor's SGIs in Group 0 whatever the guest writes.
-    let Action::Hw { mask, rmw } = redist(SGI_BASE + 0x80, Width::Word, true, true, HYP) else {
-        panic!("IGROUPR0 is passed through");
-    };
-    assert!(rmw);
+    // IGROUPR0 is read-only: a guest interrupt moved to Group 0 would reach EL2 as FIQ
+    // (and a level-triggered one would never stop arriving); the hypervisor's SGIs
+    // read as zero.
     assert_eq!(
-        merge(mask, rmw, 0x0000_0000, 0xffff_ffff) & u64::from(HYP),
-        0
+        redist(SGI_BASE + 0x80, Width::Word, true, true, HYP),
+        Action::Ignore
+    );
+    assert_eq!(
+        redist(SGI_BASE + 0x80, Width::Word, false, true, HYP),
+        Action::Hw {
+            mask: 0xffff_3fff,
+            rmw: false
+        }
     );
 }
 
@@ -94,7 +99,10 @@ fn misaligned_and_wrong_width_accesses_are_refused() {
     }
     assert_eq!(dist(0x102, Width::Half, false, virtio), Action::Refuse);
     assert_eq!(dist(0x400 + 73, Width::Word, true, virtio), Action::Refuse);
-    assert_eq!(dist(0x6000 + 8 * 79 + 4, Width::Double, false, virtio), Action::Refuse);
+    assert_eq!(
+        dist(0x6000 + 8 * 79 + 4, Width::Double, false, virtio),
+        Action::Refuse
+    );
     // Byte priority accesses are architectural.
     assert_eq!(
         redist(SGI_BASE + 0x41b, Width::Byte, false, true, HYP),
@@ -175,7 +183,10 @@ fn unknown_offsets_never_reach_the_hardware() {
                 matches!(find_access(REDIST, off, width), Lookup::Row(_)),
                 "offset {off:#x} passed through"
             );
-            assert!(off.is_multiple_of(width.bytes()), "misaligned {off:#x} passed");
+            assert!(
+                off.is_multiple_of(width.bytes()),
+                "misaligned {off:#x} passed"
+            );
             assert_eq!(mask & !width.mask(), 0);
         }
         // The distributor: only the owned SPIs' bits (INTIDs 72..79) ever pass.

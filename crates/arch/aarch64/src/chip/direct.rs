@@ -23,6 +23,17 @@ fn owns_spi<C>(vm: &VmCtx<'_, C>, intid: u32) -> bool {
         || vm.cfg.shared.iter().any(|m| m.doorbell == intid)
 }
 
+/// Whether a direct-mode VM may end (EOI) interrupt `intid` on its cores: one of its
+/// private interrupts (not the hypervisor's), one of its SPIs, or a special INTID
+/// (1020-1023, which ends nothing).
+fn owns_intid<C>(vm: &VmCtx<'_, C>, intid: u32) -> bool {
+    match intid {
+        0..=31 => RESERVED_PRIVATE & (1 << intid) == 0,
+        1020..=1023 => true,
+        _ => owns_spi(vm, intid),
+    }
+}
+
 /// The filtered physical access at `off` of the distributor or (`redist`) the
 /// redistributor region.
 pub(super) fn mmio<W: GicHw>(
@@ -103,10 +114,9 @@ pub(super) fn send_sgi<W: GicHw>(gic: &Gic<W>, vm: &VmCtx<'_, Gic<W>>, me: VcpuI
 
 /// An untrusted direct-mode guest's access to a Group-1 CPU interface register
 /// (packed encoding `id`), done on its behalf (writes that could raise its running
-/// priority are dropped); in any other mode these registers do not trap, and an access
-/// that does is refused. Kept out of line: the SGI register shares the caller, on the
-/// IPI path.
-#[cold]
+/// priority are dropped, and an end of interrupt only ever names one of the VM's own
+/// interrupts); in any other mode these registers do not trap, and an access that does
+/// is refused. Kept out of line: the SGI register shares the caller, on the IPI path.
 #[inline(never)]
 pub(super) fn cpu_interface<W: GicHw>(
     gic: &Gic<W>,
@@ -120,6 +130,10 @@ pub(super) fn cpu_interface<W: GicHw>(
     let reg = CpuIfReg::of(id).filter(|_| untrusted).ok_or(Refused)?;
     match value {
         Some(_) if !reg.writable() => {
+            host.contained(vm.id, Contained::IgnoredRegister(id));
+            Ok(None)
+        }
+        Some(v) if reg == CpuIfReg::Eoir1 && !owns_intid(vm, v as u32 & 0xff_ffff) => {
             host.contained(vm.id, Contained::IgnoredRegister(id));
             Ok(None)
         }

@@ -117,7 +117,7 @@ fn cpu_off_parks_and_the_last_one_stops_the_vm_per_its_policy() {
     // Every vCPU is off already: the stop is confirmed at once.
     let stopped = |reason| {
         std::vec![
-            HostCall::VmStopping { vm: 0, reason },
+            HostCall::Quiesce { vm: 0 },
             HostCall::VmStopped {
                 vm: 0,
                 reason,
@@ -125,7 +125,12 @@ fn cpu_off_parks_and_the_last_one_stops_the_vm_per_its_policy() {
             },
         ]
     };
-    let restarting = |reason| std::vec![HostCall::VmRestarting { vm: 0, reason }];
+    let restarting = |reason| {
+        std::vec![
+            HostCall::Quiesce { vm: 0 },
+            HostCall::VmRestarting { vm: 0, reason },
+        ]
+    };
     for (policy, last) in [
         (Never, stopped(StopReason::AllVcpusOff)),
         (OnCrash, stopped(StopReason::AllVcpusOff)),
@@ -190,20 +195,16 @@ fn system_off_and_reset_against_each_restart_policy() {
         } else {
             StopReason::SystemReset
         };
-        let report = if restarted {
-            HostCall::VmRestarting { vm: 0, reason }
-        } else {
-            HostCall::VmStopping { vm: 0, reason }
-        };
-        // The other running vCPU is kicked, the caller is not (it parks), and the
-        // caller waits for it to acknowledge.
-        let kick = HostCall::Kick { vm: 0, vcpu: 0 };
-        let settle = HostCall::Settle { vm: 0 };
-        assert_eq!(
-            (o.next, o.calls),
-            (Next::Park, std::vec![report, kick, settle]),
-            "{what:x?}"
-        );
+        // Devices and watchdog are taken back before anything is published; the
+        // other running vCPU is kicked, the caller is not (it parks), and the caller
+        // waits for it to acknowledge.
+        let mut calls = std::vec![HostCall::Quiesce { vm: 0 }];
+        if restarted {
+            calls.push(HostCall::VmRestarting { vm: 0, reason });
+        }
+        calls.push(HostCall::Kick { vm: 0, vcpu: 0 });
+        calls.push(HostCall::Settle { vm: 0 });
+        assert_eq!((o.next, o.calls), (Next::Park, calls), "{what:x?}");
         assert_eq!(o.vcpu, FakeVcpu::new(), "{what:x?}");
         assert_eq!(w.vms[0].life.status().0, VmState::Stopping, "{what:x?}");
         w.park(0, 0);

@@ -167,16 +167,15 @@ fn fatal_exits_against_each_restart_policy() {
             let other = w.vms[1].snapshot();
             let o = w.run(0, 1, exit);
             let restarted = policy != Never;
-            let report = if restarted {
-                HostCall::VmRestarting { vm: 0, reason }
-            } else {
-                HostCall::VmStopping { vm: 0, reason }
-            };
-            let kick = HostCall::Kick { vm: 0, vcpu: 0 };
-            let settle = HostCall::Settle { vm: 0 };
+            let mut calls = std::vec![HostCall::Quiesce { vm: 0 }];
+            if restarted {
+                calls.push(HostCall::VmRestarting { vm: 0, reason });
+            }
+            calls.push(HostCall::Kick { vm: 0, vcpu: 0 });
+            calls.push(HostCall::Settle { vm: 0 });
             assert_eq!(o.next, Next::Park, "{case:?}");
             assert_eq!(o.vcpu, FakeVcpu::new(), "{case:?}");
-            assert_eq!(o.calls, [report, kick, settle], "{case:?}");
+            assert_eq!(o.calls, calls, "{case:?}");
             // Nothing is confirmed while vCPU 0 has not parked.
             let restarts = u32::from(restarted);
             let stopping = (VmState::Stopping, restarts, Some(reason));

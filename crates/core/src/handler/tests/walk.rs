@@ -7,11 +7,11 @@
 
 use super::random::{exit, Rng};
 use super::*;
-use crate::handler::{shell_restart, shell_start, shell_stop, Contained, Next};
+use crate::handler::{completed, shell_restart, shell_start, shell_stop, Contained, Next};
 use crate::ids::VcpuId;
 use crate::seam::{CpuPower, Fault};
 use crate::testkit::{DIRECT, VIRT};
-use crate::vm::VmState;
+use crate::vm::{GiveUp, Kicks, VmState};
 use rtvisor_config::tables::RestartPolicy;
 
 /// What the walk reached, so a walk that stops exercising the handler fails.
@@ -24,6 +24,7 @@ struct Reached {
     stops: u32,
     restarts: u32,
     starts: u32,
+    unresponsive: u32,
 }
 
 /// Checks one exit of running vCPU `me` of VM `vm` from its outcome `o`.
@@ -107,7 +108,9 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
                     "VM {id} {:?} with every vCPU off: {s:?}",
                     s.status.0
                 );
-                assert!(!vm.life.settled(), "{s:?}");
+                // A stop waits for acknowledgements; an unresponsive VM waits no more.
+                let waits = s.status.0 == VmState::Stopping;
+                assert_eq!(!vm.life.settled(), waits, "{s:?}");
             }
         }
         for c in calls.iter().filter(|c| c.vm() == id) {
@@ -118,10 +121,12 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
                 }
                 HostCall::VmRestarting { .. } => {
                     seen.restarts += 1;
-                    // Booted again at once, or waiting for vCPUs to park.
+                    // Booted again at once, or waiting for vCPUs to park (or given up
+                    // on them since).
                     let booted =
                         (s.status.0, s.power[0]) == (VmState::Running, Some(CpuPower::OnPending));
-                    assert!(booted || s.status.0 == VmState::Stopping, "{c:?}: {s:?}");
+                    let waits = matches!(s.status.0, VmState::Stopping | VmState::Unresponsive);
+                    assert!(booted || waits, "{c:?}: {s:?}");
                 }
                 HostCall::Kick { vcpu, .. } => assert!(*vcpu < vm.cfg.cpus.len(), "{c:?}"),
                 _ => {}
@@ -151,6 +156,19 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
                 0 => shell_stop(&w.ctx(vm), &w.host),
                 1 => shell_start(&w.ctx(vm), &w.host),
                 _ => _ = shell_restart(&w.ctx(vm), &w.host),
+            }
+            if r.below(2) == 0 {
+                // The settle bound ran out before the vCPUs parked: what the
+                // hypervisor's `settle` does then.
+                match w.vms[vm].life.give_up() {
+                    GiveUp::Settled => {}
+                    GiveUp::Completed(done) => completed(done, None, &w.ctx(vm), &w.host),
+                    GiveUp::Unresponsive(late) => {
+                        seen.unresponsive += 1;
+                        assert_ne!(late, Kicks(0), "unresponsive with nobody late");
+                        assert_eq!(w.vms[vm].life.status().0, VmState::Unresponsive);
+                    }
+                }
             }
             check_lifecycle(&w, &w.host.take(), &mut seen);
             continue;
@@ -214,6 +232,10 @@ fn random_exits_keep_every_invariant() {
         assert!(
             reached.iter().all(|&n| n >= 100),
             "{seed:#x}: the walk must reach every path: {seen:?}"
+        );
+        assert!(
+            seen.unresponsive > 0,
+            "{seed:#x}: never unresponsive: {seen:?}"
         );
     }
 }

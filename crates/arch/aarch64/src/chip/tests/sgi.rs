@@ -5,8 +5,9 @@
 use super::*;
 use crate::sysregs::CpuIfReg;
 use crate::testing::{esr_sysreg, HW_PATTERN};
+use rtvisor_config::guest;
 use rtvisor_config::tables::DirectTrust;
-use rtvisor_core::testkit::{DIRECT, VIRT};
+use rtvisor_core::testkit::{DIRECT, VIRT, VIRTIO_INTID};
 use std::vec::Vec;
 
 const SGI1R: (u64, u64, u64, u64, u64) = (3, 0, 12, 11, 5);
@@ -161,12 +162,22 @@ fn the_other_sgi_registers_and_reads_do_nothing() {
 /// An access of VM 0's vCPU 0 to the CPU interface register `id` (x3), VM 0 in mode
 /// `spec`.
 fn cpu_if(spec: rtvisor_core::testkit::Spec, id: (u64, u64, u64, u64, u64), write: bool) -> Raw {
+    cpu_if_value(spec, id, write, u64::from(VIRTIO_INTID))
+}
+
+/// As [`cpu_if`], with x3 = `value`.
+fn cpu_if_value(
+    spec: rtvisor_core::testkit::Spec,
+    id: (u64, u64, u64, u64, u64),
+    write: bool,
+    value: u64,
+) -> Raw {
     let w = World::one(spec);
     let syn = Syn {
         esr: esr_sysreg(id, 3, write),
         ..Syn::default()
     };
-    testing::run(&w, 0, 0, 8, syn, frame(&[0, 0, 0, 0x44]))
+    testing::run(&w, 0, 0, 8, syn, frame(&[0, 0, 0, value]))
 }
 
 #[test]
@@ -182,9 +193,25 @@ fn an_untrusted_direct_guest_reaches_its_cpu_interface_through_the_hypervisor() 
         (r.frame.x[3], &r.hw[0]),
         (HW_PATTERN, &std::vec![iface(CpuIfReg::Iar1, None)])
     );
-    // End of interrupt: written for it.
-    let r = cpu_if(DIRECT, EOIR1, true);
-    assert_eq!(r.hw[0], [iface(CpuIfReg::Eoir1, Some(0x44))]);
+    // End of interrupt: written for it, when it names one of the VM's own interrupts
+    // (its doorbell, its virtual timer, an SGI it may use) or a special INTID.
+    for intid in [guest::doorbell_intid(0), 27, 1, 1023] {
+        let r = cpu_if_value(DIRECT, EOIR1, true, u64::from(intid));
+        assert_eq!(
+            r.hw[0],
+            [iface(CpuIfReg::Eoir1, Some(intid.into()))],
+            "{intid}"
+        );
+    }
+    // Another VM's SPI (VM 1's device), an SPI nobody has, the hypervisor's SGI and
+    // timer: dropped, reported.
+    for intid in [VIRTIO_INTID, 200, crate::chip::SGI_KICK, 26] {
+        let r = cpu_if_value(DIRECT, EOIR1, true, u64::from(intid));
+        assert_eq!(r.hw[0], [], "{intid}");
+        let what = Contained::IgnoredRegister(0xc661);
+        assert_eq!(r.calls, [HostCall::Contained { vm: 0, what }], "{intid}");
+        assert_eq!(r.el1.taken, [], "{intid}");
+    }
     // Active priorities and the binary point: dropped, reported.
     for (id, key) in [(AP1R0, 0xc648), (BPR1, 0xc663)] {
         let r = cpu_if(DIRECT, id, true);

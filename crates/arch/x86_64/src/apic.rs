@@ -1,0 +1,135 @@
+//! The local APIC, in x2APIC mode (MSRs) when the CPU has it, else xAPIC (MMIO at the
+//! address IA32_APIC_BASE gives). Used for start-up IPIs and the halt NMI.
+
+use crate::cpu::{rdmsr, wrmsr};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+const IA32_APIC_BASE: u32 = 0x1B;
+const BASE_EN: u64 = 1 << 11;
+const BASE_EXTD: u64 = 1 << 10;
+const BASE_ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// x2APIC MSRs are 0x800 + (xAPIC offset >> 4).
+const X2_BASE: u32 = 0x800;
+const REG_ID: u32 = 0x20;
+const REG_SVR: u32 = 0xF0;
+const REG_ICR: u32 = 0x300;
+const REG_ICR_HI: u32 = 0x310;
+const SVR_ENABLE: u32 = 1 << 8;
+const SPURIOUS: u32 = 0xFF;
+const ICR_PENDING: u32 = 1 << 12;
+const ICR_ASSERT: u32 = 1 << 14;
+const ICR_INIT: u32 = 5 << 8;
+const ICR_STARTUP: u32 = 6 << 8;
+const ICR_NMI: u32 = 4 << 8;
+const ICR_ALL_BUT_SELF: u32 = 3 << 18;
+
+/// 0: not set up; 1: x2APIC; else the xAPIC MMIO base.
+static MODE: AtomicU64 = AtomicU64::new(0);
+const X2: u64 = 1;
+
+/// The xAPIC base this CPU's IA32_APIC_BASE gives (read before the page tables are
+/// built, so that the page is mapped as a device).
+pub fn mmio_base() -> u64 {
+    // SAFETY: IA32_APIC_BASE exists on every CPU with an APIC (checked by the caller).
+    unsafe { rdmsr(IA32_APIC_BASE) & BASE_ADDR }
+}
+
+/// Enables this CPU's local APIC, in x2APIC mode if `x2apic`; the BSP decides the
+/// mode, every AP follows it.
+pub fn enable(x2apic: bool) {
+    // SAFETY: IA32_APIC_BASE exists; setting EN (and EXTD, which the CPU supports
+    // when `x2apic`) keeps the APIC at its address.
+    unsafe {
+        let base = rdmsr(IA32_APIC_BASE);
+        let want = base | BASE_EN | if x2apic { BASE_EXTD } else { 0 };
+        if want != base {
+            wrmsr(IA32_APIC_BASE, base | BASE_EN);
+            if x2apic {
+                wrmsr(IA32_APIC_BASE, want);
+            }
+        }
+        MODE.store(
+            if x2apic { X2 } else { base & BASE_ADDR },
+            Ordering::Release,
+        );
+    }
+    write(REG_SVR, SVR_ENABLE | SPURIOUS);
+}
+
+pub fn is_x2apic() -> bool {
+    MODE.load(Ordering::Acquire) == X2
+}
+
+fn read(reg: u32) -> u32 {
+    match MODE.load(Ordering::Acquire) {
+        0 => 0,
+        // SAFETY: the register's x2APIC MSR exists in x2APIC mode.
+        X2 => unsafe { rdmsr(X2_BASE + (reg >> 4)) as u32 },
+        // SAFETY: the xAPIC page is mapped uncached (platform::bsp_init).
+        base => unsafe { ((base + u64::from(reg)) as *const u32).read_volatile() },
+    }
+}
+
+fn write(reg: u32, v: u32) {
+    match MODE.load(Ordering::Acquire) {
+        0 => {}
+        // SAFETY: as in `read`.
+        X2 => unsafe { wrmsr(X2_BASE + (reg >> 4), u64::from(v)) },
+        // SAFETY: as in `read`.
+        base => unsafe { ((base + u64::from(reg)) as *mut u32).write_volatile(v) },
+    }
+}
+
+/// This CPU's APIC id as its APIC reports it.
+pub fn id() -> u32 {
+    if is_x2apic() {
+        read(REG_ID)
+    } else {
+        read(REG_ID) >> 24
+    }
+}
+
+/// Sends an IPI; false when the APIC is not set up or the id does not fit xAPIC.
+fn send(dest: u32, low: u32) -> bool {
+    match MODE.load(Ordering::Acquire) {
+        0 => false,
+        X2 => {
+            // SAFETY: ICR is MSR 0x830 in x2APIC mode; one 64-bit write sends.
+            unsafe {
+                wrmsr(
+                    X2_BASE + (REG_ICR >> 4),
+                    u64::from(dest) << 32 | u64::from(low),
+                )
+            };
+            true
+        }
+        _ => {
+            let Ok(d) = u8::try_from(dest) else {
+                return false;
+            };
+            write(REG_ICR_HI, u32::from(d) << 24);
+            write(REG_ICR, low);
+            let mut spins = 0u32;
+            while read(REG_ICR) & ICR_PENDING != 0 && spins < 1_000_000 {
+                crate::cpu::pause();
+                spins += 1;
+            }
+            true
+        }
+    }
+}
+
+pub fn send_init(apic_id: u32) -> bool {
+    send(apic_id, ICR_INIT | ICR_ASSERT)
+}
+
+/// A start-up IPI: the AP starts in real mode at `page << 12`.
+pub fn send_startup(apic_id: u32, page: u8) -> bool {
+    send(apic_id, ICR_STARTUP | ICR_ASSERT | u32::from(page))
+}
+
+/// An NMI to every other CPU.
+pub fn nmi_all_but_self() -> bool {
+    send(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF)
+}

@@ -1,0 +1,126 @@
+//! What CPUID says, decoded from raw register values (the backend runs the
+//! instruction; the decoding is tested on the host).
+
+/// The CPU vendor, from leaf 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    Intel,
+    Amd,
+    Other,
+}
+
+impl Vendor {
+    /// From leaf 0's `ebx`, `edx`, `ecx` (the 12-byte vendor string in that order).
+    pub fn from_leaf0(ebx: u32, edx: u32, ecx: u32) -> Vendor {
+        let mut s = [0u8; 12];
+        s[..4].copy_from_slice(&ebx.to_le_bytes());
+        s[4..8].copy_from_slice(&edx.to_le_bytes());
+        s[8..].copy_from_slice(&ecx.to_le_bytes());
+        match &s {
+            b"GenuineIntel" => Vendor::Intel,
+            b"AuthenticAMD" => Vendor::Amd,
+            _ => Vendor::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Intel => "intel",
+            Vendor::Amd => "amd",
+            Vendor::Other => "unknown",
+        }
+    }
+}
+
+/// Raw CPUID registers of the leaves [`Features`] reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leaves {
+    /// Leaf 1: `ecx`, `edx`.
+    pub l1_ecx: u32,
+    pub l1_edx: u32,
+    /// Leaf 7 subleaf 0: `ebx` (0 when the leaf does not exist).
+    pub l7_ebx: u32,
+    /// Leaf 0x8000_0001: `ecx`, `edx` (0 when the leaf does not exist).
+    pub e1_ecx: u32,
+    pub e1_edx: u32,
+}
+
+/// The features the boot path and the vendor detection use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    pub vmx: bool,
+    pub svm: bool,
+    pub x2apic: bool,
+    pub apic: bool,
+    pub nx: bool,
+    pub long_mode: bool,
+    pub smep: bool,
+    pub smap: bool,
+}
+
+const fn bit(v: u32, n: u32) -> bool {
+    v & (1 << n) != 0
+}
+
+impl Features {
+    pub fn decode(l: &Leaves) -> Features {
+        Features {
+            vmx: bit(l.l1_ecx, 5),
+            x2apic: bit(l.l1_ecx, 21),
+            apic: bit(l.l1_edx, 9),
+            smep: bit(l.l7_ebx, 7),
+            smap: bit(l.l7_ebx, 20),
+            svm: bit(l.e1_ecx, 2),
+            nx: bit(l.e1_edx, 20),
+            long_mode: bit(l.e1_edx, 29),
+        }
+    }
+}
+
+/// The initial APIC id in leaf 1 `ebx` bits 31-24 (the low 8 bits of the id).
+pub const fn leaf1_apic_id(ebx: u32) -> u32 {
+    ebx >> 24
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendors() {
+        // "GenuineIntel": ebx "Genu", edx "ineI", ecx "ntel".
+        let w = |s: &[u8; 4]| u32::from_le_bytes(*s);
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Genu"), w(b"ineI"), w(b"ntel")),
+            Vendor::Intel
+        );
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Auth"), w(b"enti"), w(b"cAMD")),
+            Vendor::Amd
+        );
+        assert_eq!(
+            Vendor::from_leaf0(w(b"Auth"), w(b"ntel"), w(b"enti")),
+            Vendor::Other
+        );
+    }
+
+    #[test]
+    fn feature_bits() {
+        let f = Features::decode(&Leaves {
+            l1_ecx: 1 << 5 | 1 << 21,
+            l1_edx: 1 << 9,
+            l7_ebx: 1 << 7,
+            e1_ecx: 0,
+            e1_edx: 1 << 20 | 1 << 29,
+        });
+        assert!(f.vmx && f.x2apic && f.apic && f.smep && f.nx && f.long_mode);
+        assert!(!f.svm && !f.smap);
+        let amd = Features::decode(&Leaves {
+            e1_ecx: 1 << 2,
+            l7_ebx: 1 << 20,
+            ..Leaves::default()
+        });
+        assert!(amd.svm && amd.smap && !amd.vmx);
+        assert_eq!(leaf1_apic_id(0x0300_0800), 3);
+    }
+}

@@ -1,0 +1,57 @@
+//! The x86_64 backend of rtvisor: boot by Multiboot2 (GRUB), long mode, the
+//! hypervisor's own page tables, ACPI, the local APIC, SMP start-up and the VT-x / AMD-V
+//! detection, for Intel and AMD from one image.
+//!
+//! Rules inside this crate:
+//! - this is where `unsafe` lives on x86; every block carries a `// SAFETY:` comment
+//!   and every `unsafe fn` a `# Safety` section;
+//! - [`multiboot2`], [`acpi`], [`cpuid`], [`pt`], [`vendor`] and [`trampoline`] are plain
+//!   code that also builds and is tested on the host: they parse what firmware and the
+//!   loader hand over, and never panic on damaged input;
+//! - the rest exists only for the bare-metal target (`target_os = "none"`), since the
+//!   host is x86_64 too;
+//! - the vendor parts sit side by side (`vmx`, `svm`); the VMCS and VMCB engines will
+//!   join them there.
+#![cfg_attr(not(test), no_std)]
+
+mod bytes;
+
+pub mod acpi;
+pub mod cpuid;
+pub mod layout;
+pub mod multiboot2;
+pub mod pt;
+pub mod trampoline;
+pub mod vendor;
+
+#[cfg(target_os = "none")]
+pub mod apic;
+#[cfg(target_os = "none")]
+pub mod boot;
+#[cfg(target_os = "none")]
+#[macro_use]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod cpu;
+#[cfg(target_os = "none")]
+pub mod gdt;
+#[cfg(target_os = "none")]
+pub mod idt;
+#[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
+pub mod platform;
+#[cfg(target_os = "none")]
+pub mod power;
+#[cfg(target_os = "none")]
+pub mod selftest;
+#[cfg(target_os = "none")]
+pub mod smp;
+#[cfg(target_os = "none")]
+pub mod svm;
+#[cfg(target_os = "none")]
+pub mod timer;
+#[cfg(target_os = "none")]
+pub mod virt;
+#[cfg(target_os = "none")]
+pub mod vmx;

@@ -1,0 +1,196 @@
+//! The x86 system tests: the smoke image boots from the ISO on both vendors.
+
+use super::machine::{Emulator, CPUS};
+use crate::console::{Console, Pattern};
+use crate::systest::Timeouts;
+use anyhow::Result;
+
+/// One x86 system test.
+pub struct X86Test {
+    pub name: &'static str,
+    pub emulator: Emulator,
+    /// The image's command line (GRUB's `multiboot2` line).
+    pub cmdline: &'static str,
+    pub about: &'static str,
+    pub run: fn(&mut Console, &Timeouts, Emulator) -> Result<()>,
+}
+
+pub const TESTS: &[X86Test] = &[
+    X86Test {
+        name: "x86-boot-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        about: "the ISO on QEMU q35 (AMD-V): vendor amd, SVM on with NPT on every CPU, 4 CPUs from the MADT started with INIT-SIPI-SIPI, ACPI S5 power-off",
+        run: boot,
+    },
+    X86Test {
+        name: "x86-boot-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        about: "the same ISO on Bochs (VT-x): vendor intel, VMXON/VMXOFF with EPT and unrestricted guest on every CPU, 4 CPUs (x2APIC), ACPI S5 power-off",
+        run: boot,
+    },
+    X86Test {
+        name: "x86-fault-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "fault=wx",
+        about: "a write to the hypervisor's own code faults (W^X): the FATAL line names #PF, its error code, RIP, CR2 and the CPU, then every CPU confirms the halt",
+        run: fault_wx,
+    },
+    X86Test {
+        name: "x86-fault-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "fault=wx",
+        about: "x86-fault-amd on Bochs: the halt NMI goes out through the x2APIC",
+        run: fault_wx,
+    },
+    X86Test {
+        name: "x86-stack-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "fault=stack",
+        about: "a stack overflow runs into the guard page; the #DF is reported from its own stack (IST), then every CPU confirms the halt",
+        run: fault_stack,
+    },
+];
+
+/// What the image prints (the contract with crates/arch/x86_64/src/bin/smoke.rs).
+pub mod line {
+    use super::Pattern;
+
+    pub fn booting() -> Pattern {
+        Pattern::contains("[rtvisor] x86_64: booting")
+    }
+    pub fn vendor(v: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[rtvisor\] vendor: {v} \(cpuid: "))
+    }
+    pub fn memory() -> Pattern {
+        Pattern::regex(
+            r"^\[rtvisor\] memory: \d+ regions, [1-9]\d* MiB available, top of RAM 0x[0-9a-f]+$",
+        )
+    }
+    /// The MADT's CPUs: ids 0..n.
+    pub fn acpi(n: u32) -> Pattern {
+        let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] acpi: {n} cpus, apic ids \[{}\], apic mode (?:x2apic|xapic)$",
+            ids.join(", ")
+        ))
+    }
+    /// CPU `i` online with the vendor's extension on and its second-stage paging.
+    pub fn online(i: u32, vendor: &str) -> Pattern {
+        let ext = match vendor {
+            "intel" => {
+                r"vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x[0-9a-f]+"
+            }
+            _ => r"svm on: npt=yes asids=[1-9]\d* .*",
+        };
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] cpu {i} \(apic id {i}\) online: {ext}$"
+        ))
+    }
+    pub fn all_online(n: u32) -> Pattern {
+        Pattern::contains(format!("[rtvisor] {n} of {n} cpus online"))
+    }
+    pub fn power_off() -> Pattern {
+        Pattern::regex(r"^\[rtvisor\] powering off \(ACPI S5: PM1a_CNT 0x[0-9a-f]+, SLP_TYP \d\)$")
+    }
+    /// Any of these fails a test at once.
+    pub const FAILURES: &[&str] = &[
+        "[rtvisor] FATAL",
+        "did not start",
+        "vmx failed",
+        "svm failed",
+        "power off failed",
+        "did not power off",
+    ];
+}
+
+fn boot(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    let vendor = emu.vendor();
+    con.expect(&line::booting(), t.boot)?;
+    con.expect(&line::vendor(vendor), t.step)?;
+    con.expect(&line::memory(), t.step)?;
+    con.expect(&line::acpi(CPUS), t.step)?;
+    let cpus: Vec<Pattern> = (0..CPUS).map(|i| line::online(i, vendor)).collect();
+    con.expect_all(&cpus, t.step)?;
+    con.expect(&line::all_online(CPUS), t.step)?;
+    con.expect(&line::power_off(), t.step)?;
+    match emu {
+        // QEMU ends with status 0 on an ACPI power-off.
+        Emulator::Qemu => con.expect_exit(0, t.step),
+        // Bochs reports the power-off as a fatal "panic" and ends with status 1. Its
+        // stderr and the COM1 file are read apart, so the message may come first.
+        Emulator::Bochs => {
+            let off = Pattern::contains("[bochs stderr] [ACPI  ] ACPI control: soft power off");
+            con.wait_for(|_| off.to_string(), t.step, |c| c.find_from(0, &off))?;
+            con.expect_exit(1, t.step)
+        }
+    }
+}
+
+/// Boots with `fault=KIND`, then waits for the FATAL line `fatal` (a regex) and the
+/// confirmed halt of every CPU.
+fn fault(con: &mut Console, t: &Timeouts, kind: &str, fatal: &str) -> Result<()> {
+    con.clear_fail_on();
+    // Printed instead of "all CPUs halted" when some CPU did not confirm.
+    con.fail_on(Pattern::contains("other CPUs confirmed the halt"));
+    con.expect(&line::all_online(CPUS), t.boot)?;
+    con.expect(
+        &Pattern::contains(format!("[rtvisor] provoking fault {kind}")),
+        t.step,
+    )?;
+    con.expect(&Pattern::regex(fatal), t.step)?;
+    con.expect(&Pattern::contains("[rtvisor] all CPUs halted"), t.step)?;
+    con.expect_not(&Pattern::contains("did not happen"))
+}
+
+fn fault_wx(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    fault(
+        con,
+        t,
+        "wx",
+        r"^\[rtvisor\] FATAL: exception 14 \(#PF\) error 0x3 rip 0x[0-9a-f]+ cr2 0x[0-9a-f]+ on cpu 0 \(apic id 0\)$",
+    )
+}
+
+fn fault_stack(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    fault(
+        con,
+        t,
+        "stack",
+        r"^\[rtvisor\] FATAL: exception 8 \(#DF\) error 0x0 rip 0x[0-9a-f]+ cr2 0x[0-9a-f]+ on cpu 0 \(apic id 0\)$",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_what_the_image_prints() {
+        assert!(line::online(2, "intel").is_match(
+            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+        ));
+        assert!(!line::online(2, "intel").is_match(
+            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=no vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+        ));
+        assert!(line::online(0, "amd").is_match(
+            "[rtvisor] cpu 0 (apic id 0) online: svm on: npt=yes asids=16 nrips=no flush-by-asid=no revision=1"
+        ));
+        assert!(!line::online(0, "amd").is_match(
+            "[rtvisor] cpu 0 (apic id 0) online: svm on: npt=no asids=16 nrips=no flush-by-asid=no revision=1"
+        ));
+        assert!(line::acpi(4)
+            .is_match("[rtvisor] acpi: 4 cpus, apic ids [0, 1, 2, 3], apic mode x2apic"));
+        assert!(
+            !line::acpi(4).is_match("[rtvisor] acpi: 3 cpus, apic ids [0, 1, 2], apic mode xapic")
+        );
+        assert!(line::power_off()
+            .is_match("[rtvisor] powering off (ACPI S5: PM1a_CNT 0x604, SLP_TYP 0)"));
+        assert!(line::memory()
+            .is_match("[rtvisor] memory: 9 regions, 2047 MiB available, top of RAM 0x7ffdf000"));
+        assert!(line::vendor("amd").is_match("[rtvisor] vendor: amd (cpuid: vmx=false svm=true)"));
+        let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
+        assert!(names.contains(&"x86-boot-amd") && names.contains(&"x86-boot-intel"));
+    }
+}

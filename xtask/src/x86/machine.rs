@@ -1,0 +1,149 @@
+//! The two x86 machines the ISO boots on, and their command lines.
+//!
+//! - AMD-V: `qemu-system-x86_64 -M q35 -cpu max -smp 4 -m 2G -nic none` (TCG emulates
+//!   SVM with NPT); COM1 on stdio, no display, no reboot (a triple fault ends QEMU).
+//! - Intel VT-x: Bochs 2.7 from Debian with the Haswell CPU model (VMX with EPT,
+//!   unrestricted guest, VPID; x2APIC), 4 CPUs, COM1 to a file that xtask follows,
+//!   the RFB display library without waiting for a client (Debian's Bochs has no
+//!   `nogui`), a deterministic clock (`sync=none`, fixed `ips`). Debian's `bochs-bin`
+//!   has its debugger built in: `-rc` feeds it `continue`.
+
+use std::path::Path;
+use std::process::Command;
+
+pub const QEMU_X86: &str = "qemu-system-x86_64";
+pub const BOCHS: &str = "bochs";
+/// Bochs' BIOS (package `bochsbios`) and VGA BIOS (package `vgabios`).
+pub const BOCHS_BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
+pub const BOCHS_VGABIOS: &str = "/usr/share/vgabios/vgabios.bin";
+/// Emulated instructions per virtual second: low, so that the BIOS's and GRUB's fixed
+/// waits cost few instructions (the whole boot takes about 12 s on one host core).
+pub const BOCHS_IPS: u32 = 1_000_000;
+/// The CPU model: Intel with VMX, EPT, unrestricted guest, VPID and x2APIC.
+pub const BOCHS_CPU: &str = "corei7_haswell_4770";
+pub const CPUS: u32 = 4;
+
+/// Which emulator, and so which vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emulator {
+    /// QEMU q35, AMD-V.
+    Qemu,
+    /// Bochs, Intel VT-x.
+    Bochs,
+}
+
+impl Emulator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Emulator::Qemu => "qemu",
+            Emulator::Bochs => "bochs",
+        }
+    }
+    /// The vendor its CPU reports.
+    pub fn vendor(self) -> &'static str {
+        match self {
+            Emulator::Qemu => "amd",
+            Emulator::Bochs => "intel",
+        }
+    }
+}
+
+impl std::str::FromStr for Emulator {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "qemu" => Ok(Emulator::Qemu),
+            "bochs" => Ok(Emulator::Bochs),
+            _ => Err(format!("unknown emulator {s:?} (qemu or bochs)")),
+        }
+    }
+}
+
+/// The QEMU command booting `iso`, COM1 on stdio.
+pub fn qemu(iso: &Path) -> Command {
+    let mut c = Command::new(QEMU_X86);
+    c.args(["-M", "q35", "-cpu", "max", "-smp"])
+        .arg(CPUS.to_string())
+        .args([
+            "-m", "2G", "-nic", "none", "-display", "none", "-serial", "stdio",
+        ])
+        .args(["-monitor", "none", "-no-reboot", "-boot", "d", "-cdrom"])
+        .arg(iso);
+    c
+}
+
+/// The bochsrc booting `iso`, COM1 into `com1`, Bochs' log into `log`.
+pub fn bochsrc(iso: &Path, com1: &Path, log: &Path) -> String {
+    format!(
+        "# Written by cargo xtask (xtask/src/x86/machine.rs).\n\
+         megs: 256\n\
+         cpu: model={BOCHS_CPU}, count={CPUS}, ips={BOCHS_IPS}, reset_on_triple_fault=0\n\
+         romimage: file={BOCHS_BIOS}\n\
+         vgaromimage: file={BOCHS_VGABIOS}\n\
+         ata0-master: type=cdrom, path={}, status=inserted\n\
+         boot: cdrom\n\
+         display_library: rfb, options=\"timeout=0\"\n\
+         com1: enabled=1, mode=file, dev={}\n\
+         log: {}\n\
+         clock: sync=none, time0=1\n\
+         pci: enabled=1, chipset=i440fx\n\
+         speaker: enabled=0\n\
+         sound: driver=dummy\n",
+        iso.display(),
+        com1.display(),
+        log.display()
+    )
+}
+
+/// The debugger script: run until the machine stops.
+pub const BOCHS_RC: &str = "continue\n";
+
+/// The Bochs command for `bochsrc` and the debugger script `rc`.
+pub fn bochs(bochsrc: &Path, rc: &Path) -> Command {
+    let mut c = Command::new(BOCHS);
+    c.arg("-q").arg("-f").arg(bochsrc).arg("-rc").arg(rc);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(c: &Command) -> Vec<String> {
+        c.get_args().map(|a| a.to_string_lossy().into()).collect()
+    }
+
+    #[test]
+    fn qemu_is_a_q35_with_four_cpus_and_no_network() {
+        let a = args(&qemu(Path::new("x.iso"))).join(" ");
+        assert!(
+            a.starts_with("-M q35 -cpu max -smp 4 -m 2G -nic none "),
+            "{a}"
+        );
+        assert!(a.contains("-serial stdio") && a.contains("-no-reboot"));
+        assert!(a.ends_with("-cdrom x.iso"));
+    }
+
+    #[test]
+    fn bochs_is_an_intel_with_vmx_four_cpus_and_no_display() {
+        let rc = bochsrc(
+            Path::new("/t/x.iso"),
+            Path::new("/t/com1"),
+            Path::new("/t/log"),
+        );
+        assert!(rc.contains("cpu: model=corei7_haswell_4770, count=4, ips=1000000"));
+        assert!(
+            rc.contains("ata0-master: type=cdrom, path=/t/x.iso, status=inserted\nboot: cdrom\n")
+        );
+        assert!(rc.contains("com1: enabled=1, mode=file, dev=/t/com1\n"));
+        assert!(rc.contains("display_library: rfb, options=\"timeout=0\""));
+        assert!(rc.contains("clock: sync=none, time0=1\n"));
+        assert!(!rc.contains("ne2k") && !rc.contains("e1000"), "no NIC");
+        assert_eq!(
+            args(&bochs(Path::new("rc"), Path::new("dbg")))[..2],
+            ["-q", "-f"]
+        );
+        assert_eq!("bochs".parse::<Emulator>(), Ok(Emulator::Bochs));
+        assert!("kvm".parse::<Emulator>().is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! The x86_64 side of xtask: the smoke image of `crates/arch/x86_64` (bin `x86-smoke`),
+//! the GRUB ISO that boots it by Multiboot2, and its runs on QEMU q35 (AMD-V) and on
+//! Bochs (Intel VT-x). docs/x86.md describes the whole.
+//!
+//! ```text
+//! cargo build -p rtvisor-arch-x86_64 --bin x86-smoke --target x86_64-unknown-none --release
+//!   -> target/x86/x86-smoke.elf -> target/x86/<name>.iso (grub-mkrescue)
+//! ```
+
+pub mod cases;
+mod follow;
+pub mod iso;
+pub mod machine;
+
+use crate::console::Console;
+use crate::systest::Timeouts;
+use crate::util::{cargo, cargo_target_dir, out_dir, run, say, show};
+use anyhow::{Context, Result};
+use machine::Emulator;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The bare-metal target of the x86 image.
+pub const X86_TARGET: &str = "x86_64-unknown-none";
+pub const SMOKE_PACKAGE: &str = "rtvisor-arch-x86_64";
+pub const SMOKE_BIN: &str = "x86-smoke";
+
+/// Builds the smoke image; returns target/x86/x86-smoke.elf.
+pub fn build_smoke() -> Result<PathBuf> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        SMOKE_PACKAGE,
+        "--bin",
+        SMOKE_BIN,
+        "--target",
+        X86_TARGET,
+    ]))
+    .context("building the x86 smoke image")?;
+    let built = cargo_target_dir()
+        .join(X86_TARGET)
+        .join("release")
+        .join(SMOKE_BIN);
+    let elf = out_dir("x86")?.join(format!("{SMOKE_BIN}.elf"));
+    std::fs::copy(&built, &elf)
+        .with_context(|| format!("copying {} to {}", built.display(), elf.display()))?;
+    Ok(elf)
+}
+
+/// The ISO name for a command line (`x86-smoke`, `x86-smoke-fault-wx`).
+pub fn iso_name(cmdline: &str) -> String {
+    if cmdline.is_empty() {
+        return SMOKE_BIN.to_string();
+    }
+    let tail: String = cmdline
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{SMOKE_BIN}-{tail}")
+}
+
+/// Builds the smoke image and its ISO for `cmdline`.
+pub fn build_iso(cmdline: &str) -> Result<PathBuf> {
+    let elf = build_smoke()?;
+    iso::build(&elf, cmdline, &out_dir("x86")?, &iso_name(cmdline))
+}
+
+/// Starts an emulator with its output piped and no input.
+fn start(c: &mut Command) -> Result<Child> {
+    say(show(c));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", c.get_program().to_string_lossy()))
+}
+
+/// Starts `emu` on `iso` with its console captured; `tag` names its files.
+pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
+    match emu {
+        Emulator::Qemu => {
+            let child = start(&mut machine::qemu(iso))?;
+            Ok(Console::spawn(tag, child))
+        }
+        Emulator::Bochs => {
+            let dir = out_dir("x86")?;
+            let com1 = dir.join(format!("{tag}.com1"));
+            let _ = std::fs::remove_file(&com1);
+            let rc_path = dir.join(format!("{tag}.bochsrc"));
+            let dbg = dir.join("bochs-debugger.rc");
+            let log = dir.join(format!("{tag}.bochs.log"));
+            std::fs::write(&rc_path, machine::bochsrc(iso, &com1, &log))?;
+            std::fs::write(&dbg, machine::BOCHS_RC)?;
+            let child = start(&mut machine::bochs(&rc_path, &dbg))?;
+            Ok(follow::console(tag, child, com1))
+        }
+    }
+}
+
+/// `cargo xtask x86`: build the ISO and boot it on this terminal's output.
+pub fn command(emu: Emulator, cmdline: &str, timeout: f64) -> Result<()> {
+    crate::setup::ensure_x86()?;
+    let iso = build_iso(cmdline)?;
+    let mut con = spawn(emu, &iso, &format!("run-{}", emu.name()))?;
+    con.set_echo(true);
+    let t = std::time::Duration::from_secs_f64(timeout);
+    let _ = con.wait_for(|_| "the machine to stop".into(), t, |_| None::<()>);
+    Ok(())
+}
+
+/// Runs one x86 system test; ISOs are built once per command line.
+pub fn run_test(
+    t: &cases::X86Test,
+    timeouts: &Timeouts,
+    verbose: bool,
+    isos: &mut HashMap<&'static str, PathBuf>,
+) -> Result<()> {
+    let failed = |what: &str| {
+        let what = what.to_string();
+        move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name))
+    };
+    let iso = match isos.get(t.cmdline) {
+        Some(p) => p.clone(),
+        None => {
+            let p = build_iso(t.cmdline).map_err(failed("building the ISO"))?;
+            isos.insert(t.cmdline, p.clone());
+            p
+        }
+    };
+    let mut con = spawn(t.emulator, &iso, t.name)?;
+    con.set_log_file(out_dir("systest")?.join(format!("{}.log", t.name)));
+    con.set_echo(verbose);
+    for f in cases::line::FAILURES {
+        con.fail_on(crate::console::Pattern::contains(*f));
+    }
+    (t.run)(&mut con, timeouts, t.emulator)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_names() {
+        assert_eq!(super::iso_name(""), "x86-smoke");
+        assert_eq!(super::iso_name("fault=wx"), "x86-smoke-fault-wx");
+    }
+}

@@ -22,7 +22,7 @@
 
 mod budget;
 mod doorbell;
-mod parse;
+pub(crate) mod parse;
 mod report;
 pub mod run;
 mod svg;
@@ -36,6 +36,8 @@ use std::time::Duration;
 
 /// The name of the baseline configuration.
 pub const BARE: &str = "bare";
+/// The x86_64 baseline: rtbench-x86.elf booted bare by QEMU q35.
+pub const BARE_X86: &str = "bare-x86";
 /// The reference for the noisy configurations: bare with the noise on the other CPUs
 /// (`bare-noisy-*` are the same at other neighbour timer periods).
 pub const BARE_NOISY: &str = "bare-noisy";
@@ -58,6 +60,9 @@ pub enum Machine {
     Bare { noise: usize, period_us: u64 },
     /// An rtvisor image built from this scenario of tests/bench/.
     Rtvisor(&'static str),
+    /// rtbench for x86_64 (target/guests/rtbench-x86.elf) booted the PVH way by
+    /// `qemu-system-x86_64 -M q35 -cpu max`, 2 CPUs, 512 MiB, no hypervisor.
+    BareX86,
 }
 
 /// One benchmark configuration.
@@ -77,7 +82,7 @@ impl Config {
     pub fn prefix(&self) -> &'static str {
         match self.machine {
             Machine::Rtvisor(_) => "[rt] ",
-            Machine::Bare { .. } => "",
+            Machine::Bare { .. } | Machine::BareX86 => "",
         }
     }
 }
@@ -160,7 +165,30 @@ pub const CONFIGS: &[Config] = &[
         no_ipi: false,
         about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
     },
+    Config {
+        name: BARE_X86,
+        machine: Machine::BareX86,
+        quick: true,
+        no_ipi: false,
+        about: "rtbench for x86_64 alone, booted bare by QEMU q35 (-cpu max, -smp 2, 512M): \
+                the x86 baseline (TSC, local APIC timer, CPUID as the null call)",
+    },
 ];
+
+/// The QEMU command lines of the x86 configurations (their own builder: q35).
+pub fn x86_commands() -> Result<Vec<(String, crate::x86::X86Qemu)>> {
+    let elf = image::x86_guest("rtbench")?;
+    Ok(CONFIGS
+        .iter()
+        .filter(|c| c.machine == Machine::BareX86)
+        .map(|c| {
+            (
+                format!("bench {}", c.name),
+                run::x86_command(&elf, FULL_ARGS),
+            )
+        })
+        .collect())
+}
 
 /// The outcome of one configuration (its first boot).
 #[derive(Debug, Clone)]
@@ -506,7 +534,7 @@ pub(crate) mod tests {
         assert_eq!(names(&opts(false, &[])).len(), CONFIGS.len());
         assert_eq!(
             names(&opts(true, &[])),
-            ["bare", "rtvisor-virtual", "rtvisor-direct"]
+            ["bare", "rtvisor-virtual", "rtvisor-direct", "bare-x86"]
         );
         assert_eq!(names(&opts(false, &["bare"])), ["bare"]);
         assert_eq!(
@@ -527,7 +555,7 @@ pub(crate) mod tests {
                     );
                     assert_eq!(c.prefix(), "[rt] ");
                 }
-                Machine::Bare { .. } => assert_eq!(c.prefix(), ""),
+                Machine::Bare { .. } | Machine::BareX86 => assert_eq!(c.prefix(), ""),
             }
         }
     }

@@ -8,6 +8,7 @@ use crate::bench::run::{command as bench_command, Target};
 use crate::bench::{self, Machine};
 use crate::image::Image;
 use crate::util::root;
+use crate::x86::X86Qemu;
 use crate::{linux, systest, Boot, DEMO_SCENARIO};
 use anyhow::Result;
 use rtvisor::qemu::{CpuModel, Icount, QemuCommand};
@@ -81,6 +82,8 @@ pub fn every_command_line() -> Result<Vec<(String, QemuCommand)>> {
                 bin: "x.bin".into(),
                 scenario: root().join("tests/bench").join(f),
             },
+            // Its q35 line is among `every_x86_command_line`.
+            Machine::BareX86 => continue,
         };
         let name = format!("bench {}", cfg.name);
         out.push((name, bench_command(&target, bench::FULL_ARGS)?));
@@ -94,6 +97,14 @@ pub fn every_command_line() -> Result<Vec<(String, QemuCommand)>> {
         "linux --boot-bare".into(),
         linux::bare_command(&linux_files())?,
     ));
+    Ok(out)
+}
+
+/// `(name, command)` of every x86 QEMU command line the project builds (the bare
+/// x86 guests: their system tests and benchmark rows).
+pub fn every_x86_command_line() -> Result<Vec<(String, X86Qemu)>> {
+    let mut out = systest::x86::commands()?;
+    out.extend(bench::x86_commands()?);
     Ok(out)
 }
 
@@ -131,6 +142,11 @@ mod tests {
              to these command lines:\n{}",
             silent.join("\n")
         );
+        let x86 = every_x86_command_line().unwrap();
+        assert!(x86.len() >= 3, "{} x86 command lines", x86.len());
+        for (name, q) in &x86 {
+            assert!(states_network(&q.args()), "{name}: {}", q.line());
+        }
     }
 
     #[test]

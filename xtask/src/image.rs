@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo build -p rtbench -p probe         -> target/guests/<name>.{elf,bin}
+//!   (--target x86_64-unknown-none)        -> target/guests/<name>-x86.elf (PVH ELF)
 //! RTVISOR_GENERATED=<images>/<stem>.gen \
 //! cargo build -p rtvisor-hypervisor       -> target/images/<scenario-stem>.{elf,bin}
 //! ```
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 /// The Rust target of the guests.
 pub const GUEST_TARGET: &str = "aarch64-unknown-none";
+/// The Rust target of the x86_64 guests (booted the PVH way, as ELF files).
+pub const X86_GUEST_TARGET: &str = "x86_64-unknown-none";
 /// The Rust target of the hypervisor: soft-float, so hypervisor code never touches the
 /// FP/SIMD registers that hold guest state (docs/architecture.md, "Running a vCPU").
 pub use rtvisor::build::HV_TARGET;
@@ -80,7 +83,13 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the guests and writes `target/guests/<name>.{elf,bin}`.
+/// Where the x86_64 form of guest `name` goes.
+pub fn x86_guest(name: &str) -> Result<PathBuf> {
+    Ok(out_dir("guests")?.join(format!("{name}-x86.elf")))
+}
+
+/// Builds the guests and writes `target/guests/<name>.{elf,bin}`, and the x86_64
+/// forms `target/guests/<name>-x86.elf`.
 pub fn build_guests() -> Result<()> {
     let _lock = rtvisor::build::BuildLock::take(&out_dir("images")?)?;
     say(format!("building guests ({}) ...", GUESTS.join(", ")));
@@ -110,6 +119,28 @@ pub fn build_guests() -> Result<()> {
                 raw.load
             ));
         }
+    }
+    build_x86_guests()
+}
+
+/// Builds the x86_64 guests (PVH ELF files) into `target/guests/<name>-x86.elf`,
+/// checking each has its PVH entry note. The caller holds the build lock.
+fn build_x86_guests() -> Result<()> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--target", X86_GUEST_TARGET]);
+    for g in GUESTS {
+        c.args(["-p", g]);
+    }
+    run(&mut c)?;
+    for g in GUESTS {
+        let built = release_dir(X86_GUEST_TARGET).join(g);
+        let out = x86_guest(g)?;
+        copy(&built, &out)?;
+        let entry = crate::x86::check_pvh(&out)?;
+        say(format!(
+            "guest {g} (x86_64): PVH entry {entry:#x} -> {}",
+            rel(&out)
+        ));
     }
     Ok(())
 }

@@ -319,6 +319,17 @@ fn main() -> ExitCode {
                         for (name, q) in lines {
                             println!("{name}: {}", q.line());
                         }
+                        match cmdlines::every_x86_command_line() {
+                            Ok(x86) => {
+                                for (name, q) in x86 {
+                                    println!("{name}: {}", q.line());
+                                }
+                            }
+                            Err(e) => {
+                                eprintln!("[xtask] error: {e:#}");
+                                return ExitCode::FAILURE;
+                            }
+                        }
                         ExitCode::SUCCESS
                     }
                     Err(e) => {

@@ -145,6 +145,7 @@ pub fn ensure_all() -> Result<()> {
     ensure_x86()?;
     let mut targets = vec![
         crate::image::GUEST_TARGET.to_string(),
+        crate::image::X86_GUEST_TARGET.to_string(),
         crate::image::HV_TARGET.to_string(),
         crate::x86::X86_TARGET.to_string(),
     ];

@@ -15,6 +15,7 @@ mod ipc;
 mod linux;
 mod shell;
 mod takeback;
+pub mod x86;
 
 use crate::console::{Console, Pattern};
 use crate::image::{self, Image};

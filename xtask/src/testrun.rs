@@ -3,6 +3,7 @@
 //! The last line printed is exactly `N passed, M failed` (CI counts tests by it): one
 //! test per host phase (see `unit::PHASES`) plus one per system test.
 
+use crate::systest::x86::X86_TESTS;
 use crate::systest::{self, Timeouts};
 use crate::unit::PHASES;
 use crate::util::say;
@@ -27,6 +28,7 @@ fn all_names() -> Vec<&'static str> {
         .iter()
         .map(|p| p.name)
         .chain(systest::TESTS.iter().map(|t| t.name))
+        .chain(X86_TESTS.iter().map(|t| t.name))
         .chain(x86::cases::TESTS.iter().map(|t| t.name))
         .chain([BENCH_QUICK])
         .collect()
@@ -47,6 +49,9 @@ fn list() {
     }
     for t in systest::TESTS {
         println!("{:<14} {}     {} ({})", t.name, t.tier, t.about, t.scenario);
+    }
+    for t in X86_TESTS {
+        println!("{:<14} T2     {} (bare, QEMU q35)", t.name, t.about);
     }
     for t in x86::cases::TESTS {
         println!("{:<14} T2     {} ({})", t.name, t.about, t.emulator.name());
@@ -107,7 +112,11 @@ pub fn run(opts: &Options) -> Result<bool> {
         .iter()
         .filter(|t| selected(t.name, filter, &all))
         .collect();
-    if !t2.is_empty() {
+    let x86: Vec<_> = X86_TESTS
+        .iter()
+        .filter(|t| selected(t.name, filter, &all))
+        .collect();
+    if !t2.is_empty() || !x86.is_empty() {
         say(format!(
             "=== system tests (T2, T3): {}",
             t2.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
@@ -120,9 +129,10 @@ pub fn run(opts: &Options) -> Result<bool> {
         };
         match guests {
             Err(e) => {
-                for t in &t2 {
+                let names = t2.iter().map(|t| t.name).chain(x86.iter().map(|t| t.name));
+                for name in names {
                     let err = Err(anyhow::anyhow!("the guests did not build: {e:#}"));
-                    report(t.name, Instant::now(), err, &mut passed, &mut failed);
+                    report(name, Instant::now(), err, &mut passed, &mut failed);
                 }
             }
             Ok(()) => {
@@ -132,6 +142,12 @@ pub fn run(opts: &Options) -> Result<bool> {
                     let start = Instant::now();
                     let result =
                         systest::run(t, &timeouts, opts.verbose, opts.no_build, &mut built);
+                    report(t.name, start, result, &mut passed, &mut failed);
+                }
+                for t in &x86 {
+                    say(format!("=== {}: {}", t.name, t.about));
+                    let start = Instant::now();
+                    let result = (t.run)(&timeouts, opts.verbose);
                     report(t.name, start, result, &mut passed, &mut failed);
                 }
             }

@@ -86,6 +86,15 @@ pub fn target_dir(root: &Path) -> PathBuf {
 /// ELF it came from to `elf_out`), all under the build lock. Returns the plan and image.
 pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Plan, RawImage)> {
     let plan = crate::check_plan(scenario)?;
+    if plan.arch != rtvisor_config::contract::Arch::Aarch64 {
+        bail!(
+            "{} is for an {} board: `rtvisor check` validates it and generates its VMs' boot \
+             data, but this build makes aarch64 images only (the x86_64 image comes with its \
+             backend)",
+            scenario.display(),
+            plan.arch.name()
+        );
+    }
     let abs = std::fs::canonicalize(scenario)
         .with_context(|| format!("resolving {}", scenario.display()))?;
     let root = find_root(&abs)?;

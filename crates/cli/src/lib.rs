@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! rtvisor board inspect --dtb board.dtb -o boards/myboard.toml  # describe the hardware
+//! rtvisor board inspect --acpi /sys/firmware/acpi/tables \
+//!     --memmap /sys/firmware/memmap -o boards/mypc.toml            # ... an x86 PC's
 //! rtvisor check  scenarios/demo.toml                            # errors, or the resolved map
 //! rtvisor build  scenarios/demo.toml -o rtvisor.img             # one bootable image
 //! rtvisor run    scenarios/demo.toml --duration 10              # boot it under QEMU
@@ -17,6 +19,7 @@ pub mod build;
 mod dtcheck;
 mod dtprops;
 pub mod inspect;
+pub mod inspect_acpi;
 pub mod qemu;
 pub mod render;
 pub mod run;
@@ -29,32 +32,58 @@ use std::path::Path;
 /// no interrupt says so).
 pub fn interrupt_map(plan: &Plan) -> String {
     use rtvisor_config::contract::aarch64::VUART_INTID;
+    use rtvisor_config::contract::{x86_64, Arch};
     let [_, phys, virt, _] = plan.timer_intids;
     let mut s = String::new();
+    if plan.arch == Arch::X86_64 {
+        for (id, vm) in plan.vms.iter().enumerate() {
+            let bells: Vec<String> = vm
+                .shared
+                .iter()
+                .map(|m| format!("{} ({})", m.doorbell, m.name))
+                .collect();
+            s.push_str(&format!(
+                "interrupts vm {id} `{}`: timer: the local APIC's; console GSI {} (emulated \
+                 COM1); doorbells: {}; devices: {}\n",
+                vm.name,
+                x86_64::COM1_GSI,
+                list(bells),
+                list(device_irqs(vm))
+            ));
+        }
+        return s;
+    }
     for (id, vm) in plan.vms.iter().enumerate() {
-        let dev: Vec<String> = vm
-            .devices
-            .iter()
-            .map(|d| match d.irqs.as_slice() {
-                [] => format!("{} (no interrupt)", d.name),
-                irqs => {
-                    let irqs: Vec<String> = irqs.iter().map(u32::to_string).collect();
-                    format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name)
-                }
-            })
-            .collect();
         s.push_str(&format!(
             "interrupts vm {id} `{}`: timers {virt} (virtual), {phys} (physical); console \
              {VUART_INTID} (emulated); devices: {}\n",
             vm.name,
-            if dev.is_empty() {
-                "none".to_owned()
-            } else {
-                dev.join(", ")
-            }
+            list(device_irqs(vm))
         ));
     }
     s
+}
+
+/// Each device's interrupts, or that it has none.
+fn device_irqs(vm: &rtvisor_config::plan::VmPlan) -> Vec<String> {
+    vm.devices
+        .iter()
+        .map(|d| match d.irqs.as_slice() {
+            [] => format!("{} (no interrupt)", d.name),
+            irqs => {
+                let irqs: Vec<String> = irqs.iter().map(u32::to_string).collect();
+                format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name)
+            }
+        })
+        .collect()
+}
+
+fn list(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// An error whose message is already printed (the scenario's diagnostics).

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use rtvisor::{build, check_plan, inspect, interrupt_map, render, run, Reported};
+use rtvisor::{build, check_plan, inspect, inspect_acpi, interrupt_map, render, run, Reported};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,11 +50,19 @@ enum Cmd {
 
 #[derive(Debug, Subcommand)]
 enum BoardCmd {
-    /// Write a board file from a flattened device tree (.dtb).
+    /// Write a board file from a flattened device tree (.dtb), or for an x86 PC from
+    /// its ACPI tables and memory map as Linux exposes them.
     Inspect {
         /// The device tree blob, e.g. from QEMU `-M virt,dumpdtb=virt.dtb`.
-        #[arg(long)]
-        dtb: PathBuf,
+        #[arg(long, required_unless_present = "acpi", conflicts_with_all = ["acpi", "memmap"])]
+        dtb: Option<PathBuf>,
+        /// x86: a directory of ACPI tables named by signature
+        /// (`/sys/firmware/acpi/tables`).
+        #[arg(long, requires = "memmap")]
+        acpi: Option<PathBuf>,
+        /// x86: the firmware memory map (`/sys/firmware/memmap`).
+        #[arg(long, requires = "acpi")]
+        memmap: Option<PathBuf>,
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -62,8 +70,8 @@ enum BoardCmd {
         #[arg(long)]
         name: Option<String>,
         /// Also list MMIO devices other than virtio-mmio transports (review them:
-        /// only pass through what a guest can own alone).
-        #[arg(long)]
+        /// only pass through what a guest can own alone). Device trees only.
+        #[arg(long, conflicts_with = "acpi")]
         all_devices: bool,
     },
 }
@@ -85,12 +93,51 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Board {
             cmd:
                 BoardCmd::Inspect {
+                    dtb: None,
+                    acpi: Some(acpi),
+                    memmap: Some(memmap),
+                    output,
+                    name,
+                    ..
+                },
+        } => {
+            let board = inspect_acpi::inspect(&acpi, &memmap, name)?;
+            let source = format!(
+                "the ACPI tables in {} and the memory map in {}",
+                acpi.display(),
+                memmap.display()
+            );
+            let text = render::x86_board_toml(&board, &source);
+            match output {
+                Some(out) => {
+                    std::fs::write(&out, &text)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    eprintln!(
+                        "wrote {}: {} CPUs, {} RAM banks, {} I/O APICs, {} UARTs",
+                        out.display(),
+                        board.cpus.len(),
+                        board.ram.len(),
+                        board.io_apics.len(),
+                        board.uarts.len()
+                    );
+                }
+                None => print!("{text}"),
+            }
+            for n in &board.notes {
+                eprintln!("note: {n}");
+            }
+        }
+        Cmd::Board {
+            cmd:
+                BoardCmd::Inspect {
                     dtb,
                     output,
                     name,
                     all_devices,
+                    ..
                 },
         } => {
+            let dtb = dtb.context("give --dtb FILE, or --acpi DIR and --memmap DIR")?;
             let blob = std::fs::read(&dtb).with_context(|| format!("reading {}", dtb.display()))?;
             let opts = inspect::Options { name, all_devices };
             let board =

@@ -1,91 +1,10 @@
 //! End-to-end tests of the `rtvisor` binary: board inspect round trip against the
 //! committed board, `check` on every example scenario, and a broken scenario.
 
-use rtvisor_config::schema::BoardFile;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn rtvisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rtvisor"))
-        .args(args)
-        .output()
-        .expect("running rtvisor")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-const DTB: &str = "crates/arch/aarch64/tests/data/qemu-virt-gicv3-smp4.dtb";
-
-/// Everything a board file says, without spans, in a comparable form.
-fn normalize(b: &BoardFile) -> Vec<String> {
-    let mut v = vec![format!("name {}", b.name.get_ref())];
-    v.extend(
-        b.cpu
-            .iter()
-            .map(|c| format!("cpu {:#x}", c.mpidr.get_ref())),
-    );
-    v.extend(
-        b.ram
-            .iter()
-            .map(|r| format!("ram {:#x} {:#x}", r.base.get_ref(), r.size.get_ref().0)),
-    );
-    let g = &b.gic;
-    v.push(format!(
-        "gic v{} dist {:#x}+{:#x} redist {:#x}+{:#x}/{:#x}",
-        g.version.get_ref(),
-        g.distributor.base.get_ref(),
-        g.distributor.size.get_ref().0,
-        g.redistributors.base.get_ref(),
-        g.redistributors.size.get_ref().0,
-        g.redistributors.stride.get_ref().0
-    ));
-    let t = &b.timer;
-    v.push(format!(
-        "timer {} {} {} {}",
-        t.secure_physical_intid.get_ref(),
-        t.physical_intid.get_ref(),
-        t.virtual_intid.get_ref(),
-        t.hyp_intid.get_ref()
-    ));
-    v.extend(b.uart.iter().map(|u| {
-        format!(
-            "uart {} {:?} {:#x}+{:#x} irq {}",
-            u.name.get_ref(),
-            u.compatible.0,
-            u.base.get_ref(),
-            u.size.get_ref().0,
-            u.irq.get_ref()
-        )
-    }));
-    v.extend(b.device.iter().map(|d| {
-        let irqs: Vec<u32> = d.irqs.iter().map(|i| *i.get_ref()).collect();
-        format!(
-            "device {} {:?} {:#x}+{:#x} irqs {irqs:?} {:?} dma {} coherent {}",
-            d.name.get_ref(),
-            d.compatible.0,
-            d.base.get_ref(),
-            d.size.get_ref().0,
-            d.irq_trigger,
-            d.dma,
-            d.dma_coherent
-        )
-    }));
-    v
-}
+use std::path::PathBuf;
+use support::{normalize, root, rtvisor, scratch, text, DTB};
 
 #[test]
 fn board_inspect_of_qemu_virt_matches_the_committed_board() {
@@ -194,6 +113,11 @@ fn scenario_tree(name: &str) -> (PathBuf, Vec<PathBuf>) {
     scenarios.sort();
     for s in &scenarios {
         let v: toml::Value = toml::from_str(&std::fs::read_to_string(s).unwrap()).unwrap();
+        let board = v.get("board").and_then(|b| b.as_str()).unwrap();
+        let board: toml::Value =
+            toml::from_str(&std::fs::read_to_string(s.parent().unwrap().join(board)).unwrap())
+                .unwrap();
+        let x86 = board.get("arch").and_then(|a| a.as_str()) == Some("x86_64");
         let vms = v
             .get("vm")
             .and_then(|v| v.as_array())
@@ -202,10 +126,11 @@ fn scenario_tree(name: &str) -> (PathBuf, Vec<PathBuf>) {
         for vm in vms {
             let kernel = vm.get("kernel");
             let path = kernel.and_then(|k| k.get("path")).and_then(|p| p.as_str());
-            let linux = kernel
+            let format = kernel
                 .and_then(|k| k.get("format"))
-                .and_then(|f| f.as_str())
-                == Some("linux-image");
+                .and_then(|f| f.as_str());
+            let linux = format == Some("linux-image");
+            let pvh = x86 && format == Some("elf");
             let initrd = vm.get("initrd").and_then(|p| p.as_str());
             // Stand-ins, never the real files: the test must not depend on what was
             // built or fetched before it (CI runs it first).
@@ -221,6 +146,8 @@ fn scenario_tree(name: &str) -> (PathBuf, Vec<PathBuf>) {
                 }
                 let bytes = if is_kernel && linux {
                     fake_linux_image()
+                } else if is_kernel && pvh {
+                    fake_pvh_elf()
                 } else {
                     // A raw guest (or initrd) of a few instructions' worth.
                     vec![0u8; 4096]
@@ -237,6 +164,28 @@ fn fake_linux_image() -> Vec<u8> {
     let mut f = vec![0u8; 4096];
     f[16..24].copy_from_slice(&(2u64 << 20).to_le_bytes());
     f[56..60].copy_from_slice(b"ARM\x64");
+    f
+}
+
+/// An x86-64 ELF with one 4 KiB PT_LOAD at 1 MiB and a PT_NOTE naming 1 MiB as its
+/// PVH entry (the Xen note of type 18, XEN_ELFNOTE_PHYS32_ENTRY).
+fn fake_pvh_elf() -> Vec<u8> {
+    let mut f = vec![0u8; 0x2000];
+    let mut put = |at: usize, v: &[u8]| f[at..at + v.len()].copy_from_slice(v);
+    put(0, b"\x7fELF\x02\x01\x01");
+    put(0x12, &62u16.to_le_bytes());
+    put(0x20, &64u64.to_le_bytes());
+    put(0x36, &[56, 0, 2, 0]);
+    let load = [1u64, 0x1000, 0x10_0000, 0x10_0000, 0x1000, 0x1000];
+    let note = [4u64, 0x200, 0, 0, 20, 20];
+    for (ph, fields) in [(64, load), (120, note)] {
+        put(ph, &fields[0].to_le_bytes());
+        for (k, v) in fields[1..].iter().enumerate() {
+            put(ph + 8 + 8 * k, &v.to_le_bytes());
+        }
+    }
+    put(0x200, &[4, 0, 0, 0, 4, 0, 0, 0, 18, 0, 0, 0]);
+    put(0x20c, b"Xen\0\0\0\x10\0");
     f
 }
 
@@ -319,4 +268,31 @@ fn check_of_a_missing_file_exits_1() {
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn an_x86_scenario_checks_with_its_map_and_is_not_built_yet() {
+    let (dir, _) = scenario_tree("x86");
+    let s = dir.join("scenarios/x86-two-vms.toml");
+    let o = rtvisor(&["check", s.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for want in [
+        "console com1 at port 0x3f8 (GSI 4)",
+        "  boot     GPA 0x000e_0000..",
+        "  uart     COM1 port 0x3f8 (emulated 16550, GSI 4)",
+        "interrupts vm 1 `gp`: timer: the local APIC's; console GSI 4 (emulated COM1); \
+         doorbells: none; devices: none",
+    ] {
+        assert!(out.contains(want), "{want} not in\n{out}");
+    }
+    let img = dir.join("x86.img");
+    let o = rtvisor(&["build", s.to_str().unwrap(), "-o", img.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("is for an x86_64 board"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!img.exists());
 }

@@ -88,6 +88,8 @@ pub(crate) fn board_shape() -> Shape {
         ("ram", Shape::leaf::<RegionSpec>("[[ram]]")),
         ("gic", gic),
         ("timer", Shape::leaf::<TimerSpec>("[timer]")),
+        ("local-apic", Shape::leaf::<LocalApicSpec>("[local-apic]")),
+        ("io-apic", Shape::leaf::<IoApicSpec>("[[io-apic]]")),
         ("uart", Shape::leaf::<UartSpec>("[[uart]]")),
         ("device", Shape::leaf::<DeviceSpec>("[[device]]")),
         ("qemu", Shape::leaf::<QemuBoardSpec>("[qemu]")),

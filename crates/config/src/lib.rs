@@ -9,7 +9,8 @@
 //! - the `std` half (feature `std`): the serde schema of board and scenario TOML files
 //!   ([`schema`]), validation with precise, located errors ([`check`], [`Diagnostics`]),
 //!   resolution of the memory layout ([`Plan`], `layout`), generation of each VM's
-//!   device tree ([`dtgen`]) and code generation of the tables and the hypervisor's
+//!   device tree ([`dtgen`]; on x86_64 its ACPI tables and PVH start info, [`acpi`])
+//!   and code generation of the tables and the hypervisor's
 //!   linker script ([`emit`]). The pipeline is linear: [`check`] parses, validates and
 //!   lays out once; [`emit`] generates from the plan.
 //!
@@ -24,6 +25,8 @@ pub mod guest;
 pub mod tables;
 
 #[cfg(feature = "std")]
+pub mod acpi;
+#[cfg(feature = "std")]
 pub mod bootimage;
 #[cfg(feature = "std")]
 pub mod codegen;
@@ -35,6 +38,10 @@ pub mod dtgen;
 pub mod elf;
 #[cfg(feature = "std")]
 pub mod image;
+#[cfg(feature = "std")]
+pub mod image_x86;
+#[cfg(feature = "std")]
+mod keypath;
 #[cfg(feature = "std")]
 mod keys;
 #[cfg(feature = "std")]

@@ -1,6 +1,7 @@
 //! The resolved scenario: every address decided, every blob read, every device tree
 //! generated. Tables (`codegen`) and `rtvisor check`'s map are printed from this.
 
+use crate::contract::Arch;
 use crate::schema::{FormatSpec, Trigger};
 use crate::size::{hex, human, range};
 use crate::tables::{
@@ -19,9 +20,13 @@ pub struct Plan {
     pub board: PathBuf,
     /// The board's name.
     pub board_name: String,
+    /// The board's architecture: on x86_64 a VM's `dtb` is its boot data (ACPI tables
+    /// and PVH start info, [`crate::acpi`]) and `dtb_ipa` where it goes.
+    pub arch: Arch,
     /// Hypervisor-wide settings.
     pub hypervisor: HypervisorPlan,
-    /// Generic timer INTIDs: secure physical, physical, virtual, hypervisor.
+    /// Generic timer INTIDs: secure physical, physical, virtual, hypervisor (zero on
+    /// x86_64).
     pub timer_intids: [u32; 4],
     /// The VMs, in scenario order (index = VM id).
     pub vms: Vec<VmPlan>,
@@ -47,8 +52,10 @@ pub struct HypervisorPlan {
     pub console: UartPlan,
     /// CPUs on the board.
     pub board_cpus: u32,
-    /// MPIDR of each board CPU, by CPU index.
+    /// MPIDR of each board CPU, by CPU index (aarch64).
     pub board_mpidrs: Vec<u64>,
+    /// APIC ID of each board CPU, by CPU index (x86_64).
+    pub board_apic_ids: Vec<u32>,
     /// VM id that gets console input at boot (`None`: the shell).
     pub console_input: Option<usize>,
     /// The board's `[qemu] semihosting`.
@@ -60,11 +67,13 @@ pub struct HypervisorPlan {
 pub struct UartPlan {
     /// Board name of the UART.
     pub name: String,
-    /// MMIO base.
+    /// MMIO base (zero for a UART at I/O ports).
     pub base: Hpa,
     /// MMIO size.
     pub size: u64,
-    /// INTID.
+    /// First I/O port (x86_64).
+    pub port: Option<u16>,
+    /// INTID (aarch64) or GSI (x86_64).
     pub irq: u32,
 }
 
@@ -187,6 +196,8 @@ impl Plan {
     pub fn map(&self) -> String {
         let mut s = String::new();
         let hv = &self.hypervisor;
+        let x86 = self.arch == Arch::X86_64;
+        let ga = if x86 { "GPA" } else { "IPA" };
         let _ = writeln!(
             s,
             "scenario {} on board {} ({} CPUs)",
@@ -194,14 +205,16 @@ impl Plan {
             self.board_name,
             hv.board_cpus
         );
+        let console = match hv.console.port {
+            Some(port) => format!("port {} (GSI {})", hex(u64::from(port)), hv.console.irq),
+            None => format!("{} (INTID {})", hex(hv.console.base.raw()), hv.console.irq),
+        };
         let _ = writeln!(
             s,
-            "hypervisor  RAM {} ({}), console {} at {} (INTID {}), log-level {}",
+            "hypervisor  RAM {} ({}), console {} at {console}, log-level {}",
             range(hv.memory.base.raw(), hv.memory.size),
             human(hv.memory.size),
             hv.console.name,
-            hex(hv.console.base.raw()),
-            hv.console.irq,
             words::log_level(hv.log_level)
         );
         if let Some(vm) = hv.console_input.and_then(|v| self.vms.get(v)) {
@@ -213,7 +226,10 @@ impl Plan {
                 "vm {id} `{}`  kind {}, interrupt-mode {}, restart {}, console {}",
                 vm.name,
                 words::kind(vm.kind),
-                words::mode(vm.interrupt_mode, vm.direct_trust),
+                match (x86, vm.interrupt_mode) {
+                    (true, InterruptMode::Direct) => "direct (LAPIC pass-through)",
+                    _ => words::mode(vm.interrupt_mode, vm.direct_trust),
+                },
                 words::restart(vm.restart),
                 vm.console
             );
@@ -226,7 +242,7 @@ impl Plan {
             let _ = writeln!(s, "  cpus     {}", cpus.join(", "));
             let _ = writeln!(
                 s,
-                "  ram      IPA {} -> HPA {} ({})",
+                "  ram      {ga} {} -> HPA {} ({})",
                 range(vm.ram.ipa.raw(), vm.ram.size),
                 range(vm.ram.hpa.raw(), vm.ram.size),
                 human(vm.ram.size)
@@ -234,7 +250,7 @@ impl Plan {
             let k = &vm.kernel;
             let _ = writeln!(
                 s,
-                "  kernel   IPA {} ({}), entry {}, from {}",
+                "  kernel   {ga} {} ({}), entry {}, from {}",
                 range(k.load.raw(), k.bytes.len() as u64),
                 human(k.bytes.len() as u64),
                 hex(vm.entry.raw()),
@@ -243,31 +259,43 @@ impl Plan {
             if let Some(i) = &vm.initrd {
                 let _ = writeln!(
                     s,
-                    "  initrd   IPA {} ({}), from {}",
+                    "  initrd   {ga} {} ({}), from {}",
                     range(i.load.raw(), i.bytes.len() as u64),
                     human(i.bytes.len() as u64),
                     i.path.display()
                 );
             }
-            let _ = writeln!(
-                s,
-                "  dtb      IPA {} ({})",
+            let blob = (
                 range(vm.dtb_ipa.raw(), vm.dtb.len() as u64),
-                human(vm.dtb.len() as u64)
+                human(vm.dtb.len() as u64),
             );
-            let _ = writeln!(
-                s,
-                "  uart     IPA {} (emulated PL011, INTID 33)",
-                hex(vm.uart.raw())
-            );
+            let (blob, uart) = match x86 {
+                true => (
+                    format!(
+                        "boot     GPA {} ({}: hvm_start_info, memory map, ACPI tables)",
+                        blob.0, blob.1
+                    ),
+                    format!(
+                        "COM1 port {} (emulated 16550, GSI {})",
+                        hex(vm.uart.raw()),
+                        crate::contract::x86_64::COM1_GSI
+                    ),
+                ),
+                false => (
+                    format!("dtb      IPA {} ({})", blob.0, blob.1),
+                    format!("IPA {} (emulated PL011, INTID 33)", hex(vm.uart.raw())),
+                ),
+            };
+            let _ = writeln!(s, "  {blob}\n  uart     {uart}");
             for d in &vm.devices {
                 let irqs: Vec<String> = d.irqs.iter().map(u32::to_string).collect();
                 let _ = writeln!(
                     s,
-                    "  device   {} at {} (pages {}), INTIDs {}",
+                    "  device   {} at {} (pages {}), {}s {}",
                     d.name,
                     range(d.base.raw(), d.size),
                     range(d.page_base.raw(), d.page_size),
+                    if x86 { "GSI" } else { "INTID" },
                     if irqs.is_empty() {
                         "none".to_owned()
                     } else {
@@ -278,7 +306,7 @@ impl Plan {
             for m in &vm.shared {
                 let _ = writeln!(
                     s,
-                    "  shared   `{}` IPA {} -> HPA {} ({}, {})",
+                    "  shared   `{}` {ga} {} -> HPA {} ({}, {})",
                     m.name,
                     range(m.ipa.raw(), m.size),
                     range(m.hpa.raw(), m.size),

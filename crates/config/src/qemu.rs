@@ -68,7 +68,7 @@ pub struct QemuRun {
     pub cpus: u32,
     /// The board's RAM, all banks, in bytes.
     pub ram_bytes: u64,
-    /// The board's GIC architecture version.
+    /// The board's GIC architecture version (0: no GIC, an x86_64 board).
     pub gic_version: u32,
     /// The board's `[qemu] semihosting`.
     pub semihosting: bool,
@@ -132,7 +132,7 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
     Ok(QemuRun {
         cpus: board.cpu.len() as u32,
         ram_bytes: board.ram.iter().map(|r| r.size.get_ref().0).sum(),
-        gic_version: *board.gic.version.get_ref(),
+        gic_version: board.gic.as_ref().map_or(0, |g| *g.version.get_ref()),
         semihosting: board.qemu.as_ref().is_some_and(|q| q.semihosting),
         devices,
     })

@@ -5,7 +5,14 @@
 //! are never `Spanned`: toml 0.8 cannot span a dotted-key table (`memory.size = ...`). Addresses are integers
 //! (write them in hex: `0x4000_0000`); sizes are integers or strings with a binary unit
 //! (`"64MiB"`). INTIDs are GIC interrupt IDs: PPI n is INTID 16 + n, SPI n is 32 + n.
+//!
+//! A board's `arch` (default `aarch64`) says which of its tables it needs: `[gic]`,
+//! `[timer]`, `[[cpu]] mpidr` and MMIO UARTs on aarch64; `[local-apic]`, `[[io-apic]]`,
+//! `[[cpu]] apic-id` and I/O-port UARTs on x86_64, where interrupts are GSIs. Those
+//! keys are optional here; `validate::arch` reports a key the board's architecture
+//! does not have, or lacks, at its place.
 
+pub use crate::contract::Arch;
 pub use crate::qemu::{QemuBoardSpec, QemuDeviceSpec};
 use crate::size::Size;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -19,16 +26,23 @@ use toml::Spanned;
 pub struct BoardFile {
     /// Board name, for messages.
     pub name: Spanned<String>,
+    /// Architecture (default `aarch64`).
+    pub arch: Option<Spanned<Arch>>,
     /// Physical CPUs; a CPU index in a scenario is a position in this list.
     #[serde(default)]
     pub cpu: Vec<CpuSpec>,
     /// RAM banks.
     #[serde(default)]
     pub ram: Vec<RegionSpec>,
-    /// Interrupt controller.
-    pub gic: GicSpec,
-    /// Architected timer interrupts.
-    pub timer: TimerSpec,
+    /// aarch64: the interrupt controller.
+    pub gic: Option<GicSpec>,
+    /// aarch64: the architected timer interrupts.
+    pub timer: Option<TimerSpec>,
+    /// x86_64: the local APIC (every CPU's, at one address).
+    pub local_apic: Option<LocalApicSpec>,
+    /// x86_64: the I/O APICs.
+    #[serde(default)]
+    pub io_apic: Vec<IoApicSpec>,
     /// UARTs; the hypervisor owns the one named as its console.
     #[serde(default)]
     pub uart: Vec<UartSpec>,
@@ -43,8 +57,30 @@ pub struct BoardFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CpuSpec {
-    /// Its MPIDR_EL1 affinity value.
-    pub mpidr: Spanned<u64>,
+    /// aarch64: its MPIDR_EL1 affinity value.
+    pub mpidr: Option<Spanned<u64>>,
+    /// x86_64: its local APIC ID (x2APIC ID; the MADT's).
+    pub apic_id: Option<Spanned<u32>>,
+}
+
+/// x86_64: `[local-apic]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LocalApicSpec {
+    /// Its xAPIC register page (IA32_APIC_BASE; the MADT's).
+    pub base: Spanned<u64>,
+}
+
+/// x86_64: one `[[io-apic]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IoApicSpec {
+    /// Its I/O APIC ID.
+    pub id: Spanned<u32>,
+    /// Its register window (4 KiB).
+    pub base: Spanned<u64>,
+    /// The GSI of its first pin.
+    pub gsi_base: Spanned<u32>,
 }
 
 /// An MMIO or RAM region.
@@ -103,11 +139,13 @@ pub struct UartSpec {
     pub name: Spanned<String>,
     /// Device-tree compatible strings.
     pub compatible: Compatible,
-    /// MMIO base.
-    pub base: Spanned<u64>,
-    /// MMIO size.
-    pub size: Spanned<Size>,
-    /// INTID.
+    /// aarch64: MMIO base.
+    pub base: Option<Spanned<u64>>,
+    /// aarch64: MMIO size.
+    pub size: Option<Spanned<Size>>,
+    /// x86_64: first I/O port (a 16550 has 8).
+    pub port: Option<Spanned<u16>>,
+    /// INTID (aarch64) or GSI (x86_64).
     pub irq: Spanned<u32>,
 }
 
@@ -123,7 +161,7 @@ pub struct DeviceSpec {
     pub base: Spanned<u64>,
     /// MMIO size.
     pub size: Spanned<Size>,
-    /// INTIDs it raises.
+    /// INTIDs (aarch64) or GSIs (x86_64) it raises.
     #[serde(default)]
     pub irqs: Vec<Spanned<u32>>,
     /// Trigger of its interrupts.
@@ -374,4 +412,11 @@ pub enum AccessSpec {
     Ro,
     /// Read-write.
     Rw,
+}
+
+impl BoardFile {
+    /// Its architecture (`arch`, default aarch64).
+    pub fn arch(&self) -> Arch {
+        self.arch.as_ref().map(|a| *a.get_ref()).unwrap_or_default()
+    }
 }

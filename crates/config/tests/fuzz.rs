@@ -70,6 +70,14 @@ const TOKENS: &[&str] = &[
     "ipa = 0x7fff_ffff_f000",
     "\"ro\"",
     "base = 0xbfff_f000",
+    "arch = \"x86_64\"\n",
+    "arch = \"aarch64\"\n",
+    "apic-id = 300\n",
+    "port = 0xfffc\n",
+    "[[io-apic]]\nid = 0\nbase = 0xfec0_0000\ngsi-base = 0\n",
+    "[local-apic]\nbase = 0xfee0_0800\n",
+    "direct-trust = \"trusted\"\n",
+    "bootargs = \"console=ttyS0\"\n",
 ];
 
 /// Appended to the demo scenario so that mutations reach the shared-memory rules.
@@ -123,24 +131,50 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
     s
 }
 
-#[test]
-fn mutated_files_never_panic_the_loader() {
+/// The number of cases (`RTVISOR_FUZZ_CASES`, else `default`) and the seed.
+fn settings(default: usize) -> (usize, u64) {
     let cases: usize = std::env::var("RTVISOR_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
+        .unwrap_or(default);
     let seed: u64 = std::env::var("RTVISOR_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed);
+    (cases, seed)
+}
+
+#[test]
+fn mutated_files_never_panic_the_loader() {
+    let (cases, seed) = settings(1500);
     let t = Tree::with_repo_files("fuzz");
     t.write(
         "target/guests/Image",
         support::fake_linux_image(0, 0x20_0000, 4096),
     );
     let scenario = std::fs::read_to_string(t.path("scenarios/demo.toml")).unwrap() + SHARED;
-    let board = std::fs::read_to_string(t.path("boards/qemu-virt-aarch64.toml")).unwrap();
-    let base = t.write("scenarios/demo.toml", &scenario);
+    run(&t, "demo", &scenario, "qemu-virt-aarch64", cases, seed);
+}
+
+/// The x86 demo (LAPIC pass-through, shared memory, an initrd) on the q35 board: the
+/// architecture rules, the x86 layout and the boot-data generator and its checker.
+#[test]
+fn mutated_x86_files_never_panic_the_loader() {
+    let (cases, seed) = settings(1000);
+    let t = Tree::with_repo_files("fuzz-x86");
+    let scenario = std::fs::read_to_string(t.path("scenarios/x86-demo.toml")).unwrap();
+    run(&t, "x86-demo", &scenario, "qemu-q35-x86_64", cases, seed);
+}
+
+/// Checks `cases` mutations of `scenarios/<stem>.toml` (as `scenario`) and of its
+/// board `boards/<board>.toml`, one file at a time.
+fn run(t: &Tree, stem: &str, scenario: &str, board: &str, cases: usize, seed: u64) {
+    let (s_rel, b_rel) = (
+        format!("scenarios/{stem}.toml"),
+        format!("boards/{board}.toml"),
+    );
+    let board = std::fs::read_to_string(t.path(&b_rel)).unwrap();
+    let base = t.write(&s_rel, scenario);
     if let Err(d) = rtvisor_config::check(&base) {
         panic!("the unmutated scenario must resolve:\n{d}");
     }
@@ -148,18 +182,18 @@ fn mutated_files_never_panic_the_loader() {
     for case in 0..cases {
         let mutate_board = rng.below(4) == 0;
         let s = if mutate_board {
-            scenario.clone()
+            scenario.to_owned()
         } else {
-            mutate(&mut rng, &scenario)
+            mutate(&mut rng, scenario)
         };
         let b = if mutate_board {
             mutate(&mut rng, &board)
         } else {
             board.clone()
         };
-        t.write("scenarios/demo.toml", &s);
-        t.write("boards/qemu-virt-aarch64.toml", &b);
-        let path = t.path("scenarios/demo.toml");
+        t.write(&s_rel, &s);
+        t.write(&b_rel, &b);
+        let path = t.path(&s_rel);
         let result = std::panic::catch_unwind(|| rtvisor_config::check(&path).map(|_| ()));
         match result {
             Ok(Ok(())) => {}

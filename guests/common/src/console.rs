@@ -1,4 +1,5 @@
-//! Polling PL011 console with whole-line output.
+//! Whole-line console output over the architecture's UART (PL011 on aarch64, the
+//! 16550 at COM1 on x86_64, both polled).
 //!
 //! Lock discipline: `LOCK` (AtomicBool) is held for a whole line, so lines from
 //! different vCPUs never interleave. A vCPU that cannot get it within
@@ -7,67 +8,26 @@
 //! Lines end with "\r\n".
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::arch::uart;
 use crate::timer;
 
-/// PL011 address on QEMU `virt` (used until the device tree says otherwise).
-pub const DEFAULT_BASE: usize = 0x0900_0000;
-
-const UARTDR: usize = 0x00;
-const UARTFR: usize = 0x18;
-const FR_TXFF: u32 = 1 << 5;
-const FR_RXFE: u32 = 1 << 4;
-/// Polls of FR.TXFF before writing anyway (a broken FR must not hang us).
-const TXFF_POLLS: u32 = 100_000;
 const LOCK_TIMEOUT_US: u64 = 1_000_000;
 
-static BASE: AtomicUsize = AtomicUsize::new(DEFAULT_BASE);
 static LOCK: AtomicBool = AtomicBool::new(false);
-
-/// Sets the PL011 base address (called once by the primary during discovery).
-pub fn set_base(base: usize) {
-    BASE.store(base, Ordering::Release);
-}
-
-/// The PL011 base address in use.
-pub fn base() -> usize {
-    BASE.load(Ordering::Acquire)
-}
 
 /// The console, as handed out by [`with_lock`]; implements [`fmt::Write`].
 pub struct Console {
-    base: usize,
+    _private: (),
 }
 
 impl Console {
-    fn read_fr(&self) -> u32 {
-        let v: u32;
-        // SAFETY: a 32-bit load from the PL011 flag register (base comes from the
-        // device tree or the QEMU default); reading FR has no side effects.
-        unsafe {
-            core::arch::asm!("ldr {v:w}, [{a}]", a = in(reg) self.base + UARTFR, v = out(reg) v,
-                options(nostack, preserves_flags));
-        }
-        v
-    }
-
-    /// Writes one byte (waits, bounded, for room in the FIFO).
+    /// Writes one byte (waits, bounded, for the UART).
     pub fn putb(&mut self, b: u8) {
-        let mut polls = 0;
-        while self.read_fr() & FR_TXFF != 0 && polls < TXFF_POLLS {
-            polls += 1;
-            crate::cpu::relax();
-        }
-        // SAFETY: a 32-bit store to the PL011 data register transmits one byte.
-        unsafe {
-            core::arch::asm!("str {v:w}, [{a}]", a = in(reg) self.base + UARTDR, v = in(reg) u32::from(b),
-                options(nostack, preserves_flags));
-        }
+        uart::putb(b);
     }
-}
 
-impl Console {
     /// Writes `args` followed by the line end.
     pub fn write_line(&mut self, args: fmt::Arguments<'_>) {
         let _ = self.write_fmt(args);
@@ -103,24 +63,14 @@ fn acquire() {
 /// Runs `f` with the console lock held (see the module doc for the discipline).
 pub fn with_lock<R>(f: impl FnOnce(&mut Console) -> R) -> R {
     acquire();
-    let r = f(&mut Console { base: base() });
+    let r = f(&mut Console { _private: () });
     LOCK.store(false, Ordering::Release);
     r
 }
 
-/// A received byte, if the UART has one (polling: FR.RXFE, then DR).
+/// A received byte, if the UART has one (polling).
 pub fn try_getb() -> Option<u8> {
-    let c = Console { base: base() };
-    if c.read_fr() & FR_RXFE != 0 {
-        return None;
-    }
-    let v: u32;
-    // SAFETY: a 32-bit load from the PL011 data register takes one received byte.
-    unsafe {
-        core::arch::asm!("ldr {v:w}, [{a}]", a = in(reg) c.base + UARTDR, v = out(reg) v,
-            options(nostack, preserves_flags));
-    }
-    Some(v as u8)
+    uart::try_getb()
 }
 
 /// Reads one line typed on the console into `buf` (polling, no echo), up to a CR or

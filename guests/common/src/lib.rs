@@ -1,43 +1,53 @@
-//! Shared runtime for rtvisor's bare-metal EL1 test guests (`rtbench`, `probe`).
+//! Shared runtime for rtvisor's bare-metal test guests (`rtbench`, `probe`), on
+//! aarch64 (an EL1 guest on QEMU `virt`) and x86_64 (a PVH guest on q35).
 //!
-//! What it provides:
-//! - boot code (`boot.rs`): `_start` for the primary vCPU, a PSCI `CPU_ON` entry for
-//!   secondaries, per-vCPU stacks, `.bss` zeroing, FP enable, exception vectors;
-//! - a line-atomic PL011 console (`println!`), PSCI calls, bootargs parsing, counter
-//!   helpers, and a synchronous-exception hook that can skip a faulting instruction;
-//! - a minimal GICv3 driver (`gic`), IRQ dispatch with counter stamps taken at vector
-//!   entry (`irq`), the PMU cycle counter (`pmu`) and the EL1 virtual timer.
+//! The logic is the same on every architecture; only entry, exceptions, console
+//! UART, timer, interrupt controller, IPIs, hypercalls and CPU start differ. Those
+//! live in `arch/<arch>/`, selected in one place (the `arch` module below), and the
+//! modules here give the guests one API over them:
+//! - `args` (bootargs), `console` (whole lines, `println!`), `guard` (accesses that
+//!   return a fault instead of crashing), `timer` (counter, one-shot timer, waits),
+//!   `irq` (handler, entry stamps, controller, IPIs), `power` (start and stop CPUs,
+//!   power off, reset; PSCI's codes), `hypercall` (rtvisor's calls), and
+//!   `exception` (the architecture's trap frame and faults, the guest's hook), and
+//!   re-exported from the architecture `cpu`, `pmu` and [`BootInfo`];
+//! - aarch64: the device tree (`arch::dtb`), PSCI, the PL011, GICv3, the generic
+//!   timer and the PMU cycle counter; the MMU stays off, so every data access is
+//!   Device memory (the target is `+strict-align`);
+//! - x86_64: the PVH entry and `hvm_start_info`, ACPI (MADT, FADT), the 16550 at
+//!   COM1, the TSC, the local APIC (x2APIC or xAPIC; TSC-deadline or one-shot),
+//!   INIT-SIPI-SIPI, VMCALL/VMMCALL; 4 GiB identity mapped.
 //!
 //! Rules inside:
-//! - The MMU stays off (the boot contract is "MMU off, DAIF masked"), so every data
-//!   access is Device memory: no unaligned accesses (the target is `+strict-align`).
 //! - No mutable statics: shared state is atomics, written by the primary before any
-//!   secondary is started (Release/Acquire through the PSCI call and the atomics).
-//! - MMIO and the probe accesses are inline asm with a single `ldr`/`str` and no
-//!   writeback, so a hypervisor can emulate them from the syndrome alone.
+//!   secondary is started (Release/Acquire through the start call and the atomics).
+//! - MMIO, port I/O and the probe accesses are inline asm with a single instruction,
+//!   so a hypervisor can emulate them from the exit alone.
 //! - Every unsafe block carries a `// SAFETY:` comment.
 //!
 //! A guest binary provides `fn main(&BootInfo) -> !` and registers it with
 //! [`entry!`]; optionally a secondary main with [`set_secondary_main`].
 #![no_std]
 
+/// The architecture: the only place it is selected.
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/mod.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
+pub mod arch;
+
 pub mod args;
-mod boot;
 pub mod console;
-pub mod cpu;
-pub mod dtb;
 pub mod exception;
-pub mod gic;
 pub mod guard;
+mod hook;
+pub mod hypercall;
 pub mod irq;
-pub mod pmu;
-pub mod psci;
+pub mod power;
 pub mod timer;
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use hook::Hook;
 
+pub use arch::{cpu, pmu, BootInfo};
 pub use args::Args;
-pub use dtb::BootInfo;
 
 /// Maximum number of vCPUs the runtime has stacks for (indexed by vCPU index).
 pub const MAX_VCPUS: usize = 8;
@@ -57,24 +67,20 @@ macro_rules! entry {
     };
 }
 
-/// The secondary main (a `fn(usize) -> !` stored as an address; 0 = none).
-static SECONDARY_MAIN: AtomicUsize = AtomicUsize::new(0);
+/// The secondary main.
+static SECONDARY_MAIN: Hook<fn(usize) -> !> = Hook::new();
 
-/// Registers the function that secondary vCPUs run after PSCI `CPU_ON`; it receives
-/// the vCPU index (the `context_id` passed to `CPU_ON`). Call before starting them.
+/// Registers the function that secondary vCPUs run after [`power::cpu_on`]; it
+/// receives the vCPU index. Call before starting them.
 pub fn set_secondary_main(main: fn(usize) -> !) {
-    SECONDARY_MAIN.store(main as usize, Ordering::Release);
+    SECONDARY_MAIN.set(main);
 }
 
-/// The address to pass as `entry_point` to PSCI `CPU_ON` (with `context_id` = index).
-pub fn secondary_entry_point() -> u64 {
-    boot::secondary_entry_address() as u64
-}
-
-/// Rust entry of the primary vCPU, called by `_start` on its stack with x0 as it
-/// arrived (a DTB pointer, or garbage when QEMU loaded an ELF).
-extern "C" fn primary_main(x0: usize) -> ! {
-    let boot = BootInfo::discover(x0);
+/// Rust entry of the primary vCPU, called by the boot code on its stack with what
+/// the boot protocol passed (aarch64: x0, a DTB pointer or garbage for an ELF;
+/// x86_64: ebx, the `hvm_start_info` address).
+extern "C" fn primary_main(arg: usize) -> ! {
+    let boot = arch::discover(arg);
     extern "Rust" {
         fn __guest_common_main(boot: &BootInfo) -> !;
     }
@@ -83,23 +89,20 @@ extern "C" fn primary_main(x0: usize) -> ! {
     unsafe { __guest_common_main(&boot) }
 }
 
-/// Rust entry of a secondary vCPU (after PSCI `CPU_ON`), on its own stack.
+/// Rust entry of a secondary vCPU (after `cpu_on`), on its own stack.
 extern "C" fn secondary_main(index: usize) -> ! {
-    let raw = SECONDARY_MAIN.load(Ordering::Acquire);
-    if raw == 0 {
+    arch::secondary_init(index);
+    let Some(main) = SECONDARY_MAIN.get() else {
         println!("guest: vcpu {} started without a secondary main", index);
-        let ret = psci::cpu_off();
+        let ret = power::cpu_off();
         println!("guest: vcpu {} cpu_off -> {}", index, ret);
         cpu::park();
-    }
-    // SAFETY: SECONDARY_MAIN only ever holds 0 or a `fn(usize) -> !` stored by
-    // `set_secondary_main`; function pointers and usize have the same size.
-    let main: fn(usize) -> ! = unsafe { core::mem::transmute::<usize, fn(usize) -> !>(raw) };
+    };
     main(index)
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     println!("guest: panic on vcpu {}: {}", cpu::index(), info);
-    psci::system_off()
+    power::system_off()
 }

@@ -15,7 +15,8 @@
 //! - `start-after-us=<us>` before the first case, `flood-after-us=<us>` before
 //!   `sgi-flood` (let the other VMs set up their interrupt controllers first).
 //!
-//! Cases, in order: read-other-vm, write-other-vm, read-hypervisor, read-device,
+//! The cases are the architecture's (`arch/<arch>/`, selected in one place below);
+//! on aarch64, in order: read-other-vm, write-other-vm, read-hypervisor, read-device,
 //! hvc-unknown, smc-unknown, sysreg-trapped, sysreg-debug, hvc-fuzz, smc-fuzz,
 //! doorbell-flood, ro-shm-write, unmapped-* (one per address class, then instruction
 //! fetches), fetch-ro-shm, sysreg-el2, sysreg-impdef, sgi-group0, sgi-alias,
@@ -30,67 +31,31 @@
 #![no_std]
 #![no_main]
 
-mod access;
-mod basic;
-mod cpuops;
-mod fuzz;
+/// The architecture's cases: the only place it is selected.
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/mod.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
+mod arch;
+mod memory;
 mod report;
-mod shm;
-mod storm;
-mod sysregs;
-mod takeback;
-mod unmapped;
 
-use guest_common::{println, psci, timer, BootInfo};
+use guest_common::{power, println, timer, BootInfo};
 
 use report::{number, Tally};
 
 guest_common::entry!(main);
 
-const DEFAULT_FUZZ: u64 = 2000;
-const DEFAULT_WFE: u64 = 100_000;
-const DEFAULT_WFI: u64 = 10_000;
-
 fn main(boot: &BootInfo) -> ! {
     println!("probe: banner");
     if boot.args().get("mode") == Some("takeback") {
-        takeback::run(boot);
+        arch::takeback::run(boot);
     }
-    let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
     timer::delay_us(number(boot, "start-after-us").unwrap_or(0));
     let mut tally = Tally::new(boot.args().get("timing").is_some());
-    tally.add(basic::read_case(boot, "read-other-vm", "other-vm"));
-    tally.add(basic::write_case(boot, "write-other-vm", "other-vm"));
-    tally.add(basic::read_case(boot, "read-hypervisor", "hypervisor"));
-    tally.add(basic::read_case(boot, "read-device", "device"));
-    tally.add(basic::call_case("hvc-unknown", false));
-    tally.add(basic::call_case("smc-unknown", true));
-    tally.add(basic::sysreg_trapped());
-    tally.add(basic::sysreg_debug());
-    let calls = count("fuzz", DEFAULT_FUZZ);
-    tally.add(fuzz::fuzz("hvc-fuzz", false, calls));
-    tally.add(fuzz::fuzz("smc-fuzz", true, calls));
-    tally.add(shm::doorbell_flood(boot));
-    tally.add(shm::ro_shm_write(boot));
-    unmapped::run_all(boot, &mut tally);
-    tally.add(sysregs::sysreg_el2());
-    tally.add(sysregs::sysreg_impdef());
-    tally.add(sysregs::sgi_group0());
-    tally.add(sysregs::sgi_alias());
-    tally.add(sysregs::pmu_own());
-    tally.add(cpuops::cache_setway());
-    tally.add(cpuops::tlbi_flood());
-    tally.add(cpuops::wfx_storm(
-        boot,
-        count("wfe", DEFAULT_WFE),
-        count("wfi", DEFAULT_WFI),
-    ));
-    timer::delay_us(number(boot, "flood-after-us").unwrap_or(0));
-    tally.add(basic::sgi_flood());
-    tally.add(storm::storm(boot));
+    arch::run(boot, &mut tally);
     println!(
         "probe: done cases={} contained={}",
         tally.cases, tally.contained
     );
-    psci::system_off()
+    arch::finish(boot);
+    power::system_off()
 }

@@ -1,13 +1,10 @@
 //! How a case reports: `probe: <case>: contained (<how>)` or `probe: <case>: LEAK
-//! (<what>)`, the running tally behind `probe: done`, and the bootarg addresses.
+//! (<what>)`, the running tally behind `probe: done`, and the bootarg addresses. How a
+//! fault is described (`How`) is the architecture's.
 
 use core::fmt::{self, Write};
 
-use guest_common::exception::{Fault, EC_DATA_ABORT_SAME_EL, EC_UNKNOWN};
 use guest_common::{println, timer, BootInfo};
-
-/// ESR.EC: instruction abort taken without a change in exception level.
-pub const EC_INSTRUCTION_ABORT_SAME_EL: u8 = 0x21;
 
 /// The result of one case.
 pub enum Outcome {
@@ -70,37 +67,6 @@ pub fn contained(case: &str, how: fmt::Arguments<'_>) -> Outcome {
 pub fn leak(case: &str, what: fmt::Arguments<'_>) -> Outcome {
     println!("probe: {}: LEAK ({})", case, what);
     Outcome::Leak
-}
-
-/// A fault, described briefly: `data abort dfsc=0x..`, `instruction abort ifsc=0x..`,
-/// `undefined`, else `exception ec=0x.. esr=0x..`.
-pub struct How<'a>(pub &'a Fault);
-
-impl fmt::Display for How<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fault = self.0;
-        match fault.ec() {
-            EC_DATA_ABORT_SAME_EL => write!(f, "data abort dfsc={:#x}", fault.fsc()),
-            EC_INSTRUCTION_ABORT_SAME_EL => {
-                write!(f, "instruction abort ifsc={:#x}", fault.fsc())
-            }
-            EC_UNKNOWN => write!(f, "undefined"),
-            ec => write!(f, "exception ec={:#x} esr={:#x}", ec, fault.esr),
-        }
-    }
-}
-
-/// A fault on an access: a data abort says how (its DFSC); anything else still
-/// stopped the access, so it is contained too, described by its class.
-pub fn contained_by_fault(case: &str, fault: &Fault) -> Outcome {
-    if fault.ec() == EC_DATA_ABORT_SAME_EL || fault.ec() == EC_UNKNOWN {
-        contained(case, format_args!("{}", How(fault)))
-    } else {
-        contained(
-            case,
-            format_args!("exception ec={:#x} esr={:#x}", fault.ec(), fault.esr),
-        )
-    }
 }
 
 /// The number for `key`, or None (after a `probe-diag:` line if it does not parse).

@@ -3,23 +3,26 @@
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
 //! bucket-ns=8 noise-vcpus=0`. Only vCPU 0 measures; vCPU 1 (started for the IPI
-//! phase only, so it is idle in nothing during the timer phase) answers SGI 1 with
-//! SGI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
-//! loop (`noise.rs`) from the start.
+//! phase only, so it is idle in nothing during the timer phase) answers IPI 1 with
+//! IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
+//! loop (`noise.rs`) from the start. The same logic runs on every architecture; the
+//! counters, timer and IPIs are guest_common's (aarch64: CNTVCT, PMCCNTR, the virtual
+//! timer, SGIs; x86_64: the TSC for both counters, the local APIC timer, fixed IPIs).
 //!
-//! Timer latency, per sample: arm CNTV_CVAL = now + period, wait (IRQs masked, WFI,
-//! unmask), the IRQ vector stamps PMCCNTR/CNTVCT before anything else. Latency in
-//! ns = stamp - expected PMCCNTR at the compare value, where expected =
-//! 16 * CVAL + offset with the offset calibrated once (`pmu::calibrate_offset`,
-//! exact under icount); if calibration fails, the protocol's arm-time estimate
-//! pmc_at_arm + (CVAL - cnt_at_arm) * 16 is used and a diag line says so, and a
-//! minimum that the estimate clamped at 0 is printed as `min_ns=unavailable`.
+//! Timer latency, per sample: arm the timer's compare value (CVAL) = now + period,
+//! wait (interrupts masked, then wait-for-interrupt and unmask), the interrupt entry
+//! stamps the cycle counter and the counter before anything else. Latency in ns =
+//! stamp - expected cycle count at the compare value, where expected = w * CVAL +
+//! offset (w = cycles per counter tick: 16 on aarch64 under icount, 1 on x86) with the
+//! offset calibrated once (`pmu::calibrate_offset`, exact under icount on aarch64, 0
+//! on x86); if calibration fails, the protocol's arm-time estimate pmc_at_arm + (CVAL
+//! - cnt_at_arm) * w is used and a diag line says so, and a minimum that the estimate
+//! clamped at 0 is printed as `min_ns=unavailable`.
 
-use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use guest_common::irq::{self, Stamp};
-use guest_common::{cpu, gic, pmu, println, psci, timer, BootInfo};
+use guest_common::{cpu, hypercall, pmu, power, println, timer, BootInfo};
 
 use crate::number;
 use crate::stats::{CommaList, Hist, Stats, TimerFields};
@@ -30,10 +33,10 @@ const IPI_TIMEOUT_US: u64 = 10_000;
 /// Busy-loop length of the PMCCNTR/CNTVCT self-check.
 const SELFCHECK_US: u64 = 1_000;
 
-/// INTIDs: SGI 1 (vCPU0 -> vCPU1), SGI 2 (answer), the virtual timer.
-const SGI_PING: u32 = 1;
-const SGI_PONG: u32 = 2;
-const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;
+/// Interrupt ids: IPI 1 (vCPU0 -> vCPU1), IPI 2 (answer), the timer.
+const IPI_PING: u32 = irq::ipi(1);
+const IPI_PONG: u32 = irq::ipi(2);
+const TIMER: u32 = timer::INTERRUPT;
 
 static TIMER_FIRED: AtomicBool = AtomicBool::new(false);
 static TIMER_PMC: AtomicU64 = AtomicU64::new(0);
@@ -51,13 +54,13 @@ fn on_irq(intid: u32, stamp: Stamp) {
         TIMER => {
             TIMER_PMC.store(stamp.pmc, Ordering::Relaxed);
             TIMER_CNT.store(stamp.cnt, Ordering::Relaxed);
-            timer::stop_virtual();
+            timer::stop();
             TIMER_FIRED.store(true, Ordering::Release);
         }
-        SGI_PING if IPI_ACTIVE.load(Ordering::Relaxed) => {
-            gic::send_sgi(SGI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed))
+        IPI_PING if IPI_ACTIVE.load(Ordering::Relaxed) => {
+            irq::send_ipi(IPI_PONG, PRIMARY_MPIDR.load(Ordering::Relaxed))
         }
-        SGI_PONG if IPI_ACTIVE.load(Ordering::Relaxed) => {
+        IPI_PONG if IPI_ACTIVE.load(Ordering::Relaxed) => {
             PONG_PMC.store(stamp.pmc, Ordering::Relaxed);
             PONG_FIRED.store(true, Ordering::Release);
         }
@@ -113,7 +116,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         bucket_ns: number(boot, "bucket-ns", 8).max(1),
         publish: crate::shm::Publisher::from_boot(boot),
     };
-    PRIMARY_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
+    PRIMARY_MPIDR.store(cpu::hw_id(), Ordering::Relaxed);
     let noise = noise_vcpus(boot, vcpus);
     irq::set_handler(if noise > 0 {
         on_irq_beside_noise
@@ -121,17 +124,19 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         on_irq
     });
     guest_common::set_secondary_main(secondary_main);
-    gic::configure(boot);
-    let enable = (1 << TIMER) | (1 << SGI_PING) | (1 << SGI_PONG);
-    if let Err(e) = gic::init_distributor().and_then(|()| gic::init_cpu(enable)) {
-        println!("rtbench-diag: gic setup failed: {}", e.name());
-        psci::system_off();
+    let enable = [TIMER, IPI_PING, IPI_PONG];
+    if let Err(e) = irq::init_global(boot).and_then(|()| irq::init_cpu(&enable)) {
+        println!(
+            "rtbench-diag: interrupt controller setup failed: {}",
+            e.name()
+        );
+        power::system_off();
     }
     if noise > 0 {
-        crate::noise::start_beside(boot, boot.dt_cpus - noise, noise);
+        crate::noise::start_beside(boot, boot.cpu_count() - noise, noise);
     }
     pmu::init();
-    let milli = pmu::cycles_per_tick_milli(SELFCHECK_US);
+    let milli = pmu::cycles_per_16ns_milli(SELFCHECK_US);
     println!(
         "rtbench: selfcheck pmc_per_16ns={}.{:03}",
         milli / 1000,
@@ -140,13 +145,13 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     timer_phase(&mut cfg);
     hvc_phase(&cfg);
     if vcpus >= 2 && cfg.ipi > 0 {
-        ipi_phase(&cfg, boot.cpu_mpidr(1));
+        ipi_phase(&cfg, boot.cpu_id(1));
     }
     println!("rtbench: bench done");
     if boot.args().get("then") == Some("reset") {
-        psci::system_reset();
+        power::system_reset();
     }
-    psci::system_off()
+    power::system_off()
 }
 
 /// `noise-vcpus=N`: how many of the machine's last CPUs run noise (0 when the
@@ -154,7 +159,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
 fn noise_vcpus(boot: &BootInfo, vcpus: usize) -> usize {
     let asked = number(boot, "noise-vcpus", 0) as usize;
     let spare = boot
-        .dt_cpus
+        .cpu_count()
         .min(guest_common::MAX_VCPUS)
         .saturating_sub(vcpus.min(2));
     if asked > spare {
@@ -171,7 +176,7 @@ fn timer_phase(cfg: &mut Config) {
     if !exact {
         println!("rtbench-diag: PMCCNTR/CNTVCT phase calibration failed, using arm-time estimate");
     }
-    let w = pmu::ns_per_tick().unwrap_or(16);
+    let w = pmu::cycles_per_tick().unwrap_or(pmu::DEFAULT_CYCLES_PER_TICK);
     let period = timer::us_to_ticks(cfg.period_us).max(1);
     let (mut pmc, mut cnt) = (Stats::new(), Stats::new());
     let mut hist = Hist::new(cfg.bucket_ns);
@@ -181,7 +186,7 @@ fn timer_phase(cfg: &mut Config) {
         let cnt_arm = timer::counter();
         let pmc_arm = pmu::cycles();
         let cval = cnt_arm.wrapping_add(period);
-        timer::arm_virtual(cval);
+        timer::arm(cval);
         irq::wait_masked(|| TIMER_FIRED.load(Ordering::Acquire));
         let (pmc_e, cnt_e) = (
             TIMER_PMC.load(Ordering::Relaxed),
@@ -233,50 +238,26 @@ pub(crate) fn print_result(metric: &str, s: &Stats) {
     );
 }
 
-/// One PSCI_VERSION call through the PSCI conduit, timed by PMCCNTR (nothing is
-/// subtracted: the second read is part of the figure).
-fn timed_null_call(smc: bool) -> u64 {
-    let (p0, p1): (u64, u64);
-    macro_rules! timed {
-        ($insn:literal) => {
-            // SAFETY: an SMCCC PSCI_VERSION call between two PMCCNTR reads; x0-x17
-            // may be clobbered per SMCCC; the callee may touch memory (no `nomem`).
-            unsafe {
-                asm!("isb", "mrs {p0}, pmccntr_el0", $insn, "mrs {p1}, pmccntr_el0",
-                    p0 = out(reg) p0, p1 = out(reg) p1,
-                    inout("x0") u64::from(psci::PSCI_VERSION) => _,
-                    out("x1") _, out("x2") _, out("x3") _, out("x4") _, out("x5") _,
-                    out("x6") _, out("x7") _, out("x8") _, out("x9") _, out("x10") _,
-                    out("x11") _, out("x12") _, out("x13") _, out("x14") _,
-                    out("x15") _, out("x16") _, out("x17") _, options(nostack))
-            }
-        };
-    }
-    if smc {
-        timed!("smc #0");
-    } else {
-        timed!("hvc #0");
-    }
-    p1.wrapping_sub(p0)
-}
-
+/// The null hypercall, timed by the cycle counter around the instruction (see
+/// `hypercall::null_call`: PSCI_VERSION on aarch64; VERSION through VMCALL/VMMCALL
+/// on x86_64, or bare, where nothing answers it, CPUID).
 fn hvc_phase(cfg: &Config) {
-    let smc = psci::uses_smc();
+    let call = hypercall::null_call();
     let mut s = Stats::new();
     for _ in 0..cfg.hvc {
-        s.add(timed_null_call(smc));
+        s.add(call());
     }
     print_result("hvc", &s);
 }
 
-fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
+fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
     IPI_ACTIVE.store(true, Ordering::Relaxed);
-    let ret = psci::cpu_on(vcpu1_mpidr, guest_common::secondary_entry_point(), 1);
+    let ret = power::cpu_on(vcpu1_id, 1);
     if ret != 0 {
         println!(
             "rtbench-diag: cpu_on vcpu 1 failed: {} ({})",
             ret,
-            psci::error_name(ret)
+            power::error_name(ret)
         );
         return;
     }
@@ -294,13 +275,13 @@ fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
     for _ in 0..cfg.ipi {
         TIMER_FIRED.store(false, Ordering::Relaxed);
         PONG_FIRED.store(false, Ordering::Relaxed);
-        timer::arm_virtual(timer::counter().wrapping_add(watchdog));
+        timer::arm(timer::counter().wrapping_add(watchdog));
         let p0 = pmu::cycles();
-        gic::send_sgi(SGI_PING, target);
+        irq::send_ipi(IPI_PING, target);
         irq::wait_masked(|| {
             PONG_FIRED.load(Ordering::Acquire) || TIMER_FIRED.load(Ordering::Acquire)
         });
-        timer::stop_virtual();
+        timer::stop();
         if !PONG_FIRED.load(Ordering::Acquire) {
             println!("rtbench-diag: ipi timeout after {} round trips", s.count());
             return;
@@ -310,21 +291,18 @@ fn ipi_phase(cfg: &Config, vcpu1_mpidr: u64) {
     print_result("ipi", &s);
 }
 
-/// vCPU 1 in bench mode: answers SGI 1 with SGI 2 to vCPU 0, forever.
+/// vCPU 1 in bench mode: answers IPI 1 with IPI 2 to vCPU 0, forever.
 fn responder_main(index: usize) -> ! {
-    if let Err(e) = gic::init_cpu((1 << SGI_PING) | (1 << SGI_PONG)) {
+    if let Err(e) = irq::init_cpu(&[IPI_PING, IPI_PONG]) {
         println!(
-            "rtbench-diag: vcpu {} gic setup failed: {}",
+            "rtbench-diag: vcpu {} interrupt controller setup failed: {}",
             index,
             e.name()
         );
         cpu::park();
     }
-    RESPONDER_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
+    RESPONDER_MPIDR.store(cpu::hw_id(), Ordering::Relaxed);
     RESPONDER_UP.store(true, Ordering::Release);
     irq::enable();
-    loop {
-        // SAFETY: WFI only suspends until an interrupt; the handler does the work.
-        unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
-    }
+    irq::wait_forever()
 }

@@ -4,13 +4,15 @@
 //! `bench.rs` and `noise.rs` (docs/interfaces-draft.md, "Benchmark protocol"); all
 //! modes print the banner first.
 //!
+//! The logic is the same on every architecture (guest_common hides the differences).
+//!
 //! Count-mode console protocol (docs/interfaces-draft.md), bootargs
 //! `count=N period-us=U vcpus=K then=off|reset|hang`:
 //! ```text
-//! rtbench: banner vcpus=<K> el=<1|2>
-//! rtbench: psci version <major>.<minor>
+//! rtbench: banner vcpus=<K> el=<1|2>      (x86_64: el=0, the CPL)
+//! rtbench: psci version <major>.<minor>     (x86_64: pvh version <hvm_start_info version>.0)
 //! rtbench: cpu_on vcpu <i> -> <ret>        (per secondary, i = 1..K-1)
-//! rtbench: vcpu <i> online mpidr=<hex>     (printed by the secondary, then CPU_OFF)
+//! rtbench: vcpu <i> online mpidr=<hex>     (x86_64: apicid=; printed by the secondary, then CPU_OFF)
 //! rtbench: vcpu <i> affinity=<on|off|on-pending>
 //! rtbench: count <n>                       (every period; forever if count=0)
 //! rtbench: done, then=<off|reset|hang>
@@ -31,7 +33,7 @@ mod stats;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use guest_common::{console, cpu, println, psci, timer, BootInfo, MAX_VCPUS};
+use guest_common::{console, cpu, hypercall, power, println, timer, BootInfo, MAX_VCPUS};
 
 guest_common::entry!(main);
 
@@ -99,7 +101,7 @@ impl Config {
             );
             period_us = DEFAULT_PERIOD_US;
         }
-        let asked = number(boot, "vcpus", boot.dt_cpus as u64).max(1);
+        let asked = number(boot, "vcpus", boot.cpu_count() as u64).max(1);
         let vcpus = usize::try_from(asked).unwrap_or(usize::MAX).min(MAX_VCPUS);
         if vcpus as u64 != asked {
             println!("rtbench-diag: vcpus={} capped to {}", asked, vcpus);
@@ -138,32 +140,33 @@ fn main(boot: &BootInfo) -> ! {
         Some("shm") => shm::run(boot),
         Some(other) => println!("rtbench-diag: bad mode={:?}, using count", other),
     }
-    match psci::version() {
-        Ok((major, minor)) => println!("rtbench: psci version {}.{}", major, minor),
+    match power::version() {
+        Ok((major, minor)) => println!("rtbench: {} version {}.{}", power::INTERFACE, major, minor),
         Err(e) => println!(
-            "rtbench-diag: psci version error {} ({})",
+            "rtbench-diag: {} version error {} ({})",
+            power::INTERFACE,
             e,
-            psci::error_name(e)
+            power::error_name(e)
         ),
     }
     guest_common::set_secondary_main(secondary_main);
     for i in 1..cfg.vcpus {
-        start_and_reap(i, boot.cpu_mpidr(i));
+        start_and_reap(i, boot.cpu_id(i));
     }
     count(&cfg);
     println!("rtbench: done, then={}", cfg.then.name());
     match cfg.then {
-        Then::Off => psci::system_off(),
-        Then::Reset => psci::system_reset(),
+        Then::Off => power::system_off(),
+        Then::Reset => power::system_reset(),
         Then::Hang => cpu::park(),
     }
 }
 
-/// Starts secondary `i`, waits (bounded) for it to come online and turn off again.
-fn start_and_reap(i: usize, mpidr: u64) {
-    let entry = guest_common::secondary_entry_point();
+/// Starts secondary `i` on the CPU with hardware id `id`, waits (bounded) for it to
+/// come online and turn off again.
+fn start_and_reap(i: usize, id: u64) {
     let ret = console::with_lock(|c| {
-        let ret = psci::cpu_on(mpidr, entry, i as u64);
+        let ret = power::cpu_on(id, i);
         c.write_line(format_args!("rtbench: cpu_on vcpu {} -> {}", i, ret));
         ret
     });
@@ -171,13 +174,13 @@ fn start_and_reap(i: usize, mpidr: u64) {
         println!(
             "rtbench-diag: cpu_on vcpu {} failed: {}",
             i,
-            psci::error_name(ret)
+            power::error_name(ret)
         );
-        report_affinity(i, psci::affinity_info(mpidr, 0));
+        report_affinity(i, power::affinity_info(id));
         return;
     }
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(SECONDARY_TIMEOUT_US));
-    let mut state = psci::affinity_info(mpidr, 0);
+    let mut state = power::affinity_info(id);
     while !(ONLINE[i].load(Ordering::Acquire) && state == 1) && state >= 0 {
         if timer::counter() >= deadline {
             if !ONLINE[i].load(Ordering::Acquire) {
@@ -186,13 +189,13 @@ fn start_and_reap(i: usize, mpidr: u64) {
                 println!(
                     "rtbench-diag: vcpu {} timeout: still {}",
                     i,
-                    psci::affinity_name(state)
+                    power::affinity_name(state)
                 );
             }
             break;
         }
         timer::delay_us(POLL_US);
-        state = psci::affinity_info(mpidr, 0);
+        state = power::affinity_info(id);
     }
     report_affinity(i, state);
 }
@@ -203,13 +206,13 @@ fn report_affinity(i: usize, state: i32) {
             "rtbench-diag: vcpu {} affinity_info error {} ({})",
             i,
             state,
-            psci::error_name(state)
+            power::error_name(state)
         );
     } else {
         println!(
             "rtbench: vcpu {} affinity={}",
             i,
-            psci::affinity_name(state)
+            power::affinity_name(state)
         );
     }
 }
@@ -217,7 +220,7 @@ fn report_affinity(i: usize, state: i32) {
 /// Prints `count <n>` at start + n * period (absolute deadlines: no drift).
 fn count(cfg: &Config) {
     if cfg.watchdog_ms != 0 {
-        let r = psci::rtvisor_watchdog_arm(cfg.watchdog_ms);
+        let r = hypercall::rtvisor_watchdog_arm(cfg.watchdog_ms);
         println!("rtbench: watchdog armed ms={} -> {}", cfg.watchdog_ms, r);
     }
     let period = timer::us_to_ticks(cfg.period_us).max(1);
@@ -227,7 +230,7 @@ fn count(cfg: &Config) {
         timer::wait_until(start.saturating_add(period.saturating_mul(n)));
         println!("rtbench: count {}", n);
         if cfg.watchdog_ms != 0 && n <= cfg.kick_for {
-            psci::rtvisor_watchdog_kick();
+            hypercall::rtvisor_watchdog_kick();
         }
         if cfg.count != 0 && n >= cfg.count {
             return;
@@ -238,16 +241,21 @@ fn count(cfg: &Config) {
 
 /// Runs on secondary vCPU `index` after CPU_ON: announce, then power off.
 fn secondary_main(index: usize) -> ! {
-    println!("rtbench: vcpu {} online mpidr={:#x}", index, cpu::mpidr());
+    println!(
+        "rtbench: vcpu {} online {}={:#x}",
+        index,
+        cpu::ID_NAME,
+        cpu::hw_id()
+    );
     if let Some(flag) = ONLINE.get(index) {
         flag.store(true, Ordering::Release);
     }
-    let ret = psci::cpu_off();
+    let ret = power::cpu_off();
     println!(
         "rtbench-diag: vcpu {} cpu_off -> {} ({})",
         index,
         ret,
-        psci::error_name(ret)
+        power::error_name(ret)
     );
     cpu::park()
 }

@@ -1,6 +1,6 @@
 //! The noisy neighbour. Every noise vCPU busy-loops while its virtual timer fires
 //! every `noise-period-us` (default 10 us, re-armed by the handler), makes a null
-//! hypercall (PSCI_VERSION) and sends SGI 1 to each sibling noise vCPU once per loop
+//! hypercall and sends IPI 1 to each sibling noise vCPU once per loop
 //! round.
 //!
 //! Two uses:
@@ -14,20 +14,20 @@
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use guest_common::irq::{self, Stamp};
-use guest_common::{cpu, gic, println, psci, timer, BootInfo, MAX_VCPUS};
+use guest_common::{cpu, hypercall, power, println, timer, BootInfo, MAX_VCPUS};
 
 use crate::number;
 
 const DEFAULT_PERIOD_US: u64 = 10;
 /// Spin iterations between hypercall/SGI rounds.
 const BUSY_SPINS: u32 = 1_000;
-const SGI_NOISE: u32 = 1;
-const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;
+const SGI_NOISE: u32 = irq::ipi(1);
+const TIMER: u32 = timer::INTERRUPT;
 
 /// The noise vCPUs are the indices `FIRST..FIRST + COUNT` (set before CPU_ON).
 static FIRST: AtomicUsize = AtomicUsize::new(0);
 static COUNT: AtomicUsize = AtomicUsize::new(0);
-/// The MPIDR of each vCPU index (SGI targets).
+/// The hardware id of each vCPU index (IPI targets).
 static MPIDRS: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
 /// The timer period in counter ticks.
 static PERIOD: AtomicU64 = AtomicU64::new(0);
@@ -47,7 +47,7 @@ pub fn owns(index: usize) -> bool {
 /// The noise vCPUs' IRQ handler.
 pub fn on_irq(intid: u32, _stamp: Stamp) {
     if intid == TIMER {
-        timer::arm_virtual(timer::counter().wrapping_add(PERIOD.load(Ordering::Relaxed)));
+        timer::arm(timer::counter().wrapping_add(PERIOD.load(Ordering::Relaxed)));
     }
 }
 
@@ -63,7 +63,7 @@ fn configure(boot: &BootInfo, first: usize, count: usize) {
         Ordering::Relaxed,
     );
     for (i, slot) in MPIDRS.iter().enumerate() {
-        slot.store(boot.cpu_mpidr(i), Ordering::Relaxed);
+        slot.store(boot.cpu_id(i), Ordering::Relaxed);
     }
     FIRST.store(first, Ordering::Relaxed);
     COUNT.store(count, Ordering::Release);
@@ -73,17 +73,13 @@ fn configure(boot: &BootInfo, first: usize, count: usize) {
 /// main must hand them to [`main`]).
 fn start(boot: &BootInfo, first: usize, count: usize) {
     for i in first..first + count {
-        let ret = psci::cpu_on(
-            boot.cpu_mpidr(i),
-            guest_common::secondary_entry_point(),
-            i as u64,
-        );
+        let ret = power::cpu_on(boot.cpu_id(i), i);
         if ret != 0 {
             println!(
                 "rtbench-diag: cpu_on vcpu {} failed: {} ({})",
                 i,
                 ret,
-                psci::error_name(ret)
+                power::error_name(ret)
             );
         }
     }
@@ -93,9 +89,11 @@ fn start(boot: &BootInfo, first: usize, count: usize) {
 pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     configure(boot, 0, vcpus);
     irq::set_handler(on_irq);
-    gic::configure(boot);
-    if let Err(e) = gic::init_distributor() {
-        println!("rtbench-diag: gic distributor setup failed: {}", e.name());
+    if let Err(e) = irq::init_global(boot) {
+        println!(
+            "rtbench-diag: interrupt controller setup failed: {}",
+            e.name()
+        );
     }
     guest_common::set_secondary_main(main);
     start(boot, 1, vcpus.saturating_sub(1));
@@ -118,9 +116,9 @@ pub fn start_beside(boot: &BootInfo, first: usize, count: usize) {
 
 /// The noise loop of vCPU `index`.
 pub fn main(index: usize) -> ! {
-    if let Err(e) = gic::init_cpu((1 << TIMER) | (1 << SGI_NOISE)) {
+    if let Err(e) = irq::init_cpu(&[TIMER, SGI_NOISE]) {
         println!(
-            "rtbench-diag: vcpu {} gic setup failed: {}",
+            "rtbench-diag: vcpu {} interrupt controller setup failed: {}",
             index,
             e.name()
         );
@@ -131,7 +129,7 @@ pub fn main(index: usize) -> ! {
     let period = PERIOD.load(Ordering::Relaxed);
     let parts = PARTS.load(Ordering::Relaxed);
     if parts & PART_TIMER != 0 {
-        timer::arm_virtual(timer::counter().wrapping_add(period));
+        timer::arm(timer::counter().wrapping_add(period));
     }
     irq::enable();
     loop {
@@ -139,11 +137,11 @@ pub fn main(index: usize) -> ! {
             core::hint::spin_loop();
         }
         if parts & PART_HVC != 0 {
-            let _ = psci::version();
+            hypercall::null();
         }
         if parts & PART_SGI != 0 {
             for sibling in siblings.clone().filter(|&s| s != index) {
-                gic::send_sgi(SGI_NOISE, MPIDRS[sibling].load(Ordering::Relaxed));
+                irq::send_ipi(SGI_NOISE, MPIDRS[sibling].load(Ordering::Relaxed));
             }
         }
     }

@@ -18,7 +18,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use guest_common::irq::{self, Stamp};
-use guest_common::{gic, guard, pmu, println, psci, timer, BootInfo};
+use guest_common::{guard, hypercall, pmu, power, println, timer, BootInfo};
 
 use crate::bench::print_result;
 use crate::number;
@@ -27,7 +27,7 @@ use crate::stats::{Figure, Stats};
 const READY: u64 = 0x0052_4541_4459; // "READY"
 const ANSWER: u64 = 1_000_000;
 const WAIT_US: u64 = 1_000_000;
-const TIMER: u32 = timer::VIRTUAL_TIMER_INTID;
+const TIMER: u32 = timer::INTERRUPT;
 
 static DOORBELL: AtomicU64 = AtomicU64::new(0);
 static DOORBELLS: AtomicU64 = AtomicU64::new(0);
@@ -38,7 +38,7 @@ fn on_irq(intid: u32, stamp: Stamp) {
         LAST_PMC.store(stamp.pmc, Ordering::Relaxed);
         DOORBELLS.fetch_add(1, Ordering::Release);
     } else if intid == TIMER {
-        timer::stop_virtual();
+        timer::stop();
     }
 }
 
@@ -58,9 +58,9 @@ fn write(base: usize, i: usize, v: u64) {
 /// Waits (bounded) until more than `seen` doorbells arrived; false on timeout.
 fn wait_doorbell(seen: u64) -> bool {
     let deadline = timer::counter().wrapping_add(timer::us_to_ticks(WAIT_US));
-    timer::arm_virtual(deadline);
+    timer::arm(deadline);
     irq::wait_masked(|| DOORBELLS.load(Ordering::Acquire) > seen || timer::counter() >= deadline);
-    timer::stop_virtual();
+    timer::stop();
     DOORBELLS.load(Ordering::Acquire) > seen
 }
 
@@ -73,11 +73,13 @@ pub fn run(boot: &BootInfo) -> ! {
     let rounds = number(boot, "rounds", 10);
     DOORBELL.store(number(boot, "intid", 127), Ordering::Relaxed);
     irq::set_handler(on_irq);
-    gic::configure(boot);
-    if let Err(e) = gic::init_distributor().and_then(|()| gic::init_cpu(1 << TIMER)) {
-        println!("rtbench-diag: gic setup failed: {}", e.name());
+    if let Err(e) = irq::init_global(boot).and_then(|()| irq::init_cpu(&[TIMER])) {
+        println!(
+            "rtbench-diag: interrupt controller setup failed: {}",
+            e.name()
+        );
     }
-    gic::enable_spi(DOORBELL.load(Ordering::Relaxed) as u32);
+    irq::enable_line(DOORBELL.load(Ordering::Relaxed) as u32);
     pmu::init();
     let mut ok = 0;
     if pong {
@@ -97,7 +99,7 @@ pub fn run(boot: &BootInfo) -> ! {
                 break;
             }
             write(base, 1, read(base, 0) + ANSWER);
-            psci::rtvisor_ring(bell);
+            hypercall::rtvisor_ring(bell);
             ok += 1;
         }
     } else {
@@ -110,7 +112,7 @@ pub fn run(boot: &BootInfo) -> ! {
         for n in 1..=rounds {
             write(base, 0, n);
             let t0 = pmu::cycles();
-            let r = psci::rtvisor_ring(bell);
+            let r = hypercall::rtvisor_ring(bell);
             if r != 0 {
                 println!("rtbench-diag: shm ring -> {}", r);
             }
@@ -136,7 +138,7 @@ pub fn run(boot: &BootInfo) -> ! {
     );
     match args.get("then") {
         Some("hang") => guest_common::cpu::park(),
-        _ => psci::system_off(),
+        _ => power::system_off(),
     }
 }
 
@@ -211,7 +213,7 @@ impl Publisher {
         write(self.base, SEQ, self.seq);
         self.complete();
         if let Some(k) = self.bell {
-            psci::rtvisor_ring(k);
+            hypercall::rtvisor_ring(k);
         }
     }
 }

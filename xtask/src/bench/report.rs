@@ -18,16 +18,24 @@ fn results_of<'a>(outcomes: &'a [Outcome], name: &str) -> Option<&'a Results> {
 }
 
 /// What a configuration's table cells are compared with: `bare-noisy` for the rtvisor
-/// configurations with a noisy neighbour (the same noise with no hypervisor), `bare`
-/// for the others; None for `bare` itself.
+/// configurations with a noisy neighbour (the same noise with no hypervisor),
+/// `bare-x86` for the x86 ones, `bare` for the others; None for the two bare
+/// baselines themselves.
 pub fn baseline(name: &str) -> Option<&'static str> {
-    if name == super::BARE {
+    if is_baseline(name) {
         None
+    } else if name.ends_with("-x86") {
+        Some(super::BARE_X86)
     } else if name.ends_with("-noisy") && name != super::BARE_NOISY {
         Some(super::BARE_NOISY)
     } else {
         Some(super::BARE)
     }
+}
+
+/// `bare` and `bare-x86`: the figures the others are compared with.
+pub fn is_baseline(name: &str) -> bool {
+    name == super::BARE || name == super::BARE_X86
 }
 
 fn esc(s: &str) -> String {
@@ -66,6 +74,12 @@ pub fn json(outcomes: &[Outcome]) -> String {
     let mut s = String::from("[\n");
     for (i, o) in outcomes.iter().enumerate() {
         let mut f: Vec<(&str, String)> = vec![("name", esc(o.name))];
+        // The x86 rows are added to the x86 bare figures, not the aarch64 ones.
+        let base = if o.name.ends_with("-x86") {
+            results_of(outcomes, super::BARE_X86)
+        } else {
+            base
+        };
         match &o.result {
             Ok(r) => {
                 let t = r.timer;
@@ -180,7 +194,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
          |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outcomes {
-        let is_bare = o.name == super::BARE;
+        let is_bare = is_baseline(o.name);
         let base = baseline(o.name).and_then(|b| results_of(outcomes, b));
         match &o.result {
             Ok(r) => {
@@ -261,6 +275,24 @@ mod tests {
         // Without bare there is nothing to add to.
         let j = json(&outs[1..2]);
         assert!(j.contains("\"added_avg_ns\": null"), "{j}");
+    }
+
+    #[test]
+    fn x86_rows_are_compared_with_bare_x86() {
+        assert_eq!(baseline("bare-x86"), None);
+        assert_eq!(baseline("rtvisor-svm-x86"), Some("bare-x86"));
+        let outs = [
+            canned("bare", 4, 4, 2, Some(161)),
+            canned("bare-x86", 40, 40, 8, Some(150)),
+            canned("rtvisor-svm-x86", 100, 140, 90, None),
+        ];
+        let j = json(&outs);
+        let x86 = &j[j.find("\"name\": \"bare-x86\"").unwrap()..];
+        assert!(x86.contains("\"added_avg_ns\": 0,\n"), "{j}");
+        let svm = &j[j.find("\"name\": \"rtvisor-svm-x86\"").unwrap()..];
+        assert!(svm.contains("\"added_avg_ns\": 60,\n"), "{j}");
+        // canned(): timer min is the smaller of avg and 4.
+        assert!(table(&outs).contains("| `bare-x86` | 100 | 4 | 40 | 40 | 8 | 150 |"));
     }
 
     #[test]

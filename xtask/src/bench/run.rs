@@ -8,6 +8,7 @@ use crate::image;
 use crate::qemu;
 use crate::systest::hv;
 use crate::util::{out_dir, rel, root, say};
+use crate::x86::X86Qemu;
 use anyhow::{ensure, Context, Result};
 use rtvisor::qemu::{Boot, ConsoleMode, CpuModel, Icount, QemuCommand};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,20 @@ pub enum Target {
         bin: PathBuf,
         scenario: PathBuf,
     },
+    /// rtbench-x86.elf on QEMU q35 (its command is [`x86_command`]).
+    BareX86 {
+        elf: PathBuf,
+    },
+}
+
+/// The x86 bare machine's command: rtbench-x86.elf on q35 under `-icount
+/// shift=0,sleep=off`, console on stdio. Captured (`-display none -serial stdio`),
+/// not `-nographic`: with no display SeaBIOS would print its banner on the serial
+/// line, in front of rtbench's first line.
+pub fn x86_command(elf: &Path, args: &str) -> X86Qemu {
+    let mut q = X86Qemu::bare(elf, args);
+    q.icount = Some(Icount::BENCH);
+    q
 }
 
 /// The bare machine's `-smp`: the bench's two vCPUs plus the noise CPUs.
@@ -61,6 +76,9 @@ pub fn command(target: &Target, args: &str) -> Result<QemuCommand> {
         }
         Target::Image { bin, scenario } => {
             qemu::for_scenario(scenario, bin, ConsoleMode::Interactive)?
+        }
+        Target::BareX86 { .. } => {
+            anyhow::bail!("an x86 target runs on q35: its command is x86_command")
         }
     };
     q.cpu = CpuModel::CortexA72;
@@ -99,6 +117,15 @@ pub fn without_ipi(args: &str) -> String {
 pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<Target> {
     let file = match cfg.machine {
         Machine::Rtvisor(file) => file,
+        Machine::BareX86 => {
+            let elf = image::x86_guest("rtbench")?;
+            ensure!(
+                elf.is_file(),
+                "{} does not exist (cargo xtask build --guests-only)",
+                rel(&elf)
+            );
+            return Ok(Target::BareX86 { elf });
+        }
         Machine::Bare { noise, period_us } => {
             let bin = root().join("target/guests/rtbench.bin");
             ensure!(
@@ -165,14 +192,20 @@ pub fn once(
     verbose: bool,
 ) -> Run {
     let start = Instant::now();
-    let spawned = command(target, args).and_then(|q| {
-        say(format!("bench {}: {}", cfg.name, q.line()));
-        q.command()
-            .stdin(Stdio::null())
+    let launch = match target {
+        Target::BareX86 { elf } => {
+            let q = x86_command(elf, args);
+            Ok((q.line(), q.command()))
+        }
+        _ => command(target, args).map(|q| (q.line(), q.command())),
+    };
+    let spawned = launch.and_then(|(line, mut cmd)| {
+        say(format!("bench {}: {line}", cfg.name));
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .with_context(|| format!("could not start `{}`", q.line()))
+            .with_context(|| format!("could not start `{line}`"))
     });
     let child = match spawned {
         Ok(c) => c,

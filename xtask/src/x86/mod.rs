@@ -7,10 +7,13 @@
 //!   -> target/x86/x86-smoke.elf -> target/x86/<name>.iso (grub-mkrescue)
 //! ```
 
+pub mod bare;
 pub mod cases;
 mod follow;
 pub mod iso;
 pub mod machine;
+
+pub use bare::{check_pvh, X86Qemu};
 
 use crate::console::Console;
 use crate::systest::Timeouts;

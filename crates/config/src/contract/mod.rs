@@ -14,9 +14,35 @@
 //! the validator and the docs change with it.
 //!
 //! The architecture-independent limits are at the top; the guest-physical machine and
-//! the interrupts the hypervisor keeps are per architecture (only [`aarch64`] today).
+//! the interrupts the hypervisor keeps are per architecture ([`aarch64`], [`x86_64`];
+//! a board file's `arch` says which, see [`Arch`]).
 
 pub mod aarch64;
+pub mod x86_64;
+
+/// The architecture of a board, and of the image built for it (a board file's `arch`,
+/// default `aarch64`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(serde::Deserialize))]
+pub enum Arch {
+    /// AArch64 at EL2 with GICv3: [`aarch64`].
+    #[default]
+    #[cfg_attr(feature = "std", serde(rename = "aarch64"))]
+    Aarch64,
+    /// x86_64 with VT-x or AMD-V: [`x86_64`].
+    #[cfg_attr(feature = "std", serde(rename = "x86_64"))]
+    X86_64,
+}
+
+impl Arch {
+    /// Its name in board files and messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Arch::Aarch64 => "aarch64",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+}
 
 /// Physical CPUs an image drives (per-CPU state, stacks, fast-path tables). A machine
 /// whose device tree lists more does not boot.

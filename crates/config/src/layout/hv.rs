@@ -2,8 +2,7 @@
 //! boot loader puts the image), and whether the image fits there once it embeds every
 //! VM's kernel, initrd and device tree.
 
-use super::{HV_DEFAULT_MEMORY, HV_OFFSET};
-use crate::contract::aarch64::hv_fixed_size;
+use super::guest;
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::plan::{HypervisorPlan, Plan, UartPlan};
@@ -12,8 +11,8 @@ use crate::size::{align_up, human, MIB};
 use crate::tables::{LogLevel, MemRegion};
 use rtvisor_addr::Hpa;
 
-/// The hypervisor's region: first RAM bank base + 2 MiB, `[hypervisor] memory.size`.
-/// `None` when the board has no usable first bank (empty, or running past the end of
+/// The hypervisor's region: first RAM bank base + 2 MiB (on x86_64 GRUB's load
+/// address, 0x20_0000), `[hypervisor] memory.size`. `None` when the board has no usable first bank (empty, or running past the end of
 /// the address space): the board rules report that, and no rule may derive another
 /// error from it.
 pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
@@ -22,12 +21,13 @@ pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64
     if bank_size == 0 || bank.base.get_ref().checked_add(bank_size).is_none() {
         return None;
     }
+    let arch = board.arch();
     let size = s
         .hypervisor
         .memory
         .as_ref()
-        .map_or(HV_DEFAULT_MEMORY, |m| m.size.get_ref().0);
-    Some((bank.base.get_ref().checked_add(HV_OFFSET)?, size))
+        .map_or(guest::hv_default_memory(arch), |m| m.size.get_ref().0);
+    Some((guest::hv_base(arch, *bank.base.get_ref())?, size))
 }
 
 /// The hypervisor's settings, once its console UART is known to exist.
@@ -47,12 +47,24 @@ pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<Hyper
         },
         console: UartPlan {
             name: name.clone(),
-            base: Hpa::new(*uart.base.get_ref()),
-            size: uart.size.get_ref().0,
+            base: Hpa::new(uart.base.as_ref().map_or(0, |b| *b.get_ref())),
+            size: uart.size.as_ref().map_or(0, |s| s.get_ref().0),
+            port: uart.port.as_ref().map(|p| *p.get_ref()),
             irq: *uart.irq.get_ref(),
         },
         board_cpus: inp.board.cpu.len() as u32,
-        board_mpidrs: inp.board.cpu.iter().map(|c| *c.mpidr.get_ref()).collect(),
+        board_mpidrs: inp
+            .board
+            .cpu
+            .iter()
+            .filter_map(|c| Some(*c.mpidr.as_ref()?.get_ref()))
+            .collect(),
+        board_apic_ids: inp
+            .board
+            .cpu
+            .iter()
+            .filter_map(|c| Some(*c.apic_id.as_ref()?.get_ref()))
+            .collect(),
         console_input: inp
             .scenario
             .hypervisor
@@ -79,7 +91,7 @@ pub fn image_estimate(plan: &Plan) -> (u64, u64) {
             (vm.kernel.bytes.len() + initrd + vm.dtb.len()) as u64
         })
         .sum();
-    (blobs, hv_fixed_size())
+    (blobs, guest::hv_fixed_size(plan.arch))
 }
 
 /// The hypervisor's memory holds its image, which embeds the guests: otherwise the

@@ -33,7 +33,13 @@
 //!     +0x8_0000  raw image; an ELF at its own addresses; a Linux Image at
 //!                text_offset; the initrd after the image, 4 KiB aligned
 //! ```
+//! On an x86_64 board the hypervisor is at 0x20_0000 (GRUB's load address, in the
+//! first RAM bank) and a VM sees the map of `crate::contract::x86_64`: RAM from 0,
+//! its boot data (ACPI tables, PVH start info, [`crate::acpi`]) at 0xe_0000 instead
+//! of a device tree, images at or above 1 MiB, the shared-memory window from
+//! 0xc000_0000 ([`guest`] reads the contract for each architecture).
 
+use crate::contract::Arch;
 use crate::diag::{has_errors, Diagnostic};
 use crate::dtgen;
 use crate::fingerprint::{fnv1a64_extend, FNV1A64_INIT};
@@ -42,6 +48,7 @@ use crate::plan::{Plan, VmPlan};
 use crate::size::{align_up, human, overlaps, within, MIB};
 use std::path::PathBuf;
 
+pub(crate) mod guest;
 mod hv;
 mod shared;
 mod vm;
@@ -97,19 +104,22 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         return (None, out); // an unknown console is reported by validate
     };
     let (fingerprint, inputs) = fingerprint(inp, &vms);
-    let t = &inp.board.timer;
-    let timers = [
-        &t.secure_physical_intid,
-        &t.physical_intid,
-        &t.virtual_intid,
-        &t.hyp_intid,
-    ];
+    let timer_intids = inp.board.timer.as_ref().map_or([0; 4], |t| {
+        [
+            &t.secure_physical_intid,
+            &t.physical_intid,
+            &t.virtual_intid,
+            &t.hyp_intid,
+        ]
+        .map(|i| *i.get_ref())
+    });
     let plan = Plan {
         scenario: inp.scenario_src.path.clone(),
         board: inp.board_src.path.clone(),
         board_name: inp.board.name.get_ref().clone(),
+        arch: inp.board.arch(),
         hypervisor,
-        timer_intids: timers.map(|i| *i.get_ref()),
+        timer_intids,
         vms,
         shared,
         fingerprint,
@@ -123,9 +133,15 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     }
 }
 
-/// The last step, on a plan from a scenario without errors: each VM's device tree,
-/// then the check that the hypervisor image (which embeds them) fits its memory.
+/// The last step, on a plan from a scenario without errors: each VM's device tree
+/// (boot data on x86_64), then the check that the hypervisor image (which embeds
+/// them) fits its memory.
 pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) -> Option<Plan> {
+    if plan.arch == Arch::X86_64 {
+        x86_boot_data(inp, &mut plan, out);
+        hv::image_fits(inp, &plan, out);
+        return (!has_errors(out)).then_some(plan);
+    }
     for i in 0..plan.vms.len() {
         let dtb = dtgen::generate(&plan, &plan.vms[i]);
         let vm = &mut plan.vms[i];
@@ -161,6 +177,36 @@ pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) ->
     }
     hv::image_fits(inp, &plan, out);
     (!has_errors(out)).then_some(plan)
+}
+
+/// Each x86_64 VM's boot data, checked as a guest reads it, within its slot.
+fn x86_boot_data(inp: &Inputs, plan: &mut Plan, out: &mut Vec<Diagnostic>) {
+    use crate::contract::x86_64::{BOOT_DATA_GPA, BOOT_DATA_MAX};
+    for i in 0..plan.vms.len() {
+        let blob = crate::acpi::boot_data(&crate::acpi::BootInfo::of(plan, &plan.vms[i]));
+        let vm = &mut plan.vms[i];
+        if let Err(e) = crate::acpi::read::check(&blob, BOOT_DATA_GPA) {
+            let msg = format!("the boot data of VM `{}` do not check: {e}", vm.name);
+            let hint = "this is a bug in rtvisor-config: please report it with this \
+                        scenario and board";
+            out.push(at_name(inp, i, msg, hint));
+        }
+        if blob.len() as u64 > BOOT_DATA_MAX {
+            let msg = format!(
+                "the boot data of VM `{}` ({}) are larger than their {} slot",
+                vm.name,
+                human(blob.len() as u64),
+                human(BOOT_DATA_MAX)
+            );
+            out.push(at_name(
+                inp,
+                i,
+                msg,
+                "shorten `bootargs` or pass fewer devices",
+            ));
+        }
+        vm.dtb = blob;
+    }
 }
 
 /// FNV-1a 64 over scenario, board, then each VM's kernel and initrd blobs (see

@@ -7,7 +7,7 @@
 //! stage-2 can use block mappings), 4 KiB otherwise.
 
 use super::vm::emulated;
-use super::{first_fit, BLOCK, SHM_WINDOW_END, SHM_WINDOW_IPA};
+use super::{first_fit, guest, BLOCK};
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::plan::{SharedMapPlan, SharedRegionPlan, VmPlan};
@@ -135,7 +135,9 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
     if mine.is_empty() {
         return true;
     }
-    let mut used: Vec<(String, u64, u64)> = emulated(vm.cpus.len() as u64);
+    let arch = inp.board.arch();
+    let (window_base, window_size) = guest::shm_window(arch);
+    let mut used: Vec<(String, u64, u64)> = emulated(arch, vm.cpus.len() as u64);
     used.push(("its RAM".to_owned(), vm.ram.ipa.raw(), vm.ram.size));
     for d in &vm.devices {
         let what = format!("device `{}`", d.name);
@@ -160,7 +162,7 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
             );
             let hint = format!(
                 "pick another `ipa`, or leave it out to use the free space in {}",
-                range(SHM_WINDOW_IPA, SHM_WINDOW_END - SHM_WINDOW_IPA)
+                range(window_base, window_size)
             );
             out.push(src.diag(ipa_s.span(), msg, hint));
             ok = false;
@@ -169,7 +171,7 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
         used.push((format!("shared memory `{n}`"), ipa, size));
         ipas[i] = ipa;
     }
-    let window = [(SHM_WINDOW_IPA, SHM_WINDOW_END - SHM_WINDOW_IPA)];
+    let window = [(window_base, window_size)];
     for &(i, r, p, _, size) in &mine {
         if p.ipa.is_some() {
             continue;
@@ -201,7 +203,7 @@ fn map_into(inp: &Inputs, vm: &mut VmPlan, regions: &[Placed], out: &mut Vec<Dia
                 size,
                 writable: *p.access.get_ref() == AccessSpec::Rw,
                 index: i,
-                doorbell: super::doorbell_intid(i),
+                doorbell: guest::doorbell(arch, i),
             })
             .collect();
     }

@@ -1,7 +1,8 @@
 //! Placing one VM: its host RAM, its images, its devices, and the checks on its
 //! guest-physical map.
 
-use super::{first_fit, BLOCK, DTB_MAX, EMULATED, GUEST_RAM_IPA, IPA_LIMIT, VUART_IPA};
+use super::{first_fit, guest, BLOCK, DTB_MAX, IPA_LIMIT, VUART_IPA};
+use crate::contract::{x86_64 as x86, Arch};
 use crate::diag::Diagnostic;
 use crate::image::{self, Placed};
 use crate::load::Inputs;
@@ -23,7 +24,11 @@ pub(super) fn place_vm(
     let n = vm.name.get_ref();
     let mem = &vm.memory;
     let size = mem.size.get_ref().0;
-    if size == 0 || !size.is_multiple_of(BLOCK) {
+    let arch = inp.board.arch();
+    if size == 0
+        || !size.is_multiple_of(BLOCK)
+        || (arch == Arch::X86_64 && size > x86::GUEST_RAM_LIMIT)
+    {
         return None; // reported by validate
     }
     let hpa = match &mem.base {
@@ -47,8 +52,12 @@ pub(super) fn place_vm(
     if hpa % BLOCK != 0 || !banks.iter().any(|&(b, s)| within(hpa, size, b, s)) {
         return None; // reported by validate
     }
-    let ipa = if mem.identity { hpa } else { GUEST_RAM_IPA };
-    if mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
+    let ipa = match arch {
+        Arch::Aarch64 if mem.identity => hpa,
+        // Identity mapping on x86_64 is refused at its key (validate::arch).
+        _ => guest::ram_base(arch),
+    };
+    if arch == Arch::Aarch64 && mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
         // Placed automatically in a high bank (a fixed base is reported by validate).
         let span = mem.size.span();
         out.push(crate::validate::limits::beyond_ipa(
@@ -62,7 +71,14 @@ pub(super) fn place_vm(
     // reported by validate; never read the latter.
     let file = std::fs::read(kernel_path.is_file().then_some(&kernel_path)?).ok()?;
     let format = *kernel_spec.format.get_ref();
-    let placed: Placed = match image::place(format, file, ipa, size) {
+    if arch == Arch::X86_64 && format == FormatSpec::LinuxImage {
+        return None; // refused at its key by validate::arch
+    }
+    let placed = match arch {
+        Arch::Aarch64 => image::place(format, file, ipa, size),
+        Arch::X86_64 => crate::image_x86::place(format, file, ipa, size),
+    };
+    let placed: Placed = match placed {
         Ok(p) => p,
         Err(e) => {
             let msg = format!(
@@ -80,8 +96,13 @@ pub(super) fn place_vm(
         }
     }
     let ram_end = ipa.checked_add(size)?;
-    let claims_start = placed.load < ipa + DTB_MAX;
-    let dtb_ipa = if claims_start { ram_end - BLOCK } else { ipa };
+    // On x86_64 the boot data has its own place below 1 MiB, where no image goes.
+    let claims_start = arch == Arch::Aarch64 && placed.load < ipa + DTB_MAX;
+    let dtb_ipa = match arch {
+        Arch::X86_64 => x86::BOOT_DATA_GPA,
+        Arch::Aarch64 if claims_start => ram_end - BLOCK,
+        Arch::Aarch64 => ipa,
+    };
     if claims_start && placed.end > dtb_ipa {
         let msg = format!(
             "kernel image `{}` of VM `{n}` leaves no room for the device tree in the last 2 MiB of RAM ({})",
@@ -151,7 +172,11 @@ pub(super) fn place_vm(
         dtb: Vec::new(),
         dtb_ipa: Ipa::new(dtb_ipa),
         entry: Ipa::new(placed.entry),
-        uart: Ipa::new(VUART_IPA),
+        uart: Ipa::new(match arch {
+            Arch::Aarch64 => VUART_IPA,
+            // On x86_64 the tables' `uart` is COM1's first I/O port.
+            Arch::X86_64 => u64::from(x86::COM1_PORT),
+        }),
         interrupt_mode: match vm.interrupt_mode.as_ref().map(|m| *m.get_ref()) {
             Some(ModeSpec::Direct) => InterruptMode::Direct,
             _ => InterruptMode::Virtual,
@@ -259,11 +284,8 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
 
 /// The emulated devices in a VM's guest-physical map (the contract's table): (what,
 /// base, size).
-pub(super) fn emulated(ncpu: u64) -> Vec<(String, u64, u64)> {
-    EMULATED
-        .iter()
-        .map(|d| (format!("the {}", d.name), d.ipa, d.size_for(ncpu as usize)))
-        .collect()
+pub(super) fn emulated(arch: Arch, ncpu: u64) -> Vec<(String, u64, u64)> {
+    guest::emulated(arch, ncpu)
 }
 
 /// A VM's guest-physical map must not put two things at one address.
@@ -276,7 +298,7 @@ fn ipa_clashes(
     out: &mut Vec<Diagnostic>,
 ) {
     let n = vm.name.get_ref();
-    let fixed = emulated(vm.cpus.get_ref().len() as u64);
+    let fixed = emulated(inp.board.arch(), vm.cpus.get_ref().len() as u64);
     let mem = &vm.memory;
     for (what, b, s) in &fixed {
         let (b, s) = (*b, *s);

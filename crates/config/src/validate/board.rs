@@ -1,9 +1,9 @@
 //! Rules a board file must satisfy on its own.
 
 use crate::contract::aarch64::{HV_OFFSET, HYP_TIMER_INTID, MAINTENANCE_INTID, VTIMER_INTID};
-use crate::contract::{MAX_CPUS, MAX_RAM_BANKS};
+use crate::contract::{Arch, MAX_CPUS, MAX_RAM_BANKS};
 use crate::diag::{Diagnostic, Source};
-use crate::schema::BoardFile;
+use crate::schema::{BoardFile, CpuSpec, GicSpec, TimerSpec};
 use crate::size::{hex, human, overlaps, range};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,11 @@ pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let name = b.name.get_ref();
     if b.cpu.is_empty() {
-        let hint = "add one [[cpu]] table with `mpidr = ...` per CPU".to_owned();
+        let hint = match b.arch() {
+            Arch::Aarch64 => "add one [[cpu]] table with `mpidr = ...` per CPU",
+            Arch::X86_64 => "add one [[cpu]] table with `apic-id = ...` per CPU",
+        }
+        .to_owned();
         out.push(src.diag(
             b.name.span(),
             format!("board `{name}` declares no CPU"),
@@ -31,25 +35,40 @@ pub(crate) fn rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
             "a machine with more CPUs does not boot this build (its device tree lists them \
              all); MAX_CPUS in {RAISE} sets the limit"
         );
-        out.push(src.diag(extra.mpidr.span(), msg, hint));
+        out.push(src.diag(cpu_span(b, extra), msg, hint));
     }
     let mut mpidrs = BTreeMap::new();
-    for cpu in &b.cpu {
-        let m = *cpu.mpidr.get_ref();
+    for mpidr in b.cpu.iter().filter_map(|c| c.mpidr.as_ref()) {
+        let m = *mpidr.get_ref();
         if mpidrs.insert(m, ()).is_some() {
             let hint = "each [[cpu]] needs its own MPIDR".to_owned();
             out.push(src.diag(
-                cpu.mpidr.span(),
+                mpidr.span(),
                 format!("MPIDR {} is declared twice", hex(m)),
                 hint,
             ));
         }
     }
     ram(src, b, &mut out);
-    gic(src, b, &mut out);
-    timer(src, b, &mut out);
+    if let Some(g) = b.gic.as_ref().filter(|_| b.arch() == Arch::Aarch64) {
+        gic(src, b, g, &mut out);
+    }
+    if let Some(t) = b.timer.as_ref().filter(|_| b.arch() == Arch::Aarch64) {
+        timer(src, t, &mut out);
+    }
+    super::board_x86::rules(src, b, &mut out);
+    super::arch::board(src, b, &mut out);
     super::mmio::rules(src, b, &mut out);
     out
+}
+
+/// Where a CPU is named: its MPIDR or APIC ID, else the board's name.
+pub(super) fn cpu_span(b: &BoardFile, cpu: &CpuSpec) -> std::ops::Range<usize> {
+    match (&cpu.mpidr, &cpu.apic_id) {
+        (Some(m), _) => m.span(),
+        (None, Some(a)) => a.span(),
+        (None, None) => b.name.span(),
+    }
 }
 
 fn ram(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
@@ -73,7 +92,7 @@ fn ram(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
         );
         out.push(src.diag(extra.base.span(), msg, hint));
     }
-    if let Some(first) = b.ram.first() {
+    if let Some(first) = b.ram.first().filter(|_| b.arch() == Arch::Aarch64) {
         let base = *first.base.get_ref();
         if !base.is_multiple_of(HV_OFFSET) {
             let msg = format!(
@@ -120,17 +139,17 @@ fn ram(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn gic(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
-    let v = *b.gic.version.get_ref();
+fn gic(src: &Source, b: &BoardFile, g: &GicSpec, out: &mut Vec<Diagnostic>) {
+    let v = *g.version.get_ref();
     if v != 3 {
         let hint = "rtvisor drives GICv3 (version = 3)".to_owned();
         out.push(src.diag(
-            b.gic.version.span(),
+            g.version.span(),
             format!("GIC version {v} is not supported"),
             hint,
         ));
     }
-    let r = &b.gic.redistributors;
+    let r = &g.redistributors;
     let (size, stride) = (r.size.get_ref().0, r.stride.get_ref().0);
     let n = b.cpu.len() as u64;
     if stride == 0 || !stride.is_power_of_two() {
@@ -153,8 +172,7 @@ fn gic(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn timer(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
-    let t = &b.timer;
+fn timer(src: &Source, t: &TimerSpec, out: &mut Vec<Diagnostic>) {
     let all = [
         ("secure physical", &t.secure_physical_intid),
         ("physical", &t.physical_intid),

@@ -91,10 +91,21 @@ fn shared_page(a: &DeviceSpec, b: &DeviceSpec) -> Option<u64> {
 }
 
 fn unknown_hint(inp: &Inputs, name: &str) -> String {
+    let x86 = inp.board.arch() == crate::contract::Arch::X86_64;
     if inp.board.uart.iter().any(|u| u.name.get_ref() == name) {
+        let emulated = if x86 {
+            "a 16550 at COM1"
+        } else {
+            "an emulated PL011"
+        };
         return format!(
-            "`{name}` is a UART: the hypervisor owns UARTs and gives each VM an emulated PL011"
+            "`{name}` is a UART: the hypervisor owns UARTs and gives each VM {emulated}"
         );
+    }
+    if x86 && name.starts_with("virtio-mmio@") {
+        return "virtio-mmio transports are devices of an aarch64 board (QEMU `virt`); this \
+                board is x86_64, whose VMs get PCI devices later"
+            .to_owned();
     }
     let names: Vec<&str> = inp
         .board

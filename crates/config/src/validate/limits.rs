@@ -3,6 +3,7 @@
 //! build, so each hint names the contract as the place to raise it.
 
 use crate::contract::aarch64::{GUEST_RAM_IPA, IPA_LIMIT, VGIC_INTIDS};
+use crate::contract::{x86_64 as x86, Arch};
 use crate::contract::{MAX_SHARED_NAME, MAX_VCPUS, MAX_VMS, MAX_VM_NAME};
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
@@ -47,8 +48,13 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             );
             out.push(src.diag(vm.cpus.span(), msg, hint));
         }
-        ram(inp, vm, out);
-        devices(inp, vm, out);
+        match inp.board.arch() {
+            Arch::Aarch64 => {
+                ram(inp, vm, out);
+                devices(inp, vm, out);
+            }
+            Arch::X86_64 => x86_vm(inp, vm, out),
+        }
     }
     for r in &inp.scenario.shared_memory {
         let n = r.name.get_ref();
@@ -156,6 +162,76 @@ fn devices(inp: &Inputs, vm: &VmSpec, out: &mut Vec<Diagnostic>) {
                 "crates/config/src/contract/aarch64.rs"
             );
             out.push(inp.scenario_src.diag(name.span(), msg, hint));
+        }
+    }
+}
+
+/// An x86_64 VM: RAM below the 32-bit hole, devices in the 32-bit map with GSIs below
+/// the doorbells', a command line that fits.
+fn x86_vm(inp: &Inputs, vm: &VmSpec, out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    let n = vm.name.get_ref();
+    let size = vm.memory.size.get_ref().0;
+    if size > x86::GUEST_RAM_LIMIT {
+        let msg = format!(
+            "VM `{n}` has {} of RAM; an x86_64 VM has at most {}",
+            crate::size::human(size),
+            crate::size::human(x86::GUEST_RAM_LIMIT)
+        );
+        let hint = "its RAM runs from guest-physical 0 to below the 32-bit hole at \
+                    0xc000_0000 (shared memory, the APICs); give it at most \"3GiB\""
+            .to_owned();
+        out.push(src.diag(vm.memory.size.span(), msg, hint));
+    }
+    if let Some(args) = &vm.bootargs {
+        let len = args.get_ref().len();
+        if len > x86::CMDLINE_MAX {
+            let msg = format!(
+                "bootargs of VM `{n}` are {len} bytes long; at most {}",
+                x86::CMDLINE_MAX
+            );
+            let hint =
+                "Linux on x86 reads at most 2047 bytes of command line; shorten it".to_owned();
+            out.push(src.diag(args.span(), msg, hint));
+        }
+    }
+    for name in &vm.devices {
+        let Some(d) = board_device(inp, name.get_ref()) else {
+            continue; // reported by `devices`
+        };
+        let (base, size) = (*d.base.get_ref(), d.size.get_ref().0);
+        if base.saturating_add(size.max(PAGE)) > x86::GPA_LIMIT {
+            let msg = format!(
+                "device `{}` ({}) is above the 4 GiB guest map of VM `{n}`",
+                name.get_ref(),
+                range(base, size)
+            );
+            let hint = "devices are mapped at their host address, and an x86_64 VM's map is \
+                        32-bit; this device cannot be passed through"
+                .to_owned();
+            out.push(src.diag(name.span(), msg, hint));
+        }
+        let high: Vec<String> = d
+            .irqs
+            .iter()
+            .map(|i| *i.get_ref())
+            .filter(|&i| i >= x86::DEVICE_GSIS)
+            .map(|i| i.to_string())
+            .collect();
+        if !high.is_empty() {
+            let msg = format!(
+                "GSI {} of device `{}` is beyond the device GSIs of VM `{n}`'s I/O APIC \
+                 (below {})",
+                high.join(", "),
+                name.get_ref(),
+                x86::DEVICE_GSIS
+            );
+            let hint = format!(
+                "GSIs {} and up are the shared-memory doorbells; the guest would never see \
+                 this interrupt (DEVICE_GSIS in crates/config/src/contract/x86_64.rs)",
+                x86::DEVICE_GSIS
+            );
+            out.push(src.diag(name.span(), msg, hint));
         }
     }
 }

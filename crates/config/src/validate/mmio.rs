@@ -1,12 +1,15 @@
-//! A board's MMIO windows (the GIC, UARTs, devices): unique names, non-zero sizes,
-//! disjoint from each other and from RAM, and interrupts that are SPIs owned by one
-//! window each. One owner per INTID is what the hypervisor can route: the console
-//! UART's interrupt is the shell's input, a device's goes to the one VM that has it.
+//! A board's MMIO windows (the GIC or the APICs, UARTs, devices): unique names,
+//! non-zero sizes, disjoint from each other and from RAM, and interrupts (SPIs on
+//! aarch64, GSIs on x86_64) owned by one window each. One owner per interrupt is what
+//! the hypervisor can route: the console UART's interrupt is the shell's input, a
+//! device's goes to the one VM that has it. An x86 UART is at I/O ports, not in
+//! memory: only its name and interrupt are checked here (its ports in `board_x86`).
 
+use crate::contract::Arch;
 use crate::diag::{Diagnostic, Source};
 use crate::load::Inputs;
 use crate::schema::BoardFile;
-use crate::size::{overlaps, range};
+use crate::size::{overlaps, range, PAGE};
 use std::ops::Range;
 
 /// An MMIO window of the board.
@@ -21,42 +24,66 @@ struct Window<'a> {
     size_span: Range<usize>,
     irqs: Vec<(u32, Range<usize>)>,
     uart: bool,
+    /// At I/O ports (an x86 UART): no memory window.
+    io: bool,
 }
 
-/// The GIC first (so a device over it is the one reported), then UARTs and devices.
+/// The interrupt controllers first (so a device over one is the one reported), then
+/// UARTs and devices.
 fn windows(b: &BoardFile) -> Vec<Window<'_>> {
-    let g = &b.gic;
-    let gic = [
-        (
-            "the GIC distributor",
+    // A foreign architecture's controllers are refused at their key (`arch`), once.
+    let (arm, x86) = match b.arch() {
+        Arch::Aarch64 => (b.gic.as_ref(), None),
+        Arch::X86_64 => (None, Some(b)),
+    };
+    let mut fixed = Vec::new();
+    if let Some(g) = arm {
+        fixed.push((
+            "the GIC distributor".to_owned(),
             &g.distributor.base,
-            &g.distributor.size,
-        ),
-        (
-            "the GIC redistributor region",
+            g.distributor.size.get_ref().0,
+            g.distributor.size.span(),
+        ));
+        fixed.push((
+            "the GIC redistributor region".to_owned(),
             &g.redistributors.base,
-            &g.redistributors.size,
-        ),
-    ]
-    .map(|(label, base, size)| Window {
-        name: None,
-        label: label.to_owned(),
-        at: base.span(),
-        base: *base.get_ref(),
-        size: size.get_ref().0,
-        size_span: size.span(),
-        irqs: Vec::new(),
-        uart: false,
-    });
-    let uarts = b.uart.iter().map(|u| Window {
-        name: Some(u.name.get_ref()),
-        label: format!("`{}`", u.name.get_ref()),
-        at: u.name.span(),
-        base: *u.base.get_ref(),
-        size: u.size.get_ref().0,
-        size_span: u.size.span(),
-        irqs: vec![(*u.irq.get_ref(), u.irq.span())],
-        uart: true,
+            g.redistributors.size.get_ref().0,
+            g.redistributors.size.span(),
+        ));
+    }
+    if let Some(l) = x86.and_then(|b| b.local_apic.as_ref()) {
+        fixed.push(("the local APIC".to_owned(), &l.base, PAGE, l.base.span()));
+    }
+    for io in x86.map_or(&[][..], |b| &b.io_apic) {
+        let label = format!("I/O APIC {}", io.id.get_ref());
+        fixed.push((label, &io.base, PAGE, io.base.span()));
+    }
+    let controllers = fixed
+        .into_iter()
+        .map(|(label, base, size, size_span)| Window {
+            name: None,
+            label,
+            at: base.span(),
+            base: *base.get_ref(),
+            size,
+            size_span,
+            irqs: Vec::new(),
+            uart: false,
+            io: false,
+        });
+    let uarts = b.uart.iter().map(|u| {
+        let mmio = arm.and(u.base.as_ref().zip(u.size.as_ref()));
+        Window {
+            name: Some(u.name.get_ref()),
+            label: format!("`{}`", u.name.get_ref()),
+            at: u.name.span(),
+            base: mmio.map_or(0, |(b, _)| *b.get_ref()),
+            size: mmio.map_or(0, |(_, s)| s.get_ref().0),
+            size_span: mmio.map_or(u.name.span(), |(_, s)| s.span()),
+            irqs: vec![(*u.irq.get_ref(), u.irq.span())],
+            uart: true,
+            io: mmio.is_none(),
+        }
     });
     let devices = b.device.iter().map(|d| Window {
         name: Some(d.name.get_ref()),
@@ -67,12 +94,14 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
         size_span: d.size.span(),
         irqs: d.irqs.iter().map(|i| (*i.get_ref(), i.span())).collect(),
         uart: false,
+        io: false,
     });
-    gic.into_iter().chain(uarts).chain(devices).collect()
+    controllers.chain(uarts).chain(devices).collect()
 }
 
 pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
     let all = windows(b);
+    let word = irq_word(b.arch());
     for (i, w) in all.iter().enumerate() {
         let earlier = &all[..i];
         if let (Some(name), Some(first)) = (
@@ -85,6 +114,11 @@ pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             let msg = format!("`{name}` is declared twice on board `{}`", b.name.get_ref());
             let hint = format!("UART and device names must be unique; the first is at line {line}");
             out.push(src.diag(w.at.clone(), msg, hint));
+        }
+        let earlier: Vec<&Window> = earlier.iter().filter(|o| !o.io).collect();
+        if w.io {
+            interrupts(src, w, &all[..i], word, out);
+            continue;
         }
         if w.size == 0 {
             let hint = "give the size of its register window, e.g. size = 0x1000".to_owned();
@@ -117,21 +151,29 @@ pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             );
             out.push(src.diag(w.at.clone(), msg, hint));
         }
-        interrupts(src, w, earlier, out);
+        interrupts(src, w, &all[..i], word, out);
     }
 }
 
-/// Each INTID is an SPI and belongs to one window.
-fn interrupts(src: &Source, w: &Window, earlier: &[Window], out: &mut Vec<Diagnostic>) {
+/// How a board's interrupts are numbered.
+fn irq_word(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Aarch64 => "INTID",
+        Arch::X86_64 => "GSI",
+    }
+}
+
+/// Each interrupt belongs to one window; on aarch64 it is an SPI.
+fn interrupts(src: &Source, w: &Window, earlier: &[Window], word: &str, out: &mut Vec<Diagnostic>) {
     for (k, (irq, span)) in w.irqs.iter().enumerate() {
-        if !(32..1020).contains(irq) {
+        if word == "INTID" && !(32..1020).contains(irq) {
             let msg = format!("INTID {irq} of {} is not an SPI (32 to 1019)", w.label);
             let hint = "device interrupts are SPIs: INTID = 32 + SPI number".to_owned();
             out.push(src.diag(span.clone(), msg, hint));
             continue;
         }
         if w.irqs[..k].iter().any(|(i, _)| i == irq) {
-            let msg = format!("INTID {irq} is listed twice in {}", w.label);
+            let msg = format!("{word} {irq} is listed twice in {}", w.label);
             out.push(src.diag(span.clone(), msg, "remove the second one".into()));
             continue;
         }
@@ -142,19 +184,25 @@ fn interrupts(src: &Source, w: &Window, earlier: &[Window], out: &mut Vec<Diagno
             continue;
         };
         let msg = format!(
-            "INTID {irq} of {} is also the interrupt of {}",
+            "{word} {irq} of {} is also the interrupt of {}",
             w.label, o.label
         );
         let hint = if o.uart {
             format!(
                 "{} can be the hypervisor's console, whose interrupt is the shell's input; \
-                 give {} the INTID its device tree node has",
-                o.label, w.label
+                 give {} the {word} its {} has",
+                o.label,
+                w.label,
+                match word {
+                    "INTID" => "device tree node",
+                    _ => "ACPI description",
+                }
             )
         } else {
-            "rtvisor routes an INTID to one owner (a device's to the VM that has it); \
-             fix the irqs of one of them"
-                .to_owned()
+            format!(
+                "rtvisor routes an {word} to one owner (a device's to the VM that has it); \
+                 fix the irqs of one of them"
+            )
         };
         out.push(src.diag(span.clone(), msg, hint));
     }
@@ -176,7 +224,8 @@ pub(super) fn scenario_rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     });
     for (what, base, size) in vms.chain(shared) {
         let b = *base.get_ref();
-        if let Some(w) = all.iter().find(|w| overlaps(b, size, w.base, w.size)) {
+        let mmio = all.iter().filter(|w| !w.io);
+        if let Some(w) = mmio.clone().find(|w| overlaps(b, size, w.base, w.size)) {
             let msg = format!(
                 "{what} ({}) overlaps {} ({}) of board `{}`",
                 range(b, size),

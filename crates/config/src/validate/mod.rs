@@ -1,6 +1,8 @@
 //! Semantic rules, each reporting every violation with its location and a fix.
 //!
-//! - `board`: the board file on its own (CPUs, RAM, GIC, timer).
+//! - `board`: the board file on its own (CPUs, RAM, GIC, timer); `board_x86` the
+//!   x86_64 parts (APIC IDs, APICs, the hypervisor's load address, UART ports).
+//! - `arch`: the keys each architecture has, on boards and scenarios.
 //! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
@@ -10,7 +12,9 @@
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
 //!   guest-physical space, the emulated GIC's INTIDs).
 
+mod arch;
 mod board;
+mod board_x86;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
@@ -38,6 +42,7 @@ pub(crate) fn board(inputs: &Inputs) -> Vec<Diagnostic> {
 /// The scenario file's rules, against its board.
 pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    arch::scenario(inputs, &mut out);
     vms::names(inputs, &mut out);
     vms::cpus(inputs, &mut out);
     vms::memory(inputs, &mut out);

@@ -9,6 +9,9 @@ use crate::qemu::QemuDeviceKindSpec;
 const VIRTIO_MMIO: &str = "virtio,mmio";
 
 pub(crate) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    if inp.board.arch() != crate::contract::Arch::Aarch64 {
+        return; // each entry is refused at its key (validate::arch)
+    }
     let src = &inp.scenario_src;
     let mut seen: Vec<&str> = Vec::new();
     for q in &inp.scenario.qemu_device {

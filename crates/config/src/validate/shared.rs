@@ -4,8 +4,8 @@
 
 use super::vms::suggest_name;
 use crate::diag::{closest, Diagnostic};
-use crate::layout::{doorbell_intid, hv_region, DOORBELL_GPIO_INTID, DOORBELL_TOP_INTID};
-use crate::layout::{IPA_LIMIT, MAX_SHARED_REGIONS};
+use crate::layout::guest;
+use crate::layout::{hv_region, DOORBELL_GPIO_INTID, DOORBELL_TOP_INTID, MAX_SHARED_REGIONS};
 use crate::load::Inputs;
 use crate::schema::{AccessSpec, ModeSpec, SharedMemorySpec};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
@@ -43,7 +43,9 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
         out.push(src.diag(r.name.span(), msg, hint));
         return;
     }
-    let doorbell = doorbell_intid(i);
+    let arch = inp.board.arch();
+    let doorbell = guest::doorbell(arch, i);
+    let word = guest::irq_word(arch);
     physical_doorbell(inp, r, doorbell, out);
     for p in r.peers.get_ref() {
         let Some(vm) = inp
@@ -55,10 +57,8 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
             continue;
         };
         // Its doorbell, and the doorbell GPIO's interrupt every peer has.
-        for (what, intid) in [
-            ("doorbell", doorbell),
-            ("doorbell GPIO", DOORBELL_GPIO_INTID),
-        ] {
+        let extra = guest::doorbell_extra(arch).map(|g| ("doorbell GPIO", g));
+        for (what, intid) in std::iter::once(("doorbell", doorbell)).chain(extra) {
             let clash = vm.devices.iter().find(|d| {
                 inp.board.device.iter().any(|b| {
                     b.name.get_ref() == d.get_ref() && b.irqs.iter().any(|q| *q.get_ref() == intid)
@@ -66,13 +66,19 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
             });
             if let Some(d) = clash {
                 let msg = format!(
-                    "the {what} of shared memory `{n}` (INTID {intid}) is also the interrupt of device `{}` of VM `{}`",
+                    "the {what} of shared memory `{n}` ({word} {intid}) is also the interrupt of device `{}` of VM `{}`",
                     d.get_ref(),
                     vm.name.get_ref()
                 );
-                let hint = format!(
-                    "region k rings INTID {DOORBELL_TOP_INTID} - k, and the doorbell GPIO uses INTID {DOORBELL_GPIO_INTID}, in every peer; move `{n}` in the list or give the device to another VM"
-                );
+                let hint = match extra {
+                    Some(_) => format!(
+                        "region k rings INTID {DOORBELL_TOP_INTID} - k, and the doorbell GPIO uses INTID {DOORBELL_GPIO_INTID}, in every peer; move `{n}` in the list or give the device to another VM"
+                    ),
+                    None => format!(
+                        "region k rings {word} {} - k in every peer; move `{n}` in the list or give the device to another VM",
+                        guest::doorbell_top(arch)
+                    ),
+                };
                 out.push(src.diag(p.vm.span(), msg, hint));
             }
         }
@@ -328,15 +334,16 @@ fn guest_base(
         return;
     }
     let size = r.size.get_ref().0;
-    if !within(ipa, size, 0, IPA_LIMIT) {
+    let limit = guest::addr_limit(inp.board.arch());
+    if !within(ipa, size, 0, limit) {
         let msg = format!(
             "shared memory `{n}` in VM `{vm}` (IPA {}) is beyond the guest-physical address space",
             range(ipa, size)
         );
         let hint = format!(
             "stage-2 translates {} bits of guest-physical address: keep it below {}",
-            IPA_LIMIT.trailing_zeros(),
-            hex(IPA_LIMIT)
+            limit.trailing_zeros(),
+            hex(limit)
         );
         out.push(src.diag(at, msg, hint));
     }

@@ -230,8 +230,18 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 "hypervisor memory ({}) is not inside the first RAM bank",
                 range(base, size)
             );
-            let hint =
-                format!("it starts 2 MiB into the first RAM bank ({bank_list}); make it smaller");
+            let hint = match inp.board.arch() {
+                crate::contract::Arch::Aarch64 => {
+                    format!(
+                        "it starts 2 MiB into the first RAM bank ({bank_list}); make it smaller"
+                    )
+                }
+                crate::contract::Arch::X86_64 => format!(
+                    "it starts at {}, where GRUB loads it, in the first RAM bank ({bank_list}); \
+                     make it smaller",
+                    hex(base)
+                ),
+            };
             out.push(src.diag(span, msg, hint));
         }
     }

@@ -61,6 +61,23 @@ impl Tree {
             "target/linux/initramfs.cpio.gz",
             fake_image(b"initramfs", 4096),
         );
+        // The x86_64 guests: PVH ELF files at 1 MiB, and a vmlinux at 16 MiB.
+        t.write(
+            "target/guests/rtbench-x86.elf",
+            fake_pvh_elf(0x10_0000, 3000, 0x10_0040, 4),
+        );
+        t.write(
+            "target/guests/probe-x86.elf",
+            fake_pvh_elf(0x10_0000, 1500, 0x10_0000, 4),
+        );
+        t.write(
+            "target/linux-x86/vmlinux",
+            fake_pvh_elf(0x100_0000, 6 << 20, 0x100_1000, 8),
+        );
+        t.write(
+            "target/linux-x86/initramfs.cpio.gz",
+            fake_image(b"initramfs-x86", 4096),
+        );
         t
     }
 }
@@ -101,6 +118,41 @@ pub fn fake_elf(paddr: u64, entry: u64) -> Vec<u8> {
         f[72 + 8 * k..80 + 8 * k].copy_from_slice(&v.to_le_bytes());
     }
     f.extend_from_slice(&[0xaa; 16]);
+    f
+}
+
+/// An x86-64 ELF64 with one PT_LOAD segment of `len` bytes at `paddr` (virtual
+/// address `paddr + 0xffff_ffff_8000_0000`, as Linux links) and a PT_NOTE segment with
+/// the Xen PVH entry note naming `entry`, in a `note_size`-byte (4 or 8) descriptor.
+pub fn fake_pvh_elf(paddr: u64, len: usize, entry: u64, note_size: usize) -> Vec<u8> {
+    let phoff = 64u64;
+    let note_off = phoff + 2 * 56;
+    let mut note = Vec::new();
+    note.extend(4u32.to_le_bytes()); // namesz
+    note.extend((note_size as u32).to_le_bytes());
+    note.extend(18u32.to_le_bytes()); // XEN_ELFNOTE_PHYS32_ENTRY
+    note.extend(b"Xen\0");
+    note.extend(&entry.to_le_bytes()[..note_size]);
+    let data_off = (note_off + note.len() as u64).next_multiple_of(16);
+    let mut f = vec![0u8; data_off as usize];
+    f[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    f[0x12..0x14].copy_from_slice(&62u16.to_le_bytes());
+    f[0x18..0x20].copy_from_slice(&(entry + 0xffff_ffff_8000_0000).to_le_bytes());
+    f[0x20..0x28].copy_from_slice(&phoff.to_le_bytes());
+    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    f[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+    let mut ph = |at: usize, kind: u32, fields: [u64; 5]| {
+        f[at..at + 4].copy_from_slice(&kind.to_le_bytes());
+        for (k, v) in fields.iter().enumerate() {
+            f[at + 8 + 8 * k..at + 16 + 8 * k].copy_from_slice(&v.to_le_bytes());
+        }
+    };
+    let vaddr = paddr + 0xffff_ffff_8000_0000;
+    ph(64, 1, [data_off, vaddr, paddr, len as u64, len as u64]);
+    let nlen = note.len() as u64;
+    ph(64 + 56, 4, [note_off, 0, 0, nlen, nlen]);
+    f[note_off as usize..note_off as usize + note.len()].copy_from_slice(&note);
+    f.extend(fake_image(b"x86", len));
     f
 }
 

@@ -1,0 +1,127 @@
+//! A VM's DSDT: what the guest cannot find by itself.
+//!
+//! ```text
+//! Scope (\_SB) {
+//!     Device (COM1) {                          // the emulated 16550
+//!         Name (_HID, EisaId ("PNP0501"))
+//!         Name (_UID, 1)
+//!         Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 1, 8) IRQNoFlags () {4} })
+//!     }
+//!     Device (D000) {                          // each passed-through device, in order
+//!         Name (_HID, "PRP0001")               // matched by its `compatible` (_DSD)
+//!         Name (_UID, 0)
+//!         Name (_DSD, Package () { ToUUID (...), Package () { Package () { "compatible", ... } } })
+//!         Name (_CRS, ResourceTemplate () { Memory32Fixed (...) Interrupt (...) { gsi, ... } })
+//!     }
+//!     Device (DBEL) { ... "rtvisor,doorbell", the doorbell page }   // with shared memory
+//!     Device (SHM0) { ... "generic-uio", the region, its doorbell GSI }  // region k: SHMk
+//! }
+//! Name (\_S5, Package () { 5, 5, 0, 0 })       // SLP_TYP of S5 (soft off)
+//! ```
+//!
+//! `PRP0001` with a `compatible` property is how ACPI hands a device to a Linux
+//! driver that matches device-tree compatibles (`uio_pdrv_genirq` for `generic-uio`),
+//! so a shared region looks the same to Linux as on aarch64.
+
+use super::aml::{self, DEVICE_PROPERTIES_UUID};
+use super::tables::sdt;
+use super::BootInfo;
+use crate::contract::x86_64::{COM1_GSI, COM1_PORT, DOORBELL_GPA, SLP_TYP_S5};
+
+/// The DSDT of a VM.
+pub fn dsdt(info: &BootInfo) -> Vec<u8> {
+    let mut sb = com1();
+    for (i, d) in info.devices.iter().enumerate() {
+        let mut resources = vec![aml::memory32_fixed(true, d.base as u32, d.size as u32)];
+        if !d.gsis.is_empty() {
+            resources.push(aml::interrupt(!d.level, &d.gsis));
+        }
+        let crs = aml::resource_template(&resources);
+        let compatible = match d.compatible.as_slice() {
+            [one] => aml::string(one),
+            many => aml::package(&many.iter().map(|c| aml::string(c)).collect::<Vec<_>>()),
+        };
+        sb.extend(prp0001(
+            &format!("D{:03X}", i.min(0xfff)),
+            i as u64,
+            &[("compatible", compatible)],
+            crs,
+        ));
+    }
+    if !info.shared.is_empty() {
+        let crs = aml::resource_template(&[aml::memory32_fixed(true, DOORBELL_GPA as u32, 0x1000)]);
+        let props = [("compatible", aml::string("rtvisor,doorbell"))];
+        sb.extend(prp0001("DBEL", 0, &props, crs));
+    }
+    for m in &info.shared {
+        let crs = aml::resource_template(&[
+            aml::memory32_fixed(m.writable, m.gpa as u32, m.size as u32),
+            aml::interrupt(true, &[m.gsi]),
+        ]);
+        let props = [
+            ("compatible", aml::string("generic-uio")),
+            ("rtvisor,name", aml::string(&m.name)),
+            (
+                "rtvisor,access",
+                aml::string(if m.writable { "rw" } else { "ro" }),
+            ),
+            ("rtvisor,doorbell", aml::integer(m.index as u64)),
+        ];
+        sb.extend(prp0001(
+            &format!("SHM{:X}", m.index & 0xf),
+            m.index as u64,
+            &props,
+            crs,
+        ));
+    }
+    let s5 = u64::from(SLP_TYP_S5);
+    let body = [
+        aml::scope("\\_SB", &sb),
+        aml::name(
+            "\\_S5",
+            aml::package(&[
+                aml::integer(s5),
+                aml::integer(s5),
+                aml::integer(0),
+                aml::integer(0),
+            ]),
+        ),
+    ]
+    .concat();
+    sdt(b"DSDT", 2, &body)
+}
+
+/// `Device (COM1)`: the emulated 16550 at its ISA port and IRQ.
+fn com1() -> Vec<u8> {
+    let crs = aml::resource_template(&[
+        aml::io_port(COM1_PORT, 8),
+        aml::irq_no_flags(COM1_GSI as u8),
+    ]);
+    let body = [
+        aml::name("_HID", aml::integer(u64::from(aml::eisa_id("PNP0501")))),
+        aml::name("_UID", aml::integer(1)),
+        aml::name("_CRS", crs),
+    ]
+    .concat();
+    aml::device("COM1", &body)
+}
+
+/// A `PRP0001` device with device properties and resources.
+fn prp0001(name: &str, uid: u64, props: &[(&str, Vec<u8>)], crs: Vec<u8>) -> Vec<u8> {
+    let props: Vec<Vec<u8>> = props
+        .iter()
+        .map(|(k, v)| aml::package(&[aml::string(k), v.clone()]))
+        .collect();
+    let dsd = aml::package(&[
+        aml::buffer(&aml::uuid(DEVICE_PROPERTIES_UUID)),
+        aml::package(&props),
+    ]);
+    let body = [
+        aml::name("_HID", aml::string("PRP0001")),
+        aml::name("_UID", aml::integer(uid)),
+        aml::name("_DSD", dsd),
+        aml::name("_CRS", crs),
+    ]
+    .concat();
+    aml::device(name, &body)
+}

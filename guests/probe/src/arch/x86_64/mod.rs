@@ -1,0 +1,99 @@
+//! The x86_64 cases, in the order [`run`] runs them. They are written for a VM under
+//! rtvisor, whose contract is (DESIGN.md, docs/interfaces-draft.md): a VM sees its
+//! RAM and devices only, unclaimed MMIO and I/O ports read all-ones and drop writes,
+//! unknown MSRs and VMX/SVM instructions raise #GP / #UD, IPIs and INIT/SIPI never
+//! leave the VM, a triple fault resets only this VM. Each case is contained when the
+//! machine answers that way (or faults), and a LEAK otherwise.
+//!
+//! Bare on QEMU q35 (no hypervisor) some cases cannot be contained: the memory and
+//! I/O cases reach real RAM and devices, and the guest-owned MSRs and control
+//! registers take its writes. Those meaningful bare are listed in xtask's
+//! `systest::x86::BARE_CONTAINED`.
+//!
+//! Bootargs: `other-vm=`, `hypervisor=`, `device=` (addresses), `fuzz=<n>` hypercalls
+//! (default 2000), `foreign-apic-ids=<a>-<b>` (APIC ids of other VMs' CPUs, default
+//! 8-15), `cr4=0` (no CR4 writes, see `special::cr_tricks`), `triple-fault` (end
+//! with a triple fault instead of powering off).
+
+mod apic;
+mod hypercall;
+mod msr;
+mod ports;
+mod special;
+pub mod takeback;
+
+use core::fmt;
+
+use guest_common::exception::Fault;
+use guest_common::{println, BootInfo};
+
+use crate::memory;
+use crate::report::{contained, number, Outcome, Tally};
+
+const DEFAULT_FUZZ: u64 = 2000;
+
+/// What an unclaimed address reads as under rtvisor: all-ones (the x86 convention).
+pub const UNCLAIMED: Option<u64> = Some(u64::MAX);
+
+/// Runs every case, in order.
+pub fn run(boot: &BootInfo, tally: &mut Tally) {
+    tally.add(memory::read_case(boot, "read-other-vm", "other-vm"));
+    tally.add(memory::write_case(boot, "write-other-vm", "other-vm"));
+    tally.add(memory::read_case(boot, "read-hypervisor", "hypervisor"));
+    tally.add(memory::read_case(boot, "read-device", "device"));
+    tally.add(hypercall::unknown());
+    let calls = number(boot, "fuzz").unwrap_or(DEFAULT_FUZZ) as u32;
+    tally.add(hypercall::fuzz(calls));
+    tally.add(msr::efer());
+    tally.add(msr::apic_base());
+    tally.add(msr::sysenter_star());
+    tally.add(msr::vmx_svm_control());
+    tally.add(msr::unknown());
+    tally.add(ports::io_ports());
+    tally.add(special::cr_tricks(number(boot, "cr4") != Some(0)));
+    tally.add(special::vmx_svm_instructions());
+    tally.add(apic::init_sipi_foreign(boot));
+    tally.add(apic::ipi_flood(boot));
+}
+
+/// After `probe: done`: with `triple-fault`, one (this VM restarts; bare, the machine
+/// resets); else nothing (the caller powers off).
+pub fn finish(boot: &BootInfo) {
+    if boot.args().get("triple-fault").is_some() {
+        special::triple_fault();
+    }
+}
+
+/// A fault, described briefly: `#GP error=0x..`, `#UD`, `#PF error=.. cr2=..`.
+pub struct How<'a>(pub &'a Fault);
+
+impl fmt::Display for How<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fault = self.0;
+        match fault.vector {
+            6 => write!(f, "#UD"),
+            14 => write!(f, "#PF error={:#x} cr2={:#x}", fault.error, fault.cr2),
+            _ => write!(f, "{} error={:#x}", fault.name(), fault.error),
+        }
+    }
+}
+
+/// A fault on an access: it stopped the access, so it is contained.
+pub fn contained_by_fault(case: &str, fault: &Fault) -> Outcome {
+    contained(case, format_args!("{}", How(fault)))
+}
+
+/// The APIC ids of `foreign-apic-ids=<a>-<b>` (default 8-15).
+pub fn foreign_ids(boot: &BootInfo) -> core::ops::RangeInclusive<u32> {
+    let parse = |s: &str| guest_common::args::parse_u64(s).map(|v| v as u32);
+    match boot.args().get("foreign-apic-ids") {
+        None => 8..=15,
+        Some(v) => match v.split_once('-').map(|(a, b)| (parse(a), parse(b))) {
+            Some((Some(a), Some(b))) if a <= b => a..=b,
+            _ => {
+                println!("probe-diag: bad foreign-apic-ids={v:?}, using 8-15");
+                8..=15
+            }
+        },
+    }
+}

@@ -122,6 +122,7 @@ pub enum Function {
 
 /// Decodes a function from its id in x0 and the arguments in x1..x3. For SMC32
 /// calls the upper halves of the arguments are ignored, as SMCCC says.
+#[inline]
 pub fn function(x0: u64, x1: u64, x2: u64, x3: u64) -> Function {
     let fid = x0 as u32;
     let w = |v: u64| v as u32 as u64;
@@ -182,6 +183,7 @@ pub fn features(fid: u32) -> u64 {
 
 /// The answer to a call that needs no VM or vCPU state (version and feature
 /// queries), or `None` when the call needs the full exit handler.
+#[inline]
 pub fn stateless(x0: u64, x1: u64) -> Option<u64> {
     match function(x0, x1, 0, 0) {
         Function::Version | Function::SmcccVersion => Some(VERSION_1_1),
@@ -205,6 +207,7 @@ pub enum Call {
 /// Decodes the call of an `HVC #imm` or `SMC #imm` with x0..x3 = `x`. Only immediate 0
 /// is SMCCC; the function id is W0 (the upper half of x0 is ignored) and the
 /// arguments of an SMC32 call are their low halves.
+#[inline]
 pub fn call(imm: u16, x: [u64; 4]) -> Call {
     let [x0, x1, x2, x3] = x;
     if imm != 0 {

@@ -100,6 +100,9 @@ pub struct Console {
     log: Vec<String>,
     cursor: usize,
     fail_on: Vec<Pattern>,
+    /// Lines already checked against `fail_on`, and the first that matched.
+    fail_scanned: usize,
+    failed_line: Option<usize>,
     log_file: Option<PathBuf>,
     echo: bool,
     input: Option<std::process::ChildStdin>,
@@ -122,6 +125,8 @@ impl Console {
             log: Vec::new(),
             cursor: 0,
             fail_on: Vec::new(),
+            fail_scanned: 0,
+            failed_line: None,
             log_file: None,
             echo: false,
             input: None,
@@ -167,10 +172,12 @@ impl Console {
     /// Any line matching `pat` fails the next wait at once (e.g. a hypervisor panic).
     pub fn fail_on(&mut self, pat: Pattern) {
         self.fail_on.push(pat);
+        self.fail_scanned = 0;
     }
     /// Forgets every [`Console::fail_on`] pattern (a test that expects a failure).
     pub fn clear_fail_on(&mut self) {
         self.fail_on.clear();
+        self.failed_line = None;
     }
 
     pub fn log(&self) -> &[String] {
@@ -230,16 +237,24 @@ impl Console {
         }
     }
 
-    fn check_fail_on(&self, what: &str) -> Result<()> {
-        for (i, l) in self.log.iter().enumerate() {
-            if self.fail_on.iter().any(|p| p.is_match(l)) {
-                return Err(self.fail(
-                    what,
-                    &format!("console line {} reports a failure: {l:?}", i + 1),
-                ));
-            }
+    fn check_fail_on(&mut self, what: &dyn Fn(&Console) -> String) -> Result<()> {
+        if self.failed_line.is_none() {
+            let fail_on = &self.fail_on;
+            self.failed_line = (self.fail_scanned..self.log.len())
+                .find(|&i| fail_on.iter().any(|p| p.is_match(&self.log[i])));
+            self.fail_scanned = self.log.len();
         }
-        Ok(())
+        match self.failed_line {
+            None => Ok(()),
+            Some(i) => Err(self.fail(
+                &what(self),
+                &format!(
+                    "console line {} reports a failure: {:?}",
+                    i + 1,
+                    self.log[i]
+                ),
+            )),
+        }
     }
 
     fn exit_text(&self) -> String {
@@ -267,11 +282,19 @@ impl Console {
         mut done: impl FnMut(&Console) -> Option<R>,
     ) -> Result<R> {
         let deadline = Instant::now() + timeout;
+        // Lines are judged in the order they arrived: a failure line fails the wait
+        // only if it came before the awaited line (else the next wait reports it).
+        self.check_fail_on(&what)?;
+        if let Some(r) = done(self) {
+            return Ok(r);
+        }
         loop {
-            self.drain();
-            self.check_fail_on(&what(self))?;
-            if let Some(r) = done(self) {
-                return Ok(r);
+            while let Ok(ev) = self.rx.try_recv() {
+                self.take(ev);
+                self.check_fail_on(&what)?;
+                if let Some(r) = done(self) {
+                    return Ok(r);
+                }
             }
             if self.open_streams == 0 {
                 self.poll_exit();
@@ -286,7 +309,13 @@ impl Console {
                 ));
             }
             match self.rx.recv_timeout(deadline - now) {
-                Ok(ev) => self.take(ev),
+                Ok(ev) => {
+                    self.take(ev);
+                    self.check_fail_on(&what)?;
+                    if let Some(r) = done(self) {
+                        return Ok(r);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => self.open_streams = 0,
             }

@@ -1,8 +1,8 @@
 //! The build pipeline: bare-metal guests, then one hypervisor image per scenario.
 //!
 //! ```text
-//! cargo build -p rtbench -p probe         -> target/guests/<name>.{elf,bin}
-//!   (--target x86_64-unknown-none)        -> target/guests/<name>-x86.elf (PVH ELF)
+//! cargo build -p rtbench -p probe -p bootinfo  -> target/guests/<name>.{elf,bin}
+//!   (--target x86_64-unknown-none, rtbench and probe) -> target/guests/<name>-x86.elf (PVH ELF)
 //! RTVISOR_GENERATED=<images>/<stem>.gen \
 //! cargo build -p rtvisor-hypervisor       -> target/images/<scenario-stem>.{elf,bin}
 //! ```
@@ -27,7 +27,11 @@ pub const X86_GUEST_TARGET: &str = "x86_64-unknown-none";
 /// FP/SIMD registers that hold guest state (docs/architecture.md, "Running a vCPU").
 pub use rtvisor::build::HV_TARGET;
 /// The bare-metal guests and the file names of their binaries.
-pub const GUESTS: &[&str] = &["rtbench", "probe"];
+pub const GUESTS: &[&str] = &["rtbench", "probe", "bootinfo"];
+/// Guests linked at 0 that run wherever they are loaded (an arm64 Image header first).
+const ANYWHERE: &[&str] = &["bootinfo"];
+/// The guests that also build for x86_64 (bootinfo is an arm64 Image in assembly).
+pub const X86_GUESTS: &[&str] = &["rtbench", "probe"];
 /// QEMU `virt` RAM base; a raw guest is loaded at RAM base + 0x8_0000.
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const RAW_GUEST_LOAD: u64 = RAM_BASE + 0x8_0000;
@@ -112,7 +116,7 @@ pub fn build_guests() -> Result<()> {
             raw.mem_end,
             rel(&bin_out)
         ));
-        if raw.load != RAW_GUEST_LOAD {
+        if raw.load != RAW_GUEST_LOAD && !ANYWHERE.contains(g) {
             say(format!(
                 "warning: guest {g} is linked at {:#x}, but a raw image is loaded at {RAW_GUEST_LOAD:#x} \
                  (RAM base + 0x8_0000); it only runs if it is position-independent",
@@ -128,11 +132,11 @@ pub fn build_guests() -> Result<()> {
 fn build_x86_guests() -> Result<()> {
     let mut c = cargo();
     c.args(["build", "--release", "--target", X86_GUEST_TARGET]);
-    for g in GUESTS {
+    for g in X86_GUESTS {
         c.args(["-p", g]);
     }
     run(&mut c)?;
-    for g in GUESTS {
+    for g in X86_GUESTS {
         let built = release_dir(X86_GUEST_TARGET).join(g);
         let out = x86_guest(g)?;
         copy(&built, &out)?;

@@ -9,6 +9,7 @@
 //! and [`guest`] (the guest protocol of docs/interfaces-draft.md), so a change of
 //! wording is a change in one place.
 
+mod boot;
 mod cases;
 mod fatal;
 mod ipc;
@@ -79,6 +80,21 @@ pub mod hv {
     pub fn fatal(what: &str) -> Pattern {
         Pattern::regex(&format!(r"^\[rtvisor\] FATAL: {}$", escape(what)))
     }
+    /// The first contained fault of a VM, in full, at `warn`.
+    pub fn first_fault(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: .* injected, at PC 0x[0-9a-f]+ \(later faults of this VM are counted",
+            escape(vm)
+        ))
+    }
+    /// A count of a VM's later contained faults (one line a second at most, and one
+    /// when it stops).
+    pub fn more_faults(vm: &str) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] vm {}: [0-9]+ more contained faults",
+            escape(vm)
+        ))
+    }
     /// Any of these fails a test at once (a hypervisor panic or fatal exception).
     pub const FATAL: &[&str] = &[
         "[rtvisor] FATAL",
@@ -109,7 +125,7 @@ pub mod guest {
         "smc-fuzz",
         "doorbell-flood",
         "ro-shm-write",
-        "unmapped-flash",
+        "unmapped-platform-bus",
         "unmapped-gicd-end",
         "unmapped-gich",
         "unmapped-gits",
@@ -205,6 +221,9 @@ pub mod guest {
     }
     pub fn contained(vm: &str, case: &str) -> Pattern {
         line(vm, &format!(r"probe: {}: contained \(.*\)", escape(case)))
+    }
+    pub fn probe_diag(vm: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[{}\] probe-diag: ", escape(vm)))
     }
     pub fn leak(vm: &str) -> Pattern {
         Pattern::regex(&format!(r"^\[{}\] probe: .*: LEAK", escape(vm)))
@@ -435,6 +454,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the takeback attacks against a virtual-mode guest: all contained",
         run: takeback::virtual_mode,
+    },
+    SysTest {
+        name: "boot-placement",
+        tier: "T2",
+        scenario: "tests/scenarios/boot-placement.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "an arm64 Image (guests/bootinfo) is loaded and gets its device tree where bare QEMU's -kernel puts them (fdt above its stack); the virtual counter offset is 0 unless asked",
+        run: boot::placement,
     },
     SysTest {
         name: "linux",

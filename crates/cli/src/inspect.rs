@@ -184,19 +184,22 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
             .next()
             .unwrap_or("device")
             .replace('_', "-");
-        devices.push(Device {
-            name: format!("{stem}@{base:08x}"),
-            compatible: c,
-            base,
-            size,
-            irqs: f.irqs.iter().map(|&(k, n, _)| intid(k, n)).collect(),
-            edge: !f.irqs.is_empty()
-                && f.irqs
-                    .iter()
-                    .all(|&(_, _, fl)| fl & 0xf == 1 || fl & 0xf == 2),
-            dma: virtio || coherent,
-            dma_coherent: coherent,
-        });
+        // One device per register window: QEMU's flash node holds both banks.
+        for &(base, size) in &f.regs {
+            devices.push(Device {
+                name: format!("{stem}@{base:08x}"),
+                compatible: c.clone(),
+                base,
+                size,
+                irqs: f.irqs.iter().map(|&(k, n, _)| intid(k, n)).collect(),
+                edge: !f.irqs.is_empty()
+                    && f.irqs
+                        .iter()
+                        .all(|&(_, _, fl)| fl & 0xf == 1 || fl & 0xf == 2),
+                dma: virtio || coherent,
+                dma_coherent: coherent,
+            });
+        }
     }
     uarts.sort_by_key(|u| u.base);
     for (i, u) in uarts.iter_mut().enumerate() {

@@ -21,6 +21,29 @@ fn reads_qemu_virt() {
     assert_eq!(b.devices.len(), 32);
 }
 
+#[test]
+fn all_devices_keeps_every_register_window() {
+    let opts = Options {
+        all_devices: true,
+        ..Options::default()
+    };
+    let b = inspect(&qemu_dtb(), &opts).unwrap();
+    let flash: Vec<(&str, u64, u64)> = b
+        .devices
+        .iter()
+        .filter(|d| d.compatible.iter().any(|c| c == "cfi-flash"))
+        .map(|d| (d.name.as_str(), d.base, d.size))
+        .collect();
+    assert_eq!(
+        flash,
+        [
+            ("flash@00000000", 0, 0x400_0000),
+            ("flash@04000000", 0x400_0000, 0x400_0000)
+        ],
+        "both banks of QEMU's flash"
+    );
+}
+
 /// Every word of the structure block, overwritten with a few bad values: the
 /// check either refuses the tree or `fdt` walks it without panicking (this calls
 /// the walk directly, outside `catch_unwind`, so a panic fails the test).

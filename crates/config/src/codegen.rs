@@ -5,7 +5,7 @@
 use crate::plan::{Plan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::hex;
-use crate::tables::{DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
+use crate::tables::{CounterOffset, DirectTrust, InterruptMode, LogLevel, RestartPolicy, VmKind};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,11 @@ pub fn emit(plan: &Plan, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
         write_if_changed(&dir.join(blob_name(vm, "kernel")), &vm.kernel.bytes)?;
         if let Some(initrd) = &vm.initrd {
             write_if_changed(&dir.join(blob_name(vm, "initrd")), &initrd.bytes)?;
+        }
+        for (b, img) in vm.flash.iter().enumerate() {
+            if let Some(img) = img {
+                write_if_changed(&dir.join(blob_name(vm, &format!("flash{b}"))), &img.bytes)?;
+            }
         }
     }
     let source = render(plan, &dir)?;
@@ -88,6 +93,16 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
                 &blob_dir.join(blob_name(vm, "initrd")),
                 initrd.bytes.len(),
             )?;
+        }
+        for (b, img) in vm.flash.iter().enumerate() {
+            if let Some(img) = img {
+                blob(
+                    w,
+                    &format!("VM{i}_FLASH{b}"),
+                    &blob_dir.join(blob_name(vm, &format!("flash{b}"))),
+                    img.bytes.len(),
+                )?;
+            }
         }
         blob(
             w,
@@ -254,6 +269,18 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         }
         let _ = writeln!(w, "            ],");
     }
+    let counter = match vm.counter_offset {
+        CounterOffset::Zero => "Zero",
+        CounterOffset::VmStart => "VmStart",
+    };
+    let _ = writeln!(w, "            counter_offset: CounterOffset::{counter},");
+    let banks: Vec<String> = (0..2)
+        .map(|b| match &vm.flash[b] {
+            Some(_) => format!("Some(VM{i}_FLASH{b})"),
+            None => "None".to_owned(),
+        })
+        .collect();
+    let _ = writeln!(w, "            flash: [{}],", banks.join(", "));
     let _ = writeln!(w, "        }},");
 }
 

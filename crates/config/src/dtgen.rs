@@ -3,7 +3,7 @@
 
 use crate::layout::{DOORBELL_GPIO_INTID, DOORBELL_GPIO_IPA, DOORBELL_GPIO_LINES};
 use crate::layout::{DOORBELL_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME};
-use crate::layout::{VGIC_REDIST_IPA, VUART_INTID, VUART_IPA};
+use crate::layout::{FLASH_BANK_SIZE, FLASH_IPA, VGIC_REDIST_IPA, VUART_INTID, VUART_IPA};
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
@@ -75,6 +75,21 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     f.property_string_list("compatible", strings(&["arm,psci-1.0", "arm,psci-0.2"]))?;
     f.property_string("method", "hvc")?;
     f.end_node(psci)?;
+
+    // Both banks in one node, as QEMU `virt` describes them (no Secure world).
+    let flash = f.begin_node(&format!("flash@{FLASH_IPA:x}"))?;
+    f.property_string("compatible", "cfi-flash")?;
+    f.property_array_u64(
+        "reg",
+        &[
+            FLASH_IPA,
+            FLASH_BANK_SIZE,
+            FLASH_IPA + FLASH_BANK_SIZE,
+            FLASH_BANK_SIZE,
+        ],
+    )?;
+    f.property_u32("bank-width", 4)?;
+    f.end_node(flash)?;
 
     let intc = f.begin_node(&format!("intc@{VGIC_DIST_IPA:x}"))?;
     f.property_string("compatible", "arm,gic-v3")?;

@@ -6,9 +6,9 @@
 
 use crate::contract::x86_64::{KERNEL_MIN_GPA, RAW_LOAD_GPA};
 use crate::elf::{self, u32_at, u64_at};
-use crate::image::{Placed, Refused};
+use crate::image::{Kind, Placed, Refused};
 use crate::schema::FormatSpec;
-use crate::size::{hex, human, range, within, MIB};
+use crate::size::{hex, range, within};
 
 /// x86-64 `e_machine`.
 pub const EM_X86_64: u16 = 62;
@@ -24,7 +24,14 @@ fn refuse(message: String, hint: &str) -> Refused {
 }
 
 /// Places `file` in guest RAM `[ram, ram + size)` as `format` says.
+/// `format = "auto"` (the default) is an ELF when the file starts with the ELF magic,
+/// else a raw binary.
 pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<Placed, Refused> {
+    let format = match format {
+        FormatSpec::Auto if file.starts_with(b"\x7fELF") => FormatSpec::Elf,
+        FormatSpec::Auto => FormatSpec::Raw,
+        f => f,
+    };
     let placed = match format {
         FormatSpec::Raw => {
             if file.is_empty() {
@@ -48,9 +55,10 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
                 bytes: file,
                 load,
                 entry: load,
+                kind: Kind::Headerless,
             }
         }
-        FormatSpec::Elf => elf_image(&file, ram, size)?,
+        FormatSpec::Elf | FormatSpec::Auto => elf_image(&file, ram, size)?,
         FormatSpec::LinuxImage => {
             // Refused at the key by the architecture rules; nothing to place.
             return Err(refuse(
@@ -59,17 +67,7 @@ pub fn place(format: FormatSpec, file: Vec<u8>, ram: u64, size: u64) -> Result<P
             ));
         }
     };
-    if !within(placed.load, placed.end - placed.load, ram, size) {
-        let message = format!(
-            "does not fit in the VM's RAM: it spans {}, past the end of RAM at {}",
-            range(placed.load, placed.end - placed.load),
-            hex(ram + size)
-        );
-        let need = (placed.end - ram).div_ceil(2 * MIB) * 2 * MIB;
-        let hint = format!("give the VM at least {} of memory", human(need));
-        return Err(Refused { message, hint });
-    }
-    Ok(placed)
+    crate::image::in_ram(placed, ram, size)
 }
 
 fn elf_image(file: &[u8], ram: u64, size: u64) -> Result<Placed, Refused> {
@@ -126,6 +124,7 @@ fn elf_image(file: &[u8], ram: u64, size: u64) -> Result<Placed, Refused> {
         load: e.low(),
         entry,
         end: e.high(),
+        kind: Kind::Elf,
     })
 }
 

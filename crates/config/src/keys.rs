@@ -48,6 +48,7 @@ pub(crate) fn scenario_shape() -> Shape {
         vec![
             ("memory", Shape::leaf::<VmMemorySpec>("[[vm]] memory")),
             ("kernel", Shape::leaf::<KernelSpec>("[[vm]] kernel")),
+            ("flash", Shape::leaf::<FlashSpec>("[[vm]] flash")),
         ],
     );
     let shm = Shape::of::<SharedMemorySpec>(

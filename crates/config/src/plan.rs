@@ -5,7 +5,7 @@ use crate::contract::Arch;
 use crate::schema::{FormatSpec, Trigger};
 use crate::size::{hex, human, range};
 use crate::tables::{
-    DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind,
+    CounterOffset, DirectTrust, InterruptMode, LogLevel, MemRegion, RamMap, RestartPolicy, VmKind,
 };
 use rtvisor_addr::{Hpa, Ipa};
 use std::fmt::Write;
@@ -96,6 +96,8 @@ pub struct VmPlan {
     pub dtb: Vec<u8>,
     /// Where the device tree goes (x0 at entry).
     pub dtb_ipa: Ipa,
+    /// Bytes free there before the next thing placed or the end of RAM.
+    pub dtb_room: u64,
     /// Entry point of vCPU 0.
     pub entry: Ipa,
     /// Emulated PL011 base.
@@ -114,6 +116,10 @@ pub struct VmPlan {
     pub bootargs: Option<String>,
     /// Board UART its console goes to.
     pub console: String,
+    /// What its virtual counter reads.
+    pub counter_offset: CounterOffset,
+    /// Initial contents of its flash banks.
+    pub flash: [Option<ImagePlan>; 2],
 }
 
 /// An image in guest RAM.
@@ -250,10 +256,15 @@ impl Plan {
             let k = &vm.kernel;
             let _ = writeln!(
                 s,
-                "  kernel   {ga} {} ({}), entry {}, from {}",
+                "  kernel   {ga} {} ({}), entry {}, {}, from {}",
                 range(k.load.raw(), k.bytes.len() as u64),
                 human(k.bytes.len() as u64),
                 hex(vm.entry.raw()),
+                match k.format {
+                    Some(FormatSpec::Elf) => "ELF",
+                    Some(FormatSpec::LinuxImage) => "arm64 Image",
+                    _ => "headerless",
+                },
                 k.path.display()
             );
             if let Some(i) = &vm.initrd {
@@ -316,6 +327,23 @@ impl Plan {
             }
             if let Some(args) = &vm.bootargs {
                 let _ = writeln!(s, "  bootargs {args}");
+            }
+            for (b, img) in vm.flash.iter().enumerate() {
+                if let Some(img) = img {
+                    let _ = writeln!(
+                        s,
+                        "  flash    bank {b} IPA {} ({}), from {}",
+                        range(img.load.raw(), img.bytes.len() as u64),
+                        human(img.bytes.len() as u64),
+                        img.path.display()
+                    );
+                }
+            }
+            if vm.counter_offset == CounterOffset::VmStart {
+                let _ = writeln!(
+                    s,
+                    "  counter  virtual = physical - the count at each VM start"
+                );
             }
         }
         for r in &self.shared {

@@ -287,6 +287,8 @@ pub struct VmSpec {
     pub kernel: KernelSpec,
     /// Initial ramdisk, relative to the scenario file.
     pub initrd: Option<Spanned<String>>,
+    /// Where the device tree goes (IPA; default: where QEMU's `-kernel` puts it).
+    pub dtb_ipa: Option<Spanned<u64>>,
     /// Command line (`/chosen/bootargs`).
     pub bootargs: Option<Spanned<String>>,
     /// Interrupt delivery (default `virtual`).
@@ -302,6 +304,21 @@ pub struct VmSpec {
     /// Restart policy (default `never`).
     #[serde(default)]
     pub restart: RestartSpec,
+    /// The virtual counter's offset from the physical one (default `zero`).
+    #[serde(default)]
+    pub counter_offset: CounterOffsetSpec,
+    /// Initial contents of the emulated CFI flash (default: erased).
+    pub flash: Option<FlashSpec>,
+}
+
+/// `[[vm]] flash`: files copied into the flash banks at every VM start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FlashSpec {
+    /// Contents of the bank at 0x0 (firmware code), relative to the scenario file.
+    pub bank0: Option<Spanned<String>>,
+    /// Contents of the bank at 0x0400_0000 (variables, U-Boot's environment).
+    pub bank1: Option<Spanned<String>>,
 }
 
 /// `[[vm]] memory`.
@@ -323,8 +340,8 @@ pub struct VmMemorySpec {
 pub struct KernelSpec {
     /// Image file, relative to the scenario file.
     pub path: Spanned<String>,
-    /// How to place it.
-    pub format: Spanned<FormatSpec>,
+    /// How to place it (default `auto`: the content decides).
+    pub format: Option<Spanned<FormatSpec>>,
 }
 
 /// VM kind.
@@ -365,11 +382,27 @@ pub enum RestartSpec {
     Always,
 }
 
+/// `counter-offset`: what CNTVOFF_EL2 holds while the VM runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterOffsetSpec {
+    /// 0: the virtual counter reads the physical count (as on bare QEMU).
+    #[default]
+    Zero,
+    /// The physical count at each (re)start of the VM: its virtual counter starts
+    /// near 0.
+    VmStart,
+}
+
 /// Kernel image format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FormatSpec {
-    /// Flat binary, loaded at RAM + 0x8_0000 and entered there.
+    /// The content decides, as for QEMU `-kernel`: an ELF, an arm64 Image (by its
+    /// header) or a headerless binary (the default).
+    #[default]
+    Auto,
+    /// Headerless binary, loaded at RAM + 0x8_0000 and entered there.
     Raw,
     /// ELF64: PT_LOAD segments at their physical addresses, entered at `e_entry`.
     Elf,

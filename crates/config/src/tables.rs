@@ -145,6 +145,22 @@ pub struct VmConfig {
     /// Shared-memory regions this VM is a peer of, in scenario declaration order
     /// (empty when none). Peers of one region share its `hpa` and `size`.
     pub shared: &'static [SharedMap],
+    /// What the VM's virtual counter reads.
+    pub counter_offset: CounterOffset,
+    /// Initial contents of its CFI flash banks (`None`: erased), copied in at every
+    /// start; the rest of each bank reads as erased (0xFF).
+    pub flash: [Option<&'static [u8]>; 2],
+}
+
+/// What CNTVOFF_EL2 holds while a VM runs (scenario `counter-offset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterOffset {
+    /// 0: CNTVCT_EL0 reads the physical count, as on bare QEMU (the default).
+    Zero,
+    /// The physical count when the VM last (re)started: its virtual counter starts
+    /// near 0. QEMU 7.2 can freeze when such a guest parks its compare value near 0
+    /// with the timer enabled (docs/scenario.md).
+    VmStart,
 }
 
 /// Guest RAM and its backing.

@@ -37,7 +37,7 @@ fn generated_tables_hold_the_scenario() {
     assert_eq!(linux.restart, RestartPolicy::Always);
     assert_eq!(
         linux.initrd.as_ref().map(|i| i.load),
-        Some(Ipa::new(0x4140_0000))
+        Some(Ipa::new(0x4920_0000))
     );
     assert_eq!(linux.devices.len(), 2);
     assert_eq!(linux.devices[0].name, "virtio-mmio@0a003e00");

@@ -123,16 +123,20 @@ fn full_scenario_layout() {
         (0x4120_0000, 0x4120_0000),
         "identity, first fit"
     );
-    assert_eq!(linux.entry.raw(), 0x4120_0000, "text_offset 0");
     assert_eq!(
-        linux.dtb_ipa.raw(),
-        0x5100_0000,
-        "the Image claims the start: DTB in the last 2 MiB"
+        linux.entry.raw(),
+        0x4140_0000,
+        "text_offset 0: 2 MiB up, as QEMU does"
     );
     assert_eq!(
         linux.initrd.as_ref().unwrap().load.raw(),
-        0x4140_0000,
-        "after image_size, 4 KiB aligned"
+        0x4920_0000,
+        "at RAM + 128 MiB, as QEMU does"
+    );
+    assert_eq!(
+        linux.dtb_ipa.raw(),
+        0x4940_0000,
+        "the next 2 MiB boundary after the initrd"
     );
     assert_eq!(linux.devices[0].page_base.raw(), 0x0a00_3000);
     assert_eq!(linux.devices[0].page_size, 0x1000);

@@ -124,9 +124,9 @@ fn a_hypervisor_memory_too_small_for_the_embedded_guests_is_refused() {
             "console = \"uart0\"\n",
             "console = \"uart0\"\nmemory = { size = \"4MiB\" }\n",
         );
-    let msg = "the hypervisor's memory (4 MiB) cannot hold its image: about 8.6 MiB (the VMs' \
-               kernels, initrds and device trees it embeds: 6.0 MiB; its code, stacks and page \
-               tables: 2.6 MiB)";
+    let msg = "the hypervisor's memory (4 MiB) cannot hold its image: about 8.8 MiB (the VMs' \
+               kernels, initrds, device trees and flash images it embeds: 6.0 MiB; its code, \
+               stacks, page tables and flash pools: 2.8 MiB)";
     let hint = "set memory = { size = \"10MiB\" } in [hypervisor] (a multiple of 2 MiB)";
     assert_one(&t, &s, 4, 19, msg, hint);
     // Without a `memory` key (32 MiB), the error points at the [hypervisor] table.

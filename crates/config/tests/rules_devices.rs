@@ -152,22 +152,27 @@ fn linux_image_needs_its_magic() {
     let s = scenario(&[vm("a", "general", "[1]", "{ size = \"16MiB\" }", "")])
         .replace("format = \"raw\"", "format = \"linux-image\"");
     let msg = "kernel image `k.bin` of VM `a` is not an arm64 Linux Image (no \"ARM\\x64\" magic at byte 56)";
-    let hint = "use the uncompressed arch/arm64/boot/Image, or format = \"elf\" / \"raw\"";
+    let hint =
+        "use the uncompressed arch/arm64/boot/Image, or drop `format` to let the content decide";
     assert_one(&t, &s, 9, 19, msg, hint);
 }
 
 #[test]
-fn linux_image_leaves_room_for_the_device_tree_at_the_top() {
+fn linux_image_leaves_room_for_the_device_tree_after_it() {
     let t = rules_tree();
-    t.write("Image", fake_linux_image(0, 0x10_0000 + 0x20_0000, 4096));
+    t.write("Image", fake_linux_image(0, 0x10_0000, 4096));
     let s = scenario(&[vm("a", "general", "[1]", "{ size = \"4MiB\" }", "")]).replace(
         "\"k.bin\", format = \"raw\"",
         "\"Image\", format = \"linux-image\"",
     );
-    let msg =
-        "kernel image `Image` of VM `a` leaves no room for the device tree in the last 2 MiB \
-               of RAM (0x4020_0000..0x4040_0000)";
-    assert_one(&t, &s, 9, 19, msg, "give the VM 2 MiB more memory");
+    let msg = "kernel image `Image` of VM `a` leaves no room for the device tree, which QEMU's \
+               rules put at 0x4040_0000 (RAM ends at 0x4040_0000)";
+    let hint = "give the VM at least 6 MiB of memory, or place it with `dtb-ipa`";
+    assert_one(&t, &s, 9, 19, msg, hint);
+    let s = s
+        .replace("initrd", "x")
+        .replace("kernel = {", "dtb-ipa = 0x4000_0000\nkernel = {");
+    assert_eq!(errors(&t, &s), vec![], "dtb-ipa puts it below the Image");
 }
 
 #[test]
@@ -181,7 +186,7 @@ fn initrd_must_fit_after_the_kernel() {
         "{ size = \"4MiB\" }",
         "initrd = \"initrd\"\n",
     )]);
-    let msg = "initrd `initrd` of VM `a` (4 MiB) does not fit in its RAM after the kernel \
-               (free: 0x4008_1000..0x4040_0000)";
+    let msg = "initrd `initrd` of VM `a` (4 MiB) does not fit in its RAM at 0x4020_0000 \
+               (free: 0x4020_0000..0x4040_0000)";
     assert_one(&t, &s, 10, 10, msg, "give the VM at least 6 MiB of memory");
 }

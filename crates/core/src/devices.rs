@@ -43,6 +43,10 @@ pub fn emulate<C: IrqChip>(
         DeviceKind::Pl011 => pl011(me, region.line, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
         DeviceKind::DoorbellGpio => gpio(me, region.line, off, w, value, vm, host),
+        DeviceKind::CfiFlash => match host.flash(vm.id, off, w, value) {
+            Ok(v) => Ok(value.is_none().then_some(v)),
+            Err(_) => Err(Refused),
+        },
         // An interrupt controller's region, of a chip that does not claim it.
         _ => Err(Refused),
     }

@@ -17,6 +17,7 @@ use rtvisor_addr::Ipa;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
+use rtvisor_vdev::{MmioError, Width};
 
 mod life;
 
@@ -58,6 +59,13 @@ pub trait Host {
     fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64);
     /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
     fn watchdog_kick(&self, vm: VmId, me: VcpuId) -> bool;
+    /// An access of width `w` at offset `off` of VM `vm`'s CFI flash: a read (`value`
+    /// is `None`) answers its value, a write `value`; an error refuses it (a bus
+    /// fault). Without a flash (the default), every access is refused.
+    fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+        let _ = (vm, off, w, value);
+        Err(MmioError::NoRegister)
+    }
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.

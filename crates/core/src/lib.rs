@@ -22,6 +22,7 @@ extern crate std;
 pub mod console;
 pub mod devices;
 pub mod exit;
+pub mod faultlog;
 pub mod handler;
 pub mod hypercall;
 pub mod ids;

@@ -88,6 +88,9 @@ pub trait Backend {
     fn guest_cpu_id(cfg: &VmConfig, vcpu: VcpuId, hw_id: Option<u64>) -> u64;
     /// The name of trapped register `id` (the backend's number), for logs.
     fn register_name(id: u32) -> &'static str;
+    /// The guest's PC at the exit being handled on this CPU, for fault logs (aarch64:
+    /// ELR_EL2; x86_64: the guest RIP).
+    fn guest_pc() -> u64;
 
     // Boot.
 

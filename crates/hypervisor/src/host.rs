@@ -3,12 +3,13 @@
 //! watchdog.
 
 use crate::backend::{Arch, Backend, Clock};
-use crate::{debug, info, log, vms};
+use crate::{info, log, vms};
 use core::sync::atomic::Ordering;
 use rtvisor_core::handler::{self, Contained, Host};
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::Timer;
 use rtvisor_core::vm::{GiveUp, StopReason};
+use rtvisor_vdev::{MmioError, Width};
 
 /// How long a stop or restart waits for the VM's vCPUs to park before it reports the
 /// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
@@ -35,6 +36,7 @@ impl Host for HostImpl {
         log::vm_partial(vm, vms::cfg(vm).name, pending);
     }
     fn vm_quiesce(&self, vm: VmId) {
+        crate::faults::reset(vm);
         take_devices_back(vm);
         crate::watchdog::reset(vm);
     }
@@ -87,14 +89,7 @@ impl Host for HostImpl {
         info!("vm {}: restarting ({})", vms::cfg(vm).name, reason);
     }
     fn contained(&self, vm: VmId, what: Contained) {
-        let name = vms::cfg(vm).name;
-        match what {
-            Contained::RefusedRegister(id) | Contained::IgnoredRegister(id) => {
-                let reg = Arch::register_name(id);
-                debug!("vm {name}: contained {what:?} ({reg})");
-            }
-            _ => debug!("vm {name}: contained {what:?}"),
-        }
+        crate::faults::contained(vm, what);
     }
     fn ring(&self, vm: VmId, index: u64) -> bool {
         crate::doorbell::ring(vm, index)
@@ -104,6 +99,9 @@ impl Host for HostImpl {
     }
     fn watchdog_kick(&self, vm: VmId, _me: VcpuId) -> bool {
         crate::watchdog::kick(vm)
+    }
+    fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+        crate::flash::access(vm, off, w, value)
     }
 }
 

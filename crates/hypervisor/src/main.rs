@@ -19,6 +19,8 @@ mod backend;
 mod boot;
 mod config;
 mod doorbell;
+mod faults;
+mod flash;
 mod host;
 mod log;
 mod percpu;

@@ -7,7 +7,7 @@ use crate::host::HostImpl;
 use crate::percpu::PerCpu;
 use crate::vms;
 use core::sync::atomic::Ordering;
-use rtvisor_config::tables::VmConfig;
+use rtvisor_config::tables::{CounterOffset, VmConfig};
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::handler::{self, Next};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
@@ -61,9 +61,14 @@ fn load_vm(vm: VmId) {
         }
     }
     Arch::clean(ram.hpa, ram.size);
-    rt.counter_offset.store(Clock::now(), Ordering::Release);
+    let offset = match cfg.counter_offset {
+        CounterOffset::Zero => 0,
+        CounterOffset::VmStart => Clock::now(),
+    };
+    rt.counter_offset.store(offset, Ordering::Release);
     rt.console.lock().reset();
     rt.gpio.lock().reset();
+    crate::flash::reset(vm);
     rt.chip.reset(cfg);
     Arch::vm_loaded(vm);
 }

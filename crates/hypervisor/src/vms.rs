@@ -29,8 +29,9 @@ pub struct VmRt {
     pub gpio: Mutex<Pl061>,
     /// Its second-stage translation (built once at boot).
     pub stage2: spin::Once<Stage2Table>,
-    /// The counter offset of all its vCPUs: the clock when it last (re)started, so its
-    /// guests' counter starts near zero.
+    /// The counter offset of all its vCPUs, set at each (re)start: 0, or with
+    /// `counter-offset = "vm-start"` the clock then, so its guests' counter starts
+    /// near zero.
     pub counter_offset: AtomicU64,
     /// What the exit handler's context needs beyond the configuration, computed once
     /// (after boot has read every CPU's hardware id): every exit uses it.

@@ -17,6 +17,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod cfi;
 pub mod gicpass;
 pub mod pl011;
 pub mod pl061;

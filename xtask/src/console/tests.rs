@@ -148,6 +148,33 @@ fn fail_on_lines_fail_the_next_wait_immediately() {
     );
 }
 
+/// All lines queued before the first wait (as under load, when the reader thread is
+/// ahead): the awaited line came first, so it is found; the failure after it fails the
+/// next wait.
+#[test]
+fn a_failure_after_the_awaited_line_fails_only_the_next_wait() {
+    let (tx, rx) = channel();
+    for l in ["ok", "[rtvisor] panic: oops", "banner"] {
+        tx.send(Event::Line(l.into())).unwrap();
+    }
+    let mut c = Console::new("queued", rx, 1, None);
+    c.fail_on(Pattern::contains("[rtvisor] panic"));
+    assert_eq!(c.expect(&Pattern::contains("ok"), LONG).unwrap(), 0);
+    let err = c
+        .expect(&Pattern::contains("banner"), LONG)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("console line 2 reports a failure"), "{err}");
+    // A failure before the awaited line fails that wait.
+    let (tx, rx) = channel();
+    for l in ["[rtvisor] panic: early", "ok"] {
+        tx.send(Event::Line(l.into())).unwrap();
+    }
+    let mut c = Console::new("queued", rx, 1, None);
+    c.fail_on(Pattern::contains("[rtvisor] panic"));
+    assert!(c.expect(&Pattern::contains("ok"), LONG).is_err());
+}
+
 #[test]
 fn expect_not_covers_the_whole_log() {
     let (mut c, _) = scripted(&["probe: a: LEAK (x)", "probe: done"], false, None);

@@ -242,8 +242,23 @@ pub fn probe(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.set_cursor(done);
     c.expect(&hv::stopped(probe), t.step)?;
     c.expect_not(&guest::leak(probe))?;
+    faults_logged_once(c, probe)?;
     check_no_strays(c, victim)?;
     check_whole_lines(c, &[probe, victim])
+}
+
+/// The hundreds of faults the probe makes are logged at `warn`: the first in full,
+/// exactly once, the rest as counts, far fewer lines than faults.
+fn faults_logged_once(c: &Console, vm: &str) -> Result<()> {
+    let count = |p: &Pattern| c.log().iter().filter(|l| p.is_match(l)).count();
+    let (first, more) = (count(&hv::first_fault(vm)), count(&hv::more_faults(vm)));
+    if first != 1 || more == 0 || more > 60 {
+        return Err(c.fail(
+            &format!("[rtvisor] vm {vm}: one first-fault line, then 1 to 60 count lines"),
+            &format!("{first} first-fault lines, {more} count lines"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {

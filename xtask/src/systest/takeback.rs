@@ -42,6 +42,9 @@ pub fn virtual_mode(c: &mut Console, t: &Timeouts) -> Result<()> {
 
 fn run(c: &mut Console, t: &Timeouts, mode: Mode) -> Result<()> {
     c.fail_on(guest::leak(PROBE));
+    // A case that could not set itself up (say, a fresh instance whose timer never
+    // arrives because the last one's active priority was left on the core) says so.
+    c.fail_on(guest::probe_diag(PROBE));
     if mode != Mode::Trusted {
         c.fail_on(hv::unresponsive(PROBE));
     }

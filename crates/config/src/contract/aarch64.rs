@@ -4,6 +4,15 @@
 
 use super::{DeviceKind, MAX_CPUS};
 
+/// The emulated CFI flash: two banks of [`FLASH_BANK_SIZE`] from here, as on QEMU
+/// `virt` (firmware keeps its code and variables there, U-Boot its environment).
+pub const FLASH_IPA: u64 = 0;
+/// One flash bank.
+pub const FLASH_BANK_SIZE: u64 = 64 << 20;
+/// 4 KiB pages of flash a VM can write between two starts (256 KiB: one erase block,
+/// U-Boot's whole environment); each VM's pool is in the hypervisor image.
+pub const FLASH_POOL_PAGES: usize = 64;
+
 /// Guest RAM base unless identity-mapped.
 pub const GUEST_RAM_IPA: u64 = 0x4000_0000;
 /// Guest-physical address bits stage-2 translates (VTCR_EL2.T0SZ = 64 - this).
@@ -80,7 +89,15 @@ impl EmulatedDevice {
 
 /// Every VM's emulated devices, sorted by IPA (the hypervisor's MMIO dispatch table is
 /// built from this, in this order).
-pub const EMULATED: [EmulatedDevice; 5] = [
+pub const EMULATED: [EmulatedDevice; 6] = [
+    EmulatedDevice {
+        kind: DeviceKind::CfiFlash,
+        name: "CFI flash (two banks)",
+        ipa: FLASH_IPA,
+        size: 2 * FLASH_BANK_SIZE,
+        per_vcpu: false,
+        intid: None,
+    },
     EmulatedDevice {
         kind: DeviceKind::GicDist,
         name: "emulated GIC distributor",
@@ -151,6 +168,8 @@ pub const HV_POOL_SIZE: u64 = 1 << 20;
 /// What the validator reserves for the hypervisor's own code and data (about 0.3 MiB
 /// today), next to the guest images it embeds; `rtvisor build` checks the real size.
 pub const HV_CODE_ALLOWANCE: u64 = 1 << 20;
+/// The flash page pool of one VM (see [`FLASH_POOL_PAGES`]), in the image's .bss.
+pub const HV_FLASH_POOL_PER_VM: u64 = FLASH_POOL_PAGES as u64 * 4096;
 
 /// The hypervisor's memory needs beyond the guest images it embeds: code and data,
 /// stacks, translation tables.
@@ -181,7 +200,9 @@ mod tests {
 
     #[test]
     fn per_vcpu_devices_grow_with_the_vcpus() {
-        assert_eq!(EMULATED[0].size_for(3), VGIC_DIST_SIZE);
-        assert_eq!(EMULATED[1].size_for(3), 3 * VGIC_REDIST_FRAME);
+        let of = |k| EMULATED.iter().find(|d| d.kind == k).unwrap().size_for(3);
+        assert_eq!(of(DeviceKind::GicDist), VGIC_DIST_SIZE);
+        assert_eq!(of(DeviceKind::GicRedist), 3 * VGIC_REDIST_FRAME);
+        assert_eq!(of(DeviceKind::CfiFlash), 128 << 20);
     }
 }

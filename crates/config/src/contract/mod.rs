@@ -78,6 +78,8 @@ pub enum DeviceKind {
     Doorbell,
     /// The doorbell GPIO, an emulated PL061 whose lines the doorbells toggle.
     DoorbellGpio,
+    /// QEMU `virt`'s CFI flash, both banks (rtvisor_vdev::cfi).
+    CfiFlash,
 }
 
 /// One limit, as the docs and `rtvisor check` describe it.

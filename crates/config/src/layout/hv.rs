@@ -3,6 +3,7 @@
 //! VM's kernel, initrd and device tree.
 
 use super::guest;
+use crate::contract::aarch64::HV_FLASH_POOL_PER_VM;
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::plan::{HypervisorPlan, Plan, UartPlan};
@@ -81,17 +82,24 @@ pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<Hyper
 }
 
 /// What the hypervisor image needs: every embedded blob plus its fixed part (code and
-/// data allowance, stacks, translation tables; see the machine contract).
+/// data allowance, stacks, translation tables, each VM's flash page pool; see the
+/// machine contract).
 pub fn image_estimate(plan: &Plan) -> (u64, u64) {
     let blobs: u64 = plan
         .vms
         .iter()
         .map(|vm| {
             let initrd = vm.initrd.as_ref().map_or(0, |i| i.bytes.len());
-            (vm.kernel.bytes.len() + initrd + vm.dtb.len()) as u64
+            let flash: usize = vm.flash.iter().flatten().map(|f| f.bytes.len()).sum();
+            (vm.kernel.bytes.len() + initrd + vm.dtb.len() + flash) as u64
         })
         .sum();
-    (blobs, guest::hv_fixed_size(plan.arch))
+    // The flash pools are aarch64's (QEMU virt's flash); x86 VMs have none.
+    let pools = match plan.arch {
+        crate::contract::Arch::Aarch64 => HV_FLASH_POOL_PER_VM * plan.vms.len() as u64,
+        crate::contract::Arch::X86_64 => 0,
+    };
+    (blobs, guest::hv_fixed_size(plan.arch) + pools)
 }
 
 /// The hypervisor's memory holds its image, which embeds the guests: otherwise the
@@ -106,8 +114,8 @@ pub(super) fn image_fits(inp: &Inputs, plan: &Plan, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
     let msg = format!(
         "the hypervisor's memory ({}) cannot hold its image: about {:.1} MiB (the VMs' \
-         kernels, initrds and device trees it embeds: {:.1} MiB; its code, stacks and page \
-         tables: {:.1} MiB)",
+         kernels, initrds, device trees and flash images it embeds: {:.1} MiB; its code, \
+         stacks, page tables and flash pools: {:.1} MiB)",
         human(have),
         need as f64 / MIB as f64,
         blobs as f64 / MIB as f64,

@@ -27,11 +27,13 @@
 //!   0x1000_0000  shared-memory window (to 0x4000_0000): each [[shared-memory]] region
 //!                the VM is a peer of and gives no `ipa`, first fit in declaration
 //!                order (after the regions with an `ipa`), aligned like its host copy
-//!   0x4000_0000  RAM (or identity: at its host address)
-//!     +0x0       device tree, unless the image claims the start of RAM; then the
-//!                last 2 MiB of RAM
-//!     +0x8_0000  raw image; an ELF at its own addresses; a Linux Image at
-//!                text_offset; the initrd after the image, 4 KiB aligned
+//!   0x4000_0000  RAM (or identity: at its host address); the kernel, initrd and
+//!                device tree where QEMU's `-kernel` puts them (see `boot`):
+//!     +0x8_0000  a headerless binary; an ELF at its own addresses; an arm64 Image
+//!                at text_offset (+ 2 MiB below 4 KiB)
+//!     +min(size/2, 128 MiB)  the initrd (or right after the image)
+//!     next 2 MiB the device tree of an Image or headerless binary; an ELF's is at
+//!                RAM start (the last 2 MiB when the ELF starts there)
 //! ```
 //! On an x86_64 board the hypervisor is at 0x20_0000 (GRUB's load address, in the
 //! first RAM bank) and a VM sees the map of `crate::contract::x86_64`: RAM from 0,
@@ -48,6 +50,7 @@ use crate::plan::{Plan, VmPlan};
 use crate::size::{align_up, human, overlaps, within, MIB};
 use std::path::PathBuf;
 
+pub mod boot;
 pub(crate) mod guest;
 mod hv;
 mod shared;
@@ -155,11 +158,7 @@ pub(crate) fn finish(inp: &Inputs, mut plan: Plan, out: &mut Vec<Diagnostic>) ->
                 out.push(at_name(inp, i, msg, hint));
             }
         }
-        let room = if vm.dtb_ipa == vm.ram.ipa {
-            DTB_MAX
-        } else {
-            BLOCK
-        };
+        let room = vm.dtb_room.min(DTB_MAX);
         if vm.dtb.len() as u64 > room {
             let msg = format!(
                 "the device tree of VM `{}` ({}) is larger than its {} slot",
@@ -216,7 +215,11 @@ fn fingerprint(inp: &Inputs, vms: &[VmPlan]) -> (u64, Vec<PathBuf>) {
     fp = fnv1a64_extend(fp, inp.board_src.text.as_bytes());
     let mut inputs = vec![inp.scenario_src.path.clone(), inp.board_src.path.clone()];
     for vm in vms {
-        for img in std::iter::once(&vm.kernel).chain(vm.initrd.as_ref()) {
+        let flash = vm.flash.iter().flatten();
+        for img in std::iter::once(&vm.kernel)
+            .chain(vm.initrd.as_ref())
+            .chain(flash)
+        {
             fp = fnv1a64_extend(fp, &img.bytes);
             inputs.push(img.path.clone());
         }

@@ -1,15 +1,18 @@
 //! Placing one VM: its host RAM, its images, its devices, and the checks on its
 //! guest-physical map.
 
-use super::{first_fit, guest, BLOCK, DTB_MAX, IPA_LIMIT, VUART_IPA};
+use super::{boot, first_fit, guest, BLOCK, IPA_LIMIT, VUART_IPA};
+use super::{FLASH_BANK_SIZE, FLASH_IPA};
 use crate::contract::{x86_64 as x86, Arch};
 use crate::diag::Diagnostic;
-use crate::image::{self, Placed};
+use crate::image::{self, Kind, Placed};
 use crate::load::Inputs;
 use crate::plan::{DevicePlan, ImagePlan, VmPlan};
-use crate::schema::{FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec};
+use crate::schema::{
+    CounterOffsetSpec, FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec,
+};
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
-use crate::tables::{DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
+use crate::tables::{CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
 use rtvisor_addr::{Hpa, Ipa};
 use std::ops::Range;
 
@@ -70,9 +73,24 @@ pub(super) fn place_vm(
     // A missing file, or one that is not a regular file (a directory, /dev/zero), is
     // reported by validate; never read the latter.
     let file = std::fs::read(kernel_path.is_file().then_some(&kernel_path)?).ok()?;
-    let format = *kernel_spec.format.get_ref();
+    let format = kernel_spec
+        .format
+        .as_ref()
+        .map_or(FormatSpec::Auto, |f| *f.get_ref());
     if arch == Arch::X86_64 && format == FormatSpec::LinuxImage {
         return None; // refused at its key by validate::arch
+    }
+    if let Some(c) = image::contradiction(format, &file).filter(|_| arch == Arch::Aarch64) {
+        let span = kernel_spec
+            .format
+            .as_ref()
+            .map_or(kernel_spec.path.span(), |f| f.span());
+        let msg = format!(
+            "kernel image `{}` of VM `{n}` {}",
+            kernel_spec.path.get_ref(),
+            c.message
+        );
+        out.push(src.warn(span, msg, c.hint));
     }
     let placed = match arch {
         Arch::Aarch64 => image::place(format, file, ipa, size),
@@ -90,62 +108,47 @@ pub(super) fn place_vm(
             return None;
         }
     };
-    if format == FormatSpec::Raw {
+    if placed.kind == Kind::Headerless {
         if let Some(w) = link_address(inp, vm, &kernel_path, placed.load, (ipa, size)) {
             out.push(w);
         }
     }
-    let ram_end = ipa.checked_add(size)?;
-    // On x86_64 the boot data has its own place below 1 MiB, where no image goes.
-    let claims_start = arch == Arch::Aarch64 && placed.load < ipa + DTB_MAX;
-    let dtb_ipa = match arch {
-        Arch::X86_64 => x86::BOOT_DATA_GPA,
-        Arch::Aarch64 if claims_start => ram_end - BLOCK,
-        Arch::Aarch64 => ipa,
-    };
-    if claims_start && placed.end > dtb_ipa {
-        let msg = format!(
-            "kernel image `{}` of VM `{n}` leaves no room for the device tree in the last 2 MiB of RAM ({})",
-            kernel_spec.path.get_ref(),
-            range(dtb_ipa, BLOCK)
-        );
-        out.push(src.diag(
-            kernel_spec.path.span(),
-            msg,
-            "give the VM 2 MiB more memory".into(),
-        ));
-        return None;
-    }
-    let limit = if claims_start { dtb_ipa } else { ram_end };
-    let initrd = match &vm.initrd {
+    let initrd_file = match &vm.initrd {
         None => None,
         Some(rel) => {
             let path = src.resolve(rel.get_ref());
-            let bytes = std::fs::read(path.is_file().then_some(&path)?).ok()?;
-            let load = align_up(placed.end, PAGE)?;
-            if load.saturating_add(bytes.len() as u64) > limit {
-                let msg = format!(
-                    "initrd `{}` of VM `{n}` ({}) does not fit in its RAM after the kernel (free: {})",
-                    rel.get_ref(),
-                    human(bytes.len() as u64),
-                    range(load, limit.saturating_sub(load))
-                );
-                let need =
-                    (load + bytes.len() as u64 + (ram_end - limit) - ipa).div_ceil(BLOCK) * BLOCK;
-                out.push(src.diag(
-                    rel.span(),
-                    msg,
-                    format!("give the VM at least {} of memory", human(need)),
-                ));
-                return None;
-            }
-            Some(ImagePlan {
-                path,
-                format: None,
-                bytes,
-                load: Ipa::new(load),
-            })
+            Some((
+                rel,
+                path.clone(),
+                std::fs::read(path.is_file().then_some(&path)?).ok()?,
+            ))
         }
+    };
+    let initrd_len = initrd_file.as_ref().map(|(_, _, b)| b.len() as u64);
+    let dtb_at = vm.dtb_ipa.as_ref().map(|d| *d.get_ref());
+    let boot = match arch {
+        Arch::Aarch64 => boot::place(ipa, size, &placed, initrd_len, dtb_at),
+        Arch::X86_64 => boot::place_x86(ipa, size, &placed, initrd_len),
+    };
+    let boot = match boot {
+        Ok(b) => b,
+        Err(m) => {
+            out.push(misfit(inp, vm, m, (ipa, size), initrd_len.unwrap_or(0)));
+            return None;
+        }
+    };
+    let initrd = initrd_file
+        .zip(boot.initrd)
+        .map(|((_, path, bytes), load)| ImagePlan {
+            path,
+            format: None,
+            bytes,
+            load: Ipa::new(load),
+        });
+    let dtb_ipa = boot.dtb;
+    let flash = match arch {
+        Arch::Aarch64 => flash_images(inp, vm, out)?,
+        Arch::X86_64 => [None, None], // QEMU virt's flash; x86 VMs have none
     };
     let devices = devices(inp, vm);
     ipa_clashes(inp, vm, ipa, size, &devices, out);
@@ -164,13 +167,18 @@ pub(super) fn place_vm(
         },
         kernel: ImagePlan {
             path: kernel_path,
-            format: Some(format),
+            format: Some(match placed.kind {
+                Kind::Elf => FormatSpec::Elf,
+                Kind::Image => FormatSpec::LinuxImage,
+                Kind::Headerless => FormatSpec::Raw,
+            }),
             bytes: placed.bytes,
             load: Ipa::new(placed.load),
         },
         initrd,
         dtb: Vec::new(),
         dtb_ipa: Ipa::new(dtb_ipa),
+        dtb_room: boot.dtb_room,
         entry: Ipa::new(placed.entry),
         uart: Ipa::new(match arch {
             Arch::Aarch64 => VUART_IPA,
@@ -199,7 +207,120 @@ pub(super) fn place_vm(
             .unwrap_or(&inp.scenario.hypervisor.console)
             .get_ref()
             .clone(),
+        flash,
+        counter_offset: match vm.counter_offset {
+            CounterOffsetSpec::Zero => CounterOffset::Zero,
+            CounterOffsetSpec::VmStart => CounterOffset::VmStart,
+        },
     })
+}
+
+/// The files a VM's flash banks start with, each at most a bank.
+fn flash_images(
+    inp: &Inputs,
+    vm: &VmSpec,
+    out: &mut Vec<Diagnostic>,
+) -> Option<[Option<ImagePlan>; 2]> {
+    let src = &inp.scenario_src;
+    let Some(spec) = &vm.flash else {
+        return Some([None, None]);
+    };
+    let mut banks = [None, None];
+    let mut ok = true;
+    for (b, rel) in [&spec.bank0, &spec.bank1].into_iter().enumerate() {
+        let Some(rel) = rel else { continue };
+        let path = src.resolve(rel.get_ref());
+        let load = FLASH_IPA + b as u64 * FLASH_BANK_SIZE;
+        // Never read what is not a regular file (a directory, /dev/zero).
+        let read = match path.is_file() {
+            true => std::fs::read(&path).map_err(|e| e.to_string()),
+            false => Err("it is not a file".to_owned()),
+        };
+        match read {
+            Ok(bytes) if bytes.len() as u64 <= FLASH_BANK_SIZE => {
+                banks[b] = Some(ImagePlan {
+                    path,
+                    format: None,
+                    bytes,
+                    load: Ipa::new(load),
+                });
+            }
+            Ok(bytes) => {
+                let msg = format!(
+                    "flash bank{b} image `{}` of VM `{}` ({}) is larger than the bank ({})",
+                    rel.get_ref(),
+                    vm.name.get_ref(),
+                    human(bytes.len() as u64),
+                    human(FLASH_BANK_SIZE)
+                );
+                out.push(src.diag(rel.span(), msg, "use a file of at most 64 MiB".into()));
+                ok = false;
+            }
+            Err(e) => {
+                let msg = format!(
+                    "flash bank{b} image `{}` of VM `{}` cannot be read: {e}",
+                    rel.get_ref(),
+                    vm.name.get_ref()
+                );
+                let hint = format!(
+                    "looked for {}; paths are relative to the scenario file",
+                    path.display()
+                );
+                out.push(src.diag(rel.span(), msg, hint));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(banks)
+}
+
+/// The diagnostic for an initrd or device tree that does not fit.
+fn misfit(
+    inp: &Inputs,
+    vm: &VmSpec,
+    m: boot::Misfit,
+    (ram, size): (u64, u64),
+    initrd_len: u64,
+) -> Diagnostic {
+    let src = &inp.scenario_src;
+    let n = vm.name.get_ref();
+    let kernel = &vm.kernel.path;
+    let more = |need: u64| format!("give the VM at least {} of memory", human(need));
+    match m {
+        boot::Misfit::Initrd { load, limit } => {
+            let rel = vm.initrd.as_ref().unwrap_or(kernel);
+            let msg = format!(
+                "initrd `{}` of VM `{n}` ({}) does not fit in its RAM at {} (free: {})",
+                rel.get_ref(),
+                human(initrd_len),
+                hex(load),
+                range(load, limit.saturating_sub(load))
+            );
+            let need = (load + initrd_len + (ram + size - limit) - ram).div_ceil(BLOCK) * BLOCK;
+            src.diag(rel.span(), msg, more(need))
+        }
+        boot::Misfit::NoDtbRoom { at } => {
+            let msg = format!(
+                "kernel image `{}` of VM `{n}` leaves no room for the device tree, which QEMU's \
+                 rules put at {} (RAM ends at {})",
+                kernel.get_ref(),
+                hex(at),
+                hex(ram + size)
+            );
+            let need = (at + BLOCK - ram).div_ceil(BLOCK) * BLOCK;
+            let hint = format!("{}, or place it with `dtb-ipa`", more(need));
+            src.diag(kernel.span(), msg, hint)
+        }
+        boot::Misfit::BadDtbIpa(why) => {
+            let span = vm.dtb_ipa.as_ref().map_or(vm.name.span(), |d| d.span());
+            let at = vm.dtb_ipa.as_ref().map_or(0, |d| *d.get_ref());
+            let msg = format!("dtb-ipa {} of VM `{n}` {why}", hex(at));
+            let hint = "put the device tree in free RAM of the VM, 8-byte aligned (`rtvisor \
+                        check` prints where the image and initrd go)"
+                .to_owned();
+            src.diag(span, msg, hint)
+        }
+    }
 }
 
 /// A raw binary runs only where it was linked, and the file does not say where that

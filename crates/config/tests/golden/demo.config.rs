@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1749);
+    const _: () = assert!(VM0_DTB.len() == 1860);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 3295);
+    const _: () = assert!(VM1_DTB.len() == 3406);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -28,7 +28,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4200_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -38,17 +38,19 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
             ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000 },
-            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a20_0000) },
-            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4aa0_0000) }),
+            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a40_0000) },
+            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x5220_0000) }),
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x6a00_0000),
-            entry: Ipa::new(0x4a20_0000),
+            dtb_ipa: Ipa::new(0x5240_0000),
+            entry: Ipa::new(0x4a40_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
             direct_trust: DirectTrust::Untrusted,
@@ -66,13 +68,15 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xb5025c15b69e2ee9,
-        payload_fingerprint: 0x5015dfb774529f39,
+        payload_fingerprint: 0x237d2a29bca5ca74,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

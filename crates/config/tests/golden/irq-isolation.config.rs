@@ -12,15 +12,15 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-virt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-virt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1416);
+    const _: () = assert!(VM0_DTB.len() == 1527);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-direct.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-direct.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1416);
+    const _: () = assert!(VM1_DTB.len() == 1527);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 1444);
+    const _: () = assert!(VM2_DTB.len() == 1555);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "virt",
@@ -30,7 +30,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -38,6 +38,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "direct",
@@ -47,7 +49,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -55,6 +57,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "probe",
@@ -72,13 +76,15 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xd5d0304df74c0669,
-        payload_fingerprint: 0xea48dabd9bb2d4f6,
+        fingerprint: 0x403de097107b8a5f,
+        payload_fingerprint: 0x168f367f80285568,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

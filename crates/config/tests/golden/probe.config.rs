@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM0_DTB.len() == 2722);
+    const _: () = assert!(VM0_DTB.len() == 2833);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 2542);
+    const _: () = assert!(VM1_DTB.len() == 2653);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "victim",
@@ -26,7 +26,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -38,6 +38,8 @@ mod rtvisor_generated_config {
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
                 SharedMap { name: "own", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x4240_2000), size: 0x1000, writable: true, index: 2, doorbell: 125 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "probe",
@@ -58,13 +60,15 @@ mod rtvisor_generated_config {
                 SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xbda73d84cc8616ab,
-        payload_fingerprint: 0x340a8bf2d8d14f97,
+        fingerprint: 0x98027c79f2645fc9,
+        payload_fingerprint: 0xac95d95cb852cc50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

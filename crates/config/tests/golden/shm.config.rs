@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-ping.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-ping.dtb");
-    const _: () = assert!(VM0_DTB.len() == 2470);
+    const _: () = assert!(VM0_DTB.len() == 2581);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-pong.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-pong.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1889);
+    const _: () = assert!(VM1_DTB.len() == 2000);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "ping",
@@ -26,7 +26,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -37,6 +37,8 @@ mod rtvisor_generated_config {
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4420_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4420_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "pong",
@@ -46,7 +48,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Direct,
@@ -57,13 +59,15 @@ mod rtvisor_generated_config {
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4420_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4420_1000), size: 0x1000, writable: false, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x603e252093a28b14,
-        payload_fingerprint: 0xe72bb386b5c06aa0,
+        payload_fingerprint: 0x8446cdfc0b1c0de2,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

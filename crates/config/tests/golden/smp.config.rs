@@ -12,7 +12,7 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-smp.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-smp.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1476);
+    const _: () = assert!(VM0_DTB.len() == 1587);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "smp",
@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4200_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -30,13 +30,15 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xe1ed11187f8ac447,
-        payload_fingerprint: 0xd6e11a92ecfc9380,
+        payload_fingerprint: 0x4197718fcb3a25b3,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1408);
+    const _: () = assert!(VM0_DTB.len() == 1519);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-other.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-other.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1388);
+    const _: () = assert!(VM1_DTB.len() == 1499);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "wd",
@@ -26,7 +26,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -34,6 +34,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::OnCrash,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "other",
@@ -43,7 +45,7 @@ mod rtvisor_generated_config {
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x4000_0000),
+            dtb_ipa: Ipa::new(0x4080_0000),
             entry: Ipa::new(0x4008_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
@@ -51,13 +53,15 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             shared: &[],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x5b869219e8d21b96,
-        payload_fingerprint: 0x22e103bd95bee886,
+        payload_fingerprint: 0x26d1a9cd5e4541ba,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -38,6 +38,8 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "linux",
@@ -57,6 +59,8 @@ mod rtvisor_generated_config {
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 

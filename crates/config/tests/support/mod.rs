@@ -55,6 +55,11 @@ impl Tree {
         }
         t.write("target/guests/rtbench.bin", fake_image(b"rtbench", 3000));
         t.write("target/guests/probe.bin", fake_image(b"probe", 1500));
+        // guests/bootinfo: an arm64 Image with text_offset 0.
+        t.write(
+            "target/guests/bootinfo.bin",
+            fake_linux_image(0, 0x6000, 0x1800),
+        );
         // The Debian guest `cargo xtask linux` caches: a 6 MiB image claiming 8 MiB.
         t.write("target/linux/Image", fake_linux_image(0, 8 << 20, 6 << 20));
         t.write(

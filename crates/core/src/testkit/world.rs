@@ -19,8 +19,8 @@ use crate::vm::{StopReason, VmLife, VmState};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::guest;
 use rtvisor_config::tables::{
-    DeviceMap, DirectTrust, ImagePlacement, InterruptMode, MemRegion, RamMap, RestartPolicy,
-    SharedMap, VmConfig, VmKind,
+    CounterOffset, DeviceMap, DirectTrust, ImagePlacement, InterruptMode, MemRegion, RamMap,
+    RestartPolicy, SharedMap, VmConfig, VmKind,
 };
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
@@ -129,6 +129,8 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         restart: spec.restart,
         devices,
         shared,
+        counter_offset: CounterOffset::Zero,
+        flash: [None, None],
     }))
 }
 

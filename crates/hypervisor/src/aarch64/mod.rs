@@ -104,6 +104,9 @@ impl Backend for Arch {
     fn register_name(id: u32) -> &'static str {
         rtvisor_arch_aarch64::sysregs::name(id)
     }
+    fn guest_pc() -> u64 {
+        rtvisor_arch_aarch64::read_sysreg!(elr_el2)
+    }
 
     fn init_machine(
         m: &Platform,

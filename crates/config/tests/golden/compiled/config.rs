@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 65792);
     const VM0_DTB: &[u8] = include_bytes!("vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1788);
+    const _: () = assert!(VM0_DTB.len() == 1899);
     const VM1_KERNEL: &[u8] = include_bytes!("vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 8192);
     const VM1_INITRD: &[u8] = include_bytes!("vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 5000);
     const VM1_DTB: &[u8] = include_bytes!("vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 2847);
+    const _: () = assert!(VM1_DTB.len() == 2958);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -39,17 +39,19 @@ mod rtvisor_generated_config {
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
         VmConfig {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
             ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000 },
-            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4120_0000) },
-            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4140_0000) }),
+            kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4140_0000) },
+            initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4920_0000) }),
             dtb: VM1_DTB,
-            dtb_ipa: Ipa::new(0x5100_0000),
-            entry: Ipa::new(0x4120_0000),
+            dtb_ipa: Ipa::new(0x4940_0000),
+            entry: Ipa::new(0x4140_0000),
             uart: Ipa::new(0x0900_0000),
             interrupt_mode: InterruptMode::Virtual,
             direct_trust: DirectTrust::Untrusted,
@@ -62,13 +64,15 @@ mod rtvisor_generated_config {
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true, index: 1, doorbell: 126 },
             ],
+            counter_offset: CounterOffset::Zero,
+            flash: [None, None],
         },
     ];
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x76b2fd9347e2d66a,
-        payload_fingerprint: 0x0b21d5af9d8afab7,
+        payload_fingerprint: 0x898541012e045a39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

@@ -100,6 +100,7 @@ fn the_world_is_built_as_specified() {
     assert_eq!(
         kinds,
         [
+            (CfiFlash, None),
             (GicDist, None),
             (GicRedist, None),
             (Pl011, Some(33)),

@@ -16,7 +16,8 @@ const GICR_FRAME: usize = 0x2_0000;
 
 /// Fixed addresses of the QEMU `virt` map that a VM is not given.
 const FIXED: &[(&str, usize)] = &[
-    ("unmapped-flash", 0x0),
+    // QEMU `virt`'s platform bus (dynamic sysbus devices). (The flash at 0 is emulated.)
+    ("unmapped-platform-bus", 0x0c00_0000),
     // Just past the 64 KiB distributor: where a GICv2 CPU interface would be.
     ("unmapped-gicd-end", 0x0801_0000),
     // The GICv2 hypervisor control frame of QEMU `virt`.

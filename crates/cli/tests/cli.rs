@@ -235,8 +235,9 @@ fn check_says_when_a_device_has_no_interrupt() {
     let (dir, _) = scenario_tree("no-irq");
     let board = dir.join("boards/qemu-virt-aarch64.toml");
     let mut text_b = std::fs::read_to_string(&board).unwrap();
-    text_b += "\n[[device]]\nname = \"flash@4000000\"\ncompatible = \"cfi-flash\"\n\
-               base = 0x0400_0000\nsize = 0x0400_0000\ndma = false\n";
+    // A device without an interrupt, clear of the VMs' emulated CFI flash at 0.
+    text_b += "\n[[device]]\nname = \"sram@c000000\"\ncompatible = \"mmio-sram\"\n\
+               base = 0x0c00_0000\nsize = 0x1000\ndma = false\n";
     std::fs::write(&board, text_b).unwrap();
     std::fs::write(dir.join("scenarios/k.bin"), vec![0u8; 4096]).unwrap();
     let s = dir.join("scenarios/flash.toml");
@@ -244,7 +245,7 @@ fn check_says_when_a_device_has_no_interrupt() {
         &s,
         "board = \"../boards/qemu-virt-aarch64.toml\"\n[hypervisor]\nconsole = \"uart0\"\n\
          [[vm]]\nname = \"a\"\nkind = \"general\"\ncpus = [1]\nmemory = { size = \"16MiB\" }\n\
-         kernel = { path = \"k.bin\", format = \"raw\" }\ndevices = [\"flash@4000000\"]\n",
+         kernel = { path = \"k.bin\", format = \"raw\" }\ndevices = [\"sram@c000000\"]\n",
     )
     .unwrap();
     let o = rtvisor(&["check", s.to_str().unwrap()]);
@@ -253,7 +254,7 @@ fn check_says_when_a_device_has_no_interrupt() {
     assert!(
         out.contains(
             "interrupts vm 0 `a`: timers 27 (virtual), 30 (physical); console 33 (emulated); \
-             devices: flash@4000000 (no interrupt)\n"
+             devices: sram@c000000 (no interrupt)\n"
         ),
         "{out}"
     );

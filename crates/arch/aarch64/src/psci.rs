@@ -209,12 +209,20 @@ pub enum Call {
 /// arguments of an SMC32 call are their low halves.
 #[inline]
 pub fn call(imm: u16, x: [u64; 4]) -> Call {
+    if imm == 0 {
+        if let Some(v) = stateless(x[0], x[1]) {
+            return Call::Answer(v);
+        }
+    }
+    stateful_call(imm, x)
+}
+
+/// [`call`] for a call that [`stateless`] has already declined (the HVC fast path
+/// asks it first, and must not pay for it twice).
+pub fn stateful_call(imm: u16, x: [u64; 4]) -> Call {
     let [x0, x1, x2, x3] = x;
     if imm != 0 {
         return Call::Answer(PsciError::NotSupported.to_x0());
-    }
-    if let Some(v) = stateless(x0, x1) {
-        return Call::Answer(v);
     }
     let fid = x0 as u32;
     if fid & OWNER_MASK == OWNER_VENDOR_HYP {

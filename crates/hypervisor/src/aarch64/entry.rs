@@ -103,15 +103,22 @@ fn handle(
 
 /// Entry from the vectors' HVC path: only x0..x18 and x30 of `frame` are valid (SMCCC
 /// arguments and results live there). Version and feature queries are answered
-/// without looking at the VM, and are not counted as exits: this path stays as short
-/// as it can.
+/// first, without looking at the VM, and are not counted as exits: this path stays as
+/// short as it can. The rest is decoded once.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
+    let imm = esr as u16;
+    if imm == 0 {
+        if let Some(v) = psci::stateless(frame.x[0], frame.x[1]) {
+            frame.x[0] = v;
+            return;
+        }
+    }
+    crate::stats::exit();
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
-    match psci::call(esr as u16, args) {
+    match psci::stateful_call(imm, args) {
         Call::Answer(x0) => frame.x[0] = x0,
         Call::Exit(exit) => {
-            crate::stats::exit();
             let (cpu, me, vm, vcpu) = hosted();
             handle(cpu, me, vm, vcpu, frame, exit);
         }

@@ -235,7 +235,7 @@ fn check_says_when_a_device_has_no_interrupt() {
     let (dir, _) = scenario_tree("no-irq");
     let board = dir.join("boards/qemu-virt-aarch64.toml");
     let mut text_b = std::fs::read_to_string(&board).unwrap();
-    // A device without an interrupt, clear of the VMs' emulated CFI flash at 0.
+    // QEMU virt's flash is emulated in every VM: a device of the platform bus instead.
     text_b += "\n[[device]]\nname = \"sram@c000000\"\ncompatible = \"mmio-sram\"\n\
                base = 0x0c00_0000\nsize = 0x1000\ndma = false\n";
     std::fs::write(&board, text_b).unwrap();

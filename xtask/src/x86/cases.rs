@@ -51,6 +51,20 @@ pub const TESTS: &[X86Test] = &[
         about: "a stack overflow runs into the guard page; the #DF is reported from its own stack (IST), then every CPU confirms the halt",
         run: fault_stack,
     },
+    X86Test {
+        name: "x86-vm-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "vm=hello",
+        about: "vm=hello: the built-in 32-bit guest in a VM under SVM with nested paging: its COM1 line, CPUID, VMMCALL, memory outside its RAM and an unclaimed port (all-ones), HLT, an unknown MSR (#GP injected) and the triple fault that follows",
+        run: super::vm::hello,
+    },
+    X86Test {
+        name: "x86-vm-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "vm=hello",
+        about: "x86-vm-amd on Bochs: the same guest under VMX with EPT, VPID and unrestricted guest, VMCALL instead of VMMCALL",
+        run: super::vm::hello,
+    },
 ];
 
 /// What the image prints (the contract with crates/arch/x86_64/src/bin/smoke.rs).
@@ -114,6 +128,11 @@ fn boot(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     let cpus: Vec<Pattern> = (0..CPUS).map(|i| line::online(i, vendor)).collect();
     con.expect_all(&cpus, t.step)?;
     con.expect(&line::all_online(CPUS), t.step)?;
+    powered_off(con, t, emu)
+}
+
+/// The ACPI power-off line and each emulator's way of ending on it.
+pub fn powered_off(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.expect(&line::power_off(), t.step)?;
     match emu {
         // QEMU ends with status 0 on an ACPI power-off.

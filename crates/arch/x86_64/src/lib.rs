@@ -18,11 +18,21 @@ mod bytes;
 
 pub mod acpi;
 pub mod cpuid;
+pub mod entry;
+pub mod exit;
+pub mod insn;
 pub mod layout;
+pub mod msrs;
 pub mod multiboot2;
 pub mod pt;
+#[macro_use]
+pub mod regs;
+pub mod stage2;
+pub mod svm;
 pub mod trampoline;
+pub mod vcpu;
 pub mod vendor;
+pub mod vmx;
 
 #[cfg(target_os = "none")]
 pub mod apic;
@@ -36,6 +46,8 @@ pub mod cpu;
 #[cfg(target_os = "none")]
 pub mod gdt;
 #[cfg(target_os = "none")]
+pub mod hello;
+#[cfg(target_os = "none")]
 pub mod idt;
 #[cfg(target_os = "none")]
 mod percpu;
@@ -48,10 +60,6 @@ pub mod selftest;
 #[cfg(target_os = "none")]
 pub mod smp;
 #[cfg(target_os = "none")]
-pub mod svm;
-#[cfg(target_os = "none")]
 pub mod timer;
 #[cfg(target_os = "none")]
 pub mod virt;
-#[cfg(target_os = "none")]
-pub mod vmx;

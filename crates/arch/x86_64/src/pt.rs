@@ -108,11 +108,13 @@ impl<'a> Pool<'a> {
         self.used
     }
 
-    fn alloc(&mut self) -> Result<u64, PtError> {
+    /// The next free table, zeroed; its physical address.
+    pub(crate) fn alloc(&mut self) -> Result<u64, PtError> {
         let i = self.used;
         if i >= self.tables.len() {
             return Err(PtError::OutOfTables);
         }
+        self.tables[i] = Table::EMPTY;
         self.used += 1;
         Ok(self.base + i as u64 * PAGE)
     }
@@ -122,11 +124,13 @@ impl<'a> Pool<'a> {
         (i < self.used).then_some(i)
     }
 
-    fn entry(&self, table: u64, i: usize) -> u64 {
+    /// Entry `i` of the table at `table` (0 for an address outside the pool).
+    pub(crate) fn entry(&self, table: u64, i: usize) -> u64 {
         self.index(table).map_or(0, |t| self.tables[t].0[i])
     }
 
-    fn set(&mut self, table: u64, i: usize, v: u64) {
+    /// Writes entry `i` of the table at `table` (nothing outside the pool).
+    pub(crate) fn set(&mut self, table: u64, i: usize, v: u64) {
         if let Some(t) = self.index(table) {
             self.tables[t].0[i] = v;
         }

@@ -17,7 +17,8 @@ pub fn has_pm_timer() -> bool {
     PM_TIMER.load(Ordering::Acquire) != 0
 }
 
-fn ticks() -> Option<(u32, u32)> {
+/// The PM timer's count and the mask of its bits (`None`: no timer).
+pub fn ticks() -> Option<(u32, u32)> {
     let t = PM_TIMER.load(Ordering::Acquire);
     let port = t as u16;
     if port == 0 {

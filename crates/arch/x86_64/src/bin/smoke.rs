@@ -1,7 +1,9 @@
 //! The x86_64 smoke image (docs/x86.md): boots by Multiboot2 from GRUB, prints the
 //! CPU vendor and what its virtualization extension offers, the memory map, the CPUs
 //! of the MADT, starts every AP (each turns on VMX or SVM and reports), and powers
-//! off. `fault=wx|nx|ud` on the command line provokes that fault once all CPUs are up.
+//! off. `fault=wx|nx|ud` on the command line provokes that fault once all CPUs are up;
+//! `vm=hello` runs the built-in guest in a VM on the boot CPU first, `vm=bench` the
+//! same with 100000 timed null hypercalls (docs/x86.md).
 //! On the host it is an empty program.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -10,7 +12,7 @@ fn main() {}
 
 #[cfg(target_os = "none")]
 mod image {
-    use rtvisor_arch_x86_64::{apic, idt, platform, power, println, selftest, smp, virt};
+    use rtvisor_arch_x86_64::{apic, hello, idt, platform, power, println, selftest, smp, virt};
 
     #[unsafe(no_mangle)]
     extern "C" fn rtvisor_x86_bsp(magic: u32, info: u32) -> ! {
@@ -66,6 +68,12 @@ mod image {
         });
         let expected = p.madt.as_ref().map_or(1, |m| m.apic_ids().len());
         println!("[rtvisor] {} of {} cpus online", smp::online(), expected);
+        let bench = p.has_arg("vm=bench");
+        if p.has_arg("vm=hello") || bench {
+            if let Err(e) = hello::run(p, if bench { 100_000 } else { 16 }) {
+                println!("[rtvisor] vm hello failed: {e:?}");
+            }
+        }
         let fault = p
             .cmdline()
             .split_whitespace()

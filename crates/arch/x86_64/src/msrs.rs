@@ -1,0 +1,86 @@
+//! Which MSRs a guest reaches without an exit. Only state the hardware switches
+//! between guest and host itself qualifies: on Intel the VMCS guest-state fields
+//! (FS/GS base, SYSENTER_*), on AMD the VMCB save area that VMRUN, VMLOAD and VMSAVE
+//! switch (those and the SYSCALL MSRs, KERNEL_GS_BASE). Every other MSR exits: the
+//! engines answer unknown ones with #GP ([`crate::exit::default_answer`]).
+
+/// One MSR let through, for reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Passthrough {
+    pub msr: u32,
+    pub name: &'static str,
+    /// Intel switches it (VMCS guest state).
+    pub vmx: bool,
+    /// AMD switches it (VMCB save area).
+    pub svm: bool,
+}
+
+const fn both(msr: u32, name: &'static str) -> Passthrough {
+    Passthrough {
+        msr,
+        name,
+        vmx: true,
+        svm: true,
+    }
+}
+
+const fn svm(msr: u32, name: &'static str) -> Passthrough {
+    Passthrough {
+        msr,
+        name,
+        vmx: false,
+        svm: true,
+    }
+}
+
+pub const PASSTHROUGH: &[Passthrough] = &[
+    both(0x174, "SYSENTER_CS"),
+    both(0x175, "SYSENTER_ESP"),
+    both(0x176, "SYSENTER_EIP"),
+    svm(0xC000_0081, "STAR"),
+    svm(0xC000_0082, "LSTAR"),
+    svm(0xC000_0083, "CSTAR"),
+    svm(0xC000_0084, "SFMASK"),
+    both(0xC000_0100, "FS_BASE"),
+    both(0xC000_0101, "GS_BASE"),
+    svm(0xC000_0102, "KERNEL_GS_BASE"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svm::maps::Msrpm;
+    use crate::vmx::bitmaps::Bitmap;
+
+    #[test]
+    fn nothing_the_hypervisor_owns_is_let_through() {
+        // EFER, APIC base, the VMX capability MSRs, FEATURE_CONTROL, VM_CR,
+        // VM_HSAVE_PA, PAT, TSC, the x2APIC range.
+        let owned = [
+            0xC000_0080,
+            0x1B,
+            0x480,
+            0x48F,
+            0x3A,
+            0xC001_0114,
+            0xC001_0117,
+            0x277,
+            0x10,
+            0x830,
+        ];
+        for p in PASSTHROUGH {
+            assert!(!owned.contains(&p.msr), "{}", p.name);
+            assert!(p.svm, "{}: AMD switches everything Intel does", p.name);
+        }
+        // Each one fits the vendor's bitmap.
+        let (mut m, mut b) = (Msrpm::ALL, Bitmap::ALL);
+        for p in PASSTHROUGH {
+            assert!(m.pass(p.msr, true, true), "{}", p.name);
+            if p.vmx {
+                assert!(b.pass_msr(p.msr, true, true), "{}", p.name);
+            }
+        }
+        assert!(!b.msr_exits(0xC000_0100, true) && b.msr_exits(0xC000_0082, false));
+        assert!(m.intercepts(0xC000_0080, true));
+    }
+}

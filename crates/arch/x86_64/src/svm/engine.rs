@@ -1,0 +1,246 @@
+//! Runs one vCPU with VMRUN: the VMCB's intercepts, nested paging and ASID, the
+//! entry state, and the world switch in assembly (the guest's general-purpose
+//! registers loaded before VMRUN and saved after it; the host's FS/GS/TR/LDTR and
+//! syscall MSRs kept by VMSAVE/VMLOAD in a per-vCPU host area; GIF clear around it).
+
+use super::decode::{decode, ExitState};
+use super::vmcb::{icpt3, icpt4, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE};
+use crate::entry::EntryState;
+use crate::exit::{Decoded, Regs3};
+use crate::regs::Gprs;
+use crate::vcpu::VcpuEngine;
+use crate::vendor::{SvmCaps, EFER_SVME};
+use core::arch::global_asm;
+use rtvisor_addr::Hpa;
+
+/// The guest PAT at reset (write-back, write-through, UC-, UC, twice).
+const PAT_RESET: u64 = 0x0007_0406_0007_0406;
+
+/// What one VM's vCPUs share, and this vCPU's ASID.
+#[derive(Debug, Clone, Copy)]
+pub struct SvmSetup {
+    pub iopm: Hpa,
+    pub msrpm: Hpa,
+    /// The nested page tables' root (`Stage2::root` in NPT format).
+    pub ncr3: Hpa,
+    /// 1.. (0 is the host's); one per VM.
+    pub asid: u32,
+    pub caps: SvmCaps,
+}
+
+/// Why a vCPU could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupError {
+    NoNpt,
+    /// ASID 0 or beyond what the CPU has.
+    BadAsid,
+}
+
+/// One vCPU on AMD-V.
+pub struct SvmVcpu {
+    vmcb: &'static mut Vmcb,
+    host: &'static mut Vmcb,
+    pub gprs: Gprs,
+    flush: u8,
+}
+
+unsafe extern "C" {
+    /// The world switch (below): `vmcb` and `host` physical, `gprs` the guest's.
+    fn x86_svm_run(vmcb: u64, gprs: *mut Gprs, host: u64);
+}
+
+global_asm!(
+    ".global x86_svm_run",
+    "x86_svm_run:",
+    "push rbp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "push rsi",
+    "push rdx",
+    "push rdi",
+    // No interrupt or NMI between the host's VMSAVE and VMRUN; VMRUN sets GIF for
+    // the guest, #VMEXIT clears it, STGI at the end.
+    "clgi",
+    "mov rax, rdx",
+    "vmsave rax",
+    "mov rax, rdi",
+    "vmload rax",
+    load_gprs!("rsi"),
+    "mov rdi, [rsi + 0x28]",
+    "mov rsi, [rsi + 0x20]",
+    "vmrun rax",
+    // The host's RAX and RSP are back (VMRUN saved them); the rest is the guest's.
+    "mov rax, [rsp + 16]",
+    store_gprs_at_rax!(),
+    "mov rax, [rsp]",
+    "vmsave rax",
+    "mov rax, [rsp + 8]",
+    "vmload rax",
+    "stgi",
+    "add rsp, 24",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+);
+
+impl SvmVcpu {
+    /// A vCPU on `vmcb` (its own page) with `host` (the page VMSAVE keeps the host's
+    /// hidden state in), both identity-mapped, starting at `entry`.
+    pub fn new(
+        vmcb: &'static mut Vmcb,
+        host: &'static mut Vmcb,
+        s: &SvmSetup,
+        entry: &EntryState,
+    ) -> Result<SvmVcpu, SetupError> {
+        if !s.caps.npt {
+            return Err(SetupError::NoNpt);
+        }
+        if s.asid == 0 || s.asid >= s.caps.asids {
+            return Err(SetupError::BadAsid);
+        }
+        *vmcb = Vmcb::ZERO;
+        *host = Vmcb::ZERO;
+        let c = &mut vmcb.control;
+        c.intercept3 = icpt3::INTR
+            | icpt3::NMI
+            | icpt3::INIT
+            | icpt3::CPUID
+            | icpt3::HLT
+            | icpt3::INVLPGA
+            | icpt3::IOIO
+            | icpt3::MSR
+            | icpt3::SHUTDOWN;
+        c.intercept4 = icpt4::VMRUN
+            | icpt4::VMMCALL
+            | icpt4::VMLOAD
+            | icpt4::VMSAVE
+            | icpt4::STGI
+            | icpt4::CLGI
+            | icpt4::SKINIT;
+        c.iopm_pa = s.iopm.raw();
+        c.msrpm_pa = s.msrpm.raw();
+        c.asid = s.asid;
+        c.np_enable = 1;
+        c.n_cr3 = s.ncr3.raw();
+        let mut v = SvmVcpu {
+            vmcb,
+            host,
+            gprs: Gprs::default(),
+            flush: if s.caps.flush_by_asid {
+                TLB_FLUSH_ASID
+            } else {
+                TLB_FLUSH_ALL
+            },
+        };
+        v.reset(entry);
+        Ok(v)
+    }
+
+    /// Puts the vCPU in `e`'s state (the registers not named there zero).
+    pub fn reset(&mut self, e: &EntryState) {
+        let sv = &mut self.vmcb.save;
+        for seg in [&mut sv.ds, &mut sv.es, &mut sv.ss, &mut sv.fs, &mut sv.gs] {
+            *seg = seg_of(&e.data);
+        }
+        sv.cs = seg_of(&e.cs);
+        sv.tr = seg_of(&e.tr);
+        sv.ldtr = seg_of(&e.ldtr);
+        sv.gdtr = super::vmcb::Segment {
+            limit: 0xFFFF,
+            ..Default::default()
+        };
+        sv.idtr = super::vmcb::Segment::default();
+        sv.cpl = 0;
+        // VMRUN refuses a guest EFER without SVME.
+        sv.efer = EFER_SVME;
+        sv.cr0 = e.cr0;
+        sv.cr3 = 0;
+        sv.cr4 = e.cr4;
+        sv.dr6 = 0xFFFF_0FF0;
+        sv.dr7 = 0x400;
+        sv.rflags = e.rflags;
+        sv.rip = e.rip;
+        sv.rsp = 0;
+        sv.g_pat = PAT_RESET;
+        self.gprs = Gprs {
+            rbx: e.rbx,
+            ..Gprs::default()
+        };
+        self.vmcb.control.event_inj = 0;
+        self.flush_tlb();
+    }
+
+    /// Drops this ASID's translations before the next VMRUN (after the nested
+    /// tables lost a mapping, and on first use of the ASID).
+    pub fn flush_tlb(&mut self) {
+        self.vmcb.control.tlb_control = self.flush;
+    }
+}
+
+impl VcpuEngine for SvmVcpu {
+    fn run(&mut self) -> Decoded {
+        let vmcb_pa = &*self.vmcb as *const Vmcb as u64;
+        let host_pa = &*self.host as *const Vmcb as u64;
+        self.vmcb.save.rax = self.gprs.rax;
+        // SAFETY: both pages are this vCPU's own, 4 KiB aligned and identity-mapped;
+        // the VMCB holds a checked guest state with the SVM instructions, I/O, MSRs
+        // and the host's interrupts intercepted, nested paging on over tables that map
+        // only the VM's memory. The assembly keeps the host's callee-saved registers
+        // and its hidden segment state.
+        unsafe { x86_svm_run(vmcb_pa, &mut self.gprs, host_pa) };
+        let c = &mut self.vmcb.control;
+        c.tlb_control = TLB_NONE;
+        c.event_inj = 0;
+        self.gprs.rax = self.vmcb.save.rax;
+        let c = &self.vmcb.control;
+        decode(&ExitState {
+            code: c.exit_code,
+            info1: c.exit_info1,
+            info2: c.exit_info2,
+            rip: self.vmcb.save.rip,
+            next_rip: c.next_rip,
+            regs: Regs3 {
+                rax: self.gprs.rax,
+                rcx: self.gprs.rcx,
+                rdx: self.gprs.rdx,
+            },
+        })
+    }
+
+    fn gprs(&mut self) -> &mut Gprs {
+        &mut self.gprs
+    }
+
+    fn rip(&self) -> u64 {
+        self.vmcb.save.rip
+    }
+
+    fn set_rip(&mut self, rip: u64) {
+        self.vmcb.save.rip = rip;
+    }
+
+    fn raw_exit(&self) -> (u64, u64, u64) {
+        let c = &self.vmcb.control;
+        (c.exit_code, c.exit_info1, c.exit_info2)
+    }
+
+    fn inject(&mut self, vector: u8, error: Option<u32>) {
+        self.vmcb.inject(vector, error);
+    }
+}
+
+fn seg_of(s: &crate::entry::Seg) -> super::vmcb::Segment {
+    super::vmcb::Segment {
+        selector: s.selector,
+        attrib: s.svm_attrib(),
+        limit: s.limit,
+        base: s.base,
+    }
+}

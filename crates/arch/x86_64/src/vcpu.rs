@@ -1,0 +1,18 @@
+//! What both engines offer the code that runs a vCPU: enter the guest until its next
+//! exit (decoded into the vendor-neutral [`Decoded`]), its registers, and event
+//! injection. The core's x86 backend builds on this.
+
+use crate::exit::Decoded;
+use crate::regs::Gprs;
+
+pub trait VcpuEngine {
+    /// Runs the guest until its next exit.
+    fn run(&mut self) -> Decoded;
+    fn gprs(&mut self) -> &mut Gprs;
+    fn rip(&self) -> u64;
+    fn set_rip(&mut self, rip: u64);
+    /// Queues an exception for the next entry (RIP unchanged).
+    fn inject(&mut self, vector: u8, error: Option<u32>);
+    /// The vendor's raw exit code and its two qualifiers (for reports).
+    fn raw_exit(&self) -> (u64, u64, u64);
+}

@@ -4,6 +4,10 @@
 //! (the cargo test phases prove that) and must not contain architecture code: no
 //! `target_arch`, no inline assembly, no `core::arch`, no dependency on an arch crate,
 //! and `#![forbid(unsafe_code)]` at the crate root (DESIGN.md sections 3 and 5).
+//!
+//! The hypervisor crate is generic but for its backend selection: `target_arch` (and
+//! inline assembly) appears only in `src/backend.rs`, and only it and the backend
+//! directories it selects (`src/aarch64/`, ...) name an arch crate.
 
 use crate::util::{cargo, root, run};
 use anyhow::{bail, Context, Result};
@@ -29,6 +33,13 @@ pub const HOST_PACKAGES: &[&str] = &[
 ];
 /// Crates that must stay free of architecture code.
 pub const ARCH_NEUTRAL: &[&str] = &["crates/core", "crates/vdev", "crates/addr", "crates/config"];
+/// The hypervisor crate, generic but for its backend selection.
+pub const HYPERVISOR: &str = "crates/hypervisor";
+/// The one hypervisor file that may select a backend by `target_arch`.
+const BACKEND_SELECTION: &str = "src/backend.rs";
+/// The hypervisor's backend directories (one per architecture), which may name their
+/// arch crate.
+const BACKEND_DIRS: &[&str] = &["src/aarch64", "src/x86_64", "src/riscv64"];
 
 pub const PHASES: &[Phase] = &[
     Phase {
@@ -43,7 +54,7 @@ pub const PHASES: &[Phase] = &[
     },
     Phase {
         name: "arch-boundary",
-        about: "no architecture code in core, vdev, addr, config",
+        about: "no architecture code in core, vdev, addr, config, nor in the hypervisor outside its backend selection",
         run: arch_boundary,
     },
     Phase {
@@ -91,11 +102,13 @@ const FORBIDDEN_CODE: &[&str] = &[
 const FORBIDDEN_MANIFEST: &[&str] = &["rtvisor-arch", "aarch64-cpu", "target_arch", "[target."];
 
 fn arch_boundary() -> Result<()> {
-    let offenders = boundary_offenders(&root(), ARCH_NEUTRAL)?;
+    let mut offenders = boundary_offenders(&root(), ARCH_NEUTRAL)?;
+    offenders.extend(hypervisor_offenders(&root(), HYPERVISOR)?);
     if offenders.is_empty() {
         println!(
-            "[xtask] arch boundary: {} has no architecture code",
-            ARCH_NEUTRAL.join(", ")
+            "[xtask] arch boundary: {} has no architecture code; {HYPERVISOR} names one only in {BACKEND_SELECTION} and {}",
+            ARCH_NEUTRAL.join(", "),
+            BACKEND_DIRS.join(", ")
         );
         return Ok(());
     }
@@ -188,6 +201,49 @@ pub fn boundary_offenders(root: &Path, crates: &[&str]) -> Result<Vec<String>> {
     Ok(bad)
 }
 
+/// Tokens that select or write architecture code: only the backend selection may.
+const SELECTION_ONLY: &[&str] = &["target_arch", "asm!", "core::arch", "std::arch"];
+/// Tokens that name an arch crate: only the backend selection and directories may.
+const BACKEND_ONLY: &[&str] = &["rtvisor_arch", "aarch64_cpu"];
+
+/// `file:line: text` for every violation in the hypervisor crate at `krate` (relative
+/// to `root`): [`SELECTION_ONLY`] tokens outside [`BACKEND_SELECTION`],
+/// [`BACKEND_ONLY`] tokens outside it and [`BACKEND_DIRS`].
+pub fn hypervisor_offenders(root: &Path, krate: &str) -> Result<Vec<String>> {
+    let dir = root.join(krate);
+    let mut files = Vec::new();
+    rust_files(&dir.join("src"), &mut files)?;
+    if dir.join("build.rs").is_file() {
+        files.push(dir.join("build.rs"));
+    }
+    files.sort();
+    let mut bad = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&dir).unwrap_or(file);
+        let selection = rel == Path::new(BACKEND_SELECTION);
+        let backend = selection || BACKEND_DIRS.iter().any(|d| rel.starts_with(d));
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let code = code_part(line);
+            let forbidden = SELECTION_ONLY
+                .iter()
+                .filter(|_| !selection)
+                .chain(BACKEND_ONLY.iter().filter(|_| !backend))
+                .find(|f| code.contains(*f));
+            if let Some(f) = forbidden {
+                bad.push(format!(
+                    "{}:{}: `{f}` outside the backend selection in: {}",
+                    rel_to(root, file),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    Ok(bad)
+}
+
 fn rel_to(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
@@ -241,6 +297,61 @@ mod tests {
         assert!(bad[1].starts_with("dirty/src/a/deep.rs:1: `asm!`"));
         assert!(bad[2].starts_with("dirty/src/lib.rs:2: `target_arch`"));
         assert!(bad[3].contains("missing #![forbid(unsafe_code)]"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_hypervisor_names_its_architecture_only_in_the_backend_selection() {
+        let root = std::env::temp_dir().join(format!("xtask-hv-boundary-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        write(
+            &root,
+            "hv/src/backend.rs",
+            "#[cfg(target_arch = \"aarch64\")]\n#[path = \"aarch64/mod.rs\"]\nmod arch;\n",
+        );
+        write(
+            &root,
+            "hv/src/aarch64/mod.rs",
+            "use rtvisor_arch_aarch64::gic; // the backend names its crate\n",
+        );
+        write(
+            &root,
+            "hv/src/run.rs",
+            "//! Calls rtvisor_arch only in a comment.\nfn f() {}\n",
+        );
+        assert_eq!(
+            hypervisor_offenders(&root, "hv").unwrap(),
+            Vec::<String>::new()
+        );
+        write(&root, "hv/src/run.rs", "use rtvisor_arch_aarch64::cpu;\n");
+        write(
+            &root,
+            "hv/src/aarch64/irq.rs",
+            "#[cfg(target_arch = \"aarch64\")]\nfn f() { unsafe { core::arch::asm!(\"wfi\") } }\n",
+        );
+        write(
+            &root,
+            "hv/build.rs",
+            "fn main() { let _ = cfg!(target_arch = \"x\"); }\n",
+        );
+        let bad = hypervisor_offenders(&root, "hv").unwrap();
+        assert_eq!(bad.len(), 4, "{bad:#?}");
+        assert!(
+            bad[0].starts_with("hv/build.rs:1: `target_arch`"),
+            "{bad:#?}"
+        );
+        assert!(
+            bad[1].starts_with("hv/src/aarch64/irq.rs:1: `target_arch`"),
+            "{bad:#?}"
+        );
+        assert!(
+            bad[2].starts_with("hv/src/aarch64/irq.rs:2: `asm!`"),
+            "{bad:#?}"
+        );
+        assert!(
+            bad[3].starts_with("hv/src/run.rs:1: `rtvisor_arch`"),
+            "{bad:#?}"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 fn qemu_dtb() -> Vec<u8> {
     let p = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../core/tests/data/qemu-virt-gicv3-smp4.dtb"
+        "/../arch/aarch64/tests/data/qemu-virt-gicv3-smp4.dtb"
     );
     std::fs::read(p).unwrap()
 }

@@ -1,97 +1,64 @@
-//! Emulated device accesses: the VM's console PL011 and its GICv3 (the vGIC model in
-//! virtual mode, filtered physical access in direct mode). Unknown registers inside a
-//! device read as zero and ignore writes; an access width the device refuses gets an
-//! abort injected by the caller.
+//! Emulated device accesses: the regions the VM's interrupt controller claims go to it
+//! ([`IrqChip::mmio`]); the others are the VM's console PL011, the doorbell page and
+//! the doorbell GPIO. Unknown registers inside a device read as zero and ignore
+//! writes; an access width the device refuses is [`Refused`] (the handler injects a
+//! bus fault). A device's interrupt line is driven through the chip after every access
+//! that may have changed it.
 
-use crate::exit::{AccessWidth, MmioAccess};
-use crate::handler::{Console, Host, VmCtx};
-use crate::mmio::{self, DeviceKind};
-use crate::vcpu::VcpuRegs;
-use rtvisor_config::tables::InterruptMode;
-use rtvisor_vdev::vgic::{Notify, GICR_FRAME_SIZE};
-use rtvisor_vdev::{gicpass, MmioError, Width};
+use crate::handler::{Console, Contained, Host, VmCtx};
+use crate::ids::VcpuId;
+use crate::mmio::{DeviceKind, Region};
+use crate::seam::{IrqChip, Refused};
+use rtvisor_vdev::{MmioError, Width};
 
-/// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
-pub const RESERVED_SGIS: u32 = (1 << SGI_HALT) | (1 << SGI_KICK);
-/// The EL2 physical timer's PPI: the hypervisor's watchdog clock, in Group 0.
-pub const HYP_TIMER_INTID: u32 = rtvisor_config::contract::aarch64::HYP_TIMER_INTID;
-/// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
-/// redistributor accesses cannot touch them).
-pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
-use rtvisor_config::contract::aarch64::{SGI_HALT, SGI_KICK};
-pub use rtvisor_config::guest::{DOORBELL_GPIO_INTID, VUART_INTID};
+/// A device's answer: `Ok(Some(v))` a read value, `Ok(None)` a completed write.
+type Answer = Result<Option<u64>, Refused>;
 
-// Every doorbell GPIO line the device tree promises exists on the emulated PL061.
-const _: () =
-    assert!(rtvisor_config::guest::DOORBELL_GPIO_LINES as u32 <= rtvisor_vdev::pl061::LINES);
-
-fn width(w: AccessWidth) -> Width {
-    match w {
-        AccessWidth::B1 => Width::Byte,
-        AccessWidth::B2 => Width::Half,
-        AccessWidth::B4 => Width::Word,
-        AccessWidth::B8 => Width::Double,
-    }
-}
-
-/// A device's answer: `Ok(Some(v))` a read value, `Ok(None)` a completed write,
-/// `Err(())` a refused access.
-type Answer = Result<Option<u64>, ()>;
-
-fn policy(r: Result<u64, MmioError>) -> Result<u64, ()> {
+/// Unknown registers read as zero and ignore writes; a width the register does not
+/// allow is refused.
+fn policy(r: Result<u64, MmioError>) -> Result<u64, Refused> {
     match r {
         Ok(v) => Ok(v),
-        Err(MmioError::BadWidth) => Err(()),
+        Err(MmioError::BadWidth) => Err(Refused),
         Err(_) => Ok(0),
     }
 }
 
-/// Emulates one access of vCPU `me`; `false` when the device refuses it.
-pub fn emulate(
-    me: usize,
-    kind: DeviceKind,
-    off: u64,
-    acc: &MmioAccess,
-    regs: &mut impl VcpuRegs,
-    vm: &VmCtx<'_>,
-    host: &impl Host,
-) -> bool {
-    let w = width(acc.width);
-    let value = acc
-        .write
-        .then(|| mmio::store_value(regs.reg(acc.reg), acc.width));
-    let direct = vm.cfg.interrupt_mode == InterruptMode::Direct;
-    let answer = match kind {
-        DeviceKind::Pl011 => pl011(me, off, w, value, vm, host),
-        DeviceKind::GicDist if direct => direct_access(None, off, w, value, vm, host),
-        DeviceKind::GicRedist if direct => {
-            let (v, o) = (off / GICR_FRAME_SIZE, off % GICR_FRAME_SIZE);
-            direct_access(Some(v as usize), o, w, value, vm, host)
-        }
-        DeviceKind::GicDist | DeviceKind::GicRedist => vgic(me, kind, off, w, value, vm, host),
-        DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
-        DeviceKind::DoorbellGpio => gpio(me, off, w, value, vm, host),
-        DeviceKind::CfiFlash => host
-            .flash(vm.id, off, w, value)
-            .map(|v| value.is_none().then_some(v))
-            .map_err(|_| ()),
-    };
-    match answer {
-        Ok(Some(v)) if !acc.write => {
-            regs.set_reg(acc.reg, mmio::load_value(v, acc));
-            true
-        }
-        Ok(_) => true,
-        Err(()) => false,
-    }
-}
-
-fn pl011(
-    me: usize,
+/// Emulates one access of vCPU `me` at `off` in `region`: a load (`value` is `None`)
+/// or a store of `value`.
+pub fn emulate<C: IrqChip>(
+    me: VcpuId,
+    region: &Region,
     off: u64,
     w: Width,
     value: Option<u64>,
-    vm: &VmCtx<'_>,
+    vm: &VmCtx<'_, C>,
+    host: &impl Host,
+) -> Answer {
+    let kind = region.kind;
+    if C::owns(kind) {
+        return vm.chip.mmio(vm, host, me, kind, off, w, value);
+    }
+    match kind {
+        DeviceKind::Pl011 => pl011(me, region.line, off, w, value, vm, host),
+        DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
+        DeviceKind::DoorbellGpio => gpio(me, region.line, off, w, value, vm, host),
+        DeviceKind::CfiFlash => match host.flash(vm.id, off, w, value) {
+            Ok(v) => Ok(value.is_none().then_some(v)),
+            Err(_) => Err(Refused),
+        },
+        // An interrupt controller's region, of a chip that does not claim it.
+        _ => Err(Refused),
+    }
+}
+
+fn pl011<C: IrqChip>(
+    me: VcpuId,
+    irq: Option<u32>,
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
 ) -> Answer {
     let mut con = vm.console.lock();
@@ -109,33 +76,40 @@ fn pl011(
     }
     let level = con.uart.irq_level();
     drop(con);
-    uart_line(me, level, vm, host);
+    drive(Some(me), irq, level, vm, host);
     answer
 }
 
 /// The doorbell page: offset 0 takes a 32-bit write of a region number; everything
 /// else reads as zero and ignores writes. A number the VM is no peer of is ignored.
-fn doorbell(off: u64, w: Width, value: Option<u64>, vm: &VmCtx<'_>, host: &impl Host) -> Answer {
+fn doorbell<C>(
+    off: u64,
+    w: Width,
+    value: Option<u64>,
+    vm: &VmCtx<'_, C>,
+    host: &impl Host,
+) -> Answer {
     match (off, w, value) {
         (0, Width::Word, Some(v)) => {
             if !host.ring(vm.id, v & 0xffff_ffff) {
-                host.contained(vm.id, crate::handler::Contained::BadDoorbell(v));
+                host.contained(vm.id, Contained::BadDoorbell(v));
             }
             Ok(None)
         }
-        (_, Width::Double, _) => Err(()),
+        (_, Width::Double, _) => Err(Refused),
         (_, _, None) => Ok(Some(0)),
         (_, _, Some(_)) => Ok(None),
     }
 }
 
 /// The doorbell GPIO (PL061): emulated, then its interrupt line follows the model.
-fn gpio(
-    me: usize,
+fn gpio<C: IrqChip>(
+    me: VcpuId,
+    irq: Option<u32>,
     off: u64,
     w: Width,
     value: Option<u64>,
-    vm: &VmCtx<'_>,
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
 ) -> Answer {
     let mut g = vm.gpio.lock();
@@ -145,168 +119,49 @@ fn gpio(
     };
     let level = g.irq_level();
     drop(g);
-    line(me, DOORBELL_GPIO_INTID, level, vm, host);
+    drive(Some(me), irq, level, vm, host);
     answer
 }
 
-/// Drives the level-sensitive virtual interrupt `intid` of VM `vm` (virtual mode
-/// only); `me` as for [`uart_line`].
-pub fn line(me: usize, intid: u32, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
-    if vm.cfg.interrupt_mode == InterruptMode::Direct {
-        return;
+/// Drives the level-sensitive line `irq` (of an emulated device; none: nothing to
+/// drive) through the VM's interrupt controller. `me` is the vCPU whose access
+/// changed it, or `None` for another CPU (console input, a doorbell).
+fn drive<C: IrqChip>(
+    me: Option<VcpuId>,
+    irq: Option<u32>,
+    level: bool,
+    vm: &VmCtx<'_, C>,
+    host: &impl Host,
+) {
+    if let Some(irq) = irq {
+        vm.chip.set_level(vm, host, me, irq, level);
     }
-    let n = vm.gic.lock().set_level(intid, 0, level);
-    if n != Notify::NONE {
-        host.vgic_changed(vm.id, me, &n);
-    }
-}
-
-/// Drives the emulated PL011's interrupt line (INTID [`VUART_INTID`], level-sensitive)
-/// into the vGIC after anything that may have changed it. `me` is the vCPU doing
-/// it, or `usize::MAX` for another CPU (console input). A direct-mode VM owns the
-/// physical GIC, so its emulated UART has no interrupt: it polls.
-pub fn uart_line(me: usize, level: bool, vm: &VmCtx<'_>, host: &impl Host) {
-    line(me, VUART_INTID, level, vm, host);
 }
 
 /// A doorbell toggles line `k` of VM `vm`'s doorbell GPIO (the caller checked `vm`
 /// is a peer of region `k`); its interrupt line follows.
-pub fn gpio_doorbell(k: u32, vm: &VmCtx<'_>, host: &impl Host) {
+pub fn gpio_doorbell<C: IrqChip>(k: u32, vm: &VmCtx<'_, C>, host: &impl Host) {
     let mut g = vm.gpio.lock();
     let before = g.irq_level();
     g.toggle_input(k);
     let level = g.irq_level();
     drop(g);
-    // A guest that does not use the GPIO (its interrupt masked) costs no vGIC work.
+    // A guest that does not use the GPIO (its interrupt masked) costs no work.
     if level != before {
-        line(usize::MAX, DOORBELL_GPIO_INTID, level, vm, host);
+        let irq = vm.line_of(DeviceKind::DoorbellGpio);
+        drive(None, irq, level, vm, host);
     }
 }
 
 /// Console input for VM `vm`: queued behind what already waits, moved into the
 /// UART as its receive FIFO has room (the rest follows as the guest reads), then
 /// the interrupt line. Returns how many bytes were accepted (the queue is bounded).
-pub fn console_input(bytes: &[u8], vm: &VmCtx<'_>, host: &impl Host) -> usize {
+pub fn console_input<C: IrqChip>(bytes: &[u8], vm: &VmCtx<'_, C>, host: &impl Host) -> usize {
     let mut con = vm.console.lock();
     let taken = bytes.iter().take_while(|&&b| con.input.push(b)).count();
     con.refill();
     let level = con.uart.irq_level();
     drop(con);
-    uart_line(usize::MAX, level, vm, host);
+    drive(None, vm.line_of(DeviceKind::Pl011), level, vm, host);
     taken
-}
-
-fn vgic(
-    me: usize,
-    kind: DeviceKind,
-    off: u64,
-    w: Width,
-    value: Option<u64>,
-    vm: &VmCtx<'_>,
-    host: &impl Host,
-) -> Answer {
-    // The model is updated under its lock; the notification goes out after it is
-    // released (the host may look at the model again).
-    let result = {
-        let mut gic = vm.gic.lock();
-        match (kind, value) {
-            (DeviceKind::GicDist, None) => gic.dist_read(off, w).map(|v| (Some(v), Notify::NONE)),
-            (DeviceKind::GicDist, Some(v)) => gic.dist_write(off, w, v).map(|n| (None, n)),
-            (_, None) => match gic.redist_split(off) {
-                Some((vcpu, o)) => gic.redist_read(vcpu, o, w).map(|v| (Some(v), Notify::NONE)),
-                None => Err(MmioError::NoRegister),
-            },
-            (_, Some(v)) => match gic.redist_split(off) {
-                Some((vcpu, o)) => gic.redist_write(vcpu, o, w, v).map(|n| (None, n)),
-                None => Err(MmioError::NoRegister),
-            },
-        }
-    };
-    match result {
-        Ok((v, n)) => {
-            if n != Notify::NONE {
-                host.vgic_changed(vm.id, me, &n);
-            }
-            Ok(v)
-        }
-        Err(MmioError::BadWidth) => Err(()),
-        Err(_) => Ok(value.is_none().then_some(0)),
-    }
-}
-
-/// Whether a direct-mode VM may end (EOI) interrupt `intid` on its cores: one of its
-/// private interrupts (not the hypervisor's), one of its SPIs, or a special INTID
-/// (1020-1023, which ends nothing).
-pub fn owns_intid(vm: &VmCtx<'_>, intid: u32) -> bool {
-    match intid {
-        0..=31 => RESERVED_PRIVATE & (1 << intid) == 0,
-        1020..=1023 => true,
-        _ => owns_spi(vm, intid),
-    }
-}
-
-/// Whether SPI `intid` is the VM's: raised by one of its devices, or one of its
-/// doorbells.
-fn owns_spi(vm: &VmCtx<'_>, intid: u32) -> bool {
-    vm.cfg.devices.iter().any(|d| d.irqs.contains(&intid))
-        || vm.cfg.shared.iter().any(|m| m.doorbell == intid)
-}
-
-/// Direct mode: the filtered physical access; a width or alignment the register does
-/// not allow is refused (never forwarded).
-fn direct_access(
-    redist: Option<usize>,
-    off: u64,
-    w: Width,
-    value: Option<u64>,
-    vm: &VmCtx<'_>,
-    host: &impl Host,
-) -> Answer {
-    let nvcpus = vm.cfg.cpus.len();
-    let action = match redist {
-        Some(v) if v >= nvcpus => return Ok(value.is_none().then_some(0)),
-        Some(v) => gicpass::redist(off, w, value.is_some(), v + 1 == nvcpus, RESERVED_PRIVATE),
-        None => gicpass::dist(off, w, value.is_some(), |intid| owns_spi(vm, intid)),
-    };
-    Ok(match (action, value) {
-        (gicpass::Action::Refuse, _) => return Err(()),
-        (gicpass::Action::Value(v), None) => Some(v),
-        (gicpass::Action::Typer { last }, None) => {
-            const TYPER: u64 = 0x8;
-            let typer = host.gic_hw_read(vm.id, redist, TYPER, Width::Double);
-            Some(gicpass::typer_view(typer, last, off - TYPER, w))
-        }
-        (gicpass::Action::Priority { mask }, None) => Some(gicpass::priority_from_hw(
-            host.gic_hw_read(vm.id, redist, off, w) & mask,
-        )),
-        (gicpass::Action::Priority { mask: 0 }, Some(_)) => None,
-        (gicpass::Action::Priority { mask }, Some(v)) => {
-            let hw = host.gic_hw_read(vm.id, redist, off, w);
-            let stored = gicpass::merge(mask, true, hw, gicpass::priority_to_hw(v));
-            host.gic_hw_write(vm.id, redist, off, w, stored);
-            None
-        }
-        (gicpass::Action::Route { intid }, Some(v)) => {
-            if gicpass::route_allowed(v, vm.mpidrs) {
-                host.gic_hw_write(vm.id, None, off, w, v);
-            } else {
-                host.contained(vm.id, crate::handler::Contained::BadRoute(intid));
-            }
-            None
-        }
-        (gicpass::Action::Hw { mask, .. }, None) => {
-            Some(host.gic_hw_read(vm.id, redist, off, w) & mask)
-        }
-        (gicpass::Action::Hw { mask, rmw }, Some(v)) => {
-            let hw = if rmw {
-                host.gic_hw_read(vm.id, redist, off, w)
-            } else {
-                0
-            };
-            host.gic_hw_write(vm.id, redist, off, w, gicpass::merge(mask, rmw, hw, v));
-            None
-        }
-        (_, None) => Some(0),
-        (_, Some(_)) => None,
-    })
 }

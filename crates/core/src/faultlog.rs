@@ -87,39 +87,53 @@ impl Default for FaultLog {
 }
 
 /// The contained events that are guest faults, logged at `warn`; `None` for refused
-/// calls and ignored writes.
-pub fn fault(what: Contained) -> Option<Fault> {
+/// calls and ignored writes. `register_name` names a trapped register by the backend's
+/// number.
+pub fn fault(what: Contained, register_name: fn(u32) -> &'static str) -> Option<Fault> {
     match what {
-        Contained::DataAbort(_) | Contained::InstructionAbort(_) | Contained::UndefSysReg(_) => {
-            Some(Fault(what))
-        }
-        Contained::UnknownCall(_)
+        Contained::BadAccess(_)
+        | Contained::BadFetch(_)
+        | Contained::BadPort(_)
+        | Contained::RefusedRegister(_) => Some(Fault {
+            what,
+            register_name,
+        }),
+        Contained::IgnoredRegister(_)
+        | Contained::UnknownCall(_)
+        | Contained::UnknownHypercall(_)
         | Contained::BadDoorbell(_)
-        | Contained::BadRoute(_)
-        | Contained::IgnoredSysReg(_) => None,
+        | Contained::BadRoute(_) => None,
     }
 }
 
 /// A contained guest fault, printed as what happened, where, and what was done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault(Contained);
+#[derive(Debug, Clone, Copy)]
+pub struct Fault {
+    what: Contained,
+    register_name: fn(u32) -> &'static str,
+}
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Contained::DataAbort(ipa) => write!(
+        match self.what {
+            Contained::BadAccess(ipa) => write!(
                 f,
-                "data access to IPA {:#x} refused: synchronous external abort injected",
+                "data access to IPA {:#x} refused: bus fault injected",
                 ipa.raw()
             ),
-            Contained::InstructionAbort(ipa) => write!(
+            Contained::BadFetch(ipa) => write!(
                 f,
-                "instruction fetch from IPA {:#x} refused: synchronous external abort injected",
+                "instruction fetch from IPA {:#x} refused: fault injected",
                 ipa.raw()
             ),
-            Contained::UndefSysReg(name) => write!(
+            Contained::BadPort(port) => write!(
                 f,
-                "access to system register {name}: Undefined Instruction injected"
+                "access to I/O port {port:#x} refused: answered as an empty bus"
+            ),
+            Contained::RefusedRegister(id) => write!(
+                f,
+                "access to register {} refused: fault injected",
+                (self.register_name)(id)
             ),
             other => write!(f, "{other:?}"),
         }
@@ -161,15 +175,22 @@ mod tests {
 
     #[test]
     fn only_faults_are_warned_about() {
-        let abort = fault(Contained::DataAbort(Ipa::new(0x1234_0000))).unwrap();
+        let name = |_: u32| "PMCR_EL0";
+        let abort = fault(Contained::BadAccess(Ipa::new(0x1234_0000)), name).unwrap();
         let text = format!("{abort}");
         assert_eq!(
             text,
-            "data access to IPA 0x12340000 refused: synchronous external abort injected"
+            "data access to IPA 0x12340000 refused: bus fault injected"
         );
-        assert!(fault(Contained::UndefSysReg("PMCR_EL0")).is_some());
-        assert!(fault(Contained::InstructionAbort(Ipa::new(0))).is_some());
-        assert_eq!(fault(Contained::UnknownCall(0x8400_00ff)), None);
-        assert_eq!(fault(Contained::BadDoorbell(3)), None);
+        let reg = fault(Contained::RefusedRegister(0xdc80), name).unwrap();
+        assert_eq!(
+            format!("{reg}"),
+            "access to register PMCR_EL0 refused: fault injected"
+        );
+        assert!(fault(Contained::BadFetch(Ipa::new(0)), name).is_some());
+        assert!(fault(Contained::BadPort(0x80), name).is_some());
+        assert!(fault(Contained::IgnoredRegister(0xc648), name).is_none());
+        assert!(fault(Contained::UnknownCall(0x8400_00ff), name).is_none());
+        assert!(fault(Contained::BadDoorbell(3), name).is_none());
     }
 }

@@ -1,79 +1,68 @@
 //! The arch-neutral exit handler: one function from a [`VcpuExit`] to what the physical
-//! CPU does next. Guest mistakes get the architectural answer (an injected abort or
-//! Undefined Instruction, SMCCC NOT_SUPPORTED); only an exit that leaves the guest in
+//! CPU does next. Guest mistakes get the architectural answer (a fault injected, a call
+//! answered NOT_SUPPORTED, through [`ArchVcpu`]); only an exit that leaves the guest in
 //! an unknown state stops the VM. Nothing here panics on guest input or allocates.
+//! The lifecycle (stop, restart, the acknowledged stop) is in `life.rs`.
 
 use crate::console::{InputRing, LineBuf};
 use crate::devices;
-use crate::exit::{Conduit, SysRegAccess, VcpuExit};
+use crate::exit::{RegClass, VcpuExit};
 use crate::hypercall::{self, Hypercall};
+use crate::ids::{VcpuId, VmId};
 use crate::mmio::{self, Region};
-use crate::psci::{self, Call, PsciError};
+use crate::seam::{ArchVcpu, CallError, Fault, IrqChip, Reply};
 use crate::sync::Mutex;
-use crate::sysreg::{self, CpuIfReg, Policy};
-use crate::vcpu::VcpuRegs;
-use crate::vm::{Kicks, Parked, StopReason, VmLife};
+use crate::vm::{StopReason, VmLife};
 use rtvisor_addr::Ipa;
-use rtvisor_config::tables::{DirectTrust, InterruptMode, RestartPolicy, VmConfig};
+use rtvisor_config::tables::VmConfig;
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
-use rtvisor_vdev::vgic::{Notify, VGic};
-use rtvisor_vdev::{gicpass, MmioError, Width};
+use rtvisor_vdev::{MmioError, Width};
+
+mod life;
+
+pub use life::{completed, shell_restart, shell_start, shell_stop, stop_vm, vcpu_parked};
 
 /// What the hypervisor around the handler provides.
 pub trait Host {
     /// Make the physical CPU of vCPU `vcpu` of VM `vm` look at its state again.
-    fn kick(&self, vm: usize, vcpu: usize);
+    fn kick(&self, vm: VmId, vcpu: VcpuId);
     /// Print one complete console line of VM `vm`.
-    fn console_line(&self, vm: usize, line: &[u8]);
+    fn console_line(&self, vm: VmId, line: &[u8]);
     /// Whether VM `vm` has the console input: then its partial line is shown as it
     /// grows (a prompt, typed characters), through [`Host::console_partial`].
-    fn console_live(&self, vm: usize) -> bool;
+    fn console_live(&self, vm: VmId) -> bool;
     /// The partial line of VM `vm` is now `pending` (it has the console input).
-    fn console_partial(&self, vm: usize, pending: &[u8]);
+    fn console_partial(&self, vm: VmId, pending: &[u8]);
     /// VM `vm` is about to stop or restart: take its devices and watchdog back. Called
     /// before the new state is published, so nothing of this reaches the next instance
     /// (its vCPUs may still run until they park).
-    fn vm_quiesce(&self, vm: usize);
+    fn vm_quiesce(&self, vm: VmId);
     /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
     /// last running VM, stay up if a shell runs, else power off:
     /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.
-    fn vm_stopped(&self, vm: usize, reason: StopReason, late: bool);
+    fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool);
     /// Waits, for a bounded time, until VM `vm`'s vCPUs have acknowledged a stop or
     /// restart; reports the VM unresponsive ([`VmLife::give_up`]) when they do not.
-    fn settle(&self, vm: usize);
+    fn settle(&self, vm: VmId);
     /// VM `vm` was started (by the shell) after being stopped.
-    fn vm_started(&self, vm: usize);
+    fn vm_started(&self, vm: VmId);
     /// VM `vm` is restarting after `reason`.
-    fn vm_restarting(&self, vm: usize, reason: StopReason);
+    fn vm_restarting(&self, vm: VmId, reason: StopReason);
     /// A contained guest fault or refused access, for the debug log.
-    fn contained(&self, vm: usize, what: Contained);
-    /// The vGIC of VM `vm` changed, as `notify` says (vCPU `me` made the change): the
-    /// vCPUs it names must refresh their list registers before running guest code
-    /// again, and HW-linked interrupts whose guest enable changed follow physically.
-    fn vgic_changed(&self, vm: usize, me: usize, notify: &Notify);
-    /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
-    /// `None`) or of the physical redistributor of the VM's vCPU `redist`.
-    fn gic_hw_read(&self, vm: usize, redist: Option<usize>, off: u64, width: Width) -> u64;
-    /// Direct mode: sends physical Group-1 SGI `sgi` to the core of the VM's vCPU `vcpu`.
-    fn send_sgi(&self, vm: usize, vcpu: usize, sgi: u32);
-    /// Direct mode: the matching write.
-    fn gic_hw_write(&self, vm: usize, redist: Option<usize>, off: u64, width: Width, value: u64);
+    fn contained(&self, vm: VmId, what: Contained);
     /// VM `vm` rings the doorbell of shared-memory region `index`: raise its doorbell
     /// interrupt in every other peer. `false` when `vm` is not a peer of it.
-    fn ring(&self, vm: usize, index: u64) -> bool;
+    fn ring(&self, vm: VmId, index: u64) -> bool;
     /// Arms VM `vm`'s watchdog for `ms` milliseconds from now (0 disarms); vCPU `me`
     /// made the call.
-    fn watchdog_arm(&self, vm: usize, me: usize, ms: u64);
+    fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64);
     /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
-    fn watchdog_kick(&self, vm: usize, me: usize) -> bool;
-    /// Untrusted direct mode: reads (`write` is `None`) or writes the physical Group-1
-    /// CPU interface register `reg` of this CPU for the guest.
-    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
+    fn watchdog_kick(&self, vm: VmId, me: VcpuId) -> bool;
     /// An access of width `w` at offset `off` of VM `vm`'s CFI flash: a read (`value`
-    /// is `None`) answers its value, a write `value`; an error refuses it (an abort).
-    /// Without a flash (the default), every access is refused.
-    fn flash(&self, vm: usize, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
+    /// is `None`) answers its value, a write `value`; an error refuses it (a bus
+    /// fault). Without a flash (the default), every access is refused.
+    fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
         let _ = (vm, off, w, value);
         Err(MmioError::NoRegister)
     }
@@ -82,22 +71,25 @@ pub trait Host {
 /// A guest mistake the hypervisor answered without stopping the VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contained {
-    /// Data access outside the VM's map: abort injected.
-    DataAbort(Ipa),
-    /// Instruction fetch outside the VM's map: abort injected.
-    InstructionAbort(Ipa),
-    /// A trapped system register: Undefined Instruction injected.
-    UndefSysReg(&'static str),
-    /// An SMCCC function that does not exist: NOT_SUPPORTED returned.
-    UnknownCall(u32),
+    /// A data access outside the VM's map, or one its device refused: bus fault.
+    BadAccess(Ipa),
+    /// An instruction fetch outside the VM's map: fault injected.
+    BadFetch(Ipa),
+    /// An I/O port nothing answers: bus fault.
+    BadPort(u16),
+    /// A trapped register the guest may not use (the backend's number): fault injected.
+    RefusedRegister(u32),
+    /// A write to a register the guest may not change (the backend's number, e.g. an
+    /// active-priority register of the physical GIC): ignored.
+    IgnoredRegister(u32),
+    /// A call that does not exist (the backend's function id): NOT_SUPPORTED.
+    UnknownCall(u64),
+    /// An rtvisor hypercall number that does not exist: NOT_SUPPORTED.
+    UnknownHypercall(u64),
     /// A doorbell-page write naming a region the VM is no peer of: ignored.
     BadDoorbell(u64),
-    /// Direct mode: a GICD_IROUTER write routing the VM's SPI to a core that is not
-    /// the VM's: ignored.
+    /// An interrupt routed to a CPU that is not the VM's: ignored.
     BadRoute(u32),
-    /// An untrusted direct-mode guest wrote a CPU interface register it may not
-    /// change (active priorities, binary point): ignored.
-    IgnoredSysReg(CpuIfReg),
 }
 
 /// The emulated console of a VM: the PL011 model and the line being assembled.
@@ -145,11 +137,12 @@ impl Default for Console {
     }
 }
 
-/// Everything the handler needs about the VM that exited.
+/// Everything the handler needs about the VM that exited; `C` is its interrupt
+/// controller.
 #[derive(Debug)]
-pub struct VmCtx<'a> {
-    /// VM id (index in the configuration).
-    pub id: usize,
+pub struct VmCtx<'a, C> {
+    /// The VM.
+    pub id: VmId,
     /// Static configuration.
     pub cfg: &'static VmConfig,
     /// Lifecycle state.
@@ -158,19 +151,28 @@ pub struct VmCtx<'a> {
     pub console: &'a Mutex<Console>,
     /// Its emulated regions, sorted by base.
     pub regions: &'a [Region],
-    /// Its virtual GIC (the model; unused in direct mode but for reset).
-    pub gic: &'a Mutex<VGic>,
+    /// Its interrupt controller.
+    pub chip: &'a C,
     /// Its doorbell GPIO.
     pub gpio: &'a Mutex<Pl061>,
-    /// The MPIDR affinity each vCPU sees (index = vCPU): its index in virtual mode, the
-    /// core's real MPIDR in direct mode.
-    pub mpidrs: &'a [u64],
+    /// The CPU id each vCPU reads as its own (index = vCPU; aarch64: the MPIDR
+    /// affinity, its index in virtual mode, the core's in direct mode), as the
+    /// backend compares a guest's CPU-on and CPU-state targets.
+    pub cpu_ids: &'a [u64],
 }
 
-impl VmCtx<'_> {
-    /// The vCPU a guest MPIDR names (PSCI targets).
-    pub fn vcpu_of(&self, mpidr: u64) -> Option<usize> {
-        psci::vcpu_of_mpidr(self.mpidrs, mpidr)
+impl<C> VmCtx<'_, C> {
+    /// The vCPU a guest's CPU id names.
+    pub fn vcpu_of(&self, cpu_id: u64) -> Option<VcpuId> {
+        self.cpu_ids
+            .iter()
+            .position(|&c| c == cpu_id)
+            .map(VcpuId::new)
+    }
+
+    /// The interrupt line of the VM's emulated device of `kind`, if it has one.
+    pub fn line_of(&self, kind: mmio::DeviceKind) -> Option<u32> {
+        self.regions.iter().find(|r| r.kind == kind)?.line
     }
 }
 
@@ -183,15 +185,15 @@ pub enum Next {
     Park,
 }
 
-/// Handles one exit of vCPU `me` of `vm`.
+/// Handles one exit of vCPU `me` of `vm`; answers it through `vcpu`.
 ///
 /// A vCPU its VM no longer runs (stopping, stopped, restarting: another CPU switched
 /// it off and kicked it) parks on whatever exit brought it here, and nothing it asked
-/// for happens: no emulation, no PSCI, no second stop.
-pub fn handle_exit(
-    me: usize,
-    regs: &mut impl VcpuRegs,
-    vm: &VmCtx<'_>,
+/// for happens: no emulation, no call, no second stop.
+pub fn handle_exit<C: IrqChip>(
+    me: VcpuId,
+    vcpu: &mut impl ArchVcpu,
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
     exit: VcpuExit,
 ) -> Next {
@@ -199,331 +201,151 @@ pub fn handle_exit(
         return Next::Park;
     }
     match exit {
-        VcpuExit::Call { conduit, imm } => {
-            if conduit == Conduit::Smc {
-                regs.skip_instruction();
-            }
-            if imm != 0 {
-                regs.set_reg(0, PsciError::NotSupported.to_x0());
-                return Next::Resume;
-            }
-            call(me, regs, vm, host)
+        VcpuExit::CpuOn { target, entry, arg } => {
+            let r = cpu_on(vm, host, target, entry, arg);
+            vcpu.set_return(r.map(|()| Reply::Value(0)));
         }
-        VcpuExit::DataAbort {
-            ipa,
-            far,
-            access,
-            write,
-        } => {
-            match (mmio::find(vm.regions, ipa), access) {
-                (Some((kind, off)), Some(acc))
-                    if devices::emulate(me, kind, off, &acc, regs, vm, host) =>
-                {
-                    regs.skip_instruction();
-                }
-                _ => {
-                    host.contained(vm.id, Contained::DataAbort(ipa));
-                    regs.inject_data_abort(far, write);
-                }
-            }
-            Next::Resume
+        VcpuExit::CpuState { target } => {
+            let r = vm.vcpu_of(target).ok_or(CallError::InvalidParameters);
+            vcpu.set_return(r.and_then(|t| vm.life.cpu_state(t)).map(Reply::Power));
         }
-        VcpuExit::InstructionAbort { ipa, far } => {
-            host.contained(vm.id, Contained::InstructionAbort(ipa));
-            regs.inject_instruction_abort(far);
-            Next::Resume
-        }
-        VcpuExit::SysReg(acc) => {
-            sys_reg(me, acc, regs, vm, host);
-            Next::Resume
-        }
-        VcpuExit::Wfx => {
-            regs.skip_instruction();
-            Next::Resume
-        }
-        // Only interrupts for the guest, or a kick that changed nothing for this vCPU.
-        VcpuExit::Interrupt => Next::Resume,
-        VcpuExit::SError { syndrome } => stop_vm(me, vm, host, StopReason::SError(syndrome)),
-        VcpuExit::Unknown { syndrome } => {
-            stop_vm(me, vm, host, StopReason::UnhandledExit(syndrome))
-        }
-    }
-}
-
-fn call(me: usize, regs: &mut impl VcpuRegs, vm: &VmCtx<'_>, host: &impl Host) -> Next {
-    if let Some(v) = psci::stateless(regs.reg(0), regs.reg(1)) {
-        regs.set_reg(0, v);
-        return Next::Resume;
-    }
-    if let Some(hc) = hypercall::decode(regs.reg(0), regs.reg(1)) {
-        let ret = rtvisor_call(me, hc, vm, host);
-        regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
-        return Next::Resume;
-    }
-    let decoded = psci::decode(regs.reg(0), regs.reg(1), regs.reg(2), regs.reg(3));
-    let ret: Result<u64, PsciError> = match decoded {
-        Call::CpuOn {
-            target,
-            entry,
-            context,
-        } => cpu_on(vm, host, target, entry, context),
-        Call::AffinityInfo { target, level } => match (level, vm.vcpu_of(target)) {
-            (0, Some(t)) => vm.life.affinity_info(t),
-            _ => Err(PsciError::InvalidParameters),
-        },
-        Call::CpuOff => {
+        VcpuExit::CpuOff => {
             if vm.life.cpu_off(me) {
-                return stop_vm(me, vm, host, StopReason::AllVcpusOff);
+                return stop_vm(Some(me), vm, host, StopReason::AllVcpusOff);
             }
             return Next::Park;
         }
-        Call::SystemOff => return stop_vm(me, vm, host, StopReason::SystemOff),
-        Call::SystemReset => return stop_vm(me, vm, host, StopReason::SystemReset),
-        Call::Unknown(fid) => {
-            host.contained(vm.id, Contained::UnknownCall(fid));
-            Err(PsciError::NotSupported)
+        VcpuExit::SystemOff => return stop_vm(Some(me), vm, host, StopReason::SystemOff),
+        VcpuExit::SystemReset => return stop_vm(Some(me), vm, host, StopReason::SystemReset),
+        VcpuExit::Hypercall { nr, args } => {
+            let r = rtvisor_call(me, hypercall::decode(nr, args), vm, host);
+            vcpu.set_return(r.map(Reply::Value));
         }
-        // Answered by `psci::stateless` above.
-        Call::Version
-        | Call::Features(_)
-        | Call::SmcccVersion
-        | Call::SmcccArchFeatures(_)
-        | Call::MigrateInfoType => Err(PsciError::NotSupported),
-    };
-    regs.set_reg(0, ret.unwrap_or_else(PsciError::to_x0));
+        VcpuExit::UnknownCall { id } => {
+            host.contained(vm.id, Contained::UnknownCall(id));
+            vcpu.set_return(Err(CallError::NotSupported));
+        }
+        VcpuExit::Mmio {
+            addr,
+            width,
+            write,
+            value,
+        } => {
+            let value = write.then_some(value);
+            let done = mmio::find(vm.regions, addr)
+                .and_then(|(r, off)| devices::emulate(me, r, off, width, value, vm, host).ok());
+            match done {
+                Some(loaded) => {
+                    if let (Some(v), false) = (loaded, write) {
+                        vcpu.complete_load(v);
+                    }
+                    vcpu.skip();
+                }
+                None => {
+                    host.contained(vm.id, Contained::BadAccess(addr));
+                    vcpu.inject(Fault::Bus { write });
+                }
+            }
+        }
+        VcpuExit::MemFault { addr, write } => {
+            host.contained(vm.id, Contained::BadAccess(addr));
+            vcpu.inject(Fault::Bus { write });
+        }
+        VcpuExit::FetchFault { addr } => {
+            host.contained(vm.id, Contained::BadFetch(addr));
+            vcpu.inject(Fault::Fetch);
+        }
+        // No emulated device sits on a port yet.
+        VcpuExit::Pio { port, write, .. } => {
+            host.contained(vm.id, Contained::BadPort(port));
+            vcpu.inject(Fault::Bus { write });
+        }
+        VcpuExit::SysReg {
+            id,
+            class,
+            write,
+            value,
+        } => sys_reg(me, id, class, write.then_some(value), vcpu, vm, host),
+        VcpuExit::Halt => vcpu.skip(),
+        // Only interrupts for the guest, or a kick that changed nothing for this vCPU.
+        VcpuExit::Interrupt => {}
+        VcpuExit::Fatal { what, code } => {
+            return stop_vm(Some(me), vm, host, StopReason::Fatal { what, code })
+        }
+    }
     Next::Resume
 }
 
 /// One of rtvisor's own hypercalls (see [`hypercall`]).
-fn rtvisor_call(
-    me: usize,
+fn rtvisor_call<C>(
+    me: VcpuId,
     hc: Hypercall,
-    vm: &VmCtx<'_>,
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
-) -> Result<u64, PsciError> {
+) -> Result<u64, CallError> {
     match hc {
         Hypercall::Version => Ok(hypercall::VERSION),
         Hypercall::Ring(index) if host.ring(vm.id, index) => Ok(0),
-        Hypercall::Ring(_) => Err(PsciError::InvalidParameters),
+        Hypercall::Ring(_) => Err(CallError::InvalidParameters),
         Hypercall::WatchdogArm(ms) => {
             host.watchdog_arm(vm.id, me, hypercall::watchdog_timeout(ms)?);
             Ok(0)
         }
         Hypercall::WatchdogKick if host.watchdog_kick(vm.id, me) => Ok(0),
-        Hypercall::WatchdogKick => Err(PsciError::Denied),
-        Hypercall::Unknown(fid) => {
-            host.contained(vm.id, Contained::UnknownCall(fid));
-            Err(PsciError::NotSupported)
+        Hypercall::WatchdogKick => Err(CallError::Denied),
+        Hypercall::Unknown(nr) => {
+            host.contained(vm.id, Contained::UnknownHypercall(nr));
+            Err(CallError::NotSupported)
         }
     }
 }
 
-fn cpu_on(
-    vm: &VmCtx<'_>,
+/// Starts the vCPU the guest's CPU id `target` names at `entry`, which must be in the
+/// VM's RAM.
+fn cpu_on<C>(
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
     target: u64,
     entry: u64,
-    ctx: u64,
-) -> Result<u64, PsciError> {
-    let t = vm.vcpu_of(target).ok_or(PsciError::InvalidParameters)?;
+    arg: u64,
+) -> Result<(), CallError> {
+    let t = vm.vcpu_of(target).ok_or(CallError::InvalidParameters)?;
     if vm.cfg.ram.translate(Ipa::new(entry), 4).is_none() {
-        return Err(PsciError::InvalidAddress);
+        return Err(CallError::InvalidAddress);
     }
-    let kicks = vm.life.cpu_on(t, entry, ctx)?;
-    kick_all(vm, host, kicks, usize::MAX);
-    Ok(0)
+    let kicks = vm.life.cpu_on(t, entry, arg)?;
+    life::kick_all(vm, host, kicks, None);
+    Ok(())
 }
 
-/// Stops or restarts the VM after `reason`, per its restart policy, from vCPU `me`
-/// (`usize::MAX` when no vCPU of this VM asks, e.g. a watchdog on another CPU).
-#[cold]
-#[inline(never)]
-pub fn stop_vm(me: usize, vm: &VmCtx<'_>, host: &impl Host, reason: StopReason) -> Next {
-    let restart = match vm.cfg.restart {
-        _ if reason == StopReason::SystemReset => true,
-        RestartPolicy::Always => true,
-        RestartPolicy::OnCrash => reason.is_crash(),
-        RestartPolicy::Never => false,
-    };
-    let asking = (me < vm.cfg.cpus.len()).then_some(me);
-    if restart {
-        restart_vm(vm, host, reason, asking);
-    } else {
-        halt_vm(vm, host, reason, asking);
-    }
-    Next::Park
-}
-
-/// Stops the VM for `reason` (`me`: the asking vCPU of this VM, if one asks), and
-/// waits (bounded) for its vCPUs to acknowledge.
-#[cold]
-#[inline(never)]
-fn halt_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) {
-    host.vm_quiesce(vm.id);
-    if let Some(st) = vm.life.stop(reason) {
-        kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
-        if st.done {
-            host.vm_stopped(vm.id, reason, false);
-        }
-    }
-    settle(vm, host, me);
-}
-
-/// The asking vCPU (if any) acknowledges at once, being out of guest code; then the
-/// others get a bounded time to do the same.
-fn settle(vm: &VmCtx<'_>, host: &impl Host, me: Option<usize>) {
-    if let Some(me) = me {
-        vcpu_parked(me, vm, host);
-    }
-    if !vm.life.settled() {
-        host.settle(vm.id);
-    }
-}
-
-/// Restarts the VM for `reason`: it boots again from its images once every vCPU has
-/// acknowledged. `false` when the VM is unresponsive (it is not restarted).
-#[cold]
-#[inline(never)]
-fn restart_vm(vm: &VmCtx<'_>, host: &impl Host, reason: StopReason, me: Option<usize>) -> bool {
-    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
-    host.vm_quiesce(vm.id);
-    let Some(st) = vm.life.restart(reason, entry, dtb) else {
-        // Unresponsive, or a stop in progress that only the shell may turn into a
-        // restart: not restarted. The asking vCPU still stops.
-        settle(vm, host, me);
-        return false;
-    };
-    vm.console.lock().line.clear();
-    if st.was_stopped {
-        host.vm_started(vm.id);
-    } else {
-        host.vm_restarting(vm.id, reason);
-    }
-    kick_all(vm, host, st.kicks, me.unwrap_or(usize::MAX));
-    settle(vm, host, me);
-    true
-}
-
-/// Shell `vm stop`: stops the VM whatever its restart policy.
-pub fn shell_stop(vm: &VmCtx<'_>, host: &impl Host) {
-    halt_vm(vm, host, StopReason::Shell, None);
-}
-
-/// Shell `vm start`: boots a stopped VM from its images.
-pub fn shell_start(vm: &VmCtx<'_>, host: &impl Host) {
-    let (entry, dtb) = (vm.cfg.entry.raw(), vm.cfg.dtb_ipa.raw());
-    if let Some(kicks) = vm.life.boot(vm.cfg.cpus.len(), entry, dtb) {
-        host.vm_started(vm.id);
-        kick_all(vm, host, kicks, usize::MAX);
-    }
-}
-
-/// Shell `vm restart`: restarts the VM from its images; `false` when it is
-/// unresponsive.
-pub fn shell_restart(vm: &VmCtx<'_>, host: &impl Host) -> bool {
-    restart_vm(vm, host, StopReason::Shell, None)
-}
-
-/// The physical CPU of vCPU `me` parked: its acknowledgement of a stop or restart.
-/// Reports a stop it completes; kicks vCPU 0 of a restart it completes.
-pub fn vcpu_parked(me: usize, vm: &VmCtx<'_>, host: &impl Host) {
-    match vm.life.parked(me) {
-        Parked::Nothing => {}
-        done => completed(done, me, vm, host),
-    }
-}
-
-/// Reports a stop or restart that every vCPU has now acknowledged (`me`: the vCPU
-/// whose CPU completed it, if one did).
-pub fn completed(done: Parked, me: usize, vm: &VmCtx<'_>, host: &impl Host) {
-    match done {
-        Parked::Nothing => {}
-        Parked::Stopped { reason, late } => host.vm_stopped(vm.id, reason, late),
-        Parked::Restart(kicks) => kick_all(vm, host, kicks, me),
-    }
-}
-
-fn kick_all(vm: &VmCtx<'_>, host: &impl Host, kicks: Kicks, except: usize) {
-    for v in kicks.iter().filter(|&v| v != except) {
-        host.kick(vm.id, v);
-    }
-}
-
-fn sys_reg(
-    me: usize,
-    acc: SysRegAccess,
-    regs: &mut impl VcpuRegs,
-    vm: &VmCtx<'_>,
+/// A trapped system register or MSR, as its class says; `value` is what a write
+/// writes.
+fn sys_reg<C: IrqChip>(
+    me: VcpuId,
+    id: u32,
+    class: RegClass,
+    value: Option<u64>,
+    vcpu: &mut impl ArchVcpu,
+    vm: &VmCtx<'_, C>,
     host: &impl Host,
 ) {
-    match sysreg::policy(acc.reg) {
-        (Policy::RazWi, _) => {
-            if acc.read {
-                regs.set_reg(acc.rt, 0);
-            }
-            regs.skip_instruction();
-        }
-        (Policy::SendSgi, _) => {
-            let value = regs.reg(acc.rt);
-            match (acc.read, vm.cfg.interrupt_mode) {
-                (true, _) => regs.set_reg(acc.rt, 0),
-                (false, InterruptMode::Virtual) => {
-                    let notify = vm.gic.lock().send_sgi(me, value);
-                    host.vgic_changed(vm.id, me, &notify);
-                }
-                (false, InterruptMode::Direct) => {
-                    // Physical SGIs, but only to this VM's own cores.
-                    let (targets, sgi) =
-                        gicpass::sgi_targets(value, me, vm.mpidrs, devices::RESERVED_SGIS);
-                    for v in (0..vm.mpidrs.len()).filter(|v| targets & (1 << v) != 0) {
-                        host.send_sgi(vm.id, v, sgi);
-                    }
-                }
-            }
-            regs.skip_instruction();
-        }
-        (Policy::CpuIf, name) => cpu_interface(name, acc, regs, vm, host),
-        (Policy::Undef, name) => {
-            host.contained(vm.id, Contained::UndefSysReg(name));
-            regs.inject_undef();
-        }
-    }
-}
-
-/// An untrusted direct-mode guest's access to a Group-1 CPU interface register, done
-/// on its behalf (writes that could raise its running priority are dropped, and an
-/// end of interrupt only ever names one of the VM's own interrupts); in any other mode
-/// these registers do not trap, and an access that does is undefined. Kept out of line:
-/// the SGI register shares the caller, on the IPI path.
-#[inline(never)]
-fn cpu_interface(
-    name: &'static str,
-    acc: SysRegAccess,
-    regs: &mut impl VcpuRegs,
-    vm: &VmCtx<'_>,
-    host: &impl Host,
-) {
-    let untrusted = vm.cfg.interrupt_mode == InterruptMode::Direct
-        && vm.cfg.direct_trust == DirectTrust::Untrusted;
-    let Some(reg) = CpuIfReg::of(acc.reg).filter(|_| untrusted) else {
-        host.contained(vm.id, Contained::UndefSysReg(name));
-        regs.inject_undef();
-        return;
+    let answer = match class {
+        RegClass::IrqChip => vm.chip.register(vm, host, me, id, value),
+        RegClass::Ignored => Ok(Some(0)),
+        RegClass::Refused => Err(crate::seam::Refused),
     };
-    let value = (!acc.read).then(|| regs.reg(acc.rt));
-    match value {
-        Some(_) if !reg.writable() => host.contained(vm.id, Contained::IgnoredSysReg(reg)),
-        Some(v) if reg == CpuIfReg::Eoir1 && !devices::owns_intid(vm, v as u32 & 0xff_ffff) => {
-            host.contained(vm.id, Contained::IgnoredSysReg(reg));
-        }
-        _ => {
-            let v = host.cpu_interface(reg, value);
-            if acc.read {
-                regs.set_reg(acc.rt, v);
+    match answer {
+        Ok(loaded) => {
+            if value.is_none() {
+                vcpu.complete_load(loaded.unwrap_or(0));
             }
+            vcpu.skip();
+        }
+        Err(_) => {
+            host.contained(vm.id, Contained::RefusedRegister(id));
+            vcpu.inject(Fault::Undefined);
         }
     }
-    regs.skip_instruction();
 }
 
 #[cfg(test)]

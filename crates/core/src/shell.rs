@@ -5,6 +5,7 @@
 //! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
 //! `irq stats`, `latency`) and `log level` in `view.rs`.
 
+use crate::ids::{CpuId, VcpuId, VmId};
 use crate::mmio::Region;
 use crate::vm::{Power, StopReason, VmLife, VmState};
 use core::fmt;
@@ -24,48 +25,49 @@ pub trait ShellOps {
     /// Number of VMs.
     fn vm_count(&self) -> usize;
     /// Name of VM `vm`.
-    fn vm_name(&self, vm: usize) -> &str;
+    fn vm_name(&self, vm: VmId) -> &str;
     /// State, restart count and last stop reason of VM `vm`.
-    fn vm_status(&self, vm: usize) -> (VmState, u32, Option<StopReason>);
+    fn vm_status(&self, vm: VmId) -> (VmState, u32, Option<StopReason>);
     /// Physical CPUs and RAM size (bytes) of VM `vm`.
-    fn vm_resources(&self, vm: usize) -> (&[u32], u64);
+    fn vm_resources(&self, vm: VmId) -> (&[u32], u64);
     /// What VM `vm` is for.
-    fn vm_kind(&self, vm: usize) -> VmKind;
+    fn vm_kind(&self, vm: VmId) -> VmKind;
     /// RAM of VM `vm` and its backing.
-    fn vm_ram(&self, vm: usize) -> RamMap;
+    fn vm_ram(&self, vm: VmId) -> RamMap;
     /// Passed-through device `i` of VM `vm` (scenario order); `None` past the last.
-    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>>;
+    fn device(&self, vm: VmId, i: usize) -> Option<Mapping<'_>>;
     /// Shared-memory region `i` of VM `vm` (scenario order); `None` past the last.
-    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>>;
+    fn shared(&self, vm: VmId, i: usize) -> Option<Mapping<'_>>;
     /// Emulated region `i` of VM `vm` (in base order); `None` past the last.
-    fn emulated(&self, vm: usize, i: usize) -> Option<Region>;
+    fn emulated(&self, vm: VmId, i: usize) -> Option<Region>;
     /// The host-physical region reserved for the hypervisor.
     fn hv_memory(&self) -> MemRegion<Hpa>;
-    /// Run-time facts about vCPU `vcpu` of VM `vm`.
-    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo;
+    /// Run-time facts about vCPU `vcpu` of VM `vm` (`None` if the VM has no such
+    /// vCPU).
+    fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo>;
     /// Number of physical CPUs.
     fn cpu_count(&self) -> usize;
     /// The physical CPU the shell runs on.
-    fn shell_cpu(&self) -> Option<usize>;
+    fn shell_cpu(&self) -> Option<CpuId>;
     /// Interrupts counted on physical CPU `cpu` since boot, indexed like
     /// [`IrqKind::ALL`].
-    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT];
+    fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT];
     /// Copies the last timer-latency line of VM `vm` (the guest's whole console line)
     /// into `buf`; returns its length and its age in milliseconds, `None` if it has
     /// printed none.
-    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)>;
+    fn latency(&self, vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)>;
     /// The runtime log level.
     fn log_level(&self) -> LogLevel;
     /// Changes the runtime log level.
     fn set_log_level(&self, level: LogLevel);
     /// Stops VM `vm` (no restart policy applies).
-    fn stop(&self, vm: usize);
+    fn stop(&self, vm: VmId);
     /// Boots VM `vm` from its images if it is stopped.
-    fn start(&self, vm: usize);
+    fn start(&self, vm: VmId);
     /// Restarts VM `vm` from its images.
-    fn restart(&self, vm: usize);
+    fn restart(&self, vm: VmId);
     /// Gives console input to VM `vm` until the escape byte ([`CONSOLE_ESCAPE`]).
-    fn console_to(&self, vm: usize);
+    fn console_to(&self, vm: VmId);
     /// Prints one line of shell output.
     fn out(&self, args: fmt::Arguments<'_>);
 }
@@ -124,9 +126,9 @@ pub enum VcpuPower {
 }
 
 impl VcpuPower {
-    /// The state PSCI AFFINITY_INFO reports for vCPU `vcpu` (a VM never booted has
+    /// The power state of vCPU `vcpu` in its VM's lifecycle (a VM never booted has
     /// every vCPU off).
-    pub fn of(life: &VmLife, vcpu: usize) -> Self {
+    pub fn of(life: &VmLife, vcpu: VcpuId) -> Self {
         match life.power(vcpu) {
             Power::On => Self::On,
             Power::Pending(_) => Self::Pending,
@@ -149,9 +151,9 @@ impl VcpuPower {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VcpuInfo {
     /// The physical CPU it is pinned to.
-    pub cpu: u32,
-    /// The MPIDR affinity the guest sees.
-    pub mpidr: u64,
+    pub cpu: CpuId,
+    /// The CPU id the guest reads as its own (aarch64: its MPIDR affinity).
+    pub cpu_id: u64,
     /// Its power state.
     pub power: VcpuPower,
     /// Guest exits taken on its physical CPU since boot (all runs of the VM).
@@ -161,14 +163,16 @@ pub struct VcpuInfo {
 /// The physical interrupts the hypervisor counts per CPU (`irq stats`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IrqKind {
-    /// The hypervisor's own SGIs (kick, halt).
+    /// The hypervisor's own inter-processor interrupts (kick, halt; aarch64: its
+    /// Group-0 SGIs).
     Sgi,
     /// Virtual-timer interrupts forwarded to a virtual-mode vCPU by the exit path.
     /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
     /// without leaving the vector whenever a list register is free, and those are not
     /// counted: this is a lower bound, often zero for a guest that ticks steadily.
     Vtimer,
-    /// GIC maintenance interrupts (list-register refresh).
+    /// Interrupt-controller maintenance interrupts (aarch64: the GIC's, for a
+    /// list-register refresh).
     Maintenance,
     /// Passed-through SPIs forwarded to their VM.
     Spi,
@@ -301,7 +305,7 @@ const COMMANDS: &[Command] = &[
     Command {
         words: &["vcpu", "list"],
         args: "",
-        help: "every vCPU: CPU, MPIDR, power state, exits",
+        help: "every vCPU: CPU, CPU id, power state, exits",
         run: view::vcpu_list,
     },
     Command {
@@ -391,12 +395,17 @@ fn version(_: &[&str], ops: &dyn ShellOps) {
     ops.out(format_args!("rtvisor {VERSION}"));
 }
 
-fn find(name: &str, ops: &dyn ShellOps) -> Option<usize> {
-    let vm = (0..ops.vm_count()).find(|&v| ops.vm_name(v) == name);
+fn find(name: &str, ops: &dyn ShellOps) -> Option<VmId> {
+    let vm = vms(ops).find(|&v| ops.vm_name(v) == name);
     if vm.is_none() {
         ops.out(format_args!("no VM named `{name}`; `vm list` shows them"));
     }
     vm
+}
+
+/// Every VM, in configuration order.
+fn vms(ops: &dyn ShellOps) -> impl Iterator<Item = VmId> {
+    (0..ops.vm_count()).map(VmId::new)
 }
 
 fn state_name(s: VmState) -> &'static str {
@@ -429,7 +438,7 @@ fn vm_list(_: &[&str], ops: &dyn ShellOps) {
         "{:<12} {:<12} {:<10} {:>8} {:>8}  last stop",
         "vm", "state", "cpus", "memory", "restarts"
     ));
-    for vm in 0..ops.vm_count() {
+    for vm in vms(ops) {
         let (state, restarts, last) = ops.vm_status(vm);
         let (cpus, ram) = ops.vm_resources(vm);
         ops.out(format_args!(

@@ -1,14 +1,15 @@
-//! Run-time state of one VM and its lifecycle: vCPU power states (PSCI), stop and
+//! Run-time state of one VM and its lifecycle: vCPU power states, stop and
 //! restart. The state is shared by the VM's physical CPUs behind a spin lock; each
 //! operation is short and never waits on the guest.
 //!
-//! Discipline: the lock is taken only on exits that change or read power state (PSCI,
-//! stop, restart, the start check on a parked CPU), never on the hot path of emulated
+//! Discipline: the lock is taken only on exits that change or read power state (CPU
+//! on/off and state calls, stop, restart, the start check on a parked CPU), never on the hot path of emulated
 //! device accesses. The check every exit makes, whether its vCPU is still on, reads a
 //! copy of the on bits that the lock's guard publishes whenever it is released.
 //! Nothing here allocates.
 
-use crate::psci::PsciError;
+use crate::ids::VcpuId;
+use crate::seam::{CallError, CpuPower};
 use crate::sync::Mutex;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -19,16 +20,20 @@ pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 /// Why a VM stopped or restarted, recorded for logs and the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// The guest called PSCI SYSTEM_OFF.
+    /// The guest powered its VM off.
     SystemOff,
-    /// The guest called PSCI SYSTEM_RESET.
+    /// The guest reset its VM.
     SystemReset,
-    /// Every vCPU called CPU_OFF.
+    /// Every vCPU switched itself off.
     AllVcpusOff,
-    /// An asynchronous SError from the guest.
-    SError(u64),
-    /// An exit the hypervisor cannot handle.
-    UnhandledExit(u64),
+    /// The guest's state cannot be trusted (an SError on aarch64), or it took an exit
+    /// the hypervisor does not handle: what the backend called it, and its code.
+    Fatal {
+        /// What happened (aarch64: `serror esr`, `unhandled exit esr`).
+        what: &'static str,
+        /// The backend's raw code (aarch64: ESR_EL2).
+        code: u64,
+    },
     /// A command of the hypervisor shell.
     Shell,
     /// Its watchdog expired (not kicked in time).
@@ -38,10 +43,7 @@ pub enum StopReason {
 impl StopReason {
     /// Whether this counts as a crash for the restart policy.
     pub const fn is_crash(self) -> bool {
-        matches!(
-            self,
-            Self::SError(_) | Self::UnhandledExit(_) | Self::Watchdog
-        )
+        matches!(self, Self::Fatal { .. } | Self::Watchdog)
     }
 }
 
@@ -51,8 +53,7 @@ impl core::fmt::Display for StopReason {
             Self::SystemOff => f.write_str("system-off"),
             Self::SystemReset => f.write_str("system-reset"),
             Self::AllVcpusOff => f.write_str("all vcpus off"),
-            Self::SError(esr) => write!(f, "serror esr={esr:#x}"),
-            Self::UnhandledExit(esr) => write!(f, "unhandled exit esr={esr:#x}"),
+            Self::Fatal { what, code } => write!(f, "{what}={code:#x}"),
             Self::Shell => f.write_str("shell"),
             Self::Watchdog => f.write_str("watchdog"),
         }
@@ -74,7 +75,7 @@ pub enum VmState {
     Unresponsive,
 }
 
-/// PSCI power state of one vCPU.
+/// Power state of one vCPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
     /// Off: its physical CPU is parked.
@@ -123,9 +124,11 @@ impl Default for VmLife {
 }
 
 impl Kicks {
-    /// vCPU indices to kick.
-    pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..MAX_VCPUS).filter(move |i| self.0 & (1 << i) != 0)
+    /// The vCPUs to kick.
+    pub fn iter(self) -> impl Iterator<Item = VcpuId> {
+        (0..MAX_VCPUS)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .map(VcpuId::new)
     }
 }
 
@@ -259,18 +262,19 @@ impl VmLife {
         Kicks(1)
     }
 
-    /// PSCI CPU_ON for vCPU `target`.
-    pub fn cpu_on(&self, target: usize, entry: u64, context: u64) -> Result<Kicks, PsciError> {
+    /// Starts vCPU `target` (a CPU-on call of another vCPU).
+    pub fn cpu_on(&self, target: VcpuId, entry: u64, context: u64) -> Result<Kicks, CallError> {
+        let target = target.index();
         let mut s = self.lock();
         if target >= s.vcpus {
-            return Err(PsciError::InvalidParameters);
+            return Err(CallError::InvalidParameters);
         }
         if s.state != VmState::Running {
-            return Err(PsciError::Denied);
+            return Err(CallError::Denied);
         }
         match s.power[target] {
-            Power::On | Power::Stopping => Err(PsciError::AlreadyOn),
-            Power::Pending(_) => Err(PsciError::OnPending),
+            Power::On | Power::Stopping => Err(CallError::AlreadyOn),
+            Power::Pending(_) => Err(CallError::OnPending),
             Power::Off => {
                 s.power[target] = Power::Pending(Start {
                     entry,
@@ -282,10 +286,11 @@ impl VmLife {
         }
     }
 
-    /// PSCI CPU_OFF from vCPU `me`. Returns `true` when no vCPU is left on or pending.
-    pub fn cpu_off(&self, me: usize) -> bool {
+    /// vCPU `me` switches itself off. Returns `true` when no vCPU is left on or
+    /// pending.
+    pub fn cpu_off(&self, me: VcpuId) -> bool {
         let mut s = self.lock();
-        match s.power.get_mut(me) {
+        match s.power.get_mut(me.index()) {
             // A stop or restart raced the call: the vCPU still owes its
             // acknowledgement, which its CPU gives by parking.
             Some(Power::Stopping) => return false,
@@ -295,21 +300,24 @@ impl VmLife {
         s.power.iter().all(|p| *p == Power::Off)
     }
 
-    /// PSCI AFFINITY_INFO at level 0: 0 on, 1 off, 2 on-pending.
-    pub fn affinity_info(&self, target: usize) -> Result<u64, PsciError> {
+    /// The power state of vCPU `target` as another vCPU sees it (a stopping vCPU is
+    /// on until it parks).
+    pub fn cpu_state(&self, target: VcpuId) -> Result<CpuPower, CallError> {
+        let target = target.index();
         let s = self.lock();
         if target >= s.vcpus {
-            return Err(PsciError::InvalidParameters);
+            return Err(CallError::InvalidParameters);
         }
         Ok(match s.power[target] {
-            Power::On | Power::Stopping => 0,
-            Power::Off => 1,
-            Power::Pending(_) => 2,
+            Power::On | Power::Stopping => CpuPower::On,
+            Power::Off => CpuPower::Off,
+            Power::Pending(_) => CpuPower::OnPending,
         })
     }
 
     /// The power state of vCPU `vcpu` (off for an index the VM does not have).
-    pub fn power(&self, vcpu: usize) -> Power {
+    pub fn power(&self, vcpu: VcpuId) -> Power {
+        let vcpu = vcpu.index();
         let s = self.lock();
         match s.power.get(vcpu) {
             Some(p) if vcpu < s.vcpus => *p,
@@ -318,7 +326,8 @@ impl VmLife {
     }
 
     /// Called by the parked physical CPU of vCPU `me`: takes a pending start request.
-    pub fn take_start(&self, me: usize) -> Option<Start> {
+    pub fn take_start(&self, me: VcpuId) -> Option<Start> {
+        let me = me.index();
         let mut s = self.lock();
         match s.power.get(me) {
             Some(Power::Pending(start)) => {
@@ -345,7 +354,8 @@ impl VmLife {
 
     /// Whether vCPU `me` should keep running guest code (checked on every exit,
     /// without the lock).
-    pub fn should_run(&self, me: usize) -> bool {
+    pub fn should_run(&self, me: VcpuId) -> bool {
+        let me = me.index();
         me < MAX_VCPUS && self.on.load(Ordering::Acquire) & (1 << me) != 0
     }
 
@@ -377,7 +387,7 @@ impl VmLife {
                 return None;
             }
             // A stop in progress becomes a restart only when the shell asks: a guest's
-            // SYSTEM_RESET or its watchdog must not undo an operator's stop.
+            // reset or its watchdog must not undo an operator's stop.
             (VmState::Stopping, Some(_))
                 if s.then_boot.is_none() && reason != StopReason::Shell =>
             {
@@ -429,9 +439,9 @@ impl VmLife {
 
     /// The physical CPU of vCPU `me` has parked (it runs no guest code until started
     /// again): the acknowledgement of a stop or restart.
-    pub fn parked(&self, me: usize) -> Parked {
+    pub fn parked(&self, me: VcpuId) -> Parked {
         let mut s = self.lock();
-        match s.power.get_mut(me) {
+        match s.power.get_mut(me.index()) {
             Some(p @ Power::Stopping) => *p = Power::Off,
             _ => return Parked::Nothing,
         }

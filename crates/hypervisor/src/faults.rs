@@ -1,28 +1,38 @@
-//! Contained guest faults at `warn`: a guest killed by an injected abort is not silent.
+//! Contained guest faults at `warn`: a guest killed by an injected fault is not silent.
 //! Per VM the first fault is printed in full (what, where, the PC, what was done), then
 //! at most one count line a second (`rtvisor_core::faultlog` decides). Refused calls and
 //! ignored writes stay at `debug`.
 
-use crate::config::{CONFIG, MAX_VMS};
-use crate::debug;
-use crate::log;
-use rtvisor_arch_aarch64::sysreg;
+use crate::backend::{Arch, Backend, Clock};
+use crate::config::MAX_VMS;
+use crate::{debug, log, vms};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_core::faultlog::{self, FaultLog, Report};
 use rtvisor_core::handler::Contained;
+use rtvisor_core::ids::VmId;
+use rtvisor_core::seam::Timer;
 
 static LOGS: [FaultLog; MAX_VMS] = [const { FaultLog::new() }; MAX_VMS];
 
-/// VM `vm` was answered `what` on this CPU (its exit is being handled: ELR_EL2 holds
-/// the guest's PC).
-pub fn contained(vm: usize, what: Contained) {
-    let name = CONFIG.vms[vm].name;
-    let Some(fault) = faultlog::fault(what) else {
-        debug!("vm {name}: contained {what:?}");
+/// VM `vm` was answered `what` on this CPU (its exit is being handled: the backend
+/// still knows the guest's PC).
+pub fn contained(vm: VmId, what: Contained) {
+    let name = vms::cfg(vm).name;
+    let Some(fault) = faultlog::fault(what, Arch::register_name) else {
+        match what {
+            Contained::IgnoredRegister(id) => {
+                let reg = Arch::register_name(id);
+                debug!("vm {name}: contained {what:?} ({reg})");
+            }
+            _ => debug!("vm {name}: contained {what:?}"),
+        }
         return;
     };
-    let pc = rtvisor_arch_aarch64::read_sysreg!(elr_el2);
-    match LOGS[vm].note(sysreg::counter(), sysreg::counter_freq()) {
+    let Some(log) = LOGS.get(vm.index()) else {
+        return;
+    };
+    let pc = Arch::guest_pc();
+    match log.note(Clock::now(), Clock::frequency()) {
         Some(Report::First) => log::line(
             LogLevel::Warn,
             format_args!(
@@ -42,14 +52,14 @@ pub fn contained(vm: usize, what: Contained) {
 
 /// VM `vm` stops or restarts: the faults no line counted yet are printed, and its next
 /// run's first fault is printed in full again.
-pub fn reset(vm: usize) {
-    let unreported = LOGS[vm].reset();
+pub fn reset(vm: VmId) {
+    let unreported = LOGS.get(vm.index()).map_or(0, FaultLog::reset);
     if unreported > 0 {
         log::line(
             LogLevel::Warn,
             format_args!(
                 "vm {}: {unreported} more contained faults before it stopped",
-                CONFIG.vms[vm].name
+                vms::cfg(vm).name
             ),
         );
     }

@@ -9,12 +9,14 @@
 //! each VM are kept for the shell's `latency` (one fixed buffer per VM behind its own
 //! lock, held only to copy a line in or out).
 
+use crate::backend::{Arch, Backend, Clock, Uart};
 use crate::config::{CONFIG, MAX_VMS};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use rtvisor_arch_aarch64::{firmware, gic, sysreg, uart};
 use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::{Terminal, LINE_MAX};
+use rtvisor_core::ids::VmId;
+use rtvisor_core::seam::{Console, Timer};
 use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
 
@@ -24,7 +26,7 @@ static UART: Mutex<Terminal> = Mutex::new(Terminal::new());
 
 /// Writes bytes to the UART.
 fn put(bytes: &[u8]) {
-    bytes.iter().copied().for_each(uart::put);
+    bytes.iter().copied().for_each(Uart::put);
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
@@ -47,7 +49,7 @@ struct Raw;
 
 impl Write for Raw {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.bytes().for_each(uart::put);
+        s.bytes().for_each(Uart::put);
         Ok(())
     }
 }
@@ -83,7 +85,7 @@ pub fn line(level: LogLevel, args: fmt::Arguments<'_>) {
 
 /// Prints one line of VM output as `[name] text`; keeps it if it carries timer-latency
 /// figures.
-pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
+pub fn vm_line(vm: VmId, name: &str, text: &[u8]) {
     UART.lock()
         .vm_line(crate::shell::focus(), vm, name, text, &mut put);
     keep_figures(name, text);
@@ -91,7 +93,7 @@ pub fn vm_line(vm: usize, name: &str, text: &[u8]) {
 
 /// Shows the partial line `pending` of VM `vm` (it has the console input) as far as
 /// it is not on the terminal yet.
-pub fn vm_partial(vm: usize, name: &'static str, pending: &[u8]) {
+pub fn vm_partial(vm: VmId, name: &'static str, pending: &[u8]) {
     UART.lock().vm_partial(vm, name, pending, &mut put);
 }
 
@@ -123,15 +125,15 @@ fn keep_figures(name: &str, text: &[u8]) {
         let mut f = slot.lock();
         f.line[..n].copy_from_slice(&text[..n]);
         f.len = n;
-        f.at = sysreg::counter();
+        f.at = Clock::now();
     }
 }
 
 /// Copies the last timer-latency line of VM `vm` into `buf`; returns its length and
 /// age in milliseconds, `None` if the VM has printed none since boot.
-pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+pub fn figures(vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
     let (n, at) = {
-        let f = FIGURES.get(vm)?.lock();
+        let f = FIGURES.get(vm.index())?.lock();
         let n = f.len.min(buf.len());
         buf[..n].copy_from_slice(&f.line[..n]);
         (f.len, f.at)
@@ -139,8 +141,8 @@ pub fn figures(vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
     if n == 0 {
         return None;
     }
-    let ticks = sysreg::counter().saturating_sub(at);
-    let hz = sysreg::counter_freq().max(1);
+    let ticks = Clock::now().saturating_sub(at);
+    let hz = Clock::frequency().max(1);
     Some((n.min(buf.len()), ticks / hz * 1000 + ticks % hz * 1000 / hz))
 }
 
@@ -161,7 +163,7 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
         halt()
     }
     if !HALTING.swap(true, Ordering::SeqCst) {
-        gic::broadcast_sgi(gic::SGI_HALT);
+        Arch::halt_others();
     }
     // The UART lock may be held by this very CPU (a fault while printing): take it if
     // it frees up soon, print regardless.
@@ -172,7 +174,7 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
     );
     drop(guard);
     if CONFIG.hypervisor.semihosting {
-        firmware::semihosting_exit(FATAL_EXIT_STATUS);
+        Arch::emulator_exit(FATAL_EXIT_STATUS);
     }
     halt()
 }
@@ -180,7 +182,7 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
 /// Parks this CPU for good.
 pub fn halt() -> ! {
     loop {
-        rtvisor_arch_aarch64::sysreg::wfi();
+        Arch::wait();
     }
 }
 

@@ -1,10 +1,13 @@
-//! rtvisor: the EL2 binary.
+//! rtvisor: the hypervisor binary.
 //!
 //! Glue between the static configuration generated from the scenario (`config`), the
-//! arch-neutral logic (`rtvisor_core`) and the aarch64 backend (`rtvisor_arch_aarch64`).
-//! Boot flow: `boot::primary_main` reads the host device tree, checks the tables against
-//! it, builds the EL2 and stage-2 tables, starts the other CPUs; then every CPU sits in
-//! `run::cpu_loop`, starting its pinned vCPU when asked and handling its exits.
+//! arch-neutral logic (`rtvisor_core`) and one architecture backend (`backend`, the
+//! only module that names an architecture; the aarch64 one is in `aarch64/`). Boot
+//! flow: the backend's boot entry finds the machine and hands over to
+//! `boot::primary`, which checks the tables against it, builds the hypervisor's and
+//! every VM's translation tables and starts the other CPUs; then every CPU sits in
+//! `run::cpu_loop`, starting its pinned vCPU when asked, and the backend's exception
+//! entry hands each exit to `run::handle`.
 //!
 //! Rules: unsafe only at the marked hand-over points to the arch crate; global state is
 //! the immutable `CONFIG`, per-CPU structs and lock-protected per-VM state; nothing
@@ -12,14 +15,14 @@
 #![no_std]
 #![no_main]
 
+mod backend;
 mod boot;
 mod config;
 mod doorbell;
 mod faults;
 mod flash;
-mod irq;
+mod host;
 mod log;
-mod passthru;
 mod percpu;
 mod run;
 mod shell;

@@ -3,51 +3,46 @@
 //! typed lines are executed by `rtvisor_core::shell`. A machine whose CPUs all host
 //! vCPUs has no shell.
 
+use crate::backend::{Arch, Backend, Uart};
 use crate::config::CONFIG;
+use crate::host::HostImpl;
 use crate::percpu::CPU_COUNT;
-use crate::run::HostImpl;
-use crate::vms::{self, VMS};
+use crate::vms;
 use crate::{debug, info, log, stats};
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_addr::Hpa;
-use rtvisor_arch_aarch64::{spi, uart};
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::Region;
+use rtvisor_core::seam::Console;
 use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{StopReason, VmState};
 use rtvisor_core::{devices, handler};
 
-/// The CPU running the shell (`usize::MAX`: none).
-static SHELL_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// The CPU running the shell, if one does.
+static SHELL_CPU: AtomicId<CpuId> = AtomicId::none();
 /// The console UART's INTID (0: unknown, no shell).
 static UART_IRQ: AtomicU32 = AtomicU32::new(0);
 static INPUT: Mutex<shell::Input> = Mutex::new(shell::Input::new());
 
-/// Makes CPU `cpu` (affinity `mpidr`) the shell CPU if it hosts no vCPU and none is
-/// chosen yet, and routes the console's receive interrupt to it.
-pub fn claim(cpu: usize, mpidr: u64, uart_irq: Option<u32>) {
+/// Makes CPU `cpu` (hardware id `hw_id`) the shell CPU if it hosts no vCPU and none
+/// is chosen yet, and routes the console's receive interrupt to it.
+pub fn claim(cpu: CpuId, hw_id: u64, uart_irq: Option<u32>) {
     let Some(irq) = uart_irq else { return };
-    if vms::assignment(cpu).is_some()
-        || SHELL_CPU
-            .compare_exchange(usize::MAX, cpu, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-    {
+    if vms::assignment(cpu).is_some() || !SHELL_CPU.set_if_none(cpu, Ordering::AcqRel) {
         return;
     }
     UART_IRQ.store(irq, Ordering::Relaxed);
-    // The PL011's receive interrupt is level-sensitive.
-    spi::configure(irq, false, mpidr);
-    spi::set_enabled(irq, true);
-    uart::enable_rx_interrupt();
+    Arch::console_input_to(cpu, hw_id, irq);
     info!("shell on cpu {cpu}: type `help`");
     init_focus();
 }
 
 /// Whether a CPU runs the shell.
 pub fn present() -> bool {
-    SHELL_CPU.load(Ordering::Relaxed) != usize::MAX
+    SHELL_CPU.load(Ordering::Relaxed).is_some()
 }
 
 /// Whether `intid` is the shell's input interrupt.
@@ -55,46 +50,43 @@ pub fn is_input(intid: u32) -> bool {
     intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)
 }
 
-/// Where console input goes: a VM id, or `NONE` for the shell.
-static FOCUS: AtomicUsize = AtomicUsize::new(NONE);
-const NONE: usize = usize::MAX;
+/// Where console input goes: a VM, or `None` for the shell.
+static FOCUS: AtomicId<VmId> = AtomicId::none();
 
 /// The VM that has the console input, if any.
-pub fn focus() -> Option<usize> {
-    let v = FOCUS.load(Ordering::Relaxed);
-    (v != NONE).then_some(v)
+pub fn focus() -> Option<VmId> {
+    FOCUS.load(Ordering::Relaxed)
 }
 
 /// Gives console input to the VM the scenario names (`[hypervisor] console-input`).
 fn init_focus() {
-    if let Some(vm) = CONFIG.hypervisor.console_input {
-        FOCUS.store(vm, Ordering::Relaxed);
+    if let Some(vm) = CONFIG.hypervisor.console_input.map(VmId::new) {
+        FOCUS.store(Some(vm), Ordering::Relaxed);
         info!(
             "console input goes to vm {}; Ctrl-] gives it to the shell",
-            CONFIG.vms[vm].name
+            vms::cfg(vm).name
         );
         show_partial(vm);
     }
 }
 
 /// Shows the partial line of VM `vm` (its prompt) now that it has the console input.
-fn show_partial(vm: usize) {
-    let con = VMS[vm].console.lock();
-    log::vm_partial(vm, CONFIG.vms[vm].name, con.line.pending());
+fn show_partial(vm: VmId) {
+    let con = vms::rt(vm).console.lock();
+    log::vm_partial(vm, vms::cfg(vm).name, con.line.pending());
 }
 
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
 /// has the console.
 pub fn on_input() {
-    while let Some(b) = uart::get() {
-        let focus = FOCUS.load(Ordering::Relaxed);
-        if focus != NONE {
+    while let Some(b) = Uart::get() {
+        if let Some(focus) = FOCUS.load(Ordering::Relaxed) {
             if b == shell::CONSOLE_ESCAPE {
-                FOCUS.store(NONE, Ordering::Relaxed);
+                FOCUS.store(None, Ordering::Relaxed);
                 info!("console input back to the shell: type `help`");
             } else if vms::with_ctx(focus, |ctx| devices::console_input(&[b], ctx, &HostImpl)) == 0
             {
-                debug!("vm {}: console input dropped", CONFIG.vms[focus].name);
+                debug!("vm {}: console input dropped", vms::cfg(focus).name);
             }
             continue;
         }
@@ -108,26 +100,26 @@ impl ShellOps for Ops {
     fn vm_count(&self) -> usize {
         CONFIG.vms.len()
     }
-    fn vm_name(&self, vm: usize) -> &str {
-        CONFIG.vms[vm].name
+    fn vm_name(&self, vm: VmId) -> &str {
+        vms::cfg(vm).name
     }
-    fn vm_status(&self, vm: usize) -> (VmState, u32, Option<StopReason>) {
-        VMS[vm].life.status()
+    fn vm_status(&self, vm: VmId) -> (VmState, u32, Option<StopReason>) {
+        vms::rt(vm).life.status()
     }
-    fn vm_resources(&self, vm: usize) -> (&[u32], u64) {
-        (CONFIG.vms[vm].cpus, CONFIG.vms[vm].ram.size)
+    fn vm_resources(&self, vm: VmId) -> (&[u32], u64) {
+        (vms::cfg(vm).cpus, vms::cfg(vm).ram.size)
     }
-    fn vm_kind(&self, vm: usize) -> VmKind {
-        CONFIG.vms[vm].kind
+    fn vm_kind(&self, vm: VmId) -> VmKind {
+        vms::cfg(vm).kind
     }
-    fn vm_ram(&self, vm: usize) -> RamMap {
-        CONFIG.vms[vm].ram
+    fn vm_ram(&self, vm: VmId) -> RamMap {
+        vms::cfg(vm).ram
     }
-    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        CONFIG.vms[vm].devices.get(i).map(Mapping::device)
+    fn device(&self, vm: VmId, i: usize) -> Option<Mapping<'_>> {
+        vms::cfg(vm).devices.get(i).map(Mapping::device)
     }
-    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        CONFIG.vms[vm].shared.get(i).map(|s| Mapping {
+    fn shared(&self, vm: VmId, i: usize) -> Option<Mapping<'_>> {
+        vms::cfg(vm).shared.get(i).map(|s| Mapping {
             name: s.name,
             ipa: s.ipa,
             hpa: s.hpa,
@@ -135,31 +127,31 @@ impl ShellOps for Ops {
             writable: s.writable,
         })
     }
-    fn emulated(&self, vm: usize, i: usize) -> Option<Region> {
-        vms::regions(&CONFIG.vms[vm]).get(i).copied()
+    fn emulated(&self, vm: VmId, i: usize) -> Option<Region> {
+        vms::regions(vms::cfg(vm)).get(i).copied()
     }
     fn hv_memory(&self) -> MemRegion<Hpa> {
         CONFIG.hypervisor.memory
     }
-    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo {
-        let cpu = CONFIG.vms[vm].cpus.get(vcpu).copied().unwrap_or(u32::MAX);
-        VcpuInfo {
+    fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo> {
+        let cpu = vms::cpu_of(vm, vcpu)?;
+        Some(VcpuInfo {
             cpu,
-            mpidr: vms::vcpu_mpidr(vm, vcpu),
-            power: VcpuPower::of(&VMS[vm].life, vcpu),
-            exits: stats::exits(cpu as usize),
-        }
+            cpu_id: vms::guest_cpu_id(vm, vcpu),
+            power: VcpuPower::of(&vms::rt(vm).life, vcpu),
+            exits: stats::exits(cpu),
+        })
     }
     fn cpu_count(&self) -> usize {
         CPU_COUNT.load(Ordering::Relaxed)
     }
-    fn shell_cpu(&self) -> Option<usize> {
-        Some(SHELL_CPU.load(Ordering::Relaxed)).filter(|&c| c != usize::MAX)
+    fn shell_cpu(&self) -> Option<CpuId> {
+        SHELL_CPU.load(Ordering::Relaxed)
     }
-    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT] {
+    fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT] {
         stats::irqs(cpu)
     }
-    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
+    fn latency(&self, vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
         log::figures(vm, buf)
     }
     fn log_level(&self) -> LogLevel {
@@ -168,17 +160,17 @@ impl ShellOps for Ops {
     fn set_log_level(&self, level: LogLevel) {
         log::set_level(level);
     }
-    fn stop(&self, vm: usize) {
+    fn stop(&self, vm: VmId) {
         vms::with_ctx(vm, |ctx| handler::shell_stop(ctx, &HostImpl));
     }
-    fn start(&self, vm: usize) {
+    fn start(&self, vm: VmId) {
         vms::with_ctx(vm, |ctx| handler::shell_start(ctx, &HostImpl));
     }
-    fn restart(&self, vm: usize) {
+    fn restart(&self, vm: VmId) {
         vms::with_ctx(vm, |ctx| handler::shell_restart(ctx, &HostImpl));
     }
-    fn console_to(&self, vm: usize) {
-        FOCUS.store(vm, Ordering::Relaxed);
+    fn console_to(&self, vm: VmId) {
+        FOCUS.store(Some(vm), Ordering::Relaxed);
         show_partial(vm);
     }
     fn out(&self, args: fmt::Arguments<'_>) {

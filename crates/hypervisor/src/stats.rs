@@ -1,18 +1,20 @@
 //! Per-physical-CPU event counters for the shell (`vcpu list`, `irq stats`): guest
-//! exits, and the physical interrupts `irq::drain` handles, by [`IrqKind`].
+//! exits, and the physical interrupts the backend handles, by [`IrqKind`].
 //!
 //! Discipline: a CPU counts only in its own block, with a Relaxed load and store (it is
-//! the block's only writer, and EL2 runs with interrupts masked, so no update is lost;
-//! no exclusive-monitor loop on the hot path); the shell CPU reads any block. Each block
-//! has a cache line of its own, so counting on an RT core never touches a line another
-//! core writes. Counts are since boot (across VM restarts) and wrap at 2^64.
+//! the block's only writer, and the hypervisor runs with interrupts masked, so no
+//! update is lost; no exclusive-monitor loop on the hot path); the shell CPU reads any
+//! block. Each block has a cache line of its own, so counting on an RT core never
+//! touches a line another core writes. Counts are since boot (across VM restarts) and
+//! wrap at 2^64.
 //!
-//! Not counted: virtual-timer interrupts the exception vector's fast path injects by
-//! itself (arch crate, `fast.rs`), which never reach `drain`, and the version and
-//! feature queries the HVC path answers before looking at the VM.
+//! Not counted: what the backend's fast paths answer before looking at the VM
+//! (aarch64: virtual-timer interrupts the exception vector injects by itself, the
+//! version and feature queries of the HVC path).
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_core::ids::CpuId;
 use rtvisor_core::shell::IrqKind;
 
 /// One CPU's counters.
@@ -35,7 +37,7 @@ static STATS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
 
 /// The calling CPU's block (none before boot has set the CPU index).
 fn mine() -> Option<&'static CpuStats> {
-    STATS.get(percpu::this_index())
+    STATS.get(percpu::this_cpu()?.index())
 }
 
 fn bump(c: &AtomicU64) {
@@ -56,14 +58,6 @@ pub fn irq(kind: IrqKind) {
     }
 }
 
-/// Counts a Group-0 interrupt `intid`: the hypervisor's SGIs (0-15); others (its own
-/// timer) are not shown.
-pub fn group0(intid: u32) {
-    if intid < 16 {
-        irq(IrqKind::Sgi);
-    }
-}
-
 /// Counts a spurious interrupt if `nothing_found`.
 pub fn spurious_if(nothing_found: bool) {
     if nothing_found {
@@ -72,17 +66,17 @@ pub fn spurious_if(nothing_found: bool) {
 }
 
 /// Guest exits on CPU `cpu` since boot.
-pub fn exits(cpu: usize) -> u64 {
+pub fn exits(cpu: CpuId) -> u64 {
     STATS
-        .get(cpu)
+        .get(cpu.index())
         .map_or(0, |s| s.exits.load(Ordering::Relaxed))
 }
 
 /// Interrupts on CPU `cpu` since boot, indexed like [`IrqKind::ALL`].
-pub fn irqs(cpu: usize) -> [u64; IrqKind::COUNT] {
+pub fn irqs(cpu: CpuId) -> [u64; IrqKind::COUNT] {
     core::array::from_fn(|k| {
         STATS
-            .get(cpu)
+            .get(cpu.index())
             .map_or(0, |s| s.irqs[k].load(Ordering::Relaxed))
     })
 }

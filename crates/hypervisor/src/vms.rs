@@ -1,19 +1,20 @@
 //! Run-time state of each VM, next to its static configuration.
 
+use crate::backend::{Arch, Backend, Chip, Stage2Table};
 use crate::config::{CONFIG, MAX_VMS};
-use crate::percpu::CPUS;
+use crate::percpu;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use rtvisor_addr::Ipa;
-use rtvisor_config::contract::aarch64::EMULATED;
-use rtvisor_config::tables::InterruptMode;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Console, VmCtx};
-use rtvisor_core::mmio::{DeviceKind, Region};
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::mmio::Region;
 use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::pl061::Pl061;
-use rtvisor_vdev::vgic::VGic;
+
+/// Emulated devices of every VM (the backend's part of the machine contract).
+const DEVICES: usize = Arch::DEVICES.len();
 
 /// One VM's run-time state.
 #[derive(Debug)]
@@ -22,25 +23,26 @@ pub struct VmRt {
     pub life: VmLife,
     /// Emulated console.
     pub console: Mutex<Console>,
-    /// Its virtual GIC.
-    pub gic: Mutex<VGic>,
+    /// Its interrupt controller.
+    pub chip: Chip,
     /// Its doorbell GPIO.
     pub gpio: Mutex<Pl061>,
-    /// Root of its stage-2 tables (set once at boot).
-    pub stage2_root: AtomicU64,
-    /// CNTVOFF of all its vCPUs, set at each (re)start: 0, or with `counter-offset =
-    /// "vm-start"` the physical count then, so its virtual counter starts near zero.
-    pub cntvoff: AtomicU64,
+    /// Its second-stage translation (built once at boot).
+    pub stage2: spin::Once<Stage2Table>,
+    /// The counter offset of all its vCPUs, set at each (re)start: 0, or with
+    /// `counter-offset = "vm-start"` the clock then, so its guests' counter starts
+    /// near zero.
+    pub counter_offset: AtomicU64,
     /// What the exit handler's context needs beyond the configuration, computed once
-    /// (after boot has read every CPU's MPIDR): every exit uses it.
+    /// (after boot has read every CPU's hardware id): every exit uses it.
     fixed: spin::Once<Fixed>,
 }
 
 /// The parts of a VM's handler context that never change after boot.
 #[derive(Debug)]
 struct Fixed {
-    regions: [Region; EMULATED.len()],
-    mpidrs: [u64; MAX_VCPUS],
+    regions: [Region; DEVICES],
+    cpu_ids: [u64; MAX_VCPUS],
 }
 
 impl VmRt {
@@ -48,10 +50,10 @@ impl VmRt {
         Self {
             life: VmLife::new(),
             console: Mutex::new(Console::new()),
-            gic: Mutex::new(VGic::new()),
+            chip: Arch::CHIP,
             gpio: Mutex::new(Pl061::new()),
-            stage2_root: AtomicU64::new(0),
-            cntvoff: AtomicU64::new(0),
+            stage2: spin::Once::new(),
+            counter_offset: AtomicU64::new(0),
             fixed: spin::Once::new(),
         }
     }
@@ -76,46 +78,60 @@ pub fn vm_down() {
 }
 
 /// The emulated regions of a VM, sorted by base: the machine contract's table, with
-/// one redistributor frame per vCPU and the PL011 where the VM's table puts it.
-pub fn regions(cfg: &VmConfig) -> [Region; EMULATED.len()] {
-    EMULATED.map(|d| Region {
-        base: match d.kind {
-            DeviceKind::Pl011 => cfg.uart,
-            _ => Ipa::new(d.ipa),
-        },
-        size: d.size_for(cfg.cpus.len()),
-        kind: d.kind,
-    })
+/// one frame per vCPU where a device has them and the console where the VM's table
+/// puts it.
+pub fn regions(cfg: &VmConfig) -> [Region; DEVICES] {
+    core::array::from_fn(|i| Region::of(&Arch::DEVICES[i], cfg))
 }
 
-/// VMID of VM `id` (0 is never used for a guest).
-pub fn vmid(id: usize) -> u16 {
-    id as u16 + 1
+/// Every VM of the configuration.
+pub fn ids() -> impl Iterator<Item = VmId> {
+    (0..CONFIG.vms.len()).map(VmId::new)
+}
+
+/// The configuration of VM `vm`.
+#[inline(always)]
+pub fn cfg(vm: VmId) -> &'static VmConfig {
+    &CONFIG.vms[vm.index()]
+}
+
+/// The run-time state of VM `vm`.
+#[inline(always)]
+pub fn rt(vm: VmId) -> &'static VmRt {
+    &VMS[vm.index()]
 }
 
 /// Which (VM, vCPU) physical CPU `cpu` hosts, if any (from the configuration; boot
 /// caches it in the CPU's `PerCpu::hosts`).
-pub fn assignment(cpu: usize) -> Option<(usize, usize)> {
+pub fn assignment(cpu: CpuId) -> Option<(VmId, VcpuId)> {
     CONFIG.vms.iter().enumerate().find_map(|(vm, cfg)| {
         cfg.cpus
             .iter()
-            .position(|&c| c as usize == cpu)
-            .map(|vcpu| (vm, vcpu))
+            .position(|&c| c as usize == cpu.index())
+            .map(|vcpu| (VmId::new(vm), VcpuId::new(vcpu)))
     })
 }
 
+/// The physical CPU of vCPU `vcpu` of VM `vm`.
+pub fn cpu_of(vm: VmId, vcpu: VcpuId) -> Option<CpuId> {
+    cfg(vm)
+        .cpus
+        .get(vcpu.index())
+        .map(|&c| CpuId::new(c as usize))
+}
+
 /// Runs `f` with the handler context of VM `id`.
-pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
-    let cfg = &CONFIG.vms[id];
-    let rt = &VMS[id];
+pub fn with_ctx<R>(id: VmId, f: impl FnOnce(&VmCtx<'_, Chip>) -> R) -> R {
+    let cfg = cfg(id);
+    let rt = rt(id);
     let fixed = rt.fixed.call_once(|| {
-        let mut mpidrs = [0u64; MAX_VCPUS];
-        for (v, m) in mpidrs.iter_mut().enumerate().take(cfg.cpus.len()) {
-            *m = vcpu_mpidr(id, v);
+        let mut cpu_ids = [0u64; MAX_VCPUS];
+        for (v, m) in cpu_ids.iter_mut().enumerate().take(cfg.cpus.len()) {
+            *m = guest_cpu_id(id, VcpuId::new(v));
         }
         Fixed {
             regions: regions(cfg),
-            mpidrs,
+            cpu_ids,
         }
     });
     f(&VmCtx {
@@ -124,25 +140,15 @@ pub fn with_ctx<R>(id: usize, f: impl FnOnce(&VmCtx<'_>) -> R) -> R {
         life: &rt.life,
         console: &rt.console,
         regions: &fixed.regions,
-        gic: &rt.gic,
+        chip: &rt.chip,
         gpio: &rt.gpio,
-        mpidrs: &fixed.mpidrs[..cfg.cpus.len().min(MAX_VCPUS)],
+        cpu_ids: &fixed.cpu_ids[..cfg.cpus.len().min(MAX_VCPUS)],
     })
 }
 
-/// Stage-2 root of VM `id`.
-pub fn stage2_root(id: usize) -> u64 {
-    VMS[id].stage2_root.load(Ordering::Acquire)
-}
-
-/// The MPIDR affinity vCPU `vcpu` of VM `vm` sees: its index, or in direct mode the
-/// affinity of the core it runs on (it drives the physical GIC, which routes by it).
-pub fn vcpu_mpidr(vm: usize, vcpu: usize) -> u64 {
-    let cfg = &CONFIG.vms[vm];
-    match cfg.cpus.get(vcpu).and_then(|&c| CPUS.get(c as usize)) {
-        Some(cpu) if cfg.interrupt_mode == InterruptMode::Direct => {
-            cpu.mpidr.load(Ordering::Relaxed)
-        }
-        _ => vcpu as u64,
-    }
+/// The CPU id vCPU `vcpu` of VM `vm` reads as its own: the backend's choice from the
+/// VM's configuration and its core's hardware id.
+pub fn guest_cpu_id(vm: VmId, vcpu: VcpuId) -> u64 {
+    let hw = cpu_of(vm, vcpu).and_then(percpu::of).map(|c| c.hw_id());
+    Arch::guest_cpu_id(cfg(vm), vcpu, hw)
 }

@@ -2,45 +2,48 @@
 //! hypercalls; if a kick does not come in time the VM has crashed
 //! (`StopReason::Watchdog`) and its restart policy decides what happens.
 //!
-//! The clock is the EL2 physical timer of the CPU that armed or last kicked the
-//! watchdog: its PPI is in Group 0, so it reaches EL2 even on a direct-mode core.
-//! A kick only moves the deadline (and re-arms that CPU's timer); nothing of the
-//! hypervisor runs on the VM's cores between kicks.
+//! The clock is the hypervisor's own timer ([`Timer`]) of the CPU that armed or last
+//! kicked the watchdog (aarch64: the EL2 physical timer, whose PPI is in Group 0, so
+//! it reaches EL2 even on a direct-mode core). A kick only moves the deadline (and
+//! re-arms that CPU's timer); nothing of the hypervisor runs on the VM's cores between
+//! kicks.
 
+use crate::backend::Clock;
 use crate::config::{CONFIG, MAX_VMS};
-use crate::percpu::this_index;
-use crate::run::HostImpl;
+use crate::host::HostImpl;
+use crate::percpu::this_cpu;
 use crate::vms;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use rtvisor_arch_aarch64::{sysreg, timer};
+use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_core::handler;
+use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
+use rtvisor_core::seam::Timer;
 use rtvisor_core::vm::StopReason;
 
 struct Watchdog {
-    /// Timeout in counter ticks (0: disarmed).
+    /// Timeout in clock ticks (0: disarmed).
     timeout: AtomicU64,
-    /// Physical count by which the next kick must come.
+    /// The clock by which the next kick must come.
     deadline: AtomicU64,
-    /// The CPU whose EL2 timer watches it.
-    cpu: AtomicUsize,
+    /// The CPU whose timer watches it, while armed.
+    cpu: AtomicId<CpuId>,
 }
 
 static WATCHDOGS: [Watchdog; MAX_VMS] = [const {
     Watchdog {
         timeout: AtomicU64::new(0),
         deadline: AtomicU64::new(0),
-        cpu: AtomicUsize::new(usize::MAX),
+        cpu: AtomicId::none(),
     }
 }; MAX_VMS];
 
 /// Arms (or with `ms` = 0 disarms) VM `vm`'s watchdog from this CPU.
-pub fn arm(vm: usize, ms: u64) {
-    let w = &WATCHDOGS[vm];
-    let ticks = ms.saturating_mul(sysreg::counter_freq()) / 1000;
+pub fn arm(vm: VmId, ms: u64) {
+    let w = &WATCHDOGS[vm.index()];
+    let ticks = ms.saturating_mul(Clock::frequency()) / 1000;
     w.timeout.store(ticks, Ordering::Release);
     if ticks == 0 {
-        if w.cpu.swap(usize::MAX, Ordering::AcqRel) == this_index() {
-            timer::hyp_disarm();
+        if w.cpu.swap(None, Ordering::AcqRel) == this_cpu() {
+            Clock::disarm();
         }
         return;
     }
@@ -48,8 +51,8 @@ pub fn arm(vm: usize, ms: u64) {
 }
 
 /// Pushes VM `vm`'s deadline out; `false` when it is not armed.
-pub fn kick(vm: usize) -> bool {
-    let w = &WATCHDOGS[vm];
+pub fn kick(vm: VmId) -> bool {
+    let w = &WATCHDOGS[vm.index()];
     let ticks = w.timeout.load(Ordering::Acquire);
     if ticks == 0 {
         return false;
@@ -59,46 +62,47 @@ pub fn kick(vm: usize) -> bool {
 }
 
 fn watch_here(w: &Watchdog, ticks: u64) {
-    let deadline = sysreg::counter().saturating_add(ticks);
+    let deadline = Clock::now().saturating_add(ticks);
     w.deadline.store(deadline, Ordering::Release);
-    w.cpu.store(this_index(), Ordering::Release);
-    timer::hyp_arm(deadline);
+    w.cpu.store(this_cpu(), Ordering::Release);
+    Clock::arm(deadline);
 }
 
 /// Forgets VM `vm`'s watchdog (the VM stopped or restarts; a new run arms its own).
-pub fn reset(vm: usize) {
-    WATCHDOGS[vm].timeout.store(0, Ordering::Release);
+pub fn reset(vm: VmId) {
+    WATCHDOGS[vm.index()].timeout.store(0, Ordering::Release);
 }
 
-/// The EL2 timer fired on this CPU: every watchdog it watches that is past its
+/// The hypervisor's timer fired on this CPU: every watchdog it watches that is past its
 /// deadline expires; the timer is re-armed for the nearest one left.
 pub fn on_timer() {
-    let me = this_index();
-    let now = sysreg::counter();
-    let mut next = u64::MAX;
+    let Some(me) = this_cpu() else { return };
+    let now = Clock::now();
+    let mut next: Option<u64> = None;
     for (vm, w) in WATCHDOGS.iter().enumerate().take(CONFIG.vms.len()) {
-        if w.cpu.load(Ordering::Acquire) != me || w.timeout.load(Ordering::Acquire) == 0 {
+        let vm = VmId::new(vm);
+        if w.cpu.load(Ordering::Acquire) != Some(me) || w.timeout.load(Ordering::Acquire) == 0 {
             continue;
         }
         let deadline = w.deadline.load(Ordering::Acquire);
         if deadline > now {
-            next = next.min(deadline);
+            next = Some(next.map_or(deadline, |n| n.min(deadline)));
             continue;
         }
         reset(vm);
-        w.cpu.store(usize::MAX, Ordering::Release);
-        let vcpu = CONFIG.vms[vm]
+        w.cpu.store(None, Ordering::Release);
+        // The vCPU of the VM on this CPU, if it has one here: it is the asking one.
+        let vcpu = vms::cfg(vm)
             .cpus
             .iter()
-            .position(|&c| c as usize == me)
-            .unwrap_or(usize::MAX);
+            .position(|&c| c as usize == me.index())
+            .map(VcpuId::new);
         vms::with_ctx(vm, |ctx| {
             handler::stop_vm(vcpu, ctx, &HostImpl, StopReason::Watchdog)
         });
     }
-    if next == u64::MAX {
-        timer::hyp_disarm();
-    } else {
-        timer::hyp_arm(next);
+    match next {
+        Some(deadline) => Clock::arm(deadline),
+        None => Clock::disarm(),
     }
 }

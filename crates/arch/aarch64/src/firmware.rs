@@ -1,7 +1,7 @@
 //! Calls from the hypervisor to the platform: the firmware's PSCI (SMC or HVC conduit),
 //! and on an emulator that offers it, Arm semihosting's exit call.
 
-use rtvisor_core::platform::Conduit;
+use crate::platform::Conduit;
 
 const CPU_ON_64: u64 = 0xC400_0003;
 const SYSTEM_OFF: u64 = 0x8400_0008;

@@ -4,26 +4,26 @@
 //! reach the hypervisor whatever a guest does with its interrupt masks).
 
 use crate::sysreg::isb;
+use crate::sysregs::CpuIfReg;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_core::sysreg::CpuIfReg;
 
 /// SGI that asks a CPU to look at its vCPU's state again. The hypervisor keeps SGIs 14
 /// and 15 in Group 0 on every CPU; 0-13 are Group 1 and belong to the guests.
-pub const SGI_KICK: u32 = 15;
+pub const SGI_KICK: u32 = crate::chip::SGI_KICK;
 /// SGI that stops a CPU for good (hypervisor fatal error).
-pub const SGI_HALT: u32 = 14;
+pub const SGI_HALT: u32 = crate::chip::SGI_HALT;
 /// SGIs reserved for the hypervisor (Group 0).
 pub const HYP_SGIS: u32 = (1 << SGI_KICK) | (1 << SGI_HALT);
 /// The EL2 physical timer's PPI (the watchdog clock), Group 0 like the SGIs above, so
 /// it reaches EL2 as FIQ even on a direct-mode core.
-pub const HYP_TIMER_INTID: u32 = rtvisor_core::devices::HYP_TIMER_INTID;
-/// Every private interrupt the hypervisor keeps in Group 0: exactly the set the core's
-/// policy keeps from direct-mode guests (`rtvisor_core::devices::RESERVED_PRIVATE`).
-pub const HYP_PRIVATE: u32 = rtvisor_core::devices::RESERVED_PRIVATE;
-const _: () = assert!(HYP_SGIS == rtvisor_core::devices::RESERVED_SGIS);
+pub const HYP_TIMER_INTID: u32 = crate::chip::HYP_TIMER_INTID;
+/// Every private interrupt the hypervisor keeps in Group 0: exactly the set the VM's
+/// GIC keeps from direct-mode guests (`crate::chip::RESERVED_PRIVATE`).
+pub const HYP_PRIVATE: u32 = crate::chip::RESERVED_PRIVATE;
+const _: () = assert!(HYP_SGIS == crate::chip::RESERVED_SGIS);
 const _: () = assert!(HYP_PRIVATE == HYP_SGIS | (1 << HYP_TIMER_INTID));
 /// The maintenance interrupt of the virtual CPU interface (PPI 9).
-pub const MAINTENANCE_INTID: u32 = 25;
+pub const MAINTENANCE_INTID: u32 = rtvisor_config::contract::aarch64::MAINTENANCE_INTID;
 /// The INTID read when nothing is pending.
 pub const SPURIOUS: u32 = 1023;
 

@@ -17,3 +17,25 @@ pub fn hyp_disarm() {
     write_sysreg!(s3_4_c14_c2_1, 0); // CNTHP_CTL_EL2
     isb();
 }
+
+/// The hypervisor's clock and timer, as the seam's [`Timer`]: the generic counter
+/// (same on every CPU) and this CPU's EL2 physical timer.
+///
+/// [`Timer`]: rtvisor_core::seam::Timer
+#[derive(Debug, Clone, Copy)]
+pub struct HypTimer;
+
+impl rtvisor_core::seam::Timer for HypTimer {
+    fn now() -> u64 {
+        crate::sysreg::counter()
+    }
+    fn frequency() -> u64 {
+        crate::sysreg::counter_freq()
+    }
+    fn arm(deadline: u64) {
+        hyp_arm(deadline);
+    }
+    fn disarm() {
+        hyp_disarm();
+    }
+}

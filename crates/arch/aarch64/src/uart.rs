@@ -57,3 +57,18 @@ pub fn enable_rx_interrupt() {
         reg(IMSC).write_volatile(v | IMSC_RXIM | IMSC_RTIM);
     }
 }
+
+/// The physical console, as the seam's [`Console`].
+///
+/// [`Console`]: rtvisor_core::seam::Console
+#[derive(Debug, Clone, Copy)]
+pub struct Pl011Console;
+
+impl rtvisor_core::seam::Console for Pl011Console {
+    fn put(byte: u8) {
+        put(byte);
+    }
+    fn get() -> Option<u8> {
+        get()
+    }
+}

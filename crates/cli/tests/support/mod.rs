@@ -29,7 +29,7 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-pub const DTB: &str = "crates/core/tests/data/qemu-virt-gicv3-smp4.dtb";
+pub const DTB: &str = "crates/arch/aarch64/tests/data/qemu-virt-gicv3-smp4.dtb";
 
 /// Everything a board file says, without spans, in a comparable form.
 pub fn normalize(b: &BoardFile) -> Vec<String> {

@@ -12,6 +12,7 @@
 //! of a line as that line.
 
 use super::LINE_MAX;
+use crate::ids::VmId;
 
 /// Erases the terminal's current line.
 pub const ERASE_LINE: &[u8] = b"\r\x1b[K";
@@ -27,7 +28,7 @@ pub struct Terminal {
 /// The partial line on the terminal.
 #[derive(Debug)]
 struct Open {
-    vm: usize,
+    vm: VmId,
     name: &'static str,
     /// What is shown after the `[name] ` prefix.
     text: [u8; LINE_MAX],
@@ -69,7 +70,7 @@ impl Terminal {
 
     /// After it: draws the partial line again if its VM still has the console input
     /// (`focus`), else forgets it.
-    pub fn resume(&mut self, focus: Option<usize>, out: &mut dyn FnMut(&[u8])) {
+    pub fn resume(&mut self, focus: Option<VmId>, out: &mut dyn FnMut(&[u8])) {
         if !self.hidden {
             return;
         }
@@ -83,8 +84,8 @@ impl Terminal {
     /// Prints one complete line of VM `vm` as `[name] text`.
     pub fn vm_line(
         &mut self,
-        focus: Option<usize>,
-        vm: usize,
+        focus: Option<VmId>,
+        vm: VmId,
         name: &str,
         text: &[u8],
         out: &mut dyn FnMut(&[u8]),
@@ -114,7 +115,7 @@ impl Terminal {
     /// back.
     pub fn vm_partial(
         &mut self,
-        vm: usize,
+        vm: VmId,
         name: &'static str,
         pending: &[u8],
         out: &mut dyn FnMut(&[u8]),
@@ -224,8 +225,8 @@ mod tests {
         }
     }
 
-    const LINUX: usize = 1;
-    const RT: usize = 0;
+    const LINUX: VmId = VmId::new(1);
+    const RT: VmId = VmId::new(0);
 
     struct Setup {
         t: Terminal,
@@ -245,14 +246,14 @@ mod tests {
             self.t
                 .vm_partial(LINUX, "linux", pending.as_bytes(), &mut |b| s.write(b));
         }
-        fn vm_line(&mut self, focus: Option<usize>, vm: usize, text: &str) {
+        fn vm_line(&mut self, focus: Option<VmId>, vm: VmId, text: &str) {
             let s = &mut self.screen;
-            let name = ["rt", "linux"][vm];
+            let name = ["rt", "linux"][vm.index()];
             self.t
                 .vm_line(focus, vm, name, text.as_bytes(), &mut |b| s.write(b));
         }
         /// A hypervisor message.
-        fn message(&mut self, focus: Option<usize>, text: &str) {
+        fn message(&mut self, focus: Option<VmId>, text: &str) {
             let s = &mut self.screen;
             self.t.suspend(&mut |b| s.write(b));
             s.write(std::format!("[rtvisor] {text}\r\n").as_bytes());

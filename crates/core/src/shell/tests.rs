@@ -103,16 +103,19 @@ const EMULATED: [Region; 3] = [
         base: Ipa::new(0x0800_0000),
         size: 0x1_0000,
         kind: DeviceKind::GicDist,
+        line: None,
     },
     Region {
         base: Ipa::new(0x080a_0000),
         size: 0x2_0000,
         kind: DeviceKind::GicRedist,
+        line: None,
     },
     Region {
         base: Ipa::new(0x0900_0000),
         size: 0x1000,
         kind: DeviceKind::Pl011,
+        line: Some(33),
     },
 ];
 /// Power of each vCPU, by VM.
@@ -122,29 +125,36 @@ impl ShellOps for Mock {
     fn vm_count(&self) -> usize {
         2
     }
-    fn vm_name(&self, vm: usize) -> &str {
-        NAMES[vm]
+    fn vm_name(&self, vm: VmId) -> &str {
+        NAMES[vm.index()]
     }
-    fn vm_status(&self, vm: usize) -> (VmState, u32, Option<StopReason>) {
-        let s = self.states.borrow()[vm];
-        (s, vm as u32, (vm == 1).then_some(StopReason::SystemOff))
+    fn vm_status(&self, vm: VmId) -> (VmState, u32, Option<StopReason>) {
+        let s = self.states.borrow()[vm.index()];
+        (
+            s,
+            vm.index() as u32,
+            (vm.index() == 1).then_some(StopReason::SystemOff),
+        )
     }
-    fn vm_resources(&self, vm: usize) -> (&[u32], u64) {
-        (CPUS[vm], 64 << 20)
+    fn vm_resources(&self, vm: VmId) -> (&[u32], u64) {
+        (CPUS[vm.index()], 64 << 20)
     }
-    fn vm_kind(&self, vm: usize) -> VmKind {
-        [VmKind::Rt, VmKind::General][vm]
+    fn vm_kind(&self, vm: VmId) -> VmKind {
+        [VmKind::Rt, VmKind::General][vm.index()]
     }
-    fn vm_ram(&self, vm: usize) -> RamMap {
-        RAM[vm]
+    fn vm_ram(&self, vm: VmId) -> RamMap {
+        RAM[vm.index()]
     }
-    fn device(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        DEVICES.get(i).filter(|_| vm == 1).map(Mapping::device)
+    fn device(&self, vm: VmId, i: usize) -> Option<Mapping<'_>> {
+        DEVICES
+            .get(i)
+            .filter(|_| vm.index() == 1)
+            .map(Mapping::device)
     }
-    fn shared(&self, vm: usize, i: usize) -> Option<Mapping<'_>> {
-        (i == 0).then_some(ring(0x4800_0000, vm == 1))
+    fn shared(&self, vm: VmId, i: usize) -> Option<Mapping<'_>> {
+        (i == 0).then_some(ring(0x4800_0000, vm.index() == 1))
     }
-    fn emulated(&self, _vm: usize, i: usize) -> Option<Region> {
+    fn emulated(&self, _vm: VmId, i: usize) -> Option<Region> {
         EMULATED.get(i).copied()
     }
     fn hv_memory(&self) -> MemRegion<Hpa> {
@@ -153,25 +163,25 @@ impl ShellOps for Mock {
             size: 32 * MIB,
         }
     }
-    fn vcpu(&self, vm: usize, vcpu: usize) -> VcpuInfo {
-        VcpuInfo {
-            cpu: CPUS[vm][vcpu],
-            mpidr: vcpu as u64,
-            power: POWER[vm][vcpu],
-            exits: 1000 * vm as u64 + vcpu as u64,
-        }
+    fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo> {
+        Some(VcpuInfo {
+            cpu: CpuId::new(CPUS[vm.index()][vcpu.index()] as usize),
+            cpu_id: vcpu.index() as u64,
+            power: POWER[vm.index()][vcpu.index()],
+            exits: 1000 * vm.index() as u64 + vcpu.index() as u64,
+        })
     }
     fn cpu_count(&self) -> usize {
         4
     }
-    fn shell_cpu(&self) -> Option<usize> {
-        Some(0)
+    fn shell_cpu(&self) -> Option<CpuId> {
+        Some(CpuId::new(0))
     }
-    fn irq_counts(&self, cpu: usize) -> [u64; IrqKind::COUNT] {
-        core::array::from_fn(|k| (10 * cpu + k) as u64)
+    fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT] {
+        core::array::from_fn(|k| (10 * cpu.index() + k) as u64)
     }
-    fn latency(&self, vm: usize, buf: &mut [u8]) -> Option<(usize, u64)> {
-        let (line, age) = self.latency.get().filter(|_| vm == 0)?;
+    fn latency(&self, vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
+        let (line, age) = self.latency.get().filter(|_| vm.index() == 0)?;
         let n = line.len().min(buf.len());
         buf[..n].copy_from_slice(&line[..n]);
         Some((n, age))
@@ -182,16 +192,16 @@ impl ShellOps for Mock {
     fn set_log_level(&self, level: LogLevel) {
         self.level.set(level);
     }
-    fn stop(&self, vm: usize) {
+    fn stop(&self, vm: VmId) {
         self.calls.borrow_mut().push(std::format!("stop {vm}"));
     }
-    fn start(&self, vm: usize) {
+    fn start(&self, vm: VmId) {
         self.calls.borrow_mut().push(std::format!("start {vm}"));
     }
-    fn restart(&self, vm: usize) {
+    fn restart(&self, vm: VmId) {
         self.calls.borrow_mut().push(std::format!("restart {vm}"));
     }
-    fn console_to(&self, vm: usize) {
+    fn console_to(&self, vm: VmId) {
         self.calls.borrow_mut().push(std::format!("console {vm}"));
     }
     fn out(&self, args: fmt::Arguments<'_>) {
@@ -284,14 +294,14 @@ fn vm_console_hands_input_to_the_named_vm() {
 }
 
 #[test]
-fn vcpu_list_shows_each_vcpu_with_its_cpu_mpidr_power_and_exits() {
+fn vcpu_list_shows_each_vcpu_with_its_cpu_cpu_id_power_and_exits() {
     let m = Mock::new();
     let out = m.run("vcpu list");
     assert_eq!(out.len(), 4, "{out:?}");
     let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
     assert_eq!(
         words(&out[0]),
-        ["vm", "vcpu", "cpu", "mpidr", "power", "exits"]
+        ["vm", "vcpu", "cpu", "cpu-id", "power", "exits"]
     );
     assert_eq!(words(&out[1]), ["rt", "0", "3", "0x0", "on", "0"]);
     assert_eq!(words(&out[2]), ["linux", "0", "1", "0x0", "off", "1000"]);
@@ -304,13 +314,13 @@ fn vcpu_list_shows_each_vcpu_with_its_cpu_mpidr_power_and_exits() {
 #[test]
 fn vcpu_power_follows_the_vm_lifecycle() {
     let life = VmLife::new();
-    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::Off);
+    assert_eq!(VcpuPower::of(&life, VcpuId::new(0)), VcpuPower::Off);
     life.boot(2, 0x4008_0000, 0);
-    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::Pending);
-    life.take_start(0);
-    assert_eq!(VcpuPower::of(&life, 0), VcpuPower::On);
-    assert_eq!(VcpuPower::of(&life, 1), VcpuPower::Off);
-    assert_eq!(VcpuPower::of(&life, 7), VcpuPower::Off);
+    assert_eq!(VcpuPower::of(&life, VcpuId::new(0)), VcpuPower::Pending);
+    life.take_start(VcpuId::new(0));
+    assert_eq!(VcpuPower::of(&life, VcpuId::new(0)), VcpuPower::On);
+    assert_eq!(VcpuPower::of(&life, VcpuId::new(1)), VcpuPower::Off);
+    assert_eq!(VcpuPower::of(&life, VcpuId::new(7)), VcpuPower::Off);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use super::text::{width, Line, Secs, Size, Small};
 use super::{IrqKind, Mapping, ShellOps};
 use crate::console::LINE_MAX;
+use crate::ids::{CpuId, VcpuId};
 use crate::mmio::DeviceKind;
 use core::fmt::{self, Write};
 use rtvisor_addr::{Hpa, Ipa};
@@ -24,17 +25,17 @@ const LEVELS: [(LogLevel, &str); 4] = [
 pub(super) fn vcpu_list(_: &[&str], ops: &dyn ShellOps) {
     ops.out(format_args!(
         "{:<12} {:>4} {:>4}  {:<12} {:<8} {:>10}",
-        "vm", "vcpu", "cpu", "mpidr", "power", "exits"
+        "vm", "vcpu", "cpu", "cpu-id", "power", "exits"
     ));
-    for vm in 0..ops.vm_count() {
-        for v in 0..ops.vm_resources(vm).0.len() {
-            let i = ops.vcpu(vm, v);
+    for vm in super::vms(ops) {
+        for v in (0..ops.vm_resources(vm).0.len()).map(VcpuId::new) {
+            let Some(i) = ops.vcpu(vm, v) else { continue };
             ops.out(format_args!(
                 "{:<12} {:>4} {:>4}  {:<#12x} {:<8} {:>10}",
                 ops.vm_name(vm),
                 v,
                 i.cpu,
-                i.mpidr,
+                i.cpu_id,
                 i.power.name(),
                 i.exits
             ));
@@ -155,7 +156,7 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
         size: hv.size,
         access: "-",
     });
-    for vm in 0..ops.vm_count() {
+    for vm in super::vms(ops) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         each(&MapLine {
             owner,
@@ -204,13 +205,13 @@ fn mapped<'a>(
 }
 
 /// What physical CPU `cpu` runs: `vm/vcpu`, `shell` or `-`.
-fn runs(cpu: usize, ops: &dyn ShellOps) -> Small {
+fn runs(cpu: CpuId, ops: &dyn ShellOps) -> Small {
     if ops.shell_cpu() == Some(cpu) {
         return Small::of(format_args!("shell"));
     }
-    for vm in 0..ops.vm_count() {
+    for vm in super::vms(ops) {
         let cpus = ops.vm_resources(vm).0;
-        if let Some(v) = cpus.iter().position(|&c| c as usize == cpu) {
+        if let Some(v) = cpus.iter().position(|&c| c as usize == cpu.index()) {
             return Small::of(format_args!("{}/{v}", ops.vm_name(vm)));
         }
     }
@@ -224,7 +225,7 @@ pub(super) fn irq_stats(_: &[&str], ops: &dyn ShellOps) {
         let _ = write!(head, " {:>9}", k.name());
     }
     ops.out(format_args!("{}", head.as_str()));
-    for cpu in 0..ops.cpu_count() {
+    for cpu in (0..ops.cpu_count()).map(CpuId::new) {
         let mut l = Line::new();
         let _ = write!(l, "{cpu:<4} {:<14}", runs(cpu, ops));
         for n in ops.irq_counts(cpu) {
@@ -239,7 +240,7 @@ pub(super) fn irq_stats(_: &[&str], ops: &dyn ShellOps) {
 
 pub(super) fn latency(_: &[&str], ops: &dyn ShellOps) {
     let mut any = false;
-    for vm in (0..ops.vm_count()).filter(|&v| ops.vm_kind(v) == VmKind::Rt) {
+    for vm in super::vms(ops).filter(|&v| ops.vm_kind(v) == VmKind::Rt) {
         any = true;
         let name = ops.vm_name(vm);
         let mut buf = [0u8; LINE_MAX];

@@ -1,5 +1,10 @@
 use super::*;
 
+/// vCPU `i`.
+fn v(i: usize) -> VcpuId {
+    VcpuId::new(i)
+}
+
 /// What a stop of `vm` reports when its last vCPU parks.
 fn stopped(reason: StopReason, late: bool) -> Parked {
     Parked::Stopped { reason, late }
@@ -17,42 +22,42 @@ fn stopping(kicks: u32, done: bool) -> Stopping {
 fn boot_then_cpu_on_and_off() {
     let vm = VmLife::new();
     assert_eq!(
-        vm.cpu_on(0, 0x4008_0000, 1),
-        Err(PsciError::InvalidParameters)
+        vm.cpu_on(v(0), 0x4008_0000, 1),
+        Err(CallError::InvalidParameters)
     );
     assert_eq!(vm.boot(2, 0x4008_0000, 0x4000_0000), Some(Kicks(1)));
     assert_eq!(vm.boot(2, 0, 0), None);
-    let s0 = vm.take_start(0).unwrap();
+    let s0 = vm.take_start(v(0)).unwrap();
     assert!(s0.fresh_boot);
     assert!(vm.loading(), "a fresh boot reloads the images");
     vm.loaded();
     assert!(!vm.loading());
     assert_eq!(s0.context, 0x4000_0000);
-    assert_eq!(vm.take_start(0), None);
-    assert_eq!(vm.affinity_info(1), Ok(1));
-    assert_eq!(vm.cpu_on(1, 0x4008_0100, 1), Ok(Kicks(2)));
-    assert_eq!(vm.affinity_info(1), Ok(2));
-    assert_eq!(vm.cpu_on(1, 0x4008_0100, 1), Err(PsciError::OnPending));
-    let s1 = vm.take_start(1).unwrap();
+    assert_eq!(vm.take_start(v(0)), None);
+    assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
+    assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Ok(Kicks(2)));
+    assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::OnPending));
+    assert_eq!(vm.cpu_on(v(1), 0x4008_0100, 1), Err(CallError::OnPending));
+    let s1 = vm.take_start(v(1)).unwrap();
     assert!(!s1.fresh_boot);
     assert!(!vm.loading(), "a CPU_ON start reloads nothing");
     assert_eq!((s1.entry, s1.context), (0x4008_0100, 1));
-    assert_eq!(vm.cpu_on(1, 0, 0), Err(PsciError::AlreadyOn));
-    assert_eq!(vm.affinity_info(1), Ok(0));
-    assert!(!vm.cpu_off(1));
-    assert_eq!(vm.affinity_info(1), Ok(1));
-    assert_eq!(vm.cpu_on(2, 0, 0), Err(PsciError::InvalidParameters));
-    assert!(vm.cpu_off(0));
+    assert_eq!(vm.cpu_on(v(1), 0, 0), Err(CallError::AlreadyOn));
+    assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::On));
+    assert!(!vm.cpu_off(v(1)));
+    assert_eq!(vm.cpu_state(v(1)), Ok(CpuPower::Off));
+    assert_eq!(vm.cpu_on(v(2), 0, 0), Err(CallError::InvalidParameters));
+    assert!(vm.cpu_off(v(0)));
 }
 
 /// A 2-vCPU VM with both vCPUs running.
 fn running_pair() -> VmLife {
     let vm = VmLife::new();
     vm.boot(2, 1, 2);
-    vm.take_start(0);
+    vm.take_start(v(0));
     vm.loaded();
-    vm.cpu_on(1, 3, 4).unwrap();
-    vm.take_start(1);
+    vm.cpu_on(v(1), 3, 4).unwrap();
+    vm.take_start(v(1));
     vm
 }
 
@@ -62,31 +67,35 @@ fn stop_is_confirmed_only_when_every_vcpu_parked() {
     let s = vm.stop(StopReason::Shell).unwrap();
     assert_eq!(s, stopping(3, false));
     assert_eq!(vm.status().0, VmState::Stopping);
-    assert!(!vm.should_run(0));
-    assert_eq!(vm.affinity_info(1), Ok(0), "still on until it parks");
+    assert!(!vm.should_run(v(0)));
+    assert_eq!(
+        vm.cpu_state(v(1)),
+        Ok(CpuPower::On),
+        "still on until it parks"
+    );
     assert_eq!(vm.stop(StopReason::Shell), None, "counted once");
-    assert_eq!(vm.parked(0), Parked::Nothing);
+    assert_eq!(vm.parked(v(0)), Parked::Nothing);
     assert_eq!(vm.status().0, VmState::Stopping);
     assert!(!vm.settled());
-    assert_eq!(vm.parked(1), stopped(StopReason::Shell, false));
+    assert_eq!(vm.parked(v(1)), stopped(StopReason::Shell, false));
     assert_eq!(vm.status(), (VmState::Stopped, 0, Some(StopReason::Shell)));
     assert!(vm.settled());
     // A second park of the same CPU (its idle loop) changes nothing.
-    assert_eq!(vm.parked(1), Parked::Nothing);
+    assert_eq!(vm.parked(v(1)), Parked::Nothing);
 }
 
 #[test]
 fn the_asking_vcpu_acknowledges_after_asking() {
     let vm = running_pair();
-    assert!(!vm.cpu_off(1));
+    assert!(!vm.cpu_off(v(1)));
     let s = vm.stop(StopReason::SystemOff).unwrap();
     assert_eq!(s, stopping(1, false));
-    assert_eq!(vm.parked(0), stopped(StopReason::SystemOff, false));
+    assert_eq!(vm.parked(v(0)), stopped(StopReason::SystemOff, false));
     assert_eq!(vm.status().0, VmState::Stopped);
     // Nothing was running: confirmed at once.
     let vm = running_pair();
-    assert!(!vm.cpu_off(1));
-    assert!(vm.cpu_off(0));
+    assert!(!vm.cpu_off(v(1)));
+    assert!(vm.cpu_off(v(0)));
     let s = vm.stop(StopReason::AllVcpusOff).unwrap();
     assert_eq!(s, stopping(0, true));
 }
@@ -95,11 +104,11 @@ fn the_asking_vcpu_acknowledges_after_asking() {
 fn a_pending_vcpu_is_withdrawn_without_acknowledgement() {
     let vm = VmLife::new();
     vm.boot(2, 1, 2);
-    vm.take_start(0);
-    vm.cpu_on(1, 3, 4).unwrap();
+    vm.take_start(v(0));
+    vm.cpu_on(v(1), 3, 4).unwrap();
     let s = vm.stop(StopReason::Shell).unwrap();
     assert_eq!(s.kicks, Kicks(1), "only the running vCPU acknowledges");
-    assert_eq!(vm.take_start(1), None);
+    assert_eq!(vm.take_start(v(1)), None);
 }
 
 #[test]
@@ -107,11 +116,11 @@ fn restart_boots_vcpu0_only_after_every_acknowledgement() {
     let vm = running_pair();
     let s = vm.restart(StopReason::SystemReset, 1, 2).unwrap();
     assert_eq!(s, stopping(3, false));
-    assert_eq!(vm.parked(1), Parked::Nothing);
-    assert_eq!(vm.take_start(0), None, "vCPU 0 has not parked yet");
-    assert_eq!(vm.parked(0), Parked::Restart(Kicks(1)));
-    assert!(vm.take_start(0).unwrap().fresh_boot);
-    assert_eq!(vm.take_start(1), None);
+    assert_eq!(vm.parked(v(1)), Parked::Nothing);
+    assert_eq!(vm.take_start(v(0)), None, "vCPU 0 has not parked yet");
+    assert_eq!(vm.parked(v(0)), Parked::Restart(Kicks(1)));
+    assert!(vm.take_start(v(0)).unwrap().fresh_boot);
+    assert_eq!(vm.take_start(v(1)), None);
     assert_eq!(vm.status().0, VmState::Running);
     assert_eq!(vm.status().1, 1);
 }
@@ -120,23 +129,23 @@ fn restart_boots_vcpu0_only_after_every_acknowledgement() {
 fn a_vcpu_that_never_parks_makes_the_vm_unresponsive() {
     let vm = running_pair();
     vm.restart(StopReason::Shell, 1, 2).unwrap();
-    assert_eq!(vm.parked(0), Parked::Nothing);
+    assert_eq!(vm.parked(v(0)), Parked::Nothing);
     assert_eq!(vm.give_up(), GiveUp::Unresponsive(Kicks(2)));
     assert_eq!(vm.status().0, VmState::Unresponsive);
     // Not restarted, not startable, not restartable: its memory may be in use.
-    assert_eq!(vm.take_start(0), None);
+    assert_eq!(vm.take_start(v(0)), None);
     assert_eq!(vm.boot(2, 1, 2), None);
     assert_eq!(vm.restart(StopReason::Shell, 1, 2), None);
     assert_eq!(vm.stop(StopReason::Shell), None);
-    assert_eq!(vm.cpu_on(0, 1, 2), Err(PsciError::Denied));
+    assert_eq!(vm.cpu_on(v(0), 1, 2), Err(CallError::Denied));
     // Whatever the zombie vCPU asks, it is not running any more: its SYSTEM_OFF
     // starts nothing; its park is the late acknowledgement, and only now may the VM
     // start again.
-    assert!(!vm.should_run(1));
+    assert!(!vm.should_run(v(1)));
     assert_eq!(vm.stop(StopReason::SystemOff), None);
-    assert_eq!(vm.parked(1), stopped(StopReason::Shell, true));
+    assert_eq!(vm.parked(v(1)), stopped(StopReason::Shell, true));
     assert_eq!(vm.give_up(), GiveUp::Settled);
-    assert_eq!(vm.take_start(0), None, "a late stop does not restart");
+    assert_eq!(vm.take_start(v(0)), None, "a late stop does not restart");
     assert!(vm.boot(2, 1, 2).is_some());
 }
 
@@ -144,9 +153,9 @@ fn a_vcpu_that_never_parks_makes_the_vm_unresponsive() {
 fn a_late_acknowledgement_stops_an_unresponsive_vm() {
     let vm = running_pair();
     vm.stop(StopReason::Shell).unwrap();
-    vm.parked(0);
+    vm.parked(v(0));
     assert_eq!(vm.give_up(), GiveUp::Unresponsive(Kicks(2)));
-    assert_eq!(vm.parked(1), stopped(StopReason::Shell, true));
+    assert_eq!(vm.parked(v(1)), stopped(StopReason::Shell, true));
     assert_eq!(vm.status().0, VmState::Stopped);
     assert_eq!(vm.boot(2, 1, 2), Some(Kicks(1)));
 }
@@ -156,9 +165,9 @@ fn a_restart_in_progress_becomes_a_stop() {
     let vm = running_pair();
     vm.restart(StopReason::Shell, 1, 2).unwrap();
     assert_eq!(vm.stop(StopReason::Shell), None);
-    vm.parked(0);
-    assert_eq!(vm.parked(1), stopped(StopReason::Shell, false));
-    assert_eq!(vm.take_start(0), None);
+    vm.parked(v(0));
+    assert_eq!(vm.parked(v(1)), stopped(StopReason::Shell, false));
+    assert_eq!(vm.take_start(v(0)), None);
 }
 
 #[test]
@@ -167,23 +176,27 @@ fn only_the_shell_turns_a_stop_in_progress_into_a_restart() {
         let vm = running_pair();
         vm.stop(StopReason::Shell).unwrap();
         assert_eq!(vm.restart(reason, 1, 2), None, "{reason}");
-        vm.parked(0);
-        assert_eq!(vm.parked(1), stopped(StopReason::Shell, false), "{reason}");
-        assert_eq!(vm.take_start(0), None, "{reason}");
+        vm.parked(v(0));
+        assert_eq!(
+            vm.parked(v(1)),
+            stopped(StopReason::Shell, false),
+            "{reason}"
+        );
+        assert_eq!(vm.take_start(v(0)), None, "{reason}");
     }
     let vm = running_pair();
     vm.stop(StopReason::Shell).unwrap();
     assert!(vm.restart(StopReason::Shell, 1, 2).is_some());
-    vm.parked(0);
-    assert_eq!(vm.parked(1), Parked::Restart(Kicks(1)));
+    vm.parked(v(0));
+    assert_eq!(vm.parked(v(1)), Parked::Restart(Kicks(1)));
 }
 
 #[test]
 fn restart_of_a_stopped_vm_boots_it() {
     let vm = running_pair();
     vm.stop(StopReason::Shell);
-    vm.parked(0);
-    vm.parked(1);
+    vm.parked(v(0));
+    vm.parked(v(1));
     let s = vm.restart(StopReason::Shell, 5, 6).unwrap();
     let start = Stopping {
         kicks: Kicks(1),
@@ -191,7 +204,7 @@ fn restart_of_a_stopped_vm_boots_it() {
         was_stopped: true,
     };
     assert_eq!(s, start);
-    assert_eq!(vm.take_start(0).map(|s| s.entry), Some(5));
+    assert_eq!(vm.take_start(v(0)).map(|s| s.entry), Some(5));
 }
 
 #[test]
@@ -204,10 +217,10 @@ fn cpu_off_racing_a_stop_still_owes_its_acknowledgement() {
             false => _ = vm.stop(StopReason::Shell).unwrap(),
             true => _ = vm.restart(StopReason::SystemReset, 1, 2).unwrap(),
         }
-        assert!(!vm.cpu_off(1), "the stop is not confirmed by CPU_OFF");
-        assert_eq!(vm.power(1), Power::Stopping);
-        assert_eq!(vm.parked(0), Parked::Nothing);
-        let done = vm.parked(1);
+        assert!(!vm.cpu_off(v(1)), "the stop is not confirmed by CPU_OFF");
+        assert_eq!(vm.power(v(1)), Power::Stopping);
+        assert_eq!(vm.parked(v(0)), Parked::Nothing);
+        let done = vm.parked(v(1));
         if restart {
             assert_eq!(done, Parked::Restart(Kicks(1)));
         } else {
@@ -220,20 +233,20 @@ fn cpu_off_racing_a_stop_still_owes_its_acknowledgement() {
 #[test]
 fn should_run_follows_every_power_change() {
     let vm = VmLife::new();
-    assert!(!vm.should_run(0));
+    assert!(!vm.should_run(v(0)));
     vm.boot(2, 1, 2);
-    assert!(!vm.should_run(0), "pending is not on");
-    vm.take_start(0);
-    assert!(vm.should_run(0));
-    vm.cpu_on(1, 3, 4).unwrap();
-    vm.take_start(1);
-    assert!(vm.should_run(1));
+    assert!(!vm.should_run(v(0)), "pending is not on");
+    vm.take_start(v(0));
+    assert!(vm.should_run(v(0)));
+    vm.cpu_on(v(1), 3, 4).unwrap();
+    vm.take_start(v(1));
+    assert!(vm.should_run(v(1)));
     vm.restart(StopReason::Shell, 1, 2);
-    assert!(!vm.should_run(0) && !vm.should_run(1));
-    vm.parked(1);
-    vm.parked(0);
-    assert!(!vm.should_run(0), "pending a fresh boot is not on");
-    vm.take_start(0);
-    assert!(vm.should_run(0));
-    assert!(!vm.should_run(MAX_VCPUS + 3));
+    assert!(!vm.should_run(v(0)) && !vm.should_run(v(1)));
+    vm.parked(v(1));
+    vm.parked(v(0));
+    assert!(!vm.should_run(v(0)), "pending a fresh boot is not on");
+    vm.take_start(v(0));
+    assert!(vm.should_run(v(0)));
+    assert!(!vm.should_run(v(MAX_VCPUS + 3)));
 }

@@ -7,6 +7,9 @@
 //! remaining size allow, and splits a block into a table when a later, finer mapping
 //! needs it (the split table repeats the block's attributes).
 //!
+//! [`PageTable::unmap`] removes whole mappings again (a stage-2 port of the seam asks
+//! for it; static partitions never use it at run time).
+//!
 //! The builder is plain safe code over [`TableMemory`]; the backend provides the memory
 //! (a static pool at EL2), the host tests a vector.
 
@@ -37,6 +40,8 @@ pub enum MapError {
     BadRange,
     /// No table memory left.
     OutOfTables,
+    /// An unmap range cuts a larger mapping (a block or page partly inside it).
+    Partial,
 }
 
 const VALID: u64 = 1;
@@ -101,6 +106,61 @@ impl PageTable {
             oa += entry_size(level);
         }
         Ok(())
+    }
+
+    /// Removes the mappings of `[ia, ia + size)`: every leaf in the range is cleared;
+    /// unmapped parts are skipped. The range must cover whole leaves: one that cuts a
+    /// block or page is refused ([`MapError::Partial`]) with nothing changed. Tables
+    /// emptied this way stay in the tree. The caller invalidates the TLB.
+    pub fn unmap(
+        &mut self,
+        mem: &mut impl TableMemory,
+        ia: u64,
+        size: u64,
+    ) -> Result<(), MapError> {
+        let page = entry_size(3);
+        let end = ia.checked_add(size).ok_or(MapError::BadRange)?;
+        if size == 0 || !ia.is_multiple_of(page) || !size.is_multiple_of(page) || end > 1 << IA_BITS
+        {
+            return Err(MapError::BadRange);
+        }
+        for clear in [false, true] {
+            let mut at = ia;
+            while at < end {
+                let (table, idx, level, valid) = self.walk(mem, at);
+                let span = entry_size(level);
+                let start = at & !(span - 1);
+                if valid {
+                    if start != at || end - at < span {
+                        return Err(MapError::Partial);
+                    }
+                    if clear {
+                        mem.write(table, idx, 0);
+                    }
+                }
+                at = start + span;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry a walk of `ia` stops at: its table, index and level, and whether it
+    /// is a valid leaf (`false`: nothing is mapped there, at that level's size).
+    fn walk(&self, mem: &impl TableMemory, ia: u64) -> (Hpa, usize, u32, bool) {
+        let mut table = self.root;
+        let mut level = 1;
+        loop {
+            let idx = index(ia, level);
+            let e = mem.read(table, idx);
+            if e & VALID == 0 {
+                return (table, idx, level, false);
+            }
+            if level == 3 || e & TABLE == 0 {
+                return (table, idx, level, true);
+            }
+            table = Hpa::new(e & OA_MASK);
+            level += 1;
+        }
     }
 
     /// Walks `ia` and returns the output address and the leaf attributes.

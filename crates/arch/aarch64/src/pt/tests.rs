@@ -146,13 +146,7 @@ fn bad_ranges_and_exhaustion_are_errors() {
         Err(MapError::BadRange)
     );
     assert_eq!(
-        pt.map(
-            &mut mem,
-            0,
-            Hpa::new(u64::MAX & !0xfff),
-            0x2000,
-            Stage2::ram()
-        ),
+        pt.map(&mut mem, 0, Hpa::new(!0xfff), 0x2000, Stage2::ram()),
         Err(MapError::BadRange)
     );
     pt.map(&mut mem, 0, Hpa::new(0), 0x20_0000, Stage2::ram())
@@ -168,4 +162,56 @@ fn device_attributes_are_never_executable() {
     assert_ne!(Stage2::device().0 & (1 << 54), 0);
     assert_ne!(Stage1::device().0 & (1 << 54), 0);
     assert_eq!(Stage1::text().0 & (1 << 54), 0);
+}
+
+#[test]
+fn unmap_removes_whole_mappings_only() {
+    let mut mem = VecMem::new(16);
+    let mut pt = PageTable::new(&mut mem).unwrap();
+    let (ram, gib) = (0x4000_0000u64, 1u64 << 30);
+    // Two 2 MiB blocks and, behind them, four pages.
+    pt.map(&mut mem, ram, Hpa::new(0x8000_0000), 4 << 20, Stage2::ram())
+        .unwrap();
+    pt.map(
+        &mut mem,
+        ram + (4 << 20),
+        Hpa::new(0x9000_0000),
+        0x4000,
+        Stage2::device(),
+    )
+    .unwrap();
+    // Half a block, or a range that starts inside a block: refused, nothing changes.
+    assert_eq!(pt.unmap(&mut mem, ram, 1 << 20), Err(MapError::Partial));
+    assert_eq!(
+        pt.unmap(&mut mem, ram + 0x1000, 2 << 20),
+        Err(MapError::Partial)
+    );
+    // A range whose end cuts the second block: refused before the first is cleared.
+    assert_eq!(pt.unmap(&mut mem, ram, 3 << 20), Err(MapError::Partial));
+    assert!(pt.translate(&mem, ram).is_some());
+    assert_eq!(pt.unmap(&mut mem, ram, 0x800), Err(MapError::BadRange));
+    assert_eq!(pt.unmap(&mut mem, ram, 0), Err(MapError::BadRange));
+    // The first block, then two pages; the rest stays.
+    pt.unmap(&mut mem, ram, 2 << 20).unwrap();
+    assert_eq!(pt.translate(&mem, ram + 0x1234), None);
+    assert!(pt.translate(&mem, ram + (2 << 20)).is_some());
+    pt.unmap(&mut mem, ram + (4 << 20) + 0x1000, 0x2000)
+        .unwrap();
+    let page = |n: u64| pt.translate(&mem, ram + (4 << 20) + n * 0x1000).is_some();
+    assert_eq!(
+        [page(0), page(1), page(2), page(3)],
+        [true, false, false, true]
+    );
+    // Unmapped space (the rest of the GiB, the next one) is skipped.
+    pt.unmap(&mut mem, ram, gib).unwrap();
+    pt.unmap(&mut mem, ram + gib, gib).unwrap();
+    assert_eq!(pt.translate(&mem, ram + (2 << 20)), None);
+    assert_eq!(pt.translate(&mem, ram + (4 << 20)), None);
+    // And it maps again.
+    pt.map(&mut mem, ram, Hpa::new(0x8000_0000), 2 << 20, Stage2::ram())
+        .unwrap();
+    assert_eq!(
+        pt.translate(&mem, ram).map(|t| t.0),
+        Some(Hpa::new(0x8000_0000))
+    );
 }

@@ -1,93 +1,76 @@
-//! rtvisor's own hypercalls (doorbell ring, watchdog arm and kick) with good and bad
-//! arguments in both SMCCC conventions, and the version and feature queries.
+//! rtvisor's own hypercalls (version, doorbell ring, watchdog arm and kick) with good
+//! and bad arguments, and numbers that do not exist.
 
-use super::world::VIRT;
 use super::*;
-use crate::handler::Next;
-use crate::hypercall::{self, fid64};
-use crate::psci::{self, PsciError};
+use crate::handler::{Contained, Next};
+use crate::hypercall::{self, NR_DOORBELL_RING, NR_WATCHDOG_ARM, NR_WATCHDOG_KICK};
+use crate::testkit::VIRT;
 
-const ERR_PARAMS: u64 = PsciError::InvalidParameters.to_x0();
-const NOT_SUPPORTED: u64 = PsciError::NotSupported.to_x0();
+const OK: Result<Reply, CallError> = Ok(Reply::Value(0));
+const ERR_PARAMS: Result<Reply, CallError> = Err(CallError::InvalidParameters);
 
 #[test]
-fn version_and_feature_queries() {
-    let w = World::one(VIRT);
-    let q = |args: &[u64]| {
-        let o = w.hvc(0, 0, args);
-        assert_eq!(o.calls, []);
-        o.x0()
-    };
-    assert_eq!(q(&[u64::from(psci::PSCI_VERSION)]), psci::VERSION_1_1);
-    assert_eq!(q(&[u64::from(psci::SMCCC_VERSION)]), psci::VERSION_1_1);
-    assert_eq!(
-        q(&[u64::from(psci::PSCI_FEATURES), u64::from(psci::CPU_ON_64)]),
-        0
-    );
-    assert_eq!(
-        q(&[u64::from(psci::PSCI_FEATURES), 0x8400_0001]),
-        NOT_SUPPORTED
-    );
-    assert_eq!(
-        q(&[u64::from(psci::SMCCC_ARCH_FEATURES), 0x8000_8000]),
-        NOT_SUPPORTED
-    );
-    assert_eq!(
-        q(&[u64::from(psci::MIGRATE_INFO_TYPE)]),
-        psci::MIGRATE_NOT_PRESENT
-    );
-    assert_eq!(q(&[fid64(0)]), hypercall::VERSION);
+fn version() {
+    let o = one(VIRT).run(0, 0, hypercall(hypercall::NR_VERSION, 7));
+    assert_eq!(o.vcpu, answered(Ok(Reply::Value(hypercall::VERSION))));
+    assert_eq!(o.calls, []);
 }
 
 #[test]
 fn rtvisor_hypercalls_with_bad_arguments() {
     let hi = 1 << 32;
-    let ring32 = 0x8600_0001;
-    let arm32 = 0x8600_0010;
-    let (ok, denied) = (0, PsciError::Denied.to_x0());
+    let denied = Err(CallError::Denied);
     let ring = |index| HostCall::Ring { vm: 0, index };
     let arm = |ms| HostCall::WatchdogArm { vm: 0, me: 0, ms };
-    let cases: [(&[u64], u64, &[HostCall]); 13] = [
-        (&[fid64(1), 0], ok, &[ring(0)]),
-        (&[fid64(1), 1], ok, &[ring(1)]),
-        (&[fid64(1), 5], ERR_PARAMS, &[ring(5)]),
-        (&[fid64(1), hi | 1], ERR_PARAMS, &[ring(hi | 1)]),
-        (&[ring32, hi | 1], ok, &[ring(1)]),
-        (&[fid64(0x10), 500], ok, &[arm(500)]),
+    let max = hypercall::WATCHDOG_MAX_MS;
+    type Case<'a> = (u64, u64, Result<Reply, CallError>, &'a [HostCall]);
+    let cases: [Case<'_>; 10] = [
+        (NR_DOORBELL_RING, 0, OK, &[ring(0)]),
+        (NR_DOORBELL_RING, 1, OK, &[ring(1)]),
+        (NR_DOORBELL_RING, 5, ERR_PARAMS, &[ring(5)]),
+        (NR_DOORBELL_RING, hi | 1, ERR_PARAMS, &[ring(hi | 1)]),
+        (NR_WATCHDOG_ARM, 500, OK, &[arm(500)]),
+        (NR_WATCHDOG_ARM, max, OK, &[arm(60_000)]),
+        (NR_WATCHDOG_ARM, max + 1, ERR_PARAMS, &[]),
+        (NR_WATCHDOG_ARM, u64::MAX, ERR_PARAMS, &[]),
         (
-            &[fid64(0x10), hypercall::WATCHDOG_MAX_MS],
-            ok,
-            &[arm(60_000)],
-        ),
-        (
-            &[fid64(0x10), hypercall::WATCHDOG_MAX_MS + 1],
-            ERR_PARAMS,
-            &[],
-        ),
-        (&[fid64(0x10), u64::MAX], ERR_PARAMS, &[]),
-        (&[fid64(0x10), hi | 500], ERR_PARAMS, &[]),
-        (&[arm32, hi | 500], ok, &[arm(500)]),
-        (
-            &[fid64(0x11)],
+            NR_WATCHDOG_KICK,
+            0,
             denied,
             &[HostCall::WatchdogKick { vm: 0, me: 0 }],
         ),
-        (&[fid64(0x10), 0], ok, &[arm(0)]),
+        (NR_WATCHDOG_ARM, 0, OK, &[arm(0)]),
     ];
-    for (args, x0, calls) in cases {
-        let w = World::one(VIRT);
-        let o = w.hvc(0, 0, args);
+    for (nr, a0, r, calls) in cases {
+        let w = one(VIRT);
+        let o = w.run(0, 0, hypercall(nr, a0));
         assert_eq!(
-            (o.next, o.x0(), o.calls.as_slice()),
-            (Next::Resume, x0, calls),
-            "{args:x?}"
+            (o.next, &o.vcpu, o.calls.as_slice()),
+            (Next::Resume, &answered(r), calls),
+            "{nr:#x} {a0:#x}"
         );
-        assert_eq!(o.regs.x[1..], FakeRegs::with(args).x[1..], "{args:x?}");
     }
     // A kick of an armed watchdog; after disarming, denied again.
-    let w = World::one(VIRT);
-    w.hvc(0, 0, &[fid64(0x10), 100]);
-    assert_eq!(w.hvc(0, 0, &[fid64(0x11)]).x0(), ok);
-    w.hvc(0, 0, &[fid64(0x10), 0]);
-    assert_eq!(w.hvc(0, 0, &[fid64(0x11)]).x0(), denied);
+    let w = one(VIRT);
+    w.run(0, 0, hypercall(NR_WATCHDOG_ARM, 100));
+    assert_eq!(
+        returned(&w.run(0, 0, hypercall(NR_WATCHDOG_KICK, 0))),
+        Some(OK)
+    );
+    w.run(0, 0, hypercall(NR_WATCHDOG_ARM, 0));
+    let o = w.run(0, 0, hypercall(NR_WATCHDOG_KICK, 0));
+    assert_eq!(returned(&o), Some(denied));
+}
+
+#[test]
+fn numbers_that_do_not_exist_are_not_supported_and_reported() {
+    for nr in [0x02, 0x12, 0xff, 1 << 32, u64::MAX] {
+        let w = one(VIRT);
+        let before = w.states();
+        let o = w.run(0, 0, hypercall(nr, 1));
+        let what = Contained::UnknownHypercall(nr);
+        assert_eq!(o.vcpu, answered(Err(CallError::NotSupported)), "{nr:#x}");
+        assert_eq!(o.calls, [HostCall::Contained { vm: 0, what }], "{nr:#x}");
+        assert_eq!(w.states(), before, "{nr:#x}");
+    }
 }

@@ -1,56 +1,26 @@
-//! Data aborts: every emulated region of a virtual-mode VM at every width, reads and
-//! writes, bad widths, no valid syndrome and addresses outside the map; the filtered
-//! physical GIC of a direct-mode VM; instruction aborts.
+//! Memory and port accesses: every emulated region at every width, reads and writes,
+//! bad widths, addresses outside the map, accesses the backend could not decode,
+//! instruction fetches and ports; the interrupt controller's regions reach it with
+//! their offsets, and the devices' lines are driven through it.
 
-use super::world::{DIRECT, VIRT};
 use super::*;
-use crate::exit::AccessWidth::{B1, B2, B4, B8};
 use crate::handler::{Contained, Next};
+use crate::mmio::DeviceKind;
+use crate::seam::Fault;
+use crate::testkit::{ChipCall, CHIP_PATTERN, DIRECT, VIRT};
 use rtvisor_config::guest;
+use Width::{Byte as B1, Double as B8, Half as B2, Word as B4};
 
-const ALL: &[AccessWidth] = &[B1, B2, B4, B8];
+const ALL: &[Width] = &[B1, B2, B4, B8];
 const GICD: u64 = guest::VGIC_DIST_IPA;
 const GICR: u64 = guest::VGIC_REDIST_IPA;
-const SGI_BASE: u64 = 0x1_0000;
 const UART: u64 = guest::VUART_IPA;
 const BELL: u64 = guest::DOORBELL_IPA;
 const GPIO: u64 = guest::DOORBELL_GPIO_IPA;
 
-/// An address of VM 0 (virtual mode, 2 vCPUs) and the widths emulated there; every
-/// other width gets an abort.
-const MAP: &[(&str, u64, &[AccessWidth])] = &[
-    ("GICD_CTLR", GICD, &[B4]),
-    ("GICD_TYPER (read-only: writes ignored)", GICD + 0x4, &[B4]),
-    ("GICD_ISENABLER1", GICD + 0x104, &[B4]),
-    ("GICD_IPRIORITYR8", GICD + 0x420, &[B1, B4]),
-    ("GICD_IPRIORITYR8 byte 1", GICD + 0x421, &[B1]),
-    ("GICD_IPRIORITYR8 byte 2", GICD + 0x422, &[B1]),
-    ("GICD_ICFGR2", GICD + 0xc08, &[B4]),
-    ("GICD_IROUTER32", GICD + 0x6100, &[B4, B8]),
-    ("GICD_IROUTER32 upper word", GICD + 0x6104, &[B4]),
-    ("GICD_PIDR2", GICD + 0xffe8, &[B4]),
-    ("no distributor register", GICD + 0x10, ALL),
-    ("last distributor byte", GICD + 0xffff, ALL),
-    ("GICR_CTLR vCPU 0", GICR, &[B4]),
-    ("GICR_TYPER vCPU 0", GICR + 0x8, &[B4, B8]),
-    ("GICR_WAKER vCPU 0", GICR + 0x14, &[B4]),
-    ("GICR_TYPER vCPU 1", GICR + 0x2_0008, &[B4, B8]),
-    ("GICR_ISENABLER0 vCPU 0", GICR + SGI_BASE + 0x100, &[B4]),
-    (
-        "GICR_IPRIORITYR0 vCPU 1",
-        GICR + 0x2_0000 + SGI_BASE + 0x400,
-        &[B1, B4],
-    ),
-    (
-        "GICR_ICFGR1 vCPU 1",
-        GICR + 0x2_0000 + SGI_BASE + 0xc04,
-        &[B4],
-    ),
-    (
-        "no redistributor register",
-        GICR + 0x2_0000 + SGI_BASE + 0x8000,
-        ALL,
-    ),
+/// An address of VM 0 (2 vCPUs) outside the interrupt controller, and the widths
+/// emulated there; every other width gets a bus fault.
+const MAP: &[(&str, u64, &[Width])] = &[
     ("UARTDR", UART, &[B1, B2, B4]),
     ("UARTFR", UART + 0x18, &[B1, B2, B4]),
     ("UARTICR (write-only)", UART + 0x44, &[B1, B2, B4]),
@@ -78,15 +48,15 @@ const OUTSIDE: &[u64] = &[
     0xffff_ffff_ffff_f000,
 ];
 
-/// Runs one access of VM `vm`'s vCPU 0 and checks it was emulated: skipped, nothing
-/// injected or reported contained, only VM `vm` named, the other VM untouched.
-fn emulated(w: &World, vm: usize, ipa: u64, width: AccessWidth, write: bool) -> Outcome {
+/// Runs one access of VM `vm`'s vCPU 0 and checks it was emulated: stepped over,
+/// nothing injected or reported contained, only VM `vm` named, the other VM untouched.
+fn emulated(w: &World, vm: usize, ipa: u64, width: Width, write: bool) -> Outcome {
     let other = w.vms[1 - vm].snapshot();
-    let o = w.run(vm, 0, FakeRegs::new(), mmio(ipa, width, write, 1));
+    let o = w.run(vm, 0, mmio(ipa, width, write, 0x5eed_0000_0000_0001));
     let what = (ipa, width, write);
     assert_eq!(o.next, Next::Resume, "{what:x?}");
-    assert_eq!(o.regs.skipped, 1, "{what:x?}");
-    assert_eq!(o.regs.injected, [], "{what:x?}");
+    assert_eq!(o.vcpu.skipped, 1, "{what:x?}");
+    assert_eq!(o.vcpu.injected, [], "{what:x?}");
     assert_eq!(o.contained(), [], "{what:x?}");
     assert!(
         o.calls.iter().all(|c| c.vm() == vm),
@@ -94,52 +64,46 @@ fn emulated(w: &World, vm: usize, ipa: u64, width: AccessWidth, write: bool) -> 
         o.calls
     );
     assert_eq!(w.vms[1 - vm].snapshot(), other, "{what:x?}");
-    let mut expect = FakeRegs::new();
-    expect.skipped = 1;
-    if write {
-        assert_eq!(o.regs, expect, "{what:x?}");
-    }
+    assert_eq!(
+        o.vcpu.loaded.is_some(),
+        !write,
+        "{what:x?}: a load completes"
+    );
     o
 }
 
-/// Runs `exit` of VM `vm`'s vCPU 0 and checks that an abort was injected at the access
-/// and nothing else happened: not skipped, registers and both VMs unchanged, one
-/// `Contained::DataAbort` reported.
-fn aborted(w: &World, vm: usize, exit: VcpuExit) {
-    let VcpuExit::DataAbort {
-        ipa, far, write, ..
-    } = exit
-    else {
-        unreachable!()
+/// Runs `exit` of VM `vm`'s vCPU 0 and checks that a bus fault was injected and
+/// nothing else happened: not stepped over, both VMs unchanged, one
+/// `Contained::BadAccess` reported.
+fn faulted(w: &World, vm: usize, exit: VcpuExit) {
+    let (addr, write) = match exit {
+        VcpuExit::Mmio { addr, write, .. } | VcpuExit::MemFault { addr, write } => (addr, write),
+        _ => unreachable!(),
     };
     let before = w.states();
-    let o = w.run(vm, 0, FakeRegs::new(), exit);
+    let o = w.run(vm, 0, exit);
     assert_eq!(o.next, Next::Resume, "{exit:x?}");
-    let mut expect = FakeRegs::new();
-    expect.injected.push(Injected::DataAbort { far, write });
-    assert_eq!(o.regs, expect, "{exit:x?}");
+    let mut expect = FakeVcpu::new();
+    expect.injected.push(Fault::Bus { write });
+    assert_eq!(o.vcpu, expect, "{exit:x?}");
     let contained = HostCall::Contained {
         vm,
-        what: Contained::DataAbort(ipa),
+        what: Contained::BadAccess(addr),
     };
     assert_eq!(o.calls, [contained], "{exit:x?}");
     assert_eq!(w.states(), before, "{exit:x?}");
 }
 
 #[test]
-fn every_region_at_every_width() {
-    for &(name, ipa, ok) in MAP {
+fn every_device_at_every_width() {
+    for &(_, ipa, ok) in MAP {
         for &width in ALL {
             for write in [false, true] {
-                let w = World::one(VIRT);
+                let w = one(VIRT);
                 if ok.contains(&width) {
-                    let o = emulated(&w, 0, ipa, width, write);
-                    assert!(
-                        write || o.regs.x[1] != FakeRegs::new().x[1],
-                        "{name}: a read sets its register"
-                    );
+                    emulated(&w, 0, ipa, width, write);
                 } else {
-                    aborted(&w, 0, mmio(ipa, width, write, 1));
+                    faulted(&w, 0, mmio(ipa, width, write, 1));
                 }
             }
         }
@@ -147,88 +111,77 @@ fn every_region_at_every_width() {
 }
 
 #[test]
-fn outside_the_map_or_without_a_syndrome_is_an_abort() {
+fn the_interrupt_controller_gets_its_regions_at_their_offsets() {
+    // (address, kind, offset in the region): redistributor frames stay region-relative.
+    let cases = [
+        (GICD, DeviceKind::GicDist, 0),
+        (GICD + 0xffe8, DeviceKind::GicDist, 0xffe8),
+        (GICR + 0x8, DeviceKind::GicRedist, 0x8),
+        (GICR + 0x3_0400, DeviceKind::GicRedist, 0x3_0400),
+    ];
+    for (ipa, kind, off) in cases {
+        for write in [false, true] {
+            let w = one(VIRT);
+            let o = emulated(&w, 0, ipa, B4, write);
+            let value = write.then_some(0x5eed_0000_0000_0001);
+            let call = ChipCall::Mmio {
+                me: 0,
+                kind,
+                off,
+                width: B4,
+                value,
+            };
+            assert_eq!(w.vms[0].chip.take(), [call], "{ipa:#x}");
+            assert_eq!(w.vms[1].chip.take(), [], "{ipa:#x}");
+            if !write {
+                assert_eq!(o.vcpu.loaded, Some(CHIP_PATTERN & 0xffff_ffff));
+            }
+        }
+    }
+    // What the chip refuses (here: misaligned) is a bus fault.
+    faulted(&one(VIRT), 0, mmio(GICD + 2, B4, false, 0));
+}
+
+#[test]
+fn outside_the_map_or_not_decoded_is_a_bus_fault() {
     for &ipa in OUTSIDE {
         for (&width, write) in ALL.iter().zip([false, true, true, false]) {
-            aborted(&World::one(VIRT), 0, mmio(ipa, width, write, 1));
+            faulted(&one(VIRT), 0, mmio(ipa, width, write, 1));
         }
     }
-    // Inside every region, but the syndrome does not describe the access.
-    for &(_, ipa, _) in MAP {
+    // Inside every region, but the backend could not decode the access.
+    for ipa in [GICD, GICR, UART, BELL, GPIO] {
         for write in [false, true] {
-            aborted(&World::one(VIRT), 0, mmio_with(ipa, None, write));
-            aborted(&World::one(DIRECT), 0, mmio_with(ipa, None, write));
+            for spec in [VIRT, DIRECT] {
+                let exit = VcpuExit::MemFault {
+                    addr: Ipa::new(ipa),
+                    write,
+                };
+                let w = one(spec);
+                faulted(&w, 0, exit);
+                assert_eq!(w.vms[0].chip.take(), []);
+            }
         }
     }
 }
 
 #[test]
-fn loads_are_extended_as_the_syndrome_says() {
-    // UARTPCellID3 reads 0xb1.
-    let cases = [
-        (false, true, 0xb1),
-        (true, true, 0xffff_ffff_ffff_ffb1),
-        (true, false, 0xffff_ffb1),
-        (false, false, 0xb1),
-    ];
-    for (sign_extend, reg64, value) in cases {
-        let w = World::one(VIRT);
-        let acc = MmioAccess {
-            write: false,
-            width: B1,
-            reg: 7,
-            sign_extend,
-            reg64,
-        };
-        let o = w.run(
-            0,
-            0,
-            FakeRegs::new(),
-            mmio_with(UART + 0xffc, Some(acc), false),
-        );
-        assert_eq!(o.regs.x[7], value, "sign {sign_extend} x {reg64}");
-    }
-    // A load into xzr changes no register.
-    let o = World::one(VIRT).run(0, 0, FakeRegs::new(), mmio(UART + 0xffc, B4, false, 31));
-    let mut expect = FakeRegs::new();
-    expect.skipped = 1;
-    assert_eq!(o.regs, expect);
-}
-
-#[test]
-fn stores_take_the_register_truncated_and_xzr_as_zero() {
-    let w = World::one(VIRT);
+fn stores_reach_the_device_as_the_backend_decoded_them() {
+    let w = one(VIRT);
     let dir = GPIO + 0x400;
-    // Only the low byte of a byte store reaches GPIODIR.
-    w.run(
-        0,
-        0,
-        FakeRegs::with(&[0, 0xffff_ff0f]),
-        mmio(dir, B1, true, 1),
-    );
-    assert_eq!(
-        w.run(0, 0, FakeRegs::new(), mmio(dir, B4, false, 2)).regs.x[2],
-        0x0f
-    );
-    w.run(0, 0, FakeRegs::new(), mmio(dir, B4, true, 31));
-    assert_eq!(
-        w.run(0, 0, FakeRegs::new(), mmio(dir, B4, false, 2)).regs.x[2],
-        0
-    );
+    w.run(0, 0, mmio(dir, B1, true, 0x0f));
+    assert_eq!(w.run(0, 0, mmio(dir, B4, false, 0)).vcpu.loaded, Some(0x0f));
+    w.run(0, 0, mmio(dir, B4, true, 0));
+    assert_eq!(w.run(0, 0, mmio(dir, B4, false, 0)).vcpu.loaded, Some(0));
 }
 
 #[test]
-fn the_uart_prints_lines_of_its_own_vm() {
-    let w = World::one(VIRT);
+fn the_uart_prints_lines_of_its_own_vm_and_drives_its_line() {
+    let w = one(VIRT);
     w.host.live.set(true);
     let mut calls = std::vec::Vec::new();
     for b in b"hi\n" {
-        let o = w.run(
-            0,
-            0,
-            FakeRegs::with(&[u64::from(*b)]),
-            mmio(UART, B1, true, 0),
-        );
+        let o = w.run(0, 0, mmio(UART, B1, true, u64::from(*b)));
         calls.extend(o.calls);
     }
     let line = HostCall::ConsoleLine {
@@ -242,15 +195,57 @@ fn the_uart_prints_lines_of_its_own_vm() {
     };
     assert!(calls.contains(&partial(b"h")) && calls.contains(&partial(b"hi")));
     assert!(calls.iter().all(|c| c.vm() == 0));
+    // After each access, the UART's line (INTID 33 of the machine) follows the model.
+    let level = ChipCall::Level {
+        me: Some(0),
+        line: guest::VUART_INTID,
+        level: false,
+    };
+    assert_eq!(w.vms[0].chip.take(), [level.clone(), level.clone(), level]);
+}
+
+#[test]
+fn console_input_raises_the_uart_line() {
+    let w = one(VIRT);
+    // UARTIMSC: the receive interrupt.
+    w.run(0, 0, mmio(UART + 0x38, B4, true, 1 << 4));
+    w.vms[0].chip.take();
+    let taken = crate::devices::console_input(b"ab", &w.ctx(0), &w.host);
+    assert_eq!(taken, 2);
+    let raised = ChipCall::Level {
+        me: None,
+        line: guest::VUART_INTID,
+        level: true,
+    };
+    assert_eq!(w.vms[0].chip.take(), [raised]);
+}
+
+#[test]
+fn a_doorbell_toggles_the_gpio_line_only_when_its_level_changes() {
+    let w = one(VIRT);
+    // GPIOIBE, GPIOIE: every line interrupts, on both edges (as gpio-keys sets it).
+    w.run(0, 0, mmio(GPIO + 0x408, B4, true, 0xff));
+    w.run(0, 0, mmio(GPIO + 0x410, B4, true, 0xff));
+    w.vms[0].chip.take();
+    crate::devices::gpio_doorbell(1, &w.ctx(0), &w.host);
+    let level = |l| ChipCall::Level {
+        me: None,
+        line: guest::DOORBELL_GPIO_INTID,
+        level: l,
+    };
+    assert_eq!(w.vms[0].chip.take(), [level(true)]);
+    // Pending already: another ring changes nothing the chip sees.
+    crate::devices::gpio_doorbell(1, &w.ctx(0), &w.host);
+    assert_eq!(w.vms[0].chip.take(), []);
 }
 
 #[test]
 fn the_doorbell_page_rings_only_regions_the_vm_is_a_peer_of() {
-    let ring = |vm: usize, x1: u64| {
+    let ring = |vm: usize, value: u64| {
         let w = World::new(VIRT, DIRECT);
-        let o = w.run(vm, 0, FakeRegs::with(&[0, x1]), mmio(BELL, B4, true, 1));
+        let o = w.run(vm, 0, mmio(BELL, B4, true, value));
         assert_eq!(
-            (o.next, o.regs.skipped, o.regs.injected),
+            (o.next, o.vcpu.skipped, o.vcpu.injected),
             (Next::Resume, 1, std::vec![])
         );
         o.calls
@@ -261,8 +256,6 @@ fn the_doorbell_page_rings_only_regions_the_vm_is_a_peer_of() {
         what: Contained::BadDoorbell(v),
     };
     assert_eq!(ring(0, 1), [r(0, 1)]);
-    // A 32-bit store: the upper half of the register is not part of it.
-    assert_eq!(ring(0, 0xffff_ffff_0000_0001), [r(0, 1)]);
     assert_eq!(ring(1, 0), [r(1, 0)]);
     assert_eq!(ring(1, 1), [r(1, 1), bad(1, 1)]);
     assert_eq!(
@@ -270,46 +263,49 @@ fn the_doorbell_page_rings_only_regions_the_vm_is_a_peer_of() {
         [r(0, 0xffff_ffff), bad(0, 0xffff_ffff)]
     );
     // Other widths and offsets do not ring.
-    let w = World::one(VIRT);
+    let w = one(VIRT);
     for (ipa, width) in [(BELL, B1), (BELL, B2), (BELL + 4, B4)] {
-        let o = w.run(0, 0, FakeRegs::with(&[0, 0]), mmio(ipa, width, true, 1));
-        assert_eq!((o.regs.skipped, o.calls), (1, std::vec![]));
+        let o = w.run(0, 0, mmio(ipa, width, true, 0));
+        assert_eq!((o.vcpu.skipped, o.calls), (1, std::vec![]));
     }
 }
 
 #[test]
-fn instruction_aborts_are_injected_wherever_they_are() {
-    for ipa in [
-        0,
-        GICD,
-        UART + 0x10,
-        0x4000_0000,
-        0x0a00_0000,
-        0xffff_ffff_ffff_fffc,
-    ] {
+fn fetch_faults_are_injected_wherever_they_are() {
+    for ipa in [0, GICD, UART + 0x10, 0x4000_0000, 0x0a00_0000, u64::MAX - 3] {
         for spec in [VIRT, DIRECT] {
-            let w = World::one(spec);
+            let w = one(spec);
             let before = w.states();
-            let exit = VcpuExit::InstructionAbort {
-                ipa: Ipa::new(ipa),
-                far: far_of(ipa),
-            };
-            let o = w.run(0, 0, FakeRegs::new(), exit);
+            let addr = Ipa::new(ipa);
+            let o = w.run(0, 0, VcpuExit::FetchFault { addr });
             assert_eq!(o.next, Next::Resume);
-            let mut expect = FakeRegs::new();
-            expect
-                .injected
-                .push(Injected::InstructionAbort { far: far_of(ipa) });
-            assert_eq!(o.regs, expect);
-            let contained = Contained::InstructionAbort(Ipa::new(ipa));
-            assert_eq!(
-                o.calls,
-                [HostCall::Contained {
-                    vm: 0,
-                    what: contained
-                }]
-            );
+            let mut expect = FakeVcpu::new();
+            expect.injected.push(Fault::Fetch);
+            assert_eq!(o.vcpu, expect);
+            let what = Contained::BadFetch(addr);
+            assert_eq!(o.calls, [HostCall::Contained { vm: 0, what }]);
             assert_eq!(w.states(), before);
         }
+    }
+}
+
+#[test]
+fn ports_nothing_answers_are_bus_faults() {
+    for (port, write) in [(0x3f8, false), (0xcf9, true), (0xffff, true)] {
+        let w = one(VIRT);
+        let before = w.states();
+        let exit = VcpuExit::Pio {
+            port,
+            width: B1,
+            write,
+            value: 6,
+        };
+        let o = w.run(0, 0, exit);
+        let mut expect = FakeVcpu::new();
+        expect.injected.push(Fault::Bus { write });
+        assert_eq!((o.next, o.vcpu), (Next::Resume, expect));
+        let what = Contained::BadPort(port);
+        assert_eq!(o.calls, [HostCall::Contained { vm: 0, what }]);
+        assert_eq!(w.states(), before);
     }
 }

@@ -1,40 +1,24 @@
-//! A deterministic random walk: thousands of random exits with random registers from
-//! the vCPUs of two VMs (one per interrupt mode), mixed with the idle loop starting
-//! pending vCPUs and shell stops, starts and restarts. After every step: nothing
-//! panicked, the other VM is untouched, an emulated access was skipped and a refused
-//! one got exactly one abort, calls answer success or an architectural error code,
-//! and each VM's lifecycle is consistent.
+//! A deterministic random walk: thousands of random exits from the vCPUs of two VMs
+//! (one per interrupt mode), mixed with the idle loop starting pending vCPUs and
+//! shell stops, starts and restarts. After every step: nothing panicked, the other VM
+//! (its state and its interrupt controller) is untouched, an emulated access was
+//! stepped over and a refused one got exactly one fault, every call that resumes was
+//! answered, and each VM's lifecycle is consistent.
 
 use super::random::{exit, Rng};
-use super::world::{Spec, DIRECT, VIRT};
 use super::*;
 use crate::handler::{completed, shell_restart, shell_start, shell_stop, Contained, Next};
-use crate::hypercall;
-use crate::psci::{self, PsciError};
+use crate::ids::VcpuId;
+use crate::seam::{CpuPower, Fault};
+use crate::testkit::{DIRECT, VIRT};
 use crate::vm::{GiveUp, Kicks, VmState};
 use rtvisor_config::tables::RestartPolicy;
-
-/// What a call may leave in x0: success values and PSCI/SMCCC error codes.
-fn architectural(x0: u64) -> bool {
-    use PsciError::*;
-    let ok = [0, 1, 2, psci::VERSION_1_1, hypercall::VERSION];
-    let errors = [
-        NotSupported,
-        InvalidParameters,
-        Denied,
-        AlreadyOn,
-        OnPending,
-        InternalFailure,
-        InvalidAddress,
-    ];
-    ok.contains(&x0) || errors.iter().any(|e| e.to_x0() == x0)
-}
 
 /// What the walk reached, so a walk that stops exercising the handler fails.
 #[derive(Debug, Default)]
 struct Reached {
     emulated: u32,
-    aborted: u32,
+    faulted: u32,
     calls: u32,
     parked_stopped: u32,
     stops: u32,
@@ -43,100 +27,81 @@ struct Reached {
     unresponsive: u32,
 }
 
-/// Checks one exit of running vCPU `me` of VM `vm`: `before` are its registers, `o`
-/// the outcome.
-fn check_exit(
-    w: &World,
-    vm: usize,
-    me: usize,
-    exit: VcpuExit,
-    before: &FakeRegs,
-    o: &Outcome,
-    seen: &mut Reached,
-) {
+/// Checks one exit of running vCPU `me` of VM `vm` from its outcome `o`.
+fn check_exit(w: &World, vm: usize, me: usize, exit: VcpuExit, o: &Outcome, seen: &mut Reached) {
     let what = (vm, me, exit);
-    let only_changed =
-        |n: Option<u8>| (0..31).all(|i| Some(i as u8) == n || o.regs.x[i] == before.x[i]);
+    let v = &o.vcpu;
+    let untouched = *v == FakeVcpu::new();
     match exit {
-        VcpuExit::DataAbort {
-            ipa,
-            far,
-            write,
-            access,
-        } => {
+        VcpuExit::Mmio { addr, write, .. } => {
             assert_eq!(o.next, Next::Resume, "{what:x?}");
-            let refused = o.contained().contains(&Contained::DataAbort(ipa));
-            if refused {
-                seen.aborted += 1;
-                assert_eq!(
-                    (o.regs.skipped, o.regs.injected.as_slice()),
-                    (0, &[Injected::DataAbort { far, write }][..]),
-                    "{what:x?}"
-                );
-                assert!(only_changed(None), "{what:x?}");
+            if o.contained().contains(&Contained::BadAccess(addr)) {
+                seen.faulted += 1;
+                let mut expect = FakeVcpu::new();
+                expect.injected.push(Fault::Bus { write });
+                assert_eq!(*v, expect, "{what:x?}");
             } else {
                 seen.emulated += 1;
                 assert_eq!(
-                    (o.regs.skipped, o.regs.injected.as_slice()),
+                    (v.skipped, v.injected.as_slice()),
                     (1, &[][..]),
                     "{what:x?}"
                 );
-                let load = access.filter(|a| !a.write).map(|a| a.reg);
-                assert!(only_changed(load), "{what:x?}");
+                assert_eq!(v.loaded.is_some(), !write, "{what:x?}");
             }
         }
-        VcpuExit::Call { conduit, .. } => {
+        VcpuExit::MemFault { write, .. } | VcpuExit::Pio { write, .. } => {
+            assert_eq!(v.injected, [Fault::Bus { write }], "{what:x?}");
+            assert_eq!((o.next, v.skipped), (Next::Resume, 0), "{what:x?}");
+        }
+        VcpuExit::CpuOn { .. }
+        | VcpuExit::CpuState { .. }
+        | VcpuExit::Hypercall { .. }
+        | VcpuExit::UnknownCall { .. } => {
             seen.calls += 1;
-            assert_eq!(
-                o.regs.skipped,
-                u32::from(conduit == Conduit::Smc),
-                "{what:x?}"
-            );
-            assert_eq!(o.regs.injected, [], "{what:x?}");
-            if o.next == Next::Resume {
-                assert!(architectural(o.x0()), "{what:x?}: x0 = {:#x}", o.x0());
-                assert!(only_changed(Some(0)), "{what:x?}");
+            assert_eq!(o.next, Next::Resume, "{what:x?}");
+            assert!(v.returned.is_some(), "{what:x?}: answered");
+            assert_eq!((v.skipped, v.loaded, v.injected.len()), (0, None, 0));
+        }
+        VcpuExit::CpuOff | VcpuExit::SystemOff | VcpuExit::SystemReset => {
+            seen.calls += 1;
+            assert_eq!(o.next, Next::Park, "{what:x?}");
+            assert!(untouched, "{what:x?}: {v:?}");
+        }
+        VcpuExit::SysReg { write, .. } => {
+            assert_eq!(o.next, Next::Resume, "{what:x?}");
+            if v.injected == [Fault::Undefined] {
+                assert_eq!((v.skipped, v.loaded), (0, None), "{what:x?}");
             } else {
-                assert!(only_changed(None), "{what:x?}");
+                assert_eq!((v.skipped, v.injected.len()), (1, 0), "{what:x?}");
+                assert_eq!(v.loaded.is_some(), !write, "{what:x?}");
             }
         }
-        VcpuExit::SysReg(acc) => {
-            assert_eq!(o.next, Next::Resume, "{what:x?}");
-            let undef = o.regs.injected == [Injected::Undef];
-            assert!(undef != (o.regs.skipped == 1), "{what:x?}: {o:?}");
-            assert!(undef || o.regs.injected.is_empty(), "{what:x?}");
-            assert!(only_changed(acc.read.then_some(acc.rt)), "{what:x?}");
+        VcpuExit::FetchFault { .. } => {
+            assert_eq!(v.injected, [Fault::Fetch], "{what:x?}");
+            assert_eq!((o.next, v.skipped), (Next::Resume, 0), "{what:x?}");
         }
-        VcpuExit::InstructionAbort { far, .. } => {
-            assert_eq!(
-                o.regs.injected,
-                [Injected::InstructionAbort { far }],
-                "{what:x?}"
-            );
-            assert_eq!((o.next, o.regs.skipped), (Next::Resume, 0), "{what:x?}");
-        }
-        VcpuExit::Wfx => assert_eq!((o.next, o.regs.skipped), (Next::Resume, 1)),
-        VcpuExit::Interrupt => assert_eq!((o.next, &o.regs), (Next::Resume, before)),
-        VcpuExit::SError { .. } | VcpuExit::Unknown { .. } => {
-            assert_eq!((o.next, &o.regs), (Next::Park, before), "{what:x?}");
-        }
+        VcpuExit::Halt => assert_eq!((o.next, v.skipped), (Next::Resume, 1)),
+        VcpuExit::Interrupt => assert!(o.next == Next::Resume && untouched),
+        VcpuExit::Fatal { .. } => assert!(o.next == Next::Park && untouched, "{what:x?}"),
     }
-    assert_eq!(
-        w.vms[vm].life.should_run(me),
-        o.next == Next::Resume,
-        "{what:x?}"
-    );
+    let on = w.vms[vm].life.should_run(VcpuId::new(me));
+    assert_eq!(on, o.next == Next::Resume, "{what:x?}");
 }
 
 /// Each VM's lifecycle agrees with itself and with what the host was told.
 fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
     for (id, vm) in w.vms.iter().enumerate() {
         let s = vm.snapshot();
-        let on = s.power.iter().filter(|p| **p != Some(1)).count();
+        let on = s
+            .power
+            .iter()
+            .filter(|p| **p != Some(CpuPower::Off))
+            .count();
         match s.status.0 {
             VmState::Stopped => assert_eq!(on, 0, "VM {id} stopped with vCPUs on: {s:?}"),
             VmState::Running => assert!(on > 0, "VM {id} running with every vCPU off: {s:?}"),
-            // Some vCPU has not acknowledged (it still reads as on to AFFINITY_INFO).
+            // Some vCPU has not acknowledged (it still reads as on).
             VmState::Stopping | VmState::Unresponsive => {
                 assert!(
                     on > 0,
@@ -158,7 +123,8 @@ fn check_lifecycle(w: &World, calls: &[HostCall], seen: &mut Reached) {
                     seen.restarts += 1;
                     // Booted again at once, or waiting for vCPUs to park (or given up
                     // on them since).
-                    let booted = (s.status.0, s.power[0]) == (VmState::Running, Some(2));
+                    let booted =
+                        (s.status.0, s.power[0]) == (VmState::Running, Some(CpuPower::OnPending));
                     let waits = matches!(s.status.0, VmState::Stopping | VmState::Unresponsive);
                     assert!(booted || waits, "{c:?}: {s:?}");
                 }
@@ -182,7 +148,7 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
     for _ in 0..steps {
         let vm = r.below(2) as usize;
         let me = r.below(2) as usize;
-        let on = w.vms[vm].life.should_run(me);
+        let on = w.vms[vm].life.should_run(VcpuId::new(me));
         if r.below(300) == 0 {
             // The shell.
             w.host.take();
@@ -196,7 +162,7 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
                 // hypervisor's `settle` does then.
                 match w.vms[vm].life.give_up() {
                     GiveUp::Settled => {}
-                    GiveUp::Completed(done) => completed(done, usize::MAX, &w.ctx(vm), &w.host),
+                    GiveUp::Completed(done) => completed(done, None, &w.ctx(vm), &w.host),
                     GiveUp::Unresponsive(late) => {
                         seen.unresponsive += 1;
                         assert_ne!(late, Kicks(0), "unresponsive with nobody late");
@@ -220,25 +186,25 @@ fn walk(seed: u64, steps: u32, modes: [Spec; 2]) -> Reached {
             check_lifecycle(&w, &w.host.take(), &mut seen);
             continue;
         }
-        let (exit, regs) = exit(&mut r, &w.vms[vm].mpidrs);
+        let exit = exit(&mut r, &w.vms[vm].cpu_ids);
         let other = w.vms[1 - vm].snapshot();
         let mine = w.vms[vm].snapshot();
-        let o = w.run(vm, me, regs.clone(), exit);
+        w.vms.iter().for_each(|v| _ = v.chip.take());
+        let o = w.run(vm, me, exit);
         assert!(
             o.calls.iter().all(|c| c.vm() == vm),
             "{exit:x?}: {:?}",
             o.calls
         );
         assert_eq!(w.vms[1 - vm].snapshot(), other, "{exit:x?}");
+        assert_eq!(w.vms[1 - vm].chip.take(), [], "{exit:x?}");
         if on {
-            check_exit(&w, vm, me, exit, &regs, &o, &mut seen);
+            check_exit(&w, vm, me, exit, &o, &mut seen);
         } else {
             seen.parked_stopped += 1;
-            assert_eq!(
-                (o.next, &o.regs, o.calls.as_slice()),
-                (Next::Park, &regs, &[][..]),
-                "{exit:x?}"
-            );
+            assert_eq!(o.next, Next::Park, "{exit:x?}");
+            assert_eq!((&o.vcpu, o.calls.as_slice()), (&FakeVcpu::new(), &[][..]));
+            assert_eq!(w.vms[vm].chip.take(), [], "{exit:x?}");
             assert_eq!(w.vms[vm].snapshot(), mine, "{exit:x?}");
         }
         check_lifecycle(&w, &o.calls, &mut seen);
@@ -257,7 +223,7 @@ fn random_exits_keep_every_invariant() {
         let seen = walk(seed, 20_000, modes);
         let reached = [
             seen.emulated,
-            seen.aborted,
+            seen.faulted,
             seen.calls,
             seen.parked_stopped,
             seen.stops + seen.restarts,

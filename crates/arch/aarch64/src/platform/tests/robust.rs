@@ -6,8 +6,9 @@ use std::vec::Vec;
 
 use super::board::Board;
 use super::devices::soc;
-use super::{Rng, QEMU_VIRT};
+use super::QEMU_VIRT;
 use crate::platform::*;
+use rtvisor_core::testkit::Rng;
 
 #[test]
 fn random_bytes_never_panic() {
@@ -15,7 +16,7 @@ fn random_bytes_never_panic() {
     let mut buf = Vec::new();
     for i in 0..20_000 {
         buf.clear();
-        let len = rng.below(512);
+        let len = rng.index(512);
         buf.extend((0..len).map(|_| rng.next() as u8));
         // Half the time, a plausible header so the structure walk is exercised.
         if i % 2 == 0 && len >= 40 {
@@ -23,7 +24,7 @@ fn random_bytes_never_panic() {
                 0xd00d_feed,
                 len as u32,
                 40,
-                40 + rng.below(len - 39) as u32,
+                40 + rng.index(len - 39) as u32,
                 40,
                 17,
                 16,
@@ -48,23 +49,23 @@ fn corrupted_qemu_tree_never_panics() {
     let mut ok = 0;
     for i in 0..20_000 {
         let mut t = QEMU_VIRT.to_vec();
-        for _ in 0..1 + rng.below(4) {
+        for _ in 0..1 + rng.index(4) {
             if i % 2 == 0 {
                 // Byte-level damage anywhere.
-                let at = rng.below(t.len());
-                t[at] = match rng.below(4) {
+                let at = rng.index(t.len());
+                t[at] = match rng.index(4) {
                     0 => 0,
                     1 => 0xff,
-                    2 => t[at] ^ (1 << rng.below(8)),
+                    2 => t[at] ^ (1 << rng.index(8)),
                     _ => rng.next() as u8,
                 };
             } else {
                 // Word-level damage where tokens, lengths and name offsets live.
-                let at = rng.below(t.len() / 4) * 4;
-                let w: u32 = match rng.below(4) {
-                    0 => rng.below(10) as u32,
-                    1 => u32::MAX - rng.below(4) as u32,
-                    2 => rng.below(0x2000) as u32,
+                let at = rng.index(t.len() / 4) * 4;
+                let w: u32 = match rng.index(4) {
+                    0 => rng.index(10) as u32,
+                    1 => u32::MAX - rng.index(4) as u32,
+                    2 => rng.index(0x2000) as u32,
                     _ => rng.next() as u32,
                 };
                 t[at..at + 4].copy_from_slice(&w.to_be_bytes());
@@ -137,7 +138,7 @@ fn garbage_is_bad_header() {
     );
     let mut rng = Rng(42);
     for _ in 0..2_000 {
-        let junk: Vec<u8> = (0..rng.below(256)).map(|_| rng.next() as u8).collect();
+        let junk: Vec<u8> = (0..rng.index(256)).map(|_| rng.next() as u8).collect();
         assert_eq!(parse(&junk), Err(PlatformError::BadHeader));
     }
 }
@@ -152,8 +153,8 @@ fn mutated_synthetic_trees_never_panic() {
     let mut rng = Rng(7);
     for _ in 0..5_000 {
         let mut t = base.clone();
-        let at = rng.below(t.len() / 4) * 4;
-        let w = [0, 1, 2, 3, 4, 9, u32::MAX, rng.next() as u32][rng.below(8)];
+        let at = rng.index(t.len() / 4) * 4;
+        let w = [0, 1, 2, 3, 4, 9, u32::MAX, rng.next() as u32][rng.index(8)];
         t[at..at + 4].copy_from_slice(&w.to_be_bytes());
         let _ = parse(&t);
     }

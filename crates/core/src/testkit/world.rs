@@ -1,19 +1,21 @@
 //! Two VMs built from real [`VmConfig`] values, with the run-time state the hypervisor
-//! keeps for each (lifecycle, console, vGIC, doorbell GPIO) and the fake host.
+//! keeps for each (lifecycle, console, interrupt controller, doorbell GPIO) and the
+//! fake host.
 //!
 //! VM 0 runs on CPUs 0 and 1 and is a peer of shared-memory regions 0 and 1; VM 1
 //! runs on CPUs 2 and 3, owns a passed-through virtio-mmio transport (INTID 48) and is
 //! a peer of region 0. Each VM's interrupt mode and restart policy come from a
-//! [`Spec`].
+//! [`Spec`]. The machine is the QEMU-`virt`-shaped one of the machine contract.
 
-extern crate std;
-
-use super::super::{handle_exit, Console, Next, VmCtx};
-use super::fakes::{FakeHost, FakeRegs};
+use super::chip::TestChip;
+use super::host::{FakeHost, FakeVcpu, HostCall};
 use crate::exit::VcpuExit;
-use crate::mmio::{DeviceKind, Region};
+use crate::handler::{handle_exit, vcpu_parked, Console, Contained, Next, VmCtx};
+use crate::ids::{VcpuId, VmId};
+use crate::mmio::Region;
+use crate::seam::ArchVcpu;
 use crate::sync::Mutex;
-use crate::vm::{VmLife, VmState};
+use crate::vm::{StopReason, VmLife, VmState};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::guest;
 use rtvisor_config::tables::{
@@ -22,8 +24,6 @@ use rtvisor_config::tables::{
 };
 use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
-use rtvisor_vdev::vgic::{VGic, GICD_SIZE, GICR_FRAME_SIZE};
-use rtvisor_vdev::Width;
 use std::boxed::Box;
 use std::vec::Vec;
 
@@ -40,17 +40,20 @@ pub const VIRTIO_INTID: u32 = 48;
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
     pub mode: InterruptMode,
+    pub trust: DirectTrust,
     pub restart: RestartPolicy,
 }
 
 /// Virtual interrupt mode, never restarted.
 pub const VIRT: Spec = Spec {
     mode: InterruptMode::Virtual,
+    trust: DirectTrust::Untrusted,
     restart: RestartPolicy::Never,
 };
-/// Direct interrupt mode, never restarted.
+/// Direct interrupt mode (untrusted), never restarted.
 pub const DIRECT: Spec = Spec {
     mode: InterruptMode::Direct,
+    trust: DirectTrust::Untrusted,
     restart: RestartPolicy::Never,
 };
 
@@ -58,6 +61,11 @@ impl Spec {
     /// The same with restart policy `restart`.
     pub const fn restart(self, restart: RestartPolicy) -> Self {
         Self { restart, ..self }
+    }
+
+    /// The same with direct-mode trust `trust`.
+    pub const fn trust(self, trust: DirectTrust) -> Self {
+        Self { trust, ..self }
     }
 }
 
@@ -117,7 +125,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         entry: Ipa::new(ENTRY),
         uart: Ipa::new(guest::VUART_IPA),
         interrupt_mode: spec.mode,
-        direct_trust: DirectTrust::Untrusted,
+        direct_trust: spec.trust,
         restart: spec.restart,
         devices,
         shared,
@@ -126,44 +134,24 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
     }))
 }
 
-/// The emulated regions of a VM, sorted by base (as the hypervisor builds them).
-pub fn regions(cfg: &VmConfig) -> [Region; 5] {
-    let region = |base, size, kind| Region {
-        base: Ipa::new(base),
-        size,
-        kind,
-    };
-    [
-        region(guest::VGIC_DIST_IPA, GICD_SIZE, DeviceKind::GicDist),
-        region(
-            guest::VGIC_REDIST_IPA,
-            GICR_FRAME_SIZE * cfg.cpus.len() as u64,
-            DeviceKind::GicRedist,
-        ),
-        region(cfg.uart.raw(), 0x1000, DeviceKind::Pl011),
-        region(guest::DOORBELL_IPA, 0x1000, DeviceKind::Doorbell),
-        region(guest::DOORBELL_GPIO_IPA, 0x1000, DeviceKind::DoorbellGpio),
-    ]
-}
-
 /// One VM: configuration and run-time state.
 #[derive(Debug)]
-pub struct Vm {
+pub struct Vm<C> {
     pub cfg: &'static VmConfig,
     pub life: VmLife,
     pub console: Mutex<Console>,
-    pub gic: Mutex<VGic>,
+    pub chip: C,
     pub gpio: Mutex<Pl061>,
-    pub regions: [Region; 5],
-    /// The affinity each vCPU sees: its index, or its core's in direct mode (QEMU
+    pub regions: Vec<Region>,
+    /// The CPU id each vCPU sees: its index, or its core's in direct mode (QEMU
     /// `virt`: Aff0 = CPU index).
-    pub mpidrs: Vec<u64>,
+    pub cpu_ids: Vec<u64>,
 }
 
-impl Vm {
+impl<C: TestChip> Vm<C> {
     fn new(cfg: &'static VmConfig) -> Self {
         let direct = cfg.interrupt_mode == InterruptMode::Direct;
-        let mpidrs = (0..cfg.cpus.len())
+        let cpu_ids = (0..cfg.cpus.len())
             .map(|v| {
                 if direct {
                     u64::from(cfg.cpus[v])
@@ -176,41 +164,36 @@ impl Vm {
             cfg,
             life: VmLife::new(),
             console: Mutex::new(Console::new()),
-            gic: Mutex::new(VGic::new()),
+            chip: C::for_vm(cfg),
             gpio: Mutex::new(Pl061::new()),
-            regions: regions(cfg),
-            mpidrs,
+            regions: C::devices().iter().map(|d| Region::of(d, cfg)).collect(),
+            cpu_ids,
         }
     }
 
     /// What the idle loop of vCPU `v`'s CPU does: takes a pending start, and on a
     /// fresh boot resets the VM's devices (as the hypervisor's image reload does).
     pub fn take_start(&self, v: usize) -> bool {
-        let Some(start) = self.life.take_start(v) else {
+        let Some(start) = self.life.take_start(VcpuId::new(v)) else {
             return false;
         };
         if start.fresh_boot {
             self.console.lock().reset();
             self.gpio.lock().reset();
-            self.gic.lock().reset(self.cfg.cpus.len());
+            self.chip.reset(self.cfg);
         }
         true
     }
 
     /// Everything of the VM's state an exit could change.
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> Snapshot<C::State> {
         let con = self.console.lock();
-        let mut gic = self.gic.lock().clone();
-        // The model remembers which redistributor it last decoded for (scratch state
-        // the guest cannot see); a read of GICR_TYPER of vCPU 0 sets it the same way
-        // in every snapshot.
-        let _ = gic.redist_read(0, 0x8, Width::Word);
         Snapshot {
             status: self.life.status(),
             power: (0..self.cfg.cpus.len())
-                .map(|v| self.life.affinity_info(v).ok())
+                .map(|v| self.life.cpu_state(VcpuId::new(v)).ok())
                 .collect(),
-            gic,
+            chip: self.chip.state(),
             gpio: self.gpio.lock().clone(),
             uart: con.uart.clone(),
             line: con.line.pending().to_vec(),
@@ -221,19 +204,20 @@ impl Vm {
 
 /// A VM's state, for before/after comparisons.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub status: (VmState, u32, Option<crate::vm::StopReason>),
-    /// AFFINITY_INFO of each vCPU: 0 on, 1 off, 2 pending.
-    pub power: Vec<Option<u64>>,
-    pub gic: VGic,
+pub struct Snapshot<S> {
+    pub status: (VmState, u32, Option<StopReason>),
+    /// The power state of each vCPU.
+    pub power: Vec<Option<crate::seam::CpuPower>>,
+    pub chip: S,
     pub gpio: Pl061,
     pub uart: Pl011,
     pub line: Vec<u8>,
     pub input: usize,
 }
 
-impl core::fmt::Debug for Snapshot {
-    /// Everything but the vGIC, which is too large to read in a failed assertion.
+impl<S> core::fmt::Debug for Snapshot<S> {
+    /// Everything but the interrupt controller, which may be too large to read in a
+    /// failed assertion.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Snapshot")
             .field("status", &self.status)
@@ -246,14 +230,35 @@ impl core::fmt::Debug for Snapshot {
     }
 }
 
+/// What one exit did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub next: Next,
+    pub vcpu: FakeVcpu,
+    pub calls: Vec<HostCall>,
+}
+
+impl Outcome {
+    /// The calls of kind `Contained`.
+    pub fn contained(&self) -> Vec<Contained> {
+        self.calls
+            .iter()
+            .filter_map(|c| match c {
+                HostCall::Contained { what, .. } => Some(*what),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Two booted VMs (vCPU 0 of each on, the others off) and the fake host.
 #[derive(Debug)]
-pub struct World {
-    pub vms: [Vm; 2],
+pub struct World<C> {
+    pub vms: [Vm<C>; 2],
     pub host: FakeHost,
 }
 
-impl World {
+impl<C: TestChip> World<C> {
     /// VM 0 per `a`, VM 1 per `b`, both booted with vCPU 0 running.
     pub fn new(a: Spec, b: Spec) -> Self {
         let (ca, cb) = (config(0, a), config(1, b));
@@ -277,39 +282,53 @@ impl World {
         Self::new(spec, other)
     }
 
-    /// Turns vCPU `v` of VM `vm` on, as CPU_ON and its CPU's idle loop would.
+    /// Turns vCPU `v` of VM `vm` on, as a CPU-on call and its CPU's idle loop would.
     pub fn start(&self, vm: usize, v: usize) {
-        self.vms[vm].life.cpu_on(v, ENTRY, 0).expect("cpu_on");
+        let life = &self.vms[vm].life;
+        life.cpu_on(VcpuId::new(v), ENTRY, 0).expect("cpu_on");
         assert!(self.vms[vm].take_start(v));
     }
 
     /// What vCPU `v`'s CPU does when it parks: acknowledge a stop or restart.
     pub fn park(&self, vm: usize, v: usize) {
-        crate::handler::vcpu_parked(v, &self.ctx(vm), &self.host);
+        vcpu_parked(VcpuId::new(v), &self.ctx(vm), &self.host);
     }
 
     /// Both VMs' state.
-    pub fn states(&self) -> [Snapshot; 2] {
+    pub fn states(&self) -> [Snapshot<C::State>; 2] {
         [self.vms[0].snapshot(), self.vms[1].snapshot()]
     }
 
     /// The handler's view of VM `id`.
-    pub fn ctx(&self, id: usize) -> VmCtx<'_> {
+    pub fn ctx(&self, id: usize) -> VmCtx<'_, C> {
         let vm = &self.vms[id];
         VmCtx {
-            id,
+            id: VmId::new(id),
             cfg: vm.cfg,
             life: &vm.life,
             console: &vm.console,
             regions: &vm.regions,
-            gic: &vm.gic,
+            chip: &vm.chip,
             gpio: &vm.gpio,
-            mpidrs: &vm.mpidrs,
+            cpu_ids: &vm.cpu_ids,
         }
     }
 
-    /// Handles `exit` of vCPU `vcpu` of VM `vm`.
-    pub fn exit(&self, vm: usize, vcpu: usize, regs: &mut FakeRegs, exit: VcpuExit) -> Next {
-        handle_exit(vcpu, regs, &self.ctx(vm), &self.host, exit)
+    /// Handles `exit` of vCPU `vcpu` of VM `vm`, answered through `arch`.
+    pub fn exit(&self, vm: usize, vcpu: usize, arch: &mut impl ArchVcpu, exit: VcpuExit) -> Next {
+        handle_exit(VcpuId::new(vcpu), arch, &self.ctx(vm), &self.host, exit)
+    }
+
+    /// Runs `exit` of vCPU `vcpu` of VM `vm`; returns what it did (the host's record
+    /// is emptied first).
+    pub fn run(&self, vm: usize, vcpu: usize, exit: VcpuExit) -> Outcome {
+        self.host.take();
+        let mut arch = FakeVcpu::new();
+        let next = self.exit(vm, vcpu, &mut arch, exit);
+        Outcome {
+            next,
+            vcpu: arch,
+            calls: self.host.take(),
+        }
     }
 }

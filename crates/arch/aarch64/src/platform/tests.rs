@@ -94,17 +94,3 @@ fn truncated_or_resized_trees_are_refused() {
     old[20..24].copy_from_slice(&16u32.to_be_bytes());
     assert_eq!(parse(&old), Err(PlatformError::BadHeader), "v16 header");
 }
-
-/// xorshift64*: deterministic, dependency-free.
-pub(super) struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}

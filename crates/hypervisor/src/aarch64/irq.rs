@@ -8,18 +8,20 @@
 //! owns Group 1 on its CPU (IRQs never reach EL2); only the hypervisor's Group-0 SGIs
 //! (FIQ) come here.
 
-use crate::config::CONFIG;
 use crate::log;
-use crate::percpu::{PerCpu, CPUS};
+use crate::percpu::{self, PerCpu};
 use crate::stats;
-use crate::vms::VMS;
+use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_arch_aarch64::chip::{GicHw, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
-use rtvisor_arch_aarch64::{cpu, fast, ich};
+use rtvisor_arch_aarch64::sysregs::CpuIfReg;
+use rtvisor_arch_aarch64::{cpu, fast, ich, spi};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
-use rtvisor_core::devices::RESERVED_PRIVATE;
+use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_vdev::vgic::{Lr, LrState, Notify};
+use rtvisor_core::sync::Mutex;
+use rtvisor_vdev::vgic::{Lr, LrState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 /// The EL1 virtual timer's INTID.
@@ -31,27 +33,29 @@ const MAX_LRS: usize = 16;
 pub static GICD_BASE: AtomicU64 = AtomicU64::new(0);
 
 /// Whether VM `vm` takes its interrupts directly.
-pub fn is_direct(vm: usize) -> bool {
-    CONFIG.vms[vm].interrupt_mode == InterruptMode::Direct
+pub fn is_direct(vm: VmId) -> bool {
+    vms::cfg(vm).interrupt_mode == InterruptMode::Direct
 }
 
 fn redist_of(cpu: &PerCpu) -> Redist {
-    Redist(cpu.redist.load(Ordering::Relaxed))
+    Redist(cpu.arch.redist.load(Ordering::Relaxed))
+}
+
+/// The vGIC model of VM `vm`.
+fn model(vm: VmId) -> &'static Mutex<VGic> {
+    vms::rt(vm).chip.model()
 }
 
 /// The physical CPU of vCPU `vcpu` of VM `vm`.
-pub fn cpu_of(vm: usize, vcpu: usize) -> Option<&'static PerCpu> {
-    CONFIG.vms[vm]
-        .cpus
-        .get(vcpu)
-        .and_then(|&c| CPUS.get(c as usize))
+pub fn cpu_of(vm: VmId, vcpu: VcpuId) -> Option<&'static PerCpu> {
+    vms::cpu_of(vm, vcpu).and_then(percpu::of)
 }
 
 /// Acknowledges what is pending on this CPU. `hosted` is the vCPU running here (if it
 /// is in virtual mode, forwarded interrupts are injected into it); `direct` says the
 /// guest owns Group 1 here, which must then be left alone. Returns whether a kick
 /// arrived (the vCPU's state must be looked at again).
-pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool {
+pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool {
     let mut kicked = false;
     loop {
         let id = gic::ack_group0();
@@ -69,7 +73,10 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
             stats::irq(IrqKind::Spurious);
         }
         gic::eoi_group0(id, !direct);
-        stats::group0(id);
+        // The hypervisor's SGIs are counted; its timer is not shown.
+        if id < 16 {
+            stats::irq(IrqKind::Sgi);
+        }
         if id == gic::SGI_HALT {
             log::halt();
         }
@@ -100,30 +107,31 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
                 // Fast path: straight into a free list register, HW-linked, so the
                 // guest's EOI deactivates the physical PPI. The model learns of it
                 // only if no list register is free.
-                let prio = VMS[vm].gic.lock().priority(vcpu, VTIMER).unwrap_or(0);
+                let gic = model(vm);
+                let prio = gic.lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
                 if !ich::inject_hw(VTIMER, VTIMER, prio) {
-                    VMS[vm].gic.lock().inject(VTIMER, vcpu);
-                    me.lr_dirty.store(true, Ordering::Relaxed);
+                    gic.lock().inject(VTIMER, vcpu.index());
+                    me.arch.lr_dirty.store(true, Ordering::Relaxed);
                 }
             }
             // The maintenance interrupt only asks for a list-register refresh.
             Some(_) if id == gic::MAINTENANCE_INTID => {
                 stats::irq(IrqKind::Maintenance);
                 gic::deactivate(id);
-                me.lr_dirty.store(true, Ordering::Relaxed);
+                me.arch.lr_dirty.store(true, Ordering::Relaxed);
             }
             None if crate::shell::is_input(id) => {
                 stats::irq(IrqKind::Uart);
                 crate::shell::on_input();
                 gic::deactivate(id);
             }
-            _ => match crate::passthru::forward(id) {
+            _ => match super::passthru::forward(id) {
                 // The guest's EOI deactivates it (HW list register).
                 Some((vm, n)) => {
                     stats::irq(IrqKind::Spi);
                     let me_vcpu = match hosted {
-                        Some((h, v)) if h == vm => v,
-                        _ => usize::MAX,
+                        Some((h, v)) if h == vm => Some(v),
+                        _ => None,
                     };
                     vgic_changed(vm, me_vcpu, &n);
                 }
@@ -139,17 +147,17 @@ pub fn drain(me: &PerCpu, hosted: Option<(usize, usize)>, direct: bool) -> bool 
 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
-pub fn refresh_lrs(me: &PerCpu, vm: usize, vcpu: usize) {
-    me.lr_dirty.store(false, Ordering::Relaxed);
+pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let n = ich::lr_count().min(MAX_LRS);
     let mut lrs = [Lr::INVALID; MAX_LRS];
     for (i, lr) in lrs.iter_mut().enumerate().take(n) {
         *lr = ich::decode(ich::read_lr(i));
     }
     let flush = {
-        let mut g = VMS[vm].gic.lock();
-        g.sync_lrs(vcpu, &lrs[..n]);
-        g.flush_lrs(vcpu, &mut lrs[..n])
+        let mut g = model(vm).lock();
+        g.sync_lrs(vcpu.index(), &lrs[..n]);
+        g.flush_lrs(vcpu.index(), &mut lrs[..n])
     };
     for (i, lr) in lrs.iter().enumerate().take(n) {
         ich::write_lr(i, ich::encode(lr));
@@ -160,8 +168,8 @@ pub fn refresh_lrs(me: &PerCpu, vm: usize, vcpu: usize) {
 
 /// Recomputes the list-register value the vector's fast path uses to deliver the
 /// forwarded timer to this vCPU (its priority may have changed).
-pub fn update_fast_timer(_me: &PerCpu, vm: usize, vcpu: usize) {
-    let prio = VMS[vm].gic.lock().priority(vcpu, VTIMER).unwrap_or(0);
+pub fn update_fast_timer(_me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    let prio = model(vm).lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
     let lr = Lr {
         intid: VTIMER,
         state: LrState::Pending,
@@ -173,13 +181,13 @@ pub fn update_fast_timer(_me: &PerCpu, vm: usize, vcpu: usize) {
 }
 
 /// Puts this CPU's interrupt state in the shape vCPU `vcpu` of `vm` starts with.
-pub fn vcpu_start(me: &PerCpu, vm: usize) {
+pub fn vcpu_start(me: &PerCpu, vm: VmId) {
     let direct = is_direct(vm);
     quiesce(me);
     gic::set_split_eoi(!direct);
     // SAFETY: on the CPU that runs the vCPU, at EL2, before entering it.
     unsafe { cpu::init_el2(direct) };
-    ich::reset(match (direct, CONFIG.vms[vm].direct_trust) {
+    ich::reset(match (direct, vms::cfg(vm).direct_trust) {
         (false, _) => ich::HCR_EN,
         (true, DirectTrust::Trusted) => 0,
         // The guest's Group-1 CPU interface registers trap (see `cpuif`).
@@ -188,7 +196,7 @@ pub fn vcpu_start(me: &PerCpu, vm: usize) {
     if !direct {
         redist_of(me).enable(gic::MAINTENANCE_INTID);
     }
-    me.lr_dirty.store(false, Ordering::Relaxed);
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
 }
 
 /// Takes back every private interrupt a guest could own on this CPU: disabled,
@@ -214,23 +222,23 @@ pub fn quiesce(me: &PerCpu) {
 
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
 /// list registers, and follow guest enables of HW-linked interrupts physically.
-pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
+pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     // The common case (an SGI, an injected interrupt) only kicks.
     let hw = !notify.hw_changed.is_empty();
-    for v in 0..CONFIG.vms[vm].cpus.len() {
+    for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
         let Some(cpu) = cpu_of(vm, v) else { continue };
-        if notify.kicks(v) {
-            cpu.lr_dirty.store(true, Ordering::Relaxed);
-            if v != me {
-                gic::send_sgi(cpu.mpidr.load(Ordering::Relaxed), gic::SGI_KICK);
+        if notify.kicks(v.index()) {
+            cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
+            if Some(v) != me {
+                gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
             }
         }
         if !hw {
             continue;
         }
         for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
-            let link = VMS[vm].gic.lock().hw_link(v, intid);
-            let base = cpu.redist.load(Ordering::Relaxed);
+            let link = model(vm).lock().hw_link(v.index(), intid);
+            let base = cpu.arch.redist.load(Ordering::Relaxed);
             if let (Some(link), true) = (link, base != 0) {
                 let r = Redist(base);
                 if link.enabled {
@@ -243,21 +251,21 @@ pub fn vgic_changed(vm: usize, me: usize, notify: &Notify) {
     }
     if hw {
         for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
-            crate::passthru::follow(vm, intid);
+            super::passthru::follow(vm, intid);
         }
     }
 }
 
 /// Direct mode: the physical frame an access of VM `vm` goes to.
-fn frame(vm: usize, redist: Option<usize>) -> Option<u64> {
+fn frame(vm: VmId, redist: Option<VcpuId>) -> Option<u64> {
     match redist {
         None => Some(GICD_BASE.load(Ordering::Relaxed)),
-        Some(v) => cpu_of(vm, v).map(|c| c.redist.load(Ordering::Relaxed)),
+        Some(v) => cpu_of(vm, v).map(|c| c.arch.redist.load(Ordering::Relaxed)),
     }
 }
 
 /// Direct mode: a filtered physical read (the filter already bounded `off`).
-pub fn hw_read(vm: usize, redist: Option<usize>, off: u64, w: Width) -> u64 {
+pub fn hw_read(vm: VmId, redist: Option<VcpuId>, off: u64, w: Width) -> u64 {
     match frame(vm, redist) {
         // SAFETY: `off` passed the direct-mode filter, so it is a register inside the
         // frame, naturally aligned for `w`; the frame is mapped as device memory.
@@ -267,9 +275,43 @@ pub fn hw_read(vm: usize, redist: Option<usize>, off: u64, w: Width) -> u64 {
 }
 
 /// Direct mode: a filtered physical write.
-pub fn hw_write(vm: usize, redist: Option<usize>, off: u64, w: Width, value: u64) {
+pub fn hw_write(vm: VmId, redist: Option<VcpuId>, off: u64, w: Width, value: u64) {
     if let Some(base) = frame(vm, redist).filter(|&b| b != 0) {
         // SAFETY: as in `hw_read`.
         unsafe { gic::frame_write(base, off, w.bytes(), value) }
+    }
+}
+
+/// The hardware side of every VM's GIC ([`GicHw`]): what this module does on the
+/// physical CPUs and the physical GIC.
+#[derive(Debug, Clone, Copy)]
+pub struct HwGic;
+
+impl GicHw for HwGic {
+    fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
+        vgic_changed(vm, me, notify);
+    }
+    fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
+        hw_read(vm, redist, off, width)
+    }
+    fn write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64) {
+        hw_write(vm, redist, off, width, value);
+    }
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32) {
+        if let Some(cpu) = cpu_of(vm, vcpu) {
+            gic::send_sgi_group1(cpu.hw_id(), sgi);
+        }
+    }
+    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64 {
+        match write {
+            Some(v) => {
+                gic::cpuif_write(reg, v);
+                0
+            }
+            None => gic::cpuif_read(reg),
+        }
+    }
+    fn set_pending(&self, intid: u32) {
+        spi::set_pending(intid);
     }
 }

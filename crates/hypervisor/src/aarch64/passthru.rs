@@ -14,15 +14,15 @@
 //! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
 //! deactivated), so nothing of the old run is delivered to the new one.
 
+use super::irq::{self, cpu_of};
 use crate::config::CONFIG;
-use crate::irq::{self, cpu_of};
-use crate::vms::VMS;
-use core::sync::atomic::Ordering;
-use rtvisor_arch_aarch64::{memory, spi};
+use crate::vms;
+use rtvisor_arch_aarch64::spi;
+use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_vdev::vgic::Notify;
 
 /// The VM whose passed-through device raises SPI `intid`.
-pub fn owner(intid: u32) -> Option<usize> {
+pub fn owner(intid: u32) -> Option<VmId> {
     if intid < 32 {
         return None;
     }
@@ -30,12 +30,13 @@ pub fn owner(intid: u32) -> Option<usize> {
         .vms
         .iter()
         .position(|v| v.devices.iter().any(|d| d.irqs.contains(&intid)))
+        .map(VmId::new)
 }
 
 /// Every physical (SPI, edge-triggered) of VM `vm`: its devices' interrupts, and in
 /// direct mode its doorbells (edge), which then are physical SPIs too.
-fn spis(vm: usize) -> impl Iterator<Item = (u32, bool)> {
-    let cfg = &CONFIG.vms[vm];
+fn spis(vm: VmId) -> impl Iterator<Item = (u32, bool)> {
+    let cfg = vms::cfg(vm);
     let doorbells = if irq::is_direct(vm) { cfg.shared } else { &[] };
     cfg.devices
         .iter()
@@ -43,36 +44,29 @@ fn spis(vm: usize) -> impl Iterator<Item = (u32, bool)> {
         .chain(doorbells.iter().map(|m| (m.doorbell, true)))
 }
 
-fn mpidr_of(vm: usize, vcpu: usize) -> Option<u64> {
-    cpu_of(vm, vcpu).map(|c| c.mpidr.load(Ordering::Relaxed))
+fn mpidr_of(vm: VmId, vcpu: VcpuId) -> Option<u64> {
+    cpu_of(vm, vcpu).map(|c| c.hw_id())
 }
 
 /// At a (re)start of VM `vm`, after its vGIC was reset: links its SPIs and puts the
 /// physical side in its initial shape.
-pub fn vm_start(vm: usize) {
-    let Some(first) = mpidr_of(vm, 0) else { return };
+pub fn vm_start(vm: VmId) {
+    let Some(first) = mpidr_of(vm, VcpuId::new(0)) else {
+        return;
+    };
     let direct = irq::is_direct(vm);
     for (intid, edge) in spis(vm) {
         spi::configure(intid, edge, first);
         if !direct {
-            let _ = VMS[vm].gic.lock().set_hw(intid, 0, intid);
+            let _ = vms::rt(vm).chip.model().lock().set_hw(intid, 0, intid);
         }
     }
 }
 
-/// When VM `vm` stops (or restarts): its devices are quiesced where the hypervisor
-/// knows how (a virtio-mmio transport is reset: Status = 0 stops its queues, so it no
-/// longer reads or writes the VM's RAM, which is about to be cleared), and its SPIs
-/// are taken back.
-pub fn vm_stop(vm: usize) {
-    /// virtio-mmio `Status` register; writing 0 resets the device.
-    const VIRTIO_STATUS: u64 = 0x70;
-    for base in CONFIG.vms[vm].devices.iter().filter_map(|d| d.virtio_mmio) {
-        // SAFETY: a virtio-mmio transport of this VM, mapped as device memory in the
-        // hypervisor's tables at boot (`boot::build_el2_map`); Status is a 32-bit
-        // register, and resetting the device is what stopping its VM means.
-        unsafe { memory::write_device_u32(base.raw() + VIRTIO_STATUS, 0) };
-    }
+/// When VM `vm` stops (or restarts): its SPIs are taken back (disabled, pending
+/// cleared, deactivated), so nothing of the old run is delivered to the next. (The
+/// generic code has quiesced its devices first.)
+pub fn vm_stop(vm: VmId) {
     for (intid, _) in spis(vm) {
         spi::quiesce(intid);
     }
@@ -81,12 +75,12 @@ pub fn vm_stop(vm: usize) {
 /// A physical SPI acknowledged (priority-dropped, still active) on this CPU. If a
 /// virtual-mode VM owns it, it is injected into that VM's vGIC, and `Some` carries
 /// the VM and the notification to act on; otherwise the caller deactivates it.
-pub fn forward(intid: u32) -> Option<(usize, Notify)> {
+pub fn forward(intid: u32) -> Option<(VmId, Notify)> {
     let vm = owner(intid)?;
     if irq::is_direct(vm) {
         return None;
     }
-    let mut gic = VMS[vm].gic.lock();
+    let mut gic = vms::rt(vm).chip.model().lock();
     gic.hw_link(0, intid)?;
     Some((vm, gic.inject(intid, 0)))
 }
@@ -94,13 +88,13 @@ pub fn forward(intid: u32) -> Option<(usize, Notify)> {
 /// The guest changed the enable or the route of its HW-linked SPI `intid`: the
 /// physical SPI follows (routed to the CPU of the target vCPU, or of vCPU 0 when the
 /// guest routes it nowhere).
-pub fn follow(vm: usize, intid: u32) {
+pub fn follow(vm: VmId, intid: u32) {
     let (link, target) = {
-        let gic = VMS[vm].gic.lock();
+        let gic = vms::rt(vm).chip.model().lock();
         (gic.hw_link(0, intid), gic.spi_target(intid))
     };
     let Some(link) = link else { return };
-    if let Some(mpidr) = mpidr_of(vm, target.unwrap_or(0)) {
+    if let Some(mpidr) = mpidr_of(vm, VcpuId::new(target.unwrap_or(0))) {
         spi::route(link.pintid, mpidr);
     }
     spi::set_enabled(link.pintid, link.enabled);

@@ -1,0 +1,182 @@
+//! The aarch64 [`IrqChip`]: a VM's GICv3. In virtual mode it is the vGIC model
+//! (`rtvisor_vdev::vgic`) behind the hardware list registers (`virt.rs`); in direct
+//! mode it is the physical GIC, filtered to what the VM owns (`direct.rs`:
+//! `rtvisor_vdev::gicpass`). Plain code over [`GicHw`], the hardware side the
+//! hypervisor implements, so all of it is tested on the host.
+//!
+//! The hypervisor keeps SGIs 14 and 15 and the EL2 timer's PPI in Group 0 on every
+//! CPU ([`RESERVED_PRIVATE`]): no guest access reaches them.
+
+use crate::sysregs::{CpuIfReg, ICC_SGI1R_EL1};
+use rtvisor_config::contract::aarch64;
+use rtvisor_config::tables::{InterruptMode, VmConfig};
+use rtvisor_core::handler::{Host, VmCtx};
+use rtvisor_core::ids::{VcpuId, VmId};
+use rtvisor_core::mmio::DeviceKind;
+use rtvisor_core::seam::{IrqChip, Refused};
+use rtvisor_core::sync::Mutex;
+use rtvisor_vdev::vgic::{Notify, VGic};
+use rtvisor_vdev::Width;
+
+mod direct;
+mod virt;
+
+/// SGI that asks a CPU to look at its vCPU's state again (Group 0).
+pub const SGI_KICK: u32 = aarch64::SGI_KICK;
+/// SGI that stops a CPU for good (hypervisor fatal error, Group 0).
+pub const SGI_HALT: u32 = aarch64::SGI_HALT;
+/// SGIs the hypervisor keeps for itself on every physical CPU (Group 0).
+pub const RESERVED_SGIS: u32 = (1 << SGI_HALT) | (1 << SGI_KICK);
+/// The EL2 physical timer's PPI: the hypervisor's watchdog clock, in Group 0.
+pub const HYP_TIMER_INTID: u32 = aarch64::HYP_TIMER_INTID;
+/// Private interrupts the hypervisor keeps on every CPU (a direct-mode guest's
+/// redistributor accesses cannot touch them).
+pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
+/// The EL1 virtual timer's PPI, HW-linked to each vCPU's own in virtual mode.
+pub const VTIMER_INTID: u32 = aarch64::VTIMER_INTID;
+
+/// The hardware side of a VM's GIC, which the hypervisor provides: what a change of
+/// the model means for the physical CPUs, and the physical GIC a direct-mode VM
+/// reaches through the filter. Every method concerns VM `vm`'s own CPUs and
+/// interrupts only.
+pub trait GicHw {
+    /// The model of VM `vm` changed as `notify` says (vCPU `me` made the change, if
+    /// one did): the vCPUs it names refresh their list registers before running guest
+    /// code again (kicked if on another CPU), and HW-linked interrupts whose guest
+    /// enable changed follow physically.
+    fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify);
+    /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
+    /// `None`) or of the redistributor of vCPU `redist`'s core.
+    fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
+    /// Direct mode: the matching write.
+    fn write(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width, value: u64);
+    /// Direct mode: sends physical Group-1 SGI `sgi` to the core of vCPU `vcpu`.
+    fn send_sgi(&self, vm: VmId, vcpu: VcpuId, sgi: u32);
+    /// Untrusted direct mode: reads (`write` is `None`) or writes the physical
+    /// Group-1 CPU interface register `reg` of this CPU for the guest.
+    fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
+    /// Direct mode: makes physical SPI `intid` (the VM's own) pending.
+    fn set_pending(&self, intid: u32);
+}
+
+/// One VM's GICv3: the vGIC model and the hardware side.
+#[derive(Debug)]
+pub struct Gic<W> {
+    model: Mutex<VGic>,
+    hw: W,
+}
+
+impl<W> Gic<W> {
+    /// A GIC in reset state over hardware side `hw`.
+    pub const fn new(hw: W) -> Self {
+        Self {
+            model: Mutex::new(VGic::new()),
+            hw,
+        }
+    }
+
+    /// The vGIC model (virtual mode; in direct mode only reset).
+    pub fn model(&self) -> &Mutex<VGic> {
+        &self.model
+    }
+
+    /// The hardware side.
+    pub fn hw(&self) -> &W {
+        &self.hw
+    }
+}
+
+fn direct(cfg: &VmConfig) -> bool {
+    cfg.interrupt_mode == InterruptMode::Direct
+}
+
+impl<W: GicHw> IrqChip for Gic<W> {
+    fn owns(kind: DeviceKind) -> bool {
+        matches!(kind, DeviceKind::GicDist | DeviceKind::GicRedist)
+    }
+
+    fn mmio<H: Host>(
+        &self,
+        vm: &VmCtx<'_, Self>,
+        host: &H,
+        me: VcpuId,
+        kind: DeviceKind,
+        off: u64,
+        width: Width,
+        value: Option<u64>,
+    ) -> Result<Option<u64>, Refused> {
+        let redist = kind == DeviceKind::GicRedist;
+        if direct(vm.cfg) {
+            direct::mmio(self, vm, host, redist, off, width, value)
+        } else {
+            virt::mmio(self, vm, me, redist, off, width, value)
+        }
+    }
+
+    #[inline]
+    fn register<H: Host>(
+        &self,
+        vm: &VmCtx<'_, Self>,
+        host: &H,
+        me: VcpuId,
+        id: u32,
+        value: Option<u64>,
+    ) -> Result<Option<u64>, Refused> {
+        if id != ICC_SGI1R_EL1 {
+            return direct::cpu_interface(self, vm, host, id, value);
+        }
+        // ICC_SGI1R_EL1 is write-only.
+        match (value, direct(vm.cfg)) {
+            (None, _) => return Ok(Some(0)),
+            (Some(v), false) => {
+                let notify = self.model.lock().send_sgi(me.index(), v);
+                self.hw.changed(vm.id, Some(me), &notify);
+            }
+            (Some(v), true) => direct::send_sgi(self, vm, me, v),
+        }
+        Ok(None)
+    }
+
+    fn set_level<H: Host>(
+        &self,
+        vm: &VmCtx<'_, Self>,
+        _host: &H,
+        me: Option<VcpuId>,
+        line: u32,
+        level: bool,
+    ) {
+        // A direct-mode VM owns the physical GIC: its emulated devices have no
+        // interrupt (it polls them).
+        if direct(vm.cfg) {
+            return;
+        }
+        let n = self.model.lock().set_level(line, 0, level);
+        if n != Notify::NONE {
+            self.hw.changed(vm.id, me, &n);
+        }
+    }
+
+    fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _host: &H, line: u32) {
+        if direct(vm.cfg) {
+            // Its doorbells are physical SPIs it owns (configured at its start).
+            self.hw.set_pending(line);
+        } else {
+            let n = self.model.lock().inject(line, 0);
+            self.hw.changed(vm.id, None, &n);
+        }
+    }
+
+    fn reset(&self, cfg: &VmConfig) {
+        let mut gic = self.model.lock();
+        gic.reset(cfg.cpus.len());
+        if !direct(cfg) {
+            for v in 0..cfg.cpus.len() {
+                // The EL1 virtual timer of each vCPU is its own physical PPI.
+                let _ = gic.set_hw(VTIMER_INTID, v, VTIMER_INTID);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,7 @@ mod qemu;
 mod setup;
 mod systest;
 mod testrun;
+mod uboot;
 mod unit;
 mod util;
 mod x86;
@@ -131,6 +132,14 @@ enum Cmd {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Fetch Debian's U-Boot for QEMU virt (u-boot-qemu, with the private apt state of
+    /// `linux`) and build its boot disk (the Linux guest's Image and initramfs on ext4)
+    /// into target/u-boot/ (cached). Prints their paths.
+    UBoot {
+        /// Fetch again even when target/u-boot/ has everything.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Turn a hypervisor ELF into target/images/<stem>.{elf,bin} as the build does,
     /// checking the arm64 Image header (for a hypervisor built by other means).
     Image { elf: PathBuf },
@@ -197,6 +206,9 @@ fn build(scenario: &Path) -> Result<image::Image> {
     image::build_guests()?;
     if linux::needed_by(scenario) {
         linux::ensure(false)?;
+    }
+    if uboot::needed_by(scenario) {
+        uboot::ensure(false)?;
     }
     image::build_image(scenario)
 }
@@ -298,6 +310,7 @@ fn main() -> ExitCode {
             timeout: Duration::from_secs_f64(timeout),
             verbose,
         }),
+        Cmd::UBoot { refresh } => uboot::command(refresh),
         Cmd::X86 {
             emulator,
             cmdline,

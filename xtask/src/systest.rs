@@ -16,6 +16,7 @@ mod ipc;
 mod linux;
 mod shell;
 mod takeback;
+mod uboot;
 pub mod x86;
 
 use crate::console::{Console, Pattern};
@@ -261,12 +262,17 @@ pub struct Tweak {
     pub smp: Option<u32>,
     /// Semihosting on or off, whatever the board says.
     pub semihosting: Option<bool>,
+    /// Debian's U-Boot (`cargo xtask u-boot`) as the machine's firmware (`-bios`): the
+    /// image reaches it through QEMU's fw_cfg (`-kernel`), and the test starts it with
+    /// U-Boot's `booti`, as on a board.
+    pub u_boot: bool,
 }
 
 /// The board's machine as it is.
 pub const BOARD: Tweak = Tweak {
     smp: None,
     semihosting: None,
+    u_boot: false,
 };
 
 /// One system test.
@@ -408,6 +414,7 @@ pub const TESTS: &[SysTest] = &[
         qemu: Tweak {
             smp: Some(2),
             semihosting: None,
+            u_boot: false,
         },
         about: "a scenario that needs CPU 3 on a 2-CPU QEMU: the FATAL line, then QEMU exits with the failure status",
         run: fatal::fatal_exit,
@@ -421,6 +428,7 @@ pub const TESTS: &[SysTest] = &[
         qemu: Tweak {
             smp: Some(2),
             semihosting: Some(false),
+            u_boot: false,
         },
         about: "fatal-exit on a QEMU without semihosting: the exit call faults inside the FATAL path, which reports that once and halts",
         run: fatal::fatal_nested,
@@ -475,6 +483,30 @@ pub const TESTS: &[SysTest] = &[
         about: "the demo: Debian's Linux answers on its console beside rt, reboots and powers off alone; boot time against bare",
         run: linux::demo,
     },
+    SysTest {
+        name: "u-boot",
+        tier: "T3",
+        scenario: "tests/scenarios/u-boot.toml",
+        linux: true,
+        elf: false,
+        qemu: BOARD,
+        about: "Debian's U-Boot as a VM beside rt: version, bdinfo, fdt print and saveenv at its prompt, then Debian's kernel loaded from the virtio disk and booted with booti to the shell; reboot -f and reset restart only that VM",
+        run: uboot::u_boot,
+    },
+    SysTest {
+        name: "booted-by-u-boot",
+        tier: "T3",
+        scenario: "scenarios/demo.toml",
+        linux: true,
+        elf: false,
+        qemu: Tweak {
+            smp: None,
+            semihosting: None,
+            u_boot: true,
+        },
+        about: "Debian's U-Boot as QEMU's firmware (EL2) loads the demo's image from fw_cfg and starts it with booti; Linux and rt come up",
+        run: uboot::booted,
+    },
 ];
 
 /// The QEMU command of test `t` booting `img`: its scenario's board machine, captured.
@@ -486,6 +518,11 @@ pub fn command(t: &SysTest, img: &Image) -> Result<QemuCommand> {
     }
     if let Some(on) = t.qemu.semihosting {
         q.semihosting = on;
+    }
+    if t.qemu.u_boot {
+        let bios = crate::uboot::binary_path()?;
+        q.extra.push("-bios".into());
+        q.extra.push(bios.display().to_string());
     }
     Ok(q)
 }
@@ -504,6 +541,9 @@ pub fn run(
         |what: String| move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name));
     if t.linux {
         crate::linux::ensure(false).map_err(failed("making the Linux guest".into()))?;
+    }
+    if t.qemu.u_boot || crate::uboot::needed_by(&scenario) {
+        crate::uboot::ensure(false).map_err(failed("making the U-Boot guest".into()))?;
     }
     let img = match built.get(&scenario) {
         Some(img) => img.clone(),
@@ -576,5 +616,23 @@ mod tests {
         let mut dedup = names.clone();
         dedup.dedup();
         assert_eq!(names, dedup);
+    }
+
+    #[test]
+    fn only_the_booted_by_u_boot_test_gives_qemu_firmware() {
+        for t in TESTS {
+            let img = Image::for_scenario(&root().join(t.scenario)).unwrap();
+            let args = command(t, &img).unwrap().args();
+            let bios = args.iter().position(|a| a == "-bios");
+            assert_eq!(bios.is_some(), t.name == "booted-by-u-boot", "{}", t.name);
+            if let Some(i) = bios {
+                assert!(
+                    args[i + 1].ends_with("target/u-boot/u-boot.bin"),
+                    "{args:?}"
+                );
+                // The image still comes with -kernel: QEMU hands it to U-Boot by fw_cfg.
+                assert!(args.iter().any(|a| a == "-kernel"), "{args:?}");
+            }
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The hypervisor's linker script: the image at the hypervisor's memory base (first
-//! RAM bank + 2 MiB), then its stacks and translation-table pool, sized by the machine
+//! RAM bank + 2 MiB, or `[hypervisor] memory.base`; its distance from the bank is the
+//! Image header's `text_offset`), then its stacks and translation-table pool, sized by the machine
 //! contract (`contract::aarch64`). Generated with the tables, from the same plan.
 
-use crate::contract::aarch64::{HV_OFFSET, HV_POOL_SIZE, HV_STACKS, HV_STACK_SIZE};
+use crate::contract::aarch64::{HV_POOL_SIZE, HV_STACKS, HV_STACK_SIZE};
 use crate::plan::Plan;
 
 /// The text of `link.ld` for `plan`.
@@ -55,6 +56,6 @@ SECTIONS
         // The boot stack above, then one per CPU the contract allows.
         stacks = HV_STACK_SIZE * (HV_STACKS - 1),
         pool = HV_POOL_SIZE,
-        text_offset = HV_OFFSET,
+        text_offset = plan.hypervisor.text_offset,
     )
 }

@@ -46,6 +46,9 @@ pub struct Plan {
 pub struct HypervisorPlan {
     /// Its own memory.
     pub memory: MemRegion<Hpa>,
+    /// How far its base lies above the start of the first RAM bank: the arm64 Image
+    /// header's `text_offset` (aarch64).
+    pub text_offset: u64,
     /// Boot log level.
     pub log_level: LogLevel,
     /// The UART it owns.

@@ -247,7 +247,7 @@ pub struct HypervisorSpec {
     /// shell). Ctrl-] gives it back to the shell; `vm console NAME` moves it.
     pub console_input: Option<Spanned<String>>,
     /// The hypervisor's own memory (default 32 MiB), placed at the first RAM bank's
-    /// base + 2 MiB, where the boot loader puts the image.
+    /// base + 2 MiB, where the boot loader puts the image, unless `base` says where.
     pub memory: Option<HvMemorySpec>,
 }
 
@@ -257,6 +257,10 @@ pub struct HypervisorSpec {
 pub struct HvMemorySpec {
     /// Size.
     pub size: Spanned<Size>,
+    /// Host-physical base (aarch64), 2 MiB aligned, at least 2 MiB into the first RAM
+    /// bank: the image's `text_offset` is its distance from the bank's start, so a boot
+    /// loader puts it there. Default: the bank's start + 2 MiB.
+    pub base: Option<Spanned<u64>>,
 }
 
 /// Log level.

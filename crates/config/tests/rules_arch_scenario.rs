@@ -303,3 +303,20 @@ fn x86_images() {
             .starts_with("does not fit in the VM's RAM")
     );
 }
+
+#[test]
+fn the_hypervisor_memory_base_is_arm64_only() {
+    let t = tree("");
+    let s = one_vm("{ size = \"16MiB\" }", ELF, "").replace(
+        "console = \"com1\"\n",
+        "console = \"com1\"\nmemory = { base = 0x100_0000, size = \"32MiB\" }\n",
+    );
+    only_at(
+        &t,
+        &s,
+        "base",
+        "the hypervisor's memory has a `base`, but board `qemu-q35-x86_64` is x86_64, \
+         where GRUB loads the hypervisor at 0x20_0000",
+        "remove base; an x86_64 hypervisor's memory always starts at 0x20_0000",
+    );
+}

@@ -365,3 +365,65 @@ fn console_input_must_name_a_vm() {
     );
     assert_eq!(support::errors(&t, &ok), vec![]);
 }
+
+/// The scenario of [`gp`] `a` with `[hypervisor] memory = {mem}` (line 4).
+fn with_hv_memory(mem: &str) -> String {
+    scenario(&[gp("a", "[1]")]).replace(
+        "console = \"uart0\"\n",
+        &format!("console = \"uart0\"\nmemory = {mem}\n"),
+    )
+}
+
+#[test]
+fn hypervisor_memory_base_moves_the_image_and_its_text_offset() {
+    let t = rules_tree();
+    let s = with_hv_memory("{ base = 0x5000_0000, size = \"32MiB\" }");
+    let path = t.write("s.toml", &s);
+    let plan = rtvisor_config::check(&path).expect("valid");
+    assert_eq!(plan.hypervisor.memory.base.raw(), 0x5000_0000);
+    assert_eq!(plan.hypervisor.text_offset, 0x1000_0000);
+    let ld = rtvisor_config::linker::script(&plan);
+    assert!(ld.contains(". = 0x50000000;"), "{ld}");
+    assert!(ld.contains("__rtvisor_text_offset = 0x10000000;"), "{ld}");
+    // Automatic VM memory goes after the hypervisor, wherever that is.
+    assert_eq!(plan.vms[0].ram.hpa.raw(), 0x5200_0000);
+    // Without `base`: 2 MiB into the first bank, as before.
+    let path = t.write("s.toml", with_hv_memory("{ size = \"32MiB\" }"));
+    let plan = rtvisor_config::check(&path).expect("valid");
+    assert_eq!(
+        (
+            plan.hypervisor.memory.base.raw(),
+            plan.hypervisor.text_offset
+        ),
+        (0x4020_0000, 0x20_0000)
+    );
+}
+
+#[test]
+fn hypervisor_memory_base_must_be_2mib_aligned() {
+    let t = rules_tree();
+    let s = with_hv_memory("{ base = 0x5010_0000, size = \"32MiB\" }");
+    let msg = "hypervisor memory base 0x5010_0000 is not 2 MiB aligned";
+    assert_one(&t, &s, 4, 19, msg, "use 0x5000_0000 or 0x5020_0000");
+}
+
+#[test]
+fn hypervisor_memory_base_must_leave_2mib_below_it() {
+    let t = rules_tree();
+    let s = with_hv_memory("{ base = 0x4000_0000, size = \"32MiB\" }");
+    let msg = "hypervisor memory base 0x4000_0000 is less than 2 MiB into the first RAM bank \
+               (0x4000_0000)";
+    let hint = "the image's load offset (text_offset) from the bank's start must be at least \
+                2 MiB; use 0x4020_0000 or higher";
+    assert_one(&t, &s, 4, 19, msg, hint);
+}
+
+#[test]
+fn hypervisor_memory_base_must_keep_it_in_the_first_bank() {
+    let t = rules_tree();
+    let s = with_hv_memory("{ base = 0xbf00_0000, size = \"32MiB\" }");
+    let msg = "hypervisor memory (0xbf00_0000..0xc100_0000) is not inside the first RAM bank";
+    let hint = "it starts 2 MiB into the first RAM bank (0x4000_0000..0xc000_0000), or at its \
+                `base`; make it smaller";
+    assert_one(&t, &s, 4, 39, msg, hint);
+}

@@ -218,6 +218,35 @@ pub fn fetch(dir: &Path) -> Result<Debs> {
     })
 }
 
+/// Updates the private package lists and downloads one arm64 (or architecture-neutral)
+/// package's .deb into `dir/debs/` (older .debs of that package there are removed
+/// first). Returns its path.
+pub fn fetch_one(dir: &Path, package: &str) -> Result<PathBuf> {
+    ensure_tool(crate::setup::APT_GET)?;
+    let dirs = AptDirs::new(dir);
+    dirs.prepare()?;
+    let opts = dirs.options();
+    say(format!(
+        "apt-get update (private state in {}) ...",
+        crate::util::rel(dir)
+    ));
+    run(apt("apt-get", &opts).args(["-q", "update"]))?;
+    let prefix = format!("{package}_");
+    for e in fs::read_dir(&dirs.debs)? {
+        let p = e?.path();
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".deb") {
+            fs::remove_file(&p)?;
+        }
+    }
+    let mut c = apt("apt-get", &opts);
+    c.args(["-q", "download"])
+        .arg(format!("{package}:arm64"))
+        .current_dir(&dirs.debs);
+    run(&mut c)?;
+    find_deb(&dirs.debs, package)
+}
+
 /// Unpacks `deb` into `dest` (emptied first) with `dpkg-deb -x`.
 pub fn extract(deb: &Path, dest: &Path) -> Result<()> {
     ensure_tool(crate::setup::DPKG_DEB)?;

@@ -17,12 +17,35 @@ const SIZE: &str = "8M";
 
 /// Writes `image` (replacing it), using `staging` as the directory mke2fs copies in.
 pub fn build(image: &Path, staging: &Path) -> Result<()> {
+    build_with(image, staging, &[], SIZE)
+}
+
+/// Like [`build`], with `files` (name on the disk, file to copy) beside `hello.txt`,
+/// on a filesystem large enough for them: a boot disk (U-Boot loads the kernel and
+/// initramfs from it).
+pub fn build_boot(image: &Path, staging: &Path, files: &[(&str, &Path)]) -> Result<()> {
+    let mut bytes = 0;
+    for (_, f) in files {
+        bytes += fs::metadata(f)
+            .with_context(|| format!("reading {}", f.display()))?
+            .len();
+    }
+    // Room for ext4's own structures (journal, inode tables) besides the files.
+    let mib = bytes.div_ceil(1 << 20) + 16;
+    build_with(image, staging, files, &format!("{mib}M"))
+}
+
+fn build_with(image: &Path, staging: &Path, files: &[(&str, &Path)], size: &str) -> Result<()> {
     let mke2fs = ensure_tool(crate::setup::MKE2FS)?;
     if staging.exists() {
         fs::remove_dir_all(staging)?;
     }
     fs::create_dir_all(staging)?;
     fs::write(staging.join("hello.txt"), format!("{HELLO}\n"))?;
+    for (name, from) in files {
+        fs::copy(from, staging.join(name))
+            .with_context(|| format!("copying {} to the disk", from.display()))?;
+    }
     if image.exists() {
         fs::remove_file(image).with_context(|| format!("removing {}", image.display()))?;
     }
@@ -30,6 +53,6 @@ pub fn build(image: &Path, staging: &Path) -> Result<()> {
     c.args(["-q", "-t", "ext4", "-F", "-L", "rtvisor", "-d"])
         .arg(staging)
         .arg(image)
-        .arg(SIZE);
+        .arg(size);
     run(&mut c)
 }

@@ -15,10 +15,10 @@
 //! `build.stamp` records what the Image, initramfs and disk were made from; they are
 //! rebuilt only when that changes.
 
-mod apt;
+pub(crate) mod apt;
 mod boot;
 mod cpio;
-mod disk;
+pub(crate) mod disk;
 mod elf;
 mod initramfs;
 mod kernel;

@@ -43,7 +43,7 @@ fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
 }
 
 /// The VM's counts are 1, 2, 3, ... without gaps (and end at `last`, if given).
-fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
+pub(super) fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
     let seq: Vec<u64> = counts(c, vm).into_iter().map(|(_, n)| n).collect();
     let what = format!(
         "[{vm}] counts 1, 2, 3, ...{}",

@@ -1,5 +1,5 @@
 //! The hypervisor's own memory: where it goes (the first RAM bank + 2 MiB, where a
-//! boot loader puts the image), and whether the image fits there once it embeds every
+//! boot loader puts the image, or the scenario's `[hypervisor] memory.base`), and whether the image fits there once it embeds every
 //! VM's kernel, initrd and device tree.
 
 use super::guest;
@@ -12,8 +12,9 @@ use crate::size::{align_up, human, MIB};
 use crate::tables::{LogLevel, MemRegion};
 use rtvisor_addr::Hpa;
 
-/// The hypervisor's region: first RAM bank base + 2 MiB (on x86_64 GRUB's load
-/// address, 0x20_0000), `[hypervisor] memory.size`. `None` when the board has no usable first bank (empty, or running past the end of
+/// The hypervisor's region: `[hypervisor] memory.base`, by default the first RAM bank
+/// base + 2 MiB (on x86_64 always GRUB's load address, 0x20_0000), and
+/// `[hypervisor] memory.size`. `None` when the board has no usable first bank (empty, or running past the end of
 /// the address space): the board rules report that, and no rule may derive another
 /// error from it.
 pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64)> {
@@ -23,12 +24,14 @@ pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64
         return None;
     }
     let arch = board.arch();
-    let size = s
-        .hypervisor
-        .memory
-        .as_ref()
-        .map_or(guest::hv_default_memory(arch), |m| m.size.get_ref().0);
-    Some((guest::hv_base(arch, *bank.base.get_ref())?, size))
+    let mem = s.hypervisor.memory.as_ref();
+    let size = mem.map_or(guest::hv_default_memory(arch), |m| m.size.get_ref().0);
+    let fixed = mem.and_then(|m| m.base.as_ref()).map(|b| *b.get_ref());
+    let base = match (arch, fixed) {
+        (crate::contract::Arch::Aarch64, Some(b)) => b,
+        _ => guest::hv_base(arch, *bank.base.get_ref())?,
+    };
+    Some((base, size))
 }
 
 /// The hypervisor's settings, once its console UART is known to exist.
@@ -40,6 +43,11 @@ pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<Hyper
             base: Hpa::new(base),
             size,
         },
+        text_offset: inp
+            .board
+            .ram
+            .first()
+            .map_or(0, |b| base.saturating_sub(*b.base.get_ref())),
         log_level: match inp.scenario.hypervisor.log_level {
             LogLevelSpec::Error => LogLevel::Error,
             LogLevelSpec::Warn => LogLevel::Warn,

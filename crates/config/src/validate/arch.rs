@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 15] = [
+const FOREIGN: [Foreign; 16] = [
     error(
         B,
         &["gic"],
@@ -182,6 +182,15 @@ const FOREIGN: [Foreign; 15] = [
                core back with INIT or an NMI; what a hostile guest could keep is not \
                defined yet: keep it for guests you wrote or audited",
     },
+    error(
+        S,
+        &["hypervisor", "memory", "base"],
+        None,
+        X86,
+        "the hypervisor's memory has a `base`, but board `{board}` is x86_64, where \
+         GRUB loads the hypervisor at 0x20_0000",
+        "remove base; an x86_64 hypervisor's memory always starts at 0x20_0000",
+    ),
     error(
         S,
         &["qemu-device", "*", "transport"],

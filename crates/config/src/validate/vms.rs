@@ -202,6 +202,41 @@ fn size_rule(
     true
 }
 
+/// `[hypervisor] memory.base` (aarch64): 2 MiB aligned and at least 2 MiB into the
+/// first RAM bank, as the arm64 Image header's `text_offset` must be (QEMU moves an
+/// image whose offset is below 4 KiB 2 MiB up, past its boot stub).
+fn hv_base_rule(
+    base: u64,
+    bank: u64,
+    span: std::ops::Range<usize>,
+    inp: &Inputs,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let src = &inp.scenario_src;
+    if !base.is_multiple_of(BLOCK) {
+        let msg = format!("hypervisor memory base {} is not 2 MiB aligned", hex(base));
+        let up = align_up(base, BLOCK).map(hex).unwrap_or_default();
+        let hint = format!("use {} or {up}", hex(base & !(BLOCK - 1)));
+        out.push(src.diag(span, msg, hint));
+        return false;
+    }
+    if base < bank.saturating_add(BLOCK) {
+        let msg = format!(
+            "hypervisor memory base {} is less than 2 MiB into the first RAM bank ({})",
+            hex(base),
+            hex(bank)
+        );
+        let hint = format!(
+            "the image's load offset (text_offset) from the bank's start must be at least \
+             2 MiB; use {} or higher",
+            hex(bank.saturating_add(BLOCK))
+        );
+        out.push(src.diag(span, msg, hint));
+        return false;
+    }
+    true
+}
+
 pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
     let banks: Vec<(u64, u64)> = inp
@@ -225,7 +260,12 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             ),
             None => (true, inp.scenario.hypervisor.console.span()),
         };
-        if ok && !within(base, size, banks[0].0, banks[0].1) {
+        let fixed = hv_spec.memory.as_ref().and_then(|m| m.base.as_ref());
+        let base_ok = match fixed.filter(|_| inp.board.arch() == crate::contract::Arch::Aarch64) {
+            Some(b) => hv_base_rule(base, banks[0].0, b.span(), inp, out),
+            None => true,
+        };
+        if ok && base_ok && !within(base, size, banks[0].0, banks[0].1) {
             let msg = format!(
                 "hypervisor memory ({}) is not inside the first RAM bank",
                 range(base, size)
@@ -233,7 +273,8 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             let hint = match inp.board.arch() {
                 crate::contract::Arch::Aarch64 => {
                     format!(
-                        "it starts 2 MiB into the first RAM bank ({bank_list}); make it smaller"
+                        "it starts 2 MiB into the first RAM bank ({bank_list}), or at its \
+                         `base`; make it smaller"
                     )
                 }
                 crate::contract::Arch::X86_64 => format!(

@@ -66,6 +66,9 @@ impl Tree {
             "target/linux/initramfs.cpio.gz",
             fake_image(b"initramfs", 4096),
         );
+        // Debian's U-Boot (`cargo xtask u-boot`): a headerless binary, and its disk.
+        t.write("target/u-boot/u-boot.bin", fake_image(b"u-boot", 8192));
+        t.write("target/u-boot/disk.img", fake_image(b"disk", 4096));
         // The x86_64 guests: PVH ELF files at 1 MiB, and a vmlinux at 16 MiB.
         t.write(
             "target/guests/rtbench-x86.elf",

@@ -204,6 +204,37 @@ fn check_accepts_every_example_scenario() {
     }
 }
 
+/// The demo trusts its direct-mode VM with the physical CPU interface: `check` accepts
+/// it but says so on stderr, at the key, with the risk; an untrusted VM gets no warning.
+#[test]
+fn check_warns_about_a_trusted_direct_vm() {
+    let (dir, _) = scenario_tree("trusted");
+    let demo = dir.join("scenarios/demo.toml");
+    let o = rtvisor(&["check", demo.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: VM `rt` is trusted with its cores' physical GIC CPU interface"),
+        "{err}"
+    );
+    assert!(err.contains("direct-trust = \"trusted\""), "{err}");
+    assert!(err.contains("ICC_AP1R0_EL1"), "{err}");
+    let src = std::fs::read_to_string(&demo).unwrap();
+    assert!(src.contains("direct-trust = \"trusted\""));
+    std::fs::write(
+        &demo,
+        src.replace("direct-trust = \"trusted\"", "direct-trust = \"untrusted\""),
+    )
+    .unwrap();
+    let o = rtvisor(&["check", demo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("is trusted"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 #[test]
 fn check_reports_a_broken_scenario_and_exits_1() {
     let (dir, _) = scenario_tree("broken");

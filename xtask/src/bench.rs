@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the T4 latency benchmark (issue 4, docs/benchmark.md).
+//! `cargo xtask bench`: the T4 latency benchmark (docs/benchmark.md).
 //!
 //! rtbench (`mode=bench`) runs under `qemu-system-aarch64 -cpu cortex-a72 -icount
 //! shift=0,sleep=off` (1 instruction = 1 ns of virtual time, so every figure is
@@ -7,7 +7,7 @@
 //! and bare next to the neighbour's loop at three timer periods (`bare-noisy*`: what
 //! the harness's round-robin scheduling does with no hypervisor, docs/benchmark.md).
 //! Each boot is watched by the console expect engine until `rtbench: bench done`; its
-//! `result` and `hist` lines are parsed (`parse`), the budgets of issue 4 checked
+//! `result` and `hist` lines are parsed (`parse`), the latency budgets checked
 //! (`budget`), and the outputs written to target/bench/ (`report`, `svg`):
 //!
 //! ```text
@@ -415,7 +415,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
     }
     if !budgets.is_empty() {
-        md += "\n## Budgets (issue 4)\n\n";
+        md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
     }
     write(&dir.join("latency.json"), &report::json(&outcomes));

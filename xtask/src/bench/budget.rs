@@ -1,4 +1,4 @@
-//! The budgets of issue 4, checked on the figures of one `cargo xtask bench` run.
+//! The latency budgets, checked on the figures of one `cargo xtask bench` run.
 //!
 //! - direct mode: timer latency avg and max within 10 ns of bare;
 //! - emulated vGIC: timer latency max at most 150 ns;

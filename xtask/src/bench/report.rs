@@ -129,6 +129,7 @@ pub fn json(outcomes: &[Outcome]) -> String {
                         ),
                     ),
                 ]);
+                f.extend(super::paths::json_fields(Some(r)));
             }
             Err(e) => {
                 f.push(("ok", "false".to_string()));
@@ -145,6 +146,7 @@ pub fn json(outcomes: &[Outcome]) -> String {
                 ] {
                     f.push((k, "null".to_string()));
                 }
+                f.extend(super::paths::json_fields(None));
             }
         }
         let warnings: Vec<String> = o.warnings.iter().map(|w| esc(w)).collect();
@@ -231,6 +233,10 @@ pub fn markdown(outcomes: &[Outcome], how: &str) -> String {
           neighbour, `bare` for the others; the ratio is left out where the baseline \
           is 0.\n\n";
     s += &table(outcomes);
+    s += "\nCalls and an emulated register, avg ns: PSCI_VERSION through HVC and through SMC, \
+          an unknown SMCCC function id, a read of GICD_TYPER (bare QEMU has no SMC \
+          conduit).\n\n";
+    s += &super::paths::table(outcomes);
     let warned: Vec<&Outcome> = outcomes.iter().filter(|o| !o.warnings.is_empty()).collect();
     if !warned.is_empty() {
         s += "\nWarnings:\n\n";

@@ -13,7 +13,9 @@ use crate::run;
 use crate::vms;
 use core::sync::atomic::Ordering;
 use rtvisor_arch_aarch64::decode::{self, Decoded};
+use rtvisor_arch_aarch64::chip::RESERVED_SGIS;
 use rtvisor_arch_aarch64::exit;
+use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::psci::{self, Call, PsciError};
 use rtvisor_config::tables::LogLevel;
@@ -145,6 +147,10 @@ extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
         return 0;
     };
     crate::stats::exit();
+    // Direct mode, to the VM's own cores: the value goes to the hardware as it is.
+    if fast::direct_sgi(cpu::this_index() as usize, value, RESERVED_SGIS) {
+        return 1;
+    }
     let (_, me, vm, vcpu) = hosted();
     vms::with_ctx(vm, |ctx| ctx.chip.sgi1r_write(ctx, vcpu, value));
     if !irq::is_direct(vm) && me.arch.lr_dirty.load(Ordering::Relaxed) {

@@ -185,22 +185,40 @@ pub fn features(fid: u32) -> u64 {
 /// queries), or `None` when the call needs the full exit handler.
 #[inline]
 pub fn stateless(x0: u64, x1: u64) -> Option<u64> {
-    answer_of(function(x0, x1, 0, 0))
-}
-
-#[inline(always)]
-fn answer_of(f: Function) -> Option<u64> {
-    match f {
+    match function(x0, x1, 0, 0) {
         Function::Version | Function::SmcccVersion => Some(VERSION_1_1),
         Function::Features(fid) => Some(features(fid)),
         Function::SmcccArchFeatures(fid) if fid == SMCCC_ARCH_FEATURES => Some(0),
         Function::SmcccArchFeatures(_) => Some(PsciError::NotSupported.to_x0()),
         Function::MigrateInfoType => Some(MIGRATE_NOT_PRESENT),
-        Function::AffinityInfo { level, .. } if level != 0 => {
-            // Only level 0 is implemented (PSCI 1.0 makes the others optional).
-            Some(PsciError::InvalidParameters.to_x0())
-        }
         _ => None,
+    }
+}
+
+/// What the function id alone says about a call (the light HVC/SMC path's first look).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quick {
+    /// Answered by the ABI alone (version and feature queries): the value for x0.
+    Answer(u64),
+    /// No service here implements it: NOT_SUPPORTED, nothing to decide.
+    Unknown,
+    /// A call for the exit handler ([`stateful_call`]).
+    Handler,
+}
+
+/// [`stateless`], and whether a call it declines is unknown, from one decode of the
+/// function id (x0, with x1 for the feature queries).
+#[inline]
+pub fn quick(x0: u64, x1: u64) -> Quick {
+    let f = function(x0, x1, 0, 0);
+    match f {
+        Function::Version | Function::SmcccVersion => Quick::Answer(VERSION_1_1),
+        Function::Features(fid) => Quick::Answer(features(fid)),
+        Function::SmcccArchFeatures(fid) if fid == SMCCC_ARCH_FEATURES => Quick::Answer(0),
+        Function::SmcccArchFeatures(_) => Quick::Answer(PsciError::NotSupported.to_x0()),
+        Function::MigrateInfoType => Quick::Answer(MIGRATE_NOT_PRESENT),
+        Function::Unknown(fid) if fid & OWNER_MASK != OWNER_VENDOR_HYP => Quick::Unknown,
+        _ => Quick::Handler,
     }
 }
 
@@ -213,21 +231,34 @@ pub enum Call {
     Exit(VcpuExit),
 }
 
-/// Decodes the call of an `HVC #imm` or `SMC #imm` with x0..x3 = `x`, looking at the
-/// function id once: the version and feature queries come first, as the null call of
-/// the HVC fast path. Only immediate 0 is SMCCC; the function id is W0 (the upper
-/// half of x0 is ignored) and the arguments of an SMC32 call are their low halves.
+/// Decodes the call of an `HVC #imm` or `SMC #imm` with x0..x3 = `x`. Only immediate 0
+/// is SMCCC; the function id is W0 (the upper half of x0 is ignored) and the
+/// arguments of an SMC32 call are their low halves.
 #[inline]
 pub fn call(imm: u16, x: [u64; 4]) -> Call {
+    if imm == 0 {
+        if let Some(v) = stateless(x[0], x[1]) {
+            return Call::Answer(v);
+        }
+    }
+    stateful_call(imm, x)
+}
+
+/// [`call`] for a call that [`stateless`] has already declined (the HVC fast path
+/// asks it first, and must not pay for it twice).
+pub fn stateful_call(imm: u16, x: [u64; 4]) -> Call {
     let [x0, x1, x2, x3] = x;
     if imm != 0 {
         return Call::Answer(PsciError::NotSupported.to_x0());
     }
-    let f = function(x0, x1, x2, x3);
-    if let Some(v) = answer_of(f) {
-        return Call::Answer(v);
+    let fid = x0 as u32;
+    if fid & OWNER_MASK == OWNER_VENDOR_HYP {
+        let w = |v: u64| if fid & SMC64 == 0 { v & 0xffff_ffff } else { v };
+        let args: [u64; HYPERCALL_ARGS] = [w(x1), w(x2)];
+        let nr = u64::from(fid & 0xff);
+        return Call::Exit(VcpuExit::Hypercall { nr, args });
     }
-    Call::Exit(match f {
+    Call::Exit(match function(x0, x1, x2, x3) {
         Function::CpuOn {
             target,
             entry,
@@ -238,28 +269,22 @@ pub fn call(imm: u16, x: [u64; 4]) -> Call {
             arg: context,
         },
         Function::CpuOff => VcpuExit::CpuOff,
-        Function::AffinityInfo { target, .. } => VcpuExit::CpuState {
+        // Only level 0 is implemented (PSCI 1.0 makes the others optional).
+        Function::AffinityInfo { level: 0, target } => VcpuExit::CpuState {
             target: target & AFF_MASK,
         },
+        Function::AffinityInfo { .. } => {
+            return Call::Answer(PsciError::InvalidParameters.to_x0());
+        }
         Function::SystemOff => VcpuExit::SystemOff,
         Function::SystemReset => VcpuExit::SystemReset,
-        Function::Unknown(fid) if fid & OWNER_MASK == OWNER_VENDOR_HYP => {
-            let w = |v: u64| if fid & SMC64 == 0 { v & 0xffff_ffff } else { v };
-            let args: [u64; HYPERCALL_ARGS] = [w(x1), w(x2)];
-            VcpuExit::Hypercall {
-                nr: u64::from(fid & 0xff),
-                args,
-            }
-        }
         Function::Unknown(fid) => VcpuExit::UnknownCall { id: u64::from(fid) },
-        // Answered by `answer_of` above.
+        // Answered by `stateless` above.
         Function::Version
         | Function::Features(_)
         | Function::SmcccVersion
         | Function::SmcccArchFeatures(_)
-        | Function::MigrateInfoType => VcpuExit::UnknownCall {
-            id: u64::from(x0 as u32),
-        },
+        | Function::MigrateInfoType => VcpuExit::UnknownCall { id: u64::from(fid) },
     })
 }
 

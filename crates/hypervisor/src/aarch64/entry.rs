@@ -17,7 +17,7 @@ use rtvisor_arch_aarch64::chip::RESERVED_SGIS;
 use rtvisor_arch_aarch64::exit;
 use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_arch_aarch64::frame::GuestRegs;
-use rtvisor_arch_aarch64::psci::{self, Call, PsciError};
+use rtvisor_arch_aarch64::psci::{self, Call, PsciError, Quick};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
 use rtvisor_core::exit::VcpuExit;
@@ -114,21 +114,33 @@ fn handle(
 
 /// Entry from the vectors' HVC path, which SMC takes too (stepped over already): only
 /// x0..x18 and x30 of `frame` are valid (SMCCC arguments and results live there).
-/// The function id is decoded once; version and feature queries are answered first,
-/// without looking at the VM, and are not counted as exits: this path stays as short
-/// as it can. An unknown function id is refused here unless debug lines are on.
+/// Version and feature queries are answered first, without looking at the VM, and are
+/// not counted as exits: this path stays as short as it can. An unknown function id
+/// is refused from the same first look unless debug lines are on; the rest is decoded
+/// once more for the exit handler.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
-    let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
-    match psci::call(esr as u16, args) {
-        Call::Answer(x0) => frame.x[0] = x0,
-        // Refused without the VM: the exit handler would only add a debug line.
-        Call::Exit(VcpuExit::UnknownCall { .. }) if !log::enabled(LogLevel::Debug) => {
-            crate::stats::exit();
-            frame.x[0] = PsciError::NotSupported.to_x0();
+    let imm = esr as u16;
+    if imm == 0 {
+        match psci::quick(frame.x[0], frame.x[1]) {
+            Quick::Answer(v) => {
+                frame.x[0] = v;
+                return;
+            }
+            // Refused without the VM: the exit handler would only add a debug line.
+            Quick::Unknown if !log::enabled(LogLevel::Debug) => {
+                crate::stats::exit();
+                frame.x[0] = PsciError::NotSupported.to_x0();
+                return;
+            }
+            Quick::Unknown | Quick::Handler => {}
         }
+    }
+    crate::stats::exit();
+    let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
+    match psci::stateful_call(imm, args) {
+        Call::Answer(x0) => frame.x[0] = x0,
         Call::Exit(exit) => {
-            crate::stats::exit();
             let (cpu, me, vm, vcpu) = hosted();
             handle(cpu, me, vm, vcpu, frame, exit);
         }

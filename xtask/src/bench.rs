@@ -23,6 +23,7 @@
 mod budget;
 mod doorbell;
 mod paths;
+mod size;
 pub(crate) mod parse;
 mod report;
 pub mod run;
@@ -402,6 +403,16 @@ pub fn run(opts: &Options) -> Result<bool> {
             });
         }
     }
+    // The hypervisor's own size, of every rtvisor configuration's image.
+    let sizes: Vec<(&str, rtvisor::imagesize::Breakdown)> = outcomes
+        .iter()
+        .filter(|o| o.name.starts_with("rtvisor-"))
+        .filter_map(|o| Some((o.name, size::of(o.name, opts.quick)?)))
+        .collect();
+    if !opts.quick {
+        let ran = outcomes.iter().any(|o| o.name == size::CHECKED);
+        budgets.push(size::check(&sizes, ran));
+    }
     let how = format!(
         "{}, `-cpu cortex-a72 -icount shift=0,sleep=off`; rtbench bootargs `{args}`{}. \
          Produced by `cargo xtask bench{}`.",
@@ -414,6 +425,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         if opts.quick { " --quick" } else { "" },
     );
     let mut md = report::markdown(&outcomes, &how);
+    md += &size::markdown(&sizes);
     // The full benchmark also measures the doorbell round trip (not in --quick runs,
     // nor in --only runs that do not name it).
     let mut doorbell_ok = true;
@@ -440,7 +452,10 @@ pub fn run(opts: &Options) -> Result<bool> {
         md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
     }
-    write(&dir.join("latency.json"), &report::json(&outcomes));
+    write(
+        &dir.join("latency.json"),
+        &report::json_with_sizes(&outcomes, &sizes),
+    );
     write(&dir.join("latency.md"), &md);
     println!("\n{}", report::table(&outcomes));
     if !budgets.is_empty() {

@@ -17,6 +17,7 @@
 
 pub mod build;
 mod dtcheck;
+pub mod imagesize;
 mod dtprops;
 pub mod inspect;
 pub mod inspect_acpi;

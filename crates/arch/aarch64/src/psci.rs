@@ -206,19 +206,26 @@ pub enum Quick {
     Handler,
 }
 
-/// [`stateless`], and whether a call it declines is unknown, from one decode of the
-/// function id (x0, with x1 for the feature queries).
+/// PSCI calls the exit handler answers (their number within the PSCI range, SMC32 or
+/// SMC64): CPU_OFF, CPU_ON, AFFINITY_INFO, SYSTEM_OFF, SYSTEM_RESET.
+const PSCI_STATEFUL: u32 = 1 << 2 | 1 << 3 | 1 << 4 | 1 << 8 | 1 << 9;
+
+/// [`stateless`], and whether a call it declines is unknown (no service here
+/// implements it). The version path is `stateless` alone; the rest is a mask test on
+/// the function id, never a second decode.
 #[inline]
 pub fn quick(x0: u64, x1: u64) -> Quick {
-    let f = function(x0, x1, 0, 0);
-    match f {
-        Function::Version | Function::SmcccVersion => Quick::Answer(VERSION_1_1),
-        Function::Features(fid) => Quick::Answer(features(fid)),
-        Function::SmcccArchFeatures(fid) if fid == SMCCC_ARCH_FEATURES => Quick::Answer(0),
-        Function::SmcccArchFeatures(_) => Quick::Answer(PsciError::NotSupported.to_x0()),
-        Function::MigrateInfoType => Quick::Answer(MIGRATE_NOT_PRESENT),
-        Function::Unknown(fid) if fid & OWNER_MASK != OWNER_VENDOR_HYP => Quick::Unknown,
-        _ => Quick::Handler,
+    if let Some(v) = stateless(x0, x1) {
+        return Quick::Answer(v);
+    }
+    let fid = x0 as u32;
+    let n = fid & 0xff;
+    let psci = fid & !SMC64 & !0xff == PSCI_VERSION;
+    let stateful = psci && n < 32 && PSCI_STATEFUL >> n & 1 != 0;
+    if stateful || fid & OWNER_MASK == OWNER_VENDOR_HYP {
+        Quick::Handler
+    } else {
+        Quick::Unknown
     }
 }
 

@@ -92,6 +92,11 @@ fn largest(b: &[u8], n: usize) -> Vec<(u64, String)> {
     let count = u16_at(b, 0x3c).map_or(0, usize::from);
     let hdr = |i: usize| shoff + i * entsize;
     let field = |h: usize, off: usize| u64_at(b, h + off).and_then(|v| usize::try_from(v).ok());
+    const SHT_NOBITS: u32 = 8;
+    let loaded = |shndx: u16| {
+        let h = hdr(usize::from(shndx));
+        shndx != 0 && usize::from(shndx) < count && u32_at(b, h + 4) != Some(SHT_NOBITS)
+    };
     let mut out = Vec::new();
     for i in 0..count {
         let h = hdr(i);
@@ -115,20 +120,47 @@ fn largest(b: &[u8], n: usize) -> Vec<(u64, String)> {
             ) else {
                 continue;
             };
-            // Functions and objects in a section (not NOBITS: .bss is not loaded).
+            // Functions and objects in a loaded section (not NOBITS: .bss is not).
             let kind = info & 0xf;
-            if sz == 0 || shndx == 0 || !(kind == 1 || kind == 2) {
+            if sz == 0 || !loaded(shndx) || !(kind == 1 || kind == 2) {
                 continue;
             }
             let start = strtab + name as usize;
             let Some(rest) = b.get(start..) else { continue };
             let end = rest.iter().position(|&c| c == 0).unwrap_or(0);
-            out.push((sz, String::from_utf8_lossy(&rest[..end]).into_owned()));
+            out.push((sz, demangle(&String::from_utf8_lossy(&rest[..end]))));
         }
     }
     out.sort_by(|a, b| b.cmp(a));
     out.truncate(n);
     out
+}
+
+/// A legacy-mangled Rust symbol as a path (`_ZN3foo3bar17h<hash>E` -> `foo::bar`);
+/// other names as they are.
+fn demangle(name: &str) -> String {
+    let Some(mut rest) = name.strip_prefix("_ZN") else {
+        return name.to_string();
+    };
+    let mut parts = Vec::new();
+    while let Some(digits) = rest.find(|c: char| !c.is_ascii_digit()).filter(|&d| d > 0) {
+        let Ok(len) = rest[..digits].parse::<usize>() else {
+            break;
+        };
+        let Some(part) = rest.get(digits..digits + len) else {
+            break;
+        };
+        parts.push(part);
+        rest = &rest[digits + len..];
+    }
+    if parts.last().is_some_and(|p| p.len() == 17 && p.starts_with('h')) {
+        parts.pop();
+    }
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        parts.join("::")
+    }
 }
 
 /// The breakdown of the ELF file `elf`, whose `.rodata` holds `embedded` bytes of guest
@@ -218,5 +250,18 @@ mod tests {
         let text = bd.to_string();
         assert!(text.starts_with("hypervisor own size 92 bytes: text 64, rodata 12"), "{text}");
         assert!(breakdown(b"not an elf", 0, 1).is_err());
+    }
+
+    #[test]
+    fn names_read_as_paths() {
+        assert_eq!(
+            demangle("_ZN10rtvisor_hv3vms3VMS17h1e833a3cc495ae59E"),
+            "rtvisor_hv::vms::VMS"
+        );
+        assert_eq!(
+            demangle("_ZN10rtvisor_hv5flash5FLASH17h2f01d44d775b7266E.llvm.1787"),
+            "rtvisor_hv::flash::FLASH"
+        );
+        assert_eq!(demangle("memset"), "memset");
     }
 }

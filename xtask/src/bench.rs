@@ -22,11 +22,11 @@
 
 mod budget;
 mod doorbell;
-mod paths;
-mod size;
 pub(crate) mod parse;
+mod paths;
 mod report;
 pub mod run;
+mod size;
 mod svg;
 
 use crate::util::{out_dir, rel, say};

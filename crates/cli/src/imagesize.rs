@@ -153,7 +153,10 @@ fn demangle(name: &str) -> String {
         parts.push(part);
         rest = &rest[digits + len..];
     }
-    if parts.last().is_some_and(|p| p.len() == 17 && p.starts_with('h')) {
+    if parts
+        .last()
+        .is_some_and(|p| p.len() == 17 && p.starts_with('h'))
+    {
         parts.pop();
     }
     if parts.is_empty() {
@@ -248,7 +251,10 @@ mod tests {
         assert_eq!(bd.own(), 64 + 32 + 16 - 20);
         assert!(bd.largest.is_empty());
         let text = bd.to_string();
-        assert!(text.starts_with("hypervisor own size 92 bytes: text 64, rodata 12"), "{text}");
+        assert!(
+            text.starts_with("hypervisor own size 92 bytes: text 64, rodata 12"),
+            "{text}"
+        );
         assert!(breakdown(b"not an elf", 0, 1).is_err());
     }
 

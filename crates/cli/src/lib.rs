@@ -17,8 +17,8 @@
 
 pub mod build;
 mod dtcheck;
-pub mod imagesize;
 mod dtprops;
+pub mod imagesize;
 pub mod inspect;
 pub mod inspect_acpi;
 pub mod qemu;

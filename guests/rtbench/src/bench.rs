@@ -2,10 +2,10 @@
 //! (docs/interfaces-draft.md, "Benchmark protocol").
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
-//! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0`. Only vCPU 0 measures; vCPU 1 (started for the IPI
-//! phase only, so it is idle in nothing during the timer phase) answers IPI 1 with
-//! IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
-//! loop (`noise.rs`) from the start. The same logic runs on every architecture; the
+//! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0`. Only vCPU 0 measures; vCPU 1
+//! (started for the IPI phase only, so it is idle in nothing during the timer phase)
+//! answers IPI 1 with IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the
+//! noisy neighbour's loop (`noise.rs`) from the start. The same logic runs on every architecture; the
 //! counters, timer and IPIs are guest_common's (aarch64: CNTVCT, PMCCNTR, the virtual
 //! timer, SGIs; x86_64: the TSC for both counters, the local APIC timer, fixed IPIs).
 //!

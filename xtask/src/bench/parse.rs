@@ -268,9 +268,18 @@ mod tests {
     #[test]
     fn parses_the_call_and_register_rows() {
         let mut lines = BARE.to_vec();
-        lines.insert(5, "rtbench: result metric=smc samples=10 min_ns=60 avg_ns=61 max_ns=62");
-        lines.insert(5, "rtbench: result metric=unknown samples=10 min_ns=9 avg_ns=12 max_ns=20");
-        lines.insert(5, "rtbench: result metric=gicd samples=10 min_ns=15 avg_ns=15 max_ns=15");
+        lines.insert(
+            5,
+            "rtbench: result metric=smc samples=10 min_ns=60 avg_ns=61 max_ns=62",
+        );
+        lines.insert(
+            5,
+            "rtbench: result metric=unknown samples=10 min_ns=9 avg_ns=12 max_ns=20",
+        );
+        lines.insert(
+            5,
+            "rtbench: result metric=gicd samples=10 min_ns=15 avg_ns=15 max_ns=15",
+        );
         let r = results(&lines).unwrap();
         assert_eq!(r.smc.map(|m| m.avg_ns), Some(61));
         assert_eq!(r.unknown.map(|m| m.max_ns), Some(20));

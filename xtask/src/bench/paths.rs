@@ -64,12 +64,30 @@ fn at_most(
 /// The slow-path budgets on `outcomes`.
 pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
     let mut out = vec![
-        at_most(outcomes, "rtvisor-virtual", "ipi", |r| r.ipi, IPI_VIRTUAL_MAX_NS),
-        at_most(outcomes, "rtvisor-direct", "ipi", |r| r.ipi, IPI_DIRECT_MAX_NS),
+        at_most(
+            outcomes,
+            "rtvisor-virtual",
+            "ipi",
+            |r| r.ipi,
+            IPI_VIRTUAL_MAX_NS,
+        ),
+        at_most(
+            outcomes,
+            "rtvisor-direct",
+            "ipi",
+            |r| r.ipi,
+            IPI_DIRECT_MAX_NS,
+        ),
         at_most(outcomes, "rtvisor-virtual", "gicd", |r| r.gicd, GICD_MAX_NS),
     ];
     for o in outcomes.iter().filter(|o| o.name.starts_with("rtvisor-")) {
-        out.push(at_most(outcomes, o.name, "unknown", |r| r.unknown, UNKNOWN_MAX_NS));
+        out.push(at_most(
+            outcomes,
+            o.name,
+            "unknown",
+            |r| r.unknown,
+            UNKNOWN_MAX_NS,
+        ));
         let what = format!("{}: smc avg within 10 ns of hvc", o.name);
         out.push(match &o.result {
             Err(_) => check(what, Verdict::Fail, format!("{} failed", o.name)),
@@ -161,13 +179,27 @@ mod tests {
     #[test]
     fn budgets_pass_and_fail_at_their_limits() {
         let good = [
-            with_rows(canned("rtvisor-virtual", 38, 38, 57, Some(1000)), 67, 100, 200),
+            with_rows(
+                canned("rtvisor-virtual", 38, 38, 57, Some(1000)),
+                67,
+                100,
+                200,
+            ),
             with_rows(canned("rtvisor-direct", 4, 4, 55, Some(400)), 45, 60, 300),
         ];
         let c = evaluate(&good);
-        assert!(c.iter().all(|c| c.verdict == Verdict::Pass), "{:?}", verdicts(&c));
+        assert!(
+            c.iter().all(|c| c.verdict == Verdict::Pass),
+            "{:?}",
+            verdicts(&c)
+        );
         let bad = [
-            with_rows(canned("rtvisor-virtual", 38, 38, 57, Some(1001)), 68, 101, 201),
+            with_rows(
+                canned("rtvisor-virtual", 38, 38, 57, Some(1001)),
+                68,
+                101,
+                201,
+            ),
             with_rows(canned("rtvisor-direct", 4, 4, 55, Some(401)), 44, 60, 300),
         ];
         let c = evaluate(&bad);
@@ -195,7 +227,10 @@ mod tests {
         let v = verdicts(&c);
         assert!(v.contains(&("rtvisor-virtual: ipi avg <= 1000 ns".into(), Verdict::Fail)));
         assert!(v.contains(&("rtvisor-direct: ipi avg <= 400 ns".into(), Verdict::Skip)));
-        assert!(v.contains(&("rtvisor-virtual: smc avg within 10 ns of hvc".into(), Verdict::Fail)));
+        assert!(v.contains(&(
+            "rtvisor-virtual: smc avg within 10 ns of hvc".into(),
+            Verdict::Fail
+        )));
         assert_eq!(doorbell(Some(1000)).verdict, Verdict::Pass);
         assert_eq!(doorbell(Some(1001)).verdict, Verdict::Fail);
         assert_eq!(doorbell(None).verdict, Verdict::Fail);
@@ -203,7 +238,12 @@ mod tests {
 
     #[test]
     fn json_and_table_carry_the_rows() {
-        let o = with_rows(canned("rtvisor-virtual", 38, 38, 57, Some(900)), 60, 70, 150);
+        let o = with_rows(
+            canned("rtvisor-virtual", 38, 38, 57, Some(900)),
+            60,
+            70,
+            150,
+        );
         let f = json_fields(o.result.as_ref().ok());
         assert_eq!(f[0], ("smc_ns", "60".to_string()));
         assert_eq!(f[2], ("gicd_ns", "150".to_string()));
@@ -211,6 +251,9 @@ mod tests {
         let bare = canned("bare", 4, 4, 2, Some(161));
         let t = table(&[bare, o]);
         assert!(t.contains("| `bare` | 2 | - | - | - |"), "{t}");
-        assert!(t.contains("| `rtvisor-virtual` | 57 | 60 | 70 | 150 |"), "{t}");
+        assert!(
+            t.contains("| `rtvisor-virtual` | 57 | 60 | 70 | 150 |"),
+            "{t}"
+        );
     }
 }

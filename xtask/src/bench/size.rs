@@ -117,6 +117,9 @@ mod tests {
         assert_eq!(j[2], ("rodata_bytes", "10000".to_string()));
         assert_eq!(json_fields(None)[3], ("data_bytes", "null".to_string()));
         let md = markdown(&[(CHECKED, bd(50_000))]);
-        assert!(md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 |"), "{md}");
+        assert!(
+            md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 |"),
+            "{md}"
+        );
     }
 }

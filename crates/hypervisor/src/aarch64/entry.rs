@@ -12,14 +12,14 @@ use crate::percpu::{self, PerCpu};
 use crate::run;
 use crate::vms;
 use core::sync::atomic::Ordering;
-use rtvisor_arch_aarch64::decode::{self, Decoded};
 use rtvisor_arch_aarch64::chip::RESERVED_SGIS;
+use rtvisor_arch_aarch64::decode::{self, Decoded};
 use rtvisor_arch_aarch64::exit;
-use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::psci::{self, Call, PsciError, Quick};
-use rtvisor_config::tables::LogLevel;
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
+use rtvisor_arch_aarch64::{cpu, fast};
+use rtvisor_config::tables::LogLevel;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 

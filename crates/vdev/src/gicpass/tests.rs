@@ -307,8 +307,14 @@ fn sgis_to_the_vms_own_cores_pass_as_they_are() {
     let route = sgi_route([2, 3]);
     assert_eq!(route, 0b1100);
     let sgi = |intid: u64, list: u64| intid << 24 | list;
-    assert_eq!(sgi_pass(route, sgi(1, 0b1000), RESERVED), Some(sgi(1, 0b1000)));
-    assert_eq!(sgi_pass(route, sgi(2, 0b1100), RESERVED), Some(sgi(2, 0b1100)));
+    assert_eq!(
+        sgi_pass(route, sgi(1, 0b1000), RESERVED),
+        Some(sgi(1, 0b1000))
+    );
+    assert_eq!(
+        sgi_pass(route, sgi(2, 0b1100), RESERVED),
+        Some(sgi(2, 0b1100))
+    );
     assert_eq!(sgi_pass(route, sgi(2, 0), RESERVED), Some(sgi(2, 0)));
     // Another core, a reserved number, a broadcast, another affinity group or range.
     assert_eq!(sgi_pass(route, sgi(1, 0b0010), RESERVED), None);

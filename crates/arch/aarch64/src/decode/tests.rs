@@ -137,7 +137,10 @@ fn the_light_path_takes_only_sgi1r_writes_from_saved_registers() {
     }
     let sgi1r = (3, 0, 12, 11, 5);
     for rt in 0..=18 {
-        assert_eq!(sgi1r_write(esr_sysreg(sgi1r, rt, true), &x), Some(0x100 + rt));
+        assert_eq!(
+            sgi1r_write(esr_sysreg(sgi1r, rt, true), &x),
+            Some(0x100 + rt)
+        );
     }
     assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 30, true), &x), Some(0x11e));
     assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 31, true), &x), Some(0));
@@ -147,8 +150,17 @@ fn the_light_path_takes_only_sgi1r_writes_from_saved_registers() {
     }
     // A read, another register of the same group, another class.
     assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 2, false), &x), None);
-    for other in [(3, 0, 12, 11, 6), (3, 0, 12, 12, 5), (3, 1, 12, 11, 5), (3, 0, 1, 0, 1)] {
-        assert_eq!(sgi1r_write(esr_sysreg(other, 2, true), &x), None, "{other:?}");
+    for other in [
+        (3, 0, 12, 11, 6),
+        (3, 0, 12, 12, 5),
+        (3, 1, 12, 11, 5),
+        (3, 0, 1, 0, 1),
+    ] {
+        assert_eq!(
+            sgi1r_write(esr_sysreg(other, 2, true), &x),
+            None,
+            "{other:?}"
+        );
     }
     let hvc = 0x16 << 26 | 1 << 25;
     assert_eq!(sgi1r_write(hvc, &x), None);

@@ -205,33 +205,6 @@ pub fn sgi1r_write(esr: u64, saved: &[u64; 31]) -> Option<u64> {
     }
 }
 
-/// A trapped MSR or MRS (exception `esr`) whose transfer register is among `saved`
-/// (x0..x18 and x30 on the light paths; xzr): the packed register id, the register
-/// number, and for a write the value written. `None` for any other exception or
-/// transfer register.
-#[inline(always)]
-pub fn light_sysreg(esr: u64, saved: &[u64; 31]) -> Option<(u32, u8, Option<u64>)> {
-    if class(esr) != EC_SYSREG {
-        return None;
-    }
-    let iss = esr & 0x1ff_ffff;
-    let field = |shift: u32, bits: u32| ((iss >> shift) & ((1 << bits) - 1)) as u8;
-    let rt = field(5, 5);
-    let value = match rt {
-        31 => 0,
-        0..=18 | 30 => saved.get(usize::from(rt)).copied()?,
-        _ => return None,
-    };
-    let id = sysregs::pack(sysregs::SysRegId::new(
-        field(20, 2),
-        field(14, 3),
-        field(10, 4),
-        field(1, 4),
-        field(17, 3),
-    ));
-    Some((id, rt, (iss & 1 == 0).then_some(value)))
-}
-
 /// The faulting IPA: page from HPFAR_EL2.FIPA, offset from FAR_EL2.
 fn fault_ipa(hpfar: u64, far: u64) -> Ipa {
     Ipa::new(((hpfar >> 4) & 0xff_ffff_ffff) << 12 | (far & 0xfff))

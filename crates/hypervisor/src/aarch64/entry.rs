@@ -7,7 +7,6 @@
 //! registers refreshed). What they do not finish goes the full way.
 
 use super::{irq, stack_end};
-use crate::host::HostImpl;
 use crate::log;
 use crate::percpu::{self, PerCpu};
 use crate::run;
@@ -18,13 +17,11 @@ use rtvisor_arch_aarch64::decode::{self, Decoded};
 use rtvisor_arch_aarch64::exit;
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::psci::{self, Call, PsciError, Quick};
-use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
 use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::seam::IrqChip;
 
 /// Entry from the exception vectors for everything but the HVC and fast IRQ paths.
 #[unsafe(no_mangle)]
@@ -151,16 +148,15 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
 }
 
 /// Entry from the vectors' system-register path: only x0..x18 and x30 of `frame` are
-/// valid. A write of ICC_SGI1R_EL1 (the IPI of either interrupt mode), and an untrusted
-/// direct-mode guest's Group-1 CPU interface access, are done here without the exit
-/// handler, and return 1: the vector steps over the instruction.
+/// valid. A write of ICC_SGI1R_EL1 (the IPI of either interrupt mode) is done here,
+/// without the exit handler, and returns 1: the vector steps over the instruction.
 /// Anything else returns 0, and the vector completes the frame and takes the full
 /// path (`rtvisor_exception`). Not a place to decide anything about the VM's life: a
 /// stop is a kick, which the guest takes right after the return.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
     let Some(value) = decode::sgi1r_write(esr, &frame.x) else {
-        return cpu_interface(frame, esr);
+        return 0;
     };
     crate::stats::exit();
     // Direct mode, to the VM's own cores: the value goes to the hardware as it is.
@@ -199,32 +195,4 @@ extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
         irq::refresh_lrs(me, vm, vcpu);
     }
     1
-}
-
-/// The light path of an untrusted direct-mode guest's trapped Group-1 CPU interface
-/// register (acknowledge, end of interrupt, ...): done on its behalf as the exit
-/// handler would (`IrqChip::register`), the value of a read into its saved transfer
-/// register. 0 for anything else (and for a refused access: the full path answers it).
-fn cpu_interface(frame: &mut GuestRegs, esr: u64) -> u64 {
-    let Some((id, rt, value)) = decode::light_sysreg(esr, &frame.x) else {
-        return 0;
-    };
-    if CpuIfReg::of(id).is_none() {
-        return 0;
-    }
-    let (_, _, vm, vcpu) = hosted();
-    if !irq::is_direct(vm) {
-        return 0;
-    }
-    crate::stats::exit();
-    let done = vms::with_ctx(vm, |ctx| ctx.chip.register(ctx, &HostImpl, vcpu, id, value));
-    match done {
-        Ok(loaded) => {
-            if let (None, Some(r)) = (value, frame.x.get_mut(usize::from(rt))) {
-                *r = loaded.unwrap_or(0);
-            }
-            1
-        }
-        Err(_) => 0,
-    }
 }

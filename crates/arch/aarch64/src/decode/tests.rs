@@ -164,19 +164,6 @@ fn the_light_path_takes_only_sgi1r_writes_from_saved_registers() {
     }
     let hvc = 0x16 << 26 | 1 << 25;
     assert_eq!(sgi1r_write(hvc, &x), None);
-    // Any system register, the same saved registers.
-    let iar1 = (3, 0, 12, 12, 0);
-    let id = crate::sysregs::pack(crate::sysregs::SysRegId::new(3, 0, 12, 12, 0));
-    assert_eq!(
-        light_sysreg(esr_sysreg(iar1, 5, false), &x),
-        Some((id, 5, None))
-    );
-    assert_eq!(
-        light_sysreg(esr_sysreg(iar1, 30, true), &x),
-        Some((id, 30, Some(0x11e)))
-    );
-    assert_eq!(light_sysreg(esr_sysreg(iar1, 19, false), &x), None);
-    assert_eq!(light_sysreg(hvc, &x), None);
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub mod gicpass;
 pub mod pl011;
 pub mod pl061;
 pub mod regs;
+pub mod uart16550;
 pub mod vgic;
 
 /// Size of one MMIO access.

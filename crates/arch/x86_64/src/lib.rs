@@ -17,6 +17,7 @@
 mod bytes;
 
 pub mod acpi;
+pub mod adapt;
 pub mod cpuid;
 pub mod entry;
 pub mod exit;

@@ -24,6 +24,7 @@ pub mod pl061;
 pub mod regs;
 pub mod uart16550;
 pub mod vgic;
+pub mod x2apic;
 
 /// Size of one MMIO access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

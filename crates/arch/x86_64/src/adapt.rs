@@ -3,7 +3,11 @@
 //! or to an answer the backend gives itself because the x86 ABI alone knows it.
 //!
 //! The guest ABI decoded here (docs/architecture.md, the exit table):
-//! - VMCALL/VMMCALL: rtvisor's hypercall, number in RAX, arguments in RBX and RCX;
+//! - VMCALL/VMMCALL with Xen's registers (the x86 test guests' ABI,
+//!   docs/interfaces-draft.md): RAX the function id, arguments in RDI and RSI, the
+//!   result in RAX. rtvisor's ids are those of aarch64, `0xC600_00nn` (or
+//!   `0x8600_00nn`, arguments then 32-bit), and are [`VcpuExit::Hypercall`] number
+//!   `nn`; any other id is [`VcpuExit::UnknownCall`] (answered NOT_SUPPORTED, -1);
 //! - power: a write of sleep type S5 with SLP_EN to PM1a control or to the
 //!   hardware-reduced sleep control register (the ports the generated FADT names)
 //!   is [`VcpuExit::SystemOff`]; a write with RST_CPU (bit 2) to the reset control
@@ -157,6 +161,24 @@ fn power(port: u16, value: u32) -> Option<VcpuExit> {
     }
 }
 
+/// rtvisor's function ids: `0x8600_00nn` or `0xC600_00nn` (bit 30 the 64-bit form).
+const HYP_OWNER_MASK: u64 = 0xffff_ffff_bfff_ff00;
+const HYP_OWNER: u64 = 0x8600_0000;
+const HYP_64: u64 = 0x4000_0000;
+
+/// A VMCALL/VMMCALL.
+fn hypercall(g: &Gprs) -> VcpuExit {
+    let id = g.rax;
+    if id & HYP_OWNER_MASK != HYP_OWNER {
+        return VcpuExit::UnknownCall { id };
+    }
+    let w = |v: u64| if id & HYP_64 == 0 { v & 0xffff_ffff } else { v };
+    VcpuExit::Hypercall {
+        nr: id & 0xff,
+        args: [w(g.rdi), w(g.rsi)],
+    }
+}
+
 /// The value a decoded MOV stores: its register, narrowed (byte registers 4-7 are
 /// AH, CH, DH, BH).
 fn stored(m: &MemMov, g: &Gprs) -> u64 {
@@ -204,10 +226,7 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
         RawExit::Cpuid { .. } => return Adapted::Own(Answer::Caller),
         RawExit::VirtInstruction => return Adapted::Own(exit::default_answer(e)),
         RawExit::Hlt => VcpuExit::Halt,
-        RawExit::Hypercall => VcpuExit::Hypercall {
-            nr: g.rax,
-            args: [g.rbx, g.rcx],
-        },
+        RawExit::Hypercall => hypercall(g),
         RawExit::Stage2Fault { gpa, access } => {
             let addr = Ipa::new(gpa);
             match (access, mov) {

@@ -31,21 +31,38 @@ fn wrmsr(id: u32, value: u64) -> RawExit {
 }
 
 #[test]
-fn hypercall_takes_rax_rbx_rcx() {
-    let g = Gprs {
-        rax: 7,
-        rbx: 0x11,
-        rcx: 0x22,
-        rdx: 0x33,
-        ..Gprs::default()
+fn hypercalls_take_xen_registers() {
+    let call = |rax, rdi, rsi| {
+        let g = Gprs {
+            rax,
+            rdi,
+            rsi,
+            rbx: 0x11,
+            rcx: 0x22,
+            rdx: 0x33,
+            ..Gprs::default()
+        };
+        exit_with(RawExit::Hypercall, &g, None)
     };
     assert_eq!(
-        exit_with(RawExit::Hypercall, &g, None),
+        call(0xc600_0001, 0x1_0000_0002, 3),
         VcpuExit::Hypercall {
-            nr: 7,
-            args: [0x11, 0x22]
+            nr: 1,
+            args: [0x1_0000_0002, 3]
         }
     );
+    // The 32-bit form: arguments are their low halves.
+    assert_eq!(
+        call(0x8600_0010, 0x1_0000_0002, u64::MAX),
+        VcpuExit::Hypercall {
+            nr: 0x10,
+            args: [2, 0xffff_ffff]
+        }
+    );
+    // Any other id: nobody's call.
+    for id in [0, 1, 0xc600_0100, 0x8400_0000, 0x1_c600_0000, u64::MAX] {
+        assert_eq!(call(id, 0, 0), VcpuExit::UnknownCall { id }, "{id:#x}");
+    }
 }
 
 #[test]
@@ -366,7 +383,11 @@ fn random_exits() {
         let bytes = rng.next().to_le_bytes();
         let mov = decode_mov32(&bytes);
         let g = Gprs {
-            rax: rng.next(),
+            rax: if r & 1 << 22 != 0 {
+                0x8600_0000 | (v & 0x4000_00ff)
+            } else {
+                rng.next()
+            },
             rbx: rng.next(),
             rcx: rng.next(),
             rdx: rng.next(),
@@ -414,7 +435,8 @@ fn random_exits() {
                 VcpuExit::MemFault { addr, .. } | VcpuExit::FetchFault { addr },
             ) => assert_eq!(addr, Ipa::new(gpa)),
             (RawExit::Unknown { code }, VcpuExit::Fatal { code: c, .. }) => assert_eq!(code, c),
-            (RawExit::Hypercall, VcpuExit::Hypercall { nr, .. }) => assert_eq!(nr, g.rax),
+            (RawExit::Hypercall, VcpuExit::Hypercall { nr, .. }) => assert_eq!(nr, g.rax & 0xff),
+            (RawExit::Hypercall, VcpuExit::UnknownCall { id }) => assert_eq!(id, g.rax),
             (RawExit::Sipi { .. }, VcpuExit::Interrupt) => {}
             (e, x) => panic!("{e:?} became {x:?}"),
         }

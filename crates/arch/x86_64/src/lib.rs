@@ -18,6 +18,7 @@ mod bytes;
 
 pub mod acpi;
 pub mod adapt;
+pub mod answer;
 pub mod cpuid;
 pub mod entry;
 pub mod exit;

@@ -27,6 +27,7 @@
 //!   loopback they follow RTS, DTR, OUT2 and OUT1 of MCR, and every change sets its
 //!   delta bit.
 
+use crate::fifo::ByteFifo;
 use crate::regs::RegTable;
 use crate::{MmioError, Width};
 use regmap::REGS;
@@ -150,9 +151,7 @@ pub const FIFO_DEPTH: usize = 16;
 /// Emulated 16550A state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Uart16550 {
-    rx: [u8; FIFO_DEPTH],
-    rx_head: usize,
-    rx_len: usize,
+    rx: ByteFifo<FIFO_DEPTH>,
     dll: u8,
     dlm: u8,
     ier: u8,
@@ -177,9 +176,7 @@ impl Uart16550 {
     /// modem lines of a connected cable.
     pub const fn new() -> Self {
         Self {
-            rx: [0; FIFO_DEPTH],
-            rx_head: 0,
-            rx_len: 0,
+            rx: ByteFifo::new(),
             dll: 0,
             dlm: 0,
             ier: 0,
@@ -257,22 +254,14 @@ impl Uart16550 {
     /// Offers one received byte. Returns `false` (drops it and flags an overrun) when
     /// the FIFO (or the holding register, with FIFOs off) is full.
     pub fn receive(&mut self, byte: u8) -> bool {
-        if self.rx_len >= self.rx_depth() {
-            self.overrun = true;
-            return false;
-        }
-        let tail = (self.rx_head + self.rx_len) % FIFO_DEPTH;
-        let Some(slot) = self.rx.get_mut(tail) else {
-            return false;
-        };
-        *slot = byte;
-        self.rx_len += 1;
-        true
+        let fits = self.rx.push(byte, self.rx_depth());
+        self.overrun |= !fits;
+        fits
     }
 
     /// Free space in the receive FIFO, in bytes.
     pub fn rx_space(&self) -> usize {
-        self.rx_depth().saturating_sub(self.rx_len)
+        self.rx_depth().saturating_sub(self.rx.len())
     }
 
     /// The divisor latch (the baud rate is 115200 / divisor).
@@ -285,9 +274,9 @@ impl Uart16550 {
     pub fn iir(&self) -> u8 {
         let id = if self.ier & ier::ELSI != 0 && self.overrun {
             iir::LINE
-        } else if self.ier & ier::ERBFI != 0 && self.rx_len >= self.trigger() {
+        } else if self.ier & ier::ERBFI != 0 && self.rx.len() >= self.trigger() {
             iir::RX
-        } else if self.ier & ier::ERBFI != 0 && self.rx_len > 0 {
+        } else if self.ier & ier::ERBFI != 0 && !self.rx.is_empty() {
             iir::TIMEOUT
         } else if self.ier & ier::ETBEI != 0 && self.thr_pending {
             iir::THRE
@@ -311,7 +300,7 @@ impl Uart16550 {
     /// What LSR reads now, without clearing the overrun flag.
     pub const fn lsr(&self) -> u8 {
         let mut v = lsr::THRE | lsr::TEMT;
-        if self.rx_len > 0 {
+        if !self.rx.is_empty() {
             v |= lsr::DR;
         }
         if self.overrun {
@@ -342,18 +331,11 @@ impl Uart16550 {
     }
 
     fn rx_pop(&mut self) -> Option<u8> {
-        if self.rx_len == 0 {
-            return None;
-        }
-        let byte = self.rx.get(self.rx_head).copied();
-        self.rx_head = (self.rx_head + 1) % FIFO_DEPTH;
-        self.rx_len -= 1;
-        byte
+        self.rx.pop()
     }
 
     fn rx_flush(&mut self) {
-        self.rx_head = 0;
-        self.rx_len = 0;
+        self.rx.clear();
     }
 
     /// The modem input lines (MSR bits 7:4) the current MCR gives.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::rng::Rng;
 use std::collections::VecDeque;
 use std::vec::Vec;
 
@@ -244,17 +245,6 @@ fn reset_drops_everything() {
     u.receive(1);
     u.reset();
     assert_eq!(u, Uart16550::new());
-}
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 /// A random walk of guest accesses and received bytes against a shadow of the

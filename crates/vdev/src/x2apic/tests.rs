@@ -1,6 +1,7 @@
 extern crate std;
 
 use super::*;
+use crate::rng::Rng;
 use std::vec::Vec;
 
 fn rd(a: &mut X2Apic, m: u32) -> u64 {
@@ -290,17 +291,6 @@ fn divide_configurations() {
 fn register_table_names() {
     let names: Vec<_> = registers().regs().iter().map(|r| r.name).collect();
     assert!(names.contains(&"ICR") && names.contains(&"SELF_IPI"));
-}
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 /// A random walk of MSR accesses, accepted vectors, acks and timer expiries against a

@@ -1,6 +1,7 @@
 use super::*;
 use crate::exit::Width as W;
 use crate::insn::decode_mov32;
+use rtvisor_core::testkit::Rng;
 
 fn exit(e: RawExit) -> VcpuExit {
     exit_with(e, &Gprs::default(), None)
@@ -329,17 +330,6 @@ fn the_rest() {
             error: None
         })
     );
-}
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 /// Random raw exits: the map never panics, a core exit keeps the guest's port, MSR

@@ -14,7 +14,7 @@ use rtvisor_core::handler::Next;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::IrqChip;
 use rtvisor_core::testkit::{HostCall, TestChip};
-use rtvisor_vdev::vgic::{HwState, Notify, NoHw, VGic};
+use rtvisor_vdev::vgic::{HwState, NoHw, Notify, VGic};
 use rtvisor_vdev::Width;
 use std::cell::RefCell;
 use std::vec::Vec;

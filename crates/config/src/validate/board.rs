@@ -203,7 +203,12 @@ fn timer(src: &Source, t: &TimerSpec, out: &mut Vec<Diagnostic>) {
     }
     // The hypervisor drives these itself, at the INTIDs the Arm BSA gives them.
     for (which, key, intid, want) in [
-        ("physical", "physical-intid", &t.physical_intid, PTIMER_INTID),
+        (
+            "physical",
+            "physical-intid",
+            &t.physical_intid,
+            PTIMER_INTID,
+        ),
         ("virtual", "virtual-intid", &t.virtual_intid, VTIMER_INTID),
         ("hypervisor", "hyp-intid", &t.hyp_intid, HYP_TIMER_INTID),
     ] {

@@ -60,7 +60,7 @@ mod state;
 mod types;
 
 pub use state::{IntidIter, IntidSet};
-pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, Notify, NoHw};
+pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, NoHw, Notify};
 
 use crate::{MmioError, Width};
 use rtvisor_config::contract::aarch64 as contract;

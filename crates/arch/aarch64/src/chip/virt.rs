@@ -5,8 +5,8 @@
 use super::{Gic, GicHw};
 use rtvisor_core::handler::VmCtx;
 use rtvisor_core::ids::VcpuId;
-use rtvisor_core::seam::Refused;
 use rtvisor_core::ids::VmId;
+use rtvisor_core::seam::Refused;
 use rtvisor_vdev::vgic::{HwLines, HwState, Notify};
 use rtvisor_vdev::{MmioError, Width};
 

@@ -21,7 +21,10 @@ fn distributor_identification() {
         g.dist_write(gicd::TYPER, Width::Word, 0),
         Err(MmioError::ReadOnly)
     );
-    assert_eq!(g.dist_read(0x10, Width::Word, &NoHw), Err(MmioError::NoRegister));
+    assert_eq!(
+        g.dist_read(0x10, Width::Word, &NoHw),
+        Err(MmioError::NoRegister)
+    );
     assert_eq!(
         g.dist_read(gicd::CTLR, Width::Double, &NoHw),
         Err(MmioError::BadWidth)
@@ -51,7 +54,10 @@ fn distributor_private_banks_are_raz_wi() {
     assert_eq!(dr(&mut g, gicd::ISENABLER + 4 * 4), 0);
     dw(&mut g, gicd::ISENABLER + 4 * 31, u32::MAX);
     assert_eq!(dr(&mut g, gicd::ISENABLER + 4 * 31), 0);
-    assert_eq!(g.dist_read(gicd::IROUTER + 8 * 500, Width::Double, &NoHw), Ok(0));
+    assert_eq!(
+        g.dist_read(gicd::IROUTER + 8 * 500, Width::Double, &NoHw),
+        Ok(0)
+    );
 }
 
 #[test]
@@ -97,7 +103,10 @@ fn priority_byte_access() {
     g.dist_write(off + 2, Width::Byte, 0xa0).unwrap();
     assert_eq!(dr(&mut g, off), 0x11a0_3344);
     assert_eq!(g.dist_read(off + 3, Width::Byte, &NoHw), Ok(0x11));
-    assert_eq!(g.dist_read(off + 2, Width::Half, &NoHw), Err(MmioError::BadWidth));
+    assert_eq!(
+        g.dist_read(off + 2, Width::Half, &NoHw),
+        Err(MmioError::BadWidth)
+    );
     // All eight bits are kept.
     g.dist_write(off, Width::Byte, 0xff).unwrap();
     assert_eq!(g.priority(0, 40), Some(0xff));
@@ -191,5 +200,8 @@ fn irouter_accesses() {
     assert_eq!(g.dist_read(off, Width::Double, &NoHw), Ok(1));
     assert_eq!(g.spi_target(40), Some(1));
     assert_eq!(g.dist_read(off + 4, Width::Word, &NoHw), Ok(0));
-    assert_eq!(g.dist_read(off + 2, Width::Half, &NoHw), Err(MmioError::BadWidth));
+    assert_eq!(
+        g.dist_read(off + 2, Width::Half, &NoHw),
+        Err(MmioError::BadWidth)
+    );
 }

@@ -150,6 +150,8 @@ fn physical_timer(rd: usize) {
     sysreg!(write "cntp_tval_el0", tval);
     let after = sysreg!(read "cntpct_el0");
     let cval = sysreg!(read "cntp_cval_el0");
+    // Long enough for the count to move at any counter frequency QEMU has.
+    timer::delay_us(10);
     let left = sysreg!(read "cntp_tval_el0") as u32;
     let cval_ok = cval >= before.wrapping_add(tval) && cval <= after.wrapping_add(tval);
     let counts_down = u64::from(left) < tval;

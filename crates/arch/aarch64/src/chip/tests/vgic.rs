@@ -110,11 +110,17 @@ fn the_timers_are_hw_linked_and_their_reads_ask_the_hardware() {
     let r = emulated(&w, 0, ISPENDR0, B4, false, 0);
     assert_eq!(r.frame.x[1], 1 << 27 | 1 << 30);
     // Asked once each, as vCPU 0 reading its own frame.
-    assert_eq!(chip.hw().take_asked(), [(0, 0, 0, 27, 27), (0, 0, 0, 30, 30)]);
+    assert_eq!(
+        chip.hw().take_asked(),
+        [(0, 0, 0, 27, 27), (0, 0, 0, 30, 30)]
+    );
     // vCPU 1's frame, read by vCPU 0: its lines are low.
     let r = emulated(&w, 0, ISPENDR0 + 0x2_0000, B4, false, 0);
     assert_eq!(r.frame.x[1], 0);
-    assert_eq!(chip.hw().take_asked(), [(0, 0, 1, 27, 27), (0, 0, 1, 30, 30)]);
+    assert_eq!(
+        chip.hw().take_asked(),
+        [(0, 0, 1, 27, 27), (0, 0, 1, 30, 30)]
+    );
     chip.hw().set_line(
         0,
         1,

@@ -74,6 +74,9 @@ impl HwCall {
     }
 }
 
+/// A question to [`GicHw::line`]: (VM, reader, vCPU, virtual INTID, physical INTID).
+pub type LineQuery = (usize, usize, usize, u32, u32);
+
 /// A GIC hardware side that records every call; reads return [`HW_PATTERN`]. The
 /// state of HW-linked lines is what [`FakeHw::set_line`] last said (low, inactive
 /// otherwise); asking for it is not recorded.
@@ -82,8 +85,8 @@ pub struct FakeHw {
     calls: RefCell<Vec<HwCall>>,
     /// (VM, vCPU, physical INTID, state).
     lines: RefCell<Vec<(usize, usize, u32, HwState)>>,
-    /// Every line query: (VM, reader, vCPU, virtual INTID, physical INTID).
-    asked: RefCell<Vec<(usize, usize, usize, u32, u32)>>,
+    /// Every line query.
+    asked: RefCell<Vec<LineQuery>>,
 }
 
 impl FakeHw {
@@ -99,9 +102,8 @@ impl FakeHw {
         lines.push((vm, vcpu, pintid, state));
     }
 
-    /// The line queries since the last call, oldest first: (VM, reader, vCPU,
-    /// virtual INTID, physical INTID).
-    pub fn take_asked(&self) -> Vec<(usize, usize, usize, u32, u32)> {
+    /// The line queries since the last call, oldest first.
+    pub fn take_asked(&self) -> Vec<LineQuery> {
         self.asked.take()
     }
 

@@ -110,32 +110,60 @@ pub fn run(boot: &BootInfo) -> ! {
     power::system_off()
 }
 
-/// Arms the timer `ctl`/`cval` names with a compare value already reached and waits
-/// for ISTATUS (bounded); returns the control register.
-fn expired(cval: fn(u64), ctl: fn(u64), read_ctl: fn() -> u64, now: u64) -> u64 {
-    cval(now);
-    ctl(CTL_ENABLE);
+/// One EL1 timer: its name in the report, its PPI and its registers.
+struct Timer {
+    name: &'static str,
+    intid: u32,
+    count: fn() -> u64,
+    set_cval: fn(u64),
+    set_ctl: fn(u64),
+    ctl: fn() -> u64,
+}
+
+const VIRTUAL: Timer = Timer {
+    name: "vtimer",
+    intid: VTIMER,
+    count: || sysreg!(read "cntvct_el0"),
+    set_cval: |v| sysreg!(write "cntv_cval_el0", v),
+    set_ctl: |v| sysreg!(write "cntv_ctl_el0", v),
+    ctl: || sysreg!(read "cntv_ctl_el0"),
+};
+
+const PHYSICAL: Timer = Timer {
+    name: "ptimer",
+    intid: PTIMER,
+    count: || sysreg!(read "cntpct_el0"),
+    set_cval: |v| sysreg!(write "cntp_cval_el0", v),
+    set_ctl: |v| sysreg!(write "cntp_ctl_el0", v),
+    ctl: || sysreg!(read "cntp_ctl_el0"),
+};
+
+/// Disables the timer's PPI, arms the timer with a compare value already reached,
+/// waits for ISTATUS (bounded) and reports its control register and whether the GIC
+/// shows the PPI pending. The timer is left enabled.
+fn pending_while_disabled(rd: usize, t: &Timer) {
+    write32(rd + GICR_ICENABLER0, 1 << t.intid);
+    (t.set_cval)((t.count)());
+    (t.set_ctl)(CTL_ENABLE);
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(WAIT_US));
-    while read_ctl() & 4 == 0 && timer::counter() < deadline {}
-    read_ctl()
+    while (t.ctl)() & 4 == 0 && timer::counter() < deadline {}
+    let ctl = (t.ctl)();
+    let p = gic_pending(rd, t.intid);
+    println!(
+        "probe: timers: {} ppi-disabled ctl={ctl:#x} gic-pending={p}",
+        t.name
+    );
 }
 
 fn virtual_timer(rd: usize) {
-    write32(rd + GICR_ICENABLER0, 1 << VTIMER);
-    let ctl = expired(
-        |v| sysreg!(write "cntv_cval_el0", v),
-        |v| sysreg!(write "cntv_ctl_el0", v),
-        || sysreg!(read "cntv_ctl_el0"),
-        sysreg!(read "cntvct_el0"),
-    );
-    let p = gic_pending(rd, VTIMER);
-    println!("probe: timers: vtimer ppi-disabled ctl={ctl:#x} gic-pending={p}");
-    sysreg!(write "cntv_ctl_el0", CTL_ENABLE | CTL_IMASK);
-    let ctl = sysreg!(read "cntv_ctl_el0");
-    let p = gic_pending(rd, VTIMER);
+    let t = &VIRTUAL;
+    pending_while_disabled(rd, t);
+    (t.set_ctl)(CTL_ENABLE | CTL_IMASK);
+    let ctl = (t.ctl)();
+    let p = gic_pending(rd, t.intid);
     println!("probe: timers: vtimer masked ctl={ctl:#x} gic-pending={p}");
-    sysreg!(write "cntv_ctl_el0", 0);
-    let p = gic_pending(rd, VTIMER);
+    (t.set_ctl)(0);
+    let p = gic_pending(rd, t.intid);
     println!("probe: timers: vtimer stopped gic-pending={p}");
 }
 
@@ -181,14 +209,6 @@ fn physical_timer(rd: usize) {
         yes(left < 0)
     );
 
-    write32(rd + GICR_ICENABLER0, 1 << PTIMER);
-    let ctl = expired(
-        |v| sysreg!(write "cntp_cval_el0", v),
-        |v| sysreg!(write "cntp_ctl_el0", v),
-        || sysreg!(read "cntp_ctl_el0"),
-        sysreg!(read "cntpct_el0"),
-    );
-    let p = gic_pending(rd, PTIMER);
-    println!("probe: timers: ptimer ppi-disabled ctl={ctl:#x} gic-pending={p}");
-    sysreg!(write "cntp_ctl_el0", 0);
+    pending_while_disabled(rd, &PHYSICAL);
+    (PHYSICAL.set_ctl)(0);
 }

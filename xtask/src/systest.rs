@@ -16,6 +16,7 @@ mod ipc;
 mod linux;
 mod shell;
 mod takeback;
+mod timers;
 mod uboot;
 pub mod x86;
 
@@ -472,6 +473,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "an arm64 Image (guests/bootinfo) is loaded and gets its device tree where bare QEMU's -kernel puts them (fdt above its stack); the virtual counter offset is 0 unless asked",
         run: boot::placement,
+    },
+    SysTest {
+        name: "timers",
+        tier: "T2",
+        scenario: "tests/scenarios/timers.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "a guest's EL1 timers in a virtual-mode and a direct-mode VM, as bare QEMU shows them: the virtual timer's line pending at the GIC with its PPI disabled, the physical timer's TVAL/CVAL, its PPI 30 interrupt and pending state",
+        run: timers::timers,
     },
     SysTest {
         name: "linux",

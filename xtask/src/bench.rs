@@ -22,6 +22,7 @@
 
 mod budget;
 mod doorbell;
+mod el2;
 pub(crate) mod parse;
 mod report;
 pub mod run;
@@ -370,7 +371,9 @@ pub fn run(opts: &Options) -> Result<bool> {
     let (mut budgets, enforced) = if opts.quick {
         (Vec::new(), false)
     } else {
-        (budget::evaluate(&outcomes), true)
+        let mut b = budget::evaluate(&outcomes);
+        b.extend(el2::evaluate(&outcomes));
+        (b, true)
     };
     budgets.extend(checks);
     for o in outcomes.iter().filter(|o| o.result.is_err()) {
@@ -501,6 +504,7 @@ pub(crate) mod tests {
                 hvc: metric(hvc, hvc, hvc),
                 ipi: ipi.map(|i| metric(i, i, i)),
                 selfcheck: Some("16.000".into()),
+                el2: None,
             }),
             warnings: Vec::new(),
         }

@@ -63,6 +63,8 @@ pub struct HypervisorPlan {
     pub console_input: Option<usize>,
     /// The board's `[qemu] semihosting`.
     pub semihosting: bool,
+    /// `[hypervisor] el2-time`: built with the `el2-time` feature.
+    pub el2_time: bool,
 }
 
 /// A board UART.

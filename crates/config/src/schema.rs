@@ -249,6 +249,10 @@ pub struct HypervisorSpec {
     /// The hypervisor's own memory (default 32 MiB), placed at the first RAM bank's
     /// base + 2 MiB, where the boot loader puts the image, unless `base` says where.
     pub memory: Option<HvMemorySpec>,
+    /// Build the hypervisor with time accounting of every entry into it (the
+    /// `el2-time` feature; default false): two counter reads per entry.
+    #[serde(default)]
+    pub el2_time: bool,
 }
 
 /// `[hypervisor] memory`.

@@ -94,7 +94,9 @@ pub fn derive_scenario(text: &str, root: &Path, args: &str) -> Result<String> {
         n == 1,
         "the scenario must hold the bench args {FULL_ARGS:?} exactly once (found {n})"
     );
-    Ok(absolute_paths(text, root).replace(FULL_ARGS, args))
+    let text = absolute_paths(text, root).replace(FULL_ARGS, &format!("{args} el2-window=1"));
+    // Time accounting on: the interference budgets need the times (`super::el2`).
+    Ok(text.replacen("[hypervisor]\n", "[hypervisor]\nel2-time = true\n", 1))
 }
 
 /// `text` (a scenario of tests/bench/) with its `"../../` paths made absolute under
@@ -272,6 +274,16 @@ pub fn once(
         parse::results(&own)
             .map_err(|e| con.fail("the benchmark's result lines", &format!("{e:#}")))
     });
+    // The hypervisor's report of the timer window (rtvisor configurations).
+    let result = result.and_then(|mut r| {
+        if let Some(l) = con.log().iter().find(|l| l.contains(super::el2::MARK)) {
+            r.el2 =
+                Some(super::el2::parse(l).map_err(|e| {
+                    con.fail("the hypervisor's el2 window line", &format!("{e:#}"))
+                })?);
+        }
+        Ok(r)
+    });
     let warnings = result.as_ref().map(parse::crosscheck).unwrap_or_default();
     Run {
         result,
@@ -328,6 +340,7 @@ mod tests {
     #[test]
     fn derived_scenarios_use_absolute_paths_and_the_run_args() {
         let text = "board = \"../../boards/b.toml\"\n\
+                    [hypervisor]\n\
                     kernel = { path = \"../../target/guests/rtbench.bin\" }\n\
                     bootargs = \"mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000\"\n\
                     bootargs = \"mode=noise\"\n";
@@ -335,8 +348,10 @@ mod tests {
         assert_eq!(
             out,
             "board = \"/w/boards/b.toml\"\n\
+             [hypervisor]\n\
+             el2-time = true\n\
              kernel = { path = \"/w/target/guests/rtbench.bin\" }\n\
-             bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50\"\n\
+             bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50 el2-window=1\"\n\
              bootargs = \"mode=noise\"\n"
         );
         assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x").is_err());
@@ -352,7 +367,11 @@ mod tests {
             if let Machine::Rtvisor(f) = c.machine {
                 let text = std::fs::read_to_string(root().join("tests/bench").join(f)).unwrap();
                 let out = derive_scenario(&text, &root(), super::super::QUICK_ARGS).unwrap();
-                assert!(out.contains("samples=100 hvc=100 ipi=50"), "{f}");
+                assert!(
+                    out.contains("samples=100 hvc=100 ipi=50 el2-window=1"),
+                    "{f}"
+                );
+                assert!(out.contains("[hypervisor]\nel2-time = true\n"), "{f}");
                 assert!(!out.contains("\"../"), "{f}");
                 assert_eq!(
                     out.contains("mode=noise"),

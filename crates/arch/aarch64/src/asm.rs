@@ -196,7 +196,14 @@ rtvisor_hvc_entry:
 // its priority (it stays active until the guest's EOI deactivates it through the HW
 // bit) and load it, without leaving the vector. Anything else takes the full path;
 // an interrupt acknowledged here by a race is left in RTVISOR_FAST_ACKED[cpu] (+1).
+// Each timer it delivers is counted in RTVISOR_FAST_COUNT[cpu] (64 bytes a CPU), and
+// with the `el2-time` feature its time from the vector's entry (the counter is kept
+// in the frame's x4 slot, which the full path overwrites) to the return.
 rtvisor_irq_fast:
+.if {timed}
+    mrs     x0, cntpct_el0
+    str     x0, [sp, #32]
+.endif
     mrs     x0, tpidr_el2
     cmp     x0, #{max_cpus}
     b.hs    1f
@@ -252,7 +259,21 @@ rtvisor_irq_fast:
     msr     s3_4_c12_c13_6, x2
     b       4f
     msr     s3_4_c12_c13_7, x2
-4:  ldp     x2, x3, [sp, #16]
+4:  adrp    x1, RTVISOR_FAST_COUNT
+    add     x1, x1, :lo12:RTVISOR_FAST_COUNT
+    add     x1, x1, x0, lsl #6
+    ldr     x3, [x1]
+    add     x3, x3, #1
+    str     x3, [x1]
+.if {timed}
+    ldr     x2, [sp, #32]
+    mrs     x3, cntpct_el0
+    sub     x3, x3, x2
+    ldr     x2, [x1, #8]
+    add     x2, x2, x3
+    str     x2, [x1, #8]
+.endif
+    ldp     x2, x3, [sp, #16]
     ldp     x0, x1, [sp, #0]
     add     sp, sp, #{frame}
     eret
@@ -281,6 +302,7 @@ rtvisor_enter_guest:
     frame = const FRAME_SIZE,
     max_cpus = const crate::fast::MAX_CPUS,
     vtimer = const crate::fast::VTIMER_INTID,
+    timed = const crate::fast::TIMED as u32,
 );
 
 unsafe extern "C" {

@@ -4,6 +4,7 @@
 //! before anything else, without looking at the VM.
 
 use super::{irq, stack_end};
+use crate::account;
 use crate::log;
 use crate::percpu::{self, PerCpu};
 use crate::run;
@@ -13,6 +14,7 @@ use rtvisor_arch_aarch64::exit;
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::psci::{self, Call};
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
+use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
@@ -29,23 +31,35 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
             frame.elr,
         ));
     }
+    let t = account::start();
     crate::stats::exit();
     let (cpu, me, vm, vcpu) = hosted();
     let exit = match decode::decode(kind, &HwEl1, &frame.x) {
         Decoded::Exit(e) => e,
         Decoded::Answer(x0) => {
             Vcpu::new(frame, HwEl1).answer(x0);
+            t.done(Cause::Call);
             return;
         }
     };
     let direct = irq::is_direct(vm);
     let dirty = &me.arch.lr_dirty;
-    if exit == VcpuExit::Interrupt && !irq::drain(me, Some((vm, vcpu)), direct) {
-        // Only interrupts for the guest: nothing for the exit handler to decide.
-        if !direct && dirty.load(Ordering::Relaxed) {
-            irq::refresh_lrs(me, vm, vcpu);
+    let mut cause = account::of_exit(&exit);
+    if exit == VcpuExit::Interrupt {
+        let mut found = None;
+        let kicked = irq::drain(me, Some((vm, vcpu)), direct, &mut found);
+        cause = found.unwrap_or(Cause::Spurious);
+        t.count(cause);
+        if !kicked {
+            // Only interrupts for the guest: nothing for the exit handler to decide.
+            if !direct && dirty.load(Ordering::Relaxed) {
+                irq::refresh_lrs(me, vm, vcpu);
+            }
+            t.finish(cause);
+            return;
         }
-        return;
+    } else {
+        t.count(cause);
     }
     if exit == VcpuExit::Interrupt {
         // A kick from another CPU: its vGIC change is why it kicked. Reload the list
@@ -57,6 +71,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         // A guest write to its vGIC may have changed what the fast timer path loads.
         irq::update_fast_timer(me, vm, vcpu);
     }
+    t.finish(cause);
 }
 
 /// The CPU, VM and vCPU of a guest exit on this CPU.
@@ -103,17 +118,20 @@ fn handle(
 
 /// Entry from the vectors' HVC path: only x0..x18 and x30 of `frame` are valid (SMCCC
 /// arguments and results live there). Version and feature queries are answered
-/// first, without looking at the VM, and are not counted as exits: this path stays as
-/// short as it can. The rest is decoded once.
+/// first, without looking at the VM, and are not counted as exits (`vcpu list`), only
+/// as entries (`cpu stats`): this path stays as short as it can. The rest is decoded once.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
+    let t = account::start();
     let imm = esr as u16;
     if imm == 0 {
         if let Some(v) = psci::stateless(frame.x[0], frame.x[1]) {
             frame.x[0] = v;
+            t.done(Cause::Call);
             return;
         }
     }
+    t.count(Cause::Call);
     crate::stats::exit();
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
     match psci::stateful_call(imm, args) {
@@ -123,4 +141,5 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
             handle(cpu, me, vm, vcpu, frame, exit);
         }
     }
+    t.finish(Cause::Call);
 }

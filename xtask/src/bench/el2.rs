@@ -295,7 +295,10 @@ mod tests {
         let c = evaluate(&[with("rtvisor-direct-untrusted", traps)]);
         assert_eq!(c[0].verdict, Verdict::Pass, "{c:?}");
         assert!(c[0].what.contains("own timer and calls"), "{}", c[0].what);
-        assert_eq!(evaluate(&[with("rtvisor-direct", traps)])[0].verdict, Verdict::Fail);
+        assert_eq!(
+            evaluate(&[with("rtvisor-direct", traps)])[0].verdict,
+            Verdict::Fail
+        );
         let one = zero
             .replace("entries=0", "entries=1")
             .replace("timer=0", "timer=1");

@@ -22,6 +22,7 @@
 
 mod budget;
 mod doorbell;
+mod el2;
 pub(crate) mod parse;
 mod paths;
 mod report;
@@ -51,6 +52,11 @@ pub const FULL_ARGS: &str =
 /// rtbench's bootargs for `--quick`.
 pub const QUICK_ARGS: &str =
     "mode=bench period-us=100 samples=100 hvc=100 ipi=50 unknown=100 gicd=100";
+/// rtbench's bootargs for the accounting build's run of a full benchmark: the timer
+/// samples (in the window the interference budgets read) and the null call, for the
+/// accounting's cost; no IPI or other rows.
+pub const ACCOUNTING_ARGS: &str =
+    "mode=bench period-us=100 samples=1000 hvc=1000 ipi=0 unknown=0 gicd=0";
 /// Per-boot timeouts: icount runs are slow, a hang in CI must stay cheap.
 pub const FULL_TIMEOUT_S: f64 = 300.0;
 pub const QUICK_TIMEOUT_S: f64 = 50.0;
@@ -301,7 +307,7 @@ fn one(
         result: Err(e),
         warnings: Vec::new(),
     };
-    let target = match run::prepare(cfg, opts.quick, args, opts.no_build) {
+    let target = match run::prepare(cfg, opts.quick, args, opts.no_build, false) {
         Ok(t) => t,
         Err(e) => {
             println!("bench {} ... FAILED (no image)\n{e:#}", cfg.name);
@@ -360,6 +366,43 @@ fn one(
     (outcome, Some(check))
 }
 
+/// Boots rtvisor configuration `cfg` once more, built with the interference
+/// accounting ([`ACCOUNTING_ARGS`]), and gives its window (with that build's timer
+/// and null call figures), or why there is none.
+fn accounting_run(
+    cfg: &'static Config,
+    opts: &Options,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<el2::Window, String> {
+    say(format!("=== bench {} (accounting build)", cfg.name));
+    let target = run::prepare(cfg, false, ACCOUNTING_ARGS, opts.no_build, true)
+        .map_err(|e| format!("no accounting image: {}", first_line(cfg.name, &e)))?;
+    let log = dir.join(format!("{}.accounting.log", cfg.name));
+    let r = run::once(cfg, &target, ACCOUNTING_ARGS, log, timeout, opts.verbose);
+    let res = r.result.map_err(|e| {
+        println!(
+            "bench {} (accounting) ... FAILED ({:.1}s)\n{e:#}",
+            cfg.name, r.secs
+        );
+        format!("accounting run: {}", first_line(cfg.name, &e))
+    })?;
+    let mut w = res
+        .el2
+        .ok_or_else(|| "accounting run: no `el2 window` line".to_string())?;
+    w.build_timer = Some((res.timer.avg_ns, res.timer.max_ns));
+    w.build_hvc = Some(res.hvc.avg_ns);
+    println!(
+        "bench {} (accounting) ... ok ({:.1}s): {} EL2 entries, own {} ns, other {} ns",
+        cfg.name,
+        r.secs,
+        w.total(),
+        w.own_ns,
+        w.other_ns
+    );
+    Ok(w)
+}
+
 /// Runs the selected configurations, writes the outputs, prints the tables. Ok(true)
 /// when every run succeeded, the output was deterministic and (without `--quick`)
 /// every budget passed.
@@ -383,15 +426,37 @@ pub fn run(opts: &Options) -> Result<bool> {
     let runs = if opts.quick || opts.repeat { 2 } else { 1 };
     let mut outcomes = Vec::new();
     let mut checks = Vec::new();
+    let mut windows = Vec::new();
     for cfg in configs {
-        let (o, det) = one(cfg, opts, &dir, args, timeout, runs);
+        let (mut o, det) = one(cfg, opts, &dir, args, timeout, runs);
+        // The interference budgets read an accounting build of the same configuration
+        // (full runs; the default build above has no accounting, so its latency rows
+        // are the product's).
+        let rtvisor = matches!(cfg.machine, Machine::Rtvisor(_));
+        if rtvisor && !opts.quick && o.result.is_ok() {
+            match accounting_run(cfg, opts, &dir, timeout) {
+                Ok(w) => {
+                    if let Ok(r) = &mut o.result {
+                        r.el2 = Some(w);
+                    }
+                }
+                Err(e) => windows.push(budget::Check {
+                    what: format!("{}: an accounting build's window", cfg.name),
+                    verdict: Verdict::Fail,
+                    detail: e,
+                }),
+            }
+        }
         outcomes.push(o);
         checks.extend(det);
     }
+    checks.extend(windows);
     let (mut budgets, enforced) = if opts.quick {
         (Vec::new(), false)
     } else {
-        (budget::evaluate(&outcomes), true)
+        let mut b = budget::evaluate(&outcomes);
+        b.extend(el2::evaluate(&outcomes));
+        (b, true)
     };
     budgets.extend(checks);
     for o in outcomes.iter().filter(|o| o.result.is_err()) {
@@ -541,6 +606,7 @@ pub(crate) mod tests {
                 unknown: None,
                 gicd: None,
                 selfcheck: Some("16.000".into()),
+                el2: None,
             }),
             warnings: Vec::new(),
         }

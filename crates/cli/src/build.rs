@@ -73,6 +73,15 @@ impl Drop for BuildLock {
     }
 }
 
+/// The hypervisor's cargo features the scenario asks for.
+fn features(plan: &Plan) -> Vec<&'static str> {
+    if plan.hypervisor.accounting {
+        vec!["--features", "accounting"]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The cargo target directory of the workspace at `root` (honours CARGO_TARGET_DIR).
 pub fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
@@ -125,6 +134,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
             "-p",
             HV_PACKAGE,
         ])
+        .args(features(&plan))
         .status()
         .context("running cargo")?;
     if !status.success() {

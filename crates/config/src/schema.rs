@@ -249,6 +249,11 @@ pub struct HypervisorSpec {
     /// The hypervisor's own memory (default 32 MiB), placed at the first RAM bank's
     /// base + 2 MiB, where the boot loader puts the image, unless `base` says where.
     pub memory: Option<HvMemorySpec>,
+    /// Build the hypervisor with the interference accounting of every entry into it,
+    /// counts and time (the `accounting` feature; default false: it costs every
+    /// entry a few instructions and two counter reads).
+    #[serde(default)]
+    pub accounting: bool,
 }
 
 /// `[hypervisor] memory`.

@@ -59,6 +59,12 @@ pub trait Host {
     fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64);
     /// Pushes VM `vm`'s watchdog deadline out by its timeout; `false` when not armed.
     fn watchdog_kick(&self, vm: VmId, me: VcpuId) -> bool;
+    /// vCPU `me` of VM `vm` opens (`close` false) or closes a measurement window on
+    /// its CPU ([`crate::account`]); closing reports what the hypervisor did there in
+    /// between. Without accounting (the default), nothing happens.
+    fn el2_window(&self, vm: VmId, me: VcpuId, close: bool) {
+        let _ = (vm, me, close);
+    }
     /// An access of width `w` at offset `off` of VM `vm`'s CFI flash: a read (`value`
     /// is `None`) answers its value, a write `value`; an error refuses it (a bus
     /// fault). Without a flash (the default), every access is refused.
@@ -293,6 +299,10 @@ fn rtvisor_call<C>(
         }
         Hypercall::WatchdogKick if host.watchdog_kick(vm.id, me) => Ok(0),
         Hypercall::WatchdogKick => Err(CallError::Denied),
+        Hypercall::El2Window(close) => {
+            host.el2_window(vm.id, me, close);
+            Ok(0)
+        }
         Hypercall::Unknown(nr) => {
             host.contained(vm.id, Contained::UnknownHypercall(nr));
             Err(CallError::NotSupported)

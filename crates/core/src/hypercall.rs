@@ -9,10 +9,14 @@
 //! | 0x01 | DOORBELL_RING   | shared-memory region number        | 0, or INVALID_PARAMETERS when the VM is not a peer |
 //! | 0x10 | WATCHDOG_ARM    | timeout in ms (0 disarms)          | 0, or INVALID_PARAMETERS above 60 s |
 //! | 0x11 | WATCHDOG_KICK   | -                                  | 0, or DENIED when not armed |
+//! | 0x20 | EL2_WINDOW      | 0 opens, 1 closes a window         | 0, or NOT_SUPPORTED for another argument |
 //!
 //! A doorbell raises the region's doorbell interrupt (edge) in every other peer. A
 //! watchdog that is not kicked within its timeout counts as a crash of the VM
 //! (`StopReason::Watchdog`): it is restarted or left stopped per its restart policy.
+//! EL2_WINDOW brackets a measurement: the hypervisor reports on its console what it
+//! did on the calling vCPU's CPU between the two calls, neither call included
+//! ([`crate::account`]).
 
 use crate::exit::HYPERCALL_ARGS;
 use crate::seam::CallError;
@@ -31,6 +35,9 @@ pub const NR_WATCHDOG_ARM: u64 = 0x10;
 /// WATCHDOG_KICK.
 pub const NR_WATCHDOG_KICK: u64 = 0x11;
 
+/// EL2_WINDOW.
+pub const NR_EL2_WINDOW: u64 = 0x20;
+
 /// A decoded rtvisor hypercall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hypercall {
@@ -42,6 +49,8 @@ pub enum Hypercall {
     WatchdogArm(u64),
     /// WATCHDOG_KICK.
     WatchdogKick,
+    /// EL2_WINDOW: open (`false`) or close (`true`) the caller's measurement window.
+    El2Window(bool),
     /// Another number.
     Unknown(u64),
 }
@@ -53,6 +62,7 @@ pub fn decode(nr: u64, args: [u64; HYPERCALL_ARGS]) -> Hypercall {
         NR_DOORBELL_RING => Hypercall::Ring(args[0]),
         NR_WATCHDOG_ARM => Hypercall::WatchdogArm(args[0]),
         NR_WATCHDOG_KICK => Hypercall::WatchdogKick,
+        NR_EL2_WINDOW if args[0] <= 1 => Hypercall::El2Window(args[0] == 1),
         other => Hypercall::Unknown(other),
     }
 }
@@ -76,6 +86,9 @@ mod tests {
         assert_eq!(decode(1, [3, 9]), Hypercall::Ring(3));
         assert_eq!(decode(0x10, [500, 0]), Hypercall::WatchdogArm(500));
         assert_eq!(decode(0x11, [1, 1]), Hypercall::WatchdogKick);
+        assert_eq!(decode(0x20, [0, 5]), Hypercall::El2Window(false));
+        assert_eq!(decode(0x20, [1, 5]), Hypercall::El2Window(true));
+        assert_eq!(decode(0x20, [2, 0]), Hypercall::Unknown(0x20));
         assert_eq!(decode(0x42, [0, 0]), Hypercall::Unknown(0x42));
         assert_eq!(decode(1 << 32, [0, 0]), Hypercall::Unknown(1 << 32));
     }

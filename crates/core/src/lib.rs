@@ -19,6 +19,7 @@
 #[cfg(any(test, feature = "testkit"))]
 extern crate std;
 
+pub mod account;
 pub mod console;
 pub mod devices;
 pub mod exit;

@@ -3,8 +3,9 @@
 //! dispatch are here, arch-neutral and host-tested; the hypervisor feeds it the bytes
 //! typed (`input.rs` edits them into lines).
 //! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
-//! `irq stats`, `latency`) and `log level` in `view.rs`.
+//! `irq stats`, `latency`) and `log level` in `view.rs`, `cpu stats` in `cpustats.rs`.
 
+use crate::account::Account;
 use crate::ids::{CpuId, VcpuId, VmId};
 use crate::mmio::Region;
 use crate::vm::{Power, StopReason, VmLife, VmState};
@@ -13,6 +14,7 @@ use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::tables::{DeviceMap, LogLevel, MemRegion, RamMap, VmKind};
 use text::{CpuList, LastStop, Small, Words};
 
+mod cpustats;
 mod input;
 mod text;
 mod view;
@@ -52,6 +54,14 @@ pub trait ShellOps {
     /// Interrupts counted on physical CPU `cpu` since boot, indexed like
     /// [`IrqKind::ALL`].
     fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT];
+    /// The interference accounting of physical CPU `cpu` since boot or the last
+    /// [`ShellOps::reset_cpu_stats`].
+    fn cpu_account(&self, cpu: CpuId) -> Account;
+    /// Whether the hypervisor was built with the accounting (`[hypervisor]
+    /// accounting = true`); without it there is nothing to show.
+    fn accounting_built(&self) -> bool;
+    /// Makes every CPU's accounting count from zero (for the shell).
+    fn reset_cpu_stats(&self);
     /// Copies the last timer-latency line of VM `vm` (the guest's whole console line)
     /// into `buf`; returns its length and its age in milliseconds, `None` if it has
     /// printed none.
@@ -320,6 +330,12 @@ const COMMANDS: &[Command] = &[
         args: "",
         help: "interrupts per CPU (vtimer: exit path only)",
         run: view::irq_stats,
+    },
+    Command {
+        words: &["cpu", "stats"],
+        args: "[reset]",
+        help: "EL2 entries by cause and time per CPU, own VM vs others",
+        run: cpustats::cpu_stats,
     },
     Command {
         words: &["latency"],

@@ -116,6 +116,13 @@ pub trait Backend {
     /// The calling CPU's index, as boot recorded it (anything at or past the CPU count
     /// before).
     fn this_cpu() -> usize;
+    /// What the backend's fast paths on CPU `cpu` counted, which never reach the
+    /// generic accounting (`crate::account`): timer entries of the vCPU there, and
+    /// their time in counter ticks (zeros without the `accounting` feature).
+    fn fast_counts(cpu: CpuId) -> (u64, u64) {
+        let _ = cpu;
+        (0, 0)
+    }
     /// Makes CPU `cpu` look at its vCPU's state again (an interrupt the guest cannot
     /// mask).
     fn kick(cpu: CpuId);

@@ -31,12 +31,15 @@ pub fn ring(from: VmId, index: u64) -> bool {
         if vms::rt(vm).life.status().0 != VmState::Running {
             continue;
         }
-        vms::with_ctx(vm, |ctx| {
-            ctx.chip.pulse(ctx, &HostImpl, m.doorbell);
-            let direct = ctx.cfg.interrupt_mode == InterruptMode::Direct;
-            if !direct && m.index < DOORBELL_GPIO_LINES {
-                devices::gpio_doorbell(m.index as u32, ctx, &HostImpl);
-            }
+        // Its kicks are this ring's: the accounting of the CPUs they reach says so.
+        crate::account::ringing(|| {
+            vms::with_ctx(vm, |ctx| {
+                ctx.chip.pulse(ctx, &HostImpl, m.doorbell);
+                let direct = ctx.cfg.interrupt_mode == InterruptMode::Direct;
+                if !direct && m.index < DOORBELL_GPIO_LINES {
+                    devices::gpio_doorbell(m.index as u32, ctx, &HostImpl);
+                }
+            })
         });
     }
     true

@@ -100,6 +100,18 @@ impl Host for HostImpl {
     fn watchdog_kick(&self, vm: VmId, _me: VcpuId) -> bool {
         crate::watchdog::kick(vm)
     }
+    fn el2_window(&self, vm: VmId, me: VcpuId, close: bool) {
+        let cpu = crate::percpu::this_index();
+        if let Some(a) = crate::account::window(close) {
+            // Printed after the window closed; `cargo xtask bench` reads this line.
+            info!(
+                "{} vm {} vcpu {me} cpu {cpu} timed={}: {a}",
+                rtvisor_core::account::WINDOW_MARK,
+                vms::cfg(vm).name,
+                u8::from(crate::account::BUILT),
+            );
+        }
+    }
     fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
         crate::flash::access(vm, off, w, value)
     }

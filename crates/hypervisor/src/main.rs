@@ -15,6 +15,7 @@
 #![no_std]
 #![no_main]
 
+mod account;
 mod backend;
 mod boot;
 mod config;

@@ -8,11 +8,12 @@ use crate::config::CONFIG;
 use crate::host::HostImpl;
 use crate::percpu::CPU_COUNT;
 use crate::vms;
-use crate::{debug, info, log, stats};
+use crate::{account, debug, info, log, stats};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_core::account::Account;
 use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::Region;
 use rtvisor_core::seam::Console;
@@ -150,6 +151,15 @@ impl ShellOps for Ops {
     }
     fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT] {
         stats::irqs(cpu)
+    }
+    fn cpu_account(&self, cpu: CpuId) -> Account {
+        account::since_reset(cpu)
+    }
+    fn accounting_built(&self) -> bool {
+        account::BUILT
+    }
+    fn reset_cpu_stats(&self) {
+        account::reset_all(CPU_COUNT.load(Ordering::Relaxed));
     }
     fn latency(&self, vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
         log::figures(vm, buf)

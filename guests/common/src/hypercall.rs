@@ -16,6 +16,12 @@ pub fn rtvisor_watchdog_arm(ms: u64) -> i64 {
     call(0xc600_0010, ms, 0, 0) as i64
 }
 
+/// EL2_WINDOW: open (`close` false) or close the hypervisor's measurement window on
+/// this CPU; closing makes it report what it did here in between.
+pub fn rtvisor_el2_window(close: bool) -> i64 {
+    call(0xc600_0020, u64::from(close), 0, 0) as i64
+}
+
 /// WATCHDOG_KICK.
 pub fn rtvisor_watchdog_kick() -> i64 {
     call(0xc600_0011, 0, 0, 0) as i64

@@ -2,10 +2,11 @@
 //! (docs/interfaces-draft.md, "Benchmark protocol").
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
-//! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0`. Only vCPU 0 measures; vCPU 1
-//! (started for the IPI phase only, so it is idle in nothing during the timer phase)
-//! answers IPI 1 with IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the
-//! noisy neighbour's loop (`noise.rs`) from the start. The same logic runs on every architecture; the
+//! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0 el2-window=0`. Only vCPU 0
+//! measures; vCPU 1 (started for the IPI phase only, so it is idle in nothing during
+//! the timer phase) answers IPI 1 with IPI 2. With `noise-vcpus=N` (bare runs) the last
+//! N CPUs run the noisy neighbour's loop (`noise.rs`) from the start. The same logic
+//! runs on every architecture; the
 //! counters, timer and IPIs are guest_common's (aarch64: CNTVCT, PMCCNTR, the virtual
 //! timer, SGIs; x86_64: the TSC for both counters, the local APIC timer, fixed IPIs).
 //!
@@ -102,6 +103,10 @@ struct Config {
     bucket_ns: u64,
     /// Where each summary is also published (`stats=<IPA> [stats-bell=<k>]`).
     publish: Option<crate::shm::Publisher>,
+    /// `el2-window=1`: bracket the timer samples with rtvisor's EL2_WINDOW calls, so
+    /// that the hypervisor reports what it did on this CPU during them (under rtvisor
+    /// only: bare, nothing answers the call on x86_64).
+    el2_window: bool,
 }
 
 /// Runs the benchmark on vCPU 0 and powers off (or never returns with
@@ -115,6 +120,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         summary_every: number(boot, "summary-every", 0),
         bucket_ns: number(boot, "bucket-ns", 8).max(1),
         publish: crate::shm::Publisher::from_boot(boot),
+        el2_window: number(boot, "el2-window", 0) == 1,
     };
     PRIMARY_MPIDR.store(cpu::hw_id(), Ordering::Relaxed);
     let noise = noise_vcpus(boot, vcpus);
@@ -182,6 +188,9 @@ fn timer_phase(cfg: &mut Config) {
     let (mut pmc, mut cnt) = (Stats::new(), Stats::new());
     let mut hist = Hist::new(cfg.bucket_ns);
     let mut taken: u64 = 0;
+    if cfg.el2_window {
+        hypercall::rtvisor_el2_window(false);
+    }
     while cfg.summary_every > 0 || taken < cfg.samples {
         TIMER_FIRED.store(false, Ordering::Relaxed);
         let cnt_arm = timer::counter();
@@ -209,6 +218,9 @@ fn timer_phase(cfg: &mut Config) {
             }
             (pmc, cnt) = (Stats::new(), Stats::new());
         }
+    }
+    if cfg.el2_window {
+        hypercall::rtvisor_el2_window(true);
     }
     print_timer(&pmc, &cnt, exact);
     println!(

@@ -56,6 +56,9 @@ pub struct Results {
     pub gicd: Option<Metric>,
     /// `pmc_per_16ns` as printed (e.g. `16.000`).
     pub selfcheck: Option<String>,
+    /// The hypervisor's accounting of the RT core during the timer samples (rtvisor
+    /// configurations; `super::el2`).
+    pub el2: Option<super::el2::Window>,
 }
 
 /// `key=value` words after the first word; the rest of the line must be only those.
@@ -193,6 +196,7 @@ pub fn results(lines: &[&str]) -> Result<Results> {
         unknown,
         gicd,
         selfcheck,
+        el2: None,
     })
 }
 

@@ -119,6 +119,7 @@ pub fn json_with_sizes(outcomes: &[Outcome], sizes: &[(&str, Breakdown)]) -> Str
                         opt(base_of(o.name).map(|b| diff(t.max_ns, b.timer.max_ns))),
                     ),
                     ("ipi_max_ns", opt(r.ipi.map(|m| m.max_ns))),
+                    ("el2", super::el2::json(r.el2.as_ref())),
                     ("cnt_min_ns", cnt[0].to_string()),
                     ("cnt_avg_ns", cnt[1].to_string()),
                     ("cnt_max_ns", cnt[2].to_string()),
@@ -247,6 +248,15 @@ pub fn markdown(outcomes: &[Outcome], how: &str) -> String {
           an unknown SMCCC function id, a read of GICD_TYPER (bare QEMU has no SMC \
           conduit).\n\n";
     s += &super::paths::table(outcomes);
+    let el2 = super::el2::table(outcomes);
+    if el2.lines().count() > 2 {
+        s += "\nWhat the hypervisor did on the RT core during the timer samples \
+              (its interference accounting, from a second run of each configuration built \
+              with `[hypervisor] accounting = true`, whose own timer and null call \
+              figures are the last two columns; own = on behalf \
+              of the rt VM, other = anyone else):\n\n";
+        s += &el2;
+    }
     let warned: Vec<&Outcome> = outcomes.iter().filter(|o| !o.warnings.is_empty()).collect();
     if !warned.is_empty() {
         s += "\nWarnings:\n\n";

@@ -88,13 +88,24 @@ pub fn command(target: &Target, args: &str) -> Result<QemuCommand> {
 
 /// The scenario text to build for a run: `text` (a file of tests/bench/) with its
 /// `../../` paths made absolute under `root` and the bench args replaced by `args`.
-pub fn derive_scenario(text: &str, root: &Path, args: &str) -> Result<String> {
+/// An `accounting` run's hypervisor is built with the interference accounting and
+/// rtbench opens its window around the timer samples (`super::el2`); the default
+/// build has neither, so its latency figures are the product's.
+pub fn derive_scenario(text: &str, root: &Path, args: &str, accounting: bool) -> Result<String> {
     let n = text.matches(FULL_ARGS).count();
     ensure!(
         n == 1,
         "the scenario must hold the bench args {FULL_ARGS:?} exactly once (found {n})"
     );
-    Ok(absolute_paths(text, root).replace(FULL_ARGS, args))
+    if !accounting {
+        return Ok(absolute_paths(text, root).replace(FULL_ARGS, args));
+    }
+    ensure!(
+        text.matches("[hypervisor]\n").count() == 1,
+        "the scenario must have one [hypervisor] table"
+    );
+    let text = absolute_paths(text, root).replace(FULL_ARGS, &format!("{args} el2-window=1"));
+    Ok(text.replacen("[hypervisor]\n", "[hypervisor]\naccounting = true\n", 1))
 }
 
 /// `text` (a scenario of tests/bench/) with its `"../../` paths made absolute under
@@ -113,8 +124,15 @@ pub fn without_ipi(args: &str) -> String {
 
 /// Builds what a configuration boots. The rtvisor image is built from a copy of its
 /// scenario in target/bench/scenarios/ named after the configuration, so each gets its
-/// own target/images/<name>[-quick].bin. With `no_build`, the existing image is used.
-pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<Target> {
+/// own target/images/<name>[-accounting][-quick].bin. With `no_build`, the existing
+/// image is used.
+pub fn prepare(
+    cfg: &Config,
+    quick: bool,
+    args: &str,
+    no_build: bool,
+    accounting: bool,
+) -> Result<Target> {
     let file = match cfg.machine {
         Machine::Rtvisor(file) => file,
         Machine::BareX86 => {
@@ -147,8 +165,13 @@ pub fn prepare(cfg: &Config, quick: bool, args: &str, no_build: bool) -> Result<
     } else {
         args.to_owned()
     };
-    let text = derive_scenario(&text, &root(), &args).with_context(|| rel(&src))?;
-    let suffix = if quick { "-quick" } else { "" };
+    let text = derive_scenario(&text, &root(), &args, accounting).with_context(|| rel(&src))?;
+    let suffix = match (accounting, quick) {
+        (false, false) => "",
+        (false, true) => "-quick",
+        (true, false) => "-accounting",
+        (true, true) => "-accounting-quick",
+    };
     let scenario = out_dir("bench/scenarios")?.join(format!("{}{suffix}.toml", cfg.name));
     let img = image::Image::for_scenario(&scenario)?;
     if no_build {
@@ -272,6 +295,16 @@ pub fn once(
         parse::results(&own)
             .map_err(|e| con.fail("the benchmark's result lines", &format!("{e:#}")))
     });
+    // The hypervisor's report of the timer window (rtvisor configurations).
+    let result = result.and_then(|mut r| {
+        if let Some(l) = con.log().iter().find(|l| l.contains(super::el2::MARK)) {
+            r.el2 =
+                Some(super::el2::parse(l).map_err(|e| {
+                    con.fail("the hypervisor's el2 window line", &format!("{e:#}"))
+                })?);
+        }
+        Ok(r)
+    });
     let warnings = result.as_ref().map(parse::crosscheck).unwrap_or_default();
     Run {
         result,
@@ -329,20 +362,35 @@ mod tests {
     #[test]
     fn derived_scenarios_use_absolute_paths_and_the_run_args() {
         let text = "board = \"../../boards/b.toml\"\n\
+                    [hypervisor]\n\
                     kernel = { path = \"../../target/guests/rtbench.bin\" }\n\
                     bootargs = \"mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 \
                     unknown=1000 gicd=1000 smc=1000\"\n\
                     bootargs = \"mode=noise\"\n";
-        let out = derive_scenario(text, Path::new("/w"), super::super::QUICK_ARGS).unwrap();
+        let out = derive_scenario(text, Path::new("/w"), super::super::QUICK_ARGS, false).unwrap();
         assert_eq!(
             out,
             "board = \"/w/boards/b.toml\"\n\
+             [hypervisor]\n\
              kernel = { path = \"/w/target/guests/rtbench.bin\" }\n\
              bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50 unknown=100 \
              gicd=100 smc=1000\"\n\
              bootargs = \"mode=noise\"\n"
         );
-        assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x").is_err());
+        let acct =
+            derive_scenario(text, Path::new("/w"), super::super::ACCOUNTING_ARGS, true).unwrap();
+        assert!(
+            acct.contains("[hypervisor]\naccounting = true\nkernel"),
+            "{acct}"
+        );
+        assert!(
+            acct.contains(&format!(
+                "{} el2-window=1 smc=1000\"",
+                super::super::ACCOUNTING_ARGS
+            )),
+            "{acct}"
+        );
+        assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x", false).is_err());
         assert_eq!(
             without_ipi(FULL_ARGS),
             "mode=bench period-us=100 samples=1000 hvc=1000 ipi=0 unknown=1000 gicd=1000"
@@ -354,8 +402,19 @@ mod tests {
         for c in super::super::CONFIGS {
             if let Machine::Rtvisor(f) = c.machine {
                 let text = std::fs::read_to_string(root().join("tests/bench").join(f)).unwrap();
-                let out = derive_scenario(&text, &root(), super::super::QUICK_ARGS).unwrap();
-                assert!(out.contains("samples=100 hvc=100 ipi=50"), "{f}");
+                let out = derive_scenario(&text, &root(), super::super::QUICK_ARGS, false).unwrap();
+                assert!(
+                    out.contains("samples=100 hvc=100 ipi=50 unknown=100"),
+                    "{f}"
+                );
+                assert!(
+                    !out.contains("el2-window") && !out.contains("accounting"),
+                    "{f}"
+                );
+                let acct =
+                    derive_scenario(&text, &root(), super::super::ACCOUNTING_ARGS, true).unwrap();
+                assert!(acct.contains("el2-window=1"), "{f}");
+                assert!(acct.contains("[hypervisor]\naccounting = true\n"), "{f}");
                 assert!(!out.contains("\"../"), "{f}");
                 assert_eq!(
                     out.contains("mode=noise"),

@@ -269,7 +269,15 @@ rtvisor_complete_frame:
 // its priority (it stays active until the guest's EOI deactivates it through the HW
 // bit) and load it, without leaving the vector. Anything else takes the full path;
 // an interrupt acknowledged here by a race is left in RTVISOR_FAST_ACKED[cpu] (+1).
+// With the `accounting` feature each timer it delivers is counted in
+// RTVISOR_FAST_COUNT[cpu] (64 bytes a CPU) with its time from the vector's entry (the
+// counter is kept in the frame's x4 slot, which the full path overwrites) to the
+// return; without it, none of that is assembled.
 rtvisor_irq_fast:
+.if {counted}
+    mrs     x0, cntpct_el0
+    str     x0, [sp, #32]
+.endif
     mrs     x0, tpidr_el2
     cmp     x0, #{max_cpus}
     b.hs    1f
@@ -325,7 +333,22 @@ rtvisor_irq_fast:
     msr     s3_4_c12_c13_6, x2
     b       4f
     msr     s3_4_c12_c13_7, x2
-4:  ldp     x2, x3, [sp, #16]
+4:
+.if {counted}
+    adrp    x1, RTVISOR_FAST_COUNT
+    add     x1, x1, :lo12:RTVISOR_FAST_COUNT
+    add     x1, x1, x0, lsl #6
+    ldr     x3, [x1]
+    add     x3, x3, #1
+    str     x3, [x1]
+    ldr     x2, [sp, #32]
+    mrs     x3, cntpct_el0
+    sub     x3, x3, x2
+    ldr     x2, [x1, #8]
+    add     x2, x2, x3
+    str     x2, [x1, #8]
+.endif
+    ldp     x2, x3, [sp, #16]
     ldp     x0, x1, [sp, #0]
     add     sp, sp, #{frame}
     eret
@@ -354,6 +377,7 @@ rtvisor_enter_guest:
     frame = const FRAME_SIZE,
     max_cpus = const crate::fast::MAX_CPUS,
     vtimer = const crate::fast::VTIMER_INTID,
+    counted = const crate::fast::COUNTED as u32,
 );
 
 unsafe extern "C" {

@@ -19,6 +19,41 @@ static RTVISOR_FAST_VTIMER: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }
 #[unsafe(no_mangle)]
 static RTVISOR_FAST_ACKED: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 
+/// Per CPU, on a cache line of its own: the entries the IRQ fast path handled (each a
+/// forwarded timer of the vCPU there) and their time in counter ticks (CNTPCT_EL0 read
+/// at the vector's entry and before its return). Written by that CPU's vector only,
+/// with the `accounting` feature; zeros without it.
+#[repr(C, align(64))]
+pub struct FastCount {
+    timer: AtomicU64,
+    ticks: AtomicU64,
+}
+
+// The vector indexes it by the CPU index shifted left by 6.
+const _: () = assert!(core::mem::size_of::<FastCount>() == 64);
+
+#[unsafe(no_mangle)]
+static RTVISOR_FAST_COUNT: [FastCount; MAX_CPUS] = [const {
+    FastCount {
+        timer: AtomicU64::new(0),
+        ticks: AtomicU64::new(0),
+    }
+}; MAX_CPUS];
+
+/// Whether the vectors count their entries and time (the `accounting` feature).
+pub const COUNTED: bool = cfg!(feature = "accounting");
+
+/// The timer entries the fast path handled on CPU `cpu` since boot, and their time in
+/// counter ticks.
+pub fn counts(cpu: usize) -> (u64, u64) {
+    RTVISOR_FAST_COUNT.get(cpu).map_or((0, 0), |c| {
+        (
+            c.timer.load(Ordering::Relaxed),
+            c.ticks.load(Ordering::Relaxed),
+        )
+    })
+}
+
 /// Sets (or with 0, turns off) CPU `cpu`'s forwarded-timer list-register value.
 pub fn set_vtimer_lr(cpu: usize, lr: u64) {
     if let Some(w) = RTVISOR_FAST_VTIMER.get(cpu) {

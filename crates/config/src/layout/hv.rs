@@ -86,6 +86,7 @@ pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<Hyper
                     .position(|v| v.name.get_ref() == name.get_ref())
             }),
         semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
+        accounting: inp.scenario.hypervisor.accounting,
     })
 }
 

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+mod cpustats;
 mod input;
 
 struct Mock {
@@ -13,6 +14,8 @@ struct Mock {
     calls: RefCell<Vec<String>>,
     latency: Cell<Option<(&'static [u8], u64)>>,
     level: Cell<LogLevel>,
+    accounting: Cell<bool>,
+    reset: Cell<bool>,
 }
 
 impl Mock {
@@ -23,6 +26,8 @@ impl Mock {
             calls: RefCell::new(Vec::new()),
             latency: Cell::new(None),
             level: Cell::new(LogLevel::Info),
+            accounting: Cell::new(true),
+            reset: Cell::new(false),
         }
     }
     fn run(&self, line: &str) -> Vec<String> {
@@ -180,6 +185,23 @@ impl ShellOps for Mock {
     fn irq_counts(&self, cpu: CpuId) -> [u64; IrqKind::COUNT] {
         core::array::from_fn(|k| (10 * cpu.index() + k) as u64)
     }
+    fn cpu_account(&self, cpu: CpuId) -> Account {
+        if self.reset.get() {
+            return Account::default();
+        }
+        let base = 100 * cpu.index() as u64;
+        Account {
+            entries: core::array::from_fn(|k| base + k as u64),
+            own_ns: base * 16,
+            other_ns: cpu.index() as u64 * 16,
+        }
+    }
+    fn accounting_built(&self) -> bool {
+        self.accounting.get()
+    }
+    fn reset_cpu_stats(&self) {
+        self.reset.set(true);
+    }
     fn latency(&self, vm: VmId, buf: &mut [u8]) -> Option<(usize, u64)> {
         let (line, age) = self.latency.get().filter(|_| vm.index() == 0)?;
         let n = line.len().min(buf.len());
@@ -219,6 +241,7 @@ fn help_lists_every_command() {
         "vcpu list",
         "mem map",
         "irq stats",
+        "cpu stats [reset]",
         "latency",
         "log level [LEVEL]",
     ] {

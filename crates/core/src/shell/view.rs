@@ -205,7 +205,7 @@ fn mapped<'a>(
 }
 
 /// What physical CPU `cpu` runs: `vm/vcpu`, `shell` or `-`.
-fn runs(cpu: CpuId, ops: &dyn ShellOps) -> Small {
+pub(super) fn runs(cpu: CpuId, ops: &dyn ShellOps) -> Small {
     if ops.shell_cpu() == Some(cpu) {
         return Small::of(format_args!("shell"));
     }

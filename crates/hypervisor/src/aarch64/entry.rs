@@ -7,6 +7,7 @@
 //! registers refreshed). What they do not finish goes the full way.
 
 use super::{irq, stack_end};
+use crate::account;
 use crate::log;
 use crate::percpu::{self, PerCpu};
 use crate::run;
@@ -20,6 +21,7 @@ use rtvisor_arch_aarch64::psci::{self, Call, PsciError, Quick};
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
 use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_config::tables::LogLevel;
+use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
@@ -36,23 +38,35 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
             frame.elr,
         ));
     }
+    let t = account::start();
     crate::stats::exit();
     let (cpu, me, vm, vcpu) = hosted();
     let exit = match decode::decode(kind, &HwEl1, &frame.x) {
         Decoded::Exit(e) => e,
         Decoded::Answer(x0) => {
             Vcpu::new(frame, HwEl1).answer(x0);
+            t.done(Cause::Call);
             return;
         }
     };
     let direct = irq::is_direct(vm);
     let dirty = &me.arch.lr_dirty;
-    if exit == VcpuExit::Interrupt && !irq::drain(me, Some((vm, vcpu)), direct) {
-        // Only interrupts for the guest: nothing for the exit handler to decide.
-        if !direct && dirty.load(Ordering::Relaxed) {
-            irq::refresh_lrs(me, vm, vcpu);
+    let mut cause = account::of_exit(&exit);
+    if exit == VcpuExit::Interrupt {
+        let mut found = None;
+        let kicked = irq::drain(me, Some((vm, vcpu)), direct, &mut found);
+        cause = found.unwrap_or(Cause::Spurious);
+        t.count(cause);
+        if !kicked {
+            // Only interrupts for the guest: nothing for the exit handler to decide.
+            if !direct && dirty.load(Ordering::Relaxed) {
+                irq::refresh_lrs(me, vm, vcpu);
+            }
+            t.finish(cause);
+            return;
         }
-        return;
+    } else {
+        t.count(cause);
     }
     if exit == VcpuExit::Interrupt {
         // A kick from another CPU: its vGIC change is why it kicked. Reload the list
@@ -68,6 +82,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         // A guest write to its vGIC may have changed what the fast timer path loads.
         irq::update_fast_timer(me, vm, vcpu);
     }
+    t.finish(cause);
 }
 
 /// The CPU, VM and vCPU of a guest exit on this CPU.
@@ -115,27 +130,33 @@ fn handle(
 /// Entry from the vectors' HVC path, which SMC takes too (stepped over already): only
 /// x0..x18 and x30 of `frame` are valid (SMCCC arguments and results live there).
 /// Version and feature queries are answered first, without looking at the VM, and are
-/// not counted as exits: this path stays as short as it can. An unknown function id
+/// not counted as exits (`vcpu list`), only as entries (`cpu stats`, with the
+/// accounting build): this path stays as short as it can. An unknown function id
 /// is refused from the same first look unless debug lines are on; the rest is decoded
 /// once more for the exit handler.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
+    let t = account::start();
     let imm = esr as u16;
     if imm == 0 {
         match psci::quick(frame.x[0], frame.x[1]) {
             Quick::Answer(v) => {
                 frame.x[0] = v;
+                t.done(Cause::Call);
                 return;
             }
             // Refused without the VM: the exit handler would only add a debug line.
             Quick::Unknown if !log::enabled(LogLevel::Debug) => {
+                t.count(Cause::Call);
                 crate::stats::exit();
                 frame.x[0] = PsciError::NotSupported.to_x0();
+                t.finish(Cause::Call);
                 return;
             }
             Quick::Unknown | Quick::Handler => {}
         }
     }
+    t.count(Cause::Call);
     crate::stats::exit();
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
     match psci::stateful_call(imm, args) {
@@ -145,6 +166,7 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
             handle(cpu, me, vm, vcpu, frame, exit);
         }
     }
+    t.finish(Cause::Call);
 }
 
 /// Entry from the vectors' system-register path: only x0..x18 and x30 of `frame` are
@@ -155,12 +177,16 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
 /// stop is a kick, which the guest takes right after the return.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
+    let t = account::start();
     let Some(value) = decode::sgi1r_write(esr, &frame.x) else {
+        // Counted by the full path.
         return 0;
     };
+    t.count(Cause::SysReg);
     crate::stats::exit();
     // Direct mode, to the VM's own cores: the value goes to the hardware as it is.
     if fast::direct_sgi(cpu::this_index() as usize, value, RESERVED_SGIS) {
+        t.finish(Cause::SysReg);
         return 1;
     }
     let (_, me, vm, vcpu) = hosted();
@@ -169,6 +195,7 @@ extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
         // An SGI to itself.
         irq::refresh_lrs(me, vm, vcpu);
     }
+    t.finish(Cause::SysReg);
     1
 }
 
@@ -179,12 +206,19 @@ extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
 /// from here (and parks). Direct mode returns 0: the full path.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
+    let t = account::start();
     let (cpu, me, vm, vcpu) = hosted();
     if irq::is_direct(vm) {
+        // Counted by the full path.
         return 0;
     }
     crate::stats::exit();
-    if irq::drain(me, Some((vm, vcpu)), false) {
+    let mut found = None;
+    let kicked = irq::drain(me, Some((vm, vcpu)), false, &mut found);
+    // Before the exit handler: a vCPU that parks does not come back here.
+    let cause = found.unwrap_or(Cause::Spurious);
+    t.count(cause);
+    if kicked {
         // A kick: its vGIC change is why it came (see `rtvisor_exception`).
         me.arch.lr_dirty.store(true, Ordering::Relaxed);
         if !vms::rt(vm).life.should_run(vcpu) {
@@ -194,5 +228,6 @@ extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
     if me.arch.lr_dirty.load(Ordering::Relaxed) {
         irq::refresh_lrs(me, vm, vcpu);
     }
+    t.finish(cause);
     1
 }

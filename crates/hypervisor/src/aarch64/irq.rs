@@ -10,6 +10,7 @@
 //! owns Group 1 on its CPU (IRQs never reach EL2); only the hypervisor's Group-0 SGIs
 //! (FIQ) come here.
 
+use crate::account;
 use crate::log;
 use crate::percpu::{self, PerCpu};
 use crate::stats;
@@ -20,6 +21,7 @@ use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
+use rtvisor_core::account::Cause;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
 use rtvisor_core::sync::Mutex;
@@ -58,14 +60,27 @@ pub fn cpu_of(vm: VmId, vcpu: VcpuId) -> Option<&'static PerCpu> {
 /// Acknowledges what is pending on this CPU. `hosted` is the vCPU running here (if it
 /// is in virtual mode, forwarded interrupts are injected into it); `direct` says the
 /// guest owns Group 1 here, which must then be left alone. Returns whether a kick
-/// arrived (the vCPU's state must be looked at again).
-pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool {
+/// arrived (the vCPU's state must be looked at again). `found` gets the cause of the
+/// first interrupt taken, for the interference accounting.
+pub fn drain(
+    me: &PerCpu,
+    hosted: Option<(VmId, VcpuId)>,
+    direct: bool,
+    found: &mut Option<Cause>,
+) -> bool {
     let mut kicked = false;
     loop {
         let id = gic::ack_group0();
         if id >= gic::SPURIOUS {
             break;
         }
+        let cause = match id {
+            gic::HYP_TIMER_INTID => Cause::Watchdog,
+            gic::SGI_KICK => account::kick_cause(),
+            0..16 => Cause::Kick,
+            _ => Cause::Spurious,
+        };
+        found.get_or_insert(cause);
         if id == gic::HYP_TIMER_INTID {
             // Re-armed or stopped before the EOI, so the level has dropped.
             crate::watchdog::on_timer();
@@ -107,6 +122,7 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
         };
         match hosted {
             Some((vm, vcpu)) if id == VTIMER || id == PTIMER => {
+                found.get_or_insert(Cause::Timer);
                 stats::irq(IrqKind::Vtimer);
                 // Straight into a free list register, HW-linked, so the guest's EOI
                 // deactivates the physical PPI. The model learns of it only if no
@@ -120,11 +136,13 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
             }
             // The maintenance interrupt only asks for a list-register refresh.
             Some(_) if id == gic::MAINTENANCE_INTID => {
+                found.get_or_insert(Cause::Maintenance);
                 stats::irq(IrqKind::Maintenance);
                 gic::deactivate(id);
                 me.arch.lr_dirty.store(true, Ordering::Relaxed);
             }
             None if crate::shell::is_input(id) => {
+                found.get_or_insert(Cause::Shell);
                 stats::irq(IrqKind::Uart);
                 crate::shell::on_input();
                 gic::deactivate(id);
@@ -132,6 +150,7 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
             _ => match super::passthru::forward(id) {
                 // The guest's EOI deactivates it (HW list register).
                 Some((vm, n)) => {
+                    found.get_or_insert(Cause::Spi);
                     stats::irq(IrqKind::Spi);
                     let me_vcpu = match hosted {
                         Some((h, v)) if h == vm => Some(v),
@@ -293,10 +312,13 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     // The common case (an SGI, an injected interrupt) only kicks.
     let hw = !notify.hw_changed.is_empty();
     for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
-        let Some(cpu) = cpu_of(vm, v) else { continue };
+        let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) else {
+            continue;
+        };
         if notify.kicks(v.index()) {
             cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
             if Some(v) != me {
+                account::kicking(id);
                 gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
             }
         }

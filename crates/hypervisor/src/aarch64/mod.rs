@@ -130,14 +130,18 @@ impl Backend for Arch {
     fn this_cpu() -> usize {
         cpu::this_index() as usize
     }
+    fn fast_counts(cpu: CpuId) -> (u64, u64) {
+        rtvisor_arch_aarch64::fast::counts(cpu.index())
+    }
     fn kick(cpu: CpuId) {
         if let Some(c) = percpu::of(cpu) {
+            crate::account::kicking(cpu);
             gic::send_sgi(c.hw_id(), gic::SGI_KICK);
         }
     }
     fn idle_interrupts(cpu: CpuId) {
         if let Some(me) = percpu::of(cpu) {
-            let _ = irq::drain(me, None, false);
+            let _ = irq::drain(me, None, false, &mut None);
         }
     }
     fn wait() {

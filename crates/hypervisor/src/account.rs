@@ -151,7 +151,18 @@ impl Entry {
     }
 }
 
+/// Keeps `c` as the cause of the entry in progress unless one was found first (an
+/// interrupt entry takes the cause of its first interrupt); nothing without the
+/// accounting.
+#[inline(always)]
+pub fn found(f: &mut Option<Cause>, c: Cause) {
+    if BUILT && f.is_none() {
+        *f = Some(c);
+    }
+}
+
 /// The cause of an exit the vCPU itself made (decoded from a synchronous exception).
+#[inline(always)]
 pub fn of_exit(exit: &rtvisor_core::exit::VcpuExit) -> Cause {
     use rtvisor_core::exit::VcpuExit as E;
     match exit {

@@ -74,13 +74,16 @@ pub fn drain(
         if id >= gic::SPURIOUS {
             break;
         }
-        let cause = match id {
-            gic::HYP_TIMER_INTID => Cause::Watchdog,
-            gic::SGI_KICK => account::kick_cause(),
-            0..16 => Cause::Kick,
-            _ => Cause::Spurious,
-        };
-        found.get_or_insert(cause);
+        if account::BUILT {
+            // Every kick takes its sender's mark, whether or not it is the cause.
+            let cause = match id {
+                gic::HYP_TIMER_INTID => Cause::Watchdog,
+                gic::SGI_KICK => account::kick_cause(),
+                0..16 => Cause::Kick,
+                _ => Cause::Spurious,
+            };
+            account::found(found, cause);
+        }
         if id == gic::HYP_TIMER_INTID {
             // Re-armed or stopped before the EOI, so the level has dropped.
             crate::watchdog::on_timer();
@@ -122,7 +125,7 @@ pub fn drain(
         };
         match hosted {
             Some((vm, vcpu)) if id == VTIMER || id == PTIMER => {
-                found.get_or_insert(Cause::Timer);
+                account::found(found, Cause::Timer);
                 stats::irq(IrqKind::Vtimer);
                 // Straight into a free list register, HW-linked, so the guest's EOI
                 // deactivates the physical PPI. The model learns of it only if no
@@ -136,13 +139,13 @@ pub fn drain(
             }
             // The maintenance interrupt only asks for a list-register refresh.
             Some(_) if id == gic::MAINTENANCE_INTID => {
-                found.get_or_insert(Cause::Maintenance);
+                account::found(found, Cause::Maintenance);
                 stats::irq(IrqKind::Maintenance);
                 gic::deactivate(id);
                 me.arch.lr_dirty.store(true, Ordering::Relaxed);
             }
             None if crate::shell::is_input(id) => {
-                found.get_or_insert(Cause::Shell);
+                account::found(found, Cause::Shell);
                 stats::irq(IrqKind::Uart);
                 crate::shell::on_input();
                 gic::deactivate(id);
@@ -150,7 +153,7 @@ pub fn drain(
             _ => match super::passthru::forward(id) {
                 // The guest's EOI deactivates it (HW list register).
                 Some((vm, n)) => {
-                    found.get_or_insert(Cause::Spi);
+                    account::found(found, Cause::Spi);
                     stats::irq(IrqKind::Spi);
                     let me_vcpu = match hosted {
                         Some((h, v)) if h == vm => Some(v),

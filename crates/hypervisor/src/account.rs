@@ -183,10 +183,14 @@ pub fn of_exit(exit: &rtvisor_core::exit::VcpuExit) -> Cause {
 
 /// This CPU is about to kick CPU `target`: leave the cause with it when the kick is
 /// not its own VM's doing (this CPU runs no vCPU of the VM `target` hosts).
+#[inline(always)]
 pub fn kicking(target: CpuId) {
-    if !BUILT {
-        return;
+    if BUILT {
+        leave_cause(target);
     }
+}
+
+fn leave_cause(target: CpuId) {
     let theirs = percpu::of(target).and_then(|c| c.hosts()).map(|h| h.0);
     let ours = percpu::this_cpu()
         .and_then(percpu::of)
@@ -222,6 +226,7 @@ pub fn kick_cause() -> Cause {
 }
 
 /// Runs `f` with this CPU's kicks counted as doorbells.
+#[inline(always)]
 pub fn ringing<R>(f: impl FnOnce() -> R) -> R {
     if !BUILT {
         return f();

@@ -40,6 +40,7 @@ fn a_disk_and_a_nic_resolve() {
             QemuDevice {
                 transport: DISK.into(),
                 base: 0x0a00_3e00,
+                pcie: false,
                 kind: QemuDeviceKind::VirtioBlk {
                     file: t.path("disk.img"),
                     read_only: true
@@ -48,6 +49,7 @@ fn a_disk_and_a_nic_resolve() {
             QemuDevice {
                 transport: NIC.into(),
                 base: 0x0a00_3c00,
+                pcie: false,
                 kind: QemuDeviceKind::VirtioNet,
             },
         ]

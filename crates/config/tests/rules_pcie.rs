@@ -7,7 +7,7 @@
 mod support;
 
 use rtvisor_config::{check, qemu_run};
-use support::{assert_one, errors, rules_tree, scenario, vm, Tree};
+use support::{assert_one, dtdump, errors, rules_tree, scenario, vm, Tree};
 
 const BRIDGE: &str = "pcie@10000000";
 const IDENTITY: &str = "{ size = \"16MiB\", identity = true }";
@@ -111,7 +111,7 @@ fn the_ecam_window_holds_whole_buses() {
     let hint = "ECAM gives each bus 1 MiB: base and size must be multiples of 1 MiB";
     assert_eq!(
         errors(&t, &with_bridge(IDENTITY, "")),
-        vec![("board.toml".into(), line, 47, msg.into(), hint.into())]
+        vec![("board.toml".into(), line, 42, msg.into(), hint.into())]
     );
     let t = rules_tree();
     let line = edit_board(&t, "size = \"256MiB\" }", "size = \"16MiB\" }");
@@ -134,7 +134,7 @@ fn shared_memory_stays_out_of_the_windows() {
                `pcie@10000000 32-bit memory window` at 0x1000_0000";
     let hint = "pick another `ipa`, or leave it out to use the free space in \
                 0x1000_0000..0x4000_0000";
-    assert_one(&t, &s, 14, 52, msg, hint);
+    assert_one(&t, &s, 14, 43, msg, hint);
 }
 
 #[test]
@@ -181,6 +181,34 @@ fn a_bridge_is_mapped_without_its_64_bit_window() {
         ),
         "{map}"
     );
+}
+
+#[test]
+fn the_guest_tree_has_the_bridge_on_its_own_gic_and_no_msi() {
+    let t = rules_tree();
+    let plan = check(&t.write("s.toml", &with_bridge(IDENTITY, ""))).unwrap();
+    let dts = dtdump::dump(&plan.vms[0].dtb);
+    let node = dts
+        .split("\tpcie@10000000 {\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\t};").next())
+        .unwrap_or_else(|| panic!("no bridge node:\n{dts}"));
+    // The ECAM and the two windows the VM has (I/O at PCI 0, 32-bit 1:1), no 64-bit one.
+    for line in [
+        "reg = <0x40 0x10000000 0x0 0x10000000>;",
+        "ranges = <0x1000000 0x0 0x0 0x0 0x3eff0000 0x0 0x10000 \
+         0x2000000 0x0 0x10000000 0x0 0x10000000 0x0 0x2eff0000>;",
+        "interrupt-map-mask = <0x1800 0x0 0x0 0x7>;",
+        "device_type = \"pci\";",
+    ] {
+        assert!(node.contains(line), "{line} in\n{node}");
+    }
+    // Device 1, INTA -> the VM's GIC (phandle 1, no address cells), SPI 4 (INTID 36).
+    assert!(node.contains(" 0x800 0x0 0x0 0x1 0x1 0x0 0x4 0x4 "), "{node}");
+    let gic = dts.split("intc@8000000 {").nth(1).unwrap();
+    assert!(gic.contains("phandle = <0x1>;") && gic.contains("#address-cells = <0x0>;"));
+    assert!(!dts.contains("msi"), "no MSI controller, no msi-map:\n{dts}");
+    assert!(!dts.contains("its@"), "{dts}");
 }
 
 #[test]

@@ -104,7 +104,14 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
             base: *p.ecam.base.get_ref(),
             size: p.ecam.size.get_ref().0,
             size_span: p.ecam.size.span(),
-            irqs: p.intx.get_ref().iter().map(|i| (*i.get_ref(), i.span())).collect(),
+            // One owner per INTx line; that each is an SPI is a `pcie` rule.
+            irqs: p
+                .intx
+                .get_ref()
+                .iter()
+                .filter(|i| (32..=1019).contains(i.get_ref()))
+                .map(|i| (*i.get_ref(), i.span()))
+                .collect(),
             uart: false,
             io: false,
         };

@@ -26,10 +26,13 @@ pub(crate) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
         let bridge = crate::pcie::find(inp, name).is_some();
         if !bridge && !transports.clone().any(|d| d.name.get_ref() == name) {
             let msg = format!(
-                "`{name}` is not a virtio-mmio transport of board `{}`",
+                "`{name}` is not a virtio-mmio transport or PCIe host bridge of board `{}`",
                 inp.board.name.get_ref()
             );
-            let hint = match closest(name, transports.map(|d| d.name.get_ref().as_str())) {
+            let names = transports
+                .map(|d| d.name.get_ref().as_str())
+                .chain(inp.board.pcie.iter().map(|p| p.name.get_ref().as_str()));
+            let hint = match closest(name, names) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => "QEMU devices plug into the board's virtio-mmio transports and PCIe \
                          host bridges"

@@ -221,7 +221,13 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
             let &(b, root, _) = x.iter().find(|&&(b, _, l)| a >= b && a - b < l)?;
             Some(root + (a - b))
         };
-        match inspect_pcie::read(&f.node, &f.regs, &to_cpu, f.parent_ac, (gic_phandle, gic_ac)) {
+        match inspect_pcie::read(
+            &f.node,
+            &f.regs,
+            &to_cpu,
+            f.parent_ac,
+            (gic_phandle, gic_ac),
+        ) {
             Ok(p) => pcie.push(p),
             Err(why) => eprintln!("note: PCIe host bridge `{}` skipped: {why}", f.node.name),
         }

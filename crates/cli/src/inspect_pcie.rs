@@ -74,7 +74,10 @@ pub fn read(
 /// The INTx SPIs of device 0 (as INTIDs), when the map is the standard swizzle:
 /// mask `<0x1800 0 0 7>`, and device d's pin p maps to device 0's pin
 /// ((d + p - 1) mod 4) + 1, for every row.
-fn swizzle(node: &FdtNode<'_, '_>, (gic, gic_ac): (Option<u32>, usize)) -> Result<[u32; 4], String> {
+fn swizzle(
+    node: &FdtNode<'_, '_>,
+    (gic, gic_ac): (Option<u32>, usize),
+) -> Result<[u32; 4], String> {
     let mask: Vec<u64> = node
         .property("interrupt-map-mask")
         .map(|p| cells(p.value, 1).map(|c| c[0]).collect())

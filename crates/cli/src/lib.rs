@@ -75,7 +75,9 @@ fn device_irqs(vm: &rtvisor_config::plan::VmPlan) -> Vec<String> {
             ([], None) => Some(format!("{} (no interrupt)", d.name)),
             (irqs, bridge) => {
                 let irqs: Vec<String> = irqs.iter().map(u32::to_string).collect();
-                let name = bridge.as_ref().map_or(d.name.clone(), |b| format!("{b} INTx"));
+                let name = bridge
+                    .as_ref()
+                    .map_or(d.name.clone(), |b| format!("{b} INTx"));
                 Some(format!("{} {:?} ({name})", irqs.join(","), d.trigger))
             }
         })

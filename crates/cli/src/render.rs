@@ -98,7 +98,12 @@ fn pcie(s: &mut String, p: &crate::inspect::Pcie) {
             2 => "mmio32",
             _ => "mmio64",
         };
-        let _ = write!(s, "{key} = {{ base = {}, size = {}", addr(cpu), size_str(size));
+        let _ = write!(
+            s,
+            "{key} = {{ base = {}, size = {}",
+            addr(cpu),
+            size_str(size)
+        );
         if pci != cpu {
             let _ = write!(s, ", pci-address = {}", hex(pci));
         }

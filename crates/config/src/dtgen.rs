@@ -187,7 +187,15 @@ fn pcie_node(f: &mut FdtWriter, p: &PciePlan) -> Result<()> {
     let mut ranges = Vec::new();
     for w in &p.windows {
         let [pci, cpu, size] = [w.pci, w.cpu, w.size].map(|v| [(v >> 32) as u32, v as u32]);
-        ranges.extend([w.space.phys_hi(), pci[0], pci[1], cpu[0], cpu[1], size[0], size[1]]);
+        ranges.extend([
+            w.space.phys_hi(),
+            pci[0],
+            pci[1],
+            cpu[0],
+            cpu[1],
+            size[0],
+            size[1],
+        ]);
     }
     f.property_array_u32("ranges", &ranges)?;
     // Per row: child address (3 cells) and pin, the GIC (no address cells), its
@@ -195,7 +203,16 @@ fn pcie_node(f: &mut FdtWriter, p: &PciePlan) -> Result<()> {
     let map: Vec<u32> = swizzle_rows()
         .flat_map(|(dev, pin)| {
             let spi = p.intid(dev, pin) - 32;
-            [dev << 11, 0, 0, pin, GIC_PHANDLE, GIC_SPI, spi, IRQ_LEVEL_HIGH]
+            [
+                dev << 11,
+                0,
+                0,
+                pin,
+                GIC_PHANDLE,
+                GIC_SPI,
+                spi,
+                IRQ_LEVEL_HIGH,
+            ]
         })
         .collect();
     f.property_array_u32("interrupt-map", &map)?;

@@ -121,7 +121,12 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
             let bridge = board.pcie.iter().find(|p| p.name.get_ref() == name);
             let base = match bridge {
                 Some(p) => p.ecam().0,
-                None => *board.device.iter().find(|d| d.name.get_ref() == name)?.base.get_ref(),
+                None => *board
+                    .device
+                    .iter()
+                    .find(|d| d.name.get_ref() == name)?
+                    .base
+                    .get_ref(),
             };
             let kind = match q.kind.get_ref() {
                 QemuDeviceKindSpec::VirtioBlk => QemuDeviceKind::VirtioBlk {

@@ -55,7 +55,13 @@ fn a_bridge_belongs_to_one_vm() {
 #[test]
 fn an_unknown_name_suggests_the_bridge() {
     let t = rules_tree();
-    let s = scenario(&[vm("a", "general", "[1]", IDENTITY, "devices = [\"pcie@1000000\"]\n")]);
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        IDENTITY,
+        "devices = [\"pcie@1000000\"]\n",
+    )]);
     let msg = "device `pcie@1000000` is not on board `qemu-virt-aarch64`";
     assert_one(&t, &s, 10, 12, msg, "did you mean `pcie@10000000`?");
 }
@@ -186,7 +192,7 @@ fn a_bridge_is_mapped_without_its_64_bit_window() {
 #[test]
 fn the_guest_tree_has_the_bridge_on_its_own_gic_and_no_msi() {
     let t = rules_tree();
-    let plan = check(&t.write("s.toml", &with_bridge(IDENTITY, ""))).unwrap();
+    let plan = check(&t.write("s.toml", with_bridge(IDENTITY, ""))).unwrap();
     let dts = dtdump::dump(&plan.vms[0].dtb);
     let node = dts
         .split("\tpcie@10000000 {\n")
@@ -204,10 +210,16 @@ fn the_guest_tree_has_the_bridge_on_its_own_gic_and_no_msi() {
         assert!(node.contains(line), "{line} in\n{node}");
     }
     // Device 1, INTA -> the VM's GIC (phandle 1, no address cells), SPI 4 (INTID 36).
-    assert!(node.contains(" 0x800 0x0 0x0 0x1 0x1 0x0 0x4 0x4 "), "{node}");
+    assert!(
+        node.contains(" 0x800 0x0 0x0 0x1 0x1 0x0 0x4 0x4 "),
+        "{node}"
+    );
     let gic = dts.split("intc@8000000 {").nth(1).unwrap();
     assert!(gic.contains("phandle = <0x1>;") && gic.contains("#address-cells = <0x0>;"));
-    assert!(!dts.contains("msi"), "no MSI controller, no msi-map:\n{dts}");
+    assert!(
+        !dts.contains("msi"),
+        "no MSI controller, no msi-map:\n{dts}"
+    );
     assert!(!dts.contains("its@"), "{dts}");
 }
 

@@ -92,7 +92,10 @@ fn pci_disk(c: &mut Console, t: &Timeouts) -> Result<()> {
         c,
         &format!("b=$(ls {dev}/virtio*/block); echo pci-disk $b; mkdir -p /pci"),
     )?;
-    c.expect(&Pattern::regex(&format!(r"^\[{LINUX}\] pci-disk vd[a-z]$")), t.step)?;
+    c.expect(
+        &Pattern::regex(&format!(r"^\[{LINUX}\] pci-disk vd[a-z]$")),
+        t.step,
+    )?;
     type_cmd(c, "mount -t ext4 -o ro /dev/$b /pci && cat /pci/hello.txt")?;
     c.expect(&exact(linux::HELLO), t.step)?;
     type_cmd(c, "grep 'GICv3 *36 *Level' /proc/interrupts")?;
@@ -109,7 +112,10 @@ fn pci_disk(c: &mut Console, t: &Timeouts) -> Result<()> {
             &format!("/proc/interrupts shows {a} and {b}"),
         ));
     }
-    say(format!("T3 linux: PCI disk read through the host bridge, {} INTx interrupts", a + b));
+    say(format!(
+        "T3 linux: PCI disk read through the host bridge, {} INTx interrupts",
+        a + b
+    ));
     Ok(())
 }
 

@@ -86,7 +86,10 @@ fn a_device_on_the_pcie_host_bridge_goes_on_its_root_bus() {
     devices[0].pcie = true;
     let q = QemuCommand::hypervisor(&run(devices, true), Path::new("x.bin")).unwrap();
     let a = q.args();
-    let tail: Vec<&str> = a[a.len() - 8..a.len() - 4].iter().map(String::as_str).collect();
+    let tail: Vec<&str> = a[a.len() - 8..a.len() - 4]
+        .iter()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         tail,
         [

@@ -128,7 +128,11 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
         });
         std::iter::once(ecam).chain(windows)
     });
-    controllers.chain(uarts).chain(devices).chain(bridges).collect()
+    controllers
+        .chain(uarts)
+        .chain(devices)
+        .chain(bridges)
+        .collect()
 }
 
 pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {

@@ -37,7 +37,10 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             let hint = "give the INTIDs of INTA, INTB, INTC and INTD of device 0".to_owned();
             out.push(src.diag(p.intx.span(), msg, hint));
         }
-        for i in intx.iter().filter(|i| !(32..=LAST_SPI).contains(i.get_ref())) {
+        for i in intx
+            .iter()
+            .filter(|i| !(32..=LAST_SPI).contains(i.get_ref()))
+        {
             let msg = format!("INTx interrupt {} of `{n}` is not an SPI", i.get_ref());
             let hint = "INTx lines are SPIs: INTIDs 32 to 1019 (SPI n is INTID 32 + n)".to_owned();
             out.push(src.diag(i.span(), msg, hint));
@@ -45,9 +48,12 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
         let (ecam, size) = p.ecam();
         let (first, last) = p.buses();
         if size == 0 || !size.is_multiple_of(ECAM_BUS) || !ecam.is_multiple_of(ECAM_BUS) {
-            let msg = format!("the ECAM window of `{n}` ({}) is not whole buses", range(ecam, size));
-            let hint = "ECAM gives each bus 1 MiB: base and size must be multiples of 1 MiB"
-                .to_owned();
+            let msg = format!(
+                "the ECAM window of `{n}` ({}) is not whole buses",
+                range(ecam, size)
+            );
+            let hint =
+                "ECAM gives each bus 1 MiB: base and size must be multiples of 1 MiB".to_owned();
             out.push(src.diag(p.ecam.size.span(), msg, hint));
         } else if first > last || u64::from(last - first) >= size / ECAM_BUS {
             let msg = format!(
@@ -57,7 +63,10 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             let hint = "give a bus-range [first, last] with last - first below the number of \
                         1 MiB buses in `ecam`"
                 .to_owned();
-            let at = p.bus_range.as_ref().map_or(p.ecam.size.span(), |r| r.span());
+            let at = p
+                .bus_range
+                .as_ref()
+                .map_or(p.ecam.size.span(), |r| r.span());
             out.push(src.diag(at, msg, hint));
         }
     }
@@ -76,9 +85,8 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             };
             let b = p.name.get_ref();
             if !vm.memory.identity {
-                let msg = format!(
-                    "PCIe host bridge `{b}` needs an identity-mapped VM; VM `{n}` is not"
-                );
+                let msg =
+                    format!("PCIe host bridge `{b}` needs an identity-mapped VM; VM `{n}` is not");
                 let hint = format!(
                     "the guest gives its devices' BARs host-physical addresses and the devices \
                      DMA to host-physical addresses, with no SMMU in between; set memory = \

@@ -56,18 +56,24 @@ fn rt_maxima(c: &Console, after: usize) -> Vec<u64> {
         .collect()
 }
 
+/// The two CPUs' counts of the /proc/interrupts line of level-triggered INTID
+/// `intid` whose name matches `name` (a regex).
+fn gic_counts(c: &mut Console, t: &Timeouts, intid: u32, name: &str) -> Result<(u64, u64)> {
+    let re = Regex::new(&format!(
+        r"^\[{LINUX}\]\s+\d+:\s+(?P<a>\d+)\s+(?P<b>\d+)\s+GICv3\s+{intid}\s+Level\s+{name}"
+    ))
+    .expect("valid regex");
+    let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
+    let caps = re.captures(c.line(at)).expect("matched above");
+    Ok((caps["a"].parse()?, caps["b"].parse()?))
+}
+
 /// The Linux shell answers: CPUs, timer interrupts on both, the disk, the tree.
 fn shell_answers(c: &mut Console, t: &Timeouts) -> Result<()> {
     type_cmd(c, "nproc")?;
     c.expect(&exact("2"), t.step)?;
     type_cmd(c, "grep arch_timer /proc/interrupts")?;
-    let re = Regex::new(&format!(
-        r"^\[{LINUX}\]\s+\d+:\s+(?P<a>\d+)\s+(?P<b>\d+)\s+GICv3\s+27\s+Level\s+arch_timer"
-    ))
-    .expect("valid regex");
-    let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
-    let caps = re.captures(c.line(at)).expect("matched above");
-    let (a, b): (u64, u64) = (caps["a"].parse()?, caps["b"].parse()?);
+    let (a, b) = gic_counts(c, t, 27, "arch_timer")?;
     if a == 0 || b == 0 {
         return Err(c.fail(
             "the arch timer counting on both Linux CPUs",
@@ -99,13 +105,7 @@ fn pci_disk(c: &mut Console, t: &Timeouts) -> Result<()> {
     type_cmd(c, "mount -t ext4 -o ro /dev/$b /pci && cat /pci/hello.txt")?;
     c.expect(&exact(linux::HELLO), t.step)?;
     type_cmd(c, "grep 'GICv3 *36 *Level' /proc/interrupts")?;
-    let re = Regex::new(&format!(
-        r"^\[{LINUX}\]\s+\d+:\s+(?P<a>\d+)\s+(?P<b>\d+)\s+GICv3\s+36\s+Level\s+virtio\d+$"
-    ))
-    .expect("valid regex");
-    let at = c.expect(&Pattern::Regex(re.clone()), t.step)?;
-    let caps = re.captures(c.line(at)).expect("matched above");
-    let (a, b): (u64, u64) = (caps["a"].parse()?, caps["b"].parse()?);
+    let (a, b) = gic_counts(c, t, 36, r"virtio\d+$")?;
     if a + b == 0 {
         return Err(c.fail(
             "the PCI disk's INTx interrupt counting",

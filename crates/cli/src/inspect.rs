@@ -12,6 +12,8 @@ use fdt::Fdt;
 
 pub use crate::dtprops::slug;
 use crate::dtprops::{cells, compat, intid, join, prop_str, prop_u32};
+use crate::inspect_pcie;
+pub use crate::inspect_pcie::Pcie;
 
 /// What a board file holds, read from a device tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub struct Board {
     pub timer: [u32; 4],
     pub uarts: Vec<Uart>,
     pub devices: Vec<Device>,
+    pub pcie: Vec<Pcie>,
 }
 
 /// A UART.
@@ -78,6 +81,10 @@ struct Flat<'b, 'a> {
     /// `(type, number, flags)` when the interrupt parent is the GIC.
     irqs: Vec<(u32, u32, u32)>,
     under_gic: bool,
+    /// Its parent's address space -> CPU-physical: (parent base, CPU base, length).
+    xlat: Option<Vec<(u64, u64, u64)>>,
+    /// Its parent's `#address-cells`.
+    parent_ac: usize,
 }
 
 /// Reads `blob`. A malformed tree is an error, not a panic: [`crate::dtcheck`]
@@ -201,6 +208,30 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
             });
         }
     }
+    let gic_ac = prop_u32(&gic, "#address-cells").unwrap_or(0) as usize;
+    let mut pcie = Vec::new();
+    for f in flat.iter().filter(|f| {
+        prop_str(&f.node, "device_type") == Some("pci")
+            && compat(&f.node)
+                .iter()
+                .any(|c| inspect_pcie::ECAM_COMPATIBLES.contains(&c.as_str()))
+    }) {
+        let to_cpu = |a: u64| {
+            let x = f.xlat.as_deref()?;
+            let &(b, root, _) = x.iter().find(|&&(b, _, l)| a >= b && a - b < l)?;
+            Some(root + (a - b))
+        };
+        match inspect_pcie::read(
+            &f.node,
+            &f.regs,
+            &to_cpu,
+            f.parent_ac,
+            (gic_phandle, gic_ac),
+        ) {
+            Ok(p) => pcie.push(p),
+            Err(why) => eprintln!("note: PCIe host bridge `{}` skipped: {why}", f.node.name),
+        }
+    }
     uarts.sort_by_key(|u| u.base);
     for (i, u) in uarts.iter_mut().enumerate() {
         u.name = format!("uart{i}");
@@ -216,6 +247,7 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
         timer,
         uarts,
         devices,
+        pcie,
     })
 }
 
@@ -278,6 +310,8 @@ fn walk<'b, 'a>(
         regs,
         irqs,
         under_gic,
+        xlat: xlat.map(<[_]>::to_vec),
+        parent_ac: parent_cells.map_or(2, |c| c.0),
     });
     for child in node.children() {
         let child_gic = under_gic || is_gic;

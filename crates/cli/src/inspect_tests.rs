@@ -19,6 +19,40 @@ fn reads_qemu_virt() {
     assert_eq!(b.timer, [29, 30, 27, 26]);
     assert_eq!(b.uarts.len(), 1);
     assert_eq!(b.devices.len(), 32);
+    assert_eq!(
+        b.pcie,
+        [Pcie {
+            name: "pcie@10000000".into(),
+            compatible: vec!["pci-host-ecam-generic".into()],
+            ecam: (0x40_1000_0000, 0x1000_0000),
+            buses: (0, 255),
+            windows: vec![
+                (1, 0x3eff_0000, 0, 0x1_0000),
+                (2, 0x1000_0000, 0x1000_0000, 0x2eff_0000),
+                (3, 0x80_0000_0000, 0x80_0000_0000, 0x80_0000_0000),
+            ],
+            intx: [35, 36, 37, 38],
+            dma_coherent: true,
+        }],
+        "the PCIe host bridge, its windows and its swizzled INTx lines"
+    );
+}
+
+#[test]
+fn a_bridge_whose_interrupt_map_is_not_the_swizzle_is_skipped() {
+    let mut blob = qemu_dtb();
+    let at = {
+        let fdt = Fdt::new(&blob).unwrap();
+        let node = fdt.find_node("/pcie@10000000").unwrap();
+        let v = node.property("interrupt-map").unwrap().value;
+        v.as_ptr() as usize - blob.as_ptr() as usize
+    };
+    // Row 0 (device 0, INTA; 10 cells: address 3, pin, GIC phandle, GIC address 2,
+    // specifier 3): its SPI number 3 becomes 9.
+    assert_eq!(blob[at + 4 * 8 + 3], 3);
+    blob[at + 4 * 8 + 3] = 9;
+    let b = inspect(&blob, &Options::default()).unwrap();
+    assert_eq!(b.pcie, []);
 }
 
 #[test]

@@ -53,6 +53,8 @@ mod load;
 #[cfg(feature = "std")]
 mod parse;
 #[cfg(feature = "std")]
+pub mod pcie;
+#[cfg(feature = "std")]
 pub mod plan;
 #[cfg(feature = "std")]
 pub mod qemu;

@@ -13,6 +13,7 @@
 //! does not have, or lacks, at its place.
 
 pub use crate::contract::Arch;
+pub use crate::pcie::PcieSpec;
 pub use crate::qemu::{QemuBoardSpec, QemuDeviceSpec};
 use crate::size::Size;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -49,6 +50,9 @@ pub struct BoardFile {
     /// Devices that can be passed through to a VM.
     #[serde(default)]
     pub device: Vec<DeviceSpec>,
+    /// aarch64: PCIe host bridges (see [`crate::pcie`]); one VM gets each whole.
+    #[serde(default)]
+    pub pcie: Vec<PcieSpec>,
     /// The board is a QEMU machine (see [`crate::qemu`]).
     pub qemu: Option<QemuBoardSpec>,
 }

@@ -150,9 +150,14 @@ pub(super) fn place_vm(
         Arch::Aarch64 => flash_images(inp, vm, out)?,
         Arch::X86_64 => [None, None], // QEMU virt's flash; x86 VMs have none
     };
-    let devices = devices(inp, vm);
+    let mut devices = devices(inp, vm);
+    let pcie = crate::pcie::plans(inp, vm);
+    for (p, span) in &pcie {
+        devices.extend(p.device_plans().into_iter().map(|d| (d, span.clone())));
+    }
     ipa_clashes(inp, vm, ipa, size, &devices, out);
     let devices = devices.into_iter().map(|(d, _)| d).collect();
+    let pcie = pcie.into_iter().map(|(p, _)| p).collect();
     Some(VmPlan {
         name: n.clone(),
         kind: match vm.kind.get_ref() {
@@ -199,6 +204,7 @@ pub(super) fn place_vm(
             RestartSpec::Always => RestartPolicy::Always,
         },
         devices,
+        pcie,
         shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm
@@ -397,6 +403,7 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
                 irqs: d.irqs.iter().map(|i| *i.get_ref()).collect(),
                 trigger: d.irq_trigger,
                 dma_coherent: d.dma_coherent,
+                bridge: None,
             };
             (plan, span)
         })

@@ -6,6 +6,7 @@
 //! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
+//! - `pcie`: PCIe host bridges (INTx, ECAM; identity-mapped VMs only).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
 //! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
@@ -18,6 +19,7 @@ mod board_x86;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
+mod pcie;
 mod qemu;
 mod shared;
 mod strings;
@@ -30,6 +32,7 @@ use crate::schema::BoardFile;
 /// The board file's rules (also for `check_board`).
 pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     let mut out = board::rules(src, b);
+    pcie::board(src, b, &mut out);
     strings::board(src, b, &mut out);
     out
 }
@@ -50,6 +53,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::console_input(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
+    pcie::scenario(inputs, &mut out);
     limits::rules(inputs, &mut out);
     mmio::scenario_rules(inputs, &mut out);
     strings::scenario(inputs, &mut out);

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x83d5eae8b8dc0274,
+        fingerprint: 0x6c9d84697c8d4a5b,
         payload_fingerprint: 0x9e1a26dba2d546aa,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

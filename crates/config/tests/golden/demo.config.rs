@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 3406);
+    const _: () = assert!(VM1_DTB.len() == 4293);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -64,9 +64,12 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003a00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3a00), size: 0x200 }, irqs: &[77], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3a00)) },
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3c00), size: 0x200 }, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3e00), size: 0x200 }, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
+                DeviceMap { name: "pcie@10000000 ECAM", ipa: Ipa::new(0x40_1000_0000), hpa: Hpa::new(0x40_1000_0000), size: 0x1000_0000, regs: MemRegion { base: Hpa::new(0x40_1000_0000), size: 0x1000_0000 }, irqs: &[35, 36, 37, 38], edge: false, virtio_mmio: None },
+                DeviceMap { name: "pcie@10000000 I/O window", ipa: Ipa::new(0x3eff_0000), hpa: Hpa::new(0x3eff_0000), size: 0x0001_0000, regs: MemRegion { base: Hpa::new(0x3eff_0000), size: 0x0001_0000 }, irqs: &[], edge: false, virtio_mmio: None },
+                DeviceMap { name: "pcie@10000000 32-bit memory window", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x1000_0000), size: 0x2eff_0000, regs: MemRegion { base: Hpa::new(0x1000_0000), size: 0x2eff_0000 }, irqs: &[], edge: false, virtio_mmio: None },
             ],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0x3f00_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -75,8 +78,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb5025c15b69e2ee9,
-        payload_fingerprint: 0x237d2a29bca5ca74,
+        fingerprint: 0xb521d23bf26f6165,
+        payload_fingerprint: 0xd052953d123ce98c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

@@ -71,7 +71,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x76b2fd9347e2d66a,
+        fingerprint: 0x16dfd2467b81b30d,
         payload_fingerprint: 0x898541012e045a39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },

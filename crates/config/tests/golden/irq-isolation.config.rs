@@ -83,7 +83,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa40c702b0ddbeafd,
+        fingerprint: 0x280d659384854714,
         payload_fingerprint: 0x168f367f80285568,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x3f5468b5a88fdda2,
+        fingerprint: 0x0151df91f0caa68d,
         payload_fingerprint: 0x95738cd89ab8c69d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x748d79894ca44adf,
+        fingerprint: 0x7495dc57fa21a85e,
         payload_fingerprint: 0x855ddf17ab78d337,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

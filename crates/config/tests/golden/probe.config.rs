@@ -67,7 +67,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x98027c79f2645fc9,
+        fingerprint: 0xd62e06fe7ffbb686,
         payload_fingerprint: 0xac95d95cb852cc50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

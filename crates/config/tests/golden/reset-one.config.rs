@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xbb84f243597b433b,
+        fingerprint: 0xae74cd9f5fa69b62,
         payload_fingerprint: 0xd9a50fa3dc89295a,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x2ef92b21f56d0fe0,
+        fingerprint: 0x47ef263dd98875f7,
         payload_fingerprint: 0x01070c885a9b8bd1,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -66,7 +66,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x603e252093a28b14,
+        fingerprint: 0xd264abe92d75edf3,
         payload_fingerprint: 0x8446cdfc0b1c0de2,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -37,7 +37,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe1ed11187f8ac447,
+        fingerprint: 0x2aafb5819a0ea15c,
         payload_fingerprint: 0x4197718fcb3a25b3,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

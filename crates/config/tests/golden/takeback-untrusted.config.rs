@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x48678d58c46f1073,
+        fingerprint: 0x546beeb67277bd24,
         payload_fingerprint: 0xf4a4fe9080fb4475,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xbef2d2ca578dd2fa,
+        fingerprint: 0xfbcc6c88b7b3009b,
         payload_fingerprint: 0x9ddd8f3e10730941,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x182463ad8f5e1dd0,
+        fingerprint: 0xe6959fd988e95ce7,
         payload_fingerprint: 0x96dfb766905e837b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -62,7 +62,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb4611029d9a43a06,
+        fingerprint: 0x563b8bb7c577ee03,
         payload_fingerprint: 0x4c47486c5c335c0f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },

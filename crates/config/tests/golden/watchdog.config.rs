@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x5b869219e8d21b96,
+        fingerprint: 0x02a80d5928cb8859,
         payload_fingerprint: 0x26d1a9cd5e4541ba,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -94,6 +94,7 @@ pub(crate) fn board_shape() -> Shape {
         ("uart", Shape::leaf::<UartSpec>("[[uart]]")),
         ("device", Shape::leaf::<DeviceSpec>("[[device]]")),
         ("qemu", Shape::leaf::<QemuBoardSpec>("[qemu]")),
+        ("llc", Shape::leaf::<LlcSpec>("[llc]")),
     ];
     Shape::of::<BoardFile>("the top level", children)
 }

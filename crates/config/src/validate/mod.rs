@@ -7,6 +7,7 @@
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `colors`: the board's `[llc]` and the VMs' cache colors.
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
 //! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
@@ -15,6 +16,7 @@
 mod arch;
 mod board;
 mod board_x86;
+pub(crate) mod colors;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
@@ -30,6 +32,7 @@ use crate::schema::BoardFile;
 /// The board file's rules (also for `check_board`).
 pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     let mut out = board::rules(src, b);
+    colors::board(src, b, &mut out);
     strings::board(src, b, &mut out);
     out
 }
@@ -55,6 +58,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     strings::scenario(inputs, &mut out);
     shared::rules(inputs, &mut out);
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }
 
@@ -62,5 +66,6 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
 pub(crate) fn qemu_devices(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }

@@ -1,7 +1,7 @@
 //! Read-only views of the running hypervisor (`vcpu list`, `mem map`, `irq stats`,
 //! `latency`) and `log level`. Each prints a header line, then one line per item.
 
-use super::text::{width, Line, Secs, Size, Small};
+use super::text::{width, Line, Secs, Size, Small, Text};
 use super::{IrqKind, Mapping, ShellOps};
 use crate::console::LINE_MAX;
 use crate::ids::{CpuId, VcpuId};
@@ -98,6 +98,33 @@ impl MapLine<'_> {
     }
 }
 
+/// A color mask as a list: `0-3,8`.
+pub(super) struct Colors(pub u64);
+
+impl fmt::Display for Colors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut c = 0;
+        let mut first = true;
+        while c < 64 {
+            if self.0 & (1 << c) == 0 {
+                c += 1;
+                continue;
+            }
+            let start = c;
+            while c < 64 && self.0 & (1 << c) != 0 {
+                c += 1;
+            }
+            f.write_str(if first { "" } else { "," })?;
+            first = false;
+            match c - 1 - start {
+                0 => write!(f, "{start}")?,
+                _ => write!(f, "{start}-{}", c - 1)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An address in hex, `-` if none.
 struct Addr(Option<u64>);
 
@@ -158,10 +185,15 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
     });
     for vm in super::vms(ops) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
+        // A colored VM's RAM is named by its colors; `hpa` is its first period.
+        let colors: Text<96> = match ram.colors {
+            Some(c) => Text::of(format_args!("colors={}/{}", Colors(c.mask), c.count)),
+            None => Text::of(format_args!("-")),
+        };
         each(&MapLine {
             owner,
             what: "ram",
-            name: "-",
+            name: colors.as_str(),
             ipa: Some(ram.ipa),
             hpa: Some(ram.hpa),
             size: ram.size,

@@ -157,14 +157,14 @@ fn colors_need_an_llc_on_the_board() {
 #[test]
 fn a_colored_vm_that_does_not_fit_is_refused_at_its_colors() {
     let t = rules_tree();
-    // 1 GiB from 1 color of 32 spans 32 GiB.
-    let s = scenario(&[colored("a", "[1]", "1GiB", "colors = \"5\"\n")]);
+    // 256 MiB from 1 color of 32 spans 8 GiB.
+    let s = scenario(&[colored("a", "[1]", "256MiB", "colors = \"5\"\n")]);
     assert_one(
         &t,
         &s,
         10,
         10,
-        "no room for the colored VMs' pages: their colors need a host region of 32 GiB \
+        "no room for the colored VMs' pages: their colors need a host region of 8 GiB \
          (each VM spans its size x 32 / the number of its colors)",
         "give colored VMs more colors or less memory, or the other VMs less; `rtvisor \
          check` prints the map",
@@ -186,5 +186,23 @@ fn a_malformed_llc_is_refused_at_its_key() {
             "[llc] size 2 MiB is not 3 ways of a power-of-two size",
             "give the cache's total size: sets x ways x line"
         )
+    );
+}
+
+#[test]
+fn colored_ram_is_bounded_by_the_table_pool() {
+    let t = rules_tree();
+    let s = scenario(&[
+        colored("a", "[1]", "128MiB", "colors = \"0-15\"\n"),
+        colored("b", "[2]", "130MiB", "colors = \"16-31\"\n"),
+    ]);
+    assert_one(
+        &t,
+        &s,
+        17,
+        10,
+        "the colored VMs have 258 MiB of RAM; at most 256 MiB can be colored",
+        "stage-2 maps colored RAM page by page, and its tables come from the hypervisor's \
+         1 MiB table pool; color less memory",
     );
 }

@@ -6,7 +6,12 @@ use crate::coloring::{MAX_COLORS, PAGE};
 use crate::diag::{Diagnostic, Source};
 use crate::load::Inputs;
 use crate::schema::{BoardFile, LlcSpec, VmSpec};
-use crate::size::human;
+use crate::contract::aarch64::HV_POOL_SIZE;
+use crate::size::{human, MIB};
+
+/// Colored RAM, all VMs together: stage-2 maps it with 4 KiB pages, one table page per
+/// 2 MiB, and those tables may take at most half of the hypervisor's table pool.
+pub const COLORED_RAM_MAX: u64 = HV_POOL_SIZE / 2 / PAGE * 2 * MIB;
 
 /// The number of colors `[llc]` gives, if it is well formed.
 pub(crate) fn color_count(llc: &LlcSpec) -> Option<u32> {
@@ -153,6 +158,19 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 );
                 out.push(src.diag(span.clone(), msg, hint));
             }
+        }
+    }
+    let total: u64 = given.iter().map(|(vm, _)| vm.memory.size.get_ref().0).sum();
+    if let Some((last, _)) = given.last().filter(|_| total > COLORED_RAM_MAX) {
+        let msg = format!(
+            "the colored VMs have {} of RAM; at most {} can be colored",
+            human(total),
+            human(COLORED_RAM_MAX)
+        );
+        let hint = "stage-2 maps colored RAM page by page, and its tables come from the \
+                    hypervisor's 1 MiB table pool; color less memory";
+        if let Some(c) = &last.colors {
+            out.push(src.diag(c.span(), msg, hint.into()));
         }
     }
     for (i, &(vm, mask)) in given.iter().enumerate() {

@@ -346,19 +346,24 @@ fn read_llc(fdt: &Fdt<'_>) -> Option<Llc> {
     let mut at = cpu;
     let mut found = None;
     for level in 2..10 {
-        let Some(next) = prop_u32(&at, "next-level-cache").and_then(|p| fdt.find_phandle(p))
-        else {
+        let Some(next) = prop_u32(&at, "next-level-cache").and_then(|p| fdt.find_phandle(p)) else {
             break;
         };
         let size = prop_u32(&next, "cache-size").map(u64::from);
         let sets = prop_u32(&next, "cache-sets");
-        let line = prop_u32(&next, "cache-line-size").or_else(|| prop_u32(&next, "cache-block-size"));
+        let line =
+            prop_u32(&next, "cache-line-size").or_else(|| prop_u32(&next, "cache-block-size"));
         if let (Some(size), Some(sets), Some(line)) = (size, sets, line) {
             let per_way = u64::from(sets) * u64::from(line);
             if per_way > 0 && size % per_way == 0 {
                 let ways = u32::try_from(size / per_way).ok()?;
                 let level = prop_u32(&next, "cache-level").unwrap_or(level);
-                found = Some(Llc { level, size, ways, line });
+                found = Some(Llc {
+                    level,
+                    size,
+                    ways,
+                    line,
+                });
             }
         }
         at = next;

@@ -141,7 +141,11 @@ mod tests {
     /// A random board color count (a power of two, 1..=64) and non-empty mask.
     pub(crate) fn random_coloring(s: &mut u64) -> Coloring {
         let count = 1u8 << (rng(s) % 7);
-        let all = if count == 64 { u64::MAX } else { (1 << count) - 1 };
+        let all = if count == 64 {
+            u64::MAX
+        } else {
+            (1 << count) - 1
+        };
         let mut mask = rng(s) & all;
         if mask == 0 {
             mask = 1 << (rng(s) % u64::from(count));
@@ -170,11 +174,18 @@ mod tests {
                 for p in 0..run.size / PAGE {
                     let hpa = run.hpa.raw() + p * PAGE;
                     let color = Coloring::color_of(c.count, hpa);
-                    assert!(c.mask & (1 << color) != 0, "case {case}: {hpa:#x} color {color}");
+                    assert!(
+                        c.mask & (1 << color) != 0,
+                        "case {case}: {hpa:#x} color {color}"
+                    );
                     assert!(seen.insert(hpa), "case {case}: {hpa:#x} given twice");
                     assert!(hpa >= span.base.raw() && hpa < span.base.raw() + span.size);
                     let ipa = run.ipa.checked_add(p * PAGE + 8).unwrap();
-                    assert_eq!(ram.translate(ipa, 8), Some(Hpa::new(hpa + 8)), "case {case}");
+                    assert_eq!(
+                        ram.translate(ipa, 8),
+                        Some(Hpa::new(hpa + 8)),
+                        "case {case}"
+                    );
                 }
             }
             assert_eq!(seen.len() as u64, pages, "case {case}");

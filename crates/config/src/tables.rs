@@ -5,8 +5,8 @@
 //! RAM regions lie in the board's RAM, do not overlap each other or the hypervisor, and
 //! are 2 MiB aligned.
 
-pub use crate::coloring::{Coloring, Run, Runs};
 use crate::coloring::PAGE;
+pub use crate::coloring::{Coloring, Run, Runs};
 use rtvisor_addr::{Hpa, Ipa};
 
 /// The whole static configuration.

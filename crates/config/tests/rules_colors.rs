@@ -12,7 +12,13 @@ use support::{assert_one, errors, rules_tree, scenario, vm, Tree};
 
 /// A general VM on `cpus` with `size` of RAM and `extra` lines.
 fn colored(name: &str, cpus: &str, size: &str, extra: &str) -> String {
-    vm(name, "general", cpus, &format!("{{ size = \"{size}\" }}"), extra)
+    vm(
+        name,
+        "general",
+        cpus,
+        &format!("{{ size = \"{size}\" }}"),
+        extra,
+    )
 }
 
 /// Every host page of `ram`, by page address.
@@ -71,8 +77,18 @@ fn colored_vms_get_pages_of_their_colors_only() {
 fn shared_colors_in_both_vms_allow_overlap_without_sharing_pages() {
     let t = rules_tree();
     let s = scenario(&[
-        colored("a", "[1]", "16MiB", "colors = \"0-7\"\nshared-colors = true\n"),
-        colored("b", "[2]", "16MiB", "colors = \"4-11\"\nshared-colors = true\n"),
+        colored(
+            "a",
+            "[1]",
+            "16MiB",
+            "colors = \"0-7\"\nshared-colors = true\n",
+        ),
+        colored(
+            "b",
+            "[2]",
+            "16MiB",
+            "colors = \"4-11\"\nshared-colors = true\n",
+        ),
     ]);
     let plan = check_pages(&t, &s);
     // `b` starts after the periods `a` takes of colors 4-7.
@@ -84,7 +100,12 @@ fn shared_colors_in_both_vms_allow_overlap_without_sharing_pages() {
 fn overlapping_colors_need_shared_colors_in_both() {
     let t = rules_tree();
     let s = scenario(&[
-        colored("a", "[1]", "16MiB", "colors = \"0-7\"\nshared-colors = true\n"),
+        colored(
+            "a",
+            "[1]",
+            "16MiB",
+            "colors = \"0-7\"\nshared-colors = true\n",
+        ),
         colored("b", "[2]", "16MiB", "colors = \"4-11\"\n"),
     ]);
     assert_one(
@@ -141,7 +162,10 @@ fn colors_need_an_llc_on_the_board() {
     let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
     let start = board.find("[llc]").unwrap();
     let end = start + board[start..].find("\n\n").unwrap();
-    t.write("board.toml", format!("{}{}", &board[..start], &board[end..]));
+    t.write(
+        "board.toml",
+        format!("{}{}", &board[..start], &board[end..]),
+    );
     let s = scenario(&[colored("a", "[1]", "16MiB", "colors = \"0-3\"\n")]);
     assert_one(
         &t,

@@ -51,7 +51,9 @@ fn load_vm(vm: VmId) {
         for run in ram.runs() {
             Arch::zero(run.hpa, run.size);
         }
-        let images = [Some(&cfg.kernel), cfg.initrd.as_ref()].into_iter().flatten();
+        let images = [Some(&cfg.kernel), cfg.initrd.as_ref()]
+            .into_iter()
+            .flatten();
         let images = images.map(|i| (i.load, i.bytes));
         for (at, bytes) in images.chain(core::iter::once((cfg.dtb_ipa, cfg.dtb))) {
             copy_in(&ram, at, bytes);
@@ -84,8 +86,12 @@ unsafe fn copy_in(ram: &RamMap, at: Ipa, bytes: &[u8]) {
     let mut done = 0;
     while done < bytes.len() {
         let rest = &bytes[done..];
-        let Some(ipa) = at.checked_add(done as u64) else { return };
-        let Some((dst, n)) = ram.piece(ipa, rest.len() as u64) else { return };
+        let Some(ipa) = at.checked_add(done as u64) else {
+            return;
+        };
+        let Some((dst, n)) = ram.piece(ipa, rest.len() as u64) else {
+            return;
+        };
         let n = usize::try_from(n).unwrap_or(rest.len()).min(rest.len());
         // SAFETY: `dst..dst+n` is RAM of this VM (`piece`), per the caller's contract.
         unsafe { Arch::copy(dst, &rest[..n]) };

@@ -38,7 +38,10 @@ pub fn write(base: usize, size: usize) {
         // SAFETY: the range is RAM the scenario's bootargs give to the test, away from
         // this image, its stacks and its device tree.
         if let Err(f) = unsafe { guard::write_u64(addr, pattern(addr)) } {
-            println!("rtbench: memtest FAIL at {:#x}: write faulted ({:?})", addr, f);
+            println!(
+                "rtbench: memtest FAIL at {:#x}: write faulted ({:?})",
+                addr, f
+            );
             return;
         }
     }
@@ -60,7 +63,10 @@ pub fn check(base: usize, size: usize) {
                 return;
             }
             Err(f) => {
-                println!("rtbench: memtest FAIL at {:#x}: read faulted ({:?})", addr, f);
+                println!(
+                    "rtbench: memtest FAIL at {:#x}: read faulted ({:?})",
+                    addr, f
+                );
                 return;
             }
         }

@@ -47,8 +47,12 @@ pub fn colors(c: &mut Console, t: &Timeouts) -> Result<()> {
     type_line(c, "mem map", t)?;
     c.expect_all(
         &[
-            Pattern::regex(r"^\[rtvisor\] rt +ram +colors=0-7/32 +0x40000000 +0x[0-9a-f]+ +16M +rw"),
-            Pattern::regex(r"^\[rtvisor\] gp +ram +colors=8-31/32 +0x40000000 +0x[0-9a-f]+ +32M +rw"),
+            Pattern::regex(
+                r"^\[rtvisor\] rt +ram +colors=0-7/32 +0x40000000 +0x[0-9a-f]+ +16M +rw",
+            ),
+            Pattern::regex(
+                r"^\[rtvisor\] gp +ram +colors=8-31/32 +0x40000000 +0x[0-9a-f]+ +32M +rw",
+            ),
         ],
         t.step,
     )?;

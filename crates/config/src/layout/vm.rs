@@ -3,8 +3,8 @@
 
 use super::{boot, first_fit, guest, BLOCK, IPA_LIMIT, VUART_IPA};
 use super::{FLASH_BANK_SIZE, FLASH_IPA};
-use crate::contract::{x86_64 as x86, Arch};
 use crate::coloring::Coloring;
+use crate::contract::{x86_64 as x86, Arch};
 use crate::diag::Diagnostic;
 use crate::image::{self, Kind, Placed};
 use crate::load::Inputs;

@@ -3,10 +3,10 @@
 //! `layout::colored`).
 
 use crate::coloring::{MAX_COLORS, PAGE};
+use crate::contract::aarch64::HV_POOL_SIZE;
 use crate::diag::{Diagnostic, Source};
 use crate::load::Inputs;
 use crate::schema::{BoardFile, LlcSpec, VmSpec};
-use crate::contract::aarch64::HV_POOL_SIZE;
 use crate::size::{human, MIB};
 
 /// Colored RAM, all VMs together: stage-2 maps it with 4 KiB pages, one table page per
@@ -37,11 +37,7 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
     if ways == 0 {
         let hint = "give the associativity: CCSIDR_EL1.Associativity + 1, or the cache \
                     node's cache-size / (cache-sets x cache-line-size)";
-        out.push(src.diag(
-            llc.ways.span(),
-            "[llc] ways is 0".into(),
-            hint.into(),
-        ));
+        out.push(src.diag(llc.ways.span(), "[llc] ways is 0".into(), hint.into()));
         return;
     }
     if !line.is_power_of_two() || !(16..=256).contains(&line) {

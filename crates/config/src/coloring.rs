@@ -91,6 +91,32 @@ impl Coloring {
     }
 }
 
+/// A color mask written as a list of colors and ranges (`0-3,8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColorList(pub u64);
+
+impl core::fmt::Display for ColorList {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (mut c, mut sep) = (0, "");
+        while c < 64 {
+            if self.0 & (1 << c) == 0 {
+                c += 1;
+                continue;
+            }
+            let start = c;
+            while c < 64 && self.0 & (1 << c) != 0 {
+                c += 1;
+            }
+            match c - 1 - start {
+                0 => write!(f, "{sep}{start}")?,
+                _ => write!(f, "{sep}{start}-{}", c - 1)?,
+            }
+            sep = ",";
+        }
+        Ok(())
+    }
+}
+
 /// Iterator over the runs of a colored RAM map (see [`crate::tables::RamMap::runs`]).
 #[derive(Debug, Clone)]
 pub struct Runs {

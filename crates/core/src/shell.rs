@@ -20,11 +20,6 @@ mod view;
 pub use input::{Input, COMMAND_MAX};
 pub use view::LATENCY_MARK;
 
-/// Writes a cache-color mask as a list (`0-3,8`), as `mem map` shows it.
-pub fn write_colors(f: &mut fmt::Formatter<'_>, mask: u64) -> fmt::Result {
-    write!(f, "{}", view::Colors(mask))
-}
-
 /// What the shell needs from the hypervisor.
 pub trait ShellOps {
     /// Number of VMs.

@@ -20,7 +20,7 @@ use crate::{debug, error, info, log, run, vms};
 use core::fmt;
 use core::sync::atomic::Ordering;
 use rtvisor_addr::{HostRange, Hpa};
-use rtvisor_config::tables::Coloring;
+use rtvisor_config::coloring::{ColorList, Coloring};
 use rtvisor_core::ids::{CpuId, VmId};
 use rtvisor_core::seam::{MemKind, Stage2};
 use spin::Once;
@@ -211,9 +211,7 @@ struct Colors(Option<Coloring>);
 impl fmt::Display for Colors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(c) = self.0 else { return Ok(()) };
-        f.write_str(", colors ")?;
-        rtvisor_core::shell::write_colors(f, c.mask)?;
-        write!(f, " of {}", c.count)
+        write!(f, ", colors {} of {}", ColorList(c.mask), c.count)
     }
 }
 

@@ -192,24 +192,7 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
 
 /// A mask as a color list (`0-3,8`).
 pub fn list(mask: u64) -> String {
-    let mut parts = Vec::new();
-    let mut c = 0;
-    while c < 64 {
-        if mask & (1 << c) == 0 {
-            c += 1;
-            continue;
-        }
-        let start = c;
-        while c < 64 && mask & (1 << c) != 0 {
-            c += 1;
-        }
-        parts.push(if c - 1 == start {
-            format!("{start}")
-        } else {
-            format!("{start}-{}", c - 1)
-        });
-    }
-    parts.join(",")
+    crate::coloring::ColorList(mask).to_string()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::ids::{CpuId, VcpuId};
 use crate::mmio::DeviceKind;
 use core::fmt::{self, Write};
 use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::coloring::ColorList;
 use rtvisor_config::tables::{LogLevel, VmKind};
 
 /// What marks a guest's timer-latency summary line (rtbench's benchmark protocol);
@@ -98,33 +99,6 @@ impl MapLine<'_> {
     }
 }
 
-/// A color mask as a list: `0-3,8`.
-pub(super) struct Colors(pub u64);
-
-impl fmt::Display for Colors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut c = 0;
-        let mut first = true;
-        while c < 64 {
-            if self.0 & (1 << c) == 0 {
-                c += 1;
-                continue;
-            }
-            let start = c;
-            while c < 64 && self.0 & (1 << c) != 0 {
-                c += 1;
-            }
-            f.write_str(if first { "" } else { "," })?;
-            first = false;
-            match c - 1 - start {
-                0 => write!(f, "{start}")?,
-                _ => write!(f, "{start}-{}", c - 1)?,
-            }
-        }
-        Ok(())
-    }
-}
-
 /// An address in hex, `-` if none.
 struct Addr(Option<u64>);
 
@@ -187,7 +161,7 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         // A colored VM's RAM is named by its colors; `hpa` is its first period.
         let colors: Text<96> = match ram.colors {
-            Some(c) => Text::of(format_args!("colors={}/{}", Colors(c.mask), c.count)),
+            Some(c) => Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count)),
             None => Text::of(format_args!("-")),
         };
         each(&MapLine {

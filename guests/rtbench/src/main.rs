@@ -17,8 +17,8 @@
 //! rtbench: count <n>                       (every period; forever if count=0)
 //! rtbench: done, then=<off|reset|hang>
 //! ```
-//! With `memtest=<base>+<size>` it also checks that RAM range (`memtest.rs`): written
-//! before the secondaries start, read back after the count.
+//! With `memtest=<base>+<size>[,...]` it also checks those RAM ranges (`memtest.rs`):
+//! written before the secondaries start, read back after the count.
 //! Only protocol lines start with `rtbench: ` (system tests treat any other line
 //! containing it as torn); diagnostics on error paths start with `rtbench-diag: `.
 //! Secondaries are started one at a time; the primary holds the console lock across
@@ -152,17 +152,17 @@ fn main(boot: &BootInfo) -> ! {
             power::error_name(e)
         ),
     }
-    let memtest = memtest::range(boot);
-    if let Some((base, size)) = memtest {
-        memtest::write(base, size);
+    let memtest = memtest::plan(boot);
+    if let Some(plan) = &memtest {
+        memtest::write(plan);
     }
     guest_common::set_secondary_main(secondary_main);
     for i in 1..cfg.vcpus {
         start_and_reap(i, boot.cpu_id(i));
     }
     count(&cfg);
-    if let Some((base, size)) = memtest {
-        memtest::check(base, size);
+    if let Some(plan) = &memtest {
+        memtest::check(plan);
     }
     println!("rtbench: done, then={}", cfg.then.name());
     match cfg.then {

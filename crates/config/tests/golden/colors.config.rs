@@ -16,7 +16,7 @@ mod rtvisor_generated_config {
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1631);
+    const _: () = assert!(VM1_DTB.len() == 1651);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -60,8 +60,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xab2a1961ff11e8ba,
-        payload_fingerprint: 0xe1b5c9da435932a6,
+        fingerprint: 0x0126141b80beefe6,
+        payload_fingerprint: 0x2e4af892a8696c8e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -11,6 +11,7 @@
 
 mod boot;
 mod cases;
+mod colors;
 mod fatal;
 mod ipc;
 mod linux;
@@ -315,6 +316,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "two-vms, booting the ELF form of the image",
         run: cases::two_vms,
+    },
+    SysTest {
+        name: "colors",
+        tier: "T2",
+        scenario: "tests/scenarios/colors.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "two VMs with RAM of disjoint cache colors check all of it side by side; mem map shows their colors",
+        run: colors::colors,
     },
     SysTest {
         name: "smp",

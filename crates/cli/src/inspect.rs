@@ -30,6 +30,18 @@ pub struct Board {
     pub uarts: Vec<Uart>,
     pub devices: Vec<Device>,
     pub pcie: Vec<Pcie>,
+    /// The last-level cache from the device tree's cache nodes, if it has them.
+    pub llc: Option<Llc>,
+}
+
+/// A cache as a device-tree cache node describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Llc {
+    /// Its level (`cache-level`, else its place on the chain: L2 first).
+    pub level: u32,
+    pub size: u64,
+    pub ways: u32,
+    pub line: u32,
 }
 
 /// A UART.
@@ -248,6 +260,7 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
         uarts,
         devices,
         pcie,
+        llc: read_llc(&fdt),
     })
 }
 
@@ -352,6 +365,44 @@ fn read_cpus(fdt: &Fdt<'_>) -> Result<Vec<u64>> {
         bail!("no CPU nodes (device_type = \"cpu\") under /cpus");
     }
     Ok(out)
+}
+
+/// The last cache on the first CPU's `next-level-cache` chain that gives its size,
+/// sets and line size (the devicetree specification's cache properties; a cache's
+/// ways are size / (sets x line)). `None` when the tree describes no caches, as
+/// QEMU's does not: the CPU's CLIDR_EL1/CCSIDR_EL1 then tell (the hypervisor logs
+/// them at boot).
+fn read_llc(fdt: &Fdt<'_>) -> Option<Llc> {
+    let cpus = fdt.find_node("/cpus")?;
+    let cpu = cpus
+        .children()
+        .find(|c| prop_str(c, "device_type") == Some("cpu"))?;
+    let mut at = cpu;
+    let mut found = None;
+    for level in 2..10 {
+        let Some(next) = prop_u32(&at, "next-level-cache").and_then(|p| fdt.find_phandle(p)) else {
+            break;
+        };
+        let size = prop_u32(&next, "cache-size").map(u64::from);
+        let sets = prop_u32(&next, "cache-sets");
+        let line =
+            prop_u32(&next, "cache-line-size").or_else(|| prop_u32(&next, "cache-block-size"));
+        if let (Some(size), Some(sets), Some(line)) = (size, sets, line) {
+            let per_way = u64::from(sets) * u64::from(line);
+            if per_way > 0 && size % per_way == 0 {
+                let ways = u32::try_from(size / per_way).ok()?;
+                let level = prop_u32(&next, "cache-level").unwrap_or(level);
+                found = Some(Llc {
+                    level,
+                    size,
+                    ways,
+                    line,
+                });
+            }
+        }
+        at = next;
+    }
+    found
 }
 
 type GicInfo = (u32, (u64, u64), (u64, u64, u64));

@@ -106,3 +106,50 @@ fn slugs() {
     assert_eq!(slug("Raspberry Pi 4 Model B"), "raspberry-pi-4-model-b");
     assert_eq!(slug(",,"), "board");
 }
+
+/// A tree whose CPU names an L2 (1 MiB, 1024 sets of 64-byte lines: 16 ways) through
+/// an L1 node without a geometry, as Linux's arm64 device trees do.
+fn cached_dtb(line_prop: &str) -> Vec<u8> {
+    let mut w = vm_fdt::FdtWriter::new().unwrap();
+    let root = w.begin_node("").unwrap();
+    let cpus = w.begin_node("cpus").unwrap();
+    w.property_u32("#address-cells", 1).unwrap();
+    w.property_u32("#size-cells", 0).unwrap();
+    let cpu = w.begin_node("cpu@0").unwrap();
+    w.property_string("device_type", "cpu").unwrap();
+    w.property_u32("reg", 0).unwrap();
+    w.property_u32("next-level-cache", 1).unwrap();
+    w.end_node(cpu).unwrap();
+    let l1 = w.begin_node("l1-cache").unwrap();
+    w.property_u32("phandle", 1).unwrap();
+    w.property_u32("next-level-cache", 2).unwrap();
+    w.end_node(l1).unwrap();
+    let l2 = w.begin_node("l2-cache").unwrap();
+    w.property_string("compatible", "cache").unwrap();
+    w.property_u32("phandle", 2).unwrap();
+    w.property_u32("cache-level", 2).unwrap();
+    w.property_u32("cache-size", 0x10_0000).unwrap();
+    w.property_u32("cache-sets", 1024).unwrap();
+    w.property_u32(line_prop, 64).unwrap();
+    w.end_node(l2).unwrap();
+    w.end_node(cpus).unwrap();
+    w.end_node(root).unwrap();
+    w.finish().unwrap()
+}
+
+#[test]
+fn the_llc_comes_from_the_cache_nodes() {
+    for line_prop in ["cache-line-size", "cache-block-size"] {
+        let blob = cached_dtb(line_prop);
+        let llc = read_llc(&Fdt::new(&blob).unwrap());
+        let want = Llc {
+            level: 2,
+            size: 0x10_0000,
+            ways: 16,
+            line: 64,
+        };
+        assert_eq!(llc, Some(want), "{line_prop}");
+    }
+    // QEMU's tree has no cache nodes: the board's [llc] comes from the CPU's registers.
+    assert_eq!(inspect(&qemu_dtb(), &Options::default()).unwrap().llc, None);
+}

@@ -76,6 +76,17 @@ pub fn board_toml(b: &Board, source: &str) -> String {
     for p in &b.pcie {
         pcie(&mut s, p);
     }
+    if let Some(l) = &b.llc {
+        let _ = writeln!(
+            s,
+            "\n# The L{} cache of the device tree's cache nodes: the last level, for cache\n\
+             # coloring.\n[llc]\nsize = {}\nways = {}\nline = {}",
+            l.level,
+            size_str(l.size),
+            l.ways,
+            l.line
+        );
+    }
     s
 }
 

@@ -105,6 +105,7 @@ pub(crate) fn board_shape() -> Shape {
         ("device", Shape::leaf::<DeviceSpec>("[[device]]")),
         ("pcie", pcie),
         ("qemu", Shape::leaf::<QemuBoardSpec>("[qemu]")),
+        ("llc", Shape::leaf::<LlcSpec>("[llc]")),
     ];
     Shape::of::<BoardFile>("the top level", children)
 }

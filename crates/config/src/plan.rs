@@ -254,12 +254,21 @@ impl Plan {
                 .map(|(v, p)| format!("vCPU {v} -> CPU {p}"))
                 .collect();
             let _ = writeln!(s, "  cpus     {}", cpus.join(", "));
+            let span = vm.ram.host_span();
             let _ = writeln!(
                 s,
-                "  ram      {ga} {} -> HPA {} ({})",
+                "  ram      {ga} {} -> HPA {} ({}{})",
                 range(vm.ram.ipa.raw(), vm.ram.size),
-                range(vm.ram.hpa.raw(), vm.ram.size),
-                human(vm.ram.size)
+                range(span.base.raw(), span.size),
+                human(vm.ram.size),
+                match vm.ram.colors {
+                    None => String::new(),
+                    Some(c) => format!(
+                        ", colors {} of {}: its pages of the range",
+                        crate::validate::colors::list(c.mask),
+                        c.count
+                    ),
+                }
             );
             let k = &vm.kernel;
             let _ = writeln!(

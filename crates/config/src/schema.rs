@@ -55,6 +55,22 @@ pub struct BoardFile {
     pub pcie: Vec<PcieSpec>,
     /// The board is a QEMU machine (see [`crate::qemu`]).
     pub qemu: Option<QemuBoardSpec>,
+    /// The last-level cache, for cache coloring (`[llc]`).
+    pub llc: Option<LlcSpec>,
+}
+
+/// `[llc]`: the last-level cache, as the CPU's cache ID registers (CLIDR_EL1,
+/// CCSIDR_EL1) or the device tree's cache nodes describe it. Its way size
+/// (`size / ways`) divided by 4 KiB is the number of cache colors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LlcSpec {
+    /// Total size.
+    pub size: Spanned<Size>,
+    /// Associativity.
+    pub ways: Spanned<u32>,
+    /// Line size in bytes.
+    pub line: Spanned<u32>,
 }
 
 /// One physical CPU.
@@ -317,6 +333,11 @@ pub struct VmSpec {
     pub counter_offset: CounterOffsetSpec,
     /// Initial contents of the emulated CFI flash (default: erased).
     pub flash: Option<FlashSpec>,
+    /// LLC colors of its RAM (`"0-3,8"`; default: uncolored, one host region).
+    pub colors: Option<Spanned<String>>,
+    /// Whether its colors may overlap another VM's that also says so.
+    #[serde(default)]
+    pub shared_colors: bool,
 }
 
 /// `[[vm]] flash`: files copied into the flash banks at every VM start.

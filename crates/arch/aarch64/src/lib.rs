@@ -31,6 +31,7 @@ extern crate std;
 #[macro_use]
 pub mod sysreg;
 
+pub mod cache;
 pub mod chip;
 pub mod decode;
 #[cfg(test)]

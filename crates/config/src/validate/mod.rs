@@ -8,6 +8,7 @@
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
 //! - `pcie`: PCIe host bridges (INTx, ECAM; identity-mapped VMs only).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `colors`: the board's `[llc]` and the VMs' cache colors.
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
 //! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
@@ -16,6 +17,7 @@
 mod arch;
 mod board;
 mod board_x86;
+pub(crate) mod colors;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
@@ -33,6 +35,7 @@ use crate::schema::BoardFile;
 pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     let mut out = board::rules(src, b);
     pcie::board(src, b, &mut out);
+    colors::board(src, b, &mut out);
     strings::board(src, b, &mut out);
     out
 }
@@ -59,6 +62,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     strings::scenario(inputs, &mut out);
     shared::rules(inputs, &mut out);
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }
 
@@ -66,5 +70,6 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
 pub(crate) fn qemu_devices(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }

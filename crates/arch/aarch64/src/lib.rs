@@ -18,8 +18,9 @@
 //!   `unsafe fn` a `# Safety` section;
 //! - it knows nothing of VM policy: it decodes, encodes, runs and resets vCPUs, builds
 //!   tables, and leaves every decision to `rtvisor_core`;
-//! - [`pt`], [`frame`], [`platform`], [`psci`], [`sysregs`], [`decode`], [`vcpu`] and
-//!   [`chip`] are plain code that also builds and is tested on the host; the rest exists
+//! - [`pt`], [`frame`], [`platform`], [`psci`], [`sysregs`], [`decode`], [`vcpu`],
+//!   [`debug`] and [`chip`] are plain code that also builds and is tested on the host;
+//!   the rest exists
 //!   only when compiling for aarch64.
 #![no_std]
 
@@ -32,6 +33,7 @@ extern crate std;
 pub mod sysreg;
 
 pub mod chip;
+pub mod debug;
 pub mod decode;
 #[cfg(test)]
 mod exit_walk;

@@ -73,7 +73,10 @@ pub fn run(boot: &BootInfo) {
     strings("dt.psci.method", prop(psci, "method"));
     let timer = fdt.find_compatible(&["arm,armv8-timer"]);
     cells("dt.timer.interrupts", prop(timer, "interrupts"));
-    strings("dt.timer.always-on", prop(timer, "always-on").map(|_| &b"yes"[..]));
+    strings(
+        "dt.timer.always-on",
+        prop(timer, "always-on").map(|_| &b"yes"[..]),
+    );
     let gic = fdt.find_compatible(&["arm,gic-v3"]);
     cells("dt.gic.interrupt-cells", prop(gic, "#interrupt-cells"));
     strings(

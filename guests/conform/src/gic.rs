@@ -1,7 +1,8 @@
 //! The GICv3 as a guest sees it (GICv3 architecture specification, chapters 8 and
 //! 12): identification and type of the distributor and of this vCPU's
 //! redistributor, its WAKER and PWRR, and for an SGI (INTID 5), a PPI (INTID 20)
-//! and an SPI (the UART's, INTID 33): enable, pending and active set and clear, the
+//! and an SPI (INTID 48, QEMU virt's first virtio-mmio transport, which a VM has
+//! passed through): enable, pending and active set and clear, the
 //! priority bits implemented, the trigger, and IROUTER. Interrupts stay masked in
 //! PSTATE and disabled in the GIC while they are made pending, so none is taken.
 
@@ -26,7 +27,7 @@ const IROUTER: usize = 0x6000;
 
 const SGI: u32 = 5;
 const PPI: u32 = 20;
-const SPI: u32 = 33;
+const SPI: u32 = 48;
 
 static GICD: AtomicUsize = AtomicUsize::new(common::DEFAULT_GICD);
 
@@ -75,7 +76,12 @@ fn set_clear(name: &str, base: usize, set: usize, clear: usize, intid: u32) {
     let after_set = bit_of(base + set + word, bit);
     write(base + clear + word, 1 << bit);
     let after_clear = bit_of(base + set + word, bit);
-    check!(name, "set={} clear={}", after_set as i64, after_clear as i64);
+    check!(
+        name,
+        "set={} clear={}",
+        after_set as i64,
+        after_clear as i64
+    );
 }
 
 /// Writes 0xff to the priority byte of `intid`, reads what stuck, restores it.
@@ -100,18 +106,68 @@ fn interrupt(prefix: &str, base: usize, intid: u32) {
     check!(name.with("icfgr"), "{}", Shown(cfg));
 }
 
+/// GICR_CTLR.CES: EnableLPIs can be cleared (an LPI property).
+const GICR_CTLR_CES: u64 = 1 << 1;
+
+/// GICD_TYPER in three lines: the SPI range (ITLinesNumber), the LPI fields (LPIS,
+/// MBIS, IDbits) and the rest (CPUNumber, ESPI, SecurityExtn, DVIS, A3V, No1N, RSS).
+fn typer_fields(typer: Result<u64, guest_common::exception::Fault>) {
+    check!(
+        "gic.gicd.typer.itlines",
+        "{}",
+        Shown(typer.map(|v| v & 0x1f))
+    );
+    check!(
+        "gic.gicd.typer.lpis",
+        "lpis={} mbis={} idbits={}",
+        Shown(typer.map(|v| v >> 17 & 1)),
+        Shown(typer.map(|v| v >> 16 & 1)),
+        Shown(typer.map(|v| v >> 19 & 0x1f))
+    );
+    let lpi_and_lines: u64 = 0x1f | 1 << 16 | 1 << 17 | 0x1f << 19;
+    check!(
+        "gic.gicd.typer.other",
+        "{}",
+        Shown(typer.map(|v| v & !lpi_and_lines))
+    );
+}
+
 pub fn run() {
     let d = gicd();
     check!("gic.gicd.ctlr", "{}", read(d));
-    check!("gic.gicd.typer", "{}", read(d + 0x4));
+    typer_fields(guard::read_u32(d + 0x4).map(u64::from));
     check!("gic.gicd.iidr", "{}", read(d + 0x8));
     check!("gic.gicd.typer2", "{}", read(d + 0xc));
     let pidr2 = guard::read_u32(d + 0xffe8).map(|v| u64::from(v >> 4 & 0xf));
     check!("gic.gicd.pidr2.archrev", "{}", Shown(pidr2));
     let r = rd();
-    check!("gic.gicr.ctlr", "{}", read(r));
+    let ctlr = guard::read_u32(r).map(u64::from);
+    check!(
+        "gic.gicr.ctlr",
+        "{}",
+        Shown(ctlr.map(|v| v & !GICR_CTLR_CES))
+    );
     check!("gic.gicr.iidr", "{}", read(r + 0x4));
-    check!("gic.gicr.typer", "{}", read(r + 0x8));
+    let typer = guard::read_u32(r + 0x8).map(u64::from);
+    check!(
+        "gic.gicr.typer.processor",
+        "{}",
+        Shown(typer.map(|v| v >> 8 & 0xffff))
+    );
+    check!(
+        "gic.gicr.typer.last",
+        "{}",
+        Shown(typer.map(|v| v >> 4 & 1))
+    );
+    check!(
+        "gic.gicr.lpis",
+        "plpis={} vlpis={} directlpi={} commonlpiaff={} ces={}",
+        Shown(typer.map(|v| v & 1)),
+        Shown(typer.map(|v| v >> 1 & 1)),
+        Shown(typer.map(|v| v >> 3 & 1)),
+        Shown(typer.map(|v| v >> 24 & 3)),
+        Shown(ctlr.map(|v| v >> 1 & 1))
+    );
     check!("gic.gicr.typer-affinity", "{}", read(r + 0xc));
     check!("gic.gicr.waker", "{}", read(r + 0x14));
     check!("gic.gicr.pwrr", "{}", read(r + 0x24));

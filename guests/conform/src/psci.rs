@@ -68,10 +68,26 @@ pub fn run(boot: &BootInfo) {
         let r = code(call(PSCI_FEATURES, u64::from(*id), 0, 0));
         check!(core::str::from_utf8(&n[..end]).unwrap_or("?"), "{}", r);
     }
-    check!("psci.unknown-function", "{}", code(call(0x8400_001f, 0, 0, 0)));
-    check!("psci.unknown-64bit-function", "{}", code(raw_hvc(0xc400_00ff, 0, 0, 0)));
-    check!("psci.migrate-info-type", "{}", code(call(MIGRATE_INFO_TYPE, 0, 0, 0)));
-    check!("psci.migrate-info-up-cpu", "{}", code(call(MIGRATE_INFO_UP_CPU, 0, 0, 0)));
+    check!(
+        "psci.unknown-function",
+        "{}",
+        code(call(0x8400_001f, 0, 0, 0))
+    );
+    check!(
+        "psci.unknown-64bit-function",
+        "{}",
+        code(raw_hvc(0xc400_00ff, 0, 0, 0))
+    );
+    check!(
+        "psci.migrate-info-type",
+        "{}",
+        code(call(MIGRATE_INFO_TYPE, 0, 0, 0))
+    );
+    check!(
+        "psci.migrate-info-up-cpu",
+        "{}",
+        code(call(MIGRATE_INFO_UP_CPU, 0, 0, 0))
+    );
     let me = guest_common::cpu::mpidr() & 0xff_00ff_ffff;
     let entry = guest_common::arch::power::secondary_entry_point();
     check!("psci.cpu-on.self", "{}", power::cpu_on(me, 0));
@@ -96,7 +112,11 @@ pub fn run(boot: &BootInfo) {
         return;
     }
     let second = boot.cpu_id(1);
-    check!("psci.affinity-info.second-before", "{}", power::affinity_info(second));
+    check!(
+        "psci.affinity-info.second-before",
+        "{}",
+        power::affinity_info(second)
+    );
     guest_common::set_secondary_main(secondary);
     check!("psci.cpu-on.second", "{}", power::cpu_on(second, 1));
     let deadline = timer::counter() + timer::frequency();

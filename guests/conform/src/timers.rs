@@ -103,7 +103,11 @@ fn gic_pending(intid: u32) -> Shown {
 }
 
 pub fn run() {
-    check!("timer.frequency", "{}", guest_common::arch::timer::raw_frequency());
+    check!(
+        "timer.frequency",
+        "{}",
+        guest_common::arch::timer::raw_frequency()
+    );
     irq::set_handler(handler);
     one(Which::Virtual);
     one(Which::Physical);
@@ -136,11 +140,20 @@ fn one(t: Which) {
     t.set_ctl(ENABLE | IMASK);
     t.set_cval(t.count() - freq / 1000);
     line("past-masked.ctl", format_args!("{:#x}", t.ctl()));
-    line("past-masked.tval-negative", format_args!("{}", t.tval() < 0));
-    line("past-masked.gic-pending", format_args!("{}", gic_pending(t.intid())));
+    line(
+        "past-masked.tval-negative",
+        format_args!("{}", t.tval() < 0),
+    );
+    line(
+        "past-masked.gic-pending",
+        format_args!("{}", gic_pending(t.intid())),
+    );
     t.set_ctl(ENABLE);
     line("past.ctl", format_args!("{:#x}", t.ctl()));
-    line("past.gic-pending", format_args!("{}", gic_pending(t.intid())));
+    line(
+        "past.gic-pending",
+        format_args!("{}", gic_pending(t.intid())),
+    );
     // TVAL writes set CVAL = count + TVAL.
     let before = t.count();
     t.set_tval(freq);

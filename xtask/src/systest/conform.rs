@@ -108,6 +108,21 @@ pub const ALLOWED: &[Allowed] = &[
         modes: Modes::Direct,
         why: "as gic.sgi.priority-bits",
     },
+    Allowed {
+        check: "gic.spi.icfgr",
+        modes: Modes::Direct,
+        why: "in direct mode the hypervisor sets a passed-through SPI's trigger from the board (edge for virtio-mmio)",
+    },
+    Allowed {
+        check: "gic.spi.irouter-own",
+        modes: Modes::Direct,
+        why: "the guest routes the SPI to its own MPIDR, which in direct mode is its physical core's",
+    },
+    Allowed {
+        check: "gic.spi.irouter-any",
+        modes: Modes::Direct,
+        why: "direct mode routes a VM's SPIs to its own cores only: IRM (any CPU) is refused and the route stays",
+    },
 ];
 
 fn allowed(check: &str, direct: bool) -> bool {

@@ -17,6 +17,7 @@ mod ipc;
 mod linux;
 mod shell;
 mod takeback;
+mod timers;
 mod uboot;
 pub mod x86;
 
@@ -493,6 +494,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the conformance guest prints the same checks as a VM in direct interrupt mode as bare on QEMU",
         run: conform::direct_mode,
+    },
+    SysTest {
+        name: "timers",
+        tier: "T2",
+        scenario: "tests/scenarios/timers.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "a guest's EL1 timers in a virtual-mode and a direct-mode VM, as bare QEMU shows them: the virtual timer's line pending at the GIC with its PPI disabled, the physical timer's TVAL/CVAL, its PPI 30 interrupt and pending state",
+        run: timers::timers,
     },
     SysTest {
         name: "linux",

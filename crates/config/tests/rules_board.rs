@@ -343,6 +343,22 @@ fn the_timers_the_hypervisor_drives_are_at_their_bsa_intids() {
 }
 
 #[test]
+fn the_physical_timer_is_at_its_bsa_intid() {
+    let msg = "physical timer INTID 31 is not INTID 30, the one the hypervisor drives";
+    let hint = "rtvisor uses INTID 30 (PPI 14) for the physical timer, as the Arm BSA assigns \
+                it: write `physical-intid = 30` if the board's device tree agrees; otherwise \
+                this build cannot drive the board (the INTID is set in \
+                crates/config/src/contract/aarch64.rs)";
+    one(
+        &edit("physical-intid = 30", "physical-intid = 31"),
+        15,
+        18,
+        msg,
+        hint,
+    );
+}
+
+#[test]
 fn the_first_ram_bank_is_2mib_aligned() {
     let msg = "the first RAM bank starts at 0x4010_0000, which is not 2 MiB aligned";
     let hint = "the hypervisor is loaded 2 MiB above the 2 MiB aligned start of the first bank \

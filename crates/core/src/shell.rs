@@ -166,7 +166,8 @@ pub enum IrqKind {
     /// The hypervisor's own inter-processor interrupts (kick, halt; aarch64: its
     /// Group-0 SGIs).
     Sgi,
-    /// Virtual-timer interrupts forwarded to a virtual-mode vCPU by the exit path.
+    /// EL1 timer interrupts (aarch64: the virtual and the physical timer's) forwarded
+    /// to a virtual-mode vCPU by the exit path.
     /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
     /// without leaving the vector whenever a list register is free, and those are not
     /// counted: this is a lower bound, often zero for a guest that ticks steadily.

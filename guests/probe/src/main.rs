@@ -23,7 +23,9 @@
 //! pmu-own, cache-setway, tlbi-flood, wfx-storm, sgi-flood, sustained-storm.
 //!
 //! With `mode=takeback` it runs none of these: it takes the attacks on the hypervisor's
-//! hold on its cores one at a time from its console instead (see `takeback.rs`).
+//! hold on its cores one at a time from its console instead (see `takeback.rs`). With
+//! `mode=timers` (aarch64) it checks what it sees of its EL1 timers instead, the same
+//! bare and in a VM (see `timers.rs`).
 //!
 //! Every access is a fixed inline-asm instruction (`ldr/str`, `hvc/smc`, `msr/mrs`,
 //! a branch) run under `guard::catch` (or `guard::call_at`), so a fault comes back as

@@ -13,6 +13,8 @@ const HCR_TACR: u64 = 1 << 21;
 const HCR_RW: u64 = 1 << 31;
 const HCR_APK: u64 = 1 << 40;
 const HCR_API: u64 = 1 << 41;
+const CNTHCTL_EL1PCTEN: u64 = 1 << 0;
+const CNTHCTL_EL1PCEN: u64 = 1 << 1;
 
 /// HCR_EL2 while a guest runs: stage 2 on; physical IRQ, FIQ and SError to EL2; SMC,
 /// IMPLEMENTATION DEFINED registers and ACTLR trapped; set/way invalidation upgraded to
@@ -39,9 +41,10 @@ fn hcr() -> u64 {
 pub unsafe fn init_el2(direct_irqs: bool) {
     let hcr = if direct_irqs { hcr() & !HCR_IMO } else { hcr() };
     write_sysreg!(hcr_el2, hcr);
-    // CNTHCTL_EL2: EL1 may read the physical counter (EL1PCTEN) but not use the
-    // physical timer (EL1PCEN = 0 traps CNTP_*).
-    write_sysreg!(cnthctl_el2, 1);
+    // CNTHCTL_EL2: EL1 reads the physical counter (EL1PCTEN) and owns the EL1
+    // physical timer (EL1PCEN): its CNTP_* registers do not trap. The hypervisor's own
+    // timer is the EL2 one (CNTHP), a separate timer.
+    write_sysreg!(cnthctl_el2, CNTHCTL_EL1PCTEN | CNTHCTL_EL1PCEN);
     write_sysreg!(cntvoff_el2, 0);
     // MDCR_EL2: self-hosted debug and every PMU counter are the guest's, untrapped;
     // debug exceptions go to EL1 (crate::debug).
@@ -78,4 +81,11 @@ pub fn relax() {
 /// Disables the EL1 virtual timer of the guest that ran on this CPU.
 pub fn stop_virtual_timer() {
     write_sysreg!(cntv_ctl_el0, 0);
+}
+
+/// Puts the EL1 physical timer of this CPU in its reset shape for the next guest:
+/// disabled (its interrupt line drops), compare value 0.
+pub fn reset_physical_timer() {
+    write_sysreg!(cntp_ctl_el0, 0);
+    write_sysreg!(cntp_cval_el0, 0);
 }

@@ -42,7 +42,9 @@ const SGI_BASE: u64 = 0x1_0000;
 const GICR_IGROUPR0: u64 = SGI_BASE + 0x80;
 const GICR_ISENABLER0: u64 = SGI_BASE + 0x100;
 const GICR_ICENABLER0: u64 = SGI_BASE + 0x180;
+const GICR_ISPENDR0: u64 = SGI_BASE + 0x200;
 const GICR_ICPENDR0: u64 = SGI_BASE + 0x280;
+const GICR_ISACTIVER0: u64 = SGI_BASE + 0x300;
 const GICR_ICACTIVER0: u64 = SGI_BASE + 0x380;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x400;
 const TYPER_LAST: u64 = 1 << 4;
@@ -143,6 +145,15 @@ impl Redist {
     /// guest that was stopped before it completed it.
     pub fn deactivate(self, intid: u32) {
         wr(self.0 + GICR_ICACTIVER0, 1 << (intid & 31));
+    }
+    /// Whether private interrupt `intid` (< 32) is pending on this CPU: for a
+    /// level-sensitive one such as a timer's, whether its line is asserted.
+    pub fn is_pending(self, intid: u32) -> bool {
+        rd(self.0 + GICR_ISPENDR0) & 1 << (intid & 31) != 0
+    }
+    /// Whether private interrupt `intid` (< 32) is active on this CPU.
+    pub fn is_active(self, intid: u32) -> bool {
+        rd(self.0 + GICR_ISACTIVER0) & 1 << (intid & 31) != 0
     }
     /// Puts the hypervisor's private interrupts in Group 0 and every other in Group 1.
     pub fn reset_groups(self) {

@@ -72,6 +72,15 @@ pub fn inject_hw(vintid: u32, pintid: u32, priority: u8) -> bool {
     true
 }
 
+/// Whether a list register of this CPU holds virtual `vintid` active (Active or
+/// PendingActive): the guest acknowledged it and has not deactivated it yet.
+pub fn holds_active(vintid: u32) -> bool {
+    (0..lr_count()).any(|n| {
+        let lr = decode(read_lr(n));
+        lr.intid == vintid && matches!(lr.state, LrState::Active | LrState::PendingActive)
+    })
+}
+
 /// Clears every list register and the active-priority registers (a guest stopped in
 /// the middle of a handler must not leave its running priority behind), disables the
 /// interface's maintenance requests and sets ICH_HCR_EL2 to `hcr` ([`HCR_EN`] for a

@@ -71,6 +71,16 @@ pub fn set_pending(intid: u32) {
     set_bit(base, GICD_ISPENDR, intid);
 }
 
+/// Whether SPI `intid` is pending at the distributor (a level-sensitive one: its
+/// line is asserted).
+pub fn is_pending(intid: u32) -> bool {
+    const GICD_ISPENDR: u64 = 0x200;
+    let Some(base) = dist(intid) else {
+        return false;
+    };
+    rd(base + GICD_ISPENDR + 4 * u64::from(intid / 32)) & 1 << (intid % 32) != 0
+}
+
 /// Takes SPI `intid` back: disabled, pending state cleared, deactivated (a guest may
 /// have stopped before its EOI).
 pub fn quiesce(intid: u32) {

@@ -140,13 +140,6 @@ const RULES: &[Rule] = &[
         name: "ICC_SGI0R_EL1",
         class: RegClass::Ignored,
     },
-    // The EL1 physical timer is denied: guests use the virtual timer.
-    Rule {
-        value: enc(3, 3, 14, 2, 0),
-        mask: OP0 | OP1 | CRN | CRM,
-        name: "CNTP_*_EL0",
-        class: RegClass::Refused,
-    },
     // No debug register: self-hosted debug is the guest's and does not trap
     // (crate::debug); one that trapped anyway would be refused, not faked.
     // Auxiliary control: IMPLEMENTATION DEFINED, trapped so it cannot change cores.
@@ -190,15 +183,6 @@ pub fn name(key: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn physical_timer_is_undefined() {
-        assert_eq!(
-            class(pack(SysRegId::new(3, 3, 14, 2, 1))).0,
-            RegClass::Refused
-        );
-        assert_eq!(class(pack(SysRegId::new(3, 3, 14, 2, 1))).1, "CNTP_*_EL0");
-    }
 
     #[test]
     fn no_debug_register_is_emulated() {
@@ -266,9 +250,6 @@ mod tests {
             (SysRegId::new(3, 1, 15, 2, 0), "unknown"), // CPUACTLR_EL1 (Cortex-A57)
             (SysRegId::new(3, 0, 11, 0, 0), "unknown"), // IMPLEMENTATION DEFINED space
             (SysRegId::new(3, 4, 1, 1, 0), "unknown"),  // HCR_EL2
-            (SysRegId::new(3, 3, 14, 2, 0), "CNTP_*_EL0"), // CNTP_TVAL_EL0
-            (SysRegId::new(3, 3, 14, 2, 1), "CNTP_*_EL0"), // CNTP_CTL_EL0
-            (SysRegId::new(3, 3, 14, 2, 2), "CNTP_*_EL0"), // CNTP_CVAL_EL0
             (SysRegId::new(1, 0, 7, 6, 1), "unknown"),  // a cache maintenance op
         ];
         for (id, want) in cases {

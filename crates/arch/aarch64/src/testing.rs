@@ -14,7 +14,7 @@ use rtvisor_core::handler::Next;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::IrqChip;
 use rtvisor_core::testkit::{HostCall, TestChip};
-use rtvisor_vdev::vgic::{Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, NoHw, Notify, VGic};
 use rtvisor_vdev::Width;
 use std::cell::RefCell;
 use std::vec::Vec;
@@ -74,16 +74,35 @@ impl HwCall {
     }
 }
 
-/// A GIC hardware side that records every call; reads return [`HW_PATTERN`].
+/// A GIC hardware side that records every call; reads return [`HW_PATTERN`]. The
+/// state of HW-linked lines is what [`FakeHw::set_line`] last said (low, inactive
+/// otherwise); asking for it is not recorded.
 #[derive(Debug, Default)]
 pub struct FakeHw {
     calls: RefCell<Vec<HwCall>>,
+    /// (VM, vCPU, physical INTID, state).
+    lines: RefCell<Vec<(usize, usize, u32, HwState)>>,
+    /// Every line query: (VM, reader, vCPU, virtual INTID, physical INTID).
+    asked: RefCell<Vec<(usize, usize, usize, u32, u32)>>,
 }
 
 impl FakeHw {
     /// The calls since the last `take`, oldest first.
     pub fn take(&self) -> Vec<HwCall> {
         self.calls.take()
+    }
+
+    /// Sets the hardware state of physical `pintid` for vCPU `vcpu` of VM `vm`.
+    pub fn set_line(&self, vm: usize, vcpu: usize, pintid: u32, state: HwState) {
+        let mut lines = self.lines.borrow_mut();
+        lines.retain(|&(m, v, p, _)| (m, v, p) != (vm, vcpu, pintid));
+        lines.push((vm, vcpu, pintid, state));
+    }
+
+    /// The line queries since the last call, oldest first: (VM, reader, vCPU,
+    /// virtual INTID, physical INTID).
+    pub fn take_asked(&self) -> Vec<(usize, usize, usize, u32, u32)> {
+        self.asked.take()
     }
 
     fn record(&self, c: HwCall) {
@@ -127,6 +146,15 @@ impl GicHw for FakeHw {
     fn set_pending(&self, intid: u32) {
         self.record(HwCall::SetPending { intid });
     }
+    fn line(&self, vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> HwState {
+        let (vm, me, vcpu) = (vm.index(), me.index(), vcpu.index());
+        self.asked.borrow_mut().push((vm, me, vcpu, intid, pintid));
+        self.lines
+            .borrow()
+            .iter()
+            .find(|&&(m, v, p, _)| (m, v, p) == (vm, vcpu, pintid))
+            .map_or(HwState::default(), |&(.., s)| s)
+    }
 }
 
 impl TestChip for Gic<FakeHw> {
@@ -143,7 +171,7 @@ impl TestChip for Gic<FakeHw> {
         // The model remembers which redistributor it last decoded for (scratch state
         // the guest cannot see); a read of GICR_TYPER of vCPU 0 sets it the same way
         // in every snapshot.
-        let _ = gic.redist_read(0, 0x8, Width::Word);
+        let _ = gic.redist_read(0, 0x8, Width::Word, &NoHw);
         gic
     }
 

@@ -1,6 +1,7 @@
 //! The EL2 physical timer (CNTHP), the hypervisor's own clock for VM watchdogs. Its
 //! PPI is in Group 0 (see `gic::HYP_TIMER_INTID`), so expiry reaches EL2 as FIQ.
 
+use crate::gtimer;
 use crate::sysreg::isb;
 
 const CTL_ENABLE: u64 = 1;
@@ -38,4 +39,16 @@ impl rtvisor_core::seam::Timer for HypTimer {
     fn disarm() {
         hyp_disarm();
     }
+}
+
+/// Whether the EL1 timer of the guest on this CPU whose PPI is `intid` (the virtual
+/// or the physical one) drives its interrupt line now, from its control register;
+/// `None` for any other INTID.
+pub fn guest_line(intid: u32) -> Option<bool> {
+    let ctl = match intid {
+        gtimer::VIRTUAL_INTID => read_sysreg!(cntv_ctl_el0),
+        gtimer::PHYSICAL_INTID => read_sysreg!(cntp_ctl_el0),
+        _ => return None,
+    };
+    Some(gtimer::asserted(ctl))
 }

@@ -152,6 +152,9 @@ pub const HYP_TIMER_INTID: u32 = 26;
 /// The EL1 virtual timer (PPI 11), forwarded to the vCPU with the HW bit. A board's
 /// `[timer] virtual-intid` must be this.
 pub const VTIMER_INTID: u32 = 27;
+/// The EL1 physical timer (PPI 14), the guest's own on its cores and forwarded with
+/// the HW bit like the virtual one. A board's `[timer] physical-intid` must be this.
+pub const PTIMER_INTID: u32 = 30;
 
 /// The hypervisor image is loaded this far above the 2 MiB aligned start of the first
 /// RAM bank (its arm64 Image header's `text_offset`): the hypervisor's memory starts

@@ -1,6 +1,8 @@
 //! Rules a board file must satisfy on its own.
 
-use crate::contract::aarch64::{HV_OFFSET, HYP_TIMER_INTID, MAINTENANCE_INTID, VTIMER_INTID};
+use crate::contract::aarch64::{
+    HV_OFFSET, HYP_TIMER_INTID, MAINTENANCE_INTID, PTIMER_INTID, VTIMER_INTID,
+};
 use crate::contract::{Arch, MAX_CPUS, MAX_RAM_BANKS};
 use crate::diag::{Diagnostic, Source};
 use crate::schema::{BoardFile, CpuSpec, GicSpec, TimerSpec};
@@ -199,13 +201,21 @@ fn timer(src: &Source, t: &TimerSpec, out: &mut Vec<Diagnostic>) {
             out.push(src.diag(intid.span(), msg, hint));
         }
     }
-    // The hypervisor drives these two itself, at the INTIDs the Arm BSA gives them.
+    // The hypervisor drives these itself, at the INTIDs the Arm BSA gives them.
     for (which, key, intid, want) in [
+        (
+            "physical",
+            "physical-intid",
+            &t.physical_intid,
+            PTIMER_INTID,
+        ),
         ("virtual", "virtual-intid", &t.virtual_intid, VTIMER_INTID),
         ("hypervisor", "hyp-intid", &t.hyp_intid, HYP_TIMER_INTID),
     ] {
         let i = *intid.get_ref();
-        if i != want && (16..32).contains(&i) {
+        // One that is also another timer's was reported above.
+        let shared = all.iter().filter(|(_, o)| *o.get_ref() == i).count() > 1;
+        if i != want && (16..32).contains(&i) && !shared {
             let msg = format!(
                 "{which} timer INTID {i} is not INTID {want}, the one the hypervisor drives"
             );

@@ -15,5 +15,6 @@ const _: () = assert!(gic::HYP_TIMER_INTID == aarch64::HYP_TIMER_INTID);
 const _: () = assert!(gic::SGI_KICK == aarch64::SGI_KICK);
 const _: () = assert!(gic::SGI_HALT == aarch64::SGI_HALT);
 const _: () = assert!(chip::VTIMER_INTID == aarch64::VTIMER_INTID);
+const _: () = assert!(chip::PTIMER_INTID == aarch64::PTIMER_INTID);
 // Every doorbell GPIO line the device tree promises exists on the emulated PL061.
 const _: () = assert!(aarch64::DOORBELL_GPIO_LINES as u32 <= rtvisor_vdev::pl061::LINES);

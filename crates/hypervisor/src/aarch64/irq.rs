@@ -2,9 +2,11 @@
 //! interrupts forwarded to a virtual-mode guest through HW list registers, the list
 //! registers themselves, and the physical state a direct-mode guest owns.
 //!
-//! Virtual mode: the virtual timer PPI is HW-linked to the guest's vPPI 27; it is
-//! enabled physically only while the guest has it enabled, acknowledged here with a
-//! priority drop only, and deactivated by the guest's own EOI. Direct mode: the guest
+//! Virtual mode: the EL1 timers' PPIs (virtual 27, physical 30) are HW-linked to the
+//! guest's own; each is enabled physically only while the guest has it enabled,
+//! acknowledged here with a priority drop only, and deactivated by the guest's own
+//! EOI. A read of their pending or active state asks the hardware (`hw_line`). Direct
+//! mode: the guest
 //! owns Group 1 on its CPU (IRQs never reach EL2); only the hypervisor's Group-0 SGIs
 //! (FIQ) come here.
 
@@ -16,16 +18,18 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_arch_aarch64::chip::{GicHw, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
-use rtvisor_arch_aarch64::{cpu, fast, ich, spi};
+use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{Lr, LrState, Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 /// The EL1 virtual timer's INTID.
 pub const VTIMER: u32 = rtvisor_config::contract::aarch64::VTIMER_INTID;
+/// The EL1 physical timer's INTID.
+pub const PTIMER: u32 = rtvisor_config::contract::aarch64::PTIMER_INTID;
 /// Most list registers the architecture allows.
 const MAX_LRS: usize = 16;
 
@@ -102,15 +106,15 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
             }
         };
         match hosted {
-            Some((vm, vcpu)) if id == VTIMER => {
+            Some((vm, vcpu)) if id == VTIMER || id == PTIMER => {
                 stats::irq(IrqKind::Vtimer);
-                // Fast path: straight into a free list register, HW-linked, so the
-                // guest's EOI deactivates the physical PPI. The model learns of it
-                // only if no list register is free.
+                // Straight into a free list register, HW-linked, so the guest's EOI
+                // deactivates the physical PPI. The model learns of it only if no
+                // list register is free.
                 let gic = model(vm);
-                let prio = gic.lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
-                if !ich::inject_hw(VTIMER, VTIMER, prio) {
-                    gic.lock().inject(VTIMER, vcpu.index());
+                let prio = gic.lock().priority(vcpu.index(), id).unwrap_or(0);
+                if !ich::inject_hw(id, id, prio) {
+                    gic.lock().inject(id, vcpu.index());
                     me.arch.lr_dirty.store(true, Ordering::Relaxed);
                 }
             }
@@ -201,7 +205,8 @@ pub fn vcpu_start(me: &PerCpu, vm: VmId) {
 
 /// Takes back every private interrupt a guest could own on this CPU: disabled,
 /// not pending, not active; clears the Group-1 active priorities a direct-mode guest
-/// may have left on the CPU interface; and stops the guest's virtual timer.
+/// may have left on the CPU interface; stops the guest's virtual timer and puts its
+/// physical timer in its reset shape.
 pub fn quiesce(me: &PerCpu) {
     gic::reset_cpu_interface();
     // The idle CPU ends its own interrupts with split priority drop and deactivation,
@@ -218,6 +223,42 @@ pub fn quiesce(me: &PerCpu) {
     // this is the invariant, restored whatever happened).
     r.reset_groups();
     cpu::stop_virtual_timer();
+    cpu::reset_physical_timer();
+}
+
+/// What the hardware holds of physical `pintid`, HW-linked to virtual `intid` of
+/// vCPU `vcpu` of VM `vm`, for a register read by vCPU `me` (on this CPU). Called with
+/// the VM's model locked: reads registers only.
+///
+/// - A timer of this very vCPU: its control register says whether its line is
+///   asserted (`ENABLE && ISTATUS && !IMASK`), whatever the guest's enable; the list
+///   registers say whether the guest has it active.
+/// - A PPI of another vCPU: the redistributor of that vCPU's CPU (its line; active
+///   from the hypervisor's acknowledge, which comes just before the guest's own, to
+///   the guest's EOI).
+/// - A passed-through SPI: pending at the distributor; whether the guest has it
+///   active is the model's (its list registers are the model's).
+pub fn hw_line(vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> HwState {
+    if pintid >= 32 {
+        return HwState {
+            pending: spi::is_pending(pintid),
+            active: false,
+        };
+    }
+    let Some(cpu) = cpu_of(vm, vcpu) else {
+        return HwState::default();
+    };
+    let r = redist_of(cpu);
+    if vcpu != me {
+        return HwState {
+            pending: r.is_pending(pintid),
+            active: r.is_active(pintid),
+        };
+    }
+    HwState {
+        pending: timer::guest_line(pintid).unwrap_or_else(|| r.is_pending(pintid)),
+        active: ich::holds_active(intid),
+    }
 }
 
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
@@ -313,5 +354,8 @@ impl GicHw for HwGic {
     }
     fn set_pending(&self, intid: u32) {
         spi::set_pending(intid);
+    }
+    fn line(&self, vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> HwState {
+        hw_line(vm, me, vcpu, intid, pintid)
     }
 }

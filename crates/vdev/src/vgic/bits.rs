@@ -44,8 +44,8 @@ impl VGic {
         match f {
             Field::Group => self.group.word(vcpu, n),
             Field::Enable => self.enabled.word(vcpu, n),
-            Field::Pend => self.pending_view(vcpu).word(n),
-            Field::Active => self.active_view(vcpu).word(n),
+            Field::Pend => self.pending_view(vcpu).word(n) | self.hw_word(vcpu, n).0,
+            Field::Active => self.active_view(vcpu).word(n) | self.hw_word(vcpu, n).1,
         }
     }
 

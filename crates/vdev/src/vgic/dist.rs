@@ -274,3 +274,15 @@ pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
     },
     one(reg::PIDR2, "GICD_PIDR2", Access::Ro(rd_pidr2)),
 ]);
+
+/// The bank word a read at `offset` covers, when it is a pending or active register
+/// (`ISPENDR`, `ICPENDR`, `ISACTIVER`, `ICACTIVER`) of SPIs: the words whose
+/// HW-linked INTIDs the hardware is asked about first.
+pub(super) fn live_word(offset: u64) -> Option<usize> {
+    let (r, index, _) = REGS.find(offset)?;
+    let live = matches!(
+        r.offset,
+        reg::ISPENDR | reg::ICPENDR | reg::ISACTIVER | reg::ICACTIVER
+    );
+    (live && index > 0).then_some(index)
+}

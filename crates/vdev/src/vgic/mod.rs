@@ -27,6 +27,12 @@
 //!   or it is level-sensitive and its line is high, or a list register holds it
 //!   pending. `ISPENDR`/`ISACTIVER` reads include list-register state as of the
 //!   last [`VGic::sync_lrs`]/[`VGic::flush_lrs`].
+//! - A HW-linked interrupt ([`VGic::set_hw`]) also reads as pending or active when
+//!   the hardware says so ([`HwLines`], asked by [`VGic::dist_read`] and
+//!   [`VGic::redist_read`] for the linked INTIDs of the word a pending or active
+//!   register read covers): a level-sensitive physical line, such as a timer's
+//!   output, is pending while it is asserted, whatever the guest's enable. This
+//!   only changes what reads show; delivery is the model's and the list registers'.
 //! - SGIs carry no source (affinity routing). An SGI is made pending whatever its
 //!   group at the target.
 //! - The model's vCPU `i` has affinity `0.0.0.i`; the hypervisor must give the vCPU
@@ -54,7 +60,7 @@ mod state;
 mod types;
 
 pub use state::{IntidIter, IntidSet};
-pub use types::{Flush, HwError, HwLink, Lr, LrState, Notify};
+pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, NoHw, Notify};
 
 use crate::{MmioError, Width};
 use rtvisor_config::contract::aarch64 as contract;
@@ -148,6 +154,19 @@ pub struct VGic {
     lr_latch: [IntidSet; MAX_VCPUS],
     /// SPIs held by some vCPU's list register.
     spi_in_lr: IntidSet,
+    /// The hardware's word of HW-linked state for the register read in progress
+    /// (set just before the read's dispatch, cleared after it).
+    sample: Option<Sample>,
+}
+
+/// The hardware's pending and active bits of the HW-linked INTIDs of word `n` of
+/// `vcpu`, for one register read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Sample {
+    vcpu: usize,
+    n: usize,
+    pending: u32,
+    active: u32,
 }
 
 impl Default for VGic {
@@ -179,6 +198,7 @@ impl VGic {
             lr_act: [IntidSet::EMPTY; MAX_VCPUS],
             lr_latch: [IntidSet::EMPTY; MAX_VCPUS],
             spi_in_lr: IntidSet::EMPTY,
+            sample: None,
         }
     }
 
@@ -202,9 +222,19 @@ impl VGic {
         self.nvcpus
     }
 
-    /// Guest read of the distributor at `offset` from its base.
-    pub fn dist_read(&mut self, offset: u64, width: Width) -> Result<u64, MmioError> {
-        dist::REGS.read(self, offset, width)
+    /// Guest read of the distributor at `offset` from its base; `lines` tells the
+    /// hardware state of HW-linked SPIs.
+    pub fn dist_read(
+        &mut self,
+        offset: u64,
+        width: Width,
+        lines: &impl HwLines,
+    ) -> Result<u64, MmioError> {
+        // SPIs are shared: the distributor's banks are read as vCPU 0 sees them.
+        self.sample = dist::live_word(offset).map(|n| self.sample_word(0, n, lines));
+        let v = dist::REGS.read(self, offset, width);
+        self.sample = None;
+        v
     }
 
     /// Guest write to the distributor at `offset` from its base.
@@ -218,18 +248,52 @@ impl VGic {
     }
 
     /// Guest read of vCPU `vcpu`'s redistributor at `offset` from the start of
-    /// its 128 KiB frame. A vCPU that does not exist is [`MmioError::NoRegister`].
+    /// its 128 KiB frame; `lines` tells the hardware state of its HW-linked PPIs. A
+    /// vCPU that does not exist is [`MmioError::NoRegister`].
     pub fn redist_read(
         &mut self,
         vcpu: usize,
         offset: u64,
         width: Width,
+        lines: &impl HwLines,
     ) -> Result<u64, MmioError> {
         if vcpu >= self.nvcpus {
             return Err(MmioError::NoRegister);
         }
         self.cur = vcpu;
-        redist::REGS.read(self, offset, width)
+        self.sample = redist::live_word(offset).map(|n| self.sample_word(vcpu, n, lines));
+        let v = redist::REGS.read(self, offset, width);
+        self.sample = None;
+        v
+    }
+
+    /// Asks `lines` for the HW-linked INTIDs of word `n` of `vcpu`.
+    fn sample_word(&self, vcpu: usize, n: usize, lines: &impl HwLines) -> Sample {
+        let mut sample = Sample {
+            vcpu,
+            n,
+            pending: 0,
+            active: 0,
+        };
+        let base = u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(32);
+        for bit in 0..32 {
+            let intid = base.saturating_add(bit);
+            if let Some(pintid) = self.hw.get(vcpu, intid).copied().flatten() {
+                let hw = lines.state(vcpu, intid, pintid);
+                sample.pending |= u32::from(hw.pending) << bit;
+                sample.active |= u32::from(hw.active) << bit;
+            }
+        }
+        sample
+    }
+
+    /// The hardware's (pending, active) bits of word `n` of `vcpu` for the read in
+    /// progress; zero outside a read.
+    pub(super) fn hw_word(&self, vcpu: usize, n: usize) -> (u32, u32) {
+        match self.sample {
+            Some(s) if s.vcpu == vcpu && s.n == n => (s.pending, s.active),
+            _ => (0, 0),
+        }
     }
 
     /// Guest write to vCPU `vcpu`'s redistributor at `offset` from the start of

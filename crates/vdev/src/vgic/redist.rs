@@ -191,3 +191,15 @@ pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
     ),
     one(reg::NSACR, "GICR_NSACR", Access::Rw(rd_zero, wr_ignore)),
 ]);
+
+/// Word 0 (the vCPU's SGIs and PPIs) when a read at `offset` is of a pending or
+/// active register: the word whose HW-linked INTIDs the hardware is asked about
+/// first.
+pub(super) fn live_word(offset: u64) -> Option<usize> {
+    let (r, _, _) = REGS.find(offset)?;
+    matches!(
+        r.offset,
+        reg::ISPENDR0 | reg::ICPENDR0 | reg::ISACTIVER0 | reg::ICACTIVER0
+    )
+    .then_some(0)
+}

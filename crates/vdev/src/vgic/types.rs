@@ -108,3 +108,37 @@ pub enum HwError {
     /// The physical INTID is not a PPI or SPI (16..=1019).
     BadPintid,
 }
+
+/// What the hardware holds of a HW-linked interrupt now, as a guest's register read
+/// should see it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct HwState {
+    /// The physical line is asserted (or latched pending): for a timer, its output
+    /// (`ENABLE && ISTATUS && !IMASK`), whether or not the guest has the interrupt
+    /// enabled.
+    pub pending: bool,
+    /// The guest has acknowledged it and not yet deactivated it.
+    pub active: bool,
+}
+
+/// The hardware side of HW-linked interrupts, which the interrupt controller's
+/// hardware side provides to the register reads: `ISPENDR`/`ICPENDR` and
+/// `ISACTIVER`/`ICACTIVER` of a HW-linked interrupt show the model's state OR this.
+/// Only the linked INTIDs of the word being read are asked, once per read, while
+/// the model is borrowed: an implementation must not reach for the model again.
+pub trait HwLines {
+    /// The state of the physical interrupt `pintid` that virtual `intid` is linked to
+    /// (of vCPU `vcpu` for a private one; for an SPI, `vcpu` is 0).
+    fn state(&self, vcpu: usize, intid: u32, pintid: u32) -> HwState;
+}
+
+/// No hardware behind the links (host tests, or a caller that has none): every line
+/// is low and nothing is active.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NoHw;
+
+impl HwLines for NoHw {
+    fn state(&self, _vcpu: usize, _intid: u32, _pintid: u32) -> HwState {
+        HwState::default()
+    }
+}

@@ -15,7 +15,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
@@ -34,6 +34,10 @@ pub const HYP_TIMER_INTID: u32 = aarch64::HYP_TIMER_INTID;
 pub const RESERVED_PRIVATE: u32 = RESERVED_SGIS | (1 << HYP_TIMER_INTID);
 /// The EL1 virtual timer's PPI, HW-linked to each vCPU's own in virtual mode.
 pub const VTIMER_INTID: u32 = aarch64::VTIMER_INTID;
+/// The EL1 physical timer's PPI, HW-linked the same way.
+pub const PTIMER_INTID: u32 = aarch64::PTIMER_INTID;
+/// The private interrupts HW-linked to each vCPU's own in virtual mode: its timers.
+pub const HW_LINKED_PPIS: [u32; 2] = [VTIMER_INTID, PTIMER_INTID];
 
 /// The hardware side of a VM's GIC, which the hypervisor provides: what a change of
 /// the model means for the physical CPUs, and the physical GIC a direct-mode VM
@@ -57,6 +61,11 @@ pub trait GicHw {
     fn cpu_interface(&self, reg: CpuIfReg, write: Option<u64>) -> u64;
     /// Direct mode: makes physical SPI `intid` (the VM's own) pending.
     fn set_pending(&self, intid: u32);
+    /// Virtual mode: what the hardware holds of physical interrupt `pintid`, which
+    /// virtual `intid` of vCPU `vcpu` (a private one; vCPU 0 for an SPI) of VM `vm`
+    /// is HW-linked to, for a register read by vCPU `me` (see
+    /// [`rtvisor_vdev::vgic::HwLines`]). Called with the VM's model locked.
+    fn line(&self, vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> HwState;
 }
 
 /// One VM's GICv3: the vGIC model and the hardware side.
@@ -171,8 +180,10 @@ impl<W: GicHw> IrqChip for Gic<W> {
         gic.reset(cfg.cpus.len());
         if !direct(cfg) {
             for v in 0..cfg.cpus.len() {
-                // The EL1 virtual timer of each vCPU is its own physical PPI.
-                let _ = gic.set_hw(VTIMER_INTID, v, VTIMER_INTID);
+                // The EL1 timers of each vCPU are its own physical PPIs.
+                for intid in HW_LINKED_PPIS {
+                    let _ = gic.set_hw(intid, v, intid);
+                }
             }
         }
     }

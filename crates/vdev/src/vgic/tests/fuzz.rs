@@ -49,7 +49,7 @@ fn random_accesses_never_panic() {
         };
         match r.below(12) {
             0 => {
-                let _ = g.dist_read(offset(&mut r, GICD_SIZE), width);
+                let _ = g.dist_read(offset(&mut r, GICD_SIZE), width, &NoHw);
             }
             1 | 2 => {
                 let _ = g.dist_write(offset(&mut r, GICD_SIZE), width, value);
@@ -59,6 +59,7 @@ fn random_accesses_never_panic() {
                     vcpu,
                     0x1_0000 * r.below(2) + offset(&mut r, 0x1_0000),
                     width,
+                    &NoHw,
                 );
             }
             4 => {

@@ -279,7 +279,10 @@ fn spi_routing_via_irouter() {
     assert!(route(&mut g, 52, 1).hw_changed.is_empty());
     assert!(route(&mut g, 53, 1).hw_changed.is_empty());
     assert_eq!(g.inject(51, 0), Notify::NONE);
-    assert_eq!(g.dist_read(gicd::IROUTER + 8 * 19, Width::Double), Ok(4));
+    assert_eq!(
+        g.dist_read(gicd::IROUTER + 8 * 19, Width::Double, &NoHw),
+        Ok(4)
+    );
 }
 
 #[test]

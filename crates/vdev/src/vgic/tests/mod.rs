@@ -7,6 +7,7 @@ use super::redist::reg as gicr;
 use super::*;
 
 mod fuzz;
+mod hwlines;
 mod lrs;
 mod regs;
 
@@ -49,13 +50,13 @@ fn set_prio(g: &mut VGic, vcpu: usize, intid: u32, p: u8) {
 }
 
 fn dr(g: &mut VGic, off: u64) -> u32 {
-    g.dist_read(off, Width::Word).unwrap() as u32
+    g.dist_read(off, Width::Word, &NoHw).unwrap() as u32
 }
 fn dw(g: &mut VGic, off: u64, v: u32) -> Notify {
     g.dist_write(off, Width::Word, v.into()).unwrap()
 }
 fn rr(g: &mut VGic, vcpu: usize, off: u64) -> u32 {
-    g.redist_read(vcpu, off, Width::Word).unwrap() as u32
+    g.redist_read(vcpu, off, Width::Word, &NoHw).unwrap() as u32
 }
 fn rw(g: &mut VGic, vcpu: usize, off: u64, v: u32) -> Notify {
     g.redist_write(vcpu, off, Width::Word, v.into()).unwrap()

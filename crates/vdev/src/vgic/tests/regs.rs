@@ -21,13 +21,16 @@ fn distributor_identification() {
         g.dist_write(gicd::TYPER, Width::Word, 0),
         Err(MmioError::ReadOnly)
     );
-    assert_eq!(g.dist_read(0x10, Width::Word), Err(MmioError::NoRegister));
     assert_eq!(
-        g.dist_read(gicd::CTLR, Width::Double),
+        g.dist_read(0x10, Width::Word, &NoHw),
+        Err(MmioError::NoRegister)
+    );
+    assert_eq!(
+        g.dist_read(gicd::CTLR, Width::Double, &NoHw),
         Err(MmioError::BadWidth)
     );
     assert_eq!(
-        g.dist_read(gicd::CTLR + 1, Width::Byte),
+        g.dist_read(gicd::CTLR + 1, Width::Byte, &NoHw),
         Err(MmioError::BadWidth)
     );
 }
@@ -51,7 +54,10 @@ fn distributor_private_banks_are_raz_wi() {
     assert_eq!(dr(&mut g, gicd::ISENABLER + 4 * 4), 0);
     dw(&mut g, gicd::ISENABLER + 4 * 31, u32::MAX);
     assert_eq!(dr(&mut g, gicd::ISENABLER + 4 * 31), 0);
-    assert_eq!(g.dist_read(gicd::IROUTER + 8 * 500, Width::Double), Ok(0));
+    assert_eq!(
+        g.dist_read(gicd::IROUTER + 8 * 500, Width::Double, &NoHw),
+        Ok(0)
+    );
 }
 
 #[test]
@@ -96,8 +102,11 @@ fn priority_byte_access() {
     assert_eq!(g.priority(0, 43), Some(0x11));
     g.dist_write(off + 2, Width::Byte, 0xa0).unwrap();
     assert_eq!(dr(&mut g, off), 0x11a0_3344);
-    assert_eq!(g.dist_read(off + 3, Width::Byte), Ok(0x11));
-    assert_eq!(g.dist_read(off + 2, Width::Half), Err(MmioError::BadWidth));
+    assert_eq!(g.dist_read(off + 3, Width::Byte, &NoHw), Ok(0x11));
+    assert_eq!(
+        g.dist_read(off + 2, Width::Half, &NoHw),
+        Err(MmioError::BadWidth)
+    );
     // All eight bits are kept.
     g.dist_write(off, Width::Byte, 0xff).unwrap();
     assert_eq!(g.priority(0, 40), Some(0xff));
@@ -136,13 +145,13 @@ fn redistributor_identification_and_waker() {
     let mut g = gic(3);
     for v in 0..3u64 {
         let typer = g
-            .redist_read(v as usize, gicr::TYPER, Width::Double)
+            .redist_read(v as usize, gicr::TYPER, Width::Double, &NoHw)
             .unwrap();
         assert_eq!(typer >> 32, v, "Aff0 = vCPU index");
         assert_eq!(typer >> 8 & 0xffff, v, "Processor_Number");
         assert_eq!(typer & super::super::redist::TYPER_LAST != 0, v == 2);
         let hi = g
-            .redist_read(v as usize, gicr::TYPER + 4, Width::Word)
+            .redist_read(v as usize, gicr::TYPER + 4, Width::Word, &NoHw)
             .unwrap();
         assert_eq!(hi, typer >> 32);
     }
@@ -160,7 +169,7 @@ fn redistributor_identification_and_waker() {
     assert_eq!(rr(&mut g, 1, gicr::WAKER), 0);
     // Missing vCPU frames and offsets.
     assert_eq!(
-        g.redist_read(3, gicr::TYPER, Width::Double),
+        g.redist_read(3, gicr::TYPER, Width::Double, &NoHw),
         Err(MmioError::NoRegister)
     );
     assert_eq!(
@@ -168,7 +177,7 @@ fn redistributor_identification_and_waker() {
         Err(MmioError::NoRegister)
     );
     assert_eq!(
-        g.redist_read(0, 0x20, Width::Word),
+        g.redist_read(0, 0x20, Width::Word, &NoHw),
         Err(MmioError::NoRegister)
     );
     assert_eq!(g.redist_split(0x4_0014), Some((2, 0x14)));
@@ -184,12 +193,15 @@ fn irouter_accesses() {
     let mut g = gic(2);
     let off = gicd::IROUTER + 8 * 8; // INTID 40
     g.dist_write(off, Width::Double, u64::MAX).unwrap();
-    assert_eq!(g.dist_read(off, Width::Double), Ok(0xff_80ff_ffff));
+    assert_eq!(g.dist_read(off, Width::Double, &NoHw), Ok(0xff_80ff_ffff));
     assert_eq!(g.spi_target(40), Some(0), "IRM = 1");
     g.dist_write(off, Width::Word, 1).unwrap();
     g.dist_write(off + 4, Width::Word, 0).unwrap();
-    assert_eq!(g.dist_read(off, Width::Double), Ok(1));
+    assert_eq!(g.dist_read(off, Width::Double, &NoHw), Ok(1));
     assert_eq!(g.spi_target(40), Some(1));
-    assert_eq!(g.dist_read(off + 4, Width::Word), Ok(0));
-    assert_eq!(g.dist_read(off + 2, Width::Half), Err(MmioError::BadWidth));
+    assert_eq!(g.dist_read(off + 4, Width::Word, &NoHw), Ok(0));
+    assert_eq!(
+        g.dist_read(off + 2, Width::Half, &NoHw),
+        Err(MmioError::BadWidth)
+    );
 }

@@ -1,5 +1,5 @@
-//! Unallocated SMCCC ids, the physical timer and the debug unit, and an SGI flood
-//! (the memory cases that come first are `crate::memory`'s).
+//! Unallocated SMCCC ids, a trapped IMPLEMENTATION DEFINED register and the debug unit,
+//! and an SGI flood (the memory cases that come first are `crate::memory`'s).
 
 use guest_common::arch::psci;
 use guest_common::exception::{Fault, EC_UNKNOWN};
@@ -44,26 +44,29 @@ fn sysreg_result<T: core::fmt::LowerHex>(case: &str, r: Result<T, Fault>, what: 
     }
 }
 
+/// Writes a register of the IMPLEMENTATION DEFINED space (op0 3, op1 0, CRn 15),
+/// which HCR_EL2.TIDCP traps: it must be refused (Undefined Instruction).
 pub fn sysreg_trapped() -> Outcome {
     let r = guard::catch(|| {
-        // SAFETY: disables the EL1 physical timer (ENABLE = 0); this guest never uses
-        // it, and a trap is caught by `catch`.
+        // SAFETY: an IMPLEMENTATION DEFINED register QEMU does not have; a trap is
+        // caught by `catch`.
         unsafe {
             core::arch::asm!(
-                "msr cntp_ctl_el0, xzr",
+                "msr s3_0_c15_c0_0, xzr",
                 options(nomem, nostack, preserves_flags)
             );
         }
     });
     match r {
-        Ok(()) => leak("sysreg-trapped", format_args!("cntp_ctl writable")),
+        Ok(()) => leak("sysreg-trapped", format_args!("s3_0_c15_c0_0 writable")),
         Err(f) => sysreg_result::<u64>("sysreg-trapped", Err(f), ""),
     }
 }
 
 /// DBGWCR: enabled, a 2 GiB range (MASK = 31, BAS = 0xff), loads and stores, matching
 /// at EL2 as well as EL1 and EL0 (HMC = 1, SSC = 0b00, PAC = 0b11).
-const WCR_ALL_LOW_2G_EL2: u64 = 1 | (0b11 << 1) | (0b11 << 3) | (0xff << 5) | (1 << 13) | (31 << 24);
+const WCR_ALL_LOW_2G_EL2: u64 =
+    1 | (0b11 << 1) | (0b11 << 3) | (0xff << 5) | (1 << 13) | (31 << 24);
 
 /// The debug unit is this core's and the VM's own: breakpoint value register 0 keeps
 /// what is written. It must not reach the hypervisor: with debug exceptions enabled

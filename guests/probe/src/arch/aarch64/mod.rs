@@ -1,5 +1,5 @@
 //! The aarch64 cases (the list and order are in [`run`]); `mode=takeback` runs
-//! `takeback.rs` instead.
+//! `takeback.rs` instead, `mode=timers` `timers.rs`.
 
 mod access;
 mod basic;
@@ -9,6 +9,7 @@ mod shm;
 mod storm;
 mod sysregs;
 pub mod takeback;
+mod timers;
 mod unmapped;
 
 use core::fmt;
@@ -32,8 +33,11 @@ const DEFAULT_WFI: u64 = 10_000;
 /// After `probe: done`: nothing on aarch64 (the caller powers off).
 pub fn finish(_boot: &BootInfo) {}
 
-/// Runs every case, in order.
+/// Runs every case, in order (or, with `mode=timers`, the timer checks alone).
 pub fn run(boot: &BootInfo, tally: &mut Tally) {
+    if boot.args().get("mode") == Some("timers") {
+        timers::run(boot);
+    }
     let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
     tally.add(memory::read_case(boot, "read-other-vm", "other-vm"));
     tally.add(memory::write_case(boot, "write-other-vm", "other-vm"));

@@ -85,3 +85,61 @@ fn an_enable_write_reaches_the_model_and_asks_for_a_refresh() {
         .any(|c| matches!(c, HwCall::Changed { vm: 0, me: Some(0), notify } if notify.kicks(0)));
     assert!(kicked, "{:?}", r.hw[0]);
 }
+
+#[test]
+fn the_timers_are_hw_linked_and_their_reads_ask_the_hardware() {
+    use rtvisor_vdev::vgic::HwState;
+    const ISPENDR0: u64 = GICR + SGI_BASE + 0x200;
+    const ISACTIVER0: u64 = GICR + SGI_BASE + 0x300;
+    let w = World::one(VIRT);
+    let chip = &w.vms[0].chip;
+    for v in 0..2 {
+        for intid in [27, 30] {
+            let link = chip.model().lock().hw_link(v, intid).map(|l| l.pintid);
+            assert_eq!(link, Some(intid), "vCPU {v} INTID {intid}");
+        }
+    }
+    // Both timers disabled in the vGIC (reset), their lines asserted in hardware.
+    let high = HwState {
+        pending: true,
+        active: false,
+    };
+    chip.hw().set_line(0, 0, 27, high);
+    chip.hw().set_line(0, 0, 30, high);
+    chip.hw().take_asked();
+    let r = emulated(&w, 0, ISPENDR0, B4, false, 0);
+    assert_eq!(r.frame.x[1], 1 << 27 | 1 << 30);
+    // Asked once each, as vCPU 0 reading its own frame.
+    assert_eq!(
+        chip.hw().take_asked(),
+        [(0, 0, 0, 27, 27), (0, 0, 0, 30, 30)]
+    );
+    // vCPU 1's frame, read by vCPU 0: its lines are low.
+    let r = emulated(&w, 0, ISPENDR0 + 0x2_0000, B4, false, 0);
+    assert_eq!(r.frame.x[1], 0);
+    assert_eq!(
+        chip.hw().take_asked(),
+        [(0, 0, 1, 27, 27), (0, 0, 1, 30, 30)]
+    );
+    chip.hw().set_line(
+        0,
+        1,
+        30,
+        HwState {
+            pending: false,
+            active: true,
+        },
+    );
+    let r = emulated(&w, 0, ISACTIVER0 + 0x2_0000, B4, false, 0);
+    assert_eq!(r.frame.x[1], 1 << 30);
+    // Nothing was delivered by the reads.
+    assert!(!chip.model().lock().is_pending(0, 27));
+}
+
+#[test]
+fn a_direct_mode_vm_has_no_hw_links() {
+    let w = World::one(rtvisor_core::testkit::DIRECT);
+    for intid in [27, 30] {
+        assert_eq!(w.vms[0].chip.model().lock().hw_link(0, intid), None);
+    }
+}

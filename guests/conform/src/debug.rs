@@ -97,6 +97,17 @@ pub fn run() {
     msr!("mdscr_el1", 0);
 }
 
+/// Leaves breakpoint 0, watchpoint 0, MDSCR_EL1.KDE/MDE and the OS lock open, with
+/// debug exceptions masked (none is taken): for the run after a reset to find.
+pub fn leave_armed() {
+    msr!("oslar_el1", 0);
+    msr!("dbgbvr0_el1", 0x1000);
+    msr!("dbgbcr0_el1", BCR_EL1);
+    msr!("dbgwvr0_el1", 0x1000);
+    msr!("dbgwcr0_el1", WCR_STORE8);
+    msr!("mdscr_el1", MDSCR_KDE | MDSCR_MDE);
+}
+
 fn breakpoint() {
     let target: u64;
     // SAFETY: a breakpoint on the NOP at label 1, then running it: the hook records

@@ -10,7 +10,10 @@
 //! ```
 //!
 //! with a value, not a verdict (a register, an exception class, a return code), and
-//! the run ends with `conform: done checks=<n>`, then PSCI SYSTEM_OFF. The checks, in
+//! the run ends with `conform: done checks=<n>`, then PSCI SYSTEM_OFF; with the
+//! bootarg `then=reset` it leaves a breakpoint, a watchpoint, debug exceptions, the OS
+//! lock open and the PMU counting, and calls SYSTEM_RESET instead, so that the next run
+//! shows whether a restart puts them back in their reset state. The checks, in
 //! order (each group in its own module):
 //! - `dt.*`: the device tree a virt guest relies on (memory, cpus, psci, timer
 //!   interrupts, GIC registers, the UART);
@@ -113,5 +116,11 @@ fn main(boot: &BootInfo) -> ! {
     gic::run();
     psci::run(boot);
     println!("conform: done checks={}", CHECKS.load(Ordering::Relaxed));
+    if boot.args().get("then") == Some("reset") {
+        // What the next run finds at start must not be what this one left.
+        debug::leave_armed();
+        pmu::leave_counting();
+        power::system_reset()
+    }
     power::system_off()
 }

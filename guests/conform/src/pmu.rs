@@ -50,3 +50,11 @@ pub fn run() {
     msr!("pmcntenclr_el0", u64::from(u32::MAX));
     msr!("pmcr_el0", pmcr & !PMCR_E);
 }
+
+/// Leaves the cycle counter and event counter 0 counting, with EL0 access: for the run
+/// after a reset to find.
+pub fn leave_counting() {
+    msr!("pmcntenset_el0", 1 << 31 | 1);
+    msr!("pmuserenr_el0", 1);
+    msr!("pmcr_el0", mrs!("pmcr_el0") | PMCR_E);
+}

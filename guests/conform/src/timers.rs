@@ -72,8 +72,8 @@ impl Which {
         match self {
             Which::Virtual => timer::counter(),
             Which::Physical => {
-                // SAFETY: ISB + reading CNTPCT_EL0 has no side effects.
                 let v: u64;
+                // SAFETY: ISB + reading CNTPCT_EL0 has no side effects.
                 unsafe {
                     core::arch::asm!("isb", "mrs {}, cntpct_el0", out(reg) v,
                         options(nomem, nostack, preserves_flags))

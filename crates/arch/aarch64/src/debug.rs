@@ -83,11 +83,23 @@ mod hw {
     use super::{DebugUnit, OS_LOCK_AT_RESET, PMCR_RESET};
     use crate::sysreg::isb;
 
-    /// Writes `$v` to register `$name<n>` for every n below `$count` (0..=15).
-    macro_rules! write_numbered {
-        ($count:expr, $v:expr, [$($n:literal => $reg:tt),* $(,)?]) => {{
+    /// Zeroes `<$reg><n>_el1` for every n (0..=15) below `$count`.
+    macro_rules! zero_numbered {
+        ($count:expr, $reg:literal) => {
+            zero_numbered!(@ $count, $reg, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+        };
+        (@ $count:expr, $reg:literal, $($n:literal)*) => {{
             let count = $count;
-            $( if $n < count { write_sysreg!($reg, $v); } )*
+            $(
+                if $n < count {
+                    // SAFETY: the caller (`reset`) owns this core's debug registers, and
+                    // register n exists (n < the count ID_AA64DFR0_EL1 gives).
+                    unsafe {
+                        core::arch::asm!(concat!("msr ", $reg, stringify!($n), "_el1, xzr"),
+                            options(nomem, nostack, preserves_flags))
+                    };
+                }
+            )*
         }};
     }
 
@@ -101,30 +113,10 @@ mod hw {
     pub unsafe fn reset() {
         let unit = DebugUnit::from_dfr0(read_sysreg!(id_aa64dfr0_el1));
         write_sysreg!(mdscr_el1, 0);
-        write_numbered!(unit.breakpoints, 0, [
-            0 => dbgbcr0_el1, 1 => dbgbcr1_el1, 2 => dbgbcr2_el1, 3 => dbgbcr3_el1,
-            4 => dbgbcr4_el1, 5 => dbgbcr5_el1, 6 => dbgbcr6_el1, 7 => dbgbcr7_el1,
-            8 => dbgbcr8_el1, 9 => dbgbcr9_el1, 10 => dbgbcr10_el1, 11 => dbgbcr11_el1,
-            12 => dbgbcr12_el1, 13 => dbgbcr13_el1, 14 => dbgbcr14_el1, 15 => dbgbcr15_el1,
-        ]);
-        write_numbered!(unit.breakpoints, 0, [
-            0 => dbgbvr0_el1, 1 => dbgbvr1_el1, 2 => dbgbvr2_el1, 3 => dbgbvr3_el1,
-            4 => dbgbvr4_el1, 5 => dbgbvr5_el1, 6 => dbgbvr6_el1, 7 => dbgbvr7_el1,
-            8 => dbgbvr8_el1, 9 => dbgbvr9_el1, 10 => dbgbvr10_el1, 11 => dbgbvr11_el1,
-            12 => dbgbvr12_el1, 13 => dbgbvr13_el1, 14 => dbgbvr14_el1, 15 => dbgbvr15_el1,
-        ]);
-        write_numbered!(unit.watchpoints, 0, [
-            0 => dbgwcr0_el1, 1 => dbgwcr1_el1, 2 => dbgwcr2_el1, 3 => dbgwcr3_el1,
-            4 => dbgwcr4_el1, 5 => dbgwcr5_el1, 6 => dbgwcr6_el1, 7 => dbgwcr7_el1,
-            8 => dbgwcr8_el1, 9 => dbgwcr9_el1, 10 => dbgwcr10_el1, 11 => dbgwcr11_el1,
-            12 => dbgwcr12_el1, 13 => dbgwcr13_el1, 14 => dbgwcr14_el1, 15 => dbgwcr15_el1,
-        ]);
-        write_numbered!(unit.watchpoints, 0, [
-            0 => dbgwvr0_el1, 1 => dbgwvr1_el1, 2 => dbgwvr2_el1, 3 => dbgwvr3_el1,
-            4 => dbgwvr4_el1, 5 => dbgwvr5_el1, 6 => dbgwvr6_el1, 7 => dbgwvr7_el1,
-            8 => dbgwvr8_el1, 9 => dbgwvr9_el1, 10 => dbgwvr10_el1, 11 => dbgwvr11_el1,
-            12 => dbgwvr12_el1, 13 => dbgwvr13_el1, 14 => dbgwvr14_el1, 15 => dbgwvr15_el1,
-        ]);
+        zero_numbered!(unit.breakpoints, "dbgbcr");
+        zero_numbered!(unit.breakpoints, "dbgbvr");
+        zero_numbered!(unit.watchpoints, "dbgwcr");
+        zero_numbered!(unit.watchpoints, "dbgwvr");
         write_sysreg!(osdlr_el1, 0);
         write_sysreg!(oslar_el1, OS_LOCK_AT_RESET);
         if unit.has_pmu() {

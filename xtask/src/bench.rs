@@ -23,8 +23,10 @@
 mod budget;
 mod doorbell;
 pub(crate) mod parse;
+mod paths;
 mod report;
 pub mod run;
+mod size;
 mod svg;
 
 use crate::util::{out_dir, rel, say};
@@ -44,12 +46,28 @@ pub const BARE_NOISY: &str = "bare-noisy";
 /// The benchmarked VM of the rtvisor scenarios (its console lines carry `[rt] `).
 pub const RT_VM: &str = "rt";
 /// rtbench's bootargs for a full run (also what tests/bench/*.toml hold).
-pub const FULL_ARGS: &str = "mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000";
+pub const FULL_ARGS: &str =
+    "mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 unknown=1000 gicd=1000";
 /// rtbench's bootargs for `--quick`.
-pub const QUICK_ARGS: &str = "mode=bench period-us=100 samples=100 hvc=100 ipi=50";
+pub const QUICK_ARGS: &str =
+    "mode=bench period-us=100 samples=100 hvc=100 ipi=50 unknown=100 gicd=100";
 /// Per-boot timeouts: icount runs are slow, a hang in CI must stay cheap.
 pub const FULL_TIMEOUT_S: f64 = 300.0;
 pub const QUICK_TIMEOUT_S: f64 = 50.0;
+
+/// The doorbell round trip's name for `--only` (it is measured on every full run).
+pub const DOORBELL: &str = "doorbell";
+
+/// Whether the run measures the doorbell round trip: full runs, and `--only doorbell`.
+fn wants_doorbell(opts: &Options) -> bool {
+    !opts.quick
+        && (opts.only.is_empty()
+            || opts
+                .only
+                .iter()
+                .flat_map(|s| s.split(','))
+                .any(|n| n.trim() == DOORBELL))
+}
 
 /// What a configuration boots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,9 +237,12 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
         .filter(|s| !s.is_empty())
         .collect();
     for n in &names {
-        if !CONFIGS.iter().any(|c| c.name == *n) {
+        if *n != DOORBELL && !CONFIGS.iter().any(|c| c.name == *n) {
             let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
-            bail!("no configuration {n:?}; the names are {}", all.join(", "));
+            bail!(
+                "no configuration {n:?}; the names are {}, {DOORBELL}",
+                all.join(", ")
+            );
         }
     }
     Ok(CONFIGS
@@ -382,6 +403,16 @@ pub fn run(opts: &Options) -> Result<bool> {
             });
         }
     }
+    // The hypervisor's own size, of every rtvisor configuration's image.
+    let sizes: Vec<(&str, rtvisor::imagesize::Breakdown)> = outcomes
+        .iter()
+        .filter(|o| o.name.starts_with("rtvisor-"))
+        .filter_map(|o| Some((o.name, size::of(o.name, opts.quick)?)))
+        .collect();
+    if !opts.quick {
+        let ran = outcomes.iter().any(|o| o.name == size::CHECKED);
+        budgets.push(size::check(&sizes, ran));
+    }
     let how = format!(
         "{}, `-cpu cortex-a72 -icount shift=0,sleep=off`; rtbench bootargs `{args}`{}. \
          Produced by `cargo xtask bench{}`.",
@@ -394,10 +425,11 @@ pub fn run(opts: &Options) -> Result<bool> {
         if opts.quick { " --quick" } else { "" },
     );
     let mut md = report::markdown(&outcomes, &how);
-    // The full benchmark also measures the doorbell round trip (not in --quick or
-    // --only runs).
+    md += &size::markdown(&sizes);
+    // The full benchmark also measures the doorbell round trip (not in --quick runs,
+    // nor in --only runs that do not name it).
     let mut doorbell_ok = true;
-    if !opts.quick && opts.only.is_empty() {
+    if wants_doorbell(opts) {
         say("=== bench doorbell: round trip between a virtual-mode and a direct-mode VM");
         match doorbell::measure(&dir, opts.no_build, timeout, opts.verbose) {
             Ok(d) => {
@@ -407,10 +439,12 @@ pub fn run(opts: &Options) -> Result<bool> {
                 );
                 write(&dir.join("doorbell.json"), &doorbell::json(&d));
                 md += &doorbell::markdown(&d);
+                budgets.push(paths::doorbell(Some(d.avg_ns)));
             }
             Err(e) => {
                 println!("bench doorbell ... FAILED\n{e:#}");
                 doorbell_ok = false;
+                budgets.push(paths::doorbell(None));
             }
         }
     }
@@ -418,7 +452,10 @@ pub fn run(opts: &Options) -> Result<bool> {
         md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
     }
-    write(&dir.join("latency.json"), &report::json(&outcomes));
+    write(
+        &dir.join("latency.json"),
+        &report::json_with_sizes(&outcomes, &sizes),
+    );
     write(&dir.join("latency.md"), &md);
     println!("\n{}", report::table(&outcomes));
     if !budgets.is_empty() {
@@ -500,6 +537,9 @@ pub(crate) mod tests {
                 },
                 hvc: metric(hvc, hvc, hvc),
                 ipi: ipi.map(|i| metric(i, i, i)),
+                smc: None,
+                unknown: None,
+                gicd: None,
                 selfcheck: Some("16.000".into()),
             }),
             warnings: Vec::new(),
@@ -542,6 +582,11 @@ pub(crate) mod tests {
             ["bare", "rtvisor-direct-noisy"]
         );
         assert!(select(&opts(false, &["nope"])).is_err());
+        assert!(names(&opts(false, &["doorbell"])).is_empty());
+        assert!(wants_doorbell(&opts(false, &[])));
+        assert!(wants_doorbell(&opts(false, &["bare,doorbell"])));
+        assert!(!wants_doorbell(&opts(false, &["bare"])));
+        assert!(!wants_doorbell(&opts(true, &[])));
     }
 
     #[test]

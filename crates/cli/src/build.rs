@@ -146,6 +146,12 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     let raw = bootimage::to_raw(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
     bootimage::arm64_header(&raw.bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
     fits(&plan, &raw)?;
+    match crate::imagesize::embedded_bytes(&generated)
+        .and_then(|e| crate::imagesize::breakdown(&bytes, e, 8))
+    {
+        Ok(bd) => eprint!("[rtvisor]       {bd}"),
+        Err(e) => eprintln!("[rtvisor]       (no size breakdown: {e})"),
+    }
     eprintln!("[rtvisor] [3/3] writing {} ...", out.display());
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -18,6 +18,7 @@
 pub mod build;
 mod dtcheck;
 mod dtprops;
+pub mod imagesize;
 pub mod inspect;
 pub mod inspect_acpi;
 pub mod qemu;

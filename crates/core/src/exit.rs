@@ -65,7 +65,7 @@ pub enum VcpuExit {
     /// One of rtvisor's own calls ([`crate::hypercall`]). aarch64: an SMCCC fast call
     /// in the vendor-specific hypervisor range (`0xC600_00nn`, `0x8600_00nn`), `nr` =
     /// `nn`, arguments x1, x2 (SMC32: their low halves). x86_64: VMCALL/VMMCALL with
-    /// `nr` in rax and the arguments in rbx, rcx.
+    /// the same function id in rax and the arguments in rdi, rsi.
     Hypercall {
         /// The call's number.
         nr: u64,
@@ -73,8 +73,8 @@ pub enum VcpuExit {
         args: [u64; HYPERCALL_ARGS],
     },
     /// A call nobody implements. aarch64: an SMCCC function id outside PSCI and
-    /// rtvisor's range (answered NOT_SUPPORTED). x86_64: none (every VMCALL is a
-    /// [`Hypercall`](Self::Hypercall)).
+    /// rtvisor's range (answered NOT_SUPPORTED). x86_64: a VMCALL/VMMCALL whose rax
+    /// is not one of rtvisor's function ids.
     UnknownCall {
         /// The function id.
         id: u64,

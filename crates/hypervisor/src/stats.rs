@@ -10,7 +10,7 @@
 //!
 //! Not counted: what the backend's fast paths answer before looking at the VM
 //! (aarch64: virtual-timer interrupts the exception vector injects by itself, the
-//! version and feature queries of the HVC path).
+//! calls the HVC/SMC path answers from the function id alone: versions, features).
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};

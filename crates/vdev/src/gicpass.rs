@@ -349,6 +349,46 @@ pub fn sgi_targets(value: u64, from: usize, mpidrs: &[u64], reserved: u32) -> (u
     (mask, intid)
 }
 
+/// ICC_SGI1R_EL1's routing fields: Aff3, RS, IRM, Aff2, Aff1.
+const SGI_ROUTE: u64 = 0xff << 48 | 0xf << 44 | 1 << 40 | 0xff << 32 | 0xff << 16;
+/// ICC_SGI1R_EL1's target list.
+const SGI_LIST: u64 = 0xffff;
+/// ICC_SGI1R_EL1's INTID field.
+const SGI_INTID: u64 = 0xf << 24;
+
+/// The route word of the cores with affinities `mpidrs`: their common ICC_SGI1R_EL1
+/// routing fields (IRM clear) and their bits of the target list; 0 when they are not
+/// all in one group of 16 (or there are none). See [`sgi_pass`].
+pub fn sgi_route(mpidrs: impl IntoIterator<Item = u64>) -> u64 {
+    let mut route = 0;
+    for m in mpidrs {
+        let aff0 = m & 0xff;
+        let one = (1u64 << (aff0 & 15))
+            | ((m >> 8) & 0xff) << 16
+            | ((m >> 16) & 0xff) << 32
+            | (aff0 >> 4) << 44
+            | ((m >> 32) & 0xff) << 48;
+        if route != 0 && route & SGI_ROUTE != one & SGI_ROUTE {
+            return 0;
+        }
+        route |= one;
+    }
+    route
+}
+
+/// The ICC_SGI1R_EL1 value a direct-mode guest wrote (`value`), as it may go to the
+/// physical register, when it names only cores of `route` ([`sgi_route`] of its VM's
+/// cores; no IRM broadcast) and none of the SGI numbers in `reserved`; the register's
+/// reserved bits are cleared. `None`: [`sgi_targets`] decides.
+pub fn sgi_pass(route: u64, value: u64, reserved: u32) -> Option<u64> {
+    let intid = (value & SGI_INTID) >> 24;
+    let ok = route != 0
+        && value & SGI_ROUTE == route & SGI_ROUTE
+        && value & SGI_LIST & !route == 0
+        && reserved >> intid & 1 == 0;
+    ok.then_some(value & (SGI_ROUTE | SGI_INTID | SGI_LIST))
+}
+
 /// Merges a guest write into the hardware value: bits in `mask` from `value`, the
 /// rest from `hw` when `rmw`, else zero.
 pub fn merge(action_mask: u64, rmw: bool, hw: u64, value: u64) -> u64 {

@@ -18,11 +18,16 @@
 #![forbid(unsafe_code)]
 
 pub mod cfi;
+pub mod fifo;
 pub mod gicpass;
 pub mod pl011;
 pub mod pl061;
 pub mod regs;
+#[cfg(any(test, feature = "testkit"))]
+pub mod rng;
+pub mod uart16550;
 pub mod vgic;
+pub mod x2apic;
 
 /// Size of one MMIO access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

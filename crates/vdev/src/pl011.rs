@@ -25,6 +25,7 @@
 //!   [`MmioError::NoRegister`]; writes to read-only registers with
 //!   [`MmioError::ReadOnly`]; the caller chooses the policy.
 
+use crate::fifo::ByteFifo;
 use crate::regs::RegTable;
 use crate::{MmioError, Width};
 use regmap::REGS;
@@ -131,9 +132,7 @@ const IFLS_RESET: u32 = 0x12;
 /// Emulated PL011 state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pl011 {
-    rx: [u8; FIFO_DEPTH],
-    rx_head: usize,
-    rx_len: usize,
+    rx: ByteFifo<FIFO_DEPTH>,
     rsr: u32,
     ilpr: u32,
     ibrd: u32,
@@ -156,9 +155,7 @@ impl Pl011 {
     /// A UART in its reset state.
     pub const fn new() -> Self {
         Self {
-            rx: [0; FIFO_DEPTH],
-            rx_head: 0,
-            rx_len: 0,
+            rx: ByteFifo::new(),
             rsr: 0,
             ilpr: 0,
             ibrd: 0,
@@ -200,22 +197,16 @@ impl Pl011 {
     /// Offers one received byte. Returns `false` (and drops it) when the RX FIFO
     /// (or the holding register, with FIFOs disabled) is full.
     pub fn receive(&mut self, byte: u8) -> bool {
-        if self.rx_len >= self.rx_depth() {
+        if !self.rx.push(byte, self.rx_depth()) {
             return false;
         }
-        let tail = (self.rx_head + self.rx_len) % FIFO_DEPTH;
-        let Some(slot) = self.rx.get_mut(tail) else {
-            return false;
-        };
-        *slot = byte;
-        self.rx_len += 1;
         self.ris |= int::RX | int::RT;
         true
     }
 
     /// Free space in the RX FIFO, in bytes.
     pub fn rx_space(&self) -> usize {
-        self.rx_depth().saturating_sub(self.rx_len)
+        self.rx_depth().saturating_sub(self.rx.len())
     }
 
     /// Masked interrupt status (`UARTMIS`).
@@ -237,21 +228,15 @@ impl Pl011 {
     }
 
     fn rx_pop(&mut self) -> Option<u8> {
-        if self.rx_len == 0 {
-            return None;
-        }
-        let byte = self.rx.get(self.rx_head).copied();
-        self.rx_head = (self.rx_head + 1) % FIFO_DEPTH;
-        self.rx_len -= 1;
-        if self.rx_len == 0 {
+        let byte = self.rx.pop()?;
+        if self.rx.is_empty() {
             self.ris &= !(int::RX | int::RT);
         }
-        byte
+        Some(byte)
     }
 
     fn rx_flush(&mut self) {
-        self.rx_head = 0;
-        self.rx_len = 0;
+        self.rx.clear();
         self.ris &= !(int::RX | int::RT);
     }
 
@@ -261,10 +246,10 @@ impl Pl011 {
 
     fn flags(&self) -> u32 {
         let mut f = fr::CTS | fr::DSR | fr::DCD | fr::TXFE;
-        if self.rx_len == 0 {
+        if self.rx.is_empty() {
             f |= fr::RXFE;
         }
-        if self.rx_len >= self.rx_depth() {
+        if self.rx.len() >= self.rx_depth() {
             f |= fr::RXFF;
         }
         f

@@ -3,7 +3,7 @@
 //! aarch64, VMCALL/VMMCALL on x86_64), and the null call the benchmark times.
 
 use crate::arch::hypercall::call;
-pub use crate::arch::hypercall::{null, null_call};
+pub use crate::arch::hypercall::{null, null_call, timed_row};
 
 /// DOORBELL_RING: raise shared-memory region `index`'s doorbell in its other peers.
 /// Returns 0 or an error code.

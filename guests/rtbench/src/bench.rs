@@ -2,10 +2,10 @@
 //! (docs/interfaces-draft.md, "Benchmark protocol").
 //!
 //! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
-//! bucket-ns=8 noise-vcpus=0`. Only vCPU 0 measures; vCPU 1 (started for the IPI
-//! phase only, so it is idle in nothing during the timer phase) answers IPI 1 with
-//! IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the noisy neighbour's
-//! loop (`noise.rs`) from the start. The same logic runs on every architecture; the
+//! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0`. Only vCPU 0 measures; vCPU 1
+//! (started for the IPI phase only, so it is idle in nothing during the timer phase)
+//! answers IPI 1 with IPI 2. With `noise-vcpus=N` (bare runs) the last N CPUs run the
+//! noisy neighbour's loop (`noise.rs`) from the start. The same logic runs on every architecture; the
 //! counters, timer and IPIs are guest_common's (aarch64: CNTVCT, PMCCNTR, the virtual
 //! timer, SGIs; x86_64: the TSC for both counters, the local APIC timer, fixed IPIs).
 //!
@@ -144,6 +144,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
     );
     timer_phase(&mut cfg);
     hvc_phase(&cfg);
+    rows_phase(boot);
     if vcpus >= 2 && cfg.ipi > 0 {
         ipi_phase(&cfg, boot.cpu_id(1));
     }
@@ -248,6 +249,24 @@ fn hvc_phase(cfg: &Config) {
         s.add(call());
     }
     print_result("hvc", &s);
+}
+
+/// The rows beyond the null call, each timed by the cycle counter around one
+/// operation, `N` times when the bootargs say `<metric>=N` (default 0: not run):
+/// `smc` (PSCI_VERSION through SMC), `unknown` (an unknown SMCCC function id), `gicd`
+/// (a read of GICD_TYPER). An architecture without the operation skips the row.
+fn rows_phase(boot: &BootInfo) {
+    for metric in ["smc", "unknown", "gicd"] {
+        let n = number(boot, metric, 0);
+        let Some(op) = hypercall::timed_row(metric).filter(|_| n > 0) else {
+            continue;
+        };
+        let mut s = Stats::new();
+        for _ in 0..n {
+            s.add(op());
+        }
+        print_result(metric, &s);
+    }
 }
 
 fn ipi_phase(cfg: &Config, vcpu1_id: u64) {

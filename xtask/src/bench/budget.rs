@@ -5,7 +5,8 @@
 //! - null hypercall round trip (avg) at most 120 ns, in every rtvisor configuration;
 //! - a noisy neighbour changes the RT VM's max latency by at most max(2%, 16 ns), in
 //!   both modes;
-//! - determinism: two runs give byte-identical rtbench lines (`--quick`, `--repeat`).
+//! - determinism: two runs give byte-identical rtbench lines (`--quick`, `--repeat`);
+//! - the slow paths (IPI, SMC, unknown ids, an emulated GIC register): `paths.rs`.
 //!
 //! A budget whose configurations were not selected is skipped; one whose configuration
 //! failed fails.
@@ -145,6 +146,7 @@ pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
             },
         );
     }
+    out.extend(super::paths::evaluate(outcomes));
     out
 }
 

@@ -6,6 +6,7 @@
 //! rtbench: hist metric=timer bucket_ns=<w> counts=<c0>,<c1>,...
 //! rtbench: result metric=hvc samples=<n> min_ns=<a> avg_ns=<b> max_ns=<c>
 //! rtbench: result metric=ipi samples=<n> min_ns=<a> avg_ns=<b> max_ns=<c>
+//! rtbench: result metric=smc|unknown|gicd samples=<n> min_ns=<a> avg_ns=<b> max_ns=<c>
 //! rtbench: bench done
 //! ```
 //!
@@ -47,6 +48,12 @@ pub struct Results {
     pub hvc: Metric,
     /// Absent when the guest has one vCPU or the IPI phase failed.
     pub ipi: Option<Metric>,
+    /// PSCI_VERSION through SMC (only under rtvisor: bare QEMU has no SMC conduit).
+    pub smc: Option<Metric>,
+    /// An unknown SMCCC function id through the PSCI conduit.
+    pub unknown: Option<Metric>,
+    /// A read of the distributor's GICD_TYPER (emulated under rtvisor's vGIC).
+    pub gicd: Option<Metric>,
     /// `pmc_per_16ns` as printed (e.g. `16.000`).
     pub selfcheck: Option<String>,
 }
@@ -137,6 +144,7 @@ pub fn hist_line(line: &str) -> Result<(String, Hist)> {
 /// diagnostic line, a malformed line, or a missing timer/hist/hvc figure.
 pub fn results(lines: &[&str]) -> Result<Results> {
     let (mut timer, mut hist, mut hvc, mut ipi, mut selfcheck) = (None, None, None, None, None);
+    let (mut smc, mut unknown, mut gicd) = (None, None, None);
     for l in lines {
         if l.starts_with(DIAG) {
             bail!("rtbench reported a problem: {l:?}");
@@ -146,6 +154,9 @@ pub fn results(lines: &[&str]) -> Result<Results> {
                 "timer" => &mut timer,
                 "hvc" => &mut hvc,
                 "ipi" => &mut ipi,
+                "smc" => &mut smc,
+                "unknown" => &mut unknown,
+                "gicd" => &mut gicd,
                 _ => continue,
             };
             if slot.replace(m).is_some() {
@@ -178,6 +189,9 @@ pub fn results(lines: &[&str]) -> Result<Results> {
         hist,
         hvc,
         ipi,
+        smc,
+        unknown,
+        gicd,
         selfcheck,
     })
 }
@@ -249,6 +263,31 @@ mod tests {
         assert_eq!(r.ipi.unwrap().avg_ns, 149);
         assert_eq!(r.selfcheck.as_deref(), Some("16.000"));
         assert!(crosscheck(&r).is_empty());
+    }
+
+    #[test]
+    fn parses_the_call_and_register_rows() {
+        let mut lines = BARE.to_vec();
+        lines.insert(
+            5,
+            "rtbench: result metric=smc samples=10 min_ns=60 avg_ns=61 max_ns=62",
+        );
+        lines.insert(
+            5,
+            "rtbench: result metric=unknown samples=10 min_ns=9 avg_ns=12 max_ns=20",
+        );
+        lines.insert(
+            5,
+            "rtbench: result metric=gicd samples=10 min_ns=15 avg_ns=15 max_ns=15",
+        );
+        let r = results(&lines).unwrap();
+        assert_eq!(r.smc.map(|m| m.avg_ns), Some(61));
+        assert_eq!(r.unknown.map(|m| m.max_ns), Some(20));
+        assert_eq!(r.gicd.map(|m| m.samples), Some(10));
+        let plain = results(BARE).unwrap();
+        assert_eq!((plain.smc, plain.unknown, plain.gicd), (None, None, None));
+        lines.push("rtbench: result metric=gicd samples=1 min_ns=1 avg_ns=1 max_ns=1");
+        assert!(results(&lines).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::parse::{Metric, Results};
 use super::Outcome;
+use rtvisor::imagesize::Breakdown;
 use std::fmt::Write;
 
 /// The `bare` results among `outcomes`, if bare ran and succeeded.
@@ -68,7 +69,14 @@ fn diff(a: u64, b: u64) -> i64 {
 
 /// `latency.json`: an array with one object per configuration, in run order. A failed
 /// configuration has `"ok": false`, an `error`, and null figures.
+#[cfg(test)]
 pub fn json(outcomes: &[Outcome]) -> String {
+    json_with_sizes(outcomes, &[])
+}
+
+/// [`json`] with each rtvisor configuration's hypervisor size (`own_size_bytes`,
+/// `text_bytes`, `rodata_bytes`, `data_bytes`; null where `sizes` has none).
+pub fn json_with_sizes(outcomes: &[Outcome], sizes: &[(&str, Breakdown)]) -> String {
     let base = bare(outcomes);
     let base_of = |name: &str| baseline(name).and_then(|b| results_of(outcomes, b));
     let mut s = String::from("[\n");
@@ -129,6 +137,7 @@ pub fn json(outcomes: &[Outcome]) -> String {
                         ),
                     ),
                 ]);
+                f.extend(super::paths::json_fields(Some(r)));
             }
             Err(e) => {
                 f.push(("ok", "false".to_string()));
@@ -145,8 +154,11 @@ pub fn json(outcomes: &[Outcome]) -> String {
                 ] {
                     f.push((k, "null".to_string()));
                 }
+                f.extend(super::paths::json_fields(None));
             }
         }
+        let size = sizes.iter().find(|(n, _)| *n == o.name).map(|(_, b)| b);
+        f.extend(super::size::json_fields(size));
         let warnings: Vec<String> = o.warnings.iter().map(|w| esc(w)).collect();
         f.push(("warnings", format!("[{}]", warnings.join(", "))));
         s += "  {\n";
@@ -231,6 +243,10 @@ pub fn markdown(outcomes: &[Outcome], how: &str) -> String {
           neighbour, `bare` for the others; the ratio is left out where the baseline \
           is 0.\n\n";
     s += &table(outcomes);
+    s += "\nCalls and an emulated register, avg ns: PSCI_VERSION through HVC and through SMC, \
+          an unknown SMCCC function id, a read of GICD_TYPER (bare QEMU has no SMC \
+          conduit).\n\n";
+    s += &super::paths::table(outcomes);
     let warned: Vec<&Outcome> = outcomes.iter().filter(|o| !o.warnings.is_empty()).collect();
     if !warned.is_empty() {
         s += "\nWarnings:\n\n";

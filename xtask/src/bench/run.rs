@@ -304,14 +304,15 @@ mod tests {
             bare(0, 0),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
              -smp 2 -m 512M -no-reboot -nographic -nic none -kernel /r/rtbench.bin \
-             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000'"
+             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 unknown=1000 \
+             gicd=1000'"
         );
         assert_eq!(
             bare(2, 7),
             "qemu-system-aarch64 -M virt,gic-version=3 -cpu cortex-a72 -icount shift=0,sleep=off \
              -smp 4 -m 512M -no-reboot -nographic -nic none -kernel /r/rtbench.bin \
-             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 noise-vcpus=2 \
-             noise-period-us=7'"
+             -append 'mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 unknown=1000 \
+             gicd=1000 noise-vcpus=2 noise-period-us=7'"
         );
         let hv = Target::Image {
             bin: "/i/x.bin".into(),
@@ -329,20 +330,22 @@ mod tests {
     fn derived_scenarios_use_absolute_paths_and_the_run_args() {
         let text = "board = \"../../boards/b.toml\"\n\
                     kernel = { path = \"../../target/guests/rtbench.bin\" }\n\
-                    bootargs = \"mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000\"\n\
+                    bootargs = \"mode=bench period-us=100 samples=1000 hvc=1000 ipi=1000 \
+                    unknown=1000 gicd=1000 smc=1000\"\n\
                     bootargs = \"mode=noise\"\n";
         let out = derive_scenario(text, Path::new("/w"), super::super::QUICK_ARGS).unwrap();
         assert_eq!(
             out,
             "board = \"/w/boards/b.toml\"\n\
              kernel = { path = \"/w/target/guests/rtbench.bin\" }\n\
-             bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50\"\n\
+             bootargs = \"mode=bench period-us=100 samples=100 hvc=100 ipi=50 unknown=100 \
+             gicd=100 smc=1000\"\n\
              bootargs = \"mode=noise\"\n"
         );
         assert!(derive_scenario("bootargs = \"mode=noise\"", Path::new("/w"), "x").is_err());
         assert_eq!(
             without_ipi(FULL_ARGS),
-            "mode=bench period-us=100 samples=1000 hvc=1000 ipi=0"
+            "mode=bench period-us=100 samples=1000 hvc=1000 ipi=0 unknown=1000 gicd=1000"
         );
     }
 

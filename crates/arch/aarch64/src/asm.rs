@@ -69,6 +69,35 @@ rtvisor_secondary_entry:
 8:  wfe
     b       8b
 
+.macro SAVE_CALL_REGS
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    str     x30, [sp, #240]
+.endm
+
+.macro RESTORE_CALL_REGS_ERET
+    ldr     x30, [sp, #240]
+    ldr     x18, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame}
+    eret
+.endm
+
 .macro VENTRY kind
     .balign 0x80
     sub     sp, sp, #{frame}
@@ -89,7 +118,7 @@ rtvisor_vectors:
     VENTRY 5
     VENTRY 6
     VENTRY 7
-    // Lower EL, AArch64, synchronous: HVC takes the light path (below).
+    // Lower EL, AArch64, synchronous: HVC and SMC take the light path (below).
     .balign 0x80
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
@@ -97,6 +126,10 @@ rtvisor_vectors:
     lsr     x1, x0, #26
     cmp     x1, #0x16
     b.eq    rtvisor_hvc_entry
+    cmp     x1, #0x17
+    b.eq    rtvisor_smc_entry
+    cmp     x1, #0x18
+    b.eq    rtvisor_sysreg_entry
     mov     x0, #8
     b       rtvisor_save_rest
     // Lower EL, AArch64, IRQ: the forwarded-timer fast path (below).
@@ -105,7 +138,11 @@ rtvisor_vectors:
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
     b       rtvisor_irq_fast
-    VENTRY 10
+    // Lower EL, AArch64, FIQ: the hypervisor's own Group-0 interrupts (kicks), light.
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    b       rtvisor_fiq_entry
     VENTRY 11
     VENTRY 12
     VENTRY 13
@@ -158,37 +195,73 @@ rtvisor_restore_eret:
     add     sp, sp, #{frame}
     eret
 
+// SMC from the guest: the same SMCCC call as an HVC, but a trapped SMC returns to
+// itself, so ELR_EL2 is stepped over it first; then the HVC path. (An answer of the
+// Rust handler that steps an SMC again writes only the frame's ELR slot, which this
+// path neither saves nor restores.)
+rtvisor_smc_entry:
+    mrs     x1, elr_el2
+    add     x1, x1, #4
+    msr     elr_el2, x1
+    b       rtvisor_hvc_entry
+
 // HVC from the guest: an SMCCC call takes its arguments in x0..x17 and returns in
 // x0..x3, and the Rust handler preserves x19..x29 itself (AAPCS64), so only x0..x18 and
 // x30 are saved; the frame's other fields are NOT valid on this path (see
 // rtvisor_hvc in crates/hypervisor). ELR/SPSR stay in their registers.
 rtvisor_hvc_entry:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    str     x18, [sp, #144]
-    str     x30, [sp, #240]
+    SAVE_CALL_REGS
     mov     x1, x0
     mov     x0, sp
     bl      rtvisor_hvc
-    ldr     x30, [sp, #240]
-    ldr     x18, [sp, #144]
-    ldp     x16, x17, [sp, #128]
-    ldp     x14, x15, [sp, #112]
-    ldp     x12, x13, [sp, #96]
-    ldp     x10, x11, [sp, #80]
-    ldp     x8, x9, [sp, #64]
-    ldp     x6, x7, [sp, #48]
-    ldp     x4, x5, [sp, #32]
-    ldp     x2, x3, [sp, #16]
-    ldp     x0, x1, [sp, #0]
-    add     sp, sp, #{frame}
-    eret
+    RESTORE_CALL_REGS_ERET
+
+// A trapped system-register access: the same light save as an HVC, and
+// rtvisor_sysreg (crates/hypervisor) with x0 = frame, x1 = ESR_EL2. If it did the
+// access (x0 != 0), the instruction is stepped over and the guest resumes; otherwise
+// the rest of the frame is saved (x19..x29 are still the guest's: the handler
+// preserved them) and the full exit path runs.
+rtvisor_sysreg_entry:
+    SAVE_CALL_REGS
+    mov     x1, x0
+    mov     x0, sp
+    bl      rtvisor_sysreg
+    cbz     x0, 1f
+    mrs     x1, elr_el2
+    add     x1, x1, #4
+    msr     elr_el2, x1
+    RESTORE_CALL_REGS_ERET
+1:  mov     x1, #8
+    b       rtvisor_complete_frame
+
+// FIQ from the guest: the same light save, and rtvisor_fiq (crates/hypervisor) with
+// x0 = frame. If it handled everything (x0 != 0), the guest resumes; otherwise the
+// full exit path runs, as for the system-register path.
+rtvisor_fiq_entry:
+    SAVE_CALL_REGS
+    mov     x0, sp
+    bl      rtvisor_fiq
+    cbz     x0, 1f
+    RESTORE_CALL_REGS_ERET
+1:  mov     x1, #10
+    b       rtvisor_complete_frame
+
+// The rest of the frame after a light save (x0..x18 and x30 in the frame, x19..x29
+// still the guest's), then the full exit path; x1 = the vector kind.
+rtvisor_complete_frame:
+    str     x19, [sp, #152]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    str     x2, [sp, #248]
+    str     x3, [sp, #256]
+    mov     x0, sp
+    bl      rtvisor_exception
+    b       rtvisor_restore_eret
 
 // IRQ from the guest. If this CPU has a forwarded virtual timer
 // (RTVISOR_FAST_VTIMER[cpu] holds its list-register value), the highest pending

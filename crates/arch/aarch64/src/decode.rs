@@ -186,6 +186,25 @@ pub fn decode(kind: u64, regs: &impl SyndromeRegs, x: &[u64; 31]) -> Decoded {
     Decoded::Exit(exit)
 }
 
+/// The value of a trapped write of ICC_SGI1R_EL1 (exception `esr`), when its source
+/// register is among `saved` (x0..x18 and x30 on the light paths; xzr reads 0).
+/// `None` for any other exception, or a source register the light path did not save.
+#[inline(always)]
+pub fn sgi1r_write(esr: u64, saved: &[u64; 31]) -> Option<u64> {
+    // ISS of a trapped MSR/MRS: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10],
+    // Rt [9:5], CRm [4:1], direction [0] (0: write).
+    const ID_MASK: u64 = 0x3f_fc1f;
+    const SGI1R_WRITE: u64 = 3 << 20 | 5 << 17 | 12 << 10 | 11 << 1;
+    if class(esr) != EC_SYSREG || esr & ID_MASK != SGI1R_WRITE {
+        return None;
+    }
+    match (esr >> 5 & 0x1f) as usize {
+        31 => Some(0),
+        rt @ (0..=18 | 30) => saved.get(rt).copied(),
+        _ => None,
+    }
+}
+
 /// The faulting IPA: page from HPFAR_EL2.FIPA, offset from FAR_EL2.
 fn fault_ipa(hpfar: u64, far: u64) -> Ipa {
     Ipa::new(((hpfar >> 4) & 0xff_ffff_ffff) << 12 | (far & 0xfff))

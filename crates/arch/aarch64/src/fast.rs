@@ -1,5 +1,6 @@
 //! Per-CPU words the exception vectors read on their fast paths (see `asm.rs`), indexed
-//! by the CPU index in TPIDR_EL2. Written by the hypervisor on slow paths only.
+//! by the CPU index in TPIDR_EL2. Written by the hypervisor on slow paths only. Also the
+//! route check of a direct-mode guest's SGIs, for the system-register light path.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -29,4 +30,32 @@ pub fn set_vtimer_lr(cpu: usize, lr: u64) {
 pub fn take_acked(cpu: usize) -> Option<u32> {
     let v = RTVISOR_FAST_ACKED.get(cpu)?.swap(0, Ordering::Relaxed);
     v.checked_sub(1)
+}
+
+/// Per CPU, direct mode: the ICC_SGI1R_EL1 route word of the guest running there
+/// (`gicpass::sgi_route` of its VM's cores); 0: none (virtual mode, an idle CPU, or a
+/// VM whose cores are in more than one affinity group: its SGIs take the filtered path).
+static DIRECT_SGI: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Sets (or with 0, turns off) the SGI route word of CPU `cpu`.
+pub fn set_direct_sgi(cpu: usize, route: u64) {
+    if let Some(w) = DIRECT_SGI.get(cpu) {
+        w.store(route, Ordering::Relaxed);
+    }
+}
+
+/// Sends the SGIs of the ICC_SGI1R_EL1 value `value` a direct-mode guest on CPU `cpu`
+/// wrote, if `gicpass::sgi_pass` lets it through as it is (only its VM's cores, none
+/// of the SGI numbers in `reserved`); false (nothing sent) when it does not.
+pub fn direct_sgi(cpu: usize, value: u64, reserved: u32) -> bool {
+    let Some(route) = DIRECT_SGI.get(cpu).map(|w| w.load(Ordering::Relaxed)) else {
+        return false;
+    };
+    match rtvisor_vdev::gicpass::sgi_pass(route, value, reserved) {
+        Some(v) => {
+            crate::gic::write_sgi1r(v);
+            true
+        }
+        None => false,
+    }
 }

@@ -216,6 +216,14 @@ pub fn send_sgi_group1(mpidr: u64, sgi: u32) {
     isb();
 }
 
+/// Writes ICC_SGI1R_EL1 = `value`, checked by the caller (`fast::direct_sgi`) to name
+/// only a direct-mode guest's own cores and SGIs.
+pub(crate) fn write_sgi1r(value: u64) {
+    crate::sysreg::dsb_ish();
+    write_sysreg!(s3_0_c12_c11_5, value); // ICC_SGI1R_EL1
+    isb();
+}
+
 fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
     let aff0 = mpidr & 0xff;
     (1u64 << (aff0 & 15))

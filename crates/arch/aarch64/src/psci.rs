@@ -208,6 +208,40 @@ pub fn stateless(x0: u64, x1: u64) -> Option<u64> {
     }
 }
 
+/// What the function id alone says about a call (the light HVC/SMC path's first look).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quick {
+    /// Answered by the ABI alone (version and feature queries): the value for x0.
+    Answer(u64),
+    /// No service here implements it: NOT_SUPPORTED, nothing to decide.
+    Unknown,
+    /// A call for the exit handler ([`stateful_call`]).
+    Handler,
+}
+
+/// PSCI calls the exit handler answers (their number within the PSCI range, SMC32 or
+/// SMC64): CPU_OFF, CPU_ON, AFFINITY_INFO, SYSTEM_OFF, SYSTEM_RESET.
+const PSCI_STATEFUL: u32 = 1 << 2 | 1 << 3 | 1 << 4 | 1 << 8 | 1 << 9;
+
+/// [`stateless`], and whether a call it declines is unknown (no service here
+/// implements it). The version path is `stateless` alone; the rest is a mask test on
+/// the function id, never a second decode.
+#[inline]
+pub fn quick(x0: u64, x1: u64) -> Quick {
+    if let Some(v) = stateless(x0, x1) {
+        return Quick::Answer(v);
+    }
+    let fid = x0 as u32;
+    let n = fid & 0xff;
+    let psci = fid & !SMC64 & !0xff == PSCI_VERSION;
+    let stateful = psci && n < 32 && PSCI_STATEFUL >> n & 1 != 0;
+    if stateful || fid & OWNER_MASK == OWNER_VENDOR_HYP {
+        Quick::Handler
+    } else {
+        Quick::Unknown
+    }
+}
+
 /// What a guest's SMCCC call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {

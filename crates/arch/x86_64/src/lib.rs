@@ -17,6 +17,9 @@
 mod bytes;
 
 pub mod acpi;
+pub mod adapt;
+pub mod answer;
+pub mod chip;
 pub mod cpuid;
 pub mod entry;
 pub mod exit;

@@ -1,18 +1,25 @@
 //! The exception entries the vectors call (`asm.rs` in the arch crate): decode the
 //! exit (`rtvisor_arch_aarch64::decode`), take the hypervisor's own interrupts, and
-//! hand the rest to `run::handle`. The HVC path answers version and feature queries
-//! before anything else, without looking at the VM.
+//! hand the rest to `run::handle`. Three light paths save only the registers a call
+//! can clobber: HVC and SMC (version and feature queries answered before anything
+//! else, without looking at the VM; unknown function ids refused), ICC_SGI1R_EL1
+//! writes (the IPI), and FIQs (kicks of a virtual-mode vCPU: interrupts taken, list
+//! registers refreshed). What they do not finish goes the full way.
 
 use super::{irq, stack_end};
 use crate::log;
 use crate::percpu::{self, PerCpu};
 use crate::run;
+use crate::vms;
 use core::sync::atomic::Ordering;
+use rtvisor_arch_aarch64::chip::RESERVED_SGIS;
 use rtvisor_arch_aarch64::decode::{self, Decoded};
 use rtvisor_arch_aarch64::exit;
 use rtvisor_arch_aarch64::frame::GuestRegs;
-use rtvisor_arch_aarch64::psci::{self, Call};
+use rtvisor_arch_aarch64::psci::{self, Call, PsciError, Quick};
 use rtvisor_arch_aarch64::vcpu::{EntryToken, HwEl1, Vcpu};
+use rtvisor_arch_aarch64::{cpu, fast};
+use rtvisor_config::tables::LogLevel;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
@@ -53,7 +60,11 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
         dirty.store(true, Ordering::Relaxed);
     }
     handle(cpu, me, vm, vcpu, frame, exit);
-    if !direct && matches!(exit, VcpuExit::Mmio { .. } | VcpuExit::MemFault { .. }) {
+    let wrote = matches!(
+        exit,
+        VcpuExit::Mmio { write: true, .. } | VcpuExit::MemFault { write: true, .. }
+    );
+    if !direct && wrote {
         // A guest write to its vGIC may have changed what the fast timer path loads.
         irq::update_fast_timer(me, vm, vcpu);
     }
@@ -101,17 +112,28 @@ fn handle(
     }
 }
 
-/// Entry from the vectors' HVC path: only x0..x18 and x30 of `frame` are valid (SMCCC
-/// arguments and results live there). Version and feature queries are answered
-/// first, without looking at the VM, and are not counted as exits: this path stays as
-/// short as it can. The rest is decoded once.
+/// Entry from the vectors' HVC path, which SMC takes too (stepped over already): only
+/// x0..x18 and x30 of `frame` are valid (SMCCC arguments and results live there).
+/// Version and feature queries are answered first, without looking at the VM, and are
+/// not counted as exits: this path stays as short as it can. An unknown function id
+/// is refused from the same first look unless debug lines are on; the rest is decoded
+/// once more for the exit handler.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
     let imm = esr as u16;
     if imm == 0 {
-        if let Some(v) = psci::stateless(frame.x[0], frame.x[1]) {
-            frame.x[0] = v;
-            return;
+        match psci::quick(frame.x[0], frame.x[1]) {
+            Quick::Answer(v) => {
+                frame.x[0] = v;
+                return;
+            }
+            // Refused without the VM: the exit handler would only add a debug line.
+            Quick::Unknown if !log::enabled(LogLevel::Debug) => {
+                crate::stats::exit();
+                frame.x[0] = PsciError::NotSupported.to_x0();
+                return;
+            }
+            Quick::Unknown | Quick::Handler => {}
         }
     }
     crate::stats::exit();
@@ -123,4 +145,54 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
             handle(cpu, me, vm, vcpu, frame, exit);
         }
     }
+}
+
+/// Entry from the vectors' system-register path: only x0..x18 and x30 of `frame` are
+/// valid. A write of ICC_SGI1R_EL1 (the IPI of either interrupt mode) is done here,
+/// without the exit handler, and returns 1: the vector steps over the instruction.
+/// Anything else returns 0, and the vector completes the frame and takes the full
+/// path (`rtvisor_exception`). Not a place to decide anything about the VM's life: a
+/// stop is a kick, which the guest takes right after the return.
+#[unsafe(no_mangle)]
+extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
+    let Some(value) = decode::sgi1r_write(esr, &frame.x) else {
+        return 0;
+    };
+    crate::stats::exit();
+    // Direct mode, to the VM's own cores: the value goes to the hardware as it is.
+    if fast::direct_sgi(cpu::this_index() as usize, value, RESERVED_SGIS) {
+        return 1;
+    }
+    let (_, me, vm, vcpu) = hosted();
+    vms::with_ctx(vm, |ctx| ctx.chip.sgi1r_write(ctx, vcpu, value));
+    if !irq::is_direct(vm) && me.arch.lr_dirty.load(Ordering::Relaxed) {
+        // An SGI to itself.
+        irq::refresh_lrs(me, vm, vcpu);
+    }
+    1
+}
+
+/// Entry from the vectors' FIQ path (the hypervisor's Group-0 interrupts: kicks, its
+/// timer, a halt): only x0..x18 and x30 of `frame` are valid. For a virtual-mode vCPU
+/// whose VM still runs it, the interrupts are taken and the list registers refreshed
+/// here, and it returns 1; a vCPU its VM no longer runs goes through the exit handler
+/// from here (and parks). Direct mode returns 0: the full path.
+#[unsafe(no_mangle)]
+extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
+    let (cpu, me, vm, vcpu) = hosted();
+    if irq::is_direct(vm) {
+        return 0;
+    }
+    crate::stats::exit();
+    if irq::drain(me, Some((vm, vcpu)), false) {
+        // A kick: its vGIC change is why it came (see `rtvisor_exception`).
+        me.arch.lr_dirty.store(true, Ordering::Relaxed);
+        if !vms::rt(vm).life.should_run(vcpu) {
+            handle(cpu, me, vm, vcpu, frame, VcpuExit::Interrupt);
+        }
+    }
+    if me.arch.lr_dirty.load(Ordering::Relaxed) {
+        irq::refresh_lrs(me, vm, vcpu);
+    }
+    1
 }

@@ -24,7 +24,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
 use rtvisor_core::sync::Mutex;
 use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify, VGic};
-use rtvisor_vdev::Width;
+use rtvisor_vdev::{gicpass, Width};
 
 /// The EL1 virtual timer's INTID.
 pub const VTIMER: u32 = rtvisor_config::contract::aarch64::VTIMER_INTID;
@@ -152,28 +152,47 @@ pub fn drain(me: &PerCpu, hosted: Option<(VmId, VcpuId)>, direct: bool) -> bool 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    // Most cores have 4 list registers: their copy is then small enough to build
+    // without a call to memset.
+    let n = ich::lr_count();
+    if n <= COMMON_LRS {
+        refresh::<COMMON_LRS>(me, vm, vcpu, n);
+    } else {
+        refresh::<MAX_LRS>(me, vm, vcpu, n.min(MAX_LRS));
+    }
+}
+
+/// The list-register count most cores have.
+const COMMON_LRS: usize = 4;
+
+#[inline(always)]
+fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
-    let n = ich::lr_count().min(MAX_LRS);
-    let mut lrs = [Lr::INVALID; MAX_LRS];
+    let mut lrs = [Lr::INVALID; N];
     for (i, lr) in lrs.iter_mut().enumerate().take(n) {
         *lr = ich::decode(ich::read_lr(i));
     }
-    let flush = {
+    let (flush, prio) = {
         let mut g = model(vm).lock();
         g.sync_lrs(vcpu.index(), &lrs[..n]);
-        g.flush_lrs(vcpu.index(), &mut lrs[..n])
+        let flush = g.flush_lrs(vcpu.index(), &mut lrs[..n]);
+        (flush, g.priority(vcpu.index(), VTIMER).unwrap_or(0))
     };
     for (i, lr) in lrs.iter().enumerate().take(n) {
         ich::write_lr(i, ich::encode(lr));
     }
     ich::set_hcr(ich::HCR_EN | if flush.underflow { ich::HCR_UIE } else { 0 });
-    update_fast_timer(me, vm, vcpu);
+    set_fast_timer(prio);
 }
 
 /// Recomputes the list-register value the vector's fast path uses to deliver the
 /// forwarded timer to this vCPU (its priority may have changed).
 pub fn update_fast_timer(_me: &PerCpu, vm: VmId, vcpu: VcpuId) {
-    let prio = model(vm).lock().priority(vcpu.index(), VTIMER).unwrap_or(0);
+    set_fast_timer(model(vm).lock().priority(vcpu.index(), VTIMER).unwrap_or(0));
+}
+
+/// The forwarded timer's list-register value at priority `prio`, for the vector.
+fn set_fast_timer(prio: u8) {
     let lr = Lr {
         intid: VTIMER,
         state: LrState::Pending,
@@ -199,6 +218,12 @@ pub fn vcpu_start(me: &PerCpu, vm: VmId) {
     });
     if !direct {
         redist_of(me).enable(gic::MAINTENANCE_INTID);
+    } else {
+        // The SGI route the light path lets through as it is: the VM's own cores.
+        let cores = (0..vms::cfg(vm).cpus.len())
+            .filter_map(|v| cpu_of(vm, VcpuId::new(v)))
+            .map(PerCpu::hw_id);
+        fast::set_direct_sgi(cpu::this_index() as usize, gicpass::sgi_route(cores));
     }
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
 }
@@ -213,6 +238,7 @@ pub fn quiesce(me: &PerCpu) {
     // whatever the last guest here used.
     gic::set_split_eoi(true);
     fast::set_vtimer_lr(cpu::this_index() as usize, 0);
+    fast::set_direct_sgi(cpu::this_index() as usize, 0);
     let r = redist_of(me);
     for intid in (0..32).filter(|i| RESERVED_PRIVATE & (1 << i) == 0) {
         r.disable(intid);

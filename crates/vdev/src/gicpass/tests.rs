@@ -299,3 +299,58 @@ fn a_direct_vm_routes_its_spis_to_its_own_cores_only() {
         "bits outside the affinity fields"
     );
 }
+
+#[test]
+fn sgis_to_the_vms_own_cores_pass_as_they_are() {
+    const RESERVED: u32 = 1 << 14 | 1 << 15;
+    // The VM's cores are 0.0.0.2 and 0.0.0.3.
+    let route = sgi_route([2, 3]);
+    assert_eq!(route, 0b1100);
+    let sgi = |intid: u64, list: u64| intid << 24 | list;
+    assert_eq!(
+        sgi_pass(route, sgi(1, 0b1000), RESERVED),
+        Some(sgi(1, 0b1000))
+    );
+    assert_eq!(
+        sgi_pass(route, sgi(2, 0b1100), RESERVED),
+        Some(sgi(2, 0b1100))
+    );
+    assert_eq!(sgi_pass(route, sgi(2, 0), RESERVED), Some(sgi(2, 0)));
+    // Another core, a reserved number, a broadcast, another affinity group or range.
+    assert_eq!(sgi_pass(route, sgi(1, 0b0010), RESERVED), None);
+    assert_eq!(sgi_pass(route, sgi(15, 0b1000), RESERVED), None);
+    assert_eq!(sgi_pass(route, sgi(14, 0b0100), RESERVED), None);
+    assert_eq!(sgi_pass(route, 1 << 40 | sgi(1, 0), RESERVED), None);
+    assert_eq!(sgi_pass(route, 1 << 16 | sgi(1, 0b1000), RESERVED), None);
+    assert_eq!(sgi_pass(route, 1 << 32 | sgi(1, 0b1000), RESERVED), None);
+    assert_eq!(sgi_pass(route, 1 << 44 | sgi(1, 0b1000), RESERVED), None);
+    assert_eq!(sgi_pass(route, 1 << 48 | sgi(1, 0b1000), RESERVED), None);
+    // The register's reserved bits are not passed on.
+    assert_eq!(
+        sgi_pass(route, 1 << 63 | 1 << 30 | sgi(1, 0b1000), RESERVED),
+        Some(sgi(1, 0b1000))
+    );
+    // No route: nothing passes.
+    assert_eq!(sgi_pass(0, sgi(1, 0), RESERVED), None);
+    // Whatever passes, `sgi_targets` would send to the same cores.
+    let mpidrs = [2, 3];
+    for list in 0..16u64 {
+        for intid in 0..16u64 {
+            let v = sgi(intid, list);
+            if let Some(p) = sgi_pass(route, v, RESERVED) {
+                let (mask, n) = sgi_targets(p, 0, &mpidrs, RESERVED);
+                let want = (list >> 2 & 1) as u32 | ((list >> 3 & 1) as u32) << 1;
+                assert_eq!((mask, u64::from(n)), (want, intid), "{v:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cores_in_two_groups_have_no_sgi_route() {
+    assert_eq!(sgi_route([0x100, 0x101]), 1 << 16 | 0b11);
+    assert_eq!(sgi_route([0x1_0000, 0x1_0001]), 1 << 32 | 0b11);
+    assert_eq!(sgi_route([0x100, 0x200]), 0);
+    assert_eq!(sgi_route([0x0f, 0x10]), 0);
+    assert_eq!(sgi_route([]), 0);
+}

@@ -4,6 +4,7 @@ extern crate std;
 use std::vec::Vec;
 
 use super::*;
+use crate::rng::Rng;
 
 fn rd(u: &mut Pl011, off: u64) -> u32 {
     u.read(off, Width::Word).unwrap()
@@ -267,17 +268,6 @@ fn register_table_names() {
         registers().find(reg::ICR).map(|(r, _, _)| r.name),
         Some("UARTICR")
     );
-}
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 #[test]

@@ -95,6 +95,22 @@ impl<W> Gic<W> {
     }
 }
 
+impl<W: GicHw> Gic<W> {
+    /// vCPU `me` of VM `vm` writes `value` to ICC_SGI1R_EL1: in virtual mode the model
+    /// sends the SGIs (the targets are kicked), in direct mode the filtered physical
+    /// SGIs go to the VM's own cores. The exception entry's light path calls this for
+    /// the trap directly; the exit handler's system-register path does the same.
+    #[inline]
+    pub fn sgi1r_write(&self, vm: &VmCtx<'_, Self>, me: VcpuId, value: u64) {
+        if direct(vm.cfg) {
+            direct::send_sgi(self, vm, me, value);
+        } else {
+            let notify = self.model.lock().send_sgi(me.index(), value);
+            self.hw.changed(vm.id, Some(me), &notify);
+        }
+    }
+}
+
 fn direct(cfg: &VmConfig) -> bool {
     cfg.interrupt_mode == InterruptMode::Direct
 }
@@ -135,15 +151,13 @@ impl<W: GicHw> IrqChip for Gic<W> {
             return direct::cpu_interface(self, vm, host, id, value);
         }
         // ICC_SGI1R_EL1 is write-only.
-        match (value, direct(vm.cfg)) {
-            (None, _) => return Ok(Some(0)),
-            (Some(v), false) => {
-                let notify = self.model.lock().send_sgi(me.index(), v);
-                self.hw.changed(vm.id, Some(me), &notify);
+        match value {
+            None => Ok(Some(0)),
+            Some(v) => {
+                self.sgi1r_write(vm, me, v);
+                Ok(None)
             }
-            (Some(v), true) => direct::send_sgi(self, vm, me, v),
         }
-        Ok(None)
     }
 
     fn set_level<H: Host>(

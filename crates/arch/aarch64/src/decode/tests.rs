@@ -130,6 +130,43 @@ fn system_registers_by_their_encoding_and_class() {
 }
 
 #[test]
+fn the_light_path_takes_only_sgi1r_writes_from_saved_registers() {
+    let mut x = [0u64; 31];
+    for (i, r) in x.iter_mut().enumerate() {
+        *r = 0x100 + i as u64;
+    }
+    let sgi1r = (3, 0, 12, 11, 5);
+    for rt in 0..=18 {
+        assert_eq!(
+            sgi1r_write(esr_sysreg(sgi1r, rt, true), &x),
+            Some(0x100 + rt)
+        );
+    }
+    assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 30, true), &x), Some(0x11e));
+    assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 31, true), &x), Some(0));
+    // x19..x29 are not saved on the light path: the full path takes them.
+    for rt in 19..=29 {
+        assert_eq!(sgi1r_write(esr_sysreg(sgi1r, rt, true), &x), None, "x{rt}");
+    }
+    // A read, another register of the same group, another class.
+    assert_eq!(sgi1r_write(esr_sysreg(sgi1r, 2, false), &x), None);
+    for other in [
+        (3, 0, 12, 11, 6),
+        (3, 0, 12, 12, 5),
+        (3, 1, 12, 11, 5),
+        (3, 0, 1, 0, 1),
+    ] {
+        assert_eq!(
+            sgi1r_write(esr_sysreg(other, 2, true), &x),
+            None,
+            "{other:?}"
+        );
+    }
+    let hvc = 0x16 << 26 | 1 << 25;
+    assert_eq!(sgi1r_write(hvc, &x), None);
+}
+
+#[test]
 fn data_aborts_with_and_without_a_syndrome() {
     let ipa = 0x0900_0018;
     // STRH w5 (a 64-bit source register's low half is what is stored).

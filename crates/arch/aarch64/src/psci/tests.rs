@@ -166,6 +166,56 @@ fn stateless_calls_need_no_vm() {
 }
 
 #[test]
+fn the_first_look_answers_refuses_or_hands_on() {
+    assert_eq!(quick(PSCI_VERSION as u64, 0), Quick::Answer(VERSION_1_1));
+    assert_eq!(
+        quick(PSCI_FEATURES as u64, CPU_ON_64 as u64),
+        Quick::Answer(0)
+    );
+    // MIGRATE, a SiP call, an unknown PSCI id: refused.
+    for fid in [0x8400_0005u64, 0x8200_0000, 0xc400_001f] {
+        assert_eq!(quick(fid, 0), Quick::Unknown, "{fid:#x}");
+        assert_eq!(
+            stateful_call(0, [fid, 0, 0, 0]),
+            Call::Exit(VcpuExit::UnknownCall { id: fid })
+        );
+    }
+    // rtvisor's own calls and the PSCI calls with state go to the handler.
+    for fid in [
+        0xc600_0001u64,
+        0x8600_00ff,
+        CPU_ON_64 as u64,
+        SYSTEM_OFF as u64,
+    ] {
+        assert_eq!(quick(fid, 0), Quick::Handler, "{fid:#x}");
+    }
+    for &fid in IMPLEMENTED {
+        assert_ne!(quick(u64::from(fid), 0), Quick::Unknown, "{fid:#x}");
+    }
+    // Whatever the first look refuses, the full decode refuses too.
+    let owners = [
+        0x8000_0000u32,
+        0x8200_0000,
+        0x8400_0000,
+        0x8600_0000,
+        0xbf00_0000,
+    ];
+    for fid in owners
+        .iter()
+        .flat_map(|&o| (0..0x40).flat_map(move |n| [o | n, o | SMC64 | n]))
+    {
+        let x = [u64::from(fid), 0, 0, 0];
+        if quick(x[0], 0) == Quick::Unknown {
+            assert_eq!(
+                stateful_call(0, x),
+                Call::Exit(VcpuExit::UnknownCall { id: x[0] }),
+                "{fid:#x}"
+            );
+        }
+    }
+}
+
+#[test]
 fn answers_encode_as_psci_says() {
     assert_eq!(encode(Ok(Reply::Value(0x1_0000))), 0x1_0000);
     assert_eq!(encode(Ok(Reply::Power(CpuPower::On))), 0);

@@ -91,6 +91,24 @@ fn read32(addr: usize) -> u32 {
     v
 }
 
+/// GICD_TYPER.
+const GICD_TYPER: usize = 0x4;
+
+/// One read of the distributor's GICD_TYPER, timed by PMCCNTR (the benchmark's `gicd`
+/// row: under a hypervisor an emulated register).
+pub fn timed_typer_read() -> u64 {
+    let addr = GICD.load(Ordering::Relaxed) + GICD_TYPER;
+    let (p0, p1): (u64, u64);
+    // SAFETY: a 32-bit load from the distributor's GICD_TYPER (a read-only register)
+    // between two PMCCNTR reads; no Rust object is aliased.
+    unsafe {
+        asm!("isb", "mrs {p0}, pmccntr_el0", "ldr {v:w}, [{a}]", "mrs {p1}, pmccntr_el0",
+            a = in(reg) addr, v = out(reg) _, p0 = out(reg) p0, p1 = out(reg) p1,
+            options(nostack, preserves_flags))
+    };
+    p1.wrapping_sub(p0)
+}
+
 fn write32(addr: usize, v: u32) {
     // SAFETY: a 32-bit store to a GIC register, as in `read32`.
     unsafe {

@@ -1,0 +1,292 @@
+//! The x2APICs of the core's test kit's two VMs, reached as the exit handler reaches
+//! them (trapped MSRs), with a fake hardware side that records what it was asked.
+
+use super::*;
+use rtvisor_config::contract::aarch64::{EmulatedDevice, EMULATED};
+use rtvisor_core::exit::{RegClass, VcpuExit};
+use rtvisor_core::seam::Fault;
+use rtvisor_core::testkit::{Outcome, Rng, TestChip, World, VIRT};
+use rtvisor_vdev::x2apic::{msr, TSC_DEADLINE_MSR};
+use std::cell::{Cell, RefCell};
+use std::vec::Vec;
+
+/// What the fake hardware side was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HwCall {
+    Pending(usize, usize),
+    Timer(usize, usize, Option<u64>),
+}
+
+#[derive(Debug, Default)]
+struct FakeHw {
+    tsc: Cell<u64>,
+    calls: RefCell<Vec<HwCall>>,
+}
+
+impl ApicHw for FakeHw {
+    fn guest_tsc(&self, _: VmId) -> u64 {
+        self.tsc.get()
+    }
+    fn pending(&self, vm: VmId, vcpu: VcpuId) {
+        self.calls
+            .borrow_mut()
+            .push(HwCall::Pending(vm.index(), vcpu.index()));
+    }
+    fn timer(&self, vm: VmId, vcpu: VcpuId, at: Option<u64>) {
+        self.calls
+            .borrow_mut()
+            .push(HwCall::Timer(vm.index(), vcpu.index(), at));
+    }
+}
+
+impl TestChip for Lapics<FakeHw> {
+    type State = Vec<X2Apic>;
+
+    fn for_vm(cfg: &'static VmConfig) -> Self {
+        let l = Lapics::new(FakeHw::default());
+        l.reset(cfg);
+        l
+    }
+
+    fn state(&self) -> Vec<X2Apic> {
+        self.apics.iter().map(|a| a.lock().clone()).collect()
+    }
+
+    /// The test kit's machine (its VMs are configured for it); the APICs claim none
+    /// of its regions.
+    fn devices() -> &'static [EmulatedDevice] {
+        &EMULATED
+    }
+}
+
+type W = World<Lapics<FakeHw>>;
+
+fn wrmsr(w: &W, vm: usize, vcpu: usize, id: u32, value: u64) -> Outcome {
+    w.run(
+        vm,
+        vcpu,
+        VcpuExit::SysReg {
+            id,
+            class: crate::adapt::msr_class(id),
+            write: true,
+            value,
+        },
+    )
+}
+
+fn rdmsr(w: &W, vm: usize, vcpu: usize, id: u32) -> Outcome {
+    w.run(
+        vm,
+        vcpu,
+        VcpuExit::SysReg {
+            id,
+            class: RegClass::IrqChip,
+            write: false,
+            value: 0,
+        },
+    )
+}
+
+fn calls(w: &W, vm: usize) -> Vec<HwCall> {
+    w.vms[vm].chip.hw().calls.borrow_mut().drain(..).collect()
+}
+
+/// Both VMs booted with both vCPUs on, every APIC software-enabled.
+fn world() -> W {
+    let w = W::new(VIRT, VIRT);
+    for vm in 0..2 {
+        w.start(vm, 1);
+        for v in 0..2 {
+            wrmsr(&w, vm, v, msr::SVR, 0x1ff);
+        }
+        calls(&w, vm);
+    }
+    w
+}
+
+#[test]
+fn apic_base_is_fixed() {
+    let w = world();
+    assert_eq!(rdmsr(&w, 0, 0, APIC_BASE).vcpu.loaded, Some(0xfee0_0d00));
+    assert_eq!(rdmsr(&w, 0, 1, APIC_BASE).vcpu.loaded, Some(0xfee0_0c00));
+    let o = wrmsr(&w, 0, 1, APIC_BASE, 0xfee0_0c00);
+    assert!(o.vcpu.injected.is_empty() && o.vcpu.skipped == 1);
+    for v in [0x1000_0c00, 0xfee0_0800, 0xfee0_0000, 0xfee0_0d00] {
+        let o = wrmsr(&w, 0, 1, APIC_BASE, v);
+        assert_eq!(o.vcpu.injected, [Fault::Undefined], "{v:#x}");
+    }
+}
+
+#[test]
+fn identity_and_refusals() {
+    let w = world();
+    assert_eq!(rdmsr(&w, 1, 1, msr::ID).vcpu.loaded, Some(1));
+    assert_eq!(rdmsr(&w, 1, 1, msr::LDR).vcpu.loaded, Some(0b10));
+    for (id, write) in [
+        (0x801, false),
+        (msr::EOI, false),
+        (msr::ID, true),
+        (0x8ff, true),
+    ] {
+        let o = if write {
+            wrmsr(&w, 0, 0, id, 0)
+        } else {
+            rdmsr(&w, 0, 0, id)
+        };
+        assert_eq!(o.vcpu.injected, [Fault::Undefined], "{id:#x}");
+    }
+}
+
+#[test]
+fn fixed_ipis_stay_in_the_vm() {
+    let w = world();
+    let other = w.vms[1].snapshot();
+    // Physical destination APIC id 1.
+    wrmsr(&w, 0, 0, msr::ICR, (1 << 32) | 0x41);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 1)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(1)), Some(0x41));
+    // An APIC id the VM does not have: nobody.
+    wrmsr(&w, 0, 0, msr::ICR, (7 << 32) | 0x42);
+    assert_eq!(calls(&w, 0), []);
+    // All but self; all including self; logical cluster 0, vCPU 1's bit.
+    wrmsr(&w, 0, 0, msr::ICR, (3 << 18) | 0x43);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 1)]);
+    wrmsr(&w, 0, 1, msr::ICR, (2 << 18) | 0x44);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0), HwCall::Pending(0, 1)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x44));
+    wrmsr(&w, 0, 0, msr::ICR, (0b10 << 32) | (1 << 11) | 0x45);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 1)]);
+    let irr = w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().state().1;
+    assert!(irr.get(0x43) && irr.get(0x44) && irr.get(0x45) && !irr.get(0x42));
+    // NMI, INIT and SIPI by shorthand: dropped.
+    for v in [
+        (4 << 8) | (3 << 18),
+        (5 << 8) | (1 << 14) | (3 << 18),
+        (6 << 8) | (3 << 18) | 8,
+    ] {
+        wrmsr(&w, 0, 0, msr::ICR, v);
+        assert_eq!(calls(&w, 0), [], "{v:#x}");
+    }
+    assert_eq!(w.vms[1].snapshot(), other, "VM 1 untouched");
+    assert_eq!(calls(&w, 1), []);
+}
+
+#[test]
+fn self_ipi_and_eoi() {
+    let w = world();
+    let o = wrmsr(&w, 0, 0, msr::SELF_IPI, 0x50);
+    assert_eq!(o.vcpu.skipped, 1);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x50));
+    assert_eq!(rdmsr(&w, 0, 0, msr::ISR0 + 2).vcpu.loaded, Some(1 << 16));
+    wrmsr(&w, 0, 0, msr::EOI, 0);
+    assert_eq!(rdmsr(&w, 0, 0, msr::ISR0 + 2).vcpu.loaded, Some(0));
+}
+
+#[test]
+fn tsc_deadline_timer_on_the_guest_tsc() {
+    let w = world();
+    let hw = w.vms[0].chip.hw();
+    wrmsr(&w, 0, 1, msr::LVT_TIMER, (2 << 17) | 0xec);
+    assert_eq!(
+        calls(&w, 0),
+        [HwCall::Timer(0, 1, None)],
+        "entering the mode stops it"
+    );
+    hw.tsc.set(1_000);
+    wrmsr(&w, 0, 1, TSC_DEADLINE_MSR, 5_000);
+    assert_eq!(calls(&w, 0), [HwCall::Timer(0, 1, Some(5_000))]);
+    // The hypervisor's timer fired: the vector is pending, nothing re-armed.
+    hw.tsc.set(5_010);
+    w.vms[0].chip.expire(VmId::new(0), VcpuId::new(1));
+    assert_eq!(
+        calls(&w, 0),
+        [HwCall::Timer(0, 1, None), HwCall::Pending(0, 1)]
+    );
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(1)), Some(0xec));
+    // Periodic count mode re-arms.
+    wrmsr(&w, 0, 0, msr::TIMER_DIVIDE, 0xb);
+    wrmsr(&w, 0, 0, msr::LVT_TIMER, (1 << 17) | 0xed);
+    wrmsr(&w, 0, 0, msr::TIMER_INIT, 100);
+    assert_eq!(calls(&w, 0), [HwCall::Timer(0, 0, Some(5_110))]);
+    hw.tsc.set(5_110);
+    w.vms[0].chip.expire(VmId::new(0), VcpuId::new(0));
+    assert_eq!(
+        calls(&w, 0),
+        [HwCall::Timer(0, 0, Some(5_210)), HwCall::Pending(0, 0)]
+    );
+}
+
+#[test]
+fn reset_returns_every_apic() {
+    let w = world();
+    wrmsr(&w, 0, 1, msr::TPR, 0x20);
+    w.vms[0].chip.reset(w.vms[0].cfg);
+    let a = w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().clone();
+    assert_eq!(a, X2Apic::new(1));
+}
+
+/// Random x2APIC accesses of every vCPU of both VMs and timer expiries: nothing
+/// panics, a VM's accesses never change the other VM's APICs nor ask its hardware
+/// side for anything, and only refused accesses fault.
+#[test]
+fn random_walk_keeps_vms_apart() {
+    let w = world();
+    let mut r = Rng(0x00a1_1ce5);
+    let ids = [
+        msr::TPR,
+        msr::EOI,
+        msr::SVR,
+        msr::ICR,
+        msr::ICR,
+        msr::SELF_IPI,
+        msr::LVT_TIMER,
+        msr::TIMER_INIT,
+        msr::TIMER_DIVIDE,
+        TSC_DEADLINE_MSR,
+        APIC_BASE,
+        msr::ESR,
+        0x801,
+    ];
+    for step in 0..20_000 {
+        let vm = r.index(2);
+        let v = r.index(2);
+        let other = w.vms[1 - vm].chip.state();
+        w.vms[vm].chip.hw().tsc.set(step * 10);
+        let id = r.pick(&ids);
+        let value = match r.below(4) {
+            0 => r.next(),
+            1 => r.below(0x100),
+            2 => {
+                (r.below(4) << 32)
+                    | (r.below(4) << 18)
+                    | (r.below(2) << 11)
+                    | (r.below(7) << 8)
+                    | r.below(0x100)
+            }
+            _ => 0,
+        };
+        let o = if r.below(3) == 0 {
+            w.vms[vm].chip.expire(VmId::new(vm), VcpuId::new(v));
+            None
+        } else if r.below(2) == 0 {
+            Some(rdmsr(&w, vm, v, id))
+        } else {
+            Some(wrmsr(&w, vm, v, id, value))
+        };
+        if r.below(4) == 0 {
+            let _ = w.vms[vm].chip.ack(VcpuId::new(v));
+        }
+        if let Some(o) = o {
+            assert!(o.vcpu.injected.iter().all(|f| *f == Fault::Undefined));
+            assert_eq!(o.vcpu.skipped, u32::from(o.vcpu.injected.is_empty()));
+        }
+        assert_eq!(w.vms[1 - vm].chip.state(), other, "step {step}");
+        assert_eq!(calls(&w, 1 - vm), [], "step {step}");
+        for c in calls(&w, vm) {
+            let (HwCall::Pending(x, t) | HwCall::Timer(x, t, _)) = c;
+            assert_eq!(x, vm);
+            assert!(t < 2);
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Emulated local APIC of one vCPU in x2APIC mode: the MSR interface 0x800-0x8FF and
+//! IA32_TSC_DEADLINE, as a table-driven model (`regmap.rs`) plus the interrupt state
+//! the backend injects from (`IRR`, `ISR`, `TMR`, the priorities) and the timer.
+//!
+//! Model:
+//! - Registers: ID, version (0x14, six LVT entries), TPR, PPR, EOI, LDR (derived from
+//!   the ID as the x2APIC defines it), SVR, ISR/TMR/IRR (eight 32-bit words each),
+//!   ESR, the LVT (CMCI, timer, thermal, performance, LINT0, LINT1, error), ICR
+//!   (one 64-bit MSR), the timer's initial and current count and divide
+//!   configuration, SELF IPI. An MSR outside them, a read of EOI or SELF IPI, a write
+//!   of a read-only one, or a value with reserved upper bits set is [`Gp`]: the
+//!   backend injects #GP, as the hardware does.
+//! - Interrupts: [`X2Apic::accept`] puts a vector in IRR (vectors 0-15 are illegal
+//!   and set ESR bit 6 instead); [`X2Apic::pending`] is the highest IRR vector whose
+//!   priority class is above PPR, with the APIC software-enabled (SVR bit 8);
+//!   [`X2Apic::ack`] moves it to ISR (the backend injects it); an EOI write retires the
+//!   highest ISR vector and, for a level-triggered one (TMR), tells the caller
+//!   ([`Effect::Eoi`]) so the I/O APIC can re-raise its line.
+//! - ICR and SELF IPI: a self IPI (SELF IPI, or a fixed ICR with the self shorthand)
+//!   is accepted here; every other ICR write is returned as [`Effect::Ipi`] for the
+//!   caller to deliver inside the VM only (INIT and start-up IPIs among them; the
+//!   backend has turned those it handles into CPU power calls before).
+//! - Timer: one-shot, periodic and TSC-deadline modes of LVT timer. Time is the
+//!   guest's TSC, given with every access ([`X2Apic::read`], [`X2Apic::write`]); the
+//!   count modes count the TSC divided by the divide configuration. A write that
+//!   changes when the timer next fires returns [`Effect::Timer`] with that TSC
+//!   value (`None`: disarmed) for the backend to program the hypervisor's own timer;
+//!   when it fires the backend calls [`X2Apic::expire`], which accepts the timer's
+//!   vector unless it is masked and re-arms a periodic timer.
+
+use crate::regs::{Access, RegTable};
+use crate::Width;
+use regmap::REGS;
+
+mod regmap;
+
+/// The first MSR of the x2APIC.
+pub const MSR_BASE: u32 = 0x800;
+/// The last.
+pub const MSR_LAST: u32 = 0x8ff;
+/// IA32_TSC_DEADLINE, the TSC-deadline timer's MSR.
+pub const TSC_DEADLINE_MSR: u32 = 0x6e0;
+
+/// MSR numbers of the registers with behaviour of their own.
+pub mod msr {
+    /// Local APIC ID.
+    pub const ID: u32 = 0x802;
+    /// Version.
+    pub const VERSION: u32 = 0x803;
+    /// Task priority.
+    pub const TPR: u32 = 0x808;
+    /// Processor priority.
+    pub const PPR: u32 = 0x80a;
+    /// End of interrupt.
+    pub const EOI: u32 = 0x80b;
+    /// Logical destination.
+    pub const LDR: u32 = 0x80d;
+    /// Spurious interrupt vector.
+    pub const SVR: u32 = 0x80f;
+    /// In-service, words 0-7.
+    pub const ISR0: u32 = 0x810;
+    /// Trigger mode, words 0-7.
+    pub const TMR0: u32 = 0x818;
+    /// Interrupt request, words 0-7.
+    pub const IRR0: u32 = 0x820;
+    /// Error status.
+    pub const ESR: u32 = 0x828;
+    /// LVT CMCI.
+    pub const LVT_CMCI: u32 = 0x82f;
+    /// Interrupt command.
+    pub const ICR: u32 = 0x830;
+    /// LVT timer.
+    pub const LVT_TIMER: u32 = 0x832;
+    /// LVT error.
+    pub const LVT_ERROR: u32 = 0x837;
+    /// Timer initial count.
+    pub const TIMER_INIT: u32 = 0x838;
+    /// Timer current count.
+    pub const TIMER_CURRENT: u32 = 0x839;
+    /// Timer divide configuration.
+    pub const TIMER_DIVIDE: u32 = 0x83e;
+    /// Self IPI.
+    pub const SELF_IPI: u32 = 0x83f;
+}
+
+/// The version register: version 0x14, six LVT entries (max LVT index 5), no
+/// directed EOI.
+pub const VERSION: u32 = 0x0005_0014;
+/// SVR bit 8: the APIC is software-enabled.
+pub const SVR_ENABLE: u32 = 1 << 8;
+/// The mask bit of every LVT entry.
+pub const LVT_MASKED: u32 = 1 << 16;
+/// ESR bit 6: a vector below 16 was received (or sent).
+pub const ESR_RECEIVE_ILLEGAL: u32 = 1 << 6;
+/// The LVT timer's mode (bits 18:17).
+pub mod timer_mode {
+    /// One-shot.
+    pub const ONE_SHOT: u32 = 0;
+    /// Periodic.
+    pub const PERIODIC: u32 = 1;
+    /// TSC deadline.
+    pub const TSC_DEADLINE: u32 = 2;
+}
+
+/// An MSR access the x2APIC refuses: the guest gets #GP(0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gp;
+
+/// A fixed, lowest-priority, NMI, INIT or start-up IPI to deliver inside the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icr {
+    /// The vector (bits 7:0).
+    pub vector: u8,
+    /// Delivery mode (bits 10:8): 0 fixed, 1 lowest priority, 4 NMI, 5 INIT, 6
+    /// start-up.
+    pub mode: u8,
+    /// Logical destination (bit 11).
+    pub logical: bool,
+    /// Level assert (bit 14).
+    pub assert: bool,
+    /// Level-triggered (bit 15).
+    pub level: bool,
+    /// Destination shorthand (bits 19:18): 0 none, 1 self, 2 all, 3 all but self.
+    pub shorthand: u8,
+    /// Destination (bits 63:32): an x2APIC id, or a logical cluster and mask.
+    pub dest: u32,
+}
+
+impl Icr {
+    /// Decodes an ICR value.
+    pub const fn decode(v: u64) -> Self {
+        Self {
+            vector: v as u8,
+            mode: ((v >> 8) & 7) as u8,
+            logical: v & (1 << 11) != 0,
+            assert: v & (1 << 14) != 0,
+            level: v & (1 << 15) != 0,
+            shorthand: ((v >> 18) & 3) as u8,
+            dest: (v >> 32) as u32,
+        }
+    }
+}
+
+/// What a write asks of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing.
+    None,
+    /// An IPI to deliver inside the VM.
+    Ipi(Icr),
+    /// A level-triggered vector was retired: the source may raise it again.
+    Eoi(u8),
+    /// The timer fires next at this guest TSC (`None`: disarmed).
+    Timer(Option<u64>),
+}
+
+/// 256 bits, one per vector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Vectors([u32; 8]);
+
+impl Vectors {
+    fn word(&self, n: usize) -> u32 {
+        self.0.get(n).copied().unwrap_or(0)
+    }
+    fn set(&mut self, v: u8, on: bool) {
+        if let Some(w) = self.0.get_mut(usize::from(v / 32)) {
+            let bit = 1u32 << (v % 32);
+            *w = if on { *w | bit } else { *w & !bit };
+        }
+    }
+    /// Whether vector `v` is set.
+    pub fn get(&self, v: u8) -> bool {
+        self.word(usize::from(v / 32)) & (1 << (v % 32)) != 0
+    }
+    /// The highest vector set.
+    pub fn highest(&self) -> Option<u8> {
+        (0..8usize).rev().find_map(|n| {
+            let w = self.word(n);
+            (w != 0).then(|| (n as u32 * 32 + 31 - w.leading_zeros()) as u8)
+        })
+    }
+}
+
+/// One vCPU's x2APIC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X2Apic {
+    id: u32,
+    tpr: u32,
+    svr: u32,
+    esr: u32,
+    /// LVT CMCI, timer, thermal, performance, LINT0, LINT1, error (MSR 0x82F, then
+    /// 0x832-0x837; index 0 is CMCI).
+    lvt: [u32; 7],
+    icr: u64,
+    irr: Vectors,
+    isr: Vectors,
+    tmr: Vectors,
+    timer_init: u32,
+    divide: u32,
+    /// Guest TSC at which the count started (count modes).
+    timer_start: u64,
+    /// Guest TSC at which the timer fires next, if armed.
+    deadline: Option<u64>,
+    /// The guest TSC of the access being handled.
+    now: u64,
+}
+
+impl X2Apic {
+    /// The reset state of the vCPU whose x2APIC id is `id`: every LVT masked, SVR
+    /// 0xFF (software-disabled), no interrupt, the timer disarmed.
+    pub const fn new(id: u32) -> Self {
+        Self {
+            id,
+            tpr: 0,
+            svr: 0xff,
+            esr: 0,
+            lvt: [LVT_MASKED; 7],
+            icr: 0,
+            irr: Vectors([0; 8]),
+            isr: Vectors([0; 8]),
+            tmr: Vectors([0; 8]),
+            timer_init: 0,
+            divide: 0,
+            timer_start: 0,
+            deadline: None,
+            now: 0,
+        }
+    }
+
+    /// Back to the reset state, keeping the id.
+    pub fn reset(&mut self) {
+        *self = Self::new(self.id);
+    }
+
+    /// The x2APIC id.
+    pub const fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The logical destination (LDR): cluster `id[31:4]`, bit `id[3:0]`.
+    pub const fn ldr(&self) -> u32 {
+        ((self.id >> 4) << 16) | (1 << (self.id & 0xf))
+    }
+
+    /// RDMSR of `msr` at guest TSC `now`.
+    pub fn read(&mut self, msr: u32, now: u64) -> Result<u64, Gp> {
+        self.now = now;
+        if msr == TSC_DEADLINE_MSR {
+            return Ok(match self.mode() {
+                timer_mode::TSC_DEADLINE => self.deadline.unwrap_or(0),
+                _ => 0,
+            });
+        }
+        let off = Self::offset(msr)?;
+        if let Some((r, _, _)) = REGS.find(off) {
+            if matches!(r.access, Access::Wo(_)) {
+                return Err(Gp);
+            }
+        }
+        REGS.read(self, off, Width::Double).map_err(|_| Gp)
+    }
+
+    /// WRMSR of `value` to `msr` at guest TSC `now`.
+    pub fn write(&mut self, msr: u32, value: u64, now: u64) -> Result<Effect, Gp> {
+        self.now = now;
+        if msr == TSC_DEADLINE_MSR {
+            if self.mode() != timer_mode::TSC_DEADLINE {
+                return Ok(Effect::None);
+            }
+            return Ok(self.arm((value != 0).then_some(value)));
+        }
+        let off = Self::offset(msr)?;
+        REGS.write(self, off, Width::Double, value)
+            .map_err(|_| Gp)?
+    }
+
+    /// The table offset of an x2APIC MSR (8 bytes per MSR).
+    fn offset(msr: u32) -> Result<u64, Gp> {
+        match msr {
+            MSR_BASE..=MSR_LAST => Ok(u64::from(msr - MSR_BASE) * 8),
+            _ => Err(Gp),
+        }
+    }
+
+    /// Accepts vector `v` (from an IPI, the I/O APIC or the timer); `level` marks it
+    /// level-triggered, so its EOI is reported.
+    pub fn accept(&mut self, v: u8, level: bool) {
+        if v < 16 {
+            self.esr |= ESR_RECEIVE_ILLEGAL;
+            return;
+        }
+        self.irr.set(v, true);
+        self.tmr.set(v, level);
+    }
+
+    /// The processor priority: TPR, or the class of the highest in-service vector
+    /// when that is higher.
+    pub fn ppr(&self) -> u32 {
+        let isr = self.isr.highest().map_or(0, |v| u32::from(v) & 0xf0);
+        if self.tpr & 0xf0 >= isr {
+            self.tpr & 0xff
+        } else {
+            isr
+        }
+    }
+
+    /// The vector to inject now, if any.
+    pub fn pending(&self) -> Option<u8> {
+        if self.svr & SVR_ENABLE == 0 {
+            return None;
+        }
+        let v = self.irr.highest()?;
+        (u32::from(v) & 0xf0 > self.ppr() & 0xf0).then_some(v)
+    }
+
+    /// Takes the pending vector into service (the backend injects it).
+    pub fn ack(&mut self) -> Option<u8> {
+        let v = self.pending()?;
+        self.irr.set(v, false);
+        self.isr.set(v, true);
+        Some(v)
+    }
+
+    /// In-service, requested and trigger-mode vectors (for reports and tests).
+    pub const fn state(&self) -> (Vectors, Vectors, Vectors) {
+        (self.isr, self.irr, self.tmr)
+    }
+
+    /// The guest TSC at which the timer fires next, if armed.
+    pub const fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// The timer fired at guest TSC `now` (the backend's timer reached
+    /// [`deadline`](Self::deadline)): its vector is accepted unless masked; a periodic
+    /// timer is re-armed. Returns the next deadline. Early or stale calls change
+    /// nothing.
+    pub fn expire(&mut self, now: u64) -> Option<u64> {
+        self.now = now;
+        let at = self.deadline?;
+        if now < at {
+            return Some(at);
+        }
+        let lvt = self.lvt_timer();
+        if lvt & LVT_MASKED == 0 {
+            self.accept(lvt as u8, false);
+        }
+        self.deadline = match self.mode() {
+            timer_mode::PERIODIC => {
+                let period = self.period();
+                let behind = (now - at) / period.max(1);
+                let next = at.saturating_add(period.saturating_mul(behind.saturating_add(1)));
+                self.timer_start = next.saturating_sub(period);
+                Some(next)
+            }
+            _ => None,
+        };
+        self.deadline
+    }
+
+    fn lvt_timer(&self) -> u32 {
+        self.lvt.get(1).copied().unwrap_or(LVT_MASKED)
+    }
+
+    fn mode(&self) -> u32 {
+        (self.lvt_timer() >> 17) & 3
+    }
+
+    /// TSC ticks per count (the divide configuration: bits 0, 1 and 3).
+    fn divisor(&self) -> u64 {
+        let code = (self.divide & 3) | ((self.divide >> 1) & 4);
+        if code == 7 {
+            1
+        } else {
+            2 << code
+        }
+    }
+
+    /// TSC ticks of one period (count modes).
+    fn period(&self) -> u64 {
+        u64::from(self.timer_init).saturating_mul(self.divisor())
+    }
+
+    fn arm(&mut self, at: Option<u64>) -> Effect {
+        self.deadline = at;
+        Effect::Timer(at)
+    }
+
+    /// The current count (count modes).
+    fn current(&self) -> u32 {
+        if self.deadline.is_none() || self.mode() == timer_mode::TSC_DEADLINE {
+            return 0;
+        }
+        let elapsed = self.now.saturating_sub(self.timer_start) / self.divisor();
+        let init = u64::from(self.timer_init);
+        u32::try_from(init.saturating_sub(elapsed)).unwrap_or(0)
+    }
+}
+
+/// The register table, for diagnostics (register names, offsets: MSR 0x800 + offset
+/// / 8).
+pub const fn registers() -> RegTable<X2Apic, Result<Effect, Gp>> {
+    REGS
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! The size row: the hypervisor's own loadable size (text + rodata + data of the image
+//! each rtvisor configuration booted, the embedded guest images and device trees
+//! excluded; `rtvisor::imagesize`), and its budget: at most 96 KiB for
+//! `rtvisor-virtual`.
+
+use super::budget::{Check, Verdict};
+use crate::image;
+use rtvisor::imagesize::{self, Breakdown};
+use std::fmt::Write;
+
+pub const OWN_MAX_BYTES: u64 = 96 * 1024;
+/// The configuration whose image the budget is checked on.
+pub const CHECKED: &str = "rtvisor-virtual";
+
+/// The breakdown of the image configuration `name` booted (None when it has none, or it
+/// cannot be read).
+pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
+    let suffix = if quick { "-quick" } else { "" };
+    let scenario = crate::util::root()
+        .join("target/bench/scenarios")
+        .join(format!("{name}{suffix}.toml"));
+    let img = image::Image::for_scenario(&scenario).ok()?;
+    let generated = img.elf.with_extension("gen");
+    let elf = std::fs::read(&img.elf).ok()?;
+    let embedded = imagesize::embedded_bytes(&generated).ok()?;
+    imagesize::breakdown(&elf, embedded, 8).ok()
+}
+
+/// The size fields of configuration `name` in `latency.json` (null when unknown).
+pub fn json_fields(b: Option<&Breakdown>) -> Vec<(&'static str, String)> {
+    let f = |v: Option<u64>| v.map_or_else(|| "null".to_string(), |v| v.to_string());
+    vec![
+        ("own_size_bytes", f(b.map(Breakdown::own))),
+        ("text_bytes", f(b.map(|b| b.text))),
+        (
+            "rodata_bytes",
+            f(b.map(|b| b.rodata.saturating_sub(b.embedded))),
+        ),
+        ("data_bytes", f(b.map(|b| b.data))),
+    ]
+}
+
+/// The size table of the markdown report (empty without sizes).
+pub fn markdown(sizes: &[(&str, Breakdown)]) -> String {
+    if sizes.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\nHypervisor own loadable size, bytes (embedded guest images and device trees \
+         excluded):\n\n| configuration | own | text | rodata | data |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (name, b) in sizes {
+        let _ = writeln!(
+            s,
+            "| `{name}` | {} | {} | {} | {} |",
+            b.own(),
+            b.text,
+            b.rodata.saturating_sub(b.embedded),
+            b.data
+        );
+    }
+    s
+}
+
+/// The size budget on `sizes` (skipped when the checked configuration did not run).
+pub fn check(sizes: &[(&str, Breakdown)], ran: bool) -> Check {
+    let what = format!("{CHECKED}: hypervisor own size <= {OWN_MAX_BYTES} bytes");
+    let found = sizes.iter().find(|(n, _)| *n == CHECKED);
+    let (verdict, detail) = match (found, ran) {
+        (_, false) => (Verdict::Skip, format!("{CHECKED} not run")),
+        (None, true) => (Verdict::Fail, "the image's size is unknown".to_string()),
+        (Some((_, b)), true) => (
+            if b.own() <= OWN_MAX_BYTES {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            format!(
+                "{} bytes (text {}, rodata {}, data {})",
+                b.own(),
+                b.text,
+                b.rodata.saturating_sub(b.embedded),
+                b.data
+            ),
+        ),
+    };
+    Check {
+        what,
+        verdict,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bd(text: u64) -> Breakdown {
+        Breakdown {
+            text,
+            rodata: 30_000,
+            data: 1_000,
+            embedded: 20_000,
+            largest: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_budget_holds_at_96_kib_and_not_above() {
+        let at = OWN_MAX_BYTES - 11_000;
+        assert_eq!(check(&[(CHECKED, bd(at))], true).verdict, Verdict::Pass);
+        assert_eq!(check(&[(CHECKED, bd(at + 1))], true).verdict, Verdict::Fail);
+        assert_eq!(check(&[], true).verdict, Verdict::Fail);
+        assert_eq!(check(&[], false).verdict, Verdict::Skip);
+        let j = json_fields(Some(&bd(50_000)));
+        assert_eq!(j[0], ("own_size_bytes", "61000".to_string()));
+        assert_eq!(j[2], ("rodata_bytes", "10000".to_string()));
+        assert_eq!(json_fields(None)[3], ("data_bytes", "null".to_string()));
+        let md = markdown(&[(CHECKED, bd(50_000))]);
+        assert!(
+            md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 |"),
+            "{md}"
+        );
+    }
+}

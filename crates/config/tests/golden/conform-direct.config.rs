@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
             name: "conform",
             kind: VmKind::Rt,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -39,7 +39,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x439a902a2d2e53fd,
+        fingerprint: 0x1f4336ea8c913792,
         payload_fingerprint: 0xab5b0afe9c2bcf30,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },

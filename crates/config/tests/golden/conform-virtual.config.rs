@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
             name: "conform",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -39,7 +39,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xf7e541ac57d9f8f0,
+        fingerprint: 0x83f8dd3c7dbbb7db,
         payload_fingerprint: 0x8d04265d6dc83110,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },

@@ -27,7 +27,7 @@ pub const X86_GUEST_TARGET: &str = "x86_64-unknown-none";
 /// FP/SIMD registers that hold guest state (docs/architecture.md, "Running a vCPU").
 pub use rtvisor::build::HV_TARGET;
 /// The bare-metal guests and the file names of their binaries.
-pub const GUESTS: &[&str] = &["rtbench", "probe", "bootinfo"];
+pub const GUESTS: &[&str] = &["rtbench", "probe", "bootinfo", "conform"];
 /// Guests linked at 0 that run wherever they are loaded (an arm64 Image header first).
 const ANYWHERE: &[&str] = &["bootinfo"];
 /// The guests that also build for x86_64 (bootinfo is an arm64 Image in assembly).

@@ -11,6 +11,8 @@
 
 mod boot;
 mod cases;
+mod colors;
+mod conform;
 mod fatal;
 mod ipc;
 mod linux;
@@ -317,6 +319,16 @@ pub const TESTS: &[SysTest] = &[
         run: cases::two_vms,
     },
     SysTest {
+        name: "colors",
+        tier: "T2",
+        scenario: "tests/scenarios/colors.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "two VMs with RAM of disjoint cache colors check all of it side by side; mem map shows their colors",
+        run: colors::colors,
+    },
+    SysTest {
         name: "smp",
         tier: "T2",
         scenario: "tests/scenarios/smp.toml",
@@ -473,6 +485,26 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "an arm64 Image (guests/bootinfo) is loaded and gets its device tree where bare QEMU's -kernel puts them (fdt above its stack); the virtual counter offset is 0 unless asked",
         run: boot::placement,
+    },
+    SysTest {
+        name: "conform-virtual",
+        tier: "T2",
+        scenario: "tests/scenarios/conform-virtual.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "the conformance guest (timers, GIC, PSCI, debug, PMU, device tree) prints the same checks as a VM in virtual interrupt mode as bare on QEMU",
+        run: conform::virtual_mode,
+    },
+    SysTest {
+        name: "conform-direct",
+        tier: "T2",
+        scenario: "tests/scenarios/conform-direct.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "the conformance guest prints the same checks as a VM in direct interrupt mode as bare on QEMU",
+        run: conform::direct_mode,
     },
     SysTest {
         name: "timers",

@@ -12,6 +12,8 @@ use fdt::Fdt;
 
 pub use crate::dtprops::slug;
 use crate::dtprops::{cells, compat, intid, join, prop_str, prop_u32};
+use crate::inspect_pcie;
+pub use crate::inspect_pcie::Pcie;
 
 /// What a board file holds, read from a device tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,19 @@ pub struct Board {
     pub timer: [u32; 4],
     pub uarts: Vec<Uart>,
     pub devices: Vec<Device>,
+    pub pcie: Vec<Pcie>,
+    /// The last-level cache from the device tree's cache nodes, if it has them.
+    pub llc: Option<Llc>,
+}
+
+/// A cache as a device-tree cache node describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Llc {
+    /// Its level (`cache-level`, else its place on the chain: L2 first).
+    pub level: u32,
+    pub size: u64,
+    pub ways: u32,
+    pub line: u32,
 }
 
 /// A UART.
@@ -78,6 +93,10 @@ struct Flat<'b, 'a> {
     /// `(type, number, flags)` when the interrupt parent is the GIC.
     irqs: Vec<(u32, u32, u32)>,
     under_gic: bool,
+    /// Its parent's address space -> CPU-physical: (parent base, CPU base, length).
+    xlat: Option<Vec<(u64, u64, u64)>>,
+    /// Its parent's `#address-cells`.
+    parent_ac: usize,
 }
 
 /// Reads `blob`. A malformed tree is an error, not a panic: [`crate::dtcheck`]
@@ -201,6 +220,30 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
             });
         }
     }
+    let gic_ac = prop_u32(&gic, "#address-cells").unwrap_or(0) as usize;
+    let mut pcie = Vec::new();
+    for f in flat.iter().filter(|f| {
+        prop_str(&f.node, "device_type") == Some("pci")
+            && compat(&f.node)
+                .iter()
+                .any(|c| inspect_pcie::ECAM_COMPATIBLES.contains(&c.as_str()))
+    }) {
+        let to_cpu = |a: u64| {
+            let x = f.xlat.as_deref()?;
+            let &(b, root, _) = x.iter().find(|&&(b, _, l)| a >= b && a - b < l)?;
+            Some(root + (a - b))
+        };
+        match inspect_pcie::read(
+            &f.node,
+            &f.regs,
+            &to_cpu,
+            f.parent_ac,
+            (gic_phandle, gic_ac),
+        ) {
+            Ok(p) => pcie.push(p),
+            Err(why) => eprintln!("note: PCIe host bridge `{}` skipped: {why}", f.node.name),
+        }
+    }
     uarts.sort_by_key(|u| u.base);
     for (i, u) in uarts.iter_mut().enumerate() {
         u.name = format!("uart{i}");
@@ -216,6 +259,8 @@ fn inspect_inner(blob: &[u8], opts: &Options) -> Result<Board> {
         timer,
         uarts,
         devices,
+        pcie,
+        llc: read_llc(&fdt),
     })
 }
 
@@ -278,6 +323,8 @@ fn walk<'b, 'a>(
         regs,
         irqs,
         under_gic,
+        xlat: xlat.map(<[_]>::to_vec),
+        parent_ac: parent_cells.map_or(2, |c| c.0),
     });
     for child in node.children() {
         let child_gic = under_gic || is_gic;
@@ -318,6 +365,44 @@ fn read_cpus(fdt: &Fdt<'_>) -> Result<Vec<u64>> {
         bail!("no CPU nodes (device_type = \"cpu\") under /cpus");
     }
     Ok(out)
+}
+
+/// The last cache on the first CPU's `next-level-cache` chain that gives its size,
+/// sets and line size (the devicetree specification's cache properties; a cache's
+/// ways are size / (sets x line)). `None` when the tree describes no caches, as
+/// QEMU's does not: the CPU's CLIDR_EL1/CCSIDR_EL1 then tell (the hypervisor logs
+/// them at boot).
+fn read_llc(fdt: &Fdt<'_>) -> Option<Llc> {
+    let cpus = fdt.find_node("/cpus")?;
+    let cpu = cpus
+        .children()
+        .find(|c| prop_str(c, "device_type") == Some("cpu"))?;
+    let mut at = cpu;
+    let mut found = None;
+    for level in 2..10 {
+        let Some(next) = prop_u32(&at, "next-level-cache").and_then(|p| fdt.find_phandle(p)) else {
+            break;
+        };
+        let size = prop_u32(&next, "cache-size").map(u64::from);
+        let sets = prop_u32(&next, "cache-sets");
+        let line =
+            prop_u32(&next, "cache-line-size").or_else(|| prop_u32(&next, "cache-block-size"));
+        if let (Some(size), Some(sets), Some(line)) = (size, sets, line) {
+            let per_way = u64::from(sets) * u64::from(line);
+            if per_way > 0 && size % per_way == 0 {
+                let ways = u32::try_from(size / per_way).ok()?;
+                let level = prop_u32(&next, "cache-level").unwrap_or(level);
+                found = Some(Llc {
+                    level,
+                    size,
+                    ways,
+                    line,
+                });
+            }
+        }
+        at = next;
+    }
+    found
 }
 
 type GicInfo = (u32, (u64, u64), (u64, u64, u64));

@@ -21,6 +21,7 @@ mod dtprops;
 pub mod imagesize;
 pub mod inspect;
 pub mod inspect_acpi;
+pub mod inspect_pcie;
 pub mod qemu;
 pub mod render;
 pub mod run;
@@ -67,13 +68,18 @@ pub fn interrupt_map(plan: &Plan) -> String {
 
 /// Each device's interrupts, or that it has none.
 fn device_irqs(vm: &rtvisor_config::plan::VmPlan) -> Vec<String> {
+    // A PCIe host bridge's windows have none; its INTx lines come with its ECAM.
     vm.devices
         .iter()
-        .map(|d| match d.irqs.as_slice() {
-            [] => format!("{} (no interrupt)", d.name),
-            irqs => {
+        .filter_map(|d| match (d.irqs.as_slice(), &d.bridge) {
+            ([], Some(_)) => None,
+            ([], None) => Some(format!("{} (no interrupt)", d.name)),
+            (irqs, bridge) => {
                 let irqs: Vec<String> = irqs.iter().map(u32::to_string).collect();
-                format!("{} {:?} ({})", irqs.join(","), d.trigger, d.name)
+                let name = bridge
+                    .as_ref()
+                    .map_or(d.name.clone(), |b| format!("{b} INTx"));
+                Some(format!("{} {:?} ({name})", irqs.join(","), d.trigger))
             }
         })
         .collect()

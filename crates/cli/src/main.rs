@@ -143,6 +143,13 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let board =
                 inspect::inspect(&blob, &opts).with_context(|| dtb.display().to_string())?;
             let text = render::board_toml(&board, &dtb.display().to_string());
+            if board.llc.is_none() {
+                eprintln!(
+                    "note: the device tree describes no caches: for cache coloring, add [llc] \
+                     from the CPU's CLIDR_EL1/CCSIDR_EL1 (the hypervisor logs them at boot: \
+                     `llc: ...`; docs/scenario.md)"
+                );
+            }
             match output {
                 Some(out) => {
                     std::fs::write(&out, &text)

@@ -7,7 +7,8 @@
 //!   Otherwise QEMU adds its default PCI NIC, whose option ROM (`efi-virtio.rom`)
 //!   comes from `ipxe-qemu`, a package QEMU only recommends;
 //! - emulated devices go into named virtio-mmio transports
-//!   (`bus=virtio-mmio-bus.N`), not into whichever is free in command-line order;
+//!   (`bus=virtio-mmio-bus.N`), not into whichever is free in command-line order, or
+//!   onto the PCIe host bridge's root bus (`bus=pcie.0`);
 //! - semihosting, on a board that offers it, is `target=gdb`: the hypervisor's
 //!   SYS_EXIT_EXTENDED ends QEMU with its status, while the file and host-command
 //!   calls go to a debugger that is not attached. QEMU lets EL1 use semihosting as
@@ -296,7 +297,7 @@ pub fn quote(s: &str) -> String {
 mod device;
 mod exit;
 
-pub use device::{Device, NotATransport, Transport};
+pub use device::{Device, NotATransport, Slot, Transport};
 pub use exit::{exit_result, QemuFailure};
 
 #[cfg(test)]

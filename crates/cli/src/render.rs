@@ -73,7 +73,58 @@ pub fn board_toml(b: &Board, source: &str) -> String {
             s.push_str("dma-coherent = true\n");
         }
     }
+    for p in &b.pcie {
+        pcie(&mut s, p);
+    }
+    if let Some(l) = &b.llc {
+        let _ = writeln!(
+            s,
+            "\n# The L{} cache of the device tree's cache nodes: the last level, for cache\n\
+             # coloring.\n[llc]\nsize = {}\nways = {}\nline = {}",
+            l.level,
+            size_str(l.size),
+            l.ways,
+            l.line
+        );
+    }
     s
+}
+
+/// A `[[pcie]]` table.
+fn pcie(s: &mut String, p: &crate::inspect::Pcie) {
+    let _ = write!(
+        s,
+        "\n[[pcie]]\nname = {}\ncompatible = {}\necam = {{ base = {}, size = {} }}\n\
+         bus-range = [{}, {}]\n",
+        quote(&p.name),
+        compatible(&p.compatible),
+        addr(p.ecam.0),
+        size_str(p.ecam.1),
+        p.buses.0,
+        p.buses.1
+    );
+    for &(space, cpu, pci, size) in &p.windows {
+        let key = match space {
+            1 => "pio",
+            2 => "mmio32",
+            _ => "mmio64",
+        };
+        let _ = write!(
+            s,
+            "{key} = {{ base = {}, size = {}",
+            addr(cpu),
+            size_str(size)
+        );
+        if pci != cpu {
+            let _ = write!(s, ", pci-address = {}", hex(pci));
+        }
+        s.push_str(" }\n");
+    }
+    let [a, b, c, d] = p.intx;
+    let _ = writeln!(s, "intx = [{a}, {b}, {c}, {d}]");
+    if p.dma_coherent {
+        s.push_str("dma-coherent = true\n");
+    }
 }
 
 /// The board file text of an x86_64 board ([`crate::inspect_acpi`]).

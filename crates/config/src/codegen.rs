@@ -184,10 +184,18 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
     let _ = writeln!(w, "            cpus: &[{}],", cpus.join(", "));
     let _ = writeln!(
         w,
-        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {} }},",
+        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {}, colors: {} }},",
         ipa(vm.ram.ipa),
         hex(vm.ram.hpa.raw()),
-        hex(vm.ram.size)
+        hex(vm.ram.size),
+        match vm.ram.colors {
+            None => "None".to_owned(),
+            Some(c) => format!(
+                "Some(Coloring {{ count: {}, mask: {} }})",
+                c.count,
+                hex(c.mask)
+            ),
+        }
     );
     let _ = writeln!(
         w,

@@ -4,6 +4,7 @@
 use crate::layout::{DOORBELL_GPIO_INTID, DOORBELL_GPIO_IPA, DOORBELL_GPIO_LINES};
 use crate::layout::{DOORBELL_IPA, VGIC_DIST_IPA, VGIC_DIST_SIZE, VGIC_REDIST_FRAME};
 use crate::layout::{FLASH_BANK_SIZE, FLASH_IPA, VGIC_REDIST_IPA, VUART_INTID, VUART_IPA};
+use crate::pcie::{swizzle_rows, PciePlan, INTERRUPT_MAP_MASK};
 use crate::plan::{Plan, SharedMapPlan, VmPlan};
 use crate::schema::Trigger;
 use crate::size::PAGE;
@@ -132,7 +133,7 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     f.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
     f.end_node(uart)?;
 
-    for d in &vm.devices {
+    for d in vm.devices.iter().filter(|d| d.bridge.is_none()) {
         let kind = d.name.split('@').next().unwrap_or(&d.name);
         let node = f.begin_node(&format!("{kind}@{:x}", d.base.raw()))?;
         f.property_string_list("compatible", d.compatible.clone())?;
@@ -154,6 +155,9 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
         }
         f.end_node(node)?;
     }
+    for p in &vm.pcie {
+        pcie_node(&mut f, p)?;
+    }
     for m in &vm.shared {
         shared_node(&mut f, m)?;
     }
@@ -165,6 +169,58 @@ pub fn generate(plan: &Plan, vm: &VmPlan) -> Result<Vec<u8>> {
     }
     f.end_node(root)?;
     f.finish()
+}
+
+/// A PCIe host bridge as QEMU `virt` describes it, with the VM's own interrupt
+/// controller in its `interrupt-map` and only the windows the VM has in `ranges`. No
+/// `msi-map` or `msi-parent`: the VM has no ITS, so Linux uses INTx.
+fn pcie_node(f: &mut FdtWriter, p: &PciePlan) -> Result<()> {
+    let node = f.begin_node(&p.name)?;
+    f.property_string_list("compatible", p.compatible.clone())?;
+    f.property_string("device_type", "pci")?;
+    f.property_array_u64("reg", &[p.ecam.0, p.ecam.1])?;
+    f.property_array_u32("bus-range", &[p.buses.0, p.buses.1])?;
+    f.property_u32("linux,pci-domain", 0)?;
+    f.property_u32("#address-cells", 3)?;
+    f.property_u32("#size-cells", 2)?;
+    f.property_u32("#interrupt-cells", 1)?;
+    let mut ranges = Vec::new();
+    for w in &p.windows {
+        let [pci, cpu, size] = [w.pci, w.cpu, w.size].map(|v| [(v >> 32) as u32, v as u32]);
+        ranges.extend([
+            w.space.phys_hi(),
+            pci[0],
+            pci[1],
+            cpu[0],
+            cpu[1],
+            size[0],
+            size[1],
+        ]);
+    }
+    f.property_array_u32("ranges", &ranges)?;
+    // Per row: child address (3 cells) and pin, the GIC (no address cells), its
+    // 3-cell specifier.
+    let map: Vec<u32> = swizzle_rows()
+        .flat_map(|(dev, pin)| {
+            let spi = p.intid(dev, pin) - 32;
+            [
+                dev << 11,
+                0,
+                0,
+                pin,
+                GIC_PHANDLE,
+                GIC_SPI,
+                spi,
+                IRQ_LEVEL_HIGH,
+            ]
+        })
+        .collect();
+    f.property_array_u32("interrupt-map", &map)?;
+    f.property_array_u32("interrupt-map-mask", &INTERRUPT_MAP_MASK)?;
+    if p.dma_coherent {
+        f.property_null("dma-coherent")?;
+    }
+    f.end_node(node)
 }
 
 /// A shared-memory region as a `generic-uio` device: Debian's stock kernel drives it

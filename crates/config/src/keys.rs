@@ -84,6 +84,16 @@ pub(crate) fn board_shape() -> Shape {
             ),
         ],
     );
+    let window = |what| Shape::leaf::<crate::pcie::WindowSpec>(what);
+    let pcie = Shape::of::<PcieSpec>(
+        "[[pcie]]",
+        vec![
+            ("ecam", Shape::leaf::<RegionSpec>("[[pcie]] ecam")),
+            ("pio", window("[[pcie]] pio")),
+            ("mmio32", window("[[pcie]] mmio32")),
+            ("mmio64", window("[[pcie]] mmio64")),
+        ],
+    );
     let children = vec![
         ("cpu", Shape::leaf::<CpuSpec>("[[cpu]]")),
         ("ram", Shape::leaf::<RegionSpec>("[[ram]]")),
@@ -93,7 +103,9 @@ pub(crate) fn board_shape() -> Shape {
         ("io-apic", Shape::leaf::<IoApicSpec>("[[io-apic]]")),
         ("uart", Shape::leaf::<UartSpec>("[[uart]]")),
         ("device", Shape::leaf::<DeviceSpec>("[[device]]")),
+        ("pcie", pcie),
         ("qemu", Shape::leaf::<QemuBoardSpec>("[qemu]")),
+        ("llc", Shape::leaf::<LlcSpec>("[llc]")),
     ];
     Shape::of::<BoardFile>("the top level", children)
 }

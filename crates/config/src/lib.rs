@@ -19,6 +19,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod coloring;
 pub mod contract;
 pub mod fingerprint;
 pub mod guest;
@@ -52,6 +53,8 @@ pub mod linker;
 mod load;
 #[cfg(feature = "std")]
 mod parse;
+#[cfg(feature = "std")]
+pub mod pcie;
 #[cfg(feature = "std")]
 pub mod plan;
 #[cfg(feature = "std")]

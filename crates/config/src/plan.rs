@@ -113,8 +113,10 @@ pub struct VmPlan {
     pub direct_trust: DirectTrust,
     /// Restart policy.
     pub restart: RestartPolicy,
-    /// Passed-through devices.
+    /// Passed-through devices, and the ECAM and windows of its PCIe host bridges.
     pub devices: Vec<DevicePlan>,
+    /// Passed-through PCIe host bridges.
+    pub pcie: Vec<crate::pcie::PciePlan>,
     /// Shared-memory regions this VM is a peer of, in declaration order.
     pub shared: Vec<SharedMapPlan>,
     /// Command line.
@@ -161,6 +163,9 @@ pub struct DevicePlan {
     pub trigger: Trigger,
     /// DMA is cache-coherent.
     pub dma_coherent: bool,
+    /// The PCIe host bridge this is a window of (its node describes it in the guest
+    /// device tree); `None` for a device of its own.
+    pub bridge: Option<String>,
 }
 
 /// A shared-memory region in host RAM.
@@ -251,12 +256,21 @@ impl Plan {
                 .map(|(v, p)| format!("vCPU {v} -> CPU {p}"))
                 .collect();
             let _ = writeln!(s, "  cpus     {}", cpus.join(", "));
+            let span = vm.ram.host_span();
             let _ = writeln!(
                 s,
-                "  ram      {ga} {} -> HPA {} ({})",
+                "  ram      {ga} {} -> HPA {} ({}{})",
                 range(vm.ram.ipa.raw(), vm.ram.size),
-                range(vm.ram.hpa.raw(), vm.ram.size),
-                human(vm.ram.size)
+                range(span.base.raw(), span.size),
+                human(vm.ram.size),
+                match vm.ram.colors {
+                    None => String::new(),
+                    Some(c) => format!(
+                        ", colors {} of {}: its pages of the range",
+                        crate::validate::colors::list(c.mask),
+                        c.count
+                    ),
+                }
             );
             let k = &vm.kernel;
             let _ = writeln!(
@@ -319,6 +333,9 @@ impl Plan {
                     }
                 );
             }
+            for p in &vm.pcie {
+                pcie_lines(&mut s, p);
+            }
             for m in &vm.shared {
                 let _ = writeln!(
                     s,
@@ -368,6 +385,28 @@ impl Plan {
         }
         let _ = writeln!(s, "fingerprint {:#018x}", self.fingerprint);
         s
+    }
+}
+
+/// What `check`'s map says of a PCIe host bridge beyond its mapped windows (the
+/// `device` lines).
+fn pcie_lines(s: &mut String, p: &crate::pcie::PciePlan) {
+    let [a, b, c, d] = p.intx;
+    let _ = writeln!(
+        s,
+        "  pcie     {}: buses {}-{}, INTA-D of device 0 on INTIDs {a}, {b}, {c}, {d} \
+         (swizzled by device), no MSI",
+        p.name, p.buses.0, p.buses.1
+    );
+    for w in &p.left_out {
+        let _ = writeln!(
+            s,
+            "  pcie     {} {} {} left out: beyond the {}-bit guest-physical space",
+            p.name,
+            w.space.label(),
+            range(w.cpu, w.size),
+            crate::contract::aarch64::IPA_BITS
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! What a QEMU run of a scenario needs besides the image: the board's machine (CPUs,
 //! RAM, GIC, whether it offers semihosting) and the emulated devices the scenario
-//! plugs into the board's virtio-mmio transports.
+//! plugs into the board's virtio-mmio transports and PCIe host bridges.
 //!
 //! ```toml
 //! # board file: the board is a QEMU machine that offers semihosting (the hypervisor
@@ -41,7 +41,8 @@ pub struct QemuBoardSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct QemuDeviceSpec {
-    /// The board's virtio-mmio transport (a `[[device]]` name given to a VM).
+    /// The board's virtio-mmio transport (a `[[device]]` name given to a VM), or its
+    /// PCIe host bridge (a `[[pcie]]` name given to a VM).
     pub transport: Spanned<String>,
     /// What QEMU plugs in.
     pub kind: Spanned<QemuDeviceKindSpec>,
@@ -81,8 +82,11 @@ pub struct QemuRun {
 pub struct QemuDevice {
     /// The board device name of the transport.
     pub transport: String,
-    /// Its MMIO base.
+    /// Its MMIO base (a host bridge's: its ECAM base).
     pub base: u64,
+    /// The transport is a PCIe host bridge: the device goes on its root bus, in the
+    /// first free slot.
+    pub pcie: bool,
     /// What is plugged in.
     pub kind: QemuDeviceKind,
 }
@@ -114,7 +118,16 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
         .iter()
         .filter_map(|q| {
             let name = q.transport.get_ref();
-            let dev = board.device.iter().find(|d| d.name.get_ref() == name)?;
+            let bridge = board.pcie.iter().find(|p| p.name.get_ref() == name);
+            let base = match bridge {
+                Some(p) => p.ecam().0,
+                None => *board
+                    .device
+                    .iter()
+                    .find(|d| d.name.get_ref() == name)?
+                    .base
+                    .get_ref(),
+            };
             let kind = match q.kind.get_ref() {
                 QemuDeviceKindSpec::VirtioBlk => QemuDeviceKind::VirtioBlk {
                     file: inputs.scenario_src.resolve(q.file.as_ref()?.get_ref()),
@@ -124,7 +137,8 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
             };
             Some(QemuDevice {
                 transport: name.clone(),
-                base: *dev.base.get_ref(),
+                base,
+                pcie: bridge.is_some(),
                 kind,
             })
         })

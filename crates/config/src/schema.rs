@@ -13,6 +13,7 @@
 //! does not have, or lacks, at its place.
 
 pub use crate::contract::Arch;
+pub use crate::pcie::PcieSpec;
 pub use crate::qemu::{QemuBoardSpec, QemuDeviceSpec};
 use crate::size::Size;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -49,8 +50,27 @@ pub struct BoardFile {
     /// Devices that can be passed through to a VM.
     #[serde(default)]
     pub device: Vec<DeviceSpec>,
+    /// aarch64: PCIe host bridges (see [`crate::pcie`]); one VM gets each whole.
+    #[serde(default)]
+    pub pcie: Vec<PcieSpec>,
     /// The board is a QEMU machine (see [`crate::qemu`]).
     pub qemu: Option<QemuBoardSpec>,
+    /// The last-level cache, for cache coloring (`[llc]`).
+    pub llc: Option<LlcSpec>,
+}
+
+/// `[llc]`: the last-level cache, as the CPU's cache ID registers (CLIDR_EL1,
+/// CCSIDR_EL1) or the device tree's cache nodes describe it. Its way size
+/// (`size / ways`) divided by 4 KiB is the number of cache colors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LlcSpec {
+    /// Total size.
+    pub size: Spanned<Size>,
+    /// Associativity.
+    pub ways: Spanned<u32>,
+    /// Line size in bytes.
+    pub line: Spanned<u32>,
 }
 
 /// One physical CPU.
@@ -318,6 +338,11 @@ pub struct VmSpec {
     pub counter_offset: CounterOffsetSpec,
     /// Initial contents of the emulated CFI flash (default: erased).
     pub flash: Option<FlashSpec>,
+    /// LLC colors of its RAM (`"0-3,8"`; default: uncolored, one host region).
+    pub colors: Option<Spanned<String>>,
+    /// Whether its colors may overlap another VM's that also says so.
+    #[serde(default)]
+    pub shared_colors: bool,
 }
 
 /// `[[vm]] flash`: files copied into the flash banks at every VM start.

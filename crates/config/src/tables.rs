@@ -5,6 +5,8 @@
 //! RAM regions lie in the board's RAM, do not overlap each other or the hypervisor, and
 //! are 2 MiB aligned.
 
+use crate::coloring::PAGE;
+pub use crate::coloring::{Coloring, Run, Runs};
 use rtvisor_addr::{Hpa, Ipa};
 
 /// The whole static configuration.
@@ -163,15 +165,19 @@ pub enum CounterOffset {
     VmStart,
 }
 
-/// Guest RAM and its backing.
+/// Guest RAM and its backing: one host region, or (colored) the pages of some cache
+/// colors from `hpa` on ([`crate::coloring`]). The guest sees contiguous RAM either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RamMap {
     /// Guest-physical base.
     pub ipa: Ipa,
-    /// Host-physical base.
+    /// Host-physical base; colored: the start of the first period (aligned to one
+    /// LLC way).
     pub hpa: Hpa,
     /// Size in bytes (multiple of 2 MiB).
     pub size: u64,
+    /// The cache colors of its host pages (`None`: one contiguous host region).
+    pub colors: Option<Coloring>,
 }
 
 /// An image and where it goes in guest RAM.
@@ -231,13 +237,55 @@ pub struct SharedMap {
 }
 
 impl RamMap {
-    /// Host address behind guest address `ipa`, if `[ipa, ipa+len)` is RAM.
+    /// Host address behind guest address `ipa`, if `[ipa, ipa+len)` is RAM and
+    /// contiguous in host memory (always, unless colored: then within one run).
     pub fn translate(&self, ipa: Ipa, len: u64) -> Option<Hpa> {
+        match self.piece(ipa, len) {
+            Some((hpa, n)) if n == len => Some(hpa),
+            _ => None,
+        }
+    }
+
+    /// The host address behind `ipa` and how many of the `len` bytes from it are
+    /// host-contiguous, if `[ipa, ipa+len)` is RAM; copy a range piece by piece.
+    pub fn piece(&self, ipa: Ipa, len: u64) -> Option<(Hpa, u64)> {
         let off = ipa.offset_from(self.ipa)?;
         if len == 0 || off >= self.size || len > self.size - off {
             return None;
         }
-        self.hpa.checked_add(off)
+        match self.colors {
+            None => Some((self.hpa.checked_add(off)?, len)),
+            Some(c) => {
+                let (host, pages) = c.page(off / PAGE);
+                let inner = off % PAGE;
+                let room = (pages * PAGE - inner).min(len);
+                Some((self.hpa.checked_add(host + inner)?, room))
+            }
+        }
+    }
+
+    /// The host region that holds every page of this RAM (colored: also the pages of
+    /// other colors between them).
+    pub fn host_span(&self) -> MemRegion<Hpa> {
+        let size = match self.colors {
+            None => self.size,
+            Some(c) => c.span(self.size),
+        };
+        MemRegion {
+            base: self.hpa,
+            size,
+        }
+    }
+
+    /// The stretches contiguous in both spaces, in guest order.
+    pub fn runs(&self) -> Runs {
+        Runs {
+            ipa: self.ipa,
+            hpa: self.hpa,
+            size: self.size,
+            coloring: self.colors,
+            done: 0,
+        }
     }
 }
 
@@ -251,6 +299,7 @@ mod tests {
             ipa: Ipa::new(0x4000_0000),
             hpa: Hpa::new(0x4400_0000),
             size: 0x20_0000,
+            colors: None,
         };
         assert_eq!(
             ram.translate(Ipa::new(0x4000_1000), 8),

@@ -85,7 +85,7 @@ const SHARED: &str = r#"
 [[shared-memory]]
 name = "stats"
 size = "64KiB"
-peers = [{ vm = "rt", access = "rw" }, { vm = "linux", access = "ro", ipa = 0x2000_0000 }]
+peers = [{ vm = "rt", access = "rw" }, { vm = "linux", access = "ro", ipa = 0x3f80_0000 }]
 
 [[shared-memory]]
 name = "bulk"

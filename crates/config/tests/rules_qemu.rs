@@ -40,6 +40,7 @@ fn a_disk_and_a_nic_resolve() {
             QemuDevice {
                 transport: DISK.into(),
                 base: 0x0a00_3e00,
+                pcie: false,
                 kind: QemuDeviceKind::VirtioBlk {
                     file: t.path("disk.img"),
                     read_only: true
@@ -48,6 +49,7 @@ fn a_disk_and_a_nic_resolve() {
             QemuDevice {
                 transport: NIC.into(),
                 base: 0x0a00_3c00,
+                pcie: false,
                 kind: QemuDeviceKind::VirtioNet,
             },
         ]
@@ -58,11 +60,13 @@ fn a_disk_and_a_nic_resolve() {
 fn the_transport_must_be_a_virtio_mmio_device_of_the_board() {
     let t = rules_tree();
     let s = with_qemu(&[DISK], &device("virtio-mmio@0a003e0", BLK));
-    let msg = "`virtio-mmio@0a003e0` is not a virtio-mmio transport of board `qemu-virt-aarch64`";
+    let msg = "`virtio-mmio@0a003e0` is not a virtio-mmio transport or PCIe host bridge of \
+               board `qemu-virt-aarch64`";
     assert_one(&t, &s, 12, 13, msg, "did you mean `virtio-mmio@0a003e00`?");
     let s = with_qemu(&[DISK], &device("uart0", NET));
-    let msg = "`uart0` is not a virtio-mmio transport of board `qemu-virt-aarch64`";
-    let hint = "QEMU devices plug into the board's virtio-mmio transports";
+    let msg = "`uart0` is not a virtio-mmio transport or PCIe host bridge of board \
+               `qemu-virt-aarch64`";
+    let hint = "QEMU devices plug into the board's virtio-mmio transports and PCIe host bridges";
     assert_one(&t, &s, 12, 13, msg, hint);
 }
 

@@ -20,6 +20,7 @@ use crate::{debug, error, info, log, run, vms};
 use core::fmt;
 use core::sync::atomic::Ordering;
 use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_config::coloring::{ColorList, Coloring};
 use rtvisor_core::ids::{CpuId, VmId};
 use rtvisor_core::seam::{MemKind, Stage2};
 use spin::Once;
@@ -60,7 +61,8 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
     CPU_COUNT.store(m.cpu_count(), Ordering::Release);
     let ram = CONFIG.vms.iter().flat_map(|vm| {
         let shared = vm.shared.iter().map(|s| (s.hpa, s.size));
-        core::iter::once((vm.ram.hpa, vm.ram.size)).chain(shared)
+        let span = vm.ram.host_span();
+        core::iter::once((span.base, span.size)).chain(shared)
     });
     // Devices the hypervisor resets when their VM stops (virtio-mmio transports).
     let devices = CONFIG.vms.iter().flat_map(|vm| vm.devices.iter());
@@ -89,12 +91,13 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
             .life
             .boot(vm.cpus.len(), vm.entry.raw(), vm.dtb_ipa.raw());
         info!(
-            "vm {}: cpus {:?}, ram {:#x}..{:#x} (host {:#x}), entry {:#x}",
+            "vm {}: cpus {:?}, ram {:#x}..{:#x} (host {:#x}{}), entry {:#x}",
             vm.name,
             vm.cpus,
             vm.ram.ipa.raw(),
             vm.ram.ipa.raw() + vm.ram.size,
             vm.ram.hpa.raw(),
+            Colors(vm.ram.colors),
             vm.entry.raw()
         );
     }
@@ -139,7 +142,8 @@ fn check_fit(m: &Found, image: HostRange) {
         ));
     }
     for vm in CONFIG.vms {
-        let ram = HostRange::new(vm.ram.hpa, vm.ram.size)
+        let span = vm.ram.host_span();
+        let ram = HostRange::new(span.base, span.size)
             .unwrap_or_else(|| die(format_args!("vm {}: RAM range wraps", vm.name)));
         if !Machine::ram_contains(m, ram) {
             die(format_args!(
@@ -174,7 +178,10 @@ fn check_fit(m: &Found, image: HostRange) {
 fn build_stage2(id: VmId) -> Result<Stage2Table, <Stage2Table as Stage2>::Error> {
     let vm = vms::cfg(id);
     let mut s2 = Arch::new_stage2(id)?;
-    s2.map(vm.ram.ipa, vm.ram.hpa, vm.ram.size, MemKind::Ram)?;
+    // One contiguous run, or (colored) one per stretch of consecutive colors.
+    for run in vm.ram.runs() {
+        s2.map(run.ipa, run.hpa, run.size, MemKind::Ram)?;
+    }
     for d in vm.devices {
         s2.map(d.ipa, d.hpa, d.size, MemKind::Device)?;
     }
@@ -195,6 +202,16 @@ fn zero_shared_memory() {
         // SAFETY: the region is reserved for shared memory by the validated layout,
         // mapped read-write for the hypervisor (`init_machine`), and no guest runs yet.
         unsafe { Arch::zero(s.hpa, s.size) };
+    }
+}
+
+/// `, colors 0-3 of 16` after a colored VM's host address (nothing otherwise).
+struct Colors(Option<Coloring>);
+
+impl fmt::Display for Colors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(c) = self.0 else { return Ok(()) };
+        write!(f, ", colors {} of {}", ColorList(c.mask), c.count)
     }
 }
 

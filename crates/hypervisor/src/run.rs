@@ -7,7 +7,8 @@ use crate::host::HostImpl;
 use crate::percpu::PerCpu;
 use crate::vms;
 use core::sync::atomic::Ordering;
-use rtvisor_config::tables::{CounterOffset, VmConfig};
+use rtvisor_addr::Ipa;
+use rtvisor_config::tables::{CounterOffset, RamMap, VmConfig};
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::handler::{self, Next};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
@@ -47,20 +48,20 @@ fn load_vm(vm: VmId) {
     // SAFETY: the VM's RAM is reserved for it (checked at boot) and none of its vCPUs
     // runs now; the images are embedded read-only data of this binary.
     unsafe {
-        Arch::zero(ram.hpa, ram.size);
-        for img in [Some(&cfg.kernel), cfg.initrd.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(dst) = ram.translate(img.load, img.bytes.len() as u64) {
-                Arch::copy(dst, img.bytes);
-            }
+        for run in ram.runs() {
+            Arch::zero(run.hpa, run.size);
         }
-        if let Some(dst) = ram.translate(cfg.dtb_ipa, cfg.dtb.len() as u64) {
-            Arch::copy(dst, cfg.dtb);
+        let images = [Some(&cfg.kernel), cfg.initrd.as_ref()]
+            .into_iter()
+            .flatten();
+        let images = images.map(|i| (i.load, i.bytes));
+        for (at, bytes) in images.chain(core::iter::once((cfg.dtb_ipa, cfg.dtb))) {
+            copy_in(&ram, at, bytes);
         }
     }
-    Arch::clean(ram.hpa, ram.size);
+    for run in ram.runs() {
+        Arch::clean(run.hpa, run.size);
+    }
     let offset = match cfg.counter_offset {
         CounterOffset::Zero => 0,
         CounterOffset::VmStart => Clock::now(),
@@ -71,6 +72,31 @@ fn load_vm(vm: VmId) {
     crate::flash::reset(vm);
     rt.chip.reset(cfg);
     Arch::vm_loaded(vm);
+}
+
+/// Copies `bytes` to guest address `at` of `ram`, piece by host-contiguous piece (a
+/// colored VM's RAM is contiguous only within a run); nothing if it does not fit.
+///
+/// # Safety
+/// As for `Arch::copy`: `ram` is reserved for its VM and none of its vCPUs runs.
+unsafe fn copy_in(ram: &RamMap, at: Ipa, bytes: &[u8]) {
+    if ram.piece(at, bytes.len() as u64).is_none() {
+        return;
+    }
+    let mut done = 0;
+    while done < bytes.len() {
+        let rest = &bytes[done..];
+        let Some(ipa) = at.checked_add(done as u64) else {
+            return;
+        };
+        let Some((dst, n)) = ram.piece(ipa, rest.len() as u64) else {
+            return;
+        };
+        let n = usize::try_from(n).unwrap_or(rest.len()).min(rest.len());
+        // SAFETY: `dst..dst+n` is RAM of this VM (`piece`), per the caller's contract.
+        unsafe { Arch::copy(dst, &rest[..n]) };
+        done += n;
+    }
 }
 
 /// Enters vCPU `vcpu` of `vm` as `start` says, on CPU `cpu`.

@@ -17,6 +17,8 @@
 //! rtbench: count <n>                       (every period; forever if count=0)
 //! rtbench: done, then=<off|reset|hang>
 //! ```
+//! With `memtest=<base>+<size>[,...]` it also checks those RAM ranges (`memtest.rs`):
+//! written before the secondaries start, read back after the count.
 //! Only protocol lines start with `rtbench: ` (system tests treat any other line
 //! containing it as torn); diagnostics on error paths start with `rtbench-diag: `.
 //! Secondaries are started one at a time; the primary holds the console lock across
@@ -27,6 +29,7 @@
 #![no_main]
 
 mod bench;
+mod memtest;
 mod noise;
 mod shm;
 mod stats;
@@ -149,11 +152,18 @@ fn main(boot: &BootInfo) -> ! {
             power::error_name(e)
         ),
     }
+    let memtest = memtest::plan(boot);
+    if let Some(plan) = &memtest {
+        memtest::write(plan);
+    }
     guest_common::set_secondary_main(secondary_main);
     for i in 1..cfg.vcpus {
         start_and_reap(i, boot.cpu_id(i));
     }
     count(&cfg);
+    if let Some(plan) = &memtest {
+        memtest::check(plan);
+    }
     println!("rtbench: done, then={}", cfg.then.name());
     match cfg.then {
         Then::Off => power::system_off(),

@@ -47,6 +47,8 @@ pub const WANTED_MODULES: &[&str] = &[
     "virtio_mmio",
     "virtio_blk",
     "virtio_net",
+    // After virtio_blk, so the virtio-mmio disk is vda and a PCI disk comes next.
+    "virtio_pci",
     "ext4",
     "uio",
     "uio_pdrv_genirq",

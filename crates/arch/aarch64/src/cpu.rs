@@ -46,9 +46,10 @@ pub unsafe fn init_el2(direct_irqs: bool) {
     // timer is the EL2 one (CNTHP), a separate timer.
     write_sysreg!(cnthctl_el2, CNTHCTL_EL1PCTEN | CNTHCTL_EL1PCEN);
     write_sysreg!(cntvoff_el2, 0);
-    // MDCR_EL2: trap debug registers (TDA, TDOSA, TDRA); all PMU counters to EL1 (HPMN).
+    // MDCR_EL2: self-hosted debug and every PMU counter are the guest's, untrapped;
+    // debug exceptions go to EL1 (crate::debug).
     let pmu_n = (read_sysreg!(pmcr_el0) >> 11) & 0x1f;
-    write_sysreg!(mdcr_el2, (1 << 9) | (1 << 10) | (1 << 11) | pmu_n);
+    write_sysreg!(mdcr_el2, crate::debug::mdcr_el2(pmu_n));
     // CPTR_EL2: RES1 bits only; FP/SIMD, SVE and SME are not trapped. The hypervisor is
     // built soft-float, so guest vector state stays in the registers.
     write_sysreg!(cptr_el2, 0x22ff);

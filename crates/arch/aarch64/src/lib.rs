@@ -19,7 +19,8 @@
 //! - it knows nothing of VM policy: it decodes, encodes, runs and resets vCPUs, builds
 //!   tables, and leaves every decision to `rtvisor_core`;
 //! - [`pt`], [`frame`], [`platform`], [`psci`], [`sysregs`], [`decode`], [`vcpu`],
-//!   [`gtimer`] and [`chip`] are plain code that also builds and is tested on the host; the rest exists
+//!   [`debug`], [`gtimer`] and [`chip`] are plain code that also builds and is tested on
+//!   the host; the rest exists
 //!   only when compiling for aarch64.
 #![no_std]
 
@@ -31,7 +32,9 @@ extern crate std;
 #[macro_use]
 pub mod sysreg;
 
+pub mod cache;
 pub mod chip;
+pub mod debug;
 pub mod decode;
 #[cfg(test)]
 mod exit_walk;

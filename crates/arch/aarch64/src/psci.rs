@@ -11,6 +11,8 @@ use rtvisor_core::seam::{CallError, CpuPower, Reply};
 pub const PSCI_VERSION: u32 = 0x8400_0000;
 /// CPU_SUSPEND (32-bit).
 pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
+/// CPU_SUSPEND (64-bit).
+pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
 /// CPU_OFF.
 pub const CPU_OFF: u32 = 0x8400_0002;
 /// CPU_ON (32-bit).
@@ -97,6 +99,8 @@ pub enum Function {
         /// Passed in x0 to the started vCPU.
         context: u64,
     },
+    /// CPU_SUSPEND (any power state).
+    CpuSuspend,
     /// CPU_OFF.
     CpuOff,
     /// AFFINITY_INFO (level 0 only is supported).
@@ -139,6 +143,7 @@ pub fn function(x0: u64, x1: u64, x2: u64, x3: u64) -> Function {
             entry: w(x2),
             context: w(x3),
         },
+        CPU_SUSPEND_32 | CPU_SUSPEND_64 => Function::CpuSuspend,
         CPU_OFF => Function::CpuOff,
         AFFINITY_INFO_64 => Function::AffinityInfo {
             target: x1,
@@ -161,6 +166,8 @@ pub fn function(x0: u64, x1: u64, x2: u64, x3: u64) -> Function {
 pub const IMPLEMENTED: &[u32] = &[
     PSCI_VERSION,
     PSCI_FEATURES,
+    CPU_SUSPEND_32,
+    CPU_SUSPEND_64,
     CPU_ON_32,
     CPU_ON_64,
     CPU_OFF,
@@ -191,6 +198,12 @@ pub fn stateless(x0: u64, x1: u64) -> Option<u64> {
         Function::SmcccArchFeatures(fid) if fid == SMCCC_ARCH_FEATURES => Some(0),
         Function::SmcccArchFeatures(_) => Some(PsciError::NotSupported.to_x0()),
         Function::MigrateInfoType => Some(MIGRATE_NOT_PRESENT),
+        // A standby that a wake-up event ends at once: PSCI lets a suspend return
+        // SUCCESS early, and a pinned vCPU that spins instead of sleeping costs no
+        // other VM anything. The power state is not looked at (its format is the
+        // platform's); a power-down request is demoted to this standby, so the call
+        // always returns to its caller.
+        Function::CpuSuspend => Some(0),
         _ => None,
     }
 }
@@ -291,7 +304,8 @@ pub fn stateful_call(imm: u16, x: [u64; 4]) -> Call {
         | Function::Features(_)
         | Function::SmcccVersion
         | Function::SmcccArchFeatures(_)
-        | Function::MigrateInfoType => VcpuExit::UnknownCall { id: u64::from(fid) },
+        | Function::MigrateInfoType
+        | Function::CpuSuspend => VcpuExit::UnknownCall { id: u64::from(fid) },
     })
 }
 

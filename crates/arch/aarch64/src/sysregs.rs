@@ -140,20 +140,8 @@ const RULES: &[Rule] = &[
         name: "ICC_SGI0R_EL1",
         class: RegClass::Ignored,
     },
-    // Debug registers (breakpoints, watchpoints, MDSCR, OS lock): the debug unit is
-    // hidden, as with a debugger-less KVM guest.
-    Rule {
-        value: enc(2, 0, 0, 0, 0),
-        mask: OP0 | OP1,
-        name: "debug",
-        class: RegClass::Ignored,
-    },
-    Rule {
-        value: enc(2, 3, 0, 0, 0),
-        mask: OP0 | OP1,
-        name: "debug-comms",
-        class: RegClass::Ignored,
-    },
+    // No debug register: self-hosted debug is the guest's and does not trap
+    // (crate::debug); one that trapped anyway would be refused, not faked.
     // Auxiliary control: IMPLEMENTATION DEFINED, trapped so it cannot change cores.
     Rule {
         value: enc(3, 0, 1, 0, 1),
@@ -197,14 +185,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_registers_read_as_zero() {
-        // DBGBVR0_EL1 = 2,0,0,0,4 ; MDSCR_EL1 = 2,0,0,2,2 ; OSLAR_EL1 = 2,0,1,0,4
+    fn no_debug_register_is_emulated() {
+        // DBGBVR0_EL1, MDSCR_EL1, OSLAR_EL1, MDCCSR_EL0: the guest's own (MDCR_EL2 does
+        // not trap them), so none is faked as reading zero.
         for id in [
             SysRegId::new(2, 0, 0, 0, 4),
             SysRegId::new(2, 0, 0, 2, 2),
             SysRegId::new(2, 0, 1, 0, 4),
+            SysRegId::new(2, 3, 0, 1, 0),
         ] {
-            assert_eq!(class(pack(id)).0, RegClass::Ignored);
+            assert_eq!(class(pack(id)), (RegClass::Refused, "unknown"), "{id:?}");
         }
     }
 
@@ -271,10 +261,6 @@ mod tests {
     fn read_as_zero_registers() {
         let ids = [
             (SysRegId::new(3, 0, 1, 0, 1), "ACTLR_EL1"),
-            (SysRegId::new(2, 0, 0, 2, 2), "debug"), // MDSCR_EL1
-            (SysRegId::new(2, 0, 0, 0, 4), "debug"), // DBGBVR0_EL1
-            (SysRegId::new(2, 0, 1, 0, 4), "debug"), // OSLAR_EL1
-            (SysRegId::new(2, 3, 0, 1, 0), "debug-comms"), // MDCCSR_EL0
             (SysRegId::new(3, 0, 12, 11, 6), "ICC_ASGI1R_EL1"),
             (SysRegId::new(3, 0, 12, 11, 7), "ICC_SGI0R_EL1"),
         ];

@@ -58,6 +58,8 @@ const EC_DABT_LOWER: u64 = 0x24;
 const ESR_IL: u64 = 1 << 25;
 const FSC_SYNC_EXTERNAL: u64 = 0x10;
 const WNR: u64 = 1 << 6;
+/// SPSR.SS: software step active-not-pending.
+const SPSR_SS: u64 = 1 << 21;
 
 impl<'a, E: El1> Vcpu<'a, E> {
     /// The vCPU whose registers are `frame`, answering the exit `el1` holds the
@@ -110,6 +112,9 @@ impl<E: El1> ArchVcpu for Vcpu<'_, E> {
     #[inline(always)]
     fn skip(&mut self) {
         self.frame.elr = self.frame.elr.wrapping_add(4);
+        // The instruction is complete: a guest stepping it takes its step exception
+        // right after the return (the step state machine goes to active-pending).
+        self.frame.spsr &= !SPSR_SS;
     }
 
     #[inline]
@@ -146,6 +151,7 @@ impl<E: El1> ArchVcpu for Vcpu<'_, E> {
             // this CPU's interrupt state in place, and no guest runs here now.
             unsafe {
                 hw::reset_el1(start.cpu_id);
+                crate::debug::reset();
                 crate::cpu::set_cntvoff(start.counter_offset);
                 crate::enter_guest(&regs, entry.stack_end)
             }

@@ -1,4 +1,5 @@
-//! Emulated devices and the virtio-mmio transports of QEMU `virt` they go into.
+//! Emulated devices and where in QEMU `virt` they go: a virtio-mmio transport, or the
+//! root bus of the PCIe host bridge (`pcie.0`; QEMU picks the first free slot).
 
 use rtvisor_config::qemu::{QemuDevice, QemuDeviceKind};
 use std::fmt;
@@ -26,17 +27,44 @@ impl Transport {
     }
 }
 
+/// Where a device is plugged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// A virtio-mmio transport (`virtio-*-device`).
+    Mmio(Transport),
+    /// The PCIe host bridge's root bus (`virtio-*-pci`).
+    Pcie,
+}
+
+impl Slot {
+    /// The `-device` driver of virtio device `kind` (`blk`, `net`) here.
+    fn driver(self, kind: &str) -> String {
+        match self {
+            Slot::Mmio(_) => format!("virtio-{kind}-device"),
+            Slot::Pcie => format!("virtio-{kind}-pci"),
+        }
+    }
+
+    /// Its bus.
+    fn bus(self) -> String {
+        match self {
+            Slot::Mmio(t) => t.bus(),
+            Slot::Pcie => "pcie.0".to_owned(),
+        }
+    }
+}
+
 /// An emulated device in a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Device {
     /// A disk backed by a raw image.
     VirtioBlk {
-        transport: Transport,
+        transport: Slot,
         file: PathBuf,
         read_only: bool,
     },
     /// A NIC on QEMU's user-mode network (NAT to the host).
-    VirtioNet { transport: Transport },
+    VirtioNet { transport: Slot },
 }
 
 /// A `[[qemu-device]]` whose transport is not one of QEMU virt's.
@@ -62,10 +90,13 @@ impl std::error::Error for NotATransport {}
 impl Device {
     /// The device a scenario's `[[qemu-device]]` describes.
     pub fn from_scenario(d: &QemuDevice) -> Result<Device, NotATransport> {
-        let transport = Transport::at(d.base).ok_or_else(|| NotATransport {
-            name: d.transport.clone(),
-            base: d.base,
-        })?;
+        let transport = match d.pcie {
+            true => Slot::Pcie,
+            false => Slot::Mmio(Transport::at(d.base).ok_or_else(|| NotATransport {
+                name: d.transport.clone(),
+                base: d.base,
+            })?),
+        };
         Ok(match &d.kind {
             QemuDeviceKind::VirtioBlk { file, read_only } => Device::VirtioBlk {
                 transport,
@@ -95,14 +126,22 @@ impl Device {
                     "-drive".into(),
                     format!("if=none,file={file},format=raw,id=rtvdisk{n}{ro}"),
                     "-device".into(),
-                    format!("virtio-blk-device,drive=rtvdisk{n},bus={}", transport.bus()),
+                    format!(
+                        "{},drive=rtvdisk{n},bus={}",
+                        transport.driver("blk"),
+                        transport.bus()
+                    ),
                 ]
             }
             Device::VirtioNet { transport } => [
                 "-netdev".into(),
                 format!("user,id=rtvnet{n}"),
                 "-device".into(),
-                format!("virtio-net-device,netdev=rtvnet{n},bus={}", transport.bus()),
+                format!(
+                    "{},netdev=rtvnet{n},bus={}",
+                    transport.driver("net"),
+                    transport.bus()
+                ),
             ],
         }
     }

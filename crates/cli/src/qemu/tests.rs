@@ -18,6 +18,7 @@ fn disk_and_nic() -> Vec<QemuDevice> {
         QemuDevice {
             transport: "virtio-mmio@0a003e00".into(),
             base: 0x0a00_3e00,
+            pcie: false,
             kind: QemuDeviceKind::VirtioBlk {
                 file: "/t/a,b/disk.img".into(),
                 read_only: true,
@@ -26,6 +27,7 @@ fn disk_and_nic() -> Vec<QemuDevice> {
         QemuDevice {
             transport: "virtio-mmio@0a003c00".into(),
             base: 0x0a00_3c00,
+            pcie: false,
             kind: QemuDeviceKind::VirtioNet,
         },
     ]
@@ -74,6 +76,29 @@ fn devices_go_into_their_transports_and_a_nic_replaces_nic_none() {
     let q = QemuCommand::hypervisor(&disk_only, Path::new("x.bin")).unwrap();
     let a = q.args().join(" ");
     assert!(a.contains("-nic none"), "{a}");
+}
+
+#[test]
+fn a_device_on_the_pcie_host_bridge_goes_on_its_root_bus() {
+    let mut devices = disk_and_nic();
+    devices[0].transport = "pcie@10000000".into();
+    devices[0].base = 0x40_1000_0000;
+    devices[0].pcie = true;
+    let q = QemuCommand::hypervisor(&run(devices, true), Path::new("x.bin")).unwrap();
+    let a = q.args();
+    let tail: Vec<&str> = a[a.len() - 8..a.len() - 4]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "-drive",
+            "if=none,file=/t/a,,b/disk.img,format=raw,id=rtvdisk0,readonly=on",
+            "-device",
+            "virtio-blk-pci,drive=rtvdisk0,bus=pcie.0",
+        ]
+    );
 }
 
 #[test]

@@ -106,5 +106,21 @@ pub fn normalize(b: &BoardFile) -> Vec<String> {
             d.dma_coherent
         )
     }));
+    v.extend(b.pcie.iter().map(|p| {
+        let windows: Vec<String> = p
+            .windows()
+            .iter()
+            .map(|(w, _)| format!("{:?} {:#x}+{:#x} pci {:#x}", w.space, w.cpu, w.size, w.pci))
+            .collect();
+        format!(
+            "pcie {} {:?} ecam {:?} buses {:?} {windows:?} intx {:?} coherent {}",
+            p.name.get_ref(),
+            p.compatible.0,
+            p.ecam(),
+            p.buses(),
+            p.intx(),
+            p.dma_coherent
+        )
+    }));
     v
 }

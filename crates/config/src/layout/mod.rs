@@ -7,6 +7,9 @@
 //!   0x4020_0000 +----------------------+
 //!               | hypervisor           | [hypervisor] memory.size (32 MiB)
 //!               +----------------------+
+//!               | colored area         | colored VMs' pages (`colored`), first
+//!               |                      | fit after the fixed `base`s
+//!               +----------------------+
 //!               | VM RAM, first fit,   | each 2 MiB aligned and sized; fixed
 //!               | in scenario order    | `base`s (VMs and shared memory) first
 //!               +----------------------+
@@ -51,6 +54,7 @@ use crate::size::{align_up, human, overlaps, within, MIB};
 use std::path::PathBuf;
 
 pub mod boot;
+pub mod colored;
 pub(crate) mod guest;
 mod hv;
 mod shared;
@@ -89,10 +93,13 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         m.base.as_ref().map(|b| (*b.get_ref(), m.size.get_ref().0))
     }));
     taken.extend(shared::fixed(inp));
+    let Some(colored) = colored::place(inp, &banks, &mut taken, &mut out) else {
+        return (None, out);
+    };
     let mut vms = Vec::new();
     let mut complete = true;
-    for vm in &inp.scenario.vm {
-        match place_vm(inp, vm, &banks, &mut taken, &mut out) {
+    for (vm, colored) in inp.scenario.vm.iter().zip(colored) {
+        match place_vm(inp, vm, colored, &banks, &mut taken, &mut out) {
             Some(p) => vms.push(p),
             None => complete = false,
         }

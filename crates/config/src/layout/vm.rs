@@ -3,6 +3,7 @@
 
 use super::{boot, first_fit, guest, BLOCK, IPA_LIMIT, VUART_IPA};
 use super::{FLASH_BANK_SIZE, FLASH_IPA};
+use crate::coloring::Coloring;
 use crate::contract::{x86_64 as x86, Arch};
 use crate::diag::Diagnostic;
 use crate::image::{self, Kind, Placed};
@@ -19,6 +20,7 @@ use std::ops::Range;
 pub(super) fn place_vm(
     inp: &Inputs,
     vm: &VmSpec,
+    colored: Option<(u64, Coloring)>,
     banks: &[(u64, u64)],
     taken: &mut Vec<(u64, u64)>,
     out: &mut Vec<Diagnostic>,
@@ -34,9 +36,11 @@ pub(super) fn place_vm(
     {
         return None; // reported by validate
     }
-    let hpa = match &mem.base {
-        Some(b) => *b.get_ref(),
-        None => {
+    let hpa = match (&mem.base, colored) {
+        // In the colored area, which `colored::place` took from the banks.
+        (_, Some((first, _))) => first,
+        (Some(b), None) => *b.get_ref(),
+        (None, None) => {
             let Some(at) = first_fit(banks, taken, size, BLOCK) else {
                 let msg = format!(
                     "no room for the {} of VM `{n}` in the board's RAM",
@@ -52,7 +56,8 @@ pub(super) fn place_vm(
             at
         }
     };
-    if hpa % BLOCK != 0 || !banks.iter().any(|&(b, s)| within(hpa, size, b, s)) {
+    let in_bank = banks.iter().any(|&(b, s)| within(hpa, size, b, s));
+    if colored.is_none() && (hpa % BLOCK != 0 || !in_bank) {
         return None; // reported by validate
     }
     let ipa = match arch {
@@ -150,9 +155,14 @@ pub(super) fn place_vm(
         Arch::Aarch64 => flash_images(inp, vm, out)?,
         Arch::X86_64 => [None, None], // QEMU virt's flash; x86 VMs have none
     };
-    let devices = devices(inp, vm);
+    let mut devices = devices(inp, vm);
+    let pcie = crate::pcie::plans(inp, vm);
+    for (p, span) in &pcie {
+        devices.extend(p.device_plans().into_iter().map(|d| (d, span.clone())));
+    }
     ipa_clashes(inp, vm, ipa, size, &devices, out);
     let devices = devices.into_iter().map(|(d, _)| d).collect();
+    let pcie = pcie.into_iter().map(|(p, _)| p).collect();
     Some(VmPlan {
         name: n.clone(),
         kind: match vm.kind.get_ref() {
@@ -164,6 +174,7 @@ pub(super) fn place_vm(
             ipa: Ipa::new(ipa),
             hpa: Hpa::new(hpa),
             size,
+            colors: colored.map(|(_, c)| c),
         },
         kernel: ImagePlan {
             path: kernel_path,
@@ -199,6 +210,7 @@ pub(super) fn place_vm(
             RestartSpec::Always => RestartPolicy::Always,
         },
         devices,
+        pcie,
         shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm
@@ -397,6 +409,7 @@ fn devices(inp: &Inputs, vm: &VmSpec) -> Vec<(DevicePlan, Range<usize>)> {
                 irqs: d.irqs.iter().map(|i| *i.get_ref()).collect(),
                 trigger: d.irq_trigger,
                 dma_coherent: d.dma_coherent,
+                bridge: None,
             };
             (plan, span)
         })

@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 16] = [
+const FOREIGN: [Foreign; 18] = [
     error(
         B,
         &["gic"],
@@ -159,6 +159,25 @@ const FOREIGN: [Foreign; 16] = [
         "x86_64 takes format = \"elf\": a PVH ELF (Linux's vmlinux, or a guest with the \
          XEN_ELFNOTE_PHYS32_ENTRY note; bzImage comes later), or \"raw\", loaded and \
          entered at 0x10_0000",
+    ),
+    error(
+        B,
+        &["llc"],
+        None,
+        X86,
+        "board `{board}` is x86_64 but has an [llc]: cache coloring is implemented for \
+         aarch64 boards only",
+        "remove [llc]; on x86_64 the cache is partitioned by the CPU's own means (Intel \
+         CAT), which rtvisor does not drive yet",
+    ),
+    error(
+        S,
+        &["vm", "*", "colors"],
+        None,
+        X86,
+        "VM `{vm}` is given cache colors, but board `{board}` is x86_64: cache coloring \
+         is implemented for aarch64 boards only",
+        "remove colors",
     ),
     error(
         S,

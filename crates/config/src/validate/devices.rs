@@ -1,5 +1,6 @@
 //! Rules on passed-through devices: they exist, belong to one VM, share no 4 KiB page
-//! with another VM's device, and DMA only into identity-mapped RAM. (No two board
+//! with another VM's device, and DMA only into identity-mapped RAM (a PCIe host
+//! bridge's own rules are in `pcie`). (No two board
 //! devices share an INTID: a board rule, see `mmio`.)
 
 use crate::diag::{closest, Diagnostic};
@@ -31,11 +32,12 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
         for name in &vm.devices {
             let d = name.get_ref().as_str();
             let at = name.span();
-            let Some(dev) = by_name.get(d) else {
+            let dev = by_name.get(d);
+            if dev.is_none() && crate::pcie::find(inp, d).is_none() {
                 let msg = format!("device `{d}` is not on board `{board}`");
                 out.push(src.diag(at, msg, unknown_hint(inp, d)));
                 continue;
-            };
+            }
             match owner.get(d) {
                 Some(&first) if first == n => {
                     let msg = format!("device `{d}` is listed twice in VM `{n}`");
@@ -52,6 +54,9 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                     owner.insert(d, n);
                 }
             }
+            let Some(dev) = dev else {
+                continue; // a PCIe host bridge: its rules are in `pcie`
+            };
             if dev.dma && !identity {
                 let msg = format!("device `{d}` can do DMA but VM `{n}` is not identity-mapped");
                 let hint = format!(
@@ -112,6 +117,7 @@ fn unknown_hint(inp: &Inputs, name: &str) -> String {
         .device
         .iter()
         .map(|d| d.name.get_ref().as_str())
+        .chain(inp.board.pcie.iter().map(|p| p.name.get_ref().as_str()))
         .collect();
     if let Some(best) = closest(name, names.iter().copied()) {
         return format!("did you mean `{best}`?");

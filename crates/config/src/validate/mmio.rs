@@ -96,7 +96,43 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
         uart: false,
         io: false,
     });
-    controllers.chain(uarts).chain(devices).collect()
+    let bridges = b.pcie.iter().flat_map(|p| {
+        let ecam = Window {
+            name: Some(p.name.get_ref()),
+            label: format!("the ECAM window of `{}`", p.name.get_ref()),
+            at: p.ecam.base.span(),
+            base: *p.ecam.base.get_ref(),
+            size: p.ecam.size.get_ref().0,
+            size_span: p.ecam.size.span(),
+            // One owner per INTx line; that each is an SPI is a `pcie` rule.
+            irqs: p
+                .intx
+                .get_ref()
+                .iter()
+                .filter(|i| (32..=1019).contains(i.get_ref()))
+                .map(|i| (*i.get_ref(), i.span()))
+                .collect(),
+            uart: false,
+            io: false,
+        };
+        let windows = p.windows().into_iter().map(move |(w, spec)| Window {
+            name: None,
+            label: format!("the {} of `{}`", w.space.label(), p.name.get_ref()),
+            at: spec.base.span(),
+            base: w.cpu,
+            size: w.size,
+            size_span: spec.size.span(),
+            irqs: Vec::new(),
+            uart: false,
+            io: false,
+        });
+        std::iter::once(ecam).chain(windows)
+    });
+    controllers
+        .chain(uarts)
+        .chain(devices)
+        .chain(bridges)
+        .collect()
 }
 
 pub(super) fn rules(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {

@@ -6,7 +6,9 @@
 //! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
+//! - `pcie`: PCIe host bridges (INTx, ECAM; identity-mapped VMs only).
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
+//! - `colors`: the board's `[llc]` and the VMs' cache colors.
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
 //! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
@@ -15,9 +17,11 @@
 mod arch;
 mod board;
 mod board_x86;
+pub(crate) mod colors;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
+mod pcie;
 mod qemu;
 mod shared;
 mod strings;
@@ -30,6 +34,8 @@ use crate::schema::BoardFile;
 /// The board file's rules (also for `check_board`).
 pub(crate) fn board_rules(src: &Source, b: &BoardFile) -> Vec<Diagnostic> {
     let mut out = board::rules(src, b);
+    pcie::board(src, b, &mut out);
+    colors::board(src, b, &mut out);
     strings::board(src, b, &mut out);
     out
 }
@@ -50,11 +56,13 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::console_input(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
+    pcie::scenario(inputs, &mut out);
     limits::rules(inputs, &mut out);
     mmio::scenario_rules(inputs, &mut out);
     strings::scenario(inputs, &mut out);
     shared::rules(inputs, &mut out);
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }
 
@@ -62,5 +70,6 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
 pub(crate) fn qemu_devices(inputs: &Inputs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     qemu::rules(inputs, &mut out);
+    colors::scenario(inputs, &mut out);
     out
 }

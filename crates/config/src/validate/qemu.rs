@@ -1,5 +1,6 @@
 //! Rules on `[[qemu-device]]`: each names a virtio-mmio transport of the board that a
-//! VM owns, once, with the keys its kind takes.
+//! VM owns, once, or a PCIe host bridge a VM owns (any number of times), with the keys
+//! its kind takes.
 
 use crate::diag::{closest, Diagnostic};
 use crate::load::Inputs;
@@ -22,19 +23,26 @@ pub(crate) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             .device
             .iter()
             .filter(|d| d.compatible.0.iter().any(|c| c == VIRTIO_MMIO));
-        if !transports.clone().any(|d| d.name.get_ref() == name) {
+        let bridge = crate::pcie::find(inp, name).is_some();
+        if !bridge && !transports.clone().any(|d| d.name.get_ref() == name) {
             let msg = format!(
-                "`{name}` is not a virtio-mmio transport of board `{}`",
+                "`{name}` is not a virtio-mmio transport or PCIe host bridge of board `{}`",
                 inp.board.name.get_ref()
             );
-            let hint = match closest(name, transports.map(|d| d.name.get_ref().as_str())) {
+            let names = transports
+                .map(|d| d.name.get_ref().as_str())
+                .chain(inp.board.pcie.iter().map(|p| p.name.get_ref().as_str()));
+            let hint = match closest(name, names) {
                 Some(best) => format!("did you mean `{best}`?"),
-                None => "QEMU devices plug into the board's virtio-mmio transports".to_owned(),
+                None => "QEMU devices plug into the board's virtio-mmio transports and PCIe \
+                         host bridges"
+                    .to_owned(),
             };
             out.push(src.diag(at, msg, hint));
             continue;
         }
-        if seen.contains(&name) {
+        // A host bridge takes several devices (QEMU gives each its own slot).
+        if !bridge && seen.contains(&name) {
             let msg = format!("transport `{name}` gets two QEMU devices");
             out.push(src.diag(at, msg, "a transport holds one device".into()));
             continue;

@@ -18,13 +18,13 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 3406);
+    const _: () = assert!(VM1_DTB.len() == 4293);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -45,7 +45,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a40_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x5220_0000) }),
             dtb: VM1_DTB,
@@ -64,9 +64,12 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003a00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3a00), size: 0x200 }, irqs: &[77], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3a00)) },
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3c00), size: 0x200 }, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3e00), size: 0x200 }, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
+                DeviceMap { name: "pcie@10000000 ECAM", ipa: Ipa::new(0x40_1000_0000), hpa: Hpa::new(0x40_1000_0000), size: 0x1000_0000, regs: MemRegion { base: Hpa::new(0x40_1000_0000), size: 0x1000_0000 }, irqs: &[35, 36, 37, 38], edge: false, virtio_mmio: None },
+                DeviceMap { name: "pcie@10000000 I/O window", ipa: Ipa::new(0x3eff_0000), hpa: Hpa::new(0x3eff_0000), size: 0x0001_0000, regs: MemRegion { base: Hpa::new(0x3eff_0000), size: 0x0001_0000 }, irqs: &[], edge: false, virtio_mmio: None },
+                DeviceMap { name: "pcie@10000000 32-bit memory window", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x1000_0000), size: 0x2eff_0000, regs: MemRegion { base: Hpa::new(0x1000_0000), size: 0x2eff_0000 }, irqs: &[], edge: false, virtio_mmio: None },
             ],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0x3f00_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -75,8 +78,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb5025c15b69e2ee9,
-        payload_fingerprint: 0x237d2a29bca5ca74,
+        fingerprint: 0x670895a207705f5b,
+        payload_fingerprint: 0xd052953d123ce98c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

@@ -26,7 +26,7 @@ mod rtvisor_generated_config {
             name: "virt",
             kind: VmKind::General,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -45,7 +45,7 @@ mod rtvisor_generated_config {
             name: "direct",
             kind: VmKind::Rt,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0020_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4420_0000), size: 0x0020_0000, colors: None },
             kernel: ImagePlacement { bytes: VM2_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM2_DTB,
@@ -83,7 +83,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa40c702b0ddbeafd,
+        fingerprint: 0xba1ed7c104b7ecd2,
         payload_fingerprint: 0x168f367f80285568,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

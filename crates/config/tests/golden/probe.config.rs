@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "victim",
             kind: VmKind::Rt,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5000_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5000_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -45,7 +45,7 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::General,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0020_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0020_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -67,7 +67,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x98027c79f2645fc9,
+        fingerprint: 0xa97c75fa348074ae,
         payload_fingerprint: 0xac95d95cb852cc50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

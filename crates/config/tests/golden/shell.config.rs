@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -41,7 +41,7 @@ mod rtvisor_generated_config {
             name: "gp",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x2ef92b21f56d0fe0,
+        fingerprint: 0x334896a8630e2f4f,
         payload_fingerprint: 0x01070c885a9b8bd1,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "ping",
             kind: VmKind::General,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -44,7 +44,7 @@ mod rtvisor_generated_config {
             name: "pong",
             kind: VmKind::Rt,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4320_0000), size: 0x0100_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -66,7 +66,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x603e252093a28b14,
+        fingerprint: 0x661fb517577da743,
         payload_fingerprint: 0x8446cdfc0b1c0de2,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

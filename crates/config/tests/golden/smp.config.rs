@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
             name: "smp",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0400_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0400_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -37,7 +37,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe1ed11187f8ac447,
+        fingerprint: 0xc6cc34652f3af7d4,
         payload_fingerprint: 0x4197718fcb3a25b3,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },

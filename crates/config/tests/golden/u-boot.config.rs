@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "u-boot",
             kind: VmKind::General,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x1000_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x1000_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -43,7 +43,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5200_0000), size: 0x0200_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5200_0000), size: 0x0200_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -62,7 +62,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb4611029d9a43a06,
+        fingerprint: 0x10421f74bd4aebc5,
         payload_fingerprint: 0x4c47486c5c335c0f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },

@@ -55,6 +55,7 @@ impl Tree {
         }
         t.write("target/guests/rtbench.bin", fake_image(b"rtbench", 3000));
         t.write("target/guests/probe.bin", fake_image(b"probe", 1500));
+        t.write("target/guests/conform.bin", fake_image(b"conform", 3000));
         // guests/bootinfo: an arm64 Image with text_offset 0.
         t.write(
             "target/guests/bootinfo.bin",

@@ -53,11 +53,16 @@ const RAM: [RamMap; 2] = [
         ipa: Ipa::new(0x4000_0000),
         hpa: Hpa::new(0x4220_0000),
         size: 16 * MIB,
+        colors: Some(rtvisor_config::tables::Coloring {
+            count: 32,
+            mask: 0x8000_0f0f,
+        }),
     },
     RamMap {
         ipa: Ipa::new(0x4000_0000),
         hpa: Hpa::new(0x4400_0000),
         size: 64 * MIB,
+        colors: None,
     },
 ];
 const fn device(name: &'static str, page: u64, regs: u64, size: u64, virtio: bool) -> DeviceMap {
@@ -355,7 +360,15 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
     let expected: &[&[&str]] = &[
         &["owner", "region", "name", "ipa", "hpa", "size", "access"],
         &["rtvisor", "memory", "-", "-", "0x40200000", "32M", "-"],
-        &["rt", "ram", "-", "0x40000000", "0x42200000", "16M", "rw"],
+        &[
+            "rt",
+            "ram",
+            "colors=0-3,8-11,31/32",
+            "0x40000000",
+            "0x42200000",
+            "16M",
+            "rw",
+        ],
         &[
             "rt",
             "shared",

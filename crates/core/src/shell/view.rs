@@ -1,13 +1,14 @@
 //! Read-only views of the running hypervisor (`vcpu list`, `mem map`, `irq stats`,
 //! `latency`) and `log level`. Each prints a header line, then one line per item.
 
-use super::text::{width, Line, Secs, Size, Small};
+use super::text::{width, Line, Secs, Size, Small, Text};
 use super::{IrqKind, Mapping, ShellOps};
 use crate::console::LINE_MAX;
 use crate::ids::{CpuId, VcpuId};
 use crate::mmio::DeviceKind;
 use core::fmt::{self, Write};
 use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::coloring::ColorList;
 use rtvisor_config::tables::{LogLevel, VmKind};
 
 /// What marks a guest's timer-latency summary line (rtbench's benchmark protocol);
@@ -158,10 +159,15 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
     });
     for vm in super::vms(ops) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
+        // A colored VM's RAM is named by its colors; `hpa` is its first period.
+        let colors: Text<96> = match ram.colors {
+            Some(c) => Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count)),
+            None => Text::of(format_args!("-")),
+        };
         each(&MapLine {
             owner,
             what: "ram",
-            name: "-",
+            name: colors.as_str(),
             ipa: Some(ram.ipa),
             hpa: Some(ram.hpa),
             size: ram.size,

@@ -114,6 +114,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
             ipa: Ipa::new(RAM_BASE),
             hpa: Hpa::new(0x4800_0000 + RAM_SIZE * id as u64),
             size: RAM_SIZE,
+            colors: None,
         },
         kernel: ImagePlacement {
             bytes: &[],

@@ -13,7 +13,7 @@ use rtvisor_arch_aarch64::memory::TablePool;
 use rtvisor_arch_aarch64::platform::{self, Conduit, Platform};
 use rtvisor_arch_aarch64::pt::{Attrs, MapError, PageTable, Stage1};
 use rtvisor_arch_aarch64::vcpu::EntryToken;
-use rtvisor_arch_aarch64::{cpu, firmware, gic, mmu, sysreg, uart};
+use rtvisor_arch_aarch64::{cache, cpu, firmware, gic, mmu, sysreg, uart};
 use rtvisor_core::ids::CpuId;
 use spin::Once;
 
@@ -163,6 +163,30 @@ pub(super) fn init_machine(
     // SAFETY: the distributor is the one in the device tree, mapped as device memory.
     if !unsafe { gic::init_distributor(plat.gic.dist.base().raw()) } {
         die(format_args!("GIC distributor did not respond"));
+    }
+    check_llc();
+}
+
+/// Reports the last-level cache the CPU describes, and says when the scenario's cache
+/// colors were counted for another one (the board's `[llc]` is wrong for this CPU:
+/// the VMs still run, but their colors do not partition this cache).
+fn check_llc() {
+    let Some(llc) = cache::read() else { return };
+    crate::info!(
+        "llc: L{} {} KiB, {} ways, {}-byte lines: {} colors (CLIDR_EL1/CCSIDR_EL1)",
+        llc.level,
+        llc.size() >> 10,
+        llc.ways,
+        llc.line,
+        llc.colors()
+    );
+    let colored = crate::config::CONFIG.vms.iter();
+    let mut counts = colored.filter_map(|vm| vm.ram.colors.map(|c| u64::from(c.count)));
+    if let Some(n) = counts.find(|&n| n != llc.colors()) {
+        crate::error!(
+            "the scenario's cache colors assume {n} colors, this CPU's LLC has {}: they do not partition it; fix: correct the board's [llc]",
+            llc.colors()
+        );
     }
 }
 

@@ -111,15 +111,13 @@ fn rtvisor_hypercalls_take_their_number_and_arguments() {
 
 #[test]
 fn unknown_function_ids_go_to_the_handler_by_their_w0() {
-    let fids: [u64; 8] = [
-        0x8400_0001, // CPU_SUSPEND (32)
-        0xc400_0001, // CPU_SUSPEND (64)
+    let fids: [u64; 6] = [
+        0xffff_ffff_8400_0005,
         0x8400_0005, // MIGRATE
         0x8400_000e, // SYSTEM_SUSPEND and beyond
         0x8300_0000, // SiP
         0xc500_0001, // OEM
         0x0000_0000, // not a fast call
-        0xffff_ffff_8400_0001,
     ];
     for fid in fids {
         let id = fid & 0xffff_ffff;
@@ -137,7 +135,15 @@ fn queries_are_answered_here_and_nonzero_immediates_are_not_smccc() {
     assert_eq!(q(PSCI_VERSION, 0), VERSION_1_1);
     assert_eq!(q(SMCCC_VERSION, 0), VERSION_1_1);
     assert_eq!(q(PSCI_FEATURES, u64::from(CPU_ON_64)), 0);
-    assert_eq!(q(PSCI_FEATURES, u64::from(CPU_SUSPEND_32)), NOT_SUPPORTED);
+    assert_eq!(q(PSCI_FEATURES, u64::from(CPU_SUSPEND_32)), 0);
+    assert_eq!(q(PSCI_FEATURES, u64::from(CPU_SUSPEND_64)), 0);
+    assert_eq!(q(PSCI_FEATURES, 0x8400_000e), NOT_SUPPORTED); // SYSTEM_SUSPEND
+                                                              // CPU_SUSPEND, in any power state, returns SUCCESS to its caller.
+    for fid in [CPU_SUSPEND_32, CPU_SUSPEND_64] {
+        for state in [0, 1 << 16, 1 << 30] {
+            assert_eq!(q(fid, state), 0);
+        }
+    }
     assert_eq!(q(SMCCC_ARCH_FEATURES, 0x8000_8000), NOT_SUPPORTED);
     assert_eq!(q(SMCCC_ARCH_FEATURES, u64::from(SMCCC_ARCH_FEATURES)), 0);
     assert_eq!(q(MIGRATE_INFO_TYPE, 0), MIGRATE_NOT_PRESENT);
@@ -232,5 +238,5 @@ fn answers_encode_as_psci_says() {
 #[test]
 fn features_lists_only_implemented() {
     assert_eq!(features(SYSTEM_RESET), 0);
-    assert_eq!(features(CPU_SUSPEND_32), PsciError::NotSupported.to_x0());
+    assert_eq!(features(0x8400_0005), PsciError::NotSupported.to_x0()); // MIGRATE
 }

@@ -107,3 +107,18 @@ fn faults_are_taken_to_the_vector_of_the_mode_that_faulted() {
         }
     }
 }
+
+#[test]
+fn an_emulated_instruction_completes_a_guest_single_step() {
+    // A stepped MMIO access traps before it completes (SPSR.SS = 1); the hypervisor
+    // completes it, so the guest must take its step exception right after the return.
+    let mut f = frame(&[]);
+    f.spsr = 0x3c5 | SPSR_SS;
+    let mut el1 = FakeEl1 {
+        syn: dabt(0x0900_0000, Width::Word, false, 1),
+        taken: std::vec::Vec::new(),
+    };
+    let elr = f.elr;
+    Vcpu::new(&mut f, &mut el1).skip();
+    assert_eq!((f.elr, f.spsr), (elr + 4, 0x3c5));
+}

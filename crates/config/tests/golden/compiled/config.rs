@@ -24,7 +24,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x6000_0000), size: 0x0080_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x6000_0000), size: 0x0080_0000, colors: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -46,7 +46,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000 },
+            ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000, colors: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4140_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4920_0000) }),
             dtb: VM1_DTB,
@@ -71,7 +71,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x76b2fd9347e2d66a,
+        fingerprint: 0x72742dc4a0b5f3c5,
         payload_fingerprint: 0x898541012e045a39,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },

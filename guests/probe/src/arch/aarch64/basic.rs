@@ -63,19 +63,28 @@ pub fn sysreg_trapped() -> Outcome {
     }
 }
 
-/// Tries to program breakpoint value register 0 and reads it back. The debug unit
-/// belongs to the hypervisor: the access must trap, or be ignored and read as zero.
+/// DBGWCR: enabled, a 2 GiB range (MASK = 31, BAS = 0xff), loads and stores, matching
+/// at EL2 as well as EL1 and EL0 (HMC = 1, SSC = 0b00, PAC = 0b11).
+const WCR_ALL_LOW_2G_EL2: u64 =
+    1 | (0b11 << 1) | (0b11 << 3) | (0xff << 5) | (1 << 13) | (31 << 24);
+
+/// The debug unit is this core's and the VM's own: breakpoint value register 0 keeps
+/// what is written. It must not reach the hypervisor: with debug exceptions enabled
+/// (MDSCR_EL1.KDE, MDE; PSTATE.D stays set so the probe itself takes none), a
+/// watchpoint on every load and store below 2 GiB (all of RAM's first GiB, where
+/// the hypervisor lives) that also matches at EL2 is armed across a hypercall; the
+/// hypervisor must answer it as usual (debug exceptions target EL1, never EL2).
 pub fn sysreg_debug() -> Outcome {
     const PATTERN: u64 = 0x4008_0000;
     let r = guard::catch(|| {
         let v: u64;
-        // SAFETY: DBGBVR0_EL1 only holds an address; without DBGBCR0_EL1.E set no
-        // breakpoint fires. A trap is caught by `catch`.
+        // SAFETY: DBGBVR0_EL1 only holds an address; DBGBCR0_EL1 stays disabled.
         unsafe {
             core::arch::asm!(
                 "msr dbgbvr0_el1, {p}",
                 "isb",
                 "mrs {v}, dbgbvr0_el1",
+                "msr dbgbvr0_el1, xzr",
                 p = in(reg) PATTERN,
                 v = out(reg) v,
                 options(nomem, nostack, preserves_flags)
@@ -84,10 +93,47 @@ pub fn sysreg_debug() -> Outcome {
         v
     });
     match r {
-        Ok(0) => contained("sysreg-debug", format_args!("write ignored, reads as zero")),
-        Ok(v) => leak("sysreg-debug", format_args!("dbgbvr0_el1 kept {:#x}", v)),
-        Err(f) => sysreg_result::<u64>("sysreg-debug", Err(f), ""),
+        Ok(PATTERN) => {}
+        Ok(v) => {
+            return leak(
+                "sysreg-debug",
+                format_args!("dbgbvr0_el1 read {:#x}, not the VM's own register", v),
+            )
+        }
+        Err(f) => return sysreg_result::<u64>("sysreg-debug", Err(f), ""),
     }
+    // SAFETY: arms watchpoint 0 on the low 2 GiB with debug exceptions enabled at
+    // EL1 but masked in PSTATE (D), clears the OS lock; disarmed again below.
+    unsafe {
+        core::arch::asm!(
+            "msr oslar_el1, xzr",
+            "msr dbgwvr0_el1, xzr",
+            "msr dbgwcr0_el1, {wcr}",
+            "mov {t}, #(1 << 13) | (1 << 15)",
+            "msr mdscr_el1, {t}",
+            "isb",
+            wcr = in(reg) WCR_ALL_LOW_2G_EL2,
+            t = out(reg) _,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    let ret = psci::raw_hvc(u64::from(psci::PSCI_VERSION), 0, 0, 0);
+    // SAFETY: disarms the watchpoint and debug exceptions again.
+    unsafe {
+        core::arch::asm!(
+            "msr dbgwcr0_el1, xzr",
+            "msr mdscr_el1, xzr",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    contained(
+        "sysreg-debug",
+        format_args!(
+            "the VM's own debug unit; a watchpoint matching EL2 did not reach the hypervisor, psci version {:#x}",
+            ret
+        ),
+    )
 }
 
 /// Sends every SGI number to every affinity it can name: broadcast (IRM) and

@@ -63,7 +63,7 @@ pub struct HypervisorPlan {
     pub console_input: Option<usize>,
     /// The board's `[qemu] semihosting`.
     pub semihosting: bool,
-    /// `[hypervisor] el2-time`: built with the `accounting` feature.
+    /// `[hypervisor] accounting`: built with the `accounting` feature.
     pub accounting: bool,
 }
 

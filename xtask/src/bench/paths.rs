@@ -5,8 +5,12 @@
 //!
 //! - IPI round trip (avg): emulated vGIC at most 1,000 ns, direct at most 400 ns;
 //!   direct-untrusted is reported;
-//! - SMC null call (avg) within 10 ns of the HVC one, in every rtvisor configuration;
-//! - unknown function id (avg) at most 100 ns, in every rtvisor configuration;
+//! - SMC null call (avg) within 10 ns of the HVC one, in every quiet rtvisor
+//!   configuration;
+//! - unknown function id (avg) at most 100 ns, in every quiet rtvisor configuration
+//!   (next to a noisy neighbour QEMU runs the cores in turn under `-icount`, so a call
+//!   there measures the neighbour's time slices, not the hypervisor: those rows are
+//!   information);
 //! - GICD_TYPER read (avg) in virtual mode at most 200 ns;
 //! - doorbell round trip (avg) at most 1,000 ns (full runs only).
 
@@ -80,7 +84,8 @@ pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
         ),
         at_most(outcomes, "rtvisor-virtual", "gicd", |r| r.gicd, GICD_MAX_NS),
     ];
-    for o in outcomes.iter().filter(|o| o.name.starts_with("rtvisor-")) {
+    let quiet = |o: &&Outcome| o.name.starts_with("rtvisor-") && !o.name.ends_with("-noisy");
+    for o in outcomes.iter().filter(quiet) {
         out.push(at_most(
             outcomes,
             o.name,
@@ -218,6 +223,22 @@ mod tests {
                 "rtvisor-virtual: smc avg within 10 ns of hvc",
                 "rtvisor-direct: smc avg within 10 ns of hvc",
             ]
+        );
+    }
+
+    #[test]
+    fn noisy_configurations_get_no_call_budgets() {
+        let c = evaluate(&[with_rows(
+            canned("rtvisor-virtual-noisy", 38, 180, 689, Some(4000)),
+            921,
+            1033,
+            7496,
+        )]);
+        assert!(
+            c.iter()
+                .all(|c| !c.what.starts_with("rtvisor-virtual-noisy")),
+            "{:?}",
+            verdicts(&c)
         );
     }
 

@@ -536,7 +536,12 @@ pub fn run(opts: &Options) -> Result<bool> {
     let mut linux_rows = Vec::new();
     if wants_linux(opts) {
         let secs = opts.timeout.unwrap_or(LINUX_TIMEOUT_S);
-        match linuxboot::measure(&dir, opts.no_build, Duration::from_secs_f64(secs), opts.verbose) {
+        match linuxboot::measure(
+            &dir,
+            opts.no_build,
+            Duration::from_secs_f64(secs),
+            opts.verbose,
+        ) {
             Ok(b) => {
                 linux_ok = b.rows.iter().all(|r| r.ns.is_ok());
                 md += &linuxboot::markdown(&b);

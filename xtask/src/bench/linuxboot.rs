@@ -22,10 +22,10 @@
 use super::budget::{Check, Verdict};
 use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
+use crate::image;
 use crate::linux::{self, vclock, Linux};
 use crate::systest::hv;
 use crate::util::{rel, root, say};
-use crate::image;
 use anyhow::{anyhow, Context, Result};
 use rtvisor::qemu::{Boot, CpuModel, Icount, QemuCommand};
 use std::fmt::Write as _;
@@ -72,6 +72,35 @@ pub const SETUPS: &[Setup] = &[
 
 /// The vclock line, with its two hex numbers.
 const VCLOCK_RE: &str = r"rtvisor-linux: vclock ticks=([0-9a-f]{16}) hz=([0-9a-f]{16})";
+/// The line `/init` prints first: the same, and the kernel's uptime (its own clock,
+/// which starts once the kernel has set up its timekeeping).
+const INIT_RE: &str =
+    r"rtvisor-linux: init vclock ticks=([0-9a-f]{16}) hz=([0-9a-f]{16}) uptime=(\d+)\.(\d\d)";
+
+/// Where `/init` began: virtual ns since QEMU started, and the kernel's uptime then
+/// (ms, 10 ms resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitAt {
+    pub ns: u64,
+    pub uptime_ms: u64,
+}
+
+impl InitAt {
+    /// Virtual time before the kernel's clock started: firmware or hypervisor boot,
+    /// loading, and the kernel's earliest setup (±10 ms: the uptime's resolution).
+    pub fn before_kernel_clock_ms(&self) -> u64 {
+        (self.ns / 1_000_000).saturating_sub(self.uptime_ms)
+    }
+}
+
+/// Parses the `/init` line.
+pub fn parse_init(line: &str) -> Option<InitAt> {
+    let re = regex::Regex::new(INIT_RE).expect("valid regex");
+    let c = re.captures(line)?;
+    let ns = vclock::nanoseconds(&c[1], &c[2])?;
+    let uptime_ms = c[3].parse::<u64>().ok()? * 1000 + c[4].parse::<u64>().ok()? * 10;
+    Some(InitAt { ns, uptime_ms })
+}
 
 /// One boot's figure.
 #[derive(Debug, Clone)]
@@ -79,6 +108,8 @@ pub struct Row {
     pub name: &'static str,
     /// Virtual ns from QEMU's start to the ready line, or why there is none.
     pub ns: Result<u64, String>,
+    /// Where `/init` began, when the boot got there.
+    pub init: Option<InitAt>,
     /// Wall seconds the boot took here (information).
     pub wall_s: f64,
 }
@@ -146,9 +177,7 @@ fn rtvisor_command(
         text = text.replacen("[hypervisor]\n", "[hypervisor]\naccounting = true\n", 1);
     }
     let suffix = if accounting { "-accounting" } else { "" };
-    let copy = dir
-        .join("scenarios")
-        .join(format!("{name}{suffix}.toml"));
+    let copy = dir.join("scenarios").join(format!("{name}{suffix}.toml"));
     let bin = if no_build {
         image::Image::for_scenario(&copy)?.bin
     } else {
@@ -170,7 +199,7 @@ fn boot(
     timeout: Duration,
     verbose: bool,
     stats: bool,
-) -> Result<(u64, Option<Vec<CpuStats>>)> {
+) -> Result<(u64, Option<InitAt>, Option<Vec<CpuStats>>)> {
     say(format!("bench {name}: {}", q.line()));
     let mut cmd = q.command();
     cmd.stdin(Stdio::piped())
@@ -187,6 +216,8 @@ fn boot(
     }
     let deadline = Instant::now() + timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
+    let init_line = con.expect(&Pattern::regex(INIT_RE), left())?;
+    let init = parse_init(con.line(init_line));
     let re = regex::Regex::new(VCLOCK_RE).expect("valid regex");
     let at = con.expect(&Pattern::Regex(re.clone()), left())?;
     let caps = re.captures(con.line(at)).expect("matched above");
@@ -194,19 +225,22 @@ fn boot(
         .ok_or_else(|| anyhow!("unusable vclock line {:?}", con.line(at)))?;
     if !stats {
         con.kill();
-        return Ok((ns, None));
+        return Ok((ns, init, None));
     }
     // Console input is the shell's (the scenario names no console-input VM).
     con.send("cpu stats\r")?;
     let head = con.expect(&Pattern::contains("[rtvisor] cpu  "), left())?;
-    let end = con.expect(&Pattern::contains("[rtvisor] (entries from the guest"), left())?;
+    let end = con.expect(
+        &Pattern::contains("[rtvisor] (entries from the guest"),
+        left(),
+    )?;
     let names = parse_heading(con.line(head))
         .ok_or_else(|| anyhow!("unusable `cpu stats` heading {:?}", con.line(head)))?;
     let rows: Vec<CpuStats> = (head + 1..end)
         .filter_map(|i| parse_stats(&names, con.line(i)))
         .collect();
     con.kill();
-    Ok((ns, Some(rows)))
+    Ok((ns, init, Some(rows)))
 }
 
 /// The cause names of `cpu stats`' heading (`[rtvisor] cpu  runs  call mmio ... |
@@ -263,9 +297,14 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             boot(s.name, &q, &log, timeout, verbose, false)
         });
         let wall_s = start.elapsed().as_secs_f64();
+        let mut init = None;
         let ns = match ns {
-            Ok((ns, _)) => {
-                println!("bench {} ... ok: ready at {} virtual ns ({wall_s:.1}s)", s.name, ns);
+            Ok((ns, at, _)) => {
+                init = at;
+                println!(
+                    "bench {} ... ok: ready at {} virtual ns ({wall_s:.1}s)",
+                    s.name, ns
+                );
                 Ok(ns)
             }
             Err(e) => {
@@ -276,16 +315,19 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
         rows.push(Row {
             name: s.name,
             ns,
+            init,
             wall_s,
         });
     }
-    say(format!("=== bench {ALONE} (accounting build): exits by cause during the boot"));
+    say(format!(
+        "=== bench {ALONE} (accounting build): exits by cause during the boot"
+    ));
     let breakdown = rtvisor_command(ALONE, "linux.toml", dir, no_build, true)
         .and_then(|q| {
             let log = dir.join(format!("{ALONE}.accounting.log"));
             boot(ALONE, &q, &log, timeout, verbose, true)
         })
-        .map(|(_, s)| s.unwrap_or_default())
+        .map(|(_, _, s)| s.unwrap_or_default())
         .map_err(|e| format!("{e:#}").lines().next().unwrap_or("").to_string());
     Ok(LinuxBoot { rows, breakdown })
 }
@@ -335,17 +377,28 @@ pub fn markdown(b: &LinuxBoot) -> String {
     let mut s = format!(
         "\n## Linux boot\n\nDebian's arm64 kernel and the busybox initramfs, command line \
          `{BOOTARGS}`: virtual time from QEMU's start to `/init`'s ready line (`/bin/vclock`), \
-         ratio to bare.\n\n| configuration | ready at (virtual ms) | ratio | wall s |\n\
-         |---|---:|---:|---:|\n"
+         ratio to bare; `/init` starts at (and the kernel's own uptime then): the kernel's \
+         part; before the kernel's clock: firmware or hypervisor boot and loading, and the \
+         kernel's earliest setup (the uptime has 10 ms resolution).\n\n\
+         | configuration | ready at (virtual ms) | ratio | /init at (ms) | kernel uptime then (ms) \
+         | before the kernel's clock (ms) | wall s |\n|---|---:|---:|---:|---:|---:|---:|\n"
     );
     for r in &b.rows {
         let ms = match &r.ns {
             Ok(ns) => format!("{}.{:03}", ns / 1_000_000, ns % 1_000_000 / 1000),
             Err(e) => format!("failed: {e}"),
         };
+        let (at, up, before) = match r.init {
+            Some(i) => (
+                format!("{}", i.ns / 1_000_000),
+                i.uptime_ms.to_string(),
+                i.before_kernel_clock_ms().to_string(),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
         let _ = writeln!(
             s,
-            "| {} | {ms} | {} | {:.1} |",
+            "| {} | {ms} | {} | {at} | {up} | {before} | {:.1} |",
             r.name,
             ratio_text(b, r.name),
             r.wall_s
@@ -371,7 +424,11 @@ pub fn markdown(b: &LinuxBoot) -> String {
                     "| {} | {} | {} | {:.3} | {:.3} |",
                     c.cpu,
                     c.runs,
-                    if nz.is_empty() { "none".into() } else { nz.join(" ") },
+                    if nz.is_empty() {
+                        "none".into()
+                    } else {
+                        nz.join(" ")
+                    },
                     c.own_ns as f64 / 1e6,
                     c.other_ns as f64 / 1e6
                 );
@@ -400,8 +457,11 @@ pub fn json_rows(b: &LinuxBoot) -> Vec<String> {
             };
             let mut o = format!(
                 "  {{\n    \"name\": \"{}\",\n    \"kind\": \"linux-boot\",\n    \"ok\": {ok},\n    \
-                 \"ready_ns\": {ns},\n    \"ratio\": {ratio}",
-                r.name
+                 \"ready_ns\": {ns},\n    \"ratio\": {ratio},\n    \"init_ns\": {},\n    \
+                 \"uptime_at_init_ms\": {}",
+                r.name,
+                r.init.map_or("null".into(), |i| i.ns.to_string()),
+                r.init.map_or("null".into(), |i| i.uptime_ms.to_string()),
             );
             if r.name == ALONE {
                 if let Ok(rows) = &b.breakdown {

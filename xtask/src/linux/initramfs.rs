@@ -90,6 +90,9 @@ const MODULE_PARAMS: &[(&str, &str)] = &[
 /// Printed by `/init` just before [`READY`], with the virtual counter and its
 /// frequency in hex (`/bin/vclock`): `rtvisor-linux: vclock ticks=<hex> hz=<hex>`.
 pub const VCLOCK: &str = "rtvisor-linux: vclock";
+/// Printed by `/init` first, the same way, with the kernel's uptime: where the
+/// kernel's boot ends and `/init`'s work begins.
+pub const VCLOCK_INIT: &str = "rtvisor-linux: init vclock";
 /// Printed by `/init` once the shell is about to start.
 pub const READY: &str = "rtvisor-linux: ready";
 pub const DISK_MOUNTED: &str = "rtvisor-linux: disk mounted";
@@ -116,6 +119,10 @@ pub fn init_script(names: &[String]) -> String {
          load() {\n\
          \x20   insmod \"/lib/modules/$1.ko\" $2 || echo \"rtvisor-linux: insmod $1 failed\"\n\
          }\n",
+    );
+    s += &format!(
+        "set -- $(vclock)\n\
+         echo \"{VCLOCK_INIT} ticks=$1 hz=$2 uptime=$(cat /proc/uptime)\"\n"
     );
     for name in names {
         let params = MODULE_PARAMS
@@ -200,6 +207,7 @@ mod tests {
         assert!(s.contains("mount -t devtmpfs devtmpfs /dev"));
         assert!(s.find(READY).unwrap() > s.find(NO_DISK).unwrap());
         assert!(s.find(READY).unwrap() > s.find(VCLOCK).unwrap());
+        assert!(s.find(VCLOCK_INIT).unwrap() < s.find("load uio ''").unwrap());
         assert!(s.trim_end().ends_with("exec sh"));
     }
 

@@ -31,16 +31,22 @@ fn boot(bare: u64, alone: u64) -> LinuxBoot {
             Row {
                 name: BARE,
                 ns: Ok(bare),
+                init: Some(InitAt {
+                    ns: 950_000_000,
+                    uptime_ms: 850,
+                }),
                 wall_s: 1.0,
             },
             Row {
                 name: ALONE,
                 ns: Ok(alone),
+                init: None,
                 wall_s: 1.0,
             },
             Row {
                 name: "linux-rtvisor-rt",
                 ns: Err("timed out".into()),
+                init: None,
                 wall_s: 1.0,
             },
         ],
@@ -72,20 +78,41 @@ fn json_rows_append_to_the_array() {
     let rows = json_rows(&b);
     assert_eq!(rows.len(), 3);
     let all = append_json("[\n  {\n    \"name\": \"bare\"\n  }\n]\n", &rows);
-    assert!(all.starts_with("[\n  {\n    \"name\": \"bare\"\n  },\n  {\n    \"name\": \"linux-bare\""));
+    assert!(
+        all.starts_with("[\n  {\n    \"name\": \"bare\"\n  },\n  {\n    \"name\": \"linux-bare\"")
+    );
     assert!(all.ends_with("  }\n]\n"), "{all}");
     assert!(all.contains("\"ratio\": 1.050"), "{all}");
     assert!(all.contains("\"el2_boot\": [{\"cpu\": 1, \"entries\": {\"mmio\": 7, \"timer\": 0}"));
     assert!(all.contains("\"ready_ns\": null"));
-    assert_eq!(append_json("[\n]\n", &rows[..1]).matches("linux-bare").count(), 1);
+    assert!(
+        all.contains("\"init_ns\": 950000000,\n    \"uptime_at_init_ms\": 850"),
+        "{all}"
+    );
+    assert_eq!(
+        append_json("[\n]\n", &rows[..1])
+            .matches("linux-bare")
+            .count(),
+        1
+    );
     assert!(append_json("[\n]\n", &rows[..1]).starts_with("[\n  {"));
 }
 
 #[test]
 fn markdown_shows_ratio_and_breakdown() {
     let md = markdown(&boot(2_000_000_000, 2_100_000_000));
-    assert!(md.contains("| linux-rtvisor | 2100.000 | 1.050 |"), "{md}");
-    assert!(md.contains("| linux-rtvisor-rt | failed: timed out | - |"), "{md}");
+    assert!(
+        md.contains("| linux-rtvisor | 2100.000 | 1.050 | - |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| linux-bare | 2000.000 | 1.000 | 950 | 850 | 100 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| linux-rtvisor-rt | failed: timed out | - |"),
+        "{md}"
+    );
     assert!(md.contains("| 1 | linux/0 | mmio=7 |"), "{md}");
 }
 
@@ -100,7 +127,29 @@ fn the_scenarios_boot_the_bare_command_line() {
             );
             assert!(text.contains("memory = { size = \"512MiB\" }"), "{f}");
             assert!(text.contains("cpus = [1, 2]"), "{f}");
-            assert!(!text.contains("console-input"), "{f}: the shell must get input");
+            assert!(
+                !text.contains("console-input"),
+                "{f}: the shell must get input"
+            );
         }
     }
+}
+
+#[test]
+fn the_init_line_gives_virtual_time_and_uptime() {
+    let at = parse_init(
+        "[linux] rtvisor-linux: init vclock ticks=00000000039423f7 hz=0000000003b9aca0 uptime=0.85 0.80",
+    )
+    .expect("init line");
+    assert_eq!(at.ns, 0x39423f7 * 16);
+    assert_eq!(at.uptime_ms, 850);
+    assert_eq!(at.before_kernel_clock_ms(), 960 - 850);
+    assert!(
+        parse_init("rtvisor-linux: vclock ticks=00000000039423f7 hz=0000000003b9aca0").is_none()
+    );
+    assert_eq!(
+        parse_init("rtvisor-linux: init vclock ticks=0000000000000000 hz=0000000003b9aca0 uptime=12.34 1.00")
+            .map(|a| a.uptime_ms),
+        Some(12_340)
+    );
 }

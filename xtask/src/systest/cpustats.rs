@@ -84,7 +84,10 @@ pub(crate) fn parse_row(line: &str) -> Option<Row> {
 /// the closing note.
 fn cpu_stats(c: &mut Console, cpus: u32, t: &Timeouts) -> Result<Vec<Row>> {
     type_line(c, "cpu stats", t)?;
-    let head = format!(r"^\[rtvisor\] {}$", heading().join(r"\s+").replace('|', r"\|"));
+    let head = format!(
+        r"^\[rtvisor\] {}$",
+        heading().join(r"\s+").replace('|', r"\|")
+    );
     c.expect(&Pattern::regex(&head), t.step)?;
     let mut rows = Vec::new();
     for cpu in 0..cpus {
@@ -177,7 +180,12 @@ pub fn cpu_stats_test(c: &mut Console, t: &Timeouts) -> Result<()> {
     wait_summaries(c, rt, now, 1, t)?;
     wait_summaries(c, rtd, now, 1, t)?;
     let after = cpu_stats(c, 4, t)?;
-    verify(c, "`cpu stats` counts on after the reset", &after, Some(&reset))
+    verify(
+        c,
+        "`cpu stats` counts on after the reset",
+        &after,
+        Some(&reset),
+    )
 }
 
 #[cfg(test)]
@@ -194,7 +202,12 @@ mod tests {
             own_ns: 0,
             other_ns: 0,
         };
-        let mut v = vec![row(0, "shell"), row(1, "gp/0"), row(2, "rtd/0"), row(3, "rt/0")];
+        let mut v = vec![
+            row(0, "shell"),
+            row(1, "gp/0"),
+            row(2, "rtd/0"),
+            row(3, "rt/0"),
+        ];
         v[3].counts[5] = rt_timer;
         v[3].own_ns = rt_timer * 40;
         v[2].counts[1] = rtd_mmio;

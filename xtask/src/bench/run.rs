@@ -297,10 +297,7 @@ pub fn once(
     });
     // The hypervisor's report of the timer window (rtvisor configurations).
     let result = result.and_then(|mut r| {
-        // The rt VM's window: a storming neighbour's fuzzed calls may open and close
-        // windows of their own.
-        let mark = format!("{}vm {} ", super::el2::MARK, super::RT_VM);
-        if let Some(l) = con.log().iter().find(|l| l.contains(&mark)) {
+        if let Some(l) = super::el2::find(con.log(), super::RT_VM) {
             r.el2 =
                 Some(super::el2::parse(l).map_err(|e| {
                     con.fail("the hypervisor's el2 window line", &format!("{e:#}"))

@@ -4,6 +4,8 @@
 //! for each VM in scenario order its kernel blob (after ELF flattening) and its initrd
 //! blob if it has one. The result is [`crate::tables::Config::fingerprint`]; an image
 //! builder that embeds the blobs recomputes it to prove tables and payload match.
+//! The payload fingerprint, which the hypervisor recomputes at every boot, hashes the
+//! blobs word by word ([`words_extend`]) to keep that check cheap.
 
 /// FNV-1a 64 offset basis: the hash of no bytes.
 pub const FNV1A64_INIT: u64 = 0xcbf2_9ce4_8422_2325;

@@ -16,6 +16,10 @@
 //! <name>.svg     the timer-latency histogram        <name>.log  the raw console
 //! ```
 //!
+//! Full runs (and `--only linux`) also boot Debian's Linux bare and under rtvisor and
+//! compare the virtual time to its shell (`linuxboot`); `--only doorbell` and full runs
+//! measure the doorbell round trip (`doorbell`).
+//!
 //! `--quick` (CI, `cargo xtask test` as `bench-quick`) checks the machinery and
 //! determinism only: fewer samples, `bare`, `rtvisor-virtual` and `rtvisor-direct`, each
 //! booted twice, outputs in target/bench/quick/.
@@ -73,24 +77,24 @@ pub const LINUX_TIMEOUT_S: f64 = 900.0;
 
 /// Whether the run measures the Linux boot: full runs, and `--only linux`.
 fn wants_linux(opts: &Options) -> bool {
+    full_or_named(opts, LINUX)
+}
+
+/// Whether a row measured outside [`CONFIGS`] runs: on full runs, and when `--only`
+/// names it.
+fn full_or_named(opts: &Options, name: &str) -> bool {
     !opts.quick
         && (opts.only.is_empty()
             || opts
                 .only
                 .iter()
                 .flat_map(|s| s.split(','))
-                .any(|n| n.trim() == LINUX))
+                .any(|n| n.trim() == name))
 }
 
 /// Whether the run measures the doorbell round trip: full runs, and `--only doorbell`.
 fn wants_doorbell(opts: &Options) -> bool {
-    !opts.quick
-        && (opts.only.is_empty()
-            || opts
-                .only
-                .iter()
-                .flat_map(|s| s.split(','))
-                .any(|n| n.trim() == DOORBELL))
+    full_or_named(opts, DOORBELL)
 }
 
 /// What a configuration boots.

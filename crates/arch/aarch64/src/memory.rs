@@ -2,85 +2,17 @@
 //! copying images into guest RAM with the cache maintenance a guest running with its
 //! MMU off needs.
 
+pub use crate::pt::Pages;
 use crate::pt::{TableMemory, ENTRIES};
 use rtvisor_addr::{HostRange, Hpa};
-use rtvisor_config::coloring::Coloring;
-use rtvisor_config::tables::HvPages;
 use spin::Mutex;
 
 /// A pool of 4 KiB pages for translation tables: a region reserved by the linker
 /// script, or (with `[hypervisor] colors`) the pages of the hypervisor's cache colors
-/// ([`HvPages`]). Pages are handed out once and never freed (tables are built at boot).
+/// ([`Pages`]). Pages are handed out once and never freed (tables are built at boot).
 #[derive(Debug)]
 pub struct TablePool {
     state: Mutex<Pages>,
-}
-
-/// Where a pool's pages are and how many it gave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pages {
-    /// One region from here, or colored pages from this first period's start.
-    base: u64,
-    /// Pages it has.
-    count: u64,
-    /// The colors of a colored pool.
-    colors: Option<Coloring>,
-    /// Pages handed out.
-    used: u64,
-}
-
-impl Pages {
-    /// No pages.
-    pub const EMPTY: Self = Self {
-        base: 0,
-        count: 0,
-        colors: None,
-        used: 0,
-    };
-
-    /// The pages of `region`.
-    pub fn region(region: HostRange) -> Self {
-        Self {
-            base: region.base().raw(),
-            count: region.size() / 0x1000,
-            colors: None,
-            used: 0,
-        }
-    }
-
-    /// The pages of colored `pages`.
-    pub fn colored(pages: &HvPages) -> Self {
-        Self {
-            base: pages.hpa.raw(),
-            count: pages.size / 0x1000,
-            colors: Some(pages.colors),
-            used: 0,
-        }
-    }
-
-    /// The address of page `k`, `None` past the last.
-    pub fn page(&self, k: u64) -> Option<u64> {
-        if k >= self.count {
-            return None;
-        }
-        let off = match self.colors {
-            Some(c) => c.page(k).0,
-            None => k * 0x1000,
-        };
-        self.base.checked_add(off)
-    }
-
-    /// The next page, counted as handed out.
-    fn take(&mut self) -> Option<u64> {
-        let page = self.page(self.used)?;
-        self.used += 1;
-        Some(page)
-    }
-
-    /// Pages handed out so far.
-    pub fn used(&self) -> u64 {
-        self.used
-    }
 }
 
 impl TablePool {
@@ -199,37 +131,3 @@ pub unsafe fn write_device_u32(addr: u64, value: u32) {
     unsafe { (addr as *mut u32).write_volatile(value) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_colored_pool_hands_out_pages_of_its_colors_once() {
-        let hv = HvPages {
-            hpa: Hpa::new(0x4220_0000),
-            size: 256 * 0x1000,
-            colors: Coloring {
-                count: 32,
-                mask: 0b1001_0110,
-            },
-        };
-        let mut p = Pages::colored(&hv);
-        let mut seen = std::collections::BTreeSet::new();
-        while let Some(page) = p.take() {
-            let color = (page / 0x1000) % 32;
-            assert!(hv.colors.mask & (1 << color) != 0, "{page:#x}: color {color}");
-            assert!(seen.insert(page), "{page:#x} twice");
-            assert_eq!(Some(Hpa::new(page)), hv.page(p.used() - 1));
-        }
-        assert_eq!((seen.len(), p.used()), (256, 256));
-        assert_eq!(p.take(), None);
-    }
-
-    #[test]
-    fn a_region_pool_hands_out_its_pages_in_order() {
-        let r = HostRange::new(Hpa::new(0x4100_0000), 3 * 0x1000).unwrap();
-        let mut p = Pages::region(r);
-        let got: Vec<u64> = core::iter::from_fn(|| p.take()).collect();
-        assert_eq!(got, [0x4100_0000, 0x4100_1000, 0x4100_2000]);
-    }
-}

@@ -56,7 +56,11 @@ SECTIONS
         // The boot stack above, then one per CPU the contract allows.
         stacks = HV_STACK_SIZE * (HV_STACKS - 1),
         // With `[hypervisor] colors` the tables come from pages of its colors instead.
-        pool = if plan.hypervisor.tables.is_some() { 0 } else { HV_POOL_SIZE },
+        pool = if plan.hypervisor.tables.is_some() {
+            0
+        } else {
+            HV_POOL_SIZE
+        },
         text_offset = plan.hypervisor.text_offset,
     )
 }

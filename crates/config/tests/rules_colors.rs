@@ -21,6 +21,17 @@ fn colored(name: &str, cpus: &str, size: &str, extra: &str) -> String {
     )
 }
 
+/// Takes the `[llc]` table out of the tree's board.
+fn drop_llc(t: &Tree) {
+    let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
+    let start = board.find("[llc]").unwrap();
+    let end = start + board[start..].find("\n\n").unwrap();
+    t.write(
+        "board.toml",
+        format!("{}{}", &board[..start], &board[end..]),
+    );
+}
+
 /// Every host page of `ram`, by page address.
 fn pages(ram: &RamMap) -> Vec<u64> {
     let mut out = Vec::new();
@@ -159,13 +170,7 @@ fn an_identity_mapped_vm_cannot_be_colored() {
 #[test]
 fn colors_need_an_llc_on_the_board() {
     let t = rules_tree();
-    let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
-    let start = board.find("[llc]").unwrap();
-    let end = start + board[start..].find("\n\n").unwrap();
-    t.write(
-        "board.toml",
-        format!("{}{}", &board[..start], &board[end..]),
-    );
+    drop_llc(&t);
     let s = scenario(&[colored("a", "[1]", "16MiB", "colors = \"0-3\"\n")]);
     assert_one(
         &t,
@@ -234,7 +239,11 @@ fn colored_ram_is_bounded_by_the_table_pool() {
 
 /// `s` with `lines` added to its `[hypervisor]` table (after `console`, line 3).
 fn with_hv(s: String, lines: &str) -> String {
-    s.replacen("console = \"uart0\"\n", &format!("console = \"uart0\"\n{lines}"), 1)
+    s.replacen(
+        "console = \"uart0\"\n",
+        &format!("console = \"uart0\"\n{lines}"),
+        1,
+    )
 }
 
 /// Every page of the hypervisor's colored tables is of its colors, outside its own
@@ -250,7 +259,10 @@ fn check_hv_pages(plan: &rtvisor_config::Plan) -> Vec<u64> {
     let own = plan.hypervisor.memory;
     for (k, &p) in pages.iter().enumerate() {
         let color = (p / 0x1000) % u64::from(hv.colors.count);
-        assert!(hv.colors.mask & (1 << color) != 0, "page {p:#x}: color {color}");
+        assert!(
+            hv.colors.mask & (1 << color) != 0,
+            "page {p:#x}: color {color}"
+        );
         assert!(!vm_pages.contains(&p), "page {p:#x} is also a VM's");
         assert!(p + 0x1000 <= own.base.raw() || p >= own.base.raw() + own.size);
         assert_eq!(hv.page(k as u64).map(|h| h.raw()), Some(p), "page {k}");
@@ -278,13 +290,19 @@ fn the_hypervisor_tables_take_pages_of_its_colors_only() {
     let pages = check_hv_pages(&plan);
     // First in the colored area: 256 pages of 2 colors take 128 periods.
     let hv = plan.hypervisor.tables.unwrap();
-    assert_eq!((hv.hpa.raw(), hv.span().size), (0x4220_0000, 128 * 32 * 0x1000));
+    assert_eq!(
+        (hv.hpa.raw(), hv.span().size),
+        (0x4220_0000, 128 * 32 * 0x1000)
+    );
     assert_eq!(pages[..3], [0x4220_0000, 0x4220_1000, 0x4222_0000]);
     let map = plan.map();
-    assert!(map.contains(
-        "  tables   HPA 0x4220_0000..0x4320_0000 (1 MiB of pages, colors 0-1 of 32: its pages \
+    assert!(
+        map.contains(
+            "  tables   HPA 0x4220_0000..0x4320_0000 (1 MiB of pages, colors 0-1 of 32: its pages \
          of the range; its image, data and stacks stay in its RAM)"
-    ), "{map}");
+        ),
+        "{map}"
+    );
     // Without colors, no colored tables.
     let plain = rtvisor_config::check(&t.write("p.toml", &scenario(&[gp("a", "[1]")]))).unwrap();
     assert_eq!(plain.hypervisor.tables, None);
@@ -350,13 +368,7 @@ fn hypervisor_colors_are_checked_like_a_vms() {
         "shared-colors lets the hypervisor's colors overlap a VM's that also says so; give \
          [hypervisor] colors, or remove shared-colors",
     );
-    let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
-    let start = board.find("[llc]").unwrap();
-    let end = start + board[start..].find("\n\n").unwrap();
-    t.write(
-        "board.toml",
-        format!("{}{}", &board[..start], &board[end..]),
-    );
+    drop_llc(&t);
     let s = with_hv(scenario(&[gp("a", "[1]")]), "colors = \"0-1\"\n");
     assert_one(
         &t,

@@ -214,11 +214,11 @@ fn check_colored_ram(id: VmId, s2: &Stage2Table) {
     let Some(c) = vm.ram.colors else { return };
     let (mut pages, mut wrong) = (0u64, 0u64);
     for k in 0..vm.ram.size / PAGE {
-        let Some(ipa) = vm.ram.ipa.checked_add(k * PAGE) else { break };
+        let Some(ipa) = vm.ram.ipa.checked_add(k * PAGE) else {
+            break;
+        };
         match Arch::stage2_translate(s2, ipa) {
-            Some(hpa) if c.mask & (1 << Coloring::color_of(c.count, hpa.raw())) != 0 => {
-                pages += 1
-            }
+            Some(hpa) if c.mask & (1 << Coloring::color_of(c.count, hpa.raw())) != 0 => pages += 1,
             Some(_) => wrong += 1,
             None => return, // the backend cannot say
         }
@@ -242,7 +242,9 @@ fn check_colored_ram(id: VmId, s2: &Stage2Table) {
 /// hypervisor's own map and every VM's stage-2) is of its colors: logged, and fatal
 /// if not.
 fn check_table_colors() {
-    let Some(t) = CONFIG.hypervisor.tables else { return };
+    let Some(t) = CONFIG.hypervisor.tables else {
+        return;
+    };
     let (mut used, mut wrong) = (0u64, 0u64);
     Arch::table_pages(&mut |p| {
         used += 1;

@@ -21,7 +21,11 @@ use regex::Regex;
 const PERIOD: u64 = 32 * 4096;
 
 pub fn linux_colors(c: &mut Console, t: &Timeouts) -> Result<()> {
-    for bad in ["Kernel panic", "rtvisor-linux: insmod", "do not partition it"] {
+    for bad in [
+        "Kernel panic",
+        "rtvisor-linux: insmod",
+        "do not partition it",
+    ] {
         c.fail_on(Pattern::contains(bad));
     }
     c.expect_all(
@@ -56,7 +60,10 @@ pub fn linux_colors(c: &mut Console, t: &Timeouts) -> Result<()> {
         ));
     }
     // Touch much of it: a 64 MiB file in the initramfs's RAM, read back.
-    type_cmd(c, "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null; wc -c </big; rm /big")?;
+    type_cmd(
+        c,
+        "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null; wc -c </big; rm /big",
+    )?;
     c.expect(&exact("67108864"), t.step)?;
 
     // The hypervisor shell's view.

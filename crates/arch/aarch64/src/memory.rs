@@ -130,4 +130,3 @@ pub unsafe fn write_device_u32(addr: u64, value: u32) {
     // SAFETY: the caller guarantees a mapped, aligned device register.
     unsafe { (addr as *mut u32).write_volatile(value) }
 }
-

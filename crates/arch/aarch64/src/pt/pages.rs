@@ -73,7 +73,6 @@ impl Pages {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,7 +92,10 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         while let Some(page) = p.take() {
             let color = (page / 0x1000) % 32;
-            assert!(hv.colors.mask & (1 << color) != 0, "{page:#x}: color {color}");
+            assert!(
+                hv.colors.mask & (1 << color) != 0,
+                "{page:#x}: color {color}"
+            );
             assert!(seen.insert(page), "{page:#x} twice");
             assert_eq!(Some(Hpa::new(page)), hv.page(p.used() - 1));
         }

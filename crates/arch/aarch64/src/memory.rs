@@ -4,7 +4,7 @@
 
 pub use crate::pt::Pages;
 use crate::pt::{TableMemory, ENTRIES};
-use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_addr::Hpa;
 use spin::Mutex;
 
 /// A pool of 4 KiB pages for translation tables: a region reserved by the linker

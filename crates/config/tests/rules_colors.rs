@@ -304,7 +304,7 @@ fn the_hypervisor_tables_take_pages_of_its_colors_only() {
         "{map}"
     );
     // Without colors, no colored tables.
-    let plain = rtvisor_config::check(&t.write("p.toml", &scenario(&[gp("a", "[1]")]))).unwrap();
+    let plain = rtvisor_config::check(&t.write("p.toml", scenario(&[gp("a", "[1]")]))).unwrap();
     assert_eq!(plain.hypervisor.tables, None);
 }
 

@@ -61,7 +61,7 @@ impl Pages {
     }
 
     /// The next page, counted as handed out.
-    pub(crate) fn take(&mut self) -> Option<u64> {
+    pub fn take(&mut self) -> Option<u64> {
         let page = self.page(self.used)?;
         self.used += 1;
         Some(page)

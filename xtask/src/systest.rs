@@ -17,6 +17,7 @@ mod cpustats;
 mod fatal;
 mod ipc;
 mod linux;
+mod linux_colors;
 mod shell;
 mod takeback;
 mod timers;
@@ -536,6 +537,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the demo: Debian's Linux answers on its console beside rt, reboots and powers off alone; boot time against bare",
         run: linux::demo,
+    },
+    SysTest {
+        name: "linux-colors",
+        tier: "T3",
+        scenario: "tests/scenarios/linux-colors.toml",
+        linux: true,
+        elf: false,
+        qemu: BOARD,
+        about: "Debian's Linux in 192 MiB of cache colors 8-31 beside rt in colors 2-7, the hypervisor's tables in colors 0-1: every stage-2 RAM page and table page checked at boot, Linux's shell, mem map, poweroff -f stops Linux alone",
+        run: linux_colors::linux_colors,
     },
     SysTest {
         name: "u-boot",

@@ -55,7 +55,12 @@ SECTIONS
         stack = HV_STACK_SIZE,
         // The boot stack above, then one per CPU the contract allows.
         stacks = HV_STACK_SIZE * (HV_STACKS - 1),
-        pool = HV_POOL_SIZE,
+        // With `[hypervisor] colors` the tables come from pages of its colors instead.
+        pool = if plan.hypervisor.tables.is_some() {
+            0
+        } else {
+            HV_POOL_SIZE
+        },
         text_offset = plan.hypervisor.text_offset,
     )
 }

@@ -68,6 +68,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: None,
             semihosting: false,
+            tables: None,
         },
         vms: &VMS,
     };

@@ -126,6 +126,7 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
                 ncr3: s2.root(),
                 asid: 1,
                 caps,
+                host_interrupts: false,
             };
             println!(
                 "[rtvisor] vm hello: svm, npt, asid 1, 2 MiB ram at hpa {:#x}, entry {:#x}",

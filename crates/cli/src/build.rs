@@ -131,14 +131,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         .current_dir(&root)
         .env("RTVISOR_GENERATED", &generated)
         .env_remove("RTVISOR_SCENARIO")
-        .args([
-            "build",
-            "--release",
-            "--target",
-            target,
-            "-p",
-            HV_PACKAGE,
-        ])
+        .args(["build", "--release", "--target", target, "-p", HV_PACKAGE])
         .args(features(&plan))
         .status()
         .context("running cargo")?;

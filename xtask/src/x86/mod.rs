@@ -82,7 +82,10 @@ pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
         .into_owned();
     let dir = out_dir("x86")?;
     let elf = dir.join(format!("{stem}.elf"));
-    say(format!("building the x86_64 hypervisor for {} ...", scenario.display()));
+    say(format!(
+        "building the x86_64 hypervisor for {} ...",
+        scenario.display()
+    ));
     let (_plan, span) = rtvisor::build::build(scenario, &elf, None)?;
     say(format!(
         "image {}: Multiboot2 ELF, load {:#x}, entry {:#x}, end {:#x}",
@@ -97,8 +100,7 @@ pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
 /// Whether `scenario` is for an x86_64 board (`rtvisor check`'s answer; `false` when
 /// it does not check, so the aarch64 path reports the error).
 pub fn is_x86_scenario(scenario: &Path) -> bool {
-    rtvisor::check_plan(scenario)
-        .is_ok_and(|p| p.arch == rtvisor_config::contract::Arch::X86_64)
+    rtvisor::check_plan(scenario).is_ok_and(|p| p.arch == rtvisor_config::contract::Arch::X86_64)
 }
 
 /// Starts an emulator with its output piped; `input`: its stdin is piped too (the

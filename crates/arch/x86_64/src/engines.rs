@@ -27,20 +27,21 @@ use rtvisor_config::contract::{MAX_CPUS, MAX_VMS};
 /// MiB in 4 KiB pages.
 pub const VM_TABLES: usize = 64;
 
-/// One CPU's engine pages, each 4 KiB aligned.
+/// One CPU's engine pages, each 4 KiB aligned (`vm=hello` keeps a set of its own).
 #[repr(C, align(4096))]
-struct CpuPages {
-    vmcb: Vmcb,
-    host: Vmcb,
-    iopm: Iopm,
-    msrpm: Msrpm,
-    vmcs: Vmcs,
-    io_a: Bitmap,
-    io_b: Bitmap,
-    msr_bitmap: Bitmap,
+pub(crate) struct CpuPages {
+    pub(crate) vmcb: Vmcb,
+    pub(crate) host: Vmcb,
+    pub(crate) iopm: Iopm,
+    pub(crate) msrpm: Msrpm,
+    pub(crate) vmcs: Vmcs,
+    pub(crate) io_a: Bitmap,
+    pub(crate) io_b: Bitmap,
+    pub(crate) msr_bitmap: Bitmap,
 }
 
-const CPU_PAGES: CpuPages = CpuPages {
+/// Engine pages before use: every port and MSR intercepted.
+pub(crate) const CPU_PAGES: CpuPages = CpuPages {
     vmcb: Vmcb::ZERO,
     host: Vmcb::ZERO,
     iopm: Iopm::ALL,

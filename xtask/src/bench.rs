@@ -190,6 +190,21 @@ pub const CONFIGS: &[Config] = &[
         about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
     },
     Config {
+        name: "rtvisor-virtual-probe-noisy",
+        machine: Machine::Rtvisor("virtual-probe-noisy.toml"),
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-virtual next to the probe storming on CPUs 0-1 (calls, doorbells, \
+                SGI floods, set/way, WFx): the second noisy neighbour",
+    },
+    Config {
+        name: "rtvisor-direct-probe-noisy",
+        machine: Machine::Rtvisor("direct-probe-noisy.toml"),
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-direct next to the probe storming on CPUs 0-1",
+    },
+    Config {
         name: BARE_X86,
         machine: Machine::BareX86,
         quick: true,

@@ -10,7 +10,7 @@
 //! wording is a change in one place.
 
 mod boot;
-mod cases;
+pub(crate) mod cases;
 mod colors;
 mod conform;
 mod cpustats;
@@ -169,8 +169,8 @@ pub mod guest {
     /// but does not match this whole was torn or interleaved.
     pub const WHOLE_LINE: &str = concat!(
         r"^\[(?P<vm>[A-Za-z0-9_.-]+)\] (?:rtbench: (?:",
-        r"banner vcpus=\d+ el=[12]|psci version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
-        r"|vcpu \d+ online mpidr=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
+        r"banner vcpus=\d+ el=[012]|(?:psci|pvh) version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
+        r"|vcpu \d+ online (?:mpidr|apicid)=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
         r"|count \d+|done, then=(?:off|reset|hang)",
         r"|selfcheck pmc_per_16ns=\d+\.\d+|stray irqs=\d+|bench done",
         r"|result metric=[a-z]+ samples=\d+ min_ns=(?:\d+|unavailable) avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
@@ -650,6 +650,9 @@ mod tests {
         let re = regex::Regex::new(guest::WHOLE_LINE).unwrap();
         for ok in [
             "[rt] rtbench: banner vcpus=1 el=1",
+            "[gp] rtbench: banner vcpus=2 el=0",
+            "[gp] rtbench: pvh version 1.0",
+            "[gp] rtbench: vcpu 1 online apicid=0x1",
             "[smp] rtbench: cpu_on vcpu 1 -> 0",
             "[smp] rtbench: cpu_on vcpu 1 -> -2",
             "[smp] rtbench: vcpu 1 online mpidr=0x80000001",

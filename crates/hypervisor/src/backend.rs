@@ -21,6 +21,10 @@ use rtvisor_core::seam::{ArchVcpu, Console, IrqChip, Stage2, Timer};
 #[path = "aarch64/mod.rs"]
 mod arch;
 
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64/mod.rs"]
+mod arch;
+
 /// The backend this image is built for.
 pub use arch::Arch;
 

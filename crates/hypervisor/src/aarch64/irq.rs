@@ -216,12 +216,14 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let empty = ich::empty_lrs();
     let mut lrs = [Lr::INVALID; N];
-    for (i, lr) in lrs.iter_mut().enumerate().take(n) {
+    // The values read (0 for an empty one, which reads as Invalid in the model).
+    let mut raw = [0u64; N];
+    for (i, (lr, v)) in lrs.iter_mut().zip(raw.iter_mut()).enumerate().take(n) {
         if empty & (1 << i) == 0 {
-            *lr = ich::decode(ich::read_lr(i));
+            *v = ich::read_lr(i);
+            *lr = ich::decode(*v);
         }
     }
-    let old = lrs;
     let cpu = cpu::this_index() as usize;
     let (flush, prio) = {
         let mut g = model(vm).lock();
@@ -237,9 +239,10 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
             }
         }
     };
-    for (i, (lr, was)) in lrs.iter().zip(old.iter()).enumerate().take(n) {
-        if lr != was {
-            ich::write_lr(i, ich::encode(lr));
+    for (i, (lr, &was)) in lrs.iter().zip(raw.iter()).enumerate().take(n) {
+        let v = ich::encode(lr);
+        if v != was {
+            ich::write_lr(i, v);
         }
     }
     ich::set_hcr(ich::HCR_EN | if flush.underflow { ich::HCR_UIE } else { 0 });

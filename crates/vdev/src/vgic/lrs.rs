@@ -43,6 +43,10 @@ impl VGic {
 
     /// The highest-priority member of `set` (lowest value; ties to lower INTID).
     fn best(&self, vcpu: usize, set: &IntidSet) -> Option<u32> {
+        if let Some(only) = set.single() {
+            // The common case of a kick: one new interrupt, no priorities to compare.
+            return Some(only);
+        }
         let mut best: Option<(u8, u32)> = None;
         for intid in set.iter() {
             let p = self.prio.get(vcpu, intid).copied().unwrap_or(u8::MAX);
@@ -130,6 +134,9 @@ impl VGic {
     fn fill(&mut self, vcpu: usize, lrs: &mut [Lr]) -> Flush {
         let mut cand = self.candidates(vcpu);
         for lr in lrs.iter_mut().filter(|l| l.state == LrState::Invalid) {
+            if cand.is_empty() {
+                break;
+            }
             let Some(intid) = self.best(vcpu, &cand) else {
                 break;
             };

@@ -252,7 +252,9 @@ impl VGic {
         lr.state = LrState::PendingActive;
     }
 
-    /// Moves a candidate into a list register.
+    /// Moves a candidate into a list register. (Not inlined: inlined, the fill loop
+    /// sets up every bank's address on entry, which costs more than the call.)
+    #[inline(never)]
     fn load(&mut self, vcpu: usize, intid: u32) -> Lr {
         let hw = self.hw.get(vcpu, intid).copied().flatten();
         if self.latch.get(vcpu, intid) {

@@ -117,7 +117,10 @@ fn random_accesses_never_panic() {
         delivered > 1000,
         "the walk must reach the list registers: {delivered}"
     );
-    assert!(refills > 1000, "the walk must take the kick's refresh: {refills}");
+    assert!(
+        refills > 1000,
+        "the walk must take the kick's refresh: {refills}"
+    );
 }
 
 /// No INTID twice in a vCPU's list registers; SPIs in at most one vCPU's.

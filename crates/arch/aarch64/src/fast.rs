@@ -61,6 +61,13 @@ pub fn set_vtimer_lr(cpu: usize, lr: u64) {
     }
 }
 
+/// CPU `cpu`'s forwarded-timer list-register value (0: the fast path is off).
+pub fn vtimer_lr(cpu: usize) -> u64 {
+    RTVISOR_FAST_VTIMER
+        .get(cpu)
+        .map_or(0, |w| w.load(Ordering::Relaxed))
+}
+
 /// Takes the interrupt the fast path left acknowledged on CPU `cpu`, if any.
 pub fn take_acked(cpu: usize) -> Option<u32> {
     let v = RTVISOR_FAST_ACKED.get(cpu)?.swap(0, Ordering::Relaxed);

@@ -56,11 +56,17 @@ lr_access!(
     12 => s3_4_c12_c13_4, 13 => s3_4_c12_c13_5, 14 => s3_4_c12_c13_6, 15 => s3_4_c12_c13_7,
 );
 
+/// ICH_ELRSR_EL2: bit `n` set when list register `n` holds no interrupt (Invalid,
+/// and no end-of-interrupt maintenance asked).
+pub fn empty_lrs() -> u64 {
+    read_sysreg!(s3_4_c12_c11_5) & 0xffff
+}
+
 /// Loads a HW-linked Group-1 interrupt straight into a free list register (the fast
 /// path for a forwarded timer interrupt). Returns `false` when every list register is
 /// in use.
 pub fn inject_hw(vintid: u32, pintid: u32, priority: u8) -> bool {
-    let empty = read_sysreg!(s3_4_c12_c11_5) & 0xffff; // ICH_ELRSR_EL2
+    let empty = empty_lrs();
     if empty == 0 {
         return false;
     }

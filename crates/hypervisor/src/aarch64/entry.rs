@@ -190,8 +190,14 @@ extern "C" fn rtvisor_sysreg(frame: &mut GuestRegs, esr: u64) -> u64 {
         return 1;
     }
     let (_, me, vm, vcpu) = hosted();
-    vms::with_ctx(vm, |ctx| ctx.chip.sgi1r_write(ctx, vcpu, value));
-    if !irq::is_direct(vm) && me.arch.lr_dirty.load(Ordering::Relaxed) {
+    let direct = irq::is_direct(vm);
+    if direct {
+        vms::with_ctx(vm, |ctx| ctx.chip.sgi1r_write(ctx, vcpu, value));
+    } else {
+        // The vGIC model only: no handler context to build.
+        vms::rt(vm).chip.sgi1r_virtual(vm, vcpu, value);
+    }
+    if !direct && me.arch.lr_dirty.load(Ordering::Relaxed) {
         // An SGI to itself.
         irq::refresh_lrs(me, vm, vcpu);
     }
@@ -214,7 +220,8 @@ extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
     }
     crate::stats::exit();
     let mut found = None;
-    let kicked = irq::drain(me, Some((vm, vcpu)), false, &mut found);
+    // Group 1 (the guest's) is taken as an IRQ after the return, if any is pending.
+    let kicked = irq::drain_group0(me, false, &mut found);
     // Before the exit handler: a vCPU that parks does not come back here.
     let cause = found.unwrap_or(Cause::Spurious);
     t.count(cause);

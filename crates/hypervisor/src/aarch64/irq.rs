@@ -68,6 +68,19 @@ pub fn drain(
     direct: bool,
     found: &mut Option<Cause>,
 ) -> bool {
+    let kicked = drain_group0(me, direct, found);
+    if direct {
+        return kicked;
+    }
+    drain_group1(me, hosted, kicked, found);
+    kicked
+}
+
+/// The hypervisor's own Group-0 interrupts pending on this CPU (kicks, its timer, a
+/// halt), as [`drain`] takes them; whether a kick arrived. The FIQ's light path takes
+/// only these: a Group-1 interrupt pending meanwhile is taken as an IRQ right after
+/// the return to the guest.
+pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> bool {
     let mut kicked = false;
     loop {
         let id = gic::ack_group0();
@@ -104,9 +117,16 @@ pub fn drain(
         }
         kicked = true;
     }
-    if direct {
-        return kicked;
-    }
+    kicked
+}
+
+/// The Group-1 half of [`drain`] (virtual mode): interrupts for the guest, forwarded.
+fn drain_group1(
+    me: &PerCpu,
+    hosted: Option<(VmId, VcpuId)>,
+    kicked: bool,
+    found: &mut Option<Cause>,
+) {
     // An interrupt the vector's fast path acknowledged (and priority-dropped) first.
     let cpu = cpu::this_index() as usize;
     let mut stashed = fast::take_acked(cpu);
@@ -168,7 +188,6 @@ pub fn drain(
             },
         }
     }
-    kicked
 }
 
 /// Folds the list registers back into the vGIC model and loads the next pending
@@ -187,24 +206,49 @@ pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
 /// The list-register count most cores have.
 const COMMON_LRS: usize = 4;
 
+///
+/// Only the list registers in use are read (ICH_ELRSR_EL2 names the empty ones) and
+/// only the changed ones written. When the guest is done with every entry the model
+/// loaded (the common case of a kick), the model refills the free ones without
+/// folding entry by entry ([`VGic::refill`]).
 #[inline(always)]
 fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
+    let empty = ich::empty_lrs();
     let mut lrs = [Lr::INVALID; N];
-    for (i, lr) in lrs.iter_mut().enumerate().take(n) {
-        *lr = ich::decode(ich::read_lr(i));
+    // The values read (0 for an empty one, which reads as Invalid in the model).
+    let mut raw = [0u64; N];
+    for (i, (lr, v)) in lrs.iter_mut().zip(raw.iter_mut()).enumerate().take(n) {
+        if empty & (1 << i) == 0 {
+            *v = ich::read_lr(i);
+            *lr = ich::decode(*v);
+        }
     }
+    let cpu = cpu::this_index() as usize;
     let (flush, prio) = {
         let mut g = model(vm).lock();
-        g.sync_lrs(vcpu.index(), &lrs[..n]);
-        let flush = g.flush_lrs(vcpu.index(), &mut lrs[..n]);
-        (flush, g.priority(vcpu.index(), VTIMER).unwrap_or(0))
+        match g.refill(vcpu.index(), &mut lrs[..n]) {
+            // The fast timer's value is kept by the register writes that change it
+            // (`update_fast_timer`); it is only set here when it is not yet.
+            Some(flush) if fast::vtimer_lr(cpu) != 0 => (flush, None),
+            Some(flush) => (flush, g.priority(vcpu.index(), VTIMER)),
+            None => {
+                g.sync_lrs(vcpu.index(), &lrs[..n]);
+                let flush = g.flush_lrs(vcpu.index(), &mut lrs[..n]);
+                (flush, Some(g.priority(vcpu.index(), VTIMER).unwrap_or(0)))
+            }
+        }
     };
-    for (i, lr) in lrs.iter().enumerate().take(n) {
-        ich::write_lr(i, ich::encode(lr));
+    for (i, (lr, &was)) in lrs.iter().zip(raw.iter()).enumerate().take(n) {
+        let v = ich::encode(lr);
+        if v != was {
+            ich::write_lr(i, v);
+        }
     }
     ich::set_hcr(ich::HCR_EN | if flush.underflow { ich::HCR_UIE } else { 0 });
-    set_fast_timer(prio);
+    if let Some(prio) = prio {
+        set_fast_timer(prio);
+    }
 }
 
 /// Recomputes the list-register value the vector's fast path uses to deliver the
@@ -312,8 +356,24 @@ pub fn hw_line(vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> H
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
 /// list registers, and follow guest enables of HW-linked interrupts physically.
 pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
-    // The common case (an SGI, an injected interrupt) only kicks.
+    // The common case (an SGI, an injected interrupt) only kicks: only the vCPUs it
+    // names are looked at.
     let hw = !notify.hw_changed.is_empty();
+    if !hw {
+        let mut kick = notify.kick;
+        while kick != 0 {
+            let v = VcpuId::new(kick.trailing_zeros() as usize);
+            kick &= kick - 1;
+            if let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) {
+                cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
+                if Some(v) != me {
+                    account::kicking(id);
+                    gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
+                }
+            }
+        }
+        return;
+    }
     for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
         let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) else {
             continue;

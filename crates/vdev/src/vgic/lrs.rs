@@ -25,7 +25,12 @@ impl VGic {
         };
         let mut s = IntidSet::EMPTY;
         for n in 0..WORDS {
-            let w = self.model_pending(vcpu, n)
+            let pending = self.model_pending(vcpu, n);
+            if pending == 0 {
+                // Most words hold nothing pending: skip the other masks.
+                continue;
+            }
+            let w = pending
                 & self.enabled.word(vcpu, n)
                 & self.group_ok(vcpu, n)
                 & reach.word(n)
@@ -38,6 +43,10 @@ impl VGic {
 
     /// The highest-priority member of `set` (lowest value; ties to lower INTID).
     fn best(&self, vcpu: usize, set: &IntidSet) -> Option<u32> {
+        if let Some(only) = set.single() {
+            // The common case of a kick: one new interrupt, no priorities to compare.
+            return Some(only);
+        }
         let mut best: Option<(u8, u32)> = None;
         for intid in set.iter() {
             let p = self.prio.get(vcpu, intid).copied().unwrap_or(u8::MAX);
@@ -89,8 +98,45 @@ impl VGic {
                 _ => {}
             }
         }
+        self.fill(vcpu, lrs)
+    }
+
+    /// The refresh of a kick, when the guest is done with every list register this
+    /// model loaded for `vcpu` (each reads Invalid in `lrs`, the list registers as the
+    /// hardware left them): exactly what [`VGic::sync_lrs`] then [`VGic::flush_lrs`]
+    /// would do, with nothing to fold back entry by entry. Returns `None`, having
+    /// changed nothing, when a list register it loaded is still in use (or `vcpu`
+    /// does not exist): the caller then syncs and flushes.
+    pub fn refill(&mut self, vcpu: usize, lrs: &mut [Lr]) -> Option<Flush> {
+        if vcpu >= self.nvcpus {
+            return None;
+        }
+        let held = self.in_lr.get(vcpu).copied()?;
+        if !held.is_empty()
+            && lrs
+                .iter()
+                .any(|lr| lr.state != LrState::Invalid && held.contains(lr.intid))
+        {
+            return None;
+        }
+        // The sync: every entry it loaded is done. The flush then owns no entry.
+        self.set_lr_state(
+            vcpu,
+            held,
+            IntidSet::EMPTY,
+            IntidSet::EMPTY,
+            IntidSet::EMPTY,
+        );
+        Some(self.fill(vcpu, lrs))
+    }
+
+    /// Fills the Invalid entries of `lrs`, in slice order, with the best candidates.
+    fn fill(&mut self, vcpu: usize, lrs: &mut [Lr]) -> Flush {
         let mut cand = self.candidates(vcpu);
         for lr in lrs.iter_mut().filter(|l| l.state == LrState::Invalid) {
+            if cand.is_empty() {
+                break;
+            }
             let Some(intid) = self.best(vcpu, &cand) else {
                 break;
             };
@@ -206,7 +252,9 @@ impl VGic {
         lr.state = LrState::PendingActive;
     }
 
-    /// Moves a candidate into a list register.
+    /// Moves a candidate into a list register. (Not inlined: inlined, the fill loop
+    /// sets up every bank's address on entry, which costs more than the call.)
+    #[inline(never)]
     fn load(&mut self, vcpu: usize, intid: u32) -> Lr {
         let hw = self.hw.get(vcpu, intid).copied().flatten();
         if self.latch.get(vcpu, intid) {

@@ -111,15 +111,21 @@ impl VGic {
     /// `value[27:24]` pending on each target ([`VGic::sgi_targets`]). The kick
     /// names the targets for which it is deliverable now.
     pub fn send_sgi(&mut self, from: usize, value: u64) -> Notify {
-        let targets = self.sgi_targets(from, value);
         let intid = u32::try_from((value >> sgi1r::INTID_SHIFT) & 0xf).unwrap_or(0);
-        let mut notify = Notify::NONE;
-        for t in 0..self.nvcpus {
-            if targets & vcpu_bit(t) != 0 {
-                self.latch.set(t, intid, true);
-                notify = notify.or(self.kick_if_deliverable(t, intid));
+        let mut kick = 0;
+        // Only the targets are visited (each one exists: `sgi_targets` says so).
+        let mut rest = self.sgi_targets(from, value);
+        while rest != 0 {
+            let t = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.latch.set(t, intid, true);
+            if self.deliverable(t, intid) {
+                kick |= vcpu_bit(t);
             }
         }
-        notify
+        Notify {
+            kick,
+            ..Notify::NONE
+        }
     }
 }

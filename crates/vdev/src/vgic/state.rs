@@ -54,6 +54,21 @@ impl IntidSet {
         self.0.iter().all(|&w| w == 0)
     }
 
+    /// The only member, when the set has exactly one.
+    pub fn single(&self) -> Option<u32> {
+        let mut found = None;
+        for (n, &w) in self.0.iter().enumerate() {
+            if w == 0 {
+                continue;
+            }
+            if found.is_some() || !w.is_power_of_two() {
+                return None;
+            }
+            found = u32::try_from(n).ok().map(|n| n * 32 + w.trailing_zeros());
+        }
+        found
+    }
+
     /// Word `n` (INTIDs `32n..32n+32`), 0 out of range.
     pub fn word(&self, n: usize) -> u32 {
         self.0.get(n).copied().unwrap_or(0)

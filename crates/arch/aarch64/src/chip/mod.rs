@@ -105,9 +105,17 @@ impl<W: GicHw> Gic<W> {
         if direct(vm.cfg) {
             direct::send_sgi(self, vm, me, value);
         } else {
-            let notify = self.model.lock().send_sgi(me.index(), value);
-            self.hw.changed(vm.id, Some(me), &notify);
+            self.sgi1r_virtual(vm.id, me, value);
         }
+    }
+
+    /// The virtual-mode half of [`Gic::sgi1r_write`], for a caller that knows VM `vm`
+    /// is in virtual mode: the model sends the SGIs, the targets are kicked. It needs
+    /// no handler context (the exception entry's light path calls it).
+    #[inline]
+    pub fn sgi1r_virtual(&self, vm: VmId, me: VcpuId, value: u64) {
+        let notify = self.model.lock().send_sgi(me.index(), value);
+        self.hw.changed(vm, Some(me), &notify);
     }
 }
 

@@ -21,6 +21,7 @@ fn random_accesses_never_panic() {
     let mut g = gic(4);
     let mut lrs = [[Lr::INVALID; 4]; 10];
     let mut delivered = 0u32;
+    let mut refills = 0u32;
     for step in 0..200_000u32 {
         let width = WIDTHS[r.below(4) as usize];
         let value = if r.below(2) == 0 {
@@ -76,8 +77,21 @@ fn random_accesses_never_panic() {
                         (s, _) => s,
                     };
                 }
+                // The kick's refresh, where it applies, must do exactly what the
+                // full one does: the same interrupts in the same entries, the same
+                // model; where it does not, nothing.
+                let (before, before_l) = (g.clone(), *l);
+                let (mut quick, mut ql) = (g.clone(), *l);
+                let refilled = quick.refill(vcpu, &mut ql);
                 g.sync_lrs(vcpu, l);
-                let _ = g.flush_lrs(vcpu, l);
+                let flush = g.flush_lrs(vcpu, l);
+                match refilled {
+                    Some(f) => {
+                        refills += 1;
+                        assert_eq!((f, &ql, &quick), (flush, &*l, &g), "refill of vCPU {vcpu}");
+                    }
+                    None => assert_eq!((&ql, &quick), (&before_l, &before), "vCPU {vcpu}"),
+                }
                 delivered += l.iter().filter(|e| e.state != LrState::Invalid).count() as u32;
                 check(&g, vcpu, l);
             }
@@ -102,6 +116,10 @@ fn random_accesses_never_panic() {
     assert!(
         delivered > 1000,
         "the walk must reach the list registers: {delivered}"
+    );
+    assert!(
+        refills > 1000,
+        "the walk must take the kick's refresh: {refills}"
     );
 }
 

@@ -353,3 +353,20 @@ fn sgi_resent_while_the_model_still_sees_it_pending_is_not_lost() {
         "the second SGI must be delivered"
     );
 }
+
+#[test]
+fn a_set_names_its_only_member() {
+    let mut s = IntidSet::EMPTY;
+    assert_eq!(s.single(), None);
+    s.insert(40);
+    assert_eq!(s.single(), Some(40));
+    s.insert(3);
+    assert_eq!(s.single(), None);
+    s.remove(40);
+    assert_eq!(s.single(), Some(3));
+    s.insert(5);
+    s.remove(3);
+    assert_eq!(s.single(), Some(5));
+    s.insert(6);
+    assert_eq!(s.single(), None, "two in one word");
+}

@@ -1,8 +1,9 @@
 //! Emulated MMIO regions of a VM: a fixed table sorted by base address, searched by
-//! binary search, so adding a device is adding a row.
+//! binary search, so adding a device is adding a row. The machine's devices in the
+//! I/O port space have their own table ([`crate::pio`]).
 
 use rtvisor_addr::Ipa;
-use rtvisor_config::contract::aarch64::EmulatedDevice;
+use rtvisor_config::contract::{EmulatedDevice, Space};
 use rtvisor_config::tables::VmConfig;
 
 /// The kinds of emulated device a region can hold (the machine contract's list).
@@ -23,20 +24,37 @@ pub struct Region {
 }
 
 impl Region {
-    /// The region of emulated device `d` in the map of the VM `cfg` describes: one
-    /// frame per vCPU where the device has them, the console UART where the VM's table
-    /// puts it.
+    /// Fills a table past its last device: empty, and above every address.
+    const NONE: Self = Self {
+        base: Ipa::new(u64::MAX),
+        size: 0,
+        kind: DeviceKind::Doorbell,
+        line: None,
+    };
+
+    /// The region of emulated device `d` (in memory) in the map of the VM `cfg`
+    /// describes: one frame per vCPU where the device has them, the console PL011
+    /// where the VM's table puts it.
     pub fn of(d: &EmulatedDevice, cfg: &VmConfig) -> Self {
         Self {
             base: match d.kind {
                 DeviceKind::Pl011 => cfg.uart,
-                _ => Ipa::new(d.ipa),
+                _ => Ipa::new(d.base),
             },
             size: d.size_for(cfg.cpus.len()),
             kind: d.kind,
-            line: d.intid,
+            line: d.line,
         }
     }
+}
+
+/// The MMIO table of the VM `cfg` describes, from its machine's `devices` (sorted by
+/// address): their memory-mapped ones in order. `N` is their number
+/// ([`count_in`](rtvisor_config::contract::count_in) of [`Space::Mmio`]); slots past
+/// the last stay empty.
+pub fn table<const N: usize>(devices: &[EmulatedDevice], cfg: &VmConfig) -> [Region; N] {
+    let mut mmio = devices.iter().filter(|d| d.space == Space::Mmio);
+    core::array::from_fn(|_| mmio.next().map_or(Region::NONE, |d| Region::of(d, cfg)))
 }
 
 /// Finds the region holding `ipa` in a table sorted by base; returns it with the offset.

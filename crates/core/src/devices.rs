@@ -8,8 +8,7 @@
 
 use crate::handler::{Console, Contained, Host, VmCtx};
 use crate::ids::VcpuId;
-use crate::mmio::{DeviceKind, Region};
-use crate::pio::PortRange;
+use crate::mmio::{Device, DeviceKind};
 use crate::seam::{IrqChip, Refused};
 use rtvisor_vdev::{MmioError, Width};
 
@@ -26,50 +25,22 @@ fn policy(r: Result<u64, MmioError>) -> Result<u64, Refused> {
     }
 }
 
-/// Emulates one access of vCPU `me` at `off` in `region`: a load (`value` is `None`)
-/// or a store of `value`.
+/// Emulates one access of vCPU `me` at `off` in emulated device `dev` (a region in
+/// memory or a port range): a load or IN (`value` is `None`), or a store or OUT of
+/// `value`. A device the VM's interrupt controller claims goes to it.
 pub fn emulate<C: IrqChip>(
     me: VcpuId,
-    region: &Region,
+    dev: Device,
     off: u64,
     w: Width,
     value: Option<u64>,
     vm: &VmCtx<'_, C>,
     host: &impl Host,
 ) -> Answer {
-    let kind = region.kind;
+    let Device { kind, line } = dev;
     if C::owns(kind) {
         return vm.chip.mmio(vm, host, me, kind, off, w, value);
     }
-    device(me, kind, region.line, off, w, value, vm, host)
-}
-
-/// Emulates one access of vCPU `me` to port `off` of `range`: an IN (`value` is
-/// `None`) or an OUT of `value`.
-pub fn port<C: IrqChip>(
-    me: VcpuId,
-    range: &PortRange,
-    off: u64,
-    w: Width,
-    value: Option<u64>,
-    vm: &VmCtx<'_, C>,
-    host: &impl Host,
-) -> Answer {
-    device(me, range.kind, range.line, off, w, value, vm, host)
-}
-
-/// The device of `kind` (with interrupt line `line`), by what it is.
-#[allow(clippy::too_many_arguments)]
-fn device<C: IrqChip>(
-    me: VcpuId,
-    kind: DeviceKind,
-    line: Option<u32>,
-    off: u64,
-    w: Width,
-    value: Option<u64>,
-    vm: &VmCtx<'_, C>,
-    host: &impl Host,
-) -> Answer {
     match kind {
         DeviceKind::Pl011 | DeviceKind::Uart16550 => uart(me, line, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),

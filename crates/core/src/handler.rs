@@ -200,8 +200,9 @@ pub fn handle_exit<C: IrqChip>(
             value,
         } => {
             let value = write.then_some(value);
-            let done = mmio::find(vm.regions, addr)
-                .and_then(|(r, off)| devices::emulate(me, r, off, width, value, vm, host).ok());
+            let done = mmio::find(vm.regions, addr).and_then(|(r, off)| {
+                devices::emulate(me, r.device(), off, width, value, vm, host).ok()
+            });
             match done {
                 Some(loaded) => {
                     if let (Some(v), false) = (loaded, write) {
@@ -230,8 +231,9 @@ pub fn handle_exit<C: IrqChip>(
             value,
         } => {
             let value = write.then_some(value);
-            let done = pio::find(vm.ports, port)
-                .and_then(|(r, off)| devices::port(me, r, off, width, value, vm, host).ok());
+            let done = pio::find(vm.ports, port).and_then(|(r, off)| {
+                devices::emulate(me, r.device(), off, width, value, vm, host).ok()
+            });
             // A port nothing answers (or whose device refuses the access) is an empty
             // PC bus: a load reads all ones, a store goes nowhere.
             let loaded = done.unwrap_or_else(|| {

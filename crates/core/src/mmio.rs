@@ -9,6 +9,15 @@ use rtvisor_config::tables::VmConfig;
 /// The kinds of emulated device a region can hold (the machine contract's list).
 pub use rtvisor_config::contract::DeviceKind;
 
+/// What an access reaches: an emulated device, by kind, with its interrupt line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device {
+    /// What is emulated.
+    pub kind: DeviceKind,
+    /// The interrupt line it raises, if it has one of its own.
+    pub line: Option<u32>,
+}
+
 /// One emulated region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
@@ -24,6 +33,14 @@ pub struct Region {
 }
 
 impl Region {
+    /// The device it holds.
+    pub const fn device(&self) -> Device {
+        Device {
+            kind: self.kind,
+            line: self.line,
+        }
+    }
+
     /// Fills a table past its last device: empty, and above every address.
     const NONE: Self = Self {
         base: Ipa::new(u64::MAX),
@@ -59,14 +76,25 @@ pub fn table<const N: usize>(devices: &[EmulatedDevice], cfg: &VmConfig) -> [Reg
 
 /// Finds the region holding `ipa` in a table sorted by base; returns it with the offset.
 pub fn find(table: &[Region], ipa: Ipa) -> Option<(&Region, u64)> {
-    let idx = match table.binary_search_by(|r| r.base.cmp(&ipa)) {
+    lookup(table, ipa.raw(), |r| (r.base.raw(), r.size))
+}
+
+/// The entry of `table` (sorted by base, entries disjoint) whose range holds `at`,
+/// with the offset into it; `range` gives an entry's base and size. Binary search.
+pub(crate) fn lookup<T>(
+    table: &[T],
+    at: u64,
+    range: impl Fn(&T) -> (u64, u64),
+) -> Option<(&T, u64)> {
+    let idx = match table.binary_search_by(|r| range(r).0.cmp(&at)) {
         Ok(i) => i,
         Err(0) => return None,
         Err(i) => i - 1,
     };
     let r = table.get(idx)?;
-    let off = ipa.offset_from(r.base)?;
-    (off < r.size).then_some((r, off))
+    let (base, size) = range(r);
+    let off = at.checked_sub(base)?;
+    (off < size).then_some((r, off))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! range claims reads as all ones and drops writes, as on a PC's bus (the handler
 //! answers it).
 
-use crate::mmio::DeviceKind;
+use crate::mmio::{Device, DeviceKind};
 use rtvisor_config::contract::{EmulatedDevice, Space};
 
 /// One emulated port range.
@@ -21,6 +21,14 @@ pub struct PortRange {
 }
 
 impl PortRange {
+    /// The device it holds.
+    pub const fn device(&self) -> Device {
+        Device {
+            kind: self.kind,
+            line: self.line,
+        }
+    }
+
     /// Fills a table past its last device: no ports.
     const NONE: Self = Self {
         base: u16::MAX,
@@ -56,14 +64,7 @@ pub fn table<const N: usize>(devices: &[EmulatedDevice]) -> [PortRange; N] {
 /// Finds the range holding `port` in a table sorted by first port; returns it with
 /// the offset.
 pub fn find(table: &[PortRange], port: u16) -> Option<(&PortRange, u64)> {
-    let idx = match table.binary_search_by(|r| r.base.cmp(&port)) {
-        Ok(i) => i,
-        Err(0) => return None,
-        Err(i) => i - 1,
-    };
-    let r = table.get(idx)?;
-    let off = port.checked_sub(r.base)?;
-    (off < r.size).then_some((r, u64::from(off)))
+    crate::mmio::lookup(table, port.into(), |r| (r.base.into(), r.size.into()))
 }
 
 #[cfg(test)]

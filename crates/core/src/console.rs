@@ -1,12 +1,15 @@
 //! Console multiplexing: each VM's output is collected line by line so that lines from
 //! different VMs never interleave on the physical UART (`live.rs`: the terminal they
-//! share).
+//! share). A VM's [`Console`] is its emulated UART (either model, `uart.rs`), the line
+//! being assembled and the typed input waiting for room.
 
 mod esc;
 mod live;
+mod uart;
 
 pub use esc::EscFilter;
 pub use live::Terminal;
+pub use uart::{UartModel, VUart};
 
 /// Longest line kept before it is flushed without a newline.
 pub const LINE_MAX: usize = 200;
@@ -80,6 +83,46 @@ impl LineBuf {
     /// Bytes of the partial line.
     pub fn pending(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+}
+
+/// The emulated console of a VM: its UART model, the line being assembled and the
+/// input waiting.
+#[derive(Debug)]
+pub struct Console {
+    /// The device model.
+    pub uart: VUart,
+    /// The partial output line.
+    pub line: LineBuf,
+    /// Typed input the UART has no room for yet.
+    pub input: InputRing,
+}
+
+impl Console {
+    /// A console with a UART of `model`, in reset state.
+    pub const fn new(model: UartModel) -> Self {
+        Self {
+            uart: VUart::new(model),
+            line: LineBuf::new(),
+            input: InputRing::new(),
+        }
+    }
+
+    /// Moves waiting input into the UART while it has room.
+    pub fn refill(&mut self) {
+        while let Some(b) = self.input.peek() {
+            if !self.uart.receive(b) {
+                break;
+            }
+            self.input.pop();
+        }
+    }
+
+    /// Back to reset state (VM restart): the UART, the partial line, waiting input.
+    pub fn reset(&mut self) {
+        self.uart.reset();
+        self.line.clear();
+        self.input.clear();
     }
 }
 

@@ -1,13 +1,14 @@
 //! Emulated device accesses: the regions the VM's interrupt controller claims go to it
-//! ([`IrqChip::mmio`]); the others are the VM's console PL011, the doorbell page and
-//! the doorbell GPIO. Unknown registers inside a device read as zero and ignore
+//! ([`IrqChip::mmio`]); the others are the VM's console UART (a PL011 in memory or a
+//! 16550 on I/O ports), the doorbell page, the doorbell GPIO, the flash and the power
+//! and reset ports. Unknown registers inside a device read as zero and ignore
 //! writes; an access width the device refuses is [`Refused`] (the handler injects a
-//! bus fault). A device's interrupt line is driven through the chip after every access
-//! that may have changed it.
+//! bus fault, or answers as an empty bus for a port). A device's interrupt line is
+//! driven through the chip after every access that may have changed it.
 
 use crate::handler::{Console, Contained, Host, VmCtx};
 use crate::ids::VcpuId;
-use crate::mmio::{DeviceKind, Region};
+use crate::mmio::{Device, DeviceKind};
 use crate::seam::{IrqChip, Refused};
 use rtvisor_vdev::{MmioError, Width};
 
@@ -24,35 +25,47 @@ fn policy(r: Result<u64, MmioError>) -> Result<u64, Refused> {
     }
 }
 
-/// Emulates one access of vCPU `me` at `off` in `region`: a load (`value` is `None`)
-/// or a store of `value`.
+/// Emulates one access of vCPU `me` at `off` in emulated device `dev` (a region in
+/// memory or a port range): a load or IN (`value` is `None`), or a store or OUT of
+/// `value`. A device the VM's interrupt controller claims goes to it.
 pub fn emulate<C: IrqChip>(
     me: VcpuId,
-    region: &Region,
+    dev: Device,
     off: u64,
     w: Width,
     value: Option<u64>,
     vm: &VmCtx<'_, C>,
     host: &impl Host,
 ) -> Answer {
-    let kind = region.kind;
+    let Device { kind, line } = dev;
     if C::owns(kind) {
         return vm.chip.mmio(vm, host, me, kind, off, w, value);
     }
     match kind {
-        DeviceKind::Pl011 => pl011(me, region.line, off, w, value, vm, host),
+        DeviceKind::Pl011 | DeviceKind::Uart16550 => uart(me, line, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
-        DeviceKind::DoorbellGpio => gpio(me, region.line, off, w, value, vm, host),
+        DeviceKind::DoorbellGpio => gpio(me, line, off, w, value, vm, host),
         DeviceKind::CfiFlash => match host.flash(vm.id, off, w, value) {
             Ok(v) => Ok(value.is_none().then_some(v)),
             Err(_) => Err(Refused),
         },
+        // The backend turned the writes that are requests (S5, a reset) into their
+        // exits; the rest reads as zero (no wake status, the keyboard controller's
+        // buffers empty) and is ignored.
+        DeviceKind::KeyboardReset
+        | DeviceKind::SleepControl
+        | DeviceKind::Pm1aControl
+        | DeviceKind::ResetControl => Ok(value.is_none().then_some(0)),
         // An interrupt controller's region, of a chip that does not claim it.
-        _ => Err(Refused),
+        DeviceKind::GicDist
+        | DeviceKind::GicRedist
+        | DeviceKind::IoApic
+        | DeviceKind::LocalApic => Err(Refused),
     }
 }
 
-fn pl011<C: IrqChip>(
+/// The VM's console UART, whichever model it is.
+fn uart<C: IrqChip>(
     me: VcpuId,
     irq: Option<u32>,
     off: u64,
@@ -66,9 +79,9 @@ fn pl011<C: IrqChip>(
     let answer = match value {
         Some(v) => {
             let mut tx = |b: u8| line.push(b, &mut |l: &[u8]| host.console_line(vm.id, l));
-            policy(uart.write(off, w, v as u32, &mut tx).map(|()| 0)).map(|_| None)
+            policy(uart.write(off, w, v, &mut tx).map(|()| 0)).map(|_| None)
         }
-        None => policy(uart.read(off, w).map(u64::from)).map(Some),
+        None => policy(uart.read(off, w)).map(Some),
     };
     con.refill();
     if value.is_some() && host.console_live(vm.id) {
@@ -160,8 +173,8 @@ pub fn console_input<C: IrqChip>(bytes: &[u8], vm: &VmCtx<'_, C>, host: &impl Ho
     let mut con = vm.console.lock();
     let taken = bytes.iter().take_while(|&&b| con.input.push(b)).count();
     con.refill();
-    let level = con.uart.irq_level();
+    let (level, kind) = (con.uart.irq_level(), con.uart.model().kind());
     drop(con);
-    drive(None, vm.line_of(DeviceKind::Pl011), level, vm, host);
+    drive(None, vm.line_of(kind), level, vm, host);
     taken
 }

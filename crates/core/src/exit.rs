@@ -106,8 +106,9 @@ pub enum VcpuExit {
         /// The address.
         addr: Ipa,
     },
-    /// An I/O port access. x86_64: IN/OUT (and their string forms, decoded). aarch64:
-    /// none.
+    /// An I/O port access, answered by the VM's port table ([`crate::pio`]); a port
+    /// nothing claims reads all ones and drops writes. x86_64: IN/OUT (and their
+    /// string forms, decoded). aarch64: none.
     Pio {
         /// The port.
         port: u16,

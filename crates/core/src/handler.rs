@@ -4,18 +4,18 @@
 //! an unknown state stops the VM. Nothing here panics on guest input or allocates.
 //! The lifecycle (stop, restart, the acknowledged stop) is in `life.rs`.
 
-use crate::console::{InputRing, LineBuf};
+pub use crate::console::Console;
 use crate::devices;
 use crate::exit::{RegClass, VcpuExit};
 use crate::hypercall::{self, Hypercall};
 use crate::ids::{VcpuId, VmId};
 use crate::mmio::{self, Region};
+use crate::pio::{self, PortRange};
 use crate::seam::{ArchVcpu, CallError, Fault, IrqChip, Reply};
 use crate::sync::Mutex;
 use crate::vm::{StopReason, VmLife};
 use rtvisor_addr::Ipa;
 use rtvisor_config::tables::VmConfig;
-use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::{MmioError, Width};
 
@@ -81,7 +81,8 @@ pub enum Contained {
     BadAccess(Ipa),
     /// An instruction fetch outside the VM's map: fault injected.
     BadFetch(Ipa),
-    /// An I/O port nothing answers: bus fault.
+    /// An I/O port nothing answers (or whose device refuses the access): a load
+    /// reads all ones, a store is dropped.
     BadPort(u16),
     /// A trapped register the guest may not use (the backend's number): fault injected.
     RefusedRegister(u32),
@@ -98,51 +99,6 @@ pub enum Contained {
     BadRoute(u32),
 }
 
-/// The emulated console of a VM: the PL011 model and the line being assembled.
-#[derive(Debug)]
-pub struct Console {
-    /// The device model.
-    pub uart: Pl011,
-    /// The partial output line.
-    pub line: LineBuf,
-    /// Typed input the UART has no room for yet.
-    pub input: InputRing,
-}
-
-impl Console {
-    /// A console in reset state.
-    pub const fn new() -> Self {
-        Self {
-            uart: Pl011::new(),
-            line: LineBuf::new(),
-            input: InputRing::new(),
-        }
-    }
-
-    /// Moves waiting input into the UART while it has room.
-    pub fn refill(&mut self) {
-        while let Some(b) = self.input.peek() {
-            if !self.uart.receive(b) {
-                break;
-            }
-            self.input.pop();
-        }
-    }
-
-    /// Back to reset state (VM restart): the UART, the partial line, waiting input.
-    pub fn reset(&mut self) {
-        self.uart.reset();
-        self.line.clear();
-        self.input.clear();
-    }
-}
-
-impl Default for Console {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Everything the handler needs about the VM that exited; `C` is its interrupt
 /// controller.
 #[derive(Debug)]
@@ -157,6 +113,8 @@ pub struct VmCtx<'a, C> {
     pub console: &'a Mutex<Console>,
     /// Its emulated regions, sorted by base.
     pub regions: &'a [Region],
+    /// Its emulated I/O port ranges, sorted by first port (x86_64; empty on aarch64).
+    pub ports: &'a [PortRange],
     /// Its interrupt controller.
     pub chip: &'a C,
     /// Its doorbell GPIO.
@@ -176,9 +134,13 @@ impl<C> VmCtx<'_, C> {
             .map(VcpuId::new)
     }
 
-    /// The interrupt line of the VM's emulated device of `kind`, if it has one.
+    /// The interrupt line of the VM's emulated device of `kind` (in memory or in the
+    /// port space), if it has one.
     pub fn line_of(&self, kind: mmio::DeviceKind) -> Option<u32> {
-        self.regions.iter().find(|r| r.kind == kind)?.line
+        match self.regions.iter().find(|r| r.kind == kind) {
+            Some(r) => r.line,
+            None => self.ports.iter().find(|r| r.kind == kind)?.line,
+        }
     }
 }
 
@@ -238,8 +200,9 @@ pub fn handle_exit<C: IrqChip>(
             value,
         } => {
             let value = write.then_some(value);
-            let done = mmio::find(vm.regions, addr)
-                .and_then(|(r, off)| devices::emulate(me, r, off, width, value, vm, host).ok());
+            let done = mmio::find(vm.regions, addr).and_then(|(r, off)| {
+                devices::emulate(me, r.device(), off, width, value, vm, host).ok()
+            });
             match done {
                 Some(loaded) => {
                     if let (Some(v), false) = (loaded, write) {
@@ -261,10 +224,26 @@ pub fn handle_exit<C: IrqChip>(
             host.contained(vm.id, Contained::BadFetch(addr));
             vcpu.inject(Fault::Fetch);
         }
-        // No emulated device sits on a port yet.
-        VcpuExit::Pio { port, write, .. } => {
-            host.contained(vm.id, Contained::BadPort(port));
-            vcpu.inject(Fault::Bus { write });
+        VcpuExit::Pio {
+            port,
+            width,
+            write,
+            value,
+        } => {
+            let value = write.then_some(value);
+            let done = pio::find(vm.ports, port).and_then(|(r, off)| {
+                devices::emulate(me, r.device(), off, width, value, vm, host).ok()
+            });
+            // A port nothing answers (or whose device refuses the access) is an empty
+            // PC bus: a load reads all ones, a store goes nowhere.
+            let loaded = done.unwrap_or_else(|| {
+                host.contained(vm.id, Contained::BadPort(port));
+                value.is_none().then_some(width.mask())
+            });
+            if let (Some(v), false) = (loaded, write) {
+                vcpu.complete_load(v);
+            }
+            vcpu.skip();
         }
         VcpuExit::SysReg {
             id,

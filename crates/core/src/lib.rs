@@ -28,6 +28,7 @@ pub mod handler;
 pub mod hypercall;
 pub mod ids;
 pub mod mmio;
+pub mod pio;
 pub mod seam;
 pub mod shell;
 pub mod sync;

@@ -12,7 +12,7 @@
 
 use core::fmt::Display;
 use rtvisor_addr::{HostRange, Hpa, Ipa};
-use rtvisor_config::contract::aarch64::EmulatedDevice;
+use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, Console, IrqChip, Stage2, Timer};
@@ -82,8 +82,9 @@ pub trait Backend {
     /// A CPU's backend state before boot.
     #[allow(clippy::declare_interior_mutable_const)]
     const CPU_STATE: Self::CpuState;
-    /// The devices every VM's map emulates, sorted by address (the backend's part of
-    /// the machine contract).
+    /// The devices every VM's map emulates, the memory-mapped ones sorted by address,
+    /// then the I/O ports by port (the backend's part of the machine contract; the
+    /// console UART among them decides the model of every VM's console).
     const DEVICES: &'static [EmulatedDevice];
 
     /// The CPU id vCPU `vcpu` of the VM `cfg` describes reads as its own, given its

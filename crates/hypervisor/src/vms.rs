@@ -4,17 +4,22 @@ use crate::backend::{Arch, Backend, Chip, Stage2Table};
 use crate::config::{CONFIG, MAX_VMS};
 use crate::percpu;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use rtvisor_config::contract::{count_in, Space};
 use rtvisor_config::tables::VmConfig;
+use rtvisor_core::console::UartModel;
 use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::mmio::Region;
+use rtvisor_core::mmio::{self, Region};
+use rtvisor_core::pio::{self, PortRange};
 use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 use rtvisor_vdev::pl061::Pl061;
 
-/// Emulated devices of every VM (the backend's part of the machine contract).
-const DEVICES: usize = Arch::DEVICES.len();
+/// Emulated devices of every VM in memory, and on I/O ports (the backend's part of
+/// the machine contract).
+const DEVICES: usize = count_in(Arch::DEVICES, Space::Mmio);
+const PORTS: usize = count_in(Arch::DEVICES, Space::Io);
 
 /// One VM's run-time state.
 #[derive(Debug)]
@@ -42,6 +47,7 @@ pub struct VmRt {
 #[derive(Debug)]
 struct Fixed {
     regions: [Region; DEVICES],
+    ports: [PortRange; PORTS],
     cpu_ids: [u64; MAX_VCPUS],
 }
 
@@ -49,7 +55,7 @@ impl VmRt {
     const fn new() -> Self {
         Self {
             life: VmLife::new(),
-            console: Mutex::new(Console::new()),
+            console: Mutex::new(Console::new(UartModel::of(Arch::DEVICES))),
             chip: Arch::CHIP,
             gpio: Mutex::new(Pl061::new()),
             stage2: spin::Once::new(),
@@ -81,7 +87,7 @@ pub fn vm_down() {
 /// one frame per vCPU where a device has them and the console where the VM's table
 /// puts it.
 pub fn regions(cfg: &VmConfig) -> [Region; DEVICES] {
-    core::array::from_fn(|i| Region::of(&Arch::DEVICES[i], cfg))
+    mmio::table(Arch::DEVICES, cfg)
 }
 
 /// Every VM of the configuration.
@@ -131,6 +137,7 @@ pub fn with_ctx<R>(id: VmId, f: impl FnOnce(&VmCtx<'_, Chip>) -> R) -> R {
         }
         Fixed {
             regions: regions(cfg),
+            ports: pio::table(Arch::DEVICES),
             cpu_ids,
         }
     });
@@ -140,6 +147,7 @@ pub fn with_ctx<R>(id: VmId, f: impl FnOnce(&VmCtx<'_, Chip>) -> R) -> R {
         life: &rt.life,
         console: &rt.console,
         regions: &fixed.regions,
+        ports: &fixed.ports,
         chip: &rt.chip,
         gpio: &rt.gpio,
         cpu_ids: &fixed.cpu_ids[..cfg.cpus.len().min(MAX_VCPUS)],

@@ -8,7 +8,6 @@ use crate::decode::{self, Decoded, SyndromeRegs};
 use crate::frame::GuestRegs;
 use crate::sysregs::CpuIfReg;
 use crate::vcpu::{El1, Vcpu};
-use rtvisor_config::contract::aarch64::{EmulatedDevice, EMULATED};
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::Next;
 use rtvisor_core::ids::{VcpuId, VmId};
@@ -175,10 +174,6 @@ impl TestChip for Gic<FakeHw> {
         // in every snapshot.
         let _ = gic.redist_read(0, 0x8, Width::Word, &NoHw);
         gic
-    }
-
-    fn devices() -> &'static [EmulatedDevice] {
-        &EMULATED
     }
 }
 

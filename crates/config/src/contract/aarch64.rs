@@ -3,6 +3,7 @@
 //! hypervisor image.
 
 use super::{DeviceKind, MAX_CPUS};
+pub use super::{EmulatedDevice, Space};
 
 /// The emulated CFI flash: two banks of [`FLASH_BANK_SIZE`] from here, as on QEMU
 /// `virt` (firmware keeps its code and variables there, U-Boot its environment).
@@ -60,83 +61,62 @@ pub const fn doorbell_intid(index: usize) -> u32 {
     DOORBELL_TOP_INTID.saturating_sub(index as u32)
 }
 
-/// One emulated device of every VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EmulatedDevice {
-    /// What it is.
-    pub kind: DeviceKind,
-    /// Its name in messages ("the emulated PL011").
-    pub name: &'static str,
-    /// Guest-physical base.
-    pub ipa: u64,
-    /// Size in bytes (per vCPU when `per_vcpu`).
-    pub size: u64,
-    /// One `size` frame per vCPU.
-    pub per_vcpu: bool,
-    /// The interrupt it raises, if it has one of its own.
-    pub intid: Option<u32>,
-}
-
-impl EmulatedDevice {
-    /// Its size in a VM with `vcpus` vCPUs (at least one frame).
-    pub const fn size_for(&self, vcpus: usize) -> u64 {
-        match self.per_vcpu {
-            true => self.size * if vcpus == 0 { 1 } else { vcpus as u64 },
-            false => self.size,
-        }
-    }
-}
-
 /// Every VM's emulated devices, sorted by IPA (the hypervisor's MMIO dispatch table is
 /// built from this, in this order).
 pub const EMULATED: [EmulatedDevice; 6] = [
     EmulatedDevice {
         kind: DeviceKind::CfiFlash,
         name: "CFI flash (two banks)",
-        ipa: FLASH_IPA,
+        space: Space::Mmio,
+        base: FLASH_IPA,
         size: 2 * FLASH_BANK_SIZE,
         per_vcpu: false,
-        intid: None,
+        line: None,
     },
     EmulatedDevice {
         kind: DeviceKind::GicDist,
         name: "emulated GIC distributor",
-        ipa: VGIC_DIST_IPA,
+        space: Space::Mmio,
+        base: VGIC_DIST_IPA,
         size: VGIC_DIST_SIZE,
         per_vcpu: false,
-        intid: None,
+        line: None,
     },
     EmulatedDevice {
         kind: DeviceKind::GicRedist,
         name: "emulated GIC redistributors",
-        ipa: VGIC_REDIST_IPA,
+        space: Space::Mmio,
+        base: VGIC_REDIST_IPA,
         size: VGIC_REDIST_FRAME,
         per_vcpu: true,
-        intid: None,
+        line: None,
     },
     EmulatedDevice {
         kind: DeviceKind::Pl011,
         name: "emulated PL011",
-        ipa: VUART_IPA,
+        space: Space::Mmio,
+        base: VUART_IPA,
         size: 0x1000,
         per_vcpu: false,
-        intid: Some(VUART_INTID),
+        line: Some(VUART_INTID),
     },
     EmulatedDevice {
         kind: DeviceKind::Doorbell,
         name: "doorbell page",
-        ipa: DOORBELL_IPA,
+        space: Space::Mmio,
+        base: DOORBELL_IPA,
         size: 0x1000,
         per_vcpu: false,
-        intid: None,
+        line: None,
     },
     EmulatedDevice {
         kind: DeviceKind::DoorbellGpio,
         name: "doorbell GPIO",
-        ipa: DOORBELL_GPIO_IPA,
+        space: Space::Mmio,
+        base: DOORBELL_GPIO_IPA,
         size: 0x1000,
         per_vcpu: false,
-        intid: Some(DOORBELL_GPIO_INTID),
+        line: Some(DOORBELL_GPIO_INTID),
     },
 ];
 
@@ -194,11 +174,11 @@ mod tests {
     #[test]
     fn emulated_devices_are_sorted_and_disjoint() {
         for w in EMULATED.windows(2) {
-            let end = w[0].ipa + w[0].size_for(super::super::MAX_VCPUS);
-            assert!(end <= w[1].ipa, "{} overlaps {}", w[0].name, w[1].name);
+            let end = w[0].base + w[0].size_for(super::super::MAX_VCPUS);
+            assert!(end <= w[1].base, "{} overlaps {}", w[0].name, w[1].name);
         }
         let last = &EMULATED[EMULATED.len() - 1];
-        assert!(last.ipa + last.size <= SHM_WINDOW_IPA);
+        assert!(last.base + last.size <= SHM_WINDOW_IPA);
     }
 
     #[test]

@@ -63,23 +63,92 @@ pub const MAX_VM_NAME: usize = 32;
 /// name, at most 31 characters.
 pub const MAX_SHARED_NAME: usize = 27;
 
-/// The kinds of device the hypervisor emulates in a VM's guest-physical map (each
-/// architecture's table says where).
+/// The kinds of device the hypervisor emulates in a VM's guest-physical map or port
+/// space (each architecture's table says where).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceKind {
-    /// The GICv3 distributor.
+    /// The GICv3 distributor (aarch64).
     GicDist,
-    /// The GICv3 redistributors, one 128 KiB frame per vCPU.
+    /// The GICv3 redistributors, one 128 KiB frame per vCPU (aarch64).
     GicRedist,
-    /// The VM's console PL011.
+    /// The VM's console PL011 (aarch64).
     Pl011,
     /// The doorbell page: a 32-bit write of a shared-memory region's number to
     /// offset 0 rings it (as the DOORBELL_RING hypercall does).
     Doorbell,
-    /// The doorbell GPIO, an emulated PL061 whose lines the doorbells toggle.
+    /// The doorbell GPIO, an emulated PL061 whose lines the doorbells toggle
+    /// (aarch64).
     DoorbellGpio,
-    /// QEMU `virt`'s CFI flash, both banks (rtvisor_vdev::cfi).
+    /// QEMU `virt`'s CFI flash, both banks (rtvisor_vdev::cfi; aarch64).
     CfiFlash,
+    /// The I/O APIC (x86_64).
+    IoApic,
+    /// The local APIC page of each vCPU (x86_64).
+    LocalApic,
+    /// The keyboard controller, for its reset command only (x86_64).
+    KeyboardReset,
+    /// The VM's console 16550 at COM1 (x86_64).
+    Uart16550,
+    /// The hardware-reduced ACPI sleep control and status registers (x86_64).
+    SleepControl,
+    /// The ACPI PM1a control register (x86_64).
+    Pm1aControl,
+    /// The reset control register, port 0xcf9 (x86_64).
+    ResetControl,
+}
+
+/// Where an emulated device's registers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// Guest-physical memory (aarch64: a stage-2 data abort; x86_64: an EPT or NPT
+    /// violation).
+    Mmio,
+    /// The I/O port space (x86_64: an IN/OUT exit).
+    Io,
+}
+
+/// One emulated device of every VM, as each architecture's table (`EMULATED`) lists
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmulatedDevice {
+    /// What it is.
+    pub kind: DeviceKind,
+    /// Its name in messages ("emulated PL011").
+    pub name: &'static str,
+    /// Memory or I/O ports.
+    pub space: Space,
+    /// Guest-physical base, or first port.
+    pub base: u64,
+    /// Size in bytes or ports (per vCPU when `per_vcpu`).
+    pub size: u64,
+    /// One `size` frame per vCPU.
+    pub per_vcpu: bool,
+    /// The interrupt it raises, if it has one of its own (aarch64: its INTID;
+    /// x86_64: its GSI).
+    pub line: Option<u32>,
+}
+
+impl EmulatedDevice {
+    /// Its size in a VM with `vcpus` vCPUs (at least one frame).
+    pub const fn size_for(&self, vcpus: usize) -> u64 {
+        match self.per_vcpu {
+            true => self.size * if vcpus == 0 { 1 } else { vcpus as u64 },
+            false => self.size,
+        }
+    }
+}
+
+/// How many of `devices` are in `space` (the size of a VM's dispatch table for it).
+pub const fn count_in(devices: &[EmulatedDevice], space: Space) -> usize {
+    let mut i = 0;
+    let mut n = 0;
+    while i < devices.len() {
+        if devices[i].space as u8 == space as u8 {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
 }
 
 /// One limit, as the docs and `rtvisor check` describe it.
@@ -160,13 +229,13 @@ pub fn render_markdown(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
     writeln!(out, "|---|---|---|---|")?;
     for d in &aarch64::EMULATED {
         write!(out, "| {} | ", d.name)?;
-        hex_grouped(out, d.ipa)?;
+        hex_grouped(out, d.base)?;
         write!(out, " | {} KiB", d.size >> 10)?;
         if d.per_vcpu {
             write!(out, " per vCPU")?;
         }
         write!(out, " | ")?;
-        match d.intid {
+        match d.line {
             Some(i) => writeln!(out, "{i} |")?,
             None => writeln!(out, "- |")?,
         }

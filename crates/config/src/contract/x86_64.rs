@@ -32,6 +32,7 @@
 //! stops the VM. The FADT's reset register is port 0xcf9, value [`RESET_VALUE`].
 
 use super::MAX_CPUS;
+pub use super::{DeviceKind, EmulatedDevice, Space};
 
 /// Guest RAM starts at guest-physical 0 (no identity mapping on x86 yet).
 pub const GUEST_RAM_GPA: u64 = 0;
@@ -126,120 +127,81 @@ pub const fn virtual_apic_id(index: usize) -> u32 {
     index as u32
 }
 
-/// Where an emulated device's registers are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Space {
-    /// Guest-physical memory (an EPT/NPT violation).
-    Mmio,
-    /// The I/O port space (an IN/OUT exit).
-    Io,
-}
-
-/// The kinds of device the hypervisor emulates for an x86 VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emulated {
-    /// The doorbell page.
-    Doorbell,
-    /// The I/O APIC.
-    IoApic,
-    /// The local APIC of each vCPU.
-    LocalApic,
-    /// The keyboard controller, for its reset command only.
-    KeyboardReset,
-    /// COM1, a 16550.
-    Uart16550,
-    /// The hardware-reduced ACPI sleep control and status registers.
-    SleepControl,
-    /// The ACPI PM1a control register.
-    Pm1aControl,
-    /// The reset control register.
-    ResetControl,
-}
-
-/// One emulated device of every x86 VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EmulatedDevice {
-    /// What it is.
-    pub kind: Emulated,
-    /// Its name in messages.
-    pub name: &'static str,
-    /// Memory or I/O ports.
-    pub space: Space,
-    /// Guest-physical address or first port.
-    pub base: u64,
-    /// Bytes or ports.
-    pub size: u64,
-    /// The GSI it raises, if it has one of its own.
-    pub gsi: Option<u32>,
-}
-
 /// Every x86 VM's emulated devices: the memory-mapped ones by address, then the I/O
 /// ports by port (the hypervisor's dispatch tables are built from this, in this
 /// order).
 pub const EMULATED: [EmulatedDevice; 8] = [
     EmulatedDevice {
-        kind: Emulated::Doorbell,
+        kind: DeviceKind::Doorbell,
         name: "doorbell page",
         space: Space::Mmio,
         base: DOORBELL_GPA,
         size: 0x1000,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::IoApic,
+        kind: DeviceKind::IoApic,
         name: "emulated I/O APIC",
         space: Space::Mmio,
         base: IOAPIC_GPA,
         size: 0x1000,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::LocalApic,
+        kind: DeviceKind::LocalApic,
         name: "emulated local APIC",
         space: Space::Mmio,
         base: LAPIC_GPA,
         size: 0x1000,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::KeyboardReset,
+        kind: DeviceKind::KeyboardReset,
         name: "keyboard controller (reset)",
         space: Space::Io,
         base: KBC_PORT as u64,
         size: 1,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::Uart16550,
+        kind: DeviceKind::Uart16550,
         name: "emulated 16550 (COM1)",
         space: Space::Io,
         base: COM1_PORT as u64,
         size: 8,
-        gsi: Some(COM1_GSI),
+        per_vcpu: false,
+        line: Some(COM1_GSI),
     },
     EmulatedDevice {
-        kind: Emulated::SleepControl,
+        kind: DeviceKind::SleepControl,
         name: "ACPI sleep control and status",
         space: Space::Io,
         base: SLEEP_CONTROL_PORT as u64,
         size: 2,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::Pm1aControl,
+        kind: DeviceKind::Pm1aControl,
         name: "ACPI PM1a control",
         space: Space::Io,
         base: PM1A_CNT_PORT as u64,
         size: 2,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
     EmulatedDevice {
-        kind: Emulated::ResetControl,
+        kind: DeviceKind::ResetControl,
         name: "reset control",
         space: Space::Io,
         base: RESET_PORT as u64,
         size: 1,
-        gsi: None,
+        per_vcpu: false,
+        line: None,
     },
 ];
 
@@ -304,7 +266,7 @@ pub fn render_markdown(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         if d.space == Space::Io && d.size > 1 {
             write!(out, "s")?;
         }
-        match d.gsi {
+        match d.line {
             Some(g) => writeln!(out, " | {g} |")?,
             None => writeln!(out, " | - |")?,
         }

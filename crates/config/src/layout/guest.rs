@@ -41,7 +41,7 @@ pub(crate) fn emulated(arch: Arch, ncpu: u64) -> Vec<(String, u64, u64)> {
     match arch {
         Arch::Aarch64 => a64::EMULATED
             .iter()
-            .map(|d| (format!("the {}", d.name), d.ipa, d.size_for(ncpu as usize)))
+            .map(|d| (format!("the {}", d.name), d.base, d.size_for(ncpu as usize)))
             .collect(),
         Arch::X86_64 => x86::EMULATED
             .iter()

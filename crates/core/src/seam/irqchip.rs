@@ -25,8 +25,9 @@ pub struct Refused;
 /// no allocation, no panic on guest values, and the hardware it touches is only the
 /// VM's own.
 pub trait IrqChip: Sized {
-    /// Whether the chip emulates the regions of `kind` in the VM's map (aarch64: the
-    /// distributor and the redistributors; x86_64: the local APIC page, the I/O APIC).
+    /// Whether the chip emulates the devices of `kind` in the VM's map or port space
+    /// (aarch64: the distributor and the redistributors; x86_64: the local APIC page,
+    /// the I/O APIC): their accesses come to [`mmio`](Self::mmio).
     fn owns(kind: DeviceKind) -> bool;
 
     /// A guest load (`value` is `None`) or store of `width` at `off` in one of its

@@ -113,12 +113,14 @@ impl fmt::Display for Addr {
 
 /// Short names of the emulated devices; one missing here shows its lower-cased
 /// `Debug` name.
-const DEVICE_NAMES: [(DeviceKind, &str); 5] = [
+const DEVICE_NAMES: [(DeviceKind, &str); 7] = [
     (DeviceKind::GicDist, "gicd"),
     (DeviceKind::GicRedist, "gicr"),
     (DeviceKind::Pl011, "pl011"),
     (DeviceKind::Doorbell, "doorbell"),
     (DeviceKind::DoorbellGpio, "pl061"),
+    (DeviceKind::IoApic, "ioapic"),
+    (DeviceKind::LocalApic, "lapic"),
 ];
 
 fn device_name(kind: DeviceKind) -> Small {
@@ -305,5 +307,20 @@ pub(super) fn log_level(args: &[&str], ops: &dyn ShellOps) {
         None => ops.out(format_args!(
             "unknown log level `{word}`: one of error|warn|info|debug"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_of_both_machines_have_short_names() {
+        let name = |k| std::string::String::from(device_name(k).as_str());
+        assert_eq!(name(DeviceKind::DoorbellGpio), "pl061");
+        assert_eq!(name(DeviceKind::LocalApic), "lapic");
+        assert_eq!(name(DeviceKind::IoApic), "ioapic");
+        // Without a short name: the kind's own, lower-cased.
+        assert_eq!(name(DeviceKind::CfiFlash), "cfiflash");
     }
 }

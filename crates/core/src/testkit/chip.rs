@@ -6,7 +6,6 @@ use crate::ids::VcpuId;
 use crate::mmio::DeviceKind;
 use crate::seam::{IrqChip, Refused};
 use core::fmt::Debug;
-use rtvisor_config::contract::aarch64::{EmulatedDevice, EMULATED};
 use rtvisor_config::tables::VmConfig;
 use rtvisor_vdev::Width;
 use std::cell::RefCell;
@@ -20,8 +19,6 @@ pub trait TestChip: IrqChip {
     fn for_vm(cfg: &'static VmConfig) -> Self;
     /// Its state, for before/after comparisons.
     fn state(&self) -> Self::State;
-    /// The guest-physical devices of the machine it belongs to, sorted by address.
-    fn devices() -> &'static [EmulatedDevice];
 }
 
 /// What [`FakeChip`] loads: a pattern that shows the width of the load.
@@ -52,8 +49,8 @@ pub enum ChipCall {
     },
 }
 
-/// An interrupt controller that claims the GIC regions of the QEMU-`virt`-shaped
-/// machine, records every call, and answers: a load reads [`CHIP_PATTERN`] cut to
+/// An interrupt controller that claims the interrupt controllers' regions of either
+/// machine (the GIC's, the APICs'), records every call, and answers: a load reads [`CHIP_PATTERN`] cut to
 /// its width, a store is taken; a misaligned access and a register with an odd number
 /// are refused.
 #[derive(Debug, Default)]
@@ -75,7 +72,13 @@ impl FakeChip {
 
 impl IrqChip for FakeChip {
     fn owns(kind: DeviceKind) -> bool {
-        matches!(kind, DeviceKind::GicDist | DeviceKind::GicRedist)
+        matches!(
+            kind,
+            DeviceKind::GicDist
+                | DeviceKind::GicRedist
+                | DeviceKind::IoApic
+                | DeviceKind::LocalApic
+        )
     }
 
     fn mmio<H: Host>(
@@ -149,9 +152,5 @@ impl TestChip for FakeChip {
 
     fn state(&self) -> u32 {
         *self.resets.borrow()
-    }
-
-    fn devices() -> &'static [EmulatedDevice] {
-        &EMULATED
     }
 }

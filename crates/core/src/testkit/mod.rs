@@ -10,13 +10,15 @@
 
 mod chip;
 mod host;
+mod machine;
 mod rng;
 mod world;
 
 pub use chip::{ChipCall, FakeChip, TestChip, CHIP_PATTERN};
 pub use host::{FakeHost, FakeVcpu, HostCall};
+pub use machine::{Machine, AARCH64, X86_64};
 pub use rng::Rng;
 pub use world::{
     config, Outcome, Snapshot, Spec, Vm, World, DIRECT, DTB, ENTRY, RAM_BASE, RAM_SIZE, VIRT,
-    VIRTIO_INTID,
+    VIRTIO_INTID, X86,
 };

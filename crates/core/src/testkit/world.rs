@@ -5,34 +5,39 @@
 //! VM 0 runs on CPUs 0 and 1 and is a peer of shared-memory regions 0 and 1; VM 1
 //! runs on CPUs 2 and 3, owns a passed-through virtio-mmio transport (INTID 48) and is
 //! a peer of region 0. Each VM's interrupt mode and restart policy come from a
-//! [`Spec`]. The machine is the QEMU-`virt`-shaped one of the machine contract.
+//! [`Spec`], and so is its [`Machine`]: the QEMU-`virt`-shaped one of the machine
+//! contract unless the spec says otherwise ([`Spec::on`]).
 
 use super::chip::TestChip;
 use super::host::{FakeHost, FakeVcpu, HostCall};
+use super::machine::{Machine, AARCH64, X86_64};
+use crate::console::{UartModel, VUart};
 use crate::exit::VcpuExit;
 use crate::handler::{handle_exit, vcpu_parked, Console, Contained, Next, VmCtx};
 use crate::ids::{VcpuId, VmId};
 use crate::mmio::Region;
+use crate::pio::{self, PortRange};
 use crate::seam::ArchVcpu;
 use crate::sync::Mutex;
 use crate::vm::{StopReason, VmLife, VmState};
 use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_config::contract::Space;
 use rtvisor_config::guest;
 use rtvisor_config::tables::{
     CounterOffset, DeviceMap, DirectTrust, ImagePlacement, InterruptMode, MemRegion, RamMap,
     RestartPolicy, SharedMap, VmConfig, VmKind,
 };
-use rtvisor_vdev::pl011::Pl011;
 use rtvisor_vdev::pl061::Pl061;
 use std::boxed::Box;
 use std::vec::Vec;
 
-/// Guest RAM: base and size (both VMs).
-pub const RAM_BASE: u64 = guest::GUEST_RAM_IPA;
+/// Guest RAM of the aarch64 machine: base and size (both VMs; the size on every
+/// machine).
+pub const RAM_BASE: u64 = AARCH64.ram_base;
 pub const RAM_SIZE: u64 = 64 << 20;
-/// vCPU 0's entry point and device tree.
-pub const ENTRY: u64 = RAM_BASE + 0x8_0000;
-pub const DTB: u64 = RAM_BASE;
+/// vCPU 0's entry point and device tree on the aarch64 machine.
+pub const ENTRY: u64 = AARCH64.entry;
+pub const DTB: u64 = AARCH64.boot_arg;
 /// The INTID of VM 1's passed-through device.
 pub const VIRTIO_INTID: u32 = 48;
 
@@ -42,6 +47,7 @@ pub struct Spec {
     pub mode: InterruptMode,
     pub trust: DirectTrust,
     pub restart: RestartPolicy,
+    pub machine: Machine,
 }
 
 /// Virtual interrupt mode, never restarted.
@@ -49,13 +55,17 @@ pub const VIRT: Spec = Spec {
     mode: InterruptMode::Virtual,
     trust: DirectTrust::Untrusted,
     restart: RestartPolicy::Never,
+    machine: AARCH64,
 };
 /// Direct interrupt mode (untrusted), never restarted.
 pub const DIRECT: Spec = Spec {
     mode: InterruptMode::Direct,
     trust: DirectTrust::Untrusted,
     restart: RestartPolicy::Never,
+    machine: AARCH64,
 };
+/// An x86_64 VM: virtual interrupt mode on the PVH machine, never restarted.
+pub const X86: Spec = VIRT.on(X86_64);
 
 impl Spec {
     /// The same with restart policy `restart`.
@@ -66,6 +76,11 @@ impl Spec {
     /// The same with direct-mode trust `trust`.
     pub const fn trust(self, trust: DirectTrust) -> Self {
         Self { trust, ..self }
+    }
+
+    /// The same on `machine`.
+    pub const fn on(self, machine: Machine) -> Self {
+        Self { machine, ..self }
     }
 }
 
@@ -102,6 +117,7 @@ static DEVICES1: [DeviceMap; 1] = [DeviceMap {
 
 /// The configuration of VM `id` (0 or 1) per `spec`.
 pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
+    let m = spec.machine;
     let (name, cpus, devices, shared): (_, &'static [u32], &'static [DeviceMap], _) = match id {
         0 => ("linux", &[0, 1], &[], &SHARED0[..]),
         _ => ("rt", &[2, 3], &DEVICES1[..], &SHARED1[..]),
@@ -111,20 +127,20 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         kind: VmKind::General,
         cpus,
         ram: RamMap {
-            ipa: Ipa::new(RAM_BASE),
+            ipa: Ipa::new(m.ram_base),
             hpa: Hpa::new(0x4800_0000 + RAM_SIZE * id as u64),
             size: RAM_SIZE,
             colors: None,
         },
         kernel: ImagePlacement {
             bytes: &[],
-            load: Ipa::new(ENTRY),
+            load: Ipa::new(m.entry),
         },
         initrd: None,
         dtb: &[],
-        dtb_ipa: Ipa::new(DTB),
-        entry: Ipa::new(ENTRY),
-        uart: Ipa::new(guest::VUART_IPA),
+        dtb_ipa: Ipa::new(m.boot_arg),
+        entry: Ipa::new(m.entry),
+        uart: Ipa::new(m.uart),
         interrupt_mode: spec.mode,
         direct_trust: spec.trust,
         restart: spec.restart,
@@ -144,13 +160,17 @@ pub struct Vm<C> {
     pub chip: C,
     pub gpio: Mutex<Pl061>,
     pub regions: Vec<Region>,
+    pub ports: Vec<PortRange>,
+    /// The machine it was built for.
+    pub machine: Machine,
     /// The CPU id each vCPU sees: its index, or its core's in direct mode (QEMU
     /// `virt`: Aff0 = CPU index).
     pub cpu_ids: Vec<u64>,
 }
 
 impl<C: TestChip> Vm<C> {
-    fn new(cfg: &'static VmConfig) -> Self {
+    fn new(cfg: &'static VmConfig, machine: Machine) -> Self {
+        let devices = machine.devices;
         let direct = cfg.interrupt_mode == InterruptMode::Direct;
         let cpu_ids = (0..cfg.cpus.len())
             .map(|v| {
@@ -164,10 +184,20 @@ impl<C: TestChip> Vm<C> {
         Self {
             cfg,
             life: VmLife::new(),
-            console: Mutex::new(Console::new()),
+            console: Mutex::new(Console::new(UartModel::of(devices))),
             chip: C::for_vm(cfg),
             gpio: Mutex::new(Pl061::new()),
-            regions: C::devices().iter().map(|d| Region::of(d, cfg)).collect(),
+            regions: devices
+                .iter()
+                .filter(|d| d.space == Space::Mmio)
+                .map(|d| Region::of(d, cfg))
+                .collect(),
+            ports: devices
+                .iter()
+                .filter(|d| d.space == Space::Io)
+                .map(pio::PortRange::of)
+                .collect(),
+            machine,
             cpu_ids,
         }
     }
@@ -211,7 +241,7 @@ pub struct Snapshot<S> {
     pub power: Vec<Option<crate::seam::CpuPower>>,
     pub chip: S,
     pub gpio: Pl061,
-    pub uart: Pl011,
+    pub uart: VUart,
     pub line: Vec<u8>,
     pub input: usize,
 }
@@ -264,29 +294,31 @@ impl<C: TestChip> World<C> {
     pub fn new(a: Spec, b: Spec) -> Self {
         let (ca, cb) = (config(0, a), config(1, b));
         let w = Self {
-            vms: [Vm::new(ca), Vm::new(cb)],
+            vms: [Vm::new(ca, a.machine), Vm::new(cb, b.machine)],
             host: FakeHost::new(&[ca, cb]),
         };
         for vm in &w.vms {
-            vm.life.boot(vm.cfg.cpus.len(), ENTRY, DTB);
+            let m = vm.machine;
+            vm.life.boot(vm.cfg.cpus.len(), m.entry, m.boot_arg);
             assert!(vm.take_start(0));
         }
         w
     }
 
-    /// VM 0 per `spec`; VM 1 in the other interrupt mode.
+    /// VM 0 per `spec`; VM 1 in the other interrupt mode, on the same machine.
     pub fn one(spec: Spec) -> Self {
         let other = match spec.mode {
             InterruptMode::Virtual => DIRECT,
             InterruptMode::Direct => VIRT,
         };
-        Self::new(spec, other)
+        Self::new(spec, other.on(spec.machine))
     }
 
     /// Turns vCPU `v` of VM `vm` on, as a CPU-on call and its CPU's idle loop would.
     pub fn start(&self, vm: usize, v: usize) {
         let life = &self.vms[vm].life;
-        life.cpu_on(VcpuId::new(v), ENTRY, 0).expect("cpu_on");
+        let entry = self.vms[vm].machine.entry;
+        life.cpu_on(VcpuId::new(v), entry, 0).expect("cpu_on");
         assert!(self.vms[vm].take_start(v));
     }
 
@@ -309,6 +341,7 @@ impl<C: TestChip> World<C> {
             life: &vm.life,
             console: &vm.console,
             regions: &vm.regions,
+            ports: &vm.ports,
             chip: &vm.chip,
             gpio: &vm.gpio,
             cpu_ids: &vm.cpu_ids,

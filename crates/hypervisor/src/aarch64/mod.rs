@@ -27,7 +27,8 @@ use rtvisor_arch_aarch64::timer::HypTimer;
 use rtvisor_arch_aarch64::uart::Pl011Console;
 use rtvisor_arch_aarch64::vcpu::{HwEl1, Vcpu};
 use rtvisor_arch_aarch64::{cpu, firmware, gic, memory, sysreg};
-use rtvisor_config::contract::aarch64::{EmulatedDevice, EMULATED};
+use rtvisor_config::contract::aarch64::EMULATED;
+use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 

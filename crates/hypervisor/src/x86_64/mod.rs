@@ -24,7 +24,7 @@ use rtvisor_arch_x86_64::chip::Lapics;
 use rtvisor_arch_x86_64::engines::{Caps, Engine};
 use rtvisor_arch_x86_64::irq::{self, FreshStack};
 use rtvisor_arch_x86_64::{apic, cpu, idt, memory};
-use rtvisor_config::contract::aarch64::EmulatedDevice;
+use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};

@@ -373,3 +373,5 @@ fn random_walk() {
             .all(|&i| i == (GP, Some(0)) || i == (UD, None)));
     }
 }
+
+mod x86vm;

@@ -2,7 +2,6 @@
 //! them (trapped MSRs), with a fake hardware side that records what it was asked.
 
 use super::*;
-use rtvisor_config::contract::aarch64::{EmulatedDevice, EMULATED};
 use rtvisor_core::exit::{RegClass, VcpuExit};
 use rtvisor_core::seam::Fault;
 use rtvisor_core::testkit::{Outcome, Rng, TestChip, World, VIRT};
@@ -50,12 +49,6 @@ impl TestChip for Lapics<FakeHw> {
 
     fn state(&self) -> Vec<X2Apic> {
         self.apics.iter().map(|a| a.lock().clone()).collect()
-    }
-
-    /// The test kit's machine (its VMs are configured for it); the APICs claim none
-    /// of its regions.
-    fn devices() -> &'static [EmulatedDevice] {
-        &EMULATED
     }
 }
 

@@ -1,7 +1,7 @@
 //! Memory and port accesses: every emulated region at every width, reads and writes,
 //! bad widths, addresses outside the map, accesses the backend could not decode,
-//! instruction fetches and ports; the interrupt controller's regions reach it with
-//! their offsets, and the devices' lines are driven through it.
+//! and instruction fetches; the interrupt controller's regions reach it with their
+//! offsets, and the devices' lines are driven through it. Ports are in `ports.rs`.
 
 use super::*;
 use crate::handler::{Contained, Next};
@@ -286,26 +286,5 @@ fn fetch_faults_are_injected_wherever_they_are() {
             assert_eq!(o.calls, [HostCall::Contained { vm: 0, what }]);
             assert_eq!(w.states(), before);
         }
-    }
-}
-
-#[test]
-fn ports_nothing_answers_are_bus_faults() {
-    for (port, write) in [(0x3f8, false), (0xcf9, true), (0xffff, true)] {
-        let w = one(VIRT);
-        let before = w.states();
-        let exit = VcpuExit::Pio {
-            port,
-            width: B1,
-            write,
-            value: 6,
-        };
-        let o = w.run(0, 0, exit);
-        let mut expect = FakeVcpu::new();
-        expect.injected.push(Fault::Bus { write });
-        assert_eq!((o.next, o.vcpu), (Next::Resume, expect));
-        let what = Contained::BadPort(port);
-        assert_eq!(o.calls, [HostCall::Contained { vm: 0, what }]);
-        assert_eq!(w.states(), before);
     }
 }

@@ -10,6 +10,7 @@ mod calls;
 mod hypercalls;
 mod lifecycle;
 mod mmio;
+mod ports;
 mod random;
 mod sysregs;
 mod walk;

@@ -1,13 +1,12 @@
 //! Random exits for the walk (from the test kit's seeded [`Rng`]): exits of every kind
 //! whose values lean towards the ones that matter (CPU ids of the VM's vCPUs, entries
-//! in RAM, hypercall numbers and arguments, addresses in and near the emulated
-//! regions).
+//! in RAM, hypercall numbers and arguments, addresses and ports in and near the
+//! emulated regions).
 
 use super::*;
 use crate::hypercall;
 pub use crate::testkit::Rng;
-use crate::testkit::{ENTRY, RAM_BASE, RAM_SIZE};
-use rtvisor_config::guest;
+use crate::testkit::{FakeChip, Vm, ENTRY, RAM_BASE, RAM_SIZE};
 
 const ARGS: &[u64] = &[
     0,
@@ -34,29 +33,31 @@ fn arg(r: &mut Rng) -> u64 {
     }
 }
 
+/// Ports at and near the x86_64 machine's emulated ones (and an unclaimed one).
+const PORTS: &[u16] = &[0x3f6, 0x3f8, 0x3fc, 0x3fe, 0x64, 0x600, 0x604, 0xcf8, 0x80];
+
 const WIDTHS: [Width; 4] = [Width::Byte, Width::Half, Width::Word, Width::Double];
 
-/// An address: in an emulated region or near one, or anywhere.
-fn ipa(r: &mut Rng) -> u64 {
-    let bases = [
-        guest::VGIC_DIST_IPA,
-        guest::VGIC_REDIST_IPA,
-        guest::VGIC_REDIST_IPA + 0x1_0000,
-        guest::VUART_IPA,
-        guest::DOORBELL_IPA,
-        guest::DOORBELL_GPIO_IPA,
-    ];
+/// An address: in an emulated region of `vm` or near one, in its RAM, or anywhere.
+fn ipa(r: &mut Rng, vm: &Vm<FakeChip>) -> u64 {
+    let base = |r: &mut Rng| {
+        let reg = r.pick(&vm.regions);
+        // Past the first redistributor frame, on the machine that has them.
+        reg.base.raw() + (r.below(2) * 0x1_0000).min(reg.size.saturating_sub(1))
+    };
+    let ram = vm.machine.ram_base;
     match r.below(8) {
         0 => r.next(),
-        1 => RAM_BASE + r.below(RAM_SIZE),
-        2 => r.pick(&bases) + r.below(0x4_2000) - 0x1000,
-        3 => r.pick(&bases) + r.below(0x20) * 4 + 0x1_0000 * r.below(4),
-        _ => r.pick(&bases) + (r.below(0x1_0000) & !r.pick(&[0u64, 1, 3, 7])),
+        1 => ram + r.below(RAM_SIZE),
+        2 => (base(r) + r.below(0x4_2000)).saturating_sub(0x1000),
+        3 => base(r) + r.below(0x20) * 4 + 0x1_0000 * r.below(4),
+        _ => base(r) + (r.below(0x1_0000) & !r.pick(&[0u64, 1, 3, 7])),
     }
 }
 
-/// A random exit of a vCPU of a VM whose vCPUs have the CPU ids `cpu_ids`.
-pub fn exit(r: &mut Rng, cpu_ids: &[u64]) -> VcpuExit {
+/// A random exit of a vCPU of `vm`.
+pub fn exit(r: &mut Rng, vm: &Vm<FakeChip>) -> VcpuExit {
+    let cpu_ids = &vm.cpu_ids;
     let target = |r: &mut Rng| match r.below(2) {
         0 => r.pick(cpu_ids),
         _ => arg(r),
@@ -64,7 +65,11 @@ pub fn exit(r: &mut Rng, cpu_ids: &[u64]) -> VcpuExit {
     match r.below(200) {
         0..=19 => VcpuExit::CpuOn {
             target: target(r),
-            entry: if r.below(2) == 0 { ENTRY } else { arg(r) },
+            entry: if r.below(2) == 0 {
+                vm.machine.entry
+            } else {
+                arg(r)
+            },
             arg: arg(r),
         },
         20..=27 => VcpuExit::CpuState { target: target(r) },
@@ -82,14 +87,14 @@ pub fn exit(r: &mut Rng, cpu_ids: &[u64]) -> VcpuExit {
         60..=129 => {
             let write = r.below(2) == 0;
             VcpuExit::Mmio {
-                addr: Ipa::new(ipa(r)),
+                addr: Ipa::new(ipa(r, vm)),
                 width: r.pick(&WIDTHS),
                 write,
                 value: if write { arg(r) } else { 0 },
             }
         }
         130..=139 => VcpuExit::MemFault {
-            addr: Ipa::new(ipa(r)),
+            addr: Ipa::new(ipa(r, vm)),
             write: r.below(2) == 0,
         },
         140..=169 => {
@@ -102,12 +107,15 @@ pub fn exit(r: &mut Rng, cpu_ids: &[u64]) -> VcpuExit {
             }
         }
         170..=174 => VcpuExit::FetchFault {
-            addr: Ipa::new(ipa(r)),
+            addr: Ipa::new(ipa(r, vm)),
         },
         175..=179 => {
             let write = r.below(2) == 0;
             VcpuExit::Pio {
-                port: r.next() as u16,
+                port: match r.below(2) {
+                    0 => r.next() as u16,
+                    _ => r.pick(PORTS) + r.below(3) as u16,
+                },
                 width: r.pick(&WIDTHS[..3]),
                 write,
                 value: if write { arg(r) } else { 0 },

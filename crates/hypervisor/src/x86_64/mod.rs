@@ -24,8 +24,9 @@ use rtvisor_arch_x86_64::chip::Lapics;
 use rtvisor_arch_x86_64::engines::{Caps, Engine};
 use rtvisor_arch_x86_64::irq::{self, FreshStack};
 use rtvisor_arch_x86_64::{apic, cpu, idt, memory};
-use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::contract::x86_64::virtual_apic_id;
+use rtvisor_config::contract::x86_64::EMULATED;
+use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::VcpuStart;
@@ -75,9 +76,10 @@ impl Backend for Arch {
         shell: AtomicBool::new(false),
         vtimer: AtomicU64::new(0),
     };
-    // The x86 VM's devices are on ports (COM1, power, reset: `world.rs`) and in its
-    // interrupt controller (the x2APIC MSRs); no memory-mapped one is emulated yet.
-    const DEVICES: &'static [EmulatedDevice] = &[];
+    // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
+    // ports in the core's port table; the APIC pages, which no model claims yet, read
+    // as all-ones (the x2APIC MSRs are the interrupt controller's).
+    const DEVICES: &'static [EmulatedDevice] = &EMULATED;
 
     fn guest_cpu_id(_cfg: &VmConfig, vcpu: VcpuId, _hw_id: Option<u64>) -> u64 {
         u64::from(virtual_apic_id(vcpu.index()))
@@ -153,9 +155,7 @@ impl Backend for Arch {
     }
     fn vcpu_start(_cpu: CpuId, _vm: VmId, _vcpu: VcpuId) {}
 
-    fn vm_loaded(vm: VmId) {
-        world::reset_com1(vm);
-    }
+    fn vm_loaded(_vm: VmId) {}
     fn vm_stopping(_vm: VmId) {}
 
     unsafe fn zero(base: Hpa, len: u64) {

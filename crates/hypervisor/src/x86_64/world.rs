@@ -2,8 +2,7 @@
 //! makes the CPU's engine (its VMCB or VMCS) afresh for the vCPU's start state; each
 //! exit is adapted to the core's exit (`rtvisor_arch_x86_64::adapt`) and handed to
 //! `run::handle` with the vCPU as the core answers it (`answer::Exited`). What only
-//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), COM1 (the
-//! VM's 16550 until the core has port devices), and the hypervisor's own interrupts.
+//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), and the hypervisor's own interrupts.
 //!
 //! A vCPU starts as its VM's boot CPU at the PVH entry (vCPU 0: 32-bit protected
 //! mode, EBX the start info) or as an application processor in real mode at the page
@@ -32,22 +31,9 @@ use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, VcpuStart};
 use rtvisor_core::shell::IrqKind;
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::uart16550::Uart16550;
 
 /// The longest x86 instruction.
 const INSN_MAX: usize = 15;
-/// COM1's eight ports.
-const COM1_PORTS: u16 = 8;
-
-/// Each VM's COM1.
-static COM1: [Mutex<Uart16550>; MAX_VMS] = [const { Mutex::new(Uart16550::new()) }; MAX_VMS];
-
-/// VM `vm`'s COM1 back to reset state (a (re)start).
-pub fn reset_com1(vm: VmId) {
-    if let Some(u) = COM1.get(vm.index()) {
-        u.lock().reset();
-    }
-}
 
 /// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
 #[derive(Debug)]
@@ -168,28 +154,6 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     let cause = account::of_exit(&e);
     t.count(cause);
     match e {
-        VcpuExit::Pio {
-            port,
-            width,
-            write,
-            value,
-        } if port.wrapping_sub(COM1_PORT) < COM1_PORTS => {
-            let off = u64::from(port - COM1_PORT);
-            let mut v = Exited::<Engine, Resume>::new(engine, d, None);
-            let mut uart = COM1[vm.index()].lock();
-            if write {
-                let mut con = vms::rt(vm).console.lock();
-                let mut tx = |b: u8| {
-                    con.line
-                        .push(b, &mut |l: &[u8]| HostImpl.console_line(vm, l))
-                };
-                let _ = uart.write_wide(off, width, value, &mut tx);
-            } else {
-                let loaded = uart.read_wide(off, width).unwrap_or(u64::MAX);
-                v.complete_load(loaded);
-            }
-            v.skip();
-        }
         e => {
             handle(cpu, me, vm, vcpu, engine, d, mov, e);
             if e == VcpuExit::Halt {

@@ -16,6 +16,10 @@ use std::time::Instant;
 pub const HV_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// The hypervisor package and binary.
 pub const HV_PACKAGE: &str = "rtvisor-hypervisor";
+/// The cargo profile the hypervisor is built with (the workspace's Cargo.toml): release
+/// with whole-program LTO and one codegen unit, for the hypervisor alone, so the guests
+/// and host tools keep the release profile.
+pub const HV_PROFILE: &str = "hypervisor";
 const HV_BIN: &str = "rtvisor-hv";
 
 /// The nearest directory at or above `start` whose Cargo.toml has `[workspace]`.
@@ -118,7 +122,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     rtvisor_config::emit(&plan, &generated).map_err(|e| anyhow!(e))?;
     let started = Instant::now();
     eprintln!(
-        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {HV_TARGET} -p {HV_PACKAGE}) ...",
+        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --profile {HV_PROFILE} --target {HV_TARGET} -p {HV_PACKAGE}) ...",
         abs.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -128,7 +132,8 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         .env_remove("RTVISOR_SCENARIO")
         .args([
             "build",
-            "--release",
+            "--profile",
+            HV_PROFILE,
             "--target",
             HV_TARGET,
             "-p",
@@ -146,7 +151,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     );
     let built = target_dir(&root)
         .join(HV_TARGET)
-        .join("release")
+        .join(HV_PROFILE)
         .join(HV_BIN);
     eprintln!(
         "[rtvisor] [2/3] converting {} to a raw image ...",

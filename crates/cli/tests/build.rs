@@ -35,7 +35,7 @@ fn workspace(name: &str) -> PathBuf {
                   env | grep '^RTVISOR_' | sort > \"$FAKE_LOG\"\n\
                   test -f \"$RTVISOR_GENERATED/config.rs\" || exit 3\n\
                   test -f \"$RTVISOR_GENERATED/link.ld\" || exit 4\n\
-                  out=\"$CARGO_TARGET_DIR/aarch64-unknown-none-softfloat/release\"\n\
+                  out=\"$CARGO_TARGET_DIR/aarch64-unknown-none-softfloat/hypervisor\"\n\
                   mkdir -p \"$out\" && cp \"$FAKE_ELF\" \"$out/rtvisor-hv\"\n";
     let cargo = dir.join("fake-cargo");
     std::fs::write(&cargo, script).unwrap();

@@ -26,6 +26,10 @@ pub fn hv_target(arch: rtvisor_config::contract::Arch) -> &'static str {
 }
 /// The hypervisor package and binary.
 pub const HV_PACKAGE: &str = "rtvisor-hypervisor";
+/// The cargo profile the hypervisor is built with (the workspace's Cargo.toml): release
+/// with whole-program LTO and one codegen unit, for the hypervisor alone, so the guests
+/// and host tools keep the release profile.
+pub const HV_PROFILE: &str = "hypervisor";
 const HV_BIN: &str = "rtvisor-hv";
 
 /// The nearest directory at or above `start` whose Cargo.toml has `[workspace]`.
@@ -123,7 +127,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     rtvisor_config::emit(&plan, &generated).map_err(|e| anyhow!(e))?;
     let started = Instant::now();
     eprintln!(
-        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {target} -p {HV_PACKAGE}) ...",
+        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --profile {HV_PROFILE} --target {target} -p {HV_PACKAGE}) ...",
         abs.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -131,7 +135,15 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         .current_dir(&root)
         .env("RTVISOR_GENERATED", &generated)
         .env_remove("RTVISOR_SCENARIO")
-        .args(["build", "--release", "--target", target, "-p", HV_PACKAGE])
+        .args([
+            "build",
+            "--profile",
+            HV_PROFILE,
+            "--target",
+            target,
+            "-p",
+            HV_PACKAGE,
+        ])
         .args(features(&plan))
         .status()
         .context("running cargo")?;
@@ -142,7 +154,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         "[rtvisor]       done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let built = target_dir(&root).join(target).join("release").join(HV_BIN);
+    let built = target_dir(&root).join(target).join(HV_PROFILE).join(HV_BIN);
     let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     let raw = if x86 {
         eprintln!(

@@ -33,9 +33,10 @@ fn workspace(name: &str) -> PathBuf {
     .unwrap();
     let script = "#!/bin/sh\n\
                   env | grep '^RTVISOR_' | sort > \"$FAKE_LOG\"\n\
+                  echo \"$@\" > \"$FAKE_LOG.args\"\n\
                   test -f \"$RTVISOR_GENERATED/config.rs\" || exit 3\n\
                   test -f \"$RTVISOR_GENERATED/link.ld\" || exit 4\n\
-                  out=\"$CARGO_TARGET_DIR/aarch64-unknown-none-softfloat/release\"\n\
+                  out=\"$CARGO_TARGET_DIR/aarch64-unknown-none-softfloat/hypervisor\"\n\
                   mkdir -p \"$out\" && cp \"$FAKE_ELF\" \"$out/rtvisor-hv\"\n";
     let cargo = dir.join("fake-cargo");
     std::fs::write(&cargo, script).unwrap();
@@ -98,6 +99,13 @@ fn build_hands_the_checked_plan_to_the_hypervisor_build_instead_of_checking_agai
         format!("RTVISOR_GENERATED={}\n", generated.display()),
         "{err}"
     );
+    // Built with the hypervisor's own profile (whole-program LTO), not plain release.
+    let args = std::fs::read_to_string(dir.join("cargo-env.txt.args")).unwrap_or_default();
+    assert_eq!(
+        args.trim(),
+        "build --profile hypervisor --target aarch64-unknown-none-softfloat -p rtvisor-hypervisor",
+        "{err}"
+    );
     for f in ["config.rs", "link.ld", "vm-a.kernel", "vm-a.dtb"] {
         assert!(generated.join(f).is_file(), "{f}");
     }
@@ -119,4 +127,24 @@ fn build_refuses_an_image_larger_than_the_hypervisor_memory() {
         "{err}"
     );
     assert!(!dir.join("out.img").exists(), "no image is written");
+}
+
+/// The workspace's `hypervisor` profile: release linked as one program (the size budget
+/// of docs/benchmark.md depends on it), while plain release, which builds the measured
+/// guests, stays without LTO.
+#[test]
+fn the_hypervisor_profile_is_release_with_whole_program_lto() {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&text).unwrap();
+    let profiles = manifest["profile"].as_table().unwrap();
+    let hv = profiles["hypervisor"].as_table().unwrap();
+    assert_eq!(hv["inherits"].as_str(), Some("release"));
+    assert_eq!(hv["lto"].as_str(), Some("fat"));
+    assert_eq!(hv["codegen-units"].as_integer(), Some(1));
+    let release = profiles["release"].as_table().unwrap();
+    assert!(
+        release.get("lto").is_none(),
+        "the guests keep their codegen"
+    );
+    assert_eq!(rtvisor::build::HV_PROFILE, "hypervisor");
 }

@@ -1,7 +1,7 @@
 //! Run-time state of each VM, next to its static configuration.
 
 use crate::backend::{Arch, Backend, Chip, Stage2Table};
-use crate::config::{CONFIG, MAX_VMS};
+use crate::config::{CONFIG, CONFIG_VM_COUNT};
 use crate::percpu;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_config::contract::{count_in, Space};
@@ -65,8 +65,10 @@ impl VmRt {
     }
 }
 
-/// Run-time state, indexed like `CONFIG.vms`.
-pub static VMS: [VmRt; MAX_VMS] = [const { VmRt::new() }; MAX_VMS];
+/// Run-time state, indexed like `CONFIG.vms`: one entry per configured VM, not per
+/// VM the contract allows. Its reset values are not all zero (the vGIC's and the
+/// UART's registers), so the table is image bytes (`.data`), about 12 KiB a VM.
+pub static VMS: [VmRt; CONFIG_VM_COUNT] = [const { VmRt::new() }; CONFIG_VM_COUNT];
 /// VMs not stopped; when it reaches zero the machine stays up if a shell runs, and
 /// powers off otherwise.
 pub static RUNNING: AtomicUsize = AtomicUsize::new(0);

@@ -87,7 +87,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
 
 /// The CPU, VM and vCPU of a guest exit on this CPU.
 #[inline(always)]
-fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
+pub(super) fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
     let cpu = percpu::this_cpu();
     match cpu.and_then(|c| Some((c, percpu::of(c)?))) {
         Some((c, me)) => match me.hosts() {
@@ -156,6 +156,14 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
             Quick::Unknown | Quick::Handler => {}
         }
     }
+    hvc_exit(frame, imm, t);
+}
+
+/// The rest of [`rtvisor_hvc`]: a call for the exit handler. Out of line, so that the
+/// answers above run without a stack frame of their own (no callee-saved register to
+/// keep, no return address to save).
+#[inline(never)]
+fn hvc_exit(frame: &mut GuestRegs, imm: u16, t: account::Entry) {
     t.count(Cause::Call);
     crate::stats::exit();
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];

@@ -5,12 +5,15 @@
 //!   device tree, the EL2 identity map, the GIC distributor, CPU bring-up;
 //! - `entry.rs`: the exception entries from the vectors, which decode an exit and
 //!   hand it to `run::handle` (and the HVC path's version queries, answered first);
+//! - `dabt.rs`: the data aborts' light entry (fixed vGIC registers, answered from
+//!   copies of the model's reads);
 //! - `irq.rs`: this CPU's interrupts (the hypervisor's SGIs, forwarded interrupts,
 //!   the list registers) and the GIC's hardware side ([`irq::HwGic`]);
 //! - `passthru.rs`: the SPIs of passed-through devices and of direct-mode doorbells.
 
 mod boot;
 mod config;
+mod dabt;
 mod entry;
 mod irq;
 mod passthru;

@@ -19,6 +19,7 @@ use rtvisor_vdev::vgic::{HwState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
+mod fixed;
 mod virt;
 
 /// SGI that asks a CPU to look at its vCPU's state again (Group 0).
@@ -73,6 +74,8 @@ pub trait GicHw {
 pub struct Gic<W> {
     model: Mutex<VGic>,
     hw: W,
+    /// Virtual mode: the model's fixed distributor registers, for the light path.
+    fixed: fixed::FixedRegs,
 }
 
 impl<W> Gic<W> {
@@ -81,6 +84,7 @@ impl<W> Gic<W> {
         Self {
             model: Mutex::new(VGic::new()),
             hw,
+            fixed: fixed::FixedRegs::new(),
         }
     }
 
@@ -199,6 +203,9 @@ impl<W: GicHw> IrqChip for Gic<W> {
                     let _ = gic.set_hw(intid, v, intid);
                 }
             }
+            self.fixed.take_from(&mut gic);
+        } else {
+            self.fixed.drop_all();
         }
     }
 }

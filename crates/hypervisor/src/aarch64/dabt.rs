@@ -8,7 +8,7 @@
 use super::entry::hosted;
 use crate::account;
 use crate::vms;
-use rtvisor_arch_aarch64::decode;
+use rtvisor_arch_aarch64::{chip, decode};
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::vcpu::HwEl1;
 use rtvisor_core::account::Cause;
@@ -22,9 +22,12 @@ extern "C" fn rtvisor_dabt(frame: &mut GuestRegs, esr: u64) -> u64 {
     let Some(load) = decode::light_load(esr) else {
         return 0;
     };
+    let Some(off) = chip::light_offset(load, &HwEl1) else {
+        return 0;
+    };
     let t = account::start();
     let (_, _, vm, _) = hosted();
-    let Some(value) = vms::rt(vm).chip.light_read(load, &HwEl1) else {
+    let Some(value) = vms::rt(vm).chip.light_read(load, off) else {
         return 0;
     };
     if let Some(r) = frame.x.get_mut(usize::from(load.reg)) {

@@ -194,8 +194,9 @@ type Acc = Access<VGic, Notify>;
 const IROUTERS: u16 = 1020 - FIRST_SPI as u16;
 const _: () = assert!(NR_IRQS <= 1020);
 
-/// The distributor register map.
-pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
+/// The distributor register map. A static, not a constant: one table, and one copy of
+/// its handlers, however many crates and code units read it.
+pub(super) static REGS: RegTable<VGic, Notify> = RegTable::new(&[
     one(reg::CTLR, "GICD_CTLR", Access::Rw(rd_ctlr, wr_ctlr)),
     one(reg::TYPER, "GICD_TYPER", Access::Fixed(rd_typer)),
     one(reg::IIDR, "GICD_IIDR", Access::Fixed(rd_iidr)),

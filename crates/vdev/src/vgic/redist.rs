@@ -126,8 +126,8 @@ const fn one(offset: u64, name: &'static str, access: Acc) -> Reg {
     RegDesc::reg32(offset, name, W, access)
 }
 
-/// The register map of one redistributor frame.
-pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
+/// The register map of one redistributor frame (a static, as the distributor's).
+pub(super) static REGS: RegTable<VGic, Notify> = RegTable::new(&[
     one(reg::CTLR, "GICR_CTLR", Access::Rw(rd_zero, wr_ignore)),
     one(reg::IIDR, "GICR_IIDR", Access::Fixed(rd_iidr)),
     RegDesc {

@@ -61,21 +61,27 @@ impl FixedRegs {
     }
 }
 
+/// Where the light path's read `load` of a data abort whose syndrome `regs` holds
+/// (`decode::light_load`) goes: when it is a 32-bit read in the emulated
+/// distributor, its offset there, for [`Gic::light_read`]. Asks nothing of the VM,
+/// so that every other abort leaves the light path at once.
+#[inline(always)]
+pub fn light_offset(load: Load, regs: &impl SyndromeRegs) -> Option<u64> {
+    if load.width != Width::Word {
+        return None;
+    }
+    let off = decode::abort_ipa(regs).offset_from(Ipa::new(VGIC_DIST_IPA))?;
+    (off < VGIC_DIST_SIZE).then_some(off)
+}
+
 impl<W> Gic<W> {
-    /// The light path's answer to `load`, the read of a data abort whose syndrome
-    /// `regs` holds (`decode::light_load`): when it is a 32-bit read of a fixed
-    /// register of this VM's emulated distributor, the value its transfer register
-    /// gets, as the model answered the same read at the VM's last reset. `None`:
-    /// anything else, for the full path (which gives the same answer, slower).
+    /// The light path's answer to `load`, a 32-bit read at offset `off` of this VM's
+    /// emulated distributor ([`light_offset`]): when it is a fixed register, the
+    /// value the transfer register gets, as the model answered the same read at the
+    /// VM's last reset. `None`: anything else, for the full path (which gives the
+    /// same answer, slower).
     #[inline(always)]
-    pub fn light_read(&self, load: Load, regs: &impl SyndromeRegs) -> Option<u64> {
-        if load.width != Width::Word {
-            return None;
-        }
-        let off = decode::abort_ipa(regs).offset_from(Ipa::new(VGIC_DIST_IPA))?;
-        if off >= VGIC_DIST_SIZE {
-            return None;
-        }
+    pub fn light_read(&self, load: Load, off: u64) -> Option<u64> {
         self.fixed.word(off).map(|v| load.value(u64::from(v)))
     }
 }

@@ -22,6 +22,8 @@ mod direct;
 mod fixed;
 mod virt;
 
+pub use fixed::light_offset;
+
 /// SGI that asks a CPU to look at its vCPU's state again (Group 0).
 pub const SGI_KICK: u32 = aarch64::SGI_KICK;
 /// SGI that stops a CPU for good (hypervisor fatal error, Group 0).

@@ -1,9 +1,10 @@
-//! The light data-abort path (`Gic::light_read`) against the full exit path: every
+//! The light data-abort path (`light_offset`, `Gic::light_read`) against the full exit path: every
 //! word of the emulated distributor read both ways, after reset and after the guest
 //! wrote every register; the light path answers exactly the fixed registers, with the
 //! model's value, and nothing in direct mode.
 
 use super::*;
+use crate::chip::light_offset;
 use crate::decode::light_load;
 use rtvisor_config::guest;
 use rtvisor_core::testkit::{DIRECT, VIRT};
@@ -20,7 +21,8 @@ const READ_ONLY: [u64; 4] = [reg::TYPER, reg::IIDR, reg::TYPER2, reg::PIDR2];
 fn light(w: &World, vm: usize, ipa: u64, width: Width, xreg: u64) -> Option<u64> {
     let syn = testing::dabt(ipa, width, false, xreg);
     let load = light_load(syn.esr)?;
-    w.vms[vm].chip.light_read(load, &syn)
+    let off = light_offset(load, &syn)?;
+    w.vms[vm].chip.light_read(load, off)
 }
 
 /// Reads every word of VM 0's distributor both ways; returns the offsets the light

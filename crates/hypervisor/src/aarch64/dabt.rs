@@ -1,16 +1,14 @@
 //! The light entry of data aborts from a guest (`rtvisor_dabt_entry` in the arch
 //! crate's vectors): a 32-bit read of a fixed register of a virtual-mode VM's emulated
-//! distributor (GICD_TYPER, GICD_IIDR, ...) is answered here from the copies the
-//! chip took of the model's own answers at the VM's reset (`Gic::light_read`),
-//! without the rest of the register save, the exit handler, the region lookup or the
+//! distributor (GICD_TYPER, GICD_IIDR, ...) is answered here from this CPU's copies of
+//! the model's own answers, taken when the vCPU started (`Gic::copy_fixed`), without
+//! the rest of the register save, the exit handler, the VM and region lookups or the
 //! model's lock. Everything else goes the full way.
 
-use super::entry::hosted;
 use crate::account;
-use crate::vms;
-use rtvisor_arch_aarch64::{chip, decode};
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::vcpu::HwEl1;
+use rtvisor_arch_aarch64::{chip, cpu, decode};
 use rtvisor_core::account::Cause;
 
 /// Entry from the vectors' data-abort path: only x0..x18 and x30 of `frame` are
@@ -26,8 +24,8 @@ extern "C" fn rtvisor_dabt(frame: &mut GuestRegs, esr: u64) -> u64 {
         return 0;
     };
     let t = account::start();
-    let (_, _, vm, _) = hosted();
-    let Some(value) = vms::rt(vm).chip.light_read(load, off) else {
+    let copies = chip::light_copies(cpu::this_index() as usize);
+    let Some(value) = copies.and_then(|c| c.read(load, off)) else {
         return 0;
     };
     if let Some(r) = frame.x.get_mut(usize::from(load.reg)) {

@@ -22,7 +22,7 @@ mod direct;
 mod fixed;
 mod virt;
 
-pub use fixed::light_offset;
+pub use fixed::{light_copies, light_offset, FixedCopies};
 
 /// SGI that asks a CPU to look at its vCPU's state again (Group 0).
 pub const SGI_KICK: u32 = aarch64::SGI_KICK;
@@ -76,8 +76,6 @@ pub trait GicHw {
 pub struct Gic<W> {
     model: Mutex<VGic>,
     hw: W,
-    /// Virtual mode: the model's fixed distributor registers, for the light path.
-    fixed: fixed::FixedRegs,
 }
 
 impl<W> Gic<W> {
@@ -86,7 +84,6 @@ impl<W> Gic<W> {
         Self {
             model: Mutex::new(VGic::new()),
             hw,
-            fixed: fixed::FixedRegs::new(),
         }
     }
 
@@ -205,9 +202,6 @@ impl<W: GicHw> IrqChip for Gic<W> {
                     let _ = gic.set_hw(intid, v, intid);
                 }
             }
-            self.fixed.take_from(&mut gic);
-        } else {
-            self.fixed.drop_all();
         }
     }
 }

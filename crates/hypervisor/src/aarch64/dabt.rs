@@ -20,12 +20,16 @@ extern "C" fn rtvisor_dabt(frame: &mut GuestRegs, esr: u64) -> u64 {
     let Some(load) = decode::light_load(esr) else {
         return 0;
     };
+    // A direct-mode vCPU's CPU has none: it leaves here.
+    let copies = chip::light_copies(cpu::this_index() as usize);
+    let Some(copies) = copies.filter(|c| c.in_use()) else {
+        return 0;
+    };
     let Some(off) = chip::light_offset(load, &HwEl1) else {
         return 0;
     };
     let t = account::start();
-    let copies = chip::light_copies(cpu::this_index() as usize);
-    let Some(value) = copies.and_then(|c| c.read(load, off)) else {
+    let Some(value) = copies.read(load, off) else {
         return 0;
     };
     if let Some(r) = frame.x.get_mut(usize::from(load.reg)) {

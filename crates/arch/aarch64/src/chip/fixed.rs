@@ -33,6 +33,13 @@ impl FixedCopies {
         Self([const { AtomicU64::new(0) }; dist::FIXED_WORDS])
     }
 
+    /// Whether there are copies (a virtual-mode vCPU's): [`Gic::copy_fixed`] fills
+    /// every slot or none, so the first one tells.
+    #[inline(always)]
+    pub fn in_use(&self) -> bool {
+        self.0.first().is_some_and(|s| s.load(Ordering::Relaxed) != 0)
+    }
+
     /// The light path's answer to `load`, a 32-bit read at offset `off` of the
     /// emulated distributor ([`light_offset`]): when it is a fixed register, the
     /// value the transfer register gets, as the model answered the same read when
@@ -91,6 +98,8 @@ impl<W> Gic<W> {
                 (Some(m), Some(off)) => m.dist_read(off, Width::Word, &NoHw).ok(),
                 _ => None,
             };
+            // Every fixed word reads without error (a model test checks it): all
+            // slots are filled, or none.
             let copy = match (off, value) {
                 (Some(off), Some(v)) => IN_USE | off << 32 | (v & 0xffff_ffff),
                 _ => 0,

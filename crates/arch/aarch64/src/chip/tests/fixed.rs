@@ -54,6 +54,7 @@ fn walk(w: &World, copies: &FixedCopies) -> Vec<u64> {
 fn the_light_path_answers_every_read_only_register_as_the_model_does() {
     let w = World::one(VIRT);
     let copies = copies(&w, 0);
+    assert!(copies.in_use());
     assert_eq!(walk(&w, &copies), READ_ONLY);
     // GICD_TYPER names the VM's vCPUs (CPUNumber, bits 7:5).
     let typer = light(&copies, GICD + reg::TYPER, Width::Word, 1).unwrap();
@@ -108,6 +109,7 @@ fn a_direct_mode_vm_has_no_light_answers() {
     let stale = copies(&w, 1);
     assert!(light(&stale, GICD + reg::TYPER, Width::Word, 1).is_some());
     w.vms[0].chip.copy_fixed(&stale, w.vms[0].cfg);
+    assert!(!stale.in_use());
     for off in (0..GICD_SIZE).step_by(4) {
         assert_eq!(light(&stale, GICD + off, Width::Word, 1), None, "{off:#x}");
     }

@@ -9,10 +9,10 @@
 
 use super::Gic;
 use crate::decode::{self, Load, SyndromeRegs};
-use rtvisor_config::contract::MAX_CPUS;
 use core::sync::atomic::{AtomicU64, Ordering};
 use rtvisor_addr::Ipa;
 use rtvisor_config::contract::aarch64::{VGIC_DIST_IPA, VGIC_DIST_SIZE};
+use rtvisor_config::contract::MAX_CPUS;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_vdev::vgic::{dist, NoHw};
 use rtvisor_vdev::Width;
@@ -37,7 +37,9 @@ impl FixedCopies {
     /// every slot or none, so the first one tells.
     #[inline(always)]
     pub fn in_use(&self) -> bool {
-        self.0.first().is_some_and(|s| s.load(Ordering::Relaxed) != 0)
+        self.0
+            .first()
+            .is_some_and(|s| s.load(Ordering::Relaxed) != 0)
     }
 
     /// The light path's answer to `load`, a 32-bit read at offset `off` of the

@@ -86,7 +86,12 @@ fn the_light_path_takes_only_32_bit_reads_into_saved_registers() {
         assert_eq!(light(&copies, typer, width, 1), None, "{width:?}");
     }
     // Not at the register's offset, or past the distributor.
-    for ipa in [typer + 1, typer + 2, GICD + GICD_SIZE + reg::TYPER, GICD - 4] {
+    for ipa in [
+        typer + 1,
+        typer + 2,
+        GICD + GICD_SIZE + reg::TYPER,
+        GICD - 4,
+    ] {
         assert_eq!(light(&copies, ipa, Width::Word, 1), None, "{ipa:#x}");
     }
     // x19..x29 hold the guest's values, not the frame's, on the light path.

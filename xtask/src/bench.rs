@@ -16,6 +16,10 @@
 //! <name>.svg     the timer-latency histogram        <name>.log  the raw console
 //! ```
 //!
+//! Full runs (and `--only linux`) also boot Debian's Linux bare and under rtvisor and
+//! compare the virtual time to its shell (`linuxboot`); `--only doorbell` and full runs
+//! measure the doorbell round trip (`doorbell`).
+//!
 //! `--quick` (CI, `cargo xtask test` as `bench-quick`) checks the machinery and
 //! determinism only: fewer samples, `bare`, `rtvisor-virtual` and `rtvisor-direct`, each
 //! booted twice, outputs in target/bench/quick/.
@@ -23,6 +27,7 @@
 mod budget;
 mod doorbell;
 mod el2;
+mod linuxboot;
 pub(crate) mod parse;
 mod paths;
 mod report;
@@ -64,15 +69,32 @@ pub const QUICK_TIMEOUT_S: f64 = 50.0;
 /// The doorbell round trip's name for `--only` (it is measured on every full run).
 pub const DOORBELL: &str = "doorbell";
 
-/// Whether the run measures the doorbell round trip: full runs, and `--only doorbell`.
-fn wants_doorbell(opts: &Options) -> bool {
+/// The Linux boot rows' name for `--only` (`linuxboot`).
+pub const LINUX: &str = "linux";
+/// Per-boot timeout of the Linux boot rows (a Linux boot under icount is slower than
+/// an rtbench run).
+pub const LINUX_TIMEOUT_S: f64 = 900.0;
+
+/// Whether the run measures the Linux boot: full runs, and `--only linux`.
+fn wants_linux(opts: &Options) -> bool {
+    full_or_named(opts, LINUX)
+}
+
+/// Whether a row measured outside [`CONFIGS`] runs: on full runs, and when `--only`
+/// names it.
+fn full_or_named(opts: &Options, name: &str) -> bool {
     !opts.quick
         && (opts.only.is_empty()
             || opts
                 .only
                 .iter()
                 .flat_map(|s| s.split(','))
-                .any(|n| n.trim() == DOORBELL))
+                .any(|n| n.trim() == name))
+}
+
+/// Whether the run measures the doorbell round trip: full runs, and `--only doorbell`.
+fn wants_doorbell(opts: &Options) -> bool {
+    full_or_named(opts, DOORBELL)
 }
 
 /// What a configuration boots.
@@ -190,6 +212,21 @@ pub const CONFIGS: &[Config] = &[
         about: "rtvisor-direct next to a noisy neighbour VM on CPUs 0-1",
     },
     Config {
+        name: "rtvisor-virtual-probe-noisy",
+        machine: Machine::Rtvisor("virtual-probe-noisy.toml"),
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-virtual next to the probe storming on CPUs 0-1 (calls, doorbells, \
+                SGI floods, set/way, WFx): the second noisy neighbour",
+    },
+    Config {
+        name: "rtvisor-direct-probe-noisy",
+        machine: Machine::Rtvisor("direct-probe-noisy.toml"),
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-direct next to the probe storming on CPUs 0-1",
+    },
+    Config {
         name: BARE_X86,
         machine: Machine::BareX86,
         quick: true,
@@ -243,10 +280,10 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
         .filter(|s| !s.is_empty())
         .collect();
     for n in &names {
-        if *n != DOORBELL && !CONFIGS.iter().any(|c| c.name == *n) {
+        if *n != DOORBELL && *n != LINUX && !CONFIGS.iter().any(|c| c.name == *n) {
             let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
             bail!(
-                "no configuration {n:?}; the names are {}, {DOORBELL}",
+                "no configuration {n:?}; the names are {}, {DOORBELL}, {LINUX}",
                 all.join(", ")
             );
         }
@@ -513,13 +550,37 @@ pub fn run(opts: &Options) -> Result<bool> {
             }
         }
     }
+    // The Linux boot rows (full runs, `--only linux`).
+    let mut linux_ok = true;
+    let mut linux_rows = Vec::new();
+    if wants_linux(opts) {
+        let secs = opts.timeout.unwrap_or(LINUX_TIMEOUT_S);
+        match linuxboot::measure(
+            &dir,
+            opts.no_build,
+            Duration::from_secs_f64(secs),
+            opts.verbose,
+        ) {
+            Ok(b) => {
+                linux_ok = b.rows.iter().all(|r| r.ns.is_ok());
+                md += &linuxboot::markdown(&b);
+                linux_rows = linuxboot::json_rows(&b);
+                budgets.push(linuxboot::budget(Some(&b)));
+            }
+            Err(e) => {
+                println!("bench linux ... FAILED\n{e:#}");
+                linux_ok = false;
+                budgets.push(linuxboot::budget(None));
+            }
+        }
+    }
     if !budgets.is_empty() {
         md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
     }
     write(
         &dir.join("latency.json"),
-        &report::json_with_sizes(&outcomes, &sizes),
+        &linuxboot::append_json(&report::json_with_sizes(&outcomes, &sizes), &linux_rows),
     );
     write(&dir.join("latency.md"), &md);
     println!("\n{}", report::table(&outcomes));
@@ -531,7 +592,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
         println!("{}", budget::table(&budgets));
     }
-    let runs_ok = outcomes.iter().all(|o| o.result.is_ok()) && doorbell_ok;
+    let runs_ok = outcomes.iter().all(|o| o.result.is_ok()) && doorbell_ok && linux_ok;
     let budgets_ok = budgets.iter().all(|c| c.verdict != Verdict::Fail);
     let failed: Vec<&str> = outcomes
         .iter()
@@ -653,6 +714,11 @@ pub(crate) mod tests {
         assert!(wants_doorbell(&opts(false, &["bare,doorbell"])));
         assert!(!wants_doorbell(&opts(false, &["bare"])));
         assert!(!wants_doorbell(&opts(true, &[])));
+        assert!(names(&opts(false, &["linux"])).is_empty());
+        assert!(wants_linux(&opts(false, &[])));
+        assert!(wants_linux(&opts(false, &["doorbell,linux"])));
+        assert!(!wants_linux(&opts(false, &["doorbell"])));
+        assert!(!wants_linux(&opts(true, &[])));
     }
 
     #[test]

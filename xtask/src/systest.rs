@@ -13,6 +13,7 @@ mod boot;
 mod cases;
 mod colors;
 mod conform;
+mod cpustats;
 mod fatal;
 mod ipc;
 mod linux;
@@ -387,6 +388,16 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console (DEL, escape sequences, an overlong paste); it stays up when the last VM is stopped",
         run: shell::shell,
+    },
+    SysTest {
+        name: "cpu-stats",
+        tier: "T2",
+        scenario: "tests/scenarios/cpu-stats.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "an accounting build's `cpu stats`: the columns parse, the RT cores count their own entries and time and nothing on anyone else's behalf, `cpu stats reset` starts again from zero",
+        run: cpustats::cpu_stats_test,
     },
     SysTest {
         name: "reset-one",

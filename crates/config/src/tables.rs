@@ -15,7 +15,7 @@ pub struct Config {
     /// FNV-1a 64 of the scenario, board and guest images; checked at boot against the
     /// payload so a hypervisor never runs with tables for another image.
     pub fingerprint: u64,
-    /// FNV-1a 64 over every VM's kernel, initrd and device tree as embedded (see
+    /// Word-wise FNV-1a 64 over every VM's kernel, initrd and device tree as embedded (see
     /// [`crate::fingerprint::payload`]); the hypervisor recomputes it at boot and
     /// refuses to start VMs from a damaged or mismatched payload.
     pub payload_fingerprint: u64,

@@ -25,7 +25,9 @@
 //! With `mode=takeback` it runs none of these: it takes the attacks on the hypervisor's
 //! hold on its cores one at a time from its console instead (see `takeback.rs`). With
 //! `mode=timers` (aarch64) it checks what it sees of its EL1 timers instead, the same
-//! bare and in a VM (see `timers.rs`).
+//! bare and in a VM (see `timers.rs`). With `mode=storm` (aarch64) every vCPU runs
+//! the rounds of `sustained-storm` until the VM is stopped, printing only
+//! `probe: storming vcpus=<k>`: the benchmark's storming neighbour (see `storm.rs`).
 //!
 //! Every access is a fixed inline-asm instruction (`ldr/str`, `hvc/smc`, `msr/mrs`,
 //! a branch) run under `guard::catch` (or `guard::call_at`), so a fault comes back as

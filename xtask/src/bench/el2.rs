@@ -64,6 +64,13 @@ impl Window {
     }
 }
 
+/// The window line of VM `vm` among `lines` (the first): another VM's windows, such
+/// as a storming neighbour's fuzzed EL2_WINDOW calls, are not the rt core's.
+pub fn find<'a>(lines: &'a [String], vm: &str) -> Option<&'a String> {
+    let mark = format!("{MARK}vm {vm} ");
+    lines.iter().find(|l| l.contains(&mark))
+}
+
 /// Parses the window line (any prefix before [`MARK`]).
 pub fn parse(line: &str) -> Result<Window> {
     let rest = &line[line.find(MARK).context("no window mark")? + MARK.len()..];
@@ -271,6 +278,19 @@ mod tests {
         assert!(parse(&LINE.replace("entries=1001", "entries=7")).is_err());
         assert!(parse(&LINE.replace("timed=1", "timed=x")).is_err());
         assert!(parse("[rt] rtbench: bench done").is_err());
+    }
+
+    #[test]
+    fn the_rt_vms_window_is_found_among_a_neighbours() {
+        let theirs = LINE.replace("vm rt vcpu 0 cpu 2", "vm probe vcpu 1 cpu 1");
+        let lines = vec![
+            "[probe] probe: storming vcpus=2".to_string(),
+            theirs,
+            LINE.into(),
+        ];
+        assert_eq!(find(&lines, "rt"), Some(&lines[2]));
+        assert_eq!(find(&lines[..2], "rt"), None);
+        assert_eq!(find(&lines, "probe"), Some(&lines[1]));
     }
 
     #[test]

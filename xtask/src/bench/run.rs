@@ -297,7 +297,7 @@ pub fn once(
     });
     // The hypervisor's report of the timer window (rtvisor configurations).
     let result = result.and_then(|mut r| {
-        if let Some(l) = con.log().iter().find(|l| l.contains(super::el2::MARK)) {
+        if let Some(l) = super::el2::find(con.log(), super::RT_VM) {
             r.el2 =
                 Some(super::el2::parse(l).map_err(|e| {
                     con.fail("the hypervisor's el2 window line", &format!("{e:#}"))
@@ -417,10 +417,11 @@ mod tests {
                 assert!(acct.contains("[hypervisor]\naccounting = true\n"), "{f}");
                 assert!(!out.contains("\"../"), "{f}");
                 assert_eq!(
-                    out.contains("mode=noise"),
+                    out.contains("mode=noise") || out.contains("mode=storm"),
                     c.name.ends_with("-noisy"),
                     "{f}"
                 );
+                assert_eq!(out.contains("mode=storm"), c.name.contains("-probe"), "{f}");
                 let mode = if c.name.contains("direct") {
                     "direct"
                 } else {

@@ -87,6 +87,12 @@ const MODULE_PARAMS: &[(&str, &str)] = &[
     ("uio_pdrv_genirq", "of_id=generic-uio"),
 ];
 
+/// Printed by `/init` just before [`READY`], with the virtual counter and its
+/// frequency in hex (`/bin/vclock`): `rtvisor-linux: vclock ticks=<hex> hz=<hex>`.
+pub const VCLOCK: &str = "rtvisor-linux: vclock";
+/// Printed by `/init` first, the same way, with the kernel's uptime: where the
+/// kernel's boot ends and `/init`'s work begins.
+pub const VCLOCK_INIT: &str = "rtvisor-linux: init vclock";
 /// Printed by `/init` once the shell is about to start.
 pub const READY: &str = "rtvisor-linux: ready";
 pub const DISK_MOUNTED: &str = "rtvisor-linux: disk mounted";
@@ -114,6 +120,10 @@ pub fn init_script(names: &[String]) -> String {
          \x20   insmod \"/lib/modules/$1.ko\" $2 || echo \"rtvisor-linux: insmod $1 failed\"\n\
          }\n",
     );
+    s += &format!(
+        "set -- $(vclock)\n\
+         echo \"{VCLOCK_INIT} ticks=$1 hz=$2 uptime=$(cat /proc/uptime)\"\n"
+    );
     for name in names {
         let params = MODULE_PARAMS
             .iter()
@@ -129,6 +139,10 @@ pub fn init_script(names: &[String]) -> String {
          else\n\
          \x20   echo '{DISK_FAILED}'\n\
          fi\n\
+         # Virtual time at the ready line: the counter since the machine started\n\
+         # (the Linux boot row of the benchmark reads it).\n\
+         set -- $(vclock)\n\
+         echo \"{VCLOCK} ticks=$1 hz=$2\"\n\
          echo '{READY}'\n\
          # A shell with job control needs a controlling terminal: cttyhack opens the\n\
          # real console device (ttyAMA0) in a new session.\n\
@@ -162,6 +176,7 @@ pub fn archive(c: &Contents) -> Result<Vec<u8>> {
     let names: Vec<String> = c.modules.iter().map(|(n, _)| n.clone()).collect();
     a.file("init", 0o755, init_script(&names).as_bytes());
     a.file("bin/rtstats", 0o755, RTSTATS.as_bytes());
+    a.file("bin/vclock", 0o755, &super::vclock::elf());
     Ok(a.finish())
 }
 
@@ -191,6 +206,8 @@ mod tests {
         assert!(uio < genirq);
         assert!(s.contains("mount -t devtmpfs devtmpfs /dev"));
         assert!(s.find(READY).unwrap() > s.find(NO_DISK).unwrap());
+        assert!(s.find(READY).unwrap() > s.find(VCLOCK).unwrap());
+        assert!(s.find(VCLOCK_INIT).unwrap() < s.find("load uio ''").unwrap());
         assert!(s.trim_end().ends_with("exec sh"));
     }
 
@@ -216,6 +233,7 @@ mod tests {
         assert_eq!(get("bin/cttyhack").mode, S_IFLNK | 0o777);
         assert_eq!(get("lib/modules/virtio_blk.ko").data, b"\x7fELF module");
         assert_eq!(get("init").mode & 0o777, 0o755);
+        assert_eq!(get("bin/vclock").data, crate::linux::vclock::elf());
         for d in ["proc", "sys", "mnt", "tmp"] {
             get(d);
         }

@@ -7,6 +7,7 @@
 //! - `modules` + `elf`: the modules the guest needs, in dependency order, read from
 //!   each `.ko`'s `.modinfo` (the .deb has no modules.dep).
 //! - `cpio` + `initramfs`: the gzip'd newc initramfs and its `/init`.
+//! - `vclock`: `/bin/vclock`, which prints the virtual counter (boot-time figures).
 //! - `disk`: an 8 MiB ext4 image holding `hello.txt`.
 //! - `boot`: `cargo xtask linux --boot-bare`, the same kernel under QEMU without rtvisor.
 //!
@@ -24,6 +25,7 @@ mod initramfs;
 mod kernel;
 mod modules;
 pub(crate) mod tools;
+pub(crate) mod vclock;
 
 pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;
@@ -221,11 +223,12 @@ fn build_key(fetched: &str) -> String {
     let wanted: Vec<String> = WANTED_MODULES.iter().map(|m| m.to_string()).collect();
     format!(
         "build-version {BUILD_VERSION}\n{fetched}wanted {}\noptional {}\n\
-         init {:016x}\nrtstats {:016x}\ndisk {:?}\n",
+         init {:016x}\nrtstats {:016x}\nvclock {:016x}\ndisk {:?}\n",
         wanted.join(","),
         OPTIONAL_MODULES.join(","),
         fnv1a(initramfs::init_script(&wanted).as_bytes()),
         fnv1a(initramfs::RTSTATS.as_bytes()),
+        fnv1a(&vclock::elf()),
         disk::HELLO,
     )
 }

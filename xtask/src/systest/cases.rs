@@ -10,6 +10,7 @@
 //! | off-one   | `a`: `count=N then=off` with N small (a stops first), `b`: `count=10 then=off`; every CPU hosts a vCPU (no shell) |
 //! | reset-one | `a`: `count=2 then=reset`, `b`: `count=0` (forever)                       |
 //! | shell     | (systest/shell.rs) `rt` (1 vCPU): `mode=bench summary-every=N` (forever); `gp` (2 vCPUs): `count=0` (forever); CPU 0 free for the shell |
+//! | cpu-stats | (systest/cpustats.rs) accounting build; `rt` (virtual) and `rtd` (direct, trusted): `mode=bench summary-every=N` (forever); `gp`: `count=0`; CPU 0 free for the shell |
 //! | irq-isolation | `virt` (virtual mode) and `direct` (direct mode): `mode=bench summary-every=N` at different periods; `probe` (direct mode) floods SGIs |
 //! | irq-restart | `virt`: `mode=bench samples=N hvc=0 ipi=0 then=reset`; `direct` (2 vCPUs, direct mode): `mode=bench ... ipi=N then=reset` |
 

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x334896a8630e2f4f,
-        payload_fingerprint: 0x01070c885a9b8bd1,
+        payload_fingerprint: 0x2db48b4c5249feb7,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

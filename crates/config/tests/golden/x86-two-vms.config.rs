@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xc569bb52609d7870,
-        payload_fingerprint: 0x16c356d464054818,
+        payload_fingerprint: 0xda2eba8abbf2f674,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -1,5 +1,6 @@
 //! The aarch64 cases (the list and order are in [`run`]); `mode=takeback` runs
-//! `takeback.rs` instead, `mode=timers` `timers.rs`.
+//! `takeback.rs` instead, `mode=timers` `timers.rs`, `mode=storm` the sustained
+//! storm on every vCPU until stopped (`storm.rs`).
 
 mod access;
 mod basic;
@@ -33,10 +34,13 @@ const DEFAULT_WFI: u64 = 10_000;
 /// After `probe: done`: nothing on aarch64 (the caller powers off).
 pub fn finish(_boot: &BootInfo) {}
 
-/// Runs every case, in order (or, with `mode=timers`, the timer checks alone).
+/// Runs every case, in order (or, with `mode=timers`, the timer checks alone; with
+/// `mode=storm`, the storm until stopped).
 pub fn run(boot: &BootInfo, tally: &mut Tally) {
-    if boot.args().get("mode") == Some("timers") {
-        timers::run(boot);
+    match boot.args().get("mode") {
+        Some("timers") => timers::run(boot),
+        Some("storm") => storm::forever(boot),
+        _ => {}
     }
     let count = |key: &str, default: u64| number(boot, key).unwrap_or(default) as u32;
     tally.add(memory::read_case(boot, "read-other-vm", "other-vm"));

@@ -127,6 +127,13 @@ pub fn build_guests() -> Result<()> {
     build_x86_guests()
 }
 
+/// Builds only the x86_64 guests, under the build lock.
+pub fn build_x86_guests_only() -> Result<()> {
+    let _lock = rtvisor::build::BuildLock::take(&out_dir("images")?)?;
+    say("building the x86_64 guests ...".to_string());
+    build_x86_guests()
+}
+
 /// Builds the x86_64 guests (PVH ELF files) into `target/guests/<name>-x86.elf`,
 /// checking each has its PVH entry note. The caller holds the build lock.
 fn build_x86_guests() -> Result<()> {

@@ -50,7 +50,8 @@ enum Cmd {
         #[arg(long)]
         fresh: bool,
     },
-    /// Build the guests and the hypervisor image for a scenario (default: scenarios/demo.toml).
+    /// Build the guests and the hypervisor image for a scenario (default: scenarios/demo.toml);
+    /// for an x86_64 board, the Multiboot2 ELF and its GRUB ISO (target/x86/<stem>.iso).
     Build {
         scenario: Option<PathBuf>,
         /// Only build the guests (target/guests/).
@@ -213,6 +214,14 @@ fn build(scenario: &Path) -> Result<image::Image> {
     image::build_image(scenario)
 }
 
+/// Builds the x86_64 guests, the hypervisor for the x86_64 scenario `scenario` and
+/// its GRUB ISO (target/x86/<stem>.iso).
+fn build_x86(scenario: &Path) -> Result<()> {
+    setup::ensure_x86()?;
+    image::build_x86_guests_only()?;
+    x86::build_scenario_iso(scenario).map(drop)
+}
+
 /// The QEMU command `run` and `demo` start for `scenario`'s image `img`.
 fn boot_command(scenario: &Path, img: &image::Image, opts: &Boot) -> Result<QemuCommand> {
     let console = match opts.duration {
@@ -250,7 +259,13 @@ fn main() -> ExitCode {
             if guests_only {
                 setup::ensure_all().and_then(|()| image::build_guests())
             } else {
-                scenario_or_demo(scenario.as_deref()).and_then(|s| build(&s).map(drop))
+                scenario_or_demo(scenario.as_deref()).and_then(|s| {
+                    if x86::is_x86_scenario(&s) {
+                        build_x86(&s)
+                    } else {
+                        build(&s).map(drop)
+                    }
+                })
             }
         }
         Cmd::Run { scenario, boot: b } => resolve(&scenario).and_then(|s| boot(&s, &b)),

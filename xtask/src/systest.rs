@@ -10,13 +10,14 @@
 //! wording is a change in one place.
 
 mod boot;
-mod cases;
+pub(crate) mod cases;
 mod colors;
 mod conform;
 mod cpustats;
 mod fatal;
 mod ipc;
 mod linux;
+mod linux_colors;
 mod shell;
 mod takeback;
 mod timers;
@@ -168,8 +169,8 @@ pub mod guest {
     /// but does not match this whole was torn or interleaved.
     pub const WHOLE_LINE: &str = concat!(
         r"^\[(?P<vm>[A-Za-z0-9_.-]+)\] (?:rtbench: (?:",
-        r"banner vcpus=\d+ el=[12]|psci version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
-        r"|vcpu \d+ online mpidr=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
+        r"banner vcpus=\d+ el=[012]|(?:psci|pvh) version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
+        r"|vcpu \d+ online (?:mpidr|apicid)=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
         r"|count \d+|done, then=(?:off|reset|hang)",
         r"|selfcheck pmc_per_16ns=\d+\.\d+|stray irqs=\d+|bench done",
         r"|result metric=[a-z]+ samples=\d+ min_ns=(?:\d+|unavailable) avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
@@ -538,6 +539,16 @@ pub const TESTS: &[SysTest] = &[
         run: linux::demo,
     },
     SysTest {
+        name: "linux-colors",
+        tier: "T3",
+        scenario: "tests/scenarios/linux-colors.toml",
+        linux: true,
+        elf: false,
+        qemu: BOARD,
+        about: "Debian's Linux in 192 MiB of cache colors 8-31 beside rt in colors 2-7, the hypervisor's tables in colors 0-1: every stage-2 RAM page and table page checked at boot, Linux's shell, mem map, poweroff -f stops Linux alone",
+        run: linux_colors::linux_colors,
+    },
+    SysTest {
         name: "u-boot",
         tier: "T3",
         scenario: "tests/scenarios/u-boot.toml",
@@ -639,6 +650,9 @@ mod tests {
         let re = regex::Regex::new(guest::WHOLE_LINE).unwrap();
         for ok in [
             "[rt] rtbench: banner vcpus=1 el=1",
+            "[gp] rtbench: banner vcpus=2 el=0",
+            "[gp] rtbench: pvh version 1.0",
+            "[gp] rtbench: vcpu 1 online apicid=0x1",
             "[smp] rtbench: cpu_on vcpu 1 -> 0",
             "[smp] rtbench: cpu_on vcpu 1 -> -2",
             "[smp] rtbench: vcpu 1 online mpidr=0x80000001",

@@ -14,6 +14,16 @@ use std::time::Instant;
 
 /// The hypervisor's Rust target.
 pub const HV_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// The x86_64 hypervisor's Rust target (soft-float as well: no SSE in the hypervisor).
+pub const HV_TARGET_X86: &str = "x86_64-unknown-none";
+
+/// The hypervisor's Rust target for a board of `arch`.
+pub fn hv_target(arch: rtvisor_config::contract::Arch) -> &'static str {
+    match arch {
+        rtvisor_config::contract::Arch::Aarch64 => HV_TARGET,
+        rtvisor_config::contract::Arch::X86_64 => HV_TARGET_X86,
+    }
+}
 /// The hypervisor package and binary.
 pub const HV_PACKAGE: &str = "rtvisor-hypervisor";
 const HV_BIN: &str = "rtvisor-hv";
@@ -93,17 +103,12 @@ pub fn target_dir(root: &Path) -> PathBuf {
 
 /// Validates, builds and writes the raw image to `out` (and, when asked, a copy of the
 /// ELF it came from to `elf_out`), all under the build lock. Returns the plan and image.
+/// For an x86_64 board, `out` gets the ELF itself: the Multiboot2 image GRUB loads
+/// (`cargo xtask build` puts it on a bootable ISO); the returned image is its span.
 pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Plan, RawImage)> {
     let plan = crate::check_plan(scenario)?;
-    if plan.arch != rtvisor_config::contract::Arch::Aarch64 {
-        bail!(
-            "{} is for an {} board: `rtvisor check` validates it and generates its VMs' boot \
-             data, but this build makes aarch64 images only (the x86_64 image comes with its \
-             backend)",
-            scenario.display(),
-            plan.arch.name()
-        );
-    }
+    let x86 = plan.arch == rtvisor_config::contract::Arch::X86_64;
+    let target = hv_target(plan.arch);
     let abs = std::fs::canonicalize(scenario)
         .with_context(|| format!("resolving {}", scenario.display()))?;
     let root = find_root(&abs)?;
@@ -118,7 +123,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     rtvisor_config::emit(&plan, &generated).map_err(|e| anyhow!(e))?;
     let started = Instant::now();
     eprintln!(
-        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {HV_TARGET} -p {HV_PACKAGE}) ...",
+        "[rtvisor] [1/3] building the hypervisor for {} (cargo build --release --target {target} -p {HV_PACKAGE}) ...",
         abs.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -126,14 +131,7 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         .current_dir(&root)
         .env("RTVISOR_GENERATED", &generated)
         .env_remove("RTVISOR_SCENARIO")
-        .args([
-            "build",
-            "--release",
-            "--target",
-            HV_TARGET,
-            "-p",
-            HV_PACKAGE,
-        ])
+        .args(["build", "--release", "--target", target, "-p", HV_PACKAGE])
         .args(features(&plan))
         .status()
         .context("running cargo")?;
@@ -144,17 +142,23 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
         "[rtvisor]       done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let built = target_dir(&root)
-        .join(HV_TARGET)
-        .join("release")
-        .join(HV_BIN);
-    eprintln!(
-        "[rtvisor] [2/3] converting {} to a raw image ...",
-        built.display()
-    );
+    let built = target_dir(&root).join(target).join("release").join(HV_BIN);
     let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-    let raw = bootimage::to_raw(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
-    bootimage::arm64_header(&raw.bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
+    let raw = if x86 {
+        eprintln!(
+            "[rtvisor] [2/3] checking {} (a Multiboot2 ELF) ...",
+            built.display()
+        );
+        bootimage::x86_span(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?
+    } else {
+        eprintln!(
+            "[rtvisor] [2/3] converting {} to a raw image ...",
+            built.display()
+        );
+        let raw = bootimage::to_raw(&bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
+        bootimage::arm64_header(&raw.bytes).map_err(|e| anyhow!("{}: {e}", built.display()))?;
+        raw
+    };
     fits(&plan, &raw)?;
     match crate::imagesize::embedded_bytes(&generated)
         .and_then(|e| crate::imagesize::breakdown(&bytes, e, 8))
@@ -166,7 +170,8 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(out, &raw.bytes).with_context(|| format!("writing {}", out.display()))?;
+    let written = if x86 { &bytes } else { &raw.bytes };
+    std::fs::write(out, written).with_context(|| format!("writing {}", out.display()))?;
     if let Some(elf_out) = elf_out {
         std::fs::copy(&built, elf_out)
             .with_context(|| format!("copying {} to {}", built.display(), elf_out.display()))?;

@@ -30,10 +30,20 @@ pub struct RawImage {
 
 /// Converts an aarch64 ELF64 file to its raw image.
 pub fn to_raw(file: &[u8]) -> Result<RawImage, String> {
+    flatten(file, EM_AARCH64, "aarch64")
+}
+
+/// The span of an x86_64 ELF64 file (the Multiboot2 image GRUB loads as an ELF):
+/// its load address, entry and end, and its segments flattened as [`to_raw`] does.
+pub fn x86_span(file: &[u8]) -> Result<RawImage, String> {
+    flatten(file, crate::image_x86::EM_X86_64, "x86_64")
+}
+
+fn flatten(file: &[u8], machine: u16, name: &str) -> Result<RawImage, String> {
     let e = elf::parse(file)?;
-    if e.machine != EM_AARCH64 {
+    if e.machine != machine {
         return Err(format!(
-            "e_machine is {}, expected {EM_AARCH64} (aarch64)",
+            "e_machine is {}, expected {machine} ({name})",
             e.machine
         ));
     }

@@ -143,6 +143,17 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
     let _ = writeln!(w, "            board_cpus: {},", hv.board_cpus);
     let _ = writeln!(w, "            console_input: {:?},", hv.console_input);
     let _ = writeln!(w, "            semihosting: {},", hv.semihosting);
+    let tables = match hv.tables {
+        None => "None".to_owned(),
+        Some(t) => format!(
+            "Some(HvPages {{ hpa: Hpa::new({}), size: {}, colors: Coloring {{ count: {}, mask: {} }} }})",
+            hex(t.hpa.raw()),
+            hex(t.size),
+            t.colors.count,
+            hex(t.colors.mask)
+        ),
+    };
+    let _ = writeln!(w, "            tables: {tables},");
     let _ = writeln!(w, "        }},");
     let _ = writeln!(w, "        vms: &VMS,");
     let _ = writeln!(w, "    }};\n");

@@ -65,6 +65,8 @@ pub struct HypervisorPlan {
     pub semihosting: bool,
     /// `[hypervisor] accounting`: built with the `accounting` feature.
     pub accounting: bool,
+    /// `[hypervisor] colors`: the colored pages of its translation tables.
+    pub tables: Option<crate::tables::HvPages>,
 }
 
 /// A board UART.
@@ -233,6 +235,18 @@ impl Plan {
             hv.console.name,
             words::log_level(hv.log_level)
         );
+        if let Some(t) = hv.tables {
+            let span = t.span();
+            let _ = writeln!(
+                s,
+                "  tables   HPA {} ({} of pages, colors {} of {}: its pages of the range; \
+                 its image, data and stacks stay in its RAM)",
+                range(span.base.raw(), span.size),
+                human(t.size),
+                crate::validate::colors::list(t.colors.mask),
+                t.colors.count
+            );
+        }
         if let Some(vm) = hv.console_input.and_then(|v| self.vms.get(v)) {
             let _ = writeln!(s, "console input goes to vm `{}` at boot", vm.name);
         }

@@ -274,6 +274,12 @@ pub struct HypervisorSpec {
     /// entry a few instructions and two counter reads).
     #[serde(default)]
     pub accounting: bool,
+    /// LLC colors of the pages the hypervisor allocates for itself (its translation
+    /// tables; `"0-1"`; default: uncolored, inside its own memory).
+    pub colors: Option<Spanned<String>>,
+    /// Whether its colors may overlap a VM's that also says `shared-colors`.
+    #[serde(default)]
+    pub shared_colors: bool,
 }
 
 /// `[hypervisor] memory`.

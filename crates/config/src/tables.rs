@@ -39,6 +39,51 @@ pub struct HypervisorConfig {
     /// The board is QEMU with Arm semihosting (board `[qemu] semihosting`): after a
     /// FATAL error the hypervisor ends QEMU with [`FATAL_EXIT_STATUS`].
     pub semihosting: bool,
+    /// `[hypervisor] colors`: the pages its translation tables come from (`None`:
+    /// the table pool inside its own memory).
+    pub tables: Option<HvPages>,
+}
+
+/// Pages of the hypervisor's cache colors, for its translation tables: `size` bytes
+/// of pages of `colors` from `hpa` on (the start of a period, as for a colored VM's
+/// RAM), identity-mapped at EL2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HvPages {
+    /// Host-physical start of the first period.
+    pub hpa: Hpa,
+    /// Bytes of its own pages (a multiple of 4 KiB).
+    pub size: u64,
+    /// Its colors.
+    pub colors: Coloring,
+}
+
+impl HvPages {
+    /// The host address of its page `k` (from 0), `None` past the last.
+    pub fn page(&self, k: u64) -> Option<Hpa> {
+        if k >= self.size / PAGE {
+            return None;
+        }
+        self.hpa.checked_add(self.colors.page(k).0)
+    }
+
+    /// Its host-contiguous stretches: (host start, bytes).
+    pub fn runs(&self) -> impl Iterator<Item = (Hpa, u64)> {
+        let as_ram = RamMap {
+            ipa: Ipa::new(0),
+            hpa: self.hpa,
+            size: self.size,
+            colors: Some(self.colors),
+        };
+        as_ram.runs().map(|r| (r.hpa, r.size))
+    }
+
+    /// The host region that holds its pages (and those of other colors between).
+    pub fn span(&self) -> MemRegion<Hpa> {
+        MemRegion {
+            base: self.hpa,
+            size: self.colors.span(self.size),
+        }
+    }
 }
 
 /// The exit status of QEMU after a FATAL error of the hypervisor, on a board with

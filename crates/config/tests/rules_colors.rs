@@ -8,7 +8,7 @@ mod support;
 
 use rtvisor_config::tables::RamMap;
 use std::collections::BTreeMap;
-use support::{assert_one, errors, rules_tree, scenario, vm, Tree};
+use support::{assert_one, errors, gp, rules_tree, scenario, vm, Tree};
 
 /// A general VM on `cpus` with `size` of RAM and `extra` lines.
 fn colored(name: &str, cpus: &str, size: &str, extra: &str) -> String {
@@ -19,6 +19,17 @@ fn colored(name: &str, cpus: &str, size: &str, extra: &str) -> String {
         &format!("{{ size = \"{size}\" }}"),
         extra,
     )
+}
+
+/// Takes the `[llc]` table out of the tree's board.
+fn drop_llc(t: &Tree) {
+    let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
+    let start = board.find("[llc]").unwrap();
+    let end = start + board[start..].find("\n\n").unwrap();
+    t.write(
+        "board.toml",
+        format!("{}{}", &board[..start], &board[end..]),
+    );
 }
 
 /// Every host page of `ram`, by page address.
@@ -159,13 +170,7 @@ fn an_identity_mapped_vm_cannot_be_colored() {
 #[test]
 fn colors_need_an_llc_on_the_board() {
     let t = rules_tree();
-    let board = std::fs::read_to_string(t.path("board.toml")).unwrap();
-    let start = board.find("[llc]").unwrap();
-    let end = start + board[start..].find("\n\n").unwrap();
-    t.write(
-        "board.toml",
-        format!("{}{}", &board[..start], &board[end..]),
-    );
+    drop_llc(&t);
     let s = scenario(&[colored("a", "[1]", "16MiB", "colors = \"0-3\"\n")]);
     assert_one(
         &t,
@@ -188,8 +193,9 @@ fn a_colored_vm_that_does_not_fit_is_refused_at_its_colors() {
         &s,
         10,
         10,
-        "no room for the colored VMs' pages: their colors need a host region of 8 GiB \
-         (each VM spans its size x 32 / the number of its colors)",
+        "no room for the colored pages: their colors need a host region of 8 GiB (each \
+         VM spans its size x 32 / the number of its colors; the hypervisor's tables 1 MiB \
+         x 32 / the number of its colors)",
         "give colored VMs more colors or less memory, or the other VMs less; `rtvisor \
          check` prints the map",
     );
@@ -228,5 +234,149 @@ fn colored_ram_is_bounded_by_the_table_pool() {
         "the colored VMs have 258 MiB of RAM; at most 256 MiB can be colored",
         "stage-2 maps colored RAM page by page, and its tables come from the hypervisor's \
          1 MiB table pool; color less memory",
+    );
+}
+
+/// `s` with `lines` added to its `[hypervisor]` table (after `console`, line 3).
+fn with_hv(s: String, lines: &str) -> String {
+    s.replacen(
+        "console = \"uart0\"\n",
+        &format!("console = \"uart0\"\n{lines}"),
+        1,
+    )
+}
+
+/// Every page of the hypervisor's colored tables is of its colors, outside its own
+/// memory and every VM's pages, and there are as many as its table pool has.
+fn check_hv_pages(plan: &rtvisor_config::Plan) -> Vec<u64> {
+    let hv = plan.hypervisor.tables.expect("colored tables");
+    let mut pages = Vec::new();
+    for (hpa, size) in hv.runs() {
+        pages.extend((0..size / 0x1000).map(|p| hpa.raw() + p * 0x1000));
+    }
+    assert_eq!(pages.len() as u64, 1 << 8, "the 1 MiB table pool");
+    let vm_pages: Vec<u64> = plan.vms.iter().flat_map(|vm| pages_of(&vm.ram)).collect();
+    let own = plan.hypervisor.memory;
+    for (k, &p) in pages.iter().enumerate() {
+        let color = (p / 0x1000) % u64::from(hv.colors.count);
+        assert!(
+            hv.colors.mask & (1 << color) != 0,
+            "page {p:#x}: color {color}"
+        );
+        assert!(!vm_pages.contains(&p), "page {p:#x} is also a VM's");
+        assert!(p + 0x1000 <= own.base.raw() || p >= own.base.raw() + own.size);
+        assert_eq!(hv.page(k as u64).map(|h| h.raw()), Some(p), "page {k}");
+    }
+    assert_eq!(hv.page(pages.len() as u64), None);
+    pages
+}
+
+fn pages_of(ram: &RamMap) -> Vec<u64> {
+    pages(ram)
+}
+
+#[test]
+fn the_hypervisor_tables_take_pages_of_its_colors_only() {
+    let t = rules_tree();
+    let s = with_hv(
+        scenario(&[
+            colored("a", "[1]", "16MiB", "colors = \"2-7\"\n"),
+            colored("b", "[2]", "32MiB", "colors = \"8-31\"\n"),
+            colored("c", "[3]", "16MiB", ""),
+        ]),
+        "colors = \"0-1\"\n",
+    );
+    let plan = check_pages(&t, &s);
+    let pages = check_hv_pages(&plan);
+    // First in the colored area: 256 pages of 2 colors take 128 periods.
+    let hv = plan.hypervisor.tables.unwrap();
+    assert_eq!(
+        (hv.hpa.raw(), hv.span().size),
+        (0x4220_0000, 128 * 32 * 0x1000)
+    );
+    assert_eq!(pages[..3], [0x4220_0000, 0x4220_1000, 0x4222_0000]);
+    let map = plan.map();
+    assert!(
+        map.contains(
+            "  tables   HPA 0x4220_0000..0x4320_0000 (1 MiB of pages, colors 0-1 of 32: its pages \
+         of the range; its image, data and stacks stay in its RAM)"
+        ),
+        "{map}"
+    );
+    // Without colors, no colored tables.
+    let plain = rtvisor_config::check(&t.write("p.toml", scenario(&[gp("a", "[1]")]))).unwrap();
+    assert_eq!(plain.hypervisor.tables, None);
+}
+
+#[test]
+fn the_hypervisor_alone_may_be_colored() {
+    let t = rules_tree();
+    let s = with_hv(scenario(&[gp("a", "[1]")]), "colors = \"0-3\"\n");
+    let plan = check_pages(&t, &s);
+    check_hv_pages(&plan);
+    // The uncolored VM goes after the colored area.
+    let hv = plan.hypervisor.tables.unwrap().span();
+    assert!(plan.vms[0].ram.hpa.raw() >= hv.base.raw() + hv.size);
+}
+
+#[test]
+fn hypervisor_colors_shared_with_a_vm_need_shared_colors_in_both() {
+    let t = rules_tree();
+    let vms = || scenario(&[colored("a", "[1]", "16MiB", "colors = \"2-7\"\n")]);
+    assert_one(
+        &t,
+        &with_hv(vms(), "colors = \"0-3\"\n"),
+        4,
+        10,
+        "the hypervisor shares colors 2-3 with VM `a`",
+        "the hypervisor's translation tables, read by every stage-2 walk, would evict the \
+         VM's lines and the VM theirs; give them disjoint colors, or set shared-colors = \
+         true in [hypervisor] and in the VM",
+    );
+    // Both say shared-colors: allowed, and still no page is given twice.
+    let s = with_hv(
+        scenario(&[colored(
+            "a",
+            "[1]",
+            "16MiB",
+            "colors = \"2-7\"\nshared-colors = true\n",
+        )]),
+        "colors = \"0-3\"\nshared-colors = true\n",
+    );
+    check_hv_pages(&check_pages(&t, &s));
+}
+
+#[test]
+fn hypervisor_colors_are_checked_like_a_vms() {
+    let t = rules_tree();
+    let s = with_hv(scenario(&[gp("a", "[1]")]), "colors = \"0-32\"\n");
+    assert_one(
+        &t,
+        &s,
+        4,
+        10,
+        "colors of [hypervisor]: color 32 does not exist: the board's LLC has 32 colors (0-31)",
+        "list colors and ranges from 0 to 31, like \"0-1\"",
+    );
+    let s = with_hv(scenario(&[gp("a", "[1]")]), "shared-colors = true\n");
+    assert_one(
+        &t,
+        &s,
+        3,
+        11,
+        "[hypervisor] sets shared-colors but has no colors",
+        "shared-colors lets the hypervisor's colors overlap a VM's that also says so; give \
+         [hypervisor] colors, or remove shared-colors",
+    );
+    drop_llc(&t);
+    let s = with_hv(scenario(&[gp("a", "[1]")]), "colors = \"0-1\"\n");
+    assert_one(
+        &t,
+        &s,
+        4,
+        10,
+        "the hypervisor is given cache colors, but board `qemu-virt-aarch64` has no [llc]",
+        "describe the last-level cache in the board file ([llc] size, ways, line; `rtvisor \
+         board inspect` writes it), or remove colors from [hypervisor]",
     );
 }

@@ -36,7 +36,8 @@ fn unknown_key_without_a_close_match_lists_the_keys() {
         3,
         1,
         "unknown key `shell` in [hypervisor]",
-        "keys here: console, log-level, console-input, memory, accounting",
+        "keys here: console, log-level, console-input, memory, accounting, colors, \
+         shared-colors",
     );
 }
 

@@ -11,7 +11,7 @@ use crate::mmio::Region;
 use crate::vm::{Power, StopReason, VmLife, VmState};
 use core::fmt;
 use rtvisor_addr::{Hpa, Ipa};
-use rtvisor_config::tables::{DeviceMap, LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_config::tables::{DeviceMap, HvPages, LogLevel, MemRegion, RamMap, VmKind};
 use text::{CpuList, LastStop, Small, Words};
 
 mod cpustats;
@@ -44,6 +44,11 @@ pub trait ShellOps {
     fn emulated(&self, vm: VmId, i: usize) -> Option<Region>;
     /// The host-physical region reserved for the hypervisor.
     fn hv_memory(&self) -> MemRegion<Hpa>;
+    /// The pages of the hypervisor's cache colors its translation tables come from
+    /// (`[hypervisor] colors`), if it has them.
+    fn hv_tables(&self) -> Option<HvPages> {
+        None
+    }
     /// Run-time facts about vCPU `vcpu` of VM `vm` (`None` if the VM has no such
     /// vCPU).
     fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo>;

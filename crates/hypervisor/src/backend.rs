@@ -11,7 +11,7 @@
 //! Everything is resolved at compile time: no `dyn`, nothing in between.
 
 use core::fmt::Display;
-use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_addr::{HostRange, Hpa, Ipa};
 use rtvisor_config::contract::aarch64::EmulatedDevice;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
@@ -19,6 +19,10 @@ use rtvisor_core::seam::{ArchVcpu, Console, IrqChip, Stage2, Timer};
 
 #[cfg(target_arch = "aarch64")]
 #[path = "aarch64/mod.rs"]
+mod arch;
+
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64/mod.rs"]
 mod arch;
 
 /// The backend this image is built for.
@@ -104,6 +108,17 @@ pub trait Backend {
     );
     /// Empty second-stage tables for VM `vm`.
     fn new_stage2(vm: VmId) -> Result<Self::Stage2, <Self::Stage2 as Stage2>::Error>;
+    /// The host address guest-physical `ipa` translates to in `s2`, for boot's check
+    /// of colored RAM (`None`: unmapped, or the backend cannot say).
+    fn stage2_translate(s2: &Self::Stage2, ipa: Ipa) -> Option<Hpa> {
+        let _ = (s2, ipa);
+        None
+    }
+    /// Calls `each` with every page the translation-table pool has handed out, for
+    /// boot's check of the hypervisor's colors (nothing when the backend cannot say).
+    fn table_pages(each: &mut dyn FnMut(Hpa)) {
+        let _ = each;
+    }
     /// Sets up CPU `cpu` for running guests (its interrupt controller interface, its
     /// traps); on that CPU.
     fn init_cpu(m: &Self::Machine, cpu: CpuId);

@@ -20,7 +20,7 @@ use crate::{debug, error, info, log, run, vms};
 use core::fmt;
 use core::sync::atomic::Ordering;
 use rtvisor_addr::{HostRange, Hpa};
-use rtvisor_config::coloring::{ColorList, Coloring};
+use rtvisor_config::coloring::{ColorList, Coloring, PAGE};
 use rtvisor_core::ids::{CpuId, VmId};
 use rtvisor_core::seam::{MemKind, Stage2};
 use spin::Once;
@@ -80,8 +80,10 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
                 vms::cfg(id).name
             ))
         });
+        check_colored_ram(id, &tables);
         vms::rt(id).stage2.call_once(|| tables);
     }
+    check_table_colors();
     zero_shared_memory();
     online(m, me);
     vms::RUNNING.store(CONFIG.vms.len(), Ordering::Release);
@@ -203,6 +205,68 @@ fn zero_shared_memory() {
         // mapped read-write for the hypervisor (`init_machine`), and no guest runs yet.
         unsafe { Arch::zero(s.hpa, s.size) };
     }
+}
+
+/// A colored VM's stage-2 tables, as built, map every page of its RAM to a host page
+/// of its colors: logged, and fatal if not.
+fn check_colored_ram(id: VmId, s2: &Stage2Table) {
+    let vm = vms::cfg(id);
+    let Some(c) = vm.ram.colors else { return };
+    let (mut pages, mut wrong) = (0u64, 0u64);
+    for k in 0..vm.ram.size / PAGE {
+        let Some(ipa) = vm.ram.ipa.checked_add(k * PAGE) else {
+            break;
+        };
+        match Arch::stage2_translate(s2, ipa) {
+            Some(hpa) if c.mask & (1 << Coloring::color_of(c.count, hpa.raw())) != 0 => pages += 1,
+            Some(_) => wrong += 1,
+            None => return, // the backend cannot say
+        }
+    }
+    if wrong > 0 {
+        die(format_args!(
+            "vm {}: stage-2 maps {wrong} RAM pages outside colors {}",
+            vm.name,
+            ColorList(c.mask)
+        ));
+    }
+    info!(
+        "vm {}: stage-2 checked: {pages} RAM pages, all of colors {} of {}",
+        vm.name,
+        ColorList(c.mask),
+        c.count
+    );
+}
+
+/// With `[hypervisor] colors`, every translation-table page handed out so far (the
+/// hypervisor's own map and every VM's stage-2) is of its colors: logged, and fatal
+/// if not.
+fn check_table_colors() {
+    let Some(t) = CONFIG.hypervisor.tables else {
+        return;
+    };
+    let (mut used, mut wrong) = (0u64, 0u64);
+    Arch::table_pages(&mut |p| {
+        used += 1;
+        if t.colors.mask & (1 << Coloring::color_of(t.colors.count, p.raw())) == 0 {
+            wrong += 1;
+        }
+    });
+    let span = t.span();
+    if wrong > 0 {
+        die(format_args!(
+            "{wrong} of the hypervisor's table pages are outside its colors {}",
+            ColorList(t.colors.mask)
+        ));
+    }
+    info!(
+        "hypervisor: tables in colors {} of {} (host {:#x}..{:#x}): {used} of {} pages used, all of its colors; image, data and stacks uncolored",
+        ColorList(t.colors.mask),
+        t.colors.count,
+        span.base.raw(),
+        span.base.raw() + span.size,
+        t.size / PAGE
+    );
 }
 
 /// `, colors 0-3 of 16` after a colored VM's host address (nothing otherwise).

@@ -12,7 +12,7 @@ use crate::{account, debug, info, log, stats};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_addr::Hpa;
-use rtvisor_config::tables::{LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_config::tables::{HvPages, LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::account::Account;
 use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::Region;
@@ -133,6 +133,9 @@ impl ShellOps for Ops {
     }
     fn hv_memory(&self) -> MemRegion<Hpa> {
         CONFIG.hypervisor.memory
+    }
+    fn hv_tables(&self) -> Option<HvPages> {
+        CONFIG.hypervisor.tables
     }
     fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo> {
         let cpu = vms::cpu_of(vm, vcpu)?;

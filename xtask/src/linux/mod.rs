@@ -29,7 +29,7 @@ pub(crate) mod vclock;
 
 pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;
-pub use initramfs::{DISK_FAILED, DISK_MOUNTED, READY};
+pub use initramfs::{DISK_FAILED, DISK_MOUNTED, NO_DISK, READY};
 
 /// Whether the scenario at `scenario` boots this guest (names a file under
 /// `target/linux/`): then its images (and the disk its `[[qemu-device]]` names) must

@@ -23,22 +23,22 @@ const RT: &str = "rt";
 const LINUX: &str = "linux";
 
 /// A Linux console line that is exactly `text` (a command's echo never is).
-fn exact(text: &str) -> Pattern {
+pub(super) fn exact(text: &str) -> Pattern {
     Pattern::regex(&format!(r"^\[{LINUX}\] {}$", escape(text)))
 }
 
-fn linux_line(text: &str) -> Pattern {
+pub(super) fn linux_line(text: &str) -> Pattern {
     Pattern::contains(format!("[{LINUX}] {text}"))
 }
 
 /// How long Linux may take to reach its shell (it boots in about 2 s of guest time,
 /// but TCG on a loaded machine is slow).
-fn boot_timeout(t: &Timeouts) -> Duration {
+pub(super) fn boot_timeout(t: &Timeouts) -> Duration {
     t.boot * 3
 }
 
 /// Types a command line on the Linux console (input goes to `linux`).
-fn type_cmd(c: &mut Console, cmd: &str) -> Result<()> {
+pub(super) fn type_cmd(c: &mut Console, cmd: &str) -> Result<()> {
     c.send(&format!("{cmd}\n"))
 }
 

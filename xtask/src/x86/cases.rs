@@ -1,4 +1,5 @@
-//! The x86 system tests: the smoke image boots from the ISO on both vendors.
+//! The x86 system tests: the smoke image boots from the ISO on both vendors, and the
+//! hypervisor runs a scenario's VMs on both.
 
 use super::machine::{Emulator, CPUS};
 use crate::console::{Console, Pattern};
@@ -11,6 +12,9 @@ pub struct X86Test {
     pub emulator: Emulator,
     /// The image's command line (GRUB's `multiboot2` line).
     pub cmdline: &'static str,
+    /// The hypervisor built for this scenario (relative to the workspace) instead of
+    /// the smoke image.
+    pub scenario: Option<&'static str>,
     pub about: &'static str,
     pub run: fn(&mut Console, &Timeouts, Emulator) -> Result<()>,
 }
@@ -20,6 +24,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-boot-amd",
         emulator: Emulator::Qemu,
         cmdline: "",
+        scenario: None,
         about: "the ISO on QEMU q35 (AMD-V): vendor amd, SVM on with NPT on every CPU, 4 CPUs from the MADT started with INIT-SIPI-SIPI, ACPI S5 power-off",
         run: boot,
     },
@@ -27,6 +32,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-boot-intel",
         emulator: Emulator::Bochs,
         cmdline: "",
+        scenario: None,
         about: "the same ISO on Bochs (VT-x): vendor intel, VMXON/VMXOFF with EPT and unrestricted guest on every CPU, 4 CPUs (x2APIC), ACPI S5 power-off",
         run: boot,
     },
@@ -34,6 +40,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-fault-amd",
         emulator: Emulator::Qemu,
         cmdline: "fault=wx",
+        scenario: None,
         about: "a write to the hypervisor's own code faults (W^X): the FATAL line names #PF, its error code, RIP, CR2 and the CPU, then every CPU confirms the halt",
         run: fault_wx,
     },
@@ -41,6 +48,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-fault-intel",
         emulator: Emulator::Bochs,
         cmdline: "fault=wx",
+        scenario: None,
         about: "x86-fault-amd on Bochs: the halt NMI goes out through the x2APIC",
         run: fault_wx,
     },
@@ -48,6 +56,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-stack-amd",
         emulator: Emulator::Qemu,
         cmdline: "fault=stack",
+        scenario: None,
         about: "a stack overflow runs into the guard page; the #DF is reported from its own stack (IST), then every CPU confirms the halt",
         run: fault_stack,
     },
@@ -55,6 +64,7 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-vm-amd",
         emulator: Emulator::Qemu,
         cmdline: "vm=hello",
+        scenario: None,
         about: "vm=hello: the built-in 32-bit guest in a VM under SVM with nested paging: its COM1 line, CPUID, VMMCALL, memory outside its RAM and an unclaimed port (all-ones), HLT, an unknown MSR (#GP injected) and the triple fault that follows",
         run: super::vm::hello,
     },
@@ -62,10 +72,30 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-vm-intel",
         emulator: Emulator::Bochs,
         cmdline: "vm=hello",
+        scenario: None,
         about: "x86-vm-amd on Bochs: the same guest under VMX with EPT, VPID and unrestricted guest, VMCALL instead of VMMCALL",
         run: super::vm::hello,
     },
+    X86Test {
+        name: "x86-two-vms-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(TWO_VMS),
+        about: "rtvisor on QEMU q35 (AMD-V, SVM with NPT) runs scenarios/x86-two-vms.toml: both VMs count to 6 side by side (gp starts its vCPU 1 by INIT-SIPI-SIPI) and power off by ACPI S5; the hypervisor stays up and its shell answers",
+        run: two_vms,
+    },
+    X86Test {
+        name: "x86-two-vms-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(TWO_VMS),
+        about: "x86-two-vms-amd on Bochs (VT-x, VMX with EPT, VPID and unrestricted guest), the same ISO; its COM1 is a file, so the shell is not asked",
+        run: two_vms,
+    },
 ];
+
+/// The x86 two-VM scenario.
+const TWO_VMS: &str = "scenarios/x86-two-vms.toml";
 
 /// What the image prints (the contract with crates/arch/x86_64/src/bin/smoke.rs).
 pub mod line {
@@ -102,6 +132,24 @@ pub mod line {
             r"^\[rtvisor\] cpu {i} \(apic id {i}\) online: {ext}$"
         ))
     }
+    /// The hypervisor's first line after the platform: the vendor it found.
+    pub fn hv_vendor(v: &str) -> Pattern {
+        Pattern::regex(&format!(r"^\[rtvisor\] x86_64: vendor {v}, tsc \d+ kHz, "))
+    }
+    /// The hypervisor's boot line: `n` CPUs, `vms` VMs.
+    pub fn hv_starting(n: u32, vms: u32) -> Pattern {
+        Pattern::regex(&format!(
+            r"^\[rtvisor\] rtvisor \S+ starting: {n} CPUs, .*, {vms} VMs, config 0x[0-9a-f]+$"
+        ))
+    }
+    /// The hypervisor's CPU `i` online with the vendor's extension and second stage.
+    pub fn hv_cpu(i: u32, vendor: &str) -> Pattern {
+        let ext = match vendor {
+            "intel" => r"vmx on: ept=yes unrestricted-guest=yes vpid=yes .*",
+            _ => r"svm on: npt=yes asids=[1-9]\d* .*",
+        };
+        Pattern::regex(&format!(r"^\[rtvisor\] cpu {i} \(apic id {i}\): {ext}$"))
+    }
     pub fn all_online(n: u32) -> Pattern {
         Pattern::contains(format!("[rtvisor] {n} of {n} cpus online"))
     }
@@ -116,6 +164,8 @@ pub mod line {
         "svm failed",
         "power off failed",
         "did not power off",
+        "no virtualization extension",
+        ": engine: ",
     ];
 }
 
@@ -145,6 +195,20 @@ pub fn powered_off(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()>
             con.expect_exit(1, t.step)
         }
     }
+}
+
+/// The hypervisor on `emu`: the vendor it found, every CPU's extension on with its
+/// second-stage paging, then the two VMs of scenarios/x86-two-vms.toml as on aarch64
+/// (`two-vms`).
+fn two_vms(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    con.expect(&line::hv_vendor(emu.vendor()), t.boot)?;
+    con.expect(&line::hv_starting(CPUS, 2), t.step)?;
+    let cpus: Vec<Pattern> = (0..CPUS).map(|i| line::hv_cpu(i, emu.vendor())).collect();
+    con.expect_all(&cpus, t.step)?;
+    // x86 guests run at CPL 0 ("el=0").
+    let banner = |vm: &str| Pattern::regex(&format!(r"^\[{vm}\] rtbench: banner vcpus=\d+ el=0$"));
+    con.expect_all(&[banner("rt"), banner("gp")], t.step)?;
+    crate::systest::cases::two_vms_after_banners(con, t, emu == Emulator::Qemu)
 }
 
 /// Boots with `fault=KIND`, then waits for the FATAL line `fatal` (a regex) and the
@@ -209,6 +273,17 @@ mod tests {
         assert!(line::memory()
             .is_match("[rtvisor] memory: 9 regions, 2047 MiB available, top of RAM 0x7ffdf000"));
         assert!(line::vendor("amd").is_match("[rtvisor] vendor: amd (cpuid: vmx=false svm=true)"));
+        assert!(line::hv_vendor("amd")
+            .is_match("[rtvisor] x86_64: vendor amd, tsc 2904193 kHz, apic timer none"));
+        assert!(line::hv_starting(4, 2).is_match(
+            "[rtvisor] rtvisor 0.1.0 starting: 4 CPUs, amd, xAPIC, 2 VMs, config 0xd746f631eba9d4e4"
+        ));
+        assert!(line::hv_cpu(3, "intel").is_match(
+            "[rtvisor] cpu 3 (apic id 3): vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+        ));
+        assert!(!line::hv_cpu(3, "amd").is_match(
+            "[rtvisor] cpu 3 (apic id 3): svm on: npt=no asids=16 nrips=no flush-by-asid=no revision=1"
+        ));
         let names: Vec<&str> = TESTS.iter().map(|t| t.name).collect();
         assert!(names.contains(&"x86-boot-amd") && names.contains(&"x86-boot-intel"));
     }

@@ -71,10 +71,43 @@ pub fn build_iso(cmdline: &str) -> Result<PathBuf> {
     iso::build(&elf, cmdline, &out_dir("x86")?, &iso_name(cmdline))
 }
 
-/// Starts an emulator with its output piped and no input.
-fn start(c: &mut Command) -> Result<Child> {
+/// Builds the hypervisor for the x86_64 scenario `scenario` (an absolute path) with
+/// `rtvisor build` (the Multiboot2 ELF, target/x86/<stem>.elf) and its GRUB ISO
+/// (target/x86/<stem>.iso, empty command line).
+pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
+    let stem = scenario
+        .file_stem()
+        .context("the scenario has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let dir = out_dir("x86")?;
+    let elf = dir.join(format!("{stem}.elf"));
+    say(format!(
+        "building the x86_64 hypervisor for {} ...",
+        scenario.display()
+    ));
+    let (_plan, span) = rtvisor::build::build(scenario, &elf, None)?;
+    say(format!(
+        "image {}: Multiboot2 ELF, load {:#x}, entry {:#x}, end {:#x}",
+        elf.display(),
+        span.load,
+        span.entry,
+        span.mem_end
+    ));
+    iso::build(&elf, "", &dir, &stem)
+}
+
+/// Whether `scenario` is for an x86_64 board (`rtvisor check`'s answer; `false` when
+/// it does not check, so the aarch64 path reports the error).
+pub fn is_x86_scenario(scenario: &Path) -> bool {
+    rtvisor::check_plan(scenario).is_ok_and(|p| p.arch == rtvisor_config::contract::Arch::X86_64)
+}
+
+/// Starts an emulator with its output piped; `input`: its stdin is piped too (the
+/// console's input), else it has none.
+fn start(c: &mut Command, input: bool) -> Result<Child> {
     say(show(c));
-    c.stdin(Stdio::null())
+    c.stdin(if input { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -85,7 +118,7 @@ fn start(c: &mut Command) -> Result<Child> {
 pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
     match emu {
         Emulator::Qemu => {
-            let child = start(&mut machine::qemu(iso))?;
+            let child = start(&mut machine::qemu(iso), true)?;
             Ok(Console::spawn(tag, child))
         }
         Emulator::Bochs => {
@@ -97,7 +130,7 @@ pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
             let log = dir.join(format!("{tag}.bochs.log"));
             std::fs::write(&rc_path, machine::bochsrc(iso, &com1, &log))?;
             std::fs::write(&dbg, machine::BOCHS_RC)?;
-            let child = start(&mut machine::bochs(&rc_path, &dbg))?;
+            let child = start(&mut machine::bochs(&rc_path, &dbg), false)?;
             Ok(follow::console(tag, child, com1))
         }
     }
@@ -125,11 +158,17 @@ pub fn run_test(
         let what = what.to_string();
         move |e: anyhow::Error| e.context(format!("FAILED {}: {what}", t.name))
     };
-    let iso = match isos.get(t.cmdline) {
+    let key = t.scenario.unwrap_or(t.cmdline);
+    let iso = match isos.get(key) {
         Some(p) => p.clone(),
         None => {
-            let p = build_iso(t.cmdline).map_err(failed("building the ISO"))?;
-            isos.insert(t.cmdline, p.clone());
+            let p = match t.scenario {
+                Some(s) => crate::image::build_x86_guests_only()
+                    .and_then(|()| build_scenario_iso(&crate::util::root().join(s))),
+                None => build_iso(t.cmdline),
+            }
+            .map_err(failed("building the ISO"))?;
+            isos.insert(key, p.clone());
             p
         }
     };

@@ -2,32 +2,40 @@
 //! copying images into guest RAM with the cache maintenance a guest running with its
 //! MMU off needs.
 
+pub use crate::pt::Pages;
 use crate::pt::{TableMemory, ENTRIES};
-use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_addr::Hpa;
 use spin::Mutex;
 
-/// A pool of 4 KiB pages for translation tables, carved from a region reserved by the
-/// linker script. Pages are handed out once and never freed (tables are built at boot).
+/// A pool of 4 KiB pages for translation tables: a region reserved by the linker
+/// script, or (with `[hypervisor] colors`) the pages of the hypervisor's cache colors
+/// ([`Pages`]). Pages are handed out once and never freed (tables are built at boot).
 #[derive(Debug)]
 pub struct TablePool {
-    next: Mutex<(u64, u64)>,
+    state: Mutex<Pages>,
 }
 
 impl TablePool {
-    /// An empty pool; [`TablePool::init`] gives it its region.
+    /// An empty pool; [`TablePool::init`] gives it its pages.
     pub const fn new() -> Self {
         Self {
-            next: Mutex::new((0, 0)),
+            state: Mutex::new(Pages::EMPTY),
         }
     }
 
-    /// Gives the pool the pages of `region`.
+    /// Gives the pool `pages`.
     ///
     /// # Safety
-    /// `region` must be 4 KiB aligned, identity-mapped read-write, and used for nothing
-    /// else for the life of the hypervisor.
-    pub unsafe fn init(&self, region: HostRange) {
-        *self.next.lock() = (region.base().raw(), region.end().raw());
+    /// Every page of `pages` must be RAM, identity-mapped read-write (or the MMU off)
+    /// whenever the pool is used, and used for nothing else for the life of the
+    /// hypervisor.
+    pub unsafe fn init(&self, pages: Pages) {
+        *self.state.lock() = pages;
+    }
+
+    /// What the pool has and has handed out.
+    pub fn pages(&self) -> Pages {
+        *self.state.lock()
     }
 }
 
@@ -39,12 +47,7 @@ impl Default for TablePool {
 
 impl TableMemory for &TablePool {
     fn alloc_table(&mut self) -> Option<Hpa> {
-        let mut n = self.next.lock();
-        if n.0 + 0x1000 > n.1 {
-            return None;
-        }
-        let page = n.0;
-        n.0 += 0x1000;
+        let page = self.state.lock().take()?;
         // SAFETY: `page` is a fresh page of the pool's region (init contract).
         unsafe { core::ptr::write_bytes(page as *mut u8, 0, 0x1000) };
         Some(Hpa::new(page))

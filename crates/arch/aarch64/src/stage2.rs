@@ -29,6 +29,12 @@ impl Stage2Table {
     pub fn root(&self) -> Hpa {
         self.pt.root()
     }
+
+    /// The host address `ipa` translates to, `None` when unmapped (for checks of
+    /// what the tables hold).
+    pub fn translate(&self, ipa: Ipa) -> Option<Hpa> {
+        self.pt.translate(&self.pool, ipa.raw()).map(|(hpa, _)| hpa)
+    }
 }
 
 fn attrs(kind: MemKind) -> pt::Attrs {

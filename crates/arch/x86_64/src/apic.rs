@@ -133,3 +133,59 @@ pub fn send_startup(apic_id: u32, page: u8) -> bool {
 pub fn nmi_all_but_self() -> bool {
     send(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF)
 }
+
+const REG_EOI: u32 = 0xB0;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_LVT_LINT0: u32 = 0x350;
+const REG_LVT_LINT1: u32 = 0x360;
+const LVT_MASKED: u32 = 1 << 16;
+const LVT_TSC_DEADLINE: u32 = 2 << 17;
+const IA32_TSC_DEADLINE: u32 = 0x6E0;
+
+/// Ends the interrupt in service on this CPU's APIC.
+pub fn eoi() {
+    write(REG_EOI, 0);
+}
+
+/// A fixed interrupt of `vector` to the CPU with APIC id `apic_id`.
+pub fn send_fixed(apic_id: u32, vector: u8) -> bool {
+    send(apic_id, ICR_ASSERT | u32::from(vector))
+}
+
+/// Masks LINT0 and LINT1 (the legacy PIC's virtual wire and the NMI line), and the
+/// two 8259 PICs themselves: the hypervisor takes only its own APIC vectors.
+pub fn mask_legacy() {
+    write(REG_LVT_LINT0, LVT_MASKED);
+    write(REG_LVT_LINT1, LVT_MASKED);
+    // SAFETY: the 8259 data ports (0x21, 0xA1): writing all-ones masks every line.
+    unsafe {
+        crate::cpu::outb(0x21, 0xFF);
+        crate::cpu::outb(0xA1, 0xFF);
+    }
+}
+
+/// Whether the APIC timer has TSC-deadline mode (CPUID 1, ECX bit 24).
+pub fn has_tsc_deadline() -> bool {
+    crate::cpu::cpuid(1, 0)[2] & (1 << 24) != 0
+}
+
+/// Puts this CPU's APIC timer in TSC-deadline mode on `vector`, disarmed; false
+/// when the CPU has no such mode.
+pub fn timer_init(vector: u8) -> bool {
+    if !has_tsc_deadline() {
+        write(REG_LVT_TIMER, LVT_MASKED);
+        return false;
+    }
+    write(REG_LVT_TIMER, LVT_TSC_DEADLINE | u32::from(vector));
+    timer_arm(0);
+    true
+}
+
+/// Fires this CPU's timer when the TSC reaches `deadline` (0: disarms it).
+pub fn timer_arm(deadline: u64) {
+    if has_tsc_deadline() {
+        // SAFETY: IA32_TSC_DEADLINE exists with the TSC-deadline mode; writing it
+        // only (re)arms this CPU's timer.
+        unsafe { wrmsr(IA32_TSC_DEADLINE, deadline) };
+    }
+}

@@ -13,6 +13,7 @@ const FCR: u16 = 2;
 const LCR: u16 = 3;
 const MCR: u16 = 4;
 const LSR: u16 = 5;
+const LSR_DR: u8 = 1;
 const LSR_THRE: u8 = 1 << 5;
 const LSR_TEMT: u8 = 1 << 6;
 
@@ -41,6 +42,18 @@ fn put(b: u8) {
         }
         outb(COM1 + THR, b);
     }
+}
+
+/// Sends one byte as it is (the hypervisor's log adds its own line ends).
+pub fn put_byte(b: u8) {
+    put(b);
+}
+
+/// A received byte, if one waits.
+pub fn get_byte() -> Option<u8> {
+    // SAFETY: COM1 belongs to the hypervisor; LSR tells whether RBR holds a byte,
+    // and reading RBR only takes it.
+    unsafe { (inb(COM1 + LSR) & LSR_DR != 0).then(|| inb(COM1 + THR)) }
 }
 
 /// Waits (boundedly) until the UART has sent every byte, e.g. before powering off.

@@ -81,6 +81,41 @@ pub const fn pvh(rip: u32, ebx: u32) -> EntryState {
     }
 }
 
+/// Where an application processor starts after a start-up IPI of vector `page >>
+/// 12`: real mode, CS selector `page >> 4` with base `page`, IP 0, 64 KiB segments,
+/// paging and protection off (the state INIT leaves with the SIPI's CS:IP).
+pub const fn sipi(page: u64) -> EntryState {
+    EntryState {
+        cs: real((page >> 4) as u16, page & 0xF_F000, 0x9B),
+        data: real(0, 0, 0x93),
+        tr: real(0, 0, 0x8B),
+        ldtr: Seg {
+            selector: 0,
+            base: 0,
+            limit: 0xFFFF,
+            ar: 0x82,
+        },
+        cr0: CR0_ET,
+        cr4: 0,
+        rflags: 0x2,
+        rip: 0,
+        rbx: 0,
+    }
+}
+
+/// A 64 KiB real-mode segment.
+const fn real(selector: u16, base: u64, access: u32) -> Seg {
+    Seg {
+        selector,
+        base,
+        limit: 0xFFFF,
+        ar: access,
+    }
+}
+
+/// CR0.ET alone (real mode).
+pub const CR0_ET: u64 = 0x10;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +129,14 @@ mod tests {
         assert_eq!(s.data.svm_attrib(), 0xC93);
         assert_eq!(s.tr.svm_attrib(), 0x8B);
         assert_eq!(s.ldtr.svm_attrib(), 0);
+    }
+
+    #[test]
+    fn sipi_state_is_real_mode_at_the_vector_page() {
+        let s = sipi(0x8000);
+        assert_eq!((s.cs.selector, s.cs.base, s.rip), (0x800, 0x8000, 0));
+        assert_eq!(s.cr0 & 1, 0);
+        assert_eq!((s.cs.limit, s.data.limit), (0xFFFF, 0xFFFF));
+        assert_eq!(s.cs.svm_attrib(), 0x9B);
     }
 }

@@ -99,17 +99,22 @@ pub struct Frame {
     pub ss: u64,
 }
 
+/// The exception vectors (each has a stub).
 const VECTORS: usize = 32;
+/// Entries of the IDT: every vector, so that the hypervisor's own interrupt vectors
+/// ([`crate::irq`]) have a gate; the others stay not present.
+const ENTRIES: usize = 256;
 const NMI: u64 = 2;
 const DOUBLE_FAULT: u64 = 8;
 
 #[repr(C, align(16))]
-struct Idt(UnsafeCell<[[u64; 2]; VECTORS]>);
+struct Idt(UnsafeCell<[[u64; 2]; ENTRIES]>);
 
-// SAFETY: written once by the BSP in `init` before any other CPU runs; read-only after.
+// SAFETY: written by the BSP in `init` and `set_gate` before any other CPU runs;
+// read-only after.
 unsafe impl Sync for Idt {}
 
-static IDT: Idt = Idt(UnsafeCell::new([[0; 2]; VECTORS]));
+static IDT: Idt = Idt(UnsafeCell::new([[0; 2]; ENTRIES]));
 
 unsafe extern "C" {
     static x86_isr_table: [u64; VECTORS];
@@ -143,6 +148,20 @@ pub fn init() {
     load();
 }
 
+/// Installs `handler` as the interrupt gate of `vector` (32 and above).
+///
+/// # Safety
+/// Only the BSP may call this, before the APs start (the discipline of `Idt`), and
+/// `handler` must be an interrupt stub that returns with IRETQ.
+pub(crate) unsafe fn set_gate(vector: u8, handler: u64) {
+    if usize::from(vector) < VECTORS {
+        return;
+    }
+    // SAFETY: the caller is the BSP before any other CPU runs.
+    let idt = unsafe { &mut *IDT.0.get() };
+    idt[usize::from(vector)] = gate(handler, 0);
+}
+
 /// Loads the IDT on this CPU.
 pub fn load() {
     #[repr(C, packed)]
@@ -151,7 +170,7 @@ pub fn load() {
         base: u64,
     }
     let r = Idtr {
-        limit: (VECTORS * 16 - 1) as u16,
+        limit: (ENTRIES * 16 - 1) as u16,
         base: IDT.0.get() as u64,
     };
     // SAFETY: IDTR points at a filled, static IDT.
@@ -187,6 +206,18 @@ extern "C" fn x86_exception(f: &Frame) -> ! {
         f.rip,
         cpu::cr2(),
     ))
+}
+
+/// Stops every other CPU for good (the caller reports a fatal error itself): an NMI
+/// to each, which it confirms and halts on; waits a bounded time for them.
+pub fn halt_others() {
+    if HALTING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let others = crate::smp::online().saturating_sub(1);
+    if others > 0 && crate::apic::nmi_all_but_self() {
+        crate::timer::wait_until(100_000, || HALTED.load(Ordering::Acquire) >= others);
+    }
 }
 
 /// Stops the machine: prints `[rtvisor] FATAL: <what> on cpu N (apic id A)`, halts

@@ -47,11 +47,17 @@ pub mod console;
 #[cfg(target_os = "none")]
 pub mod cpu;
 #[cfg(target_os = "none")]
+pub mod engines;
+#[cfg(target_os = "none")]
 pub mod gdt;
 #[cfg(target_os = "none")]
 pub mod hello;
 #[cfg(target_os = "none")]
 pub mod idt;
+#[cfg(target_os = "none")]
+pub mod irq;
+#[cfg(target_os = "none")]
+pub mod memory;
 #[cfg(target_os = "none")]
 mod percpu;
 #[cfg(target_os = "none")]

@@ -46,11 +46,46 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     svm(0xC000_0102, "KERNEL_GS_BASE"),
 ];
 
+/// IA32_EFER.
+pub const EFER: u32 = 0xC000_0080;
+/// The EFER bits a guest may set: SCE (SYSCALL), LME (long mode), NXE (no-execute);
+/// LMA (long mode active) is the CPU's and keeps its value.
+pub const EFER_GUEST: u64 = 1 | 1 << 8 | 1 << 11;
+/// EFER.LMA.
+pub const EFER_LMA: u64 = 1 << 10;
+
+/// The guest's EFER after it writes `new` over `old` (both without the
+/// hypervisor's bits), or `None`: a reserved bit (#GP), LME changed while long mode
+/// is active.
+pub const fn efer_write(old: u64, new: u64) -> Option<u64> {
+    if new & !(EFER_GUEST | EFER_LMA) != 0 {
+        return None;
+    }
+    if old & EFER_LMA != 0 && (new ^ old) & (1 << 8) != 0 {
+        return None;
+    }
+    Some((new & EFER_GUEST) | (old & EFER_LMA))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::svm::maps::Msrpm;
     use crate::vmx::bitmaps::Bitmap;
+
+    #[test]
+    fn efer_writes_keep_to_the_guest_bits() {
+        assert_eq!(efer_write(0, 0x100), Some(0x100));
+        assert_eq!(efer_write(0x100, 0x901), Some(0x901));
+        // LMA is the CPU's: a write neither sets nor clears it.
+        assert_eq!(efer_write(0x500, 0x900), Some(0xD00));
+        assert_eq!(efer_write(0, 0x400), Some(0));
+        // SVME (bit 12) and any reserved bit: #GP.
+        assert_eq!(efer_write(0x100, 0x1100), None);
+        assert_eq!(efer_write(0, 1 << 63), None);
+        // LME may not change while long mode is active.
+        assert_eq!(efer_write(0x500, 0x400), None);
+    }
 
     #[test]
     fn nothing_the_hypervisor_owns_is_let_through() {

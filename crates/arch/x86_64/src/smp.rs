@@ -160,6 +160,18 @@ pub fn ap_init(index: usize, p: &Platform) {
     STARTED.store(index, Ordering::Release);
 }
 
+/// The APIC id of CPU `index`, once it was started (the BSP's from boot on).
+pub fn apic_id(index: usize) -> Option<u32> {
+    let id = APIC_IDS.get(index)?.load(Ordering::Acquire);
+    (id != NO_CPU).then_some(id)
+}
+
+/// Ends an AP's start-up without parking it: the BSP may start the next one; the
+/// caller goes on (the hypervisor's APs wait for their turn to go online).
+pub fn ap_ready(index: usize) {
+    PARKED.store(index, Ordering::Release);
+}
+
 /// Ends an AP's start-up: the BSP may start the next one; this one halts (an NMI
 /// reaches it).
 pub fn ap_park(index: usize) -> ! {

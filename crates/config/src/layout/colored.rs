@@ -2,7 +2,8 @@
 //!
 //! Every colored VM takes its pages from one *colored area*: a host region placed
 //! first fit (2 MiB aligned, so aligned to a period of every board) before the
-//! uncolored VMs. The area is counted in periods (one page of each color); the
+//! uncolored VMs. With `[hypervisor] colors`, the hypervisor's translation tables
+//! (its whole table pool) take the area's first pages of its colors. The area is counted in periods (one page of each color); the
 //! allocator gives a VM the same periods in each of its colors, after the last period
 //! any of them already gave:
 //!
@@ -17,10 +18,13 @@
 
 use super::{first_fit, BLOCK};
 use crate::coloring::{Coloring, PAGE};
+use crate::contract::aarch64::HV_POOL_SIZE;
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::size::human;
+use crate::tables::HvPages;
 use crate::validate::colors::{color_count, parse_colors};
+use rtvisor_addr::Hpa;
 
 /// Gives each color its periods in turn.
 #[derive(Debug, Clone)]
@@ -63,21 +67,43 @@ impl ColorAllocator {
     }
 }
 
-/// Each VM's colored RAM (`None` for an uncolored one): the host start of its first
-/// period and its coloring, with the area pushed into `taken`. `None` after an error.
+/// The colored area's pages: the hypervisor's (`[hypervisor] colors`) and each VM's
+/// (`None` for an uncolored one).
+#[derive(Debug, Default)]
+pub(super) struct Placed {
+    /// The hypervisor's table pages.
+    pub hv: Option<HvPages>,
+    /// Each VM's: the host start of its first period and its coloring.
+    pub vms: Vec<Option<(u64, Coloring)>>,
+}
+
+/// Places the colored area, the hypervisor's pages first (it allocates before any VM
+/// runs), then each colored VM's, and pushes the area into `taken`. `None` after an
+/// error.
 pub(super) fn place(
     inp: &Inputs,
     banks: &[(u64, u64)],
     taken: &mut Vec<(u64, u64)>,
     out: &mut Vec<Diagnostic>,
-) -> Option<Vec<Option<(u64, Coloring)>>> {
+) -> Option<Placed> {
     let vms = &inp.scenario.vm;
-    if vms.iter().all(|vm| vm.colors.is_none()) {
-        return Some(vec![None; vms.len()]);
+    let hv_colors = inp.scenario.hypervisor.colors.as_ref();
+    if hv_colors.is_none() && vms.iter().all(|vm| vm.colors.is_none()) {
+        return Some(Placed {
+            hv: None,
+            vms: vec![None; vms.len()],
+        });
     }
     // Reported by validate: no [llc], a malformed one, a bad list.
     let count = u8::try_from(inp.board.llc.as_ref().and_then(color_count)?).ok()?;
     let mut alloc = ColorAllocator::new(count);
+    let hv = match hv_colors {
+        Some(c) => {
+            let mask = parse_colors(c.get_ref(), u32::from(count)).ok()?;
+            Some((alloc.alloc(mask, HV_POOL_SIZE / PAGE), mask))
+        }
+        None => None,
+    };
     let mut firsts = Vec::new();
     for vm in vms {
         let Some(colors) = &vm.colors else {
@@ -90,11 +116,13 @@ pub(super) fn place(
     }
     let size = alloc.periods() * alloc.period();
     let Some(area) = first_fit(banks, taken, size, BLOCK.max(alloc.period())) else {
-        let first = vms.iter().find_map(|vm| vm.colors.as_ref())?;
+        let first = hv_colors.or_else(|| vms.iter().find_map(|vm| vm.colors.as_ref()))?;
         let msg = format!(
-            "no room for the colored VMs' pages: their colors need a host region of {} \
-             (each VM spans its size x {count} / the number of its colors)",
-            human(size)
+            "no room for the colored pages: their colors need a host region of {} \
+             (each VM spans its size x {count} / the number of its colors; the \
+             hypervisor's tables {} x {count} / the number of its colors)",
+            human(size),
+            human(HV_POOL_SIZE)
         );
         let hint = "give colored VMs more colors or less memory, or the other VMs less; \
                     `rtvisor check` prints the map";
@@ -103,12 +131,21 @@ pub(super) fn place(
     };
     taken.push((area, size));
     let period = alloc.period();
-    Some(
-        firsts
+    let at = |start: u64, mask: u64| (area + start * period, Coloring { count, mask });
+    Some(Placed {
+        hv: hv.map(|(start, mask)| {
+            let (hpa, colors) = at(start, mask);
+            HvPages {
+                hpa: Hpa::new(hpa),
+                size: HV_POOL_SIZE,
+                colors,
+            }
+        }),
+        vms: firsts
             .into_iter()
-            .map(|f| f.map(|(start, mask)| (area + start * period, Coloring { count, mask })))
+            .map(|f| f.map(|(start, mask)| at(start, mask)))
             .collect(),
-    )
+    })
 }
 
 #[cfg(test)]

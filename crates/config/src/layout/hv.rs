@@ -9,7 +9,7 @@ use crate::load::Inputs;
 use crate::plan::{HypervisorPlan, Plan, UartPlan};
 use crate::schema::{BoardFile, LogLevelSpec, ScenarioFile};
 use crate::size::{align_up, human, MIB};
-use crate::tables::{LogLevel, MemRegion};
+use crate::tables::{HvPages, LogLevel, MemRegion};
 use rtvisor_addr::Hpa;
 
 /// The hypervisor's region: `[hypervisor] memory.base`, by default the first RAM bank
@@ -35,7 +35,11 @@ pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64
 }
 
 /// The hypervisor's settings, once its console UART is known to exist.
-pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<HypervisorPlan> {
+pub(super) fn hypervisor(
+    inp: &Inputs,
+    (base, size): (u64, u64),
+    tables: Option<HvPages>,
+) -> Option<HypervisorPlan> {
     let name = inp.scenario.hypervisor.console.get_ref();
     let uart = inp.board.uart.iter().find(|u| u.name.get_ref() == name)?;
     Some(HypervisorPlan {
@@ -87,6 +91,7 @@ pub(super) fn hypervisor(inp: &Inputs, (base, size): (u64, u64)) -> Option<Hyper
             }),
         semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
         accounting: inp.scenario.hypervisor.accounting,
+        tables,
     })
 }
 

@@ -8,7 +8,8 @@
 //!               | hypervisor           | [hypervisor] memory.size (32 MiB)
 //!               +----------------------+
 //!               | colored area         | colored VMs' pages (`colored`), first
-//!               |                      | fit after the fixed `base`s
+//!               |                      | fit after the fixed `base`s; the
+//!               |                      | hypervisor's tables with its `colors`
 //!               +----------------------+
 //!               | VM RAM, first fit,   | each 2 MiB aligned and sized; fixed
 //!               | in scenario order    | `base`s (VMs and shared memory) first
@@ -98,7 +99,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     };
     let mut vms = Vec::new();
     let mut complete = true;
-    for (vm, colored) in inp.scenario.vm.iter().zip(colored) {
+    for (vm, colored) in inp.scenario.vm.iter().zip(colored.vms) {
         match place_vm(inp, vm, colored, &banks, &mut taken, &mut out) {
             Some(p) => vms.push(p),
             None => complete = false,
@@ -110,7 +111,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     let Some(shared) = shared::place(inp, &banks, &mut taken, &mut vms, &mut out) else {
         return (None, out);
     };
-    let Some(hypervisor) = hv::hypervisor(inp, hv) else {
+    let Some(hypervisor) = hv::hypervisor(inp, hv, colored.hv) else {
         return (None, out); // an unknown console is reported by validate
     };
     let (fingerprint, inputs) = fingerprint(inp, &vms);

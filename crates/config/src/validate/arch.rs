@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 18] = [
+const FOREIGN: [Foreign; 19] = [
     error(
         B,
         &["gic"],
@@ -178,6 +178,15 @@ const FOREIGN: [Foreign; 18] = [
         "VM `{vm}` is given cache colors, but board `{board}` is x86_64: cache coloring \
          is implemented for aarch64 boards only",
         "remove colors",
+    ),
+    error(
+        S,
+        &["hypervisor", "colors"],
+        None,
+        X86,
+        "the hypervisor is given cache colors, but board `{board}` is x86_64: cache \
+         coloring is implemented for aarch64 boards only",
+        "remove colors from [hypervisor]",
     ),
     error(
         S,

@@ -156,6 +156,7 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    hypervisor(inp, count, &given, out);
     let total: u64 = given.iter().map(|(vm, _)| vm.memory.size.get_ref().0).sum();
     if let Some((last, _)) = given.last().filter(|_| total > COLORED_RAM_MAX) {
         let msg = format!(
@@ -187,6 +188,61 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 out.push(src.diag(c.span(), msg, hint.into()));
             }
         }
+    }
+}
+
+/// `[hypervisor] colors`: a board with an `[llc]`, a list of its colors, none a VM's
+/// unless both say `shared-colors`; `shared-colors` only with colors.
+fn hypervisor(inp: &Inputs, count: Option<u32>, vms: &[(&VmSpec, u64)], out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    let hv = &inp.scenario.hypervisor;
+    let Some(colors) = &hv.colors else {
+        if hv.shared_colors {
+            let msg = "[hypervisor] sets shared-colors but has no colors".to_owned();
+            let hint = "shared-colors lets the hypervisor's colors overlap a VM's that also \
+                        says so; give [hypervisor] colors, or remove shared-colors";
+            out.push(src.diag(hv.console.span(), msg, hint.into()));
+        }
+        return;
+    };
+    if inp.board.llc.is_none() {
+        let msg = format!(
+            "the hypervisor is given cache colors, but board `{}` has no [llc]",
+            inp.board.name.get_ref()
+        );
+        let hint = "describe the last-level cache in the board file ([llc] size, ways, \
+                    line; `rtvisor board inspect` writes it), or remove colors from \
+                    [hypervisor]";
+        out.push(src.diag(colors.span(), msg, hint.into()));
+        return;
+    }
+    let Some(count) = count else { return }; // the board's [llc] is reported
+    let mask = match parse_colors(colors.get_ref(), count) {
+        Ok(mask) => mask,
+        Err(e) => {
+            let msg = format!("colors of [hypervisor]: {e}");
+            let hint = format!(
+                "list colors and ranges from 0 to {}, like \"0-1\"",
+                count - 1
+            );
+            out.push(src.diag(colors.span(), msg, hint));
+            return;
+        }
+    };
+    for &(vm, theirs) in vms {
+        let common = mask & theirs;
+        if common == 0 || (vm.shared_colors && hv.shared_colors) {
+            continue;
+        }
+        let msg = format!(
+            "the hypervisor shares colors {} with VM `{}`",
+            list(common),
+            vm.name.get_ref()
+        );
+        let hint = "the hypervisor's translation tables, read by every stage-2 walk, would \
+                    evict the VM's lines and the VM theirs; give them disjoint colors, or \
+                    set shared-colors = true in [hypervisor] and in the VM";
+        out.push(src.diag(colors.span(), msg, hint.into()));
     }
 }
 

@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000, colors: Some(Coloring { count: 32, mask: 0xff }) },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0100_0000, colors: Some(Coloring { count: 32, mask: 0xfc }) },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xcca293ce2fa281a9,
+        fingerprint: 0x960d452ae12aaae6,
         payload_fingerprint: 0x027fd913c67c3710,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
@@ -68,6 +68,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: None,
             semihosting: true,
+            tables: Some(HvPages { hpa: Hpa::new(0x4220_0000), size: 0x0010_0000, colors: Coloring { count: 32, mask: 0x3 } }),
         },
         vms: &VMS,
     };

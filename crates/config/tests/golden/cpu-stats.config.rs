@@ -91,6 +91,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: None,
             semihosting: true,
+            tables: None,
         },
         vms: &VMS,
     };

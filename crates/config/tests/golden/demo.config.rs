@@ -86,6 +86,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: Some(1),
             semihosting: true,
+            tables: None,
         },
         vms: &VMS,
     };

@@ -70,6 +70,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: Some(0),
             semihosting: true,
+            tables: None,
         },
         vms: &VMS,
     };

@@ -74,6 +74,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: Some(1),
             semihosting: false,
+            tables: None,
         },
         vms: &VMS,
     };

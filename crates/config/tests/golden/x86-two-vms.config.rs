@@ -60,7 +60,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xc569bb52609d7870,
+        fingerprint: 0x9e5956806ae01e5a,
         payload_fingerprint: 0xda2eba8abbf2f674,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
@@ -68,6 +68,7 @@ mod rtvisor_generated_config {
             board_cpus: 4,
             console_input: None,
             semihosting: false,
+            tables: None,
         },
         vms: &VMS,
     };

@@ -173,6 +173,16 @@ impl ShellOps for Mock {
             size: 32 * MIB,
         }
     }
+    fn hv_tables(&self) -> Option<HvPages> {
+        Some(HvPages {
+            hpa: Hpa::new(0x4220_0000),
+            size: MIB,
+            colors: rtvisor_config::tables::Coloring {
+                count: 32,
+                mask: 0b11_0000,
+            },
+        })
+    }
     fn vcpu(&self, vm: VmId, vcpu: VcpuId) -> Option<VcpuInfo> {
         Some(VcpuInfo {
             cpu: CpuId::new(CPUS[vm.index()][vcpu.index()] as usize),
@@ -360,6 +370,15 @@ fn mem_map_shows_the_hypervisor_and_every_vm_region() {
     let expected: &[&[&str]] = &[
         &["owner", "region", "name", "ipa", "hpa", "size", "access"],
         &["rtvisor", "memory", "-", "-", "0x40200000", "32M", "-"],
+        &[
+            "rtvisor",
+            "tables",
+            "colors=4-5/32",
+            "-",
+            "0x42200000",
+            "1M",
+            "-",
+        ],
         &[
             "rt",
             "ram",

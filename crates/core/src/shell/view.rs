@@ -157,6 +157,20 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
         size: hv.size,
         access: "-",
     });
+    // Its colored table pages: `hpa` is their first period, `size` their own bytes.
+    if let Some(t) = ops.hv_tables() {
+        let c = t.colors;
+        let colors: Text<96> = Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count));
+        each(&MapLine {
+            owner: "rtvisor",
+            what: "tables",
+            name: colors.as_str(),
+            ipa: None,
+            hpa: Some(t.hpa),
+            size: t.size,
+            access: "-",
+        });
+    }
     for vm in super::vms(ops) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         // A colored VM's RAM is named by its colors; `hpa` is its first period.

@@ -9,7 +9,7 @@ use crate::percpu::{self, CPUS, MAX_CPUS};
 use core::fmt;
 use core::sync::atomic::Ordering;
 use rtvisor_addr::{HostRange, Hpa};
-use rtvisor_arch_aarch64::memory::TablePool;
+use rtvisor_arch_aarch64::memory::{Pages, TablePool};
 use rtvisor_arch_aarch64::platform::{self, Conduit, Platform};
 use rtvisor_arch_aarch64::pt::{Attrs, MapError, PageTable, Stage1};
 use rtvisor_arch_aarch64::vcpu::EntryToken;
@@ -109,16 +109,20 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
     state
         .stack_end
         .store(layout::boot_stack_end(), Ordering::Relaxed);
-    // SAFETY: the pool region is reserved by the linker script for tables only.
-    unsafe {
-        POOL.init(
+    let pages = match &crate::config::CONFIG.hypervisor.tables {
+        Some(colored) => Pages::colored(colored),
+        None => Pages::region(
             HostRange::new(
                 Hpa::new(layout::pool_start()),
                 layout::pool_end() - layout::pool_start(),
             )
-            .unwrap(),
-        )
+            .unwrap_or_else(|| die(format_args!("the table pool's range wraps"))),
+        ),
     };
+    // SAFETY: the pool region is reserved by the linker script for tables only, or
+    // (colored) the pages of the hypervisor's colors, which the validated layout gives
+    // to nothing else; the MMU is off until `build_el2_map` maps them read-write.
+    unsafe { POOL.init(pages) };
     let image = crate::boot::image_range(layout::image_start(), layout::image_end());
     // SAFETY: `_start` called this on the boot stack, which ends there; nothing above
     // this frame is used again.
@@ -229,9 +233,9 @@ fn map(pt: &mut PageTable, base: u64, end: u64, attrs: Attrs) -> Result<(), MapE
     Ok(())
 }
 
-/// The hypervisor's own identity map: its image with W^X permissions, `ram` (every
-/// VM's, to load images, and shared memory), `devices` it resets, and the devices it
-/// drives (console, GIC).
+/// The hypervisor's own identity map: its image with W^X permissions, its colored
+/// table pages if it has them, `ram` (every VM's, to load images, and shared memory),
+/// `devices` it resets, and the devices it drives (console, GIC).
 fn build_el2_map(
     plat: &Platform,
     ram: impl Iterator<Item = HostRange>,
@@ -252,6 +256,12 @@ fn build_el2_map(
     ];
     for (start, end, attrs) in sections {
         map(&mut pt, start, end, attrs)?;
+    }
+    // The colored table pool (`[hypervisor] colors`), run by run: tables are written
+    // through their host addresses.
+    let colored = crate::config::CONFIG.hypervisor.tables.iter();
+    for (base, size) in colored.flat_map(|t| t.runs()) {
+        map(&mut pt, base.raw(), base.raw() + size, Stage1::data())?;
     }
     let driven = [Some(plat.gic.dist), Some(plat.gic.redist), plat.uart];
     for d in driven.into_iter().flatten() {

@@ -22,7 +22,7 @@ use crate::backend::{Backend, Machine};
 use crate::{percpu, vms};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_addr::{HostRange, Hpa, Ipa};
 use rtvisor_arch_aarch64::chip::{self, Gic};
 use rtvisor_arch_aarch64::platform::Platform;
 use rtvisor_arch_aarch64::stage2::Stage2Table;
@@ -121,6 +121,17 @@ impl Backend for Arch {
     fn new_stage2(vm: VmId) -> Result<Stage2Table, rtvisor_arch_aarch64::pt::MapError> {
         // VMID = VM id + 1: 0 is never used for a guest.
         Stage2Table::new(&boot::POOL, vm.index() as u16 + 1)
+    }
+    fn stage2_translate(s2: &Stage2Table, ipa: Ipa) -> Option<Hpa> {
+        s2.translate(ipa)
+    }
+    fn table_pages(each: &mut dyn FnMut(Hpa)) {
+        let pages = boot::POOL.pages();
+        for k in 0..pages.used() {
+            if let Some(p) = pages.page(k) {
+                each(Hpa::new(p));
+            }
+        }
     }
     fn init_cpu(m: &Platform, cpu: CpuId) {
         boot::init_cpu(m, cpu);

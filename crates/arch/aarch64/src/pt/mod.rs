@@ -14,7 +14,9 @@
 //! (a static pool at EL2), the host tests a vector.
 
 mod desc;
+mod pages;
 pub use desc::{Attrs, Stage1, Stage2};
+pub use pages::Pages;
 
 use rtvisor_addr::Hpa;
 

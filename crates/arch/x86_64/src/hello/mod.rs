@@ -14,15 +14,15 @@
 mod guest;
 mod run;
 
+use crate::engines::{CpuPages, CPU_PAGES};
 use crate::platform::Platform;
 use crate::pt::{Table, LARGE};
 use crate::stage2::{self, Access, Format, Stage2};
 use crate::svm::engine::{SvmSetup, SvmVcpu};
 use crate::svm::maps::{Iopm, Msrpm};
-use crate::svm::vmcb::Vmcb;
 use crate::vendor::SvmCaps;
 use crate::vmx::bitmaps::Bitmap;
-use crate::vmx::engine::{Vmcs, VmxFail, VmxSetup, VmxVcpu};
+use crate::vmx::engine::{VmxFail, VmxSetup, VmxVcpu};
 use crate::{boot, cpu, entry};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -39,14 +39,7 @@ const TABLES: usize = 8;
 #[repr(C, align(4096))]
 struct Pages {
     tables: [Table; TABLES],
-    vmcb: Vmcb,
-    host: Vmcb,
-    iopm: Iopm,
-    msrpm: Msrpm,
-    vmcs: Vmcs,
-    io_a: Bitmap,
-    io_b: Bitmap,
-    msr_bitmap: Bitmap,
+    engine: CpuPages,
 }
 
 struct PagesCell(UnsafeCell<Pages>);
@@ -54,14 +47,7 @@ struct PagesCell(UnsafeCell<Pages>);
 unsafe impl Sync for PagesCell {}
 static PAGES: PagesCell = PagesCell(UnsafeCell::new(Pages {
     tables: [const { Table::EMPTY }; TABLES],
-    vmcb: Vmcb::ZERO,
-    host: Vmcb::ZERO,
-    iopm: Iopm::ALL,
-    msrpm: Msrpm::ALL,
-    vmcs: Vmcs([0; 4096]),
-    io_a: Bitmap::ALL,
-    io_b: Bitmap::ALL,
-    msr_bitmap: Bitmap::ALL,
+    engine: CPU_PAGES,
 }));
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
@@ -95,7 +81,8 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
         return Err(HelloError::Taken);
     }
     // SAFETY: taken once (above); nothing else refers to these pages.
-    let pages = unsafe { &mut *PAGES.0.get() };
+    let all = unsafe { &mut *PAGES.0.get() };
+    let (tables, pages) = (&mut all.tables, &mut all.engine);
     let base = ram(p).ok_or(HelloError::NoRam)?;
     // SAFETY: `base` is 2 MiB of available RAM above the image and below the top of
     // the hypervisor's identity map (RW), used by nothing else.
@@ -108,8 +95,8 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
         crate::cpuid::Vendor::Amd => Format::Npt,
         _ => Format::Ept,
     };
-    let tables_pa = Hpa::new(pages.tables.as_ptr() as u64);
-    let mut s2 = Stage2::new(&mut pages.tables, tables_pa, format).map_err(HelloError::Stage2)?;
+    let tables_pa = Hpa::new(tables.as_ptr() as u64);
+    let mut s2 = Stage2::new(tables, tables_pa, format).map_err(HelloError::Stage2)?;
     s2.map(Ipa::new(0), base, RAM, Access::RWX)
         .map_err(HelloError::Stage2)?;
     for m in crate::msrs::PASSTHROUGH {
@@ -126,6 +113,7 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
                 ncr3: s2.root(),
                 asid: 1,
                 caps,
+                host_interrupts: false,
             };
             println!(
                 "[rtvisor] vm hello: svm, npt, asid 1, 2 MiB ram at hpa {:#x}, entry {:#x}",

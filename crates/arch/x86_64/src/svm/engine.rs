@@ -26,7 +26,14 @@ pub struct SvmSetup {
     /// 1.. (0 is the host's); one per VM.
     pub asid: u32,
     pub caps: SvmCaps,
+    /// V_INTR_MASKING: the host's IF, not the guest's, gates physical interrupts
+    /// while the guest runs (the world switch sets it around VMRUN), so they exit
+    /// the guest whatever it masks.
+    pub host_interrupts: bool,
 }
+
+/// V_INTR_MASKING in the VMCB's interrupt control.
+const V_INTR_MASKING: u64 = 1 << 24;
 
 /// Why a vCPU could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +69,11 @@ global_asm!(
     "push rdx",
     "push rdi",
     // No interrupt or NMI between the host's VMSAVE and VMRUN; VMRUN sets GIF for
-    // the guest, #VMEXIT clears it, STGI at the end.
+    // the guest, #VMEXIT clears it, STGI at the end. The host's IF is set only
+    // while GIF is clear (it gates physical interrupts in the guest with
+    // V_INTR_MASKING); an interrupt that exits the guest stays pending at the APIC.
     "clgi",
+    "sti",
     "mov rax, rdx",
     "vmsave rax",
     "mov rax, rdi",
@@ -72,6 +82,7 @@ global_asm!(
     "mov rdi, [rsi + 0x28]",
     "mov rsi, [rsi + 0x20]",
     "vmrun rax",
+    "cli",
     // The host's RAX and RSP are back (VMRUN saved them); the rest is the guest's.
     "mov rax, [rsp + 16]",
     store_gprs_at_rax!(),
@@ -129,6 +140,9 @@ impl SvmVcpu {
         c.asid = s.asid;
         c.np_enable = 1;
         c.n_cr3 = s.ncr3.raw();
+        if s.host_interrupts {
+            c.int_control |= V_INTR_MASKING;
+        }
         let mut v = SvmVcpu {
             vmcb,
             host,
@@ -175,6 +189,21 @@ impl SvmVcpu {
         };
         self.vmcb.control.event_inj = 0;
         self.flush_tlb();
+    }
+
+    /// The guest's EFER as it sees it (without SVME, which the hypervisor keeps).
+    pub fn efer(&self) -> u64 {
+        self.vmcb.save.efer & !EFER_SVME
+    }
+
+    /// Sets the guest's EFER (SVME stays set: VMRUN needs it).
+    pub fn set_efer(&mut self, efer: u64) {
+        self.vmcb.save.efer = efer | EFER_SVME;
+    }
+
+    /// Sets the guest's TSC to the host's plus `offset` (wrapping).
+    pub fn set_tsc_offset(&mut self, offset: u64) {
+        self.vmcb.control.tsc_offset = offset;
     }
 
     /// Drops this ASID's translations before the next VMRUN (after the nested

@@ -279,6 +279,16 @@ impl VmxVcpu {
         Ok(())
     }
 
+    /// The guest's EFER.
+    pub fn efer(&self) -> u64 {
+        vmread(GUEST_IA32_EFER)
+    }
+
+    /// Sets the guest's EFER.
+    pub fn set_efer(&mut self, efer: u64) {
+        let _ = vmwrite(GUEST_IA32_EFER, efer);
+    }
+
     /// The VMCS page (for its physical address).
     pub fn vmcs_pa(&self) -> u64 {
         &*self.vmcs as *const Vmcs as u64

@@ -1,0 +1,253 @@
+//! The engines of the hypervisor's vCPUs: each CPU's own VMCB and host area (AMD-V)
+//! or VMCS (VT-x) and its I/O and MSR intercept maps, one [`Engine`] over either
+//! vendor, and each VM's second-stage table pool. A CPU hosts one vCPU at a time (the
+//! partitioning is static), so its pages are its own; a VM's tables are taken once,
+//! at boot.
+
+use crate::cpuid::Vendor;
+use crate::entry::EntryState;
+use crate::exit::Decoded;
+use crate::pt::Table;
+use crate::regs::Gprs;
+use crate::svm::engine::{SetupError, SvmSetup, SvmVcpu};
+use crate::svm::maps::{Iopm, Msrpm};
+use crate::svm::vmcb::Vmcb;
+use crate::vcpu::VcpuEngine;
+use crate::vendor::{SvmCaps, VmxCaps};
+use crate::vmx::bitmaps::Bitmap;
+use crate::vmx::engine::{Vmcs, VmxFail, VmxSetup, VmxVcpu};
+use crate::vmx::VmxError;
+use crate::{cpu, virt};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+use rtvisor_addr::Hpa;
+use rtvisor_config::contract::{MAX_CPUS, MAX_VMS};
+
+/// Second-stage tables of one VM: enough for 3 GiB of RAM in 2 MiB pages and a few
+/// MiB in 4 KiB pages.
+pub const VM_TABLES: usize = 64;
+
+/// One CPU's engine pages, each 4 KiB aligned (`vm=hello` keeps a set of its own).
+#[repr(C, align(4096))]
+pub(crate) struct CpuPages {
+    pub(crate) vmcb: Vmcb,
+    pub(crate) host: Vmcb,
+    pub(crate) iopm: Iopm,
+    pub(crate) msrpm: Msrpm,
+    pub(crate) vmcs: Vmcs,
+    pub(crate) io_a: Bitmap,
+    pub(crate) io_b: Bitmap,
+    pub(crate) msr_bitmap: Bitmap,
+}
+
+/// Engine pages before use: every port and MSR intercepted.
+pub(crate) const CPU_PAGES: CpuPages = CpuPages {
+    vmcb: Vmcb::ZERO,
+    host: Vmcb::ZERO,
+    iopm: Iopm::ALL,
+    msrpm: Msrpm::ALL,
+    vmcs: Vmcs([0; 4096]),
+    io_a: Bitmap::ALL,
+    io_b: Bitmap::ALL,
+    msr_bitmap: Bitmap::ALL,
+};
+
+struct PerCpu(UnsafeCell<[CpuPages; MAX_CPUS]>);
+// SAFETY: CPU `i` only ever touches entry `i` (the contract of `engine`).
+unsafe impl Sync for PerCpu {}
+static PAGES: PerCpu = PerCpu(UnsafeCell::new([CPU_PAGES; MAX_CPUS]));
+
+#[repr(C, align(4096))]
+struct VmPool([Table; VM_TABLES]);
+struct Pools(UnsafeCell<[VmPool; MAX_VMS]>);
+// SAFETY: each VM's pool is handed out once (`TAKEN`), to the one owner of its tables.
+unsafe impl Sync for Pools {}
+static POOLS: Pools = Pools(UnsafeCell::new(
+    [const { VmPool([const { Table::EMPTY }; VM_TABLES]) }; MAX_VMS],
+));
+static TAKEN: [AtomicBool; MAX_VMS] = [const { AtomicBool::new(false) }; MAX_VMS];
+
+/// VM `vm`'s second-stage table pool and its physical address, once.
+pub fn vm_tables(vm: usize) -> Option<(&'static mut [Table], Hpa)> {
+    if TAKEN.get(vm)?.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: in bounds (`TAKEN` had the index) and taken once: no other reference.
+    let pool = unsafe { &mut (*POOLS.0.get())[vm] };
+    let pa = Hpa::new(pool.0.as_ptr() as u64);
+    Some((&mut pool.0[..], pa))
+}
+
+/// What a CPU's extension offers, found when it was turned on ([`enable`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Caps {
+    Vmx(VmxCaps),
+    Svm(SvmCaps),
+}
+
+/// Why a CPU cannot run vCPUs.
+#[derive(Debug, Clone, Copy)]
+pub enum EngineError {
+    /// Neither VMX nor SVM turned on.
+    NoExtension(virt::Virt),
+    /// VMXON after the probe failed.
+    Vmxon(VmxError),
+    Svm(SetupError),
+    Vmx(VmxFail),
+    /// The CPU index is past the pages there are.
+    NoPages,
+}
+
+/// Turns the vendor's extension on for good on CPU `index` (the calling CPU).
+pub fn enable(vendor: Vendor, index: usize) -> Result<Caps, EngineError> {
+    match virt::probe(vendor, index) {
+        virt::Virt::Svm(Ok(c)) => Ok(Caps::Svm(c)),
+        virt::Virt::Vmx(Ok(c)) => {
+            crate::vmx::on(index).map_err(EngineError::Vmxon)?;
+            Ok(Caps::Vmx(c))
+        }
+        v => Err(EngineError::NoExtension(v)),
+    }
+}
+
+/// A VM's translation as an engine needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// NPT root (AMD-V).
+    pub ncr3: Hpa,
+    /// EPT pointer (VT-x).
+    pub eptp: u64,
+    /// ASID or VPID: 1.., one per VM.
+    pub tag: u16,
+}
+
+/// The vCPU engine of one CPU, over either vendor.
+pub enum Engine {
+    Svm(SvmVcpu),
+    Vmx(VmxVcpu),
+}
+
+/// A vCPU engine on CPU `index` for the VM `paging` describes, starting at `entry`
+/// with its counter `tsc_offset` behind the host's.
+///
+/// # Safety
+/// The calling CPU is `index`, its extension is on ([`enable`] gave `caps`), and no
+/// engine this CPU made before is used any more (its pages are reset here).
+pub unsafe fn engine(
+    index: usize,
+    caps: Caps,
+    paging: &Paging,
+    entry: &EntryState,
+    tsc_offset: u64,
+) -> Result<Engine, EngineError> {
+    if index >= MAX_CPUS {
+        return Err(EngineError::NoPages);
+    }
+    // SAFETY: in bounds; CPU `index` alone uses entry `index`, and by the caller's
+    // contract no earlier engine of it refers to the pages any more.
+    let p = unsafe { &mut (*PAGES.0.get())[index] };
+    for m in crate::msrs::PASSTHROUGH {
+        p.msrpm.pass(m.msr, m.svm, m.svm);
+        p.msr_bitmap.pass_msr(m.msr, m.vmx, m.vmx);
+    }
+    let pa = |x: u64| Hpa::new(x);
+    match caps {
+        Caps::Svm(caps) => {
+            let setup = SvmSetup {
+                iopm: pa(&p.iopm as *const Iopm as u64),
+                msrpm: pa(&p.msrpm as *const Msrpm as u64),
+                ncr3: paging.ncr3,
+                asid: u32::from(paging.tag),
+                caps,
+                host_interrupts: true,
+            };
+            let mut v =
+                SvmVcpu::new(&mut p.vmcb, &mut p.host, &setup, entry).map_err(EngineError::Svm)?;
+            v.set_tsc_offset(tsc_offset.wrapping_neg());
+            Ok(Engine::Svm(v))
+        }
+        Caps::Vmx(caps) => {
+            let setup = VmxSetup {
+                io_a: pa(&p.io_a as *const Bitmap as u64),
+                io_b: pa(&p.io_b as *const Bitmap as u64),
+                msr_bitmap: pa(&p.msr_bitmap as *const Bitmap as u64),
+                eptp: paging.eptp,
+                vpid: paging.tag,
+                caps,
+            };
+            VmxVcpu::new(&mut p.vmcs, &setup, entry)
+                .map(Engine::Vmx)
+                .map_err(EngineError::Vmx)
+        }
+    }
+}
+
+impl Engine {
+    /// The vendor's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Svm(_) => "svm",
+            Engine::Vmx(_) => "vmx",
+        }
+    }
+
+    /// The guest's EFER, as it reads it.
+    pub fn efer(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.efer(),
+            Engine::Vmx(v) => v.efer(),
+        }
+    }
+
+    /// Sets the guest's EFER (checked by `msrs::efer_write`).
+    pub fn set_efer(&mut self, efer: u64) {
+        match self {
+            Engine::Svm(v) => v.set_efer(efer),
+            Engine::Vmx(v) => v.set_efer(efer),
+        }
+    }
+}
+
+impl VcpuEngine for Engine {
+    fn run(&mut self) -> Decoded {
+        match self {
+            Engine::Svm(v) => v.run(),
+            Engine::Vmx(v) => v.run(),
+        }
+    }
+    fn gprs(&mut self) -> &mut Gprs {
+        match self {
+            Engine::Svm(v) => v.gprs(),
+            Engine::Vmx(v) => v.gprs(),
+        }
+    }
+    fn rip(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.rip(),
+            Engine::Vmx(v) => v.rip(),
+        }
+    }
+    fn set_rip(&mut self, rip: u64) {
+        match self {
+            Engine::Svm(v) => v.set_rip(rip),
+            Engine::Vmx(v) => v.set_rip(rip),
+        }
+    }
+    fn inject(&mut self, vector: u8, error: Option<u32>) {
+        match self {
+            Engine::Svm(v) => v.inject(vector, error),
+            Engine::Vmx(v) => v.inject(vector, error),
+        }
+    }
+    fn raw_exit(&self) -> (u64, u64, u64) {
+        match self {
+            Engine::Svm(v) => v.raw_exit(),
+            Engine::Vmx(v) => v.raw_exit(),
+        }
+    }
+}
+
+/// The CPU's vendor, for choosing the second-stage format.
+pub fn vendor() -> Vendor {
+    cpu::vendor()
+}

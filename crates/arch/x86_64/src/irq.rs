@@ -1,0 +1,176 @@
+//! The hypervisor's own interrupts: a kick (another CPU wants this one to look at its
+//! vCPU again) and the timer, each with its APIC vector and an IDT gate. The stubs
+//! save the registers a call may clobber, acknowledge the APIC (EOI) and record the
+//! vector in this CPU's pending bits; the hypervisor takes them with [`take`].
+//!
+//! The hypervisor runs with interrupts off. They come in only at three places:
+//! while a guest runs (they exit it: VMX's external-interrupt exiting, SVM's INTR
+//! intercept with V_INTR_MASKING and the host's IF set around VMRUN), in
+//! [`window`] right after such an exit (the interrupt that caused it is still
+//! pending at the APIC and is taken there), and in [`wait`] (an idle CPU).
+
+use crate::acpi::madt::MAX_CPUS;
+use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// The kick's vector.
+pub const KICK: u8 = 0xF0;
+/// The hypervisor timer's vector.
+pub const TIMER: u8 = 0xF1;
+/// The APIC's spurious vector (`apic::enable`): no EOI.
+pub const SPURIOUS: u8 = 0xFF;
+
+/// A pending kick, in [`take`]'s bits.
+pub const PENDING_KICK: u32 = 1 << 0;
+/// A pending timer interrupt.
+pub const PENDING_TIMER: u32 = 1 << 1;
+
+static PENDING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+global_asm!(
+    r#"
+.macro X86_IRQ name, vector
+.text
+.global \name
+\name:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    mov $\vector, %edi
+    cld
+    call x86_irq
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
+.endm
+X86_IRQ x86_irq_kick, {KICK}
+X86_IRQ x86_irq_timer, {TIMER}
+.text
+.global x86_irq_spurious
+x86_irq_spurious:
+    iretq
+"#,
+    KICK = const KICK,
+    TIMER = const TIMER,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn x86_irq_kick();
+    fn x86_irq_timer();
+    fn x86_irq_spurious();
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn x86_irq(vector: u32) {
+    crate::apic::eoi();
+    let bit = match vector as u8 {
+        KICK => PENDING_KICK,
+        _ => PENDING_TIMER,
+    };
+    if let Some(p) = crate::smp::index_of(crate::apic::id()).and_then(|i| PENDING.get(i)) {
+        p.fetch_or(bit, Ordering::AcqRel);
+    }
+}
+
+/// Installs the gates of the hypervisor's vectors (BSP, before the APs start).
+pub fn init() {
+    let gates = [
+        (KICK, x86_irq_kick as unsafe extern "C" fn()),
+        (TIMER, x86_irq_timer),
+        (SPURIOUS, x86_irq_spurious),
+    ];
+    for (vector, stub) in gates {
+        // SAFETY: the BSP before any AP runs; each stub ends with IRETQ.
+        unsafe { crate::idt::set_gate(vector, stub as usize as u64) };
+    }
+}
+
+/// Takes CPU `index`'s pending bits ([`PENDING_KICK`], [`PENDING_TIMER`]).
+pub fn take(index: usize) -> u32 {
+    PENDING
+        .get(index)
+        .map_or(0, |p| p.swap(0, Ordering::AcqRel))
+}
+
+/// Lets an interrupt pending at the APIC in (after a guest exit it caused), then
+/// turns interrupts off again.
+pub fn window() {
+    // SAFETY: the gates above handle every vector the APIC delivers to the host; STI
+    // takes effect after the NOP, so a pending interrupt is taken between the two.
+    unsafe { asm!("sti", "nop", "cli", options(nomem, nostack)) };
+}
+
+/// Sleeps until an interrupt (taken by its gate), interrupts off again after it.
+pub fn wait() {
+    // SAFETY: as in `window`; STI's shadow covers HLT, so an interrupt between the
+    // two wakes the HLT instead of being lost.
+    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}
+
+/// The time-stamp counter.
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: RDTSC only reads the counter.
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
+/// The proof that this CPU's stack may be reset: nothing on it is in use any more.
+#[derive(Debug)]
+pub struct FreshStack(u64);
+
+impl FreshStack {
+    /// The stack of CPU `index`, from its top.
+    ///
+    /// # Safety
+    /// The caller runs on CPU `index`'s stack, and every frame on it will be dead
+    /// when the proof is used (it is made at boot, or on the way back from an exit
+    /// whose vCPU parks, whose frames are never returned to).
+    pub unsafe fn new(index: usize) -> FreshStack {
+        FreshStack(crate::boot::stack_top(index))
+    }
+
+    /// Continues on the fresh stack with `f`, which never returns; everything on
+    /// the old stack is abandoned.
+    pub fn run(self, f: extern "C" fn() -> !) -> ! {
+        // SAFETY: the proof's contract: the stack is this CPU's and nothing on it is
+        // used any more.
+        unsafe { on_stack(self.0, f) }
+    }
+}
+
+/// Continues on a fresh stack: sets RSP to `top` (16-byte aligned) and calls `f`,
+/// which never returns; everything on the old stack is abandoned.
+///
+/// # Safety
+/// `top` is the top of this CPU's own stack, and nothing still refers to anything on
+/// it (the caller's frames are dead from here on).
+unsafe fn on_stack(top: u64, f: extern "C" fn() -> !) -> ! {
+    // SAFETY: the caller's contract; `f` gets an aligned stack with a zero return
+    // address slot below it (a call).
+    unsafe {
+        asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            top = in(reg) top & !0xF,
+            f = in(reg) f,
+            options(noreturn)
+        )
+    }
+}

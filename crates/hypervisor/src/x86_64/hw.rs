@@ -1,0 +1,175 @@
+//! The seam types of the x86_64 backend: the hypervisor's clock and timer (the TSC,
+//! the local APIC timer in TSC-deadline mode), its console (the physical COM1), a
+//! VM's second stage (EPT or NPT, by vendor), and the hardware side of a VM's
+//! emulated x2APICs.
+
+use crate::vms;
+use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_arch_x86_64::chip::ApicHw;
+use rtvisor_arch_x86_64::cpuid::Vendor;
+use rtvisor_arch_x86_64::engines::{self, Paging};
+use rtvisor_arch_x86_64::stage2::{self, Access, Format, Stage2};
+use rtvisor_arch_x86_64::{apic, console, cpu, irq, timer};
+use rtvisor_core::ids::{VcpuId, VmId};
+use rtvisor_core::seam::{self, Console, MemKind, Timer};
+
+/// TSC ticks per second, measured at boot ([`calibrate`]).
+static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
+
+/// Measures the TSC against the ACPI PM timer over 10 ms (or the arch crate's
+/// documented fallback delay without one).
+pub fn calibrate() {
+    let t0 = irq::rdtsc();
+    timer::delay_us(10_000);
+    let ticks = irq::rdtsc().wrapping_sub(t0);
+    if ticks > 0 {
+        TSC_HZ.store(ticks.saturating_mul(100), Ordering::Relaxed);
+    }
+}
+
+/// The TSC frequency in kHz (what the guests' CPUID leaf 0x4000_0010 says).
+pub fn tsc_khz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed) / 1000
+}
+
+/// The TSC and this CPU's APIC timer.
+#[derive(Debug)]
+pub struct Tsc;
+
+impl Timer for Tsc {
+    fn now() -> u64 {
+        irq::rdtsc()
+    }
+    fn frequency() -> u64 {
+        TSC_HZ.load(Ordering::Relaxed)
+    }
+    fn arm(deadline: u64) {
+        apic::timer_arm(deadline.max(1));
+    }
+    fn disarm() {
+        apic::timer_arm(0);
+    }
+}
+
+/// The physical COM1.
+#[derive(Debug)]
+pub struct Com1;
+
+impl Console for Com1 {
+    fn put(byte: u8) {
+        console::put_byte(byte);
+    }
+    fn get() -> Option<u8> {
+        console::get_byte()
+    }
+}
+
+/// Why a VM's second stage could not be built.
+#[derive(Debug, Clone, Copy)]
+pub enum Stage2Error {
+    /// No table pool for this VM (more VMs than the contract allows).
+    NoPool,
+    /// The builder refused a mapping (shown by the boot failure's `{:?}`).
+    Map(#[allow(dead_code)] stage2::Stage2Error),
+}
+
+/// A VM's EPT (Intel) or NPT (AMD) and its ASID or VPID.
+pub struct Ept {
+    tables: Stage2<'static>,
+    tag: u16,
+}
+
+impl Ept {
+    /// Empty tables for VM `vm`, in the format of this CPU's vendor.
+    pub fn new(vm: VmId) -> Result<Ept, Stage2Error> {
+        let (pool, pa) = engines::vm_tables(vm.index()).ok_or(Stage2Error::NoPool)?;
+        let format = match cpu::vendor() {
+            Vendor::Amd => Format::Npt,
+            _ => Format::Ept,
+        };
+        let tables = Stage2::new(pool, pa, format).map_err(Stage2Error::Map)?;
+        // ASID / VPID = VM id + 1: 0 is the host's.
+        Ok(Ept {
+            tables,
+            tag: vm.index() as u16 + 1,
+        })
+    }
+
+    /// What an engine needs to run a vCPU of the VM.
+    pub fn paging(&self) -> Paging {
+        Paging {
+            ncr3: self.tables.root(),
+            eptp: self.tables.eptp(),
+            tag: self.tag,
+        }
+    }
+}
+
+impl core::fmt::Debug for Ept {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Ept {{ root: {:#x}, tag: {} }}",
+            self.tables.root().raw(),
+            self.tag
+        )
+    }
+}
+
+impl seam::Stage2 for Ept {
+    type Error = Stage2Error;
+
+    fn map(&mut self, ipa: Ipa, hpa: Hpa, size: u64, kind: MemKind) -> Result<(), Stage2Error> {
+        let access = match kind {
+            MemKind::Ram => Access::RWX,
+            MemKind::Device | MemKind::Shared { writable: true } => Access::RW,
+            MemKind::Shared { writable: false } => Access::R,
+        };
+        self.tables
+            .map(ipa, hpa, size, access)
+            .map_err(Stage2Error::Map)
+    }
+
+    fn unmap(&mut self, ipa: Ipa, size: u64) -> Result<(), Stage2Error> {
+        // The flush it owes is `flush`'s: every vCPU entry flushes the VM's
+        // translations (a fresh engine: the ASID's flush, INVEPT/INVVPID).
+        self.tables
+            .unmap(ipa, size)
+            .map(|_| ())
+            .map_err(Stage2Error::Map)
+    }
+
+    fn flush(&self) {
+        // Every entry of a vCPU sets up its engine afresh, which drops the VM's cached
+        // translations on that CPU; the tables do not change while a vCPU runs.
+    }
+
+    fn activate(&self) {
+        // The engine takes the root (nCR3 or the EPT pointer) at each entry.
+    }
+}
+
+/// The hardware side of a VM's x2APICs.
+#[derive(Debug)]
+pub struct ApicSide;
+
+impl ApicHw for ApicSide {
+    fn guest_tsc(&self, vm: VmId) -> u64 {
+        Tsc::now().wrapping_sub(vms::rt(vm).counter_offset.load(Ordering::Relaxed))
+    }
+    fn pending(&self, vm: VmId, vcpu: VcpuId) {
+        // Injection into the guest is not there yet; the vCPU's CPU looks again.
+        if let Some(cpu) = vms::cpu_of(vm, vcpu) {
+            if crate::percpu::this_cpu() != Some(cpu) {
+                <super::Arch as crate::backend::Backend>::kick(cpu);
+            }
+        }
+    }
+    fn timer(&self, vm: VmId, vcpu: VcpuId, at: Option<u64>) {
+        let Some(c) = vms::cpu_of(vm, vcpu).and_then(crate::percpu::of) else {
+            return;
+        };
+        c.arch.vtimer.store(at.unwrap_or(0), Ordering::Relaxed);
+    }
+}

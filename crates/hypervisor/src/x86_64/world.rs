@@ -1,0 +1,309 @@
+//! The world-switch loop of each CPU: entering a vCPU resets the CPU's stack and
+//! makes the CPU's engine (its VMCB or VMCS) afresh for the vCPU's start state; each
+//! exit is adapted to the core's exit (`rtvisor_arch_x86_64::adapt`) and handed to
+//! `run::handle` with the vCPU as the core answers it (`answer::Exited`). What only
+//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), COM1 (the
+//! VM's 16550 until the core has port devices), and the hypervisor's own interrupts.
+//!
+//! A vCPU starts as its VM's boot CPU at the PVH entry (vCPU 0: 32-bit protected
+//! mode, EBX the start info) or as an application processor in real mode at the page
+//! of the start-up IPI that started it.
+
+use super::hw;
+use crate::host::HostImpl;
+use crate::percpu::{self, PerCpu};
+use crate::{account, log, run, vms};
+use core::sync::atomic::Ordering;
+use rtvisor_addr::Ipa;
+use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
+use rtvisor_arch_x86_64::answer::{self, Exited};
+use rtvisor_arch_x86_64::engines::{self, Engine};
+use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
+use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
+use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
+use rtvisor_arch_x86_64::vcpu::VcpuEngine;
+use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
+use rtvisor_config::contract::x86_64::{virtual_apic_id, COM1_PORT};
+use rtvisor_config::contract::MAX_VMS;
+use rtvisor_core::account::Cause;
+use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::handler::Host;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::seam::{ArchVcpu, VcpuStart};
+use rtvisor_core::shell::IrqKind;
+use rtvisor_core::sync::Mutex;
+use rtvisor_vdev::uart16550::Uart16550;
+
+/// The longest x86 instruction.
+const INSN_MAX: usize = 15;
+/// COM1's eight ports.
+const COM1_PORTS: u16 = 8;
+
+/// Each VM's COM1.
+static COM1: [Mutex<Uart16550>; MAX_VMS] = [const { Mutex::new(Uart16550::new()) }; MAX_VMS];
+
+/// VM `vm`'s COM1 back to reset state (a (re)start).
+pub fn reset_com1(vm: VmId) {
+    if let Some(u) = COM1.get(vm.index()) {
+        u.lock().reset();
+    }
+}
+
+/// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
+#[derive(Debug)]
+pub struct Resume;
+
+impl answer::Resume for Resume {
+    type Entry = FreshStack;
+
+    fn resume(entry: FreshStack, start: &VcpuStart) -> ! {
+        match percpu::this_cpu().and_then(percpu::of) {
+            Some(me) => *me.arch.start.lock() = Some(*start),
+            None => log::fatal(format_args!("vCPU entry on an unknown CPU")),
+        }
+        entry.run(world)
+    }
+}
+
+/// The CPU, VM and vCPU of the guest this CPU runs.
+fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
+    let cpu = percpu::this_cpu();
+    match cpu.and_then(|c| Some((c, percpu::of(c)?))) {
+        Some((c, me)) => match me.hosts() {
+            Some((vm, vcpu)) => (c, me, vm, vcpu),
+            None => log::fatal(format_args!("cpu {c} runs a guest but hosts no vCPU")),
+        },
+        None => log::fatal(format_args!(
+            "guest entry on cpu {}, which boot did not record",
+            percpu::this_index()
+        )),
+    }
+}
+
+/// The loop of this CPU's vCPU, on a fresh stack: its engine, then exit after exit.
+extern "C" fn world() -> ! {
+    let (cpu, me, vm, vcpu) = hosted();
+    let start = me.arch.start.lock().take();
+    let (Some(start), Some(caps), Some(s2)) = (start, me.arch.caps.get(), vms::rt(vm).stage2.get())
+    else {
+        log::fatal(format_args!(
+            "cpu {cpu}: vm {} vcpu {vcpu} entered without a start, an engine or tables",
+            vms::cfg(vm).name
+        ))
+    };
+    let state = if vcpu.index() == 0 {
+        entry::pvh(start.entry as u32, start.arg as u32)
+    } else {
+        entry::sipi(start.entry)
+    };
+    // SAFETY: this CPU's own engine pages; the engine of its previous vCPU run lived
+    // on the stack this loop was just given afresh, and is gone.
+    let made = unsafe {
+        engines::engine(
+            cpu.index(),
+            *caps,
+            &s2.paging(),
+            &state,
+            start.counter_offset,
+        )
+    };
+    let mut engine = made.unwrap_or_else(|e| {
+        log::fatal(format_args!(
+            "cpu {cpu}: vm {} vcpu {vcpu}: engine: {e:?}",
+            vms::cfg(vm).name
+        ))
+    });
+    loop {
+        let d = engine.run();
+        exit(cpu, me, vm, vcpu, &mut engine, d);
+    }
+}
+
+/// Handles exit `d` of the vCPU on `engine`.
+fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine, d: Decoded) {
+    let t = account::start();
+    crate::stats::exit();
+    let rip = engine.rip();
+    me.arch.guest_rip.store(rip, Ordering::Relaxed);
+    if d.exit == RawExit::ExternalInterrupt {
+        // The interrupt that exited the guest is still pending at the APIC.
+        irq::window();
+        let mut found = None;
+        let kicked = interrupts(cpu, me, &mut found);
+        let cause = found.unwrap_or(Cause::Spurious);
+        t.count(cause);
+        if kicked {
+            handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+        }
+        t.finish(cause);
+        return;
+    }
+    let mov = match d.exit {
+        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
+        _ => None,
+    };
+    if let RawExit::Msr {
+        id: msrs::EFER,
+        write,
+        value,
+    } = d.exit
+    {
+        efer(engine, d, write, value);
+        t.done(Cause::SysReg);
+        return;
+    }
+    let gprs = *engine.gprs();
+    let apic_id = virtual_apic_id(vcpu.index());
+    let e = match adapt(&d.exit, &gprs, mov, apic_id) {
+        Adapted::Exit(e) => e,
+        Adapted::Own(a) => {
+            match a {
+                Answer::Inject { vector, error } => engine.inject(vector, error),
+                _ => guest_cpuid(engine, d, apic_id),
+            }
+            t.done(Cause::Trap);
+            return;
+        }
+    };
+    let cause = account::of_exit(&e);
+    t.count(cause);
+    match e {
+        VcpuExit::Pio {
+            port,
+            width,
+            write,
+            value,
+        } if port.wrapping_sub(COM1_PORT) < COM1_PORTS => {
+            let off = u64::from(port - COM1_PORT);
+            let mut v = Exited::<Engine, Resume>::new(engine, d, None);
+            let mut uart = COM1[vm.index()].lock();
+            if write {
+                let mut con = vms::rt(vm).console.lock();
+                let mut tx = |b: u8| {
+                    con.line
+                        .push(b, &mut |l: &[u8]| HostImpl.console_line(vm, l))
+                };
+                let _ = uart.write_wide(off, width, value, &mut tx);
+            } else {
+                let loaded = uart.read_wide(off, width).unwrap_or(u64::MAX);
+                v.complete_load(loaded);
+            }
+            v.skip();
+        }
+        e => {
+            handle(cpu, me, vm, vcpu, engine, d, mov, e);
+            if e == VcpuExit::Halt {
+                // HLT: this CPU sleeps until the hypervisor has something for it.
+                irq::wait();
+                if interrupts(cpu, me, &mut None) {
+                    handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+                }
+            }
+        }
+    }
+    t.finish(cause);
+}
+
+/// Runs the core's exit handler on `e`; a vCPU that parks does not come back.
+#[allow(clippy::too_many_arguments)]
+fn handle(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    d: Decoded,
+    mov: Option<MemMov>,
+    e: VcpuExit,
+) {
+    let mut v = Exited::<Engine, Resume>::new(engine, d, mov);
+    run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
+}
+
+/// Takes this CPU's pending interrupts: the timer's work is done here; returns
+/// whether another CPU kicked this one. `found` gets the first cause (accounting).
+pub fn interrupts(cpu: CpuId, _me: &PerCpu, found: &mut Option<Cause>) -> bool {
+    let bits = irq::take(cpu.index());
+    if bits & PENDING_TIMER != 0 {
+        account::found(found, Cause::Watchdog);
+        crate::watchdog::on_timer();
+    }
+    let kicked = bits & PENDING_KICK != 0;
+    if kicked {
+        account::found(found, account::kick_cause());
+        crate::stats::irq(IrqKind::Sgi);
+    }
+    crate::stats::spurious_if(bits == 0);
+    kicked
+}
+
+/// RDMSR or WRMSR of EFER: the guest's own (SCE, LME, NXE), kept in its VMCB or
+/// VMCS; anything else is #GP.
+fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
+    if write {
+        match msrs::efer_write(engine.efer(), value) {
+            Some(v) => engine.set_efer(v),
+            None => return engine.inject(GP, Some(0)),
+        }
+    } else {
+        let v = engine.efer();
+        let g = engine.gprs();
+        (g.rax, g.rdx) = (v & 0xffff_ffff, v >> 32);
+    }
+    if let Some(next) = d.next_rip {
+        engine.set_rip(next);
+    }
+}
+
+/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes. The
+/// guests run with paging off or on an identity map: RIP is taken as
+/// guest-physical.
+fn mov_at(vm: VmId, rip: u64) -> Option<MemMov> {
+    let ram = vms::cfg(vm).ram;
+    let (hpa, n) = ram.piece(Ipa::new(rip), 1)?;
+    let _ = n;
+    let (_, len) = ram
+        .piece(Ipa::new(rip), INSN_MAX as u64)
+        .unwrap_or((hpa, 1));
+    let len = (len as usize).min(INSN_MAX);
+    let mut bytes = [0u8; INSN_MAX];
+    // SAFETY: `hpa..hpa+len` is RAM of this VM (`piece`), mapped by the hypervisor's
+    // identity map; the bytes are only read.
+    unsafe { memory::read(hpa.raw(), &mut bytes[..len]) };
+    decode_mov32(&bytes[..len])
+}
+
+/// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no
+/// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated), the vCPU's APIC id,
+/// and rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz).
+fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32) {
+    let RawExit::Cpuid { leaf, sub } = d.exit else {
+        return;
+    };
+    let r = match leaf {
+        0x4000_0000 => [0x4000_0010, sig(b"rtvi"), sig(b"sor "), sig(b"    ")],
+        0x4000_0010 => [hw::tsc_khz() as u32, 0, 0, 0],
+        0x4000_0001..=0x4000_00ff => [0; 4],
+        _ => {
+            let mut r = cpuid::for_guest(leaf, cpu::cpuid(leaf, sub));
+            match leaf {
+                1 => {
+                    r[1] = (r[1] & 0x00ff_ffff) | (apic_id << 24);
+                    r[2] |= 1 << 21 | 1 << 24;
+                }
+                0xb | 0x1f => r[3] = apic_id,
+                _ => {}
+            }
+            r
+        }
+    };
+    let g = engine.gprs();
+    (g.rax, g.rbx, g.rcx, g.rdx) = (r[0].into(), r[1].into(), r[2].into(), r[3].into());
+    if let Some(next) = d.next_rip {
+        engine.set_rip(next);
+    }
+}
+
+const fn sig(s: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*s)
+}

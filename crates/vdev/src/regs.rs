@@ -10,7 +10,8 @@
 //! - an offset inside no register is [`MmioError::NoRegister`];
 //! - a width the register does not allow, wider than the register, or not
 //!   naturally aligned within it is [`MmioError::BadWidth`];
-//! - a write to an [`Access::Ro`] register is [`MmioError::ReadOnly`];
+//! - a write to an [`Access::Ro`] or [`Access::Fixed`] register is
+//!   [`MmioError::ReadOnly`];
 //! - a read of an [`Access::Wo`] register reads as zero (write-only registers
 //!   such as interrupt-clear registers have no value to return).
 //!
@@ -97,6 +98,12 @@ impl Widths {
 pub enum Access<D: 'static, E: 'static> {
     /// Read-only: writes fail with [`MmioError::ReadOnly`].
     Ro(ReadFn<D>),
+    /// Read-only, and its value depends only on what the device was reset with
+    /// (identification and type registers): nothing a guest does changes it until the
+    /// next reset, and its read handler has no side effect. A fast path may answer
+    /// it from a copy of the device's own answer taken after the reset
+    /// ([`RegTable::fixed_words`]).
+    Fixed(ReadFn<D>),
     /// Write-only: reads return zero.
     Wo(WriteFn<D, E>),
     /// Read-write.
@@ -228,6 +235,27 @@ impl<D: 'static, E: 'static> RegTable<D, E> {
         self.regs
     }
 
+    /// The number of 32-bit words [`RegTable::fixed_words`] yields (for sizing a
+    /// table of copies at compile time).
+    pub const fn fixed_word_count(&self) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < self.regs.len() {
+            n += fixed_words_of(&self.regs[i]);
+            i += 1;
+        }
+        n
+    }
+
+    /// The offsets of the 32-bit words a 32-bit read may address in the
+    /// [`Access::Fixed`] registers, in offset order.
+    pub fn fixed_words(&self) -> impl Iterator<Item = u64> {
+        self.regs.iter().flat_map(|r| {
+            let words = fixed_words_of(r) as u64;
+            (0..words).map(move |k| r.offset.saturating_add(4 * k))
+        })
+    }
+
     /// The register holding byte `offset`, its index within its bank and the byte
     /// position of `offset` inside it.
     pub fn find(&self, offset: u64) -> Option<(&'static RegDesc<D, E>, usize, u64)> {
@@ -272,7 +300,7 @@ impl<D: 'static, E: 'static> RegTable<D, E> {
     pub fn read(&self, dev: &mut D, offset: u64, width: Width) -> Result<u64, MmioError> {
         let (r, index, shift) = self.decode(offset, width)?;
         let full = match r.access {
-            Access::Ro(read) | Access::Rw(read, _) => read(dev, index),
+            Access::Ro(read) | Access::Fixed(read) | Access::Rw(read, _) => read(dev, index),
             Access::Wo(_) => 0,
         };
         Ok(full.checked_shr(shift).unwrap_or(0) & width.mask())
@@ -289,7 +317,7 @@ impl<D: 'static, E: 'static> RegTable<D, E> {
         let (r, index, shift) = self.decode(offset, width)?;
         let write = match r.access {
             Access::Wo(write) | Access::Rw(_, write) => write,
-            Access::Ro(_) => return Err(MmioError::ReadOnly),
+            Access::Ro(_) | Access::Fixed(_) => return Err(MmioError::ReadOnly),
         };
         let lanes = width.mask().checked_shl(shift).unwrap_or(0);
         let value = (value & width.mask()).checked_shl(shift).unwrap_or(0);
@@ -301,6 +329,16 @@ impl<D: 'static, E: 'static> RegTable<D, E> {
                 mask: lanes,
             },
         ))
+    }
+}
+
+/// The 32-bit words of `r` a 32-bit read may address, if it is [`Access::Fixed`].
+const fn fixed_words_of<D, E>(r: &RegDesc<D, E>) -> usize {
+    match r.access {
+        Access::Fixed(_) if r.widths.contains(Width::Word) => {
+            r.size as usize * r.count as usize / 4
+        }
+        _ => 0,
     }
 }
 

@@ -118,7 +118,8 @@ rtvisor_vectors:
     VENTRY 5
     VENTRY 6
     VENTRY 7
-    // Lower EL, AArch64, synchronous: HVC and SMC take the light path (below).
+    // Lower EL, AArch64, synchronous: HVC and SMC take the light path (below), so do
+    // trapped system registers and data aborts.
     .balign 0x80
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
@@ -130,6 +131,8 @@ rtvisor_vectors:
     b.eq    rtvisor_smc_entry
     cmp     x1, #0x18
     b.eq    rtvisor_sysreg_entry
+    cmp     x1, #0x24
+    b.eq    rtvisor_dabt_entry
     mov     x0, #8
     b       rtvisor_save_rest
     // Lower EL, AArch64, IRQ: the forwarded-timer fast path (below).
@@ -233,6 +236,32 @@ rtvisor_sysreg_entry:
     RESTORE_CALL_REGS_ERET
 1:  mov     x1, #8
     b       rtvisor_complete_frame
+
+// A data abort from the guest (x0 = ESR_EL2): a write, or one without a valid
+// syndrome (ISV, bit 24; WnR, bit 6), goes the full way at once. A read gets the same
+// light save, and rtvisor_dabt (crates/hypervisor) with x0 = frame, x1 = ESR_EL2. If
+// it completed the load (x0 != 0), the instruction is stepped over as the full path
+// steps it (ELR + 4, and PSTATE.SS cleared: a guest stepping it takes its step
+// exception next) and the guest resumes; otherwise the full exit path runs.
+rtvisor_dabt_entry:
+    tbz     x0, #24, 2f
+    tbnz    x0, #6, 2f
+    SAVE_CALL_REGS
+    mov     x1, x0
+    mov     x0, sp
+    bl      rtvisor_dabt
+    cbz     x0, 1f
+    mrs     x1, elr_el2
+    mrs     x2, spsr_el2
+    add     x1, x1, #4
+    bic     x2, x2, #{spsr_ss}
+    msr     elr_el2, x1
+    msr     spsr_el2, x2
+    RESTORE_CALL_REGS_ERET
+1:  mov     x1, #8
+    b       rtvisor_complete_frame
+2:  mov     x0, #8
+    b       rtvisor_save_rest
 
 // FIQ from the guest: the same light save, and rtvisor_fiq (crates/hypervisor) with
 // x0 = frame. If it handled everything (x0 != 0), the guest resumes; otherwise the
@@ -378,6 +407,7 @@ rtvisor_enter_guest:
     max_cpus = const crate::fast::MAX_CPUS,
     vtimer = const crate::fast::VTIMER_INTID,
     counted = const crate::fast::COUNTED as u32,
+    spsr_ss = const crate::vcpu::SPSR_SS,
 );
 
 unsafe extern "C" {

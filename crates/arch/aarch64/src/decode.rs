@@ -205,6 +205,26 @@ pub fn sgi1r_write(esr: u64, saved: &[u64; 31]) -> Option<u64> {
     }
 }
 
+/// A load the light data-abort path may complete (exception `esr`): a data abort with
+/// a valid syndrome, a read, into a register the light paths save (x0..x18, x30) or
+/// xzr. `None` for anything else: the full path decodes it.
+#[inline(always)]
+pub fn light_load(esr: u64) -> Option<Load> {
+    const ISV: u64 = 1 << 24;
+    const WNR: u64 = 1 << 6;
+    if class(esr) != EC_DABT_LOWER || esr & (ISV | WNR) != ISV {
+        return None;
+    }
+    let load = load_of(esr);
+    matches!(load.reg, 0..=18 | 30 | 31).then_some(load)
+}
+
+/// The faulting IPA of the data or instruction abort in `regs`.
+#[inline(always)]
+pub fn abort_ipa(regs: &impl SyndromeRegs) -> Ipa {
+    fault_ipa(regs.hpfar(), regs.far())
+}
+
 /// The faulting IPA: page from HPFAR_EL2.FIPA, offset from FAR_EL2.
 fn fault_ipa(hpfar: u64, far: u64) -> Ipa {
     Ipa::new(((hpfar >> 4) & 0xff_ffff_ffff) << 12 | (far & 0xfff))

@@ -59,7 +59,7 @@ const ESR_IL: u64 = 1 << 25;
 const FSC_SYNC_EXTERNAL: u64 = 0x10;
 const WNR: u64 = 1 << 6;
 /// SPSR.SS: software step active-not-pending.
-const SPSR_SS: u64 = 1 << 21;
+pub(crate) const SPSR_SS: u64 = 1 << 21;
 
 impl<'a, E: El1> Vcpu<'a, E> {
     /// The vCPU whose registers are `frame`, answering the exit `el1` holds the

@@ -156,6 +156,14 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
             Quick::Unknown | Quick::Handler => {}
         }
     }
+    hvc_exit(frame, imm, t);
+}
+
+/// The rest of [`rtvisor_hvc`]: a call for the exit handler. Out of line, so that the
+/// answers above run without a stack frame of their own (no callee-saved register to
+/// keep, no return address to save).
+#[inline(never)]
+fn hvc_exit(frame: &mut GuestRegs, imm: u16, t: account::Entry) {
     t.count(Cause::Call);
     crate::stats::exit();
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];

@@ -5,22 +5,25 @@
 //!   device tree, the EL2 identity map, the GIC distributor, CPU bring-up;
 //! - `entry.rs`: the exception entries from the vectors, which decode an exit and
 //!   hand it to `run::handle` (and the HVC path's version queries, answered first);
+//! - `dabt.rs`: the data aborts' light entry (fixed vGIC registers, answered from
+//!   per-CPU copies of the model's reads);
 //! - `irq.rs`: this CPU's interrupts (the hypervisor's SGIs, forwarded interrupts,
 //!   the list registers) and the GIC's hardware side ([`irq::HwGic`]);
 //! - `passthru.rs`: the SPIs of passed-through devices and of direct-mode doorbells.
 
 mod boot;
 mod config;
+mod dabt;
 mod entry;
 mod irq;
 mod passthru;
 
 use crate::backend::{Backend, Machine};
-use crate::percpu;
+use crate::{percpu, vms};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rtvisor_addr::{HostRange, Hpa, Ipa};
-use rtvisor_arch_aarch64::chip::Gic;
+use rtvisor_arch_aarch64::chip::{self, Gic};
 use rtvisor_arch_aarch64::platform::Platform;
 use rtvisor_arch_aarch64::stage2::Stage2Table;
 use rtvisor_arch_aarch64::timer::HypTimer;
@@ -173,6 +176,10 @@ impl Backend for Arch {
             if !irq::is_direct(vm) {
                 irq::refresh_lrs(me, vm, vcpu);
             }
+        }
+        // The light data-abort path's copies of the VM's fixed vGIC registers.
+        if let Some(copies) = chip::light_copies(cpu.index()) {
+            vms::rt(vm).chip.copy_fixed(copies, vms::cfg(vm));
         }
     }
 

@@ -150,3 +150,36 @@ fn width_wider_than_register_is_rejected() {
         [RegDesc::reg32(0x0, "A", Widths::ALL, Access::Ro(rd_id))];
     let _ = RegTable::new(&BAD);
 }
+
+/// Fixed registers: a word, a 64-bit one in two words, a bank of two words, and one
+/// that takes only byte reads (no word for a 32-bit copy); a read-only register that
+/// is not fixed is not among them.
+const FIXED: RegTable<Toy, bool> = RegTable::new(&[
+    RegDesc::reg32(0x0, "ID", Widths::WORD, Access::Fixed(rd_id)),
+    RegDesc::reg32(0x4, "STATUS", Widths::WORD, Access::Ro(rd_ctrl)),
+    RegDesc {
+        offset: 0x8,
+        size: 8,
+        count: 1,
+        widths: Widths::WORD.or(Widths::DOUBLE),
+        name: "TYPE",
+        access: Access::Fixed(rd_id),
+    },
+    RegDesc::bank32(0x10, 2, "PID", Widths::WORD, Access::Fixed(rd_id)),
+    RegDesc::reg32(0x18, "BYTES", Widths::BYTE, Access::Fixed(rd_id)),
+]);
+
+#[test]
+fn fixed_registers_read_like_read_only_ones_and_list_their_words() {
+    let mut t = Toy::default();
+    assert_eq!(FIXED.read(&mut t, 0x0, Width::Word), Ok(0x1234_5678));
+    assert_eq!(
+        FIXED.write(&mut t, 0x0, Width::Word, 1),
+        Err(MmioError::ReadOnly)
+    );
+    let words = [0x0, 0x8, 0xc, 0x10, 0x14];
+    assert!(FIXED.fixed_words().eq(words));
+    assert_eq!(FIXED.fixed_word_count(), words.len());
+    assert_eq!(TOY.fixed_words().count(), 0);
+    assert_eq!(TOY.fixed_word_count(), 0);
+}

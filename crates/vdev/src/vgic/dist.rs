@@ -194,12 +194,13 @@ type Acc = Access<VGic, Notify>;
 const IROUTERS: u16 = 1020 - FIRST_SPI as u16;
 const _: () = assert!(NR_IRQS <= 1020);
 
-/// The distributor register map.
-pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
+/// The distributor register map. A static, not a constant: one table, and one copy of
+/// its handlers, however many crates and code units read it.
+pub(super) static REGS: RegTable<VGic, Notify> = RegTable::new(&[
     one(reg::CTLR, "GICD_CTLR", Access::Rw(rd_ctlr, wr_ctlr)),
-    one(reg::TYPER, "GICD_TYPER", Access::Ro(rd_typer)),
-    one(reg::IIDR, "GICD_IIDR", Access::Ro(rd_iidr)),
-    one(reg::TYPER2, "GICD_TYPER2", Access::Ro(rd_zero)),
+    one(reg::TYPER, "GICD_TYPER", Access::Fixed(rd_typer)),
+    one(reg::IIDR, "GICD_IIDR", Access::Fixed(rd_iidr)),
+    one(reg::TYPER2, "GICD_TYPER2", Access::Fixed(rd_zero)),
     bank(
         reg::IGROUPR,
         32,
@@ -272,8 +273,18 @@ pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
         name: "GICD_IROUTER",
         access: Access::Rw(rd_irouter, wr_irouter),
     },
-    one(reg::PIDR2, "GICD_PIDR2", Access::Ro(rd_pidr2)),
+    one(reg::PIDR2, "GICD_PIDR2", Access::Fixed(rd_pidr2)),
 ]);
+
+/// How many 32-bit words of the distributor hold fixed registers (`Access::Fixed`:
+/// identification and type, the same from one reset to the next).
+pub const FIXED_WORDS: usize = REGS.fixed_word_count();
+
+/// The offsets of those words: a copy of the model's 32-bit read of each, taken after
+/// a reset, answers the same read until the next reset.
+pub fn fixed_words() -> impl Iterator<Item = u64> {
+    REGS.fixed_words()
+}
 
 /// The bank word a read at `offset` covers, when it is a pending or active register
 /// (`ISPENDR`, `ICPENDR`, `ISACTIVER`, `ICACTIVER`) of SPIs: the words whose

@@ -126,21 +126,21 @@ const fn one(offset: u64, name: &'static str, access: Acc) -> Reg {
     RegDesc::reg32(offset, name, W, access)
 }
 
-/// The register map of one redistributor frame.
-pub(super) const REGS: RegTable<VGic, Notify> = RegTable::new(&[
+/// The register map of one redistributor frame (a static, as the distributor's).
+pub(super) static REGS: RegTable<VGic, Notify> = RegTable::new(&[
     one(reg::CTLR, "GICR_CTLR", Access::Rw(rd_zero, wr_ignore)),
-    one(reg::IIDR, "GICR_IIDR", Access::Ro(rd_iidr)),
+    one(reg::IIDR, "GICR_IIDR", Access::Fixed(rd_iidr)),
     RegDesc {
         offset: reg::TYPER,
         size: 8,
         count: 1,
         widths: Widths::WORD.or(Widths::DOUBLE),
         name: "GICR_TYPER",
-        access: Access::Ro(rd_typer),
+        access: Access::Fixed(rd_typer),
     },
     one(reg::STATUSR, "GICR_STATUSR", Access::Rw(rd_zero, wr_ignore)),
     one(reg::WAKER, "GICR_WAKER", Access::Rw(rd_waker, wr_waker)),
-    one(reg::PIDR2, "GICR_PIDR2", Access::Ro(rd_pidr2)),
+    one(reg::PIDR2, "GICR_PIDR2", Access::Fixed(rd_pidr2)),
     one(
         reg::IGROUPR0,
         "GICR_IGROUPR0",

@@ -19,7 +19,10 @@ use rtvisor_vdev::vgic::{HwState, Notify, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
+mod fixed;
 mod virt;
+
+pub use fixed::{light_copies, light_offset, FixedCopies};
 
 /// SGI that asks a CPU to look at its vCPU's state again (Group 0).
 pub const SGI_KICK: u32 = aarch64::SGI_KICK;

@@ -261,3 +261,26 @@ fn loads_are_extended_as_the_syndrome_says() {
     assert_eq!(load(Width::Word, false, false).value(u64::MAX), 0xffff_ffff);
     assert_eq!(load(Width::Double, true, true).value(u64::MAX), u64::MAX);
 }
+
+#[test]
+fn light_loads_are_reads_with_a_syndrome_into_saved_registers() {
+    use rtvisor_vdev::Width::{Byte, Double, Word};
+    for (reg, light) in [(0, true), (18, true), (19, false), (29, false), (30, true)] {
+        for width in [Byte, Word, Double] {
+            let esr = dabt(0x0800_0004, width, false, reg).esr;
+            let want = light.then(|| load_of(esr));
+            assert_eq!(light_load(esr), want, "x{reg} {width:?}");
+        }
+    }
+    // xzr: the load completes nowhere.
+    let esr = dabt(0x0800_0004, Word, false, 31).esr;
+    assert_eq!(light_load(esr).map(|l| l.reg), Some(31));
+    // A write, an abort without a valid syndrome, an instruction abort, an HVC.
+    let write = dabt(0x0800_0004, Word, true, 1).esr;
+    let no_isv = write & !(1 << 24) & !(1 << 6);
+    let fetch = 0x20 << 26 | 1 << 25;
+    let hvc = 0x16 << 26 | 1 << 25;
+    for esr in [write, no_isv, fetch, hvc] {
+        assert_eq!(light_load(esr), None, "{esr:#x}");
+    }
+}

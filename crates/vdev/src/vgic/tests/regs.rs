@@ -205,3 +205,20 @@ fn irouter_accesses() {
         Err(MmioError::BadWidth)
     );
 }
+
+#[test]
+fn the_fixed_distributor_words_read_at_32_bits_and_follow_only_the_vcpu_count() {
+    let words = [gicd::TYPER, gicd::IIDR, gicd::TYPER2, gicd::PIDR2];
+    assert!(dist::fixed_words().eq(words));
+    assert_eq!(dist::FIXED_WORDS, words.len());
+    for n in 1..=MAX_VCPUS {
+        let mut g = gic(n);
+        let fresh = words.map(|off| g.dist_read(off, Width::Word, &NoHw));
+        assert!(fresh.iter().all(Result::is_ok), "{n} vCPUs: {fresh:x?}");
+        // The guest cannot change them.
+        for off in (0..GICD_SIZE).step_by(4) {
+            let _ = g.dist_write(off, Width::Word, u64::from(u32::MAX));
+        }
+        assert_eq!(words.map(|off| g.dist_read(off, Width::Word, &NoHw)), fresh);
+    }
+}

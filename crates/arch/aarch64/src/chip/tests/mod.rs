@@ -4,6 +4,7 @@
 //! registers in both modes (`sgi.rs`).
 
 mod direct;
+mod fixed;
 mod sgi;
 mod vgic;
 

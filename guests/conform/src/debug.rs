@@ -1,8 +1,8 @@
 //! Self-hosted debug (Arm ARM D2): the unit ID_AA64DFR0_EL1 advertises, the state at
 //! start (OS lock, MDSCR_EL1), and one of each debug exception actually taken at EL1
 //! (MDSCR_EL1.KDE and MDE set, PSTATE.D clear): a breakpoint on an instruction
-//! (EC 0x31), a watchpoint on a store (EC 0x35) and a software step of one
-//! instruction (EC 0x33). The exception hook records the syndrome, disables the
+//! (EC 0x31), a watchpoint on a store (EC 0x35) and a software step (EC 0x33) of one
+//! instruction, and of an SGI write a hypervisor traps. The exception hook records the syndrome, disables the
 //! source and resumes.
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -162,42 +162,48 @@ fn watchpoint() {
 /// F masked, and SS set: the first instruction there is stepped.
 const SPSR_EL1H_STEP: u64 = (1 << 21) | (0b111 << 6) | 0b0101;
 
+/// Steps one instruction, `$insn` (an `add` of the count register `{c}`, or an
+/// instruction the hypervisor may trap and emulate), and checks line `$name`: the step
+/// exception is taken right after it (at the next instruction), as on hardware.
+macro_rules! step_over {
+    ($name:literal, $insn:literal) => {{
+        let (next, count): (u64, u64);
+        // With debug exceptions masked while MDSCR_EL1.SS is set, stepping is inactive
+        // until the exception return unmasks them with SPSR.SS set (active-not-pending);
+        // unmasked, the step exception would be taken at once (active-pending).
+        // SAFETY: masking debug exceptions (PSTATE.D).
+        unsafe { core::arch::asm!("msr daifset, #8", "isb", options(nomem, nostack)) };
+        msr!("mdscr_el1", MDSCR_KDE | MDSCR_MDE | MDSCR_SS);
+        // SAFETY: an exception return to label 1 in this block at EL1 with SPSR.SS set:
+        // the instruction at label 1 is stepped, then the step exception is taken at
+        // label 2, where the hook clears MDSCR_EL1.SS and resumes. ELR_EL1 and SPSR_EL1
+        // are scratch outside an exception handler; the instructions stepped here
+        // change no memory.
+        unsafe {
+            core::arch::asm!(
+                "adr {s}, 1f",
+                "adr {n}, 2f",
+                "mov {c}, #0",
+                "msr elr_el1, {s}",
+                "msr spsr_el1, {spsr}",
+                "eret",
+                concat!("1: ", $insn),
+                "2: add {c}, {c}, #1",
+                s = out(reg) _,
+                n = out(reg) next,
+                c = out(reg) count,
+                spsr = in(reg) SPSR_EL1H_STEP,
+                options(nomem, nostack)
+            )
+        };
+        let (ec, elr, _) = taken();
+        check!($name, "ec={:#x} elr={} ran={}", ec, at(elr, next), count);
+    }};
+}
+
 fn step() {
-    let (stepped, next, count): (u64, u64, u64);
-    // With debug exceptions masked while MDSCR_EL1.SS is set, stepping is inactive
-    // until the exception return unmasks them with SPSR.SS set (active-not-pending);
-    // unmasked, the step exception would be taken at once (active-pending).
-    // SAFETY: masking debug exceptions (PSTATE.D).
-    unsafe { core::arch::asm!("msr daifset, #8", "isb", options(nomem, nostack)) };
-    msr!("mdscr_el1", MDSCR_KDE | MDSCR_MDE | MDSCR_SS);
-    // SAFETY: an exception return to label 1 in this block at EL1 with SPSR.SS set:
-    // the ADD at label 1 is stepped, then the step exception is taken at label 2, where
-    // the hook clears MDSCR_EL1.SS and resumes. ELR_EL1 and SPSR_EL1 are scratch
-    // outside an exception handler.
-    unsafe {
-        core::arch::asm!(
-            "adr {s}, 1f",
-            "adr {n}, 2f",
-            "mov {c}, #0",
-            "msr elr_el1, {s}",
-            "msr spsr_el1, {spsr}",
-            "eret",
-            "1: add {c}, {c}, #1",
-            "2: add {c}, {c}, #1",
-            s = out(reg) stepped,
-            n = out(reg) next,
-            c = out(reg) count,
-            spsr = in(reg) SPSR_EL1H_STEP,
-            options(nomem, nostack)
-        )
-    };
-    let _ = stepped;
-    let (ec, elr, _) = taken();
-    check!(
-        "debug.step",
-        "ec={:#x} elr={} ran={}",
-        ec,
-        at(elr, next),
-        count
-    );
+    step_over!("debug.step", "add {c}, {c}, #1");
+    // An SGI write with an empty target list (it sends nothing): in virtual mode the
+    // hypervisor traps and emulates it, and must complete the step as hardware does.
+    step_over!("debug.step-sgi-write", "msr icc_sgi1r_el1, xzr");
 }

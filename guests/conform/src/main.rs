@@ -18,7 +18,7 @@
 //! - `dt.*`: the device tree a virt guest relies on (memory, cpus, psci, timer
 //!   interrupts, GIC registers, the UART);
 //! - `debug.*`: the debug unit advertised, its state at start, and one breakpoint, one
-//!   watchpoint and one software step actually taken;
+//!   watchpoint and two software steps actually taken (one over a trapped SGI write);
 //! - `pmu.*`: PMCR_EL0 and its N, the cycle counter counting, an event counter;
 //! - `vtimer.*`, `ptimer.*`: the EL1 virtual and physical timers (CVAL/TVAL, ISTATUS,
 //!   IMASK, the interrupt pending in the GIC while disabled there, then taken);

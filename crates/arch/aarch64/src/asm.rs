@@ -199,13 +199,18 @@ rtvisor_restore_eret:
     eret
 
 // SMC from the guest: the same SMCCC call as an HVC, but a trapped SMC returns to
-// itself, so ELR_EL2 is stepped over it first; then the HVC path. (An answer of the
-// Rust handler that steps an SMC again writes only the frame's ELR slot, which this
-// path neither saves nor restores.)
+// itself, so ELR_EL2 is stepped over it first (and PSTATE.SS cleared, as the full path
+// does: a trapped SMC has not completed, and a guest stepping it takes its step
+// exception after it); then the HVC path. (An answer of the Rust handler that steps
+// an SMC again writes only the frame's ELR slot, which this path neither saves nor
+// restores.) Only x0 and x1 are saved yet: x1 is the only scratch register.
 rtvisor_smc_entry:
     mrs     x1, elr_el2
     add     x1, x1, #4
     msr     elr_el2, x1
+    mrs     x1, spsr_el2
+    bic     x1, x1, #{spsr_ss}
+    msr     spsr_el2, x1
     b       rtvisor_hvc_entry
 
 // HVC from the guest: an SMCCC call takes its arguments in x0..x17 and returns in
@@ -221,7 +226,8 @@ rtvisor_hvc_entry:
 
 // A trapped system-register access: the same light save as an HVC, and
 // rtvisor_sysreg (crates/hypervisor) with x0 = frame, x1 = ESR_EL2. If it did the
-// access (x0 != 0), the instruction is stepped over and the guest resumes; otherwise
+// access (x0 != 0), the instruction is stepped over (PSTATE.SS cleared, as for a data
+// abort below) and the guest resumes; otherwise
 // the rest of the frame is saved (x19..x29 are still the guest's: the handler
 // preserved them) and the full exit path runs.
 rtvisor_sysreg_entry:
@@ -231,8 +237,11 @@ rtvisor_sysreg_entry:
     bl      rtvisor_sysreg
     cbz     x0, 1f
     mrs     x1, elr_el2
+    mrs     x2, spsr_el2
     add     x1, x1, #4
+    bic     x2, x2, #{spsr_ss}
     msr     elr_el2, x1
+    msr     spsr_el2, x2
     RESTORE_CALL_REGS_ERET
 1:  mov     x1, #8
     b       rtvisor_complete_frame

@@ -180,9 +180,11 @@ fn physical_timer(rd: usize) {
     let cval = sysreg!(read "cntp_cval_el0");
     // Long enough for the count to move at any counter frequency QEMU has.
     timer::delay_us(10);
-    let left = sysreg!(read "cntp_tval_el0") as u32;
+    // TVAL is a signed 32-bit down-count: negative once the deadline has passed, which
+    // a loaded host may let happen within the delay; that still counted down.
+    let left = i64::from(sysreg!(read "cntp_tval_el0") as u32 as i32);
     let cval_ok = cval >= before.wrapping_add(tval) && cval <= after.wrapping_add(tval);
-    let counts_down = u64::from(left) < tval;
+    let counts_down = left < tval as i64;
     println!(
         "probe: timers: ptimer tval cval-ok={} tval-counts-down={}",
         yes(cval_ok),

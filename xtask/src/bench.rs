@@ -27,7 +27,7 @@
 mod budget;
 mod doorbell;
 mod el2;
-mod linuxboot;
+pub mod linuxboot;
 pub(crate) mod parse;
 mod paths;
 mod report;

@@ -2,14 +2,14 @@
 //! makes the CPU's engine (its VMCB or VMCS) afresh for the vCPU's start state; each
 //! exit is adapted to the core's exit (`rtvisor_arch_x86_64::adapt`) and handed to
 //! `run::handle` with the vCPU as the core answers it (`answer::Exited`). What only
-//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), and the hypervisor's own interrupts.
+//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), EFER, and
+//! the hypervisor's own interrupts; COM1 is the core's (its port table).
 //!
 //! A vCPU starts as its VM's boot CPU at the PVH entry (vCPU 0: 32-bit protected
 //! mode, EBX the start info) or as an application processor in real mode at the page
 //! of the start-up IPI that started it.
 
 use super::hw;
-use crate::host::HostImpl;
 use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
@@ -22,15 +22,12 @@ use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
-use rtvisor_config::contract::x86_64::{virtual_apic_id, COM1_PORT};
-use rtvisor_config::contract::MAX_VMS;
+use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
-use rtvisor_core::handler::Host;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, VcpuStart};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_core::sync::Mutex;
 
 /// The longest x86 instruction.
 const INSN_MAX: usize = 15;
@@ -153,16 +150,12 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     };
     let cause = account::of_exit(&e);
     t.count(cause);
-    match e {
-        e => {
-            handle(cpu, me, vm, vcpu, engine, d, mov, e);
-            if e == VcpuExit::Halt {
-                // HLT: this CPU sleeps until the hypervisor has something for it.
-                irq::wait();
-                if interrupts(cpu, me, &mut None) {
-                    handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
-                }
-            }
+    handle(cpu, me, vm, vcpu, engine, d, mov, e);
+    if e == VcpuExit::Halt {
+        // HLT: this CPU sleeps until the hypervisor has something for it.
+        irq::wait();
+        if interrupts(cpu, me, &mut None) {
+            handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
         }
     }
     t.finish(cause);
@@ -202,21 +195,23 @@ pub fn interrupts(cpu: CpuId, _me: &PerCpu, found: &mut Option<Cause>) -> bool {
 }
 
 /// RDMSR or WRMSR of EFER: the guest's own (SCE, LME, NXE), kept in its VMCB or
-/// VMCS; anything else is #GP.
+/// VMCS; anything else is #GP. The read's EDX:EAX and the step past the instruction
+/// are the vCPU answer's ([`Exited`]).
 fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
-    if write {
+    let read = if write {
         match msrs::efer_write(engine.efer(), value) {
             Some(v) => engine.set_efer(v),
             None => return engine.inject(GP, Some(0)),
         }
+        None
     } else {
-        let v = engine.efer();
-        let g = engine.gprs();
-        (g.rax, g.rdx) = (v & 0xffff_ffff, v >> 32);
+        Some(engine.efer())
+    };
+    let mut v = Exited::<Engine, Resume>::new(engine, d, None);
+    if let Some(x) = read {
+        v.complete_load(x);
     }
-    if let Some(next) = d.next_rip {
-        engine.set_rip(next);
-    }
+    v.skip();
 }
 
 /// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes. The
@@ -263,9 +258,7 @@ fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32) {
     };
     let g = engine.gprs();
     (g.rax, g.rbx, g.rcx, g.rdx) = (r[0].into(), r[1].into(), r[2].into(), r[3].into());
-    if let Some(next) = d.next_rip {
-        engine.set_rip(next);
-    }
+    Exited::<Engine, Resume>::new(engine, d, None).skip();
 }
 
 const fn sig(s: &[u8; 4]) -> u32 {

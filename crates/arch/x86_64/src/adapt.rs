@@ -244,6 +244,12 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
             }
         }
         RawExit::TripleFault => VcpuExit::SystemReset,
+        // The backend answers CR4 writes itself (`crate::cr`); any other trapped
+        // control register write is not one the engines ask for.
+        RawExit::CrWrite { cr, .. } => VcpuExit::Fatal {
+            what: "control register write",
+            code: u64::from(cr),
+        },
         RawExit::Init
         | RawExit::Sipi { .. }
         | RawExit::InterruptWindow

@@ -82,6 +82,13 @@ pub enum RawExit {
     Sipi {
         vector: u8,
     },
+    /// A MOV to control register `cr` that the engine traps (see [`crate::cr`]):
+    /// `gpr` is the source register when the engine names it (VMX, AMD with decode
+    /// assists), else the caller decodes the instruction at RIP.
+    CrWrite {
+        cr: u8,
+        gpr: Option<u8>,
+    },
     /// The guest triple-faulted (VMX exit 2, SVM shutdown).
     TripleFault,
     /// The guest can take an interrupt now (requested window opened).

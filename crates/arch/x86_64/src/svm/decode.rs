@@ -5,6 +5,9 @@
 use crate::exit::{AccessKind, Decoded, RawExit, Regs3, Width};
 
 pub mod code {
+    /// MOV to CR0..CR15: 0x10 + the register.
+    pub const WRITE_CR0: u64 = 0x10;
+    pub const WRITE_CR15: u64 = 0x1F;
     pub const INTR: u64 = 0x60;
     pub const NMI: u64 = 0x61;
     pub const INIT: u64 = 0x63;
@@ -83,6 +86,11 @@ pub fn decode(s: &ExitState) -> Decoded {
             } else {
                 AccessKind::Read
             },
+        },
+        // With decode assists EXITINFO1 bit 63 says bits 3:0 name the register.
+        code::WRITE_CR0..=code::WRITE_CR15 => RawExit::CrWrite {
+            cr: (s.code - code::WRITE_CR0) as u8,
+            gpr: (s.info1 >> 63 != 0).then_some((s.info1 & 0xF) as u8),
         },
         code::INIT => RawExit::Init,
         code::SHUTDOWN => RawExit::TripleFault,
@@ -206,6 +214,18 @@ mod tests {
             }
         ));
         assert_eq!(decode(&st(code::SHUTDOWN, 0, 0)).exit, RawExit::TripleFault);
+        // A CR4 write: without decode assists no register and no next RIP.
+        let d = decode(&st(0x14, 0, 0));
+        assert_eq!(d.exit, RawExit::CrWrite { cr: 4, gpr: None });
+        assert_eq!(d.next_rip, None);
+        let d = decode(&st(0x14, 1 << 63 | 11, 0));
+        assert_eq!(
+            d.exit,
+            RawExit::CrWrite {
+                cr: 4,
+                gpr: Some(11)
+            }
+        );
         assert_eq!(decode(&st(code::INIT, 0, 0)).exit, RawExit::Init);
         assert_eq!(
             decode(&st(code::INTR, 0, 0)).exit,

@@ -30,6 +30,10 @@ pub mod icpt4 {
 }
 
 /// TLB_CONTROL values.
+/// The CR write intercept of CR4 (`intercept_cr`: reads in bits 15:0, writes in
+/// 31:16).
+pub const INTERCEPT_CR4_WRITE: u32 = 1 << (16 + 4);
+
 pub const TLB_NONE: u8 = 0;
 pub const TLB_FLUSH_ALL: u8 = 1;
 pub const TLB_FLUSH_ASID: u8 = 3;

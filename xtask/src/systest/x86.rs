@@ -155,6 +155,7 @@ pub const PROBE_CASES: &[&str] = &[
     "write-other-vm",
     "read-hypervisor",
     "read-device",
+    "unclaimed-mmio",
     "hypercall-unknown",
     "hypercall-fuzz",
     "msr-efer",

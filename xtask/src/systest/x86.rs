@@ -145,6 +145,7 @@ pub const BARE_CONTAINED: &[&str] = &[
     "msr-sysenter-star",
     "cr-tricks",
     "vmx-svm-instructions",
+    "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
 ];
@@ -166,6 +167,7 @@ pub const PROBE_CASES: &[&str] = &[
     "io-ports",
     "cr-tricks",
     "vmx-svm-instructions",
+    "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
 ];

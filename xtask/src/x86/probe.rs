@@ -70,8 +70,10 @@ pub fn probe(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     }
     con.expect(&line::hv_vendor(emu.vendor()), t.boot)?;
     con.expect(&line::hv_starting(CPUS, 2), t.step)?;
-    con.expect_all(&[guest::probe_banner(PROBE), victim_banner()], t.step)?;
-    // Each case in the order the probe runs them, every one contained.
+    let banners = con.expect_all(&[guest::probe_banner(PROBE), victim_banner()], t.step)?;
+    // Each case in the order the probe runs them, every one contained, from its
+    // first banner on (the victim's may come later).
+    con.set_cursor(banners[0] + 1);
     for case in PROBE_CASES {
         con.expect(&contained(case), t.step)?;
     }
@@ -91,6 +93,20 @@ pub fn probe(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
         t.step,
     )?;
     let restart = con.expect(&probe_restarts(), t.step)?;
+    // The victim counted while the probe attacked, not only before or after.
+    let during = (banners[0]..restart)
+        .filter(|&i| guest::count_any(VICTIM).is_match(con.line(i)))
+        .count();
+    if during == 0 {
+        return Err(con.fail(
+            &format!("[{VICTIM}] counting while the probe runs its cases"),
+            &format!(
+                "no count between console lines {} and {}",
+                banners[0] + 1,
+                restart + 1
+            ),
+        ));
+    }
     con.expect(&guest::probe_banner(PROBE), t.step)?;
     // The victim went on through all of it, and goes on after.
     con.expect_n_since(restart, &guest::count_any(VICTIM), COUNTS_AFTER, t.step)?;

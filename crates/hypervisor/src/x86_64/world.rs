@@ -147,7 +147,9 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         Adapted::Own(a) => {
             match a {
                 Answer::Inject { vector, error } => engine.inject(vector, error),
-                _ => guest_cpuid(engine, d, apic_id),
+                // INVD, WBINVD: stepped over.
+                Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
+                Answer::Caller => guest_cpuid(engine, d, apic_id),
             }
             t.done(Cause::Trap);
             return;

@@ -13,6 +13,7 @@ pub mod code {
     pub const INIT: u64 = 0x63;
     pub const VINTR: u64 = 0x64;
     pub const CPUID: u64 = 0x72;
+    pub const INVD: u64 = 0x76;
     pub const HLT: u64 = 0x78;
     pub const INVLPGA: u64 = 0x7A;
     pub const IOIO: u64 = 0x7B;
@@ -25,6 +26,7 @@ pub mod code {
     pub const STGI: u64 = 0x84;
     pub const CLGI: u64 = 0x85;
     pub const SKINIT: u64 = 0x86;
+    pub const WBINVD: u64 = 0x89;
     pub const NPF: u64 = 0x400;
     /// VMRUN refused the VMCB (a consistency check failed).
     pub const INVALID: u64 = u64::MAX;
@@ -45,7 +47,7 @@ pub struct ExitState {
 /// Bytes of the fixed-length instructions the intercepts catch (without prefixes).
 fn fixed_len(code: u64) -> Option<u64> {
     Some(match code {
-        code::CPUID | code::MSR => 2,
+        code::CPUID | code::MSR | code::INVD | code::WBINVD => 2,
         code::HLT => 1,
         code::VMRUN..=code::SKINIT | code::INVLPGA => 3,
         _ => return None,
@@ -76,6 +78,7 @@ pub fn decode(s: &ExitState) -> Decoded {
         code::MSR => RawExit::msr(s.info1 & 1 != 0, s.regs),
         code::CPUID => RawExit::cpuid(s.regs),
         code::HLT => RawExit::Hlt,
+        code::INVD | code::WBINVD => RawExit::CacheFlush,
         code::VMMCALL => RawExit::Hypercall,
         code::NPF => RawExit::Stage2Fault {
             gpa: s.info2,
@@ -178,6 +181,10 @@ mod tests {
             }
         );
         assert_eq!(decode(&st(code::HLT, 0, 0)).next_rip, Some(0x1001));
+        for c in [code::INVD, code::WBINVD] {
+            let d = decode(&st(c, 0, 0));
+            assert_eq!((d.exit, d.next_rip), (RawExit::CacheFlush, Some(0x1002)));
+        }
         let d = decode(&st(code::VMMCALL, 0, 0));
         assert_eq!((d.exit, d.next_rip), (RawExit::Hypercall, Some(0x1003)));
         // NRIPS wins over the fixed length (a prefixed instruction).

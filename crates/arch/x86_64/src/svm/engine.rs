@@ -124,6 +124,7 @@ impl SvmVcpu {
             | icpt3::INIT
             | icpt3::CPUID
             | icpt3::HLT
+            | icpt3::INVD
             | icpt3::INVLPGA
             | icpt3::IOIO
             | icpt3::MSR
@@ -134,7 +135,8 @@ impl SvmVcpu {
             | icpt4::VMSAVE
             | icpt4::STGI
             | icpt4::CLGI
-            | icpt4::SKINIT;
+            | icpt4::SKINIT
+            | icpt4::WBINVD;
         // CR4 writes are checked by the hypervisor (`crate::cr`).
         c.intercept_cr = super::vmcb::INTERCEPT_CR4_WRITE;
         c.iopm_pa = s.iopm.raw();

@@ -188,7 +188,7 @@ impl VmxVcpu {
             PROC_CONTROLS2,
             p2caps,
             proc2::EPT | proc2::VPID | proc2::UNRESTRICTED,
-            0,
+            proc2::WBINVD,
         )
         .map_err(m)?;
         let exitv = adjust(

@@ -54,6 +54,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(ports::io_ports());
     tally.add(special::cr_tricks(number(boot, "cr4") != Some(0)));
     tally.add(special::vmx_svm_instructions());
+    tally.add(special::cache_flush());
     tally.add(apic::init_sipi_foreign(boot));
     tally.add(apic::ipi_flood(boot));
 }

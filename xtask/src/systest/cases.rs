@@ -44,7 +44,7 @@ fn counts(c: &Console, vm: &str) -> Vec<(usize, u64)> {
 }
 
 /// The VM's counts are 1, 2, 3, ... without gaps (and end at `last`, if given).
-pub(super) fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
+pub(crate) fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<()> {
     let seq: Vec<u64> = counts(c, vm).into_iter().map(|(_, n)| n).collect();
     let what = format!(
         "[{vm}] counts 1, 2, 3, ...{}",
@@ -58,7 +58,7 @@ pub(super) fn check_counts(c: &Console, vm: &str, last: Option<u64>) -> Result<(
 }
 
 /// Every line that carries guest protocol is one whole line from one of `vms`.
-pub(super) fn check_whole_lines(c: &Console, vms: &[&str]) -> Result<()> {
+pub(crate) fn check_whole_lines(c: &Console, vms: &[&str]) -> Result<()> {
     let re = Regex::new(guest::WHOLE_LINE).expect("valid protocol regex");
     for (i, l) in c.log().iter().enumerate() {
         if !(l.contains("rtbench: ") || l.contains("] probe: ")) {

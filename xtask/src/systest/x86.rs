@@ -145,6 +145,7 @@ pub const BARE_CONTAINED: &[&str] = &[
     "msr-sysenter-star",
     "cr-tricks",
     "vmx-svm-instructions",
+    "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
 ];
@@ -155,6 +156,7 @@ pub const PROBE_CASES: &[&str] = &[
     "write-other-vm",
     "read-hypervisor",
     "read-device",
+    "unclaimed-mmio",
     "hypercall-unknown",
     "hypercall-fuzz",
     "msr-efer",
@@ -165,6 +167,7 @@ pub const PROBE_CASES: &[&str] = &[
     "io-ports",
     "cr-tricks",
     "vmx-svm-instructions",
+    "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
 ];

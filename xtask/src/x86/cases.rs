@@ -92,6 +92,22 @@ pub const TESTS: &[X86Test] = &[
         about: "x86-two-vms-amd on Bochs (VT-x, VMX with EPT, VPID and unrestricted guest), the same ISO; its COM1 is a file, so the shell is not asked",
         run: two_vms,
     },
+    X86Test {
+        name: "x86-probe-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::probe::SCENARIO),
+        about: "the hostile x86 probe under SVM beside a counting victim (tests/scenarios/x86-probe.toml): every case contained (foreign and hypervisor memory, a device, MSRs of each class, I/O ports, CR0/CR4, VMX/SVM instructions, INIT/SIPI and IPI/NMI floods to foreign APIC ids), its triple fault restarts it alone, the victim counts on, the shell answers",
+        run: super::probe::probe,
+    },
+    X86Test {
+        name: "x86-probe-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(super::probe::SCENARIO),
+        about: "x86-probe-amd on Bochs (VMX with EPT); its COM1 is a file, so the shell is not asked",
+        run: super::probe::probe,
+    },
 ];
 
 /// The x86 two-VM scenario.

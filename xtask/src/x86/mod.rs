@@ -12,6 +12,7 @@ pub mod cases;
 mod follow;
 pub mod iso;
 pub mod machine;
+pub mod probe;
 pub mod vm;
 
 pub use bare::{check_pvh, X86Qemu};

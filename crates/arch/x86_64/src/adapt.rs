@@ -28,8 +28,8 @@
 //!   interrupts, NMIs, INIT and SIPI signals and the interrupt window
 //!   [`VcpuExit::Interrupt`]; an exit reason nobody knows [`VcpuExit::Fatal`].
 //!
-//! CPUID and VMX/SVM instructions never reach the core: the backend answers them
-//! ([`Adapted::Own`]).
+//! CPUID, VMX/SVM instructions, INVD and WBINVD never reach the core: the backend
+//! answers them ([`Adapted::Own`]).
 
 use crate::exit::{self, AccessKind, Answer, RawExit};
 use crate::insn::MemMov;
@@ -45,7 +45,7 @@ pub enum Adapted {
     /// The core's exit handler decides.
     Exit(VcpuExit),
     /// The backend answers by itself (CPUID: `Caller`, its CPUID policy; a VMX or SVM
-    /// instruction: #UD).
+    /// instruction: #UD; INVD and WBINVD: `Complete`, stepped over).
     Own(Answer),
 }
 
@@ -224,7 +224,9 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
             }
         }
         RawExit::Cpuid { .. } => return Adapted::Own(Answer::Caller),
-        RawExit::VirtInstruction => return Adapted::Own(exit::default_answer(e)),
+        RawExit::VirtInstruction | RawExit::CacheFlush => {
+            return Adapted::Own(exit::default_answer(e))
+        }
         RawExit::Hlt => VcpuExit::Halt,
         RawExit::Hypercall => hypercall(g),
         RawExit::Stage2Fault { gpa, access } => {
@@ -244,6 +246,12 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
             }
         }
         RawExit::TripleFault => VcpuExit::SystemReset,
+        // The backend answers CR4 writes itself (`crate::cr`); any other trapped
+        // control register write is not one the engines ask for.
+        RawExit::CrWrite { cr, .. } => VcpuExit::Fatal {
+            what: "control register write",
+            code: u64::from(cr),
+        },
         RawExit::Init
         | RawExit::Sipi { .. }
         | RawExit::InterruptWindow

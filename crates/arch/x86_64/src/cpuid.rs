@@ -83,12 +83,13 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 }
 
 /// What a guest sees for CPUID `leaf`, from the hardware's answer `r` (eax, ebx,
-/// ecx, edx): the hypervisor-present bit set, VMX (leaf 1) and SVM (0x8000_0001)
-/// hidden, since a guest cannot use them (their instructions raise #UD).
+/// ecx, edx): the hypervisor-present bit set, VMX and SMX (leaf 1) and SVM
+/// (0x8000_0001) hidden, since a guest cannot use them (their instructions raise
+/// #UD, and CR4.VMXE and SMXE are refused).
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
     let [a, b, mut c, d] = r;
     match leaf {
-        1 => c = (c | 1 << 31) & !(1 << 5),
+        1 => c = (c | 1 << 31) & !(1 << 5 | 1 << 6),
         0x8000_0001 => c &= !(1 << 2),
         _ => {}
     }
@@ -102,6 +103,7 @@ mod tests {
     #[test]
     fn guests_see_a_hypervisor_and_no_vmx_or_svm() {
         assert_eq!(for_guest(1, [1, 2, 0x20, 4]), [1, 2, 1 << 31, 4]);
+        assert_eq!(for_guest(1, [1, 2, 0x61, 4]), [1, 2, 1 << 31 | 1, 4]);
         assert_eq!(for_guest(0x8000_0001, [0, 0, 0x7, 0]), [0, 0, 0x3, 0]);
         assert_eq!(for_guest(0, [7, 8, 9, 10]), [7, 8, 9, 10]);
     }

@@ -206,6 +206,30 @@ impl Engine {
             Engine::Vmx(v) => v.set_efer(efer),
         }
     }
+
+    /// The base of the guest's code segment (RIP is relative to it).
+    pub fn cs_base(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.cs_base(),
+            Engine::Vmx(v) => v.cs_base(),
+        }
+    }
+
+    /// The guest's CR4, as it reads it.
+    pub fn cr4(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.cr4(),
+            Engine::Vmx(v) => v.cr4(),
+        }
+    }
+
+    /// Sets the guest's CR4 (checked by `cr::cr4_write`).
+    pub fn set_cr4(&mut self, cr4: u64) {
+        match self {
+            Engine::Svm(v) => v.set_cr4(cr4),
+            Engine::Vmx(v) => v.set_cr4(cr4),
+        }
+    }
 }
 
 impl VcpuEngine for Engine {

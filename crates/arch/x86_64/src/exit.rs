@@ -6,8 +6,9 @@
 //! [`default_answer`] states the architectural containment defaults the engines apply
 //! when nothing else claims an exit (the core may refine them later): VMX and SVM
 //! instructions in a guest raise #UD, unknown MSRs #GP, unknown I/O ports read as
-//! all-ones and take writes without effect, guest-physical addresses outside the VM's
-//! memory behave as unclaimed MMIO (reads all-ones, writes dropped).
+//! all-ones and take writes without effect, INVD and WBINVD do nothing,
+//! guest-physical addresses outside the VM's memory behave as unclaimed MMIO (reads
+//! all-ones, writes dropped).
 
 /// Bytes of an I/O or MMIO access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,13 @@ pub enum RawExit {
     Sipi {
         vector: u8,
     },
+    /// A MOV to control register `cr` that the engine traps (see [`crate::cr`]):
+    /// `gpr` is the source register when the engine names it (VMX, AMD with decode
+    /// assists), else the caller decodes the instruction at RIP.
+    CrWrite {
+        cr: u8,
+        gpr: Option<u8>,
+    },
     /// The guest triple-faulted (VMX exit 2, SVM shutdown).
     TripleFault,
     /// The guest can take an interrupt now (requested window opened).
@@ -90,6 +98,11 @@ pub enum RawExit {
     ExternalInterrupt,
     /// A VMX or SVM instruction in the guest.
     VirtInstruction,
+    /// INVD or WBINVD: whole-cache operations that reach past the VM (INVD drops
+    /// other partitions' and the hypervisor's unwritten data; WBINVD stalls every
+    /// core that shares the cache). Both are stepped over: a VM's memory is
+    /// write-back and its DMA coherent, so there is nothing of its own to flush.
+    CacheFlush,
     /// Anything else, with the vendor's raw code.
     Unknown {
         code: u64,
@@ -173,6 +186,7 @@ pub fn default_answer(e: &RawExit) -> Answer {
             vector: UD,
             error: None,
         },
+        RawExit::CacheFlush => Answer::Complete { value: 0 },
         _ => Answer::Caller,
     }
 }
@@ -212,6 +226,10 @@ mod tests {
                 vector: UD,
                 error: None
             }
+        );
+        assert_eq!(
+            default_answer(&RawExit::CacheFlush),
+            Answer::Complete { value: 0 }
         );
         assert_eq!(default_answer(&RawExit::Hlt), Answer::Caller);
         assert_eq!(default_answer(&RawExit::TripleFault), Answer::Caller);

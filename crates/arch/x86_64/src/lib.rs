@@ -21,6 +21,7 @@ pub mod adapt;
 pub mod answer;
 pub mod chip;
 pub mod cpuid;
+pub mod cr;
 pub mod entry;
 pub mod exit;
 pub mod insn;

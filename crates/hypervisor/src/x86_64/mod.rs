@@ -11,6 +11,7 @@
 //!   or NPT as the VM's second stage, and the hardware side of the VM's x2APICs.
 
 mod boot;
+mod cr;
 mod hw;
 mod world;
 

@@ -135,6 +135,11 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.done(Cause::SysReg);
         return;
     }
+    if let RawExit::CrWrite { cr, gpr } = d.exit {
+        super::cr::write(vm, engine, d, cr, gpr);
+        t.done(Cause::SysReg);
+        return;
+    }
     let gprs = *engine.gprs();
     let apic_id = virtual_apic_id(vcpu.index());
     let e = match adapt(&d.exit, &gprs, mov, apic_id) {
@@ -142,7 +147,9 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         Adapted::Own(a) => {
             match a {
                 Answer::Inject { vector, error } => engine.inject(vector, error),
-                _ => guest_cpuid(engine, d, apic_id),
+                // INVD, WBINVD: stepped over.
+                Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
+                Answer::Caller => guest_cpuid(engine, d, apic_id),
             }
             t.done(Cause::Trap);
             return;
@@ -214,22 +221,26 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
     v.skip();
 }
 
-/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes. The
-/// guests run with paging off or on an identity map: RIP is taken as
-/// guest-physical.
+/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes.
 fn mov_at(vm: VmId, rip: u64) -> Option<MemMov> {
+    let (bytes, len) = insn_at(vm, rip)?;
+    decode_mov32(&bytes[..len])
+}
+
+/// The bytes (up to the longest instruction) at guest address `pc` of VM `vm`, and
+/// how many there are, if `pc` is in its RAM. The guests run with paging off or on
+/// an identity map: the address is taken as guest-physical.
+pub(super) fn insn_at(vm: VmId, pc: u64) -> Option<([u8; INSN_MAX], usize)> {
     let ram = vms::cfg(vm).ram;
-    let (hpa, n) = ram.piece(Ipa::new(rip), 1)?;
+    let (hpa, n) = ram.piece(Ipa::new(pc), 1)?;
     let _ = n;
-    let (_, len) = ram
-        .piece(Ipa::new(rip), INSN_MAX as u64)
-        .unwrap_or((hpa, 1));
+    let (_, len) = ram.piece(Ipa::new(pc), INSN_MAX as u64).unwrap_or((hpa, 1));
     let len = (len as usize).min(INSN_MAX);
     let mut bytes = [0u8; INSN_MAX];
     // SAFETY: `hpa..hpa+len` is RAM of this VM (`piece`), mapped by the hypervisor's
     // identity map; the bytes are only read.
     unsafe { memory::read(hpa.raw(), &mut bytes[..len]) };
-    decode_mov32(&bytes[..len])
+    Some((bytes, len))
 }
 
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no

@@ -5,11 +5,15 @@
 use crate::exit::{AccessKind, Decoded, RawExit, Regs3, Width};
 
 pub mod code {
+    /// MOV to CR0..CR15: 0x10 + the register.
+    pub const WRITE_CR0: u64 = 0x10;
+    pub const WRITE_CR15: u64 = 0x1F;
     pub const INTR: u64 = 0x60;
     pub const NMI: u64 = 0x61;
     pub const INIT: u64 = 0x63;
     pub const VINTR: u64 = 0x64;
     pub const CPUID: u64 = 0x72;
+    pub const INVD: u64 = 0x76;
     pub const HLT: u64 = 0x78;
     pub const INVLPGA: u64 = 0x7A;
     pub const IOIO: u64 = 0x7B;
@@ -22,6 +26,7 @@ pub mod code {
     pub const STGI: u64 = 0x84;
     pub const CLGI: u64 = 0x85;
     pub const SKINIT: u64 = 0x86;
+    pub const WBINVD: u64 = 0x89;
     pub const NPF: u64 = 0x400;
     /// VMRUN refused the VMCB (a consistency check failed).
     pub const INVALID: u64 = u64::MAX;
@@ -42,7 +47,7 @@ pub struct ExitState {
 /// Bytes of the fixed-length instructions the intercepts catch (without prefixes).
 fn fixed_len(code: u64) -> Option<u64> {
     Some(match code {
-        code::CPUID | code::MSR => 2,
+        code::CPUID | code::MSR | code::INVD | code::WBINVD => 2,
         code::HLT => 1,
         code::VMRUN..=code::SKINIT | code::INVLPGA => 3,
         _ => return None,
@@ -73,6 +78,7 @@ pub fn decode(s: &ExitState) -> Decoded {
         code::MSR => RawExit::msr(s.info1 & 1 != 0, s.regs),
         code::CPUID => RawExit::cpuid(s.regs),
         code::HLT => RawExit::Hlt,
+        code::INVD | code::WBINVD => RawExit::CacheFlush,
         code::VMMCALL => RawExit::Hypercall,
         code::NPF => RawExit::Stage2Fault {
             gpa: s.info2,
@@ -83,6 +89,11 @@ pub fn decode(s: &ExitState) -> Decoded {
             } else {
                 AccessKind::Read
             },
+        },
+        // With decode assists EXITINFO1 bit 63 says bits 3:0 name the register.
+        code::WRITE_CR0..=code::WRITE_CR15 => RawExit::CrWrite {
+            cr: (s.code - code::WRITE_CR0) as u8,
+            gpr: (s.info1 >> 63 != 0).then_some((s.info1 & 0xF) as u8),
         },
         code::INIT => RawExit::Init,
         code::SHUTDOWN => RawExit::TripleFault,
@@ -170,6 +181,10 @@ mod tests {
             }
         );
         assert_eq!(decode(&st(code::HLT, 0, 0)).next_rip, Some(0x1001));
+        for c in [code::INVD, code::WBINVD] {
+            let d = decode(&st(c, 0, 0));
+            assert_eq!((d.exit, d.next_rip), (RawExit::CacheFlush, Some(0x1002)));
+        }
         let d = decode(&st(code::VMMCALL, 0, 0));
         assert_eq!((d.exit, d.next_rip), (RawExit::Hypercall, Some(0x1003)));
         // NRIPS wins over the fixed length (a prefixed instruction).
@@ -206,6 +221,18 @@ mod tests {
             }
         ));
         assert_eq!(decode(&st(code::SHUTDOWN, 0, 0)).exit, RawExit::TripleFault);
+        // A CR4 write: without decode assists no register and no next RIP.
+        let d = decode(&st(0x14, 0, 0));
+        assert_eq!(d.exit, RawExit::CrWrite { cr: 4, gpr: None });
+        assert_eq!(d.next_rip, None);
+        let d = decode(&st(0x14, 1 << 63 | 11, 0));
+        assert_eq!(
+            d.exit,
+            RawExit::CrWrite {
+                cr: 4,
+                gpr: Some(11)
+            }
+        );
         assert_eq!(decode(&st(code::INIT, 0, 0)).exit, RawExit::Init);
         assert_eq!(
             decode(&st(code::INTR, 0, 0)).exit,

@@ -124,6 +124,7 @@ impl SvmVcpu {
             | icpt3::INIT
             | icpt3::CPUID
             | icpt3::HLT
+            | icpt3::INVD
             | icpt3::INVLPGA
             | icpt3::IOIO
             | icpt3::MSR
@@ -134,7 +135,10 @@ impl SvmVcpu {
             | icpt4::VMSAVE
             | icpt4::STGI
             | icpt4::CLGI
-            | icpt4::SKINIT;
+            | icpt4::SKINIT
+            | icpt4::WBINVD;
+        // CR4 writes are checked by the hypervisor (`crate::cr`).
+        c.intercept_cr = super::vmcb::INTERCEPT_CR4_WRITE;
         c.iopm_pa = s.iopm.raw();
         c.msrpm_pa = s.msrpm.raw();
         c.asid = s.asid;
@@ -199,6 +203,23 @@ impl SvmVcpu {
     /// Sets the guest's EFER (SVME stays set: VMRUN needs it).
     pub fn set_efer(&mut self, efer: u64) {
         self.vmcb.save.efer = efer | EFER_SVME;
+    }
+
+    /// The base of the guest's code segment (RIP is relative to it).
+    pub fn cs_base(&self) -> u64 {
+        self.vmcb.save.cs.base
+    }
+
+    /// The guest's CR4.
+    pub fn cr4(&self) -> u64 {
+        self.vmcb.save.cr4
+    }
+
+    /// Sets the guest's CR4 (checked by `cr::cr4_write`) and drops its ASID's
+    /// translations, as a MOV to CR4 may.
+    pub fn set_cr4(&mut self, cr4: u64) {
+        self.vmcb.save.cr4 = cr4;
+        self.flush_tlb();
     }
 
     /// Sets the guest's TSC to the host's plus `offset` (wrapping).

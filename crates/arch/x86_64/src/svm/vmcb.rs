@@ -11,6 +11,7 @@ pub mod icpt3 {
     pub const NMI: u32 = 1 << 1;
     pub const INIT: u32 = 1 << 3;
     pub const CPUID: u32 = 1 << 18;
+    pub const INVD: u32 = 1 << 22;
     pub const HLT: u32 = 1 << 24;
     pub const INVLPGA: u32 = 1 << 26;
     pub const IOIO: u32 = 1 << 27;
@@ -27,9 +28,14 @@ pub mod icpt4 {
     pub const STGI: u32 = 1 << 4;
     pub const CLGI: u32 = 1 << 5;
     pub const SKINIT: u32 = 1 << 6;
+    pub const WBINVD: u32 = 1 << 9;
 }
 
 /// TLB_CONTROL values.
+/// The CR write intercept of CR4 (`intercept_cr`: reads in bits 15:0, writes in
+/// 31:16).
+pub const INTERCEPT_CR4_WRITE: u32 = 1 << (16 + 4);
+
 pub const TLB_NONE: u8 = 0;
 pub const TLB_FLUSH_ALL: u8 = 1;
 pub const TLB_FLUSH_ASID: u8 = 3;

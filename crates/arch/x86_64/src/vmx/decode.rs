@@ -13,6 +13,8 @@ pub mod reason {
     pub const INTERRUPT_WINDOW: u32 = 7;
     pub const CPUID: u32 = 10;
     pub const HLT: u32 = 12;
+    pub const INVD: u32 = 13;
+    pub const CR_ACCESS: u32 = 28;
     pub const VMCALL: u32 = 18;
     pub const VMCLEAR: u32 = 19;
     pub const VMXON: u32 = 27;
@@ -22,6 +24,7 @@ pub mod reason {
     pub const EPT_VIOLATION: u32 = 48;
     pub const INVEPT: u32 = 50;
     pub const INVVPID: u32 = 53;
+    pub const WBINVD: u32 = 54;
     pub const VMFUNC: u32 = 59;
 }
 
@@ -66,6 +69,12 @@ pub fn decode(s: &ExitState) -> Decoded {
             reason::RDMSR | reason::WRMSR => RawExit::msr(r == reason::WRMSR, s.regs),
             reason::CPUID => RawExit::cpuid(s.regs),
             reason::HLT => RawExit::Hlt,
+            reason::INVD | reason::WBINVD => RawExit::CacheFlush,
+            // MOV to CR (access type 0): the CR in bits 3:0, the register in 11:8.
+            reason::CR_ACCESS if q >> 4 & 3 == 0 => RawExit::CrWrite {
+                cr: (q & 0xF) as u8,
+                gpr: Some((q >> 8 & 0xF) as u8),
+            },
             reason::VMCALL => RawExit::Hypercall,
             reason::EPT_VIOLATION => RawExit::Stage2Fault {
                 gpa: s.gpa,
@@ -94,6 +103,8 @@ pub fn decode(s: &ExitState) -> Decoded {
         | RawExit::Cpuid { .. }
         | RawExit::Hlt
         | RawExit::Hypercall
+        | RawExit::CrWrite { .. }
+        | RawExit::CacheFlush
         | RawExit::VirtInstruction => Some(s.rip.wrapping_add(u64::from(s.instruction_len))),
         _ => None,
     };
@@ -192,6 +203,24 @@ mod tests {
         for r in [19, 24, 27, reason::INVEPT, reason::VMFUNC] {
             assert_eq!(decode(&st(r, 0)).exit, RawExit::VirtInstruction);
         }
+        for r in [reason::INVD, reason::WBINVD] {
+            let d = decode(&st(r, 0));
+            assert_eq!((d.exit, d.next_rip), (RawExit::CacheFlush, Some(0x1002)));
+        }
+        // mov cr4, r9; a MOV from CR4 (type 1) is not one the controls trap.
+        let d = decode(&st(reason::CR_ACCESS, 0x904));
+        assert_eq!(
+            d.exit,
+            RawExit::CrWrite {
+                cr: 4,
+                gpr: Some(9)
+            }
+        );
+        assert_eq!(d.next_rip, Some(0x1002));
+        assert!(matches!(
+            decode(&st(reason::CR_ACCESS, 0x914)).exit,
+            RawExit::Unknown { code: 28 }
+        ));
         let mut nmi = st(reason::EXCEPTION_NMI, 0);
         nmi.intr_info = 0x8000_0202;
         assert_eq!(decode(&nmi).exit, RawExit::ExternalInterrupt);

@@ -20,7 +20,10 @@ use rtvisor_addr::Hpa;
 /// The guest PAT at reset.
 const PAT_RESET: u64 = 0x0007_0406_0007_0406;
 /// CR4.VMXE: required by the fixed bits in the guest's CR4 too; hidden from it.
-const CR4_VMXE: u64 = 1 << 13;
+const CR4_VMXE: u64 = crate::cr::CR4_VMXE;
+/// The CR4 bits the hypervisor owns: VMXE (above) and SMXE (no VM gets SMX). The
+/// guest reads them from the shadow (0); a MOV that sets one exits.
+const CR4_OWNED: u64 = CR4_VMXE | crate::cr::CR4_SMXE;
 
 /// What a vCPU needs from its VM.
 #[derive(Debug, Clone, Copy)]
@@ -185,7 +188,7 @@ impl VmxVcpu {
             PROC_CONTROLS2,
             p2caps,
             proc2::EPT | proc2::VPID | proc2::UNRESTRICTED,
-            0,
+            proc2::WBINVD,
         )
         .map_err(m)?;
         let exitv = adjust(
@@ -218,7 +221,7 @@ impl VmxVcpu {
         vmwrite(EPT_POINTER, s.eptp)?;
         vmwrite(VPID, u64::from(s.vpid))?;
         vmwrite(VMCS_LINK_POINTER, u64::MAX)?;
-        vmwrite(CR4_MASK, CR4_VMXE)?;
+        vmwrite(CR4_MASK, CR4_OWNED)?;
         vmwrite(CR4_SHADOW, 0)?;
         vmwrite(CR0_MASK, 0)
     }
@@ -287,6 +290,27 @@ impl VmxVcpu {
     /// Sets the guest's EFER.
     pub fn set_efer(&mut self, efer: u64) {
         let _ = vmwrite(GUEST_IA32_EFER, efer);
+    }
+
+    /// The base of the guest's code segment (RIP is relative to it).
+    pub fn cs_base(&self) -> u64 {
+        vmread(GUEST_ES_BASE + 2 * SEG_CS)
+    }
+
+    /// The guest's CR4, as it reads it.
+    pub fn cr4(&self) -> u64 {
+        vmread(CR4_SHADOW)
+    }
+
+    /// Sets the guest's CR4 (checked by `cr::cr4_write`, so without the owned bits):
+    /// the shadow is what it reads, the real one adds VMX operation's fixed bits;
+    /// then its VPID's translations go, as a MOV to CR4 may drop them.
+    pub fn set_cr4(&mut self, cr4: u64) {
+        // SAFETY: the fixed-bit MSRs exist with VMX.
+        let (g0, g1) = unsafe { (rdmsr(msr::VMX_CR4_FIXED0), rdmsr(msr::VMX_CR4_FIXED1)) };
+        let _ = vmwrite(CR4_SHADOW, cr4 & !CR4_OWNED);
+        let _ = vmwrite(GUEST_CR4, apply_fixed(cr4 | CR4_VMXE, g0, g1));
+        invalidate(vmread(EPT_POINTER), vmread(VPID) as u16);
     }
 
     /// The VMCS page (for its physical address).

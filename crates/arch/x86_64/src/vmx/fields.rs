@@ -92,6 +92,7 @@ pub mod proc {
 pub mod proc2 {
     pub const EPT: u32 = 1 << 1;
     pub const VPID: u32 = 1 << 5;
+    pub const WBINVD: u32 = 1 << 6;
     pub const UNRESTRICTED: u32 = 1 << 7;
 }
 

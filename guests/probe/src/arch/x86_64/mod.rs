@@ -17,6 +17,7 @@
 
 mod apic;
 mod hypercall;
+mod mmio;
 mod msr;
 mod ports;
 mod special;
@@ -41,6 +42,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(memory::write_case(boot, "write-other-vm", "other-vm"));
     tally.add(memory::read_case(boot, "read-hypervisor", "hypervisor"));
     tally.add(memory::read_case(boot, "read-device", "device"));
+    tally.add(mmio::unclaimed(boot));
     tally.add(hypercall::unknown());
     let calls = number(boot, "fuzz").unwrap_or(DEFAULT_FUZZ) as u32;
     tally.add(hypercall::fuzz(calls));
@@ -52,6 +54,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(ports::io_ports());
     tally.add(special::cr_tricks(number(boot, "cr4") != Some(0)));
     tally.add(special::vmx_svm_instructions());
+    tally.add(special::cache_flush());
     tally.add(apic::init_sipi_foreign(boot));
     tally.add(apic::ipi_flood(boot));
 }

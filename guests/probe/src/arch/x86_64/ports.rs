@@ -1,6 +1,7 @@
 //! I/O ports a VM is not given: PCI configuration (0xCF8/0xCFC), the CMOS RTC, the
-//! PIT, the keyboard controller, COM2. Under rtvisor they read all-ones (or fault);
-//! the only write is the PCI address latch, harmless to the machine.
+//! PIT, the keyboard controller's data port and port B, COM2. Under rtvisor they read
+//! all-ones (or fault); the only write is the PCI address latch, harmless to the
+//! machine. (The keyboard controller's command port 0x64 is the VM's: its reset.)
 
 use guest_common::guard;
 
@@ -33,7 +34,7 @@ fn outl(port: u16, v: u32) -> Result<(), guest_common::exception::Fault> {
 
 pub fn io_ports() -> Outcome {
     const CASE: &str = "io-ports";
-    const PORTS: [u16; 7] = [0x70, 0x71, 0x40, 0x60, 0x64, 0x2f8, 0x2fd];
+    const PORTS: [u16; 7] = [0x70, 0x71, 0x40, 0x60, 0x61, 0x2f8, 0x2fd];
     let (mut ones, mut faults) = (0, 0);
     for port in PORTS {
         match inb(port) {

@@ -1,4 +1,5 @@
-//! Control-register tricks, the VMX and SVM instructions, and the triple fault.
+//! Control-register tricks, the VMX and SVM instructions, whole-cache operations,
+//! and the triple fault.
 
 use core::sync::atomic::AtomicU64;
 
@@ -170,6 +171,39 @@ pub fn vmx_svm_instructions() -> Outcome {
             tries.len(),
             ud,
             other
+        ),
+    )
+}
+
+/// WBINVD, then INVD, a few times each: whole-cache operations that would stall
+/// (WBINVD) or drop the unwritten data of (INVD) every partition sharing the cache.
+/// Under rtvisor both are stepped over; contained when each came back (or faulted)
+/// and this VM runs on.
+pub fn cache_flush() -> Outcome {
+    const CASE: &str = "cache-invd-wbinvd";
+    const ROUNDS: u32 = 16;
+    let (mut back, mut faults) = (0, 0);
+    for _ in 0..ROUNDS {
+        for r in [
+            // SAFETY: a whole-cache write-back: no memory effect this program sees.
+            guard::catch(|| unsafe { guest_common::guarded!("wbinvd",) }),
+            // SAFETY: INVD: under rtvisor stepped over; bare (QEMU) a no-op. Its
+            // caches hold nothing this program has not written back just before.
+            guard::catch(|| unsafe { guest_common::guarded!("invd",) }),
+        ] {
+            match r {
+                Ok(()) => back += 1,
+                Err(_) => faults += 1,
+            }
+        }
+    }
+    contained(
+        CASE,
+        format_args!(
+            "{} WBINVD and INVD: {} came back, {} faulted",
+            2 * ROUNDS,
+            back,
+            faults
         ),
     )
 }

@@ -293,12 +293,15 @@ fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
         return;
     }
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(START_TIMEOUT_US));
+    // With the wait hint between polls (`relax_us`), not a bare spin: under QEMU's
+    // round-robin TCG with -icount a core that spins without it can take every turn's
+    // whole budget, and vCPU 1's core, next in line, never runs to take its start.
     while !RESPONDER_UP.load(Ordering::Acquire) {
         if timer::counter() >= deadline {
             println!("rtbench-diag: vcpu 1 timeout: never came online");
             return;
         }
-        timer::delay_us(10);
+        timer::relax_us(10);
     }
     let target = RESPONDER_MPIDR.load(Ordering::Relaxed);
     let watchdog = timer::us_to_ticks(IPI_TIMEOUT_US);

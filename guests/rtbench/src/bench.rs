@@ -16,9 +16,9 @@
 //! stamp - expected cycle count at the compare value, where expected = w * CVAL +
 //! offset (w = cycles per counter tick: 16 on aarch64 under icount, 1 on x86) with the
 //! offset calibrated once (`pmu::calibrate_offset`, exact under icount on aarch64, 0
-//! on x86); if calibration fails, the protocol's arm-time estimate pmc_at_arm + (CVAL
-//! - cnt_at_arm) * w is used and a diag line says so, and a minimum that the estimate
-//! clamped at 0 is printed as `min_ns=unavailable`.
+//! on x86); if calibration fails, the protocol's arm-time estimate
+//! pmc_at_arm + (CVAL - cnt_at_arm) * w is used and a diag line says so, and a minimum
+//! that the estimate clamped at 0 is printed as `min_ns=unavailable`.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

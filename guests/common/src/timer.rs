@@ -27,3 +27,16 @@ pub fn wait_until(deadline: u64) {
 pub fn delay_us(us: u64) {
     wait_until(counter().saturating_add(us_to_ticks(us)));
 }
+
+/// Waits `us` microseconds with the wait hint (`cpu::relax`, YIELD on aarch64) in the
+/// loop: the wait of a vCPU for another vCPU of its VM. On hardware it is a plain
+/// delay. Under an emulator that runs the cores in turn with an instruction budget
+/// (QEMU's single-threaded TCG with `-icount`), a core that spins without the hint can
+/// use the budget up to the next timer event on every turn, and the core it waits for,
+/// next in line, then never runs; the hint ends the spinning core's turn.
+pub fn relax_us(us: u64) {
+    let deadline = counter().saturating_add(us_to_ticks(us));
+    while counter() < deadline {
+        crate::cpu::relax();
+    }
+}

@@ -16,9 +16,9 @@
 //! stamp - expected cycle count at the compare value, where expected = w * CVAL +
 //! offset (w = cycles per counter tick: 16 on aarch64 under icount, 1 on x86) with the
 //! offset calibrated once (`pmu::calibrate_offset`, exact under icount on aarch64, 0
-//! on x86); if calibration fails, the protocol's arm-time estimate pmc_at_arm + (CVAL
-//! - cnt_at_arm) * w is used and a diag line says so, and a minimum that the estimate
-//! clamped at 0 is printed as `min_ns=unavailable`.
+//! on x86); if calibration fails, the protocol's arm-time estimate
+//! pmc_at_arm + (CVAL - cnt_at_arm) * w is used and a diag line says so, and a minimum
+//! that the estimate clamped at 0 is printed as `min_ns=unavailable`.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -293,12 +293,15 @@ fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
         return;
     }
     let deadline = timer::counter().saturating_add(timer::us_to_ticks(START_TIMEOUT_US));
+    // With the wait hint between polls (`relax_us`), not a bare spin: under QEMU's
+    // round-robin TCG with -icount a core that spins without it can take every turn's
+    // whole budget, and vCPU 1's core, next in line, never runs to take its start.
     while !RESPONDER_UP.load(Ordering::Acquire) {
         if timer::counter() >= deadline {
             println!("rtbench-diag: vcpu 1 timeout: never came online");
             return;
         }
-        timer::delay_us(10);
+        timer::relax_us(10);
     }
     let target = RESPONDER_MPIDR.load(Ordering::Relaxed);
     let watchdog = timer::us_to_ticks(IPI_TIMEOUT_US);

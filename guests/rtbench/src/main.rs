@@ -204,7 +204,8 @@ fn start_and_reap(i: usize, id: u64) {
             }
             break;
         }
-        timer::delay_us(POLL_US);
+        // The wait hint between polls (`relax_us`): see `bench::ipi_phase`.
+        timer::relax_us(POLL_US);
         state = power::affinity_info(id);
     }
     report_affinity(i, state);

@@ -84,7 +84,7 @@ pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
         ),
         at_most(outcomes, "rtvisor-virtual", "gicd", |r| r.gicd, GICD_MAX_NS),
     ];
-    let quiet = |o: &&Outcome| o.name.starts_with("rtvisor-") && !o.name.ends_with("-noisy");
+    let quiet = |o: &&Outcome| o.name.starts_with("rtvisor-") && !super::budget::noisy(o.name);
     for o in outcomes.iter().filter(quiet) {
         out.push(at_most(
             outcomes,

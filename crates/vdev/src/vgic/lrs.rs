@@ -19,7 +19,7 @@ use super::{Flush, Lr, LrState, VGic, FIRST_SPI, WORDS};
 impl VGic {
     /// INTIDs that `vcpu` should receive and that no list register holds:
     /// pending (latch or level), enabled, group enabled, routed to it.
-    fn candidates(&self, vcpu: usize) -> IntidSet {
+    pub(super) fn candidates(&self, vcpu: usize) -> IntidSet {
         let (Some(reach), Some(in_lr)) = (self.reach.get(vcpu), self.in_lr.get(vcpu)) else {
             return IntidSet::EMPTY;
         };

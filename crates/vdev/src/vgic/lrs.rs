@@ -133,6 +133,16 @@ impl VGic {
     /// Fills the Invalid entries of `lrs`, in slice order, with the best candidates.
     fn fill(&mut self, vcpu: usize, lrs: &mut [Lr]) -> Flush {
         let mut cand = self.candidates(vcpu);
+        if let Some(only) = cand.single() {
+            // The common case of a kick: one interrupt, into the first free entry.
+            return match lrs.iter_mut().find(|l| l.state == LrState::Invalid) {
+                Some(lr) => {
+                    *lr = self.load(vcpu, only);
+                    Flush::default()
+                }
+                None => Flush { underflow: true },
+            };
+        }
         for lr in lrs.iter_mut().filter(|l| l.state == LrState::Invalid) {
             if cand.is_empty() {
                 break;

@@ -19,7 +19,7 @@ use super::{Flush, Lr, LrState, VGic, FIRST_SPI, WORDS};
 impl VGic {
     /// INTIDs that `vcpu` should receive and that no list register holds:
     /// pending (latch or level), enabled, group enabled, routed to it.
-    fn candidates(&self, vcpu: usize) -> IntidSet {
+    pub(super) fn candidates(&self, vcpu: usize) -> IntidSet {
         let (Some(reach), Some(in_lr)) = (self.reach.get(vcpu), self.in_lr.get(vcpu)) else {
             return IntidSet::EMPTY;
         };
@@ -133,6 +133,16 @@ impl VGic {
     /// Fills the Invalid entries of `lrs`, in slice order, with the best candidates.
     fn fill(&mut self, vcpu: usize, lrs: &mut [Lr]) -> Flush {
         let mut cand = self.candidates(vcpu);
+        if let Some(only) = cand.single() {
+            // The common case of a kick: one interrupt, into the first free entry.
+            return match lrs.iter_mut().find(|l| l.state == LrState::Invalid) {
+                Some(lr) => {
+                    *lr = self.load(vcpu, only);
+                    Flush::default()
+                }
+                None => Flush { underflow: true },
+            };
+        }
         for lr in lrs.iter_mut().filter(|l| l.state == LrState::Invalid) {
             if cand.is_empty() {
                 break;

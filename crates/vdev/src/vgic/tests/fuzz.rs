@@ -80,6 +80,11 @@ fn random_accesses_never_panic() {
                 // The kick's refresh, where it applies, must do exactly what the
                 // full one does: the same interrupts in the same entries, the same
                 // model; where it does not, nothing.
+                assert_eq!(
+                    g.candidates(vcpu),
+                    candidates_by_definition(&g, vcpu),
+                    "candidates of vCPU {vcpu} at step {step}"
+                );
                 let (before, before_l) = (g.clone(), *l);
                 let (mut quick, mut ql) = (g.clone(), *l);
                 let refilled = quick.refill(vcpu, &mut ql);
@@ -149,4 +154,29 @@ fn check(g: &VGic, vcpu: usize, l: &[Lr]) {
             }
         }
     }
+}
+
+/// What [`VGic::candidates`] must return, straight from its definition, one INTID at a
+/// time: pending (latch, or a high level-sensitive line), enabled, its group enabled,
+/// reaching `vcpu`, and held by no list register (its own; an SPI: anyone's).
+fn candidates_by_definition(g: &VGic, vcpu: usize) -> IntidSet {
+    let mut s = IntidSet::EMPTY;
+    if vcpu >= MAX_VCPUS {
+        return s;
+    }
+    for intid in 0..NR_IRQS {
+        let (n, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
+        let pending =
+            g.latch.get(vcpu, intid) || (g.level.get(vcpu, intid) && !g.edge.get(vcpu, intid));
+        let ok = pending
+            && g.enabled.get(vcpu, intid)
+            && g.group_ok(vcpu, n) & bit != 0
+            && g.reach[vcpu].contains(intid)
+            && !g.in_lr[vcpu].contains(intid)
+            && !g.spi_in_lr.contains(intid);
+        if ok {
+            s.insert(intid);
+        }
+    }
+    s
 }

@@ -17,7 +17,7 @@ use crate::account;
 use crate::host::HostImpl;
 use crate::vms;
 use core::sync::atomic::Ordering;
-use rtvisor_arch_aarch64::decode::{self, LightAccess};
+use rtvisor_arch_aarch64::decode::{self, LightAccess, Load};
 use rtvisor_arch_aarch64::frame::GuestRegs;
 use rtvisor_arch_aarch64::vcpu::HwEl1;
 use rtvisor_arch_aarch64::{chip, cpu};
@@ -32,19 +32,23 @@ use rtvisor_vdev::Width;
 /// path (`rtvisor_exception`), which counts it then.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_dabt(frame: &mut GuestRegs, esr: u64) -> u64 {
-    let Some(access) = decode::light_access(esr, &frame.x) else {
-        return 0;
-    };
-    if access.store.is_none() && fixed_read(frame, access) {
-        return 1;
+    // The distributor reads first: no write decoding, no stack frame (the console
+    // path is out of line).
+    if let Some(load) = decode::light_load(esr) {
+        if fixed_read(frame, load) {
+            return 1;
+        }
     }
-    console(frame, access)
+    match decode::light_access(esr, &frame.x) {
+        Some(access) => console(frame, access),
+        None => 0,
+    }
 }
 
 /// A read of a fixed distributor register from this CPU's copies; `false` if it is
 /// not one (or this CPU has no copies: a direct-mode vCPU's).
-fn fixed_read(frame: &mut GuestRegs, access: LightAccess) -> bool {
-    let load = access.load;
+#[inline(always)]
+fn fixed_read(frame: &mut GuestRegs, load: Load) -> bool {
     let copies = chip::light_copies(cpu::this_index() as usize);
     let Some(copies) = copies.filter(|c| c.in_use()) else {
         return false;
@@ -68,7 +72,9 @@ fn fixed_read(frame: &mut GuestRegs, access: LightAccess) -> bool {
 /// An access to the VM's console UART, emulated as the full path's exit handler
 /// emulates it (its interrupt line driven after it); 0 for anything else, an access
 /// width the UART would refuse (the full path injects the fault), or a vCPU its VM
-/// no longer runs (the full path parks it).
+/// no longer runs (the full path parks it). Out of line, so that the distributor
+/// reads above run without its stack frame (callee-saved registers to keep).
+#[inline(never)]
 fn console(frame: &mut GuestRegs, access: LightAccess) -> u64 {
     let width = access.load.width;
     if width == Width::Double {

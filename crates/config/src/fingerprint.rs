@@ -5,7 +5,8 @@
 //! blob if it has one. The result is [`crate::tables::Config::fingerprint`]; an image
 //! builder that embeds the blobs recomputes it to prove tables and payload match.
 //! The payload fingerprint, which the hypervisor recomputes at every boot, hashes the
-//! blobs word by word ([`words_extend`]) to keep that check cheap.
+//! blobs word by word with one multiply-add a word ([`words_extend`]) to keep that
+//! check cheap.
 
 /// FNV-1a 64 offset basis: the hash of no bytes.
 pub const FNV1A64_INIT: u64 = 0xcbf2_9ce4_8422_2325;
@@ -27,37 +28,66 @@ pub const fn fnv1a64(bytes: &[u8]) -> u64 {
     fnv1a64_extend(FNV1A64_INIT, bytes)
 }
 
-/// Continues a word-wise FNV-1a 64 hash `state` over `bytes`: its length first (as one
-/// word), then each little-endian 64-bit word, then the 0-7 bytes left one by one.
+/// Continues the word-wise payload hash `state` over `bytes`: its length first (as
+/// one word), then each little-endian 64-bit word, then the 0-7 bytes left one by
+/// one, each as `state * FNV prime + word` (mod 2^64).
 ///
-/// The hypervisor hashes tens of MiB of guest images at boot with this: one
-/// multiply per 8 bytes instead of per byte (with `fnv1a64_extend` the check of a
-/// 35 MiB Linux payload took 0.2 s of a 1.2 s Linux boot; docs/benchmark.md). Each
-/// step `(state ^ word) * prime` is a bijection of the state, so two payloads of the
-/// same length that differ in one word always hash differently.
+/// The hypervisor hashes tens of MiB of guest images at every boot with this, and
+/// under QEMU's `-icount` every instruction counts: one multiply-add per 8 bytes
+/// (AArch64 `madd`) and a load per 16 (with the byte-wise `fnv1a64_extend` the check of
+/// a 35 MiB Linux payload took 0.2 s of a 1.2 s Linux boot; docs/benchmark.md). The
+/// prime is odd, so each step is a bijection of the state: two inputs of the same
+/// length that differ in one word (or byte) always hash differently, and the length
+/// word separates inputs of different lengths. It detects damaged and mismatched
+/// images; it is not a defence against someone who forges an image (nothing but a
+/// signature is).
 pub fn words_extend(state: u64, bytes: &[u8]) -> u64 {
-    let step = |s: u64, w: u64| (s ^ w).wrapping_mul(FNV1A64_PRIME);
-    let word = |c: &[u8]| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        u64::from_le_bytes(b)
-    };
-    let mut s = step(state, bytes.len() as u64);
-    // Four words an iteration: the loop's own instructions are a third of the cost.
-    let blocks = bytes.chunks_exact(32);
-    let rest = blocks.remainder();
-    for c in blocks {
-        s = step(s, word(&c[..8]));
-        s = step(s, word(&c[8..16]));
-        s = step(s, word(&c[16..24]));
-        s = step(s, word(&c[24..]));
-    }
+    words_extend_by(state, bytes, blocks)
+}
+
+/// One step of [`words_extend`]: `state * FNV prime + word` (mod 2^64).
+pub const fn word_step(state: u64, word: u64) -> u64 {
+    state.wrapping_mul(FNV1A64_PRIME).wrapping_add(word)
+}
+
+/// The FNV prime [`word_step`] multiplies by.
+pub const WORD_PRIME: u64 = FNV1A64_PRIME;
+
+/// [`words_extend`], with its whole 32-byte blocks hashed by `blocks` (given the
+/// state and the blocks, a multiple of 32 bytes; it must do what [`word_step`] over
+/// each little-endian word in order does). The hypervisor passes a loop of paired
+/// loads and multiply-adds (`rtvisor_arch_aarch64::memory::hash_blocks`): built for a
+/// target that may not load unaligned words, the portable loop loads byte by byte.
+pub fn words_extend_by(state: u64, bytes: &[u8], blocks: fn(u64, &[u8]) -> u64) -> u64 {
+    let mut s = word_step(state, bytes.len() as u64);
+    let whole = bytes.len() / 32 * 32;
+    let (head, rest) = bytes.split_at(whole);
+    s = blocks(s, head);
     let words = rest.chunks_exact(8);
     let tail = words.remainder();
     for c in words {
-        s = step(s, word(c));
+        s = word_step(s, word(c));
     }
-    fnv1a64_extend(s, tail)
+    tail.iter().fold(s, |s, &b| word_step(s, u64::from(b)))
+}
+
+/// The little-endian word of 8 bytes.
+fn word(c: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    u64::from_le_bytes(b)
+}
+
+/// The portable block loop of [`words_extend`] ([`words_extend_by`]): four words an
+/// iteration.
+pub fn blocks(mut s: u64, bytes: &[u8]) -> u64 {
+    for c in bytes.chunks_exact(32) {
+        s = word_step(s, word(&c[..8]));
+        s = word_step(s, word(&c[8..16]));
+        s = word_step(s, word(&c[16..24]));
+        s = word_step(s, word(&c[24..]));
+    }
+    s
 }
 
 /// Continues the payload fingerprint with one VM's blobs: kernel, initrd (if any),
@@ -65,21 +95,38 @@ pub fn words_extend(state: u64, bytes: &[u8]) -> u64 {
 /// [`crate::tables::Config::payload_fingerprint`], which the hypervisor recomputes over
 /// the bytes it carries at boot.
 pub fn payload_extend(state: u64, kernel: &[u8], initrd: Option<&[u8]>, dtb: &[u8]) -> u64 {
-    let mut s = words_extend(state, kernel);
+    payload_extend_by(state, kernel, initrd, dtb, blocks)
+}
+
+/// [`payload_extend`] with the block loop `blocks` ([`words_extend_by`]).
+fn payload_extend_by(
+    state: u64,
+    kernel: &[u8],
+    initrd: Option<&[u8]>,
+    dtb: &[u8],
+    blocks: fn(u64, &[u8]) -> u64,
+) -> u64 {
+    let mut s = words_extend_by(state, kernel, blocks);
     if let Some(i) = initrd {
-        s = words_extend(s, i);
+        s = words_extend_by(s, i, blocks);
     }
-    words_extend(s, dtb)
+    words_extend_by(s, dtb, blocks)
 }
 
 /// The payload fingerprint of the tables' own blobs.
 pub fn payload(vms: &[crate::tables::VmConfig]) -> u64 {
+    payload_by(vms, blocks)
+}
+
+/// [`payload`] with the block loop `blocks` ([`words_extend_by`]).
+pub fn payload_by(vms: &[crate::tables::VmConfig], blocks: fn(u64, &[u8]) -> u64) -> u64 {
     vms.iter().fold(FNV1A64_INIT, |s, vm| {
-        payload_extend(
+        payload_extend_by(
             s,
             vm.kernel.bytes,
             vm.initrd.as_ref().map(|i| i.bytes),
             vm.dtb,
+            blocks,
         )
     })
 }
@@ -98,14 +145,14 @@ mod tests {
 
     /// `words_extend` as its doc defines it, one word at a time.
     fn words_reference(state: u64, bytes: &[u8]) -> u64 {
-        let step = |s: u64, w: u64| (s ^ w).wrapping_mul(FNV1A64_PRIME);
+        let step = |s: u64, w: u64| s.wrapping_mul(FNV1A64_PRIME).wrapping_add(w);
         let mut s = step(state, bytes.len() as u64);
         let whole = bytes.len() / 8 * 8;
         for i in (0..whole).step_by(8) {
             let w = (0..8).fold(0u64, |w, k| w | u64::from(bytes[i + k]) << (8 * k));
             s = step(s, w);
         }
-        fnv1a64_extend(s, &bytes[whole..])
+        bytes[whole..].iter().fold(s, |s, &b| step(s, u64::from(b)))
     }
 
     #[test]
@@ -118,10 +165,39 @@ mod tests {
                 "{n} bytes"
             );
         }
-        // Known value: the length word, then one word.
-        let one = (FNV1A64_INIT ^ 8).wrapping_mul(FNV1A64_PRIME);
-        let want = (one ^ 0x0807_0605_0403_0201).wrapping_mul(FNV1A64_PRIME);
+        // Known values: the length word, then one word; then a lone byte.
+        let one = FNV1A64_INIT.wrapping_mul(FNV1A64_PRIME).wrapping_add(8);
+        let want = one
+            .wrapping_mul(FNV1A64_PRIME)
+            .wrapping_add(0x0807_0605_0403_0201);
         assert_eq!(words_extend(FNV1A64_INIT, &[1, 2, 3, 4, 5, 6, 7, 8]), want);
+        assert_eq!(
+            words_extend(FNV1A64_INIT, &[1, 2, 3, 4, 5, 6, 7, 8]),
+            0x1039_960c_b8ee_7f86
+        );
+        let one = FNV1A64_INIT.wrapping_mul(FNV1A64_PRIME).wrapping_add(1);
+        let want = one.wrapping_mul(FNV1A64_PRIME).wrapping_add(0xab);
+        assert_eq!(words_extend(FNV1A64_INIT, &[0xab]), want);
+    }
+
+    #[test]
+    fn a_block_loop_that_steps_each_word_gives_the_same_hash() {
+        fn by_one(mut s: u64, b: &[u8]) -> u64 {
+            assert_eq!(b.len() % 32, 0, "blocks get whole blocks");
+            for c in b.chunks_exact(8) {
+                s = word_step(s, u64::from_le_bytes(c.try_into().unwrap()));
+            }
+            s
+        }
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 91 + 7) as u8).collect();
+        for n in 0..bytes.len() {
+            let b = &bytes[..n];
+            assert_eq!(
+                words_extend_by(FNV1A64_INIT, b, by_one),
+                words_extend(FNV1A64_INIT, b),
+                "{n} bytes"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod coloring;
 pub mod contract;
 pub mod fingerprint;
 pub mod guest;
+pub mod ramfill;
 pub mod tables;
 
 #[cfg(feature = "std")]

@@ -165,19 +165,27 @@ pub trait Backend {
 
     // Memory.
 
-    /// Zeroes `len` bytes at `base`.
+    /// Zeroes `len` bytes at `base`, visible to a guest that starts with its caches
+    /// off (aarch64: cleaned to the point of coherency as they are written).
     ///
     /// # Safety
     /// The range is mapped RAM that no running code uses (a VM's whose vCPUs are all
     /// parked, or shared memory before any VM runs).
     unsafe fn zero(base: Hpa, len: u64);
-    /// Copies `bytes` to `dst`.
+    /// Copies `bytes` to `dst`, visible as for [`zero`](Self::zero).
     ///
     /// # Safety
     /// As for [`zero`](Self::zero).
     unsafe fn copy(dst: Hpa, bytes: &[u8]);
-    /// Makes `len` bytes at `base` visible to a guest that starts with its caches off.
-    fn clean(base: Hpa, len: u64);
+    /// The block loop of the payload fingerprint
+    /// (`rtvisor_config::fingerprint::words_extend_by`); called with the hypervisor's
+    /// own map on (`init_machine`).
+    fn hash_blocks(state: u64, bytes: &[u8]) -> u64 {
+        rtvisor_config::fingerprint::blocks(state, bytes)
+    }
+    /// After [`zero`](Self::zero) and [`copy`](Self::copy) wrote a VM's RAM: no CPU's
+    /// instruction cache holds what was there before.
+    fn sync_icache();
     /// Writes the 32-bit device register at `addr`.
     ///
     /// # Safety

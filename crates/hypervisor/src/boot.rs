@@ -6,6 +6,7 @@
 //! check the image and the scenario against the machine (RAM, CPUs)
 //! record every CPU's hardware id
 //! map the hypervisor (W^X) and turn its MMU on; bring up the interrupt controller
+//! check the payload fingerprint (the images are the ones the tables describe)
 //! build each VM's stage-2 tables; clear shared memory
 //! this CPU online (its interrupt interface, traps, the shell if it hosts no vCPU)
 //! boot every VM (vCPU 0 pending)
@@ -46,13 +47,6 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
         CONFIG.vms.len(),
         CONFIG.fingerprint
     );
-    let payload = rtvisor_config::fingerprint::payload(CONFIG.vms);
-    if payload != CONFIG.payload_fingerprint {
-        die(format_args!(
-            "payload fingerprint {payload:#018x} does not match the tables ({:#018x}): the image is damaged or mixed from two builds; fix: rebuild it with `rtvisor build`",
-            CONFIG.payload_fingerprint
-        ));
-    }
     check_fit(m, image);
     for (i, c) in CPUS.iter().enumerate().take(m.cpu_count()) {
         let hw = m.hw_id(CpuId::new(i)).unwrap_or(0);
@@ -73,6 +67,7 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
         ram.filter_map(range),
         devices.filter_map(|d| range((d.hpa, d.size))),
     );
+    check_payload();
     for id in vms::ids() {
         let tables = build_stage2(id).unwrap_or_else(|e| {
             die(format_args!(
@@ -111,6 +106,22 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
         }
     }
     run::cpu_loop(me, &CPUS[me.index()], entry)
+}
+
+/// The images and device trees this binary carries are the ones its tables were
+/// generated for: their payload fingerprint, recomputed over every byte, is the one
+/// the build recorded. A damaged image, or one mixed from two builds, stops here,
+/// before any VM is built or loaded. Run with the hypervisor's map on: the backend's
+/// block loop may load unaligned words, and on hardware tens of MiB read as Device
+/// memory (the MMU off) would be slow.
+fn check_payload() {
+    let payload = rtvisor_config::fingerprint::payload_by(CONFIG.vms, Arch::hash_blocks);
+    if payload != CONFIG.payload_fingerprint {
+        die(format_args!(
+            "payload fingerprint {payload:#018x} does not match the tables ({:#018x}): the image is damaged or mixed from two builds; fix: rebuild it with `rtvisor build`",
+            CONFIG.payload_fingerprint
+        ));
+    }
 }
 
 /// A secondary CPU `me`, after the backend's entry for it.

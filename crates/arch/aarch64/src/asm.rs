@@ -246,15 +246,14 @@ rtvisor_sysreg_entry:
 1:  mov     x1, #8
     b       rtvisor_complete_frame
 
-// A data abort from the guest (x0 = ESR_EL2): a write, or one without a valid
-// syndrome (ISV, bit 24; WnR, bit 6), goes the full way at once. A read gets the same
-// light save, and rtvisor_dabt (crates/hypervisor) with x0 = frame, x1 = ESR_EL2. If
-// it completed the load (x0 != 0), the instruction is stepped over as the full path
-// steps it (ELR + 4, and PSTATE.SS cleared: a guest stepping it takes its step
-// exception next) and the guest resumes; otherwise the full exit path runs.
+// A data abort from the guest (x0 = ESR_EL2): one without a valid syndrome (ISV,
+// bit 24) goes the full way at once. A read or write gets the same light save, and
+// rtvisor_dabt (crates/hypervisor) with x0 = frame, x1 = ESR_EL2. If it completed the
+// access (x0 != 0), the instruction is stepped over as the full path steps it (ELR +
+// 4, and PSTATE.SS cleared: a guest stepping it takes its step exception next) and
+// the guest resumes; otherwise the full exit path runs.
 rtvisor_dabt_entry:
     tbz     x0, #24, 2f
-    tbnz    x0, #6, 2f
     SAVE_CALL_REGS
     mov     x1, x0
     mov     x0, sp

@@ -219,6 +219,36 @@ pub fn light_load(esr: u64) -> Option<Load> {
     matches!(load.reg, 0..=18 | 30 | 31).then_some(load)
 }
 
+/// A data access the light data-abort path may complete: where a read completes,
+/// and for a write the value written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LightAccess {
+    /// The transfer register, width and extension (of a read; a write's source).
+    pub load: Load,
+    /// The value a write stores, truncated to its width; `None` for a read.
+    pub store: Option<u64>,
+}
+
+/// [`light_load`] for reads and writes (exception `esr`, with the registers `saved`
+/// of a light save): a data abort with a valid syndrome whose transfer register the
+/// light paths save (x0..x18, x30) or is xzr (a write of it stores 0). `None` for
+/// anything else: the full path decodes it, as [`decode`] does the same access.
+#[inline(always)]
+pub fn light_access(esr: u64, saved: &[u64; 31]) -> Option<LightAccess> {
+    const ISV: u64 = 1 << 24;
+    const WNR: u64 = 1 << 6;
+    if class(esr) != EC_DABT_LOWER || esr & ISV == 0 {
+        return None;
+    }
+    let load = load_of(esr);
+    if !matches!(load.reg, 0..=18 | 30 | 31) {
+        return None;
+    }
+    let source = saved.get(usize::from(load.reg)).copied().unwrap_or(0);
+    let store = (esr & WNR != 0).then_some(source & load.width.mask());
+    Some(LightAccess { load, store })
+}
+
 /// The faulting IPA of the data or instruction abort in `regs`.
 #[inline(always)]
 pub fn abort_ipa(regs: &impl SyndromeRegs) -> Ipa {

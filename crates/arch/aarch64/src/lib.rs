@@ -63,6 +63,8 @@ pub mod gic;
 #[cfg(target_arch = "aarch64")]
 pub mod ich;
 #[cfg(target_arch = "aarch64")]
+pub mod memhash;
+#[cfg(target_arch = "aarch64")]
 pub mod memory;
 #[cfg(target_arch = "aarch64")]
 pub mod mmu;

@@ -68,13 +68,11 @@ fn dcache_line() -> u64 {
     4 << ((read_sysreg!(ctr_el0) >> 16) & 0xf)
 }
 
-/// Cleans and invalidates data cache lines over `[base, base+len)` to the point of
-/// coherency, then invalidates the instruction cache.
-///
-/// Eight lines an iteration: a VM's whole RAM is cleaned before it boots, and the
-/// loop's own instructions are most of what that costs (under QEMU's `-icount`, all
-/// of it: docs/benchmark.md, the Linux boot row).
-pub fn clean_to_poc(base: u64, len: u64) {
+/// Cleans and invalidates the data cache lines over `[base, base+len)` to the point
+/// of coherency, eight lines an iteration (under QEMU's `-icount` a loop's own
+/// instructions are all that a pass over a VM's RAM costs: docs/benchmark.md, the
+/// Linux boot row).
+fn clean_range(base: u64, len: u64) {
     let line = dcache_line();
     let mut a = base & !(line - 1);
     let end = base.saturating_add(len);
@@ -102,13 +100,23 @@ pub fn clean_to_poc(base: u64, len: u64) {
         a += line;
     }
     crate::sysreg::dsb_ish();
-    // SAFETY: invalidating the instruction cache is always safe.
-    unsafe { core::arch::asm!("ic iallu", options(nostack, preserves_flags)) };
+}
+
+/// Invalidates the instruction caches of every CPU in the inner shareable domain
+/// (after code a guest will run was written through the data side and cleaned).
+pub fn sync_icache() {
+    crate::sysreg::dsb_ish();
+    // SAFETY: invalidating the instruction caches is always safe.
+    unsafe { core::arch::asm!("ic ialluis", options(nostack, preserves_flags)) };
     crate::sysreg::dsb_ish();
     crate::sysreg::isb();
 }
 
-/// Copies `bytes` to host-physical `dst` and zero-fills nothing else.
+/// Copies `bytes` to host-physical `dst` and zero-fills nothing else; the
+/// destination is cleaned to the point of coherency as it is written (one `dc civac`
+/// per 64-byte block in the copy loop, not a second pass): a guest that starts with
+/// its caches off reads the bytes, and no dirty line of the hypervisor's is written
+/// back over what it stores later.
 ///
 /// 64 bytes an iteration with paired loads and stores (a guest kernel is tens of
 /// MiB; the library copy moves 8 bytes per 4 instructions). Unaligned addresses are
@@ -117,72 +125,145 @@ pub fn clean_to_poc(base: u64, len: u64) {
 /// # Safety
 /// `[dst, dst + bytes.len())` must be identity-mapped RAM that no running code uses
 /// (the RAM of a VM whose vCPUs are all parked).
-pub unsafe fn copy_to(dst: Hpa, bytes: &[u8]) {
+pub unsafe fn copy_clean(dst: Hpa, bytes: &[u8]) {
+    let line = dcache_line();
+    // SAFETY: the caller's contract.
+    unsafe { copy_lines(dst, bytes, line >= 64) };
+    if line < 64 {
+        clean_range(dst.raw(), bytes.len() as u64);
+    }
+}
+
+/// The copy loop of [`copy_clean`]; with `clean` (lines of at least 64 bytes), each
+/// block's first line is cleaned after it is written, and the lines after the last
+/// whole block at the end.
+///
+/// # Safety
+/// As for [`copy_clean`].
+unsafe fn copy_lines(dst: Hpa, bytes: &[u8], clean: bool) {
     let chunks = bytes.len() / 64;
     let (mut s, mut d) = (bytes.as_ptr(), dst.raw() as *mut u8);
     for _ in 0..chunks {
         // SAFETY: 64 bytes from `s` are inside `bytes` (`chunks` whole blocks), and 64
         // bytes at `d` inside the caller's destination; the two do not overlap (the
-        // source is a read-only image embedded in the hypervisor).
+        // source is a read-only image embedded in the hypervisor). `dc civac` (when
+        // asked) is cache maintenance of the block just written, no memory effect.
         unsafe {
-            core::arch::asm!(
-                "ldp {a}, {b}, [{s}]", "stp {a}, {b}, [{d}]",
-                "ldp {a}, {b}, [{s}, #16]", "stp {a}, {b}, [{d}, #16]",
-                "ldp {a}, {b}, [{s}, #32]", "stp {a}, {b}, [{d}, #32]",
-                "ldp {a}, {b}, [{s}, #48]", "stp {a}, {b}, [{d}, #48]",
-                "add {s}, {s}, #64", "add {d}, {d}, #64",
-                s = inout(reg) s, d = inout(reg) d, a = out(reg) _, b = out(reg) _,
-                options(nostack, preserves_flags)
-            )
+            if clean {
+                core::arch::asm!(
+                    "ldp {a}, {b}, [{s}]", "stp {a}, {b}, [{d}]",
+                    "ldp {a}, {b}, [{s}, #16]", "stp {a}, {b}, [{d}, #16]",
+                    "ldp {a}, {b}, [{s}, #32]", "stp {a}, {b}, [{d}, #32]",
+                    "ldp {a}, {b}, [{s}, #48]", "stp {a}, {b}, [{d}, #48]",
+                    "dc civac, {d}",
+                    "add {s}, {s}, #64", "add {d}, {d}, #64",
+                    s = inout(reg) s, d = inout(reg) d, a = out(reg) _, b = out(reg) _,
+                    options(nostack, preserves_flags)
+                )
+            } else {
+                core::arch::asm!(
+                    "ldp {a}, {b}, [{s}]", "stp {a}, {b}, [{d}]",
+                    "ldp {a}, {b}, [{s}, #16]", "stp {a}, {b}, [{d}, #16]",
+                    "ldp {a}, {b}, [{s}, #32]", "stp {a}, {b}, [{d}, #32]",
+                    "ldp {a}, {b}, [{s}, #48]", "stp {a}, {b}, [{d}, #48]",
+                    "add {s}, {s}, #64", "add {d}, {d}, #64",
+                    s = inout(reg) s, d = inout(reg) d, a = out(reg) _, b = out(reg) _,
+                    options(nostack, preserves_flags)
+                )
+            }
         };
     }
     let rest = bytes.len() % 64;
     // SAFETY: the last `rest` bytes of `bytes` to the rest of the destination, as the
     // caller guarantees; source and destination are distinct.
     unsafe { core::ptr::copy_nonoverlapping(s, d, rest) };
+    if clean {
+        // The line the last block ends in (when `dst` is not line-aligned) and the
+        // rest; each block's first line is clean already.
+        let from = (d as u64).saturating_sub(u64::from(chunks > 0));
+        clean_range(from, d as u64 + rest as u64 - from);
+    }
 }
 
-/// Zeroes `[base, base+len)`, with `dc zva` where the CPU allows it.
+/// Zeroes `[base, base+len)`, with `dc zva` where the CPU allows it, and cleans it
+/// to the point of coherency as it goes (`dc zva` then `dc civac` of each block in
+/// one loop, not a second pass over the range): see [`copy_clean`].
 ///
 /// # Safety
-/// As for [`copy_to`].
-pub unsafe fn zero(base: Hpa, len: u64) {
+/// As for [`copy_clean`].
+///
+/// The fused loop needs a `dc zva` block of exactly one cache line; otherwise (or
+/// without `dc zva`) the range is zeroed, then cleaned.
+pub unsafe fn zero_clean(base: Hpa, len: u64) {
     let dczid = read_sysreg!(dczid_el0);
     let block = 4u64 << (dczid & 0xf);
     let (mut a, end) = (base.raw(), base.raw() + len);
-    if dczid & (1 << 4) == 0 {
+    let zva = dczid & (1 << 4) == 0;
+    let fused = zva && block == dcache_line();
+    if zva {
         while a % block != 0 && a < end {
             // SAFETY: inside the caller's range.
             unsafe { (a as *mut u8).write_volatile(0) };
             a += 1;
         }
+        if fused {
+            clean_range(base.raw(), a - base.raw());
+        }
         // Eight blocks an iteration (the loop's instructions are what zeroing a
-        // VM's RAM costs, `clean_to_poc`).
+        // VM's RAM costs, `clean_range`).
         while a + 8 * block <= end {
-            // SAFETY: eight whole blocks from `a`, inside the caller's range.
+            // SAFETY: eight whole blocks from `a`, inside the caller's range; `dc
+            // civac` is cache maintenance of the block just zeroed.
             unsafe {
-                core::arch::asm!(
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    "dc zva, {a}", "add {a}, {a}, {b}",
-                    a = inout(reg) a, b = in(reg) block,
-                    options(nostack, preserves_flags)
-                )
+                if fused {
+                    core::arch::asm!(
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "dc civac, {a}", "add {a}, {a}, {b}",
+                        a = inout(reg) a, b = in(reg) block,
+                        options(nostack, preserves_flags)
+                    )
+                } else {
+                    core::arch::asm!(
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        "dc zva, {a}", "add {a}, {a}, {b}",
+                        a = inout(reg) a, b = in(reg) block,
+                        options(nostack, preserves_flags)
+                    )
+                }
             };
         }
         while a + block <= end {
-            // SAFETY: a whole block inside the caller's range.
-            unsafe { core::arch::asm!("dc zva, {}", in(reg) a, options(nostack, preserves_flags)) };
+            // SAFETY: a whole block inside the caller's range (and its maintenance).
+            unsafe {
+                if fused {
+                    core::arch::asm!("dc zva, {a}", "dc civac, {a}", a = in(reg) a,
+                        options(nostack, preserves_flags));
+                } else {
+                    core::arch::asm!("dc zva, {}", in(reg) a, options(nostack, preserves_flags));
+                }
+            };
             a += block;
         }
     }
     // SAFETY: inside the caller's range.
     unsafe { core::ptr::write_bytes(a as *mut u8, 0, (end - a) as usize) };
+    if fused {
+        clean_range(a, end - a);
+    } else {
+        clean_range(base.raw(), len);
+    }
 }
 
 /// Writes the 32-bit device register at `addr`.

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x5a1b1d00bc437473,
-        payload_fingerprint: 0xbd5329e3ec430dbf,
+        payload_fingerprint: 0x69dc32e63f5a7881,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x960d452ae12aaae6,
-        payload_fingerprint: 0x027fd913c67c3710,
+        payload_fingerprint: 0xc325b530d6f1e2e2,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -40,7 +40,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x1f4336ea8c913792,
-        payload_fingerprint: 0x3a7c282d643b153f,
+        payload_fingerprint: 0xfca7da74ac8a4a31,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -40,7 +40,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x83f8dd3c7dbbb7db,
-        payload_fingerprint: 0x9573759f3899b4c8,
+        payload_fingerprint: 0x829e356f81da6766,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -84,7 +84,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xd852af4b4a9fc35a,
-        payload_fingerprint: 0x26b453d67437f33a,
+        payload_fingerprint: 0xa69a530de0f304de,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

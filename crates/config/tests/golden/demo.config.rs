@@ -79,7 +79,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x670895a207705f5b,
-        payload_fingerprint: 0xef30dd412284faa0,
+        payload_fingerprint: 0xb4175c8ae16382fa,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

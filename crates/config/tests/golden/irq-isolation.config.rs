@@ -84,7 +84,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xba1ed7c104b7ecd2,
-        payload_fingerprint: 0x393ae810323085cb,
+        payload_fingerprint: 0xb2d7278835bc1279,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

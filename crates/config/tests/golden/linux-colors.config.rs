@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x13bb8161deee0ca7,
-        payload_fingerprint: 0x7147f5cf5ca94ee0,
+        payload_fingerprint: 0x50dd8c234528d170,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0600_0000 },
             log_level: LogLevel::Info,

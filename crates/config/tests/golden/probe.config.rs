@@ -68,7 +68,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xa97c75fa348074ae,
-        payload_fingerprint: 0xcde071a5c707957d,
+        payload_fingerprint: 0x2e02354ddd90f089,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x334896a8630e2f4f,
-        payload_fingerprint: 0x2db48b4c5249feb7,
+        payload_fingerprint: 0x6ad8c6ae3ee03b33,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -67,7 +67,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x661fb517577da743,
-        payload_fingerprint: 0xfaa321c3be5e4d06,
+        payload_fingerprint: 0x9ce1d2ddd557b76e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

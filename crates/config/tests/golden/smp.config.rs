@@ -38,7 +38,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xc6cc34652f3af7d4,
-        payload_fingerprint: 0x9a146bc3fce9486c,
+        payload_fingerprint: 0xda2ac94484c8f744,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

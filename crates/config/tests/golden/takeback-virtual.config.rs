@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xedd05dd5e8b1d031,
-        payload_fingerprint: 0x390c5111c9d4ec05,
+        payload_fingerprint: 0x91cde41e1f8650ef,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

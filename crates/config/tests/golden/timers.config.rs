@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xfa03ff7bb6cc40a5,
-        payload_fingerprint: 0x5085aa3c2b3b4af8,
+        payload_fingerprint: 0x23f68f287fac9478,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

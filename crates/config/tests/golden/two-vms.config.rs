@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x73adeb5f2be0e9df,
-        payload_fingerprint: 0xde13b7644f7f9784,
+        payload_fingerprint: 0x598581ac505a7c12,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x10421f74bd4aebc5,
-        payload_fingerprint: 0xc54b67326ebf0773,
+        payload_fingerprint: 0xd17dbe2b4a557a9f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x5000_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

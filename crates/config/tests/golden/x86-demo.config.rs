@@ -67,7 +67,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x43bee36e33b1a4df,
-        payload_fingerprint: 0xd6ea0070f4ec135b,
+        payload_fingerprint: 0xa4e102ed2a49459b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x9e5956806ae01e5a,
-        payload_fingerprint: 0xda2eba8abbf2f674,
+        payload_fingerprint: 0x97045c6eb8e7ef50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -87,7 +87,7 @@ extern "C" fn rtvisor_exception(frame: &mut GuestRegs, kind: u64) {
 
 /// The CPU, VM and vCPU of a guest exit on this CPU.
 #[inline(always)]
-fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
+pub(super) fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
     let cpu = percpu::this_cpu();
     match cpu.and_then(|c| Some((c, percpu::of(c)?))) {
         Some((c, me)) => match me.hosts() {

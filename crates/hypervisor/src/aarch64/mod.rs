@@ -191,15 +191,18 @@ impl Backend for Arch {
     }
 
     unsafe fn zero(base: Hpa, len: u64) {
-        // SAFETY: the caller's contract is `memory::zero`'s.
-        unsafe { memory::zero(base, len) }
+        // SAFETY: the caller's contract is `memory::zero_clean`'s.
+        unsafe { memory::zero_clean(base, len) }
     }
     unsafe fn copy(dst: Hpa, bytes: &[u8]) {
-        // SAFETY: the caller's contract is `memory::copy_to`'s.
-        unsafe { memory::copy_to(dst, bytes) }
+        // SAFETY: the caller's contract is `memory::copy_clean`'s.
+        unsafe { memory::copy_clean(dst, bytes) }
     }
-    fn clean(base: Hpa, len: u64) {
-        memory::clean_to_poc(base.raw(), len);
+    fn hash_blocks(state: u64, bytes: &[u8]) -> u64 {
+        rtvisor_arch_aarch64::memhash::hash_blocks(state, bytes)
+    }
+    fn sync_icache() {
+        memory::sync_icache();
     }
     unsafe fn write_device_u32(addr: Hpa, value: u32) {
         // SAFETY: the caller's contract is `memory::write_device_u32`'s.

@@ -167,8 +167,9 @@ impl Backend for Arch {
         // SAFETY: the caller's contract is `memory::copy_to`'s.
         unsafe { memory::copy_to(dst.raw(), bytes) }
     }
-    fn clean(_base: Hpa, _len: u64) {
-        // x86 caches are coherent with every agent, a guest with its caches off too.
+    fn sync_icache() {
+        // x86 caches are coherent with every agent, a guest with its caches off and
+        // instruction fetch too.
     }
     unsafe fn write_device_u32(addr: Hpa, value: u32) {
         // SAFETY: the caller's contract is `memory::write_u32`'s.

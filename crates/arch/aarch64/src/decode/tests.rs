@@ -284,3 +284,40 @@ fn light_loads_are_reads_with_a_syndrome_into_saved_registers() {
         assert_eq!(light_load(esr), None, "{esr:#x}");
     }
 }
+
+#[test]
+fn light_accesses_are_the_full_decode_of_the_same_abort() {
+    use rtvisor_vdev::Width::{Byte, Double, Half, Word};
+    let mut x = [0u64; 31];
+    for (i, r) in x.iter_mut().enumerate() {
+        *r = 0x1122_3344_5566_7700 | i as u64;
+    }
+    for reg in 0..=31u64 {
+        for width in [Byte, Half, Word, Double] {
+            for write in [false, true] {
+                let syn = dabt(0x0900_0000, width, write, reg);
+                let got = light_access(syn.esr, &x);
+                let saved = matches!(reg, 0..=18 | 30 | 31);
+                assert_eq!(got.is_some(), saved, "x{reg} {width:?} write={write}");
+                let Some(a) = got else { continue };
+                assert_eq!(a.load, load_of(syn.esr));
+                // The value the full path's exit carries.
+                let Decoded::Exit(VcpuExit::Mmio {
+                    value, write: w, ..
+                }) = decode(0, &syn, &x)
+                else {
+                    panic!("not an MMIO exit");
+                };
+                assert_eq!(w, write);
+                assert_eq!(a.store, write.then_some(value), "x{reg} {width:?}");
+            }
+        }
+    }
+    // An abort without a valid syndrome, an instruction abort, an HVC.
+    let no_isv = dabt(0x0900_0000, Word, true, 1).esr & !(1 << 24);
+    let fetch = 0x20 << 26 | 1 << 25;
+    let hvc = 0x16 << 26 | 1 << 25;
+    for esr in [no_isv, fetch, hvc] {
+        assert_eq!(light_access(esr, &x), None, "{esr:#x}");
+    }
+}

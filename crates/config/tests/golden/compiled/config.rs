@@ -72,7 +72,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x72742dc4a0b5f3c5,
-        payload_fingerprint: 0x6292de253630f9f9,
+        payload_fingerprint: 0x99bca6345238a1eb,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x4020_0000), size: 0x0100_0000 },
             log_level: LogLevel::Debug,

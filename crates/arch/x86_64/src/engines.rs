@@ -175,9 +175,10 @@ pub unsafe fn engine(
                 vpid: paging.tag,
                 caps,
             };
-            VmxVcpu::new(&mut p.vmcs, &setup, entry)
-                .map(Engine::Vmx)
-                .map_err(EngineError::Vmx)
+            let mut v = VmxVcpu::new(&mut p.vmcs, &setup, entry).map_err(EngineError::Vmx)?;
+            v.set_tsc_offset(tsc_offset.wrapping_neg())
+                .map_err(EngineError::Vmx)?;
+            Ok(Engine::Vmx(v))
         }
     }
 }

@@ -174,7 +174,11 @@ impl VmxVcpu {
         let procv = adjust(
             PROC_CONTROLS,
             caps_msr(controls::msr::PROC, t),
-            proc::HLT | proc::IO_BITMAPS | proc::MSR_BITMAPS | proc::SECONDARY,
+            proc::TSC_OFFSETTING
+                | proc::HLT
+                | proc::IO_BITMAPS
+                | proc::MSR_BITMAPS
+                | proc::SECONDARY,
             0,
         )
         .map_err(m)?;
@@ -221,6 +225,12 @@ impl VmxVcpu {
         vmwrite(CR4_MASK, CR4_VMXE)?;
         vmwrite(CR4_SHADOW, 0)?;
         vmwrite(CR0_MASK, 0)
+    }
+
+    /// Sets the guest's TSC to the host's plus `offset` (wrapping): RDTSC, RDTSCP and
+    /// IA32_TSC read it so ("use TSC offsetting" is on, RDTSC exiting off).
+    pub fn set_tsc_offset(&mut self, offset: u64) -> Result<(), VmxFail> {
+        vmwrite(TSC_OFFSET, offset)
     }
 
     /// Puts the vCPU in `e`'s state (the registers not named there zero).

@@ -19,6 +19,9 @@
 //! rtbench: count <n>                       (every period; forever if count=0)
 //! rtbench: done, then=<off|reset|hang>
 //! ```
+//! With `string-io=1` (x86_64), `rtbench: string-io rep outsb` is printed by one
+//! `REP OUTSB` to COM1, then `rtbench: string-io rep insb ok|mismatch` says whether
+//! `REP INSB` of COM1's line status read what `IN` reads.
 //! With `show-counter=1`, `rtbench: counter at-boot-us=<n>` follows the banner: the
 //! counter (x86_64: the TSC) as `main` began, in microseconds.
 //! With `memtest=<base>+<size>[,...]` it also checks those RAM ranges (`memtest.rs`):
@@ -146,6 +149,11 @@ fn main(boot: &BootInfo) -> ! {
         cfg.vcpus,
         cpu::current_el()
     );
+    if boot.args().get("string-io").is_some() {
+        let ok = console::string_io_line("rtbench: string-io rep outsb");
+        let ok = ok.map_or("unsupported", |ok| if ok { "ok" } else { "mismatch" });
+        println!("rtbench: string-io rep insb {}", ok);
+    }
     if boot.args().get("show-counter").is_some() {
         let us = timer::ticks_to_ns(at_boot) / 1000;
         println!("rtbench: counter at-boot-us={}", us);

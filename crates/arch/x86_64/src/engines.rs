@@ -228,6 +228,12 @@ impl VcpuEngine for Engine {
             Engine::Vmx(v) => v.rip(),
         }
     }
+    fn rflags(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.rflags(),
+            Engine::Vmx(v) => v.rflags(),
+        }
+    }
     fn set_rip(&mut self, rip: u64) {
         match self {
             Engine::Svm(v) => v.set_rip(rip),

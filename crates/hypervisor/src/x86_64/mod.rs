@@ -12,6 +12,7 @@
 
 mod boot;
 mod hw;
+mod strio;
 mod world;
 
 use crate::backend::Backend;

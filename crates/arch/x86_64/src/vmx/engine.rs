@@ -351,6 +351,7 @@ impl VcpuEngine for VmxVcpu {
             gpa: vmread(GUEST_PHYSICAL_ADDRESS),
             rip: vmread(GUEST_RIP),
             instruction_len: vmread(EXIT_INSTRUCTION_LEN) as u32,
+            insn_info: vmread(EXIT_INSTRUCTION_INFO) as u32,
             regs: Regs3 {
                 rax: self.gprs.rax,
                 rcx: self.gprs.rcx,
@@ -375,6 +376,10 @@ impl VcpuEngine for VmxVcpu {
 
     fn set_rip(&mut self, rip: u64) {
         let _ = vmwrite(GUEST_RIP, rip);
+    }
+
+    fn rflags(&self) -> u64 {
+        vmread(GUEST_RFLAGS)
     }
 
     fn inject(&mut self, vector: u8, error: Option<u32>) {

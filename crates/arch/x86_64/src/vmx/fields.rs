@@ -36,6 +36,7 @@ pub const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 pub const EXIT_REASON: u32 = 0x4402;
 pub const EXIT_INTR_INFO: u32 = 0x4404;
 pub const EXIT_INSTRUCTION_LEN: u32 = 0x440C;
+pub const EXIT_INSTRUCTION_INFO: u32 = 0x440E;
 /// Guest segment limits from ES on (ES, CS, SS, DS, FS, GS, LDTR, TR, GDTR, IDTR).
 pub const GUEST_ES_LIMIT: u32 = 0x4800;
 /// Guest access rights from ES on (ES .. TR).

@@ -33,8 +33,10 @@ pub struct StringIo {
     pub write: bool,
     /// A REP prefix: RCX elements.
     pub rep: bool,
-    /// The address size in bytes: 2, 4 or 8.
-    pub addr_bytes: u8,
+    /// The address size in bytes: 2, 4 or 8; `None` when the exit gave none that
+    /// decodes (SVM's one-hot A16/A32/A64 bits, which QEMU 7.2's TCG does not fill
+    /// as AMD documents): [`StringIo::in_mode`] then takes the vCPU's mode.
+    pub addr_bytes: Option<u8>,
 }
 
 /// The registers a string instruction reads and moves.
@@ -89,7 +91,7 @@ pub fn from_vmx(qualification: u64, info: u32) -> Option<StringIo> {
         width: VMX_WIDTH[(qualification & 7) as usize]?,
         write: qualification & 1 << 3 == 0,
         rep: qualification & 1 << 5 != 0,
-        addr_bytes: VMX_ADDR[(info >> 7 & 7) as usize]?,
+        addr_bytes: Some(VMX_ADDR[(info >> 7 & 7) as usize]?),
     })
 }
 
@@ -104,7 +106,7 @@ pub fn from_svm(info1: u64) -> Option<StringIo> {
         width: one_hot(info1, &SVM_WIDTH)?,
         write: info1 & 1 == 0,
         rep: info1 & 1 << 3 != 0,
-        addr_bytes: one_hot(info1, &SVM_ADDR)?,
+        addr_bytes: one_hot(info1, &SVM_ADDR),
     })
 }
 
@@ -117,11 +119,21 @@ pub struct Plan {
 }
 
 impl StringIo {
+    /// With the address size the exit gave, else the vCPU's default one: 8 bytes in
+    /// long mode (`long`: EFER.LMA), else 4 (the flat 32-bit segments of the PVH
+    /// entry).
+    pub fn in_mode(self, long: bool) -> StringIo {
+        StringIo {
+            addr_bytes: Some(self.addr_bytes.unwrap_or(if long { 8 } else { 4 })),
+            ..self
+        }
+    }
+
     /// The mask of the address size.
     fn mask(&self) -> u64 {
         match self.addr_bytes {
-            2 => 0xffff,
-            4 => 0xffff_ffff,
+            Some(2) => 0xffff,
+            Some(4) => 0xffff_ffff,
             _ => u64::MAX,
         }
     }
@@ -189,7 +201,7 @@ mod tests {
                 width: Width::B1,
                 write: true,
                 rep: true,
-                addr_bytes: 8,
+                addr_bytes: Some(8),
             }),
         ),
         // INSW from 0x1f0 without REP, 32-bit addresses.
@@ -202,7 +214,7 @@ mod tests {
                 width: Width::B2,
                 write: false,
                 rep: false,
-                addr_bytes: 4,
+                addr_bytes: Some(4),
             }),
         ),
         // REP INSD, 16-bit addresses.
@@ -215,7 +227,7 @@ mod tests {
                 width: Width::B4,
                 write: false,
                 rep: true,
-                addr_bytes: 2,
+                addr_bytes: Some(2),
             }),
         ),
         // Plain OUT: not a string.
@@ -235,10 +247,21 @@ mod tests {
         // VMX: size encoding 2 (reserved), address size 3 (reserved).
         assert_eq!(from_vmx(0x03f8_0012, 2 << 7), None);
         assert_eq!(from_vmx(0x03f8_0010, 3 << 7), None);
-        // SVM: no size bit, two size bits, no address-size bit.
+        // SVM: no size bit, two size bits.
         assert_eq!(from_svm(0x03f8_0000 | 1 << 2 | 1 << 9), None);
         assert_eq!(from_svm(0x03f8_0000 | 1 << 2 | 3 << 4 | 1 << 9), None);
-        assert_eq!(from_svm(0x03f8_0000 | 1 << 2 | 1 << 4), None);
+    }
+
+    #[test]
+    fn a_missing_address_size_is_the_vcpus_mode() {
+        // OUTSB with no A16/A32/A64 bit set (bit 10 is the segment field's).
+        let s = from_svm(0x03f8_0000 | 1 << 2 | 1 << 4 | 1 << 10).unwrap();
+        assert_eq!(s.addr_bytes, None);
+        assert_eq!(s.in_mode(true).addr_bytes, Some(8));
+        assert_eq!(s.in_mode(false).addr_bytes, Some(4));
+        // A size the exit gave stays.
+        let given = from_svm(0x03f8_0000 | 1 << 2 | 1 << 4 | 1 << 7).unwrap();
+        assert_eq!(given.in_mode(true).addr_bytes, Some(2));
     }
 
     fn outsb(rep: bool, addr_bytes: u8) -> StringIo {
@@ -247,7 +270,7 @@ mod tests {
             width: Width::B1,
             write: true,
             rep,
-            addr_bytes,
+            addr_bytes: Some(addr_bytes),
         }
     }
 

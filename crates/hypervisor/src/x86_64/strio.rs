@@ -26,6 +26,9 @@ use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, CallError, Fault, Reply, VcpuStart};
 
+/// EFER.LMA: the vCPU is in long mode.
+const EFER_LMA: u64 = 1 << 10;
+
 /// One element's port access as the core answers it: the value an IN loaded.
 #[derive(Debug, Default)]
 struct Element {
@@ -56,6 +59,7 @@ pub fn step(
     d: Decoded,
     s: StringIo,
 ) {
+    let s = s.in_mode(engine.efer() & EFER_LMA != 0);
     let g = *engine.gprs();
     let regs = StringRegs {
         rsi: g.rsi,

@@ -157,13 +157,13 @@ mod tests {
                 port: 0x3f8,
                 write: true,
                 rep: true,
-                addr_bytes: 8,
+                addr_bytes: Some(8),
                 ..
             })
         ));
         assert_eq!(d.next_rip, Some(0x1001));
-        // A string form without an address size is not decoded.
-        let d = decode(&st(code::IOIO, 0x03F8_0000 | 1 << 4 | 1 << 2, 0x1001));
+        // A string form without a size is not decoded.
+        let d = decode(&st(code::IOIO, 0x03F8_0000 | 1 << 2 | 1 << 9, 0x1001));
         assert_eq!(d.exit, RawExit::Unknown { code: code::IOIO });
     }
 

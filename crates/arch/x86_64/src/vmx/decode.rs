@@ -157,7 +157,7 @@ mod tests {
                 port: 0x3f8,
                 write: true,
                 rep: false,
-                addr_bytes: 2,
+                addr_bytes: Some(2),
                 ..
             })
         ));

@@ -23,8 +23,20 @@ pub fn banner(vm: &str) -> Pattern {
 
 /// tests/scenarios/x86-off-one.toml: `a` powers off by ACPI S5 after 3 counts, `b`
 /// counts on to 10 and powers off too; the hypervisor stays up and its shell answers.
+/// `a` printed a line with one REP OUTSB and read COM1's status with REP INSB as IN
+/// reads it.
 pub fn off_one(c: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
-    off_one_with(c, t, banner, &|c, t, stops| stays_up(c, t, stops))
+    off_one_with(c, t, banner, &|c, t, stops| stays_up(c, t, stops))?;
+    c.set_cursor(0);
+    c.expect(
+        &Pattern::contains("[a] rtbench: string-io rep outsb"),
+        t.step,
+    )?;
+    c.expect(
+        &Pattern::contains("[a] rtbench: string-io rep insb ok"),
+        t.step,
+    )?;
+    Ok(())
 }
 
 /// The VMs of tests/scenarios/x86-reset-one.toml, each resetting by the method it

@@ -283,6 +283,9 @@ pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {
     })
 }
 
+/// What follows the stop lines (at these line indexes) of a lifecycle test.
+pub(crate) type AfterStops = dyn Fn(&mut Console, &Timeouts, &[usize]) -> Result<()>;
+
 /// [`off_one`] for guests whose banner is `banner`; `end` checks what follows both
 /// stops (given their line indexes): without a shell the power-off, with one the
 /// shell staying up.
@@ -290,7 +293,7 @@ pub(crate) fn off_one_with(
     c: &mut Console,
     t: &Timeouts,
     banner: fn(&str) -> Pattern,
-    end: &dyn Fn(&mut Console, &Timeouts, &[usize]) -> Result<()>,
+    end: &AfterStops,
 ) -> Result<()> {
     let (a, b) = ("a", "b");
     c.expect_all(&[banner(a), banner(b)], t.boot)?;

@@ -105,7 +105,7 @@ pub struct Console {
     failed_line: Option<usize>,
     log_file: Option<PathBuf>,
     echo: bool,
-    input: Option<std::process::ChildStdin>,
+    input: Option<Box<dyn std::io::Write + Send>>,
 }
 
 impl Console {
@@ -147,8 +147,15 @@ impl Console {
             streams += 1;
         }
         let mut c = Console::new(name, rx, streams, Some(Box::new(child)));
-        c.input = input;
+        if let Some(i) = input {
+            c.set_input(Box::new(i));
+        }
         c
+    }
+
+    /// Where [`Console::send`] types: the machine's serial input.
+    pub fn set_input(&mut self, input: Box<dyn std::io::Write + Send>) {
+        self.input = Some(input);
     }
 
     /// Types `text` on the machine's console (its serial input).

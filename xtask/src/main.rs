@@ -66,9 +66,14 @@ enum Cmd {
     },
     /// Build everything and boot the demo scenario until you quit (Ctrl-A X).
     Demo {
-        /// Scenario to boot instead of scenarios/demo.toml.
+        /// Scenario to boot instead of scenarios/demo.toml (or, with `--arch x86_64`,
+        /// scenarios/x86-demo-rtbench.toml).
         #[arg(long)]
         scenario: Option<PathBuf>,
+        /// aarch64 (default), or x86_64: the x86 demo on QEMU q35 (AMD-V), booted from
+        /// its GRUB ISO.
+        #[arg(long, value_name = "ARCH", default_value = "aarch64")]
+        arch: DemoArch,
         #[command(flatten)]
         boot: Boot,
     },
@@ -194,6 +199,14 @@ struct Boot {
     qemu_args: Vec<String>,
 }
 
+/// The architecture `demo` boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DemoArch {
+    Aarch64,
+    #[value(name = "x86_64")]
+    X86_64,
+}
+
 fn scenario_or_demo(s: Option<&Path>) -> Result<PathBuf> {
     match s {
         Some(p) => resolve(p),
@@ -269,8 +282,18 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Run { scenario, boot: b } => resolve(&scenario).and_then(|s| boot(&s, &b)),
-        Cmd::Demo { scenario, boot: b } => {
-            scenario_or_demo(scenario.as_deref()).and_then(|s| boot(&s, &b))
+        Cmd::Demo {
+            scenario,
+            arch: DemoArch::Aarch64,
+            boot: b,
+        } => scenario_or_demo(scenario.as_deref()).and_then(|s| boot(&s, &b)),
+        Cmd::Demo {
+            scenario,
+            arch: DemoArch::X86_64,
+            boot: b,
+        } => {
+            let s = scenario.unwrap_or_else(|| root().join(x86::demo::X86_DEMO));
+            resolve(&s).and_then(|s| x86::demo::run(&s, b.duration.map(Duration::from_secs)))
         }
         Cmd::Test {
             filter,

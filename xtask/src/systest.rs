@@ -18,7 +18,7 @@ mod fatal;
 mod ipc;
 mod linux;
 mod linux_colors;
-mod shell;
+pub(crate) mod shell;
 mod takeback;
 mod timers;
 mod uboot;
@@ -171,7 +171,7 @@ pub mod guest {
         r"^\[(?P<vm>[A-Za-z0-9_.-]+)\] (?:rtbench: (?:",
         r"banner vcpus=\d+ el=[012]|(?:psci|pvh) version \d+\.\d+|cpu_on vcpu \d+ -> -?\d+",
         r"|vcpu \d+ online (?:mpidr|apicid)=(?:0x)?[0-9a-fA-F]+|vcpu \d+ affinity=(?:on|off|on-pending)",
-        r"|count \d+|done, then=(?:off|reset|hang)",
+        r"|count \d+|done, then=(?:off|reset|hang)|counter at-boot-us=\d+|string-io rep (?:outsb|insb (?:ok|mismatch|unsupported))",
         r"|selfcheck pmc_per_16ns=\d+\.\d+|stray irqs=\d+|bench done",
         r"|result metric=[a-z]+ samples=\d+ min_ns=(?:\d+|unavailable) avg_ns=\d+ max_ns=\d+(?: cnt_min_ns=\d+ cnt_avg_ns=\d+ cnt_max_ns=\d+)?",
         r"|hist metric=[a-z]+ bucket_ns=\d+ counts=[0-9,]+)",

@@ -92,6 +92,13 @@ pub fn read_line(buf: &mut [u8]) -> usize {
 }
 
 /// Writes one formatted line; used by [`println!`](crate::println).
+/// Prints `line` with the architecture's string port output (x86_64: one `REP
+/// OUTSB` to COM1) and checks its string port input against plain reads; `None`
+/// where there is none (aarch64).
+pub fn string_io_line(line: &str) -> Option<bool> {
+    with_lock(|_| uart::string_io(line))
+}
+
 pub fn print_line(args: fmt::Arguments<'_>) {
     with_lock(|c| c.write_line(args));
 }

@@ -4,11 +4,12 @@
 //! - `cpu_on(target, index)`: start vCPU `index` on the CPU with hardware id
 //!   `target` (MPIDR, APIC id); it runs the secondary main with `index`;
 //! - `cpu_off()`, `affinity_info(target)` (0 on, 1 off, 2 on-pending);
-//! - `system_off()`, `system_reset()`;
+//! - `system_off()`, `system_reset()`, and `set_reset_method(name)` to choose how
+//!   the reset is made (aarch64: `psci`; x86_64: `cf9`, `kbd`, `triple`);
 //! - `version()` of the interface [`INTERFACE`] names.
 
 pub use crate::arch::power::{
-    affinity_info, cpu_off, cpu_on, system_off, system_reset, version, INTERFACE,
+    affinity_info, cpu_off, cpu_on, set_reset_method, system_off, system_reset, version, INTERFACE,
 };
 
 /// Name of an `affinity_info` state.

@@ -7,7 +7,9 @@
 //! The logic is the same on every architecture (guest_common hides the differences).
 //!
 //! Count-mode console protocol (docs/interfaces-draft.md), bootargs
-//! `count=N period-us=U vcpus=K then=off|reset|hang`:
+//! `count=N period-us=U vcpus=K then=off|reset|hang [reset=METHOD]` (`reset`: how
+//! `then=reset` resets, aarch64 `psci`, x86_64 `cf9`, `kbd` or `triple`; default:
+//! the architecture's usual way, on x86_64 each in turn):
 //! ```text
 //! rtbench: banner vcpus=<K> el=<1|2>      (x86_64: el=0, the CPL)
 //! rtbench: psci version <major>.<minor>     (x86_64: pvh version <hvm_start_info version>.0)
@@ -17,6 +19,11 @@
 //! rtbench: count <n>                       (every period; forever if count=0)
 //! rtbench: done, then=<off|reset|hang>
 //! ```
+//! With `string-io=1` (x86_64), `rtbench: string-io rep outsb` is printed by one
+//! `REP OUTSB` to COM1, then `rtbench: string-io rep insb ok|mismatch` says whether
+//! `REP INSB` of COM1's line status read what `IN` reads.
+//! With `show-counter=1`, `rtbench: counter at-boot-us=<n>` follows the banner: the
+//! counter (x86_64: the TSC) as `main` began, in microseconds.
 //! With `memtest=<base>+<size>[,...]` it also checks those RAM ranges (`memtest.rs`):
 //! written before the secondaries start, read back after the count.
 //! Only protocol lines start with `rtbench: ` (system tests treat any other line
@@ -109,6 +116,11 @@ impl Config {
         if vcpus as u64 != asked {
             println!("rtbench-diag: vcpus={} capped to {}", asked, vcpus);
         }
+        if let Some(method) = boot.args().get("reset") {
+            if !power::set_reset_method(method) {
+                println!("rtbench-diag: bad reset={:?}, using the default", method);
+            }
+        }
         let then = match boot.args().get("then") {
             None | Some("off") => Then::Off,
             Some("reset") => Then::Reset,
@@ -130,12 +142,22 @@ impl Config {
 }
 
 fn main(boot: &BootInfo) -> ! {
+    let at_boot = timer::counter();
     let cfg = Config::from_boot(boot);
     println!(
         "rtbench: banner vcpus={} el={}",
         cfg.vcpus,
         cpu::current_el()
     );
+    if boot.args().get("string-io").is_some() {
+        let ok = console::string_io_line("rtbench: string-io rep outsb");
+        let ok = ok.map_or("unsupported", |ok| if ok { "ok" } else { "mismatch" });
+        println!("rtbench: string-io rep insb {}", ok);
+    }
+    if boot.args().get("show-counter").is_some() {
+        let us = timer::ticks_to_ns(at_boot) / 1000;
+        println!("rtbench: counter at-boot-us={}", us);
+    }
     match boot.args().get("mode") {
         None | Some("count") => {}
         Some("bench") => bench::run(boot, cfg.vcpus),

@@ -2,16 +2,20 @@
 //! (docs/interfaces-draft.md, "Shared memory and doorbells").
 //!
 //! Bootargs: `role=ping|pong shm=<IPA> bell=<region number> intid=<doorbell INTID>
-//! rounds=N [ro=<IPA>] [then=off|hang]`. Words of the region (u64): 0 ping's value,
-//! 1 pong's answer, 2 pong's ready mark.
+//! rounds=N [ro=<IPA>] [poll=1] [then=off|hang]`. Words of the region (u64): 0
+//! ping's value, 1 pong's answer, 2 pong's ready mark.
 //! - pong enables its doorbell interrupt, tries one write to `ro` (a read-only
 //!   mapping: it must fault), sets the ready mark, then for each doorbell answers
 //!   value + 1 000 000 and rings back.
 //! - ping waits for the ready mark, then per round writes n, rings, waits for the
 //!   answer's doorbell and checks it; the round trip (ring to doorbell IRQ entry,
 //!   PMCCNTR) is the `doorbell` metric.
+//! - `poll=1`: the same exchange without interrupts: each side still rings, but
+//!   waits (bounded) for the peer's word in the region instead of its doorbell; ping's
+//!   round trip (ring to the answer seen) is the `shmpoll` metric.
 //!
-//! Lines: `rtbench: shm ro-write refused|ALLOWED`, `rtbench: shm ready role=<r>`,
+//! Lines: `rtbench: shm ro-write refused|dropped|ALLOWED` (refused: the write
+//! faulted; dropped: it did not fault and did not land), `rtbench: shm ready role=<r>`,
 //! `rtbench: result metric=doorbell ...` (ping), `rtbench: shm done role=<r>
 //! rounds=<n> ok=<k> doorbells=<d>`. Every wait is bounded (1 s per doorbell).
 
@@ -25,6 +29,8 @@ use crate::number;
 use crate::stats::{Figure, Stats};
 
 const READY: u64 = 0x0052_4541_4459; // "READY"
+/// What pong tries to write into its read-only mapping.
+const RO_PROBE: u64 = 0xbad;
 const ANSWER: u64 = 1_000_000;
 const WAIT_US: u64 = 1_000_000;
 const TIMER: u32 = timer::INTERRUPT;
@@ -55,6 +61,18 @@ fn write(base: usize, i: usize, v: u64) {
     unsafe { word(base, i).write_volatile(v) }
 }
 
+/// Waits (bounded) until word `i` of the region reads `want`; false on timeout.
+fn wait_word(base: usize, i: usize, want: u64) -> bool {
+    let deadline = timer::counter().wrapping_add(timer::us_to_ticks(WAIT_US));
+    while read(base, i) != want {
+        if timer::counter() >= deadline {
+            return false;
+        }
+        guest_common::cpu::relax();
+    }
+    true
+}
+
 /// Waits (bounded) until more than `seen` doorbells arrived; false on timeout.
 fn wait_doorbell(seen: u64) -> bool {
     let deadline = timer::counter().wrapping_add(timer::us_to_ticks(WAIT_US));
@@ -67,6 +85,7 @@ fn wait_doorbell(seen: u64) -> bool {
 pub fn run(boot: &BootInfo) -> ! {
     let args = boot.args();
     let pong = args.get("role") == Some("pong");
+    let poll = number(boot, "poll", 0) != 0;
     let role = if pong { "pong" } else { "ping" };
     let base = number(boot, "shm", 0) as usize;
     let bell = number(boot, "bell", 0);
@@ -85,16 +104,24 @@ pub fn run(boot: &BootInfo) -> ! {
     if pong {
         if let Some(Ok(ro)) = args.number("ro") {
             // SAFETY: a guarded store to the read-only mapping; a fault is caught.
-            let r = unsafe { guard::write_u64(ro as usize, 0xbad) };
-            println!(
-                "rtbench: shm ro-write {}",
-                if r.is_err() { "refused" } else { "ALLOWED" }
-            );
+            let r = unsafe { guard::write_u64(ro as usize, RO_PROBE) };
+            let landed = matches!(guard::read_u64(ro as usize), Ok(v) if v == RO_PROBE);
+            let how = match (r.is_err(), landed) {
+                (true, _) => "refused",
+                (false, false) => "dropped",
+                (false, true) => "ALLOWED",
+            };
+            println!("rtbench: shm ro-write {}", how);
         }
         write(base, 2, READY);
         println!("rtbench: shm ready role={}", role);
         for n in 1..=rounds {
-            if !wait_doorbell(n - 1) {
+            let came = if poll {
+                wait_word(base, 0, n)
+            } else {
+                wait_doorbell(n - 1)
+            };
+            if !came {
                 println!("rtbench-diag: shm timeout waiting for round {}", n);
                 break;
             }
@@ -116,18 +143,26 @@ pub fn run(boot: &BootInfo) -> ! {
             if r != 0 {
                 println!("rtbench-diag: shm ring -> {}", r);
             }
-            if !wait_doorbell(n - 1) {
-                println!("rtbench-diag: shm timeout waiting for answer {}", n);
-                break;
+            if poll {
+                if !wait_word(base, 1, n + ANSWER) {
+                    println!("rtbench-diag: shm timeout waiting for answer {}", n);
+                    break;
+                }
+                s.add(pmu::cycles().wrapping_sub(t0));
+            } else {
+                if !wait_doorbell(n - 1) {
+                    println!("rtbench-diag: shm timeout waiting for answer {}", n);
+                    break;
+                }
+                s.add(LAST_PMC.load(Ordering::Relaxed).wrapping_sub(t0));
             }
-            s.add(LAST_PMC.load(Ordering::Relaxed).wrapping_sub(t0));
             if read(base, 1) == n + ANSWER {
                 ok += 1;
             } else {
                 println!("rtbench-diag: shm round {} answer {}", n, read(base, 1));
             }
         }
-        print_result("doorbell", &s);
+        print_result(if poll { "shmpoll" } else { "doorbell" }, &s);
     }
     println!(
         "rtbench: shm done role={} rounds={} ok={} doorbells={}",

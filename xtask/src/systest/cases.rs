@@ -89,20 +89,20 @@ fn check_before(c: &Console, a: usize, b: usize, what: &str) -> Result<()> {
     ))
 }
 
-/// Without a shell: waits for the power-off line after all `stops`, then for QEMU to
-/// exit 0.
+/// Without a shell: waits for the power-off line after all `stops` (the caller waits
+/// for the machine to end).
 fn powers_off(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
     c.set_cursor(0);
     let off = c.expect(&hv::all_stopped(), t.step)?;
     for &s in stops {
         check_before(c, s, off, "every VM's stop line before the power-off line")?;
     }
-    c.expect_exit(0, t.step)
+    Ok(())
 }
 
 /// With a shell: waits for the line that says no VM runs after all `stops`; the shell
 /// still answers.
-pub(super) fn stays_up(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
+pub(crate) fn stays_up(c: &mut Console, t: &Timeouts, stops: &[usize]) -> Result<()> {
     stays_up_typed(c, t, stops, true)
 }
 
@@ -277,8 +277,26 @@ fn faults_logged_once(c: &Console, vm: &str) -> Result<()> {
 }
 
 pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {
+    off_one_with(c, t, guest::banner, &|c, t, stops| {
+        powers_off(c, t, stops)?;
+        c.expect_exit(0, t.step)
+    })
+}
+
+/// What follows the stop lines (at these line indexes) of a lifecycle test.
+pub(crate) type AfterStops = dyn Fn(&mut Console, &Timeouts, &[usize]) -> Result<()>;
+
+/// [`off_one`] for guests whose banner is `banner`; `end` checks what follows both
+/// stops (given their line indexes): without a shell the power-off, with one the
+/// shell staying up.
+pub(crate) fn off_one_with(
+    c: &mut Console,
+    t: &Timeouts,
+    banner: fn(&str) -> Pattern,
+    end: &AfterStops,
+) -> Result<()> {
     let (a, b) = ("a", "b");
-    c.expect_all(&[guest::banner(a), guest::banner(b)], t.boot)?;
+    c.expect_all(&[banner(a), banner(b)], t.boot)?;
     c.set_cursor(0);
     let a_stop = c.expect(&hv::stopped(a), t.step)?;
     // b goes on counting after a stopped, up to its last count.
@@ -287,7 +305,7 @@ pub fn off_one(c: &mut Console, t: &Timeouts) -> Result<()> {
     let b10 = c.expect(&guest::count(b, 10), t.step)?;
     check_before(c, a_stop, b10, "[b] count 10 after vm a stopped")?;
     let b_stop = c.expect(&hv::stopped(b), t.step)?;
-    powers_off(c, t, &[a_stop, b_stop])?;
+    end(c, t, &[a_stop, b_stop])?;
     check_whole_lines(c, &[a, b])?;
     check_counts(c, a, None)?;
     check_counts(c, b, Some(10))

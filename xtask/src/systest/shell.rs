@@ -8,7 +8,7 @@ use crate::console::{Console, Pattern};
 use anyhow::Result;
 
 /// Types `line` on the console and waits for the shell to echo it.
-pub(super) fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
+pub(crate) fn type_line(c: &mut Console, line: &str, t: &Timeouts) -> Result<usize> {
     c.send(&format!("{line}\r"))?;
     c.expect(&Pattern::contains(format!("[rtvisor] > {line}")), t.step)
 }
@@ -148,8 +148,16 @@ pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
     latency(c)?;
     type_line(c, "vm stop nope", t)?;
     c.expect(&Pattern::contains("[rtvisor] no VM named `nope`"), t.step)?;
-    // Console switch and back: input goes to gp (which does not read it) until
-    // Ctrl-]; a shell command typed meanwhile is not run.
+    console_switch(c, t)?;
+    shell_typing(c, t)?;
+    shell_stays_up(c, t, guest::banner)?;
+    check_no_strays(c, rt)?;
+    check_whole_lines(c, &[rt, gp])
+}
+
+/// Console switch and back: input goes to gp (which does not read it) until Ctrl-];
+/// a shell command typed meanwhile is not run.
+pub(crate) fn console_switch(c: &mut Console, t: &Timeouts) -> Result<()> {
     let versions = |c: &Console| {
         c.log()
             .iter()
@@ -177,15 +185,12 @@ pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
             &format!("{answers} `version` answers since `vm console gp`"),
         ));
     }
-    shell_typing(c, t)?;
-    shell_stays_up(c, t)?;
-    check_no_strays(c, rt)?;
-    check_whole_lines(c, &[rt, gp])
+    Ok(())
 }
 
 /// What a terminal sends: DEL erases, escape sequences (an arrow key, a window-title
 /// OSC) go whole, an overlong paste is refused whole with one message.
-fn shell_typing(c: &mut Console, t: &Timeouts) -> Result<()> {
+pub(crate) fn shell_typing(c: &mut Console, t: &Timeouts) -> Result<()> {
     c.send("vm lisx\x7ft\r")?;
     c.expect(&Pattern::regex(r"^\[rtvisor\] > vm list$"), t.step)?;
     c.send("\x1b[A\x1b]0;a title\x07vers\x1b[Dion\r")?;
@@ -211,8 +216,12 @@ fn shell_typing(c: &mut Console, t: &Timeouts) -> Result<()> {
 }
 
 /// `vm stop` of the last running VM: the hypervisor says no VM runs and the shell
-/// answers on; `vm start` boots a VM again.
-fn shell_stays_up(c: &mut Console, t: &Timeouts) -> Result<()> {
+/// answers on; `vm start` boots a VM again (its banner is `banner`).
+pub(crate) fn shell_stays_up(
+    c: &mut Console,
+    t: &Timeouts,
+    banner: fn(&str) -> Pattern,
+) -> Result<()> {
     let (rt, gp) = ("rt", "gp");
     type_line(c, "vm stop gp", t)?;
     c.expect(&hv::stopped(gp), t.step)?;
@@ -229,6 +238,6 @@ fn shell_stays_up(c: &mut Console, t: &Timeouts) -> Result<()> {
         t.step,
     )?;
     type_line(c, "vm start rt", t)?;
-    c.expect(&guest::banner(rt), t.step)?;
+    c.expect(&banner(rt), t.step)?;
     c.expect_not(&hv::all_stopped())
 }

@@ -89,7 +89,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Bochs,
         cmdline: "",
         scenario: Some(TWO_VMS),
-        about: "x86-two-vms-amd on Bochs (VT-x, VMX with EPT, VPID and unrestricted guest), the same ISO; its COM1 is a file, so the shell is not asked",
+        about: "x86-two-vms-amd on Bochs (VT-x, VMX with EPT, VPID and unrestricted guest), the same ISO; the shell answers on COM1's TCP connection",
         run: two_vms,
     },
     X86Test {
@@ -105,13 +105,90 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Bochs,
         cmdline: "",
         scenario: Some(super::probe::SCENARIO),
-        about: "x86-probe-amd on Bochs (VMX with EPT); its COM1 is a file, so the shell is not asked",
+        about: "x86-probe-amd on Bochs (VMX with EPT), the shell asked through COM1's socket",
         run: super::probe::probe,
+    },
+    X86Test {
+        name: "x86-off-one-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(OFF_ONE),
+        about: "tests/scenarios/x86-off-one.toml on QEMU q35 (AMD-V): `a` powers off by ACPI S5 after 3 counts while `b` counts on to 10; no CPU is free for a shell, so the hypervisor powers the machine off after both",
+        run: super::life::off_one,
+    },
+    X86Test {
+        name: "x86-off-one-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(OFF_ONE),
+        about: "x86-off-one-amd on Bochs (VT-x), the same ISO",
+        run: super::life::off_one,
+    },
+    X86Test {
+        name: "x86-reset-one-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(RESET_ONE),
+        about: "tests/scenarios/x86-reset-one.toml on QEMU q35 (AMD-V): three VMs reset after 2 counts, by port 0xCF9, by the keyboard controller and by a triple fault, and each boots again alone; `b` counts on across every restart",
+        run: super::life::reset_one,
+    },
+    X86Test {
+        name: "x86-reset-one-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(RESET_ONE),
+        about: "x86-reset-one-amd on Bochs (VT-x), the same ISO",
+        run: super::life::reset_one,
+    },
+    X86Test {
+        name: "x86-shm-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(SHM),
+        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory by polling it; a write to a read-only mapping does not land; the shell stays up after both stopped",
+        run: super::life::shm,
+    },
+    X86Test {
+        name: "x86-shm-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(SHM),
+        about: "x86-shm-amd on Bochs (VT-x), the same ISO, the shell on COM1's socket",
+        run: super::life::shm,
+    },
+    X86Test {
+        name: "x86-shell-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(SHELL),
+        about: "tests/scenarios/x86-shell.toml on QEMU q35 (AMD-V): the hypervisor shell on COM1 lists VMs, vCPUs and memory, stops, starts and restarts VMs, switches the console to a VM and back with Ctrl-], and stays up with no VM running",
+        run: super::life::shell,
+    },
+    X86Test {
+        name: "x86-shell-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(SHELL),
+        about: "x86-shell-amd on Bochs (VT-x), COM1 on a TCP socket on 127.0.0.1 that xtask connects to",
+        run: super::life::shell,
+    },
+    X86Test {
+        name: "x86-demo-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::demo::X86_DEMO),
+        about: "the scenario of `cargo xtask demo --arch x86_64` on QEMU q35 (AMD-V), typed at: both VMs count, the shell lists them and switches the console to a VM and back with Ctrl-]",
+        run: super::life::demo,
     },
 ];
 
 /// The x86 two-VM scenario.
 const TWO_VMS: &str = "scenarios/x86-two-vms.toml";
+/// The lifecycle scenarios (xtask/src/x86/life.rs).
+const OFF_ONE: &str = "tests/scenarios/x86-off-one.toml";
+const RESET_ONE: &str = "tests/scenarios/x86-reset-one.toml";
+const SHM: &str = "tests/scenarios/x86-shm.toml";
+const SHELL: &str = "tests/scenarios/x86-shell.toml";
 
 /// What the image prints (the contract with crates/arch/x86_64/src/bin/smoke.rs).
 pub mod line {
@@ -224,7 +301,7 @@ fn two_vms(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     // x86 guests run at CPL 0 ("el=0").
     let banner = |vm: &str| Pattern::regex(&format!(r"^\[{vm}\] rtbench: banner vcpus=\d+ el=0$"));
     con.expect_all(&[banner("rt"), banner("gp")], t.step)?;
-    crate::systest::cases::two_vms_after_banners(con, t, emu == Emulator::Qemu)
+    crate::systest::cases::two_vms_after_banners(con, t, true)
 }
 
 /// Boots with `fault=KIND`, then waits for the FATAL line `fatal` (a regex) and the

@@ -3,7 +3,8 @@
 //! - AMD-V: `qemu-system-x86_64 -M q35 -cpu max -smp 4 -m 2G -nic none` (TCG emulates
 //!   SVM with NPT); COM1 on stdio, no display, no reboot (a triple fault ends QEMU).
 //! - Intel VT-x: Bochs 2.7 from Debian with the Haswell CPU model (VMX with EPT,
-//!   unrestricted guest, VPID; x2APIC), 4 CPUs, COM1 to a file that xtask follows,
+//!   unrestricted guest, VPID; x2APIC), 4 CPUs, COM1 a TCP connection to xtask on
+//!   127.0.0.1 (follow.rs),
 //!   the RFB display library without waiting for a client (Debian's Bochs has no
 //!   `nogui`), a deterministic clock (`sync=none`, fixed `ips`). Debian's `bochs-bin`
 //!   has its debugger built in: `-rc` feeds it `continue`.
@@ -61,19 +62,39 @@ impl std::str::FromStr for Emulator {
 
 /// The QEMU command booting `iso`, COM1 on stdio.
 pub fn qemu(iso: &Path) -> Command {
+    qemu_with(iso, &["-serial", "stdio", "-monitor", "none"])
+}
+
+/// The QEMU command of the interactive demo: COM1 and QEMU's monitor share stdio
+/// (`mon:stdio`: Ctrl-A X quits, Ctrl-A C switches to the monitor).
+pub fn qemu_interactive(iso: &Path) -> Command {
+    qemu_with(iso, &["-serial", "mon:stdio"])
+}
+
+/// The q35 booting `iso`, its serial and monitor as `console` says.
+fn qemu_with(iso: &Path, console: &[&str]) -> Command {
     let mut c = Command::new(QEMU_X86);
     c.args(["-M", "q35", "-cpu", "max", "-smp"])
         .arg(CPUS.to_string())
-        .args([
-            "-m", "2G", "-nic", "none", "-display", "none", "-serial", "stdio",
-        ])
-        .args(["-monitor", "none", "-no-reboot", "-boot", "d", "-cdrom"])
+        .args(["-m", "2G", "-nic", "none", "-display", "none"])
+        .args(console)
+        .args(["-no-reboot", "-boot", "d", "-cdrom"])
         .arg(iso);
     c
 }
 
-/// The bochsrc booting `iso`, COM1 into `com1`, Bochs' log into `log`.
-pub fn bochsrc(iso: &Path, com1: &Path, log: &Path) -> String {
+/// The bochsrc booting `iso`, COM1 connecting to `127.0.0.1:port` (a TCP client: the
+/// console reads and types on that connection), Bochs' log into `log`.
+pub fn bochsrc_socket(iso: &Path, port: u16, log: &Path) -> String {
+    bochsrc_with(
+        iso,
+        &format!("com1: enabled=1, mode=socket-client, dev=127.0.0.1:{port}"),
+        log,
+    )
+}
+
+/// The bochsrc booting `iso` with the COM1 line `com1`.
+fn bochsrc_with(iso: &Path, com1: &str, log: &Path) -> String {
     format!(
         "# Written by cargo xtask (xtask/src/x86/machine.rs).\n\
          megs: 256\n\
@@ -83,14 +104,13 @@ pub fn bochsrc(iso: &Path, com1: &Path, log: &Path) -> String {
          ata0-master: type=cdrom, path={}, status=inserted\n\
          boot: cdrom\n\
          display_library: rfb, options=\"timeout=0\"\n\
-         com1: enabled=1, mode=file, dev={}\n\
+         {com1}\n\
          log: {}\n\
          clock: sync=none, time0=1\n\
          pci: enabled=1, chipset=i440fx\n\
          speaker: enabled=0\n\
          sound: driver=dummy\n",
         iso.display(),
-        com1.display(),
         log.display()
     )
 }
@@ -126,16 +146,13 @@ mod tests {
 
     #[test]
     fn bochs_is_an_intel_with_vmx_four_cpus_and_no_display() {
-        let rc = bochsrc(
-            Path::new("/t/x.iso"),
-            Path::new("/t/com1"),
-            Path::new("/t/log"),
-        );
+        let rc = bochsrc_socket(Path::new("/t/x.iso"), 4555, Path::new("/t/log"));
         assert!(rc.contains("cpu: model=corei7_haswell_4770, count=4, ips=1000000"));
         assert!(
             rc.contains("ata0-master: type=cdrom, path=/t/x.iso, status=inserted\nboot: cdrom\n")
         );
-        assert!(rc.contains("com1: enabled=1, mode=file, dev=/t/com1\n"));
+        assert!(rc.contains("com1: enabled=1, mode=socket-client, dev=127.0.0.1:4555\n"));
+        assert!(rc.contains("cpu: model=corei7_haswell_4770, count=4, ips=1000000"));
         assert!(rc.contains("display_library: rfb, options=\"timeout=0\""));
         assert!(rc.contains("clock: sync=none, time0=1\n"));
         assert!(!rc.contains("ne2k") && !rc.contains("e1000"), "no NIC");

@@ -9,8 +9,10 @@
 
 pub mod bare;
 pub mod cases;
+pub mod demo;
 mod follow;
 pub mod iso;
+mod life;
 pub mod machine;
 pub mod probe;
 pub mod vm;
@@ -124,15 +126,15 @@ pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
         }
         Emulator::Bochs => {
             let dir = out_dir("x86")?;
-            let com1 = dir.join(format!("{tag}.com1"));
-            let _ = std::fs::remove_file(&com1);
             let rc_path = dir.join(format!("{tag}.bochsrc"));
             let dbg = dir.join("bochs-debugger.rc");
             let log = dir.join(format!("{tag}.bochs.log"));
-            std::fs::write(&rc_path, machine::bochsrc(iso, &com1, &log))?;
+            let listener = follow::listen()?;
+            let port = listener.local_addr()?.port();
+            std::fs::write(&rc_path, machine::bochsrc_socket(iso, port, &log))?;
             std::fs::write(&dbg, machine::BOCHS_RC)?;
             let child = start(&mut machine::bochs(&rc_path, &dbg), false)?;
-            Ok(follow::console(tag, child, com1))
+            follow::console(tag, child, &listener)
         }
     }
 }

@@ -195,6 +195,14 @@ fn stored(m: &MemMov, g: &Gprs) -> u64 {
 /// second-stage fault, the MOV decoded at its RIP (`None`: not decodable).
 pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
     let exit = match *e {
+        // The backend steps string I/O element by element (`strio`) before it adapts
+        // anything; one that reaches here is refused.
+        RawExit::StringIo(_) => {
+            return Adapted::Own(Answer::Inject {
+                vector: exit::GP,
+                error: Some(0),
+            })
+        }
         RawExit::Io {
             port,
             width: w,

@@ -175,9 +175,10 @@ pub unsafe fn engine(
                 vpid: paging.tag,
                 caps,
             };
-            VmxVcpu::new(&mut p.vmcs, &setup, entry)
-                .map(Engine::Vmx)
-                .map_err(EngineError::Vmx)
+            let mut v = VmxVcpu::new(&mut p.vmcs, &setup, entry).map_err(EngineError::Vmx)?;
+            v.set_tsc_offset(tsc_offset.wrapping_neg())
+                .map_err(EngineError::Vmx)?;
+            Ok(Engine::Vmx(v))
         }
     }
 }
@@ -249,6 +250,12 @@ impl VcpuEngine for Engine {
         match self {
             Engine::Svm(v) => v.rip(),
             Engine::Vmx(v) => v.rip(),
+        }
+    }
+    fn rflags(&self) -> u64 {
+        match self {
+            Engine::Svm(v) => v.rflags(),
+            Engine::Vmx(v) => v.rflags(),
         }
     }
     fn set_rip(&mut self, rip: u64) {

@@ -51,13 +51,14 @@ pub enum AccessKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawExit {
     /// IN or OUT: `value` is what an OUT wrote (an IN's result goes to RAX).
-    /// String and REP forms are `Unknown` for now.
     Io {
         port: u16,
         width: Width,
         write: bool,
         value: u32,
     },
+    /// INS or OUTS, with or without REP: the backend steps it ([`crate::strio`]).
+    StringIo(crate::strio::StringIo),
     /// RDMSR (ECX) or WRMSR (EDX:EAX).
     Msr {
         id: u32,

@@ -32,6 +32,7 @@ pub mod pt;
 #[macro_use]
 pub mod regs;
 pub mod stage2;
+pub mod strio;
 pub mod svm;
 pub mod trampoline;
 pub mod vcpu;

@@ -31,6 +31,18 @@ pub unsafe fn read(src: u64, buf: &mut [u8]) {
     }
 }
 
+/// Writes `bytes` at `dst` (a guest's memory, which it may read at the same time:
+/// each byte is written once, volatile).
+///
+/// # Safety
+/// The range is mapped RAM that belongs to the guest the write is for.
+pub unsafe fn write(dst: u64, bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        // SAFETY: the caller's contract: mapped RAM the guest owns.
+        unsafe { core::ptr::write_volatile((dst + i as u64) as *mut u8, *b) };
+    }
+}
+
 /// Writes the 32-bit device register at `addr`.
 ///
 /// # Safety

@@ -11,6 +11,8 @@ pub trait VcpuEngine {
     fn gprs(&mut self) -> &mut Gprs;
     fn rip(&self) -> u64;
     fn set_rip(&mut self, rip: u64);
+    /// The guest's RFLAGS (string I/O reads its direction flag).
+    fn rflags(&self) -> u64;
     /// Queues an exception for the next entry (RIP unchanged).
     fn inject(&mut self, vector: u8, error: Option<u32>);
     /// The vendor's raw exit code and its two qualifiers (for reports).

@@ -13,6 +13,7 @@
 mod boot;
 mod cr;
 mod hw;
+mod strio;
 mod world;
 
 use crate::backend::Backend;

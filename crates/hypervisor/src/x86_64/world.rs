@@ -121,6 +121,12 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.finish(cause);
         return;
     }
+    if let RawExit::StringIo(s) = d.exit {
+        t.count(Cause::Mmio);
+        super::strio::step(cpu, me, vm, vcpu, engine, d, s);
+        t.finish(Cause::Mmio);
+        return;
+    }
     let mov = match d.exit {
         RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
         _ => None,

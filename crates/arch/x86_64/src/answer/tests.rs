@@ -36,6 +36,9 @@ impl VcpuEngine for FakeEngine {
     fn set_rip(&mut self, rip: u64) {
         self.rip = rip;
     }
+    fn rflags(&self) -> u64 {
+        0x2
+    }
     fn inject(&mut self, vector: u8, error: Option<u32>) {
         self.injected.push((vector, error));
     }

@@ -68,11 +68,12 @@ pub fn decode(s: &ExitState) -> Decoded {
                 None
             };
             match width {
-                // String and REP forms: not decoded here.
                 Some(width) if info & (3 << 2) == 0 => {
                     RawExit::io((info >> 16) as u16, width, info & 1 == 0, s.regs)
                 }
-                _ => RawExit::Unknown { code: s.code },
+                // String and REP forms.
+                _ => crate::strio::from_svm(info)
+                    .map_or(RawExit::Unknown { code: s.code }, RawExit::StringIo),
             }
         }
         code::MSR => RawExit::msr(s.info1 & 1 != 0, s.regs),
@@ -104,7 +105,7 @@ pub fn decode(s: &ExitState) -> Decoded {
     };
     let next_rip = match exit {
         // The I/O intercept always gives the next RIP in EXITINFO2.
-        RawExit::Io { .. } => Some(s.info2),
+        RawExit::Io { .. } | RawExit::StringIo(_) => Some(s.info2),
         _ if s.next_rip != 0 => Some(s.next_rip),
         _ => fixed_len(s.code).map(|n| s.rip.wrapping_add(n)),
     };
@@ -155,8 +156,25 @@ mod tests {
                 value: 0
             }
         );
-        // OUTSB (string) stays unknown.
-        let d = decode(&st(code::IOIO, 0x03F8_0000 | 1 << 4 | 1 << 2, 0x1001));
+        // REP OUTSB with 64-bit addresses; the next RIP from EXITINFO2.
+        let d = decode(&st(
+            code::IOIO,
+            0x03F8_0000 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 9,
+            0x1001,
+        ));
+        assert!(matches!(
+            d.exit,
+            RawExit::StringIo(crate::strio::StringIo {
+                port: 0x3f8,
+                write: true,
+                rep: true,
+                addr_bytes: Some(8),
+                ..
+            })
+        ));
+        assert_eq!(d.next_rip, Some(0x1001));
+        // A string form without a size is not decoded.
+        let d = decode(&st(code::IOIO, 0x03F8_0000 | 1 << 2 | 1 << 9, 0x1001));
         assert_eq!(d.exit, RawExit::Unknown { code: code::IOIO });
     }
 

@@ -276,6 +276,10 @@ impl VcpuEngine for SvmVcpu {
         self.vmcb.save.rip = rip;
     }
 
+    fn rflags(&self) -> u64 {
+        self.vmcb.save.rflags
+    }
+
     fn raw_exit(&self) -> (u64, u64, u64) {
         let c = &self.vmcb.control;
         (c.exit_code, c.exit_info1, c.exit_info2)

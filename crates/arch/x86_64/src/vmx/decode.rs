@@ -41,6 +41,8 @@ pub struct ExitState {
     pub gpa: u64,
     pub rip: u64,
     pub instruction_len: u32,
+    /// VM-exit instruction information (for INS/OUTS: the address size).
+    pub insn_info: u32,
     pub regs: Regs3,
 }
 
@@ -64,7 +66,8 @@ pub fn decode(s: &ExitState) -> Decoded {
         match r {
             reason::IO => match (Width::from_bytes((q & 7) as u8 + 1), q & (3 << 4)) {
                 (Some(width), 0) => RawExit::io((q >> 16) as u16, width, q & (1 << 3) == 0, s.regs),
-                _ => RawExit::Unknown { code: r.into() },
+                _ => crate::strio::from_vmx(q, s.insn_info)
+                    .map_or(RawExit::Unknown { code: r.into() }, RawExit::StringIo),
             },
             reason::RDMSR | reason::WRMSR => RawExit::msr(r == reason::WRMSR, s.regs),
             reason::CPUID => RawExit::cpuid(s.regs),
@@ -99,6 +102,7 @@ pub fn decode(s: &ExitState) -> Decoded {
     };
     let next_rip = match exit {
         RawExit::Io { .. }
+        | RawExit::StringIo(_)
         | RawExit::Msr { .. }
         | RawExit::Cpuid { .. }
         | RawExit::Hlt
@@ -156,11 +160,19 @@ mod tests {
                 ..
             }
         ));
-        // String I/O: not decoded.
+        // String I/O (OUTSB; no instruction information: 16-bit addresses).
+        let d = decode(&st(reason::IO, 0x03F8_0010));
         assert!(matches!(
-            decode(&st(reason::IO, 0x03F8_0010)).exit,
-            RawExit::Unknown { .. }
+            d.exit,
+            RawExit::StringIo(crate::strio::StringIo {
+                port: 0x3f8,
+                write: true,
+                rep: false,
+                addr_bytes: Some(2),
+                ..
+            })
         ));
+        assert_eq!(d.next_rip, Some(0x1002));
         // Size 2 (3 bytes) does not exist.
         assert!(matches!(
             decode(&st(reason::IO, 0x03F8_0002)).exit,

@@ -177,7 +177,11 @@ impl VmxVcpu {
         let procv = adjust(
             PROC_CONTROLS,
             caps_msr(controls::msr::PROC, t),
-            proc::HLT | proc::IO_BITMAPS | proc::MSR_BITMAPS | proc::SECONDARY,
+            proc::TSC_OFFSETTING
+                | proc::HLT
+                | proc::IO_BITMAPS
+                | proc::MSR_BITMAPS
+                | proc::SECONDARY,
             0,
         )
         .map_err(m)?;
@@ -224,6 +228,12 @@ impl VmxVcpu {
         vmwrite(CR4_MASK, CR4_OWNED)?;
         vmwrite(CR4_SHADOW, 0)?;
         vmwrite(CR0_MASK, 0)
+    }
+
+    /// Sets the guest's TSC to the host's plus `offset` (wrapping): RDTSC, RDTSCP and
+    /// IA32_TSC read it so ("use TSC offsetting" is on, RDTSC exiting off).
+    pub fn set_tsc_offset(&mut self, offset: u64) -> Result<(), VmxFail> {
+        vmwrite(TSC_OFFSET, offset)
     }
 
     /// Puts the vCPU in `e`'s state (the registers not named there zero).
@@ -365,6 +375,7 @@ impl VcpuEngine for VmxVcpu {
             gpa: vmread(GUEST_PHYSICAL_ADDRESS),
             rip: vmread(GUEST_RIP),
             instruction_len: vmread(EXIT_INSTRUCTION_LEN) as u32,
+            insn_info: vmread(EXIT_INSTRUCTION_INFO) as u32,
             regs: Regs3 {
                 rax: self.gprs.rax,
                 rcx: self.gprs.rcx,
@@ -389,6 +400,10 @@ impl VcpuEngine for VmxVcpu {
 
     fn set_rip(&mut self, rip: u64) {
         let _ = vmwrite(GUEST_RIP, rip);
+    }
+
+    fn rflags(&self) -> u64 {
+        vmread(GUEST_RFLAGS)
     }
 
     fn inject(&mut self, vector: u8, error: Option<u32>) {

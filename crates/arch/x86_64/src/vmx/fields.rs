@@ -14,6 +14,8 @@ pub const HOST_TR_SEL: u32 = 0x0C0C;
 pub const IO_BITMAP_A: u32 = 0x2000;
 pub const IO_BITMAP_B: u32 = 0x2002;
 pub const MSR_BITMAP: u32 = 0x2004;
+/// The guest's TSC is the host's plus this (wrapping) while "use TSC offsetting" is on.
+pub const TSC_OFFSET: u32 = 0x2010;
 pub const EPT_POINTER: u32 = 0x201A;
 pub const GUEST_PHYSICAL_ADDRESS: u32 = 0x2400;
 pub const VMCS_LINK_POINTER: u32 = 0x2800;
@@ -34,6 +36,7 @@ pub const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 pub const EXIT_REASON: u32 = 0x4402;
 pub const EXIT_INTR_INFO: u32 = 0x4404;
 pub const EXIT_INSTRUCTION_LEN: u32 = 0x440C;
+pub const EXIT_INSTRUCTION_INFO: u32 = 0x440E;
 /// Guest segment limits from ES on (ES, CS, SS, DS, FS, GS, LDTR, TR, GDTR, IDTR).
 pub const GUEST_ES_LIMIT: u32 = 0x4800;
 /// Guest access rights from ES on (ES .. TR).
@@ -83,6 +86,7 @@ pub mod pin {
 }
 
 pub mod proc {
+    pub const TSC_OFFSETTING: u32 = 1 << 3;
     pub const HLT: u32 = 1 << 7;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;

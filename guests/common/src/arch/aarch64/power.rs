@@ -33,3 +33,9 @@ pub fn affinity_info(target: u64) -> i32 {
 }
 
 pub use psci::{system_off, system_reset};
+
+/// The reset method: aarch64 has one, PSCI SYSTEM_RESET (`psci`); false for any
+/// other name.
+pub fn set_reset_method(name: &str) -> bool {
+    name == "psci"
+}

@@ -67,3 +67,8 @@ pub fn try_getb() -> Option<u8> {
     }
     Some(v as u8)
 }
+
+/// String port I/O does not exist on aarch64.
+pub fn string_io(_line: &str) -> Option<bool> {
+    None
+}

@@ -8,7 +8,8 @@
 //!   query): on-pending after the SIPI, on once the secondary runs, off after
 //!   `cpu_off`.
 //! - `system_off`: ACPI S5 as the FADT says (acpi.rs); `system_reset`: the reset
-//!   control register 0xCF9, then the keyboard controller, then a triple fault.
+//!   control register 0xCF9, then the keyboard controller, then a triple fault, or
+//!   only the one `set_reset_method` chose.
 //!
 //! Return values follow PSCI so the callers do not fork: 0 success, negative errors.
 
@@ -157,19 +158,64 @@ pub fn system_off() -> ! {
     cpu::park()
 }
 
+/// How [`system_reset`] resets: every way in turn (the default), or only one.
+static RESET_METHOD: AtomicU8 = AtomicU8::new(RESET_ANY);
+const RESET_ANY: u8 = 0;
+const RESET_CF9: u8 = 1;
+const RESET_KBD: u8 = 2;
+const RESET_TRIPLE: u8 = 3;
+
+/// The reset methods [`set_reset_method`] knows, by name, with their numbers.
+const RESET_METHODS: &[(&str, u8)] = &[
+    ("cf9", RESET_CF9),
+    ("kbd", RESET_KBD),
+    ("triple", RESET_TRIPLE),
+];
+
+/// Makes [`system_reset`] use only the method `name` (`cf9`: the reset control
+/// register; `kbd`: the keyboard controller's reset line; `triple`: a triple fault);
+/// false for an unknown name (the default stays: each in turn).
+pub fn set_reset_method(name: &str) -> bool {
+    match RESET_METHODS.iter().find(|(n, _)| *n == name) {
+        Some(&(_, m)) => {
+            RESET_METHOD.store(m, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Resets: port 0xCF9 (full reset), the keyboard controller's reset line, then a
-/// triple fault; reports and parks if all return.
+/// triple fault; with one method chosen ([`set_reset_method`]) only that one. Reports
+/// and parks if the method returns.
 pub fn system_reset() -> ! {
     BOOT_CLAIM.store(0, Ordering::SeqCst);
-    super::cpu::outb(0xcf9, 0x02);
-    super::cpu::outb(0xcf9, 0x06);
-    timer::delay_us(POWER_GRACE_US);
-    for _ in 0..1000 {
-        if super::cpu::inb(0x64) & 2 == 0 {
-            break;
-        }
+    let method = RESET_METHOD.load(Ordering::Relaxed);
+    if matches!(method, RESET_ANY | RESET_CF9) {
+        super::cpu::outb(0xcf9, 0x02);
+        super::cpu::outb(0xcf9, 0x06);
+        timer::delay_us(POWER_GRACE_US);
     }
-    super::cpu::outb(0x64, 0xfe);
-    timer::delay_us(POWER_GRACE_US);
-    super::exception::triple_fault()
+    if matches!(method, RESET_ANY | RESET_KBD) {
+        for _ in 0..1000 {
+            if super::cpu::inb(0x64) & 2 == 0 {
+                break;
+            }
+        }
+        super::cpu::outb(0x64, 0xfe);
+        timer::delay_us(POWER_GRACE_US);
+    }
+    if matches!(method, RESET_ANY | RESET_TRIPLE) {
+        super::exception::triple_fault()
+    }
+    let name = RESET_METHODS
+        .iter()
+        .find(|&&(_, m)| m == method)
+        .map_or("?", |(n, _)| n);
+    println!(
+        "guest: vcpu {} reset by {} did not reset",
+        cpu::index(),
+        name
+    );
+    cpu::park()
 }

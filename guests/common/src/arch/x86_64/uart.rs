@@ -51,3 +51,42 @@ pub fn try_getb() -> Option<u8> {
     let base = BASE.load(Ordering::Relaxed);
     (inb(base + LSR) & LSR_DR != 0).then(|| inb(base + RBR))
 }
+
+/// Writes `line` and a newline with one `REP OUTSB` to the transmit register, then
+/// reads the line status register four times with one `REP INSB` and compares each
+/// byte with a plain `IN` of it: whether the string forms read what `IN` reads
+/// (`None` where the architecture has no string I/O). No waiting for the
+/// transmitter: for a UART that takes every byte, such as a hypervisor's. The
+/// caller holds the console lock.
+pub fn string_io(line: &str) -> Option<bool> {
+    let base = BASE.load(Ordering::Relaxed);
+    let mut out = [0u8; 128];
+    let n = line.len().min(out.len() - 1);
+    out[..n].copy_from_slice(&line.as_bytes()[..n]);
+    out[n] = b'\n';
+    // SAFETY: REP OUTSB reads `n + 1` bytes of `out` (RSI, RCX) and writes the port
+    // (DX); DF is clear (the ABI's default); RSI and RCX are clobbered.
+    unsafe {
+        core::arch::asm!(
+            "rep outsb",
+            inout("rsi") out.as_ptr() => _,
+            inout("rcx") n + 1 => _,
+            in("dx") base + THR,
+            options(nostack, readonly, preserves_flags)
+        )
+    };
+    let mut lsr = [0u8; 4];
+    // SAFETY: REP INSB writes 4 bytes into `lsr` (RDI, RCX) from the port (DX); DF
+    // clear; RDI and RCX are clobbered.
+    unsafe {
+        core::arch::asm!(
+            "rep insb",
+            inout("rdi") lsr.as_mut_ptr() => _,
+            inout("rcx") lsr.len() => _,
+            in("dx") base + LSR,
+            options(nostack, preserves_flags)
+        )
+    };
+    let plain = inb(base + LSR);
+    Some(lsr.iter().all(|&b| b == plain))
+}

@@ -1,0 +1,136 @@
+//! String port I/O of a vCPU (INS, OUTS, with or without REP): the exit's
+//! [`StringIo`] is stepped element by element, at most [`MAX_PER_EXIT`] per exit
+//! (the guest runs the instruction again for the rest), each element one port access
+//! adapted and handled exactly as a plain IN or OUT of that value would be (so a
+//! string written to COM1 is printed, and power ports act). The data comes from, or
+//! goes to, the VM's RAM at RSI or RDI, taken as guest-physical as RIP is (the guests
+//! run with paging off or on an identity map; `rtvisor_arch_x86_64::strio`). An
+//! element outside the VM's RAM injects #GP(0) there, with the registers moved past
+//! the elements done, as the CPU itself would fault.
+
+use super::world::Resume;
+use crate::percpu::PerCpu;
+use crate::{run, vms};
+use rtvisor_addr::Ipa;
+use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
+use rtvisor_arch_x86_64::answer::Resume as _;
+use rtvisor_arch_x86_64::engines::Engine;
+use rtvisor_arch_x86_64::exit::{Decoded, RawExit, GP};
+use rtvisor_arch_x86_64::irq::FreshStack;
+use rtvisor_arch_x86_64::memory;
+use rtvisor_arch_x86_64::regs::Gprs;
+use rtvisor_arch_x86_64::strio::{StringIo, StringRegs, MAX_PER_EXIT};
+use rtvisor_arch_x86_64::vcpu::VcpuEngine;
+use rtvisor_config::contract::x86_64::virtual_apic_id;
+use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::seam::{ArchVcpu, CallError, Fault, Reply, VcpuStart};
+
+/// EFER.LMA: the vCPU is in long mode.
+const EFER_LMA: u64 = 1 << 10;
+
+/// One element's port access as the core answers it: the value an IN loaded.
+#[derive(Debug, Default)]
+struct Element {
+    loaded: Option<u64>,
+}
+
+impl ArchVcpu for Element {
+    type Entry = FreshStack;
+
+    fn skip(&mut self) {}
+    fn set_return(&mut self, _r: Result<Reply, CallError>) {}
+    fn complete_load(&mut self, value: u64) {
+        self.loaded = Some(value);
+    }
+    fn inject(&mut self, _fault: Fault) {}
+    fn enter(entry: FreshStack, start: &VcpuStart) -> ! {
+        Resume::resume(entry, start)
+    }
+}
+
+/// Steps string I/O `s` (exit `d`) of `vcpu` of `vm` on `engine`.
+pub fn step(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    d: Decoded,
+    s: StringIo,
+) {
+    let s = s.in_mode(engine.efer() & EFER_LMA != 0);
+    let g = *engine.gprs();
+    let regs = StringRegs {
+        rsi: g.rsi,
+        rdi: g.rdi,
+        rcx: g.rcx,
+        rflags: engine.rflags(),
+    };
+    let plan = s.plan(&regs, MAX_PER_EXIT);
+    let ram = vms::cfg(vm).ram;
+    let width = s.width as u64;
+    let mut done = 0;
+    while done < plan.count {
+        let at = s.address(&regs, done);
+        let Some((hpa, n)) = ram.piece(Ipa::new(at), width).filter(|&(_, n)| n >= width) else {
+            break;
+        };
+        let _ = n;
+        let mut bytes = [0u8; 4];
+        let bytes = &mut bytes[..width as usize];
+        if s.write {
+            // SAFETY: `hpa..hpa+width` is RAM of this VM (`piece`), mapped by the
+            // hypervisor's identity map; it is only read.
+            unsafe { memory::read(hpa.raw(), bytes) };
+        }
+        let mut value = [0u8; 4];
+        value[..bytes.len()].copy_from_slice(bytes);
+        let io = RawExit::Io {
+            port: s.port,
+            width: s.width,
+            write: s.write,
+            value: u32::from_le_bytes(value),
+        };
+        let loaded = element(cpu, me, vm, vcpu, &g, io);
+        if !s.write {
+            let v = (loaded.unwrap_or(u64::MAX) as u32).to_le_bytes();
+            // SAFETY: as above; the guest's own RAM, written as its INS would.
+            unsafe { memory::write(hpa.raw(), &v[..width as usize]) };
+        }
+        done += 1;
+    }
+    let after = s.advance(&regs, done);
+    let gp = engine.gprs();
+    (gp.rsi, gp.rdi, gp.rcx) = (after.rsi, after.rdi, after.rcx);
+    if done < plan.count {
+        engine.inject(GP, Some(0));
+    } else if plan.done {
+        if let Some(rip) = d.next_rip {
+            engine.set_rip(rip);
+        }
+    }
+}
+
+/// One element as a plain IN or OUT `io` through the core's exit handler; the value
+/// an IN loaded.
+fn element(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    g: &Gprs,
+    io: RawExit,
+) -> Option<u64> {
+    let e = match adapt(&io, g, None, virtual_apic_id(vcpu.index())) {
+        Adapted::Exit(e) => e,
+        Adapted::Own(_) => return None,
+    };
+    let mut v = Element::default();
+    run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
+    if matches!(e, VcpuExit::Pio { .. }) {
+        v.loaded
+    } else {
+        None
+    }
+}

@@ -33,6 +33,8 @@ pub const PROC_CONTROLS2: u32 = 0x401E;
 pub const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 pub const EXIT_REASON: u32 = 0x4402;
 pub const EXIT_INTR_INFO: u32 = 0x4404;
+pub const IDT_VECTORING_INFO: u32 = 0x4408;
+pub const IDT_VECTORING_ERROR: u32 = 0x440A;
 pub const EXIT_INSTRUCTION_LEN: u32 = 0x440C;
 /// Guest segment limits from ES on (ES, CS, SS, DS, FS, GS, LDTR, TR, GDTR, IDTR).
 pub const GUEST_ES_LIMIT: u32 = 0x4800;
@@ -83,6 +85,7 @@ pub mod pin {
 }
 
 pub mod proc {
+    pub const INTERRUPT_WINDOW: u32 = 1 << 2;
     pub const HLT: u32 = 1 << 7;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;

@@ -223,6 +223,16 @@ impl Engine {
         }
     }
 
+    /// Ends the guest's next run no later than TSC `deadline` (0: no limit). The
+    /// APIC timer's interrupt exits the guest on hardware; on VT-x the preemption
+    /// timer does it too, where an emulator would not exit for the interrupt.
+    pub fn exit_by(&mut self, deadline: u64) {
+        if let Engine::Vmx(v) = self {
+            let ticks = (deadline != 0).then(|| deadline.saturating_sub(crate::irq::rdtsc()));
+            v.exit_within(ticks);
+        }
+    }
+
     /// Whether the guest can take an interrupt at the next entry.
     pub fn interruptible(&self) -> inject::Interruptible {
         match self {

@@ -35,11 +35,22 @@ pub fn set_guest(cpu: CpuId, at: u64) {
     }
 }
 
-/// Programs this CPU's APIC timer for the earlier of its deadlines.
-pub fn program(me: &PerCpu) {
+/// The earlier of this CPU's deadlines (0: none).
+pub fn next(me: &PerCpu) -> u64 {
     let wd = me.arch.wd_deadline.load(Ordering::Relaxed);
     let guest = me.arch.vtimer.load(Ordering::Relaxed);
-    apic::timer_arm(deadline::earliest(wd, guest));
+    deadline::earliest(wd, guest)
+}
+
+/// Programs this CPU's APIC timer for the earlier of its deadlines.
+pub fn program(me: &PerCpu) {
+    apic::timer_arm(next(me));
+}
+
+/// Whether one of this CPU's deadlines passed.
+pub fn due(me: &PerCpu) -> bool {
+    let at = next(me);
+    at != 0 && irq::rdtsc() >= at
 }
 
 /// Whether the guest timer on this CPU is due (its deadline passed).

@@ -98,6 +98,7 @@ extern "C" fn world() -> ! {
     });
     loop {
         super::guestirq::deliver(vm, vcpu, &mut engine);
+        engine.exit_by(super::timers::next(me));
         let d = engine.run();
         exit(cpu, me, vm, vcpu, &mut engine, d);
     }
@@ -187,7 +188,9 @@ fn handle(
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     let bits = irq::take(cpu.index());
-    if bits & PENDING_TIMER != 0 {
+    // A deadline passed counts as the timer's interrupt even before it came (VT-x's
+    // preemption timer may end the guest's run first).
+    if bits & PENDING_TIMER != 0 || super::timers::due(me) {
         crate::watchdog::on_timer();
         let guest = super::guestirq::on_timer(me);
         account::found(found, if guest { Cause::Timer } else { Cause::Watchdog });

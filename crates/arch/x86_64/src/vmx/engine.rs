@@ -58,6 +58,8 @@ pub struct VmxVcpu {
     vmcs: &'static mut Vmcs,
     pub gprs: Gprs,
     launched: bool,
+    /// The VMX-preemption timer's rate (IA32_VMX_MISC bits 4:0), when it is on.
+    preemption_shift: Option<u32>,
     /// The last entry failure (reported by `run` as an unknown exit).
     pub failure: Option<VmxFail>,
 }
@@ -152,6 +154,7 @@ impl VmxVcpu {
             vmcs,
             gprs: Gprs::default(),
             launched: false,
+            preemption_shift: None,
             failure: None,
         };
         v.controls(s)?;
@@ -169,9 +172,15 @@ impl VmxVcpu {
             PIN_CONTROLS,
             caps_msr(controls::msr::PIN, t),
             pin::EXTERNAL_INTERRUPT | pin::NMI,
-            0,
+            pin::PREEMPTION_TIMER,
         )
         .map_err(m)?;
+        if pinv & pin::PREEMPTION_TIMER != 0 {
+            // SAFETY: IA32_VMX_MISC exists with VMX.
+            let misc = unsafe { rdmsr(msr::VMX_MISC) };
+            self.preemption_shift = Some((misc & 0x1F) as u32);
+            vmwrite(GUEST_PREEMPTION_TIMER, u64::from(u32::MAX))?;
+        }
         let procv = adjust(
             PROC_CONTROLS,
             caps_msr(controls::msr::PROC, t),
@@ -288,6 +297,15 @@ impl VmxVcpu {
     /// Sets the guest's EFER.
     pub fn set_efer(&mut self, efer: u64) {
         let _ = vmwrite(GUEST_IA32_EFER, efer);
+    }
+
+    /// Ends the guest's next run no later than `ticks` TSC ticks from now (the
+    /// VMX-preemption timer, when the CPU has it; `None`: no limit).
+    pub fn exit_within(&mut self, ticks: Option<u64>) {
+        if let Some(shift) = self.preemption_shift {
+            let n = ticks.map_or(u32::MAX, |t| crate::deadline::preemption_count(t, shift));
+            let _ = vmwrite(GUEST_PREEMPTION_TIMER, u64::from(n));
+        }
     }
 
     /// Whether the guest can take an interrupt at the next entry.

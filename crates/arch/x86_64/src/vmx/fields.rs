@@ -42,6 +42,7 @@ pub const GUEST_ES_LIMIT: u32 = 0x4800;
 pub const GUEST_ES_AR: u32 = 0x4814;
 pub const GUEST_INTERRUPTIBILITY: u32 = 0x4824;
 pub const GUEST_ACTIVITY: u32 = 0x4826;
+pub const GUEST_PREEMPTION_TIMER: u32 = 0x482E;
 pub const HOST_SYSENTER_CS: u32 = 0x4C00;
 // Natural width.
 pub const CR0_MASK: u32 = 0x6000;
@@ -82,6 +83,7 @@ pub const SEG_IDTR: u32 = 9;
 pub mod pin {
     pub const EXTERNAL_INTERRUPT: u32 = 1 << 0;
     pub const NMI: u32 = 1 << 3;
+    pub const PREEMPTION_TIMER: u32 = 1 << 6;
 }
 
 pub mod proc {

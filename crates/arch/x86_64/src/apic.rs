@@ -3,7 +3,7 @@
 //! hypervisor's timer (TSC-deadline mode, else one-shot mode calibrated at boot).
 
 use crate::cpu::{rdmsr, wrmsr};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 const IA32_APIC_BASE: u32 = 0x1B;
 const BASE_EN: u64 = 1 << 11;
@@ -170,10 +170,22 @@ pub fn mask_legacy() {
     }
 }
 
-/// Whether the APIC timer has TSC-deadline mode (CPUID 1, ECX bit 24).
+/// Whether the APIC timer has TSC-deadline mode (CPUID 1, ECX bit 24), asked once:
+/// CPUID is slow, and the timer is armed on every hypervisor timer interrupt.
 pub fn has_tsc_deadline() -> bool {
-    crate::cpu::cpuid(1, 0)[2] & (1 << 24) != 0
+    match TSC_DEADLINE.load(Ordering::Relaxed) {
+        0 => {
+            let has = crate::cpu::cpuid(1, 0)[2] & (1 << 24) != 0;
+            TSC_DEADLINE.store(if has { 2 } else { 1 }, Ordering::Relaxed);
+            has
+        }
+        v => v == 2,
+    }
 }
+
+/// 0: not asked yet; 1: no TSC-deadline mode; 2: TSC-deadline mode (the same on
+/// every CPU of the machine).
+static TSC_DEADLINE: AtomicU8 = AtomicU8::new(0);
 
 /// One-shot mode: APIC timer counts per 2^32 TSC ticks (`deadline::rate`; 0 until
 /// [`timer_calibrate`] measured it).

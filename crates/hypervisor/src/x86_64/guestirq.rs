@@ -30,8 +30,8 @@ pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
 }
 
 /// This CPU's APIC timer fired: the guest timer of the vCPU here expires if it is
-/// due (its vector becomes pending; a periodic one re-arms); the timer is programmed
-/// again for what is left (it may have fired for the watchdog, or early).
+/// due (its vector becomes pending; a periodic one re-arms); returns whether it was.
+/// The watchdogs' turn comes after, and programs the timer for what is left.
 pub fn on_timer(me: &PerCpu) -> bool {
     let due = timers::guest_due(me);
     if due {
@@ -39,6 +39,5 @@ pub fn on_timer(me: &PerCpu) -> bool {
             vms::rt(vm).chip.expire(vm, vcpu);
         }
     }
-    timers::program(me);
     due
 }

@@ -191,8 +191,10 @@ pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     // A deadline passed counts as the timer's interrupt even before it came (VT-x's
     // preemption timer may end the guest's run first).
     if bits & PENDING_TIMER != 0 || super::timers::due(me) {
-        crate::watchdog::on_timer();
         let guest = super::guestirq::on_timer(me);
+        // Programs the APIC timer for the deadlines left (the watchdog's and the
+        // guest timer's, `timers.rs`).
+        crate::watchdog::on_timer();
         account::found(found, if guest { Cause::Timer } else { Cause::Watchdog });
         if guest {
             crate::stats::irq(IrqKind::Vtimer);

@@ -11,6 +11,7 @@ pub mod bare;
 pub mod cases;
 pub mod demo;
 mod follow;
+pub mod irq;
 pub mod iso;
 mod life;
 pub mod machine;

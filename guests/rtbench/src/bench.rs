@@ -1,7 +1,7 @@
 //! `mode=bench`: timer latency, null-hypercall and IPI round trips
 //! (docs/interfaces-draft.md, "Benchmark protocol").
 //!
-//! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 summary-every=0
+//! Bootargs: `period-us=100 samples=1000 hvc=1000 ipi=1000 ipi-timeout-us=10000 summary-every=0
 //! bucket-ns=8 noise-vcpus=0 smc=0 unknown=0 gicd=0 el2-window=0`. Only vCPU 0
 //! measures; vCPU 1 (started for the IPI phase only, so it is idle in nothing during
 //! the timer phase) answers IPI 1 with IPI 2. With `noise-vcpus=N` (bare runs) the last
@@ -28,7 +28,8 @@ use guest_common::{cpu, hypercall, pmu, power, println, timer, BootInfo};
 use crate::number;
 use crate::stats::{CommaList, Hist, Stats, TimerFields};
 
-/// How long vCPU 1 may take to come up, and one IPI round trip at most.
+/// How long vCPU 1 may take to come up, and one IPI round trip at most (by default:
+/// `ipi-timeout-us` sets it, for emulators that run in real time on a busy host).
 const START_TIMEOUT_US: u64 = 5_000_000;
 const IPI_TIMEOUT_US: u64 = 10_000;
 /// Busy-loop length of the PMCCNTR/CNTVCT self-check.
@@ -99,6 +100,7 @@ struct Config {
     samples: u64,
     hvc: u64,
     ipi: u64,
+    ipi_timeout_us: u64,
     summary_every: u64,
     bucket_ns: u64,
     /// Where each summary is also published (`stats=<IPA> [stats-bell=<k>]`).
@@ -117,6 +119,7 @@ pub fn run(boot: &BootInfo, vcpus: usize) -> ! {
         samples: number(boot, "samples", 1000),
         hvc: number(boot, "hvc", 1000),
         ipi: number(boot, "ipi", 1000),
+        ipi_timeout_us: number(boot, "ipi-timeout-us", IPI_TIMEOUT_US).max(1),
         summary_every: number(boot, "summary-every", 0),
         bucket_ns: number(boot, "bucket-ns", 8).max(1),
         publish: crate::shm::Publisher::from_boot(boot),
@@ -301,7 +304,7 @@ fn ipi_phase(cfg: &Config, vcpu1_id: u64) {
         timer::delay_us(10);
     }
     let target = RESPONDER_MPIDR.load(Ordering::Relaxed);
-    let watchdog = timer::us_to_ticks(IPI_TIMEOUT_US);
+    let watchdog = timer::us_to_ticks(cfg.ipi_timeout_us);
     let mut s = Stats::new();
     for _ in 0..cfg.ipi {
         TIMER_FIRED.store(false, Ordering::Relaxed);

@@ -92,6 +92,38 @@ pub const TESTS: &[X86Test] = &[
         about: "x86-two-vms-amd on Bochs (VT-x, VMX with EPT, VPID and unrestricted guest), the same ISO; its COM1 is a file, so the shell is not asked",
         run: two_vms,
     },
+    X86Test {
+        name: "x86-smp-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::irq::SMP),
+        about: "a VM with two vCPUs under AMD-V: its TSC-deadline timer interrupt 20 times on vCPU 0, then 20 IPI round trips between vCPU 0 and vCPU 1 (injected with EVENTINJ, or at the VINTR window), no stray vector, then it stops",
+        run: super::irq::smp,
+    },
+    X86Test {
+        name: "x86-smp-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(super::irq::SMP),
+        about: "x86-smp-amd on Bochs (VT-x): injection through the VM-entry interruption information, or at the interrupt window",
+        run: super::irq::smp,
+    },
+    X86Test {
+        name: "x86-watchdog-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::irq::WATCHDOG),
+        about: "the watchdog on QEMU (the hypervisor's APIC timer in one-shot mode: TCG has no TSC-deadline): wd stops kicking, expires, restarts (on-crash); other counts on; the shell's vm list shows the restart",
+        run: super::irq::watchdog,
+    },
+    X86Test {
+        name: "x86-watchdog-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(super::irq::WATCHDOG),
+        about: "x86-watchdog-amd on Bochs (the APIC timer in TSC-deadline mode); its COM1 is a file, so the shell is not asked",
+        run: super::irq::watchdog,
+    },
 ];
 
 /// The x86 two-VM scenario.

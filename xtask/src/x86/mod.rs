@@ -10,6 +10,7 @@
 pub mod bare;
 pub mod cases;
 mod follow;
+pub mod irq;
 pub mod iso;
 pub mod machine;
 pub mod vm;

@@ -1,5 +1,6 @@
 //! The local APIC, in x2APIC mode (MSRs) when the CPU has it, else xAPIC (MMIO at the
-//! address IA32_APIC_BASE gives). Used for start-up IPIs and the halt NMI.
+//! address IA32_APIC_BASE gives). Used for start-up IPIs, the halt NMI, kicks and the
+//! hypervisor's timer (TSC-deadline mode, else one-shot mode calibrated at boot).
 
 use crate::cpu::{rdmsr, wrmsr};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -140,6 +141,11 @@ const REG_LVT_LINT0: u32 = 0x350;
 const REG_LVT_LINT1: u32 = 0x360;
 const LVT_MASKED: u32 = 1 << 16;
 const LVT_TSC_DEADLINE: u32 = 2 << 17;
+const LVT_ONE_SHOT: u32 = 0;
+const REG_TIMER_INIT: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
+const REG_TIMER_DIVIDE: u32 = 0x3E0;
+const DIVIDE_BY_1: u32 = 0xB;
 const IA32_TSC_DEADLINE: u32 = 0x6E0;
 
 /// Ends the interrupt in service on this CPU's APIC.
@@ -169,23 +175,77 @@ pub fn has_tsc_deadline() -> bool {
     crate::cpu::cpuid(1, 0)[2] & (1 << 24) != 0
 }
 
-/// Puts this CPU's APIC timer in TSC-deadline mode on `vector`, disarmed; false
-/// when the CPU has no such mode.
-pub fn timer_init(vector: u8) -> bool {
-    if !has_tsc_deadline() {
-        write(REG_LVT_TIMER, LVT_MASKED);
-        return false;
+/// One-shot mode: APIC timer counts per 2^32 TSC ticks (`deadline::rate`; 0 until
+/// [`timer_calibrate`] measured it).
+static ONE_SHOT_RATE: AtomicU64 = AtomicU64::new(0);
+
+/// How this CPU's timer is programmed: TSC-deadline mode when the CPU has it (Bochs,
+/// hardware), else one-shot mode counting at the rate measured at boot (QEMU TCG).
+pub fn timer_mode() -> &'static str {
+    if has_tsc_deadline() {
+        "tsc-deadline"
+    } else if ONE_SHOT_RATE.load(Ordering::Relaxed) != 0 {
+        "one-shot"
+    } else {
+        "none"
     }
-    write(REG_LVT_TIMER, LVT_TSC_DEADLINE | u32::from(vector));
+}
+
+/// Without TSC-deadline mode: measures the APIC timer (divide by 1) against the TSC
+/// while `wait` runs (the boot CPU, once, before any CPU arms its timer); returns
+/// `wait`'s TSC ticks.
+pub fn timer_calibrate(wait: impl FnOnce()) -> u64 {
+    let t0 = crate::irq::rdtsc();
+    if has_tsc_deadline() {
+        wait();
+        return crate::irq::rdtsc().wrapping_sub(t0);
+    }
+    write(REG_LVT_TIMER, LVT_MASKED);
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_1);
+    write(REG_TIMER_INIT, u32::MAX);
+    let c0 = read(REG_TIMER_CURRENT);
+    wait();
+    let c1 = read(REG_TIMER_CURRENT);
+    let ticks = crate::irq::rdtsc().wrapping_sub(t0);
+    write(REG_TIMER_INIT, 0);
+    let counts = u64::from(c0.wrapping_sub(c1));
+    ONE_SHOT_RATE.store(crate::deadline::rate(counts, ticks), Ordering::Relaxed);
+    ticks
+}
+
+/// Puts this CPU's APIC timer on `vector`, disarmed: TSC-deadline mode, or one-shot
+/// mode at divide by 1; false when neither can be used (no rate measured).
+pub fn timer_init(vector: u8) -> bool {
+    if has_tsc_deadline() {
+        write(REG_LVT_TIMER, LVT_TSC_DEADLINE | u32::from(vector));
+    } else {
+        write(REG_TIMER_INIT, 0);
+        write(REG_TIMER_DIVIDE, DIVIDE_BY_1);
+        if ONE_SHOT_RATE.load(Ordering::Relaxed) == 0 {
+            write(REG_LVT_TIMER, LVT_MASKED);
+            return false;
+        }
+        write(REG_LVT_TIMER, LVT_ONE_SHOT | u32::from(vector));
+    }
     timer_arm(0);
     true
 }
 
-/// Fires this CPU's timer when the TSC reaches `deadline` (0: disarms it).
+/// Fires this CPU's timer when the TSC reaches `deadline` (0: disarms it). In
+/// one-shot mode the count may end a little early on a wait longer than the
+/// register holds; the handler then finds its deadline not reached and re-arms.
 pub fn timer_arm(deadline: u64) {
     if has_tsc_deadline() {
         // SAFETY: IA32_TSC_DEADLINE exists with the TSC-deadline mode; writing it
         // only (re)arms this CPU's timer.
         unsafe { wrmsr(IA32_TSC_DEADLINE, deadline) };
+        return;
     }
+    let rate = ONE_SHOT_RATE.load(Ordering::Relaxed);
+    if deadline == 0 || rate == 0 {
+        write(REG_TIMER_INIT, 0);
+        return;
+    }
+    let ticks = deadline.saturating_sub(crate::irq::rdtsc());
+    write(REG_TIMER_INIT, crate::deadline::initial_count(ticks, rate));
 }

@@ -6,10 +6,12 @@
 //!   registers. IA32_APIC_BASE reads the local APIC page with the global and x2APIC
 //!   enables (and BSP on vCPU 0); a write that changes it is refused (#GP), so the
 //!   APIC can neither move nor leave x2APIC mode.
-//! - IPIs never leave their VM: a fixed or lowest-priority IPI (delivered to its
-//!   physical destination, every vCPU whose logical ID matches, or by shorthand) is
-//!   accepted by the target vCPUs' models, and each target is told
-//!   ([`ApicHw::pending`]); a destination that is not a vCPU of the VM is dropped.
+//! - IPIs never leave their VM: a fixed IPI (delivered to its physical destination,
+//!   every vCPU whose logical ID matches, or by shorthand) is accepted by the target
+//!   vCPUs' models, a lowest-priority one by the target whose processor priority is
+//!   lowest; each target is told ([`ApicHw::pending`]), and injects the vector
+//!   before it runs guest code again. A destination that is not a vCPU of the VM is
+//!   dropped.
 //!   NMIs, INIT and start-up IPIs left here (those the exit decoder did not turn into
 //!   CPU on/off calls: shorthands, foreign destinations) are dropped.
 //! - The timer runs on the guest's TSC ([`ApicHw::guest_tsc`]: the physical TSC with
@@ -109,11 +111,15 @@ impl<W: ApicHw> Lapics<W> {
         }
     }
 
-    /// Delivers `icr` from vCPU `me` inside the VM.
+    /// Delivers `icr` from vCPU `me` inside the VM: a fixed IPI to every vCPU its
+    /// destination names, a lowest-priority one to the named vCPU whose APIC has the
+    /// lowest processor priority (the first of equals).
     fn ipi(&self, vm: &VmCtx<'_, Self>, me: VcpuId, icr: Icr) {
         if icr.mode > 1 {
             return;
         }
+        let lowest = icr.mode == 1;
+        let mut chosen: Option<(u32, VcpuId)> = None;
         let n = vm.cfg.cpus.len().min(MAX_VCPUS);
         for t in (0..n).map(VcpuId::new) {
             let Some(apic) = self.apic(t) else {
@@ -129,10 +135,28 @@ impl<W: ApicHw> Lapics<W> {
                 2 => true,
                 _ => t != me,
             };
-            if hit {
-                apic.lock().accept(icr.vector, false);
-                self.hw.pending(vm.id, t);
+            if !hit {
+                continue;
             }
+            if lowest {
+                let ppr = apic.lock().ppr();
+                if chosen.is_none_or(|(p, _)| ppr < p) {
+                    chosen = Some((ppr, t));
+                }
+            } else {
+                self.accept(vm.id, t, icr.vector);
+            }
+        }
+        if let Some((_, t)) = chosen {
+            self.accept(vm.id, t, icr.vector);
+        }
+    }
+
+    /// vCPU `t` accepts edge-triggered `vector` and is told.
+    fn accept(&self, vm: VmId, t: VcpuId, vector: u8) {
+        if let Some(apic) = self.apic(t) {
+            apic.lock().accept(vector, false);
+            self.hw.pending(vm, t);
         }
     }
 

@@ -7,6 +7,7 @@
 use crate::cpuid::Vendor;
 use crate::entry::EntryState;
 use crate::exit::Decoded;
+use crate::inject::{self, Delivery};
 use crate::pt::Table;
 use crate::regs::Gprs;
 use crate::svm::engine::{SetupError, SvmSetup, SvmVcpu};
@@ -188,6 +189,55 @@ impl Engine {
         match self {
             Engine::Svm(_) => "svm",
             Engine::Vmx(_) => "vmx",
+        }
+    }
+
+    /// Injects vCPU's pending interrupt if the guest can take it now, else asks for
+    /// the exit at its interrupt window (`inject::decide`). `ack` moves the pending
+    /// vector into service and returns it; it is called only when the vector is
+    /// injected. `pending`: the vCPU has an interrupt to take.
+    pub fn deliver(&mut self, pending: bool, ack: impl FnOnce() -> Option<u8>) {
+        let d = if pending {
+            inject::decide(true, self.interruptible())
+        } else {
+            Delivery::Idle
+        };
+        let vector = match d {
+            Delivery::Inject => ack(),
+            _ => None,
+        };
+        let window = d == Delivery::Window;
+        match self {
+            Engine::Svm(v) => {
+                if let Some(x) = vector {
+                    v.inject_irq(x);
+                }
+                v.want_window(window);
+            }
+            Engine::Vmx(v) => {
+                if let Some(x) = vector {
+                    v.inject_irq(x);
+                }
+                v.want_window(window);
+            }
+        }
+    }
+
+    /// Ends the guest's next run no later than TSC `deadline` (0: no limit). The
+    /// APIC timer's interrupt exits the guest on hardware; on VT-x the preemption
+    /// timer does it too, where an emulator would not exit for the interrupt.
+    pub fn exit_by(&mut self, deadline: u64) {
+        if let Engine::Vmx(v) = self {
+            let ticks = (deadline != 0).then(|| deadline.saturating_sub(crate::irq::rdtsc()));
+            v.exit_within(ticks);
+        }
+    }
+
+    /// Whether the guest can take an interrupt at the next entry.
+    pub fn interruptible(&self) -> inject::Interruptible {
+        match self {
+            Engine::Svm(v) => v.interruptible(),
+            Engine::Vmx(v) => v.interruptible(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod msr {
     pub const FEATURE_CONTROL: u32 = 0x3A;
     pub const VMX_BASIC: u32 = 0x480;
     pub const VMX_PROCBASED_CTLS: u32 = 0x482;
+    pub const VMX_MISC: u32 = 0x485;
     pub const VMX_CR0_FIXED0: u32 = 0x486;
     pub const VMX_CR0_FIXED1: u32 = 0x487;
     pub const VMX_CR4_FIXED0: u32 = 0x488;

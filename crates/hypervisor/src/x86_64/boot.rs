@@ -73,11 +73,7 @@ extern "C" fn rtvisor_x86_bsp(magic: u32, info: u32) -> ! {
         "[rtvisor] x86_64: vendor {}, tsc {} kHz, apic timer {}",
         p.vendor.name(),
         hw::tsc_khz(),
-        if apic::has_tsc_deadline() {
-            "tsc-deadline"
-        } else {
-            "none"
-        }
+        apic::timer_mode()
     );
     smp::start_aps(p, |index, id, r| {
         if let Err(e) = r {

@@ -1,5 +1,5 @@
 //! The seam types of the x86_64 backend: the hypervisor's clock and timer (the TSC,
-//! the local APIC timer in TSC-deadline mode), its console (the physical COM1), a
+//! the local APIC timer, shared with the guest timer: `timers.rs`), its console (the physical COM1), a
 //! VM's second stage (EPT or NPT, by vendor), and the hardware side of a VM's
 //! emulated x2APICs.
 
@@ -18,11 +18,10 @@ use rtvisor_core::seam::{self, Console, MemKind, Timer};
 static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
 
 /// Measures the TSC against the ACPI PM timer over 10 ms (or the arch crate's
-/// documented fallback delay without one).
+/// documented fallback delay without one), and the APIC timer against the TSC when
+/// it has no TSC-deadline mode.
 pub fn calibrate() {
-    let t0 = irq::rdtsc();
-    timer::delay_us(10_000);
-    let ticks = irq::rdtsc().wrapping_sub(t0);
+    let ticks = apic::timer_calibrate(|| timer::delay_us(10_000));
     if ticks > 0 {
         TSC_HZ.store(ticks.saturating_mul(100), Ordering::Relaxed);
     }
@@ -45,10 +44,10 @@ impl Timer for Tsc {
         TSC_HZ.load(Ordering::Relaxed)
     }
     fn arm(deadline: u64) {
-        apic::timer_arm(deadline.max(1));
+        super::timers::set_watchdog(deadline.max(1));
     }
     fn disarm() {
-        apic::timer_arm(0);
+        super::timers::set_watchdog(0);
     }
 }
 
@@ -159,7 +158,8 @@ impl ApicHw for ApicSide {
         Tsc::now().wrapping_sub(vms::rt(vm).counter_offset.load(Ordering::Relaxed))
     }
     fn pending(&self, vm: VmId, vcpu: VcpuId) {
-        // Injection into the guest is not there yet; the vCPU's CPU looks again.
+        // The vCPU injects it before it runs guest code again (`guestirq::deliver`):
+        // on another CPU, that CPU is kicked out of the guest or out of its sleep.
         if let Some(cpu) = vms::cpu_of(vm, vcpu) {
             if crate::percpu::this_cpu() != Some(cpu) {
                 <super::Arch as crate::backend::Backend>::kick(cpu);
@@ -167,9 +167,12 @@ impl ApicHw for ApicSide {
         }
     }
     fn timer(&self, vm: VmId, vcpu: VcpuId, at: Option<u64>) {
-        let Some(c) = vms::cpu_of(vm, vcpu).and_then(crate::percpu::of) else {
+        let Some(cpu) = vms::cpu_of(vm, vcpu) else {
             return;
         };
-        c.arch.vtimer.store(at.unwrap_or(0), Ordering::Relaxed);
+        // Guest TSC = host TSC - the VM's offset.
+        let offset = vms::rt(vm).counter_offset.load(Ordering::Relaxed);
+        let host = at.map_or(0, |t| t.wrapping_add(offset).max(1));
+        super::timers::set_guest(cpu, host);
     }
 }

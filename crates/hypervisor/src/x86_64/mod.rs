@@ -8,10 +8,13 @@
 //!   VMCS of its vCPU), which adapts every exit to the core's and hands it to
 //!   `run::handle`; the guest's CPUID; COM1;
 //! - `hw.rs`: the seam types: the TSC and the APIC timer, COM1 as the console, EPT
-//!   or NPT as the VM's second stage, and the hardware side of the VM's x2APICs.
+//!   or NPT as the VM's second stage, and the hardware side of the VM's x2APICs;
+//! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer.
 
 mod boot;
+mod guestirq;
 mod hw;
+mod timers;
 mod world;
 
 use crate::backend::Backend;
@@ -51,8 +54,10 @@ pub struct CpuState {
     guest_rip: AtomicU64,
     /// This CPU runs the shell: it polls COM1 instead of sleeping.
     shell: AtomicBool,
-    /// The guest TSC at which the APIC timer of the vCPU here fires (0: none).
+    /// The host TSC at which the APIC timer of the vCPU here fires (0: none).
     vtimer: AtomicU64,
+    /// The host TSC at which a watchdog this CPU watches expires (0: none).
+    wd_deadline: AtomicU64,
 }
 
 impl Backend for Arch {
@@ -75,6 +80,7 @@ impl Backend for Arch {
         guest_rip: AtomicU64::new(0),
         shell: AtomicBool::new(false),
         vtimer: AtomicU64::new(0),
+        wd_deadline: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
     // ports in the core's port table; the APIC pages, which no model claims yet, read
@@ -149,9 +155,7 @@ impl Backend for Arch {
         cpu::pause();
     }
     fn park(cpu: CpuId) {
-        if let Some(me) = percpu::of(cpu) {
-            me.arch.vtimer.store(0, Ordering::Relaxed);
-        }
+        timers::set_guest(cpu, 0);
     }
     fn vcpu_start(_cpu: CpuId, _vm: VmId, _vcpu: VcpuId) {}
 

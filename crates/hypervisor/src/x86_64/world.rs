@@ -98,6 +98,8 @@ extern "C" fn world() -> ! {
         ))
     });
     loop {
+        super::guestirq::deliver(vm, vcpu, &mut engine);
+        engine.exit_by(super::timers::next(me));
         let d = engine.run();
         exit(cpu, me, vm, vcpu, &mut engine, d);
     }
@@ -120,6 +122,11 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
             handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
         }
         t.finish(cause);
+        return;
+    }
+    if d.exit == RawExit::InterruptWindow {
+        // The guest can take its pending interrupt: the next entry injects it.
+        t.done(Cause::Trap);
         return;
     }
     if null_call(engine, d) {
@@ -156,7 +163,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     let cause = account::of_exit(&e);
     t.count(cause);
     handle(cpu, me, vm, vcpu, engine, d, mov, e);
-    if e == VcpuExit::Halt {
+    if e == VcpuExit::Halt && !super::guestirq::wakes(vm, vcpu, engine) {
         // HLT: this CPU sleeps until the hypervisor has something for it.
         irq::wait();
         if interrupts(cpu, me, &mut None) {
@@ -202,11 +209,17 @@ fn handle(
 
 /// Takes this CPU's pending interrupts: the timer's work is done here; returns
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
-pub fn interrupts(cpu: CpuId, _me: &PerCpu, found: &mut Option<Cause>) -> bool {
+pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     let bits = irq::take(cpu.index());
-    if bits & PENDING_TIMER != 0 {
-        account::found(found, Cause::Watchdog);
+    // A deadline passed counts as the timer's interrupt even before it came (VT-x's
+    // preemption timer may end the guest's run first).
+    if bits & PENDING_TIMER != 0 || super::timers::due(me) {
         crate::watchdog::on_timer();
+        let guest = super::guestirq::on_timer(me);
+        account::found(found, if guest { Cause::Timer } else { Cause::Watchdog });
+        if guest {
+            crate::stats::irq(IrqKind::Vtimer);
+        }
     }
     let kicked = bits & PENDING_KICK != 0;
     if kicked {

@@ -283,3 +283,77 @@ fn random_walk_keeps_vms_apart() {
         }
     }
 }
+
+/// What vCPU `v` of VM 0 would be injected now.
+fn pending(w: &W, v: usize) -> Option<u8> {
+    w.vms[0].chip.apic(VcpuId::new(v)).unwrap().lock().pending()
+}
+
+#[test]
+fn priority_holds_back_and_eoi_moves_on() {
+    let w = world();
+    // Two vectors for vCPU 1, by IPI: the higher is taken first.
+    wrmsr(&w, 0, 0, msr::ICR, (1 << 32) | 0x51);
+    wrmsr(&w, 0, 0, msr::ICR, (1 << 32) | 0x62);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(1)), Some(0x62));
+    // 0x51 is of a lower class than 0x62 in service: held back until its EOI.
+    assert_eq!(pending(&w, 1), None);
+    assert_eq!(rdmsr(&w, 0, 1, msr::PPR).vcpu.loaded, Some(0x60));
+    wrmsr(&w, 0, 1, msr::EOI, 0);
+    assert_eq!(pending(&w, 1), Some(0x51));
+    // TPR at the vector's class holds it back too; lowering it lets it through.
+    wrmsr(&w, 0, 1, msr::TPR, 0x50);
+    assert_eq!(pending(&w, 1), None);
+    wrmsr(&w, 0, 1, msr::TPR, 0x40);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(1)), Some(0x51));
+    wrmsr(&w, 0, 1, msr::EOI, 0);
+    assert_eq!(pending(&w, 1), None);
+    assert_eq!(rdmsr(&w, 0, 1, msr::ISR0 + 2).vcpu.loaded, Some(0));
+    // A software-disabled APIC injects nothing.
+    wrmsr(&w, 0, 0, msr::SELF_IPI, 0x70);
+    wrmsr(&w, 0, 0, msr::SVR, 0xff);
+    assert_eq!(pending(&w, 0), None);
+}
+
+#[test]
+fn lowest_priority_reaches_one_vcpu() {
+    let w = world();
+    // Both vCPUs named (all including self); vCPU 0 runs at TPR 0x30: vCPU 1 takes it.
+    wrmsr(&w, 0, 0, msr::TPR, 0x30);
+    calls(&w, 0);
+    wrmsr(&w, 0, 0, msr::ICR, (2 << 18) | (1 << 8) | 0x48);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 1)]);
+    assert_eq!(pending(&w, 1), Some(0x48));
+    assert_eq!(pending(&w, 0), None);
+    // Equal priorities: the first named, vCPU 0.
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(1)), Some(0x48));
+    wrmsr(&w, 0, 1, msr::EOI, 0);
+    wrmsr(&w, 0, 0, msr::TPR, 0);
+    calls(&w, 0);
+    wrmsr(&w, 0, 1, msr::ICR, (2 << 18) | (1 << 8) | 0x49);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
+}
+
+#[test]
+fn one_shot_count_timer_fires_once() {
+    let w = world();
+    let hw = w.vms[0].chip.hw();
+    hw.tsc.set(2_000);
+    // Divide by 2 (code 0), one-shot, 50 counts: 100 TSC ticks.
+    wrmsr(&w, 0, 1, msr::TIMER_DIVIDE, 0);
+    wrmsr(&w, 0, 1, msr::LVT_TIMER, 0xee);
+    wrmsr(&w, 0, 1, msr::TIMER_INIT, 50);
+    assert_eq!(calls(&w, 0), [HwCall::Timer(0, 1, Some(2_100))]);
+    // Early: nothing pending, still armed.
+    hw.tsc.set(2_050);
+    w.vms[0].chip.expire(VmId::new(0), VcpuId::new(1));
+    assert_eq!(calls(&w, 0), [HwCall::Timer(0, 1, Some(2_100))]);
+    assert_eq!(pending(&w, 1), None);
+    hw.tsc.set(2_100);
+    w.vms[0].chip.expire(VmId::new(0), VcpuId::new(1));
+    assert_eq!(
+        calls(&w, 0),
+        [HwCall::Timer(0, 1, None), HwCall::Pending(0, 1)]
+    );
+    assert_eq!(pending(&w, 1), Some(0xee));
+}

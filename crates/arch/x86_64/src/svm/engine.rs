@@ -4,9 +4,12 @@
 //! syscall MSRs kept by VMSAVE/VMLOAD in a per-vCPU host area; GIF clear around it).
 
 use super::decode::{decode, ExitState};
-use super::vmcb::{icpt3, icpt4, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE};
+use super::vmcb::{
+    icpt3, icpt4, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE, V_IGN_TPR, V_INTR_PRIO_MAX, V_IRQ,
+};
 use crate::entry::EntryState;
 use crate::exit::{Decoded, Regs3};
+use crate::inject::{self, Interruptible};
 use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{SvmCaps, EFER_SVME};
@@ -201,6 +204,31 @@ impl SvmVcpu {
         self.vmcb.save.efer = efer | EFER_SVME;
     }
 
+    /// Whether the guest can take an interrupt at the next VMRUN.
+    pub fn interruptible(&self) -> Interruptible {
+        let c = &self.vmcb.control;
+        inject::svm_state(self.vmcb.save.rflags, c.int_shadow, c.event_inj)
+    }
+
+    /// Queues external interrupt `vector` for the next VMRUN.
+    pub fn inject_irq(&mut self, vector: u8) {
+        self.vmcb.control.event_inj = inject::external(vector);
+    }
+
+    /// Asks for a VINTR exit as soon as the guest can take an interrupt (a virtual
+    /// interrupt with the VINTR intercept), or stops asking.
+    pub fn want_window(&mut self, on: bool) {
+        let c = &mut self.vmcb.control;
+        let bits = V_IRQ | V_INTR_PRIO_MAX | V_IGN_TPR;
+        if on {
+            c.int_control |= bits;
+            c.intercept3 |= icpt3::VINTR;
+        } else {
+            c.int_control &= !bits;
+            c.intercept3 &= !icpt3::VINTR;
+        }
+    }
+
     /// Sets the guest's TSC to the host's plus `offset` (wrapping).
     pub fn set_tsc_offset(&mut self, offset: u64) {
         self.vmcb.control.tsc_offset = offset;
@@ -226,7 +254,8 @@ impl VcpuEngine for SvmVcpu {
         unsafe { x86_svm_run(vmcb_pa, &mut self.gprs, host_pa) };
         let c = &mut self.vmcb.control;
         c.tlb_control = TLB_NONE;
-        c.event_inj = 0;
+        // An event whose delivery the exit cut short is delivered again.
+        c.event_inj = inject::svm_reinject(c.exit_int_info).unwrap_or(0);
         self.gprs.rax = self.vmcb.save.rax;
         let c = &self.vmcb.control;
         decode(&ExitState {
@@ -253,6 +282,8 @@ impl VcpuEngine for SvmVcpu {
 
     fn set_rip(&mut self, rip: u64) {
         self.vmcb.save.rip = rip;
+        // The instruction completed: the shadow of an STI or MOV SS before it ends.
+        self.vmcb.control.int_shadow = 0;
     }
 
     fn raw_exit(&self) -> (u64, u64, u64) {

@@ -9,6 +9,7 @@ use core::mem::{offset_of, size_of};
 pub mod icpt3 {
     pub const INTR: u32 = 1 << 0;
     pub const NMI: u32 = 1 << 1;
+    pub const VINTR: u32 = 1 << 4;
     pub const INIT: u32 = 1 << 3;
     pub const CPUID: u32 = 1 << 18;
     pub const HLT: u32 = 1 << 24;
@@ -38,6 +39,13 @@ pub const TLB_FLUSH_ASID: u8 = 3;
 pub const EVENT_VALID: u64 = 1 << 31;
 pub const EVENT_EXCEPTION: u64 = 3 << 8;
 pub const EVENT_ERROR: u64 = 1 << 11;
+
+/// The interrupt control word (offset 0x60): a virtual interrupt (V_IRQ) at the
+/// highest priority (V_INTR_PRIO 15), whatever the guest's TPR (V_IGN_TPR); with the
+/// VINTR intercept it exits the guest as soon as the guest could take it.
+pub const V_IRQ: u64 = 1 << 8;
+pub const V_INTR_PRIO_MAX: u64 = 0xF << 16;
+pub const V_IGN_TPR: u64 = 1 << 20;
 
 /// One segment register in the save area.
 #[repr(C)]

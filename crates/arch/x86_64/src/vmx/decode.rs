@@ -23,6 +23,7 @@ pub mod reason {
     pub const INVEPT: u32 = 50;
     pub const INVVPID: u32 = 53;
     pub const VMFUNC: u32 = 59;
+    pub const PREEMPTION_TIMER: u32 = 52;
 }
 
 /// Bit 31 of the exit reason: the VM entry failed.
@@ -81,7 +82,8 @@ pub fn decode(s: &ExitState) -> Decoded {
             reason::INIT => RawExit::Init,
             reason::SIPI => RawExit::Sipi { vector: q as u8 },
             reason::INTERRUPT_WINDOW => RawExit::InterruptWindow,
-            reason::EXTERNAL_INTERRUPT => RawExit::ExternalInterrupt,
+            // The preemption timer stands for the hypervisor's own timer.
+            reason::EXTERNAL_INTERRUPT | reason::PREEMPTION_TIMER => RawExit::ExternalInterrupt,
             // An NMI (interruption type 2) that hit the guest.
             reason::EXCEPTION_NMI if s.intr_info >> 8 & 7 == 2 => RawExit::ExternalInterrupt,
             r if vmx_instruction(r) => RawExit::VirtInstruction,

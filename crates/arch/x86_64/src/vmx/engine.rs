@@ -11,6 +11,7 @@ use super::vmcs::{vmread, vmwrite};
 use crate::cpu::rdmsr;
 use crate::entry::EntryState;
 use crate::exit::{Decoded, Regs3};
+use crate::inject::{self, Interruptible};
 use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{apply_fixed, msr, VmxCaps};
@@ -57,6 +58,8 @@ pub struct VmxVcpu {
     vmcs: &'static mut Vmcs,
     pub gprs: Gprs,
     launched: bool,
+    /// The VMX-preemption timer's rate (IA32_VMX_MISC bits 4:0), when it is on.
+    preemption_shift: Option<u32>,
     /// The last entry failure (reported by `run` as an unknown exit).
     pub failure: Option<VmxFail>,
 }
@@ -151,6 +154,7 @@ impl VmxVcpu {
             vmcs,
             gprs: Gprs::default(),
             launched: false,
+            preemption_shift: None,
             failure: None,
         };
         v.controls(s)?;
@@ -168,9 +172,15 @@ impl VmxVcpu {
             PIN_CONTROLS,
             caps_msr(controls::msr::PIN, t),
             pin::EXTERNAL_INTERRUPT | pin::NMI,
-            0,
+            pin::PREEMPTION_TIMER,
         )
         .map_err(m)?;
+        if pinv & pin::PREEMPTION_TIMER != 0 {
+            // SAFETY: IA32_VMX_MISC exists with VMX.
+            let misc = unsafe { rdmsr(msr::VMX_MISC) };
+            self.preemption_shift = Some((misc & 0x1F) as u32);
+            vmwrite(GUEST_PREEMPTION_TIMER, u64::from(u32::MAX))?;
+        }
         let procv = adjust(
             PROC_CONTROLS,
             caps_msr(controls::msr::PROC, t),
@@ -289,6 +299,43 @@ impl VmxVcpu {
         let _ = vmwrite(GUEST_IA32_EFER, efer);
     }
 
+    /// Ends the guest's next run no later than `ticks` TSC ticks from now (the
+    /// VMX-preemption timer, when the CPU has it; `None`: no limit).
+    pub fn exit_within(&mut self, ticks: Option<u64>) {
+        if let Some(shift) = self.preemption_shift {
+            let n = ticks.map_or(u32::MAX, |t| crate::deadline::preemption_count(t, shift));
+            let _ = vmwrite(GUEST_PREEMPTION_TIMER, u64::from(n));
+        }
+    }
+
+    /// Whether the guest can take an interrupt at the next entry.
+    pub fn interruptible(&self) -> Interruptible {
+        inject::vmx_state(
+            vmread(GUEST_RFLAGS),
+            vmread(GUEST_INTERRUPTIBILITY),
+            vmread(ENTRY_INTR_INFO),
+        )
+    }
+
+    /// Queues external interrupt `vector` for the next entry.
+    pub fn inject_irq(&mut self, vector: u8) {
+        let _ = vmwrite(ENTRY_INTR_INFO, inject::external(vector));
+    }
+
+    /// Asks for an exit as soon as the guest can take an interrupt
+    /// (interrupt-window exiting), or stops asking.
+    pub fn want_window(&mut self, on: bool) {
+        let procv = vmread(PROC_CONTROLS);
+        let want = if on {
+            procv | u64::from(proc::INTERRUPT_WINDOW)
+        } else {
+            procv & !u64::from(proc::INTERRUPT_WINDOW)
+        };
+        if want != procv {
+            let _ = vmwrite(PROC_CONTROLS, want);
+        }
+    }
+
     /// The VMCS page (for its physical address).
     pub fn vmcs_pa(&self) -> u64 {
         &*self.vmcs as *const Vmcs as u64
@@ -347,6 +394,15 @@ impl VcpuEngine for VmxVcpu {
                 rdx: self.gprs.rdx,
             },
         };
+        // An event whose delivery the exit cut short is delivered again.
+        if let Some((info, code)) =
+            inject::vmx_reinject(vmread(IDT_VECTORING_INFO), vmread(IDT_VECTORING_ERROR))
+        {
+            if let Some(c) = code {
+                let _ = vmwrite(ENTRY_EXCEPTION_ERROR, c);
+            }
+            let _ = vmwrite(ENTRY_INTR_INFO, info);
+        }
         // An NMI that exited is consumed: hand it to the host's own handler.
         if st.reason == 0 && st.intr_info >> 8 & 7 == 2 {
             // SAFETY: the host's NMI handler (the fatal-halt path) runs on its IST stack.
@@ -365,6 +421,11 @@ impl VcpuEngine for VmxVcpu {
 
     fn set_rip(&mut self, rip: u64) {
         let _ = vmwrite(GUEST_RIP, rip);
+        // The instruction completed: blocking by STI or MOV SS before it ends.
+        let shadow = vmread(GUEST_INTERRUPTIBILITY);
+        if shadow & 3 != 0 {
+            let _ = vmwrite(GUEST_INTERRUPTIBILITY, shadow & !3);
+        }
     }
 
     fn inject(&mut self, vector: u8, error: Option<u32>) {

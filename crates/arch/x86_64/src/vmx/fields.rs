@@ -33,6 +33,8 @@ pub const PROC_CONTROLS2: u32 = 0x401E;
 pub const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 pub const EXIT_REASON: u32 = 0x4402;
 pub const EXIT_INTR_INFO: u32 = 0x4404;
+pub const IDT_VECTORING_INFO: u32 = 0x4408;
+pub const IDT_VECTORING_ERROR: u32 = 0x440A;
 pub const EXIT_INSTRUCTION_LEN: u32 = 0x440C;
 /// Guest segment limits from ES on (ES, CS, SS, DS, FS, GS, LDTR, TR, GDTR, IDTR).
 pub const GUEST_ES_LIMIT: u32 = 0x4800;
@@ -40,6 +42,7 @@ pub const GUEST_ES_LIMIT: u32 = 0x4800;
 pub const GUEST_ES_AR: u32 = 0x4814;
 pub const GUEST_INTERRUPTIBILITY: u32 = 0x4824;
 pub const GUEST_ACTIVITY: u32 = 0x4826;
+pub const GUEST_PREEMPTION_TIMER: u32 = 0x482E;
 pub const HOST_SYSENTER_CS: u32 = 0x4C00;
 // Natural width.
 pub const CR0_MASK: u32 = 0x6000;
@@ -80,9 +83,11 @@ pub const SEG_IDTR: u32 = 9;
 pub mod pin {
     pub const EXTERNAL_INTERRUPT: u32 = 1 << 0;
     pub const NMI: u32 = 1 << 3;
+    pub const PREEMPTION_TIMER: u32 = 1 << 6;
 }
 
 pub mod proc {
+    pub const INTERRUPT_WINDOW: u32 = 1 << 2;
     pub const HLT: u32 = 1 << 7;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;

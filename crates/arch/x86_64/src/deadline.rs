@@ -1,0 +1,93 @@
+//! The arithmetic of the hypervisor's timer, plain code tested on the host:
+//! - a CPU's APIC timer serves more than one deadline (the watchdog's, the guest
+//!   timer of the vCPU there): [`earliest`] picks the one to program;
+//! - without TSC-deadline mode the APIC timer counts down from an initial count at a
+//!   rate measured against the TSC at boot ([`rate`]); [`initial_count`] turns a TSC
+//!   distance into that count.
+//!
+//! - on VT-x the guest also gets a VMX-preemption timer for that deadline
+//!   ([`preemption_count`]), so that the hypervisor's deadline ends the guest's run
+//!   even where an external interrupt would not (Bochs 2.7 does not exit on one while
+//!   the guest runs with RFLAGS.IF clear).
+//!
+//! Deadlines are TSC values; 0 means none, as IA32_TSC_DEADLINE has it.
+
+/// The earlier of two deadlines (0: none).
+pub const fn earliest(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, x) | (x, 0) => x,
+        (a, b) if a < b => a,
+        (_, b) => b,
+    }
+}
+
+/// APIC timer counts per 2^32 TSC ticks, from `counts` counted over `tsc` ticks
+/// (0 when nothing was counted: the timer does not run).
+pub fn rate(counts: u64, tsc: u64) -> u64 {
+    if tsc == 0 {
+        return 0;
+    }
+    let r = ((u128::from(counts) << 32) + u128::from(tsc) / 2) / u128::from(tsc);
+    u64::try_from(r).unwrap_or(u64::MAX)
+}
+
+/// The initial count that fires `ticks` TSC ticks from now at `rate` ([`rate`]):
+/// rounded up so that the timer never fires before the deadline, at least 1 (0 would
+/// stop the timer), at most the register's range (a longer wait fires early and the
+/// caller re-arms).
+pub fn initial_count(ticks: u64, rate: u64) -> u32 {
+    let c = (u128::from(ticks) * u128::from(rate)).div_ceil(1 << 32);
+    u32::try_from(c).unwrap_or(u32::MAX).max(1)
+}
+
+/// The VMX-preemption timer's value that exits the guest `ticks` TSC ticks from now
+/// or just after, never before (it counts down once every 2^`shift` ticks,
+/// IA32_VMX_MISC bits 4:0); at most the field's range.
+pub fn preemption_count(ticks: u64, shift: u32) -> u32 {
+    let step = 1u64 << shift.min(31);
+    u32::try_from(ticks.div_ceil(step)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_ignores_none() {
+        assert_eq!(earliest(0, 0), 0);
+        assert_eq!(earliest(0, 7), 7);
+        assert_eq!(earliest(9, 0), 9);
+        assert_eq!(earliest(9, 7), 7);
+        assert_eq!(earliest(5, 7), 5);
+    }
+
+    #[test]
+    fn preemption_never_exits_early() {
+        assert_eq!(preemption_count(0, 5), 0);
+        assert_eq!(preemption_count(64, 5), 2);
+        assert_eq!(preemption_count(65, 5), 3);
+        assert_eq!(preemption_count(7, 0), 7);
+        assert_eq!(preemption_count(u64::MAX, 5), u32::MAX);
+        // A shift past the field's width does not overflow.
+        assert_eq!(preemption_count(1 << 40, 63), 1 << 9);
+    }
+
+    #[test]
+    fn counts_follow_the_measured_rate() {
+        // QEMU: APIC timer at 1 GHz, TSC at 2 GHz: one count per two ticks.
+        let r = rate(10_000_000, 20_000_000);
+        assert_eq!(r, 1 << 31);
+        assert_eq!(initial_count(2_000, r), 1_000);
+        // Rounded up: 3 ticks is 1.5 counts, fired after 2 (never early).
+        assert_eq!(initial_count(3, r), 2);
+        // Equal rates.
+        assert_eq!(initial_count(12_345, rate(5, 5)), 12_345);
+        // A deadline now or past still fires (count 0 would stop the timer).
+        assert_eq!(initial_count(0, r), 1);
+        // Too far: the register's range; the caller re-arms when it fires early.
+        assert_eq!(initial_count(u64::MAX, r), u32::MAX);
+        // No rate measured: nothing counted, no division by zero.
+        assert_eq!(rate(0, 0), 0);
+        assert_eq!(initial_count(1_000, 0), 1);
+    }
+}

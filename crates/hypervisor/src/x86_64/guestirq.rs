@@ -1,0 +1,44 @@
+//! The emulated x2APIC's interrupts into the vCPU a CPU runs: before each entry the
+//! pending vector is injected, or the exit at the guest's interrupt window asked for
+//! (`Engine::deliver`); the guest timer expires when this CPU's APIC timer fires for
+//! it; a halted vCPU with an interrupt it can take does not sleep.
+
+use super::timers;
+use crate::percpu::PerCpu;
+use crate::vms;
+use rtvisor_arch_x86_64::engines::Engine;
+use rtvisor_core::ids::{VcpuId, VmId};
+
+/// Whether vCPU `vcpu` of `vm` has an interrupt to take (above its priority).
+fn pending(vm: VmId, vcpu: VcpuId) -> bool {
+    vms::rt(vm)
+        .chip
+        .apic(vcpu)
+        .is_some_and(|a| a.lock().pending().is_some())
+}
+
+/// Before the entry: injects the pending interrupt or asks for the window.
+pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
+    let chip = &vms::rt(vm).chip;
+    engine.deliver(pending(vm, vcpu), || chip.ack(vcpu));
+}
+
+/// Whether a HLT of the vCPU returns at once: an interrupt is pending and its
+/// RFLAGS.IF is set.
+pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
+    pending(vm, vcpu) && engine.interruptible().if_set
+}
+
+/// This CPU's APIC timer fired: the guest timer of the vCPU here expires if it is
+/// due (its vector becomes pending; a periodic one re-arms); the timer is programmed
+/// again for what is left (it may have fired for the watchdog, or early).
+pub fn on_timer(me: &PerCpu) -> bool {
+    let due = timers::guest_due(me);
+    if due {
+        if let Some((vm, vcpu)) = me.hosts() {
+            vms::rt(vm).chip.expire(vm, vcpu);
+        }
+    }
+    timers::program(me);
+    due
+}

@@ -348,7 +348,10 @@ fn watch(
         }
         Ok(r)
     });
-    let warnings = result.as_ref().map(parse::crosscheck).unwrap_or_default();
+    let warnings = result
+        .as_ref()
+        .map(|r| super::x86::crosscheck(cfg.machine, r))
+        .unwrap_or_default();
     Run {
         result,
         lines,

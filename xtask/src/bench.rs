@@ -34,6 +34,7 @@ mod report;
 pub mod run;
 mod size;
 mod svg;
+pub mod x86;
 
 use crate::util::{out_dir, rel, say};
 use crate::{image, setup};
@@ -46,6 +47,8 @@ use std::time::Duration;
 pub const BARE: &str = "bare";
 /// The x86_64 baseline: rtbench-x86.elf booted bare by QEMU q35.
 pub const BARE_X86: &str = "bare-x86";
+/// The VT-x rows' baseline: rtbench-x86.elf booted bare by GRUB on Bochs.
+pub const BARE_BOCHS_X86: &str = "bare-bochs-x86";
 /// The reference for the noisy configurations: bare with the noise on the other CPUs
 /// (`bare-noisy-*` are the same at other neighbour timer periods).
 pub const BARE_NOISY: &str = "bare-noisy";
@@ -109,6 +112,14 @@ pub enum Machine {
     /// rtbench for x86_64 (target/guests/rtbench-x86.elf) booted the PVH way by
     /// `qemu-system-x86_64 -M q35 -cpu max`, 2 CPUs, 512 MiB, no hypervisor.
     BareX86,
+    /// rtbench-x86.elf booted bare by GRUB (Multiboot2) on Bochs (`x86`).
+    BareBochs,
+    /// The x86 hypervisor built from this scenario of tests/bench/, its GRUB ISO
+    /// booted on `emulator` (`x86`).
+    RtvisorX86 {
+        scenario: &'static str,
+        emulator: crate::x86::machine::Emulator,
+    },
 }
 
 /// One benchmark configuration.
@@ -127,8 +138,8 @@ impl Config {
     /// What the rt VM's console lines start with.
     pub fn prefix(&self) -> &'static str {
         match self.machine {
-            Machine::Rtvisor(_) => "[rt] ",
-            Machine::Bare { .. } | Machine::BareX86 => "",
+            Machine::Rtvisor(_) | Machine::RtvisorX86 { .. } => "[rt] ",
+            Machine::Bare { .. } | Machine::BareX86 | Machine::BareBochs => "",
         }
     }
 }
@@ -233,6 +244,36 @@ pub const CONFIGS: &[Config] = &[
         no_ipi: false,
         about: "rtbench for x86_64 alone, booted bare by QEMU q35 (-cpu max, -smp 2, 512M): \
                 the x86 baseline (TSC, local APIC timer, CPUID as the null call)",
+    },
+    Config {
+        name: "rtvisor-svm-x86",
+        machine: Machine::RtvisorX86 {
+            scenario: x86::SCENARIO,
+            emulator: crate::x86::machine::Emulator::Qemu,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "rtbench-x86 in VM rt (CPUs 2-3) under rtvisor on QEMU q35 (AMD-V, SVM with \
+                NPT), the ISO under -icount; VMMCALL as the null call",
+    },
+    Config {
+        name: BARE_BOCHS_X86,
+        machine: Machine::BareBochs,
+        quick: false,
+        no_ipi: false,
+        about: "rtbench-x86 alone, booted bare by GRUB (Multiboot2) on Bochs (Intel, 4 CPUs, \
+                sync=none): the VT-x rows' baseline",
+    },
+    Config {
+        name: "rtvisor-vmx-x86",
+        machine: Machine::RtvisorX86 {
+            scenario: x86::SCENARIO,
+            emulator: crate::x86::machine::Emulator::Bochs,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "rtbench-x86 in VM rt (CPUs 2-3) under rtvisor on Bochs (VT-x, VMX with EPT), \
+                the same scenario's ISO; VMCALL as the null call",
     },
 ];
 
@@ -359,7 +400,9 @@ fn one(
             for w in &first.warnings {
                 println!("bench {}: warning: {w}", cfg.name);
             }
-            write(&svg_path, &svg::histogram(cfg.name, &r.timer, &r.hist));
+            if !x86::unmeasured(cfg.name) {
+                write(&svg_path, &svg::histogram(cfg.name, &r.timer, &r.hist));
+            }
             Outcome {
                 name: cfg.name,
                 result: Ok(r),
@@ -508,7 +551,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     // The hypervisor's own size, of every rtvisor configuration's image.
     let sizes: Vec<(&str, rtvisor::imagesize::Breakdown)> = outcomes
         .iter()
-        .filter(|o| o.name.starts_with("rtvisor-"))
+        .filter(|o| o.name.starts_with("rtvisor-") && !o.name.ends_with("-x86"))
         .filter_map(|o| Some((o.name, size::of(o.name, opts.quick)?)))
         .collect();
     if !opts.quick {
@@ -732,7 +775,20 @@ pub(crate) mod tests {
                     );
                     assert_eq!(c.prefix(), "[rt] ");
                 }
-                Machine::Bare { .. } | Machine::BareX86 => assert_eq!(c.prefix(), ""),
+                Machine::RtvisorX86 { scenario, .. } => {
+                    assert!(
+                        crate::util::root()
+                            .join("tests/bench")
+                            .join(scenario)
+                            .is_file(),
+                        "{scenario}"
+                    );
+                    assert!(c.name.starts_with("rtvisor-") && c.name.ends_with("-x86"));
+                    assert_eq!(c.prefix(), "[rt] ");
+                }
+                Machine::Bare { .. } | Machine::BareX86 | Machine::BareBochs => {
+                    assert_eq!(c.prefix(), "")
+                }
             }
         }
     }

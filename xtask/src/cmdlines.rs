@@ -84,6 +84,8 @@ pub fn every_command_line() -> Result<Vec<(String, QemuCommand)>> {
             },
             // Its q35 line is among `every_x86_command_line`.
             Machine::BareX86 => continue,
+            // GRUB ISOs on q35 and Bochs (bench/x86.rs), not QEMU command builders.
+            Machine::BareBochs | Machine::RtvisorX86 { .. } => continue,
         };
         let name = format!("bench {}", cfg.name);
         out.push((name, bench_command(&target, bench::FULL_ARGS)?));

@@ -107,9 +107,17 @@ pub fn result_line(line: &str) -> Result<(String, Metric)> {
     } else {
         None
     };
+    let samples = num(&map, "samples")?;
+    // With no samples (a phase not run) there is no minimum: rtbench says
+    // `unavailable`, and the row is reported as not measured, never as a figure.
+    let min_ns = if samples == 0 && map.get("min_ns") == Some(&UNAVAILABLE) {
+        0
+    } else {
+        num(&map, "min_ns")?
+    };
     let m = Metric {
-        samples: num(&map, "samples")?,
-        min_ns: num(&map, "min_ns")?,
+        samples,
+        min_ns,
         avg_ns: num(&map, "avg_ns")?,
         max_ns: num(&map, "max_ns")?,
         cnt,
@@ -208,6 +216,9 @@ pub fn crosscheck(r: &Results) -> Vec<String> {
     let mut out = Vec::new();
     match r.selfcheck.as_deref() {
         Some("16.000") => {}
+        Some("0.000") => out.push(
+            "selfcheck pmc_per_16ns=0.000: no ACPI PM timer to check the TSC against".to_string(),
+        ),
         Some(x) => out.push(format!("selfcheck pmc_per_16ns={x}, expected 16.000")),
         None => out.push("no selfcheck line".to_string()),
     }
@@ -378,6 +389,10 @@ mod tests {
         assert!(clamped.contains(" min_ns=unavailable "), "{clamped}");
         let e = result_line(&clamped).unwrap_err().to_string();
         assert!(e.contains("min_ns is unavailable"), "{e}");
+        // A phase that took no sample has no minimum either; that is no error.
+        let none = line(&Stats::new(), &Stats::new(), true);
+        assert!(none.contains("samples=0 min_ns=unavailable "), "{none}");
+        assert_eq!(result_line(&none).unwrap().1.samples, 0);
         for l in [&exact, &clamped] {
             assert!(whole.is_match(&format!("[rt] {l}")), "{l}");
         }

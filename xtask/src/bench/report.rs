@@ -25,6 +25,8 @@ fn results_of<'a>(outcomes: &'a [Outcome], name: &str) -> Option<&'a Results> {
 pub fn baseline(name: &str) -> Option<&'static str> {
     if is_baseline(name) {
         None
+    } else if name.ends_with("-x86") && (name.contains("-vmx") || name.contains("-bochs")) {
+        Some(super::BARE_BOCHS_X86)
     } else if name.ends_with("-x86") {
         Some(super::BARE_X86)
     } else if name.ends_with("-noisy") && name != super::BARE_NOISY {
@@ -34,9 +36,9 @@ pub fn baseline(name: &str) -> Option<&'static str> {
     }
 }
 
-/// `bare` and `bare-x86`: the figures the others are compared with.
+/// `bare`, `bare-x86` and `bare-bochs-x86`: the figures the others are compared with.
 pub fn is_baseline(name: &str) -> bool {
-    name == super::BARE || name == super::BARE_X86
+    name == super::BARE || name == super::BARE_X86 || name == super::BARE_BOCHS_X86
 }
 
 fn esc(s: &str) -> String {
@@ -67,6 +69,21 @@ fn diff(a: u64, b: u64) -> i64 {
     i64::try_from(a).unwrap_or(i64::MAX) - i64::try_from(b).unwrap_or(i64::MAX)
 }
 
+/// The fields of the timer figures (null where the timer phase did not run).
+const TIMER_KEYS: &[&str] = &[
+    "samples",
+    "min_ns",
+    "avg_ns",
+    "max_ns",
+    "added_avg_ns",
+    "added_max_ns",
+    "over_baseline_avg_ns",
+    "over_baseline_max_ns",
+    "cnt_min_ns",
+    "cnt_avg_ns",
+    "cnt_max_ns",
+];
+
 /// `latency.json`: an array with one object per configuration, in run order. A failed
 /// configuration has `"ok": false`, an `error`, and null figures.
 #[cfg(test)]
@@ -82,9 +99,10 @@ pub fn json_with_sizes(outcomes: &[Outcome], sizes: &[(&str, Breakdown)]) -> Str
     let mut s = String::from("[\n");
     for (i, o) in outcomes.iter().enumerate() {
         let mut f: Vec<(&str, String)> = vec![("name", esc(o.name))];
-        // The x86 rows are added to the x86 bare figures, not the aarch64 ones.
+        // The x86 rows are added to their emulator's bare x86 figures, not the
+        // aarch64 ones (a bare x86 row to itself, as `bare` is).
         let base = if o.name.ends_with("-x86") {
-            results_of(outcomes, super::BARE_X86)
+            results_of(outcomes, baseline(o.name).unwrap_or(o.name))
         } else {
             base
         };
@@ -139,6 +157,15 @@ pub fn json_with_sizes(outcomes: &[Outcome], sizes: &[(&str, Breakdown)]) -> Str
                     ),
                 ]);
                 f.extend(super::paths::json_fields(Some(r)));
+                if super::x86::unmeasured(o.name) {
+                    // Its timer phase did not run: no figures, and why.
+                    for (k, v) in f.iter_mut() {
+                        if TIMER_KEYS.contains(k) {
+                            *v = "null".to_string();
+                        }
+                    }
+                    f.push(("not_measured", esc(super::x86::NOT_MEASURED)));
+                }
             }
             Err(e) => {
                 f.push(("ok", "false".to_string()));
@@ -210,6 +237,15 @@ pub fn table(outcomes: &[Outcome]) -> String {
         let is_bare = is_baseline(o.name);
         let base = baseline(o.name).and_then(|b| results_of(outcomes, b));
         match &o.result {
+            Ok(r) if super::x86::unmeasured(o.name) => {
+                let not = super::x86::NOT_MEASURED;
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {not} | | | | {} | {not} |",
+                    o.name,
+                    metric_cell(Some(&r.hvc), base.map(|b| &b.hvc), is_bare),
+                );
+            }
             Ok(r) => {
                 let t = r.timer;
                 let bt = base.map(|b| b.timer);
@@ -316,9 +352,50 @@ mod tests {
         let x86 = &j[j.find("\"name\": \"bare-x86\"").unwrap()..];
         assert!(x86.contains("\"added_avg_ns\": 0,\n"), "{j}");
         let svm = &j[j.find("\"name\": \"rtvisor-svm-x86\"").unwrap()..];
-        assert!(svm.contains("\"added_avg_ns\": 60,\n"), "{j}");
+        if super::super::x86::INJECTION {
+            assert!(svm.contains("\"added_avg_ns\": 60,\n"), "{j}");
+        } else {
+            assert!(svm.contains("\"added_avg_ns\": null,\n"), "{j}");
+        }
         // canned(): timer min is the smaller of avg and 4.
         assert!(table(&outs).contains("| `bare-x86` | 100 | 4 | 40 | 40 | 8 | 150 |"));
+    }
+
+    #[test]
+    fn vmx_rows_are_compared_with_bochs_bare_and_unmeasured_rows_say_so() {
+        assert_eq!(baseline("bare-bochs-x86"), None);
+        assert_eq!(baseline("rtvisor-vmx-x86"), Some("bare-bochs-x86"));
+        assert_eq!(baseline("rtvisor-svm-x86"), Some("bare-x86"));
+        let outs = [
+            canned("bare-x86", 40, 40, 8, Some(150)),
+            canned("bare-bochs-x86", 30, 30, 6, Some(120)),
+            canned("rtvisor-vmx-x86", 0, 0, 90, None),
+        ];
+        let j = json(&outs);
+        let vmx = &j[j.find("\"name\": \"rtvisor-vmx-x86\"").unwrap()..];
+        assert!(vmx.contains("\"baseline\": \"bare-bochs-x86\""), "{j}");
+        if !super::super::x86::INJECTION {
+            assert!(
+                vmx.contains("\"samples\": null,\n    \"min_ns\": null,"),
+                "{j}"
+            );
+            assert!(vmx.contains("\"not_measured\": \"not measured"), "{j}");
+        }
+        let t = table(&outs);
+        if super::super::x86::INJECTION {
+            assert!(
+                t.contains("| `rtvisor-vmx-x86` | 100 | 0 (-4, 0.0x) |"),
+                "{t}"
+            );
+        } else {
+            assert!(
+                t.contains(
+                    "| `rtvisor-vmx-x86` | not measured (no interrupt injection) | | | | \
+                     90 (+84, 15.0x) | not measured (no interrupt injection) |"
+                ),
+                "{t}"
+            );
+        }
     }
 
     #[test]

@@ -35,6 +35,12 @@ pub enum Target {
     BareX86 {
         elf: PathBuf,
     },
+    /// A GRUB ISO on an x86 emulator: the hypervisor built from an x86 scenario of
+    /// tests/bench/, or rtbench-x86 itself (`super::x86`).
+    X86 {
+        iso: PathBuf,
+        emulator: crate::x86::machine::Emulator,
+    },
 }
 
 /// The x86 bare machine's command: rtbench-x86.elf on q35 under `-icount
@@ -77,8 +83,8 @@ pub fn command(target: &Target, args: &str) -> Result<QemuCommand> {
         Target::Image { bin, scenario } => {
             qemu::for_scenario(scenario, bin, ConsoleMode::Interactive)?
         }
-        Target::BareX86 { .. } => {
-            anyhow::bail!("an x86 target runs on q35: its command is x86_command")
+        Target::BareX86 { .. } | Target::X86 { .. } => {
+            anyhow::bail!("an x86 target has its own command (x86_command, super::x86)")
         }
     };
     q.cpu = CpuModel::CortexA72;
@@ -135,6 +141,9 @@ pub fn prepare(
 ) -> Result<Target> {
     let file = match cfg.machine {
         Machine::Rtvisor(file) => file,
+        Machine::RtvisorX86 { .. } | Machine::BareBochs => {
+            return super::x86::prepare(cfg, quick, no_build)
+        }
         Machine::BareX86 => {
             let elf = image::x86_guest("rtbench")?;
             ensure!(
@@ -220,6 +229,16 @@ pub fn once(
             let q = x86_command(elf, args);
             Ok((q.line(), q.command()))
         }
+        Target::X86 { iso, emulator } => {
+            return watch(
+                cfg,
+                super::x86::spawn(cfg, iso, *emulator),
+                log,
+                timeout,
+                verbose,
+                start,
+            )
+        }
         _ => command(target, args).map(|q| (q.line(), q.command())),
     };
     let spawned = launch.and_then(|(line, mut cmd)| {
@@ -230,7 +249,27 @@ pub fn once(
             .spawn()
             .with_context(|| format!("could not start `{line}`"))
     });
-    let child = match spawned {
+    watch(
+        cfg,
+        spawned.map(|child| Console::spawn(cfg.name, child)),
+        log,
+        timeout,
+        verbose,
+        start,
+    )
+}
+
+/// Watches a started run's console (or reports why it did not start) until `rtbench:
+/// bench done`, then parses its lines.
+fn watch(
+    cfg: &Config,
+    con: Result<Console>,
+    log: PathBuf,
+    timeout: Duration,
+    verbose: bool,
+    start: Instant,
+) -> Run {
+    let mut con = match con {
         Ok(c) => c,
         Err(e) => {
             return Run {
@@ -241,11 +280,15 @@ pub fn once(
             }
         }
     };
-    let mut con = Console::spawn(cfg.name, child);
     con.set_log_file(log);
     con.set_echo(verbose);
     for f in hv::FATAL {
         con.fail_on(Pattern::contains(*f));
+    }
+    if matches!(cfg.machine, Machine::RtvisorX86 { .. }) {
+        for f in crate::x86::cases::line::FAILURES {
+            con.fail_on(Pattern::contains(*f));
+        }
     }
     let prefix = cfg.prefix();
     let done = format!("{prefix}{}", parse::DONE);
@@ -305,7 +348,10 @@ pub fn once(
         }
         Ok(r)
     });
-    let warnings = result.as_ref().map(parse::crosscheck).unwrap_or_default();
+    let warnings = result
+        .as_ref()
+        .map(|r| super::x86::crosscheck(cfg.machine, r))
+        .unwrap_or_default();
     Run {
         result,
         lines,

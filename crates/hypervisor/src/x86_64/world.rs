@@ -25,8 +25,9 @@ use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::hypercall;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::seam::{ArchVcpu, VcpuStart};
+use rtvisor_core::seam::{ArchVcpu, Reply, VcpuStart};
 use rtvisor_core::shell::IrqKind;
 
 /// The longest x86 instruction.
@@ -134,6 +135,10 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.done(Cause::Trap);
         return;
     }
+    if null_call(engine, d) {
+        t.done(Cause::Call);
+        return;
+    }
     let mov = match d.exit {
         RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
         _ => None,
@@ -179,6 +184,24 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         }
     }
     t.finish(cause);
+}
+
+/// The VERSION hypercall (a VM's null call) answered here, without the core's exit
+/// handler: it only reads the core's constant (what `rtvisor_call` answers) and steps
+/// the guest past the instruction. Returns whether `d` was that call.
+fn null_call(engine: &mut Engine, d: Decoded) -> bool {
+    if d.exit != RawExit::Hypercall {
+        return false;
+    }
+    let Adapted::Exit(VcpuExit::Hypercall {
+        nr: hypercall::NR_VERSION,
+        ..
+    }) = adapt(&d.exit, engine.gprs(), None, 0)
+    else {
+        return false;
+    };
+    Exited::<Engine, Resume>::new(engine, d, None).set_return(Ok(Reply::Value(hypercall::VERSION)));
+    true
 }
 
 /// Runs the core's exit handler on `e`; a vCPU that parks does not come back.

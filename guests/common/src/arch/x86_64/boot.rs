@@ -115,6 +115,7 @@ gc_stacks:
 gc_pvh_entry:
     cli
     cld
+    mov dword ptr [{entry_eax}], eax    // Multiboot2's magic (multiboot.rs)
     mov esi, ebx
     mov eax, 1
     xchg dword ptr [{claim}], eax
@@ -260,6 +261,7 @@ gc_tramp_end:
 .popsection
 "#,
     claim = sym BOOT_CLAIM,
+    entry_eax = sym super::multiboot::ENTRY_EAX,
     smp_index = sym SMP_INDEX,
     percpu = sym PERCPU,
     percpu_size = const core::mem::size_of::<PerCpu>(),

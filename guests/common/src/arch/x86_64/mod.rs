@@ -13,6 +13,7 @@ pub mod exception;
 pub mod guard_ops;
 pub mod hypercall;
 pub mod irq;
+mod multiboot;
 pub mod pmu;
 pub mod power;
 pub mod pvh;

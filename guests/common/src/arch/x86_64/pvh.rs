@@ -76,6 +76,8 @@ impl BootInfo {
                 read_le::<8>(ebx + 24),
                 read_le::<8>(ebx + 32),
             )
+        } else if let Some(mb) = super::multiboot::info(ebx) {
+            (None, 0, mb.cmdline, mb.rsdp.map_or(0, |a| a as u64))
         } else {
             (None, 0, 0, 0)
         };

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xe1e6216de1c89134,
-        payload_fingerprint: 0x7194372088c0d471,
+        payload_fingerprint: 0xd61292b53fe32a1b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

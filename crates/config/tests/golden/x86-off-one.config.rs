@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x6488c3259fe5f6b7,
-        payload_fingerprint: 0x023ed67fc5c3d6da,
+        payload_fingerprint: 0x8d5e468a63a0a810,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -84,7 +84,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x92b43f0d103d0ce8,
-        payload_fingerprint: 0xc70df55bb785c835,
+        payload_fingerprint: 0x49f09d904182dba9,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

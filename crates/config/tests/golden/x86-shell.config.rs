@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x072dcdd3a1456a0f,
-        payload_fingerprint: 0x3f4d19c331ea5744,
+        payload_fingerprint: 0xea12c8c03539d7ee,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -67,7 +67,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x406d811b48b93307,
-        payload_fingerprint: 0xbfda0dafec2a5d23,
+        payload_fingerprint: 0x5e38a4adc035a37b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

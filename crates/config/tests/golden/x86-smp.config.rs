@@ -38,7 +38,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xa994dcaed6c96e76,
-        payload_fingerprint: 0x4e6b9c7f421ca90c,
+        payload_fingerprint: 0x8e717a2db1071b4a,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -61,7 +61,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x466af9a0d255be2f,
-        payload_fingerprint: 0xe1861088c90efa3d,
+        payload_fingerprint: 0x72b3454414cc4649,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

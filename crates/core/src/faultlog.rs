@@ -135,7 +135,7 @@ impl fmt::Display for Fault {
                 "access to register {} refused: fault injected",
                 (self.register_name)(id)
             ),
-            other => write!(f, "{other:?}"),
+            other => write!(f, "{other}"),
         }
     }
 }

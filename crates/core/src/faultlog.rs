@@ -193,4 +193,18 @@ mod tests {
         assert!(fault(Contained::UnknownCall(0x8400_00ff), name).is_none());
         assert!(fault(Contained::BadDoorbell(3), name).is_none());
     }
+
+    #[test]
+    fn the_debug_line_names_the_kind_and_its_number_in_hex() {
+        assert_eq!(format!("{}", Contained::BadPort(0x3f8)), "BadPort(0x3f8)");
+        assert_eq!(
+            format!("{}", Contained::BadAccess(Ipa::new(0x1000))),
+            "BadAccess(0x1000)"
+        );
+        assert_eq!(
+            format!("{}", Contained::UnknownCall(0x8400_00ff)),
+            "UnknownCall(0x840000ff)"
+        );
+        assert_eq!(format!("{}", Contained::BadRoute(33)), "BadRoute(0x21)");
+    }
 }

@@ -262,13 +262,8 @@ fn raw(cpu: CpuId) -> Account {
 
 /// `a` (times in ticks) with its times in nanoseconds.
 fn in_ns(mut a: Account) -> Account {
-    // Whole seconds and the rest apart: exact, and no 128-bit division in the image.
-    let hz = Clock::frequency().max(1);
-    let ns = |t: u64| {
-        (t / hz)
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add((t % hz).wrapping_mul(1_000_000_000) / hz)
-    };
+    let hz = Clock::frequency();
+    let ns = |t: u64| rtvisor_core::account::ticks_to_ns(t, hz);
     a.own_ns = ns(a.own_ns);
     a.other_ns = ns(a.other_ns);
     a

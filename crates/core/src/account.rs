@@ -146,6 +146,17 @@ impl fmt::Display for Account {
     }
 }
 
+/// `ticks` of a counter running at `hz` in nanoseconds, rounded down: whole seconds
+/// and the rest apart, so no 128-bit division (exact while `hz` is below 18 GHz; it
+/// wraps past 2^64 ns, 584 years).
+pub fn ticks_to_ns(ticks: u64, hz: u64) -> u64 {
+    const NS: u64 = 1_000_000_000;
+    let hz = hz.max(1);
+    (ticks / hz)
+        .wrapping_mul(NS)
+        .wrapping_add((ticks % hz).wrapping_mul(NS) / hz)
+}
+
 /// What marks the hypervisor's report of a measurement window on the console.
 pub const WINDOW_MARK: &str = "el2 window";
 
@@ -154,6 +165,30 @@ mod tests {
     use super::*;
     use std::format;
     use std::vec::Vec;
+
+    #[test]
+    fn ticks_convert_to_ns_as_exact_128_bit_arithmetic_would() {
+        let ticks = [
+            0,
+            1,
+            61,
+            62_499_999,
+            62_500_000,
+            1 << 40,
+            u64::MAX / 1_000_000_000,
+        ];
+        for hz in [1, 24_000_000, 62_500_000, 1_000_000_000, 3_000_000_007] {
+            for t in ticks {
+                let want = (u128::from(t) * 1_000_000_000 / u128::from(hz)) as u64;
+                assert_eq!(ticks_to_ns(t, hz), want, "{t} ticks at {hz} Hz");
+            }
+        }
+        assert_eq!(
+            ticks_to_ns(5, 0),
+            5_000_000_000,
+            "a zero frequency counts as 1 Hz"
+        );
+    }
 
     #[test]
     fn all_indexes_its_own_position() {

@@ -135,7 +135,7 @@ impl fmt::Display for Fault {
                 "access to register {} refused: fault injected",
                 (self.register_name)(id)
             ),
-            other => write!(f, "{other:?}"),
+            other => write!(f, "{other}"),
         }
     }
 }
@@ -192,5 +192,19 @@ mod tests {
         assert!(fault(Contained::IgnoredRegister(0xc648), name).is_none());
         assert!(fault(Contained::UnknownCall(0x8400_00ff), name).is_none());
         assert!(fault(Contained::BadDoorbell(3), name).is_none());
+    }
+
+    #[test]
+    fn the_debug_line_names_the_kind_and_its_number_in_hex() {
+        assert_eq!(format!("{}", Contained::BadPort(0x3f8)), "BadPort(0x3f8)");
+        assert_eq!(
+            format!("{}", Contained::BadAccess(Ipa::new(0x1000))),
+            "BadAccess(0x1000)"
+        );
+        assert_eq!(
+            format!("{}", Contained::UnknownCall(0x8400_00ff)),
+            "UnknownCall(0x840000ff)"
+        );
+        assert_eq!(format!("{}", Contained::BadRoute(33)), "BadRoute(0x21)");
     }
 }

@@ -99,6 +99,31 @@ pub enum Contained {
     BadRoute(u32),
 }
 
+impl Contained {
+    /// The kind's name and its number (address, port, register, id or INTID).
+    pub fn parts(self) -> (&'static str, u64) {
+        match self {
+            Self::BadAccess(ipa) => ("BadAccess", ipa.raw()),
+            Self::BadFetch(ipa) => ("BadFetch", ipa.raw()),
+            Self::BadPort(port) => ("BadPort", u64::from(port)),
+            Self::RefusedRegister(id) => ("RefusedRegister", u64::from(id)),
+            Self::IgnoredRegister(id) => ("IgnoredRegister", u64::from(id)),
+            Self::UnknownCall(id) => ("UnknownCall", id),
+            Self::UnknownHypercall(nr) => ("UnknownHypercall", nr),
+            Self::BadDoorbell(v) => ("BadDoorbell", v),
+            Self::BadRoute(intid) => ("BadRoute", u64::from(intid)),
+        }
+    }
+}
+
+/// `Kind(0x..)`: the diagnostic form (no `Debug` machinery in the image).
+impl core::fmt::Display for Contained {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (name, v) = self.parts();
+        write!(f, "{name}({v:#x})")
+    }
+}
+
 /// Everything the handler needs about the VM that exited; `C` is its interrupt
 /// controller.
 #[derive(Debug)]

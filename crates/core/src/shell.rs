@@ -360,7 +360,7 @@ const COMMANDS: &[Command] = &[
 pub fn execute(line: &str, ops: &dyn ShellOps) {
     let mut words = [""; 8];
     let mut n = 0;
-    for w in line.split_whitespace() {
+    for w in line.split_ascii_whitespace() {
         if n == words.len() {
             ops.out(format_args!("too many words; try `help`"));
             return;
@@ -378,7 +378,7 @@ pub fn execute(line: &str, ops: &dyn ShellOps) {
     match found {
         Some(c) => {
             let args = &words[c.words.len()..];
-            let names = c.args.split_whitespace();
+            let names = c.args.split_ascii_whitespace();
             let most = names.clone().count();
             let least = names.filter(|a| !a.starts_with('[')).count();
             if !(least..=most).contains(&args.len()) {

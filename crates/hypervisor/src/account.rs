@@ -262,8 +262,8 @@ fn raw(cpu: CpuId) -> Account {
 
 /// `a` (times in ticks) with its times in nanoseconds.
 fn in_ns(mut a: Account) -> Account {
-    let hz = u128::from(Clock::frequency().max(1));
-    let ns = |t: u64| (u128::from(t) * 1_000_000_000 / hz) as u64;
+    let hz = Clock::frequency();
+    let ns = |t: u64| rtvisor_core::account::ticks_to_ns(t, hz);
     a.own_ns = ns(a.own_ns);
     a.other_ns = ns(a.other_ns);
     a

@@ -88,9 +88,9 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
             .life
             .boot(vm.cpus.len(), vm.entry.raw(), vm.dtb_ipa.raw());
         info!(
-            "vm {}: cpus {:?}, ram {:#x}..{:#x} (host {:#x}{}), entry {:#x}",
+            "vm {}: cpus {}, ram {:#x}..{:#x} (host {:#x}{}), entry {:#x}",
             vm.name,
-            vm.cpus,
+            Cpus(vm.cpus),
             vm.ram.ipa.raw(),
             vm.ram.ipa.raw() + vm.ram.size,
             vm.ram.hpa.raw(),
@@ -282,6 +282,19 @@ fn check_table_colors() {
 
 /// `, colors 0-3 of 16` after a colored VM's host address (nothing otherwise).
 struct Colors(Option<Coloring>);
+
+/// A CPU list as `[1, 2]`, written without `Debug`'s list builder.
+struct Cpus(&'static [u32]);
+
+impl fmt::Display for Cpus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, c) in self.0.iter().enumerate() {
+            write!(f, "{}{c}", if i > 0 { ", " } else { "" })?;
+        }
+        f.write_str("]")
+    }
+}
 
 impl fmt::Display for Colors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,9 +22,9 @@ pub fn contained(vm: VmId, what: Contained) {
         match what {
             Contained::IgnoredRegister(id) => {
                 let reg = Arch::register_name(id);
-                debug!("vm {name}: contained {what:?} ({reg})");
+                debug!("vm {name}: contained {what} ({reg})");
             }
-            _ => debug!("vm {name}: contained {what:?}"),
+            _ => debug!("vm {name}: contained {what}"),
         }
         return;
     };

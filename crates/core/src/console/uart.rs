@@ -2,11 +2,24 @@
 //! (x86_64, COM1 by port I/O). Which one a VM has follows its machine's device table
 //! ([`UartModel::of`]); the console around it (the `[vm] ` lines, input, the live
 //! partial line) is the same for both.
+//!
+//! The 16550 is built in with the `uart16550` feature (on by default; the aarch64
+//! hypervisor leaves it out, its machine has no 16550). Without it the variant holds
+//! a type with no values, so its arms cost nothing, and a console made for a 16550
+//! fails to compile (the consoles are made in a constant).
 
 use rtvisor_config::contract::{DeviceKind, EmulatedDevice};
 use rtvisor_vdev::pl011::Pl011;
-use rtvisor_vdev::uart16550::Uart16550;
 use rtvisor_vdev::{MmioError, Width};
+
+/// What the 16550 variant holds: the model, or without the `uart16550` feature a type
+/// with no values.
+#[cfg(feature = "uart16550")]
+pub type Ns16550Model = rtvisor_vdev::uart16550::Uart16550;
+/// What the 16550 variant holds: the model, or without the `uart16550` feature a type
+/// with no values.
+#[cfg(not(feature = "uart16550"))]
+pub type Ns16550Model = core::convert::Infallible;
 
 /// Which UART a console emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +61,16 @@ pub enum VUart {
     /// An emulated PL011.
     Pl011(Pl011),
     /// An emulated 16550A.
-    Ns16550(Uart16550),
+    Ns16550(Ns16550Model),
 }
 
 impl VUart {
     /// A UART of `model` in reset state.
+    #[cfg_attr(not(feature = "uart16550"), allow(unreachable_code))]
     pub const fn new(model: UartModel) -> Self {
         match model {
             UartModel::Pl011 => Self::Pl011(Pl011::new()),
-            UartModel::Ns16550 => Self::Ns16550(Uart16550::new()),
+            UartModel::Ns16550 => Self::Ns16550(ns::new()),
         }
     }
 
@@ -72,7 +86,7 @@ impl VUart {
     pub fn reset(&mut self) {
         match self {
             Self::Pl011(u) => u.reset(),
-            Self::Ns16550(u) => u.reset(),
+            Self::Ns16550(u) => ns::reset(u),
         }
     }
 
@@ -81,7 +95,7 @@ impl VUart {
     pub fn read(&mut self, off: u64, width: Width) -> Result<u64, MmioError> {
         match self {
             Self::Pl011(u) => u.read(off, width).map(u64::from),
-            Self::Ns16550(u) => u.read_wide(off, width),
+            Self::Ns16550(u) => ns::read(u, off, width),
         }
     }
 
@@ -96,7 +110,7 @@ impl VUart {
     ) -> Result<(), MmioError> {
         match self {
             Self::Pl011(u) => u.write(off, width, value as u32, tx),
-            Self::Ns16550(u) => u.write_wide(off, width, value, tx),
+            Self::Ns16550(u) => ns::write(u, off, width, value, tx),
         }
     }
 
@@ -105,8 +119,7 @@ impl VUart {
     pub fn receive(&mut self, byte: u8) -> bool {
         match self {
             Self::Pl011(u) => u.receive(byte),
-            // A full 16550 would take the byte as an overrun: it is not offered.
-            Self::Ns16550(u) => u.rx_space() > 0 && u.receive(byte),
+            Self::Ns16550(u) => ns::receive(u, byte),
         }
     }
 
@@ -114,8 +127,73 @@ impl VUart {
     pub fn irq_level(&self) -> bool {
         match self {
             Self::Pl011(u) => u.irq_level(),
-            Self::Ns16550(u) => u.irq_level(),
+            Self::Ns16550(u) => ns::irq_level(u),
         }
+    }
+}
+
+/// The 16550's side of [`VUart`].
+#[cfg(feature = "uart16550")]
+mod ns {
+    use super::Ns16550Model as U;
+    use rtvisor_vdev::{MmioError, Width};
+
+    pub const fn new() -> U {
+        U::new()
+    }
+    pub fn reset(u: &mut U) {
+        u.reset();
+    }
+    pub fn read(u: &mut U, off: u64, width: Width) -> Result<u64, MmioError> {
+        u.read_wide(off, width)
+    }
+    pub fn write(
+        u: &mut U,
+        off: u64,
+        width: Width,
+        value: u64,
+        tx: &mut dyn FnMut(u8),
+    ) -> Result<(), MmioError> {
+        u.write_wide(off, width, value, tx)
+    }
+    /// A full 16550 would take the byte as an overrun: it is not offered.
+    pub fn receive(u: &mut U, byte: u8) -> bool {
+        u.rx_space() > 0 && u.receive(byte)
+    }
+    pub fn irq_level(u: &U) -> bool {
+        u.irq_level()
+    }
+}
+
+/// Without the 16550: nothing to do, there is no such value.
+#[cfg(not(feature = "uart16550"))]
+mod ns {
+    use super::Ns16550Model as U;
+    use rtvisor_vdev::{MmioError, Width};
+
+    pub const fn new() -> U {
+        panic!("this build has no 16550 model: enable rtvisor-core's `uart16550` feature")
+    }
+    pub fn reset(u: &mut U) {
+        match *u {}
+    }
+    pub fn read(u: &mut U, _: u64, _: Width) -> Result<u64, MmioError> {
+        match *u {}
+    }
+    pub fn write(
+        u: &mut U,
+        _: u64,
+        _: Width,
+        _: u64,
+        _: &mut dyn FnMut(u8),
+    ) -> Result<(), MmioError> {
+        match *u {}
+    }
+    pub fn receive(u: &mut U, _: u8) -> bool {
+        match *u {}
+    }
+    pub fn irq_level(u: &U) -> bool {
+        match *u {}
     }
 }
 

@@ -84,7 +84,7 @@ impl Input {
             return;
         }
         match core::str::from_utf8(&self.buf[..typed]) {
-            Ok(line) if line.trim().is_empty() => {}
+            Ok(line) if line.trim_ascii().is_empty() => {}
             Ok(line) => {
                 ops.out(format_args!("> {line}"));
                 execute(line, ops);

@@ -272,7 +272,7 @@ pub(super) fn latency(_: &[&str], ops: &dyn ShellOps) {
                 let figures = line
                     .split_once(LATENCY_MARK)
                     .map_or(line, |(_, rest)| rest)
-                    .trim();
+                    .trim_ascii();
                 ops.out(format_args!(
                     "{name:<12} timer {figures}  (age {})",
                     Secs(age_ms)

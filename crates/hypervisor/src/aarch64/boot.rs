@@ -90,8 +90,7 @@ extern "C" fn rtvisor_primary_main(dtb_ptr: u64) -> ! {
             "no device tree in x0 ({dtb_ptr:#x}) nor at {FALLBACK_DTB:#x}"
         ));
     };
-    let plat =
-        platform::parse(dtb).unwrap_or_else(|e| die(format_args!("host device tree: {e:?}")));
+    let plat = platform::parse(dtb).unwrap_or_else(|e| die(format_args!("host device tree: {e}")));
     if let Some(u) = plat.uart {
         // SAFETY: the device tree names this PL011 as the console; the MMU is off.
         unsafe { uart::set_base(u.base().raw()) };

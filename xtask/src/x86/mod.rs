@@ -101,10 +101,27 @@ pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
     iso::build(&elf, "", &dir, &stem)
 }
 
-/// Whether `scenario` is for an x86_64 board (`rtvisor check`'s answer; `false` when
-/// it does not check, so the aarch64 path reports the error).
+/// Whether `scenario` is for an x86_64 board: its board file's `arch`, read before the
+/// guests it names exist (a fresh checkout has not built them yet, so the whole
+/// scenario does not check until the build made them); else `rtvisor check`'s answer,
+/// `false` when it does not check, so the aarch64 path reports the error.
 pub fn is_x86_scenario(scenario: &Path) -> bool {
-    rtvisor::check_plan(scenario).is_ok_and(|p| p.arch == rtvisor_config::contract::Arch::X86_64)
+    let x86 = rtvisor_config::contract::Arch::X86_64;
+    if let Some(board) = board_path(scenario) {
+        if let Ok(b) = rtvisor_config::check_board(&board) {
+            return b.arch() == x86;
+        }
+    }
+    rtvisor::check_plan(scenario).is_ok_and(|p| p.arch == x86)
+}
+
+/// The board file a scenario names in its top-level `board = "..."` line, relative to
+/// the scenario's directory.
+fn board_path(scenario: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(scenario).ok()?;
+    let re = regex::Regex::new(r#"(?m)^\s*board\s*=\s*"([^"]+)""#).ok()?;
+    let rel = re.captures(&text)?.get(1)?.as_str().to_string();
+    Some(scenario.parent().unwrap_or(Path::new(".")).join(rel))
 }
 
 /// Starts an emulator with its output piped; `input`: its stdin is piped too (the
@@ -191,5 +208,36 @@ mod tests {
     fn iso_names() {
         assert_eq!(super::iso_name(""), "x86-smoke");
         assert_eq!(super::iso_name("fault=wx"), "x86-smoke-fault-wx");
+    }
+
+    /// The board decides, before the guests a scenario names are built: a scenario
+    /// whose kernels do not exist yet is still known as x86 (or not).
+    #[test]
+    fn x86_scenarios_are_known_by_their_board_before_a_build() {
+        let dir = std::env::temp_dir().join(format!("rtvisor-x86-arch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let write = |name: &str, board: &str| {
+            let p = dir.join(name);
+            let b = root.join("boards").join(board);
+            std::fs::write(
+                &p,
+                format!(
+                    "board = \"{}\"\n[[vm]]\nname = \"a\"\nkernel = {{ path = \"missing.elf\", format = \"elf\" }}\n",
+                    b.display()
+                ),
+            )
+            .unwrap();
+            p
+        };
+        assert!(super::is_x86_scenario(&write(
+            "x86.toml",
+            "qemu-q35-x86_64.toml"
+        )));
+        assert!(!super::is_x86_scenario(&write(
+            "arm.toml",
+            "qemu-virt-aarch64.toml"
+        )));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

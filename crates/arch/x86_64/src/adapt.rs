@@ -260,6 +260,11 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
             what: "control register write",
             code: u64::from(cr),
         },
+        // The backend answers XSETBV itself (`crate::xcr`), as it does CR4 writes.
+        RawExit::Xsetbv { xcr, .. } => VcpuExit::Fatal {
+            what: "xsetbv",
+            code: u64::from(xcr),
+        },
         RawExit::Init
         | RawExit::Sipi { .. }
         | RawExit::InterruptWindow

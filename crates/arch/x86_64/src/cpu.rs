@@ -184,3 +184,31 @@ pub fn halt_forever() -> ! {
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
     }
 }
+
+/// Makes XSETBV usable on this CPU and puts XCR0 at reset (x87 only), when the CPU
+/// has XSAVE (CPUID leaf 1 ECX bit 26); returns whether it has. The hypervisor keeps
+/// no state under XCR0 (soft-float, see `crate::xcr`): CR4.OSXSAVE only lets it
+/// write the register for its guests.
+pub fn reset_xcr0() -> bool {
+    if cpuid(1, 0)[2] & (1 << 26) == 0 {
+        return false;
+    }
+    // SAFETY: OSXSAVE may be set when CPUID reports XSAVE; it changes nothing the
+    // hypervisor's own code uses.
+    unsafe { write_cr4(cr4() | crate::cr::CR4_OSXSAVE) };
+    // SAFETY: OSXSAVE is on and x87 alone is always a valid XCR0.
+    unsafe { xsetbv(crate::xcr::XCR0_RESET) };
+    true
+}
+
+/// Writes XCR0.
+///
+/// # Safety
+/// CR4.OSXSAVE is on and `v` is valid for this CPU (`crate::xcr::xsetbv_ok` with
+/// its leaf 0xD), else #GP.
+pub unsafe fn xsetbv(v: u64) {
+    // SAFETY: the caller checked the value and OSXSAVE.
+    unsafe {
+        asm!("xsetbv", in("ecx") 0u32, in("eax") v as u32, in("edx") (v >> 32) as u32, options(nomem, nostack, preserves_flags))
+    };
+}

@@ -152,6 +152,8 @@ pub unsafe fn engine(
         p.msr_bitmap.pass_msr(m.msr, m.vmx, m.vmx);
     }
     let pa = |x: u64| Hpa::new(x);
+    // Before the VMCS takes the host's CR4: OSXSAVE on, XCR0 back to x87.
+    crate::cpu::reset_xcr0();
     match caps {
         Caps::Svm(caps) => {
             let setup = SvmSetup {
@@ -168,6 +170,11 @@ pub unsafe fn engine(
             Ok(Engine::Svm(v))
         }
         Caps::Vmx(caps) => {
+            for &(msr, v) in crate::msrs::HELD_BY_CPU {
+                // SAFETY: STAR, LSTAR, CSTAR, SFMASK and KERNEL_GS_BASE exist on every
+                // 64-bit CPU; the hypervisor uses none of them (no SYSCALL, no SWAPGS).
+                unsafe { crate::cpu::wrmsr(msr, v) };
+            }
             let setup = VmxSetup {
                 io_a: pa(&p.io_a as *const Bitmap as u64),
                 io_b: pa(&p.io_b as *const Bitmap as u64),
@@ -272,6 +279,27 @@ impl Engine {
             Engine::Svm(v) => v.cr4(),
             Engine::Vmx(v) => v.cr4(),
         }
+    }
+
+    /// Answers a guest's XSETBV of `value` into `xcr`: writes XCR0 and returns `true`
+    /// when `crate::xcr::xsetbv_ok` takes it for this CPU, else `false` (#GP(0) is
+    /// the caller's). CPL and CR4.OSXSAVE the CPU checked before the exit (both
+    /// vendors raise those faults ahead of the intercept).
+    pub fn xsetbv(&mut self, xcr: u32, value: u64) -> bool {
+        let l1 = crate::cpu::cpuid(1, 0)[2] & (1 << 26) != 0;
+        let max = crate::cpu::cpuid(0, 0)[0];
+        let supported = if l1 && max >= 0xD {
+            crate::xcr::supported(crate::cpu::cpuid(0xD, 0))
+        } else {
+            0
+        };
+        if !crate::xcr::xsetbv_ok(xcr, value, supported) {
+            return false;
+        }
+        // SAFETY: `reset_xcr0` turned OSXSAVE on when the engine was made (the CPU
+        // has XSAVE: `supported` is not 0), and the value was checked above.
+        unsafe { crate::cpu::xsetbv(value) };
+        true
     }
 
     /// Sets the guest's CR4 (checked by `cr::cr4_write`).

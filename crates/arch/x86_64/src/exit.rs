@@ -104,6 +104,12 @@ pub enum RawExit {
     /// core that shares the cache). Both are stepped over: a VM's memory is
     /// write-back and its DMA coherent, so there is nothing of its own to flush.
     CacheFlush,
+    /// XSETBV: `value` (EDX:EAX) into extended control register `xcr` (ECX). The
+    /// backend checks it ([`crate::xcr::xsetbv_ok`]); both engines trap it.
+    Xsetbv {
+        xcr: u32,
+        value: u64,
+    },
     /// Anything else, with the vendor's raw code.
     Unknown {
         code: u64,
@@ -138,6 +144,14 @@ impl RawExit {
         RawExit::Msr {
             id: r.rcx as u32,
             write,
+            value: (r.rdx & 0xFFFF_FFFF) << 32 | (r.rax & 0xFFFF_FFFF),
+        }
+    }
+
+    /// XSETBV: the register in ECX, the value in EDX:EAX.
+    pub const fn xsetbv(r: Regs3) -> RawExit {
+        RawExit::Xsetbv {
+            xcr: r.rcx as u32,
             value: (r.rdx & 0xFFFF_FFFF) << 32 | (r.rax & 0xFFFF_FFFF),
         }
     }

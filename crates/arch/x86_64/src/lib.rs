@@ -40,6 +40,7 @@ pub mod trampoline;
 pub mod vcpu;
 pub mod vendor;
 pub mod vmx;
+pub mod xcr;
 
 #[cfg(target_os = "none")]
 pub mod apic;

@@ -1,8 +1,11 @@
 //! Which MSRs a guest reaches without an exit. Only state the hardware switches
-//! between guest and host itself qualifies: on Intel the VMCS guest-state fields
-//! (FS/GS base, SYSENTER_*), on AMD the VMCB save area that VMRUN, VMLOAD and VMSAVE
-//! switch (those and the SYSCALL MSRs, KERNEL_GS_BASE). Every other MSR exits: the
-//! engines answer unknown ones with #GP ([`crate::exit::default_answer`]).
+//! between guest and host, or state the hypervisor never uses, qualifies: on Intel
+//! the VMCS guest-state fields (FS/GS base, SYSENTER_*) and the SYSCALL MSRs and
+//! KERNEL_GS_BASE ([`HELD_BY_CPU`]: the hypervisor has no user mode, never runs
+//! SYSCALL or SWAPGS, and runs one vCPU per CPU, so the guest may own them in the CPU
+//! itself; VT-x resets them when a vCPU starts); on AMD the VMCB save area that
+//! VMRUN, VMLOAD and VMSAVE switch (all of these). Every other MSR exits: the engines
+//! answer unknown ones with #GP ([`crate::exit::default_answer`]).
 
 /// One MSR let through, for reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,26 +27,30 @@ const fn both(msr: u32, name: &'static str) -> Passthrough {
     }
 }
 
-const fn svm(msr: u32, name: &'static str) -> Passthrough {
-    Passthrough {
-        msr,
-        name,
-        vmx: false,
-        svm: true,
-    }
-}
-
 pub const PASSTHROUGH: &[Passthrough] = &[
     both(0x174, "SYSENTER_CS"),
     both(0x175, "SYSENTER_ESP"),
     both(0x176, "SYSENTER_EIP"),
-    svm(0xC000_0081, "STAR"),
-    svm(0xC000_0082, "LSTAR"),
-    svm(0xC000_0083, "CSTAR"),
-    svm(0xC000_0084, "SFMASK"),
+    both(0xC000_0081, "STAR"),
+    both(0xC000_0082, "LSTAR"),
+    both(0xC000_0083, "CSTAR"),
+    both(0xC000_0084, "SFMASK"),
     both(0xC000_0100, "FS_BASE"),
     both(0xC000_0101, "GS_BASE"),
-    svm(0xC000_0102, "KERNEL_GS_BASE"),
+    both(0xC000_0102, "KERNEL_GS_BASE"),
+];
+
+/// The MSRs a VT-x guest owns in the CPU itself (let through, and switched by
+/// neither the VMCS nor the hypervisor), with their values at reset (STAR, LSTAR,
+/// CSTAR, SFMASK, KERNEL_GS_BASE: all zero). The VMX engine writes these when a vCPU
+/// starts or restarts, so nothing of a VM's previous life or of another VM that ran
+/// on the CPU before reaches it.
+pub const HELD_BY_CPU: &[(u32, u64)] = &[
+    (0xC000_0081, 0),
+    (0xC000_0082, 0),
+    (0xC000_0083, 0),
+    (0xC000_0084, 0),
+    (0xC000_0102, 0),
 ];
 
 /// IA32_EFER.
@@ -106,6 +113,7 @@ mod tests {
         for p in PASSTHROUGH {
             assert!(!owned.contains(&p.msr), "{}", p.name);
             assert!(p.svm, "{}: AMD switches everything Intel does", p.name);
+            assert!(p.vmx, "{}: VT-x keeps it too", p.name);
         }
         // Each one fits the vendor's bitmap.
         let (mut m, mut b) = (Msrpm::ALL, Bitmap::ALL);
@@ -115,7 +123,24 @@ mod tests {
                 assert!(b.pass_msr(p.msr, true, true), "{}", p.name);
             }
         }
-        assert!(!b.msr_exits(0xC000_0100, true) && b.msr_exits(0xC000_0082, false));
+        assert!(!b.msr_exits(0xC000_0100, true) && !b.msr_exits(0xC000_0082, false));
+        assert!(b.msr_exits(0xC000_0080, true) && b.msr_exits(0xC000_0103, false));
         assert!(m.intercepts(0xC000_0080, true));
+    }
+
+    #[test]
+    fn what_the_cpu_holds_for_a_vmx_guest_is_reset() {
+        // The SYSCALL MSRs and KERNEL_GS_BASE: let through on VT-x, switched by no
+        // VMCS field, so each is in the reset list; the VMCS switches the others.
+        let vmcs = [0x174, 0x175, 0x176, 0xC000_0100, 0xC000_0101];
+        for p in PASSTHROUGH {
+            let held = HELD_BY_CPU.iter().any(|&(m, _)| m == p.msr);
+            assert_eq!(held, !vmcs.contains(&p.msr), "{}", p.name);
+        }
+        for &(m, v) in HELD_BY_CPU {
+            assert!(PASSTHROUGH.iter().any(|p| p.msr == m && p.vmx), "{m:#x}");
+            assert_eq!(v, 0, "{m:#x}: zero at reset");
+        }
+        assert_eq!(HELD_BY_CPU.len(), 5);
     }
 }

@@ -153,6 +153,15 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.done(Cause::SysReg);
         return;
     }
+    if let RawExit::Xsetbv { xcr, value } = d.exit {
+        if engine.xsetbv(xcr, value) {
+            Exited::<Engine, Resume>::new(engine, d, None).skip();
+        } else {
+            engine.inject(GP, Some(0));
+        }
+        t.done(Cause::SysReg);
+        return;
+    }
     if let RawExit::CrWrite { cr, gpr } = d.exit {
         super::cr::write(vm, engine, d, cr, gpr);
         t.done(Cause::SysReg);

@@ -27,6 +27,7 @@ pub mod code {
     pub const CLGI: u64 = 0x85;
     pub const SKINIT: u64 = 0x86;
     pub const WBINVD: u64 = 0x89;
+    pub const XSETBV: u64 = 0x8D;
     pub const NPF: u64 = 0x400;
     /// VMRUN refused the VMCB (a consistency check failed).
     pub const INVALID: u64 = u64::MAX;
@@ -49,6 +50,7 @@ fn fixed_len(code: u64) -> Option<u64> {
     Some(match code {
         code::CPUID | code::MSR | code::INVD | code::WBINVD => 2,
         code::HLT => 1,
+        code::XSETBV => 3,
         code::VMRUN..=code::SKINIT | code::INVLPGA => 3,
         _ => return None,
     })
@@ -78,6 +80,7 @@ pub fn decode(s: &ExitState) -> Decoded {
         }
         code::MSR => RawExit::msr(s.info1 & 1 != 0, s.regs),
         code::CPUID => RawExit::cpuid(s.regs),
+        code::XSETBV => RawExit::xsetbv(s.regs),
         code::HLT => RawExit::Hlt,
         code::INVD | code::WBINVD => RawExit::CacheFlush,
         code::VMMCALL => RawExit::Hypercall,
@@ -203,6 +206,16 @@ mod tests {
             let d = decode(&st(c, 0, 0));
             assert_eq!((d.exit, d.next_rip), (RawExit::CacheFlush, Some(0x1002)));
         }
+        // XSETBV (0F 01 D1): three bytes without NRIPS.
+        let d = decode(&st(code::XSETBV, 0, 0));
+        assert!(matches!(
+            d.exit,
+            RawExit::Xsetbv {
+                xcr: 0xC000_0080,
+                ..
+            }
+        ));
+        assert_eq!(d.next_rip, Some(0x1003));
         let d = decode(&st(code::VMMCALL, 0, 0));
         assert_eq!((d.exit, d.next_rip), (RawExit::Hypercall, Some(0x1003)));
         // NRIPS wins over the fixed length (a prefixed instruction).

@@ -139,7 +139,9 @@ impl SvmVcpu {
             | icpt4::STGI
             | icpt4::CLGI
             | icpt4::SKINIT
-            | icpt4::WBINVD;
+            | icpt4::WBINVD
+            // Checked by the hypervisor as on VT-x, where it always exits (`crate::xcr`).
+            | icpt4::XSETBV;
         // CR4 writes are checked by the hypervisor (`crate::cr`).
         c.intercept_cr = super::vmcb::INTERCEPT_CR4_WRITE;
         c.iopm_pa = s.iopm.raw();

@@ -30,6 +30,7 @@ pub mod icpt4 {
     pub const CLGI: u32 = 1 << 5;
     pub const SKINIT: u32 = 1 << 6;
     pub const WBINVD: u32 = 1 << 9;
+    pub const XSETBV: u32 = 1 << 13;
 }
 
 /// TLB_CONTROL values.

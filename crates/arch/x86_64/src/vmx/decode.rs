@@ -25,6 +25,7 @@ pub mod reason {
     pub const INVEPT: u32 = 50;
     pub const INVVPID: u32 = 53;
     pub const WBINVD: u32 = 54;
+    pub const XSETBV: u32 = 55;
     pub const VMFUNC: u32 = 59;
     pub const PREEMPTION_TIMER: u32 = 52;
 }
@@ -72,6 +73,7 @@ pub fn decode(s: &ExitState) -> Decoded {
             },
             reason::RDMSR | reason::WRMSR => RawExit::msr(r == reason::WRMSR, s.regs),
             reason::CPUID => RawExit::cpuid(s.regs),
+            reason::XSETBV => RawExit::xsetbv(s.regs),
             reason::HLT => RawExit::Hlt,
             reason::INVD | reason::WBINVD => RawExit::CacheFlush,
             // MOV to CR (access type 0): the CR in bits 3:0, the register in 11:8.
@@ -111,6 +113,7 @@ pub fn decode(s: &ExitState) -> Decoded {
         | RawExit::Hypercall
         | RawExit::CrWrite { .. }
         | RawExit::CacheFlush
+        | RawExit::Xsetbv { .. }
         | RawExit::VirtInstruction => Some(s.rip.wrapping_add(u64::from(s.instruction_len))),
         _ => None,
     };
@@ -221,6 +224,21 @@ mod tests {
             let d = decode(&st(r, 0));
             assert_eq!((d.exit, d.next_rip), (RawExit::CacheFlush, Some(0x1002)));
         }
+        // XSETBV: ECX names the register, EDX:EAX the value (upper halves dropped).
+        let mut s = st(reason::XSETBV, 0);
+        s.instruction_len = 3;
+        s.regs.rdx = 0xFFFF_FFFF_0000_0002;
+        let d = decode(&s);
+        assert_eq!(
+            (d.exit, d.next_rip),
+            (
+                RawExit::Xsetbv {
+                    xcr: 0xC001_DEAD,
+                    value: 0x2_FFFF_FF41
+                },
+                Some(0x1003)
+            )
+        );
         // mov cr4, r9; a MOV from CR4 (type 1) is not one the controls trap.
         let d = decode(&st(reason::CR_ACCESS, 0x904));
         assert_eq!(

@@ -57,6 +57,20 @@ fn a_plain_x86_vm_checks() {
     assert_eq!(vm.uart.raw(), 0x3f8);
 }
 
+/// The boot CPU stays the hypervisor's on x86_64 (a known fault, docs/x86.md).
+#[test]
+fn an_x86_vm_on_the_boot_cpu_is_refused_at_the_cpu() {
+    let t = tree("");
+    let s = one_vm("{ size = \"16MiB\" }", ELF, "").replace("cpus = [1]", "cpus = [2, 0]");
+    only_at(
+        &t,
+        &s,
+        "0]",
+        "CPU 0 of VM `a`: an x86_64 VM cannot run on the boot CPU yet",
+        "leave CPU 0 to the hypervisor (its shell runs there) and use another CPU; free CPUs: 1, 3",
+    );
+}
+
 #[test]
 fn aarch64_only_keys_are_refused_at_the_key() {
     let t = tree("");

@@ -160,6 +160,12 @@ fn rt_stats(c: &mut Console, t: &Timeouts) -> Result<()> {
 /// Ctrl-] gives console input to the hypervisor shell; `vm console linux` gives it
 /// back, and Linux answers again.
 fn console_switch(c: &mut Console, t: &Timeouts) -> Result<()> {
+    // Linux's shell must be back at its prompt first: while a command still runs, the
+    // tty is in cooked mode and echoes what is typed, and the shell's line editor then
+    // shows it a second time after its prompt. A builtin's output line means the
+    // command before it has finished, and the shell prompts right after it.
+    type_cmd(c, "echo console-switch-ready")?;
+    c.expect(&exact("console-switch-ready"), t.step)?;
     c.send("\x1d")?;
     c.expect(
         &Pattern::contains("[rtvisor] console input back to the shell"),

@@ -103,33 +103,10 @@ pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
         Ok(())
     };
     latency(c)?;
-    type_line(c, "log level debug", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] log level debug (was info)"),
-        t.step,
-    )?;
-    type_line(c, "log level info", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] log level info (was debug)"),
-        t.step,
-    )?;
-    // Stop gp: rt keeps taking its timer, vm list says why gp stopped.
-    type_line(c, "vm stop gp", t)?;
-    let stopped = c.expect(&hv::stopped(gp), t.step)?;
-    wait_summaries(c, rt, stopped, 2, t)?;
-    type_line(c, "vm list", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] gp\s+stopped\s+1,2\s+16M\s+0\s+shell$"),
-        t.step,
-    )?;
-    // Start it again: a fresh boot (banner, counts from 1).
-    type_line(c, "vm start gp", t)?;
-    c.expect(
-        &Pattern::contains("[rtvisor] vm gp: started (shell)"),
-        t.step,
-    )?;
-    c.expect(&guest::banner(gp), t.step)?;
-    c.expect(&guest::count(gp, 1), t.step)?;
+    // Stop gp: rt keeps taking its timer.
+    log_level_and_stop_start(c, t, gp, guest::banner(gp), &|c: &mut Console, at| {
+        wait_summaries(c, rt, at, 2, t)
+    })?;
     // Restart rt from the shell; the restart is counted.
     type_line(c, "vm restart rt", t)?;
     c.expect(&hv::restarting(rt), t.step)?;
@@ -153,6 +130,44 @@ pub fn shell(c: &mut Console, t: &Timeouts) -> Result<()> {
     shell_stays_up(c, t, guest::banner)?;
     check_no_strays(c, rt)?;
     check_whole_lines(c, &[rt, gp])
+}
+
+/// `log level` there and back, then `vm stop gp` (`alive` checks that the other VM
+/// goes on after console line `at`), `vm list` saying why gp stopped, and `vm start gp`:
+/// a fresh boot (`banner`, counts from 1). Shared by the aarch64 and x86 shell tests.
+pub(crate) fn log_level_and_stop_start(
+    c: &mut Console,
+    t: &Timeouts,
+    gp: &str,
+    banner: Pattern,
+    alive: &dyn Fn(&mut Console, usize) -> Result<()>,
+) -> Result<()> {
+    let re = |s: &str| Pattern::regex(s);
+    for (level, was) in [("debug", "info"), ("info", "debug")] {
+        type_line(c, &format!("log level {level}"), t)?;
+        c.expect(
+            &Pattern::contains(format!("[rtvisor] log level {level} (was {was})")),
+            t.step,
+        )?;
+    }
+    type_line(c, &format!("vm stop {gp}"), t)?;
+    let stopped = c.expect(&hv::stopped(gp), t.step)?;
+    alive(c, stopped)?;
+    type_line(c, "vm list", t)?;
+    c.expect(
+        &re(&format!(
+            r"^\[rtvisor\] {gp}\s+stopped\s+1,2\s+16M\s+0\s+shell$"
+        )),
+        t.step,
+    )?;
+    type_line(c, &format!("vm start {gp}"), t)?;
+    c.expect(
+        &Pattern::contains(format!("[rtvisor] vm {gp}: started (shell)")),
+        t.step,
+    )?;
+    c.expect(&banner, t.step)?;
+    c.expect(&guest::count(gp, 1), t.step)?;
+    Ok(())
 }
 
 /// Console switch and back: input goes to gp (which does not read it) until Ctrl-];

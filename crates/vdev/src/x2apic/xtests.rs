@@ -207,7 +207,7 @@ enum Op {
 /// PPR, pending vector, timer) and report the same effects; and nothing panics.
 #[test]
 fn random_walk_page_against_msrs() {
-    let mut rng = Rng(0x5eed_0f_a91c);
+    let mut rng = Rng(0x005e_ed0f_a91c);
     let mut x = X2Apic::in_mode(4, Mode::XApic);
     let mut m = X2Apic::new(4);
     let mut now = 0u64;

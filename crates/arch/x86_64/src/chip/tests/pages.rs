@@ -235,12 +235,6 @@ fn random_walk_of_the_pages_keeps_vms_apart() {
         if let Some(o) = o {
             assert!(o.vcpu.injected.iter().all(|f| *f == Fault::Undefined));
         }
-        assert_eq!(w.vms[1 - vm].chip.state(), other, "step {step}");
-        assert_eq!(calls(&w, 1 - vm), [], "step {step}");
-        for c in calls(&w, vm) {
-            let (HwCall::Pending(x, t) | HwCall::Timer(x, t, _)) = c;
-            assert_eq!(x, vm);
-            assert!(t < 2);
-        }
+        kept_apart(&w, vm, &other, step);
     }
 }

@@ -184,6 +184,12 @@ impl<W: ApicHw> Lapics<W> {
                 continue;
             };
             let hit = match r.shorthand {
+                // Physical, not 0xFF (the xAPIC broadcast, or x2APIC id 255: the mode
+                // decides): the APIC's id, fixed at creation, is all that matters and
+                // is read without its lock (a disabled APIC's accept drops it).
+                0 if !r.logical && r.dest != 0xff => {
+                    r.dest == u32::MAX || r.dest == virtual_apic_id(t.index())
+                }
                 0 => apic.lock().is_target(r.logical, r.dest),
                 1 => Some(t) == me,
                 2 => true,

@@ -238,3 +238,22 @@ fn random_walk_of_the_pages_keeps_vms_apart() {
         kept_apart(&w, vm, &other, step);
     }
 }
+
+#[test]
+fn a_disabled_apic_takes_nothing() {
+    let w = x86();
+    wrmsr(&w, 0, 0, msr::SVR, 0x1ff);
+    wrmsr(&w, 0, 1, APIC_BASE, LAPIC_GPA);
+    // Physical, logical, broadcast: vCPU 1 accepts none of them.
+    for icr in [
+        (1 << 32) | 0x41,
+        (0b10 << 32) | (1 << 11) | 0x42,
+        (2 << 18) | 0x43,
+    ] {
+        wrmsr(&w, 0, 0, msr::ICR, icr);
+    }
+    let (_, irr, _) = w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().state();
+    assert_eq!(irr, Default::default());
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x43));
+    assert_eq!(rdmsr(&w, 0, 1, msr::ID).vcpu.injected, [Fault::Undefined]);
+}

@@ -249,9 +249,6 @@ impl X2Apic {
     /// RDMSR of `msr` at guest TSC `now`.
     pub fn read(&mut self, msr: u32, now: u64) -> Result<u64, Gp> {
         self.now = now;
-        if self.mode == Mode::Disabled {
-            return Err(Gp);
-        }
         if msr == TSC_DEADLINE_MSR {
             return Ok(match self.mode() {
                 timer_mode::TSC_DEADLINE => self.deadline.unwrap_or(0),
@@ -270,9 +267,6 @@ impl X2Apic {
     /// WRMSR of `value` to `msr` at guest TSC `now`.
     pub fn write(&mut self, msr: u32, value: u64, now: u64) -> Result<Effect, Gp> {
         self.now = now;
-        if self.mode == Mode::Disabled {
-            return Err(Gp);
-        }
         if msr == TSC_DEADLINE_MSR {
             if self.mode() != timer_mode::TSC_DEADLINE {
                 return Ok(Effect::None);
@@ -321,7 +315,9 @@ impl X2Apic {
 
     /// The vector to inject now, if any.
     pub fn pending(&self) -> Option<u8> {
-        if self.svr & SVR_ENABLE == 0 || self.mode == Mode::Disabled {
+        // A disabled APIC is software-disabled too: it is in its reset state and
+        // neither interface reaches its SVR.
+        if self.svr & SVR_ENABLE == 0 {
             return None;
         }
         let v = self.irr.highest()?;

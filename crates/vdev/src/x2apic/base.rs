@@ -23,7 +23,9 @@ const BASE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 /// How the APIC is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Hardware-disabled: neither interface answers, no interrupt is accepted.
+    /// Hardware-disabled: neither interface answers, no interrupt is accepted; the
+    /// APIC is in its reset state (software-disabled too). IA32_TSC_DEADLINE stays
+    /// (reads 0, writes ignored: the timer is not in TSC-deadline mode).
     Disabled,
     /// The MMIO page at [`LAPIC_GPA`].
     XApic,

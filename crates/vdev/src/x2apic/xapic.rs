@@ -10,14 +10,15 @@
 //!   write-only or missing register is zero and a write to a read-only one is
 //!   refused ([`MmioError`], the caller's policy). Only whole aligned 32-bit
 //!   accesses reach a register.
-//! - The page answers in xAPIC mode only; the caller treats it as absent otherwise.
+//! - The page answers in xAPIC mode only: otherwise every offset is
+//!   [`MmioError::NoRegister`] (the caller treats the page as absent).
 
 use super::regmap::{
     rd_divide, rd_esr, rd_irr, rd_isr, rd_lvt_bank, rd_lvt_cmci, rd_ppr, rd_svr, rd_timer_current,
     rd_timer_init, rd_tmr, rd_tpr, rd_version, wr_divide, wr_eoi, wr_esr, wr_icr, wr_lvt, wr_svr,
     wr_timer_init, wr_tpr, LVT_COUNT,
 };
-use super::{Effect, Gp, X2Apic};
+use super::{Effect, Gp, Mode, X2Apic};
 use crate::regs::{Access, RegDesc, RegTable, Widths, Write};
 use crate::{MmioError, Width};
 
@@ -78,9 +79,18 @@ fn compress(off: u64) -> Result<u64, MmioError> {
 }
 
 impl X2Apic {
+    /// Outside xAPIC mode the page has no register.
+    fn page_on(&self) -> Result<(), MmioError> {
+        match self.mode {
+            Mode::XApic => Ok(()),
+            _ => Err(MmioError::NoRegister),
+        }
+    }
+
     /// A load of `width` at `off` in the xAPIC page at guest TSC `now`.
     pub fn mmio_read(&mut self, off: u64, width: Width, now: u64) -> Result<u64, MmioError> {
         self.now = now;
+        self.page_on()?;
         XREGS.read(self, compress(off)?, width)
     }
 
@@ -93,6 +103,7 @@ impl X2Apic {
         now: u64,
     ) -> Result<Effect, MmioError> {
         self.now = now;
+        self.page_on()?;
         XREGS.write(self, compress(off)?, width, value)
     }
 }

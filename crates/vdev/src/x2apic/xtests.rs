@@ -59,9 +59,22 @@ fn page_reset_values() {
         a.mmio_write(off::ID, Width::Word, 0, 0),
         Err(MmioError::ReadOnly)
     );
-    // The MSRs are not there in xAPIC mode.
+    // The MSRs are not there in xAPIC mode, nor the page in the others.
     assert_eq!(a.read(msr::TPR, 0), Err(Gp));
     assert_eq!(a.write(msr::EOI, 0, 0), Err(Gp));
+    for mode in [Mode::X2Apic, Mode::Disabled] {
+        let mut b = X2Apic::in_mode(5, mode);
+        assert_eq!(
+            b.mmio_read(off::ID, Width::Word, 0),
+            Err(MmioError::NoRegister)
+        );
+        let before = b.clone();
+        assert_eq!(
+            b.mmio_write(off::SVR, Width::Word, 0x1ff, 0),
+            Err(MmioError::NoRegister)
+        );
+        assert_eq!(b, before);
+    }
 }
 
 #[test]
@@ -148,6 +161,8 @@ fn apic_base_transitions() {
     assert_eq!(a.apic_mode(), Mode::Disabled);
     assert_eq!(a.state().1, Vectors::default());
     assert_eq!(a.read(msr::ID, 0), Err(Gp));
+    assert_eq!(a.read(TSC_DEADLINE_MSR, 0), Ok(0));
+    assert_eq!(a.write(TSC_DEADLINE_MSR, 500, 0), Ok(Effect::None));
     a.accept(0x40, false);
     assert_eq!(a.state().1, Vectors::default());
     assert!(!a.is_target(false, 2));

@@ -18,14 +18,14 @@
 //!   processor priority is lowest; each target is told ([`ApicHw::pending`]), and
 //!   injects the vector before it runs guest code again. A destination that is not
 //!   a vCPU of the VM is dropped.
+//!   NMIs, INIT and start-up IPIs left here (those the exit decoder did not turn into
+//!   CPU on/off calls: shorthands, foreign destinations) are dropped.
 //! - The I/O APIC: device lines ([`IrqChip::set_level`], COM1 on its GSI) and
 //!   doorbells ([`IrqChip::pulse`]) drive its pins; its fixed and lowest-priority
 //!   messages are delivered as IPIs are (from no vCPU), level-triggered ones with
 //!   the APIC's TMR bit, so their EOI comes back to the I/O APIC (EOI broadcast),
 //!   which clears remote IRR and sends again while the line is high. Other delivery
 //!   modes are dropped. The lock order is the I/O APIC's, then an APIC's.
-//!   NMIs, INIT and start-up IPIs left here (those the exit decoder did not turn into
-//!   CPU on/off calls: shorthands, foreign destinations) are dropped.
 //! - The timer runs on the guest's TSC ([`ApicHw::guest_tsc`]: the physical TSC with
 //!   the VM's offset); when a write changes its deadline the hypervisor's own timer
 //!   is programmed for that vCPU ([`ApicHw::timer`]); when it fires, the backend calls

@@ -145,7 +145,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(SHM),
-        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory by polling it; a write to a read-only mapping does not land; the shell stays up after both stopped",
+        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory, each round a doorbell interrupt (vector 0x5f) both ways; a write to a read-only mapping does not land; the shell stays up after both stopped",
         run: super::life::shm,
     },
     X86Test {

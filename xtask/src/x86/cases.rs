@@ -97,7 +97,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(super::probe::SCENARIO),
-        about: "the hostile x86 probe under SVM beside a counting victim (tests/scenarios/x86-probe.toml): every case contained (foreign and hypervisor memory, a device, MSRs of each class, I/O ports, CR0/CR4, VMX/SVM instructions, INIT/SIPI and IPI/NMI floods to foreign APIC ids), its triple fault restarts it alone, the victim counts on, the shell answers",
+        about: "the hostile x86 probe under SVM beside a counting victim (tests/scenarios/x86-probe.toml): every case contained (foreign and hypervisor memory, a device, MSRs of each class, I/O ports, CR0/CR4/CR8 and XSETBV, VMX/SVM instructions, INIT/SIPI and IPI/NMI floods to foreign APIC ids), its triple fault restarts it alone, the victim counts on, the shell answers",
         run: super::probe::probe,
     },
     X86Test {

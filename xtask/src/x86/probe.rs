@@ -53,7 +53,7 @@ fn contained(case: &str) -> Pattern {
             escape(PROBE)
         )),
         "unclaimed-mmio" => Pattern::regex(&format!(
-            r"^\[{}\] probe: unclaimed-mmio: contained \(32-bit MOVs: reads all-ones, write dropped\)$",
+            r"^\[{}\] probe: unclaimed-mmio: contained \(32- and 64-bit MOVs: reads all-ones, writes dropped\)$",
             escape(PROBE)
         )),
         _ => guest::contained(PROBE, case),

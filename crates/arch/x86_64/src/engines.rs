@@ -273,6 +273,19 @@ impl Engine {
         }
     }
 
+    /// The code the guest runs now, for decoding its instruction at RIP.
+    pub fn code(&self) -> crate::insn::Code {
+        let long = match self {
+            Engine::Svm(v) => v.code64(),
+            Engine::Vmx(v) => v.code64(),
+        };
+        if long {
+            crate::insn::Code::Bits64
+        } else {
+            crate::insn::Code::Bits32
+        }
+    }
+
     /// The guest's CR4, as it reads it.
     pub fn cr4(&self) -> u64 {
         match self {
@@ -300,6 +313,23 @@ impl Engine {
         // has XSAVE: `supported` is not 0), and the value was checked above.
         unsafe { crate::cpu::xsetbv(value) };
         true
+    }
+
+    /// The guest's CR0 and whether its writes reach the hypervisor (SVM's; VMX lets
+    /// the CPU check them against its fixed bits and takes none).
+    pub fn cr0(&self) -> Option<u64> {
+        match self {
+            Engine::Svm(v) => Some(v.cr0()),
+            Engine::Vmx(_) => None,
+        }
+    }
+
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`); only where
+    /// [`Engine::cr0`] says the writes are trapped.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        if let Engine::Svm(v) = self {
+            v.set_cr0(cr0, efer);
+        }
     }
 
     /// Sets the guest's CR4 (checked by `cr::cr4_write`).

@@ -189,6 +189,9 @@ impl VmxVcpu {
             caps_msr(controls::msr::PROC, t),
             proc::TSC_OFFSETTING
                 | proc::HLT
+                // CR8 is the emulated x2APIC's TPR (`crate::cr`), never the CPU's.
+                | proc::CR8_LOAD
+                | proc::CR8_STORE
                 | proc::IO_BITMAPS
                 | proc::MSR_BITMAPS
                 | proc::SECONDARY,
@@ -315,6 +318,13 @@ impl VmxVcpu {
     /// The base of the guest's code segment (RIP is relative to it).
     pub fn cs_base(&self) -> u64 {
         vmread(GUEST_ES_BASE + 2 * SEG_CS)
+    }
+
+    /// Whether the guest runs 64-bit code: EFER.LMA and CS.L (bit 13 of its access
+    /// rights).
+    pub fn code64(&self) -> bool {
+        vmread(GUEST_IA32_EFER) & crate::cr::EFER_LMA != 0
+            && vmread(GUEST_ES_AR + 2 * SEG_CS) & (1 << 13) != 0
     }
 
     /// The guest's CR4, as it reads it.

@@ -9,34 +9,15 @@ use guest_common::exception::Fault;
 use guest_common::guard;
 
 use super::msr::rdmsr;
+use super::special::{read_cr0, read_cr4, write_cr0, write_cr4, CR0_CD, CR0_NW};
 use super::How;
 use crate::report::{contained, leak, Outcome};
 
 const CR0_PE: u64 = 1 << 0;
-const CR0_NW: u64 = 1 << 29;
-const CR0_CD: u64 = 1 << 30;
 const CR0_PG: u64 = 1 << 31;
 const CR4_OSXSAVE: u64 = 1 << 18;
 /// The x2APIC TPR.
 const X2APIC_TPR: u32 = 0x808;
-
-fn read_cr0() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR0 has no side effects.
-    unsafe {
-        core::arch::asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags))
-    };
-    v
-}
-
-fn read_cr4() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR4 has no side effects.
-    unsafe {
-        core::arch::asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags))
-    };
-    v
-}
 
 fn read_cr8() -> u64 {
     let v: u64;
@@ -45,19 +26,6 @@ fn read_cr8() -> u64 {
         core::arch::asm!("mov {}, cr8", out(reg) v, options(nomem, nostack, preserves_flags))
     };
     v
-}
-
-/// `mov cr0, v`, guarded: each value the caller passes must be refused.
-fn write_cr0(v: u64) -> Result<(), Fault> {
-    // SAFETY: a refused CR0 value (the caller's); #GP is caught. Should a broken
-    // hypervisor take it, this vCPU alone breaks (the case's point).
-    guard::catch(|| unsafe { guest_common::guarded!("mov cr0, {v}", v = in(reg) v,) })
-}
-
-/// `mov cr4, v`, guarded.
-fn write_cr4(v: u64) -> Result<(), Fault> {
-    // SAFETY: CR4 with or without OSXSAVE, as the caller restores it.
-    guard::catch(|| unsafe { guest_common::guarded!("mov cr4, {v}", v = in(reg) v,) })
 }
 
 /// `mov cr8, v`, guarded.

@@ -40,7 +40,6 @@ pub const INTERCEPT_CR8_READ: u32 = 1 << 8;
 pub const INTERCEPT_CR8_WRITE: u32 = 1 << (16 + 8);
 
 /// TLB_CONTROL values.
-
 pub const TLB_NONE: u8 = 0;
 pub const TLB_FLUSH_ALL: u8 = 1;
 pub const TLB_FLUSH_ASID: u8 = 3;

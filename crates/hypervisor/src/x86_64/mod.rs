@@ -127,7 +127,7 @@ impl Backend for Arch {
 
     #[inline(always)]
     fn this_cpu() -> usize {
-        rtvisor_arch_x86_64::smp::index_of(apic::id()).unwrap_or(usize::MAX)
+        rtvisor_arch_x86_64::smp::this_index().unwrap_or(usize::MAX)
     }
     fn kick(cpu: CpuId) {
         if let Some(c) = percpu::of(cpu) {

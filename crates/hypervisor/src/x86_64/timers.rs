@@ -2,7 +2,7 @@
 //! [`Timer`](rtvisor_core::seam::Timer), `hw::Tsc`) and the emulated x2APIC timer of
 //! the vCPU there (`ApicHw::timer`). Each keeps its deadline, in host TSC, in the
 //! CPU's state; the APIC timer is programmed for the earlier one, always by the CPU
-//! itself. When it fires, [`guest_due`] says whether the vCPU's timer is due; the
+//! itself. When it fires, [`which_due`] says which of the two is due; the
 //! watchdog checks its own.
 
 use crate::percpu::{self, PerCpu};
@@ -53,8 +53,19 @@ pub fn due(me: &PerCpu) -> bool {
     at != 0 && irq::rdtsc() >= at
 }
 
-/// Whether the guest timer on this CPU is due (its deadline passed).
-pub fn guest_due(me: &PerCpu) -> bool {
-    let at = me.arch.vtimer.load(Ordering::Relaxed);
-    at != 0 && irq::rdtsc() >= at
+/// Which of this CPU's deadlines passed.
+#[derive(Debug, Clone, Copy)]
+pub struct Due {
+    pub guest: bool,
+    pub watchdog: bool,
+}
+
+/// Which of this CPU's deadlines passed (one counter read for both).
+pub fn which_due(me: &PerCpu) -> Due {
+    let now = irq::rdtsc();
+    let passed = |at: u64| at != 0 && now >= at;
+    Due {
+        guest: passed(me.arch.vtimer.load(Ordering::Relaxed)),
+        watchdog: passed(me.arch.wd_deadline.load(Ordering::Relaxed)),
+    }
 }

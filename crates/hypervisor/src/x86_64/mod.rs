@@ -60,6 +60,8 @@ pub struct CpuState {
     vtimer: AtomicU64,
     /// The host TSC at which a watchdog this CPU watches expires (0: none).
     wd_deadline: AtomicU64,
+    /// The deadline the APIC timer was last programmed for (0: none, or it fired).
+    armed: AtomicU64,
 }
 
 impl Backend for Arch {
@@ -83,6 +85,7 @@ impl Backend for Arch {
         shell: AtomicBool::new(false),
         vtimer: AtomicU64::new(0),
         wd_deadline: AtomicU64::new(0),
+        armed: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
     // ports in the core's port table; the APIC pages, which no model claims yet, read

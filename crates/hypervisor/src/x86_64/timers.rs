@@ -42,9 +42,18 @@ pub fn next(me: &PerCpu) -> u64 {
     deadline::earliest(wd, guest)
 }
 
-/// Programs this CPU's APIC timer for the earlier of its deadlines.
+/// Programs this CPU's APIC timer for the earlier of its deadlines, unless it is
+/// programmed for that already (or, with none, idle since it fired: [`fired`]).
 pub fn program(me: &PerCpu) {
-    apic::timer_arm(next(me));
+    let at = next(me);
+    if me.arch.armed.swap(at, Ordering::Relaxed) != at {
+        apic::timer_arm(at);
+    }
+}
+
+/// This CPU's APIC timer fired: it is idle until programmed again.
+pub fn fired(me: &PerCpu) {
+    me.arch.armed.store(0, Ordering::Relaxed);
 }
 
 /// Whether one of this CPU's deadlines passed.

@@ -235,6 +235,9 @@ fn handle(
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     let bits = irq::take(cpu.index());
+    if bits & PENDING_TIMER != 0 {
+        super::timers::fired(me);
+    }
     // A deadline passed counts as the timer's interrupt even before it came (VT-x's
     // preemption timer may end the guest's run first).
     if bits & PENDING_TIMER != 0 || super::timers::due(me) {

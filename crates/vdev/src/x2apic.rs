@@ -33,6 +33,9 @@ use crate::Width;
 use regmap::REGS;
 
 mod regmap;
+mod vectors;
+
+pub use vectors::Vectors;
 
 /// The first MSR of the x2APIC.
 pub const MSR_BASE: u32 = 0x800;
@@ -154,33 +157,6 @@ pub enum Effect {
     Timer(Option<u64>),
 }
 
-/// 256 bits, one per vector.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Vectors([u32; 8]);
-
-impl Vectors {
-    fn word(&self, n: usize) -> u32 {
-        self.0.get(n).copied().unwrap_or(0)
-    }
-    fn set(&mut self, v: u8, on: bool) {
-        if let Some(w) = self.0.get_mut(usize::from(v / 32)) {
-            let bit = 1u32 << (v % 32);
-            *w = if on { *w | bit } else { *w & !bit };
-        }
-    }
-    /// Whether vector `v` is set.
-    pub fn get(&self, v: u8) -> bool {
-        self.word(usize::from(v / 32)) & (1 << (v % 32)) != 0
-    }
-    /// The highest vector set.
-    pub fn highest(&self) -> Option<u8> {
-        (0..8usize).rev().find_map(|n| {
-            let w = self.word(n);
-            (w != 0).then(|| (n as u32 * 32 + 31 - w.leading_zeros()) as u8)
-        })
-    }
-}
-
 /// One vCPU's x2APIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct X2Apic {
@@ -216,9 +192,9 @@ impl X2Apic {
             esr: 0,
             lvt: [LVT_MASKED; 7],
             icr: 0,
-            irr: Vectors([0; 8]),
-            isr: Vectors([0; 8]),
-            tmr: Vectors([0; 8]),
+            irr: Vectors::EMPTY,
+            isr: Vectors::EMPTY,
+            tmr: Vectors::EMPTY,
             timer_init: 0,
             divide: 0,
             timer_start: 0,

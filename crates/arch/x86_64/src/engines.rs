@@ -241,6 +241,15 @@ impl Engine {
         }
     }
 
+    /// Lets the world switch answer the null call without leaving it
+    /// (`crate::light`), or not (every exit then takes the full path).
+    pub fn set_light(&mut self, on: bool) {
+        match self {
+            Engine::Svm(v) => v.set_light(on),
+            Engine::Vmx(v) => v.set_light(on),
+        }
+    }
+
     /// Whether the guest can take an interrupt at the next entry.
     pub fn interruptible(&self) -> inject::Interruptible {
         match self {

@@ -97,6 +97,8 @@ extern "C" fn world() -> ! {
             vms::cfg(vm).name
         ))
     });
+    // The accounting counts every entry: with it, every exit goes the full way.
+    engine.set_light(!account::BUILT);
     loop {
         super::guestirq::deliver(vm, vcpu, &mut engine);
         engine.exit_by(super::timers::next(me));
@@ -235,15 +237,34 @@ fn handle(
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     let bits = irq::take(cpu.index());
+    if bits & PENDING_TIMER != 0 {
+        super::timers::fired(me);
+    }
     // A deadline passed counts as the timer's interrupt even before it came (VT-x's
     // preemption timer may end the guest's run first).
     if bits & PENDING_TIMER != 0 || super::timers::due(me) {
-        let guest = super::guestirq::on_timer(me);
-        // Programs the APIC timer for the deadlines left (the watchdog's and the
-        // guest timer's, `timers.rs`).
-        crate::watchdog::on_timer();
-        account::found(found, if guest { Cause::Timer } else { Cause::Watchdog });
-        if guest {
+        let due = super::timers::which_due(me);
+        // The guest timer's expiry programs the APIC timer for the deadlines left
+        // (the watchdog's and the guest timer's, `timers.rs`), as the watchdog's
+        // check does; with neither due (an APIC timer in one-shot mode may fire a
+        // little early), the timer is programmed again for both.
+        if due.guest {
+            super::guestirq::on_timer(me);
+        }
+        if due.watchdog {
+            crate::watchdog::on_timer();
+        } else if !due.guest {
+            super::timers::program(me);
+        }
+        account::found(
+            found,
+            if due.guest {
+                Cause::Timer
+            } else {
+                Cause::Watchdog
+            },
+        );
+        if due.guest {
             crate::stats::irq(IrqKind::Vtimer);
         }
     }

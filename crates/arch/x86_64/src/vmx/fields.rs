@@ -109,6 +109,8 @@ pub mod proc2 {
 
 pub mod exit_ctl {
     pub const HOST_64BIT: u32 = 1 << 9;
+    /// "Save VMX-preemption timer value": an exit keeps what is left of the count.
+    pub const SAVE_PREEMPTION_TIMER: u32 = 1 << 22;
     pub const SAVE_PAT: u32 = 1 << 18;
     pub const LOAD_PAT: u32 = 1 << 19;
     pub const SAVE_EFER: u32 = 1 << 20;

@@ -16,7 +16,7 @@ use crate::percpu::{self, PerCpu};
 use crate::stats;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_arch_aarch64::chip::{GicHw, RESERVED_PRIVATE};
+use rtvisor_arch_aarch64::chip::{GicHw, Model, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
@@ -24,8 +24,7 @@ use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify};
 use rtvisor_vdev::{gicpass, Width};
 
 /// The EL1 virtual timer's INTID.
@@ -47,8 +46,8 @@ fn redist_of(cpu: &PerCpu) -> Redist {
     Redist(cpu.arch.redist.load(Ordering::Relaxed))
 }
 
-/// The vGIC model of VM `vm`.
-fn model(vm: VmId) -> &'static Mutex<VGic> {
+/// The vGIC model of VM `vm` (locking it folds the SGIs posted to it).
+fn model(vm: VmId) -> &'static Model {
     vms::rt(vm).chip.model()
 }
 
@@ -210,7 +209,7 @@ const COMMON_LRS: usize = 4;
 /// Only the list registers in use are read (ICH_ELRSR_EL2 names the empty ones) and
 /// only the changed ones written. When the guest is done with every entry the model
 /// loaded (the common case of a kick), the model refills the free ones without
-/// folding entry by entry ([`VGic::refill`]).
+/// folding entry by entry (`VGic::refill`).
 #[inline(always)]
 fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);

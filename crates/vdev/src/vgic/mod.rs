@@ -54,11 +54,13 @@
 mod bits;
 pub mod dist;
 mod lrs;
+mod posted;
 pub mod redist;
 pub mod sgi;
 mod state;
 mod types;
 
+pub use posted::{sgi_intid, sgi_targets, PostedSgis};
 pub use state::{IntidIter, IntidSet};
 pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, NoHw, Notify};
 

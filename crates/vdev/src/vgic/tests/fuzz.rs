@@ -64,7 +64,16 @@ fn random_accesses_never_panic() {
                 let _ = g.set_level(intid, vcpu, r.below(2) == 0);
             }
             7 => {
-                let _ = g.send_sgi(vcpu, r.next() & 0x00ff_f1ff_0fff_ffff);
+                // The posted send and its fold leave the model as the locked send does.
+                let value = r.next() & 0x00ff_f1ff_0fff_ffff;
+                let posted = PostedSgis::new();
+                posted.reset(g.nvcpus());
+                let targets = posted.send(vcpu, value);
+                let mut folded = g.clone();
+                let fold = folded.fold_posted(&posted);
+                let sent = g.send_sgi(vcpu, value);
+                assert_eq!(targets, g.sgi_targets(vcpu, value), "targets at step {step}");
+                assert_eq!((fold, &folded), (sent, &g), "posted SGI at step {step}");
             }
             8 | 9 => {
                 // The guest runs: acknowledge, complete, or leave entries.

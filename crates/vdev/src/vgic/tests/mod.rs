@@ -9,6 +9,7 @@ use super::*;
 mod fuzz;
 mod hwlines;
 mod lrs;
+mod posted;
 mod regs;
 
 /// A vGIC with `n` vCPUs, both groups enabled, every SPI and private interrupt

@@ -107,7 +107,7 @@ impl PostedSgis {
     }
 
     /// Takes what is posted to vCPU `vcpu` (0 when nothing, without a write).
-    fn take(&self, vcpu: usize) -> u32 {
+    pub(super) fn take(&self, vcpu: usize) -> u32 {
         match self.words.get(vcpu) {
             Some(w) if w.load(Ordering::Relaxed) != 0 => w.swap(0, Ordering::Acquire),
             _ => 0,
@@ -123,6 +123,9 @@ impl VGic {
         let mut kick = 0;
         for t in 0..self.nvcpus {
             let mut sgis = posted.take(t);
+            if sgis != 0 {
+                self.set_settled(t, false);
+            }
             while sgis != 0 {
                 let intid = sgis.trailing_zeros();
                 sgis &= sgis - 1;

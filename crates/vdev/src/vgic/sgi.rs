@@ -53,6 +53,7 @@ impl VGic {
     /// out of range, or a private one of a vCPU that does not exist, is ignored.
     /// The kick names the receiving vCPU when the interrupt is deliverable now.
     pub fn inject(&mut self, intid: u32, vcpu: usize) -> Notify {
+        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
             return Notify::NONE;
         }
@@ -67,6 +68,7 @@ impl VGic {
     /// level-sensitive interrupt is pending while the line is high; an
     /// edge-triggered one latches on a rising edge.
     pub fn set_level(&mut self, intid: u32, vcpu: usize, high: bool) -> Notify {
+        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
             return Notify::NONE;
         }
@@ -105,6 +107,7 @@ impl VGic {
             let t = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             self.latch.set(t, intid, true);
+            self.set_settled(t, false);
             if self.deliverable(t, intid) {
                 kick |= vcpu_bit(t);
             }

@@ -22,6 +22,7 @@ fn random_accesses_never_panic() {
     let mut lrs = [[Lr::INVALID; 4]; 10];
     let mut delivered = 0u32;
     let mut refills = 0u32;
+    let mut kicks = 0u32;
     for step in 0..200_000u32 {
         let width = WIDTHS[r.below(4) as usize];
         let value = if r.below(2) == 0 {
@@ -86,6 +87,37 @@ fn random_accesses_never_panic() {
                         (s, _) => s,
                     };
                 }
+                // A kick with every entry free: the SGI shortcut, where it applies,
+                // gives what the fold and the refill give; where it does not, the fold.
+                if l.iter().all(|e| e.state == LrState::Invalid) && r.below(2) == 0 {
+                    let (pq, pg) = (PostedSgis::new(), PostedSgis::new());
+                    for _ in 0..r.below(3) {
+                        let (to, sgi) = (1u32 << (vcpu % 16), r.below(17) as u32);
+                        pq.post(to, sgi);
+                        pg.post(to, sgi);
+                    }
+                    let mut quick = g.clone();
+                    let kicked = quick.kick_sgis(vcpu, &pq);
+                    let _ = g.fold_posted(&pg);
+                    match kicked {
+                        Kicked::General => assert_eq!(quick, g, "kick of vCPU {vcpu}"),
+                        k => {
+                            kicks += 1;
+                            let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
+                            let mut ql = [Lr::INVALID; 4];
+                            if let Kicked::Load(lr) = k {
+                                ql[0] = lr;
+                            }
+                            let live = l.map(|e| match e.state {
+                                LrState::Invalid => Lr::INVALID,
+                                _ => e,
+                            });
+                            assert_eq!((f, ql, &quick), (Flush::default(), live, &g), "kick {step}");
+                            check(&g, vcpu, l);
+                            continue;
+                        }
+                    }
+                }
                 // The kick's refresh, where it applies, must do exactly what the
                 // full one does: the same interrupts in the same entries, the same
                 // model; where it does not, nothing.
@@ -131,6 +163,7 @@ fn random_accesses_never_panic() {
         delivered > 1000,
         "the walk must reach the list registers: {delivered}"
     );
+    assert!(kicks > 50, "the walk must take the kick's shortcut: {kicks}");
     assert!(
         refills > 1000,
         "the walk must take the kick's refresh: {refills}"

@@ -24,7 +24,7 @@ use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify};
+use rtvisor_vdev::vgic::{HwState, Kicked, Lr, LrState, Notify};
 use rtvisor_vdev::{gicpass, Width};
 
 /// The EL1 virtual timer's INTID.
@@ -224,8 +224,29 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
         }
     }
     let cpu = cpu::this_index() as usize;
+    let all_free = n < 64 && empty & ((1u64 << n) - 1) == (1u64 << n) - 1;
     let (flush, prio) = {
-        let mut g = model(vm).lock();
+        let mut g = if all_free && fast::vtimer_lr(cpu) != 0 {
+            // The kick of an IPI, usually: one posted SGI into the first list
+            // register, the others stay free.
+            match model(vm).lock_kick(vcpu.index()) {
+                (_, Kicked::Nothing) => {
+                    ich::set_hcr(ich::HCR_EN);
+                    return;
+                }
+                (_, Kicked::Load(lr)) => {
+                    ich::write_lr(0, ich::encode(&lr));
+                    ich::set_hcr(ich::HCR_EN);
+                    return;
+                }
+                (mut g, Kicked::General) => {
+                    let _ = g.fold_posted(model(vm).posted());
+                    g
+                }
+            }
+        } else {
+            model(vm).lock()
+        };
         match g.refill(vcpu.index(), &mut lrs[..n]) {
             // The fast timer's value is kept by the register writes that change it
             // (`update_fast_timer`); it is only set here when it is not yet.

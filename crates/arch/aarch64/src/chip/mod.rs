@@ -15,7 +15,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{HwState, Notify, PostedSgis, VGic};
+use rtvisor_vdev::vgic::{HwState, Kicked, Notify, PostedSgis, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
@@ -103,6 +103,17 @@ impl Model {
     /// The SGIs sent without the lock.
     pub fn posted(&self) -> &PostedSgis {
         &self.posted
+    }
+
+    /// Locks the model for the kick of `vcpu` whose list registers are all free:
+    /// only the SGIs posted to it are taken ([`VGic::kick_sgis`]; others stay posted
+    /// for the next [`Model::lock`]). With [`Kicked::General`] the guard is for the
+    /// general refresh.
+    #[inline]
+    pub fn lock_kick(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
+        let mut g = self.vgic.lock();
+        let k = g.kick_sgis(vcpu, &self.posted);
+        (g, k)
     }
 }
 

@@ -214,6 +214,30 @@ const COMMON_LRS: usize = 4;
 fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let empty = ich::empty_lrs();
+    let cpu = cpu::this_index() as usize;
+    let all = (1u64 << n) - 1;
+    // Every list register free and the fast timer's value set: the kick of an IPI,
+    // usually. One posted SGI goes into the first list register, the others stay
+    // free; or the model is already locked, SGIs folded, for the general way.
+    let general = if n > 0 && empty & all == all && fast::vtimer_lr(cpu) != 0 {
+        match model(vm).lock_kick(vcpu.index()) {
+            (_, Kicked::Nothing) => {
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (_, Kicked::Load(lr)) => {
+                ich::write_lr(0, ich::encode(&lr));
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (mut g, Kicked::General) => {
+                let _ = g.fold_posted(model(vm).posted());
+                Some(g)
+            }
+        }
+    } else {
+        None
+    };
     let mut lrs = [Lr::INVALID; N];
     // The values read (0 for an empty one, which reads as Invalid in the model).
     let mut raw = [0u64; N];
@@ -223,29 +247,10 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
             *lr = ich::decode(*v);
         }
     }
-    let cpu = cpu::this_index() as usize;
-    let all_free = n < 64 && empty & ((1u64 << n) - 1) == (1u64 << n) - 1;
     let (flush, prio) = {
-        let mut g = if all_free && fast::vtimer_lr(cpu) != 0 {
-            // The kick of an IPI, usually: one posted SGI into the first list
-            // register, the others stay free.
-            match model(vm).lock_kick(vcpu.index()) {
-                (_, Kicked::Nothing) => {
-                    ich::set_hcr(ich::HCR_EN);
-                    return;
-                }
-                (_, Kicked::Load(lr)) => {
-                    ich::write_lr(0, ich::encode(&lr));
-                    ich::set_hcr(ich::HCR_EN);
-                    return;
-                }
-                (mut g, Kicked::General) => {
-                    let _ = g.fold_posted(model(vm).posted());
-                    g
-                }
-            }
-        } else {
-            model(vm).lock()
+        let mut g = match general {
+            Some(g) => g,
+            None => model(vm).lock(),
         };
         match g.refill(vcpu.index(), &mut lrs[..n]) {
             // The fast timer's value is kept by the register writes that change it

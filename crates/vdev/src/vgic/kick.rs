@@ -15,7 +15,7 @@
 
 use super::posted::PostedSgis;
 use super::state::vcpu_bit;
-use super::{Lr, LrState, VGic, WORDS};
+use super::{IntidSet, Lr, LrState, VGic, MAX_VCPUS};
 
 /// SGIs (INTIDs 0-15) in the private word.
 const SGI_MASK: u32 = 0xffff;
@@ -54,54 +54,45 @@ impl VGic {
     /// fold is done.
     pub fn kick_sgis(&mut self, vcpu: usize, posted: &PostedSgis) -> Kicked {
         let sgis = posted.take(vcpu) & SGI_MASK;
-        let (Some(held), true) = (self.in_lr.get(vcpu).copied(), vcpu < self.nvcpus) else {
+        if vcpu >= self.nvcpus.min(MAX_VCPUS) {
             return Kicked::General;
-        };
-        let only_sgis = held.word(0) & !SGI_MASK == 0 && (1..WORDS).all(|n| held.word(n) == 0);
-        let reach = self.reach.get(vcpu).map_or(0, |r| r.word(0));
+        }
+        let held = self.in_lr[vcpu];
+        let latch = self.latch.word(vcpu, 0);
+        let reach = self.reach[vcpu].word(0);
         let new = sgis & self.enabled.word(vcpu, 0) & self.group_ok(vcpu, 0) & reach;
         // A held SGI sent again while in its list register is pending once more
         // when the entry is released: a candidate the fill did not see.
         let quick = self.settled & vcpu_bit(vcpu) != 0
-            && only_sgis
-            && held.word(0) & self.latch.word(vcpu, 0) == 0
+            && held.only_in_word0(SGI_MASK)
+            && held.word(0) & latch == 0
             && new & self.active.word(vcpu, 0) == 0
             && new.count_ones() <= 1;
         // The latch takes every posted SGI (as a send does); a loaded one is
         // consumed from it just below.
-        if sgis != 0 {
-            let mut rest = sgis;
-            while rest != 0 {
-                self.latch.set(vcpu, rest.trailing_zeros(), true);
-                rest &= rest - 1;
-            }
-            self.set_settled(vcpu, false);
-        }
+        let _ = self.latch.update(vcpu, 0, |w| w | sgis);
         if !quick {
+            if sgis != 0 {
+                self.set_settled(vcpu, false);
+            }
             return Kicked::General;
         }
-        // The guest is done with every entry: release them (the sync's part).
-        for sets in [
-            &mut self.in_lr,
-            &mut self.lr_pend,
-            &mut self.lr_act,
-            &mut self.lr_latch,
-        ] {
-            if let Some(s) = sets.get_mut(vcpu) {
-                s.set_word(0, 0);
-            }
-        }
-        self.set_settled(vcpu, true);
+        // The guest is done with every entry: release them (the sync's part); the
+        // vCPU stays settled (the loaded SGI was the only candidate).
         if new == 0 {
+            self.in_lr[vcpu] = IntidSet::EMPTY;
+            self.lr_pend[vcpu] = IntidSet::EMPTY;
+            self.lr_act[vcpu] = IntidSet::EMPTY;
+            self.lr_latch[vcpu] = IntidSet::EMPTY;
             return Kicked::Nothing;
         }
+        let _ = self.latch.update(vcpu, 0, |w| w & !new);
+        let only = IntidSet::word0(new);
+        self.in_lr[vcpu] = only;
+        self.lr_pend[vcpu] = only;
+        self.lr_act[vcpu] = IntidSet::EMPTY;
+        self.lr_latch[vcpu] = only;
         let intid = new.trailing_zeros();
-        self.latch.set(vcpu, intid, false);
-        for sets in [&mut self.lr_latch, &mut self.lr_pend, &mut self.in_lr] {
-            if let Some(s) = sets.get_mut(vcpu) {
-                s.insert(intid);
-            }
-        }
         Kicked::Load(Lr {
             intid,
             state: LrState::Pending,

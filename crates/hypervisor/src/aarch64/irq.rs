@@ -79,10 +79,35 @@ pub fn drain(
 /// halt), as [`drain`] takes them; whether a kick arrived. The FIQ's light path takes
 /// only these: a Group-1 interrupt pending meanwhile is taken as an IRQ right after
 /// the return to the guest.
+#[inline(always)]
 pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> bool {
+    let id = gic::ack_group0();
+    if id >= gic::SPURIOUS {
+        return false;
+    }
+    if id == gic::SGI_KICK && !account::BUILT {
+        // The common case, a kick alone, without the stack frame of the rest.
+        gic::eoi_group0(id, !direct);
+        stats::irq(IrqKind::Sgi);
+        let next = gic::ack_group0();
+        if next < gic::SPURIOUS {
+            take_group0(me, direct, found, next);
+        }
+        return true;
+    }
+    take_group0(me, direct, found, id)
+}
+
+/// [`drain_group0`] from interrupt `first` (acknowledged) on.
+#[inline(never)]
+fn take_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>, first: u32) -> bool {
     let mut kicked = false;
+    let mut next = Some(first);
     loop {
-        let id = gic::ack_group0();
+        let id = match next.take() {
+            Some(id) => id,
+            None => gic::ack_group0(),
+        };
         if id >= gic::SPURIOUS {
             break;
         }
@@ -380,11 +405,11 @@ pub fn hw_line(vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> H
 
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
 /// list registers, and follow guest enables of HW-linked interrupts physically.
+#[inline(always)]
 pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     // The common case (an SGI, an injected interrupt) only kicks: only the vCPUs it
-    // names are looked at.
-    let hw = !notify.hw_changed.is_empty();
-    if !hw {
+    // names are looked at, without the stack frame of the rest.
+    if notify.hw_changed.is_empty() {
         let mut kick = notify.kick;
         while kick != 0 {
             let v = VcpuId::new(kick.trailing_zeros() as usize);
@@ -399,6 +424,12 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         }
         return;
     }
+    hw_changed(vm, me, notify);
+}
+
+/// [`vgic_changed`] when HW-linked interrupts changed too.
+#[inline(never)]
+fn hw_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
         let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) else {
             continue;
@@ -409,9 +440,6 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
                 account::kicking(id);
                 gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
             }
-        }
-        if !hw {
-            continue;
         }
         for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
             let link = model(vm).lock().hw_link(v.index(), intid);
@@ -426,10 +454,8 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
             }
         }
     }
-    if hw {
-        for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
-            super::passthru::follow(vm, intid);
-        }
+    for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
+        super::passthru::follow(vm, intid);
     }
 }
 

@@ -241,28 +241,31 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     let empty = ich::empty_lrs();
     let cpu = cpu::this_index() as usize;
     let all = (1u64 << n) - 1;
-    // Every list register free and the fast timer's value set: the kick of an IPI,
-    // usually. One posted SGI goes into the first list register, the others stay
-    // free; or the model is already locked, SGIs folded, for the general way.
-    let general = if n > 0 && empty & all == all && fast::vtimer_lr(cpu) != 0 {
-        match model(vm).lock_kick(vcpu.index()) {
-            (_, Kicked::Nothing) => {
-                ich::set_hcr(ich::HCR_EN);
-                return;
+    // Every list register free, an SGI posted and the fast timer's value set: the
+    // kick of an IPI. One posted SGI goes into the first list register, the others
+    // stay free; or the model is already locked, SGIs folded, for the general way.
+    let m = model(vm);
+    let general =
+        if n > 0 && empty & all == all && m.posted().any(vcpu.index()) && fast::vtimer_lr(cpu) != 0
+        {
+            match m.lock_kick(vcpu.index()) {
+                (_, Kicked::Nothing) => {
+                    ich::set_hcr(ich::HCR_EN);
+                    return;
+                }
+                (_, Kicked::Load(lr)) => {
+                    ich::write_lr(0, ich::encode(&lr));
+                    ich::set_hcr(ich::HCR_EN);
+                    return;
+                }
+                (mut g, Kicked::General) => {
+                    let _ = g.fold_posted(m.posted());
+                    Some(g)
+                }
             }
-            (_, Kicked::Load(lr)) => {
-                ich::write_lr(0, ich::encode(&lr));
-                ich::set_hcr(ich::HCR_EN);
-                return;
-            }
-            (mut g, Kicked::General) => {
-                let _ = g.fold_posted(model(vm).posted());
-                Some(g)
-            }
-        }
-    } else {
-        None
-    };
+        } else {
+            None
+        };
     let mut lrs = [Lr::INVALID; N];
     // The values read (0 for an empty one, which reads as Invalid in the model).
     let mut raw = [0u64; N];
@@ -275,7 +278,7 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     let (flush, prio) = {
         let mut g = match general {
             Some(g) => g,
-            None => model(vm).lock(),
+            None => m.lock(),
         };
         match g.refill(vcpu.index(), &mut lrs[..n]) {
             // The fast timer's value is kept by the register writes that change it

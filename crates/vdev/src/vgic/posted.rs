@@ -106,6 +106,13 @@ impl PostedSgis {
         }
     }
 
+    /// Whether anything is posted to vCPU `vcpu` (a look, without taking it).
+    pub fn any(&self, vcpu: usize) -> bool {
+        self.words
+            .get(vcpu)
+            .is_some_and(|w| w.load(Ordering::Relaxed) != 0)
+    }
+
     /// Takes what is posted to vCPU `vcpu` (0 when nothing, without a write).
     pub(super) fn take(&self, vcpu: usize) -> u32 {
         match self.words.get(vcpu) {

@@ -73,7 +73,11 @@ fn random_accesses_never_panic() {
                 let mut folded = g.clone();
                 let fold = folded.fold_posted(&posted);
                 let sent = g.send_sgi(vcpu, value);
-                assert_eq!(targets, g.sgi_targets(vcpu, value), "targets at step {step}");
+                assert_eq!(
+                    targets,
+                    g.sgi_targets(vcpu, value),
+                    "targets at step {step}"
+                );
                 assert_eq!((fold, &folded), (sent, &g), "posted SGI at step {step}");
             }
             8 | 9 => {
@@ -112,7 +116,11 @@ fn random_accesses_never_panic() {
                                 LrState::Invalid => Lr::INVALID,
                                 _ => e,
                             });
-                            assert_eq!((f, ql, &quick), (Flush::default(), live, &g), "kick {step}");
+                            assert_eq!(
+                                (f, ql, &quick),
+                                (Flush::default(), live, &g),
+                                "kick {step}"
+                            );
                             check(&g, vcpu, l);
                             continue;
                         }
@@ -163,7 +171,10 @@ fn random_accesses_never_panic() {
         delivered > 1000,
         "the walk must reach the list registers: {delivered}"
     );
-    assert!(kicks > 50, "the walk must take the kick's shortcut: {kicks}");
+    assert!(
+        kicks > 50,
+        "the walk must take the kick's shortcut: {kicks}"
+    );
     assert!(
         refills > 1000,
         "the walk must take the kick's refresh: {refills}"

@@ -14,8 +14,8 @@ fn several_posts_fold_as_the_sends_in_order() {
         (0, sgi(1, 0b0110)),
         (1, sgi(1, 0b0001)),
         (2, sgi(7, 0b1011)),
-        (0, sgi(15, 0) | (1 << 40)), // IRM: every vCPU but the sender
-        (3, sgi(2, 0b1000)),         // to itself
+        (0, sgi(15, 0) | (1 << 40)),     // IRM: every vCPU but the sender
+        (3, sgi(2, 0b1000)),             // to itself
         (1, sgi(3, 0b0001) | (1 << 16)), // Aff1 = 1: nobody in this VM
     ];
     let mut locked = gic(4);
@@ -66,7 +66,11 @@ fn posts_outside_the_vm_or_past_sgi_15_are_dropped() {
 #[test]
 fn a_reset_drops_what_is_posted_and_sets_the_count() {
     let posted = PostedSgis::new();
-    assert_eq!(posted.send(0, sgi(1, 0b10)), 0, "no vCPU before the first reset");
+    assert_eq!(
+        posted.send(0, sgi(1, 0b10)),
+        0,
+        "no vCPU before the first reset"
+    );
     posted.reset(2);
     assert_eq!(posted.nvcpus(), 2);
     assert_eq!(posted.send(0, sgi(4, 0b10)), 0b10);
@@ -147,5 +151,8 @@ fn the_kick_shortcut_agrees_with_the_general_refresh() {
             }
         }
     }
-    assert!(quick_kicks > 1000, "{quick_kicks} shortcuts of {kicks} kicks");
+    assert!(
+        quick_kicks > 1000,
+        "{quick_kicks} shortcuts of {kicks} kicks"
+    );
 }

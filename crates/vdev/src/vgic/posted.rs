@@ -10,9 +10,12 @@
 //! is what a write does whatever its enable, group or priority, and requests for
 //! one SGI merge, as they do in the latch.
 //!
-//! Order: a post happens before the sender's kick (both on the sender's CPU), and
-//! the kicked CPU locks the model (folding) after it takes the kick; a post seen by
-//! another CPU's fold meanwhile is in the latch when the kicked CPU looks.
+//! Order: a post (the target's word, then the VM's mask of vCPUs with something
+//! posted) happens before the sender's kick (both on the sender's CPU), and the
+//! kicked CPU locks the model (folding) after it takes the kick; a post seen by
+//! another CPU's fold meanwhile is in the latch when the kicked CPU looks. A fold
+//! that runs between a post's two writes leaves that post for the next lock, as if
+//! it came a little later.
 
 use super::sgi::sgi1r;
 use super::state::vcpu_bit;
@@ -51,6 +54,9 @@ pub fn sgi_intid(value: u64) -> u32 {
 #[derive(Debug)]
 pub struct PostedSgis {
     nvcpus: AtomicUsize,
+    /// vCPUs whose word may hold something (set after the word, by the sender):
+    /// a fold with nothing posted anywhere looks at this alone.
+    vcpus: AtomicU32,
     words: [AtomicU32; MAX_VCPUS],
 }
 
@@ -65,6 +71,7 @@ impl PostedSgis {
     pub const fn new() -> Self {
         Self {
             nvcpus: AtomicUsize::new(0),
+            vcpus: AtomicU32::new(0),
             words: [const { AtomicU32::new(0) }; MAX_VCPUS],
         }
     }
@@ -75,6 +82,7 @@ impl PostedSgis {
         for w in &self.words {
             w.store(0, Ordering::Relaxed);
         }
+        self.vcpus.store(0, Ordering::Relaxed);
         self.nvcpus.store(nvcpus.min(MAX_VCPUS), Ordering::Release);
     }
 
@@ -104,6 +112,17 @@ impl PostedSgis {
                 w.fetch_or(bit, Ordering::Release);
             }
         }
+        if targets != 0 {
+            self.vcpus.fetch_or(targets, Ordering::Release);
+        }
+    }
+
+    /// Takes the mask of vCPUs whose words may hold something.
+    fn take_vcpus(&self) -> u32 {
+        match self.vcpus.load(Ordering::Relaxed) {
+            0 => 0,
+            _ => self.vcpus.swap(0, Ordering::Acquire),
+        }
     }
 
     /// Whether anything is posted to vCPU `vcpu` (a look, without taking it).
@@ -128,7 +147,10 @@ impl VGic {
     /// folded SGI is deliverable now (the senders kicked every target already).
     pub fn fold_posted(&mut self, posted: &PostedSgis) -> Notify {
         let mut kick = 0;
-        for t in 0..self.nvcpus {
+        let mut vcpus = posted.take_vcpus() & self.all_vcpus();
+        while vcpus != 0 {
+            let t = vcpus.trailing_zeros() as usize;
+            vcpus &= vcpus - 1;
             let mut sgis = posted.take(t);
             if sgis != 0 {
                 self.set_settled(t, false);

@@ -16,7 +16,7 @@ use crate::percpu::{self, PerCpu};
 use crate::stats;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_arch_aarch64::chip::{GicHw, Model, RESERVED_PRIVATE};
+use rtvisor_arch_aarch64::chip::{GicHw, Model, ModelGuard, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
@@ -216,14 +216,51 @@ fn drain_group1(
 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
+#[inline(always)]
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
+    let n = ich::lr_count();
+    let empty = ich::empty_lrs();
+    let all = (1u64 << n) - 1;
+    // Every list register free, an SGI posted and the fast timer's value set: the
+    // kick of an IPI. One posted SGI goes into the first list register, the others
+    // stay free (no stack frame, no copy of the list registers); or the model is
+    // already locked, SGIs folded, for the general way.
+    let m = model(vm);
+    let general = if empty & all == all
+        && m.posted().any(vcpu.index())
+        && fast::vtimer_lr(cpu::this_index() as usize) != 0
+    {
+        match m.lock_kick(vcpu.index()) {
+            (_, Kicked::Nothing) => {
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (_, Kicked::Load(lr)) => {
+                ich::write_lr(0, ich::encode(&lr));
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (mut g, Kicked::General) => {
+                let _ = g.fold_posted(m.posted());
+                Some(g)
+            }
+        }
+    } else {
+        None
+    };
+    refresh_general(vm, vcpu, n, empty, general);
+}
+
+/// The general list-register refresh, with the model locked already or not.
+#[inline(never)]
+fn refresh_general(vm: VmId, vcpu: VcpuId, n: usize, empty: u64, g: Option<ModelGuard<'_>>) {
     // Most cores have 4 list registers: their copy is then small enough to build
     // without a call to memset.
-    let n = ich::lr_count();
     if n <= COMMON_LRS {
-        refresh::<COMMON_LRS>(me, vm, vcpu, n);
+        refresh::<COMMON_LRS>(vm, vcpu, n, empty, g);
     } else {
-        refresh::<MAX_LRS>(me, vm, vcpu, n.min(MAX_LRS));
+        refresh::<MAX_LRS>(vm, vcpu, n.min(MAX_LRS), empty, g);
     }
 }
 
@@ -236,36 +273,14 @@ const COMMON_LRS: usize = 4;
 /// loaded (the common case of a kick), the model refills the free ones without
 /// folding entry by entry (`VGic::refill`).
 #[inline(always)]
-fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
-    me.arch.lr_dirty.store(false, Ordering::Relaxed);
-    let empty = ich::empty_lrs();
+fn refresh<const N: usize>(
+    vm: VmId,
+    vcpu: VcpuId,
+    n: usize,
+    empty: u64,
+    general: Option<ModelGuard<'_>>,
+) {
     let cpu = cpu::this_index() as usize;
-    let all = (1u64 << n) - 1;
-    // Every list register free, an SGI posted and the fast timer's value set: the
-    // kick of an IPI. One posted SGI goes into the first list register, the others
-    // stay free; or the model is already locked, SGIs folded, for the general way.
-    let m = model(vm);
-    let general =
-        if n > 0 && empty & all == all && m.posted().any(vcpu.index()) && fast::vtimer_lr(cpu) != 0
-        {
-            match m.lock_kick(vcpu.index()) {
-                (_, Kicked::Nothing) => {
-                    ich::set_hcr(ich::HCR_EN);
-                    return;
-                }
-                (_, Kicked::Load(lr)) => {
-                    ich::write_lr(0, ich::encode(&lr));
-                    ich::set_hcr(ich::HCR_EN);
-                    return;
-                }
-                (mut g, Kicked::General) => {
-                    let _ = g.fold_posted(m.posted());
-                    Some(g)
-                }
-            }
-        } else {
-            None
-        };
     let mut lrs = [Lr::INVALID; N];
     // The values read (0 for an empty one, which reads as Invalid in the model).
     let mut raw = [0u64; N];
@@ -278,7 +293,7 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
     let (flush, prio) = {
         let mut g = match general {
             Some(g) => g,
-            None => m.lock(),
+            None => model(vm).lock(),
         };
         match g.refill(vcpu.index(), &mut lrs[..n]) {
             // The fast timer's value is kept by the register writes that change it
@@ -413,21 +428,28 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     // The common case (an SGI, an injected interrupt) only kicks: only the vCPUs it
     // names are looked at, without the stack frame of the rest.
     if notify.hw_changed.is_empty() {
-        let mut kick = notify.kick;
-        while kick != 0 {
-            let v = VcpuId::new(kick.trailing_zeros() as usize);
-            kick &= kick - 1;
-            if let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) {
-                cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
-                if Some(v) != me {
-                    account::kicking(id);
-                    gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
-                }
-            }
-        }
+        kick(vm, me, notify.kick);
         return;
     }
     hw_changed(vm, me, notify);
+}
+
+/// Kicks the vCPUs of VM `vm` in the mask `targets` (marks their list registers
+/// for a refresh; another CPU's gets the kick SGI).
+#[inline(always)]
+fn kick(vm: VmId, me: Option<VcpuId>, targets: u32) {
+    let mut rest = targets;
+    while rest != 0 {
+        let v = VcpuId::new(rest.trailing_zeros() as usize);
+        rest &= rest - 1;
+        if let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) {
+            cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
+            if Some(v) != me {
+                account::kicking(id);
+                gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
+            }
+        }
+    }
 }
 
 /// [`vgic_changed`] when HW-linked interrupts changed too.
@@ -496,6 +518,10 @@ pub struct HwGic;
 impl GicHw for HwGic {
     fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         vgic_changed(vm, me, notify);
+    }
+    #[inline(always)]
+    fn kick(&self, vm: VmId, me: VcpuId, targets: u32) {
+        kick(vm, Some(me), targets);
     }
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
         hw_read(vm, redist, off, width)

@@ -93,6 +93,7 @@ impl PostedSgis {
 
     /// vCPU `from` writes `value` to ICC_SGI1R_EL1: its SGI is posted to each target.
     /// Returns the targets (to be kicked).
+    #[inline]
     pub fn send(&self, from: usize, value: u64) -> u32 {
         let targets = sgi_targets(self.nvcpus(), from, value);
         self.post(targets, sgi_intid(value));

@@ -52,6 +52,15 @@ pub trait GicHw {
     /// code again (kicked if on another CPU), and HW-linked interrupts whose guest
     /// enable changed follow physically.
     fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify);
+    /// vCPU `me` of VM `vm` sent SGIs to the vCPUs of `targets` (posted, see
+    /// [`PostedSgis`]): the same as [`GicHw::changed`] with a kick of `targets`.
+    fn kick(&self, vm: VmId, me: VcpuId, targets: u32) {
+        let notify = Notify {
+            kick: targets,
+            ..Notify::NONE
+        };
+        self.changed(vm, Some(me), &notify);
+    }
     /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
     /// `None`) or of the redistributor of vCPU `redist`'s core.
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
@@ -161,13 +170,9 @@ impl<W: GicHw> Gic<W> {
     /// exception entry's light path calls it).
     #[inline]
     pub fn sgi1r_virtual(&self, vm: VmId, me: VcpuId, value: u64) {
-        let kick = self.model.posted.send(me.index(), value);
-        if kick != 0 {
-            let notify = Notify {
-                kick,
-                ..Notify::NONE
-            };
-            self.hw.changed(vm, Some(me), &notify);
+        let targets = self.model.posted.send(me.index(), value);
+        if targets != 0 {
+            self.hw.kick(vm, me, targets);
         }
     }
 }

@@ -86,13 +86,10 @@ pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> boo
         return false;
     }
     if id == gic::SGI_KICK && !account::BUILT {
-        // The common case, a kick alone, without the stack frame of the rest.
+        // The common case, a kick, without the stack frame of the rest. Another
+        // Group-0 interrupt pending now is taken at once after the return (its FIQ).
         gic::eoi_group0(id, !direct);
         stats::irq(IrqKind::Sgi);
-        let next = gic::ack_group0();
-        if next < gic::SPURIOUS {
-            take_group0(me, direct, found, next);
-        }
         return true;
     }
     take_group0(me, direct, found, id)

@@ -52,7 +52,7 @@ impl VGic {
     /// what folding them in and then [`VGic::refill`] would give, when
     /// [`Kicked::Nothing`] or [`Kicked::Load`]; with [`Kicked::General`] only the
     /// fold is done.
-    #[inline]
+    #[inline(always)]
     pub fn kick_sgis(&mut self, vcpu: usize, posted: &PostedSgis) -> Kicked {
         let sgis = posted.take(vcpu) & SGI_MASK;
         if vcpu >= self.nvcpus.min(MAX_VCPUS) {

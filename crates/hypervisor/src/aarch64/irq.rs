@@ -213,8 +213,15 @@ fn drain_group1(
 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
-#[inline(always)]
+#[inline(never)]
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    refresh_lrs_inline(me, vm, vcpu);
+}
+
+/// [`refresh_lrs`] inlined into its caller: for the kick's FIQ, whose IPI shortcut
+/// then runs without a call (the other callers share the out-of-line copy).
+#[inline(always)]
+pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let n = ich::lr_count();
     let empty = ich::empty_lrs();

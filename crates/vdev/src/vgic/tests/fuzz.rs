@@ -108,17 +108,9 @@ fn random_accesses_never_panic() {
                         k => {
                             kicks += 1;
                             let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
-                            let mut ql = [Lr::INVALID; 4];
-                            if let Kicked::Load(lr) = k {
-                                ql[0] = lr;
-                            }
-                            let live = l.map(|e| match e.state {
-                                LrState::Invalid => Lr::INVALID,
-                                _ => e,
-                            });
                             assert_eq!(
-                                (f, ql, &quick),
-                                (Flush::default(), live, &g),
+                                (f, kicked_lrs(k), &quick),
+                                (Flush::default(), live_lrs(l), &g),
                                 "kick {step}"
                             );
                             check(&g, vcpu, l);

@@ -69,6 +69,24 @@ fn route(g: &mut VGic, intid: u32, vcpu: u64) -> Notify {
     g.dist_write(off, Width::Double, vcpu).unwrap()
 }
 
+/// The list registers a kick shortcut leaves (its entry in the first one).
+fn kicked_lrs(k: Kicked) -> [Lr; 4] {
+    let mut l = [Lr::INVALID; 4];
+    if let Kicked::Load(lr) = k {
+        l[0] = lr;
+    }
+    l
+}
+
+/// `l` with every free entry in the model's reset form (a free entry keeps its old
+/// fields in hardware).
+fn live_lrs(l: &[Lr; 4]) -> [Lr; 4] {
+    l.map(|e| match e.state {
+        LrState::Invalid => Lr::INVALID,
+        _ => e,
+    })
+}
+
 /// `n` free list registers.
 fn lrs(n: usize) -> std::vec::Vec<Lr> {
     std::vec![Lr::INVALID; n]

@@ -107,21 +107,16 @@ fn the_kick_shortcut_agrees_with_the_general_refresh() {
                 if l.iter().all(|e| e.state == LrState::Invalid) {
                     kicks += 1;
                     let mut quick = g.clone();
-                    let before = g.clone();
                     let k = quick.kick_sgis(target, &pq);
                     let _ = g.fold_posted(&pg);
                     if k != Kicked::General {
                         quick_kicks += 1;
-                        g.refill(target, l).expect("a refill");
-                        let mut ql = [Lr::INVALID; 4];
-                        if let Kicked::Load(lr) = k {
-                            ql[0] = lr;
-                        }
-                        let live = l.map(|e| match e.state {
-                            LrState::Invalid => Lr::INVALID,
-                            _ => e,
-                        });
-                        assert_eq!((ql, &quick), (live, &g), "step {step} value {value:#x} before: latch {:?} in_lr {:?} pend {:?} act {:?} lrlatch {:?} settled {} l {:?}", before.latch.word(target, 0), before.in_lr[target], before.lr_pend[target], before.lr_act[target], before.lr_latch[target], before.settled, l);
+                        let f = g.refill(target, l).expect("a refill");
+                        assert_eq!(
+                            (f, kicked_lrs(k), &quick),
+                            (Flush::default(), live_lrs(l), &g),
+                            "step {step}"
+                        );
                         continue;
                     }
                     assert_eq!(quick, g, "step {step}");

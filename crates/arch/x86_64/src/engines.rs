@@ -41,17 +41,30 @@ pub(crate) struct CpuPages {
     pub(crate) msr_bitmap: Bitmap,
 }
 
-/// Engine pages before use: every port and MSR intercepted.
+/// Engine pages before use: all zero, so that the arrays of them are zero-initialised
+/// (.bss, cleared at boot, not bytes of the image); [`CpuPages::intercept_all`] sets
+/// the intercept maps before an engine uses them.
 pub(crate) const CPU_PAGES: CpuPages = CpuPages {
     vmcb: Vmcb::ZERO,
     host: Vmcb::ZERO,
-    iopm: Iopm::ALL,
-    msrpm: Msrpm::ALL,
+    iopm: Iopm([0; 3 * 4096]),
+    msrpm: Msrpm([0; 2 * 4096]),
     vmcs: Vmcs([0; 4096]),
-    io_a: Bitmap::ALL,
-    io_b: Bitmap::ALL,
-    msr_bitmap: Bitmap::ALL,
+    io_a: Bitmap([0; 4096]),
+    io_b: Bitmap([0; 4096]),
+    msr_bitmap: Bitmap([0; 4096]),
 };
+
+impl CpuPages {
+    /// Every port and MSR intercepted, on both vendors' maps (in place).
+    pub(crate) fn intercept_all(&mut self) {
+        self.iopm.intercept_all();
+        self.msrpm.intercept_all();
+        self.io_a.exit_all();
+        self.io_b.exit_all();
+        self.msr_bitmap.exit_all();
+    }
+}
 
 struct PerCpu(UnsafeCell<[CpuPages; MAX_CPUS]>);
 // SAFETY: CPU `i` only ever touches entry `i` (the contract of `engine`).
@@ -147,6 +160,7 @@ pub unsafe fn engine(
     // SAFETY: in bounds; CPU `index` alone uses entry `index`, and by the caller's
     // contract no earlier engine of it refers to the pages any more.
     let p = unsafe { &mut (*PAGES.0.get())[index] };
+    p.intercept_all();
     for m in crate::msrs::PASSTHROUGH {
         p.msrpm.pass(m.msr, m.svm, m.svm);
         p.msr_bitmap.pass_msr(m.msr, m.vmx, m.vmx);

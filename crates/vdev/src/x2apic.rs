@@ -216,9 +216,9 @@ impl X2Apic {
             esr: 0,
             lvt: [LVT_MASKED; 7],
             icr: 0,
-            irr: Vectors([0; 8]),
-            isr: Vectors([0; 8]),
-            tmr: Vectors([0; 8]),
+            irr: Vectors::EMPTY,
+            isr: Vectors::EMPTY,
+            tmr: Vectors::EMPTY,
             timer_init: 0,
             divide: 0,
             timer_start: 0,
@@ -300,6 +300,16 @@ impl X2Apic {
         }
         self.irr.set(v, true);
         self.tmr.set(v, level);
+    }
+
+    /// The task priority (bits 7:0), in any mode.
+    pub const fn tpr(&self) -> u32 {
+        self.tpr
+    }
+
+    /// Sets the task priority (bits 7:0 of `v`), in any mode (CR8 reaches it).
+    pub fn set_tpr(&mut self, v: u32) {
+        self.tpr = v & 0xff;
     }
 
     /// The processor priority: TPR, or the class of the highest in-service vector

@@ -251,6 +251,20 @@ pub fn stack_top(index: usize) -> u64 {
     stack_slot(index) + STACK_SLOT as u64
 }
 
+/// The index of the CPU whose stack slot holds the calling code's stack (each CPU
+/// runs on its own slot, [`stack_top`]), or `None` on any other stack (the
+/// interrupt stacks of `gdt`'s IST).
+#[inline(always)]
+pub fn stack_index() -> Option<usize> {
+    let rsp: u64;
+    // SAFETY: reads RSP only.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
+    };
+    let index = rsp.wrapping_sub((&raw const x86_stacks) as u64) / STACK_SLOT as u64;
+    (index < MAX_CPUS as u64).then_some(index as usize)
+}
+
 /// The trampoline code as linked (to be copied below 1 MiB) and the offset of its
 /// 32-bit part.
 pub fn trampoline_blob() -> (&'static [u8], u32) {

@@ -30,9 +30,12 @@
 //!   the VM's offset); when a write changes its deadline the hypervisor's own timer
 //!   is programmed for that vCPU ([`ApicHw::timer`]); when it fires, the backend calls
 //!   [`Lapics::expire`].
+//! - A doorbell ([`IrqChip::pulse`] of a doorbell GSI) is an edge on its fixed
+//!   vector (`doorbell_vector`: 0x5f - k for region k) at vCPU 0, as a fixed IPI
+//!   would be; any other line's pulse is an edge on that I/O APIC pin.
 
 use crate::adapt::APIC_BASE;
-use rtvisor_config::contract::x86_64::{virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
+use rtvisor_config::contract::x86_64::{doorbell_vector, virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
 use rtvisor_config::contract::MAX_VCPUS;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Host, VmCtx};
@@ -167,6 +170,25 @@ impl<W: ApicHw> Lapics<W> {
         if pending {
             self.hw.pending(vm, v);
         }
+    }
+
+    /// The TPR of vCPU `v` of VM `vm` (what CR8 reads, `cr::cr8_read`), after writing
+    /// `write` to it first when given (a MOV to CR8, `cr::cr8_write`); a write that
+    /// lets a held-back interrupt through tells the vCPU. `None`: no such vCPU. The
+    /// same in every APIC mode (CR8 is not an APIC register).
+    pub fn tpr(&self, vm: VmId, v: VcpuId, write: Option<u32>) -> Option<u32> {
+        let apic = self.apic(v)?;
+        let (tpr, pending) = {
+            let mut a = apic.lock();
+            if let Some(t) = write {
+                a.set_tpr(t);
+            }
+            (a.tpr(), a.pending().is_some())
+        };
+        if pending && write.is_some() {
+            self.hw.pending(vm, v);
+        }
+        Some(tpr)
     }
 
     /// Delivers `r` from vCPU `me` (none: the I/O APIC) inside the VM: a fixed
@@ -312,8 +334,13 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
         self.ioapic.lock().set_line(line, level, &mut self.sink(vm));
     }
 
+    /// A doorbell (its GSI) raises its fixed vector in vCPU 0's APIC; any other line
+    /// is an edge on its I/O APIC pin.
     fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _: &H, line: u32) {
-        self.ioapic.lock().pulse(line, &mut self.sink(vm));
+        match doorbell_vector(line) {
+            Some(vector) => self.accept(vm.id, VcpuId::new(0), vector, false),
+            None => self.ioapic.lock().pulse(line, &mut self.sink(vm)),
+        }
     }
 
     fn reset(&self, cfg: &VmConfig) {

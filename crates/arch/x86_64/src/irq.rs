@@ -81,7 +81,7 @@ extern "C" fn x86_irq(vector: u32) {
         KICK => PENDING_KICK,
         _ => PENDING_TIMER,
     };
-    if let Some(p) = crate::smp::index_of(crate::apic::id()).and_then(|i| PENDING.get(i)) {
+    if let Some(p) = crate::smp::this_index().and_then(|i| PENDING.get(i)) {
         p.fetch_or(bit, Ordering::AcqRel);
     }
 }

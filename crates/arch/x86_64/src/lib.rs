@@ -28,6 +28,7 @@ pub mod exit;
 pub mod inject;
 pub mod insn;
 pub mod layout;
+pub mod light;
 pub mod msrs;
 pub mod multiboot2;
 pub mod pt;

@@ -49,6 +49,23 @@ macro_rules! load_gprs {
     };
 }
 
+/// Assembly that saves the host's callee-saved registers at a world switch's start
+/// (System V: RBP, RBX, R12-R15); [`pop_callee_saved_ret`] undoes it.
+#[cfg(target_os = "none")]
+macro_rules! push_callee_saved {
+    () => {
+        "push rbp\npush rbx\npush r12\npush r13\npush r14\npush r15\n"
+    };
+}
+
+/// Assembly that restores what [`push_callee_saved`] saved and returns.
+#[cfg(target_os = "none")]
+macro_rules! pop_callee_saved_ret {
+    () => {
+        "pop r15\npop r14\npop r13\npop r12\npop rbx\npop rbp\nret\n"
+    };
+}
+
 /// Assembly that stores the guest's RBX..R15 into the [`Gprs`] at RAX after an exit
 /// (RAX itself is each engine's business).
 #[cfg(target_os = "none")]

@@ -47,6 +47,17 @@ pub fn index_of(apic: u32) -> Option<usize> {
         .position(|a| a.load(Ordering::Acquire) == apic)
 }
 
+/// The calling CPU's index: the stack slot it runs on (`boot::stack_index`, a few
+/// instructions on every hot path), else, on an interrupt stack, the one its APIC id
+/// was recorded at.
+#[inline(always)]
+pub fn this_index() -> Option<usize> {
+    match boot::stack_index() {
+        Some(i) => Some(i),
+        None => index_of(crate::apic::id()),
+    }
+}
+
 /// CPUs running (the BSP included).
 pub fn online() -> usize {
     ONLINE.load(Ordering::Acquire)

@@ -60,8 +60,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x9e5956806ae01e5a,
-        payload_fingerprint: 0x97045c6eb8e7ef50,
+        fingerprint: 0x2e2271fd0e6022e2,
+        payload_fingerprint: 0x9adf1a3c4568ef50,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -3,7 +3,6 @@
 //! (`Engine::deliver`); the guest timer expires when this CPU's APIC timer fires for
 //! it; a halted vCPU with an interrupt it can take does not sleep.
 
-use super::timers;
 use crate::percpu::PerCpu;
 use crate::vms;
 use rtvisor_arch_x86_64::engines::Engine;
@@ -17,10 +16,17 @@ fn pending(vm: VmId, vcpu: VcpuId) -> bool {
         .is_some_and(|a| a.lock().pending().is_some())
 }
 
-/// Before the entry: injects the pending interrupt or asks for the window.
+/// Before the entry: injects the pending interrupt or asks for the window (under
+/// one hold of the APIC's lock).
 pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
-    let chip = &vms::rt(vm).chip;
-    engine.deliver(pending(vm, vcpu), || chip.ack(vcpu));
+    match vms::rt(vm).chip.apic(vcpu) {
+        Some(apic) => {
+            let mut a = apic.lock();
+            let pending = a.pending().is_some();
+            engine.deliver(pending, || a.ack());
+        }
+        None => engine.deliver(false, || None),
+    }
 }
 
 /// Whether a HLT of the vCPU returns at once: an interrupt is pending and its
@@ -29,15 +35,11 @@ pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
     pending(vm, vcpu) && engine.interruptible().if_set
 }
 
-/// This CPU's APIC timer fired: the guest timer of the vCPU here expires if it is
-/// due (its vector becomes pending; a periodic one re-arms); returns whether it was.
-/// The watchdogs' turn comes after, and programs the timer for what is left.
-pub fn on_timer(me: &PerCpu) -> bool {
-    let due = timers::guest_due(me);
-    if due {
-        if let Some((vm, vcpu)) = me.hosts() {
-            vms::rt(vm).chip.expire(vm, vcpu);
-        }
+/// The guest timer of the vCPU on this CPU is due (`timers::which_due`): it
+/// expires (its vector becomes pending; a periodic one re-arms), and the APIC timer
+/// is programmed for what is left.
+pub fn on_timer(me: &PerCpu) {
+    if let Some((vm, vcpu)) = me.hosts() {
+        vms::rt(vm).chip.expire(vm, vcpu);
     }
-    due
 }

@@ -60,6 +60,8 @@ pub struct CpuState {
     vtimer: AtomicU64,
     /// The host TSC at which a watchdog this CPU watches expires (0: none).
     wd_deadline: AtomicU64,
+    /// The deadline the APIC timer was last programmed for (0: none, or it fired).
+    armed: AtomicU64,
 }
 
 impl Backend for Arch {
@@ -83,6 +85,7 @@ impl Backend for Arch {
         shell: AtomicBool::new(false),
         vtimer: AtomicU64::new(0),
         wd_deadline: AtomicU64::new(0),
+        armed: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
     // ports in the core's port table; the local APIC page and the I/O APIC are the
@@ -127,7 +130,7 @@ impl Backend for Arch {
 
     #[inline(always)]
     fn this_cpu() -> usize {
-        rtvisor_arch_x86_64::smp::index_of(apic::id()).unwrap_or(usize::MAX)
+        rtvisor_arch_x86_64::smp::this_index().unwrap_or(usize::MAX)
     }
     fn kick(cpu: CpuId) {
         if let Some(c) = percpu::of(cpu) {

@@ -2,7 +2,7 @@
 //! [`Timer`](rtvisor_core::seam::Timer), `hw::Tsc`) and the emulated x2APIC timer of
 //! the vCPU there (`ApicHw::timer`). Each keeps its deadline, in host TSC, in the
 //! CPU's state; the APIC timer is programmed for the earlier one, always by the CPU
-//! itself. When it fires, [`guest_due`] says whether the vCPU's timer is due; the
+//! itself. When it fires, [`which_due`] says which of the two is due; the
 //! watchdog checks its own.
 
 use crate::percpu::{self, PerCpu};
@@ -42,9 +42,18 @@ pub fn next(me: &PerCpu) -> u64 {
     deadline::earliest(wd, guest)
 }
 
-/// Programs this CPU's APIC timer for the earlier of its deadlines.
+/// Programs this CPU's APIC timer for the earlier of its deadlines, unless it is
+/// programmed for that already (or, with none, idle since it fired: [`fired`]).
 pub fn program(me: &PerCpu) {
-    apic::timer_arm(next(me));
+    let at = next(me);
+    if me.arch.armed.swap(at, Ordering::Relaxed) != at {
+        apic::timer_arm(at);
+    }
+}
+
+/// This CPU's APIC timer fired: it is idle until programmed again.
+pub fn fired(me: &PerCpu) {
+    me.arch.armed.store(0, Ordering::Relaxed);
 }
 
 /// Whether one of this CPU's deadlines passed.
@@ -53,8 +62,19 @@ pub fn due(me: &PerCpu) -> bool {
     at != 0 && irq::rdtsc() >= at
 }
 
-/// Whether the guest timer on this CPU is due (its deadline passed).
-pub fn guest_due(me: &PerCpu) -> bool {
-    let at = me.arch.vtimer.load(Ordering::Relaxed);
-    at != 0 && irq::rdtsc() >= at
+/// Which of this CPU's deadlines passed.
+#[derive(Debug, Clone, Copy)]
+pub struct Due {
+    pub guest: bool,
+    pub watchdog: bool,
+}
+
+/// Which of this CPU's deadlines passed (one counter read for both).
+pub fn which_due(me: &PerCpu) -> Due {
+    let now = irq::rdtsc();
+    let passed = |at: u64| at != 0 && now >= at;
+    Due {
+        guest: passed(me.arch.vtimer.load(Ordering::Relaxed)),
+        watchdog: passed(me.arch.wd_deadline.load(Ordering::Relaxed)),
+    }
 }

@@ -18,7 +18,7 @@ use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
 use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
-use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
+use rtvisor_arch_x86_64::insn::{decode_mov, Code, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
@@ -97,6 +97,8 @@ extern "C" fn world() -> ! {
             vms::cfg(vm).name
         ))
     });
+    // The accounting counts every entry: with it, every exit goes the full way.
+    engine.set_light(!account::BUILT);
     loop {
         super::guestirq::deliver(vm, vcpu, &mut engine);
         engine.exit_by(super::timers::next(me));
@@ -140,7 +142,9 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         return;
     }
     let mov = match d.exit {
-        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
+        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
+            mov_at(vm, rip, engine.code())
+        }
         _ => None,
     };
     if let RawExit::Msr {
@@ -162,8 +166,8 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.done(Cause::SysReg);
         return;
     }
-    if let RawExit::CrWrite { cr, gpr } = d.exit {
-        super::cr::write(vm, engine, d, cr, gpr);
+    if let RawExit::CrWrite { .. } | RawExit::CrRead { .. } = d.exit {
+        super::cr::access(vm, vcpu, engine, d);
         t.done(Cause::SysReg);
         return;
     }
@@ -233,15 +237,34 @@ fn handle(
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
     let bits = irq::take(cpu.index());
+    if bits & PENDING_TIMER != 0 {
+        super::timers::fired(me);
+    }
     // A deadline passed counts as the timer's interrupt even before it came (VT-x's
     // preemption timer may end the guest's run first).
     if bits & PENDING_TIMER != 0 || super::timers::due(me) {
-        let guest = super::guestirq::on_timer(me);
-        // Programs the APIC timer for the deadlines left (the watchdog's and the
-        // guest timer's, `timers.rs`).
-        crate::watchdog::on_timer();
-        account::found(found, if guest { Cause::Timer } else { Cause::Watchdog });
-        if guest {
+        let due = super::timers::which_due(me);
+        // The guest timer's expiry programs the APIC timer for the deadlines left
+        // (the watchdog's and the guest timer's, `timers.rs`), as the watchdog's
+        // check does; with neither due (an APIC timer in one-shot mode may fire a
+        // little early), the timer is programmed again for both.
+        if due.guest {
+            super::guestirq::on_timer(me);
+        }
+        if due.watchdog {
+            crate::watchdog::on_timer();
+        } else if !due.guest {
+            super::timers::program(me);
+        }
+        account::found(
+            found,
+            if due.guest {
+                Cause::Timer
+            } else {
+                Cause::Watchdog
+            },
+        );
+        if due.guest {
             crate::stats::irq(IrqKind::Vtimer);
         }
     }
@@ -274,10 +297,11 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
     v.skip();
 }
 
-/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes.
-fn mov_at(vm: VmId, rip: u64) -> Option<MemMov> {
+/// The MOV at guest address `rip` of VM `vm` running `code`, if it is in its RAM and
+/// decodes.
+fn mov_at(vm: VmId, rip: u64, code: Code) -> Option<MemMov> {
     let (bytes, len) = insn_at(vm, rip)?;
-    decode_mov32(&bytes[..len])
+    decode_mov(&bytes[..len], code)
 }
 
 /// The bytes (up to the longest instruction) at guest address `pc` of VM `vm`, and

@@ -392,3 +392,26 @@ fn random_walk_against_a_shadow() {
     }
     assert!(acked > 1000, "the walk delivered interrupts: {acked}");
 }
+
+/// The highest vector set, by a scan of every bit.
+fn scanned(v: &Vectors) -> Option<u8> {
+    (0..=255u8).rev().find(|&n| v.get(n))
+}
+
+#[test]
+fn the_highest_vector_is_the_scans_through_any_sets_and_clears() {
+    let mut rng = Rng(0x5eed_0f1a_57c0);
+    let mut v = Vectors::EMPTY;
+    assert_eq!(v.highest(), None);
+    for step in 0..20_000u32 {
+        let n = (rng.next() % 256) as u8;
+        // Clear more often than set once a few are set, so words empty again.
+        let on = rng.next().is_multiple_of(3);
+        v.set(n, on);
+        assert_eq!(v.highest(), scanned(&v), "step {step}: vector {n} set {on}");
+    }
+    for n in 0..=255u8 {
+        v.set(n, false);
+    }
+    assert_eq!((v.highest(), v), (None, Vectors::EMPTY));
+}

@@ -1,17 +1,33 @@
-//! The 256-bit vector sets of IRR, ISR and TMR.
+//! The 256-bit vector sets of an x2APIC (IRR, ISR, TMR).
 
-/// 256 bits, one per vector.
+/// 256 bits, one per vector, and which of their eight words are not zero (so the
+/// highest vector is found without a scan: it is looked up before every entry).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Vectors(pub(super) [u32; 8]);
+pub struct Vectors {
+    words: [u32; 8],
+    /// Bit n: word n is not zero.
+    busy: u8,
+}
 
 impl Vectors {
+    /// No vector set.
+    pub const EMPTY: Vectors = Vectors {
+        words: [0; 8],
+        busy: 0,
+    };
     pub(super) fn word(&self, n: usize) -> u32 {
-        self.0.get(n).copied().unwrap_or(0)
+        self.words.get(n).copied().unwrap_or(0)
     }
     pub(super) fn set(&mut self, v: u8, on: bool) {
-        if let Some(w) = self.0.get_mut(usize::from(v / 32)) {
+        let n = usize::from(v / 32);
+        if let Some(w) = self.words.get_mut(n) {
             let bit = 1u32 << (v % 32);
             *w = if on { *w | bit } else { *w & !bit };
+            if *w != 0 {
+                self.busy |= 1 << n;
+            } else {
+                self.busy &= !(1 << n);
+            }
         }
     }
     /// Whether vector `v` is set.
@@ -20,9 +36,11 @@ impl Vectors {
     }
     /// The highest vector set.
     pub fn highest(&self) -> Option<u8> {
-        (0..8usize).rev().find_map(|n| {
-            let w = self.word(n);
-            (w != 0).then(|| (n as u32 * 32 + 31 - w.leading_zeros()) as u8)
-        })
+        if self.busy == 0 {
+            return None;
+        }
+        let n = 7 - self.busy.leading_zeros();
+        let w = self.word(n as usize);
+        (w != 0).then(|| (n * 32 + 31 - w.leading_zeros()) as u8)
     }
 }

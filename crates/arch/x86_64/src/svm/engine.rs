@@ -5,7 +5,8 @@
 
 use super::decode::{decode, ExitState};
 use super::vmcb::{
-    icpt3, icpt4, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE, V_IGN_TPR, V_INTR_PRIO_MAX, V_IRQ,
+    icpt3, icpt4, Control, Save, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE, V_IGN_TPR,
+    V_INTR_PRIO_MAX, V_IRQ,
 };
 use crate::entry::EntryState;
 use crate::exit::{Decoded, Regs3};
@@ -14,6 +15,7 @@ use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{SvmCaps, EFER_SVME};
 use core::arch::global_asm;
+use core::mem::offset_of;
 use rtvisor_addr::Hpa;
 
 /// The guest PAT at reset (write-back, write-through, UC-, UC, twice).
@@ -52,22 +54,21 @@ pub struct SvmVcpu {
     host: &'static mut Vmcb,
     pub gprs: Gprs,
     flush: u8,
+    /// The light path of the world switch answers the null call (`crate::light`).
+    light: bool,
 }
 
 unsafe extern "C" {
-    /// The world switch (below): `vmcb` and `host` physical, `gprs` the guest's.
-    fn x86_svm_run(vmcb: u64, gprs: *mut Gprs, host: u64);
+    /// The world switch (below): `vmcb` and `host` physical, `gprs` the guest's;
+    /// `light` non-zero: the null call is answered without leaving it.
+    fn x86_svm_run(vmcb: u64, gprs: *mut Gprs, host: u64, light: u64);
 }
 
 global_asm!(
     ".global x86_svm_run",
     "x86_svm_run:",
-    "push rbp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
+    push_callee_saved!(),
+    "push rcx",
     "push rsi",
     "push rdx",
     "push rdi",
@@ -84,7 +85,43 @@ global_asm!(
     load_gprs!("rsi"),
     "mov rdi, [rsi + 0x28]",
     "mov rsi, [rsi + 0x20]",
+    "2:",
     "vmrun rax",
+    // The light path (when `light` is set): the null call, a VMMCALL with RAX
+    // 0x8600_0000 or 0xC600_0000, is answered here, with the guest's registers still
+    // in place (RAX is the VMCB's), GIF clear and the guest's segment state still
+    // loaded (only VMSAVE would move it to the VMCB): RAX gets VERSION, RIP the next
+    // RIP, the interrupt shadow ends, no event or flush is pending (as after `run`),
+    // and the guest runs again. Anything else goes the full way below.
+    "cmp qword ptr [rsp + 24], 0",
+    "je 3f",
+    "cmp qword ptr [rax + {exit_code}], {vmmcall}",
+    "jne 3f",
+    "test dword ptr [rax + {rax}], 0xFFFFFF",
+    "jnz 3f",
+    "push rcx",
+    "mov rcx, [rax + {rax}]",
+    "shr rcx, 24",
+    "or ecx, 0x40",
+    "cmp rcx, 0xC6",
+    "jne 4f",
+    "mov qword ptr [rax + {rax}], {version}",
+    // The next RIP: the CPU's (NRIPS), else past the 3-byte VMMCALL (as `decode`).
+    "mov rcx, [rax + {next_rip}]",
+    "test rcx, rcx",
+    "jnz 5f",
+    "mov rcx, [rax + {rip}]",
+    "add rcx, {vmmcall_len}",
+    "5:",
+    "mov [rax + {rip}], rcx",
+    "pop rcx",
+    "mov qword ptr [rax + {int_shadow}], 0",
+    "mov qword ptr [rax + {event_inj}], 0",
+    "mov byte ptr [rax + {tlb_control}], 0",
+    "jmp 2b",
+    "4:",
+    "pop rcx",
+    "3:",
     "cli",
     // The host's RAX and RSP are back (VMRUN saved them); the rest is the guest's.
     "mov rax, [rsp + 16]",
@@ -94,14 +131,18 @@ global_asm!(
     "mov rax, [rsp + 8]",
     "vmload rax",
     "stgi",
-    "add rsp, 24",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
+    "add rsp, 32",
+    pop_callee_saved_ret!(),
+    exit_code = const offset_of!(Control, exit_code),
+    next_rip = const offset_of!(Control, next_rip),
+    int_shadow = const offset_of!(Control, int_shadow),
+    event_inj = const offset_of!(Control, event_inj),
+    tlb_control = const offset_of!(Control, tlb_control),
+    rax = const offset_of!(Vmcb, save) + offset_of!(Save, rax),
+    rip = const offset_of!(Vmcb, save) + offset_of!(Save, rip),
+    vmmcall = const super::decode::code::VMMCALL,
+    version = const crate::light::VERSION,
+    vmmcall_len = const crate::light::VMMCALL_LEN,
 );
 
 impl SvmVcpu {
@@ -142,8 +183,12 @@ impl SvmVcpu {
             | icpt4::WBINVD
             // Checked by the hypervisor as on VT-x, where it always exits (`crate::xcr`).
             | icpt4::XSETBV;
-        // CR4 writes are checked by the hypervisor (`crate::cr`).
-        c.intercept_cr = super::vmcb::INTERCEPT_CR4_WRITE;
+        // CR0 and CR4 writes are checked by the hypervisor, CR8 is the emulated
+        // x2APIC's TPR (`crate::cr`).
+        c.intercept_cr = super::vmcb::INTERCEPT_CR0_WRITE
+            | super::vmcb::INTERCEPT_CR4_WRITE
+            | super::vmcb::INTERCEPT_CR8_READ
+            | super::vmcb::INTERCEPT_CR8_WRITE;
         c.iopm_pa = s.iopm.raw();
         c.msrpm_pa = s.msrpm.raw();
         c.asid = s.asid;
@@ -161,6 +206,7 @@ impl SvmVcpu {
             } else {
                 TLB_FLUSH_ALL
             },
+            light: false,
         };
         v.reset(entry);
         Ok(v)
@@ -215,6 +261,12 @@ impl SvmVcpu {
         self.vmcb.save.cs.base
     }
 
+    /// Whether the guest runs 64-bit code: EFER.LMA and CS.L (bit 9 of the VMCB's
+    /// packed segment attributes).
+    pub fn code64(&self) -> bool {
+        self.vmcb.save.efer & crate::cr::EFER_LMA != 0 && self.vmcb.save.cs.attrib & (1 << 9) != 0
+    }
+
     /// The guest's CR4.
     pub fn cr4(&self) -> u64 {
         self.vmcb.save.cr4
@@ -224,6 +276,19 @@ impl SvmVcpu {
     /// translations, as a MOV to CR4 may.
     pub fn set_cr4(&mut self, cr4: u64) {
         self.vmcb.save.cr4 = cr4;
+        self.flush_tlb();
+    }
+
+    /// The guest's CR0.
+    pub fn cr0(&self) -> u64 {
+        self.vmcb.save.cr0
+    }
+
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`, which computed LMA)
+    /// and flushes its TLB.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        self.vmcb.save.cr0 = cr0;
+        self.set_efer(efer);
         self.flush_tlb();
     }
 
@@ -252,6 +317,11 @@ impl SvmVcpu {
         }
     }
 
+    /// Lets the world switch answer the null call itself (`crate::light`), or not.
+    pub fn set_light(&mut self, on: bool) {
+        self.light = on;
+    }
+
     /// Sets the guest's TSC to the host's plus `offset` (wrapping).
     pub fn set_tsc_offset(&mut self, offset: u64) {
         self.vmcb.control.tsc_offset = offset;
@@ -274,7 +344,7 @@ impl VcpuEngine for SvmVcpu {
         // and the host's interrupts intercepted, nested paging on over tables that map
         // only the VM's memory. The assembly keeps the host's callee-saved registers
         // and its hidden segment state.
-        unsafe { x86_svm_run(vmcb_pa, &mut self.gprs, host_pa) };
+        unsafe { x86_svm_run(vmcb_pa, &mut self.gprs, host_pa, u64::from(self.light)) };
         let c = &mut self.vmcb.control;
         c.tlb_control = TLB_NONE;
         // An event whose delivery the exit cut short is delivered again.

@@ -1,12 +1,11 @@
 //! Runs one vCPU with VMLAUNCH/VMRESUME: its VMCS (from a boot-time page), controls
-//! from the capability MSRs (unrestricted guest, EPT, VPID, I/O and MSR bitmaps, HLT
-//! and the host's interrupts and NMIs exiting), the host state, the entry state, and
-//! the world switch in assembly (the guest's general-purpose registers loaded before
-//! entry and saved after the exit).
+//! (`setup.rs`), the host state, the entry state, and the world switch
+//! (`switch.rs`).
 
-use super::controls::{self, adjust, Missing};
+use super::controls::Missing;
 use super::decode::{decode, ExitState};
 use super::fields::*;
+use super::setup::{self, invalidate};
 use super::vmcs::{vmread, vmwrite};
 use crate::cpu::rdmsr;
 use crate::entry::EntryState;
@@ -15,7 +14,7 @@ use crate::inject::{self, Interruptible};
 use crate::regs::Gprs;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{apply_fixed, msr, VmxCaps};
-use core::arch::{asm, global_asm};
+use core::arch::asm;
 use rtvisor_addr::Hpa;
 
 /// The guest PAT at reset.
@@ -24,7 +23,7 @@ const PAT_RESET: u64 = 0x0007_0406_0007_0406;
 const CR4_VMXE: u64 = crate::cr::CR4_VMXE;
 /// The CR4 bits the hypervisor owns: VMXE (above) and SMXE (no VM gets SMX). The
 /// guest reads them from the shadow (0); a MOV that sets one exits.
-const CR4_OWNED: u64 = CR4_VMXE | crate::cr::CR4_SMXE;
+pub(super) const CR4_OWNED: u64 = CR4_VMXE | crate::cr::CR4_SMXE;
 
 /// What a vCPU needs from its VM.
 #[derive(Debug, Clone, Copy)]
@@ -61,70 +60,12 @@ pub struct VmxVcpu {
     vmcs: &'static mut Vmcs,
     pub gprs: Gprs,
     launched: bool,
-    /// The VMX-preemption timer's rate (IA32_VMX_MISC bits 4:0), when it is on.
-    preemption_shift: Option<u32>,
+    /// The VMX-preemption timer, as the controls set it.
+    timer: setup::Timer,
+    /// The light path of the world switch answers the null call (`crate::light`).
+    light: bool,
     /// The last entry failure (reported by `run` as an unknown exit).
     pub failure: Option<VmxFail>,
-}
-
-unsafe extern "C" {
-    /// The world switch (below); returns 0 after an exit, 1 if the entry failed.
-    fn x86_vmx_run(gprs: *mut Gprs, launched: u64) -> u64;
-}
-
-global_asm!(
-    ".global x86_vmx_run",
-    "x86_vmx_run:",
-    "push rbp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    "push rdi",
-    // Host RSP and RIP for the exit: this stack (gprs pointer on top), label 1.
-    "mov rax, 0x6C14",
-    "vmwrite rax, rsp",
-    "lea rdx, [rip + 1f]",
-    "mov rax, 0x6C16",
-    "vmwrite rax, rdx",
-    "cmp rsi, 0",
-    "mov rax, [rdi + 0x00]",
-    load_gprs!("rdi"),
-    "mov rsi, [rdi + 0x20]",
-    "mov rdi, [rdi + 0x28]",
-    "jne 2f",
-    "vmlaunch",
-    "jmp 3f",
-    "2:",
-    "vmresume",
-    // Only reached when the entry failed.
-    "3:",
-    "add rsp, 8",
-    "mov eax, 1",
-    "jmp 4f",
-    "1:",
-    "push rax",
-    "mov rax, [rsp + 8]",
-    store_gprs_at_rax!(),
-    "pop rbx",
-    "mov [rax], rbx",
-    "add rsp, 8",
-    "xor eax, eax",
-    "4:",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
-);
-
-fn caps_msr(pair: (u32, u32), true_ctls: bool) -> u64 {
-    // SAFETY: the VMX capability MSRs exist (VMX is on); the TRUE ones only when
-    // IA32_VMX_BASIC says so.
-    unsafe { rdmsr(if true_ctls { pair.1 } else { pair.0 }) }
 }
 
 impl VmxVcpu {
@@ -157,87 +98,15 @@ impl VmxVcpu {
             vmcs,
             gprs: Gprs::default(),
             launched: false,
-            preemption_shift: None,
+            timer: setup::Timer::default(),
+            light: false,
             failure: None,
         };
-        v.controls(s)?;
+        v.timer = setup::controls(s)?;
         super::host::write_host_state()?;
         v.reset(entry)?;
         invalidate(s.eptp, s.vpid);
         Ok(v)
-    }
-
-    fn controls(&mut self, s: &VmxSetup) -> Result<(), VmxFail> {
-        // SAFETY: IA32_VMX_BASIC exists with VMX.
-        let t = VmxCaps::has_true_ctls(unsafe { rdmsr(msr::VMX_BASIC) });
-        let m = VmxFail::Missing;
-        let pinv = adjust(
-            PIN_CONTROLS,
-            caps_msr(controls::msr::PIN, t),
-            pin::EXTERNAL_INTERRUPT | pin::NMI,
-            pin::PREEMPTION_TIMER,
-        )
-        .map_err(m)?;
-        if pinv & pin::PREEMPTION_TIMER != 0 {
-            // SAFETY: IA32_VMX_MISC exists with VMX.
-            let misc = unsafe { rdmsr(msr::VMX_MISC) };
-            self.preemption_shift = Some((misc & 0x1F) as u32);
-            vmwrite(GUEST_PREEMPTION_TIMER, u64::from(u32::MAX))?;
-        }
-        let procv = adjust(
-            PROC_CONTROLS,
-            caps_msr(controls::msr::PROC, t),
-            proc::TSC_OFFSETTING
-                | proc::HLT
-                | proc::IO_BITMAPS
-                | proc::MSR_BITMAPS
-                | proc::SECONDARY,
-            0,
-        )
-        .map_err(m)?;
-        // SAFETY: the secondary controls MSR exists when "activate secondary" may be 1
-        // (checked by the adjust above).
-        let p2caps = unsafe { rdmsr(controls::msr::PROC2) };
-        let proc2v = adjust(
-            PROC_CONTROLS2,
-            p2caps,
-            proc2::EPT | proc2::VPID | proc2::UNRESTRICTED,
-            proc2::WBINVD,
-        )
-        .map_err(m)?;
-        let exitv = adjust(
-            EXIT_CONTROLS,
-            caps_msr(controls::msr::EXIT, t),
-            exit_ctl::HOST_64BIT | exit_ctl::LOAD_EFER | exit_ctl::SAVE_EFER,
-            exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT,
-        )
-        .map_err(m)?;
-        let entryv = adjust(
-            ENTRY_CONTROLS,
-            caps_msr(controls::msr::ENTRY, t),
-            entry_ctl::LOAD_EFER,
-            entry_ctl::LOAD_PAT,
-        )
-        .map_err(m)?;
-        for (f, v) in [
-            (PIN_CONTROLS, pinv),
-            (PROC_CONTROLS, procv),
-            (PROC_CONTROLS2, proc2v),
-            (EXIT_CONTROLS, exitv),
-            (ENTRY_CONTROLS, entryv),
-            (EXCEPTION_BITMAP, 0),
-        ] {
-            vmwrite(f, u64::from(v))?;
-        }
-        vmwrite(IO_BITMAP_A, s.io_a.raw())?;
-        vmwrite(IO_BITMAP_B, s.io_b.raw())?;
-        vmwrite(MSR_BITMAP, s.msr_bitmap.raw())?;
-        vmwrite(EPT_POINTER, s.eptp)?;
-        vmwrite(VPID, u64::from(s.vpid))?;
-        vmwrite(VMCS_LINK_POINTER, u64::MAX)?;
-        vmwrite(CR4_MASK, CR4_OWNED)?;
-        vmwrite(CR4_SHADOW, 0)?;
-        vmwrite(CR0_MASK, 0)
     }
 
     /// Sets the guest's TSC to the host's plus `offset` (wrapping): RDTSC, RDTSCP and
@@ -317,6 +186,13 @@ impl VmxVcpu {
         vmread(GUEST_ES_BASE + 2 * SEG_CS)
     }
 
+    /// Whether the guest runs 64-bit code: EFER.LMA and CS.L (bit 13 of its access
+    /// rights).
+    pub fn code64(&self) -> bool {
+        vmread(GUEST_IA32_EFER) & crate::cr::EFER_LMA != 0
+            && vmread(GUEST_ES_AR + 2 * SEG_CS) & (1 << 13) != 0
+    }
+
     /// The guest's CR4, as it reads it.
     pub fn cr4(&self) -> u64 {
         vmread(CR4_SHADOW)
@@ -336,10 +212,17 @@ impl VmxVcpu {
     /// Ends the guest's next run no later than `ticks` TSC ticks from now (the
     /// VMX-preemption timer, when the CPU has it; `None`: no limit).
     pub fn exit_within(&mut self, ticks: Option<u64>) {
-        if let Some(shift) = self.preemption_shift {
+        if let Some(shift) = self.timer.shift {
             let n = ticks.map_or(u32::MAX, |t| crate::deadline::preemption_count(t, shift));
             let _ = vmwrite(GUEST_PREEMPTION_TIMER, u64::from(n));
         }
+    }
+
+    /// Lets the world switch answer the null call itself (`crate::light`), or not.
+    /// Only where a run it continues keeps its deadline: without the preemption
+    /// timer, or with its count saved at each exit.
+    pub fn set_light(&mut self, on: bool) {
+        self.light = on && (self.timer.shift.is_none() || self.timer.saved);
     }
 
     /// Whether the guest can take an interrupt at the next entry.
@@ -376,35 +259,13 @@ impl VmxVcpu {
     }
 }
 
-/// Drops the VM's cached translations: INVEPT single-context (all-context when the
-/// CPU has only that) and INVVPID single-context for `vpid`.
-pub fn invalidate(eptp: u64, vpid: u16) {
-    // SAFETY: IA32_VMX_EPT_VPID_CAP exists when EPT is on (the caller's setup).
-    let cap = unsafe { rdmsr(msr::VMX_EPT_VPID_CAP) };
-    let ept_type: u64 = if cap & (1 << 25) != 0 { 1 } else { 2 };
-    let vpid_type: u64 = if cap & (1 << 41) != 0 { 1 } else { 2 };
-    let ept_desc = [eptp, 0u64];
-    let vpid_desc = [u64::from(vpid), 0u64];
-    // SAFETY: INVEPT/INVVPID only drop cached translations; the descriptors are
-    // valid 16-byte memory. An unsupported type fails without effect.
-    unsafe {
-        if cap & (1 << 20) != 0 {
-            asm!("invept {t}, [{d}]", t = in(reg) ept_type, d = in(reg) &ept_desc, options(nostack));
-        }
-        if cap & (1 << 32) != 0 {
-            asm!("invvpid {t}, [{d}]", t = in(reg) vpid_type, d = in(reg) &vpid_desc, options(nostack));
-        }
-    }
-}
-
 impl VcpuEngine for VmxVcpu {
     fn run(&mut self) -> Decoded {
         // SAFETY: this vCPU's VMCS is current on this CPU and holds checked controls,
         // host and guest state: EPT maps only the VM's memory, HLT, I/O, MSRs, the
-        // host's interrupts and NMIs exit. The assembly keeps the host's callee-saved
-        // registers; the exit restores RSP/RIP from the VMCS.
-        let failed = unsafe { x86_vmx_run(&mut self.gprs, u64::from(self.launched)) };
-        if failed != 0 {
+        // host's interrupts and NMIs exit; `light` only as `set_light` allows.
+        let entered = unsafe { super::switch::enter(&mut self.gprs, self.launched, self.light) };
+        if !entered {
             let err = vmread(VM_INSTRUCTION_ERROR);
             self.failure = Some(VmxFail::Entry(err));
             return Decoded {

@@ -93,6 +93,8 @@ pub mod proc {
     pub const INTERRUPT_WINDOW: u32 = 1 << 2;
     pub const TSC_OFFSETTING: u32 = 1 << 3;
     pub const HLT: u32 = 1 << 7;
+    pub const CR8_LOAD: u32 = 1 << 19;
+    pub const CR8_STORE: u32 = 1 << 20;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;
     pub const SECONDARY: u32 = 1 << 31;
@@ -107,6 +109,8 @@ pub mod proc2 {
 
 pub mod exit_ctl {
     pub const HOST_64BIT: u32 = 1 << 9;
+    /// "Save VMX-preemption timer value": an exit keeps what is left of the count.
+    pub const SAVE_PREEMPTION_TIMER: u32 = 1 << 22;
     pub const SAVE_PAT: u32 = 1 << 18;
     pub const LOAD_PAT: u32 = 1 << 19;
     pub const SAVE_EFER: u32 = 1 << 20;

@@ -1,7 +1,8 @@
 //! Intel VT-x: VMX root operation per CPU ([`probe`], [`on`]), the VMCS fields
 //! ([`fields`]), controls computed from the capability MSRs ([`controls`]), the I/O
 //! and MSR bitmaps ([`bitmaps`]), exit decoding ([`decode`]) and the engine that runs
-//! a vCPU with VMLAUNCH/VMRESUME ([`engine`]). The tables and decoders are plain code
+//! a vCPU with VMLAUNCH/VMRESUME ([`engine`]; its controls in `setup`, its world
+//! switch in `switch`). The tables and decoders are plain code
 //! tested on the host; the rest exists only on the bare-metal target.
 
 pub mod bitmaps;
@@ -15,6 +16,10 @@ pub mod engine;
 mod host;
 #[cfg(target_os = "none")]
 mod on;
+#[cfg(target_os = "none")]
+mod setup;
+#[cfg(target_os = "none")]
+mod switch;
 #[cfg(target_os = "none")]
 mod vmcs;
 

@@ -111,6 +111,18 @@ impl<W: ApicHw> Lapics<W> {
         }
     }
 
+    /// [`expire`](Self::expire) for the vCPU the calling CPU runs: whether a vector
+    /// became pending is not asked, as the vCPU injects its pending vector before
+    /// it runs guest code again anyway and has no other CPU to be kicked on.
+    pub fn expire_here(&self, vm: VmId, v: VcpuId) {
+        let Some(apic) = self.apic(v) else {
+            return;
+        };
+        let now = self.hw.guest_tsc(vm);
+        let next = apic.lock().expire(now);
+        self.hw.timer(vm, v, next);
+    }
+
     /// Delivers `icr` from vCPU `me` inside the VM: a fixed IPI to every vCPU its
     /// destination names, a lowest-priority one to the named vCPU whose APIC has the
     /// lowest processor priority (the first of equals).

@@ -548,10 +548,10 @@ pub fn run(opts: &Options) -> Result<bool> {
             });
         }
     }
-    // The hypervisor's own size, of every rtvisor configuration's image.
+    // The hypervisor's own size, of every rtvisor configuration's image (x86 ones too).
     let sizes: Vec<(&str, rtvisor::imagesize::Breakdown)> = outcomes
         .iter()
-        .filter(|o| o.name.starts_with("rtvisor-") && !o.name.ends_with("-x86"))
+        .filter(|o| o.name.starts_with("rtvisor-"))
         .filter_map(|o| Some((o.name, size::of(o.name, opts.quick)?)))
         .collect();
     if !opts.quick {

@@ -1,7 +1,8 @@
 //! What the hypervisor's image is made of: its own loadable bytes (`.text`, `.rodata`
 //! and `.data` of the linked ELF, less the guest images and device trees the scenario
-//! embeds) and its largest items, as `rtvisor build` prints them and the benchmark's
-//! size row records them.
+//! embeds), the zero-initialised `.bss` that boot clears (in memory, not in the file)
+//! and its largest items, as `rtvisor build` prints them and the benchmark's size row
+//! records them. The same for both architectures' images.
 
 use anyhow::{anyhow, bail, Result};
 use rtvisor_config::elf::{u16_at, u32_at, u64_at};
@@ -14,6 +15,8 @@ pub struct Breakdown {
     pub text: u64,
     pub rodata: u64,
     pub data: u64,
+    /// Zero-initialised memory (`.bss`, NOBITS): cleared at boot, no bytes in the file.
+    pub bss: u64,
     /// Bytes of the embedded guest images and device trees (inside `.rodata`).
     pub embedded: u64,
     /// The largest symbols of the loadable sections: (size, name), largest first.
@@ -32,12 +35,13 @@ impl fmt::Display for Breakdown {
         writeln!(
             f,
             "hypervisor own size {} bytes: text {}, rodata {} (less {} of embedded guest \
-             images and device trees), data {}",
+             images and device trees), data {}; bss {} (zeroed at boot)",
             self.own(),
             self.text,
             self.rodata.saturating_sub(self.embedded),
             self.embedded,
-            self.data
+            self.data,
+            self.bss
         )?;
         for (size, name) in &self.largest {
             writeln!(f, "  {size:>7}  {name}")?;
@@ -174,11 +178,15 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
         text: 0,
         rodata: 0,
         data: 0,
+        bss: 0,
         embedded,
         largest: largest(elf, n),
     };
     for s in sections(elf)? {
         if s.kind == SHT_NOBITS {
+            if s.name == ".bss" {
+                bd.bss += s.size;
+            }
             continue;
         }
         match s.name {
@@ -192,18 +200,27 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
 }
 
 /// The bytes of the guest images and device trees a build embeds: the blobs its
-/// generated directory holds (everything but `config.rs` and `link.ld`).
+/// generated directory holds (everything but `config.rs` and `link.ld`), each distinct
+/// content once: the linker keeps one copy of identical read-only blobs (two VMs
+/// booting the same kernel embed it once).
 pub fn embedded_bytes(generated: &Path) -> Result<u64> {
-    let mut total = 0;
+    let mut blobs = Vec::new();
     for e in std::fs::read_dir(generated)? {
         let e = e?;
         let name = e.file_name();
         if name == "config.rs" || name == "link.ld" {
             continue;
         }
-        total += e.metadata()?.len();
+        blobs.push(std::fs::read(e.path())?);
     }
-    Ok(total)
+    Ok(distinct_len(blobs))
+}
+
+/// The total length of `blobs`, each distinct content counted once.
+fn distinct_len(mut blobs: Vec<Vec<u8>>) -> u64 {
+    blobs.sort();
+    blobs.dedup();
+    blobs.iter().map(|b| b.len() as u64).sum()
 }
 
 #[cfg(test)]
@@ -247,15 +264,26 @@ mod tests {
     #[test]
     fn sums_the_loadable_sections_less_the_embedded_bytes() {
         let bd = breakdown(&elf(), 20, 10).unwrap();
-        assert_eq!((bd.text, bd.rodata, bd.data), (64, 32, 16));
+        assert_eq!((bd.text, bd.rodata, bd.data, bd.bss), (64, 32, 16, 4096));
         assert_eq!(bd.own(), 64 + 32 + 16 - 20);
         assert!(bd.largest.is_empty());
         let text = bd.to_string();
         assert!(
-            text.starts_with("hypervisor own size 92 bytes: text 64, rodata 12"),
+            text.starts_with(
+                "hypervisor own size 92 bytes: text 64, rodata 12 (less 20 of embedded guest \
+                 images and device trees), data 16; bss 4096 (zeroed at boot)\n"
+            ),
             "{text}"
         );
         assert!(breakdown(b"not an elf", 0, 1).is_err());
+    }
+
+    #[test]
+    fn identical_blobs_count_once() {
+        let k = vec![7u8; 100];
+        assert_eq!(distinct_len(vec![k.clone(), vec![1; 10], k]), 110);
+        assert_eq!(distinct_len(vec![vec![1; 10], vec![2; 10]]), 20);
+        assert_eq!(distinct_len(Vec::new()), 0);
     }
 
     #[test]

@@ -177,13 +177,18 @@ pub enum GiveUp {
 pub struct VmLife {
     /// Taken through [`VmLife::lock`] only, so that every change is published.
     guarded: Mutex<Shared>,
-    /// Bit `i` set while vCPU `i` is [`Power::On`]: a copy of `power` stored by the
-    /// guard before it releases the lock, read without the lock by
-    /// [`VmLife::should_run`].
+    /// Bit `i` set while vCPU `i` is [`Power::On`], and [`RUNNING`] while the state
+    /// is Running: a copy stored by the guard before it releases the lock, read
+    /// without the lock by [`VmLife::should_run`] and [`VmLife::is_running`].
     on: AtomicU32,
 }
 
 /// The held lock of a [`VmLife`]; publishes the on bits when released.
+/// The bit of [`VmLife`]'s lock-free word that mirrors `state == Running` (the
+/// vCPUs' on bits are below it).
+const RUNNING: u32 = 1 << 31;
+const _: () = assert!(MAX_VCPUS < 31);
+
 struct Locked<'a> {
     s: spin::mutex::MutexGuard<'a, Shared>,
     on: &'a AtomicU32,
@@ -206,7 +211,12 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let on = self.s.power.iter().enumerate();
         let bits = on.fold(0, |b, (i, p)| if *p == Power::On { b | 1 << i } else { b });
-        self.on.store(bits, Ordering::Release);
+        let running = if self.s.state == VmState::Running {
+            RUNNING
+        } else {
+            0
+        };
+        self.on.store(bits | running, Ordering::Release);
     }
 }
 
@@ -350,6 +360,12 @@ impl VmLife {
     /// stop only when that is done, which on a large VM takes a while).
     pub fn loading(&self) -> bool {
         self.lock().loading
+    }
+
+    /// Whether the VM's state is [`VmState::Running`], without the lock (as of the
+    /// last change: the same answer as [`VmLife::status`] then).
+    pub fn is_running(&self) -> bool {
+        self.on.load(Ordering::Acquire) & RUNNING != 0
     }
 
     /// Whether vCPU `me` should keep running guest code (checked on every exit,

@@ -18,7 +18,6 @@ use rtvisor_config::tables::InterruptMode;
 use rtvisor_core::devices;
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::IrqChip;
-use rtvisor_core::vm::VmState;
 
 /// VM `from` rings region `index`; `false` when it is not a peer of it.
 pub fn ring(from: VmId, index: u64) -> bool {
@@ -28,7 +27,8 @@ pub fn ring(from: VmId, index: u64) -> bool {
     }
     for vm in vms::ids().filter(|&v| v != from) {
         let Some(m) = mine(vm) else { continue };
-        if vms::rt(vm).life.status().0 != VmState::Running {
+        // Without the lifecycle lock: the state as of its last change.
+        if !vms::rt(vm).life.is_running() {
             continue;
         }
         // Its kicks are this ring's: the accounting of the CPUs they reach says so.

@@ -92,7 +92,8 @@ pub fn json(outcomes: &[Outcome]) -> String {
 }
 
 /// [`json`] with each rtvisor configuration's hypervisor size (`own_size_bytes`,
-/// `text_bytes`, `rodata_bytes`, `data_bytes`; null where `sizes` has none).
+/// `text_bytes`, `rodata_bytes`, `data_bytes`, `bss_bytes`; null where `sizes` has
+/// none).
 pub fn json_with_sizes(outcomes: &[Outcome], sizes: &[(&str, Breakdown)]) -> String {
     let base = bare(outcomes);
     let base_of = |name: &str| baseline(name).and_then(|b| results_of(outcomes, b));

@@ -1,7 +1,7 @@
 //! The size row: the hypervisor's own loadable size (text + rodata + data of the image
 //! each rtvisor configuration booted, the embedded guest images and device trees
-//! excluded; `rtvisor::imagesize`), and its budget: at most 96 KiB for
-//! `rtvisor-virtual`.
+//! excluded; `rtvisor::imagesize`) and its zero-initialised .bss, of the aarch64 and
+//! the x86 configurations, and its budget: at most 96 KiB for `rtvisor-virtual`.
 
 use super::budget::{Check, Verdict};
 use crate::image;
@@ -16,12 +16,23 @@ pub const CHECKED: &str = "rtvisor-virtual";
 /// cannot be read).
 pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
     let suffix = if quick { "-quick" } else { "" };
-    let scenario = crate::util::root()
-        .join("target/bench/scenarios")
-        .join(format!("{name}{suffix}.toml"));
-    let img = image::Image::for_scenario(&scenario).ok()?;
-    let generated = img.elf.with_extension("gen");
-    let elf = std::fs::read(&img.elf).ok()?;
+    let root = crate::util::root();
+    let stem = format!("{name}{suffix}");
+    let (elf, generated) = if name.ends_with("-x86") {
+        // `x86::build_scenario_iso`: the ELF beside its ISO, the blobs under images/.
+        (
+            root.join("target/x86").join(format!("{stem}.elf")),
+            root.join("target/images").join(format!("{stem}.gen")),
+        )
+    } else {
+        let scenario = root
+            .join("target/bench/scenarios")
+            .join(format!("{stem}.toml"));
+        let img = image::Image::for_scenario(&scenario).ok()?;
+        let generated = img.elf.with_extension("gen");
+        (img.elf, generated)
+    };
+    let elf = std::fs::read(&elf).ok()?;
     let embedded = imagesize::embedded_bytes(&generated).ok()?;
     imagesize::breakdown(&elf, embedded, 8).ok()
 }
@@ -37,6 +48,7 @@ pub fn json_fields(b: Option<&Breakdown>) -> Vec<(&'static str, String)> {
             f(b.map(|b| b.rodata.saturating_sub(b.embedded))),
         ),
         ("data_bytes", f(b.map(|b| b.data))),
+        ("bss_bytes", f(b.map(|b| b.bss))),
     ]
 }
 
@@ -47,16 +59,18 @@ pub fn markdown(sizes: &[(&str, Breakdown)]) -> String {
     }
     let mut s = String::from(
         "\nHypervisor own loadable size, bytes (embedded guest images and device trees \
-         excluded):\n\n| configuration | own | text | rodata | data |\n|---|---:|---:|---:|---:|\n",
+         excluded; .bss is zeroed at boot and not in the file):\n\n\
+         | configuration | own | text | rodata | data | bss |\n|---|---:|---:|---:|---:|---:|\n",
     );
     for (name, b) in sizes {
         let _ = writeln!(
             s,
-            "| `{name}` | {} | {} | {} | {} |",
+            "| `{name}` | {} | {} | {} | {} | {} |",
             b.own(),
             b.text,
             b.rodata.saturating_sub(b.embedded),
-            b.data
+            b.data,
+            b.bss
         );
     }
     s
@@ -100,6 +114,7 @@ mod tests {
             text,
             rodata: 30_000,
             data: 1_000,
+            bss: 4_096,
             embedded: 20_000,
             largest: Vec::new(),
         }
@@ -116,9 +131,10 @@ mod tests {
         assert_eq!(j[0], ("own_size_bytes", "61000".to_string()));
         assert_eq!(j[2], ("rodata_bytes", "10000".to_string()));
         assert_eq!(json_fields(None)[3], ("data_bytes", "null".to_string()));
+        assert_eq!(j[4], ("bss_bytes", "4096".to_string()));
         let md = markdown(&[(CHECKED, bd(50_000))]);
         assert!(
-            md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 |"),
+            md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 | 4096 |"),
             "{md}"
         );
     }

@@ -93,11 +93,27 @@ pub const TESTS: &[X86Test] = &[
         run: two_vms,
     },
     X86Test {
+        name: "x86-cpu0-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(CPU0),
+        about: "tests/scenarios/x86-cpu0.toml on QEMU q35 (AMD-V): `rt` on the boot CPU (CPU 0), `gp` on CPUs 2-3, the shell on CPU 1; both count to 6 side by side and power off, the shell answers (the boot CPU's legacy 8259 request is gone before its first STI)",
+        run: boot_cpu,
+    },
+    X86Test {
+        name: "x86-cpu0-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(CPU0),
+        about: "x86-cpu0-amd on Bochs (VT-x), the same ISO; the shell answers on COM1's TCP connection",
+        run: boot_cpu,
+    },
+    X86Test {
         name: "x86-probe-amd",
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(super::probe::SCENARIO),
-        about: "the hostile x86 probe under SVM beside a counting victim (tests/scenarios/x86-probe.toml): every case contained (foreign and hypervisor memory, a device, MSRs of each class, I/O ports, CR0/CR4, VMX/SVM instructions, INIT/SIPI and IPI/NMI floods to foreign APIC ids), its triple fault restarts it alone, the victim counts on, the shell answers",
+        about: "the hostile x86 probe under SVM beside a counting victim (tests/scenarios/x86-probe.toml): every case contained (foreign and hypervisor memory, a device, MSRs of each class, I/O ports, CR0/CR4/CR8 and XSETBV, VMX/SVM instructions, INIT/SIPI and IPI/NMI floods to foreign APIC ids), its triple fault restarts it alone, the victim counts on, the shell answers",
         run: super::probe::probe,
     },
     X86Test {
@@ -145,7 +161,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(SHM),
-        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory by polling it; a write to a read-only mapping does not land; the shell stays up after both stopped",
+        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory, each round a doorbell interrupt (vector 0x5f) both ways; a write to a read-only mapping does not land; the shell stays up after both stopped",
         run: super::life::shm,
     },
     X86Test {
@@ -216,6 +232,8 @@ pub const TESTS: &[X86Test] = &[
 
 /// The x86 two-VM scenario.
 const TWO_VMS: &str = "scenarios/x86-two-vms.toml";
+/// Two VMs, one of them on the boot CPU.
+const CPU0: &str = "tests/scenarios/x86-cpu0.toml";
 /// The lifecycle scenarios (xtask/src/x86/life.rs).
 const OFF_ONE: &str = "tests/scenarios/x86-off-one.toml";
 const RESET_ONE: &str = "tests/scenarios/x86-reset-one.toml";
@@ -334,6 +352,19 @@ fn two_vms(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     let banner = |vm: &str| Pattern::regex(&format!(r"^\[{vm}\] rtbench: banner vcpus=\d+ el=0$"));
     con.expect_all(&[banner("rt"), banner("gp")], t.step)?;
     crate::systest::cases::two_vms_after_banners(con, t, true)
+}
+
+/// `two_vms` with `rt` on the boot CPU and the shell on CPU 1 (the first CPU without
+/// a vCPU): the hypervisor placed them so, and neither the VM on CPU 0 nor the others
+/// met a fault (a FATAL line fails the test at once).
+fn boot_cpu(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    two_vms(con, t, emu)?;
+    for what in ["[rtvisor] vm rt: cpus [0], ", "[rtvisor] shell on cpu 1"] {
+        if con.find_from(0, &Pattern::contains(what)).is_none() {
+            return Err(con.fail(what, "not on the console"));
+        }
+    }
+    Ok(())
 }
 
 /// Boots with `fault=KIND`, then waits for the FATAL line `fatal` (a regex) and the

@@ -53,7 +53,7 @@ fn contained(case: &str) -> Pattern {
             escape(PROBE)
         )),
         "unclaimed-mmio" => Pattern::regex(&format!(
-            r"^\[{}\] probe: unclaimed-mmio: contained \(32-bit MOVs: reads all-ones, write dropped\)$",
+            r"^\[{}\] probe: unclaimed-mmio: contained \(32- and 64-bit MOVs: reads all-ones, writes dropped\)$",
             escape(PROBE)
         )),
         _ => guest::contained(PROBE, case),
@@ -160,7 +160,7 @@ mod tests {
             "[probe] probe: msr-sysenter-star: contained (8 guest-owned MSRs: 3 kept (this vCPU's state), 5 refused; restored)"
         ));
         assert!(contained("unclaimed-mmio").is_match(
-            "[probe] probe: unclaimed-mmio: contained (32-bit MOVs: reads all-ones, write dropped)"
+            "[probe] probe: unclaimed-mmio: contained (32- and 64-bit MOVs: reads all-ones, writes dropped)"
         ));
         assert!(!contained("unclaimed-mmio").is_match(
             "[probe] probe: unclaimed-mmio: contained (32-bit MOVs refused: #GP error=0x0)"

@@ -107,6 +107,7 @@ const LR_HW: u64 = 1 << 61;
 const LR_GROUP1: u64 = 1 << 60;
 
 /// ICH_LR<n>_EL2 value for a model list register.
+#[inline]
 pub fn encode(lr: &Lr) -> u64 {
     let state = match lr.state {
         LrState::Invalid => return 0,

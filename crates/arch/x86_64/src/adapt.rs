@@ -135,6 +135,7 @@ fn width(w: exit::Width) -> Width {
         exit::Width::B1 => Width::Byte,
         exit::Width::B2 => Width::Half,
         exit::Width::B4 => Width::Word,
+        exit::Width::B8 => Width::Double,
     }
 }
 
@@ -179,16 +180,12 @@ fn hypercall(g: &Gprs) -> VcpuExit {
     }
 }
 
-/// The value a decoded MOV stores: its register, narrowed (byte registers 4-7 are
-/// AH, CH, DH, BH).
+/// The value a decoded MOV stores: its register, narrowed (AH-BH: bits 15:8).
 fn stored(m: &MemMov, g: &Gprs) -> u64 {
     let mut g = *g;
-    let (reg, shift) = match m.width {
-        exit::Width::B1 if m.reg >= 4 && m.reg < 8 => (m.reg - 4, 8),
-        _ => (m.reg, 0),
-    };
-    g.get_mut(reg)
-        .map_or(0, |r| (*r >> shift) & u64::from(m.width.ones()))
+    let shift = if m.high { 8 } else { 0 };
+    g.get_mut(m.reg)
+        .map_or(0, |r| (*r >> shift) & m.width.ones())
 }
 
 /// Maps exit `e` of a vCPU whose APIC id is `me`, with its registers `g` and, for a
@@ -258,6 +255,10 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
         // control register write is not one the engines ask for.
         RawExit::CrWrite { cr, .. } => VcpuExit::Fatal {
             what: "control register write",
+            code: u64::from(cr),
+        },
+        RawExit::CrRead { cr, .. } => VcpuExit::Fatal {
+            what: "control register read",
             code: u64::from(cr),
         },
         // The backend answers XSETBV itself (`crate::xcr`), as it does CR4 writes.

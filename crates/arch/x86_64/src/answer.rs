@@ -69,6 +69,7 @@ pub const fn encode(r: Result<Reply, CallError>) -> u64 {
 /// (`high`: AH-BH, bits 15:8).
 pub const fn merge(old: u64, width: Width, value: u64, high: bool) -> u64 {
     match (width, high) {
+        (Width::B8, _) => value,
         (Width::B4, _) => value & 0xffff_ffff,
         (Width::B2, _) => (old & !0xffff) | (value & 0xffff),
         (Width::B1, false) => (old & !0xff) | (value & 0xff),
@@ -112,10 +113,8 @@ impl<'a, E: VcpuEngine, R> Exited<'a, E, R> {
                 g.rdx = value >> 32;
             }
             (RawExit::Stage2Fault { .. }, Some(m)) => {
-                let high = m.width == Width::B1 && (4..8).contains(&m.reg);
-                let reg = if high { m.reg - 4 } else { m.reg };
-                if let Some(r) = self.engine.gprs().get_mut(reg) {
-                    *r = merge(*r, m.width, value, high);
+                if let Some(r) = self.engine.gprs().get_mut(m.reg) {
+                    *r = merge(*r, m.width, value, m.high);
                 }
             }
             _ => {}
@@ -161,7 +160,7 @@ impl<E: VcpuEngine, R: Resume> ArchVcpu for Exited<'_, E, R> {
             Fault::Bus { write } => match (self.width(), self.next_rip()) {
                 (Some(w), Some(_)) => {
                     if !write {
-                        self.load(u64::from(w.ones()));
+                        self.load(w.ones());
                     }
                     self.skip();
                 }

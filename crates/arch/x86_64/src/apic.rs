@@ -158,16 +158,23 @@ pub fn send_fixed(apic_id: u32, vector: u8) -> bool {
     send(apic_id, ICR_ASSERT | u32::from(vector))
 }
 
-/// Masks LINT0 and LINT1 (the legacy PIC's virtual wire and the NMI line), and the
-/// two 8259 PICs themselves: the hypervisor takes only its own APIC vectors.
+/// Masks the two 8259 PICs, then LINT0 and LINT1 (the PICs' virtual wire and the NMI
+/// line): the hypervisor takes only its own APIC vectors.
+///
+/// The order matters on the boot CPU. The firmware leaves its LINT0 in ExtINT mode
+/// with the PIT's line unmasked at the 8259, so an interrupt request is raised there
+/// while the hypervisor starts with interrupts off. Masking the 8259 first drops that
+/// request through the still-open LINT0; masking LINT0 first would leave it raised
+/// with nothing behind it, and QEMU then delivers it at the first STI as an interrupt
+/// no controller names (a #GP for a vector outside the IDT).
 pub fn mask_legacy() {
-    write(REG_LVT_LINT0, LVT_MASKED);
-    write(REG_LVT_LINT1, LVT_MASKED);
     // SAFETY: the 8259 data ports (0x21, 0xA1): writing all-ones masks every line.
     unsafe {
         crate::cpu::outb(0x21, 0xFF);
         crate::cpu::outb(0xA1, 0xFF);
     }
+    write(REG_LVT_LINT0, LVT_MASKED);
+    write(REG_LVT_LINT1, LVT_MASKED);
 }
 
 /// Whether the APIC timer has TSC-deadline mode (CPUID 1, ECX bit 24), asked once:

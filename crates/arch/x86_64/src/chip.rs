@@ -18,11 +18,14 @@
 //!   the VM's offset); when a write changes its deadline the hypervisor's own timer
 //!   is programmed for that vCPU ([`ApicHw::timer`]); when it fires, the backend calls
 //!   [`Lapics::expire`].
+//! - A doorbell ([`IrqChip::pulse`] of a doorbell GSI) is an edge on its fixed
+//!   vector (`doorbell_vector`: 0x5f - k for region k) at vCPU 0, as a fixed IPI
+//!   would be.
 //! - Not there yet: the xAPIC MMIO page and the I/O APIC (no guest-physical region
-//!   is claimed; device lines and doorbells have no vector to raise).
+//!   is claimed; device lines have no vector to raise).
 
 use crate::adapt::APIC_BASE;
-use rtvisor_config::contract::x86_64::{virtual_apic_id, LAPIC_GPA};
+use rtvisor_config::contract::x86_64::{doorbell_vector, virtual_apic_id, LAPIC_GPA};
 use rtvisor_config::contract::MAX_VCPUS;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Host, VmCtx};
@@ -30,7 +33,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::x2apic::{Effect, Icr, X2Apic};
+use rtvisor_vdev::x2apic::{msr, Effect, Icr, X2Apic};
 use rtvisor_vdev::Width;
 
 /// IA32_APIC_BASE: BSP, x2APIC enable (EXTD), global enable.
@@ -121,6 +124,25 @@ impl<W: ApicHw> Lapics<W> {
         let now = self.hw.guest_tsc(vm);
         let next = apic.lock().expire(now);
         self.hw.timer(vm, v, next);
+    }
+
+    /// The TPR of vCPU `v` of VM `vm` (what CR8 reads, `cr::cr8_read`), after writing
+    /// `write` to it first when given (a MOV to CR8, `cr::cr8_write`); a write that
+    /// lets a held-back interrupt through tells the vCPU. `None`: no such vCPU.
+    pub fn tpr(&self, vm: VmId, v: VcpuId, write: Option<u32>) -> Option<u32> {
+        let apic = self.apic(v)?;
+        let now = self.hw.guest_tsc(vm);
+        let (tpr, pending) = {
+            let mut a = apic.lock();
+            if let Some(t) = write {
+                a.write(msr::TPR, u64::from(t), now).ok()?;
+            }
+            (a.read(msr::TPR, now).ok()?, a.pending().is_some())
+        };
+        if pending && write.is_some() {
+            self.hw.pending(vm, v);
+        }
+        Some(tpr as u32)
     }
 
     /// Delivers `icr` from vCPU `me` inside the VM: a fixed IPI to every vCPU its
@@ -240,7 +262,13 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
 
     fn set_level<H: Host>(&self, _: &VmCtx<'_, Self>, _: &H, _: Option<VcpuId>, _: u32, _: bool) {}
 
-    fn pulse<H: Host>(&self, _: &VmCtx<'_, Self>, _: &H, _: u32) {}
+    /// A doorbell (its GSI) raises its fixed vector in vCPU 0's APIC; other lines
+    /// have no vector to raise yet.
+    fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _: &H, line: u32) {
+        if let Some(vector) = doorbell_vector(line) {
+            self.accept(vm.id, VcpuId::new(0), vector);
+        }
+    }
 
     fn reset(&self, cfg: &VmConfig) {
         for (i, apic) in self.apics.iter().enumerate().take(cfg.cpus.len()) {

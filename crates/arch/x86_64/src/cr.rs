@@ -10,9 +10,17 @@
 //! gets VMX or SMX), PAE cleared or LA57 changed in long mode, PCIDE set outside long
 //! mode: #GP(0); anything else is the guest's new CR4.
 //!
-//! AMD without decode assists reports a CR write without its register, so
-//! [`decode_mov_to_cr`] reads it from the instruction at RIP (`0F 22 /r`, REX.R and
-//! REX.B in 64-bit mode).
+//! SVM also traps CR0 writes: [`cr0_write`] refuses with #GP(0) what a CPU refuses
+//! (bits 63:32, PG without PE, NW without CD, long-mode paging without PAE, paging
+//! off in 64-bit code) and computes EFER.LMA as the CPU would; VMX takes them
+//! without an exit (the CPU itself checks them against the VMX fixed bits). Both
+//! trap CR8, the x2APIC TPR's bits 7:4 ([`cr8_write`], [`cr8_read`]): on VMX an
+//! untrapped MOV to CR8 would set the physical APIC's TPR and could hold back the
+//! hypervisor's own interrupts.
+//!
+//! AMD without decode assists reports a CR access without its register, so
+//! [`decode_mov_to_cr`] and [`decode_mov_from_cr`] read it from the instruction at
+//! RIP (`0F 22 /r`, `0F 20 /r`, REX.R and REX.B in 64-bit mode).
 
 pub const CR4_VME: u64 = 1 << 0;
 pub const CR4_PVI: u64 = 1 << 1;
@@ -87,6 +95,72 @@ pub fn cr4_write(new: u64, old: u64, efer: u64, allowed: u64) -> Option<u64> {
     (!refused).then_some(new)
 }
 
+pub const CR0_PE: u64 = 1 << 0;
+pub const CR0_MP: u64 = 1 << 1;
+pub const CR0_EM: u64 = 1 << 2;
+pub const CR0_TS: u64 = 1 << 3;
+pub const CR0_ET: u64 = 1 << 4;
+pub const CR0_NE: u64 = 1 << 5;
+pub const CR0_WP: u64 = 1 << 16;
+pub const CR0_AM: u64 = 1 << 18;
+pub const CR0_NW: u64 = 1 << 29;
+pub const CR0_CD: u64 = 1 << 30;
+pub const CR0_PG: u64 = 1 << 31;
+/// The CR0 bits a CPU keeps; the other bits of 31:0 are ignored by a write (ET
+/// always reads 1), bits 63:32 must be zero.
+const CR0_DEFINED: u64 = CR0_PE
+    | CR0_MP
+    | CR0_EM
+    | CR0_TS
+    | CR0_ET
+    | CR0_NE
+    | CR0_WP
+    | CR0_AM
+    | CR0_NW
+    | CR0_CD
+    | CR0_PG;
+
+/// EFER.LME: long mode enabled (becomes active with CR0.PG).
+pub const EFER_LME: u64 = 1 << 8;
+
+/// A guest's MOV of `new` to CR0 (CR4 `cr4`, EFER `efer`, `code64`: running 64-bit
+/// code): the new CR0 and EFER (LMA follows LME and PG, as the CPU sets it), or
+/// `None` for #GP(0): a bit of 63:32 set, PG without PE, NW without CD, PG turned on
+/// with LME but without CR4.PAE, PG turned off in 64-bit code.
+pub fn cr0_write(new: u64, old: u64, efer: u64, cr4: u64, code64: bool) -> Option<(u64, u64)> {
+    let pg = new & CR0_PG != 0;
+    let refused = new >> 32 != 0
+        || (pg && new & CR0_PE == 0)
+        || (new & CR0_NW != 0 && new & CR0_CD == 0)
+        || (pg && old & CR0_PG == 0 && efer & EFER_LME != 0 && cr4 & CR4_PAE == 0)
+        || (!pg && code64);
+    if refused {
+        return None;
+    }
+    let lma = pg && efer & EFER_LME != 0;
+    let efer = if lma {
+        efer | EFER_LMA
+    } else {
+        efer & !EFER_LMA
+    };
+    Some(((new & CR0_DEFINED) | CR0_ET, efer))
+}
+
+/// A guest's MOV of `value` to CR8: the x2APIC TPR it stands for (CR8 is TPR bits
+/// 7:4), or `None` for #GP(0) (bits 63:4 are reserved).
+pub const fn cr8_write(value: u64) -> Option<u32> {
+    if value >> 4 == 0 {
+        Some((value as u32) << 4)
+    } else {
+        None
+    }
+}
+
+/// What a MOV from CR8 reads: TPR bits 7:4.
+pub const fn cr8_read(tpr: u32) -> u64 {
+    ((tpr >> 4) & 0xF) as u64
+}
+
 /// A decoded MOV to a control register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MovCr {
@@ -102,13 +176,26 @@ pub struct MovCr {
 /// REX prefix (0x40-0x4F: the exit's RIP points at the MOV itself, so such a byte
 /// there is a prefix, never a 32-bit INC or DEC), `0F 22`, a ModRM with mod 3.
 pub fn decode_mov_to_cr(bytes: &[u8]) -> Option<MovCr> {
+    decode_mov_cr(bytes, 0x22)
+}
+
+/// Decodes `bytes` as `MOV reg, CRn` (`0F 20`), as [`decode_mov_to_cr`] does; `gpr`
+/// is the destination.
+pub fn decode_mov_from_cr(bytes: &[u8]) -> Option<MovCr> {
+    decode_mov_cr(bytes, 0x20)
+}
+
+fn decode_mov_cr(bytes: &[u8], opcode: u8) -> Option<MovCr> {
     let (rex, rest) = match bytes.first()? {
         &b @ 0x40..=0x4F => (b, bytes.get(1..)?),
         _ => (0, bytes),
     };
-    let [0x0F, 0x22, modrm, ..] = *rest else {
+    let [0x0F, op, modrm, ..] = *rest else {
         return None;
     };
+    if op != opcode {
+        return None;
+    }
     if modrm >> 6 != 3 {
         return None;
     }
@@ -201,5 +288,62 @@ mod tests {
         assert_eq!(decode_mov_to_cr(&[0x0F, 0x22, 0x20]), None);
         assert_eq!(decode_mov_to_cr(&[0x0F, 0x22]), None);
         assert_eq!(decode_mov_to_cr(&[0x48]), None);
+        // mov rax, cr8 (REX.R); mov ecx, cr0; not a MOV to CR.
+        assert_eq!(
+            decode_mov_from_cr(&[0x44, 0x0F, 0x20, 0xC0]),
+            Some(MovCr {
+                cr: 8,
+                gpr: 0,
+                len: 4
+            })
+        );
+        assert_eq!(
+            decode_mov_from_cr(&[0x0F, 0x20, 0xC1]).map(|m| (m.cr, m.gpr)),
+            Some((0, 1))
+        );
+        assert_eq!(decode_mov_from_cr(&[0x0F, 0x22, 0xC1]), None);
+    }
+
+    #[test]
+    fn cr0_rules() {
+        let on = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
+        // Reserved high bits, PG without PE, NW without CD.
+        assert_eq!(cr0_write(on | 1 << 32, on, 0, 0, false), None);
+        assert_eq!(cr0_write(CR0_PG, 0, 0, 0, false), None);
+        assert_eq!(cr0_write(on | CR0_NW, on, 0, 0, false), None);
+        assert_eq!(
+            cr0_write(on | CR0_NW | CR0_CD, on, 0, 0, false),
+            Some((on | CR0_NW | CR0_CD, 0))
+        );
+        // Low reserved bits are ignored, ET reads 1.
+        assert_eq!(
+            cr0_write(CR0_PE | 1 << 7, 0, 0, 0, false),
+            Some((CR0_PE | CR0_ET, 0))
+        );
+        // Paging on with LME: LMA, but only with PAE; off in 64-bit code: #GP; off in
+        // compatibility mode: LMA cleared.
+        let lme = EFER_LME;
+        assert_eq!(cr0_write(on, CR0_PE, lme, 0, false), None);
+        assert_eq!(
+            cr0_write(on, CR0_PE, lme, CR4_PAE, false),
+            Some((on, lme | EFER_LMA))
+        );
+        assert_eq!(cr0_write(CR0_PE, on, lme | EFER_LMA, CR4_PAE, true), None);
+        assert_eq!(
+            cr0_write(CR0_PE, on, lme | EFER_LMA, CR4_PAE, false),
+            Some((CR0_PE | CR0_ET, lme))
+        );
+        // Without LME, paging is 32-bit paging.
+        assert_eq!(cr0_write(on, CR0_PE, 0, 0, false), Some((on, 0)));
+    }
+
+    #[test]
+    fn cr8_is_the_tpr_class() {
+        assert_eq!(cr8_write(0), Some(0));
+        assert_eq!(cr8_write(0xF), Some(0xF0));
+        assert_eq!(cr8_write(0x10), None);
+        assert_eq!(cr8_write(1 << 63), None);
+        assert_eq!(cr8_read(0xF0), 0xF);
+        assert_eq!(cr8_read(0x5A), 5);
     }
 }

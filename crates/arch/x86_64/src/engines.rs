@@ -41,17 +41,30 @@ pub(crate) struct CpuPages {
     pub(crate) msr_bitmap: Bitmap,
 }
 
-/// Engine pages before use: every port and MSR intercepted.
+/// Engine pages before use: all zero, so that the arrays of them are zero-initialised
+/// (.bss, cleared at boot, not bytes of the image); [`CpuPages::intercept_all`] sets
+/// the intercept maps before an engine uses them.
 pub(crate) const CPU_PAGES: CpuPages = CpuPages {
     vmcb: Vmcb::ZERO,
     host: Vmcb::ZERO,
-    iopm: Iopm::ALL,
-    msrpm: Msrpm::ALL,
+    iopm: Iopm([0; 3 * 4096]),
+    msrpm: Msrpm([0; 2 * 4096]),
     vmcs: Vmcs([0; 4096]),
-    io_a: Bitmap::ALL,
-    io_b: Bitmap::ALL,
-    msr_bitmap: Bitmap::ALL,
+    io_a: Bitmap([0; 4096]),
+    io_b: Bitmap([0; 4096]),
+    msr_bitmap: Bitmap([0; 4096]),
 };
+
+impl CpuPages {
+    /// Every port and MSR intercepted, on both vendors' maps (in place).
+    pub(crate) fn intercept_all(&mut self) {
+        self.iopm.intercept_all();
+        self.msrpm.intercept_all();
+        self.io_a.exit_all();
+        self.io_b.exit_all();
+        self.msr_bitmap.exit_all();
+    }
+}
 
 struct PerCpu(UnsafeCell<[CpuPages; MAX_CPUS]>);
 // SAFETY: CPU `i` only ever touches entry `i` (the contract of `engine`).
@@ -147,6 +160,7 @@ pub unsafe fn engine(
     // SAFETY: in bounds; CPU `index` alone uses entry `index`, and by the caller's
     // contract no earlier engine of it refers to the pages any more.
     let p = unsafe { &mut (*PAGES.0.get())[index] };
+    p.intercept_all();
     for m in crate::msrs::PASSTHROUGH {
         p.msrpm.pass(m.msr, m.svm, m.svm);
         p.msr_bitmap.pass_msr(m.msr, m.vmx, m.vmx);
@@ -282,6 +296,19 @@ impl Engine {
         }
     }
 
+    /// The code the guest runs now, for decoding its instruction at RIP.
+    pub fn code(&self) -> crate::insn::Code {
+        let long = match self {
+            Engine::Svm(v) => v.code64(),
+            Engine::Vmx(v) => v.code64(),
+        };
+        if long {
+            crate::insn::Code::Bits64
+        } else {
+            crate::insn::Code::Bits32
+        }
+    }
+
     /// The guest's CR4, as it reads it.
     pub fn cr4(&self) -> u64 {
         match self {
@@ -309,6 +336,23 @@ impl Engine {
         // has XSAVE: `supported` is not 0), and the value was checked above.
         unsafe { crate::cpu::xsetbv(value) };
         true
+    }
+
+    /// The guest's CR0 and whether its writes reach the hypervisor (SVM's; VMX lets
+    /// the CPU check them against its fixed bits and takes none).
+    pub fn cr0(&self) -> Option<u64> {
+        match self {
+            Engine::Svm(v) => Some(v.cr0()),
+            Engine::Vmx(_) => None,
+        }
+    }
+
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`); only where
+    /// [`Engine::cr0`] says the writes are trapped.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        if let Engine::Svm(v) = self {
+            v.set_cr0(cr0, efer);
+        }
     }
 
     /// Sets the guest's CR4 (checked by `cr::cr4_write`).

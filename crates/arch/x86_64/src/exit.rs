@@ -10,24 +10,27 @@
 //! guest-physical addresses outside the VM's memory behave as unclaimed MMIO (reads
 //! all-ones, writes dropped).
 
-/// Bytes of an I/O or MMIO access.
+/// Bytes of an I/O or MMIO access (8: only a 64-bit MOV's MMIO access).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Width {
     B1 = 1,
     B2 = 2,
     B4 = 4,
+    B8 = 8,
 }
 
 impl Width {
     /// The value with every bit of this width set.
-    pub const fn ones(self) -> u32 {
+    pub const fn ones(self) -> u64 {
         match self {
             Width::B1 => 0xFF,
             Width::B2 => 0xFFFF,
             Width::B4 => 0xFFFF_FFFF,
+            Width::B8 => u64::MAX,
         }
     }
 
+    /// An I/O port access's width (1, 2 or 4 bytes).
     pub const fn from_bytes(n: u8) -> Option<Width> {
         match n {
             1 => Some(Width::B1),
@@ -91,6 +94,12 @@ pub enum RawExit {
         cr: u8,
         gpr: Option<u8>,
     },
+    /// MOV from control register `cr` (CR8 only: the engines trap no other read);
+    /// `gpr` is the destination register, as for [`RawExit::CrWrite`].
+    CrRead {
+        cr: u8,
+        gpr: Option<u8>,
+    },
     /// The guest triple-faulted (VMX exit 2, SVM shutdown).
     TripleFault,
     /// The guest can take an interrupt now (requested window opened).
@@ -132,7 +141,7 @@ impl RawExit {
             width,
             write,
             value: if write {
-                r.rax as u32 & width.ones()
+                (r.rax & width.ones()) as u32
             } else {
                 0
             },
@@ -191,7 +200,7 @@ pub const GP: u8 = 13;
 pub fn default_answer(e: &RawExit) -> Answer {
     match *e {
         RawExit::Io { width, write, .. } => Answer::Complete {
-            value: if write { 0 } else { u64::from(width.ones()) },
+            value: if write { 0 } else { width.ones() },
         },
         RawExit::Msr { .. } => Answer::Inject {
             vector: GP,

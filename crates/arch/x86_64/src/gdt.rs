@@ -62,7 +62,9 @@ static PER_CPU: PerCpu = PerCpu(
                     ist: [0; 7],
                     _reserved2: 0,
                     _reserved3: 0,
-                    iomap_base: TSS_SIZE as u16,
+                    // Set by `load`: a non-zero byte here would put the whole array
+                    // (and its IST stacks) in the image's .data instead of .bss.
+                    iomap_base: 0,
                 },
             }
         }; MAX_CPUS],
@@ -88,6 +90,8 @@ pub fn load(index: usize) {
     for (slot, stack) in [IST_DOUBLE_FAULT, IST_NMI].into_iter().zip(stacks.0.iter()) {
         t.tss.ist[usize::from(slot) - 1] = stack.as_ptr() as u64 + IST_STACK as u64;
     }
+    // No I/O permission bitmap: the map would start past the TSS's limit.
+    t.tss.iomap_base = TSS_SIZE as u16;
     t.gdt[..GDT.len()].copy_from_slice(&GDT);
     let [lo, hi] = tss_descriptor(&raw const t.tss as u64);
     t.gdt[GDT.len()] = lo;

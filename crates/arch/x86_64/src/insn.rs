@@ -1,10 +1,15 @@
-//! The few 32-bit protected-mode instructions whose memory access the hypervisor
-//! completes by hand after a second-stage fault (unclaimed MMIO): MOV between a
-//! general-purpose register and memory, in the forms compilers emit for device
-//! registers. Table-driven; anything else is `None` and the caller contains the
-//! guest another way. Neither vendor reports the length or the register of a
-//! faulting MOV (AMD without decode assists, Intel for EPT violations), so the bytes
-//! at the guest's RIP are decoded here.
+//! The MOV instructions whose memory access the hypervisor completes by hand after a
+//! second-stage fault (unclaimed MMIO): MOV between a general-purpose register and
+//! memory, in the forms compilers emit for device registers, in 32-bit code and in
+//! 64-bit code (REX prefixes: 8-byte moves, R8-R15, SPL-DIL). Table-driven; anything
+//! else is `None` and the caller contains the guest another way. Neither vendor
+//! reports the length or the register of a faulting MOV (AMD without decode assists,
+//! Intel for EPT violations), so the bytes at the guest's RIP are decoded here.
+//!
+//! ```text
+//! [prefixes: 66 operand size, 67 address size, segment overrides] [REX, 64-bit only]
+//! opcode (TABLE) [ModRM [SIB] [disp8 | disp32]] | [moffs: 4 bytes, 8 in 64-bit code]
+//! ```
 
 use crate::exit::Width;
 
@@ -15,100 +20,175 @@ pub struct MemMov {
     pub len: u8,
     pub write: bool,
     pub width: Width,
-    /// The register (0 = eAX, 1 = eCX, 2 = eDX, 3 = eBX, 4 = eSP, 5 = eBP, 6 = eSI,
-    /// 7 = eDI; for byte moves 0-3 are AL-BL, 4-7 AH-BH).
+    /// The register (0 = rAX, 1 = rCX, 2 = rDX, 3 = rBX, 4 = rSP, 5 = rBP, 6 = rSI,
+    /// 7 = rDI, 8-15 = R8-R15); for a byte move with [`MemMov::high`], AH-BH's
+    /// register (0-3).
     pub reg: u8,
+    /// A byte move of AH, CH, DH or BH (bits 15:8 of `reg`): ModRM reg 4-7 without
+    /// a REX prefix.
+    pub high: bool,
 }
 
-/// Opcode, writes memory, byte-sized, has a ModRM byte.
-const TABLE: &[(u8, bool, bool, bool)] = &[
-    (0x88, true, true, true),
-    (0x89, true, false, true),
-    (0x8A, false, true, true),
-    (0x8B, false, false, true),
-    (0xA0, false, true, false),
-    (0xA1, false, false, false),
-    (0xA2, true, true, false),
-    (0xA3, true, false, false),
+/// The code a MOV runs in: its default operand and address size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// 32-bit protected mode (CS.D set), or compatibility mode.
+    Bits32,
+    /// 64-bit mode (EFER.LMA and CS.L): REX prefixes, 8-byte addresses.
+    Bits64,
+}
+
+/// One opcode: writes memory, byte-sized, has a ModRM byte (else a moffs address
+/// with rAX/AL).
+struct Op {
+    opcode: u8,
+    write: bool,
+    byte: bool,
+    modrm: bool,
+}
+
+const TABLE: &[Op] = &[
+    Op {
+        opcode: 0x88,
+        write: true,
+        byte: true,
+        modrm: true,
+    },
+    Op {
+        opcode: 0x89,
+        write: true,
+        byte: false,
+        modrm: true,
+    },
+    Op {
+        opcode: 0x8A,
+        write: false,
+        byte: true,
+        modrm: true,
+    },
+    Op {
+        opcode: 0x8B,
+        write: false,
+        byte: false,
+        modrm: true,
+    },
+    Op {
+        opcode: 0xA0,
+        write: false,
+        byte: true,
+        modrm: false,
+    },
+    Op {
+        opcode: 0xA1,
+        write: false,
+        byte: false,
+        modrm: false,
+    },
+    Op {
+        opcode: 0xA2,
+        write: true,
+        byte: true,
+        modrm: false,
+    },
+    Op {
+        opcode: 0xA3,
+        write: true,
+        byte: false,
+        modrm: false,
+    },
 ];
 
-/// Decodes `bytes` (at least the instruction; up to 15) for a guest running with
-/// 32-bit code and addresses.
+/// Legacy prefixes taken: operand size, address size, and the segment overrides
+/// (a flat guest's segments all start at 0; FS/GS bases the caller does not see,
+/// but the faulting address comes from the exit, not from here).
+const OPSIZE: u8 = 0x66;
+const ADDRSIZE: u8 = 0x67;
+const SEGMENT: &[u8] = &[0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65];
+/// Longest x86 instruction.
+const MAX_LEN: usize = 15;
+
+/// Decodes `bytes` (at least the instruction; up to 15) for a guest running 32-bit
+/// code with 32-bit addresses.
 pub fn decode_mov32(bytes: &[u8]) -> Option<MemMov> {
-    let (wide16, rest) = match bytes.first()? {
-        0x66 => (true, bytes.get(1..)?),
-        _ => (false, bytes),
-    };
-    let prefix = u8::from(wide16);
-    let &op = rest.first()?;
-    let &(_, write, byte, modrm) = TABLE.iter().find(|t| t.0 == op)?;
-    let width = match (byte, wide16) {
-        (true, _) => Width::B1,
-        (false, true) => Width::B2,
-        (false, false) => Width::B4,
-    };
-    if !modrm {
-        // moffs32 with eAX/AL.
-        return Some(MemMov {
-            len: prefix + 5,
-            write,
-            width,
-            reg: 0,
-        });
+    decode_mov(bytes, Code::Bits32)
+}
+
+/// Decodes `bytes` (at least the instruction; up to 15) as a MOV to or from memory in
+/// `code`.
+pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
+    let long = code == Code::Bits64;
+    let (mut opsize, mut addrsize, mut i) = (false, false, 0);
+    loop {
+        match *bytes.get(i)? {
+            OPSIZE => opsize = true,
+            ADDRSIZE => addrsize = true,
+            b if SEGMENT.contains(&b) => {}
+            _ => break,
+        }
+        i += 1;
     }
-    let m = *rest.get(1)?;
-    let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
-    let disp = match (md, rm) {
-        // Register operand: no memory access; a SIB byte: not handled.
-        (3, _) | (_, 4) => return None,
-        (0, 5) => 4,
-        (0, _) => 0,
-        (1, _) => 1,
-        _ => 4,
+    let rex = match *bytes.get(i)? {
+        b @ 0x40..=0x4F if long => {
+            i += 1;
+            Some(b)
+        }
+        _ => None,
     };
-    Some(MemMov {
-        len: prefix + 2 + disp,
-        write,
+    let (rex_w, rex_r) = rex.map_or((false, 0), |r| (r & 8 != 0, (r >> 2 & 1) << 3));
+    let op = TABLE.iter().find(|o| Some(&o.opcode) == bytes.get(i))?;
+    i += 1;
+    let width = match (op.byte, rex_w, opsize) {
+        (true, _, _) => Width::B1,
+        (false, true, _) => Width::B8,
+        (false, false, true) => Width::B2,
+        (false, false, false) => Width::B4,
+    };
+    // 16-bit addressing (0x67 in 32-bit code) has other ModRM forms: not taken.
+    if addrsize && !long {
+        return None;
+    }
+    let (reg, high) = if op.modrm {
+        let m = *bytes.get(i)?;
+        i += 1;
+        let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
+        if md == 3 {
+            // A register operand: no memory access.
+            return None;
+        }
+        if rm == 4 {
+            let sib = *bytes.get(i)?;
+            i += 1;
+            if md == 0 && sib & 7 == 5 {
+                i += 4;
+            }
+        }
+        i += match (md, rm) {
+            (0, 5) => 4,
+            (0, _) => 0,
+            (1, _) => 1,
+            _ => 4,
+        };
+        let high = op.byte && rex.is_none() && reg >= 4;
+        if high {
+            (reg - 4, true)
+        } else {
+            (reg | rex_r, false)
+        }
+    } else {
+        i += match (long, addrsize) {
+            (true, false) => 8,
+            _ => 4,
+        };
+        (0, false)
+    };
+    (i <= MAX_LEN).then_some(MemMov {
+        len: i as u8,
+        write: op.write,
         width,
         reg,
+        high,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forms() {
-        // mov eax, [0x40000000]
-        let m = decode_mov32(&[0xA1, 0, 0, 0, 0x40]).unwrap();
-        assert_eq!((m.len, m.write, m.width, m.reg), (5, false, Width::B4, 0));
-        // mov [0x40000000], eax
-        let m = decode_mov32(&[0xA3, 0, 0, 0, 0x40]).unwrap();
-        assert!(m.write && m.len == 5);
-        // mov ecx, [ebx]
-        let m = decode_mov32(&[0x8B, 0x0B]).unwrap();
-        assert_eq!((m.len, m.write, m.reg), (2, false, 1));
-        // mov [esi+0x10], dl
-        let m = decode_mov32(&[0x88, 0x56, 0x10]).unwrap();
-        assert_eq!((m.len, m.write, m.width, m.reg), (3, true, Width::B1, 2));
-        // mov ax, [ebp+0x1000]
-        let m = decode_mov32(&[0x66, 0x8B, 0x85, 0, 0x10, 0, 0]).unwrap();
-        assert_eq!((m.len, m.width, m.reg), (7, Width::B2, 0));
-        // mov edi, [0x1234] (disp32, no base)
-        let m = decode_mov32(&[0x8B, 0x3D, 0x34, 0x12, 0, 0]).unwrap();
-        assert_eq!((m.len, m.reg), (6, 7));
-    }
-
-    #[test]
-    fn refused() {
-        assert_eq!(decode_mov32(&[]), None);
-        assert_eq!(decode_mov32(&[0x66]), None);
-        assert_eq!(decode_mov32(&[0x8B]), None);
-        // Register to register, SIB, other opcodes.
-        assert_eq!(decode_mov32(&[0x8B, 0xC1]), None);
-        assert_eq!(decode_mov32(&[0x8B, 0x04, 0x24]), None);
-        assert_eq!(decode_mov32(&[0xC7, 0x05, 0, 0, 0, 0]), None);
-        assert_eq!(decode_mov32(&[0x0F, 0xA2]), None);
-    }
-}
+mod tests;

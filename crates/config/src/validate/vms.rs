@@ -131,13 +131,7 @@ pub(super) fn cpus(inp: &Inputs, out: &mut Vec<Diagnostic>) {
         for c in vm.cpus.get_ref() {
             let cpu = *c.get_ref();
             let at = c.span();
-            if cpu == 0 && inp.board.arch() == crate::contract::Arch::X86_64 {
-                // Known fault: on QEMU q35 a vCPU on the boot CPU can take a #GP in the
-                // hypervisor's interrupt window (docs/x86.md, "Known faults").
-                let msg = format!("CPU 0 of VM `{n}`: an x86_64 VM cannot run on the boot CPU yet");
-                let hint = format!("leave CPU 0 to the hypervisor (its shell runs there) and use another CPU{free}");
-                out.push(src.diag(at, msg, hint));
-            } else if cpu >= ncpu {
+            if cpu >= ncpu {
                 let msg = format!("CPU {cpu} of VM `{n}` is not on board `{board}`");
                 let hint = match ncpu {
                     0 => format!("board `{board}` declares no CPU"),

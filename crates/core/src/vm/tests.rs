@@ -250,3 +250,24 @@ fn should_run_follows_every_power_change() {
     assert!(vm.should_run(v(0)));
     assert!(!vm.should_run(v(MAX_VCPUS + 3)));
 }
+
+/// The lock-free running look gives what `status` says, through a boot, a stop and
+/// the vCPUs' parking.
+#[test]
+fn is_running_follows_the_state() {
+    let same = |vm: &VmLife| assert_eq!(vm.is_running(), vm.status().0 == VmState::Running);
+    let vm = VmLife::new();
+    same(&vm);
+    assert!(!vm.is_running());
+    let vm = running_pair();
+    same(&vm);
+    assert!(vm.is_running());
+    assert!(vm.should_run(v(0)) && vm.should_run(v(1)));
+    vm.stop(StopReason::Shell);
+    same(&vm);
+    assert!(!vm.is_running());
+    let _ = vm.parked(v(0));
+    let _ = vm.parked(v(1));
+    same(&vm);
+    assert!(!vm.is_running());
+}

@@ -16,7 +16,7 @@ use crate::percpu::{self, PerCpu};
 use crate::stats;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_arch_aarch64::chip::{GicHw, RESERVED_PRIVATE};
+use rtvisor_arch_aarch64::chip::{GicHw, Model, ModelGuard, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
@@ -24,8 +24,7 @@ use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{HwState, Lr, LrState, Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, Kicked, Lr, LrState, Notify};
 use rtvisor_vdev::{gicpass, Width};
 
 /// The EL1 virtual timer's INTID.
@@ -47,8 +46,8 @@ fn redist_of(cpu: &PerCpu) -> Redist {
     Redist(cpu.arch.redist.load(Ordering::Relaxed))
 }
 
-/// The vGIC model of VM `vm`.
-fn model(vm: VmId) -> &'static Mutex<VGic> {
+/// The vGIC model of VM `vm` (locking it folds the SGIs posted to it).
+fn model(vm: VmId) -> &'static Model {
     vms::rt(vm).chip.model()
 }
 
@@ -80,10 +79,32 @@ pub fn drain(
 /// halt), as [`drain`] takes them; whether a kick arrived. The FIQ's light path takes
 /// only these: a Group-1 interrupt pending meanwhile is taken as an IRQ right after
 /// the return to the guest.
+#[inline(always)]
 pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> bool {
+    let id = gic::ack_group0();
+    if id >= gic::SPURIOUS {
+        return false;
+    }
+    if id == gic::SGI_KICK && !account::BUILT {
+        // The common case, a kick, without the stack frame of the rest. Another
+        // Group-0 interrupt pending now is taken at once after the return (its FIQ).
+        gic::eoi_group0(id, !direct);
+        stats::irq(IrqKind::Sgi);
+        return true;
+    }
+    take_group0(me, direct, found, id)
+}
+
+/// [`drain_group0`] from interrupt `first` (acknowledged) on.
+#[inline(never)]
+fn take_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>, first: u32) -> bool {
     let mut kicked = false;
+    let mut next = Some(first);
     loop {
-        let id = gic::ack_group0();
+        let id = match next.take() {
+            Some(id) => id,
+            None => gic::ack_group0(),
+        };
         if id >= gic::SPURIOUS {
             break;
         }
@@ -192,14 +213,58 @@ fn drain_group1(
 
 /// Folds the list registers back into the vGIC model and loads the next pending
 /// interrupts; asks for the maintenance interrupt only when some are left over.
+#[inline(never)]
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    refresh_lrs_inline(me, vm, vcpu);
+}
+
+/// [`refresh_lrs`] inlined into its caller: for the kick's FIQ, whose IPI shortcut
+/// then runs without a call (the other callers share the out-of-line copy).
+#[inline(always)]
+pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+    me.arch.lr_dirty.store(false, Ordering::Relaxed);
+    let n = ich::lr_count();
+    let empty = ich::empty_lrs();
+    let all = (1u64 << n) - 1;
+    // Every list register free, an SGI posted and the fast timer's value set: the
+    // kick of an IPI. One posted SGI goes into the first list register, the others
+    // stay free (no stack frame, no copy of the list registers); or the model is
+    // already locked, SGIs folded, for the general way.
+    let m = model(vm);
+    let general = if empty & all == all
+        && m.posted().any(vcpu.index())
+        && fast::vtimer_lr(cpu::this_index() as usize) != 0
+    {
+        match m.lock_kick(vcpu.index()) {
+            (_, Kicked::Nothing) => {
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (_, Kicked::Load(lr)) => {
+                ich::write_lr(0, ich::encode(&lr));
+                ich::set_hcr(ich::HCR_EN);
+                return;
+            }
+            (mut g, Kicked::General) => {
+                let _ = g.fold_posted(m.posted());
+                Some(g)
+            }
+        }
+    } else {
+        None
+    };
+    refresh_general(vm, vcpu, n, empty, general);
+}
+
+/// The general list-register refresh, with the model locked already or not.
+#[inline(never)]
+fn refresh_general(vm: VmId, vcpu: VcpuId, n: usize, empty: u64, g: Option<ModelGuard<'_>>) {
     // Most cores have 4 list registers: their copy is then small enough to build
     // without a call to memset.
-    let n = ich::lr_count();
     if n <= COMMON_LRS {
-        refresh::<COMMON_LRS>(me, vm, vcpu, n);
+        refresh::<COMMON_LRS>(vm, vcpu, n, empty, g);
     } else {
-        refresh::<MAX_LRS>(me, vm, vcpu, n.min(MAX_LRS));
+        refresh::<MAX_LRS>(vm, vcpu, n.min(MAX_LRS), empty, g);
     }
 }
 
@@ -210,11 +275,16 @@ const COMMON_LRS: usize = 4;
 /// Only the list registers in use are read (ICH_ELRSR_EL2 names the empty ones) and
 /// only the changed ones written. When the guest is done with every entry the model
 /// loaded (the common case of a kick), the model refills the free ones without
-/// folding entry by entry ([`VGic::refill`]).
+/// folding entry by entry (`VGic::refill`).
 #[inline(always)]
-fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
-    me.arch.lr_dirty.store(false, Ordering::Relaxed);
-    let empty = ich::empty_lrs();
+fn refresh<const N: usize>(
+    vm: VmId,
+    vcpu: VcpuId,
+    n: usize,
+    empty: u64,
+    general: Option<ModelGuard<'_>>,
+) {
+    let cpu = cpu::this_index() as usize;
     let mut lrs = [Lr::INVALID; N];
     // The values read (0 for an empty one, which reads as Invalid in the model).
     let mut raw = [0u64; N];
@@ -224,9 +294,11 @@ fn refresh<const N: usize>(me: &PerCpu, vm: VmId, vcpu: VcpuId, n: usize) {
             *lr = ich::decode(*v);
         }
     }
-    let cpu = cpu::this_index() as usize;
     let (flush, prio) = {
-        let mut g = model(vm).lock();
+        let mut g = match general {
+            Some(g) => g,
+            None => model(vm).lock(),
+        };
         match g.refill(vcpu.index(), &mut lrs[..n]) {
             // The fast timer's value is kept by the register writes that change it
             // (`update_fast_timer`); it is only set here when it is not yet.
@@ -355,25 +427,38 @@ pub fn hw_line(vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> H
 
 /// The host side of a vGIC change: kick or mark the vCPUs that must refresh their
 /// list registers, and follow guest enables of HW-linked interrupts physically.
+#[inline(always)]
 pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     // The common case (an SGI, an injected interrupt) only kicks: only the vCPUs it
-    // names are looked at.
-    let hw = !notify.hw_changed.is_empty();
-    if !hw {
-        let mut kick = notify.kick;
-        while kick != 0 {
-            let v = VcpuId::new(kick.trailing_zeros() as usize);
-            kick &= kick - 1;
-            if let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) {
-                cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
-                if Some(v) != me {
-                    account::kicking(id);
-                    gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
-                }
-            }
-        }
+    // names are looked at, without the stack frame of the rest.
+    if notify.hw_changed.is_empty() {
+        kick(vm, me, notify.kick);
         return;
     }
+    hw_changed(vm, me, notify);
+}
+
+/// Kicks the vCPUs of VM `vm` in the mask `targets` (marks their list registers
+/// for a refresh; another CPU's gets the kick SGI).
+#[inline(always)]
+fn kick(vm: VmId, me: Option<VcpuId>, targets: u32) {
+    let mut rest = targets;
+    while rest != 0 {
+        let v = VcpuId::new(rest.trailing_zeros() as usize);
+        rest &= rest - 1;
+        if let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) {
+            cpu.arch.lr_dirty.store(true, Ordering::Relaxed);
+            if Some(v) != me {
+                account::kicking(id);
+                gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
+            }
+        }
+    }
+}
+
+/// [`vgic_changed`] when HW-linked interrupts changed too.
+#[inline(never)]
+fn hw_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
     for v in (0..vms::cfg(vm).cpus.len()).map(VcpuId::new) {
         let Some((id, cpu)) = vms::cpu_of(vm, v).and_then(|c| Some((c, percpu::of(c)?))) else {
             continue;
@@ -384,9 +469,6 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
                 account::kicking(id);
                 gic::send_sgi(cpu.hw_id(), gic::SGI_KICK);
             }
-        }
-        if !hw {
-            continue;
         }
         for intid in notify.hw_changed.iter().filter(|&i| i < 32) {
             let link = model(vm).lock().hw_link(v.index(), intid);
@@ -401,10 +483,8 @@ pub fn vgic_changed(vm: VmId, me: Option<VcpuId>, notify: &Notify) {
             }
         }
     }
-    if hw {
-        for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
-            super::passthru::follow(vm, intid);
-        }
+    for intid in notify.hw_changed.iter().filter(|&i| i >= 32) {
+        super::passthru::follow(vm, intid);
     }
 }
 
@@ -442,6 +522,10 @@ pub struct HwGic;
 impl GicHw for HwGic {
     fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         vgic_changed(vm, me, notify);
+    }
+    #[inline(always)]
+    fn kick(&self, vm: VmId, me: VcpuId, targets: u32) {
+        kick(vm, Some(me), targets);
     }
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
         hw_read(vm, redist, off, width)

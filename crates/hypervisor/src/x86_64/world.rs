@@ -18,7 +18,7 @@ use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
 use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
-use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
+use rtvisor_arch_x86_64::insn::{decode_mov, Code, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
@@ -142,7 +142,9 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         return;
     }
     let mov = match d.exit {
-        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
+        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
+            mov_at(vm, rip, engine.code())
+        }
         _ => None,
     };
     if let RawExit::Msr {
@@ -164,8 +166,8 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         t.done(Cause::SysReg);
         return;
     }
-    if let RawExit::CrWrite { cr, gpr } = d.exit {
-        super::cr::write(vm, engine, d, cr, gpr);
+    if let RawExit::CrWrite { .. } | RawExit::CrRead { .. } = d.exit {
+        super::cr::access(vm, vcpu, engine, d);
         t.done(Cause::SysReg);
         return;
     }
@@ -295,10 +297,11 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
     v.skip();
 }
 
-/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes.
-fn mov_at(vm: VmId, rip: u64) -> Option<MemMov> {
+/// The MOV at guest address `rip` of VM `vm` running `code`, if it is in its RAM and
+/// decodes.
+fn mov_at(vm: VmId, rip: u64, code: Code) -> Option<MemMov> {
     let (bytes, len) = insn_at(vm, rip)?;
-    decode_mov32(&bytes[..len])
+    decode_mov(&bytes[..len], code)
 }
 
 /// The bytes (up to the longest instruction) at guest address `pc` of VM `vm`, and

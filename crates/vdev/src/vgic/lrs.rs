@@ -138,9 +138,13 @@ impl VGic {
             return match lrs.iter_mut().find(|l| l.state == LrState::Invalid) {
                 Some(lr) => {
                     *lr = self.load(vcpu, only);
+                    self.set_settled(vcpu, true);
                     Flush::default()
                 }
-                None => Flush { underflow: true },
+                None => {
+                    self.set_settled(vcpu, false);
+                    Flush { underflow: true }
+                }
             };
         }
         for lr in lrs.iter_mut().filter(|l| l.state == LrState::Invalid) {
@@ -153,6 +157,7 @@ impl VGic {
             cand.remove(intid);
             *lr = self.load(vcpu, intid);
         }
+        self.set_settled(vcpu, cand.is_empty());
         Flush {
             underflow: !cand.is_empty(),
         }
@@ -164,6 +169,7 @@ impl VGic {
     /// PendingActive entries are recorded as such. Entries this model did not load
     /// are ignored.
     pub fn sync_lrs(&mut self, vcpu: usize, lrs: &[Lr]) {
+        self.set_settled(vcpu, false);
         let Some(old) = self.in_lr.get(vcpu).copied() else {
             return;
         };

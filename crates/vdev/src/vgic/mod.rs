@@ -53,12 +53,16 @@
 
 mod bits;
 pub mod dist;
+mod kick;
 mod lrs;
+mod posted;
 pub mod redist;
 pub mod sgi;
 mod state;
 mod types;
 
+pub use kick::Kicked;
+pub use posted::{sgi_intid, sgi_targets, PostedSgis};
 pub use state::{IntidIter, IntidSet};
 pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, NoHw, Notify};
 
@@ -154,6 +158,9 @@ pub struct VGic {
     lr_latch: [IntidSet; MAX_VCPUS],
     /// SPIs held by some vCPU's list register.
     spi_in_lr: IntidSet,
+    /// vCPUs with nothing deliverable outside their list registers since their
+    /// last fill (see `kick.rs`).
+    settled: u32,
     /// The hardware's word of HW-linked state for the register read in progress
     /// (set just before the read's dispatch, cleared after it).
     sample: Option<Sample>,
@@ -198,6 +205,7 @@ impl VGic {
             lr_act: [IntidSet::EMPTY; MAX_VCPUS],
             lr_latch: [IntidSet::EMPTY; MAX_VCPUS],
             spi_in_lr: IntidSet::EMPTY,
+            settled: 0,
             sample: None,
         }
     }
@@ -244,6 +252,7 @@ impl VGic {
         width: Width,
         value: u64,
     ) -> Result<Notify, MmioError> {
+        self.unsettle();
         dist::REGS.write(self, offset, width, value)
     }
 
@@ -305,6 +314,7 @@ impl VGic {
         width: Width,
         value: u64,
     ) -> Result<Notify, MmioError> {
+        self.unsettle();
         if vcpu >= self.nvcpus {
             return Err(MmioError::NoRegister);
         }
@@ -322,6 +332,7 @@ impl VGic {
     /// Links virtual `intid` (a PPI of `vcpu`, or an SPI, where `vcpu` is ignored)
     /// to physical `pintid`: list registers for it carry the HW bit.
     pub fn set_hw(&mut self, intid: u32, vcpu: usize, pintid: u32) -> Result<(), HwError> {
+        self.unsettle();
         if !(16..1020).contains(&pintid) {
             return Err(HwError::BadPintid);
         }
@@ -335,6 +346,7 @@ impl VGic {
 
     /// Removes the HW link of `intid` (of `vcpu` for a PPI), if any.
     pub fn clear_hw(&mut self, intid: u32, vcpu: usize) {
+        self.unsettle();
         if let Some(slot) = self.hw.get_mut(vcpu, intid) {
             *slot = None;
         }

@@ -53,6 +53,7 @@ impl VGic {
     /// out of range, or a private one of a vCPU that does not exist, is ignored.
     /// The kick names the receiving vCPU when the interrupt is deliverable now.
     pub fn inject(&mut self, intid: u32, vcpu: usize) -> Notify {
+        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
             return Notify::NONE;
         }
@@ -67,6 +68,7 @@ impl VGic {
     /// level-sensitive interrupt is pending while the line is high; an
     /// edge-triggered one latches on a rising edge.
     pub fn set_level(&mut self, intid: u32, vcpu: usize, high: bool) -> Notify {
+        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
             return Notify::NONE;
         }
@@ -90,28 +92,14 @@ impl VGic {
     /// Aff3, Aff2, Aff1 and RS are zero; targets at or past `nvcpus` are dropped.
     /// IRM = 1 targets every other vCPU of this VM. Nothing ever leaves the VM.
     pub fn sgi_targets(&self, from: usize, value: u64) -> u32 {
-        if from >= self.nvcpus {
-            return 0;
-        }
-        let all = self.all_vcpus();
-        if value & sgi1r::IRM != 0 {
-            return all & !vcpu_bit(from);
-        }
-        let aff1 = (value >> sgi1r::AFF1_SHIFT) & 0xff;
-        let aff2 = (value >> sgi1r::AFF2_SHIFT) & 0xff;
-        let aff3 = (value >> sgi1r::AFF3_SHIFT) & 0xff;
-        let rs = (value >> sgi1r::RS_SHIFT) & 0xf;
-        if aff1 | aff2 | aff3 | rs != 0 {
-            return 0;
-        }
-        u32::try_from(value & sgi1r::TARGET_LIST).unwrap_or(0) & all
+        super::posted::sgi_targets(self.nvcpus, from, value)
     }
 
     /// Handles a trapped `ICC_SGI1R_EL1` write by vCPU `from`: makes SGI
     /// `value[27:24]` pending on each target ([`VGic::sgi_targets`]). The kick
     /// names the targets for which it is deliverable now.
     pub fn send_sgi(&mut self, from: usize, value: u64) -> Notify {
-        let intid = u32::try_from((value >> sgi1r::INTID_SHIFT) & 0xf).unwrap_or(0);
+        let intid = super::posted::sgi_intid(value);
         let mut kick = 0;
         // Only the targets are visited (each one exists: `sgi_targets` says so).
         let mut rest = self.sgi_targets(from, value);
@@ -119,6 +107,7 @@ impl VGic {
             let t = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             self.latch.set(t, intid, true);
+            self.set_settled(t, false);
             if self.deliverable(t, intid) {
                 kick |= vcpu_bit(t);
             }

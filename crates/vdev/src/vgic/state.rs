@@ -54,6 +54,20 @@ impl IntidSet {
         self.0.iter().all(|&w| w == 0)
     }
 
+    /// The set of word 0 (INTIDs 0-31) `bits`.
+    pub const fn word0(bits: u32) -> IntidSet {
+        let mut s = [0; WORDS];
+        s[0] = bits;
+        IntidSet(s)
+    }
+
+    /// Whether every member is in word 0 and in `mask`.
+    pub fn only_in_word0(&self, mask: u32) -> bool {
+        let mut rest = *self;
+        rest.0[0] &= !mask;
+        rest == IntidSet::EMPTY
+    }
+
     /// The only member, when the set has exactly one.
     pub fn single(&self) -> Option<u32> {
         let mut found = None;

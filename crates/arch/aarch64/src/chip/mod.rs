@@ -15,7 +15,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{HwState, Notify, VGic};
+use rtvisor_vdev::vgic::{HwState, Kicked, Notify, PostedSgis, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
@@ -52,6 +52,15 @@ pub trait GicHw {
     /// code again (kicked if on another CPU), and HW-linked interrupts whose guest
     /// enable changed follow physically.
     fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify);
+    /// vCPU `me` of VM `vm` sent SGIs to the vCPUs of `targets` (posted, see
+    /// [`PostedSgis`]): the same as [`GicHw::changed`] with a kick of `targets`.
+    fn kick(&self, vm: VmId, me: VcpuId, targets: u32) {
+        let notify = Notify {
+            kick: targets,
+            ..Notify::NONE
+        };
+        self.changed(vm, Some(me), &notify);
+    }
     /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
     /// `None`) or of the redistributor of vCPU `redist`'s core.
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
@@ -74,21 +83,63 @@ pub trait GicHw {
 /// One VM's GICv3: the vGIC model and the hardware side.
 #[derive(Debug)]
 pub struct Gic<W> {
-    model: Mutex<VGic>,
+    model: Model,
     hw: W,
+}
+
+/// The vGIC model behind its lock, and the SGIs posted to it without the lock
+/// ([`PostedSgis`]): [`Model::lock`] folds them in first, so a locked model has seen
+/// every SGI sent before.
+#[derive(Debug)]
+pub struct Model {
+    vgic: Mutex<VGic>,
+    posted: PostedSgis,
+}
+
+/// The locked model.
+pub type ModelGuard<'a> = spin::mutex::MutexGuard<'a, VGic>;
+
+impl Model {
+    /// Locks the model, with every posted SGI folded into it. (The senders kicked
+    /// the targets: the fold's own kick is not needed.)
+    #[inline]
+    pub fn lock(&self) -> ModelGuard<'_> {
+        let mut g = self.vgic.lock();
+        let _ = g.fold_posted(&self.posted);
+        g
+    }
+
+    /// The SGIs sent without the lock.
+    pub fn posted(&self) -> &PostedSgis {
+        &self.posted
+    }
+
+    /// Locks the model for the kick of `vcpu` whose list registers are all free:
+    /// only the SGIs posted to it are taken ([`VGic::kick_sgis`]; others stay posted
+    /// for the next [`Model::lock`]). With [`Kicked::General`] the guard is for the
+    /// general refresh.
+    #[inline]
+    pub fn lock_kick(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
+        let mut g = self.vgic.lock();
+        let k = g.kick_sgis(vcpu, &self.posted);
+        (g, k)
+    }
 }
 
 impl<W> Gic<W> {
     /// A GIC in reset state over hardware side `hw`.
     pub const fn new(hw: W) -> Self {
         Self {
-            model: Mutex::new(VGic::new()),
+            model: Model {
+                vgic: Mutex::new(VGic::new()),
+                posted: PostedSgis::new(),
+            },
             hw,
         }
     }
 
     /// The vGIC model (virtual mode; in direct mode only reset).
-    pub fn model(&self) -> &Mutex<VGic> {
+    pub fn model(&self) -> &Model {
         &self.model
     }
 
@@ -113,12 +164,16 @@ impl<W: GicHw> Gic<W> {
     }
 
     /// The virtual-mode half of [`Gic::sgi1r_write`], for a caller that knows VM `vm`
-    /// is in virtual mode: the model sends the SGIs, the targets are kicked. It needs
-    /// no handler context (the exception entry's light path calls it).
+    /// is in virtual mode: the SGI is posted to its targets without the model's lock
+    /// ([`PostedSgis`]) and every target is kicked (the kicked vCPU's refresh folds
+    /// it in and finds whether it is deliverable). It needs no handler context (the
+    /// exception entry's light path calls it).
     #[inline]
     pub fn sgi1r_virtual(&self, vm: VmId, me: VcpuId, value: u64) {
-        let notify = self.model.lock().send_sgi(me.index(), value);
-        self.hw.changed(vm, Some(me), &notify);
+        let targets = self.model.posted.send(me.index(), value);
+        if targets != 0 {
+            self.hw.kick(vm, me, targets);
+        }
     }
 }
 
@@ -203,6 +258,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
     fn reset(&self, cfg: &VmConfig) {
         let mut gic = self.model.lock();
         gic.reset(cfg.cpus.len());
+        self.model.posted.reset(gic.nvcpus());
         if !direct(cfg) {
             for v in 0..cfg.cpus.len() {
                 // The EL1 timers of each vCPU are its own physical PPIs.

@@ -1,6 +1,6 @@
 use super::*;
 use crate::exit::Width as W;
-use crate::insn::decode_mov32;
+use crate::insn::{decode_mov, decode_mov32, Code};
 use rtvisor_core::testkit::Rng;
 
 fn exit(e: RawExit) -> VcpuExit {
@@ -283,6 +283,32 @@ fn second_stage_faults() {
             width: Width::Half,
             write: false,
             value: 0
+        }
+    );
+    // 64-bit code: mov [rdi], r9 stores all 8 bytes of R9; mov [rax], sil stores SIL.
+    let g64 = Gprs {
+        r9: 0x0102_0304_0506_0708,
+        rsi: 0x77,
+        ..g
+    };
+    let m = decode_mov(&[0x4c, 0x89, 0x0f], Code::Bits64);
+    assert_eq!(
+        exit_with(fault(AccessKind::Write), &g64, m),
+        VcpuExit::Mmio {
+            addr,
+            width: Width::Double,
+            write: true,
+            value: 0x0102_0304_0506_0708
+        }
+    );
+    let m = decode_mov(&[0x40, 0x88, 0x30], Code::Bits64);
+    assert_eq!(
+        exit_with(fault(AccessKind::Write), &g64, m),
+        VcpuExit::Mmio {
+            addr,
+            width: Width::Byte,
+            write: true,
+            value: 0x77
         }
     );
     // Not decoded: a memory fault, never emulated.

@@ -5,7 +5,7 @@
 use super::*;
 use crate::adapt::{adapt, Adapted};
 use crate::exit::AccessKind;
-use crate::insn::decode_mov32;
+use crate::insn::{decode_mov, decode_mov32, Code};
 use crate::regs::Gprs;
 use rtvisor_config::guest;
 use rtvisor_core::handler::Next;
@@ -59,13 +59,25 @@ impl Resume for NoResume {
 const RIP: u64 = 0x10_0000;
 
 /// Runs `exit` (next RIP `len` bytes on, or unknown) of vCPU 0 of VM 0 whose
-/// registers are `g`, with `code` at its RIP for a second-stage fault.
+/// registers are `g`, with 32-bit `code` at its RIP for a second-stage fault.
 fn run(
     w: &World<FakeChip>,
     exit: RawExit,
     len: Option<u64>,
     g: Gprs,
     code: &[u8],
+) -> (FakeEngine, Next) {
+    run_in(w, exit, len, g, code, Code::Bits32)
+}
+
+/// [`run`] with `code` decoded as `mode` code.
+fn run_in(
+    w: &World<FakeChip>,
+    exit: RawExit,
+    len: Option<u64>,
+    g: Gprs,
+    code: &[u8],
+    mode: Code,
 ) -> (FakeEngine, Next) {
     let mut e = FakeEngine {
         g,
@@ -76,7 +88,7 @@ fn run(
         exit,
         next_rip: len.map(|l| RIP + l),
     };
-    let mov = decode_mov32(code);
+    let mov = decode_mov(code, mode);
     let next = match adapt(&exit, &g, mov, 0) {
         Adapted::Exit(x) => {
             let mut v: Exited<'_, FakeEngine, NoResume> = Exited::new(&mut e, d, mov);
@@ -217,18 +229,49 @@ fn memory_outside_ram() {
         &[0xa3, 0, 0, 0, 0x70],
     );
     assert_eq!((e.g, e.rip), (regs(9), RIP + 5));
-    // Not decoded (a SIB byte): #GP(0), nothing else.
+    // Not decoded (register to register): #GP(0), nothing else.
+    let (e, _) = run(&w, fault(AccessKind::Read), None, regs(9), &[0x8b, 0xc1]);
+    assert_eq!(
+        (e.g, e.rip, e.injected.as_slice()),
+        (regs(9), RIP, &[(GP, Some(0))][..])
+    );
+    // 64-bit code: mov r9, [rbx] loads 8 bytes of all ones into R9; mov [rdi], r9 is
+    // dropped; mov [rax], sil stores SIL, not DH.
+    let (e, _) = run_in(
+        &w,
+        fault(AccessKind::Read),
+        None,
+        regs(9),
+        &[0x4c, 0x8b, 0x0b],
+        Code::Bits64,
+    );
+    assert_eq!((e.g.r9, e.rip), (u64::MAX, RIP + 3));
+    assert_eq!(
+        Gprs {
+            r9: regs(9).r9,
+            ..e.g
+        },
+        regs(9)
+    );
+    let (e, _) = run_in(
+        &w,
+        fault(AccessKind::Write),
+        None,
+        regs(9),
+        &[0x4c, 0x89, 0x0f],
+        Code::Bits64,
+    );
+    assert_eq!((e.g, e.rip), (regs(9), RIP + 3));
+    assert!(e.injected.is_empty());
+    // A REX byte in 32-bit code is no prefix: not decoded, #GP(0).
     let (e, _) = run(
         &w,
         fault(AccessKind::Read),
         None,
         regs(9),
-        &[0x8b, 0x04, 0x24],
+        &[0x4c, 0x8b, 0x0b],
     );
-    assert_eq!(
-        (e.g, e.rip, e.injected.as_slice()),
-        (regs(9), RIP, &[(GP, Some(0))][..])
-    );
+    assert_eq!(e.injected, [(GP, Some(0))]);
     // A fetch: #GP(0).
     let (e, _) = run(&w, fault(AccessKind::Fetch), None, regs(9), &[]);
     assert_eq!(e.injected, [(GP, Some(0))]);

@@ -2,6 +2,7 @@
 //! them (trapped MSRs), with a fake hardware side that records what it was asked.
 
 use super::*;
+use rtvisor_config::contract::x86_64::doorbell_gsi;
 use rtvisor_core::exit::{RegClass, VcpuExit};
 use rtvisor_core::seam::Fault;
 use rtvisor_core::testkit::{Outcome, Rng, TestChip, World, VIRT};
@@ -380,4 +381,51 @@ fn expire_here_is_expire_without_the_pending_call() {
     let state = |w: &W| w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().state();
     assert_eq!(state(&a), state(&b));
     assert_eq!(b.vms[0].chip.ack(VcpuId::new(1)), Some(0xec));
+}
+
+#[test]
+fn doorbells_raise_their_vector_at_vcpu_0() {
+    let w = world();
+    let other = w.vms[1].snapshot();
+    let ctx = w.ctx(0);
+    ctx.chip.pulse(&ctx, &w.host, doorbell_gsi(0));
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x5f));
+    // Region 15's vector is of 0x5f's class: held back until its EOI.
+    ctx.chip.pulse(&ctx, &w.host, doorbell_gsi(15));
+    assert_eq!(pending(&w, 0), None);
+    wrmsr(&w, 0, 0, msr::EOI, 0);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x50));
+    assert_eq!(pending(&w, 1), None);
+    calls(&w, 0);
+    // Lines that are not doorbells raise nothing (no I/O APIC routes them).
+    for line in [0, 4, 31, 48, u32::MAX] {
+        ctx.chip.pulse(&ctx, &w.host, line);
+        assert_eq!(calls(&w, 0), [], "{line}");
+    }
+    assert_eq!(w.vms[1].snapshot(), other, "VM 1 untouched");
+}
+
+#[test]
+fn cr8_is_the_tpr() {
+    let w = world();
+    let l = &w.vms[0].chip;
+    let (vm, v1) = (VmId::new(0), VcpuId::new(1));
+    assert_eq!(l.tpr(vm, v1, Some(0x50)), Some(0x50));
+    assert_eq!(rdmsr(&w, 0, 1, msr::TPR).vcpu.loaded, Some(0x50));
+    // A vector of TPR's class is held back until CR8 drops below it.
+    wrmsr(&w, 0, 0, msr::ICR, (1 << 32) | 0x55);
+    calls(&w, 0);
+    assert_eq!(pending(&w, 1), None);
+    assert_eq!(l.tpr(vm, v1, None), Some(0x50));
+    assert_eq!(calls(&w, 0), [], "a read tells nobody");
+    assert_eq!(l.tpr(vm, v1, Some(0x40)), Some(0x40));
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 1)]);
+    assert_eq!(pending(&w, 1), Some(0x55));
+    assert_eq!(l.tpr(vm, VcpuId::new(MAX_VCPUS), None), None);
+    assert_eq!(
+        rdmsr(&w, 1, 1, msr::TPR).vcpu.loaded,
+        Some(0),
+        "VM 1 untouched"
+    );
 }

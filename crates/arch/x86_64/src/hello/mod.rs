@@ -83,6 +83,7 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
     // SAFETY: taken once (above); nothing else refers to these pages.
     let all = unsafe { &mut *PAGES.0.get() };
     let (tables, pages) = (&mut all.tables, &mut all.engine);
+    pages.intercept_all();
     let base = ram(p).ok_or(HelloError::NoRam)?;
     // SAFETY: `base` is 2 MiB of available RAM above the image and below the top of
     // the hypervisor's identity map (RW), used by nothing else.

@@ -39,7 +39,7 @@ impl Console {
 fn merge(reg: &mut u64, width: Width, value: u64) {
     *reg = match width {
         Width::B4 => value & 0xFFFF_FFFF,
-        w => (*reg & !u64::from(w.ones())) | (value & u64::from(w.ones())),
+        w => (*reg & !w.ones()) | (value & w.ones()),
     };
 }
 

@@ -5,6 +5,9 @@
 use crate::exit::{AccessKind, Decoded, RawExit, Regs3, Width};
 
 pub mod code {
+    /// MOV from CR0..CR15: the register.
+    pub const READ_CR0: u64 = 0x00;
+    pub const READ_CR15: u64 = 0x0F;
     /// MOV to CR0..CR15: 0x10 + the register.
     pub const WRITE_CR0: u64 = 0x10;
     pub const WRITE_CR15: u64 = 0x1F;
@@ -97,6 +100,10 @@ pub fn decode(s: &ExitState) -> Decoded {
         // With decode assists EXITINFO1 bit 63 says bits 3:0 name the register.
         code::WRITE_CR0..=code::WRITE_CR15 => RawExit::CrWrite {
             cr: (s.code - code::WRITE_CR0) as u8,
+            gpr: (s.info1 >> 63 != 0).then_some((s.info1 & 0xF) as u8),
+        },
+        code::READ_CR0..=code::READ_CR15 => RawExit::CrRead {
+            cr: (s.code - code::READ_CR0) as u8,
             gpr: (s.info1 >> 63 != 0).then_some((s.info1 & 0xF) as u8),
         },
         code::INIT => RawExit::Init,

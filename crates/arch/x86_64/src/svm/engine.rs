@@ -183,8 +183,12 @@ impl SvmVcpu {
             | icpt4::WBINVD
             // Checked by the hypervisor as on VT-x, where it always exits (`crate::xcr`).
             | icpt4::XSETBV;
-        // CR4 writes are checked by the hypervisor (`crate::cr`).
-        c.intercept_cr = super::vmcb::INTERCEPT_CR4_WRITE;
+        // CR0 and CR4 writes are checked by the hypervisor, CR8 is the emulated
+        // x2APIC's TPR (`crate::cr`).
+        c.intercept_cr = super::vmcb::INTERCEPT_CR0_WRITE
+            | super::vmcb::INTERCEPT_CR4_WRITE
+            | super::vmcb::INTERCEPT_CR8_READ
+            | super::vmcb::INTERCEPT_CR8_WRITE;
         c.iopm_pa = s.iopm.raw();
         c.msrpm_pa = s.msrpm.raw();
         c.asid = s.asid;
@@ -257,6 +261,12 @@ impl SvmVcpu {
         self.vmcb.save.cs.base
     }
 
+    /// Whether the guest runs 64-bit code: EFER.LMA and CS.L (bit 9 of the VMCB's
+    /// packed segment attributes).
+    pub fn code64(&self) -> bool {
+        self.vmcb.save.efer & crate::cr::EFER_LMA != 0 && self.vmcb.save.cs.attrib & (1 << 9) != 0
+    }
+
     /// The guest's CR4.
     pub fn cr4(&self) -> u64 {
         self.vmcb.save.cr4
@@ -266,6 +276,19 @@ impl SvmVcpu {
     /// translations, as a MOV to CR4 may.
     pub fn set_cr4(&mut self, cr4: u64) {
         self.vmcb.save.cr4 = cr4;
+        self.flush_tlb();
+    }
+
+    /// The guest's CR0.
+    pub fn cr0(&self) -> u64 {
+        self.vmcb.save.cr0
+    }
+
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`, which computed LMA)
+    /// and flushes its TLB.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        self.vmcb.save.cr0 = cr0;
+        self.set_efer(efer);
         self.flush_tlb();
     }
 

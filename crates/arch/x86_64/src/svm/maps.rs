@@ -16,6 +16,11 @@ impl Iopm {
     /// Every port intercepted.
     pub const ALL: Iopm = Iopm([0xFF; 3 * 4096]);
 
+    /// Intercepts every port again, in place.
+    pub fn intercept_all(&mut self) {
+        self.0.fill(0xFF);
+    }
+
     /// Lets the guest reach `port` (an access of `width` bytes touches the ports
     /// from `port` on, and the CPU checks each of their bits).
     pub fn pass(&mut self, port: u16) {
@@ -44,6 +49,11 @@ pub fn msrpm_bit(msr: u32) -> Option<usize> {
 impl Msrpm {
     /// Every MSR intercepted.
     pub const ALL: Msrpm = Msrpm([0xFF; 2 * 4096]);
+
+    /// Intercepts every MSR again, in place.
+    pub fn intercept_all(&mut self) {
+        self.0.fill(0xFF);
+    }
 
     /// Lets reads and/or writes of `msr` through; `false` when the map cannot (the
     /// MSR is outside its ranges and always exits).

@@ -9,6 +9,11 @@ pub struct Bitmap(pub [u8; 4096]);
 
 impl Bitmap {
     pub const ALL: Bitmap = Bitmap([0xFF; 4096]);
+
+    /// Every bit set again (every port or MSR exits), in place.
+    pub fn exit_all(&mut self) {
+        self.0.fill(0xFF);
+    }
 }
 
 /// Byte offsets in the MSR bitmap of the read and write bits of `msr`, and the bit.

@@ -81,6 +81,11 @@ pub fn decode(s: &ExitState) -> Decoded {
                 cr: (q & 0xF) as u8,
                 gpr: Some((q >> 8 & 0xF) as u8),
             },
+            // MOV from CR (access type 1).
+            reason::CR_ACCESS if q >> 4 & 3 == 1 => RawExit::CrRead {
+                cr: (q & 0xF) as u8,
+                gpr: Some((q >> 8 & 0xF) as u8),
+            },
             reason::VMCALL => RawExit::Hypercall,
             reason::EPT_VIOLATION => RawExit::Stage2Fault {
                 gpa: s.gpa,
@@ -112,6 +117,7 @@ pub fn decode(s: &ExitState) -> Decoded {
         | RawExit::Hlt
         | RawExit::Hypercall
         | RawExit::CrWrite { .. }
+        | RawExit::CrRead { .. }
         | RawExit::CacheFlush
         | RawExit::Xsetbv { .. }
         | RawExit::VirtInstruction => Some(s.rip.wrapping_add(u64::from(s.instruction_len))),
@@ -239,7 +245,8 @@ mod tests {
                 Some(0x1003)
             )
         );
-        // mov cr4, r9; a MOV from CR4 (type 1) is not one the controls trap.
+        // mov cr4, r9; mov rdx, cr8 (type 1); CLTS (type 2) is not one the controls
+        // trap.
         let d = decode(&st(reason::CR_ACCESS, 0x904));
         assert_eq!(
             d.exit,
@@ -249,8 +256,17 @@ mod tests {
             }
         );
         assert_eq!(d.next_rip, Some(0x1002));
+        let d = decode(&st(reason::CR_ACCESS, 0x218));
+        assert_eq!(
+            d.exit,
+            RawExit::CrRead {
+                cr: 8,
+                gpr: Some(2)
+            }
+        );
+        assert_eq!(d.next_rip, Some(0x1002));
         assert!(matches!(
-            decode(&st(reason::CR_ACCESS, 0x914)).exit,
+            decode(&st(reason::CR_ACCESS, 0x20)).exit,
             RawExit::Unknown { code: 28 }
         ));
         let mut nmi = st(reason::EXCEPTION_NMI, 0);

@@ -186,6 +186,13 @@ impl VmxVcpu {
         vmread(GUEST_ES_BASE + 2 * SEG_CS)
     }
 
+    /// Whether the guest runs 64-bit code: EFER.LMA and CS.L (bit 13 of its access
+    /// rights).
+    pub fn code64(&self) -> bool {
+        vmread(GUEST_IA32_EFER) & crate::cr::EFER_LMA != 0
+            && vmread(GUEST_ES_AR + 2 * SEG_CS) & (1 << 13) != 0
+    }
+
     /// The guest's CR4, as it reads it.
     pub fn cr4(&self) -> u64 {
         vmread(CR4_SHADOW)

@@ -93,6 +93,8 @@ pub mod proc {
     pub const INTERRUPT_WINDOW: u32 = 1 << 2;
     pub const TSC_OFFSETTING: u32 = 1 << 3;
     pub const HLT: u32 = 1 << 7;
+    pub const CR8_LOAD: u32 = 1 << 19;
+    pub const CR8_STORE: u32 = 1 << 20;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;
     pub const SECONDARY: u32 = 1 << 31;

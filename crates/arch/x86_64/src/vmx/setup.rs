@@ -48,7 +48,14 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
     let procv = adjust(
         PROC_CONTROLS,
         caps_msr(controls::msr::PROC, t),
-        proc::TSC_OFFSETTING | proc::HLT | proc::IO_BITMAPS | proc::MSR_BITMAPS | proc::SECONDARY,
+        proc::TSC_OFFSETTING
+            | proc::HLT
+            // CR8 is the emulated x2APIC's TPR (`crate::cr`), never the CPU's.
+            | proc::CR8_LOAD
+            | proc::CR8_STORE
+            | proc::IO_BITMAPS
+            | proc::MSR_BITMAPS
+            | proc::SECONDARY,
         0,
     )
     .map_err(m)?;

@@ -22,6 +22,7 @@ fn random_accesses_never_panic() {
     let mut lrs = [[Lr::INVALID; 4]; 10];
     let mut delivered = 0u32;
     let mut refills = 0u32;
+    let mut kicks = 0u32;
     for step in 0..200_000u32 {
         let width = WIDTHS[r.below(4) as usize];
         let value = if r.below(2) == 0 {
@@ -64,7 +65,20 @@ fn random_accesses_never_panic() {
                 let _ = g.set_level(intid, vcpu, r.below(2) == 0);
             }
             7 => {
-                let _ = g.send_sgi(vcpu, r.next() & 0x00ff_f1ff_0fff_ffff);
+                // The posted send and its fold leave the model as the locked send does.
+                let value = r.next() & 0x00ff_f1ff_0fff_ffff;
+                let posted = PostedSgis::new();
+                posted.reset(g.nvcpus());
+                let targets = posted.send(vcpu, value);
+                let mut folded = g.clone();
+                let fold = folded.fold_posted(&posted);
+                let sent = g.send_sgi(vcpu, value);
+                assert_eq!(
+                    targets,
+                    g.sgi_targets(vcpu, value),
+                    "targets at step {step}"
+                );
+                assert_eq!((fold, &folded), (sent, &g), "posted SGI at step {step}");
             }
             8 | 9 => {
                 // The guest runs: acknowledge, complete, or leave entries.
@@ -76,6 +90,33 @@ fn random_accesses_never_panic() {
                         (_, 1) => LrState::Invalid,
                         (s, _) => s,
                     };
+                }
+                // A kick with every entry free: the SGI shortcut, where it applies,
+                // gives what the fold and the refill give; where it does not, the fold.
+                if l.iter().all(|e| e.state == LrState::Invalid) && r.below(2) == 0 {
+                    let (pq, pg) = (PostedSgis::new(), PostedSgis::new());
+                    for _ in 0..r.below(3) {
+                        let (to, sgi) = (1u32 << (vcpu % 16), r.below(17) as u32);
+                        pq.post(to, sgi);
+                        pg.post(to, sgi);
+                    }
+                    let mut quick = g.clone();
+                    let kicked = quick.kick_sgis(vcpu, &pq);
+                    let _ = g.fold_posted(&pg);
+                    match kicked {
+                        Kicked::General => assert_eq!(quick, g, "kick of vCPU {vcpu}"),
+                        k => {
+                            kicks += 1;
+                            let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
+                            assert_eq!(
+                                (f, kicked_lrs(k), &quick),
+                                (Flush::default(), live_lrs(l), &g),
+                                "kick {step}"
+                            );
+                            check(&g, vcpu, l);
+                            continue;
+                        }
+                    }
                 }
                 // The kick's refresh, where it applies, must do exactly what the
                 // full one does: the same interrupts in the same entries, the same
@@ -121,6 +162,10 @@ fn random_accesses_never_panic() {
     assert!(
         delivered > 1000,
         "the walk must reach the list registers: {delivered}"
+    );
+    assert!(
+        kicks > 50,
+        "the walk must take the kick's shortcut: {kicks}"
     );
     assert!(
         refills > 1000,

@@ -9,6 +9,7 @@ use super::*;
 mod fuzz;
 mod hwlines;
 mod lrs;
+mod posted;
 mod regs;
 
 /// A vGIC with `n` vCPUs, both groups enabled, every SPI and private interrupt
@@ -66,6 +67,24 @@ fn rw(g: &mut VGic, vcpu: usize, off: u64, v: u32) -> Notify {
 fn route(g: &mut VGic, intid: u32, vcpu: u64) -> Notify {
     let off = gicd::IROUTER + 8 * u64::from(intid - 32);
     g.dist_write(off, Width::Double, vcpu).unwrap()
+}
+
+/// The list registers a kick shortcut leaves (its entry in the first one).
+fn kicked_lrs(k: Kicked) -> [Lr; 4] {
+    let mut l = [Lr::INVALID; 4];
+    if let Kicked::Load(lr) = k {
+        l[0] = lr;
+    }
+    l
+}
+
+/// `l` with every free entry in the model's reset form (a free entry keeps its old
+/// fields in hardware).
+fn live_lrs(l: &[Lr; 4]) -> [Lr; 4] {
+    l.map(|e| match e.state {
+        LrState::Invalid => Lr::INVALID,
+        _ => e,
+    })
 }
 
 /// `n` free list registers.

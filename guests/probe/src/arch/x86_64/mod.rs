@@ -12,10 +12,12 @@
 //!
 //! Bootargs: `other-vm=`, `hypervisor=`, `device=` (addresses), `fuzz=<n>` hypercalls
 //! (default 2000), `foreign-apic-ids=<a>-<b>` (APIC ids of other VMs' CPUs, default
-//! 8-15), `cr4=0` (no CR4 writes, see `special::cr_tricks`), `triple-fault` (end
-//! with a triple fault instead of powering off).
+//! 8-15), `cr4=0` (no CR4 writes and no refused CR0 or CR8 values, see
+//! `special::cr_tricks` and `crx`), `triple-fault` (end with a triple fault instead
+//! of powering off).
 
 mod apic;
+mod crx;
 mod hypercall;
 mod mmio;
 mod msr;
@@ -52,7 +54,11 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(msr::vmx_svm_control());
     tally.add(msr::unknown());
     tally.add(ports::io_ports());
-    tally.add(special::cr_tricks(number(boot, "cr4") != Some(0)));
+    let refused_crs = number(boot, "cr4") != Some(0);
+    tally.add(special::cr_tricks(refused_crs));
+    tally.add(crx::cr0_refused(refused_crs));
+    tally.add(crx::cr8_tpr(refused_crs));
+    tally.add(crx::xsetbv_invalid());
     tally.add(special::vmx_svm_instructions());
     tally.add(special::cache_flush());
     tally.add(apic::init_sipi_foreign(boot));

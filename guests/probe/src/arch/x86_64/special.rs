@@ -9,13 +9,13 @@ use guest_common::{guard, println};
 use super::How;
 use crate::report::{contained, leak, Outcome};
 
-const CR0_NW: u64 = 1 << 29;
-const CR0_CD: u64 = 1 << 30;
+pub(super) const CR0_NW: u64 = 1 << 29;
+pub(super) const CR0_CD: u64 = 1 << 30;
 const CR4_VMXE: u64 = 1 << 13;
 const CR4_SMXE: u64 = 1 << 14;
 const CR4_RESERVED: u64 = 1 << 31;
 
-fn read_cr0() -> u64 {
+pub(super) fn read_cr0() -> u64 {
     let v: u64;
     // SAFETY: reading CR0 has no side effects.
     unsafe {
@@ -24,7 +24,7 @@ fn read_cr0() -> u64 {
     v
 }
 
-fn read_cr4() -> u64 {
+pub(super) fn read_cr4() -> u64 {
     let v: u64;
     // SAFETY: reading CR4 has no side effects.
     unsafe {
@@ -34,15 +34,17 @@ fn read_cr4() -> u64 {
 }
 
 /// `mov cr0, v`, guarded; the caller restores.
-fn write_cr0(v: u64) -> Result<(), Fault> {
-    // SAFETY: the caller's CR0 value only changes this vCPU's caching; #GP is caught.
+pub(super) fn write_cr0(v: u64) -> Result<(), Fault> {
+    // SAFETY: the callers' CR0 values change this vCPU's caching or must be refused;
+    // #GP is caught. Should a broken hypervisor take a refused one, this vCPU alone
+    // breaks (the probe's point).
     guard::catch(|| unsafe { guest_common::guarded!("mov cr0, {v}", v = in(reg) v,) })
 }
 
 /// `mov cr4, v`, guarded; the caller restores.
-fn write_cr4(v: u64) -> Result<(), Fault> {
-    // SAFETY: the caller's CR4 value adds one bit that must be refused, and is
-    // undone at once; #GP is caught.
+pub(super) fn write_cr4(v: u64) -> Result<(), Fault> {
+    // SAFETY: the callers' CR4 values add one bit that must be refused, or OSXSAVE,
+    // and are undone at once; #GP is caught.
     guard::catch(|| unsafe { guest_common::guarded!("mov cr4, {v}", v = in(reg) v,) })
 }
 

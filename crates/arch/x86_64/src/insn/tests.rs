@@ -1,0 +1,175 @@
+use super::*;
+
+/// (bytes, code, len, write, width, reg, high), as an assembler encodes them.
+type Case = (&'static [u8], Code, u8, bool, Width, u8, bool);
+
+const B32: Code = Code::Bits32;
+const B64: Code = Code::Bits64;
+
+const CASES: &[Case] = &[
+    // 32-bit code.
+    // mov eax, [0x40000000]; mov [0x40000000], eax
+    (&[0xA1, 0, 0, 0, 0x40], B32, 5, false, Width::B4, 0, false),
+    (&[0xA3, 0, 0, 0, 0x40], B32, 5, true, Width::B4, 0, false),
+    // mov ecx, [ebx]
+    (&[0x8B, 0x0B], B32, 2, false, Width::B4, 1, false),
+    // mov [esi+0x10], dl; mov [esi+0x10], dh (a high byte register)
+    (&[0x88, 0x56, 0x10], B32, 3, true, Width::B1, 2, false),
+    (&[0x88, 0x76, 0x10], B32, 3, true, Width::B1, 2, true),
+    // mov ax, [ebp+0x1000]
+    (
+        &[0x66, 0x8B, 0x85, 0, 0x10, 0, 0],
+        B32,
+        7,
+        false,
+        Width::B2,
+        0,
+        false,
+    ),
+    // mov edi, [0x1234] (disp32, no base)
+    (
+        &[0x8B, 0x3D, 0x34, 0x12, 0, 0],
+        B32,
+        6,
+        false,
+        Width::B4,
+        7,
+        false,
+    ),
+    // mov eax, [esp]; mov eax, [ebx+ecx*4+0x10]; mov eax, [ecx*4+0x1000]
+    (&[0x8B, 0x04, 0x24], B32, 3, false, Width::B4, 0, false),
+    (
+        &[0x8B, 0x44, 0x8B, 0x10],
+        B32,
+        4,
+        false,
+        Width::B4,
+        0,
+        false,
+    ),
+    (
+        &[0x8B, 0x04, 0x8D, 0, 0x10, 0, 0],
+        B32,
+        7,
+        false,
+        Width::B4,
+        0,
+        false,
+    ),
+    // mov eax, fs:[ebx]
+    (&[0x64, 0x8B, 0x03], B32, 3, false, Width::B4, 0, false),
+    // 64-bit code.
+    // mov rax, [rbx]; mov [rdi], r9; mov r15d, [rip+0x100]
+    (&[0x48, 0x8B, 0x03], B64, 3, false, Width::B8, 0, false),
+    (&[0x4C, 0x89, 0x0F], B64, 3, true, Width::B8, 9, false),
+    (
+        &[0x44, 0x8B, 0x3D, 0, 1, 0, 0],
+        B64,
+        7,
+        false,
+        Width::B4,
+        15,
+        false,
+    ),
+    // mov eax, [rbx] (no REX); mov [rax], sil (REX: SIL, not DH)
+    (&[0x8B, 0x03], B64, 2, false, Width::B4, 0, false),
+    (&[0x40, 0x88, 0x30], B64, 3, true, Width::B1, 6, false),
+    // mov [r8+r9*8+0x10], r10w
+    (
+        &[0x66, 0x47, 0x89, 0x54, 0xC8, 0x10],
+        B64,
+        6,
+        true,
+        Width::B2,
+        10,
+        false,
+    ),
+    // movabs rax, [0xfee00300]; with 0x67: a 4-byte address
+    (
+        &[0x48, 0xA1, 0, 3, 0xE0, 0xFE, 0, 0, 0, 0],
+        B64,
+        10,
+        false,
+        Width::B8,
+        0,
+        false,
+    ),
+    (
+        &[0x67, 0xA1, 0, 3, 0xE0, 0xFE],
+        B64,
+        6,
+        false,
+        Width::B4,
+        0,
+        false,
+    ),
+    // mov rcx, [rsp+0x100] (SIB, disp32)
+    (
+        &[0x48, 0x8B, 0x8C, 0x24, 0, 1, 0, 0],
+        B64,
+        8,
+        false,
+        Width::B8,
+        1,
+        false,
+    ),
+];
+
+#[test]
+fn forms() {
+    for &(bytes, code, len, write, width, reg, high) in CASES {
+        let m = decode_mov(bytes, code).unwrap_or_else(|| panic!("{bytes:02x?} not decoded"));
+        assert_eq!(
+            m,
+            MemMov {
+                len,
+                write,
+                width,
+                reg,
+                high
+            },
+            "{bytes:02x?}"
+        );
+        // Each case is exactly one instruction.
+        assert_eq!(usize::from(len), bytes.len(), "{bytes:02x?}");
+    }
+}
+
+#[test]
+fn refused() {
+    for (bytes, code) in [
+        (&[][..], B32),
+        (&[0x66], B32),
+        (&[0x8B], B32),
+        // Register to register.
+        (&[0x8B, 0xC1], B32),
+        (&[0x48, 0x8B, 0xC1], B64),
+        // Other opcodes: MOV of an immediate, CPUID.
+        (&[0xC7, 0x05, 0, 0, 0, 0], B32),
+        (&[0x0F, 0xA2], B32),
+        // 16-bit addressing in 32-bit code.
+        (&[0x67, 0x8B, 0x07], B32),
+        // A REX byte is INC/DEC in 32-bit code.
+        (&[0x48, 0x8B, 0x03], B32),
+        // Prefixes beyond the longest instruction.
+        (&[0x66; 16], B64),
+    ] {
+        assert_eq!(decode_mov(bytes, code), None, "{bytes:02x?}");
+    }
+    // 15 bytes at most: prefixes that push a MOV past them are refused.
+    let mut long = [0x3E; 15];
+    long[12] = 0x48;
+    long[13] = 0x8B;
+    long[14] = 0x03;
+    assert!(decode_mov(&long, B64).is_some());
+    let mut longer = [0x3E; 16];
+    longer[13..].copy_from_slice(&[0x48, 0x8B, 0x03]);
+    assert_eq!(decode_mov(&longer, B64), None);
+}
+
+#[test]
+fn the_32_bit_decoder_is_bits32() {
+    for &(bytes, code, ..) in CASES.iter().filter(|c| c.1 == B32) {
+        assert_eq!(decode_mov32(bytes), decode_mov(bytes, code));
+    }
+}

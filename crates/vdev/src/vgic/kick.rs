@@ -1,0 +1,105 @@
+//! The refresh of a kick that only brings posted SGIs ([`VGic::kick_sgis`]): the
+//! receiving vCPU's list registers are all free, the model had nothing else to
+//! deliver to it when it last filled them, and one SGI (at most) arrives. Then
+//! the SGI goes straight into the first list register, with none of the general
+//! fold, sync and fill; anything else is left to [`VGic::refill`] and
+//! [`VGic::flush_lrs`], with the SGIs folded in first, as a fold would have.
+//!
+//! The shortcut rests on one flag per vCPU, `settled`: set by a fill that left no
+//! candidate behind (every deliverable interrupt is in a list register), cleared by
+//! anything that may change what the vCPU should receive (every register write,
+//! injection, line change, HW link change, SGI, fold and sync). While it is set, the
+//! list registers hold only SGIs that the guest has finished with and none of them
+//! was sent again meanwhile, the only new candidates can be the SGIs just posted. The random walk checks that the shortcut
+//! gives exactly what the general path gives, whenever it applies.
+
+use super::posted::PostedSgis;
+use super::state::vcpu_bit;
+use super::{IntidSet, Lr, LrState, VGic, MAX_VCPUS};
+
+/// SGIs (INTIDs 0-15) in the private word.
+const SGI_MASK: u32 = 0xffff;
+
+/// What [`VGic::kick_sgis`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kicked {
+    /// The list registers stay free: nothing to deliver.
+    Nothing,
+    /// This one entry goes into the first list register; the others stay free.
+    Load(Lr),
+    /// The shortcut does not apply: the posted SGIs are folded into the model,
+    /// which is otherwise unchanged; refresh the general way.
+    General,
+}
+
+impl VGic {
+    /// Marks whether `vcpu` has anything left to deliver after a fill.
+    pub(super) fn set_settled(&mut self, vcpu: usize, settled: bool) {
+        if settled {
+            self.settled |= vcpu_bit(vcpu);
+        } else {
+            self.settled &= !vcpu_bit(vcpu);
+        }
+    }
+
+    /// Forgets every vCPU's settled state (a change that may concern any of them).
+    pub(super) fn unsettle(&mut self) {
+        self.settled = 0;
+    }
+
+    /// The kick's refresh of `vcpu` when every one of its list registers is free
+    /// (Invalid in hardware), taking the SGIs posted to it from `posted`. Exactly
+    /// what folding them in and then [`VGic::refill`] would give, when
+    /// [`Kicked::Nothing`] or [`Kicked::Load`]; with [`Kicked::General`] only the
+    /// fold is done.
+    #[inline(always)]
+    pub fn kick_sgis(&mut self, vcpu: usize, posted: &PostedSgis) -> Kicked {
+        let sgis = posted.take(vcpu) & SGI_MASK;
+        if vcpu >= self.nvcpus.min(MAX_VCPUS) {
+            return Kicked::General;
+        }
+        let held = self.in_lr[vcpu];
+        let latch = self.latch.word(vcpu, 0);
+        let reach = self.reach[vcpu].word(0);
+        let new = sgis & self.enabled.word(vcpu, 0) & self.group_ok(vcpu, 0) & reach;
+        // A held SGI sent again while in its list register is pending once more
+        // when the entry is released: a candidate the fill did not see.
+        let quick = self.settled & vcpu_bit(vcpu) != 0
+            && held.only_in_word0(SGI_MASK)
+            && held.word(0) & latch == 0
+            && new & self.active.word(vcpu, 0) == 0
+            && new.count_ones() <= 1;
+        // The latch takes every posted SGI (as a send does); a loaded one is
+        // consumed from it just below.
+        let _ = self.latch.update(vcpu, 0, |w| w | sgis);
+        if !quick {
+            if sgis != 0 {
+                self.set_settled(vcpu, false);
+            }
+            return Kicked::General;
+        }
+        // The guest is done with every entry: release them (the sync's part); the
+        // vCPU stays settled (the loaded SGI was the only candidate).
+        if new == 0 {
+            self.in_lr[vcpu] = IntidSet::EMPTY;
+            self.lr_pend[vcpu] = IntidSet::EMPTY;
+            self.lr_act[vcpu] = IntidSet::EMPTY;
+            self.lr_latch[vcpu] = IntidSet::EMPTY;
+            return Kicked::Nothing;
+        }
+        let _ = self.latch.update(vcpu, 0, |w| w & !new);
+        let only = IntidSet::word0(new);
+        self.in_lr[vcpu] = only;
+        self.lr_pend[vcpu] = only;
+        self.lr_act[vcpu] = IntidSet::EMPTY;
+        self.lr_latch[vcpu] = only;
+        let intid = new.trailing_zeros();
+        Kicked::Load(Lr {
+            intid,
+            state: LrState::Pending,
+            priority: self.prio.get(vcpu, intid).copied().unwrap_or(u8::MAX),
+            group1: self.group.get(vcpu, intid),
+            hw: None,
+        })
+    }
+}

@@ -337,9 +337,15 @@ impl X2Apic {
     /// Takes the pending vector into service (the backend injects it).
     pub fn ack(&mut self) -> Option<u8> {
         let v = self.pending()?;
+        self.take(v);
+        Some(v)
+    }
+
+    /// Takes vector `v`, what [`pending`](Self::pending) just returned, into
+    /// service: [`ack`](Self::ack) without searching for the vector again.
+    pub fn take(&mut self, v: u8) {
         self.irr.set(v, false);
         self.isr.set(v, true);
-        Some(v)
     }
 
     /// In-service, requested and trigger-mode vectors (for reports and tests).

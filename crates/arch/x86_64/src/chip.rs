@@ -172,6 +172,18 @@ impl<W: ApicHw> Lapics<W> {
         }
     }
 
+    /// [`expire`](Self::expire) for the vCPU the calling CPU runs: whether a vector
+    /// became pending is not asked, as the vCPU injects its pending vector before
+    /// it runs guest code again anyway and has no other CPU to be kicked on.
+    pub fn expire_here(&self, vm: VmId, v: VcpuId) {
+        let Some(apic) = self.apic(v) else {
+            return;
+        };
+        let now = self.hw.guest_tsc(vm);
+        let next = apic.lock().expire(now);
+        self.hw.timer(vm, v, next);
+    }
+
     /// The TPR of vCPU `v` of VM `vm` (what CR8 reads, `cr::cr8_read`), after writing
     /// `write` to it first when given (a MOV to CR8, `cr::cr8_write`); a write that
     /// lets a held-back interrupt through tells the vCPU. `None`: no such vCPU. The

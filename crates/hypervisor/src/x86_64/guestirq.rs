@@ -22,8 +22,12 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
     match vms::rt(vm).chip.apic(vcpu) {
         Some(apic) => {
             let mut a = apic.lock();
-            let pending = a.pending().is_some();
-            engine.deliver(pending, || a.ack());
+            let pending = a.pending();
+            engine.deliver(pending.is_some(), || {
+                let v = pending?;
+                a.take(v);
+                Some(v)
+            });
         }
         None => engine.deliver(false, || None),
     }
@@ -40,6 +44,6 @@ pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
 /// is programmed for what is left.
 pub fn on_timer(me: &PerCpu) {
     if let Some((vm, vcpu)) = me.hosts() {
-        vms::rt(vm).chip.expire(vm, vcpu);
+        vms::rt(vm).chip.expire_here(vm, vcpu);
     }
 }

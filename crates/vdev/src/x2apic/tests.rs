@@ -415,3 +415,32 @@ fn the_highest_vector_is_the_scans_through_any_sets_and_clears() {
     }
     assert_eq!((v.highest(), v), (None, Vectors::EMPTY));
 }
+
+#[test]
+fn take_of_the_pending_vector_is_ack() {
+    // Every mix of requested and in-service vectors, across the priority classes:
+    // pending + take leaves the same state and vector as ack.
+    let vectors = [0x20u8, 0x31, 0x45, 0x4f, 0x80, 0xec, 0xff];
+    for irr in 0u32..(1 << vectors.len()) {
+        for isr in [None, Some(0x40u8), Some(0x81), Some(0xf0)] {
+            let mut a = enabled(0);
+            if let Some(s) = isr {
+                a.accept(s, false);
+                assert_eq!(a.ack(), Some(s));
+            }
+            for (i, &v) in vectors.iter().enumerate() {
+                if irr & (1 << i) != 0 {
+                    a.accept(v, false);
+                }
+            }
+            let mut b = a.clone();
+            let acked = a.ack();
+            let pending = b.pending();
+            if let Some(v) = pending {
+                b.take(v);
+            }
+            assert_eq!(acked, pending, "{irr:#x} {isr:?}");
+            assert_eq!(a.state(), b.state(), "{irr:#x} {isr:?}");
+        }
+    }
+}

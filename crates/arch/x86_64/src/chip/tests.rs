@@ -376,6 +376,30 @@ fn one_shot_count_timer_fires_once() {
 }
 
 #[test]
+fn expire_here_is_expire_without_the_pending_call() {
+    // The same timer state expired both ways: the same APIC state and timer call;
+    // only `expire` reports the pending vector (for a vCPU elsewhere to be kicked).
+    let (a, b) = (world(), world());
+    for w in [&a, &b] {
+        w.vms[0].chip.hw().tsc.set(1_000);
+        wrmsr(w, 0, 1, msr::LVT_TIMER, (2 << 17) | 0xec);
+        wrmsr(w, 0, 1, TSC_DEADLINE_MSR, 5_000);
+        calls(w, 0);
+        w.vms[0].chip.hw().tsc.set(5_010);
+    }
+    a.vms[0].chip.expire(VmId::new(0), VcpuId::new(1));
+    b.vms[0].chip.expire_here(VmId::new(0), VcpuId::new(1));
+    assert_eq!(
+        calls(&a, 0),
+        [HwCall::Timer(0, 1, None), HwCall::Pending(0, 1)]
+    );
+    assert_eq!(calls(&b, 0), [HwCall::Timer(0, 1, None)]);
+    let state = |w: &W| w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().state();
+    assert_eq!(state(&a), state(&b));
+    assert_eq!(b.vms[0].chip.ack(VcpuId::new(1)), Some(0xec));
+}
+
+#[test]
 fn doorbells_raise_their_vector_at_vcpu_0() {
     let w = world();
     let other = w.vms[1].snapshot();

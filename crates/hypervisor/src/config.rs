@@ -3,8 +3,23 @@
 //! hypervisor's static state, and the asserts tie the other crates' copies to it.
 
 use rtvisor_config::contract;
+use rtvisor_config::tables::InterruptMode;
 
 include!(concat!(env!("OUT_DIR"), "/config.rs"));
+
+/// Whether a VM of this scenario takes its interrupts directly (`interrupt-mode =
+/// "direct"`). Decided when the image is built: without such a VM, every direct-mode
+/// branch is a constant `false`, and the physical GIC filter and the rest of the
+/// direct-mode code are not in the image (docs/benchmark.md, "The hypervisor's size").
+pub const ANY_DIRECT: bool = {
+    let mut i = 0;
+    let mut any = false;
+    while i < CONFIG_VM_COUNT {
+        any |= matches!(CONFIG.vms[i].interrupt_mode, InterruptMode::Direct);
+        i += 1;
+    }
+    any
+};
 
 /// Most VMs one image can hold.
 pub const MAX_VMS: usize = contract::MAX_VMS;

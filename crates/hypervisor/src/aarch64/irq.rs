@@ -38,9 +38,10 @@ const MAX_LRS: usize = 16;
 /// Physical distributor base (set at boot).
 pub static GICD_BASE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether VM `vm` takes its interrupts directly.
+/// Whether VM `vm` takes its interrupts directly (never, in an image whose scenario has
+/// no direct-mode VM).
 pub fn is_direct(vm: VmId) -> bool {
-    vms::cfg(vm).interrupt_mode == InterruptMode::Direct
+    crate::config::ANY_DIRECT && vms::cfg(vm).interrupt_mode == InterruptMode::Direct
 }
 
 fn redist_of(cpu: &PerCpu) -> Redist {
@@ -440,6 +441,7 @@ pub fn hw_write(vm: VmId, redist: Option<VcpuId>, off: u64, w: Width, value: u64
 pub struct HwGic;
 
 impl GicHw for HwGic {
+    const DIRECT: bool = crate::config::ANY_DIRECT;
     fn changed(&self, vm: VmId, me: Option<VcpuId>, notify: &Notify) {
         vgic_changed(vm, me, notify);
     }

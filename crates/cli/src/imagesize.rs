@@ -192,8 +192,10 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
 }
 
 /// The bytes of the guest images and device trees a build embeds: the blobs its
-/// generated directory holds (everything but `config.rs` and `link.ld`).
+/// generated directory holds (everything but `config.rs` and `link.ld`), each content
+/// once (two VMs that boot the same image embed one copy: the linker merges them).
 pub fn embedded_bytes(generated: &Path) -> Result<u64> {
+    let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     for e in std::fs::read_dir(generated)? {
         let e = e?;
@@ -201,7 +203,11 @@ pub fn embedded_bytes(generated: &Path) -> Result<u64> {
         if name == "config.rs" || name == "link.ld" {
             continue;
         }
-        total += e.metadata()?.len();
+        let bytes = std::fs::read(e.path())?;
+        let len = bytes.len() as u64;
+        if seen.insert(bytes) {
+            total += len;
+        }
     }
     Ok(total)
 }
@@ -256,6 +262,24 @@ mod tests {
             "{text}"
         );
         assert!(breakdown(b"not an elf", 0, 1).is_err());
+    }
+
+    #[test]
+    fn an_image_two_vms_embed_counts_once() {
+        let dir = std::env::temp_dir().join(format!("rtvisor-embedded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [
+            ("vm0.kernel", &b"same image"[..]),
+            ("vm1.kernel", b"same image"),
+            ("vm0.dtb", b"tree"),
+            ("config.rs", b"not a blob"),
+        ] {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let total = embedded_bytes(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(total, 10 + 4);
     }
 
     #[test]

@@ -39,9 +39,13 @@ const MAX_LRS: usize = 16;
 pub static GICD_BASE: AtomicU64 = AtomicU64::new(0);
 
 /// Whether VM `vm` takes its interrupts directly (never, in an image whose scenario has
-/// no direct-mode VM).
+/// no direct-mode VM). The configuration is looked up either way: its bounds check is
+/// what tells the compiler, on the exception paths that ask this first, that `vm` is
+/// one of the scenario's VMs (with one VM, that it is VM 0), and the rest of the path
+/// is built on that.
 pub fn is_direct(vm: VmId) -> bool {
-    crate::config::ANY_DIRECT && vms::cfg(vm).interrupt_mode == InterruptMode::Direct
+    let cfg = vms::cfg(vm);
+    crate::config::ANY_DIRECT && cfg.interrupt_mode == InterruptMode::Direct
 }
 
 fn redist_of(cpu: &PerCpu) -> Redist {

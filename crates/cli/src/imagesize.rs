@@ -18,6 +18,19 @@ pub struct Breakdown {
     pub embedded: u64,
     /// The largest symbols of the loadable sections: (size, name), largest first.
     pub largest: Vec<(u64, String)>,
+    /// The parts of the hypervisor the scenario's build leaves out
+    /// (`Plan::left_out`; empty: the full build, or not known).
+    pub left_out: Vec<&'static str>,
+}
+
+impl Breakdown {
+    /// Which build this is: `full`, or `without ...`.
+    pub fn build(&self) -> String {
+        match self.left_out.is_empty() {
+            true => "full".to_string(),
+            false => format!("without {}", self.left_out.join(", ")),
+        }
+    }
 }
 
 impl Breakdown {
@@ -31,9 +44,10 @@ impl fmt::Display for Breakdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "hypervisor own size {} bytes: text {}, rodata {} (less {} of embedded guest \
-             images and device trees), data {}",
+            "hypervisor own size {} bytes ({} build): text {}, rodata {} (less {} of \
+             embedded guest images and device trees), data {}",
             self.own(),
+            self.build(),
             self.text,
             self.rodata.saturating_sub(self.embedded),
             self.embedded,
@@ -176,6 +190,7 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
         data: 0,
         embedded,
         largest: largest(elf, n),
+        left_out: Vec::new(),
     };
     for s in sections(elf)? {
         if s.kind == SHT_NOBITS {

@@ -23,7 +23,12 @@ pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
     let generated = img.elf.with_extension("gen");
     let elf = std::fs::read(&img.elf).ok()?;
     let embedded = imagesize::embedded_bytes(&generated).ok()?;
-    imagesize::breakdown(&elf, embedded, 8).ok()
+    let left_out = rtvisor_config::check(&scenario)
+        .map(|p| p.left_out())
+        .unwrap_or_default();
+    imagesize::breakdown(&elf, embedded, 8)
+        .ok()
+        .map(|bd| Breakdown { left_out, ..bd })
 }
 
 /// The size fields of configuration `name` in `latency.json` (null when unknown).
@@ -37,6 +42,10 @@ pub fn json_fields(b: Option<&Breakdown>) -> Vec<(&'static str, String)> {
             f(b.map(|b| b.rodata.saturating_sub(b.embedded))),
         ),
         ("data_bytes", f(b.map(|b| b.data))),
+        (
+            "size_build",
+            b.map_or_else(|| "null".to_string(), |b| format!("\"{}\"", b.build())),
+        ),
     ]
 }
 
@@ -47,12 +56,15 @@ pub fn markdown(sizes: &[(&str, Breakdown)]) -> String {
     }
     let mut s = String::from(
         "\nHypervisor own loadable size, bytes (embedded guest images and device trees \
-         excluded):\n\n| configuration | own | text | rodata | data |\n|---|---:|---:|---:|---:|\n",
+         excluded; the build: `full`, or the parts its scenario leaves out, docs/benchmark.md \
+         \"The hypervisor's size\"; the budget applies to `rtvisor-virtual`):\n\n\
+         | configuration | build | own | text | rodata | data |\n|---|---|---:|---:|---:|---:|\n",
     );
     for (name, b) in sizes {
         let _ = writeln!(
             s,
-            "| `{name}` | {} | {} | {} | {} |",
+            "| `{name}` | {} | {} | {} | {} | {} |",
+            b.build(),
             b.own(),
             b.text,
             b.rodata.saturating_sub(b.embedded),
@@ -76,8 +88,9 @@ pub fn check(sizes: &[(&str, Breakdown)], ran: bool) -> Check {
                 Verdict::Fail
             },
             format!(
-                "{} bytes (text {}, rodata {}, data {})",
+                "{} bytes, {} build (text {}, rodata {}, data {})",
                 b.own(),
+                b.build(),
                 b.text,
                 b.rodata.saturating_sub(b.embedded),
                 b.data
@@ -102,6 +115,7 @@ mod tests {
             data: 1_000,
             embedded: 20_000,
             largest: Vec::new(),
+            left_out: Vec::new(),
         }
     }
 

@@ -12,6 +12,12 @@ pub const OWN_MAX_BYTES: u64 = 96 * 1024;
 /// The configuration whose image the budget is checked on.
 pub const CHECKED: &str = "rtvisor-virtual";
 
+/// The scenario of the size table's full row: both interrupt modes, shared memory and
+/// doorbells, a CPU for the shell, so nothing is left out of its build.
+pub const FULL_SCENARIO: &str = "tests/scenarios/shm.toml";
+/// The full row's name in the size table.
+pub const FULL_ROW: &str = "full build (tests/scenarios/shm.toml)";
+
 /// The breakdown of the image configuration `name` booted (None when it has none, or it
 /// cannot be read).
 pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
@@ -19,11 +25,28 @@ pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
     let scenario = crate::util::root()
         .join("target/bench/scenarios")
         .join(format!("{name}{suffix}.toml"));
-    let img = image::Image::for_scenario(&scenario).ok()?;
+    of_scenario(&scenario)
+}
+
+/// The breakdown of [`FULL_SCENARIO`]'s image, built first unless `no_build`.
+pub fn full(no_build: bool) -> Option<Breakdown> {
+    let scenario = crate::util::root().join(FULL_SCENARIO);
+    if !no_build {
+        if let Err(e) = image::build_image(&scenario) {
+            eprintln!("[xtask] the full build for the size table failed: {e:#}");
+            return None;
+        }
+    }
+    of_scenario(&scenario)
+}
+
+/// The breakdown of the image built for `scenario`, with the parts its build leaves out.
+fn of_scenario(scenario: &std::path::Path) -> Option<Breakdown> {
+    let img = image::Image::for_scenario(scenario).ok()?;
     let generated = img.elf.with_extension("gen");
     let elf = std::fs::read(&img.elf).ok()?;
     let embedded = imagesize::embedded_bytes(&generated).ok()?;
-    let left_out = rtvisor_config::check(&scenario)
+    let left_out = rtvisor_config::check(scenario)
         .map(|p| p.left_out())
         .unwrap_or_default();
     imagesize::breakdown(&elf, embedded, 8)

@@ -144,3 +144,62 @@ impl<'a> Node<'a> {
 fn align4(x: usize) -> Option<usize> {
     Some(x.checked_add(3)? & !3)
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::super::validate;
+    use std::vec::Vec;
+
+    /// `/ { a = "x"; n1 { p = <1>; c { }; }; n2 { }; }` through vm-fdt.
+    fn tree() -> Vec<u8> {
+        let mut w = vm_fdt::FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_string("a", "x").unwrap();
+        let n1 = w.begin_node("n1@10").unwrap();
+        w.property_u32("p", 1).unwrap();
+        let c = w.begin_node("c").unwrap();
+        w.end_node(c).unwrap();
+        w.end_node(n1).unwrap();
+        let n2 = w.begin_node("n2").unwrap();
+        w.end_node(n2).unwrap();
+        w.end_node(root).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn names_properties_and_children_in_tree_order() {
+        let dtb = tree();
+        let root = validate::check(&dtb).unwrap().root().unwrap();
+        assert_eq!(root.name, "/");
+        assert_eq!(root.property("a"), Some(&b"x\0"[..]));
+        assert_eq!(root.property("p"), None);
+        let kids: Vec<_> = root.children().collect();
+        assert_eq!(
+            kids.iter().map(|n| n.name).collect::<Vec<_>>(),
+            ["n1@10", "n2"]
+        );
+        assert_eq!(kids[0].property("p"), Some(&[0, 0, 0, 1][..]));
+        let grand: Vec<_> = kids[0].children().map(|n| n.name).collect();
+        assert_eq!(grand, ["c"]);
+        assert_eq!(kids[1].children().count(), 0);
+    }
+
+    #[test]
+    fn a_cut_tree_ends_the_walk_without_a_panic() {
+        let dtb = tree();
+        let t = validate::check(&dtb).unwrap();
+        for cut in 0..t.st.len() {
+            let short = super::Tree {
+                st: &t.st[..cut],
+                strings: t.strings,
+            };
+            if let Some(root) = short.root() {
+                let _ = root.property("a");
+                for n in root.children() {
+                    let _ = n.children().count();
+                }
+            }
+        }
+    }
+}

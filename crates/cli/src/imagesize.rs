@@ -273,7 +273,7 @@ mod tests {
         assert!(bd.largest.is_empty());
         let text = bd.to_string();
         assert!(
-            text.starts_with("hypervisor own size 92 bytes: text 64, rodata 12"),
+            text.starts_with("hypervisor own size 92 bytes (full build): text 64, rodata 12"),
             "{text}"
         );
         assert!(breakdown(b"not an elf", 0, 1).is_err());

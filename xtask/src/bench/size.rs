@@ -80,7 +80,7 @@ pub fn markdown(sizes: &[(&str, Breakdown)]) -> String {
     let mut s = String::from(
         "\nHypervisor own loadable size, bytes (embedded guest images and device trees \
          excluded; the build: `full`, or the parts its scenario leaves out, docs/benchmark.md \
-         \"The hypervisor's size\"; the budget applies to `rtvisor-virtual`):\n\n\
+         \"The hypervisor's size, third pass\"; the budget applies to `rtvisor-virtual`):\n\n\
          | configuration | build | own | text | rodata | data |\n|---|---|---:|---:|---:|---:|\n",
     );
     for (name, b) in sizes {
@@ -111,7 +111,7 @@ pub fn check(sizes: &[(&str, Breakdown)], ran: bool) -> Check {
                 Verdict::Fail
             },
             format!(
-                "{} bytes, {} build (text {}, rodata {}, data {})",
+                "{} bytes ({} build; text {}, rodata {}, data {})",
                 b.own(),
                 b.build(),
                 b.text,
@@ -153,9 +153,15 @@ mod tests {
         assert_eq!(j[0], ("own_size_bytes", "61000".to_string()));
         assert_eq!(j[2], ("rodata_bytes", "10000".to_string()));
         assert_eq!(json_fields(None)[3], ("data_bytes", "null".to_string()));
+        assert_eq!(j[4], ("size_build", "\"full\"".to_string()));
+        let without = Breakdown {
+            left_out: vec!["direct mode", "shell"],
+            ..bd(50_000)
+        };
+        assert_eq!(without.build(), "without direct mode, shell");
         let md = markdown(&[(CHECKED, bd(50_000))]);
         assert!(
-            md.contains("| `rtvisor-virtual` | 61000 | 50000 | 10000 | 1000 |"),
+            md.contains("| `rtvisor-virtual` | full | 61000 | 50000 | 10000 | 1000 |"),
             "{md}"
         );
     }

@@ -174,7 +174,10 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     fits(&plan, &raw)?;
     match crate::imagesize::embedded_bytes(&generated)
         .and_then(|e| crate::imagesize::breakdown(&bytes, e, 8))
-    {
+        .map(|bd| crate::imagesize::Breakdown {
+            left_out: plan.left_out(),
+            ..bd
+        }) {
         Ok(bd) => eprint!("[rtvisor]       {bd}"),
         Err(e) => eprintln!("[rtvisor]       (no size breakdown: {e})"),
     }

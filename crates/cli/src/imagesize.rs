@@ -21,6 +21,19 @@ pub struct Breakdown {
     pub embedded: u64,
     /// The largest symbols of the loadable sections: (size, name), largest first.
     pub largest: Vec<(u64, String)>,
+    /// The parts of the hypervisor the scenario's build leaves out
+    /// (`Plan::left_out`; empty: the full build, or not known).
+    pub left_out: Vec<&'static str>,
+}
+
+impl Breakdown {
+    /// Which build this is: `full`, or `without ...`.
+    pub fn build(&self) -> String {
+        match self.left_out.is_empty() {
+            true => "full".to_string(),
+            false => format!("without {}", self.left_out.join(", ")),
+        }
+    }
 }
 
 impl Breakdown {
@@ -34,9 +47,10 @@ impl fmt::Display for Breakdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "hypervisor own size {} bytes: text {}, rodata {} (less {} of embedded guest \
-             images and device trees), data {}; bss {} (zeroed at boot)",
+            "hypervisor own size {} bytes ({} build): text {}, rodata {} (less {} of \
+             embedded guest images and device trees), data {}; bss {} (zeroed at boot)",
             self.own(),
+            self.build(),
             self.text,
             self.rodata.saturating_sub(self.embedded),
             self.embedded,
@@ -181,6 +195,7 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
         bss: 0,
         embedded,
         largest: largest(elf, n),
+        left_out: Vec::new(),
     };
     for s in sections(elf)? {
         if s.kind == SHT_NOBITS {
@@ -270,8 +285,8 @@ mod tests {
         let text = bd.to_string();
         assert!(
             text.starts_with(
-                "hypervisor own size 92 bytes: text 64, rodata 12 (less 20 of embedded guest \
-                 images and device trees), data 16; bss 4096 (zeroed at boot)\n"
+                "hypervisor own size 92 bytes (full build): text 64, rodata 12 (less 20 of \
+                 embedded guest images and device trees), data 16; bss 4096 (zeroed at boot)\n"
             ),
             "{text}"
         );
@@ -284,6 +299,24 @@ mod tests {
         assert_eq!(distinct_len(vec![k.clone(), vec![1; 10], k]), 110);
         assert_eq!(distinct_len(vec![vec![1; 10], vec![2; 10]]), 20);
         assert_eq!(distinct_len(Vec::new()), 0);
+    }
+
+    #[test]
+    fn an_image_two_vms_embed_counts_once() {
+        let dir = std::env::temp_dir().join(format!("rtvisor-embedded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [
+            ("vm0.kernel", &b"same image"[..]),
+            ("vm1.kernel", b"same image"),
+            ("vm0.dtb", b"tree"),
+            ("config.rs", b"not a blob"),
+        ] {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let total = embedded_bytes(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(total, 10 + 4);
     }
 
     #[test]

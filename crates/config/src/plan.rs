@@ -210,6 +210,27 @@ impl ImagePlan {
 }
 
 impl Plan {
+    /// The parts of the aarch64 hypervisor an image of this plan is built without, as
+    /// the hypervisor's `config.rs` decides them from the generated tables: `"direct
+    /// mode"` when no VM is in direct mode, `"shell"` when the VMs take every CPU of
+    /// the board. Empty: the full build.
+    pub fn left_out(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.arch == Arch::Aarch64
+            && !self
+                .vms
+                .iter()
+                .any(|vm| vm.interrupt_mode == InterruptMode::Direct)
+        {
+            out.push("direct mode");
+        }
+        let hosted: usize = self.vms.iter().map(|vm| vm.cpus.len()).sum();
+        if hosted >= self.hypervisor.board_cpus as usize {
+            out.push("shell");
+        }
+        out
+    }
+
     /// The human-readable map `rtvisor check` prints.
     pub fn map(&self) -> String {
         let mut s = String::new();

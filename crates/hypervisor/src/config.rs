@@ -3,8 +3,36 @@
 //! hypervisor's static state, and the asserts tie the other crates' copies to it.
 
 use rtvisor_config::contract;
+use rtvisor_config::tables::InterruptMode;
 
 include!(concat!(env!("OUT_DIR"), "/config.rs"));
+
+/// Whether a VM of this scenario takes its interrupts directly (`interrupt-mode =
+/// "direct"`). Decided when the image is built: without such a VM, every direct-mode
+/// branch is a constant `false`, and the physical GIC filter and the rest of the
+/// direct-mode code are not in the image (docs/benchmark.md, "The hypervisor's size").
+pub const ANY_DIRECT: bool = {
+    let mut i = 0;
+    let mut any = false;
+    while i < CONFIG_VM_COUNT {
+        any |= matches!(CONFIG.vms[i].interrupt_mode, InterruptMode::Direct);
+        i += 1;
+    }
+    any
+};
+
+/// Whether the board has a CPU that hosts no vCPU, where the shell can run. Decided
+/// when the image is built: a scenario that gives every CPU of its board to VMs gets
+/// an image without the shell (its commands, tables and texts are not in it).
+pub const SHELL_CPU_FREE: bool = {
+    let mut i = 0;
+    let mut hosted = 0;
+    while i < CONFIG_VM_COUNT {
+        hosted += CONFIG.vms[i].cpus.len();
+        i += 1;
+    }
+    hosted < CONFIG.hypervisor.board_cpus as usize
+};
 
 /// Most VMs one image can hold.
 pub const MAX_VMS: usize = contract::MAX_VMS;

@@ -1,7 +1,8 @@
 //! The hypervisor shell on the physical console. It lives on the first CPU that hosts
 //! no vCPU (so it never runs on an RT core) and wakes on the UART's receive interrupt;
 //! typed lines are executed by `rtvisor_core::shell`. A machine whose CPUs all host
-//! vCPUs has no shell.
+//! vCPUs has no shell; when the scenario gives every CPU of its board to VMs, the
+//! image is built without it ([`crate::config::SHELL_CPU_FREE`]).
 
 use crate::backend::{Arch, Backend, Uart};
 use crate::config::CONFIG;
@@ -31,7 +32,9 @@ static INPUT: Mutex<shell::Input> = Mutex::new(shell::Input::new());
 /// Makes CPU `cpu` (hardware id `hw_id`) the shell CPU if it hosts no vCPU and none
 /// is chosen yet, and routes the console's receive interrupt to it.
 pub fn claim(cpu: CpuId, hw_id: u64, uart_irq: Option<u32>) {
-    let Some(irq) = uart_irq else { return };
+    let Some(irq) = uart_irq.filter(|_| crate::config::SHELL_CPU_FREE) else {
+        return;
+    };
     if vms::assignment(cpu).is_some() || !SHELL_CPU.set_if_none(cpu, Ordering::AcqRel) {
         return;
     }
@@ -48,7 +51,7 @@ pub fn present() -> bool {
 
 /// Whether `intid` is the shell's input interrupt.
 pub fn is_input(intid: u32) -> bool {
-    intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)
+    crate::config::SHELL_CPU_FREE && intid != 0 && intid == UART_IRQ.load(Ordering::Relaxed)
 }
 
 /// Where console input goes: a VM, or `None` for the shell.

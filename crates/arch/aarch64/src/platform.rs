@@ -2,15 +2,14 @@
 //! in `x0`: RAM banks, CPUs, the GIC, the console UART, PSCI and the timer PPIs.
 //!
 //! ```text
-//!   dtb bytes --validate::check--> structurally sound FDT --fdt crate--> nodes
+//!   dtb bytes --validate::check--> structurally sound FDT --node::Tree--> nodes
 //!             --scan::Scan::walk--> raw findings --Scan::finish--> Platform
 //! ```
 //!
 //! Rules:
 //! - No allocation, no panic on any input: the tree is checked structurally
-//!   (module `validate`) before the `fdt` crate, which trusts its input,
-//!   touches it; only `fdt` calls that are panic-free on a checked tree are used
-//!   (no `Fdt::find_node` on arbitrary paths, no `all_nodes`, no aliases).
+//!   (module `validate`), then read by `node` (name, properties, children; one
+//!   parser, bounds-checked at every read).
 //! - `#address-cells`/`#size-cells` are honoured (1 or 2 address cells, 0 to 2 size
 //!   cells, DT spec defaults 2/1), and `reg` addresses are translated through the
 //!   `ranges` of every bus up to the root; a bus without `ranges` is not
@@ -22,6 +21,7 @@
 
 use rtvisor_addr::HostRange;
 
+mod node;
 mod scan;
 mod tree;
 mod validate;
@@ -131,9 +131,9 @@ impl core::fmt::Display for PlatformError {
 
 /// Parses the host device tree.
 pub fn parse(dtb: &[u8]) -> Result<Platform, PlatformError> {
-    validate::check(dtb)?;
-    let fdt = fdt::Fdt::new(dtb).map_err(|_| PlatformError::BadHeader)?;
-    let root = fdt.find_node("/").ok_or(PlatformError::BadStructure)?;
+    let root = validate::check(dtb)?
+        .root()
+        .ok_or(PlatformError::BadStructure)?;
     let stdout = stdout_path(root);
     let root_bus = tree::Bus::of(root, None, stdout.and_then(|p| p.strip_prefix('/')));
     let mut scan = scan::Scan::default();
@@ -145,7 +145,7 @@ pub fn parse(dtb: &[u8]) -> Result<Platform, PlatformError> {
 
 /// `/chosen/stdout-path` without its `:options`, resolved through `/aliases` when
 /// it does not start with `/`.
-fn stdout_path<'a>(root: fdt::node::FdtNode<'_, 'a>) -> Option<&'a str> {
+fn stdout_path<'a>(root: node::Node<'a>) -> Option<&'a str> {
     let child = |name: &str| root.children().find(|n| n.name == name);
     let chosen = child("chosen")?;
     let path = tree::prop_str(chosen, "stdout-path")

@@ -125,7 +125,8 @@ pub(super) fn cpu_interface<W: GicHw>(
     id: u32,
     value: Option<u64>,
 ) -> Result<Option<u64>, Refused> {
-    let untrusted = vm.cfg.interrupt_mode == InterruptMode::Direct
+    let untrusted = W::DIRECT
+        && vm.cfg.interrupt_mode == InterruptMode::Direct
         && vm.cfg.direct_trust == DirectTrust::Untrusted;
     let reg = CpuIfReg::of(id).filter(|_| untrusted).ok_or(Refused)?;
     match value {

@@ -87,11 +87,11 @@ pub fn light_offset(load: Load, regs: &impl SyndromeRegs) -> Option<u64> {
     (off < VGIC_DIST_SIZE).then_some(off)
 }
 
-impl<W> Gic<W> {
+impl<W: super::GicHw> Gic<W> {
     /// Fills `copies` from this VM's model (VM `cfg`, whose vCPU is about to run
     /// where the light path reads them); none in direct mode.
     pub fn copy_fixed(&self, copies: &FixedCopies, cfg: &VmConfig) {
-        let mut model = (!super::direct(cfg)).then(|| self.model.lock());
+        let mut model = (!super::direct::<W>(cfg)).then(|| self.model.lock());
         let mut offs = dist::fixed_words();
         for slot in &copies.0 {
             let off = offs.next();

@@ -78,6 +78,10 @@ pub trait GicHw {
     /// is HW-linked to, for a register read by vCPU `me` (see
     /// [`rtvisor_vdev::vgic::HwLines`]). Called with the VM's model locked.
     fn line(&self, vm: VmId, me: VcpuId, vcpu: VcpuId, intid: u32, pintid: u32) -> HwState;
+    /// Whether any VM of this build may be in direct mode. A hypervisor whose scenario
+    /// has none says `false`: every direct-mode branch is then known dead at compile
+    /// time and the physical GIC filter (`gicpass`) is not in the image.
+    const DIRECT: bool = true;
 }
 
 /// One VM's GICv3: the vGIC model and the hardware side.
@@ -156,7 +160,7 @@ impl<W: GicHw> Gic<W> {
     /// the trap directly; the exit handler's system-register path does the same.
     #[inline]
     pub fn sgi1r_write(&self, vm: &VmCtx<'_, Self>, me: VcpuId, value: u64) {
-        if direct(vm.cfg) {
+        if direct::<W>(vm.cfg) {
             direct::send_sgi(self, vm, me, value);
         } else {
             self.sgi1r_virtual(vm.id, me, value);
@@ -177,8 +181,10 @@ impl<W: GicHw> Gic<W> {
     }
 }
 
-fn direct(cfg: &VmConfig) -> bool {
-    cfg.interrupt_mode == InterruptMode::Direct
+/// Whether the VM of `cfg` is in direct mode (never, when the build has no direct-mode
+/// VM: [`GicHw::DIRECT`]).
+fn direct<W: GicHw>(cfg: &VmConfig) -> bool {
+    W::DIRECT && cfg.interrupt_mode == InterruptMode::Direct
 }
 
 impl<W: GicHw> IrqChip for Gic<W> {
@@ -197,7 +203,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
         value: Option<u64>,
     ) -> Result<Option<u64>, Refused> {
         let redist = kind == DeviceKind::GicRedist;
-        if direct(vm.cfg) {
+        if direct::<W>(vm.cfg) {
             direct::mmio(self, vm, host, redist, off, width, value)
         } else {
             virt::mmio(self, vm, me, redist, off, width, value)
@@ -236,7 +242,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
     ) {
         // A direct-mode VM owns the physical GIC: its emulated devices have no
         // interrupt (it polls them).
-        if direct(vm.cfg) {
+        if direct::<W>(vm.cfg) {
             return;
         }
         let n = self.model.lock().set_level(line, 0, level);
@@ -246,7 +252,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
     }
 
     fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _host: &H, line: u32) {
-        if direct(vm.cfg) {
+        if direct::<W>(vm.cfg) {
             // Its doorbells are physical SPIs it owns (configured at its start).
             self.hw.set_pending(line);
         } else {
@@ -259,7 +265,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
         let mut gic = self.model.lock();
         gic.reset(cfg.cpus.len());
         self.model.posted.reset(gic.nvcpus());
-        if !direct(cfg) {
+        if !direct::<W>(cfg) {
             for v in 0..cfg.cpus.len() {
                 // The EL1 timers of each vCPU are its own physical PPIs.
                 for intid in HW_LINKED_PPIS {

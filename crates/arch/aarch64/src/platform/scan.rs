@@ -4,7 +4,7 @@
 //! the GIC node (whose phandle and `#interrupt-cells` they depend on) may come after
 //! the devices that use it.
 
-use fdt::node::FdtNode;
+use super::node::Node;
 use rtvisor_addr::HostRange;
 
 use super::tree::{self, Bus, Irqs, PPI};
@@ -54,7 +54,7 @@ impl<'a> Scan<'a> {
     /// Visits `node` (which sits on `bus`) and its subtree.
     pub fn walk(
         &mut self,
-        node: FdtNode<'_, 'a>,
+        node: Node<'a>,
         bus: &Bus<'_, 'a>,
         depth: usize,
     ) -> Result<(), PlatformError> {
@@ -75,7 +75,7 @@ impl<'a> Scan<'a> {
     /// Records what `node` describes; returns whether to descend into it.
     fn visit(
         &mut self,
-        node: FdtNode<'_, 'a>,
+        node: Node<'a>,
         bus: &Bus<'_, 'a>,
         is_stdout: bool,
     ) -> Result<bool, PlatformError> {
@@ -136,7 +136,7 @@ impl<'a> Scan<'a> {
     }
 
     /// `/cpus`: one MPIDR per `cpu` child, from the first address of its `reg`.
-    fn cpus(&mut self, node: FdtNode<'_, 'a>, bus: &Bus<'_, 'a>) -> Result<(), PlatformError> {
+    fn cpus(&mut self, node: Node<'a>, bus: &Bus<'_, 'a>) -> Result<(), PlatformError> {
         let cpus_bus = Bus::of(node, Some(bus), None);
         if !matches!(cpus_bus.addr_cells, 1 | 2) {
             return Err(PlatformError::BadCells("cpus"));
@@ -207,7 +207,7 @@ impl<'a> Scan<'a> {
     }
 }
 
-fn gic_version(node: FdtNode<'_, '_>) -> Option<u8> {
+fn gic_version(node: Node<'_>) -> Option<u8> {
     if tree::compatible(node, |c| c == "arm,gic-v3") {
         Some(3)
     } else if tree::compatible(node, |c| GIC_V2.contains(&c)) {
@@ -217,11 +217,7 @@ fn gic_version(node: FdtNode<'_, '_>) -> Option<u8> {
     }
 }
 
-fn gic<'a>(
-    node: FdtNode<'_, 'a>,
-    bus: &Bus<'_, 'a>,
-    version: u8,
-) -> Result<Gic<'a>, PlatformError> {
+fn gic<'a>(node: Node<'a>, bus: &Bus<'_, 'a>, version: u8) -> Result<Gic<'a>, PlatformError> {
     let mut reg = bus.reg(node, "gic")?;
     let bad = PlatformError::BadReg("gic");
     let dist = reg.next().ok_or(bad)??;

@@ -2,7 +2,7 @@
 //! interrupt specifiers and path matching. All fallible on malformed input, none
 //! allocate.
 
-use fdt::node::FdtNode;
+use super::node::Node;
 use rtvisor_addr::{HostRange, Hpa};
 
 use super::validate::be32;
@@ -13,24 +13,24 @@ const DEFAULT_ADDR_CELLS: u32 = 2;
 const DEFAULT_SIZE_CELLS: u32 = 1;
 
 /// A property's raw value.
-pub(super) fn prop<'a>(node: FdtNode<'_, 'a>, name: &str) -> Option<&'a [u8]> {
-    node.property(name).map(|p| p.value)
+pub(super) fn prop<'a>(node: Node<'a>, name: &str) -> Option<&'a [u8]> {
+    node.property(name)
 }
 
 /// A one-cell property.
-pub(super) fn prop_u32(node: FdtNode<'_, '_>, name: &str) -> Option<u32> {
+pub(super) fn prop_u32(node: Node<'_>, name: &str) -> Option<u32> {
     prop(node, name).and_then(|v| be32(v, 0))
 }
 
 /// A string property, without its terminating NUL.
-pub(super) fn prop_str<'a>(node: FdtNode<'_, 'a>, name: &str) -> Option<&'a str> {
+pub(super) fn prop_str<'a>(node: Node<'a>, name: &str) -> Option<&'a str> {
     let v = prop(node, name)?;
     let v = v.strip_suffix(&[0]).unwrap_or(v);
     core::str::from_utf8(v).ok()
 }
 
 /// Whether any string of the node's `compatible` list satisfies `pred`.
-pub(super) fn compatible(node: FdtNode<'_, '_>, pred: impl Fn(&str) -> bool) -> bool {
+pub(super) fn compatible(node: Node<'_>, pred: impl Fn(&str) -> bool) -> bool {
     prop(node, "compatible").is_some_and(|v| {
         v.split(|&b| b == 0)
             .filter_map(|s| core::str::from_utf8(s).ok())
@@ -39,12 +39,12 @@ pub(super) fn compatible(node: FdtNode<'_, '_>, pred: impl Fn(&str) -> bool) -> 
 }
 
 /// `status` absent, `"okay"` or `"ok"`.
-pub(super) fn enabled(node: FdtNode<'_, '_>) -> bool {
+pub(super) fn enabled(node: Node<'_>) -> bool {
     matches!(prop_str(node, "status"), None | Some("okay" | "ok"))
 }
 
 /// Node name without its unit address.
-pub(super) fn base_name<'a>(node: FdtNode<'_, 'a>) -> &'a str {
+pub(super) fn base_name<'a>(node: Node<'a>) -> &'a str {
     node.name.split('@').next().unwrap_or(node.name)
 }
 
@@ -94,7 +94,7 @@ pub(super) struct Bus<'p, 'a> {
 
 impl<'p, 'a> Bus<'p, 'a> {
     /// The bus formed by `node` for its children; `up` is the bus `node` is on.
-    pub fn of(node: FdtNode<'_, 'a>, up: Option<&'p Bus<'p, 'a>>, want: Option<&'a str>) -> Self {
+    pub fn of(node: Node<'a>, up: Option<&'p Bus<'p, 'a>>, want: Option<&'a str>) -> Self {
         let ranges = match (up, prop(node, "ranges")) {
             (None, _) => Ranges::Root,
             (Some(_), None) => Ranges::None,
@@ -133,7 +133,7 @@ impl<'p, 'a> Bus<'p, 'a> {
     /// The node's `reg` entries as CPU-physical ranges. Errors name `kind`.
     pub fn reg(
         &self,
-        node: FdtNode<'_, 'a>,
+        node: Node<'a>,
         kind: &'static str,
     ) -> Result<RegIter<'_, 'a>, PlatformError> {
         let data = prop(node, "reg").ok_or(PlatformError::BadReg(kind))?;
@@ -154,7 +154,7 @@ impl<'p, 'a> Bus<'p, 'a> {
     /// The first `reg` entry.
     pub fn first_reg(
         &self,
-        node: FdtNode<'_, 'a>,
+        node: Node<'a>,
         kind: &'static str,
     ) -> Result<HostRange, PlatformError> {
         self.reg(node, kind)?
@@ -214,7 +214,7 @@ impl Iterator for RegIter<'_, '_> {
 
 /// The stdout path left to match below `node`, given what was left at its bus.
 /// `Some("")` means `node` is the stdout node itself.
-pub(super) fn descend<'a>(want: Option<&'a str>, node: FdtNode<'_, '_>) -> Option<&'a str> {
+pub(super) fn descend<'a>(want: Option<&'a str>, node: Node<'_>) -> Option<&'a str> {
     let want = want.filter(|w| !w.is_empty())?;
     let (comp, rest) = want.split_once('/').unwrap_or((want, ""));
     let hit = if comp.contains('@') {
@@ -238,7 +238,7 @@ pub(super) struct Irqs<'a> {
 
 impl<'a> Irqs<'a> {
     /// The node's interrupts, if it has any.
-    pub fn of(node: FdtNode<'_, 'a>, bus: &Bus<'_, 'a>) -> Option<Self> {
+    pub fn of(node: Node<'a>, bus: &Bus<'_, 'a>) -> Option<Self> {
         if let Some(data) = prop(node, "interrupts-extended") {
             return Some(Self {
                 parent: None,

@@ -1,34 +1,35 @@
-//! Structural check of a flattened device tree before the `fdt` crate sees it.
-//!
-//! `fdt` 0.1.5 trusts its input: a truncated property, a string offset outside the
-//! strings block, a node name that is not UTF-8 or unbalanced nesting make it index
-//! out of bounds or `expect`. This pass walks the whole structure block once and
-//! accepts only trees on which the `fdt` calls made by this module cannot panic:
+//! Structural check of a flattened device tree before `node` reads it: the whole
+//! structure block is walked once, and only trees of this shape are accepted (the
+//! reader never panics on any input, but it ends a walk at the first thing it does
+//! not expect, so a malformed tree would lose nodes silently instead of being
+//! refused):
 //!
 //! ```text
 //! struct   := NOP* node NOP* END
 //! node     := BEGIN_NODE name PROP* node* NOP* END_NODE     (root name is empty)
 //! ```
 //!
-//! NOPs are accepted only where `fdt`'s node skipping tolerates them (after a node's
-//! properties and children); elsewhere the tree is refused as `BadStructure`. Every
+//! NOPs are accepted only after a node's properties and children (where the `fdt`
+//! crate, which once read these trees, tolerated them); elsewhere the tree is refused
+//! as `BadStructure`. Every
 //! property's value must lie inside the structure block, its name inside the strings
 //! block, NUL-terminated and UTF-8; `#address-cells`, `#size-cells` and
 //! `#interrupt-cells` must be exactly one cell.
 
+use super::node::Tree;
 use super::PlatformError;
 
 const MAGIC: u32 = 0xd00d_feed;
 const HEADER_LEN: usize = 40;
 /// The header layout this parser knows (v17 added `size_dt_struct`).
 const VERSION: u32 = 17;
-/// Deepest node nesting accepted (the root is depth 1). `fdt` itself stops at 63.
+/// Deepest node nesting accepted (the root is depth 1).
 pub(super) const MAX_DEPTH: usize = 16;
 
-const BEGIN_NODE: u32 = 1;
-const END_NODE: u32 = 2;
-const PROP: u32 = 3;
-const NOP: u32 = 4;
+pub(super) const BEGIN_NODE: u32 = 1;
+pub(super) const END_NODE: u32 = 2;
+pub(super) const PROP: u32 = 3;
+pub(super) const NOP: u32 = 4;
 const END: u32 = 9;
 
 /// Big-endian u32 at byte `at`, if the slice holds it.
@@ -38,7 +39,7 @@ pub(super) fn be32(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The NUL-terminated UTF-8 string starting at `at`, and its length without the NUL.
-fn c_str(bytes: &[u8], at: usize) -> Option<(&str, usize)> {
+pub(super) fn c_str(bytes: &[u8], at: usize) -> Option<(&str, usize)> {
     let rest = bytes.get(at..)?;
     let len = rest.iter().position(|&b| b == 0)?;
     let s = core::str::from_utf8(rest.get(..len)?).ok()?;
@@ -60,8 +61,9 @@ fn block(data: &[u8], off: u32, size: u32, total: usize) -> Result<&[u8], Platfo
     data.get(start..end).ok_or(PlatformError::BadHeader)
 }
 
-/// Checks the header and the structure block.
-pub(super) fn check(dtb: &[u8]) -> Result<(), PlatformError> {
+/// Checks the header and the structure block; returns the structure and strings
+/// blocks.
+pub(super) fn check(dtb: &[u8]) -> Result<Tree<'_>, PlatformError> {
     if dtb.len() < HEADER_LEN {
         return Err(PlatformError::BadHeader);
     }
@@ -76,7 +78,11 @@ pub(super) fn check(dtb: &[u8]) -> Result<(), PlatformError> {
     let structs = block(dtb, field(2)?, field(9)?, total)?;
     let strings = block(dtb, field(3)?, field(8)?, total)?;
     block(dtb, field(4)?, 16, total)?;
-    check_structure(structs, strings)
+    check_structure(structs, strings)?;
+    Ok(Tree {
+        st: structs,
+        strings,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ pub(super) fn write(vm: VmId, engine: &mut Engine, d: Decoded, cr: u8, gpr: Opti
     let rip = engine.rip();
     let source = match gpr {
         Some(g) => Some((g, d.next_rip)),
-        None => insn_at(vm, engine.cs_base().wrapping_add(rip))
+        None => insn_at(vm, engine, engine.cs_base().wrapping_add(rip))
             .and_then(|(bytes, n)| cr::decode_mov_to_cr(&bytes[..n]))
             .filter(|m| m.cr == cr)
             .map(|m| {

@@ -21,7 +21,7 @@ use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
+use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, memory, msrs};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
@@ -140,7 +140,9 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         return;
     }
     let mov = match d.exit {
-        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, rip),
+        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
+            mov_at(vm, engine, rip)
+        }
         _ => None,
     };
     if let RawExit::Msr {
@@ -274,26 +276,53 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
     v.skip();
 }
 
-/// The MOV at guest address `rip` of VM `vm`, if it is in its RAM and decodes.
-fn mov_at(vm: VmId, rip: u64) -> Option<MemMov> {
-    let (bytes, len) = insn_at(vm, rip)?;
+/// The MOV at the guest's CS:RIP (`rip`) of VM `vm`, if it is in its RAM and decodes.
+fn mov_at(vm: VmId, engine: &Engine, rip: u64) -> Option<MemMov> {
+    let (bytes, len) = insn_at(vm, engine, engine.cs_base().wrapping_add(rip))?;
     decode_mov32(&bytes[..len])
 }
 
-/// The bytes (up to the longest instruction) at guest address `pc` of VM `vm`, and
-/// how many there are, if `pc` is in its RAM. The guests run with paging off or on
-/// an identity map: the address is taken as guest-physical.
-pub(super) fn insn_at(vm: VmId, pc: u64) -> Option<([u8; INSN_MAX], usize)> {
+/// The bytes (up to the longest instruction) at guest linear address `pc` of VM `vm`
+/// (translated by the guest's own page tables when it pages: Linux runs high), and
+/// how many there are: those up to the first that is not in its RAM or not mapped.
+pub(super) fn insn_at(vm: VmId, engine: &Engine, pc: u64) -> Option<([u8; INSN_MAX], usize)> {
     let ram = vms::cfg(vm).ram;
-    let (hpa, n) = ram.piece(Ipa::new(pc), 1)?;
-    let _ = n;
-    let (_, len) = ram.piece(Ipa::new(pc), INSN_MAX as u64).unwrap_or((hpa, 1));
-    let len = (len as usize).min(INSN_MAX);
+    let paging = engine.paging();
     let mut bytes = [0u8; INSN_MAX];
-    // SAFETY: `hpa..hpa+len` is RAM of this VM (`piece`), mapped by the hypervisor's
-    // identity map; the bytes are only read.
-    unsafe { memory::read(hpa.raw(), &mut bytes[..len]) };
-    Some((bytes, len))
+    let mut got = 0;
+    while got < INSN_MAX {
+        let at = pc.wrapping_add(got as u64);
+        let Some(gpa) = gwalk::translate(paging, at, |a| read_u64(vm, a)) else {
+            break;
+        };
+        // The rest of this page at most (the next one may map elsewhere).
+        let room = (0x1000 - (at & 0xfff)).min((INSN_MAX - got) as u64);
+        let Some((hpa, n)) = ram
+            .piece(Ipa::new(gpa), room)
+            .or_else(|| ram.piece(Ipa::new(gpa), 1))
+        else {
+            break;
+        };
+        let n = n as usize;
+        // SAFETY: `hpa..hpa+n` is RAM of this VM (`piece`), mapped by the hypervisor's
+        // identity map; the bytes are only read.
+        unsafe { memory::read(hpa.raw(), &mut bytes[got..got + n]) };
+        got += n;
+    }
+    (got > 0).then_some((bytes, got))
+}
+
+/// The 8 bytes of VM `vm`'s RAM at guest-physical `gpa` (a page-table entry), if they
+/// are RAM.
+fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
+    let (hpa, n) = vms::cfg(vm).ram.piece(Ipa::new(gpa), 8)?;
+    let mut b = [0u8; 8];
+    if n < 8 {
+        return None;
+    }
+    // SAFETY: as in `insn_at`: 8 bytes of this VM's RAM, only read.
+    unsafe { memory::read(hpa.raw(), &mut b) };
+    Some(u64::from_le_bytes(b))
 }
 
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no

@@ -20,6 +20,7 @@
 pub mod cfi;
 pub mod fifo;
 pub mod gicpass;
+pub mod ioapic;
 pub mod pl011;
 pub mod pl061;
 pub mod regs;

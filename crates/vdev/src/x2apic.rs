@@ -1,6 +1,10 @@
-//! Emulated local APIC of one vCPU in x2APIC mode: the MSR interface 0x800-0x8FF and
-//! IA32_TSC_DEADLINE, as a table-driven model (`regmap.rs`) plus the interrupt state
+//! Emulated local APIC of one vCPU: the x2APIC MSR interface 0x800-0x8FF and
+//! IA32_TSC_DEADLINE as a table-driven model (`regmap.rs`), the xAPIC MMIO page over
+//! the same state ([`xapic`]), IA32_APIC_BASE with the disabled, xAPIC and x2APIC
+//! modes and the destinations an APIC answers (`base.rs`), plus the interrupt state
 //! the backend injects from (`IRR`, `ISR`, `TMR`, the priorities) and the timer.
+//! [`X2Apic::new`] starts in x2APIC mode, as firmware that pre-enables it leaves a
+//! CPU; [`X2Apic::in_mode`] in another.
 //!
 //! Model:
 //! - Registers: ID, version (0x14, six LVT entries), TPR, PPR, EOI, LDR (derived from
@@ -30,9 +34,14 @@
 
 use crate::regs::{Access, RegTable};
 use crate::Width;
+pub use base::{Mode, BASE_BSP, BASE_EN, BASE_EXTD};
 use regmap::REGS;
+pub use vectors::Vectors;
 
+mod base;
 mod regmap;
+mod vectors;
+pub mod xapic;
 
 /// The first MSR of the x2APIC.
 pub const MSR_BASE: u32 = 0x800;
@@ -154,37 +163,18 @@ pub enum Effect {
     Timer(Option<u64>),
 }
 
-/// 256 bits, one per vector.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Vectors([u32; 8]);
-
-impl Vectors {
-    fn word(&self, n: usize) -> u32 {
-        self.0.get(n).copied().unwrap_or(0)
-    }
-    fn set(&mut self, v: u8, on: bool) {
-        if let Some(w) = self.0.get_mut(usize::from(v / 32)) {
-            let bit = 1u32 << (v % 32);
-            *w = if on { *w | bit } else { *w & !bit };
-        }
-    }
-    /// Whether vector `v` is set.
-    pub fn get(&self, v: u8) -> bool {
-        self.word(usize::from(v / 32)) & (1 << (v % 32)) != 0
-    }
-    /// The highest vector set.
-    pub fn highest(&self) -> Option<u8> {
-        (0..8usize).rev().find_map(|n| {
-            let w = self.word(n);
-            (w != 0).then(|| (n as u32 * 32 + 31 - w.leading_zeros()) as u8)
-        })
-    }
-}
-
 /// One vCPU's x2APIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct X2Apic {
     id: u32,
+    /// Disabled, xAPIC or x2APIC (IA32_APIC_BASE's EN and EXTD).
+    mode: Mode,
+    /// The xAPIC LDR (bits 31:24 writable); x2APIC mode derives it from the id.
+    ldr_x: u32,
+    /// The xAPIC DFR model (bits 31:28: 0xF flat, 0x0 cluster).
+    dfr: u32,
+    /// The xAPIC ICR_HIGH (the destination in bits 31:24).
+    icr_hi: u32,
     tpr: u32,
     svr: u32,
     esr: u32,
@@ -206,11 +196,21 @@ pub struct X2Apic {
 }
 
 impl X2Apic {
-    /// The reset state of the vCPU whose x2APIC id is `id`: every LVT masked, SVR
+    /// The reset state of the vCPU whose x2APIC id is `id`, with the APIC enabled in
+    /// x2APIC mode (as firmware that pre-enables it leaves it): every LVT masked, SVR
     /// 0xFF (software-disabled), no interrupt, the timer disarmed.
     pub const fn new(id: u32) -> Self {
+        Self::in_mode(id, Mode::X2Apic)
+    }
+
+    /// The reset state in `mode` (a CPU leaves reset in xAPIC mode).
+    pub const fn in_mode(id: u32, mode: Mode) -> Self {
         Self {
             id,
+            mode,
+            ldr_x: 0,
+            dfr: 0xffff_ffff,
+            icr_hi: 0,
             tpr: 0,
             svr: 0xff,
             esr: 0,
@@ -227,9 +227,9 @@ impl X2Apic {
         }
     }
 
-    /// Back to the reset state, keeping the id.
+    /// Back to the reset state, keeping the id and the mode.
     pub fn reset(&mut self) {
-        *self = Self::new(self.id);
+        *self = Self::in_mode(self.id, self.mode);
     }
 
     /// The x2APIC id.
@@ -237,21 +237,28 @@ impl X2Apic {
         self.id
     }
 
-    /// The logical destination (LDR): cluster `id[31:4]`, bit `id[3:0]`.
+    /// The logical destination (LDR): in x2APIC mode cluster `id[31:4]`, bit
+    /// `id[3:0]`; in xAPIC mode what the guest wrote (bits 31:24).
     pub const fn ldr(&self) -> u32 {
-        ((self.id >> 4) << 16) | (1 << (self.id & 0xf))
+        match self.mode {
+            Mode::X2Apic => ((self.id >> 4) << 16) | (1 << (self.id & 0xf)),
+            _ => self.ldr_x,
+        }
     }
 
     /// RDMSR of `msr` at guest TSC `now`.
     pub fn read(&mut self, msr: u32, now: u64) -> Result<u64, Gp> {
         self.now = now;
+        if self.mode == Mode::Disabled {
+            return Err(Gp);
+        }
         if msr == TSC_DEADLINE_MSR {
             return Ok(match self.mode() {
                 timer_mode::TSC_DEADLINE => self.deadline.unwrap_or(0),
                 _ => 0,
             });
         }
-        let off = Self::offset(msr)?;
+        let off = self.offset(msr)?;
         if let Some((r, _, _)) = REGS.find(off) {
             if matches!(r.access, Access::Wo(_)) {
                 return Err(Gp);
@@ -263,28 +270,36 @@ impl X2Apic {
     /// WRMSR of `value` to `msr` at guest TSC `now`.
     pub fn write(&mut self, msr: u32, value: u64, now: u64) -> Result<Effect, Gp> {
         self.now = now;
+        if self.mode == Mode::Disabled {
+            return Err(Gp);
+        }
         if msr == TSC_DEADLINE_MSR {
             if self.mode() != timer_mode::TSC_DEADLINE {
                 return Ok(Effect::None);
             }
             return Ok(self.arm((value != 0).then_some(value)));
         }
-        let off = Self::offset(msr)?;
+        let off = self.offset(msr)?;
         REGS.write(self, off, Width::Double, value)
             .map_err(|_| Gp)?
     }
 
-    /// The table offset of an x2APIC MSR (8 bytes per MSR).
-    fn offset(msr: u32) -> Result<u64, Gp> {
+    /// The table offset of an x2APIC MSR (8 bytes per MSR); in xAPIC mode the MSRs
+    /// are not there.
+    fn offset(&self, msr: u32) -> Result<u64, Gp> {
         match msr {
-            MSR_BASE..=MSR_LAST => Ok(u64::from(msr - MSR_BASE) * 8),
+            MSR_BASE..=MSR_LAST if self.mode == Mode::X2Apic => Ok(u64::from(msr - MSR_BASE) * 8),
             _ => Err(Gp),
         }
     }
 
     /// Accepts vector `v` (from an IPI, the I/O APIC or the timer); `level` marks it
     /// level-triggered, so its EOI is reported.
+    /// A hardware-disabled APIC (IA32_APIC_BASE EN clear) accepts nothing.
     pub fn accept(&mut self, v: u8, level: bool) {
+        if self.mode == Mode::Disabled {
+            return;
+        }
         if v < 16 {
             self.esr |= ESR_RECEIVE_ILLEGAL;
             return;
@@ -306,7 +321,7 @@ impl X2Apic {
 
     /// The vector to inject now, if any.
     pub fn pending(&self) -> Option<u8> {
-        if self.svr & SVR_ENABLE == 0 {
+        if self.svr & SVR_ENABLE == 0 || self.mode == Mode::Disabled {
             return None;
         }
         let v = self.irr.highest()?;
@@ -405,3 +420,5 @@ pub const fn registers() -> RegTable<X2Apic, Result<Effect, Gp>> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod xtests;

@@ -148,6 +148,7 @@ pub const BARE_CONTAINED: &[&str] = &[
     "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
+    "ioapic-com1",
 ];
 
 /// Every x86 probe case, in the order it runs them.
@@ -170,6 +171,7 @@ pub const PROBE_CASES: &[&str] = &[
     "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
+    "ioapic-com1",
 ];
 
 pub fn probe_bare(t: &Timeouts, verbose: bool) -> Result<()> {

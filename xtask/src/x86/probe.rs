@@ -44,6 +44,8 @@ fn failures() -> Vec<Pattern> {
 
 /// `[probe] probe: <case>: contained (...)`; for `unclaimed-mmio` the x86
 /// convention itself (a fault would stop the access too, but is not the contract);
+/// for `ioapic-com1` the VM's I/O APIC (version 0x20, 48 entries) and COM1's
+/// interrupt through it;
 /// for `msr-sysenter-star` every one of the eight kept on both vendors (a 64-bit
 /// kernel sets up SYSCALL with them: refusing one is containment but a broken VM).
 fn contained(case: &str) -> Pattern {
@@ -54,6 +56,10 @@ fn contained(case: &str) -> Pattern {
         )),
         "unclaimed-mmio" => Pattern::regex(&format!(
             r"^\[{}\] probe: unclaimed-mmio: contained \(32-bit MOVs: reads all-ones, write dropped\)$",
+            escape(PROBE)
+        )),
+        "ioapic-com1" => Pattern::regex(&format!(
+            r"^\[{}\] probe: ioapic-com1: contained \(I/O APIC version 0x002f0020 \(48 entries\); COM1 via entry 4 \(0x64\) to APIC id 0: vector 0x64 taken once, \d+ other vectors\)$",
             escape(PROBE)
         )),
         _ => guest::contained(PROBE, case),
@@ -164,6 +170,12 @@ mod tests {
         ));
         assert!(!contained("unclaimed-mmio").is_match(
             "[probe] probe: unclaimed-mmio: contained (32-bit MOVs refused: #GP error=0x0)"
+        ));
+        assert!(contained("ioapic-com1").is_match(
+            "[probe] probe: ioapic-com1: contained (I/O APIC version 0x002f0020 (48 entries); COM1 via entry 4 (0x64) to APIC id 0: vector 0x64 taken once, 0 other vectors)"
+        ));
+        assert!(!contained("ioapic-com1").is_match(
+            "[probe] probe: ioapic-com1: contained (I/O APIC version 0x00170020 (24 entries); COM1 via entry 4 (0x64) to APIC id 0: vector 0x64 taken once, 0 other vectors)"
         ));
         let f = failures();
         assert!(f

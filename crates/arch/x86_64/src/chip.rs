@@ -1,28 +1,38 @@
-//! The x86_64 [`IrqChip`]: the emulated x2APIC of each vCPU of a VM
-//! (`rtvisor_vdev::x2apic`), plain code over [`ApicHw`], the hardware side the
-//! hypervisor implements, so all of it is tested on the host.
+//! The x86_64 [`IrqChip`]: the emulated local APIC of each vCPU of a VM
+//! (`rtvisor_vdev::x2apic`) and the VM's I/O APIC (`rtvisor_vdev::ioapic`), plain
+//! code over [`ApicHw`], the hardware side the hypervisor implements, so all of it is
+//! tested on the host.
 //!
 //! - The x2APIC MSRs (0x800-0x8FF), IA32_TSC_DEADLINE and IA32_APIC_BASE reach it as
-//!   registers. IA32_APIC_BASE reads the local APIC page with the global and x2APIC
-//!   enables (and BSP on vCPU 0); a write that changes it is refused (#GP), so the
-//!   APIC can neither move nor leave x2APIC mode.
+//!   registers; the local APIC page (`LAPIC_GPA`) and the I/O APIC page
+//!   (`IOAPIC_GPA`) as MMIO. Every APIC starts in x2APIC mode (as firmware that
+//!   pre-enables it leaves it); IA32_APIC_BASE switches modes as the SDM allows
+//!   (x2APIC to disabled, disabled to xAPIC, xAPIC to x2APIC; the others and a move
+//!   of the page are #GP). In xAPIC mode the page answers and the MSRs are #GP; in
+//!   the other modes the page reads as all-ones and ignores writes. In the page, a
+//!   gap reads as zero and ignores writes, a write to a read-only register is
+//!   ignored, and an access that is not a whole aligned 32-bit one is refused.
 //! - IPIs never leave their VM: a fixed IPI (delivered to its physical destination,
-//!   every vCPU whose logical ID matches, or by shorthand) is accepted by the target
-//!   vCPUs' models, a lowest-priority one by the target whose processor priority is
-//!   lowest; each target is told ([`ApicHw::pending`]), and injects the vector
-//!   before it runs guest code again. A destination that is not a vCPU of the VM is
-//!   dropped.
+//!   every vCPU whose logical ID matches in the APIC's mode, or by shorthand) is
+//!   accepted by the target vCPUs' models, a lowest-priority one by the target whose
+//!   processor priority is lowest; each target is told ([`ApicHw::pending`]), and
+//!   injects the vector before it runs guest code again. A destination that is not
+//!   a vCPU of the VM is dropped.
+//! - The I/O APIC: device lines ([`IrqChip::set_level`], COM1 on its GSI) and
+//!   doorbells ([`IrqChip::pulse`]) drive its pins; its fixed and lowest-priority
+//!   messages are delivered as IPIs are (from no vCPU), level-triggered ones with
+//!   the APIC's TMR bit, so their EOI comes back to the I/O APIC (EOI broadcast),
+//!   which clears remote IRR and sends again while the line is high. Other delivery
+//!   modes are dropped. The lock order is the I/O APIC's, then an APIC's.
 //!   NMIs, INIT and start-up IPIs left here (those the exit decoder did not turn into
 //!   CPU on/off calls: shorthands, foreign destinations) are dropped.
 //! - The timer runs on the guest's TSC ([`ApicHw::guest_tsc`]: the physical TSC with
 //!   the VM's offset); when a write changes its deadline the hypervisor's own timer
 //!   is programmed for that vCPU ([`ApicHw::timer`]); when it fires, the backend calls
 //!   [`Lapics::expire`].
-//! - Not there yet: the xAPIC MMIO page and the I/O APIC (no guest-physical region
-//!   is claimed; device lines and doorbells have no vector to raise).
 
 use crate::adapt::APIC_BASE;
-use rtvisor_config::contract::x86_64::{virtual_apic_id, LAPIC_GPA};
+use rtvisor_config::contract::x86_64::{virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
 use rtvisor_config::contract::MAX_VCPUS;
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Host, VmCtx};
@@ -30,13 +40,9 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::x2apic::{Effect, Icr, X2Apic};
-use rtvisor_vdev::Width;
-
-/// IA32_APIC_BASE: BSP, x2APIC enable (EXTD), global enable.
-const BASE_BSP: u64 = 1 << 8;
-const BASE_EXTD: u64 = 1 << 10;
-const BASE_EN: u64 = 1 << 11;
+use rtvisor_vdev::ioapic::{IoApic, Msg};
+use rtvisor_vdev::x2apic::{Effect, Icr, Mode, X2Apic};
+use rtvisor_vdev::{MmioError, Width};
 
 /// The hardware side of a VM's local APICs, which the hypervisor provides. Every
 /// method concerns VM `vm`'s own vCPUs only.
@@ -61,7 +67,50 @@ enum Done {
 #[derive(Debug)]
 pub struct Lapics<W> {
     apics: [Mutex<X2Apic>; MAX_VCPUS],
+    ioapic: Mutex<IoApic>,
     hw: W,
+}
+
+/// A message to deliver inside the VM: from an ICR or the I/O APIC.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    vector: u8,
+    /// Delivery mode: only fixed (0) and lowest priority (1) are delivered.
+    mode: u8,
+    logical: bool,
+    /// 0 none, 1 self, 2 all, 3 all but self.
+    shorthand: u8,
+    dest: u32,
+    level: bool,
+}
+
+impl Route {
+    const fn of_icr(icr: Icr) -> Self {
+        Self {
+            vector: icr.vector,
+            mode: icr.mode,
+            logical: icr.logical,
+            shorthand: icr.shorthand,
+            dest: icr.dest,
+            level: false,
+        }
+    }
+
+    /// An I/O APIC message: its 8-bit broadcast is every APIC in either mode.
+    const fn of_msg(m: Msg) -> Self {
+        Self {
+            vector: m.vector,
+            mode: m.mode,
+            logical: m.logical,
+            shorthand: 0,
+            dest: if m.dest == 0xff {
+                u32::MAX
+            } else {
+                m.dest as u32
+            },
+            level: m.level,
+        }
+    }
 }
 
 impl<W> Lapics<W> {
@@ -73,7 +122,11 @@ impl<W> Lapics<W> {
             apics[i] = Mutex::new(X2Apic::new(virtual_apic_id(i)));
             i += 1;
         }
-        Self { apics, hw }
+        Self {
+            apics,
+            ioapic: Mutex::new(IoApic::new(IOAPIC_ID, IOAPIC_PINS as usize)),
+            hw,
+        }
     }
 
     /// The hardware side.
@@ -89,6 +142,11 @@ impl<W> Lapics<W> {
     /// The vector vCPU `v` takes now, moved into service (the backend injects it).
     pub fn ack(&self, v: VcpuId) -> Option<u8> {
         self.apic(v)?.lock().ack()
+    }
+
+    /// The I/O APIC.
+    pub fn ioapic(&self) -> &Mutex<IoApic> {
+        &self.ioapic
     }
 }
 
@@ -111,29 +169,25 @@ impl<W: ApicHw> Lapics<W> {
         }
     }
 
-    /// Delivers `icr` from vCPU `me` inside the VM: a fixed IPI to every vCPU its
-    /// destination names, a lowest-priority one to the named vCPU whose APIC has the
-    /// lowest processor priority (the first of equals).
-    fn ipi(&self, vm: &VmCtx<'_, Self>, me: VcpuId, icr: Icr) {
-        if icr.mode > 1 {
+    /// Delivers `r` from vCPU `me` (none: the I/O APIC) inside the VM: a fixed
+    /// message to every vCPU its destination names, a lowest-priority one to the
+    /// named vCPU whose APIC has the lowest processor priority (the first of equals).
+    fn route(&self, vm: &VmCtx<'_, Self>, me: Option<VcpuId>, r: Route) {
+        if r.mode > 1 {
             return;
         }
-        let lowest = icr.mode == 1;
+        let lowest = r.mode == 1;
         let mut chosen: Option<(u32, VcpuId)> = None;
         let n = vm.cfg.cpus.len().min(MAX_VCPUS);
         for t in (0..n).map(VcpuId::new) {
             let Some(apic) = self.apic(t) else {
                 continue;
             };
-            let hit = match icr.shorthand {
-                0 if icr.logical => {
-                    let ldr = apic.lock().ldr();
-                    ldr >> 16 == icr.dest >> 16 && ldr & icr.dest & 0xffff != 0
-                }
-                0 => vm.cpu_ids.get(t.index()) == Some(&u64::from(icr.dest)),
-                1 => t == me,
+            let hit = match r.shorthand {
+                0 => apic.lock().is_target(r.logical, r.dest),
+                1 => Some(t) == me,
                 2 => true,
-                _ => t != me,
+                _ => Some(t) != me,
             };
             if !hit {
                 continue;
@@ -144,47 +198,64 @@ impl<W: ApicHw> Lapics<W> {
                     chosen = Some((ppr, t));
                 }
             } else {
-                self.accept(vm.id, t, icr.vector);
+                self.accept(vm.id, t, r.vector, r.level);
             }
         }
         if let Some((_, t)) = chosen {
-            self.accept(vm.id, t, icr.vector);
+            self.accept(vm.id, t, r.vector, r.level);
         }
     }
 
-    /// vCPU `t` accepts edge-triggered `vector` and is told.
-    fn accept(&self, vm: VmId, t: VcpuId, vector: u8) {
+    /// vCPU `t` accepts `vector` (level-triggered: its EOI is reported) and is told.
+    fn accept(&self, vm: VmId, t: VcpuId, vector: u8, level: bool) {
         if let Some(apic) = self.apic(t) {
-            apic.lock().accept(vector, false);
+            apic.lock().accept(vector, level);
             self.hw.pending(vm, t);
         }
     }
 
+    /// What the I/O APIC sends, delivered.
+    fn sink<'a>(&'a self, vm: &'a VmCtx<'_, Self>) -> impl FnMut(Msg) + 'a {
+        move |m| self.route(vm, None, Route::of_msg(m))
+    }
+
     fn effect(&self, vm: &VmCtx<'_, Self>, me: VcpuId, e: Effect) {
         match e {
-            Effect::None | Effect::Eoi(_) => {}
-            Effect::Ipi(icr) => self.ipi(vm, me, icr),
+            Effect::None => {}
+            Effect::Eoi(v) => self.ioapic.lock().eoi(v, &mut self.sink(vm)),
+            Effect::Ipi(icr) => self.route(vm, Some(me), Route::of_icr(icr)),
             Effect::Timer(at) => self.hw.timer(vm.id, me, at),
         }
     }
 }
 
 impl<W: ApicHw> IrqChip for Lapics<W> {
-    fn owns(_: DeviceKind) -> bool {
-        false
+    fn owns(kind: DeviceKind) -> bool {
+        matches!(kind, DeviceKind::LocalApic | DeviceKind::IoApic)
     }
 
     fn mmio<H: Host>(
         &self,
-        _: &VmCtx<'_, Self>,
+        vm: &VmCtx<'_, Self>,
         _: &H,
-        _: VcpuId,
-        _: DeviceKind,
-        _: u64,
-        _: Width,
-        _: Option<u64>,
+        me: VcpuId,
+        kind: DeviceKind,
+        off: u64,
+        w: Width,
+        value: Option<u64>,
     ) -> Result<Option<u64>, Refused> {
-        Err(Refused)
+        let done = match kind {
+            DeviceKind::LocalApic => return self.page(vm, me, off, w, value),
+            DeviceKind::IoApic => {
+                let mut io = self.ioapic.lock();
+                match value {
+                    None => io.read(off, w).map(Some),
+                    Some(v) => io.write(off, w, v, &mut self.sink(vm)).map(|()| None),
+                }
+            }
+            _ => return Err(Refused),
+        };
+        policy(done, value)
     }
 
     fn register<H: Host>(
@@ -197,12 +268,10 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
     ) -> Result<Option<u64>, Refused> {
         let apic = self.apic(me).ok_or(Refused)?;
         if id == APIC_BASE {
-            let bsp = if me.index() == 0 { BASE_BSP } else { 0 };
-            let base = LAPIC_GPA | BASE_EN | BASE_EXTD | bsp;
+            let mut a = apic.lock();
             return match value {
-                None => Ok(Some(base)),
-                Some(v) if v == base => Ok(None),
-                Some(_) => Err(Refused),
+                None => Ok(Some(a.base(me.index() == 0))),
+                Some(v) => a.set_base(v).map(|()| None).map_err(|_| Refused),
             };
         }
         let now = self.hw.guest_tsc(vm.id);
@@ -226,14 +295,75 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
         }
     }
 
-    fn set_level<H: Host>(&self, _: &VmCtx<'_, Self>, _: &H, _: Option<VcpuId>, _: u32, _: bool) {}
+    fn set_level<H: Host>(
+        &self,
+        vm: &VmCtx<'_, Self>,
+        _: &H,
+        _: Option<VcpuId>,
+        line: u32,
+        level: bool,
+    ) {
+        self.ioapic.lock().set_line(line, level, &mut self.sink(vm));
+    }
 
-    fn pulse<H: Host>(&self, _: &VmCtx<'_, Self>, _: &H, _: u32) {}
+    fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _: &H, line: u32) {
+        self.ioapic.lock().pulse(line, &mut self.sink(vm));
+    }
 
     fn reset(&self, cfg: &VmConfig) {
         for (i, apic) in self.apics.iter().enumerate().take(cfg.cpus.len()) {
             *apic.lock() = X2Apic::new(virtual_apic_id(i));
         }
+        self.ioapic.lock().reset(IOAPIC_ID);
+    }
+}
+
+impl<W: ApicHw> Lapics<W> {
+    /// An access of vCPU `me` to its xAPIC page.
+    fn page(
+        &self,
+        vm: &VmCtx<'_, Self>,
+        me: VcpuId,
+        off: u64,
+        w: Width,
+        value: Option<u64>,
+    ) -> Result<Option<u64>, Refused> {
+        let apic = self.apic(me).ok_or(Refused)?;
+        let now = self.hw.guest_tsc(vm.id);
+        let (done, pending) = {
+            let mut a = apic.lock();
+            if a.apic_mode() != Mode::XApic {
+                // Not the xAPIC: no page here.
+                return Ok(value.is_none().then_some(w.mask()));
+            }
+            let done = match value {
+                None => a.mmio_read(off, w, now).map(Done::Loaded),
+                Some(v) => a.mmio_write(off, w, v, now).map(Done::Wrote),
+            };
+            (done, a.pending().is_some())
+        };
+        if pending {
+            self.hw.pending(vm.id, me);
+        }
+        match done {
+            Ok(Done::Wrote(e)) => {
+                self.effect(vm, me, e);
+                Ok(None)
+            }
+            Ok(Done::Loaded(v)) => Ok(Some(v)),
+            Err(e) => policy(Err(e), value),
+        }
+    }
+}
+
+/// A register file's answer as the guest sees it: a missing register reads as zero
+/// and ignores writes, so does a write to a read-only one; a width it does not take
+/// is refused.
+fn policy(r: Result<Option<u64>, MmioError>, value: Option<u64>) -> Result<Option<u64>, Refused> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(MmioError::BadWidth) => Err(Refused),
+        Err(MmioError::NoRegister | MmioError::ReadOnly) => Ok(value.is_none().then_some(0)),
     }
 }
 

@@ -8,7 +8,7 @@
 //!   VMCS of its vCPU), which adapts every exit to the core's and hands it to
 //!   `run::handle`; the guest's CPUID; COM1;
 //! - `hw.rs`: the seam types: the TSC and the APIC timer, COM1 as the console, EPT
-//!   or NPT as the VM's second stage, and the hardware side of the VM's x2APICs;
+//!   or NPT as the VM's second stage, and the hardware side of the VM's local APICs;
 //! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer.
 
 mod boot;
@@ -85,8 +85,8 @@ impl Backend for Arch {
         wd_deadline: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
-    // ports in the core's port table; the APIC pages, which no model claims yet, read
-    // as all-ones (the x2APIC MSRs are the interrupt controller's).
+    // ports in the core's port table; the local APIC page and the I/O APIC are the
+    // interrupt controller's (`Lapics`), as are the x2APIC MSRs.
     const DEVICES: &'static [EmulatedDevice] = &EMULATED;
 
     fn guest_cpu_id(_cfg: &VmConfig, vcpu: VcpuId, _hw_id: Option<u64>) -> u64 {

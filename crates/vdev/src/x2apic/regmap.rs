@@ -32,6 +32,9 @@ fn low(w: Write) -> Result<u32, Gp> {
     u32::try_from(w.value).map_err(|_| Gp)
 }
 
+/// LVT timer to LVT error: the bank after LVT CMCI.
+pub(super) const LVT_COUNT: u16 = 6;
+
 /// Writable bits of LVT CMCI, timer, thermal, performance, LINT0, LINT1, error.
 const LVT_BITS: [u32; 7] = [
     0x1_07ff, 0x7_00ff, 0x1_07ff, 0x1_07ff, 0x1_a7ff, 0x1_a7ff, 0x1_00ff,
@@ -40,20 +43,20 @@ const LVT_BITS: [u32; 7] = [
 fn rd_id(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.id)
 }
-fn rd_version(_: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_version(_: &mut X2Apic, _: usize) -> u64 {
     u64::from(VERSION)
 }
-fn rd_tpr(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_tpr(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.tpr)
 }
-fn wr_tpr(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_tpr(a: &mut X2Apic, w: Write) -> Out {
     a.tpr = low(w)? & 0xff;
     Ok(Effect::None)
 }
-fn rd_ppr(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_ppr(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.ppr())
 }
-fn wr_eoi(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_eoi(a: &mut X2Apic, w: Write) -> Out {
     if w.value != 0 {
         return Err(Gp);
     }
@@ -70,10 +73,10 @@ fn wr_eoi(a: &mut X2Apic, w: Write) -> Out {
 fn rd_ldr(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.ldr())
 }
-fn rd_svr(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_svr(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.svr)
 }
-fn wr_svr(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_svr(a: &mut X2Apic, w: Write) -> Out {
     a.svr = low(w)? & 0x1ff;
     if a.svr & SVR_ENABLE == 0 {
         // Software-disabled: every LVT entry is masked.
@@ -81,33 +84,33 @@ fn wr_svr(a: &mut X2Apic, w: Write) -> Out {
     }
     Ok(Effect::None)
 }
-fn rd_isr(a: &mut X2Apic, n: usize) -> u64 {
+pub(super) fn rd_isr(a: &mut X2Apic, n: usize) -> u64 {
     u64::from(a.isr.word(n))
 }
-fn rd_tmr(a: &mut X2Apic, n: usize) -> u64 {
+pub(super) fn rd_tmr(a: &mut X2Apic, n: usize) -> u64 {
     u64::from(a.tmr.word(n))
 }
-fn rd_irr(a: &mut X2Apic, n: usize) -> u64 {
+pub(super) fn rd_irr(a: &mut X2Apic, n: usize) -> u64 {
     u64::from(a.irr.word(n))
 }
-fn rd_esr(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_esr(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.esr)
 }
-fn wr_esr(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_esr(a: &mut X2Apic, w: Write) -> Out {
     if w.value != 0 {
         return Err(Gp);
     }
     a.esr = 0;
     Ok(Effect::None)
 }
-fn rd_lvt_cmci(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_lvt_cmci(a: &mut X2Apic, _: usize) -> u64 {
     rd_lvt(a, 0)
 }
 fn wr_lvt_cmci(a: &mut X2Apic, w: Write) -> Out {
     wr_lvt(a, 0, w)
 }
 /// LVT timer (bank index 0) to LVT error (5).
-fn rd_lvt_bank(a: &mut X2Apic, n: usize) -> u64 {
+pub(super) fn rd_lvt_bank(a: &mut X2Apic, n: usize) -> u64 {
     rd_lvt(a, n + 1)
 }
 fn wr_lvt_bank(a: &mut X2Apic, w: Write) -> Out {
@@ -116,7 +119,7 @@ fn wr_lvt_bank(a: &mut X2Apic, w: Write) -> Out {
 fn rd_lvt(a: &X2Apic, i: usize) -> u64 {
     u64::from(a.lvt.get(i).copied().unwrap_or(LVT_MASKED))
 }
-fn wr_lvt(a: &mut X2Apic, i: usize, w: Write) -> Out {
+pub(super) fn wr_lvt(a: &mut X2Apic, i: usize, w: Write) -> Out {
     let bits = LVT_BITS.get(i).copied().unwrap_or(0);
     let mut v = low(w)? & bits;
     if a.svr & SVR_ENABLE == 0 {
@@ -138,7 +141,7 @@ fn wr_lvt(a: &mut X2Apic, i: usize, w: Write) -> Out {
 fn rd_icr(a: &mut X2Apic, _: usize) -> u64 {
     a.icr
 }
-fn wr_icr(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_icr(a: &mut X2Apic, w: Write) -> Out {
     // Reserved: bits 12-13, 16-17 and 20-31.
     if w.value & 0xfff3_3000 != 0 {
         return Err(Gp);
@@ -156,10 +159,10 @@ fn wr_icr(a: &mut X2Apic, w: Write) -> Out {
     }
     Ok(Effect::Ipi(icr))
 }
-fn rd_timer_init(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_timer_init(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.timer_init)
 }
-fn wr_timer_init(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_timer_init(a: &mut X2Apic, w: Write) -> Out {
     a.timer_init = low(w)?;
     if a.mode() == timer_mode::TSC_DEADLINE {
         return Ok(Effect::None);
@@ -168,13 +171,13 @@ fn wr_timer_init(a: &mut X2Apic, w: Write) -> Out {
     let at = (a.timer_init != 0).then(|| a.now.saturating_add(a.period()));
     Ok(a.arm(at))
 }
-fn rd_timer_current(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_timer_current(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.current())
 }
-fn rd_divide(a: &mut X2Apic, _: usize) -> u64 {
+pub(super) fn rd_divide(a: &mut X2Apic, _: usize) -> u64 {
     u64::from(a.divide)
 }
-fn wr_divide(a: &mut X2Apic, w: Write) -> Out {
+pub(super) fn wr_divide(a: &mut X2Apic, w: Write) -> Out {
     a.divide = low(w)? & 0xb;
     Ok(Effect::None)
 }
@@ -208,7 +211,7 @@ pub(super) const REGS: RegTable<X2Apic, Out> = RegTable::new(&[
     reg(msr::ICR, 1, "ICR", Access::Rw(rd_icr, wr_icr)),
     reg(
         msr::LVT_TIMER,
-        6,
+        LVT_COUNT,
         "LVT",
         Access::Rw(rd_lvt_bank, wr_lvt_bank),
     ),

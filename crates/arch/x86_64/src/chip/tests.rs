@@ -39,7 +39,7 @@ impl ApicHw for FakeHw {
 }
 
 impl TestChip for Lapics<FakeHw> {
-    type State = Vec<X2Apic>;
+    type State = (Vec<X2Apic>, IoApic);
 
     fn for_vm(cfg: &'static VmConfig) -> Self {
         let l = Lapics::new(FakeHw::default());
@@ -47,8 +47,9 @@ impl TestChip for Lapics<FakeHw> {
         l
     }
 
-    fn state(&self) -> Vec<X2Apic> {
-        self.apics.iter().map(|a| a.lock().clone()).collect()
+    fn state(&self) -> (Vec<X2Apic>, IoApic) {
+        let apics = self.apics.iter().map(|a| a.lock().clone()).collect();
+        (apics, self.ioapic.lock().clone())
     }
 }
 
@@ -98,16 +99,21 @@ fn world() -> W {
 }
 
 #[test]
-fn apic_base_is_fixed() {
+fn apic_base_starts_in_x2apic_mode_and_stays_put() {
     let w = world();
     assert_eq!(rdmsr(&w, 0, 0, APIC_BASE).vcpu.loaded, Some(0xfee0_0d00));
     assert_eq!(rdmsr(&w, 0, 1, APIC_BASE).vcpu.loaded, Some(0xfee0_0c00));
-    let o = wrmsr(&w, 0, 1, APIC_BASE, 0xfee0_0c00);
-    assert!(o.vcpu.injected.is_empty() && o.vcpu.skipped == 1);
-    for v in [0x1000_0c00, 0xfee0_0800, 0xfee0_0000, 0xfee0_0d00] {
+    // The same value, or with BSP (read-only) set: nothing changes.
+    for v in [0xfee0_0c00, 0xfee0_0d00] {
+        let o = wrmsr(&w, 0, 1, APIC_BASE, v);
+        assert!(o.vcpu.injected.is_empty() && o.vcpu.skipped == 1);
+    }
+    // A move, x2APIC straight to xAPIC, a reserved bit.
+    for v in [0x1000_0c00, 0xfee0_0800, 0xfee0_0c01] {
         let o = wrmsr(&w, 0, 1, APIC_BASE, v);
         assert_eq!(o.vcpu.injected, [Fault::Undefined], "{v:#x}");
     }
+    assert_eq!(rdmsr(&w, 0, 1, APIC_BASE).vcpu.loaded, Some(0xfee0_0c00));
 }
 
 #[test]
@@ -217,6 +223,10 @@ fn reset_returns_every_apic() {
     w.vms[0].chip.reset(w.vms[0].cfg);
     let a = w.vms[0].chip.apic(VcpuId::new(1)).unwrap().lock().clone();
     assert_eq!(a, X2Apic::new(1));
+    // A disabled APIC comes back in x2APIC mode.
+    wrmsr(&w, 0, 1, APIC_BASE, 0xfee0_0000);
+    w.vms[0].chip.reset(w.vms[0].cfg);
+    assert_eq!(rdmsr(&w, 0, 1, APIC_BASE).vcpu.loaded, Some(0xfee0_0c00));
 }
 
 /// Random x2APIC accesses of every vCPU of both VMs and timer expiries: nothing
@@ -357,3 +367,5 @@ fn one_shot_count_timer_fires_once() {
     );
     assert_eq!(pending(&w, 1), Some(0xee));
 }
+
+mod pages;

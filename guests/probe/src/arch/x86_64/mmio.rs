@@ -14,11 +14,11 @@ use crate::report::{contained, leak, target, Outcome};
 const PATTERN: u32 = 0x424f_5250;
 
 /// `mov eax, dword ptr [rdx]`, guarded.
-fn load32(addr: usize) -> Result<u32, Fault> {
+pub(super) fn load32(addr: usize) -> Result<u32, Fault> {
     guard::catch(|| {
         let mut v: u32 = 0;
-        // SAFETY: a load from an address outside this VM's RAM (the bootargs'); a
-        // fault is caught by `catch`; no Rust object is aliased.
+        // SAFETY: a load from an address outside this VM's RAM (the bootargs', or its
+        // I/O APIC); a fault is caught by `catch`; no Rust object is aliased.
         unsafe {
             guest_common::guarded!("mov eax, dword ptr [rdx]", in("rdx") addr, inout("eax") v,)
         };
@@ -27,10 +27,11 @@ fn load32(addr: usize) -> Result<u32, Fault> {
 }
 
 /// `mov dword ptr [rdx], eax`, guarded.
-fn store32(addr: usize, v: u32) -> Result<(), Fault> {
+pub(super) fn store32(addr: usize, v: u32) -> Result<(), Fault> {
     guard::catch(|| {
-        // SAFETY: `addr` is the other VM's memory by the bootargs, never this
-        // guest's own image, stack or boot tables; writing it is the point.
+        // SAFETY: `addr` is the other VM's memory by the bootargs or a device page of
+        // this VM's (its I/O APIC), never this guest's own image, stack or boot
+        // tables; writing it is the point.
         unsafe { guest_common::guarded!("mov dword ptr [rdx], eax", in("rdx") addr, in("eax") v,) };
     })
 }

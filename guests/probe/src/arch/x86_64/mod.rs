@@ -17,6 +17,7 @@
 
 mod apic;
 mod hypercall;
+mod ioapic;
 mod mmio;
 mod msr;
 mod ports;
@@ -57,6 +58,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(special::cache_flush());
     tally.add(apic::init_sipi_foreign(boot));
     tally.add(apic::ipi_flood(boot));
+    tally.add(ioapic::com1_through_ioapic());
 }
 
 /// After `probe: done`: with `triple-fault`, one (this VM restarts; bare, the machine

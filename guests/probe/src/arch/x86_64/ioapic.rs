@@ -93,7 +93,10 @@ pub fn com1_through_ioapic() -> Outcome {
     outb(IER, 0);
     outb(MCR, MCR_PLAIN);
     let _ = put(COM1_ENTRY, MASKED | VECTOR);
-    let (taken, others) = (TAKEN.load(Ordering::Relaxed), OTHERS.load(Ordering::Relaxed));
+    let (taken, others) = (
+        TAKEN.load(Ordering::Relaxed),
+        OTHERS.load(Ordering::Relaxed),
+    );
     if taken == 1 {
         contained(
             CASE,

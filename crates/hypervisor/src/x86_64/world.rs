@@ -18,10 +18,10 @@ use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
 use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
-use rtvisor_arch_x86_64::insn::{decode_mov32, MemMov};
+use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, memory, msrs};
+use rtvisor_arch_x86_64::{cpu, cpuid, cr, entry, gwalk, memory, msrs};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
@@ -279,7 +279,10 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
 /// The MOV at the guest's CS:RIP (`rip`) of VM `vm`, if it is in its RAM and decodes.
 fn mov_at(vm: VmId, engine: &Engine, rip: u64) -> Option<MemMov> {
     let (bytes, len) = insn_at(vm, engine, engine.cs_base().wrapping_add(rip))?;
-    decode_mov32(&bytes[..len])
+    // Long mode is taken as 64-bit code: a 0x40-0x4F byte that a compatibility-mode
+    // guest meant as INC or DEC cannot be the access that faulted anyway.
+    let long = engine.efer() & cr::EFER_LMA != 0;
+    decode_mov(&bytes[..len], long)
 }
 
 /// The bytes (up to the longest instruction) at guest linear address `pc` of VM `vm`

@@ -14,7 +14,7 @@ use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
 use rtvisor_addr::Ipa;
-use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
+use rtvisor_arch_x86_64::adapt::{self, adapt, Adapted};
 use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
@@ -171,7 +171,17 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     }
     let gprs = *engine.gprs();
     let apic_id = virtual_apic_id(vcpu.index());
-    let e = match adapt(&d.exit, &gprs, mov, apic_id) {
+    let icr_high = || {
+        vms::rt(vm)
+            .chip
+            .apic(vcpu)
+            .map_or(0, |a| a.lock().icr_high())
+    };
+    let power = match mov {
+        Some(_) => adapt::xapic_icr(&d.exit, &gprs, mov, icr_high(), apic_id),
+        None => None,
+    };
+    let e = match power.map_or_else(|| adapt(&d.exit, &gprs, mov, apic_id), Adapted::Exit) {
         Adapted::Exit(e) => e,
         Adapted::Own(a) => {
             match a {

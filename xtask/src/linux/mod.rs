@@ -10,6 +10,8 @@
 //! - `vclock`: `/bin/vclock`, which prints the virtual counter (boot-time figures).
 //! - `disk`: an 8 MiB ext4 image holding `hello.txt`.
 //! - `boot`: `cargo xtask linux --boot-bare`, the same kernel under QEMU without rtvisor.
+//! - `x86` + `bzimage`: Debian's amd64 kernel for the x86 VMs (`cargo xtask linux
+//!   --x86`, `target/linux-x86/`): the PVH vmlinux out of the bzImage, an initramfs.
 //!
 //! Caching: `fetch.stamp` names the .debs that were fetched and unpacked; while it and
 //! the unpacked trees exist, nothing touches the network (`--refresh` fetches again).

@@ -1,9 +1,9 @@
 //! T3 `linux-x86`: Debian's amd64 Linux (`cargo xtask linux --x86`) in a 2-vCPU VM
 //! beside `rt` on QEMU q35 (AMD-V), scenarios/x86-linux.toml. As the aarch64 T3 as far
 //! as it goes on x86 today: the busybox shell, `nproc` = 2, the local timer line of
-//! /proc/interrupts counting on both CPUs, `poweroff -f` stopping only Linux while
-//! `rt` counts on. (`reboot -f` would boot Linux again, another several minutes on
-//! a loaded machine: not checked yet.)
+//! /proc/interrupts counting on both CPUs, `reboot -f` restarting only Linux (rt
+//! counts through it, Linux reaches its shell again), `poweroff -f` stopping only
+//! Linux while `rt` counts on.
 
 use super::machine::Emulator;
 use crate::console::{Console, Pattern};
@@ -32,7 +32,8 @@ fn read_loc(con: &mut Console, t: &Timeouts) -> Result<(u64, u64)> {
     loc_counts(con.line(i)).context("parsing the LOC line")
 }
 
-pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+/// Waits for Linux's `/init` to hand over to the shell, and for the shell to answer.
+fn shell(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.expect(
         &Pattern::contains("[linux] rtvisor-linux: ready"),
         t.boot * BOOT_FACTOR,
@@ -41,6 +42,11 @@ pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
     // The shell is at its prompt once a builtin's output comes back.
     con.send("echo shell-up\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] shell-up\s*$"), t.step)?;
+    Ok(())
+}
+
+pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    shell(con, t)?;
     con.send("nproc\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;
     let (a0, a1) = read_loc(con, t)?;
@@ -50,6 +56,21 @@ pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
         b0 > a0 && b1 > a1,
         "the local timer did not count on both CPUs: LOC {a0} {a1}, then {b0} {b1}"
     );
+    con.send("reboot -f\n")?;
+    let reset = con.expect(
+        &Pattern::regex(r"^\[rtvisor\] vm linux: restarting \(system-reset\)"),
+        t.step,
+    )?;
+    con.set_cursor(reset);
+    // rt counts while Linux boots again (in either order).
+    con.expect_all(
+        &[
+            Pattern::regex(r"^\[rt\] rtbench: count \d+"),
+            Pattern::contains("[linux] Linux version "),
+        ],
+        t.step,
+    )?;
+    shell(con, t)?;
     con.send("poweroff -f\n")?;
     let off = con.expect(
         &Pattern::regex(r"^\[rtvisor\] vm linux: stopped \(system-off\)"),

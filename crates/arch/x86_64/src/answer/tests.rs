@@ -217,13 +217,13 @@ fn memory_outside_ram() {
         &[0xa3, 0, 0, 0, 0x70],
     );
     assert_eq!((e.g, e.rip), (regs(9), RIP + 5));
-    // Not decoded (a SIB byte): #GP(0), nothing else.
+    // Not decoded (a MOV of an immediate): #GP(0), nothing else.
     let (e, _) = run(
         &w,
-        fault(AccessKind::Read),
+        fault(AccessKind::Write),
         None,
         regs(9),
-        &[0x8b, 0x04, 0x24],
+        &[0xc7, 0x00, 1, 0, 0, 0],
     );
     assert_eq!(
         (e.g, e.rip, e.injected.as_slice()),

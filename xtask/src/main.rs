@@ -137,6 +137,10 @@ enum Cmd {
         /// Echo the guest console as it arrives.
         #[arg(short, long)]
         verbose: bool,
+        /// Debian's amd64 kernel and busybox instead: the PVH vmlinux (out of the
+        /// bzImage) and the initramfs, into target/linux-x86/.
+        #[arg(long, conflicts_with = "boot_bare")]
+        x86: bool,
     },
     /// Fetch Debian's U-Boot for QEMU virt (u-boot-qemu, with the private apt state of
     /// `linux`) and build its boot disk (the Linux guest's Image and initramfs on ext4)
@@ -338,10 +342,14 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Linux {
+            refresh, x86: true, ..
+        } => linux::x86::command(refresh),
+        Cmd::Linux {
             refresh,
             boot_bare,
             timeout,
             verbose,
+            x86: false,
         } => linux::command(&linux::Options {
             refresh,
             boot_bare,

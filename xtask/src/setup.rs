@@ -85,6 +85,11 @@ pub const TOOLS: &[Tool] = &[
         program: "mformat",
         package: "mtools",
     },
+    // Debian's amd64 kernel is an xz-compressed bzImage payload (`linux::bzimage`).
+    Tool {
+        program: "xz",
+        package: "xz-utils",
+    },
 ];
 /// Where the x86 tools start in [`TOOLS`].
 const X86_FIRST: usize = 5;
@@ -93,6 +98,7 @@ pub const MKE2FS: &Tool = &TOOLS[1];
 pub const DPKG_DEB: &Tool = &TOOLS[2];
 pub const APT_GET: &Tool = &TOOLS[3];
 pub const APT_CACHE: &Tool = &TOOLS[4];
+pub const XZ: &Tool = &TOOLS[13];
 
 pub const QEMU: &str = QEMU_TOOL.program;
 pub const QEMU_APT_PACKAGE: &str = QEMU_TOOL.package;

@@ -312,6 +312,12 @@ impl X2Apic {
         self.tpr = v & 0xff;
     }
 
+    /// The xAPIC ICR_HIGH (the destination in bits 31:24), which a write of ICR_LOW
+    /// sends to.
+    pub fn icr_high(&self) -> u32 {
+        self.icr_hi
+    }
+
     /// The processor priority: TPR, or the class of the highest in-service vector
     /// when that is higher.
     pub fn ppr(&self) -> u32 {

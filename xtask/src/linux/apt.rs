@@ -2,9 +2,10 @@
 //!
 //! apt runs with a private state under `target/linux/apt/`: its own package lists,
 //! an empty dpkg status (so nothing counts as installed), its own cache, a private copy
-//! of the machine's source lists, no pinning, and arm64 as the only architecture. The
+//! of the machine's source lists, no pinning, and the guest's architecture (arm64, or
+//! amd64 for the x86 guest under `target/linux-x86/apt/`) as the only one. The
 //! machine's `/etc/apt/apt.conf.d` still applies (proxies and the like), but nothing
-//! apt writes lands outside `target/linux/apt/`.
+//! apt writes lands outside the private directory.
 
 use super::tools::ensure_tool;
 use crate::util::{run, say, show};
@@ -13,8 +14,27 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The metapackage that always depends on Debian's current arm64 kernel.
-const KERNEL_META: &str = "linux-image-arm64";
+/// The Debian architecture a guest's packages are fetched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebArch {
+    Arm64,
+    Amd64,
+}
+
+impl DebArch {
+    /// Debian's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DebArch::Arm64 => "arm64",
+            DebArch::Amd64 => "amd64",
+        }
+    }
+
+    /// The metapackage that always depends on Debian's current kernel for it.
+    fn kernel_meta(self) -> String {
+        format!("linux-image-{}", self.name())
+    }
+}
 /// A statically linked busybox: the whole userland of the initramfs.
 pub const BUSYBOX_PACKAGE: &str = "busybox-static";
 
@@ -62,7 +82,7 @@ impl AptDirs {
     }
 
     /// The `-o` options that point apt at the private state.
-    fn options(&self) -> Vec<String> {
+    fn options(&self, arch: DebArch) -> Vec<String> {
         let d = |p: &Path| format!("{}/", p.display());
         let opts = [
             ("Dir::State", d(&self.state)),
@@ -75,8 +95,8 @@ impl AptDirs {
             ("Dir::Etc::SourceParts", d(&self.source_parts)),
             ("Dir::Etc::Preferences", "/dev/null".into()),
             ("Dir::Etc::PreferencesParts", d(&self.preference_parts)),
-            ("APT::Architecture", "arm64".into()),
-            ("APT::Architectures::", "arm64".into()),
+            ("APT::Architecture", arch.name().into()),
+            ("APT::Architectures::", arch.name().into()),
             // Run the download helpers as the caller: the unprivileged `_apt` user
             // may not be able to write (or even reach) the workspace.
             ("APT::Sandbox::User", "root".into()),
@@ -124,14 +144,18 @@ fn is_source_file(name: &str) -> bool {
     (name.ends_with(".sources") || name.ends_with(".list")) && !name.contains(".disabled")
 }
 
-/// The exact kernel package in `apt-cache depends linux-image-arm64` output.
-fn kernel_package(depends_output: &str) -> Option<String> {
+/// The exact kernel package in `apt-cache depends linux-image-<arch>` output.
+fn kernel_package(depends_output: &str, arch: DebArch) -> Option<String> {
+    let suffix = format!("-{}", arch.name());
+    let qualifier = format!(":{}", arch.name());
     depends_output.lines().find_map(|l| {
         let l = l.trim().trim_start_matches('|');
         let name = l.strip_prefix("Depends:")?.split_whitespace().next()?;
-        let name = name.strip_suffix(":arm64").unwrap_or(name);
-        (name.starts_with("linux-image-") && name.ends_with("-arm64") && name != KERNEL_META)
-            .then(|| name.to_string())
+        let name = name.strip_suffix(qualifier.as_str()).unwrap_or(name);
+        (name.starts_with("linux-image-")
+            && name.ends_with(suffix.as_str())
+            && name != arch.kernel_meta())
+        .then(|| name.to_string())
     })
 }
 
@@ -164,21 +188,25 @@ fn apt(prog: &str, opts: &[String]) -> Command {
     c
 }
 
-/// Updates the private package lists and downloads the kernel and busybox .debs into
-/// `dir/debs/` (old .debs there are removed first).
-pub fn fetch(dir: &Path) -> Result<Debs> {
+/// Updates the private package lists and downloads the kernel and busybox .debs of
+/// `arch` into `dir/debs/` (old .debs there are removed first).
+pub fn fetch(dir: &Path, arch: DebArch) -> Result<Debs> {
     for tool in [crate::setup::APT_GET, crate::setup::APT_CACHE] {
         ensure_tool(tool)?;
     }
     let dirs = AptDirs::new(dir);
     dirs.prepare()?;
-    let opts = dirs.options();
+    let opts = dirs.options(arch);
+    let (a, meta) = (arch.name(), arch.kernel_meta());
 
-    say("apt-get update (private state in target/linux/apt) ...");
+    say(format!(
+        "apt-get update (private state in {}) ...",
+        crate::util::rel(dir)
+    ));
     run(apt("apt-get", &opts).args(["-q", "update"]))?;
 
     let mut c = apt("apt-cache", &opts);
-    c.args(["depends", &format!("{KERNEL_META}:arm64")]);
+    c.args(["depends", &format!("{meta}:{a}")]);
     let out = c
         .output()
         .with_context(|| format!("could not start `{}`", show(&c)))?;
@@ -191,13 +219,13 @@ pub fn fetch(dir: &Path) -> Result<Debs> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let Some(kernel_package) = kernel_package(&text) else {
+    let Some(kernel_package) = kernel_package(&text, arch) else {
         bail!(
-            "`{}` names no linux-image-<abi>-arm64 package:\n{text}",
+            "`{}` names no linux-image-<abi>-{a} package:\n{text}",
             show(&c)
         );
     };
-    say(format!("{KERNEL_META} is {kernel_package}"));
+    say(format!("{meta} is {kernel_package}"));
 
     for e in fs::read_dir(&dirs.debs)? {
         let p = e?.path();
@@ -207,8 +235,8 @@ pub fn fetch(dir: &Path) -> Result<Debs> {
     }
     let mut c = apt("apt-get", &opts);
     c.args(["-q", "download"])
-        .arg(format!("{kernel_package}:arm64"))
-        .arg(format!("{BUSYBOX_PACKAGE}:arm64"))
+        .arg(format!("{kernel_package}:{a}"))
+        .arg(format!("{BUSYBOX_PACKAGE}:{a}"))
         .current_dir(&dirs.debs);
     run(&mut c)?;
     Ok(Debs {
@@ -225,7 +253,7 @@ pub fn fetch_one(dir: &Path, package: &str) -> Result<PathBuf> {
     ensure_tool(crate::setup::APT_GET)?;
     let dirs = AptDirs::new(dir);
     dirs.prepare()?;
-    let opts = dirs.options();
+    let opts = dirs.options(DebArch::Arm64);
     say(format!(
         "apt-get update (private state in {}) ...",
         crate::util::rel(dir)
@@ -263,11 +291,24 @@ mod tests {
 
     #[test]
     fn finds_the_kernel_behind_the_metapackage() {
+        let arm = DebArch::Arm64;
         let out = "linux-image-arm64\n  Depends: linux-image-6.1.0-56-arm64\n";
-        assert_eq!(kernel_package(out).unwrap(), "linux-image-6.1.0-56-arm64");
+        assert_eq!(
+            kernel_package(out, arm).unwrap(),
+            "linux-image-6.1.0-56-arm64"
+        );
         let alt = "linux-image-arm64\n |Depends: linux-image-6.12.1-arm64:arm64\n  Depends: x\n";
-        assert_eq!(kernel_package(alt).unwrap(), "linux-image-6.12.1-arm64");
-        assert!(kernel_package("linux-image-arm64\n  Recommends: irqbalance\n").is_none());
+        assert_eq!(
+            kernel_package(alt, arm).unwrap(),
+            "linux-image-6.12.1-arm64"
+        );
+        assert!(kernel_package("linux-image-arm64\n  Recommends: irqbalance\n", arm).is_none());
+        let amd = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64:amd64\n";
+        assert_eq!(
+            kernel_package(amd, DebArch::Amd64).unwrap(),
+            "linux-image-6.1.0-56-amd64"
+        );
+        assert!(kernel_package(amd, arm).is_none());
     }
 
     #[test]
@@ -281,7 +322,7 @@ mod tests {
 
     #[test]
     fn options_point_apt_at_the_private_state() {
-        let opts = AptDirs::new(Path::new("/t/apt")).options();
+        let opts = AptDirs::new(Path::new("/t/apt")).options(DebArch::Arm64);
         let has = |s: &str| opts.iter().any(|o| o == s);
         assert!(has("Dir::State=/t/apt/state/"));
         assert!(has("Dir::State::status=/t/apt/state/status"));

@@ -10,6 +10,8 @@
 //! - `vclock`: `/bin/vclock`, which prints the virtual counter (boot-time figures).
 //! - `disk`: an 8 MiB ext4 image holding `hello.txt`.
 //! - `boot`: `cargo xtask linux --boot-bare`, the same kernel under QEMU without rtvisor.
+//! - `x86` + `bzimage`: Debian's amd64 kernel for the x86 VMs (`cargo xtask linux
+//!   --x86`, `target/linux-x86/`): the PVH vmlinux out of the bzImage, an initramfs.
 //!
 //! Caching: `fetch.stamp` names the .debs that were fetched and unpacked; while it and
 //! the unpacked trees exist, nothing touches the network (`--refresh` fetches again).
@@ -18,6 +20,7 @@
 
 pub(crate) mod apt;
 mod boot;
+mod bzimage;
 mod cpio;
 pub(crate) mod disk;
 mod elf;
@@ -26,6 +29,7 @@ mod kernel;
 mod modules;
 pub(crate) mod tools;
 pub(crate) mod vclock;
+pub mod x86;
 
 pub use boot::{bare_command, boot_bare};
 pub use disk::HELLO;
@@ -113,7 +117,13 @@ fn busybox_in(root: &Path) -> Result<PathBuf> {
 
 /// Fetches and unpacks the .debs unless `fetch.stamp` says that was done. Returns the
 /// stamp's text.
-fn fetch(dir: &Path, kernel_root: &Path, busybox_root: &Path, refresh: bool) -> Result<String> {
+fn fetch(
+    dir: &Path,
+    arch: apt::DebArch,
+    kernel_root: &Path,
+    busybox_root: &Path,
+    refresh: bool,
+) -> Result<String> {
     let stamp = dir.join("fetch.stamp");
     if !refresh {
         if let Ok(text) = fs::read_to_string(&stamp) {
@@ -126,7 +136,7 @@ fn fetch(dir: &Path, kernel_root: &Path, busybox_root: &Path, refresh: bool) -> 
     if stamp.exists() {
         fs::remove_file(&stamp)?;
     }
-    let debs = apt::fetch(&dir.join("apt"))?;
+    let debs = apt::fetch(&dir.join("apt"), arch)?;
     say(format!("unpacking {}", rel(&debs.kernel)));
     apt::extract(&debs.kernel, kernel_root)?;
     say(format!("unpacking {}", rel(&debs.busybox)));
@@ -141,7 +151,13 @@ fn fetch(dir: &Path, kernel_root: &Path, busybox_root: &Path, refresh: bool) -> 
 pub fn ensure(refresh: bool) -> Result<Linux> {
     let dir = out_dir("linux")?;
     let (kernel_root, busybox_root) = (dir.join("kernel"), dir.join("busybox"));
-    let fetched = fetch(&dir, &kernel_root, &busybox_root, refresh)?;
+    let fetched = fetch(
+        &dir,
+        apt::DebArch::Arm64,
+        &kernel_root,
+        &busybox_root,
+        refresh,
+    )?;
     let unpacked = kernel::find(&kernel_root)?;
     let mut l = Linux {
         image: dir.join("Image"),
@@ -179,6 +195,7 @@ pub fn ensure(refresh: bool) -> Result<Linux> {
     let contents = initramfs::Contents {
         busybox: busybox_in(&busybox_root)?,
         modules: closure.load,
+        vclock: true,
     };
     fs::write(&l.initramfs, initramfs::build(&contents)?)?;
     disk::build(&l.disk, &dir.join("disk-root"))?;
@@ -226,7 +243,7 @@ fn build_key(fetched: &str) -> String {
          init {:016x}\nrtstats {:016x}\nvclock {:016x}\ndisk {:?}\n",
         wanted.join(","),
         OPTIONAL_MODULES.join(","),
-        fnv1a(initramfs::init_script(&wanted).as_bytes()),
+        fnv1a(initramfs::init_script(&wanted, true).as_bytes()),
         fnv1a(initramfs::RTSTATS.as_bytes()),
         fnv1a(&vclock::elf()),
         disk::HELLO,

@@ -109,6 +109,14 @@ pub const TESTS: &[X86Test] = &[
         run: boot_cpu,
     },
     X86Test {
+        name: "linux-x86",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::linux::SCENARIO),
+        about: "T3: Debian's amd64 Linux (PVH vmlinux out of the bzImage) in a 2-vCPU VM beside rt on QEMU q35 (AMD-V): its busybox shell, nproc = 2, the LOC timer line counting on both CPUs, poweroff -f stops only Linux while rt counts on",
+        run: super::linux::run,
+    },
+    X86Test {
         name: "x86-probe-amd",
         emulator: Emulator::Qemu,
         cmdline: "",

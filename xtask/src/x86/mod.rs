@@ -14,6 +14,7 @@ mod follow;
 pub mod irq;
 pub mod iso;
 mod life;
+mod linux;
 pub mod machine;
 pub mod probe;
 pub mod vm;
@@ -77,8 +78,12 @@ pub fn build_iso(cmdline: &str) -> Result<PathBuf> {
 
 /// Builds the hypervisor for the x86_64 scenario `scenario` (an absolute path) with
 /// `rtvisor build` (the Multiboot2 ELF, target/x86/<stem>.elf) and its GRUB ISO
-/// (target/x86/<stem>.iso, empty command line).
+/// (target/x86/<stem>.iso, empty command line). A scenario that boots Debian's amd64
+/// Linux gets its files (target/linux-x86/) first.
 pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
+    if crate::linux::x86::needed_by(scenario) {
+        crate::linux::x86::ensure(false)?;
+    }
     let stem = scenario
         .file_stem()
         .context("the scenario has no file name")?

@@ -130,6 +130,32 @@ fn icr(value: u64, me: u32) -> Option<VcpuExit> {
     }
 }
 
+/// The guest-physical address of the xAPIC page's ICR_LOW (the page at its reset base).
+const XAPIC_ICR_LOW: u64 = contract::LAPIC_GPA + 0x300;
+
+/// A MOV that writes the xAPIC page's ICR_LOW (`e` its second-stage fault, `mov` the
+/// decoded MOV, `icr_high` the vCPU's ICR_HIGH), as the core's CPU power calls: a
+/// start-up IPI starts the vCPU ICR_HIGH names, as the x2APIC ICR's does
+/// ([`icr`]); `None` for anything else (the interrupt controller's).
+pub fn xapic_icr(
+    e: &RawExit,
+    g: &Gprs,
+    mov: Option<MemMov>,
+    icr_high: u32,
+    me: u32,
+) -> Option<VcpuExit> {
+    let RawExit::Stage2Fault {
+        gpa: XAPIC_ICR_LOW,
+        access: AccessKind::Write,
+    } = *e
+    else {
+        return None;
+    };
+    let m = mov?;
+    let low = stored(&m, g) & 0xffff_ffff;
+    icr(low | u64::from(icr_high >> 24) << 32, me)
+}
+
 fn width(w: exit::Width) -> Width {
     match w {
         exit::Width::B1 => Width::Byte,

@@ -85,12 +85,25 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 /// What a guest sees for CPUID `leaf`, from the hardware's answer `r` (eax, ebx,
 /// ecx, edx): the hypervisor-present bit set, VMX and SMX (leaf 1) and SVM
 /// (0x8000_0001) hidden, since a guest cannot use them (their instructions raise
-/// #UD, and CR4.VMXE and SMXE are refused).
+/// #UD, and CR4.VMXE and SMXE are refused). Hidden too, for MSRs the hypervisor
+/// does not keep per vCPU (a guest would get #GP on them): PAT (leaf 1 and
+/// 0x8000_0001 EDX bit 16; IA32_PAT, the memory types come from the second stage),
+/// RDTSCP (0x8000_0001 EDX bit 27) and RDPID (leaf 7 ECX bit 22; reserved in the
+/// subleaves other than 0), whose IA32_TSC_AUX the host's would be; and machine
+/// check (leaf 1 EDX bits 7 MCE and 14 MCA: the banks are the machine's, which the
+/// hypervisor does not give a guest).
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
-    let [a, b, mut c, d] = r;
+    let [a, b, mut c, mut d] = r;
     match leaf {
-        1 => c = (c | 1 << 31) & !(1 << 5 | 1 << 6),
-        0x8000_0001 => c &= !(1 << 2),
+        1 => {
+            c = (c | 1 << 31) & !(1 << 5 | 1 << 6);
+            d &= !(1 << 7 | 1 << 14 | 1 << 16);
+        }
+        7 => c &= !(1 << 22),
+        0x8000_0001 => {
+            c &= !(1 << 2);
+            d &= !(1 << 16 | 1 << 27);
+        }
         _ => {}
     }
     [a, b, c, d]
@@ -106,6 +119,15 @@ mod tests {
         assert_eq!(for_guest(1, [1, 2, 0x61, 4]), [1, 2, 1 << 31 | 1, 4]);
         assert_eq!(for_guest(0x8000_0001, [0, 0, 0x7, 0]), [0, 0, 0x3, 0]);
         assert_eq!(for_guest(0, [7, 8, 9, 10]), [7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn guests_see_no_pat_rdtscp_rdpid_or_machine_check() {
+        let all = [u32::MAX; 4];
+        assert_eq!(for_guest(1, all)[3] & (1 << 7 | 1 << 14 | 1 << 16), 0);
+        assert_eq!(for_guest(7, all)[2] & (1 << 22), 0);
+        assert_eq!(for_guest(0x8000_0001, all)[3] & (1 << 16 | 1 << 27), 0);
+        assert_eq!(for_guest(7, all)[1], u32::MAX);
     }
 
     #[test]

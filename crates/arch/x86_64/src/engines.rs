@@ -317,6 +317,20 @@ impl Engine {
         }
     }
 
+    /// The guest's paging registers (`gwalk::translate` walks its tables with them).
+    pub fn paging(&self) -> crate::gwalk::Paging {
+        let (cr0, cr3) = match self {
+            Engine::Svm(v) => v.cr0_cr3(),
+            Engine::Vmx(v) => v.cr0_cr3(),
+        };
+        crate::gwalk::Paging {
+            cr0,
+            cr3,
+            cr4: self.cr4(),
+            efer: self.efer(),
+        }
+    }
+
     /// Answers a guest's XSETBV of `value` into `xcr`: writes XCR0 and returns `true`
     /// when `crate::xcr::xsetbv_ok` takes it for this CPU, else `false` (#GP(0) is
     /// the caller's). CPL and CR4.OSXSAVE the CPU checked before the exit (both

@@ -25,6 +25,7 @@ pub mod cr;
 pub mod deadline;
 pub mod entry;
 pub mod exit;
+pub mod gwalk;
 pub mod inject;
 pub mod insn;
 pub mod layout;

@@ -31,7 +31,7 @@ pub(super) fn access(vm: VmId, vcpu: VcpuId, engine: &mut Engine, d: Decoded) {
     };
     let reg = match gpr {
         Some(g) => Some((g, d.next_rip)),
-        None => insn_at(vm, engine.cs_base().wrapping_add(rip))
+        None => insn_at(vm, engine, engine.cs_base().wrapping_add(rip))
             .and_then(|(bytes, n)| decode(&bytes[..n]))
             .filter(|m: &MovCr| m.cr == cr)
             .map(|m| {

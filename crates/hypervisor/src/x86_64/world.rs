@@ -14,14 +14,14 @@ use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
 use rtvisor_addr::Ipa;
-use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
+use rtvisor_arch_x86_64::adapt::{self, adapt, Adapted};
 use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
-use rtvisor_arch_x86_64::insn::{decode_mov, Code, MemMov};
+use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, memory, msrs};
+use rtvisor_arch_x86_64::{cpu, cpuid, cr, entry, gwalk, memory, msrs};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
@@ -143,7 +143,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     }
     let mov = match d.exit {
         RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
-            mov_at(vm, rip, engine.code())
+            mov_at(vm, engine, rip)
         }
         _ => None,
     };
@@ -173,7 +173,17 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     }
     let gprs = *engine.gprs();
     let apic_id = virtual_apic_id(vcpu.index());
-    let e = match adapt(&d.exit, &gprs, mov, apic_id) {
+    let icr_high = || {
+        vms::rt(vm)
+            .chip
+            .apic(vcpu)
+            .map_or(0, |a| a.lock().icr_high())
+    };
+    let power = match mov {
+        Some(_) => adapt::xapic_icr(&d.exit, &gprs, mov, icr_high(), apic_id),
+        None => None,
+    };
+    let e = match power.map_or_else(|| adapt(&d.exit, &gprs, mov, apic_id), Adapted::Exit) {
         Adapted::Exit(e) => e,
         Adapted::Own(a) => {
             match a {
@@ -297,27 +307,54 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
     v.skip();
 }
 
-/// The MOV at guest address `rip` of VM `vm` running `code`, if it is in its RAM and
-/// decodes.
-fn mov_at(vm: VmId, rip: u64, code: Code) -> Option<MemMov> {
-    let (bytes, len) = insn_at(vm, rip)?;
-    decode_mov(&bytes[..len], code)
+/// The MOV at the guest's CS:RIP (`rip`) of VM `vm`, if it is in its RAM and decodes
+/// in the guest's current mode.
+fn mov_at(vm: VmId, engine: &Engine, rip: u64) -> Option<MemMov> {
+    let (bytes, len) = insn_at(vm, engine, engine.cs_base().wrapping_add(rip))?;
+    decode_mov(&bytes[..len], engine.code())
 }
 
-/// The bytes (up to the longest instruction) at guest address `pc` of VM `vm`, and
-/// how many there are, if `pc` is in its RAM. The guests run with paging off or on
-/// an identity map: the address is taken as guest-physical.
-pub(super) fn insn_at(vm: VmId, pc: u64) -> Option<([u8; INSN_MAX], usize)> {
+/// The bytes (up to the longest instruction) at guest linear address `pc` of VM `vm`
+/// (translated by the guest's own page tables when it pages: Linux runs high), and
+/// how many there are: those up to the first that is not in its RAM or not mapped.
+pub(super) fn insn_at(vm: VmId, engine: &Engine, pc: u64) -> Option<([u8; INSN_MAX], usize)> {
     let ram = vms::cfg(vm).ram;
-    let (hpa, n) = ram.piece(Ipa::new(pc), 1)?;
-    let _ = n;
-    let (_, len) = ram.piece(Ipa::new(pc), INSN_MAX as u64).unwrap_or((hpa, 1));
-    let len = (len as usize).min(INSN_MAX);
+    let paging = engine.paging();
     let mut bytes = [0u8; INSN_MAX];
-    // SAFETY: `hpa..hpa+len` is RAM of this VM (`piece`), mapped by the hypervisor's
-    // identity map; the bytes are only read.
-    unsafe { memory::read(hpa.raw(), &mut bytes[..len]) };
-    Some((bytes, len))
+    let mut got = 0;
+    while got < INSN_MAX {
+        let at = pc.wrapping_add(got as u64);
+        let Some(gpa) = gwalk::translate(paging, at, |a| read_u64(vm, a)) else {
+            break;
+        };
+        // The rest of this page at most (the next one may map elsewhere).
+        let room = (0x1000 - (at & 0xfff)).min((INSN_MAX - got) as u64);
+        let Some((hpa, n)) = ram
+            .piece(Ipa::new(gpa), room)
+            .or_else(|| ram.piece(Ipa::new(gpa), 1))
+        else {
+            break;
+        };
+        let n = n as usize;
+        // SAFETY: `hpa..hpa+n` is RAM of this VM (`piece`), mapped by the hypervisor's
+        // identity map; the bytes are only read.
+        unsafe { memory::read(hpa.raw(), &mut bytes[got..got + n]) };
+        got += n;
+    }
+    (got > 0).then_some((bytes, got))
+}
+
+/// The 8 bytes of VM `vm`'s RAM at guest-physical `gpa` (a page-table entry), if they
+/// are RAM.
+fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
+    let (hpa, n) = vms::cfg(vm).ram.piece(Ipa::new(gpa), 8)?;
+    let mut b = [0u8; 8];
+    if n < 8 {
+        return None;
+    }
+    // SAFETY: as in `insn_at`: 8 bytes of this VM's RAM, only read.
+    unsafe { memory::read(hpa.raw(), &mut b) };
+    Some(u64::from_le_bytes(b))
 }
 
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no

@@ -458,3 +458,34 @@ fn random_exits() {
         }
     }
 }
+
+#[test]
+fn a_start_up_ipi_through_the_xapic_page_starts_the_named_vcpu() {
+    let fault = |gpa, access| RawExit::Stage2Fault { gpa, access };
+    let icr_low = 0xfee0_0300;
+    // mov [rax], r9d with r9 = SIPI (mode 6), vector 0x9a; ICR_HIGH names APIC id 1.
+    let m = crate::insn::decode_mov(&[0x44, 0x89, 0x08], Code::Bits64);
+    let g = Gprs {
+        r9: 0x0000_069a,
+        ..Gprs::default()
+    };
+    let w = AccessKind::Write;
+    assert_eq!(
+        xapic_icr(&fault(icr_low, w), &g, m, 1 << 24, 0),
+        Some(VcpuExit::CpuOn {
+            target: 1,
+            entry: 0x9a000,
+            arg: 0
+        })
+    );
+    // A fixed IPI, a read, another register or no decoded MOV: the chip's.
+    let fixed = Gprs {
+        r9: 0x0000_0030,
+        ..Gprs::default()
+    };
+    assert_eq!(xapic_icr(&fault(icr_low, w), &fixed, m, 1 << 24, 0), None);
+    let r = AccessKind::Read;
+    assert_eq!(xapic_icr(&fault(icr_low, r), &g, m, 1 << 24, 0), None);
+    assert_eq!(xapic_icr(&fault(0xfee0_0310, w), &g, m, 1 << 24, 0), None);
+    assert_eq!(xapic_icr(&fault(icr_low, w), &g, None, 1 << 24, 0), None);
+}

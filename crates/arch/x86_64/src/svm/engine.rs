@@ -272,6 +272,11 @@ impl SvmVcpu {
         self.vmcb.save.cr4
     }
 
+    /// The guest's CR0 and CR3.
+    pub fn cr0_cr3(&self) -> (u64, u64) {
+        (self.vmcb.save.cr0, self.vmcb.save.cr3)
+    }
+
     /// Sets the guest's CR4 (checked by `cr::cr4_write`) and drops its ASID's
     /// translations, as a MOV to CR4 may.
     pub fn set_cr4(&mut self, cr4: u64) {

@@ -198,6 +198,11 @@ impl VmxVcpu {
         vmread(CR4_SHADOW)
     }
 
+    /// The guest's CR0 and CR3 (with unrestricted guest, PG and PE are its own).
+    pub fn cr0_cr3(&self) -> (u64, u64) {
+        (vmread(GUEST_CR0), vmread(GUEST_CR3))
+    }
+
     /// Sets the guest's CR4 (checked by `cr::cr4_write`, so without the owned bits):
     /// the shadow is what it reads, the real one adds VMX operation's fixed bits;
     /// then its VPID's translations go, as a MOV to CR4 may drop them.

@@ -1,0 +1,100 @@
+//! Debian's stock amd64 Linux as an x86 guest, cached under `target/linux-x86/`.
+//!
+//! The same private apt state as arm64 (`apt`, under `target/linux-x86/apt/`) fetches
+//! `linux-image-<abi>-amd64` and `busybox-static:amd64`. Debian ships a bzImage, whose
+//! boot code the PVH entry does not use: `bzimage` takes out the compressed vmlinux and
+//! decompresses it to `target/linux-x86/vmlinux`, an ELF that must carry the
+//! XEN_ELFNOTE_PHYS32_ENTRY note (the config crate loads it at that entry). The
+//! initramfs is the arm64 one's layout and `/init` without modules (every driver the
+//! x86 VM needs is built into Debian's kernel: the 8250 UART) and without
+//! `/bin/vclock` (an arm64 program).
+
+use super::{apt, bzimage, initramfs, kernel};
+use crate::util::{out_dir, rel, say};
+use anyhow::{Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Bump when the way the outputs are built changes, to force a rebuild from the cache.
+const BUILD_VERSION: u32 = 1;
+
+/// The x86 guest's files.
+#[derive(Debug, Clone)]
+pub struct LinuxX86 {
+    /// `target/linux-x86/vmlinux`: the ELF with the PVH entry note.
+    pub vmlinux: PathBuf,
+    /// `target/linux-x86/initramfs.cpio.gz`.
+    pub initramfs: PathBuf,
+    /// The kernel release, e.g. `6.1.0-56-amd64`.
+    pub release: String,
+}
+
+/// Whether the scenario at `scenario` boots this guest (names a file under
+/// `target/linux-x86/`).
+pub fn needed_by(scenario: &Path) -> bool {
+    fs::read_to_string(scenario).is_ok_and(|s| s.contains("target/linux-x86/"))
+}
+
+/// Makes sure `vmlinux` and the initramfs exist under `target/linux-x86/`, fetching
+/// with apt only when the cache is empty or `refresh` is set.
+pub fn ensure(refresh: bool) -> Result<LinuxX86> {
+    let dir = out_dir("linux-x86")?;
+    let (kernel_root, busybox_root) = (dir.join("kernel"), dir.join("busybox"));
+    let fetched = super::fetch(
+        &dir,
+        apt::DebArch::Amd64,
+        &kernel_root,
+        &busybox_root,
+        refresh,
+    )?;
+    let unpacked = kernel::find(&kernel_root)?;
+    let l = LinuxX86 {
+        vmlinux: dir.join("vmlinux"),
+        initramfs: dir.join("initramfs.cpio.gz"),
+        release: unpacked.release.clone(),
+    };
+    let key = format!(
+        "build-version {BUILD_VERSION}\n{fetched}init {:016x}\n",
+        super::fnv1a(initramfs::init_script(&[], false).as_bytes())
+    );
+    let stamp = dir.join("build.stamp");
+    let outputs_exist = l.vmlinux.is_file() && l.initramfs.is_file();
+    if !refresh && outputs_exist && fs::read_to_string(&stamp).is_ok_and(|t| t == key) {
+        return Ok(l);
+    }
+    if stamp.exists() {
+        fs::remove_file(&stamp)?;
+    }
+    let bz = fs::read(&unpacked.vmlinuz)
+        .with_context(|| format!("reading {}", unpacked.vmlinuz.display()))?;
+    let (vmlinux, how) = bzimage::vmlinux(&bz)?;
+    let entry = bzimage::pvh_entry(&vmlinux)?;
+    say(format!(
+        "{}: {how} payload, {} bytes of vmlinux, PVH entry {entry:#x}",
+        rel(&unpacked.vmlinuz),
+        vmlinux.len()
+    ));
+    fs::write(&l.vmlinux, &vmlinux)?;
+    let contents = initramfs::Contents {
+        busybox: super::busybox_in(&busybox_root)?,
+        modules: Vec::new(),
+        vclock: false,
+    };
+    fs::write(&l.initramfs, initramfs::build(&contents)?)?;
+    fs::write(&stamp, key)?;
+    say(format!(
+        "built {} and {}",
+        rel(&l.vmlinux),
+        rel(&l.initramfs)
+    ));
+    Ok(l)
+}
+
+/// `cargo xtask linux --x86`: ensure the files and print them.
+pub fn command(refresh: bool) -> Result<()> {
+    let l = ensure(refresh)?;
+    say(format!("kernel release {}", l.release));
+    say(format!("  vmlinux   {}", l.vmlinux.display()));
+    say(format!("  initramfs {}", l.initramfs.display()));
+    Ok(())
+}

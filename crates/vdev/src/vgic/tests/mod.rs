@@ -6,6 +6,7 @@ use super::dist::reg as gicd;
 use super::redist::reg as gicr;
 use super::*;
 
+mod doorbell;
 mod fuzz;
 mod hwlines;
 mod lrs;

@@ -226,15 +226,13 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
     let n = ich::lr_count();
     let empty = ich::empty_lrs();
     let all = (1u64 << n) - 1;
-    // Every list register free, an SGI posted and the fast timer's value set: the
-    // kick of an IPI. One posted SGI goes into the first list register, the others
-    // stay free (no stack frame, no copy of the list registers); or the model is
-    // already locked, SGIs folded, for the general way.
+    // Every list register free and the fast timer's value set: the kick of an IPI
+    // (an SGI posted) or of a doorbell (an SPI injected). The one new interrupt goes
+    // into the first list register, the others stay free (no stack frame, no copy
+    // of the list registers); or the model is already locked, SGIs folded, for the
+    // general way.
     let m = model(vm);
-    let general = if empty & all == all
-        && m.posted().any(vcpu.index())
-        && fast::vtimer_lr(cpu::this_index() as usize) != 0
-    {
+    let general = if empty & all == all && fast::vtimer_lr(cpu::this_index() as usize) != 0 {
         match m.lock_kick(vcpu.index()) {
             (_, Kicked::Nothing) => {
                 ich::set_hcr(ich::HCR_EN);

@@ -114,14 +114,21 @@ impl Model {
         &self.posted
     }
 
-    /// Locks the model for the kick of `vcpu` whose list registers are all free:
-    /// only the SGIs posted to it are taken ([`VGic::kick_sgis`]; others stay posted
-    /// for the next [`Model::lock`]). With [`Kicked::General`] the guard is for the
+    /// Locks the model for the kick of `vcpu` whose list registers are all free.
+    /// With an SGI posted to it, only the SGIs posted to it are taken
+    /// ([`VGic::kick_sgis`]; others stay posted for the next [`Model::lock`]);
+    /// without, everything posted is folded and a fresh SPI (a doorbell) may be
+    /// loaded ([`VGic::kick_spi`]). With [`Kicked::General`] the guard is for the
     /// general refresh.
     #[inline]
     pub fn lock_kick(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
         let mut g = self.vgic.lock();
-        let k = g.kick_sgis(vcpu, &self.posted);
+        let k = if self.posted.any(vcpu) {
+            g.kick_sgis(vcpu, &self.posted)
+        } else {
+            let _ = g.fold_posted(&self.posted);
+            g.kick_spi(vcpu)
+        };
         (g, k)
     }
 }

@@ -8,6 +8,7 @@
 //! CPU ([`RESERVED_PRIVATE`]): no guest access reaches them.
 
 use crate::sysregs::{CpuIfReg, ICC_SGI1R_EL1};
+use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_config::contract::aarch64;
 use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::handler::{Host, VmCtx};
@@ -94,6 +95,9 @@ pub struct Gic<W> {
 pub struct Model {
     vgic: Mutex<VGic>,
     posted: PostedSgis,
+    /// vCPUs kicked by a doorbell's pulse since their last kick: only their kick
+    /// tries the doorbell's shortcut (a stale bit costs one try, which is exact).
+    rung: AtomicU32,
 }
 
 /// The locked model.
@@ -114,21 +118,32 @@ impl Model {
         &self.posted
     }
 
-    /// Locks the model for the kick of `vcpu` whose list registers are all free.
-    /// With an SGI posted to it, only the SGIs posted to it are taken
-    /// ([`VGic::kick_sgis`]; others stay posted for the next [`Model::lock`]);
-    /// without, everything posted is folded and a fresh SPI (a doorbell) may be
-    /// loaded ([`VGic::kick_spi`]). With [`Kicked::General`] the guard is for the
+    /// Locks the model for the kick of `vcpu` whose list registers are all free:
+    /// only the SGIs posted to it are taken ([`VGic::kick_sgis`]; others stay posted
+    /// for the next [`Model::lock`]). With [`Kicked::General`] the guard is for the
     /// general refresh.
     #[inline]
     pub fn lock_kick(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
         let mut g = self.vgic.lock();
-        let k = if self.posted.any(vcpu) {
-            g.kick_sgis(vcpu, &self.posted)
-        } else {
-            let _ = g.fold_posted(&self.posted);
-            g.kick_spi(vcpu)
-        };
+        let k = g.kick_sgis(vcpu, &self.posted);
+        (g, k)
+    }
+
+    /// Whether a doorbell's pulse kicked `vcpu` since this was last asked.
+    #[inline]
+    pub fn take_rung(&self, vcpu: usize) -> bool {
+        let bit = 1u32.checked_shl(vcpu as u32).unwrap_or(0);
+        self.rung.load(Ordering::Relaxed) & bit != 0
+            && self.rung.fetch_and(!bit, Ordering::Acquire) & bit != 0
+    }
+
+    /// [`Model::lock_kick`] when no SGI is posted to `vcpu` but a doorbell rang: the model is locked
+    /// (everything posted folded) and its fresh SPI, a doorbell, may be loaded
+    /// ([`VGic::kick_spi`]). Not inlined: the IPI's kick stays as lean as it was.
+    #[inline(never)]
+    pub fn lock_kick_spi(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
+        let mut g = self.lock();
+        let k = g.kick_spi(vcpu);
         (g, k)
     }
 }
@@ -140,6 +155,7 @@ impl<W> Gic<W> {
             model: Model {
                 vgic: Mutex::new(VGic::new()),
                 posted: PostedSgis::new(),
+                rung: AtomicU32::new(0),
             },
             hw,
         }
@@ -258,6 +274,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
             self.hw.set_pending(line);
         } else {
             let n = self.model.lock().inject(line, 0);
+            self.model.rung.fetch_or(n.kick, Ordering::Release);
             self.hw.changed(vm.id, None, &n);
         }
     }

@@ -20,9 +20,15 @@ fn the_spi_kick_shortcut_agrees_with_the_general_refresh() {
             0..=4 => {
                 // A ring (mostly the one doorbell, SPI 32): an SPI for whoever it
                 // is routed to, then that vCPU's kick.
-                let intid = if r.below(4) == 0 { 33 + r.below(3) as u32 } else { 32 };
+                let intid = if r.below(4) == 0 {
+                    33 + r.below(3) as u32
+                } else {
+                    32
+                };
                 let _ = g.inject(intid, 0);
-                let Some(t) = g.spi_target(intid) else { continue };
+                let Some(t) = g.spi_target(intid) else {
+                    continue;
+                };
                 let l = &mut lrs[t];
                 if l.iter().all(|e| e.state == LrState::Invalid) {
                     kicks += 1;

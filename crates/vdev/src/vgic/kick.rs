@@ -10,10 +10,10 @@
 //! anything that may change what the vCPU should receive (every register write,
 //! injection, line change, HW link change, SGI, fold and sync), except one injected
 //! SPI, which the vCPU keeps as its `fresh` SPI ([`VGic::kick_spi`], the doorbell's
-//! receive side). While it is set, the
-//! list registers hold only SGIs that the guest has finished with and none of them
-//! was sent again meanwhile, the only new candidates can be the SGIs just posted. The random walk checks that the shortcut
-//! gives exactly what the general path gives, whenever it applies.
+//! receive side). While it is set, the only new candidates can be the SGIs just
+//! posted, the fresh SPI, and entries the guest is done with that were made
+//! pending again (each shortcut checks for those). The random walks check that
+//! both shortcuts give exactly what the general path gives, whenever they apply.
 
 use super::posted::PostedSgis;
 use super::state::vcpu_bit;

@@ -50,13 +50,7 @@ fn the_spi_kick_shortcut_agrees_with_the_general_refresh() {
                 let _ = g.flush_lrs(t, l);
             }
             5..=8 => {
-                for e in lrs[v].iter_mut() {
-                    e.state = match (e.state, r.below(2)) {
-                        (LrState::Pending, 0) => LrState::Active,
-                        (LrState::Active | LrState::PendingActive, 0) => LrState::Invalid,
-                        (s, _) => s,
-                    };
-                }
+                guest_runs(&mut r, &mut lrs[v]);
             }
             9 => {
                 let bit = 1u32 << r.below(4);

@@ -110,3 +110,15 @@ fn eoi_all(lrs: &mut [Lr]) {
         }
     }
 }
+
+/// The guest runs on one vCPU of a ping-pong walk: each entry is acknowledged or
+/// completed, or left as it is, at random.
+fn guest_runs(r: &mut crate::rng::Rng, l: &mut [Lr; 4]) {
+    for e in l.iter_mut() {
+        e.state = match (e.state, r.below(2)) {
+            (LrState::Pending, 0) => LrState::Active,
+            (LrState::Active | LrState::PendingActive, 0) => LrState::Invalid,
+            (s, _) => s,
+        };
+    }
+}

@@ -127,13 +127,7 @@ fn the_kick_shortcut_agrees_with_the_general_refresh() {
                 let _ = g.flush_lrs(target, l);
             }
             4..=7 => {
-                for e in lrs[v].iter_mut() {
-                    e.state = match (e.state, r.below(2)) {
-                        (LrState::Pending, 0) => LrState::Active,
-                        (LrState::Active | LrState::PendingActive, 0) => LrState::Invalid,
-                        (s, _) => s,
-                    };
-                }
+                guest_runs(&mut r, &mut lrs[v]);
             }
             8 => {
                 let reg = [gicr::ISENABLER0, gicr::ICENABLER0][r.below(2) as usize];

@@ -36,12 +36,7 @@ fn the_spi_kick_shortcut_agrees_with_the_general_refresh() {
                     let k = quick.kick_spi(t);
                     if k != Kicked::General {
                         quick_kicks += 1;
-                        let f = g.refill(t, l).expect("a refill");
-                        assert_eq!(
-                            (f, kicked_lrs(k), &quick),
-                            (Flush::default(), live_lrs(l), &g),
-                            "step {step}"
-                        );
+                        shortcut_agrees(k, &quick, &mut g, t, l, step);
                         continue;
                     }
                     assert_eq!(quick, g, "step {step}");

@@ -107,12 +107,7 @@ fn random_accesses_never_panic() {
                         Kicked::General => assert_eq!(quick, g, "kick of vCPU {vcpu}"),
                         k => {
                             kicks += 1;
-                            let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
-                            assert_eq!(
-                                (f, kicked_lrs(k), &quick),
-                                (Flush::default(), live_lrs(l), &g),
-                                "kick {step}"
-                            );
+                            shortcut_agrees(k, &quick, &mut g, vcpu, l, step);
                             check(&g, vcpu, l);
                             continue;
                         }
@@ -126,12 +121,7 @@ fn random_accesses_never_panic() {
                     match quick.kick_spi(vcpu) {
                         Kicked::General => assert_eq!(quick, g, "SPI kick of vCPU {vcpu}"),
                         k => {
-                            let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
-                            assert_eq!(
-                                (f, kicked_lrs(k), &quick),
-                                (Flush::default(), live_lrs(l), &g),
-                                "SPI kick {step}"
-                            );
+                            shortcut_agrees(k, &quick, &mut g, vcpu, l, step);
                             check(&g, vcpu, l);
                             continue;
                         }

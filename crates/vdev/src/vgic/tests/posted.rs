@@ -111,12 +111,7 @@ fn the_kick_shortcut_agrees_with_the_general_refresh() {
                     let _ = g.fold_posted(&pg);
                     if k != Kicked::General {
                         quick_kicks += 1;
-                        let f = g.refill(target, l).expect("a refill");
-                        assert_eq!(
-                            (f, kicked_lrs(k), &quick),
-                            (Flush::default(), live_lrs(l), &g),
-                            "step {step}"
-                        );
+                        shortcut_agrees(k, &quick, &mut g, target, l, step);
                         continue;
                     }
                     assert_eq!(quick, g, "step {step}");

@@ -16,7 +16,7 @@ use crate::percpu::{self, PerCpu};
 use crate::stats;
 use crate::vms;
 use core::sync::atomic::{AtomicU64, Ordering};
-use rtvisor_arch_aarch64::chip::{GicHw, Model, ModelGuard, RESERVED_PRIVATE};
+use rtvisor_arch_aarch64::chip::{GicHw, Model, RESERVED_PRIVATE};
 use rtvisor_arch_aarch64::gic::{self, Redist};
 use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
@@ -24,7 +24,7 @@ use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_vdev::vgic::{HwState, Kicked, Lr, LrState, Notify};
+use rtvisor_vdev::vgic::{HwState, Notify};
 use rtvisor_vdev::{gicpass, Width};
 
 /// The EL1 virtual timer's INTID.

@@ -16,6 +16,7 @@ mod config;
 mod dabt;
 mod entry;
 mod irq;
+mod lrs;
 mod passthru;
 
 use crate::backend::{Backend, Machine};

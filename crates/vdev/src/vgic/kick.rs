@@ -8,14 +8,16 @@
 //! The shortcut rests on one flag per vCPU, `settled`: set by a fill that left no
 //! candidate behind (every deliverable interrupt is in a list register), cleared by
 //! anything that may change what the vCPU should receive (every register write,
-//! injection, line change, HW link change, SGI, fold and sync). While it is set, the
-//! list registers hold only SGIs that the guest has finished with and none of them
-//! was sent again meanwhile, the only new candidates can be the SGIs just posted. The random walk checks that the shortcut
-//! gives exactly what the general path gives, whenever it applies.
+//! injection, line change, HW link change, SGI, fold and sync), except one injected
+//! SPI, which the vCPU keeps as its `fresh` SPI ([`VGic::kick_spi`], the doorbell's
+//! receive side). While it is set, the only new candidates can be the SGIs just
+//! posted, the fresh SPI, and entries the guest is done with that were made
+//! pending again (each shortcut checks for those). The random walks check that
+//! both shortcuts give exactly what the general path gives, whenever they apply.
 
 use super::posted::PostedSgis;
 use super::state::vcpu_bit;
-use super::{IntidSet, Lr, LrState, VGic, MAX_VCPUS};
+use super::{IntidSet, Lr, LrState, VGic, FIRST_SPI, MAX_VCPUS};
 
 /// SGIs (INTIDs 0-15) in the private word.
 const SGI_MASK: u32 = 0xffff;
@@ -40,11 +42,41 @@ impl VGic {
         } else {
             self.settled &= !vcpu_bit(vcpu);
         }
+        if let Some(f) = self.fresh.get_mut(vcpu) {
+            *f = 0;
+        }
     }
 
     /// Forgets every vCPU's settled state (a change that may concern any of them).
     pub(super) fn unsettle(&mut self) {
         self.settled = 0;
+        self.fresh = [0; MAX_VCPUS];
+    }
+
+    /// Unsettles every vCPU but `vcpu`: an SPI changed that they may reach (made
+    /// pending, or released by `vcpu`'s list registers while pending).
+    pub(super) fn unsettle_others(&mut self, vcpu: usize) {
+        self.settled &= vcpu_bit(vcpu);
+        for (v, f) in self.fresh.iter_mut().enumerate() {
+            if v != vcpu {
+                *f = 0;
+            }
+        }
+    }
+
+    /// `intid` was made pending for its receiver `vcpu`: an SPI keeps a settled
+    /// receiver settled, as its one fresh SPI (every other vCPU it may reach is
+    /// unsettled); anything else unsettles it.
+    pub(super) fn freshen(&mut self, vcpu: usize, intid: u32) {
+        if intid < FIRST_SPI {
+            self.set_settled(vcpu, false);
+            return;
+        }
+        self.unsettle_others(vcpu);
+        match self.fresh.get(vcpu).copied() {
+            Some(f) if self.settled != 0 && (f == 0 || f == intid) => self.fresh[vcpu] = intid,
+            _ => self.set_settled(vcpu, false),
+        }
     }
 
     /// The kick's refresh of `vcpu` when every one of its list registers is free
@@ -65,6 +97,7 @@ impl VGic {
         // A held SGI sent again while in its list register is pending once more
         // when the entry is released: a candidate the fill did not see.
         let quick = self.settled & vcpu_bit(vcpu) != 0
+            && self.fresh[vcpu] == 0
             && held.only_in_word0(SGI_MASK)
             && held.word(0) & latch == 0
             && new & self.active.word(vcpu, 0) == 0
@@ -101,5 +134,55 @@ impl VGic {
             group1: self.group.get(vcpu, intid),
             hw: None,
         })
+    }
+}
+
+impl VGic {
+    /// The kick's refresh of `vcpu` when every one of its list registers is free
+    /// and no SGI is posted to it: the doorbell's case, one SPI injected since the
+    /// vCPU's last fill (its `fresh` SPI) and nothing else changed for it. Exactly
+    /// what [`VGic::refill`] would give, when [`Kicked::Nothing`] or
+    /// [`Kicked::Load`]; with [`Kicked::General`] nothing is changed.
+    ///
+    /// Besides the settled state it needs: no SPI held in another vCPU's list
+    /// register (releasing one there may make it a candidate here), and the
+    /// entries it releases hold at most private interrupts not pending again, and
+    /// the fresh SPI.
+    #[inline(always)]
+    pub fn kick_spi(&mut self, vcpu: usize) -> Kicked {
+        if vcpu >= self.nvcpus.min(MAX_VCPUS) || self.settled & vcpu_bit(vcpu) == 0 {
+            return Kicked::General;
+        }
+        let x = self.fresh[vcpu];
+        let held = self.in_lr[vcpu];
+        let mut rest = held;
+        rest.remove(x);
+        let quick = x >= FIRST_SPI
+            && rest.only_in_word0(u32::MAX)
+            && rest.word(0) & self.model_pending(vcpu, 0) == 0
+            && self.spi_in_lr.minus(held).is_empty();
+        if !quick {
+            return Kicked::General;
+        }
+        // The sync's part: the guest is done with every entry.
+        self.in_lr[vcpu] = IntidSet::EMPTY;
+        self.lr_pend[vcpu] = IntidSet::EMPTY;
+        self.lr_act[vcpu] = IntidSet::EMPTY;
+        self.lr_latch[vcpu] = IntidSet::EMPTY;
+        self.spi_in_lr = IntidSet::EMPTY;
+        // The fill's part: the fresh SPI is the only candidate left, if it is one.
+        let (w, bit) = ((x / 32) as usize, 1u32 << (x % 32));
+        let cand = self.model_pending(vcpu, w)
+            & self.enabled.word(vcpu, w)
+            & self.group_ok(vcpu, w)
+            & self.reach[vcpu].word(w)
+            & bit
+            != 0;
+        self.set_settled(vcpu, true);
+        if cand {
+            Kicked::Load(self.load(vcpu, x))
+        } else {
+            Kicked::Nothing
+        }
     }
 }

@@ -202,6 +202,9 @@ impl VGic {
         act: IntidSet,
     ) {
         let spis = done.minus(private_mask());
+        if !spis.is_empty() {
+            self.unsettle_others(vcpu);
+        }
         self.spi_in_lr = self.spi_in_lr.minus(spis);
         if let Some(s) = self.in_lr.get_mut(vcpu) {
             *s = now;
@@ -242,6 +245,7 @@ impl VGic {
             }
         }
         if intid >= FIRST_SPI {
+            self.unsettle_others(vcpu);
             self.spi_in_lr.remove(intid);
         }
     }
@@ -271,7 +275,7 @@ impl VGic {
     /// Moves a candidate into a list register. (Not inlined: inlined, the fill loop
     /// sets up every bank's address on entry, which costs more than the call.)
     #[inline(never)]
-    fn load(&mut self, vcpu: usize, intid: u32) -> Lr {
+    pub(super) fn load(&mut self, vcpu: usize, intid: u32) -> Lr {
         let hw = self.hw.get(vcpu, intid).copied().flatten();
         if self.latch.get(vcpu, intid) {
             self.latch.set(vcpu, intid, false);

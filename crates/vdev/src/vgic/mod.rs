@@ -161,6 +161,9 @@ pub struct VGic {
     /// vCPUs with nothing deliverable outside their list registers since their
     /// last fill (see `kick.rs`).
     settled: u32,
+    /// Per settled vCPU: the one SPI made pending for it since its last fill (0 for
+    /// none; see `kick.rs`).
+    fresh: [u32; MAX_VCPUS],
     /// The hardware's word of HW-linked state for the register read in progress
     /// (set just before the read's dispatch, cleared after it).
     sample: Option<Sample>,
@@ -206,6 +209,7 @@ impl VGic {
             lr_latch: [IntidSet::EMPTY; MAX_VCPUS],
             spi_in_lr: IntidSet::EMPTY,
             settled: 0,
+            fresh: [0; MAX_VCPUS],
             sample: None,
         }
     }

@@ -53,14 +53,20 @@ impl VGic {
     /// out of range, or a private one of a vCPU that does not exist, is ignored.
     /// The kick names the receiving vCPU when the interrupt is deliverable now.
     pub fn inject(&mut self, intid: u32, vcpu: usize) -> Notify {
-        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
+            self.unsettle();
             return Notify::NONE;
         }
         self.latch.set(vcpu, intid, true);
         match self.receiver(intid, vcpu) {
-            Some(t) => self.kick_if_deliverable(t, intid),
-            None => Notify::NONE,
+            Some(t) => {
+                self.freshen(t, intid);
+                self.kick_if_deliverable(t, intid)
+            }
+            None => {
+                self.unsettle();
+                Notify::NONE
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 //! CPU ([`RESERVED_PRIVATE`]): no guest access reaches them.
 
 use crate::sysregs::{CpuIfReg, ICC_SGI1R_EL1};
+use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_config::contract::aarch64;
 use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::handler::{Host, VmCtx};
@@ -98,6 +99,9 @@ pub struct Gic<W> {
 pub struct Model {
     vgic: Mutex<VGic>,
     posted: PostedSgis,
+    /// vCPUs kicked by a doorbell's pulse since their last kick: only their kick
+    /// tries the doorbell's shortcut (a stale bit costs one try, which is exact).
+    rung: AtomicU32,
 }
 
 /// The locked model.
@@ -128,6 +132,24 @@ impl Model {
         let k = g.kick_sgis(vcpu, &self.posted);
         (g, k)
     }
+
+    /// Whether a doorbell's pulse kicked `vcpu` since this was last asked.
+    #[inline]
+    pub fn take_rung(&self, vcpu: usize) -> bool {
+        let bit = 1u32.checked_shl(vcpu as u32).unwrap_or(0);
+        self.rung.load(Ordering::Relaxed) & bit != 0
+            && self.rung.fetch_and(!bit, Ordering::Acquire) & bit != 0
+    }
+
+    /// [`Model::lock_kick`] when no SGI is posted to `vcpu` but a doorbell rang: the model is locked
+    /// (everything posted folded) and its fresh SPI, a doorbell, may be loaded
+    /// ([`VGic::kick_spi`]). Not inlined: the IPI's kick stays as lean as it was.
+    #[inline(never)]
+    pub fn lock_kick_spi(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
+        let mut g = self.lock();
+        let k = g.kick_spi(vcpu);
+        (g, k)
+    }
 }
 
 impl<W> Gic<W> {
@@ -137,6 +159,7 @@ impl<W> Gic<W> {
             model: Model {
                 vgic: Mutex::new(VGic::new()),
                 posted: PostedSgis::new(),
+                rung: AtomicU32::new(0),
             },
             hw,
         }
@@ -257,6 +280,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
             self.hw.set_pending(line);
         } else {
             let n = self.model.lock().inject(line, 0);
+            self.model.rung.fetch_or(n.kick, Ordering::Release);
             self.hw.changed(vm.id, None, &n);
         }
     }

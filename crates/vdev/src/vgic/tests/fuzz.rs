@@ -107,12 +107,21 @@ fn random_accesses_never_panic() {
                         Kicked::General => assert_eq!(quick, g, "kick of vCPU {vcpu}"),
                         k => {
                             kicks += 1;
-                            let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
-                            assert_eq!(
-                                (f, kicked_lrs(k), &quick),
-                                (Flush::default(), live_lrs(l), &g),
-                                "kick {step}"
-                            );
+                            shortcut_agrees(k, &quick, &mut g, vcpu, l, step);
+                            check(&g, vcpu, l);
+                            continue;
+                        }
+                    }
+                }
+                // A kick with every entry free and no SGI posted: the SPI shortcut,
+                // where it applies, gives what the refill gives; elsewhere nothing.
+                // (Rarely taken here: see the doorbell walk in `tests/doorbell.rs`.)
+                if l.iter().all(|e| e.state == LrState::Invalid) && r.below(2) == 0 {
+                    let mut quick = g.clone();
+                    match quick.kick_spi(vcpu) {
+                        Kicked::General => assert_eq!(quick, g, "SPI kick of vCPU {vcpu}"),
+                        k => {
+                            shortcut_agrees(k, &quick, &mut g, vcpu, l, step);
                             check(&g, vcpu, l);
                             continue;
                         }

@@ -6,6 +6,7 @@ use super::dist::reg as gicd;
 use super::redist::reg as gicr;
 use super::*;
 
+mod doorbell;
 mod fuzz;
 mod hwlines;
 mod lrs;
@@ -108,4 +109,27 @@ fn eoi_all(lrs: &mut [Lr]) {
             l.state = LrState::Invalid;
         }
     }
+}
+
+/// The guest runs on one vCPU of a ping-pong walk: each entry is acknowledged or
+/// completed, or left as it is, at random.
+fn guest_runs(r: &mut crate::rng::Rng, l: &mut [Lr; 4]) {
+    for e in l.iter_mut() {
+        e.state = match (e.state, r.below(2)) {
+            (LrState::Pending, 0) => LrState::Active,
+            (LrState::Active | LrState::PendingActive, 0) => LrState::Invalid,
+            (s, _) => s,
+        };
+    }
+}
+
+/// A kick shortcut's answer `k`, leaving the model `quick`, against the refill of
+/// `g` with `vcpu`'s list registers `l`: the same entries, the same model.
+fn shortcut_agrees(k: Kicked, quick: &VGic, g: &mut VGic, vcpu: usize, l: &mut [Lr; 4], step: u32) {
+    let f = g.refill(vcpu, l).expect("the shortcut implies a refill");
+    assert_eq!(
+        (f, kicked_lrs(k), quick),
+        (Flush::default(), live_lrs(l), &*g),
+        "step {step}"
+    );
 }

@@ -135,6 +135,13 @@ pub fn nmi_all_but_self() -> bool {
     send(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF)
 }
 
+/// This CPU's IA32_APIC_BASE.
+pub fn base_msr() -> u64 {
+    // SAFETY: IA32_APIC_BASE exists on every CPU with an APIC; reading it changes
+    // nothing.
+    unsafe { rdmsr(IA32_APIC_BASE) }
+}
+
 /// An NMI to the CPU with APIC id `apic_id`.
 pub fn send_nmi(apic_id: u32) -> bool {
     send(apic_id, ICR_NMI | ICR_ASSERT)

@@ -74,6 +74,58 @@ pub fn decode_mov32(bytes: &[u8]) -> Option<MemMov> {
     })
 }
 
+/// What a decoded 32-bit store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreSrc {
+    /// A general-purpose register (0-15, REX.R included).
+    Reg(u8),
+    /// An immediate.
+    Imm(u32),
+}
+
+/// Decodes a 32-bit store to memory in 64-bit code, as a guest's driver writes a
+/// memory-mapped register (`MOV r/m32, r32` or `MOV r/m32, imm32`, an optional REX
+/// prefix, any ModRM/SIB addressing): its length and source. Anything else is `None`.
+pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
+    let (rex, at) = match bytes.first()? {
+        &b @ 0x40..=0x4F => (b, 1usize),
+        _ => (0, 0),
+    };
+    let op = *bytes.get(at)?;
+    let m = *bytes.get(at + 1)?;
+    let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
+    if md == 3 || (op == 0xC7 && reg != 0) || (op != 0x89 && op != 0xC7) {
+        return None;
+    }
+    let mut len = at + 2;
+    let disp = if rm == 4 {
+        let sib = *bytes.get(len)?;
+        len += 1;
+        match md {
+            0 if sib & 7 == 5 => 4,
+            0 => 0,
+            1 => 1,
+            _ => 4,
+        }
+    } else {
+        match (md, rm) {
+            (0, 5) => 4,
+            (0, _) => 0,
+            (1, _) => 1,
+            _ => 4,
+        }
+    };
+    len += disp;
+    let src = if op == 0x89 {
+        StoreSrc::Reg(reg | (rex >> 2 & 1) << 3)
+    } else {
+        let imm = bytes.get(len..len + 4)?;
+        len += 4;
+        StoreSrc::Imm(u32::from_le_bytes([imm[0], imm[1], imm[2], imm[3]]))
+    };
+    Some((u8::try_from(len).ok()?, src))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +150,41 @@ mod tests {
         // mov edi, [0x1234] (disp32, no base)
         let m = decode_mov32(&[0x8B, 0x3D, 0x34, 0x12, 0, 0]).unwrap();
         assert_eq!((m.len, m.reg), (6, 7));
+    }
+
+    #[test]
+    fn stores() {
+        // movl $0x0, 0x80(%rax)
+        let b = [0xC7, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(decode_store32(&b), Some((10, StoreSrc::Imm(0))));
+        // mov %ecx, 0x300(%rdx)
+        assert_eq!(
+            decode_store32(&[0x89, 0x8A, 0, 3, 0, 0]),
+            Some((6, StoreSrc::Reg(1)))
+        );
+        // mov %r9d, (%rax)
+        assert_eq!(
+            decode_store32(&[0x44, 0x89, 0x08]),
+            Some((3, StoreSrc::Reg(9)))
+        );
+        // movl $0x1ff, 0xf0(%rax,%rcx,1)
+        let b = [0xC7, 0x84, 0x08, 0xF0, 0, 0, 0, 0xFF, 1, 0, 0];
+        assert_eq!(decode_store32(&b), Some((11, StoreSrc::Imm(0x1FF))));
+        // mov %eax, (%rsp) (SIB, no displacement); mov %eax, 0x10(%rbp)
+        assert_eq!(
+            decode_store32(&[0x89, 0x04, 0x24]),
+            Some((3, StoreSrc::Reg(0)))
+        );
+        assert_eq!(
+            decode_store32(&[0x89, 0x45, 0x10]),
+            Some((3, StoreSrc::Reg(0)))
+        );
+        // Loads, register forms, C7 with another /reg, truncated bytes: refused.
+        assert_eq!(decode_store32(&[0x8B, 0x08]), None);
+        assert_eq!(decode_store32(&[0x89, 0xC1]), None);
+        assert_eq!(decode_store32(&[0xC7, 0x48, 0x10, 0, 0, 0, 0]), None);
+        assert_eq!(decode_store32(&[0xC7, 0x80, 0x80, 0, 0, 0, 0, 0]), None);
+        assert_eq!(decode_store32(&[0x89]), None);
     }
 
     #[test]

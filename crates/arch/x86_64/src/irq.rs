@@ -116,7 +116,12 @@ pub fn init() {
     for vector in 0x20..SPURIOUS {
         if vector != KICK && vector != TIMER {
             // SAFETY: as above.
-            unsafe { crate::idt::set_gate(vector, x86_irq_stray as unsafe extern "C" fn() as usize as u64) };
+            unsafe {
+                crate::idt::set_gate(
+                    vector,
+                    x86_irq_stray as unsafe extern "C" fn() as usize as u64,
+                )
+            };
         }
     }
     crate::nmi::init();

@@ -16,4 +16,3 @@ impl SvmVcpu {
         c.int_control &= !V_INTR_MASKING;
     }
 }
-

@@ -13,8 +13,14 @@ impl VmxVcpu {
     /// bit of its field.
     pub fn direct(&mut self) -> Result<(), VmxFail> {
         let pins = vmread(PIN_CONTROLS) as u32;
-        vmwrite(PIN_CONTROLS, u64::from((pins & !pin::EXTERNAL_INTERRUPT) | pin::NMI))?;
+        vmwrite(
+            PIN_CONTROLS,
+            u64::from((pins & !pin::EXTERNAL_INTERRUPT) | pin::NMI),
+        )?;
         let procs = vmread(PROC_CONTROLS) as u32;
-        vmwrite(PROC_CONTROLS, u64::from(procs & !(proc::HLT | proc::INTERRUPT_WINDOW)))
+        vmwrite(
+            PROC_CONTROLS,
+            u64::from(procs & !(proc::HLT | proc::INTERRUPT_WINDOW)),
+        )
     }
 }

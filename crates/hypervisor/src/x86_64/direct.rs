@@ -28,6 +28,7 @@ use super::world;
 use crate::percpu::{PerCpu, MAX_CPUS};
 use crate::{account, config::CONFIG, log, vms};
 use core::sync::atomic::{AtomicU32, Ordering};
+use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
 use rtvisor_arch_x86_64::answer::Exited;
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Decoded, RawExit, GP};
@@ -175,7 +176,7 @@ pub fn exit(
             gpa,
             access: AccessKind::Write,
         } if (APIC_GPA..APIC_GPA + APIC_PAGE).contains(&gpa) => {
-            xapic_write(cpu, vm, vcpu, engine, (gpa - APIC_GPA) as u32);
+            xapic_write(cpu, me, vm, vcpu, engine, (gpa - APIC_GPA) as u32);
             t.done(Cause::Mmio);
         }
         _ => return false,
@@ -242,9 +243,17 @@ fn apic_base(vcpu: VcpuId, engine: &mut Engine, d: Decoded, write: bool, value: 
 
 /// A store into the xAPIC page at `offset` (AMD-V; the guest's RIP taken as
 /// guest-physical, as for every decoded MOV): performed on the hardware if the
-/// register is one the guest may write, the ICR's an IPI, else dropped; a store that
-/// does not decode (`insn::decode_store32`) is #GP(0).
-fn xapic_write(cpu: CpuId, vm: VmId, vcpu: VcpuId, engine: &mut Engine, offset: u32) {
+/// register is one the guest may write, the ICR's an IPI (INIT and start-up IPIs as
+/// the x2APIC ICR's, through `adapt`), else dropped; a store that does not decode
+/// (`insn::decode_store32`) is #GP(0).
+fn xapic_write(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    offset: u32,
+) {
     let store = world::insn_at(vm, engine.rip()).and_then(|(b, n)| decode_store32(&b[..n]));
     let Some((len, src)) = store else {
         return engine.inject(GP, Some(0));
@@ -253,17 +262,33 @@ fn xapic_write(cpu: CpuId, vm: VmId, vcpu: VcpuId, engine: &mut Engine, offset: 
         StoreSrc::Imm(v) => v,
         StoreSrc::Reg(r) => engine.gprs().get_mut(r).map_or(0, |r| *r as u32),
     };
+    let next = engine.rip().wrapping_add(u64::from(len));
     let reg = offset & !0xF;
     if reg == ICR_HI {
         ICR_HIGH[cpu.index()].store(value, Ordering::Relaxed);
     } else if reg == ICR {
         let dest = ICR_HIGH[cpu.index()].load(Ordering::Relaxed) >> 24;
-        if !starts_cpu(value) {
+        if starts_cpu(value) {
+            // As the x2APIC ICR's WRMSR would be: the core's CPU calls.
+            let d = Decoded {
+                exit: RawExit::Msr {
+                    id: X2APIC_ICR,
+                    write: true,
+                    value: u64::from(dest) << 32 | u64::from(value),
+                },
+                next_rip: Some(next),
+            };
+            let own = vms::guest_cpu_id(vm, vcpu) as u32;
+            if let Adapted::Exit(e) = adapt(&d.exit, engine.gprs(), None, own) {
+                engine.set_rip(next);
+                world::handle(cpu, me, vm, vcpu, engine, d, None, e);
+                return;
+            }
+        } else {
             ipi(vm, vcpu, dest, value);
         }
     } else if WRITABLE.contains(&reg) || reg == DIVIDE {
         apic::write_reg(reg, value);
     }
-    let rip = engine.rip().wrapping_add(u64::from(len));
-    engine.set_rip(rip);
+    engine.set_rip(next);
 }

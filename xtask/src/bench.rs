@@ -257,6 +257,17 @@ pub const CONFIGS: &[Config] = &[
                 NPT), the ISO under -icount; VMMCALL as the null call",
     },
     Config {
+        name: "rtvisor-svm-direct-x86",
+        machine: Machine::RtvisorX86 {
+            scenario: x86::SCENARIO_DIRECT,
+            emulator: crate::x86::machine::Emulator::Qemu,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-svm-x86 with the RT VM in direct mode (LAPIC pass-through: its \
+                cores' own xAPIC, the page read-only, each write an exit)",
+    },
+    Config {
         name: BARE_BOCHS_X86,
         machine: Machine::BareBochs,
         quick: false,
@@ -274,6 +285,17 @@ pub const CONFIGS: &[Config] = &[
         no_ipi: false,
         about: "rtbench-x86 in VM rt (CPUs 2-3) under rtvisor on Bochs (VT-x, VMX with EPT), \
                 the same scenario's ISO; VMCALL as the null call",
+    },
+    Config {
+        name: "rtvisor-vmx-direct-x86",
+        machine: Machine::RtvisorX86 {
+            scenario: x86::SCENARIO_DIRECT,
+            emulator: crate::x86::machine::Emulator::Bochs,
+        },
+        quick: false,
+        no_ipi: false,
+        about: "rtvisor-vmx-x86 with the RT VM in direct mode (LAPIC pass-through: the \
+                x2APIC MSRs and TSC deadline passed through, the ICR's writes exit)",
     },
 ];
 

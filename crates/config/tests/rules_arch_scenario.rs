@@ -170,9 +170,10 @@ fn lapic_pass_through_is_accepted_with_a_warning() {
             "on x86_64, interrupt-mode = \"direct\" is LAPIC pass-through: VM `a` uses its \
              cores' physical local APICs and TSC-deadline timers"
                 .into(),
-            "only the ICR is intercepted (IPIs stay in the VM) and the hypervisor takes a core \
-             back with INIT or an NMI; what a hostile guest could keep is not defined yet: keep \
-             it for guests you wrote or audited"
+            "the hypervisor keeps the ICR (IPIs go to the VM's own cores only), \
+             IA32_APIC_BASE, and the NMI and INIT that take a core back whatever the guest \
+             masks; the VM's emulated devices raise no interrupts in it, CPU 0 watches its \
+             watchdog, and on AMD-V each write to its xAPIC page is an exit"
                 .into()
         )]
     );

@@ -142,6 +142,16 @@ pub trait Backend {
     /// Makes CPU `cpu` look at its vCPU's state again (an interrupt the guest cannot
     /// mask).
     fn kick(cpu: CpuId);
+    /// The CPU whose timer watches a watchdog armed or kicked on `cpu`: `cpu` itself,
+    /// unless its timer is not the hypervisor's (x86 direct mode).
+    fn watchdog_cpu(cpu: CpuId) -> CpuId {
+        cpu
+    }
+    /// Makes CPU `cpu` (another than this one, [`Backend::watchdog_cpu`]'s) fire its
+    /// timer no later than `deadline`.
+    fn watchdog_arm_on(cpu: CpuId, deadline: u64) {
+        let _ = (cpu, deadline);
+    }
     /// Handles what is pending on this idle CPU (kicks, console input, the
     /// hypervisor's timer).
     fn idle_interrupts(cpu: CpuId);

@@ -15,6 +15,8 @@ use rtvisor_vdev::{MmioError, Width};
 /// VM unresponsive. A kick reaches a vCPU in microseconds; the bound covers a vCPU
 /// busy in a long exit (reloading a large VM) on a slow machine.
 const SETTLE_MS: u64 = 1000;
+/// How often a stop or restart kicks the VM's vCPUs again while it waits.
+const REKICK_MS: u64 = 1;
 
 /// Services the core handler asks of the hypervisor.
 #[derive(Debug)]
@@ -54,8 +56,18 @@ impl Host for HostImpl {
         let life = &vms::rt(vm).life;
         let bound = Clock::frequency() / 1000 * SETTLE_MS;
         let mut deadline = Clock::now().saturating_add(bound);
+        let every = Clock::frequency() / 1000 * REKICK_MS;
+        let mut rekick = Clock::now().saturating_add(every);
         while !life.settled() {
             let now = Clock::now();
+            if now >= rekick {
+                // A kick that reached a vCPU just before it entered its guest (x86
+                // direct mode: an NMI taken by the hypervisor) is sent again.
+                for v in 0..vms::cfg(vm).cpus.len() {
+                    self.kick(vm, VcpuId::new(v));
+                }
+                rekick = now.saturating_add(every);
+            }
             if life.loading() {
                 // vCPU 0 is reloading a large image: its acknowledgement comes when it
                 // enters the guest; the bound starts from there.

@@ -4,11 +4,12 @@
 //!
 //! The clock is the hypervisor's own timer ([`Timer`]) of the CPU that armed or last
 //! kicked the watchdog (aarch64: the EL2 physical timer, whose PPI is in Group 0, so
-//! it reaches EL2 even on a direct-mode core). A kick only moves the deadline (and
+//! it reaches EL2 even on a direct-mode core), or of the CPU the backend names for it
+//! (x86 direct mode, whose cores' APIC timers are the guest's: the boot CPU). A kick only moves the deadline (and
 //! re-arms that CPU's timer); nothing of the hypervisor runs on the VM's cores between
 //! kicks.
 
-use crate::backend::Clock;
+use crate::backend::{Arch, Backend, Clock};
 use crate::config::{CONFIG, MAX_VMS};
 use crate::host::HostImpl;
 use crate::percpu::this_cpu;
@@ -64,8 +65,13 @@ pub fn kick(vm: VmId) -> bool {
 fn watch_here(w: &Watchdog, ticks: u64) {
     let deadline = Clock::now().saturating_add(ticks);
     w.deadline.store(deadline, Ordering::Release);
-    w.cpu.store(this_cpu(), Ordering::Release);
-    Clock::arm(deadline);
+    let me = this_cpu();
+    let watcher = me.map(Arch::watchdog_cpu);
+    w.cpu.store(watcher, Ordering::Release);
+    match watcher {
+        Some(other) if watcher != me => Arch::watchdog_arm_on(other, deadline),
+        _ => Clock::arm(deadline),
+    }
 }
 
 /// Forgets VM `vm`'s watchdog (the VM stopped or restarts; a new run arms its own).

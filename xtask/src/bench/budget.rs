@@ -31,6 +31,13 @@ const X86_TIMER_ROWS: [(&str, &str); 2] = [
     ("rtvisor-vmx-x86", super::BARE_BOCHS_X86),
 ];
 
+/// The x86 direct-mode rows (LAPIC pass-through), each held to its bare baseline on
+/// the same emulator plus [`DIRECT_SLACK_NS`].
+const X86_DIRECT_ROWS: [(&str, &str); 2] = [
+    ("rtvisor-svm-direct-x86", super::BARE_X86),
+    ("rtvisor-vmx-direct-x86", super::BARE_BOCHS_X86),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
@@ -152,6 +159,13 @@ pub fn evaluate(outcomes: &[Outcome]) -> Vec<Check> {
                     ),
                 )
             }
+            Err(c) => c,
+        });
+    }
+    for (rt, bare) in X86_DIRECT_ROWS {
+        let what = format!("{rt}: timer max within 10 ns of {bare}");
+        out.push(match need(outcomes, &what, [bare, rt]) {
+            Ok([b, d]) => within(what, d.timer.max_ns, b.timer.max_ns, DIRECT_SLACK_NS, "ns"),
             Err(c) => c,
         });
     }

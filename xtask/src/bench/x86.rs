@@ -6,6 +6,7 @@
 //! rtvisor-svm-x86   qemu-system-x86_64 -M q35 -cpu max -smp 4 -m 2G ... -icount shift=0,sleep=off
 //! bare-bochs-x86    bochs (machine.rs: sync=none, ips fixed) booting rtbench-x86.elf
 //! rtvisor-vmx-x86   bochs booting the hypervisor for tests/bench/x86.toml
+//! rtvisor-{svm,vmx}-direct-x86   the same for tests/bench/x86-direct.toml
 //! ```
 //!
 //! Both clocks are instruction counts: under `-icount shift=0` the TSC counts one per
@@ -32,6 +33,8 @@ use std::process::Stdio;
 /// The scenario of the x86 rtvisor rows (the same on both emulators, as
 /// scenarios/x86-two-vms.toml is).
 pub const SCENARIO: &str = "x86.toml";
+/// The scenario of the x86 direct-mode rows (LAPIC pass-through).
+pub const SCENARIO_DIRECT: &str = "x86-direct.toml";
 
 /// Whether the x86 backend injects interrupts into its guests (the timer and IPI
 /// rows need it). Without it those rows are not run and are reported as such.

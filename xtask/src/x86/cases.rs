@@ -236,6 +236,22 @@ pub const TESTS: &[X86Test] = &[
         about: "x86-watchdog-amd on Bochs (the APIC timer in TSC-deadline mode); its COM1 is a file, so the shell is not asked",
         run: super::irq::watchdog,
     },
+    X86Test {
+        name: "x86-direct-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::direct::DIRECT),
+        about: "LAPIC pass-through on AMD-V: rt's timer interrupts on its own xAPIC (page read-only, writes performed by the hypervisor), no stray vector, again after a reset; the probe's IPIs to foreign APIC ids dropped; wd's watchdog (on the boot CPU) expires and its core is taken back by NMI; the shell stops and starts rt",
+        run: super::direct::direct,
+    },
+    X86Test {
+        name: "x86-direct-intel",
+        emulator: Emulator::Bochs,
+        cmdline: "",
+        scenario: Some(super::direct::DIRECT),
+        about: "x86-direct-amd on Bochs (VT-x): the x2APIC MSRs and TSC deadline passed through, the ICR's writes exit",
+        run: super::direct::direct,
+    },
 ];
 
 /// The x86 two-VM scenario.

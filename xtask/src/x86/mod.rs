@@ -10,6 +10,7 @@
 pub mod bare;
 pub mod cases;
 pub mod demo;
+pub mod direct;
 mod follow;
 pub mod irq;
 pub mod iso;

@@ -135,6 +135,73 @@ pub fn nmi_all_but_self() -> bool {
     send(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF)
 }
 
+/// This CPU's IA32_APIC_BASE.
+pub fn base_msr() -> u64 {
+    // SAFETY: IA32_APIC_BASE exists on every CPU with an APIC; reading it changes
+    // nothing.
+    unsafe { rdmsr(IA32_APIC_BASE) }
+}
+
+/// An NMI to the CPU with APIC id `apic_id`.
+pub fn send_nmi(apic_id: u32) -> bool {
+    send(apic_id, ICR_NMI | ICR_ASSERT)
+}
+
+/// Sends an IPI a direct-mode guest asked for, checked by the caller: the ICR's low
+/// word `low` to APIC id `dest`.
+pub fn send_raw(dest: u32, low: u32) -> bool {
+    send(dest, low)
+}
+
+/// A register of this CPU's APIC at xAPIC offset `reg` (a direct-mode guest's read).
+pub fn read_reg(reg: u32) -> u32 {
+    read(reg)
+}
+
+/// Writes a register of this CPU's APIC at xAPIC offset `reg`, for a direct-mode
+/// guest whose write the caller checked (never ID, LDR, DFR or the ICR).
+pub fn write_reg(reg: u32, v: u32) {
+    write(reg, v)
+}
+
+const REG_TPR: u32 = 0x80;
+const REG_ISR: u32 = 0x100;
+const REG_LVT_THERMAL: u32 = 0x330;
+const REG_LVT_PERF: u32 = 0x340;
+const REG_LVT_ERROR: u32 = 0x370;
+
+/// Gives this CPU's APIC back to the hypervisor after a direct-mode guest drove it:
+/// its timer stopped and every LVT entry masked, TPR 0, the APIC software-enabled
+/// with the hypervisor's spurious vector, every interrupt in service ended (at most
+/// 256 EOIs), then the hypervisor's timer on `timer_vector`, disarmed. What the guest
+/// left pending is taken and dropped by the IDT's stray gates (`irq::init`).
+pub fn take_back(timer_vector: u8) {
+    if has_tsc_deadline() {
+        // SAFETY: IA32_TSC_DEADLINE exists in TSC-deadline mode; 0 disarms.
+        unsafe { wrmsr(IA32_TSC_DEADLINE, 0) };
+    }
+    write(REG_TIMER_INIT, 0);
+    for lvt in [
+        REG_LVT_TIMER,
+        REG_LVT_THERMAL,
+        REG_LVT_PERF,
+        REG_LVT_LINT0,
+        REG_LVT_LINT1,
+        REG_LVT_ERROR,
+    ] {
+        write(lvt, LVT_MASKED);
+    }
+    write(REG_TPR, 0);
+    write(REG_SVR, SVR_ENABLE | SPURIOUS);
+    for _ in 0..256 {
+        if (0..8).all(|i| read(REG_ISR + i * 0x10) == 0) {
+            break;
+        }
+        eoi();
+    }
+    timer_init(timer_vector);
+}
+
 const REG_EOI: u32 = 0xB0;
 const REG_LVT_TIMER: u32 = 0x320;
 const REG_LVT_LINT0: u32 = 0x350;

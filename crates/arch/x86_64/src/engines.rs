@@ -427,3 +427,47 @@ impl VcpuEngine for Engine {
 pub fn vendor() -> Vendor {
     cpu::vendor()
 }
+
+/// The x2APIC register MSRs (0x800 + xAPIC offset / 16).
+const X2APIC_MSRS: core::ops::RangeInclusive<u32> = 0x800..=0x8FF;
+/// The x2APIC ICR: its writes still exit (IPIs stay in the VM).
+const X2APIC_ICR: u32 = 0x830;
+/// IA32_TSC_DEADLINE: the guest's own timer in direct mode.
+const TSC_DEADLINE: u32 = 0x6E0;
+
+/// Makes CPU `index`'s engine a direct-mode one (LAPIC pass-through): the guest takes
+/// its core's interrupts, reaches IA32_TSC_DEADLINE and (VT-x) every x2APIC MSR but
+/// the ICR's writes without an exit; NMI and INIT still exit. IA32_APIC_BASE stays
+/// intercepted. On AMD-V the xAPIC page is the caller's (second stage).
+///
+/// # Safety
+/// As [`engine`]'s: the calling CPU is `index` and `v` is the engine it just made.
+pub unsafe fn make_direct(index: usize, v: &mut Engine) -> Result<(), EngineError> {
+    if index >= MAX_CPUS {
+        return Err(EngineError::NoPages);
+    }
+    // SAFETY: in bounds; CPU `index` alone uses entry `index`. Only the two maps are
+    // reached (through raw places, not the engine's VMCB or VMCS), which the CPU
+    // reads at each MSR access: changing a bit takes effect at the next one.
+    let (msrpm, bitmap) = unsafe {
+        let p = PAGES.0.get();
+        (
+            &mut *core::ptr::addr_of_mut!((*p)[index].msrpm),
+            &mut *core::ptr::addr_of_mut!((*p)[index].msr_bitmap),
+        )
+    };
+    match v {
+        Engine::Svm(s) => {
+            msrpm.pass(TSC_DEADLINE, true, true);
+            s.direct();
+        }
+        Engine::Vmx(x) => {
+            bitmap.pass_msr(TSC_DEADLINE, true, true);
+            for msr in X2APIC_MSRS {
+                bitmap.pass_msr(msr, true, msr != X2APIC_ICR);
+            }
+            x.direct().map_err(EngineError::Vmx)?;
+        }
+    }
+    Ok(())
+}

@@ -162,6 +162,22 @@ pub(crate) unsafe fn set_gate(vector: u8, handler: u64) {
     idt[usize::from(vector)] = gate(handler, 0);
 }
 
+/// Installs `handler` as the NMI's gate, on the NMI's own stack (IST).
+///
+/// # Safety
+/// As [`set_gate`]'s; `handler` ends with IRETQ or continues at the NMI's stub in
+/// `x86_isr_table` with the stack as the CPU left it.
+pub(crate) unsafe fn set_nmi_gate(handler: u64) {
+    // SAFETY: the caller is the BSP before any other CPU runs.
+    let idt = unsafe { &mut *IDT.0.get() };
+    idt[NMI as usize] = gate(handler, crate::gdt::IST_NMI);
+}
+
+/// Whether a CPU is reporting a fatal error (an NMI is then the halt request).
+pub(crate) fn halting() -> bool {
+    HALTING.load(Ordering::Acquire)
+}
+
 /// Loads the IDT on this CPU.
 pub fn load() {
     #[repr(C, packed)]

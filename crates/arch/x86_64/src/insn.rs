@@ -190,5 +190,57 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
     })
 }
 
+/// What a decoded 32-bit store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreSrc {
+    /// A general-purpose register (0-15, REX.R included).
+    Reg(u8),
+    /// An immediate.
+    Imm(u32),
+}
+
+/// Decodes a 32-bit store to memory in 64-bit code, as a guest's driver writes a
+/// memory-mapped register (`MOV r/m32, r32` or `MOV r/m32, imm32`, an optional REX
+/// prefix, any ModRM/SIB addressing): its length and source. Anything else is `None`.
+pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
+    let (rex, at) = match bytes.first()? {
+        &b @ 0x40..=0x4F => (b, 1usize),
+        _ => (0, 0),
+    };
+    let op = *bytes.get(at)?;
+    let m = *bytes.get(at + 1)?;
+    let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
+    if md == 3 || (op == 0xC7 && reg != 0) || (op != 0x89 && op != 0xC7) {
+        return None;
+    }
+    let mut len = at + 2;
+    let disp = if rm == 4 {
+        let sib = *bytes.get(len)?;
+        len += 1;
+        match md {
+            0 if sib & 7 == 5 => 4,
+            0 => 0,
+            1 => 1,
+            _ => 4,
+        }
+    } else {
+        match (md, rm) {
+            (0, 5) => 4,
+            (0, _) => 0,
+            (1, _) => 1,
+            _ => 4,
+        }
+    };
+    len += disp;
+    let src = if op == 0x89 {
+        StoreSrc::Reg(reg | (rex >> 2 & 1) << 3)
+    } else {
+        let imm = bytes.get(len..len + 4)?;
+        len += 4;
+        StoreSrc::Imm(u32::from_le_bytes([imm[0], imm[1], imm[2], imm[3]]))
+    };
+    Some((u8::try_from(len).ok()?, src))
+}
+
 #[cfg(test)]
 mod tests;

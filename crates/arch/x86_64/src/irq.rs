@@ -58,6 +58,7 @@ global_asm!(
 .endm
 X86_IRQ x86_irq_kick, {KICK}
 X86_IRQ x86_irq_timer, {TIMER}
+X86_IRQ x86_irq_stray, 0
 .text
 .global x86_irq_spurious
 x86_irq_spurious:
@@ -72,6 +73,7 @@ unsafe extern "C" {
     fn x86_irq_kick();
     fn x86_irq_timer();
     fn x86_irq_spurious();
+    fn x86_irq_stray();
 }
 
 #[unsafe(no_mangle)]
@@ -79,9 +81,20 @@ extern "C" fn x86_irq(vector: u32) {
     crate::apic::eoi();
     let bit = match vector as u8 {
         KICK => PENDING_KICK,
-        _ => PENDING_TIMER,
+        TIMER => PENDING_TIMER,
+        // A vector the hypervisor does not use (a direct-mode guest's, left pending
+        // at its core's APIC when it stopped): ended and dropped.
+        _ => return,
     };
-    if let Some(p) = crate::smp::this_index().and_then(|i| PENDING.get(i)) {
+    if let Some(i) = crate::smp::this_index() {
+        pend(i, bit);
+    }
+}
+
+/// Marks `bit` pending on CPU `index` (the interrupt stubs, and the NMI that kicks a
+/// direct-mode core, `crate::nmi`).
+pub(crate) fn pend(index: usize, bit: u32) {
+    if let Some(p) = PENDING.get(index) {
         p.fetch_or(bit, Ordering::AcqRel);
     }
 }
@@ -97,6 +110,21 @@ pub fn init() {
         // SAFETY: the BSP before any AP runs; each stub ends with IRETQ.
         unsafe { crate::idt::set_gate(vector, stub as usize as u64) };
     }
+    // Every other vector ends and drops what arrives: a direct-mode guest's
+    // interrupts may still be pending at its core's APIC when the hypervisor takes
+    // the core back.
+    for vector in 0x20..SPURIOUS {
+        if vector != KICK && vector != TIMER {
+            // SAFETY: as above.
+            unsafe {
+                crate::idt::set_gate(
+                    vector,
+                    x86_irq_stray as unsafe extern "C" fn() as usize as u64,
+                )
+            };
+        }
+    }
+    crate::nmi::init();
 }
 
 /// Takes CPU `index`'s pending bits ([`PENDING_KICK`], [`PENDING_TIMER`]).

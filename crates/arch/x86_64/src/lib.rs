@@ -66,6 +66,8 @@ pub mod irq;
 #[cfg(target_os = "none")]
 pub mod memory;
 #[cfg(target_os = "none")]
+pub mod nmi;
+#[cfg(target_os = "none")]
 mod percpu;
 #[cfg(target_os = "none")]
 pub mod platform;

@@ -206,9 +206,10 @@ const FOREIGN: [Foreign; 19] = [
         severity: Severity::Warning,
         message: "on x86_64, interrupt-mode = \"direct\" is LAPIC pass-through: VM `{vm}` \
                   uses its cores' physical local APICs and TSC-deadline timers",
-        hint: "only the ICR is intercepted (IPIs stay in the VM) and the hypervisor takes a \
-               core back with INIT or an NMI; what a hostile guest could keep is not \
-               defined yet: keep it for guests you wrote or audited",
+        hint: "the hypervisor keeps the ICR (IPIs go to the VM's own cores only), \
+               IA32_APIC_BASE, and the NMI and INIT that take a core back whatever the guest \
+               masks; the VM's emulated devices raise no interrupts in it, CPU 0 watches \
+               its watchdog, and on AMD-V each write to its xAPIC page is an exit",
     },
     error(
         S,

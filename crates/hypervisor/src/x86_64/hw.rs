@@ -95,6 +95,14 @@ impl Ept {
         })
     }
 
+    /// Maps the host's xAPIC page `hpa` read-only at `ipa` (a direct-mode VM on
+    /// AMD-V: reads reach the hardware, writes exit).
+    pub fn map_apic(&mut self, ipa: Ipa, hpa: Hpa) -> Result<(), Stage2Error> {
+        self.tables
+            .map(ipa, hpa, 0x1000, Access::R)
+            .map_err(Stage2Error::Map)
+    }
+
     /// What an engine needs to run a vCPU of the VM.
     pub fn paging(&self) -> Paging {
         Paging {

@@ -9,10 +9,13 @@
 //!   `run::handle`; the guest's CPUID; COM1;
 //! - `hw.rs`: the seam types: the TSC and the APIC timer, COM1 as the console, EPT
 //!   or NPT as the VM's second stage, and the hardware side of the VM's local APICs;
-//! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer.
+//! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer;
+//! - `direct.rs`: direct mode (LAPIC pass-through) and how the hypervisor keeps its
+//!   hold on such a VM's cores.
 
 mod boot;
 mod cr;
+mod direct;
 mod guestirq;
 mod hw;
 mod strio;
@@ -22,7 +25,7 @@ mod world;
 use crate::backend::Backend;
 use crate::percpu;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use rtvisor_addr::{HostRange, Hpa};
+use rtvisor_addr::{HostRange, Hpa, Ipa};
 use rtvisor_arch_x86_64::adapt::msr_name;
 use rtvisor_arch_x86_64::answer::Exited;
 use rtvisor_arch_x86_64::chip::Lapics;
@@ -32,7 +35,7 @@ use rtvisor_arch_x86_64::{apic, cpu, idt, memory};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_config::contract::x86_64::EMULATED;
 use rtvisor_config::contract::EmulatedDevice;
-use rtvisor_config::tables::VmConfig;
+use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::VcpuStart;
 
@@ -92,8 +95,12 @@ impl Backend for Arch {
     // interrupt controller's (`Lapics`), as are the x2APIC MSRs.
     const DEVICES: &'static [EmulatedDevice] = &EMULATED;
 
-    fn guest_cpu_id(_cfg: &VmConfig, vcpu: VcpuId, _hw_id: Option<u64>) -> u64 {
-        u64::from(virtual_apic_id(vcpu.index()))
+    fn guest_cpu_id(cfg: &VmConfig, vcpu: VcpuId, hw_id: Option<u64>) -> u64 {
+        match hw_id {
+            // Direct mode: the guest drives its core's own APIC.
+            Some(id) if cfg.interrupt_mode == InterruptMode::Direct => id,
+            _ => u64::from(virtual_apic_id(vcpu.index())),
+        }
     }
     fn register_name(id: u32) -> &'static str {
         msr_name(id)
@@ -112,10 +119,26 @@ impl Backend for Arch {
         boot::init_machine(m, ram, devices);
     }
     fn new_stage2(vm: VmId) -> Result<hw::Ept, hw::Stage2Error> {
-        hw::Ept::new(vm)
+        let mut s2 = hw::Ept::new(vm)?;
+        if direct::is_direct(vm) && !apic::is_x2apic() {
+            // The host's xAPIC page, read-only: every write exits (`direct.rs`).
+            s2.map_apic(Ipa::new(direct::APIC_GPA), Hpa::new(apic::mmio_base()))?;
+        }
+        Ok(s2)
     }
     fn init_cpu(m: &X86Machine, cpu: CpuId) {
         boot::init_cpu(m, cpu);
+        direct::init_cpu(cpu);
+    }
+    fn watchdog_cpu(cpu: CpuId) -> CpuId {
+        if direct::cpu_is_direct(cpu) {
+            direct::WATCHER
+        } else {
+            cpu
+        }
+    }
+    fn watchdog_arm_on(cpu: CpuId, deadline: u64) {
+        timers::watch_on(cpu, deadline);
     }
     fn start_cpu(_m: &X86Machine, cpu: CpuId) -> Result<(), i64> {
         match percpu::of(cpu) {
@@ -135,12 +158,20 @@ impl Backend for Arch {
     fn kick(cpu: CpuId) {
         if let Some(c) = percpu::of(cpu) {
             crate::account::kicking(cpu);
-            apic::send_fixed(c.hw_id() as u32, irq::KICK);
+            if direct::cpu_is_direct(cpu) {
+                // Its fixed interrupts are its guest's.
+                rtvisor_arch_x86_64::nmi::kick(c.hw_id() as u32);
+            } else {
+                apic::send_fixed(c.hw_id() as u32, irq::KICK);
+            }
         }
     }
     fn idle_interrupts(cpu: CpuId) {
         let Some(me) = percpu::of(cpu) else { return };
-        world::interrupts(cpu, me, &mut None);
+        if world::interrupts(cpu, me, &mut None) && !direct::cpu_is_direct(cpu) {
+            // A direct core may have moved a watchdog deadline this CPU watches.
+            timers::program(me);
+        }
         if me.arch.shell.load(Ordering::Relaxed) && crate::shell::is_input(boot::COM1_IRQ) {
             crate::shell::on_input();
         }
@@ -160,6 +191,7 @@ impl Backend for Arch {
         cpu::pause();
     }
     fn park(cpu: CpuId) {
+        direct::park(cpu);
         timers::set_guest(cpu, 0);
     }
     fn vcpu_start(_cpu: CpuId, _vm: VmId, _vcpu: VcpuId) {}

@@ -78,3 +78,21 @@ pub fn which_due(me: &PerCpu) -> Due {
         watchdog: passed(me.arch.wd_deadline.load(Ordering::Relaxed)),
     }
 }
+
+/// A watchdog on another CPU (a direct-mode core, `direct::WATCHER`) must expire by
+/// `at`: CPU `cpu`'s deadline is brought forward if it is later, and `cpu` is kicked
+/// to program its timer. A deadline moved later is found by the watchdog's own check
+/// when the earlier one fires.
+pub fn watch_on(cpu: CpuId, at: u64) {
+    let Some(c) = percpu::of(cpu) else { return };
+    let earlier = c
+        .arch
+        .wd_deadline
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+            (cur == 0 || at < cur).then_some(at)
+        })
+        .is_ok();
+    if earlier {
+        <super::Arch as crate::backend::Backend>::kick(cpu);
+    }
+}

@@ -21,8 +21,7 @@ use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, cr, entry, gwalk, memory, msrs};
-use rtvisor_config::contract::x86_64::virtual_apic_id;
+use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, memory, msrs};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::hypercall;
@@ -99,11 +98,21 @@ extern "C" fn world() -> ! {
     });
     // The accounting counts every entry: with it, every exit goes the full way.
     engine.set_light(!account::BUILT);
+    let direct = super::direct::is_direct(vm);
+    if direct {
+        super::direct::setup(cpu, vm, &mut engine);
+    }
     loop {
-        super::guestirq::deliver(vm, vcpu, &mut engine);
-        engine.exit_by(super::timers::next(me));
+        if direct {
+            super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
+        } else {
+            super::guestirq::deliver(vm, vcpu, &mut engine);
+            engine.exit_by(super::timers::next(me));
+        }
         let d = engine.run();
-        exit(cpu, me, vm, vcpu, &mut engine, d);
+        if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
+            exit(cpu, me, vm, vcpu, &mut engine, d);
+        }
     }
 }
 
@@ -172,7 +181,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
         return;
     }
     let gprs = *engine.gprs();
-    let apic_id = virtual_apic_id(vcpu.index());
+    let apic_id = crate::vms::guest_cpu_id(vm, vcpu) as u32;
     let icr_high = || {
         vms::rt(vm)
             .chip
@@ -190,7 +199,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
                 Answer::Inject { vector, error } => engine.inject(vector, error),
                 // INVD, WBINVD: stepped over.
                 Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
-                Answer::Caller => guest_cpuid(engine, d, apic_id),
+                Answer::Caller => guest_cpuid(engine, d, apic_id, !super::direct::is_direct(vm)),
             }
             t.done(Cause::Trap);
             return;
@@ -229,7 +238,7 @@ fn null_call(engine: &mut Engine, d: Decoded) -> bool {
 
 /// Runs the core's exit handler on `e`; a vCPU that parks does not come back.
 #[allow(clippy::too_many_arguments)]
-fn handle(
+pub(super) fn handle(
     cpu: CpuId,
     me: &'static PerCpu,
     vm: VmId,
@@ -358,9 +367,10 @@ fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
 }
 
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no
-/// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated), the vCPU's APIC id,
-/// and rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz).
-fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32) {
+/// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated: `emulated`; in
+/// direct mode the core's own APIC as the host has it), the vCPU's APIC id, and
+/// rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz).
+fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
     let RawExit::Cpuid { leaf, sub } = d.exit else {
         return;
     };
@@ -373,7 +383,9 @@ fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32) {
             match leaf {
                 1 => {
                     r[1] = (r[1] & 0x00ff_ffff) | (apic_id << 24);
-                    r[2] |= 1 << 21 | 1 << 24;
+                    if emulated {
+                        r[2] |= 1 << 21 | 1 << 24;
+                    }
                 }
                 0xb | 0x1f => r[3] = apic_id,
                 _ => {}

@@ -173,3 +173,37 @@ fn the_32_bit_decoder_is_bits32() {
         assert_eq!(decode_mov32(bytes), decode_mov(bytes, code));
     }
 }
+#[test]
+fn stores() {
+    // movl $0x0, 0x80(%rax)
+    let b = [0xC7, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(decode_store32(&b), Some((10, StoreSrc::Imm(0))));
+    // mov %ecx, 0x300(%rdx)
+    assert_eq!(
+        decode_store32(&[0x89, 0x8A, 0, 3, 0, 0]),
+        Some((6, StoreSrc::Reg(1)))
+    );
+    // mov %r9d, (%rax)
+    assert_eq!(
+        decode_store32(&[0x44, 0x89, 0x08]),
+        Some((3, StoreSrc::Reg(9)))
+    );
+    // movl $0x1ff, 0xf0(%rax,%rcx,1)
+    let b = [0xC7, 0x84, 0x08, 0xF0, 0, 0, 0, 0xFF, 1, 0, 0];
+    assert_eq!(decode_store32(&b), Some((11, StoreSrc::Imm(0x1FF))));
+    // mov %eax, (%rsp) (SIB, no displacement); mov %eax, 0x10(%rbp)
+    assert_eq!(
+        decode_store32(&[0x89, 0x04, 0x24]),
+        Some((3, StoreSrc::Reg(0)))
+    );
+    assert_eq!(
+        decode_store32(&[0x89, 0x45, 0x10]),
+        Some((3, StoreSrc::Reg(0)))
+    );
+    // Loads, register forms, C7 with another /reg, truncated bytes: refused.
+    assert_eq!(decode_store32(&[0x8B, 0x08]), None);
+    assert_eq!(decode_store32(&[0x89, 0xC1]), None);
+    assert_eq!(decode_store32(&[0xC7, 0x48, 0x10, 0, 0, 0, 0]), None);
+    assert_eq!(decode_store32(&[0xC7, 0x80, 0x80, 0, 0, 0, 0, 0]), None);
+    assert_eq!(decode_store32(&[0x89]), None);
+}

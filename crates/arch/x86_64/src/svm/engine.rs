@@ -38,7 +38,7 @@ pub struct SvmSetup {
 }
 
 /// V_INTR_MASKING in the VMCB's interrupt control.
-const V_INTR_MASKING: u64 = 1 << 24;
+pub(super) const V_INTR_MASKING: u64 = 1 << 24;
 
 /// Why a vCPU could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum SetupError {
 
 /// One vCPU on AMD-V.
 pub struct SvmVcpu {
-    vmcb: &'static mut Vmcb,
+    pub(super) vmcb: &'static mut Vmcb,
     host: &'static mut Vmcb,
     pub gprs: Gprs,
     flush: u8,

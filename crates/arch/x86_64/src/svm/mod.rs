@@ -8,6 +8,8 @@ pub mod maps;
 pub mod vmcb;
 
 #[cfg(target_os = "none")]
+mod direct;
+#[cfg(target_os = "none")]
 pub mod engine;
 #[cfg(target_os = "none")]
 mod on;

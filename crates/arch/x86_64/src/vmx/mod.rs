@@ -11,6 +11,8 @@ pub mod decode;
 pub mod fields;
 
 #[cfg(target_os = "none")]
+mod direct;
+#[cfg(target_os = "none")]
 pub mod engine;
 #[cfg(target_os = "none")]
 mod host;

@@ -1,0 +1,297 @@
+//! Direct mode (`interrupt-mode = "direct"`, LAPIC pass-through) on x86: the VM's
+//! cores take their physical interrupts through the guest's own IDT and the guest
+//! drives its cores' local APICs and TSC-deadline timers, with no hypervisor code on
+//! the timer path. What stays with the hypervisor:
+//!
+//! - **the ICR**: every IPI the guest sends is checked here and re-sent only to the
+//!   VM's own cores (fixed and lowest-priority IPIs; self, a physical destination,
+//!   all-including/excluding-self), INIT and start-up IPIs become the core's CPU
+//!   calls (`adapt`, by APIC id); NMI, SMI, logical destinations and anything aimed
+//!   outside the VM are dropped. VT-x: WRMSR of the x2APIC ICR exits (the MSR bitmap
+//!   passes every other x2APIC MSR and IA32_TSC_DEADLINE). AMD-V (xAPIC only under
+//!   QEMU's TCG): the host's APIC page is mapped read-only at 0xFEE0_0000 in the VM's
+//!   nested tables, so reads reach the hardware and every write exits; the write is
+//!   performed on the physical APIC here (TPR, EOI, SVR, ESR, the LVT, the timer's
+//!   count and divider), ICR and ICR_HI are the IPI path above, ID, LDR and DFR
+//!   writes are dropped. That costs one exit per EOI and per timer arm on AMD-V;
+//!   the interrupt itself still arrives with no hypervisor code in between.
+//! - **IA32_APIC_BASE**: reads the core's value (BSP on vCPU 0 only); a write that
+//!   changes it is #GP.
+//! - **its way back**: the kick to a direct core is an NMI (`nmi`), which exits the
+//!   guest whatever it masks; INIT exits too. When the vCPU parks, its APIC is taken
+//!   back (`apic::take_back`): timer stopped, LVT masked, in-service vectors ended.
+//! - **the watchdog**: the core's APIC timer is the guest's, so a direct core's
+//!   watchdog is watched by the boot CPU ([`WATCHER`], which no x86 VM may use), and
+//!   the expiry takes the core back with the NMI kick.
+
+use super::world;
+use crate::percpu::{PerCpu, MAX_CPUS};
+use crate::{account, config::CONFIG, log, vms};
+use core::sync::atomic::{AtomicU32, Ordering};
+use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
+use rtvisor_arch_x86_64::answer::Exited;
+use rtvisor_arch_x86_64::engines::{self, Engine};
+use rtvisor_arch_x86_64::exit::{AccessKind, Decoded, RawExit, GP};
+use rtvisor_arch_x86_64::insn::{decode_store32, StoreSrc};
+use rtvisor_arch_x86_64::vcpu::VcpuEngine;
+use rtvisor_arch_x86_64::{apic, irq, nmi};
+use rtvisor_config::tables::InterruptMode;
+use rtvisor_core::account::Cause;
+use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::seam::ArchVcpu;
+
+/// The CPU whose timer watches the watchdogs of direct-mode VMs.
+pub const WATCHER: CpuId = CpuId::new(0);
+
+/// Where a direct-mode VM sees its local APIC (and the host's xAPIC page is mapped).
+pub const APIC_GPA: u64 = 0xFEE0_0000;
+const APIC_PAGE: u64 = 0x1000;
+
+const IA32_APIC_BASE: u32 = 0x1B;
+const APIC_BASE_BSP: u64 = 1 << 8;
+const X2APIC_ICR: u32 = 0x830;
+
+// xAPIC register offsets a direct-mode guest may write (performed on the hardware).
+const WRITABLE: [u32; 11] = [
+    0x80,  // TPR
+    0xB0,  // EOI
+    0xF0,  // SVR
+    0x280, // ESR
+    0x320, // LVT timer
+    0x330, // LVT thermal
+    0x340, // LVT performance counters
+    0x350, // LVT LINT0
+    0x360, // LVT LINT1
+    0x370, // LVT error
+    0x380, // timer initial count
+];
+const DIVIDE: u32 = 0x3E0;
+const ICR: u32 = 0x300;
+const ICR_HI: u32 = 0x310;
+
+/// Each CPU's guest ICR_HI (xAPIC): the destination of its next ICR write.
+static ICR_HIGH: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// Whether VM `vm` runs in direct mode (a constant `false` in an image whose scenario
+/// has no direct-mode VM: the direct-mode code is then left out).
+pub fn is_direct(vm: VmId) -> bool {
+    crate::config::ANY_DIRECT && vms::cfg(vm).interrupt_mode == InterruptMode::Direct
+}
+
+/// Whether CPU `cpu` is a direct-mode VM's (from the configuration: such a CPU is
+/// never shared, so this does not change while the hypervisor runs).
+pub fn cpu_is_direct(cpu: CpuId) -> bool {
+    crate::config::ANY_DIRECT
+        && CONFIG.vms.iter().any(|vm| {
+            vm.interrupt_mode == InterruptMode::Direct
+                && vm.cpus.iter().any(|&c| c as usize == cpu.index())
+        })
+}
+
+/// CPU `cpu` goes online: on a direct-mode VM's core, NMIs are kicks.
+pub fn init_cpu(cpu: CpuId) {
+    if cpu_is_direct(cpu) {
+        nmi::take_as_kicks(cpu.index(), true);
+    }
+}
+
+/// Makes the engine just made for `vm`'s vCPU on this CPU a direct-mode one, and
+/// leaves the APIC to the guest: the hypervisor's timer disarmed and masked.
+pub fn setup(cpu: CpuId, vm: VmId, engine: &mut Engine) {
+    // SAFETY: this CPU's engine, just made by `engines::engine` on it.
+    if let Err(e) = unsafe { engines::make_direct(cpu.index(), engine) } {
+        log::fatal(format_args!(
+            "cpu {cpu}: vm {}: direct mode: {e:?}",
+            vms::cfg(vm).name
+        ));
+    }
+    apic::timer_arm(0);
+    apic::write_reg(0x320, 1 << 16);
+    ICR_HIGH[cpu.index()].store(0, Ordering::Relaxed);
+}
+
+/// The vCPU on CPU `cpu` parked: its APIC back to the hypervisor.
+pub fn park(cpu: CpuId) {
+    if cpu_is_direct(cpu) {
+        apic::take_back(irq::TIMER);
+    }
+}
+
+/// Before each entry: a kick whose NMI the hypervisor itself took (it came while
+/// the exit was handled) is handled now.
+pub fn before_run(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
+    if world::interrupts(cpu, me, &mut None) {
+        let d = Decoded {
+            exit: RawExit::ExternalInterrupt,
+            next_rip: None,
+        };
+        world::handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+    }
+}
+
+/// Handles exit `d` of a direct-mode vCPU if it is one only direct mode has; returns
+/// whether it did.
+pub fn exit(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    d: Decoded,
+) -> bool {
+    let t = account::start();
+    match d.exit {
+        // The NMI kick (or an NMI or INIT of the guest's own making).
+        RawExit::ExternalInterrupt | RawExit::Init => {
+            let mut found = None;
+            let kicked = world::interrupts(cpu, me, &mut found);
+            let cause = found.unwrap_or(Cause::Spurious);
+            t.count(cause);
+            if kicked {
+                world::handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+            }
+            t.finish(cause);
+        }
+        RawExit::Msr {
+            id: X2APIC_ICR,
+            write: true,
+            value,
+        } => {
+            if starts_cpu(value as u32) {
+                // INIT and start-up IPIs are the core's CPU calls (`adapt`).
+                return false;
+            }
+            ipi(vm, vcpu, (value >> 32) as u32, value as u32);
+            Exited::<Engine, world::Resume>::new(engine, d, None).skip();
+            t.done(Cause::SysReg);
+        }
+        RawExit::Msr {
+            id: IA32_APIC_BASE,
+            write,
+            value,
+        } => {
+            apic_base(vcpu, engine, d, write, value);
+            t.done(Cause::SysReg);
+        }
+        RawExit::Stage2Fault {
+            gpa,
+            access: AccessKind::Write,
+        } if (APIC_GPA..APIC_GPA + APIC_PAGE).contains(&gpa) => {
+            xapic_write(cpu, me, vm, vcpu, engine, (gpa - APIC_GPA) as u32);
+            t.done(Cause::Mmio);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Whether ICR low word `low` is an INIT or a start-up IPI.
+fn starts_cpu(low: u32) -> bool {
+    matches!(low >> 8 & 7, 5 | 6)
+}
+
+/// The guest of `vcpu` wrote its ICR: `low` to APIC id `dest` (x2APIC: the
+/// whole id; xAPIC: ICR_HI bits 31:24). Re-sent to the VM's own cores only.
+fn ipi(vm: VmId, vcpu: VcpuId, dest: u32, low: u32) {
+    const FIXED: u32 = 0;
+    const LOWEST: u32 = 1;
+    const LOGICAL: u32 = 1 << 11;
+    let vector = low & 0xFF;
+    let mode = low >> 8 & 7;
+    if !(mode == FIXED || mode == LOWEST) || vector < 16 {
+        return;
+    }
+    // Fixed, physical, edge, assert: the one kind the hypervisor re-sends.
+    let send = vector | 1 << 14;
+    let own = vms::guest_cpu_id(vm, vcpu) as u32;
+    let n = vms::cfg(vm).cpus.len();
+    let ids = (0..n).map(|v| vms::guest_cpu_id(vm, VcpuId::new(v)) as u32);
+    match low >> 18 & 3 {
+        1 => {
+            apic::send_raw(own, send);
+        }
+        2 => ids.for_each(|id| {
+            apic::send_raw(id, send);
+        }),
+        3 => ids.filter(|&id| id != own).for_each(|id| {
+            apic::send_raw(id, send);
+        }),
+        _ if low & LOGICAL == 0 => {
+            if let Some(id) = ids.clone().find(|&id| id == dest) {
+                apic::send_raw(id, send);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// RDMSR/WRMSR of IA32_APIC_BASE: the core's value, BSP on vCPU 0 only; a write
+/// of anything else is #GP(0).
+fn apic_base(vcpu: VcpuId, engine: &mut Engine, d: Decoded, write: bool, value: u64) {
+    let mut base = apic::base_msr() & !APIC_BASE_BSP;
+    if vcpu.index() == 0 {
+        base |= APIC_BASE_BSP;
+    }
+    if write && value != base {
+        return engine.inject(GP, Some(0));
+    }
+    let mut v = Exited::<Engine, world::Resume>::new(engine, d, None);
+    if !write {
+        v.complete_load(base);
+    }
+    v.skip();
+}
+
+/// A store into the xAPIC page at `offset` (AMD-V; the guest's RIP taken as
+/// guest-physical, as for every decoded MOV): performed on the hardware if the
+/// register is one the guest may write, the ICR's an IPI (INIT and start-up IPIs as
+/// the x2APIC ICR's, through `adapt`), else dropped; a store that does not decode
+/// (`insn::decode_store32`) is #GP(0).
+fn xapic_write(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    offset: u32,
+) {
+    let store = world::insn_at(vm, engine, engine.cs_base().wrapping_add(engine.rip()))
+        .and_then(|(b, n)| decode_store32(&b[..n]));
+    let Some((len, src)) = store else {
+        return engine.inject(GP, Some(0));
+    };
+    let value = match src {
+        StoreSrc::Imm(v) => v,
+        StoreSrc::Reg(r) => engine.gprs().get_mut(r).map_or(0, |r| *r as u32),
+    };
+    let next = engine.rip().wrapping_add(u64::from(len));
+    let reg = offset & !0xF;
+    if reg == ICR_HI {
+        ICR_HIGH[cpu.index()].store(value, Ordering::Relaxed);
+    } else if reg == ICR {
+        let dest = ICR_HIGH[cpu.index()].load(Ordering::Relaxed) >> 24;
+        if starts_cpu(value) {
+            // As the x2APIC ICR's WRMSR would be: the core's CPU calls.
+            let d = Decoded {
+                exit: RawExit::Msr {
+                    id: X2APIC_ICR,
+                    write: true,
+                    value: u64::from(dest) << 32 | u64::from(value),
+                },
+                next_rip: Some(next),
+            };
+            let own = vms::guest_cpu_id(vm, vcpu) as u32;
+            if let Adapted::Exit(e) = adapt(&d.exit, engine.gprs(), None, own) {
+                engine.set_rip(next);
+                world::handle(cpu, me, vm, vcpu, engine, d, None, e);
+                return;
+            }
+        } else {
+            ipi(vm, vcpu, dest, value);
+        }
+    } else if WRITABLE.contains(&reg) || reg == DIVIDE {
+        apic::write_reg(reg, value);
+    }
+    engine.set_rip(next);
+}

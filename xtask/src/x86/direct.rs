@@ -47,7 +47,7 @@ pub fn direct(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
             vm_line(rt, "rtbench: bench done"),
             hv::restarting(rt),
             // Its cases with the keys given here, every one contained.
-            vm_line(probe, r"probe: done cases=13 contained=13"),
+            vm_line(probe, r"probe: done cases=16 contained=16"),
             Pattern::contains("[rtvisor] vm wd: restarting (watchdog)"),
         ],
         t.step,

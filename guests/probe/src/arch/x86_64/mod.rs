@@ -58,13 +58,19 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     let refused_crs = number(boot, "cr4") != Some(0);
     tally.add(special::cr_tricks(refused_crs));
     tally.add(crx::cr0_refused(refused_crs));
-    tally.add(crx::cr8_tpr(refused_crs));
+    // `cr8=0`: CR8 is the CPU's own (direct mode): its reserved bits are the CPU's to
+    // refuse, and QEMU's TCG takes them, as bare.
+    tally.add(crx::cr8_tpr(refused_crs && number(boot, "cr8") != Some(0)));
     tally.add(crx::xsetbv_invalid());
     tally.add(special::vmx_svm_instructions());
     tally.add(special::cache_flush());
     tally.add(apic::init_sipi_foreign(boot));
     tally.add(apic::ipi_flood(boot));
-    tally.add(ioapic::com1_through_ioapic());
+    // `ioapic=0`: a VM whose emulated devices raise no interrupts (direct mode, where
+    // the guest's APIC is its core's; docs/x86.md "Direct mode") skips the case.
+    if number(boot, "ioapic") != Some(0) {
+        tally.add(ioapic::com1_through_ioapic());
+    }
 }
 
 /// After `probe: done`: with `triple-fault`, one (this VM restarts; bare, the machine

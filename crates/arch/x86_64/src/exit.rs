@@ -133,6 +133,18 @@ pub struct Regs3 {
     pub rdx: u64,
 }
 
+impl Regs3 {
+    /// The three of the vCPU registers `g` (each engine's exit state).
+    #[inline(always)]
+    pub const fn of(g: &crate::regs::Gprs) -> Regs3 {
+        Regs3 {
+            rax: g.rax,
+            rcx: g.rcx,
+            rdx: g.rdx,
+        }
+    }
+}
+
 impl RawExit {
     /// Port I/O: an OUT's value is the low `width` bytes of RAX.
     pub const fn io(port: u16, width: Width, write: bool, r: Regs3) -> RawExit {

@@ -33,26 +33,15 @@ global_asm!(
 .text
 .global \name
 \name:
-    push %rax
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
+"#,
+    push_scratch!(),
+    r#"
     mov $\vector, %edi
     cld
     call x86_irq
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
+"#,
+    pop_scratch_but_rax!(),
+    r#"
     pop %rax
     iretq
 .endm

@@ -19,25 +19,14 @@ global_asm!(
 .text
 .global x86_nmi
 x86_nmi:
-    push %rax
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
+"#,
+    push_scratch!(),
+    r#"
     cld
     call x86_nmi_kick
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
+"#,
+    pop_scratch_but_rax!(),
+    r#"
     test %al, %al
     pop %rax
     jz 1f

@@ -66,6 +66,28 @@ macro_rules! pop_callee_saved_ret {
     };
 }
 
+/// Assembly (AT&T syntax) that saves the registers a System V call may clobber
+/// (RAX, RCX, RDX, RSI, RDI, R8-R11) at an interrupt stub's start, before it calls
+/// Rust; [`pop_scratch_but_rax`] and a `pop %rax` undo it.
+#[cfg(target_os = "none")]
+macro_rules! push_scratch {
+    () => {
+        "push %rax\npush %rcx\npush %rdx\npush %rsi\npush %rdi\n\
+         push %r8\npush %r9\npush %r10\npush %r11\n"
+    };
+}
+
+/// Assembly (AT&T syntax) that restores what [`push_scratch`] saved but RAX, which
+/// is left on the stack for the stub to pop (the NMI stub tests the call's answer
+/// in AL first).
+#[cfg(target_os = "none")]
+macro_rules! pop_scratch_but_rax {
+    () => {
+        "pop %r11\npop %r10\npop %r9\npop %r8\n\
+         pop %rdi\npop %rsi\npop %rdx\npop %rcx\n"
+    };
+}
+
 /// Assembly that stores the guest's RBX..R15 into the [`Gprs`] at RAX after an exit
 /// (RAX itself is each engine's business).
 #[cfg(target_os = "none")]

@@ -144,14 +144,7 @@ pub fn exit(
     match d.exit {
         // The NMI kick (or an NMI or INIT of the guest's own making).
         RawExit::ExternalInterrupt | RawExit::Init => {
-            let mut found = None;
-            let kicked = world::interrupts(cpu, me, &mut found);
-            let cause = found.unwrap_or(Cause::Spurious);
-            t.count(cause);
-            if kicked {
-                world::handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
-            }
-            t.finish(cause);
+            world::interrupted(cpu, me, vm, vcpu, engine, d, t);
         }
         RawExit::Msr {
             id: X2APIC_ICR,

@@ -125,14 +125,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     if d.exit == RawExit::ExternalInterrupt {
         // The interrupt that exited the guest is still pending at the APIC.
         irq::window();
-        let mut found = None;
-        let kicked = interrupts(cpu, me, &mut found);
-        let cause = found.unwrap_or(Cause::Spurious);
-        t.count(cause);
-        if kicked {
-            handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
-        }
-        t.finish(cause);
+        interrupted(cpu, me, vm, vcpu, engine, d, t);
         return;
     }
     if let RawExit::StringIo(s) = d.exit {
@@ -250,6 +243,29 @@ pub(super) fn handle(
 ) {
     let mut v = Exited::<Engine, Resume>::new(engine, d, mov);
     run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
+}
+
+/// An exit that an interrupt caused (or, in direct mode, the NMI kick): takes this
+/// CPU's pending interrupts and, if another CPU kicked this one, runs the core's
+/// handler; `t` counts the exit as the first cause found.
+#[inline(always)]
+pub(super) fn interrupted(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    d: Decoded,
+    t: account::Entry,
+) {
+    let mut found = None;
+    let kicked = interrupts(cpu, me, &mut found);
+    let cause = found.unwrap_or(Cause::Spurious);
+    t.count(cause);
+    if kicked {
+        handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+    }
+    t.finish(cause);
 }
 
 /// Takes this CPU's pending interrupts: the timer's work is done here; returns

@@ -362,11 +362,7 @@ impl VcpuEngine for SvmVcpu {
             info2: c.exit_info2,
             rip: self.vmcb.save.rip,
             next_rip: c.next_rip,
-            regs: Regs3 {
-                rax: self.gprs.rax,
-                rcx: self.gprs.rcx,
-                rdx: self.gprs.rdx,
-            },
+            regs: Regs3::of(&self.gprs),
         })
     }
 

@@ -289,11 +289,7 @@ impl VcpuEngine for VmxVcpu {
             rip: vmread(GUEST_RIP),
             instruction_len: vmread(EXIT_INSTRUCTION_LEN) as u32,
             insn_info: vmread(EXIT_INSTRUCTION_INFO) as u32,
-            regs: Regs3 {
-                rax: self.gprs.rax,
-                rcx: self.gprs.rcx,
-                rdx: self.gprs.rdx,
-            },
+            regs: Regs3::of(&self.gprs),
         };
         // An event whose delivery the exit cut short is delivered again.
         if let Some((info, code)) =

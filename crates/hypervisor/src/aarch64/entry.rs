@@ -23,6 +23,7 @@ use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::hypercall::NR_DOORBELL_RING;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
 /// Entry from the exception vectors for everything but the HVC and fast IRQ paths.
@@ -153,10 +154,47 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
                 t.finish(Cause::Call);
                 return;
             }
-            Quick::Unknown | Quick::Handler => {}
+            Quick::Handler => {
+                if let Some((NR_DOORBELL_RING, [index, _])) =
+                    psci::hypercall(frame.x[0], frame.x[1], frame.x[2])
+                {
+                    return hvc_ring(frame, index, t);
+                }
+            }
+            Quick::Unknown => {}
         }
     }
     hvc_exit(frame, imm, t);
+}
+
+/// A doorbell ring of region `index` from [`rtvisor_hvc`], answered without the exit
+/// handler: the same checks (the vCPU's VM still runs it, the caller is a peer of the
+/// region, each peer it pulses runs) and the same pulses and kicks in
+/// `doorbell::ring`, counted as the full path counts a call (an exit of cause
+/// `Call`; the kicks it sends count as doorbells on the CPUs they reach). A vCPU its
+/// VM no longer runs takes the exit handler, which parks it.
+#[inline(never)]
+fn hvc_ring(frame: &mut GuestRegs, index: u64, t: account::Entry) {
+    t.count(Cause::Call);
+    crate::stats::exit();
+    let (cpu, me, vm, vcpu) = hosted();
+    if vms::rt(vm).life.should_run(vcpu) {
+        frame.x[0] = if crate::doorbell::ring(vm, index) {
+            0
+        } else {
+            PsciError::InvalidParameters.to_x0()
+        };
+        if !irq::is_direct(vm) && me.arch.lr_dirty.load(Ordering::Relaxed) {
+            irq::refresh_lrs(me, vm, vcpu);
+        }
+    } else {
+        let exit = VcpuExit::Hypercall {
+            nr: NR_DOORBELL_RING,
+            args: [index, 0],
+        };
+        handle(cpu, me, vm, vcpu, frame, exit);
+    }
+    t.finish(Cause::Call);
 }
 
 /// The rest of [`rtvisor_hvc`]: a call for the exit handler. Out of line, so that the

@@ -2,9 +2,10 @@
 //! exit (`rtvisor_arch_aarch64::decode`), take the hypervisor's own interrupts, and
 //! hand the rest to `run::handle`. Three light paths save only the registers a call
 //! can clobber: HVC and SMC (version and feature queries answered before anything
-//! else, without looking at the VM; unknown function ids refused), ICC_SGI1R_EL1
-//! writes (the IPI), and FIQs (kicks of a virtual-mode vCPU: interrupts taken, list
-//! registers refreshed). What they do not finish goes the full way.
+//! else, without looking at the VM; unknown function ids refused; doorbell rings done
+//! without the exit handler), ICC_SGI1R_EL1 writes (the IPI), and FIQs (kicks of a
+//! virtual-mode vCPU: interrupts taken, list registers refreshed). What they do not
+//! finish goes the full way.
 
 use super::{irq, stack_end};
 use crate::account;
@@ -133,8 +134,8 @@ fn handle(
 /// Version and feature queries are answered first, without looking at the VM, and are
 /// not counted as exits (`vcpu list`), only as entries (`cpu stats`, with the
 /// accounting build): this path stays as short as it can. An unknown function id
-/// is refused from the same first look unless debug lines are on; the rest is decoded
-/// once more for the exit handler.
+/// is refused from the same first look unless debug lines are on; a doorbell ring is
+/// done by [`hvc_ring`]; the rest is decoded once more for the exit handler.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
     let t = account::start();

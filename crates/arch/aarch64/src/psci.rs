@@ -242,6 +242,19 @@ pub fn quick(x0: u64, x1: u64) -> Quick {
     }
 }
 
+/// The number and arguments of an rtvisor hypercall (an SMCCC call with immediate 0
+/// and function id W0 = `x0`), or `None` for another call. The arguments of an SMC32
+/// call are their low halves.
+#[inline]
+pub fn hypercall(x0: u64, x1: u64, x2: u64) -> Option<(u64, [u64; HYPERCALL_ARGS])> {
+    let fid = x0 as u32;
+    if fid & OWNER_MASK != OWNER_VENDOR_HYP {
+        return None;
+    }
+    let w = |v: u64| if fid & SMC64 == 0 { v & 0xffff_ffff } else { v };
+    Some((u64::from(fid & 0xff), [w(x1), w(x2)]))
+}
+
 /// What a guest's SMCCC call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
@@ -272,10 +285,7 @@ pub fn stateful_call(imm: u16, x: [u64; 4]) -> Call {
         return Call::Answer(PsciError::NotSupported.to_x0());
     }
     let fid = x0 as u32;
-    if fid & OWNER_MASK == OWNER_VENDOR_HYP {
-        let w = |v: u64| if fid & SMC64 == 0 { v & 0xffff_ffff } else { v };
-        let args: [u64; HYPERCALL_ARGS] = [w(x1), w(x2)];
-        let nr = u64::from(fid & 0xff);
+    if let Some((nr, args)) = hypercall(x0, x1, x2) {
         return Call::Exit(VcpuExit::Hypercall { nr, args });
     }
     Call::Exit(match function(x0, x1, x2, x3) {

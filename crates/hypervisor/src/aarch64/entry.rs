@@ -2,9 +2,10 @@
 //! exit (`rtvisor_arch_aarch64::decode`), take the hypervisor's own interrupts, and
 //! hand the rest to `run::handle`. Three light paths save only the registers a call
 //! can clobber: HVC and SMC (version and feature queries answered before anything
-//! else, without looking at the VM; unknown function ids refused), ICC_SGI1R_EL1
-//! writes (the IPI), and FIQs (kicks of a virtual-mode vCPU: interrupts taken, list
-//! registers refreshed). What they do not finish goes the full way.
+//! else, without looking at the VM; unknown function ids refused; doorbell rings done
+//! without the exit handler), ICC_SGI1R_EL1 writes (the IPI), and FIQs (kicks of a
+//! virtual-mode vCPU: interrupts taken, list registers refreshed). What they do not
+//! finish goes the full way.
 
 use super::{irq, stack_end};
 use crate::account;
@@ -23,6 +24,7 @@ use rtvisor_arch_aarch64::{cpu, fast};
 use rtvisor_config::tables::LogLevel;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
+use rtvisor_core::hypercall::NR_DOORBELL_RING;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 
 /// Entry from the exception vectors for everything but the HVC and fast IRQ paths.
@@ -132,8 +134,8 @@ fn handle(
 /// Version and feature queries are answered first, without looking at the VM, and are
 /// not counted as exits (`vcpu list`), only as entries (`cpu stats`, with the
 /// accounting build): this path stays as short as it can. An unknown function id
-/// is refused from the same first look unless debug lines are on; the rest is decoded
-/// once more for the exit handler.
+/// is refused from the same first look unless debug lines are on; a doorbell ring is
+/// done by [`hvc_ring`]; the rest is decoded once more for the exit handler.
 #[unsafe(no_mangle)]
 extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
     let t = account::start();
@@ -153,10 +155,47 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
                 t.finish(Cause::Call);
                 return;
             }
-            Quick::Unknown | Quick::Handler => {}
+            Quick::Handler => {
+                if let Some((NR_DOORBELL_RING, [index, _])) =
+                    psci::hypercall(frame.x[0], frame.x[1], frame.x[2])
+                {
+                    return hvc_ring(frame, index, t);
+                }
+            }
+            Quick::Unknown => {}
         }
     }
     hvc_exit(frame, imm, t);
+}
+
+/// A doorbell ring of region `index` from [`rtvisor_hvc`], answered without the exit
+/// handler: the same checks (the vCPU's VM still runs it, the caller is a peer of the
+/// region, each peer it pulses runs) and the same pulses and kicks in
+/// `doorbell::ring`, counted as the full path counts a call (an exit of cause
+/// `Call`; the kicks it sends count as doorbells on the CPUs they reach). A vCPU its
+/// VM no longer runs takes the exit handler, which parks it.
+#[inline(never)]
+fn hvc_ring(frame: &mut GuestRegs, index: u64, t: account::Entry) {
+    t.count(Cause::Call);
+    crate::stats::exit();
+    let (cpu, me, vm, vcpu) = hosted();
+    if vms::rt(vm).life.should_run(vcpu) {
+        frame.x[0] = if crate::doorbell::ring(vm, index) {
+            0
+        } else {
+            PsciError::InvalidParameters.to_x0()
+        };
+        if !irq::is_direct(vm) && me.arch.lr_dirty.load(Ordering::Relaxed) {
+            irq::refresh_lrs(me, vm, vcpu);
+        }
+    } else {
+        let exit = VcpuExit::Hypercall {
+            nr: NR_DOORBELL_RING,
+            args: [index, 0],
+        };
+        handle(cpu, me, vm, vcpu, frame, exit);
+    }
+    t.finish(Cause::Call);
 }
 
 /// The rest of [`rtvisor_hvc`]: a call for the exit handler. Out of line, so that the

@@ -106,6 +106,17 @@ fn rtvisor_hypercalls_take_their_number_and_arguments() {
             !matches!(exit([x0, 0, 0, 0]), VcpuExit::Hypercall { .. }),
             "{x0:#x}"
         );
+        assert_eq!(hypercall(x0, 1, 2), None, "{x0:#x}");
+    }
+    // The light path's decode (a doorbell ring is answered from it) is the exit's.
+    for x in [
+        [hypercall_fid(1), 3, 9, 0],
+        [0x8600_0001, 0xffff_ffff_0000_0002, 1 << 32, 0],
+        [0xffff_ffff_c600_0001, 4, 0, 0],
+        [hypercall_fid(0x10), 1 << 40, 0, 0],
+    ] {
+        let (nr, args) = hypercall(x[0], x[1], x[2]).expect("an rtvisor call");
+        assert_eq!(exit(x), VcpuExit::Hypercall { nr, args }, "{x:#x?}");
     }
 }
 

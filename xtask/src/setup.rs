@@ -325,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn the_x86_tools_are_the_emulators_and_the_iso_tools() {
+    fn the_x86_tools_are_the_emulators_the_iso_tools_and_xz() {
         let packages: Vec<&str> = super::x86_tools().iter().map(|t| t.package).collect();
         assert_eq!(
             packages,
@@ -337,7 +337,8 @@ mod tests {
                 "grub-common",
                 "grub-pc-bin",
                 "xorriso",
-                "mtools"
+                "mtools",
+                "xz-utils"
             ]
         );
         assert_eq!(super::TOOLS[super::X86_FIRST - 1].program, "apt-cache");

@@ -19,6 +19,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod bootfill;
 pub mod coloring;
 pub mod contract;
 pub mod fingerprint;

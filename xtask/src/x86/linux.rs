@@ -45,8 +45,38 @@ fn shell(con: &mut Console, t: &Timeouts) -> Result<()> {
     Ok(())
 }
 
+/// The figure after `before` and up to `after` on line `line`, digits and dots only
+/// (`tsc 3839781 kHz`, `Detected 3839.781 MHz`), dots taken out.
+fn figure(line: &str, before: &str, after: &str) -> Option<u64> {
+    let rest = line.split(before).nth(1)?;
+    let n = rest.split(after).next()?.trim();
+    n.chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then_some(())?;
+    n.replace('.', "").parse().ok()
+}
+
+/// Linux took the TSC rate the hypervisor measured (its `{tsc-khz}` field on the
+/// command line): "tsc: Detected X.YYY MHz processor" is the hypervisor's kHz figure.
+fn tsc_rate(con: &Console) -> Result<u64> {
+    let hv = Pattern::regex(r"^\[rtvisor\] x86_64: vendor \w+, tsc \d+ kHz");
+    let hv = con.find_from(0, &hv).context("no hypervisor TSC line")?;
+    let khz = figure(con.line(hv), ", tsc ", " kHz").context("parsing the TSC line")?;
+    let linux = Pattern::regex(r"^\[linux\] .*tsc: Detected [0-9.]+ MHz processor");
+    let linux = con
+        .find_from(0, &linux)
+        .context("Linux printed no TSC rate")?;
+    let got = figure(con.line(linux), "Detected ", " MHz").context("parsing Linux's rate")?;
+    ensure!(
+        got == khz,
+        "Linux runs its TSC at {got} kHz, the hypervisor measured {khz} kHz"
+    );
+    Ok(khz)
+}
+
 pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
     shell(con, t)?;
+    tsc_rate(con)?;
     con.send("nproc\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;
     let (a0, a1) = read_loc(con, t)?;
@@ -78,5 +108,14 @@ mod tests {
         assert_eq!(loc_counts(l), Some((1234, 567)));
         assert_eq!(loc_counts("[linux]  LOC:       12"), None);
         assert_eq!(loc_counts("[linux] NMI: 0 0"), None);
+    }
+
+    #[test]
+    fn reads_both_tsc_figures() {
+        let hv = "[rtvisor] x86_64: vendor amd, tsc 3839781 kHz, apic timer one-shot";
+        assert_eq!(figure(hv, ", tsc ", " kHz"), Some(3_839_781));
+        let l = "[linux] [    0.000000] tsc: Detected 3839.781 MHz processor";
+        assert_eq!(figure(l, "Detected ", " MHz"), Some(3_839_781));
+        assert_eq!(figure("tsc x kHz", "tsc ", " kHz"), None);
     }
 }

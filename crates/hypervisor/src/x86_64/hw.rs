@@ -10,7 +10,8 @@ use rtvisor_arch_x86_64::chip::ApicHw;
 use rtvisor_arch_x86_64::cpuid::Vendor;
 use rtvisor_arch_x86_64::engines::{self, Paging};
 use rtvisor_arch_x86_64::stage2::{self, Access, Format, Stage2};
-use rtvisor_arch_x86_64::{apic, console, cpu, irq, timer};
+use rtvisor_arch_x86_64::{apic, console, cpu, irq, memory, timer};
+use rtvisor_config::bootfill;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::{self, Console, MemKind, Timer};
 
@@ -183,4 +184,38 @@ impl ApicHw for ApicSide {
         let host = at.map_or(0, |t| t.wrapping_add(offset).max(1));
         super::timers::set_guest(cpu, host);
     }
+}
+
+/// Writes the measured TSC rate into VM `vm`'s command line, now in its RAM, where
+/// its `bootargs` reserved the field (`rtvisor_config::bootfill`); nothing without
+/// one. Called after each (re)load, before any of the VM's vCPUs runs.
+pub fn fill_tsc_khz(vm: VmId) {
+    let cfg = vms::cfg(vm);
+    let Some(at) = bootfill::tsc_khz_field(cfg.dtb, cfg.dtb_ipa.raw()) else {
+        return;
+    };
+    let text = bootfill::tsc_khz_text(tsc_khz());
+    let Some(gpa) = cfg.dtb_ipa.checked_add(at as u64) else {
+        return;
+    };
+    match cfg.ram.piece(gpa, text.len() as u64) {
+        // SAFETY: `hpa..hpa+9` is RAM of this VM (`piece`), mapped by the hypervisor's
+        // identity map, and none of the VM's vCPUs runs while it is (re)loaded.
+        Some((hpa, n)) if n >= text.len() as u64 => unsafe { memory::write(hpa.raw(), &text) },
+        _ => {}
+    }
+}
+
+/// CPUID leaf 0x15 (TSC to crystal ratio) for the measured TSC rate: Linux on Intel
+/// takes the TSC frequency from it (crystal Hz times EBX over EAX) and then trusts it
+/// without calibrating. The crystal is the TSC itself (ratio 1/1), or half, a quarter
+/// ... of it when the rate does not fit ECX's 32 bits. Guests see the leaf only if
+/// the host's maximum basic leaf (leaf 0) reaches 0x15.
+pub fn tsc_crystal_leaf() -> [u32; 4] {
+    let hz = tsc_khz().saturating_mul(1000);
+    let mut ratio = 1u64;
+    while hz / ratio > u64::from(u32::MAX) {
+        ratio *= 2;
+    }
+    [1, ratio as u32, (hz / ratio) as u32, 0]
 }

@@ -196,7 +196,9 @@ impl Backend for Arch {
     }
     fn vcpu_start(_cpu: CpuId, _vm: VmId, _vcpu: VcpuId) {}
 
-    fn vm_loaded(_vm: VmId) {}
+    fn vm_loaded(vm: VmId) {
+        hw::fill_tsc_khz(vm);
+    }
     fn vm_stopping(_vm: VmId) {}
 
     unsafe fn zero(base: Hpa, len: u64) {

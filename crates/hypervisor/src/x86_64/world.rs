@@ -385,7 +385,8 @@ fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no
 /// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated: `emulated`; in
 /// direct mode the core's own APIC as the host has it), the vCPU's APIC id, and
-/// rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz).
+/// rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz); leaf
+/// 0x15 gives the measured TSC rate too (`hw::tsc_crystal_leaf`).
 fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
     let RawExit::Cpuid { leaf, sub } = d.exit else {
         return;
@@ -393,6 +394,7 @@ fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
     let r = match leaf {
         0x4000_0000 => [0x4000_0010, sig(b"rtvi"), sig(b"sor "), sig(b"    ")],
         0x4000_0010 => [hw::tsc_khz() as u32, 0, 0, 0],
+        0x15 => hw::tsc_crystal_leaf(),
         0x4000_0001..=0x4000_00ff => [0; 4],
         _ => {
             let mut r = cpuid::for_guest(leaf, cpu::cpuid(leaf, sub));

@@ -193,9 +193,12 @@ impl VmxVcpu {
             && vmread(GUEST_ES_AR + 2 * SEG_CS) & (1 << 13) != 0
     }
 
-    /// The guest's CR4, as it reads it.
+    /// The guest's CR4, as it reads it: the real register's bits but the owned ones
+    /// (VMXE, SMXE), which the guest/host mask makes it read from the shadow. Only a
+    /// write that changes an owned bit exits, so the shadow alone lacks the bits the
+    /// guest set since (PAE, PGE, ...).
     pub fn cr4(&self) -> u64 {
-        vmread(CR4_SHADOW)
+        (vmread(GUEST_CR4) & !CR4_OWNED) | (vmread(CR4_SHADOW) & CR4_OWNED)
     }
 
     /// The guest's CR0 and CR3 (with unrestricted guest, PG and PE are its own).

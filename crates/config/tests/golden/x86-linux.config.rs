@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 857);
+    const _: () = assert!(VM1_DTB.len() == 859);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -62,8 +62,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa55e8bca59484100,
-        payload_fingerprint: 0x8f207fca0ca8bd14,
+        fingerprint: 0x0d84bad8cb5e83cb,
+        payload_fingerprint: 0x8dda865ba2a54bd7,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

@@ -148,26 +148,8 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
         return None;
     }
     let (reg, high) = if op.modrm {
-        let m = *bytes.get(i)?;
-        i += 1;
-        let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
-        if md == 3 {
-            // A register operand: no memory access.
-            return None;
-        }
-        if rm == 4 {
-            let sib = *bytes.get(i)?;
-            i += 1;
-            if md == 0 && sib & 7 == 5 {
-                i += 4;
-            }
-        }
-        i += match (md, rm) {
-            (0, 5) => 4,
-            (0, _) => 0,
-            (1, _) => 1,
-            _ => 4,
-        };
+        let (reg, next) = memory_operand(bytes, i)?;
+        i = next;
         let high = op.byte && rex.is_none() && reg >= 4;
         if high {
             (reg - 4, true)
@@ -199,47 +181,53 @@ pub enum StoreSrc {
     Imm(u32),
 }
 
-/// Decodes a 32-bit store to memory in 64-bit code, as a guest's driver writes a
-/// memory-mapped register (`MOV r/m32, r32` or `MOV r/m32, imm32`, an optional REX
-/// prefix, any ModRM/SIB addressing): its length and source. Anything else is `None`.
-pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
-    let (rex, at) = match bytes.first()? {
-        &b @ 0x40..=0x4F => (b, 1usize),
-        _ => (0, 0),
-    };
-    let op = *bytes.get(at)?;
-    let m = *bytes.get(at + 1)?;
+/// The ModRM byte at `bytes[at]` naming a memory operand, and the SIB byte and
+/// displacement after it: the ModRM's reg field and the index past the operand.
+/// `None` for a register operand (no memory access) or too few bytes.
+fn memory_operand(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
+    let m = *bytes.get(at)?;
+    let mut i = at + 1;
     let (md, reg, rm) = (m >> 6, (m >> 3) & 7, m & 7);
-    if md == 3 || (op == 0xC7 && reg != 0) || (op != 0x89 && op != 0xC7) {
+    if md == 3 {
         return None;
     }
-    let mut len = at + 2;
-    let disp = if rm == 4 {
-        let sib = *bytes.get(len)?;
-        len += 1;
-        match md {
-            0 if sib & 7 == 5 => 4,
-            0 => 0,
-            1 => 1,
-            _ => 4,
+    if rm == 4 {
+        let sib = *bytes.get(i)?;
+        i += 1;
+        if md == 0 && sib & 7 == 5 {
+            i += 4;
         }
-    } else {
-        match (md, rm) {
-            (0, 5) => 4,
-            (0, _) => 0,
-            (1, _) => 1,
-            _ => 4,
-        }
+    }
+    i += match (md, rm) {
+        (0, 5) => 4,
+        (0, _) => 0,
+        (1, _) => 1,
+        _ => 4,
     };
-    len += disp;
-    let src = if op == 0x89 {
-        StoreSrc::Reg(reg | (rex >> 2 & 1) << 3)
-    } else {
-        let imm = bytes.get(len..len + 4)?;
-        len += 4;
-        StoreSrc::Imm(u32::from_le_bytes([imm[0], imm[1], imm[2], imm[3]]))
-    };
-    Some((u8::try_from(len).ok()?, src))
+    Some((reg, i))
+}
+
+/// Decodes a 32-bit store to memory in 64-bit code, as a guest's driver writes a
+/// memory-mapped register: `MOV r/m32, r32` (what [`decode_mov`] takes, 4 bytes
+/// wide) or `MOV r/m32, imm32` (C7 /0, an optional REX prefix without W): its length
+/// and source. Anything else is `None`.
+pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
+    if let Some(m) = decode_mov(bytes, Code::Bits64) {
+        return (m.write && m.width == Width::B4).then_some((m.len, StoreSrc::Reg(m.reg)));
+    }
+    let at = usize::from(matches!(bytes.first()?, 0x40..=0x47));
+    if *bytes.get(at)? != 0xC7 {
+        return None;
+    }
+    let (reg, i) = memory_operand(bytes, at + 1)?;
+    let imm = bytes.get(i..i + 4)?;
+    let len = u8::try_from(i + 4)
+        .ok()
+        .filter(|&l| usize::from(l) <= MAX_LEN)?;
+    (reg == 0).then_some((
+        len,
+        StoreSrc::Imm(u32::from_le_bytes([imm[0], imm[1], imm[2], imm[3]])),
+    ))
 }
 
 #[cfg(test)]

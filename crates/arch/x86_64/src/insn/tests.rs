@@ -206,4 +206,7 @@ fn stores() {
     assert_eq!(decode_store32(&[0xC7, 0x48, 0x10, 0, 0, 0, 0]), None);
     assert_eq!(decode_store32(&[0xC7, 0x80, 0x80, 0, 0, 0, 0, 0]), None);
     assert_eq!(decode_store32(&[0x89]), None);
+    // 8-byte stores (REX.W) are not 32-bit ones.
+    assert_eq!(decode_store32(&[0x48, 0x89, 0x08]), None);
+    assert_eq!(decode_store32(&[0x48, 0xC7, 0x00, 1, 0, 0, 0]), None);
 }

@@ -191,8 +191,14 @@ pub fn shell(c: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
         &re(r"^\[rtvisor\] gp\s+running\s+1,2\s+16M\s+0\s+-$"),
         t.step,
     )?;
-    // vCPU ids are the virtual APIC ids; gp may not have started its vCPU 1 yet
-    // (off, no exits).
+    // vCPU ids are the virtual APIC ids. gp's vCPU 1 is listed once it has run (its
+    // affinity line): typed earlier, it may be on without an exit yet.
+    c.expect_n_since(
+        0,
+        &Pattern::contains("[gp] rtbench: vcpu 1 affinity"),
+        1,
+        t.boot,
+    )?;
     type_line(c, "vcpu list", t)?;
     c.expect(
         &re(r"^\[rtvisor\] rt\s+0\s+3\s+0x0\s+on\s+[1-9]\d*$"),

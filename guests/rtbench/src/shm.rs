@@ -2,7 +2,8 @@
 //! (docs/interfaces-draft.md, "Shared memory and doorbells").
 //!
 //! Bootargs: `role=ping|pong shm=<IPA> bell=<region number> intid=<doorbell INTID>
-//! rounds=N [ro=<IPA>] [poll=1] [then=off|hang]`. Words of the region (u64): 0
+//! [line=<its GSI>] rounds=N [ro=<IPA>] [poll=1] [then=off|hang]` (x86: `intid` is the
+//! vector the guest routes the doorbell's I/O APIC pin `line` to). Words of the region (u64): 0
 //! ping's value, 1 pong's answer, 2 pong's ready mark.
 //! - pong enables its doorbell interrupt, tries one write to `ro` (a read-only
 //!   mapping: it must fault), sets the ready mark, then for each doorbell answers
@@ -90,7 +91,8 @@ pub fn run(boot: &BootInfo) -> ! {
     let base = number(boot, "shm", 0) as usize;
     let bell = number(boot, "bell", 0);
     let rounds = number(boot, "rounds", 10);
-    DOORBELL.store(number(boot, "intid", 127), Ordering::Relaxed);
+    let intid = number(boot, "intid", 127);
+    DOORBELL.store(intid, Ordering::Relaxed);
     irq::set_handler(on_irq);
     if let Err(e) = irq::init_global(boot).and_then(|()| irq::init_cpu(&[TIMER])) {
         println!(
@@ -98,7 +100,9 @@ pub fn run(boot: &BootInfo) -> ! {
             e.name()
         );
     }
-    irq::enable_line(DOORBELL.load(Ordering::Relaxed) as u32);
+    // The doorbell's device line: its INTID on aarch64, its GSI (an I/O APIC pin)
+    // on x86, where `intid` is the vector the guest routes it to.
+    irq::enable_line(number(boot, "line", intid) as u32, intid as u32);
     pmu::init();
     let mut ok = 0;
     if pong {

@@ -169,7 +169,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(SHM),
-        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory, each round a doorbell interrupt (vector 0x5f) both ways; a write to a read-only mapping does not land; the shell stays up after both stopped",
+        about: "tests/scenarios/x86-shm.toml on QEMU q35 (AMD-V): two VMs exchange 50 values through shared memory, each round a doorbell interrupt (I/O APIC pin 47, routed by each guest to vector 0x5f) both ways; a write to a read-only mapping does not land; the shell stays up after both stopped",
         run: super::life::shm,
     },
     X86Test {
@@ -241,7 +241,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(super::direct::DIRECT),
-        about: "LAPIC pass-through on AMD-V: rt's timer interrupts on its own xAPIC (page read-only, writes performed by the hypervisor), no stray vector, again after a reset; the probe's IPIs to foreign APIC ids dropped; wd's watchdog (on the boot CPU) expires and its core is taken back by NMI; the shell stops and starts rt",
+        about: "LAPIC pass-through on AMD-V: rt's timer interrupts on its own xAPIC (page read-only, writes performed by the hypervisor), no stray vector, again after a reset; the probe's IPIs to foreign APIC ids dropped, its COM1 interrupt through the emulated I/O APIC delivered to its own core; wd's watchdog (on the boot CPU) expires and its core is taken back by NMI; the shell stops and starts rt",
         run: super::direct::direct,
     },
     X86Test {

@@ -139,7 +139,8 @@ fn check_tsc_offset(c: &Console) -> Result<()> {
 const MAX_AT_BOOT_US: u64 = 1_000_000;
 
 /// tests/scenarios/x86-shm.toml: `ping` and `pong` exchange 50 values through `chan`,
-/// each one rung and taken as its doorbell interrupt (vector 0x5f): every round
+/// each one rung and taken as its doorbell interrupt (I/O APIC pin 47, which each
+/// guest routes to vector 0x5f): every round
 /// answered, 50 doorbells on each side, none missed or late (the guest's 1 s wait
 /// per doorbell prints an `rtbench-diag: shm timeout` line, which fails the test);
 /// `pong`'s write to its read-only `stats` mapping does not land.

@@ -30,14 +30,18 @@
 //!   the VM's offset); when a write changes its deadline the hypervisor's own timer
 //!   is programmed for that vCPU ([`ApicHw::timer`]); when it fires, the backend calls
 //!   [`Lapics::expire`].
-//! - A doorbell ([`IrqChip::pulse`] of a doorbell GSI) is an edge on its fixed
-//!   vector (`doorbell_vector`: 0x5f - k for region k) at vCPU 0, as a fixed IPI
-//!   would be; any other line's pulse is an edge on that I/O APIC pin.
+//! - A pulse ([`IrqChip::pulse`]: a doorbell, on its GSI) is an edge on that I/O
+//!   APIC pin, routed as the guest programmed the pin's redirection entry (masked
+//!   until it does).
+//! - A direct-mode VM (LAPIC pass-through) has no emulated local APIC in use: what
+//!   its I/O APIC sends goes to its own cores as physical fixed IPIs
+//!   (`passthru::route` decides which; [`ApicHw::send_to_core`] sends).
 
 use crate::adapt::APIC_BASE;
-use rtvisor_config::contract::x86_64::{doorbell_vector, virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
+use crate::passthru::{self, Dest};
+use rtvisor_config::contract::x86_64::{virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
 use rtvisor_config::contract::MAX_VCPUS;
-use rtvisor_config::tables::VmConfig;
+use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::handler::{Host, VmCtx};
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
@@ -58,6 +62,12 @@ pub trait ApicHw {
     /// Programs the hypervisor's timer of vCPU `vcpu` for guest TSC `at` (`None`:
     /// cancels it).
     fn timer(&self, vm: VmId, vcpu: VcpuId, at: Option<u64>);
+    /// A direct-mode VM's vCPU `vcpu`: the APIC id of its core, which its guest reads
+    /// as its own (`None`: no such vCPU).
+    fn core_apic_id(&self, vm: VmId, vcpu: VcpuId) -> Option<u32>;
+    /// A direct-mode VM: sends `vector` to the core of vCPU `vcpu` as a physical fixed
+    /// IPI, which the guest takes through its own IDT and ends at its own APIC.
+    fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8);
 }
 
 /// What an access did to one APIC.
@@ -207,6 +217,9 @@ impl<W: ApicHw> Lapics<W> {
     /// message to every vCPU its destination names, a lowest-priority one to the
     /// named vCPU whose APIC has the lowest processor priority (the first of equals).
     fn route(&self, vm: &VmCtx<'_, Self>, me: Option<VcpuId>, r: Route) {
+        if vm.cfg.interrupt_mode == InterruptMode::Direct {
+            return self.route_direct(vm, me, r);
+        }
         if r.mode > 1 {
             return;
         }
@@ -243,6 +256,33 @@ impl<W: ApicHw> Lapics<W> {
         }
         if let Some((_, t)) = chosen {
             self.accept(vm.id, t, r.vector, r.level);
+        }
+    }
+
+    /// Delivers `r` in a direct-mode VM, whose vCPUs own their cores' APICs: as
+    /// physical fixed IPIs to the VM's own cores (`passthru::route` decides which).
+    /// A level-triggered I/O APIC message keeps its entry's remote IRR set until the
+    /// guest writes the vector to the I/O APIC's EOI register: the guest's EOI goes
+    /// to its core's APIC, which does not tell the emulated I/O APIC.
+    fn route_direct(&self, vm: &VmCtx<'_, Self>, me: Option<VcpuId>, r: Route) {
+        let n = vm.cfg.cpus.len().min(MAX_VCPUS);
+        // An id no message names (the x2APIC broadcast is matched before ids).
+        let mut ids = [u32::MAX; MAX_VCPUS];
+        for (v, id) in ids.iter_mut().enumerate().take(n) {
+            *id = self
+                .hw
+                .core_apic_id(vm.id, VcpuId::new(v))
+                .unwrap_or(u32::MAX);
+        }
+        let low = u32::from(r.vector)
+            | u32::from(r.mode) << 8
+            | u32::from(r.logical) << 11
+            | u32::from(r.shorthand) << 18;
+        let from = me.map(VcpuId::index);
+        if let Some(s) = passthru::route(low, Dest::X2Apic(r.dest), from, &ids[..n]) {
+            for v in s.indices() {
+                self.hw.send_to_core(vm.id, VcpuId::new(v), s.vector);
+            }
         }
     }
 
@@ -346,13 +386,9 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
         self.ioapic.lock().set_line(line, level, &mut self.sink(vm));
     }
 
-    /// A doorbell (its GSI) raises its fixed vector in vCPU 0's APIC; any other line
-    /// is an edge on its I/O APIC pin.
+    /// An edge on I/O APIC pin `line` (a doorbell's GSI, or any other pin).
     fn pulse<H: Host>(&self, vm: &VmCtx<'_, Self>, _: &H, line: u32) {
-        match doorbell_vector(line) {
-            Some(vector) => self.accept(vm.id, VcpuId::new(0), vector, false),
-            None => self.ioapic.lock().pulse(line, &mut self.sink(vm)),
-        }
+        self.ioapic.lock().pulse(line, &mut self.sink(vm));
     }
 
     fn reset(&self, cfg: &VmConfig) {

@@ -32,6 +32,7 @@ pub mod layout;
 pub mod light;
 pub mod msrs;
 pub mod multiboot2;
+pub mod passthru;
 pub mod pt;
 #[macro_use]
 pub mod regs;

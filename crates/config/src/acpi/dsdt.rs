@@ -14,7 +14,7 @@
 //!         Name (_CRS, ResourceTemplate () { Memory32Fixed (...) Interrupt (...) { gsi, ... } })
 //!     }
 //!     Device (DBEL) { ... "rtvisor,doorbell", the doorbell page }   // with shared memory
-//!     Device (SHM0) { ... "generic-uio", the region, its doorbell GSI and vector }  // region k: SHMk
+//!     Device (SHM0) { ... "generic-uio", the region, its doorbell GSI }  // region k: SHMk
 //! }
 //! Name (\_S5, Package () { 5, 5, 0, 0 })       // SLP_TYP of S5 (soft off)
 //! ```
@@ -26,7 +26,7 @@
 use super::aml::{self, DEVICE_PROPERTIES_UUID};
 use super::tables::sdt;
 use super::BootInfo;
-use crate::contract::x86_64::{doorbell_vector, COM1_GSI, COM1_PORT, DOORBELL_GPA, SLP_TYP_S5};
+use crate::contract::x86_64::{COM1_GSI, COM1_PORT, DOORBELL_GPA, SLP_TYP_S5};
 
 /// The DSDT of a VM.
 pub fn dsdt(info: &BootInfo) -> Vec<u8> {
@@ -66,10 +66,6 @@ pub fn dsdt(info: &BootInfo) -> Vec<u8> {
                 aml::string(if m.writable { "rw" } else { "ro" }),
             ),
             ("rtvisor,doorbell", aml::integer(m.index as u64)),
-            (
-                "rtvisor,vector",
-                aml::integer(doorbell_vector(m.gsi).map_or(0, u64::from)),
-            ),
         ];
         sb.extend(prp0001(
             &format!("SHM{:X}", m.index & 0xf),

@@ -116,25 +116,11 @@ pub const PM1_CNT_SLP_EN: u16 = 1 << 13;
 /// Shift of SLP_TYP in PM1a control.
 pub const PM1_CNT_SLP_TYP_SHIFT: u32 = 10;
 
-/// The doorbell GSI of shared-memory region `index` (see [`DOORBELL_TOP_GSI`]).
+/// The doorbell GSI of shared-memory region `index` (see [`DOORBELL_TOP_GSI`]): an
+/// I/O APIC pin, edge-triggered, which the guest routes by its redirection entry
+/// (the DSDT gives it in the region's `_CRS`).
 pub const fn doorbell_gsi(index: usize) -> u32 {
     DOORBELL_TOP_GSI.saturating_sub(index as u32)
-}
-
-/// A doorbell GSI's vector is the GSI plus this (Linux's vector of ISA IRQ 0), so
-/// region k's doorbell is vector 0x5f - k.
-pub const DOORBELL_VECTOR_OFFSET: u32 = 0x30;
-
-/// The fixed vector doorbell GSI `gsi` raises in vCPU 0's local APIC (edge, no I/O
-/// APIC entry to program: the VM's emulated I/O APIC does not route them), or `None`
-/// when `gsi` is not a doorbell's. The DSDT gives it as each region's
-/// `rtvisor,vector` property.
-pub const fn doorbell_vector(gsi: u32) -> Option<u8> {
-    if gsi >= DEVICE_GSIS && gsi < IOAPIC_PINS {
-        Some((gsi + DOORBELL_VECTOR_OFFSET) as u8)
-    } else {
-        None
-    }
 }
 
 /// The APIC ID of vCPU `index` of a VM whose interrupts are emulated (in direct mode,
@@ -321,9 +307,6 @@ const _: () = assert!(doorbell_gsi(super::MAX_SHARED_REGIONS - 1) >= DEVICE_GSIS
 const _: () = assert!(COM1_GSI < DEVICE_GSIS && DOORBELL_TOP_GSI < IOAPIC_PINS);
 const _: () = assert!(LOW_RAM_END <= BOOT_DATA_GPA && BOOT_DATA_GPA < KERNEL_MIN_GPA);
 const _: () = assert!(HV_LOAD >= KERNEL_MIN_GPA);
-// Doorbell vectors are valid fixed vectors (not exceptions' 0-31).
-const _: () = assert!(DEVICE_GSIS + DOORBELL_VECTOR_OFFSET >= 32);
-const _: () = assert!(IOAPIC_PINS - 1 + DOORBELL_VECTOR_OFFSET <= 0xfe);
 
 #[cfg(test)]
 mod tests {
@@ -351,10 +334,6 @@ mod tests {
     fn doorbells_count_down_from_the_top_pin() {
         assert_eq!(doorbell_gsi(0), 47);
         assert_eq!(doorbell_gsi(15), 32);
-        assert_eq!(doorbell_vector(doorbell_gsi(0)), Some(0x5f));
-        assert_eq!(doorbell_vector(doorbell_gsi(15)), Some(0x50));
-        assert_eq!(doorbell_vector(COM1_GSI), None);
-        assert_eq!(doorbell_vector(IOAPIC_PINS), None);
         assert_eq!(virtual_apic_id(3), 3);
     }
 }

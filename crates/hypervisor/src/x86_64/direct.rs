@@ -4,10 +4,11 @@
 //! the timer path. What stays with the hypervisor:
 //!
 //! - **the ICR**: every IPI the guest sends is checked here and re-sent only to the
-//!   VM's own cores (fixed and lowest-priority IPIs; self, a physical destination,
-//!   all-including/excluding-self), INIT and start-up IPIs become the core's CPU
-//!   calls (`adapt`, by APIC id); NMI, SMI, logical destinations and anything aimed
-//!   outside the VM are dropped. VT-x: WRMSR of the x2APIC ICR exits (the MSR bitmap
+//!   VM's own cores (`rtvisor_arch_x86_64::passthru`, host-tested: fixed and
+//!   lowest-priority IPIs; self, a physical destination, the broadcast id,
+//!   all-including/excluding-self, all within the VM), INIT and start-up IPIs become
+//!   the core's CPU calls (`adapt`, by APIC id); NMI, SMI, logical destinations and
+//!   anything aimed outside the VM are dropped. VT-x: WRMSR of the x2APIC ICR exits (the MSR bitmap
 //!   passes every other x2APIC MSR and IA32_TSC_DEADLINE). AMD-V (xAPIC only under
 //!   QEMU's TCG): the host's APIC page is mapped read-only at 0xFEE0_0000 in the VM's
 //!   nested tables, so reads reach the hardware and every write exits; the write is
@@ -20,6 +21,9 @@
 //! - **its way back**: the kick to a direct core is an NMI (`nmi`), which exits the
 //!   guest whatever it masks; INIT exits too. When the vCPU parks, its APIC is taken
 //!   back (`apic::take_back`): timer stopped, LVT masked, in-service vectors ended.
+//! - **its emulated devices' interrupts** (COM1, doorbells): the VM's emulated I/O
+//!   APIC routes them as the guest programmed it, and they reach its cores as
+//!   physical fixed IPIs ([`send_to_core`]), checked by the same rules as the ICR's.
 //! - **the watchdog**: the core's APIC timer is the guest's, so a direct core's
 //!   watchdog is watched by the boot CPU ([`WATCHER`], which no x86 VM may use), and
 //!   the expiry takes the core back with the NMI kick.
@@ -33,8 +37,10 @@ use rtvisor_arch_x86_64::answer::Exited;
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_store32, StoreSrc};
+use rtvisor_arch_x86_64::passthru::{self, Dest};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_arch_x86_64::{apic, irq, nmi};
+use rtvisor_config::contract::MAX_VCPUS;
 use rtvisor_config::tables::InterruptMode;
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
@@ -155,7 +161,7 @@ pub fn exit(
                 // INIT and start-up IPIs are the core's CPU calls (`adapt`).
                 return false;
             }
-            ipi(vm, vcpu, (value >> 32) as u32, value as u32);
+            ipi(vm, vcpu, Dest::X2Apic((value >> 32) as u32), value as u32);
             Exited::<Engine, world::Resume>::new(engine, d, None).skip();
             t.done(Cause::SysReg);
         }
@@ -184,38 +190,43 @@ fn starts_cpu(low: u32) -> bool {
     matches!(low >> 8 & 7, 5 | 6)
 }
 
-/// The guest of `vcpu` wrote its ICR: `low` to APIC id `dest` (x2APIC: the
-/// whole id; xAPIC: ICR_HI bits 31:24). Re-sent to the VM's own cores only.
-fn ipi(vm: VmId, vcpu: VcpuId, dest: u32, low: u32) {
-    const FIXED: u32 = 0;
-    const LOWEST: u32 = 1;
-    const LOGICAL: u32 = 1 << 11;
-    let vector = low & 0xFF;
-    let mode = low >> 8 & 7;
-    if !(mode == FIXED || mode == LOWEST) || vector < 16 {
-        return;
+/// The guest of `vcpu` wrote its ICR: `low` to `dest`. Re-sent to the VM's own
+/// cores only, as `passthru::route` decides.
+fn ipi(vm: VmId, vcpu: VcpuId, dest: Dest, low: u32) {
+    let n = vms::cfg(vm).cpus.len().min(MAX_VCPUS);
+    let mut ids = [u32::MAX; MAX_VCPUS];
+    for (v, id) in ids.iter_mut().enumerate().take(n) {
+        *id = core_apic_id(vm, VcpuId::new(v)).unwrap_or(u32::MAX);
     }
-    // Fixed, physical, edge, assert: the one kind the hypervisor re-sends.
-    let send = vector | 1 << 14;
-    let own = vms::guest_cpu_id(vm, vcpu) as u32;
-    let n = vms::cfg(vm).cpus.len();
-    let ids = (0..n).map(|v| vms::guest_cpu_id(vm, VcpuId::new(v)) as u32);
-    match low >> 18 & 3 {
-        1 => {
-            apic::send_raw(own, send);
+    if let Some(s) = passthru::route(low, dest, Some(vcpu.index()), &ids[..n]) {
+        for v in s.indices() {
+            send(ids[v], s.vector);
         }
-        2 => ids.for_each(|id| {
-            apic::send_raw(id, send);
-        }),
-        3 => ids.filter(|&id| id != own).for_each(|id| {
-            apic::send_raw(id, send);
-        }),
-        _ if low & LOGICAL == 0 => {
-            if let Some(id) = ids.clone().find(|&id| id == dest) {
-                apic::send_raw(id, send);
-            }
-        }
-        _ => {}
+    }
+}
+
+/// Sends `vector` to APIC id `id` as a fixed, physical, edge IPI: the one kind the
+/// hypervisor sends for a direct-mode guest.
+fn send(id: u32, vector: u8) {
+    const ASSERT: u32 = 1 << 14;
+    apic::send_raw(id, u32::from(vector) | ASSERT);
+}
+
+/// The APIC id of the core of vCPU `vcpu` of direct-mode VM `vm` (what its guest
+/// reads as its own); `None` when the VM has no such vCPU or its core is not online
+/// (an id is never guessed).
+pub fn core_apic_id(vm: VmId, vcpu: VcpuId) -> Option<u32> {
+    let cpu = vms::cpu_of(vm, vcpu)?;
+    crate::percpu::of(cpu).map(|c| c.hw_id() as u32)
+}
+
+/// An interrupt of direct-mode VM `vm`'s emulated devices (its I/O APIC's message,
+/// routed by `rtvisor_arch_x86_64::chip`): `vector` to the core of vCPU `vcpu`, whose
+/// guest takes it through its own IDT. Sent while the vCPU is parked, it is taken
+/// by the hypervisor's stray gate and dropped.
+pub fn send_to_core(vm: VmId, vcpu: VcpuId, vector: u8) {
+    if let Some(id) = core_apic_id(vm, vcpu) {
+        send(id, vector);
     }
 }
 
@@ -264,6 +275,7 @@ fn xapic_write(
         ICR_HIGH[cpu.index()].store(value, Ordering::Relaxed);
     } else if reg == ICR {
         let dest = ICR_HIGH[cpu.index()].load(Ordering::Relaxed) >> 24;
+        // The 8-bit xAPIC destination.
         if starts_cpu(value) {
             // As the x2APIC ICR's WRMSR would be: the core's CPU calls.
             let d = Decoded {
@@ -281,7 +293,7 @@ fn xapic_write(
                 return;
             }
         } else {
-            ipi(vm, vcpu, dest, value);
+            ipi(vm, vcpu, Dest::Short(dest as u8), value);
         }
     } else if WRITABLE.contains(&reg) || reg == DIVIDE {
         apic::write_reg(reg, value);

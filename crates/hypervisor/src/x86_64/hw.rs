@@ -184,6 +184,12 @@ impl ApicHw for ApicSide {
         let host = at.map_or(0, |t| t.wrapping_add(offset).max(1));
         super::timers::set_guest(cpu, host);
     }
+    fn core_apic_id(&self, vm: VmId, vcpu: VcpuId) -> Option<u32> {
+        super::direct::core_apic_id(vm, vcpu)
+    }
+    fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8) {
+        super::direct::send_to_core(vm, vcpu, vector);
+    }
 }
 
 /// Writes the measured TSC rate into VM `vm`'s command line, now in its RAM, where

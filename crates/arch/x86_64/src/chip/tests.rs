@@ -2,7 +2,6 @@
 //! them (trapped MSRs), with a fake hardware side that records what it was asked.
 
 use super::*;
-use rtvisor_config::contract::x86_64::doorbell_gsi;
 use rtvisor_core::exit::{RegClass, VcpuExit};
 use rtvisor_core::seam::Fault;
 use rtvisor_core::testkit::{Outcome, Rng, TestChip, World, VIRT};
@@ -15,6 +14,8 @@ use std::vec::Vec;
 enum HwCall {
     Pending(usize, usize),
     Timer(usize, usize, Option<u64>),
+    /// A physical fixed IPI to a direct-mode vCPU's core: (VM, vCPU, vector).
+    Sent(usize, usize, u8),
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +37,15 @@ impl ApicHw for FakeHw {
         self.calls
             .borrow_mut()
             .push(HwCall::Timer(vm.index(), vcpu.index(), at));
+    }
+    /// VM n's vCPU v runs on the core with APIC id 0x10 * (n + 1) + v (two each).
+    fn core_apic_id(&self, vm: VmId, vcpu: VcpuId) -> Option<u32> {
+        (vcpu.index() < 2).then(|| 0x10 * (vm.index() as u32 + 1) + vcpu.index() as u32)
+    }
+    fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8) {
+        self.calls
+            .borrow_mut()
+            .push(HwCall::Sent(vm.index(), vcpu.index(), vector));
     }
 }
 
@@ -295,7 +305,7 @@ fn kept_apart(w: &W, vm: usize, other: &<Lapics<FakeHw> as TestChip>::State, ste
     assert_eq!(&w.vms[1 - vm].chip.state(), other, "step {step}");
     assert_eq!(calls(w, 1 - vm), [], "step {step}");
     for c in calls(w, vm) {
-        let (HwCall::Pending(x, t) | HwCall::Timer(x, t, _)) = c;
+        let (HwCall::Pending(x, t) | HwCall::Timer(x, t, _) | HwCall::Sent(x, t, _)) = c;
         assert_eq!(x, vm);
         assert!(t < 2);
     }
@@ -400,29 +410,6 @@ fn expire_here_is_expire_without_the_pending_call() {
 }
 
 #[test]
-fn doorbells_raise_their_vector_at_vcpu_0() {
-    let w = world();
-    let other = w.vms[1].snapshot();
-    let ctx = w.ctx(0);
-    ctx.chip.pulse(&ctx, &w.host, doorbell_gsi(0));
-    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
-    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x5f));
-    // Region 15's vector is of 0x5f's class: held back until its EOI.
-    ctx.chip.pulse(&ctx, &w.host, doorbell_gsi(15));
-    assert_eq!(pending(&w, 0), None);
-    wrmsr(&w, 0, 0, msr::EOI, 0);
-    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x50));
-    assert_eq!(pending(&w, 1), None);
-    calls(&w, 0);
-    // Other lines are I/O APIC pins, all masked at reset: nothing.
-    for line in [0, 4, 31, 48, u32::MAX] {
-        ctx.chip.pulse(&ctx, &w.host, line);
-        assert_eq!(calls(&w, 0), [], "{line}");
-    }
-    assert_eq!(w.vms[1].snapshot(), other, "VM 1 untouched");
-}
-
-#[test]
 fn cr8_is_the_tpr() {
     let w = world();
     let l = &w.vms[0].chip;
@@ -446,4 +433,5 @@ fn cr8_is_the_tpr() {
     );
 }
 
+mod lines;
 mod pages;

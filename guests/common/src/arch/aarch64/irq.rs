@@ -107,7 +107,9 @@ pub fn wait_forever() -> ! {
     }
 }
 
-/// Enables SPI `id` (edge-triggered, Group 1) routed to this vCPU (doorbells).
-pub fn enable_line(id: u32) {
+/// Enables device line `line` as interrupt `id`, edge-triggered, to this vCPU
+/// (doorbells): on aarch64 a line is its SPI, so `id` (its INTID) is enabled
+/// (Group 1) and `line` says nothing more.
+pub fn enable_line(_line: u32, id: u32) {
     gic::enable_spi(id)
 }

@@ -102,6 +102,9 @@ pub fn wait_forever() -> ! {
     }
 }
 
-/// Enables interrupt line `id`: nothing to do on x86, where a line arrives as a
-/// vector through the local APIC (which the I/O APIC or the hypervisor programs).
-pub fn enable_line(_id: u32) {}
+/// Enables device line `line` (a GSI: an I/O APIC pin, as the DSDT names it) as
+/// interrupt `id` (a vector), edge-triggered, to this vCPU: the pin's redirection
+/// entry is programmed (`ioapic::route`).
+pub fn enable_line(line: u32, id: u32) {
+    super::ioapic::route(line, id as u8, apic::id());
+}

@@ -1,5 +1,6 @@
 //! x86_64: a PVH guest in long mode (boot.rs), the 16550 at COM1, the TSC and the
-//! local APIC (x2APIC or xAPIC; TSC-deadline or one-shot timer), INIT-SIPI-SIPI,
+//! local APIC (x2APIC or xAPIC; TSC-deadline or one-shot timer), the I/O APIC's
+//! redirection entries, INIT-SIPI-SIPI,
 //! ACPI for CPUs and power-off, VMCALL/VMMCALL hypercalls.
 //!
 //! Memory: the image is linked at 1 MiB (link-x86_64.ld); the first 4 GiB are
@@ -12,6 +13,7 @@ pub mod cpu;
 pub mod exception;
 pub mod guard_ops;
 pub mod hypercall;
+pub mod ioapic;
 pub mod irq;
 mod multiboot;
 pub mod pmu;

@@ -8,7 +8,7 @@ use rtvisor_core::testkit::X86;
 use rtvisor_vdev::ioapic::{off as io, reg, rte};
 use rtvisor_vdev::x2apic::xapic::off;
 
-fn mmio(w: &W, vm: usize, vcpu: usize, addr: u64, value: Option<u32>) -> Outcome {
+pub(super) fn mmio(w: &W, vm: usize, vcpu: usize, addr: u64, value: Option<u32>) -> Outcome {
     w.run(
         vm,
         vcpu,
@@ -25,7 +25,7 @@ fn load(w: &W, vm: usize, vcpu: usize, addr: u64) -> Option<u64> {
     mmio(w, vm, vcpu, addr, None).vcpu.loaded
 }
 
-fn out(w: &W, vm: usize, port: u16, value: u8) {
+pub(super) fn out(w: &W, vm: usize, port: u16, value: u8) {
     w.run(
         vm,
         0,
@@ -39,7 +39,7 @@ fn out(w: &W, vm: usize, port: u16, value: u8) {
 }
 
 /// Both x86 VMs with both vCPUs on.
-fn x86() -> W {
+pub(super) fn x86() -> W {
     let w = W::new(X86, X86);
     for vm in 0..2 {
         w.start(vm, 1);
@@ -56,7 +56,7 @@ fn to_xapic(w: &W, vm: usize, v: usize) {
 }
 
 /// Entry `pin` of VM `vm`'s I/O APIC.
-fn program(w: &W, vm: usize, pin: u32, low: u32, dest: u8) {
+pub(super) fn program(w: &W, vm: usize, pin: u32, low: u32, dest: u8) {
     for (idx, v) in [(1, u32::from(dest) << 24), (0, low)] {
         mmio(
             w,

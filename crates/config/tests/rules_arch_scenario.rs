@@ -172,8 +172,9 @@ fn lapic_pass_through_is_accepted_with_a_warning() {
                 .into(),
             "the hypervisor keeps the ICR (IPIs go to the VM's own cores only), \
              IA32_APIC_BASE, and the NMI and INIT that take a core back whatever the guest \
-             masks; the VM's emulated devices raise no interrupts in it, CPU 0 watches its \
-             watchdog, and on AMD-V each write to its xAPIC page is an exit"
+             masks; the VM's emulated devices (COM1, doorbells) interrupt its cores as \
+             physical fixed IPIs, routed by its I/O APIC, CPU 0 watches its watchdog, and on \
+             AMD-V each write to its xAPIC page is an exit"
                 .into()
         )]
     );

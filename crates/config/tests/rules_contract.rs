@@ -115,6 +115,26 @@ fn a_nul_in_bootargs_is_reported_at_bootargs_not_as_a_size_problem() {
 }
 
 #[test]
+fn the_tsc_khz_placeholder_is_refused_on_aarch64() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        "{ size = \"16MiB\" }",
+        "bootargs = \"console=ttyAMA0 tsc_early_khz={tsc-khz}\"\n",
+    )]);
+    let msg = "bootargs of VM `a` contain `{tsc-khz}`, but board `qemu-virt-aarch64` is \
+               aarch64: the placeholder is filled (with the measured TSC rate) on x86_64 only";
+    let hint = "remove `{tsc-khz}`: an aarch64 guest reads its counter's rate from CNTFRQ_EL0; \
+                on an x86_64 board write e.g. tsc_early_khz={tsc-khz}";
+    assert_one(&t, &s, 10, 12, msg, hint);
+    // Without it: no error.
+    let s = s.replace(" tsc_early_khz={tsc-khz}", "");
+    assert_eq!(errors(&t, &s), vec![]);
+}
+
+#[test]
 fn a_hypervisor_memory_too_small_for_the_embedded_guests_is_refused() {
     let t = rules_tree();
     t.write("big.bin", vec![7u8; 6 << 20]);

@@ -208,8 +208,9 @@ const FOREIGN: [Foreign; 19] = [
                   uses its cores' physical local APICs and TSC-deadline timers",
         hint: "the hypervisor keeps the ICR (IPIs go to the VM's own cores only), \
                IA32_APIC_BASE, and the NMI and INIT that take a core back whatever the guest \
-               masks; the VM's emulated devices raise no interrupts in it, CPU 0 watches \
-               its watchdog, and on AMD-V each write to its xAPIC page is an exit",
+               masks; the VM's emulated devices (COM1, doorbells) interrupt its cores as \
+               physical fixed IPIs, routed by its I/O APIC, CPU 0 watches its watchdog, and \
+               on AMD-V each write to its xAPIC page is an exit",
     },
     error(
         S,

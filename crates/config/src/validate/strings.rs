@@ -1,7 +1,11 @@
 //! Strings that end up in a guest's device tree: a flattened device tree stores
 //! strings NUL-terminated and node names in a restricted alphabet, so a value that
-//! breaks either is refused here, at its key, rather than by the generator.
+//! breaks either is refused here, at its key, rather than by the generator. The
+//! `{tsc-khz}` placeholder of `bootargs` (`crate::bootfill`) is x86_64's: on an
+//! aarch64 board it would reach the guest unfilled, so it is refused there.
 
+use crate::bootfill::TSC_KHZ;
+use crate::contract::Arch;
 use crate::diag::{Diagnostic, Source};
 use crate::load::Inputs;
 use crate::schema::BoardFile;
@@ -22,6 +26,20 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             let hint = "the device tree stores the command line as one NUL-terminated string; \
                         remove the \\u0000 (separate arguments with spaces)"
                 .to_owned();
+            out.push(inp.scenario_src.diag(args.span(), msg, hint));
+        }
+        let placeholder = core::str::from_utf8(TSC_KHZ).unwrap_or_default();
+        if inp.board.arch() == Arch::Aarch64 && args.get_ref().contains(placeholder) {
+            let msg = format!(
+                "bootargs of VM `{}` contain `{placeholder}`, but board `{}` is aarch64: \
+                 the placeholder is filled (with the measured TSC rate) on x86_64 only",
+                vm.name.get_ref(),
+                inp.board.name.get_ref()
+            );
+            let hint = format!(
+                "remove `{placeholder}`: an aarch64 guest reads its counter's rate from \
+                 CNTFRQ_EL0; on an x86_64 board write e.g. tsc_early_khz={placeholder}"
+            );
             out.push(inp.scenario_src.diag(args.span(), msg, hint));
         }
     }

@@ -20,7 +20,7 @@ mod rtvisor_generated_config {
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 795);
+    const _: () = assert!(VM2_DTB.len() == 786);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -83,8 +83,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa319a0e72e7503cb,
-        payload_fingerprint: 0x849dfe52e2e64e1a,
+        fingerprint: 0xc63a595facc219f5,
+        payload_fingerprint: 0x58ad68da7485e2c9,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -38,17 +38,17 @@
 //!   (`passthru::route` decides which; [`ApicHw::send_to_core`] sends).
 
 use crate::adapt::APIC_BASE;
-use crate::passthru::{self, Dest};
+use route::Route;
 use rtvisor_config::contract::x86_64::{virtual_apic_id, IOAPIC_ID, IOAPIC_PINS};
 use rtvisor_config::contract::MAX_VCPUS;
-use rtvisor_config::tables::{InterruptMode, VmConfig};
+use rtvisor_config::tables::VmConfig;
 use rtvisor_core::handler::{Host, VmCtx};
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::ioapic::{IoApic, Msg};
-use rtvisor_vdev::x2apic::{Effect, Icr, Mode, X2Apic};
+use rtvisor_vdev::ioapic::IoApic;
+use rtvisor_vdev::x2apic::{Effect, Mode, X2Apic};
 use rtvisor_vdev::{MmioError, Width};
 
 /// The hardware side of a VM's local APICs, which the hypervisor provides. Every
@@ -82,48 +82,6 @@ pub struct Lapics<W> {
     apics: [Mutex<X2Apic>; MAX_VCPUS],
     ioapic: Mutex<IoApic>,
     hw: W,
-}
-
-/// A message to deliver inside the VM: from an ICR or the I/O APIC.
-#[derive(Debug, Clone, Copy)]
-struct Route {
-    vector: u8,
-    /// Delivery mode: only fixed (0) and lowest priority (1) are delivered.
-    mode: u8,
-    logical: bool,
-    /// 0 none, 1 self, 2 all, 3 all but self.
-    shorthand: u8,
-    dest: u32,
-    level: bool,
-}
-
-impl Route {
-    const fn of_icr(icr: Icr) -> Self {
-        Self {
-            vector: icr.vector,
-            mode: icr.mode,
-            logical: icr.logical,
-            shorthand: icr.shorthand,
-            dest: icr.dest,
-            level: false,
-        }
-    }
-
-    /// An I/O APIC message: its 8-bit broadcast is every APIC in either mode.
-    const fn of_msg(m: Msg) -> Self {
-        Self {
-            vector: m.vector,
-            mode: m.mode,
-            logical: m.logical,
-            shorthand: 0,
-            dest: if m.dest == 0xff {
-                u32::MAX
-            } else {
-                m.dest as u32
-            },
-            level: m.level,
-        }
-    }
 }
 
 impl<W> Lapics<W> {
@@ -211,92 +169,6 @@ impl<W: ApicHw> Lapics<W> {
             self.hw.pending(vm, v);
         }
         Some(tpr)
-    }
-
-    /// Delivers `r` from vCPU `me` (none: the I/O APIC) inside the VM: a fixed
-    /// message to every vCPU its destination names, a lowest-priority one to the
-    /// named vCPU whose APIC has the lowest processor priority (the first of equals).
-    fn route(&self, vm: &VmCtx<'_, Self>, me: Option<VcpuId>, r: Route) {
-        if vm.cfg.interrupt_mode == InterruptMode::Direct {
-            return self.route_direct(vm, me, r);
-        }
-        if r.mode > 1 {
-            return;
-        }
-        let lowest = r.mode == 1;
-        let mut chosen: Option<(u32, VcpuId)> = None;
-        let n = vm.cfg.cpus.len().min(MAX_VCPUS);
-        for t in (0..n).map(VcpuId::new) {
-            let Some(apic) = self.apic(t) else {
-                continue;
-            };
-            let hit = match r.shorthand {
-                // Physical, not 0xFF (the xAPIC broadcast, or x2APIC id 255: the mode
-                // decides): the APIC's id, fixed at creation, is all that matters and
-                // is read without its lock (a disabled APIC's accept drops it).
-                0 if !r.logical && r.dest != 0xff => {
-                    r.dest == u32::MAX || r.dest == virtual_apic_id(t.index())
-                }
-                0 => apic.lock().is_target(r.logical, r.dest),
-                1 => Some(t) == me,
-                2 => true,
-                _ => Some(t) != me,
-            };
-            if !hit {
-                continue;
-            }
-            if lowest {
-                let ppr = apic.lock().ppr();
-                if chosen.is_none_or(|(p, _)| ppr < p) {
-                    chosen = Some((ppr, t));
-                }
-            } else {
-                self.accept(vm.id, t, r.vector, r.level);
-            }
-        }
-        if let Some((_, t)) = chosen {
-            self.accept(vm.id, t, r.vector, r.level);
-        }
-    }
-
-    /// Delivers `r` in a direct-mode VM, whose vCPUs own their cores' APICs: as
-    /// physical fixed IPIs to the VM's own cores (`passthru::route` decides which).
-    /// A level-triggered I/O APIC message keeps its entry's remote IRR set until the
-    /// guest writes the vector to the I/O APIC's EOI register: the guest's EOI goes
-    /// to its core's APIC, which does not tell the emulated I/O APIC.
-    fn route_direct(&self, vm: &VmCtx<'_, Self>, me: Option<VcpuId>, r: Route) {
-        let n = vm.cfg.cpus.len().min(MAX_VCPUS);
-        // An id no message names (the x2APIC broadcast is matched before ids).
-        let mut ids = [u32::MAX; MAX_VCPUS];
-        for (v, id) in ids.iter_mut().enumerate().take(n) {
-            *id = self
-                .hw
-                .core_apic_id(vm.id, VcpuId::new(v))
-                .unwrap_or(u32::MAX);
-        }
-        let low = u32::from(r.vector)
-            | u32::from(r.mode) << 8
-            | u32::from(r.logical) << 11
-            | u32::from(r.shorthand) << 18;
-        let from = me.map(VcpuId::index);
-        if let Some(s) = passthru::route(low, Dest::X2Apic(r.dest), from, &ids[..n]) {
-            for v in s.indices() {
-                self.hw.send_to_core(vm.id, VcpuId::new(v), s.vector);
-            }
-        }
-    }
-
-    /// vCPU `t` accepts `vector` (level-triggered: its EOI is reported) and is told.
-    fn accept(&self, vm: VmId, t: VcpuId, vector: u8, level: bool) {
-        if let Some(apic) = self.apic(t) {
-            apic.lock().accept(vector, level);
-            self.hw.pending(vm, t);
-        }
-    }
-
-    /// What the I/O APIC sends, delivered.
-    fn sink<'a>(&'a self, vm: &'a VmCtx<'_, Self>) -> impl FnMut(Msg) + 'a {
-        move |m| self.route(vm, None, Route::of_msg(m))
     }
 
     fn effect(&self, vm: &VmCtx<'_, Self>, me: VcpuId, e: Effect) {
@@ -448,5 +320,6 @@ fn policy(r: Result<Option<u64>, MmioError>, value: Option<u64>) -> Result<Optio
     }
 }
 
+mod route;
 #[cfg(test)]
 mod tests;

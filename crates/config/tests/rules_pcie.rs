@@ -53,6 +53,23 @@ fn a_bridge_belongs_to_one_vm() {
 }
 
 #[test]
+fn an_aarch64_vm_gets_a_whole_bridge_not_a_function() {
+    let t = rules_tree();
+    let s = scenario(&[vm(
+        "a",
+        "general",
+        "[1]",
+        IDENTITY,
+        "devices = [\"pcie@10000000/00:01.0\"]\n",
+    )]);
+    let msg = "VM `a` names a function of host bridge `pcie@10000000`; on aarch64 a VM gets a \
+               whole bridge";
+    let hint = "functions are given one by one on x86_64 boards only; list `pcie@10000000` to \
+                give VM `a` the whole bridge";
+    assert_one(&t, &s, 10, 12, msg, hint);
+}
+
+#[test]
 fn an_unknown_name_suggests_the_bridge() {
     let t = rules_tree();
     let s = scenario(&[vm(

@@ -41,12 +41,8 @@ pub use cap::{Cap, CapKind, MAX_CAPS};
 pub const FUNCTION_SPACE: u64 = 0x1000;
 /// Size of one bus in the ECAM window.
 pub const BUS_SPACE: u64 = 0x10_0000;
-/// The CONFIG_ADDRESS port.
-pub const CONFIG_ADDRESS_PORT: u16 = 0xcf8;
-/// The CONFIG_DATA ports (0xCFC to 0xCFF).
-pub const CONFIG_DATA_PORT: u16 = 0xcfc;
-/// The most functions a VM owns (the size of [`Bus`]'s table).
-pub const MAX_FUNCTIONS: usize = 8;
+/// The most functions a VM owns (the size of [`Bus`]'s table; the machine contract's).
+pub const MAX_FUNCTIONS: usize = rtvisor_config::contract::x86_64::PCI_FUNCTIONS;
 /// Number of BARs of a type-0 header.
 pub const BARS: usize = 6;
 

@@ -29,10 +29,14 @@
 //! guest writes reaches the host unfiltered, and nothing here panics on a guest value.
 
 mod cap;
+#[cfg(test)]
+mod fake;
 mod header;
 pub mod msi;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk;
 
 use crate::Width;
 pub use cap::{Cap, CapKind, MAX_CAPS};

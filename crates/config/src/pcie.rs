@@ -192,6 +192,59 @@ pub(crate) fn find<'a>(inp: &'a Inputs, name: &str) -> Option<&'a PcieSpec> {
     inp.board.pcie.iter().find(|p| p.name.get_ref() == name)
 }
 
+/// A function of a host bridge, as an x86_64 VM's `devices` names it:
+/// `BRIDGE/BB:DD.F` (bus and device in two hex digits, function 0 to 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FunctionAddress {
+    /// Bus.
+    pub bus: u8,
+    /// Device (0 to 0x1f).
+    pub dev: u8,
+    /// Function (0 to 7).
+    pub func: u8,
+}
+
+impl std::fmt::Display for FunctionAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x}:{:02x}.{}", self.bus, self.dev, self.func)
+    }
+}
+
+impl FunctionAddress {
+    /// Parses `BB:DD.F`; the error says what is wrong.
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let two = |t: &str| {
+            (t.len() == 2
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .then(|| u8::from_str_radix(t, 16).ok())
+            .flatten()
+        };
+        let (bus, rest) = s.split_once(':').ok_or("no `:` after the bus")?;
+        let (dev, func) = rest.split_once('.').ok_or("no `.` before the function")?;
+        let bus = two(bus).ok_or("the bus is not two lower-case hex digits")?;
+        let dev = two(dev).ok_or("the device is not two lower-case hex digits")?;
+        if dev > 0x1f {
+            return Err("the device is above 1f");
+        }
+        let func = match func.as_bytes() {
+            [f @ b'0'..=b'7'] => f - b'0',
+            _ => return Err("the function is not one digit from 0 to 7"),
+        };
+        Ok(Self { bus, dev, func })
+    }
+}
+
+/// A `devices` entry that names a function of a board's host bridge
+/// (`BRIDGE/BB:DD.F`): the bridge and the parsed address.
+pub(crate) fn find_function<'a>(
+    inp: &'a Inputs,
+    name: &str,
+) -> Option<(&'a PcieSpec, Result<FunctionAddress, &'static str>)> {
+    let (bridge, addr) = name.split_once('/')?;
+    Some((find(inp, bridge)?, FunctionAddress::parse(addr)))
+}
+
 /// Whether a window at `base` of `size` bytes lies inside the guest-physical space.
 pub(crate) fn fits(base: u64, size: u64) -> bool {
     base.checked_add(size).is_some_and(|end| end <= IPA_LIMIT)
@@ -270,6 +323,19 @@ pub const INTERRUPT_MAP_MASK: [u32; 4] = [0x1800, 0, 0, 7];
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_addresses_parse_in_one_form() {
+        let f = FunctionAddress::parse("00:1f.7").unwrap();
+        assert_eq!((f.bus, f.dev, f.func), (0, 0x1f, 7));
+        assert_eq!(f.to_string(), "00:1f.7");
+        assert_eq!(FunctionAddress::parse("0a:03.0").unwrap().bus, 10);
+        for bad in [
+            "0:3.0", "00:3.0", "00:20.0", "00:03.8", "00:03", "00.03:0", "0A:03.0", "",
+        ] {
+            assert!(FunctionAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_swizzle_is_qemu_virts() {

@@ -18,6 +18,12 @@ fn with_bridge(memory: &str, extra: &str) -> String {
     scenario(&[vm("a", "general", "[1]", memory, &devices)])
 }
 
+/// One identity-mapped VM whose `devices` is the one name `device`.
+fn identity_vm_with(device: &str) -> String {
+    let devices = format!("devices = [\"{device}\"]\n");
+    scenario(&[vm("a", "general", "[1]", IDENTITY, &devices)])
+}
+
 /// The test board with `from` replaced by `to` in its `[[pcie]]` table; the line of
 /// the change.
 fn edit_board(t: &Tree, from: &str, to: &str) -> usize {
@@ -53,15 +59,20 @@ fn a_bridge_belongs_to_one_vm() {
 }
 
 #[test]
+fn an_aarch64_vm_gets_a_whole_bridge_not_a_function() {
+    let t = rules_tree();
+    let s = identity_vm_with("pcie@10000000/00:01.0");
+    let msg = "VM `a` names a function of host bridge `pcie@10000000`; on aarch64 a VM gets a \
+               whole bridge";
+    let hint = "functions are given one by one on x86_64 boards only; list `pcie@10000000` to \
+                give VM `a` the whole bridge";
+    assert_one(&t, &s, 10, 12, msg, hint);
+}
+
+#[test]
 fn an_unknown_name_suggests_the_bridge() {
     let t = rules_tree();
-    let s = scenario(&[vm(
-        "a",
-        "general",
-        "[1]",
-        IDENTITY,
-        "devices = [\"pcie@1000000\"]\n",
-    )]);
+    let s = identity_vm_with("pcie@1000000");
     let msg = "device `pcie@1000000` is not on board `qemu-virt-aarch64`";
     assert_one(&t, &s, 10, 12, msg, "did you mean `pcie@10000000`?");
 }

@@ -21,6 +21,7 @@ pub mod cfi;
 pub mod fifo;
 pub mod gicpass;
 pub mod ioapic;
+pub mod pcicfg;
 pub mod pl011;
 pub mod pl061;
 pub mod regs;

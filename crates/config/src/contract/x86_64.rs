@@ -103,6 +103,12 @@ pub const SLEEP_STATUS_PORT: u16 = 0x601;
 pub const PM1A_CNT_PORT: u16 = 0x604;
 /// The reset control register the FADT names.
 pub const RESET_PORT: u16 = 0xcf9;
+/// The most PCI functions one VM is given (the size of its emulated configuration
+/// space's function table).
+pub const PCI_FUNCTIONS: usize = 8;
+/// CONFIG_ADDRESS and CONFIG_DATA of the emulated configuration space (0xCF8 to 0xCFF;
+/// a byte access at [`RESET_PORT`] is the reset control register).
+pub const PCI_CONFIG_PORT: u16 = 0xcf8;
 /// What a guest writes to [`RESET_PORT`] to reset (the FADT's RESET_VALUE).
 pub const RESET_VALUE: u8 = 0x06;
 /// The sleep type of S5 (soft off), as the DSDT's `\_S5` package says.

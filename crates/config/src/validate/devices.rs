@@ -33,7 +33,9 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             let d = name.get_ref().as_str();
             let at = name.span();
             let dev = by_name.get(d);
-            if dev.is_none() && crate::pcie::find(inp, d).is_none() {
+            let bridge =
+                crate::pcie::find(inp, d).is_some() || crate::pcie::find_function(inp, d).is_some();
+            if dev.is_none() && !bridge {
                 let msg = format!("device `{d}` is not on board `{board}`");
                 out.push(src.diag(at, msg, unknown_hint(inp, d)));
                 continue;
@@ -55,7 +57,7 @@ pub(super) fn rules(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 }
             }
             let Some(dev) = dev else {
-                continue; // a PCIe host bridge: its rules are in `pcie`
+                continue; // a PCIe host bridge or one of its functions: rules in `pcie`
             };
             if dev.dma && !identity {
                 let msg = format!("device `{d}` can do DMA but VM `{n}` is not identity-mapped");

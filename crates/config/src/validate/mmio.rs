@@ -96,7 +96,11 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
         uart: false,
         io: false,
     });
-    let bridges = b.pcie.iter().flat_map(|p| {
+    let intx_lines = match b.arch() {
+        crate::contract::Arch::X86_64 => 16..=255,
+        _ => 32..=1019,
+    };
+    let bridges = b.pcie.iter().flat_map(move |p| {
         let ecam = Window {
             name: Some(p.name.get_ref()),
             label: format!("the ECAM window of `{}`", p.name.get_ref()),
@@ -104,12 +108,13 @@ fn windows(b: &BoardFile) -> Vec<Window<'_>> {
             base: *p.ecam.base.get_ref(),
             size: p.ecam.size.get_ref().0,
             size_span: p.ecam.size.span(),
-            // One owner per INTx line; that each is an SPI is a `pcie` rule.
+            // One owner per INTx line; that each is an SPI (a PCI GSI on x86_64) is a
+            // `pcie` rule.
             irqs: p
                 .intx
                 .get_ref()
                 .iter()
-                .filter(|i| (32..=1019).contains(i.get_ref()))
+                .filter(|i| intx_lines.contains(i.get_ref()))
                 .map(|i| (*i.get_ref(), i.span()))
                 .collect(),
             uart: false,

@@ -6,7 +6,8 @@
 //! - `mmio`: the board's MMIO windows (GIC, UARTs, devices) and their INTIDs.
 //! - `vms`: names, CPUs, memory, consoles and image files of the scenario's VMs.
 //! - `devices`: passed-through devices (ownership, pages, interrupts, DMA).
-//! - `pcie`: PCIe host bridges (INTx, ECAM; identity-mapped VMs only).
+//! - `pcie`: PCIe host bridges (INTx, ECAM; identity-mapped VMs only); `pci_x86`
+//!   the functions of a bridge that x86_64 VMs name one by one.
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
 //! - `colors`: the board's `[llc]` and the VMs' cache colors.
 //! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
@@ -21,6 +22,7 @@ pub(crate) mod colors;
 mod devices;
 pub(crate) mod limits;
 mod mmio;
+mod pci_x86;
 mod pcie;
 mod qemu;
 mod shared;

@@ -1,6 +1,8 @@
 //! Rules on PCIe host bridges (`[[pcie]]`, see `crate::pcie`): on the board, four
-//! INTx SPIs and an ECAM window that holds its buses; in a scenario, a bridge goes to
-//! an identity-mapped VM whose guest-physical space and emulated GIC reach it.
+//! INTx lines (SPIs on aarch64, PCI GSIs on x86_64) and an ECAM window that holds its
+//! buses; in an aarch64 scenario, a bridge goes whole to an identity-mapped VM whose
+//! guest-physical space and emulated GIC reach it (x86_64 VMs get functions of a
+//! bridge: `pci_x86`).
 //! (Ownership and unknown names are checked with the other devices in `devices`; the
 //! windows' overlaps with each other and the board's MMIO in `mmio`.)
 
@@ -16,18 +18,13 @@ use crate::size::{hex, range};
 const ECAM_BUS: u64 = 1 << 20;
 /// The GIC's last SPI.
 const LAST_SPI: u32 = 1019;
+/// The first GSI past the ISA IRQs, and the last an I/O APIC redirection can name.
+const FIRST_PCI_GSI: u32 = 16;
+const LAST_GSI: u32 = 255;
 
 pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
     for p in &b.pcie {
         let n = p.name.get_ref();
-        if b.arch() != Arch::Aarch64 {
-            let msg = format!("PCIe host bridge `{n}` on an x86_64 board");
-            let hint = "`[[pcie]]` describes a generic ECAM host bridge of an aarch64 board; \
-                        remove it"
-                .to_owned();
-            out.push(src.diag(p.name.span(), msg, hint));
-            continue;
-        }
         let intx = p.intx.get_ref();
         if intx.len() != 4 {
             let msg = format!(
@@ -37,13 +34,24 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
             let hint = "give the INTIDs of INTA, INTB, INTC and INTD of device 0".to_owned();
             out.push(src.diag(p.intx.span(), msg, hint));
         }
-        for i in intx
-            .iter()
-            .filter(|i| !(32..=LAST_SPI).contains(i.get_ref()))
-        {
-            let msg = format!("INTx interrupt {} of `{n}` is not an SPI", i.get_ref());
-            let hint = "INTx lines are SPIs: INTIDs 32 to 1019 (SPI n is INTID 32 + n)".to_owned();
-            out.push(src.diag(i.span(), msg, hint));
+        let x86 = b.arch() == Arch::X86_64;
+        let (lines, what, hint) = if x86 {
+            (
+                FIRST_PCI_GSI..=LAST_GSI,
+                "a PCI GSI",
+                "on x86_64 INTx lines are the I/O APIC's PCI inputs, GSIs 16 to 255 (q35: \
+                 PIRQA-D are GSIs 16 to 19)",
+            )
+        } else {
+            (
+                32..=LAST_SPI,
+                "an SPI",
+                "INTx lines are SPIs: INTIDs 32 to 1019 (SPI n is INTID 32 + n)",
+            )
+        };
+        for i in intx.iter().filter(|i| !lines.contains(i.get_ref())) {
+            let msg = format!("INTx interrupt {} of `{n}` is not {what}", i.get_ref());
+            out.push(src.diag(i.span(), msg, hint.to_owned()));
         }
         let (ecam, size) = p.ecam();
         let (first, last) = p.buses();
@@ -73,13 +81,26 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
 }
 
 pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
-    if inp.board.arch() != Arch::Aarch64 {
-        return; // the board rule refuses the bridge
+    if inp.board.arch() == Arch::X86_64 {
+        return super::pci_x86::scenario(inp, out);
     }
     let src = &inp.scenario_src;
     for vm in &inp.scenario.vm {
         let n = vm.name.get_ref();
         for name in &vm.devices {
+            if let Some((p, _)) = pcie::find_function(inp, name.get_ref()) {
+                let b = p.name.get_ref();
+                let msg = format!(
+                    "VM `{n}` names a function of host bridge `{b}`; on aarch64 a VM gets a \
+                     whole bridge"
+                );
+                let hint = format!(
+                    "functions are given one by one on x86_64 boards only; list `{b}` to give \
+                     VM `{n}` the whole bridge"
+                );
+                out.push(src.diag(name.span(), msg, hint));
+                continue;
+            }
             let Some(p) = pcie::find(inp, name.get_ref()) else {
                 continue;
             };

@@ -1,0 +1,88 @@
+//! Rules on the PCI functions an x86_64 VM is given (`devices = ["BRIDGE/BB:DD.F"]`,
+//! a function of a board's `[[pcie]]`): each is written in one form, lies on the
+//! bridge's buses, and goes to an identity-mapped VM (its DMA uses host-physical
+//! addresses, with no IOMMU in between); a VM gets at most
+//! [`PCI_FUNCTIONS`](crate::contract::x86_64::PCI_FUNCTIONS). A bridge is never given
+//! whole on x86_64: the host's own functions (its LPC, SATA) are on it too.
+//! (Ownership and unknown names are checked with the other devices in `devices`.)
+
+use crate::contract::x86_64::PCI_FUNCTIONS;
+use crate::diag::Diagnostic;
+use crate::load::Inputs;
+use crate::pcie;
+
+pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    let src = &inp.scenario_src;
+    for vm in &inp.scenario.vm {
+        let n = vm.name.get_ref();
+        let mut functions = 0;
+        for name in &vm.devices {
+            let d = name.get_ref();
+            let at = name.span();
+            if let Some(p) = pcie::find(inp, d) {
+                let msg = format!(
+                    "VM `{n}` lists host bridge `{d}` whole; on x86_64 a VM gets functions of it"
+                );
+                let hint = format!(
+                    "name each function as `{d}/BB:DD.F` (bus, device and function as lspci \
+                     shows them, for example `{d}/00:03.0`); the host's own functions stay \
+                     on the bridge{}",
+                    if p.windows().is_empty() {
+                        ""
+                    } else {
+                        " (its windows are not used on x86_64)"
+                    }
+                );
+                out.push(src.diag(at, msg, hint));
+                continue;
+            }
+            let Some((p, addr)) = pcie::find_function(inp, d) else {
+                continue;
+            };
+            let b = p.name.get_ref();
+            let addr = match addr {
+                Ok(a) => a,
+                Err(why) => {
+                    let msg = format!("`{d}` is not a function address: {why}");
+                    let hint = format!(
+                        "write `{b}/BB:DD.F`: bus and device in two lower-case hex digits, \
+                         the function from 0 to 7 (for example `{b}/00:03.0`)"
+                    );
+                    out.push(src.diag(at, msg, hint));
+                    continue;
+                }
+            };
+            functions += 1;
+            let (first, last) = p.buses();
+            if !(first..=last).contains(&u32::from(addr.bus)) {
+                let msg = format!(
+                    "function {addr} is on bus {}, outside buses {first}-{last} of `{b}`",
+                    addr.bus
+                );
+                let hint = format!("give a function on a bus of `{b}` (its `bus-range`)");
+                out.push(src.diag(at.clone(), msg, hint));
+            }
+            if functions == PCI_FUNCTIONS + 1 {
+                let msg = format!("VM `{n}` is given more than {PCI_FUNCTIONS} PCI functions");
+                let hint = "its emulated configuration space holds PCI_FUNCTIONS functions \
+                            (crates/config/src/contract/x86_64.rs); give the others to \
+                            another VM"
+                    .to_owned();
+                out.push(src.diag(at.clone(), msg, hint));
+            }
+            // An identity-mapped x86_64 VM is refused by the `arch` rules; a VM that
+            // is not gets the reason here.
+            if !vm.memory.identity {
+                let msg =
+                    format!("PCI function `{d}` needs an identity-mapped VM; VM `{n}` is not");
+                let hint = "the function's DMA uses host-physical addresses with no IOMMU in \
+                            between, so the VM's RAM must be at its host-physical addresses; \
+                            x86_64 VMs cannot be identity-mapped yet (their RAM starts at \
+                            guest-physical 0: docs/x86.md, \"PCI pass-through\"), so no VM \
+                            can take this function today"
+                    .to_owned();
+                out.push(src.diag(at, msg, hint));
+            }
+        }
+    }
+}

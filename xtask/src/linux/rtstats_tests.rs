@@ -175,7 +175,10 @@ fn rtstats_finds_the_region_through_acpi_and_iomem() {
     assert_eq!(r.run("changing", 0, "", 10), QUIET);
     // Without the device tree or an ACPI SHM device, there is no region.
     let none = Region::bare("none");
-    assert_eq!(none.run("changing", 0, "", 10), "rtstats: no rt-stats region\n");
+    assert_eq!(
+        none.run("changing", 0, "", 10),
+        "rtstats: no rt-stats region\n"
+    );
 }
 
 #[test]

@@ -89,7 +89,10 @@ fn rt_stats(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.send("rtstats -w 2\n")?;
     let mut seen = Vec::new();
     for k in 1..=2 {
-        con.expect(&Pattern::contains(format!("[linux] rtstats: summary {k}")), t.step)?;
+        con.expect(
+            &Pattern::contains(format!("[linux] rtstats: summary {k}")),
+            t.step,
+        )?;
         let i = con.expect(&Pattern::Regex(re.clone()), t.step)?;
         let m = re.captures(con.line(i)).context("matched above")?;
         let seq: u64 = m["seq"].parse()?;
@@ -118,7 +121,10 @@ fn rt_stats(con: &mut Console, t: &Timeouts) -> Result<()> {
 /// to its shell while `rt` goes on reporting.
 fn reboot(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.send("reboot -f\n")?;
-    let at = con.expect(&crate::systest::hv::restarting("linux"), t.step * BOOT_FACTOR)?;
+    let at = con.expect(
+        &crate::systest::hv::restarting("linux"),
+        t.step * BOOT_FACTOR,
+    )?;
     shell(con, t)?;
     let rt = Pattern::regex(RT_SUMMARY);
     let back = con.cursor();

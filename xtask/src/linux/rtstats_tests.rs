@@ -35,8 +35,8 @@ printf '0x%016X\n' $1
 
 /// `/proc/iomem` of an x86 VM with the doorbell page and one shared region.
 const IOMEM: &str = "00000000-0009efff : System RAM
-c0000000-c0000fff : Reserved
-  c0000000-c0000fff : PRP0001:01
+10000000-10000fff : Reserved
+  10000000-10000fff : PRP0001:01
 fe000000-fe000fff : PRP0001:00
 ";
 

@@ -67,7 +67,7 @@ enum Cmd {
     /// Build everything and boot the demo scenario until you quit (Ctrl-A X).
     Demo {
         /// Scenario to boot instead of scenarios/demo.toml (or, with `--arch x86_64`,
-        /// scenarios/x86-demo-rtbench.toml).
+        /// scenarios/x86-demo.toml).
         #[arg(long)]
         scenario: Option<PathBuf>,
         /// aarch64 (default), or x86_64: the x86 demo on QEMU q35 (AMD-V), booted from

@@ -31,6 +31,13 @@ pub const APPLETS: &[&str] = &[
 /// (evdev). A read blocks until a doorbell, which comes as two events of 24 bytes
 /// (the key and the report that ends it); nothing polls.
 ///
+/// On x86_64 (ACPI) there is no device tree: each shared region is a device
+/// `\_SB.SHMk` of the DSDT, whose memory Linux lists in /proc/iomem under the
+/// device's name (`PRP0001:NN`); `rt-stats` is the one whose first word is rtbench's
+/// magic (else the first, which then has no figures yet). Linux has no driver for the
+/// doorbell's vector there, so `-w N` looks for a new summary (a new even sequence
+/// word) once a second instead of waiting for a doorbell.
+///
 /// The figures follow rtbench's sequence protocol: the sequence word is read before
 /// and after them, and they are taken only when both reads give the same even value
 /// (odd: rt is writing). Otherwise the read is tried again, for up to `patience`
@@ -39,13 +46,32 @@ pub const APPLETS: &[&str] = &[
 /// comes as all ones and is printed `unavailable`.
 pub const RTSTATS: &str = r#"#!/bin/sh
 dt=/proc/device-tree
+acpi=/sys/bus/acpi/devices
+iomem=/proc/iomem
 patience=10
-node=$(ls -d $dt/uio-rt-stats@* 2>/dev/null | head -n 1)
-if [ -z "$node" ]; then echo "rtstats: no rt-stats region"; exit 1; fi
-base=$((0x${node##*@}))
+magic=0x5354415453565452
 w() { devmem $((base + 8 * $1)) 64; }
+base=
+node=$(ls -d $dt/uio-rt-stats@* 2>/dev/null | head -n 1)
+if [ -n "$node" ]; then
+    base=$((0x${node##*@}))
+else
+    first=
+    for d in $acpi/PRP0001:*; do
+        case "$(cat "$d/path" 2>/dev/null)" in *.SHM*) ;; *) continue ;; esac
+        r=$(grep " : ${d##*/}\$" $iomem | head -n 1)
+        r=${r%%-*}
+        r=${r##* }
+        if [ -z "$r" ]; then continue; fi
+        base=$((0x$r))
+        if [ -z "$first" ]; then first=$base; fi
+        if [ "$(w 0)" = $magic ]; then first=$base; break; fi
+    done
+    base=$first
+fi
+if [ -z "$base" ]; then echo "rtstats: no rt-stats region"; exit 1; fi
 show() {
-    if [ "$(w 0)" != 0x5354415453565452 ]; then
+    if [ "$(w 0)" != $magic ]; then
         echo "rtstats: no figures yet"; return 1
     fi
     read -r up _ < /proc/uptime
@@ -67,6 +93,20 @@ show() {
     echo "rtstats: the writer kept changing the figures for $patience s"; return 1
 }
 if [ "$1" != "-w" ]; then show; exit; fi
+if [ -z "$node" ]; then
+    i=0
+    last=$(w 1)
+    while [ $i -lt "${2:-1}" ]; do
+        sleep 1
+        s=$(w 1)
+        if [ "$s" = "$last" ] || [ $((${s:-1} % 2)) = 1 ]; then continue; fi
+        last=$s
+        i=$((i + 1))
+        echo "rtstats: summary $i"
+        show
+    done
+    exit
+fi
 ev=
 for d in /sys/class/input/event*; do
     if grep -qx rtvisor-doorbells "$d/device/name" 2>/dev/null; then ev=/dev/input/${d##*/}; fi

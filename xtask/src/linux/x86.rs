@@ -54,8 +54,9 @@ pub fn ensure(refresh: bool) -> Result<LinuxX86> {
         release: unpacked.release.clone(),
     };
     let key = format!(
-        "build-version {BUILD_VERSION}\n{fetched}init {:016x}\n",
-        super::fnv1a(initramfs::init_script(&[], false).as_bytes())
+        "build-version {BUILD_VERSION}\n{fetched}init {:016x}\nrtstats {:016x}\n",
+        super::fnv1a(initramfs::init_script(&[], false).as_bytes()),
+        super::fnv1a(initramfs::RTSTATS.as_bytes())
     );
     let stamp = dir.join("build.stamp");
     let outputs_exist = l.vmlinux.is_file() && l.initramfs.is_file();

@@ -200,8 +200,8 @@ pub const TESTS: &[X86Test] = &[
         name: "x86-demo-amd",
         emulator: Emulator::Qemu,
         cmdline: "",
-        scenario: Some(super::demo::X86_DEMO),
-        about: "the scenario of `cargo xtask demo --arch x86_64` on QEMU q35 (AMD-V), typed at: both VMs count, the shell lists them and switches the console to a VM and back with Ctrl-]",
+        scenario: Some(super::demo::X86_DEMO_RTBENCH),
+        about: "scenarios/x86-demo-rtbench.toml (`cargo xtask demo --arch x86_64 --scenario scenarios/x86-demo-rtbench.toml`) on QEMU q35 (AMD-V), typed at: both VMs count, the shell lists them and switches the console to a VM and back with Ctrl-]",
         run: super::life::demo,
     },
     X86Test {

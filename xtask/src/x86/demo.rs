@@ -1,5 +1,5 @@
 //! `cargo xtask demo --arch x86_64`: the x86 demo scenario on QEMU q35 (AMD-V) on this
-//! terminal. COM1 and QEMU's monitor share stdio (`-serial mon:stdio`): what is typed
+//! terminal (Debian's amd64 Linux is fetched first, `cargo xtask linux --x86`). COM1 and QEMU's monitor share stdio (`-serial mon:stdio`): what is typed
 //! goes to the hypervisor shell (or to the VM that has the console; Ctrl-] returns
 //! to the shell), Ctrl-A X quits QEMU, Ctrl-A C its monitor.
 
@@ -10,8 +10,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The scenario the x86 demo boots.
-pub const X86_DEMO: &str = "scenarios/x86-demo-rtbench.toml";
+/// The scenario the x86 demo boots: `rt` (LAPIC pass-through) beside Debian's Linux.
+pub const X86_DEMO: &str = "scenarios/x86-demo.toml";
+/// The demo with rtbench in both VMs (no Linux to fetch): the system test's.
+pub const X86_DEMO_RTBENCH: &str = "scenarios/x86-demo-rtbench.toml";
 
 /// Builds `scenario`'s ISO and boots it on this terminal until QEMU ends, or for
 /// `duration` (then QEMU is stopped; its output stays live).

@@ -1,14 +1,16 @@
 //! T3 `linux-x86`: Debian's amd64 Linux (`cargo xtask linux --x86`) in a 2-vCPU VM
 //! beside `rt` on QEMU q35 (AMD-V), scenarios/x86-linux.toml. As the aarch64 T3 as far
 //! as it goes on x86 today: the busybox shell, `nproc` = 2, the local timer line of
-//! /proc/interrupts counting on both CPUs, `poweroff -f` stopping only Linux while
-//! `rt` counts on. Not yet `reboot -f`: Linux prints `reboot: machine restart` and
-//! then never exits to the hypervisor again (docs/x86.md).
+//! /proc/interrupts counting on both CPUs, `rtstats -w 2` showing two newer summaries
+//! `rt` published in shared memory (each one `rt` printed), `reboot -f` restarting
+//! only Linux, which comes back to its shell, and `poweroff -f` stopping only Linux;
+//! `rt` reports throughout.
 
 use super::machine::Emulator;
 use crate::console::{Console, Pattern};
 use crate::systest::Timeouts;
 use anyhow::{ensure, Context, Result};
+use regex::Regex;
 
 pub const SCENARIO: &str = "scenarios/x86-linux.toml";
 
@@ -74,7 +76,71 @@ fn tsc_rate(con: &Console) -> Result<u64> {
     Ok(khz)
 }
 
+/// `rt`'s summary line (the figures `rtstats` must show).
+const RT_SUMMARY: &str = r"^\[rt\] rtbench: result metric=timer samples=\d+ ";
+
+/// `rtstats -w 2`: two summaries newer than the one before, each the same as a
+/// summary `rt` printed on its own console.
+fn rt_stats(con: &mut Console, t: &Timeouts) -> Result<()> {
+    let re = Regex::new(
+        r"^\[linux\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+|unavailable) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$",
+    )
+    .expect("valid regex");
+    con.send("rtstats -w 2\n")?;
+    let mut seen = Vec::new();
+    for k in 1..=2 {
+        con.expect(
+            &Pattern::contains(format!("[linux] rtstats: summary {k}")),
+            t.step,
+        )?;
+        let i = con.expect(&Pattern::Regex(re.clone()), t.step)?;
+        let m = re.captures(con.line(i)).context("matched above")?;
+        let seq: u64 = m["seq"].parse()?;
+        let want = format!(
+            "[rt] rtbench: result metric=timer samples={} min_ns={} avg_ns={} max_ns={} ",
+            &m["s"], &m["min"], &m["avg"], &m["max"]
+        );
+        if !con.log().iter().any(|l| l.starts_with(&want)) {
+            return Err(con.fail(
+                "rtstats in Linux shows a summary rt printed",
+                &format!("no console line starts with {want:?}"),
+            ));
+        }
+        seen.push(seq);
+    }
+    if seen[1] <= seen[0] {
+        return Err(con.fail(
+            "a newer summary each time",
+            &format!("seq {} then {}", seen[0], seen[1]),
+        ));
+    }
+    Ok(())
+}
+
+/// `reboot -f` restarts only Linux (its reset register, port 0xCF9), which comes back
+/// to its shell while `rt` goes on reporting.
+fn reboot(con: &mut Console, t: &Timeouts) -> Result<()> {
+    con.send("reboot -f\n")?;
+    let at = con.expect(
+        &crate::systest::hv::restarting("linux"),
+        t.step * BOOT_FACTOR,
+    )?;
+    shell(con, t)?;
+    let rt = Pattern::regex(RT_SUMMARY);
+    let back = con.cursor();
+    if !(at..back).any(|i| rt.is_match(con.line(i))) {
+        return Err(con.fail(
+            "rt reporting while Linux restarts",
+            "no rt summary between the restart and Linux's shell",
+        ));
+    }
+    con.send("nproc\n")?;
+    con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;
+    Ok(())
+}
+
 pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
+    con.fail_on(crate::systest::hv::restarting("rt"));
     shell(con, t)?;
     tsc_rate(con)?;
     con.send("nproc\n")?;
@@ -86,6 +152,8 @@ pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
         b0 > a0 && b1 > a1,
         "the local timer did not count on both CPUs: LOC {a0} {a1}, then {b0} {b1}"
     );
+    rt_stats(con, t)?;
+    reboot(con, t)?;
     con.send("poweroff -f\n")?;
     let off = con.expect(
         &Pattern::regex(r"^\[rtvisor\] vm linux: stopped \(system-off\)"),
@@ -93,8 +161,8 @@ pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
     )?;
     // rt counts on after Linux stopped.
     con.set_cursor(off);
-    con.expect(&Pattern::regex(r"^\[rt\] rtbench: count \d+"), t.step)?;
-    con.expect(&Pattern::regex(r"^\[rt\] rtbench: count \d+"), t.step)?;
+    con.expect(&Pattern::regex(RT_SUMMARY), t.step)?;
+    con.expect(&Pattern::regex(RT_SUMMARY), t.step)?;
     Ok(())
 }
 

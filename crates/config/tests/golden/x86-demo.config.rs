@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1143);
+    const _: () = assert!(VM0_DTB.len() == 1130);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1172);
+    const _: () = assert!(VM1_DTB.len() == 1215);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -66,8 +66,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x43bee36e33b1a4df,
-        payload_fingerprint: 0xa4e102ed2a49459b,
+        fingerprint: 0x7e525bde361026d2,
+        payload_fingerprint: 0x8f4c5213ca4d5c3f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

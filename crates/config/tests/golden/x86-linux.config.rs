@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 753);
+    const _: () = assert!(VM0_DTB.len() == 1130);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 859);
+    const _: () = assert!(VM1_DTB.len() == 1215);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -35,7 +35,9 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
+            ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
         },
@@ -54,7 +56,9 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
+            ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
         },
@@ -62,8 +66,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x0d84bad8cb5e83cb,
-        payload_fingerprint: 0x8dda865ba2a54bd7,
+        fingerprint: 0x6d4d05b28998b4a7,
+        payload_fingerprint: 0x00d3628dc52a486e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

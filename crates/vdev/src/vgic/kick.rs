@@ -48,20 +48,17 @@ impl VGic {
     }
 
     /// Forgets every vCPU's settled state (a change that may concern any of them).
+    /// Their `fresh` SPIs are left as they are: a vCPU's `fresh` is read only while
+    /// it is settled, and settling it again ([`VGic::set_settled`]) clears it.
     pub(super) fn unsettle(&mut self) {
         self.settled = 0;
-        self.fresh = [0; MAX_VCPUS];
     }
 
     /// Unsettles every vCPU but `vcpu`: an SPI changed that they may reach (made
-    /// pending, or released by `vcpu`'s list registers while pending).
+    /// pending, or released by `vcpu`'s list registers while pending). One mask,
+    /// no walk of the `fresh` array (see [`VGic::unsettle`]).
     pub(super) fn unsettle_others(&mut self, vcpu: usize) {
         self.settled &= vcpu_bit(vcpu);
-        for (v, f) in self.fresh.iter_mut().enumerate() {
-            if v != vcpu {
-                *f = 0;
-            }
-        }
     }
 
     /// `intid` was made pending for its receiver `vcpu`: an SPI keeps a settled
@@ -74,7 +71,9 @@ impl VGic {
         }
         self.unsettle_others(vcpu);
         match self.fresh.get(vcpu).copied() {
-            Some(f) if self.settled != 0 && (f == 0 || f == intid) => self.fresh[vcpu] = intid,
+            Some(f) if self.settled & vcpu_bit(vcpu) != 0 && (f == 0 || f == intid) => {
+                self.fresh[vcpu] = intid
+            }
             _ => self.set_settled(vcpu, false),
         }
     }

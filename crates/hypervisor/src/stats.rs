@@ -51,6 +51,26 @@ pub fn exit() {
     }
 }
 
+/// [`exit`] when the caller already knows it runs on `cpu`: no look-up of the CPU
+/// index (the kick's receive path counts it with the index it has).
+#[inline(always)]
+pub fn exit_on(cpu: CpuId) {
+    if let Some(s) = STATS.get(cpu.index()) {
+        bump(&s.exits);
+    }
+}
+
+/// [`irq`] when the caller already knows it runs on `cpu`.
+#[inline(always)]
+pub fn irq_on(cpu: CpuId, kind: IrqKind) {
+    if let Some(c) = STATS
+        .get(cpu.index())
+        .and_then(|s| s.irqs.get(kind as usize))
+    {
+        bump(c);
+    }
+}
+
 /// Counts an interrupt of `kind` on this CPU.
 pub fn irq(kind: IrqKind) {
     if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {

@@ -35,19 +35,14 @@ impl CpuStats {
 
 static STATS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
 
-/// The calling CPU's block (none before boot has set the CPU index).
-fn mine() -> Option<&'static CpuStats> {
-    STATS.get(percpu::this_cpu()?.index())
-}
-
 fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
 /// Counts a guest exit (any kind, hypercalls included) on this CPU.
 pub fn exit() {
-    if let Some(s) = mine() {
-        bump(&s.exits);
+    if let Some(c) = percpu::this_cpu() {
+        exit_on(c);
     }
 }
 
@@ -73,8 +68,8 @@ pub fn irq_on(cpu: CpuId, kind: IrqKind) {
 
 /// Counts an interrupt of `kind` on this CPU.
 pub fn irq(kind: IrqKind) {
-    if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {
-        bump(c);
+    if let Some(c) = percpu::this_cpu() {
+        irq_on(c, kind);
     }
 }
 

@@ -130,6 +130,7 @@ fn gpio<C: IrqChip>(
         Some(v) => policy(g.write(off, w, v as u32).map(|()| 0)).map(|_| None),
         None => policy(g.read(off, w).map(u64::from)).map(Some),
     };
+    vm.gpio.done(&mut g);
     let level = g.irq_level();
     drop(g);
     drive(Some(me), irq, level, vm, host);
@@ -152,11 +153,17 @@ fn drive<C: IrqChip>(
 }
 
 /// A doorbell toggles line `k` of VM `vm`'s doorbell GPIO (the caller checked `vm`
-/// is a peer of region `k`); its interrupt line follows.
+/// is a peer of region `k`); its interrupt line follows. While the guest has the
+/// line's interrupt masked the toggle cannot move the interrupt line: it is only
+/// recorded, without the lock ([`crate::gpio::DoorbellGpio::ring`]).
 pub fn gpio_doorbell<C: IrqChip>(k: u32, vm: &VmCtx<'_, C>, host: &impl Host) {
+    if vm.gpio.ring(k) {
+        return;
+    }
     let mut g = vm.gpio.lock();
     let before = g.irq_level();
     g.toggle_input(k);
+    vm.gpio.done(&mut g);
     let level = g.irq_level();
     drop(g);
     // A guest that does not use the GPIO (its interrupt masked) costs no work.

@@ -16,7 +16,6 @@ use crate::sync::Mutex;
 use crate::vm::{StopReason, VmLife};
 use rtvisor_addr::Ipa;
 use rtvisor_config::tables::VmConfig;
-use rtvisor_vdev::pl061::Pl061;
 use rtvisor_vdev::{MmioError, Width};
 
 mod life;
@@ -143,7 +142,7 @@ pub struct VmCtx<'a, C> {
     /// Its interrupt controller.
     pub chip: &'a C,
     /// Its doorbell GPIO.
-    pub gpio: &'a Mutex<Pl061>,
+    pub gpio: &'a crate::gpio::DoorbellGpio,
     /// The CPU id each vCPU reads as its own (index = vCPU; aarch64: the MPIDR
     /// affinity, its index in virtual mode, the core's in direct mode), as the
     /// backend compares a guest's CPU-on and CPU-state targets.

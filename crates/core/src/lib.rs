@@ -24,6 +24,7 @@ pub mod console;
 pub mod devices;
 pub mod exit;
 pub mod faultlog;
+pub mod gpio;
 pub mod handler;
 pub mod hypercall;
 pub mod ids;

@@ -87,7 +87,7 @@ fn load_vm(vm: VmId) {
     };
     rt.counter_offset.store(offset, Ordering::Release);
     rt.console.lock().reset();
-    rt.gpio.lock().reset();
+    rt.gpio.reset();
     crate::flash::reset(vm);
     rt.chip.reset(cfg);
     Arch::vm_loaded(vm);

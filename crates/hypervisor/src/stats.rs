@@ -35,26 +35,41 @@ impl CpuStats {
 
 static STATS: [CpuStats; MAX_CPUS] = [const { CpuStats::new() }; MAX_CPUS];
 
-/// The calling CPU's block (none before boot has set the CPU index).
-fn mine() -> Option<&'static CpuStats> {
-    STATS.get(percpu::this_cpu()?.index())
-}
-
 fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
 /// Counts a guest exit (any kind, hypercalls included) on this CPU.
 pub fn exit() {
-    if let Some(s) = mine() {
+    if let Some(c) = percpu::this_cpu() {
+        exit_on(c);
+    }
+}
+
+/// [`exit`] when the caller already knows it runs on `cpu`: no look-up of the CPU
+/// index (the kick's receive path counts it with the index it has).
+#[inline(always)]
+pub fn exit_on(cpu: CpuId) {
+    if let Some(s) = STATS.get(cpu.index()) {
         bump(&s.exits);
+    }
+}
+
+/// [`irq`] when the caller already knows it runs on `cpu`.
+#[inline(always)]
+pub fn irq_on(cpu: CpuId, kind: IrqKind) {
+    if let Some(c) = STATS
+        .get(cpu.index())
+        .and_then(|s| s.irqs.get(kind as usize))
+    {
+        bump(c);
     }
 }
 
 /// Counts an interrupt of `kind` on this CPU.
 pub fn irq(kind: IrqKind) {
-    if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {
-        bump(c);
+    if let Some(c) = percpu::this_cpu() {
+        irq_on(c, kind);
     }
 }
 

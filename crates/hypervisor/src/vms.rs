@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_config::contract::{count_in, Space};
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::console::UartModel;
+use rtvisor_core::gpio::DoorbellGpio;
 use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::{self, Region};
@@ -14,7 +15,6 @@ use rtvisor_core::pio::{self, PortRange};
 use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
-use rtvisor_vdev::pl061::Pl061;
 
 /// Emulated devices of every VM in memory, and on I/O ports (the backend's part of
 /// the machine contract).
@@ -31,7 +31,7 @@ pub struct VmRt {
     /// Its interrupt controller.
     pub chip: Chip,
     /// Its doorbell GPIO.
-    pub gpio: Mutex<Pl061>,
+    pub gpio: DoorbellGpio,
     /// Its second-stage translation (built once at boot).
     pub stage2: spin::Once<Stage2Table>,
     /// The counter offset of all its vCPUs, set at each (re)start: 0, or with
@@ -57,7 +57,7 @@ impl VmRt {
             life: VmLife::new(),
             console: Mutex::new(Console::new(UartModel::of(Arch::DEVICES))),
             chip: Arch::CHIP,
-            gpio: Mutex::new(Pl061::new()),
+            gpio: DoorbellGpio::new(),
             stage2: spin::Once::new(),
             counter_offset: AtomicU64::new(0),
             fixed: spin::Once::new(),

@@ -20,6 +20,9 @@ use crate::{MmioError, Width};
 use regmap::REGS;
 
 mod regmap;
+mod rings;
+
+pub use rings::{Pending, Rings};
 
 /// Register offsets.
 pub mod reg {
@@ -153,6 +156,11 @@ impl Pl061 {
     /// `GPIOMIS`.
     pub const fn mis(&self) -> u8 {
         self.ris() & self.ie
+    }
+
+    /// `GPIOIE`: the lines whose interrupt is unmasked.
+    pub const fn ie(&self) -> u8 {
+        self.ie
     }
 
     /// The interrupt line.

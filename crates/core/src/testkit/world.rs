@@ -158,7 +158,7 @@ pub struct Vm<C> {
     pub life: VmLife,
     pub console: Mutex<Console>,
     pub chip: C,
-    pub gpio: Mutex<Pl061>,
+    pub gpio: crate::gpio::DoorbellGpio,
     pub regions: Vec<Region>,
     pub ports: Vec<PortRange>,
     /// The machine it was built for.
@@ -186,7 +186,7 @@ impl<C: TestChip> Vm<C> {
             life: VmLife::new(),
             console: Mutex::new(Console::new(UartModel::of(devices))),
             chip: C::for_vm(cfg),
-            gpio: Mutex::new(Pl061::new()),
+            gpio: crate::gpio::DoorbellGpio::new(),
             regions: devices
                 .iter()
                 .filter(|d| d.space == Space::Mmio)
@@ -210,7 +210,7 @@ impl<C: TestChip> Vm<C> {
         };
         if start.fresh_boot {
             self.console.lock().reset();
-            self.gpio.lock().reset();
+            self.gpio.reset();
             self.chip.reset(self.cfg);
         }
         true

@@ -177,8 +177,8 @@ extern "C" fn rtvisor_hvc(frame: &mut GuestRegs, esr: u64) {
 #[inline(never)]
 fn hvc_ring(frame: &mut GuestRegs, index: u64, t: account::Entry) {
     t.count(Cause::Call);
-    crate::stats::exit();
     let (cpu, me, vm, vcpu) = hosted();
+    crate::stats::exit_on(cpu);
     if vms::rt(vm).life.should_run(vcpu) {
         frame.x[0] = if crate::doorbell::ring(vm, index) {
             0
@@ -265,10 +265,10 @@ extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
         // Counted by the full path.
         return 0;
     }
-    crate::stats::exit();
+    crate::stats::exit_on(cpu);
     let mut found = None;
     // Group 1 (the guest's) is taken as an IRQ after the return, if any is pending.
-    let kicked = irq::drain_group0(me, false, &mut found);
+    let kicked = irq::drain_group0(me, Some(cpu), false, &mut found);
     // Before the exit handler: a vCPU that parks does not come back here.
     let cause = found.unwrap_or(Cause::Spurious);
     t.count(cause);

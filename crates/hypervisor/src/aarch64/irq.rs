@@ -22,7 +22,7 @@ use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
-use rtvisor_core::ids::{VcpuId, VmId};
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
 use rtvisor_vdev::vgic::{HwState, Notify};
 use rtvisor_vdev::{gicpass, Width};
@@ -72,7 +72,7 @@ pub fn drain(
     direct: bool,
     found: &mut Option<Cause>,
 ) -> bool {
-    let kicked = drain_group0(me, direct, found);
+    let kicked = drain_group0(me, None, direct, found);
     if direct {
         return kicked;
     }
@@ -83,9 +83,15 @@ pub fn drain(
 /// The hypervisor's own Group-0 interrupts pending on this CPU (kicks, its timer, a
 /// halt), as [`drain`] takes them; whether a kick arrived. The FIQ's light path takes
 /// only these: a Group-1 interrupt pending meanwhile is taken as an IRQ right after
-/// the return to the guest.
+/// the return to the guest. `cpu` is this CPU when the caller knows it (a kick is
+/// then counted without looking its index up again).
 #[inline(always)]
-pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> bool {
+pub fn drain_group0(
+    me: &PerCpu,
+    cpu: Option<CpuId>,
+    direct: bool,
+    found: &mut Option<Cause>,
+) -> bool {
     let id = gic::ack_group0();
     if id >= gic::SPURIOUS {
         return false;
@@ -94,7 +100,10 @@ pub fn drain_group0(me: &PerCpu, direct: bool, found: &mut Option<Cause>) -> boo
         // The common case, a kick, without the stack frame of the rest. Another
         // Group-0 interrupt pending now is taken at once after the return (its FIQ).
         gic::eoi_group0(id, !direct);
-        stats::irq(IrqKind::Sgi);
+        match cpu {
+            Some(c) => stats::irq_on(c, IrqKind::Sgi),
+            None => stats::irq(IrqKind::Sgi),
+        }
         return true;
     }
     take_group0(me, direct, found, id)

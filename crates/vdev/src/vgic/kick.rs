@@ -48,20 +48,17 @@ impl VGic {
     }
 
     /// Forgets every vCPU's settled state (a change that may concern any of them).
+    /// Their `fresh` SPIs are left as they are: a vCPU's `fresh` is read only while
+    /// it is settled, and settling it again ([`VGic::set_settled`]) clears it.
     pub(super) fn unsettle(&mut self) {
         self.settled = 0;
-        self.fresh = [0; MAX_VCPUS];
     }
 
     /// Unsettles every vCPU but `vcpu`: an SPI changed that they may reach (made
-    /// pending, or released by `vcpu`'s list registers while pending).
+    /// pending, or released by `vcpu`'s list registers while pending). One mask,
+    /// no walk of the `fresh` array (see [`VGic::unsettle`]).
     pub(super) fn unsettle_others(&mut self, vcpu: usize) {
         self.settled &= vcpu_bit(vcpu);
-        for (v, f) in self.fresh.iter_mut().enumerate() {
-            if v != vcpu {
-                *f = 0;
-            }
-        }
     }
 
     /// `intid` was made pending for its receiver `vcpu`: an SPI keeps a settled
@@ -74,7 +71,9 @@ impl VGic {
         }
         self.unsettle_others(vcpu);
         match self.fresh.get(vcpu).copied() {
-            Some(f) if self.settled != 0 && (f == 0 || f == intid) => self.fresh[vcpu] = intid,
+            Some(f) if self.settled & vcpu_bit(vcpu) != 0 && (f == 0 || f == intid) => {
+                self.fresh[vcpu] = intid
+            }
             _ => self.set_settled(vcpu, false),
         }
     }
@@ -164,12 +163,6 @@ impl VGic {
         if !quick {
             return Kicked::General;
         }
-        // The sync's part: the guest is done with every entry.
-        self.in_lr[vcpu] = IntidSet::EMPTY;
-        self.lr_pend[vcpu] = IntidSet::EMPTY;
-        self.lr_act[vcpu] = IntidSet::EMPTY;
-        self.lr_latch[vcpu] = IntidSet::EMPTY;
-        self.spi_in_lr = IntidSet::EMPTY;
         // The fill's part: the fresh SPI is the only candidate left, if it is one.
         let (w, bit) = ((x / 32) as usize, 1u32 << (x % 32));
         let cand = self.model_pending(vcpu, w)
@@ -179,10 +172,58 @@ impl VGic {
             & bit
             != 0;
         self.set_settled(vcpu, true);
-        if cand {
-            Kicked::Load(self.load(vcpu, x))
-        } else {
-            Kicked::Nothing
+        // The sync's part (the guest is done with every entry), and the load of the
+        // fresh SPI into the freed list registers' bookkeeping, at once.
+        if !cand {
+            self.release_all(vcpu, IntidSet::EMPTY, IntidSet::EMPTY, IntidSet::EMPTY);
+            return Kicked::Nothing;
+        }
+        Kicked::Load(self.load_only_spi(vcpu, x, w, bit))
+    }
+
+    /// The bookkeeping of `vcpu`'s list registers after they were all released:
+    /// `held` loaded, `latched` of them with their latch consumed, `act` of them
+    /// pending and active.
+    #[inline(always)]
+    fn release_all(&mut self, vcpu: usize, held: IntidSet, latched: IntidSet, act: IntidSet) {
+        self.in_lr[vcpu] = held;
+        self.lr_pend[vcpu] = held;
+        self.lr_act[vcpu] = act;
+        self.lr_latch[vcpu] = latched;
+        self.spi_in_lr = held;
+    }
+
+    /// [`VGic::load`] of SPI `x` (bit `bit` of word `w`) when `vcpu`'s list registers
+    /// were all released just now: the same entry and the same model, without the
+    /// general load's look-ups of a private bank.
+    #[inline(always)]
+    fn load_only_spi(&mut self, vcpu: usize, x: u32, w: usize, bit: u32) -> Lr {
+        let hw = self.hw.get(vcpu, x).copied().flatten();
+        let only = {
+            let mut s = IntidSet::EMPTY;
+            s.set_word(w, bit);
+            s
+        };
+        let latched = self.latch.word(vcpu, w) & bit != 0;
+        if latched {
+            let _ = self.latch.update(vcpu, w, |v| v & !bit);
+        }
+        let active = hw.is_none() && self.active.word(vcpu, w) & bit != 0;
+        if active {
+            let _ = self.active.update(vcpu, w, |v| v & !bit);
+        }
+        let pick = |on: bool| if on { only } else { IntidSet::EMPTY };
+        self.release_all(vcpu, only, pick(latched), pick(active));
+        Lr {
+            intid: x,
+            state: if active {
+                LrState::PendingActive
+            } else {
+                LrState::Pending
+            },
+            priority: self.prio.get(vcpu, x).copied().unwrap_or(u8::MAX),
+            group1: self.group.word(vcpu, w) & bit != 0,
+            hw,
         }
     }
 }

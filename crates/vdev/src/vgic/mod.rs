@@ -162,7 +162,7 @@ pub struct VGic {
     /// last fill (see `kick.rs`).
     settled: u32,
     /// Per settled vCPU: the one SPI made pending for it since its last fill (0 for
-    /// none; see `kick.rs`).
+    /// none; see `kick.rs`). Meaningless (stale) while the vCPU is not settled.
     fresh: [u32; MAX_VCPUS],
     /// The hardware's word of HW-linked state for the register read in progress
     /// (set just before the read's dispatch, cleared after it).

@@ -73,14 +73,21 @@ impl VGic {
     /// Drives the input line of `intid` (`vcpu` as for [`VGic::inject`]). A
     /// level-sensitive interrupt is pending while the line is high; an
     /// edge-triggered one latches on a rising edge.
+    ///
+    /// A line driven to the level it already has changes nothing, so it leaves
+    /// every vCPU's settled state alone (a device that drives its line after every
+    /// access keeps the kick shortcuts working); a real change unsettles them all.
     pub fn set_level(&mut self, intid: u32, vcpu: usize, high: bool) -> Notify {
-        self.unsettle();
         if intid >= NR_IRQS || (intid < FIRST_SPI && vcpu >= self.nvcpus) {
             return Notify::NONE;
         }
-        let rising = high && !self.level.get(vcpu, intid);
+        let was = self.level.get(vcpu, intid);
+        if was == high {
+            return Notify::NONE;
+        }
+        self.unsettle();
         self.level.set(vcpu, intid, high);
-        if !rising {
+        if !high {
             return Notify::NONE;
         }
         if self.edge.get(vcpu, intid) {

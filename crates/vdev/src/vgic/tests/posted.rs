@@ -83,8 +83,8 @@ fn a_reset_drops_what_is_posted_and_sets_the_count() {
 }
 
 /// The IPI's own traffic, at random: SGIs posted between two vCPUs, the guests
-/// acknowledging and completing them, now and then an SGI disabled or enabled or an
-/// SPI raised. At every kick the shortcut, where it applies, gives what folding and
+/// acknowledging and completing them, now and then an SGI disabled or enabled, an
+/// SPI raised or a device's level line driven (mostly to the level it has). At every kick the shortcut, where it applies, gives what folding and
 /// the general refresh give; and it applies most of the time.
 #[test]
 fn the_kick_shortcut_agrees_with_the_general_refresh() {
@@ -128,11 +128,12 @@ fn the_kick_shortcut_agrees_with_the_general_refresh() {
                 let reg = [gicr::ISENABLER0, gicr::ICENABLER0][r.below(2) as usize];
                 let _ = rw(&mut g, v, reg, 1 << r.below(4));
             }
-            _ => {
+            _ if r.below(2) == 0 => {
                 let _ = g.inject(32 + r.below(4) as u32, 0);
                 g.sync_lrs(v, &lrs[v]);
                 let _ = g.flush_lrs(v, &mut lrs[v]);
             }
+            _ => super::doorbell::drive_line(&mut r, &mut g, &mut lrs),
         }
     }
     assert!(

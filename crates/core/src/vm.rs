@@ -17,11 +17,14 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// Most vCPUs one VM can have (the machine contract's limit).
 pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 
-/// Why a VM stopped or restarted, recorded for logs and the shell.
+/// Why a VM stopped or restarted, recorded for logs and the shell. Its values start
+/// at 1 so that "none yet" (`Option::None`) is 0, and a VM table that starts with no
+/// stop recorded is all zero (`.bss`, not image bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum StopReason {
     /// The guest powered its VM off.
-    SystemOff,
+    SystemOff = 1,
     /// The guest reset its VM.
     SystemReset,
     /// Every vCPU switched itself off.
@@ -75,8 +78,10 @@ pub enum VmState {
     Unresponsive,
 }
 
-/// Power state of one vCPU.
+/// Power state of one vCPU. A tagged layout with `Off` = 0, so that a VM table of
+/// vCPUs that are all off is all zero (`.bss`, not image bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Power {
     /// Off: its physical CPU is parked.
     Off,

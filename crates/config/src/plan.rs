@@ -208,17 +208,17 @@ impl ImagePlan {
 }
 
 impl Plan {
-    /// The parts of the aarch64 hypervisor an image of this plan is built without, as
-    /// the hypervisor's `config.rs` decides them from the generated tables: `"direct
-    /// mode"` when no VM is in direct mode, `"shell"` when the VMs take every CPU of
-    /// the board. Empty: the full build.
+    /// The parts of the hypervisor an image of this plan is built without, as the
+    /// hypervisor's `config.rs` decides them from the generated tables, on either
+    /// architecture: `"direct mode"` when no VM is in direct mode (the GIC filter and
+    /// direct SGIs on aarch64, LAPIC pass-through on x86_64), `"shell"` when the VMs
+    /// take every CPU of the board. Empty: the full build.
     pub fn left_out(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.arch == Arch::Aarch64
-            && !self
-                .vms
-                .iter()
-                .any(|vm| vm.interrupt_mode == InterruptMode::Direct)
+        if !self
+            .vms
+            .iter()
+            .any(|vm| vm.interrupt_mode == InterruptMode::Direct)
         {
             out.push("direct mode");
         }

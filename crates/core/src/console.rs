@@ -101,8 +101,18 @@ pub struct Console {
 impl Console {
     /// A console with a UART of `model`, in reset state.
     pub const fn new(model: UartModel) -> Self {
+        Self::with(VUart::new(model))
+    }
+
+    /// A console of a VM never loaded ([`VUart::unloaded`]); [`Console::reset`] at the
+    /// VM's load gives its UART the reset values.
+    pub const fn unloaded(model: UartModel) -> Self {
+        Self::with(VUart::unloaded(model))
+    }
+
+    const fn with(uart: VUart) -> Self {
         Self {
-            uart: VUart::new(model),
+            uart,
             line: LineBuf::new(),
             input: InputRing::new(),
         }

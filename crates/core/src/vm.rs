@@ -17,11 +17,14 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// Most vCPUs one VM can have (the machine contract's limit).
 pub const MAX_VCPUS: usize = rtvisor_config::contract::MAX_VCPUS;
 
-/// Why a VM stopped or restarted, recorded for logs and the shell.
+/// Why a VM stopped or restarted, recorded for logs and the shell. Its values start
+/// at 1 so that "none yet" (`Option::None`) is 0, and a VM table that starts with no
+/// stop recorded is all zero (`.bss`, not image bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum StopReason {
     /// The guest powered its VM off.
-    SystemOff,
+    SystemOff = 1,
     /// The guest reset its VM.
     SystemReset,
     /// Every vCPU switched itself off.
@@ -75,7 +78,10 @@ pub enum VmState {
     Unresponsive,
 }
 
-/// Power state of one vCPU.
+/// Power state of one vCPU. `Off`, `On` and `Stopping` are kept in the values of
+/// [`Start::reload`]'s byte that [`Reload`] leaves free, 0 to 3 (`Off` = 0): a VM
+/// table of vCPUs that are all off is all zero (`.bss`, not image bytes), and a
+/// state takes 24 bytes, as many as a [`Start`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
     /// Off: its physical CPU is parked.
@@ -95,8 +101,29 @@ pub struct Start {
     pub entry: u64,
     /// Value for x0.
     pub context: u64,
+    /// Whether to reload the VM's images first ([`Start::fresh_boot`]).
+    pub reload: Reload,
+}
+
+impl Start {
     /// Reload the VM's images first (a boot or restart of the whole VM).
-    pub fresh_boot: bool,
+    pub const fn fresh_boot(&self) -> bool {
+        matches!(self.reload, Reload::Yes)
+    }
+}
+
+/// Whether a [`Start`] reloads the VM's images. Its values are 4 and 5 so that the
+/// other [`Power`] states take 0 to 3 of the same byte: the compiler encodes the
+/// states of an enum without a tag of its own in unused values of a field, as the
+/// state's index from the first such state (`Off`, index 0) to the last (`Stopping`,
+/// index 3), placed below the field's used values when they fit there, so `Off` is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reload {
+    /// A vCPU start within a running VM (CPU_ON).
+    No = 4,
+    /// A boot or restart of the whole VM.
+    Yes = 5,
 }
 
 #[derive(Debug)]
@@ -267,7 +294,7 @@ impl VmLife {
         s.power[0] = Power::Pending(Start {
             entry,
             context,
-            fresh_boot: true,
+            reload: Reload::Yes,
         });
         Kicks(1)
     }
@@ -289,7 +316,7 @@ impl VmLife {
                 s.power[target] = Power::Pending(Start {
                     entry,
                     context,
-                    fresh_boot: false,
+                    reload: Reload::No,
                 });
                 Ok(Kicks(1 << target))
             }
@@ -343,7 +370,7 @@ impl VmLife {
             Some(Power::Pending(start)) => {
                 let start = *start;
                 s.power[me] = Power::On;
-                s.loading |= start.fresh_boot;
+                s.loading |= start.fresh_boot();
                 Some(start)
             }
             _ => None,
@@ -351,7 +378,7 @@ impl VmLife {
     }
 
     /// The images of a fresh boot are in place (after [`VmLife::take_start`] returned
-    /// a `fresh_boot` start): a stop no longer has to wait for the reload.
+    /// a [`Start::fresh_boot`] start): a stop no longer has to wait for the reload.
     pub fn loaded(&self) {
         self.lock().loading = false;
     }

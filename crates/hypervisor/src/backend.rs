@@ -76,7 +76,8 @@ pub trait Backend {
     /// The backend's own state of each CPU (kept in `PerCpu`).
     type CpuState: Sync;
 
-    /// A VM's interrupt controller in reset state (the static VM table starts so).
+    /// A VM's interrupt controller before its VM is first loaded (the static VM table
+    /// starts so; `IrqChip::reset` at each load gives it the reset values).
     #[allow(clippy::declare_interior_mutable_const)]
     const CHIP: Self::Chip;
     /// A CPU's backend state before boot.

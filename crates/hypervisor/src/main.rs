@@ -31,11 +31,14 @@ mod stats;
 mod vms;
 mod watchdog;
 
+/// A panic names where it happened, not its formatted message: the message's
+/// formatting would keep `PanicInfo`'s `Display` and what it reaches in the image for a
+/// path that no guest can take (docs/benchmark.md, "The hypervisor's size").
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
     log::fatal(format_args!(
-        "panic on cpu {}: {}",
-        percpu::this_index(),
-        info
+        "panic on cpu {} at {file}:{line}",
+        percpu::this_index()
     ))
 }

@@ -28,7 +28,7 @@ pub fn cpu_loop(cpu: CpuId, me: &'static PerCpu, entry: Entry) -> ! {
         Arch::idle_interrupts(cpu);
         if let Some((vm, vcpu)) = assignment {
             if let Some(start) = vms::rt(vm).life.take_start(vcpu) {
-                if start.fresh_boot {
+                if start.fresh_boot() {
                     load_vm(vm);
                     vms::rt(vm).life.loaded();
                 }
@@ -123,7 +123,7 @@ fn enter(cpu: CpuId, vm: VmId, vcpu: VcpuId, start: Start, entry: Entry) -> ! {
     Arch::vcpu_start(cpu, vm, vcpu);
     let rt = vms::rt(vm);
     if let Some(stage2) = rt.stage2.get() {
-        if start.fresh_boot {
+        if start.fresh_boot() {
             // A (re)started VM must not hit TLB entries of its previous run; its other
             // vCPUs are parked, and the flush reaches every CPU.
             stage2.flush();

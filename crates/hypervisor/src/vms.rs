@@ -55,7 +55,7 @@ impl VmRt {
     const fn new() -> Self {
         Self {
             life: VmLife::new(),
-            console: Mutex::new(Console::new(UartModel::of(Arch::DEVICES))),
+            console: Mutex::new(Console::unloaded(UartModel::of(Arch::DEVICES))),
             chip: Arch::CHIP,
             gpio: DoorbellGpio::new(),
             stage2: spin::Once::new(),
@@ -66,8 +66,9 @@ impl VmRt {
 }
 
 /// Run-time state, indexed like `CONFIG.vms`: one entry per configured VM, not per
-/// VM the contract allows. Its reset values are not all zero (the vGIC's and the
-/// UART's registers), so the table is image bytes (`.data`), about 12 KiB a VM.
+/// VM the contract allows. Its initial value is all zero (the vGIC and the UART get
+/// their reset values when their VM is loaded, `run::load_vm`), so the table is `.bss`,
+/// not image bytes (docs/benchmark.md, "The hypervisor's size").
 pub static VMS: [VmRt; CONFIG_VM_COUNT] = [const { VmRt::new() }; CONFIG_VM_COUNT];
 /// VMs not stopped; when it reaches zero the machine stays up if a shell runs, and
 /// powers off otherwise.

@@ -174,6 +174,17 @@ impl Pl011 {
         *self = Self::new();
     }
 
+    /// A PL011 whose VM was never loaded: all zero, so that a static table of them
+    /// costs no image bytes (`.bss`). [`Pl011::reset`] gives it the reset values
+    /// before its guest runs.
+    pub const fn unloaded() -> Self {
+        Self {
+            cr: 0,
+            ifls: 0,
+            ..Self::new()
+        }
+    }
+
     /// Guest read of `width` at `offset` from the device base.
     pub fn read(&mut self, offset: u64, width: Width) -> Result<u32, MmioError> {
         let v = REGS.read(self, offset, width)?;

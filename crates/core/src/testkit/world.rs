@@ -208,7 +208,7 @@ impl<C: TestChip> Vm<C> {
         let Some(start) = self.life.take_start(VcpuId::new(v)) else {
             return false;
         };
-        if start.fresh_boot {
+        if start.fresh_boot() {
             self.console.lock().reset();
             self.gpio.reset();
             self.chip.reset(self.cfg);

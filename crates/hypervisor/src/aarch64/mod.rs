@@ -89,7 +89,7 @@ impl Backend for Arch {
 
     // Only ever the initial value of a static (each use is a fresh GIC).
     #[allow(clippy::declare_interior_mutable_const)]
-    const CHIP: Self::Chip = Gic::new(irq::HwGic);
+    const CHIP: Self::Chip = Gic::unloaded(irq::HwGic);
     const CPU_STATE: CpuState = CpuState {
         stack_end: AtomicU64::new(0),
         redist: AtomicU64::new(0),

@@ -306,3 +306,17 @@ fn random_accesses_never_panic() {
     }
     assert!(sent > 0);
 }
+
+/// The zeroed PL011 of a VM table that was never loaded is a reset one once reset
+/// (what a VM's load does).
+#[test]
+fn unloaded_then_reset_is_a_reset_pl011() {
+    let mut u = Pl011::unloaded();
+    assert_ne!(
+        u,
+        Pl011::new(),
+        "the unloaded PL011 differs before its reset"
+    );
+    u.reset();
+    assert_eq!(u, Pl011::new());
+}

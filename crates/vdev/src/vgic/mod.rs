@@ -214,6 +214,18 @@ impl VGic {
         }
     }
 
+    /// A vGIC whose VM was never loaded: all zero (no groups, no edge-triggered SGIs,
+    /// redistributors awake), so that a static table of them costs no image bytes
+    /// (`.bss`). [`VGic::reset`] gives it the reset values before its guest runs.
+    pub const fn unloaded() -> Self {
+        Self {
+            group: Bank::ZERO,
+            edge: Bank::ZERO,
+            waker: [0; MAX_VCPUS],
+            ..Self::new()
+        }
+    }
+
     /// Returns every register and interrupt state to reset values, forgets all
     /// list-register bookkeeping (the caller must also invalidate the hardware
     /// list registers), and sets the vCPU count (clamped to [`MAX_VCPUS`]).

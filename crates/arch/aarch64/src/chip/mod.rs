@@ -155,9 +155,20 @@ impl Model {
 impl<W> Gic<W> {
     /// A GIC in reset state over hardware side `hw`.
     pub const fn new(hw: W) -> Self {
+        Self::with(VGic::new(), hw)
+    }
+
+    /// The chip of a VM never loaded: its vGIC all zero ([`VGic::unloaded`]), so that
+    /// a static table of them costs no image bytes; `IrqChip::reset` at the VM's load
+    /// gives it the reset values.
+    pub const fn unloaded(hw: W) -> Self {
+        Self::with(VGic::unloaded(), hw)
+    }
+
+    const fn with(vgic: VGic, hw: W) -> Self {
         Self {
             model: Model {
-                vgic: Mutex::new(VGic::new()),
+                vgic: Mutex::new(vgic),
                 posted: PostedSgis::new(),
                 rung: AtomicU32::new(0),
             },

@@ -38,7 +38,7 @@ fn cpu_on_starts_an_off_vcpu_at_its_entry() {
         let start = w.vms[vm].life.take_start(crate::ids::VcpuId::new(1));
         let start = start.expect("pending");
         assert_eq!(
-            (start.entry, start.context, start.fresh_boot),
+            (start.entry, start.context, start.fresh_boot()),
             (ENTRY + 0x100, 7, false)
         );
     }

@@ -133,3 +133,23 @@ fn shortcut_agrees(k: Kicked, quick: &VGic, g: &mut VGic, vcpu: usize, l: &mut [
         "step {step}"
     );
 }
+
+/// The zeroed vGIC of a VM table that was never loaded reaches the same state as a
+/// fresh one once reset (what a VM's load does), HW links kept.
+#[test]
+fn unloaded_then_reset_is_a_reset_vgic() {
+    let mut fresh = VGic::new();
+    let mut unloaded = VGic::unloaded();
+    assert_ne!(
+        fresh, unloaded,
+        "the unloaded vGIC differs before its reset"
+    );
+    fresh.reset(2);
+    unloaded.reset(2);
+    assert_eq!(fresh, unloaded);
+    fresh.set_hw(27, 1, 27).unwrap();
+    unloaded.set_hw(27, 1, 27).unwrap();
+    fresh.reset(2);
+    unloaded.reset(2);
+    assert_eq!(fresh, unloaded);
+}

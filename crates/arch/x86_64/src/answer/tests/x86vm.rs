@@ -98,7 +98,7 @@ fn a_startup_ipi_starts_vcpu_1_at_its_vector_page() {
     let start = w.vms[0].life.take_start(VcpuId::new(1));
     let start = start.expect("vCPU 1 starts");
     assert_eq!(
-        (start.entry, start.context, start.fresh_boot),
+        (start.entry, start.context, start.fresh_boot()),
         (0x8000, 0, false)
     );
     assert_eq!(w.vms[1].snapshot(), before, "the other VM is untouched");
@@ -180,7 +180,7 @@ fn a_reset_restarts_only_the_vm_that_asked() {
         // vCPU 0 boots again at the PVH entry with its start info.
         let start = w.vms[0].life.take_start(VcpuId::new(0)).expect("restarted");
         let expect = (x86::KERNEL_MIN_GPA, x86::BOOT_DATA_GPA, true);
-        assert_eq!((start.entry, start.context, start.fresh_boot), expect);
+        assert_eq!((start.entry, start.context, start.fresh_boot()), expect);
         assert_eq!(w.vms[1].snapshot(), other, "the other VM runs on untouched");
     }
     // 0x02 to 0xCF9 (SYS_RST without RST_CPU, which Linux writes first) resets

@@ -12,7 +12,7 @@
 //! for this vCPU, the shell's stop, a VM's restart; the watchdog's deadline; both
 //! deadlines at once) goes the general way, as before.
 
-use super::world::handle;
+use super::world::{handle, Next};
 use crate::percpu::PerCpu;
 use crate::{account, vms};
 use core::sync::atomic::Ordering;
@@ -25,16 +25,6 @@ use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
 
-/// What a halted vCPU's sleep ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Woken {
-    /// The general way: the loop delivers before the next entry.
-    General,
-    /// The guest timer's short way: its interrupt is injected (or the window asked
-    /// for) already; the loop enters the guest without delivering again.
-    Delivered,
-}
-
 /// HLT of vCPU `vcpu` of `vm`, with nothing it can take now: this CPU sleeps until
 /// an interrupt, then takes it the short way ([`timer_wake`]) or the general one.
 #[allow(clippy::too_many_arguments)]
@@ -45,16 +35,16 @@ pub(super) fn halt(
     vcpu: VcpuId,
     engine: &mut Engine,
     d: Decoded,
-) -> Woken {
+) -> Next {
     irq::wait();
     let bits = irq::take(cpu.index());
-    if timer_wake(me, vm, vcpu, engine, bits) {
-        return Woken::Delivered;
+    if timer_wake(cpu, me, vm, vcpu, engine, bits) {
+        return Next::Enter;
     }
     if pending(me, bits, &mut None) {
         handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
     }
-    Woken::General
+    Next::Deliver
 }
 
 /// The short way of a wake (`bits` the CPU's pending bits): when the guest timer's
@@ -63,7 +53,14 @@ pub(super) fn halt(
 /// for), as the general way's `guestirq::on_timer` and `guestirq::deliver` do,
 /// under one hold of the APIC's lock; the APIC timer is programmed for what is
 /// left. Returns false, having changed nothing, when the wake is not that one.
-fn timer_wake(me: &PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine, bits: u32) -> bool {
+fn timer_wake(
+    cpu: CpuId,
+    me: &PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    bits: u32,
+) -> bool {
     let guest = me.arch.vtimer.load(Ordering::Relaxed);
     let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
     let now = irq::rdtsc();
@@ -91,7 +88,7 @@ fn timer_wake(me: &PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine, bits: u3
     let host = next.map_or(0, |t| t.wrapping_add(offset).max(1));
     me.arch.vtimer.store(host, Ordering::Relaxed);
     super::timers::program(me);
-    crate::stats::irq(IrqKind::Vtimer);
+    crate::stats::irq_here(cpu, IrqKind::Vtimer);
     true
 }
 

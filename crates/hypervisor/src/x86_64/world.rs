@@ -10,7 +10,6 @@
 //! of the start-up IPI that started it.
 
 use super::hw;
-use super::wake::Woken;
 use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
@@ -22,7 +21,7 @@ use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, memory, msrs};
+use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, light, memory, msrs};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::hypercall;
@@ -31,6 +30,17 @@ use rtvisor_core::seam::{ArchVcpu, Reply, VcpuStart};
 
 /// The longest x86 instruction.
 const INSN_MAX: usize = 15;
+
+/// What the loop does before the next entry after an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Delivers the vCPU's pending interrupt (or asks for the window), as always.
+    Deliver,
+    /// Enters at once: nothing to deliver changed since the last delivery (the
+    /// light path's CPUID, `light`), or the delivery is done already (a halted
+    /// vCPU's timer wake, `wake::halt`).
+    Enter,
+}
 
 /// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
 #[derive(Debug)]
@@ -102,20 +112,26 @@ extern "C" fn world() -> ! {
     if direct {
         super::direct::setup(cpu, vm, &mut engine);
     }
-    let mut woken = Woken::General;
+    // The loop's light path (`light`), off where the accounting counts every entry
+    // and in direct mode (whose entries look at the NMI kick first).
+    let light = !account::BUILT && !direct;
+    let apic_id = vms::guest_cpu_id(vm, vcpu) as u32;
+    let mut next = Next::Deliver;
     loop {
         if direct {
             super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
         } else {
-            if woken == Woken::General {
+            if next == Next::Deliver {
                 super::guestirq::deliver(vm, vcpu, &mut engine);
             }
             engine.exit_by(super::timers::next(me));
         }
         let d = engine.run();
-        woken = Woken::General;
-        if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
-            woken = exit(cpu, me, vm, vcpu, &mut engine, d);
+        next = Next::Deliver;
+        if light && light_exit(&mut engine, d, apic_id) {
+            next = Next::Enter;
+        } else if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
+            next = exit(cpu, me, vm, vcpu, &mut engine, d);
         }
     }
 }
@@ -129,7 +145,7 @@ fn exit(
     vcpu: VcpuId,
     engine: &mut Engine,
     d: Decoded,
-) -> Woken {
+) -> Next {
     let t = account::start();
     crate::stats::exit();
     let rip = engine.rip();
@@ -138,22 +154,22 @@ fn exit(
         // The interrupt that exited the guest is still pending at the APIC.
         irq::window();
         super::wake::interrupted(cpu, me, vm, vcpu, engine, d, t);
-        return Woken::General;
+        return Next::Deliver;
     }
     if let RawExit::StringIo(s) = d.exit {
         t.count(Cause::Mmio);
         super::strio::step(cpu, me, vm, vcpu, engine, d, s);
         t.finish(Cause::Mmio);
-        return Woken::General;
+        return Next::Deliver;
     }
     if d.exit == RawExit::InterruptWindow {
         // The guest can take its pending interrupt: the next entry injects it.
         t.done(Cause::Trap);
-        return Woken::General;
+        return Next::Deliver;
     }
     if null_call(engine, d) {
         t.done(Cause::Call);
-        return Woken::General;
+        return Next::Deliver;
     }
     let mov = match d.exit {
         RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
@@ -169,7 +185,7 @@ fn exit(
     {
         efer(engine, d, write, value);
         t.done(Cause::SysReg);
-        return Woken::General;
+        return Next::Deliver;
     }
     if let RawExit::Xsetbv { xcr, value } = d.exit {
         if engine.xsetbv(xcr, value) {
@@ -178,12 +194,12 @@ fn exit(
             engine.inject(GP, Some(0));
         }
         t.done(Cause::SysReg);
-        return Woken::General;
+        return Next::Deliver;
     }
     if let RawExit::CrWrite { .. } | RawExit::CrRead { .. } = d.exit {
         super::cr::access(vm, vcpu, engine, d);
         t.done(Cause::SysReg);
-        return Woken::General;
+        return Next::Deliver;
     }
     let gprs = *engine.gprs();
     let apic_id = crate::vms::guest_cpu_id(vm, vcpu) as u32;
@@ -207,19 +223,30 @@ fn exit(
                 Answer::Caller => guest_cpuid(engine, d, apic_id, !super::direct::is_direct(vm)),
             }
             t.done(Cause::Trap);
-            return Woken::General;
+            return Next::Deliver;
         }
     };
     let cause = account::of_exit(&e);
     t.count(cause);
     handle(cpu, me, vm, vcpu, engine, d, mov, e);
-    let mut woken = Woken::General;
+    let mut woken = Next::Deliver;
     if e == VcpuExit::Halt && !super::guestirq::wakes(vm, vcpu, engine) {
         // HLT: this CPU sleeps until the hypervisor has something for it.
         woken = super::wake::halt(cpu, me, vm, vcpu, engine, d);
     }
     t.finish(cause);
     woken
+}
+
+/// The loop's light path (`rtvisor_arch_x86_64::light::loop_answers`): CPUID
+/// answered right after the exit by the full path's own answer, without the
+/// accounting, the counts, the core or a delivery. Returns whether `d` was one.
+fn light_exit(engine: &mut Engine, d: Decoded, apic_id: u32) -> bool {
+    if !light::loop_answers(&d.exit) {
+        return false;
+    }
+    guest_cpuid(engine, d, apic_id, true);
+    true
 }
 
 /// The VERSION hypercall (a VM's null call) answered here, without the core's exit

@@ -53,8 +53,8 @@ pub fn exit() {
 
 /// Counts an interrupt of `kind` on this CPU.
 pub fn irq(kind: IrqKind) {
-    if let Some(c) = mine().and_then(|s| s.irqs.get(kind as usize)) {
-        bump(c);
+    if let Some(cpu) = percpu::this_cpu() {
+        irq_here(cpu, kind);
     }
 }
 

@@ -19,11 +19,14 @@ use core::sync::atomic::Ordering;
 use rtvisor_arch_x86_64::deadline;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::Decoded;
+use rtvisor_arch_x86_64::inject::{self, Delivery};
 use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
+use rtvisor_core::sync::Mutex;
+use rtvisor_vdev::x2apic::{TimerStage, X2Apic};
 
 /// HLT of vCPU `vcpu` of `vm`, with nothing it can take now: this CPU sleeps until
 /// an interrupt, then takes it the short way ([`timer_wake`]) or the general one.
@@ -36,8 +39,14 @@ pub(super) fn halt(
     engine: &mut Engine,
     d: Decoded,
 ) -> Next {
+    let staged = stage(me, vm, vcpu, engine);
     irq::wait();
     let bits = irq::take(cpu.index());
+    if let Some(s) = &staged {
+        if staged_wake(cpu, me, engine, bits, s) {
+            return Next::Enter;
+        }
+    }
     if timer_wake(cpu, me, vm, vcpu, engine, bits) {
         return Next::Enter;
     }
@@ -45,6 +54,64 @@ pub(super) fn halt(
         handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
     }
     Next::Deliver
+}
+
+/// What a halted vCPU's wake by its guest timer alone will do, worked out before
+/// the CPU sleeps (`rtvisor_vdev::x2apic::TimerStage`): the vCPU's APIC, the VM's
+/// counter offset and the staged expiry.
+struct Asleep {
+    apic: &'static Mutex<X2Apic>,
+    offset: u64,
+    staged: TimerStage,
+}
+
+/// Stages the guest timer's wake of vCPU `vcpu` of `vm` before its CPU sleeps:
+/// when the guest timer is armed and its expiry would inject the timer's vector
+/// (the delivery would inject rather than ask for the window; nothing changes the
+/// engine while the CPU sleeps).
+fn stage(me: &PerCpu, vm: VmId, vcpu: VcpuId, engine: &Engine) -> Option<Asleep> {
+    if me.arch.vtimer.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    if inject::decide(true, engine.interruptible()) != Delivery::Inject {
+        return None;
+    }
+    let rt = vms::rt(vm);
+    let apic = rt.chip.apic(vcpu)?;
+    let staged = apic.lock().stage_expiry()?;
+    Some(Asleep {
+        apic,
+        offset: rt.counter_offset.load(Ordering::Relaxed),
+        staged,
+    })
+}
+
+/// The staged wake (`bits` the CPU's pending bits): when the guest timer's deadline
+/// alone passed, nothing else is pending and the APIC is as it was when staged, the
+/// staged state is put in and its vector injected; the APIC timer is programmed for
+/// what is left (the watchdog's deadline). Returns false, having changed nothing,
+/// otherwise ([`timer_wake`] or the general way then looks afresh).
+fn staged_wake(cpu: CpuId, me: &PerCpu, engine: &mut Engine, bits: u32, s: &Asleep) -> bool {
+    let guest = me.arch.vtimer.load(Ordering::Relaxed);
+    let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
+    let now = irq::rdtsc();
+    if !deadline::guest_alone(bits == PENDING_TIMER, now, guest, watchdog) {
+        return false;
+    }
+    // Guest TSC = host TSC - the VM's offset (`hw::ApicSide`).
+    let Some(vector) = s
+        .apic
+        .lock()
+        .commit_expiry(&s.staged, now.wrapping_sub(s.offset))
+    else {
+        return false;
+    };
+    super::timers::fired(me);
+    engine.inject_decided(vector);
+    me.arch.vtimer.store(0, Ordering::Relaxed);
+    super::timers::program(me);
+    crate::stats::irq_here(cpu, IrqKind::Vtimer);
+    true
 }
 
 /// The short way of a wake (`bits` the CPU's pending bits): when the guest timer's

@@ -67,7 +67,7 @@ impl X2Apic {
         if !accepted || periodic || self.pending().is_some() || self.svr & SVR_ENABLE == 0 {
             return None;
         }
-        let highest = self.irr.highest().map_or(true, |h| h < vector);
+        let highest = self.irr.highest().is_none_or(|h| h < vector);
         if !highest || u32::from(vector) & 0xf0 <= self.ppr() & 0xf0 {
             return None;
         }

@@ -21,6 +21,19 @@ pub const fn earliest(a: u64, b: u64) -> u64 {
     }
 }
 
+/// Whether deadline `at` (0: none) passed at TSC `now`.
+pub const fn passed(at: u64, now: u64) -> bool {
+    at != 0 && now >= at
+}
+
+/// Whether a CPU's wake is the guest timer's alone, the one its short way takes:
+/// only the APIC timer's interrupt is pending (`timer_only`: no kick with it), the
+/// guest timer's deadline `guest` passed at `now` and the watchdog's `watchdog`
+/// did not (the general way would expire the guest timer and do nothing else).
+pub const fn guest_alone(timer_only: bool, now: u64, guest: u64, watchdog: u64) -> bool {
+    timer_only && passed(guest, now) && !passed(watchdog, now)
+}
+
 /// APIC timer counts per 2^32 TSC ticks, from `counts` counted over `tsc` ticks
 /// (0 when nothing was counted: the timer does not run).
 pub fn rate(counts: u64, tsc: u64) -> u64 {
@@ -59,6 +72,41 @@ mod tests {
         assert_eq!(earliest(9, 0), 9);
         assert_eq!(earliest(9, 7), 7);
         assert_eq!(earliest(5, 7), 5);
+    }
+
+    /// What the general way does on a wake: the guest timer expires when its
+    /// deadline passed, the watchdog's check runs when its own did, a kick is
+    /// handled; the short way must be taken exactly when that is the guest timer's
+    /// expiry alone.
+    #[test]
+    fn the_short_way_is_taken_exactly_for_the_guest_timer_alone() {
+        let times = [0u64, 1, 99, 100, 101, u64::MAX - 1, u64::MAX];
+        let mut short = 0;
+        for timer_only in [false, true] {
+            for now in times {
+                for guest in times {
+                    for watchdog in times {
+                        let guest_expires = guest != 0 && now >= guest;
+                        let watchdog_checks = watchdog != 0 && now >= watchdog;
+                        let general_does_guest_alone =
+                            timer_only && guest_expires && !watchdog_checks;
+                        assert_eq!(
+                            guest_alone(timer_only, now, guest, watchdog),
+                            general_does_guest_alone,
+                            "{timer_only} {now} {guest} {watchdog}"
+                        );
+                        short += usize::from(general_does_guest_alone);
+                    }
+                }
+            }
+        }
+        assert!(short > 0);
+        // None and a future deadline never expire; a kick always goes the general way.
+        assert!(!guest_alone(true, 50, 0, 0));
+        assert!(!guest_alone(true, 50, 51, 0));
+        assert!(!guest_alone(false, 50, 50, 0));
+        assert!(!guest_alone(true, 50, 50, 50));
+        assert!(guest_alone(true, 50, 50, 51));
     }
 
     #[test]

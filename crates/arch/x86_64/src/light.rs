@@ -13,6 +13,14 @@
 //! the guest as soon as it is entered again. On VT-x the preemption timer's count is
 //! saved at each exit (or the timer is off), so the next entry keeps its deadline.
 //! Exits it answers are counted by neither the shell's exit count nor the accounting.
+//!
+//! A second light path is the hypervisor's world loop's ([`loop_answers`]): after the
+//! engine saved the guest's registers, CPUID is answered at once and the guest
+//! entered again, without the loop's delivery, the shell's counts, the accounting
+//! or the core's handler. CPUID reads the vCPU's own, fixed view of the CPU and
+//! changes nothing but its registers and RIP, so the same reasoning holds; the
+//! answer is the full path's own function (the hypervisor's `guest_cpuid`), and the
+//! full path answers every CPUID exit itself too (`Answer::Caller`), never the core.
 
 /// The null call's answer (the core's, what `rtvisor_call` returns for VERSION).
 pub const VERSION: u64 = rtvisor_core::hypercall::VERSION;
@@ -28,6 +36,12 @@ const _: () = assert!(rtvisor_core::hypercall::NR_VERSION == 0);
 /// bits 23:0 zero, and bits 63:24 with bit 30 set (the 64-bit form) 0xC6.
 pub const fn is_null_call(rax: u64) -> bool {
     rax & 0xFF_FFFF == 0 && (rax >> 24) | 0x40 == 0xC6
+}
+
+/// Whether the world loop's light path answers exit `e` (CPUID, see above): exactly
+/// the exits whose full-path answer is the caller's own (`Answer::Caller`).
+pub const fn loop_answers(e: &crate::exit::RawExit) -> bool {
+    matches!(e, crate::exit::RawExit::Cpuid { .. })
 }
 
 #[cfg(test)]
@@ -49,6 +63,76 @@ mod tests {
             adapt(&RawExit::Hypercall, &g, None, 0),
             Adapted::Exit(VcpuExit::Hypercall { nr: NR_VERSION, .. })
         )
+    }
+
+    #[test]
+    fn the_loop_answers_exactly_what_the_full_path_leaves_to_the_caller() {
+        use crate::exit::{AccessKind, Answer, Width};
+        let mut exits = vec![
+            RawExit::Io {
+                port: 0x3f8,
+                width: Width::B1,
+                write: true,
+                value: 0x41,
+            },
+            RawExit::Msr {
+                id: 0x6E0,
+                write: false,
+                value: 0,
+            },
+            RawExit::Msr {
+                id: 0x6E0,
+                write: true,
+                value: 5,
+            },
+            RawExit::Msr {
+                id: 0x802,
+                write: false,
+                value: 0,
+            },
+            RawExit::Hlt,
+            RawExit::Hypercall,
+            RawExit::Stage2Fault {
+                gpa: 0xFEE0_0000,
+                access: AccessKind::Read,
+            },
+            RawExit::Init,
+            RawExit::Sipi { vector: 1 },
+            RawExit::TripleFault,
+            RawExit::InterruptWindow,
+            RawExit::ExternalInterrupt,
+            RawExit::VirtInstruction,
+            RawExit::CacheFlush,
+            RawExit::Xsetbv { xcr: 0, value: 1 },
+            RawExit::Unknown { code: 0x7F },
+        ];
+        for leaf in [
+            0,
+            1,
+            7,
+            0xb,
+            0xd,
+            0x15,
+            0x1f,
+            0x4000_0000,
+            0x4000_0010,
+            0x8000_0001,
+        ] {
+            for sub in [0, 1, 2] {
+                exits.push(RawExit::Cpuid { leaf, sub });
+            }
+        }
+        let g = Gprs {
+            rax: 0xC600_0000,
+            ..Gprs::default()
+        };
+        let mut answered = 0;
+        for e in exits {
+            let caller = matches!(adapt(&e, &g, None, 0), Adapted::Own(Answer::Caller));
+            assert_eq!(loop_answers(&e), caller, "{e:?}");
+            answered += usize::from(caller);
+        }
+        assert_eq!(answered, 30, "every CPUID sample");
     }
 
     #[test]

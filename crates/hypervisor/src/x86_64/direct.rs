@@ -28,7 +28,7 @@
 //!   watchdog is watched by the boot CPU ([`WATCHER`], which no x86 VM may use), and
 //!   the expiry takes the core back with the NMI kick.
 
-use super::world;
+use super::{wake, world};
 use crate::percpu::{PerCpu, MAX_CPUS};
 use crate::{account, config::CONFIG, log, vms};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -127,7 +127,7 @@ pub fn park(cpu: CpuId) {
 /// Before each entry: a kick whose NMI the hypervisor itself took (it came while
 /// the exit was handled) is handled now.
 pub fn before_run(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
-    if world::interrupts(cpu, me, &mut None) {
+    if wake::interrupts(cpu, me, &mut None) {
         let d = Decoded {
             exit: RawExit::ExternalInterrupt,
             next_rip: None,
@@ -150,7 +150,7 @@ pub fn exit(
     match d.exit {
         // The NMI kick (or an NMI or INIT of the guest's own making).
         RawExit::ExternalInterrupt | RawExit::Init => {
-            world::interrupted(cpu, me, vm, vcpu, engine, d, t);
+            wake::interrupted(cpu, me, vm, vcpu, engine, d, t);
         }
         RawExit::Msr {
             id: X2APIC_ICR,

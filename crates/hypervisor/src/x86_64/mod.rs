@@ -20,6 +20,7 @@ mod guestirq;
 mod hw;
 mod strio;
 mod timers;
+mod wake;
 mod world;
 
 use crate::backend::Backend;
@@ -168,7 +169,7 @@ impl Backend for Arch {
     }
     fn idle_interrupts(cpu: CpuId) {
         let Some(me) = percpu::of(cpu) else { return };
-        if world::interrupts(cpu, me, &mut None) && !direct::cpu_is_direct(cpu) {
+        if wake::interrupts(cpu, me, &mut None) && !direct::cpu_is_direct(cpu) {
             // A direct core may have moved a watchdog deadline this CPU watches.
             timers::program(me);
         }

@@ -19,18 +19,28 @@ use rtvisor_arch_x86_64::answer::{self, Exited};
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
-use rtvisor_arch_x86_64::irq::{self, FreshStack, PENDING_KICK, PENDING_TIMER};
+use rtvisor_arch_x86_64::irq::{self, FreshStack};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, memory, msrs};
+use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, light, memory, msrs};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::hypercall;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, Reply, VcpuStart};
-use rtvisor_core::shell::IrqKind;
 
 /// The longest x86 instruction.
 const INSN_MAX: usize = 15;
+
+/// What the loop does before the next entry after an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Delivers the vCPU's pending interrupt (or asks for the window), as always.
+    Deliver,
+    /// Enters at once: nothing to deliver changed since the last delivery (the
+    /// light path's CPUID, `light`), or the delivery is done already (a halted
+    /// vCPU's timer wake, `wake::halt`).
+    Enter,
+}
 
 /// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
 #[derive(Debug)]
@@ -102,22 +112,40 @@ extern "C" fn world() -> ! {
     if direct {
         super::direct::setup(cpu, vm, &mut engine);
     }
+    // The loop's light path (`light`), off where the accounting counts every entry
+    // and in direct mode (whose entries look at the NMI kick first).
+    let light = !account::BUILT && !direct;
+    let apic_id = vms::guest_cpu_id(vm, vcpu) as u32;
+    let mut next = Next::Deliver;
     loop {
         if direct {
             super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
         } else {
-            super::guestirq::deliver(vm, vcpu, &mut engine);
+            if next == Next::Deliver {
+                super::guestirq::deliver(vm, vcpu, &mut engine);
+            }
             engine.exit_by(super::timers::next(me));
         }
         let d = engine.run();
-        if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
-            exit(cpu, me, vm, vcpu, &mut engine, d);
+        next = Next::Deliver;
+        if light && light_exit(&mut engine, d, apic_id) {
+            next = Next::Enter;
+        } else if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
+            next = exit(cpu, me, vm, vcpu, &mut engine, d);
         }
     }
 }
 
-/// Handles exit `d` of the vCPU on `engine`.
-fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine, d: Decoded) {
+/// Handles exit `d` of the vCPU on `engine`; says whether the delivery before the
+/// next entry is done already (a halted vCPU's timer wake, `wake::halt`).
+fn exit(
+    cpu: CpuId,
+    me: &'static PerCpu,
+    vm: VmId,
+    vcpu: VcpuId,
+    engine: &mut Engine,
+    d: Decoded,
+) -> Next {
     let t = account::start();
     crate::stats::exit();
     let rip = engine.rip();
@@ -125,23 +153,23 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     if d.exit == RawExit::ExternalInterrupt {
         // The interrupt that exited the guest is still pending at the APIC.
         irq::window();
-        interrupted(cpu, me, vm, vcpu, engine, d, t);
-        return;
+        super::wake::interrupted(cpu, me, vm, vcpu, engine, d, t);
+        return Next::Deliver;
     }
     if let RawExit::StringIo(s) = d.exit {
         t.count(Cause::Mmio);
         super::strio::step(cpu, me, vm, vcpu, engine, d, s);
         t.finish(Cause::Mmio);
-        return;
+        return Next::Deliver;
     }
     if d.exit == RawExit::InterruptWindow {
         // The guest can take its pending interrupt: the next entry injects it.
         t.done(Cause::Trap);
-        return;
+        return Next::Deliver;
     }
     if null_call(engine, d) {
         t.done(Cause::Call);
-        return;
+        return Next::Deliver;
     }
     let mov = match d.exit {
         RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
@@ -157,7 +185,7 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
     {
         efer(engine, d, write, value);
         t.done(Cause::SysReg);
-        return;
+        return Next::Deliver;
     }
     if let RawExit::Xsetbv { xcr, value } = d.exit {
         if engine.xsetbv(xcr, value) {
@@ -166,12 +194,12 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
             engine.inject(GP, Some(0));
         }
         t.done(Cause::SysReg);
-        return;
+        return Next::Deliver;
     }
     if let RawExit::CrWrite { .. } | RawExit::CrRead { .. } = d.exit {
         super::cr::access(vm, vcpu, engine, d);
         t.done(Cause::SysReg);
-        return;
+        return Next::Deliver;
     }
     let gprs = *engine.gprs();
     let apic_id = crate::vms::guest_cpu_id(vm, vcpu) as u32;
@@ -195,20 +223,30 @@ fn exit(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut En
                 Answer::Caller => guest_cpuid(engine, d, apic_id, !super::direct::is_direct(vm)),
             }
             t.done(Cause::Trap);
-            return;
+            return Next::Deliver;
         }
     };
     let cause = account::of_exit(&e);
     t.count(cause);
     handle(cpu, me, vm, vcpu, engine, d, mov, e);
+    let mut woken = Next::Deliver;
     if e == VcpuExit::Halt && !super::guestirq::wakes(vm, vcpu, engine) {
         // HLT: this CPU sleeps until the hypervisor has something for it.
-        irq::wait();
-        if interrupts(cpu, me, &mut None) {
-            handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
-        }
+        woken = super::wake::halt(cpu, me, vm, vcpu, engine, d);
     }
     t.finish(cause);
+    woken
+}
+
+/// The loop's light path (`rtvisor_arch_x86_64::light::loop_answers`): CPUID
+/// answered right after the exit by the full path's own answer, without the
+/// accounting, the counts, the core or a delivery. Returns whether `d` was one.
+fn light_exit(engine: &mut Engine, d: Decoded, apic_id: u32) -> bool {
+    if !light::loop_answers(&d.exit) {
+        return false;
+    }
+    guest_cpuid(engine, d, apic_id, true);
+    true
 }
 
 /// The VERSION hypercall (a VM's null call) answered here, without the core's exit
@@ -243,73 +281,6 @@ pub(super) fn handle(
 ) {
     let mut v = Exited::<Engine, Resume>::new(engine, d, mov);
     run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
-}
-
-/// An exit that an interrupt caused (or, in direct mode, the NMI kick): takes this
-/// CPU's pending interrupts and, if another CPU kicked this one, runs the core's
-/// handler; `t` counts the exit as the first cause found.
-#[inline(always)]
-pub(super) fn interrupted(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-    t: account::Entry,
-) {
-    let mut found = None;
-    let kicked = interrupts(cpu, me, &mut found);
-    let cause = found.unwrap_or(Cause::Spurious);
-    t.count(cause);
-    if kicked {
-        handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
-    }
-    t.finish(cause);
-}
-
-/// Takes this CPU's pending interrupts: the timer's work is done here; returns
-/// whether another CPU kicked this one. `found` gets the first cause (accounting).
-pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
-    let bits = irq::take(cpu.index());
-    if bits & PENDING_TIMER != 0 {
-        super::timers::fired(me);
-    }
-    // A deadline passed counts as the timer's interrupt even before it came (VT-x's
-    // preemption timer may end the guest's run first).
-    if bits & PENDING_TIMER != 0 || super::timers::due(me) {
-        let due = super::timers::which_due(me);
-        // The guest timer's expiry programs the APIC timer for the deadlines left
-        // (the watchdog's and the guest timer's, `timers.rs`), as the watchdog's
-        // check does; with neither due (an APIC timer in one-shot mode may fire a
-        // little early), the timer is programmed again for both.
-        if due.guest {
-            super::guestirq::on_timer(me);
-        }
-        if due.watchdog {
-            crate::watchdog::on_timer();
-        } else if !due.guest {
-            super::timers::program(me);
-        }
-        account::found(
-            found,
-            if due.guest {
-                Cause::Timer
-            } else {
-                Cause::Watchdog
-            },
-        );
-        if due.guest {
-            crate::stats::irq(IrqKind::Vtimer);
-        }
-    }
-    let kicked = bits & PENDING_KICK != 0;
-    if kicked {
-        account::found(found, account::kick_cause());
-        crate::stats::irq(IrqKind::Sgi);
-    }
-    crate::stats::spurious_if(bits == 0);
-    kicked
 }
 
 /// RDMSR or WRMSR of EFER: the guest's own (SCE, LME, NXE), kept in its VMCB or

@@ -5,7 +5,7 @@
 //! `rt` counts on. Not yet `reboot -f`: Linux prints `reboot: machine restart` and
 //! then never exits to the hypervisor again (docs/x86.md).
 
-use super::machine::Emulator;
+use super::machine::{BochsSpec, Emulator};
 use crate::console::{Console, Pattern};
 use crate::systest::Timeouts;
 use anyhow::{ensure, Context, Result};
@@ -14,6 +14,14 @@ pub const SCENARIO: &str = "scenarios/x86-linux.toml";
 
 /// Linux's boot to its shell is slow under nested TCG: this many boot timeouts.
 const BOOT_FACTOR: u32 = 4;
+/// On Bochs (the slow tier) it is slower still: this many boot timeouts.
+const BOOT_FACTOR_BOCHS: u32 = 20;
+
+/// The Bochs machine for Linux: RAM for the hypervisor's 160 MiB and both VMs.
+pub const BOCHS: BochsSpec = BochsSpec {
+    megs: 1024,
+    ips: 20_000_000,
+};
 
 /// The two per-CPU counts of the `LOC:` (local timer interrupts) line.
 fn loc_counts(line: &str) -> Option<(u64, u64)> {
@@ -33,10 +41,14 @@ fn read_loc(con: &mut Console, t: &Timeouts) -> Result<(u64, u64)> {
 }
 
 /// Waits for Linux's `/init` to hand over to the shell, and for the shell to answer.
-fn shell(con: &mut Console, t: &Timeouts) -> Result<()> {
+fn shell(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    let factor = match emu {
+        Emulator::Qemu => BOOT_FACTOR,
+        Emulator::Bochs => BOOT_FACTOR_BOCHS,
+    };
     con.expect(
         &Pattern::contains("[linux] rtvisor-linux: ready"),
-        t.boot * BOOT_FACTOR,
+        t.boot * factor,
     )?;
     con.expect(&Pattern::contains("built-in shell (ash)"), t.step)?;
     // The shell is at its prompt once a builtin's output comes back.
@@ -74,8 +86,8 @@ fn tsc_rate(con: &Console) -> Result<u64> {
     Ok(khz)
 }
 
-pub fn run(con: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
-    shell(con, t)?;
+pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    shell(con, t, emu)?;
     tsc_rate(con)?;
     con.send("nproc\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;

@@ -4,7 +4,7 @@
 //! translations.
 
 use super::controls::{self, adjust};
-use super::engine::{VmxFail, VmxSetup, CR4_OWNED};
+use super::engine::{VmxFail, VmxSetup, CR0_OWNED, CR4_OWNED};
 use super::fields::*;
 use super::vmcs::vmwrite;
 use crate::cpu::rdmsr;
@@ -102,7 +102,7 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
     vmwrite(VMCS_LINK_POINTER, u64::MAX)?;
     vmwrite(CR4_MASK, CR4_OWNED)?;
     vmwrite(CR4_SHADOW, 0)?;
-    vmwrite(CR0_MASK, 0)?;
+    vmwrite(CR0_MASK, CR0_OWNED)?;
     Ok(timer)
 }
 

@@ -86,7 +86,13 @@ fn tsc_rate(con: &Console) -> Result<u64> {
     Ok(khz)
 }
 
+/// Linux's own fatal lines: the test fails at once on them rather than at its timeout.
+const PANICS: &[&str] = &["[linux] PANIC: early exception", "[linux] Kernel panic"];
+
 pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+    for p in PANICS {
+        con.fail_on(Pattern::contains(*p));
+    }
     shell(con, t, emu)?;
     tsc_rate(con)?;
     con.send("nproc\n")?;

@@ -63,16 +63,18 @@ fn list() {
     println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
     for s in x86::slow::TESTS {
         let t = &s.test;
-        println!("{:<14} slow   {} ({}, --slow)", t.name, t.about, t.emulator.name());
+        println!(
+            "{:<14} slow   {} ({}, --slow)",
+            t.name,
+            t.about,
+            t.emulator.name()
+        );
     }
 }
 
 /// The slow tests the filter selects; without `--slow` an error when the filter
 /// selects nothing but slow tests.
-fn slow_selected(
-    opts: &Options,
-    all: &[&str],
-) -> Result<Vec<&'static x86::slow::SlowTest>> {
+fn slow_selected(opts: &Options, all: &[&str]) -> Result<Vec<&'static x86::slow::SlowTest>> {
     let filter = opts.filter.as_deref();
     let slow: Vec<_> = x86::slow::TESTS
         .iter()
@@ -89,7 +91,10 @@ fn slow_selected(
         bail!(
             "--filter {:?} selects only tests of the slow tier ({}): add --slow",
             filter.unwrap_or(""),
-            slow.iter().map(|s| s.test.name).collect::<Vec<_>>().join(", ")
+            slow.iter()
+                .map(|s| s.test.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(Vec::new())

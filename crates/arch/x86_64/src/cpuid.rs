@@ -93,12 +93,15 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 /// check (leaf 1 EDX bits 7 MCE and 14 MCA: the banks are the machine's, which the
 /// hypervisor does not give a guest); IA32_TSC_ADJUST (leaf 7 EBX bit 1: the
 /// guest's TSC is the VMCS's or VMCB's offset, not this MSR); and APERF/MPERF
-/// (leaf 6 ECX bit 0), which Linux would read at every timer tick and get #GP.
+/// (leaf 6 ECX bit 0), which Linux would read at every timer tick and get #GP. And
+/// MONITOR/MWAIT (leaf 1 ECX bit 3): neither exits, so a guest idling in MWAIT
+/// would wait on its monitored line, unseen by the hypervisor; without it guests
+/// idle with HLT, which exits and which the hypervisor's interrupt delivery ends.
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
     let [a, mut b, mut c, mut d] = r;
     match leaf {
         1 => {
-            c = (c | 1 << 31) & !(1 << 5 | 1 << 6);
+            c = (c | 1 << 31) & !(1 << 3 | 1 << 5 | 1 << 6);
             d &= !(1 << 7 | 1 << 14 | 1 << 16);
         }
         6 => c &= !1,
@@ -137,10 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn guests_see_no_tsc_adjust_or_aperf_mperf() {
+    fn guests_see_no_tsc_adjust_aperf_mperf_or_mwait() {
         let all = [u32::MAX; 4];
         assert_eq!(for_guest(7, all)[1] & 1 << 1, 0);
-        assert_eq!(for_guest(6, all), [u32::MAX, u32::MAX, u32::MAX - 1, u32::MAX]);
+        assert_eq!(
+            for_guest(6, all),
+            [u32::MAX, u32::MAX, u32::MAX - 1, u32::MAX]
+        );
+        assert_eq!(for_guest(1, all)[2] & 1 << 3, 0, "no MONITOR/MWAIT");
     }
 
     #[test]

@@ -95,8 +95,8 @@ enum Cmd {
         /// Do not build: boot the images already in target/images/ (quick re-runs).
         #[arg(long)]
         no_build: bool,
-        /// Run the slow tier too (Debian's amd64 Linux on Bochs, VT-x: about N minutes;
-        /// docs/x86.md "Tests"). Without it, slow tests are listed but not run.
+        /// Run the slow tier too (Debian's amd64 Linux on Bochs, VT-x: more than 10
+        /// minutes; docs/x86.md "On VT-x"). Without it, slow tests are listed but not run.
         #[arg(long)]
         slow: bool,
     },

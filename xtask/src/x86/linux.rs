@@ -1,5 +1,6 @@
 //! T3 `linux-x86`: Debian's amd64 Linux (`cargo xtask linux --x86`) in a 2-vCPU VM
-//! beside `rt` on QEMU q35 (AMD-V), scenarios/x86-linux.toml. As the aarch64 T3 as far
+//! beside `rt` on QEMU q35 (AMD-V), scenarios/x86-linux.toml; `linux-x86-intel` (the
+//! slow tier, `slow.rs`) runs the same on Bochs (VT-x) with [`BOCHS`]. As the aarch64 T3 as far
 //! as it goes on x86 today: the busybox shell, `nproc` = 2, the local timer line of
 //! /proc/interrupts counting on both CPUs, `poweroff -f` stopping only Linux while
 //! `rt` counts on. Not yet `reboot -f`: Linux prints `reboot: machine restart` and

@@ -95,6 +95,10 @@ enum Cmd {
         /// Do not build: boot the images already in target/images/ (quick re-runs).
         #[arg(long)]
         no_build: bool,
+        /// Run the slow tier too (Debian's amd64 Linux on Bochs, VT-x: more than 10
+        /// minutes; docs/x86.md "On VT-x"). Without it, slow tests are listed but not run.
+        #[arg(long)]
+        slow: bool,
     },
     /// The T4 latency benchmark (docs/benchmark.md): rtbench bare and under rtvisor
     /// under `-icount shift=0,sleep=off`; writes target/bench/latency.{json,md}, an SVG
@@ -305,6 +309,7 @@ fn main() -> ExitCode {
             verbose,
             timeout_scale,
             no_build,
+            slow,
         } => {
             let opts = testrun::Options {
                 filter,
@@ -312,6 +317,7 @@ fn main() -> ExitCode {
                 verbose,
                 timeout_scale,
                 no_build,
+                slow,
             };
             match testrun::run(&opts) {
                 Ok(true) => Ok(()),

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: host phases, then T2 system tests, then one summary line.
 //!
 //! The last line printed is exactly `N passed, M failed` (CI counts tests by it): one
-//! test per host phase (see `unit::PHASES`) plus one per system test.
+//! test per host phase (see `unit::PHASES`) plus one per system test. The slow tier
+//! (`x86::slow::TESTS`) runs only with `--slow`.
 
 use crate::systest::x86::X86_TESTS;
 use crate::systest::{self, Timeouts};
@@ -21,6 +22,8 @@ pub struct Options {
     pub verbose: bool,
     pub timeout_scale: f64,
     pub no_build: bool,
+    /// Run the slow tier too.
+    pub slow: bool,
 }
 
 fn all_names() -> Vec<&'static str> {
@@ -30,6 +33,7 @@ fn all_names() -> Vec<&'static str> {
         .chain(systest::TESTS.iter().map(|t| t.name))
         .chain(X86_TESTS.iter().map(|t| t.name))
         .chain(x86::cases::TESTS.iter().map(|t| t.name))
+        .chain(x86::slow::TESTS.iter().map(|t| t.test.name))
         .chain([BENCH_QUICK])
         .collect()
 }
@@ -57,6 +61,43 @@ fn list() {
         println!("{:<14} T2     {} ({})", t.name, t.about, t.emulator.name());
     }
     println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
+    for s in x86::slow::TESTS {
+        let t = &s.test;
+        println!(
+            "{:<14} slow   {} ({}, --slow)",
+            t.name,
+            t.about,
+            t.emulator.name()
+        );
+    }
+}
+
+/// The slow tests the filter selects; without `--slow` an error when the filter
+/// selects nothing but slow tests.
+fn slow_selected(opts: &Options, all: &[&str]) -> Result<Vec<&'static x86::slow::SlowTest>> {
+    let filter = opts.filter.as_deref();
+    let slow: Vec<_> = x86::slow::TESTS
+        .iter()
+        .filter(|s| selected(s.test.name, filter, all))
+        .collect();
+    if opts.slow || slow.is_empty() {
+        return Ok(if opts.slow { slow } else { Vec::new() });
+    }
+    let fast = all
+        .iter()
+        .filter(|n| !slow.iter().any(|s| s.test.name == **n))
+        .any(|n| selected(n, filter, all));
+    if !fast {
+        bail!(
+            "--filter {:?} selects only tests of the slow tier ({}): add --slow",
+            filter.unwrap_or(""),
+            slow.iter()
+                .map(|s| s.test.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(Vec::new())
 }
 
 fn report(
@@ -93,6 +134,7 @@ pub fn run(opts: &Options) -> Result<bool> {
             filter.unwrap_or("")
         );
     }
+    let slow = slow_selected(opts, &all)?;
     setup::ensure_all()?;
     if let Ok(extra) = setup::extra_packages() {
         if !extra.is_empty() {
@@ -156,14 +198,16 @@ pub fn run(opts: &Options) -> Result<bool> {
     let x86_tests: Vec<_> = x86::cases::TESTS
         .iter()
         .filter(|t| selected(t.name, filter, &all))
+        .map(|t| (t, &x86::machine::BochsSpec::T2))
+        .chain(slow.iter().map(|s| (&s.test, &s.bochs)))
         .collect();
     if !x86_tests.is_empty() {
         let timeouts = Timeouts::scaled(opts.timeout_scale);
         let mut isos = HashMap::new();
-        for t in x86_tests {
+        for (t, bochs) in x86_tests {
             say(format!("=== {}: {}", t.name, t.about));
             let start = Instant::now();
-            let result = x86::run_test(t, &timeouts, opts.verbose, &mut isos);
+            let result = x86::run_test(t, bochs, &timeouts, opts.verbose, &mut isos);
             report(t.name, start, result, &mut passed, &mut failed);
         }
     }

@@ -20,6 +20,23 @@ pub const BOCHS_VGABIOS: &str = "/usr/share/vgabios/vgabios.bin";
 /// Emulated instructions per virtual second: low, so that the BIOS's and GRUB's fixed
 /// waits cost few instructions (the whole boot takes about 12 s on one host core).
 pub const BOCHS_IPS: u32 = 1_000_000;
+
+/// A Bochs machine's RAM and clock (the rest of the bochsrc is the same for all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BochsSpec {
+    /// RAM in MiB (`megs`).
+    pub megs: u32,
+    /// Emulated instructions per virtual second (`cpu: ips`); the TSC runs at this rate.
+    pub ips: u32,
+}
+
+impl BochsSpec {
+    /// The T2 tests' and the benchmark's machine.
+    pub const T2: BochsSpec = BochsSpec {
+        megs: 256,
+        ips: BOCHS_IPS,
+    };
+}
 /// The CPU model: Intel with VMX, EPT, unrestricted guest, VPID and x2APIC.
 pub const BOCHS_CPU: &str = "corei7_haswell_4770";
 pub const CPUS: u32 = 4;
@@ -85,8 +102,9 @@ fn qemu_with(iso: &Path, console: &[&str]) -> Command {
 
 /// The bochsrc booting `iso`, COM1 connecting to `127.0.0.1:port` (a TCP client: the
 /// console reads and types on that connection), Bochs' log into `log`.
-pub fn bochsrc_socket(iso: &Path, port: u16, log: &Path) -> String {
+pub fn bochsrc_socket(spec: &BochsSpec, iso: &Path, port: u16, log: &Path) -> String {
     bochsrc_with(
+        spec,
         iso,
         &format!("com1: enabled=1, mode=socket-client, dev=127.0.0.1:{port}"),
         log,
@@ -94,11 +112,12 @@ pub fn bochsrc_socket(iso: &Path, port: u16, log: &Path) -> String {
 }
 
 /// The bochsrc booting `iso` with the COM1 line `com1`.
-fn bochsrc_with(iso: &Path, com1: &str, log: &Path) -> String {
+fn bochsrc_with(spec: &BochsSpec, iso: &Path, com1: &str, log: &Path) -> String {
+    let BochsSpec { megs, ips } = spec;
     format!(
         "# Written by cargo xtask (xtask/src/x86/machine.rs).\n\
-         megs: 256\n\
-         cpu: model={BOCHS_CPU}, count={CPUS}, ips={BOCHS_IPS}, reset_on_triple_fault=0\n\
+         megs: {megs}\n\
+         cpu: model={BOCHS_CPU}, count={CPUS}, ips={ips}, reset_on_triple_fault=0\n\
          romimage: file={BOCHS_BIOS}\n\
          vgaromimage: file={BOCHS_VGABIOS}\n\
          ata0-master: type=cdrom, path={}, status=inserted\n\
@@ -146,7 +165,13 @@ mod tests {
 
     #[test]
     fn bochs_is_an_intel_with_vmx_four_cpus_and_no_display() {
-        let rc = bochsrc_socket(Path::new("/t/x.iso"), 4555, Path::new("/t/log"));
+        let rc = bochsrc_socket(
+            &BochsSpec::T2,
+            Path::new("/t/x.iso"),
+            4555,
+            Path::new("/t/log"),
+        );
+        assert!(rc.contains("megs: 256\n"));
         assert!(rc.contains("cpu: model=corei7_haswell_4770, count=4, ips=1000000"));
         assert!(
             rc.contains("ata0-master: type=cdrom, path=/t/x.iso, status=inserted\nboot: cdrom\n")

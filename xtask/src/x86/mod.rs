@@ -18,6 +18,7 @@ mod life;
 mod linux;
 pub mod machine;
 pub mod probe;
+pub mod slow;
 pub mod vm;
 
 pub use bare::{check_pvh, X86Qemu};
@@ -141,8 +142,19 @@ fn start(c: &mut Command, input: bool) -> Result<Child> {
         .with_context(|| format!("starting {}", c.get_program().to_string_lossy()))
 }
 
-/// Starts `emu` on `iso` with its console captured; `tag` names its files.
+/// Starts `emu` on `iso` with its console captured; `tag` names its files. Bochs is
+/// the T2 machine ([`machine::BochsSpec::T2`]).
 pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
+    spawn_on(emu, &machine::BochsSpec::T2, iso, tag)
+}
+
+/// [`spawn`] with Bochs' RAM and clock from `bochs` (QEMU ignores it).
+pub fn spawn_on(
+    emu: Emulator,
+    bochs: &machine::BochsSpec,
+    iso: &Path,
+    tag: &str,
+) -> Result<Console> {
     match emu {
         Emulator::Qemu => {
             let child = start(&mut machine::qemu(iso), true)?;
@@ -155,7 +167,7 @@ pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
             let log = dir.join(format!("{tag}.bochs.log"));
             let listener = follow::listen()?;
             let port = listener.local_addr()?.port();
-            std::fs::write(&rc_path, machine::bochsrc_socket(iso, port, &log))?;
+            std::fs::write(&rc_path, machine::bochsrc_socket(bochs, iso, port, &log))?;
             std::fs::write(&dbg, machine::BOCHS_RC)?;
             let child = start(&mut machine::bochs(&rc_path, &dbg), false)?;
             follow::console(tag, child, &listener)
@@ -174,9 +186,11 @@ pub fn command(emu: Emulator, cmdline: &str, timeout: f64) -> Result<()> {
     Ok(())
 }
 
-/// Runs one x86 system test; ISOs are built once per command line.
+/// Runs one x86 system test, Bochs as `bochs` says; ISOs are built once per command
+/// line.
 pub fn run_test(
     t: &cases::X86Test,
+    bochs: &machine::BochsSpec,
     timeouts: &Timeouts,
     verbose: bool,
     isos: &mut HashMap<&'static str, PathBuf>,
@@ -199,7 +213,7 @@ pub fn run_test(
             p
         }
     };
-    let mut con = spawn(t.emulator, &iso, t.name)?;
+    let mut con = spawn_on(t.emulator, bochs, &iso, t.name)?;
     con.set_log_file(out_dir("systest")?.join(format!("{}.log", t.name)));
     con.set_echo(verbose);
     for f in cases::line::FAILURES {

@@ -91,15 +91,24 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 /// RDTSCP (0x8000_0001 EDX bit 27) and RDPID (leaf 7 ECX bit 22; reserved in the
 /// subleaves other than 0), whose IA32_TSC_AUX the host's would be; and machine
 /// check (leaf 1 EDX bits 7 MCE and 14 MCA: the banks are the machine's, which the
-/// hypervisor does not give a guest).
+/// hypervisor does not give a guest); IA32_TSC_ADJUST (leaf 7 EBX bit 1: the
+/// guest's TSC is the VMCS's or VMCB's offset, not this MSR); and APERF/MPERF
+/// (leaf 6 ECX bit 0), which Linux would read at every timer tick and get #GP. And
+/// MONITOR/MWAIT (leaf 1 ECX bit 3): neither exits, so a guest idling in MWAIT
+/// would wait on its monitored line, unseen by the hypervisor; without it guests
+/// idle with HLT, which exits and which the hypervisor's interrupt delivery ends.
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
-    let [a, b, mut c, mut d] = r;
+    let [a, mut b, mut c, mut d] = r;
     match leaf {
         1 => {
-            c = (c | 1 << 31) & !(1 << 5 | 1 << 6);
+            c = (c | 1 << 31) & !(1 << 3 | 1 << 5 | 1 << 6);
             d &= !(1 << 7 | 1 << 14 | 1 << 16);
         }
-        7 => c &= !(1 << 22),
+        6 => c &= !1,
+        7 => {
+            b &= !(1 << 1);
+            c &= !(1 << 22);
+        }
         0x8000_0001 => {
             c &= !(1 << 2);
             d &= !(1 << 16 | 1 << 27);
@@ -127,7 +136,18 @@ mod tests {
         assert_eq!(for_guest(1, all)[3] & (1 << 7 | 1 << 14 | 1 << 16), 0);
         assert_eq!(for_guest(7, all)[2] & (1 << 22), 0);
         assert_eq!(for_guest(0x8000_0001, all)[3] & (1 << 16 | 1 << 27), 0);
-        assert_eq!(for_guest(7, all)[1], u32::MAX);
+        assert_eq!(for_guest(7, all)[1], u32::MAX & !(1 << 1));
+    }
+
+    #[test]
+    fn guests_see_no_tsc_adjust_aperf_mperf_or_mwait() {
+        let all = [u32::MAX; 4];
+        assert_eq!(for_guest(7, all)[1] & 1 << 1, 0);
+        assert_eq!(
+            for_guest(6, all),
+            [u32::MAX, u32::MAX, u32::MAX - 1, u32::MAX]
+        );
+        assert_eq!(for_guest(1, all)[2] & 1 << 3, 0, "no MONITOR/MWAIT");
     }
 
     #[test]

@@ -368,20 +368,20 @@ impl Engine {
         true
     }
 
-    /// The guest's CR0 and whether its writes reach the hypervisor (SVM's; VMX lets
-    /// the CPU check them against its fixed bits and takes none).
-    pub fn cr0(&self) -> Option<u64> {
+    /// The guest's CR0 as it reads it. SVM traps every write of it; VMX only those
+    /// that change NE (the CPU checks the others against its fixed bits).
+    pub fn cr0(&self) -> u64 {
         match self {
-            Engine::Svm(v) => Some(v.cr0()),
-            Engine::Vmx(_) => None,
+            Engine::Svm(v) => v.cr0(),
+            Engine::Vmx(v) => v.cr0(),
         }
     }
 
-    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`); only where
-    /// [`Engine::cr0`] says the writes are trapped.
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`).
     pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
-        if let Engine::Svm(v) = self {
-            v.set_cr0(cr0, efer);
+        match self {
+            Engine::Svm(v) => v.set_cr0(cr0, efer),
+            Engine::Vmx(v) => v.set_cr0(cr0, efer),
         }
     }
 

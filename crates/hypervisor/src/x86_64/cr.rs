@@ -1,5 +1,6 @@
 //! A guest's trapped control-register MOVs (`rtvisor_arch_x86_64::cr`): writes of CR4
-//! (both engines), of CR0 (SVM) and of CR8, and reads of CR8. The register as the
+//! and CR0 (both engines; VMX traps only those that change an owned bit) and of CR8,
+//! and reads of CR8. The register as the
 //! engine names it, or decoded from the instruction at the guest's CS:RIP; a write
 //! checked against the CPU the guest sees (its CPUID, its mode); then the guest's new
 //! value (CR8: its x2APIC's TPR) and the step past the MOV, or #GP(0). An access the
@@ -63,7 +64,7 @@ pub(super) fn access(vm: VmId, vcpu: VcpuId, engine: &mut Engine, d: Decoded) {
 fn write_cr(vm: VmId, vcpu: VcpuId, engine: &mut Engine, cr: u8, value: u64) -> Option<()> {
     match cr {
         0 => {
-            let old = engine.cr0()?;
+            let old = engine.cr0();
             let code64 = engine.code() == rtvisor_arch_x86_64::insn::Code::Bits64;
             let (c, efer) = cr::cr0_write(value, old, engine.efer(), engine.cr4(), code64)?;
             engine.set_cr0(c, efer);

@@ -24,6 +24,12 @@ const CR4_VMXE: u64 = crate::cr::CR4_VMXE;
 /// The CR4 bits the hypervisor owns: VMXE (above) and SMXE (no VM gets SMX). The
 /// guest reads them from the shadow (0); a MOV that sets one exits.
 pub(super) const CR4_OWNED: u64 = CR4_VMXE | crate::cr::CR4_SMXE;
+/// The CR0 bits the hypervisor owns: NE, which VMX operation fixes to 1 while a guest
+/// may clear it (Linux's PVH entry writes PG|ET|PE). The guest reads its own NE from
+/// the shadow; a MOV that changes it exits and is checked by `cr::cr0_write`.
+pub(super) const CR0_OWNED: u64 = crate::cr::CR0_NE;
+/// The "IA-32e mode guest" VM-entry control: EFER.LMA at the next entry.
+const ENTRY_IA32E: u64 = 1 << 9;
 
 /// What a vCPU needs from its VM.
 #[derive(Debug, Clone, Copy)]
@@ -204,6 +210,32 @@ impl VmxVcpu {
     /// The guest's CR0 and CR3 (with unrestricted guest, PG and PE are its own).
     pub fn cr0_cr3(&self) -> (u64, u64) {
         (vmread(GUEST_CR0), vmread(GUEST_CR3))
+    }
+
+    /// The guest's CR0 as it reads it: the real register's bits but the owned one
+    /// (NE), read from the shadow.
+    pub fn cr0(&self) -> u64 {
+        (vmread(GUEST_CR0) & !CR0_OWNED) | (vmread(CR0_SHADOW) & CR0_OWNED)
+    }
+
+    /// Sets the guest's CR0 and EFER (checked by `cr::cr0_write`): the shadow is what
+    /// it reads, the real one adds VMX operation's fixed bits (PE and PG stay the
+    /// guest's: unrestricted guest); the "IA-32e mode guest" entry control follows
+    /// EFER.LMA; then its VPID's translations go, as a MOV to CR0 may drop them.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        // SAFETY: the fixed-bit MSRs exist with VMX.
+        let (f0, f1) = unsafe { (rdmsr(msr::VMX_CR0_FIXED0), rdmsr(msr::VMX_CR0_FIXED1)) };
+        let _ = vmwrite(CR0_SHADOW, cr0);
+        let _ = vmwrite(GUEST_CR0, apply_fixed(cr0, f0 & !0x8000_0001, f1));
+        let _ = vmwrite(GUEST_IA32_EFER, efer);
+        let entry = vmread(ENTRY_CONTROLS);
+        let entry = if efer & crate::cr::EFER_LMA != 0 {
+            entry | ENTRY_IA32E
+        } else {
+            entry & !ENTRY_IA32E
+        };
+        let _ = vmwrite(ENTRY_CONTROLS, entry);
+        invalidate(vmread(EPT_POINTER), vmread(VPID) as u16);
     }
 
     /// Sets the guest's CR4 (checked by `cr::cr4_write`, so without the owned bits):

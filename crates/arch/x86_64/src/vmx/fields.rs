@@ -105,6 +105,8 @@ pub mod proc2 {
     pub const VPID: u32 = 1 << 5;
     pub const WBINVD: u32 = 1 << 6;
     pub const UNRESTRICTED: u32 = 1 << 7;
+    /// "Enable INVPCID": without it a guest's INVPCID is #UD, though CPUID offers it.
+    pub const INVPCID: u32 = 1 << 12;
 }
 
 pub mod exit_ctl {

@@ -4,7 +4,7 @@
 //! translations.
 
 use super::controls::{self, adjust};
-use super::engine::{VmxFail, VmxSetup, CR4_OWNED};
+use super::engine::{VmxFail, VmxSetup, CR0_OWNED, CR4_OWNED};
 use super::fields::*;
 use super::vmcs::vmwrite;
 use crate::cpu::rdmsr;
@@ -66,7 +66,9 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
         PROC_CONTROLS2,
         p2caps,
         proc2::EPT | proc2::VPID | proc2::UNRESTRICTED,
-        proc2::WBINVD,
+        // INVPCID runs in the guest, on its VPID's translations only (INVLPG
+        // exiting stays off); Linux uses it whenever CPUID offers it.
+        proc2::WBINVD | proc2::INVPCID,
     )
     .map_err(m)?;
     let exitv = adjust(
@@ -102,7 +104,7 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
     vmwrite(VMCS_LINK_POINTER, u64::MAX)?;
     vmwrite(CR4_MASK, CR4_OWNED)?;
     vmwrite(CR4_SHADOW, 0)?;
-    vmwrite(CR0_MASK, 0)?;
+    vmwrite(CR0_MASK, CR0_OWNED)?;
     Ok(timer)
 }
 

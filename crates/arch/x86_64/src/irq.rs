@@ -146,6 +146,13 @@ pub fn rdtsc() -> u64 {
     u64::from(hi) << 32 | u64::from(lo)
 }
 
+/// Spins until the time-stamp counter reaches `at` (the caller bounds the wait).
+pub fn until(at: u64) {
+    while rdtsc() < at {
+        core::hint::spin_loop();
+    }
+}
+
 /// The proof that this CPU's stack may be reset: nothing on it is in use any more.
 #[derive(Debug)]
 pub struct FreshStack(u64);

@@ -66,6 +66,12 @@ pub struct CpuState {
     wd_deadline: AtomicU64,
     /// The deadline the APIC timer was last programmed for (0: none, or it fired).
     armed: AtomicU64,
+    /// How early a halted vCPU is woken for its guest timer, in TSC ticks (0: the
+    /// start value; `timers::program_early`).
+    advance: AtomicU64,
+    /// The early time the APIC timer was last programmed for while the vCPU halts
+    /// (0: none), against which `timers::hold` measures the wake.
+    early: AtomicU64,
 }
 
 impl Backend for Arch {
@@ -90,6 +96,8 @@ impl Backend for Arch {
         vtimer: AtomicU64::new(0),
         wd_deadline: AtomicU64::new(0),
         armed: AtomicU64::new(0),
+        advance: AtomicU64::new(0),
+        early: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
     // ports in the core's port table; the local APIC page and the I/O APIC are the

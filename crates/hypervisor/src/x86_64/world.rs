@@ -37,9 +37,11 @@ pub enum Next {
     /// Delivers the vCPU's pending interrupt (or asks for the window), as always.
     Deliver,
     /// Enters at once: nothing to deliver changed since the last delivery (the
-    /// light path's CPUID, `light`), or the delivery is done already (a halted
-    /// vCPU's timer wake, `wake::halt`).
+    /// light path's CPUID, `light`).
     Enter,
+    /// Holds the CPU until the host TSC reaches this deadline, then enters: the
+    /// delivery is done already (a halted vCPU's early timer wake, `wake::halt`).
+    Hold(u64),
 }
 
 /// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
@@ -118,6 +120,9 @@ extern "C" fn world() -> ! {
     let apic_id = vms::guest_cpu_id(vm, vcpu) as u32;
     let mut next = Next::Deliver;
     loop {
+        if let Next::Hold(at) = next {
+            super::timers::hold(me, at);
+        }
         if direct {
             super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
         } else {
@@ -137,7 +142,8 @@ extern "C" fn world() -> ! {
 }
 
 /// Handles exit `d` of the vCPU on `engine`; says whether the delivery before the
-/// next entry is done already (a halted vCPU's timer wake, `wake::halt`).
+/// next entry is done already (a halted vCPU's timer wake, `wake::halt`, which also
+/// names the deadline to hold the CPU until).
 fn exit(
     cpu: CpuId,
     me: &'static PerCpu,

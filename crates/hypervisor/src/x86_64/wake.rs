@@ -45,7 +45,7 @@ pub(super) fn halt(
     if let Some(at) = timer_wake(cpu, me, vm, vcpu, engine, bits) {
         return Next::Hold(at);
     }
-    if pending(me, bits, &mut None) {
+    if pending(cpu, me, bits, &mut None) {
         handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
     }
     Next::Deliver
@@ -67,11 +67,14 @@ fn timer_wake(
     engine: &mut Engine,
     bits: u32,
 ) -> Option<u64> {
+    if bits != PENDING_TIMER {
+        return None;
+    }
     let guest = me.arch.vtimer.load(Ordering::Relaxed);
     let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
     let now = irq::rdtsc();
     let advance = super::timers::advance(me);
-    if !advance::guest_soon(bits == PENDING_TIMER, now, guest, watchdog, advance) {
+    if !advance::guest_soon(true, now, guest, watchdog, advance) {
         return None;
     }
     let rt = vms::rt(vm);
@@ -125,11 +128,11 @@ pub(super) fn interrupted(
 /// Takes this CPU's pending interrupts: the timer's work is done here; returns
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
-    pending(me, irq::take(cpu.index()), found)
+    pending(cpu, me, irq::take(cpu.index()), found)
 }
 
 /// [`interrupts`] with the pending bits taken already.
-fn pending(me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
+fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
     if bits & PENDING_TIMER != 0 {
         super::timers::fired(me);
     }
@@ -158,13 +161,13 @@ fn pending(me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
             },
         );
         if due.guest {
-            crate::stats::irq(IrqKind::Vtimer);
+            crate::stats::irq_on(cpu, IrqKind::Vtimer);
         }
     }
     let kicked = bits & PENDING_KICK != 0;
     if kicked {
         account::found(found, account::kick_cause());
-        crate::stats::irq(IrqKind::Sgi);
+        crate::stats::irq_on(cpu, IrqKind::Sgi);
     }
     crate::stats::spurious_if(bits == 0);
     kicked

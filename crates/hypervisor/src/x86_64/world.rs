@@ -37,7 +37,8 @@ pub enum Next {
     /// Delivers the vCPU's pending interrupt (or asks for the window), as always.
     Deliver,
     /// Enters at once: nothing to deliver changed since the last delivery (the
-    /// light path's CPUID, `light`).
+    /// light path's CPUID, `light`), or the delivery is done already (a halted
+    /// vCPU's timer wake in the accounting build, which holds before it returns).
     Enter,
     /// Holds the CPU until the host TSC reaches this deadline, then enters: the
     /// delivery is done already (a halted vCPU's early timer wake, `wake::halt`).
@@ -239,6 +240,11 @@ fn exit(
     if e == VcpuExit::Halt && !super::guestirq::wakes(vm, vcpu, engine) {
         // HLT: this CPU sleeps until the hypervisor has something for it.
         woken = super::wake::halt(cpu, me, vm, vcpu, engine, d);
+    }
+    if let (true, Next::Hold(at)) = (account::BUILT, woken) {
+        // The accounting counts the hold in the HLT's entry, as it counts the sleep.
+        super::timers::hold(me, at);
+        woken = Next::Enter;
     }
     t.finish(cause);
     woken

@@ -6,7 +6,7 @@
 //!   machine as boot found it ([`boot::X86Machine`]);
 //! - `world.rs`: the world-switch loop of each CPU (one engine per CPU, the VMCB or
 //!   VMCS of its vCPU), which adapts every exit to the core's and hands it to
-//!   `run::handle`; the guest's CPUID; COM1;
+//!   `run::handle`; COM1; `guestcpuid.rs` answers the guest's CPUID;
 //! - `hw.rs`: the seam types: the TSC and the APIC timer, COM1 as the console, EPT
 //!   or NPT as the VM's second stage, and the hardware side of the VM's local APICs;
 //! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer;
@@ -16,6 +16,7 @@
 mod boot;
 mod cr;
 mod direct;
+mod guestcpuid;
 mod guestirq;
 mod hw;
 mod strio;

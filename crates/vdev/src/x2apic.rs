@@ -36,13 +36,10 @@ use crate::regs::{Access, RegTable};
 use crate::Width;
 pub use base::{Mode, BASE_BSP, BASE_EN, BASE_EXTD};
 use regmap::REGS;
-use stage::Stamp;
-pub use stage::TimerStage;
 pub use vectors::Vectors;
 
 mod base;
 mod regmap;
-mod stage;
 mod timer;
 mod vectors;
 pub mod xapic;
@@ -197,8 +194,6 @@ pub struct X2Apic {
     deadline: Option<u64>,
     /// The guest TSC of the access being handled.
     now: u64,
-    /// Counts the changes (`stage.rs`).
-    stamp: Stamp,
 }
 
 impl X2Apic {
@@ -230,15 +225,12 @@ impl X2Apic {
             timer_start: 0,
             deadline: None,
             now: 0,
-            stamp: Stamp(0),
         }
     }
 
     /// Back to the reset state, keeping the id and the mode.
     pub fn reset(&mut self) {
-        let stamp = self.stamp.next();
         *self = Self::in_mode(self.id, self.mode);
-        self.stamp = stamp;
     }
 
     /// The x2APIC id.
@@ -258,7 +250,6 @@ impl X2Apic {
     /// RDMSR of `msr` at guest TSC `now`.
     pub fn read(&mut self, msr: u32, now: u64) -> Result<u64, Gp> {
         self.now = now;
-        self.stamp = self.stamp.next();
         if msr == TSC_DEADLINE_MSR {
             return Ok(match self.mode() {
                 timer_mode::TSC_DEADLINE => self.deadline.unwrap_or(0),
@@ -277,7 +268,6 @@ impl X2Apic {
     /// WRMSR of `value` to `msr` at guest TSC `now`.
     pub fn write(&mut self, msr: u32, value: u64, now: u64) -> Result<Effect, Gp> {
         self.now = now;
-        self.stamp = self.stamp.next();
         if msr == TSC_DEADLINE_MSR {
             if self.mode() != timer_mode::TSC_DEADLINE {
                 return Ok(Effect::None);
@@ -302,7 +292,6 @@ impl X2Apic {
     /// level-triggered, so its EOI is reported.
     /// A hardware-disabled APIC (IA32_APIC_BASE EN clear) accepts nothing.
     pub fn accept(&mut self, v: u8, level: bool) {
-        self.stamp = self.stamp.next();
         if self.mode == Mode::Disabled {
             return;
         }
@@ -321,7 +310,6 @@ impl X2Apic {
 
     /// Sets the task priority (bits 7:0 of `v`), in any mode (CR8 reaches it).
     pub fn set_tpr(&mut self, v: u32) {
-        self.stamp = self.stamp.next();
         self.tpr = v & 0xff;
     }
 
@@ -363,7 +351,6 @@ impl X2Apic {
     /// Takes vector `v`, what [`pending`](Self::pending) just returned, into
     /// service: [`ack`](Self::ack) without searching for the vector again.
     pub fn take(&mut self, v: u8) {
-        self.stamp = self.stamp.next();
         self.irr.set(v, false);
         self.isr.set(v, true);
     }

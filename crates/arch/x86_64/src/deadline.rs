@@ -26,10 +26,11 @@ pub const fn passed(at: u64, now: u64) -> bool {
     at != 0 && now >= at
 }
 
-/// Whether a CPU's wake is the guest timer's alone, the one its short way takes:
-/// only the APIC timer's interrupt is pending (`timer_only`: no kick with it), the
-/// guest timer's deadline `guest` passed at `now` and the watchdog's `watchdog`
-/// did not (the general way would expire the guest timer and do nothing else).
+/// Whether a CPU's wake is the guest timer's alone: only the APIC timer's
+/// interrupt is pending (`timer_only`: no kick with it), the guest timer's deadline
+/// `guest` passed at `now` and the watchdog's `watchdog` did not (the general way
+/// would expire the guest timer and do nothing else). The short way of a halted
+/// vCPU's wake, `advance::guest_soon`, is this with its advance 0.
 pub const fn guest_alone(timer_only: bool, now: u64, guest: u64, watchdog: u64) -> bool {
     timer_only && passed(guest, now) && !passed(watchdog, now)
 }

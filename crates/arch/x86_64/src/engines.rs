@@ -245,22 +245,6 @@ impl Engine {
         }
     }
 
-    /// Injects `vector`, which a delivery decided on already would inject (the
-    /// staged wake of a halted vCPU, `rtvisor_vdev::x2apic::TimerStage`: a HLT exit is interruptible and
-    /// nothing changes that while the CPU sleeps), and stops asking for the window.
-    pub fn inject_decided(&mut self, vector: u8) {
-        match self {
-            Engine::Svm(v) => {
-                v.inject_irq(vector);
-                v.want_window(false);
-            }
-            Engine::Vmx(v) => {
-                v.inject_irq(vector);
-                v.want_window(false);
-            }
-        }
-    }
-
     /// Ends the guest's next run no later than TSC `deadline` (0: no limit). The
     /// APIC timer's interrupt exits the guest on hardware; on VT-x the preemption
     /// timer does it too, where an emulator would not exit for the interrupt.

@@ -146,6 +146,14 @@ pub fn rdtsc() -> u64 {
     u64::from(hi) << 32 | u64::from(lo)
 }
 
+/// Spins until the time-stamp counter reaches `at` (the caller bounds the wait).
+/// Without PAUSE: the loop ends within one RDTSC of `at` (a PAUSE adds its own
+/// delay on hardware, and QEMU's TCG gives the other CPUs a turn at each one, whose
+/// instructions then count in the virtual time of the wait).
+pub fn until(at: u64) {
+    while rdtsc() < at {}
+}
+
 /// The proof that this CPU's stack may be reset: nothing on it is in use any more.
 #[derive(Debug)]
 pub struct FreshStack(u64);

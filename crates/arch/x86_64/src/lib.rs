@@ -18,6 +18,7 @@ mod bytes;
 
 pub mod acpi;
 pub mod adapt;
+pub mod advance;
 pub mod answer;
 pub mod chip;
 pub mod cpuid;

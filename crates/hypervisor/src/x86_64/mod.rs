@@ -6,7 +6,7 @@
 //!   machine as boot found it ([`boot::X86Machine`]);
 //! - `world.rs`: the world-switch loop of each CPU (one engine per CPU, the VMCB or
 //!   VMCS of its vCPU), which adapts every exit to the core's and hands it to
-//!   `run::handle`; the guest's CPUID; COM1;
+//!   `run::handle`; COM1; `guestcpuid.rs` answers the guest's CPUID;
 //! - `hw.rs`: the seam types: the TSC and the APIC timer, COM1 as the console, EPT
 //!   or NPT as the VM's second stage, and the hardware side of the VM's local APICs;
 //! - `timers.rs`: each CPU's APIC timer shared by the watchdog and the guest timer;
@@ -16,6 +16,7 @@
 mod boot;
 mod cr;
 mod direct;
+mod guestcpuid;
 mod guestirq;
 mod hw;
 mod strio;
@@ -66,6 +67,12 @@ pub struct CpuState {
     wd_deadline: AtomicU64,
     /// The deadline the APIC timer was last programmed for (0: none, or it fired).
     armed: AtomicU64,
+    /// How early a halted vCPU is woken for its guest timer, in TSC ticks (0: the
+    /// start value; `timers::program_early`).
+    advance: AtomicU64,
+    /// The early time the APIC timer was last programmed for while the vCPU halts
+    /// (0: none), against which `timers::hold` measures the wake.
+    early: AtomicU64,
 }
 
 impl Backend for Arch {
@@ -90,6 +97,8 @@ impl Backend for Arch {
         vtimer: AtomicU64::new(0),
         wd_deadline: AtomicU64::new(0),
         armed: AtomicU64::new(0),
+        advance: AtomicU64::new(0),
+        early: AtomicU64::new(0),
     };
     // The x86 VM's devices, as the contract lists them: COM1 and the power and reset
     // ports in the core's port table; the local APIC page and the I/O APIC are the

@@ -4,9 +4,14 @@
 //! CPU's state; the APIC timer is programmed for the earlier one, always by the CPU
 //! itself. When it fires, [`which_due`] says which of the two is due; the
 //! watchdog checks its own.
+//!
+//! A halted vCPU's CPU programs it early for the guest timer ([`program_early`],
+//! `rtvisor_arch_x86_64::advance`): the wake does its work before the guest's
+//! deadline, then [`hold`]s the CPU until the deadline and enters the guest.
 
 use crate::percpu::{self, PerCpu};
 use core::sync::atomic::Ordering;
+use rtvisor_arch_x86_64::advance::{self, Advance, ADVANCE_MAX};
 use rtvisor_arch_x86_64::{apic, deadline, irq};
 use rtvisor_core::ids::CpuId;
 
@@ -45,10 +50,47 @@ pub fn next(me: &PerCpu) -> u64 {
 /// Programs this CPU's APIC timer for the earlier of its deadlines, unless it is
 /// programmed for that already (or, with none, idle since it fired: [`fired`]).
 pub fn program(me: &PerCpu) {
-    let at = next(me);
+    arm(me, next(me));
+}
+
+/// Programs this CPU's APIC timer for TSC `at` unless it is programmed for that.
+fn arm(me: &PerCpu, at: u64) {
     if me.arch.armed.swap(at, Ordering::Relaxed) != at {
         apic::timer_arm(at);
     }
+}
+
+/// This CPU's advance (`rtvisor_arch_x86_64::advance`).
+pub fn advance(me: &PerCpu) -> Advance {
+    Advance::from_word(me.arch.advance.load(Ordering::Relaxed))
+}
+
+/// Programs this CPU's APIC timer before its vCPU's HLT sleeps: for the guest
+/// timer's deadline less the advance when that is the earlier deadline
+/// (`advance::wake_at`), else as [`program`] does. An early time still ahead is
+/// kept for [`hold`] to measure the wake's cost against.
+pub fn program_early(me: &PerCpu) {
+    let guest = me.arch.vtimer.load(Ordering::Relaxed);
+    let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
+    let (at, early) = advance::wake_at(guest, watchdog, advance(me));
+    let ahead = early && at > irq::rdtsc();
+    me.arch
+        .early
+        .store(if ahead { at } else { 0 }, Ordering::Relaxed);
+    arm(me, at);
+}
+
+/// Holds this CPU until the TSC reaches `at`, the deadline of the guest timer
+/// whose early wake ([`program_early`]) this CPU took, and adjusts the advance to
+/// what the wake cost. The hold lasts at most `ADVANCE_MAX` ticks.
+pub fn hold(me: &PerCpu, at: u64) {
+    let now = irq::rdtsc();
+    let early = me.arch.early.swap(0, Ordering::Relaxed);
+    if early != 0 && now >= early {
+        let next = advance(me).after(now - early);
+        me.arch.advance.store(next.0, Ordering::Relaxed);
+    }
+    irq::until(at.min(now.saturating_add(ADVANCE_MAX)));
 }
 
 /// This CPU's APIC timer fired: it is idle until programmed again.

@@ -3,33 +3,33 @@
 //! of a halted vCPU ([`halt`]).
 //!
 //! Every vCPU owns its core (a VM's vCPU i runs on its `cpus[i]`), so a halted vCPU
-//! sleeps on its own CPU, and its guest timer is that CPU's APIC timer. The wake that
-//! only the guest timer caused (the interrupt-driven wait of an RT guest: arm the
-//! deadline, STI;HLT) takes the short way, [`timer_wake`]: the timer's vector is made
-//! pending and delivered under one hold of the APIC's lock, and the guest is entered
-//! again at once, without the general look at the CPU's interrupts, the core's
-//! handler or a second delivery. Every other wake (a kick: another CPU's interrupt
-//! for this vCPU, the shell's stop, a VM's restart; the watchdog's deadline; both
-//! deadlines at once) goes the general way, as before.
+//! sleeps on its own CPU, and its guest timer is that CPU's APIC timer, programmed
+//! a little before the guest's deadline (`rtvisor_arch_x86_64::advance`). The wake
+//! that only the guest timer caused (the interrupt-driven wait of an RT guest: arm
+//! the deadline, STI;HLT) takes the short way, [`timer_wake`]: the timer expires at
+//! its deadline and its vector is delivered under one hold of the APIC's lock, then
+//! the CPU holds until the deadline and enters the guest, without the general look
+//! at the CPU's interrupts, the core's handler or a second delivery. Every other
+//! wake (a kick: another CPU's interrupt for this vCPU, the shell's stop, a VM's
+//! restart; the watchdog's deadline; both deadlines at once) goes the general way.
 
 use super::world::{handle, Next};
 use crate::percpu::PerCpu;
 use crate::{account, vms};
 use core::sync::atomic::Ordering;
-use rtvisor_arch_x86_64::deadline;
+use rtvisor_arch_x86_64::advance;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::Decoded;
-use rtvisor_arch_x86_64::inject::{self, Delivery};
 use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::shell::IrqKind;
-use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::x2apic::{TimerStage, X2Apic};
 
 /// HLT of vCPU `vcpu` of `vm`, with nothing it can take now: this CPU sleeps until
-/// an interrupt, then takes it the short way ([`timer_wake`]) or the general one.
+/// an interrupt (its APIC timer early for the guest timer, `timers::program_early`),
+/// then takes it the short way ([`timer_wake`]: the CPU then holds until the guest's
+/// deadline before it enters the guest) or the general one.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn halt(
     cpu: CpuId,
@@ -39,87 +39,26 @@ pub(super) fn halt(
     engine: &mut Engine,
     d: Decoded,
 ) -> Next {
-    let staged = stage(me, vm, vcpu, engine);
+    super::timers::program_early(me);
     irq::wait();
     let bits = irq::take(cpu.index());
-    if let Some(s) = &staged {
-        if staged_wake(cpu, me, engine, bits, s) {
-            return Next::Enter;
-        }
+    if let Some(at) = timer_wake(cpu, me, vm, vcpu, engine, bits) {
+        return Next::Hold(at);
     }
-    if timer_wake(cpu, me, vm, vcpu, engine, bits) {
-        return Next::Enter;
-    }
-    if pending(me, bits, &mut None) {
+    if pending(cpu, me, bits, &mut None) {
         handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
     }
     Next::Deliver
 }
 
-/// What a halted vCPU's wake by its guest timer alone will do, worked out before
-/// the CPU sleeps (`rtvisor_vdev::x2apic::TimerStage`): the vCPU's APIC, the VM's
-/// counter offset and the staged expiry.
-struct Asleep {
-    apic: &'static Mutex<X2Apic>,
-    offset: u64,
-    staged: TimerStage,
-}
-
-/// Stages the guest timer's wake of vCPU `vcpu` of `vm` before its CPU sleeps:
-/// when the guest timer is armed and its expiry would inject the timer's vector
-/// (the delivery would inject rather than ask for the window; nothing changes the
-/// engine while the CPU sleeps).
-fn stage(me: &PerCpu, vm: VmId, vcpu: VcpuId, engine: &Engine) -> Option<Asleep> {
-    if me.arch.vtimer.load(Ordering::Relaxed) == 0 {
-        return None;
-    }
-    if inject::decide(true, engine.interruptible()) != Delivery::Inject {
-        return None;
-    }
-    let rt = vms::rt(vm);
-    let apic = rt.chip.apic(vcpu)?;
-    let staged = apic.lock().stage_expiry()?;
-    Some(Asleep {
-        apic,
-        offset: rt.counter_offset.load(Ordering::Relaxed),
-        staged,
-    })
-}
-
-/// The staged wake (`bits` the CPU's pending bits): when the guest timer's deadline
-/// alone passed, nothing else is pending and the APIC is as it was when staged, the
-/// staged state is put in and its vector injected; the APIC timer is programmed for
-/// what is left (the watchdog's deadline). Returns false, having changed nothing,
-/// otherwise ([`timer_wake`] or the general way then looks afresh).
-fn staged_wake(cpu: CpuId, me: &PerCpu, engine: &mut Engine, bits: u32, s: &Asleep) -> bool {
-    let guest = me.arch.vtimer.load(Ordering::Relaxed);
-    let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
-    let now = irq::rdtsc();
-    if !deadline::guest_alone(bits == PENDING_TIMER, now, guest, watchdog) {
-        return false;
-    }
-    // Guest TSC = host TSC - the VM's offset (`hw::ApicSide`).
-    let Some(vector) = s
-        .apic
-        .lock()
-        .commit_expiry(&s.staged, now.wrapping_sub(s.offset))
-    else {
-        return false;
-    };
-    super::timers::fired(me);
-    engine.inject_decided(vector);
-    me.arch.vtimer.store(0, Ordering::Relaxed);
-    super::timers::program(me);
-    crate::stats::irq_on(cpu, IrqKind::Vtimer);
-    true
-}
-
 /// The short way of a wake (`bits` the CPU's pending bits): when the guest timer's
-/// deadline alone passed and nothing else is pending, the vCPU's APIC timer expires
-/// and its pending vector is delivered to `engine` (injected, or the window asked
-/// for), as the general way's `guestirq::on_timer` and `guestirq::deliver` do,
-/// under one hold of the APIC's lock; the APIC timer is programmed for what is
-/// left. Returns false, having changed nothing, when the wake is not that one.
+/// deadline is at most the advance ahead (the early wake) or passed, alone
+/// (`advance::guest_soon`), the vCPU's APIC timer expires at that deadline and its
+/// pending vector is delivered to `engine` (injected, or the window asked for), as
+/// the general way's `guestirq::on_timer` and `guestirq::deliver` do, under one hold
+/// of the APIC's lock; the APIC timer is programmed for what is left. Returns the
+/// host TSC until which the CPU holds before it enters the guest (the deadline), or
+/// `None`, having changed nothing, when the wake is not that one.
 fn timer_wake(
     cpu: CpuId,
     me: &PerCpu,
@@ -127,23 +66,27 @@ fn timer_wake(
     vcpu: VcpuId,
     engine: &mut Engine,
     bits: u32,
-) -> bool {
+) -> Option<u64> {
+    if bits != PENDING_TIMER {
+        return None;
+    }
     let guest = me.arch.vtimer.load(Ordering::Relaxed);
     let watchdog = me.arch.wd_deadline.load(Ordering::Relaxed);
     let now = irq::rdtsc();
-    if !deadline::guest_alone(bits == PENDING_TIMER, now, guest, watchdog) {
-        return false;
+    let advance = super::timers::advance(me);
+    if !advance::guest_soon(true, now, guest, watchdog, advance) {
+        return None;
     }
     let rt = vms::rt(vm);
-    let Some(apic) = rt.chip.apic(vcpu) else {
-        return false;
-    };
+    let apic = rt.chip.apic(vcpu)?;
     super::timers::fired(me);
+    // The timer expires at its deadline (the CPU holds until then), or now if later.
     // Guest TSC = host TSC - the VM's offset (`hw::ApicSide`).
     let offset = rt.counter_offset.load(Ordering::Relaxed);
+    let expiry = now.max(guest).wrapping_sub(offset);
     let next = {
         let mut a = apic.lock();
-        let next = a.expire(now.wrapping_sub(offset));
+        let next = a.expire(expiry);
         let vector = a.pending();
         engine.deliver(vector.is_some(), || {
             let v = vector?;
@@ -156,7 +99,7 @@ fn timer_wake(
     me.arch.vtimer.store(host, Ordering::Relaxed);
     super::timers::program(me);
     crate::stats::irq_on(cpu, IrqKind::Vtimer);
-    true
+    Some(guest)
 }
 
 /// An exit that an interrupt caused (or, in direct mode, the NMI kick): takes this
@@ -185,11 +128,11 @@ pub(super) fn interrupted(
 /// Takes this CPU's pending interrupts: the timer's work is done here; returns
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
-    pending(me, irq::take(cpu.index()), found)
+    pending(cpu, me, irq::take(cpu.index()), found)
 }
 
 /// [`interrupts`] with the pending bits taken already.
-fn pending(me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
+fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
     if bits & PENDING_TIMER != 0 {
         super::timers::fired(me);
     }
@@ -218,13 +161,13 @@ fn pending(me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
             },
         );
         if due.guest {
-            crate::stats::irq(IrqKind::Vtimer);
+            crate::stats::irq_on(cpu, IrqKind::Vtimer);
         }
     }
     let kicked = bits & PENDING_KICK != 0;
     if kicked {
         account::found(found, account::kick_cause());
-        crate::stats::irq(IrqKind::Sgi);
+        crate::stats::irq_on(cpu, IrqKind::Sgi);
     }
     crate::stats::spurious_if(bits == 0);
     kicked

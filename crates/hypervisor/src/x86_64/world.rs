@@ -2,14 +2,14 @@
 //! makes the CPU's engine (its VMCB or VMCS) afresh for the vCPU's start state; each
 //! exit is adapted to the core's exit (`rtvisor_arch_x86_64::adapt`) and handed to
 //! `run::handle` with the vCPU as the core answers it (`answer::Exited`). What only
-//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU), EFER, and
-//! the hypervisor's own interrupts; COM1 is the core's (its port table).
+//! the x86 ABI knows is answered here: CPUID (the guest's view of the CPU,
+//! `guestcpuid.rs`), EFER, and the hypervisor's own interrupts; COM1 is the core's
+//! (its port table).
 //!
 //! A vCPU starts as its VM's boot CPU at the PVH entry (vCPU 0: 32-bit protected
 //! mode, EBX the start info) or as an application processor in real mode at the page
 //! of the start-up IPI that started it.
 
-use super::hw;
 use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ use rtvisor_arch_x86_64::exit::{AccessKind, Answer, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_mov, MemMov};
 use rtvisor_arch_x86_64::irq::{self, FreshStack};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
-use rtvisor_arch_x86_64::{cpu, cpuid, entry, gwalk, light, memory, msrs};
+use rtvisor_arch_x86_64::{entry, gwalk, light, memory, msrs};
 use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::hypercall;
@@ -38,8 +38,11 @@ pub enum Next {
     Deliver,
     /// Enters at once: nothing to deliver changed since the last delivery (the
     /// light path's CPUID, `light`), or the delivery is done already (a halted
-    /// vCPU's timer wake, `wake::halt`).
+    /// vCPU's timer wake in the accounting build, which holds before it returns).
     Enter,
+    /// Holds the CPU until the host TSC reaches this deadline, then enters: the
+    /// delivery is done already (a halted vCPU's early timer wake, `wake::halt`).
+    Hold(u64),
 }
 
 /// How the hypervisor enters a vCPU: on this CPU's fresh stack, into [`world`].
@@ -118,6 +121,9 @@ extern "C" fn world() -> ! {
     let apic_id = vms::guest_cpu_id(vm, vcpu) as u32;
     let mut next = Next::Deliver;
     loop {
+        if let Next::Hold(at) = next {
+            super::timers::hold(me, at);
+        }
         if direct {
             super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
         } else {
@@ -137,7 +143,8 @@ extern "C" fn world() -> ! {
 }
 
 /// Handles exit `d` of the vCPU on `engine`; says whether the delivery before the
-/// next entry is done already (a halted vCPU's timer wake, `wake::halt`).
+/// next entry is done already (a halted vCPU's timer wake, `wake::halt`, which also
+/// names the deadline to hold the CPU until).
 fn exit(
     cpu: CpuId,
     me: &'static PerCpu,
@@ -220,7 +227,9 @@ fn exit(
                 Answer::Inject { vector, error } => engine.inject(vector, error),
                 // INVD, WBINVD: stepped over.
                 Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
-                Answer::Caller => guest_cpuid(engine, d, apic_id, !super::direct::is_direct(vm)),
+                Answer::Caller => {
+                    super::guestcpuid::answer(engine, d, apic_id, !super::direct::is_direct(vm))
+                }
             }
             t.done(Cause::Trap);
             return Next::Deliver;
@@ -234,6 +243,11 @@ fn exit(
         // HLT: this CPU sleeps until the hypervisor has something for it.
         woken = super::wake::halt(cpu, me, vm, vcpu, engine, d);
     }
+    if let (true, Next::Hold(at)) = (account::BUILT, woken) {
+        // The accounting counts the hold in the HLT's entry, as it counts the sleep.
+        super::timers::hold(me, at);
+        woken = Next::Enter;
+    }
     t.finish(cause);
     woken
 }
@@ -245,7 +259,7 @@ fn light_exit(engine: &mut Engine, d: Decoded, apic_id: u32) -> bool {
     if !light::loop_answers(&d.exit) {
         return false;
     }
-    guest_cpuid(engine, d, apic_id, true);
+    super::guestcpuid::answer(engine, d, apic_id, true);
     true
 }
 
@@ -351,42 +365,4 @@ fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
     // SAFETY: as in `insn_at`: 8 bytes of this VM's RAM, only read.
     unsafe { memory::read(hpa.raw(), &mut b) };
     Some(u64::from_le_bytes(b))
-}
-
-/// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no
-/// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated: `emulated`; in
-/// direct mode the core's own APIC as the host has it), the vCPU's APIC id, and
-/// rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz); leaf
-/// 0x15 gives the measured TSC rate too (`hw::tsc_crystal_leaf`).
-fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
-    let RawExit::Cpuid { leaf, sub } = d.exit else {
-        return;
-    };
-    let r = match leaf {
-        0x4000_0000 => [0x4000_0010, sig(b"rtvi"), sig(b"sor "), sig(b"    ")],
-        0x4000_0010 => [hw::tsc_khz() as u32, 0, 0, 0],
-        0x15 => hw::tsc_crystal_leaf(),
-        0x4000_0001..=0x4000_00ff => [0; 4],
-        _ => {
-            let mut r = cpuid::for_guest(leaf, cpu::cpuid(leaf, sub));
-            match leaf {
-                1 => {
-                    r[1] = (r[1] & 0x00ff_ffff) | (apic_id << 24);
-                    if emulated {
-                        r[2] |= 1 << 21 | 1 << 24;
-                    }
-                }
-                0xb | 0x1f => r[3] = apic_id,
-                _ => {}
-            }
-            r
-        }
-    };
-    let g = engine.gprs();
-    (g.rax, g.rbx, g.rcx, g.rdx) = (r[0].into(), r[1].into(), r[2].into(), r[3].into());
-    Exited::<Engine, Resume>::new(engine, d, None).skip();
-}
-
-const fn sig(s: &[u8; 4]) -> u32 {
-    u32::from_le_bytes(*s)
 }

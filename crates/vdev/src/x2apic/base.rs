@@ -66,7 +66,6 @@ impl X2Apic {
 
     /// A WRMSR of IA32_APIC_BASE (see the module docs).
     pub fn set_base(&mut self, value: u64) -> Result<(), Gp> {
-        self.stamp = self.stamp.next();
         let known = BASE_ADDR | BASE_EN | BASE_EXTD | BASE_BSP;
         if value & !known != 0 || value & BASE_ADDR != LAPIC_GPA {
             return Err(Gp);

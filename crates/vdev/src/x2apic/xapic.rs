@@ -90,7 +90,6 @@ impl X2Apic {
     /// A load of `width` at `off` in the xAPIC page at guest TSC `now`.
     pub fn mmio_read(&mut self, off: u64, width: Width, now: u64) -> Result<u64, MmioError> {
         self.now = now;
-        self.stamp = self.stamp.next();
         self.page_on()?;
         XREGS.read(self, compress(off)?, width)
     }
@@ -104,7 +103,6 @@ impl X2Apic {
         now: u64,
     ) -> Result<Effect, MmioError> {
         self.now = now;
-        self.stamp = self.stamp.next();
         self.page_on()?;
         XREGS.write(self, compress(off)?, width, value)
     }

@@ -317,6 +317,15 @@ pub fn timer_init(vector: u8) -> bool {
     true
 }
 
+/// A direct-mode guest's TSC-deadline arm where the APIC has no such mode: this
+/// CPU's one-shot timer, at divide by 1 (the rate [`timer_calibrate`] measured; the
+/// guest may have changed the divider), fires when the TSC reaches `deadline`. The
+/// LVT (vector, mask, one-shot mode) is the guest's.
+pub fn one_shot_at(deadline: u64) {
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_1);
+    timer_arm(deadline);
+}
+
 /// Fires this CPU's timer when the TSC reaches `deadline` (0: disarms it). In
 /// one-shot mode the count may end a little early on a wait longer than the
 /// register holds; the handler then finds its deadline not reached and re-arms.

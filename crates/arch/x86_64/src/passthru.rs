@@ -94,5 +94,7 @@ fn of_id(ids: &[u32], n: usize, id: u32) -> u64 {
         .map_or(0, |i| 1u64 << i)
 }
 
+pub mod vdeadline;
+
 #[cfg(test)]
 mod tests;

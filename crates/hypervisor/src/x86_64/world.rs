@@ -220,7 +220,7 @@ fn exit(
                 Answer::Inject { vector, error } => engine.inject(vector, error),
                 // INVD, WBINVD: stepped over.
                 Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
-                Answer::Caller => guest_cpuid(engine, d, apic_id, !super::direct::is_direct(vm)),
+                Answer::Caller => guest_cpuid(engine, d, apic_id, apic_bits(vm)),
             }
             t.done(Cause::Trap);
             return Next::Deliver;
@@ -245,8 +245,23 @@ fn light_exit(engine: &mut Engine, d: Decoded, apic_id: u32) -> bool {
     if !light::loop_answers(&d.exit) {
         return false;
     }
-    guest_cpuid(engine, d, apic_id, true);
+    guest_cpuid(engine, d, apic_id, EMULATED_APIC);
     true
+}
+
+/// CPUID leaf 1 ECX: x2APIC (bit 21) and the TSC-deadline timer (bit 24), which the
+/// emulated APIC has.
+const EMULATED_APIC: u32 = 1 << 21 | 1 << 24;
+
+/// The APIC bits of CPUID leaf 1 ECX that VM `vm`'s guests see set beyond the
+/// host's: the emulated APIC's, or in direct mode what the hypervisor adds to the
+/// core's own APIC (`direct::cpuid_apic_bits`).
+fn apic_bits(vm: VmId) -> u32 {
+    if super::direct::is_direct(vm) {
+        super::direct::cpuid_apic_bits()
+    } else {
+        EMULATED_APIC
+    }
 }
 
 /// The VERSION hypercall (a VM's null call) answered here, without the core's exit
@@ -354,11 +369,12 @@ fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
 }
 
 /// Answers CPUID as the guest sees the CPU: the host's, with the hypervisor bit, no
-/// VMX or SVM, an x2APIC with TSC-deadline timer (both emulated: `emulated`; in
-/// direct mode the core's own APIC as the host has it), the vCPU's APIC id, and
+/// VMX or SVM, the APIC bits `apic` of leaf 1 ECX set ([`apic_bits`]: an emulated
+/// x2APIC with TSC-deadline timer; in direct mode the core's own APIC as the host
+/// has it, with the TSC-deadline mode the hypervisor may add), the vCPU's APIC id, and
 /// rtvisor's leaves: 0x4000_0000 (the signature) and 0x4000_0010 (TSC kHz); leaf
 /// 0x15 gives the measured TSC rate too (`hw::tsc_crystal_leaf`).
-fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
+fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, apic: u32) {
     let RawExit::Cpuid { leaf, sub } = d.exit else {
         return;
     };
@@ -372,9 +388,7 @@ fn guest_cpuid(engine: &mut Engine, d: Decoded, apic_id: u32, emulated: bool) {
             match leaf {
                 1 => {
                     r[1] = (r[1] & 0x00ff_ffff) | (apic_id << 24);
-                    if emulated {
-                        r[2] |= 1 << 21 | 1 << 24;
-                    }
+                    r[2] |= apic;
                 }
                 0xb | 0x1f => r[3] = apic_id,
                 _ => {}

@@ -16,6 +16,10 @@
 //!   count and divider), ICR and ICR_HI are the IPI path above, ID, LDR and DFR
 //!   writes are dropped. That costs one exit per EOI and per timer arm on AMD-V;
 //!   the interrupt itself still arrives with no hypervisor code in between.
+//! - **TSC-deadline mode where the core has none** (QEMU 7.2's TCG xAPIC,
+//!   [`virtual_deadline`]): CPUID offers it, IA32_TSC_DEADLINE exits and is armed on
+//!   the core's one-shot timer from the absolute deadline (`passthru::vdeadline`), so
+//!   the arming exit does not delay the timer as a one-shot count's would.
 //! - **IA32_APIC_BASE**: reads the core's value (BSP on vCPU 0 only); a write that
 //!   changes it is #GP.
 //! - **its way back**: the kick to a direct core is an NMI (`nmi`), which exits the

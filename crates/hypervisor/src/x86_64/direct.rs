@@ -291,8 +291,8 @@ fn apic_base(vcpu: VcpuId, engine: &mut Engine, d: Decoded, write: bool, value: 
 }
 
 /// RDMSR/WRMSR of IA32_TSC_DEADLINE where the hypervisor provides the mode
-/// ([`virtual_deadline`]): a deadline is armed on the core's one-shot timer (divide
-/// by 1, at the rate measured at boot) as a count from the moment it is written, so
+/// ([`virtual_deadline`]): a deadline is armed on the core's one-shot timer (at the
+/// rate measured at boot, `apic::one_shot_at`) as a count from the moment it is written, so
 /// the exit's length does not delay it; a read gives the armed deadline until it
 /// passes. Guest TSC = host TSC - the VM's offset.
 fn tsc_deadline(cpu: CpuId, vm: VmId, engine: &mut Engine, d: Decoded, write: bool, value: u64) {

@@ -317,6 +317,29 @@ pub fn timer_init(vector: u8) -> bool {
     true
 }
 
+/// A direct-mode guest's TSC-deadline arm where the APIC has no such mode: this
+/// CPU's one-shot timer fires when the TSC reaches `deadline` (0: disarms it), at the
+/// rate [`timer_calibrate`] measured, divide by 1 or, for a wait longer than that
+/// count holds, the divider that makes it fit (`deadline::one_shot`: never early up
+/// to 128 times the register's range). The LVT (vector, mask, one-shot mode) is the
+/// guest's.
+pub fn one_shot_at(deadline: u64) {
+    let rate = ONE_SHOT_RATE.load(Ordering::Relaxed);
+    if deadline == 0 || rate == 0 {
+        write(REG_TIMER_INIT, 0);
+        return;
+    }
+    // The divider first; the count from a TSC read just before it is written, as
+    // `timer_arm`'s, so that the deadline is met to within a few instructions.
+    let shift = crate::deadline::divide_shift(deadline.saturating_sub(crate::irq::rdtsc()), rate);
+    write(REG_TIMER_DIVIDE, crate::deadline::divide_config(shift));
+    let ticks = deadline.saturating_sub(crate::irq::rdtsc());
+    write(
+        REG_TIMER_INIT,
+        crate::deadline::count_at(ticks, rate, shift),
+    );
+}
+
 /// Fires this CPU's timer when the TSC reaches `deadline` (0: disarms it). In
 /// one-shot mode the count may end a little early on a wait longer than the
 /// register holds; the handler then finds its deadline not reached and re-arms.

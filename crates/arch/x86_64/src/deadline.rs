@@ -54,6 +54,54 @@ pub fn initial_count(ticks: u64, rate: u64) -> u32 {
     u32::try_from(c).unwrap_or(u32::MAX).max(1)
 }
 
+/// The divide configuration (the APIC's divide register value) and initial count that
+/// fire `ticks` TSC ticks from now at `rate` (counts at divide by 1, [`rate`]): divide
+/// by 1 while the count fits the register, else the smallest power-of-two divider up
+/// to 128 that makes it fit (each count then lasts that many, rounded up: never
+/// early); a wait beyond divide-by-128's range fires early, at its end. A direct-mode
+/// guest's TSC deadline on a one-shot timer (`passthru::vdeadline`), whose far
+/// deadlines the guest must not see fire early, takes this, in two steps
+/// ([`divide_shift`] before the TSC read the count is taken from, then
+/// [`count_at`]) so that little runs between that read and the count's write.
+pub fn one_shot(ticks: u64, rate: u64) -> (u32, u32) {
+    let shift = divide_shift(ticks, rate);
+    (divide_config(shift), count_at(ticks, rate, shift))
+}
+
+/// The power of two (0..=7) [`one_shot`] divides by for a wait of `ticks`.
+pub fn divide_shift(ticks: u64, rate: u64) -> u32 {
+    let counts = u128::from(ticks) * u128::from(rate);
+    let mut shift = 0;
+    while shift < 7 && counts > u128::from(u32::MAX) << (32 + shift) {
+        shift += 1;
+    }
+    shift
+}
+
+/// The initial count that fires `ticks` TSC ticks from now at `rate` with the APIC
+/// dividing by 2^`shift`: rounded up, at least 1, at most the register's range.
+pub fn count_at(ticks: u64, rate: u64, shift: u32) -> u32 {
+    if shift == 0 {
+        // The common case, with constant shifts (it runs between the TSC read and
+        // the count's write).
+        return initial_count(ticks, rate);
+    }
+    let total = 32 + shift.min(7);
+    let c = (u128::from(ticks) * u128::from(rate) + ((1u128 << total) - 1)) >> total;
+    u32::try_from(c).unwrap_or(u32::MAX).max(1)
+}
+
+/// The APIC divide register value for division by 2^`shift` (0..=7): bits 0, 1 and 3
+/// hold shift - 1, and 0b1011 is divide by 1.
+pub const fn divide_config(shift: u32) -> u32 {
+    if shift == 0 {
+        0b1011
+    } else {
+        let v = (shift - 1) & 7;
+        (v & 3) | (v & 4) << 1
+    }
+}
+
 /// The VMX-preemption timer's value that exits the guest `ticks` TSC ticks from now
 /// or just after, never before (it counts down once every 2^`shift` ticks,
 /// IA32_VMX_MISC bits 4:0); at most the field's range.
@@ -65,6 +113,53 @@ pub fn preemption_count(ticks: u64, shift: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_shot_keeps_divide_by_1_while_the_count_fits() {
+        let r = rate(1, 1);
+        assert_eq!(one_shot(1_000, r), (0b1011, 1_000));
+        assert_eq!(one_shot(0, r), (0b1011, 1));
+        assert_eq!(one_shot(u64::from(u32::MAX), r), (0b1011, u32::MAX));
+        // One tick more: divide by 2, rounded up.
+        assert_eq!(one_shot(u64::from(u32::MAX) + 1, r), (0b0000, 1 << 31));
+        assert_eq!(
+            one_shot(u64::from(u32::MAX) + 2, r),
+            (0b0000, (1 << 31) + 1)
+        );
+    }
+
+    #[test]
+    fn one_shot_never_fires_early_within_divide_by_128() {
+        let r = rate(1, 1);
+        for ticks in [
+            1u64 << 33,
+            (1 << 35) + 7,
+            (1 << 38) + 1,
+            128 * u64::from(u32::MAX),
+        ] {
+            let (config, count) = one_shot(ticks, r);
+            let shift = (0..=7).find(|&s| divide_config(s) == config).unwrap();
+            let lasts = u64::from(count) << shift;
+            assert!(lasts >= ticks && lasts - ticks < 1 << shift, "{ticks}");
+        }
+        // Beyond: the longest count at divide by 128 (it fires early; the caller knows).
+        assert_eq!(one_shot(u64::MAX, r), (0b1010, u32::MAX));
+    }
+
+    #[test]
+    fn divide_configs_are_the_sdms() {
+        let sdm = [
+            0b1011, 0b0000, 0b0001, 0b0010, 0b0011, 0b1000, 0b1001, 0b1010,
+        ];
+        for (shift, want) in sdm.iter().enumerate() {
+            assert_eq!(
+                divide_config(shift as u32),
+                *want,
+                "divide by {}",
+                1 << shift
+            );
+        }
+    }
 
     #[test]
     fn earliest_ignores_none() {

@@ -436,8 +436,9 @@ const X2APIC_ICR: u32 = 0x830;
 const TSC_DEADLINE: u32 = 0x6E0;
 
 /// Makes CPU `index`'s engine a direct-mode one (LAPIC pass-through): the guest takes
-/// its core's interrupts, reaches IA32_TSC_DEADLINE and (VT-x) every x2APIC MSR but
-/// the ICR's writes without an exit; NMI and INIT still exit. IA32_APIC_BASE stays
+/// its core's interrupts, reaches IA32_TSC_DEADLINE (where the APIC has that mode)
+/// and (VT-x) every x2APIC MSR but the ICR's writes without an exit; NMI and INIT
+/// still exit. IA32_APIC_BASE stays
 /// intercepted. On AMD-V the xAPIC page is the caller's (second stage).
 ///
 /// # Safety
@@ -456,13 +457,16 @@ pub unsafe fn make_direct(index: usize, v: &mut Engine) -> Result<(), EngineErro
             &mut *core::ptr::addr_of_mut!((*p)[index].msr_bitmap),
         )
     };
+    // Where the APIC has no TSC-deadline mode, the hypervisor provides it to the
+    // guest (IA32_TSC_DEADLINE exits; `passthru::vdeadline`).
+    let deadline = crate::apic::has_tsc_deadline();
     match v {
         Engine::Svm(s) => {
-            msrpm.pass(TSC_DEADLINE, true, true);
+            msrpm.pass(TSC_DEADLINE, deadline, deadline);
             s.direct();
         }
         Engine::Vmx(x) => {
-            bitmap.pass_msr(TSC_DEADLINE, true, true);
+            bitmap.pass_msr(TSC_DEADLINE, deadline, deadline);
             for msr in X2APIC_MSRS {
                 bitmap.pass_msr(msr, true, msr != X2APIC_ICR);
             }

@@ -212,6 +212,24 @@ fn memory_operand(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
 /// wide) or `MOV r/m32, imm32` (C7 /0, an optional REX prefix without W): its length
 /// and source. Anything else is `None`.
 pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
+    // The common form first (a direct-mode guest's every xAPIC write on AMD-V takes
+    // this): `MOV r/m32, r32` with no prefix but a REX without W. The same answer
+    // as the general decode below (a host test sweeps it), in a third of its steps.
+    let rex = match bytes.first()? {
+        &b @ 0x40..=0x47 => Some(b),
+        _ => None,
+    };
+    let at = usize::from(rex.is_some());
+    if bytes.get(at) == Some(&0x89) {
+        let (reg, len) = memory_operand(bytes, at + 1)?;
+        let reg = reg | rex.map_or(0, |r| (r >> 2 & 1) << 3);
+        return (len <= MAX_LEN).then_some((len as u8, StoreSrc::Reg(reg)));
+    }
+    store32_general(bytes)
+}
+
+/// [`decode_store32`] for every form: the prefixed ones through [`decode_mov`].
+fn store32_general(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
     if let Some(m) = decode_mov(bytes, Code::Bits64) {
         return (m.write && m.width == Width::B4).then_some((m.len, StoreSrc::Reg(m.reg)));
     }

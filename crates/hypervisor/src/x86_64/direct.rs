@@ -16,6 +16,10 @@
 //!   count and divider), ICR and ICR_HI are the IPI path above, ID, LDR and DFR
 //!   writes are dropped. That costs one exit per EOI and per timer arm on AMD-V;
 //!   the interrupt itself still arrives with no hypervisor code in between.
+//! - **TSC-deadline mode where the core has none** (QEMU 7.2's TCG xAPIC,
+//!   [`virtual_deadline`]): CPUID offers it, IA32_TSC_DEADLINE exits and is armed on
+//!   the core's one-shot timer from the absolute deadline (`passthru::vdeadline`), so
+//!   the arming exit does not delay the timer as a one-shot count's would.
 //! - **IA32_APIC_BASE**: reads the core's value (BSP on vCPU 0 only); a write that
 //!   changes it is #GP.
 //! - **its way back**: the kick to a direct core is an NMI (`nmi`), which exits the
@@ -37,6 +41,7 @@ use rtvisor_arch_x86_64::answer::Exited;
 use rtvisor_arch_x86_64::engines::{self, Engine};
 use rtvisor_arch_x86_64::exit::{AccessKind, Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::insn::{decode_store32, StoreSrc};
+use rtvisor_arch_x86_64::passthru::vdeadline::{Arm, VirtualDeadline};
 use rtvisor_arch_x86_64::passthru::{self, Dest};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_arch_x86_64::{apic, irq, nmi};
@@ -46,6 +51,7 @@ use rtvisor_core::account::Cause;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::ArchVcpu;
+use rtvisor_core::sync::Mutex;
 
 /// The CPU whose timer watches the watchdogs of direct-mode VMs.
 pub const WATCHER: CpuId = CpuId::new(0);
@@ -55,6 +61,7 @@ pub const APIC_GPA: u64 = 0xFEE0_0000;
 const APIC_PAGE: u64 = 0x1000;
 
 const IA32_APIC_BASE: u32 = 0x1B;
+const IA32_TSC_DEADLINE: u32 = 0x6E0;
 const APIC_BASE_BSP: u64 = 1 << 8;
 const X2APIC_ICR: u32 = 0x830;
 
@@ -75,9 +82,34 @@ const WRITABLE: [u32; 11] = [
 const DIVIDE: u32 = 0x3E0;
 const ICR: u32 = 0x300;
 const ICR_HI: u32 = 0x310;
+const LVT_TIMER: u32 = 0x320;
+const INITIAL_COUNT: u32 = 0x380;
 
 /// Each CPU's guest ICR_HI (xAPIC): the destination of its next ICR write.
 static ICR_HIGH: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// Each CPU's guest TSC-deadline timer where the core's APIC has none
+/// ([`virtual_deadline`]); only that CPU locks its entry.
+static DEADLINE: [Mutex<VirtualDeadline>; MAX_CPUS] =
+    [const { Mutex::new(VirtualDeadline::new()) }; MAX_CPUS];
+
+/// Whether a direct-mode guest's TSC-deadline mode is the hypervisor's
+/// (`passthru::vdeadline`): the cores' APICs have no such mode and are xAPICs, whose
+/// page the guest writes through exits (QEMU 7.2's TCG). Its CPUID then offers
+/// the mode, and IA32_TSC_DEADLINE is intercepted (`engines::make_direct`).
+pub fn virtual_deadline() -> bool {
+    !apic::has_tsc_deadline() && !apic::is_x2apic()
+}
+
+/// The APIC bits of CPUID leaf 1 ECX that a direct-mode guest sees set beyond the
+/// host's: TSC-deadline (bit 24) where the hypervisor provides it.
+pub fn cpuid_apic_bits() -> u32 {
+    if virtual_deadline() {
+        1 << 24
+    } else {
+        0
+    }
+}
 
 /// Whether VM `vm` runs in direct mode (a constant `false` in an image whose scenario
 /// has no direct-mode VM: the direct-mode code is then left out).
@@ -115,6 +147,9 @@ pub fn setup(cpu: CpuId, vm: VmId, engine: &mut Engine) {
     apic::timer_arm(0);
     apic::write_reg(0x320, 1 << 16);
     ICR_HIGH[cpu.index()].store(0, Ordering::Relaxed);
+    if let Some(d) = DEADLINE.get(cpu.index()) {
+        *d.lock() = VirtualDeadline::new();
+    }
 }
 
 /// The vCPU on CPU `cpu` parked: its APIC back to the hypervisor.
@@ -171,6 +206,14 @@ pub fn exit(
             value,
         } => {
             apic_base(vcpu, engine, d, write, value);
+            t.done(Cause::SysReg);
+        }
+        RawExit::Msr {
+            id: IA32_TSC_DEADLINE,
+            write,
+            value,
+        } if virtual_deadline() => {
+            tsc_deadline(cpu, vm, engine, d, write, value);
             t.done(Cause::SysReg);
         }
         RawExit::Stage2Fault {
@@ -247,6 +290,49 @@ fn apic_base(vcpu: VcpuId, engine: &mut Engine, d: Decoded, write: bool, value: 
     v.skip();
 }
 
+/// RDMSR/WRMSR of IA32_TSC_DEADLINE where the hypervisor provides the mode
+/// ([`virtual_deadline`]): a deadline is armed on the core's one-shot timer (at the
+/// rate measured at boot, `apic::one_shot_at`) as a count from the moment it is written, so
+/// the exit's length does not delay it; a read gives the armed deadline until it
+/// passes. Guest TSC = host TSC - the VM's offset.
+fn tsc_deadline(cpu: CpuId, vm: VmId, engine: &mut Engine, d: Decoded, write: bool, value: u64) {
+    let Some(state) = DEADLINE.get(cpu.index()) else {
+        return engine.inject(GP, Some(0));
+    };
+    let offset = vms::rt(vm).counter_offset.load(Ordering::Relaxed);
+    let mut v = Exited::<Engine, world::Resume>::new(engine, d, None);
+    if write {
+        match state.lock().write(value) {
+            Arm::Ignore => {}
+            Arm::Disarm => apic::timer_arm(0),
+            Arm::At(at) => apic::one_shot_at(at.wrapping_add(offset).max(1)),
+        }
+    } else {
+        let now = irq::rdtsc().wrapping_sub(offset);
+        v.complete_load(state.lock().read(now));
+    }
+    v.skip();
+}
+
+/// The guest's write of `value` to timer register `reg` (the LVT timer or the
+/// initial count) where the hypervisor provides TSC-deadline mode: what reaches
+/// the core (`passthru::vdeadline`).
+fn timer_write(cpu: CpuId, reg: u32, value: u32) {
+    let Some(state) = DEADLINE.get(cpu.index()) else {
+        return;
+    };
+    let mut s = state.lock();
+    if reg == LVT_TIMER {
+        let w = s.lvt(value);
+        if w.disarm {
+            apic::write_reg(INITIAL_COUNT, 0);
+        }
+        apic::write_reg(LVT_TIMER, w.value);
+    } else if s.initial_count() {
+        apic::write_reg(INITIAL_COUNT, value);
+    }
+}
+
 /// A store into the xAPIC page at `offset` (AMD-V; the guest's RIP taken as
 /// guest-physical, as for every decoded MOV): performed on the hardware if the
 /// register is one the guest may write, the ICR's an IPI (INIT and start-up IPIs as
@@ -295,6 +381,8 @@ fn xapic_write(
         } else {
             ipi(vm, vcpu, Dest::Short(dest as u8), value);
         }
+    } else if (reg == LVT_TIMER || reg == INITIAL_COUNT) && virtual_deadline() {
+        timer_write(cpu, reg, value);
     } else if WRITABLE.contains(&reg) || reg == DIVIDE {
         apic::write_reg(reg, value);
     }

@@ -10,6 +10,7 @@
 //! mode, EBX the start info) or as an application processor in real mode at the page
 //! of the start-up IPI that started it.
 
+use super::guestcpuid;
 use crate::percpu::{self, PerCpu};
 use crate::{account, log, run, vms};
 use core::sync::atomic::Ordering;
@@ -228,7 +229,8 @@ fn exit(
                 // INVD, WBINVD: stepped over.
                 Answer::Complete { .. } => Exited::<Engine, Resume>::new(engine, d, None).skip(),
                 Answer::Caller => {
-                    super::guestcpuid::answer(engine, d, apic_id, !super::direct::is_direct(vm))
+                    let apic = guestcpuid::apic_bits(vm);
+                    guestcpuid::answer(engine, d, apic_id, apic)
                 }
             }
             t.done(Cause::Trap);
@@ -259,7 +261,7 @@ fn light_exit(engine: &mut Engine, d: Decoded, apic_id: u32) -> bool {
     if !light::loop_answers(&d.exit) {
         return false;
     }
-    super::guestcpuid::answer(engine, d, apic_id, true);
+    guestcpuid::answer(engine, d, apic_id, guestcpuid::EMULATED_APIC);
     true
 }
 

@@ -208,6 +208,24 @@ fn indices_and_an_empty_vm() {
         targets: 0b1010,
     };
     assert_eq!(s.indices().collect::<Vec<_>>(), [1, 3]);
+    let at = |targets| Sends {
+        vector: 0x40,
+        targets,
+    };
+    assert_eq!(at(0).indices().count(), 0);
+    assert_eq!(at(1 << 63).indices().collect::<Vec<_>>(), [63]);
+    assert!(at(u64::MAX).indices().eq(0..64));
+    // Every set bit once, lowest first, as a scan of all 64 bits gives.
+    for t in [
+        0x8000_0000_0000_0001u64,
+        0x00F0_0F00_F00F_0FF0,
+        0x5555_5555_5555_5555,
+    ] {
+        assert!(
+            at(t).indices().eq((0..64).filter(|&i| t & (1 << i) != 0)),
+            "{t:#x}"
+        );
+    }
     assert_eq!(route(0x40 | ALL, Dest::X2Apic(0), Some(0), &[]), None);
     assert_eq!(route(0x40, Dest::Short(0xff), None, &[]), None);
 }

@@ -22,9 +22,9 @@ use rtvisor_arch_x86_64::exit::Decoded;
 use rtvisor_arch_x86_64::inject::{self, Delivery};
 use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::shell::IrqKind;
 use rtvisor_core::sync::Mutex;
 use rtvisor_vdev::x2apic::{TimerStage, X2Apic};
 

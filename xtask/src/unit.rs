@@ -28,6 +28,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "rtvisor-shell",
     "rtvisor-vdev",
     "rtvisor-arch-aarch64",
+    "rtvisor-arch-aarch64-platform",
     "rtvisor-arch-x86_64",
     "rtvisor",
     "xtask",

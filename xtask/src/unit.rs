@@ -25,14 +25,22 @@ pub const HOST_PACKAGES: &[&str] = &[
     "rtvisor-addr",
     "rtvisor-config",
     "rtvisor-core",
+    "rtvisor-shell",
     "rtvisor-vdev",
     "rtvisor-arch-aarch64",
+    "rtvisor-arch-aarch64-platform",
     "rtvisor-arch-x86_64",
     "rtvisor",
     "xtask",
 ];
 /// Crates that must stay free of architecture code.
-pub const ARCH_NEUTRAL: &[&str] = &["crates/core", "crates/vdev", "crates/addr", "crates/config"];
+pub const ARCH_NEUTRAL: &[&str] = &[
+    "crates/core",
+    "crates/shell",
+    "crates/vdev",
+    "crates/addr",
+    "crates/config",
+];
 /// The hypervisor crate, generic but for its backend selection.
 pub const HYPERVISOR: &str = "crates/hypervisor";
 /// The one hypervisor file that may select a backend by `target_arch`.

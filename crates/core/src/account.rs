@@ -250,3 +250,52 @@ mod tests {
         assert_eq!(s.matches('=').count(), Cause::COUNT + 3);
     }
 }
+
+/// The physical interrupts the hypervisor counts per CPU (`irq stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqKind {
+    /// The hypervisor's own inter-processor interrupts (kick, halt; aarch64: its
+    /// Group-0 SGIs).
+    Sgi,
+    /// EL1 timer interrupts (aarch64: the virtual and the physical timer's) forwarded
+    /// to a virtual-mode vCPU by the exit path.
+    /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
+    /// without leaving the vector whenever a list register is free, and those are not
+    /// counted: this is a lower bound, often zero for a guest that ticks steadily.
+    Vtimer,
+    /// Interrupt-controller maintenance interrupts (aarch64: the GIC's, for a
+    /// list-register refresh).
+    Maintenance,
+    /// Passed-through SPIs forwarded to their VM.
+    Spi,
+    /// Console receive interrupts for the shell.
+    Uart,
+    /// Interrupt exits that found nothing to acknowledge, and interrupts no one owns.
+    Spurious,
+}
+
+impl IrqKind {
+    /// Number of kinds.
+    pub const COUNT: usize = 6;
+    /// Every kind, in column order; `kind as usize` indexes this.
+    pub const ALL: [Self; Self::COUNT] = [
+        Self::Sgi,
+        Self::Vtimer,
+        Self::Maintenance,
+        Self::Spi,
+        Self::Uart,
+        Self::Spurious,
+    ];
+
+    /// Column heading.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sgi => "sgi",
+            Self::Vtimer => "vtimer",
+            Self::Maintenance => "maint",
+            Self::Spi => "spi",
+            Self::Uart => "uart",
+            Self::Spurious => "spurious",
+        }
+    }
+}

@@ -20,7 +20,9 @@ use rtvisor_vdev::{MmioError, Width};
 
 mod life;
 
-pub use life::{completed, shell_restart, shell_start, shell_stop, stop_vm, vcpu_parked};
+pub use life::{
+    completed, shell_restart, shell_start, shell_stop, stop_vm, vcpu_parked, NoneRunning,
+};
 
 /// What the hypervisor around the handler provides.
 pub trait Host {
@@ -39,7 +41,7 @@ pub trait Host {
     fn vm_quiesce(&self, vm: VmId);
     /// VM `vm` stopped for `reason`: every vCPU acknowledged (log it; when it was the
     /// last running VM, stay up if a shell runs, else power off:
-    /// [`crate::shell::NoneRunning`]). `late` when it had been reported unresponsive.
+    /// [`NoneRunning`]). `late` when it had been reported unresponsive.
     fn vm_stopped(&self, vm: VmId, reason: StopReason, late: bool);
     /// Waits, for a bounded time, until VM `vm`'s vCPUs have acknowledged a stop or
     /// restart; reports the VM unresponsive ([`VmLife::give_up`]) when they do not.

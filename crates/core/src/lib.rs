@@ -6,7 +6,8 @@
 //! controller ([`seam::IrqChip`]) and the services of the hypervisor around it
 //! ([`handler::Host`]). Everything a guest can influence is decided here: who may
 //! start which vCPU, the emulated devices, the fault, stop and restart policy, the
-//! acknowledged stop, consoles and the shell. [`seam`] lists what a port provides.
+//! acknowledged stop and consoles (the shell, which drives the lifecycle from the
+//! console, is the crate rtvisor-shell). [`seam`] lists what a port provides.
 //!
 //! Rules inside this crate: no `unsafe`, no allocation, no architecture-specific code
 //! (it builds and is tested on the host; it never names a register of any
@@ -31,7 +32,6 @@ pub mod ids;
 pub mod mmio;
 pub mod pio;
 pub mod seam;
-pub mod shell;
 pub mod sync;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

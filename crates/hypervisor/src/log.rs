@@ -17,8 +17,8 @@ use rtvisor_config::tables::{LogLevel, FATAL_EXIT_STATUS};
 use rtvisor_core::console::{Terminal, LINE_MAX};
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{Console, Timer};
-use rtvisor_core::shell::LATENCY_MARK;
 use rtvisor_core::sync::Mutex;
+use rtvisor_shell::LATENCY_MARK;
 
 /// The UART, and what the terminal shows of the partial line of the VM with the
 /// console input.

@@ -1,6 +1,6 @@
 //! The hypervisor shell on the physical console. It lives on the first CPU that hosts
 //! no vCPU (so it never runs on an RT core) and wakes on the UART's receive interrupt;
-//! typed lines are executed by `rtvisor_core::shell`. A machine whose CPUs all host
+//! typed lines are executed by `rtvisor_shell`. A machine whose CPUs all host
 //! vCPUs has no shell; when the scenario gives every CPU of its board to VMs, the
 //! image is built without it ([`crate::config::SHELL_CPU_FREE`]).
 
@@ -15,13 +15,14 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_config::tables::{HvPages, LogLevel, MemRegion, RamMap, VmKind};
 use rtvisor_core::account::Account;
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::ids::{AtomicId, CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::Region;
 use rtvisor_core::seam::Console;
-use rtvisor_core::shell::{self, IrqKind, Mapping, ShellOps, VcpuInfo, VcpuPower};
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{StopReason, VmState};
 use rtvisor_core::{devices, handler};
+use rtvisor_shell::{self as shell, Mapping, ShellOps, VcpuInfo, VcpuPower};
 
 /// The CPU running the shell, if one does.
 static SHELL_CPU: AtomicId<CpuId> = AtomicId::none();
@@ -82,6 +83,10 @@ fn show_partial(vm: VmId) {
 
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
 /// has the console.
+///
+/// Not inlined: the interrupt path that calls it (aarch64 `irq::drain`) then keeps
+/// the same code whatever the shell crate's build makes of the commands.
+#[inline(never)]
 pub fn on_input() {
     while let Some(b) = Uart::get() {
         if let Some(focus) = FOCUS.load(Ordering::Relaxed) {

@@ -14,8 +14,8 @@
 
 use crate::percpu::{self, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::ids::CpuId;
-use rtvisor_core::shell::IrqKind;
 
 /// One CPU's counters.
 #[repr(align(64))]

@@ -8,11 +8,11 @@ use rtvisor_config::contract::{count_in, Space};
 use rtvisor_config::tables::VmConfig;
 use rtvisor_core::console::UartModel;
 use rtvisor_core::gpio::DoorbellGpio;
+use rtvisor_core::handler::NoneRunning;
 use rtvisor_core::handler::{Console, VmCtx};
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::mmio::{self, Region};
 use rtvisor_core::pio::{self, PortRange};
-use rtvisor_core::shell::NoneRunning;
 use rtvisor_core::sync::Mutex;
 use rtvisor_core::vm::{VmLife, MAX_VCPUS};
 

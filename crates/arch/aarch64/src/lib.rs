@@ -40,7 +40,7 @@ pub mod decode;
 mod exit_walk;
 pub mod frame;
 pub mod gtimer;
-pub mod platform;
+pub use rtvisor_arch_aarch64_platform as platform;
 pub mod psci;
 pub mod pt;
 pub mod sysregs;

@@ -54,6 +54,11 @@ impl EscFilter {
     }
 
     /// `Some(byte)` when `byte` is text, `None` when it belongs to a sequence.
+    ///
+    /// One copy, called by a VM's console and by the shell's input: inlined into the
+    /// console's byte path, it changes the register use of the emulated-device
+    /// dispatch around it (`devices::emulate`), which the exit paths share.
+    #[inline(never)]
     pub fn pass(&mut self, byte: u8) -> Option<u8> {
         use State::*;
         if self.state != Text && matches!(byte, b'\n' | b'\r' | CAN | SUB) {

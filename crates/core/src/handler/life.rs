@@ -137,3 +137,31 @@ pub(super) fn kick_all<C>(
         host.kick(vm.id, v);
     }
 }
+
+/// What the hypervisor does once its last running VM has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoneRunning {
+    /// A shell runs: the hypervisor stays up, and `vm start` boots a VM again.
+    StayUp,
+    /// Nothing could start a VM again: the machine powers off.
+    PowerOff,
+}
+
+impl NoneRunning {
+    /// The choice for a machine with (`true`) or without a shell.
+    pub const fn with_shell(shell: bool) -> Self {
+        if shell {
+            Self::StayUp
+        } else {
+            Self::PowerOff
+        }
+    }
+
+    /// What the hypervisor says (before it powers off).
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::StayUp => "no VM is running; the shell stays up (`vm start NAME` boots one)",
+            Self::PowerOff => "all VMs stopped and no CPU is free for a shell: powering off",
+        }
+    }
+}

@@ -22,8 +22,8 @@ use rtvisor_arch_aarch64::sysregs::CpuIfReg;
 use rtvisor_arch_aarch64::{cpu, fast, ich, spi, timer};
 use rtvisor_config::tables::{DirectTrust, InterruptMode};
 use rtvisor_core::account::Cause;
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::shell::IrqKind;
 use rtvisor_vdev::vgic::{HwState, Notify};
 use rtvisor_vdev::{gicpass, Width};
 

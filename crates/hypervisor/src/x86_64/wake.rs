@@ -22,9 +22,9 @@ use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::Decoded;
 use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
-use rtvisor_core::shell::IrqKind;
 
 /// HLT of vCPU `vcpu` of `vm`, with nothing it can take now: this CPU sleeps until
 /// an interrupt (its APIC timer early for the guest timer, `timers::program_early`),

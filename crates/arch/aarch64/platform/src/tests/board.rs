@@ -9,7 +9,7 @@ use std::vec::Vec;
 
 use vm_fdt::FdtWriter;
 
-use crate::platform::{parse, Platform, PlatformError};
+use crate::{parse, Platform, PlatformError};
 
 pub const GIC_PHANDLE: u32 = 1;
 pub const OTHER_INTC: u32 = 2;

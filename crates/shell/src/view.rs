@@ -1,15 +1,16 @@
 //! Read-only views of the running hypervisor (`vcpu list`, `mem map`, `irq stats`,
 //! `latency`) and `log level`. Each prints a header line, then one line per item.
 
-use super::text::{width, Line, Secs, Size, Small, Text};
-use super::{IrqKind, Mapping, ShellOps};
-use crate::console::LINE_MAX;
-use crate::ids::{CpuId, VcpuId};
-use crate::mmio::DeviceKind;
+use crate::text::{width, Line, Secs, Size, Small, Text};
+use crate::{Mapping, ShellOps};
 use core::fmt::{self, Write};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::coloring::ColorList;
 use rtvisor_config::tables::{LogLevel, VmKind};
+use rtvisor_core::account::IrqKind;
+use rtvisor_core::console::LINE_MAX;
+use rtvisor_core::ids::{CpuId, VcpuId};
+use rtvisor_core::mmio::DeviceKind;
 
 /// What marks a guest's timer-latency summary line (rtbench's benchmark protocol);
 /// the hypervisor keeps the last such line of each VM for `latency`.
@@ -28,7 +29,7 @@ pub(super) fn vcpu_list(_: &[&str], ops: &dyn ShellOps) {
         "{:<12} {:>4} {:>4}  {:<12} {:<8} {:>10}",
         "vm", "vcpu", "cpu", "cpu-id", "power", "exits"
     ));
-    for vm in super::vms(ops) {
+    for vm in crate::vms(ops) {
         for v in (0..ops.vm_resources(vm).0.len()).map(VcpuId::new) {
             let Some(i) = ops.vcpu(vm, v) else { continue };
             ops.out(format_args!(
@@ -173,7 +174,7 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
             access: "-",
         });
     }
-    for vm in super::vms(ops) {
+    for vm in crate::vms(ops) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         // A colored VM's RAM is named by its colors; `hpa` is its first period.
         let colors: Text<96> = match ram.colors {
@@ -231,7 +232,7 @@ pub(super) fn runs(cpu: CpuId, ops: &dyn ShellOps) -> Small {
     if ops.shell_cpu() == Some(cpu) {
         return Small::of(format_args!("shell"));
     }
-    for vm in super::vms(ops) {
+    for vm in crate::vms(ops) {
         let cpus = ops.vm_resources(vm).0;
         if let Some(v) = cpus.iter().position(|&c| c as usize == cpu.index()) {
             return Small::of(format_args!("{}/{v}", ops.vm_name(vm)));
@@ -262,13 +263,13 @@ pub(super) fn irq_stats(_: &[&str], ops: &dyn ShellOps) {
 
 pub(super) fn latency(_: &[&str], ops: &dyn ShellOps) {
     let mut any = false;
-    for vm in super::vms(ops).filter(|&v| ops.vm_kind(v) == VmKind::Rt) {
+    for vm in crate::vms(ops).filter(|&v| ops.vm_kind(v) == VmKind::Rt) {
         any = true;
         let name = ops.vm_name(vm);
         let mut buf = [0u8; LINE_MAX];
         match ops.latency(vm, &mut buf) {
             Some((n, age_ms)) => {
-                let line = super::text::utf8_prefix(&buf[..n.min(LINE_MAX)]);
+                let line = crate::text::utf8_prefix(&buf[..n.min(LINE_MAX)]);
                 let figures = line
                     .split_once(LATENCY_MARK)
                     .map_or(line, |(_, rest)| rest)

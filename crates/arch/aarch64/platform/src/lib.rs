@@ -18,6 +18,12 @@
 //!   (CPU nodes excepted: every `/cpus/cpu*` node is listed).
 //! - Missing or malformed information is a [`PlatformError`] naming it; optional
 //!   parts (UART, PSCI, timer) are `None` when absent and an error when malformed.
+//! - No `unsafe`: this is parsing, run once at boot. It is its own crate, re-exported
+//!   as `rtvisor_arch_aarch64::platform`, so that the hypervisor's profile can build
+//!   it for size; nothing in it is on a guest's exit path (docs/benchmark.md, "The
+//!   hypervisor's size, sixth pass").
+#![no_std]
+#![forbid(unsafe_code)]
 
 use rtvisor_addr::HostRange;
 

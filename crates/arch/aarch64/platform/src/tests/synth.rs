@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::board::Board;
 use super::range;
-use crate::platform::*;
+use crate::*;
 
 #[test]
 fn baseline_board() {

@@ -2,7 +2,7 @@
 //! CPU, the two times, and a reset that goes through the hypervisor.
 
 use super::*;
-use crate::account::Cause;
+use rtvisor_core::account::Cause;
 
 fn words(l: &str) -> Vec<String> {
     l.split_whitespace().map(String::from).collect()
@@ -36,14 +36,11 @@ fn cpu_stats_has_one_column_per_cause_and_one_row_per_cpu() {
 fn without_the_accounting_built_in_cpu_stats_says_so_and_resets_nothing() {
     let m = Mock::new();
     m.accounting.set(false);
-    assert_eq!(m.run("cpu stats"), [crate::shell::cpustats::NOT_BUILT]);
-    assert_eq!(
-        m.run("cpu stats reset"),
-        [crate::shell::cpustats::NOT_BUILT]
-    );
+    assert_eq!(m.run("cpu stats"), [crate::cpustats::NOT_BUILT]);
+    assert_eq!(m.run("cpu stats reset"), [crate::cpustats::NOT_BUILT]);
     assert!(!m.reset.get());
-    assert!(crate::shell::cpustats::NOT_BUILT.contains("not built in"));
-    assert!(crate::shell::cpustats::NOT_BUILT.contains("`[hypervisor] accounting = true`"));
+    assert!(crate::cpustats::NOT_BUILT.contains("not built in"));
+    assert!(crate::cpustats::NOT_BUILT.contains("`[hypervisor] accounting = true`"));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Fixed-capacity text for shell output: no allocation, values that pad as one field.
 
-use crate::vm::StopReason;
 use core::fmt::{self, Write};
+use rtvisor_core::vm::StopReason;
 
 /// A fixed-capacity string of `N` bytes (excess is dropped).
 pub(super) struct Text<const N: usize> {

@@ -8,8 +8,8 @@
 //! [`COMMAND_MAX`] bytes is refused whole, with one message when it ends: a paste is
 //! never cut into pieces that each run as a command.
 
-use super::{execute, ShellOps};
-use crate::console::EscFilter;
+use crate::{execute, ShellOps};
+use rtvisor_core::console::EscFilter;
 
 /// Longest command line, in bytes.
 pub const COMMAND_MAX: usize = 200;

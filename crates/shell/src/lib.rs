@@ -4,14 +4,27 @@
 //! typed (`input.rs` edits them into lines).
 //! Lifecycle commands are in this file, the read-only views (`vcpu list`, `mem map`,
 //! `irq stats`, `latency`) and `log level` in `view.rs`, `cpu stats` in `cpustats.rs`.
+//!
+//! Rules inside this crate: no `unsafe`, no allocation, no architecture-specific code.
+//! It is its own crate so that the hypervisor's profile can build it for size: the
+//! shell runs only on a CPU that hosts no vCPU, and nothing in it is on a guest's
+//! exit path (docs/benchmark.md, "The hypervisor's size, sixth pass"). Code that a
+//! guest's exits reach stays in rtvisor-core; what both share (the interrupt kinds
+//! counted per CPU, what happens when no VM runs) is defined there.
+#![no_std]
+#![forbid(unsafe_code)]
 
-use crate::account::Account;
-use crate::ids::{CpuId, VcpuId, VmId};
-use crate::mmio::Region;
-use crate::vm::{Power, StopReason, VmLife, VmState};
+// The tests run on the host.
+#[cfg(test)]
+extern crate std;
+
 use core::fmt;
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_config::tables::{DeviceMap, HvPages, LogLevel, MemRegion, RamMap, VmKind};
+use rtvisor_core::account::Account;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::mmio::Region;
+use rtvisor_core::vm::{Power, StopReason, VmLife, VmState};
 use text::{CpuList, LastStop, Small, Words};
 
 mod cpustats;
@@ -20,6 +33,8 @@ mod text;
 mod view;
 
 pub use input::{Input, COMMAND_MAX};
+pub use rtvisor_core::account::IrqKind;
+pub use rtvisor_core::handler::NoneRunning;
 pub use view::LATENCY_MARK;
 
 /// What the shell needs from the hypervisor.
@@ -173,83 +188,6 @@ pub struct VcpuInfo {
     pub power: VcpuPower,
     /// Guest exits taken on its physical CPU since boot (all runs of the VM).
     pub exits: u64,
-}
-
-/// The physical interrupts the hypervisor counts per CPU (`irq stats`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IrqKind {
-    /// The hypervisor's own inter-processor interrupts (kick, halt; aarch64: its
-    /// Group-0 SGIs).
-    Sgi,
-    /// EL1 timer interrupts (aarch64: the virtual and the physical timer's) forwarded
-    /// to a virtual-mode vCPU by the exit path.
-    /// The exception vector's fast path (arch crate, `fast.rs`) injects the timer
-    /// without leaving the vector whenever a list register is free, and those are not
-    /// counted: this is a lower bound, often zero for a guest that ticks steadily.
-    Vtimer,
-    /// Interrupt-controller maintenance interrupts (aarch64: the GIC's, for a
-    /// list-register refresh).
-    Maintenance,
-    /// Passed-through SPIs forwarded to their VM.
-    Spi,
-    /// Console receive interrupts for the shell.
-    Uart,
-    /// Interrupt exits that found nothing to acknowledge, and interrupts no one owns.
-    Spurious,
-}
-
-impl IrqKind {
-    /// Number of kinds.
-    pub const COUNT: usize = 6;
-    /// Every kind, in column order; `kind as usize` indexes this.
-    pub const ALL: [Self; Self::COUNT] = [
-        Self::Sgi,
-        Self::Vtimer,
-        Self::Maintenance,
-        Self::Spi,
-        Self::Uart,
-        Self::Spurious,
-    ];
-
-    /// Column heading.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Sgi => "sgi",
-            Self::Vtimer => "vtimer",
-            Self::Maintenance => "maint",
-            Self::Spi => "spi",
-            Self::Uart => "uart",
-            Self::Spurious => "spurious",
-        }
-    }
-}
-
-/// What the hypervisor does once its last running VM has stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoneRunning {
-    /// A shell runs: the hypervisor stays up, and `vm start` boots a VM again.
-    StayUp,
-    /// Nothing could start a VM again: the machine powers off.
-    PowerOff,
-}
-
-impl NoneRunning {
-    /// The choice for a machine with (`true`) or without a shell.
-    pub const fn with_shell(shell: bool) -> Self {
-        if shell {
-            Self::StayUp
-        } else {
-            Self::PowerOff
-        }
-    }
-
-    /// What the hypervisor says (before it powers off).
-    pub const fn message(self) -> &'static str {
-        match self {
-            Self::StayUp => "no VM is running; the shell stays up (`vm start NAME` boots one)",
-            Self::PowerOff => "all VMs stopped and no CPU is free for a shell: powering off",
-        }
-    }
 }
 
 /// The byte that takes console input back from a VM to the shell: Ctrl-] (0x1d), as

@@ -3,11 +3,11 @@
 //! left of the bar and everyone else's right of it, and the time spent on behalf of
 //! each side. Only in a hypervisor built with the accounting; otherwise it says so.
 
-use super::text::Line;
-use super::ShellOps;
-use crate::account::Cause;
-use crate::ids::CpuId;
+use crate::text::Line;
+use crate::ShellOps;
 use core::fmt::Write;
+use rtvisor_core::account::Cause;
+use rtvisor_core::ids::CpuId;
 
 /// What `cpu stats` says in a hypervisor built without the accounting.
 pub const NOT_BUILT: &str =
@@ -45,7 +45,7 @@ pub(super) fn cpu_stats(args: &[&str], ops: &dyn ShellOps) {
     for cpu in (0..ops.cpu_count()).map(CpuId::new) {
         let a = ops.cpu_account(cpu);
         let mut l = Line::new();
-        let _ = write!(l, "{cpu:<4} {:<12}", super::view::runs(cpu, ops));
+        let _ = write!(l, "{cpu:<4} {:<12}", crate::view::runs(cpu, ops));
         for c in Cause::ALL {
             if c == Cause::Kick {
                 let _ = write!(l, " |");

@@ -7,7 +7,7 @@ use std::vec::Vec;
 use super::board::Board;
 use super::devices::soc;
 use super::QEMU_VIRT;
-use crate::platform::*;
+use crate::*;
 use rtvisor_core::testkit::Rng;
 
 #[test]

@@ -6,7 +6,7 @@ use std::vec;
 
 use super::board::{Board, Hook, GIC_PHANDLE, OTHER_INTC};
 use super::range;
-use crate::platform::*;
+use crate::*;
 
 #[test]
 fn console_uart_choice() {

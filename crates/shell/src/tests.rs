@@ -1,6 +1,5 @@
-extern crate std;
 use super::*;
-use crate::mmio::DeviceKind;
+use rtvisor_core::mmio::DeviceKind;
 use std::cell::{Cell, RefCell};
 use std::string::{String, ToString};
 use std::vec::Vec;

@@ -1,0 +1,193 @@
+//! Posted SPIs: a doorbell's pulse ([`VGic::inject`] of an SPI) without the VM's lock.
+//!
+//! The ringing CPU sets the SPI's bit in a posted word ([`PostedSpis::post`]) and
+//! kicks the vCPU the SPI is deliverable to, which it reads from a copy of the model's
+//! routes kept beside it ([`PostedSpis::route`]: per SPI, the vCPU that
+//! [`VGic::inject`] would kick, or none). Whoever locks the model next folds every
+//! posted SPI in with [`VGic::inject`] itself ([`VGic::fold_spis`]), so the locked
+//! model is exactly what the injections would have made of it, as if each came when
+//! the fold ran: a post only sets a pending latch, which is what an injection does
+//! whatever the SPI's enable, group, priority or route, and posts of one SPI merge
+//! as injections do in the latch.
+//!
+//! The copy of the routes changes only under the model's lock
+//! ([`VGic::publish_routes`], after any distributor write and at reset), with a
+//! change count bumped before the holder folds once more. A post reads the count,
+//! the route, sets its bit, and reads the count again: if it did not change, the
+//! route it kicked was the one in force when its bit was set, or the holder's fold
+//! that followed the change took the bit and kicked by the new routes; if it did
+//! change, the post returns `None` and the poster locks the model (folding) and
+//! kicks what that fold says. Everything here is sequentially consistent, which is
+//! what this argument needs.
+
+use super::kick::Kicked;
+use super::state::vcpu_bit;
+use super::{Notify, VGic, FIRST_SPI, MAX_VCPUS, NR_SPIS};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::SeqCst};
+
+/// Posted words: one bit per SPI.
+const SPI_WORDS: usize = NR_SPIS.div_ceil(32);
+
+/// One VM's posted SPIs and the copy of its routes that posters read. Beside the
+/// model, outside its lock.
+#[derive(Debug)]
+pub struct PostedSpis {
+    /// SPIs posted and not folded yet (bit `i` of word `w`: INTID 32 + 32w + i).
+    words: [AtomicU32; SPI_WORDS],
+    /// Per SPI: 1 + the vCPU it is deliverable to now, 0 for none.
+    route: [AtomicU8; NR_SPIS],
+    /// Changes of `route` so far.
+    changes: AtomicU32,
+}
+
+impl Default for PostedSpis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PostedSpis {
+    /// Nothing posted, no SPI deliverable anywhere.
+    pub const fn new() -> Self {
+        Self {
+            words: [const { AtomicU32::new(0) }; SPI_WORDS],
+            route: [const { AtomicU8::new(0) }; NR_SPIS],
+            changes: AtomicU32::new(0),
+        }
+    }
+
+    /// Makes SPI `intid` pending without the lock. Returns the vCPUs to kick (none,
+    /// when the SPI is deliverable nowhere), or `None` when the routes changed
+    /// meanwhile: the caller must then lock the model and act on what its fold
+    /// ([`VGic::fold_spis`]) returns. An INTID that is not an SPI of the model is
+    /// `None` too, and nothing is posted: the caller injects it under the lock.
+    #[inline(always)]
+    pub fn post(&self, intid: u32) -> Option<u32> {
+        let i = usize::try_from(intid.checked_sub(FIRST_SPI)?).ok()?;
+        let route = self.route.get(i)?;
+        let word = self.words.get(i / 32)?;
+        let before = self.changes.load(SeqCst);
+        let to = route.load(SeqCst);
+        word.fetch_or(1 << (i % 32), SeqCst);
+        if self.changes.load(SeqCst) != before {
+            return None;
+        }
+        Some(match to {
+            0 => 0,
+            t => 1u32.checked_shl(u32::from(t) - 1).unwrap_or(0),
+        })
+    }
+
+    /// Whether `intid` is an SPI of the model ([`PostedSpis::post`] takes nothing
+    /// else).
+    pub const fn takes(intid: u32) -> bool {
+        intid >= FIRST_SPI && intid < FIRST_SPI + NR_SPIS as u32
+    }
+
+    /// Whether anything is posted (a look, without taking it).
+    pub fn any(&self) -> bool {
+        self.words.iter().any(|w| w.load(SeqCst) != 0)
+    }
+}
+
+impl VGic {
+    /// The doorbell's kick of `vcpu` when every one of its list registers is free and
+    /// no SGI is posted to it: the SPIs posted in `posted` folded in, then
+    /// [`VGic::kick_spi`]; exactly that, in every case. When the one SPI posted is
+    /// `vcpu`'s and its only news since its last fill, the fold's injection and the
+    /// shortcut's checks and load are done at once, without the injection's search
+    /// for the receiver and its kick.
+    #[inline(always)]
+    pub fn kick_posted_spi(&mut self, vcpu: usize, posted: &PostedSpis) -> Kicked {
+        let mut taken = [0u32; SPI_WORDS];
+        let mut one = None;
+        let mut count = 0;
+        for (n, (t, word)) in taken.iter_mut().zip(posted.words.iter()).enumerate() {
+            if word.load(SeqCst) != 0 {
+                *t = word.swap(0, SeqCst);
+                count += t.count_ones();
+                one = Some((n + 1, *t));
+            }
+        }
+        let vb = vcpu_bit(vcpu);
+        match one {
+            Some((w, bit)) if count == 1 && vcpu < self.nvcpus.min(MAX_VCPUS) => {
+                let x = 32 * w as u32 + bit.trailing_zeros();
+                let held = self.in_lr[vcpu];
+                let f = self.fresh[vcpu];
+                let quick = self.settled & vb != 0
+                    && (f == 0 || f == x)
+                    && self.reach[vcpu].word(w) & bit != 0
+                    && held.word(0) & self.model_pending(vcpu, 0) == 0
+                    && self.spi_in_lr.word(0) & !held.word(0) == 0
+                    && (1..super::WORDS).all(|n| {
+                        let mine = if n == w { bit } else { 0 };
+                        held.word(n) & !mine == 0 && self.spi_in_lr.word(n) & !held.word(n) == 0
+                    });
+                if quick {
+                    // The injection (`vcpu` stays the only settled vCPU, `x` its fresh
+                    // SPI) and the shortcut after it, at once.
+                    let _ = self.latch.update(vcpu, w, |l| l | bit);
+                    self.settled = vb;
+                    return self.kick_fresh(vcpu, x);
+                }
+            }
+            None => return self.kick_spi(vcpu),
+            _ => {}
+        }
+        for (n, t) in (1u32..).zip(taken) {
+            let mut bits = t;
+            while bits != 0 {
+                let intid = 32 * n + bits.trailing_zeros();
+                bits &= bits - 1;
+                let _ = self.inject(intid, 0);
+            }
+        }
+        self.kick_spi(vcpu)
+    }
+
+    /// Folds every SPI posted in `posted` into the model with [`VGic::inject`]: the
+    /// kicks name the vCPUs those injections would have kicked.
+    pub fn fold_spis(&mut self, posted: &PostedSpis) -> Notify {
+        let mut kick = 0;
+        for (w, word) in (0u32..).zip(posted.words.iter()) {
+            let mut bits = match word.load(SeqCst) {
+                0 => continue,
+                _ => word.swap(0, SeqCst),
+            };
+            while bits != 0 {
+                let intid = FIRST_SPI + 32 * w + bits.trailing_zeros();
+                bits &= bits - 1;
+                kick |= self.inject(intid, 0).kick;
+            }
+        }
+        Notify {
+            kick,
+            ..Notify::NONE
+        }
+    }
+
+    /// Copies the model's routes into `posted` (where an SPI injected now is
+    /// deliverable, if anywhere) and, when any changed, folds what was posted
+    /// meanwhile: the kicks are the fold's. Called with the model locked, after any
+    /// change of what makes an SPI deliverable (a distributor write, a reset).
+    pub fn publish_routes(&mut self, posted: &PostedSpis) -> Notify {
+        let mut changed = false;
+        for (intid, route) in (FIRST_SPI..).zip(posted.route.iter()) {
+            let to = self
+                .spi_target(intid)
+                .filter(|&t| self.deliverable(t, intid))
+                .and_then(|t| u8::try_from(t + 1).ok())
+                .unwrap_or(0);
+            if route.load(SeqCst) != to {
+                route.store(to, SeqCst);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Notify::NONE;
+        }
+        posted.changes.fetch_add(1, SeqCst);
+        self.fold_spis(posted)
+    }
+}

@@ -100,40 +100,43 @@ impl VGic {
     #[inline(always)]
     pub fn kick_posted_spi(&mut self, vcpu: usize, posted: &PostedSpis) -> Kicked {
         let mut taken = [0u32; SPI_WORDS];
-        let mut one = None;
-        let mut count = 0;
+        // The last word with a post (model word `w`), and whether anything else
+        // was posted.
+        let (mut w, mut bit, mut more) = (0, 0u32, false);
         for (n, (t, word)) in taken.iter_mut().zip(posted.words.iter()).enumerate() {
             if word.load(SeqCst) != 0 {
                 *t = word.swap(0, SeqCst);
-                count += t.count_ones();
-                one = Some((n + 1, *t));
+                more |= bit != 0;
+                (w, bit) = (n + 1, *t);
             }
         }
+        if bit == 0 {
+            return self.kick_spi(vcpu);
+        }
         let vb = vcpu_bit(vcpu);
-        match one {
-            Some((w, bit)) if count == 1 && vcpu < self.nvcpus.min(MAX_VCPUS) => {
-                let x = 32 * w as u32 + bit.trailing_zeros();
-                let held = self.in_lr[vcpu];
-                let f = self.fresh[vcpu];
-                let quick = self.settled & vb != 0
-                    && (f == 0 || f == x)
-                    && self.reach[vcpu].word(w) & bit != 0
-                    && held.word(0) & self.model_pending(vcpu, 0) == 0
-                    && self.spi_in_lr.word(0) & !held.word(0) == 0
-                    && (1..super::WORDS).all(|n| {
-                        let mine = if n == w { bit } else { 0 };
-                        held.word(n) & !mine == 0 && self.spi_in_lr.word(n) & !held.word(n) == 0
-                    });
-                if quick {
-                    // The injection (`vcpu` stays the only settled vCPU, `x` its fresh
-                    // SPI) and the shortcut after it, at once.
-                    let _ = self.latch.update(vcpu, w, |l| l | bit);
-                    self.settled = vb;
-                    return self.kick_fresh(vcpu, x);
-                }
+        if !more && bit & (bit - 1) == 0 && vcpu < self.nvcpus.min(MAX_VCPUS) {
+            let x = 32 * w as u32 + bit.trailing_zeros();
+            let held = self.in_lr[vcpu];
+            let f = self.fresh[vcpu];
+            // Entries held besides `x` that are not private, and SPIs held by
+            // another vCPU's list registers.
+            let mut stray = self.spi_in_lr.word(0) & !held.word(0);
+            for n in 1..super::WORDS {
+                let mine = if n == w { bit } else { 0 };
+                stray |= held.word(n) & !mine | self.spi_in_lr.word(n) & !held.word(n);
             }
-            None => return self.kick_spi(vcpu),
-            _ => {}
+            let quick = self.settled & vb != 0
+                && (f == 0 || f == x)
+                && self.reach[vcpu].word(w) & bit != 0
+                && stray == 0
+                && held.word(0) & self.model_pending(vcpu, 0) == 0;
+            if quick {
+                // The injection (`vcpu` stays the only settled vCPU, `x` its fresh
+                // SPI) and the shortcut after it, at once.
+                let _ = self.latch.update(vcpu, w, |l| l | bit);
+                self.settled = vb;
+                return self.kick_fresh(vcpu, x);
+            }
         }
         for (n, t) in (1u32..).zip(taken) {
             let mut bits = t;

@@ -62,6 +62,16 @@ pub trait GicHw {
         };
         self.changed(vm, Some(me), &notify);
     }
+    /// The vCPUs of `targets` of VM `vm` must refresh their list registers (a
+    /// doorbell's pulse, which no vCPU of the VM made): the same as
+    /// [`GicHw::changed`] with only a kick of `targets`.
+    fn kick_pulsed(&self, vm: VmId, targets: u32) {
+        let notify = Notify {
+            kick: targets,
+            ..Notify::NONE
+        };
+        self.changed(vm, None, &notify);
+    }
     /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
     /// `None`) or of the redistributor of vCPU `redist`'s core.
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
@@ -336,14 +346,7 @@ impl<W: GicHw> IrqChip for Gic<W> {
             let kick = self.model.pulse(line);
             if kick != 0 {
                 self.model.rung.fetch_or(kick, Ordering::Release);
-                self.hw.changed(
-                    vm.id,
-                    None,
-                    &Notify {
-                        kick,
-                        ..Notify::NONE
-                    },
-                );
+                self.hw.kick_pulsed(vm.id, kick);
             }
         }
     }

@@ -202,7 +202,6 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                         // guest's set-up), then the guest's set-up writes.
                         a.reset(2);
                         locked(&mut b, &spis);
-                        unfolded = 0;
                         b.reset(2);
                         let _ = b.publish_routes(&spis);
                         if r.below(2) == 0 {
@@ -211,7 +210,6 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                         }
                         setup(&mut a, None);
                         setup(&mut b, Some(&spis));
-                        unfolded = 0;
                         lrs_a = [[Lr::INVALID; 4]; 2];
                         lrs_b = [[Lr::INVALID; 4]; 2];
                         locked(&mut b, &spis);

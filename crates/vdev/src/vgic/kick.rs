@@ -192,7 +192,13 @@ impl VGic {
     /// `held` loaded, `latched` of them with their latch consumed, `act` of them
     /// pending and active.
     #[inline(always)]
-    fn release_all(&mut self, vcpu: usize, held: IntidSet, latched: IntidSet, act: IntidSet) {
+    pub(super) fn release_all(
+        &mut self,
+        vcpu: usize,
+        held: IntidSet,
+        latched: IntidSet,
+        act: IntidSet,
+    ) {
         self.in_lr[vcpu] = held;
         self.lr_pend[vcpu] = held;
         self.lr_act[vcpu] = act;

@@ -22,7 +22,7 @@
 
 use super::kick::Kicked;
 use super::state::vcpu_bit;
-use super::{Notify, VGic, FIRST_SPI, MAX_VCPUS, NR_SPIS};
+use super::{ctlr, IntidSet, Lr, LrState, Notify, VGic, FIRST_SPI, MAX_VCPUS, NR_SPIS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::SeqCst};
 
 /// Posted words: one bit per SPI.
@@ -133,9 +133,8 @@ impl VGic {
             if quick {
                 // The injection (`vcpu` stays the only settled vCPU, `x` its fresh
                 // SPI) and the shortcut after it, at once.
-                let _ = self.latch.update(vcpu, w, |l| l | bit);
                 self.settled = vb;
-                return self.kick_fresh(vcpu, x);
+                return self.load_posted(vcpu, w - 1, bit, x);
             }
         }
         for (n, t) in (1u32..).zip(taken) {
@@ -147,6 +146,63 @@ impl VGic {
             }
         }
         self.kick_spi(vcpu)
+    }
+
+    /// [`VGic::kick_fresh`] of SPI `x` (bit `bit` of SPI word `s`) just made pending
+    /// and reachable by `vcpu`, on the SPI words alone: its latch is set, as the
+    /// injection sets it, and taken by the load when it is deliverable.
+    #[inline(always)]
+    fn load_posted(&mut self, vcpu: usize, s: usize, bit: u32, x: u32) -> Kicked {
+        if let Some(f) = self.fresh.get_mut(vcpu) {
+            *f = 0;
+        }
+        let g = self.group.spi_word(s);
+        let mut groups = 0;
+        if self.ctlr & ctlr::ENABLE_GRP1 != 0 {
+            groups |= g;
+        }
+        if self.ctlr & ctlr::ENABLE_GRP0 != 0 {
+            groups |= !g;
+        }
+        if self.enabled.spi_word(s) & groups & bit == 0 {
+            if let Some(l) = self.latch.spi_word_mut(s) {
+                *l |= bit;
+            }
+            self.release_all(vcpu, IntidSet::EMPTY, IntidSet::EMPTY, IntidSet::EMPTY);
+            return Kicked::Nothing;
+        }
+        // Pending before or not, the load takes the latch.
+        if let Some(l) = self.latch.spi_word_mut(s) {
+            *l &= !bit;
+        }
+        let i = (x - FIRST_SPI) as usize;
+        let hw = self.hw.spi(i).copied().flatten();
+        let mut only = IntidSet::EMPTY;
+        only.set_word(s + 1, bit);
+        let active = match self.active.spi_word_mut(s) {
+            Some(a) if hw.is_none() && *a & bit != 0 => {
+                *a &= !bit;
+                true
+            }
+            _ => false,
+        };
+        self.release_all(
+            vcpu,
+            only,
+            only,
+            if active { only } else { IntidSet::EMPTY },
+        );
+        Kicked::Load(Lr {
+            intid: x,
+            state: if active {
+                LrState::PendingActive
+            } else {
+                LrState::Pending
+            },
+            priority: self.prio.spi(i).copied().unwrap_or(u8::MAX),
+            group1: g & bit != 0,
+            hw,
+        })
     }
 
     /// Folds every SPI posted in `posted` into the model with [`VGic::inject`]: the

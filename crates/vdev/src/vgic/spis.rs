@@ -111,7 +111,7 @@ impl VGic {
             }
         }
         if bit == 0 {
-            return self.kick_spi(vcpu);
+            return self.fold_taken_and_kick(vcpu, taken);
         }
         let vb = vcpu_bit(vcpu);
         if !more && bit & (bit - 1) == 0 && vcpu < self.nvcpus.min(MAX_VCPUS) {
@@ -137,6 +137,14 @@ impl VGic {
                 return self.load_posted(vcpu, w - 1, bit, x);
             }
         }
+        self.fold_taken_and_kick(vcpu, taken)
+    }
+
+    /// The rest of [`VGic::kick_posted_spi`]: the SPIs `taken` from the posted words
+    /// injected, then [`VGic::kick_spi`]. Out of line, so that the one-post case keeps
+    /// a small frame.
+    #[inline(never)]
+    fn fold_taken_and_kick(&mut self, vcpu: usize, taken: [u32; SPI_WORDS]) -> Kicked {
         for (n, t) in (1u32..).zip(taken) {
             let mut bits = t;
             while bits != 0 {

@@ -2,8 +2,8 @@
 //!
 //! The ringing CPU sets the SPI's bit in a posted word ([`PostedSpis::post`]) and
 //! kicks the vCPU the SPI is deliverable to, which it reads from a copy of the model's
-//! routes kept beside it ([`PostedSpis::route`]: per SPI, the vCPU that
-//! [`VGic::inject`] would kick, or none). Whoever locks the model next folds every
+//! routes kept beside it (per SPI, the vCPU that [`VGic::inject`] would kick, or
+//! none). Whoever locks the model next folds every
 //! posted SPI in with [`VGic::inject`] itself ([`VGic::fold_spis`]), so the locked
 //! model is exactly what the injections would have made of it, as if each came when
 //! the fold ran: a post only sets a pending latch, which is what an injection does
@@ -85,6 +85,7 @@ impl PostedSpis {
     }
 
     /// Whether anything is posted (a look, without taking it).
+    #[inline]
     pub fn any(&self) -> bool {
         self.words.iter().any(|w| w.load(SeqCst) != 0)
     }
@@ -214,16 +215,27 @@ impl VGic {
     }
 
     /// Folds every SPI posted in `posted` into the model with [`VGic::inject`]: the
-    /// kicks name the vCPUs those injections would have kicked.
+    /// kicks name the vCPUs those injections would have kicked. A look at the posted
+    /// words when nothing is posted (every lock of the model does this).
+    #[inline]
     pub fn fold_spis(&mut self, posted: &PostedSpis) -> Notify {
+        if !posted.any() {
+            return Notify::NONE;
+        }
+        self.fold_spis_now(posted)
+    }
+
+    /// [`VGic::fold_spis`] when something may be posted.
+    #[inline(never)]
+    fn fold_spis_now(&mut self, posted: &PostedSpis) -> Notify {
         let mut kick = 0;
-        for (w, word) in (0u32..).zip(posted.words.iter()) {
+        for (w, word) in (1u32..).zip(posted.words.iter()) {
             let mut bits = match word.load(SeqCst) {
                 0 => continue,
                 _ => word.swap(0, SeqCst),
             };
             while bits != 0 {
-                let intid = FIRST_SPI + 32 * w + bits.trailing_zeros();
+                let intid = 32 * w + bits.trailing_zeros();
                 bits &= bits - 1;
                 kick |= self.inject(intid, 0).kick;
             }

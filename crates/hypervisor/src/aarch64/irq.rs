@@ -411,6 +411,10 @@ impl GicHw for HwGic {
     fn kick(&self, vm: VmId, me: VcpuId, targets: u32) {
         kick(vm, Some(me), targets);
     }
+    #[inline(always)]
+    fn kick_pulsed(&self, vm: VmId, targets: u32) {
+        kick(vm, None, targets);
+    }
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64 {
         hw_read(vm, redist, off, width)
     }

@@ -57,7 +57,7 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
             return;
         }
         Some((mut g, Kicked::General)) => {
-            let _ = g.fold_posted(m.posted());
+            m.fold(&mut g);
             Some(g)
         }
         None => None,

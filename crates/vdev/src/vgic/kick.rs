@@ -163,6 +163,13 @@ impl VGic {
         if !quick {
             return Kicked::General;
         }
+        self.kick_fresh(vcpu, x)
+    }
+
+    /// The load of [`VGic::kick_spi`], its checks passed: `vcpu` is settled with `x`
+    /// its fresh SPI (made pending), every entry its list registers held released.
+    #[inline(always)]
+    pub(super) fn kick_fresh(&mut self, vcpu: usize, x: u32) -> Kicked {
         // The fill's part: the fresh SPI is the only candidate left, if it is one.
         let (w, bit) = ((x / 32) as usize, 1u32 << (x % 32));
         let cand = self.model_pending(vcpu, w)
@@ -185,7 +192,13 @@ impl VGic {
     /// `held` loaded, `latched` of them with their latch consumed, `act` of them
     /// pending and active.
     #[inline(always)]
-    fn release_all(&mut self, vcpu: usize, held: IntidSet, latched: IntidSet, act: IntidSet) {
+    pub(super) fn release_all(
+        &mut self,
+        vcpu: usize,
+        held: IntidSet,
+        latched: IntidSet,
+        act: IntidSet,
+    ) {
         self.in_lr[vcpu] = held;
         self.lr_pend[vcpu] = held;
         self.lr_act[vcpu] = act;

@@ -58,11 +58,13 @@ mod lrs;
 mod posted;
 pub mod redist;
 pub mod sgi;
+mod spis;
 mod state;
 mod types;
 
 pub use kick::Kicked;
 pub use posted::{sgi_intid, sgi_targets, PostedSgis};
+pub use spis::PostedSpis;
 pub use state::{IntidIter, IntidSet};
 pub use types::{Flush, HwError, HwLines, HwLink, HwState, Lr, LrState, NoHw, Notify};
 

@@ -179,6 +179,16 @@ impl Bank {
         }
     }
 
+    /// SPI word `s` (word `s + 1` of every vCPU's view; 0 out of range).
+    pub(super) fn spi_word(&self, s: usize) -> u32 {
+        self.shared.get(s).copied().unwrap_or(0)
+    }
+
+    /// SPI word `s`, to change.
+    pub(super) fn spi_word_mut(&mut self, s: usize) -> Option<&mut u32> {
+        self.shared.get_mut(s)
+    }
+
     /// Applies `f` to word `n` of `vcpu`; returns (old, new).
     pub(super) fn update(&mut self, vcpu: usize, n: usize, f: impl Fn(u32) -> u32) -> (u32, u32) {
         match self.word_mut(vcpu, n) {
@@ -232,6 +242,11 @@ impl<T: Copy> PerIrq<T> {
             None => self.private.get(vcpu)?.get(i),
             Some(s) => self.shared.get(s),
         }
+    }
+
+    /// The value of SPI `i` (INTID 32 + `i`).
+    pub(super) fn spi(&self, i: usize) -> Option<&T> {
+        self.shared.get(i)
     }
 
     pub(super) fn get_mut(&mut self, vcpu: usize, intid: u32) -> Option<&mut T> {

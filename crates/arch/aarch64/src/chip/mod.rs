@@ -16,7 +16,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{HwState, Kicked, Notify, PostedSgis, VGic};
+use rtvisor_vdev::vgic::{HwState, Kicked, Notify, PostedSgis, PostedSpis, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
@@ -62,6 +62,16 @@ pub trait GicHw {
         };
         self.changed(vm, Some(me), &notify);
     }
+    /// The vCPUs of `targets` of VM `vm` must refresh their list registers (a
+    /// doorbell's pulse, which no vCPU of the VM made): the same as
+    /// [`GicHw::changed`] with only a kick of `targets`.
+    fn kick_pulsed(&self, vm: VmId, targets: u32) {
+        let notify = Notify {
+            kick: targets,
+            ..Notify::NONE
+        };
+        self.changed(vm, None, &notify);
+    }
     /// Direct mode: reads `width` at `off` of the physical distributor (`redist` is
     /// `None`) or of the redistributor of vCPU `redist`'s core.
     fn read(&self, vm: VmId, redist: Option<VcpuId>, off: u64, width: Width) -> u64;
@@ -92,13 +102,14 @@ pub struct Gic<W> {
     hw: W,
 }
 
-/// The vGIC model behind its lock, and the SGIs posted to it without the lock
-/// ([`PostedSgis`]): [`Model::lock`] folds them in first, so a locked model has seen
-/// every SGI sent before.
+/// The vGIC model behind its lock, and the SGIs and SPIs posted to it without the
+/// lock ([`PostedSgis`], [`PostedSpis`]): [`Model::lock`] folds them in first, so a
+/// locked model has seen every SGI sent and every doorbell pulsed before.
 #[derive(Debug)]
 pub struct Model {
     vgic: Mutex<VGic>,
     posted: PostedSgis,
+    spis: PostedSpis,
     /// vCPUs kicked by a doorbell's pulse since their last kick: only their kick
     /// tries the doorbell's shortcut (a stale bit costs one try, which is exact).
     rung: AtomicU32,
@@ -113,8 +124,47 @@ impl Model {
     #[inline]
     pub fn lock(&self) -> ModelGuard<'_> {
         let mut g = self.vgic.lock();
-        let _ = g.fold_posted(&self.posted);
+        self.fold(&mut g);
         g
+    }
+
+    /// Folds what is posted into the locked model `g`. (The posters kicked the
+    /// vCPUs it concerns: the fold's kicks are not needed.)
+    #[inline]
+    pub fn fold(&self, g: &mut VGic) {
+        let _ = g.fold_posted(&self.posted);
+        let _ = g.fold_spis(&self.spis);
+    }
+
+    /// Injects SPI `intid` (a doorbell's pulse): posted without the lock
+    /// ([`PostedSpis::post`]), folded at once under it when the routes changed
+    /// meanwhile, or injected under it when it is not an SPI of the model. Returns
+    /// the vCPUs to kick.
+    #[inline]
+    pub fn pulse(&self, intid: u32) -> u32 {
+        match self.spis.post(intid) {
+            Some(kick) => kick,
+            None => {
+                // The routes changed meanwhile: the fold injects it (unless the
+                // holder that changed them did already, and kicked).
+                let mut g = self.vgic.lock();
+                let _ = g.fold_posted(&self.posted);
+                let kick = g.fold_spis(&self.spis).kick;
+                if PostedSpis::takes(intid) {
+                    kick
+                } else {
+                    kick | g.inject(intid, 0).kick
+                }
+            }
+        }
+    }
+
+    /// After a change of the locked model `g` that may move where SPIs are
+    /// deliverable (a distributor write, a reset): the posters' copy of the routes
+    /// follows it; the kicks are those of the SPIs posted meanwhile.
+    #[inline]
+    pub fn publish_routes(&self, g: &mut VGic) -> Notify {
+        g.publish_routes(&self.spis)
     }
 
     /// The SGIs sent without the lock.
@@ -141,13 +191,15 @@ impl Model {
             && self.rung.fetch_and(!bit, Ordering::Acquire) & bit != 0
     }
 
-    /// [`Model::lock_kick`] when no SGI is posted to `vcpu` but a doorbell rang: the model is locked
-    /// (everything posted folded) and its fresh SPI, a doorbell, may be loaded
-    /// ([`VGic::kick_spi`]). Not inlined: the IPI's kick stays as lean as it was.
+    /// [`Model::lock_kick`] when no SGI is posted to `vcpu` but a doorbell rang: the
+    /// model is locked, the SPIs posted folded, and its fresh SPI, a doorbell, may be
+    /// loaded ([`VGic::kick_posted_spi`]). The SGIs posted to other vCPUs stay posted
+    /// (as with [`Model::lock_kick`]); with [`Kicked::General`] the caller folds them.
+    /// Not inlined: the IPI's kick stays as lean as it was.
     #[inline(never)]
     pub fn lock_kick_spi(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
-        let mut g = self.lock();
-        let k = g.kick_spi(vcpu);
+        let mut g = self.vgic.lock();
+        let k = g.kick_posted_spi(vcpu, &self.spis);
         (g, k)
     }
 }
@@ -170,6 +222,7 @@ impl<W> Gic<W> {
             model: Model {
                 vgic: Mutex::new(vgic),
                 posted: PostedSgis::new(),
+                spis: PostedSpis::new(),
                 rung: AtomicU32::new(0),
             },
             hw,
@@ -290,9 +343,11 @@ impl<W: GicHw> IrqChip for Gic<W> {
             // Its doorbells are physical SPIs it owns (configured at its start).
             self.hw.set_pending(line);
         } else {
-            let n = self.model.lock().inject(line, 0);
-            self.model.rung.fetch_or(n.kick, Ordering::Release);
-            self.hw.changed(vm.id, None, &n);
+            let kick = self.model.pulse(line);
+            if kick != 0 {
+                self.model.rung.fetch_or(kick, Ordering::Release);
+                self.hw.kick_pulsed(vm.id, kick);
+            }
         }
     }
 
@@ -300,6 +355,8 @@ impl<W: GicHw> IrqChip for Gic<W> {
         let mut gic = self.model.lock();
         gic.reset(cfg.cpus.len());
         self.model.posted.reset(gic.nvcpus());
+        // Nothing is deliverable after a reset: SPIs posted meanwhile only latch.
+        let _ = self.model.publish_routes(&mut gic);
         if !direct::<W>(cfg) {
             for v in 0..cfg.cpus.len() {
                 // The EL1 timers of each vCPU are its own physical PPIs.

@@ -49,7 +49,12 @@ pub(super) fn mmio<W: GicHw>(
             (false, None) => model
                 .dist_read(off, w, &lines)
                 .map(|v| (Some(v), Notify::NONE)),
-            (false, Some(v)) => model.dist_write(off, w, v).map(|n| (None, n)),
+            // A distributor write may move where SPIs are deliverable: the
+            // doorbells' posters follow (`PostedSpis`).
+            (false, Some(v)) => model.dist_write(off, w, v).map(|n| {
+                let posted = gic.model.publish_routes(&mut model);
+                (None, n.or(posted))
+            }),
             (true, None) => match model.redist_split(off) {
                 Some((vcpu, o)) => model
                     .redist_read(vcpu, o, w, &lines)

@@ -12,6 +12,7 @@ mod hwlines;
 mod lrs;
 mod posted;
 mod regs;
+mod spis;
 
 /// A vGIC with `n` vCPUs, both groups enabled, every SPI and private interrupt
 /// enabled at priority 0xa0 (as Linux would leave them).

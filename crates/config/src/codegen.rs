@@ -195,7 +195,7 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
     let _ = writeln!(w, "            cpus: &[{}],", cpus.join(", "));
     let _ = writeln!(
         w,
-        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {}, colors: {} }},",
+        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {}, colors: {}, low: {} }},",
         ipa(vm.ram.ipa),
         hex(vm.ram.hpa.raw()),
         hex(vm.ram.size),
@@ -206,6 +206,10 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
                 c.count,
                 hex(c.mask)
             ),
+        },
+        match vm.ram.low {
+            None => "None".to_owned(),
+            Some(l) => format!("Some(Hpa::new({}))", hex(l.raw())),
         }
     );
     let _ = writeln!(

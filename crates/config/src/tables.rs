@@ -73,6 +73,7 @@ impl HvPages {
             hpa: self.hpa,
             size: self.size,
             colors: Some(self.colors),
+            low: None,
         };
         as_ram.runs().map(|r| (r.hpa, r.size))
     }
@@ -223,7 +224,15 @@ pub struct RamMap {
     pub size: u64,
     /// The cache colors of its host pages (`None`: one contiguous host region).
     pub colors: Option<Coloring>,
+    /// An identity-mapped x86_64 VM (`ipa` = `hpa` = 0): the host pages behind its
+    /// first [`LOW_PRIVATE`] bytes, which stay its own (boot data, real-mode
+    /// memory) while the rest is at the same host address. `None` otherwise.
+    pub low: Option<Hpa>,
 }
+
+/// The guest-physical bytes from 0 that an identity-mapped x86_64 VM keeps in private
+/// host pages (the host's own first MiB is the firmware's).
+pub const LOW_PRIVATE: u64 = crate::contract::x86_64::KERNEL_MIN_GPA;
 
 /// An image and where it goes in guest RAM.
 #[derive(Debug)]
@@ -298,6 +307,9 @@ impl RamMap {
         if len == 0 || off >= self.size || len > self.size - off {
             return None;
         }
+        if let Some(low) = self.low.filter(|_| off < LOW_PRIVATE) {
+            return Some((low.checked_add(off)?, len.min(LOW_PRIVATE - off)));
+        }
         match self.colors {
             None => Some((self.hpa.checked_add(off)?, len)),
             Some(c) => {
@@ -310,16 +322,32 @@ impl RamMap {
     }
 
     /// The host region that holds every page of this RAM (colored: also the pages of
-    /// other colors between them).
+    /// other colors between them; identity-mapped on x86_64: all but the private low
+    /// pages, which are [`Self::low_span`]).
     pub fn host_span(&self) -> MemRegion<Hpa> {
         let size = match self.colors {
             None => self.size,
             Some(c) => c.span(self.size),
         };
-        MemRegion {
-            base: self.hpa,
-            size,
+        match self.low {
+            None => MemRegion {
+                base: self.hpa,
+                size,
+            },
+            Some(_) => MemRegion {
+                base: self.hpa.checked_add(LOW_PRIVATE).unwrap_or(self.hpa),
+                size: size.saturating_sub(LOW_PRIVATE),
+            },
         }
+    }
+
+    /// The private host pages behind an identity-mapped x86_64 VM's first
+    /// [`LOW_PRIVATE`] bytes, if it has them.
+    pub fn low_span(&self) -> Option<MemRegion<Hpa>> {
+        self.low.map(|base| MemRegion {
+            base,
+            size: LOW_PRIVATE.min(self.size),
+        })
     }
 
     /// The stretches contiguous in both spaces, in guest order.
@@ -329,6 +357,7 @@ impl RamMap {
             hpa: self.hpa,
             size: self.size,
             coloring: self.colors,
+            low: self.low,
             done: 0,
         }
     }
@@ -345,6 +374,7 @@ mod tests {
             hpa: Hpa::new(0x4400_0000),
             size: 0x20_0000,
             colors: None,
+            low: None,
         };
         assert_eq!(
             ram.translate(Ipa::new(0x4000_1000), 8),
@@ -357,5 +387,47 @@ mod tests {
         assert_eq!(ram.translate(Ipa::new(0x401f_fffc), 8), None);
         assert_eq!(ram.translate(Ipa::new(0x3fff_f000), 8), None);
         assert_eq!(ram.translate(Ipa::new(0x4020_0000), 1), None);
+    }
+
+    #[test]
+    fn identity_ram_keeps_its_first_mib_private() {
+        let ram = RamMap {
+            ipa: Ipa::new(0),
+            hpa: Hpa::new(0),
+            size: 0x400_0000,
+            colors: None,
+            low: Some(Hpa::new(0x3000_0000)),
+        };
+        assert_eq!(
+            ram.translate(Ipa::new(0xe_0000), 8),
+            Some(Hpa::new(0x300e_0000))
+        );
+        assert_eq!(
+            ram.piece(Ipa::new(0xf_fff8), 16),
+            Some((Hpa::new(0x300f_fff8), 8))
+        );
+        assert_eq!(
+            ram.translate(Ipa::new(0x10_0000), 8),
+            Some(Hpa::new(0x10_0000))
+        );
+        assert_eq!(
+            ram.translate(Ipa::new(0x3ff_fff8), 8),
+            Some(Hpa::new(0x3ff_fff8))
+        );
+        assert_eq!(ram.translate(Ipa::new(0x400_0000), 1), None);
+        let runs: Vec<_> = ram
+            .runs()
+            .map(|r| (r.ipa.raw(), r.hpa.raw(), r.size))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                (0, 0x3000_0000, 0x10_0000),
+                (0x10_0000, 0x10_0000, 0x3f0_0000)
+            ]
+        );
+        assert_eq!(ram.host_span().base, Hpa::new(0x10_0000));
+        assert_eq!(ram.host_span().size, 0x3f0_0000);
+        assert_eq!(ram.low_span().map(|s| s.base), Some(Hpa::new(0x3000_0000)));
     }
 }

@@ -13,7 +13,9 @@ use crate::schema::{
     CounterOffsetSpec, FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec,
 };
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
-use crate::tables::{CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
+use crate::tables::{
+    CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind, LOW_PRIVATE,
+};
 use rtvisor_addr::{Hpa, Ipa};
 use std::ops::Range;
 
@@ -36,7 +38,15 @@ pub(super) fn place_vm(
     {
         return None; // reported by validate
     }
+    let x86_identity = arch == Arch::X86_64 && mem.identity;
+    // An identity-mapped x86_64 VM: its RAM from 1 MiB is the host's (reserved in
+    // `resolve`), its first MiB private pages of their own.
+    let low = match x86_identity {
+        true => Some(identity_low(inp, vm, banks, taken, out)?),
+        false => None,
+    };
     let hpa = match (&mem.base, colored) {
+        _ if x86_identity => 0,
         // In the colored area, which `colored::place` took from the banks.
         (_, Some((first, _))) => first,
         (Some(b), None) => *b.get_ref(),
@@ -56,13 +66,17 @@ pub(super) fn place_vm(
             at
         }
     };
-    let in_bank = banks.iter().any(|&(b, s)| within(hpa, size, b, s));
+    let host = match x86_identity {
+        true => (LOW_PRIVATE, size.saturating_sub(LOW_PRIVATE)),
+        false => (hpa, size),
+    };
+    let in_bank = banks.iter().any(|&(b, s)| within(host.0, host.1, b, s));
     if colored.is_none() && (hpa % BLOCK != 0 || !in_bank) {
         return None; // reported by validate
     }
     let ipa = match arch {
         Arch::Aarch64 if mem.identity => hpa,
-        // Identity mapping on x86_64 is refused at its key (validate::arch).
+        // x86_64 RAM starts at 0 either way; identity shows in `RamMap::low`.
         _ => guest::ram_base(arch),
     };
     if arch == Arch::Aarch64 && mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
@@ -175,6 +189,7 @@ pub(super) fn place_vm(
             hpa: Hpa::new(hpa),
             size,
             colors: colored.map(|(_, c)| c),
+            low: low.map(Hpa::new),
         },
         kernel: ImagePlan {
             path: kernel_path,
@@ -465,4 +480,26 @@ fn ipa_clashes(
             out.push(inp.scenario_src.diag(span.clone(), msg, hint));
         }
     }
+}
+
+/// The private host pages behind an identity-mapped x86_64 VM's first MiB: first fit,
+/// 4 KiB aligned, outside everything taken (its identity part included).
+fn identity_low(
+    inp: &Inputs,
+    vm: &VmSpec,
+    banks: &[(u64, u64)],
+    taken: &mut Vec<(u64, u64)>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<u64> {
+    let Some(at) = first_fit(banks, taken, LOW_PRIVATE, PAGE) else {
+        let msg = format!(
+            "no room for the private first MiB of identity-mapped VM `{}` in the board's RAM",
+            vm.name.get_ref()
+        );
+        let hint = "give the other VMs or the hypervisor less memory".to_owned();
+        out.push(inp.scenario_src.diag(vm.memory.size.span(), msg, hint));
+        return None;
+    };
+    taken.push((at, LOW_PRIVATE));
+    Some(at)
 }

@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
             name: "smp",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0220_0000), size: 0x0100_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0220_0000), size: 0x0100_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM0_DTB,

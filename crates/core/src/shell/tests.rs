@@ -57,12 +57,14 @@ const RAM: [RamMap; 2] = [
             count: 32,
             mask: 0x8000_0f0f,
         }),
+        low: None,
     },
     RamMap {
         ipa: Ipa::new(0x4000_0000),
         hpa: Hpa::new(0x4400_0000),
         size: 64 * MIB,
         colors: None,
+        low: None,
     },
 ];
 const fn device(name: &'static str, page: u64, regs: u64, size: u64, virtio: bool) -> DeviceMap {

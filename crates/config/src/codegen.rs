@@ -273,6 +273,25 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         }
         let _ = writeln!(w, "            ],");
     }
+    if vm.pci.is_empty() {
+        let _ = writeln!(w, "            pci: &[],");
+    } else {
+        let _ = writeln!(w, "            pci: &[");
+        for f in &vm.pci {
+            let intx: Vec<String> = f.intx.iter().map(u32::to_string).collect();
+            let _ = writeln!(
+                w,
+                "                PciFunctionMap {{ name: {:?}, bus: {}, dev: {}, func: {}, ecam: Hpa::new({}), intx: [{}] }},",
+                f.name,
+                f.addr.bus,
+                f.addr.dev,
+                f.addr.func,
+                hex(f.ecam.raw()),
+                intx.join(", "),
+            );
+        }
+        let _ = writeln!(w, "            ],");
+    }
     if vm.shared.is_empty() {
         let _ = writeln!(w, "            shared: &[],");
     } else {

@@ -190,6 +190,8 @@ pub struct VmConfig {
     pub restart: RestartPolicy,
     /// Devices passed through: MMIO mapped 1:1 in stage-2, interrupts routed to the VM.
     pub devices: &'static [DeviceMap],
+    /// PCI functions given to this (identity-mapped, x86_64) VM one by one.
+    pub pci: &'static [PciFunctionMap],
     /// Shared-memory regions this VM is a peer of, in scenario declaration order
     /// (empty when none). Peers of one region share its `hpa` and `size`.
     pub shared: &'static [SharedMap],
@@ -266,6 +268,26 @@ pub struct DeviceMap {
     /// hypervisor resets it when the VM stops or restarts, so it stops DMA into the
     /// VM's RAM. `None` for other devices.
     pub virtio_mmio: Option<Hpa>,
+}
+
+/// A PCI function given to an x86_64 VM (`devices = ["BRIDGE/BB:DD.F"]`). The guest
+/// sees it at the host's bus, device and function numbers, through its emulated
+/// configuration space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PciFunctionMap {
+    /// The scenario's name for it (`pcie@b0000000/00:03.0`).
+    pub name: &'static str,
+    /// Bus number.
+    pub bus: u8,
+    /// Device number (0 to 31).
+    pub dev: u8,
+    /// Function number (0 to 7).
+    pub func: u8,
+    /// Host-physical base of its host bridge's ECAM window (bus 0's space).
+    pub ecam: Hpa,
+    /// The GSIs of INTA to INTD of device 0 on its bridge (level-triggered); pin `p`
+    /// (1 = INTA) of device `d` raises `intx[(d + p - 1) % 4]`.
+    pub intx: [u32; 4],
 }
 
 /// A shared-memory region as one VM maps it: normal memory, read-only in stage-2

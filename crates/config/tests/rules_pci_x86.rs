@@ -101,6 +101,23 @@ fn an_identity_mapped_vm_takes_a_function() {
         "console = \"com1\"\nmemory = { size = \"32MiB\", base = 0x1000_0000 }\n",
     );
     assert_eq!(errors(&t, &s), vec![]);
+    // The plan carries it, with its bridge's ECAM window and INTx GSIs, for the
+    // hypervisor's tables.
+    let plan = rtvisor_config::check(&t.path("s.toml")).unwrap();
+    let f = &plan.vms[0].pci;
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].name, d);
+    assert_eq!((f[0].addr.bus, f[0].addr.dev, f[0].addr.func), (0, 3, 0));
+    assert_eq!(f[0].ecam.raw(), 0xb000_0000);
+    assert_eq!(f[0].intx, [16, 17, 18, 19]);
+    let tables = rtvisor_config::codegen::render(&plan, std::path::Path::new("$OUT_DIR")).unwrap();
+    assert!(
+        tables.contains(
+            "PciFunctionMap { name: \"pcie@b0000000/00:03.0\", bus: 0, dev: 3, func: 0, \
+             ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] }"
+        ),
+        "{tables}"
+    );
 }
 
 #[test]

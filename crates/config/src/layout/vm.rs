@@ -226,6 +226,7 @@ pub(super) fn place_vm(
         },
         devices,
         pcie,
+        pci: crate::pcie::functions(inp, vm),
         shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm

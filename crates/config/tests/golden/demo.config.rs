@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Trusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
@@ -68,6 +69,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "pcie@10000000 I/O window", ipa: Ipa::new(0x3eff_0000), hpa: Hpa::new(0x3eff_0000), size: 0x0001_0000, regs: MemRegion { base: Hpa::new(0x3eff_0000), size: 0x0001_0000 }, irqs: &[], edge: false, virtio_mmio: None },
                 DeviceMap { name: "pcie@10000000 32-bit memory window", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x1000_0000), size: 0x2eff_0000, regs: MemRegion { base: Hpa::new(0x1000_0000), size: 0x2eff_0000 }, irqs: &[], edge: false, virtio_mmio: None },
             ],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x3f00_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],

@@ -33,6 +33,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4420_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4420_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
@@ -55,6 +56,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4420_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4420_1000), size: 0x1000, writable: false, index: 1, doorbell: 126 },

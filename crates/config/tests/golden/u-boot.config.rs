@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             devices: &[
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3e00), size: 0x200 }, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
             ],
+            pci: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -54,6 +55,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],

@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
@@ -56,6 +57,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],

@@ -29,6 +29,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],

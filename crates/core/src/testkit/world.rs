@@ -146,6 +146,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         direct_trust: spec.trust,
         restart: spec.restart,
         devices,
+        pci: &[],
         shared,
         counter_offset: CounterOffset::Zero,
         flash: [None, None],

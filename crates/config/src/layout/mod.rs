@@ -58,6 +58,7 @@ pub mod boot;
 pub mod colored;
 pub(crate) mod guest;
 mod hv;
+pub(crate) mod identity;
 mod shared;
 mod vm;
 pub(crate) use hv::hv_region;
@@ -101,7 +102,7 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
         m.base.as_ref().map(|b| (*b.get_ref(), m.size.get_ref().0))
     }));
     // An identity-mapped x86_64 VM's RAM from 1 MiB is at the same host addresses.
-    taken.extend(x86_identity(inp));
+    taken.extend(identity::reserved(inp));
     taken.extend(shared::fixed(inp));
     let Some(colored) = colored::place(inp, &banks, &mut taken, &mut out) else {
         return (None, out);
@@ -250,22 +251,12 @@ fn at_name(inp: &Inputs, i: usize, msg: String, hint: &str) -> Diagnostic {
 }
 
 /// First fit: the lowest `align` aligned gap of `size` bytes in `banks`.
-/// The host RAM of each identity-mapped x86_64 VM (from `LOW_PRIVATE` to its size; its
-/// first MiB is elsewhere).
-pub(crate) fn x86_identity(inp: &Inputs) -> Vec<(u64, u64)> {
-    if inp.board.arch() != Arch::X86_64 {
-        return Vec::new();
-    }
-    let low = crate::tables::LOW_PRIVATE;
-    inp.scenario
-        .vm
-        .iter()
-        .filter(|vm| vm.memory.identity)
-        .map(|vm| (low, vm.memory.size.get_ref().0.saturating_sub(low)))
-        .collect()
-}
-
-fn first_fit(banks: &[(u64, u64)], taken: &[(u64, u64)], size: u64, align: u64) -> Option<u64> {
+pub(crate) fn first_fit(
+    banks: &[(u64, u64)],
+    taken: &[(u64, u64)],
+    size: u64,
+    align: u64,
+) -> Option<u64> {
     for &(bank, bank_size) in banks {
         let mut at = align_up(bank, align)?;
         while within(at, size, bank, bank_size) {

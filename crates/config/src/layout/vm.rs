@@ -42,7 +42,7 @@ pub(super) fn place_vm(
     // An identity-mapped x86_64 VM: its RAM from 1 MiB is the host's (reserved in
     // `resolve`), its first MiB private pages of their own.
     let low = match x86_identity {
-        true => Some(identity_low(inp, vm, banks, taken, out)?),
+        true => Some(super::identity::low(inp, vm, banks, taken, out)?),
         false => None,
     };
     let hpa = match (&mem.base, colored) {
@@ -481,26 +481,4 @@ fn ipa_clashes(
             out.push(inp.scenario_src.diag(span.clone(), msg, hint));
         }
     }
-}
-
-/// The private host pages behind an identity-mapped x86_64 VM's first MiB: first fit,
-/// 4 KiB aligned, outside everything taken (its identity part included).
-fn identity_low(
-    inp: &Inputs,
-    vm: &VmSpec,
-    banks: &[(u64, u64)],
-    taken: &mut Vec<(u64, u64)>,
-    out: &mut Vec<Diagnostic>,
-) -> Option<u64> {
-    let Some(at) = first_fit(banks, taken, LOW_PRIVATE, PAGE) else {
-        let msg = format!(
-            "no room for the private first MiB of identity-mapped VM `{}` in the board's RAM",
-            vm.name.get_ref()
-        );
-        let hint = "give the other VMs or the hypervisor less memory".to_owned();
-        out.push(inp.scenario_src.diag(vm.memory.size.span(), msg, hint));
-        return None;
-    };
-    taken.push((at, LOW_PRIVATE));
-    Some(at)
 }

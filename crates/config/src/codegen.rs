@@ -195,7 +195,7 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
     let _ = writeln!(w, "            cpus: &[{}],", cpus.join(", "));
     let _ = writeln!(
         w,
-        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {}, colors: {} }},",
+        "            ram: RamMap {{ ipa: {}, hpa: Hpa::new({}), size: {}, colors: {}, low: {} }},",
         ipa(vm.ram.ipa),
         hex(vm.ram.hpa.raw()),
         hex(vm.ram.size),
@@ -206,6 +206,10 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
                 c.count,
                 hex(c.mask)
             ),
+        },
+        match vm.ram.low {
+            None => "None".to_owned(),
+            Some(l) => format!("Some(Hpa::new({}))", hex(l.raw())),
         }
     );
     let _ = writeln!(
@@ -265,6 +269,25 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
                     false => "None".to_owned(),
                 },
                 base = hex(d.page_base.raw()),
+            );
+        }
+        let _ = writeln!(w, "            ],");
+    }
+    if vm.pci.is_empty() {
+        let _ = writeln!(w, "            pci: &[],");
+    } else {
+        let _ = writeln!(w, "            pci: &[");
+        for f in &vm.pci {
+            let intx: Vec<String> = f.intx.iter().map(u32::to_string).collect();
+            let _ = writeln!(
+                w,
+                "                PciFunctionMap {{ name: {:?}, bus: {}, dev: {}, func: {}, ecam: Hpa::new({}), intx: [{}] }},",
+                f.name,
+                f.addr.bus,
+                f.addr.dev,
+                f.addr.func,
+                hex(f.ecam.raw()),
+                intx.join(", "),
             );
         }
         let _ = writeln!(w, "            ],");

@@ -124,6 +124,8 @@ pub struct Runs {
     pub(crate) hpa: Hpa,
     pub(crate) size: u64,
     pub(crate) coloring: Option<Coloring>,
+    /// The private host pages of an identity-mapped x86_64 VM's first MiB.
+    pub(crate) low: Option<Hpa>,
     pub(crate) done: u64,
 }
 
@@ -133,6 +135,16 @@ impl Iterator for Runs {
     fn next(&mut self) -> Option<Run> {
         if self.done >= self.size {
             return None;
+        }
+        let private = crate::tables::LOW_PRIVATE.min(self.size);
+        if let Some(low) = self.low.filter(|_| self.done < private) {
+            let run = Run {
+                ipa: self.ipa.checked_add(self.done)?,
+                hpa: low.checked_add(self.done)?,
+                size: private - self.done,
+            };
+            self.done = private;
+            return Some(run);
         }
         let (off, len) = match self.coloring {
             None => (self.done, self.size - self.done),
@@ -190,6 +202,7 @@ mod tests {
                 hpa: Hpa::new(0x8000_0000 + (rng(&mut s) % 16) * c.period()),
                 size: pages * PAGE,
                 colors: Some(c),
+                low: None,
             };
             let span = ram.host_span();
             let mut seen = std::collections::BTreeSet::new();

@@ -358,3 +358,34 @@ mod tests {
         assert_eq!(swizzle_rows().count(), 16);
     }
 }
+
+/// A function of a host bridge given to an x86_64 VM (`BRIDGE/BB:DD.F`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionPlan {
+    /// The `devices` entry.
+    pub name: String,
+    /// Its address.
+    pub addr: FunctionAddress,
+    /// Host-physical base of the bridge's ECAM window.
+    pub ecam: Hpa,
+    /// The bridge's INTA..INTD GSIs of device 0.
+    pub intx: [u32; 4],
+}
+
+/// The functions VM `vm` is given one by one, in `devices` order (those `validate`
+/// refused are left out).
+pub(crate) fn functions(inp: &Inputs, vm: &VmSpec) -> Vec<FunctionPlan> {
+    vm.devices
+        .iter()
+        .filter_map(|d| {
+            let (p, addr) = find_function(inp, d.get_ref())?;
+            let intx: [u32; 4] = p.intx().try_into().ok()?;
+            Some(FunctionPlan {
+                name: d.get_ref().clone(),
+                addr: addr.ok()?,
+                ecam: Hpa::new(p.ecam().0),
+                intx,
+            })
+        })
+        .collect()
+}

@@ -117,6 +117,8 @@ pub struct VmPlan {
     pub devices: Vec<DevicePlan>,
     /// Passed-through PCIe host bridges.
     pub pcie: Vec<crate::pcie::PciePlan>,
+    /// PCI functions given one by one (x86_64).
+    pub pci: Vec<crate::pcie::FunctionPlan>,
     /// Shared-memory regions this VM is a peer of, in declaration order.
     pub shared: Vec<SharedMapPlan>,
     /// Command line.

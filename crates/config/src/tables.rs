@@ -7,6 +7,9 @@
 
 use crate::coloring::PAGE;
 pub use crate::coloring::{Coloring, Run, Runs};
+pub use ram::{RamMap, LOW_PRIVATE};
+
+mod ram;
 use rtvisor_addr::{Hpa, Ipa};
 
 /// The whole static configuration.
@@ -73,6 +76,7 @@ impl HvPages {
             hpa: self.hpa,
             size: self.size,
             colors: Some(self.colors),
+            low: None,
         };
         as_ram.runs().map(|r| (r.hpa, r.size))
     }
@@ -189,6 +193,8 @@ pub struct VmConfig {
     pub restart: RestartPolicy,
     /// Devices passed through: MMIO mapped 1:1 in stage-2, interrupts routed to the VM.
     pub devices: &'static [DeviceMap],
+    /// PCI functions given to this (identity-mapped, x86_64) VM one by one.
+    pub pci: &'static [PciFunctionMap],
     /// Shared-memory regions this VM is a peer of, in scenario declaration order
     /// (empty when none). Peers of one region share its `hpa` and `size`.
     pub shared: &'static [SharedMap],
@@ -208,21 +214,6 @@ pub enum CounterOffset {
     /// near 0. QEMU 7.2 can freeze when such a guest parks its compare value near 0
     /// with the timer enabled (docs/scenario.md).
     VmStart,
-}
-
-/// Guest RAM and its backing: one host region, or (colored) the pages of some cache
-/// colors from `hpa` on ([`crate::coloring`]). The guest sees contiguous RAM either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RamMap {
-    /// Guest-physical base.
-    pub ipa: Ipa,
-    /// Host-physical base; colored: the start of the first period (aligned to one
-    /// LLC way).
-    pub hpa: Hpa,
-    /// Size in bytes (multiple of 2 MiB).
-    pub size: u64,
-    /// The cache colors of its host pages (`None`: one contiguous host region).
-    pub colors: Option<Coloring>,
 }
 
 /// An image and where it goes in guest RAM.
@@ -259,6 +250,26 @@ pub struct DeviceMap {
     pub virtio_mmio: Option<Hpa>,
 }
 
+/// A PCI function given to an x86_64 VM (`devices = ["BRIDGE/BB:DD.F"]`). The guest
+/// sees it at the host's bus, device and function numbers, through its emulated
+/// configuration space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PciFunctionMap {
+    /// The scenario's name for it (`pcie@b0000000/00:03.0`).
+    pub name: &'static str,
+    /// Bus number.
+    pub bus: u8,
+    /// Device number (0 to 31).
+    pub dev: u8,
+    /// Function number (0 to 7).
+    pub func: u8,
+    /// Host-physical base of its host bridge's ECAM window (bus 0's space).
+    pub ecam: Hpa,
+    /// The GSIs of INTA to INTD of device 0 on its bridge (level-triggered); pin `p`
+    /// (1 = INTA) of device `d` raises `intx[(d + p - 1) % 4]`.
+    pub intx: [u32; 4],
+}
+
 /// A shared-memory region as one VM maps it: normal memory, read-only in stage-2
 /// unless `writable`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,83 +290,4 @@ pub struct SharedMap {
     pub index: usize,
     /// The INTID (an SPI) its doorbell raises in this VM.
     pub doorbell: u32,
-}
-
-impl RamMap {
-    /// Host address behind guest address `ipa`, if `[ipa, ipa+len)` is RAM and
-    /// contiguous in host memory (always, unless colored: then within one run).
-    pub fn translate(&self, ipa: Ipa, len: u64) -> Option<Hpa> {
-        match self.piece(ipa, len) {
-            Some((hpa, n)) if n == len => Some(hpa),
-            _ => None,
-        }
-    }
-
-    /// The host address behind `ipa` and how many of the `len` bytes from it are
-    /// host-contiguous, if `[ipa, ipa+len)` is RAM; copy a range piece by piece.
-    pub fn piece(&self, ipa: Ipa, len: u64) -> Option<(Hpa, u64)> {
-        let off = ipa.offset_from(self.ipa)?;
-        if len == 0 || off >= self.size || len > self.size - off {
-            return None;
-        }
-        match self.colors {
-            None => Some((self.hpa.checked_add(off)?, len)),
-            Some(c) => {
-                let (host, pages) = c.page(off / PAGE);
-                let inner = off % PAGE;
-                let room = (pages * PAGE - inner).min(len);
-                Some((self.hpa.checked_add(host + inner)?, room))
-            }
-        }
-    }
-
-    /// The host region that holds every page of this RAM (colored: also the pages of
-    /// other colors between them).
-    pub fn host_span(&self) -> MemRegion<Hpa> {
-        let size = match self.colors {
-            None => self.size,
-            Some(c) => c.span(self.size),
-        };
-        MemRegion {
-            base: self.hpa,
-            size,
-        }
-    }
-
-    /// The stretches contiguous in both spaces, in guest order.
-    pub fn runs(&self) -> Runs {
-        Runs {
-            ipa: self.ipa,
-            hpa: self.hpa,
-            size: self.size,
-            coloring: self.colors,
-            done: 0,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ram_translation_is_bounded() {
-        let ram = RamMap {
-            ipa: Ipa::new(0x4000_0000),
-            hpa: Hpa::new(0x4400_0000),
-            size: 0x20_0000,
-            colors: None,
-        };
-        assert_eq!(
-            ram.translate(Ipa::new(0x4000_1000), 8),
-            Some(Hpa::new(0x4400_1000))
-        );
-        assert_eq!(
-            ram.translate(Ipa::new(0x401f_fff8), 8),
-            Some(Hpa::new(0x441f_fff8))
-        );
-        assert_eq!(ram.translate(Ipa::new(0x401f_fffc), 8), None);
-        assert_eq!(ram.translate(Ipa::new(0x3fff_f000), 8), None);
-        assert_eq!(ram.translate(Ipa::new(0x4020_0000), 1), None);
-    }
 }

@@ -117,16 +117,6 @@ fn aarch64_only_keys_are_refused_at_the_key() {
          XEN_ELFNOTE_PHYS32_ENTRY note; bzImage comes later), or \"raw\", loaded and entered \
          at 0x10_0000",
     );
-    let s = one_vm("{ size = \"16MiB\", identity = true }", ELF, "");
-    only_at(
-        &t,
-        &s,
-        "identity",
-        "VM `a` is identity-mapped, but board `qemu-q35-x86_64` is x86_64, where VM RAM \
-         starts at guest-physical 0",
-        "an x86_64 VM's boot data and ACPI tables live in its low RAM; remove identity \
-         (DMA-capable PCI pass-through on x86_64 comes later)",
-    );
     // identity = false says the default.
     let s = one_vm("{ size = \"16MiB\", identity = false }", ELF, "");
     assert_eq!(errors(&t, &s), vec![]);
@@ -322,22 +312,5 @@ fn x86_images() {
     assert!(
         refused(FormatSpec::Raw, vec![0; (16 << 20) - 0x10_0000 + 1])
             .starts_with("does not fit in the VM's RAM")
-    );
-}
-
-#[test]
-fn the_hypervisor_memory_base_is_arm64_only() {
-    let t = tree("");
-    let s = one_vm("{ size = \"16MiB\" }", ELF, "").replace(
-        "console = \"com1\"\n",
-        "console = \"com1\"\nmemory = { base = 0x100_0000, size = \"32MiB\" }\n",
-    );
-    only_at(
-        &t,
-        &s,
-        "base",
-        "the hypervisor's memory has a `base`, but board `qemu-q35-x86_64` is x86_64, \
-         where GRUB loads the hypervisor at 0x20_0000",
-        "remove base; an x86_64 hypervisor's memory always starts at 0x20_0000",
     );
 }

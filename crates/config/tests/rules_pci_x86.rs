@@ -41,18 +41,18 @@ fn scenario(memory: &str, devices: &str, devices_b: Option<&str>) -> String {
 
 const PLAIN: &str = "{ size = \"16MiB\" }";
 
-/// The reason every function is refused today, after the function's own errors.
+/// The error for a function given to a VM that is not identity-mapped.
 fn no_identity(line: usize, col: usize, d: &str, vm: &str) -> Flat {
     (
         "s.toml".into(),
         line,
         col,
         format!("PCI function `{d}` needs an identity-mapped VM; VM `{vm}` is not"),
-        "the function's DMA uses host-physical addresses with no IOMMU in between, so the \
-         VM's RAM must be at its host-physical addresses; x86_64 VMs cannot be \
-         identity-mapped yet (their RAM starts at guest-physical 0: docs/x86.md, \"PCI \
-         pass-through\"), so no VM can take this function today"
-            .into(),
+        format!(
+            "the function's DMA uses host-physical addresses with no IOMMU in between, so \
+             the VM's RAM must be at its host-physical addresses: set memory = {{ ..., \
+             identity = true }} in VM `{vm}` (docs/x86.md, \"Identity-mapped VMs\")"
+        ),
     )
 }
 
@@ -85,6 +85,39 @@ fn a_function_needs_an_identity_mapped_vm() {
     let d = "pcie@b0000000/00:03.0";
     let s = scenario(PLAIN, &format!("[\"{d}\"]"), None);
     assert_eq!(errors(&t, &s), vec![no_identity(10, 12, d, "a")]);
+}
+
+#[test]
+fn an_identity_mapped_vm_takes_a_function() {
+    let t = tree(Q35_BRIDGE);
+    let d = "pcie@b0000000/00:03.0";
+    let s = scenario(
+        "{ size = \"16MiB\", identity = true }",
+        &format!("[\"{d}\"]"),
+        None,
+    )
+    .replace(
+        "console = \"com1\"\n",
+        "console = \"com1\"\nmemory = { size = \"32MiB\", base = 0x1000_0000 }\n",
+    );
+    assert_eq!(errors(&t, &s), vec![]);
+    // The plan carries it, with its bridge's ECAM window and INTx GSIs, for the
+    // hypervisor's tables.
+    let plan = rtvisor_config::check(&t.path("s.toml")).unwrap();
+    let f = &plan.vms[0].pci;
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].name, d);
+    assert_eq!((f[0].addr.bus, f[0].addr.dev, f[0].addr.func), (0, 3, 0));
+    assert_eq!(f[0].ecam.raw(), 0xb000_0000);
+    assert_eq!(f[0].intx, [16, 17, 18, 19]);
+    let tables = rtvisor_config::codegen::render(&plan, std::path::Path::new("$OUT_DIR")).unwrap();
+    assert!(
+        tables.contains(
+            "PciFunctionMap { name: \"pcie@b0000000/00:03.0\", bus: 0, dev: 3, func: 0, \
+             ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] }"
+        ),
+        "{tables}"
+    );
 }
 
 #[test]

@@ -56,7 +56,10 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
     let ram = CONFIG.vms.iter().flat_map(|vm| {
         let shared = vm.shared.iter().map(|s| (s.hpa, s.size));
         let span = vm.ram.host_span();
-        core::iter::once((span.base, span.size)).chain(shared)
+        let low = vm.ram.low_span().map(|l| (l.base, l.size));
+        core::iter::once((span.base, span.size))
+            .chain(low)
+            .chain(shared)
     });
     // Devices the hypervisor resets when their VM stops (virtio-mmio transports).
     let devices = CONFIG.vms.iter().flat_map(|vm| vm.devices.iter());
@@ -155,14 +158,15 @@ fn check_fit(m: &Found, image: HostRange) {
         ));
     }
     for vm in CONFIG.vms {
-        let span = vm.ram.host_span();
-        let ram = HostRange::new(span.base, span.size)
-            .unwrap_or_else(|| die(format_args!("vm {}: RAM range wraps", vm.name)));
-        if !Machine::ram_contains(m, ram) {
-            die(format_args!(
-                "vm {}: RAM {:#x}..{:#x} is not in this machine's memory; fix: give the machine more RAM or change [[vm]] memory in the scenario",
-                vm.name, ram.base().raw(), ram.end().raw()
-            ));
+        for span in core::iter::once(vm.ram.host_span()).chain(vm.ram.low_span()) {
+            let ram = HostRange::new(span.base, span.size)
+                .unwrap_or_else(|| die(format_args!("vm {}: RAM range wraps", vm.name)));
+            if !Machine::ram_contains(m, ram) {
+                die(format_args!(
+                    "vm {}: RAM {:#x}..{:#x} is not in this machine's memory; fix: give the machine more RAM or change [[vm]] memory in the scenario",
+                    vm.name, ram.base().raw(), ram.end().raw()
+                ));
+            }
         }
         for sh in vm.shared {
             let fits = HostRange::new(sh.hpa, sh.size).is_some_and(|r| Machine::ram_contains(m, r));

@@ -15,6 +15,8 @@ struct Mock {
     level: Cell<LogLevel>,
     accounting: Cell<bool>,
     reset: Cell<bool>,
+    /// `linux`'s RAM instead of `RAM[1]`, when set.
+    linux_ram: Cell<Option<RamMap>>,
 }
 
 impl Mock {
@@ -27,6 +29,7 @@ impl Mock {
             level: Cell::new(LogLevel::Info),
             accounting: Cell::new(true),
             reset: Cell::new(false),
+            linux_ram: Cell::new(None),
         }
     }
     fn run(&self, line: &str) -> Vec<String> {
@@ -56,12 +59,14 @@ const RAM: [RamMap; 2] = [
             count: 32,
             mask: 0x8000_0f0f,
         }),
+        low: None,
     },
     RamMap {
         ipa: Ipa::new(0x4000_0000),
         hpa: Hpa::new(0x4400_0000),
         size: 64 * MIB,
         colors: None,
+        low: None,
     },
 ];
 const fn device(name: &'static str, page: u64, regs: u64, size: u64, virtio: bool) -> DeviceMap {
@@ -152,7 +157,10 @@ impl ShellOps for Mock {
         [VmKind::Rt, VmKind::General][vm.index()]
     }
     fn vm_ram(&self, vm: VmId) -> RamMap {
-        RAM[vm.index()]
+        match self.linux_ram.get() {
+            Some(r) if vm.index() == 1 => r,
+            _ => RAM[vm.index()],
+        }
     }
     fn device(&self, vm: VmId, i: usize) -> Option<Mapping<'_>> {
         DEVICES
@@ -358,6 +366,31 @@ fn vcpu_power_follows_the_vm_lifecycle() {
     assert_eq!(VcpuPower::of(&life, VcpuId::new(0)), VcpuPower::On);
     assert_eq!(VcpuPower::of(&life, VcpuId::new(1)), VcpuPower::Off);
     assert_eq!(VcpuPower::of(&life, VcpuId::new(7)), VcpuPower::Off);
+}
+
+#[test]
+fn mem_map_shows_an_identity_vms_private_mib_and_its_identity_ram() {
+    let m = Mock::new();
+    m.linux_ram.set(Some(RamMap {
+        ipa: Ipa::new(0),
+        hpa: Hpa::new(0),
+        size: 256 * MIB,
+        colors: None,
+        low: Some(Hpa::new(0x1b00_0000)),
+    }));
+    let out = m.run("mem map");
+    let rows: Vec<Vec<&str>> = out
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .filter(|w: &Vec<&str>| w.first() == Some(&"linux") && w.get(1) == Some(&"ram"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["linux", "ram", "private", "0x0", "0x1b000000", "1M", "rw"],
+            ["linux", "ram", "identity", "0x100000", "0x100000", "255M", "rw"],
+        ]
+    );
 }
 
 #[test]

@@ -181,15 +181,30 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
             Some(c) => Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count)),
             None => Text::of(format_args!("-")),
         };
-        each(&MapLine {
-            owner,
-            what: "ram",
-            name: colors.as_str(),
-            ipa: Some(ram.ipa),
-            hpa: Some(ram.hpa),
-            size: ram.size,
-            access: "rw",
-        });
+        if ram.low.is_some() {
+            // Identity-mapped (x86_64): the private first MiB, then the rest 1:1.
+            for (run, name) in ram.runs().zip(["private", "identity"]) {
+                each(&MapLine {
+                    owner,
+                    what: "ram",
+                    name,
+                    ipa: Some(run.ipa),
+                    hpa: Some(run.hpa),
+                    size: run.size,
+                    access: "rw",
+                });
+            }
+        } else {
+            each(&MapLine {
+                owner,
+                what: "ram",
+                name: colors.as_str(),
+                ipa: Some(ram.ipa),
+                hpa: Some(ram.hpa),
+                size: ram.size,
+                access: "rw",
+            });
+        }
         mapped(owner, "device", |i| ops.device(vm, i), each);
         mapped(owner, "shared", |i| ops.shared(vm, i), each);
         for r in (0..).map_while(|i| ops.emulated(vm, i)) {

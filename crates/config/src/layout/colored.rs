@@ -187,6 +187,7 @@ mod tests {
                     hpa: Hpa::new(area + first * alloc.period()),
                     size: pages * PAGE,
                     colors: Some(Coloring { count, mask }),
+                    low: None,
                 };
                 for run in ram.runs() {
                     for p in 0..run.size / PAGE {

@@ -13,7 +13,7 @@ use crate::tables::{HvPages, LogLevel, MemRegion};
 use rtvisor_addr::Hpa;
 
 /// The hypervisor's region: `[hypervisor] memory.base`, by default the first RAM bank
-/// base + 2 MiB (on x86_64 always GRUB's load address, 0x20_0000), and
+/// base + 2 MiB (on x86_64 0x20_0000, where its ELF is linked and GRUB loads it), and
 /// `[hypervisor] memory.size`. `None` when the board has no usable first bank (empty, or running past the end of
 /// the address space): the board rules report that, and no rule may derive another
 /// error from it.
@@ -28,8 +28,8 @@ pub(crate) fn hv_region(board: &BoardFile, s: &ScenarioFile) -> Option<(u64, u64
     let size = mem.map_or(guest::hv_default_memory(arch), |m| m.size.get_ref().0);
     let fixed = mem.and_then(|m| m.base.as_ref()).map(|b| *b.get_ref());
     let base = match (arch, fixed) {
-        (crate::contract::Arch::Aarch64, Some(b)) => b,
-        _ => guest::hv_base(arch, *bank.base.get_ref())?,
+        (_, Some(b)) => b,
+        (_, None) => guest::hv_base(arch, *bank.base.get_ref())?,
     };
     Some((base, size))
 }

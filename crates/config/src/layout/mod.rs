@@ -58,6 +58,7 @@ pub mod boot;
 pub mod colored;
 pub(crate) mod guest;
 mod hv;
+pub(crate) mod identity;
 mod shared;
 mod vm;
 pub(crate) use hv::hv_region;
@@ -87,12 +88,21 @@ pub(crate) fn resolve(inp: &Inputs) -> (Option<Plan>, Vec<Diagnostic>) {
     if !within(hv.0, hv.1, banks[0].0, banks[0].1) {
         return (None, out); // reported by validate
     }
-    // Taken host RAM: boot DTB + hypervisor, then every fixed VM.
-    let mut taken = vec![(banks[0].0, hv.0 + hv.1 - banks[0].0)];
+    // Taken host RAM: boot DTB + hypervisor (x86_64: GRUB's area below its default
+    // load address, and the hypervisor where it is), then every fixed VM.
+    let mut taken = match inp.board.arch() {
+        Arch::Aarch64 => vec![(banks[0].0, hv.0 + hv.1 - banks[0].0)],
+        Arch::X86_64 => {
+            let grub = crate::contract::x86_64::HV_LOAD.saturating_sub(banks[0].0);
+            vec![(banks[0].0, grub), hv]
+        }
+    };
     taken.extend(inp.scenario.vm.iter().filter_map(|vm| {
         let m = &vm.memory;
         m.base.as_ref().map(|b| (*b.get_ref(), m.size.get_ref().0))
     }));
+    // An identity-mapped x86_64 VM's RAM from 1 MiB is at the same host addresses.
+    taken.extend(identity::reserved(inp));
     taken.extend(shared::fixed(inp));
     let Some(colored) = colored::place(inp, &banks, &mut taken, &mut out) else {
         return (None, out);
@@ -241,7 +251,12 @@ fn at_name(inp: &Inputs, i: usize, msg: String, hint: &str) -> Diagnostic {
 }
 
 /// First fit: the lowest `align` aligned gap of `size` bytes in `banks`.
-fn first_fit(banks: &[(u64, u64)], taken: &[(u64, u64)], size: u64, align: u64) -> Option<u64> {
+pub(crate) fn first_fit(
+    banks: &[(u64, u64)],
+    taken: &[(u64, u64)],
+    size: u64,
+    align: u64,
+) -> Option<u64> {
     for &(bank, bank_size) in banks {
         let mut at = align_up(bank, align)?;
         while within(at, size, bank, bank_size) {

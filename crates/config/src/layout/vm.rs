@@ -13,7 +13,9 @@ use crate::schema::{
     CounterOffsetSpec, FormatSpec, KindSpec, ModeSpec, RestartSpec, TrustSpec, VmSpec,
 };
 use crate::size::{align_up, hex, human, overlaps, range, within, PAGE};
-use crate::tables::{CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind};
+use crate::tables::{
+    CounterOffset, DirectTrust, InterruptMode, RamMap, RestartPolicy, VmKind, LOW_PRIVATE,
+};
 use rtvisor_addr::{Hpa, Ipa};
 use std::ops::Range;
 
@@ -36,7 +38,15 @@ pub(super) fn place_vm(
     {
         return None; // reported by validate
     }
+    let x86_identity = arch == Arch::X86_64 && mem.identity;
+    // An identity-mapped x86_64 VM: its RAM from 1 MiB is the host's (reserved in
+    // `resolve`), its first MiB private pages of their own.
+    let low = match x86_identity {
+        true => Some(super::identity::low(inp, vm, banks, taken, out)?),
+        false => None,
+    };
     let hpa = match (&mem.base, colored) {
+        _ if x86_identity => 0,
         // In the colored area, which `colored::place` took from the banks.
         (_, Some((first, _))) => first,
         (Some(b), None) => *b.get_ref(),
@@ -56,13 +66,17 @@ pub(super) fn place_vm(
             at
         }
     };
-    let in_bank = banks.iter().any(|&(b, s)| within(hpa, size, b, s));
+    let host = match x86_identity {
+        true => (LOW_PRIVATE, size.saturating_sub(LOW_PRIVATE)),
+        false => (hpa, size),
+    };
+    let in_bank = banks.iter().any(|&(b, s)| within(host.0, host.1, b, s));
     if colored.is_none() && (hpa % BLOCK != 0 || !in_bank) {
         return None; // reported by validate
     }
     let ipa = match arch {
         Arch::Aarch64 if mem.identity => hpa,
-        // Identity mapping on x86_64 is refused at its key (validate::arch).
+        // x86_64 RAM starts at 0 either way; identity shows in `RamMap::low`.
         _ => guest::ram_base(arch),
     };
     if arch == Arch::Aarch64 && mem.base.is_none() && ipa.saturating_add(size) > IPA_LIMIT {
@@ -175,6 +189,7 @@ pub(super) fn place_vm(
             hpa: Hpa::new(hpa),
             size,
             colors: colored.map(|(_, c)| c),
+            low: low.map(Hpa::new),
         },
         kernel: ImagePlan {
             path: kernel_path,
@@ -211,6 +226,7 @@ pub(super) fn place_vm(
         },
         devices,
         pcie,
+        pci: crate::pcie::functions(inp, vm),
         shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm

@@ -94,21 +94,20 @@ fn vm_lines(s: &mut String, id: usize, vm: &VmPlan, x86: bool) {
         .collect();
     let _ = writeln!(s, "  cpus     {}", cpus.join(", "));
     let span = vm.ram.host_span();
-    let _ = writeln!(
-        s,
-        "  ram      {ga} {} -> HPA {} ({}{})",
-        range(vm.ram.ipa.raw(), vm.ram.size),
-        range(span.base.raw(), span.size),
-        human(vm.ram.size),
-        match vm.ram.colors {
-            None => String::new(),
-            Some(c) => format!(
-                ", colors {} of {}: its pages of the range",
-                crate::validate::colors::list(c.mask),
-                c.count
-            ),
+    if vm.ram.low.is_some() {
+        // Identity-mapped x86_64: the private first MiB, then the rest 1:1.
+        for (run, what) in vm.ram.runs().zip(["private", "identity"]) {
+            let _ = writeln!(
+                s,
+                "  ram      {ga} {} -> HPA {} ({}, {what})",
+                range(run.ipa.raw(), run.size),
+                range(run.hpa.raw(), run.size),
+                human(run.size)
+            );
         }
-    );
+    } else {
+        ram_line(s, ga, vm, span);
+    }
     let k = &vm.kernel;
     let _ = writeln!(
         s,
@@ -226,4 +225,29 @@ fn pcie_lines(s: &mut String, p: &crate::pcie::PciePlan) {
             crate::contract::aarch64::IPA_BITS
         );
     }
+}
+
+/// The line of a VM's RAM backed by one host range (or, colored, the pages of some
+/// colors in it).
+fn ram_line(
+    s: &mut String,
+    ga: &str,
+    vm: &VmPlan,
+    span: crate::tables::MemRegion<rtvisor_addr::Hpa>,
+) {
+    let _ = writeln!(
+        s,
+        "  ram      {ga} {} -> HPA {} ({}{})",
+        range(vm.ram.ipa.raw(), vm.ram.size),
+        range(span.base.raw(), span.size),
+        human(vm.ram.size),
+        match vm.ram.colors {
+            None => String::new(),
+            Some(c) => format!(
+                ", colors {} of {}: its pages of the range",
+                crate::validate::colors::list(c.mask),
+                c.count
+            ),
+        }
+    );
 }

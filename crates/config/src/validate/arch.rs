@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 19] = [
+const FOREIGN: [Foreign; 17] = [
     error(
         B,
         &["gic"],
@@ -188,16 +188,6 @@ const FOREIGN: [Foreign; 19] = [
          coloring is implemented for aarch64 boards only",
         "remove colors from [hypervisor]",
     ),
-    error(
-        S,
-        &["vm", "*", "memory", "identity"],
-        Some("true"),
-        X86,
-        "VM `{vm}` is identity-mapped, but board `{board}` is x86_64, where VM RAM \
-         starts at guest-physical 0",
-        "an x86_64 VM's boot data and ACPI tables live in its low RAM; remove identity \
-         (DMA-capable PCI pass-through on x86_64 comes later)",
-    ),
     Foreign {
         file: S,
         path: &["vm", "*", "interrupt-mode"],
@@ -212,15 +202,6 @@ const FOREIGN: [Foreign; 19] = [
                physical fixed IPIs, routed by its I/O APIC, CPU 0 watches its watchdog, and \
                on AMD-V each write to its xAPIC page is an exit",
     },
-    error(
-        S,
-        &["hypervisor", "memory", "base"],
-        None,
-        X86,
-        "the hypervisor's memory has a `base`, but board `{board}` is x86_64, where \
-         GRUB loads the hypervisor at 0x20_0000",
-        "remove base; an x86_64 hypervisor's memory always starts at 0x20_0000",
-    ),
     error(
         S,
         &["qemu-device", "*", "transport"],

@@ -20,6 +20,7 @@ mod board;
 mod board_x86;
 pub(crate) mod colors;
 mod devices;
+mod identity_x86;
 pub(crate) mod limits;
 mod mmio;
 mod pci_x86;

@@ -70,17 +70,15 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                     .to_owned();
                 out.push(src.diag(at.clone(), msg, hint));
             }
-            // An identity-mapped x86_64 VM is refused by the `arch` rules; a VM that
-            // is not gets the reason here.
             if !vm.memory.identity {
                 let msg =
                     format!("PCI function `{d}` needs an identity-mapped VM; VM `{n}` is not");
-                let hint = "the function's DMA uses host-physical addresses with no IOMMU in \
-                            between, so the VM's RAM must be at its host-physical addresses; \
-                            x86_64 VMs cannot be identity-mapped yet (their RAM starts at \
-                            guest-physical 0: docs/x86.md, \"PCI pass-through\"), so no VM \
-                            can take this function today"
-                    .to_owned();
+                let hint = format!(
+                    "the function's DMA uses host-physical addresses with no IOMMU in \
+                     between, so the VM's RAM must be at its host-physical addresses: set \
+                     memory = {{ ..., identity = true }} in VM `{n}` (docs/x86.md, \
+                     \"Identity-mapped VMs\")"
+                );
                 out.push(src.diag(at, msg, hint));
             }
         }

@@ -261,9 +261,14 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             None => (true, inp.scenario.hypervisor.console.span()),
         };
         let fixed = hv_spec.memory.as_ref().and_then(|m| m.base.as_ref());
-        let base_ok = match fixed.filter(|_| inp.board.arch() == crate::contract::Arch::Aarch64) {
-            Some(b) => hv_base_rule(base, banks[0].0, b.span(), inp, out),
-            None => true,
+        let base_ok = match (fixed, inp.board.arch()) {
+            (Some(b), crate::contract::Arch::Aarch64) => {
+                hv_base_rule(base, banks[0].0, b.span(), inp, out)
+            }
+            (Some(b), crate::contract::Arch::X86_64) => {
+                super::identity_x86::hv_base(base, size, b.span(), inp, out)
+            }
+            (None, _) => true,
         };
         if ok && base_ok && !within(base, size, banks[0].0, banks[0].1) {
             let msg = format!(
@@ -292,6 +297,10 @@ pub(super) fn memory(inp: &Inputs, out: &mut Vec<Diagnostic>) {
         let mem = &vm.memory;
         let size = mem.size.get_ref().0;
         size_rule(inp, &format!("VM `{n}`"), &mem.size, out);
+        if mem.identity && inp.board.arch() == crate::contract::Arch::X86_64 {
+            super::identity_x86::vm(inp, vm, hv, &banks, &mut fixed, out);
+            continue;
+        }
         let Some(base_s) = &mem.base else { continue };
         let base = *base_s.get_ref();
         let at = base_s.span();

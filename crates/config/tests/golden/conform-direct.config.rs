@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
             name: "conform",
             kind: VmKind::Rt,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4000_0000), size: 0x0400_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -31,6 +31,7 @@ mod rtvisor_generated_config {
             devices: &[
                 DeviceMap { name: "virtio-mmio@0a000000", ipa: Ipa::new(0x0a00_0000), hpa: Hpa::new(0x0a00_0000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_0000), size: 0x200 }, irqs: &[48], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_0000)) },
             ],
+            pci: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],

@@ -24,7 +24,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4620_0000), size: 0x0400_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Trusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
@@ -45,7 +46,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4a20_0000), hpa: Hpa::new(0x4a20_0000), size: 0x2000_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4a40_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x5220_0000) }),
             dtb: VM1_DTB,
@@ -68,6 +69,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "pcie@10000000 I/O window", ipa: Ipa::new(0x3eff_0000), hpa: Hpa::new(0x3eff_0000), size: 0x0001_0000, regs: MemRegion { base: Hpa::new(0x3eff_0000), size: 0x0001_0000 }, irqs: &[], edge: false, virtio_mmio: None },
                 DeviceMap { name: "pcie@10000000 32-bit memory window", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x1000_0000), size: 0x2eff_0000, regs: MemRegion { base: Hpa::new(0x1000_0000), size: 0x2eff_0000 }, irqs: &[], edge: false, virtio_mmio: None },
             ],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x3f00_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],

@@ -24,7 +24,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x6000_0000), size: 0x0080_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x6000_0000), size: 0x0080_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::OnCrash,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false, index: 1, doorbell: 126 },
@@ -46,7 +47,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4120_0000), hpa: Hpa::new(0x4120_0000), size: 0x1000_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4140_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x4920_0000) }),
             dtb: VM1_DTB,
@@ -60,6 +61,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003e00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3e00), size: 0x200 }, irqs: &[79], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3e00)) },
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3c00), size: 0x200 }, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
             ],
+            pci: &[],
             shared: &[
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true, index: 1, doorbell: 126 },

@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "victim",
             kind: VmKind::Rt,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5000_0000), size: 0x0100_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x5000_0000), size: 0x0100_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -33,6 +33,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },
@@ -45,7 +46,7 @@ mod rtvisor_generated_config {
             name: "probe",
             kind: VmKind::General,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0020_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x4000_0000), hpa: Hpa::new(0x4220_0000), size: 0x0020_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x4008_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -56,6 +57,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "view", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x4240_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bell", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x4240_1000), size: 0x1000, writable: true, index: 1, doorbell: 126 },

@@ -24,7 +24,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0a20_0000), size: 0x0400_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0a20_0000), size: 0x0400_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -35,6 +35,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
@@ -45,7 +46,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0e20_0000), size: 0x2000_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0e20_0000), size: 0x2000_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x0100_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x0160_0000) }),
             dtb: VM1_DTB,
@@ -56,6 +57,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],

@@ -24,7 +24,7 @@ mod rtvisor_generated_config {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0a20_0000), size: 0x0100_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x1a00_0000), size: 0x0100_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -35,8 +35,9 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b10_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -45,7 +46,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0b20_0000), size: 0x1000_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0), size: 0x1000_0000, colors: None, low: Some(Hpa::new(0x1b00_0000)) },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x0100_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x0160_0000) }),
             dtb: VM1_DTB,
@@ -56,8 +57,9 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x1b10_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -66,10 +68,10 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x6d4d05b28998b4a7,
+        fingerprint: 0x6c959fb58af430f8,
         payload_fingerprint: 0x00d3628dc52a486e,
         hypervisor: HypervisorConfig {
-            memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
+            memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(1),

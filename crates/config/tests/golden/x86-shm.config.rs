@@ -22,7 +22,7 @@ mod rtvisor_generated_config {
             name: "ping",
             kind: VmKind::General,
             cpus: &[1],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0220_0000), size: 0x0100_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0220_0000), size: 0x0100_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -33,6 +33,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0420_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x0420_1000), size: 0x1000, writable: true, index: 1, doorbell: 46 },
@@ -44,7 +45,7 @@ mod rtvisor_generated_config {
             name: "pong",
             kind: VmKind::Rt,
             cpus: &[2],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0320_0000), size: 0x0100_0000, colors: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0320_0000), size: 0x0100_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM1_DTB,
@@ -55,6 +56,7 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
+            pci: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0420_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x0420_1000), size: 0x1000, writable: false, index: 1, doorbell: 46 },

@@ -131,6 +131,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
             hpa: Hpa::new(0x4800_0000 + RAM_SIZE * id as u64),
             size: RAM_SIZE,
             colors: None,
+            low: None,
         },
         kernel: ImagePlacement {
             bytes: &[],
@@ -145,6 +146,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         direct_trust: spec.trust,
         restart: spec.restart,
         devices,
+        pci: &[],
         shared,
         counter_offset: CounterOffset::Zero,
         flash: [None, None],

@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1215);
+    const _: () = assert!(VM1_DTB.len() == 1233);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -66,8 +66,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x6d4d05b28998b4a7,
-        payload_fingerprint: 0x00d3628dc52a486e,
+        fingerprint: 0x848f0ddde075cec1,
+        payload_fingerprint: 0x6a633d7f55d22cf0,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

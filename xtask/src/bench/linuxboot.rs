@@ -151,7 +151,12 @@ impl LinuxBoot {
 
     /// rtvisor / bare of configuration `name`, in thousandths.
     pub fn ratio_permille(&self, name: &str) -> Option<u64> {
-        let (v, b) = (self.ns(name)?, self.ns(BARE)?);
+        self.ratio_to(name, BARE)
+    }
+
+    /// Configuration `name` over configuration `bare`, in thousandths.
+    pub fn ratio_to(&self, name: &str, bare: &str) -> Option<u64> {
+        let (v, b) = (self.ns(name)?, self.ns(bare)?);
         (b > 0).then(|| v * 1000 / b)
     }
 }

@@ -19,7 +19,7 @@
 //! accounting: at the ready line the shell's `cpu stats` gives the entries into the
 //! hypervisor by cause on each of Linux's CPUs during the boot.
 
-use super::{boot_command, Boot1, CpuStats, Row};
+use super::{boot_command, Boot1, LinuxBoot, Row};
 use crate::bench::budget::{Check, Verdict};
 use crate::linux::vclock_x86::ICOUNT_TSC_HZ;
 use crate::util::{rel, root, say};
@@ -41,27 +41,9 @@ const SCENARIO: &str = "linux-x86.toml";
 const BARE_CPUS: u32 = 2;
 const BARE_MEMORY_MIB: u64 = 256;
 
-/// Everything the x86 run measured.
-#[derive(Debug, Clone)]
-pub struct LinuxBootX86 {
-    pub rows: Vec<Row>,
-    /// The accounting build's `cpu stats` at the ready line, or why not.
-    pub breakdown: Result<Vec<CpuStats>, String>,
-}
-
-impl LinuxBootX86 {
-    fn ns(&self, name: &str) -> Option<u64> {
-        self.rows
-            .iter()
-            .find(|r| r.name == name)
-            .and_then(|r| r.ns.as_ref().ok().copied())
-    }
-
-    /// rtvisor / bare, in thousandths.
-    pub fn ratio_permille(&self) -> Option<u64> {
-        let (v, b) = (self.ns(ALONE)?, self.ns(BARE)?);
-        (b > 0).then(|| v * 1000 / b)
-    }
+/// rtvisor / bare, in thousandths.
+fn ratio_permille(b: &LinuxBoot) -> Option<u64> {
+    b.ratio_to(ALONE, BARE)
 }
 
 /// The bare QEMU command.
@@ -109,12 +91,7 @@ fn rtvisor_iso(dir: &Path, no_build: bool, accounting: bool) -> Result<PathBuf> 
 
 /// Runs the x86 Linux boot benchmark: bare, rtvisor, then the accounting build.
 /// Console logs go to `dir/<name>.log`.
-pub fn measure(
-    dir: &Path,
-    no_build: bool,
-    timeout: Duration,
-    verbose: bool,
-) -> Result<LinuxBootX86> {
+pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> Result<LinuxBoot> {
     let l = crate::linux::x86::ensure(false)?;
     let boot = |name: &'static str, cmd: std::process::Command, line: &str, stats: bool| {
         let suffix = if stats { ".accounting" } else { "" };
@@ -173,7 +150,7 @@ pub fn measure(
         })
         .map(|(_, _, s)| s.unwrap_or_default())
         .map_err(|e| format!("{e:#}").lines().next().unwrap_or("").to_string());
-    Ok(LinuxBootX86 { rows, breakdown })
+    Ok(LinuxBoot { rows, breakdown })
 }
 
 /// The x86 rows of a bench run: whether every boot worked, the markdown section, the
@@ -199,9 +176,9 @@ pub fn rows(
 }
 
 /// The ratio, reported (no budget yet).
-pub fn report(b: Option<&LinuxBootX86>) -> Check {
+pub fn report(b: Option<&LinuxBoot>) -> Check {
     let what = format!("x86 linux boot (AMD-V): {ALONE} / {BARE} virtual time to the ready line");
-    let (verdict, detail) = match b.and_then(LinuxBootX86::ratio_permille) {
+    let (verdict, detail) = match b.and_then(ratio_permille) {
         Some(r) => (Verdict::Info, format!("{}.{:03}x", r / 1000, r % 1000)),
         None => (Verdict::Fail, "a boot failed or was not run".to_string()),
     };
@@ -213,14 +190,14 @@ pub fn report(b: Option<&LinuxBootX86>) -> Check {
 }
 
 /// The markdown section: the rows and the breakdown.
-pub fn markdown(b: &LinuxBootX86) -> String {
+pub fn markdown(b: &LinuxBoot) -> String {
     let head = format!(
         "\n## Linux boot (x86, AMD-V)\n\nDebian's amd64 kernel (PVH vmlinux) and the busybox \
          initramfs, command line `{BOOTARGS_BARE}` (under rtvisor the same with the measured \
          TSC rate): virtual time from QEMU's start to `/init`'s ready line (the TSC, 1 tick a \
          virtual ns under -icount), ratio to bare.\n\n"
     );
-    let ratio = |name: &str| match (name == BARE, b.ratio_permille()) {
+    let ratio = |name: &str| match (name == BARE, ratio_permille(b)) {
         (true, _) => "1.000".to_string(),
         (false, Some(r)) => format!("{}.{:03}", r / 1000, r % 1000),
         (false, None) => "-".into(),
@@ -229,8 +206,8 @@ pub fn markdown(b: &LinuxBootX86) -> String {
 }
 
 /// The objects added to latency.json (`kind` "linux-boot-x86").
-pub fn json_rows(b: &LinuxBootX86) -> Vec<String> {
-    let ratio = b.ratio_permille().map_or("null".to_string(), |p| {
+pub fn json_rows(b: &LinuxBoot) -> Vec<String> {
+    let ratio = ratio_permille(b).map_or("null".to_string(), |p| {
         format!("{}.{:03}", p / 1000, p % 1000)
     });
     b.rows
@@ -252,14 +229,14 @@ pub fn json_rows(b: &LinuxBootX86) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn boot(bare: u64, v: u64) -> LinuxBootX86 {
+    fn boot(bare: u64, v: u64) -> LinuxBoot {
         let row = |name, ns| Row {
             name,
             ns: Ok(ns),
             init: None,
             wall_s: 1.0,
         };
-        LinuxBootX86 {
+        LinuxBoot {
             rows: vec![row(BARE, bare), row(ALONE, v)],
             breakdown: Err("not run".into()),
         }

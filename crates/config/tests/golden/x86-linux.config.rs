@@ -66,8 +66,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x848f0ddde075cec1,
-        payload_fingerprint: 0x6a633d7f55d22cf0,
+        fingerprint: 0x1ef66fb1d6365219,
+        payload_fingerprint: 0x44f8c4864d1457f0,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

@@ -184,8 +184,8 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
 /// `rt` counts on after Linux stopped (console line `off`): two summaries after it.
 /// Without them the hypervisor's view goes into the failure: the console input back
 /// to the shell (Ctrl-]; its VM is stopped), `vcpu list` and `irq stats` twice (the
-/// second after the first's last line), which say whether `rt`'s vCPU still runs and
-/// its CPU still takes its timer interrupts.
+/// second pair after the first's lines), which say whether `rt`'s vCPU still exits
+/// and its CPU still takes its timer interrupts.
 fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
     con.set_cursor(off);
     let rt = Pattern::regex(RT_SUMMARY);
@@ -218,7 +218,7 @@ fn hypervisor_view(con: &mut Console, t: &Timeouts) -> Result<()> {
         &Pattern::contains("[rtvisor] console input back to the shell"),
         t.step,
     )?;
-    for cmd in ["vcpu list", "irq stats", "irq stats"] {
+    for cmd in ["vcpu list", "irq stats", "vcpu list", "irq stats"] {
         con.send(&format!("{cmd}\r"))?;
         con.expect(&Pattern::contains(format!("[rtvisor] > {cmd}")), t.step)?;
         con.expect(&Pattern::regex(r"^\[rtvisor\] \S"), t.step)?;

@@ -81,6 +81,20 @@ pub const LINUX: &str = "linux";
 /// an rtbench run).
 pub const LINUX_TIMEOUT_S: f64 = 900.0;
 
+/// The x86 Linux boot rows' name for `--only` (`linuxboot::x86`): only run when
+/// named (one boot under rtvisor takes tens of wall minutes on a busy machine).
+pub const LINUX_X86: &str = "linux-x86";
+
+/// Whether the run measures the x86 Linux boot: `--only linux-x86`.
+fn wants_linux_x86(opts: &Options) -> bool {
+    !opts.quick
+        && opts
+            .only
+            .iter()
+            .flat_map(|s| s.split(','))
+            .any(|n| n.trim() == LINUX_X86)
+}
+
 /// Whether the run measures the Linux boot: full runs, and `--only linux`.
 fn wants_linux(opts: &Options) -> bool {
     full_or_named(opts, LINUX)
@@ -147,10 +161,10 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
         .filter(|s| !s.is_empty())
         .collect();
     for n in &names {
-        if *n != DOORBELL && *n != LINUX && !CONFIGS.iter().any(|c| c.name == *n) {
+        if ![DOORBELL, LINUX, LINUX_X86].contains(n) && !CONFIGS.iter().any(|c| c.name == *n) {
             let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
             bail!(
-                "no configuration {n:?}; the names are {}, {DOORBELL}, {LINUX}",
+                "no configuration {n:?}; the names are {}, {DOORBELL}, {LINUX}, {LINUX_X86}",
                 all.join(", ")
             );
         }
@@ -450,6 +464,14 @@ pub fn run(opts: &Options) -> Result<bool> {
             }
         }
     }
+    if wants_linux_x86(opts) {
+        let t = Duration::from_secs_f64(opts.timeout.unwrap_or(LINUX_TIMEOUT_S));
+        let (ok, text, rows, check) = linuxboot::x86::rows(&dir, opts.no_build, t, opts.verbose);
+        linux_ok &= ok;
+        md += &text;
+        linux_rows.extend(rows);
+        budgets.push(check);
+    }
     if !budgets.is_empty() {
         md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
@@ -595,6 +617,10 @@ pub(crate) mod tests {
         assert!(wants_linux(&opts(false, &["doorbell,linux"])));
         assert!(!wants_linux(&opts(false, &["doorbell"])));
         assert!(!wants_linux(&opts(true, &[])));
+        assert!(names(&opts(false, &["linux-x86"])).is_empty());
+        assert!(wants_linux_x86(&opts(false, &["bare,linux-x86"])));
+        assert!(!wants_linux_x86(&opts(false, &[])), "not in full runs");
+        assert!(!wants_linux_x86(&opts(true, &["linux-x86"])));
     }
 
     #[test]

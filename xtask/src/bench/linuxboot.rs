@@ -28,7 +28,6 @@ use crate::systest::hv;
 use crate::util::{rel, root, say};
 use anyhow::{anyhow, Context, Result};
 use rtvisor::qemu::{Boot, CpuModel, Icount, QemuCommand};
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -93,11 +92,20 @@ impl InitAt {
     }
 }
 
-/// Parses the `/init` line.
-pub fn parse_init(line: &str) -> Option<InitAt> {
+/// Virtual ns of vclock's `ticks` at the rate it printed, or at `hz` when given (the
+/// x86 program prints none).
+fn nanoseconds(ticks: &str, printed_hz: &str, hz: Option<u64>) -> Option<u64> {
+    match hz {
+        Some(hz) => vclock::nanoseconds(ticks, &format!("{hz:x}")),
+        None => vclock::nanoseconds(ticks, printed_hz),
+    }
+}
+
+/// Parses the `/init` line, the counter at the rate it printed or at `hz` when given.
+pub fn parse_init_at(line: &str, hz: Option<u64>) -> Option<InitAt> {
     let re = regex::Regex::new(INIT_RE).expect("valid regex");
     let c = re.captures(line)?;
-    let ns = vclock::nanoseconds(&c[1], &c[2])?;
+    let ns = nanoseconds(&c[1], &c[2], hz)?;
     let uptime_ms = c[3].parse::<u64>().ok()? * 1000 + c[4].parse::<u64>().ok()? * 10;
     Some(InitAt { ns, uptime_ms })
 }
@@ -143,7 +151,12 @@ impl LinuxBoot {
 
     /// rtvisor / bare of configuration `name`, in thousandths.
     pub fn ratio_permille(&self, name: &str) -> Option<u64> {
-        let (v, b) = (self.ns(name)?, self.ns(BARE)?);
+        self.ratio_to(name, BARE)
+    }
+
+    /// Configuration `name` over configuration `bare`, in thousandths.
+    pub fn ratio_to(&self, name: &str, bare: &str) -> Option<u64> {
+        let (v, b) = (self.ns(name)?, self.ns(bare)?);
         (b > 0).then(|| v * 1000 / b)
     }
 }
@@ -200,14 +213,51 @@ fn boot(
     verbose: bool,
     stats: bool,
 ) -> Result<(u64, Option<InitAt>, Option<Vec<CpuStats>>)> {
-    say(format!("bench {name}: {}", q.line()));
-    let mut cmd = q.command();
+    let b = Boot1 {
+        name,
+        log,
+        timeout,
+        verbose,
+        stats,
+        hz: None,
+    };
+    boot_command(&b, q.command(), &q.line())
+}
+
+/// One boot of [`boot_command`]: its name, console log, timeout, whether the shell's
+/// `cpu stats` is read at the ready line, and the counter's rate when vclock cannot
+/// print it (x86: `crate::linux::vclock_x86`).
+pub struct Boot1<'a> {
+    pub name: &'a str,
+    pub log: &'a Path,
+    pub timeout: Duration,
+    pub verbose: bool,
+    pub stats: bool,
+    pub hz: Option<u64>,
+}
+
+/// Runs `cmd` (shown as `line`) until the vclock line: the virtual ns, where `/init`
+/// began, and with `b.stats` the hypervisor shell's `cpu stats` at that point.
+pub fn boot_command(
+    b: &Boot1<'_>,
+    mut cmd: std::process::Command,
+    line: &str,
+) -> Result<(u64, Option<InitAt>, Option<Vec<CpuStats>>)> {
+    let Boot1 {
+        name,
+        log,
+        timeout,
+        verbose,
+        stats,
+        hz,
+    } = *b;
+    say(format!("bench {name}: {line}"));
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd
         .spawn()
-        .with_context(|| format!("could not start `{}`", q.line()))?;
+        .with_context(|| format!("could not start `{line}`"))?;
     let mut con = Console::spawn(&format!("bench {name}"), child);
     con.set_log_file(log.to_path_buf());
     con.set_echo(verbose);
@@ -217,11 +267,11 @@ fn boot(
     let deadline = Instant::now() + timeout;
     let left = || deadline.saturating_duration_since(Instant::now());
     let init_line = con.expect(&Pattern::regex(INIT_RE), left())?;
-    let init = parse_init(con.line(init_line));
+    let init = parse_init_at(con.line(init_line), hz);
     let re = regex::Regex::new(VCLOCK_RE).expect("valid regex");
     let at = con.expect(&Pattern::Regex(re.clone()), left())?;
     let caps = re.captures(con.line(at)).expect("matched above");
-    let ns = vclock::nanoseconds(&caps[1], &caps[2])
+    let ns = nanoseconds(&caps[1], &caps[2], hz)
         .ok_or_else(|| anyhow!("unusable vclock line {:?}", con.line(at)))?;
     if !stats {
         con.kill();
@@ -364,142 +414,9 @@ pub fn budget(b: Option<&LinuxBoot>) -> Check {
     }
 }
 
-fn ratio_text(b: &LinuxBoot, name: &str) -> String {
-    match (name == BARE, b.ratio_permille(name)) {
-        (true, _) => "1.000".into(),
-        (false, Some(r)) => format!("{}.{:03}", r / 1000, r % 1000),
-        (false, None) => "-".into(),
-    }
-}
-
-/// The markdown section added to latency.md: the rows and the breakdown.
-pub fn markdown(b: &LinuxBoot) -> String {
-    let mut s = format!(
-        "\n## Linux boot\n\nDebian's arm64 kernel and the busybox initramfs, command line \
-         `{BOOTARGS}`: virtual time from QEMU's start to `/init`'s ready line (`/bin/vclock`), \
-         ratio to bare; `/init` starts at (and the kernel's own uptime then): the kernel's \
-         part; before the kernel's clock: firmware or hypervisor boot and loading, and the \
-         kernel's earliest setup (the uptime has 10 ms resolution).\n\n\
-         | configuration | ready at (virtual ms) | ratio | /init at (ms) | kernel uptime then (ms) \
-         | before the kernel's clock (ms) | wall s |\n|---|---:|---:|---:|---:|---:|---:|\n"
-    );
-    for r in &b.rows {
-        let ms = match &r.ns {
-            Ok(ns) => format!("{}.{:03}", ns / 1_000_000, ns % 1_000_000 / 1000),
-            Err(e) => format!("failed: {e}"),
-        };
-        let (at, up, before) = match r.init {
-            Some(i) => (
-                format!("{}", i.ns / 1_000_000),
-                i.uptime_ms.to_string(),
-                i.before_kernel_clock_ms().to_string(),
-            ),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        let _ = writeln!(
-            s,
-            "| {} | {ms} | {} | {at} | {up} | {before} | {:.1} |",
-            r.name,
-            ratio_text(b, r.name),
-            r.wall_s
-        );
-    }
-    match &b.breakdown {
-        Ok(rows) => {
-            let _ = write!(
-                s,
-                "\nEntries into EL2 during the boot ({ALONE}, accounting build, `cpu stats` at the \
-                 ready line):\n\n| cpu | runs | entries (nonzero causes) | own ms | other ms |\n\
-                 |---|---|---|---:|---:|\n"
-            );
-            for c in rows {
-                let nz: Vec<String> = c
-                    .entries
-                    .iter()
-                    .filter(|e| e.1 > 0)
-                    .map(|(k, n)| format!("{k}={n}"))
-                    .collect();
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {:.3} | {:.3} |",
-                    c.cpu,
-                    c.runs,
-                    if nz.is_empty() {
-                        "none".into()
-                    } else {
-                        nz.join(" ")
-                    },
-                    c.own_ns as f64 / 1e6,
-                    c.other_ns as f64 / 1e6
-                );
-            }
-        }
-        Err(e) => {
-            let _ = writeln!(s, "\nNo breakdown: {e}");
-        }
-    }
-    s
-}
-
-/// The objects added to latency.json (one per configuration, `kind` "linux-boot").
-pub fn json_rows(b: &LinuxBoot) -> Vec<String> {
-    b.rows
-        .iter()
-        .map(|r| {
-            let (ok, ns) = match &r.ns {
-                Ok(ns) => ("true", ns.to_string()),
-                Err(_) => ("false", "null".into()),
-            };
-            let ratio = match (r.name == BARE, b.ratio_permille(r.name)) {
-                (true, _) => "1.0".to_string(),
-                (false, Some(p)) => format!("{}.{:03}", p / 1000, p % 1000),
-                (false, None) => "null".into(),
-            };
-            let mut o = format!(
-                "  {{\n    \"name\": \"{}\",\n    \"kind\": \"linux-boot\",\n    \"ok\": {ok},\n    \
-                 \"ready_ns\": {ns},\n    \"ratio\": {ratio},\n    \"init_ns\": {},\n    \
-                 \"uptime_at_init_ms\": {}",
-                r.name,
-                r.init.map_or("null".into(), |i| i.ns.to_string()),
-                r.init.map_or("null".into(), |i| i.uptime_ms.to_string()),
-            );
-            if r.name == ALONE {
-                if let Ok(rows) = &b.breakdown {
-                    let cpus: Vec<String> = rows
-                        .iter()
-                        .map(|c| {
-                            let e: Vec<String> = c
-                                .entries
-                                .iter()
-                                .map(|(k, n)| format!("\"{k}\": {n}"))
-                                .collect();
-                            format!(
-                                "{{\"cpu\": {}, \"entries\": {{{}}}, \"own_ns\": {}, \"other_ns\": {}}}",
-                                c.cpu,
-                                e.join(", "),
-                                c.own_ns,
-                                c.other_ns
-                            )
-                        })
-                        .collect();
-                    let _ = write!(o, ",\n    \"el2_boot\": [{}]", cpus.join(", "));
-                }
-            }
-            o += "\n  }";
-            o
-        })
-        .collect()
-}
-
-/// `latency.json`'s array `json` with `rows` appended.
-pub fn append_json(json: &str, rows: &[String]) -> String {
-    if rows.is_empty() {
-        return json.to_string();
-    }
-    let body = json.trim_end().trim_end_matches(']').trim_end();
-    let sep = if body.ends_with('[') { "\n" } else { ",\n" };
-    format!("{body}{sep}{}\n]\n", rows.join(",\n"))
-}
-
+mod report;
 #[cfg(test)]
 mod tests;
+pub mod x86;
+
+pub use report::{append_json, breakdown_markdown, json_rows, markdown, rows_markdown};

@@ -145,9 +145,9 @@ pub struct Contents {
     pub busybox: PathBuf,
     /// Modules in load order: (name, .ko file).
     pub modules: Vec<(String, PathBuf)>,
-    /// Whether `/bin/vclock` (an arm64 program) is included and `/init` prints its
-    /// lines; the x86 guest has neither.
-    pub vclock: bool,
+    /// `/bin/vclock` for the guest's architecture (`vclock.rs`, `vclock_x86.rs`):
+    /// with it, `/init` prints its lines.
+    pub vclock: Option<Vec<u8>>,
 }
 
 /// The `/init` script for modules `names` (in load order); `vclock`: print the
@@ -226,10 +226,14 @@ pub fn archive(c: &Contents) -> Result<Vec<u8>> {
         a.file(&format!("lib/modules/{name}.ko"), 0o644, &ko);
     }
     let names: Vec<String> = c.modules.iter().map(|(n, _)| n.clone()).collect();
-    a.file("init", 0o755, init_script(&names, c.vclock).as_bytes());
+    a.file(
+        "init",
+        0o755,
+        init_script(&names, c.vclock.is_some()).as_bytes(),
+    );
     a.file("bin/rtstats", 0o755, RTSTATS.as_bytes());
-    if c.vclock {
-        a.file("bin/vclock", 0o755, &super::vclock::elf());
+    if let Some(program) = &c.vclock {
+        a.file("bin/vclock", 0o755, program);
     }
     Ok(a.finish())
 }
@@ -280,7 +284,7 @@ mod tests {
         let c = Contents {
             busybox: bb,
             modules: vec![("virtio_blk".into(), ko)],
-            vclock: true,
+            vclock: Some(crate::linux::vclock::elf()),
         };
         let es = parse(&archive(&c).unwrap()).unwrap();
         let get = |n: &str| {

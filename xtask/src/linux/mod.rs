@@ -29,6 +29,7 @@ mod kernel;
 mod modules;
 pub(crate) mod tools;
 pub(crate) mod vclock;
+pub(crate) mod vclock_x86;
 pub mod x86;
 
 pub use boot::{bare_command, boot_bare};
@@ -195,7 +196,7 @@ pub fn ensure(refresh: bool) -> Result<Linux> {
     let contents = initramfs::Contents {
         busybox: busybox_in(&busybox_root)?,
         modules: closure.load,
-        vclock: true,
+        vclock: Some(vclock::elf()),
     };
     fs::write(&l.initramfs, initramfs::build(&contents)?)?;
     disk::build(&l.disk, &dir.join("disk-root"))?;

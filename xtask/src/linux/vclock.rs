@@ -54,7 +54,19 @@ const CODE: [u32; 32] = [
 
 /// The program: ELF header, one program header, the code.
 pub fn elf() -> Vec<u8> {
-    let size = (EHDR + PHDR + CODE.len() * 4) as u64;
+    let code: Vec<u8> = CODE.iter().flat_map(|w| w.to_le_bytes()).collect();
+    program(EM_AARCH64, &code)
+}
+
+/// `e_machine` of arm64 and of x86_64.
+pub(crate) const EM_AARCH64: u16 = 183;
+pub(crate) const EM_X86_64: u16 = 62;
+
+/// A static Linux program for machine `machine`: ELF header, one program header
+/// (the whole file, read + execute, at [`BASE`]), then `code`, entered at its first
+/// byte.
+pub(crate) fn program(machine: u16, code: &[u8]) -> Vec<u8> {
+    let size = (EHDR + PHDR + code.len()) as u64;
     let mut e = Vec::with_capacity(size as usize);
     // e_ident: ELF, 64-bit, little-endian, version 1, System V ABI.
     e.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
@@ -63,7 +75,7 @@ pub fn elf() -> Vec<u8> {
     let h32 = |e: &mut Vec<u8>, v: u32| e.extend_from_slice(&v.to_le_bytes());
     let h64 = |e: &mut Vec<u8>, v: u64| e.extend_from_slice(&v.to_le_bytes());
     h16(&mut e, 2); // e_type: ET_EXEC
-    h16(&mut e, 183); // e_machine: EM_AARCH64
+    h16(&mut e, machine); // e_machine
     h32(&mut e, 1); // e_version
     h64(&mut e, BASE + (EHDR + PHDR) as u64); // e_entry: the first instruction
     h64(&mut e, EHDR as u64); // e_phoff
@@ -83,9 +95,7 @@ pub fn elf() -> Vec<u8> {
     h64(&mut e, size); // p_filesz
     h64(&mut e, size); // p_memsz
     h64(&mut e, 0x1000); // p_align
-    for w in CODE {
-        h32(&mut e, w);
-    }
+    e.extend_from_slice(code);
     e
 }
 

@@ -6,17 +6,17 @@
 //! decompresses it to `target/linux-x86/vmlinux`, an ELF that must carry the
 //! XEN_ELFNOTE_PHYS32_ENTRY note (the config crate loads it at that entry). The
 //! initramfs is the arm64 one's layout and `/init` without modules (every driver the
-//! x86 VM needs is built into Debian's kernel: the 8250 UART) and without
-//! `/bin/vclock` (an arm64 program).
+//! x86 VM needs is built into Debian's kernel: the 8250 UART), with the x86_64
+//! `/bin/vclock` (`vclock_x86`: the TSC at `/init`'s start and at its ready line).
 
-use super::{apt, bzimage, initramfs, kernel};
+use super::{apt, bzimage, initramfs, kernel, vclock_x86};
 use crate::util::{out_dir, rel, say};
 use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Bump when the way the outputs are built changes, to force a rebuild from the cache.
-const BUILD_VERSION: u32 = 1;
+const BUILD_VERSION: u32 = 2;
 
 /// The x86 guest's files.
 #[derive(Debug, Clone)]
@@ -54,9 +54,10 @@ pub fn ensure(refresh: bool) -> Result<LinuxX86> {
         release: unpacked.release.clone(),
     };
     let key = format!(
-        "build-version {BUILD_VERSION}\n{fetched}init {:016x}\nrtstats {:016x}\n",
-        super::fnv1a(initramfs::init_script(&[], false).as_bytes()),
-        super::fnv1a(initramfs::RTSTATS.as_bytes())
+        "build-version {BUILD_VERSION}\n{fetched}init {:016x}\nrtstats {:016x}\nvclock {:016x}\n",
+        super::fnv1a(initramfs::init_script(&[], true).as_bytes()),
+        super::fnv1a(initramfs::RTSTATS.as_bytes()),
+        super::fnv1a(&vclock_x86::elf())
     );
     let stamp = dir.join("build.stamp");
     let outputs_exist = l.vmlinux.is_file() && l.initramfs.is_file();
@@ -79,7 +80,7 @@ pub fn ensure(refresh: bool) -> Result<LinuxX86> {
     let contents = initramfs::Contents {
         busybox: super::busybox_in(&busybox_root)?,
         modules: Vec::new(),
-        vclock: false,
+        vclock: Some(vclock_x86::elf()),
     };
     fs::write(&l.initramfs, initramfs::build(&contents)?)?;
     fs::write(&stamp, key)?;

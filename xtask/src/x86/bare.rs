@@ -31,6 +31,8 @@ pub struct X86Qemu {
     pub memory_mib: u64,
     pub console: ConsoleMode,
     pub kernel: PathBuf,
+    /// QEMU's `-initrd` (the PVH loader hands it over in `hvm_start_info`).
+    pub initrd: Option<PathBuf>,
     pub append: String,
 }
 
@@ -44,6 +46,7 @@ impl X86Qemu {
             memory_mib: 512,
             console: ConsoleMode::Captured,
             kernel: kernel.to_path_buf(),
+            initrd: None,
             append: append.to_owned(),
         }
     }
@@ -69,6 +72,9 @@ impl X86Qemu {
         }
         a.extend(["-nic".into(), "none".into()]);
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
+        if let Some(i) = &self.initrd {
+            a.extend(["-initrd".into(), i.display().to_string()]);
+        }
         a.extend(["-append".into(), self.append.clone()]);
         a
     }

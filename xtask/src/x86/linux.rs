@@ -178,10 +178,51 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
         &Pattern::regex(r"^\[rtvisor\] vm linux: stopped \(system-off\)"),
         t.step,
     )?;
-    // rt counts on after Linux stopped.
+    rt_counts_on(con, t, off)
+}
+
+/// `rt` counts on after Linux stopped (console line `off`): two summaries after it.
+/// Without them the hypervisor's view goes into the failure: the console input back
+/// to the shell (Ctrl-]; its VM is stopped), `vcpu list` and `irq stats` twice (the
+/// second pair after the first's lines), which say whether `rt`'s vCPU still exits
+/// and its CPU still takes its timer interrupts.
+fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
     con.set_cursor(off);
-    con.expect(&Pattern::regex(RT_SUMMARY), t.step)?;
-    con.expect(&Pattern::regex(RT_SUMMARY), t.step)?;
+    let rt = Pattern::regex(RT_SUMMARY);
+    let waited = con
+        .expect(&rt, t.step)
+        .and_then(|_| con.expect(&rt, t.step));
+    let Err(e) = waited else {
+        return Ok(());
+    };
+    let first = format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let view = match hypervisor_view(con, t) {
+        Ok(()) => "the hypervisor's view is in the last lines".to_string(),
+        Err(v) => format!("the shell did not answer either: {v:#}"),
+    };
+    Err(con.fail(
+        "rt reporting after Linux powered off",
+        &format!("{first}; {view}"),
+    ))
+}
+
+/// Asks the hypervisor shell for its view of the vCPUs and interrupts; the answers
+/// land in the console log.
+fn hypervisor_view(con: &mut Console, t: &Timeouts) -> Result<()> {
+    con.send("\x1d")?;
+    con.expect(
+        &Pattern::contains("[rtvisor] console input back to the shell"),
+        t.step,
+    )?;
+    for cmd in ["vcpu list", "irq stats", "vcpu list", "irq stats"] {
+        con.send(&format!("{cmd}\r"))?;
+        con.expect(&Pattern::contains(format!("[rtvisor] > {cmd}")), t.step)?;
+        con.expect(&Pattern::regex(r"^\[rtvisor\] \S"), t.step)?;
+    }
     Ok(())
 }
 

@@ -137,18 +137,29 @@ fn the_scenarios_boot_the_bare_command_line() {
 
 #[test]
 fn the_init_line_gives_virtual_time_and_uptime() {
-    let at = parse_init(
+    let at = parse_init_at(
         "[linux] rtvisor-linux: init vclock ticks=00000000039423f7 hz=0000000003b9aca0 uptime=0.85 0.80",
+        None,
     )
     .expect("init line");
     assert_eq!(at.ns, 0x39423f7 * 16);
+    // x86's vclock prints no rate (hz 0): the caller's rate counts then.
+    let x86 =
+        "rtvisor-linux: init vclock ticks=0000000040000000 hz=0000000000000000 uptime=0.85 0.80";
+    assert!(parse_init_at(x86, None).is_none());
+    assert_eq!(
+        parse_init_at(x86, Some(1_000_000_000)).map(|a| a.ns),
+        Some(0x4000_0000)
+    );
     assert_eq!(at.uptime_ms, 850);
     assert_eq!(at.before_kernel_clock_ms(), 960 - 850);
-    assert!(
-        parse_init("rtvisor-linux: vclock ticks=00000000039423f7 hz=0000000003b9aca0").is_none()
-    );
+    assert!(parse_init_at(
+        "rtvisor-linux: vclock ticks=00000000039423f7 hz=0000000003b9aca0",
+        None
+    )
+    .is_none());
     assert_eq!(
-        parse_init("rtvisor-linux: init vclock ticks=0000000000000000 hz=0000000003b9aca0 uptime=12.34 1.00")
+        parse_init_at("rtvisor-linux: init vclock ticks=0000000000000000 hz=0000000003b9aca0 uptime=12.34 1.00", None)
             .map(|a| a.uptime_ms),
         Some(12_340)
     );

@@ -1,0 +1,272 @@
+//! The x86 Linux boot rows of `cargo xtask bench --only linux-x86`: Debian's amd64
+//! kernel (the PVH vmlinux of `cargo xtask linux --x86`) and its busybox initramfs,
+//! virtual time from QEMU's start to `/init`'s ready line, bare and under rtvisor on
+//! QEMU q35 (AMD-V), both under `-icount shift=0,sleep=off`:
+//!
+//! ```text
+//! linux-x86-bare     q35, 2 CPUs, 256 MiB: QEMU's own PVH loader (-kernel, -initrd)
+//! linux-x86-rtvisor  tests/bench/linux-x86.toml: the VM alone (CPUs 1-2, 256 MiB),
+//!                    the hypervisor's GRUB ISO on the x86 tests' q35 (4 CPUs, 2 GiB)
+//! ```
+//!
+//! `/bin/vclock` (`crate::linux::vclock_x86`) prints the TSC, which starts with the
+//! machine and under `-icount shift=0` counts one tick per virtual ns; rtvisor's VMs
+//! have a TSC offset of 0. So the figure includes everything before the kernel: SeaBIOS
+//! and QEMU's PVH option ROM bare; SeaBIOS, GRUB reading the 65 MiB image from the
+//! ISO, the hypervisor's boot and its copy of the VM's images under rtvisor.
+//!
+//! Then `linux-x86-rtvisor` boots once more from an image built with the interference
+//! accounting: at the ready line the shell's `cpu stats` gives the entries into the
+//! hypervisor by cause on each of Linux's CPUs during the boot.
+
+use super::{boot_command, Boot1, LinuxBoot, Row};
+use crate::bench::budget::{Check, Verdict};
+use crate::linux::vclock_x86::ICOUNT_TSC_HZ;
+use crate::util::{rel, root, say};
+use crate::x86::X86Qemu;
+use anyhow::{Context, Result};
+use rtvisor::qemu::Icount;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The kernel command line of the bare boot; the scenario's `bootargs` are the same
+/// with the hypervisor's measured rate (`{tsc-khz}`) for the TSC's.
+pub const BOOTARGS_BARE: &str =
+    "console=ttyS0 tsc=reliable tsc_early_khz=1000000 cryptomgr.notests";
+pub const BARE: &str = "linux-x86-bare";
+pub const ALONE: &str = "linux-x86-rtvisor";
+/// The scenario under tests/bench/.
+const SCENARIO: &str = "linux-x86.toml";
+/// The bare machine: the VM's CPUs and RAM.
+const BARE_CPUS: u32 = 2;
+const BARE_MEMORY_MIB: u64 = 256;
+
+/// rtvisor / bare, in thousandths.
+fn ratio_permille(b: &LinuxBoot) -> Option<u64> {
+    b.ratio_to(ALONE, BARE)
+}
+
+/// The bare QEMU command.
+fn bare_command(vmlinux: &Path, initrd: &Path) -> X86Qemu {
+    let mut q = X86Qemu::bare(vmlinux, BOOTARGS_BARE);
+    q.smp = BARE_CPUS;
+    q.memory_mib = BARE_MEMORY_MIB;
+    q.initrd = Some(initrd.to_path_buf());
+    q.icount = Some(Icount::BENCH);
+    q
+}
+
+/// Builds the ISO of tests/bench/linux-x86.toml, with the accounting when
+/// `accounting` (target/x86/<name>[-accounting].iso).
+fn rtvisor_iso(dir: &Path, no_build: bool, accounting: bool) -> Result<PathBuf> {
+    let src = root().join("tests/bench").join(SCENARIO);
+    let suffix = if accounting { "-accounting" } else { "" };
+    let copy = dir.join("scenarios").join(format!("{ALONE}{suffix}.toml"));
+    let iso = crate::util::out_dir("x86")?.join(format!("{ALONE}{suffix}.iso"));
+    if no_build {
+        anyhow::ensure!(
+            iso.is_file(),
+            "{} does not exist; run without --no-build",
+            rel(&iso)
+        );
+        return Ok(iso);
+    }
+    let text = std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
+    let mut text = super::super::run::absolute_paths(&text, &root());
+    if accounting {
+        text = text.replacen("[hypervisor]\n", "[hypervisor]\naccounting = true\n", 1);
+    }
+    std::fs::create_dir_all(dir.join("scenarios"))?;
+    std::fs::write(&copy, text).with_context(|| format!("writing {}", rel(&copy)))?;
+    let built = crate::x86::build_scenario_iso(&copy)
+        .map_err(|e| e.context(format!("building the ISO for {}", rel(&src))))?;
+    anyhow::ensure!(
+        built == iso,
+        "the ISO is {}, not {}",
+        rel(&built),
+        rel(&iso)
+    );
+    Ok(iso)
+}
+
+/// Runs the x86 Linux boot benchmark: bare, rtvisor, then the accounting build.
+/// Console logs go to `dir/<name>.log`.
+pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> Result<LinuxBoot> {
+    let l = crate::linux::x86::ensure(false)?;
+    let boot = |name: &'static str, cmd: std::process::Command, line: &str, stats: bool| {
+        let suffix = if stats { ".accounting" } else { "" };
+        let log = dir.join(format!("{name}{suffix}.log"));
+        let b = Boot1 {
+            name,
+            log: &log,
+            timeout,
+            verbose,
+            stats,
+            hz: Some(ICOUNT_TSC_HZ),
+        };
+        boot_command(&b, cmd, line)
+    };
+    let mut rows = Vec::new();
+    for name in [BARE, ALONE] {
+        say(format!("=== bench {name}"));
+        let start = Instant::now();
+        let got = if name == BARE {
+            let q = bare_command(&l.vmlinux, &l.initramfs);
+            boot(name, q.command(), &q.line(), false)
+        } else {
+            rtvisor_iso(dir, no_build, false).and_then(|iso| {
+                let c = super::super::x86::qemu_command(&iso);
+                let line = crate::util::show(&c);
+                boot(name, c, &line, false)
+            })
+        };
+        let wall_s = start.elapsed().as_secs_f64();
+        let (ns, init) = match got {
+            Ok((ns, init, _)) => {
+                println!("bench {name} ... ok: ready at {ns} virtual ns ({wall_s:.1}s)");
+                (Ok(ns), init)
+            }
+            Err(e) => {
+                println!("bench {name} ... FAILED\n{e:#}");
+                let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+                (Err(first), None)
+            }
+        };
+        rows.push(Row {
+            name,
+            ns,
+            init,
+            wall_s,
+        });
+    }
+    say(format!(
+        "=== bench {ALONE} (accounting build): exits by cause during the boot"
+    ));
+    let breakdown = rtvisor_iso(dir, no_build, true)
+        .and_then(|iso| {
+            let c = super::super::x86::qemu_command(&iso);
+            let line = crate::util::show(&c);
+            boot(ALONE, c, &line, true)
+        })
+        .map(|(_, _, s)| s.unwrap_or_default())
+        .map_err(|e| format!("{e:#}").lines().next().unwrap_or("").to_string());
+    Ok(LinuxBoot { rows, breakdown })
+}
+
+/// The x86 rows of a bench run: whether every boot worked, the markdown section, the
+/// latency.json objects and the budget table's row.
+pub fn rows(
+    dir: &Path,
+    no_build: bool,
+    timeout: Duration,
+    verbose: bool,
+) -> (bool, String, Vec<String>, Check) {
+    match measure(dir, no_build, timeout, verbose) {
+        Ok(b) => (
+            b.rows.iter().all(|r| r.ns.is_ok()),
+            markdown(&b),
+            json_rows(&b),
+            report(Some(&b)),
+        ),
+        Err(e) => {
+            println!("bench {BARE}, {ALONE} ... FAILED\n{e:#}");
+            (false, String::new(), Vec::new(), report(None))
+        }
+    }
+}
+
+/// The ratio, reported (no budget yet).
+pub fn report(b: Option<&LinuxBoot>) -> Check {
+    let what = format!("x86 linux boot (AMD-V): {ALONE} / {BARE} virtual time to the ready line");
+    let (verdict, detail) = match b.and_then(ratio_permille) {
+        Some(r) => (Verdict::Info, format!("{}.{:03}x", r / 1000, r % 1000)),
+        None => (Verdict::Fail, "a boot failed or was not run".to_string()),
+    };
+    Check {
+        what,
+        verdict,
+        detail,
+    }
+}
+
+/// The markdown section: the rows and the breakdown.
+pub fn markdown(b: &LinuxBoot) -> String {
+    let head = format!(
+        "\n## Linux boot (x86, AMD-V)\n\nDebian's amd64 kernel (PVH vmlinux) and the busybox \
+         initramfs, command line `{BOOTARGS_BARE}` (under rtvisor the same with the measured \
+         TSC rate): virtual time from QEMU's start to `/init`'s ready line (the TSC, 1 tick a \
+         virtual ns under -icount), ratio to bare.\n\n"
+    );
+    let ratio = |name: &str| match (name == BARE, ratio_permille(b)) {
+        (true, _) => "1.000".to_string(),
+        (false, Some(r)) => format!("{}.{:03}", r / 1000, r % 1000),
+        (false, None) => "-".into(),
+    };
+    head + &super::rows_markdown(&b.rows, &ratio) + &super::breakdown_markdown(ALONE, &b.breakdown)
+}
+
+/// The objects added to latency.json (`kind` "linux-boot-x86").
+pub fn json_rows(b: &LinuxBoot) -> Vec<String> {
+    let ratio = ratio_permille(b).map_or("null".to_string(), |p| {
+        format!("{}.{:03}", p / 1000, p % 1000)
+    });
+    b.rows
+        .iter()
+        .map(|r| {
+            let ns = r.ns.as_ref().map_or("null".to_string(), u64::to_string);
+            let rr = if r.name == BARE { "1.0" } else { ratio.as_str() };
+            format!(
+                "  {{\n    \"name\": \"{}\",\n    \"kind\": \"linux-boot-x86\",\n    \"ok\": {},\n    \
+                 \"ready_ns\": {ns},\n    \"ratio\": {rr}\n  }}",
+                r.name,
+                r.ns.is_ok()
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot(bare: u64, v: u64) -> LinuxBoot {
+        let row = |name, ns| Row {
+            name,
+            ns: Ok(ns),
+            init: None,
+            wall_s: 1.0,
+        };
+        LinuxBoot {
+            rows: vec![row(BARE, bare), row(ALONE, v)],
+            breakdown: Err("not run".into()),
+        }
+    }
+
+    #[test]
+    fn the_ratio_is_reported_and_a_failed_boot_fails() {
+        let c = report(Some(&boot(2_000_000_000, 3_000_000_000)));
+        assert_eq!((c.verdict, c.detail.as_str()), (Verdict::Info, "1.500x"));
+        let mut b = boot(1, 1);
+        b.rows[1].ns = Err("timed out".into());
+        assert_eq!(report(Some(&b)).verdict, Verdict::Fail);
+        assert_eq!(report(None).verdict, Verdict::Fail);
+        let j = json_rows(&boot(2_000, 3_000)).join(",");
+        assert!(
+            j.contains("\"ratio\": 1.500") && j.contains("\"ready_ns\": 2000"),
+            "{j}"
+        );
+    }
+
+    #[test]
+    fn bare_is_the_vms_machine_under_icount_with_the_initramfs() {
+        let q = bare_command(Path::new("vmlinux"), Path::new("initrd.gz"));
+        let a = q.args().join(" ");
+        assert!(a.contains("-icount shift=0,sleep=off"), "{a}");
+        assert!(a.contains("-smp 2 -m 256M"), "{a}");
+        assert!(
+            a.contains("-kernel vmlinux -initrd initrd.gz -append"),
+            "{a}"
+        );
+        assert!(a.contains("-nic none"), "{a}");
+    }
+}

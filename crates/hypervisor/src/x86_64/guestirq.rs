@@ -2,10 +2,21 @@
 //! pending vector is injected, or the exit at the guest's interrupt window asked for
 //! (`Engine::deliver`); the guest timer expires when this CPU's APIC timer fires for
 //! it; a halted vCPU with an interrupt it can take does not sleep.
+//!
+//! STI;HLT with an interrupt pending: an exit can stop the guest between the two
+//! (the host's interrupt exits it while the STI's shadow blocks only the guest's),
+//! with RIP at the HLT. Architecturally the HLT completes and the interrupt then
+//! wakes it, returning past the HLT: the interrupt is delivered at RIP + 1
+//! ([`complete_halt`]). Asking for the interrupt window instead would rely on the
+//! entry restoring the shadow, which QEMU's SVM does not do before version 9.1: the
+//! interrupt was then taken at the HLT, whose handler returned into it, and the
+//! guest slept with its one wake consumed (an RT guest's timer loop stopped).
 
 use crate::percpu::PerCpu;
 use crate::vms;
 use rtvisor_arch_x86_64::engines::Engine;
+use rtvisor_arch_x86_64::inject;
+use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_core::ids::{VcpuId, VmId};
 
 /// Whether vCPU `vcpu` of `vm` has an interrupt to take (above its priority).
@@ -23,6 +34,9 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
         Some(apic) => {
             let mut a = apic.lock();
             let pending = a.pending();
+            if pending.is_some() && engine.interruptible().shadow {
+                complete_halt(vm, engine);
+            }
             engine.deliver(pending.is_some(), || {
                 let v = pending?;
                 a.take(v);
@@ -30,6 +44,20 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
             });
         }
         None => engine.deliver(false, || None),
+    }
+}
+
+/// The guest, with an interrupt pending, stopped in an interrupt shadow at a HLT
+/// (STI;HLT): the HLT completes (RIP past it, the shadow over), so that the
+/// interrupt is injected now and returns past it, as on a CPU that ran both.
+fn complete_halt(vm: VmId, engine: &mut Engine) {
+    let rip = engine.rip();
+    let at = engine.cs_base().wrapping_add(rip);
+    if let Some((bytes, n)) = super::world::insn_at(vm, engine, at) {
+        let skip = inject::halt_first(engine.interruptible(), &bytes[..n]);
+        if skip != 0 {
+            engine.set_rip(rip.wrapping_add(skip));
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //!               | RAM, from 0, at most 3 GiB |      0x03f8  COM1, a 16550 (8 ports), GSI 4
 //!   0x000a_0000 |  legacy hole (reserved)   |       0x0600  ACPI sleep control, status
 //!   0x000e_0000 |  boot data (ACPI, ebx)    |       0x0604  ACPI PM1a control
-//!   0x0010_0000 |  kernel (ELF >= 1 MiB,    |       0x0cf9  reset control
+//!   0x000f_fff0 |  reset vector: 0xcf9 <- 6 |       0x0cf9  reset control
+//!   0x0010_0000 |  kernel (ELF >= 1 MiB,    |
 //!               |  raw image here), initrd  |       every other port reads all-ones
 //!   0xc000_0000 +---------------------------+
 //!               | shared-memory window      |
@@ -50,8 +51,27 @@ pub const LOW_RAM_END: u64 = 0xa_0000;
 /// The boot data: `hvm_start_info` at offset 0 (ebx at entry), then the rest (see the
 /// module docs). The memory map marks `[BOOT_DATA_GPA, KERNEL_MIN_GPA)` ACPI.
 pub const BOOT_DATA_GPA: u64 = 0xe_0000;
-/// The largest boot data: up to 1 MiB.
-pub const BOOT_DATA_MAX: u64 = KERNEL_MIN_GPA - BOOT_DATA_GPA;
+/// The largest boot data: up to the reset stub.
+pub const BOOT_DATA_MAX: u64 = RESET_STUB_GPA - BOOT_DATA_GPA;
+/// The reset vector of real mode (F000:FFF0), where a guest that restarts "through the
+/// BIOS" jumps (Linux's `reboot=bios`, its fallback when the EFI and ACPI methods
+/// return): the hypervisor writes [`RESET_STUB`] there at every (re)start, as the VM
+/// has no firmware. The memory map reserves it with the boot data.
+pub const RESET_STUB_GPA: u64 = 0xf_fff0;
+/// The reset vector's code (16-bit): `mov dx, RESET_PORT; mov al, RESET_VALUE;
+/// out dx, al`, then `hlt` and a jump back to it, so the restart is the FADT's reset
+/// register write (a `SystemReset` of this VM alone).
+pub const RESET_STUB: [u8; 9] = [
+    0xba,
+    RESET_PORT as u8,
+    (RESET_PORT >> 8) as u8,
+    0xb0,
+    RESET_VALUE,
+    0xee,
+    0xf4,
+    0xeb,
+    0xfd,
+];
 /// Images load at or above 1 MiB (an ELF's segments; a raw image is placed here).
 pub const KERNEL_MIN_GPA: u64 = 0x10_0000;
 /// Where a raw image goes; it is entered there like a PVH entry point.
@@ -334,6 +354,19 @@ mod tests {
         for d in EMULATED.iter().filter(|d| d.space == Space::Io) {
             assert!(d.base + d.size <= 0x1_0000, "{}", d.name);
         }
+    }
+
+    #[test]
+    fn the_reset_stub_writes_the_reset_register_below_1_mib_after_the_boot_data() {
+        // mov dx, imm16 (BA iw); mov al, imm8 (B0 ib); out dx, al (EE); hlt; jmp -3.
+        assert_eq!(RESET_STUB[0], 0xba);
+        assert_eq!(u16::from_le_bytes([RESET_STUB[1], RESET_STUB[2]]), RESET_PORT);
+        assert_eq!(&RESET_STUB[3..6], &[0xb0, RESET_VALUE, 0xee]);
+        assert_eq!(&RESET_STUB[6..], &[0xf4, 0xeb, 0xfd], "hlt, then back to it");
+        // F000:FFF0, and the whole stub in the reserved range below the kernel.
+        assert_eq!(RESET_STUB_GPA, (0xf000 << 4) + 0xfff0);
+        assert!(RESET_STUB_GPA + RESET_STUB.len() as u64 <= KERNEL_MIN_GPA);
+        assert_eq!(BOOT_DATA_GPA + BOOT_DATA_MAX, RESET_STUB_GPA);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rtvisor_arch_x86_64::engines::{self, Paging};
 use rtvisor_arch_x86_64::stage2::{self, Access, Format, Stage2};
 use rtvisor_arch_x86_64::{apic, console, cpu, irq, memory, timer};
 use rtvisor_config::bootfill;
+use rtvisor_config::contract::x86_64 as x86;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::seam::{self, Console, MemKind, Timer};
 
@@ -189,6 +190,21 @@ impl ApicHw for ApicSide {
     }
     fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8) {
         super::direct::send_to_core(vm, vcpu, vector);
+    }
+}
+
+/// Writes the reset vector's code into VM `vm`'s RAM (`contract::x86_64::RESET_STUB`:
+/// a restart through the BIOS becomes a write of the reset register), when its RAM
+/// holds that address. Called after each (re)load, before any of its vCPUs runs.
+pub fn write_reset_stub(vm: VmId) {
+    let stub = &x86::RESET_STUB;
+    let len = stub.len() as u64;
+    match vms::cfg(vm).ram.piece(Ipa::new(x86::RESET_STUB_GPA), len) {
+        // SAFETY: `hpa..hpa+len` is RAM of this VM (`piece`), mapped by the
+        // hypervisor's identity map, and none of the VM's vCPUs runs while it is
+        // (re)loaded.
+        Some((hpa, n)) if n >= len => unsafe { memory::write(hpa.raw(), stub) },
+        _ => {}
     }
 }
 

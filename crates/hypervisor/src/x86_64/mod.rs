@@ -208,6 +208,7 @@ impl Backend for Arch {
 
     fn vm_loaded(vm: VmId) {
         hw::fill_tsc_khz(vm);
+        hw::write_reset_stub(vm);
     }
     fn vm_stopping(_vm: VmId) {}
 

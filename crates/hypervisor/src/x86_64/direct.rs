@@ -32,8 +32,9 @@
 //!   watchdog is watched by the boot CPU ([`WATCHER`], which no x86 VM may use), and
 //!   the expiry takes the core back with the NMI kick.
 
-use super::{wake, world};
-use crate::percpu::{PerCpu, MAX_CPUS};
+use super::wake;
+use super::world::{self, Seat};
+use crate::percpu::MAX_CPUS;
 use crate::{account, config::CONFIG, log, vms};
 use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
@@ -161,31 +162,25 @@ pub fn park(cpu: CpuId) {
 
 /// Before each entry: a kick whose NMI the hypervisor itself took (it came while
 /// the exit was handled) is handled now.
-pub fn before_run(cpu: CpuId, me: &'static PerCpu, vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
-    if wake::interrupts(cpu, me, &mut None) {
+pub(super) fn before_run(seat: Seat, engine: &mut Engine) {
+    if wake::interrupts(seat.cpu, seat.me, &mut None) {
         let d = Decoded {
             exit: RawExit::ExternalInterrupt,
             next_rip: None,
         };
-        world::handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+        world::handle(seat, engine, d, None, VcpuExit::Interrupt);
     }
 }
 
 /// Handles exit `d` of a direct-mode vCPU if it is one only direct mode has; returns
 /// whether it did.
-pub fn exit(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-) -> bool {
+pub(super) fn exit(seat: Seat, engine: &mut Engine, d: Decoded) -> bool {
+    let Seat { cpu, vm, vcpu, .. } = seat;
     let t = account::start();
     match d.exit {
         // The NMI kick (or an NMI or INIT of the guest's own making).
         RawExit::ExternalInterrupt | RawExit::Init => {
-            wake::interrupted(cpu, me, vm, vcpu, engine, d, t);
+            wake::interrupted(seat, engine, d, t);
         }
         RawExit::Msr {
             id: X2APIC_ICR,
@@ -220,7 +215,7 @@ pub fn exit(
             gpa,
             access: AccessKind::Write,
         } if (APIC_GPA..APIC_GPA + APIC_PAGE).contains(&gpa) => {
-            xapic_write(cpu, me, vm, vcpu, engine, (gpa - APIC_GPA) as u32);
+            xapic_write(seat, engine, (gpa - APIC_GPA) as u32);
             t.done(Cause::Mmio);
         }
         _ => return false,
@@ -338,14 +333,8 @@ fn timer_write(cpu: CpuId, reg: u32, value: u32) {
 /// register is one the guest may write, the ICR's an IPI (INIT and start-up IPIs as
 /// the x2APIC ICR's, through `adapt`), else dropped; a store that does not decode
 /// (`insn::decode_store32`) is #GP(0).
-fn xapic_write(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    offset: u32,
-) {
+fn xapic_write(seat: Seat, engine: &mut Engine, offset: u32) {
+    let Seat { cpu, vm, vcpu, .. } = seat;
     let store = world::insn_at(vm, engine, engine.cs_base().wrapping_add(engine.rip()))
         .and_then(|(b, n)| decode_store32(&b[..n]));
     let Some((len, src)) = store else {
@@ -375,7 +364,7 @@ fn xapic_write(
             let own = vms::guest_cpu_id(vm, vcpu) as u32;
             if let Adapted::Exit(e) = adapt(&d.exit, engine.gprs(), None, own) {
                 engine.set_rip(next);
-                world::handle(cpu, me, vm, vcpu, engine, d, None, e);
+                world::handle(seat, engine, d, None, e);
                 return;
             }
         } else {

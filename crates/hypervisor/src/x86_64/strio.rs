@@ -8,8 +8,7 @@
 //! element outside the VM's RAM injects #GP(0) there, with the registers moved past
 //! the elements done, as the CPU itself would fault.
 
-use super::world::Resume;
-use crate::percpu::PerCpu;
+use super::world::{Resume, Seat};
 use crate::{run, vms};
 use rtvisor_addr::Ipa;
 use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
@@ -23,7 +22,6 @@ use rtvisor_arch_x86_64::strio::{StringIo, StringRegs, MAX_PER_EXIT};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::exit::VcpuExit;
-use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::{ArchVcpu, CallError, Fault, Reply, VcpuStart};
 
 /// EFER.LMA: the vCPU is in long mode.
@@ -49,16 +47,8 @@ impl ArchVcpu for Element {
     }
 }
 
-/// Steps string I/O `s` (exit `d`) of `vcpu` of `vm` on `engine`.
-pub fn step(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-    s: StringIo,
-) {
+/// Steps string I/O `s` (exit `d`) of the vCPU of `seat` on `engine`.
+pub(super) fn step(seat: Seat, engine: &mut Engine, d: Decoded, s: StringIo) {
     let s = s.in_mode(engine.efer() & EFER_LMA != 0);
     let g = *engine.gprs();
     let regs = StringRegs {
@@ -68,7 +58,7 @@ pub fn step(
         rflags: engine.rflags(),
     };
     let plan = s.plan(&regs, MAX_PER_EXIT);
-    let ram = vms::cfg(vm).ram;
+    let ram = vms::cfg(seat.vm).ram;
     let width = s.width as u64;
     let mut done = 0;
     while done < plan.count {
@@ -92,7 +82,7 @@ pub fn step(
             write: s.write,
             value: u32::from_le_bytes(value),
         };
-        let loaded = element(cpu, me, vm, vcpu, &g, io);
+        let loaded = element(seat, &g, io);
         if !s.write {
             let v = (loaded.unwrap_or(u64::MAX) as u32).to_le_bytes();
             // SAFETY: as above; the guest's own RAM, written as its INS would.
@@ -114,14 +104,8 @@ pub fn step(
 
 /// One element as a plain IN or OUT `io` through the core's exit handler; the value
 /// an IN loaded.
-fn element(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    g: &Gprs,
-    io: RawExit,
-) -> Option<u64> {
+fn element(seat: Seat, g: &Gprs, io: RawExit) -> Option<u64> {
+    let Seat { cpu, me, vm, vcpu } = seat;
     let e = match adapt(&io, g, None, virtual_apic_id(vcpu.index())) {
         Adapted::Exit(e) => e,
         Adapted::Own(_) => return None,

@@ -13,7 +13,7 @@
 //! wake (a kick: another CPU's interrupt for this vCPU, the shell's stop, a VM's
 //! restart; the watchdog's deadline; both deadlines at once) goes the general way.
 
-use super::world::{handle, Next};
+use super::world::{handle, Next, Seat};
 use crate::percpu::PerCpu;
 use crate::{account, vms};
 use core::sync::atomic::Ordering;
@@ -24,29 +24,22 @@ use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
 use rtvisor_core::account::IrqKind;
 use rtvisor_core::exit::VcpuExit;
-use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_core::ids::CpuId;
 
-/// HLT of vCPU `vcpu` of `vm`, with nothing it can take now: this CPU sleeps until
+/// HLT of the vCPU of `seat`, with nothing it can take now: this CPU sleeps until
 /// an interrupt (its APIC timer early for the guest timer, `timers::program_early`),
 /// then takes it the short way ([`timer_wake`]: the CPU then holds until the guest's
 /// deadline before it enters the guest) or the general one.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn halt(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-) -> Next {
+pub(super) fn halt(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
+    let Seat { cpu, me, .. } = seat;
     super::timers::program_early(me);
     irq::wait();
     let bits = irq::take(cpu.index());
-    if let Some(at) = timer_wake(cpu, me, vm, vcpu, engine, bits) {
+    if let Some(at) = timer_wake(seat, engine, bits) {
         return Next::Hold(at);
     }
     if pending(cpu, me, bits, &mut None) {
-        handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+        handle(seat, engine, d, None, VcpuExit::Interrupt);
     }
     Next::Deliver
 }
@@ -59,14 +52,8 @@ pub(super) fn halt(
 /// of the APIC's lock; the APIC timer is programmed for what is left. Returns the
 /// host TSC until which the CPU holds before it enters the guest (the deadline), or
 /// `None`, having changed nothing, when the wake is not that one.
-fn timer_wake(
-    cpu: CpuId,
-    me: &PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    bits: u32,
-) -> Option<u64> {
+fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
+    let Seat { cpu, me, vm, vcpu } = seat;
     if bits != PENDING_TIMER {
         return None;
     }
@@ -106,21 +93,13 @@ fn timer_wake(
 /// CPU's pending interrupts and, if another CPU kicked this one, runs the core's
 /// handler; `t` counts the exit as the first cause found.
 #[inline(always)]
-pub(super) fn interrupted(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-    t: account::Entry,
-) {
+pub(super) fn interrupted(seat: Seat, engine: &mut Engine, d: Decoded, t: account::Entry) {
     let mut found = None;
-    let kicked = interrupts(cpu, me, &mut found);
+    let kicked = interrupts(seat.cpu, seat.me, &mut found);
     let cause = found.unwrap_or(Cause::Spurious);
     t.count(cause);
     if kicked {
-        handle(cpu, me, vm, vcpu, engine, d, None, VcpuExit::Interrupt);
+        handle(seat, engine, d, None, VcpuExit::Interrupt);
     }
     t.finish(cause);
 }

@@ -62,12 +62,27 @@ impl answer::Resume for Resume {
     }
 }
 
-/// The CPU, VM and vCPU of the guest this CPU runs.
-fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
+/// The CPU, its state, and the VM and vCPU it runs: made once by the loop
+/// ([`world`]) and passed by value to the functions of its exits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Seat {
+    pub cpu: CpuId,
+    pub me: &'static PerCpu,
+    pub vm: VmId,
+    pub vcpu: VcpuId,
+}
+
+/// The seat of the guest this CPU runs.
+fn hosted() -> Seat {
     let cpu = percpu::this_cpu();
     match cpu.and_then(|c| Some((c, percpu::of(c)?))) {
         Some((c, me)) => match me.hosts() {
-            Some((vm, vcpu)) => (c, me, vm, vcpu),
+            Some((vm, vcpu)) => Seat {
+                cpu: c,
+                me,
+                vm,
+                vcpu,
+            },
             None => log::fatal(format_args!("cpu {c} runs a guest but hosts no vCPU")),
         },
         None => log::fatal(format_args!(
@@ -79,7 +94,8 @@ fn hosted() -> (CpuId, &'static PerCpu, VmId, VcpuId) {
 
 /// The loop of this CPU's vCPU, on a fresh stack: its engine, then exit after exit.
 extern "C" fn world() -> ! {
-    let (cpu, me, vm, vcpu) = hosted();
+    let seat = hosted();
+    let Seat { cpu, me, vm, vcpu } = seat;
     let start = me.arch.start.lock().take();
     let (Some(start), Some(caps), Some(s2)) = (start, me.arch.caps.get(), vms::rt(vm).stage2.get())
     else {
@@ -126,7 +142,7 @@ extern "C" fn world() -> ! {
             super::timers::hold(me, at);
         }
         if direct {
-            super::direct::before_run(cpu, me, vm, vcpu, &mut engine);
+            super::direct::before_run(seat, &mut engine);
         } else {
             if next == Next::Deliver {
                 super::guestirq::deliver(vm, vcpu, &mut engine);
@@ -137,8 +153,8 @@ extern "C" fn world() -> ! {
         next = Next::Deliver;
         if light && light_exit(&mut engine, d, apic_id) {
             next = Next::Enter;
-        } else if !(direct && super::direct::exit(cpu, me, vm, vcpu, &mut engine, d)) {
-            next = exit(cpu, me, vm, vcpu, &mut engine, d);
+        } else if !(direct && super::direct::exit(seat, &mut engine, d)) {
+            next = exit(seat, &mut engine, d);
         }
     }
 }
@@ -146,14 +162,8 @@ extern "C" fn world() -> ! {
 /// Handles exit `d` of the vCPU on `engine`; says whether the delivery before the
 /// next entry is done already (a halted vCPU's timer wake, `wake::halt`, which also
 /// names the deadline to hold the CPU until).
-fn exit(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
-    engine: &mut Engine,
-    d: Decoded,
-) -> Next {
+fn exit(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
+    let Seat { me, vm, vcpu, .. } = seat;
     let t = account::start();
     crate::stats::exit();
     let rip = engine.rip();
@@ -161,12 +171,12 @@ fn exit(
     if d.exit == RawExit::ExternalInterrupt {
         // The interrupt that exited the guest is still pending at the APIC.
         irq::window();
-        super::wake::interrupted(cpu, me, vm, vcpu, engine, d, t);
+        super::wake::interrupted(seat, engine, d, t);
         return Next::Deliver;
     }
     if let RawExit::StringIo(s) = d.exit {
         t.count(Cause::Mmio);
-        super::strio::step(cpu, me, vm, vcpu, engine, d, s);
+        super::strio::step(seat, engine, d, s);
         t.finish(Cause::Mmio);
         return Next::Deliver;
     }
@@ -239,11 +249,11 @@ fn exit(
     };
     let cause = account::of_exit(&e);
     t.count(cause);
-    handle(cpu, me, vm, vcpu, engine, d, mov, e);
+    handle(seat, engine, d, mov, e);
     let mut woken = Next::Deliver;
     if e == VcpuExit::Halt && !super::guestirq::wakes(vm, vcpu, engine) {
         // HLT: this CPU sleeps until the hypervisor has something for it.
-        woken = super::wake::halt(cpu, me, vm, vcpu, engine, d);
+        woken = super::wake::halt(seat, engine, d);
     }
     if let (true, Next::Hold(at)) = (account::BUILT, woken) {
         // The accounting counts the hold in the HLT's entry, as it counts the sleep.
@@ -284,17 +294,14 @@ fn null_call(engine: &mut Engine, d: Decoded) -> bool {
 }
 
 /// Runs the core's exit handler on `e`; a vCPU that parks does not come back.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn handle(
-    cpu: CpuId,
-    me: &'static PerCpu,
-    vm: VmId,
-    vcpu: VcpuId,
+    seat: Seat,
     engine: &mut Engine,
     d: Decoded,
     mov: Option<MemMov>,
     e: VcpuExit,
 ) {
+    let Seat { cpu, me, vm, vcpu } = seat;
     let mut v = Exited::<Engine, Resume>::new(engine, d, mov);
     run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
 }

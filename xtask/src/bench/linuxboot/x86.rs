@@ -4,8 +4,8 @@
 //! QEMU q35 (AMD-V), both under `-icount shift=0,sleep=off`:
 //!
 //! ```text
-//! linux-x86-bare     q35, 2 CPUs, 256 MiB: QEMU's own PVH loader (-kernel, -initrd)
-//! linux-x86-rtvisor  tests/bench/linux-x86.toml: the VM alone (CPUs 1-2, 256 MiB),
+//! linux-x86-bare     q35, 1 CPU, 256 MiB: QEMU's own PVH loader (-kernel, -initrd)
+//! linux-x86-rtvisor  tests/bench/linux-x86.toml: the VM alone (CPU 1, 256 MiB),
 //!                    the hypervisor's GRUB ISO on the x86 tests' q35 (4 CPUs, 2 GiB)
 //! ```
 //!
@@ -37,8 +37,10 @@ pub const BARE: &str = "linux-x86-bare";
 pub const ALONE: &str = "linux-x86-rtvisor";
 /// The scenario under tests/bench/.
 const SCENARIO: &str = "linux-x86.toml";
-/// The bare machine: the VM's CPUs and RAM.
-const BARE_CPUS: u32 = 2;
+/// The bare machine: the VM's CPUs and RAM. One CPU: bare Linux on a 2-CPU q35 under
+/// `-icount shift=0,sleep=off` stops at `x86: Booting SMP configuration:` (its second
+/// CPU's start never completes there; docs/benchmark.md, "Linux boot on x86").
+const BARE_CPUS: u32 = 1;
 const BARE_MEMORY_MIB: u64 = 256;
 
 /// rtvisor / bare, in thousandths.
@@ -262,7 +264,7 @@ mod tests {
         let q = bare_command(Path::new("vmlinux"), Path::new("initrd.gz"));
         let a = q.args().join(" ");
         assert!(a.contains("-icount shift=0,sleep=off"), "{a}");
-        assert!(a.contains("-smp 2 -m 256M"), "{a}");
+        assert!(a.contains("-smp 1 -m 256M"), "{a}");
         assert!(
             a.contains("-kernel vmlinux -initrd initrd.gz -append"),
             "{a}"

@@ -122,7 +122,9 @@ fn the_tables_say_what_the_contract_says() {
         [
             (0, 0xa_0000, 1),
             (0xa_0000, 0x4_0000, 2),
-            (0xe_0000, 0x2_0000, 3),
+            (0xe_0000, 0x1_fff0, 3),
+            // The reset vector's stub: reserved, never reclaimable as ACPI is.
+            (0xf_fff0, 0x10, 2),
             (0x10_0000, (64 << 20) - 0x10_0000, 1)
         ]
     );

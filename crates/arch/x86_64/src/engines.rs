@@ -296,6 +296,23 @@ impl Engine {
         }
     }
 
+    /// The guest's current privilege level.
+    pub fn cpl(&self) -> u8 {
+        match self {
+            Engine::Svm(v) => v.cpl(),
+            Engine::Vmx(v) => v.cpl(),
+        }
+    }
+
+    /// The guest-linear address of its RIP: CS's base added outside 64-bit mode (in
+    /// 64-bit mode the base is 0 whatever the descriptor says).
+    pub fn linear_rip(&self) -> u64 {
+        match self.code() {
+            crate::insn::Code::Bits64 => self.rip(),
+            _ => self.cs_base().wrapping_add(self.rip()) & 0xffff_ffff,
+        }
+    }
+
     /// The code the guest runs now, for decoding its instruction at RIP.
     pub fn code(&self) -> crate::insn::Code {
         let long = match self {

@@ -79,13 +79,13 @@ pub const fn vmx_state(rflags: u64, interruptibility: u64, entry_info: u64) -> I
 /// HLT's opcode (one byte, no operand).
 pub const HLT: u8 = 0xF4;
 
-/// How far RIP moves before an interrupt pending for a guest in state `s` is
-/// injected, when `code` is what the guest runs next: past a HLT that an STI's
-/// shadow covers (STI;HLT stopped between the two; the HLT completes and the
-/// interrupt wakes it), else not at all (0). With IF clear or an event queued the
-/// HLT runs in the guest as usual.
-pub fn halt_first(s: Interruptible, code: &[u8]) -> u64 {
-    if s.shadow && s.if_set && !s.queued && code.first() == Some(&HLT) {
+/// How far RIP moves before an interrupt pending for a guest in state `s` at
+/// privilege level `cpl` is injected, when `code` is what the guest runs next: past a
+/// HLT that a shadow covers (STI;HLT stopped between the two: the HLT completes and the
+/// interrupt wakes it), else not at all (0). With IF clear, an event queued or outside
+/// ring 0 (where HLT faults; virtual-8086 mode is ring 3) the HLT runs in the guest.
+pub fn halt_first(s: Interruptible, cpl: u8, code: &[u8]) -> u64 {
+    if s.shadow && s.if_set && !s.queued && cpl == 0 && code.first() == Some(&HLT) {
         1
     } else {
         0

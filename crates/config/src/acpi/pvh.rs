@@ -16,7 +16,9 @@
 //! ```
 
 use super::BootInfo;
-use crate::contract::x86_64::{BOOT_DATA_GPA, KERNEL_MIN_GPA, LOW_RAM_END, PCI_ECAM_SIZE};
+use crate::contract::x86_64::{
+    BOOT_DATA_GPA, KERNEL_MIN_GPA, LOW_RAM_END, PCI_ECAM_SIZE, RESET_STUB_GPA,
+};
 
 /// `hvm_start_info.magic`.
 pub const START_INFO_MAGIC: u32 = 0x336e_c578;
@@ -81,14 +83,20 @@ pub fn module(paddr: u64, size: u64) -> Vec<u8> {
 }
 
 /// The VM's memory map, by address: conventional RAM, the legacy hole (reserved), the
-/// boot data (ACPI), the RAM from 1 MiB; above RAM, each shared-memory region and the
+/// boot data (ACPI), the reset vector's stub (reserved: a guest must not reuse it as
+/// it may ACPI memory once it read its tables), the RAM from 1 MiB; above RAM, each shared-memory region and the
 /// PCI configuration window are reserved (they are not RAM, and nothing else may use
 /// their addresses).
 pub fn memory_map(info: &BootInfo) -> Vec<(u64, u64, u32)> {
     let mut map = vec![
         (0, LOW_RAM_END, e820::RAM),
         (LOW_RAM_END, BOOT_DATA_GPA - LOW_RAM_END, e820::RESERVED),
-        (BOOT_DATA_GPA, KERNEL_MIN_GPA - BOOT_DATA_GPA, e820::ACPI),
+        (BOOT_DATA_GPA, RESET_STUB_GPA - BOOT_DATA_GPA, e820::ACPI),
+        (
+            RESET_STUB_GPA,
+            KERNEL_MIN_GPA - RESET_STUB_GPA,
+            e820::RESERVED,
+        ),
     ];
     if info.ram_size > KERNEL_MIN_GPA {
         map.push((KERNEL_MIN_GPA, info.ram_size - KERNEL_MIN_GPA, e820::RAM));

@@ -360,9 +360,16 @@ mod tests {
     fn the_reset_stub_writes_the_reset_register_below_1_mib_after_the_boot_data() {
         // mov dx, imm16 (BA iw); mov al, imm8 (B0 ib); out dx, al (EE); hlt; jmp -3.
         assert_eq!(RESET_STUB[0], 0xba);
-        assert_eq!(u16::from_le_bytes([RESET_STUB[1], RESET_STUB[2]]), RESET_PORT);
+        assert_eq!(
+            u16::from_le_bytes([RESET_STUB[1], RESET_STUB[2]]),
+            RESET_PORT
+        );
         assert_eq!(&RESET_STUB[3..6], &[0xb0, RESET_VALUE, 0xee]);
-        assert_eq!(&RESET_STUB[6..], &[0xf4, 0xeb, 0xfd], "hlt, then back to it");
+        assert_eq!(
+            &RESET_STUB[6..],
+            &[0xf4, 0xeb, 0xfd],
+            "hlt, then back to it"
+        );
         // F000:FFF0, and the whole stub in the reserved range below the kernel.
         assert_eq!(RESET_STUB_GPA, (0xf000 << 4) + 0xfff0);
         assert!(RESET_STUB_GPA + RESET_STUB.len() as u64 <= KERNEL_MIN_GPA);

@@ -12,15 +12,15 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 788);
+    const _: () = assert!(VM0_DTB.len() == 804);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM1_DTB.len() == 780);
+    const _: () = assert!(VM1_DTB.len() == 796);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 786);
+    const _: () = assert!(VM2_DTB.len() == 802);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -87,7 +87,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xc63a595facc219f5,
-        payload_fingerprint: 0x58ad68da7485e2c9,
+        payload_fingerprint: 0x17e5879ce56ef59c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,13 +12,13 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1130);
+    const _: () = assert!(VM0_DTB.len() == 1162);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 6291456);
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1221);
+    const _: () = assert!(VM1_DTB.len() == 1237);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -69,7 +69,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x55c45daef85c3681,
-        payload_fingerprint: 0x4ebabeaa0f853714,
+        payload_fingerprint: 0x8e08ade666d59e15,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

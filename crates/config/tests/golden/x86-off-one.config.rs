@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-a.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-a.dtb");
-    const _: () = assert!(VM0_DTB.len() == 774);
+    const _: () = assert!(VM0_DTB.len() == 790);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-b.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-b.dtb");
-    const _: () = assert!(VM1_DTB.len() == 787);
+    const _: () = assert!(VM1_DTB.len() == 803);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "a",
@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x6488c3259fe5f6b7,
-        payload_fingerprint: 0x8d5e468a63a0a810,
+        payload_fingerprint: 0x13ad3ef90a9fd934,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM0_DTB.len() == 752);
+    const _: () = assert!(VM0_DTB.len() == 768);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 850);
+    const _: () = assert!(VM1_DTB.len() == 866);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "victim",
@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x2532a036510d4afb,
-        payload_fingerprint: 0xba9ebeb6fb179111,
+        payload_fingerprint: 0xea5a26e4d5a1e70d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

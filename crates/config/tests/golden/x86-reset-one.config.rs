@@ -12,15 +12,15 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-cf9.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-cf9.dtb");
-    const _: () = assert!(VM0_DTB.len() == 789);
+    const _: () = assert!(VM0_DTB.len() == 805);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-kbd.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-kbd.dtb");
-    const _: () = assert!(VM1_DTB.len() == 789);
+    const _: () = assert!(VM1_DTB.len() == 805);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-triple.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 3000);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-triple.dtb");
-    const _: () = assert!(VM2_DTB.len() == 777);
+    const _: () = assert!(VM2_DTB.len() == 793);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "cf9",
@@ -87,7 +87,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x92b43f0d103d0ce8,
-        payload_fingerprint: 0x49f09d904182dba9,
+        payload_fingerprint: 0x46f1853b22729a7e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

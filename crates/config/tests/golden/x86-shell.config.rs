@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 753);
+    const _: () = assert!(VM0_DTB.len() == 769);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
-    const _: () = assert!(VM1_DTB.len() == 777);
+    const _: () = assert!(VM1_DTB.len() == 793);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x072dcdd3a1456a0f,
-        payload_fingerprint: 0xea12c8c03539d7ee,
+        payload_fingerprint: 0xfff4a939193f31bc,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

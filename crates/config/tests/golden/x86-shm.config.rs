@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-ping.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-ping.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1342);
+    const _: () = assert!(VM0_DTB.len() == 1358);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-pong.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-pong.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1356);
+    const _: () = assert!(VM1_DTB.len() == 1372);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "ping",
@@ -69,7 +69,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x9c7f09475a177a95,
-        payload_fingerprint: 0xbc550aad06fc40b5,
+        payload_fingerprint: 0x96555611dd4ab59f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

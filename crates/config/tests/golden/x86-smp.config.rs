@@ -12,7 +12,7 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-smp.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-smp.dtb");
-    const _: () = assert!(VM0_DTB.len() == 824);
+    const _: () = assert!(VM0_DTB.len() == 840);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "smp",
@@ -39,7 +39,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0xa994dcaed6c96e76,
-        payload_fingerprint: 0x8e717a2db1071b4a,
+        payload_fingerprint: 0x5fadd33a3c4f454f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -12,11 +12,11 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM0_DTB.len() == 780);
+    const _: () = assert!(VM0_DTB.len() == 796);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-other.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-other.dtb");
-    const _: () = assert!(VM1_DTB.len() == 753);
+    const _: () = assert!(VM1_DTB.len() == 769);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "wd",
@@ -63,7 +63,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x466af9a0d255be2f,
-        payload_fingerprint: 0x72b3454414cc4649,
+        payload_fingerprint: 0x627d2b19e02a0383,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

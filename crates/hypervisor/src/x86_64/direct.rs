@@ -309,6 +309,12 @@ fn tsc_deadline(cpu: CpuId, vm: VmId, engine: &mut Engine, d: Decoded, write: bo
     v.skip();
 }
 
+/// Whether the direct-mode guest on `cpu` has its timer in the TSC-deadline mode the
+/// hypervisor provides.
+fn deadline_on(cpu: CpuId) -> bool {
+    DEADLINE.get(cpu.index()).is_some_and(|s| s.lock().on())
+}
+
 /// The guest's write of `value` to timer register `reg` (the LVT timer or the
 /// initial count) where the hypervisor provides TSC-deadline mode: what reaches
 /// the core (`passthru::vdeadline`).
@@ -335,8 +341,7 @@ fn timer_write(cpu: CpuId, reg: u32, value: u32) {
 /// (`insn::decode_store32`) is #GP(0).
 fn xapic_write(seat: Seat, engine: &mut Engine, offset: u32) {
     let Seat { cpu, vm, vcpu, .. } = seat;
-    let store = world::insn_at(vm, engine, engine.cs_base().wrapping_add(engine.rip()))
-        .and_then(|(b, n)| decode_store32(&b[..n]));
+    let store = world::insn_at_rip(vm, engine).and_then(|(b, n)| decode_store32(&b[..n]));
     let Some((len, src)) = store else {
         return engine.inject(GP, Some(0));
     };
@@ -372,6 +377,10 @@ fn xapic_write(seat: Seat, engine: &mut Engine, offset: u32) {
         }
     } else if (reg == LVT_TIMER || reg == INITIAL_COUNT) && virtual_deadline() {
         timer_write(cpu, reg, value);
+    } else if reg == DIVIDE && virtual_deadline() && deadline_on(cpu) {
+        // The core's divider times the armed deadline (`apic::one_shot_at`); in the
+        // emulated TSC-deadline mode the guest's divider means nothing (SDM: it is
+        // not used in that mode).
     } else if WRITABLE.contains(&reg) || reg == DIVIDE {
         apic::write_reg(reg, value);
     }

@@ -16,6 +16,7 @@ use crate::percpu::PerCpu;
 use crate::vms;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::inject;
+use rtvisor_arch_x86_64::insn::Code;
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_core::ids::{VcpuId, VmId};
 
@@ -34,8 +35,11 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
         Some(apic) => {
             let mut a = apic.lock();
             let pending = a.pending();
-            if pending.is_some() && engine.interruptible().shadow {
-                complete_halt(vm, engine);
+            if pending.is_some() {
+                let s = engine.interruptible();
+                if s.shadow {
+                    complete_halt(vm, engine, s);
+                }
             }
             engine.deliver(pending.is_some(), || {
                 let v = pending?;
@@ -50,14 +54,17 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
 /// The guest, with an interrupt pending, stopped in an interrupt shadow at a HLT
 /// (STI;HLT): the HLT completes (RIP past it, the shadow over), so that the
 /// interrupt is injected now and returns past it, as on a CPU that ran both.
-fn complete_halt(vm: VmId, engine: &mut Engine) {
-    let rip = engine.rip();
-    let at = engine.cs_base().wrapping_add(rip);
-    if let Some((bytes, n)) = super::world::insn_at(vm, engine, at) {
-        let skip = inject::halt_first(engine.interruptible(), &bytes[..n]);
-        if skip != 0 {
-            engine.set_rip(rip.wrapping_add(skip));
+fn complete_halt(vm: VmId, engine: &mut Engine, s: inject::Interruptible) {
+    let Some((bytes, n)) = super::world::insn_at_rip(vm, engine) else {
+        return;
+    };
+    let skip = inject::halt_first(s, engine.cpl(), &bytes[..n.min(1)]);
+    if skip != 0 {
+        let mut next = engine.rip().wrapping_add(skip);
+        if engine.code() != Code::Bits64 {
+            next &= 0xffff_ffff;
         }
+        engine.set_rip(next);
     }
 }
 

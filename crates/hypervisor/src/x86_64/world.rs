@@ -190,9 +190,7 @@ fn exit(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
         return Next::Deliver;
     }
     let mov = match d.exit {
-        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => {
-            mov_at(vm, engine, rip)
-        }
+        RawExit::Stage2Fault { access, .. } if access != AccessKind::Fetch => mov_at(vm, engine),
         _ => None,
     };
     if let RawExit::Msr {
@@ -328,9 +326,14 @@ fn efer(engine: &mut Engine, d: Decoded, write: bool, value: u64) {
 
 /// The MOV at the guest's CS:RIP (`rip`) of VM `vm`, if it is in its RAM and decodes
 /// in the guest's current mode.
-fn mov_at(vm: VmId, engine: &Engine, rip: u64) -> Option<MemMov> {
-    let (bytes, len) = insn_at(vm, engine, engine.cs_base().wrapping_add(rip))?;
+fn mov_at(vm: VmId, engine: &Engine) -> Option<MemMov> {
+    let (bytes, len) = insn_at_rip(vm, engine)?;
     decode_mov(&bytes[..len], engine.code())
+}
+
+/// [`insn_at`] the guest's RIP (`Engine::linear_rip`).
+pub(super) fn insn_at_rip(vm: VmId, engine: &Engine) -> Option<([u8; INSN_MAX], usize)> {
+    insn_at(vm, engine, engine.linear_rip())
 }
 
 /// The bytes (up to the longest instruction) at guest linear address `pc` of VM `vm`

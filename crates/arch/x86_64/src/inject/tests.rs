@@ -71,17 +71,37 @@ fn cut_short_interrupts_and_exceptions_are_redelivered() {
 #[test]
 fn a_hlt_in_an_sti_shadow_completes_before_the_injection() {
     let gp = EVENT_VALID | 3 << 8 | 1 << 11 | 13;
-    let cases: &[(&str, Interruptible, &[u8], u64)] = &[
-        ("STI;HLT stopped between the two", svm_state(IF, 1, 0), &[HLT, 0xfa], 1),
-        ("the same on VMX (blocking by STI)", vmx_state(IF, 1, 0), &[HLT], 1),
-        ("no shadow: the HLT is not reached", svm_state(IF, 0, 0), &[HLT], 0),
-        ("IF clear: the HLT runs in the guest", svm_state(0, 1, 0), &[HLT], 0),
-        ("an event queued: it goes first", svm_state(IF, 1, gp), &[HLT], 0),
-        ("another instruction in the shadow", svm_state(IF, 1, 0), &[0x90, HLT], 0),
-        ("no code readable at RIP", svm_state(IF, 1, 0), &[], 0),
+    let (on, off) = (svm_state(IF, 1, 0), svm_state(IF, 0, 0));
+    let cases: &[(&str, Interruptible, u8, &[u8], u64)] = &[
+        ("STI;HLT stopped between the two", on, 0, &[HLT, 0xfa], 1),
+        (
+            "the same on VMX (blocking by STI)",
+            vmx_state(IF, 1, 0),
+            0,
+            &[HLT],
+            1,
+        ),
+        ("no shadow: the HLT is not reached", off, 0, &[HLT], 0),
+        (
+            "IF clear: the HLT runs in the guest",
+            svm_state(0, 1, 0),
+            0,
+            &[HLT],
+            0,
+        ),
+        (
+            "an event queued: it goes first",
+            svm_state(IF, 1, gp),
+            0,
+            &[HLT],
+            0,
+        ),
+        ("ring 3: its HLT faults in the guest", on, 3, &[HLT], 0),
+        ("another instruction in the shadow", on, 0, &[0x90, HLT], 0),
+        ("no code readable at RIP", on, 0, &[], 0),
     ];
-    for &(what, s, code, skip) in cases {
-        assert_eq!(halt_first(s, code), skip, "{what}");
+    for &(what, s, cpl, code, skip) in cases {
+        assert_eq!(halt_first(s, cpl, code), skip, "{what}");
     }
     // After the skip the shadow is over (the engines' `set_rip`): the interrupt is
     // injected at once rather than at a window.

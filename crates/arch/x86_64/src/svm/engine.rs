@@ -267,6 +267,11 @@ impl SvmVcpu {
         self.vmcb.save.efer & crate::cr::EFER_LMA != 0 && self.vmcb.save.cs.attrib & (1 << 9) != 0
     }
 
+    /// The guest's current privilege level.
+    pub fn cpl(&self) -> u8 {
+        self.vmcb.save.cpl
+    }
+
     /// The guest's CR4.
     pub fn cr4(&self) -> u64 {
         self.vmcb.save.cr4

@@ -199,6 +199,11 @@ impl VmxVcpu {
             && vmread(GUEST_ES_AR + 2 * SEG_CS) & (1 << 13) != 0
     }
 
+    /// The guest's current privilege level (SS's DPL, access rights bits 6:5).
+    pub fn cpl(&self) -> u8 {
+        ((vmread(GUEST_ES_AR + 2 * SEG_SS) >> 5) & 3) as u8
+    }
+
     /// The guest's CR4, as it reads it: the real register's bits but the owned ones
     /// (VMXE, SMXE), which the guest/host mask makes it read from the shadow. Only a
     /// write that changes an owned bit exits, so the shadow alone lacks the bits the

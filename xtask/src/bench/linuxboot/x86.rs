@@ -231,6 +231,35 @@ pub fn json_rows(b: &LinuxBoot) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The bare machine repeats the scenario's VM: its CPU count, RAM and command line
+    /// (with the measured rate, `{tsc-khz}`, as bare's 1 GHz) must stay the same.
+    #[test]
+    fn the_bare_machine_is_the_scenarios_vm() {
+        let path = root().join("tests/bench").join(SCENARIO);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let vm = text.find("[[vm]]").expect("a [[vm]] table");
+        let text = &text[vm..];
+        let value = |key: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} = ")))
+                .unwrap_or_else(|| panic!("{key} in {}", path.display()));
+            line[key.len() + 3..].to_string()
+        };
+        let cpus = value("cpus");
+        let count = cpus
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .count();
+        assert_eq!(count as u32, BARE_CPUS, "cpus = {cpus}");
+        assert_eq!(
+            value("memory"),
+            format!("{{ size = \"{BARE_MEMORY_MIB}MiB\" }}")
+        );
+        let args = value("bootargs").replace("{tsc-khz}", "1000000");
+        assert_eq!(args, format!("\"{BOOTARGS_BARE}\""));
+    }
+
     fn boot(bare: u64, v: u64) -> LinuxBoot {
         let row = |name, ns| Row {
             name,

@@ -29,11 +29,7 @@ pub(super) fn hv_base(
     out: &mut Vec<Diagnostic>,
 ) -> bool {
     let src = &inp.scenario_src;
-    if !base.is_multiple_of(BLOCK) {
-        let msg = format!("hypervisor memory base {} is not 2 MiB aligned", hex(base));
-        let up = align_up(base, BLOCK).map(hex).unwrap_or_default();
-        let hint = format!("use {} or {up}", hex(base & !(BLOCK - 1)));
-        out.push(src.diag(span, msg, hint));
+    if !super::vms::hv_base_aligned(base, span.clone(), inp, out) {
         return false;
     }
     if base < HV_LOAD {

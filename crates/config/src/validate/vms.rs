@@ -202,6 +202,24 @@ fn size_rule(
     true
 }
 
+/// `[hypervisor] memory.base`, on either architecture, is 2 MiB aligned (the error
+/// names the aligned bases either side).
+pub(super) fn hv_base_aligned(
+    base: u64,
+    span: std::ops::Range<usize>,
+    inp: &Inputs,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    if base.is_multiple_of(BLOCK) {
+        return true;
+    }
+    let msg = format!("hypervisor memory base {} is not 2 MiB aligned", hex(base));
+    let up = align_up(base, BLOCK).map(hex).unwrap_or_default();
+    let hint = format!("use {} or {up}", hex(base & !(BLOCK - 1)));
+    out.push(inp.scenario_src.diag(span, msg, hint));
+    false
+}
+
 /// `[hypervisor] memory.base` (aarch64): 2 MiB aligned and at least 2 MiB into the
 /// first RAM bank, as the arm64 Image header's `text_offset` must be (QEMU moves an
 /// image whose offset is below 4 KiB 2 MiB up, past its boot stub).
@@ -213,11 +231,7 @@ fn hv_base_rule(
     out: &mut Vec<Diagnostic>,
 ) -> bool {
     let src = &inp.scenario_src;
-    if !base.is_multiple_of(BLOCK) {
-        let msg = format!("hypervisor memory base {} is not 2 MiB aligned", hex(base));
-        let up = align_up(base, BLOCK).map(hex).unwrap_or_default();
-        let hint = format!("use {} or {up}", hex(base & !(BLOCK - 1)));
-        out.push(src.diag(span, msg, hint));
+    if !hv_base_aligned(base, span.clone(), inp, out) {
         return false;
     }
     if base < bank.saturating_add(BLOCK) {

@@ -83,10 +83,10 @@ pub fn module(paddr: u64, size: u64) -> Vec<u8> {
 }
 
 /// The VM's memory map, by address: conventional RAM, the legacy hole (reserved), the
-/// boot data (ACPI), the reset vector's stub (reserved: a guest must not reuse it as
-/// it may ACPI memory once it read its tables), the RAM from 1 MiB; above RAM, each shared-memory region and the
-/// PCI configuration window are reserved (they are not RAM, and nothing else may use
-/// their addresses).
+/// boot data (ACPI), the reset vector's stub (reserved: unlike ACPI memory, a guest
+/// may not reclaim it after reading its tables), the RAM from 1 MiB; above RAM, each
+/// shared-memory region and the PCI configuration window are reserved (they are not
+/// RAM, and nothing else may use their addresses).
 pub fn memory_map(info: &BootInfo) -> Vec<(u64, u64, u32)> {
     let mut map = vec![
         (0, LOW_RAM_END, e820::RAM),

@@ -56,7 +56,7 @@ pub const BOOT_DATA_MAX: u64 = RESET_STUB_GPA - BOOT_DATA_GPA;
 /// The reset vector of real mode (F000:FFF0), where a guest that restarts "through the
 /// BIOS" jumps (Linux's `reboot=bios`, its fallback when the EFI and ACPI methods
 /// return): the hypervisor writes [`RESET_STUB`] there at every (re)start, as the VM
-/// has no firmware. The memory map reserves it with the boot data.
+/// has no firmware. The memory map gives its 16 bytes type reserved.
 pub const RESET_STUB_GPA: u64 = 0xf_fff0;
 /// The reset vector's code (16-bit): `mov dx, RESET_PORT; mov al, RESET_VALUE;
 /// out dx, al`, then `hlt` and a jump back to it, so the restart is the FADT's reset

@@ -11,7 +11,7 @@
 
 use crate::acpi::madt::MAX_CPUS;
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The kick's vector.
 pub const KICK: u8 = 0xF0;
@@ -24,8 +24,18 @@ pub const SPURIOUS: u8 = 0xFF;
 pub const PENDING_KICK: u32 = 1 << 0;
 /// A pending timer interrupt.
 pub const PENDING_TIMER: u32 = 1 << 1;
+/// A device's MSI is pending ([`take_devices`] says which).
+pub const PENDING_DEVICE: u32 = 1 << 2;
+
+/// The first of the vectors that passed-through PCI functions' MSIs arrive with (the
+/// hypervisor routes each to a guest, `crates/hypervisor`'s `pci`).
+pub const DEVICE_BASE: u8 = 0x40;
+/// How many there are (one bit each in a CPU's [`take_devices`] word).
+pub const DEVICE_COUNT: usize = 64;
 
 static PENDING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+/// Each CPU's pending device vectors, bit `v - DEVICE_BASE`.
+static DEVICES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
 global_asm!(
     r#"
@@ -58,11 +68,55 @@ x86_irq_spurious:
     options(att_syntax)
 );
 
+// The device vectors' stubs, 16 bytes apart from `x86_irq_devices`: each saves RAX
+// (the first register `push_scratch!` saves), loads its vector and goes on at the
+// common part, which saves the rest in the same order.
+global_asm!(
+    r#"
+.text
+.balign 16
+.global x86_irq_devices
+x86_irq_devices:
+.set rtv_dv, {BASE}
+.rept {COUNT}
+    .balign 16
+    push %rax
+    mov $rtv_dv, %eax
+    jmp x86_irq_device
+    .set rtv_dv, rtv_dv + 1
+.endr
+x86_irq_device:
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    mov %eax, %edi
+    cld
+    call x86_irq
+"#,
+    pop_scratch_but_rax!(),
+    r#"
+    pop %rax
+    iretq
+"#,
+    BASE = const DEVICE_BASE,
+    COUNT = const DEVICE_COUNT,
+    options(att_syntax)
+);
+
+/// Distance between two device stubs.
+const DEVICE_STUB: u64 = 16;
+
 unsafe extern "C" {
     fn x86_irq_kick();
     fn x86_irq_timer();
     fn x86_irq_spurious();
     fn x86_irq_stray();
+    fn x86_irq_devices();
 }
 
 #[unsafe(no_mangle)]
@@ -71,6 +125,15 @@ extern "C" fn x86_irq(vector: u32) {
     let bit = match vector as u8 {
         KICK => PENDING_KICK,
         TIMER => PENDING_TIMER,
+        v if is_device(v) => {
+            if let Some(i) = crate::smp::this_index() {
+                if let Some(d) = DEVICES.get(i) {
+                    d.fetch_or(1 << (v - DEVICE_BASE), Ordering::AcqRel);
+                }
+                pend(i, PENDING_DEVICE);
+            }
+            return;
+        }
         // A vector the hypervisor does not use (a direct-mode guest's, left pending
         // at its core's APIC when it stopped): ended and dropped.
         _ => return,
@@ -102,8 +165,13 @@ pub fn init() {
     // Every other vector ends and drops what arrives: a direct-mode guest's
     // interrupts may still be pending at its core's APIC when the hypervisor takes
     // the core back.
+    for i in 0..DEVICE_COUNT {
+        let stub = x86_irq_devices as unsafe extern "C" fn() as usize as u64;
+        // SAFETY: as above; stub `i` is `DEVICE_STUB` bytes after the previous one.
+        unsafe { crate::idt::set_gate(DEVICE_BASE + i as u8, stub + i as u64 * DEVICE_STUB) };
+    }
     for vector in 0x20..SPURIOUS {
-        if vector != KICK && vector != TIMER {
+        if vector != KICK && vector != TIMER && !is_device(vector) {
             // SAFETY: as above.
             unsafe {
                 crate::idt::set_gate(
@@ -114,6 +182,18 @@ pub fn init() {
         }
     }
     crate::nmi::init();
+}
+
+/// Whether `vector` is one of the devices' ([`DEVICE_BASE`]).
+pub const fn is_device(vector: u8) -> bool {
+    vector >= DEVICE_BASE && ((vector - DEVICE_BASE) as usize) < DEVICE_COUNT
+}
+
+/// Takes CPU `index`'s pending device vectors (bit `v - DEVICE_BASE`).
+pub fn take_devices(index: usize) -> u64 {
+    DEVICES
+        .get(index)
+        .map_or(0, |p| p.swap(0, Ordering::AcqRel))
 }
 
 /// Takes CPU `index`'s pending bits ([`PENDING_KICK`], [`PENDING_TIMER`]).

@@ -57,6 +57,8 @@ pub mod console;
 #[cfg(target_os = "none")]
 pub mod cpu;
 #[cfg(target_os = "none")]
+pub mod devpage;
+#[cfg(target_os = "none")]
 pub mod engines;
 #[cfg(target_os = "none")]
 pub mod gdt;

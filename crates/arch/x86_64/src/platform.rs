@@ -12,14 +12,16 @@ use crate::multiboot2::{self, Mbi, MemRegion, MemSummary};
 use crate::pt::{Perm, Pool, Region, Table, PAGE};
 use crate::{apic, console, idt, smp, timer, trampoline};
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use rtvisor_addr::Hpa;
 
 /// Memory-map entries kept.
 pub const MAX_REGIONS: usize = 32;
 /// Bytes of the command line kept.
 pub const CMDLINE_LEN: usize = 256;
-/// Page tables available (root, PDPT, one PD per GiB, split 2 MiB chunks).
-const POOL: usize = 16 + (MAX_RAM >> 30) as usize;
+/// Page tables available (root, PDPT, one PD per GiB, split 2 MiB chunks, and the
+/// tables of device pages mapped after boot, `map_device`).
+const POOL: usize = 24 + (MAX_RAM >> 30) as usize;
 /// Boot information larger than this is refused.
 const MAX_MBI: usize = 1 << 20;
 /// The boot tables map this much.
@@ -42,7 +44,6 @@ pub struct Platform {
     pub bsp_apic_id: u32,
     /// CR3 of the hypervisor's tables.
     pub pt_root: u64,
-    pt_used: usize,
 }
 
 impl Platform {
@@ -64,10 +65,13 @@ unsafe impl Sync for PlatformCell {}
 static PLATFORM: PlatformCell = PlatformCell(UnsafeCell::new(None));
 
 struct Tables(UnsafeCell<[Table; POOL]>);
-// SAFETY: only the BSP writes the tables: at boot, and to flip the trampoline page
-// while no AP runs on it (smp::start_aps).
+// SAFETY: only the BSP writes the tables: at boot, to flip the trampoline page
+// while no AP runs on it (smp::start_aps), and to add device pages before any guest
+// runs (`map_device`: entries that were not present, which no CPU caches).
 unsafe impl Sync for Tables {}
 static TABLES: Tables = Tables(UnsafeCell::new([const { Table::EMPTY }; POOL]));
+/// Tables of the pool in use (the boot map's, then the device pages' of `map_device`).
+static PT_USED: AtomicUsize = AtomicUsize::new(0);
 
 /// Physical memory below 4 GiB through the boot identity map.
 struct BootMapped;
@@ -192,7 +196,7 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
     let root = pool
         .identity(top, &r[..n])
         .unwrap_or_else(|e| fatal(format_args!("page tables: {e:?}")));
-    let used = pool.used();
+    PT_USED.store(pool.used(), Ordering::Relaxed);
     // SAFETY: the new map is an identity map that keeps everything this code uses:
     // text RX, rodata R, data/bss/stacks RW, RAM RW, the APIC uncached. From here on
     // the boot information and ACPI tables are not read again (copied above).
@@ -231,7 +235,6 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
         x2apic,
         bsp_apic_id,
         pt_root: root,
-        pt_used: used,
     };
     // SAFETY: written once here, before any AP starts (the discipline of PLATFORM).
     unsafe { (*PLATFORM.0.get()).insert(p) }
@@ -253,9 +256,28 @@ pub(crate) unsafe fn set_perm(p: &Platform, addr: u64, perm: Perm) -> bool {
     // SAFETY: the caller is the BSP and no other CPU walks this entry now.
     let tables = unsafe { &mut *TABLES.0.get() };
     let base = tables.as_ptr() as u64;
-    let ok = Pool::with_used(tables, base, p.pt_used)
+    let ok = Pool::with_used(tables, base, PT_USED.load(Ordering::Relaxed))
         .set_perm(p.pt_root, addr, perm)
         .is_ok();
+    cpu::flush_tlb();
+    ok
+}
+
+/// Maps the 4 KiB page of device registers at `addr` (uncached, never executed) into
+/// the hypervisor's map, where boot did not map it (a PCI function's configuration
+/// space or MSI-X table, found after boot); flushes this CPU's TLB.
+///
+/// # Safety
+/// BSP only, at boot, before the APs run guest code; `addr` is a device's registers,
+/// not RAM, and nothing maps that page otherwise.
+pub unsafe fn map_device(addr: u64) -> bool {
+    let Some(p) = get() else { return false };
+    // SAFETY: the caller is the BSP; the walk only fills entries nobody uses yet.
+    let tables = unsafe { &mut *TABLES.0.get() };
+    let base = tables.as_ptr() as u64;
+    let mut pool = Pool::with_used(tables, base, PT_USED.load(Ordering::Relaxed));
+    let ok = pool.map_page(p.pt_root, addr, Perm::Device).is_ok();
+    PT_USED.store(pool.used(), Ordering::Relaxed);
     cpu::flush_tlb();
     ok
 }

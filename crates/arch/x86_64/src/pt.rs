@@ -200,6 +200,31 @@ impl<'a> Pool<'a> {
         Ok(())
     }
 
+    /// Maps the 4 KiB page at `addr` to itself with `perm`, allocating the tables the
+    /// walk lacks (a page the boot map did not reach: a device's registers found
+    /// after boot). Refused inside a 2 MiB page of the map. The caller flushes the TLB.
+    pub fn map_page(&mut self, root: u64, addr: u64, perm: Perm) -> Result<(), PtError> {
+        let page = addr & ADDR & !(PAGE - 1);
+        if page >= MAX_TOP {
+            return Err(PtError::TooHigh);
+        }
+        let mut t = root;
+        for shift in [39u32, 30, 21] {
+            let i = (page >> shift) as usize % ENTRIES;
+            if self.entry(t, i) & HUGE != 0 {
+                return Err(PtError::NotSplit(page));
+            }
+            t = self.next(t, i)?;
+        }
+        let bits = perm.leaf_bits();
+        self.set(
+            t,
+            (page >> 12) as usize % ENTRIES,
+            if bits == 0 { 0 } else { page | bits },
+        );
+        Ok(())
+    }
+
     /// The 4 KiB-page table that maps `addr`, if the walk reaches one.
     fn leaf_table(&self, root: u64, addr: u64) -> Option<u64> {
         let mut t = root;

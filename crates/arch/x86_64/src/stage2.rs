@@ -33,6 +33,9 @@ pub struct Access {
     pub read: bool,
     pub write: bool,
     pub exec: bool,
+    /// Device registers: uncached (EPT memory type UC; NPT PCD and PWT, the host
+    /// PAT's UC entry), whatever the guest's own attributes say.
+    pub uncached: bool,
 }
 
 impl Access {
@@ -41,18 +44,28 @@ impl Access {
         read: true,
         write: true,
         exec: true,
+        uncached: false,
     };
     /// Read-only data.
     pub const R: Access = Access {
         read: true,
         write: false,
         exec: false,
+        uncached: false,
     };
     /// Read-write data, not executable.
     pub const RW: Access = Access {
         read: true,
         write: true,
         exec: false,
+        uncached: false,
+    };
+    /// Device registers: read-write, not executable, uncached.
+    pub const DEVICE: Access = Access {
+        read: true,
+        write: true,
+        exec: false,
+        uncached: true,
     };
 }
 
@@ -83,12 +96,18 @@ const EPT_W: u64 = 1 << 1;
 const EPT_X: u64 = 1 << 2;
 /// Leaf memory type write-back (bits 5:3 = 6).
 const EPT_WB: u64 = 6 << 3;
+/// Leaf memory type uncached (bits 5:3 = 0).
+const EPT_UC: u64 = 0;
+/// The memory type bits of an EPT leaf.
+const EPT_MEMTYPE: u64 = 7 << 3;
 const EPT_LARGE: u64 = 1 << 7;
 const NPT_P: u64 = 1;
 const NPT_W: u64 = 1 << 1;
 const NPT_U: u64 = 1 << 2;
 const NPT_LARGE: u64 = 1 << 7;
 const NPT_NX: u64 = 1 << 63;
+/// PWT and PCD: the host PAT's entry 3, uncached.
+const NPT_UC: u64 = (1 << 3) | (1 << 4);
 const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 /// Guest-physical addresses are 48 bits (four levels).
 pub const MAX_GPA: u64 = 1 << 48;
@@ -120,7 +139,7 @@ impl Format {
     fn leaf(self, hpa: u64, a: Access, large: bool) -> u64 {
         match self {
             Format::Ept => {
-                let mut e = hpa | EPT_R | EPT_WB;
+                let mut e = hpa | EPT_R | if a.uncached { EPT_UC } else { EPT_WB };
                 e |= if a.write { EPT_W } else { 0 };
                 e |= if a.exec { EPT_X } else { 0 };
                 e | if large { EPT_LARGE } else { 0 }
@@ -128,6 +147,7 @@ impl Format {
             Format::Npt => {
                 let mut e = hpa | NPT_P | NPT_U;
                 e |= if a.write { NPT_W } else { 0 };
+                e |= if a.uncached { NPT_UC } else { 0 };
                 e |= if a.exec { 0 } else { NPT_NX };
                 e | if large { NPT_LARGE } else { 0 }
             }
@@ -140,11 +160,13 @@ impl Format {
                 read: e & EPT_R != 0,
                 write: e & EPT_W != 0,
                 exec: e & EPT_X != 0,
+                uncached: e & EPT_MEMTYPE == EPT_UC,
             },
             Format::Npt => Access {
                 read: e & NPT_P != 0,
                 write: e & NPT_W != 0,
                 exec: e & NPT_NX == 0,
+                uncached: e & NPT_UC == NPT_UC,
             },
         }
     }

@@ -142,6 +142,7 @@ pub fn init_machine(
             d.base().raw()
         );
     }
+    super::pci::init();
 }
 
 /// CPU `cpu` goes online: the vendor's extension on for good, its timer.

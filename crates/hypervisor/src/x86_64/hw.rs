@@ -132,7 +132,8 @@ impl seam::Stage2 for Ept {
     fn map(&mut self, ipa: Ipa, hpa: Hpa, size: u64, kind: MemKind) -> Result<(), Stage2Error> {
         let access = match kind {
             MemKind::Ram => Access::RWX,
-            MemKind::Device | MemKind::Shared { writable: true } => Access::RW,
+            MemKind::Device => Access::DEVICE,
+            MemKind::Shared { writable: true } => Access::RW,
             MemKind::Shared { writable: false } => Access::R,
         };
         self.tables

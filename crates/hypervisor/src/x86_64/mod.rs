@@ -19,6 +19,7 @@ mod direct;
 mod guestcpuid;
 mod guestirq;
 mod hw;
+mod pci;
 mod strio;
 mod timers;
 mod wake;
@@ -134,6 +135,7 @@ impl Backend for Arch {
             // The host's xAPIC page, read-only: every write exits (`direct.rs`).
             s2.map_apic(Ipa::new(direct::APIC_GPA), Hpa::new(apic::mmio_base()))?;
         }
+        pci::map_bars(vm, &mut s2)?;
         Ok(s2)
     }
     fn init_cpu(m: &X86Machine, cpu: CpuId) {
@@ -210,7 +212,9 @@ impl Backend for Arch {
         hw::fill_tsc_khz(vm);
         hw::write_reset_stub(vm);
     }
-    fn vm_stopping(_vm: VmId) {}
+    fn vm_stopping(vm: VmId) {
+        pci::stopping(vm);
+    }
 
     unsafe fn zero(base: Hpa, len: u64) {
         // SAFETY: the caller's contract is `memory::zero`'s.

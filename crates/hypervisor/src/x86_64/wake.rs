@@ -20,7 +20,7 @@ use core::sync::atomic::Ordering;
 use rtvisor_arch_x86_64::advance;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::Decoded;
-use rtvisor_arch_x86_64::irq::{self, PENDING_KICK, PENDING_TIMER};
+use rtvisor_arch_x86_64::irq::{self, PENDING_DEVICE, PENDING_KICK, PENDING_TIMER};
 use rtvisor_core::account::Cause;
 use rtvisor_core::account::IrqKind;
 use rtvisor_core::exit::VcpuExit;
@@ -142,6 +142,9 @@ fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> boo
         if due.guest {
             crate::stats::irq_on(cpu, IrqKind::Vtimer);
         }
+    }
+    if bits & PENDING_DEVICE != 0 && super::pci::deliver(cpu) {
+        account::found(found, Cause::Spi);
     }
     let kicked = bits & PENDING_KICK != 0;
     if kicked {

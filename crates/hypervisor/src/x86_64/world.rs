@@ -245,6 +245,15 @@ fn exit(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
             return Next::Deliver;
         }
     };
+    if let Some(load) = super::pci::access(vm, &e) {
+        let mut v = Exited::<Engine, Resume>::new(engine, d, mov);
+        if let Some(x) = load {
+            v.complete_load(x);
+        }
+        v.skip();
+        t.done(Cause::Mmio);
+        return Next::Deliver;
+    }
     let cause = account::of_exit(&e);
     t.count(cause);
     handle(seat, engine, d, mov, e);

@@ -54,6 +54,11 @@ impl FakeHost {
         self.space[usize::from(reg / 4)] = v;
     }
 
+    /// Makes BAR `i` answer sizing as a BAR of `size` bytes.
+    pub(super) fn set_bar_size(&mut self, i: usize, size: u32) {
+        self.bar_size[i] = size;
+    }
+
     pub(super) fn get(&self, reg: u16) -> u32 {
         self.space[usize::from(reg / 4)]
     }

@@ -32,6 +32,7 @@ mod cap;
 #[cfg(test)]
 mod fake;
 mod header;
+mod layout;
 pub mod msi;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ mod walk;
 
 use crate::Width;
 pub use cap::{Cap, CapKind, MAX_CAPS};
+pub use layout::{MemBar, MsixLayout};
 
 /// Size of one function's configuration space in the ECAM window.
 pub const FUNCTION_SPACE: u64 = 0x1000;

@@ -101,6 +101,21 @@ impl<W: ApicHw> Lapics<W> {
         }
     }
 
+    /// A message-signalled interrupt of one of the VM's PCI functions, delivered as
+    /// the guest's message names it (`rtvisor_vdev::pcicfg::msi::ApicMsg`: fixed or
+    /// lowest priority, edge, physical or logical destination).
+    pub fn msi(&self, vm: &VmCtx<'_, Self>, vector: u8, dest: u8, logical: bool, lowest: bool) {
+        let m = Msg {
+            pin: 0,
+            vector,
+            mode: u8::from(lowest),
+            logical,
+            dest,
+            level: false,
+        };
+        self.route(vm, None, Route::of_msg(m));
+    }
+
     /// Delivers `r` in a direct-mode VM, whose vCPUs own their cores' APICs: as
     /// physical fixed IPIs to the VM's own cores (`passthru::route` decides which).
     /// A level-triggered I/O APIC message keeps its entry's remote IRR set until the

@@ -141,3 +141,39 @@ fn bad_input_is_an_error() {
         Err(PtError::OutOfTables)
     );
 }
+
+#[test]
+fn device_pages_are_added_after_boot() {
+    let mut t = vec![Table::EMPTY; 16];
+    let mut p = pool(&mut t);
+    let root = p.identity(2 << 30, &image()).unwrap();
+    let before = p.used();
+    // In the 3rd GiB, which the boot map did not reach: new tables.
+    p.map_page(root, 0xB000_8123, Perm::Device).unwrap();
+    assert_eq!(
+        p.lookup(root, 0xB000_8000),
+        Some((0xB000_8000, Perm::Device))
+    );
+    assert_eq!(p.lookup(root, 0xB000_9000), None);
+    assert_eq!(p.used(), before + 2);
+    // In the APIC's GiB: its directory is reused, one page table is new.
+    p.map_page(root, 0xFEBF_1000, Perm::Device).unwrap();
+    assert_eq!(p.used(), before + 3);
+    assert_eq!(
+        p.lookup(root, 0xFEE0_0000),
+        Some((0xFEE0_0000, Perm::Device))
+    );
+    assert_eq!(
+        p.lookup(root, 0xFEBF_1000),
+        Some((0xFEBF_1000, Perm::Device))
+    );
+    // RAM mapped with 2 MiB pages is refused, as is the space past the map's top.
+    assert_eq!(
+        p.map_page(root, 0x40_0000, Perm::Device),
+        Err(PtError::NotSplit(0x40_0000))
+    );
+    assert_eq!(
+        p.map_page(root, MAX_TOP, Perm::Device),
+        Err(PtError::TooHigh)
+    );
+}

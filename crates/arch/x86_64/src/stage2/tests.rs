@@ -96,6 +96,26 @@ fn entry_bits_per_vendor() {
 }
 
 #[test]
+fn device_pages_are_uncached() {
+    let mut t = tables(8);
+    {
+        let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Ept).unwrap();
+        s.map(Ipa::new(0), Hpa::new(0xfe00_0000), 0x1000, Access::DEVICE)
+            .unwrap();
+    }
+    // EPT: read, write, memory type UC (0), no execute.
+    assert_eq!(t[3].0[0], 0xfe00_0000 | 3);
+    let mut t = tables(8);
+    {
+        let mut s = Stage2::new(&mut t, Hpa::new(BASE), Format::Npt).unwrap();
+        s.map(Ipa::new(0), Hpa::new(0xfe00_0000), 0x1000, Access::DEVICE)
+            .unwrap();
+    }
+    // NPT: present, writable, user, PWT and PCD, NX.
+    assert_eq!(t[3].0[0], 0xfe00_0000 | 7 | (3 << 3) | (1 << 63));
+}
+
+#[test]
 fn refused_maps_change_nothing() {
     for f in both() {
         let mut t = tables(8);
@@ -133,6 +153,7 @@ fn refused_maps_change_nothing() {
             read: false,
             write: true,
             exec: false,
+            uncached: false,
         };
         assert_eq!(
             s.map(Ipa::new(0), Hpa::new(0), 0x1000, none),

@@ -1,0 +1,283 @@
+//! A passed-through function's interrupts. Each function gets host vectors at boot
+//! (one per MSI-X entry shadowed, at most [`ENTRIES`]; one for MSI), from the
+//! devices' range of the hypervisor's IDT (`irq::DEVICE_BASE`). The guest's
+//! messages stay in shadows (`pcicfg::msi`); each change routes the message again:
+//! the device gets a fixed, edge message to the physical APIC of the core that runs
+//! the vCPU the guest named (else the VM's first vCPU's core) with the host vector,
+//! and [`ROUTES`] remembers the guest's vector and destination for that vector. When
+//! it arrives, [`deliver`] hands the guest's message to the VM's emulated APICs,
+//! which deliver it as the guest's own message says (fixed or lowest priority,
+//! physical or logical). A message the guest cannot send (SMI, NMI, INIT, a vector
+//! below 16, not to the APICs) leaves the entry masked on the device.
+
+use super::{One, Owned, MAX_FUNCTIONS};
+use crate::percpu;
+use crate::vms;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use rtvisor_arch_x86_64::devpage::DevicePages;
+use rtvisor_arch_x86_64::irq::{self, DEVICE_BASE, DEVICE_COUNT};
+use rtvisor_config::contract::x86_64::virtual_apic_id;
+use rtvisor_core::account::IrqKind;
+use rtvisor_core::ids::{CpuId, VcpuId, VmId};
+use rtvisor_vdev::pcicfg::msi::{self, MsiMsg, MsixEntry, MsixTable, MSIX_ENTRY};
+use rtvisor_vdev::pcicfg::{Bus, CapKind, Function, HostConfig, MemBar, MsixLayout, BARS};
+use rtvisor_vdev::Width;
+
+/// MSI-X entries shadowed (and host vectors given) per function.
+pub(super) const ENTRIES: usize = 16;
+
+/// What each device vector delivers (`encode`), 0 when nothing.
+static ROUTES: [AtomicU64; DEVICE_COUNT] = [const { AtomicU64::new(0) }; DEVICE_COUNT];
+/// Device vectors given out so far (at boot).
+static GIVEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A route: valid, VM, the CPU it arrives at, the guest's message.
+const VALID: u64 = 1 << 63;
+
+fn encode(vm: VmId, cpu: CpuId, m: &msi::ApicMsg) -> u64 {
+    VALID
+        | (vm.index() as u64 & 0xff) << 32
+        | (cpu.index() as u64 & 0xff) << 40
+        | u64::from(m.lowest) << 17
+        | u64::from(m.logical) << 16
+        | u64::from(m.dest) << 8
+        | u64::from(m.vector)
+}
+
+/// A function's MSI-X table, where it is and the guest's view of it.
+#[derive(Debug)]
+struct Table {
+    /// Host (and guest) address of the table.
+    at: u64,
+    /// The trapped pages, `[start, end)`: those holding the table.
+    trap: (u64, u64),
+    /// The BAR's pages in the hypervisor's map.
+    pages: DevicePages,
+    /// Entries on the device.
+    entries: u16,
+    /// The guest's entries.
+    shadow: MsixTable<ENTRIES>,
+}
+
+/// A function's interrupts.
+#[derive(Debug)]
+pub(super) struct Irqs {
+    /// First host vector.
+    first: u8,
+    /// Host vectors given (0: none).
+    count: u8,
+    /// Its MSI-X table, if it has one.
+    table: Option<Table>,
+}
+
+impl Irqs {
+    /// The host vectors and MSI-X table of `f` (its BARs mapped as `bars`), with every
+    /// MSI-X entry masked on the device.
+    pub(super) fn of(
+        f: &Function,
+        host: &mut dyn HostConfig,
+        bars: &[Option<(MemBar, DevicePages)>; BARS],
+    ) -> Result<Self, &'static str> {
+        let table = match f.msix_layout(host) {
+            Some(l) => Some(table(l, bars)?),
+            None => None,
+        };
+        let msi = f
+            .caps()
+            .iter()
+            .any(|c| matches!(c.kind, CapKind::Msi { .. }));
+        let want = match &table {
+            Some(t) => t.shadow.len(),
+            None => usize::from(msi),
+        };
+        let first = GIVEN.fetch_add(want, Ordering::Relaxed);
+        if first + want > DEVICE_COUNT {
+            return Err("the hypervisor has no interrupt vectors left for it");
+        }
+        let irqs = Self {
+            first: DEVICE_BASE + first as u8,
+            count: want as u8,
+            table,
+        };
+        if let Some(t) = &irqs.table {
+            (0..usize::from(t.entries)).for_each(|i| mask(t, i));
+        }
+        Ok(irqs)
+    }
+
+    /// The trapped pages of its MSI-X table.
+    pub(super) fn trapped(&self) -> Option<(u64, u64)> {
+        self.table.as_ref().map(|t| t.trap)
+    }
+
+    /// How many MSI-X entries the guest can use.
+    pub(super) fn entries(&self) -> usize {
+        self.table.as_ref().map_or(0, |t| t.shadow.len())
+    }
+
+    /// Stops them: every MSI-X entry masked on the device and in the shadow, no route.
+    pub(super) fn reset(&mut self) {
+        if let Some(t) = &mut self.table {
+            t.shadow.reset();
+            (0..usize::from(t.entries)).for_each(|i| mask(t, i));
+        }
+        self.vectors().for_each(|v| unroute(v));
+    }
+
+    fn vectors(&self) -> impl Iterator<Item = u8> {
+        let first = self.first;
+        (0..self.count).map(move |i| first + i)
+    }
+}
+
+/// Where `l`'s table is, if its BAR is mapped and holds it.
+fn table(
+    l: MsixLayout,
+    bars: &[Option<(MemBar, DevicePages)>; BARS],
+) -> Result<Table, &'static str> {
+    let (bar, pages) = bars
+        .get(usize::from(l.table_bar))
+        .and_then(Option::as_ref)
+        .ok_or("its MSI-X table is not in a memory BAR")?;
+    let at = bar.base + u64::from(l.table_offset);
+    let end = at + l.table_bytes();
+    if end > bar.base + bar.size {
+        return Err("its MSI-X table runs past its BAR");
+    }
+    let page = 0x1000;
+    Ok(Table {
+        at,
+        trap: (at & !(page - 1), end.next_multiple_of(page)),
+        pages: *pages,
+        entries: l.entries,
+        shadow: MsixTable::new(usize::from(l.entries)),
+    })
+}
+
+/// Masks entry `i` on the device.
+fn mask(t: &Table, i: usize) {
+    let e = t.at + i as u64 * MSIX_ENTRY;
+    t.pages
+        .write(e + 12, Width::Word, u64::from(msi::MSIX_MASKED));
+}
+
+fn unroute(v: u8) {
+    if let Some(r) = ROUTES.get(usize::from(v - DEVICE_BASE)) {
+        r.store(0, Ordering::Release);
+    }
+}
+
+/// Routes the guest's message `guest` of VM `vm` to host vector `v`: the host's
+/// message for the device, or `None` (the vector stays unused).
+fn route(vm: VmId, v: u8, guest: Option<MsiMsg>) -> Option<MsiMsg> {
+    unroute(v);
+    let m = msi::decode(guest?).ok()?;
+    let cfg = vms::cfg(vm);
+    let named =
+        (0..cfg.cpus.len()).find(|&i| !m.logical && virtual_apic_id(i) == u32::from(m.dest));
+    let cpu = vms::cpu_of(vm, VcpuId::new(named.unwrap_or(0)))?;
+    let apic = u8::try_from(percpu::of(cpu)?.hw_id()).ok()?;
+    ROUTES
+        .get(usize::from(v - DEVICE_BASE))?
+        .store(encode(vm, cpu, &m), Ordering::Release);
+    Some(msi::host_message(apic, v))
+}
+
+/// An access of VM `vm` at `addr` in the trapped pages of one of its functions' MSI-X
+/// tables: the table's entries are the shadow's; anything else in those pages (the
+/// pending bits) is the device's. `None` when `addr` is in none.
+pub(super) fn table_access(
+    vm: VmId,
+    owned: &mut [Option<Owned>; MAX_FUNCTIONS],
+    addr: u64,
+    w: Width,
+    value: Option<u64>,
+) -> Option<Option<u64>> {
+    let irq = owned
+        .iter_mut()
+        .flatten()
+        .map(|o| &mut o.irq)
+        .find(|i| i.trapped().is_some_and(|(a, b)| (a..b).contains(&addr)))?;
+    let t = irq.table.as_mut()?;
+    let in_table = addr >= t.at && addr < t.at + u64::from(t.entries) * MSIX_ENTRY;
+    match (in_table, value) {
+        (true, None) => Some(Some(t.shadow.read(addr - t.at, w))),
+        (true, Some(v)) => {
+            if let Some(i) = t.shadow.write(addr - t.at, w, v) {
+                program(vm, irq, i);
+            }
+            Some(None)
+        }
+        (false, None) => Some(Some(t.pages.read(addr, w))),
+        (false, Some(v)) => {
+            t.pages.write(addr, w, v);
+            Some(None)
+        }
+    }
+}
+
+/// Writes MSI-X entry `i` to the device from the guest's shadow: masked while it
+/// changes, then the routed message, unmasked only when the guest's is.
+fn program(vm: VmId, irq: &mut Irqs, i: usize) {
+    let (first, count) = (irq.first, irq.count);
+    let Some(t) = irq.table.as_mut() else { return };
+    let guest = t.shadow.entry(i).and_then(MsixEntry::message);
+    let host = match i < usize::from(count) {
+        true => route(vm, first + i as u8, guest),
+        false => None,
+    };
+    let words = MsixEntry::host_words(host);
+    let e = t.at + i as u64 * MSIX_ENTRY;
+    mask(t, i);
+    for (k, word) in words.iter().enumerate().take(3) {
+        t.pages
+            .write(e + 4 * k as u64, Width::Word, u64::from(*word));
+    }
+    t.pages.write(e + 12, Width::Word, u64::from(words[3]));
+}
+
+/// The guest changed the MSI capability of function `index`: route its message
+/// again and program the device.
+pub(super) fn route_msi(
+    vm: VmId,
+    bus: &mut Bus,
+    owned: &mut [Option<Owned>; MAX_FUNCTIONS],
+    index: usize,
+) {
+    let (Some(f), Some(Some(o))) = (bus.function_mut(index), owned.get(index)) else {
+        return;
+    };
+    let host = match o.irq.count > 0 && o.irq.table.is_none() {
+        true => route(vm, o.irq.first, f.msi()),
+        false => None,
+    };
+    f.set_host_msi(&mut One(o.bdf, &o.config), host);
+}
+
+/// Delivers the device vectors pending on CPU `cpu` to their VMs; returns whether
+/// there were any.
+pub fn deliver(cpu: CpuId) -> bool {
+    let mut bits = irq::take_devices(cpu.index());
+    let any = bits != 0;
+    while bits != 0 {
+        let b = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let r = ROUTES.get(b).map_or(0, |r| r.load(Ordering::Acquire));
+        // A vector that is not routed here (a stale one, or one a direct-mode guest
+        // left pending at its core) is dropped.
+        if r & VALID == 0 || ((r >> 40) & 0xff) as usize != cpu.index() {
+            continue;
+        }
+        let vm = VmId::new(((r >> 32) & 0xff) as usize);
+        if vm.index() >= crate::config::CONFIG_VM_COUNT {
+            continue;
+        }
+        let (vector, dest) = (r as u8, (r >> 8) as u8);
+        let (logical, lowest) = (r & (1 << 16) != 0, r & (1 << 17) != 0);
+        vms::with_ctx(vm, |ctx| {
+            vms::rt(vm).chip.msi(ctx, vector, dest, logical, lowest)
+        });
+        crate::stats::irq_on(cpu, IrqKind::Spi);
+    }
+    any
+}

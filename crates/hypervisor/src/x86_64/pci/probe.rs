@@ -1,0 +1,168 @@
+//! At boot (the BSP, before any guest runs): each VM's functions are probed, their
+//! BARs checked against the VM's guest-physical map, and the pages the hypervisor
+//! itself touches (configuration space, BARs) mapped into its own map; then each
+//! VM's second stage gets the BARs 1:1, but for the MSI-X table's pages.
+
+use super::{msix, One, Owned, PciVm, PCI};
+use crate::vms;
+use crate::{error, info};
+use rtvisor_addr::{Hpa, Ipa};
+use rtvisor_arch_x86_64::devpage::DevicePages;
+use rtvisor_config::contract::x86_64 as x86;
+use rtvisor_config::tables::{InterruptMode, PciFunctionMap, VmConfig};
+use rtvisor_core::ids::VmId;
+use rtvisor_core::seam::{MemKind, Stage2};
+use rtvisor_vdev::pcicfg::{Bdf, Function, MemBar, ProbeError, BARS, FUNCTION_SPACE};
+
+/// The smallest BAR given to a guest: a smaller one may share its page with
+/// another function's registers.
+const PAGE: u64 = 0x1000;
+
+/// Probes every VM's functions. A function that cannot be given is left out with an
+/// error naming it and why; its VM runs without it.
+pub fn init() {
+    for id in vms::ids() {
+        let cfg = vms::cfg(id);
+        if cfg.pci.is_empty() {
+            continue;
+        }
+        if cfg.interrupt_mode == InterruptMode::Direct {
+            error!(
+                "vm {}: PCI functions in a direct-mode VM are not supported yet; none given",
+                cfg.name
+            );
+            continue;
+        }
+        let Some(state) = PCI.get(id.index()) else {
+            continue;
+        };
+        let mut st = state.lock();
+        for map in cfg.pci {
+            if let Err(why) = give(cfg, map, &mut st) {
+                error!(
+                    "vm {}: PCI function {}: {why}; not given",
+                    cfg.name, map.name
+                );
+            }
+        }
+    }
+}
+
+/// Probes `map` and adds it to `st`.
+fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<(), &'static str> {
+    let bdf = Bdf::new(map.bus, map.dev, map.func).ok_or("no such function number")?;
+    let slot = st
+        .owned
+        .iter()
+        .position(Option::is_none)
+        .ok_or("too many functions")?;
+    let page = map
+        .ecam
+        .raw()
+        .checked_add(bdf.ecam_offset())
+        .ok_or("outside the ECAM window")?;
+    // SAFETY: the BSP at boot, before any guest runs (`boot::init_machine`); the page
+    // is this function's configuration space in its bridge's ECAM window (the board's
+    // MCFG), device registers that only this VM's emulated configuration space reads
+    // and writes from here on (validation gives a function to one VM only).
+    let config = unsafe { DevicePages::map(page, FUNCTION_SPACE) }
+        .ok_or("its ECAM page cannot be mapped")?;
+    let function = Function::probe(&mut One(bdf, &config), bdf).map_err(probe_error)?;
+    let mut bars = [None; BARS];
+    for bar in function.mem_bars() {
+        check_bar(cfg, bar)?;
+        // SAFETY: as above: the BAR's registers, which the firmware assigned to this
+        // function and which only this VM uses; the hypervisor touches them for the
+        // MSI-X table and the reset only.
+        let pages = unsafe { DevicePages::map(bar.base, bar.size) }
+            .ok_or("a BAR cannot be mapped into the hypervisor's map")?;
+        bars[usize::from(bar.index)] = Some((bar, pages));
+    }
+    let irq = msix::Irqs::of(&function, &mut One(bdf, &config), &bars)?;
+    let owned = Owned {
+        map,
+        bdf,
+        config,
+        bars,
+        irq,
+    };
+    if !st.bus.add(function) {
+        return Err("listed twice");
+    }
+    info!(
+        "vm {}: PCI function {} given (bars {}, msi-x {})",
+        cfg.name,
+        map.name,
+        function.mem_bars().count(),
+        owned.irq.entries()
+    );
+    st.owned[slot] = Some(owned);
+    Ok(())
+}
+
+fn probe_error(e: ProbeError) -> &'static str {
+    match e {
+        ProbeError::Absent => "no function answers at that address",
+        ProbeError::NotEndpoint => "it is a bridge, not an endpoint",
+        ProbeError::BadCapabilities => "its capability list is malformed or too long",
+    }
+}
+
+/// A BAR may be given when it is whole pages below 4 GiB and clear of everything
+/// else in the VM's guest-physical map (it is mapped at its host address).
+fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), &'static str> {
+    let end = bar.base.checked_add(bar.size).ok_or("a BAR wraps")?;
+    if bar.size < PAGE || bar.base % PAGE != 0 {
+        return Err("a memory BAR is smaller than a page (it may share the page)");
+    }
+    if end > x86::GPA_LIMIT {
+        return Err("a BAR lies above 4 GiB, past the guest-physical map");
+    }
+    let overlaps = |b: u64, s: u64| bar.base < b.saturating_add(s) && b < end;
+    let ram = cfg.ram.ipa.raw();
+    if overlaps(ram, cfg.ram.size) {
+        return Err("a BAR overlaps the VM's RAM");
+    }
+    if cfg.shared.iter().any(|s| overlaps(s.ipa.raw(), s.size)) {
+        return Err("a BAR overlaps a shared-memory region of the VM");
+    }
+    let emulated = [
+        (x86::PCI_ECAM_GPA, x86::PCI_ECAM_SIZE),
+        (x86::DOORBELL_GPA, PAGE),
+        (x86::IOAPIC_GPA, PAGE),
+        (x86::LAPIC_GPA, PAGE),
+    ];
+    if emulated.iter().any(|&(b, s)| overlaps(b, s)) {
+        return Err("a BAR overlaps an emulated device (ECAM, doorbell, I/O APIC or local APIC)");
+    }
+    Ok(())
+}
+
+/// Maps VM `vm`'s BARs 1:1 into its second stage `s2`, but the pages of each MSI-X
+/// table (their accesses exit to `msix::table_access`).
+pub fn map_bars<S: Stage2>(vm: VmId, s2: &mut S) -> Result<(), S::Error> {
+    let Some(state) = PCI.get(vm.index()) else {
+        return Ok(());
+    };
+    let st = state.lock();
+    for o in st.owned.iter().flatten() {
+        for (bar, _) in o.bars.iter().flatten() {
+            let end = bar.base + bar.size;
+            let (t0, t1) = o.irq.trapped().unwrap_or((end, end));
+            let mut map = |from: u64, to: u64| {
+                if from < to {
+                    s2.map(Ipa::new(from), Hpa::new(from), to - from, MemKind::Device)
+                } else {
+                    Ok(())
+                }
+            };
+            if t0 < end && t1 > bar.base {
+                map(bar.base, t0.max(bar.base))?;
+                map(t1.min(end), end)?;
+            } else {
+                map(bar.base, end)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -24,7 +24,6 @@ pub mod chip;
 pub mod cpuid;
 pub mod cr;
 pub mod deadline;
-pub mod ecam;
 pub mod entry;
 pub mod exit;
 pub mod gwalk;

@@ -38,6 +38,42 @@ impl MsixLayout {
     }
 }
 
+/// Why a memory BAR cannot be mapped into a VM at its host address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarError {
+    /// Smaller than a page or not page-aligned: its page may hold another
+    /// function's registers.
+    SubPage,
+    /// It reaches past the guest-physical map (`limit`).
+    TooHigh,
+    /// It overlaps the range at this position of the caller's list.
+    Overlaps(usize),
+}
+
+/// Page size of the guest-physical map.
+const PAGE: u64 = 0x1000;
+
+impl MemBar {
+    /// Checks that the BAR can appear 1:1 in a VM whose map ends at `limit` and has
+    /// `taken` (base, size) ranges already.
+    pub fn fits(&self, limit: u64, taken: &[(u64, u64)]) -> Result<(), BarError> {
+        if self.size < PAGE || !self.base.is_multiple_of(PAGE) {
+            return Err(BarError::SubPage);
+        }
+        let end = self.base.checked_add(self.size).ok_or(BarError::TooHigh)?;
+        if end > limit {
+            return Err(BarError::TooHigh);
+        }
+        match taken
+            .iter()
+            .position(|&(b, s)| self.base < b.saturating_add(s) && b < end)
+        {
+            Some(i) => Err(BarError::Overlaps(i)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// BAR type bits (memory): 64-bit.
 const BAR_64: u32 = 0b100;
 /// BAR bit 0: an I/O BAR.
@@ -137,6 +173,43 @@ mod tests {
         assert_eq!(f.mem_bar(4).map(|b| b.base), Some(0x8_0000_0000));
         assert_eq!(f.mem_bar(5), None);
         assert_eq!(f.mem_bar(0), None);
+    }
+
+    #[test]
+    fn a_bar_fits_only_whole_pages_below_the_limit_and_clear_of_the_map() {
+        let bar = |base, size| MemBar {
+            index: 1,
+            base,
+            size,
+        };
+        let taken = [(0, 0x1000_0000), (0xfee0_0000, 0x1000)];
+        let limit = 1 << 32;
+        assert_eq!(bar(0xfebf_1000, 0x1000).fits(limit, &taken), Ok(()));
+        assert_eq!(bar(0xfe00_0000, 0x4000).fits(limit, &taken), Ok(()));
+        assert_eq!(
+            bar(0xfebf_1000, 0x100).fits(limit, &taken),
+            Err(BarError::SubPage)
+        );
+        assert_eq!(
+            bar(0xfebf_1800, 0x1000).fits(limit, &taken),
+            Err(BarError::SubPage)
+        );
+        assert_eq!(
+            bar(0xffff_f000, 0x2000).fits(limit, &taken),
+            Err(BarError::TooHigh)
+        );
+        assert_eq!(
+            bar(u64::MAX - 0xfff, 0x1000).fits(u64::MAX, &taken),
+            Err(BarError::TooHigh)
+        );
+        assert_eq!(
+            bar(0x0fff_f000, 0x1000).fits(limit, &taken),
+            Err(BarError::Overlaps(0))
+        );
+        assert_eq!(
+            bar(0xfed0_0000, 0x20_0000).fits(limit, &taken),
+            Err(BarError::Overlaps(1))
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ mod walk;
 
 use crate::Width;
 pub use cap::{Cap, CapKind, MAX_CAPS};
-pub use layout::{MemBar, MsixLayout};
+pub use layout::{BarError, MemBar, MsixLayout};
 
 /// Size of one function's configuration space in the ECAM window.
 pub const FUNCTION_SPACE: u64 = 0x1000;

@@ -12,7 +12,7 @@ use rtvisor_config::contract::x86_64 as x86;
 use rtvisor_config::tables::{InterruptMode, PciFunctionMap, VmConfig};
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{MemKind, Stage2};
-use rtvisor_vdev::pcicfg::{Bdf, Function, MemBar, ProbeError, BARS, FUNCTION_SPACE};
+use rtvisor_vdev::pcicfg::{BarError, Bdf, Function, MemBar, ProbeError, BARS, FUNCTION_SPACE};
 
 /// The smallest BAR given to a guest: a smaller one may share its page with
 /// another function's registers.
@@ -111,29 +111,29 @@ fn probe_error(e: ProbeError) -> &'static str {
 /// A BAR may be given when it is whole pages below 4 GiB and clear of everything
 /// else in the VM's guest-physical map (it is mapped at its host address).
 fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), &'static str> {
-    let end = bar.base.checked_add(bar.size).ok_or("a BAR wraps")?;
-    if bar.size < PAGE || bar.base % PAGE != 0 {
-        return Err("a memory BAR is smaller than a page (it may share the page)");
-    }
-    if end > x86::GPA_LIMIT {
-        return Err("a BAR lies above 4 GiB, past the guest-physical map");
-    }
-    let overlaps = |b: u64, s: u64| bar.base < b.saturating_add(s) && b < end;
-    let ram = cfg.ram.ipa.raw();
-    if overlaps(ram, cfg.ram.size) {
-        return Err("a BAR overlaps the VM's RAM");
-    }
-    if cfg.shared.iter().any(|s| overlaps(s.ipa.raw(), s.size)) {
-        return Err("a BAR overlaps a shared-memory region of the VM");
-    }
-    let emulated = [
+    const WHY: [&str; 5] = [
+        "a BAR overlaps the VM's RAM",
+        "a BAR overlaps the VM's ECAM window",
+        "a BAR overlaps the VM's doorbell page",
+        "a BAR overlaps the VM's I/O APIC",
+        "a BAR overlaps the VM's local APIC",
+    ];
+    let fixed = [
+        (cfg.ram.ipa.raw(), cfg.ram.size),
         (x86::PCI_ECAM_GPA, x86::PCI_ECAM_SIZE),
         (x86::DOORBELL_GPA, PAGE),
         (x86::IOAPIC_GPA, PAGE),
         (x86::LAPIC_GPA, PAGE),
     ];
-    if emulated.iter().any(|&(b, s)| overlaps(b, s)) {
-        return Err("a BAR overlaps an emulated device (ECAM, doorbell, I/O APIC or local APIC)");
+    bar.fits(x86::GPA_LIMIT, &fixed).map_err(|e| match e {
+        BarError::SubPage => "a memory BAR is smaller than a page (it may share its page)",
+        BarError::TooHigh => "a BAR lies above 4 GiB, past the guest-physical map",
+        BarError::Overlaps(i) => WHY.get(i).copied().unwrap_or("a BAR overlaps the VM's map"),
+    })?;
+    for s in cfg.shared {
+        if bar.fits(x86::GPA_LIMIT, &[(s.ipa.raw(), s.size)]).is_err() {
+            return Err("a BAR overlaps a shared-memory region of the VM");
+        }
     }
     Ok(())
 }

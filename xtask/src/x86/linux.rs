@@ -103,9 +103,12 @@ fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
         &Pattern::regex(&format!(r"^\[linux\] {}\s*$", crate::linux::HELLO)),
         t.step,
     )?;
-    // The disk's interrupts: every line of /proc/interrupts naming the function.
+    // The disk's interrupts: the lines of /proc/interrupts of its virtio device
+    // (`virtioN-config`, `virtioN-req.K`), both CPUs' columns.
     con.send(
-        "awk '/0000:00:03.0/ {s += $2 + $3} END {print \"blk-irqs\", s + 0}' /proc/interrupts\n",
+        "v=$(basename /sys/bus/pci/devices/0000:00:03.0/virtio*); \
+         awk -v v=\"$v-\" 'index($0, v) {s += $2 + $3} END {print \"blk-irqs\", s + 0}' \
+         /proc/interrupts\n",
     )?;
     let i = con.expect(&Pattern::regex(r"^\[linux\] blk-irqs \d+\s*$"), t.step)?;
     let n: u64 = figure(con.line(i), "blk-irqs ", "\n").unwrap_or(0);

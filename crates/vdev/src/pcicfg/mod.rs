@@ -7,7 +7,9 @@
 //!   device 15:11, function 10:8, register 7:2); [`Bdf::from_ecam`] decodes an ECAM
 //!   offset (bus 27:20, device 19:15, function 14:12, register 11:0).
 //! - [`Bus`] holds the VM's functions. A function the VM does not own reads as all
-//!   ones (no device there) and drops writes; so does a disabled CONFIG_ADDRESS.
+//!   ones (no device there) and drops writes; so does a disabled CONFIG_ADDRESS. But
+//!   00:00.0, unless the VM owns it, is an emulated read-only host bridge
+//!   ([`HOST_BRIDGE`]), as every PC has one.
 //! - [`Function`] is one owned function, probed once at boot ([`Function::probe`]):
 //!   its BARs stay where the host firmware put them (a write of all ones is answered
 //!   with the size mask, any other value is dropped), its command register takes only
@@ -277,6 +279,7 @@ impl Bus {
         };
         match self.find(bdf) {
             Some((_, f)) => (f.read_dword(host, reg & !3) >> shift) & ones,
+            None if bdf == HOST_BRIDGE => (host_bridge(reg & !3) >> shift) & ones,
             None => ones,
         }
     }
@@ -360,6 +363,27 @@ impl Bus {
             },
             _ => Effect::None,
         }
+    }
+}
+
+/// Where the VM's own host bridge answers, unless it owns a function there: a PC has
+/// one at 00:00.0, and an OS may look for it before it trusts configuration
+/// mechanism 1 (Linux's check of CONFIG_ADDRESS wants a host bridge or a VGA function
+/// on bus 0 of a machine without a dated BIOS).
+pub const HOST_BRIDGE: Bdf = Bdf {
+    bus: 0,
+    dev: 0,
+    func: 0,
+};
+
+/// The emulated host bridge's header dword at `reg`: a PCI Express host bridge
+/// (class 06:00:00, header type 0, no BAR, no capability, 1b36:0008 as QEMU's
+/// generic one), read-only; the rest of its space reads as zero.
+const fn host_bridge(reg: u16) -> u32 {
+    match reg {
+        0x00 => 0x0008_1b36,
+        0x08 => 0x0600_0000,
+        _ => 0,
     }
 }
 

@@ -54,6 +54,30 @@ fn only_owned_functions_are_seen() {
 }
 
 #[test]
+fn the_vm_has_a_read_only_host_bridge_at_00_00_0() {
+    let mut h = FakeHost::virtio();
+    let mut bus = bus_with_blk(&mut h);
+    let hb = HOST_BRIDGE;
+    assert_eq!(bus.read(&mut h, hb, 0, Width::Word), 0x0008_1b36);
+    assert_eq!(bus.read(&mut h, hb, 0x0a, Width::Half), 0x0600);
+    assert_eq!(bus.read(&mut h, hb, 0x0e, Width::Byte), 0);
+    assert_eq!(bus.read(&mut h, hb, 0x10, Width::Word), 0);
+    // Writes change nothing and never reach the host (the fake host panics on a
+    // write to another function than its own).
+    assert_eq!(
+        bus.write(&mut h, hb, 0x10, Width::Word, u32::MAX),
+        Effect::None
+    );
+    assert_eq!(bus.read(&mut h, hb, 0x10, Width::Word), 0);
+    // Through CONFIG_ADDRESS, as Linux's check of mechanism 1 reads its class.
+    bus.port_write(&mut h, 0, Width::Word, 0x8000_0008);
+    assert_eq!(bus.port_read(&mut h, 6, Width::Half), 0x0600);
+    // Function 1 of device 0 is not there.
+    let f1 = Bdf::new(0, 0, 1).unwrap();
+    assert_eq!(bus.read(&mut h, f1, 0, Width::Word), u32::MAX);
+}
+
+#[test]
 fn bars_stay_where_the_host_put_them() {
     let mut h = FakeHost::virtio();
     let mut bus = bus_with_blk(&mut h);

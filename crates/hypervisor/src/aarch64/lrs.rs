@@ -39,7 +39,7 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
         if m.posted().any(v) {
             Some(m.lock_kick(v))
         } else if m.take_rung(v) {
-            Some(m.lock_kick_spi(v))
+            return kick_bell(vm, vcpu, n, empty);
         } else {
             None
         }
@@ -63,6 +63,33 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
         None => None,
     };
     refresh_general(vm, vcpu, n, empty, general);
+}
+
+/// The doorbell's kick of `vcpu` (every list register free, no SGI posted to it, a
+/// pulse kicked it): the armed receive, which loads the posted SPI without the
+/// model's lock, or the receive under it. Out of line, so that the IPI's kick keeps
+/// its small frame.
+#[inline(never)]
+fn kick_bell(vm: VmId, vcpu: VcpuId, n: usize, empty: u64) {
+    let m = model(vm);
+    let v = vcpu.index();
+    if let Some(lr) = m.take_bell(v) {
+        // The model holds it so already.
+        ich::write_lr(0, ich::encode(&lr));
+        ich::set_hcr(ich::HCR_EN);
+        return;
+    }
+    match m.lock_kick_spi(v) {
+        (_, Kicked::Nothing) => ich::set_hcr(ich::HCR_EN),
+        (_, Kicked::Load(lr)) => {
+            ich::write_lr(0, ich::encode(&lr));
+            ich::set_hcr(ich::HCR_EN);
+        }
+        (mut g, Kicked::General) => {
+            m.fold(&mut g);
+            refresh_general(vm, vcpu, n, empty, Some(g));
+        }
+    }
 }
 
 /// The general list-register refresh, with the model locked already or not.

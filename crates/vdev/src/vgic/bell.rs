@@ -7,8 +7,8 @@
 //! model already holds `x` in `vcpu`'s list registers, pending, and nothing else
 //! (the guest being done with it shows only in the hardware's list registers).
 //! [`VGic::bell`] says whether the model is in such a state, and gives that list
-//! register. The owner of the lock keeps the answer in one word beside the model
-//! (packed by [`armed`]); any later lock clears it. While it is set, the kicked
+//! register. The owner of the lock keeps the answer in one word beside the model;
+//! any later lock clears it. While it is set, the kicked
 //! vCPU whose list registers are all free, with no SGI posted to it and `x` the only
 //! SPI posted in the VM, takes the post ([`PostedSpis::take_only`]) and loads the
 //! list register without the lock: what the locked receive would have done, model
@@ -19,36 +19,6 @@ use super::spis::PostedSpis;
 use super::state::vcpu_bit;
 use super::{Lr, LrState, VGic, FIRST_SPI, MAX_VCPUS, NR_IRQS};
 use core::sync::atomic::Ordering::SeqCst as SEQ;
-
-/// Bit of an armed word that says it is set (a packed word is never 0).
-const ARMED: u64 = 1 << 63;
-
-/// The armed word of `vcpu` receiving `lr` (an SPI, pending, not HW-linked).
-pub fn armed(vcpu: usize, lr: &Lr) -> u64 {
-    ARMED
-        | (vcpu as u64 & 0xff) << 32
-        | u64::from(lr.group1) << 24
-        | u64::from(lr.priority) << 16
-        | u64::from(lr.intid & 0xffff)
-}
-
-/// The vCPU and list register of an armed word (`None` for 0, nothing armed).
-#[inline(always)]
-pub fn unpack(word: u64) -> Option<(usize, Lr)> {
-    if word & ARMED == 0 {
-        return None;
-    }
-    Some((
-        (word >> 32 & 0xff) as usize,
-        Lr {
-            intid: (word & 0xffff) as u32,
-            state: LrState::Pending,
-            priority: (word >> 16) as u8,
-            group1: word >> 24 & 1 != 0,
-            hw: None,
-        },
-    ))
-}
 
 impl VGic {
     /// The list register that [`VGic::kick_posted_spi`] of `vcpu`, with only the SPI

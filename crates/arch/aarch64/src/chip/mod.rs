@@ -16,7 +16,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::vgic::{bell, HwState, Kicked, Lr, Notify, PostedSgis, PostedSpis, VGic};
+use rtvisor_vdev::vgic::{HwState, Kicked, Notify, PostedSgis, PostedSpis, VGic};
 use rtvisor_vdev::Width;
 
 mod direct;
@@ -113,8 +113,10 @@ pub struct Model {
     /// vCPUs kicked by a doorbell's pulse since their last kick: only their kick
     /// tries the doorbell's shortcut (a stale bit costs one try, which is exact).
     rung: AtomicU32,
-    /// The doorbell's armed receive ([`rtvisor_vdev::vgic::bell`]): set by a
-    /// receive under the lock, cleared by every lock after it; 0 for none.
+    /// The doorbell's armed receive ([`rtvisor_vdev::vgic::bell`]): the list
+    /// register's value with the vCPU's index in its bits 32-39 (zero in a list
+    /// register that is not HW-linked); set by a receive under the lock, cleared by
+    /// every lock after it; 0 for none.
     bell: AtomicU64,
 }
 
@@ -227,7 +229,8 @@ impl Model {
         let k = g.kick_posted_spi(vcpu, &self.spis);
         if let (Kicked::Load(_), Some(lr)) = (k, g.bell(vcpu)) {
             // Under the lock: the next holder clears it before changing anything.
-            self.bell.store(bell::armed(vcpu, &lr), Ordering::Relaxed);
+            let word = crate::lr::encode(&lr) | (vcpu as u64 & 0xff) << 32;
+            self.bell.store(word, Ordering::Relaxed);
         }
         (g, k)
     }
@@ -235,23 +238,27 @@ impl Model {
     /// The doorbell's receive without the lock, for the kick of `vcpu` whose list
     /// registers are all free and to which no SGI is posted: when the receive is
     /// armed for `vcpu` and its SPI is the only one posted, the post is taken and
-    /// the list register to load returned; the model stays as it is, which is what
-    /// the locked receive ([`Model::lock_kick_spi`]) would leave (see
-    /// [`rtvisor_vdev::vgic::bell`]). `None`, with nothing taken, otherwise.
+    /// the value to write into a list register returned; the model stays as it
+    /// is, which is what the locked receive ([`Model::lock_kick_spi`]) would leave
+    /// (see [`rtvisor_vdev::vgic::bell`]). `None`, with nothing taken, otherwise.
     #[inline(always)]
-    pub fn take_bell(&self, vcpu: usize) -> Option<Lr> {
+    pub fn take_bell(&self, vcpu: usize) -> Option<u64> {
         let word = self.bell.load(Ordering::SeqCst);
-        let (armed, lr) = bell::unpack(word)?;
-        if armed != vcpu || !self.spis.take_only(lr.intid) {
+        if word == 0 || word >> 32 & 0xff != vcpu as u64 {
+            return None;
+        }
+        // The virtual INTID, bits 0-31 of a list register.
+        let intid = word as u32;
+        if !self.spis.take_only(intid) {
             return None;
         }
         // A holder that cleared the word meanwhile may have changed the model
         // before the post came: give the post back to the locked receive.
         if self.bell.load(Ordering::SeqCst) != word {
-            self.spis.repost(lr.intid);
+            self.spis.repost(intid);
             return None;
         }
-        Some(lr)
+        Some(word & !(0xff << 32))
     }
 }
 

@@ -1,7 +1,6 @@
 //! Posted SPIs ([`PostedSpis`]) against injection under the lock.
 
 use super::*;
-use crate::vgic::bell;
 
 /// The walk's "locked model": what `Model::lock` does before anything else.
 fn locked(g: &mut VGic, spis: &PostedSpis) {
@@ -65,7 +64,7 @@ fn setup(g: &mut VGic, spis: Option<&PostedSpis>) {
 /// ([`VGic::kick_spi`]) gives the same answer on both.
 ///
 /// The posting model also keeps the armed receive as the hypervisor does
-/// ([`super::super::bell`]: armed after a receive that loads, when [`VGic::bell`]
+/// (`vgic/bell.rs`: armed after a receive that loads, when [`VGic::bell`]
 /// says so; cleared by every other lock). Whenever a receive could take the post
 /// without the lock ([`PostedSpis::take_only`]), the locked receive must load the
 /// armed list register and leave the model exactly as it was.
@@ -79,8 +78,9 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
     let mut lrs_a = [[Lr::INVALID; 4]; 2];
     let mut lrs_b = [[Lr::INVALID; 4]; 2];
     let (mut posts, mut kicked, mut quick, mut single) = (0u32, 0u32, 0u32, 0u32);
-    // The armed word beside `b`, and the receives it took.
-    let (mut armed, mut unlocked) = (0u64, 0u32);
+    // The armed receive beside `b` (vCPU and list register), and the receives
+    // it took.
+    let (mut armed, mut unlocked): (Option<(usize, Lr)>, u32) = (None, 0);
     // Posts since b's last fold.
     let mut unfolded = 0u32;
     for step in 0..60_000u32 {
@@ -121,7 +121,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                 };
                 if lrs_a[t].iter().all(|e| e.state == LrState::Invalid) {
                     // The receive without the lock, when armed for it.
-                    let fast = match bell::unpack(armed) {
+                    let fast = match armed {
                         Some((v, lr)) if v == t && spis.take_only(lr.intid) => {
                             spis.repost(lr.intid);
                             Some((lr, b.clone()))
@@ -138,8 +138,8 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                         unlocked += 1;
                     }
                     armed = match (kbs, b.bell(t)) {
-                        (Kicked::Load(_), Some(lr)) => bell::armed(t, &lr),
-                        _ => 0,
+                        (Kicked::Load(_), Some(lr)) => Some((t, lr)),
+                        _ => None,
                     };
                     let was = core::mem::take(&mut unfolded);
                     assert_eq!((ka, live(&a)), (kbs, live(&b)), "step {step}: the receive");
@@ -153,7 +153,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                     }
                 } else {
                     locked(&mut b, &spis);
-                    armed = 0;
+                    armed = None;
                     unfolded = 0;
                     assert_eq!(live(&a), live(&b), "step {step}: folded");
                 }
@@ -167,7 +167,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                 guest_runs(&mut r, &mut lrs_a[v]);
                 guest_runs(&mut rb, &mut lrs_b[v]);
                 locked(&mut b, &spis);
-                armed = 0;
+                armed = None;
                 unfolded = 0;
                 for (g, l) in [(&mut a, &mut lrs_a[v]), (&mut b, &mut lrs_b[v])] {
                     g.sync_lrs(v, l);
@@ -217,7 +217,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                         let high = r.below(4) == 0;
                         let na = a.set_level(line, 0, high);
                         locked(&mut b, &spis);
-                        armed = 0;
+                        armed = None;
                         unfolded = 0;
                         let nb = b.set_level(line, 0, high);
                         assert_eq!(na, nb, "step {step}");
@@ -242,7 +242,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                         lrs_a = [[Lr::INVALID; 4]; 2];
                         lrs_b = [[Lr::INVALID; 4]; 2];
                         locked(&mut b, &spis);
-                        armed = 0;
+                        armed = None;
                         unfolded = 0;
                         assert_eq!(live(&a), live(&b), "step {step}: reset");
                         continue;
@@ -250,7 +250,7 @@ fn a_posted_spi_is_an_injection_under_the_lock() {
                 };
                 let na = a.dist_write(off, width, value).unwrap();
                 let nb = write(&mut b, &spis, off, width, value);
-                armed = 0;
+                armed = None;
                 unfolded = 0;
                 assert_eq!(na.kick | nb.kick, nb.kick, "step {step}: the write's kicks");
                 assert_eq!(live(&a), live(&b), "step {step}: after a write");

@@ -3,7 +3,10 @@
 //! through its ICV_* registers without exits; the hypervisor only fills and reads back
 //! list registers.
 
+pub use crate::lr::{decode, encode};
+use crate::lr::{LR_GROUP1, LR_HW};
 use crate::sysreg::isb;
+use rtvisor_vdev::vgic::LrState;
 
 /// ICH_HCR_EL2.En: the virtual CPU interface is enabled.
 pub const HCR_EN: u64 = 1 << 0;
@@ -99,40 +102,4 @@ pub fn reset(hcr: u64) {
     write_sysreg!(s3_4_c12_c9_0, 0); // ICH_AP1R0_EL2
     set_vmcr(0);
     set_hcr(hcr);
-}
-
-use rtvisor_vdev::vgic::{Lr, LrState};
-
-const LR_HW: u64 = 1 << 61;
-const LR_GROUP1: u64 = 1 << 60;
-
-/// ICH_LR<n>_EL2 value for a model list register.
-#[inline]
-pub fn encode(lr: &Lr) -> u64 {
-    let state = match lr.state {
-        LrState::Invalid => return 0,
-        LrState::Pending => 1u64,
-        LrState::Active => 2,
-        LrState::PendingActive => 3,
-    };
-    let hw = lr.hw.map_or(0, |p| LR_HW | (u64::from(p) & 0x1fff) << 32);
-    let group = if lr.group1 { LR_GROUP1 } else { 0 };
-    state << 62 | hw | group | u64::from(lr.priority) << 48 | u64::from(lr.intid)
-}
-
-/// The model view of an ICH_LR<n>_EL2 value.
-pub fn decode(v: u64) -> Lr {
-    let state = match v >> 62 {
-        0 => return Lr::INVALID,
-        1 => LrState::Pending,
-        2 => LrState::Active,
-        _ => LrState::PendingActive,
-    };
-    Lr {
-        intid: v as u32,
-        state,
-        priority: (v >> 48) as u8,
-        group1: v & LR_GROUP1 != 0,
-        hw: (v & LR_HW != 0).then_some(((v >> 32) & 0x1fff) as u32),
-    }
 }

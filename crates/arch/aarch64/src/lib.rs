@@ -40,6 +40,7 @@ pub mod decode;
 mod exit_walk;
 pub mod frame;
 pub mod gtimer;
+pub mod lr;
 pub use rtvisor_arch_aarch64_platform as platform;
 pub mod psci;
 pub mod pt;

@@ -280,7 +280,7 @@ extern "C" fn rtvisor_fiq(frame: &mut GuestRegs) -> u64 {
         }
     }
     if me.arch.lr_dirty.load(Ordering::Relaxed) {
-        irq::refresh_lrs_inline(me, vm, vcpu);
+        irq::refresh_lrs_inline(me, cpu.index(), vm, vcpu);
     }
     t.finish(cause);
     1

@@ -17,13 +17,13 @@ const MAX_LRS: usize = 16;
 /// interrupts; asks for the maintenance interrupt only when some are left over.
 #[inline(never)]
 pub fn refresh_lrs(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
-    refresh_lrs_inline(me, vm, vcpu);
+    refresh_lrs_inline(me, cpu::this_index() as usize, vm, vcpu);
 }
 
 /// [`refresh_lrs`] inlined into its caller: for the kick's FIQ, whose IPI shortcut
 /// then runs without a call (the other callers share the out-of-line copy).
 #[inline(always)]
-pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
+pub fn refresh_lrs_inline(me: &PerCpu, cpu: usize, vm: VmId, vcpu: VcpuId) {
     me.arch.lr_dirty.store(false, Ordering::Relaxed);
     let n = ich::lr_count();
     let empty = ich::empty_lrs();
@@ -35,11 +35,11 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
     // general way.
     let m = model(vm);
     let v = vcpu.index();
-    let kicked = if empty & all == all && fast::vtimer_lr(cpu::this_index() as usize) != 0 {
+    let kicked = if empty & all == all && fast::vtimer_lr(cpu) != 0 {
         if m.posted().any(v) {
             Some(m.lock_kick(v))
         } else if m.take_rung(v) {
-            Some(m.lock_kick_spi(v))
+            return kick_bell(vm, vcpu, n, empty);
         } else {
             None
         }
@@ -63,6 +63,41 @@ pub fn refresh_lrs_inline(me: &PerCpu, vm: VmId, vcpu: VcpuId) {
         None => None,
     };
     refresh_general(vm, vcpu, n, empty, general);
+}
+
+/// The doorbell's kick of `vcpu` (every list register free, no SGI posted to it, a
+/// pulse kicked it): the armed receive, which loads the posted SPI without the
+/// model's lock, or the receive under it. Out of line, so that the IPI's kick keeps
+/// its small frame.
+#[inline(never)]
+fn kick_bell(vm: VmId, vcpu: VcpuId, n: usize, empty: u64) {
+    match model(vm).take_bell(vcpu.index()) {
+        // The model holds it so already.
+        Some(lr) => {
+            ich::write_lr(0, lr);
+            ich::set_hcr(ich::HCR_EN);
+        }
+        None => kick_bell_locked(vm, vcpu, n, empty),
+    }
+}
+
+/// [`kick_bell`] under the lock. Out of line, so that the armed receive runs
+/// without a stack frame.
+#[inline(never)]
+fn kick_bell_locked(vm: VmId, vcpu: VcpuId, n: usize, empty: u64) {
+    let m = model(vm);
+    let v = vcpu.index();
+    match m.lock_kick_spi(v) {
+        (_, Kicked::Nothing) => ich::set_hcr(ich::HCR_EN),
+        (_, Kicked::Load(lr)) => {
+            ich::write_lr(0, ich::encode(&lr));
+            ich::set_hcr(ich::HCR_EN);
+        }
+        (mut g, Kicked::General) => {
+            m.fold(&mut g);
+            refresh_general(vm, vcpu, n, empty, Some(g));
+        }
+    }
 }
 
 /// The general list-register refresh, with the model locked already or not.

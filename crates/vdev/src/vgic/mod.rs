@@ -51,6 +51,7 @@
 //! needs an exit per EOI: [`Flush::underflow`] tells when the maintenance interrupt
 //! (`ICH_HCR_EL2.UIE`) is worth enabling.
 
+pub mod bell;
 mod bits;
 pub mod dist;
 mod kick;

@@ -33,7 +33,7 @@ const SPI_WORDS: usize = NR_SPIS.div_ceil(32);
 #[derive(Debug)]
 pub struct PostedSpis {
     /// SPIs posted and not folded yet (bit `i` of word `w`: INTID 32 + 32w + i).
-    words: [AtomicU32; SPI_WORDS],
+    pub(super) words: [AtomicU32; SPI_WORDS],
     /// Per SPI: 1 + the vCPU it is deliverable to now, 0 for none.
     route: [AtomicU8; NR_SPIS],
     /// Changes of `route` so far.

@@ -8,7 +8,7 @@
 //! CPU ([`RESERVED_PRIVATE`]): no guest access reaches them.
 
 use crate::sysregs::{CpuIfReg, ICC_SGI1R_EL1};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use rtvisor_config::contract::aarch64;
 use rtvisor_config::tables::{InterruptMode, VmConfig};
 use rtvisor_core::handler::{Host, VmCtx};
@@ -113,6 +113,11 @@ pub struct Model {
     /// vCPUs kicked by a doorbell's pulse since their last kick: only their kick
     /// tries the doorbell's shortcut (a stale bit costs one try, which is exact).
     rung: AtomicU32,
+    /// The doorbell's armed receive ([`rtvisor_vdev::vgic::bell`]): the list
+    /// register's value with the vCPU's index in its bits 32-39 (zero in a list
+    /// register that is not HW-linked); set by a receive under the lock, cleared by
+    /// every lock after it; 0 for none.
+    bell: AtomicU64,
 }
 
 /// The locked model.
@@ -123,8 +128,20 @@ impl Model {
     /// the targets: the fold's own kick is not needed.)
     #[inline]
     pub fn lock(&self) -> ModelGuard<'_> {
-        let mut g = self.vgic.lock();
+        let mut g = self.lock_disarmed();
         self.fold(&mut g);
+        g
+    }
+
+    /// Locks the model and clears the doorbell's armed receive: whoever holds the
+    /// lock may change the model, and the armed word speaks of the model as it was
+    /// when it was set. Sequentially consistent, so that a receive without the lock
+    /// ([`Model::take_bell`]) that takes a post this holder's fold did not see
+    /// also sees the word cleared, or ran before it was cleared.
+    #[inline(always)]
+    fn lock_disarmed(&self) -> ModelGuard<'_> {
+        let g = self.vgic.lock();
+        self.bell.store(0, Ordering::SeqCst);
         g
     }
 
@@ -147,7 +164,7 @@ impl Model {
             None => {
                 // The routes changed meanwhile: the fold injects it (unless the
                 // holder that changed them did already, and kicked).
-                let mut g = self.vgic.lock();
+                let mut g = self.lock_disarmed();
                 let _ = g.fold_posted(&self.posted);
                 let kick = g.fold_spis(&self.spis).kick;
                 if PostedSpis::takes(intid) {
@@ -176,10 +193,17 @@ impl Model {
     /// only the SGIs posted to it are taken ([`VGic::kick_sgis`]; others stay posted
     /// for the next [`Model::lock`]). With [`Kicked::General`] the guard is for the
     /// general refresh.
-    #[inline]
+    #[inline(always)]
     pub fn lock_kick(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
         let mut g = self.vgic.lock();
         let k = g.kick_sgis(vcpu, &self.posted);
+        // While a receive is armed, the shortcut of `kick_sgis` cannot apply (the
+        // armed vCPU holds an SPI, every other one is unsettled), so a shortcut
+        // leaves the armed word alone; the general refresh that follows may change
+        // anything, and folds the posted SPIs: cleared as `lock_disarmed` does.
+        if k == Kicked::General {
+            self.bell.store(0, Ordering::SeqCst);
+        }
         (g, k)
     }
 
@@ -196,11 +220,45 @@ impl Model {
     /// loaded ([`VGic::kick_posted_spi`]). The SGIs posted to other vCPUs stay posted
     /// (as with [`Model::lock_kick`]); with [`Kicked::General`] the caller folds them.
     /// Not inlined: the IPI's kick stays as lean as it was.
+    /// When the receive loads a doorbell and leaves the model in a state that the
+    /// same receive would leave as it is ([`VGic::bell`]), it arms the next one
+    /// ([`Model::take_bell`]).
     #[inline(never)]
     pub fn lock_kick_spi(&self, vcpu: usize) -> (ModelGuard<'_>, Kicked) {
-        let mut g = self.vgic.lock();
+        let mut g = self.lock_disarmed();
         let k = g.kick_posted_spi(vcpu, &self.spis);
+        if let (Kicked::Load(_), Some(lr)) = (k, g.bell(vcpu)) {
+            // Under the lock: the next holder clears it before changing anything.
+            let word = crate::lr::encode(&lr) | (vcpu as u64 & 0xff) << 32;
+            self.bell.store(word, Ordering::Relaxed);
+        }
         (g, k)
+    }
+
+    /// The doorbell's receive without the lock, for the kick of `vcpu` whose list
+    /// registers are all free and to which no SGI is posted: when the receive is
+    /// armed for `vcpu` and its SPI is the only one posted, the post is taken and
+    /// the value to write into a list register returned; the model stays as it
+    /// is, which is what the locked receive ([`Model::lock_kick_spi`]) would leave
+    /// (see [`rtvisor_vdev::vgic::bell`]). `None`, with nothing taken, otherwise.
+    #[inline(always)]
+    pub fn take_bell(&self, vcpu: usize) -> Option<u64> {
+        let word = self.bell.load(Ordering::SeqCst);
+        if word == 0 || word >> 32 & 0xff != vcpu as u64 {
+            return None;
+        }
+        // The virtual INTID, bits 0-31 of a list register.
+        let intid = word as u32;
+        if !self.spis.take_only(intid) {
+            return None;
+        }
+        // A holder that cleared the word meanwhile may have changed the model
+        // before the post came: give the post back to the locked receive.
+        if self.bell.load(Ordering::SeqCst) != word {
+            self.spis.repost(intid);
+            return None;
+        }
+        Some(word & !(0xff << 32))
     }
 }
 
@@ -224,6 +282,7 @@ impl<W> Gic<W> {
                 posted: PostedSgis::new(),
                 spis: PostedSpis::new(),
                 rung: AtomicU32::new(0),
+                bell: AtomicU64::new(0),
             },
             hw,
         }

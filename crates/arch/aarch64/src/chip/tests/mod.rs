@@ -3,6 +3,7 @@
 //! filtered physical GIC in direct mode (`direct.rs`), SGIs and the CPU interface
 //! registers in both modes (`sgi.rs`).
 
+mod bell;
 mod direct;
 mod fixed;
 mod sgi;

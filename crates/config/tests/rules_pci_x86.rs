@@ -213,3 +213,128 @@ fn a_vm_gets_at_most_the_contracts_functions() {
     assert_eq!(over.len(), 1, "{errs:?}");
     assert_eq!(errs.len(), 10, "nine identity errors and the limit");
 }
+
+/// VM `a` (identity-mapped) given `devices`, then `qemu` (TOML lines), with the
+/// hypervisor out of its way.
+fn with_qemu(devices: &str, qemu: &str) -> String {
+    scenario("{ size = \"16MiB\", identity = true }", devices, None).replace(
+        "console = \"com1\"\n",
+        "console = \"com1\"\nmemory = { size = \"32MiB\", base = 0x1000_0000 }\n",
+    ) + qemu
+}
+
+fn qemu_device(transport: &str, body: &str) -> String {
+    format!("[[qemu-device]]\ntransport = \"{transport}\"\n{body}")
+}
+
+const BLK: &str = "kind = \"virtio-blk\"\nfile = \"disk.img\"\nread-only = true\n";
+const NET: &str = "kind = \"virtio-net\"\n";
+
+#[test]
+fn qemu_plugs_devices_in_at_the_functions_a_vm_is_given() {
+    let t = tree(&[]);
+    let (disk, nic) = ("pcie@b0000000/00:03.0", "pcie@b0000000/00:04.0");
+    let s = with_qemu(
+        &format!("[\"{disk}\", \"{nic}\"]"),
+        &(qemu_device(disk, BLK) + &qemu_device(nic, NET)),
+    );
+    assert_eq!(errors(&t, &s), vec![]);
+    let run = rtvisor_config::qemu_run(&t.path("s.toml")).unwrap();
+    assert_eq!((run.cpus, run.gic_version, run.semihosting), (4, 0, false));
+    let placed: Vec<_> = run
+        .devices
+        .iter()
+        .map(|d| {
+            let f = d.function.unwrap();
+            (d.transport.as_str(), d.base, d.pcie, (f.bus, f.dev, f.func))
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            (disk, 0xb000_0000, true, (0, 3, 0)),
+            (nic, 0xb000_0000, true, (0, 4, 0))
+        ]
+    );
+}
+
+#[test]
+fn a_qemu_device_names_a_free_function_0_of_bus_0_that_a_vm_has() {
+    let t = tree(&[]);
+    // The header is 5 lines (with the hypervisor's memory), the VM 6: the
+    // [[qemu-device]] begins on line 12, its transport on line 13.
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "pcie@b0000000",
+            "",
+            "[[qemu-device]] names host bridge `pcie@b0000000` whole; on x86_64 it names a \
+             function a VM is given",
+            "write the function QEMU plugs the device in at, as the VM's `devices` lists it: \
+             transport = \"pcie@b0000000/00:03.0\" (a free slot of bus 00)",
+        ),
+        (
+            "pcie@b0000000/00:05.0",
+            "pcie@b0000000/00:03.0",
+            "transport `pcie@b0000000/00:05.0` is not passed to any VM",
+            "add \"pcie@b0000000/00:05.0\" to the `devices` of the VM that uses it",
+        ),
+        (
+            "pcie@b0000000/01:03.0",
+            "pcie@b0000000/01:03.0",
+            "QEMU plugs devices into bus 00 of `pcie@b0000000`; `pcie@b0000000/01:03.0` is on \
+             bus 01",
+            "give a function on bus 00, for example `pcie@b0000000/00:03.0`",
+        ),
+        (
+            "pcie@b0000000/00:03.1",
+            "pcie@b0000000/00:03.1",
+            "`pcie@b0000000/00:03.1` is function 1 of its slot; QEMU plugs a device in as \
+             function 0",
+            "use function 0: `pcie@b0000000/00:03.0`",
+        ),
+        (
+            "pcie@b0000000/00:01.0",
+            "pcie@b0000000/00:01.0",
+            "slot 01 of QEMU q35's bus 00 holds the VGA",
+            "use a free slot, 02 to 1e (for example `pcie@b0000000/00:03.0`)",
+        ),
+        (
+            "pcie@b0000000/00:3.0",
+            "pcie@b0000000/00:03.0",
+            "`pcie@b0000000/00:3.0` is not a function address",
+            "write `pcie@b0000000/BB:DD.F`: bus and device in two lower-case hex digits, the \
+             function from 0 to 7 (for example `pcie@b0000000/00:03.0`)",
+        ),
+        (
+            "pcie@c0000000/00:03.0",
+            "pcie@b0000000/00:03.0",
+            "`pcie@c0000000/00:03.0` is not a function of a PCIe host bridge of board \
+             `qemu-q35-x86_64`",
+            "did you mean `pcie@b0000000/00:03.0`?",
+        ),
+    ];
+    for (transport, given, msg, hint) in cases {
+        let devices = match given {
+            "" => "[]".to_owned(),
+            g => format!("[\"{g}\"]"),
+        };
+        let s = with_qemu(&devices, &qemu_device(transport, NET));
+        let errs: Vec<Flat> = errors(&t, &s).into_iter().filter(|e| e.1 >= 12).collect();
+        assert_eq!(errs, vec![flat(13, 13, msg, hint)], "{transport}");
+    }
+    // A function takes one device.
+    let d = "pcie@b0000000/00:03.0";
+    let s = with_qemu(
+        &format!("[\"{d}\"]"),
+        &(qemu_device(d, BLK) + &qemu_device(d, NET)),
+    );
+    assert_eq!(
+        errors(&t, &s),
+        vec![flat(
+            18,
+            13,
+            "transport `pcie@b0000000/00:03.0` gets two QEMU devices",
+            "a transport holds one device"
+        )]
+    );
+}

@@ -73,7 +73,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x856e48b7186423b8,
+        fingerprint: 0x4ab1eea6861fea12,
         payload_fingerprint: 0xdb8ea469550f9142,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },

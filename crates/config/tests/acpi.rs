@@ -210,6 +210,10 @@ fn devices_shared_memory_and_pci_reach_the_tables() {
         "ResourceTemplate { WordBusNumber (0x0..=0x0), DWordMemory (0xf0000000..=0xfeafffff), \
          DWordMemory (0xfeb01000..=0xfebfffff) }",
         "IAPC_BOOT_ARCH 0x0024",
+        // The ECAM window as a motherboard resource, where Linux looks for it.
+        "Device (ECAM) {\n            Name (_HID, EisaId (\"PNP0C02\"))\n            \
+         Name (_UID, 0)\n            Name (_CRS, ResourceTemplate { Memory32Fixed \
+         (ReadWrite, 0xe0000000, 0x10000000) })",
     ] {
         assert!(listing.contains(want), "{want} missing from\n{listing}");
     }

@@ -20,6 +20,11 @@
 //!         Name (_CRS, ResourceTemplate () { WordBusNumber (0..=last bus)
 //!                                           DWordMemory (each PCI_MMIO_WINDOWS) })
 //!     }
+//!     Device (ECAM) {                          // with PCI: the ECAM window
+//!         Name (_HID, EisaId ("PNP0C02"))      // motherboard resources
+//!         Name (_UID, 0)
+//!         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, PCI_ECAM_GPA, PCI_ECAM_SIZE) })
+//!     }
 //!     Device (DBEL) { ... "rtvisor,doorbell", the doorbell page }   // with shared memory
 //!     Device (SHM0) { ... "generic-uio", the region, its doorbell GSI }  // region k: SHMk
 //! }
@@ -32,6 +37,13 @@
 //! interrupt by MSI or MSI-X; INTx is not routed) and no `_OSC` (Linux keeps the
 //! defaults: no native hot plug, AER or ASPM); the ECAM window is in the MCFG.
 //!
+//! `ECAM` reserves that window as a motherboard resource. Linux takes the MCFG's
+//! window only where it is reserved: in the memory map while configuration type 1
+//! (ports 0xCF8/0xCFC) works, else only in an ACPI `PNP0C01`/`PNP0C02` device's
+//! `_CRS`. Its check that type 1 works looks for a host bridge or VGA on bus 0 (on a
+//! machine without a DMI BIOS date), which a VM given only its own functions does not
+//! have; without `ECAM` it would then have no configuration access at all.
+//!
 //! `PRP0001` with a `compatible` property is how ACPI hands a device to a Linux
 //! driver that matches device-tree compatibles (`uio_pdrv_genirq` for `generic-uio`),
 //! so a shared region looks the same to Linux as on aarch64.
@@ -39,7 +51,9 @@
 use super::aml::{self, DEVICE_PROPERTIES_UUID};
 use super::tables::sdt;
 use super::BootInfo;
-use crate::contract::x86_64::{COM1_GSI, COM1_PORT, DOORBELL_GPA, PCI_MMIO_WINDOWS, SLP_TYP_S5};
+use crate::contract::x86_64::{
+    COM1_GSI, COM1_PORT, DOORBELL_GPA, PCI_ECAM_SIZE, PCI_MMIO_WINDOWS, SLP_TYP_S5,
+};
 
 /// The DSDT of a VM.
 pub fn dsdt(info: &BootInfo) -> Vec<u8> {
@@ -63,6 +77,7 @@ pub fn dsdt(info: &BootInfo) -> Vec<u8> {
     }
     if let Some(p) = &info.pci {
         sb.extend(pci0(p.last_bus));
+        sb.extend(ecam(p.ecam));
     }
     if !info.shared.is_empty() {
         let crs = aml::resource_template(&[aml::memory32_fixed(true, DOORBELL_GPA as u32, 0x1000)]);
@@ -142,6 +157,19 @@ fn pci0(last_bus: u8) -> Vec<u8> {
     ]
     .concat();
     aml::device("PCI0", &body)
+}
+
+/// `Device (ECAM)`: the ECAM window at `base` as a motherboard resource (`PNP0C02`).
+fn ecam(base: u64) -> Vec<u8> {
+    let crs =
+        aml::resource_template(&[aml::memory32_fixed(true, base as u32, PCI_ECAM_SIZE as u32)]);
+    let body = [
+        aml::name("_HID", aml::integer(u64::from(aml::eisa_id("PNP0C02")))),
+        aml::name("_UID", aml::integer(0)),
+        aml::name("_CRS", crs),
+    ]
+    .concat();
+    aml::device("ECAM", &body)
 }
 
 /// A `PRP0001` device with device properties and resources.

@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1461);
+    const _: () = assert!(VM1_DTB.len() == 1501);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -74,7 +74,7 @@ mod rtvisor_generated_config {
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
         fingerprint: 0x4ab1eea6861fea12,
-        payload_fingerprint: 0xdb8ea469550f9142,
+        payload_fingerprint: 0x6b6a16d61d71217d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

@@ -170,8 +170,9 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
         timeout: f64,
     },
-    /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml),
-    /// or with --all every command line the project builds.
+    /// Print the QEMU command line for a scenario's image (default: scenarios/demo.toml;
+    /// for an x86_64 scenario, its ISO on q35), or with --all every command line the
+    /// project builds.
     QemuArgs {
         scenario: Option<PathBuf>,
         /// Use the ELF form of the image.
@@ -409,6 +410,11 @@ fn main() -> ExitCode {
                 ConsoleMode::Interactive
             };
             scenario_or_demo(scenario.as_deref()).and_then(|s| {
+                if x86::is_x86_scenario(&s) {
+                    let c = x86::scenario_command(&s, !captured)?;
+                    println!("{}", util::show(&c));
+                    return Ok(());
+                }
                 let img = image::Image::for_scenario(&s)?;
                 println!("{}", qemu::for_scenario(&s, img.pick(elf), console)?.line());
                 Ok(())

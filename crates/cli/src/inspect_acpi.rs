@@ -9,7 +9,10 @@
 //! - UARTs: each 16550 (`PNP0501`, `PNP0500`) the DSDT or an SSDT describes with a
 //!   static `_CRS`; the PC's COM1 (port 0x3f8, IRQ 4) when none is, with a note;
 //! - RAM: the `System RAM` ranges at or above 1 MiB, merged (below 1 MiB is the
-//!   firmware's and the hypervisor's AP trampoline; the hypervisor loads at 2 MiB).
+//!   firmware's and the hypervisor's AP trampoline; the hypervisor loads at 2 MiB);
+//! - the PCI host bridge of each MCFG entry of segment 0 (`[[pcie]]`: its ECAM window
+//!   and buses), with the PC's INTx GSIs (PIRQA-D at 16 to 19, as on q35), which the
+//!   DSDT's routing methods do not give statically: a note says so.
 //!
 //! Every table read is checked first (its length and checksum). Reading is separate
 //! from rendering ([`crate::render::x86_board_toml`]).
@@ -36,6 +39,8 @@ pub struct X86Board {
     pub io_apics: Vec<(u8, u64, u32)>,
     /// (name, first port, IRQ).
     pub uarts: Vec<(String, u16, u8)>,
+    /// PCI host bridges of segment 0: (ECAM base of bus 0, first bus, last bus).
+    pub pcie: Vec<(u64, u8, u8)>,
     /// What the reader assumed, for comments in the board file.
     pub notes: Vec<String>,
 }
@@ -84,6 +89,16 @@ pub fn inspect(acpi: &Path, memmap: &Path, name: Option<String>) -> Result<X86Bo
             )
         })
         .collect();
+    let pcie = match acpi.join("MCFG").is_file() {
+        true => mcfg(&read_table(acpi, "MCFG")?),
+        false => Vec::new(),
+    };
+    if !pcie.is_empty() {
+        notes.push(format!(
+            "INTx of the PCI host bridge: PIRQA-D at GSIs {PC_INTX:?} are assumed (the \
+             DSDT routes them with methods); check them"
+        ));
+    }
     let name = name.unwrap_or_else(|| {
         let oem = String::from_utf8_lossy(&apic[10..16]).trim().to_owned();
         let table = String::from_utf8_lossy(&apic[16..24]).trim().to_owned();
@@ -96,8 +111,27 @@ pub fn inspect(acpi: &Path, memmap: &Path, name: Option<String>) -> Result<X86Bo
         local_apic: m.local_apic,
         io_apics: m.io_apics,
         uarts,
+        pcie,
         notes,
     })
+}
+
+/// The GSIs of INTA..INTD of device 0 that PC firmware routes PIRQA-D to (q35's
+/// LPC, PIIX's: 16 to 19).
+pub const PC_INTX: [u32; 4] = [16, 17, 18, 19];
+
+/// The MCFG's windows of segment 0: (base, first bus, last bus). Each entry is 16
+/// bytes after the header and 8 reserved bytes.
+fn mcfg(b: &[u8]) -> Vec<(u64, u8, u8)> {
+    b.get(44..)
+        .unwrap_or_default()
+        .chunks_exact(16)
+        .filter(|e| u16::from_le_bytes([e[8], e[9]]) == 0)
+        .map(|e| {
+            let base = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
+            (base, e[10], e[11])
+        })
+        .collect()
 }
 
 /// The number of a standard PC COM port.

@@ -8,7 +8,8 @@
 //!   comes from `ipxe-qemu`, a package QEMU only recommends;
 //! - emulated devices go into named virtio-mmio transports
 //!   (`bus=virtio-mmio-bus.N`), not into whichever is free in command-line order, or
-//!   onto the PCIe host bridge's root bus (`bus=pcie.0`);
+//!   onto the PCIe host bridge's root bus (`bus=pcie.0`), on q35 at the slot of the
+//!   function a VM is given (`bus=pcie.0,addr=03.0`, [`device_args`]);
 //! - semihosting, on a board that offers it, is `target=gdb`: the hypervisor's
 //!   SYS_EXIT_EXTENDED ends QEMU with its status, while the file and host-command
 //!   calls go to a debugger that is not attached. QEMU lets EL1 use semihosting as
@@ -236,7 +237,7 @@ impl QemuCommand {
                 push(&["-display", "none", "-serial", "stdio", "-monitor", "none"])
             }
         }
-        if !self.devices.iter().any(Device::is_nic) {
+        if !has_nic(&self.devices) {
             push(&["-nic", "none"]);
         }
         if self.semihosting {
@@ -249,9 +250,7 @@ impl QemuCommand {
         if let Some(append) = &self.boot.append {
             push(&["-append", append]);
         }
-        for (n, d) in self.devices.iter().enumerate() {
-            a.extend(d.args(n));
-        }
+        a.extend(device_args(&self.devices));
         a.extend(self.extra.iter().cloned());
         a
     }
@@ -271,6 +270,21 @@ impl QemuCommand {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// The options of `devices`, in order (backend ids numbered by position). The q35
+/// machine of xtask's x86 runs renders its devices with this too.
+pub fn device_args(devices: &[Device]) -> Vec<String> {
+    devices
+        .iter()
+        .enumerate()
+        .flat_map(|(n, d)| d.args(n))
+        .collect()
+}
+
+/// Whether a NIC is among `devices` (else a command line says `-nic none`).
+pub fn has_nic(devices: &[Device]) -> bool {
+    devices.iter().any(Device::is_nic)
 }
 
 /// `-m`: whole GiB as `NG`, else `NM`.

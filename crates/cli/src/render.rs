@@ -166,6 +166,20 @@ pub fn x86_board_toml(b: &X86Board, source: &str) -> String {
             hex(u64::from(*port))
         );
     }
+    for &(base, first, last) in &b.pcie {
+        let intx: Vec<String> = crate::inspect_acpi::PC_INTX
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n[[pcie]]\nname = \"pcie@{base:x}\"\ncompatible = \"pci-host-ecam-generic\"\n\
+             ecam = {{ base = {}, size = {} }}\nbus-range = [{first}, {last}]\nintx = [{}]",
+            addr(base),
+            size_str((u64::from(last) + 1) << 20),
+            intx.join(", ")
+        );
+    }
     s
 }
 

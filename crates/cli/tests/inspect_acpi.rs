@@ -7,7 +7,7 @@ mod support;
 
 use rtvisor_config::acpi::read::check;
 use rtvisor_config::acpi::tables::{self, madt_entry};
-use rtvisor_config::acpi::{boot_data, BootInfo};
+use rtvisor_config::acpi::{boot_data, BootInfo, Pci};
 use rtvisor_config::contract::x86_64::BOOT_DATA_GPA;
 use std::path::{Path, PathBuf};
 use support::{normalize, root, rtvisor, scratch, text};
@@ -45,6 +45,11 @@ fn fixture(dir: &Path, tables: &[(&str, Vec<u8>)], map: &[(u64, u64, &str)]) -> 
 
 /// The generator's FACP, APIC and DSDT for a machine with `apic_ids`.
 fn generated(apic_ids: &[u32]) -> Vec<(&'static str, Vec<u8>)> {
+    generated_with(apic_ids, None)
+}
+
+/// The same, and with `pci` the MCFG.
+fn generated_with(apic_ids: &[u32], pci: Option<Pci>) -> Vec<(&'static str, Vec<u8>)> {
     let info = BootInfo {
         apic_ids: apic_ids.to_vec(),
         ram_size: 64 << 20,
@@ -52,12 +57,13 @@ fn generated(apic_ids: &[u32]) -> Vec<(&'static str, Vec<u8>)> {
         initrd: None,
         devices: Vec::new(),
         shared: Vec::new(),
-        pci: None,
+        pci,
     };
     let d = check(&boot_data(&info), BOOT_DATA_GPA).unwrap();
-    ["FACP", "APIC", "DSDT"]
-        .map(|sig| (sig, d.table(sig).unwrap().bytes.clone()))
-        .to_vec()
+    ["FACP", "APIC", "DSDT", "MCFG"]
+        .into_iter()
+        .filter_map(|sig| Some((sig, d.table(sig)?.bytes.clone())))
+        .collect()
 }
 
 fn inspect(acpi: &Path, memmap: &Path, extra: &[&str]) -> std::process::Output {
@@ -76,7 +82,16 @@ fn inspect(acpi: &Path, memmap: &Path, extra: &[&str]) -> std::process::Output {
 #[test]
 fn board_inspect_of_q35_tables_matches_the_committed_board() {
     let dir = scratch("acpi-q35");
-    let [acpi, memmap] = fixture(&dir, &generated(&[0, 1, 2, 3]), &Q35_E820);
+    // q35's MCFG: 256 buses from 0xb000_0000.
+    let q35_pci = Pci {
+        ecam: 0xb000_0000,
+        last_bus: 255,
+    };
+    let [acpi, memmap] = fixture(
+        &dir,
+        &generated_with(&[0, 1, 2, 3], Some(q35_pci)),
+        &Q35_E820,
+    );
     let out = dir.join("board.toml");
     let o = inspect(
         &acpi,

@@ -292,6 +292,18 @@ fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {
         }
         let _ = writeln!(w, "            ],");
     }
+    let windows: Vec<String> = vm
+        .pci_windows
+        .iter()
+        .map(|&(base, size)| {
+            format!(
+                "MemRegion {{ base: Ipa::new({}), size: {} }}",
+                hex(base),
+                hex(size)
+            )
+        })
+        .collect();
+    let _ = writeln!(w, "            pci_windows: &[{}],", windows.join(", "));
     if vm.shared.is_empty() {
         let _ = writeln!(w, "            shared: &[],");
     } else {

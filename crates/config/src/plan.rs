@@ -119,6 +119,9 @@ pub struct VmPlan {
     pub pcie: Vec<crate::pcie::PciePlan>,
     /// PCI functions given one by one (x86_64).
     pub pci: Vec<crate::pcie::FunctionPlan>,
+    /// With `pci`: the guest-physical 32-bit windows its functions' BARs must lie in,
+    /// (base, size) (the contract's `PCI_MMIO_WINDOWS`, in its DSDT's `PCI0`).
+    pub pci_windows: Vec<(u64, u64)>,
     /// Shared-memory regions this VM is a peer of, in declaration order.
     pub shared: Vec<SharedMapPlan>,
     /// Command line.

@@ -16,12 +16,16 @@
 //! read-only = true
 //! ```
 //!
+//! On an x86_64 board (QEMU q35) the transport is a function a VM is given,
+//! `transport = "pcie@b0000000/00:03.0"`, where QEMU plugs the device in.
+//!
 //! `rtvisor run` and `cargo xtask` both read [`QemuRun`] (through [`qemu_run`]) and
 //! hand it to the one QEMU command-line builder (`rtvisor::qemu`). A hardware board
 //! has no `[qemu]` table, and the hypervisor ignores `[[qemu-device]]`.
 
 use crate::diag::Diagnostics;
 use crate::load::load;
+use crate::pcie::FunctionAddress;
 use crate::validate;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -42,7 +46,8 @@ pub struct QemuBoardSpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct QemuDeviceSpec {
     /// The board's virtio-mmio transport (a `[[device]]` name given to a VM), or its
-    /// PCIe host bridge (a `[[pcie]]` name given to a VM).
+    /// PCIe host bridge (a `[[pcie]]` name given to a VM); on x86_64 a function of
+    /// the host bridge given to a VM (`BRIDGE/00:DD.0`).
     pub transport: Spanned<String>,
     /// What QEMU plugs in.
     pub kind: Spanned<QemuDeviceKindSpec>,
@@ -84,9 +89,12 @@ pub struct QemuDevice {
     pub transport: String,
     /// Its MMIO base (a host bridge's: its ECAM base).
     pub base: u64,
-    /// The transport is a PCIe host bridge: the device goes on its root bus, in the
-    /// first free slot.
+    /// The transport is a PCIe host bridge or a function of one: the device goes on
+    /// its root bus.
     pub pcie: bool,
+    /// The transport is a function of a host bridge (x86_64): the device goes at its
+    /// address (bus 0, function 0). Else QEMU picks the first free slot.
+    pub function: Option<FunctionAddress>,
     /// What is plugged in.
     pub kind: QemuDeviceKind,
 }
@@ -118,7 +126,11 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
         .iter()
         .filter_map(|q| {
             let name = q.transport.get_ref();
-            let bridge = board.pcie.iter().find(|p| p.name.get_ref() == name);
+            let function = crate::pcie::find_function(&inputs, name);
+            let bridge = match &function {
+                Some((p, _)) => Some(*p),
+                None => board.pcie.iter().find(|p| p.name.get_ref() == name),
+            };
             let base = match bridge {
                 Some(p) => p.ecam().0,
                 None => *board
@@ -139,6 +151,10 @@ pub fn qemu_run(scenario: &Path) -> Result<QemuRun, Diagnostics> {
                 transport: name.clone(),
                 base,
                 pcie: bridge.is_some(),
+                function: match function {
+                    Some((_, addr)) => Some(addr.ok()?),
+                    None => None,
+                },
                 kind,
             })
         })

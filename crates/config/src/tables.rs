@@ -195,6 +195,11 @@ pub struct VmConfig {
     pub devices: &'static [DeviceMap],
     /// PCI functions given to this (identity-mapped, x86_64) VM one by one.
     pub pci: &'static [PciFunctionMap],
+    /// With `pci`: the guest-physical 32-bit memory windows of the VM's host bridge
+    /// (its DSDT's `PCI0`; the contract's `PCI_MMIO_WINDOWS`). Every BAR of its
+    /// functions must lie inside one: BARs are mapped 1:1 where the host firmware
+    /// put them and the guest claims them as they are. Empty without `pci`.
+    pub pci_windows: &'static [MemRegion<Ipa>],
     /// Shared-memory regions this VM is a peer of, in scenario declaration order
     /// (empty when none). Peers of one region share its `hpa` and `size`.
     pub shared: &'static [SharedMap],

@@ -35,7 +35,7 @@ fn info(apic_ids: &[u32]) -> BootInfo {
 #[test]
 fn example_boot_data() {
     let t = Tree::with_repo_files("acpi-golden");
-    for stem in ["x86-two-vms", "x86-demo"] {
+    for stem in ["x86-two-vms", "x86-demo", "x86-linux"] {
         let p = plan(&t, &format!("scenarios/{stem}.toml"));
         for vm in &p.vms {
             assert_eq!(vm.dtb_ipa.raw(), BASE);
@@ -202,6 +202,18 @@ fn devices_shared_memory_and_pci_reach_the_tables() {
         "Package { \"rtvisor,name\", \"stats\" }",
         "Device (DBEL)",
         "ECAM 0xe0000000, segment 0, buses 0..=0",
+        // The host bridge: its buses and the contract's windows, which skip the
+        // doorbell page; MSI allowed (IAPC_BOOT_ARCH without bit 3).
+        "Device (PCI0) {\n            Name (_HID, EisaId (\"PNP0A08\"))\n            \
+         Name (_CID, EisaId (\"PNP0A03\"))\n            Name (_SEG, 0)\n            \
+         Name (_BBN, 0)\n            Name (_UID, 0)\n",
+        "ResourceTemplate { WordBusNumber (0x0..=0x0), DWordMemory (0xf0000000..=0xfeafffff), \
+         DWordMemory (0xfeb01000..=0xfebfffff) }",
+        "IAPC_BOOT_ARCH 0x0024",
+        // The ECAM window as a motherboard resource, where Linux looks for it.
+        "Device (ECAM) {\n            Name (_HID, EisaId (\"PNP0C02\"))\n            \
+         Name (_UID, 0)\n            Name (_CRS, ResourceTemplate { Memory32Fixed \
+         (ReadWrite, 0xe0000000, 0x10000000) })",
     ] {
         assert!(listing.contains(want), "{want} missing from\n{listing}");
     }

@@ -138,10 +138,11 @@ fn aarch64_only_keys_are_refused_at_the_key() {
     only_at(
         &t,
         &s,
-        "transport",
-        "[[qemu-device]] plugs into a virtio-mmio transport of QEMU `virt` (aarch64), but \
-         board `qemu-q35-x86_64` is x86_64",
-        "remove it: on x86_64, QEMU devices for a VM come with PCI pass-through",
+        "\"virtio-mmio@0a003e00\"\nkind",
+        "`virtio-mmio@0a003e00` is not a function of a PCIe host bridge of board \
+         `qemu-q35-x86_64`",
+        "on x86_64 QEMU devices are functions of the board's host bridge, named as `devices` \
+         names them (for example `pcie@b0000000/00:03.0`)",
     );
 }
 

@@ -6,16 +6,17 @@ mod support;
 
 use support::{errors, fake_pvh_elf, repo, Flat, Tree};
 
-/// q35's host bridge as the firmware describes it (MCFG at 0xb000_0000, 256 buses).
-const Q35_BRIDGE: &str = "\n[[pcie]]\nname = \"pcie@b0000000\"\ncompatible = \
-    \"pci-host-ecam-generic\"\necam = { base = 0xb000_0000, size = \"256MiB\" }\n\
-    intx = [16, 17, 18, 19]\n";
-
-/// The q35 board with `bridge` appended, and a PVH guest `k.elf`.
-fn tree(bridge: &str) -> Tree {
+/// The q35 board (its `[[pcie]]` is the host bridge as the firmware's MCFG describes
+/// it: ECAM at 0xb000_0000, 256 buses) with each `(from, to)` of `edits` replaced, and
+/// a PVH guest `k.elf`.
+fn tree(edits: &[(&str, &str)]) -> Tree {
     let t = Tree::new("pci-x86");
-    let board = std::fs::read_to_string(repo().join("boards/qemu-q35-x86_64.toml")).unwrap();
-    t.write("board.toml", board + bridge);
+    let mut board = std::fs::read_to_string(repo().join("boards/qemu-q35-x86_64.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(board.contains(from), "{from}");
+        board = board.replace(from, to);
+    }
+    t.write("board.toml", board);
     t.write("k.elf", fake_pvh_elf(0x10_0000, 4096, 0x10_0010, 4));
     t
 }
@@ -62,10 +63,9 @@ fn flat(line: usize, col: usize, msg: &str, hint: &str) -> Flat {
 
 #[test]
 fn an_x86_board_may_describe_its_host_bridge() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     assert_eq!(errors(&t, &scenario(PLAIN, "[]", None)), vec![]);
-    let bad = Q35_BRIDGE.replace("[16, 17, 18, 19]", "[16, 17, 18, 9]");
-    let t = tree(&bad);
+    let t = tree(&[("intx = [16, 17, 18, 19]", "intx = [16, 17, 18, 9]")]);
     let errs = errors(&t, &scenario(PLAIN, "[]", None));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(
@@ -81,7 +81,7 @@ fn an_x86_board_may_describe_its_host_bridge() {
 
 #[test]
 fn a_function_needs_an_identity_mapped_vm() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let d = "pcie@b0000000/00:03.0";
     let s = scenario(PLAIN, &format!("[\"{d}\"]"), None);
     assert_eq!(errors(&t, &s), vec![no_identity(10, 12, d, "a")]);
@@ -89,7 +89,7 @@ fn a_function_needs_an_identity_mapped_vm() {
 
 #[test]
 fn an_identity_mapped_vm_takes_a_function() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let d = "pcie@b0000000/00:03.0";
     let s = scenario(
         "{ size = \"16MiB\", identity = true }",
@@ -118,11 +118,19 @@ fn an_identity_mapped_vm_takes_a_function() {
         ),
         "{tables}"
     );
+    // With its host bridge's 32-bit windows, where its BARs must be (DSDT PCI0).
+    assert!(
+        tables.contains(
+            "pci_windows: &[MemRegion { base: Ipa::new(0xf000_0000), size: 0x0eb0_0000 }, \
+             MemRegion { base: Ipa::new(0xfeb0_1000), size: 0x000f_f000 }],"
+        ),
+        "{tables}"
+    );
 }
 
 #[test]
 fn a_bridge_is_never_given_whole() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let s = scenario(PLAIN, "[\"pcie@b0000000\"]", None);
     let msg = "VM `a` lists host bridge `pcie@b0000000` whole; on x86_64 a VM gets functions \
                of it";
@@ -134,8 +142,7 @@ fn a_bridge_is_never_given_whole() {
 
 #[test]
 fn function_addresses_have_one_form_and_a_bus_of_the_bridge() {
-    let bridge = Q35_BRIDGE.replace("intx", "bus-range = [0, 3]\nintx");
-    let t = tree(&bridge);
+    let t = tree(&[("bus-range = [0, 255]", "bus-range = [0, 3]")]);
     let s = scenario(
         PLAIN,
         "[\"pcie@b0000000/0:3.0\", \"pcie@b0000000/04:03.0\"]",
@@ -166,7 +173,7 @@ fn function_addresses_have_one_form_and_a_bus_of_the_bridge() {
 
 #[test]
 fn a_function_belongs_to_one_vm() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let d = "pcie@b0000000/00:03.0";
     let s = scenario(PLAIN, &format!("[\"{d}\"]"), Some(&format!("[\"{d}\"]")));
     let errs = errors(&t, &s);
@@ -181,7 +188,7 @@ fn a_function_belongs_to_one_vm() {
 
 #[test]
 fn an_unknown_bridge_is_an_unknown_device() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let s = scenario(PLAIN, "[\"pcie@c0000000/00:03.0\"]", None);
     let errs = errors(&t, &s);
     assert_eq!(errs.len(), 1, "{errs:?}");
@@ -193,7 +200,7 @@ fn an_unknown_bridge_is_an_unknown_device() {
 
 #[test]
 fn a_vm_gets_at_most_the_contracts_functions() {
-    let t = tree(Q35_BRIDGE);
+    let t = tree(&[]);
     let list: Vec<String> = (0..9)
         .map(|d| format!("\"pcie@b0000000/00:{:02x}.0\"", d + 2))
         .collect();
@@ -205,4 +212,129 @@ fn a_vm_gets_at_most_the_contracts_functions() {
         .collect();
     assert_eq!(over.len(), 1, "{errs:?}");
     assert_eq!(errs.len(), 10, "nine identity errors and the limit");
+}
+
+/// VM `a` (identity-mapped) given `devices`, then `qemu` (TOML lines), with the
+/// hypervisor out of its way.
+fn with_qemu(devices: &str, qemu: &str) -> String {
+    scenario("{ size = \"16MiB\", identity = true }", devices, None).replace(
+        "console = \"com1\"\n",
+        "console = \"com1\"\nmemory = { size = \"32MiB\", base = 0x1000_0000 }\n",
+    ) + qemu
+}
+
+fn qemu_device(transport: &str, body: &str) -> String {
+    format!("[[qemu-device]]\ntransport = \"{transport}\"\n{body}")
+}
+
+const BLK: &str = "kind = \"virtio-blk\"\nfile = \"disk.img\"\nread-only = true\n";
+const NET: &str = "kind = \"virtio-net\"\n";
+
+#[test]
+fn qemu_plugs_devices_in_at_the_functions_a_vm_is_given() {
+    let t = tree(&[]);
+    let (disk, nic) = ("pcie@b0000000/00:03.0", "pcie@b0000000/00:04.0");
+    let s = with_qemu(
+        &format!("[\"{disk}\", \"{nic}\"]"),
+        &(qemu_device(disk, BLK) + &qemu_device(nic, NET)),
+    );
+    assert_eq!(errors(&t, &s), vec![]);
+    let run = rtvisor_config::qemu_run(&t.path("s.toml")).unwrap();
+    assert_eq!((run.cpus, run.gic_version, run.semihosting), (4, 0, false));
+    let placed: Vec<_> = run
+        .devices
+        .iter()
+        .map(|d| {
+            let f = d.function.unwrap();
+            (d.transport.as_str(), d.base, d.pcie, (f.bus, f.dev, f.func))
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            (disk, 0xb000_0000, true, (0, 3, 0)),
+            (nic, 0xb000_0000, true, (0, 4, 0))
+        ]
+    );
+}
+
+#[test]
+fn a_qemu_device_names_a_free_function_0_of_bus_0_that_a_vm_has() {
+    let t = tree(&[]);
+    // The header is 5 lines (with the hypervisor's memory), the VM 6: the
+    // [[qemu-device]] begins on line 12, its transport on line 13.
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "pcie@b0000000",
+            "",
+            "[[qemu-device]] names host bridge `pcie@b0000000` whole; on x86_64 it names a \
+             function a VM is given",
+            "write the function QEMU plugs the device in at, as the VM's `devices` lists it: \
+             transport = \"pcie@b0000000/00:03.0\" (a free slot of bus 00)",
+        ),
+        (
+            "pcie@b0000000/00:05.0",
+            "pcie@b0000000/00:03.0",
+            "transport `pcie@b0000000/00:05.0` is not passed to any VM",
+            "add \"pcie@b0000000/00:05.0\" to the `devices` of the VM that uses it",
+        ),
+        (
+            "pcie@b0000000/01:03.0",
+            "pcie@b0000000/01:03.0",
+            "QEMU plugs devices into bus 00 of `pcie@b0000000`; `pcie@b0000000/01:03.0` is on \
+             bus 01",
+            "give a function on bus 00, for example `pcie@b0000000/00:03.0`",
+        ),
+        (
+            "pcie@b0000000/00:03.1",
+            "pcie@b0000000/00:03.1",
+            "`pcie@b0000000/00:03.1` is function 1 of its slot; QEMU plugs a device in as \
+             function 0",
+            "use function 0: `pcie@b0000000/00:03.0`",
+        ),
+        (
+            "pcie@b0000000/00:01.0",
+            "pcie@b0000000/00:01.0",
+            "slot 01 of QEMU q35's bus 00 holds the VGA",
+            "use a free slot, 02 to 1e (for example `pcie@b0000000/00:03.0`)",
+        ),
+        (
+            "pcie@b0000000/00:3.0",
+            "pcie@b0000000/00:03.0",
+            "`pcie@b0000000/00:3.0` is not a function address",
+            "write `pcie@b0000000/BB:DD.F`: bus and device in two lower-case hex digits, the \
+             function from 0 to 7 (for example `pcie@b0000000/00:03.0`)",
+        ),
+        (
+            "pcie@c0000000/00:03.0",
+            "pcie@b0000000/00:03.0",
+            "`pcie@c0000000/00:03.0` is not a function of a PCIe host bridge of board \
+             `qemu-q35-x86_64`",
+            "did you mean `pcie@b0000000/00:03.0`?",
+        ),
+    ];
+    for (transport, given, msg, hint) in cases {
+        let devices = match given {
+            "" => "[]".to_owned(),
+            g => format!("[\"{g}\"]"),
+        };
+        let s = with_qemu(&devices, &qemu_device(transport, NET));
+        let errs: Vec<Flat> = errors(&t, &s).into_iter().filter(|e| e.1 >= 12).collect();
+        assert_eq!(errs, vec![flat(13, 13, msg, hint)], "{transport}");
+    }
+    // A function takes one device.
+    let d = "pcie@b0000000/00:03.0";
+    let s = with_qemu(
+        &format!("[\"{d}\"]"),
+        &(qemu_device(d, BLK) + &qemu_device(d, NET)),
+    );
+    assert_eq!(
+        errors(&t, &s),
+        vec![flat(
+            18,
+            13,
+            "transport `pcie@b0000000/00:03.0` gets two QEMU devices",
+            "a transport holds one device"
+        )]
+    );
 }

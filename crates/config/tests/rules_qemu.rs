@@ -41,6 +41,7 @@ fn a_disk_and_a_nic_resolve() {
                 transport: DISK.into(),
                 base: 0x0a00_3e00,
                 pcie: false,
+                function: None,
                 kind: QemuDeviceKind::VirtioBlk {
                     file: t.path("disk.img"),
                     read_only: true
@@ -50,6 +51,7 @@ fn a_disk_and_a_nic_resolve() {
                 transport: NIC.into(),
                 base: 0x0a00_3c00,
                 pcie: false,
+                function: None,
                 kind: QemuDeviceKind::VirtioNet,
             },
         ]

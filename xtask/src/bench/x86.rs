@@ -149,9 +149,10 @@ pub fn prepare(cfg: &Config, quick: bool, no_build: bool) -> Result<Target> {
     Ok(Target::X86 { iso, emulator })
 }
 
-/// The QEMU command of an ISO row: the x86 tests' q35 under `-icount`.
+/// The QEMU command of an ISO row: the x86 tests' q35 under `-icount` (the benchmark
+/// scenarios plug in no devices).
 pub fn qemu_command(iso: &Path) -> std::process::Command {
-    let mut c = machine::qemu(iso);
+    let mut c = machine::qemu(iso, &[]);
     c.args(["-icount", &Icount::BENCH.to_string()]);
     c
 }

@@ -21,7 +21,7 @@ pub fn run(scenario: &Path, duration: Option<Duration>) -> Result<()> {
     crate::setup::ensure_x86()?;
     crate::image::build_x86_guests_only()?;
     let iso = super::build_scenario_iso(scenario)?;
-    let mut c = machine::qemu_interactive(&iso);
+    let mut c = machine::qemu_interactive(&iso, &machine::scenario_devices(scenario)?);
     say(format!("starting: {}", show(&c)));
     say("COM1 is this terminal: the hypervisor shell answers at `[rtvisor] >`; Ctrl-] returns to it from a VM; quit with Ctrl-A X");
     match duration {
@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn the_demo_shares_stdio_between_com1_and_the_monitor() {
-        let c = machine::qemu_interactive(Path::new("demo.iso"));
+        let c = machine::qemu_interactive(Path::new("demo.iso"), &[]);
         let a: Vec<String> = c
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())

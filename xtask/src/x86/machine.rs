@@ -1,7 +1,10 @@
 //! The two x86 machines the ISO boots on, and their command lines.
 //!
 //! - AMD-V: `qemu-system-x86_64 -M q35 -cpu max -smp 4 -m 2G -nic none` (TCG emulates
-//!   SVM with NPT); COM1 on stdio, no display, no reboot (a triple fault ends QEMU).
+//!   SVM with NPT); COM1 on stdio, no display, no reboot (a triple fault ends QEMU);
+//!   then the devices the scenario's `[[qemu-device]]` entries plug into q35's root
+//!   bus, at the functions its VMs are given (`rtvisor::qemu::device_args`; a NIC
+//!   among them replaces `-nic none`).
 //! - Intel VT-x: Bochs 2.7 from Debian with the Haswell CPU model (VMX with EPT,
 //!   unrestricted guest, VPID; x2APIC), 4 CPUs, COM1 a TCP connection to xtask on
 //!   127.0.0.1 (follow.rs),
@@ -9,6 +12,8 @@
 //!   `nogui`), a deterministic clock (`sync=none`, fixed `ips`). Debian's `bochs-bin`
 //!   has its debugger built in: `-rc` feeds it `continue`.
 
+use anyhow::{Context, Result};
+use rtvisor::qemu::{device_args, has_nic, Device};
 use std::path::Path;
 use std::process::Command;
 
@@ -77,26 +82,43 @@ impl std::str::FromStr for Emulator {
     }
 }
 
-/// The QEMU command booting `iso`, COM1 on stdio.
-pub fn qemu(iso: &Path) -> Command {
-    qemu_with(iso, &["-serial", "stdio", "-monitor", "none"])
+/// The devices `scenario`'s `[[qemu-device]]` entries plug into q35 (none for a
+/// scenario without them).
+pub fn scenario_devices(scenario: &Path) -> Result<Vec<Device>> {
+    let run = rtvisor_config::qemu_run(scenario)
+        .map_err(|d| anyhow::anyhow!("{d}"))
+        .with_context(|| format!("reading the QEMU devices of {}", scenario.display()))?;
+    run.devices
+        .iter()
+        .map(|d| Device::from_scenario(d).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// The QEMU command booting `iso` with `devices`, COM1 on stdio.
+pub fn qemu(iso: &Path, devices: &[Device]) -> Command {
+    qemu_with(iso, devices, &["-serial", "stdio", "-monitor", "none"])
 }
 
 /// The QEMU command of the interactive demo: COM1 and QEMU's monitor share stdio
 /// (`mon:stdio`: Ctrl-A X quits, Ctrl-A C switches to the monitor).
-pub fn qemu_interactive(iso: &Path) -> Command {
-    qemu_with(iso, &["-serial", "mon:stdio"])
+pub fn qemu_interactive(iso: &Path, devices: &[Device]) -> Command {
+    qemu_with(iso, devices, &["-serial", "mon:stdio"])
 }
 
-/// The q35 booting `iso`, its serial and monitor as `console` says.
-fn qemu_with(iso: &Path, console: &[&str]) -> Command {
+/// The q35 booting `iso` with `devices`, its serial and monitor as `console` says.
+fn qemu_with(iso: &Path, devices: &[Device], console: &[&str]) -> Command {
     let mut c = Command::new(QEMU_X86);
     c.args(["-M", "q35", "-cpu", "max", "-smp"])
         .arg(CPUS.to_string())
-        .args(["-m", "2G", "-nic", "none", "-display", "none"])
+        .args(["-m", "2G"]);
+    if !has_nic(devices) {
+        c.args(["-nic", "none"]);
+    }
+    c.args(["-display", "none"])
         .args(console)
         .args(["-no-reboot", "-boot", "d", "-cdrom"])
-        .arg(iso);
+        .arg(iso)
+        .args(device_args(devices));
     c
 }
 
@@ -154,13 +176,38 @@ mod tests {
 
     #[test]
     fn qemu_is_a_q35_with_four_cpus_and_no_network() {
-        let a = args(&qemu(Path::new("x.iso"))).join(" ");
+        let a = args(&qemu(Path::new("x.iso"), &[])).join(" ");
         assert!(
             a.starts_with("-M q35 -cpu max -smp 4 -m 2G -nic none "),
             "{a}"
         );
         assert!(a.contains("-serial stdio") && a.contains("-no-reboot"));
         assert!(a.ends_with("-cdrom x.iso"));
+    }
+
+    /// scenarios/x86-linux.toml plugs a disk and a NIC in at the functions `linux` is
+    /// given, as modern-only virtio devices; the NIC replaces `-nic none`.
+    #[test]
+    fn the_linux_scenario_plugs_its_functions_into_q35() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let devices = scenario_devices(&root.join("scenarios/x86-linux.toml")).unwrap();
+        let a = args(&qemu(Path::new("x.iso"), &devices)).join(" ");
+        assert!(
+            a.starts_with("-M q35 -cpu max -smp 4 -m 2G -display none "),
+            "{a}"
+        );
+        assert!(!a.contains("-nic none"), "{a}");
+        let drive = "/target/linux-x86/disk.img,format=raw,id=rtvdisk0,readonly=on ";
+        assert!(a.contains("-cdrom x.iso -drive if=none,file=/"), "{a}");
+        assert!(
+            a.contains(drive)
+                && a.ends_with(
+                    "-device virtio-blk-pci,drive=rtvdisk0,bus=pcie.0,addr=03.0,\
+                     disable-legacy=on -netdev user,id=rtvnet1 -device virtio-net-pci,\
+                     netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,romfile="
+                ),
+            "{a}"
+        );
     }
 
     #[test]

@@ -108,6 +108,24 @@ pub fn build_scenario_iso(scenario: &Path) -> Result<PathBuf> {
     iso::build(&elf, "", &dir, &stem)
 }
 
+/// The QEMU command that boots `scenario`'s ISO (target/x86/<stem>.iso, as
+/// [`build_scenario_iso`] makes it) with its devices: `demo --arch x86_64`'s
+/// (`interactive`) or the system tests' (COM1 on stdio). `cargo xtask qemu-args`
+/// prints it.
+pub fn scenario_command(scenario: &Path, interactive: bool) -> Result<Command> {
+    let stem = scenario
+        .file_stem()
+        .context("the scenario has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let iso = out_dir("x86")?.join(format!("{stem}.iso"));
+    let devices = machine::scenario_devices(scenario)?;
+    Ok(match interactive {
+        true => machine::qemu_interactive(&iso, &devices),
+        false => machine::qemu(&iso, &devices),
+    })
+}
+
 /// Whether `scenario` is for an x86_64 board: its board file's `arch`, read before the
 /// guests it names exist (a fresh checkout has not built them yet, so the whole
 /// scenario does not check until the build made them); else `rtvisor check`'s answer,
@@ -143,21 +161,23 @@ fn start(c: &mut Command, input: bool) -> Result<Child> {
 }
 
 /// Starts `emu` on `iso` with its console captured; `tag` names its files. Bochs is
-/// the T2 machine ([`machine::BochsSpec::T2`]).
+/// the T2 machine ([`machine::BochsSpec::T2`]); QEMU gets no devices.
 pub fn spawn(emu: Emulator, iso: &Path, tag: &str) -> Result<Console> {
-    spawn_on(emu, &machine::BochsSpec::T2, iso, tag)
+    spawn_on(emu, &machine::BochsSpec::T2, iso, &[], tag)
 }
 
-/// [`spawn`] with Bochs' RAM and clock from `bochs` (QEMU ignores it).
+/// [`spawn`] with Bochs' RAM and clock from `bochs` (QEMU ignores it) and the QEMU
+/// devices `devices` (a scenario's `[[qemu-device]]`; Bochs has none).
 pub fn spawn_on(
     emu: Emulator,
     bochs: &machine::BochsSpec,
     iso: &Path,
+    devices: &[rtvisor::qemu::Device],
     tag: &str,
 ) -> Result<Console> {
     match emu {
         Emulator::Qemu => {
-            let child = start(&mut machine::qemu(iso), true)?;
+            let child = start(&mut machine::qemu(iso, devices), true)?;
             Ok(Console::spawn(tag, child))
         }
         Emulator::Bochs => {
@@ -213,7 +233,12 @@ pub fn run_test(
             p
         }
     };
-    let mut con = spawn_on(t.emulator, bochs, &iso, t.name)?;
+    let devices = match t.scenario {
+        Some(s) => machine::scenario_devices(&crate::util::root().join(s))
+            .map_err(failed("reading the scenario's QEMU devices"))?,
+        None => Vec::new(),
+    };
+    let mut con = spawn_on(t.emulator, bochs, &iso, &devices, t.name)?;
     con.set_log_file(out_dir("systest")?.join(format!("{}.log", t.name)));
     con.set_echo(verbose);
     for f in cases::line::FAILURES {

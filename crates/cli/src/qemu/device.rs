@@ -1,5 +1,10 @@
-//! Emulated devices and where in QEMU `virt` they go: a virtio-mmio transport, or the
-//! root bus of the PCIe host bridge (`pcie.0`; QEMU picks the first free slot).
+//! Emulated devices and where they go: in QEMU `virt`, a virtio-mmio transport, or the
+//! root bus of the PCIe host bridge (`pcie.0`; QEMU picks the first free slot); in
+//! QEMU q35, a fixed slot of its root bus (`bus=pcie.0,addr=03.0`), the function a VM
+//! is given. Those are modern-only virtio devices (`disable-legacy=on`: no I/O BAR,
+//! which the hypervisor does not pass through), and a NIC has no option ROM
+//! (`romfile=`: nothing boots from it, and `efi-virtio.rom` comes from `ipxe-qemu`, a
+//! package QEMU only recommends).
 
 use rtvisor_config::qemu::{QemuDevice, QemuDeviceKind};
 use std::fmt;
@@ -34,6 +39,8 @@ pub enum Slot {
     Mmio(Transport),
     /// The PCIe host bridge's root bus (`virtio-*-pci`).
     Pcie,
+    /// A slot of the root bus, as function 0 (`virtio-*-pci`, modern only).
+    PciSlot(u8),
 }
 
 impl Slot {
@@ -41,15 +48,24 @@ impl Slot {
     fn driver(self, kind: &str) -> String {
         match self {
             Slot::Mmio(_) => format!("virtio-{kind}-device"),
-            Slot::Pcie => format!("virtio-{kind}-pci"),
+            Slot::Pcie | Slot::PciSlot(_) => format!("virtio-{kind}-pci"),
         }
     }
 
-    /// Its bus.
+    /// Its bus, and for a slot its address and the modern-only device.
     fn bus(self) -> String {
         match self {
             Slot::Mmio(t) => t.bus(),
             Slot::Pcie => "pcie.0".to_owned(),
+            Slot::PciSlot(dev) => format!("pcie.0,addr={dev:02x}.0,disable-legacy=on"),
+        }
+    }
+
+    /// What a NIC here adds: no option ROM in a fixed slot (see the module docs).
+    fn nic_extra(self) -> &'static str {
+        match self {
+            Slot::PciSlot(_) => ",romfile=",
+            Slot::Mmio(_) | Slot::Pcie => "",
         }
     }
 }
@@ -90,9 +106,10 @@ impl std::error::Error for NotATransport {}
 impl Device {
     /// The device a scenario's `[[qemu-device]]` describes.
     pub fn from_scenario(d: &QemuDevice) -> Result<Device, NotATransport> {
-        let transport = match d.pcie {
-            true => Slot::Pcie,
-            false => Slot::Mmio(Transport::at(d.base).ok_or_else(|| NotATransport {
+        let transport = match (d.function, d.pcie) {
+            (Some(f), _) => Slot::PciSlot(f.dev),
+            (None, true) => Slot::Pcie,
+            (None, false) => Slot::Mmio(Transport::at(d.base).ok_or_else(|| NotATransport {
                 name: d.transport.clone(),
                 base: d.base,
             })?),
@@ -138,9 +155,10 @@ impl Device {
                 format!("user,id=rtvnet{n}"),
                 "-device".into(),
                 format!(
-                    "{},netdev=rtvnet{n},bus={}",
+                    "{},netdev=rtvnet{n},bus={}{}",
                     transport.driver("net"),
-                    transport.bus()
+                    transport.bus(),
+                    transport.nic_extra()
                 ),
             ],
         }

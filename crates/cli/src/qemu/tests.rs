@@ -19,6 +19,7 @@ fn disk_and_nic() -> Vec<QemuDevice> {
             transport: "virtio-mmio@0a003e00".into(),
             base: 0x0a00_3e00,
             pcie: false,
+            function: None,
             kind: QemuDeviceKind::VirtioBlk {
                 file: "/t/a,b/disk.img".into(),
                 read_only: true,
@@ -28,6 +29,7 @@ fn disk_and_nic() -> Vec<QemuDevice> {
             transport: "virtio-mmio@0a003c00".into(),
             base: 0x0a00_3c00,
             pcie: false,
+            function: None,
             kind: QemuDeviceKind::VirtioNet,
         },
     ]
@@ -97,6 +99,43 @@ fn a_device_on_the_pcie_host_bridge_goes_on_its_root_bus() {
             "if=none,file=/t/a,,b/disk.img,format=raw,id=rtvdisk0,readonly=on",
             "-device",
             "virtio-blk-pci,drive=rtvdisk0,bus=pcie.0",
+        ]
+    );
+}
+
+#[test]
+fn a_device_at_a_function_goes_into_that_slot_modern_only() {
+    let mut devices = disk_and_nic();
+    for (d, (name, dev)) in devices
+        .iter_mut()
+        .zip([("pcie@b0000000/00:03.0", 3), ("pcie@b0000000/00:04.0", 4)])
+    {
+        d.transport = name.into();
+        d.base = 0xb000_0000;
+        d.pcie = true;
+        d.function = Some(rtvisor_config::pcie::FunctionAddress {
+            bus: 0,
+            dev,
+            func: 0,
+        });
+    }
+    let devices: Vec<Device> = devices
+        .iter()
+        .map(Device::from_scenario)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(has_nic(&devices));
+    assert_eq!(
+        device_args(&devices),
+        [
+            "-drive",
+            "if=none,file=/t/a,,b/disk.img,format=raw,id=rtvdisk0,readonly=on",
+            "-device",
+            "virtio-blk-pci,drive=rtvdisk0,bus=pcie.0,addr=03.0,disable-legacy=on",
+            "-netdev",
+            "user,id=rtvnet1",
+            "-device",
+            "virtio-net-pci,netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,romfile=",
         ]
     );
 }

@@ -13,6 +13,7 @@
 //! | `Buffer(n) { ... }` | `11` PkgLength BufferSize(integer) bytes |
 //! | integers | `00` Zero, `01` One, `FF` Ones, `0A` byte, `0B` word, `0C` dword, `0E` qword |
 //! | `"string"` | `0D` ASCII bytes `00` |
+//! | `WordBusNumber`, `DWordMemory` | large items `88` (13 bytes), `87` (23 bytes): type, flags, granularity, min, max, translation, length |
 //! | NameString | `5C` root, then one 4-character NameSeg, `2E` two, `2F` n segments |
 //!
 //! PkgLength counts itself: one byte (bits 0-5) up to 63 bytes, else a first byte
@@ -210,6 +211,34 @@ pub fn memory32_fixed(writable: bool, base: u32, len: u32) -> Vec<u8> {
     out
 }
 
+/// Address space descriptors' general flags of a host bridge's window: it produces
+/// the range (bit 0 clear), decodes it positively (bit 1 clear), and both ends are
+/// fixed (`_MIF`, bit 2; `_MAF`, bit 3).
+pub const PRODUCER_FIXED: u8 = 0x0c;
+
+/// `WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, first, last,
+/// 0, count)` (large item 0x88, resource type 2): the buses below a host bridge.
+pub fn word_bus_number(first: u8, last: u8) -> Vec<u8> {
+    let count = u16::from(last.saturating_sub(first)) + 1;
+    let mut out = vec![0x88, 13, 0, 2, PRODUCER_FIXED, 0];
+    for v in [0, u16::from(first), u16::from(last), 0, count] {
+        out.extend(v.to_le_bytes());
+    }
+    out
+}
+
+/// `DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
+/// ReadWrite, 0, base, end - 1, 0, end - base)` (large item 0x87, resource type 0,
+/// type-specific flags 1: read-write, non-cacheable, memory): a host bridge's 32-bit
+/// memory window `[base, end)`.
+pub fn dword_memory(base: u32, end: u32) -> Vec<u8> {
+    let mut out = vec![0x87, 23, 0, 0, PRODUCER_FIXED, 0x01];
+    for v in [0, base, end.wrapping_sub(1), 0, end.wrapping_sub(base)] {
+        out.extend(v.to_le_bytes());
+    }
+    out
+}
+
 /// Extended interrupt descriptor (large item 0x89): consumer, active high, exclusive.
 pub fn interrupt(edge: bool, gsis: &[u32]) -> Vec<u8> {
     let n = gsis.len().min(255);
@@ -261,5 +290,18 @@ mod tests {
         assert_eq!(u[8..], [0x8a, 0x91, 0xbc, 0x9b, 0xbf, 0x4a, 0xa3, 0x01]);
         assert_eq!(irq_no_flags(4), [0x22, 0x10, 0x00]);
         assert_eq!(io_port(0x3f8, 8), [0x47, 1, 0xf8, 3, 0xf8, 3, 1, 8]);
+        // As iasl compiles QEMU q35's WordBusNumber (0, 0xff, length 0x100) and
+        // DWordMemory (0x8000_0000..=0xafff_ffff).
+        assert_eq!(
+            word_bus_number(0, 0xff),
+            [0x88, 0x0d, 0, 2, 0x0c, 0, 0, 0, 0, 0, 0xff, 0, 0, 0, 0, 1]
+        );
+        assert_eq!(
+            dword_memory(0x8000_0000, 0xb000_0000),
+            [
+                0x87, 0x17, 0, 0, 0x0c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0xff, 0xff, 0xaf, 0,
+                0, 0, 0, 0, 0, 0, 0x30
+            ]
+        );
     }
 }

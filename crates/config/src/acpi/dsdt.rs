@@ -13,11 +13,36 @@
 //!         Name (_DSD, Package () { ToUUID (...), Package () { Package () { "compatible", ... } } })
 //!         Name (_CRS, ResourceTemplate () { Memory32Fixed (...) Interrupt (...) { gsi, ... } })
 //!     }
+//!     Device (PCI0) {                          // with PCI: the host bridge
+//!         Name (_HID, EisaId ("PNP0A08"))      // PCI Express root bridge,
+//!         Name (_CID, EisaId ("PNP0A03"))      // and PCI
+//!         Name (_SEG, 0)  Name (_BBN, 0)  Name (_UID, 0)
+//!         Name (_CRS, ResourceTemplate () { WordBusNumber (0..=last bus)
+//!                                           DWordMemory (each PCI_MMIO_WINDOWS) })
+//!     }
+//!     Device (ECAM) {                          // with PCI: the ECAM window
+//!         Name (_HID, EisaId ("PNP0C02"))      // motherboard resources
+//!         Name (_UID, 0)
+//!         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, PCI_ECAM_GPA, PCI_ECAM_SIZE) })
+//!     }
 //!     Device (DBEL) { ... "rtvisor,doorbell", the doorbell page }   // with shared memory
 //!     Device (SHM0) { ... "generic-uio", the region, its doorbell GSI }  // region k: SHMk
 //! }
 //! Name (\_S5, Package () { 5, 5, 0, 0 })       // SLP_TYP of S5 (soft off)
 //! ```
+//!
+//! `PCI0`'s windows are where the host firmware put the BARs of the VM's functions
+//! (the hypervisor keeps them there and drops BAR writes): Linux claims each BAR
+//! inside a window as it is and never reassigns it. It has no `_PRT` (functions
+//! interrupt by MSI or MSI-X; INTx is not routed) and no `_OSC` (Linux keeps the
+//! defaults: no native hot plug, AER or ASPM); the ECAM window is in the MCFG.
+//!
+//! `ECAM` reserves that window as a motherboard resource. Linux takes the MCFG's
+//! window only where it is reserved: in the memory map while configuration type 1
+//! (ports 0xCF8/0xCFC) works, else only in an ACPI `PNP0C01`/`PNP0C02` device's
+//! `_CRS`. Its check that type 1 works looks for a host bridge or VGA on bus 0 (on a
+//! machine without a DMI BIOS date), which a VM given only its own functions does not
+//! have; without `ECAM` it would then have no configuration access at all.
 //!
 //! `PRP0001` with a `compatible` property is how ACPI hands a device to a Linux
 //! driver that matches device-tree compatibles (`uio_pdrv_genirq` for `generic-uio`),
@@ -26,7 +51,9 @@
 use super::aml::{self, DEVICE_PROPERTIES_UUID};
 use super::tables::sdt;
 use super::BootInfo;
-use crate::contract::x86_64::{COM1_GSI, COM1_PORT, DOORBELL_GPA, SLP_TYP_S5};
+use crate::contract::x86_64::{
+    COM1_GSI, COM1_PORT, DOORBELL_GPA, PCI_ECAM_SIZE, PCI_MMIO_WINDOWS, SLP_TYP_S5,
+};
 
 /// The DSDT of a VM.
 pub fn dsdt(info: &BootInfo) -> Vec<u8> {
@@ -47,6 +74,10 @@ pub fn dsdt(info: &BootInfo) -> Vec<u8> {
             &[("compatible", compatible)],
             crs,
         ));
+    }
+    if let Some(p) = &info.pci {
+        sb.extend(pci0(p.last_bus));
+        sb.extend(ecam(p.ecam));
     }
     if !info.shared.is_empty() {
         let crs = aml::resource_template(&[aml::memory32_fixed(true, DOORBELL_GPA as u32, 0x1000)]);
@@ -104,6 +135,41 @@ fn com1() -> Vec<u8> {
     ]
     .concat();
     aml::device("COM1", &body)
+}
+
+/// `Device (PCI0)`: the host bridge of segment 0, its buses from 0 to `last_bus`,
+/// and the 32-bit memory windows of the contract.
+fn pci0(last_bus: u8) -> Vec<u8> {
+    let mut resources = vec![aml::word_bus_number(0, last_bus)];
+    resources.extend(
+        PCI_MMIO_WINDOWS
+            .iter()
+            .map(|&(base, end)| aml::dword_memory(base as u32, end as u32)),
+    );
+    let eisa = |id: &str| aml::integer(u64::from(aml::eisa_id(id)));
+    let body = [
+        aml::name("_HID", eisa("PNP0A08")),
+        aml::name("_CID", eisa("PNP0A03")),
+        aml::name("_SEG", aml::integer(0)),
+        aml::name("_BBN", aml::integer(0)),
+        aml::name("_UID", aml::integer(0)),
+        aml::name("_CRS", aml::resource_template(&resources)),
+    ]
+    .concat();
+    aml::device("PCI0", &body)
+}
+
+/// `Device (ECAM)`: the ECAM window at `base` as a motherboard resource (`PNP0C02`).
+fn ecam(base: u64) -> Vec<u8> {
+    let crs =
+        aml::resource_template(&[aml::memory32_fixed(true, base as u32, PCI_ECAM_SIZE as u32)]);
+    let body = [
+        aml::name("_HID", aml::integer(u64::from(aml::eisa_id("PNP0C02")))),
+        aml::name("_UID", aml::integer(0)),
+        aml::name("_CRS", crs),
+    ]
+    .concat();
+    aml::device("ECAM", &body)
 }
 
 /// A `PRP0001` device with device properties and resources.

@@ -155,7 +155,9 @@ fn terms_listing(s: &mut String, terms: &[Term], depth: usize) {
             }
             Term::Name(name, obj) => {
                 let v = match (name.as_str(), obj) {
-                    ("_HID", Obj::Int(id)) => format!("EisaId ({:?})", eisa_text(*id as u32)),
+                    ("_HID" | "_CID", Obj::Int(id)) => {
+                        format!("EisaId ({:?})", eisa_text(*id as u32))
+                    }
                     ("_CRS", Obj::Buffer(b)) => resources_text(b),
                     _ => obj_text(obj),
                 };
@@ -199,6 +201,10 @@ fn resources_text(b: &[u8]) -> String {
                 "Interrupt ({}, {gsis:?})",
                 if *edge { "Edge" } else { "Level" }
             ),
+            Resource::BusNumbers(first, last) => {
+                format!("WordBusNumber ({first:#x}..={last:#x})")
+            }
+            Resource::MemWindow(first, last) => format!("DWordMemory ({first:#x}..={last:#x})"),
             Resource::Other(tag) => format!("descriptor {tag:#04x}"),
         })
         .collect();

@@ -45,7 +45,8 @@ pub struct BootInfo {
     pub devices: Vec<Device>,
     /// Shared-memory regions.
     pub shared: Vec<Shared>,
-    /// PCI (the MCFG and its window); no VM has PCI yet.
+    /// PCI, when the VM has functions: the MCFG, the ECAM window reserved in the
+    /// memory map, MSI allowed in the FADT, and the host bridge `PCI0` in the DSDT.
     pub pci: Option<Pci>,
 }
 
@@ -81,7 +82,8 @@ pub struct Shared {
     pub gsi: u32,
 }
 
-/// A PCI host bridge with an ECAM window.
+/// A PCI host bridge with an ECAM window (its memory windows are the contract's
+/// [`PCI_MMIO_WINDOWS`](x86::PCI_MMIO_WINDOWS)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pci {
     /// The ECAM window's base.
@@ -137,7 +139,12 @@ impl BootInfo {
                     gsi: m.doorbell,
                 })
                 .collect(),
-            pci: None,
+            // Buses 0 to the highest of its functions' (they keep their host
+            // numbers), in the ECAM window at PCI_ECAM_GPA.
+            pci: vm.pci.iter().map(|f| f.addr.bus).max().map(|last_bus| Pci {
+                ecam: x86::PCI_ECAM_GPA,
+                last_bus,
+            }),
         }
     }
 

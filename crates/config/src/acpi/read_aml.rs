@@ -245,6 +245,10 @@ pub enum Resource {
     Mem32(bool, u32, u32),
     /// An extended interrupt: edge-triggered, GSIs.
     Interrupt(bool, Vec<u32>),
+    /// A bus number range a bridge produces (WordBusNumber): first, last.
+    BusNumbers(u16, u16),
+    /// A 32-bit memory window a bridge produces (DWordMemory): first, last.
+    MemWindow(u32, u32),
     /// Another descriptor: its tag byte.
     Other(u8),
 }
@@ -286,6 +290,23 @@ pub fn resources(b: &[u8]) -> Result<Vec<Resource>, String> {
                 }
                 let gsis = (0..n).map(|k| dword(2 + 4 * k)).collect();
                 out.push(Resource::Interrupt(body[0] & 2 != 0, gsis));
+            }
+            // Word and DWord address spaces: type, general and type flags, then
+            // granularity, minimum, maximum, translation and length. Only what
+            // `aml` writes is decoded: a fixed window whose length is max - min + 1.
+            0x88 if len == 13 && body[0] == 2 => {
+                let (min, max, n) = (word(5), word(7), word(11));
+                if u32::from(max) + 1 != u32::from(min) + u32::from(n) {
+                    return Err(format!("bus numbers {min}..={max} of length {n}"));
+                }
+                out.push(Resource::BusNumbers(min, max));
+            }
+            0x87 if len == 23 && body[0] == 0 => {
+                let (min, max, n) = (dword(7), dword(11), dword(19));
+                if u64::from(max) + 1 != u64::from(min) + u64::from(n) {
+                    return Err(format!("memory {min:#x}..={max:#x} of length {n:#x}"));
+                }
+                out.push(Resource::MemWindow(min, max));
             }
             t => out.push(Resource::Other(t)),
         }

@@ -13,7 +13,9 @@
 //!   0xc000_0000 +---------------------------+
 //!               | shared-memory window      |
 //!   0xe000_0000 | PCI ECAM (with PCI only)  |
+//!   0xf000_0000 | PCI BARs (with PCI only)  |
 //!   0xfeb0_0000 | doorbell page             |
+//!   0xfeb0_1000 | PCI BARs (with PCI only)  |
 //!   0xfec0_0000 | I/O APIC (48 pins)        |
 //!   0xfee0_0000 | local APIC (xAPIC page;   |
 //!               | x2APIC MSRs 0x800-0x8ff)  |
@@ -85,10 +87,23 @@ pub const SHM_WINDOW_GPA: u64 = GUEST_RAM_LIMIT;
 /// End (exclusive) of that window.
 pub const SHM_WINDOW_END: u64 = PCI_ECAM_GPA;
 /// Where a VM with PCI has its configuration space (the MCFG table names it): 256
-/// buses of 1 MiB. No VM has PCI yet; this is reserved for it.
+/// buses of 1 MiB (the MCFG lists the buses of the VM's functions).
 pub const PCI_ECAM_GPA: u64 = 0xe000_0000;
 /// Size of the ECAM window.
 pub const PCI_ECAM_SIZE: u64 = 0x1000_0000;
+/// The 32-bit memory windows of a VM with PCI: `(base, end)`, end exclusive. The
+/// DSDT's host bridge `PCI0` gives them in its `_CRS`, and every BAR of the VM's
+/// functions must lie inside one (the hypervisor refuses a function whose BAR does
+/// not: its BARs stay where the host firmware put them, mapped 1:1, and the guest
+/// claims them as they are). They are the top of the 32-bit hole above the ECAM
+/// window, where PC firmware puts BARs (SeaBIOS on q35 from 0xfebf_ffff down), less
+/// the doorbell page; they end at the I/O APIC. Nothing else of the VM's map is in
+/// them, and they are not reserved in its memory map (Linux would clip reserved
+/// ranges out of a host bridge window).
+pub const PCI_MMIO_WINDOWS: [(u64, u64); 2] = [
+    (PCI_ECAM_GPA + PCI_ECAM_SIZE, DOORBELL_GPA),
+    (DOORBELL_GPA + 0x1000, IOAPIC_GPA),
+];
 
 /// The emulated doorbell page (a 32-bit write of a shared-memory region's number to
 /// offset 0 rings its other peers, as the DOORBELL_RING hypercall does).
@@ -327,6 +342,10 @@ pub const fn hv_fixed_size() -> u64 {
 // device GSI and COM1's.
 const _: () = assert!(GUEST_RAM_LIMIT <= SHM_WINDOW_GPA && SHM_WINDOW_END <= DOORBELL_GPA);
 const _: () = assert!(PCI_ECAM_GPA + PCI_ECAM_SIZE <= DOORBELL_GPA);
+const _: () = assert!(PCI_ECAM_GPA + PCI_ECAM_SIZE <= PCI_MMIO_WINDOWS[0].0);
+const _: () = assert!(PCI_MMIO_WINDOWS[0].1 <= DOORBELL_GPA);
+const _: () = assert!(DOORBELL_GPA + 0x1000 <= PCI_MMIO_WINDOWS[1].0);
+const _: () = assert!(PCI_MMIO_WINDOWS[1].1 <= IOAPIC_GPA);
 const _: () = assert!(DOORBELL_GPA < IOAPIC_GPA && IOAPIC_GPA < LAPIC_GPA);
 const _: () = assert!(LAPIC_GPA + 0x1000 <= GPA_LIMIT);
 const _: () = assert!(doorbell_gsi(super::MAX_SHARED_REGIONS - 1) >= DEVICE_GSIS);

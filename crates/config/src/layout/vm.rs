@@ -177,6 +177,7 @@ pub(super) fn place_vm(
     ipa_clashes(inp, vm, ipa, size, &devices, out);
     let devices = devices.into_iter().map(|(d, _)| d).collect();
     let pcie = pcie.into_iter().map(|(p, _)| p).collect();
+    let pci = crate::pcie::functions(inp, vm);
     Some(VmPlan {
         name: n.clone(),
         kind: match vm.kind.get_ref() {
@@ -226,7 +227,14 @@ pub(super) fn place_vm(
         },
         devices,
         pcie,
-        pci: crate::pcie::functions(inp, vm),
+        pci_windows: match pci.is_empty() {
+            true => Vec::new(),
+            false => crate::contract::x86_64::PCI_MMIO_WINDOWS
+                .iter()
+                .map(|&(base, end)| (base, end - base))
+                .collect(),
+        },
+        pci,
         shared: Vec::new(),
         bootargs: vm.bootargs.as_ref().map(|b| b.get_ref().clone()),
         console: vm

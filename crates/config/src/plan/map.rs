@@ -172,6 +172,7 @@ fn vm_lines(s: &mut String, id: usize, vm: &VmPlan, x86: bool) {
     for p in &vm.pcie {
         pcie_lines(s, p);
     }
+    pci_lines(s, vm);
     for m in &vm.shared {
         let _ = writeln!(
             s,
@@ -225,6 +226,33 @@ fn pcie_lines(s: &mut String, p: &crate::pcie::PciePlan) {
             crate::contract::aarch64::IPA_BITS
         );
     }
+}
+
+/// What `check`'s map says of the PCI functions an x86_64 VM is given: each at its
+/// host address, then the VM's ECAM window (its MCFG) and BAR windows (its DSDT's
+/// `PCI0`).
+fn pci_lines(s: &mut String, vm: &VmPlan) {
+    use crate::contract::x86_64::{PCI_ECAM_GPA, PCI_ECAM_SIZE};
+    for f in &vm.pci {
+        let [a, b, c, d] = f.intx;
+        let _ = writeln!(
+            s,
+            "  pci      {}: host ECAM {}, BARs where the host firmware put them, MSI and \
+             MSI-X (INTx GSIs {a}, {b}, {c}, {d} not routed)",
+            f.name,
+            hex(f.ecam.raw())
+        );
+    }
+    let Some(last) = vm.pci.iter().map(|f| f.addr.bus).max() else {
+        return;
+    };
+    let windows: Vec<String> = vm.pci_windows.iter().map(|&(b, n)| range(b, n)).collect();
+    let _ = writeln!(
+        s,
+        "  pci      ECAM GPA {} (MCFG, buses 0-{last}, reserved), BAR windows {} (DSDT PCI0)",
+        range(PCI_ECAM_GPA, PCI_ECAM_SIZE),
+        windows.join(", ")
+    );
 }
 
 /// The line of a VM's RAM backed by one host range (or, colored, the pages of some

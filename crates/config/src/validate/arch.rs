@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 17] = [
+const FOREIGN: [Foreign; 16] = [
     error(
         B,
         &["gic"],
@@ -202,15 +202,6 @@ const FOREIGN: [Foreign; 17] = [
                physical fixed IPIs, routed by its I/O APIC, CPU 0 watches its watchdog, and \
                on AMD-V each write to its xAPIC page is an exit",
     },
-    error(
-        S,
-        &["qemu-device", "*", "transport"],
-        None,
-        X86,
-        "[[qemu-device]] plugs into a virtio-mmio transport of QEMU `virt` (aarch64), \
-         but board `{board}` is x86_64",
-        "remove it: on x86_64, QEMU devices for a VM come with PCI pass-through",
-    ),
 ];
 
 /// A key a board of one architecture must have.

@@ -10,7 +10,8 @@
 //!   the functions of a bridge that x86_64 VMs name one by one.
 //! - `shared`: `[[shared-memory]]` regions (names, sizes, host bases, peers).
 //! - `colors`: the board's `[llc]` and the VMs' cache colors.
-//! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns).
+//! - `qemu`: `[[qemu-device]]` entries (transports of the board that a VM owns);
+//!   `qemu_x86` the functions of q35's host bridge they name on x86_64.
 //! - `strings`: what a guest device tree cannot hold (NULs, bad node names).
 //! - `limits`: the machine contract's limits (VM and vCPU counts, name lengths, the
 //!   guest-physical space, the emulated GIC's INTIDs).
@@ -26,6 +27,7 @@ mod mmio;
 mod pci_x86;
 mod pcie;
 mod qemu;
+mod qemu_x86;
 mod shared;
 mod strings;
 mod vms;

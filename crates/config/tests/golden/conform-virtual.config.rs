@@ -32,6 +32,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a000000", ipa: Ipa::new(0x0a00_0000), hpa: Hpa::new(0x0a00_0000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_0000), size: 0x200 }, irqs: &[48], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_0000)) },
             ],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],

@@ -36,6 +36,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: true, index: 0, doorbell: 127 },
             ],
@@ -70,6 +71,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "pcie@10000000 32-bit memory window", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x1000_0000), size: 0x2eff_0000, regs: MemRegion { base: Hpa::new(0x1000_0000), size: 0x2eff_0000 }, irqs: &[], edge: false, virtio_mmio: None },
             ],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0x3f00_0000), hpa: Hpa::new(0x6a20_0000), size: 0x1000, writable: false, index: 0, doorbell: 127 },
             ],

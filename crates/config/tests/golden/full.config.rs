@@ -36,6 +36,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::OnCrash,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: true, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x1020_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: false, index: 1, doorbell: 126 },
@@ -62,6 +63,7 @@ mod rtvisor_generated_config {
                 DeviceMap { name: "virtio-mmio@0a003c00", ipa: Ipa::new(0x0a00_3000), hpa: Hpa::new(0x0a00_3000), size: 0x1000, regs: MemRegion { base: Hpa::new(0x0a00_3c00), size: 0x200 }, irqs: &[78], edge: true, virtio_mmio: Some(Hpa::new(0x0a00_3c00)) },
             ],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "stats", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x5120_0000), size: 0x0001_0000, writable: false, index: 0, doorbell: 127 },
                 SharedMap { name: "bulk", ipa: Ipa::new(0x2000_0000), hpa: Hpa::new(0x7000_0000), size: 0x0020_0000, writable: true, index: 1, doorbell: 126 },

@@ -30,6 +30,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],

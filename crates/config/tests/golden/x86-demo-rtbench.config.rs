@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -54,6 +55,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -62,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe1e6216de1c89134,
+        fingerprint: 0xe7e9169bdf04d483,
         payload_fingerprint: 0x890dd23f1befc2dd,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -36,6 +36,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
@@ -58,6 +59,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],
@@ -68,7 +70,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x654b97e3fe65e5a1,
+        fingerprint: 0xc0d33eb236169dde,
         payload_fingerprint: 0x82316d30d44235e9,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },

@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -54,6 +55,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -62,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x6488c3259fe5f6b7,
+        fingerprint: 0x3a866c0dea6d17e2,
         payload_fingerprint: 0x13ad3ef90a9fd934,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -54,6 +55,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -62,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x2532a036510d4afb,
+        fingerprint: 0xf518d2f5ce84a7aa,
         payload_fingerprint: 0xea5a26e4d5a1e70d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

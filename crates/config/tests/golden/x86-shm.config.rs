@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0420_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x0420_1000), size: 0x1000, writable: true, index: 1, doorbell: 46 },
@@ -57,6 +58,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[
                 SharedMap { name: "chan", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0420_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
                 SharedMap { name: "stats", ipa: Ipa::new(0x1010_0000), hpa: Hpa::new(0x0420_1000), size: 0x1000, writable: false, index: 1, doorbell: 46 },
@@ -68,7 +70,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x9c7f09475a177a95,
+        fingerprint: 0x7222ef115ef391c0,
         payload_fingerprint: 0x96555611dd4ab59f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

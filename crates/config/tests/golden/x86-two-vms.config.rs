@@ -34,6 +34,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -54,6 +55,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[],
+            pci_windows: &[],
             shared: &[],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -62,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x2e2271fd0e6022e2,
+        fingerprint: 0xa10c2367db54f0c9,
         payload_fingerprint: 0x16bb0341622eca0e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -147,6 +147,7 @@ pub fn config(id: usize, spec: Spec) -> &'static VmConfig {
         restart: spec.restart,
         devices,
         pci: &[],
+        pci_windows: &[],
         shared,
         counter_offset: CounterOffset::Zero,
         flash: [None, None],

@@ -9,7 +9,7 @@ use crate::{error, info};
 use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_arch_x86_64::devpage::DevicePages;
 use rtvisor_config::contract::x86_64 as x86;
-use rtvisor_config::tables::{InterruptMode, PciFunctionMap, VmConfig};
+use rtvisor_config::tables::{InterruptMode, MemRegion, PciFunctionMap, VmConfig};
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{MemKind, Stage2};
 use rtvisor_vdev::pcicfg::{BarError, Bdf, Function, MemBar, ProbeError, BARS, FUNCTION_SPACE};
@@ -130,6 +130,12 @@ fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), &'static str> {
         BarError::TooHigh => "a BAR lies above 4 GiB, past the guest-physical map",
         BarError::Overlaps(i) => WHY.get(i).copied().unwrap_or("a BAR overlaps the VM's map"),
     })?;
+    let inside = |w: &MemRegion<Ipa>| {
+        bar.base >= w.base.raw() && bar.base + bar.size <= w.base.raw().saturating_add(w.size)
+    };
+    if !cfg.pci_windows.iter().any(inside) {
+        return Err("a BAR lies outside the VM's PCI windows (its DSDT's PCI0), where the guest would move it");
+    }
     for s in cfg.shared {
         if bar.fits(x86::GPA_LIMIT, &[(s.ipa.raw(), s.size)]).is_err() {
             return Err("a BAR overlaps a shared-memory region of the VM");

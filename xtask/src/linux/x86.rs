@@ -23,6 +23,9 @@ const BUILD_VERSION: u32 = 2;
 pub struct LinuxX86 {
     /// `target/linux-x86/vmlinux`: the ELF with the PVH entry note.
     pub vmlinux: PathBuf,
+    /// Debian's bzImage itself (`kernel/boot/vmlinuz-<release>`): what a Linux loader
+    /// such as GRUB's `linux` boots, decompressing its own payload.
+    pub vmlinuz: PathBuf,
     /// `target/linux-x86/initramfs.cpio.gz`.
     pub initramfs: PathBuf,
     /// The kernel release, e.g. `6.1.0-56-amd64`.
@@ -50,6 +53,7 @@ pub fn ensure(refresh: bool) -> Result<LinuxX86> {
     let unpacked = kernel::find(&kernel_root)?;
     let l = LinuxX86 {
         vmlinux: dir.join("vmlinux"),
+        vmlinuz: unpacked.vmlinuz.clone(),
         initramfs: dir.join("initramfs.cpio.gz"),
         release: unpacked.release.clone(),
     };

@@ -466,11 +466,11 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
     if wants_linux_x86(opts) {
         let t = Duration::from_secs_f64(opts.timeout.unwrap_or(LINUX_TIMEOUT_S));
-        let (ok, text, rows, check) = linuxboot::x86::rows(&dir, opts.no_build, t, opts.verbose);
+        let (ok, text, rows, checks) = linuxboot::x86::rows(&dir, opts.no_build, t, opts.verbose);
         linux_ok &= ok;
         md += &text;
         linux_rows.extend(rows);
-        budgets.push(check);
+        budgets.extend(checks);
     }
     if !budgets.is_empty() {
         md += "\n## Budgets\n\n";

@@ -31,6 +31,9 @@ pub const WANTED_MODULES: &[&str] = &["virtio_blk", "virtio_net", "virtio_pci", 
 pub struct LinuxX86 {
     /// `target/linux-x86/vmlinux`: the ELF with the PVH entry note.
     pub vmlinux: PathBuf,
+    /// Debian's bzImage itself (`kernel/boot/vmlinuz-<release>`): what a Linux loader
+    /// such as GRUB's `linux` boots, decompressing its own payload.
+    pub vmlinuz: PathBuf,
     /// `target/linux-x86/initramfs.cpio.gz`.
     pub initramfs: PathBuf,
     /// `target/linux-x86/disk.img`: ext4 with `hello.txt` ([`disk::HELLO`]).
@@ -60,6 +63,7 @@ pub fn ensure(refresh: bool) -> Result<LinuxX86> {
     let unpacked = kernel::find(&kernel_root)?;
     let l = LinuxX86 {
         vmlinux: dir.join("vmlinux"),
+        vmlinuz: unpacked.vmlinuz.clone(),
         initramfs: dir.join("initramfs.cpio.gz"),
         disk: dir.join("disk.img"),
         release: unpacked.release.clone(),

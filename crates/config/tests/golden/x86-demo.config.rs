@@ -18,13 +18,13 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1219);
+    const _: () = assert!(VM1_DTB.len() == 1501);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
             kind: VmKind::Rt,
             cpus: &[3],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0a20_0000), size: 0x0400_0000, colors: None, low: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x2a00_0000), size: 0x0400_0000, colors: None, low: None },
             kernel: ImagePlacement { bytes: VM0_KERNEL, load: Ipa::new(0x0010_0000) },
             initrd: None,
             dtb: VM0_DTB,
@@ -38,7 +38,7 @@ mod rtvisor_generated_config {
             pci: &[],
             pci_windows: &[],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e10_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -47,7 +47,7 @@ mod rtvisor_generated_config {
             name: "linux",
             kind: VmKind::General,
             cpus: &[1, 2],
-            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0e20_0000), size: 0x2000_0000, colors: None, low: None },
+            ram: RamMap { ipa: Ipa::new(0x0), hpa: Hpa::new(0x0), size: 0x2000_0000, colors: None, low: Some(Hpa::new(0x2e00_0000)) },
             kernel: ImagePlacement { bytes: VM1_KERNEL, load: Ipa::new(0x0100_0000) },
             initrd: Some(ImagePlacement { bytes: VM1_INITRD, load: Ipa::new(0x0160_0000) }),
             dtb: VM1_DTB,
@@ -58,10 +58,13 @@ mod rtvisor_generated_config {
             direct_trust: DirectTrust::Untrusted,
             restart: RestartPolicy::Never,
             devices: &[],
-            pci: &[],
-            pci_windows: &[],
+            pci: &[
+                PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] },
+                PciFunctionMap { name: "pcie@b0000000/00:04.0", bus: 0, dev: 4, func: 0, ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] },
+            ],
+            pci_windows: &[MemRegion { base: Ipa::new(0xf000_0000), size: 0x0eb0_0000 }, MemRegion { base: Ipa::new(0xfeb0_1000), size: 0x000f_f000 }],
             shared: &[
-                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e20_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
+                SharedMap { name: "rt-stats", ipa: Ipa::new(0xc000_0000), hpa: Hpa::new(0x2e10_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
             ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
@@ -70,10 +73,10 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xc0d33eb236169dde,
-        payload_fingerprint: 0x82316d30d44235e9,
+        fingerprint: 0xaada11b58d94a5a9,
+        payload_fingerprint: 0xbce6a40ce7b27c76,
         hypervisor: HypervisorConfig {
-            memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0a00_0000 },
+            memory: MemRegion { base: Hpa::new(0x2000_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(1),

@@ -113,7 +113,7 @@ pub const TESTS: &[X86Test] = &[
         emulator: Emulator::Qemu,
         cmdline: "",
         scenario: Some(super::linux::SCENARIO),
-        about: "T3: Debian's amd64 Linux (PVH vmlinux out of the bzImage) in a 2-vCPU VM beside rt on QEMU q35 (AMD-V): its busybox shell, nproc = 2, the LOC timer line counting on both CPUs, poweroff -f stops only Linux while rt counts on",
+        about: "T3: Debian's amd64 Linux (PVH vmlinux out of the bzImage) in a 2-vCPU VM beside rt on QEMU q35 (AMD-V): its busybox shell, nproc = 2, the LOC timer line counting on both CPUs, rtstats -w 2, the passed-through virtio-blk-pci disk's file on /mnt with its MSI-X interrupts and a ping through the virtio-net-pci NIC, reboot -f (the disk again after it), poweroff -f stops only Linux while rt counts on",
         run: super::linux::run,
     },
     X86Test {

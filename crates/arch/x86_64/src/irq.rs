@@ -37,23 +37,19 @@ static PENDING: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// Each CPU's pending device vectors, bit `v - DEVICE_BASE`.
 static DEVICES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
+// Every stub saves RAX (the first register `push_scratch!` saves), loads its vector
+// into it and goes on at `x86_irq_common`, which saves the rest in the same order and
+// calls `x86_irq`. The device vectors' stubs are 16 bytes apart from
+// `x86_irq_devices`.
 global_asm!(
     r#"
 .macro X86_IRQ name, vector
 .text
 .global \name
 \name:
-"#,
-    push_scratch!(),
-    r#"
-    mov $\vector, %edi
-    cld
-    call x86_irq
-"#,
-    pop_scratch_but_rax!(),
-    r#"
-    pop %rax
-    iretq
+    push %rax
+    mov $\vector, %eax
+    jmp x86_irq_common
 .endm
 X86_IRQ x86_irq_kick, {KICK}
 X86_IRQ x86_irq_timer, {TIMER}
@@ -62,18 +58,6 @@ X86_IRQ x86_irq_stray, 0
 .global x86_irq_spurious
 x86_irq_spurious:
     iretq
-"#,
-    KICK = const KICK,
-    TIMER = const TIMER,
-    options(att_syntax)
-);
-
-// The device vectors' stubs, 16 bytes apart from `x86_irq_devices`: each saves RAX
-// (the first register `push_scratch!` saves), loads its vector and goes on at the
-// common part, which saves the rest in the same order.
-global_asm!(
-    r#"
-.text
 .balign 16
 .global x86_irq_devices
 x86_irq_devices:
@@ -82,18 +66,13 @@ x86_irq_devices:
     .balign 16
     push %rax
     mov $rtv_dv, %eax
-    jmp x86_irq_device
+    jmp x86_irq_common
     .set rtv_dv, rtv_dv + 1
 .endr
-x86_irq_device:
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
+x86_irq_common:
+"#,
+    push_scratch_but_rax!(),
+    r#"
     mov %eax, %edi
     cld
     call x86_irq
@@ -103,6 +82,8 @@ x86_irq_device:
     pop %rax
     iretq
 "#,
+    KICK = const KICK,
+    TIMER = const TIMER,
     BASE = const DEVICE_BASE,
     COUNT = const DEVICE_COUNT,
     options(att_syntax)

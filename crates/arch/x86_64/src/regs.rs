@@ -72,7 +72,16 @@ macro_rules! pop_callee_saved_ret {
 #[cfg(target_os = "none")]
 macro_rules! push_scratch {
     () => {
-        "push %rax\npush %rcx\npush %rdx\npush %rsi\npush %rdi\n\
+        concat!("push %rax\n", push_scratch_but_rax!())
+    };
+}
+
+/// Assembly (AT&T syntax): [`push_scratch`] after RAX (a stub that saved RAX first
+/// to load its vector into it).
+#[cfg(target_os = "none")]
+macro_rules! push_scratch_but_rax {
+    () => {
+        "push %rcx\npush %rdx\npush %rsi\npush %rdi\n\
          push %r8\npush %r9\npush %r10\npush %r11\n"
     };
 }

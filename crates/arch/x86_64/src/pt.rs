@@ -200,9 +200,11 @@ impl<'a> Pool<'a> {
         Ok(())
     }
 
-    /// Maps the 4 KiB page at `addr` to itself with `perm`, allocating the tables the
-    /// walk lacks (a page the boot map did not reach: a device's registers found
-    /// after boot). Refused inside a 2 MiB page of the map. The caller flushes the TLB.
+    /// Maps the 4 KiB page at `addr` to itself with `perm` (a device's registers found
+    /// after boot), allocating the tables the walk lacks and splitting a 2 MiB page
+    /// of the map that holds it (the boot map covers RAM up to its top, which on a
+    /// large machine includes the PCI hole below 4 GiB). A page of the image's code
+    /// or read-only data is refused. The caller flushes the TLB.
     pub fn map_page(&mut self, root: u64, addr: u64, perm: Perm) -> Result<(), PtError> {
         let page = addr & ADDR & !(PAGE - 1);
         if page >= MAX_TOP {
@@ -211,18 +213,34 @@ impl<'a> Pool<'a> {
         let mut t = root;
         for shift in [39u32, 30, 21] {
             let i = (page >> shift) as usize % ENTRIES;
-            if self.entry(t, i) & HUGE != 0 {
-                return Err(PtError::NotSplit(page));
-            }
-            t = self.next(t, i)?;
+            let e = self.entry(t, i);
+            t = match (e & HUGE != 0, shift) {
+                (true, 21) => self.split(t, i, e)?,
+                (true, _) => return Err(PtError::NotSplit(page)),
+                (false, _) => self.next(t, i)?,
+            };
+        }
+        let slot = (page >> 12) as usize % ENTRIES;
+        let old = self.entry(t, slot);
+        if old & PRESENT != 0 && (old & WRITABLE == 0 || old & NX == 0) {
+            return Err(PtError::NotSplit(page));
         }
         let bits = perm.leaf_bits();
-        self.set(
-            t,
-            (page >> 12) as usize % ENTRIES,
-            if bits == 0 { 0 } else { page | bits },
-        );
+        self.set(t, slot, if bits == 0 { 0 } else { page | bits });
         Ok(())
+    }
+
+    /// Replaces the 2 MiB leaf `e` in entry `i` of table `table` by a table of 512
+    /// 4 KiB leaves with its rights; returns the new table.
+    fn split(&mut self, table: u64, i: usize, e: u64) -> Result<u64, PtError> {
+        let pt = self.alloc()?;
+        let base = e & ADDR & !(LARGE - 1);
+        let flags = e & !ADDR & !HUGE;
+        for k in 0..ENTRIES {
+            self.set(pt, k, (base + k as u64 * PAGE) | flags);
+        }
+        self.set(table, i, pt | PRESENT | WRITABLE);
+        Ok(pt)
     }
 
     /// The 4 KiB-page table that maps `addr`, if the walk reaches one.

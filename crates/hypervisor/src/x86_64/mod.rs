@@ -211,6 +211,7 @@ impl Backend for Arch {
     fn vm_loaded(vm: VmId) {
         hw::fill_tsc_khz(vm);
         hw::write_reset_stub(vm);
+        pci::loaded(vm);
     }
     fn vm_stopping(vm: VmId) {
         pci::stopping(vm);

@@ -203,8 +203,7 @@ impl Function {
     /// has one, else the virtio reset where it is a virtio device, else nothing more.
     pub fn quiesce(&mut self, host: &mut dyn HostConfig) -> ResetMethod {
         host.write(self.bdf, 0x04, command::INTX_DISABLE);
-        let mut method = ResetMethod::StopOnly;
-        for c in self.caps[..self.ncaps].iter().rev() {
+        for c in self.caps[..self.ncaps].iter() {
             let head = host.read(self.bdf, c.offset);
             match c.kind {
                 CapKind::Msi { .. } => host.write(self.bdf, c.offset, head & !0x007f_0000),
@@ -213,29 +212,44 @@ impl Function {
                     c.offset,
                     (head & !cap::MSIX_ENABLE) | cap::MSIX_MASK_ALL,
                 ),
-                CapKind::Express => {
-                    if host.read(self.bdf, c.offset + 4) & cap::EXPRESS_FLR_CAPABLE != 0 {
-                        method = ResetMethod::Flr { reg: c.offset + 8 };
-                    }
-                }
-                CapKind::Vendor => {
-                    // virtio: cfg_type 1 is the common configuration structure.
-                    if (head >> 24) == 1 && !matches!(method, ResetMethod::Flr { .. }) {
-                        let bar = (host.read(self.bdf, c.offset + 4) & 0xff) as u8;
-                        let offset = host.read(self.bdf, c.offset + 8);
-                        if usize::from(bar) < BARS {
-                            method = ResetMethod::VirtioStatus {
-                                bar,
-                                offset: offset.saturating_add(VIRTIO_DEVICE_STATUS),
-                            };
-                        }
-                    }
-                }
+                CapKind::Express | CapKind::Vendor => {}
             }
         }
         self.msi = MsiShadow::default();
         self.int_line = 0xff;
         self.bars.iter_mut().for_each(|b| b.sizing = false);
+        self.reset_method(host)
+    }
+
+    /// How the function is brought back to its reset state: a function-level reset
+    /// where its PCI Express capability offers one, else, for a virtio device (vendor
+    /// 0x1af4), the virtio reset through the first common configuration structure
+    /// its vendor capabilities name, else nothing more than stopping it.
+    pub fn reset_method(&self, host: &mut dyn HostConfig) -> ResetMethod {
+        let virtio = host.read(self.bdf, 0x00) & 0xffff == VIRTIO_VENDOR;
+        let mut method = ResetMethod::StopOnly;
+        for c in self.caps() {
+            match c.kind {
+                CapKind::Express => {
+                    if host.read(self.bdf, c.offset + 4) & cap::EXPRESS_FLR_CAPABLE != 0 {
+                        return ResetMethod::Flr { reg: c.offset + 8 };
+                    }
+                }
+                // virtio: cfg_type 1 is the common configuration structure.
+                CapKind::Vendor if virtio && method == ResetMethod::StopOnly => {
+                    let head = host.read(self.bdf, c.offset);
+                    let bar = (host.read(self.bdf, c.offset + 4) & 0xff) as u8;
+                    if (head >> 24) == 1 && usize::from(bar) < BARS {
+                        let offset = host.read(self.bdf, c.offset + 8);
+                        method = ResetMethod::VirtioStatus {
+                            bar,
+                            offset: offset.saturating_add(VIRTIO_DEVICE_STATUS),
+                        };
+                    }
+                }
+                _ => {}
+            }
+        }
         method
     }
 
@@ -258,6 +272,8 @@ impl Function {
 
 /// Device control: initiate function-level reset.
 const FLR: u32 = 1 << 15;
+/// The PCI vendor ID of virtio devices.
+const VIRTIO_VENDOR: u32 = 0x1af4;
 /// Offset of `device_status` in virtio's common configuration structure.
 const VIRTIO_DEVICE_STATUS: u32 = 20;
 

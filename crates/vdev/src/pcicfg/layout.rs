@@ -89,9 +89,12 @@ impl Function {
                 let at = i;
                 let bar = self.bars[at];
                 i += 1;
-                if bar.value & BAR_IO != 0 || bar.mask & !0xf == 0 {
+                if bar.value & BAR_IO != 0 {
                     continue;
                 }
+                // A 64-bit BAR's upper half is never a BAR of its own, whatever it
+                // holds; its size mask is the two halves' (4 GiB and more leave the
+                // lower half's mask bits clear).
                 let wide = bar.value & 0b110 == BAR_64 && at + 1 < BARS;
                 let (base, mask) = if wide {
                     let hi = self.bars[at + 1];
@@ -100,6 +103,8 @@ impl Function {
                         (u64::from(hi.value) << 32) | u64::from(bar.value & !0xf),
                         (u64::from(hi.mask) << 32) | u64::from(bar.mask & !0xf),
                     )
+                } else if bar.mask & !0xf == 0 {
+                    continue;
                 } else {
                     (
                         u64::from(bar.value & !0xf),
@@ -107,7 +112,7 @@ impl Function {
                     )
                 };
                 let size = (!mask).wrapping_add(1);
-                if size == 0 {
+                if mask == 0 || size == 0 {
                     continue;
                 }
                 return Some(MemBar {
@@ -210,6 +215,18 @@ mod tests {
             bar(0xfed0_0000, 0x20_0000).fits(limit, &taken),
             Err(BarError::Overlaps(1))
         );
+    }
+
+    #[test]
+    fn a_64_bit_bar_of_4_gib_is_one_bar() {
+        let mut h = FakeHost::virtio();
+        h.set(0x20, 0x0000_000c); // BAR 4: 64-bit, its lower half's size bits all clear
+        h.set_bar_size(4, 0);
+        let f = Function::probe(&mut h, BLK).unwrap();
+        // The fake's upper half takes every bit: 0xffff_ffff, a 4 GiB BAR.
+        let b = f.mem_bar(4).unwrap();
+        assert_eq!((b.base, b.size), (0x8_0000_0000, 0x1_0000_0000));
+        assert_eq!(f.mem_bar(5), None);
     }
 
     #[test]

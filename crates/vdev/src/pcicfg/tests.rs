@@ -337,3 +337,19 @@ fn quiesce_stops_the_function_and_names_its_reset() {
     // (11) take the guest's 0.
     assert_eq!(x.get(0x68), 0x0001_2001, "{:#x}", x.get(0x68));
 }
+
+#[test]
+fn only_a_virtio_device_gets_the_virtio_reset() {
+    // Another vendor's function with a vendor capability of the same shape: the
+    // hypervisor must not write a status byte into its BAR.
+    let mut h = FakeHost::virtio();
+    h.set(0x00, 0x1234_8086);
+    let f = Function::probe(&mut h, BLK).unwrap();
+    assert_eq!(f.reset_method(&mut h), ResetMethod::StopOnly);
+    let mut h = FakeHost::virtio();
+    let f = Function::probe(&mut h, BLK).unwrap();
+    assert_eq!(
+        f.reset_method(&mut h),
+        ResetMethod::VirtioStatus { bar: 4, offset: 20 }
+    );
+}

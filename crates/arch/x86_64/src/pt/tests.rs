@@ -167,10 +167,22 @@ fn device_pages_are_added_after_boot() {
         p.lookup(root, 0xFEBF_1000),
         Some((0xFEBF_1000, Perm::Device))
     );
-    // RAM mapped with 2 MiB pages is refused, as is the space past the map's top.
+    // A 2 MiB page of the map is split: the page asked for becomes a device page,
+    // its 511 neighbours keep their rights.
+    let before = p.used();
+    p.map_page(root, 0x40_3000, Perm::Device).unwrap();
+    assert_eq!(p.used(), before + 1);
+    assert_eq!(p.lookup(root, 0x40_3000), Some((0x40_3000, Perm::Device)));
+    assert_eq!(p.lookup(root, 0x40_2fff), Some((0x40_2fff, Perm::Rw)));
+    assert_eq!(p.lookup(root, 0x5f_f000), Some((0x5f_f000, Perm::Rw)));
+    // The image's code and read-only data are refused, as is the space past the top.
     assert_eq!(
-        p.map_page(root, 0x40_0000, Perm::Device),
-        Err(PtError::NotSplit(0x40_0000))
+        p.map_page(root, 0x20_0000, Perm::Device),
+        Err(PtError::NotSplit(0x20_0000))
+    );
+    assert_eq!(
+        p.map_page(root, 0x20_3000, Perm::Device),
+        Err(PtError::NotSplit(0x20_3000))
     );
     assert_eq!(
         p.map_page(root, MAX_TOP, Perm::Device),

@@ -22,6 +22,7 @@ mod reset;
 
 use crate::config::CONFIG_VM_COUNT;
 use crate::vms;
+use core::sync::atomic::{AtomicBool, Ordering};
 use rtvisor_arch_x86_64::devpage::DevicePages;
 use rtvisor_config::contract::x86_64 as x86;
 use rtvisor_config::tables::PciFunctionMap;
@@ -46,17 +47,13 @@ struct Owned {
     bdf: Bdf,
     /// Its 4 KiB of configuration space in the host's ECAM window.
     config: DevicePages,
-    /// Its memory BARs and their pages in the hypervisor's map (by BAR index).
-    bars: [Option<(MemBar, DevicePages)>; BARS],
+    /// Its memory BARs (by BAR index).
+    bars: [Option<MemBar>; BARS],
+    /// A virtio function's device status byte: its page in the hypervisor's map, and
+    /// its address (the reset writes 0 there).
+    status: Option<(DevicePages, u64)>,
     /// Its interrupts: host vectors, MSI-X shadow.
     irq: msix::Irqs,
-}
-
-impl Owned {
-    /// The pages of memory BAR `index`.
-    fn bar(&self, index: u8) -> Option<&(MemBar, DevicePages)> {
-        self.bars.get(usize::from(index))?.as_ref()
-    }
 }
 
 /// A VM's PCI state: its configuration space and its functions (`owned[i]` is the
@@ -73,6 +70,19 @@ impl PciVm {
             bus: Bus::new(),
             owned: [const { None }; MAX_FUNCTIONS],
         }
+    }
+}
+
+/// VMs whose functions are being stopped or are stopped (from `reset::stopping`
+/// until [`loaded`]): their guests' configuration accesses read all ones and change
+/// nothing, so a vCPU that still runs cannot undo the reset, and none waits on the
+/// lock the reset holds.
+static STOPPED: [AtomicBool; CONFIG_VM_COUNT] = [const { AtomicBool::new(false) }; CONFIG_VM_COUNT];
+
+/// VM `vm` was loaded for a (re)start: its guest configures its functions again.
+pub(super) fn loaded(vm: VmId) {
+    if let Some(s) = STOPPED.get(vm.index()) {
+        s.store(false, Ordering::Release);
     }
 }
 
@@ -153,6 +163,12 @@ pub(super) fn access(vm: VmId, e: &VcpuExit) -> Option<Option<u64>> {
         } => (width, write, value),
         _ => return None,
     };
+    let ones = (!write).then_some(width.mask());
+    if STOPPED.get(vm.index())?.load(Ordering::Acquire) {
+        let config = matches!(e, VcpuExit::Pio { .. })
+            || addr.wrapping_sub(x86::PCI_ECAM_GPA) < x86::PCI_ECAM_SIZE;
+        return config.then_some(ones);
+    }
     let mut guard = PCI.get(vm.index())?.lock();
     let PciVm { bus, owned } = &mut *guard;
     let ecam = addr.wrapping_sub(x86::PCI_ECAM_GPA);

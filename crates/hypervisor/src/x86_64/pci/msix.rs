@@ -31,13 +31,12 @@ static ROUTES: [AtomicU64; DEVICE_COUNT] = [const { AtomicU64::new(0) }; DEVICE_
 /// Device vectors given out so far (at boot).
 static GIVEN: AtomicUsize = AtomicUsize::new(0);
 
-/// A route: valid, VM, the CPU it arrives at, the guest's message.
+/// A route: valid, VM, the guest's message.
 const VALID: u64 = 1 << 63;
 
-fn encode(vm: VmId, cpu: CpuId, m: &msi::ApicMsg) -> u64 {
+fn encode(vm: VmId, m: &msi::ApicMsg) -> u64 {
     VALID
         | (vm.index() as u64 & 0xff) << 32
-        | (cpu.index() as u64 & 0xff) << 40
         | u64::from(m.lowest) << 17
         | u64::from(m.logical) << 16
         | u64::from(m.dest) << 8
@@ -76,24 +75,27 @@ impl Irqs {
     pub(super) fn of(
         f: &Function,
         host: &mut dyn HostConfig,
-        bars: &[Option<(MemBar, DevicePages)>; BARS],
+        bars: &[Option<MemBar>; BARS],
+        map: impl Fn(u64, u64) -> Option<DevicePages>,
     ) -> Result<Self, &'static str> {
         let table = match f.msix_layout(host) {
-            Some(l) => Some(table(l, bars)?),
+            Some(l) => Some(table(l, bars, map)?),
             None => None,
         };
         let msi = f
             .caps()
             .iter()
             .any(|c| matches!(c.kind, CapKind::Msi { .. }));
-        let want = match &table {
-            Some(t) => t.shadow.len(),
-            None => usize::from(msi),
-        };
-        let first = GIVEN.fetch_add(want, Ordering::Relaxed);
-        if first + want > DEVICE_COUNT {
-            return Err("the hypervisor has no interrupt vectors left for it");
-        }
+        // MSI and MSI-X are never on together: MSI uses the first vector.
+        let want = table
+            .as_ref()
+            .map_or(0, |t| t.shadow.len())
+            .max(usize::from(msi));
+        let first = GIVEN
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
+                (g + want <= DEVICE_COUNT).then_some(g + want)
+            })
+            .map_err(|_| "the hypervisor has no interrupt vectors left for it")?;
         let irqs = Self {
             first: DEVICE_BASE + first as u8,
             count: want as u8,
@@ -130,12 +132,13 @@ impl Irqs {
     }
 }
 
-/// Where `l`'s table is, if its BAR is mapped and holds it.
+/// Where `l`'s table is, if a memory BAR holds it; its pages mapped with `map`.
 fn table(
     l: MsixLayout,
-    bars: &[Option<(MemBar, DevicePages)>; BARS],
+    bars: &[Option<MemBar>; BARS],
+    map: impl Fn(u64, u64) -> Option<DevicePages>,
 ) -> Result<Table, &'static str> {
-    let (bar, pages) = bars
+    let bar = bars
         .get(usize::from(l.table_bar))
         .and_then(Option::as_ref)
         .ok_or("its MSI-X table is not in a memory BAR")?;
@@ -145,10 +148,12 @@ fn table(
         return Err("its MSI-X table runs past its BAR");
     }
     let page = 0x1000;
+    let trap = (at & !(page - 1), end.next_multiple_of(page));
+    let pages = map(trap.0, trap.1 - trap.0).ok_or("its MSI-X table cannot be mapped")?;
     Ok(Table {
         at,
-        trap: (at & !(page - 1), end.next_multiple_of(page)),
-        pages: *pages,
+        trap,
+        pages,
         entries: l.entries,
         shadow: MsixTable::new(usize::from(l.entries)),
     })
@@ -179,7 +184,7 @@ fn route(vm: VmId, v: u8, guest: Option<MsiMsg>) -> Option<MsiMsg> {
     let apic = u8::try_from(percpu::of(cpu)?.hw_id()).ok()?;
     ROUTES
         .get(usize::from(v - DEVICE_BASE))?
-        .store(encode(vm, cpu, &m), Ordering::Release);
+        .store(encode(vm, &m), Ordering::Release);
     Some(msi::host_message(apic, v))
 }
 
@@ -221,6 +226,9 @@ pub(super) fn table_access(
 fn program(vm: VmId, irq: &mut Irqs, i: usize) {
     let (first, count) = (irq.first, irq.count);
     let Some(t) = irq.table.as_mut() else { return };
+    // Masked on the device before the route changes: a message in flight arrives
+    // under the old route, or not at all.
+    mask(t, i);
     let guest = t.shadow.entry(i).and_then(MsixEntry::message);
     let host = match i < usize::from(count) {
         true => route(vm, first + i as u8, guest),
@@ -228,7 +236,6 @@ fn program(vm: VmId, irq: &mut Irqs, i: usize) {
     };
     let words = MsixEntry::host_words(host);
     let e = t.at + i as u64 * MSIX_ENTRY;
-    mask(t, i);
     for (k, word) in words.iter().enumerate().take(3) {
         t.pages
             .write(e + 4 * k as u64, Width::Word, u64::from(*word));
@@ -247,9 +254,10 @@ pub(super) fn route_msi(
     let (Some(f), Some(Some(o))) = (bus.function_mut(index), owned.get(index)) else {
         return;
     };
-    let host = match o.irq.count > 0 && o.irq.table.is_none() {
-        true => route(vm, o.irq.first, f.msi()),
-        false => None,
+    // MSI off leaves the routes alone: MSI-X's entry 0 may use the same vector.
+    let host = match (o.irq.count > 0, f.msi()) {
+        (true, Some(m)) => route(vm, o.irq.first, Some(m)),
+        _ => None,
     };
     f.set_host_msi(&mut One(o.bdf, &o.config), host);
 }
@@ -263,13 +271,14 @@ pub fn deliver(cpu: CpuId) -> bool {
         let b = bits.trailing_zeros() as usize;
         bits &= bits - 1;
         let r = ROUTES.get(b).map_or(0, |r| r.load(Ordering::Acquire));
-        // A vector that is not routed here (a stale one, or one a direct-mode guest
-        // left pending at its core) is dropped.
-        if r & VALID == 0 || ((r >> 40) & 0xff) as usize != cpu.index() {
+        // A vector that arrives at a core that is not its VM's (one a direct-mode
+        // guest left pending at its core) is dropped; one that arrives at another
+        // of its VM's cores (routed again meanwhile) is delivered.
+        let vm = VmId::new(((r >> 32) & 0xff) as usize);
+        if r & VALID == 0 || vm.index() >= crate::config::CONFIG_VM_COUNT {
             continue;
         }
-        let vm = VmId::new(((r >> 32) & 0xff) as usize);
-        if vm.index() >= crate::config::CONFIG_VM_COUNT {
+        if !vms::cfg(vm).cpus.iter().any(|&c| c as usize == cpu.index()) {
             continue;
         }
         let (vector, dest) = (r as u8, (r >> 8) as u8);

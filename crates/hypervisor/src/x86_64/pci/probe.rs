@@ -12,7 +12,9 @@ use rtvisor_config::contract::x86_64 as x86;
 use rtvisor_config::tables::{InterruptMode, MemRegion, PciFunctionMap, VmConfig};
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{MemKind, Stage2};
-use rtvisor_vdev::pcicfg::{BarError, Bdf, Function, MemBar, ProbeError, BARS, FUNCTION_SPACE};
+use rtvisor_vdev::pcicfg::{
+    BarError, Bdf, Function, MemBar, ProbeError, ResetMethod, BARS, FUNCTION_SPACE,
+};
 
 /// The smallest BAR given to a guest: a smaller one may share its page with
 /// another function's registers.
@@ -51,6 +53,9 @@ pub fn init() {
 /// Probes `map` and adds it to `st`.
 fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<(), &'static str> {
     let bdf = Bdf::new(map.bus, map.dev, map.func).ok_or("no such function number")?;
+    if st.owned.iter().flatten().any(|o| o.bdf == bdf) {
+        return Err("listed twice");
+    }
     let slot = st
         .owned
         .iter()
@@ -71,19 +76,38 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
     let mut bars = [None; BARS];
     for bar in function.mem_bars() {
         check_bar(cfg, bar)?;
-        // SAFETY: as above: the BAR's registers, which the firmware assigned to this
-        // function and which only this VM uses; the hypervisor touches them for the
-        // MSI-X table and the reset only.
-        let pages = unsafe { DevicePages::map(bar.base, bar.size) }
-            .ok_or("a BAR cannot be mapped into the hypervisor's map")?;
-        bars[usize::from(bar.index)] = Some((bar, pages));
+        bars[usize::from(bar.index)] = Some(bar);
     }
-    let irq = msix::Irqs::of(&function, &mut One(bdf, &config), &bars)?;
+    // The hypervisor's map gets only the BAR pages it touches: the MSI-X table's and
+    // the virtio status byte's.
+    let map_pages = |base: u64, len: u64| {
+        // SAFETY: as above: registers in a BAR the firmware assigned to this function,
+        // which only this VM uses (and the hypervisor, for the MSI-X table and reset).
+        unsafe { DevicePages::map(base, len) }
+    };
+    let irq = msix::Irqs::of(&function, &mut One(bdf, &config), &bars, map_pages)?;
+    let status = match function.reset_method(&mut One(bdf, &config)) {
+        ResetMethod::VirtioStatus { bar, offset } => {
+            let b = bars
+                .get(usize::from(bar))
+                .copied()
+                .flatten()
+                .filter(|b| u64::from(offset) < b.size)
+                .ok_or("its virtio status byte is not in a memory BAR")?;
+            let at = b.base + u64::from(offset);
+            Some((
+                map_pages(at, 1).ok_or("its virtio status page cannot be mapped")?,
+                at,
+            ))
+        }
+        _ => None,
+    };
     let owned = Owned {
         map,
         bdf,
         config,
         bars,
+        status,
         irq,
     };
     if !st.bus.add(function) {
@@ -152,7 +176,7 @@ pub fn map_bars<S: Stage2>(vm: VmId, s2: &mut S) -> Result<(), S::Error> {
     };
     let st = state.lock();
     for o in st.owned.iter().flatten() {
-        for (bar, _) in o.bars.iter().flatten() {
+        for bar in o.bars.iter().flatten() {
             let end = bar.base + bar.size;
             let (t0, t1) = o.irq.trapped().unwrap_or((end, end));
             let mut map = |from: u64, to: u64| {

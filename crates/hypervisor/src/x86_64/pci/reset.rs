@@ -1,19 +1,23 @@
 //! A stopping (or restarting) VM's functions are stopped before its RAM is cleared
-//! and reused: decoding, DMA and interrupts off (`Function::quiesce`), every MSI-X
-//! entry masked and unrouted, then the reset the function has: the virtio reset
+//! and reused: its guest's configuration accesses are shut out first (`STOPPED`),
+//! then decoding, DMA and interrupts go off (`Function::quiesce`), every MSI-X entry
+//! is masked and unrouted, and the function gets the reset it has: the virtio reset
 //! (device status 0, waited for until it reads 0), or a function-level reset
 //! (100 ms, then the BARs written back).
 
-use super::{One, PCI};
+use super::{One, PCI, STOPPED};
 use crate::error;
 use crate::vms;
+use core::sync::atomic::Ordering;
 use rtvisor_arch_x86_64::timer;
 use rtvisor_core::ids::VmId;
 use rtvisor_vdev::pcicfg::{HostConfig, ResetMethod};
 use rtvisor_vdev::Width;
 
+/// Command register: INTx disabled, nothing decoded.
+const INTX_DISABLE: u32 = 1 << 10;
 /// Command register: memory space decoding, INTx disabled.
-const MEMORY_ONLY: u32 = (1 << 1) | (1 << 10);
+const MEMORY_ONLY: u32 = (1 << 1) | INTX_DISABLE;
 /// How often the virtio status is read back before the reset is given up.
 const STATUS_POLLS: u32 = 10_000;
 
@@ -22,9 +26,10 @@ pub fn stopping(vm: VmId) {
     if vms::cfg(vm).pci.is_empty() {
         return;
     }
-    let Some(state) = PCI.get(vm.index()) else {
+    let (Some(state), Some(stopped)) = (PCI.get(vm.index()), STOPPED.get(vm.index())) else {
         return;
     };
+    stopped.store(true, Ordering::Release);
     let mut guard = state.lock();
     let st = &mut *guard;
     for (index, slot) in st.owned.iter_mut().enumerate() {
@@ -33,26 +38,25 @@ pub fn stopping(vm: VmId) {
         };
         let mut host = One(o.bdf, &o.config);
         let method = f.quiesce(&mut host);
+        // Memory decoding on (bus mastering stays off: no DMA) while the hypervisor
+        // masks every MSI-X entry and writes the virtio status, off again after.
+        host.write(o.bdf, 0x04, MEMORY_ONLY);
         o.irq.reset();
-        let done = match method {
-            ResetMethod::VirtioStatus { bar, offset } => o.bar(bar).is_some_and(|(b, pages)| {
-                // The status byte is in a BAR: decoding on (no DMA: bus master stays
-                // off) for the write and the wait, off again after.
-                host.write(o.bdf, 0x04, MEMORY_ONLY);
-                let at = b.base + u64::from(offset);
-                pages.write(at, Width::Byte, 0);
-                let ok = (0..STATUS_POLLS).any(|_| pages.read(at, Width::Byte) == 0);
-                host.write(o.bdf, 0x04, 1 << 10);
-                ok
-            }),
-            ResetMethod::Flr { reg } => {
+        let done = match (method, &o.status) {
+            (ResetMethod::VirtioStatus { .. }, Some((pages, at))) => {
+                pages.write(*at, Width::Byte, 0);
+                (0..STATUS_POLLS).any(|_| pages.read(*at, Width::Byte) == 0)
+            }
+            (ResetMethod::VirtioStatus { .. }, None) => false,
+            (ResetMethod::Flr { reg }, _) => {
                 f.start_flr(&mut host, reg);
                 timer::delay_us(100_000);
                 f.restore(&mut host);
                 true
             }
-            ResetMethod::StopOnly => true,
+            (ResetMethod::StopOnly, _) => true,
         };
+        host.write(o.bdf, 0x04, INTX_DISABLE);
         if !done {
             error!(
                 "vm {}: PCI function {}: the virtio reset did not complete; it stays stopped",

@@ -110,6 +110,11 @@ fn element(seat: Seat, g: &Gprs, io: RawExit) -> Option<u64> {
         Adapted::Exit(e) => e,
         Adapted::Own(_) => return None,
     };
+    // The PCI configuration ports of a VM with PCI functions, as a plain IN or OUT
+    // finds them (`world::exit`).
+    if let Some(load) = super::pci::access(vm, &e) {
+        return load;
+    }
     let mut v = Element::default();
     run::handle(cpu, me, vm, vcpu, &mut v, e, || super::fresh_stack(cpu));
     if matches!(e, VcpuExit::Pio { .. }) {

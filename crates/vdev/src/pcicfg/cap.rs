@@ -186,6 +186,12 @@ pub(super) fn read(
         // One vector: no multiple-message capability or enable; the enable bit is
         // the guest's.
         CapKind::Msi { .. } => (v & !0x007f_0000) | (u32::from(shadow.enabled) << 16),
+        // The table size the guest sees is what the hypervisor shadows: a driver
+        // never picks an entry that would stay masked.
+        CapKind::Msix => {
+            let size = ((v >> 16) & 0x7ff).min(msi::MSIX_GUEST_ENTRIES as u32 - 1);
+            (v & !(0x7ff << 16)) | (size << 16)
+        }
         _ => v,
     }
 }

@@ -114,6 +114,10 @@ pub fn route(
     Some(host_message(target(&m)?, host_vector))
 }
 
+/// The most MSI-X entries a guest sees of one function (the table size its
+/// capability shows, and what the hypervisor shadows and gives host vectors to).
+pub const MSIX_GUEST_ENTRIES: usize = 16;
+
 /// Size of an MSI-X table entry.
 pub const MSIX_ENTRY: u64 = 16;
 /// Vector control: masked.

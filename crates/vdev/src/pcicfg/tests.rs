@@ -339,6 +339,24 @@ fn quiesce_stops_the_function_and_names_its_reset() {
 }
 
 #[test]
+fn the_guest_sees_at_most_16_msix_entries() {
+    let mut h = FakeHost::virtio();
+    h.set(0x50, 0x003f_6011 | cap::MSIX_ENABLE); // 64 entries, enabled
+    let mut bus = bus_with_blk(&mut h);
+    let v = bus.read(&mut h, BLK, 0x50, Width::Word);
+    assert_eq!((v >> 16) & 0x7ff, 15);
+    assert_eq!(v & cap::MSIX_ENABLE, cap::MSIX_ENABLE);
+    assert_eq!(v & 0xff, 0x11);
+    // The layout the hypervisor reads is the device's own.
+    let f = bus.function_mut(0).unwrap();
+    assert_eq!(f.msix_layout(&mut h).map(|l| l.entries), Some(64));
+    // A smaller table is shown as it is.
+    let mut h = FakeHost::virtio();
+    let mut bus = bus_with_blk(&mut h);
+    assert_eq!((bus.read(&mut h, BLK, 0x50, Width::Word) >> 16) & 0x7ff, 1);
+}
+
+#[test]
 fn only_a_virtio_device_gets_the_virtio_reset() {
     // Another vendor's function with a vendor capability of the same shape: the
     // hypervisor must not write a status byte into its BAR.

@@ -164,16 +164,17 @@ pub(super) fn access(vm: VmId, e: &VcpuExit) -> Option<Option<u64>> {
         _ => return None,
     };
     let ones = (!write).then_some(width.mask());
+    // Configuration space is 32 bits wide: a 64-bit access reads as all ones.
+    if width == Width::Double && ecam_or_port(e, addr) {
+        return Some(ones);
+    }
     if STOPPED.get(vm.index())?.load(Ordering::Acquire) {
-        let config = matches!(e, VcpuExit::Pio { .. })
-            || addr.wrapping_sub(x86::PCI_ECAM_GPA) < x86::PCI_ECAM_SIZE;
-        return config.then_some(ones);
+        return ecam_or_port(e, addr).then_some(ones);
     }
     let mut guard = PCI.get(vm.index())?.lock();
     let PciVm { bus, owned } = &mut *guard;
     let ecam = addr.wrapping_sub(x86::PCI_ECAM_GPA);
-    let config = matches!(e, VcpuExit::Pio { .. }) || ecam < x86::PCI_ECAM_SIZE;
-    if !config {
+    if !ecam_or_port(e, addr) {
         return msix::table_access(vm, owned, addr, width, write.then_some(value));
     }
     let mut host = Host(&owned[..]);
@@ -187,4 +188,10 @@ pub(super) fn access(vm: VmId, e: &VcpuExit) -> Option<Option<u64>> {
         msix::route_msi(vm, bus, owned, index);
     }
     Some(None)
+}
+
+/// Whether exit `e` (at guest-physical `addr` when it is MMIO) is a configuration
+/// access: one of the ports `access` claims, or the VM's ECAM window.
+fn ecam_or_port(e: &VcpuExit, addr: u64) -> bool {
+    matches!(e, VcpuExit::Pio { .. }) || addr.wrapping_sub(x86::PCI_ECAM_GPA) < x86::PCI_ECAM_SIZE
 }

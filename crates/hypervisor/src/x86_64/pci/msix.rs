@@ -23,8 +23,9 @@ use rtvisor_vdev::pcicfg::msi::{self, MsiMsg, MsixEntry, MsixTable, MSIX_ENTRY};
 use rtvisor_vdev::pcicfg::{Bus, CapKind, Function, HostConfig, MemBar, MsixLayout, BARS};
 use rtvisor_vdev::Width;
 
-/// MSI-X entries shadowed (and host vectors given) per function.
-pub(super) const ENTRIES: usize = 16;
+/// MSI-X entries shadowed (and host vectors given) per function: as many as the
+/// guest sees.
+pub(super) const ENTRIES: usize = msi::MSIX_GUEST_ENTRIES;
 
 /// What each device vector delivers (`encode`), 0 when nothing.
 static ROUTES: [AtomicU64; DEVICE_COUNT] = [const { AtomicU64::new(0) }; DEVICE_COUNT];

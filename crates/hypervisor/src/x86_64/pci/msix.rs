@@ -173,20 +173,25 @@ fn unroute(v: u8) {
     }
 }
 
-/// Routes the guest's message `guest` of VM `vm` to host vector `v`: the host's
-/// message for the device, or `None` (the vector stays unused).
+/// Routes the guest's message `guest` of VM `vm` to host vector `v` (`msi::route`:
+/// aimed at the core of the vCPU it names, else of vCPU 0): the host's message for
+/// the device, or `None` (the vector stays unused).
 fn route(vm: VmId, v: u8, guest: Option<MsiMsg>) -> Option<MsiMsg> {
     unroute(v);
-    let m = msi::decode(guest?).ok()?;
-    let cfg = vms::cfg(vm);
-    let named =
-        (0..cfg.cpus.len()).find(|&i| !m.logical && virtual_apic_id(i) == u32::from(m.dest));
-    let cpu = vms::cpu_of(vm, VcpuId::new(named.unwrap_or(0)))?;
-    let apic = u8::try_from(percpu::of(cpu)?.hw_id()).ok()?;
-    ROUTES
-        .get(usize::from(v - DEVICE_BASE))?
-        .store(encode(vm, &m), Ordering::Release);
-    Some(msi::host_message(apic, v))
+    let slot = ROUTES.get(usize::from(v - DEVICE_BASE))?;
+    msi::route(
+        guest?,
+        |m| {
+            let cfg = vms::cfg(vm);
+            let named = (0..cfg.cpus.len())
+                .find(|&i| !m.logical && virtual_apic_id(i) == u32::from(m.dest));
+            let cpu = vms::cpu_of(vm, VcpuId::new(named.unwrap_or(0)))?;
+            let apic = u8::try_from(percpu::of(cpu)?.hw_id()).ok()?;
+            slot.store(encode(vm, m), Ordering::Release);
+            Some(apic)
+        },
+        v,
+    )
 }
 
 /// An access of VM `vm` at `addr` in the trapped pages of one of its functions' MSI-X

@@ -3,12 +3,15 @@
 //! (the guest runs the instruction again for the rest), each element one port access
 //! adapted and handled exactly as a plain IN or OUT of that value would be (so a
 //! string written to COM1 is printed, and power ports act). The data comes from, or
-//! goes to, the VM's RAM at RSI or RDI, taken as guest-physical as RIP is (the guests
-//! run with paging off or on an identity map; `rtvisor_arch_x86_64::strio`). An
-//! element outside the VM's RAM injects #GP(0) there, with the registers moved past
-//! the elements done, as the CPU itself would fault.
+//! goes to, the VM's RAM at RSI or RDI, linear addresses translated through the
+//! guest's own page tables when it pages, as the RIP of a faulting MOV is
+//! (`rtvisor_arch_x86_64::gwalk`, `rtvisor_arch_x86_64::strio`). An element outside
+//! the VM's RAM, not mapped, or across a page boundary of a paging guest injects
+//! #GP(0) there, with the registers moved past the elements done, as the CPU itself
+//! would fault (a CPU would take the page-crossing element and give #PF for an
+//! unmapped one: neither reaches outside the VM).
 
-use super::world::{Resume, Seat};
+use super::world::{read_u64, Resume, Seat};
 use crate::{run, vms};
 use rtvisor_addr::Ipa;
 use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
@@ -16,16 +19,18 @@ use rtvisor_arch_x86_64::answer::Resume as _;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::{Decoded, RawExit, GP};
 use rtvisor_arch_x86_64::irq::FreshStack;
-use rtvisor_arch_x86_64::memory;
 use rtvisor_arch_x86_64::regs::Gprs;
 use rtvisor_arch_x86_64::strio::{StringIo, StringRegs, MAX_PER_EXIT};
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
+use rtvisor_arch_x86_64::{gwalk, memory};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::seam::{ArchVcpu, CallError, Fault, Reply, VcpuStart};
 
 /// EFER.LMA: the vCPU is in long mode.
 const EFER_LMA: u64 = 1 << 10;
+/// CR0.PG: the vCPU pages.
+const CR0_PG: u64 = 1 << 31;
 
 /// One element's port access as the core answers it: the value an IN loaded.
 #[derive(Debug, Default)]
@@ -59,11 +64,18 @@ pub(super) fn step(seat: Seat, engine: &mut Engine, d: Decoded, s: StringIo) {
     };
     let plan = s.plan(&regs, MAX_PER_EXIT);
     let ram = vms::cfg(seat.vm).ram;
+    let paging = engine.paging();
     let width = s.width as u64;
     let mut done = 0;
     while done < plan.count {
         let at = s.address(&regs, done);
-        let Some((hpa, n)) = ram.piece(Ipa::new(at), width).filter(|&(_, n)| n >= width) else {
+        if paging.cr0 & CR0_PG != 0 && (at & 0xfff) + width > 0x1000 {
+            break;
+        }
+        let Some(gpa) = gwalk::translate(paging, at, |a| read_u64(seat.vm, a)) else {
+            break;
+        };
+        let Some((hpa, n)) = ram.piece(Ipa::new(gpa), width).filter(|&(_, n)| n >= width) else {
             break;
         };
         let _ = n;

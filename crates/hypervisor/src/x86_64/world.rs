@@ -377,7 +377,7 @@ pub(super) fn insn_at(vm: VmId, engine: &Engine, pc: u64) -> Option<([u8; INSN_M
 
 /// The 8 bytes of VM `vm`'s RAM at guest-physical `gpa` (a page-table entry), if they
 /// are RAM.
-fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
+pub(super) fn read_u64(vm: VmId, gpa: u64) -> Option<u64> {
     let (hpa, n) = vms::cfg(vm).ram.piece(Ipa::new(gpa), 8)?;
     let mut b = [0u8; 8];
     if n < 8 {

@@ -394,11 +394,17 @@ pub fn run(opts: &Options) -> Result<bool> {
         .filter(|o| o.name.starts_with("rtvisor-"))
         .filter_map(|o| Some((o.name, size::of(o.name, opts.quick)?)))
         .collect();
-    // Beside them, the build with every part in (information; full runs that built
-    // an aarch64 image).
+    // Beside them, the build with every part in and the checked configuration's build
+    // without the shell (information; full runs that built an aarch64 image).
     if !opts.quick && !sizes.is_empty() {
-        if let Some(full) = size::full(opts.no_build) {
-            sizes.push((size::FULL_ROW, full));
+        let extra = [
+            (size::FULL_ROW, size::FULL_SCENARIO),
+            (size::NO_SHELL_ROW, size::NO_SHELL_SCENARIO),
+        ];
+        for (row, scenario) in extra {
+            if let Some(b) = size::built(scenario, opts.no_build) {
+                sizes.push((row, b));
+            }
         }
     }
     if !opts.quick {

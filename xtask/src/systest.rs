@@ -76,7 +76,7 @@ pub mod hv {
     /// Printed once when the last VM stopped on a machine without a shell, just before
     /// it powers off.
     pub fn all_stopped() -> Pattern {
-        Pattern::contains("[rtvisor] all VMs stopped and no CPU is free for a shell: powering off")
+        Pattern::contains("[rtvisor] all VMs stopped and this image has no shell: powering off")
     }
     /// Printed when the last VM stopped and a shell runs: the hypervisor stays up.
     pub fn none_running() -> Pattern {

@@ -142,6 +142,7 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
     );
     let _ = writeln!(w, "            board_cpus: {},", hv.board_cpus);
     let _ = writeln!(w, "            console_input: {:?},", hv.console_input);
+    let _ = writeln!(w, "            shell: {},", hv.shell);
     let _ = writeln!(w, "            semihosting: {},", hv.semihosting);
     let tables = match hv.tables {
         None => "None".to_owned(),

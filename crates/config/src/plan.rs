@@ -63,6 +63,9 @@ pub struct HypervisorPlan {
     pub semihosting: bool,
     /// `[hypervisor] accounting`: built with the `accounting` feature.
     pub accounting: bool,
+    /// `[hypervisor] shell` is not `false`: the image has the shell when a CPU is
+    /// free for it.
+    pub shell: bool,
     /// `[hypervisor] colors`: the colored pages of its translation tables.
     pub tables: Option<crate::tables::HvPages>,
 }
@@ -228,7 +231,7 @@ impl Plan {
             out.push("direct mode");
         }
         let hosted: usize = self.vms.iter().map(|vm| vm.cpus.len()).sum();
-        if hosted >= self.hypervisor.board_cpus as usize {
+        if !self.hypervisor.shell || hosted >= self.hypervisor.board_cpus as usize {
             out.push("shell");
         }
         out

@@ -280,6 +280,11 @@ pub struct HypervisorSpec {
     /// Whether its colors may overlap a VM's that also says `shared-colors`.
     #[serde(default)]
     pub shared_colors: bool,
+    /// The hypervisor shell on the console (default: there is one when a CPU of the
+    /// board hosts no vCPU). `false` builds the image without it, as a deployed
+    /// system may want (no commands on the serial line, a smaller image); `true`
+    /// requires a free CPU for it.
+    pub shell: Option<Spanned<bool>>,
 }
 
 /// `[hypervisor] memory`.

@@ -39,6 +39,8 @@ pub struct HypervisorConfig {
     pub board_cpus: u32,
     /// VM id that gets console input at boot (`None`: the hypervisor shell).
     pub console_input: Option<usize>,
+    /// `[hypervisor] shell` is not `false` (the shell runs when a CPU is also free).
+    pub shell: bool,
     /// The board is QEMU with Arm semihosting (board `[qemu] semihosting`): after a
     /// FATAL error the hypervisor ends QEMU with [`FATAL_EXIT_STATUS`].
     pub semihosting: bool,

@@ -26,3 +26,21 @@ fn direct_mode_is_left_out_without_a_direct_vm_on_either_architecture() {
     // The same rule on aarch64: both modes and a free CPU is the full build.
     assert!(left_out(&t, "tests/scenarios/shm.toml").is_empty());
 }
+
+#[test]
+fn shell_false_leaves_the_shell_out_although_a_cpu_is_free() {
+    let t = Tree::with_repo_files("build-parts-shell");
+    // The benchmark's rtvisor-virtual (one VM on CPUs 2-3 of four) and the size
+    // table's copy of it with `shell = false`.
+    for f in [
+        "tests/bench/virtual.toml",
+        "tests/bench/virtual-no-shell.toml",
+    ] {
+        t.write(f, std::fs::read(support::repo().join(f)).unwrap());
+    }
+    assert_eq!(left_out(&t, "tests/bench/virtual.toml"), ["direct mode"]);
+    assert_eq!(
+        left_out(&t, "tests/bench/virtual-no-shell.toml"),
+        ["direct mode", "shell"]
+    );
+}

@@ -29,15 +29,16 @@ fn unknown_key_names_the_closest_known_key() {
 #[test]
 fn unknown_key_without_a_close_match_lists_the_keys() {
     let t = rules_tree();
-    let s = scenario(&[gp("a", "[1]")]).replace("[hypervisor]\n", "[hypervisor]\nshell = true\n");
+    let s =
+        scenario(&[gp("a", "[1]")]).replace("[hypervisor]\n", "[hypervisor]\ndebugger = true\n");
     assert_one(
         &t,
         &s,
         3,
         1,
-        "unknown key `shell` in [hypervisor]",
+        "unknown key `debugger` in [hypervisor]",
         "keys here: console, log-level, console-input, memory, accounting, colors, \
-         shared-colors",
+         shared-colors, shell",
     );
 }
 

@@ -427,3 +427,43 @@ fn hypervisor_memory_base_must_keep_it_in_the_first_bank() {
                 `base`; make it smaller";
     assert_one(&t, &s, 4, 39, msg, hint);
 }
+
+/// The scenario of [`gp`] VMs with `[hypervisor]` lines `hv` after its console (line 4).
+fn with_hv(vms: &[String], hv: &str) -> String {
+    scenario(vms).replace(
+        "console = \"uart0\"\n",
+        &format!("console = \"uart0\"\n{hv}"),
+    )
+}
+
+#[test]
+fn shell_true_needs_a_free_cpu_and_false_takes_console_input_away() {
+    let t = rules_tree();
+    // The virt board has 4 CPUs: all taken.
+    let full = [gp("a", "[0, 1]"), gp("b", "[2, 3]")];
+    let msg = "shell = true, but the VMs take every CPU of board `qemu-virt-aarch64` (4), \
+               and the shell runs only on a CPU that hosts no vCPU";
+    let hint = "leave a CPU out of every VM's `cpus`, or remove the key (the image is then \
+                built without the shell)";
+    assert_one(&t, &with_hv(&full, "shell = true\n"), 4, 9, msg, hint);
+    assert_eq!(
+        support::errors(&t, &with_hv(&full, "shell = false\n")),
+        vec![]
+    );
+    let free = [gp("a", "[1]")];
+    assert_eq!(
+        support::errors(&t, &with_hv(&free, "shell = true\n")),
+        vec![]
+    );
+    let s = with_hv(&free, "shell = false\nconsole-input = \"a\"\n");
+    let msg = "console-input `a` with shell = false: the shell CPU is what reads the console, \
+               so no VM would get input";
+    assert_one(
+        &t,
+        &s,
+        5,
+        17,
+        msg,
+        "remove console-input, or remove shell = false",
+    );
+}

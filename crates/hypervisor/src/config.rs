@@ -21,9 +21,9 @@ pub const ANY_DIRECT: bool = {
     any
 };
 
-/// Whether the board has a CPU that hosts no vCPU, where the shell can run. Decided
-/// when the image is built: a scenario that gives every CPU of its board to VMs gets
-/// an image without the shell (its commands, tables and texts are not in it).
+/// Whether the image has the shell: the scenario does not say `[hypervisor] shell =
+/// false` and the board has a CPU that hosts no vCPU, where the shell can run. Decided
+/// when the image is built: otherwise its commands, tables and texts are not in it.
 pub const SHELL_CPU_FREE: bool = {
     let mut i = 0;
     let mut hosted = 0;
@@ -31,7 +31,7 @@ pub const SHELL_CPU_FREE: bool = {
         hosted += CONFIG.vms[i].cpus.len();
         i += 1;
     }
-    hosted < CONFIG.hypervisor.board_cpus as usize
+    CONFIG.hypervisor.shell && hosted < CONFIG.hypervisor.board_cpus as usize
 };
 
 /// Most VMs one image can hold.

@@ -17,6 +17,12 @@ pub const CHECKED: &str = "rtvisor-virtual";
 pub const FULL_SCENARIO: &str = "tests/scenarios/shm.toml";
 /// The full row's name in the size table.
 pub const FULL_ROW: &str = "full build (tests/scenarios/shm.toml)";
+/// The scenario of the size table's row without the shell: [`CHECKED`]'s with
+/// `[hypervisor] shell = false`, the build a deployed system without a serial
+/// console shell would use (as ACRN's release builds leave its shell out).
+pub const NO_SHELL_SCENARIO: &str = "tests/bench/virtual-no-shell.toml";
+/// The row without the shell's name in the size table.
+pub const NO_SHELL_ROW: &str = "rtvisor-virtual, shell = false (tests/bench/virtual-no-shell.toml)";
 
 /// The breakdown of the image configuration `name` booted (None when it has none, or it
 /// cannot be read).
@@ -36,16 +42,17 @@ pub fn of(name: &str, quick: bool) -> Option<Breakdown> {
     of_scenario(&scenario)
 }
 
-/// The breakdown of [`FULL_SCENARIO`]'s image, built first unless `no_build`.
-pub fn full(no_build: bool) -> Option<Breakdown> {
-    let scenario = crate::util::root().join(FULL_SCENARIO);
+/// The breakdown of `scenario`'s aarch64 image (relative to the repository: one of
+/// [`FULL_SCENARIO`], [`NO_SHELL_SCENARIO`]), built first unless `no_build`.
+pub fn built(scenario: &str, no_build: bool) -> Option<Breakdown> {
+    let path = crate::util::root().join(scenario);
     if !no_build {
-        if let Err(e) = image::build_image(&scenario) {
-            eprintln!("[xtask] the full build for the size table failed: {e:#}");
+        if let Err(e) = image::build_image(&path) {
+            eprintln!("[xtask] the build of {scenario} for the size table failed: {e:#}");
             return None;
         }
     }
-    of_scenario(&scenario)
+    of_scenario(&path)
 }
 
 /// The breakdown of the aarch64 image built for `scenario`.

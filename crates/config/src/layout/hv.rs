@@ -91,6 +91,12 @@ pub(super) fn hypervisor(
             }),
         semihosting: inp.board.qemu.as_ref().is_some_and(|q| q.semihosting),
         accounting: inp.scenario.hypervisor.accounting,
+        shell: inp
+            .scenario
+            .hypervisor
+            .shell
+            .as_ref()
+            .is_none_or(|s| *s.get_ref()),
         tables,
     })
 }

@@ -59,6 +59,7 @@ pub(crate) fn scenario(inputs: &Inputs) -> Vec<Diagnostic> {
     vms::memory(inputs, &mut out);
     vms::consoles(inputs, &mut out);
     vms::console_input(inputs, &mut out);
+    vms::shell(inputs, &mut out);
     vms::images(inputs, &mut out);
     devices::rules(inputs, &mut out);
     pcie::scenario(inputs, &mut out);

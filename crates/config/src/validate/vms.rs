@@ -417,6 +417,41 @@ pub(super) fn console_input(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     out.push(inp.scenario_src.diag(c.span(), msg, hint));
 }
 
+/// `[hypervisor] shell`: `true` needs a CPU that hosts no vCPU (the shell runs only
+/// there); `false` leaves nobody to read the console, so `console-input` would give
+/// its VM nothing.
+pub(super) fn shell(inp: &Inputs, out: &mut Vec<Diagnostic>) {
+    let hv = &inp.scenario.hypervisor;
+    let Some(shell) = &hv.shell else {
+        return;
+    };
+    let src = &inp.scenario_src;
+    let ncpu = inp.board.cpu.len();
+    let used: BTreeSet<u32> = inp
+        .scenario
+        .vm
+        .iter()
+        .flat_map(|v| v.cpus.get_ref().iter().map(|c| *c.get_ref()))
+        .collect();
+    let free = (0..ncpu as u32).any(|c| !used.contains(&c));
+    if *shell.get_ref() && !free {
+        let msg = format!(
+            "shell = true, but the VMs take every CPU of board `{}` ({ncpu}), and the shell runs only on a CPU that hosts no vCPU",
+            inp.board.name.get_ref()
+        );
+        let hint = "leave a CPU out of every VM's `cpus`, or remove the key (the image is then built without the shell)".to_owned();
+        out.push(src.diag(shell.span(), msg, hint));
+    }
+    if let (false, Some(c)) = (*shell.get_ref(), &hv.console_input) {
+        let msg = format!(
+            "console-input `{}` with shell = false: the shell CPU is what reads the console, so no VM would get input",
+            c.get_ref()
+        );
+        let hint = "remove console-input, or remove shell = false".to_owned();
+        out.push(src.diag(c.span(), msg, hint));
+    }
+}
+
 pub(super) fn images(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
     for vm in &inp.scenario.vm {

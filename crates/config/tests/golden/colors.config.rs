@@ -71,6 +71,7 @@ mod rtvisor_generated_config {
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            shell: true,
             semihosting: true,
             tables: Some(HvPages { hpa: Hpa::new(0x4220_0000), size: 0x0010_0000, colors: Coloring { count: 32, mask: 0x3 } }),
         },

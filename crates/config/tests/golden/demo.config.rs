@@ -89,6 +89,7 @@ mod rtvisor_generated_config {
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(1),
+            shell: true,
             semihosting: true,
             tables: None,
         },

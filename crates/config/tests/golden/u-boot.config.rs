@@ -73,6 +73,7 @@ mod rtvisor_generated_config {
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(0),
+            shell: true,
             semihosting: true,
             tables: None,
         },

@@ -80,6 +80,7 @@ mod rtvisor_generated_config {
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: Some(1),
+            shell: true,
             semihosting: false,
             tables: None,
         },

@@ -161,7 +161,7 @@ impl NoneRunning {
     pub const fn message(self) -> &'static str {
         match self {
             Self::StayUp => "no VM is running; the shell stays up (`vm start NAME` boots one)",
-            Self::PowerOff => "all VMs stopped and no CPU is free for a shell: powering off",
+            Self::PowerOff => "all VMs stopped and this image has no shell: powering off",
         }
     }
 }

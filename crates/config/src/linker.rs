@@ -3,7 +3,7 @@
 //! Image header's `text_offset`), then its stacks and translation-table pool, sized by the machine
 //! contract (`contract::aarch64`). Generated with the tables, from the same plan.
 //!
-//! x86_64: the Multiboot2 ELF GRUB loads at the hypervisor's memory base
+//! x86_64: the Multiboot2 ELF GRUB loads (or QEMU's `-kernel`, by its PVH note) at the hypervisor's memory base
 //! (`contract::x86_64::HV_LOAD`), in three load segments (text RX, rodata R,
 //! data+bss RW) so that its page tables can give each its own permission; the
 //! stacks, engine pages and table pools are in .bss (the arch crate's layout).
@@ -84,6 +84,7 @@ PHDRS
     text PT_LOAD FLAGS(5);
     rodata PT_LOAD FLAGS(4);
     data PT_LOAD FLAGS(6);
+    note PT_NOTE FLAGS(4);
 }}
 SECTIONS
 {{
@@ -97,6 +98,7 @@ SECTIONS
     . = ALIGN(4096);
     __text_end = .;
     .rodata : {{ *(.rodata .rodata.*) }} :rodata
+    .pvhnote : {{ KEEP(*(.pvhnote)) }} :rodata :note
     . = ALIGN(4096);
     __rodata_end = .;
     .data : {{ *(.data .data.*) *(.got .got.*) }} :data

@@ -1,8 +1,11 @@
-//! The way in: the Multiboot2 header, the 32-bit entry GRUB jumps to, the switch to
-//! long mode on boot page tables, and the AP trampoline (real mode -> long mode).
+//! The way in: the Multiboot2 header, the 32-bit entry GRUB jumps to, the PVH note and
+//! its entry (QEMU's `-kernel`), the switch to long mode on boot page tables, and the
+//! AP trampoline (real mode -> long mode).
 //!
 //! The entry (`x86_start32`) runs in 32-bit protected mode with paging off, `eax` =
-//! the Multiboot2 magic, `ebx` = the boot information. It clears .bss, checks for long
+//! the Multiboot2 magic, `ebx` = the boot information; the PVH entry
+//! (`x86_pvh_start32`, named by the `XEN_ELFNOTE_PHYS32_ENTRY` note) sets `eax` to
+//! `pvh::ENTRY_MARK` and goes on there, `ebx` = the `hvm_start_info`. It clears .bss, checks for long
 //! mode and NX, identity-maps the first 4 GiB with 2 MiB pages (boot tables in .bss,
 //! used only until `platform::bsp_init` switches to the final W^X tables), enables
 //! PAE, EFER.LME|NXE and CR0.PG|WP, and calls the binary's
@@ -87,8 +90,21 @@ x86_boot_pd:   .skip 4 * 4096
 .global x86_stacks
 x86_stacks:    .skip {STACK_SLOT} * {MAX_CPUS}
 
+// PVH: a loader that finds this note (QEMU's `-kernel`) enters at its address in 32-bit
+// protected mode with ebx = the hvm_start_info and eax undefined.
+.section .pvhnote, "a", @note
+.balign 4
+    .long 4
+    .long 4
+    .long 18
+    .asciz "Xen"
+    .long x86_pvh_start32
+
 .section .text.x86_boot, "ax"
 .code32
+.global x86_pvh_start32
+x86_pvh_start32:
+    mov ${PVH_MARK}, %eax
 .global x86_start32
 x86_start32:
     cli
@@ -198,6 +214,7 @@ x86_trampoline_end:
 .code64
 "#,
     MB2_MAGIC = const HEADER_MAGIC,
+    PVH_MARK = const crate::pvh::ENTRY_MARK,
     STACK_SLOT = const STACK_SLOT,
     MAX_CPUS = const MAX_CPUS,
     CODE64 = const CODE64,

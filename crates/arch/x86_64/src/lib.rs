@@ -35,6 +35,7 @@ pub mod msrs;
 pub mod multiboot2;
 pub mod passthru;
 pub mod pt;
+pub mod pvh;
 #[macro_use]
 pub mod regs;
 pub mod stage2;

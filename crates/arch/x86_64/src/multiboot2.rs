@@ -49,7 +49,7 @@ pub enum MemKind {
 }
 
 impl MemKind {
-    fn from_raw(t: u32) -> MemKind {
+    pub(crate) fn from_raw(t: u32) -> MemKind {
         match t {
             1 => MemKind::Available,
             3 => MemKind::AcpiReclaimable,

@@ -10,6 +10,7 @@ use crate::cpuid::{Features, Vendor};
 use crate::layout::MAX_RAM;
 use crate::multiboot2::{self, Mbi, MemRegion, MemSummary};
 use crate::pt::{Perm, Pool, Region, Table, PAGE};
+use crate::pvh;
 use crate::{apic, console, idt, smp, timer, trampoline};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -88,6 +89,50 @@ impl PhysMem for BootMapped {
     }
 }
 
+/// Who handed over, and how: GRUB's Multiboot2 information or a PVH start info
+/// (QEMU's `-kernel`; the PVH entry stub sets `eax` to [`pvh::ENTRY_MARK`]).
+enum Loader<'a> {
+    Multiboot2(Mbi<'a>),
+    Pvh(pvh::StartInfo),
+}
+
+impl<'a> Loader<'a> {
+    /// The memory map, in the loader's order.
+    fn memory_map<'m>(&self, mem: &'m BootMapped) -> impl Iterator<Item = MemRegion> + use<'a, 'm> {
+        let (mb2, pvh) = match self {
+            Loader::Multiboot2(m) => (Some(m.memory_map()), None),
+            Loader::Pvh(p) => (None, Some(p.memory_map(mem))),
+        };
+        mb2.into_iter().flatten().chain(pvh.into_iter().flatten())
+    }
+
+    fn cmdline<'m>(&self, mem: &'m BootMapped) -> Option<&'m str>
+    where
+        'a: 'm,
+    {
+        match self {
+            Loader::Multiboot2(m) => m.cmdline(),
+            Loader::Pvh(p) => p.cmdline(mem),
+        }
+    }
+
+    /// The RSDP: Multiboot2 carries copies of it, PVH its address.
+    fn rsdp(&self, mem: &BootMapped) -> Result<acpi::Rsdp, AcpiError> {
+        match self {
+            Loader::Multiboot2(m) => acpi::rsdp_from_tags(m.rsdp_new(), m.rsdp_old()),
+            Loader::Pvh(p) => acpi::rsdp_from_tags(p.rsdp(mem), None),
+        }
+    }
+
+    /// The ranges its data occupies (`info` is where `ebx` pointed).
+    fn spans(&self, info: u64) -> [(u64, u64); 3] {
+        match self {
+            Loader::Multiboot2(m) => [(info, info + m.total_size() as u64), (0, 0), (0, 0)],
+            Loader::Pvh(p) => p.spans(),
+        }
+    }
+}
+
 /// Stops the boot with a message (no other CPU runs yet).
 fn fatal(args: core::fmt::Arguments<'_>) -> ! {
     println!("[rtvisor] FATAL: {args}");
@@ -156,36 +201,43 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
         fatal(format_args!("this CPU has no local APIC"));
     }
     let mem = BootMapped;
-    let size = mem
-        .read(Hpa::new(info), 4)
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let bytes = mem
-        .read(Hpa::new(info), (size as usize).min(MAX_MBI))
-        .unwrap_or(&[]);
-    let mbi = Mbi::new(magic, bytes)
-        .unwrap_or_else(|e| fatal(format_args!("boot information refused: {e:?}")));
+    let loader = if magic == pvh::ENTRY_MARK {
+        Loader::Pvh(
+            pvh::StartInfo::read(&mem, info)
+                .unwrap_or_else(|e| fatal(format_args!("PVH start info refused: {e:?}"))),
+        )
+    } else {
+        let size = mem
+            .read(Hpa::new(info), 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let bytes = mem
+            .read(Hpa::new(info), (size as usize).min(MAX_MBI))
+            .unwrap_or(&[]);
+        Loader::Multiboot2(
+            Mbi::new(magic, bytes)
+                .unwrap_or_else(|e| fatal(format_args!("boot information refused: {e:?}"))),
+        )
+    };
     let mut regions_kept = [None; MAX_REGIONS];
-    for (slot, r) in regions_kept.iter_mut().zip(mbi.memory_map()) {
+    for (slot, r) in regions_kept.iter_mut().zip(loader.memory_map(&mem)) {
         *slot = Some(r);
     }
-    let summary = multiboot2::summarize(mbi.memory_map());
+    let summary = multiboot2::summarize(loader.memory_map(&mem));
     let mut cmdline = [0u8; CMDLINE_LEN];
-    let line = mbi.cmdline().unwrap_or("").as_bytes();
+    let line = loader.cmdline(&mem).unwrap_or("").as_bytes();
     let cmdline_len = line.len().min(CMDLINE_LEN);
     cmdline[..cmdline_len].copy_from_slice(&line[..cmdline_len]);
 
-    let rsdp = acpi::rsdp_from_tags(mbi.rsdp_new(), mbi.rsdp_old());
+    let rsdp = loader.rsdp(&mem);
     let madt = rsdp.and_then(|r| Madt::parse(&acpi::find(&mem, &r, *b"APIC")?));
     let power = rsdp.and_then(|r| fadt::power_info(&mem, &r));
 
     let x2apic = features.x2apic;
     let lapic = (!x2apic).then(apic::mmio_base);
     let s = boot::sections();
-    let avoid = [
-        (info, info + bytes.len() as u64),
-        (s.text_start, s.image_end),
-    ];
-    let tramp = trampoline::pick_page(mbi.memory_map(), &avoid);
+    let [a, b, c] = loader.spans(info);
+    let avoid = [a, b, c, (s.text_start, s.image_end)];
+    let tramp = trampoline::pick_page(loader.memory_map(&mem), &avoid);
 
     let top = summary.top_available.min(MAX_RAM).max(s.image_end);
     let (r, n) = regions(tramp, lapic);

@@ -45,6 +45,13 @@ pub fn emulate<C: IrqChip>(
         DeviceKind::Pl011 | DeviceKind::Uart16550 => uart(me, line, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
         DeviceKind::DoorbellGpio => gpio(me, line, off, w, value, vm, host),
+        #[cfg(feature = "pc")]
+        DeviceKind::Pit | DeviceKind::PortB | DeviceKind::Rtc => {
+            match host.pc_device(vm.id, kind, off, w, value) {
+                Ok(v) => Ok(value.is_none().then_some(v)),
+                Err(_) => Err(Refused),
+            }
+        }
         DeviceKind::CfiFlash => match host.flash(vm.id, off, w, value) {
             Ok(v) => Ok(value.is_none().then_some(v)),
             Err(_) => Err(Refused),
@@ -61,6 +68,9 @@ pub fn emulate<C: IrqChip>(
         | DeviceKind::GicRedist
         | DeviceKind::IoApic
         | DeviceKind::LocalApic => Err(Refused),
+        // A machine without them (aarch64) lists no such device.
+        #[cfg(not(feature = "pc"))]
+        DeviceKind::Pit | DeviceKind::PortB | DeviceKind::Rtc => Err(Refused),
     }
 }
 

@@ -73,6 +73,20 @@ pub trait Host {
         let _ = (vm, off, w, value);
         Err(MmioError::NoRegister)
     }
+    /// An access of VM `vm`'s PC device `kind` (the 8254 PIT, port B, the RTC) at
+    /// offset `off` of its ports, as for [`Host::flash`]. Without them (the default),
+    /// every access is refused.
+    fn pc_device(
+        &self,
+        vm: VmId,
+        kind: mmio::DeviceKind,
+        off: u64,
+        w: Width,
+        value: Option<u64>,
+    ) -> Result<u64, MmioError> {
+        let _ = (vm, kind, off, w, value);
+        Err(MmioError::NoRegister)
+    }
 }
 
 /// A guest mistake the hypervisor answered without stopping the VM.

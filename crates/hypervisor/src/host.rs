@@ -127,6 +127,17 @@ impl Host for HostImpl {
     fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
         crate::flash::access(vm, off, w, value)
     }
+    #[cfg(target_arch = "x86_64")]
+    fn pc_device(
+        &self,
+        vm: VmId,
+        kind: rtvisor_core::mmio::DeviceKind,
+        off: u64,
+        w: Width,
+        value: Option<u64>,
+    ) -> Result<u64, MmioError> {
+        crate::pc::access(vm, kind, off, w, value)
+    }
 }
 
 /// When VM `vm` stops (or restarts): its devices are quiesced where the hypervisor

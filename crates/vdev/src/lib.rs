@@ -22,11 +22,13 @@ pub mod fifo;
 pub mod gicpass;
 pub mod ioapic;
 pub mod pcicfg;
+pub mod pit;
 pub mod pl011;
 pub mod pl061;
 pub mod regs;
 #[cfg(any(test, feature = "testkit"))]
 pub mod rng;
+pub mod rtc;
 pub mod uart16550;
 pub mod vgic;
 pub mod x2apic;

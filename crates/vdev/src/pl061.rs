@@ -98,13 +98,18 @@ impl Pl061 {
         };
     }
 
-    /// Guest read of `width` at `offset`.
+    /// Guest read of `width` at `offset`. Inlined into its caller, the hypervisor's
+    /// device dispatch, where the doorbell's receiver reaches it (its code must not
+    /// change with what else that dispatch holds: docs/benchmark.md, "The hypervisor's
+    /// size").
+    #[inline(always)]
     pub fn read(&mut self, offset: u64, width: Width) -> Result<u32, MmioError> {
         let v = REGS.read(self, offset, width)?;
         Ok(u32::try_from(v).unwrap_or(0))
     }
 
-    /// Guest write of `width` at `offset`.
+    /// Guest write of `width` at `offset` (inlined as [`Pl061::read`] is).
+    #[inline(always)]
     pub fn write(&mut self, offset: u64, width: Width, value: u32) -> Result<(), MmioError> {
         REGS.write(self, offset, width, u64::from(value))
     }

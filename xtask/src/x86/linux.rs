@@ -194,6 +194,20 @@ fn reboot(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     Ok(())
 }
 
+/// Linux's clock came from the VM's emulated RTC, which starts at the host RTC's date
+/// (QEMU's: this machine's, so at least 2026): a year before that means Linux could
+/// not read it and started at 1970.
+fn rtc_date(con: &mut Console, t: &Timeouts) -> Result<()> {
+    con.send("date -u +rtc-year-%Y\n")?;
+    let at = con.expect(&Pattern::regex(r"^\[linux\] rtc-year-\d+\s*$"), t.step)?;
+    let year: u32 = con.line(at).trim()["[linux] rtc-year-".len()..].parse()?;
+    ensure!(
+        year >= 2026,
+        "Linux's date is in {year}: it did not read the VM's RTC (emulated at ports 0x70-0x71)"
+    );
+    Ok(())
+}
+
 /// Linux's own fatal lines: the test fails at once on them rather than at its timeout.
 const PANICS: &[&str] = &["[linux] PANIC: early exception", "[linux] Kernel panic"];
 
@@ -206,6 +220,9 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     tsc_rate(con)?;
     con.send("nproc\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;
+    if emu == Emulator::Qemu {
+        rtc_date(con, t)?;
+    }
     let (a0, a1) = read_loc(con, t)?;
     con.send("sleep 2\n")?;
     let (b0, b1) = read_loc(con, t)?;

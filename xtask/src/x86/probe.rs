@@ -180,7 +180,7 @@ mod tests {
         let f = failures();
         assert!(f
             .iter()
-            .any(|p| p.is_match("[probe] probe: io-ports: LEAK (port 0x70 reads 0x0)")));
+            .any(|p| p.is_match("[probe] probe: io-ports: LEAK (port 0x60 reads 0x0)")));
         assert!(f
             .iter()
             .any(|p| p.is_match("[rtvisor] vm probe: stopped (unhandled exit=0x1c)")));

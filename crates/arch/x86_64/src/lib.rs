@@ -52,6 +52,8 @@ pub mod apic;
 #[cfg(target_os = "none")]
 pub mod boot;
 #[cfg(target_os = "none")]
+pub mod cmos;
+#[cfg(target_os = "none")]
 #[macro_use]
 pub mod console;
 #[cfg(target_os = "none")]

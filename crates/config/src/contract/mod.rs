@@ -95,6 +95,14 @@ pub enum DeviceKind {
     Pm1aControl,
     /// The reset control register, port 0xcf9 (x86_64).
     ResetControl,
+    /// The 8254 interval timer, ports 0x40-0x43 (x86_64; `rtvisor_vdev::pit`).
+    Pit,
+    /// System control port B, port 0x61: the PIT's channel 2 gate and output
+    /// (x86_64).
+    PortB,
+    /// The MC146818 real-time clock and CMOS RAM, ports 0x70-0x71 (x86_64;
+    /// `rtvisor_vdev::rtc`).
+    Rtc,
 }
 
 /// Where an emulated device's registers are.

@@ -3,7 +3,10 @@
 //!
 //! ```text
 //!   guest-physical                                  I/O ports (emulated)
+//!                                                   0x0040  8254 PIT (4 ports), no IRQ
+//!                                                   0x0061  port B: PIT gate 2, OUT2
 //!   0x0000_0000 +---------------------------+       0x0064  keyboard controller: reset
+//!                                                   0x0070  RTC and CMOS RAM, no IRQ
 //!               | RAM, from 0, at most 3 GiB |      0x03f8  COM1, a 16550 (8 ports), GSI 4
 //!   0x000a_0000 |  legacy hole (reserved)   |       0x0600  ACPI sleep control, status
 //!   0x000e_0000 |  boot data (ACPI, ebx)    |       0x0604  ACPI PM1a control
@@ -129,6 +132,12 @@ pub const COM1_PORT: u16 = 0x3f8;
 pub const COM1_GSI: u32 = 4;
 /// The keyboard controller's command port: writing 0xfe resets the VM.
 pub const KBC_PORT: u16 = 0x64;
+/// The 8254 PIT's first port (counters 0-2, then the control word at 0x43).
+pub const PIT_PORT: u16 = 0x40;
+/// System control port B (the PIT's channel 2 gate and output, the speaker).
+pub const PORT_B: u16 = 0x61;
+/// The RTC's index port (its data port follows).
+pub const RTC_PORT: u16 = 0x70;
 /// The hardware-reduced sleep control register (8 bits: SLP_TYP in bits 2-4, SLP_EN
 /// bit 5); the sleep status register follows it.
 pub const SLEEP_CONTROL_PORT: u16 = 0x600;
@@ -173,7 +182,7 @@ pub const fn virtual_apic_id(index: usize) -> u32 {
 /// Every x86 VM's emulated devices: the memory-mapped ones by address, then the I/O
 /// ports by port (the hypervisor's dispatch tables are built from this, in this
 /// order).
-pub const EMULATED: [EmulatedDevice; 8] = [
+pub const EMULATED: [EmulatedDevice; 11] = [
     EmulatedDevice {
         kind: DeviceKind::Doorbell,
         name: "doorbell page",
@@ -202,11 +211,38 @@ pub const EMULATED: [EmulatedDevice; 8] = [
         line: None,
     },
     EmulatedDevice {
+        kind: DeviceKind::Pit,
+        name: "8254 PIT",
+        space: Space::Io,
+        base: PIT_PORT as u64,
+        size: 4,
+        per_vcpu: false,
+        line: None,
+    },
+    EmulatedDevice {
+        kind: DeviceKind::PortB,
+        name: "system control port B",
+        space: Space::Io,
+        base: PORT_B as u64,
+        size: 1,
+        per_vcpu: false,
+        line: None,
+    },
+    EmulatedDevice {
         kind: DeviceKind::KeyboardReset,
         name: "keyboard controller (reset)",
         space: Space::Io,
         base: KBC_PORT as u64,
         size: 1,
+        per_vcpu: false,
+        line: None,
+    },
+    EmulatedDevice {
+        kind: DeviceKind::Rtc,
+        name: "real-time clock and CMOS RAM",
+        space: Space::Io,
+        base: RTC_PORT as u64,
+        size: 2,
         per_vcpu: false,
         line: None,
     },

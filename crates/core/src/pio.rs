@@ -76,7 +76,7 @@ mod tests {
     fn the_x86_ports_are_found_by_port() {
         const N: usize = count_in(&x86_64::EMULATED, Space::Io);
         let t: [PortRange; N] = table(&x86_64::EMULATED);
-        assert_eq!(N, 7);
+        assert_eq!(N, 8);
         let com1 = find(&t, 0x3fd).unwrap();
         assert_eq!(
             (com1.0.kind, com1.1, com1.0.line),
@@ -113,12 +113,17 @@ mod tests {
             Some((DeviceKind::PortB, 0))
         );
         assert_eq!(find(&t, 0x62), None);
+        assert_eq!(
+            find(&t, 0x71).map(|(r, o)| (r.kind, o)),
+            Some((DeviceKind::Rtc, 1))
+        );
+        assert_eq!(find(&t, 0x72), None);
     }
 
     #[test]
     fn a_short_table_has_empty_slots_and_none_for_aarch64() {
-        let t: [PortRange; 8] = table(&x86_64::EMULATED);
-        assert_eq!(t[7], PortRange::NONE);
+        let t: [PortRange; 9] = table(&x86_64::EMULATED);
+        assert_eq!(t[8], PortRange::NONE);
         assert_eq!(find(&t, u16::MAX), None);
         let none: [PortRange; 0] = table(&rtvisor_config::contract::aarch64::EMULATED);
         assert_eq!(find(&none, 0x3f8), None);

@@ -496,7 +496,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         let secs = opts.timeout.unwrap_or(LINUX_X86_INTEL_TIMEOUT_S);
         let t = Duration::from_secs_f64(secs);
         let (ok, text, rows, checks) =
-            linuxboot::x86::intel::rows(&dir, opts.no_build, t, opts.verbose);
+            linuxboot::x86::intel::rows(&dir, opts.no_build, t, opts.verbose, opts.repeat);
         linux_ok &= ok;
         md += &text;
         linux_rows.extend(rows);

@@ -17,11 +17,12 @@
 //! alone; rtvisor's VMs have a TSC offset of 0). So `/bin/vclock`'s TSC at `ips` Hz is
 //! virtual time since Bochs started, BIOS, GRUB (and the hypervisor's boot) included,
 //! the same from one run to the next. Each row is split at Linux's clock as the AMD-V
-//! rows are (`report::split`). No accounting build is booted: one more boot under
+//! rows are (`report::split`); with `--repeat` each row boots twice and the two
+//! figures must be the same tick. No accounting build is booted: one more boot under
 //! rtvisor would add its wall time again.
 
-use super::super::{boot_console, Boot1, LinuxBoot, Row};
-use crate::bench::budget::Check;
+use super::super::{boot_console, Boot1, InitAt, LinuxBoot, Row};
+use crate::bench::budget::{Check, Verdict};
 use crate::util::{rel, say};
 use crate::x86::machine::{BochsSpec, Emulator};
 use anyhow::Result;
@@ -73,14 +74,13 @@ fn bare_iso(l: &crate::linux::x86::LinuxX86, no_build: bool) -> Result<PathBuf> 
 fn boot(
     name: &'static str,
     iso: &Path,
-    dir: &Path,
+    log: &Path,
     timeout: Duration,
     verbose: bool,
-) -> Result<(u64, Option<super::super::InitAt>)> {
-    let log = dir.join(format!("{name}.log"));
+) -> Result<(u64, Option<InitAt>)> {
     let b = Boot1 {
         name,
-        log: &log,
+        log,
         timeout,
         verbose,
         stats: false,
@@ -97,11 +97,51 @@ fn boot(
     Ok((ns, init))
 }
 
-/// Runs the VT-x Linux boot rows: bare, then rtvisor. Console logs go to
-/// `dir/<name>.log`.
-pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> Result<LinuxBoot> {
+/// Whether two boots of row `name` reached `/init` and the ready line at the same
+/// TSC tick (the figures are ns at [`tsc_hz`], so the same ns is the same tick).
+pub fn determinism(
+    name: &str,
+    first: (u64, Option<InitAt>),
+    second: &Result<(u64, Option<InitAt>), String>,
+) -> Check {
+    let what = format!("{name}: the same virtual time on two boots");
+    let (verdict, detail) = match second {
+        Err(e) => (Verdict::Fail, format!("the second boot failed: {e}")),
+        Ok(s) if *s == first => (Verdict::Pass, format!("ready at {} ns both times", first.0)),
+        Ok((ns, init)) => {
+            let d = ns.abs_diff(first.0);
+            let at = |i: Option<InitAt>| i.map_or("-".to_string(), |i| i.ns.to_string());
+            (
+                Verdict::Fail,
+                format!(
+                    "ready at {} / {ns} ns ({d} ns, {} ppm apart), /init at {} / {} ns",
+                    first.0,
+                    u128::from(d) * 1_000_000 / u128::from(first.0.max(1)),
+                    at(first.1),
+                    at(*init)
+                ),
+            )
+        }
+    };
+    Check {
+        what,
+        verdict,
+        detail,
+    }
+}
+
+/// Runs the VT-x Linux boot rows: bare, then rtvisor, each twice with `repeat` (the
+/// determinism checks). Console logs go to `dir/<name>.log` (`<name>.run2.log`).
+pub fn measure(
+    dir: &Path,
+    no_build: bool,
+    timeout: Duration,
+    verbose: bool,
+    repeat: bool,
+) -> Result<(LinuxBoot, Vec<Check>)> {
     let l = crate::linux::x86::ensure(false)?;
     let mut rows = Vec::new();
+    let mut checks = Vec::new();
     for name in [BARE, ALONE] {
         say(format!("=== bench {name}"));
         let start = Instant::now();
@@ -109,8 +149,21 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             BARE => bare_iso(&l, no_build),
             _ => super::rtvisor_iso(dir, no_build, false),
         };
-        let got = iso.and_then(|iso| boot(name, &iso, dir, timeout, verbose));
+        let log = dir.join(format!("{name}.log"));
+        let got = iso
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|iso| boot(name, iso, &log, timeout, verbose));
         let wall_s = start.elapsed().as_secs_f64();
+        if let (true, Ok(iso), Ok(first)) = (repeat, &iso, &got) {
+            say(format!("=== bench {name} (run 2)"));
+            let log = dir.join(format!("{name}.run2.log"));
+            let second = boot(name, iso, &log, timeout, verbose)
+                .map_err(|e| format!("{e:#}").lines().next().unwrap_or("").to_string());
+            let c = determinism(name, *first, &second);
+            println!("bench {name} (run 2): {}", c.detail);
+            checks.push(c);
+        }
         let (ns, init) = match got {
             Ok((ns, init)) => {
                 println!("bench {name} ... ok: ready at {ns} virtual ns ({wall_s:.1}s)");
@@ -129,26 +182,29 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             wall_s,
         });
     }
-    Ok(LinuxBoot {
+    let b = LinuxBoot {
         rows,
         breakdown: Err(NO_BREAKDOWN.into()),
-    })
+    };
+    Ok((b, checks))
 }
 
 /// The VT-x rows of a bench run: whether both boots worked, the markdown section, the
-/// latency.json objects and the budget table's row.
+/// latency.json objects and the budget table's rows (the ratio, with `repeat` the
+/// determinism checks).
 pub fn rows(
     dir: &Path,
     no_build: bool,
     timeout: Duration,
     verbose: bool,
+    repeat: bool,
 ) -> (bool, String, Vec<String>, Vec<Check>) {
-    match measure(dir, no_build, timeout, verbose) {
-        Ok(b) => (
+    match measure(dir, no_build, timeout, verbose, repeat) {
+        Ok((b, same)) => (
             b.rows.iter().all(|r| r.ns.is_ok()),
             markdown(&b),
             json_rows(&b),
-            report(Some(&b)),
+            report(Some(&b)).into_iter().chain(same).collect(),
         ),
         Err(e) => {
             println!("bench {BARE}, {ALONE} ... FAILED\n{e:#}");
@@ -174,6 +230,33 @@ mod tests {
         let amd = super::super::bootargs_bare_grub().replace("1000000", "20000");
         assert_eq!(bootargs_bare(), amd);
         assert_eq!(tsc_hz(), 20_000_000);
+    }
+
+    #[test]
+    fn two_boots_agree_only_to_the_tick() {
+        let at = Some(InitAt {
+            ns: 90_000_000_000,
+            uptime_ms: 32_310,
+        });
+        let first = (120_000_000_000, at);
+        let same = determinism(BARE, first, &Ok(first));
+        assert_eq!(same.verdict, Verdict::Pass, "{}", same.detail);
+        assert!(same
+            .what
+            .contains("linux-x86-intel-bare: the same virtual time"));
+        // One tick at 20 MHz is 50 ns.
+        let off = determinism(BARE, first, &Ok((120_000_000_050, at)));
+        assert_eq!(off.verdict, Verdict::Fail);
+        assert!(
+            off.detail.contains("(50 ns, 0 ppm apart)"),
+            "{}",
+            off.detail
+        );
+        let late = determinism(ALONE, first, &Ok((120_120_000_000, at)));
+        assert!(late.detail.contains("1000 ppm"), "{}", late.detail);
+        let failed = determinism(ALONE, first, &Err("timed out".into()));
+        assert_eq!(failed.verdict, Verdict::Fail);
+        assert!(failed.detail.contains("timed out"));
     }
 
     /// Both rows boot on the slow tier's Linux machine, with its deterministic clock.

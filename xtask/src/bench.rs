@@ -18,7 +18,9 @@
 //!
 //! Full runs (and `--only linux`) also boot Debian's Linux bare and under rtvisor and
 //! compare the virtual time to its shell (`linuxboot`); `--only doorbell` and full runs
-//! measure the doorbell round trip (`doorbell`).
+//! measure the doorbell round trip (`doorbell`). `--only linux-x86` boots Debian's
+//! amd64 Linux on q35 (AMD-V), and `--slow` adds the slow tier, the same on Bochs
+//! (VT-x, `linux-x86-intel`: about 20 wall minutes).
 //!
 //! `--quick` (CI, `cargo xtask test` as `bench-quick`) checks the machinery and
 //! determinism only: fewer samples, `bare`, `rtvisor-virtual` and `rtvisor-direct`, each

@@ -18,7 +18,9 @@
 //!
 //! Full runs (and `--only linux`) also boot Debian's Linux bare and under rtvisor and
 //! compare the virtual time to its shell (`linuxboot`); `--only doorbell` and full runs
-//! measure the doorbell round trip (`doorbell`).
+//! measure the doorbell round trip (`doorbell`). `--only linux-x86` boots Debian's
+//! amd64 Linux on q35 (AMD-V), and `--slow` adds the slow tier, the same on Bochs
+//! (VT-x, `linux-x86-intel`: about 20 wall minutes).
 //!
 //! `--quick` (CI, `cargo xtask test` as `bench-quick`) checks the machinery and
 //! determinism only: fewer samples, `bare`, `rtvisor-virtual` and `rtvisor-direct`, each
@@ -85,6 +87,18 @@ pub const LINUX_TIMEOUT_S: f64 = 900.0;
 /// named (one boot under rtvisor takes tens of wall minutes on a busy machine).
 pub const LINUX_X86: &str = "linux-x86";
 
+/// The VT-x Linux boot rows' name for `--only` (`linuxboot::x86::intel`): the slow
+/// tier, run only with `--slow` (each boot takes 10 to 20 wall minutes on Bochs).
+pub const LINUX_X86_INTEL: &str = "linux-x86-intel";
+/// Per-boot timeout of the VT-x Linux boot rows.
+pub const LINUX_X86_INTEL_TIMEOUT_S: f64 = 3600.0;
+
+/// Whether the run measures the VT-x Linux boot: with `--slow`, on full runs and when
+/// `--only` names it.
+fn wants_linux_x86_intel(opts: &Options) -> bool {
+    opts.slow && full_or_named(opts, LINUX_X86_INTEL)
+}
+
 /// Whether the run measures the x86 Linux boot: `--only linux-x86`.
 fn wants_linux_x86(opts: &Options) -> bool {
     !opts.quick
@@ -150,6 +164,8 @@ pub struct Options {
     pub timeout: Option<f64>,
     pub verbose: bool,
     pub no_build: bool,
+    /// The slow tier too: the VT-x Linux boot rows on Bochs.
+    pub slow: bool,
 }
 
 fn select(opts: &Options) -> Result<Vec<&'static Config>> {
@@ -161,12 +177,17 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
         .filter(|s| !s.is_empty())
         .collect();
     for n in &names {
-        if ![DOORBELL, LINUX, LINUX_X86].contains(n) && !CONFIGS.iter().any(|c| c.name == *n) {
+        let extra = [DOORBELL, LINUX, LINUX_X86, LINUX_X86_INTEL];
+        if !extra.contains(n) && !CONFIGS.iter().any(|c| c.name == *n) {
             let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
             bail!(
-                "no configuration {n:?}; the names are {}, {DOORBELL}, {LINUX}, {LINUX_X86}",
-                all.join(", ")
+                "no configuration {n:?}; the names are {}, {}",
+                all.join(", "),
+                extra.join(", ")
             );
+        }
+        if *n == LINUX_X86_INTEL && !opts.slow {
+            bail!("{LINUX_X86_INTEL} is in the slow tier: run it with --slow");
         }
     }
     Ok(CONFIGS
@@ -329,7 +350,8 @@ fn accounting_run(
 pub fn run(opts: &Options) -> Result<bool> {
     let configs = select(opts)?;
     setup::ensure_all()?;
-    if !opts.no_build {
+    // The x86 Linux rows boot no guest of ours: a run of only those builds none.
+    if !opts.no_build && (!configs.is_empty() || wants_doorbell(opts) || wants_linux(opts)) {
         image::build_guests()?;
     }
     let (dir, args) = if opts.quick {
@@ -478,6 +500,16 @@ pub fn run(opts: &Options) -> Result<bool> {
         linux_rows.extend(rows);
         budgets.extend(checks);
     }
+    if wants_linux_x86_intel(opts) {
+        let secs = opts.timeout.unwrap_or(LINUX_X86_INTEL_TIMEOUT_S);
+        let t = Duration::from_secs_f64(secs);
+        let (ok, text, rows, checks) =
+            linuxboot::x86::intel::rows(&dir, opts.no_build, t, opts.verbose, opts.repeat);
+        linux_ok &= ok;
+        md += &text;
+        linux_rows.extend(rows);
+        budgets.extend(checks);
+    }
     if !budgets.is_empty() {
         md += "\n## Budgets\n\n";
         md += &budget::table(&budgets);
@@ -528,6 +560,7 @@ pub fn quick_test(verbose: bool, timeout_scale: f64, no_build: bool) -> Result<(
         timeout: Some(QUICK_TIMEOUT_S * timeout_scale),
         verbose,
         no_build,
+        slow: false,
     };
     if run(&opts)? {
         Ok(())
@@ -593,6 +626,7 @@ pub(crate) mod tests {
             timeout: None,
             verbose: false,
             no_build: true,
+            slow: false,
         }
     }
 
@@ -627,6 +661,24 @@ pub(crate) mod tests {
         assert!(wants_linux_x86(&opts(false, &["bare,linux-x86"])));
         assert!(!wants_linux_x86(&opts(false, &[])), "not in full runs");
         assert!(!wants_linux_x86(&opts(true, &["linux-x86"])));
+        // The VT-x rows: only with --slow, on full runs or named.
+        let slow = |only: &[&str]| Options {
+            slow: true,
+            ..opts(false, only)
+        };
+        assert!(
+            select(&opts(false, &["linux-x86-intel"])).is_err(),
+            "needs --slow"
+        );
+        assert!(names(&slow(&["linux-x86-intel"])).is_empty());
+        assert!(wants_linux_x86_intel(&slow(&["linux-x86-intel"])));
+        assert!(wants_linux_x86_intel(&slow(&[])));
+        assert!(!wants_linux_x86_intel(&slow(&["linux-x86"])));
+        assert!(!wants_linux_x86_intel(&opts(false, &[])));
+        assert!(!wants_linux_x86_intel(&Options {
+            quick: true,
+            ..slow(&[])
+        }));
     }
 
     #[test]

@@ -124,6 +124,10 @@ enum Cmd {
         /// Do not build: boot the guests and images already in target/.
         #[arg(long)]
         no_build: bool,
+        /// The slow tier too: Debian's amd64 Linux booted bare and under rtvisor on
+        /// Bochs (VT-x), `linux-x86-intel` (10 to 20 wall minutes a boot).
+        #[arg(long)]
+        slow: bool,
     },
     /// Fetch Debian's arm64 kernel and busybox with a private apt state and build the
     /// guest Image, initramfs and ext4 disk into target/linux/ (cached: offline after
@@ -333,6 +337,7 @@ fn main() -> ExitCode {
             timeout,
             verbose,
             no_build,
+            slow,
         } => {
             let opts = bench::Options {
                 quick,
@@ -341,6 +346,7 @@ fn main() -> ExitCode {
                 timeout,
                 verbose,
                 no_build,
+                slow,
             };
             match bench::run(&opts) {
                 Ok(true) => Ok(()),

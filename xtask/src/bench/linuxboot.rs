@@ -243,22 +243,30 @@ pub fn boot_command(
     mut cmd: std::process::Command,
     line: &str,
 ) -> Result<(u64, Option<InitAt>, Option<Vec<CpuStats>>)> {
-    let Boot1 {
-        name,
-        log,
-        timeout,
-        verbose,
-        stats,
-        hz,
-    } = *b;
-    say(format!("bench {name}: {line}"));
+    say(format!("bench {}: {line}", b.name));
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd
         .spawn()
         .with_context(|| format!("could not start `{line}`"))?;
-    let mut con = Console::spawn(&format!("bench {name}"), child);
+    boot_console(b, Console::spawn(&format!("bench {}", b.name), child))
+}
+
+/// Watches the console `con` of a started machine until the vclock line: as
+/// [`boot_command`] (the Bochs rows start theirs with `crate::x86::spawn_on`).
+pub fn boot_console(
+    b: &Boot1<'_>,
+    mut con: Console,
+) -> Result<(u64, Option<InitAt>, Option<Vec<CpuStats>>)> {
+    let Boot1 {
+        log,
+        timeout,
+        verbose,
+        stats,
+        hz,
+        ..
+    } = *b;
     con.set_log_file(log.to_path_buf());
     con.set_echo(verbose);
     for bad in hv::FATAL.iter().copied().chain(["Kernel panic"]) {

@@ -15,7 +15,7 @@ mod follow;
 pub mod irq;
 pub mod iso;
 mod life;
-mod linux;
+pub mod linux;
 pub mod machine;
 pub mod probe;
 pub mod slow;

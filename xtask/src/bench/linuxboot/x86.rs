@@ -211,6 +211,7 @@ pub fn rows(
     }
 }
 
+pub mod intel;
 mod report;
 pub use report::{json_rows, markdown, report};
 

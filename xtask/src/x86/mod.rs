@@ -17,6 +17,7 @@ pub mod iso;
 mod life;
 mod linux;
 pub mod machine;
+mod pcidirect;
 pub mod probe;
 pub mod slow;
 pub mod vm;

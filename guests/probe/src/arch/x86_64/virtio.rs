@@ -216,7 +216,12 @@ impl Virtio {
         // Available ring: flags 0, idx n + 1, ring[n % QSIZE] = descriptor 0.
         let slot = (n % QSIZE) as usize;
         let pair = AVAIL + 4 + 4 * (slot / 2);
-        let keep = get(pair) & if slot % 2 == 0 { 0xffff_0000 } else { 0xffff };
+        let keep = get(pair)
+            & if slot.is_multiple_of(2) {
+                0xffff_0000
+            } else {
+                0xffff
+            };
         put(pair, keep);
         put(AVAIL, (n + 1) << 16);
         w16(self.notify, 0);

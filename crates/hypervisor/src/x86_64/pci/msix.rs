@@ -15,8 +15,10 @@
 //! vCPU the guest named, which must be one of its VM's), so the device's interrupt
 //! lands in the guest's own IDT with no hypervisor code on the way, as its cores'
 //! other interrupts do. A vector the device sends to such a core while the hypervisor
-//! holds it (the vCPU parked) is ended and dropped there: a stray by `irq`'s gates, or,
-//! one of the devices' range, by [`deliver`], whose route names another VM or none.
+//! holds it (the vCPU parked) is ended there: dropped by `irq`'s stray gate, or, one of
+//! the devices' range, by [`deliver`] (whose route names another VM or none); the
+//! kick's and the timer's vectors only make the core look again (a spurious wake-up).
+//! The spurious vector 0xFF, whose gate does not end an interrupt, is refused.
 
 use super::super::direct;
 use super::{One, Owned, MAX_FUNCTIONS};

@@ -133,6 +133,14 @@ pub const TESTS: &[X86Test] = &[
         run: super::probe::probe,
     },
     X86Test {
+        name: "x86-pci-direct-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::pcidirect::SCENARIO),
+        about: "tests/scenarios/x86-pci-direct.toml on QEMU q35 (AMD-V): a virtio-blk-pci function given to the hostile probe in a direct-mode VM; foreign functions and the host bridge (0xCF8/0xCFC with odd widths, ECAM), its BARs and command register, MSI-X entries aimed at other cores, NMI, SMI, INIT, ExtINT, a low vector, a logical destination: all contained with no interrupt anywhere; a valid entry's interrupts arrive in the probe's own IDT, one per sector read; the direct `rt` counts no stray vector meanwhile, `victim` counts on; the probe powers off, is started again and does it all again (its function reset), the shell answers",
+        run: super::pcidirect::run,
+    },
+    X86Test {
         name: "x86-off-one-amd",
         emulator: Emulator::Qemu,
         cmdline: "",

@@ -17,6 +17,7 @@ pub mod iso;
 mod life;
 pub mod linux;
 pub mod machine;
+mod pcidirect;
 pub mod probe;
 pub mod slow;
 pub mod vm;

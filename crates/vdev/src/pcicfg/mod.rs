@@ -39,6 +39,8 @@ pub mod msi;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_direct;
+#[cfg(test)]
 mod walk;
 
 use crate::Width;

@@ -9,6 +9,14 @@
 //! not 0xFEE), that asks for SMI, NMI, INIT, start-up or ExtINT delivery (which would
 //! reach the host's core), or whose vector is below 16 is refused ([`RouteError`]):
 //! the caller leaves that vector masked on the device.
+//!
+//! A direct-mode VM (its vCPUs own their cores' local APICs, and read their cores'
+//! APIC ids as their own) gets its messages through [`route_direct`] instead: the
+//! guest's vector kept, fixed, physical, edge, to the core the guest named, which must
+//! be one of its VM's; the device's interrupt then lands in the guest's own IDT with
+//! no hypervisor code on the way. A logical destination or one outside the VM is
+//! refused too, and so is the APIC's spurious vector 0xFF (on a core the hypervisor
+//! holds, its gate does not end an interrupt).
 
 use crate::Width;
 
@@ -64,8 +72,12 @@ pub enum RouteError {
     NotApic,
     /// A delivery mode other than fixed and lowest priority.
     Mode,
-    /// A vector below 16.
+    /// A vector below 16 (or, direct mode, the spurious vector 0xFF).
     Vector,
+    /// Direct mode: a logical destination (the VM's cores are named by APIC id).
+    Logical,
+    /// Direct mode: the destination is not the APIC id of one of the VM's cores.
+    Foreign,
 }
 
 /// Message address bits 31:20 of an interrupt to the local APICs.
@@ -112,6 +124,30 @@ pub fn route(
 ) -> Option<MsiMsg> {
     let m = decode(guest).ok()?;
     Some(host_message(target(&m)?, host_vector))
+}
+
+/// The spurious vector of every APIC the hypervisor sets up (never a device's).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+
+/// Routes a direct-mode guest's message: `cores` pairs, vCPU by vCPU, the APIC id the
+/// guest reads as that vCPU's (CPUID, its MADT) with the xAPIC id of the physical core
+/// that runs it (under rtvisor the two are the same). The host's message is the
+/// guest's vector, fixed, edge, to the physical APIC of the core whose vCPU the guest
+/// named; otherwise why not (the caller leaves the vector masked).
+pub fn route_direct(guest: MsiMsg, cores: &[(u32, u32)]) -> Result<MsiMsg, RouteError> {
+    let m = decode(guest)?;
+    if m.vector == SPURIOUS_VECTOR {
+        return Err(RouteError::Vector);
+    }
+    if m.logical {
+        return Err(RouteError::Logical);
+    }
+    let apic = cores
+        .iter()
+        .find(|&&(named, _)| named == u32::from(m.dest))
+        .and_then(|&(_, apic)| u8::try_from(apic).ok())
+        .ok_or(RouteError::Foreign)?;
+    Ok(host_message(apic, m.vector))
 }
 
 /// The most MSI-X entries a guest sees of one function (the table size its

@@ -10,7 +10,8 @@
 //!   (`contract::x86_64::PCI_ECAM_GPA`, the MCFG's) reach the VM's `Bus`;
 //! - `msix.rs`: the MSI-X table and MSI shadows routed to host vectors aimed at the
 //!   VM's own cores, and each host vector's interrupt delivered to the guest's APICs
-//!   as the guest's message names them;
+//!   as the guest's message names them (a direct-mode VM's messages go straight to
+//!   its cores with the guest's vector instead);
 //! - `reset.rs`: a stopping VM's functions quiesced and reset before its RAM is
 //!   reused.
 //!

@@ -9,7 +9,18 @@
 //! which deliver it as the guest's own message says (fixed or lowest priority,
 //! physical or logical). A message the guest cannot send (SMI, NMI, INIT, a vector
 //! below 16, not to the APICs) leaves the entry masked on the device.
+//!
+//! A direct-mode VM's functions get no host vectors: each message is rewritten by
+//! `msi::route_direct` (the guest's vector, fixed, physical, edge, to the core of the
+//! vCPU the guest named, which must be one of its VM's), so the device's interrupt
+//! lands in the guest's own IDT with no hypervisor code on the way, as its cores'
+//! other interrupts do. A vector the device sends to such a core while the hypervisor
+//! holds it (the vCPU parked) is ended there: dropped by `irq`'s stray gate, or, one of
+//! the devices' range, by [`deliver`] (whose route names another VM or none); the
+//! kick's and the timer's vectors only make the core look again (a spurious wake-up).
+//! The spurious vector 0xFF, whose gate does not end an interrupt, is refused.
 
+use super::super::direct;
 use super::{One, Owned, MAX_FUNCTIONS};
 use crate::percpu;
 use crate::vms;
@@ -17,6 +28,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rtvisor_arch_x86_64::devpage::DevicePages;
 use rtvisor_arch_x86_64::irq::{self, DEVICE_BASE, DEVICE_COUNT};
 use rtvisor_config::contract::x86_64::virtual_apic_id;
+use rtvisor_config::contract::MAX_VCPUS;
 use rtvisor_core::account::IrqKind;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_vdev::pcicfg::msi::{self, MsiMsg, MsixEntry, MsixTable, MSIX_ENTRY};
@@ -64,16 +76,20 @@ struct Table {
 pub(super) struct Irqs {
     /// First host vector.
     first: u8,
-    /// Host vectors given (0: none).
+    /// Host vectors given (0: none; a direct-mode VM's functions have none).
     count: u8,
+    /// Its VM is direct-mode: messages go straight to its cores (`route_direct`).
+    direct: bool,
     /// Its MSI-X table, if it has one.
     table: Option<Table>,
 }
 
 impl Irqs {
     /// The host vectors and MSI-X table of `f` (its BARs mapped as `bars`), with every
-    /// MSI-X entry masked on the device.
+    /// MSI-X entry masked on the device. A function of a `direct`-mode VM takes no host
+    /// vector.
     pub(super) fn of(
+        direct: bool,
         f: &Function,
         host: &mut dyn HostConfig,
         bars: &[Option<MemBar>; BARS],
@@ -88,10 +104,13 @@ impl Irqs {
             .iter()
             .any(|c| matches!(c.kind, CapKind::Msi { .. }));
         // MSI and MSI-X are never on together: MSI uses the first vector.
-        let want = table
-            .as_ref()
-            .map_or(0, |t| t.shadow.len())
-            .max(usize::from(msi));
+        let want = match direct {
+            true => 0,
+            false => table
+                .as_ref()
+                .map_or(0, |t| t.shadow.len())
+                .max(usize::from(msi)),
+        };
         let first = GIVEN
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
                 (g + want <= DEVICE_COUNT).then_some(g + want)
@@ -100,6 +119,7 @@ impl Irqs {
         let irqs = Self {
             first: DEVICE_BASE + first as u8,
             count: want as u8,
+            direct,
             table,
         };
         if let Some(t) = &irqs.table {
@@ -194,6 +214,30 @@ fn route(vm: VmId, v: u8, guest: Option<MsiMsg>) -> Option<MsiMsg> {
     )
 }
 
+/// Routes direct-mode VM `vm`'s message `guest` (`msi::route_direct`): to the core of
+/// the vCPU it names, by the APIC ids its guest reads (`vms::guest_cpu_id`) and its
+/// cores have; `None` when it is refused or names none of them.
+fn route_direct(vm: VmId, guest: Option<MsiMsg>) -> Option<MsiMsg> {
+    let mut cores = [(u32::MAX, u32::MAX); MAX_VCPUS];
+    let n = vms::cfg(vm).cpus.len().min(MAX_VCPUS);
+    for (v, c) in cores.iter_mut().enumerate().take(n) {
+        let vcpu = VcpuId::new(v);
+        if let Some(apic) = direct::core_apic_id(vm, vcpu) {
+            *c = (vms::guest_cpu_id(vm, vcpu) as u32, apic);
+        }
+    }
+    msi::route_direct(guest?, &cores[..n]).ok()
+}
+
+/// The host's message for the guest's `guest` on vector slot `i` of `irq` (VM `vm`).
+fn host_message(vm: VmId, irq: &Irqs, i: usize, guest: Option<MsiMsg>) -> Option<MsiMsg> {
+    match (irq.direct, i < usize::from(irq.count)) {
+        (true, _) => route_direct(vm, guest),
+        (false, true) => route(vm, irq.first + i as u8, guest),
+        (false, false) => None,
+    }
+}
+
 /// An access of VM `vm` at `addr` in the trapped pages of one of its functions' MSI-X
 /// tables: the table's entries are the shadow's; anything else in those pages (the
 /// pending bits) is the device's. `None` when `addr` is in none.
@@ -230,16 +274,13 @@ pub(super) fn table_access(
 /// Writes MSI-X entry `i` to the device from the guest's shadow: masked while it
 /// changes, then the routed message, unmasked only when the guest's is.
 fn program(vm: VmId, irq: &mut Irqs, i: usize) {
-    let (first, count) = (irq.first, irq.count);
-    let Some(t) = irq.table.as_mut() else { return };
+    let Some(t) = irq.table.as_ref() else { return };
     // Masked on the device before the route changes: a message in flight arrives
     // under the old route, or not at all.
     mask(t, i);
     let guest = t.shadow.entry(i).and_then(MsixEntry::message);
-    let host = match i < usize::from(count) {
-        true => route(vm, first + i as u8, guest),
-        false => None,
-    };
+    let host = host_message(vm, irq, i, guest);
+    let Some(t) = irq.table.as_ref() else { return };
     let words = MsixEntry::host_words(host);
     let e = t.at + i as u64 * MSIX_ENTRY;
     for (k, word) in words.iter().enumerate().take(3) {
@@ -261,9 +302,9 @@ pub(super) fn route_msi(
         return;
     };
     // MSI off leaves the routes alone: MSI-X's entry 0 may use the same vector.
-    let host = match (o.irq.count > 0, f.msi()) {
-        (true, Some(m)) => route(vm, o.irq.first, Some(m)),
-        _ => None,
+    let host = match f.msi() {
+        Some(m) => host_message(vm, &o.irq, 0, Some(m)),
+        None => None,
     };
     f.set_host_msi(&mut One(o.bdf, &o.config), host);
 }

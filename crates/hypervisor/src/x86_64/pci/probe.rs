@@ -28,13 +28,6 @@ pub fn init() {
         if cfg.pci.is_empty() {
             continue;
         }
-        if cfg.interrupt_mode == InterruptMode::Direct {
-            error!(
-                "vm {}: PCI functions in a direct-mode VM are not supported yet; none given",
-                cfg.name
-            );
-            continue;
-        }
         let Some(state) = PCI.get(id.index()) else {
             continue;
         };
@@ -85,7 +78,8 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
         // which only this VM uses (and the hypervisor, for the MSI-X table and reset).
         unsafe { DevicePages::map(base, len) }
     };
-    let irq = msix::Irqs::of(&function, &mut One(bdf, &config), &bars, map_pages)?;
+    let direct = cfg.interrupt_mode == InterruptMode::Direct;
+    let irq = msix::Irqs::of(direct, &function, &mut One(bdf, &config), &bars, map_pages)?;
     let status = match function.reset_method(&mut One(bdf, &config)) {
         ResetMethod::VirtioStatus { bar, offset } => {
             let b = bars

@@ -138,6 +138,14 @@ pub fn inl(port: u16) -> u32 {
     v
 }
 
+/// `out dx, eax`.
+pub fn outl(port: u16, v: u32) {
+    // SAFETY: as in `outb`.
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack, preserves_flags))
+    };
+}
+
 /// Halts until an interrupt (returns at once if one is pending and unmasked).
 pub fn wfe() {
     // SAFETY: HLT only waits; interrupts keep their mask state.

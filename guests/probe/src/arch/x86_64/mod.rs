@@ -14,7 +14,9 @@
 //! (default 2000), `foreign-apic-ids=<a>-<b>` (APIC ids of other VMs' CPUs, default
 //! 8-15), `cr4=0` (no CR4 writes and no refused CR0 or CR8 values, see
 //! `special::cr_tricks` and `crx`), `triple-fault` (end with a triple fault instead
-//! of powering off).
+//! of powering off), `pci=BB:DD.F` (a function given to this VM, `pci.rs`), with
+//! `cases=pci` its cases alone (`host-ecam=`, `disk-magic=`: see `pci.rs` and
+//! `virtio.rs`).
 
 mod apic;
 mod crx;
@@ -22,9 +24,11 @@ mod hypercall;
 mod ioapic;
 mod mmio;
 mod msr;
+mod pci;
 mod ports;
 mod special;
 pub mod takeback;
+mod virtio;
 
 use core::fmt;
 
@@ -39,8 +43,11 @@ const DEFAULT_FUZZ: u64 = 2000;
 /// What an unclaimed address reads as under rtvisor: all-ones (the x86 convention).
 pub const UNCLAIMED: Option<u64> = Some(u64::MAX);
 
-/// Runs every case, in order.
+/// Runs every case, in order (with `cases=pci`, only those of the function given).
 pub fn run(boot: &BootInfo, tally: &mut Tally) {
+    if boot.args().get("cases") == Some("pci") {
+        return pci_cases(boot, tally);
+    }
     tally.add(memory::read_case(boot, "read-other-vm", "other-vm"));
     tally.add(memory::write_case(boot, "write-other-vm", "other-vm"));
     tally.add(memory::read_case(boot, "read-hypervisor", "hypervisor"));
@@ -71,6 +78,26 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     if number(boot, "ioapic") != Some(0) {
         tally.add(ioapic::com1_through_ioapic());
     }
+}
+
+/// The cases of the PCI function `pci=` names (skipped without it): its
+/// configuration space, then its MSI-X entries and interrupts (`virtio.rs`).
+fn pci_cases(boot: &BootInfo, tally: &mut Tally) {
+    let Some(own) = pci::given(boot) else {
+        println!("probe-diag: pci cases skipped (no pci=BB:DD.F)");
+        return;
+    };
+    tally.add(pci::foreign_config(boot, own));
+    tally.add(pci::config_ports(own));
+    let Some(v) = virtio::Virtio::find(own) else {
+        tally.add(crate::report::leak(
+            "pci-virtio",
+            format_args!("no virtio common, notify or MSI-X structure"),
+        ));
+        return;
+    };
+    tally.add(pci::bar_command(own, || v.alive()));
+    tally.add(virtio::msix(boot, own, &v));
 }
 
 /// After `probe: done`: with `triple-fault`, one (this VM restarts; bare, the machine

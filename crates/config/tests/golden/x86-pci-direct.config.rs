@@ -98,6 +98,7 @@ mod rtvisor_generated_config {
             log_level: LogLevel::Info,
             board_cpus: 4,
             console_input: None,
+            shell: true,
             semihosting: false,
             tables: None,
         },

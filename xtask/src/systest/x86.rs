@@ -12,6 +12,9 @@
 //!   whole; the cases that mean something without a hypervisor are contained (see
 //!   [`BARE_CONTAINED`]), and its last act, a triple fault, resets the machine (QEMU
 //!   exits with `-no-reboot`).
+//! - `x86-pvh-amd`: the hypervisor itself booted the same way, its ELF for
+//!   scenarios/x86-two-vms.toml by QEMU's PVH loader instead of GRUB's Multiboot2 (the
+//!   other QEMU tests boot from the ISO): the `x86-two-vms-amd` checks.
 
 use super::Timeouts;
 use crate::bench::{self, parse};
@@ -42,7 +45,47 @@ pub const X86_TESTS: &[X86Test] = &[
         about: "probe-x86.elf boots bare on QEMU q35: every x86 case reports, those meaningful without a hypervisor are contained, and the final triple fault resets the machine",
         run: probe_bare,
     },
+    X86Test {
+        name: "x86-pvh-amd",
+        about: "the hypervisor for scenarios/x86-two-vms.toml booted by QEMU's PVH loader (-kernel, the ELF's PVH note) on q35 (AMD-V): memory map, ACPI and CPUs from hvm_start_info, both VMs count side by side and power off, the shell answers",
+        run: pvh_two_vms,
+    },
 ];
+
+/// The scenario `x86-pvh-amd` boots.
+const PVH_SCENARIO: &str = "scenarios/x86-two-vms.toml";
+
+/// The hypervisor ELF for [`PVH_SCENARIO`] (built with its ISO) by QEMU's PVH loader,
+/// on the x86 tests' q35 (4 CPUs, 2 GiB).
+fn pvh_command() -> Result<X86Qemu> {
+    crate::image::build_x86_guests_only()?;
+    let iso = crate::x86::build_scenario_iso(&crate::util::root().join(PVH_SCENARIO))?;
+    let mut q = X86Qemu::bare(&iso.with_extension("elf"), "");
+    q.smp = crate::x86::machine::CPUS;
+    q.memory_mib = 2048;
+    Ok(q)
+}
+
+pub fn pvh_two_vms(t: &Timeouts, verbose: bool) -> Result<()> {
+    let name = "x86-pvh-amd";
+    let q = pvh_command()?;
+    say(format!("T2 {name}: {}", q.line()));
+    // COM1 takes input: the test types at the shell.
+    let child = q
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{}`", q.line()))?;
+    let mut c = Console::spawn(name, child);
+    c.set_log_file(out_dir("systest")?.join(format!("{name}.log")));
+    c.set_echo(verbose);
+    for f in crate::x86::cases::line::FAILURES {
+        c.fail_on(Pattern::contains(*f));
+    }
+    crate::x86::cases::two_vms(&mut c, t, crate::x86::machine::Emulator::Qemu)
+}
 
 /// The command lines these tests run (for `qemu-args --all` and the network rule).
 pub fn commands() -> Result<Vec<(String, X86Qemu)>> {

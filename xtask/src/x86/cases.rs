@@ -375,7 +375,7 @@ pub fn powered_off(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()>
 /// The hypervisor on `emu`: the vendor it found, every CPU's extension on with its
 /// second-stage paging, then the two VMs of scenarios/x86-two-vms.toml as on aarch64
 /// (`two-vms`).
-fn two_vms(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+pub fn two_vms(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.expect(&line::hv_vendor(emu.vendor()), t.boot)?;
     con.expect(&line::hv_starting(CPUS, 2), t.step)?;
     let cpus: Vec<Pattern> = (0..CPUS).map(|i| line::hv_cpu(i, emu.vendor())).collect();

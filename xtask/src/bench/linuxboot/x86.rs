@@ -11,6 +11,8 @@
 //!                      256 MiB by `nr_cpus=1 mem=256M`
 //! linux-x86-rtvisor    tests/bench/linux-x86.toml: the VM alone (CPU 1, 256 MiB),
 //!                      the hypervisor's GRUB ISO on the x86 tests' q35 (4 CPUs, 2 GiB)
+//! linux-x86-rtvisor-pvh  the same hypervisor ELF booted by QEMU's PVH loader (-kernel),
+//!                      as the bare row boots Linux, on the same q35 (4 CPUs, 2 GiB)
 //! ```
 //!
 //! `/bin/vclock` (`crate::linux::vclock_x86`) prints the TSC, which starts with the
@@ -20,8 +22,8 @@
 //! bzImage decompressing itself through GRUB; SeaBIOS, GRUB reading the 65 MiB image
 //! from the ISO, the hypervisor's boot and its copy of the VM's images under rtvisor.
 //! Each row is split at Linux's clock (`/init`'s TSC less the kernel's uptime then):
-//! rtvisor / bare-grub is the like-for-like ratio, both rows booting from GRUB on the
-//! same machine.
+//! Two ratios are like for like: rtvisor-pvh / bare, both loaded by QEMU's PVH loader,
+//! and rtvisor / bare-grub, both booting from GRUB on the same machine.
 //!
 //! Then `linux-x86-rtvisor` boots once more from an image built with the interference
 //! accounting: at the ready line the shell's `cpu stats` gives the entries into the
@@ -44,6 +46,7 @@ pub const BOOTARGS_BARE: &str =
 pub const BARE: &str = "linux-x86-bare";
 pub const BARE_GRUB: &str = "linux-x86-bare-grub";
 pub const ALONE: &str = "linux-x86-rtvisor";
+pub const ALONE_PVH: &str = "linux-x86-rtvisor-pvh";
 /// The scenario under tests/bench/.
 const SCENARIO: &str = "linux-x86.toml";
 /// The bare machine: the VM's CPUs and RAM. One CPU: bare Linux on a 2-CPU q35 under
@@ -83,6 +86,16 @@ fn bare_grub_iso(l: &crate::linux::x86::LinuxX86, no_build: bool) -> Result<Path
     }
     let args = bootargs_bare_grub();
     crate::x86::iso::build_linux(&l.vmlinuz, &l.initramfs, &args, &dir, BARE_GRUB)
+}
+
+/// The rtvisor-pvh row's QEMU: the hypervisor ELF `elf` by QEMU's PVH loader on the
+/// machine the ISO boots on (q35, 4 CPUs, 2 GiB), under -icount.
+fn rtvisor_pvh_command(elf: &Path) -> X86Qemu {
+    let mut q = X86Qemu::bare(elf, "");
+    q.icount = Some(Icount::BENCH);
+    q.smp = crate::x86::machine::CPUS;
+    q.memory_mib = 2048;
+    q
 }
 
 /// Builds the ISO of tests/bench/linux-x86.toml, with the accounting when
@@ -145,7 +158,7 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             boot(name, c, &line, false)
         })
     };
-    for name in [BARE, BARE_GRUB, ALONE] {
+    for name in [BARE, BARE_GRUB, ALONE, ALONE_PVH] {
         say(format!("=== bench {name}"));
         let start = Instant::now();
         let got = match name {
@@ -154,6 +167,11 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
                 boot(name, q.command(), &q.line(), false)
             }
             BARE_GRUB => from_iso(name, bare_grub_iso(&l, no_build)),
+            // The ELF beside the ISO (`build_scenario_iso`), built with it above.
+            ALONE_PVH => rtvisor_iso(dir, true, false).and_then(|iso| {
+                let q = rtvisor_pvh_command(&iso.with_extension("elf"));
+                boot(name, q.command(), &q.line(), false)
+            }),
             _ => from_iso(name, rtvisor_iso(dir, no_build, false)),
         };
         let wall_s = start.elapsed().as_secs_f64();

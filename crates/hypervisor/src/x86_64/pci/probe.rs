@@ -47,6 +47,7 @@ pub fn init() {
                 );
             }
         }
+        super::intx::setup(id, &mut st);
     }
 }
 

@@ -73,7 +73,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x8207659d47a6bf24,
+        fingerprint: 0xf01fc256db1cdcf5,
         payload_fingerprint: 0x2b16e9b5fad5f51c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x2000_0000), size: 0x0a00_0000 },

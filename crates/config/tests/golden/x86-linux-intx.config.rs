@@ -44,7 +44,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x8a9c3b10cdd888c2,
+        fingerprint: 0x1c9beffb8e434eb7,
         payload_fingerprint: 0x3fb8d20210fc373e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },

@@ -73,7 +73,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x93bf85517344ce5f,
+        fingerprint: 0x91ea9042e602ed24,
         payload_fingerprint: 0xdfcaa59cf362858b,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x1000_0000), size: 0x0a00_0000 },

@@ -223,7 +223,7 @@ pub fn rows(
             report(Some(&b)),
         ),
         Err(e) => {
-            println!("bench {BARE}, {BARE_GRUB}, {ALONE} ... FAILED\n{e:#}");
+            println!("bench {BARE}, {BARE_GRUB}, {ALONE}, {ALONE_PVH} ... FAILED\n{e:#}");
             (false, String::new(), Vec::new(), report(None))
         }
     }

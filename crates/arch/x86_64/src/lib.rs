@@ -69,8 +69,6 @@ pub mod hello;
 #[cfg(target_os = "none")]
 pub mod idt;
 #[cfg(target_os = "none")]
-pub mod ioapic;
-#[cfg(target_os = "none")]
 pub mod irq;
 #[cfg(target_os = "none")]
 pub mod memory;

@@ -173,6 +173,19 @@ pub trait Backend {
     fn vm_loaded(vm: VmId);
     /// VM `vm` stops or restarts: take its passed-through interrupts back.
     fn vm_stopping(vm: VmId);
+    /// An access of VM `vm` to its PC device `kind` (the PIT, port B, the RTC: x86_64
+    /// machines) at offset `off` of its ports (`Host::pc_device`); refused by default,
+    /// as on a machine without them.
+    fn pc_device(
+        vm: VmId,
+        kind: rtvisor_core::mmio::DeviceKind,
+        off: u64,
+        w: rtvisor_vdev::Width,
+        value: Option<u64>,
+    ) -> Result<u64, rtvisor_vdev::MmioError> {
+        let _ = (vm, kind, off, w, value);
+        Err(rtvisor_vdev::MmioError::NoRegister)
+    }
 
     // Memory.
 

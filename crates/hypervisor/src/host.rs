@@ -127,7 +127,6 @@ impl Host for HostImpl {
     fn flash(&self, vm: VmId, off: u64, w: Width, value: Option<u64>) -> Result<u64, MmioError> {
         crate::flash::access(vm, off, w, value)
     }
-    #[cfg(target_arch = "x86_64")]
     fn pc_device(
         &self,
         vm: VmId,
@@ -136,7 +135,7 @@ impl Host for HostImpl {
         w: Width,
         value: Option<u64>,
     ) -> Result<u64, MmioError> {
-        crate::pc::access(vm, kind, off, w, value)
+        Arch::pc_device(vm, kind, off, w, value)
     }
 }
 

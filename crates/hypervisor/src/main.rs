@@ -24,8 +24,6 @@ mod faults;
 mod flash;
 mod host;
 mod log;
-#[cfg(target_arch = "x86_64")]
-mod pc;
 mod percpu;
 mod run;
 mod shell;

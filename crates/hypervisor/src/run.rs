@@ -89,8 +89,6 @@ fn load_vm(vm: VmId) {
     rt.console.lock().reset();
     rt.gpio.reset();
     crate::flash::reset(vm);
-    #[cfg(target_arch = "x86_64")]
-    crate::pc::reset(vm);
     rt.chip.reset(cfg);
     Arch::vm_loaded(vm);
 }

@@ -71,7 +71,7 @@ extern "C" fn rtvisor_x86_bsp(magic: u32, info: u32) -> ! {
     hw::calibrate();
     // The VMs' RTCs start at the host RTC's date (1970-01-01 without one).
     if let Some(t) = rtvisor_arch_x86_64::cmos::host_time() {
-        crate::pc::set_host_date(t.to_unix());
+        super::pc::set_host_date(t.to_unix());
     }
     rtvisor_arch_x86_64::println!(
         "[rtvisor] x86_64: vendor {}, tsc {} kHz, apic timer {}",

@@ -19,6 +19,7 @@ mod direct;
 mod guestcpuid;
 mod guestirq;
 mod hw;
+mod pc;
 mod pci;
 mod strio;
 mod timers;
@@ -211,10 +212,20 @@ impl Backend for Arch {
     fn vm_loaded(vm: VmId) {
         hw::fill_tsc_khz(vm);
         hw::write_reset_stub(vm);
+        pc::reset(vm);
         pci::loaded(vm);
     }
     fn vm_stopping(vm: VmId) {
         pci::stopping(vm);
+    }
+    fn pc_device(
+        vm: VmId,
+        kind: rtvisor_core::mmio::DeviceKind,
+        off: u64,
+        w: rtvisor_vdev::Width,
+        value: Option<u64>,
+    ) -> Result<u64, rtvisor_vdev::MmioError> {
+        pc::access(vm, kind, off, w, value)
     }
 
     unsafe fn zero(base: Hpa, len: u64) {

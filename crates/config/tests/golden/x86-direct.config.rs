@@ -89,7 +89,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xc5fcf6f4a8ad9d8c,
+        fingerprint: 0xd7e66b641a75caf8,
         payload_fingerprint: 0x17e5879ce56ef59c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb918a0ef29e9e74a,
+        fingerprint: 0xaa55a39bb5b7e3ba,
         payload_fingerprint: 0x627d2b19e02a0383,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

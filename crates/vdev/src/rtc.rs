@@ -20,6 +20,9 @@
 
 use crate::regs::{Access, RegDesc, RegTable, Widths, Write};
 use crate::{MmioError, Width};
+use cmos::CMOS;
+
+mod cmos;
 
 /// Offset of the index port (0x70).
 pub const INDEX: u64 = 0;
@@ -180,11 +183,14 @@ fn wr_index(r: &mut Rtc, w: Write) {
     r.index = w.value as u8 & 0x7f;
     r.nmi_masked = w.value & 0x80 != 0;
 }
+// The selected CMOS register, through the CMOS table (it covers every index); writes
+// to its read-only registers (weekday, C, D) are dropped, as the chip ignores them.
 fn rd_data(r: &mut Rtc, _: usize) -> u64 {
-    u64::from(r.register(r.index))
+    CMOS.read(r, u64::from(r.index), Width::Byte).unwrap_or(0)
 }
 fn wr_data(r: &mut Rtc, w: Write) {
-    r.set_register(r.index, w.value as u8);
+    CMOS.write(r, u64::from(r.index), Width::Byte, w.value)
+        .unwrap_or(());
 }
 
 fn to_bcd(v: u8) -> u8 {
@@ -252,68 +258,6 @@ impl Rtc {
         }
         let h12 = self.decode(v & 0x7f).clamp(1, 12) % 12;
         h12 + if v & 0x80 != 0 { 12 } else { 0 }
-    }
-
-    fn register(&self, i: u8) -> u8 {
-        let t = self.time();
-        match i {
-            0 => self.encode(t.second),
-            2 => self.encode(t.minute),
-            4 => self.hour_out(t.hour),
-            6 => self.encode(t.weekday()),
-            7 => self.encode(t.day),
-            8 => self.encode(t.month),
-            9 => self.encode((t.year % 100) as u8),
-            CENTURY => self.encode((t.year / 100).min(99) as u8),
-            REG_A => self.a & 0x7f,
-            REG_B => self.b,
-            REG_C => 0,
-            REG_D => D_VRT,
-            _ => self.ram.get(usize::from(i)).copied().unwrap_or(0),
-        }
-    }
-
-    fn set_register(&mut self, i: u8, v: u8) {
-        let mut t = self.time();
-        match i {
-            0 => t.second = self.decode(v).min(59),
-            2 => t.minute = self.decode(v).min(59),
-            4 => t.hour = self.hour_in(v),
-            7 => t.day = self.decode(v).clamp(1, 31),
-            8 => t.month = self.decode(v).clamp(1, 12),
-            9 => t.year = t.year / 100 * 100 + u32::from(self.decode(v).min(99)),
-            CENTURY => t.year = u32::from(self.decode(v).min(99)) * 100 + t.year % 100,
-            REG_A => {
-                self.a = v & 0x7f;
-                return;
-            }
-            REG_B => {
-                let was_held = self.b & B_SET != 0;
-                self.b = v;
-                match (was_held, v & B_SET != 0) {
-                    (false, true) => self.held = Some(t),
-                    (true, false) => {
-                        if let Some(h) = self.held.take() {
-                            self.set_time(h);
-                        }
-                    }
-                    _ => {}
-                }
-                return;
-            }
-            REG_C | REG_D | 6 => return,
-            _ => {
-                if let Some(b) = self.ram.get_mut(usize::from(i)) {
-                    *b = v;
-                }
-                return;
-            }
-        }
-        if self.held.is_some() {
-            self.held = Some(t);
-        } else {
-            self.set_time(t);
-        }
     }
 
     /// Makes the clock read `t` at the current time.

@@ -122,6 +122,31 @@ pub struct Row {
     pub wall_s: f64,
 }
 
+impl Row {
+    /// The row of boot `name`, which took `wall_s` wall seconds: its virtual ns and
+    /// where `/init` began, or the first line of why it failed. Prints the row's
+    /// `bench <name> ... ok` or `FAILED` line.
+    pub fn from_boot(name: &'static str, got: Result<(u64, Option<InitAt>)>, wall_s: f64) -> Row {
+        let (ns, init) = match got {
+            Ok((ns, init)) => {
+                println!("bench {name} ... ok: ready at {ns} virtual ns ({wall_s:.1}s)");
+                (Ok(ns), init)
+            }
+            Err(e) => {
+                println!("bench {name} ... FAILED\n{e:#}");
+                let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+                (Err(first), None)
+            }
+        };
+        Row {
+            name,
+            ns,
+            init,
+            wall_s,
+        }
+    }
+}
+
 /// A CPU's line of `cpu stats`: its number, what it runs, entries by cause, own and
 /// other ns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,27 +380,8 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             boot(s.name, &q, &log, timeout, verbose, false)
         });
         let wall_s = start.elapsed().as_secs_f64();
-        let mut init = None;
-        let ns = match ns {
-            Ok((ns, at, _)) => {
-                init = at;
-                println!(
-                    "bench {} ... ok: ready at {} virtual ns ({wall_s:.1}s)",
-                    s.name, ns
-                );
-                Ok(ns)
-            }
-            Err(e) => {
-                println!("bench {} ... FAILED\n{e:#}", s.name);
-                Err(format!("{e:#}").lines().next().unwrap_or("").to_string())
-            }
-        };
-        rows.push(Row {
-            name: s.name,
-            ns,
-            init,
-            wall_s,
-        });
+        let got = ns.map(|(ns, init, _)| (ns, init));
+        rows.push(Row::from_boot(s.name, got, wall_s));
     }
     say(format!(
         "=== bench {ALONE} (accounting build): exits by cause during the boot"

@@ -69,18 +69,8 @@ fn pvh_command() -> Result<X86Qemu> {
 pub fn pvh_two_vms(t: &Timeouts, verbose: bool) -> Result<()> {
     let name = "x86-pvh-amd";
     let q = pvh_command()?;
-    say(format!("T2 {name}: {}", q.line()));
     // COM1 takes input: the test types at the shell.
-    let child = q
-        .command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start `{}`", q.line()))?;
-    let mut c = Console::spawn(name, child);
-    c.set_log_file(out_dir("systest")?.join(format!("{name}.log")));
-    c.set_echo(verbose);
+    let mut c = spawn(name, name, &q, Stdio::piped(), verbose)?;
     for f in crate::x86::cases::line::FAILURES {
         c.fail_on(Pattern::contains(*f));
     }
@@ -113,13 +103,22 @@ const RTBENCH_COUNT_ARGS: &str = "count=5 period-us=1000 vcpus=2 then=off";
 const PROBE_ARGS: &str = "other-vm=0x1fff0000 hypervisor=0xe0000000 device=0xfed00000 \
                           foreign-apic-ids=8-15 fuzz=200 cr4=0 triple-fault";
 
-/// Starts `q`, with the console logged to target/systest/<log>.log.
+/// Starts `q` bare (no input), with the console logged to target/systest/<log>.log
+/// and failing on a guest's own error lines.
 fn start(name: &str, log: &str, q: &X86Qemu, verbose: bool) -> Result<Console> {
+    let mut con = spawn(name, log, q, Stdio::null(), verbose)?;
+    con.fail_on(Pattern::contains("guest: "));
+    Ok(con)
+}
+
+/// Starts `q` with `stdin` as its input (COM1), the console logged to
+/// target/systest/<log>.log.
+fn spawn(name: &str, log: &str, q: &X86Qemu, stdin: Stdio, verbose: bool) -> Result<Console> {
     let path = out_dir("systest")?.join(format!("{log}.log"));
     say(format!("T2 {name}: {}", q.line()));
     let child = q
         .command()
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -127,7 +126,6 @@ fn start(name: &str, log: &str, q: &X86Qemu, verbose: bool) -> Result<Console> {
     let mut con = Console::spawn(name, child);
     con.set_log_file(path);
     con.set_echo(verbose);
-    con.fail_on(Pattern::contains("guest: "));
     Ok(con)
 }
 

@@ -145,3 +145,26 @@ fn a_real_clock_s_registers_decode_or_are_refused() {
         None
     );
 }
+
+#[test]
+fn the_cmos_table_covers_every_index() {
+    let mut next = 0;
+    for r in cmos::CMOS.regs() {
+        assert_eq!(r.offset, next, "{r:?}");
+        next = r.end();
+    }
+    assert_eq!(next, 0x80);
+}
+
+#[test]
+fn writes_to_the_read_only_registers_are_dropped() {
+    let mut r = Rtc::new();
+    let before: [u8; 0x80] = core::array::from_fn(|i| get(&mut r, i as u8, NOW));
+    for i in [6, 0x0c, 0x0d] {
+        set(&mut r, i, 0x55, NOW);
+    }
+    let after: [u8; 0x80] = core::array::from_fn(|i| get(&mut r, i as u8, NOW));
+    assert_eq!(before, after);
+    assert_eq!(after[6], 5, "a Thursday");
+    assert_eq!((after[0x0c], after[0x0d]), (0, 0x80));
+}

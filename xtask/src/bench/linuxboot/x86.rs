@@ -175,23 +175,11 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
             _ => from_iso(name, rtvisor_iso(dir, no_build, false)),
         };
         let wall_s = start.elapsed().as_secs_f64();
-        let (ns, init) = match got {
-            Ok((ns, init, _)) => {
-                println!("bench {name} ... ok: ready at {ns} virtual ns ({wall_s:.1}s)");
-                (Ok(ns), init)
-            }
-            Err(e) => {
-                println!("bench {name} ... FAILED\n{e:#}");
-                let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                (Err(first), None)
-            }
-        };
-        rows.push(Row {
+        rows.push(Row::from_boot(
             name,
-            ns,
-            init,
+            got.map(|(ns, init, _)| (ns, init)),
             wall_s,
-        });
+        ));
     }
     say(format!(
         "=== bench {ALONE} (accounting build): exits by cause during the boot"

@@ -170,23 +170,7 @@ pub fn measure(
             println!("bench {name} (run 2): {}", c.detail);
             checks.push(c);
         }
-        let (ns, init) = match got {
-            Ok((ns, init)) => {
-                println!("bench {name} ... ok: ready at {ns} virtual ns ({wall_s:.1}s)");
-                (Ok(ns), init)
-            }
-            Err(e) => {
-                println!("bench {name} ... FAILED\n{e:#}");
-                let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                (Err(first), None)
-            }
-        };
-        rows.push(Row {
-            name,
-            ns,
-            init,
-            wall_s,
-        });
+        rows.push(Row::from_boot(name, got, wall_s));
     }
     let b = LinuxBoot {
         rows,

@@ -72,7 +72,10 @@ pub fn watchdog(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     c.fail_on(crate::systest::hv::restarting(other));
     c.fail_on(crate::systest::hv::stopped(other));
     c.expect(&line::hv_vendor(emu.vendor()), t.boot)?;
-    c.expect(&vm_line(wd, r"rtbench: watchdog armed ms=1000 -> 0"), t.step)?;
+    c.expect(
+        &vm_line(wd, r"rtbench: watchdog armed ms=1000 -> 0"),
+        t.step,
+    )?;
     c.expect(&vm_line(wd, "rtbench: count 3"), t.step)?;
     c.expect(
         &Pattern::contains("[rtvisor] vm wd: restarting (watchdog)"),

@@ -11,8 +11,9 @@
 //! - RAM: the `System RAM` ranges at or above 1 MiB, merged (below 1 MiB is the
 //!   firmware's and the hypervisor's AP trampoline; the hypervisor loads at 2 MiB);
 //! - the PCI host bridge of each MCFG entry of segment 0 (`[[pcie]]`: its ECAM window
-//!   and buses), with the PC's INTx GSIs (PIRQA-D at 16 to 19, as on q35), which the
-//!   DSDT's routing methods do not give statically: a note says so.
+//!   and buses), with the INTx GSIs of an ICH9 (q35) chipset's devices 0 to 24
+//!   (PIRQE-H, GSIs 20 to 23), which the DSDT's routing methods do not give
+//!   statically: a note says so.
 //!
 //! Every table read is checked first (its length and checksum). Reading is separate
 //! from rendering ([`crate::render::x86_board_toml`]).
@@ -95,8 +96,9 @@ pub fn inspect(acpi: &Path, memmap: &Path, name: Option<String>) -> Result<X86Bo
     };
     if !pcie.is_empty() {
         notes.push(format!(
-            "INTx of the PCI host bridge: PIRQA-D at GSIs {PC_INTX:?} are assumed (the \
-             DSDT routes them with methods); check them"
+            "INTx of the PCI host bridge: PIRQE-H at GSIs {PC_INTX:?} are assumed (an ICH9's \
+             routing of devices 0 to 24; the DSDT routes them with methods); check them \
+             against its _PRT"
         ));
     }
     let name = name.unwrap_or_else(|| {
@@ -116,9 +118,10 @@ pub fn inspect(acpi: &Path, memmap: &Path, name: Option<String>) -> Result<X86Bo
     })
 }
 
-/// The GSIs of INTA..INTD of device 0 that PC firmware routes PIRQA-D to (q35's
-/// LPC, PIIX's: 16 to 19).
-pub const PC_INTX: [u32; 4] = [16, 17, 18, 19];
+/// The GSIs of INTA..INTD of device 0 on a chipset with an MCFG: an ICH9 LPC (QEMU's
+/// q35) routes pin p of device d (0 to 24) to PIRQ (d + p) % 4 + 4, PIRQE-H, which
+/// are GSIs 20 to 23 in APIC mode.
+pub const PC_INTX: [u32; 4] = [20, 21, 22, 23];
 
 /// The MCFG's windows of segment 0: (base, first bus, last bus). Each entry is 16
 /// bytes after the header and 8 reserved bytes.

@@ -86,6 +86,7 @@ fn board_inspect_of_q35_tables_matches_the_committed_board() {
     let q35_pci = Pci {
         ecam: 0xb000_0000,
         last_bus: 255,
+        prt: Vec::new(),
     };
     let [acpi, memmap] = fixture(
         &dir,

@@ -178,6 +178,7 @@ fn devices_shared_memory_and_pci_reach_the_tables() {
     i.pci = Some(Pci {
         ecam: x86::PCI_ECAM_GPA,
         last_bus: 0,
+        prt: vec![(3, [23, 20, 21, 22])],
     });
     let blob = boot_data(&i);
     let d = check(&blob, BASE).unwrap();
@@ -209,6 +210,9 @@ fn devices_shared_memory_and_pci_reach_the_tables() {
          Name (_BBN, 0)\n            Name (_UID, 0)\n",
         "ResourceTemplate { WordBusNumber (0x0..=0x0), DWordMemory (0xf0000000..=0xfeafffff), \
          DWordMemory (0xfeb01000..=0xfebfffff) }",
+        // INTx of device 3: INTA..INTD on the host's GSIs, by the swizzle.
+        "Name (_PRT, Package { Package { 0x3ffff, 0, 0, 0x17 }, Package { 0x3ffff, 1, 0, 0x14 }, \
+         Package { 0x3ffff, 2, 0, 0x15 }, Package { 0x3ffff, 3, 0, 0x16 } })",
         "IAPC_BOOT_ARCH 0x0024",
         // The ECAM window as a motherboard resource, where Linux looks for it.
         "Device (ECAM) {\n            Name (_HID, EisaId (\"PNP0C02\"))\n            \

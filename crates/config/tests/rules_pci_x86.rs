@@ -65,7 +65,7 @@ fn flat(line: usize, col: usize, msg: &str, hint: &str) -> Flat {
 fn an_x86_board_may_describe_its_host_bridge() {
     let t = tree(&[]);
     assert_eq!(errors(&t, &scenario(PLAIN, "[]", None)), vec![]);
-    let t = tree(&[("intx = [16, 17, 18, 19]", "intx = [16, 17, 18, 9]")]);
+    let t = tree(&[("intx = [20, 21, 22, 23]", "intx = [20, 21, 22, 9]")]);
     let errs = errors(&t, &scenario(PLAIN, "[]", None));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(
@@ -74,8 +74,8 @@ fn an_x86_board_may_describe_its_host_bridge() {
     );
     assert_eq!(
         errs[0].4,
-        "on x86_64 INTx lines are the I/O APIC's PCI inputs, GSIs 16 to 255 (q35: PIRQA-D \
-         are GSIs 16 to 19)"
+        "on x86_64 INTx lines are the I/O APIC's PCI inputs, GSIs 16 to 255 (q35: its \
+         devices 0 to 24 reach PIRQE-H, GSIs 20 to 23)"
     );
 }
 
@@ -109,12 +109,12 @@ fn an_identity_mapped_vm_takes_a_function() {
     assert_eq!(f[0].name, d);
     assert_eq!((f[0].addr.bus, f[0].addr.dev, f[0].addr.func), (0, 3, 0));
     assert_eq!(f[0].ecam.raw(), 0xb000_0000);
-    assert_eq!(f[0].intx, [16, 17, 18, 19]);
+    assert_eq!(f[0].intx, [20, 21, 22, 23]);
     let tables = rtvisor_config::codegen::render(&plan, std::path::Path::new("$OUT_DIR")).unwrap();
     assert!(
         tables.contains(
             "PciFunctionMap { name: \"pcie@b0000000/00:03.0\", bus: 0, dev: 3, func: 0, \
-             ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] }"
+             ecam: Hpa::new(0xb000_0000), intx: [20, 21, 22, 23] }"
         ),
         "{tables}"
     );
@@ -184,6 +184,53 @@ fn a_function_belongs_to_one_vm() {
         "a device belongs to one VM; remove it from one of them",
     );
     assert!(errs.contains(&both), "{errs:?}");
+}
+
+#[test]
+fn an_intx_line_belongs_to_one_vm() {
+    let t = tree(&[]);
+    let (a, b) = ("pcie@b0000000/00:03.0", "pcie@b0000000/00:07.0");
+    let ident = "{ size = \"16MiB\", identity = true }";
+    // 00:03.0 and 00:07.0 both raise INTA on GSI 23; 00:04.0 on GSI 20.
+    let s = scenario(ident, &format!("[\"{a}\"]"), Some(&format!("[\"{b}\"]")));
+    let errs = errors(&t, &s);
+    let shared = flat(
+        17,
+        12,
+        "PCI function `pcie@b0000000/00:07.0` of VM `b` raises INTA on GSI 23, the line of \
+         function `pcie@b0000000/00:03.0` of VM `a`",
+        "a level-triggered INTx line cannot be shared between VMs (one guest would hold the \
+         other's interrupts off); give both functions to one VM, or plug one at a device \
+         number whose INTA reaches another GSI (INTA of device d reaches `intx[d % 4]` of \
+         `pcie@b0000000` (the board's [[pcie]] `intx`))",
+    );
+    assert!(errs.contains(&shared), "{errs:?}");
+    let s = scenario(
+        ident,
+        &format!("[\"{a}\"]"),
+        Some("[\"pcie@b0000000/00:04.0\"]"),
+    );
+    assert!(!errors(&t, &s).iter().any(|e| e.3.contains("raises INTA")));
+    // One VM may have both.
+    let s = scenario(ident, &format!("[\"{a}\", \"{b}\"]"), None);
+    assert!(!errors(&t, &s).iter().any(|e| e.3.contains("raises INTA")));
+}
+
+#[test]
+fn an_intx_line_is_a_device_pin_of_the_vm() {
+    let t = tree(&[("intx = [20, 21, 22, 23]", "intx = [40, 41, 42, 43]")]);
+    let s = scenario(PLAIN, "[\"pcie@b0000000/00:03.0\"]", None);
+    let errs = errors(&t, &s);
+    let past = flat(
+        10,
+        12,
+        "PCI function `pcie@b0000000/00:03.0` raises INTA on GSI 43, past the device pins of \
+         VM `a`'s I/O APIC (GSIs below 32)",
+        "the VM sees the function's INTx on the host's GSI; INTA of device d reaches \
+         `intx[d % 4]` of `pcie@b0000000` (the board's [[pcie]] `intx`): give a function \
+         whose line is below 32, or raise DEVICE_GSIS in crates/config/src/contract/x86_64.rs",
+    );
+    assert!(errs.contains(&past), "{errs:?}");
 }
 
 #[test]

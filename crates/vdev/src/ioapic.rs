@@ -21,6 +21,14 @@
 //!   sends again. Unmasking an asserted level entry sends too.
 //! - Messages ([`Msg`]) go to the caller's closure, which delivers them to the local
 //!   APICs of its VM; the model never names a CPU.
+//! - Forwarded pins ([`IoApic::forward`]): a host device's level-triggered line (a
+//!   passed-through PCI function's INTx). Its input is the device's assertion whatever
+//!   the polarity the guest programs (the guest's polarity describes the wire, which
+//!   the host already read). An EOI that clears its remote IRR also lowers its input,
+//!   and the pin is reported ended ([`IoApic::take_changes`]): the hypervisor unmasks
+//!   the host's pin, and a device still asserting raises the input again. A write to
+//!   its redirection entry is reported too (the host's entry follows the guest's
+//!   mask and destination).
 
 use crate::regs::{Access, RegDesc, RegTable, Widths, Write};
 use crate::{MmioError, Width};
@@ -93,6 +101,12 @@ pub struct IoApic {
     redir: [u64; MAX_PINS],
     /// Input level of each pin.
     lines: u64,
+    /// Forwarded pins.
+    forwarded: u64,
+    /// Forwarded pins an EOI ended since [`IoApic::take_changes`].
+    ended: u64,
+    /// Forwarded pins whose redirection entry the guest wrote since then.
+    written: u64,
 }
 
 impl IoApic {
@@ -105,12 +119,35 @@ impl IoApic {
             sel: 0,
             redir: [rte::MASKED; MAX_PINS],
             lines: 0,
+            forwarded: 0,
+            ended: 0,
+            written: 0,
         }
     }
 
-    /// Back to the reset state, keeping the ID given at creation and the pins.
+    /// Back to the reset state, keeping the ID given at creation, the pins and the
+    /// forwarded pins.
     pub fn reset(&mut self, id: u8) {
+        let forwarded = self.forwarded;
         *self = Self::new(id, self.pins);
+        self.forwarded = forwarded;
+    }
+
+    /// Makes `pin` a forwarded pin (see the module docs); one it does not have is
+    /// ignored.
+    pub fn forward(&mut self, pin: u32) {
+        if let Some(bit) = self.bit(pin) {
+            self.forwarded |= bit;
+        }
+    }
+
+    /// The forwarded pins an EOI ended and those whose redirection entry the guest
+    /// wrote, since the last call (bit n: pin n).
+    pub fn take_changes(&mut self) -> (u64, u64) {
+        let c = (self.ended, self.written);
+        self.ended = 0;
+        self.written = 0;
+        c
     }
 
     /// The number of pins.
@@ -175,8 +212,13 @@ impl IoApic {
     }
 
     fn clear_remote_irr(&mut self, vector: u8) {
-        for e in self.redir.iter_mut().take(self.pins) {
+        for (pin, e) in self.redir.iter_mut().enumerate().take(self.pins) {
             if *e & rte::LEVEL != 0 && *e as u8 == vector {
+                let bit = 1u64 << pin;
+                if *e & rte::REMOTE_IRR != 0 && self.forwarded & bit != 0 {
+                    self.lines &= !bit;
+                    self.ended |= bit;
+                }
                 *e &= !rte::REMOTE_IRR;
             }
         }
@@ -189,6 +231,9 @@ impl IoApic {
     /// Whether `pin`'s input is asserted under its polarity.
     fn asserted(&self, pin: usize) -> bool {
         let high = self.lines & (1u64 << (pin % MAX_PINS)) != 0;
+        if self.forwarded & (1u64 << (pin % MAX_PINS)) != 0 {
+            return high;
+        }
         let low_active = self
             .redir
             .get(pin)
@@ -250,6 +295,7 @@ fn wr_redir(a: &mut IoApic, w: Write) {
     let Some(e) = a.redir.get_mut(pin) else {
         return;
     };
+    a.written |= a.forwarded & (1u64 << pin);
     let (keep, new) = if high {
         (0xffff_ffff, (w.value & 0xffff_ffff) << 32)
     } else {

@@ -189,6 +189,8 @@ pub const BARE_CONTAINED: &[&str] = &[
     "cache-invd-wbinvd",
     "init-sipi-foreign",
     "ipi-flood",
+    // The machine's own PIT and RTC: the reference the emulated ones are held to.
+    "pc-devices",
     // The machine's own I/O APIC and COM1 (q35: version 0x20, 24 entries).
     "ioapic-com1",
 ];
@@ -208,6 +210,7 @@ pub const PROBE_CASES: &[&str] = &[
     "msr-vmx-svm-control",
     "msr-unknown",
     "io-ports",
+    "pc-devices",
     "cr-tricks",
     "cr0-refused",
     "cr8-tpr",

@@ -117,6 +117,14 @@ pub const TESTS: &[X86Test] = &[
         run: super::linux::run,
     },
     X86Test {
+        name: "linux-x86-intx",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::intx::SCENARIO),
+        about: "Debian's amd64 Linux with pci=nomsi on QEMU q35 (AMD-V, tests/scenarios/x86-linux-intx.toml): its passed-through virtio-blk-pci disk and virtio-net-pci NIC interrupt by INTx, forwarded level-triggered from the host's I/O APIC to GSIs 23 and 20 of the VM's (the DSDT's _PRT): the disk's IO-APIC line counts with each uncached read, the NIC answers a ping, and after reboot -f the disk mounts and interrupts again",
+        run: super::intx::run,
+    },
+    X86Test {
         name: "x86-probe-amd",
         emulator: Emulator::Qemu,
         cmdline: "",

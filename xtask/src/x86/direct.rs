@@ -49,7 +49,7 @@ pub fn direct(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
             vm_line(rt, "rtbench: bench done"),
             hv::restarting(rt),
             // Its cases with the keys given here, every one contained.
-            vm_line(probe, r"probe: done cases=17 contained=17"),
+            vm_line(probe, r"probe: done cases=18 contained=18"),
             // COM1's interrupt through its emulated I/O APIC, as a physical IPI.
             vm_line(probe, r"probe: ioapic-com1: contained \(.*taken once.*\)"),
             Pattern::contains("[rtvisor] vm wd: restarting (watchdog)"),

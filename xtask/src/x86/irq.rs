@@ -64,7 +64,7 @@ pub fn smp(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     Ok(())
 }
 
-/// The watchdog of `wd` (300 ms, kicked on counts 1-3 only) expires and restarts
+/// The watchdog of `wd` (1000 ms, kicked on counts 1-3 only) expires and restarts
 /// it; `other` is not touched and counts on. On QEMU the shell's `vm list` shows the
 /// restart and its reason (Bochs' COM1 is a file: no shell there).
 pub fn watchdog(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
@@ -72,7 +72,10 @@ pub fn watchdog(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     c.fail_on(crate::systest::hv::restarting(other));
     c.fail_on(crate::systest::hv::stopped(other));
     c.expect(&line::hv_vendor(emu.vendor()), t.boot)?;
-    c.expect(&vm_line(wd, r"rtbench: watchdog armed ms=300 -> 0"), t.step)?;
+    c.expect(
+        &vm_line(wd, r"rtbench: watchdog armed ms=1000 -> 0"),
+        t.step,
+    )?;
     c.expect(&vm_line(wd, "rtbench: count 3"), t.step)?;
     c.expect(
         &Pattern::contains("[rtvisor] vm wd: restarting (watchdog)"),

@@ -46,7 +46,7 @@ fn read_loc(con: &mut Console, t: &Timeouts) -> Result<(u64, u64)> {
 }
 
 /// Waits for Linux's `/init` to hand over to the shell, and for the shell to answer.
-fn shell(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
+pub(super) fn shell(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     let factor = match emu {
         Emulator::Qemu => BOOT_FACTOR,
         Emulator::Bochs => BOOT_FACTOR_BOCHS,

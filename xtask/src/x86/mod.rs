@@ -12,6 +12,7 @@ pub mod cases;
 pub mod demo;
 pub mod direct;
 mod follow;
+mod intx;
 pub mod irq;
 pub mod iso;
 mod life;

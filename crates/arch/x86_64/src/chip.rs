@@ -33,6 +33,10 @@
 //! - A pulse ([`IrqChip::pulse`]: a doorbell, on its GSI) is an edge on that I/O
 //!   APIC pin, routed as the guest programmed the pin's redirection entry (masked
 //!   until it does).
+//! - Forwarded pins (`IoApic::forward`: a passed-through function's INTx): after an
+//!   EOI or an I/O APIC write, each forwarded pin that an EOI ended or whose entry the
+//!   guest wrote is told to the hypervisor ([`ApicHw::forwarded`]), outside the I/O
+//!   APIC's lock, which unmasks or reprograms the host's pin.
 //! - A direct-mode VM (LAPIC pass-through) has no emulated local APIC in use: what
 //!   its I/O APIC sends goes to its own cores as physical fixed IPIs
 //!   (`passthru::route` decides which; [`ApicHw::send_to_core`] sends).
@@ -47,7 +51,7 @@ use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_core::mmio::DeviceKind;
 use rtvisor_core::seam::{IrqChip, Refused};
 use rtvisor_core::sync::Mutex;
-use rtvisor_vdev::ioapic::IoApic;
+use rtvisor_vdev::ioapic::{IoApic, MAX_PINS};
 use rtvisor_vdev::x2apic::{Effect, Mode, X2Apic};
 use rtvisor_vdev::{MmioError, Width};
 
@@ -68,6 +72,12 @@ pub trait ApicHw {
     /// A direct-mode VM: sends `vector` to the core of vCPU `vcpu` as a physical fixed
     /// IPI, which the guest takes through its own IDT and ends at its own APIC.
     fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8);
+    /// Forwarded I/O APIC pin `pin` of VM `vm` changed: the guest's EOI ended it
+    /// (`ended`: its input was lowered), or the guest wrote its redirection entry,
+    /// which is now `entry`. Nothing by default (no pin is forwarded).
+    fn forwarded(&self, vm: VmId, pin: u32, entry: u64, ended: bool) {
+        let _ = (vm, pin, entry, ended);
+    }
 }
 
 /// What an access did to one APIC.
@@ -174,7 +184,11 @@ impl<W: ApicHw> Lapics<W> {
     fn effect(&self, vm: &VmCtx<'_, Self>, me: VcpuId, e: Effect) {
         match e {
             Effect::None => {}
-            Effect::Eoi(v) => self.ioapic.lock().eoi(v, &mut self.sink(vm)),
+            Effect::Eoi(v) => {
+                let mut io = self.ioapic.lock();
+                io.eoi(v, &mut self.sink(vm));
+                self.changes(vm.id, io);
+            }
             Effect::Ipi(icr) => self.route(vm, Some(me), Route::of_icr(icr)),
             Effect::Timer(at) => self.hw.timer(vm.id, me, at),
         }
@@ -202,7 +216,11 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
                 let mut io = self.ioapic.lock();
                 match value {
                     None => io.read(off, w).map(Some),
-                    Some(v) => io.write(off, w, v, &mut self.sink(vm)).map(|()| None),
+                    Some(v) => {
+                        let done = io.write(off, w, v, &mut self.sink(vm)).map(|()| None);
+                        self.changes(vm.id, io);
+                        done
+                    }
                 }
             }
             _ => return Err(Refused),
@@ -272,6 +290,35 @@ impl<W: ApicHw> IrqChip for Lapics<W> {
 }
 
 impl<W: ApicHw> Lapics<W> {
+    /// Tells the hardware side of the forwarded pins the last I/O APIC operation
+    /// changed, after `io`'s lock is dropped.
+    fn changes(&self, vm: VmId, mut io: spin::mutex::MutexGuard<'_, IoApic>) {
+        let (ended, written) = io.take_changes();
+        let pins = ended | written;
+        if pins == 0 {
+            return;
+        }
+        let mut entries = [0u64; MAX_PINS];
+        for (pin, e) in entries.iter_mut().enumerate() {
+            if pins & (1 << pin) != 0 {
+                *e = io.entry(pin).unwrap_or(0);
+            }
+        }
+        drop(io);
+        for (pin, &e) in entries.iter().enumerate() {
+            if pins & (1 << pin) != 0 {
+                self.hw
+                    .forwarded(vm, pin as u32, e, ended & (1 << pin) != 0);
+            }
+        }
+    }
+
+    /// Drives forwarded pin `pin` of VM `vm`'s I/O APIC (see `IoApic::forward`): high
+    /// while the host device asserts its line.
+    pub fn forward_line(&self, vm: &VmCtx<'_, Self>, pin: u32, high: bool) {
+        self.ioapic.lock().set_line(pin, high, &mut self.sink(vm));
+    }
+
     /// An access of vCPU `me` to its xAPIC page.
     fn page(
         &self,

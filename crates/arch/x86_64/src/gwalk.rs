@@ -42,6 +42,10 @@ pub fn translate(p: Paging, linear: u64, mut read: impl FnMut(u64) -> Option<u64
     // one of 4 PDPTEs (CR3 bits 5..31) and has 3.
     let (levels, mut table) = if p.efer & EFER_LMA != 0 {
         let levels = if p.cr4 & CR4_LA57 != 0 { 5 } else { 4 };
+        if !canonical(linear, 12 + 9 * levels) {
+            // The CPU gives #GP for it before any walk.
+            return None;
+        }
         (levels, p.cr3 & ADDR)
     } else {
         (3, p.cr3 & 0xffff_ffe0)
@@ -67,6 +71,13 @@ pub fn translate(p: Paging, linear: u64, mut read: impl FnMut(u64) -> Option<u64
         table = e & ADDR;
     }
     None
+}
+
+/// Whether `linear` is canonical for `bits` bits of linear address (48 with four
+/// levels, 57 with five): bits 63 down to `bits - 1` all equal.
+fn canonical(linear: u64, bits: u64) -> bool {
+    let unused = 64 - bits;
+    (((linear << unused) as i64) >> unused) as u64 == linear
 }
 
 /// 32-bit paging: two levels of 1024 4-byte entries, 4 MiB pages with CR4.PSE.
@@ -141,6 +152,30 @@ mod tests {
         let m = mem(&[(0x1000, 0x2000 | 3), (0x2000, 0x3000)]);
         assert_eq!(translate(LONG, 0x1000, m), None, "not present");
         assert_eq!(translate(LONG, 0x1000, mem(&[])), None, "outside ram");
+    }
+
+    #[test]
+    fn a_non_canonical_address_has_no_translation() {
+        // PML4 entry 0 maps the lowest GiB: an address that only its low 48 bits
+        // would send there gets nothing.
+        let m = || mem(&[(0x1000, 0x2000 | 3), (0x2000, LARGE | 3)]);
+        assert_eq!(translate(LONG, 0x1234, m()), Some(0x1234));
+        assert_eq!(translate(LONG, 0x8000_0000_0000_1234, m()), None);
+        assert_eq!(translate(LONG, 0x0000_8000_0000_1234, m()), None);
+        assert_eq!(translate(LONG, 0xffff_0000_0000_1234, m()), None);
+        // With five levels, bit 56 is the sign: 0x0000_8000_0000_0000 is canonical
+        // (PML5 entry 0, PML4 entry 256, not mapped here), 0x0100_.. is not.
+        let p = Paging {
+            cr4: CR4_PAE | CR4_LA57,
+            ..LONG
+        };
+        assert_eq!(translate(p, 0x0100_0000_0000_1234, m()), None);
+        let m5 = mem(&[
+            (0x1000, 0x2000 | 3),
+            (0x2000 + 256 * 8, 0x3000 | 3),
+            (0x3000, LARGE | 3),
+        ]);
+        assert_eq!(translate(p, 0x0000_8000_0000_1234, m5), Some(0x1234));
     }
 
     #[test]

@@ -102,6 +102,10 @@ unsafe extern "C" {
 
 #[unsafe(no_mangle)]
 extern "C" fn x86_irq(vector: u32) {
+    // A level-triggered INTx line's pin is masked before the EOI (`crate::ioapic`).
+    if is_device(vector as u8) {
+        crate::ioapic::on_vector(vector as u8);
+    }
     crate::apic::eoi();
     let bit = match vector as u8 {
         KICK => PENDING_KICK,

@@ -69,6 +69,8 @@ pub mod hello;
 #[cfg(target_os = "none")]
 pub mod idt;
 #[cfg(target_os = "none")]
+pub mod ioapic;
+#[cfg(target_os = "none")]
 pub mod irq;
 #[cfg(target_os = "none")]
 pub mod memory;

@@ -19,6 +19,9 @@
 //!         Name (_SEG, 0)  Name (_BBN, 0)  Name (_UID, 0)
 //!         Name (_CRS, ResourceTemplate () { WordBusNumber (0..=last bus)
 //!                                           DWordMemory (each PCI_MMIO_WINDOWS) })
+//!         Name (_PRT, Package () {             // INTx of each device on bus 0
+//!             Package () { 0xDDDDFFFF, pin, Zero, gsi }, ...  // pins 0..=3 (INTA..INTD)
+//!         })
 //!     }
 //!     Device (ECAM) {                          // with PCI: the ECAM window
 //!         Name (_HID, EisaId ("PNP0C02"))      // motherboard resources
@@ -33,9 +36,12 @@
 //!
 //! `PCI0`'s windows are where the host firmware put the BARs of the VM's functions
 //! (the hypervisor keeps them there and drops BAR writes): Linux claims each BAR
-//! inside a window as it is and never reassigns it. It has no `_PRT` (functions
-//! interrupt by MSI or MSI-X; INTx is not routed) and no `_OSC` (Linux keeps the
-//! defaults: no native hot plug, AER or ASPM); the ECAM window is in the MCFG.
+//! inside a window as it is and never reassigns it. Its `_PRT` routes the INTx pins
+//! of each device number the VM has a function of on bus 0 to GSIs of the VM's I/O
+//! APIC: the host's own GSIs (the board's `intx` by the standard swizzle), which the
+//! hypervisor forwards (level-triggered, active low: the `_PRT` default for a GSI).
+//! It has no `_OSC` (Linux keeps the defaults: no native hot plug, AER or ASPM); the
+//! ECAM window is in the MCFG.
 //!
 //! `ECAM` reserves that window as a motherboard resource. Linux takes the MCFG's
 //! window only where it is reserved: in the memory map while configuration type 1
@@ -76,7 +82,7 @@ pub fn dsdt(info: &BootInfo) -> Vec<u8> {
         ));
     }
     if let Some(p) = &info.pci {
-        sb.extend(pci0(p.last_bus));
+        sb.extend(pci0(p.last_bus, &p.prt));
         sb.extend(ecam(p.ecam));
     }
     if !info.shared.is_empty() {
@@ -138,8 +144,8 @@ fn com1() -> Vec<u8> {
 }
 
 /// `Device (PCI0)`: the host bridge of segment 0, its buses from 0 to `last_bus`,
-/// and the 32-bit memory windows of the contract.
-fn pci0(last_bus: u8) -> Vec<u8> {
+/// the 32-bit memory windows of the contract, and the INTx routing `prt`.
+fn pci0(last_bus: u8, prt: &[(u8, [u32; 4])]) -> Vec<u8> {
     let mut resources = vec![aml::word_bus_number(0, last_bus)];
     resources.extend(
         PCI_MMIO_WINDOWS
@@ -154,9 +160,28 @@ fn pci0(last_bus: u8) -> Vec<u8> {
         aml::name("_BBN", aml::integer(0)),
         aml::name("_UID", aml::integer(0)),
         aml::name("_CRS", aml::resource_template(&resources)),
+        aml::name("_PRT", aml::package(&prt_entries(prt))),
     ]
     .concat();
     aml::device("PCI0", &body)
+}
+
+/// The `_PRT` entries: `Package () { address, pin, Zero, gsi }` for each pin of each
+/// device (address 0xDDDDFFFF: device DDDD, any function; the source Zero: `gsi` is
+/// a GSI, not a link device).
+pub(super) fn prt_entries(prt: &[(u8, [u32; 4])]) -> Vec<Vec<u8>> {
+    prt.iter()
+        .flat_map(|&(dev, gsis)| {
+            gsis.into_iter().enumerate().map(move |(pin, gsi)| {
+                aml::package(&[
+                    aml::integer(u64::from(dev) << 16 | 0xffff),
+                    aml::integer(pin as u64),
+                    aml::integer(0),
+                    aml::integer(u64::from(gsi)),
+                ])
+            })
+        })
+        .collect()
 }
 
 /// `Device (ECAM)`: the ECAM window at `base` as a motherboard resource (`PNP0C02`).

@@ -84,12 +84,33 @@ pub struct Shared {
 
 /// A PCI host bridge with an ECAM window (its memory windows are the contract's
 /// [`PCI_MMIO_WINDOWS`](x86::PCI_MMIO_WINDOWS)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pci {
     /// The ECAM window's base.
     pub ecam: u64,
     /// Last bus number (from 0).
     pub last_bus: u8,
+    /// The INTx routing of the functions on bus 0 (`PCI0`'s `_PRT`): each device
+    /// number with the GSIs its INTA..INTD reach (the host's, by the standard swizzle
+    /// of its bridge's `intx`), in device order without repeats.
+    pub prt: Vec<(u8, [u32; 4])>,
+}
+
+/// `PCI0`'s routing of `functions`' INTx: the device number of each function on bus
+/// 0, once, with the GSI of each of its pins (pin p, 0 = INTA, of device d reaches
+/// `intx[(d + p) % 4]`).
+fn prt(functions: &[crate::pcie::FunctionPlan]) -> Vec<(u8, [u32; 4])> {
+    let mut out: Vec<(u8, [u32; 4])> = functions
+        .iter()
+        .filter(|f| f.addr.bus == 0)
+        .map(|f| {
+            let d = usize::from(f.addr.dev);
+            (f.addr.dev, core::array::from_fn(|p| f.intx[(d + p) % 4]))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup_by_key(|e| e.0);
+    out
 }
 
 impl BootInfo {
@@ -144,6 +165,9 @@ impl BootInfo {
             pci: vm.pci.iter().map(|f| f.addr.bus).max().map(|last_bus| Pci {
                 ecam: x86::PCI_ECAM_GPA,
                 last_bus,
+                // A direct-mode VM's functions interrupt by MSI or MSI-X only: a host
+                // vector forwarding INTx would land in the guest's own IDT.
+                prt: if direct { Vec::new() } else { prt(&vm.pci) },
             }),
         }
     }
@@ -187,7 +211,10 @@ pub fn boot_data(info: &BootInfo) -> Vec<u8> {
     // The tables whose contents do not depend on where they go, then the ones that
     // point at others.
     let madt = tables::madt(&info.apic_ids, &info.overrides());
-    let mcfg = info.pci.map(|p| tables::mcfg(p.ecam, 0, p.last_bus));
+    let mcfg = info
+        .pci
+        .as_ref()
+        .map(|p| tables::mcfg(p.ecam, 0, p.last_bus));
     let dsdt = dsdt::dsdt(info);
     let xsdt_entries = 2 + usize::from(mcfg.is_some());
     let at = |start: usize, len: usize| start.next_multiple_of(TABLE_ALIGN) + len;

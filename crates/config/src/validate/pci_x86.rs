@@ -4,15 +4,23 @@
 //! addresses, with no IOMMU in between); a VM gets at most
 //! [`PCI_FUNCTIONS`](crate::contract::x86_64::PCI_FUNCTIONS). A bridge is never given
 //! whole on x86_64: the host's own functions (its LPC, SATA) are on it too.
+//! A function's INTx line (the GSI its INTA reaches, `intx` of its bridge by the
+//! standard swizzle) must be one of the VM's I/O APIC's device pins and belong to
+//! one VM: a level-triggered line two VMs share would let one hold the other's
+//! interrupts off (a function on another pin is checked at boot, where its pin is
+//! read).
 //! (Ownership and unknown names are checked with the other devices in `devices`.)
 
-use crate::contract::x86_64::PCI_FUNCTIONS;
+use crate::contract::x86_64::{DEVICE_GSIS, PCI_FUNCTIONS};
 use crate::diag::Diagnostic;
 use crate::load::Inputs;
 use crate::pcie;
+use std::collections::BTreeMap;
 
 pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
+    // INTx GSI -> (VM, function) of the first function that raises it.
+    let mut lines: BTreeMap<u32, (String, String)> = BTreeMap::new();
     for vm in &inp.scenario.vm {
         let n = vm.name.get_ref();
         let mut functions = 0;
@@ -53,6 +61,47 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 }
             };
             functions += 1;
+            let intx = p.intx();
+            if let Some(&gsi) = intx
+                .get(usize::from(addr.dev) % 4)
+                .filter(|_| intx.len() == 4)
+            {
+                let fix = format!(
+                    "INTA of device d reaches `intx[d % 4]` of `{b}` (the board's [[pcie]] \
+                     `intx`)"
+                );
+                if gsi >= DEVICE_GSIS {
+                    let msg = format!(
+                        "PCI function `{d}` raises INTA on GSI {gsi}, past the device pins of \
+                         VM `{n}`'s I/O APIC (GSIs below {DEVICE_GSIS})"
+                    );
+                    let hint = format!(
+                        "the VM sees the function's INTx on the host's GSI; {fix}: give a \
+                         function whose line is below {DEVICE_GSIS}, or raise DEVICE_GSIS in \
+                         crates/config/src/contract/x86_64.rs"
+                    );
+                    out.push(src.diag(at.clone(), msg, hint));
+                }
+                match lines.get(&gsi) {
+                    Some((other_vm, other)) if other_vm != n && other != d => {
+                        let msg = format!(
+                            "PCI function `{d}` of VM `{n}` raises INTA on GSI {gsi}, the line \
+                             of function `{other}` of VM `{other_vm}`"
+                        );
+                        let hint = format!(
+                            "a level-triggered INTx line cannot be shared between VMs (one \
+                             guest would hold the other's interrupts off); give both functions \
+                             to one VM, or plug one at a device number whose INTA reaches \
+                             another GSI ({fix})"
+                        );
+                        out.push(src.diag(at.clone(), msg, hint));
+                    }
+                    Some(_) => {}
+                    None => {
+                        lines.insert(gsi, (n.clone(), d.clone()));
+                    }
+                }
+            }
             let (first, last) = p.buses();
             if !(first..=last).contains(&u32::from(addr.bus)) {
                 let msg = format!(

@@ -40,7 +40,7 @@ pub(super) fn board(src: &Source, b: &BoardFile, out: &mut Vec<Diagnostic>) {
                 FIRST_PCI_GSI..=LAST_GSI,
                 "a PCI GSI",
                 "on x86_64 INTx lines are the I/O APIC's PCI inputs, GSIs 16 to 255 (q35: \
-                 PIRQA-D are GSIs 16 to 19)",
+                 its devices 0 to 24 reach PIRQE-H, GSIs 20 to 23)",
             )
         } else {
             (

@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x9713d41f6083a222,
+        fingerprint: 0xb2fc3348d788cf12,
         payload_fingerprint: 0xce3f2650152eca0e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

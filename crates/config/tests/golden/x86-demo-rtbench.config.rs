@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xe7e9169bdf04d483,
+        fingerprint: 0x998c3a2f3914761d,
         payload_fingerprint: 0x890dd23f1befc2dd,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

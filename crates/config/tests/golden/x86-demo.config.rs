@@ -18,7 +18,7 @@ mod rtvisor_generated_config {
     const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
     const _: () = assert!(VM1_INITRD.len() == 4096);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1501);
+    const _: () = assert!(VM1_DTB.len() == 1613);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -59,8 +59,8 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[
-                PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] },
-                PciFunctionMap { name: "pcie@b0000000/00:04.0", bus: 0, dev: 4, func: 0, ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] },
+                PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [20, 21, 22, 23] },
+                PciFunctionMap { name: "pcie@b0000000/00:04.0", bus: 0, dev: 4, func: 0, ecam: Hpa::new(0xb000_0000), intx: [20, 21, 22, 23] },
             ],
             pci_windows: &[MemRegion { base: Ipa::new(0xf000_0000), size: 0x0eb0_0000 }, MemRegion { base: Ipa::new(0xfeb0_1000), size: 0x000f_f000 }],
             shared: &[
@@ -73,8 +73,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xaada11b58d94a5a9,
-        payload_fingerprint: 0xbce6a40ce7b27c76,
+        fingerprint: 0xf01fc256db1cdcf5,
+        payload_fingerprint: 0x2b16e9b5fad5f51c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x2000_0000), size: 0x0a00_0000 },
             log_level: LogLevel::Info,

@@ -16,7 +16,7 @@ mod rtvisor_generated_config {
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM1_DTB.len() == 796);
+    const _: () = assert!(VM1_DTB.len() == 797);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
@@ -89,8 +89,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xc5fcf6f4a8ad9d8c,
-        payload_fingerprint: 0x17e5879ce56ef59c,
+        fingerprint: 0x80496e3bc1bc8c7a,
+        payload_fingerprint: 0x9e596b93d421219c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x3a866c0dea6d17e2,
+        fingerprint: 0xe87ac6f678b12dd2,
         payload_fingerprint: 0x13ad3ef90a9fd934,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

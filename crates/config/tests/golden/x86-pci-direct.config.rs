@@ -16,7 +16,7 @@ mod rtvisor_generated_config {
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1132);
+    const _: () = assert!(VM1_DTB.len() == 1140);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 3000);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
@@ -59,7 +59,7 @@ mod rtvisor_generated_config {
             restart: RestartPolicy::Never,
             devices: &[],
             pci: &[
-                PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [16, 17, 18, 19] },
+                PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [20, 21, 22, 23] },
             ],
             pci_windows: &[MemRegion { base: Ipa::new(0xf000_0000), size: 0x0eb0_0000 }, MemRegion { base: Ipa::new(0xfeb0_1000), size: 0x000f_f000 }],
             shared: &[],
@@ -91,8 +91,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x52aa8506b46f8821,
-        payload_fingerprint: 0x7a661a0aacd01637,
+        fingerprint: 0xd67c8e20fa295cf7,
+        payload_fingerprint: 0x81758eb9d0740218,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0200_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

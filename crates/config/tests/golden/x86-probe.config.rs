@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xf518d2f5ce84a7aa,
+        fingerprint: 0x36aba4ba5d515dd2,
         payload_fingerprint: 0xea5a26e4d5a1e70d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

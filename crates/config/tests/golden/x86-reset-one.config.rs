@@ -89,7 +89,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x5c6ef6786fa82fcf,
+        fingerprint: 0xf58423bc55b4d2a9,
         payload_fingerprint: 0x46f1853b22729a7e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

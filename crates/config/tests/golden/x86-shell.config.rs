@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x4baaa14dfeada3aa,
+        fingerprint: 0x525b9709c3fa429a,
         payload_fingerprint: 0xfff4a939193f31bc,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

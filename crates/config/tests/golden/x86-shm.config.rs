@@ -70,7 +70,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x7222ef115ef391c0,
+        fingerprint: 0xa0857dd55d869fdc,
         payload_fingerprint: 0x96555611dd4ab59f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -39,7 +39,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x0da493808f9112f5,
+        fingerprint: 0x37ea2ee415cbc963,
         payload_fingerprint: 0x5fadd33a3c4f454f,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -64,7 +64,7 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xa10c2367db54f0c9,
+        fingerprint: 0x5f815137032e43f7,
         payload_fingerprint: 0x16bb0341622eca0e,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },

@@ -12,7 +12,7 @@ mod rtvisor_generated_config {
     const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
     const _: () = assert!(VM0_KERNEL.len() == 3000);
     const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM0_DTB.len() == 796);
+    const _: () = assert!(VM0_DTB.len() == 797);
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-other.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 3000);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-other.dtb");
@@ -64,8 +64,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xb918a0ef29e9e74a,
-        payload_fingerprint: 0x627d2b19e02a0383,
+        fingerprint: 0x98808725fa1ba2a7,
+        payload_fingerprint: 0x0ef3a998fe79ba5d,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

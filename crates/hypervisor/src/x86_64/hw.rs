@@ -192,6 +192,9 @@ impl ApicHw for ApicSide {
     fn send_to_core(&self, vm: VmId, vcpu: VcpuId, vector: u8) {
         super::direct::send_to_core(vm, vcpu, vector);
     }
+    fn forwarded(&self, vm: VmId, pin: u32, entry: u64, ended: bool) {
+        super::pci::forwarded(vm, pin, entry, ended);
+    }
 }
 
 /// Writes the reset vector's code into VM `vm`'s RAM (`contract::x86_64::RESET_STUB`:

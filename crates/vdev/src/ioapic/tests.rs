@@ -182,6 +182,54 @@ fn polarity_inverts_the_input() {
     assert_eq!(line(&mut a, 2, false).len(), 1);
 }
 
+#[test]
+fn a_forwarded_pin_is_lowered_by_its_eoi_and_reports_it() {
+    let mut a = IoApic::new(0, 48);
+    a.forward(23);
+    // Active low, as a guest programs a PCI GSI: the input still asserts when high.
+    let low = 0x61 | LEVEL | rte::ACTIVE_LOW as u32;
+    assert!(program(&mut a, 23, low, 1).is_empty(), "idle while low");
+    assert_eq!(
+        a.take_changes(),
+        (0, 1 << 23),
+        "the guest's writes are reported"
+    );
+    let sent = line(&mut a, 23, true);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].pin, sent[0].vector, sent[0].level),
+        (23, 0x61, true)
+    );
+    // Another vector's EOI leaves it; its own lowers the input, sends nothing, and
+    // reports the pin ended (the host's pin is unmasked).
+    assert!(eoi(&mut a, 0x62).is_empty());
+    assert_eq!(a.take_changes(), (0, 0));
+    assert!(eoi(&mut a, 0x61).is_empty());
+    assert_eq!(a.take_changes(), (1 << 23, 0));
+    assert_eq!(a.entry(23).unwrap() & rte::REMOTE_IRR, 0);
+    // An EOI with nothing in service ends nothing.
+    assert!(eoi(&mut a, 0x61).is_empty());
+    assert_eq!(a.take_changes(), (0, 0));
+    // The device asserts again: sent again; the EOI register ends it too.
+    assert_eq!(line(&mut a, 23, true).len(), 1);
+    a.write(off::EOI, Width::Word, 0x61, &mut |_| {}).unwrap();
+    assert_eq!(a.take_changes(), (1 << 23, 0));
+    // A reset keeps the pin forwarded, with its entry masked.
+    line(&mut a, 23, true);
+    a.reset(0);
+    assert_eq!(a.entry(23), Some(rte::MASKED));
+    assert!(
+        program(&mut a, 23, low, 1).is_empty(),
+        "reset lowered the input"
+    );
+    assert_eq!(a.take_changes(), (0, 1 << 23));
+    // Other pins are not reported.
+    program(&mut a, 9, 0x41 | LEVEL, 0);
+    line(&mut a, 9, true);
+    eoi(&mut a, 0x41);
+    assert_eq!(a.take_changes(), (0, 0));
+}
+
 /// A random walk of window accesses, line changes, pulses and EOIs against a
 /// reference: every message comes from an existing, unmasked pin whose entry it
 /// carries; an edge entry sends only when its assertion rises; a level entry sends

@@ -80,6 +80,7 @@ impl Function {
             caps,
             ncaps,
             int_line: 0xff,
+            line_reset: 0xff,
             msi: MsiShadow::default(),
         })
     }
@@ -87,6 +88,23 @@ impl Function {
     /// The capabilities the guest sees.
     pub fn caps(&self) -> &[cap::Cap] {
         &self.caps[..self.ncaps]
+    }
+
+    /// The interrupt pin the function raises (1 = INTA to 4 = INTD), if any: the
+    /// host's interrupt pin register.
+    pub fn int_pin(&self, host: &mut dyn HostConfig) -> Option<u8> {
+        let pin = (host.read(self.bdf, 0x3c) >> 8) as u8;
+        (1..=4).contains(&pin).then_some(pin)
+    }
+
+    /// The interrupt line the guest reads now and after each reset: `gsi`, where the
+    /// VM's I/O APIC sees its INTx (a GSI past 254 reads as 0xff, unknown).
+    pub fn set_int_line(&mut self, gsi: u32) {
+        self.line_reset = u8::try_from(gsi)
+            .ok()
+            .filter(|&g| g != 0xff)
+            .unwrap_or(0xff);
+        self.int_line = self.line_reset;
     }
 
     /// The guest's MSI message, if its MSI is enabled.
@@ -216,7 +234,7 @@ impl Function {
             }
         }
         self.msi = MsiShadow::default();
-        self.int_line = 0xff;
+        self.int_line = self.line_reset;
         self.bars.iter_mut().for_each(|b| b.sizing = false);
         self.reset_method(host)
     }

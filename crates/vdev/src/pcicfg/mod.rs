@@ -212,6 +212,9 @@ pub struct Function {
     ncaps: usize,
     /// The interrupt line byte (the guest's; the host's is not shown).
     int_line: u8,
+    /// What the interrupt line reads after a reset: the GSI of its INTx in the VM
+    /// (as firmware leaves it), else 0xff (unknown).
+    line_reset: u8,
     /// The MSI shadow: the guest's message and enable.
     msi: msi::MsiShadow,
 }

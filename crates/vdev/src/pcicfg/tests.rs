@@ -309,6 +309,14 @@ fn quiesce_stops_the_function_and_names_its_reset() {
         cap::MSIX_MASK_ALL
     );
     assert_eq!(bus.read(&mut h, BLK, 0x3c, Width::Byte), 0xff);
+    // With its INTx routed, the line reads the VM's GSI, also after the next stop.
+    let f = bus.function_mut(0).unwrap();
+    assert_eq!(f.int_pin(&mut h), Some(1));
+    f.set_int_line(23);
+    assert_eq!(bus.read(&mut h, BLK, 0x3c, Width::Half), 0x0117);
+    bus.write(&mut h, BLK, 0x3c, Width::Byte, 10);
+    bus.function_mut(0).unwrap().quiesce(&mut h);
+    assert_eq!(bus.read(&mut h, BLK, 0x3c, Width::Byte), 23);
     // After a reset that cleared them, the BARs go back.
     h.set(0x14, 0);
     bus.function_mut(0).unwrap().restore(&mut h);

@@ -31,8 +31,8 @@ pub struct Madt {
     pub dropped: usize,
     /// Whether any CPU was listed by an x2APIC entry.
     pub x2apic_entries: bool,
-    /// The first I/O APIC's address, if any.
-    pub ioapic: Option<Hpa>,
+    /// The first I/O APIC's address and the GSI of its pin 0, if any.
+    pub ioapic: Option<(Hpa, u32)>,
 }
 
 impl Madt {
@@ -65,7 +65,7 @@ impl Madt {
                     }
                 }
                 1 if m.ioapic.is_none() => {
-                    m.ioapic = Some(Hpa::new(u64::from(field32(4)?)));
+                    m.ioapic = Some((Hpa::new(u64::from(field32(4)?)), field32(8)?));
                 }
                 5 => {
                     let a = u64_at(entry, 4).ok_or(AcpiError::BadEntry(SIG))?;
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(m.apic_ids(), [0, 1, 300]);
         assert!(m.x2apic_entries);
         assert_eq!(m.lapic_base, Hpa::new(0xFEE0_0000));
-        assert_eq!(m.ioapic, Some(Hpa::new(0xFEC0_0000)));
+        assert_eq!(m.ioapic, Some((Hpa::new(0xFEC0_0000), 0)));
         assert_eq!(m.dropped, 0);
     }
 

@@ -16,6 +16,8 @@ enum HwCall {
     Timer(usize, usize, Option<u64>),
     /// A physical fixed IPI to a direct-mode vCPU's core: (VM, vCPU, vector).
     Sent(usize, usize, u8),
+    /// A forwarded pin changed: (VM, pin, entry, ended).
+    Forwarded(usize, u32, u64, bool),
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +48,11 @@ impl ApicHw for FakeHw {
         self.calls
             .borrow_mut()
             .push(HwCall::Sent(vm.index(), vcpu.index(), vector));
+    }
+    fn forwarded(&self, vm: VmId, pin: u32, entry: u64, ended: bool) {
+        self.calls
+            .borrow_mut()
+            .push(HwCall::Forwarded(vm.index(), pin, entry, ended));
     }
 }
 
@@ -305,7 +312,10 @@ fn kept_apart(w: &W, vm: usize, other: &<Lapics<FakeHw> as TestChip>::State, ste
     assert_eq!(&w.vms[1 - vm].chip.state(), other, "step {step}");
     assert_eq!(calls(w, 1 - vm), [], "step {step}");
     for c in calls(w, vm) {
-        let (HwCall::Pending(x, t) | HwCall::Timer(x, t, _) | HwCall::Sent(x, t, _)) = c;
+        let (x, t) = match c {
+            HwCall::Pending(x, t) | HwCall::Timer(x, t, _) | HwCall::Sent(x, t, _) => (x, t),
+            HwCall::Forwarded(x, ..) => (x, 0),
+        };
         assert_eq!(x, vm);
         assert!(t < 2);
     }

@@ -12,11 +12,14 @@
 //!   VM's own cores, and each host vector's interrupt delivered to the guest's APICs
 //!   as the guest's message names them (a direct-mode VM's messages go straight to
 //!   its cores with the guest's vector instead);
+//! - `intx.rs`: each function's INTx line forwarded, level-triggered, from the host's
+//!   I/O APIC to the same GSI of the VM's emulated one (virtual-mode VMs);
 //! - `reset.rs`: a stopping VM's functions quiesced and reset before its RAM is
 //!   reused.
 //!
 //! Nothing here runs for a VM without PCI functions beyond one test of its table.
 
+mod intx;
 mod msix;
 mod probe;
 mod reset;
@@ -32,6 +35,7 @@ use rtvisor_core::ids::VmId;
 use rtvisor_vdev::pcicfg::{Bdf, Bus, Effect, HostConfig, MemBar, BARS, MAX_FUNCTIONS};
 use rtvisor_vdev::Width;
 
+pub(super) use intx::forwarded;
 pub(super) use msix::deliver;
 pub(super) use probe::{init, map_bars};
 pub(super) use reset::stopping;
@@ -85,6 +89,7 @@ pub(super) fn loaded(vm: VmId) {
     if let Some(s) = STOPPED.get(vm.index()) {
         s.store(false, Ordering::Release);
     }
+    intx::start(vm);
 }
 
 /// Each VM's PCI state, indexed like `CONFIG.vms`.

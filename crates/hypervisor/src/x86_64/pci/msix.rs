@@ -187,6 +187,16 @@ fn mask(t: &Table, i: usize) {
         .write(e + 12, Width::Word, u64::from(msi::MSIX_MASKED));
 }
 
+/// Takes one device vector (at boot, for an INTx line); `None` when none are left.
+pub(super) fn take_vector() -> Option<u8> {
+    let g = GIVEN
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
+            (g < DEVICE_COUNT).then_some(g + 1)
+        })
+        .ok()?;
+    Some(DEVICE_BASE + g as u8)
+}
+
 fn unroute(v: u8) {
     if let Some(r) = ROUTES.get(usize::from(v - DEVICE_BASE)) {
         r.store(0, Ordering::Release);
@@ -317,6 +327,9 @@ pub fn deliver(cpu: CpuId) -> bool {
     while bits != 0 {
         let b = bits.trailing_zeros() as usize;
         bits &= bits - 1;
+        if super::intx::arrived(cpu, DEVICE_BASE + b as u8) {
+            continue;
+        }
         let r = ROUTES.get(b).map_or(0, |r| r.load(Ordering::Acquire));
         // A vector that arrives at a core that is not its VM's (one a direct-mode
         // guest left pending at its core) is dropped; one that arrives at another

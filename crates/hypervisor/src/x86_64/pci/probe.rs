@@ -40,6 +40,12 @@ pub fn init() {
                 );
             }
         }
+        // INTx is forwarded through a host vector, which on a direct-mode VM's core
+        // would land in the guest's own IDT: its functions use MSI or MSI-X only (its
+        // DSDT has no `_PRT`).
+        if !super::super::direct::is_direct(id) {
+            super::intx::setup(id, &mut st);
+        }
     }
 }
 

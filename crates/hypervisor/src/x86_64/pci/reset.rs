@@ -30,6 +30,7 @@ pub fn stopping(vm: VmId) {
         return;
     };
     stopped.store(true, Ordering::Release);
+    super::intx::stop(vm);
     let mut guard = state.lock();
     let st = &mut *guard;
     for (index, slot) in st.owned.iter_mut().enumerate() {

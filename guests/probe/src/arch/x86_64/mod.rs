@@ -10,7 +10,8 @@
 //! registers take its writes. Those meaningful bare are listed in xtask's
 //! `systest::x86::BARE_CONTAINED`.
 //!
-//! Bootargs: `other-vm=`, `hypervisor=`, `device=` (addresses), `fuzz=<n>` hypercalls
+//! Bootargs: `other-vm=`, `hypervisor=`, `device=` (addresses), `pc-fuzz=<n>` random
+//! accesses to the PC devices (default 1000, `pcdev.rs`), `fuzz=<n>` hypercalls
 //! (default 2000), `foreign-apic-ids=<a>-<b>` (APIC ids of other VMs' CPUs, default
 //! 8-15), `cr4=0` (no CR4 writes and no refused CR0 or CR8 values, see
 //! `special::cr_tricks` and `crx`), `triple-fault` (end with a triple fault instead
@@ -24,6 +25,7 @@ mod hypercall;
 mod ioapic;
 mod mmio;
 mod msr;
+mod pcdev;
 mod pci;
 mod ports;
 mod special;
@@ -39,6 +41,8 @@ use crate::memory;
 use crate::report::{contained, number, Outcome, Tally};
 
 const DEFAULT_FUZZ: u64 = 2000;
+/// Random accesses to the PC devices (`pc-fuzz=`).
+const DEFAULT_PC_FUZZ: u64 = 1000;
 
 /// What an unclaimed address reads as under rtvisor: all-ones (the x86 convention).
 pub const UNCLAIMED: Option<u64> = Some(u64::MAX);
@@ -62,6 +66,8 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(msr::vmx_svm_control());
     tally.add(msr::unknown());
     tally.add(ports::io_ports());
+    let pc_accesses = number(boot, "pc-fuzz").unwrap_or(DEFAULT_PC_FUZZ) as u32;
+    tally.add(pcdev::pc_devices(pc_accesses));
     let refused_crs = number(boot, "cr4") != Some(0);
     tally.add(special::cr_tricks(refused_crs));
     tally.add(crx::cr0_refused(refused_crs));

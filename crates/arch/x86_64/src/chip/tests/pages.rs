@@ -182,6 +182,39 @@ fn level_lines_wait_for_the_eoi_broadcast() {
     assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), None);
 }
 
+/// A forwarded pin (a passed-through function's INTx): the guest's entry writes and
+/// the EOI that ends its level interrupt reach the hardware side, the EOI lowering
+/// the line first, so nothing is sent again until the device asserts again.
+#[test]
+fn a_forwarded_pin_is_ended_by_the_guests_eoi() {
+    let w = x86();
+    wrmsr(&w, 0, 0, msr::SVR, 0x1ff);
+    w.vms[0].chip.ioapic().lock().forward(23);
+    let low = 0x61 | (rte::LEVEL | rte::ACTIVE_LOW) as u32;
+    program(&w, 0, 23, low, 0);
+    let entry = u64::from(low);
+    // `program` writes the high word, then the low one: two writes reported.
+    assert_eq!(
+        calls(&w, 0),
+        [
+            HwCall::Forwarded(0, 23, u64::from(rte::MASKED as u32), false),
+            HwCall::Forwarded(0, 23, entry, false)
+        ]
+    );
+    let ctx = w.ctx(0);
+    ctx.chip.forward_line(&ctx, 23, true);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), Some(0x61));
+    // The EOI broadcast: the pin ended, nothing sent again (the line was lowered).
+    wrmsr(&w, 0, 0, msr::EOI, 0);
+    assert_eq!(calls(&w, 0), [HwCall::Forwarded(0, 23, entry, true)]);
+    assert_eq!(w.vms[0].chip.ack(VcpuId::new(0)), None);
+    // The device asserts again: delivered again. VM 1 was never asked anything.
+    ctx.chip.forward_line(&ctx, 23, true);
+    assert_eq!(calls(&w, 0), [HwCall::Pending(0, 0)]);
+    assert_eq!(calls(&w, 1), []);
+}
+
 /// Random accesses to both pages, IA32_APIC_BASE and COM1's interrupt enable, by
 /// every vCPU of both VMs: nothing panics, a VM never changes the other's APICs or
 /// I/O APIC nor asks its hardware side for anything, and only refused accesses

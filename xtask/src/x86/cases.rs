@@ -117,6 +117,14 @@ pub const TESTS: &[X86Test] = &[
         run: super::linux::run,
     },
     X86Test {
+        name: "x86-demo-linux-amd",
+        emulator: Emulator::Qemu,
+        cmdline: "",
+        scenario: Some(super::demo::X86_DEMO),
+        about: "T3: the x86 demo's own scenario (scenarios/x86-demo.toml, `cargo xtask demo --arch x86_64`) on QEMU q35 (AMD-V): rt in direct mode (LAPIC pass-through) beside Debian's amd64 Linux with its disk and NIC; Linux's shell, nproc = 2, rtstats -w 2 showing rt's summaries, the disk's file and MSI-X interrupts, a ping, poweroff -f stops only Linux while rt reports on",
+        run: super::demolinux::run,
+    },
+    X86Test {
         name: "linux-x86-intx",
         emulator: Emulator::Qemu,
         cmdline: "",

@@ -95,7 +95,7 @@ fn tsc_rate(con: &Console) -> Result<u64> {
 /// the test file, mounted on /mnt by `/init`, and its MSI-X interrupts counted the
 /// reads; the virtio-net-pci NIC (00:04.0) sends a ping to QEMU's user-mode gateway
 /// and gets the answer.
-fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
+pub(super) fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.send("cat /sys/bus/pci/devices/0000:00:03.0/vendor\n")?;
     con.expect(&Pattern::regex(r"^\[linux\] 0x1af4\s*$"), t.step)?;
     con.send("cat /mnt/hello.txt\n")?;
@@ -126,7 +126,7 @@ fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
         t.step * 2,
     )?;
     crate::util::say(format!(
-        "T3 linux-x86: PCI disk read ({n} MSI-X interrupts), NIC answered a ping"
+        "x86 Linux: PCI disk read ({n} MSI-X interrupts), NIC answered a ping"
     ));
     Ok(())
 }
@@ -136,7 +136,7 @@ const RT_SUMMARY: &str = r"^\[rt\] rtbench: result metric=timer samples=\d+ ";
 
 /// `rtstats -w 2`: two summaries newer than the one before, each the same as a
 /// summary `rt` printed on its own console.
-fn rt_stats(con: &mut Console, t: &Timeouts) -> Result<()> {
+pub(super) fn rt_stats(con: &mut Console, t: &Timeouts) -> Result<()> {
     let re = Regex::new(
         r"^\[linux\] rtstats: seq=(?P<seq>[1-9]\d*) samples=(?P<s>\d+) min_ns=(?P<min>\d+|unavailable) avg_ns=(?P<avg>\d+) max_ns=(?P<max>\d+)$",
     )
@@ -209,7 +209,7 @@ fn rtc_date(con: &mut Console, t: &Timeouts) -> Result<()> {
 }
 
 /// Linux's own fatal lines: the test fails at once on them rather than at its timeout.
-const PANICS: &[&str] = &["[linux] PANIC: early exception", "[linux] Kernel panic"];
+pub(super) const PANICS: &[&str] = &["[linux] PANIC: early exception", "[linux] Kernel panic"];
 
 pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.fail_on(crate::systest::hv::restarting("rt"));
@@ -256,7 +256,7 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
 /// to the shell (Ctrl-]; its VM is stopped), `vcpu list` and `irq stats` twice (the
 /// second pair after the first's lines), which say whether `rt`'s vCPU still exits
 /// and its CPU still takes its timer interrupts.
-fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
+pub(super) fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
     con.set_cursor(off);
     let rt = Pattern::regex(RT_SUMMARY);
     let waited = con

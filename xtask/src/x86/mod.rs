@@ -10,6 +10,7 @@
 pub mod bare;
 pub mod cases;
 pub mod demo;
+mod demolinux;
 pub mod direct;
 mod follow;
 mod intx;

@@ -64,14 +64,7 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.fail_on(Pattern::contains("PCI INT A: not connected"));
     shell(con, t, emu)?;
     let n = disk(con, t)?;
-    con.send(
-        "ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up && \
-         ping -c 2 -W 5 10.0.2.2 | grep -o '[0-9]* packets received'\n",
-    )?;
-    con.expect(
-        &Pattern::regex(r"^\[linux\] [12] packets received\s*$"),
-        t.step * 2,
-    )?;
+    super::linux::ping(con, t)?;
     let (gsi, nic) = intx_line(con, t, "00:04.0")?;
     ensure!(
         gsi == 20 && nic > 0,

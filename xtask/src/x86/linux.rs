@@ -117,6 +117,16 @@ pub(super) fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
         "the PCI disk's MSI-X interrupts did not count: {:?}",
         con.line(i)
     );
+    ping(con, t)?;
+    crate::util::say(format!(
+        "x86 Linux: PCI disk read ({n} MSI-X interrupts), NIC answered a ping"
+    ));
+    Ok(())
+}
+
+/// The NIC (eth0) up with QEMU's user-mode network address, and a ping to its gateway
+/// answered.
+pub(super) fn ping(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.send(
         "ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up && \
          ping -c 2 -W 5 10.0.2.2 | grep -o '[0-9]* packets received'\n",
@@ -125,9 +135,6 @@ pub(super) fn pci(con: &mut Console, t: &Timeouts) -> Result<()> {
         &Pattern::regex(r"^\[linux\] [12] packets received\s*$"),
         t.step * 2,
     )?;
-    crate::util::say(format!(
-        "x86 Linux: PCI disk read ({n} MSI-X interrupts), NIC answered a ping"
-    ));
     Ok(())
 }
 

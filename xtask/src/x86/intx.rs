@@ -6,7 +6,7 @@
 //! that misses the page cache (each one ended by the guest's EOI and the host's pin
 //! unmasked again); the virtio-net-pci NIC (00:04.0, GSI 20) answers a ping on its
 //! own line; after `reboot -f` (the functions reset, their lines masked and lowered)
-//! the disk mounts and interrupts again.
+//! the disk mounts and interrupts again, and the NIC answers a ping on its line.
 
 use super::linux::shell;
 use super::machine::Emulator;
@@ -74,9 +74,15 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.expect(&crate::systest::hv::restarting("linux"), t.step * 4)?;
     shell(con, t, emu)?;
     let again = disk(con, t)?;
+    super::linux::ping(con, t)?;
+    let (_, nic_again) = intx_line(con, t, "00:04.0")?;
+    ensure!(
+        nic_again > 0,
+        "the NIC's INTx line did not count after the restart"
+    );
     crate::util::say(format!(
         "linux-x86-intx: disk on INTx GSI 23 ({n} interrupts), NIC on GSI 20 ({nic}), \
-         the disk again after a restart ({again})"
+         both again after a restart ({again}, {nic_again})"
     ));
     Ok(())
 }

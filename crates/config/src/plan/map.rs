@@ -234,11 +234,21 @@ fn pcie_lines(s: &mut String, p: &crate::pcie::PciePlan) {
 fn pci_lines(s: &mut String, vm: &VmPlan) {
     use crate::contract::x86_64::{PCI_ECAM_GPA, PCI_ECAM_SIZE};
     for f in &vm.pci {
-        let [a, b, c, d] = f.intx;
+        // The standard swizzle, as the hypervisor applies it to the pin the function
+        // raises: INTA of device `dev` reaches the board's `intx[dev % 4]`.
+        let dev = usize::from(f.addr.dev);
+        let [a, b, c, d] = [0, 1, 2, 3].map(|pin| f.intx[(dev + pin) % 4]);
+        let intx = if vm.interrupt_mode == InterruptMode::Direct {
+            "INTx not forwarded: direct mode".to_string()
+        } else if f.addr.bus != 0 {
+            "INTx not forwarded: not on bus 0".to_string()
+        } else {
+            format!("INTx forwarded on the GSI of its pin: INTA-D {a}, {b}, {c}, {d}")
+        };
         let _ = writeln!(
             s,
             "  pci      {}: host ECAM {}, BARs where the host firmware put them, MSI and \
-             MSI-X (INTx GSIs {a}, {b}, {c}, {d} not routed)",
+             MSI-X, {intx}",
             f.name,
             hex(f.ecam.raw())
         );

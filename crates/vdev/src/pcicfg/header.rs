@@ -73,7 +73,8 @@ impl Function {
                 sizing: false,
             };
         }
-        host.write(bdf, 0x04, cmd);
+        // INTx stays off until its line is routed to the VM (`intx`).
+        host.write(bdf, 0x04, cmd | command::INTX_DISABLE);
         Ok(Self {
             bdf,
             bars,
@@ -81,6 +82,7 @@ impl Function {
             ncaps,
             int_line: 0xff,
             line_reset: 0xff,
+            intx: false,
             msi: MsiShadow::default(),
         })
     }
@@ -98,13 +100,15 @@ impl Function {
     }
 
     /// The interrupt line the guest reads now and after each reset: `gsi`, where the
-    /// VM's I/O APIC sees its INTx (a GSI past 254 reads as 0xff, unknown).
+    /// VM's I/O APIC sees its INTx (a GSI past 254 reads as 0xff, unknown); from now
+    /// on the guest may clear INTx disable.
     pub fn set_int_line(&mut self, gsi: u32) {
         self.line_reset = u8::try_from(gsi)
             .ok()
             .filter(|&g| g != 0xff)
             .unwrap_or(0xff);
         self.int_line = self.line_reset;
+        self.intx = true;
     }
 
     /// The guest's MSI message, if its MSI is enabled.
@@ -203,7 +207,8 @@ impl Function {
                 let m = mask & command::GUEST;
                 let old = host.read(self.bdf, reg) & 0xffff;
                 let w1c = value & mask & (command::STATUS_W1C << 16);
-                host.write(self.bdf, reg, (old & !m) | (value & m) | w1c);
+                let off = if self.intx { 0 } else { command::INTX_DISABLE };
+                host.write(self.bdf, reg, (old & !m) | (value & m) | off | w1c);
             }
             Some(Reg::Bar) => {
                 let bar = &mut self.bars[usize::from((reg - 0x10) / 4) % BARS];

@@ -215,6 +215,10 @@ pub struct Function {
     /// What the interrupt line reads after a reset: the GSI of its INTx in the VM
     /// (as firmware leaves it), else 0xff (unknown).
     line_reset: u8,
+    /// Its INTx reaches its own VM ([`Function::set_int_line`]). Until it does, INTx
+    /// disable stays set on the host whatever the guest writes: an unrouted line
+    /// could be another VM's GSI, or a line nothing ends.
+    intx: bool,
     /// The MSI shadow: the guest's message and enable.
     msi: msi::MsiShadow,
 }

@@ -81,9 +81,10 @@ fn the_vm_has_a_read_only_host_bridge_at_00_00_0() {
 fn bars_stay_where_the_host_put_them() {
     let mut h = FakeHost::virtio();
     let mut bus = bus_with_blk(&mut h);
-    // The probe left the host's BARs and command as they were.
+    // The probe left the host's BARs and command as they were, but for INTx (off
+    // until routed).
     assert_eq!(h.get(0x14), 0xc000_1000);
-    assert_eq!(h.get(0x04) & 0xffff, 0x0007);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0007 | command::INTX_DISABLE);
     assert_eq!(bus.read(&mut h, BLK, 0x14, Width::Word), 0xc000_1000);
     // Sizing: all ones, read the mask, write back.
     bus.write(&mut h, BLK, 0x14, Width::Word, u32::MAX);
@@ -122,12 +123,28 @@ fn command_and_status_are_filtered() {
     assert_eq!(h.get(0x04) & (1 << 24), 0);
     assert_eq!(
         h.get(0x04) & 0xffff,
-        6,
-        "a status write left the command alone"
+        6 | command::INTX_DISABLE,
+        "a status write left the command alone (INTx disable: not routed)"
     );
     // IDs and class are read-only.
     bus.write(&mut h, BLK, 0x00, Width::Word, 0);
     assert_eq!(h.get(0x00), 0x1042_1af4);
+}
+
+#[test]
+fn intx_stays_disabled_until_its_line_is_routed() {
+    let mut h = FakeHost::virtio();
+    // Firmware left INTx enabled: the probe disables it.
+    h.set(0x04, 0x0007);
+    let mut bus = bus_with_blk(&mut h);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0007 | command::INTX_DISABLE);
+    // Unrouted: the guest's clear does not reach the host; its other bits do.
+    bus.write(&mut h, BLK, 0x04, Width::Half, 0x0002);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0002 | command::INTX_DISABLE);
+    // Routed to its VM: the guest may enable it.
+    bus.function_mut(0).unwrap().set_int_line(23);
+    bus.write(&mut h, BLK, 0x04, Width::Half, 0x0002);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0002);
 }
 
 #[test]

@@ -16,7 +16,10 @@
 //! A guest that never ends the interrupt, or masks its entry, keeps only its own line
 //! masked on the host: a line belongs to one VM (validation refuses a GSI two VMs'
 //! functions share, and [`setup`] leaves out INTx of a function whose line another
-//! VM has), and its vector reaches only that VM's cores. A stopping VM's lines are
+//! VM has), and its vector reaches only that VM's cores (one that arrives elsewhere
+//! is dropped). A function whose INTx is not forwarded to its own VM (another VM's
+//! line, behind a bridge, a direct-mode VM's) keeps INTx disabled on the host
+//! whatever its guest writes (`rtvisor_vdev::pcicfg`), so it asserts no line at all. A stopping VM's lines are
 //! masked and lowered ([`stop`]); after its restart they stay masked until its guest
 //! unmasks them again.
 
@@ -98,6 +101,16 @@ pub(super) fn setup(vm: VmId, st: &mut PciVm) {
         let Some(pin) = f.int_pin(&mut One(o.bdf, &o.config)) else {
             continue;
         };
+        if o.map.bus != 0 {
+            // Behind a bridge its line is the bridge's swizzle, which the board does
+            // not describe (and the VM's `_PRT` covers bus 0 only): its INTx stays
+            // disabled (`Function::set_int_line` is never called).
+            info!(
+                "vm {}: PCI function {}: INTx not forwarded (not on bus 0): MSI or MSI-X only",
+                cfg.name, o.map.name
+            );
+            continue;
+        }
         let dev = usize::from(o.map.dev);
         let gsi = o.map.intx[(dev + usize::from(pin) - 1) % 4];
         match line(vm, gsi) {
@@ -170,6 +183,17 @@ pub(super) fn arrived(cpu: CpuId, vector: u8) -> bool {
         let Some(l) = lines.iter_mut().flatten().find(|l| l.vector == vector) else {
             return false;
         };
+        if !vms::cfg(l.vm)
+            .cpus
+            .iter()
+            .any(|&c| c as usize == cpu.index())
+        {
+            // Not from its host pin, which targets a core of its VM: another guest's
+            // own (a direct-mode core's self-IPI of that vector). The stub masked the
+            // pin: it goes back as it was, and the VM's line is left alone.
+            ioapic::set_masked(l.gsi, l.masked());
+            return true;
+        }
         l.in_flight = !l.stopped;
         (!l.stopped).then_some((l.vm, l.gsi))
     };

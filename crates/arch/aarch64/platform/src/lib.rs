@@ -136,6 +136,10 @@ impl core::fmt::Display for PlatformError {
 }
 
 /// Parses the host device tree.
+///
+/// Not inlined: this crate builds for size, and its code keeps that only when it is not
+/// pasted into the hypervisor crate's boot entry, which builds at level 2.
+#[inline(never)]
 pub fn parse(dtb: &[u8]) -> Result<Platform, PlatformError> {
     let root = validate::check(dtb)?
         .root()

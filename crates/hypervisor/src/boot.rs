@@ -104,7 +104,7 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
     for cpu in (0..m.cpu_count().min(MAX_CPUS)).map(CpuId::new) {
         if cpu != me {
             if let Err(code) = Arch::start_cpu(m, cpu) {
-                error!("cpu {cpu}: the firmware did not start it ({code})");
+                error!("cpu {cpu}: the firmware did not start it ({})", Code(code));
             }
         }
     }
@@ -303,7 +303,14 @@ impl fmt::Display for Cpus {
 impl fmt::Display for Colors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(c) = self.0 else { return Ok(()) };
-        write!(f, ", colors {} of {}", ColorList(c.mask), c.count)
+        // The count as u32, like the shell's: the image's integer formatters are the u32
+        // and u64 ones, no 8-bit one.
+        write!(
+            f,
+            ", colors {} of {}",
+            ColorList(c.mask),
+            u32::from(c.count)
+        )
     }
 }
 
@@ -311,8 +318,23 @@ impl fmt::Display for Colors {
 pub fn power_off() -> ! {
     let ret = Arch::power_off();
     die(format_args!(
-        "the firmware did not power the machine off ({ret})"
+        "the firmware did not power the machine off ({})",
+        Code(ret)
     ))
+}
+
+/// A firmware call's return code (PSCI's are negative on failure), written as a signed
+/// decimal through the unsigned integer formatter: the image then carries one formatter
+/// for 64-bit integers, not a signed one as well.
+struct Code(i64);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        fmt::Display::fmt(&self.0.unsigned_abs(), f)
+    }
 }
 
 /// The image the boot CPU runs, for the backend's boot entry to pass on.

@@ -163,7 +163,11 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
     // Its colored table pages: `hpa` is their first period, `size` their own bytes.
     if let Some(t) = ops.hv_tables() {
         let c = t.colors;
-        let colors: Text<96> = Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count));
+        let colors: Text<96> = Text::of(format_args!(
+            "colors={}/{}",
+            ColorList(c.mask),
+            u32::from(c.count)
+        ));
         each(&MapLine {
             owner: "rtvisor",
             what: "tables",
@@ -178,7 +182,11 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         // A colored VM's RAM is named by its colors; `hpa` is its first period.
         let colors: Text<96> = match ram.colors {
-            Some(c) => Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count)),
+            Some(c) => Text::of(format_args!(
+                "colors={}/{}",
+                ColorList(c.mask),
+                u32::from(c.count)
+            )),
             None => Text::of(format_args!("-")),
         };
         if ram.low.is_some() {

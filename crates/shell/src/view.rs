@@ -293,9 +293,15 @@ pub(super) fn latency(_: &[&str], ops: &dyn ShellOps) {
         match ops.latency(vm, &mut buf) {
             Some((n, age_ms)) => {
                 let line = crate::text::utf8_prefix(&buf[..n.min(LINE_MAX)]);
+                // A plain window search: `str::split_once` with a `&str` pattern brings
+                // in the two-way string searcher for this one line.
+                let mark = LATENCY_MARK.as_bytes();
                 let figures = line
-                    .split_once(LATENCY_MARK)
-                    .map_or(line, |(_, rest)| rest)
+                    .as_bytes()
+                    .windows(mark.len())
+                    .position(|w| w == mark)
+                    .and_then(|at| line.get(at + mark.len()..))
+                    .unwrap_or(line)
                     .trim_ascii();
                 ops.out(format_args!(
                     "{name:<12} timer {figures}  (age {})",

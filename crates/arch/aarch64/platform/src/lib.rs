@@ -160,7 +160,7 @@ fn stdout_path<'a>(root: node::Node<'a>) -> Option<&'a str> {
     let chosen = child("chosen")?;
     let path = tree::prop_str(chosen, "stdout-path")
         .or_else(|| tree::prop_str(chosen, "linux,stdout-path"))?;
-    let path = path.split(':').next()?;
+    let path = tree::split_at_byte(path, b':').0;
     if path.starts_with('/') {
         return Some(path);
     }

@@ -185,7 +185,9 @@ impl Platform {
         self.cpus().iter().position(|&c| c & AFF == mpidr & AFF)
     }
 
-    /// Whether `r` lies wholly inside one RAM bank (an empty `r` never does).
+    /// Whether `r` lies wholly inside one RAM bank (an empty `r` never does). Not inlined,
+    /// for the reason given at [`parse`].
+    #[inline(never)]
     pub fn ram_contains(&self, r: HostRange) -> bool {
         self.memory_banks()
             .any(|bank| bank.contains_span(r.base(), r.size()))

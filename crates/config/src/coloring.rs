@@ -97,7 +97,7 @@ pub struct ColorList(pub u64);
 
 impl core::fmt::Display for ColorList {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let (mut c, mut sep) = (0, "");
+        let (mut c, mut sep) = (0u32, "");
         while c < 64 {
             if self.0 & (1 << c) == 0 {
                 c += 1;

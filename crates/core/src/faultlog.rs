@@ -126,9 +126,12 @@ impl fmt::Display for Fault {
                 "instruction fetch from IPA {:#x} refused: fault injected",
                 ipa.raw()
             ),
+            // The port as u32: the image's hexadecimal formatters are the u32 and u64
+            // ones, no 16-bit one.
             Contained::BadPort(port) => write!(
                 f,
-                "access to I/O port {port:#x} refused: answered as an empty bus"
+                "access to I/O port {:#x} refused: answered as an empty bus",
+                u32::from(port)
             ),
             Contained::RefusedRegister(id) => write!(
                 f,

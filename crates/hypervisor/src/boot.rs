@@ -53,13 +53,29 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
         c.hw_id.store(hw, Ordering::Relaxed);
     }
     CPU_COUNT.store(m.cpu_count(), Ordering::Release);
-    let ram = CONFIG.vms.iter().flat_map(|vm| {
-        let shared = vm.shared.iter().map(|s| (s.hpa, s.size));
-        let span = vm.ram.host_span();
-        let low = vm.ram.low_span().map(|l| (l.base, l.size));
-        core::iter::once((span.base, span.size))
-            .chain(low)
-            .chain(shared)
+    // Each VM's RAM span, its low span if it has one, then its shared memory, walked by
+    // (VM, slot): as a chain of flattened iterators this walk is about 1 KiB of code.
+    let (mut vm_at, mut slot) = (0, 0);
+    let ram = core::iter::from_fn(move || loop {
+        let vm = CONFIG.vms.get(vm_at)?;
+        slot += 1;
+        let span = match slot - 1 {
+            0 => {
+                let span = vm.ram.host_span();
+                Some((span.base, span.size))
+            }
+            1 => vm.ram.low_span().map(|l| (l.base, l.size)),
+            n => match vm.shared.get(n - 2) {
+                Some(s) => Some((s.hpa, s.size)),
+                None => {
+                    (vm_at, slot) = (vm_at + 1, 0);
+                    None
+                }
+            },
+        };
+        if span.is_some() {
+            return span;
+        }
     });
     // Devices the hypervisor resets when their VM stops (virtio-mmio transports).
     let devices = CONFIG.vms.iter().flat_map(|vm| vm.devices.iter());
@@ -104,7 +120,7 @@ pub fn primary(m: Found, me: CpuId, image: HostRange, entry: Entry) -> ! {
     for cpu in (0..m.cpu_count().min(MAX_CPUS)).map(CpuId::new) {
         if cpu != me {
             if let Err(code) = Arch::start_cpu(m, cpu) {
-                error!("cpu {cpu}: the firmware did not start it ({code})");
+                error!("cpu {cpu}: the firmware did not start it ({})", Code(code));
             }
         }
     }
@@ -303,7 +319,14 @@ impl fmt::Display for Cpus {
 impl fmt::Display for Colors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(c) = self.0 else { return Ok(()) };
-        write!(f, ", colors {} of {}", ColorList(c.mask), c.count)
+        // The count as u32, like the shell's: the image's integer formatters are the u32
+        // and u64 ones, no 8-bit one.
+        write!(
+            f,
+            ", colors {} of {}",
+            ColorList(c.mask),
+            u32::from(c.count)
+        )
     }
 }
 
@@ -311,8 +334,23 @@ impl fmt::Display for Colors {
 pub fn power_off() -> ! {
     let ret = Arch::power_off();
     die(format_args!(
-        "the firmware did not power the machine off ({ret})"
+        "the firmware did not power the machine off ({})",
+        Code(ret)
     ))
+}
+
+/// A firmware call's return code (PSCI's are negative on failure), written as a signed
+/// decimal through the unsigned integer formatter: the image then carries one formatter
+/// for 64-bit integers, not a signed one as well.
+struct Code(i64);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        fmt::Display::fmt(&self.0.unsigned_abs(), f)
+    }
 }
 
 /// The image the boot CPU runs, for the backend's boot entry to pass on.

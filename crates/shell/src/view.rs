@@ -163,7 +163,11 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
     // Its colored table pages: `hpa` is their first period, `size` their own bytes.
     if let Some(t) = ops.hv_tables() {
         let c = t.colors;
-        let colors: Text<96> = Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count));
+        let colors: Text<96> = Text::of(format_args!(
+            "colors={}/{}",
+            ColorList(c.mask),
+            u32::from(c.count)
+        ));
         each(&MapLine {
             owner: "rtvisor",
             what: "tables",
@@ -178,7 +182,11 @@ fn map_lines(ops: &dyn ShellOps, each: &mut dyn FnMut(&MapLine<'_>)) {
         let (owner, ram) = (ops.vm_name(vm), ops.vm_ram(vm));
         // A colored VM's RAM is named by its colors; `hpa` is its first period.
         let colors: Text<96> = match ram.colors {
-            Some(c) => Text::of(format_args!("colors={}/{}", ColorList(c.mask), c.count)),
+            Some(c) => Text::of(format_args!(
+                "colors={}/{}",
+                ColorList(c.mask),
+                u32::from(c.count)
+            )),
             None => Text::of(format_args!("-")),
         };
         if ram.low.is_some() {
@@ -285,9 +293,15 @@ pub(super) fn latency(_: &[&str], ops: &dyn ShellOps) {
         match ops.latency(vm, &mut buf) {
             Some((n, age_ms)) => {
                 let line = crate::text::utf8_prefix(&buf[..n.min(LINE_MAX)]);
+                // A plain window search: `str::split_once` with a `&str` pattern brings
+                // in the two-way string searcher for this one line.
+                let mark = LATENCY_MARK.as_bytes();
                 let figures = line
-                    .split_once(LATENCY_MARK)
-                    .map_or(line, |(_, rest)| rest)
+                    .as_bytes()
+                    .windows(mark.len())
+                    .position(|w| w == mark)
+                    .and_then(|at| line.get(at + mark.len()..))
+                    .unwrap_or(line)
                     .trim_ascii();
                 ops.out(format_args!(
                     "{name:<12} timer {figures}  (age {})",

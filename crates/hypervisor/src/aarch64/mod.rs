@@ -74,7 +74,7 @@ struct Gicv(u8);
 
 impl fmt::Display for Gicv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GICv{}", self.0)
+        write!(f, "GICv{}", u32::from(self.0))
     }
 }
 

@@ -136,6 +136,10 @@ impl core::fmt::Display for PlatformError {
 }
 
 /// Parses the host device tree.
+///
+/// Not inlined: this crate builds for size, and its code keeps that only when it is not
+/// pasted into the hypervisor crate's boot entry, which builds at level 2.
+#[inline(never)]
 pub fn parse(dtb: &[u8]) -> Result<Platform, PlatformError> {
     let root = validate::check(dtb)?
         .root()
@@ -156,7 +160,7 @@ fn stdout_path<'a>(root: node::Node<'a>) -> Option<&'a str> {
     let chosen = child("chosen")?;
     let path = tree::prop_str(chosen, "stdout-path")
         .or_else(|| tree::prop_str(chosen, "linux,stdout-path"))?;
-    let path = path.split(':').next()?;
+    let path = tree::split_at_byte(path, b':').0;
     if path.starts_with('/') {
         return Some(path);
     }
@@ -181,7 +185,9 @@ impl Platform {
         self.cpus().iter().position(|&c| c & AFF == mpidr & AFF)
     }
 
-    /// Whether `r` lies wholly inside one RAM bank (an empty `r` never does).
+    /// Whether `r` lies wholly inside one RAM bank (an empty `r` never does). Not inlined,
+    /// for the reason given at [`parse`].
+    #[inline(never)]
     pub fn ram_contains(&self, r: HostRange) -> bool {
         self.memory_banks()
             .any(|bank| bank.contains_span(r.base(), r.size()))

@@ -45,7 +45,17 @@ pub(super) fn enabled(node: Node<'_>) -> bool {
 
 /// Node name without its unit address.
 pub(super) fn base_name<'a>(node: Node<'a>) -> &'a str {
-    node.name.split('@').next().unwrap_or(node.name)
+    split_at_byte(node.name, b'@').0
+}
+
+/// `s` split at its first `sep` (an ASCII byte): the part before it and, when there is
+/// one, the part after. A byte search: `str`'s `char` patterns would bring in the char
+/// searcher and `memchr` for these few splits.
+pub(super) fn split_at_byte(s: &str, sep: u8) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == sep) {
+        Some(i) => (s.get(..i).unwrap_or(s), s.get(i + 1..)),
+        None => (s, None),
+    }
 }
 
 /// Reads `n` cells (0, 1 or 2) from the front of `data` as one number.
@@ -216,13 +226,13 @@ impl Iterator for RegIter<'_, '_> {
 /// `Some("")` means `node` is the stdout node itself.
 pub(super) fn descend<'a>(want: Option<&'a str>, node: Node<'_>) -> Option<&'a str> {
     let want = want.filter(|w| !w.is_empty())?;
-    let (comp, rest) = want.split_once('/').unwrap_or((want, ""));
-    let hit = if comp.contains('@') {
+    let (comp, rest) = split_at_byte(want, b'/');
+    let hit = if comp.bytes().any(|b| b == b'@') {
         comp == node.name
     } else {
-        comp == node.name.split('@').next().unwrap_or(node.name)
+        comp == base_name(node)
     };
-    hit.then_some(rest)
+    hit.then_some(rest.unwrap_or(""))
 }
 
 /// A node's interrupt specifiers, kept raw until the GIC is known.

@@ -194,7 +194,7 @@ fn wr_data(r: &mut Rtc, w: Write) {
 }
 
 fn to_bcd(v: u8) -> u8 {
-    (v / 10) << 4 | v % 10
+    ((v / 10) << 4) | (v % 10)
 }
 fn from_bcd(v: u8) -> u8 {
     (v >> 4).min(9) * 10 + (v & 0xf).min(9)

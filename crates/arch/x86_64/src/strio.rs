@@ -120,11 +120,11 @@ pub struct Plan {
 
 impl StringIo {
     /// With the address size the exit gave, else the vCPU's default one: 8 bytes in
-    /// long mode (`long`: EFER.LMA), else 4 (the flat 32-bit segments of the PVH
-    /// entry).
-    pub fn in_mode(self, long: bool) -> StringIo {
+    /// 64-bit mode (`bits64`: EFER.LMA and CS.L), else 4 (compatibility mode, and the
+    /// flat 32-bit segments of the PVH entry).
+    pub fn in_mode(self, bits64: bool) -> StringIo {
         StringIo {
-            addr_bytes: Some(self.addr_bytes.unwrap_or(if long { 8 } else { 4 })),
+            addr_bytes: Some(self.addr_bytes.unwrap_or(if bits64 { 8 } else { 4 })),
             ..self
         }
     }

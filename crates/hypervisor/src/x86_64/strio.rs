@@ -18,6 +18,7 @@ use rtvisor_arch_x86_64::adapt::{adapt, Adapted};
 use rtvisor_arch_x86_64::answer::Resume as _;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::exit::{Decoded, RawExit, GP};
+use rtvisor_arch_x86_64::insn::Code;
 use rtvisor_arch_x86_64::irq::FreshStack;
 use rtvisor_arch_x86_64::regs::Gprs;
 use rtvisor_arch_x86_64::strio::{StringIo, StringRegs, MAX_PER_EXIT};
@@ -27,8 +28,6 @@ use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_core::exit::VcpuExit;
 use rtvisor_core::seam::{ArchVcpu, CallError, Fault, Reply, VcpuStart};
 
-/// EFER.LMA: the vCPU is in long mode.
-const EFER_LMA: u64 = 1 << 10;
 /// CR0.PG: the vCPU pages.
 const CR0_PG: u64 = 1 << 31;
 
@@ -54,7 +53,9 @@ impl ArchVcpu for Element {
 
 /// Steps string I/O `s` (exit `d`) of the vCPU of `seat` on `engine`.
 pub(super) fn step(seat: Seat, engine: &mut Engine, d: Decoded, s: StringIo) {
-    let s = s.in_mode(engine.efer() & EFER_LMA != 0);
+    // The default address size is the code's: 8 bytes in 64-bit mode only (a
+    // compatibility-mode INS/OUTS uses ESI/EDI, whatever RSI's upper half holds).
+    let s = s.in_mode(engine.code() == Code::Bits64);
     let g = *engine.gprs();
     let regs = StringRegs {
         rsi: g.rsi,

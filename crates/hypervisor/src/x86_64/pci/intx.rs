@@ -151,8 +151,9 @@ fn line(vm: VmId, gsi: u32) -> Result<(), &'static str> {
     if !host_ioapic() {
         return Err("the host has no I/O APIC");
     }
-    let vector = super::msix::take_vector().ok_or("no interrupt vector left")?;
     let apic = apic_of(vm, 0).ok_or("the VM's first core has no APIC")?;
+    // Taken last but for the route: the pool only grows (a refused route keeps it).
+    let vector = super::msix::take_vector().ok_or("no interrupt vector left")?;
     ioapic::route(gsi, vector, apic, true).map_err(|e| match e {
         ioapic::IoApicError::NoSuchPin => "the host's I/O APIC has no such pin",
         _ => "the host's I/O APIC refused it",

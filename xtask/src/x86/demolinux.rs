@@ -6,7 +6,7 @@
 //! two newer summaries that `rt` printed, the disk's file and its MSI-X interrupts, a
 //! ping through the NIC, and `poweroff -f` stopping only Linux while `rt` reports on.
 
-use super::linux::{pci, rt_counts_on, rt_stats, shell, PANICS};
+use super::linux::{pci, poweroff_leaves_rt, rt_stats, shell, PANICS};
 use super::machine::Emulator;
 use crate::console::{Console, Pattern};
 use crate::systest::Timeouts;
@@ -23,10 +23,5 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
     con.expect(&Pattern::regex(r"^\[linux\] 2\s*$"), t.step)?;
     rt_stats(con, t)?;
     pci(con, t)?;
-    con.send("poweroff -f\n")?;
-    let off = con.expect(
-        &Pattern::regex(r"^\[rtvisor\] vm linux: stopped \(system-off\)"),
-        t.step,
-    )?;
-    rt_counts_on(con, t, off)
+    poweroff_leaves_rt(con, t)
 }

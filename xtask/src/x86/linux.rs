@@ -250,6 +250,11 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
             t.step,
         )?;
     }
+    poweroff_leaves_rt(con, t)
+}
+
+/// `poweroff -f` stops only Linux: `rt` counts on after it ([`rt_counts_on`]).
+pub(super) fn poweroff_leaves_rt(con: &mut Console, t: &Timeouts) -> Result<()> {
     con.send("poweroff -f\n")?;
     let off = con.expect(
         &Pattern::regex(r"^\[rtvisor\] vm linux: stopped \(system-off\)"),
@@ -263,7 +268,7 @@ pub fn run(con: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
 /// to the shell (Ctrl-]; its VM is stopped), `vcpu list` and `irq stats` twice (the
 /// second pair after the first's lines), which say whether `rt`'s vCPU still exits
 /// and its CPU still takes its timer interrupts.
-pub(super) fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
+fn rt_counts_on(con: &mut Console, t: &Timeouts, off: usize) -> Result<()> {
     con.set_cursor(off);
     let rt = Pattern::regex(RT_SUMMARY);
     let waited = con

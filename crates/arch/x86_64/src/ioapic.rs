@@ -18,6 +18,7 @@
 use crate::devpage::DevicePages;
 use crate::irq::{DEVICE_BASE, DEVICE_COUNT};
 use core::sync::atomic::{AtomicU8, Ordering};
+use rtvisor_addr::Hpa;
 use rtvisor_core::sync::Mutex;
 use rtvisor_vdev::Width;
 
@@ -94,9 +95,9 @@ static LEVEL_PIN: [AtomicU8; DEVICE_COUNT] = [const { AtomicU8::new(0) }; DEVICE
 ///
 /// The BSP at boot, before any guest runs; `base` is the I/O APIC's register page
 /// (the MADT's), which nothing else in the hypervisor maps or touches.
-pub unsafe fn init(base: u64, gsi_base: u32) -> Result<u32, IoApicError> {
+pub unsafe fn init(base: Hpa, gsi_base: u32) -> Result<u32, IoApicError> {
     // SAFETY: the caller's contract: the BSP at boot, and the I/O APIC's registers.
-    let page = unsafe { DevicePages::map(base, 0x20) }.ok_or(IoApicError::Absent)?;
+    let page = unsafe { DevicePages::map(base.raw(), 0x20) }.ok_or(IoApicError::Absent)?;
     let mut chip = Chip {
         page,
         gsi_base,

@@ -79,7 +79,7 @@ fn host_ioapic() -> bool {
         // SAFETY: the BSP at boot (`probe::init`, before any guest runs); the page is
         // the I/O APIC's registers, as the firmware's MADT gives them, which only
         // `ioapic` touches.
-        Some((base, gsi_base)) => unsafe { ioapic::init(base.raw(), gsi_base) },
+        Some((base, gsi_base)) => unsafe { ioapic::init(base, gsi_base) },
         None => Err(ioapic::IoApicError::Absent),
     };
     match r {

@@ -214,6 +214,13 @@ fn an_intx_line_belongs_to_one_vm() {
     // One VM may have both.
     let s = scenario(ident, &format!("[\"{a}\", \"{b}\"]"), None);
     assert!(!errors(&t, &s).iter().any(|e| e.3.contains("raises INTA")));
+    // A direct-mode VM's function forwards no INTx (MSI or MSI-X only): no clash.
+    let s = scenario(ident, &format!("[\"{a}\"]"), Some(&format!("[\"{b}\"]"))).replace(
+        "name = \"b\"\nkind = \"general\"",
+        "name = \"b\"\nkind = \"rt\"\ninterrupt-mode = \"direct\"",
+    );
+    assert!(s.contains("interrupt-mode"));
+    assert!(!errors(&t, &s).iter().any(|e| e.3.contains("raises INTA")));
 }
 
 #[test]

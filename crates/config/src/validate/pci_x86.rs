@@ -8,7 +8,8 @@
 //! standard swizzle) must be one of the VM's I/O APIC's device pins and belong to
 //! one VM: a level-triggered line two VMs share would let one hold the other's
 //! interrupts off (a function on another pin is checked at boot, where its pin is
-//! read).
+//! read). Only forwarded lines are checked: a direct-mode VM's functions and those
+//! off bus 0 keep INTx disabled and interrupt by MSI or MSI-X.
 //! (Ownership and unknown names are checked with the other devices in `devices`.)
 
 use crate::contract::x86_64::{DEVICE_GSIS, PCI_FUNCTIONS};
@@ -62,9 +63,12 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             };
             functions += 1;
             let intx = p.intx();
+            // Only a line the hypervisor forwards is checked: a direct-mode VM's
+            // functions and those off bus 0 keep INTx disabled (MSI or MSI-X only).
+            let forwarded = !super::vms::is_direct(vm) && addr.bus == 0;
             if let Some(&gsi) = intx
                 .get(usize::from(addr.dev) % 4)
-                .filter(|_| intx.len() == 4)
+                .filter(|_| intx.len() == 4 && forwarded)
             {
                 let fix = format!(
                     "INTA of device d reaches `intx[d % 4]` of `{b}` (the board's [[pcie]] \

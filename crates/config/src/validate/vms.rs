@@ -97,7 +97,7 @@ fn is_rt(vm: &VmSpec) -> bool {
     *vm.kind.get_ref() == KindSpec::Rt
 }
 
-fn is_direct(vm: &VmSpec) -> bool {
+pub(super) fn is_direct(vm: &VmSpec) -> bool {
     vm.interrupt_mode
         .as_ref()
         .is_some_and(|m| *m.get_ref() == ModeSpec::Direct)

@@ -89,14 +89,20 @@ impl<'a, E: VcpuEngine, R> Exited<'a, E, R> {
         }
     }
 
-    /// Where the guest continues after the trapped instruction, if known.
+    /// Where the guest continues after the trapped instruction, if known: outside
+    /// 64-bit code RIP is 32 bits wide, so an instruction that ends at 4 GiB
+    /// continues at 0, as the CPU would.
     fn next_rip(&self) -> Option<u64> {
-        match (self.exit.exit, self.mov) {
+        let next = match (self.exit.exit, self.mov) {
             (RawExit::Stage2Fault { .. }, Some(m)) => {
                 Some(self.engine.rip().wrapping_add(u64::from(m.len)))
             }
             (RawExit::Stage2Fault { .. }, None) => None,
             _ => self.exit.next_rip,
+        };
+        match next {
+            Some(r) if r > u64::from(u32::MAX) && !self.engine.code64() => Some(r & 0xffff_ffff),
+            n => n,
         }
     }
 

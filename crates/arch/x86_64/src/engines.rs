@@ -420,6 +420,12 @@ impl VcpuEngine for Engine {
             Engine::Vmx(v) => v.rflags(),
         }
     }
+    fn code64(&self) -> bool {
+        match self {
+            Engine::Svm(v) => VcpuEngine::code64(v),
+            Engine::Vmx(v) => VcpuEngine::code64(v),
+        }
+    }
     fn set_rip(&mut self, rip: u64) {
         match self {
             Engine::Svm(v) => v.set_rip(rip),

@@ -111,6 +111,14 @@ pub unsafe fn init(base: Hpa, gsi_base: u32) -> Result<u32, IoApicError> {
     Ok(pins)
 }
 
+/// Whether `gsi` is one of the mapped I/O APIC's pins (what [`route`] needs besides a
+/// device vector), so a caller can tell before it takes a vector.
+pub fn check(gsi: u32) -> Result<(), IoApicError> {
+    let guard = CHIP.lock();
+    let chip = guard.as_ref().ok_or(IoApicError::Absent)?;
+    chip.pin(gsi).map(|_| ()).ok_or(IoApicError::NoSuchPin)
+}
+
 /// Routes `gsi` to `vector` at the physical APIC `apic` (fixed, level-triggered,
 /// active low), `masked` or not; from now on `vector` masks the pin when it arrives.
 pub fn route(gsi: u32, vector: u8, apic: u8, masked: bool) -> Result<(), IoApicError> {

@@ -13,6 +13,9 @@ pub trait VcpuEngine {
     fn set_rip(&mut self, rip: u64);
     /// The guest's RFLAGS (string I/O reads its direction flag).
     fn rflags(&self) -> u64;
+    /// Whether the guest runs 64-bit code (EFER.LMA and CS.L); outside it RIP is 32
+    /// bits wide and wraps there.
+    fn code64(&self) -> bool;
     /// Queues an exception for the next entry (RIP unchanged).
     fn inject(&mut self, vector: u8, error: Option<u32>);
     /// The vendor's raw exit code and its two qualifiers (for reports).

@@ -17,6 +17,8 @@ use rtvisor_core::vm::{StopReason, VmState};
 struct FakeEngine {
     g: Gprs,
     rip: u64,
+    /// 64-bit code (else 32-bit: RIP wraps at 4 GiB).
+    long: bool,
     injected: Vec<(u8, Option<u32>)>,
 }
 
@@ -38,6 +40,9 @@ impl VcpuEngine for FakeEngine {
     }
     fn rflags(&self) -> u64 {
         0x2
+    }
+    fn code64(&self) -> bool {
+        self.long
     }
     fn inject(&mut self, vector: u8, error: Option<u32>) {
         self.injected.push((vector, error));
@@ -79,14 +84,28 @@ fn run_in(
     code: &[u8],
     mode: Code,
 ) -> (FakeEngine, Next) {
+    run_at(w, exit, len, g, code, mode, RIP)
+}
+
+/// [`run_in`] with the vCPU at `rip`.
+fn run_at(
+    w: &World<FakeChip>,
+    exit: RawExit,
+    len: Option<u64>,
+    g: Gprs,
+    code: &[u8],
+    mode: Code,
+    rip: u64,
+) -> (FakeEngine, Next) {
     let mut e = FakeEngine {
         g,
-        rip: RIP,
+        rip,
+        long: mode == Code::Bits64,
         injected: Vec::new(),
     };
     let d = Decoded {
         exit,
-        next_rip: len.map(|l| RIP + l),
+        next_rip: len.map(|l| rip + l),
     };
     let mov = decode_mov(code, mode);
     let next = match adapt(&exit, &g, mov, 0) {
@@ -167,6 +186,36 @@ fn unclaimed_ports_read_all_ones() {
     };
     let (e, _) = run(&w, out, Some(1), regs(0x41), &[]);
     assert_eq!((e.g, e.rip), (regs(0x41), RIP + 1), "a write is dropped");
+}
+
+#[test]
+fn rip_wraps_at_4_gib_outside_64_bit_code() {
+    let w = world();
+    let out = RawExit::Io {
+        port: 0x510,
+        width: Width::B1,
+        write: true,
+        value: 0x41,
+    };
+    let top = 0xffff_ffff;
+    let (e, _) = run_at(&w, out, Some(2), regs(0x41), &[], Code::Bits32, top);
+    assert_eq!(e.rip, 1, "32-bit code: past 4 GiB is 0");
+    let (e, _) = run_at(&w, out, Some(2), regs(0x41), &[], Code::Bits64, top);
+    assert_eq!(e.rip, top + 2, "64-bit code: RIP is 64 bits wide");
+    // A store the backend decodes (the exit gives no length), at the top of 4 GiB.
+    let (e, _) = run_at(
+        &w,
+        RawExit::Stage2Fault {
+            gpa: guest::VUART_IPA,
+            access: AccessKind::Write,
+        },
+        None,
+        regs(0x41),
+        &[0x88, 0x03],
+        Code::Bits32,
+        top,
+    );
+    assert_eq!(e.rip, 1, "the decoded MOV's length wraps too");
 }
 
 #[test]
@@ -381,6 +430,7 @@ fn random_walk() {
         let mut e = FakeEngine {
             g,
             rip: RIP,
+            long: false,
             injected: Vec::new(),
         };
         let mov = decode_mov32(code);

@@ -375,6 +375,10 @@ impl VcpuEngine for SvmVcpu {
         &mut self.gprs
     }
 
+    fn code64(&self) -> bool {
+        SvmVcpu::code64(self)
+    }
+
     fn rip(&self) -> u64 {
         self.vmcb.save.rip
     }

@@ -352,6 +352,10 @@ impl VcpuEngine for VmxVcpu {
         &mut self.gprs
     }
 
+    fn code64(&self) -> bool {
+        VmxVcpu::code64(self)
+    }
+
     fn rip(&self) -> u64 {
         vmread(GUEST_RIP)
     }

@@ -152,12 +152,15 @@ fn line(vm: VmId, gsi: u32) -> Result<(), &'static str> {
         return Err("the host has no I/O APIC");
     }
     let apic = apic_of(vm, 0).ok_or("the VM's first core has no APIC")?;
-    // Taken last but for the route: the pool only grows (a refused route keeps it).
-    let vector = super::msix::take_vector().ok_or("no interrupt vector left")?;
-    ioapic::route(gsi, vector, apic, true).map_err(|e| match e {
+    let refused = |e| match e {
         ioapic::IoApicError::NoSuchPin => "the host's I/O APIC has no such pin",
         _ => "the host's I/O APIC refused it",
-    })?;
+    };
+    // Every check before the vector is taken: the pool only grows, and the route
+    // cannot fail past them (a device vector, a mapped chip, its pin).
+    ioapic::check(gsi).map_err(refused)?;
+    let vector = super::msix::take_vector().ok_or("no interrupt vector left")?;
+    ioapic::route(gsi, vector, apic, true).map_err(refused)?;
     *slot = Some(Line {
         gsi,
         vm,

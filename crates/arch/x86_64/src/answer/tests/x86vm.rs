@@ -25,6 +25,7 @@ fn run_on(
     let mut e = FakeEngine {
         g,
         rip: RIP,
+        long: false,
         injected: Vec::new(),
     };
     let d = Decoded {

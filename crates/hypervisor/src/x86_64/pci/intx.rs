@@ -23,6 +23,7 @@
 //! masked and lowered ([`stop`]); after its restart they stay masked until its guest
 //! unmasks them again.
 
+use super::error::LineError;
 use super::{One, PciVm};
 use crate::percpu;
 use crate::vms;
@@ -133,33 +134,33 @@ pub(super) fn setup(vm: VmId, st: &mut PciVm) {
 }
 
 /// Forwards host GSI `gsi` to VM `vm` (its functions may share it).
-fn line(vm: VmId, gsi: u32) -> Result<(), &'static str> {
+fn line(vm: VmId, gsi: u32) -> Result<(), LineError> {
     if gsi >= DEVICE_GSIS {
-        return Err("the GSI is past the device pins of the VM's I/O APIC");
+        return Err(LineError::PastDevicePins);
     }
     let mut lines = LINES.lock();
     if let Some(l) = lines.iter().flatten().find(|l| l.gsi == gsi) {
         return match l.vm == vm {
             true => Ok(()),
-            false => Err("another VM's function raises that line"),
+            false => Err(LineError::OtherVm),
         };
     }
     let slot = lines
         .iter_mut()
         .find(|l| l.is_none())
-        .ok_or("too many INTx lines")?;
+        .ok_or(LineError::TooMany)?;
     if !host_ioapic() {
-        return Err("the host has no I/O APIC");
+        return Err(LineError::NoHostIoApic);
     }
-    let apic = apic_of(vm, 0).ok_or("the VM's first core has no APIC")?;
+    let apic = apic_of(vm, 0).ok_or(LineError::NoApic)?;
     let refused = |e| match e {
-        ioapic::IoApicError::NoSuchPin => "the host's I/O APIC has no such pin",
-        _ => "the host's I/O APIC refused it",
+        ioapic::IoApicError::NoSuchPin => LineError::NoSuchPin,
+        _ => LineError::NoHostIoApic,
     };
     // Every check before the vector is taken: the pool only grows, and the route
     // cannot fail past them (a device vector, a mapped chip, its pin).
     ioapic::check(gsi).map_err(refused)?;
-    let vector = super::msix::take_vector().ok_or("no interrupt vector left")?;
+    let vector = super::msix::take_vector().ok_or(LineError::NoVectors)?;
     ioapic::route(gsi, vector, apic, true).map_err(refused)?;
     *slot = Some(Line {
         gsi,

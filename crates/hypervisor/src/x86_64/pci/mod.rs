@@ -19,6 +19,7 @@
 //!
 //! Nothing here runs for a VM without PCI functions beyond one test of its table.
 
+mod error;
 mod intx;
 mod msix;
 mod probe;

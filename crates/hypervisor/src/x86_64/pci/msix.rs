@@ -21,6 +21,7 @@
 //! The spurious vector 0xFF, whose gate does not end an interrupt, is refused.
 
 use super::super::direct;
+use super::error::GiveError;
 use super::{One, Owned, MAX_FUNCTIONS};
 use crate::percpu;
 use crate::vms;
@@ -94,7 +95,7 @@ impl Irqs {
         host: &mut dyn HostConfig,
         bars: &[Option<MemBar>; BARS],
         map: impl Fn(u64, u64) -> Option<DevicePages>,
-    ) -> Result<Self, &'static str> {
+    ) -> Result<Self, GiveError> {
         let table = match f.msix_layout(host) {
             Some(l) => Some(table(l, bars, map)?),
             None => None,
@@ -115,7 +116,7 @@ impl Irqs {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
                 (g + want <= DEVICE_COUNT).then_some(g + want)
             })
-            .map_err(|_| "the hypervisor has no interrupt vectors left for it")?;
+            .map_err(|_| GiveError::NoVectors)?;
         let irqs = Self {
             first: DEVICE_BASE + first as u8,
             count: want as u8,
@@ -158,19 +159,19 @@ fn table(
     l: MsixLayout,
     bars: &[Option<MemBar>; BARS],
     map: impl Fn(u64, u64) -> Option<DevicePages>,
-) -> Result<Table, &'static str> {
+) -> Result<Table, GiveError> {
     let bar = bars
         .get(usize::from(l.table_bar))
         .and_then(Option::as_ref)
-        .ok_or("its MSI-X table is not in a memory BAR")?;
+        .ok_or(GiveError::MsixNotInBar)?;
     let at = bar.base + u64::from(l.table_offset);
     let end = at + l.table_bytes();
     if end > bar.base + bar.size {
-        return Err("its MSI-X table runs past its BAR");
+        return Err(GiveError::MsixPastBar);
     }
     let page = 0x1000;
     let trap = (at & !(page - 1), end.next_multiple_of(page));
-    let pages = map(trap.0, trap.1 - trap.0).ok_or("its MSI-X table cannot be mapped")?;
+    let pages = map(trap.0, trap.1 - trap.0).ok_or(GiveError::MsixUnmapped)?;
     Ok(Table {
         at,
         trap,

@@ -3,6 +3,7 @@
 //! itself touches (configuration space, BARs) mapped into its own map; then each
 //! VM's second stage gets the BARs 1:1, but for the MSI-X table's pages.
 
+use super::error::{BarClash, GiveError};
 use super::{msix, One, Owned, PciVm, PCI};
 use crate::vms;
 use crate::{error, info};
@@ -12,9 +13,7 @@ use rtvisor_config::contract::x86_64 as x86;
 use rtvisor_config::tables::{InterruptMode, MemRegion, PciFunctionMap, VmConfig};
 use rtvisor_core::ids::VmId;
 use rtvisor_core::seam::{MemKind, Stage2};
-use rtvisor_vdev::pcicfg::{
-    BarError, Bdf, Function, MemBar, ProbeError, ResetMethod, BARS, FUNCTION_SPACE,
-};
+use rtvisor_vdev::pcicfg::{Bdf, Function, MemBar, ResetMethod, BARS, FUNCTION_SPACE};
 
 /// The smallest BAR given to a guest: a smaller one may share its page with
 /// another function's registers.
@@ -50,31 +49,31 @@ pub fn init() {
 }
 
 /// Probes `map` and adds it to `st`.
-fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<(), &'static str> {
-    let bdf = Bdf::new(map.bus, map.dev, map.func).ok_or("no such function number")?;
+fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<(), GiveError> {
+    let bdf = Bdf::new(map.bus, map.dev, map.func).ok_or(GiveError::NoSuchFunction)?;
     if st.owned.iter().flatten().any(|o| o.bdf == bdf) {
-        return Err("listed twice");
+        return Err(GiveError::Twice);
     }
     let slot = st
         .owned
         .iter()
         .position(Option::is_none)
-        .ok_or("too many functions")?;
+        .ok_or(GiveError::TooMany)?;
     let page = map
         .ecam
         .raw()
         .checked_add(bdf.ecam_offset())
-        .ok_or("outside the ECAM window")?;
+        .ok_or(GiveError::OutsideEcam)?;
     // SAFETY: the BSP at boot, before any guest runs (`boot::init_machine`); the page
     // is this function's configuration space in its bridge's ECAM window (the board's
     // MCFG), device registers that only this VM's emulated configuration space reads
     // and writes from here on (validation gives a function to one VM only).
-    let config = unsafe { DevicePages::map(page, FUNCTION_SPACE) }
-        .ok_or("its ECAM page cannot be mapped")?;
-    let function = Function::probe(&mut One(bdf, &config), bdf).map_err(probe_error)?;
+    let config =
+        unsafe { DevicePages::map(page, FUNCTION_SPACE) }.ok_or(GiveError::ConfigUnmapped)?;
+    let function = Function::probe(&mut One(bdf, &config), bdf).map_err(GiveError::Probe)?;
     let mut bars = [None; BARS];
     for bar in function.mem_bars() {
-        check_bar(cfg, bar)?;
+        check_bar(cfg, bar).map_err(GiveError::Bar)?;
         bars[usize::from(bar.index)] = Some(bar);
     }
     // The hypervisor's map gets only the BAR pages it touches: the MSI-X table's and
@@ -93,12 +92,9 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
                 .copied()
                 .flatten()
                 .filter(|b| u64::from(offset) < b.size)
-                .ok_or("its virtio status byte is not in a memory BAR")?;
+                .ok_or(GiveError::StatusNotInBar)?;
             let at = b.base + u64::from(offset);
-            Some((
-                map_pages(at, 1).ok_or("its virtio status page cannot be mapped")?,
-                at,
-            ))
+            Some((map_pages(at, 1).ok_or(GiveError::StatusUnmapped)?, at))
         }
         _ => None,
     };
@@ -111,7 +107,7 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
         irq,
     };
     if !st.bus.add(function) {
-        return Err("listed twice");
+        return Err(GiveError::Twice);
     }
     info!(
         "vm {}: PCI function {} given (bars {}, msi-x {})",
@@ -124,24 +120,10 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
     Ok(())
 }
 
-fn probe_error(e: ProbeError) -> &'static str {
-    match e {
-        ProbeError::Absent => "no function answers at that address",
-        ProbeError::NotEndpoint => "it is a bridge, not an endpoint",
-        ProbeError::BadCapabilities => "its capability list is malformed or too long",
-    }
-}
-
 /// A BAR may be given when it is whole pages below 4 GiB and clear of everything
 /// else in the VM's guest-physical map (it is mapped at its host address).
-fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), &'static str> {
-    const WHY: [&str; 5] = [
-        "a BAR overlaps the VM's RAM",
-        "a BAR overlaps the VM's ECAM window",
-        "a BAR overlaps the VM's doorbell page",
-        "a BAR overlaps the VM's I/O APIC",
-        "a BAR overlaps the VM's local APIC",
-    ];
+fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), BarClash> {
+    // In the order of `Region::ALL`.
     let fixed = [
         (cfg.ram.ipa.raw(), cfg.ram.size),
         (x86::PCI_ECAM_GPA, x86::PCI_ECAM_SIZE),
@@ -149,20 +131,16 @@ fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), &'static str> {
         (x86::IOAPIC_GPA, PAGE),
         (x86::LAPIC_GPA, PAGE),
     ];
-    bar.fits(x86::GPA_LIMIT, &fixed).map_err(|e| match e {
-        BarError::SubPage => "a memory BAR is smaller than a page (it may share its page)",
-        BarError::TooHigh => "a BAR lies above 4 GiB, past the guest-physical map",
-        BarError::Overlaps(i) => WHY.get(i).copied().unwrap_or("a BAR overlaps the VM's map"),
-    })?;
+    bar.fits(x86::GPA_LIMIT, &fixed)?;
     let inside = |w: &MemRegion<Ipa>| {
         bar.base >= w.base.raw() && bar.base + bar.size <= w.base.raw().saturating_add(w.size)
     };
     if !cfg.pci_windows.iter().any(inside) {
-        return Err("a BAR lies outside the VM's PCI windows (its DSDT's PCI0), where the guest would move it");
+        return Err(BarClash::OutsideWindows);
     }
     for s in cfg.shared {
         if bar.fits(x86::GPA_LIMIT, &[(s.ipa.raw(), s.size)]).is_err() {
-            return Err("a BAR overlaps a shared-memory region of the VM");
+            return Err(BarClash::Shared);
         }
     }
     Ok(())

@@ -131,6 +131,14 @@ fn wants_doorbell(opts: &Options) -> bool {
     full_or_named(opts, DOORBELL)
 }
 
+/// The x86 doorbell rows the run measures: full runs, and those `--only` names.
+fn doorbell_x86(opts: &Options) -> Vec<(&'static str, crate::x86::machine::Emulator)> {
+    doorbell::X86
+        .into_iter()
+        .filter(|(name, _)| full_or_named(opts, name))
+        .collect()
+}
+
 /// The QEMU command lines of the x86 configurations (their own builder: q35).
 pub fn x86_commands() -> Result<Vec<(String, crate::x86::X86Qemu)>> {
     let elf = image::x86_guest("rtbench")?;
@@ -177,7 +185,14 @@ fn select(opts: &Options) -> Result<Vec<&'static Config>> {
         .filter(|s| !s.is_empty())
         .collect();
     for n in &names {
-        let extra = [DOORBELL, LINUX, LINUX_X86, LINUX_X86_INTEL];
+        let extra = [
+            DOORBELL,
+            doorbell::X86[0].0,
+            doorbell::X86[1].0,
+            LINUX,
+            LINUX_X86,
+            LINUX_X86_INTEL,
+        ];
         if !extra.contains(n) && !CONFIGS.iter().any(|c| c.name == *n) {
             let all: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
             bail!(
@@ -351,7 +366,9 @@ pub fn run(opts: &Options) -> Result<bool> {
     let configs = select(opts)?;
     setup::ensure_all()?;
     // The x86 Linux rows boot no guest of ours: a run of only those builds none.
-    if !opts.no_build && (!configs.is_empty() || wants_doorbell(opts) || wants_linux(opts)) {
+    let bells_x86 = doorbell_x86(opts);
+    let some_bell = wants_doorbell(opts) || !bells_x86.is_empty();
+    if !opts.no_build && (!configs.is_empty() || some_bell || wants_linux(opts)) {
         image::build_guests()?;
     }
     let (dir, args) = if opts.quick {
@@ -374,7 +391,10 @@ pub fn run(opts: &Options) -> Result<bool> {
         // The interference budgets read an accounting build of the same configuration
         // (full runs; the default build above has no accounting, so its latency rows
         // are the product's).
-        let rtvisor = matches!(cfg.machine, Machine::Rtvisor(_));
+        let rtvisor = matches!(
+            cfg.machine,
+            Machine::Rtvisor(_) | Machine::RtvisorX86 { .. }
+        );
         if rtvisor && !opts.quick && o.result.is_ok() {
             match accounting_run(cfg, opts, &dir, timeout) {
                 Ok(w) => {
@@ -467,6 +487,40 @@ pub fn run(opts: &Options) -> Result<bool> {
                 budgets.push(paths::doorbell(None));
             }
         }
+    }
+    // The x86 doorbell rows: information (issue 14 sets no budget on them).
+    let mut bell_rows = Vec::new();
+    for (name, emulator) in bells_x86 {
+        say(format!("=== bench {name}: the x86 doorbell round trip"));
+        let r = doorbell::measure_x86(&dir, name, emulator, opts.no_build, timeout, opts.verbose);
+        let r = match r {
+            Ok(d) => {
+                println!(
+                    "bench {name} ... ok: {} round trips, min {} avg {} max {}",
+                    d.samples, d.min_ns, d.avg_ns, d.max_ns
+                );
+                budgets.push(budget::Check {
+                    what: format!("{name}: round trip avg (information)"),
+                    verdict: Verdict::Info,
+                    detail: format!("avg {}, min {}, max {}", d.avg_ns, d.min_ns, d.max_ns),
+                });
+                Ok(d)
+            }
+            Err(e) => {
+                println!("bench {name} ... FAILED\n{e:#}");
+                doorbell_ok = false;
+                Err(first_line("bench doorbell", &e))
+            }
+        };
+        bell_rows.push((name, r));
+    }
+    if !bell_rows.is_empty() {
+        let json: String = bell_rows
+            .iter()
+            .filter_map(|(n, r)| Some(doorbell::json_named(n, r.as_ref().ok()?)))
+            .collect();
+        write(&dir.join("doorbell-x86.json"), &json);
+        md += &doorbell::markdown_x86(&bell_rows);
     }
     // The Linux boot rows (full runs, `--only linux`).
     let mut linux_ok = true;

@@ -108,8 +108,9 @@ enum Cmd {
         /// bare + rtvisor-virtual + rtvisor-direct, each booted twice; target/bench/quick/.
         #[arg(long)]
         quick: bool,
-        /// Only these configurations (repeatable or comma-separated): bare,
-        /// rtvisor-virtual, rtvisor-direct, rtvisor-virtual-noisy, rtvisor-direct-noisy.
+        /// Only these configurations (repeatable or comma-separated), e.g. bare,
+        /// rtvisor-virtual, rtvisor-direct, doorbell, linux, bare-x86, rtvisor-svm-x86,
+        /// doorbell-svm-x86; `--only help` lists every name.
         #[arg(long, value_name = "NAME")]
         only: Vec<String>,
         /// Boot every configuration twice and require byte-identical rtbench output.

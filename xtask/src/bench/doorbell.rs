@@ -9,8 +9,9 @@ use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
 use crate::image;
 use crate::systest::hv;
-use crate::util::{rel, root, say};
-use anyhow::{Context, Result};
+use crate::util::{out_dir, rel, root, say, show};
+use crate::x86::machine::Emulator;
+use anyhow::{ensure, Context, Result};
 use regex::Regex;
 use std::path::Path;
 use std::process::Stdio;
@@ -63,6 +64,11 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
     let mut con = Console::spawn("bench doorbell", child);
     con.set_log_file(dir.join("rtvisor-doorbell.log"));
     con.set_echo(verbose);
+    wait(con, timeout)
+}
+
+/// Waits for ping's result and pong's end on `con`; the figure.
+fn wait(mut con: Console, timeout: Duration) -> Result<Doorbell> {
     for f in hv::FATAL {
         con.fail_on(Pattern::contains(*f));
     }
@@ -78,12 +84,103 @@ pub fn measure(dir: &Path, no_build: bool, timeout: Duration, verbose: bool) -> 
     parse(con.line(at[0])).context("unparsable doorbell result")
 }
 
-/// The JSON object written to doorbell.json.
+/// The x86 rows' `--only` names: QEMU q35 (AMD-V) and Bochs (VT-x).
+pub const X86: [(&str, Emulator); 2] = [
+    ("doorbell-svm-x86", Emulator::Qemu),
+    ("doorbell-vmx-x86", Emulator::Bochs),
+];
+
+/// Builds (unless `no_build`) tests/bench/x86-doorbell.toml's ISO, the same for both
+/// emulators, and boots it once on `emulator` (QEMU under `-icount`): row `name`.
+pub fn measure_x86(
+    dir: &Path,
+    name: &str,
+    emulator: Emulator,
+    no_build: bool,
+    timeout: Duration,
+    verbose: bool,
+) -> Result<Doorbell> {
+    let src = root().join("tests/bench/x86-doorbell.toml");
+    let iso = out_dir("x86")?.join("rtvisor-doorbell-x86.iso");
+    if !no_build && !built_x86(&iso) {
+        let text =
+            std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
+        std::fs::create_dir_all(dir.join("scenarios"))?;
+        let scenario = dir.join("scenarios/rtvisor-doorbell-x86.toml");
+        std::fs::write(&scenario, absolute_paths(&text, &root()))?;
+        let built = crate::x86::build_scenario_iso(&scenario)?;
+        ensure!(
+            built == iso,
+            "the ISO is {}, not {}",
+            rel(&built),
+            rel(&iso)
+        );
+        BUILT_X86.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    ensure!(
+        iso.is_file(),
+        "{} does not exist; run without --no-build",
+        rel(&iso)
+    );
+    let mut con = match emulator {
+        Emulator::Qemu => {
+            let mut c = super::x86::qemu_command(&iso);
+            say(format!("bench {name}: {}", show(&c)));
+            let child = c
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .with_context(|| format!("could not start `{}`", show(&c)))?;
+            Console::spawn("bench doorbell", child)
+        }
+        Emulator::Bochs => crate::x86::spawn(Emulator::Bochs, &iso, &format!("bench-{name}"))?,
+    };
+    con.set_log_file(dir.join(format!("{name}.log")));
+    con.set_echo(verbose);
+    wait(con, timeout)
+}
+
+/// Whether this run built the x86 ISO already (both rows boot the same one).
+static BUILT_X86: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn built_x86(iso: &Path) -> bool {
+    BUILT_X86.load(std::sync::atomic::Ordering::Relaxed) && iso.is_file()
+}
+
+/// The JSON object written to doorbell.json (the aarch64 row, `rtvisor-doorbell`) or
+/// doorbell-x86.json (the x86 rows, one per line).
 pub fn json(d: &Doorbell) -> String {
+    json_named("rtvisor-doorbell", d)
+}
+
+/// [`json`] for row `name`.
+pub fn json_named(name: &str, d: &Doorbell) -> String {
     format!(
-        "{{\"name\": \"rtvisor-doorbell\", \"samples\": {}, \"min_ns\": {}, \"avg_ns\": {}, \"max_ns\": {}}}\n",
+        "{{\"name\": \"{name}\", \"samples\": {}, \"min_ns\": {}, \"avg_ns\": {}, \"max_ns\": {}}}\n",
         d.samples, d.min_ns, d.avg_ns, d.max_ns
     )
+}
+
+/// The markdown section of the x86 rows (`rows`: name and figure, or why none).
+pub fn markdown_x86(rows: &[(&str, Result<Doorbell, String>)]) -> String {
+    let mut s = String::from(
+        "\n## Doorbell round trip (x86)\n\n`tests/bench/x86-doorbell.toml`: `ping` (emulated \
+         local APIC) rings `pong` (LAPIC pass-through) through shared memory and waits for the \
+         answer's doorbell; TSC ticks from the ring hypercall to ping's doorbell handler \
+         (QEMU under `-icount`: ns; Bochs: instructions).\n\n\
+         | row | samples | min | avg | max |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (name, r) in rows {
+        s += &match r {
+            Ok(d) => format!(
+                "| `{name}` | {} | {} | {} | {} |\n",
+                d.samples, d.min_ns, d.avg_ns, d.max_ns
+            ),
+            Err(e) => format!("| `{name}` | failed: {e} | | | |\n"),
+        };
+    }
+    s
 }
 
 /// The markdown section added to latency.md.

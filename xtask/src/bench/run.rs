@@ -142,7 +142,7 @@ pub fn prepare(
     let file = match cfg.machine {
         Machine::Rtvisor(file) => file,
         Machine::RtvisorX86 { .. } | Machine::BareBochs => {
-            return super::x86::prepare(cfg, quick, no_build)
+            return super::x86::prepare(cfg, quick, no_build, accounting)
         }
         Machine::BareX86 => {
             let elf = image::x86_guest("rtbench")?;

@@ -21,7 +21,7 @@
 //! "not measured" for the others.
 
 use super::run::Target;
-use super::{Config, Machine, FULL_ARGS, QUICK_ARGS};
+use super::{Config, Machine, ACCOUNTING_ARGS, FULL_ARGS, QUICK_ARGS};
 use crate::console::Console;
 use crate::util::{out_dir, rel, root, say, show};
 use crate::x86::machine::{self, Emulator};
@@ -56,7 +56,19 @@ pub fn unmeasured(name: &str) -> bool {
 /// rtbench's bootargs for an x86 configuration: the aarch64 run's, with the Bochs
 /// timer period, and without the timer and IPI phases where nothing injects.
 pub fn args(machine: Machine, quick: bool) -> String {
-    let base = if quick { QUICK_ARGS } else { FULL_ARGS };
+    adapt(if quick { QUICK_ARGS } else { FULL_ARGS }, machine)
+}
+
+/// rtbench's bootargs for the accounting build's run of an x86 configuration: the
+/// aarch64 accounting run's (the timer samples in the window, the null call), with the
+/// Bochs timer period.
+pub fn accounting_args(machine: Machine) -> String {
+    adapt(ACCOUNTING_ARGS, machine)
+}
+
+/// `base` for `machine`: the Bochs timer period, no timer or IPI phase where nothing
+/// injects.
+fn adapt(base: &str, machine: Machine) -> String {
     let bochs = on_bochs(machine);
     base.split_whitespace()
         .map(|w| match w.split_once('=') {
@@ -100,10 +112,21 @@ pub fn crosscheck(machine: Machine, r: &super::parse::Results) -> Vec<String> {
 
 /// Builds the ISO a configuration boots: the hypervisor for a copy of
 /// tests/bench/x86.toml with the run's bootargs (target/bench/scenarios/<name>.toml,
-/// ISO target/x86/<name>.iso), or rtbench-x86.elf itself with them on GRUB's line.
-pub fn prepare(cfg: &Config, quick: bool, no_build: bool) -> Result<Target> {
-    let args = args(cfg.machine, quick);
-    let suffix = if quick { "-quick" } else { "" };
+/// ISO target/x86/<name>.iso; with `accounting`, the build with the interference
+/// accounting and rtbench's window, <name>-accounting), or rtbench-x86.elf itself
+/// with them on GRUB's line.
+pub fn prepare(cfg: &Config, quick: bool, no_build: bool, accounting: bool) -> Result<Target> {
+    let accounting = accounting && matches!(cfg.machine, Machine::RtvisorX86 { .. });
+    let args = match accounting {
+        true => accounting_args(cfg.machine),
+        false => args(cfg.machine, quick),
+    };
+    let suffix = match (accounting, quick) {
+        (false, false) => "",
+        (false, true) => "-quick",
+        (true, false) => "-accounting",
+        (true, true) => "-accounting-quick",
+    };
     let stem = format!("{}{suffix}", cfg.name);
     let iso = out_dir("x86")?.join(format!("{stem}.iso"));
     let emulator = match cfg.machine {
@@ -123,7 +146,7 @@ pub fn prepare(cfg: &Config, quick: bool, no_build: bool) -> Result<Target> {
             let src = root().join("tests/bench").join(scenario);
             let text =
                 std::fs::read_to_string(&src).with_context(|| format!("reading {}", rel(&src)))?;
-            let text = super::run::derive_scenario(&text, &root(), &args, false)
+            let text = super::run::derive_scenario(&text, &root(), &args, accounting)
                 .with_context(|| rel(&src))?;
             let copy = out_dir("bench/scenarios")?.join(format!("{stem}.toml"));
             std::fs::write(&copy, text).with_context(|| format!("writing {}", rel(&copy)))?;

@@ -58,7 +58,8 @@ enum Cmd {
         #[arg(long)]
         guests_only: bool,
     },
-    /// Build a scenario and boot it under QEMU on this terminal (quit with Ctrl-A X).
+    /// Build a scenario and boot it under QEMU on this terminal (quit with Ctrl-A X):
+    /// QEMU virt for an aarch64 board, q35 (AMD-V) from its GRUB ISO for an x86_64 one.
     Run {
         scenario: PathBuf,
         #[command(flatten)]
@@ -70,10 +71,11 @@ enum Cmd {
         /// scenarios/x86-demo.toml).
         #[arg(long)]
         scenario: Option<PathBuf>,
-        /// aarch64 (default), or x86_64: the x86 demo on QEMU q35 (AMD-V), booted from
-        /// its GRUB ISO.
-        #[arg(long, value_name = "ARCH", default_value = "aarch64")]
-        arch: DemoArch,
+        /// aarch64 (the default without `--scenario`), or x86_64: the x86 demo on QEMU
+        /// q35 (AMD-V), booted from its GRUB ISO. With `--scenario` the scenario's board
+        /// decides; `--arch` must then agree with it.
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<DemoArch>,
         #[command(flatten)]
         boot: Boot,
     },
@@ -264,6 +266,48 @@ fn boot_command(scenario: &Path, img: &image::Image, opts: &Boot) -> Result<Qemu
     Ok(q)
 }
 
+/// Boots `scenario` on its board's architecture (`run`, `demo`); `arch`, `demo`'s
+/// `--arch` when given, must agree with the board.
+fn boot_any(scenario: &Path, arch: Option<DemoArch>, opts: &Boot) -> Result<()> {
+    let x86 = x86::is_x86_scenario(scenario);
+    let shown = util::rel(scenario);
+    match (arch, x86) {
+        (Some(DemoArch::X86_64), false) => anyhow::bail!(
+            "{shown}: its board is an aarch64 machine, not x86_64: leave out `--arch x86_64`, \
+             or give an x86_64 scenario (e.g. scenarios/x86-demo.toml)"
+        ),
+        (Some(DemoArch::Aarch64), true) => anyhow::bail!(
+            "{shown}: its board is an x86_64 machine: use `--arch x86_64` or leave out `--arch`"
+        ),
+        _ => {}
+    }
+    if !x86 {
+        return boot(scenario, opts);
+    }
+    let refused = [
+        (
+            opts.elf,
+            "--elf (the x86 image is always the Multiboot2 ELF on a GRUB ISO)",
+        ),
+        (
+            opts.cpu.is_some(),
+            "--cpu (q35 runs `-cpu max`, the only model with AMD-V under TCG)",
+        ),
+        (
+            opts.icount.is_some(),
+            "--icount (pass `-- -icount shift=0,sleep=off` instead)",
+        ),
+    ];
+    if let Some((_, what)) = refused.iter().find(|r| r.0) {
+        anyhow::bail!("{shown} is an x86_64 scenario: {what} is for aarch64 boots only");
+    }
+    x86::demo::run(
+        scenario,
+        &opts.qemu_args,
+        opts.duration.map(Duration::from_secs),
+    )
+}
+
 fn boot(scenario: &Path, opts: &Boot) -> Result<()> {
     let img = build(scenario)?;
     let q = boot_command(scenario, &img, opts)?;
@@ -295,19 +339,18 @@ fn main() -> ExitCode {
                 })
             }
         }
-        Cmd::Run { scenario, boot: b } => resolve(&scenario).and_then(|s| boot(&s, &b)),
+        Cmd::Run { scenario, boot: b } => resolve(&scenario).and_then(|s| boot_any(&s, None, &b)),
         Cmd::Demo {
             scenario,
-            arch: DemoArch::Aarch64,
-            boot: b,
-        } => scenario_or_demo(scenario.as_deref()).and_then(|s| boot(&s, &b)),
-        Cmd::Demo {
-            scenario,
-            arch: DemoArch::X86_64,
+            arch,
             boot: b,
         } => {
-            let s = scenario.unwrap_or_else(|| root().join(x86::demo::X86_DEMO));
-            resolve(&s).and_then(|s| x86::demo::run(&s, b.duration.map(Duration::from_secs)))
+            let s = match (scenario, arch) {
+                (Some(s), _) => s,
+                (None, Some(DemoArch::X86_64)) => root().join(x86::demo::X86_DEMO),
+                (None, _) => root().join(DEMO_SCENARIO),
+            };
+            resolve(&s).and_then(|s| boot_any(&s, arch, &b))
         }
         Cmd::Test {
             filter,

@@ -38,7 +38,8 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Build a scenario and boot it under QEMU (qemu-system-aarch64).
+    /// Build an aarch64 scenario and boot it under QEMU (qemu-system-aarch64); an
+    /// x86_64 one is refused with the command that boots it (`cargo xtask run`).
     Run {
         /// The scenario file.
         scenario: PathBuf,

@@ -82,13 +82,15 @@ fn show_partial(vm: VmId) {
 }
 
 /// Reads what was typed; runs each complete line, or hands the bytes to the VM that
-/// has the console.
+/// has the console. Whether there was anything to read.
 ///
 /// Not inlined: the interrupt path that calls it (aarch64 `irq::drain`) then keeps
 /// the same code whatever the shell crate's build makes of the commands.
 #[inline(never)]
-pub fn on_input() {
+pub fn on_input() -> bool {
+    let mut any = false;
     while let Some(b) = Uart::get() {
+        any = true;
         if let Some(focus) = FOCUS.load(Ordering::Relaxed) {
             if b == shell::CONSOLE_ESCAPE {
                 FOCUS.store(None, Ordering::Relaxed);
@@ -101,6 +103,7 @@ pub fn on_input() {
         }
         INPUT.lock().feed(b, &Ops);
     }
+    any
 }
 
 struct Ops;

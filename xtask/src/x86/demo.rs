@@ -17,11 +17,12 @@ pub const X86_DEMO_RTBENCH: &str = "scenarios/x86-demo-rtbench.toml";
 
 /// Builds `scenario`'s ISO and boots it on this terminal until QEMU ends, or for
 /// `duration` (then QEMU is stopped; its output stays live).
-pub fn run(scenario: &Path, duration: Option<Duration>) -> Result<()> {
+pub fn run(scenario: &Path, extra: &[String], duration: Option<Duration>) -> Result<()> {
     crate::setup::ensure_x86()?;
     crate::image::build_x86_guests_only()?;
     let iso = super::build_scenario_iso(scenario)?;
     let mut c = machine::qemu_interactive(&iso, &machine::scenario_devices(scenario)?);
+    c.args(extra);
     say(format!("starting: {}", show(&c)));
     say("COM1 is this terminal: the hypervisor shell answers at `[rtvisor] >`; Ctrl-] returns to it from a VM; quit with Ctrl-A X");
     match duration {

@@ -213,6 +213,18 @@ pub fn shell(c: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
     for l in mem_map_lines() {
         c.expect(&l, t.step)?;
     }
+    // The shell's CPU polls COM1: what was typed counts as its receive interrupts
+    // (`uart`), the polling itself as nothing (it once counted millions of spurious
+    // interrupts a second).
+    type_line(c, "irq stats", t)?;
+    c.expect(
+        &re(r"^\[rtvisor\] cpu\s+runs\s+sgi\s+vtimer\s+maint\s+spi\s+uart\s+spurious$"),
+        t.step,
+    )?;
+    c.expect(
+        &re(r"^\[rtvisor\] 0\s+shell(?:\s+\d+){4}\s+[1-9]\d*\s+\d{1,2}$"),
+        t.step,
+    )?;
     // Stop gp: rt counts on.
     log_level_and_stop_start(c, t, gp, banner(gp), &|c: &mut Console, at| {
         c.expect_n_since(at, &guest::count_any(rt), 2, t.step)

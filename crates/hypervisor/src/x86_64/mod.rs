@@ -40,6 +40,7 @@ use rtvisor_config::contract::x86_64::virtual_apic_id;
 use rtvisor_config::contract::x86_64::EMULATED;
 use rtvisor_config::contract::EmulatedDevice;
 use rtvisor_config::tables::{InterruptMode, VmConfig};
+use rtvisor_core::account::IrqKind;
 use rtvisor_core::ids::{CpuId, VcpuId, VmId};
 use rtvisor_core::seam::VcpuStart;
 
@@ -185,8 +186,12 @@ impl Backend for Arch {
             // A direct core may have moved a watchdog deadline this CPU watches.
             timers::program(me);
         }
-        if me.arch.shell.load(Ordering::Relaxed) && crate::shell::is_input(boot::COM1_IRQ) {
-            crate::shell::on_input();
+        // COM1 is polled here: what it had counts as one receive interrupt.
+        if me.arch.shell.load(Ordering::Relaxed)
+            && crate::shell::is_input(boot::COM1_IRQ)
+            && crate::shell::on_input()
+        {
+            crate::stats::irq_on(cpu, IrqKind::Uart);
         }
     }
     fn wait() {

@@ -35,6 +35,7 @@ pub(super) fn halt(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
     super::timers::program_early(me);
     irq::wait();
     let bits = irq::take(cpu.index());
+    crate::stats::spurious_if(bits == 0);
     if let Some(at) = timer_wake(seat, engine, bits) {
         return Next::Hold(at);
     }
@@ -95,7 +96,11 @@ fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
 #[inline(always)]
 pub(super) fn interrupted(seat: Seat, engine: &mut Engine, d: Decoded, t: account::Entry) {
     let mut found = None;
-    let kicked = interrupts(seat.cpu, seat.me, &mut found);
+    let bits = irq::take(seat.cpu.index());
+    // An interrupt exit that finds nothing pending is a spurious interrupt; the
+    // idle loop's and each direct-mode entry's look at the pending bits are not.
+    crate::stats::spurious_if(bits == 0);
+    let kicked = pending(seat.cpu, seat.me, bits, &mut found);
     let cause = found.unwrap_or(Cause::Spurious);
     t.count(cause);
     if kicked {
@@ -151,6 +156,5 @@ fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> boo
         account::found(found, account::kick_cause());
         crate::stats::irq_on(cpu, IrqKind::Sgi);
     }
-    crate::stats::spurious_if(bits == 0);
     kicked
 }

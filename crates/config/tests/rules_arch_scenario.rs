@@ -117,6 +117,30 @@ fn aarch64_only_keys_are_refused_at_the_key() {
          XEN_ELFNOTE_PHYS32_ENTRY note; bzImage comes later), or \"raw\", loaded and entered \
          at 0x10_0000",
     );
+    // The device tree's place and QEMU virt's flash are aarch64's.
+    let s = one_vm("{ size = \"16MiB\" }", ELF, "dtb-ipa = 0x7\n");
+    only_at(
+        &t,
+        &s,
+        "dtb-ipa",
+        "`dtb-ipa` places VM `a`'s device tree, but board `qemu-q35-x86_64` is x86_64: an \
+         x86_64 VM gets ACPI tables and a PVH start info at fixed addresses instead",
+        "remove dtb-ipa (docs/scenario.md, \"The generated ACPI tables and PVH start info\")",
+    );
+    t.write("bank0.img", vec![0u8; 4096]);
+    let s = one_vm(
+        "{ size = \"16MiB\" }",
+        ELF,
+        "flash = { bank0 = \"bank0.img\" }\n",
+    );
+    only_at(
+        &t,
+        &s,
+        "flash",
+        "`flash` gives VM `a` QEMU virt's CFI flash banks, but board `qemu-q35-x86_64` is \
+         x86_64, whose VMs have no flash",
+        "remove flash; an x86_64 VM boots its kernel (format = \"elf\") directly",
+    );
     // identity = false says the default.
     let s = one_vm("{ size = \"16MiB\", identity = false }", ELF, "");
     assert_eq!(errors(&t, &s), vec![]);
@@ -131,7 +155,8 @@ fn aarch64_only_keys_are_refused_at_the_key() {
         "\"virtio-mmio",
         "device `virtio-mmio@0a003e00` is not on board `qemu-q35-x86_64`",
         "virtio-mmio transports are devices of an aarch64 board (QEMU `virt`); this board is \
-         x86_64, whose VMs get PCI devices later",
+         x86_64, whose VMs are given PCI functions instead: devices = [\"BRIDGE/BB:DD.F\"] \
+         (docs/x86.md, \"PCI pass-through\")",
     );
     let s = one_vm("{ size = \"16MiB\" }", ELF, "")
         + "[[qemu-device]]\ntransport = \"virtio-mmio@0a003e00\"\nkind = \"virtio-net\"\n";

@@ -132,7 +132,8 @@ fn an_identity_vm_takes_no_base_and_only_one_is_identity() {
             "identity-mapped VM `linux` needs host RAM 0x0010_0000..0x0400_0000, which VM `rt` \
              has (0x0010_0000..0x0200_0000)",
             "only one x86_64 VM can be identity-mapped, and a fixed `base` must leave its RAM \
-             alone; move or remove the other's base",
+             alone: if VM `rt` is identity-mapped too, make one of them identity = false; if \
+             it has a `base`, move it clear of 0x0010_0000..0x0400_0000",
         )
     );
 }

@@ -52,7 +52,7 @@ fn no_identity(line: usize, col: usize, d: &str, vm: &str) -> Flat {
         format!(
             "the function's DMA uses host-physical addresses with no IOMMU in between, so \
              the VM's RAM must be at its host-physical addresses: set memory = {{ ..., \
-             identity = true }} in VM `{vm}` (docs/x86.md, \"Identity-mapped VMs\")"
+             identity = true }} in VM `{vm}` (docs/scenario.md, \"Identity-mapped x86_64 VMs\")"
         ),
     )
 }

@@ -57,7 +57,7 @@ use Arch::{Aarch64 as A64, X86_64 as X86};
 use File::{Board as B, Scenario as S};
 
 /// Keys and values of one architecture, on a board of the other.
-const FOREIGN: [Foreign; 16] = [
+const FOREIGN: [Foreign; 18] = [
     error(
         B,
         &["gic"],
@@ -159,6 +159,24 @@ const FOREIGN: [Foreign; 16] = [
         "x86_64 takes format = \"elf\": a PVH ELF (Linux's vmlinux, or a guest with the \
          XEN_ELFNOTE_PHYS32_ENTRY note; bzImage comes later), or \"raw\", loaded and \
          entered at 0x10_0000",
+    ),
+    error(
+        S,
+        &["vm", "*", "dtb-ipa"],
+        None,
+        X86,
+        "`dtb-ipa` places VM `{vm}`'s device tree, but board `{board}` is x86_64: an \
+         x86_64 VM gets ACPI tables and a PVH start info at fixed addresses instead",
+        "remove dtb-ipa (docs/scenario.md, \"The generated ACPI tables and PVH start info\")",
+    ),
+    error(
+        S,
+        &["vm", "*", "flash"],
+        None,
+        X86,
+        "`flash` gives VM `{vm}` QEMU virt's CFI flash banks, but board `{board}` is \
+         x86_64, whose VMs have no flash",
+        "remove flash; an x86_64 VM boots its kernel (format = \"elf\") directly",
     ),
     error(
         B,

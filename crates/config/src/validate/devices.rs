@@ -111,7 +111,8 @@ fn unknown_hint(inp: &Inputs, name: &str) -> String {
     }
     if x86 && name.starts_with("virtio-mmio@") {
         return "virtio-mmio transports are devices of an aarch64 board (QEMU `virt`); this \
-                board is x86_64, whose VMs get PCI devices later"
+                board is x86_64, whose VMs are given PCI functions instead: devices = \
+                [\"BRIDGE/BB:DD.F\"] (docs/x86.md, \"PCI pass-through\")"
             .to_owned();
     }
     let names: Vec<&str> = inp

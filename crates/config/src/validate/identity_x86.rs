@@ -119,9 +119,12 @@ pub(super) fn vm<'a>(
                 range(base, len),
                 range(ob, os)
             );
-            let hint = "only one x86_64 VM can be identity-mapped, and a fixed `base` must \
-                        leave its RAM alone; move or remove the other's base"
-                .to_owned();
+            let hint = format!(
+                "only one x86_64 VM can be identity-mapped, and a fixed `base` must leave \
+                 its RAM alone: if VM `{other}` is identity-mapped too, make one of them \
+                 identity = false; if it has a `base`, move it clear of {}",
+                range(base, len)
+            );
             out.push(src.diag(at.clone(), msg, hint));
         }
     }

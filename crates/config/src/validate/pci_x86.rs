@@ -129,8 +129,8 @@ pub(super) fn scenario(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 let hint = format!(
                     "the function's DMA uses host-physical addresses with no IOMMU in \
                      between, so the VM's RAM must be at its host-physical addresses: set \
-                     memory = {{ ..., identity = true }} in VM `{n}` (docs/x86.md, \
-                     \"Identity-mapped VMs\")"
+                     memory = {{ ..., identity = true }} in VM `{n}` (docs/scenario.md, \
+                     \"Identity-mapped x86_64 VMs\")"
                 );
                 out.push(src.diag(at, msg, hint));
             }

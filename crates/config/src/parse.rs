@@ -174,24 +174,66 @@ fn serde_diag(src: &Source, e: &toml::de::Error, span: Range<usize>) -> Diagnost
         "write one of the words this key takes, in double quotes (docs/scenario.md lists them)"
             .to_owned()
     } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
-        type_hint(&msg)
+        type_hint(&msg, key_at(&src.text, span.start))
     } else {
         "see docs/scenario.md for the schema".to_owned()
+    };
+    // The schema's Rust type names mean nothing to the reader: a struct is a table.
+    let msg = match msg.split_once(", expected struct ") {
+        Some((head, _)) => format!("{head}, expected a table"),
+        None => msg,
     };
     src.diag(span, msg, hint)
 }
 
-/// What a value of the expected type looks like.
-fn type_hint(msg: &str) -> String {
+/// The key whose value starts at `at` (`key = value` on that line), if there is one.
+fn key_at(text: &str, at: usize) -> Option<&str> {
+    let line =
+        &text[text[..at.min(text.len())].rfind('\n').map_or(0, |n| n + 1)..at.min(text.len())];
+    let (key, _) = line.rsplit_once('=')?;
+    let key = key.trim().trim_start_matches('{').trim();
+    let key = key.rsplit([',', '{', '.']).next()?.trim().trim_matches('"');
+    (!key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(key)
+}
+
+/// An example table for the keys whose value is one.
+fn table_example(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "memory" => "memory = { size = \"64MiB\" }",
+        "kernel" => "kernel = { path = \"guest.elf\", format = \"elf\" }",
+        "initrd" => "initrd = { path = \"initrd.cpio\" }",
+        "flash" => "flash = { bank0 = \"firmware.bin\" }",
+        _ => return None,
+    })
+}
+
+/// What a value of the expected type looks like, for key `key` when known.
+fn type_hint(msg: &str, key: Option<&str>) -> String {
     let expected = msg.split_once("expected ").map_or("", |(_, e)| e);
+    let k = key.unwrap_or("key");
     let hint = match expected {
-        e if e.starts_with("a string") => "write it in double quotes, e.g. console = \"uart0\"",
-        e if e.starts_with("a sequence") => "write a list in brackets, e.g. cpus = [1, 2]",
+        e if e.starts_with("a string") => {
+            return format!("write it in double quotes, e.g. {k} = \"...\"")
+        }
+        e if e.starts_with("a sequence") => {
+            return format!("write a list in brackets, e.g. {k} = [1, 2]")
+        }
         e if e.starts_with("a boolean") => "write true or false",
         e if e.starts_with("a size") => {
             "a size is an integer number of bytes or a string with a binary unit, e.g. \"64MiB\""
         }
-        e if e.starts_with("struct") => "write a table, e.g. memory = { size = \"64MiB\" }",
+        e if e.starts_with("struct") => {
+            return match key.and_then(table_example) {
+                Some(ex) => format!("write a table, e.g. {ex}"),
+                None => {
+                    format!("write a table, e.g. {k} = {{ ... }} (docs/scenario.md lists its keys)")
+                }
+            }
+        }
         "u32" if msg.starts_with("invalid value") => {
             "INTIDs, CPU indices and GIC versions are integers from 0 to 4294967295"
         }
@@ -225,6 +267,27 @@ mod tests {
         p.replace(4..6, "{ x = 0 }");
         assert_eq!(p.origin(18), (10, false));
         assert_eq!(p.origin(10), (4, true));
+    }
+
+    #[test]
+    fn type_hints_name_the_key_and_no_rust_type() {
+        let text = "[[vm]]\nkernel = \"path\"\nbootargs = [\"a\"]\nmemory = { size = 5, x = 1 }\n";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_at(text, at("\"path")), Some("kernel"));
+        assert_eq!(key_at(text, at("[\"a")), Some("bootargs"));
+        assert_eq!(key_at(text, at("5,")), Some("size"));
+        assert_eq!(key_at(text, 0), None);
+        let kernel = type_hint(
+            "invalid type: string \"path\", expected struct KernelSpec",
+            Some("kernel"),
+        );
+        assert!(kernel.contains("kernel = { path = "), "{kernel}");
+        let args = type_hint(
+            "invalid type: sequence, expected a string",
+            Some("bootargs"),
+        );
+        assert!(args.contains("bootargs = \"...\""), "{args}");
+        assert!(!args.contains("console"), "{args}");
     }
 
     #[test]

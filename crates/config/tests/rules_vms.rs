@@ -325,7 +325,18 @@ fn kernel_image_must_exist() {
     let s = scenario(&[gp("a", "[1]")]).replace("k.bin", "sub/nope.bin");
     let msg = "kernel image `sub/nope.bin` of VM `a` does not exist";
     let hint = "looked for $T/sub/nope.bin; paths are relative to $T/s.toml; \
-                build the guests (`cargo xtask build`) or fix the path";
+                build the guests (`cargo xtask build --guests-only`), or fix the path";
+    assert_one(&t, &s, 9, 19, msg, hint);
+}
+
+#[test]
+fn a_missing_linux_kernel_names_the_command_that_fetches_it() {
+    let t = rules_tree();
+    let s = scenario(&[gp("a", "[1]")]).replace("k.bin", "target/linux/Image");
+    let hint = "looked for $T/target/linux/Image; paths are relative to $T/s.toml; \
+                fetch Debian's arm64 kernel and build its initramfs (`cargo xtask linux`), \
+                or fix the path";
+    let msg = "kernel image `target/linux/Image` of VM `a` does not exist";
     assert_one(&t, &s, 9, 19, msg, hint);
 }
 
@@ -335,7 +346,7 @@ fn initrd_must_exist() {
     std::fs::create_dir_all(t.path("dir")).unwrap();
     let s = scenario(&[vm("a", "general", "[1]", MEM16, "initrd = \"dir\"\n")]);
     let hint = "looked for $T/dir; paths are relative to $T/s.toml; \
-                build the guests (`cargo xtask build`) or fix the path";
+                build the guests (`cargo xtask build --guests-only`), or fix the path";
     assert_one(&t, &s, 10, 10, "initrd `dir` of VM `a` is not a file", hint);
 }
 

@@ -452,6 +452,21 @@ pub(super) fn shell(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The command that makes the file at `path` (a scenario's kernel or initrd), by
+/// where the project's commands put their output.
+fn provider(path: &str) -> &'static str {
+    let p = path.replace('\\', "/");
+    if p.contains("target/linux-x86/") {
+        "fetch Debian's amd64 kernel and build its initramfs (`cargo xtask linux --x86`)"
+    } else if p.contains("target/linux/") {
+        "fetch Debian's arm64 kernel and build its initramfs (`cargo xtask linux`)"
+    } else if p.contains("target/u-boot/") {
+        "fetch Debian's U-Boot (`cargo xtask u-boot`)"
+    } else {
+        "build the guests (`cargo xtask build --guests-only`)"
+    }
+}
+
 pub(super) fn images(inp: &Inputs, out: &mut Vec<Diagnostic>) {
     let src = &inp.scenario_src;
     for vm in &inp.scenario.vm {
@@ -471,9 +486,10 @@ pub(super) fn images(inp: &Inputs, out: &mut Vec<Diagnostic>) {
             };
             let msg = format!("{what} `{}` of VM `{n}` {state}", path.get_ref());
             let hint = format!(
-                "looked for {}; paths are relative to {}; build the guests (`cargo xtask build`) or fix the path",
+                "looked for {}; paths are relative to {}; {}, or fix the path",
                 resolved.display(),
-                src.path.display()
+                src.path.display(),
+                provider(path.get_ref())
             );
             out.push(src.diag(path.span(), msg, hint));
         }

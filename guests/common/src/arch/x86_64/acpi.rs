@@ -37,6 +37,9 @@ pub struct Acpi {
     pub pm_timer: Option<u16>,
     /// The RSDP used.
     pub rsdp: Option<usize>,
+    /// The machine has the two legacy 8259s (MADT flags bit 0, PCAT_COMPAT; assumed
+    /// without a MADT). rtvisor's VMs have none.
+    pub pcat_compat: bool,
 }
 
 impl Default for Acpi {
@@ -50,6 +53,7 @@ impl Default for Acpi {
             },
             pm_timer: None,
             rsdp: None,
+            pcat_compat: true,
         }
     }
 }
@@ -123,6 +127,9 @@ impl Acpi {
     /// MADT entries: type 0 (local APIC: flags bit 0 enabled, bit 1 online capable)
     /// and type 9 (x2APIC), in table order.
     fn madt(&mut self, addr: usize, len: usize) {
+        if len >= 44 {
+            self.pcat_compat = read_le::<4>(addr + 40) & 1 != 0;
+        }
         let mut at = addr + 44;
         while at + 2 <= addr + len {
             let (kind, elen) = (read_le::<1>(at), read_le::<1>(at + 1) as usize);

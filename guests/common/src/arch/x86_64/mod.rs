@@ -37,8 +37,12 @@ pub(crate) fn start_info_version() -> u32 {
 /// information, the TSC frequency, how to power off.
 pub(crate) fn discover(ebx: usize) -> BootInfo {
     uart::init();
-    mask_pic();
     let boot = BootInfo::discover(ebx);
+    // Interrupts are off until the guest's main enables them: the PIT's request
+    // cannot arrive before this.
+    if boot.acpi.pcat_compat {
+        mask_pic();
+    }
     START_INFO_VERSION.store(boot.start_info_version, Ordering::Relaxed);
     power::configure(boot.acpi.power_off);
     pmu::set_pm_timer(boot.acpi.pm_timer);

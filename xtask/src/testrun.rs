@@ -58,7 +58,12 @@ fn list() {
         println!("{:<14} T2     {} (bare, QEMU q35)", t.name, t.about);
     }
     for t in x86::cases::TESTS {
-        println!("{:<14} T2     {} ({})", t.name, t.about, t.emulator.name());
+        // The Linux ones say they are T3 at the start of their description.
+        let (tier, about) = match t.about.strip_prefix("T3: ") {
+            Some(rest) => ("T3", rest),
+            None => ("T2", t.about),
+        };
+        println!("{:<14} {tier}     {about} ({})", t.name, t.emulator.name());
     }
     println!("{BENCH_QUICK:<14} T4     cargo xtask bench --quick: runs work, output deterministic");
     for s in x86::slow::TESTS {

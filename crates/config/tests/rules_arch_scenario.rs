@@ -100,6 +100,12 @@ fn aarch64_only_keys_are_refused_at_the_key() {
                 .into()
         )]
     );
+    // Refused, it is not also warned about as trust in a GIC CPU interface.
+    let gic: Vec<Flat> = warnings(&t, &s)
+        .into_iter()
+        .filter(|w| w.3.contains("GIC") || w.4.contains("ICC_"))
+        .collect();
+    assert_eq!(gic, vec![]);
     let t2 = tree("");
     t2.write("Image", support::fake_linux_image(0, 1 << 20, 4096));
     let s = one_vm(

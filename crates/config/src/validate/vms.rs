@@ -47,10 +47,12 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 out.push(src.diag(mode.span(), msg, hint));
             }
         }
+        // On x86_64 direct-trust is refused at its key (`arch.rs`): no GIC warning.
+        let gic = inp.board.arch() == crate::contract::Arch::Aarch64;
         let trusted = vm
             .direct_trust
             .as_ref()
-            .filter(|t| is_direct(vm) && *t.get_ref() == TrustSpec::Trusted);
+            .filter(|t| gic && is_direct(vm) && *t.get_ref() == TrustSpec::Trusted);
         if let Some(trust) = trusted {
             let msg = format!(
                 "VM `{n}` is trusted with its cores' physical GIC CPU interface \
@@ -63,7 +65,7 @@ pub(super) fn names(inp: &Inputs, out: &mut Vec<Diagnostic>) {
                 .to_owned();
             out.push(src.warn(trust.span(), msg, hint));
         }
-        if let Some(trust) = vm.direct_trust.as_ref().filter(|_| !is_direct(vm)) {
+        if let Some(trust) = vm.direct_trust.as_ref().filter(|_| gic && !is_direct(vm)) {
             let msg =
                 format!("VM `{n}` sets direct-trust but its interrupt-mode is not \"direct\"");
             let hint = "direct-trust says how far a direct-mode guest is trusted with the \

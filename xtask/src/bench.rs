@@ -488,40 +488,11 @@ pub fn run(opts: &Options) -> Result<bool> {
             }
         }
     }
-    // The x86 doorbell rows: information (issue 14 sets no budget on them).
-    let mut bell_rows = Vec::new();
-    for (name, emulator) in bells_x86 {
-        say(format!("=== bench {name}: the x86 doorbell round trip"));
-        let r = doorbell::measure_x86(&dir, name, emulator, opts.no_build, timeout, opts.verbose);
-        let r = match r {
-            Ok(d) => {
-                println!(
-                    "bench {name} ... ok: {} round trips, min {} avg {} max {}",
-                    d.samples, d.min_ns, d.avg_ns, d.max_ns
-                );
-                budgets.push(budget::Check {
-                    what: format!("{name}: round trip avg (information)"),
-                    verdict: Verdict::Info,
-                    detail: format!("avg {}, min {}, max {}", d.avg_ns, d.min_ns, d.max_ns),
-                });
-                Ok(d)
-            }
-            Err(e) => {
-                println!("bench {name} ... FAILED\n{e:#}");
-                doorbell_ok = false;
-                Err(first_line("bench doorbell", &e))
-            }
-        };
-        bell_rows.push((name, r));
-    }
-    if !bell_rows.is_empty() {
-        let json: String = bell_rows
-            .iter()
-            .filter_map(|(n, r)| Some(doorbell::json_named(n, r.as_ref().ok()?)))
-            .collect();
-        write(&dir.join("doorbell-x86.json"), &json);
-        md += &doorbell::markdown_x86(&bell_rows);
-    }
+    // The x86 doorbell rows: information, no budget.
+    let (ok, text, checks) = doorbell::x86_rows(&dir, &bells_x86, opts, timeout);
+    doorbell_ok &= ok;
+    md += &text;
+    budgets.extend(checks);
     // The Linux boot rows (full runs, `--only linux`).
     let mut linux_ok = true;
     let mut linux_rows = Vec::new();

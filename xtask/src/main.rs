@@ -112,7 +112,7 @@ enum Cmd {
         quick: bool,
         /// Only these configurations (repeatable or comma-separated), e.g. bare,
         /// rtvisor-virtual, rtvisor-direct, doorbell, linux, bare-x86, rtvisor-svm-x86,
-        /// doorbell-svm-x86; `--only help` lists every name.
+        /// doorbell-svm-x86; an unknown name is refused with the list of every name.
         #[arg(long, value_name = "NAME")]
         only: Vec<String>,
         /// Boot every configuration twice and require byte-identical rtbench output.

@@ -105,6 +105,25 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// The architecture of `scenario`'s board: its board file's `arch`, read before the
+/// rest of the scenario is checked (a fresh checkout has not built the guests the
+/// scenario names yet); else the whole check's answer; `None` when neither reads.
+pub fn scenario_arch(scenario: &Path) -> Option<rtvisor_config::contract::Arch> {
+    let board = std::fs::read_to_string(scenario).ok().and_then(|text| {
+        text.lines().find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            let value = value.trim().strip_prefix('"')?;
+            let end = value.find('"')?;
+            (key.trim() == "board").then(|| value[..end].to_string())
+        })
+    });
+    let dir = scenario.parent().unwrap_or(Path::new("."));
+    if let Some(b) = board.and_then(|b| rtvisor_config::check_board(&dir.join(b)).ok()) {
+        return Some(b.arch());
+    }
+    rtvisor_config::check(scenario).ok().map(|p| p.arch)
+}
+
 /// Validates `scenario`; prints its warnings, or on error every diagnostic, to stderr.
 pub fn check_plan(scenario: &Path) -> Result<Plan> {
     let plan = rtvisor_config::check(scenario).map_err(|diags| {

@@ -28,8 +28,7 @@ pub fn run(scenario: &Path, duration: Option<f64>) -> Result<ExitCode> {
         .with_context(|| format!("cannot open scenario {}", scenario.display()))?;
     // An x86_64 board boots from a GRUB ISO on q35, which xtask builds (GRUB and
     // xorriso are its tools, not this command's).
-    let arch = rtvisor_config::check(&abs).map(|p| p.arch);
-    if arch.is_ok_and(|a| a == rtvisor_config::contract::Arch::X86_64) {
+    if crate::scenario_arch(&abs) == Some(rtvisor_config::contract::Arch::X86_64) {
         bail!(
             "{}: its board is an x86_64 machine; `rtvisor run` boots aarch64 scenarios on \
              QEMU virt. Boot it with `cargo xtask run {}` (its GRUB ISO on QEMU q35)",

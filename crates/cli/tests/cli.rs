@@ -321,3 +321,30 @@ fn an_x86_scenario_checks_with_its_map() {
     // `rtvisor build` of it makes the x86_64 image: T2 `x86-two-vms-amd` and
     // `x86-two-vms-intel` build and boot it.
 }
+
+#[test]
+fn run_refuses_an_x86_scenario_before_its_guests_exist() {
+    // A copy of the example scenarios and boards, none of the guests they name: the
+    // board's arch is read first, so even a scenario that does not check yet is
+    // sent to the command that boots it.
+    let dir = scratch("run-x86");
+    for sub in ["scenarios", "boards"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (sub, f) in [
+        ("scenarios", "x86-two-vms.toml"),
+        ("boards", "qemu-q35-x86_64.toml"),
+    ] {
+        std::fs::copy(root().join(sub).join(f), dir.join(sub).join(f)).unwrap();
+    }
+    let s = dir.join("scenarios/x86-two-vms.toml");
+    assert_eq!(
+        rtvisor::scenario_arch(&s),
+        Some(rtvisor_config::contract::Arch::X86_64)
+    );
+    let out = rtvisor(&["run", s.to_str().unwrap(), "--duration", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("its board is an x86_64 machine"), "{err}");
+    assert!(err.contains("cargo xtask run"), "{err}");
+}

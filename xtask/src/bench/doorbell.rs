@@ -5,6 +5,7 @@
 //! `result metric=doorbell`. Written to target/bench/doorbell.json and added to
 //! latency.md.
 
+use super::budget::{Check, Verdict};
 use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
 use crate::image;
@@ -141,6 +142,88 @@ pub fn measure_x86(
     wait(con, timeout)
 }
 
+/// Measures the x86 doorbell rows `rows` (name, emulator), writes doorbell-x86.json;
+/// whether every one ran, the markdown section, and an information row each.
+pub fn x86_rows(
+    dir: &Path,
+    rows: &[(&'static str, Emulator)],
+    opts: &super::Options,
+    timeout: Duration,
+) -> (bool, String, Vec<Check>) {
+    let (mut ok, mut checks, mut done) = (true, Vec::new(), Vec::new());
+    for &(name, emulator) in rows {
+        say(format!("=== bench {name}: the x86 doorbell round trip"));
+        let r = measure_x86(dir, name, emulator, opts.no_build, timeout, opts.verbose);
+        let r = match r {
+            Ok(d) => {
+                println!(
+                    "bench {name} ... ok: {} round trips, min {} avg {} max {} {}",
+                    d.samples,
+                    d.min_ns,
+                    d.avg_ns,
+                    d.max_ns,
+                    unit(emulator)
+                );
+                checks.push(Check {
+                    what: format!("{name}: round trip avg (information)"),
+                    verdict: Verdict::Info,
+                    detail: format!(
+                        "avg {}, min {}, max {} {}",
+                        d.avg_ns,
+                        d.min_ns,
+                        d.max_ns,
+                        unit(emulator)
+                    ),
+                });
+                Ok(d)
+            }
+            Err(e) => {
+                println!("bench {name} ... FAILED\n{e:#}");
+                ok = false;
+                Err(format!("{e:#}").lines().next().unwrap_or("").to_string())
+            }
+        };
+        done.push((name, emulator, r));
+    }
+    if done.is_empty() {
+        return (ok, String::new(), checks);
+    }
+    let json: String = done
+        .iter()
+        .filter_map(|(n, e, r)| Some(json_x86(n, *e, r.as_ref().ok()?)))
+        .collect();
+    let path = dir.join("doorbell-x86.json");
+    match std::fs::write(&path, json) {
+        Ok(()) => say(format!("wrote {}", rel(&path))),
+        Err(e) => eprintln!("[xtask] could not write {}: {e}", path.display()),
+    }
+    let rows: Vec<(&str, Result<Doorbell, String>)> =
+        done.into_iter().map(|(n, _, r)| (n, r)).collect();
+    (ok, markdown_x86(&rows), checks)
+}
+
+/// The unit of an x86 row's figures: QEMU's TSC under `-icount shift=0` counts
+/// nanoseconds, Bochs' counts instructions (ticks).
+fn unit(e: Emulator) -> &'static str {
+    match e {
+        Emulator::Qemu => "ns",
+        Emulator::Bochs => "ticks",
+    }
+}
+
+/// One x86 row's line of doorbell-x86.json: the figures under `min`, `avg`, `max`
+/// with their `unit`.
+fn json_x86(name: &str, e: Emulator, d: &Doorbell) -> String {
+    format!(
+        "{{\"name\": \"{name}\", \"unit\": \"{}\", \"samples\": {}, \"min\": {}, \"avg\": {}, \"max\": {}}}\n",
+        unit(e),
+        d.samples,
+        d.min_ns,
+        d.avg_ns,
+        d.max_ns
+    )
+}
+
 /// Whether this run built the x86 ISO already (both rows boot the same one).
 static BUILT_X86: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -148,16 +231,10 @@ fn built_x86(iso: &Path) -> bool {
     BUILT_X86.load(std::sync::atomic::Ordering::Relaxed) && iso.is_file()
 }
 
-/// The JSON object written to doorbell.json (the aarch64 row, `rtvisor-doorbell`) or
-/// doorbell-x86.json (the x86 rows, one per line).
+/// The JSON object written to doorbell.json.
 pub fn json(d: &Doorbell) -> String {
-    json_named("rtvisor-doorbell", d)
-}
-
-/// [`json`] for row `name`.
-pub fn json_named(name: &str, d: &Doorbell) -> String {
     format!(
-        "{{\"name\": \"{name}\", \"samples\": {}, \"min_ns\": {}, \"avg_ns\": {}, \"max_ns\": {}}}\n",
+        "{{\"name\": \"rtvisor-doorbell\", \"samples\": {}, \"min_ns\": {}, \"avg_ns\": {}, \"max_ns\": {}}}\n",
         d.samples, d.min_ns, d.avg_ns, d.max_ns
     )
 }

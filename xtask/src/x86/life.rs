@@ -214,8 +214,7 @@ pub fn shell(c: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
         c.expect(&l, t.step)?;
     }
     // The shell's CPU polls COM1: what was typed counts as its receive interrupts
-    // (`uart`), the polling itself as nothing (it once counted millions of spurious
-    // interrupts a second).
+    // (`uart`), the polling itself as no interrupt at all (not `spurious`).
     type_line(c, "irq stats", t)?;
     c.expect(
         &re(r"^\[rtvisor\] cpu\s+runs\s+sgi\s+vtimer\s+maint\s+spi\s+uart\s+spurious$"),

@@ -129,27 +129,11 @@ pub fn scenario_command(scenario: &Path, interactive: bool) -> Result<Command> {
     })
 }
 
-/// Whether `scenario` is for an x86_64 board: its board file's `arch`, read before the
-/// guests it names exist (a fresh checkout has not built them yet, so the whole
-/// scenario does not check until the build made them); else `rtvisor check`'s answer,
-/// `false` when it does not check, so the aarch64 path reports the error.
+/// Whether `scenario` is for an x86_64 board (`rtvisor::scenario_arch`: its board
+/// file's `arch`, read before the guests it names exist); `false` when it does not
+/// read, so the aarch64 path reports the error.
 pub fn is_x86_scenario(scenario: &Path) -> bool {
-    let x86 = rtvisor_config::contract::Arch::X86_64;
-    if let Some(board) = board_path(scenario) {
-        if let Ok(b) = rtvisor_config::check_board(&board) {
-            return b.arch() == x86;
-        }
-    }
-    rtvisor::check_plan(scenario).is_ok_and(|p| p.arch == x86)
-}
-
-/// The board file a scenario names in its top-level `board = "..."` line, relative to
-/// the scenario's directory.
-fn board_path(scenario: &Path) -> Option<std::path::PathBuf> {
-    let text = std::fs::read_to_string(scenario).ok()?;
-    let re = regex::Regex::new(r#"(?m)^\s*board\s*=\s*"([^"]+)""#).ok()?;
-    let rel = re.captures(&text)?.get(1)?.as_str().to_string();
-    Some(scenario.parent().unwrap_or(Path::new(".")).join(rel))
+    rtvisor::scenario_arch(scenario) == Some(rtvisor_config::contract::Arch::X86_64)
 }
 
 /// Starts an emulator with its output piped; `input`: its stdin is piped too (the

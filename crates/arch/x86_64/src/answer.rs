@@ -89,20 +89,15 @@ impl<'a, E: VcpuEngine, R> Exited<'a, E, R> {
         }
     }
 
-    /// Where the guest continues after the trapped instruction, if known: outside
-    /// 64-bit code RIP is 32 bits wide, so an instruction that ends at 4 GiB
-    /// continues at 0, as the CPU would.
+    /// Where the guest continues after the trapped instruction, if known (before
+    /// the wrap of 32-bit code, `VcpuEngine::step_to`).
     fn next_rip(&self) -> Option<u64> {
-        let next = match (self.exit.exit, self.mov) {
+        match (self.exit.exit, self.mov) {
             (RawExit::Stage2Fault { .. }, Some(m)) => {
                 Some(self.engine.rip().wrapping_add(u64::from(m.len)))
             }
             (RawExit::Stage2Fault { .. }, None) => None,
             _ => self.exit.next_rip,
-        };
-        match next {
-            Some(r) if r > u64::from(u32::MAX) && !self.engine.code64() => Some(r & 0xffff_ffff),
-            n => n,
         }
     }
 
@@ -146,7 +141,7 @@ impl<E: VcpuEngine, R: Resume> ArchVcpu for Exited<'_, E, R> {
 
     fn skip(&mut self) {
         if let Some(rip) = self.next_rip() {
-            self.engine.set_rip(rip);
+            self.engine.step_to(rip);
         }
     }
 

@@ -20,4 +20,12 @@ pub trait VcpuEngine {
     fn inject(&mut self, vector: u8, error: Option<u32>);
     /// The vendor's raw exit code and its two qualifiers (for reports).
     fn raw_exit(&self) -> (u64, u64, u64);
+
+    /// Moves RIP past a trapped instruction to `next` (its RIP plus its length):
+    /// outside 64-bit code RIP is 32 bits wide, so past 4 GiB it wraps to 0, as the
+    /// CPU would have continued.
+    fn step_to(&mut self, next: u64) {
+        let wraps = next > u64::from(u32::MAX) && !self.code64();
+        self.set_rip(if wraps { next & 0xffff_ffff } else { next });
+    }
 }

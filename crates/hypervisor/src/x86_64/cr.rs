@@ -55,7 +55,7 @@ pub(super) fn access(vm: VmId, vcpu: VcpuId, engine: &mut Engine, d: Decoded) {
         })
     };
     match done {
-        Some(()) => engine.set_rip(next),
+        Some(()) => engine.step_to(next),
         None => engine.inject(GP, Some(0)),
     }
 }

@@ -368,7 +368,7 @@ fn xapic_write(seat: Seat, engine: &mut Engine, offset: u32) {
             };
             let own = vms::guest_cpu_id(vm, vcpu) as u32;
             if let Adapted::Exit(e) = adapt(&d.exit, engine.gprs(), None, own) {
-                engine.set_rip(next);
+                engine.step_to(next);
                 world::handle(seat, engine, d, None, e);
                 return;
             }
@@ -384,5 +384,5 @@ fn xapic_write(seat: Seat, engine: &mut Engine, offset: u32) {
     } else if WRITABLE.contains(&reg) || reg == DIVIDE {
         apic::write_reg(reg, value);
     }
-    engine.set_rip(next);
+    engine.step_to(next);
 }

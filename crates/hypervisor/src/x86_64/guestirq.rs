@@ -16,7 +16,6 @@ use crate::percpu::PerCpu;
 use crate::vms;
 use rtvisor_arch_x86_64::engines::Engine;
 use rtvisor_arch_x86_64::inject;
-use rtvisor_arch_x86_64::insn::Code;
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_core::ids::{VcpuId, VmId};
 
@@ -60,11 +59,7 @@ fn complete_halt(vm: VmId, engine: &mut Engine, s: inject::Interruptible) {
     };
     let skip = inject::halt_first(s, engine.cpl(), &bytes[..n.min(1)]);
     if skip != 0 {
-        let mut next = engine.rip().wrapping_add(skip);
-        if engine.code() != Code::Bits64 {
-            next &= 0xffff_ffff;
-        }
-        engine.set_rip(next);
+        engine.step_to(engine.rip().wrapping_add(skip));
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) fn step(seat: Seat, engine: &mut Engine, d: Decoded, s: StringIo) {
         engine.inject(GP, Some(0));
     } else if plan.done {
         if let Some(rip) = d.next_rip {
-            engine.set_rip(rip);
+            engine.step_to(rip);
         }
     }
 }

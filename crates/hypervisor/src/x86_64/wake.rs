@@ -35,11 +35,10 @@ pub(super) fn halt(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
     super::timers::program_early(me);
     irq::wait();
     let bits = irq::take(cpu.index());
-    crate::stats::spurious_if(bits == 0);
     if let Some(at) = timer_wake(seat, engine, bits) {
         return Next::Hold(at);
     }
-    if pending(cpu, me, bits, &mut None) {
+    if pending(cpu, me, bits, &mut None, Wake::Interrupt) {
         handle(seat, engine, d, None, VcpuExit::Interrupt);
     }
     Next::Deliver
@@ -97,10 +96,7 @@ fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
 pub(super) fn interrupted(seat: Seat, engine: &mut Engine, d: Decoded, t: account::Entry) {
     let mut found = None;
     let bits = irq::take(seat.cpu.index());
-    // An interrupt exit that finds nothing pending is a spurious interrupt; the
-    // idle loop's and each direct-mode entry's look at the pending bits are not.
-    crate::stats::spurious_if(bits == 0);
-    let kicked = pending(seat.cpu, seat.me, bits, &mut found);
+    let kicked = pending(seat.cpu, seat.me, bits, &mut found, Wake::Interrupt);
     let cause = found.unwrap_or(Cause::Spurious);
     t.count(cause);
     if kicked {
@@ -112,17 +108,29 @@ pub(super) fn interrupted(seat: Seat, engine: &mut Engine, d: Decoded, t: accoun
 /// Takes this CPU's pending interrupts: the timer's work is done here; returns
 /// whether another CPU kicked this one. `found` gets the first cause (accounting).
 pub fn interrupts(cpu: CpuId, me: &PerCpu, found: &mut Option<Cause>) -> bool {
-    pending(cpu, me, irq::take(cpu.index()), found)
+    pending(cpu, me, irq::take(cpu.index()), found, Wake::Look)
+}
+
+/// Why [`pending`] looks at the pending bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// An interrupt came (an exit or a wake from HLT): finding nothing to do is a
+    /// spurious interrupt (`irq stats`).
+    Interrupt,
+    /// A look with no interrupt behind it (the idle loop, before a direct-mode entry).
+    Look,
 }
 
 /// [`interrupts`] with the pending bits taken already.
-fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> bool {
+fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>, why: Wake) -> bool {
+    let mut any = false;
     if bits & PENDING_TIMER != 0 {
         super::timers::fired(me);
     }
     // A deadline passed counts as the timer's interrupt even before it came (VT-x's
     // preemption timer may end the guest's run first).
     if bits & PENDING_TIMER != 0 || super::timers::due(me) {
+        any = true;
         let due = super::timers::which_due(me);
         // The guest timer's expiry programs the APIC timer for the deadlines left
         // (the watchdog's and the guest timer's, `timers.rs`), as the watchdog's
@@ -149,6 +157,7 @@ fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> boo
         }
     }
     if bits & PENDING_DEVICE != 0 && super::pci::deliver(cpu) {
+        any = true;
         account::found(found, Cause::Spi);
     }
     let kicked = bits & PENDING_KICK != 0;
@@ -156,5 +165,6 @@ fn pending(cpu: CpuId, me: &PerCpu, bits: u32, found: &mut Option<Cause>) -> boo
         account::found(found, account::kick_cause());
         crate::stats::irq_on(cpu, IrqKind::Sgi);
     }
+    crate::stats::spurious_if(why == Wake::Interrupt && !any && !kicked);
     kicked
 }

@@ -44,14 +44,16 @@ pub enum BarClash {
     TooHigh,
     /// It overlaps a fixed region of the VM's map.
     Overlaps(Region),
+    /// It overlaps a range the caller gave `MemBar::fits` past [`Region::ALL`].
+    OverlapsOther,
     /// It is outside every PCI window of the VM's DSDT.
     OutsideWindows,
     /// It overlaps a shared-memory region.
     Shared,
 }
 
-/// A fixed region of an x86 VM's guest-physical map, in the order `check_bar` lists
-/// them to `MemBar::fits`.
+/// A fixed region of an x86 VM's guest-physical map (`check_bar` gives
+/// `MemBar::fits` their ranges in the order of [`Region::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {
     Ram,
@@ -62,7 +64,7 @@ pub enum Region {
 }
 
 impl Region {
-    /// In the order of `check_bar`'s list.
+    /// Every region, in the order `check_bar` lists their ranges.
     pub const ALL: [Region; 5] = [
         Self::Ram,
         Self::Ecam,
@@ -77,10 +79,9 @@ impl From<BarError> for BarClash {
         match e {
             BarError::SubPage => Self::SubPage,
             BarError::TooHigh => Self::TooHigh,
-            // Past the fixed regions: the caller's other ranges, the shared memory.
             BarError::Overlaps(i) => Region::ALL
                 .get(i)
-                .map_or(Self::Shared, |&r| Self::Overlaps(r)),
+                .map_or(Self::OverlapsOther, |&r| Self::Overlaps(r)),
         }
     }
 }
@@ -100,6 +101,8 @@ pub enum LineError {
     NoApic,
     /// The host's I/O APIC has no such pin.
     NoSuchPin,
+    /// The host's I/O APIC refused the vector (not a device vector).
+    BadVector,
     /// Every device vector of the hypervisor is taken.
     NoVectors,
 }
@@ -142,6 +145,7 @@ impl fmt::Display for BarClash {
                 )
             }
             Self::Shared => return f.write_str("a BAR overlaps a shared-memory region of the VM"),
+            Self::OverlapsOther => return f.write_str("a BAR overlaps the VM's map"),
             Self::Overlaps(r) => match r {
                 Region::Ram => "RAM",
                 Region::Ecam => "ECAM window",
@@ -163,6 +167,7 @@ impl fmt::Display for LineError {
             Self::NoHostIoApic => "the host has no I/O APIC",
             Self::NoApic => "the VM's first core has no APIC",
             Self::NoSuchPin => "the host's I/O APIC has no such pin",
+            Self::BadVector => "the host's I/O APIC refused the vector",
             Self::NoVectors => "no interrupt vector left",
         })
     }

@@ -155,7 +155,8 @@ fn line(vm: VmId, gsi: u32) -> Result<(), LineError> {
     let apic = apic_of(vm, 0).ok_or(LineError::NoApic)?;
     let refused = |e| match e {
         ioapic::IoApicError::NoSuchPin => LineError::NoSuchPin,
-        _ => LineError::NoHostIoApic,
+        ioapic::IoApicError::BadVector => LineError::BadVector,
+        ioapic::IoApicError::Absent => LineError::NoHostIoApic,
     };
     // Every check before the vector is taken: the pool only grows, and the route
     // cannot fail past them (a device vector, a mapped chip, its pin).

@@ -3,7 +3,7 @@
 //! itself touches (configuration space, BARs) mapped into its own map; then each
 //! VM's second stage gets the BARs 1:1, but for the MSI-X table's pages.
 
-use super::error::{BarClash, GiveError};
+use super::error::{BarClash, GiveError, Region};
 use super::{msix, One, Owned, PciVm, PCI};
 use crate::vms;
 use crate::{error, info};
@@ -123,14 +123,13 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
 /// A BAR may be given when it is whole pages below 4 GiB and clear of everything
 /// else in the VM's guest-physical map (it is mapped at its host address).
 fn check_bar(cfg: &VmConfig, bar: MemBar) -> Result<(), BarClash> {
-    // In the order of `Region::ALL`.
-    let fixed = [
-        (cfg.ram.ipa.raw(), cfg.ram.size),
-        (x86::PCI_ECAM_GPA, x86::PCI_ECAM_SIZE),
-        (x86::DOORBELL_GPA, PAGE),
-        (x86::IOAPIC_GPA, PAGE),
-        (x86::LAPIC_GPA, PAGE),
-    ];
+    let fixed = Region::ALL.map(|r| match r {
+        Region::Ram => (cfg.ram.ipa.raw(), cfg.ram.size),
+        Region::Ecam => (x86::PCI_ECAM_GPA, x86::PCI_ECAM_SIZE),
+        Region::Doorbell => (x86::DOORBELL_GPA, PAGE),
+        Region::IoApic => (x86::IOAPIC_GPA, PAGE),
+        Region::LocalApic => (x86::LAPIC_GPA, PAGE),
+    });
     bar.fits(x86::GPA_LIMIT, &fixed)?;
     let inside = |w: &MemRegion<Ipa>| {
         bar.base >= w.base.raw() && bar.base + bar.size <= w.base.raw().saturating_add(w.size)

@@ -84,6 +84,7 @@ impl Function {
             line_reset: 0xff,
             intx: false,
             msi: MsiShadow::default(),
+            decode: cmd & command::DECODE,
         })
     }
 
@@ -163,7 +164,7 @@ impl Function {
         match header_reg(reg) {
             Some(Reg::Host) => host.read(self.bdf, reg),
             Some(Reg::Command) => {
-                let v = host.read(self.bdf, reg);
+                let v = (host.read(self.bdf, reg) & !command::DECODE) | self.decode;
                 if self.ncaps == 0 {
                     v & !cap::STATUS_CAP_LIST
                 } else {
@@ -208,7 +209,14 @@ impl Function {
                 let old = host.read(self.bdf, reg) & 0xffff;
                 let w1c = value & mask & (command::STATUS_W1C << 16);
                 let off = if self.intx { 0 } else { command::INTX_DISABLE };
-                host.write(self.bdf, reg, (old & !m) | (value & m) | off | w1c);
+                self.decode = (self.decode & !m) | (value & m & command::DECODE);
+                // Decoding only turns on here: Linux turns it off around each BAR it
+                // sizes, and each toggle would remap the BARs on the host for nothing
+                // (under QEMU 7.2's multi-threaded TCG, a remap can send another
+                // vCPU's MMIO access in flight to the wrong region).
+                let decode = (old | self.decode) & command::DECODE;
+                let cmd = (old & !m) | (value & m);
+                host.write(self.bdf, reg, (cmd & !command::DECODE) | decode | off | w1c);
             }
             Some(Reg::Bar) => {
                 let bar = &mut self.bars[usize::from((reg - 0x10) / 4) % BARS];
@@ -239,6 +247,7 @@ impl Function {
             }
         }
         self.msi = MsiShadow::default();
+        self.decode = 0;
         self.int_line = self.line_reset;
         self.bars.iter_mut().for_each(|b| b.sizing = false);
         self.reset_method(host)

@@ -13,8 +13,11 @@
 //! - [`Function`] is one owned function, probed once at boot ([`Function::probe`]):
 //!   its BARs stay where the host firmware put them (a write of all ones is answered
 //!   with the size mask, any other value is dropped), its command register takes only
-//!   the I/O, memory, bus-master, parity, SERR and INTx-disable bits, the expansion ROM
-//!   and the extended space (0x100 and up) read as zero, the interrupt line is the
+//!   the I/O, memory, bus-master, parity, SERR and INTx-disable bits (the guest's I/O
+//!   and memory enables are a shadow: the host's turn on with the guest's and stay on
+//!   until the VM stops, so a guest sizing its BARs changes no host decoding), the
+//!   expansion ROM and the extended space (0x100 and up) read as zero, the interrupt
+//!   line is the
 //!   guest's own byte, and the capability list is walked once and shows only MSI,
 //!   MSI-X, PCI Express and vendor-specific capabilities, relinked past the others.
 //!   The header registers are a sorted table ([`header`]); capabilities are in [`cap`].
@@ -182,6 +185,8 @@ mod command {
     pub const PARITY: u32 = 1 << 6;
     pub const SERR: u32 = 1 << 8;
     pub const INTX_DISABLE: u32 = 1 << 10;
+    /// I/O and memory space decoding: shadowed for the guest ([`super::Function`]).
+    pub const DECODE: u32 = IO | MEMORY;
     /// What a guest may set.
     pub const GUEST: u32 = IO | MEMORY | MASTER | PARITY | SERR | INTX_DISABLE;
     /// Status bits a guest may clear (write 1): parity, aborts, SERR.
@@ -221,6 +226,11 @@ pub struct Function {
     intx: bool,
     /// The MSI shadow: the guest's message and enable.
     msi: msi::MsiShadow,
+    /// The guest's I/O and memory space enables, which it reads back. Clearing one
+    /// does not reach the host: the BARs never move (sizing is emulated), so the host
+    /// function keeps decoding what the guest enabled until its VM stops
+    /// ([`Function::quiesce`]).
+    decode: u32,
 }
 
 /// A VM's configuration space: its functions, and CONFIG_ADDRESS.

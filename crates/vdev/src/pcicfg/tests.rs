@@ -121,10 +121,16 @@ fn command_and_status_are_filtered() {
     bus.write(&mut h, BLK, 0x04, Width::Half, 0x0006);
     bus.write(&mut h, BLK, 0x06, Width::Half, 0x0100);
     assert_eq!(h.get(0x04) & (1 << 24), 0);
+    // I/O decoding stays on for the host (the guest enabled it); the guest reads its
+    // own bits.
     assert_eq!(
         h.get(0x04) & 0xffff,
-        6 | command::INTX_DISABLE,
+        7 | command::INTX_DISABLE,
         "a status write left the command alone (INTx disable: not routed)"
+    );
+    assert_eq!(
+        bus.read(&mut h, BLK, 0x04, Width::Half),
+        6 | command::INTX_DISABLE
     );
     // IDs and class are read-only.
     bus.write(&mut h, BLK, 0x00, Width::Word, 0);
@@ -138,13 +144,54 @@ fn intx_stays_disabled_until_its_line_is_routed() {
     h.set(0x04, 0x0007);
     let mut bus = bus_with_blk(&mut h);
     assert_eq!(h.get(0x04) & 0xffff, 0x0007 | command::INTX_DISABLE);
-    // Unrouted: the guest's clear does not reach the host; its other bits do.
+    // Unrouted: the guest's clear does not reach the host; its other bits do (but
+    // for the decode enables, which only turn on).
     bus.write(&mut h, BLK, 0x04, Width::Half, 0x0002);
-    assert_eq!(h.get(0x04) & 0xffff, 0x0002 | command::INTX_DISABLE);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0003 | command::INTX_DISABLE);
     // Routed to its VM: the guest may enable it.
     bus.function_mut(0).unwrap().set_int_line(23);
     bus.write(&mut h, BLK, 0x04, Width::Half, 0x0002);
-    assert_eq!(h.get(0x04) & 0xffff, 0x0002);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0003);
+    assert_eq!(bus.read(&mut h, BLK, 0x04, Width::Half), 0x0002);
+}
+
+/// Linux turns decoding off around each BAR it sizes: the guest reads its own enables
+/// back, the host function keeps decoding (its BARs never move), and only a stop
+/// turns the host's off; after it, the guest's first enable reaches the host.
+#[test]
+fn decode_enables_are_shadowed_and_only_turn_on() {
+    let mut h = FakeHost::virtio();
+    let mut bus = bus_with_blk(&mut h);
+    let host_cmd = h.get(0x04) & 0xffff;
+    assert_eq!(host_cmd, 0x0007 | command::INTX_DISABLE);
+    assert_eq!(bus.read(&mut h, BLK, 0x04, Width::Half), host_cmd);
+    for reg in [0x10, 0x14, 0x20, 0x24] {
+        let cmd = bus.read(&mut h, BLK, 0x04, Width::Half);
+        bus.write(&mut h, BLK, 0x04, Width::Half, cmd & !command::DECODE);
+        assert_eq!(
+            bus.read(&mut h, BLK, 0x04, Width::Half),
+            0x0004 | command::INTX_DISABLE
+        );
+        assert_eq!(h.get(0x04) & 0xffff, host_cmd, "sizing {reg:#x}");
+        let bar = bus.read(&mut h, BLK, reg, Width::Word);
+        bus.write(&mut h, BLK, reg, Width::Word, u32::MAX);
+        bus.write(&mut h, BLK, reg, Width::Word, bar);
+        bus.write(&mut h, BLK, 0x04, Width::Half, cmd);
+        assert_eq!(h.get(0x04) & 0xffff, host_cmd, "sizing {reg:#x}");
+    }
+    // A stop turns the host's decoding off and resets the guest's view.
+    bus.function_mut(0).unwrap().quiesce(&mut h);
+    assert_eq!(h.get(0x04) & 0xffff, command::INTX_DISABLE);
+    assert_eq!(
+        bus.read(&mut h, BLK, 0x04, Width::Half),
+        command::INTX_DISABLE
+    );
+    bus.write(&mut h, BLK, 0x04, Width::Half, 0x0006);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0006 | command::INTX_DISABLE);
+    assert_eq!(
+        bus.read(&mut h, BLK, 0x04, Width::Half),
+        0x0006 | command::INTX_DISABLE
+    );
 }
 
 #[test]

@@ -215,11 +215,7 @@ pub fn shell(c: &mut Console, t: &Timeouts, _emu: Emulator) -> Result<()> {
     }
     // The shell's CPU polls COM1: what was typed counts as its receive interrupts
     // (`uart`), the polling itself as no interrupt at all (not `spurious`).
-    type_line(c, "irq stats", t)?;
-    c.expect(
-        &re(r"^\[rtvisor\] cpu\s+runs\s+sgi\s+vtimer\s+maint\s+spi\s+uart\s+spurious$"),
-        t.step,
-    )?;
+    crate::systest::shell::irq_stats(c, t)?;
     c.expect(
         &re(r"^\[rtvisor\] 0\s+shell(?:\s+\d+){4}\s+[1-9]\d*\s+\d{1,2}$"),
         t.step,

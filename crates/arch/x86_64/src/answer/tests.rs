@@ -158,6 +158,16 @@ fn hypercalls_answer_in_rax_and_step() {
     assert_eq!(e.g.rax, (-2i64) as u64);
 }
 
+/// OUT of 0x41 to an unclaimed port.
+fn out_0x41() -> RawExit {
+    RawExit::Io {
+        port: 0x510,
+        width: Width::B1,
+        write: true,
+        value: 0x41,
+    }
+}
+
 #[test]
 fn unclaimed_ports_read_all_ones() {
     let w = world();
@@ -178,12 +188,7 @@ fn unclaimed_ports_read_all_ones() {
     };
     let (e, _) = run(&w, ind, Some(1), regs(0x1234_5678_9abc_def0), &[]);
     assert_eq!(e.g.rax, 0xffff_ffff, "EAX all ones, upper half cleared");
-    let out = RawExit::Io {
-        port: 0x510,
-        width: Width::B1,
-        write: true,
-        value: 0x41,
-    };
+    let out = out_0x41();
     let (e, _) = run(&w, out, Some(1), regs(0x41), &[]);
     assert_eq!((e.g, e.rip), (regs(0x41), RIP + 1), "a write is dropped");
 }
@@ -191,12 +196,7 @@ fn unclaimed_ports_read_all_ones() {
 #[test]
 fn rip_wraps_at_4_gib_outside_64_bit_code() {
     let w = world();
-    let out = RawExit::Io {
-        port: 0x510,
-        width: Width::B1,
-        write: true,
-        value: 0x41,
-    };
+    let out = out_0x41();
     let top = 0xffff_ffff;
     let (e, _) = run_at(&w, out, Some(2), regs(0x41), &[], Code::Bits32, top);
     assert_eq!(e.rip, 1, "32-bit code: past 4 GiB is 0");

@@ -268,9 +268,12 @@ pub enum IrqKind {
     Maintenance,
     /// Passed-through SPIs forwarded to their VM.
     Spi,
-    /// Console receive interrupts for the shell.
+    /// Console receive interrupts for the shell (x86_64: polls of COM1 that read
+    /// something, on the shell's CPU).
     Uart,
-    /// Interrupt exits that found nothing to acknowledge, and interrupts no one owns.
+    /// Interrupt exits that found nothing to acknowledge, and (aarch64) interrupts no
+    /// one owns; x86_64 counts interrupt exits and HLT wakes that found nothing, not
+    /// the stubs of stray vectors.
     Spurious,
 }
 

@@ -228,12 +228,16 @@ impl Function {
         false
     }
 
-    /// Stops the function before its VM's RAM is reused: no decoding, no DMA, INTx
-    /// disabled, MSI and MSI-X off (every MSI-X vector masked), the guest's shadows
-    /// cleared. Returns how to reset it: a function-level reset where the function
-    /// has one, else the virtio reset where it is a virtio device, else nothing more.
+    /// Stops the function before its VM's RAM is reused: no DMA, INTx disabled, MSI
+    /// and MSI-X off (every MSI-X vector masked), the guest's shadows cleared (its
+    /// decoding reads off). The host's decoding stays as it is: the BARs never move,
+    /// nothing but the hypervisor reaches them while the VM is stopped, and each change
+    /// of it remaps the BARs on the host (see the `decode` field). Returns how to
+    /// reset it: a function-level reset where the function has one, else the virtio
+    /// reset where it is a virtio device, else nothing more.
     pub fn quiesce(&mut self, host: &mut dyn HostConfig) -> ResetMethod {
-        host.write(self.bdf, 0x04, command::INTX_DISABLE);
+        let decode = host.read(self.bdf, 0x04) & command::DECODE;
+        host.write(self.bdf, 0x04, command::INTX_DISABLE | decode);
         for c in self.caps[..self.ncaps].iter() {
             let head = host.read(self.bdf, c.offset);
             match c.kind {

@@ -14,8 +14,9 @@
 //!   its BARs stay where the host firmware put them (a write of all ones is answered
 //!   with the size mask, any other value is dropped), its command register takes only
 //!   the I/O, memory, bus-master, parity, SERR and INTx-disable bits (the guest's I/O
-//!   and memory enables are a shadow: the host's turn on with the guest's and stay on
-//!   until the VM stops, so a guest sizing its BARs changes no host decoding), the
+//!   and memory enables are a shadow: the host's turn on with the guest's and stay
+//!   on, across the VM's stops too, so a guest sizing its BARs changes no host
+//!   decoding), the
 //!   expansion ROM and the extended space (0x100 and up) read as zero, the interrupt
 //!   line is the
 //!   guest's own byte, and the capability list is walked once and shows only MSI,
@@ -228,8 +229,8 @@ pub struct Function {
     msi: msi::MsiShadow,
     /// The guest's I/O and memory space enables, which it reads back. Clearing one
     /// does not reach the host: the BARs never move (sizing is emulated), so the host
-    /// function keeps decoding what the guest enabled until its VM stops
-    /// ([`Function::quiesce`]).
+    /// function keeps decoding what the guest (or the firmware) enabled, also across
+    /// the VM's stops ([`Function::quiesce`] clears only this view).
     decode: u32,
 }
 

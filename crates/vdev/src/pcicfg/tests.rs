@@ -156,8 +156,8 @@ fn intx_stays_disabled_until_its_line_is_routed() {
 }
 
 /// Linux turns decoding off around each BAR it sizes: the guest reads its own enables
-/// back, the host function keeps decoding (its BARs never move), and only a stop
-/// turns the host's off; after it, the guest's first enable reaches the host.
+/// back, the host function keeps decoding (its BARs never move), also across a stop,
+/// which only clears the guest's view.
 #[test]
 fn decode_enables_are_shadowed_and_only_turn_on() {
     let mut h = FakeHost::virtio();
@@ -179,15 +179,19 @@ fn decode_enables_are_shadowed_and_only_turn_on() {
         bus.write(&mut h, BLK, 0x04, Width::Half, cmd);
         assert_eq!(h.get(0x04) & 0xffff, host_cmd, "sizing {reg:#x}");
     }
-    // A stop turns the host's decoding off and resets the guest's view.
+    // A stop turns bus mastering off and resets the guest's view; the host's
+    // decoding stays (no remap at a stop either).
     bus.function_mut(0).unwrap().quiesce(&mut h);
-    assert_eq!(h.get(0x04) & 0xffff, command::INTX_DISABLE);
+    assert_eq!(
+        h.get(0x04) & 0xffff,
+        command::DECODE | command::INTX_DISABLE
+    );
     assert_eq!(
         bus.read(&mut h, BLK, 0x04, Width::Half),
         command::INTX_DISABLE
     );
     bus.write(&mut h, BLK, 0x04, Width::Half, 0x0006);
-    assert_eq!(h.get(0x04) & 0xffff, 0x0006 | command::INTX_DISABLE);
+    assert_eq!(h.get(0x04) & 0xffff, 0x0007 | command::INTX_DISABLE);
     assert_eq!(
         bus.read(&mut h, BLK, 0x04, Width::Half),
         0x0006 | command::INTX_DISABLE
@@ -367,7 +371,11 @@ fn quiesce_stops_the_function_and_names_its_reset() {
     let f = bus.function_mut(0).unwrap();
     let method = f.quiesce(&mut h);
     assert_eq!(method, ResetMethod::VirtioStatus { bar: 4, offset: 20 });
-    assert_eq!(h.get(0x04) & 0xffff, command::INTX_DISABLE);
+    // No bus mastering (no DMA); the host's decoding kept.
+    assert_eq!(
+        h.get(0x04) & 0xffff,
+        command::DECODE | command::INTX_DISABLE
+    );
     assert_eq!(
         h.get(0x50) & (cap::MSIX_ENABLE | cap::MSIX_MASK_ALL),
         cap::MSIX_MASK_ALL

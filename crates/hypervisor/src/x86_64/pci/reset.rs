@@ -1,9 +1,11 @@
 //! A stopping (or restarting) VM's functions are stopped before its RAM is cleared
 //! and reused: its guest's configuration accesses are shut out first (`STOPPED`),
-//! then decoding, DMA and interrupts go off (`Function::quiesce`), every MSI-X entry
-//! is masked and unrouted, and the function gets the reset it has: the virtio reset
-//! (device status 0, waited for until it reads 0), or a function-level reset
-//! (100 ms, then the BARs written back).
+//! then DMA and interrupts go off (`Function::quiesce`), every MSI-X entry is masked
+//! and unrouted, and the function gets the reset it has: the virtio reset (device
+//! status 0, waited for until it reads 0), or a function-level reset (100 ms, then
+//! the BARs written back). Memory decoding is on for the reset and stays on after
+//! it: the BARs never move, and each change of the host's decoding remaps them (on
+//! QEMU 7.2 a remap can misroute another core's MMIO access in flight, docs/x86.md).
 
 use super::{One, PCI, STOPPED};
 use crate::error;
@@ -14,10 +16,8 @@ use rtvisor_core::ids::VmId;
 use rtvisor_vdev::pcicfg::{HostConfig, ResetMethod};
 use rtvisor_vdev::Width;
 
-/// Command register: INTx disabled, nothing decoded.
-const INTX_DISABLE: u32 = 1 << 10;
-/// Command register: memory space decoding, INTx disabled.
-const MEMORY_ONLY: u32 = (1 << 1) | INTX_DISABLE;
+/// Command register: memory space decoding, INTx disabled (no bus mastering).
+const MEMORY_ONLY: u32 = (1 << 1) | (1 << 10);
 /// How often the virtio status is read back before the reset is given up.
 const STATUS_POLLS: u32 = 10_000;
 
@@ -40,8 +40,9 @@ pub fn stopping(vm: VmId) {
         let mut host = One(o.bdf, &o.config);
         let method = f.quiesce(&mut host);
         // Memory decoding on (bus mastering stays off: no DMA) while the hypervisor
-        // masks every MSI-X entry and writes the virtio status, off again after.
-        host.write(o.bdf, 0x04, MEMORY_ONLY);
+        // masks every MSI-X entry and writes the virtio status; I/O decoding as it was.
+        let io = host.read(o.bdf, 0x04) & 1;
+        host.write(o.bdf, 0x04, MEMORY_ONLY | io);
         o.irq.reset();
         let done = match (method, &o.status) {
             (ResetMethod::VirtioStatus { .. }, Some((pages, at))) => {
@@ -57,7 +58,6 @@ pub fn stopping(vm: VmId) {
             }
             (ResetMethod::StopOnly, _) => true,
         };
-        host.write(o.bdf, 0x04, INTX_DISABLE);
         if !done {
             error!(
                 "vm {}: PCI function {}: the virtio reset did not complete; it stays stopped",

@@ -133,11 +133,14 @@ impl fmt::Display for Fault {
                 "access to I/O port {:#x} refused: answered as an empty bus",
                 u32::from(port)
             ),
-            Contained::RefusedRegister(id) => write!(
-                f,
-                "access to register {} refused: fault injected",
-                (self.register_name)(id)
-            ),
+            // A register the backend has no name for is named by its number (x86_64:
+            // the MSR; aarch64: the packed system-register encoding).
+            Contained::RefusedRegister(id) => match (self.register_name)(id) {
+                n if n.starts_with("unknown") => {
+                    write!(f, "access to register {n} {id:#x} refused: fault injected")
+                }
+                n => write!(f, "access to register {n} refused: fault injected"),
+            },
             other => write!(f, "{other}"),
         }
     }
@@ -189,6 +192,11 @@ mod tests {
         assert_eq!(
             format!("{reg}"),
             "access to register PMCR_EL0 refused: fault injected"
+        );
+        let unknown = fault(Contained::RefusedRegister(0xc001_1029), |_| "unknown MSR").unwrap();
+        assert_eq!(
+            format!("{unknown}"),
+            "access to register unknown MSR 0xc0011029 refused: fault injected"
         );
         assert!(fault(Contained::BadFetch(Ipa::new(0)), name).is_some());
         assert!(fault(Contained::BadPort(0x80), name).is_some());

@@ -214,34 +214,39 @@ impl Engine {
         }
     }
 
-    /// Injects vCPU's pending interrupt if the guest can take it now, else asks for
-    /// the exit at its interrupt window (`inject::decide`). `ack` moves the pending
-    /// vector into service and returns it; it is called only when the vector is
-    /// injected. `pending`: the vCPU has an interrupt to take.
-    pub fn deliver(&mut self, pending: bool, ack: impl FnOnce() -> Option<u8>) {
-        let d = if pending {
-            inject::decide(true, self.interruptible())
-        } else {
-            Delivery::Idle
+    /// Delivers the vCPU's pending interrupt `pending` (the vector it has to take, if
+    /// any). VT-x: injected if the guest can take it now, else the exit at its
+    /// interrupt window is asked for (`inject::decide`); `ack` moves the vector into
+    /// service and is called only when it is injected. AMD-V: offered as the virtual
+    /// interrupt, which the CPU delivers when the guest can take it; `ack` is not
+    /// called (the caller takes it into service when [`Engine::taken_irq`] says).
+    pub fn deliver(&mut self, pending: Option<u8>, ack: impl FnOnce(u8)) {
+        if let Engine::Svm(v) = self {
+            // AMD-V: the pending vector is offered as the virtual interrupt; the CPU
+            // delivers it when the guest can take it, and `taken_irq` says when.
+            v.offer_irq(pending);
+            return;
+        }
+        let d = match pending {
+            Some(_) => inject::decide(true, self.interruptible()),
+            None => Delivery::Idle,
         };
-        let vector = match d {
-            Delivery::Inject => ack(),
-            _ => None,
-        };
-        let window = d == Delivery::Window;
+        if let Engine::Vmx(v) = self {
+            if let (Delivery::Inject, Some(x)) = (d, pending) {
+                ack(x);
+                v.inject_irq(x);
+            }
+            v.want_window(d == Delivery::Window);
+        }
+    }
+
+    /// The vector the guest took since the last entry that its emulated APIC must
+    /// now take into service (AMD-V's virtual interrupt; VT-x injects and takes at
+    /// once, so never).
+    pub fn taken_irq(&mut self) -> Option<u8> {
         match self {
-            Engine::Svm(v) => {
-                if let Some(x) = vector {
-                    v.inject_irq(x);
-                }
-                v.want_window(window);
-            }
-            Engine::Vmx(v) => {
-                if let Some(x) = vector {
-                    v.inject_irq(x);
-                }
-                v.want_window(window);
-            }
+            Engine::Svm(v) => v.taken_irq(),
+            Engine::Vmx(_) => None,
         }
     }
 

@@ -40,13 +40,19 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
                     complete_halt(vm, engine, s);
                 }
             }
-            engine.deliver(pending.is_some(), || {
-                let v = pending?;
-                a.take(v);
-                Some(v)
-            });
+            engine.deliver(pending, |v| a.take(v));
         }
-        None => engine.deliver(false, || None),
+        None => engine.deliver(None, |_| {}),
+    }
+}
+
+/// After an exit: the vector the guest took as its virtual interrupt (AMD-V, see
+/// `Engine::deliver`) goes into service in its APIC.
+pub fn taken(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
+    if let Some(v) = engine.taken_irq() {
+        if let Some(apic) = vms::rt(vm).chip.apic(vcpu) {
+            apic.lock().take(v);
+        }
     }
 }
 

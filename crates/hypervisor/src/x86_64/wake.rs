@@ -75,11 +75,7 @@ fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
         let mut a = apic.lock();
         let next = a.expire(expiry);
         let vector = a.pending();
-        engine.deliver(vector.is_some(), || {
-            let v = vector?;
-            a.take(v);
-            Some(v)
-        });
+        engine.deliver(vector, |v| a.take(v));
         next
     };
     let host = next.map_or(0, |t| t.wrapping_add(offset).max(1));

@@ -150,6 +150,9 @@ extern "C" fn world() -> ! {
             engine.exit_by(super::timers::next(me));
         }
         let d = engine.run();
+        if !direct {
+            super::guestirq::taken(vm, vcpu, &mut engine);
+        }
         next = Next::Deliver;
         if light && light_exit(&mut engine, d, apic_id) {
             next = Next::Enter;

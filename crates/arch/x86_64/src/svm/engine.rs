@@ -5,8 +5,8 @@
 
 use super::decode::{decode, ExitState};
 use super::vmcb::{
-    icpt3, icpt4, Control, Save, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE, V_IGN_TPR,
-    V_INTR_PRIO_MAX, V_IRQ,
+    icpt3, icpt4, Control, Save, Vmcb, TLB_FLUSH_ALL, TLB_FLUSH_ASID, TLB_NONE, VECTOR_FIELD,
+    V_IGN_TPR, V_INTR_PRIO_MAX, V_IRQ,
 };
 use crate::entry::EntryState;
 use crate::exit::{Decoded, Regs3};
@@ -56,6 +56,9 @@ pub struct SvmVcpu {
     flush: u8,
     /// The light path of the world switch answers the null call (`crate::light`).
     light: bool,
+    /// The vector offered to the guest as its virtual interrupt (V_IRQ), until it
+    /// takes it ([`SvmVcpu::taken_irq`]) or another is offered.
+    virq: Option<u8>,
 }
 
 unsafe extern "C" {
@@ -207,6 +210,7 @@ impl SvmVcpu {
                 TLB_FLUSH_ALL
             },
             light: false,
+            virq: None,
         };
         v.reset(entry);
         Ok(v)
@@ -311,6 +315,34 @@ impl SvmVcpu {
     /// Queues external interrupt `vector` for the next VMRUN.
     pub fn inject_irq(&mut self, vector: u8) {
         self.vmcb.control.event_inj = inject::external(vector);
+    }
+
+    /// Offers `vector` as the guest's virtual interrupt (V_IRQ with V_INTR_VECTOR,
+    /// whatever its TPR: the emulated APIC decided it is deliverable), or withdraws
+    /// the offer (`None`). The CPU delivers it through the guest's IDT as soon as
+    /// the guest can take it, with no exit for the window; the emulated APIC takes
+    /// it into service at the next exit ([`SvmVcpu::taken_irq`]). Not EVENTINJ: QEMU
+    /// 7.2 can deliver an EVENTINJ interrupt twice (docs/x86.md, "QEMU 7.2's TCG").
+    pub fn offer_irq(&mut self, vector: Option<u8>) {
+        let c = &mut self.vmcb.control;
+        c.intercept3 &= !icpt3::VINTR;
+        c.int_control &= !(V_IRQ | V_INTR_PRIO_MAX | V_IGN_TPR | VECTOR_FIELD);
+        if let Some(v) = vector {
+            let prio = u64::from(v >> 4) << 16;
+            c.int_control |= V_IRQ | prio | V_IGN_TPR | u64::from(v) << 32;
+        }
+        self.virq = vector;
+    }
+
+    /// The vector the guest took as its virtual interrupt since it was offered (the
+    /// CPU cleared V_IRQ when it delivered it), once.
+    pub fn taken_irq(&mut self) -> Option<u8> {
+        let v = self.virq?;
+        if self.vmcb.control.int_control & V_IRQ != 0 {
+            return None;
+        }
+        self.virq = None;
+        Some(v)
     }
 
     /// Asks for a VINTR exit as soon as the guest can take an interrupt (a virtual

@@ -55,6 +55,8 @@ pub const EVENT_ERROR: u64 = 1 << 11;
 pub const V_IRQ: u64 = 1 << 8;
 pub const V_INTR_PRIO_MAX: u64 = 0xF << 16;
 pub const V_IGN_TPR: u64 = 1 << 20;
+/// V_INTR_VECTOR (offset 0x64, the word's upper half): the virtual interrupt's vector.
+pub const VECTOR_FIELD: u64 = 0xFF << 32;
 
 /// One segment register in the save area.
 #[repr(C)]

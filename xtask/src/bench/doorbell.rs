@@ -10,7 +10,7 @@ use super::run::{absolute_paths, command, Target};
 use crate::console::{Console, Pattern};
 use crate::image;
 use crate::systest::hv;
-use crate::util::{out_dir, rel, root, say, show};
+use crate::util::{out_dir, rel, root, say};
 use crate::x86::machine::Emulator;
 use anyhow::{ensure, Context, Result};
 use regex::Regex;
@@ -123,20 +123,7 @@ pub fn measure_x86(
         "{} does not exist; run without --no-build",
         rel(&iso)
     );
-    let mut con = match emulator {
-        Emulator::Qemu => {
-            let mut c = super::x86::qemu_command(&iso);
-            say(format!("bench {name}: {}", show(&c)));
-            let child = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .with_context(|| format!("could not start `{}`", show(&c)))?;
-            Console::spawn("bench doorbell", child)
-        }
-        Emulator::Bochs => crate::x86::spawn(Emulator::Bochs, &iso, &format!("bench-{name}"))?,
-    };
+    let mut con = super::x86::spawn(name, &iso, emulator)?;
     con.set_log_file(dir.join(format!("{name}.log")));
     con.set_echo(verbose);
     wait(con, timeout)

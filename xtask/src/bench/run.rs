@@ -232,7 +232,7 @@ pub fn once(
         Target::X86 { iso, emulator } => {
             return watch(
                 cfg,
-                super::x86::spawn(cfg, iso, *emulator),
+                super::x86::spawn(cfg.name, iso, *emulator),
                 log,
                 timeout,
                 verbose,

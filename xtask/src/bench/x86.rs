@@ -181,21 +181,21 @@ pub fn qemu_command(iso: &Path) -> std::process::Command {
 }
 
 /// Starts configuration `cfg` on its emulator; its console.
-pub fn spawn(cfg: &Config, iso: &Path, emulator: Emulator) -> Result<Console> {
+pub fn spawn(name: &str, iso: &Path, emulator: Emulator) -> Result<Console> {
     match emulator {
         Emulator::Qemu => {
             let mut c = qemu_command(iso);
             let line = show(&c);
-            say(format!("bench {}: {line}", cfg.name));
+            say(format!("bench {name}: {line}"));
             let child = c
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .with_context(|| format!("could not start `{line}`"))?;
-            Ok(Console::spawn(cfg.name, child))
+            Ok(Console::spawn(name, child))
         }
-        Emulator::Bochs => crate::x86::spawn(Emulator::Bochs, iso, &format!("bench-{}", cfg.name)),
+        Emulator::Bochs => crate::x86::spawn(Emulator::Bochs, iso, &format!("bench-{name}")),
     }
 }
 

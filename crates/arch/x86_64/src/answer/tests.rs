@@ -72,22 +72,10 @@ fn run(
     g: Gprs,
     code: &[u8],
 ) -> (FakeEngine, Next) {
-    run_in(w, exit, len, g, code, Code::Bits32)
+    run_at(w, exit, len, g, code, Code::Bits32, RIP)
 }
 
-/// [`run`] with `code` decoded as `mode` code.
-fn run_in(
-    w: &World<FakeChip>,
-    exit: RawExit,
-    len: Option<u64>,
-    g: Gprs,
-    code: &[u8],
-    mode: Code,
-) -> (FakeEngine, Next) {
-    run_at(w, exit, len, g, code, mode, RIP)
-}
-
-/// [`run_in`] with the vCPU at `rip`.
+/// [`run`] with `code` decoded as `mode` code and the vCPU at `rip`.
 fn run_at(
     w: &World<FakeChip>,
     exit: RawExit,
@@ -286,13 +274,14 @@ fn memory_outside_ram() {
     );
     // 64-bit code: mov r9, [rbx] loads 8 bytes of all ones into R9; mov [rdi], r9 is
     // dropped; mov [rax], sil stores SIL, not DH.
-    let (e, _) = run_in(
+    let (e, _) = run_at(
         &w,
         fault(AccessKind::Read),
         None,
         regs(9),
         &[0x4c, 0x8b, 0x0b],
         Code::Bits64,
+        RIP,
     );
     assert_eq!((e.g.r9, e.rip), (u64::MAX, RIP + 3));
     assert_eq!(
@@ -302,13 +291,14 @@ fn memory_outside_ram() {
         },
         regs(9)
     );
-    let (e, _) = run_in(
+    let (e, _) = run_at(
         &w,
         fault(AccessKind::Write),
         None,
         regs(9),
         &[0x4c, 0x89, 0x0f],
         Code::Bits64,
+        RIP,
     );
     assert_eq!((e.g, e.rip), (regs(9), RIP + 3));
     assert!(e.injected.is_empty());

@@ -312,11 +312,6 @@ impl SvmVcpu {
         inject::svm_state(self.vmcb.save.rflags, c.int_shadow, c.event_inj)
     }
 
-    /// Queues external interrupt `vector` for the next VMRUN.
-    pub fn inject_irq(&mut self, vector: u8) {
-        self.vmcb.control.event_inj = inject::external(vector);
-    }
-
     /// Offers `vector` as the guest's virtual interrupt (V_IRQ with V_INTR_VECTOR,
     /// whatever its TPR: the emulated APIC decided it is deliverable), or withdraws
     /// the offer (`None`). The CPU delivers it through the guest's IDT as soon as
@@ -343,20 +338,6 @@ impl SvmVcpu {
         }
         self.virq = None;
         Some(v)
-    }
-
-    /// Asks for a VINTR exit as soon as the guest can take an interrupt (a virtual
-    /// interrupt with the VINTR intercept), or stops asking.
-    pub fn want_window(&mut self, on: bool) {
-        let c = &mut self.vmcb.control;
-        let bits = V_IRQ | V_INTR_PRIO_MAX | V_IGN_TPR;
-        if on {
-            c.int_control |= bits;
-            c.intercept3 |= icpt3::VINTR;
-        } else {
-            c.int_control &= !bits;
-            c.intercept3 &= !icpt3::VINTR;
-        }
     }
 
     /// Lets the world switch answer the null call itself (`crate::light`), or not.

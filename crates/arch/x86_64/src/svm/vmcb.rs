@@ -49,9 +49,9 @@ pub const EVENT_VALID: u64 = 1 << 31;
 pub const EVENT_EXCEPTION: u64 = 3 << 8;
 pub const EVENT_ERROR: u64 = 1 << 11;
 
-/// The interrupt control word (offset 0x60): a virtual interrupt (V_IRQ) at the
-/// highest priority (V_INTR_PRIO 15), whatever the guest's TPR (V_IGN_TPR); with the
-/// VINTR intercept it exits the guest as soon as the guest could take it.
+/// The interrupt control word (offset 0x60): a virtual interrupt (V_IRQ), its
+/// priority (V_INTR_PRIO, bits 19:16; this mask is the whole field), delivered
+/// whatever the guest's TPR (V_IGN_TPR); `SvmVcpu::offer_irq` fills them.
 pub const V_IRQ: u64 = 1 << 8;
 pub const V_INTR_PRIO_MAX: u64 = 0xF << 16;
 pub const V_IGN_TPR: u64 = 1 << 20;

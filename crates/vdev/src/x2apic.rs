@@ -35,10 +35,12 @@
 use crate::regs::{Access, RegTable};
 use crate::Width;
 pub use base::{Mode, BASE_BSP, BASE_EN, BASE_EXTD};
+pub use hand::HwVectors;
 use regmap::REGS;
 pub use vectors::Vectors;
 
 mod base;
+mod hand;
 mod regmap;
 mod timer;
 mod vectors;

@@ -315,7 +315,7 @@ pub mod line {
     pub fn online(i: u32, vendor: &str) -> Pattern {
         let ext = match vendor {
             "intel" => {
-                r"vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x[0-9a-f]+"
+                r"vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes apicv=yes revision=0x[0-9a-f]+"
             }
             _ => r"svm on: npt=yes asids=[1-9]\d* .*",
         };
@@ -456,10 +456,10 @@ mod tests {
     #[test]
     fn patterns_match_what_the_image_prints() {
         assert!(line::online(2, "intel").is_match(
-            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes apicv=yes revision=0x2b"
         ));
         assert!(!line::online(2, "intel").is_match(
-            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=no vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+            "[rtvisor] cpu 2 (apic id 2) online: vmx on: ept=yes unrestricted-guest=no vpid=yes ept-2m=yes ept-4level=yes apicv=yes revision=0x2b"
         ));
         assert!(line::online(0, "amd").is_match(
             "[rtvisor] cpu 0 (apic id 0) online: svm on: npt=yes asids=16 nrips=no flush-by-asid=no revision=1"
@@ -483,7 +483,7 @@ mod tests {
             "[rtvisor] rtvisor 0.1.0 starting: 4 CPUs, amd, xAPIC, 2 VMs, config 0xd746f631eba9d4e4"
         ));
         assert!(line::hv_cpu(3, "intel").is_match(
-            "[rtvisor] cpu 3 (apic id 3): vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes revision=0x2b"
+            "[rtvisor] cpu 3 (apic id 3): vmx on: ept=yes unrestricted-guest=yes vpid=yes ept-2m=yes ept-4level=yes apicv=yes revision=0x2b"
         ));
         assert!(!line::hv_cpu(3, "amd").is_match(
             "[rtvisor] cpu 3 (apic id 3): svm on: npt=no asids=16 nrips=no flush-by-asid=no revision=1"

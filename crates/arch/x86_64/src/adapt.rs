@@ -295,6 +295,7 @@ pub fn adapt(e: &RawExit, g: &Gprs, mov: Option<MemMov>, me: u32) -> Adapted {
         RawExit::Init
         | RawExit::Sipi { .. }
         | RawExit::InterruptWindow
+        | RawExit::VirtualEoi { .. }
         | RawExit::ExternalInterrupt => VcpuExit::Interrupt,
         RawExit::Unknown { code } => VcpuExit::Fatal {
             what: "unhandled exit",

@@ -181,6 +181,17 @@ impl<W: ApicHw> Lapics<W> {
         Some(tpr)
     }
 
+    /// The hardware retired `vector` at vCPU `me`'s EOI (VT-x's virtual-interrupt
+    /// delivery, `X2Apic::hw_eoi`): a level-triggered vector's EOI reaches the I/O
+    /// APIC as an EOI write's does.
+    pub fn hw_eoi(&self, vm: &VmCtx<'_, Self>, me: VcpuId, vector: u8) {
+        let Some(apic) = self.apic(me) else {
+            return;
+        };
+        let e = apic.lock().hw_eoi(vector);
+        self.effect(vm, me, e);
+    }
+
     fn effect(&self, vm: &VmCtx<'_, Self>, me: VcpuId, e: Effect) {
         match e {
             Effect::None => {}

@@ -15,14 +15,17 @@ use crate::svm::maps::{Iopm, Msrpm};
 use crate::svm::vmcb::Vmcb;
 use crate::vcpu::VcpuEngine;
 use crate::vendor::{SvmCaps, VmxCaps};
+use crate::vmx::apicv::Apicv;
 use crate::vmx::bitmaps::Bitmap;
 use crate::vmx::engine::{Vmcs, VmxFail, VmxSetup, VmxVcpu};
+use crate::vmx::vapic::{self, VapicPage};
 use crate::vmx::VmxError;
 use crate::{cpu, virt};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_config::contract::{MAX_CPUS, MAX_VMS};
+use rtvisor_vdev::x2apic::{Mode, X2Apic};
 
 /// Second-stage tables of one VM: enough for 3 GiB of RAM in 2 MiB pages and a few
 /// MiB in 4 KiB pages.
@@ -39,6 +42,10 @@ pub(crate) struct CpuPages {
     pub(crate) io_a: Bitmap,
     pub(crate) io_b: Bitmap,
     pub(crate) msr_bitmap: Bitmap,
+    /// The MSR bitmap while virtual-interrupt delivery is on (`vmx::apicv`): the
+    /// one above with the x2APIC's virtualized registers let through.
+    pub(crate) msr_apicv: Bitmap,
+    pub(crate) vapic: VapicPage,
 }
 
 /// Engine pages before use: all zero, so that the arrays of them are zero-initialised
@@ -53,6 +60,8 @@ pub(crate) const CPU_PAGES: CpuPages = CpuPages {
     io_a: Bitmap([0; 4096]),
     io_b: Bitmap([0; 4096]),
     msr_bitmap: Bitmap([0; 4096]),
+    msr_apicv: Bitmap([0; 4096]),
+    vapic: VapicPage::ZERO,
 };
 
 impl CpuPages {
@@ -197,7 +206,22 @@ pub unsafe fn engine(
                 vpid: paging.tag,
                 caps,
             };
-            let mut v = VmxVcpu::new(&mut p.vmcs, &setup, entry).map_err(EngineError::Vmx)?;
+            p.msr_apicv.0 = p.msr_bitmap.0;
+            for r in vapic::READS {
+                for msr in r {
+                    p.msr_apicv.pass_msr(msr, true, false);
+                }
+            }
+            for msr in vapic::WRITES {
+                p.msr_apicv.pass_msr(msr, false, true);
+            }
+            let apicv = Apicv::new(
+                &mut p.vapic,
+                setup.msr_bitmap,
+                pa(&p.msr_apicv as *const Bitmap as u64),
+            );
+            let mut v =
+                VmxVcpu::new(&mut p.vmcs, &setup, entry, apicv).map_err(EngineError::Vmx)?;
             v.set_tsc_offset(tsc_offset.wrapping_neg())
                 .map_err(EngineError::Vmx)?;
             Ok(Engine::Vmx(v))
@@ -237,6 +261,43 @@ impl Engine {
                 v.inject_irq(x);
             }
             v.want_window(d == Delivery::Window);
+        }
+    }
+
+    /// Before an entry, on VT-x with virtual-interrupt delivery (`vmx::apicv`): turns
+    /// it on or off as the guest's APIC `a` is in x2APIC mode or not (the model
+    /// hands its vectors over when it goes on), then requests what `a` posted since
+    /// the last entry. Returns whether the delivery is done (the CPU delivers); when
+    /// not, the caller delivers from `a` ([`Engine::deliver`]).
+    pub fn hw_apic(&mut self, a: &mut X2Apic) -> bool {
+        let Engine::Vmx(v) = self else {
+            return false;
+        };
+        let Some(on) = v.apicv_active() else {
+            return false;
+        };
+        let want = a.apic_mode() == Mode::X2Apic;
+        if want != on {
+            if want {
+                v.apicv_start(&a.hand_over());
+            } else {
+                v.apicv_stop();
+            }
+        }
+        if want {
+            if let Some((irr, level)) = a.take_posted() {
+                v.apicv_post(&irr, &level);
+            }
+        }
+        want
+    }
+
+    /// Whether the hardware would deliver an interrupt it holds to the guest now
+    /// (VT-x's virtual-interrupt delivery; else never): a HLT then does not sleep.
+    pub fn hw_wakes(&self) -> bool {
+        match self {
+            Engine::Vmx(v) => v.apicv_wakes(),
+            Engine::Svm(_) => false,
         }
     }
 

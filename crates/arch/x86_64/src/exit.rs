@@ -104,6 +104,11 @@ pub enum RawExit {
     TripleFault,
     /// The guest can take an interrupt now (requested window opened).
     InterruptWindow,
+    /// The hardware retired `vector` at the guest's EOI and exits for it (VT-x's
+    /// virtual-interrupt delivery, a level-triggered vector: its source is told).
+    VirtualEoi {
+        vector: u8,
+    },
     /// A physical interrupt (or NMI) arrived while the guest ran.
     ExternalInterrupt,
     /// A VMX or SVM instruction in the guest.

@@ -100,6 +100,7 @@ mod tests {
             RawExit::Sipi { vector: 1 },
             RawExit::TripleFault,
             RawExit::InterruptWindow,
+            RawExit::VirtualEoi { vector: 0x30 },
             RawExit::ExternalInterrupt,
             RawExit::VirtInstruction,
             RawExit::CacheFlush,

@@ -71,6 +71,10 @@ pub struct VmxCaps {
     pub ept_2m: bool,
     pub ept_4level: bool,
     pub ept_wb: bool,
+    /// Virtual-interrupt delivery for x2APIC mode: the TPR shadow, "virtualize
+    /// x2APIC mode", APIC-register virtualization and virtual-interrupt delivery
+    /// may all be on (`vmx::apicv`).
+    pub apicv: bool,
 }
 
 impl VmxCaps {
@@ -92,6 +96,7 @@ impl VmxCaps {
             ept_2m: caps & (1 << 16) != 0,
             ept_4level: caps & (1 << 6) != 0,
             ept_wb: caps & (1 << 14) != 0,
+            apicv: procbased >> 32 & (1 << 21) != 0 && allowed2 & 0x310 == 0x310,
         }
     }
 
@@ -137,12 +142,13 @@ impl core::fmt::Display for VmxCaps {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "ept={} unrestricted-guest={} vpid={} ept-2m={} ept-4level={} revision={:#x}",
+            "ept={} unrestricted-guest={} vpid={} ept-2m={} ept-4level={} apicv={} revision={:#x}",
             yes(self.ept),
             yes(self.unrestricted_guest),
             yes(self.vpid),
             yes(self.ept_2m),
             yes(self.ept_4level),
+            yes(self.apicv),
             self.revision
         )
     }
@@ -227,7 +233,12 @@ mod tests {
         let c = VmxCaps::decode(4, (1u64 << 31) << 32, 0x82u64 << 32, 1 << 6);
         assert_eq!(
             format!("{c}"),
-            "ept=yes unrestricted-guest=yes vpid=no ept-2m=no ept-4level=yes revision=0x4"
+            "ept=yes unrestricted-guest=yes vpid=no ept-2m=no ept-4level=yes apicv=no revision=0x4"
         );
+        let v = VmxCaps::decode(4, (1u64 << 31 | 1 << 21) << 32, 0x392u64 << 32, 1 << 6);
+        assert!(v.apicv);
+        // Without the TPR shadow, or without one of the three secondary controls: no.
+        assert!(!VmxCaps::decode(4, (1u64 << 31) << 32, 0x392u64 << 32, 0).apicv);
+        assert!(!VmxCaps::decode(4, (1u64 << 31 | 1 << 21) << 32, 0x192u64 << 32, 0).apicv);
     }
 }

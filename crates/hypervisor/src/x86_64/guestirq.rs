@@ -1,6 +1,8 @@
 //! The emulated x2APIC's interrupts into the vCPU a CPU runs: before each entry the
 //! pending vector is injected, or the exit at the guest's interrupt window asked for
-//! (`Engine::deliver`); the guest timer expires when this CPU's APIC timer fires for
+//! (`Engine::deliver`), or, on VT-x with virtual-interrupt delivery, the vectors
+//! posted since the last entry are handed to the CPU, which delivers them itself
+//! (`Engine::hw_apic`); the guest timer expires when this CPU's APIC timer fires for
 //! it; a halted vCPU with an interrupt it can take does not sleep.
 //!
 //! STI;HLT with an interrupt pending: an exit can stop the guest between the two
@@ -33,6 +35,9 @@ pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
     match vms::rt(vm).chip.apic(vcpu) {
         Some(apic) => {
             let mut a = apic.lock();
+            if engine.hw_apic(&mut a) {
+                return;
+            }
             let pending = a.pending();
             if pending.is_some() {
                 let s = engine.interruptible();
@@ -69,10 +74,16 @@ fn complete_halt(vm: VmId, engine: &mut Engine, s: inject::Interruptible) {
     }
 }
 
-/// Whether a HLT of the vCPU returns at once: an interrupt is pending and its
-/// RFLAGS.IF is set.
+/// Whether a HLT of the vCPU returns at once: an interrupt is pending (at its APIC,
+/// or in the hardware's hands) and its RFLAGS.IF is set.
 pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
-    pending(vm, vcpu) && engine.interruptible().if_set
+    (pending(vm, vcpu) || engine.hw_wakes()) && engine.interruptible().if_set
+}
+
+/// The hardware retired level-triggered `vector` at the guest's EOI (VT-x's
+/// virtual-interrupt delivery): its source is told, as an EOI write tells it.
+pub fn virtual_eoi(vm: VmId, vcpu: VcpuId, vector: u8) {
+    vms::with_ctx(vm, |ctx| vms::rt(vm).chip.hw_eoi(ctx, vcpu, vector));
 }
 
 /// The guest timer of the vCPU on this CPU is due (`timers::which_due`): it

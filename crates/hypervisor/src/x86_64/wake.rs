@@ -74,8 +74,10 @@ fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
     let next = {
         let mut a = apic.lock();
         let next = a.expire(expiry);
-        let vector = a.pending();
-        engine.deliver(vector, |v| a.take(v));
+        if !engine.hw_apic(&mut a) {
+            let vector = a.pending();
+            engine.deliver(vector, |v| a.take(v));
+        }
         next
     };
     let host = next.map_or(0, |t| t.wrapping_add(offset).max(1));

@@ -188,6 +188,11 @@ fn exit(seat: Seat, engine: &mut Engine, d: Decoded) -> Next {
         t.done(Cause::Trap);
         return Next::Deliver;
     }
+    if let RawExit::VirtualEoi { vector } = d.exit {
+        super::guestirq::virtual_eoi(vm, vcpu, vector);
+        t.done(Cause::SysReg);
+        return Next::Deliver;
+    }
     if null_call(engine, d) {
         t.done(Cause::Call);
         return Next::Deliver;

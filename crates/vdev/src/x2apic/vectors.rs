@@ -15,10 +15,27 @@ impl Vectors {
         words: [0; 8],
         busy: 0,
     };
-    pub(super) fn word(&self, n: usize) -> u32 {
+    /// Bit n: word n is not zero.
+    pub const fn busy(&self) -> u8 {
+        self.busy
+    }
+    /// Word `n` (vectors `32n..32n+31`); 0 past the last.
+    pub fn word(&self, n: usize) -> u32 {
         self.words.get(n).copied().unwrap_or(0)
     }
-    pub(super) fn set(&mut self, v: u8, on: bool) {
+    /// Sets word `n` (vectors `32n..32n+31`) to `w`.
+    pub fn set_word(&mut self, n: usize, w: u32) {
+        if let Some(x) = self.words.get_mut(n) {
+            *x = w;
+            if w != 0 {
+                self.busy |= 1 << n;
+            } else {
+                self.busy &= !(1 << n);
+            }
+        }
+    }
+    /// Sets or clears vector `v`.
+    pub fn set(&mut self, v: u8, on: bool) {
         let n = usize::from(v / 32);
         if let Some(w) = self.words.get_mut(n) {
             let bit = 1u32 << (v % 32);

@@ -146,7 +146,12 @@ pub fn run(p: &Platform, bench_calls: u32) -> Result<(), HelloError> {
                 base.raw(),
                 entry.rip
             );
-            let v = VmxVcpu::new(&mut pages.vmcs, &setup, &entry).map_err(HelloError::Vmx)?;
+            // The hello VM never turns virtual-interrupt delivery on: both bitmaps
+            // are the one above.
+            let apicv =
+                crate::vmx::apicv::Apicv::new(&mut pages.vapic, setup.msr_bitmap, setup.msr_bitmap);
+            let v =
+                VmxVcpu::new(&mut pages.vmcs, &setup, &entry, apicv).map_err(HelloError::Vmx)?;
             run::drive(v, mem, bench_calls);
             Ok(())
         }

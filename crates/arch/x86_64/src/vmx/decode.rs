@@ -23,6 +23,8 @@ pub mod reason {
     pub const WRMSR: u32 = 32;
     pub const EPT_VIOLATION: u32 = 48;
     pub const INVEPT: u32 = 50;
+    /// EOI virtualization retired a vector whose EOI-exit bitmap bit is set.
+    pub const VIRTUALIZED_EOI: u32 = 45;
     pub const INVVPID: u32 = 53;
     pub const WBINVD: u32 = 54;
     pub const XSETBV: u32 = 55;
@@ -101,6 +103,7 @@ pub fn decode(s: &ExitState) -> Decoded {
             reason::INIT => RawExit::Init,
             reason::SIPI => RawExit::Sipi { vector: q as u8 },
             reason::INTERRUPT_WINDOW => RawExit::InterruptWindow,
+            reason::VIRTUALIZED_EOI => RawExit::VirtualEoi { vector: q as u8 },
             // The preemption timer stands for the hypervisor's own timer.
             reason::EXTERNAL_INTERRUPT | reason::PREEMPTION_TIMER => RawExit::ExternalInterrupt,
             // An NMI (interruption type 2) that hit the guest.
@@ -222,6 +225,10 @@ mod tests {
         assert_eq!(
             decode(&st(reason::SIPI, 0x9E)).exit,
             RawExit::Sipi { vector: 0x9E }
+        );
+        assert_eq!(
+            decode(&st(reason::VIRTUALIZED_EOI, 0x61)).exit,
+            RawExit::VirtualEoi { vector: 0x61 }
         );
         for r in [19, 24, 27, reason::INVEPT, reason::VMFUNC] {
             assert_eq!(decode(&st(r, 0)).exit, RawExit::VirtInstruction);

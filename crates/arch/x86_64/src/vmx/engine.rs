@@ -72,12 +72,20 @@ pub struct VmxVcpu {
     light: bool,
     /// The last entry failure (reported by `run` as an unknown exit).
     pub failure: Option<VmxFail>,
+    /// Virtual-interrupt delivery (`apicv.rs`), when the CPU has it.
+    pub(super) apicv: Option<super::apicv::Apicv>,
 }
 
 impl VmxVcpu {
     /// A vCPU on `vmcs` (its own page, identity-mapped) starting at `entry`. VMX root
     /// operation must be on ([`super::on`]).
-    pub fn new(vmcs: &'static mut Vmcs, s: &VmxSetup, entry: &EntryState) -> Result<Self, VmxFail> {
+    /// `apicv`: what virtual-interrupt delivery needs, used when the CPU has it.
+    pub fn new(
+        vmcs: &'static mut Vmcs,
+        s: &VmxSetup,
+        entry: &EntryState,
+        apicv: super::apicv::Apicv,
+    ) -> Result<Self, VmxFail> {
         vmcs.0.fill(0);
         vmcs.0[..4].copy_from_slice(&s.caps.revision.to_le_bytes());
         let pa = vmcs as *mut Vmcs as u64;
@@ -107,8 +115,12 @@ impl VmxVcpu {
             timer: setup::Timer::default(),
             light: false,
             failure: None,
+            apicv: None,
         };
-        v.timer = setup::controls(s)?;
+        v.timer = setup::controls(s, apicv.page_pa())?;
+        if v.timer.apicv {
+            v.apicv = Some(apicv);
+        }
         super::host::write_host_state()?;
         v.reset(entry)?;
         invalidate(s.eptp, s.vpid);

@@ -3,6 +3,8 @@
 // 16-bit.
 pub const VPID: u32 = 0x0000;
 pub const GUEST_ES_SEL: u32 = 0x0800;
+/// Guest interrupt status (virtual-interrupt delivery): RVI in bits 7:0, SVI in 15:8.
+pub const GUEST_INTR_STATUS: u32 = 0x0810;
 pub const HOST_ES_SEL: u32 = 0x0C00;
 pub const HOST_CS_SEL: u32 = 0x0C02;
 pub const HOST_SS_SEL: u32 = 0x0C04;
@@ -16,6 +18,10 @@ pub const IO_BITMAP_B: u32 = 0x2002;
 pub const MSR_BITMAP: u32 = 0x2004;
 /// The guest's TSC is the host's plus this (wrapping) while "use TSC offsetting" is on.
 pub const TSC_OFFSET: u32 = 0x2010;
+pub const VIRTUAL_APIC_PAGE: u32 = 0x2012;
+/// The first of the four 64-bit EOI-exit bitmap fields (vectors 0-63); field n is
+/// this + 2n.
+pub const EOI_EXIT_BITMAP0: u32 = 0x201C;
 pub const EPT_POINTER: u32 = 0x201A;
 pub const GUEST_PHYSICAL_ADDRESS: u32 = 0x2400;
 pub const VMCS_LINK_POINTER: u32 = 0x2800;
@@ -31,6 +37,7 @@ pub const EXIT_CONTROLS: u32 = 0x400C;
 pub const ENTRY_CONTROLS: u32 = 0x4012;
 pub const ENTRY_INTR_INFO: u32 = 0x4016;
 pub const ENTRY_EXCEPTION_ERROR: u32 = 0x4018;
+pub const TPR_THRESHOLD: u32 = 0x401C;
 pub const PROC_CONTROLS2: u32 = 0x401E;
 pub const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 pub const EXIT_REASON: u32 = 0x4402;
@@ -95,6 +102,7 @@ pub mod proc {
     pub const HLT: u32 = 1 << 7;
     pub const CR8_LOAD: u32 = 1 << 19;
     pub const CR8_STORE: u32 = 1 << 20;
+    pub const TPR_SHADOW: u32 = 1 << 21;
     pub const IO_BITMAPS: u32 = 1 << 25;
     pub const MSR_BITMAPS: u32 = 1 << 28;
     pub const SECONDARY: u32 = 1 << 31;
@@ -102,9 +110,16 @@ pub mod proc {
 
 pub mod proc2 {
     pub const EPT: u32 = 1 << 1;
+    /// "Virtualize x2APIC mode": the x2APIC MSRs that pass the bitmap reach the
+    /// virtual-APIC page.
+    pub const VIRTUALIZE_X2APIC: u32 = 1 << 4;
     pub const VPID: u32 = 1 << 5;
     pub const WBINVD: u32 = 1 << 6;
     pub const UNRESTRICTED: u32 = 1 << 7;
+    /// APIC-register virtualization: RDMSR of the APIC's registers reads the page.
+    pub const APIC_REGISTERS: u32 = 1 << 8;
+    /// Virtual-interrupt delivery.
+    pub const VIRTUAL_INTERRUPTS: u32 = 1 << 9;
     /// "Enable INVPCID": without it a guest's INVPCID is #UD, though CPUID offers it.
     pub const INVPCID: u32 = 1 << 12;
 }

@@ -9,7 +9,10 @@ pub mod bitmaps;
 pub mod controls;
 pub mod decode;
 pub mod fields;
+pub mod vapic;
 
+#[cfg(target_os = "none")]
+pub mod apicv;
 #[cfg(target_os = "none")]
 mod direct;
 #[cfg(target_os = "none")]

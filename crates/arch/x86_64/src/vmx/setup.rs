@@ -18,6 +18,10 @@ pub(super) struct Timer {
     pub shift: Option<u32>,
     /// "Save VMX-preemption timer value": an exit keeps what is left of the count.
     pub saved: bool,
+    /// The CPU has virtual-interrupt delivery for x2APIC mode (`apicv.rs`): the TPR
+    /// shadow is on, on the virtual-APIC page; the secondary controls are turned on
+    /// while the guest's APIC is in x2APIC mode.
+    pub apicv: bool,
 }
 
 fn caps_msr(pair: (u32, u32), true_ctls: bool) -> u64 {
@@ -27,7 +31,7 @@ fn caps_msr(pair: (u32, u32), true_ctls: bool) -> u64 {
 }
 
 /// Writes the controls of the current VMCS for `s`.
-pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
+pub(super) fn controls(s: &VmxSetup, vapic: u64) -> Result<Timer, VmxFail> {
     // SAFETY: IA32_VMX_BASIC exists with VMX.
     let t = VmxCaps::has_true_ctls(unsafe { rdmsr(msr::VMX_BASIC) });
     let m = VmxFail::Missing;
@@ -56,7 +60,7 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
             | proc::IO_BITMAPS
             | proc::MSR_BITMAPS
             | proc::SECONDARY,
-        0,
+        proc::TPR_SHADOW,
     )
     .map_err(m)?;
     // SAFETY: the secondary controls MSR exists when "activate secondary" may be 1
@@ -71,6 +75,13 @@ pub(super) fn controls(s: &VmxSetup) -> Result<Timer, VmxFail> {
         proc2::WBINVD | proc2::INVPCID,
     )
     .map_err(m)?;
+    let apicv_may = (p2caps >> 32) as u32 & super::apicv::PROC2_APICV;
+    timer.apicv = procv & proc::TPR_SHADOW != 0 && apicv_may == super::apicv::PROC2_APICV;
+    if procv & proc::TPR_SHADOW != 0 {
+        // With the TPR shadow the page must be valid even while CR8 still exits.
+        vmwrite(VIRTUAL_APIC_PAGE, vapic)?;
+        vmwrite(TPR_THRESHOLD, 0)?;
+    }
     let exitv = adjust(
         EXIT_CONTROLS,
         caps_msr(controls::msr::EXIT, t),

@@ -1,0 +1,132 @@
+//! Virtual-interrupt delivery on VT-x ("APICv") for a vCPU whose emulated APIC is in
+//! x2APIC mode: the guest's IRR, ISR and TPR live in its virtual-APIC page
+//! (`vapic.rs`), the CPU delivers a requested vector when the guest can take it and
+//! retires it at the guest's EOI without an exit (only a level-triggered vector's EOI
+//! exits, for its source), and the guest reads TPR, PPR, ISR, TMR and IRR and writes
+//! TPR, EOI and SELF IPI without one. The model (`rtvisor_vdev::x2apic`) hands its
+//! vectors over when it starts and posts each new one before an entry
+//! (`Engine::hw_apic`). Outside x2APIC mode the model does all of it, as without
+//! APICv: injection at the interrupt window, CR8 exits to the model's TPR.
+
+use super::engine::VmxVcpu;
+use super::fields::*;
+use super::vapic::{self, VapicPage};
+use super::vmcs::{vmread, vmwrite};
+use rtvisor_addr::Hpa;
+use rtvisor_vdev::x2apic::{HwVectors, Vectors};
+
+/// What a vCPU's virtual-interrupt delivery needs.
+pub struct Apicv {
+    page: &'static mut VapicPage,
+    /// The MSR bitmap without and with the x2APIC's passes (`vapic::READS`,
+    /// `vapic::WRITES`).
+    plain: Hpa,
+    with: Hpa,
+    /// The EOI-exit bitmap as last written.
+    eoi_exit: [u64; 4],
+    /// The controls are on (the model is in x2APIC mode).
+    on: bool,
+}
+
+/// The secondary controls APICv turns on.
+pub(super) const PROC2_APICV: u32 =
+    proc2::VIRTUALIZE_X2APIC | proc2::APIC_REGISTERS | proc2::VIRTUAL_INTERRUPTS;
+
+impl Apicv {
+    /// For `page` (zeroed here) and the two MSR bitmaps.
+    pub fn new(page: &'static mut VapicPage, plain: Hpa, with: Hpa) -> Self {
+        page.0.fill(0);
+        Self {
+            page,
+            plain,
+            with,
+            eoi_exit: [0; 4],
+            on: false,
+        }
+    }
+
+    /// The page's physical address (identity-mapped).
+    pub(super) fn page_pa(&self) -> u64 {
+        &*self.page as *const VapicPage as u64
+    }
+}
+
+fn write_eoi_exits(b: &[u64; 4]) {
+    for (i, w) in b.iter().enumerate() {
+        let _ = vmwrite(EOI_EXIT_BITMAP0 + 2 * i as u32, *w);
+    }
+}
+
+impl VmxVcpu {
+    /// Whether virtual-interrupt delivery is on (the model's vectors are in the
+    /// page).
+    pub fn apicv_active(&self) -> Option<bool> {
+        self.apicv.as_ref().map(|a| a.on)
+    }
+
+    /// Turns it on with the vectors the model hands over: the page, the guest
+    /// interrupt status, the EOI-exit bitmap, the controls (CR8 no longer exits: it
+    /// is the page's TPR) and the bitmap with the x2APIC's passes.
+    pub fn apicv_start(&mut self, hw: &HwVectors) {
+        let Some(a) = self.apicv.as_mut() else {
+            return;
+        };
+        let status = a.page.load(hw);
+        a.eoi_exit = vapic::eoi_exits_of(hw);
+        write_eoi_exits(&a.eoi_exit);
+        let _ = vmwrite(GUEST_INTR_STATUS, u64::from(status));
+        let procs = vmread(PROC_CONTROLS) & !u64::from(proc::CR8_LOAD | proc::CR8_STORE);
+        let _ = vmwrite(PROC_CONTROLS, procs);
+        let _ = vmwrite(
+            PROC_CONTROLS2,
+            vmread(PROC_CONTROLS2) | u64::from(PROC2_APICV),
+        );
+        let _ = vmwrite(MSR_BITMAP, a.with.raw());
+        a.on = true;
+    }
+
+    /// Turns it off (the model left x2APIC mode, which dropped every vector): the
+    /// page emptied, CR8 exits again, every x2APIC MSR exits.
+    pub fn apicv_stop(&mut self) {
+        let Some(a) = self.apicv.as_mut() else {
+            return;
+        };
+        a.page.0.fill(0);
+        a.eoi_exit = [0; 4];
+        write_eoi_exits(&a.eoi_exit);
+        let _ = vmwrite(GUEST_INTR_STATUS, 0);
+        let procs = vmread(PROC_CONTROLS) | u64::from(proc::CR8_LOAD | proc::CR8_STORE);
+        let _ = vmwrite(PROC_CONTROLS, procs);
+        let _ = vmwrite(
+            PROC_CONTROLS2,
+            vmread(PROC_CONTROLS2) & !u64::from(PROC2_APICV),
+        );
+        let _ = vmwrite(MSR_BITMAP, a.plain.raw());
+        a.on = false;
+    }
+
+    /// Requests the vectors the model posted (`level`: the level-triggered ones,
+    /// whose EOI exits); the CPU delivers them from the next entry on.
+    pub fn apicv_post(&mut self, irr: &Vectors, level: &Vectors) {
+        let Some(a) = self.apicv.as_mut() else {
+            return;
+        };
+        let status = vmread(GUEST_INTR_STATUS) as u16;
+        let _ = vmwrite(
+            GUEST_INTR_STATUS,
+            u64::from(a.page.post(irr, level, status)),
+        );
+        if let Some(b) = vapic::eoi_exits(a.eoi_exit, irr, level) {
+            a.eoi_exit = b;
+            write_eoi_exits(&b);
+        }
+    }
+
+    /// Whether the CPU would deliver a requested vector to the guest now, if it can
+    /// take one (a HLT then does not sleep).
+    pub fn apicv_wakes(&self) -> bool {
+        self.apicv
+            .as_ref()
+            .is_some_and(|a| a.on && a.page.deliverable(vmread(GUEST_INTR_STATUS) as u16))
+    }
+}

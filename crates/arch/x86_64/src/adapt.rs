@@ -62,7 +62,13 @@ pub const TSC_DEADLINE: u32 = 0x6e0;
 
 /// MSRs that read as zero and ignore writes, sorted ranges (first, last): platform
 /// identification, the microcode signature, the MTRRs (guest memory types come from
-/// the second stage and PAT) and the miscellaneous-enable register.
+/// the second stage and PAT) and the miscellaneous-enable register; and AMD's
+/// system and hardware configuration, interrupt-pending message and decode
+/// configuration registers, which Linux reads on every AMD CPU (SYSCFG and HWCR with
+/// its safe accessors, the interrupt-pending message without one on the families
+/// its erratum 400 names, QEMU's default model among them: a read that faults is a
+/// warning with a stack trace in its log) and which say nothing a VM can use (0:
+/// no memory encryption, no C1E, no LFENCE setting of the host's).
 const IGNORED: &[(u32, u32, &str)] = &[
     (0x17, 0x17, "IA32_PLATFORM_ID"),
     (0x8b, 0x8b, "IA32_BIOS_SIGN_ID"),
@@ -73,6 +79,10 @@ const IGNORED: &[(u32, u32, &str)] = &[
     (0x258, 0x259, "IA32_MTRR_FIX16K"),
     (0x268, 0x26f, "IA32_MTRR_FIX4K"),
     (0x2ff, 0x2ff, "IA32_MTRR_DEF_TYPE"),
+    (0xc001_0010, 0xc001_0010, "AMD SYSCFG"),
+    (0xc001_0015, 0xc001_0015, "AMD HWCR"),
+    (0xc001_0055, 0xc001_0055, "AMD INT_PENDING_MSG"),
+    (0xc001_1029, 0xc001_1029, "AMD DE_CFG"),
 ];
 
 /// What MSR `id` is to the hypervisor.

@@ -97,14 +97,23 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 /// MONITOR/MWAIT (leaf 1 ECX bit 3): neither exits, so a guest idling in MWAIT
 /// would wait on its monitored line, unseen by the hypervisor; without it guests
 /// idle with HLT, which exits and which the hypervisor's interrupt delivery ends.
+/// And the thermal and power controls whose MSRs are the machine's: ACPI thermal
+/// monitor and clock control and TM (leaf 1 EDX bits 22 and 29: Linux then writes
+/// IA32_THERM_INTERRUPT without a safe accessor), TM2, Enhanced SpeedStep and the
+/// performance-capabilities MSR (leaf 1 ECX bits 8, 7 and 15), the digital thermal
+/// sensor, power-limit notification and package thermal management (leaf 6 EAX bits
+/// 0, 4 and 6) and the energy-performance bias (leaf 6 ECX bit 3).
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
     let [a, mut b, mut c, mut d] = r;
     match leaf {
         1 => {
-            c = (c | 1 << 31) & !(1 << 3 | 1 << 5 | 1 << 6);
-            d &= !(1 << 7 | 1 << 14 | 1 << 16);
+            c = (c | 1 << 31) & !(1 << 3 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 15);
+            d &= !(1 << 7 | 1 << 14 | 1 << 16 | 1 << 22 | 1 << 29);
         }
-        6 => c &= !1,
+        6 => {
+            c &= !(1 | 1 << 3);
+            return [a & !(1 | 1 << 4 | 1 << 6), b, c, d];
+        }
         7 => {
             b &= !(1 << 1);
             c &= !(1 << 22);
@@ -145,9 +154,25 @@ mod tests {
         assert_eq!(for_guest(7, all)[1] & 1 << 1, 0);
         assert_eq!(
             for_guest(6, all),
-            [u32::MAX, u32::MAX, u32::MAX - 1, u32::MAX]
+            [
+                u32::MAX & !(1 | 1 << 4 | 1 << 6),
+                u32::MAX,
+                u32::MAX & !(1 | 1 << 3),
+                u32::MAX
+            ]
         );
         assert_eq!(for_guest(1, all)[2] & 1 << 3, 0, "no MONITOR/MWAIT");
+    }
+
+    #[test]
+    fn guests_see_no_thermal_or_power_controls() {
+        let all = [u32::MAX; 4];
+        let l1 = for_guest(1, all);
+        assert_eq!(l1[3] & (1 << 22 | 1 << 29), 0, "ACPI, TM");
+        assert_eq!(l1[2] & (1 << 7 | 1 << 8 | 1 << 15), 0, "EST, TM2, PDCM");
+        // The rest of leaf 1 stays (SSE3, x2APIC, the hypervisor bit; FPU, APIC).
+        assert_eq!(l1[2] & (1 | 1 << 21 | 1 << 31), 1 | 1 << 21 | 1 << 31);
+        assert_eq!(l1[3] & (1 | 1 << 9), 1 | 1 << 9);
     }
 
     #[test]

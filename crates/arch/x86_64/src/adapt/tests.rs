@@ -201,7 +201,20 @@ fn msr_classes() {
         assert_eq!(msr_class(id), RegClass::IrqChip, "{id:#x}");
     }
     for id in [
-        0x17, 0x8b, 0xfe, 0x1a0, 0x200, 0x21f, 0x250, 0x259, 0x26f, 0x2ff,
+        0x17,
+        0x8b,
+        0xfe,
+        0x1a0,
+        0x200,
+        0x21f,
+        0x250,
+        0x259,
+        0x26f,
+        0x2ff,
+        0xc001_0010,
+        0xc001_0015,
+        0xc001_0055,
+        0xc001_1029,
     ] {
         assert_eq!(msr_class(id), RegClass::Ignored, "{id:#x}");
     }
@@ -216,6 +229,8 @@ fn msr_classes() {
         0x3a,
         0xc001_0114,
         0xc001_0117,
+        0xc001_0011,
+        0xc001_1028,
         0x7ff,
         0x900,
         0x220,

@@ -13,7 +13,7 @@
 //!   has its debugger built in: `-rc` feeds it `continue`.
 
 use anyhow::{Context, Result};
-use rtvisor::qemu::{device_args, has_nic, Device};
+use rtvisor::qemu::{device_args, has_nic, needs_iommu, Device};
 use std::path::Path;
 use std::process::Command;
 
@@ -111,6 +111,9 @@ fn qemu_with(iso: &Path, devices: &[Device], console: &[&str]) -> Command {
     c.args(["-M", "q35", "-cpu", "max", "-smp"])
         .arg(CPUS.to_string())
         .args(["-m", "2G"]);
+    if let Some(iommu) = needs_iommu(devices) {
+        c.args(iommu);
+    }
     if !has_nic(devices) {
         c.args(["-nic", "none"]);
     }
@@ -193,7 +196,10 @@ mod tests {
         let devices = scenario_devices(&root.join("scenarios/x86-linux.toml")).unwrap();
         let a = args(&qemu(Path::new("x.iso"), &devices)).join(" ");
         assert!(
-            a.starts_with("-M q35 -cpu max -smp 4 -m 2G -display none "),
+            a.starts_with(
+                "-M q35 -cpu max -smp 4 -m 2G -device intel-iommu,aw-bits=48,intremap=off \
+                 -display none "
+            ),
             "{a}"
         );
         assert!(!a.contains("-nic none"), "{a}");
@@ -203,8 +209,9 @@ mod tests {
             a.contains(drive)
                 && a.ends_with(
                     "-device virtio-blk-pci,drive=rtvdisk0,bus=pcie.0,addr=03.0,\
-                     disable-legacy=on -netdev user,id=rtvnet1 -device virtio-net-pci,\
-                     netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,romfile="
+                     disable-legacy=on,iommu_platform=on -netdev user,id=rtvnet1 -device \
+                     virtio-net-pci,netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,\
+                     iommu_platform=on,romfile="
                 ),
             "{a}"
         );

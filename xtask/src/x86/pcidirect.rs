@@ -4,7 +4,9 @@
 //! widths at the ports, the function's BARs and command register, MSI-X entry 0
 //! aimed at other cores, NMI, SMI, INIT, ExtINT, a low vector, a logical destination
 //! and the broadcast id (no interrupt anywhere), then at its own core, where three
-//! sector reads raise three interrupts in its own IDT. `rt` (direct) counts no stray
+//! sector reads raise three interrupts in its own IDT; then its disk is asked to read
+//! into the hypervisor's image and the other VMs' RAM, which VT-d blocks (the device
+//! asks for a reset), and into its own buffer, which works. `rt` (direct) counts no stray
 //! vector through its timer phase, which spans the attack; `victim` counts on. The
 //! probe powers off (the hypervisor resets the function), the shell starts it again
 //! and it gets all of it once more; the shell answers.
@@ -25,11 +27,12 @@ const RT: &str = "rt";
 const VICTIM: &str = "victim";
 
 /// The probe's cases with `cases=pci`, in order.
-const CASES: [&str; 4] = [
+const CASES: [&str; 5] = [
     "pci-foreign-config",
     "pci-config-ports",
     "pci-bar-command",
     "pci-msix",
+    "pci-dma",
 ];
 
 fn vm_line(vm: &str, rest: &str) -> Pattern {
@@ -67,7 +70,18 @@ fn probe_round(c: &mut Console, t: &Timeouts) -> Result<usize> {
         c.expect(&guest::contained(PROBE, case), t.step)?;
     }
     c.expect(&msix_delivered(), t.step)?;
-    c.expect(&vm_line(PROBE, r"probe: done cases=4 contained=4"), t.step)
+    c.expect(&dma_blocked(), t.step)?;
+    c.expect(&vm_line(PROBE, r"probe: done cases=5 contained=5"), t.step)
+}
+
+/// The DMA case: the disk's reads aimed at the hypervisor's image and the other two
+/// VMs' RAM, then at a page the probe may only read, which stays as it was (VT-d
+/// blocks the write), and a read into the probe's own buffer that works.
+fn dma_blocked() -> Pattern {
+    vm_line(
+        PROBE,
+        r"probe: pci-dma: contained \(3 reads aimed at foreign memory; the read-only page at 0x10000000 kept 0x0; into its own buffer: sector 0 0x4b44494350565452\)",
+    )
 }
 
 pub fn run(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {

@@ -277,12 +277,15 @@ impl Engine {
             return false;
         };
         let want = a.apic_mode() == Mode::X2Apic;
-        if want != on {
-            if want {
-                v.apicv_start(&a.hand_over());
-            } else {
-                v.apicv_stop();
+        if want && !on {
+            let hw = a.hand_over();
+            if !v.apicv_start(&hw) {
+                // The controls could not be written: the model takes its vectors back.
+                a.take_back(&hw);
+                return false;
             }
+        } else if !want && on {
+            v.apicv_stop();
         }
         if want {
             if let Some((irr, level)) = a.take_posted() {

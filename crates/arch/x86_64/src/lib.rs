@@ -45,6 +45,7 @@ pub mod trampoline;
 pub mod vcpu;
 pub mod vendor;
 pub mod vmx;
+pub mod vtd;
 pub mod xcr;
 
 #[cfg(target_os = "none")]

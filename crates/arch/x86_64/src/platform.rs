@@ -1,6 +1,7 @@
 //! The BSP's boot: from the Multiboot2 hand-over to a CPU on the final page tables,
 //! with what firmware told about the machine kept in one [`Platform`].
 
+use crate::acpi::dmar::Dmar;
 use crate::acpi::fadt::{self, Fadt, SleepType};
 use crate::acpi::madt::Madt;
 use crate::acpi::{self, AcpiError, PhysMem};
@@ -38,6 +39,8 @@ pub struct Platform {
     cmdline: [u8; CMDLINE_LEN],
     cmdline_len: usize,
     pub madt: Result<Madt, AcpiError>,
+    /// The DMA remapping units (VT-d), when the firmware lists any.
+    pub dmar: Result<Dmar, AcpiError>,
     pub power: Result<(Fadt, Option<SleepType>), AcpiError>,
     /// The page the AP trampoline goes to.
     pub trampoline: Option<u64>,
@@ -230,6 +233,7 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
 
     let rsdp = loader.rsdp(&mem);
     let madt = rsdp.and_then(|r| Madt::parse(&acpi::find(&mem, &r, *b"APIC")?));
+    let dmar = rsdp.and_then(|r| Dmar::parse(&acpi::find(&mem, &r, *b"DMAR")?));
     let power = rsdp.and_then(|r| fadt::power_info(&mem, &r));
 
     let x2apic = features.x2apic;
@@ -282,6 +286,7 @@ pub fn bsp_init(magic: u32, info: u64) -> &'static Platform {
         cmdline,
         cmdline_len,
         madt,
+        dmar,
         power,
         trampoline: tramp,
         x2apic,

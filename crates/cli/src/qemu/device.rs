@@ -2,7 +2,9 @@
 //! root bus of the PCIe host bridge (`pcie.0`; QEMU picks the first free slot); in
 //! QEMU q35, a fixed slot of its root bus (`bus=pcie.0,addr=03.0`), the function a VM
 //! is given. Those are modern-only virtio devices (`disable-legacy=on`: no I/O BAR,
-//! which the hypervisor does not pass through), and a NIC has no option ROM
+//! which the hypervisor does not pass through) whose DMA goes through the machine's
+//! IOMMU (`iommu_platform=on`: q35 then gets VT-d, `qemu::needs_iommu`; without it
+//! QEMU's virtio devices bypass one), and a NIC has no option ROM
 //! (`romfile=`: nothing boots from it, and `efi-virtio.rom` comes from `ipxe-qemu`, a
 //! package QEMU only recommends).
 
@@ -57,7 +59,9 @@ impl Slot {
         match self {
             Slot::Mmio(t) => t.bus(),
             Slot::Pcie => "pcie.0".to_owned(),
-            Slot::PciSlot(dev) => format!("pcie.0,addr={dev:02x}.0,disable-legacy=on"),
+            Slot::PciSlot(dev) => {
+                format!("pcie.0,addr={dev:02x}.0,disable-legacy=on,iommu_platform=on")
+            }
         }
     }
 
@@ -122,6 +126,12 @@ impl Device {
             },
             QemuDeviceKind::VirtioNet => Device::VirtioNet { transport },
         })
+    }
+
+    /// Whether it is plugged into a fixed slot of q35, a function a VM is given.
+    pub(super) fn in_slot(&self) -> bool {
+        let (Device::VirtioBlk { transport, .. } | Device::VirtioNet { transport }) = self;
+        matches!(transport, Slot::PciSlot(_))
     }
 
     pub(super) fn is_nic(&self) -> bool {

@@ -131,11 +131,11 @@ fn a_device_at_a_function_goes_into_that_slot_modern_only() {
             "-drive",
             "if=none,file=/t/a,,b/disk.img,format=raw,id=rtvdisk0,readonly=on",
             "-device",
-            "virtio-blk-pci,drive=rtvdisk0,bus=pcie.0,addr=03.0,disable-legacy=on",
+            "virtio-blk-pci,drive=rtvdisk0,bus=pcie.0,addr=03.0,disable-legacy=on,iommu_platform=on",
             "-netdev",
             "user,id=rtvnet1",
             "-device",
-            "virtio-net-pci,netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,romfile=",
+            "virtio-net-pci,netdev=rtvnet1,bus=pcie.0,addr=04.0,disable-legacy=on,iommu_platform=on,romfile=",
         ]
     );
 }

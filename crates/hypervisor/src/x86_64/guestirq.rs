@@ -21,14 +21,6 @@ use rtvisor_arch_x86_64::inject;
 use rtvisor_arch_x86_64::vcpu::VcpuEngine;
 use rtvisor_core::ids::{VcpuId, VmId};
 
-/// Whether vCPU `vcpu` of `vm` has an interrupt to take (above its priority).
-fn pending(vm: VmId, vcpu: VcpuId) -> bool {
-    vms::rt(vm)
-        .chip
-        .apic(vcpu)
-        .is_some_and(|a| a.lock().pending().is_some())
-}
-
 /// Before the entry: injects the pending interrupt or asks for the window (under
 /// one hold of the APIC's lock).
 pub fn deliver(vm: VmId, vcpu: VcpuId, engine: &mut Engine) {
@@ -74,8 +66,19 @@ fn complete_halt(vm: VmId, engine: &mut Engine, s: inject::Interruptible) {
     }
 }
 
+/// Whether vCPU `vcpu` of `vm` has an interrupt to take (above its priority).
+fn pending(vm: VmId, vcpu: VcpuId) -> bool {
+    vms::rt(vm)
+        .chip
+        .apic(vcpu)
+        .is_some_and(|a| a.lock().pending().is_some())
+}
+
 /// Whether a HLT of the vCPU returns at once: an interrupt is pending (at its APIC,
-/// or in the hardware's hands) and its RFLAGS.IF is set.
+/// or in the hardware's hands) and its RFLAGS.IF is set. With VT-x's
+/// virtual-interrupt delivery a vector posted since the last entry counts as
+/// pending before the CPU has weighed it against the guest's priority: at most one
+/// early return per such vector (the next entry hands it over).
 pub fn wakes(vm: VmId, vcpu: VcpuId, engine: &Engine) -> bool {
     (pending(vm, vcpu) || engine.hw_wakes()) && engine.interruptible().if_set
 }

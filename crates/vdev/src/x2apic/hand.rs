@@ -48,6 +48,16 @@ impl X2Apic {
         out
     }
 
+    /// Takes back what [`hand_over`](Self::hand_over) gave when the hardware could
+    /// not take it (its vectors and TPR join the model's again).
+    pub fn take_back(&mut self, hw: &HwVectors) {
+        for n in 0..8 {
+            self.irr.set_word(n, self.irr.word(n) | hw.irr.word(n));
+            self.isr.set_word(n, self.isr.word(n) | hw.isr.word(n));
+        }
+        self.tpr = hw.tpr;
+    }
+
     /// The vectors accepted since the last call, and the level-triggered ones among
     /// them, when the APIC would deliver them (software-enabled); IRR is emptied.
     /// `None` when there is nothing to hand over: the common case, found without a
@@ -95,10 +105,14 @@ mod tests {
         a.accept(0x51, true);
         a.write(msr::TPR, 0x20, 0).unwrap();
         assert_eq!(a.ack(), Some(0x51));
+        let before = a.clone();
         let hw = a.hand_over();
         assert!(hw.isr.get(0x51) && hw.irr.get(0x40) && hw.tmr.get(0x51));
         assert_eq!(hw.tpr, 0x20);
         assert_eq!((a.tpr(), a.ppr(), a.pending()), (0, 0, None));
+        let mut back = a.clone();
+        back.take_back(&hw);
+        assert_eq!(back, before);
         // The level vector's EOI still comes back.
         assert_eq!(a.hw_eoi(0x51), Effect::Eoi(0x51));
         assert_eq!(a.hw_eoi(0x40), Effect::None);

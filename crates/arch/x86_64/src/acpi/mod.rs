@@ -6,6 +6,7 @@
 //! its header and stays within [`MAX_TABLE`], and its checksum. A damaged table is an
 //! [`AcpiError`], never a panic or an endless walk.
 
+pub mod dmar;
 pub mod fadt;
 pub mod madt;
 

@@ -66,31 +66,46 @@ impl VmxVcpu {
 
     /// Turns it on with the vectors the model hands over: the page, the guest
     /// interrupt status, the EOI-exit bitmap, the controls (CR8 no longer exits: it
-    /// is the page's TPR) and the bitmap with the x2APIC's passes.
-    pub fn apicv_start(&mut self, hw: &HwVectors) {
+    /// is the page's TPR; no interrupt-window exit is left asked for, which would
+    /// hold back every virtual interrupt) and, only once the controls are in, the
+    /// bitmap with the x2APIC's passes (without "virtualize x2APIC mode" those MSRs
+    /// would be the host's). Returns whether it is on; when a VMWRITE fails the
+    /// vCPU keeps the model's delivery for good.
+    pub fn apicv_start(&mut self, hw: &HwVectors) -> bool {
         let Some(a) = self.apicv.as_mut() else {
-            return;
+            return false;
         };
         let status = a.page.load(hw);
         a.eoi_exit = vapic::eoi_exits_of(hw);
         write_eoi_exits(&a.eoi_exit);
-        let _ = vmwrite(GUEST_INTR_STATUS, u64::from(status));
-        let procs = vmread(PROC_CONTROLS) & !u64::from(proc::CR8_LOAD | proc::CR8_STORE);
-        let _ = vmwrite(PROC_CONTROLS, procs);
-        let _ = vmwrite(
-            PROC_CONTROLS2,
-            vmread(PROC_CONTROLS2) | u64::from(PROC2_APICV),
-        );
-        let _ = vmwrite(MSR_BITMAP, a.with.raw());
+        let off = proc::CR8_LOAD | proc::CR8_STORE | proc::INTERRUPT_WINDOW;
+        let procs = vmread(PROC_CONTROLS) & !u64::from(off);
+        let with = a.with.raw();
+        let done = vmwrite(GUEST_INTR_STATUS, u64::from(status))
+            .and_then(|()| vmwrite(PROC_CONTROLS, procs))
+            .and_then(|()| {
+                vmwrite(
+                    PROC_CONTROLS2,
+                    vmread(PROC_CONTROLS2) | u64::from(PROC2_APICV),
+                )
+            })
+            .and_then(|()| vmwrite(MSR_BITMAP, with));
+        if done.is_err() {
+            self.apicv_stop();
+            self.apicv = None;
+            return false;
+        }
         a.on = true;
+        true
     }
 
-    /// Turns it off (the model left x2APIC mode, which dropped every vector): the
-    /// page emptied, CR8 exits again, every x2APIC MSR exits.
+    /// Turns it off (the model left x2APIC mode, which dropped every vector): every
+    /// x2APIC MSR exits again (first), the page emptied, CR8 exits again.
     pub fn apicv_stop(&mut self) {
         let Some(a) = self.apicv.as_mut() else {
             return;
         };
+        let _ = vmwrite(MSR_BITMAP, a.plain.raw());
         a.page.0.fill(0);
         a.eoi_exit = [0; 4];
         write_eoi_exits(&a.eoi_exit);
@@ -101,7 +116,6 @@ impl VmxVcpu {
             PROC_CONTROLS2,
             vmread(PROC_CONTROLS2) & !u64::from(PROC2_APICV),
         );
-        let _ = vmwrite(MSR_BITMAP, a.plain.raw());
         a.on = false;
     }
 

@@ -24,9 +24,12 @@ pub mod off {
 /// copy.
 pub const READS: [core::ops::RangeInclusive<u32>; 3] =
     [0x808..=0x808, 0x80A..=0x80A, 0x810..=0x827];
-/// The x2APIC MSRs the hardware virtualizes on a write (WRMSR passes): TPR, EOI,
-/// SELF IPI. Every other write exits.
-pub const WRITES: [u32; 3] = [0x808, 0x80B, 0x83F];
+/// The x2APIC MSRs the hardware virtualizes on a write (WRMSR passes): TPR and
+/// EOI. Every other write exits, SELF IPI among them: the model accepts a self IPI
+/// as edge-triggered, which clears the vector's TMR bit (its EOI then is not
+/// reported to the I/O APIC), and rejects a vector below 16 in ESR, neither of which
+/// the hardware's self-IPI virtualization does.
+pub const WRITES: [u32; 2] = [0x808, 0x80B];
 
 /// One vCPU's virtual-APIC page.
 #[repr(C, align(4096))]
@@ -69,11 +72,7 @@ impl VapicPage {
         for n in 0..8 {
             self.set_word(off::IRR, n, hw.irr.word(n));
             self.set_word(off::ISR, n, hw.isr.word(n));
-            self.set_word(
-                off::TMR,
-                n,
-                hw.tmr.word(n) & (hw.irr.word(n) | hw.isr.word(n)),
-            );
+            self.set_word(off::TMR, n, hw.tmr.word(n));
         }
         self.set_reg(off::TPR, hw.tpr & 0xff);
         let svi = hw.isr.highest().unwrap_or(0);

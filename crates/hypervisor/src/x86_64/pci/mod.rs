@@ -15,12 +15,15 @@
 //! - `intx.rs`: each function's INTx line forwarded, level-triggered, from the host's
 //!   I/O APIC to the same GSI of the VM's emulated one (virtual-mode VMs);
 //! - `reset.rs`: a stopping VM's functions quiesced and reset before its RAM is
-//!   reused.
+//!   reused;
+//! - `iommu.rs`: each VM's functions' DMA confined to its own memory by the VT-d
+//!   units, when the machine has them.
 //!
 //! Nothing here runs for a VM without PCI functions beyond one test of its table.
 
 mod error;
 mod intx;
+mod iommu;
 mod msix;
 mod probe;
 mod reset;
@@ -38,8 +41,20 @@ use rtvisor_vdev::Width;
 
 pub(super) use intx::forwarded;
 pub(super) use msix::deliver;
-pub(super) use probe::{init, map_bars};
-pub(super) use reset::stopping;
+pub(super) use probe::map_bars;
+
+/// At boot, on the BSP: each VM's functions probed and given, then the VT-d units
+/// on (no device attached until its VM is loaded).
+pub(super) fn init() {
+    probe::init();
+    iommu::init();
+}
+
+/// VM `vm` is stopping: its functions quiesced and reset, then their DMA blocked.
+pub(super) fn stopping(vm: VmId) {
+    reset::stopping(vm);
+    iommu::detach(vm);
+}
 
 /// CONFIG_ADDRESS; CONFIG_DATA is at +4.
 const CONFIG_PORT: u16 = 0xcf8;
@@ -90,6 +105,7 @@ pub(super) fn loaded(vm: VmId) {
     if let Some(s) = STOPPED.get(vm.index()) {
         s.store(false, Ordering::Release);
     }
+    iommu::attach(vm);
     intx::start(vm);
 }
 

@@ -21,6 +21,7 @@
 
 mod apic;
 mod crx;
+mod dma;
 mod hypercall;
 mod ioapic;
 mod mmio;
@@ -87,7 +88,8 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
 }
 
 /// The cases of the PCI function `pci=` names (skipped without it): its
-/// configuration space, then its MSI-X entries and interrupts (`virtio.rs`).
+/// configuration space, then its MSI-X entries and interrupts (`virtio.rs`), then
+/// its DMA into foreign memory (`dma.rs`).
 fn pci_cases(boot: &BootInfo, tally: &mut Tally) {
     let Some(own) = pci::given(boot) else {
         println!("probe-diag: pci cases skipped (no pci=BB:DD.F)");
@@ -104,6 +106,7 @@ fn pci_cases(boot: &BootInfo, tally: &mut Tally) {
     };
     tally.add(pci::bar_command(own, || v.alive()));
     tally.add(virtio::msix(boot, own, &v));
+    tally.add(dma::dma(boot, own, &v));
 }
 
 /// After `probe: done`: with `triple-fault`, one (this VM restarts; bare, the machine

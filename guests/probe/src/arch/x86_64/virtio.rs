@@ -88,6 +88,10 @@ fn r16(at: usize) -> u16 {
     // SAFETY: as in `w8`.
     unsafe { core::ptr::read_volatile(at as *const u16) }
 }
+fn r32(at: usize) -> u32 {
+    // SAFETY: as in `w8`.
+    unsafe { core::ptr::read_volatile(at as *const u32) }
+}
 
 /// Where the function's structures are.
 pub struct Virtio {
@@ -155,21 +159,29 @@ impl Virtio {
 
     /// Resets the device and brings queue 0 up, its interrupts to MSI-X entry 0;
     /// `false` if the device refuses.
-    fn start(&self, own: Bdf) -> bool {
+    pub(super) fn start(&self, own: Bdf) -> bool {
         let c = self.common;
         write16(own, 0x04, 0x0006);
         w8(c + STATUS_REG, 0);
         while r8(c + STATUS_REG) != 0 {}
         w8(c + STATUS_REG, 1 | 2);
-        // VIRTIO_F_VERSION_1 (bit 32) only.
+        // VIRTIO_F_VERSION_1 (bit 32), and VIRTIO_F_ACCESS_PLATFORM (bit 33) when the
+        // device offers it (its DMA goes through the machine's IOMMU; the device
+        // refuses a driver that does not take it).
+        w32(c, 1);
+        let offered = r32(c + 0x04) & 2;
         w32(c + 0x08, 1);
-        w32(c + 0x0c, 1);
+        w32(c + 0x0c, 1 | offered);
         w32(c + 0x08, 0);
         w32(c + 0x0c, 0);
         w8(c + STATUS_REG, 1 | 2 | 8);
         if r8(c + STATUS_REG) & 8 == 0 {
             return false;
         }
+        // The rings start empty: a used index left from before the reset would read
+        // as the next request's completion.
+        put(AVAIL, 0);
+        put(USED, 0);
         w16(c + 0x10, 0xffff);
         w16(c + 0x16, 0);
         w16(c + 0x18, QSIZE as u16);
@@ -196,7 +208,7 @@ impl Virtio {
     }
 
     /// Reads sector 0 (request `n`, from 0); `true` when the device completed it.
-    fn read_sector(&self, n: u32) -> bool {
+    pub(super) fn read_sector(&self, n: u32) -> bool {
         self.submit(n);
         self.completed(n)
     }
@@ -206,17 +218,27 @@ impl Virtio {
         for w in 0..128 {
             put(SECTOR + 4 * w, 0);
         }
+        self.submit_into(n, phys(SECTOR));
+    }
+
+    /// Asks for sector 0 into DMA address `data` (request `n`, from 0); the header,
+    /// status and rings stay in this guest's RAM.
+    pub(super) fn submit_into(&self, n: u32, data: u64) {
         put(HEADER, 0); // VIRTIO_BLK_T_IN
         put(HEADER + 4, 0);
         put(HEADER + 8, 0);
         put(HEADER + 12, 0);
         put(STATUS, 0xff);
         // Descriptors: header (read), sector (write), status (write), chained.
-        let descs = [(HEADER, 16, 1), (SECTOR, 512, 1 | 2), (STATUS, 1, 2)];
+        let descs = [
+            (phys(HEADER), 16, 1),
+            (data, 512, 1 | 2),
+            (phys(STATUS), 1, 2),
+        ];
         for (i, (at, len, flags)) in descs.into_iter().enumerate() {
             let d = DESC + 16 * i;
-            put(d, phys(at) as u32);
-            put(d + 4, (phys(at) >> 32) as u32);
+            put(d, at as u32);
+            put(d + 4, (at >> 32) as u32);
             put(d + 8, len);
             put(d + 12, flags | ((i as u32 + 1) << 16));
         }
@@ -234,8 +256,29 @@ impl Virtio {
         w16(self.notify, 0);
     }
 
+    /// Whether the device asks to be reset (DEVICE_NEEDS_RESET, status bit 6: it met
+    /// an error, such as a buffer it could not reach).
+    pub(super) fn needs_reset(&self) -> bool {
+        r8(self.common + STATUS_REG) & 0x40 != 0
+    }
+
+    /// The used ring's index, the last request's status byte and the device status
+    /// (for a leak's report).
+    pub(super) fn state(&self) -> (u32, u32, u8) {
+        (
+            get(USED) >> 16,
+            get(STATUS) & 0xff,
+            r8(self.common + STATUS_REG),
+        )
+    }
+
+    /// Sector 0's first 8 bytes as the last read into this guest's buffer left them.
+    pub(super) fn magic() -> u64 {
+        u64::from(get(SECTOR)) | u64::from(get(SECTOR + 4)) << 32
+    }
+
     /// Whether request `n` completed (waits for it up to 200 ms).
-    fn completed(&self, n: u32) -> bool {
+    pub(super) fn completed(&self, n: u32) -> bool {
         let end = timer::counter() + timer::frequency() / 5;
         while get(USED) >> 16 != (n + 1) & 0xffff && timer::counter() < end {
             core::hint::spin_loop();
@@ -322,7 +365,7 @@ pub fn msix(boot: &BootInfo, own: Bdf, v: &Virtio) -> Outcome {
     let entry = load32(v.table + 8).unwrap_or(0);
     v.entry(0, 0);
     let _ = store32(v.table + 12, 1);
-    let magic = u64::from(get(SECTOR)) | u64::from(get(SECTOR + 4)) << 32;
+    let magic = Virtio::magic();
     let want = number(boot, "disk-magic");
     let others = OTHERS.load(Ordering::Relaxed);
     match (delivered, others, want) {

@@ -8,7 +8,10 @@
 //! faults to the hypervisor (EPT violation, nested page fault). The builder changes
 //! tables only; after [`Stage2::unmap`] or a permission change the caller must flush
 //! the translations of this VM on every CPU that ran it (INVEPT single-context on
-//! Intel, the ASID's TLB flush on AMD), which the returned [`Flush`] says.
+//! Intel, the ASID's TLB flush on AMD), which the returned [`Flush`] says, and, where
+//! the VM's PCI functions are attached to these tables as VT-d second-level tables
+//! (`crate::vtd`), its domain's IOTLB on their unit too. (Nothing unmaps after boot
+//! today: the hypervisor builds each VM's tables once.)
 //!
 //! Plain code over a pool of tables (a static array on the target, a vector in the
 //! host tests).

@@ -105,6 +105,11 @@ impl Ept {
             .map_err(Stage2Error::Map)
     }
 
+    /// The bytes of the VM's tables from its root on (the pool's tables in use).
+    pub fn tables_len(&self) -> u64 {
+        self.tables.used() as u64 * 4096
+    }
+
     /// What an engine needs to run a vCPU of the VM.
     pub fn paging(&self) -> Paging {
         Paging {

@@ -21,7 +21,7 @@ use crate::bytes::{u16_at, u64_at, u8_at};
 
 const SIG: [u8; 4] = *b"DMAR";
 /// The most remapping units kept (a machine has one to a few).
-pub const MAX_UNITS: usize = 4;
+pub const MAX_UNITS: usize = 8;
 /// The most endpoints kept of one unit's scopes.
 pub const MAX_SCOPE: usize = 8;
 const DRHD: u16 = 0;
@@ -199,10 +199,10 @@ mod tests {
         let mut long = drhd(1, 0xfed9_0000, &[]);
         long[2] = 200;
         assert_eq!(parse(&dmar(&[long])), Err(AcpiError::BadEntry(SIG)));
-        // Five units: the fifth is counted as dropped.
-        let five: Vec<_> = (0..5)
+        // One unit more than are kept: it is counted as dropped.
+        let many: Vec<_> = (0..=MAX_UNITS as u64)
             .map(|i| drhd(0, 0xfed9_0000 + i * 0x1000, &[]))
             .collect();
-        assert_eq!(parse(&dmar(&five)).unwrap().dropped, 1);
+        assert_eq!(parse(&dmar(&many)).unwrap().dropped, 1);
     }
 }

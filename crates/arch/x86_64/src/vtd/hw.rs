@@ -4,6 +4,8 @@ use super::tables::{self, command, context_entry, devfn, root_entry, Levels};
 use crate::acpi::dmar::{Dmar, MAX_UNITS};
 use crate::devpage::DevicePages;
 use core::cell::UnsafeCell;
+use core::sync::atomic::{fence, Ordering};
+use rtvisor_config::contract::MAX_VMS;
 use rtvisor_vdev::Width;
 
 /// Register offsets.
@@ -14,16 +16,31 @@ const GSTS: u64 = 0x1C;
 const RTADDR: u64 = 0x20;
 const CCMD: u64 = 0x28;
 const FSTS: u64 = 0x34;
+const FECTL: u64 = 0x38;
+const PMEN: u64 = 0x64;
+/// FECTL: fault events masked (no interrupt to whatever vector firmware left).
+const FECTL_IM: u64 = 1 << 31;
+/// PMEN: protected memory regions enabled; status.
+const PMEN_EPM: u64 = 1 << 31;
+const PMEN_PRS: u64 = 1;
+/// GSTS: queued invalidation and interrupt remapping on (firmware's, turned off).
+const QIE: u32 = 1 << 26;
+const IRE: u32 = 1 << 25;
+/// CAP: 2 MiB second-level pages (SLLPS bit 0), number of domains (ND).
+const CAP_2M: u64 = 1 << 34;
 /// GCMD / GSTS bits.
 const TE: u32 = 1 << 31;
 const SRTP: u32 = 1 << 30;
 const WBF: u32 = 1 << 27;
-/// CCMD: invalidate, global.
+/// CCMD: invalidate, global or one domain (its id in bits 15:0).
 const CCMD_ICC: u64 = 1 << 63;
 const CCMD_GLOBAL: u64 = 1 << 61;
-/// IOTLB invalidate register: invalidate, global, drain reads and writes.
+const CCMD_DOMAIN: u64 = 2 << 61;
+/// IOTLB invalidate register: invalidate, global or one domain (its id in bits
+/// 47:32), drain reads and writes.
 const IOTLB_IVT: u64 = 1 << 63;
 const IOTLB_GLOBAL: u64 = 1 << 60;
+const IOTLB_DOMAIN: u64 = 2 << 60;
 const IOTLB_DRAIN: u64 = 1 << 49 | 1 << 48;
 /// CAP.RWBF: the write buffer must be flushed after the tables change.
 const CAP_RWBF: u64 = 1 << 4;
@@ -41,6 +58,13 @@ pub enum VtdError {
     Map(u64),
     /// A unit offers neither a 3- nor a 4-level second-level table.
     Width(u64),
+    /// A unit has no 2 MiB second-level pages, which the stage-2 tables use.
+    LargePages(u64),
+    /// A unit has fewer domain ids than VMs.
+    Domains(u64),
+    /// The DMAR lists more units than are kept: one left out might be the one of
+    /// a given function.
+    TooManyUnits,
     /// A unit did not confirm a command (its register base).
     NoAnswer(u64),
     /// More buses have functions than there are context tables.
@@ -67,7 +91,6 @@ struct Unit {
     /// The IOTLB invalidate register's address.
     iotlb: u64,
     rwbf: bool,
-    coherent: bool,
 }
 
 /// The machine's remapping units, on.
@@ -77,6 +100,9 @@ pub struct Vtd {
     tables: &'static mut [Page; 1 + BUSES],
     /// The bus each context table serves.
     buses: [Option<u8>; BUSES],
+    /// Every unit's page walks snoop the CPU's caches (ECAP.C); else the tables
+    /// a unit reads are written back before it is told of them.
+    coherent: bool,
 }
 
 impl Unit {
@@ -106,18 +132,43 @@ impl Unit {
         self.wait(GSTS, Width::Word, |s| (s as u32 & bit != 0) == on)
     }
 
-    /// Drops every cached context entry and translation.
-    fn invalidate(&self) -> Result<(), VtdError> {
+    /// Drops the cached context entries and translations: every domain's
+    /// (`None`), or domain `did`'s.
+    fn invalidate(&self, did: Option<u16>) -> Result<(), VtdError> {
         if self.rwbf {
             let gsts = self.reg(GSTS, Width::Word) as u32;
             self.set(GCMD, Width::Word, u64::from(command(gsts, WBF, true)));
             self.wait(GSTS, Width::Word, |s| s as u32 & WBF == 0)?;
         }
-        self.set(CCMD, Width::Double, CCMD_ICC | CCMD_GLOBAL);
+        let (ccmd, iotlb) = match did {
+            None => (CCMD_GLOBAL, IOTLB_GLOBAL),
+            Some(d) => (
+                CCMD_DOMAIN | u64::from(d),
+                IOTLB_DOMAIN | u64::from(d) << 32,
+            ),
+        };
+        self.set(CCMD, Width::Double, CCMD_ICC | ccmd);
         self.wait(CCMD, Width::Double, |v| v & CCMD_ICC == 0)?;
         let at = self.iotlb - self.regs.base();
-        self.set(at, Width::Double, IOTLB_IVT | IOTLB_GLOBAL | IOTLB_DRAIN);
+        self.set(at, Width::Double, IOTLB_IVT | iotlb | IOTLB_DRAIN);
         self.wait(at, Width::Double, |v| v & IOTLB_IVT == 0)
+    }
+
+    /// Undoes what firmware may have left on: queued invalidation and interrupt
+    /// remapping off (register-based invalidation is used, MSIs pass as they are),
+    /// protected memory regions off, fault events masked.
+    fn quiet(&self) -> Result<(), VtdError> {
+        for bit in [QIE, IRE] {
+            if self.reg(GSTS, Width::Word) as u32 & bit != 0 {
+                self.command(bit, false)?;
+            }
+        }
+        if self.reg(PMEN, Width::Word) & PMEN_EPM != 0 {
+            self.set(PMEN, Width::Word, 0);
+            self.wait(PMEN, Width::Word, |v| v & PMEN_PRS == 0)?;
+        }
+        self.set(FECTL, Width::Word, FECTL_IM);
+        Ok(())
     }
 }
 
@@ -128,13 +179,18 @@ impl Vtd {
     /// # Safety
     /// The BSP at boot, once; the units are the machine's (the firmware's DMAR).
     pub unsafe fn init(dmar: &Dmar) -> Result<Vtd, VtdError> {
+        if dmar.dropped != 0 {
+            return Err(VtdError::TooManyUnits);
+        }
         // SAFETY: once (the caller's contract), so this is the only reference.
         let tables = unsafe { &mut *TABLES.0.get() };
         for t in tables.iter_mut() {
             t.0.fill(0);
         }
         let root = tables[0].0.as_ptr() as u64;
+        // Every unit checked before any is changed: all on, or none.
         let mut units = [const { None }; MAX_UNITS];
+        let mut coherent = true;
         for (slot, u) in units.iter_mut().zip(dmar.units()) {
             // SAFETY: the BSP at boot; a unit's register page (the DMAR's).
             let regs = unsafe { DevicePages::map(u.base, 0x1000) }.ok_or(VtdError::Map(u.base))?;
@@ -143,35 +199,44 @@ impl Vtd {
                 levels: Levels::Four,
                 iotlb: 0,
                 rwbf: false,
-                coherent: false,
             };
             let cap = probe.reg(CAP, Width::Double);
             let ecap = probe.reg(ECAP, Width::Double);
             let iro = (ecap >> 8) & 0x3ff;
             let unit = Unit {
                 levels: Levels::of_cap(cap).ok_or(VtdError::Width(u.base))?,
-                iotlb: u.base + iro * 16 + 8,
+                iotlb: regs.base() + iro * 16 + 8,
                 rwbf: cap & CAP_RWBF != 0,
-                coherent: ecap & ECAP_COHERENT != 0,
                 ..probe
             };
-            if unit.iotlb + 8 > u.base + regs.len() {
+            if unit.iotlb + 8 > regs.base() + regs.len() {
                 return Err(VtdError::Map(u.base));
             }
-            if !unit.coherent {
-                flush(&tables[0].0);
+            if cap & CAP_2M == 0 {
+                return Err(VtdError::LargePages(u.base));
             }
+            if 1u64 << (4 + 2 * (cap & 7)) <= MAX_VMS as u64 {
+                return Err(VtdError::Domains(u.base));
+            }
+            coherent &= ecap & ECAP_COHERENT != 0;
+            *slot = Some(unit);
+        }
+        if !coherent {
+            flush(tables[0].0.as_ptr() as u64, 4096);
+        }
+        for unit in units.iter().flatten() {
+            unit.quiet()?;
             unit.set(RTADDR, Width::Double, root);
             unit.command(SRTP, true)?;
-            unit.invalidate()?;
+            unit.invalidate(None)?;
             unit.command(TE, true)?;
-            *slot = Some(unit);
         }
         Ok(Vtd {
             units,
             dmar: *dmar,
             tables,
             buses: [None; BUSES],
+            coherent,
         })
     }
 
@@ -197,25 +262,64 @@ impl Vtd {
                 let ctx = self.tables[1 + i].0.as_ptr() as u64;
                 let [lo, hi] = root_entry(ctx);
                 let at = 2 * usize::from(bus);
-                self.tables[0].0[at] = lo;
-                self.tables[0].0[at + 1] = hi;
+                let slot = &mut self.tables[0].0[at..at + 2];
+                // SAFETY: volatile stores to the hypervisor's own root table, which the
+                // units read; the high half before the present bit.
+                unsafe {
+                    core::ptr::write_volatile(&mut slot[1], hi);
+                    fence(Ordering::SeqCst);
+                    core::ptr::write_volatile(&mut slot[0], lo);
+                }
                 i
             }
         };
         Ok(1 + i)
     }
 
-    /// Attaches function `bus:dev.func` to the stage-2 table at `root` (its VM's),
-    /// domain `did`; every unit's caches are dropped.
-    pub fn attach(&mut self, bdf: (u8, u8, u8), root: u64, did: u16) -> Result<(), VtdError> {
+    /// Attaches function `bus:dev.func` to the stage-2 table at `root` (its VM's,
+    /// whose tables are the `len` bytes from `root`), domain `did`; its unit's caches
+    /// of that domain are dropped. Where a unit does not snoop the CPU's caches, the
+    /// tables are written back first.
+    ///
+    /// # Safety
+    /// `root..root + len` are the tables of a stage-2 table of the hypervisor's own
+    /// pool (identity-mapped, 4 KiB each, the root first, in the NPT or EPT format of
+    /// `stage2.rs`) that maps only memory of the VM the function is given to, and
+    /// stays so while attached.
+    pub unsafe fn attach(
+        &mut self,
+        bdf: (u8, u8, u8),
+        root: u64,
+        len: u64,
+        did: u16,
+    ) -> Result<(), VtdError> {
+        if !self.coherent {
+            flush(root, len);
+        }
         self.set_entry(bdf, Some((root, did)))
     }
 
-    /// Detaches it: its DMA is blocked again.
-    pub fn detach(&mut self, bdf: (u8, u8, u8)) -> Result<(), VtdError> {
-        self.set_entry(bdf, None)
+    /// Detaches it (its domain `did`): its DMA is blocked again.
+    pub fn detach(&mut self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
+        self.set_entry(bdf, None).and(self.flush_domain(bdf, did))
     }
 
+    fn flush_domain(&self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
+        let (bus, dev, func) = bdf;
+        let base = self
+            .dmar
+            .unit_of(bus, dev, func)
+            .ok_or(VtdError::NoUnit)?
+            .base;
+        match self.units.iter().flatten().find(|u| u.regs.base() == base) {
+            Some(u) => u.invalidate(Some(did)),
+            None => Err(VtdError::NoUnit),
+        }
+    }
+
+    /// Writes the context entry of `bdf`: present with `to` (root, domain), or
+    /// cleared. The present bit goes last when it is set and first when it is
+    /// cleared; an entry is never changed while present (attach follows detach).
     fn set_entry(&mut self, bdf: (u8, u8, u8), to: Option<(u64, u16)>) -> Result<(), VtdError> {
         let (bus, dev, func) = bdf;
         let base = self
@@ -229,32 +333,45 @@ impl Vtd {
             .flatten()
             .find(|u| u.regs.base() == base)
             .ok_or(VtdError::NoUnit)?;
+        let levels = unit.levels;
         let entry = match to {
             Some((root, did)) => {
-                // SAFETY: `root` is a stage-2 root table of the hypervisor's own pool
-                // (identity-mapped, 4 KiB): reading it changes nothing.
+                // SAFETY: `attach`'s contract: a stage-2 root table of the hypervisor's
+                // own pool (identity-mapped, 4 KiB); reading it changes nothing.
                 let t: &[u64; 512] = unsafe { &*(root as *const [u64; 512]) };
                 let (first, others) = (t[0], t[1..].iter().all(|&e| e & 1 == 0));
                 let slpt =
-                    tables::second_level(root, first, others, unit.levels).ok_or(VtdError::High)?;
-                context_entry(slpt, unit.levels, did)
+                    tables::second_level(root, first, others, levels).ok_or(VtdError::High)?;
+                Some((context_entry(slpt, levels, did), did))
             }
-            None => [0, 0],
+            None => None,
         };
-        let coherent = unit.coherent;
         let t = self.context(bus)?;
         let at = 2 * devfn(dev, func);
-        // The high half (domain, width) before the low one that makes it present.
-        self.tables[t].0[at + 1] = entry[1];
-        self.tables[t].0[at] = entry[0];
-        if !coherent {
-            flush(&self.tables[0].0);
-            flush(&self.tables[t].0);
+        let slot = &mut self.tables[t].0[at..at + 2];
+        // SAFETY (both blocks): volatile stores to the hypervisor's own table memory,
+        // which the unit reads; ordered against each other and the fence.
+        match entry {
+            Some(([lo, hi], _)) => unsafe {
+                core::ptr::write_volatile(&mut slot[1], hi);
+                fence(Ordering::SeqCst);
+                core::ptr::write_volatile(&mut slot[0], lo);
+            },
+            None => unsafe {
+                core::ptr::write_volatile(&mut slot[0], 0);
+                fence(Ordering::SeqCst);
+                core::ptr::write_volatile(&mut slot[1], 0);
+            },
         }
-        for u in self.units.iter().flatten() {
-            u.invalidate()?;
+        fence(Ordering::SeqCst);
+        if !self.coherent {
+            flush(self.tables[0].0.as_ptr() as u64, 4096);
+            flush(self.tables[t].0.as_ptr() as u64, 4096);
         }
-        Ok(())
+        match entry {
+            Some((_, did)) => self.flush_domain(bdf, did),
+            None => Ok(()),
+        }
     }
 
     /// Each unit's fault status register (0: no fault recorded).
@@ -266,13 +383,13 @@ impl Vtd {
     }
 }
 
-/// Writes a table's cache lines back, for a unit whose walks do not snoop.
-fn flush(t: &[u64; 512]) {
-    let base = t.as_ptr() as u64;
-    for line in (0..4096).step_by(64) {
-        // SAFETY: CLFLUSH of the hypervisor's own table memory only writes lines back.
-        unsafe { core::arch::asm!("clflush [{}]", in(reg) base + line, options(nostack)) };
+/// Writes the cache lines of `len` bytes of the hypervisor's own memory from `base`
+/// back, for a unit whose walks do not snoop the CPU's caches.
+fn flush(base: u64, len: u64) {
+    for line in (base..base + len).step_by(64) {
+        // SAFETY: CLFLUSH of identity-mapped memory of the hypervisor's only writes
+        // the line back.
+        unsafe { core::arch::asm!("clflush [{}]", in(reg) line, options(nostack)) };
     }
-    // SAFETY: a fence orders the flushes before the command that follows.
-    unsafe { core::arch::asm!("mfence", options(nostack)) };
+    fence(Ordering::SeqCst);
 }

@@ -20,15 +20,18 @@ static VTD: spin::Mutex<Option<Vtd>> = spin::Mutex::new(None);
 pub fn init() {
     let Some(p) = platform::get() else { return };
     let given = vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty());
-    let Ok(dmar) = &p.dmar else {
-        for vm in given {
-            info!(
-                "warning: vm {}: no DMA remapping unit (no DMAR table): its PCI functions \
-                 can reach all of RAM by DMA",
-                vms::cfg(vm).name
-            );
+    let dmar = match &p.dmar {
+        Ok(d) => d,
+        Err(e) => {
+            for vm in given {
+                info!(
+                    "warning: vm {}: no DMA remapping unit (DMAR: {e:?}): its PCI functions \
+                     can reach all of RAM by DMA",
+                    vms::cfg(vm).name
+                );
+            }
+            return;
         }
-        return;
     };
     // SAFETY: the BSP at boot, once; the units are the firmware's.
     match unsafe { Vtd::init(dmar) } {
@@ -40,12 +43,17 @@ pub fn init() {
                     if four { 4 } else { 3 }
                 );
             }
-            if dmar.dropped != 0 {
-                error!("vt-d: {} more units left off", dmar.dropped);
-            }
             *VTD.lock() = Some(v);
         }
-        Err(e) => error!("vt-d: not on: {e:?}; PCI functions can reach all of RAM by DMA"),
+        Err(e) => {
+            error!("vt-d: not on: {e:?}");
+            for vm in vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty()) {
+                info!(
+                    "warning: vm {}: VT-d is off: its PCI functions can reach all of RAM by DMA",
+                    vms::cfg(vm).name
+                );
+            }
+        }
     }
 }
 
@@ -59,22 +67,30 @@ fn functions(vm: VmId, mut each: impl FnMut((u8, u8, u8))) {
     }
 }
 
+/// The domain of VM `vm`'s functions (0 is not used: some units reserve it).
+fn did(vm: VmId) -> u16 {
+    vm.index() as u16 + 1
+}
+
 /// VM `vm` was loaded: its functions translate through its stage-2 table.
 pub fn attach(vm: VmId) {
     let mut guard = VTD.lock();
     let (Some(v), Some(s2)) = (guard.as_mut(), vms::rt(vm).stage2.get()) else {
         return;
     };
-    let root = s2.paging().ncr3.raw();
-    let did = vm.index() as u16 + 1;
-    functions(vm, |bdf| report(vm, bdf, v.attach(bdf, root, did)));
+    let (root, len) = (s2.paging().ncr3.raw(), s2.tables_len());
+    // SAFETY: the VM's own stage-2 tables, of the hypervisor's table pool, the root
+    // first; they map only the VM's memory and are not changed after boot.
+    functions(vm, |bdf| {
+        report(vm, bdf, unsafe { v.attach(bdf, root, len, did(vm)) })
+    });
 }
 
 /// VM `vm` is stopping: its functions' DMA is blocked.
 pub fn detach(vm: VmId) {
     let mut guard = VTD.lock();
     let Some(v) = guard.as_mut() else { return };
-    functions(vm, |bdf| report(vm, bdf, v.detach(bdf)));
+    functions(vm, |bdf| report(vm, bdf, v.detach(bdf, did(vm))));
 }
 
 fn report(vm: VmId, (b, d, f): (u8, u8, u8), r: Result<(), VtdError>) {

@@ -16,11 +16,11 @@ mod rtvisor_generated_config {
     const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM1_KERNEL.len() == 1500);
     const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1140);
+    const _: () = assert!(VM1_DTB.len() == 1520);
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-victim.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 3000);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-victim.dtb");
-    const _: () = assert!(VM2_DTB.len() == 768);
+    const _: () = assert!(VM2_DTB.len() == 1104);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -62,7 +62,9 @@ mod rtvisor_generated_config {
                 PciFunctionMap { name: "pcie@b0000000/00:03.0", bus: 0, dev: 3, func: 0, ecam: Hpa::new(0xb000_0000), intx: [20, 21, 22, 23] },
             ],
             pci_windows: &[MemRegion { base: Ipa::new(0xf000_0000), size: 0x0eb0_0000 }, MemRegion { base: Ipa::new(0xfeb0_1000), size: 0x000f_f000 }],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "ro", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0410_0000), size: 0x1000, writable: false, index: 0, doorbell: 47 },
+            ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
         },
@@ -83,7 +85,9 @@ mod rtvisor_generated_config {
             devices: &[],
             pci: &[],
             pci_windows: &[],
-            shared: &[],
+            shared: &[
+                SharedMap { name: "ro", ipa: Ipa::new(0x1000_0000), hpa: Hpa::new(0x0410_0000), size: 0x1000, writable: true, index: 0, doorbell: 47 },
+            ],
             counter_offset: CounterOffset::Zero,
             flash: [None, None],
         },
@@ -91,8 +95,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xd67c8e20fa295cf7,
-        payload_fingerprint: 0x81758eb9d0740218,
+        fingerprint: 0x22381274dda99b02,
+        payload_fingerprint: 0xeb265675bc88515c,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0200_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -304,17 +304,22 @@ impl Vtd {
         self.set_entry(bdf, None).and(self.flush_domain(bdf, did))
     }
 
-    fn flush_domain(&self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
-        let (bus, dev, func) = bdf;
+    /// The unit that translates `bdf` (the DMAR's), among those that are on.
+    fn unit_of(&self, (bus, dev, func): (u8, u8, u8)) -> Result<&Unit, VtdError> {
         let base = self
             .dmar
             .unit_of(bus, dev, func)
             .ok_or(VtdError::NoUnit)?
             .base;
-        match self.units.iter().flatten().find(|u| u.regs.base() == base) {
-            Some(u) => u.invalidate(Some(did)),
-            None => Err(VtdError::NoUnit),
-        }
+        self.units
+            .iter()
+            .flatten()
+            .find(|u| u.regs.base() == base)
+            .ok_or(VtdError::NoUnit)
+    }
+
+    fn flush_domain(&self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
+        self.unit_of(bdf)?.invalidate(Some(did))
     }
 
     /// Writes the context entry of `bdf`: present with `to` (root, domain), or
@@ -322,18 +327,7 @@ impl Vtd {
     /// cleared; an entry is never changed while present (attach follows detach).
     fn set_entry(&mut self, bdf: (u8, u8, u8), to: Option<(u64, u16)>) -> Result<(), VtdError> {
         let (bus, dev, func) = bdf;
-        let base = self
-            .dmar
-            .unit_of(bus, dev, func)
-            .ok_or(VtdError::NoUnit)?
-            .base;
-        let unit = self
-            .units
-            .iter()
-            .flatten()
-            .find(|u| u.regs.base() == base)
-            .ok_or(VtdError::NoUnit)?;
-        let levels = unit.levels;
+        let levels = self.unit_of(bdf)?.levels;
         let entry = match to {
             Some((root, did)) => {
                 // SAFETY: `attach`'s contract: a stage-2 root table of the hypervisor's

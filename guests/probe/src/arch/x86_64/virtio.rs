@@ -256,12 +256,6 @@ impl Virtio {
         w16(self.notify, 0);
     }
 
-    /// Whether the device asks to be reset (DEVICE_NEEDS_RESET, status bit 6: it met
-    /// an error, such as a buffer it could not reach).
-    pub(super) fn needs_reset(&self) -> bool {
-        r8(self.common + STATUS_REG) & 0x40 != 0
-    }
-
     /// The used ring's index, the last request's status byte and the device status
     /// (for a leak's report).
     pub(super) fn state(&self) -> (u32, u32, u8) {

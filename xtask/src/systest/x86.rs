@@ -220,6 +220,7 @@ pub const PROBE_CASES: &[&str] = &[
     "init-sipi-foreign",
     "ipi-flood",
     "ioapic-com1",
+    "apic-mode-switch",
 ];
 
 pub fn probe_bare(t: &Timeouts, verbose: bool) -> Result<()> {

@@ -216,8 +216,12 @@ fn hypercall(g: &Gprs) -> VcpuExit {
     }
 }
 
-/// The value a decoded MOV stores: its register, narrowed (AH-BH: bits 15:8).
+/// The value a decoded MOV stores: its immediate, or its register, narrowed (AH-BH:
+/// bits 15:8).
 fn stored(m: &MemMov, g: &Gprs) -> u64 {
+    if let Some(v) = m.imm {
+        return v & m.width.ones();
+    }
     let mut g = *g;
     let shift = if m.high { 8 } else { 0 };
     g.get_mut(m.reg)

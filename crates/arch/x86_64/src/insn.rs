@@ -1,7 +1,9 @@
 //! The MOV instructions whose memory access the hypervisor completes by hand after a
 //! second-stage fault (unclaimed MMIO): MOV between a general-purpose register and
-//! memory, in the forms compilers emit for device registers, in 32-bit code and in
-//! 64-bit code (REX prefixes: 8-byte moves, R8-R15, SPL-DIL). Table-driven; anything
+//! memory, and MOV of an immediate to memory (C6 /0, C7 /0: what a compiler emits
+//! for a constant store such as an EOI), in the forms compilers emit for device
+//! registers, in 32-bit code and in 64-bit code (REX prefixes: 8-byte moves, R8-R15,
+//! SPL-DIL). Table-driven; anything
 //! else is `None` and the caller contains the guest another way. Neither vendor
 //! reports the length or the register of a faulting MOV (AMD without decode assists,
 //! Intel for EPT violations), so the bytes at the guest's RIP are decoded here.
@@ -27,6 +29,8 @@ pub struct MemMov {
     /// A byte move of AH, CH, DH or BH (bits 15:8 of `reg`): ModRM reg 4-7 without
     /// a REX prefix.
     pub high: bool,
+    /// A store of this immediate (sign-extended to the width) instead of `reg`.
+    pub imm: Option<u64>,
 }
 
 /// The code a MOV runs in: its default operand and address size.
@@ -39,12 +43,13 @@ pub enum Code {
 }
 
 /// One opcode: writes memory, byte-sized, has a ModRM byte (else a moffs address
-/// with rAX/AL).
+/// with rAX/AL), stores an immediate (its ModRM reg field must be 0).
 struct Op {
     opcode: u8,
     write: bool,
     byte: bool,
     modrm: bool,
+    imm: bool,
 }
 
 const TABLE: &[Op] = &[
@@ -53,48 +58,70 @@ const TABLE: &[Op] = &[
         write: true,
         byte: true,
         modrm: true,
+        imm: false,
     },
     Op {
         opcode: 0x89,
         write: true,
         byte: false,
         modrm: true,
+        imm: false,
     },
     Op {
         opcode: 0x8A,
         write: false,
         byte: true,
         modrm: true,
+        imm: false,
     },
     Op {
         opcode: 0x8B,
         write: false,
         byte: false,
         modrm: true,
+        imm: false,
     },
     Op {
         opcode: 0xA0,
         write: false,
         byte: true,
         modrm: false,
+        imm: false,
     },
     Op {
         opcode: 0xA1,
         write: false,
         byte: false,
         modrm: false,
+        imm: false,
     },
     Op {
         opcode: 0xA2,
         write: true,
         byte: true,
         modrm: false,
+        imm: false,
     },
     Op {
         opcode: 0xA3,
         write: true,
         byte: false,
         modrm: false,
+        imm: false,
+    },
+    Op {
+        opcode: 0xC6,
+        write: true,
+        byte: true,
+        modrm: true,
+        imm: true,
+    },
+    Op {
+        opcode: 0xC7,
+        write: true,
+        byte: false,
+        modrm: true,
+        imm: true,
     },
 ];
 
@@ -147,6 +174,34 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
     if addrsize && !long {
         return None;
     }
+    if op.imm {
+        let (reg, next) = memory_operand(bytes, i)?;
+        // C6 /0 and C7 /0 only: the other ModRM reg values are not MOV.
+        if reg != 0 {
+            return None;
+        }
+        let n = match width {
+            Width::B1 => 1,
+            Width::B2 => 2,
+            _ => 4,
+        };
+        let raw = bytes.get(next..next + n)?;
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(raw);
+        let mut imm = u64::from_le_bytes(v);
+        if width == Width::B8 && imm & (1 << 31) != 0 {
+            imm |= 0xFFFF_FFFF_0000_0000;
+        }
+        let len = next + n;
+        return (len <= MAX_LEN).then_some(MemMov {
+            len: len as u8,
+            write: true,
+            width,
+            reg: 0,
+            high: false,
+            imm: Some(imm),
+        });
+    }
     let (reg, high) = if op.modrm {
         let (reg, next) = memory_operand(bytes, i)?;
         i = next;
@@ -169,6 +224,7 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
         width,
         reg,
         high,
+        imm: None,
     })
 }
 
@@ -228,24 +284,16 @@ pub fn decode_store32(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
     store32_general(bytes)
 }
 
-/// [`decode_store32`] for every form: the prefixed ones through [`decode_mov`].
+/// [`decode_store32`] for every form, through [`decode_mov`].
 fn store32_general(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
-    if let Some(m) = decode_mov(bytes, Code::Bits64) {
-        return (m.write && m.width == Width::B4).then_some((m.len, StoreSrc::Reg(m.reg)));
-    }
-    let at = usize::from(matches!(bytes.first()?, 0x40..=0x47));
-    if *bytes.get(at)? != 0xC7 {
+    let m = decode_mov(bytes, Code::Bits64)?;
+    if !m.write || m.width != Width::B4 {
         return None;
     }
-    let (reg, i) = memory_operand(bytes, at + 1)?;
-    let imm = bytes.get(i..i + 4)?;
-    let len = u8::try_from(i + 4)
-        .ok()
-        .filter(|&l| usize::from(l) <= MAX_LEN)?;
-    (reg == 0).then_some((
-        len,
-        StoreSrc::Imm(u32::from_le_bytes([imm[0], imm[1], imm[2], imm[3]])),
-    ))
+    let src = m
+        .imm
+        .map_or(StoreSrc::Reg(m.reg), |v| StoreSrc::Imm(v as u32));
+    Some((m.len, src))
 }
 
 #[cfg(test)]

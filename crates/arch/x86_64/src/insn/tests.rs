@@ -126,12 +126,73 @@ fn forms() {
                 write,
                 width,
                 reg,
-                high
+                high,
+                imm: None,
             },
             "{bytes:02x?}"
         );
         // Each case is exactly one instruction.
         assert_eq!(usize::from(len), bytes.len(), "{bytes:02x?}");
+    }
+}
+
+/// MOV of an immediate to memory: C6 /0 ib, C7 /0 iw/id (sign-extended with REX.W).
+#[test]
+fn immediate_stores() {
+    let cases: &[(&[u8], Code, Width, u64)] = &[
+        // mov dword [rax+0xf0], 0x1ff (a constant store to the xAPIC page)
+        (
+            &[0xc7, 0x80, 0xf0, 0, 0, 0, 0xff, 1, 0, 0],
+            Code::Bits64,
+            Width::B4,
+            0x1ff,
+        ),
+        // mov dword [0xfee000b0], 0 (32-bit code, absolute)
+        (
+            &[0xc7, 0x05, 0xb0, 0, 0xe0, 0xfe, 0, 0, 0, 0],
+            Code::Bits32,
+            Width::B4,
+            0,
+        ),
+        // mov byte [rax], 0x12
+        (&[0xc6, 0x00, 0x12], Code::Bits64, Width::B1, 0x12),
+        // mov word [rax], 0x1234
+        (
+            &[0x66, 0xc7, 0x00, 0x34, 0x12],
+            Code::Bits64,
+            Width::B2,
+            0x1234,
+        ),
+        // mov qword [rax], -1 (imm32 sign-extended)
+        (
+            &[0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff],
+            Code::Bits64,
+            Width::B8,
+            u64::MAX,
+        ),
+        // mov qword [rax], 0x7fffffff
+        (
+            &[0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0x7f],
+            Code::Bits64,
+            Width::B8,
+            0x7fff_ffff,
+        ),
+    ];
+    for &(bytes, code, width, imm) in cases {
+        let m = decode_mov(bytes, code).unwrap_or_else(|| panic!("{bytes:02x?} not decoded"));
+        assert_eq!(
+            (usize::from(m.len), m.write, m.width, m.imm),
+            (bytes.len(), true, width, Some(imm)),
+            "{bytes:02x?}"
+        );
+    }
+    // A register operand (no memory), another ModRM reg (not MOV), a cut immediate.
+    for bytes in [
+        &[0xc7, 0xc0, 1, 0, 0, 0][..],
+        &[0xc7, 0x08, 1, 0, 0, 0],
+        &[0xc7, 0x00, 1, 0],
+    ] {
+        assert_eq!(decode_mov(bytes, Code::Bits64), None, "{bytes:02x?}");
     }
 }
 

@@ -20,6 +20,7 @@
 //! `virtio.rs`).
 
 mod apic;
+mod apicmode;
 mod crx;
 mod dma;
 mod hypercall;
@@ -84,6 +85,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     // the guest's APIC is its core's; docs/x86.md "Direct mode") skips the case.
     if number(boot, "ioapic") != Some(0) {
         tally.add(ioapic::com1_through_ioapic());
+        tally.add(apicmode::mode_switch());
     }
 }
 

@@ -20,7 +20,7 @@ mod rtvisor_generated_config {
     const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
     const _: () = assert!(VM2_KERNEL.len() == 1500);
     const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 802);
+    const _: () = assert!(VM2_DTB.len() == 815);
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",
@@ -89,8 +89,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x80496e3bc1bc8c7a,
-        payload_fingerprint: 0x9e596b93d421219c,
+        fingerprint: 0xd65f3769939ddac5,
+        payload_fingerprint: 0x478516d693871ff7,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

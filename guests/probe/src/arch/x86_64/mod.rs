@@ -85,6 +85,9 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     // the guest's APIC is its core's; docs/x86.md "Direct mode") skips the case.
     if number(boot, "ioapic") != Some(0) {
         tally.add(ioapic::com1_through_ioapic());
+    }
+    // `apic-modes=0`: a direct-mode VM, whose IA32_APIC_BASE the hypervisor keeps.
+    if number(boot, "apic-modes") != Some(0) {
         tally.add(apicmode::mode_switch());
     }
 }

@@ -25,7 +25,7 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use rtvisor_addr::Hpa;
 use rtvisor_config::contract::{MAX_CPUS, MAX_VMS};
-use rtvisor_vdev::x2apic::{Mode, X2Apic};
+use rtvisor_vdev::x2apic::X2Apic;
 
 /// Second-stage tables of one VM: enough for 3 GiB of RAM in 2 MiB pages and a few
 /// MiB in 4 KiB pages.
@@ -270,29 +270,10 @@ impl Engine {
     /// the last entry. Returns whether the delivery is done (the CPU delivers); when
     /// not, the caller delivers from `a` ([`Engine::deliver`]).
     pub fn hw_apic(&mut self, a: &mut X2Apic) -> bool {
-        let Engine::Vmx(v) = self else {
-            return false;
-        };
-        let Some(on) = v.apicv_active() else {
-            return false;
-        };
-        let want = a.apic_mode() == Mode::X2Apic;
-        if want && !on {
-            let hw = a.hand_over();
-            if !v.apicv_start(&hw) {
-                // The controls could not be written: the model takes its vectors back.
-                a.take_back(&hw);
-                return false;
-            }
-        } else if !want && on {
-            v.apicv_stop();
+        match self {
+            Engine::Vmx(v) => v.apicv_deliver(a),
+            Engine::Svm(_) => false,
         }
-        if want {
-            if let Some((irr, level)) = a.take_posted() {
-                v.apicv_post(&irr, &level);
-            }
-        }
-        want
     }
 
     /// Whether the hardware would deliver an interrupt it holds to the guest now

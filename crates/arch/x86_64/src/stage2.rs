@@ -183,6 +183,33 @@ pub struct Stage2<'a> {
     format: Format,
 }
 
+/// A VM's stage-2 tables as a VT-d unit walks them: the root's address and the bytes
+/// of the tables from it on (a pool is one run of tables, the root first). Only a
+/// [`Stage2`] makes one, so an IOMMU given it walks a real stage-2 table of the
+/// hypervisor's own pool, which maps only its VM's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaTables {
+    root: u64,
+    len: u64,
+}
+
+impl DmaTables {
+    /// The root table's address.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// The bytes of the tables, the root first.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether there is no table (never: a pool holds its root).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl<'a> Stage2<'a> {
     /// Empty tables (only the root) in `tables`, which must be zeroed; `base` is the
     /// physical address of `tables[0]`.
@@ -213,6 +240,14 @@ impl<'a> Stage2<'a> {
     /// Tables in use (the root included).
     pub fn used(&self) -> usize {
         self.pool.used()
+    }
+
+    /// These tables as an IOMMU's second-level table (`crate::vtd`).
+    pub fn dma_tables(&self) -> DmaTables {
+        DmaTables {
+            root: self.base,
+            len: self.pool.used() as u64 * 4096,
+        }
     }
 
     fn entry(&self, table: u64, i: usize) -> u64 {

@@ -9,7 +9,7 @@ use rtvisor_addr::{Hpa, Ipa};
 use rtvisor_arch_x86_64::chip::ApicHw;
 use rtvisor_arch_x86_64::cpuid::Vendor;
 use rtvisor_arch_x86_64::engines::{self, Paging};
-use rtvisor_arch_x86_64::stage2::{self, Access, Format, Stage2};
+use rtvisor_arch_x86_64::stage2::{self, Access, DmaTables, Format, Stage2};
 use rtvisor_arch_x86_64::{apic, console, cpu, irq, memory, timer};
 use rtvisor_config::bootfill;
 use rtvisor_config::contract::x86_64 as x86;
@@ -105,9 +105,9 @@ impl Ept {
             .map_err(Stage2Error::Map)
     }
 
-    /// The bytes of the VM's tables from its root on (the pool's tables in use).
-    pub fn tables_len(&self) -> u64 {
-        self.tables.used() as u64 * 4096
+    /// The VM's tables as a VT-d unit walks them (`pci::iommu`).
+    pub fn dma_tables(&self) -> DmaTables {
+        self.tables.dma_tables()
     }
 
     /// What an engine needs to run a vCPU of the VM.

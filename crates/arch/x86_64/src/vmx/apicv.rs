@@ -13,7 +13,7 @@ use super::fields::*;
 use super::vapic::{self, VapicPage};
 use super::vmcs::{vmread, vmwrite};
 use rtvisor_addr::Hpa;
-use rtvisor_vdev::x2apic::{HwVectors, Vectors};
+use rtvisor_vdev::x2apic::{HwVectors, Mode, Vectors, X2Apic};
 
 /// What a vCPU's virtual-interrupt delivery needs.
 pub struct Apicv {
@@ -58,10 +58,32 @@ fn write_eoi_exits(b: &[u64; 4]) {
 }
 
 impl VmxVcpu {
-    /// Whether virtual-interrupt delivery is on (the model's vectors are in the
-    /// page).
-    pub fn apicv_active(&self) -> Option<bool> {
-        self.apicv.as_ref().map(|a| a.on)
+    /// Before an entry (`Engine::hw_apic`): turns virtual-interrupt delivery on or
+    /// off as the guest's APIC `a` is in x2APIC mode or not (the model hands its
+    /// vectors over when it goes on), then requests what `a` posted since the last
+    /// entry. Returns whether the CPU delivers; `false` without the feature, outside
+    /// x2APIC mode, or when the controls could not be written.
+    pub fn apicv_deliver(&mut self, a: &mut X2Apic) -> bool {
+        let Some(on) = self.apicv.as_ref().map(|v| v.on) else {
+            return false;
+        };
+        let want = a.apic_mode() == Mode::X2Apic;
+        if want && !on {
+            let hw = a.hand_over();
+            if !self.apicv_start(&hw) {
+                // The controls could not be written: the model takes its vectors back.
+                a.take_back(&hw);
+                return false;
+            }
+        } else if !want && on {
+            self.apicv_stop();
+        }
+        if want {
+            if let Some((irr, level)) = a.take_posted() {
+                self.apicv_post(&irr, &level);
+            }
+        }
+        want
     }
 
     /// Turns it on with the vectors the model hands over: the page, the guest
@@ -71,7 +93,7 @@ impl VmxVcpu {
     /// bitmap with the x2APIC's passes (without "virtualize x2APIC mode" those MSRs
     /// would be the host's). Returns whether it is on; when a VMWRITE fails the
     /// vCPU keeps the model's delivery for good.
-    pub fn apicv_start(&mut self, hw: &HwVectors) -> bool {
+    fn apicv_start(&mut self, hw: &HwVectors) -> bool {
         let Some(a) = self.apicv.as_mut() else {
             return false;
         };
@@ -101,7 +123,7 @@ impl VmxVcpu {
 
     /// Turns it off (the model left x2APIC mode, which dropped every vector): every
     /// x2APIC MSR exits again (first), the page emptied, CR8 exits again.
-    pub fn apicv_stop(&mut self) {
+    fn apicv_stop(&mut self) {
         let Some(a) = self.apicv.as_mut() else {
             return;
         };
@@ -121,7 +143,7 @@ impl VmxVcpu {
 
     /// Requests the vectors the model posted (`level`: the level-triggered ones,
     /// whose EOI exits); the CPU delivers them from the next entry on.
-    pub fn apicv_post(&mut self, irr: &Vectors, level: &Vectors) {
+    fn apicv_post(&mut self, irr: &Vectors, level: &Vectors) {
         let Some(a) = self.apicv.as_mut() else {
             return;
         };

@@ -117,8 +117,9 @@ impl VmxVcpu {
             failure: None,
             apicv: None,
         };
-        v.timer = setup::controls(s, apicv.page_pa())?;
-        if v.timer.apicv {
+        let (timer, has_apicv) = setup::controls(s, apicv.page_pa())?;
+        v.timer = timer;
+        if has_apicv {
             v.apicv = Some(apicv);
         }
         super::host::write_host_state()?;

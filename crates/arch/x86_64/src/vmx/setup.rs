@@ -18,10 +18,6 @@ pub(super) struct Timer {
     pub shift: Option<u32>,
     /// "Save VMX-preemption timer value": an exit keeps what is left of the count.
     pub saved: bool,
-    /// The CPU has virtual-interrupt delivery for x2APIC mode (`apicv.rs`): the TPR
-    /// shadow is on, on the virtual-APIC page; the secondary controls are turned on
-    /// while the guest's APIC is in x2APIC mode.
-    pub apicv: bool,
 }
 
 fn caps_msr(pair: (u32, u32), true_ctls: bool) -> u64 {
@@ -30,8 +26,11 @@ fn caps_msr(pair: (u32, u32), true_ctls: bool) -> u64 {
     unsafe { rdmsr(if true_ctls { pair.1 } else { pair.0 }) }
 }
 
-/// Writes the controls of the current VMCS for `s`.
-pub(super) fn controls(s: &VmxSetup, vapic: u64) -> Result<Timer, VmxFail> {
+/// Writes the controls of the current VMCS for `s`, with the TPR shadow on
+/// virtual-APIC page `vapic` where the CPU has it; also returns whether the CPU has
+/// virtual-interrupt delivery for x2APIC mode (`apicv.rs`, whose secondary controls
+/// go on while the guest's APIC is in x2APIC mode).
+pub(super) fn controls(s: &VmxSetup, vapic: u64) -> Result<(Timer, bool), VmxFail> {
     // SAFETY: IA32_VMX_BASIC exists with VMX.
     let t = VmxCaps::has_true_ctls(unsafe { rdmsr(msr::VMX_BASIC) });
     let m = VmxFail::Missing;
@@ -76,7 +75,7 @@ pub(super) fn controls(s: &VmxSetup, vapic: u64) -> Result<Timer, VmxFail> {
     )
     .map_err(m)?;
     let apicv_may = (p2caps >> 32) as u32 & super::apicv::PROC2_APICV;
-    timer.apicv = procv & proc::TPR_SHADOW != 0 && apicv_may == super::apicv::PROC2_APICV;
+    let apicv = procv & proc::TPR_SHADOW != 0 && apicv_may == super::apicv::PROC2_APICV;
     if procv & proc::TPR_SHADOW != 0 {
         // With the TPR shadow the page must be valid even while CR8 still exits.
         vmwrite(VIRTUAL_APIC_PAGE, vapic)?;
@@ -116,7 +115,7 @@ pub(super) fn controls(s: &VmxSetup, vapic: u64) -> Result<Timer, VmxFail> {
     vmwrite(CR4_MASK, CR4_OWNED)?;
     vmwrite(CR4_SHADOW, 0)?;
     vmwrite(CR0_MASK, CR0_OWNED)?;
-    Ok(timer)
+    Ok((timer, apicv))
 }
 
 /// Drops the VM's cached translations: INVEPT single-context (all-context when the

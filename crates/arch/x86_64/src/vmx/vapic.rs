@@ -56,8 +56,9 @@ impl VapicPage {
         self.set_reg(base + 0x10 * n, v);
     }
 
-    /// The set at `base`.
-    pub fn set(&self, base: usize) -> Vectors {
+    /// The set at `base` (the tests' CPU model reads it).
+    #[cfg(test)]
+    fn set(&self, base: usize) -> Vectors {
         let mut s = Vectors::EMPTY;
         for n in 0..8 {
             s.set_word(n, self.word(base, n));

@@ -3,6 +3,7 @@
 use super::tables::{self, command, context_entry, devfn, root_entry, Levels};
 use crate::acpi::dmar::{Dmar, MAX_UNITS};
 use crate::devpage::DevicePages;
+use crate::stage2::DmaTables;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{fence, Ordering};
 use rtvisor_config::contract::MAX_VMS;
@@ -194,20 +195,14 @@ impl Vtd {
         for (slot, u) in units.iter_mut().zip(dmar.units()) {
             // SAFETY: the BSP at boot; a unit's register page (the DMAR's).
             let regs = unsafe { DevicePages::map(u.base, 0x1000) }.ok_or(VtdError::Map(u.base))?;
-            let probe = Unit {
-                regs,
-                levels: Levels::Four,
-                iotlb: 0,
-                rwbf: false,
-            };
-            let cap = probe.reg(CAP, Width::Double);
-            let ecap = probe.reg(ECAP, Width::Double);
+            let cap = regs.read(regs.base() + CAP, Width::Double);
+            let ecap = regs.read(regs.base() + ECAP, Width::Double);
             let iro = (ecap >> 8) & 0x3ff;
             let unit = Unit {
+                regs,
                 levels: Levels::of_cap(cap).ok_or(VtdError::Width(u.base))?,
                 iotlb: regs.base() + iro * 16 + 8,
                 rwbf: cap & CAP_RWBF != 0,
-                ..probe
             };
             if unit.iotlb + 8 > regs.base() + regs.len() {
                 return Err(VtdError::Map(u.base));
@@ -276,27 +271,14 @@ impl Vtd {
         Ok(1 + i)
     }
 
-    /// Attaches function `bus:dev.func` to the stage-2 table at `root` (its VM's,
-    /// whose tables are the `len` bytes from `root`), domain `did`; its unit's caches
-    /// of that domain are dropped. Where a unit does not snoop the CPU's caches, the
-    /// tables are written back first.
-    ///
-    /// # Safety
-    /// `root..root + len` are the tables of a stage-2 table of the hypervisor's own
-    /// pool (identity-mapped, 4 KiB each, the root first, in the NPT or EPT format of
-    /// `stage2.rs`) that maps only memory of the VM the function is given to, and
-    /// stays so while attached.
-    pub unsafe fn attach(
-        &mut self,
-        bdf: (u8, u8, u8),
-        root: u64,
-        len: u64,
-        did: u16,
-    ) -> Result<(), VtdError> {
+    /// Attaches function `bus:dev.func` to its VM's stage-2 tables `t`, domain
+    /// `did`; its unit's caches of that domain are dropped. Where a unit does not
+    /// snoop the CPU's caches, the tables are written back first.
+    pub fn attach(&mut self, bdf: (u8, u8, u8), t: &DmaTables, did: u16) -> Result<(), VtdError> {
         if !self.coherent {
-            flush(root, len);
+            flush(t.root(), t.len());
         }
-        self.set_entry(bdf, Some((root, did)))
+        self.set_entry(bdf, Some((t.root(), did)))
     }
 
     /// Detaches it (its domain `did`): its DMA is blocked again.
@@ -330,8 +312,9 @@ impl Vtd {
         let levels = self.unit_of(bdf)?.levels;
         let entry = match to {
             Some((root, did)) => {
-                // SAFETY: `attach`'s contract: a stage-2 root table of the hypervisor's
-                // own pool (identity-mapped, 4 KiB); reading it changes nothing.
+                // SAFETY: `root` comes from a `DmaTables`, which only a `Stage2` makes:
+                // the root table of the hypervisor's own pool (identity-mapped,
+                // 4 KiB); reading it changes nothing.
                 let t: &[u64; 512] = unsafe { &*(root as *const [u64; 512]) };
                 let (first, others) = (t[0], t[1..].iter().all(|&e| e & 1 == 0));
                 let slpt =

@@ -78,12 +78,8 @@ pub fn attach(vm: VmId) {
     let (Some(v), Some(s2)) = (guard.as_mut(), vms::rt(vm).stage2.get()) else {
         return;
     };
-    let (root, len) = (s2.paging().ncr3.raw(), s2.tables_len());
-    // SAFETY: the VM's own stage-2 tables, of the hypervisor's table pool, the root
-    // first; they map only the VM's memory and are not changed after boot.
-    functions(vm, |bdf| {
-        report(vm, bdf, unsafe { v.attach(bdf, root, len, did(vm)) })
-    });
+    let t = s2.dma_tables();
+    functions(vm, |bdf| report(vm, bdf, v.attach(bdf, &t, did(vm))));
 }
 
 /// VM `vm` is stopping: its functions' DMA is blocked.

@@ -12,6 +12,7 @@
 //! guest's own buffer must bring the disk's signature (`disk-magic=`), so that a dead
 //! device does not pass as a contained one.
 
+use guest_common::args::parse_u64;
 use guest_common::BootInfo;
 
 use super::pci::Bdf;
@@ -35,7 +36,7 @@ pub fn dma(boot: &BootInfo, own: Bdf, v: &Virtio) -> Outcome {
     let want = number(boot, "disk-magic");
     let mut aimed = 0;
     for t in list.split(',') {
-        let Some(at) = parse(t) else {
+        let Some(at) = parse_u64(t.trim()) else {
             return leak(CASE, format_args!("dma target {t:?} is not a number"));
         };
         if !v.start(own) {
@@ -81,13 +82,5 @@ pub fn dma(boot: &BootInfo, own: Bdf, v: &Virtio) -> Outcome {
             CASE,
             format_args!("own read: sector 0 {magic:#x} (want {want:x?})"),
         ),
-    }
-}
-
-fn parse(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
     }
 }

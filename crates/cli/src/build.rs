@@ -89,11 +89,28 @@ impl Drop for BuildLock {
 
 /// The hypervisor's cargo features the scenario asks for.
 fn features(plan: &Plan) -> Vec<&'static str> {
+    let mut args = Vec::new();
     if plan.hypervisor.accounting {
-        vec!["--features", "accounting"]
-    } else {
-        Vec::new()
+        args.extend(["--features", "accounting"]);
     }
+    if !tiny(plan) {
+        // Appended to .cargo/config.toml's flags for the target: the last
+        // `code-model` wins.
+        args.extend(["--config", SMALL_CODE_MODEL]);
+    }
+    args
+}
+
+/// The flag that overrides the aarch64 hypervisor's tiny code model.
+const SMALL_CODE_MODEL: &str =
+    "target.aarch64-unknown-none-softfloat.rustflags=[\"-C\",\"code-model=small\"]";
+
+/// Whether the aarch64 hypervisor of `plan` keeps the tiny code model that
+/// .cargo/config.toml sets (`contract::aarch64::tiny_code_model`); x86_64 is not
+/// affected.
+fn tiny(plan: &Plan) -> bool {
+    plan.arch != rtvisor_config::contract::Arch::Aarch64
+        || rtvisor_config::contract::aarch64::tiny_code_model(plan.vms.len())
 }
 
 /// The cargo target directory of the workspace at `root` (honours CARGO_TARGET_DIR).
@@ -126,6 +143,13 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     let lock = BuildLock::take(&images)?;
     rtvisor_config::emit(&plan, &generated).map_err(|e| anyhow!(e))?;
     let started = Instant::now();
+    if !tiny(&plan) {
+        eprintln!(
+            "[rtvisor]       {} VMs' flash pools take the hypervisor's .bss beyond the tiny \
+             code model's 1 MiB: built with the small code model (about 4 KiB more code)",
+            plan.vms.len()
+        );
+    }
     eprintln!(
         "[rtvisor] [1/3] building the hypervisor for {} (cargo build --profile {HV_PROFILE} --target {target} -p {HV_PACKAGE}) ...",
         abs.display()

@@ -111,9 +111,16 @@ fn largest(b: &[u8], n: usize) -> Vec<(u64, String)> {
     let hdr = |i: usize| shoff + i * entsize;
     let field = |h: usize, off: usize| u64_at(b, h + off).and_then(|v| usize::try_from(v).ok());
     const SHT_NOBITS: u32 = 8;
+    // The embedded guests' own section is not the hypervisor's (`own`).
+    let payload = sections(b)
+        .ok()
+        .and_then(|s| s.iter().position(|s| s.name == ".rtvisor_payload"));
     let loaded = |shndx: u16| {
         let h = hdr(usize::from(shndx));
-        shndx != 0 && usize::from(shndx) < count && u32_at(b, h + 4) != Some(SHT_NOBITS)
+        shndx != 0
+            && usize::from(shndx) < count
+            && u32_at(b, h + 4) != Some(SHT_NOBITS)
+            && payload != Some(usize::from(shndx))
     };
     let mut out = Vec::new();
     for i in 0..count {
@@ -206,7 +213,9 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
         }
         match s.name {
             ".text" => bd.text += s.size,
-            ".rodata" => bd.rodata += s.size,
+            // The embedded guests' own section (aarch64; `linker::script`) is
+            // read-only data like the rest, less `embedded`.
+            ".rodata" | ".rtvisor_payload" => bd.rodata += s.size,
             ".data" => bd.data += s.size,
             _ => {}
         }

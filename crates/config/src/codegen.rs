@@ -79,36 +79,36 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
         "    pub const CONFIG_VM_COUNT: usize = {};\n",
         plan.vms.len()
     );
+    let mut blobs = Blobs::default();
     for (i, vm) in plan.vms.iter().enumerate() {
-        blob(
+        blobs.add(
             w,
             &format!("VM{i}_KERNEL"),
-            &blob_dir.join(blob_name(vm, "kernel")),
-            vm.kernel.bytes.len(),
+            blob_dir,
+            blob_name(vm, "kernel"),
+            &vm.kernel.bytes,
         )?;
         if let Some(initrd) = &vm.initrd {
-            blob(
+            blobs.add(
                 w,
                 &format!("VM{i}_INITRD"),
-                &blob_dir.join(blob_name(vm, "initrd")),
-                initrd.bytes.len(),
+                blob_dir,
+                blob_name(vm, "initrd"),
+                &initrd.bytes,
             )?;
         }
         for (b, img) in vm.flash.iter().enumerate() {
             if let Some(img) = img {
-                blob(
-                    w,
-                    &format!("VM{i}_FLASH{b}"),
-                    &blob_dir.join(blob_name(vm, &format!("flash{b}"))),
-                    img.bytes.len(),
-                )?;
+                let file = blob_name(vm, &format!("flash{b}"));
+                blobs.add(w, &format!("VM{i}_FLASH{b}"), blob_dir, file, &img.bytes)?;
             }
         }
-        blob(
+        blobs.add(
             w,
             &format!("VM{i}_DTB"),
-            &blob_dir.join(blob_name(vm, "dtb")),
-            vm.dtb.len(),
+            blob_dir,
+            blob_name(vm, "dtb"),
+            &vm.dtb,
         )?;
     }
     let _ = writeln!(w, "    static VMS: [VmConfig; CONFIG_VM_COUNT] = [");
@@ -170,14 +170,46 @@ pub fn render(plan: &Plan, blob_dir: &Path) -> Result<String, String> {
     Ok(s)
 }
 
-/// An embedded blob, with a compile-time check that the file is still the one hashed.
-fn blob(w: &mut String, name: &str, path: &Path, len: usize) -> Result<(), String> {
-    let p = path
-        .to_str()
-        .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
-    let _ = writeln!(w, "    const {name}: &[u8] = include_bytes!({p:?});");
-    let _ = writeln!(w, "    const _: () = assert!({name}.len() == {len});");
-    Ok(())
+/// The embedded blobs written so far: each distinct content is one static in the
+/// `.rtvisor_payload` section, which the linker script keeps apart from the
+/// hypervisor's own read-only data (on aarch64 after everything else, so that the
+/// hypervisor's code reaches its own data with one PC-relative instruction whatever
+/// the size of the guests; `linker::script`). A second VM booting the same kernel
+/// names the first copy.
+#[derive(Default)]
+struct Blobs<'a> {
+    seen: Vec<(&'a [u8], String)>,
+}
+
+impl<'a> Blobs<'a> {
+    /// Emits `const {name}: &[u8]` for `bytes`, included from `dir/file`, with a
+    /// compile-time check that the file is still the one hashed.
+    fn add(
+        &mut self,
+        w: &mut String,
+        name: &str,
+        dir: &Path,
+        file: String,
+        bytes: &'a [u8],
+    ) -> Result<(), String> {
+        if let Some((_, first)) = self.seen.iter().find(|(b, _)| *b == bytes) {
+            let _ = writeln!(w, "    const {name}: &[u8] = {first};");
+            return Ok(());
+        }
+        let path = dir.join(file);
+        let p = path
+            .to_str()
+            .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
+        let len = bytes.len();
+        let _ = writeln!(w, "    #[link_section = \".rtvisor_payload\"]");
+        let _ = writeln!(
+            w,
+            "    static {name}_BYTES: [u8; {len}] = *include_bytes!({p:?});"
+        );
+        let _ = writeln!(w, "    const {name}: &[u8] = &{name}_BYTES;");
+        self.seen.push((bytes, name.to_string()));
+        Ok(())
+    }
 }
 
 fn vm_config(w: &mut String, i: usize, vm: &VmPlan) {

@@ -58,6 +58,8 @@ pub const WORD_PRIME: u64 = FNV1A64_PRIME;
 /// each little-endian word in order does). The hypervisor passes a loop of paired
 /// loads and multiply-adds (`rtvisor_arch_aarch64::memory::hash_blocks`): built for a
 /// target that may not load unaligned words, the portable loop loads byte by byte.
+/// Not inlined: the hypervisor runs it once per blob at boot, one copy is enough.
+#[inline(never)]
 pub fn words_extend_by(state: u64, bytes: &[u8], blocks: fn(u64, &[u8]) -> u64) -> u64 {
     let mut s = word_step(state, bytes.len() as u64);
     let whole = bytes.len() / 32 * 32;

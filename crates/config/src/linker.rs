@@ -1,7 +1,12 @@
 //! The hypervisor's linker script: the image at the hypervisor's memory base (first
 //! RAM bank + 2 MiB, or `[hypervisor] memory.base`; its distance from the bank is the
 //! Image header's `text_offset`), then its stacks and translation-table pool, sized by the machine
-//! contract (`contract::aarch64`). Generated with the tables, from the same plan.
+//! contract (`contract::aarch64`), then the embedded guest images and device trees
+//! (`.rtvisor_payload`, read-only). The guests come last so that everything the
+//! hypervisor's code refers to is within 1 MiB of it, which the tiny code model it is
+//! built with needs (`adr` instead of `adrp` and `add`: docs/benchmark.md, "The
+//! hypervisor's size, eighth pass"); the stacks and pools before them are in the
+//! file as zeros. Generated with the tables, from the same plan.
 //!
 //! x86_64: the Multiboot2 ELF GRUB loads (or QEMU's `-kernel`, by its PVH note) at the hypervisor's memory base
 //! (`contract::x86_64::HV_LOAD`), in three load segments (text RX, rodata R,
@@ -54,11 +59,15 @@ SECTIONS
         . += {pool:#x};
         __pt_pool_end = .;
     }}
+    . = ALIGN(4096);
+    __payload_start = .;
+    .rtvisor_payload : {{ *(.rtvisor_payload) }}
+    . = ALIGN(4096);
     __image_end = .;
     __image_size = __image_end - __image_start;
     __rtvisor_text_offset = {text_offset:#x};
     __stack_size = {stack:#x};
-    /DISCARD/ : {{ *(.comment) *(.note .note.*) *(.eh_frame .eh_frame.*) }}
+    /DISCARD/ : {{ *(.comment) *(.note .note.*) *(.eh_frame .eh_frame.* .eh_frame_hdr) }}
 }}
 "#,
         stack = HV_STACK_SIZE,
@@ -97,7 +106,7 @@ SECTIONS
     }} :text
     . = ALIGN(4096);
     __text_end = .;
-    .rodata : {{ *(.rodata .rodata.*) }} :rodata
+    .rodata : {{ *(.rodata .rodata.*) *(.rtvisor_payload) }} :rodata
     .pvhnote : {{ KEEP(*(.pvhnote)) }} :rodata :note
     . = ALIGN(4096);
     __rodata_end = .;

@@ -64,6 +64,8 @@ pub mod gic;
 #[cfg(target_arch = "aarch64")]
 pub mod ich;
 #[cfg(target_arch = "aarch64")]
+pub mod layout;
+#[cfg(target_arch = "aarch64")]
 pub mod memhash;
 #[cfg(target_arch = "aarch64")]
 pub mod memory;

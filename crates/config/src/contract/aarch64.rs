@@ -153,6 +153,23 @@ pub const HV_POOL_SIZE: u64 = 1 << 20;
 pub const HV_CODE_ALLOWANCE: u64 = 1 << 20;
 /// The flash page pool of one VM (see [`FLASH_POOL_PAGES`]), in the image's .bss.
 pub const HV_FLASH_POOL_PER_VM: u64 = FLASH_POOL_PAGES as u64 * 4096;
+/// How far the tiny code model's PC-relative `adr` and literal loads reach: the
+/// hypervisor's code, read-only data, data and .bss must lie within it.
+pub const TINY_CODE_REACH: u64 = 1 << 20;
+/// What [`tiny_code_model`] reserves for the hypervisor's code, read-only data and
+/// the .bss that does not grow with the VMs (about 0.2 MiB today; the VM table grows
+/// by about 6 KiB a VM, counted here too for up to four VMs).
+pub const HV_NEAR_ALLOWANCE: u64 = 384 << 10;
+
+/// Whether a hypervisor for `vms` VMs is built with the tiny code model (one `adr`
+/// instead of `adrp` and `add` for every address, about 4 KiB less code): when its
+/// code, data and .bss, which holds each VM's flash pool, stay within
+/// [`TINY_CODE_REACH`]. Otherwise the small model (`rtvisor build` says so). The
+/// embedded guests, the stacks and the translation-table pool lie beyond and are
+/// reached through absolute addresses (`linker::script`).
+pub const fn tiny_code_model(vms: usize) -> bool {
+    HV_NEAR_ALLOWANCE + HV_FLASH_POOL_PER_VM * vms as u64 <= TINY_CODE_REACH
+}
 
 /// The hypervisor's memory needs beyond the guest images it embeds: code and data,
 /// stacks, translation tables.
@@ -170,6 +187,15 @@ const _: () = assert!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tiny_code_model_is_kept_while_the_flash_pools_fit_its_reach() {
+        assert!(tiny_code_model(1) && tiny_code_model(2));
+        assert!(!tiny_code_model(3) && !tiny_code_model(MAX_CPUS));
+        let most = (0..=MAX_CPUS).filter(|&n| tiny_code_model(n)).max();
+        let n = most.unwrap_or(0) as u64;
+        assert!(HV_NEAR_ALLOWANCE + HV_FLASH_POOL_PER_VM * n <= TINY_CODE_REACH);
+    }
 
     #[test]
     fn emulated_devices_are_sorted_and_disjoint() {

@@ -9,16 +9,21 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 2;
 
-    const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
-    const _: () = assert!(VM0_KERNEL.len() == 3000);
-    const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1860);
-    const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-linux.kernel");
-    const _: () = assert!(VM1_KERNEL.len() == 6291456);
-    const VM1_INITRD: &[u8] = include_bytes!("$OUT_DIR/vm-linux.initrd");
-    const _: () = assert!(VM1_INITRD.len() == 4096);
-    const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-linux.dtb");
-    const _: () = assert!(VM1_DTB.len() == 4293);
+    #[link_section = ".rtvisor_payload"]
+    static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-rt.kernel");
+    const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM0_DTB_BYTES: [u8; 1860] = *include_bytes!("$OUT_DIR/vm-rt.dtb");
+    const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM1_KERNEL_BYTES: [u8; 6291456] = *include_bytes!("$OUT_DIR/vm-linux.kernel");
+    const VM1_KERNEL: &[u8] = &VM1_KERNEL_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM1_INITRD_BYTES: [u8; 4096] = *include_bytes!("$OUT_DIR/vm-linux.initrd");
+    const VM1_INITRD: &[u8] = &VM1_INITRD_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM1_DTB_BYTES: [u8; 4293] = *include_bytes!("$OUT_DIR/vm-linux.dtb");
+    const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",

@@ -9,14 +9,16 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 2;
 
-    const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
-    const _: () = assert!(VM0_KERNEL.len() == 3000);
-    const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 1523);
-    const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-gp.kernel");
-    const _: () = assert!(VM1_KERNEL.len() == 3000);
-    const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-gp.dtb");
-    const _: () = assert!(VM1_DTB.len() == 1595);
+    #[link_section = ".rtvisor_payload"]
+    static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-rt.kernel");
+    const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM0_DTB_BYTES: [u8; 1523] = *include_bytes!("$OUT_DIR/vm-rt.dtb");
+    const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
+    const VM1_KERNEL: &[u8] = VM0_KERNEL;
+    #[link_section = ".rtvisor_payload"]
+    static VM1_DTB_BYTES: [u8; 1595] = *include_bytes!("$OUT_DIR/vm-gp.dtb");
+    const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",

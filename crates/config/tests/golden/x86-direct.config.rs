@@ -9,18 +9,22 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 3;
 
-    const VM0_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-rt.kernel");
-    const _: () = assert!(VM0_KERNEL.len() == 3000);
-    const VM0_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-rt.dtb");
-    const _: () = assert!(VM0_DTB.len() == 804);
-    const VM1_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-wd.kernel");
-    const _: () = assert!(VM1_KERNEL.len() == 3000);
-    const VM1_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-wd.dtb");
-    const _: () = assert!(VM1_DTB.len() == 797);
-    const VM2_KERNEL: &[u8] = include_bytes!("$OUT_DIR/vm-probe.kernel");
-    const _: () = assert!(VM2_KERNEL.len() == 1500);
-    const VM2_DTB: &[u8] = include_bytes!("$OUT_DIR/vm-probe.dtb");
-    const _: () = assert!(VM2_DTB.len() == 815);
+    #[link_section = ".rtvisor_payload"]
+    static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-rt.kernel");
+    const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM0_DTB_BYTES: [u8; 804] = *include_bytes!("$OUT_DIR/vm-rt.dtb");
+    const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
+    const VM1_KERNEL: &[u8] = VM0_KERNEL;
+    #[link_section = ".rtvisor_payload"]
+    static VM1_DTB_BYTES: [u8; 797] = *include_bytes!("$OUT_DIR/vm-wd.dtb");
+    const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM2_KERNEL_BYTES: [u8; 1500] = *include_bytes!("$OUT_DIR/vm-probe.kernel");
+    const VM2_KERNEL: &[u8] = &VM2_KERNEL_BYTES;
+    #[link_section = ".rtvisor_payload"]
+    static VM2_DTB_BYTES: [u8; 815] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
+    const VM2_DTB: &[u8] = &VM2_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
             name: "rt",

@@ -13,7 +13,7 @@ use rtvisor_arch_aarch64::memory::{Pages, TablePool};
 use rtvisor_arch_aarch64::platform::{self, Conduit, Platform};
 use rtvisor_arch_aarch64::pt::{Attrs, MapError, PageTable, Stage1};
 use rtvisor_arch_aarch64::vcpu::EntryToken;
-use rtvisor_arch_aarch64::{cache, cpu, firmware, gic, mmu, sysreg, uart};
+use rtvisor_arch_aarch64::{cache, cpu, firmware, gic, layout, mmu, sysreg, uart};
 use rtvisor_core::ids::CpuId;
 use spin::Once;
 
@@ -29,34 +29,6 @@ const GICR_STRIDE: u64 = 0x2_0000;
 pub(super) static POOL: TablePool = TablePool::new();
 /// The root of the EL2 identity map, for the other CPUs; the firmware's PSCI conduit.
 static BOOT: Once<(Hpa, Conduit)> = Once::new();
-
-mod layout {
-    //! Addresses the linker script defines.
-    unsafe extern "C" {
-        static __image_start: u8;
-        static __text_end: u8;
-        static __rodata_end: u8;
-        static __image_end: u8;
-        static __boot_stack_end: u8;
-        static __stacks_start: u8;
-        static __stack_size: u8;
-        static __pt_pool_start: u8;
-        static __pt_pool_end: u8;
-    }
-    macro_rules! sym {
-        ($($f:ident => $s:ident),*) => { $(
-            /// Address of the linker symbol.
-            pub fn $f() -> u64 {
-                // Only the address of the linker-defined symbol is taken, never its value.
-                &raw const $s as u64
-            }
-        )* };
-    }
-    sym!(image_start => __image_start, text_end => __text_end, rodata_end => __rodata_end,
-        image_end => __image_end, boot_stack_end => __boot_stack_end,
-        stacks_start => __stacks_start, stack_size => __stack_size,
-        pool_start => __pt_pool_start, pool_end => __pt_pool_end);
-}
 
 /// The host device tree at `ptr`, if one is there.
 fn dtb_at(ptr: u64) -> Option<&'static [u8]> {
@@ -251,7 +223,16 @@ fn build_el2_map(
     let sections = [
         (layout::image_start(), layout::text_end(), Stage1::text()),
         (layout::text_end(), layout::rodata_end(), Stage1::rodata()),
-        (layout::rodata_end(), layout::image_end(), Stage1::data()),
+        (
+            layout::rodata_end(),
+            layout::payload_start(),
+            Stage1::data(),
+        ),
+        (
+            layout::payload_start(),
+            layout::image_end(),
+            Stage1::rodata(),
+        ),
     ];
     for (start, end, attrs) in sections {
         map(&mut pt, start, end, attrs)?;

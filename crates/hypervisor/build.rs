@@ -59,11 +59,48 @@ fn generate(out: &Path) {
             println!("cargo:warning={line}");
         }
     }
+    check_code_model(&plan, &scenario);
     match rtvisor_config::emit(&plan, out) {
         Ok(deps) => deps
             .iter()
             .for_each(|d| println!("cargo:rerun-if-changed={}", d.display())),
         Err(e) => fail(&e),
+    }
+}
+
+/// The aarch64 hypervisor is built with the tiny code model (.cargo/config.toml);
+/// `rtvisor build` overrides it for a scenario whose VMs' flash pools could take the
+/// .bss past its reach. A plain cargo build cannot, so it says what to do instead of
+/// failing at the link with `relocation ... out of range`.
+fn check_code_model(plan: &rtvisor_config::Plan, scenario: &Path) {
+    use rtvisor_config::contract::{aarch64::tiny_code_model, Arch};
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    // The last `-C code-model=M` or `-Ccode-model=M` wins, as with rustc.
+    let mut model = None;
+    let mut after_c = false;
+    for f in flags.split('\x1f') {
+        let opt = if after_c {
+            Some(f)
+        } else {
+            f.strip_prefix("-C")
+        };
+        after_c = f == "-C";
+        if let Some(m) = opt.and_then(|o| o.strip_prefix("code-model=")) {
+            model = Some(m.to_owned());
+        }
+    }
+    if plan.arch == Arch::Aarch64
+        && !tiny_code_model(plan.vms.len())
+        && model.as_deref() == Some("tiny")
+    {
+        fail(&format!(
+            "{}: {} VMs: their flash pools could take the hypervisor's .bss beyond the tiny \
+             code model's 1 MiB; fix: build it with `cargo run -p rtvisor -- build {0} -o \
+             IMAGE` (or `cargo xtask build`), which chooses the code model, or add --config \
+             'target.aarch64-unknown-none-softfloat.rustflags=[\"-C\",\"code-model=small\"]'",
+            scenario.display(),
+            plan.vms.len()
+        ));
     }
 }
 

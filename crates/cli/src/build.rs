@@ -145,8 +145,8 @@ pub fn build(scenario: &Path, out: &Path, elf_out: Option<&Path>) -> Result<(Pla
     let started = Instant::now();
     if !tiny(&plan) {
         eprintln!(
-            "[rtvisor]       {} VMs' flash pools take the hypervisor's .bss beyond the tiny \
-             code model's 1 MiB: built with the small code model (about 4 KiB more code)",
+            "[rtvisor]       {} VMs' flash pools could take the hypervisor's .bss beyond the \
+             tiny code model's 1 MiB: built with the small code model (about 4 KiB more code)",
             plan.vms.len()
         );
     }

@@ -201,7 +201,7 @@ impl<'a> Blobs<'a> {
             .to_str()
             .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
         let len = bytes.len();
-        let _ = writeln!(w, "    #[link_section = \".rtvisor_payload\"]");
+        let _ = writeln!(w, "    #[unsafe(link_section = \".rtvisor_payload\")]");
         let _ = writeln!(
             w,
             "    static {name}_BYTES: [u8; {len}] = *include_bytes!({p:?});"

@@ -44,7 +44,9 @@ pub fn emulate<C: IrqChip>(
     match kind {
         DeviceKind::Pl011 | DeviceKind::Uart16550 => uart(me, line, off, w, value, vm, host),
         DeviceKind::Doorbell => doorbell(off, w, value, vm, host),
-        DeviceKind::DoorbellGpio => gpio(me, line, off, w, value, vm, host),
+        DeviceKind::DoorbellGpio if host.doorbells() => gpio(me, line, off, w, value, vm, host),
+        // Not in the guest's device tree when the image has no shared memory.
+        DeviceKind::DoorbellGpio => Ok(value.is_none().then_some(0)),
         #[cfg(feature = "pc")]
         DeviceKind::Pit | DeviceKind::PortB | DeviceKind::Rtc => {
             match host.pc_device(vm.id, kind, off, w, value) {

@@ -55,6 +55,13 @@ pub trait Host {
     /// VM `vm` rings the doorbell of shared-memory region `index`: raise its doorbell
     /// interrupt in every other peer. `false` when `vm` is not a peer of it.
     fn ring(&self, vm: VmId, index: u64) -> bool;
+    /// Whether any VM of the image shares memory, so that doorbells can ring. A
+    /// constant of the image: without shared memory, the doorbell GPIO is in no
+    /// guest's device tree, reads as zero and ignores writes, and its model's code
+    /// is not in the image.
+    fn doorbells(&self) -> bool {
+        true
+    }
     /// Arms VM `vm`'s watchdog for `ms` milliseconds from now (0 disarms); vCPU `me`
     /// made the call.
     fn watchdog_arm(&self, vm: VmId, me: VcpuId, ms: u64);

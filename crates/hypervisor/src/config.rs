@@ -21,6 +21,20 @@ pub const ANY_DIRECT: bool = {
     any
 };
 
+/// Whether a VM of this scenario shares memory (`[[vm.shared]]`), so that doorbells
+/// can ring. Decided when the image is built: without shared memory, a ring finds no
+/// peer and the doorbell GPIO, which no guest's device tree lists then, is not
+/// emulated, so neither's code is in the image.
+pub const ANY_SHARED: bool = {
+    let mut i = 0;
+    let mut any = false;
+    while i < CONFIG_VM_COUNT {
+        any |= !CONFIG.vms[i].shared.is_empty();
+        i += 1;
+    }
+    any
+};
+
 /// Whether the image has the shell: the scenario does not say `[hypervisor] shell =
 /// false` and the board has a CPU that hosts no vCPU, where the shell can run. Decided
 /// when the image is built: otherwise its commands, tables and texts are not in it.

@@ -21,6 +21,9 @@ use rtvisor_core::seam::IrqChip;
 
 /// VM `from` rings region `index`; `false` when it is not a peer of it.
 pub fn ring(from: VmId, index: u64) -> bool {
+    if !crate::config::ANY_SHARED {
+        return false;
+    }
     let mine = |vm: VmId| vms::cfg(vm).shared.iter().find(|m| m.index as u64 == index);
     if mine(from).is_none() {
         return false;

@@ -106,6 +106,9 @@ impl Host for HostImpl {
     fn ring(&self, vm: VmId, index: u64) -> bool {
         crate::doorbell::ring(vm, index)
     }
+    fn doorbells(&self) -> bool {
+        crate::config::ANY_SHARED
+    }
     fn watchdog_arm(&self, vm: VmId, _me: VcpuId, ms: u64) {
         crate::watchdog::arm(vm, ms);
     }

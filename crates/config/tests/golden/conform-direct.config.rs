@@ -9,10 +9,10 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 1;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-conform.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 1704] = *include_bytes!("$OUT_DIR/vm-conform.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

@@ -9,16 +9,16 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 2;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-victim.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 2833] = *include_bytes!("$OUT_DIR/vm-victim.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_KERNEL_BYTES: [u8; 1500] = *include_bytes!("$OUT_DIR/vm-probe.kernel");
     const VM1_KERNEL: &[u8] = &VM1_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_DTB_BYTES: [u8; 2653] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
     const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

@@ -9,13 +9,13 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 1;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 6291456] = *include_bytes!("$OUT_DIR/vm-linux.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_INITRD_BYTES: [u8; 4096] = *include_bytes!("$OUT_DIR/vm-linux.initrd");
     const VM0_INITRD: &[u8] = &VM0_INITRD_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 1287] = *include_bytes!("$OUT_DIR/vm-linux.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

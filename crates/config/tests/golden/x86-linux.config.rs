@@ -9,19 +9,19 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 2;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-rt.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 1162] = *include_bytes!("$OUT_DIR/vm-rt.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_KERNEL_BYTES: [u8; 6291456] = *include_bytes!("$OUT_DIR/vm-linux.kernel");
     const VM1_KERNEL: &[u8] = &VM1_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_INITRD_BYTES: [u8; 4096] = *include_bytes!("$OUT_DIR/vm-linux.initrd");
     const VM1_INITRD: &[u8] = &VM1_INITRD_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_DTB_BYTES: [u8; 1613] = *include_bytes!("$OUT_DIR/vm-linux.dtb");
     const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

@@ -9,14 +9,14 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 2;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-a.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 790] = *include_bytes!("$OUT_DIR/vm-a.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
     const VM1_KERNEL: &[u8] = VM0_KERNEL;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_DTB_BYTES: [u8; 803] = *include_bytes!("$OUT_DIR/vm-b.dtb");
     const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

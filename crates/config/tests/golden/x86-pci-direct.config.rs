@@ -9,20 +9,20 @@ mod rtvisor_generated_config {
     /// Number of VMs in [`CONFIG`].
     pub const CONFIG_VM_COUNT: usize = 3;
 
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_KERNEL_BYTES: [u8; 3000] = *include_bytes!("$OUT_DIR/vm-rt.kernel");
     const VM0_KERNEL: &[u8] = &VM0_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM0_DTB_BYTES: [u8; 795] = *include_bytes!("$OUT_DIR/vm-rt.dtb");
     const VM0_DTB: &[u8] = &VM0_DTB_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_KERNEL_BYTES: [u8; 1500] = *include_bytes!("$OUT_DIR/vm-probe.kernel");
     const VM1_KERNEL: &[u8] = &VM1_KERNEL_BYTES;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM1_DTB_BYTES: [u8; 1520] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
     const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     const VM2_KERNEL: &[u8] = VM0_KERNEL;
-    #[link_section = ".rtvisor_payload"]
+    #[unsafe(link_section = ".rtvisor_payload")]
     static VM2_DTB_BYTES: [u8; 1104] = *include_bytes!("$OUT_DIR/vm-victim.dtb");
     const VM2_DTB: &[u8] = &VM2_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [

@@ -141,6 +141,8 @@ pub struct FakeHost {
     armed: RefCell<Vec<bool>>,
     /// What [`Host::console_live`] answers.
     pub live: Cell<bool>,
+    /// What [`Host::doorbells`] answers (an image with shared memory: `true`).
+    pub doorbells: Cell<bool>,
 }
 
 impl FakeHost {
@@ -151,6 +153,7 @@ impl FakeHost {
             calls: RefCell::new(Vec::new()),
             armed: RefCell::new(std::vec![false; cfgs.len()]),
             live: Cell::new(false),
+            doorbells: Cell::new(true),
         }
     }
 
@@ -218,6 +221,9 @@ impl Host for FakeHost {
             vm: vm.index(),
             what,
         });
+    }
+    fn doorbells(&self) -> bool {
+        self.doorbells.get()
     }
     fn ring(&self, vm: VmId, index: u64) -> bool {
         self.record(HostCall::Ring {

@@ -176,6 +176,26 @@ fn stores_reach_the_device_as_the_backend_decoded_them() {
 }
 
 #[test]
+fn without_shared_memory_in_the_image_the_doorbell_gpio_reads_zero_and_ignores_writes() {
+    let w = one(VIRT);
+    w.host.doorbells.set(false);
+    let dir = GPIO + 0x400;
+    w.run(0, 0, mmio(dir, B1, true, 0x0f));
+    assert_eq!(w.run(0, 0, mmio(dir, B4, false, 0)).vcpu.loaded, Some(0));
+    // Its PrimeCell id, which a driver probes, is not there either; nothing drives
+    // its line.
+    let id = w.run(0, 0, mmio(GPIO + 0xffc, B4, false, 0));
+    assert_eq!(id.vcpu.loaded, Some(0));
+    assert_eq!(w.vms[0].chip.take(), []);
+    // With shared memory the same accesses reach the model.
+    w.host.doorbells.set(true);
+    assert_eq!(
+        w.run(0, 0, mmio(GPIO + 0xffc, B4, false, 0)).vcpu.loaded,
+        Some(0xb1)
+    );
+}
+
+#[test]
 fn the_uart_prints_lines_of_its_own_vm_and_drives_its_line() {
     let w = one(VIRT);
     w.host.live.set(true);

@@ -38,7 +38,9 @@ pub fn refresh_lrs_inline(me: &PerCpu, cpu: usize, vm: VmId, vcpu: VcpuId) {
     let kicked = if empty & all == all && fast::vtimer_lr(cpu) != 0 {
         if m.posted().any(v) {
             Some(m.lock_kick(v))
-        } else if m.take_rung(v) {
+        } else if crate::config::ANY_SHARED && m.take_rung(v) {
+            // Only a doorbell rings (`IrqChip::pulse`): an image without shared
+            // memory has neither the test nor the receive.
             return kick_bell(vm, vcpu, n, empty);
         } else {
             None

@@ -142,7 +142,8 @@ fn bochsrc_with(spec: &BochsSpec, iso: &Path, com1: &str, log: &Path) -> String 
     // The CPUs' info lines report every virtual-interrupt evaluation and EPT
     // violation: 20 MB a Linux boot under APICv, time spent writing a log nobody
     // reads. Their errors and panics are still reported.
-    let quiet: String = (0..CPUS).map(|c| format!(", cpu{c}=ignore")).collect();
+    // Bochs names them `cpu%x`.
+    let quiet: String = (0..CPUS).map(|c| format!(", cpu{c:x}=ignore")).collect();
     format!(
         "# Written by cargo xtask (xtask/src/x86/machine.rs).\n\
          megs: {megs}\n\

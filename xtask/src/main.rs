@@ -97,8 +97,8 @@ enum Cmd {
         /// Do not build: boot the images already in target/images/ (quick re-runs).
         #[arg(long)]
         no_build: bool,
-        /// Run the slow tier too (Debian's amd64 Linux on Bochs, VT-x: more than 10
-        /// minutes; docs/x86.md "On VT-x"). Without it, slow tests are listed but not run.
+        /// Run the slow tier too (Debian's amd64 Linux on Bochs, VT-x: about 4 minutes
+        /// on 2 cores; docs/x86.md "On VT-x"). Without it, slow tests are listed but not run.
         #[arg(long)]
         slow: bool,
     },
@@ -128,7 +128,7 @@ enum Cmd {
         #[arg(long)]
         no_build: bool,
         /// The slow tier too: Debian's amd64 Linux booted bare and under rtvisor on
-        /// Bochs (VT-x), `linux-x86-intel` (10 to 20 wall minutes a boot).
+        /// Bochs (VT-x), `linux-x86-intel` (a few wall minutes a boot).
         #[arg(long)]
         slow: bool,
     },

@@ -370,6 +370,19 @@ pub const TESTS: &[SysTest] = &[
         about: "two VMs take timer interrupts at their own rates; the probe's SGI flood reaches neither (virtual and direct mode)",
         run: cases::irq_isolation,
     },
+    // Next to irq-isolation: both have three VMs, built with the small code model
+    // (`contract::aarch64::tiny_code_model`), so the hypervisor's crates are rebuilt
+    // for the other model once, not four times.
+    SysTest {
+        name: "cpu-stats",
+        tier: "T2",
+        scenario: "tests/scenarios/cpu-stats.toml",
+        linux: false,
+        elf: false,
+        qemu: BOARD,
+        about: "an accounting build's `cpu stats`: the columns parse, the RT cores count their own entries and time and nothing on anyone else's behalf, `cpu stats reset` starts again from zero",
+        run: cpustats::cpu_stats_test,
+    },
     SysTest {
         name: "irq-restart",
         tier: "T2",
@@ -389,16 +402,6 @@ pub const TESTS: &[SysTest] = &[
         qemu: BOARD,
         about: "the hypervisor shell lists, stops, starts and restarts VMs typed on the console (DEL, escape sequences, an overlong paste); it stays up when the last VM is stopped",
         run: shell::shell,
-    },
-    SysTest {
-        name: "cpu-stats",
-        tier: "T2",
-        scenario: "tests/scenarios/cpu-stats.toml",
-        linux: false,
-        elf: false,
-        qemu: BOARD,
-        about: "an accounting build's `cpu stats`: the columns parse, the RT cores count their own entries and time and nothing on anyone else's behalf, `cpu stats reset` starts again from zero",
-        run: cpustats::cpu_stats_test,
     },
     SysTest {
         name: "reset-one",

@@ -266,10 +266,10 @@ impl Function {
         let mut method = ResetMethod::StopOnly;
         for c in self.caps() {
             match c.kind {
-                CapKind::Express => {
-                    if host.read(self.bdf, c.offset + 4) & cap::EXPRESS_FLR_CAPABLE != 0 {
-                        return ResetMethod::Flr { reg: c.offset + 8 };
-                    }
+                CapKind::Express
+                    if host.read(self.bdf, c.offset + 4) & cap::EXPRESS_FLR_CAPABLE != 0 =>
+                {
+                    return ResetMethod::Flr { reg: c.offset + 8 };
                 }
                 // virtio: cfg_type 1 is the common configuration structure.
                 CapKind::Vendor if virtio && method == ResetMethod::StopOnly => {

@@ -87,23 +87,24 @@ impl Drop for BuildLock {
     }
 }
 
-/// The hypervisor's cargo features the scenario asks for.
-fn features(plan: &Plan) -> Vec<&'static str> {
+/// The hypervisor's cargo features the scenario asks for, and its code model.
+fn features(plan: &Plan) -> Vec<String> {
     let mut args = Vec::new();
     if plan.hypervisor.accounting {
-        args.extend(["--features", "accounting"]);
+        args.extend(["--features".to_owned(), "accounting".to_owned()]);
     }
     if !tiny(plan) {
         // Appended to .cargo/config.toml's flags for the target: the last
         // `code-model` wins.
-        args.extend(["--config", SMALL_CODE_MODEL]);
+        args.extend(["--config".to_owned(), small_code_model()]);
     }
     args
 }
 
-/// The flag that overrides the aarch64 hypervisor's tiny code model.
-const SMALL_CODE_MODEL: &str =
-    "target.aarch64-unknown-none-softfloat.rustflags=[\"-C\",\"code-model=small\"]";
+/// The `--config` value that overrides the aarch64 hypervisor's tiny code model.
+pub fn small_code_model() -> String {
+    format!("target.{HV_TARGET}.rustflags=[\"-C\",\"code-model=small\"]")
+}
 
 /// Whether the aarch64 hypervisor of `plan` keeps the tiny code model that
 /// .cargo/config.toml sets (`contract::aarch64::tiny_code_model`); x86_64 is not

@@ -153,12 +153,7 @@ fn largest(b: &[u8], n: usize) -> Vec<(u64, String)> {
             let start = strtab + name as usize;
             let Some(rest) = b.get(start..) else { continue };
             let end = rest.iter().position(|&c| c == 0).unwrap_or(0);
-            let name = demangle(&String::from_utf8_lossy(&rest[..end]));
-            // An embedded guest on x86_64, where the blobs stay in .rodata.
-            if name.contains("rtvisor_generated_config::") && name.ends_with("_BYTES") {
-                continue;
-            }
-            out.push((sz, name));
+            out.push((sz, demangle(&String::from_utf8_lossy(&rest[..end]))));
         }
     }
     out.sort_by(|a, b| b.cmp(a));
@@ -218,8 +213,8 @@ pub fn breakdown(elf: &[u8], embedded: u64, n: usize) -> Result<Breakdown> {
         }
         match s.name {
             ".text" => bd.text += s.size,
-            // The embedded guests' own section (aarch64; `linker::script`) is
-            // read-only data like the rest, less `embedded`.
+            // The embedded guests' own section (`linker::script`) is read-only data
+            // like the rest, less `embedded`.
             ".rodata" | ".rtvisor_payload" => bd.rodata += s.size,
             ".data" => bd.data += s.size,
             _ => {}

@@ -106,7 +106,8 @@ SECTIONS
     }} :text
     . = ALIGN(4096);
     __text_end = .;
-    .rodata : {{ *(.rodata .rodata.*) *(.rtvisor_payload) }} :rodata
+    .rodata : {{ *(.rodata .rodata.*) }} :rodata
+    .rtvisor_payload : {{ *(.rtvisor_payload) }} :rodata
     .pvhnote : {{ KEEP(*(.pvhnote)) }} :rodata :note
     . = ALIGN(4096);
     __rodata_end = .;

@@ -73,26 +73,11 @@ fn generate(out: &Path) {
 /// .bss past its reach. A plain cargo build cannot, so it says what to do instead of
 /// failing at the link with `relocation ... out of range`.
 fn check_code_model(plan: &rtvisor_config::Plan, scenario: &Path) {
-    use rtvisor_config::contract::{aarch64::tiny_code_model, Arch};
+    use rtvisor_config::contract::aarch64::{code_model_of, tiny_code_model};
+    use rtvisor_config::contract::Arch;
     let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    // The last `-C code-model=M` or `-Ccode-model=M` wins, as with rustc.
-    let mut model = None;
-    let mut after_c = false;
-    for f in flags.split('\x1f') {
-        let opt = if after_c {
-            Some(f)
-        } else {
-            f.strip_prefix("-C")
-        };
-        after_c = f == "-C";
-        if let Some(m) = opt.and_then(|o| o.strip_prefix("code-model=")) {
-            model = Some(m.to_owned());
-        }
-    }
-    if plan.arch == Arch::Aarch64
-        && !tiny_code_model(plan.vms.len())
-        && model.as_deref() == Some("tiny")
-    {
+    let model = code_model_of(&flags);
+    if plan.arch == Arch::Aarch64 && !tiny_code_model(plan.vms.len()) && model == Some("tiny") {
         fail(&format!(
             "{}: {} VMs: their flash pools could take the hypervisor's .bss beyond the tiny \
              code model's 1 MiB; fix: build it with `cargo run -p rtvisor -- build {0} -o \

@@ -139,10 +139,9 @@ pub fn bochsrc_socket(spec: &BochsSpec, iso: &Path, port: u16, log: &Path) -> St
 /// The bochsrc booting `iso` with the COM1 line `com1`.
 fn bochsrc_with(spec: &BochsSpec, iso: &Path, com1: &str, log: &Path) -> String {
     let BochsSpec { megs, ips } = spec;
-    // The CPUs' info lines report every virtual-interrupt evaluation and EPT
-    // violation: 20 MB a Linux boot under APICv, time spent writing a log nobody
-    // reads. Their errors and panics are still reported.
-    // Bochs names them `cpu%x`.
+    // The CPUs' info lines report every virtual-interrupt evaluation: most of the
+    // 20 MB a `linux-x86-intel` run wrote, a log nobody reads. Their errors (an EPT
+    // violation is one) and panics are still reported. Bochs names them `cpu%x`.
     let quiet: String = (0..CPUS).map(|c| format!(", cpu{c:x}=ignore")).collect();
     format!(
         "# Written by cargo xtask (xtask/src/x86/machine.rs).\n\

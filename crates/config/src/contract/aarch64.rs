@@ -171,6 +171,25 @@ pub const fn tiny_code_model(vms: usize) -> bool {
     HV_NEAR_ALLOWANCE + HV_FLASH_POOL_PER_VM * vms as u64 <= TINY_CODE_REACH
 }
 
+/// The code model a build's `CARGO_ENCODED_RUSTFLAGS` (flags separated by 0x1f) asks
+/// for: the last `-C code-model=M` or `-Ccode-model=M`, as rustc takes it.
+pub fn code_model_of(encoded_rustflags: &str) -> Option<&str> {
+    let mut model = None;
+    let mut after_c = false;
+    for f in encoded_rustflags.split('\x1f') {
+        let opt = if after_c {
+            Some(f)
+        } else {
+            f.strip_prefix("-C")
+        };
+        after_c = f == "-C";
+        if let Some(m) = opt.and_then(|o| o.strip_prefix("code-model=")) {
+            model = Some(m);
+        }
+    }
+    model
+}
+
 /// The hypervisor's memory needs beyond the guest images it embeds: code and data,
 /// stacks, translation tables.
 pub const fn hv_fixed_size() -> u64 {
@@ -187,6 +206,21 @@ const _: () = assert!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_model_is_the_last_one_the_flags_name() {
+        let flags = ["-C", "code-model=tiny", "-C", "opt-level=2"].join("\x1f");
+        assert_eq!(code_model_of(&flags), Some("tiny"));
+        // `rtvisor build`'s override comes after the config file's flags.
+        let overridden = [flags.as_str(), "-C", "code-model=small"].join("\x1f");
+        assert_eq!(code_model_of(&overridden), Some("small"));
+        assert_eq!(
+            code_model_of("-Ccode-model=small\x1f-Ccode-model=tiny"),
+            Some("tiny")
+        );
+        assert_eq!(code_model_of(""), None);
+        assert_eq!(code_model_of("-C\x1finline-threshold=95"), None);
+    }
 
     #[test]
     fn the_tiny_code_model_is_kept_while_the_flash_pools_fit_its_reach() {

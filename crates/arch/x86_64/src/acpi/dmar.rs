@@ -94,7 +94,9 @@ impl Dmar {
     fn drhd(s: &[u8]) -> Result<Unit, AcpiError> {
         let bad = AcpiError::BadEntry(SIG);
         let mut u = Unit {
-            base: u64_at(s, 8).ok_or(bad)?,
+            // A register page is 4 KiB-aligned; mapped from another address its
+            // registers would be read at the wrong offsets.
+            base: u64_at(s, 8).filter(|b| b % 4096 == 0).ok_or(bad)?,
             all: u8_at(s, 4).ok_or(bad)? & INCLUDE_PCI_ALL != 0,
             scope: [(0, 0, 0); MAX_SCOPE],
             scoped: 0,
@@ -199,6 +201,13 @@ mod tests {
         let mut long = drhd(1, 0xfed9_0000, &[]);
         long[2] = 200;
         assert_eq!(parse(&dmar(&[long])), Err(AcpiError::BadEntry(SIG)));
+        // A unit whose register base is not page-aligned.
+        let odd = drhd(1, 0xfed9_0800, &[]);
+        assert_eq!(parse(&dmar(&[odd])), Err(AcpiError::BadEntry(SIG)));
+        // A scope entry shorter than its 6-byte header.
+        let mut short = drhd(1, 0xfed9_0000, &[(0, 2, 0)]);
+        short[16 + 1] = 4;
+        assert_eq!(parse(&dmar(&[short])), Err(AcpiError::BadEntry(SIG)));
         // One unit more than are kept: it is counted as dropped.
         let many: Vec<_> = (0..=MAX_UNITS as u64)
             .map(|i| drhd(0, 0xfed9_0000 + i * 0x1000, &[]))

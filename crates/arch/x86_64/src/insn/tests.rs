@@ -186,11 +186,17 @@ fn immediate_stores() {
             "{bytes:02x?}"
         );
     }
-    // A register operand (no memory), another ModRM reg (not MOV), a cut immediate.
+    // A register operand (no memory), another ModRM reg (not MOV), a cut immediate,
+    // a cut ModRM, SIB or displacement, LOCK.
     for bytes in [
         &[0xc7, 0xc0, 1, 0, 0, 0][..],
         &[0xc7, 0x08, 1, 0, 0, 0],
         &[0xc7, 0x00, 1, 0],
+        &[0xc7],
+        &[0xc7, 0x04],
+        &[0xc7, 0x84, 0x08, 0xf0],
+        &[0xc7, 0x05, 0, 0],
+        &[0xf0, 0xc7, 0x00, 1, 0, 0, 0],
     ] {
         assert_eq!(decode_mov(bytes, Code::Bits64), None, "{bytes:02x?}");
     }
@@ -205,7 +211,7 @@ fn refused() {
         // Register to register.
         (&[0x8B, 0xC1], B32),
         (&[0x48, 0x8B, 0xC1], B64),
-        // Other opcodes: MOV of an immediate, CPUID.
+        // A MOV of an immediate whose immediate is cut off; CPUID.
         (&[0xC7, 0x05, 0, 0, 0, 0], B32),
         (&[0x0F, 0xA2], B32),
         // 16-bit addressing in 32-bit code.

@@ -16,7 +16,6 @@ const GCMD: u64 = 0x18;
 const GSTS: u64 = 0x1C;
 const RTADDR: u64 = 0x20;
 const CCMD: u64 = 0x28;
-const FSTS: u64 = 0x34;
 const FECTL: u64 = 0x38;
 const PMEN: u64 = 0x64;
 /// FECTL: fault events masked (no interrupt to whatever vector firmware left).
@@ -72,6 +71,8 @@ pub enum VtdError {
     Buses,
     /// A function is on no unit.
     NoUnit,
+    /// The DMAR lists no unit of segment 0.
+    NoUnits,
     /// The VM's stage-2 maps above 512 GiB, which 3 levels do not reach.
     High,
 }
@@ -216,15 +217,27 @@ impl Vtd {
             coherent &= ecap & ECAP_COHERENT != 0;
             *slot = Some(unit);
         }
+        if units.iter().all(Option::is_none) {
+            return Err(VtdError::NoUnits);
+        }
         if !coherent {
             flush(tables[0].0.as_ptr() as u64, 4096);
         }
-        for unit in units.iter().flatten() {
-            unit.quiet()?;
-            unit.set(RTADDR, Width::Double, root);
-            unit.command(SRTP, true)?;
-            unit.invalidate(None)?;
-            unit.command(TE, true)?;
+        for (i, unit) in units.iter().flatten().enumerate() {
+            let on = unit.quiet().and_then(|()| {
+                unit.set(RTADDR, Width::Double, root);
+                unit.command(SRTP, true)?;
+                unit.invalidate(None)?;
+                unit.command(TE, true)
+            });
+            if let Err(e) = on {
+                // All on, or none: the units before this one go off again, so that
+                // no device is left blocked while the log says VT-d is off.
+                for earlier in units.iter().flatten().take(i) {
+                    let _ = earlier.command(TE, false);
+                }
+                return Err(e);
+            }
         }
         Ok(Vtd {
             units,
@@ -349,14 +362,6 @@ impl Vtd {
             Some((_, did)) => self.flush_domain(bdf, did),
             None => Ok(()),
         }
-    }
-
-    /// Each unit's fault status register (0: no fault recorded).
-    pub fn faults(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.units
-            .iter()
-            .flatten()
-            .map(|u| (u.regs.base(), u.reg(FSTS, Width::Word) as u32))
     }
 }
 

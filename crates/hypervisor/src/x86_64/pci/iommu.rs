@@ -19,19 +19,9 @@ static VTD: spin::Mutex<Option<Vtd>> = spin::Mutex::new(None);
 /// At boot, on the BSP: turns the units on, or says what is missing.
 pub fn init() {
     let Some(p) = platform::get() else { return };
-    let given = vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty());
     let dmar = match &p.dmar {
         Ok(d) => d,
-        Err(e) => {
-            for vm in given {
-                info!(
-                    "warning: vm {}: no DMA remapping unit (DMAR: {e:?}): its PCI functions \
-                     can reach all of RAM by DMA",
-                    vms::cfg(vm).name
-                );
-            }
-            return;
-        }
+        Err(e) => return unconfined(format_args!("no DMA remapping unit (DMAR: {e:?})")),
     };
     // SAFETY: the BSP at boot, once; the units are the firmware's.
     match unsafe { Vtd::init(dmar) } {
@@ -47,13 +37,18 @@ pub fn init() {
         }
         Err(e) => {
             error!("vt-d: not on: {e:?}");
-            for vm in vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty()) {
-                info!(
-                    "warning: vm {}: VT-d is off: its PCI functions can reach all of RAM by DMA",
-                    vms::cfg(vm).name
-                );
-            }
+            unconfined(format_args!("VT-d is off"));
         }
+    }
+}
+
+/// Warns, for each VM given PCI functions, that their DMA is not confined and why.
+fn unconfined(why: core::fmt::Arguments<'_>) {
+    for vm in vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty()) {
+        info!(
+            "warning: vm {}: {why}: its PCI functions can reach all of RAM by DMA",
+            vms::cfg(vm).name
+        );
     }
 }
 

@@ -102,30 +102,61 @@ pub const fn leaf1_apic_id(ebx: u32) -> u32 {
 /// IA32_THERM_INTERRUPT without a safe accessor), TM2, Enhanced SpeedStep and the
 /// performance-capabilities MSR (leaf 1 ECX bits 8, 7 and 15), the digital thermal
 /// sensor, power-limit notification and package thermal management (leaf 6 EAX bits
-/// 0, 4 and 6) and the energy-performance bias (leaf 6 ECX bit 3).
+/// 0, 4 and 6), hardware P-states and HDC (leaf 6 EAX bits 7-11 and 13: Linux's
+/// intel_pstate would write IA32_PM_ENABLE) and the energy-performance bias (leaf 6
+/// ECX bit 3).
+///
+/// The bits, leaf by leaf, are the table [`HIDDEN`]; the hypervisor bit is the one
+/// set.
 pub const fn for_guest(leaf: u32, r: [u32; 4]) -> [u32; 4] {
-    let [a, mut b, mut c, mut d] = r;
-    match leaf {
-        1 => {
-            c = (c | 1 << 31) & !(1 << 3 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 15);
-            d &= !(1 << 7 | 1 << 14 | 1 << 16 | 1 << 22 | 1 << 29);
+    let mut out = r;
+    let mut i = 0;
+    while i < HIDDEN.len() {
+        let (l, mask) = HIDDEN[i];
+        if l == leaf {
+            let mut k = 0;
+            while k < 4 {
+                out[k] &= !mask[k];
+                k += 1;
+            }
         }
-        6 => {
-            c &= !(1 | 1 << 3);
-            return [a & !(1 | 1 << 4 | 1 << 6), b, c, d];
-        }
-        7 => {
-            b &= !(1 << 1);
-            c &= !(1 << 22);
-        }
-        0x8000_0001 => {
-            c &= !(1 << 2);
-            d &= !(1 << 16 | 1 << 27);
-        }
-        _ => {}
+        i += 1;
     }
-    [a, b, c, d]
+    if leaf == 1 {
+        out[2] |= HYPERVISOR;
+    }
+    out
 }
+
+/// Leaf 1 ECX: running under a hypervisor.
+const HYPERVISOR: u32 = 1 << 31;
+
+/// What guests do not see: (leaf, bits cleared in [EAX, EBX, ECX, EDX]).
+const HIDDEN: [(u32, [u32; 4]); 4] = [
+    // ECX: MONITOR 3, VMX 5, SMX 6, EST 7, TM2 8, PDCM 15.
+    // EDX: MCE 7, MCA 14, PAT 16, ACPI 22, TM 29.
+    (
+        1,
+        [
+            0,
+            0,
+            1 << 3 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 15,
+            1 << 7 | 1 << 14 | 1 << 16 | 1 << 22 | 1 << 29,
+        ],
+    ),
+    // EAX: digital thermal sensor 0, power-limit notification 4, package thermal
+    // management 6, HWP and its notification, activity window, EPP and package
+    // request 7-11, HDC 13 (IA32_PM_ENABLE and the HWP MSRs are the machine's).
+    // ECX: APERF/MPERF 0, energy-performance bias 3.
+    (
+        6,
+        [1 | 1 << 4 | 1 << 6 | 0x1f << 7 | 1 << 13, 0, 1 | 1 << 3, 0],
+    ),
+    // EBX: IA32_TSC_ADJUST 1. ECX: RDPID 22.
+    (7, [0, 1 << 1, 1 << 22, 0]),
+    // ECX: SVM 2. EDX: PAT 16, RDTSCP 27.
+    (0x8000_0001, [0, 0, 1 << 2, 1 << 16 | 1 << 27]),
+];
 
 #[cfg(test)]
 mod tests {
@@ -145,7 +176,7 @@ mod tests {
         assert_eq!(for_guest(1, all)[3] & (1 << 7 | 1 << 14 | 1 << 16), 0);
         assert_eq!(for_guest(7, all)[2] & (1 << 22), 0);
         assert_eq!(for_guest(0x8000_0001, all)[3] & (1 << 16 | 1 << 27), 0);
-        assert_eq!(for_guest(7, all)[1], u32::MAX & !(1 << 1));
+        assert_eq!(for_guest(7, all)[1], !(1 << 1));
     }
 
     #[test]
@@ -155,9 +186,9 @@ mod tests {
         assert_eq!(
             for_guest(6, all),
             [
-                u32::MAX & !(1 | 1 << 4 | 1 << 6),
+                !(1 | 1 << 4 | 1 << 6 | 0x1f << 7 | 1 << 13),
                 u32::MAX,
-                u32::MAX & !(1 | 1 << 3),
+                !(1 | 1 << 3),
                 u32::MAX
             ]
         );

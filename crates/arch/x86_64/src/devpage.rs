@@ -58,7 +58,7 @@ impl DevicePages {
 
     /// Whether `[addr, addr + width)` is inside, naturally aligned.
     pub fn holds(&self, addr: u64, w: Width) -> bool {
-        let n = w.bytes() as u64;
+        let n = w.bytes();
         addr.is_multiple_of(n)
             && addr >= self.base
             && addr

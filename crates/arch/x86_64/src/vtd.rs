@@ -4,9 +4,11 @@
 //! functions are then attached to its own stage-2 table ([`Vtd::attach`], when the
 //! VM is loaded) and detached when it stops ([`Vtd::detach`]). A device's DMA
 //! thereby reaches exactly what its VM's vCPUs reach (`tables.rs`); a request
-//! outside is blocked by the unit and recorded in its fault registers
-//! ([`Vtd::faults`]). Interrupt remapping is not used: MSIs pass unchanged (the
-//! hypervisor programs their address and data itself, `pci::msix`).
+//! outside is blocked by the unit and recorded in its fault registers (which
+//! nothing reads yet). Interrupt remapping is not used: MSIs pass unchanged (the
+//! hypervisor programs their address and data itself, `pci::msix`), and a device
+//! that writes into the interrupt range (0xFEEx_xxxx) sends an interrupt of its
+//! choosing (docs/x86.md, "PCI pass-through").
 
 pub mod tables;
 

@@ -46,8 +46,11 @@ const IOTLB_DRAIN: u64 = 1 << 49 | 1 << 48;
 const CAP_RWBF: u64 = 1 << 4;
 /// ECAP.C: the unit's walks snoop the CPU's caches.
 const ECAP_COHERENT: u64 = 1;
-/// Polls of a status bit before a unit counts as not answering.
-const SPINS: u32 = 10_000_000;
+/// How long a unit has to confirm a command before it counts as not answering, in
+/// microseconds (on the PM timer, `timer::wait_until`). A unit answers in a few
+/// microseconds; Linux gives it a second. The wait can hold a stopping VM's path
+/// (`detach`), so it is kept shorter.
+const ANSWER_US: u64 = 100_000;
 /// Buses whose context table can be in use at once.
 const BUSES: usize = 8;
 
@@ -118,13 +121,11 @@ impl Unit {
 
     /// Waits until `done` holds of register `off`.
     fn wait(&self, off: u64, w: Width, done: impl Fn(u64) -> bool) -> Result<(), VtdError> {
-        for _ in 0..SPINS {
-            if done(self.reg(off, w)) {
-                return Ok(());
-            }
-            crate::cpu::pause();
+        if crate::timer::wait_until(ANSWER_US, || done(self.reg(off, w))) {
+            Ok(())
+        } else {
+            Err(VtdError::NoAnswer(self.regs.base()))
         }
-        Err(VtdError::NoAnswer(self.regs.base()))
     }
 
     /// Sets or clears a GCMD bit and waits for its status.
@@ -339,14 +340,15 @@ impl Vtd {
         let t = self.context(bus)?;
         let at = 2 * devfn(dev, func);
         let slot = &mut self.tables[t].0[at..at + 2];
-        // SAFETY (both blocks): volatile stores to the hypervisor's own table memory,
-        // which the unit reads; ordered against each other and the fence.
         match entry {
+            // SAFETY: volatile stores to the hypervisor's own table memory, which the
+            // unit reads; ordered against each other by the fence.
             Some(([lo, hi], _)) => unsafe {
                 core::ptr::write_volatile(&mut slot[1], hi);
                 fence(Ordering::SeqCst);
                 core::ptr::write_volatile(&mut slot[0], lo);
             },
+            // SAFETY: as above; the present half first.
             None => unsafe {
                 core::ptr::write_volatile(&mut slot[0], 0);
                 fence(Ordering::SeqCst);

@@ -32,7 +32,7 @@
 //! answers them ([`Adapted::Own`]).
 
 use crate::exit::{self, AccessKind, Answer, RawExit};
-use crate::insn::MemMov;
+use crate::insn::{MemMov, Operand};
 use crate::regs::Gprs;
 use rtvisor_addr::Ipa;
 use rtvisor_config::contract::x86_64 as contract;
@@ -219,13 +219,13 @@ fn hypercall(g: &Gprs) -> VcpuExit {
 /// The value a decoded MOV stores: its immediate, or its register, narrowed (AH-BH:
 /// bits 15:8).
 fn stored(m: &MemMov, g: &Gprs) -> u64 {
-    if let Some(v) = m.imm {
-        return v & m.width.ones();
-    }
+    let (reg, high) = match m.operand {
+        Operand::Imm(v) => return v & m.width.ones(),
+        Operand::Reg { reg, high } => (reg, high),
+    };
     let mut g = *g;
-    let shift = if m.high { 8 } else { 0 };
-    g.get_mut(m.reg)
-        .map_or(0, |r| (*r >> shift) & m.width.ones())
+    let shift = if high { 8 } else { 0 };
+    g.get_mut(reg).map_or(0, |r| (*r >> shift) & m.width.ones())
 }
 
 /// Maps exit `e` of a vCPU whose APIC id is `me`, with its registers `g` and, for a

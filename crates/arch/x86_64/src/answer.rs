@@ -114,8 +114,9 @@ impl<'a, E: VcpuEngine, R> Exited<'a, E, R> {
                 g.rdx = value >> 32;
             }
             (RawExit::Stage2Fault { .. }, Some(m)) => {
-                if let Some(r) = self.engine.gprs().get_mut(m.reg) {
-                    *r = merge(*r, m.width, value, m.high);
+                let Some((reg, high)) = m.reg() else { return };
+                if let Some(r) = self.engine.gprs().get_mut(reg) {
+                    *r = merge(*r, m.width, value, high);
                 }
             }
             _ => {}

@@ -22,15 +22,34 @@ pub struct MemMov {
     pub len: u8,
     pub write: bool,
     pub width: Width,
-    /// The register (0 = rAX, 1 = rCX, 2 = rDX, 3 = rBX, 4 = rSP, 5 = rBP, 6 = rSI,
-    /// 7 = rDI, 8-15 = R8-R15); for a byte move with [`MemMov::high`], AH-BH's
-    /// register (0-3).
-    pub reg: u8,
-    /// A byte move of AH, CH, DH or BH (bits 15:8 of `reg`): ModRM reg 4-7 without
-    /// a REX prefix.
-    pub high: bool,
-    /// A store of this immediate (sign-extended to the width) instead of `reg`.
-    pub imm: Option<u64>,
+    /// The register loaded or stored, or the immediate stored.
+    pub operand: Operand,
+}
+
+/// The other side of a [`MemMov`]: a register (a load's destination, a store's
+/// source) or, for a store only, an immediate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    Reg {
+        /// 0 = rAX, 1 = rCX, 2 = rDX, 3 = rBX, 4 = rSP, 5 = rBP, 6 = rSI, 7 = rDI,
+        /// 8-15 = R8-R15; with `high`, AH-BH's register (0-3).
+        reg: u8,
+        /// A byte move of AH, CH, DH or BH (bits 15:8 of `reg`): ModRM reg 4-7
+        /// without a REX prefix.
+        high: bool,
+    },
+    /// Stored: the immediate, sign-extended to the width.
+    Imm(u64),
+}
+
+impl MemMov {
+    /// The register it loads or stores (`None`: it stores an immediate).
+    pub const fn reg(&self) -> Option<(u8, bool)> {
+        match self.operand {
+            Operand::Reg { reg, high } => Some((reg, high)),
+            Operand::Imm(_) => None,
+        }
+    }
 }
 
 /// The code a MOV runs in: its default operand and address size.
@@ -197,9 +216,7 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
             len: len as u8,
             write: true,
             width,
-            reg: 0,
-            high: false,
-            imm: Some(imm),
+            operand: Operand::Imm(imm),
         });
     }
     let (reg, high) = if op.modrm {
@@ -222,9 +239,7 @@ pub fn decode_mov(bytes: &[u8], code: Code) -> Option<MemMov> {
         len: i as u8,
         write: op.write,
         width,
-        reg,
-        high,
-        imm: None,
+        operand: Operand::Reg { reg, high },
     })
 }
 
@@ -290,9 +305,10 @@ fn store32_general(bytes: &[u8]) -> Option<(u8, StoreSrc)> {
     if !m.write || m.width != Width::B4 {
         return None;
     }
-    let src = m
-        .imm
-        .map_or(StoreSrc::Reg(m.reg), |v| StoreSrc::Imm(v as u32));
+    let src = match m.operand {
+        Operand::Reg { reg, .. } => StoreSrc::Reg(reg),
+        Operand::Imm(v) => StoreSrc::Imm(v as u32),
+    };
     Some((m.len, src))
 }
 

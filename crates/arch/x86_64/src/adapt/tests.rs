@@ -326,6 +326,39 @@ fn second_stage_faults() {
             value: 0x77
         }
     );
+    // Stores of an immediate carry the immediate, not a register's value:
+    // mov dword [rax], 0 (an EOI), mov word [rbx+0x10], 0x1234, mov byte [rsi], 0x80,
+    // and mov qword [rdi], -16 (REX.W: sign-extended to 8 bytes).
+    let imm = [
+        (
+            decode_mov(&[0xc7, 0x00, 0, 0, 0, 0], Code::Bits64),
+            Width::Word,
+            0,
+        ),
+        (
+            decode_mov32(&[0x66, 0xc7, 0x43, 0x10, 0x34, 0x12]),
+            Width::Half,
+            0x1234,
+        ),
+        (decode_mov32(&[0xc6, 0x06, 0x80]), Width::Byte, 0x80),
+        (
+            decode_mov(&[0x48, 0xc7, 0x07, 0xf0, 0xff, 0xff, 0xff], Code::Bits64),
+            Width::Double,
+            0xffff_ffff_ffff_fff0,
+        ),
+    ];
+    for (m, width, value) in imm {
+        assert!(m.is_some_and(|m| m.reg().is_none()), "{m:?}");
+        assert_eq!(
+            exit_with(fault(AccessKind::Write), &g64, m),
+            VcpuExit::Mmio {
+                addr,
+                width,
+                write: true,
+                value
+            }
+        );
+    }
     // Not decoded: a memory fault, never emulated.
     assert_eq!(
         exit_with(fault(AccessKind::Write), &g, None),

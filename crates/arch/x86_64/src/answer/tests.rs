@@ -440,12 +440,7 @@ fn random_walk() {
         let mut allowed = g;
         allowed.rax = e.g.rax;
         allowed.rdx = e.g.rdx;
-        if let Some(m) = mov {
-            let reg = if m.width == Width::B1 && (4..8).contains(&m.reg) {
-                m.reg - 4
-            } else {
-                m.reg
-            };
+        if let Some((reg, _)) = mov.and_then(|m| m.reg()) {
             if let (Some(a), Some(b)) = (allowed.get_mut(reg), e.g.clone().get_mut(reg)) {
                 *a = *b;
             }

@@ -124,7 +124,7 @@ pub fn drive<E: VcpuEngine>(mut v: E, mem: &mut [u8], bench_calls: u32) {
                         "[rtvisor] vm hello: read of {gpa:#x} outside ram ({} bytes): all-ones",
                         m.width as u8
                     );
-                    if let Some(r) = v.gprs().get_mut(m.reg) {
+                    if let Some(r) = m.reg().and_then(|(reg, _)| v.gprs().get_mut(reg)) {
                         merge(r, m.width, u64::MAX);
                     }
                 }

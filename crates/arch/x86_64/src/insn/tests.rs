@@ -125,9 +125,7 @@ fn forms() {
                 len,
                 write,
                 width,
-                reg,
-                high,
-                imm: None,
+                operand: Operand::Reg { reg, high },
             },
             "{bytes:02x?}"
         );
@@ -181,8 +179,8 @@ fn immediate_stores() {
     for &(bytes, code, width, imm) in cases {
         let m = decode_mov(bytes, code).unwrap_or_else(|| panic!("{bytes:02x?} not decoded"));
         assert_eq!(
-            (usize::from(m.len), m.write, m.width, m.imm),
-            (bytes.len(), true, width, Some(imm)),
+            (usize::from(m.len), m.write, m.width, m.operand),
+            (bytes.len(), true, width, Operand::Imm(imm)),
             "{bytes:02x?}"
         );
     }

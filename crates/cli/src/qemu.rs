@@ -282,15 +282,15 @@ pub fn device_args(devices: &[Device]) -> Vec<String> {
         .collect()
 }
 
-/// The q35 IOMMU that `devices` need: VT-d (`intel-iommu`, 4-level tables, no
+/// The q35 IOMMU that `devices` need: VT-d (`intel-iommu`, 4-level tables, with
 /// interrupt remapping) when one of them is a function a VM is given, so that the
-/// hypervisor confines its DMA to that VM's memory (docs/x86.md, "PCI pass-through",
-/// DMA isolation).
+/// hypervisor confines its DMA to that VM's memory and its interrupts to the ones
+/// the hypervisor gave it (docs/x86.md, "PCI pass-through", DMA isolation).
 pub fn needs_iommu(devices: &[Device]) -> Option<[&'static str; 2]> {
     devices
         .iter()
         .any(Device::in_slot)
-        .then_some(["-device", "intel-iommu,aw-bits=48,intremap=off"])
+        .then_some(["-device", "intel-iommu,aw-bits=48,intremap=on"])
 }
 
 /// Whether a NIC is among `devices` (else a command line says `-nic none`).

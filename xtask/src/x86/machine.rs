@@ -202,7 +202,7 @@ mod tests {
         let a = args(&qemu(Path::new("x.iso"), &devices)).join(" ");
         assert!(
             a.starts_with(
-                "-M q35 -cpu max -smp 4 -m 2G -device intel-iommu,aw-bits=48,intremap=off \
+                "-M q35 -cpu max -smp 4 -m 2G -device intel-iommu,aw-bits=48,intremap=on \
                  -display none "
             ),
             "{a}"

@@ -6,7 +6,8 @@
 //! and the broadcast id (no interrupt anywhere), then at its own core, where three
 //! sector reads raise three interrupts in its own IDT; then its disk is asked to read
 //! into the hypervisor's image and the other VMs' RAM, which VT-d blocks (the device
-//! asks for a reset), and into its own buffer, which works. `rt` (direct) counts no stray
+//! asks for a reset), to write an interrupt message aimed at `rt`'s core, which
+//! interrupt remapping blocks, and into its own buffer, which works. `rt` (direct) counts no stray
 //! vector through its timer phase, which spans the attack; `victim` counts on. The
 //! probe powers off (the hypervisor resets the function), the shell starts it again
 //! and it gets all of it once more; the shell answers.
@@ -80,7 +81,7 @@ fn probe_round(c: &mut Console, t: &Timeouts) -> Result<usize> {
 fn dma_blocked() -> Pattern {
     vm_line(
         PROBE,
-        r"probe: pci-dma: contained \(3 reads aimed at foreign memory; the read-only page at 0x10000000 kept 0x0; into its own buffer: sector 0 0x4b44494350565452\)",
+        r"probe: pci-dma: contained \(3 reads aimed at foreign memory, one at the interrupt range \(0xfee01010\); the read-only page at 0x10000000 kept 0x0; into its own buffer: sector 0 0x4b44494350565452\)",
     )
 }
 

@@ -122,6 +122,21 @@ pub fn check(gsi: u32) -> Result<(), IoApicError> {
 /// Routes `gsi` to `vector` at the physical APIC `apic` (fixed, level-triggered,
 /// active low), `masked` or not; from now on `vector` masks the pin when it arrives.
 pub fn route(gsi: u32, vector: u8, apic: u8, masked: bool) -> Result<(), IoApicError> {
+    let low = u32::from(vector) | ACTIVE_LOW | LEVEL;
+    route_entry(gsi, vector, low, u32::from(apic) << 24, masked)
+}
+
+/// Routes `gsi` through interrupt remapping table entry `handle` (remappable format,
+/// `vtd::ir::ioapic_entry`; the entry says where it goes, its vector must be
+/// `vector`), level-triggered and active low, `masked` or not; from now on `vector`
+/// masks the pin when it arrives.
+pub fn route_remapped(gsi: u32, vector: u8, handle: u16, masked: bool) -> Result<(), IoApicError> {
+    let e = crate::vtd::ir::ioapic_entry(handle, vector, false);
+    route_entry(gsi, vector, e as u32, (e >> 32) as u32, masked)
+}
+
+/// Writes `gsi`'s entry: `low` (unmasked) and `high`, masked while it changes.
+fn route_entry(gsi: u32, vector: u8, low: u32, high: u32, masked: bool) -> Result<(), IoApicError> {
     let slot = vector
         .checked_sub(DEVICE_BASE)
         .and_then(|i| LEVEL_PIN.get(usize::from(i)))
@@ -129,10 +144,9 @@ pub fn route(gsi: u32, vector: u8, apic: u8, masked: bool) -> Result<(), IoApicE
     let mut guard = CHIP.lock();
     let chip = guard.as_mut().ok_or(IoApicError::Absent)?;
     let pin = chip.pin(gsi).ok_or(IoApicError::NoSuchPin)?;
-    let low = u32::from(vector) | ACTIVE_LOW | LEVEL;
     // Masked while the destination changes.
     chip.set_low(pin, low | MASKED);
-    chip.set_reg(REG_REDIR0 + 2 * pin as u32 + 1, u32::from(apic) << 24);
+    chip.set_reg(REG_REDIR0 + 2 * pin as u32 + 1, high);
     slot.store(pin as u8 + 1, Ordering::Release);
     chip.set_low(pin, if masked { low | MASKED } else { low });
     Ok(())

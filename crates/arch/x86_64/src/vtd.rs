@@ -10,6 +10,7 @@
 //! that writes into the interrupt range (0xFEEx_xxxx) sends an interrupt of its
 //! choosing (docs/x86.md, "PCI pass-through").
 
+pub mod ir;
 pub mod tables;
 
 #[cfg(target_os = "none")]

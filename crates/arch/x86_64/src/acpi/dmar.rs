@@ -26,8 +26,9 @@ pub const MAX_UNITS: usize = 8;
 pub const MAX_SCOPE: usize = 8;
 const DRHD: u16 = 0;
 const INCLUDE_PCI_ALL: u8 = 1;
-/// Device scope type: a PCI endpoint.
+/// Device scope type: a PCI endpoint; an I/O APIC.
 const SCOPE_ENDPOINT: u8 = 1;
+const SCOPE_IOAPIC: u8 = 3;
 
 /// One DMA remapping unit of segment 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub struct Unit {
     /// The endpoints its scopes name: (bus, device, function).
     scope: [(u8, u8, u8); MAX_SCOPE],
     scoped: usize,
+    /// The I/O APICs its scopes name: (I/O APIC id, requester id), the first
+    /// [`MAX_SCOPE`].
+    ioapics: [(u8, u16); MAX_SCOPE],
+    nioapics: usize,
 }
 
 impl Unit {
@@ -100,6 +105,8 @@ impl Dmar {
             all: u8_at(s, 4).ok_or(bad)? & INCLUDE_PCI_ALL != 0,
             scope: [(0, 0, 0); MAX_SCOPE],
             scoped: 0,
+            ioapics: [(0, 0); MAX_SCOPE],
+            nioapics: 0,
         };
         let mut off = 16usize;
         while off < s.len() {
@@ -112,6 +119,14 @@ impl Dmar {
                 u.scope[u.scoped] = (bus, dev, func);
                 u.scoped += 1;
             }
+            if kind == SCOPE_IOAPIC && len == 8 && u.nioapics < MAX_SCOPE {
+                let id = u8_at(e, 4).ok_or(bad)?;
+                let bus = u8_at(e, 5).ok_or(bad)?;
+                let (dev, func) = (u8_at(e, 6).ok_or(bad)?, u8_at(e, 7).ok_or(bad)?);
+                let sid = u16::from(bus) << 8 | u16::from(dev & 0x1f) << 3 | u16::from(func & 7);
+                u.ioapics[u.nioapics] = (id, sid);
+                u.nioapics += 1;
+            }
             off += len;
         }
         Ok(u)
@@ -120,6 +135,15 @@ impl Dmar {
     /// The units, in table order.
     pub fn units(&self) -> impl Iterator<Item = &Unit> {
         self.units.iter().flatten()
+    }
+
+    /// The requester id of the I/O APIC with id `id`, as a unit's scope names it
+    /// (`None` when no scope does).
+    pub fn ioapic_sid(&self, id: u8) -> Option<u16> {
+        self.units()
+            .flat_map(|u| u.ioapics[..u.nioapics].iter())
+            .find(|&&(i, _)| i == id)
+            .map(|&(_, sid)| sid)
     }
 
     /// The unit that translates (bus, device, function): the one whose scope names
@@ -166,6 +190,22 @@ mod tests {
         assert_eq!(d.units().count(), 1);
         let u = d.unit_of(0, 3, 0).unwrap();
         assert_eq!((u.base, u.all), (0xfed9_0000, true));
+    }
+
+    #[test]
+    fn ioapic_scopes_give_the_requester_id() {
+        // QEMU q35: the catch-all unit names I/O APIC 0 at ff:00.0.
+        let mut u = drhd(1, 0xfed9_0000, &[(0, 2, 0)]);
+        u.extend_from_slice(&[SCOPE_IOAPIC, 8, 0, 0, 0, 0xff, 0, 0]);
+        u.extend_from_slice(&[SCOPE_IOAPIC, 8, 0, 0, 2, 0xf0, 0x1f, 0]);
+        let len = u.len() as u16;
+        u[2..4].copy_from_slice(&len.to_le_bytes());
+        let d = parse(&dmar(&[u])).unwrap();
+        assert_eq!(d.ioapic_sid(0), Some(0xff00));
+        assert_eq!(d.ioapic_sid(2), Some(0xf0f8));
+        assert_eq!(d.ioapic_sid(1), None);
+        // The endpoint scope is kept beside them.
+        assert_eq!(d.unit_of(0, 2, 0).unwrap().base, 0xfed9_0000);
     }
 
     #[test]

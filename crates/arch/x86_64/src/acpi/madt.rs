@@ -33,6 +33,8 @@ pub struct Madt {
     pub x2apic_entries: bool,
     /// The first I/O APIC's address and the GSI of its pin 0, if any.
     pub ioapic: Option<(Hpa, u32)>,
+    /// That I/O APIC's id (what the DMAR's I/O APIC scopes name it by).
+    pub ioapic_id: u8,
 }
 
 impl Madt {
@@ -47,6 +49,7 @@ impl Madt {
             dropped: 0,
             x2apic_entries: false,
             ioapic: None,
+            ioapic_id: 0,
         };
         let mut off = 8usize;
         while off < body.len() {
@@ -66,6 +69,7 @@ impl Madt {
                 }
                 1 if m.ioapic.is_none() => {
                     m.ioapic = Some((Hpa::new(u64::from(field32(4)?)), field32(8)?));
+                    m.ioapic_id = u8_at(entry, 2).ok_or(AcpiError::BadEntry(SIG))?;
                 }
                 5 => {
                     let a = u64_at(entry, 4).ok_or(AcpiError::BadEntry(SIG))?;
@@ -139,7 +143,7 @@ mod tests {
 
     #[test]
     fn lists_enabled_cpus_from_both_entry_kinds() {
-        let mut ioapic = vec![1, 12, 0, 0];
+        let mut ioapic = vec![1, 12, 4, 0];
         ioapic.extend_from_slice(&0xFEC0_0000u32.to_le_bytes());
         ioapic.extend_from_slice(&0u32.to_le_bytes());
         let m = parse(&madt(&[
@@ -155,6 +159,7 @@ mod tests {
         assert!(m.x2apic_entries);
         assert_eq!(m.lapic_base, Hpa::new(0xFEE0_0000));
         assert_eq!(m.ioapic, Some((Hpa::new(0xFEC0_0000), 0)));
+        assert_eq!(m.ioapic_id, 4);
         assert_eq!(m.dropped, 0);
     }
 

@@ -1,11 +1,12 @@
 //! The register side of [`Vtd`] and its tables' memory.
 
+use super::ir::{self, Descriptor, IRTA_SIZE, IRT_ENTRIES};
 use super::tables::{self, command, context_entry, devfn, root_entry, Levels};
 use crate::acpi::dmar::{Dmar, MAX_UNITS};
 use crate::devpage::DevicePages;
 use crate::stage2::DmaTables;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{fence, Ordering};
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 use rtvisor_config::contract::MAX_VMS;
 use rtvisor_vdev::Width;
 
@@ -16,16 +17,26 @@ const GCMD: u64 = 0x18;
 const GSTS: u64 = 0x1C;
 const RTADDR: u64 = 0x20;
 const CCMD: u64 = 0x28;
+const FSTS: u64 = 0x34;
 const FECTL: u64 = 0x38;
 const PMEN: u64 = 0x64;
+/// Invalidation queue: tail, address, and the interrupt remapping table's address.
+const IQT: u64 = 0x88;
+const IQA: u64 = 0x90;
+const IRTA: u64 = 0xB8;
+/// FSTS: invalidation queue error (a descriptor the unit refused; write 1 to clear).
+const FSTS_IQE: u64 = 1 << 4;
 /// FECTL: fault events masked (no interrupt to whatever vector firmware left).
 const FECTL_IM: u64 = 1 << 31;
 /// PMEN: protected memory regions enabled; status.
 const PMEN_EPM: u64 = 1 << 31;
 const PMEN_PRS: u64 = 1;
-/// GSTS: queued invalidation and interrupt remapping on (firmware's, turned off).
+/// GCMD / GSTS: queued invalidation, interrupt remapping, the remapping table
+/// pointer (one-shot), compatibility-format interrupts allowed.
 const QIE: u32 = 1 << 26;
 const IRE: u32 = 1 << 25;
+const SIRTP: u32 = 1 << 24;
+const CFI: u32 = 1 << 23;
 /// CAP: 2 MiB second-level pages (SLLPS bit 0), number of domains (ND).
 const CAP_2M: u64 = 1 << 34;
 /// GCMD / GSTS bits.
@@ -44,8 +55,11 @@ const IOTLB_DOMAIN: u64 = 2 << 60;
 const IOTLB_DRAIN: u64 = 1 << 49 | 1 << 48;
 /// CAP.RWBF: the write buffer must be flushed after the tables change.
 const CAP_RWBF: u64 = 1 << 4;
-/// ECAP.C: the unit's walks snoop the CPU's caches.
+/// ECAP.C: the unit's walks snoop the CPU's caches. ECAP.QI, ECAP.IR: queued
+/// invalidation, interrupt remapping.
 const ECAP_COHERENT: u64 = 1;
+const ECAP_QI: u64 = 1 << 1;
+const ECAP_IR: u64 = 1 << 3;
 /// How long a unit has to confirm a command before it counts as not answering, in
 /// microseconds (on the PM timer, `timer::wait_until`). A unit answers in a few
 /// microseconds; Linux gives it a second. The wait can hold a stopping VM's path
@@ -78,17 +92,32 @@ pub enum VtdError {
     NoUnits,
     /// The VM's stage-2 maps above 512 GiB, which 3 levels do not reach.
     High,
+    /// A unit refused an invalidation descriptor (FSTS.IQE; its register base).
+    Queue(u64),
+    /// An interrupt remapping table index past the table.
+    NoIrte,
 }
 
 #[repr(C, align(4096))]
 struct Page([u64; 512]);
 
-/// The root table and the context tables.
-struct Tables(UnsafeCell<[Page; 1 + BUSES]>);
+/// The pages the units read: the root table, the context tables, the interrupt
+/// remapping table and each unit's invalidation queue.
+const PAGES: usize = QUEUE0 + MAX_UNITS;
+const ROOT: usize = 0;
+const CONTEXT0: usize = 1;
+const IRT: usize = CONTEXT0 + BUSES;
+const QUEUE0: usize = IRT + 1;
+/// Descriptors in a queue (one page, IQA.QS = 0).
+const QUEUE_LEN: usize = 256;
+
+struct Tables(UnsafeCell<[Page; PAGES]>);
 // SAFETY: reached only through the `Vtd` that `init` makes once, whose methods take
 // `&mut self` (the caller serialises them).
 unsafe impl Sync for Tables {}
-static TABLES: Tables = Tables(UnsafeCell::new([const { Page([0; 512]) }; 1 + BUSES]));
+static TABLES: Tables = Tables(UnsafeCell::new([const { Page([0; 512]) }; PAGES]));
+/// Where each unit writes an invalidation wait's status (by unit slot).
+static STATUS: [AtomicU32; MAX_UNITS] = [const { AtomicU32::new(0) }; MAX_UNITS];
 
 struct Unit {
     regs: DevicePages,
@@ -96,18 +125,28 @@ struct Unit {
     /// The IOTLB invalidate register's address.
     iotlb: u64,
     rwbf: bool,
+    /// Its slot: its queue page is `QUEUE0 + slot`, its status `STATUS[slot]`.
+    slot: usize,
+    /// Queued invalidation is on: invalidations go through the queue (the
+    /// registers may not be used then), its next free descriptor is `tail`.
+    queued: bool,
+    tail: usize,
+    /// The last invalidation wait's status value.
+    token: u32,
 }
 
 /// The machine's remapping units, on.
 pub struct Vtd {
     units: [Option<Unit>; MAX_UNITS],
     dmar: Dmar,
-    tables: &'static mut [Page; 1 + BUSES],
+    tables: &'static mut [Page; PAGES],
     /// The bus each context table serves.
     buses: [Option<u8>; BUSES],
     /// Every unit's page walks snoop the CPU's caches (ECAP.C); else the tables
     /// a unit reads are written back before it is told of them.
     coherent: bool,
+    /// Interrupt remapping is on, compatibility-format interrupts blocked.
+    remapping: bool,
 }
 
 impl Unit {
@@ -136,12 +175,16 @@ impl Unit {
     }
 
     /// Drops the cached context entries and translations: every domain's
-    /// (`None`), or domain `did`'s.
-    fn invalidate(&self, did: Option<u16>) -> Result<(), VtdError> {
+    /// (`None`), or domain `did`'s; through the queue (`queue`, its page) when it
+    /// is on.
+    fn invalidate(&mut self, queue: &mut Page, did: Option<u16>) -> Result<(), VtdError> {
         if self.rwbf {
             let gsts = self.reg(GSTS, Width::Word) as u32;
             self.set(GCMD, Width::Word, u64::from(command(gsts, WBF, true)));
             self.wait(GSTS, Width::Word, |s| s as u32 & WBF == 0)?;
+        }
+        if self.queued {
+            return self.submit(queue, &[ir::inv_context(did), ir::inv_iotlb(did)]);
         }
         let (ccmd, iotlb) = match did {
             None => (CCMD_GLOBAL, IOTLB_GLOBAL),
@@ -157,11 +200,79 @@ impl Unit {
         self.wait(at, Width::Double, |v| v & IOTLB_IVT == 0)
     }
 
-    /// Undoes what firmware may have left on: queued invalidation and interrupt
-    /// remapping off (register-based invalidation is used, MSIs pass as they are),
+    /// Puts `descs` and a wait on the unit's queue (`queue`, its page) and waits
+    /// until the unit has carried them out.
+    fn submit(&mut self, queue: &mut Page, descs: &[Descriptor]) -> Result<(), VtdError> {
+        let status = &STATUS[self.slot];
+        self.token = self.token.wrapping_add(1).max(1);
+        let token = self.token;
+        status.store(0, Ordering::SeqCst);
+        let at = status.as_ptr() as u64;
+        let wait = ir::inv_wait(at, token);
+        for d in descs.iter().chain(core::iter::once(&wait)) {
+            let slot = &mut queue.0[2 * self.tail..2 * self.tail + 2];
+            // SAFETY: volatile stores to the hypervisor's own queue page, which the
+            // unit reads only up to the tail written below.
+            unsafe {
+                core::ptr::write_volatile(&mut slot[0], d[0]);
+                core::ptr::write_volatile(&mut slot[1], d[1]);
+            }
+            self.tail = (self.tail + 1) % QUEUE_LEN;
+        }
+        // The unit may not snoop: the queue written back (a flush of a coherent
+        // unit's lines costs little and keeps one path).
+        flush(queue.0.as_ptr() as u64, 4096);
+        self.set(IQT, Width::Double, (self.tail as u64) << 4);
+        let done = || {
+            flush(at & !63, 64);
+            status.load(Ordering::SeqCst) == token || self.reg(FSTS, Width::Word) & FSTS_IQE != 0
+        };
+        if !crate::timer::wait_until(ANSWER_US, done) {
+            return Err(VtdError::NoAnswer(self.regs.base()));
+        }
+        if self.reg(FSTS, Width::Word) & FSTS_IQE != 0 {
+            self.set(FSTS, Width::Word, FSTS_IQE);
+            return Err(VtdError::Queue(self.regs.base()));
+        }
+        Ok(())
+    }
+
+    /// Turns queued invalidation on, with the queue at page `queue`.
+    fn queue_on(&mut self, queue: &Page) -> Result<(), VtdError> {
+        self.set(IQT, Width::Double, 0);
+        self.tail = 0;
+        self.set(IQA, Width::Double, queue.0.as_ptr() as u64);
+        self.command(QIE, true)?;
+        self.queued = true;
+        Ok(())
+    }
+
+    /// Turns interrupt remapping on with the table at `irt`, compatibility-format
+    /// interrupts blocked; the interrupt entry cache is dropped first.
+    fn remapping_on(&mut self, queue: &mut Page, irt: u64) -> Result<(), VtdError> {
+        self.set(IRTA, Width::Double, irt | IRTA_SIZE);
+        let gsts = self.reg(GSTS, Width::Word) as u32;
+        self.set(GCMD, Width::Word, u64::from(command(gsts, SIRTP, true)));
+        self.wait(GSTS, Width::Word, |s| s as u32 & SIRTP != 0)?;
+        self.submit(queue, &[ir::inv_iec(None)])?;
+        if self.reg(GSTS, Width::Word) as u32 & CFI != 0 {
+            self.command(CFI, false)?;
+        }
+        self.command(IRE, true)
+    }
+
+    /// Turns translation, interrupt remapping and the queue off (a failed `init`).
+    fn off(&self) {
+        for bit in [TE, IRE, QIE] {
+            let _ = self.command(bit, false);
+        }
+    }
+
+    /// Undoes what firmware may have left on: interrupt remapping and queued
+    /// invalidation off (`init` turns them on again with its own tables),
     /// protected memory regions off, fault events masked.
     fn quiet(&self) -> Result<(), VtdError> {
-        for bit in [QIE, IRE] {
+        for bit in [IRE, QIE] {
             if self.reg(GSTS, Width::Word) as u32 & bit != 0 {
                 self.command(bit, false)?;
             }
@@ -177,7 +288,11 @@ impl Unit {
 
 impl Vtd {
     /// Maps every unit of `dmar`, gives each the empty root table and turns
-    /// translation on: from here no device reaches memory until attached.
+    /// translation on: from here no device reaches memory until attached. Where
+    /// every unit offers queued invalidation and interrupt remapping, both go on
+    /// too, with an empty remapping table and compatibility-format interrupts
+    /// blocked: from here no device sends an interrupt until [`Vtd::set_irte`]
+    /// gives it an entry.
     ///
     /// # Safety
     /// The BSP at boot, once; the units are the machine's (the firmware's DMAR).
@@ -190,11 +305,12 @@ impl Vtd {
         for t in tables.iter_mut() {
             t.0.fill(0);
         }
-        let root = tables[0].0.as_ptr() as u64;
+        let root = tables[ROOT].0.as_ptr() as u64;
+        let irt = tables[IRT].0.as_ptr() as u64;
         // Every unit checked before any is changed: all on, or none.
         let mut units = [const { None }; MAX_UNITS];
-        let mut coherent = true;
-        for (slot, u) in units.iter_mut().zip(dmar.units()) {
+        let (mut coherent, mut remapping) = (true, true);
+        for (slot, (entry, u)) in units.iter_mut().zip(dmar.units()).enumerate() {
             // SAFETY: the BSP at boot; a unit's register page (the DMAR's).
             let regs = unsafe { DevicePages::map(u.base, 0x1000) }.ok_or(VtdError::Map(u.base))?;
             let cap = regs.read(regs.base() + CAP, Width::Double);
@@ -205,6 +321,10 @@ impl Vtd {
                 levels: Levels::of_cap(cap).ok_or(VtdError::Width(u.base))?,
                 iotlb: regs.base() + iro * 16 + 8,
                 rwbf: cap & CAP_RWBF != 0,
+                slot,
+                queued: false,
+                tail: 0,
+                token: 0,
             };
             if unit.iotlb + 8 > regs.base() + regs.len() {
                 return Err(VtdError::Map(u.base));
@@ -216,26 +336,36 @@ impl Vtd {
                 return Err(VtdError::Domains(u.base));
             }
             coherent &= ecap & ECAP_COHERENT != 0;
-            *slot = Some(unit);
+            remapping &= ecap & (ECAP_QI | ECAP_IR) == ECAP_QI | ECAP_IR;
+            *entry = Some(unit);
         }
         if units.iter().all(Option::is_none) {
             return Err(VtdError::NoUnits);
         }
         if !coherent {
-            flush(tables[0].0.as_ptr() as u64, 4096);
+            flush(root, 4096);
+            flush(irt, 4096);
         }
-        for (i, unit) in units.iter().flatten().enumerate() {
+        for i in 0..units.len() {
+            let Some(unit) = units[i].as_mut() else {
+                continue;
+            };
+            let queue = &mut tables[QUEUE0 + unit.slot];
             let on = unit.quiet().and_then(|()| {
                 unit.set(RTADDR, Width::Double, root);
                 unit.command(SRTP, true)?;
-                unit.invalidate(None)?;
+                if remapping {
+                    unit.queue_on(queue)?;
+                    unit.remapping_on(queue, irt)?;
+                }
+                unit.invalidate(queue, None)?;
                 unit.command(TE, true)
             });
             if let Err(e) = on {
-                // All on, or none: the units before this one go off again, so that
-                // no device is left blocked while the log says VT-d is off.
-                for earlier in units.iter().flatten().take(i) {
-                    let _ = earlier.command(TE, false);
+                // All on, or none: the units so far go off again, so that no device
+                // is left blocked while the log says VT-d is off.
+                for earlier in units.iter().take(i + 1).flatten() {
+                    earlier.off();
                 }
                 return Err(e);
             }
@@ -246,6 +376,7 @@ impl Vtd {
             tables,
             buses: [None; BUSES],
             coherent,
+            remapping,
         })
     }
 
@@ -255,6 +386,11 @@ impl Vtd {
             .iter()
             .flatten()
             .map(|u| (u.regs.base(), u.levels == Levels::Four))
+    }
+
+    /// Whether interrupt remapping is on (every unit offers it).
+    pub fn remapping(&self) -> bool {
+        self.remapping
     }
 
     /// The context table of `bus` (taken on first use).
@@ -268,10 +404,10 @@ impl Vtd {
                     .position(Option::is_none)
                     .ok_or(VtdError::Buses)?;
                 self.buses[i] = Some(bus);
-                let ctx = self.tables[1 + i].0.as_ptr() as u64;
+                let ctx = self.tables[CONTEXT0 + i].0.as_ptr() as u64;
                 let [lo, hi] = root_entry(ctx);
                 let at = 2 * usize::from(bus);
-                let slot = &mut self.tables[0].0[at..at + 2];
+                let slot = &mut self.tables[ROOT].0[at..at + 2];
                 // SAFETY: volatile stores to the hypervisor's own root table, which the
                 // units read; the high half before the present bit.
                 unsafe {
@@ -282,7 +418,7 @@ impl Vtd {
                 i
             }
         };
-        Ok(1 + i)
+        Ok(CONTEXT0 + i)
     }
 
     /// Attaches function `bus:dev.func` to its VM's stage-2 tables `t`, domain
@@ -300,8 +436,45 @@ impl Vtd {
         self.set_entry(bdf, None).and(self.flush_domain(bdf, did))
     }
 
-    /// The unit that translates `bdf` (the DMAR's), among those that are on.
-    fn unit_of(&self, (bus, dev, func): (u8, u8, u8)) -> Result<&Unit, VtdError> {
+    /// Sets interrupt remapping table entry `index` (`ir::irte`), or clears it
+    /// (`None`: the interrupts that name it are blocked), and drops every unit's
+    /// cached copy of it. Nothing to do without remapping.
+    pub fn set_irte(&mut self, index: u16, e: Option<[u64; 2]>) -> Result<(), VtdError> {
+        if !self.remapping {
+            return Ok(());
+        }
+        let i = usize::from(index);
+        if i >= IRT_ENTRIES {
+            return Err(VtdError::NoIrte);
+        }
+        let slot = &mut self.tables[IRT].0[2 * i..2 * i + 2];
+        let [lo, hi] = e.unwrap_or([0, 0]);
+        // SAFETY: volatile stores to the hypervisor's own remapping table, which the
+        // units read. A present entry whose high half (the requester check) stays
+        // changes by one 8-byte store of its low half; otherwise it is not present
+        // while the high half changes, and the present bit goes in last.
+        unsafe {
+            if slot[1] != hi {
+                core::ptr::write_volatile(&mut slot[0], 0);
+                fence(Ordering::SeqCst);
+                core::ptr::write_volatile(&mut slot[1], hi);
+                fence(Ordering::SeqCst);
+            }
+            core::ptr::write_volatile(&mut slot[0], lo);
+        }
+        fence(Ordering::SeqCst);
+        if !self.coherent {
+            flush(slot.as_ptr() as u64 & !63, 64);
+        }
+        let Vtd { units, tables, .. } = self;
+        for u in units.iter_mut().flatten() {
+            u.submit(&mut tables[QUEUE0 + u.slot], &[ir::inv_iec(Some(index))])?;
+        }
+        Ok(())
+    }
+
+    /// The slot of the unit that translates `bdf` (the DMAR's), among those on.
+    fn unit_index(&self, (bus, dev, func): (u8, u8, u8)) -> Result<usize, VtdError> {
         let base = self
             .dmar
             .unit_of(bus, dev, func)
@@ -309,13 +482,15 @@ impl Vtd {
             .base;
         self.units
             .iter()
-            .flatten()
-            .find(|u| u.regs.base() == base)
+            .position(|u| u.as_ref().is_some_and(|u| u.regs.base() == base))
             .ok_or(VtdError::NoUnit)
     }
 
-    fn flush_domain(&self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
-        self.unit_of(bdf)?.invalidate(Some(did))
+    fn flush_domain(&mut self, bdf: (u8, u8, u8), did: u16) -> Result<(), VtdError> {
+        let i = self.unit_index(bdf)?;
+        let Vtd { units, tables, .. } = self;
+        let u = units[i].as_mut().ok_or(VtdError::NoUnit)?;
+        u.invalidate(&mut tables[QUEUE0 + u.slot], Some(did))
     }
 
     /// Writes the context entry of `bdf`: present with `to` (root, domain), or
@@ -323,7 +498,10 @@ impl Vtd {
     /// cleared; an entry is never changed while present (attach follows detach).
     fn set_entry(&mut self, bdf: (u8, u8, u8), to: Option<(u64, u16)>) -> Result<(), VtdError> {
         let (bus, dev, func) = bdf;
-        let levels = self.unit_of(bdf)?.levels;
+        let levels = self.units[self.unit_index(bdf)?]
+            .as_ref()
+            .ok_or(VtdError::NoUnit)?
+            .levels;
         let entry = match to {
             Some((root, did)) => {
                 // SAFETY: `root` comes from a `DmaTables`, which only a `Stage2` makes:
@@ -357,7 +535,7 @@ impl Vtd {
         }
         fence(Ordering::SeqCst);
         if !self.coherent {
-            flush(self.tables[0].0.as_ptr() as u64, 4096);
+            flush(self.tables[ROOT].0.as_ptr() as u64, 4096);
             flush(self.tables[t].0.as_ptr() as u64, 4096);
         }
         match entry {

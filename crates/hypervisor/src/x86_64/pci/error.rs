@@ -29,6 +29,9 @@ pub enum GiveError {
     MsixUnmapped,
     /// Every device vector of the hypervisor is taken.
     NoVectors,
+    /// Interrupt remapping is on and its table has no room for the entries of
+    /// another direct-mode function.
+    NoRemapEntries,
     /// Its virtio status byte is not in a memory BAR.
     StatusNotInBar,
     /// Its virtio status byte's page could not be mapped.
@@ -105,6 +108,8 @@ pub enum LineError {
     BadVector,
     /// Every device vector of the hypervisor is taken.
     NoVectors,
+    /// Interrupt remapping is on and the line's entry could not be set.
+    RemapEntry,
 }
 
 impl fmt::Display for GiveError {
@@ -125,6 +130,10 @@ impl fmt::Display for GiveError {
             Self::MsixPastBar => "its MSI-X table runs past its BAR",
             Self::MsixUnmapped => "its MSI-X table cannot be mapped",
             Self::NoVectors => "the hypervisor has no interrupt vectors left for it",
+            Self::NoRemapEntries => {
+                "the interrupt remapping table has no entries left for it (at most 12 \
+                 direct-mode functions)"
+            }
             Self::StatusNotInBar => "its virtio status byte is not in a memory BAR",
             Self::StatusUnmapped => "its virtio status page cannot be mapped",
         };
@@ -169,6 +178,7 @@ impl fmt::Display for LineError {
             Self::NoSuchPin => "the host's I/O APIC has no such pin",
             Self::BadVector => "the host's I/O APIC refused the vector",
             Self::NoVectors => "no interrupt vector left",
+            Self::RemapEntry => "its interrupt remapping entry could not be set",
         })
     }
 }

@@ -153,16 +153,12 @@ fn line(vm: VmId, gsi: u32) -> Result<(), LineError> {
         return Err(LineError::NoHostIoApic);
     }
     let apic = apic_of(vm, 0).ok_or(LineError::NoApic)?;
-    let refused = |e| match e {
-        ioapic::IoApicError::NoSuchPin => LineError::NoSuchPin,
-        ioapic::IoApicError::BadVector => LineError::BadVector,
-        ioapic::IoApicError::Absent => LineError::NoHostIoApic,
-    };
     // Every check before the vector is taken: the pool only grows, and the route
-    // cannot fail past them (a device vector, a mapped chip, its pin).
+    // cannot fail past them (a device vector, a mapped chip, its pin), but for a
+    // remapping unit that stops answering.
     ioapic::check(gsi).map_err(refused)?;
     let vector = super::msix::take_vector().ok_or(LineError::NoVectors)?;
-    ioapic::route(gsi, vector, apic, true).map_err(refused)?;
+    host_route(gsi, vector, apic, true)?;
     *slot = Some(Line {
         gsi,
         vm,
@@ -173,6 +169,26 @@ fn line(vm: VmId, gsi: u32) -> Result<(), LineError> {
         stopped: false,
     });
     Ok(())
+}
+
+fn refused(e: ioapic::IoApicError) -> LineError {
+    match e {
+        ioapic::IoApicError::NoSuchPin => LineError::NoSuchPin,
+        ioapic::IoApicError::BadVector => LineError::BadVector,
+        ioapic::IoApicError::Absent => LineError::NoHostIoApic,
+    }
+}
+
+/// Routes host `gsi` to device vector `vector` at the physical APIC `apic`, `masked`
+/// or not: through the line's interrupt remapping entry where remapping is on
+/// (`iommu::remap_line`: the entry names the core, the I/O APIC's entry the
+/// handle), else directly.
+fn host_route(gsi: u32, vector: u8, apic: u8, masked: bool) -> Result<(), LineError> {
+    match super::iommu::remap_line(vector, apic) {
+        None => ioapic::route(gsi, vector, apic, masked).map_err(refused),
+        Some(Ok(handle)) => ioapic::route_remapped(gsi, vector, handle, masked).map_err(refused),
+        Some(Err(_)) => Err(LineError::RemapEntry),
+    }
 }
 
 /// The physical APIC of the core of VM `vm`'s vCPU `vcpu`.
@@ -234,7 +250,7 @@ pub fn forwarded(vm: VmId, pin: u32, entry: u64, ended: bool) {
     let apic = apic_of(vm, vcpu.unwrap_or(0)).unwrap_or(l.apic);
     if apic != l.apic {
         l.apic = apic;
-        let _ = ioapic::route(l.gsi, l.vector, apic, l.masked());
+        let _ = host_route(l.gsi, l.vector, apic, l.masked());
     } else {
         ioapic::set_masked(l.gsi, l.masked());
     }

@@ -43,11 +43,12 @@ pub(super) use intx::forwarded;
 pub(super) use msix::deliver;
 pub(super) use probe::map_bars;
 
-/// At boot, on the BSP: each VM's functions probed and given, then the VT-d units
-/// on (no device attached until its VM is loaded).
+/// At boot, on the BSP: the VT-d units on (no device attached until its VM is
+/// loaded), then each VM's functions probed and given: their interrupts are
+/// routed knowing whether interrupt remapping is on.
 pub(super) fn init() {
-    probe::init();
     iommu::init();
+    probe::init();
 }
 
 /// VM `vm` is stopping: its functions quiesced and reset, then their DMA blocked.

@@ -75,6 +75,12 @@ struct Table {
 /// A function's interrupts.
 #[derive(Debug)]
 pub(super) struct Irqs {
+    /// Its requester id (what the remapping unit checks an interrupt's source by).
+    sid: u16,
+    /// The first of its interrupt remapping table entries (`super::iommu`): a
+    /// virtual-mode function's are its host vectors' ([`irte_of_vector`]), a
+    /// direct-mode function's a block of [`ENTRIES`] above them.
+    irte: u16,
     /// First host vector.
     first: u8,
     /// Host vectors given (0: none; a direct-mode VM's functions have none).
@@ -91,6 +97,7 @@ impl Irqs {
     /// vector.
     pub(super) fn of(
         direct: bool,
+        sid: u16,
         f: &Function,
         host: &mut dyn HostConfig,
         bars: &[Option<MemBar>; BARS],
@@ -117,7 +124,13 @@ impl Irqs {
                 (g + want <= DEVICE_COUNT).then_some(g + want)
             })
             .map_err(|_| GiveError::NoVectors)?;
+        let irte = match direct {
+            false => irte_of_vector(DEVICE_BASE + first as u8),
+            true => super::iommu::direct_entries(ENTRIES).ok_or(GiveError::NoRemapEntries)?,
+        };
         let irqs = Self {
+            sid,
+            irte,
             first: DEVICE_BASE + first as u8,
             count: want as u8,
             direct,
@@ -240,13 +253,22 @@ fn route_direct(vm: VmId, guest: Option<MsiMsg>) -> Option<MsiMsg> {
     msi::route_direct(guest?, &cores[..n]).ok()
 }
 
-/// The host's message for the guest's `guest` on vector slot `i` of `irq` (VM `vm`).
+/// The host's message for the guest's `guest` on vector slot `i` of `irq` (VM `vm`),
+/// as the device sends it: through its interrupt remapping table entry where
+/// remapping is on (`iommu::remap_msi`).
 fn host_message(vm: VmId, irq: &Irqs, i: usize, guest: Option<MsiMsg>) -> Option<MsiMsg> {
-    match (irq.direct, i < usize::from(irq.count)) {
-        (true, _) => route_direct(vm, guest),
+    let host = match (irq.direct, i < usize::from(irq.count)) {
+        (true, _) if i < ENTRIES => route_direct(vm, guest),
         (false, true) => route(vm, irq.first + i as u8, guest),
-        (false, false) => None,
-    }
+        _ => return None,
+    };
+    super::iommu::remap_msi(irq.irte + i as u16, irq.sid, host)
+}
+
+/// The interrupt remapping table entry of device vector `v` (a virtual-mode
+/// function's message or a forwarded INTx line).
+pub(super) fn irte_of_vector(v: u8) -> u16 {
+    u16::from(v - DEVICE_BASE)
 }
 
 /// An access of VM `vm` at `addr` in the trapped pages of one of its functions' MSI-X

@@ -84,7 +84,15 @@ fn give(cfg: &VmConfig, map: &'static PciFunctionMap, st: &mut PciVm) -> Result<
         unsafe { DevicePages::map(base, len) }
     };
     let direct = cfg.interrupt_mode == InterruptMode::Direct;
-    let irq = msix::Irqs::of(direct, &function, &mut One(bdf, &config), &bars, map_pages)?;
+    let sid = rtvisor_arch_x86_64::vtd::ir::sid(bdf.bus, bdf.dev, bdf.func);
+    let irq = msix::Irqs::of(
+        direct,
+        sid,
+        &function,
+        &mut One(bdf, &config),
+        &bars,
+        map_pages,
+    )?;
     let status = match function.reset_method(&mut One(bdf, &config)) {
         ResetMethod::VirtioStatus { bar, offset } => {
             let b = bars

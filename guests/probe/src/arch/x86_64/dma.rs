@@ -8,6 +8,12 @@
 //!   own stores cannot, and is a leak. (Whether a request completes says nothing:
 //!   QEMU completes one whose buffer its IOMMU refused, and drops the data.)
 //!
+//! - `dma-irq=`, an address in the interrupt range (0xFEEx_xxxx): the first four
+//!   bytes of sector 1 (a fixed interrupt, vector 0xE1) are written there. Without
+//!   interrupt remapping the write is an interrupt to the core the address names (the
+//!   scenario names `rt`'s, which counts it as a stray); with it, the address names a
+//!   remapping entry the hypervisor gave nobody, and nothing arrives.
+//!
 //! The device is reset before each attempt, and at the end one read into this
 //! guest's own buffer must bring the disk's signature (`disk-magic=`), so that a dead
 //! device does not pass as a contained one.
@@ -46,6 +52,14 @@ pub fn dma(boot: &BootInfo, own: Bdf, v: &Virtio) -> Outcome {
         let _ = v.completed(0);
         aimed += 1;
     }
+    let Some(irq) = number(boot, "dma-irq") else {
+        return leak(CASE, format_args!("dma-irq= not given"));
+    };
+    if !v.start(own) {
+        return leak(CASE, format_args!("the device did not start"));
+    }
+    v.submit_split(0, 1, irq, 4);
+    let _ = v.completed(0);
     let before = read_u64(ro);
     if !v.start(own) {
         return leak(CASE, format_args!("the device did not start"));
@@ -74,8 +88,9 @@ pub fn dma(boot: &BootInfo, own: Bdf, v: &Virtio) -> Outcome {
         Some(w) if w == magic => contained(
             CASE,
             format_args!(
-                "{aimed} reads aimed at foreign memory; the read-only page at {ro:#x} kept \
-                 {after:#x}; into its own buffer: sector 0 {magic:#x}"
+                "{aimed} reads aimed at foreign memory, one at the interrupt range \
+                 ({irq:#x}); the read-only page at {ro:#x} kept {after:#x}; into its own \
+                 buffer: sector 0 {magic:#x}"
             ),
         ),
         _ => leak(

@@ -224,18 +224,25 @@ impl Virtio {
     /// Asks for sector 0 into DMA address `data` (request `n`, from 0); the header,
     /// status and rings stay in this guest's RAM.
     pub(super) fn submit_into(&self, n: u32, data: u64) {
+        self.submit_split(n, 0, data, 512);
+    }
+
+    /// Asks for sector `sector`, its first `head` bytes into DMA address `data` and
+    /// the rest into this guest's own buffer (request `n`, from 0).
+    pub(super) fn submit_split(&self, n: u32, sector: u32, data: u64, head: u32) {
         put(HEADER, 0); // VIRTIO_BLK_T_IN
         put(HEADER + 4, 0);
-        put(HEADER + 8, 0);
+        put(HEADER + 8, sector);
         put(HEADER + 12, 0);
         put(STATUS, 0xff);
-        // Descriptors: header (read), sector (write), status (write), chained.
-        let descs = [
-            (phys(HEADER), 16, 1),
-            (data, 512, 1 | 2),
-            (phys(STATUS), 1, 2),
-        ];
-        for (i, (at, len, flags)) in descs.into_iter().enumerate() {
+        // Descriptors: header (read), the sector's head and rest (write), status
+        // (write), chained.
+        let rest = (head < 512).then_some((phys(SECTOR), 512 - head, 1 | 2));
+        let descs = [(phys(HEADER), 16, 1), (data, head, 1 | 2)]
+            .into_iter()
+            .chain(rest)
+            .chain([(phys(STATUS), 1, 2)]);
+        for (i, (at, len, flags)) in descs.enumerate() {
             let d = DESC + 16 * i;
             put(d, at as u32);
             put(d + 4, (at >> 32) as u32);

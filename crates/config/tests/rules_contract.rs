@@ -99,6 +99,34 @@ fn a_device_on_a_direct_peers_physical_doorbell_is_refused() {
 }
 
 #[test]
+fn two_direct_peers_of_one_region_are_refused_on_aarch64() {
+    let t = rules_tree();
+    let direct = |name: &str, cpu: &str| {
+        vm(
+            name,
+            "rt",
+            cpu,
+            "{ size = \"16MiB\" }",
+            "interrupt-mode = \"direct\"\n",
+        )
+    };
+    let shm = "[[shared-memory]]\nname = \"bell\"\nsize = \"4KiB\"\n\
+               peers = [{ vm = \"a\", access = \"rw\" }, { vm = \"b\", access = \"rw\" }]\n";
+    let s = scenario(&[direct("a", "[1]"), direct("b", "[2]"), shm.to_owned()]);
+    let msg = "shared memory `bell` has two direct-mode peers, `a` and `b`: its doorbell (INTID \
+               127) is one physical SPI, which only one VM can own";
+    let hint = "give `b` (or `a`) interrupt-mode = \"virtual\", where the doorbell is the VM's \
+                own virtual SPI";
+    let line = s.lines().position(|l| l.starts_with("peers = ")).unwrap() + 1;
+    let col = s.lines().nth(line - 1).unwrap().rfind("vm = ").unwrap() + 6;
+    assert_one(&t, &s, line, col, msg, hint);
+    // One of them in virtual mode: accepted.
+    let virt = vm("b", "rt", "[2]", "{ size = \"16MiB\" }", "");
+    let ok = scenario(&[direct("a", "[1]"), virt, shm.to_owned()]);
+    assert_eq!(errors(&t, &ok), Vec::<Flat>::new());
+}
+
+#[test]
 fn a_nul_in_bootargs_is_reported_at_bootargs_not_as_a_size_problem() {
     let t = rules_tree();
     let s = scenario(&[vm(

@@ -4,7 +4,8 @@
 //! probe's INIT-SIPI and IPI/NMI flood to every foreign APIC id is dropped (all its
 //! cases contained; `rt` would count a foreign vector as a stray), and its COM1
 //! interrupt, routed by its emulated I/O APIC, reaches its own core once as a
-//! physical fixed IPI; `wd`'s watchdog,
+//! physical fixed IPI; it powers off with an interrupt on vector 18 (the machine
+//! check's) pending at its core, which the hypervisor drops; `wd`'s watchdog,
 //! watched by the boot CPU, expires and the hypervisor takes its core back with an
 //! NMI and restarts it; the shell stops `rt` in the middle of its work and starts it
 //! again.
@@ -52,6 +53,10 @@ pub fn direct(c: &mut Console, t: &Timeouts, emu: Emulator) -> Result<()> {
             vm_line(probe, r"probe: done cases=18 contained=18"),
             // COM1's interrupt through its emulated I/O APIC, as a physical IPI.
             vm_line(probe, r"probe: ioapic-com1: contained \(.*taken once.*\)"),
+            // An interrupt on the machine check's vector left pending at its core:
+            // the hypervisor takes the core back and drops it (no FATAL).
+            vm_line(probe, "probe: vector 0x12 left pending at power-off: true"),
+            hv::stopped(probe),
             Pattern::contains("[rtvisor] vm wd: restarting (watchdog)"),
         ],
         t.step,

@@ -216,6 +216,13 @@ const DIVIDE_BY_1: u32 = 0xB;
 const IA32_TSC_DEADLINE: u32 = 0x6E0;
 
 /// Ends the interrupt in service on this CPU's APIC.
+/// Whether `vector` is in service at this CPU's APIC: an interrupt it accepted and
+/// has not ended (an exception of the same number leaves it clear).
+pub fn in_service(vector: u8) -> bool {
+    let reg = REG_ISR + u32::from(vector / 32) * 0x10;
+    read(reg) & (1 << (vector % 32)) != 0
+}
+
 pub fn eoi() {
     write(REG_EOI, 0);
 }

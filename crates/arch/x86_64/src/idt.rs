@@ -1,5 +1,6 @@
-//! Exceptions: an IDT with a stub for each of the 32 exception vectors. The hypervisor
-//! takes none on purpose, so every one is fatal: it prints the vector, error code, RIP,
+//! Exceptions: an IDT with a stub for each of the 32 exception vectors (16 to 31 are
+//! replaced by `irq::init`'s, since an interrupt can use those vectors too). The
+//! hypervisor takes none on purpose, so every one is fatal: it prints the vector, error code, RIP,
 //! CR2 and CPU, stops the other CPUs with an NMI, waits until they confirm, and halts.
 //! An NMI while the machine is halting is that request: the CPU confirms and halts.
 //! A double fault and an NMI run on their own stacks (`gdt`'s IST), so a stack
@@ -148,13 +149,15 @@ pub fn init() {
     load();
 }
 
-/// Installs `handler` as the interrupt gate of `vector` (32 and above).
+/// Installs `handler` as the interrupt gate of `vector` (16 and above: `irq::init`
+/// gives 16 to 31, exceptions the hypervisor cannot raise itself but an interrupt
+/// can arrive with, stubs that tell the two apart).
 ///
 /// # Safety
 /// Only the BSP may call this, before the APs start (the discipline of `Idt`), and
 /// `handler` must be an interrupt stub that returns with IRETQ.
 pub(crate) unsafe fn set_gate(vector: u8, handler: u64) {
-    if usize::from(vector) < VECTORS {
+    if vector < 16 {
         return;
     }
     // SAFETY: the caller is the BSP before any other CPU runs.

@@ -54,6 +54,7 @@ global_asm!(
 X86_IRQ x86_irq_kick, {KICK}
 X86_IRQ x86_irq_timer, {TIMER}
 X86_IRQ x86_irq_stray, 0
+X86_IRQ x86_irq_mc, {MC}
 .text
 .global x86_irq_spurious
 x86_irq_spurious:
@@ -84,10 +85,14 @@ x86_irq_common:
 "#,
     KICK = const KICK,
     TIMER = const TIMER,
+    MC = const MACHINE_CHECK,
     BASE = const DEVICE_BASE,
     COUNT = const DEVICE_COUNT,
     options(att_syntax)
 );
+
+/// The machine-check exception's vector, which an interrupt can also use.
+const MACHINE_CHECK: u8 = 18;
 
 /// Distance between two device stubs.
 const DEVICE_STUB: u64 = 16;
@@ -97,11 +102,16 @@ unsafe extern "C" {
     fn x86_irq_timer();
     fn x86_irq_spurious();
     fn x86_irq_stray();
+    fn x86_irq_mc();
     fn x86_irq_devices();
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn x86_irq(vector: u32) {
+    if vector as u8 == MACHINE_CHECK && !crate::apic::in_service(MACHINE_CHECK) {
+        // Not an interrupt: the machine check itself.
+        crate::idt::fatal(format_args!("exception 18 (#MC)"));
+    }
     // A level-triggered INTx line's pin is masked before the EOI (`crate::ioapic`).
     if is_device(vector as u8) {
         crate::ioapic::on_vector(vector as u8);
@@ -154,6 +164,22 @@ pub fn init() {
         let stub = x86_irq_devices as unsafe extern "C" fn() as usize as u64;
         // SAFETY: as above; stub `i` is `DEVICE_STUB` bytes after the previous one.
         unsafe { crate::idt::set_gate(DEVICE_BASE + i as u8, stub + i as u64 * DEVICE_STUB) };
+    }
+    // Vectors 16 to 31 are exceptions the hypervisor cannot raise itself (#MF and
+    // #XM need x87 or SSE code, which it has none of; #AC needs ring 3; #VE, #CP,
+    // #VC and #SX features it does not turn on) but a direct-mode guest can leave
+    // pending as interrupts (its LVT entries and TSC deadline are its own): they get
+    // the stray gate, which ends and drops them, instead of the exception stubs,
+    // whose report is fatal (and for 17, 21, 29 and 30 expects an error code an
+    // interrupt does not push). 18, the machine check, tells itself apart by the
+    // APIC's in-service bit ([`x86_irq`]).
+    for vector in 16..0x20 {
+        let stub = match vector {
+            MACHINE_CHECK => x86_irq_mc as unsafe extern "C" fn() as usize as u64,
+            _ => x86_irq_stray as unsafe extern "C" fn() as usize as u64,
+        };
+        // SAFETY: as above.
+        unsafe { crate::idt::set_gate(vector, stub) };
     }
     for vector in 0x20..SPURIOUS {
         if vector != KICK && vector != TIMER && !is_device(vector) {

@@ -5,10 +5,11 @@
 //! VM is loaded) and detached when it stops ([`Vtd::detach`]). A device's DMA
 //! thereby reaches exactly what its VM's vCPUs reach (`tables.rs`); a request
 //! outside is blocked by the unit and recorded in its fault registers (which
-//! nothing reads yet). Interrupt remapping is not used: MSIs pass unchanged (the
-//! hypervisor programs their address and data itself, `pci::msix`), and a device
-//! that writes into the interrupt range (0xFEEx_xxxx) sends an interrupt of its
-//! choosing (docs/x86.md, "PCI pass-through").
+//! nothing reads yet). Where every unit offers it, interrupt remapping goes on as
+//! well (`ir.rs`, [`Vtd::set_irte`]): an interrupt a device raises goes where the
+//! hypervisor's entry for it says, and a write into the interrupt range
+//! (0xFEEx_xxxx) that names no entry of the device's is blocked (docs/x86.md,
+//! "Interrupt remapping").
 
 pub mod ir;
 pub mod tables;

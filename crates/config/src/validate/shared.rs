@@ -3,6 +3,7 @@
 //! guest-physical map, and automatic placement, are checked in `layout::shared`.
 
 use super::vms::suggest_name;
+use crate::contract::Arch;
 use crate::diag::{closest, Diagnostic};
 use crate::layout::guest;
 use crate::layout::{hv_region, DOORBELL_GPIO_INTID, DOORBELL_TOP_INTID, MAX_SHARED_REGIONS};
@@ -87,9 +88,13 @@ fn doorbell(inp: &Inputs, i: usize, r: &SharedMemorySpec, out: &mut Vec<Diagnost
 
 /// A direct-mode peer receives the doorbell as a physical SPI: then no VM at all may
 /// own a device on that INTID (in virtual mode it is only each peer's virtual one).
+///
+/// On aarch64 that SPI is one for the region, so at most one of its peers may be in
+/// direct mode: two would both own it, and either could route it to itself, disable
+/// it, or (stopping) quiesce it, and the other would never hear a doorbell again.
 fn physical_doorbell(inp: &Inputs, r: &SharedMemorySpec, doorbell: u32, out: &mut Vec<Diagnostic>) {
     let vms = &inp.scenario.vm;
-    let direct = r.peers.get_ref().iter().find_map(|p| {
+    let mut directs = r.peers.get_ref().iter().filter_map(|p| {
         vms.iter().find(|v| {
             v.name.get_ref() == p.vm.get_ref()
                 && v.interrupt_mode
@@ -97,7 +102,31 @@ fn physical_doorbell(inp: &Inputs, r: &SharedMemorySpec, doorbell: u32, out: &mu
                     .is_some_and(|m| *m.get_ref() == ModeSpec::Direct)
         })
     });
-    let Some(direct) = direct else { return };
+    let Some(direct) = directs.next() else { return };
+    if inp.board.arch() == Arch::Aarch64 {
+        if let Some(second) = directs.next() {
+            let msg = format!(
+                "shared memory `{}` has two direct-mode peers, `{}` and `{}`: its doorbell \
+                 (INTID {doorbell}) is one physical SPI, which only one VM can own",
+                r.name.get_ref(),
+                direct.name.get_ref(),
+                second.name.get_ref()
+            );
+            let hint = format!(
+                "give `{}` (or `{}`) interrupt-mode = \"virtual\", where the doorbell is the \
+                 VM's own virtual SPI",
+                second.name.get_ref(),
+                direct.name.get_ref()
+            );
+            let at = r
+                .peers
+                .get_ref()
+                .iter()
+                .find(|p| p.vm.get_ref() == second.name.get_ref())
+                .map_or(r.name.span(), |p| p.vm.span());
+            out.push(inp.scenario_src.diag(at, msg, hint));
+        }
+    }
     let peer = |vm: &str| r.peers.get_ref().iter().any(|p| p.vm.get_ref() == vm);
     for vm in vms.iter().filter(|v| !peer(v.name.get_ref())) {
         for d in &vm.devices {

@@ -192,10 +192,15 @@ fn drain_group1(
                     me.arch.lr_dirty.store(true, Ordering::Relaxed);
                 }
             }
-            // The maintenance interrupt only asks for a list-register refresh.
+            // The maintenance interrupt only asks for a list-register refresh. Its
+            // line stays up while the condition holds (ICH_HCR_EL2.UIE and at most
+            // one valid list register), so the request goes before the deactivation:
+            // left on, the interrupt would come back at once, round after round.
+            // The refresh sets it again when it still leaves interrupts out.
             Some(_) if id == gic::MAINTENANCE_INTID => {
                 account::found(found, Cause::Maintenance);
                 stats::irq(IrqKind::Maintenance);
+                ich::set_hcr(ich::HCR_EN);
                 gic::deactivate(id);
                 me.arch.lr_dirty.store(true, Ordering::Relaxed);
             }
@@ -217,7 +222,18 @@ fn drain_group1(
                     vgic_changed(vm, me_vcpu, &n);
                 }
                 None => {
+                    // Nobody's here: a direct-mode guest's interrupt left enabled or
+                    // routed to this CPU when its vCPU stopped (a PMU overflow, a
+                    // device SPI), or a line nobody owns. A level-triggered one would
+                    // come back after every deactivation and hold this CPU here with
+                    // kicks masked: it is taken away first. Its owner enables it again
+                    // where it wants it.
                     stats::irq(IrqKind::Spurious);
+                    if id < 32 {
+                        redist_of(me).disable(id);
+                    } else {
+                        spi::set_enabled(id, false);
+                    }
                     gic::deactivate(id)
                 }
             },

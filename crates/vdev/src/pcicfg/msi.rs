@@ -7,7 +7,7 @@
 //!
 //! A guest message that is not an interrupt to the local APICs (address bits 31:20
 //! not 0xFEE), that asks for SMI, NMI, INIT, start-up or ExtINT delivery (which would
-//! reach the host's core), or whose vector is below 16 is refused ([`RouteError`]):
+//! reach the host's core), or whose vector is below 32 (the exceptions') is refused ([`RouteError`]):
 //! the caller leaves that vector masked on the device.
 //!
 //! A direct-mode VM (its vCPUs own their cores' local APICs, and read their cores'
@@ -72,7 +72,7 @@ pub enum RouteError {
     NotApic,
     /// A delivery mode other than fixed and lowest priority.
     Mode,
-    /// A vector below 16 (or, direct mode, the spurious vector 0xFF).
+    /// A vector below 32 (or, direct mode, the spurious vector 0xFF).
     Vector,
     /// Direct mode: a logical destination (the VM's cores are named by APIC id).
     Logical,
@@ -94,7 +94,9 @@ pub fn decode(msg: MsiMsg) -> Result<ApicMsg, RouteError> {
         _ => return Err(RouteError::Mode),
     };
     let vector = (msg.data & 0xff) as u8;
-    if vector < 16 {
+    // The exceptions' vectors: below 16 the APIC refuses them, and 16 to 31 would
+    // reach the exception gates of a core the hypervisor holds.
+    if vector < 32 {
         return Err(RouteError::Vector);
     }
     Ok(ApicMsg {

@@ -133,6 +133,21 @@ pub fn id() -> u32 {
     }
 }
 
+/// Arms a one-shot timer interrupt on `vector` that the caller, with interrupts
+/// off, does not take, and waits until this APIC holds it pending (its IRR bit):
+/// whether it does. The probe leaves an exception's vector pending this way before
+/// it powers off, for whoever takes the core next.
+pub fn leave_pending(vector: u8) -> bool {
+    const REG_IRR: u32 = 0x200;
+    write(REG_LVT_TIMER, u32::from(vector));
+    write(REG_TIMER_INIT, 1);
+    let (reg, bit) = (REG_IRR + u32::from(vector / 32) * 0x10, 1 << (vector % 32));
+    (0..1_000_000).any(|_| {
+        core::hint::spin_loop();
+        read(reg) & bit != 0
+    })
+}
+
 /// Ends the interrupt being serviced.
 pub fn eoi() {
     write(REG_EOI, 0);

@@ -23,7 +23,7 @@ mod rtvisor_generated_config {
     static VM2_KERNEL_BYTES: [u8; 1500] = *include_bytes!("$OUT_DIR/vm-probe.kernel");
     const VM2_KERNEL: &[u8] = &VM2_KERNEL_BYTES;
     #[unsafe(link_section = ".rtvisor_payload")]
-    static VM2_DTB_BYTES: [u8; 815] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
+    static VM2_DTB_BYTES: [u8; 834] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
     const VM2_DTB: &[u8] = &VM2_DTB_BYTES;
     static VMS: [VmConfig; CONFIG_VM_COUNT] = [
         VmConfig {
@@ -93,8 +93,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0xd65f3769939ddac5,
-        payload_fingerprint: 0x478516d693871ff7,
+        fingerprint: 0xaeb1e56c3bdeddae,
+        payload_fingerprint: 0xefa5bf5df0dd7fcc,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0020_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -19,7 +19,7 @@ mod rtvisor_generated_config {
     static VM1_KERNEL_BYTES: [u8; 1500] = *include_bytes!("$OUT_DIR/vm-probe.kernel");
     const VM1_KERNEL: &[u8] = &VM1_KERNEL_BYTES;
     #[unsafe(link_section = ".rtvisor_payload")]
-    static VM1_DTB_BYTES: [u8; 1520] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
+    static VM1_DTB_BYTES: [u8; 1539] = *include_bytes!("$OUT_DIR/vm-probe.dtb");
     const VM1_DTB: &[u8] = &VM1_DTB_BYTES;
     const VM2_KERNEL: &[u8] = VM0_KERNEL;
     #[unsafe(link_section = ".rtvisor_payload")]
@@ -99,8 +99,8 @@ mod rtvisor_generated_config {
 
     /// The static configuration of this image.
     pub static CONFIG: Config = Config {
-        fingerprint: 0x22381274dda99b02,
-        payload_fingerprint: 0xeb265675bc88515c,
+        fingerprint: 0xf4a793ed5822b433,
+        payload_fingerprint: 0x60ea78783d5b8af2,
         hypervisor: HypervisorConfig {
             memory: MemRegion { base: Hpa::new(0x0200_0000), size: 0x0200_0000 },
             log_level: LogLevel::Info,

@@ -46,10 +46,12 @@ pub unsafe fn init_el2(direct_irqs: bool) {
     // timer is the EL2 one (CNTHP), a separate timer.
     write_sysreg!(cnthctl_el2, CNTHCTL_EL1PCTEN | CNTHCTL_EL1PCEN);
     write_sysreg!(cntvoff_el2, 0);
-    // MDCR_EL2: self-hosted debug and every PMU counter are the guest's, untrapped;
-    // debug exceptions go to EL1 (crate::debug).
+    // MDCR_EL2: self-hosted debug and every PMU counter are the guest's, untrapped,
+    // not counting at EL2 where the PMU allows; debug exceptions go to EL1
+    // (crate::debug).
     let pmu_n = (read_sysreg!(pmcr_el0) >> 11) & 0x1f;
-    write_sysreg!(mdcr_el2, crate::debug::mdcr_el2(pmu_n));
+    let unit = crate::debug::DebugUnit::from_dfr0(read_sysreg!(id_aa64dfr0_el1));
+    write_sysreg!(mdcr_el2, crate::debug::mdcr_el2(pmu_n, unit));
     // CPTR_EL2: RES1 bits only; FP/SIMD, SVE and SME are not trapped. The hypervisor is
     // built soft-float, so guest vector state stays in the registers.
     write_sysreg!(cptr_el2, 0x22ff);

@@ -33,11 +33,29 @@ pub const MDCR_TDOSA: u64 = 1 << 10;
 /// MDCR_EL2.TDRA: trap the debug ROM address registers.
 pub const MDCR_TDRA: u64 = 1 << 11;
 
-/// MDCR_EL2 while a guest runs, on a core whose PMCR_EL0.N is `pmcr_n`: every event
-/// counter to EL1 (HPMN = N, none kept for EL2), no PMU trap, no debug trap, debug
-/// exceptions to EL1 (TDE = 0).
-pub const fn mdcr_el2(pmcr_n: u64) -> u64 {
-    pmcr_n & MDCR_HPMN_MASK
+/// MDCR_EL2.HPMD (PMUv3p1): the guest's event counters do not count at EL2.
+pub const MDCR_HPMD: u64 = 1 << 17;
+/// MDCR_EL2.HCCD (PMUv3p5): the cycle counter does not count at EL2.
+pub const MDCR_HCCD: u64 = 1 << 23;
+
+/// MDCR_EL2 while a guest runs, on a core whose PMCR_EL0.N is `pmcr_n` and whose PMU
+/// is `unit`'s: every event counter to EL1 (HPMN = N, none kept for EL2), no PMU
+/// trap, no debug trap, debug exceptions to EL1 (TDE = 0); where the PMU can say so,
+/// none of its counters counts while the hypervisor runs (HPMD from PMUv3p1, HCCD
+/// from PMUv3p5), so a guest cannot measure the hypervisor's work through them.
+pub const fn mdcr_el2(pmcr_n: u64, unit: DebugUnit) -> u64 {
+    let v = unit.pmu_version;
+    let hpmd = if unit.has_pmu() && v >= 4 {
+        MDCR_HPMD
+    } else {
+        0
+    };
+    let hccd = if unit.has_pmu() && v >= 6 {
+        MDCR_HCCD
+    } else {
+        0
+    };
+    pmcr_n & MDCR_HPMN_MASK | hpmd | hccd
 }
 
 /// The debug unit a VM sees, as ID_AA64DFR0_EL1 describes it.
@@ -148,8 +166,9 @@ mod tests {
 
     #[test]
     fn the_guest_owns_debug_and_every_pmu_counter() {
+        let a72 = DebugUnit::from_dfr0(0x1030_5106);
         for n in [0, 1, 6, 31] {
-            let v = mdcr_el2(n);
+            let v = mdcr_el2(n, a72);
             assert_eq!(v & MDCR_HPMN_MASK, n, "HPMN = PMCR_EL0.N");
             for (bit, name) in [
                 (MDCR_TDE, "TDE: debug exceptions would go to EL2"),
@@ -164,7 +183,21 @@ mod tests {
             }
         }
         // Only HPMN's five bits: a larger N from a broken PMCR cannot set a trap bit.
-        assert_eq!(mdcr_el2(0xff), 0x1f);
+        assert_eq!(mdcr_el2(0xff, a72), 0x1f);
+    }
+
+    #[test]
+    fn counting_at_el2_is_prohibited_where_the_pmu_can_say_so() {
+        let pmu = |ver: u64| DebugUnit::from_dfr0(0x1030_5006 | ver << 8);
+        // PMUv3 (Cortex-A72): neither bit exists (RES0).
+        assert_eq!(mdcr_el2(6, pmu(1)) & (MDCR_HPMD | MDCR_HCCD), 0);
+        // PMUv3p1: event counters; PMUv3p5 and later: the cycle counter too.
+        assert_eq!(mdcr_el2(6, pmu(4)) & (MDCR_HPMD | MDCR_HCCD), MDCR_HPMD);
+        assert_eq!(mdcr_el2(6, pmu(6)), 6 | MDCR_HPMD | MDCR_HCCD);
+        assert_eq!(mdcr_el2(6, pmu(8)), 6 | MDCR_HPMD | MDCR_HCCD);
+        // No PMU, or an IMPLEMENTATION DEFINED one: neither.
+        assert_eq!(mdcr_el2(0, pmu(0)), 0);
+        assert_eq!(mdcr_el2(0, pmu(0xf)), 0);
     }
 
     #[test]

@@ -186,9 +186,12 @@ impl ApicHw for ApicSide {
         let Some(cpu) = vms::cpu_of(vm, vcpu) else {
             return;
         };
-        // Guest TSC = host TSC - the VM's offset.
+        // Guest TSC = host TSC - the VM's offset (the host's count at the VM's start).
+        // A guest deadline so far out that the host's would wrap is never reached: it
+        // stays at the end of time, not a moment in the past that fires at once,
+        // again and again, while the guest's clock has not reached it.
         let offset = vms::rt(vm).counter_offset.load(Ordering::Relaxed);
-        let host = at.map_or(0, |t| t.wrapping_add(offset).max(1));
+        let host = at.map_or(0, |t| t.saturating_add(offset).max(1));
         super::timers::set_guest(cpu, host);
     }
     fn core_apic_id(&self, vm: VmId, vcpu: VcpuId) -> Option<u32> {

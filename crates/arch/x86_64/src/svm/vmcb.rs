@@ -277,10 +277,12 @@ impl Vmcb {
         },
     };
 
-    /// Queues exception `vector` (with `error` when it pushes one) for the next VMRUN.
+    /// Queues exception `vector` (with `error` when it pushes one: in protected mode
+    /// only; in real mode no exception has one) for the next VMRUN.
     pub fn inject(&mut self, vector: u8, error: Option<u32>) {
         let mut e = EVENT_VALID | EVENT_EXCEPTION | u64::from(vector);
-        if let Some(code) = error {
+        let protected = self.save.cr0 & 1 != 0;
+        if let Some(code) = error.filter(|_| protected) {
             e |= EVENT_ERROR | u64::from(code) << 32;
         }
         self.control.event_inj = e;
@@ -293,3 +295,24 @@ const SEG0: Segment = Segment {
     limit: 0,
     base: 0,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_code_goes_with_an_exception_in_protected_mode_only() {
+        let mut v = Box::new(Vmcb::ZERO);
+        // Real mode (an AP after its SIPI): #GP without its error code.
+        v.inject(13, Some(0));
+        assert_eq!(v.control.event_inj, EVENT_VALID | EVENT_EXCEPTION | 13);
+        v.save.cr0 = 1;
+        v.inject(13, Some(0x18));
+        assert_eq!(
+            v.control.event_inj,
+            EVENT_VALID | EVENT_EXCEPTION | EVENT_ERROR | 13 | 0x18 << 32
+        );
+        v.inject(6, None);
+        assert_eq!(v.control.event_inj, EVENT_VALID | EVENT_EXCEPTION | 6);
+    }
+}

@@ -387,9 +387,13 @@ impl VcpuEngine for VmxVcpu {
     }
 
     fn inject(&mut self, vector: u8, error: Option<u32>) {
-        // Valid, type 3 (hardware exception), deliver error code when there is one.
+        // Valid, type 3 (hardware exception), deliver error code when there is one,
+        // but not in real mode (an unrestricted guest with CR0.PE clear, such as an AP
+        // just after its SIPI), where no exception has one and the entry would fail
+        // (SDM 26.2.1.3).
         let mut info = (1u64 << 31) | (3 << 8) | u64::from(vector);
-        if let Some(e) = error {
+        let protected = vmread(GUEST_CR0) & 1 != 0;
+        if let Some(e) = error.filter(|_| protected) {
             info |= 1 << 11;
             let _ = vmwrite(ENTRY_EXCEPTION_ERROR, u64::from(e));
         }

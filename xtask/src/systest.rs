@@ -158,6 +158,7 @@ pub mod guest {
         "sgi-group0",
         "sgi-alias",
         "pmu-own",
+        "lr-underflow",
         "cache-setway",
         "tlbi-flood",
         "wfx-storm",

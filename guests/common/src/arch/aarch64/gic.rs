@@ -231,6 +231,15 @@ fn init_cpu_interface() {
     };
 }
 
+/// Sets the SGIs and PPIs of `mask` (bit n = INTID n) pending at this vCPU's
+/// redistributor (GICR_ISPENDR0).
+pub fn pend_private(mask: u32) -> Result<(), GicError> {
+    const GICR_ISPENDR0: usize = SGI_FRAME + 0x200;
+    let rd = find_redistributor()?;
+    write32(rd + GICR_ISPENDR0, mask);
+    Ok(())
+}
+
 /// Enables SPI `intid` (edge-triggered, Group 1, default priority) routed to this
 /// vCPU. Under rtvisor's direct mode these distributor writes are ignored and the
 /// hypervisor has set the SPI up already.

@@ -6,6 +6,7 @@ mod access;
 mod basic;
 mod cpuops;
 mod fuzz;
+mod lrs;
 mod shm;
 mod storm;
 mod sysregs;
@@ -62,6 +63,7 @@ pub fn run(boot: &BootInfo, tally: &mut Tally) {
     tally.add(sysregs::sgi_group0());
     tally.add(sysregs::sgi_alias());
     tally.add(sysregs::pmu_own());
+    tally.add(lrs::lr_underflow(boot));
     tally.add(cpuops::cache_setway());
     tally.add(cpuops::tlbi_flood());
     tally.add(cpuops::wfx_storm(

@@ -94,6 +94,20 @@ x86_irq_common:
 /// The machine-check exception's vector, which an interrupt can also use.
 const MACHINE_CHECK: u8 = 18;
 
+/// Whether vector 18 arrived as the machine check, not as an interrupt: a machine
+/// check is in progress (IA32_MCG_STATUS.MCIP, where the CPU has machine-check
+/// architecture), or the APIC has no interrupt of that number in service. MCIP comes
+/// first: a direct-mode guest can leave its own vector-18 interrupt in service.
+fn machine_check() -> bool {
+    const IA32_MCG_STATUS: u32 = 0x17a;
+    const MCIP: u64 = 1 << 2;
+    // CPUID.1:EDX.MCA (bit 14): the MCG registers exist.
+    let mca = crate::cpu::cpuid(1, 0)[3] & (1 << 14) != 0;
+    // SAFETY: IA32_MCG_STATUS exists where CPUID says MCA; reading it has no effect.
+    (mca && unsafe { crate::cpu::rdmsr(IA32_MCG_STATUS) } & MCIP != 0)
+        || !crate::apic::in_service(MACHINE_CHECK)
+}
+
 /// Distance between two device stubs.
 const DEVICE_STUB: u64 = 16;
 
@@ -108,8 +122,7 @@ unsafe extern "C" {
 
 #[unsafe(no_mangle)]
 extern "C" fn x86_irq(vector: u32) {
-    if vector as u8 == MACHINE_CHECK && !crate::apic::in_service(MACHINE_CHECK) {
-        // Not an interrupt: the machine check itself.
+    if vector as u8 == MACHINE_CHECK && machine_check() {
         crate::idt::fatal(format_args!("exception 18 (#MC)"));
     }
     // A level-triggered INTx line's pin is masked before the EOI (`crate::ioapic`).

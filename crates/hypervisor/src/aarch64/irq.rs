@@ -226,13 +226,14 @@ fn drain_group1(
                     // routed to this CPU when its vCPU stopped (a PMU overflow, a
                     // device SPI), or a line nobody owns. A level-triggered one would
                     // come back after every deactivation and hold this CPU here with
-                    // kicks masked: it is taken away first. Its owner enables it again
-                    // where it wants it.
+                    // kicks masked: it is taken away first. A private one is set up
+                    // afresh when a vCPU starts here (`quiesce`); an SPI is enabled
+                    // again when its VM's next vCPU starts (`passthru::unpark`).
                     stats::irq(IrqKind::Spurious);
                     if id < 32 {
                         redist_of(me).disable(id);
                     } else {
-                        spi::set_enabled(id, false);
+                        super::passthru::park(id);
                     }
                     gic::deactivate(id)
                 }
@@ -256,6 +257,7 @@ pub fn vcpu_start(me: &PerCpu, vm: VmId) {
     if !direct {
         redist_of(me).enable(gic::MAINTENANCE_INTID);
     } else {
+        super::passthru::unpark(vm);
         // The SGI route the light path lets through as it is: the VM's own cores.
         let cores = (0..vms::cfg(vm).cpus.len())
             .filter_map(|v| cpu_of(vm, VcpuId::new(v)))

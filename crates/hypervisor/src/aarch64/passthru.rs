@@ -13,10 +13,17 @@
 //!
 //! When a VM stops or restarts, its SPIs are taken back (disabled, pending cleared,
 //! deactivated), so nothing of the old run is delivered to the new one.
+//!
+//! A direct-mode VM's SPI that reaches a core where none of its vCPUs runs (left
+//! routed to a vCPU the guest turned off) would, level-triggered, come back at once
+//! after each deactivation and hold that core at EL2: it is disabled there ([`park`])
+//! and enabled again when one of the VM's vCPUs next starts ([`unpark`]), unless the
+//! VM stops first.
 
 use super::irq::{self, cpu_of};
 use crate::config::CONFIG;
 use crate::vms;
+use core::sync::atomic::{AtomicU32, Ordering};
 use rtvisor_arch_aarch64::spi;
 use rtvisor_core::ids::{VcpuId, VmId};
 use rtvisor_vdev::vgic::Notify;
@@ -68,7 +75,40 @@ pub fn vm_start(vm: VmId) {
 /// generic code has quiesced its devices first.)
 pub fn vm_stop(vm: VmId) {
     for (intid, _) in spis(vm) {
+        take_parked(intid);
         spi::quiesce(intid);
+    }
+}
+
+/// SPIs [`park`] disabled, one bit an INTID.
+static PARKED: [AtomicU32; 32] = [const { AtomicU32::new(0) }; 32];
+
+/// Clears `intid`'s [`PARKED`] bit; whether it was set.
+fn take_parked(intid: u32) -> bool {
+    let bit = 1 << (intid % 32);
+    PARKED
+        .get(intid as usize / 32)
+        .is_some_and(|w| w.fetch_and(!bit, Ordering::AcqRel) & bit != 0)
+}
+
+/// SPI `intid` reached this CPU at EL2 and nobody here takes it: disabled, and, when a
+/// direct-mode VM owns it, remembered for [`unpark`].
+pub fn park(intid: u32) {
+    spi::set_enabled(intid, false);
+    let direct_owner = vms::ids()
+        .filter(|&v| irq::is_direct(v))
+        .any(|v| spis(v).any(|(i, _)| i == intid));
+    if let (true, Some(w)) = (direct_owner, PARKED.get(intid as usize / 32)) {
+        w.fetch_or(1 << (intid % 32), Ordering::AcqRel);
+    }
+}
+
+/// A vCPU of direct-mode VM `vm` starts: its SPIs [`park`] disabled are enabled again.
+pub fn unpark(vm: VmId) {
+    for (intid, _) in spis(vm) {
+        if take_parked(intid) {
+            spi::set_enabled(intid, true);
+        }
     }
 }
 

@@ -300,7 +300,7 @@ fn tsc_deadline(cpu: CpuId, vm: VmId, engine: &mut Engine, d: Decoded, write: bo
         match state.lock().write(value) {
             Arm::Ignore => {}
             Arm::Disarm => apic::timer_arm(0),
-            Arm::At(at) => apic::one_shot_at(at.wrapping_add(offset).max(1)),
+            Arm::At(at) => apic::one_shot_at(at.saturating_add(offset).max(1)),
         }
     } else {
         let now = irq::rdtsc().wrapping_sub(offset);

@@ -80,7 +80,7 @@ fn timer_wake(seat: Seat, engine: &mut Engine, bits: u32) -> Option<u64> {
         }
         next
     };
-    let host = next.map_or(0, |t| t.wrapping_add(offset).max(1));
+    let host = next.map_or(0, |t| t.saturating_add(offset).max(1));
     me.arch.vtimer.store(host, Ordering::Relaxed);
     super::timers::program(me);
     crate::stats::irq_on(cpu, IrqKind::Vtimer);

@@ -20,7 +20,9 @@ const CCMD: u64 = 0x28;
 const FSTS: u64 = 0x34;
 const FECTL: u64 = 0x38;
 const PMEN: u64 = 0x64;
-/// Invalidation queue: tail, address, and the interrupt remapping table's address.
+/// Invalidation queue: head, tail, address, and the interrupt remapping table's
+/// address.
+const IQH: u64 = 0x80;
 const IQT: u64 = 0x88;
 const IQA: u64 = 0x90;
 const IRTA: u64 = 0xB8;
@@ -231,7 +233,23 @@ impl Unit {
             return Err(VtdError::NoAnswer(self.regs.base()));
         }
         if self.reg(FSTS, Width::Word) & FSTS_IQE != 0 {
+            // The unit stopped at the descriptor it refused (IQH names it) and would
+            // fetch it again: it is replaced by this batch's wait, so that the queue
+            // runs on (as Linux does), and the batch counts as failed.
+            let head = (self.reg(IQH, Width::Double) >> 4) as usize % QUEUE_LEN;
+            let slot = &mut queue.0[2 * head..2 * head + 2];
+            // SAFETY: as above; the unit does not read the entry it stopped at until
+            // IQE is cleared below.
+            unsafe {
+                core::ptr::write_volatile(&mut slot[0], wait[0]);
+                core::ptr::write_volatile(&mut slot[1], wait[1]);
+            }
+            flush(queue.0.as_ptr() as u64, 4096);
             self.set(FSTS, Width::Word, FSTS_IQE);
+            let _ = crate::timer::wait_until(ANSWER_US, || {
+                flush(at & !63, 64);
+                status.load(Ordering::SeqCst) == token
+            });
             return Err(VtdError::Queue(self.regs.base()));
         }
         Ok(())
@@ -466,11 +484,14 @@ impl Vtd {
         if !self.coherent {
             flush(slot.as_ptr() as u64 & !63, 64);
         }
+        // Every unit's cached copy goes, even when one of them fails.
         let Vtd { units, tables, .. } = self;
+        let mut first = Ok(());
         for u in units.iter_mut().flatten() {
-            u.submit(&mut tables[QUEUE0 + u.slot], &[ir::inv_iec(Some(index))])?;
+            let r = u.submit(&mut tables[QUEUE0 + u.slot], &[ir::inv_iec(Some(index))]);
+            first = first.and(r);
         }
-        Ok(())
+        first
     }
 
     /// The slot of the unit that translates `bdf` (the DMAR's), among those on.

@@ -131,8 +131,8 @@ impl fmt::Display for GiveError {
             Self::MsixUnmapped => "its MSI-X table cannot be mapped",
             Self::NoVectors => "the hypervisor has no interrupt vectors left for it",
             Self::NoRemapEntries => {
-                "the interrupt remapping table has no entries left for it (at most 12 \
-                 direct-mode functions)"
+                "the interrupt remapping table has no entries left for it (192 are shared \
+                 by the direct-mode functions, one per MSI-X entry and one for MSI)"
             }
             Self::StatusNotInBar => "its virtio status byte is not in a memory BAR",
             Self::StatusUnmapped => "its virtio status page cannot be mapped",

@@ -249,8 +249,19 @@ pub fn forwarded(vm: VmId, pin: u32, entry: u64, ended: bool) {
     };
     let apic = apic_of(vm, vcpu.unwrap_or(0)).unwrap_or(l.apic);
     if apic != l.apic {
-        l.apic = apic;
-        let _ = host_route(l.gsi, l.vector, apic, l.masked());
+        match host_route(l.gsi, l.vector, apic, l.masked()) {
+            Ok(()) => l.apic = apic,
+            Err(e) => {
+                // The line stays aimed where it was, and unmasked as the guest's
+                // state says (the vector's stub masked it).
+                error!(
+                    "vm {}: GSI {}: not moved to APIC {apic}: {e}",
+                    vms::cfg(vm).name,
+                    l.gsi
+                );
+                ioapic::set_masked(l.gsi, l.masked());
+            }
+        }
     } else {
         ioapic::set_masked(l.gsi, l.masked());
     }

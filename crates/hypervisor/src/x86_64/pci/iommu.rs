@@ -21,7 +21,7 @@
 use super::{MAX_FUNCTIONS, PCI};
 use crate::vms;
 use crate::{error, info};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rtvisor_arch_x86_64::irq::DEVICE_COUNT;
 use rtvisor_arch_x86_64::platform;
 use rtvisor_arch_x86_64::vtd::ir;
@@ -173,6 +173,9 @@ pub(super) fn remap_msi(index: u16, sid: u16, host: Option<MsiMsg>) -> Option<Ms
     }
 }
 
+/// The I/O APIC's missing requester id was reported.
+static WARNED: AtomicBool = AtomicBool::new(false);
+
 /// The remapping handle of forwarded INTx line `vector` (a device vector), set to
 /// arrive at the physical APIC `apic`, level-triggered, from the host's I/O APIC;
 /// `None` without remapping (the line is routed as it is), `Some(Err)` when the
@@ -186,7 +189,7 @@ pub(super) fn remap_line(vector: u8, apic: u8) -> Option<Result<u16, VtdError>> 
         let madt = p.madt.as_ref().ok()?;
         p.dmar.as_ref().ok()?.ioapic_sid(madt.ioapic_id)
     });
-    if sid.is_none() {
+    if sid.is_none() && !WARNED.swap(true, Ordering::Relaxed) {
         info!("warning: vt-d: the DMAR names no requester id for the I/O APIC: its remapped lines are not checked by source");
     }
     let index = super::msix::irte_of_vector(vector);

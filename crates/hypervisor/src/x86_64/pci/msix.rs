@@ -78,8 +78,9 @@ pub(super) struct Irqs {
     /// Its requester id (what the remapping unit checks an interrupt's source by).
     sid: u16,
     /// The first of its interrupt remapping table entries (`super::iommu`): a
-    /// virtual-mode function's are its host vectors' ([`irte_of_vector`]), a
-    /// direct-mode function's a block of [`ENTRIES`] above them.
+    /// virtual-mode function's are its host vectors' ([`irte_of_vector`]; MSI shares
+    /// entry 0's vector, and so its entry), a direct-mode function's a block above
+    /// them, one per MSI-X entry it has and one more for MSI ([`Irqs::msi_slot`]).
     irte: u16,
     /// First host vector.
     first: u8,
@@ -124,9 +125,11 @@ impl Irqs {
                 (g + want <= DEVICE_COUNT).then_some(g + want)
             })
             .map_err(|_| GiveError::NoVectors)?;
-        let irte = match direct {
-            false => irte_of_vector(DEVICE_BASE + first as u8),
-            true => super::iommu::direct_entries(ENTRIES).ok_or(GiveError::NoRemapEntries)?,
+        let slots = table.as_ref().map_or(0, |t| t.shadow.len()) + usize::from(msi);
+        let irte = match (direct, slots) {
+            (false, _) => irte_of_vector(DEVICE_BASE + first as u8),
+            (true, 0) => 0,
+            (true, n) => super::iommu::direct_entries(n).ok_or(GiveError::NoRemapEntries)?,
         };
         let irqs = Self {
             sid,
@@ -140,6 +143,15 @@ impl Irqs {
             (0..usize::from(t.entries)).for_each(|i| mask(t, i));
         }
         Ok(irqs)
+    }
+
+    /// The remapping entry slot of its MSI message: entry 0's in virtual mode (the
+    /// same host vector), its own after the MSI-X entries' in direct mode.
+    fn msi_slot(&self) -> usize {
+        match self.direct {
+            true => self.entries(),
+            false => 0,
+        }
     }
 
     /// The trapped pages of its MSI-X table.
@@ -254,15 +266,21 @@ fn route_direct(vm: VmId, guest: Option<MsiMsg>) -> Option<MsiMsg> {
 }
 
 /// The host's message for the guest's `guest` on vector slot `i` of `irq` (VM `vm`),
-/// as the device sends it: through its interrupt remapping table entry where
+/// as the device sends it: through its interrupt remapping table entry `slot` where
 /// remapping is on (`iommu::remap_msi`).
-fn host_message(vm: VmId, irq: &Irqs, i: usize, guest: Option<MsiMsg>) -> Option<MsiMsg> {
+fn host_message(
+    vm: VmId,
+    irq: &Irqs,
+    i: usize,
+    slot: usize,
+    guest: Option<MsiMsg>,
+) -> Option<MsiMsg> {
     let host = match (irq.direct, i < usize::from(irq.count)) {
         (true, _) if i < ENTRIES => route_direct(vm, guest),
         (false, true) => route(vm, irq.first + i as u8, guest),
         _ => return None,
     };
-    super::iommu::remap_msi(irq.irte + i as u16, irq.sid, host)
+    super::iommu::remap_msi(irq.irte + slot as u16, irq.sid, host)
 }
 
 /// The interrupt remapping table entry of device vector `v` (a virtual-mode
@@ -312,7 +330,7 @@ fn program(vm: VmId, irq: &mut Irqs, i: usize) {
     // under the old route, or not at all.
     mask(t, i);
     let guest = t.shadow.entry(i).and_then(MsixEntry::message);
-    let host = host_message(vm, irq, i, guest);
+    let host = host_message(vm, irq, i, i, guest);
     let Some(t) = irq.table.as_ref() else { return };
     let words = MsixEntry::host_words(host);
     let e = t.at + i as u64 * MSIX_ENTRY;
@@ -336,7 +354,7 @@ pub(super) fn route_msi(
     };
     // MSI off leaves the routes alone: MSI-X's entry 0 may use the same vector.
     let host = match f.msi() {
-        Some(m) => host_message(vm, &o.irq, 0, Some(m)),
+        Some(m) => host_message(vm, &o.irq, 0, o.irq.msi_slot(), Some(m)),
         None => None,
     };
     f.set_host_msi(&mut One(o.bdf, &o.config), host);

@@ -1,7 +1,9 @@
 //! The register side of [`Vtd`] and its tables' memory.
 
-use super::ir::{self, Descriptor, IRTA_SIZE, IRT_ENTRIES};
+use super::ir::{self, IRT_ENTRIES};
 use super::tables::{self, command, context_entry, devfn, root_entry, Levels};
+
+mod queue;
 use crate::acpi::dmar::{Dmar, MAX_UNITS};
 use crate::devpage::DevicePages;
 use crate::stage2::DmaTables;
@@ -202,83 +204,6 @@ impl Unit {
         self.wait(at, Width::Double, |v| v & IOTLB_IVT == 0)
     }
 
-    /// Puts `descs` and a wait on the unit's queue (`queue`, its page) and waits
-    /// until the unit has carried them out.
-    fn submit(&mut self, queue: &mut Page, descs: &[Descriptor]) -> Result<(), VtdError> {
-        let status = &STATUS[self.slot];
-        self.token = self.token.wrapping_add(1).max(1);
-        let token = self.token;
-        status.store(0, Ordering::SeqCst);
-        let at = status.as_ptr() as u64;
-        let wait = ir::inv_wait(at, token);
-        for d in descs.iter().chain(core::iter::once(&wait)) {
-            let slot = &mut queue.0[2 * self.tail..2 * self.tail + 2];
-            // SAFETY: volatile stores to the hypervisor's own queue page, which the
-            // unit reads only up to the tail written below.
-            unsafe {
-                core::ptr::write_volatile(&mut slot[0], d[0]);
-                core::ptr::write_volatile(&mut slot[1], d[1]);
-            }
-            self.tail = (self.tail + 1) % QUEUE_LEN;
-        }
-        // The unit may not snoop: the queue written back (a flush of a coherent
-        // unit's lines costs little and keeps one path).
-        flush(queue.0.as_ptr() as u64, 4096);
-        self.set(IQT, Width::Double, (self.tail as u64) << 4);
-        let done = || {
-            flush(at & !63, 64);
-            status.load(Ordering::SeqCst) == token || self.reg(FSTS, Width::Word) & FSTS_IQE != 0
-        };
-        if !crate::timer::wait_until(ANSWER_US, done) {
-            return Err(VtdError::NoAnswer(self.regs.base()));
-        }
-        if self.reg(FSTS, Width::Word) & FSTS_IQE != 0 {
-            // The unit stopped at the descriptor it refused (IQH names it) and would
-            // fetch it again: it is replaced by this batch's wait, so that the queue
-            // runs on (as Linux does), and the batch counts as failed.
-            let head = (self.reg(IQH, Width::Double) >> 4) as usize % QUEUE_LEN;
-            let slot = &mut queue.0[2 * head..2 * head + 2];
-            // SAFETY: as above; the unit does not read the entry it stopped at until
-            // IQE is cleared below.
-            unsafe {
-                core::ptr::write_volatile(&mut slot[0], wait[0]);
-                core::ptr::write_volatile(&mut slot[1], wait[1]);
-            }
-            flush(queue.0.as_ptr() as u64, 4096);
-            self.set(FSTS, Width::Word, FSTS_IQE);
-            let _ = crate::timer::wait_until(ANSWER_US, || {
-                flush(at & !63, 64);
-                status.load(Ordering::SeqCst) == token
-            });
-            return Err(VtdError::Queue(self.regs.base()));
-        }
-        Ok(())
-    }
-
-    /// Turns queued invalidation on, with the queue at page `queue`.
-    fn queue_on(&mut self, queue: &Page) -> Result<(), VtdError> {
-        self.set(IQT, Width::Double, 0);
-        self.tail = 0;
-        self.set(IQA, Width::Double, queue.0.as_ptr() as u64);
-        self.command(QIE, true)?;
-        self.queued = true;
-        Ok(())
-    }
-
-    /// Turns interrupt remapping on with the table at `irt`, compatibility-format
-    /// interrupts blocked; the interrupt entry cache is dropped first.
-    fn remapping_on(&mut self, queue: &mut Page, irt: u64) -> Result<(), VtdError> {
-        self.set(IRTA, Width::Double, irt | IRTA_SIZE);
-        let gsts = self.reg(GSTS, Width::Word) as u32;
-        self.set(GCMD, Width::Word, u64::from(command(gsts, SIRTP, true)));
-        self.wait(GSTS, Width::Word, |s| s as u32 & SIRTP != 0)?;
-        self.submit(queue, &[ir::inv_iec(None)])?;
-        if self.reg(GSTS, Width::Word) as u32 & CFI != 0 {
-            self.command(CFI, false)?;
-        }
-        self.command(IRE, true)
-    }
-
     /// Turns translation, interrupt remapping and the queue off (a failed `init`).
     fn off(&self) {
         for bit in [TE, IRE, QIE] {
@@ -425,14 +350,7 @@ impl Vtd {
                 let ctx = self.tables[CONTEXT0 + i].0.as_ptr() as u64;
                 let [lo, hi] = root_entry(ctx);
                 let at = 2 * usize::from(bus);
-                let slot = &mut self.tables[ROOT].0[at..at + 2];
-                // SAFETY: volatile stores to the hypervisor's own root table, which the
-                // units read; the high half before the present bit.
-                unsafe {
-                    core::ptr::write_volatile(&mut slot[1], hi);
-                    fence(Ordering::SeqCst);
-                    core::ptr::write_volatile(&mut slot[0], lo);
-                }
+                publish(&mut self.tables[ROOT].0[at..at + 2], [lo, hi]);
                 i
             }
         };
@@ -466,21 +384,14 @@ impl Vtd {
             return Err(VtdError::NoIrte);
         }
         let slot = &mut self.tables[IRT].0[2 * i..2 * i + 2];
-        let [lo, hi] = e.unwrap_or([0, 0]);
-        // SAFETY: volatile stores to the hypervisor's own remapping table, which the
-        // units read. A present entry whose high half (the requester check) stays
-        // changes by one 8-byte store of its low half; otherwise it is not present
-        // while the high half changes, and the present bit goes in last.
-        unsafe {
-            if slot[1] != hi {
-                core::ptr::write_volatile(&mut slot[0], 0);
-                fence(Ordering::SeqCst);
-                core::ptr::write_volatile(&mut slot[1], hi);
-                fence(Ordering::SeqCst);
-            }
-            core::ptr::write_volatile(&mut slot[0], lo);
+        let entry = e.unwrap_or([0, 0]);
+        // A present entry whose high half (the requester check) stays changes by one
+        // 8-byte store of its low half (the high half is stored again unchanged);
+        // otherwise it is not present while the high half changes.
+        if slot[1] != entry[1] {
+            retract(slot);
         }
-        fence(Ordering::SeqCst);
+        publish(slot, entry);
         if !self.coherent {
             flush(slot.as_ptr() as u64 & !63, 64);
         }
@@ -540,21 +451,9 @@ impl Vtd {
         let at = 2 * devfn(dev, func);
         let slot = &mut self.tables[t].0[at..at + 2];
         match entry {
-            // SAFETY: volatile stores to the hypervisor's own table memory, which the
-            // unit reads; ordered against each other by the fence.
-            Some(([lo, hi], _)) => unsafe {
-                core::ptr::write_volatile(&mut slot[1], hi);
-                fence(Ordering::SeqCst);
-                core::ptr::write_volatile(&mut slot[0], lo);
-            },
-            // SAFETY: as above; the present half first.
-            None => unsafe {
-                core::ptr::write_volatile(&mut slot[0], 0);
-                fence(Ordering::SeqCst);
-                core::ptr::write_volatile(&mut slot[1], 0);
-            },
+            Some((e, _)) => publish(slot, e),
+            None => retract(slot),
         }
-        fence(Ordering::SeqCst);
         if !self.coherent {
             flush(self.tables[ROOT].0.as_ptr() as u64, 4096);
             flush(self.tables[t].0.as_ptr() as u64, 4096);
@@ -564,6 +463,31 @@ impl Vtd {
             None => Ok(()),
         }
     }
+}
+
+/// Stores a 16-byte entry the units read (a root, context or remapping table entry,
+/// an invalidation descriptor): the high half, then the low half, which holds the
+/// present bit, so that a unit never sees a present entry half written.
+fn publish(slot: &mut [u64], [lo, hi]: [u64; 2]) {
+    // SAFETY: volatile stores to the hypervisor's own table memory (`slot` is two
+    // words of it), ordered by the fence.
+    unsafe {
+        core::ptr::write_volatile(&mut slot[1], hi);
+        fence(Ordering::SeqCst);
+        core::ptr::write_volatile(&mut slot[0], lo);
+    }
+    fence(Ordering::SeqCst);
+}
+
+/// Clears such an entry: the low half (the present bit) first.
+fn retract(slot: &mut [u64]) {
+    // SAFETY: as in `publish`.
+    unsafe {
+        core::ptr::write_volatile(&mut slot[0], 0);
+        fence(Ordering::SeqCst);
+        core::ptr::write_volatile(&mut slot[1], 0);
+    }
+    fence(Ordering::SeqCst);
 }
 
 /// Writes the cache lines of `len` bytes of the hypervisor's own memory from `base`

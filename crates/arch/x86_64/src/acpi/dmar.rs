@@ -123,8 +123,7 @@ impl Dmar {
                 let id = u8_at(e, 4).ok_or(bad)?;
                 let bus = u8_at(e, 5).ok_or(bad)?;
                 let (dev, func) = (u8_at(e, 6).ok_or(bad)?, u8_at(e, 7).ok_or(bad)?);
-                let sid = u16::from(bus) << 8 | u16::from(dev & 0x1f) << 3 | u16::from(func & 7);
-                u.ioapics[u.nioapics] = (id, sid);
+                u.ioapics[u.nioapics] = (id, crate::vtd::ir::sid(bus, dev, func));
                 u.nioapics += 1;
             }
             off += len;

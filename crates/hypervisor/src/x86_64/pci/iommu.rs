@@ -37,7 +37,12 @@ pub fn init() {
     let Some(p) = platform::get() else { return };
     let dmar = match &p.dmar {
         Ok(d) => d,
-        Err(e) => return unconfined(format_args!("no DMA remapping unit (DMAR: {e:?})")),
+        Err(e) => {
+            return unconfined(
+                format_args!("no DMA remapping unit (DMAR: {e:?})"),
+                ANYWHERE,
+            )
+        }
     };
     // SAFETY: the BSP at boot, once; the units are the firmware's.
     match unsafe { Vtd::init(dmar) } {
@@ -54,33 +59,29 @@ pub fn init() {
                     "vt-d: interrupt remapping on: devices raise only the interrupts the \
                      hypervisor gave them"
                 ),
-                false => unconfined_irqs(),
+                false => unconfined(
+                    format_args!("the VT-d units offer no interrupt remapping"),
+                    "send any interrupt to any core",
+                ),
             }
             *VTD.lock() = Some(v);
         }
         Err(e) => {
             error!("vt-d: not on: {e:?}");
-            unconfined(format_args!("VT-d is off"));
+            unconfined(format_args!("VT-d is off"), ANYWHERE);
         }
     }
 }
 
-/// Warns, for each VM given PCI functions, that their DMA is not confined and why.
-fn unconfined(why: core::fmt::Arguments<'_>) {
-    for vm in vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty()) {
-        info!(
-            "warning: vm {}: {why}: its PCI functions can reach all of RAM by DMA",
-            vms::cfg(vm).name
-        );
-    }
-}
+/// What a function's DMA reaches without any VT-d.
+const ANYWHERE: &str = "reach all of RAM and send any interrupt to any core";
 
-/// Warns, for each VM given PCI functions, that they can raise any interrupt.
-fn unconfined_irqs() {
+/// Warns, for each VM given PCI functions, that their DMA is not confined, why, and
+/// what it can `reach`.
+fn unconfined(why: core::fmt::Arguments<'_>, reach: &str) {
     for vm in vms::ids().filter(|&v| !vms::cfg(v).pci.is_empty()) {
         info!(
-            "warning: vm {}: the VT-d units offer no interrupt remapping: its PCI functions \
-             can send any interrupt to any core by DMA",
+            "warning: vm {}: {why}: its PCI functions can {reach} by DMA",
             vms::cfg(vm).name
         );
     }
